@@ -1,0 +1,3 @@
+from dagbatch.cli import main
+
+main()

@@ -1,0 +1,42 @@
+"""The `dagbatch` command line: a thin shell over the library.
+
+Exit codes: 0 ok, 1 invalid workflow, 2 usage (bad options, unreadable files), 3 submission
+incomplete (or refused by the service).
+"""
+
+from __future__ import annotations
+
+import click
+
+EXIT_OK = 0
+EXIT_INVALID = 1
+EXIT_USAGE = 2
+EXIT_INCOMPLETE = 3
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="dagbatch")
+def main() -> None:
+    """Compile networkx workflows into Azure Batch task-collection requests and submit them."""
+
+
+def _register() -> None:
+    from dagbatch.cli_compile import compile_cmd, validate_cmd
+
+    main.add_command(compile_cmd)
+    main.add_command(validate_cmd)
+    try:
+        from dagbatch.cli_submit import submit_cmd
+    except ImportError:  # pragma: no cover - during development only
+        pass
+    else:
+        main.add_command(submit_cmd)
+    try:
+        from dagbatch.cli_emulator import emulator_cmd
+    except ImportError:  # pragma: no cover - during development only
+        pass
+    else:
+        main.add_command(emulator_cmd)
+
+
+_register()

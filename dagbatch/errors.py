@@ -1,0 +1,131 @@
+"""The one exception hierarchy of dagbatch, and the `Diagnostic` record.
+
+::
+
+    DagbatchError                      every error dagbatch raises on purpose
+    ├── WorkflowLoadError              the workflow file could not be loaded (file, line)
+    ├── InvalidWorkflow                the workflow breaks rules; carries every Diagnostic
+    ├── PlanError                      a plan directory is missing, unreadable or tampered with
+    ├── ConfigError                    bad options or credentials given by the user
+    └── SubmitError                    talking to the Batch service failed
+        ├── AuthenticationError        403 AuthenticationFailed / no usable credentials
+        ├── BatchServiceError          a whole-request error answer (status, code, message)
+        └── SubmissionIncomplete       some tasks did not land (the report lists them)
+
+Errors keep their data as attributes; foreign exceptions are translated at the boundary
+with ``raise ... from``. The CLI maps them to exit codes (see ``dagbatch.cli``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+Severity = Literal["error", "warning"]
+
+
+@dataclass(frozen=True, slots=True)
+class Diagnostic:
+    """One problem found in a workflow.
+
+    ``code`` is stable (documented in the README); ``task_id`` and ``field`` say where,
+    ``message`` what, ``hint`` how to fix it.
+    """
+
+    code: str
+    message: str
+    task_id: str | None = None
+    field: str | None = None
+    hint: str | None = None
+    severity: Severity = "error"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+    def format(self) -> str:
+        where = []
+        if self.task_id is not None:
+            where.append(f"task {self.task_id!r}")
+        if self.field:
+            where.append(f"field {self.field!r}")
+        loc = f" ({', '.join(where)})" if where else ""
+        text = f"{self.severity} {self.code}{loc}: {self.message}"
+        if self.hint:
+            text += f"\n    hint: {self.hint}"
+        return text
+
+
+class DagbatchError(Exception):
+    """Base of every error dagbatch raises on purpose."""
+
+
+class WorkflowLoadError(DagbatchError):
+    """The workflow file could not be imported or did not yield a graph."""
+
+    def __init__(self, message: str, *, path: str | None = None, line: int | None = None):
+        self.path = path
+        self.line = line
+        where = ""
+        if path:
+            where = f"{path}:{line}: " if line else f"{path}: "
+        super().__init__(f"{where}{message}")
+
+
+@dataclass
+class InvalidWorkflow(DagbatchError):
+    """The workflow breaks one or more rules; ``diagnostics`` lists all of them."""
+
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        super().__init__(self.__str__())
+
+    @property
+    def errors(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if d.severity == "error"]
+
+    def __str__(self) -> str:
+        errs = self.errors
+        head = f"workflow is invalid: {len(errs)} error(s)"
+        return head + "".join("\n" + d.format() for d in errs[:50])
+
+
+class PlanError(DagbatchError):
+    """A plan directory is missing, unreadable, or does not match its manifest."""
+
+
+class ConfigError(DagbatchError):
+    """Options, environment or credentials given by the user are unusable."""
+
+
+class SubmitError(DagbatchError):
+    """Talking to the Batch service failed."""
+
+
+class AuthenticationError(SubmitError):
+    """The service refused our credentials (403 AuthenticationFailed) or none were usable."""
+
+
+class BatchServiceError(SubmitError):
+    """A whole-request error answer from the service."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str | None,
+        message: str,
+        *,
+        batch_index: int | None = None,
+    ):
+        self.status = status
+        self.code = code
+        self.batch_index = batch_index
+        super().__init__(f"HTTP {status} {code or ''}: {message}".replace("  ", " "))
+
+
+class SubmissionIncomplete(SubmitError):
+    """Some tasks did not land; ``failures`` maps task id to (code, message)."""
+
+    def __init__(self, failures: dict[str, tuple[str, str]]):
+        self.failures = failures
+        super().__init__(f"{len(failures)} task(s) did not land")

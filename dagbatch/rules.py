@@ -1,0 +1,75 @@
+"""Azure Batch service limits and rules, as named constants with their sources.
+
+Sources (see ../shared/BATCH_FACTS.md in the project's design notes):
+[spec-2025] Azure/azure-rest-api-specs, specification/batch/data-plane/Batch/stable/2025-06-01/
+BatchService.json; [spec-2017] same repo, stable/2017-09-01.6.0/BatchService.json;
+[deps-doc] MicrosoftDocs/azure-docs articles/batch/batch-task-dependencies.md.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Final, Literal
+
+ApiVersion = Literal["2025-06-01", "2017-09-01.6.0"]
+API_VERSIONS: Final[tuple[ApiVersion, ...]] = ("2025-06-01", "2017-09-01.6.0")
+DEFAULT_API_VERSION: Final[ApiVersion] = "2025-06-01"
+
+#: [spec-2025] BatchTaskGroup.value: "The maximum count of tasks is 100."
+MAX_TASKS_PER_REQUEST: Final = 100
+
+#: [spec-2025] addtaskcollection: "the total serialized size of this collection must be
+#: less than 1MB"; [spec-2017] the same sentence says 4MB. Strictly less than.
+MAX_BODY_BYTES: Final[dict[str, int]] = {
+    "2025-06-01": 1024 * 1024,
+    "2017-09-01.6.0": 4 * 1024 * 1024,
+}
+
+#: [spec-2025] BatchTaskDependencies.taskIds: "The taskIds collection is limited to 64000
+#: characters total (i.e. the combined length of all task IDs)". Ranges do not count.
+TASK_IDS_CHAR_LIMIT: Final = 64000
+
+#: The Batch errors reference says the total must be "slightly less" than 64000 because of
+#: internal overhead, without a number. We keep 1000 characters (about 1.6%) in reserve by
+#: default; `--taskids-margin` changes it.
+DEFAULT_TASK_IDS_MARGIN: Final = 1000
+
+#: [spec-2025] BatchTaskCreateOptions.id: letters, digits, hyphens and underscores, at most
+#: 64 characters; unique within the job ignoring case.
+MAX_ID_LENGTH: Final = 64
+ID_PATTERN: Final = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+#: [spec-2025] displayName: "any Unicode characters up to a maximum length of 1024".
+MAX_DISPLAY_NAME_LENGTH: Final = 1024
+
+#: [spec-2025] BatchTaskIdRange start/end are int32.
+INT32_MAX: Final = 2**31 - 1
+
+#: The service rejects Shared Key requests whose date is more than 15 minutes off.
+MAX_CLOCK_SKEW_SECONDS: Final = 15 * 60
+
+#: Content type the Batch data plane takes for JSON bodies.
+CONTENT_TYPE: Final = "application/json; odata=minimalmetadata"
+
+
+def canonical_int(task_id: str) -> int | None:
+    """The integer a range would select this id as, under Batch's rule, or None.
+
+    [deps-doc]: a range selects every task whose id parses as an integer in it, leading
+    zeros ignored ("4", "04", "004" are all 4). Ids are [A-Za-z0-9_-], so only an
+    all-digit id can parse (a leading '-' is not taken as a sign here: the safe side).
+    """
+    if task_id.isdigit() and task_id.isascii():
+        return int(task_id)
+    return None
+
+
+def is_canonical_int(task_id: str) -> bool:
+    """True for ids that are a plain decimal integer: no sign, no leading zeros, int32."""
+    return (
+        task_id.isascii()
+        and task_id.isdigit()
+        and (task_id == "0" or task_id[0] != "0")
+        and len(task_id) <= 10
+        and int(task_id) <= INT32_MAX
+    )
