@@ -1,0 +1,200 @@
+"""The compiler: pure passes called in one visible sequence.
+
+::
+
+    nx.DiGraph --normalize--> WorkflowSpec --validate--> diagnostics
+      --limits (ranges inside)--> PlannedTasks --order--> topological order
+      --emit--> task bytes --batch--> requests in waves --> CompiledPlan
+
+``compile_graph`` raises ``InvalidWorkflow`` with every error found; warnings ride along on
+the plan.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import networkx as nx
+
+from dagbatch import emit, graphs, limits, models
+from dagbatch.batching import ENVELOPE_BYTES, body_of, cut_batches
+from dagbatch.errors import Diagnostic, InvalidWorkflow
+from dagbatch.limits import OverLimit
+from dagbatch.rules import (
+    DEFAULT_API_VERSION,
+    DEFAULT_TASK_IDS_MARGIN,
+    MAX_BODY_BYTES,
+    TASK_IDS_CHAR_LIMIT,
+    ApiVersion,
+)
+from dagbatch.spec import normalize
+from dagbatch.validate import validate
+
+
+@dataclass(frozen=True)
+class CompileOptions:
+    api_version: ApiVersion = DEFAULT_API_VERSION
+    over_limit: OverLimit = "barrier"
+    taskids_margin: int = DEFAULT_TASK_IDS_MARGIN
+    barrier_command: str = limits.DEFAULT_BARRIER_COMMAND
+    #: job settings that override ``graph.graph["job"]`` (e.g. from the command line)
+    job: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def budget(self) -> int:
+        return TASK_IDS_CHAR_LIMIT - self.taskids_margin
+
+
+@dataclass(frozen=True)
+class CompiledRequest:
+    index: int  # 1-based, submit order
+    wave: int
+    task_ids: tuple[str, ...]
+    body: bytes
+
+
+@dataclass(frozen=True)
+class CompiledPlan:
+    api_version: ApiVersion
+    job_id: str | None
+    job: Mapping[str, Any]  # the Add Job body
+    on_all_tasks_complete: str  # set after the last task landed
+    requests: tuple[CompiledRequest, ...]
+    counts: Mapping[str, int]
+    barriers: tuple[str, ...]
+    id_map: Mapping[str, str]
+    warnings: tuple[Diagnostic, ...]
+
+    @property
+    def task_count(self) -> int:
+        return self.counts["tasks"]
+
+
+def _modes(planned: limits.PlannedTasks) -> list[str | None]:
+    """What each task's dependents want: None (no dependents) or the agreed `when`."""
+    modes: list[str | None] = [None] * len(planned.ids)
+    for ps in planned.preds:
+        for p in ps:
+            modes[p] = "success"
+    for (u, _v), w in planned.when.items():
+        modes[u] = w  # validate guaranteed one `when` per parent
+    return modes
+
+
+def compile_graph(graph: nx.DiGraph, options: CompileOptions | None = None) -> CompiledPlan:
+    opts = options or CompileOptions()
+    api = opts.api_version
+    spec, diags = normalize(graph, api_version=api, job_overrides=opts.job)
+    diags += validate(spec)
+    _raise_on_errors(diags)
+
+    planned, more = limits.plan_dependencies(
+        spec, budget=opts.budget, strategy=opts.over_limit, barrier_command=opts.barrier_command
+    )
+    diags += more
+    _raise_on_errors(diags)
+
+    job = spec.job
+    job_actions = job.on_task_failure == "performexitoptionsjobaction" or any(
+        i.job_action not in (None, "none") or emit.sets_job_action(i.exit_conditions)
+        for i in planned.intents
+    )
+    modes = _modes(planned)
+    order, leftover = graphs.topological_order(planned.preds)
+    assert not leftover, "validate() rejects cycles"
+
+    max_body = MAX_BODY_BYTES[api]
+    parts: list[bytes] = [b""] * len(planned.ids)
+    uses_deps = False
+    max_chars = 0
+    range_count = 0
+    ids = planned.ids
+    for i in order:
+        dep = planned.deps[i]
+        depends = emit.depends_on_wire(dep) if (dep.task_ids or dep.ranges) else None
+        if depends is not None:
+            uses_deps = True
+            chars = dep.chars
+            max_chars = max(max_chars, chars)
+            range_count += len(dep.ranges)
+        intent = planned.intents[i]
+        mode = modes[i]
+        exit_conditions = None
+        if mode is not None or job_actions or not intent.is_default:
+            exit_conditions = emit.derive_exit_conditions(
+                intent, mode=mode, job_actions=job_actions, task_id=ids[i], diags=diags
+            )
+            if exit_conditions is not None and emit.sets_dependency_action(exit_conditions):
+                uses_deps = True
+        data = emit.task_bytes(ids[i], planned.props[i], depends, exit_conditions)
+        if len(data) + ENVELOPE_BYTES >= max_body:
+            diags.append(
+                Diagnostic(
+                    code="task-too-large",
+                    message=f"the task serializes to {len(data)} bytes; a request body must be "
+                    f"under {max_body} bytes for api-version {api}",
+                    task_id=ids[i],
+                    hint="move large data (environment values, resource file lists) into "
+                    "files fetched by the task",
+                )
+            )
+        parts[i] = data
+    _raise_on_errors(diags)
+
+    sizes = [len(p) for p in parts]
+    batches = cut_batches(order, sizes, planned.preds, max_body_bytes=max_body)
+    requests = tuple(
+        CompiledRequest(
+            index=n,
+            wave=b.wave,
+            task_ids=tuple(ids[i] for i in b.tasks),
+            body=body_of([parts[i] for i in b.tasks]),
+        )
+        for n, b in enumerate(batches, start=1)
+    )
+
+    on_task_failure = "performexitoptionsjobaction" if job_actions else "noaction"
+    job_body = models.job_wire(job, api)
+    job_body = {
+        **{k: v for k, v in job_body.items() if k not in ("onAllTasksComplete", "onTaskFailure")},
+        "usesTaskDependencies": uses_deps or bool(job_body.get("usesTaskDependencies")),
+        "onTaskFailure": on_task_failure,
+        "onAllTasksComplete": "noaction",
+    }
+    counts = {
+        "tasks": len(ids),
+        "userTasks": planned.user_count,
+        "barriers": len(planned.barriers),
+        "edges": sum(len(p) for p in spec.preds),
+        "requests": len(requests),
+        "waves": max((r.wave for r in requests), default=0),
+        "ranges": range_count,
+        "maxTaskIdsChars": max_chars,
+    }
+    return CompiledPlan(
+        api_version=api,
+        job_id=job.id,
+        job=job_body,
+        on_all_tasks_complete=job.on_all_tasks_complete or "noaction",
+        requests=requests,
+        counts=counts,
+        barriers=tuple(ids[b] for b in planned.barriers),
+        id_map=dict(planned.id_map),
+        warnings=tuple(d for d in diags if d.severity == "warning"),
+    )
+
+
+def check_graph(graph: nx.DiGraph, options: CompileOptions | None = None) -> list[Diagnostic]:
+    """Every diagnostic (errors and warnings) the compiler would give; raises nothing."""
+    try:
+        plan = compile_graph(graph, options)
+    except InvalidWorkflow as exc:
+        return list(exc.diagnostics)
+    return list(plan.warnings)
+
+
+def _raise_on_errors(diags: list[Diagnostic]) -> None:
+    if any(d.severity == "error" for d in diags):
+        raise InvalidWorkflow(diags)

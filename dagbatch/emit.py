@@ -1,0 +1,177 @@
+"""emit: wire payloads — each task's JSON bytes and the job body.
+
+``dependsOn`` comes from the ranges/limits passes; ``exitConditions`` from the failure intent:
+
+- the parent's dependencyAction follows what its dependents want (edge ``when``) and its own
+  ``on_failure`` / ``satisfy_exit_codes``; Batch's default is satisfy for exit 0 and block for
+  anything else, so nothing is emitted where the default is meant;
+- ``job_action`` makes the job use ``onTaskFailure: performexitoptionsjobaction``; under that
+  setting Batch's default jobAction for a failure is *terminate*, so every task that does not
+  ask for one gets an explicit ``jobAction: none`` (BATCH_FACTS.md, exit conditions);
+- raw ``exit_conditions`` pass through; a derived setting that contradicts one of them is an
+  ``exit-conditions-clash`` error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+
+from dagbatch.errors import Diagnostic
+from dagbatch.ranges import Dependencies
+from dagbatch.spec import Intent
+
+_DEFAULT_KEYS = ("preProcessingError", "schedulingError", "fileUploadError")
+
+
+def derive_exit_conditions(
+    intent: Intent,
+    *,
+    mode: str | None,
+    job_actions: bool,
+    task_id: str,
+    diags: list[Diagnostic],
+) -> dict[str, Any] | None:
+    """The task's ``exitConditions`` wire dict, or None when Batch's defaults are meant.
+
+    ``mode`` is what the task's dependents want (``success``/``failure``/``always``), None for
+    a task without dependents; ``job_actions`` says the job uses performexitoptionsjobaction.
+    """
+    codes: dict[int, dict[str, str]] = {}
+    spans: dict[tuple[int, int], dict[str, str]] = {}
+    default: dict[str, str] = {}
+    if mode is not None:
+        success_action = "block" if mode == "failure" else "satisfy"
+        failure_satisfies = mode in ("failure", "always") or intent.on_failure == "satisfy"
+        if mode == "failure":
+            codes[0] = {"dependencyAction": "block"}
+        if mode != "always":
+            for c in intent.satisfy_exit_codes:
+                target = {"dependencyAction": success_action}
+                if isinstance(c, tuple):
+                    spans[c] = target
+                elif c != 0:
+                    codes[c] = target
+        if failure_satisfies:
+            default["dependencyAction"] = "satisfy"
+    if job_actions:
+        # Codes the user calls success never end the job; failures do what job_action says.
+        for c in intent.satisfy_exit_codes:
+            if isinstance(c, tuple):
+                spans.setdefault(c, {})["jobAction"] = "none"
+            elif c != 0:
+                codes.setdefault(c, {})["jobAction"] = "none"
+        if 0 in codes:
+            codes[0]["jobAction"] = "none"
+        default["jobAction"] = intent.job_action or "none"
+
+    raw = intent.exit_conditions
+    if raw is None and not codes and not spans and not default:
+        return None
+    out: dict[str, Any] = {k: v for k, v in (raw or {}).items()}
+
+    def merge(
+        existing: Mapping[str, Any] | None, derived: dict[str, str], where: str
+    ) -> dict[str, Any]:
+        merged = dict(existing or {})
+        for key, value in derived.items():
+            have = merged.get(key)
+            if have is None:
+                merged[key] = value
+            elif have != value and not (
+                key == "jobAction" and value == "none" and intent.job_action is None
+            ):
+                diags.append(
+                    Diagnostic(
+                        code="exit-conditions-clash",
+                        message=f"exit_conditions says {key}={have!r} but the task's failure "
+                        f"intent needs {value!r}",
+                        task_id=task_id,
+                        field=f"exitConditions.{where}.{key}",
+                        hint="express it one way: either the raw exit_conditions or "
+                        "on_failure / satisfy_exit_codes / job_action / edge `when`",
+                    )
+                )
+        return merged
+
+    if codes:
+        entries = [dict(e) for e in out.get("exitCodes", ())]
+        by_code = {e["code"]: n for n, e in enumerate(entries)}
+        for code in sorted(codes):
+            n = by_code.get(code)
+            if n is None:
+                entries.append({"code": code, "exitOptions": dict(codes[code])})
+            else:
+                entries[n]["exitOptions"] = merge(
+                    entries[n].get("exitOptions"), codes[code], f"exitCodes[{n}].exitOptions"
+                )
+        out["exitCodes"] = entries
+    if spans:
+        entries = [dict(e) for e in out.get("exitCodeRanges", ())]
+        by_span = {(e["start"], e["end"]): n for n, e in enumerate(entries)}
+        for span in sorted(spans):
+            n = by_span.get(span)
+            if n is None:
+                entries.append({"start": span[0], "end": span[1], "exitOptions": dict(spans[span])})
+            else:
+                entries[n]["exitOptions"] = merge(
+                    entries[n].get("exitOptions"), spans[span], f"exitCodeRanges[{n}].exitOptions"
+                )
+        out["exitCodeRanges"] = entries
+    if default:
+        out["default"] = merge(out.get("default"), default, "default")
+    if job_actions:
+        # Raw entries that name no jobAction would terminate the job under this setting.
+        for key in ("exitCodes", "exitCodeRanges"):
+            for entry in out.get(key, ()):
+                entry["exitOptions"] = {"jobAction": "none", **entry.get("exitOptions", {})}
+        for key in _DEFAULT_KEYS:
+            if key in out:
+                out[key] = {"jobAction": intent.job_action or "none", **out[key]}
+    return out
+
+
+def exit_options_of(ec: Mapping[str, Any] | None) -> list[Mapping[str, Any]]:
+    """Every exitOptions object of a wire ``exitConditions`` dict."""
+    if not ec:
+        return []
+    found = [ec.get("default"), *(ec.get(k) for k in _DEFAULT_KEYS)]
+    found += [e.get("exitOptions") for e in ec.get("exitCodes", ())]
+    found += [e.get("exitOptions") for e in ec.get("exitCodeRanges", ())]
+    return [o for o in found if o]
+
+
+def sets_job_action(ec: Mapping[str, Any] | None) -> bool:
+    """True when some exit condition asks Batch to disable or terminate the job."""
+    return any(o.get("jobAction") not in (None, "none") for o in exit_options_of(ec))
+
+
+def sets_dependency_action(ec: Mapping[str, Any] | None) -> bool:
+    return any("dependencyAction" in o for o in exit_options_of(ec))
+
+
+def depends_on_wire(deps: Dependencies) -> dict[str, Any] | None:
+    if not deps.task_ids and not deps.ranges:
+        return None
+    out: dict[str, Any] = {}
+    if deps.task_ids:
+        out["taskIds"] = list(deps.task_ids)
+    if deps.ranges:
+        out["taskIdRanges"] = [{"start": a, "end": b} for a, b in deps.ranges]
+    return out
+
+
+def task_bytes(
+    task_id: str,
+    props: Mapping[str, Any],
+    depends_on: dict[str, Any] | None,
+    exit_conditions: dict[str, Any] | None,
+) -> bytes:
+    body: dict[str, Any] = {"id": task_id, **props}
+    if depends_on is not None:
+        body["dependsOn"] = depends_on
+    if exit_conditions is not None:
+        body["exitConditions"] = exit_conditions
+    return orjson.dumps(body)

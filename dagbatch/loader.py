@@ -1,0 +1,146 @@
+"""Load a workflow file: ordinary Python that builds a ``networkx.DiGraph``.
+
+``load_workflow("workflow.py")`` finds a module-level ``graph`` (or ``workflow`` or ``dag``), or
+a ``build()`` function returning one; ``"workflow.py:name"`` names the attribute (a graph or a
+callable returning one). Loading runs the file's code: it is trusted like a ``setup.py``.
+
+Loading leaves no lasting change to the process: the module is executed under a private name,
+``sys.path`` gets the file's folder only while it runs, and ``sys.modules`` entries it added
+for its own sibling modules are removed afterwards. The working directory is never changed.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import networkx as nx
+
+from dagbatch.errors import WorkflowLoadError
+
+DEFAULT_NAMES = ("graph", "workflow", "dag")
+BUILD_NAME = "build"
+
+
+@dataclass(frozen=True)
+class LoadedWorkflow:
+    graph: nx.DiGraph
+    path: Path
+    attribute: str
+
+
+def split_target(target: str) -> tuple[Path, str | None]:
+    """``"dir/wf.py:name"`` → (Path("dir/wf.py"), "name"); a Windows drive colon is kept."""
+    head, sep, tail = target.rpartition(":")
+    if sep and head and tail.isidentifier() and not (len(head) == 1 and head.isalpha()):
+        return Path(head), tail
+    return Path(target), None
+
+
+def load_workflow(target: str | Path) -> LoadedWorkflow:
+    path, attr = split_target(str(target))
+    if not path.is_file():
+        raise WorkflowLoadError("no such workflow file", path=str(path))
+    if path.suffix != ".py":
+        raise WorkflowLoadError(
+            "a workflow file must be a Python file ending in .py", path=str(path)
+        )
+    module = _exec_module(path)
+    value, name = _find_graph(module, attr, path)
+    if callable(value) and not isinstance(value, nx.Graph):
+        value = _call_user(value, path, name)
+    if isinstance(value, nx.MultiDiGraph | nx.MultiGraph):
+        raise WorkflowLoadError(
+            f"{name!r} is a multigraph; use a networkx.DiGraph (one edge per pair)", path=str(path)
+        )
+    if not isinstance(value, nx.DiGraph):
+        raise WorkflowLoadError(
+            f"{name!r} is a {type(value).__name__}, not a networkx.DiGraph", path=str(path)
+        )
+    return LoadedWorkflow(graph=value, path=path, attribute=name)
+
+
+def _user_frame(exc: BaseException, path: Path) -> int | None:
+    """The line of the deepest frame of the traceback that lies in the workflow file."""
+    line = None
+    resolved = str(path.resolve())
+    for frame in traceback.extract_tb(exc.__traceback__):
+        if frame.filename == resolved or frame.filename == str(path):
+            line = frame.lineno
+    if isinstance(exc, SyntaxError) and exc.lineno is not None:
+        line = exc.lineno
+    return line
+
+
+def _exec_module(path: Path) -> Any:
+    resolved = path.resolve()
+    mod_name = f"_dagbatch_workflow_{abs(hash(str(resolved)))}"
+    spec = importlib.util.spec_from_file_location(mod_name, resolved)
+    if spec is None or spec.loader is None:  # pragma: no cover - only for odd suffixes
+        raise WorkflowLoadError("cannot be loaded as a Python module", path=str(path))
+    module = importlib.util.module_from_spec(spec)
+    folder = str(resolved.parent)
+    path_before = list(sys.path)
+    modules_before = set(sys.modules)
+    sys.path.insert(0, folder)
+    try:
+        spec.loader.exec_module(module)
+    except SystemExit as exc:
+        raise WorkflowLoadError(
+            f"the workflow called sys.exit({exc.code!r}) while loading", path=str(path)
+        ) from exc
+    except BaseException as exc:
+        if isinstance(exc, KeyboardInterrupt):
+            raise
+        line = _user_frame(exc, path)
+        raise WorkflowLoadError(
+            f"error while running the workflow: {type(exc).__name__}: {exc}",
+            path=str(path),
+            line=line,
+        ) from exc
+    finally:
+        sys.path[:] = path_before
+        # Modules imported from the workflow's own folder go: a second load sees fresh copies.
+        for name in set(sys.modules) - modules_before:
+            file = getattr(sys.modules[name], "__file__", None) or ""
+            if file.startswith(folder + "/") or file.startswith(folder + "\\"):
+                del sys.modules[name]
+    return module
+
+
+def _find_graph(module: Any, attr: str | None, path: Path) -> tuple[Any, str]:
+    if attr is not None:
+        if not hasattr(module, attr):
+            raise WorkflowLoadError(f"the workflow defines no {attr!r}", path=str(path))
+        return getattr(module, attr), attr
+    for name in DEFAULT_NAMES:
+        if isinstance(getattr(module, name, None), nx.Graph):
+            return getattr(module, name), name
+    if callable(getattr(module, BUILD_NAME, None)):
+        return getattr(module, BUILD_NAME), BUILD_NAME
+    raise WorkflowLoadError(
+        "found no graph: define a module-level `graph` (or `workflow`, `dag`) networkx.DiGraph, "
+        "a `build()` function returning one, or name it as FILE.py:NAME",
+        path=str(path),
+    )
+
+
+def _call_user(fn: Callable[[], Any], path: Path, name: str) -> Any:
+    folder = str(path.resolve().parent)
+    path_before = list(sys.path)
+    sys.path.insert(0, folder)
+    try:
+        return fn()
+    except Exception as exc:
+        raise WorkflowLoadError(
+            f"error in {name}(): {type(exc).__name__}: {exc}",
+            path=str(path),
+            line=_user_frame(exc, path),
+        ) from exc
+    finally:
+        sys.path[:] = path_before

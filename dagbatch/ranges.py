@@ -1,0 +1,136 @@
+"""ranges: collapse runs of integer parent ids into exact ``taskIdRanges``.
+
+Batch's rule [deps-doc; Azure/BatchExplorer#1451]: a range selects *every* task of the job
+whose id parses as an integer inside it, leading zeros ignored. So a range is only emitted
+where it is exact: each integer in it is an intended parent (a run of consecutive canonical
+ids among the parents) and no other task id of the job normalises into it ("007" next to
+"7" poisons 7 for ranges). Ranges do not count toward the 64000-character ``taskIds`` limit.
+
+Runs are emitted as a range only where that makes the payload smaller, unless the
+character budget needs more of them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from dagbatch.rules import canonical_int, is_canonical_int
+
+# Bytes of one range object and its comma, without the digits: {"start":,"end":},
+_RANGE_OVERHEAD = len('{"start":,"end":},')
+# Bytes of one id in taskIds besides the id itself: quotes and comma.
+_ID_OVERHEAD = 3
+
+
+@dataclass(frozen=True, slots=True)
+class Dependencies:
+    """What a task's ``dependsOn`` will say."""
+
+    task_ids: tuple[str, ...]
+    ranges: tuple[tuple[int, int], ...]
+
+    @property
+    def chars(self) -> int:
+        """The length that counts toward Batch's taskIds limit."""
+        return sum(map(len, self.task_ids))
+
+
+NO_DEPS = Dependencies((), ())
+
+
+@dataclass(frozen=True)
+class RangeIndex:
+    """Per task: its integer value if a range may select it exactly, else -1."""
+
+    value: tuple[int, ...]
+
+    @classmethod
+    def build(cls, ids: Sequence[str]) -> RangeIndex:
+        values = [-1] * len(ids)
+        poisoned: set[int] = set()
+        for i, tid in enumerate(ids):
+            n = canonical_int(tid)
+            if n is None:
+                continue
+            if is_canonical_int(tid):
+                values[i] = n
+            else:
+                poisoned.add(n)  # "007": a range over 7 would select it too
+        if poisoned:
+            values = [-1 if v in poisoned else v for v in values]
+        return cls(tuple(values))
+
+
+def _runs(sorted_ints: list[int]) -> list[tuple[int, int]]:
+    runs: list[tuple[int, int]] = []
+    start = prev = sorted_ints[0]
+    for n in sorted_ints[1:]:
+        if n != prev + 1:
+            runs.append((start, prev))
+            start = n
+        prev = n
+    runs.append((start, prev))
+    return runs
+
+
+def _id_cost(a: int, b: int) -> int:
+    """Bytes of ids a..b written out in taskIds."""
+    total = 0
+    n = a
+    while n <= b:
+        width = len(str(n))
+        top = min(b, 10**width - 1)
+        total += (top - n + 1) * (width + _ID_OVERHEAD)
+        n = top + 1
+    return total
+
+
+def _id_chars(a: int, b: int) -> int:
+    return _id_cost(a, b) - (b - a + 1) * _ID_OVERHEAD
+
+
+def dependencies_of(
+    parents: Sequence[int], ids: Sequence[str], index: RangeIndex, budget: int
+) -> Dependencies:
+    """Split the parents of one task into ``taskIds`` and exact ``taskIdRanges``."""
+    if not parents:
+        return NO_DEPS
+    values = index.value
+    ints = [values[p] for p in parents if values[p] >= 0]
+    if len(ints) < 2 and sum(len(ids[p]) for p in parents) <= budget:
+        return Dependencies(tuple(ids[p] for p in parents), ())
+    others = [ids[p] for p in parents if values[p] < 0]
+    if not ints:
+        return Dependencies(tuple(others), ())
+    ints.sort()
+    runs = _runs(ints)
+    as_range = [
+        (a, b) for a, b in runs if _RANGE_OVERHEAD + len(str(a)) + len(str(b)) < _id_cost(a, b)
+    ]
+    chosen = set(as_range)
+    chars = sum(map(len, others)) + sum(_id_chars(a, b) for a, b in runs if (a, b) not in chosen)
+    if chars > budget:
+        # The budget needs ranges: take the runs that save most characters first.
+        rest = sorted((r for r in runs if r not in chosen), key=lambda r: -_id_chars(*r))
+        for a, b in rest:
+            if chars <= budget:
+                break
+            chosen.add((a, b))
+            chars -= _id_chars(a, b)
+    task_ids = others
+    for a, b in runs:
+        if (a, b) not in chosen:
+            task_ids.extend(str(n) for n in range(a, b + 1))
+    return Dependencies(tuple(task_ids), tuple(sorted(chosen)))
+
+
+def expand(deps: Dependencies, ids: Sequence[str]) -> set[str]:
+    """The task ids of the job that ``deps`` selects under Batch's rule (for tests/checks)."""
+    out = set(deps.task_ids)
+    if deps.ranges:
+        for tid in ids:
+            n = canonical_int(tid)
+            if n is not None and any(a <= n <= b for a, b in deps.ranges):
+                out.add(tid)
+    return out

@@ -1,0 +1,327 @@
+"""normalize: a user's ``networkx.DiGraph`` → a frozen, index-based ``WorkflowSpec``.
+
+Every node becomes a task id (an int key becomes its decimal string) and a validated task;
+edges become parent index lists. Nothing is rejected here that can be collected: problems
+are returned as diagnostics so the user sees all of them at once.
+
+Node attributes: ``task=dagbatch.Task(...)`` or the task's properties as plain attributes
+(snake_case or camelCase), plus the failure intent ``on_failure``, ``satisfy_exit_codes`` and
+``job_action``. Attributes whose name starts with ``_`` are the user's own and are ignored.
+Edge attribute ``when``: ``"success"`` (default), ``"failure"`` or ``"always"``.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import networkx as nx
+from pydantic import ValidationError
+from pydantic.alias_generators import to_camel
+
+from dagbatch import models
+from dagbatch.errors import Diagnostic
+from dagbatch.rules import MAX_DISPLAY_NAME_LENGTH, ApiVersion
+
+WHEN_VALUES = ("success", "failure", "always")
+
+# Node attributes that can be checked without building a pydantic model: the common case of
+# tasks that are just a command line (and perhaps a display name) skips model validation.
+_SIMPLE_KEYS = {
+    "command_line": "commandLine",
+    "commandLine": "commandLine",
+    "display_name": "displayName",
+    "displayName": "displayName",
+}
+
+# pydantic error types → dagbatch diagnostic codes (custom errors carry the code as their type).
+_PYDANTIC_CODES = {
+    "extra_forbidden": "unknown-property",
+    "missing": "missing-property",
+    "literal_error": "invalid-enum",
+    "enum": "invalid-enum",
+    "string_too_long": "too-long",
+    "string_type": "invalid-type",
+    "int_type": "invalid-type",
+    "int_parsing": "invalid-type",
+    "list_type": "invalid-type",
+    "tuple_type": "invalid-type",
+    "model_type": "invalid-type",
+    "dict_type": "invalid-type",
+    "greater_than_equal": "out-of-range",
+    "less_than_equal": "out-of-range",
+    "string_pattern_mismatch": "invalid-value",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Intent:
+    """A task's failure intent, from node attributes or its Task."""
+
+    on_failure: str = "block"
+    satisfy_exit_codes: tuple[int | tuple[int, int], ...] = ()
+    job_action: str | None = None
+    exit_conditions: Mapping[str, Any] | None = None  # raw, already in wire form
+
+    @property
+    def is_default(self) -> bool:
+        return (
+            self.on_failure == "block"
+            and not self.satisfy_exit_codes
+            and self.job_action is None
+            and self.exit_conditions is None
+        )
+
+
+DEFAULT_INTENT = Intent()
+
+
+@dataclass(frozen=True)
+class WorkflowSpec:
+    """The normalized workflow. Index ``i`` names the i-th node in graph order everywhere."""
+
+    api_version: ApiVersion
+    ids: tuple[str, ...]
+    props: tuple[Mapping[str, Any], ...]  # wire properties (no id, dependsOn, exitConditions)
+    intents: tuple[Intent, ...]
+    preds: tuple[tuple[int, ...], ...]  # parents of each task, self-loops removed
+    when: Mapping[tuple[int, int], str]  # explicit edge `when`, keyed (parent, child)
+    self_loops: tuple[int, ...]
+    job: models.JobSettings
+
+    @property
+    def edge_count(self) -> int:
+        return sum(len(p) for p in self.preds)
+
+
+def _camel_path(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            # pydantic puts function/union tags in loc; keep only field-like names
+            if "[" in part or "-" in part or part.startswith("function"):
+                continue
+            out += ("." if out else "") + to_camel(part)
+    return out
+
+
+def pydantic_diagnostics(
+    exc: ValidationError, task_id: str | None, *, known: frozenset[str] | None = None
+) -> list[Diagnostic]:
+    """Translate a pydantic ValidationError into diagnostics naming the task and the field."""
+    out: list[Diagnostic] = []
+    for err in exc.errors(include_url=False):
+        etype = err["type"]
+        code = _PYDANTIC_CODES.get(etype, etype if "-" in etype else "invalid-value")
+        field = _camel_path(tuple(err["loc"]))
+        hint = None
+        message = err["msg"]
+        if etype == "extra_forbidden":
+            name = str(err["loc"][-1])
+            message = f"unknown property {name!r}"
+            if known is not None and len(err["loc"]) == 1:
+                close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.6)
+                if close:
+                    hint = f"did you mean {close[0]!r}?"
+            if hint is None:
+                hint = "check the spelling; attributes starting with '_' are ignored"
+        elif etype == "missing":
+            message = f"required property {field!r} is missing"
+        out.append(Diagnostic(code=code, message=message, task_id=task_id, field=field, hint=hint))
+    return out
+
+
+def _node_id(key: Any) -> str | None:
+    if isinstance(key, bool):
+        return None
+    if isinstance(key, int):
+        return str(key)
+    if isinstance(key, str):
+        return key
+    return None
+
+
+def _simple_props(attrs: Mapping[str, Any]) -> dict[str, Any] | None:
+    """Wire props for a node that has only a command line / display name, else None."""
+    props: dict[str, Any] = {}
+    for key, value in attrs.items():
+        wire = _SIMPLE_KEYS.get(key)
+        if wire is None:
+            if key.startswith("_"):
+                continue
+            return None
+        if not isinstance(value, str) or wire in props:
+            return None
+        props[wire] = value
+    if not props.get("commandLine", "").strip():
+        return None
+    if len(props.get("displayName", "")) > MAX_DISPLAY_NAME_LENGTH:
+        return None
+    # Same key order as the model path: displayName first, then commandLine.
+    return {k: props[k] for k in ("displayName", "commandLine") if k in props}
+
+
+def _task_from_attrs(
+    attrs: Mapping[str, Any], task_id: str, diags: list[Diagnostic]
+) -> models.Task | None:
+    given = attrs.get("task")
+    extra = {k: v for k, v in attrs.items() if k != "task" and not k.startswith("_")}
+    if given is not None:
+        if isinstance(given, models.Task):
+            if not extra:
+                return given
+            try:
+                merged = given.model_dump(exclude_unset=True)
+                merged.update(extra)
+                return models.Task.model_validate(merged)
+            except ValidationError as exc:
+                diags.extend(pydantic_diagnostics(exc, task_id, known=models.TASK_FIELD_NAMES))
+                return None
+        if isinstance(given, Mapping):
+            extra = {**given, **extra}
+        else:
+            diags.append(
+                Diagnostic(
+                    code="invalid-type",
+                    message=f"node attribute 'task' is a {type(given).__name__}, "
+                    "not a dagbatch.Task or a mapping",
+                    task_id=task_id,
+                    field="task",
+                    hint="use task=dagbatch.Task(command_line=...) or plain node attributes",
+                )
+            )
+            return None
+    try:
+        return models.Task.model_validate(extra)
+    except ValidationError as exc:
+        diags.extend(pydantic_diagnostics(exc, task_id, known=models.TASK_FIELD_NAMES))
+        return None
+
+
+def _intent_of(task: models.Task, api_version: ApiVersion) -> Intent:
+    raw = None
+    if task.exit_conditions is not None:
+        raw = models.exit_conditions_wire(task.exit_conditions, api_version)
+    intent = Intent(
+        on_failure=task.on_failure,
+        satisfy_exit_codes=tuple(task.satisfy_exit_codes),
+        job_action=task.job_action,
+        exit_conditions=raw,
+    )
+    return DEFAULT_INTENT if intent.is_default else intent
+
+
+def normalize(
+    graph: nx.DiGraph,
+    *,
+    api_version: ApiVersion,
+    job_overrides: Mapping[str, Any] | None = None,
+) -> tuple[WorkflowSpec, list[Diagnostic]]:
+    """Build the WorkflowSpec; every problem found is returned, none raised."""
+    diags: list[Diagnostic] = []
+    if not isinstance(graph, nx.DiGraph) or graph.is_multigraph():
+        raise TypeError("normalize() takes a networkx.DiGraph")
+
+    index: dict[Any, int] = {}
+    ids: list[str] = []
+    props: list[Mapping[str, Any]] = []
+    intents: list[Intent] = []
+    simple = _simple_props
+    for i, (key, attrs) in enumerate(graph.nodes(data=True)):
+        index[key] = i
+        tid = _node_id(key)
+        if tid is None:
+            tid = repr(key)
+            diags.append(
+                Diagnostic(
+                    code="invalid-id",
+                    message=f"node key {tid} is a {type(key).__name__}; task ids are str or int",
+                    task_id=tid,
+                    field="id",
+                    hint="use a string id of letters, digits, '-' and '_', or an int",
+                )
+            )
+        ids.append(tid)
+        fast = simple(attrs)
+        if fast is not None:
+            props.append(fast)
+            intents.append(DEFAULT_INTENT)
+            continue
+        task = _task_from_attrs(attrs, tid, diags)
+        if task is None:
+            props.append({})
+            intents.append(DEFAULT_INTENT)
+            continue
+        wire, issues = models.task_wire_properties(task, api_version)
+        for issue in issues:
+            diags.append(
+                Diagnostic(
+                    code="unsupported-property",
+                    message=issue.message,
+                    task_id=tid,
+                    field=issue.field,
+                    hint=issue.hint,
+                )
+            )
+        props.append(wire)
+        intents.append(_intent_of(task, api_version))
+
+    preds: list[list[int]] = [[] for _ in ids]
+    when: dict[tuple[int, int], str] = {}
+    self_loops: list[int] = []
+    for u, v, data in graph.edges(data=True):
+        ui, vi = index[u], index[v]
+        if ui == vi:
+            self_loops.append(ui)
+            continue
+        preds[vi].append(ui)
+        if data:
+            w = data.get("when")
+            if w is not None:
+                if w not in WHEN_VALUES:
+                    diags.append(
+                        Diagnostic(
+                            code="invalid-enum",
+                            message=f"edge {ids[ui]} -> {ids[vi]}: when={w!r} is not one of "
+                            + ", ".join(WHEN_VALUES),
+                            task_id=ids[vi],
+                            field="when",
+                            hint="when='success' (default), 'failure' or 'always'",
+                        )
+                    )
+                else:
+                    when[(ui, vi)] = w
+
+    job_data: dict[str, Any] = dict(graph.graph.get("job") or {})
+    if job_overrides:
+        job_data.update({k: v for k, v in job_overrides.items() if v is not None})
+    try:
+        job = models.JobSettings.model_validate(job_data)
+    except ValidationError as exc:
+        diags.extend(
+            Diagnostic(
+                code=d.code,
+                message=d.message,
+                task_id=None,
+                field="job." + (d.field or ""),
+                hint=d.hint,
+            )
+            for d in pydantic_diagnostics(exc, None)
+        )
+        job = models.JobSettings()
+
+    spec = WorkflowSpec(
+        api_version=api_version,
+        ids=tuple(ids),
+        props=tuple(props),
+        intents=tuple(intents),
+        preds=tuple(tuple(p) for p in preds),
+        when=when,
+        self_loops=tuple(self_loops),
+        job=job,
+    )
+    return spec, diags

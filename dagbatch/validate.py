@@ -1,0 +1,189 @@
+"""validate: every rule of Batch that can be checked offline, all diagnostics at once.
+
+Checks here work on the normalized spec (property-level checks ran in normalize through the
+models): ids (charset, length, case-insensitive duplicates, integer aliases like "7"/"007"),
+self-loops and cycles (with the cycle's path), failure intent (children of one parent that
+want different things, job actions against the job's setting).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from dagbatch import emit, graphs
+from dagbatch.errors import Diagnostic
+from dagbatch.rules import ID_PATTERN, MAX_ID_LENGTH, canonical_int
+from dagbatch.spec import WorkflowSpec
+
+
+def check_ids(spec: WorkflowSpec) -> list[Diagnostic]:
+    diags: list[Diagnostic] = []
+    seen: dict[str, str] = {}
+    by_int: dict[int, list[str]] = defaultdict(list)
+    match = ID_PATTERN.fullmatch
+    for tid in spec.ids:
+        if not match(tid):
+            if len(tid) > MAX_ID_LENGTH:
+                diags.append(
+                    Diagnostic(
+                        code="id-too-long",
+                        message=f"task id is {len(tid)} characters; Batch allows at most "
+                        f"{MAX_ID_LENGTH}",
+                        task_id=tid,
+                        field="id",
+                        hint="shorten the id; put the long name in display_name",
+                    )
+                )
+            elif tid == "":
+                diags.append(
+                    Diagnostic(
+                        code="invalid-id", message="task id is empty", task_id=tid, field="id"
+                    )
+                )
+            else:
+                bad = sorted({c for c in tid if not (c.isascii() and (c.isalnum() or c in "-_"))})
+                diags.append(
+                    Diagnostic(
+                        code="invalid-id",
+                        message="task id has characters Batch does not allow: "
+                        + ", ".join(repr(c) for c in bad),
+                        task_id=tid,
+                        field="id",
+                        hint="ids may use letters, digits, '-' and '_' only",
+                    )
+                )
+        low = tid.lower()
+        first = seen.get(low)
+        if first is None:
+            seen[low] = tid
+        else:
+            diags.append(
+                Diagnostic(
+                    code="duplicate-id",
+                    message=f"task id {tid!r} equals {first!r} ignoring case; Batch ids are "
+                    "unique within a job regardless of case",
+                    task_id=tid,
+                    field="id",
+                    hint="rename one of the two tasks",
+                )
+            )
+        n = canonical_int(tid)
+        if n is not None:
+            by_int[n].append(tid)
+    for n, names in by_int.items():
+        if len(names) > 1:
+            diags.append(
+                Diagnostic(
+                    code="int-id-alias",
+                    severity="warning",
+                    message=f"task ids {', '.join(repr(x) for x in names)} all denote task {n} "
+                    "in a taskIdRange (Batch ignores leading zeros); they are never put in ranges",
+                    task_id=names[1],
+                    field="id",
+                    hint="avoid zero-padded integer ids, or use non-numeric ids",
+                )
+            )
+    return diags
+
+
+def check_structure(spec: WorkflowSpec) -> list[Diagnostic]:
+    diags: list[Diagnostic] = []
+    for i in spec.self_loops:
+        diags.append(
+            Diagnostic(
+                code="self-loop",
+                message="task depends on itself",
+                task_id=spec.ids[i],
+                field="dependsOn",
+                hint=f"remove the edge {spec.ids[i]} -> {spec.ids[i]}",
+            )
+        )
+    _, leftover = graphs.topological_order(spec.preds)
+    if leftover:
+        cycle = graphs.find_cycle(spec.preds, leftover)
+        path = " -> ".join(spec.ids[i] for i in cycle)
+        diags.append(
+            Diagnostic(
+                code="cycle",
+                message=f"the dependencies form a cycle: {path}",
+                task_id=spec.ids[cycle[0]],
+                field="dependsOn",
+                hint=f"remove one edge of the cycle ({len(leftover)} task(s) are on or behind "
+                "a cycle)",
+            )
+        )
+    return diags
+
+
+def check_intent(spec: WorkflowSpec) -> list[Diagnostic]:
+    diags: list[Diagnostic] = []
+    # Batch applies one dependencyAction per parent to all its dependents: the children of a
+    # parent must agree on `when`.
+    per_parent: dict[int, dict[str, list[int]]] = {}
+    child_counts = [0] * len(spec.ids) if spec.when else []
+    for ps in spec.preds if spec.when else ():
+        for p in ps:
+            child_counts[p] += 1
+    for (u, v), w in spec.when.items():
+        per_parent.setdefault(u, {}).setdefault(w, []).append(v)
+    for u, groups in per_parent.items():
+        # children without an explicit `when` mean "success"
+        explicit = sum(len(c) for c in groups.values())
+        n_children = child_counts[u]
+        if explicit < n_children:
+            groups.setdefault("success", []).append(-1)
+        if len(groups) > 1:
+            desc = "; ".join(
+                f"when={w!r}: "
+                + ", ".join(spec.ids[c] if c >= 0 else "(others, default)" for c in cs[:5])
+                + (" ..." if len(cs) > 5 else "")
+                for w, cs in sorted(groups.items())
+            )
+            diags.append(
+                Diagnostic(
+                    code="when-conflict",
+                    message=f"the children of {spec.ids[u]!r} want different things ({desc}); "
+                    "Batch applies one dependencyAction per parent to all of its dependents",
+                    task_id=spec.ids[u],
+                    field="when",
+                    hint="give the children one `when`, or put a no-op task between the parent "
+                    "and one group of children (e.g. parent -> on_fail_gate(when='failure') -> "
+                    "handlers) so each parent has one kind of dependent",
+                )
+            )
+        intent = spec.intents[u]
+        if intent.on_failure == "satisfy" and "success" in groups and -1 not in groups["success"]:
+            diags.append(
+                Diagnostic(
+                    code="intent-conflict",
+                    message=f"{spec.ids[u]!r} has on_failure='satisfy' but edges to it say "
+                    "when='success'",
+                    task_id=spec.ids[u],
+                    field="on_failure",
+                    hint="drop one of the two settings",
+                )
+            )
+    job_setting = spec.job.on_task_failure
+    if job_setting == "noaction":
+        for i, intent in enumerate(spec.intents):
+            wants = intent.job_action not in (None, "none") or emit.sets_job_action(
+                intent.exit_conditions
+            )
+            if wants:
+                diags.append(
+                    Diagnostic(
+                        code="job-action-needs-job-setting",
+                        message="the task sets a job action on failure, but the job's "
+                        "onTaskFailure is 'noaction', so Batch rejects the task",
+                        task_id=spec.ids[i],
+                        field="job_action",
+                        hint="drop on_task_failure='noaction' from the job settings (dagbatch "
+                        "then sets performexitoptionsjobaction) or remove the job action",
+                    )
+                )
+    return diags
+
+
+def validate(spec: WorkflowSpec) -> list[Diagnostic]:
+    """All offline checks on the spec; property checks already ran in normalize."""
+    return [*check_ids(spec), *check_structure(spec), *check_intent(spec)]
