@@ -62,4 +62,6 @@ def find_cycle(preds: Sequence[Sequence[int]], among: Sequence[int]) -> list[int
         node = next(p for p in preds[node] if p in inside)
     cycle = path[seen[node] :]
     cycle.reverse()  # we walked child → parent; report parent → child
+    first = cycle.index(min(cycle))  # start at the task that comes first in the graph
+    cycle = cycle[first:] + cycle[:first]
     return [*cycle, cycle[0]]
