@@ -102,8 +102,11 @@ def compile_graph(graph: nx.DiGraph, options: CompileOptions | None = None) -> C
         for i in planned.intents
     )
     modes = _modes(planned)
-    order, leftover = graphs.topological_order(planned.preds)
-    assert not leftover, "validate() rejects cycles"
+    if planned.barriers:
+        order, leftover = graphs.topological_order(planned.preds)
+        assert not leftover, "barriers cannot make a cycle"
+    else:
+        order = spec.topological[0]  # computed once, by validate
 
     max_body = MAX_BODY_BYTES[api]
     parts: list[bytes] = [b""] * len(planned.ids)

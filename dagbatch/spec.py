@@ -15,13 +15,14 @@ from __future__ import annotations
 import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import networkx as nx
 from pydantic import ValidationError
 from pydantic.alias_generators import to_camel
 
-from dagbatch import models
+from dagbatch import graphs, models
 from dagbatch.errors import Diagnostic
 from dagbatch.rules import MAX_DISPLAY_NAME_LENGTH, ApiVersion
 
@@ -87,13 +88,19 @@ class WorkflowSpec:
     props: tuple[Mapping[str, Any], ...]  # wire properties (no id, dependsOn, exitConditions)
     intents: tuple[Intent, ...]
     preds: tuple[tuple[int, ...], ...]  # parents of each task, self-loops removed
+    succ: tuple[tuple[int, ...], ...]  # children of each task, self-loops removed
     when: Mapping[tuple[int, int], str]  # explicit edge `when`, keyed (parent, child)
     self_loops: tuple[int, ...]
     job: models.JobSettings
 
     @property
     def edge_count(self) -> int:
-        return sum(len(p) for p in self.preds)
+        return sum(map(len, self.preds))
+
+    @cached_property
+    def topological(self) -> tuple[list[int], list[int]]:
+        """(order, leftover): Kahn's order, and the tasks on or behind a cycle."""
+        return graphs.topological_order(self.preds, self.succ)
 
 
 def _camel_path(loc: tuple[int | str, ...]) -> str:
@@ -147,6 +154,13 @@ def _node_id(key: Any) -> str | None:
 
 def _simple_props(attrs: Mapping[str, Any]) -> dict[str, Any] | None:
     """Wire props for a node that has only a command line / display name, else None."""
+    if len(attrs) == 1:  # the common case: just a command line
+        line = attrs.get("command_line")
+        if line is None:
+            line = attrs.get("commandLine")
+        if type(line) is str and line and not line.isspace():
+            return {"commandLine": line}
+        return None
     props: dict[str, Any] = {}
     for key, value in attrs.items():
         wire = _SIMPLE_KEYS.get(key)
@@ -231,7 +245,8 @@ def normalize(
     props: list[Mapping[str, Any]] = []
     intents: list[Intent] = []
     simple = _simple_props
-    for i, (key, attrs) in enumerate(graph.nodes(data=True)):
+    node_keys = list(graph._node)
+    for i, (key, attrs) in enumerate(graph._node.items()):
         index[key] = i
         tid = _node_id(key)
         if tid is None:
@@ -270,18 +285,32 @@ def normalize(
         props.append(wire)
         intents.append(_intent_of(task, api_version))
 
-    preds: list[list[int]] = [[] for _ in ids]
+    # networkx keeps adjacency as dicts of dicts (``_pred``/``_succ``); reading them directly
+    # and mapping keys to indices with C-level ``map`` keeps this linear and quick on graphs
+    # of a million edges.
+    get = index.__getitem__
+    adj_pred: Mapping[Any, Mapping[Any, Mapping[str, Any]]] = graph._pred
+    adj_succ: Mapping[Any, Mapping[Any, Mapping[str, Any]]] = graph._succ
+    preds: list[tuple[int, ...]] = []
+    succ: list[tuple[int, ...]] = []
     when: dict[tuple[int, int], str] = {}
     self_loops: list[int] = []
-    for u, v, data in graph.edges(data=True):
-        ui, vi = index[u], index[v]
-        if ui == vi:
-            self_loops.append(ui)
-            continue
-        preds[vi].append(ui)
-        if data:
-            w = data.get("when")
-            if w is not None:
+    for vi, key in enumerate(node_keys):
+        parents = adj_pred[key]
+        children = adj_succ[key]
+        if key in parents:
+            self_loops.append(vi)
+            preds.append(tuple(get(u) for u in parents if u != key))
+            succ.append(tuple(get(u) for u in children if u != key))
+        else:
+            preds.append(tuple(map(get, parents)))
+            succ.append(tuple(map(get, children)))
+        if parents and any(parents.values()):
+            for u, data in parents.items():
+                w = data.get("when")
+                if w is None or u == key:
+                    continue
+                ui = get(u)
                 if w not in WHEN_VALUES:
                     diags.append(
                         Diagnostic(
@@ -319,7 +348,8 @@ def normalize(
         ids=tuple(ids),
         props=tuple(props),
         intents=tuple(intents),
-        preds=tuple(tuple(p) for p in preds),
+        preds=tuple(preds),
+        succ=tuple(succ),
         when=when,
         self_loops=tuple(self_loops),
         job=job,
