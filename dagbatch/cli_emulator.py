@@ -1,0 +1,140 @@
+"""`dagbatch emulator`: serve the local Azure Batch emulator."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+import click
+
+from dagbatch.emulator import DEV_ACCOUNT, DEV_KEY, FaultConfig
+
+EXIT_USAGE = 2
+
+
+def _probability(ctx: click.Context, param: click.Parameter, value: float) -> float:
+    if not 0.0 <= value <= 1.0:
+        raise click.BadParameter("must be a probability between 0 and 1")
+    return value
+
+
+@click.command("emulator")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8470, show_default=True, type=int, help="Port (0: any free).")
+@click.option("--account", default=DEV_ACCOUNT, show_default=True, help="Batch account name.")
+@click.option(
+    "--key",
+    default=DEV_KEY,
+    help="Account key (base64). The default is a fixed, public development key: for local use "
+    "only, never a secret.",
+)
+@click.option("--latency-ms", default=0.0, type=float, help="Delay added to faulted requests.")
+@click.option(
+    "--fault-task-error",
+    default=0.0,
+    type=float,
+    callback=_probability,
+    help="Per-task probability of a servererror (task not stored).",
+)
+@click.option(
+    "--fault-throttle",
+    default=0.0,
+    type=float,
+    callback=_probability,
+    help="Per-request probability of 429 TooManyRequests.",
+)
+@click.option(
+    "--fault-busy",
+    default=0.0,
+    type=float,
+    callback=_probability,
+    help="Per-request probability of 503 ServerBusy.",
+)
+@click.option(
+    "--fault-internal",
+    default=0.0,
+    type=float,
+    callback=_probability,
+    help="Per-request probability of 500 InternalError.",
+)
+@click.option(
+    "--fault-drop",
+    default=0.0,
+    type=float,
+    callback=_probability,
+    help="Per-request probability of storing a random prefix of the tasks and then dropping "
+    "the connection.",
+)
+@click.option(
+    "--fault-ops",
+    default="addtaskcollection",
+    show_default=True,
+    help="Comma-separated operations faults apply to (createjob, getjob, updatejob, "
+    "replacejob, addtaskcollection, addtask, gettask, listtasks).",
+)
+@click.option("--retry-after", default=1, show_default=True, type=int, help="Retry-After seconds.")
+@click.option("--seed", default=0, show_default=True, type=int, help="Seed for the faults.")
+def emulator_cmd(
+    host: str,
+    port: int,
+    account: str,
+    key: str,
+    latency_ms: float,
+    fault_task_error: float,
+    fault_throttle: float,
+    fault_busy: float,
+    fault_internal: float,
+    fault_drop: float,
+    fault_ops: str,
+    retry_after: int,
+    seed: int,
+) -> None:
+    """Serve a local Azure Batch emulator (jobs, add task collection, get/list tasks) with
+    Shared Key checking, the service's validation, and optional seeded fault injection.
+
+    For local testing only: the default account key is public. Stop it with Ctrl-C.
+    """
+    try:
+        from dagbatch.emulator.server import EmulatorServer, serve_forever
+    except ImportError as exc:
+        click.echo(
+            f"dagbatch emulator needs starlette and uvicorn ({exc}); install them with: "
+            "pip install 'dagbatch[emulator]'",
+            err=True,
+        )
+        raise SystemExit(EXIT_USAGE) from exc
+    try:
+        base64.b64decode(key, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise click.BadParameter("the key must be base64", param_hint="--key") from exc
+    try:
+        faults = FaultConfig(
+            latency_ms=latency_ms,
+            task_server_error=fault_task_error,
+            throttle=fault_throttle,
+            busy=fault_busy,
+            internal=fault_internal,
+            drop=fault_drop,
+            retry_after=retry_after,
+            seed=seed,
+            operations=frozenset(op.strip() for op in fault_ops.split(",") if op.strip()),
+        )
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from exc
+    try:
+        server = EmulatorServer(
+            host=host, port=port, account=account, key=key, faults=faults, log_level="warning"
+        )
+    except OSError as exc:
+        click.echo(f"cannot listen on {host}:{port}: {exc.strerror or exc}", err=True)
+        raise SystemExit(EXIT_USAGE) from exc
+    click.echo(f"Azure Batch emulator listening on {server.endpoint} (Ctrl-C to stop)")
+    click.echo("For local use only. Export:")
+    click.echo(f"  export AZURE_BATCH_ENDPOINT={server.endpoint}")
+    click.echo(f"  export AZURE_BATCH_ACCOUNT={account}")
+    # The development key is public; a key of the user's own is never printed.
+    shown = key if key == DEV_KEY else "<the key given with --key>"
+    click.echo(f"  export AZURE_BATCH_ACCESS_KEY={shown}")
+    if faults.active:
+        click.echo(f"Fault injection: {faults}")
+    serve_forever(server)

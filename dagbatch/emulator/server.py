@@ -1,0 +1,138 @@
+"""Running the emulator: in a background thread (tests, benchmarks) or in the foreground (CLI)."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+from collections.abc import Mapping
+from types import TracebackType
+
+import uvicorn
+
+from dagbatch.emulator import DEV_ACCOUNT, DEV_KEY
+from dagbatch.emulator.app import EmulatorSettings, create_app
+from dagbatch.emulator.faults import FaultConfig
+from dagbatch.emulator.store import EmulatorStore
+
+_DROP_MESSAGE = "ASGI callable returned without completing response."
+
+
+class _DropFilter(logging.Filter):
+    """Silences uvicorn's complaint about the responses the emulator drops on purpose."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() != _DROP_MESSAGE
+
+
+def _install_drop_filter() -> None:
+    logger = logging.getLogger("uvicorn.error")
+    if not any(isinstance(f, _DropFilter) for f in logger.filters):
+        logger.addFilter(_DropFilter())
+
+
+class EmulatorServer:
+    """The emulator served by uvicorn on ``host`` in a daemon thread.
+
+    ``port=0`` picks a free port; ``endpoint`` tells which. Use as a context manager, or call
+    ``start()`` and ``stop()``. ``store`` holds every job and task and the counters.
+    """
+
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        account: str = DEV_ACCOUNT,
+        key: str = DEV_KEY,
+        accounts: Mapping[str, str] | None = None,
+        faults: FaultConfig | None = None,
+        store: EmulatorStore | None = None,
+        check_auth: bool = True,
+        log_level: str = "warning",
+    ) -> None:
+        self.host = host
+        self.account = account
+        self.key = key
+        all_accounts = {account: key, **(accounts or {})}
+        self.app, self.settings, self.store = create_app(
+            store, accounts=all_accounts, faults=faults, check_auth=check_auth
+        )
+        # proto=IPPROTO_TCP matters: asyncio sets TCP_NODELAY on accepted connections only
+        # when the socket says it is TCP; without it every response waits ~40 ms on
+        # delayed ACKs.
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self._sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._sock.bind((host, port))
+        self.port: int = self._sock.getsockname()[1]
+        self._config = uvicorn.Config(
+            self.app,
+            log_level=log_level,
+            access_log=False,
+            lifespan="off",
+            http="h11",
+            loop="asyncio",
+            timeout_keep_alive=30,
+            backlog=2048,
+        )
+        self._server = uvicorn.Server(self._config)
+        self._thread: threading.Thread | None = None
+
+    @property
+    def endpoint(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def faults(self) -> FaultConfig:
+        return self.settings.faults
+
+    def set_faults(self, faults: FaultConfig) -> None:
+        """Change what is injected from the next request on."""
+        self.settings.faults = faults
+
+    def start(self) -> EmulatorServer:
+        _install_drop_filter()
+        self._thread = threading.Thread(
+            target=self._server.run,
+            kwargs={"sockets": [self._sock]},
+            daemon=True,
+            name=f"dagbatch-emulator-{self.port}",
+        )
+        self._thread.start()
+        for _ in range(1000):
+            if self._server.started or not self._thread.is_alive():
+                break
+            self._thread.join(0.01)
+        if not self._server.started:
+            raise RuntimeError("the emulator did not start")
+        return self
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(10)
+            self._thread = None
+        self._sock.close()
+
+    def __enter__(self) -> EmulatorServer:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+def serve_forever(server: EmulatorServer) -> None:
+    """Serve in the foreground until interrupted (Ctrl-C)."""
+    _install_drop_filter()
+    server._server.run(sockets=[server._sock])
+    server._sock.close()
+
+
+__all__ = ["DEV_ACCOUNT", "DEV_KEY", "EmulatorServer", "EmulatorSettings", "serve_forever"]

@@ -1,0 +1,181 @@
+"""The emulator's in-memory state: jobs, their tasks, and counters.
+
+Tasks are stored compactly so a job can hold a million of them in a few hundred MB: the
+task's JSON bytes as received (re-serialized by orjson, one object), its id, and its
+creation time in an ``array('d')``; a dict maps the lower-cased id to the task's position.
+Everything is guarded by one lock, held only for short, non-blocking sections, so tests may
+read the store from another thread while the server runs.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from array import array
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+
+def iso_time(epoch: float) -> str:
+    """An ISO 8601 UTC timestamp the way the service writes them."""
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def http_time(epoch: float) -> str:
+    """An RFC 1123 timestamp, for ``Last-Modified``."""
+    return datetime.fromtimestamp(epoch, UTC).strftime("%a, %d %b %Y %H:%M:%S GMT")
+
+
+def make_etag(serial: int) -> str:
+    """A service-looking ETag, unique per serial number."""
+    return f"0x8DD{serial:012X}"
+
+
+@dataclass
+class Job:
+    """One job and its tasks. Mutate only under ``EmulatorStore.lock``."""
+
+    id: str
+    spec: dict[str, Any]
+    created: float
+    modified: float
+    serial: int
+    state: str = "active"
+    state_time: float = 0.0
+    task_ids: list[str] = field(default_factory=list)
+    task_raw: list[bytes] = field(default_factory=list)
+    task_created: array[float] = field(default_factory=lambda: array("d"))
+    task_serial: array[int] = field(default_factory=lambda: array("q"))
+    index: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def uses_task_dependencies(self) -> bool:
+        return bool(self.spec.get("usesTaskDependencies", False))
+
+    @property
+    def on_task_failure(self) -> str:
+        return str(self.spec.get("onTaskFailure", "noaction"))
+
+    @property
+    def on_all_tasks_complete(self) -> str:
+        return str(self.spec.get("onAllTasksComplete", "noaction"))
+
+    def all_tasks_complete(self) -> bool:
+        """Tasks never run in the emulator, so only a job without tasks counts as complete."""
+        return not self.task_ids
+
+
+@dataclass
+class Counters:
+    """What the emulator has seen, for tests and benchmarks."""
+
+    requests: Counter[str] = field(default_factory=Counter)
+    responses: Counter[int] = field(default_factory=Counter)
+    faults: Counter[str] = field(default_factory=Counter)
+    task_results: Counter[str] = field(default_factory=Counter)
+    tasks_added: int = 0
+    auth_failures: int = 0
+
+
+class EmulatorStore:
+    """Jobs and tasks, keyed case-insensitively like the service."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.jobs: dict[str, Job] = {}
+        self.counters = Counters()
+        self._serial = 0
+        self._seen_bodies: Counter[bytes] = Counter()
+
+    # --- used by the app (call with the lock held where noted) ---
+
+    def next_serial(self) -> int:
+        """A fresh serial number for an ETag. Lock held."""
+        self._serial += 1
+        return self._serial
+
+    def occurrence(self, key: bytes) -> int:
+        """How many times a request with this key was seen before (and count this one)."""
+        with self.lock:
+            n = self._seen_bodies[key]
+            self._seen_bodies[key] = n + 1
+            return n
+
+    def add_task(self, job: Job, task_id: str, raw: bytes, now: float) -> int:
+        """Store a task that passed every check. Lock held. Returns its serial."""
+        serial = self.next_serial()
+        job.index[task_id.lower()] = len(job.task_ids)
+        job.task_ids.append(task_id)
+        job.task_raw.append(raw)
+        job.task_created.append(now)
+        job.task_serial.append(serial)
+        job.modified = now
+        self.counters.tasks_added += 1
+        return serial
+
+    # --- for tests and tools ---
+
+    def job(self, job_id: str) -> Job | None:
+        with self.lock:
+            return self.jobs.get(job_id.lower())
+
+    def job_ids(self) -> list[str]:
+        with self.lock:
+            return [job.id for job in self.jobs.values()]
+
+    def task_count(self, job_id: str) -> int:
+        with self.lock:
+            job = self.jobs.get(job_id.lower())
+            return len(job.task_ids) if job else 0
+
+    def task_ids(self, job_id: str) -> list[str]:
+        """The ids of the job's tasks, in the order they were added."""
+        with self.lock:
+            job = self.jobs.get(job_id.lower())
+            return list(job.task_ids) if job else []
+
+    def task(self, job_id: str, task_id: str) -> dict[str, Any] | None:
+        """The task as it was received (the create body), or None."""
+        with self.lock:
+            job = self.jobs.get(job_id.lower())
+            if job is None:
+                return None
+            pos = job.index.get(task_id.lower())
+            if pos is None:
+                return None
+            raw = job.task_raw[pos]
+        result: dict[str, Any] = orjson.loads(raw)
+        return result
+
+    def tasks(self, job_id: str) -> Iterator[dict[str, Any]]:
+        """Every task of the job as received, in the order added."""
+        with self.lock:
+            job = self.jobs.get(job_id.lower())
+            raws = list(job.task_raw) if job else []
+        for raw in raws:
+            yield orjson.loads(raw)
+
+    def stats(self) -> dict[str, Any]:
+        """A JSON-ready snapshot of the counters."""
+        with self.lock:
+            c = self.counters
+            return {
+                "requests": dict(c.requests),
+                "requestsTotal": sum(c.requests.values()),
+                "responses": {str(k): v for k, v in sorted(c.responses.items())},
+                "faults": dict(c.faults),
+                "taskResults": dict(c.task_results),
+                "tasksAdded": c.tasks_added,
+                "authFailures": c.auth_failures,
+                "jobs": {job.id: len(job.task_ids) for job in self.jobs.values()},
+            }
+
+
+def now() -> float:
+    """The emulator's clock."""
+    return time.time()
