@@ -1,0 +1,249 @@
+"""The submission journal: an append-only JSON-lines file that makes `submit --resume` exact.
+
+One record a line, compact JSON (orjson), key ``t`` says what it is::
+
+    {"t":"run","v":1,"plan":"<sha256 of plan.json>","job":"nightly","endpoint":"https://...",
+     "at":"2025-01-01T00:00:00Z","resume":false}         a run (re)starts
+    {"t":"send","b":3,"ids":["a","b"]}                     an attempt is about to go out
+    {"t":"ok","ids":["a"]}                                  these tasks are confirmed added
+    {"t":"fail","id":"b","code":"InvalidPropertyValue","msg":"..."}   terminal, this run
+    {"t":"job","event":"created"|"terminatejob"}            job-level steps done
+
+Ordering rules that make resume exact: a ``send`` record is written (and flushed to the OS, so
+it survives SIGKILL) before its request leaves; an ``ok`` record is written, flushed and
+fsync'ed as soon as the answer confirms the tasks (the fsync also covers the ``send`` records
+before it). So after any crash every task the service may hold is in a ``send`` record, and
+every ``ok`` task really landed. On resume, ``ok`` tasks are skipped and ``send``-but-not-``ok``
+tasks are "possibly landed": their ``TaskExists`` is accepted after a GET and compare.
+``fail`` records are informative: a resumed run tries those tasks again (a transient give-up may
+succeed now; a client error fails again and is reported again).
+
+A torn last line (the process died in the middle of a write) is ignored on reading; the next
+writer first terminates it with a newline so later records stay whole.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import orjson
+
+from dagbatch.errors import ConfigError, PlanError
+
+try:  # POSIX advisory lock: two submits must not share a journal
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
+
+JOURNAL_VERSION = 1
+
+
+class JournalExists(ConfigError):
+    """A journal for this job exists and ``--resume`` was not given."""
+
+
+class JournalMismatch(ConfigError):
+    """The journal belongs to another plan, job or endpoint."""
+
+
+@dataclass(frozen=True, slots=True)
+class RunHeader:
+    """What a journal is about: the plan (sha256 of plan.json), the job and the endpoint."""
+
+    plan_sha256: str
+    job_id: str
+    endpoint: str
+
+    def to_record(self, *, resume: bool) -> dict[str, Any]:
+        return {
+            "t": "run",
+            "v": JOURNAL_VERSION,
+            "plan": self.plan_sha256,
+            "job": self.job_id,
+            "endpoint": normalize_endpoint(self.endpoint),
+            "at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "resume": resume,
+        }
+
+
+@dataclass(frozen=True)
+class JournalState:
+    """What a journal says happened, folded over all its runs."""
+
+    header: RunHeader | None = None
+    runs: int = 0
+    sent: frozenset[str] = frozenset()
+    confirmed: frozenset[str] = frozenset()
+    failed: dict[str, tuple[str, str]] = field(default_factory=dict)
+    job_events: frozenset[str] = frozenset()
+    torn_lines: int = 0
+
+    @property
+    def unconfirmed_sent(self) -> frozenset[str]:
+        """Tasks sent at some point but never confirmed: they may or may not exist."""
+        return self.sent - self.confirmed
+
+
+def normalize_endpoint(endpoint: str) -> str:
+    return endpoint.strip().rstrip("/").lower()
+
+
+def read_journal(path: Path) -> JournalState:
+    """Fold a journal file into a ``JournalState``; unreadable (torn) lines are skipped."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return JournalState()
+    except OSError as exc:
+        raise PlanError(f"cannot read journal {path}: {exc}") from exc
+    header: RunHeader | None = None
+    runs = 0
+    sent: set[str] = set()
+    confirmed: set[str] = set()
+    failed: dict[str, tuple[str, str]] = {}
+    events: set[str] = set()
+    torn = 0
+    for line in data.split(b"\n"):
+        if not line.strip():
+            continue
+        try:
+            record = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            torn += 1
+            continue
+        if not isinstance(record, dict):
+            torn += 1
+            continue
+        kind = record.get("t")
+        if kind == "run":
+            runs += 1
+            if header is None:
+                header = RunHeader(
+                    plan_sha256=str(record.get("plan")),
+                    job_id=str(record.get("job")),
+                    endpoint=str(record.get("endpoint")),
+                )
+        elif kind == "send":
+            sent.update(record.get("ids", ()))
+        elif kind == "ok":
+            ids = record.get("ids", ())
+            confirmed.update(ids)
+            for task_id in ids:
+                failed.pop(task_id, None)
+        elif kind == "fail":
+            task_id = str(record.get("id"))
+            failed[task_id] = (str(record.get("code")), str(record.get("msg", "")))
+        elif kind == "job":
+            events.add(str(record.get("event")))
+    return JournalState(
+        header=header,
+        runs=runs,
+        sent=frozenset(sent),
+        confirmed=frozenset(confirmed),
+        failed=failed,
+        job_events=frozenset(events),
+        torn_lines=torn,
+    )
+
+
+class Journal:
+    """An open journal, appending records. Use ``Journal.open``; close with ``close``."""
+
+    def __init__(self, path: Path, fh: BinaryIO):
+        self.path = path
+        self._fh = fh
+        self._dirty = False
+
+    @classmethod
+    def open(cls, path: Path, header: RunHeader, *, resume: bool) -> tuple[Journal, JournalState]:
+        """Open (or create) the journal for this run, checking it belongs to this submission.
+
+        Without ``resume`` an existing non-empty journal is refused (``JournalExists``); with
+        it, the journal must name the same plan, job and endpoint (``JournalMismatch``).
+        """
+        state = read_journal(path)
+        fresh = not state.sent  # nothing was ever sent: the journal holds no promise yet
+        if state.sent and not resume:
+            raise JournalExists(
+                f"a journal for job {header.job_id!r} already exists at {path}: a submission of "
+                "this plan was started before. Pass --resume to continue it (tasks already "
+                "confirmed are not sent again), or --journal PATH / another --job-id to start "
+                "a separate submission."
+            )
+        if fresh:
+            state = JournalState()
+        if state.header is not None:
+            mine = (header.plan_sha256, header.job_id, normalize_endpoint(header.endpoint))
+            theirs = (state.header.plan_sha256, state.header.job_id, state.header.endpoint)
+            names = ("plan (sha256 of plan.json)", "job id", "endpoint")
+            diffs = [n for n, a, b in zip(names, mine, theirs, strict=True) if a != b]
+            if diffs:
+                raise JournalMismatch(
+                    f"journal {path} belongs to another submission (different "
+                    f"{', '.join(diffs)}); refusing to resume it"
+                )
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fh = open(path, "ab", buffering=0)  # noqa: SIM115 - closed by Journal.close
+        try:
+            if fcntl is not None:
+                try:
+                    fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError as exc:
+                    raise ConfigError(
+                        f"journal {path} is in use by another dagbatch submit"
+                    ) from exc
+            journal = cls(path, fh)
+            if fresh:
+                fh.truncate(0)  # only run headers of attempts that sent nothing
+            elif fh.tell() > 0:
+                with open(path, "rb") as check:
+                    check.seek(-1, os.SEEK_END)
+                    if check.read(1) != b"\n":
+                        fh.write(b"\n")  # terminate a torn last line
+            journal._write(header.to_record(resume=resume))
+            journal.sync()
+        except BaseException:
+            fh.close()
+            raise
+        return journal, state
+
+    def _write(self, record: dict[str, Any]) -> None:
+        # One unbuffered write() per record: the line reaches the OS whole or (on a crash in
+        # the middle of the syscall) torn, never interleaved with another record.
+        self._fh.write(orjson.dumps(record) + b"\n")
+        self._dirty = True
+
+    def sending(self, batch: int, ids: Iterable[str]) -> None:
+        """Record an attempt before its request goes out (flushed, not fsync'ed)."""
+        self._write({"t": "send", "b": batch, "ids": list(ids)})
+
+    def confirmed(self, ids: Iterable[str]) -> None:
+        """Record confirmed tasks; call ``sync`` (or ``async_sync``) right after."""
+        ids = list(ids)
+        if ids:
+            self._write({"t": "ok", "ids": ids})
+
+    def failed(self, task_id: str, code: str, message: str) -> None:
+        self._write({"t": "fail", "id": task_id, "code": code, "msg": message})
+
+    def job_event(self, event: str) -> None:
+        self._write({"t": "job", "event": event})
+        self.sync()
+
+    def sync(self) -> None:
+        """fsync everything written so far (no-op when nothing was written since)."""
+        if self._dirty:
+            self._dirty = False
+            os.fsync(self._fh.fileno())
+
+    def close(self) -> None:
+        if not self._fh.closed:
+            with contextlib.suppress(OSError):
+                self.sync()
+            self._fh.close()
