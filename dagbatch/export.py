@@ -70,6 +70,14 @@ def write_plan(plan: CompiledPlan, out: Path) -> Path:
     """Write the plan directory at ``out`` (replacing a previous plan there)."""
     out = Path(out)
     is_plan = (out / PLAN_FILE).is_file()
+    journals = sorted(p.name for p in out.glob("journal-*.jsonl")) if is_plan else []
+    if journals:
+        # A submission of this plan was started: replacing the plan would lose the record of
+        # what was sent, and a later run could not tell its own tasks from someone else's.
+        raise ConfigError(
+            f"{out} holds a submission journal ({', '.join(journals)}); finish it with "
+            "`dagbatch submit --resume`, or compile to another --out"
+        )
     if out.exists() and not is_plan and (not out.is_dir() or any(out.iterdir())):
         raise ConfigError(f"{out} exists and is not a plan directory; choose an empty or new --out")
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -125,3 +125,14 @@ def test_python_dash_m_entry_point() -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert "ok: 8 tasks in 1 request(s)" in proc.stderr
+
+
+def test_recompile_refuses_to_drop_a_submission_journal(tmp_path: Path) -> None:
+    out = tmp_path / "plan"
+    wf = str(ROOT / "examples" / "pipeline.py")
+    assert run("compile", wf, "--out", str(out))[0] == 0
+    (out / "journal-nightly.jsonl").write_text('{"t": "header"}\n')
+    status, _, err = run("compile", wf, "--out", str(out))
+    assert status == 2
+    assert "submission journal" in err
+    assert (out / "journal-nightly.jsonl").exists()
