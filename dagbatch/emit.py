@@ -47,7 +47,9 @@ def derive_exit_conditions(
         failure_satisfies = mode in ("failure", "always") or intent.on_failure == "satisfy"
         if mode == "failure":
             codes[0] = {"dependencyAction": "block"}
-        if mode != "always":
+        # Under "always" the default already satisfies, unless job actions below give these
+        # codes entries of their own: an entry without dependencyAction would block.
+        if mode != "always" or job_actions:
             for c in intent.satisfy_exit_codes:
                 target = {"dependencyAction": success_action}
                 if isinstance(c, tuple):

@@ -152,7 +152,9 @@ def check_intent(spec: WorkflowSpec) -> list[Diagnostic]:
                 )
             )
         intent = spec.intents[u]
-        if intent.on_failure == "satisfy" and "success" in groups and -1 not in groups["success"]:
+        # -1 stands for the children without an explicit `when`: they do not conflict, but an
+        # explicit when='success' does even when such children are there too.
+        if intent.on_failure == "satisfy" and any(c >= 0 for c in groups.get("success", ())):
             diags.append(
                 Diagnostic(
                     code="intent-conflict",
