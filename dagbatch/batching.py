@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import chain
 
 from dagbatch.rules import MAX_TASKS_PER_REQUEST
 
@@ -60,17 +61,17 @@ def cut_batches(
     if current:
         groups.append(current)
 
-    batch_of = [0] * len(sizes)
+    # A task's wave is its request's; a request's wave is one more than the latest wave of
+    # the requests holding its outside parents. Tasks of the request being placed still
+    # read 0, so parents inside the same request do not count.
+    wave_of = [0] * len(sizes)
     waves: list[int] = []
-    for b, group in enumerate(groups):
+    pred_of = preds.__getitem__
+    for group in groups:
+        parents = chain.from_iterable(map(pred_of, group))
+        wave = 1 + max(map(wave_of.__getitem__, parents), default=0)
         for i in group:
-            batch_of[i] = b
-        wave = 1
-        for i in group:
-            for p in preds[i]:
-                pb = batch_of[p]
-                if pb != b and waves[pb] >= wave:
-                    wave = waves[pb] + 1
+            wave_of[i] = wave
         waves.append(wave)
     batches = [
         Batch(wave=w, tasks=tuple(g), size=ENVELOPE_BYTES + sum(sizes[i] for i in g) + len(g) - 1)

@@ -23,17 +23,36 @@ _RANGE_OVERHEAD = len('{"start":,"end":},')
 _ID_OVERHEAD = 3
 
 
-@dataclass(frozen=True, slots=True)
 class Dependencies:
-    """What a task's ``dependsOn`` will say."""
+    """What a task's ``dependsOn`` will say. Treat as immutable.
 
-    task_ids: tuple[str, ...]
-    ranges: tuple[tuple[int, int], ...]
+    A plain slotted class rather than a frozen dataclass: the compiler makes one per task,
+    and a frozen dataclass's ``__init__`` costs several times more.
+    """
 
-    @property
-    def chars(self) -> int:
-        """The length that counts toward Batch's taskIds limit."""
-        return sum(map(len, self.task_ids))
+    __slots__ = ("chars", "ranges", "task_ids")
+
+    def __init__(
+        self,
+        task_ids: tuple[str, ...],
+        ranges: tuple[tuple[int, int], ...],
+        chars: int = -1,
+    ) -> None:
+        self.task_ids = task_ids
+        self.ranges = ranges
+        #: the length that counts toward Batch's taskIds limit
+        self.chars = sum(map(len, task_ids)) if chars < 0 else chars
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Dependencies):
+            return NotImplemented
+        return self.task_ids == other.task_ids and self.ranges == other.ranges
+
+    def __hash__(self) -> int:
+        return hash((self.task_ids, self.ranges))
+
+    def __repr__(self) -> str:
+        return f"Dependencies(task_ids={self.task_ids!r}, ranges={self.ranges!r})"
 
 
 NO_DEPS = Dependencies((), ())
@@ -44,6 +63,8 @@ class RangeIndex:
     """Per task: its integer value if a range may select it exactly, else -1."""
 
     value: tuple[int, ...]
+    #: indices of the tasks a range may select; empty when no id is a canonical integer
+    intable: frozenset[int] = frozenset()
 
     @classmethod
     def build(cls, ids: Sequence[str]) -> RangeIndex:
@@ -59,7 +80,7 @@ class RangeIndex:
                 poisoned.add(n)  # "007": a range over 7 would select it too
         if poisoned:
             values = [-1 if v in poisoned else v for v in values]
-        return cls(tuple(values))
+        return cls(tuple(values), frozenset(i for i, v in enumerate(values) if v >= 0))
 
 
 def _runs(sorted_ints: list[int]) -> list[tuple[int, int]]:
@@ -96,6 +117,9 @@ def dependencies_of(
     """Split the parents of one task into ``taskIds`` and exact ``taskIdRanges``."""
     if not parents:
         return NO_DEPS
+    if index.intable.isdisjoint(parents):  # the common case: no integer ids among them
+        names = tuple(map(ids.__getitem__, parents))
+        return Dependencies(names, (), sum(map(len, names)))
     values = index.value
     ints = [values[p] for p in parents if values[p] >= 0]
     if len(ints) < 2 and sum(len(ids[p]) for p in parents) <= budget:

@@ -240,17 +240,11 @@ def normalize(
     if not isinstance(graph, nx.DiGraph) or graph.is_multigraph():
         raise TypeError("normalize() takes a networkx.DiGraph")
 
-    index: dict[Any, int] = {}
-    ids: list[str] = []
-    props: list[Mapping[str, Any]] = []
-    intents: list[Intent] = []
-    simple = _simple_props
     node_keys = list(graph._node)
-    for i, (key, attrs) in enumerate(graph._node.items()):
-        index[key] = i
-        tid = _node_id(key)
-        if tid is None:
-            tid = repr(key)
+    index: dict[Any, int] = {key: i for i, key in enumerate(node_keys)}
+    ids: list[str] = [k if type(k) is str else _node_id(k) or repr(k) for k in node_keys]
+    for key, tid in zip(node_keys, ids, strict=True):
+        if type(key) is not str and _node_id(key) is None:
             diags.append(
                 Diagnostic(
                     code="invalid-id",
@@ -260,16 +254,19 @@ def normalize(
                     hint="use a string id of letters, digits, '-' and '_', or an int",
                 )
             )
-        ids.append(tid)
-        fast = simple(attrs)
+
+    # Most tasks are a bare command line: a quick check skips the model for them.
+    node_attrs = list(graph._node.values())
+    quick = [_simple_props(attrs) for attrs in node_attrs]
+    props: list[Mapping[str, Any]] = quick  # type: ignore[assignment]
+    intents: list[Intent] = [DEFAULT_INTENT] * len(ids)
+    for i, fast in enumerate(quick):
         if fast is not None:
-            props.append(fast)
-            intents.append(DEFAULT_INTENT)
             continue
-        task = _task_from_attrs(attrs, tid, diags)
+        tid = ids[i]
+        task = _task_from_attrs(node_attrs[i], tid, diags)
         if task is None:
-            props.append({})
-            intents.append(DEFAULT_INTENT)
+            props[i] = {}
             continue
         wire, issues = models.task_wire_properties(task, api_version)
         for issue in issues:
@@ -282,8 +279,8 @@ def normalize(
                     hint=issue.hint,
                 )
             )
-        props.append(wire)
-        intents.append(_intent_of(task, api_version))
+        props[i] = wire
+        intents[i] = _intent_of(task, api_version)
 
     # networkx keeps adjacency as dicts of dicts (``_pred``/``_succ``); reading them directly
     # and mapping keys to indices with C-level ``map`` keeps this linear and quick on graphs
@@ -291,39 +288,35 @@ def normalize(
     get = index.__getitem__
     adj_pred: Mapping[Any, Mapping[Any, Mapping[str, Any]]] = graph._pred
     adj_succ: Mapping[Any, Mapping[Any, Mapping[str, Any]]] = graph._succ
-    preds: list[tuple[int, ...]] = []
-    succ: list[tuple[int, ...]] = []
+    pred_maps = [adj_pred[k] for k in node_keys]
+    preds: list[tuple[int, ...]] = [tuple(map(get, m)) for m in pred_maps]
+    succ: list[tuple[int, ...]] = [tuple(map(get, adj_succ[k])) for k in node_keys]
     when: dict[tuple[int, int], str] = {}
-    self_loops: list[int] = []
-    for vi, key in enumerate(node_keys):
-        parents = adj_pred[key]
-        children = adj_succ[key]
-        if key in parents:
-            self_loops.append(vi)
-            preds.append(tuple(get(u) for u in parents if u != key))
-            succ.append(tuple(get(u) for u in children if u != key))
-        else:
-            preds.append(tuple(map(get, parents)))
-            succ.append(tuple(map(get, children)))
-        if parents and any(parents.values()):
-            for u, data in parents.items():
-                w = data.get("when")
-                if w is None or u == key:
-                    continue
-                ui = get(u)
-                if w not in WHEN_VALUES:
-                    diags.append(
-                        Diagnostic(
-                            code="invalid-enum",
-                            message=f"edge {ids[ui]} -> {ids[vi]}: when={w!r} is not one of "
-                            + ", ".join(WHEN_VALUES),
-                            task_id=ids[vi],
-                            field="when",
-                            hint="when='success' (default), 'failure' or 'always'",
-                        )
+    self_loops = [i for i, k in enumerate(node_keys) if k in pred_maps[i]]
+    for vi in self_loops:
+        preds[vi] = tuple(u for u in preds[vi] if u != vi)
+        succ[vi] = tuple(u for u in succ[vi] if u != vi)
+    with_data = [i for i, m in enumerate(pred_maps) if m and any(m.values())]
+    for vi in with_data:
+        key = node_keys[vi]
+        for u, data in pred_maps[vi].items():
+            w = data.get("when")
+            if w is None or u == key:
+                continue
+            ui = get(u)
+            if w not in WHEN_VALUES:
+                diags.append(
+                    Diagnostic(
+                        code="invalid-enum",
+                        message=f"edge {ids[ui]} -> {ids[vi]}: when={w!r} is not one of "
+                        + ", ".join(WHEN_VALUES),
+                        task_id=ids[vi],
+                        field="when",
+                        hint="when='success' (default), 'failure' or 'always'",
                     )
-                else:
-                    when[(ui, vi)] = w
+                )
+            else:
+                when[(ui, vi)] = w
 
     job_data: dict[str, Any] = dict(graph.graph.get("job") or {})
     if job_overrides:

@@ -16,57 +16,49 @@ from dagbatch.rules import ID_PATTERN, MAX_ID_LENGTH, canonical_int
 from dagbatch.spec import WorkflowSpec
 
 
+def _id_problem(tid: str) -> Diagnostic:
+    if len(tid) > MAX_ID_LENGTH:
+        return Diagnostic(
+            code="id-too-long",
+            message=f"task id is {len(tid)} characters; Batch allows at most {MAX_ID_LENGTH}",
+            task_id=tid,
+            field="id",
+            hint="shorten the id; put the long name in display_name",
+        )
+    if tid == "":
+        return Diagnostic(code="invalid-id", message="task id is empty", task_id=tid, field="id")
+    bad = sorted({c for c in tid if not (c.isascii() and (c.isalnum() or c in "-_"))})
+    return Diagnostic(
+        code="invalid-id",
+        message="task id has characters Batch does not allow: " + ", ".join(map(repr, bad)),
+        task_id=tid,
+        field="id",
+        hint="ids may use letters, digits, '-' and '_' only",
+    )
+
+
 def check_ids(spec: WorkflowSpec) -> list[Diagnostic]:
-    diags: list[Diagnostic] = []
-    seen: dict[str, str] = {}
-    by_int: dict[int, list[str]] = defaultdict(list)
+    ids = spec.ids
     match = ID_PATTERN.fullmatch
-    for tid in spec.ids:
-        if not match(tid):
-            if len(tid) > MAX_ID_LENGTH:
+    diags = [_id_problem(tid) for tid in ids if not match(tid)]
+    # Duplicates ignoring case: one set comparison in the common case of none.
+    if len(set(map(str.lower, ids))) != len(ids):
+        seen: dict[str, str] = {}
+        for tid in ids:
+            first = seen.setdefault(tid.lower(), tid)
+            if first is not tid:
                 diags.append(
                     Diagnostic(
-                        code="id-too-long",
-                        message=f"task id is {len(tid)} characters; Batch allows at most "
-                        f"{MAX_ID_LENGTH}",
+                        code="duplicate-id",
+                        message=f"task id {tid!r} equals {first!r} ignoring case; Batch ids "
+                        "are unique within a job regardless of case",
                         task_id=tid,
                         field="id",
-                        hint="shorten the id; put the long name in display_name",
+                        hint="rename one of the two tasks",
                     )
                 )
-            elif tid == "":
-                diags.append(
-                    Diagnostic(
-                        code="invalid-id", message="task id is empty", task_id=tid, field="id"
-                    )
-                )
-            else:
-                bad = sorted({c for c in tid if not (c.isascii() and (c.isalnum() or c in "-_"))})
-                diags.append(
-                    Diagnostic(
-                        code="invalid-id",
-                        message="task id has characters Batch does not allow: "
-                        + ", ".join(repr(c) for c in bad),
-                        task_id=tid,
-                        field="id",
-                        hint="ids may use letters, digits, '-' and '_' only",
-                    )
-                )
-        low = tid.lower()
-        first = seen.get(low)
-        if first is None:
-            seen[low] = tid
-        else:
-            diags.append(
-                Diagnostic(
-                    code="duplicate-id",
-                    message=f"task id {tid!r} equals {first!r} ignoring case; Batch ids are "
-                    "unique within a job regardless of case",
-                    task_id=tid,
-                    field="id",
-                    hint="rename one of the two tasks",
-                )
-            )
+    by_int: dict[int, list[str]] = defaultdict(list)
+    for tid in ids:
         n = canonical_int(tid)
         if n is not None:
             by_int[n].append(tid)
@@ -98,7 +90,7 @@ def check_structure(spec: WorkflowSpec) -> list[Diagnostic]:
                 hint=f"remove the edge {spec.ids[i]} -> {spec.ids[i]}",
             )
         )
-    _, leftover = graphs.topological_order(spec.preds)
+    _, leftover = spec.topological
     if leftover:
         cycle = graphs.find_cycle(spec.preds, leftover)
         path = " -> ".join(spec.ids[i] for i in cycle)

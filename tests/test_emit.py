@@ -16,7 +16,7 @@ from dagbatch.emit import (
     derive_exit_conditions,
     sets_dependency_action,
     sets_job_action,
-    task_bytes,
+    task_parts,
 )
 from dagbatch.errors import Diagnostic, InvalidWorkflow
 from dagbatch.ranges import Dependencies
@@ -248,14 +248,21 @@ def test_helpers() -> None:
     assert not sets_dependency_action({"default": {"jobAction": "none"}})
     assert depends_on_wire(Dependencies((), ())) is None
     assert depends_on_wire(Dependencies(("a",), ((1, 3),))) == {
-        "taskIds": ["a"],
+        "taskIds": ("a",),
         "taskIdRanges": [{"start": 1, "end": 3}],
     }
-    data = task_bytes("t", {"commandLine": "x"}, {"taskIds": ["a"]}, {"default": {}})
-    assert data == (
-        b'{"id":"t","commandLine":"x","dependsOn":{"taskIds":["a"]},'
+    parts = task_parts(
+        [1, 0],
+        ["t", "u"],
+        [{"commandLine": "x"}, {"commandLine": "y"}],
+        [Dependencies(("u",), ()), Dependencies((), ())],
+        {0: {"default": {}}},
+    )
+    assert parts[0] == (
+        b'{"id":"t","commandLine":"x","dependsOn":{"taskIds":["u"]},'
         b'"exitConditions":{"default":{}}}'
     )
+    assert parts[1] == b'{"id":"u","commandLine":"y"}'
 
 
 def test_job_setting_performexitoptionsjobaction_without_job_actions() -> None:
