@@ -10,7 +10,7 @@ wave can be sent concurrently and any prefix of waves is closed under dependenci
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import chain
 
@@ -25,7 +25,11 @@ ENVELOPE_BYTES = len(BODY_PREFIX) + len(BODY_SUFFIX)
 class Batch:
     wave: int
     tasks: tuple[int, ...]  # task indices, in request order
-    size: int  # bytes of the request body
+    body: bytes  # the exact request body
+
+    @property
+    def size(self) -> int:
+        return len(self.body)
 
 
 def body_of(parts: Sequence[bytes]) -> bytes:
@@ -34,37 +38,43 @@ def body_of(parts: Sequence[bytes]) -> bytes:
 
 def cut_batches(
     order: Sequence[int],
-    sizes: Sequence[int],
+    parts: Iterable[bytes],
     preds: Sequence[Sequence[int]],
     *,
     max_body_bytes: int,
     max_tasks: int = MAX_TASKS_PER_REQUEST,
 ) -> list[Batch]:
-    """Greedy fill in topological order; ``sizes[i]`` is task i's serialized length.
+    """Greedy fill in topological order; ``parts`` yields each task's JSON bytes in ``order``.
 
-    The body must be strictly smaller than ``max_body_bytes``. A task that cannot fit in a
-    request on its own is the caller's error to report before calling this.
+    Bodies are joined as soon as a request is full, so only one request's parts are held at
+    a time. Each body is strictly smaller than ``max_body_bytes``; a task that cannot fit in
+    a request on its own is the caller's error to report before calling this.
     """
     groups: list[list[int]] = []
+    bodies: list[bytes] = []
     current: list[int] = []
+    chunk: list[bytes] = []
     used = ENVELOPE_BYTES
     limit = max_body_bytes - 1
-    for i in order:
-        add = sizes[i] + (1 if current else 0)
+    for i, data in zip(order, parts, strict=True):
+        add = len(data) + (1 if current else 0)
         if current and (len(current) >= max_tasks or used + add > limit):
             groups.append(current)
-            current = []
+            bodies.append(body_of(chunk))
+            current, chunk = [], []
             used = ENVELOPE_BYTES
-            add = sizes[i]
+            add = len(data)
         current.append(i)
+        chunk.append(data)
         used += add
     if current:
         groups.append(current)
+        bodies.append(body_of(chunk))
 
     # A task's wave is its request's; a request's wave is one more than the latest wave of
     # the requests holding its outside parents. Tasks of the request being placed still
     # read 0, so parents inside the same request do not count.
-    wave_of = [0] * len(sizes)
+    wave_of = [0] * (max(order) + 1 if order else 0)
     waves: list[int] = []
     pred_of = preds.__getitem__
     for group in groups:
@@ -74,8 +84,7 @@ def cut_batches(
             wave_of[i] = wave
         waves.append(wave)
     batches = [
-        Batch(wave=w, tasks=tuple(g), size=ENVELOPE_BYTES + sum(sizes[i] for i in g) + len(g) - 1)
-        for w, g in zip(waves, groups, strict=True)
+        Batch(wave=w, tasks=tuple(g), body=b) for w, g, b in zip(waves, groups, bodies, strict=True)
     ]
     # Submit order: by wave, stable, so a request never precedes one holding its parents.
     batches.sort(key=lambda b: b.wave)

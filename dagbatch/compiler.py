@@ -21,7 +21,7 @@ from typing import Any
 import networkx as nx
 
 from dagbatch import emit, graphs, limits, models
-from dagbatch.batching import ENVELOPE_BYTES, body_of, cut_batches
+from dagbatch.batching import ENVELOPE_BYTES, cut_batches
 from dagbatch.errors import Diagnostic, InvalidWorkflow
 from dagbatch.limits import OverLimit
 from dagbatch.rules import (
@@ -166,30 +166,31 @@ def _compile(graph: nx.DiGraph, opts: CompileOptions) -> CompiledPlan:
     max_chars = max((d.chars for d in deps), default=0)
     range_count = sum(len(d.ranges) for d in deps if d.ranges)
 
-    parts = emit.task_parts(order, ids, planned.props, deps, exits)
-    for i in order:
-        size = len(parts[i])
-        if size + ENVELOPE_BYTES >= max_body:
-            diags.append(
-                Diagnostic(
-                    code="task-too-large",
-                    message=f"the task serializes to {size} bytes; a request body must be "
-                    f"under {max_body} bytes for api-version {api}",
-                    task_id=ids[i],
-                    hint="move large data (environment values, resource file lists) into "
-                    "files fetched by the task",
+    def checked(parts: Iterator[bytes]) -> Iterator[bytes]:
+        limit = max_body - ENVELOPE_BYTES
+        for i, data in zip(order, parts, strict=True):
+            if len(data) >= limit:
+                diags.append(
+                    Diagnostic(
+                        code="task-too-large",
+                        message=f"the task serializes to {len(data)} bytes; a request body "
+                        f"must be under {max_body} bytes for api-version {api}",
+                        task_id=ids[i],
+                        hint="move large data (environment values, resource file lists) "
+                        "into files fetched by the task",
+                    )
                 )
-            )
-    _raise_on_errors(diags)
+            yield data
 
-    sizes = [len(p) for p in parts]
-    batches = cut_batches(order, sizes, planned.preds, max_body_bytes=max_body)
+    parts = emit.iter_task_bytes(order, ids, planned.props, deps, exits)
+    batches = cut_batches(order, checked(parts), planned.preds, max_body_bytes=max_body)
+    _raise_on_errors(diags)
     requests = tuple(
         CompiledRequest(
             index=n,
             wave=b.wave,
-            task_ids=tuple(ids[i] for i in b.tasks),
-            body=body_of([parts[i] for i in b.tasks]),
+            task_ids=tuple(map(ids.__getitem__, b.tasks)),
+            body=b.body,
         )
         for n, b in enumerate(batches, start=1)
     )

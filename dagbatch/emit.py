@@ -14,7 +14,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -165,15 +165,18 @@ def depends_on_wire(deps: Dependencies) -> dict[str, Any] | None:
     return out
 
 
-def task_parts(
+def iter_task_bytes(
     order: Sequence[int],
     ids: Sequence[str],
     props: Sequence[Mapping[str, Any]],
     deps: Sequence[Dependencies],
     exits: Mapping[int, dict[str, Any]],
-) -> list[bytes]:
-    """Every task's JSON bytes, indexed by task; the hot loop of the compiler."""
-    parts: list[bytes] = [b""] * len(ids)
+) -> Iterator[bytes]:
+    """Each task's JSON bytes, in ``order``; the hot loop of the compiler.
+
+    A generator on purpose: orjson returns each result in a buffer of a few KB, so the
+    batching pass joins them into request bodies as they come instead of holding 200,000.
+    """
     dumps = orjson.dumps
     get_exit = exits.get
     for i in order:
@@ -184,5 +187,4 @@ def task_parts(
         ec = get_exit(i)
         if ec is not None:
             body["exitConditions"] = ec
-        parts[i] = dumps(body)
-    return parts
+        yield dumps(body)

@@ -26,7 +26,7 @@ def test_body_of_is_the_exact_collection_body() -> None:
 
 def test_cut_at_100_tasks() -> None:
     n = 250
-    batches = cut_batches(range(n), [30] * n, [[] for _ in range(n)], max_body_bytes=MB)
+    batches = cut_batches(range(n), [b"x" * 30] * n, [[] for _ in range(n)], max_body_bytes=MB)
     assert [len(b.tasks) for b in batches] == [100, 100, 50]
     assert [b.wave for b in batches] == [1, 1, 1]
     assert [t for b in batches for t in b.tasks] == list(range(n))
@@ -36,7 +36,7 @@ def test_cut_at_100_tasks() -> None:
 def test_cut_by_bytes_before_100_tasks() -> None:
     n = 30
     # 12 + 9 * 100 + 8 = 920 bytes fit under 1000; a tenth task would make 1021
-    batches = cut_batches(range(n), [100] * n, [[] for _ in range(n)], max_body_bytes=1000)
+    batches = cut_batches(range(n), [b"x" * 100] * n, [[] for _ in range(n)], max_body_bytes=1000)
     assert [len(b.tasks) for b in batches] == [9, 9, 9, 3]
     assert all(b.size < 1000 for b in batches)
 
@@ -44,10 +44,10 @@ def test_cut_by_bytes_before_100_tasks() -> None:
 def test_the_body_must_be_strictly_under_the_limit() -> None:
     sizes = [50, 50]
     exact = ENVELOPE_BYTES + 50 + 1 + 50  # both tasks in one body of this many bytes
-    one = cut_batches([0, 1], sizes, [[], []], max_body_bytes=exact + 1)
+    one = cut_batches([0, 1], [b"x" * z for z in sizes], [[], []], max_body_bytes=exact + 1)
     assert [b.tasks for b in one] == [(0, 1)]
     assert one[0].size == exact
-    two = cut_batches([0, 1], sizes, [[], []], max_body_bytes=exact)
+    two = cut_batches([0, 1], [b"x" * z for z in sizes], [[], []], max_body_bytes=exact)
     assert [b.tasks for b in two] == [(0,), (1,)]
 
 
@@ -57,21 +57,21 @@ def test_waves_follow_parents_in_earlier_requests() -> None:
     preds: list[list[int]] = [[] for _ in range(n)]
     for i in range(100, 200):
         preds[i] = [i - 100]
-    batches = cut_batches(range(n), [20] * n, preds, max_body_bytes=MB)
+    batches = cut_batches(range(n), [b"x" * 20] * n, preds, max_body_bytes=MB)
     # submit order is by wave: the free third request goes before the dependent second
     assert [(b.wave, b.tasks[0]) for b in batches] == [(1, 0), (1, 200), (2, 100)]
 
 
 def test_parents_in_the_same_request_do_not_add_a_wave() -> None:
     preds: list[list[int]] = [[], [0], [1], [2]]
-    batches = cut_batches(range(4), [10] * 4, preds, max_body_bytes=MB)
+    batches = cut_batches(range(4), [b"x" * 10] * 4, preds, max_body_bytes=MB)
     assert [(b.wave, b.tasks) for b in batches] == [(1, (0, 1, 2, 3))]
 
 
 def test_a_chain_gives_one_wave_per_request() -> None:
     n = 350
     preds = [[i - 1] if i else [] for i in range(n)]
-    batches = cut_batches(range(n), [10] * n, preds, max_body_bytes=MB)
+    batches = cut_batches(range(n), [b"x" * 10] * n, preds, max_body_bytes=MB)
     assert [b.wave for b in batches] == [1, 2, 3, 4]
 
 
@@ -122,7 +122,9 @@ def test_many_small_tasks_fill_requests_of_100() -> None:
 @given(st.lists(st.integers(1, 400), min_size=1, max_size=400), st.integers(420, 5000))
 def test_greedy_fill_is_the_fewest_requests_for_the_order(sizes: list[int], limit: int) -> None:
     n = len(sizes)
-    batches = cut_batches(range(n), sizes, [[] for _ in range(n)], max_body_bytes=limit)
+    batches = cut_batches(
+        range(n), [b"x" * z for z in sizes], [[] for _ in range(n)], max_body_bytes=limit
+    )
     assert [t for b in batches for t in b.tasks] == list(range(n))
     assert len(batches) == greedy_count(range(n), sizes, limit)
     for b in batches:

@@ -14,9 +14,9 @@ from dagbatch import compile_graph
 from dagbatch.emit import (
     depends_on_wire,
     derive_exit_conditions,
+    iter_task_bytes,
     sets_dependency_action,
     sets_job_action,
-    task_parts,
 )
 from dagbatch.errors import Diagnostic, InvalidWorkflow
 from dagbatch.ranges import Dependencies
@@ -251,12 +251,18 @@ def test_helpers() -> None:
         "taskIds": ("a",),
         "taskIdRanges": [{"start": 1, "end": 3}],
     }
-    parts = task_parts(
-        [1, 0],
-        ["t", "u"],
-        [{"commandLine": "x"}, {"commandLine": "y"}],
-        [Dependencies(("u",), ()), Dependencies((), ())],
-        {0: {"default": {}}},
+    parts = dict(
+        zip(
+            [1, 0],
+            iter_task_bytes(
+                [1, 0],
+                ["t", "u"],
+                [{"commandLine": "x"}, {"commandLine": "y"}],
+                [Dependencies(("u",), ()), Dependencies((), ())],
+                {0: {"default": {}}},
+            ),
+            strict=True,
+        )
     )
     assert parts[0] == (
         b'{"id":"t","commandLine":"x","dependsOn":{"taskIds":["u"]},'
