@@ -48,7 +48,7 @@ def cut_batches(
 
     Bodies are joined as soon as a request is full, so only one request's parts are held at
     a time. Each body is strictly smaller than ``max_body_bytes``; a task that cannot fit in
-    a request on its own is the caller's error to report before calling this.
+    a request on its own ends up alone in an over-limit request, for the caller to report.
     """
     groups: list[list[int]] = []
     bodies: list[bytes] = []

@@ -166,24 +166,21 @@ def _compile(graph: nx.DiGraph, opts: CompileOptions) -> CompiledPlan:
     max_chars = max((d.chars for d in deps), default=0)
     range_count = sum(len(d.ranges) for d in deps if d.ranges)
 
-    def checked(parts: Iterator[bytes]) -> Iterator[bytes]:
-        limit = max_body - ENVELOPE_BYTES
-        for i, data in zip(order, parts, strict=True):
-            if len(data) >= limit:
-                diags.append(
-                    Diagnostic(
-                        code="task-too-large",
-                        message=f"the task serializes to {len(data)} bytes; a request body "
-                        f"must be under {max_body} bytes for api-version {api}",
-                        task_id=ids[i],
-                        hint="move large data (environment values, resource file lists) "
-                        "into files fetched by the task",
-                    )
-                )
-            yield data
-
     parts = emit.iter_task_bytes(order, ids, planned.props, deps, exits)
-    batches = cut_batches(order, checked(parts), planned.preds, max_body_bytes=max_body)
+    batches = cut_batches(order, parts, planned.preds, max_body_bytes=max_body)
+    for b in batches:
+        if b.size >= max_body:  # only a lone task can overflow a request
+            size = b.size - ENVELOPE_BYTES
+            diags.append(
+                Diagnostic(
+                    code="task-too-large",
+                    message=f"the task serializes to {size} bytes; a request body must be "
+                    f"under {max_body} bytes for api-version {api}",
+                    task_id=ids[b.tasks[0]],
+                    hint="move large data (environment values, resource file lists) into "
+                    "files fetched by the task",
+                )
+            )
     _raise_on_errors(diags)
     requests = tuple(
         CompiledRequest(

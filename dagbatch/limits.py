@@ -23,7 +23,7 @@ from typing import Any, Literal
 
 from dagbatch import graphs
 from dagbatch.errors import Diagnostic
-from dagbatch.ranges import Dependencies, RangeIndex, dependencies_of
+from dagbatch.ranges import NO_DEPS, Dependencies, RangeIndex, dependencies_of
 from dagbatch.spec import DEFAULT_INTENT, Intent, WorkflowSpec
 
 OverLimit = Literal["barrier", "renumber", "error"]
@@ -118,7 +118,11 @@ def _all_dependencies(
     ids: Sequence[str], preds: Sequence[Sequence[int]], budget: int
 ) -> list[Dependencies]:
     index = RangeIndex.build(ids)
-    return [dependencies_of(ps, ids, index, budget) for ps in preds]
+    if index.intable:
+        return [dependencies_of(ps, ids, index, budget) for ps in preds]
+    # No integer ids in the job: every parent is a plain id (the common string-id case).
+    name = ids.__getitem__
+    return [Dependencies(tuple(map(name, ps)), ()) if ps else NO_DEPS for ps in preds]
 
 
 def _barrier_id(child: str, k: int, taken: set[str]) -> str:

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from dagbatch.rules import canonical_int, is_canonical_int
+from dagbatch.rules import INT32_MAX, canonical_int
 
 # Bytes of one range object and its comma, without the digits: {"start":,"end":},
 _RANGE_OVERHEAD = len('{"start":,"end":},')
@@ -68,19 +68,21 @@ class RangeIndex:
 
     @classmethod
     def build(cls, ids: Sequence[str]) -> RangeIndex:
+        digit = [i for i, tid in enumerate(ids) if tid.isdigit() and tid.isascii()]
+        if not digit:
+            return cls((-1,) * len(ids), frozenset())
         values = [-1] * len(ids)
         poisoned: set[int] = set()
-        for i, tid in enumerate(ids):
-            n = canonical_int(tid)
-            if n is None:
-                continue
-            if is_canonical_int(tid):
-                values[i] = n
+        for i in digit:
+            tid = ids[i]
+            if tid[0] != "0" or len(tid) == 1:
+                if len(tid) <= 10 and (n := int(tid)) <= INT32_MAX:
+                    values[i] = n  # beyond int32 no range can select it: plain id
             else:
-                poisoned.add(n)  # "007": a range over 7 would select it too
+                poisoned.add(int(tid))  # "007": a range over 7 would select it too
         if poisoned:
             values = [-1 if v in poisoned else v for v in values]
-        return cls(tuple(values), frozenset(i for i, v in enumerate(values) if v >= 0))
+        return cls(tuple(values), frozenset(i for i in digit if values[i] >= 0))
 
 
 def _runs(sorted_ints: list[int]) -> list[tuple[int, int]]:
@@ -117,7 +119,8 @@ def dependencies_of(
     """Split the parents of one task into ``taskIds`` and exact ``taskIdRanges``."""
     if not parents:
         return NO_DEPS
-    if index.intable.isdisjoint(parents):  # the common case: no integer ids among them
+    intable = index.intable
+    if not intable or intable.isdisjoint(parents):  # the common case: no integer ids
         names = tuple(map(ids.__getitem__, parents))
         return Dependencies(names, (), sum(map(len, names)))
     values = index.value

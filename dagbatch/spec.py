@@ -242,9 +242,13 @@ def normalize(
 
     node_keys = list(graph._node)
     index: dict[Any, int] = {key: i for i, key in enumerate(node_keys)}
-    ids: list[str] = [k if type(k) is str else _node_id(k) or repr(k) for k in node_keys]
-    for key, tid in zip(node_keys, ids, strict=True):
-        if type(key) is not str and _node_id(key) is None:
+    ids: list[str] = [
+        k if type(k) is str else str(k) if type(k) is int else _node_id(k) or repr(k)
+        for k in node_keys
+    ]
+    for key in (k for k in node_keys if type(k) is not str and type(k) is not int):
+        if _node_id(key) is None:
+            tid = repr(key)
             diags.append(
                 Diagnostic(
                     code="invalid-id",

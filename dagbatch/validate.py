@@ -12,7 +12,7 @@ from collections import defaultdict
 
 from dagbatch import emit, graphs
 from dagbatch.errors import Diagnostic
-from dagbatch.rules import ID_PATTERN, MAX_ID_LENGTH, canonical_int
+from dagbatch.rules import ID_PATTERN, MAX_ID_LENGTH
 from dagbatch.spec import WorkflowSpec
 
 
@@ -57,11 +57,13 @@ def check_ids(spec: WorkflowSpec) -> list[Diagnostic]:
                         hint="rename one of the two tasks",
                     )
                 )
+    # "7" and "007" denote the same task to a range. Two ids can only alias if one of them
+    # is zero-padded (equal canonical ids would be duplicates), so look only then.
     by_int: dict[int, list[str]] = defaultdict(list)
-    for tid in ids:
-        n = canonical_int(tid)
-        if n is not None:
-            by_int[n].append(tid)
+    digits = [tid for tid in ids if tid.isdigit() and tid.isascii()]
+    if any(tid[0] == "0" and len(tid) > 1 for tid in digits):
+        for tid in digits:
+            by_int[int(tid)].append(tid)
     for n, names in by_int.items():
         if len(names) > 1:
             diags.append(
