@@ -42,6 +42,7 @@ from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
 from dagbatch.rules import INT32_MAX, MAX_DISPLAY_NAME_LENGTH, MAX_ID_LENGTH, ApiVersion
+from dagbatch.wireshape import RESOURCE_FILE_2017, TASK_SHAPE_2017, Shape
 
 __all__ = [
     "TASK_FIELD_NAMES",
@@ -615,36 +616,6 @@ class VersionIssue:
     hint: str
 
 
-# What a 2017-09-01.6.0 task has, as a tree of wire names: None is a leaf, a dict is an
-# object (or a list of objects) whose own properties are listed. [spec-2017] TaskAddParameter.
-_Tree: TypeAlias = dict[str, "_Tree | None"]
-_RESOURCE_FILE_2017: Final[_Tree] = {"blobSource": None, "filePath": None, "fileMode": None}
-_TASK_2017: Final[_Tree] = {
-    "displayName": None,
-    "commandLine": None,
-    "containerSettings": {
-        "containerRunOptions": None,
-        "imageName": None,
-        "registry": {"registryServer": None, "username": None, "password": None},
-    },
-    "resourceFiles": _RESOURCE_FILE_2017,
-    "outputFiles": {
-        "filePattern": None,
-        "destination": {"container": {"path": None, "containerUrl": None}},
-        "uploadOptions": None,
-    },
-    "environmentSettings": None,
-    "affinityInfo": None,
-    "constraints": None,
-    "userIdentity": None,
-    "multiInstanceSettings": {
-        "numberOfInstances": None,
-        "coordinationCommandLine": None,
-        "commonResourceFiles": _RESOURCE_FILE_2017,
-    },
-    "applicationPackageReferences": None,
-    "authenticationTokenSettings": None,
-}
 # Properties that are required in 2017 although optional in 2025.
 _REQUIRED_2017: Final[dict[str, tuple[str, ...]]] = {"registry": ("username", "password")}
 _V2017: Final = "2017-09-01.6.0"
@@ -652,10 +623,10 @@ _HINT_2017: Final = "use api-version 2025-06-01, or remove the property for 2017
 
 
 def _prune(
-    obj: dict[str, Any], tree: _Tree, path: str, issues: list[VersionIssue]
+    obj: dict[str, Any], tree: Shape, path: str, issues: list[VersionIssue]
 ) -> dict[str, Any]:
     """Keep only the properties of ``tree``, reporting the others."""
-    if tree is _RESOURCE_FILE_2017 and "httpUrl" in obj:
+    if tree is RESOURCE_FILE_2017 and "httpUrl" in obj:
         obj = {("blobSource" if k == "httpUrl" else k): v for k, v in obj.items()}
     out: dict[str, Any] = {}
     for key, value in obj.items():
@@ -701,7 +672,7 @@ def task_wire_properties(
     if api_version != _V2017:
         return wire, []
     issues: list[VersionIssue] = []
-    return _prune(wire, _TASK_2017, "", issues), issues
+    return _prune(wire, TASK_SHAPE_2017, "", issues), issues
 
 
 def exit_conditions_wire(ec: ExitConditions, api_version: ApiVersion) -> dict[str, Any]:

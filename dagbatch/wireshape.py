@@ -1,0 +1,146 @@
+"""Which properties a task has on the wire, per api-version, as a tree of wire names.
+
+Written from the official OpenAPI files ([spec-2025] ``BatchTaskCreateOptions``, [spec-2017]
+``TaskAddParameter``; sources in ``dagbatch/rules.py``). The emulator rejects what the tree
+does not know, as the service does; the models prune what the 2017 schema lacks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Final
+
+#: A shape maps each property name to the shape of its value (an object or a list of objects),
+#: or to None when the value is a scalar or a list of scalars.
+Shape = Mapping[str, "Shape | None"]
+
+_EXIT_OPTIONS: Final[Shape] = {"jobAction": None, "dependencyAction": None}
+_EXIT_CONDITIONS: Final[Shape] = {
+    "exitCodes": {"code": None, "exitOptions": _EXIT_OPTIONS},
+    "exitCodeRanges": {"start": None, "end": None, "exitOptions": _EXIT_OPTIONS},
+    "preProcessingError": _EXIT_OPTIONS,
+    "fileUploadError": _EXIT_OPTIONS,
+    "default": _EXIT_OPTIONS,
+}
+_DEPENDS_ON: Final[Shape] = {"taskIds": None, "taskIdRanges": {"start": None, "end": None}}
+_ENV: Final[Shape] = {"name": None, "value": None}
+_CONSTRAINTS: Final[Shape] = {
+    "maxWallClockTime": None,
+    "retentionTime": None,
+    "maxTaskRetryCount": None,
+}
+_USER: Final[Shape] = {"username": None, "autoUser": {"scope": None, "elevationLevel": None}}
+_APP_PACKAGE: Final[Shape] = {"applicationId": None, "version": None}
+_TOKEN: Final[Shape] = {"access": None}
+
+_IDENTITY_2025: Final[Shape] = {"resourceId": None}
+_RESOURCE_FILE_2025: Final[Shape] = {
+    "autoStorageContainerName": None,
+    "storageContainerUrl": None,
+    "httpUrl": None,
+    "blobPrefix": None,
+    "filePath": None,
+    "fileMode": None,
+    "identityReference": _IDENTITY_2025,
+}
+TASK_SHAPE_2025: Final[Shape] = {
+    "id": None,
+    "displayName": None,
+    "exitConditions": _EXIT_CONDITIONS,
+    "commandLine": None,
+    "containerSettings": {
+        "containerRunOptions": None,
+        "imageName": None,
+        "registry": {
+            "username": None,
+            "password": None,
+            "registryServer": None,
+            "identityReference": _IDENTITY_2025,
+        },
+        "workingDirectory": None,
+        "containerHostBatchBindMounts": {"source": None, "isReadOnly": None},
+    },
+    "resourceFiles": _RESOURCE_FILE_2025,
+    "outputFiles": {
+        "filePattern": None,
+        "destination": {
+            "container": {
+                "path": None,
+                "containerUrl": None,
+                "identityReference": _IDENTITY_2025,
+                "uploadHeaders": {"name": None, "value": None},
+            }
+        },
+        "uploadOptions": {"uploadCondition": None},
+    },
+    "environmentSettings": _ENV,
+    "affinityInfo": {"affinityId": None},
+    "constraints": _CONSTRAINTS,
+    "requiredSlots": None,
+    "userIdentity": _USER,
+    "multiInstanceSettings": {
+        "numberOfInstances": None,
+        "coordinationCommandLine": None,
+        "commonResourceFiles": _RESOURCE_FILE_2025,
+    },
+    "dependsOn": _DEPENDS_ON,
+    "applicationPackageReferences": _APP_PACKAGE,
+    "authenticationTokenSettings": _TOKEN,
+}
+
+RESOURCE_FILE_2017: Final[Shape] = {"blobSource": None, "filePath": None, "fileMode": None}
+TASK_SHAPE_2017: Final[Shape] = {
+    "id": None,
+    "displayName": None,
+    "commandLine": None,
+    "containerSettings": {
+        "containerRunOptions": None,
+        "imageName": None,
+        "registry": {"registryServer": None, "username": None, "password": None},
+    },
+    "exitConditions": _EXIT_CONDITIONS,
+    "resourceFiles": RESOURCE_FILE_2017,
+    "outputFiles": {
+        "filePattern": None,
+        "destination": {"container": {"path": None, "containerUrl": None}},
+        "uploadOptions": {"uploadCondition": None},
+    },
+    "environmentSettings": _ENV,
+    "affinityInfo": {"affinityId": None},
+    "constraints": _CONSTRAINTS,
+    "userIdentity": _USER,
+    "multiInstanceSettings": {
+        "numberOfInstances": None,
+        "coordinationCommandLine": None,
+        "commonResourceFiles": RESOURCE_FILE_2017,
+    },
+    "dependsOn": _DEPENDS_ON,
+    "applicationPackageReferences": _APP_PACKAGE,
+    "authenticationTokenSettings": _TOKEN,
+}
+
+
+def task_shape(api_version: str) -> Shape:
+    """The task shape for this api-version; any version other than 2017-09-01.6.0 is 2025."""
+    return TASK_SHAPE_2017 if api_version == "2017-09-01.6.0" else TASK_SHAPE_2025
+
+
+def unknown_property(value: Any, shape: Shape, prefix: str = "") -> str | None:
+    """The dotted path of the first property of ``value`` that ``shape`` does not know."""
+    if isinstance(value, list):
+        for item in value:
+            found = unknown_property(item, shape, prefix)
+            if found is not None:
+                return found
+        return None
+    if not isinstance(value, dict):
+        return None
+    for name, child in value.items():
+        if name not in shape:
+            return f"{prefix}{name}"
+        sub = shape[name]
+        if sub is not None and child is not None:
+            found = unknown_property(child, sub, f"{prefix}{name}.")
+            if found is not None:
+                return found
+    return None
