@@ -1,9 +1,8 @@
-"""What the emulator accepts on the wire: the task property tables and the Batch error body.
+"""What the emulator accepts on the wire, and the Batch error body.
 
-The tables list, per api-version, every property name a task (``BatchTaskCreateOptions`` in
-2025-06-01, ``TaskAddParameter`` in 2017-09-01.6.0) may carry, nested object by nested object.
-They were written from the official OpenAPI files ([spec-2025], [spec-2017] in
-``dagbatch/rules.py``); the emulator never reads the spec files at runtime.
+The property tables (``dagbatch.wireshape``) list, per api-version, every property a task may
+carry, nested object by nested object, written from the official OpenAPI files; the emulator
+never reads the spec files at runtime.
 """
 
 from __future__ import annotations
