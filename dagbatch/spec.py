@@ -296,11 +296,13 @@ def normalize(
     preds: list[tuple[int, ...]] = [tuple(map(get, m)) for m in pred_maps]
     succ: list[tuple[int, ...]] = [tuple(map(get, adj_succ[k])) for k in node_keys]
     when: dict[tuple[int, int], str] = {}
-    self_loops = [i for i, k in enumerate(node_keys) if k in pred_maps[i]]
+    # Only nodes with a self-loop or with edge attributes need a second look.
+    unusual = [i for i, m in enumerate(pred_maps) if m and (any(m.values()) or node_keys[i] in m)]
+    self_loops = [i for i in unusual if node_keys[i] in pred_maps[i]]
     for vi in self_loops:
         preds[vi] = tuple(u for u in preds[vi] if u != vi)
         succ[vi] = tuple(u for u in succ[vi] if u != vi)
-    with_data = [i for i, m in enumerate(pred_maps) if m and any(m.values())]
+    with_data = [i for i in unusual if any(pred_maps[i].values())]
     for vi in with_data:
         key = node_keys[vi]
         for u, data in pred_maps[vi].items():
