@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from . import compile_bench, submit_bench
+from . import compile_bench, emulator_capacity, submit_bench
 from .submit_bench import Target
 from .workloads import WORKLOADS
 
@@ -31,6 +31,8 @@ VS_FLOOR = 3.0
 MEMORY = 2.0
 #: "Linear growth": time per task of the largest (b) size at most this times the smallest's.
 GROWTH = 1.3
+#: "a few GB" read as under 3 GB of process memory for a million tasks.
+CAPACITY_MB = 3 * 1024
 GROWTH_PREFIX = "b layered "
 
 
@@ -164,7 +166,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         prog="python -m bench", description="Run dagbatch's benchmarks and print the tables."
     )
     parser.add_argument("--quick", action="store_true", help="smoke run: smaller, one repetition")
-    parser.add_argument("--only", choices=["compile", "submit"], help="run one benchmark only")
+    parser.add_argument(
+        "--only", choices=["compile", "submit", "capacity"], help="run one benchmark only"
+    )
     parser.add_argument(
         "--write-results", action="store_true", help=f"also write the text to {RESULTS}"
     )
@@ -198,6 +202,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         result = submit_bench.run(args.quick)
         emit("", "## Submit", "", submit_bench.table(result))
         all_targets += submit_bench.targets(result)
+    if args.only in (None, "capacity"):
+        capacity = emulator_capacity.run(100_000 if args.quick else 1_000_000)
+        emit("", "## Emulator capacity", "", emulator_capacity.table(capacity))
+        all_targets.append(
+            Target(
+                f"emulator holds {capacity.tasks:,} tasks within a few GB",
+                capacity.peak_rss_mb < CAPACITY_MB,
+                f"peak RSS {capacity.peak_rss_mb:.0f} MB, under {CAPACITY_MB:,} MB",
+            )
+        )
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "?"
     met = sum(t.met for t in all_targets)
     emit(
