@@ -7,7 +7,9 @@ ids among the parents) and no other task id of the job normalises into it ("007"
 "7" poisons 7 for ranges). Ranges do not count toward the 64000-character ``taskIds`` limit.
 
 Runs are emitted as a range only where that makes the payload smaller, unless the
-character budget needs more of them.
+character budget needs more of them. Exactness is judged against the plan's own tasks: a
+task added to the same job from elsewhere could fall inside a range (the README says to
+give a plan a job of its own).
 """
 
 from __future__ import annotations
