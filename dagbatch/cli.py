@@ -21,22 +21,13 @@ def main() -> None:
 
 
 def _register() -> None:
+    # The command modules import this one for the exit codes, so they are added last.
     from dagbatch.cli_compile import compile_cmd, validate_cmd
+    from dagbatch.cli_emulator import emulator_cmd
+    from dagbatch.cli_submit import submit_cmd
 
-    main.add_command(compile_cmd)
-    main.add_command(validate_cmd)
-    try:
-        from dagbatch.cli_submit import submit_cmd
-    except ImportError:  # pragma: no cover - during development only
-        pass
-    else:
-        main.add_command(submit_cmd)
-    try:
-        from dagbatch.cli_emulator import emulator_cmd
-    except ImportError:  # pragma: no cover - during development only
-        pass
-    else:
-        main.add_command(emulator_cmd)
+    for command in (compile_cmd, validate_cmd, submit_cmd, emulator_cmd):
+        main.add_command(command)
 
 
 _register()
