@@ -62,14 +62,3 @@ def canonical_int(task_id: str) -> int | None:
     if task_id.isdigit() and task_id.isascii():
         return int(task_id)
     return None
-
-
-def is_canonical_int(task_id: str) -> bool:
-    """True for ids that are a plain decimal integer: no sign, no leading zeros, int32."""
-    return (
-        task_id.isascii()
-        and task_id.isdigit()
-        and (task_id == "0" or task_id[0] != "0")
-        and len(task_id) <= 10
-        and int(task_id) <= INT32_MAX
-    )

@@ -93,10 +93,6 @@ class WorkflowSpec:
     self_loops: tuple[int, ...]
     job: models.JobSettings
 
-    @property
-    def edge_count(self) -> int:
-        return sum(map(len, self.preds))
-
     @cached_property
     def topological(self) -> tuple[list[int], list[int]]:
         """(order, leftover): Kahn's order, and the tasks on or behind a cycle."""
