@@ -72,6 +72,8 @@ def derive_exit_conditions(
     raw = intent.exit_conditions
     if raw is None and not codes and not spans and not default:
         return None
+    if raw is not None and (codes or spans):
+        _overlap_clashes(raw, codes, spans, task_id, diags)
     out: dict[str, Any] = {k: v for k, v in (raw or {}).items()}
 
     def merge(
@@ -133,6 +135,49 @@ def derive_exit_conditions(
             if key in out:
                 out[key] = {"jobAction": intent.job_action or "none", **out[key]}
     return out
+
+
+def _overlap_clashes(
+    raw: Mapping[str, Any],
+    codes: Mapping[int, Mapping[str, str]],
+    spans: Mapping[tuple[int, int], Mapping[str, str]],
+    task_id: str,
+    diags: list[Diagnostic],
+) -> None:
+    """A raw code range that covers a derived code or range (or a raw code inside a derived
+    range) but asks for another dependencyAction: Batch would apply only one of them, so the
+    user's raw setting would silently lose. Identical entries are merged elsewhere."""
+
+    def conflicts(opts: Mapping[str, Any] | None, derived: Mapping[str, str]) -> bool:
+        want = derived.get("dependencyAction")
+        have = (opts or {}).get("dependencyAction")
+        return want is not None and have is not None and have != want
+
+    def clash(where: str) -> None:
+        diags.append(
+            Diagnostic(
+                code="exit-conditions-clash",
+                message=f"exit_conditions.{where} covers exit codes that the task's failure "
+                "intent gives another dependencyAction",
+                task_id=task_id,
+                field=f"exitConditions.{where}.exitOptions.dependencyAction",
+                hint="express it one way: either the raw exit_conditions or "
+                "satisfy_exit_codes / on_failure / edge `when`",
+            )
+        )
+
+    for n, entry in enumerate(raw.get("exitCodeRanges", ())):
+        lo, hi, opts = entry["start"], entry["end"], entry.get("exitOptions")
+        hit = any(lo <= c <= hi and conflicts(opts, d) for c, d in codes.items()) or any(
+            (a, b) != (lo, hi) and a <= hi and lo <= b and conflicts(opts, d)
+            for (a, b), d in spans.items()
+        )
+        if hit:
+            clash(f"exitCodeRanges[{n}]")
+    for n, entry in enumerate(raw.get("exitCodes", ())):
+        code, opts = entry["code"], entry.get("exitOptions")
+        if any(a <= code <= b and conflicts(opts, d) for (a, b), d in spans.items()):
+            clash(f"exitCodes[{n}]")
 
 
 def exit_options_of(ec: Mapping[str, Any] | None) -> list[Mapping[str, Any]]:

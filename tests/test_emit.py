@@ -211,6 +211,59 @@ def test_clash_of_job_actions() -> None:
     assert ec == {"default": {"jobAction": "disable"}}
 
 
+@pytest.mark.parametrize(
+    ("raw", "satisfy", "field"),
+    [
+        # a raw range blocks codes 1-10; the intent says 3 satisfies
+        (
+            {
+                "exitCodeRanges": [
+                    {"start": 1, "end": 10, "exitOptions": {"dependencyAction": "block"}}
+                ]
+            },
+            (3,),
+            "exitConditions.exitCodeRanges[0]",
+        ),
+        # overlapping ranges that disagree
+        (
+            {
+                "exitCodeRanges": [
+                    {"start": 5, "end": 8, "exitOptions": {"dependencyAction": "block"}}
+                ]
+            },
+            ((1, 6),),
+            "exitConditions.exitCodeRanges[0]",
+        ),
+        # a raw code inside a derived range
+        (
+            {"exitCodes": [{"code": 4, "exitOptions": {"dependencyAction": "block"}}]},
+            ((1, 6),),
+            "exitConditions.exitCodes[0]",
+        ),
+    ],
+)
+def test_overlapping_raw_ranges_clash_with_satisfy_codes(
+    raw: dict[str, Any], satisfy: tuple[Any, ...], field: str
+) -> None:
+    diags: list[Diagnostic] = []
+    intent = Intent(satisfy_exit_codes=satisfy, exit_conditions=raw)
+    derive_exit_conditions(intent, mode="success", job_actions=False, task_id="t", diags=diags)
+    assert [(d.code, d.field) for d in diags] == [
+        ("exit-conditions-clash", f"{field}.exitOptions.dependencyAction")
+    ]
+
+
+def test_agreeing_raw_ranges_do_not_clash() -> None:
+    diags: list[Diagnostic] = []
+    raw = {
+        "exitCodeRanges": [{"start": 1, "end": 10, "exitOptions": {"dependencyAction": "satisfy"}}]
+    }
+    intent = Intent(satisfy_exit_codes=(3, (4, 6)), exit_conditions=raw)
+    ec = derive_exit_conditions(intent, mode="success", job_actions=False, task_id="t", diags=diags)
+    assert diags == []
+    assert ec is not None and ec["exitCodeRanges"][0]["start"] == 1
+
+
 def test_compile_reports_the_clash() -> None:
     g = nx.DiGraph()
     g.add_node("a", command_line="x", exit_conditions={"default": {"dependencyAction": "block"}})
