@@ -13,7 +13,7 @@ Edge attribute ``when``: ``"success"`` (default), ``"failure"`` or ``"always"``.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -88,7 +88,7 @@ class WorkflowSpec:
     props: tuple[Mapping[str, Any], ...]  # wire properties (no id, dependsOn, exitConditions)
     intents: tuple[Intent, ...]
     preds: tuple[tuple[int, ...], ...]  # parents of each task, self-loops removed
-    succ: tuple[tuple[int, ...], ...]  # children of each task, self-loops removed
+    succ: tuple[Sequence[int], ...]  # children of each task, self-loops removed
     when: Mapping[tuple[int, int], str]  # explicit edge `when`, keyed (parent, child)
     self_loops: tuple[int, ...]
     job: models.JobSettings
@@ -287,18 +287,21 @@ def normalize(
     # of a million edges.
     get = index.__getitem__
     adj_pred: Mapping[Any, Mapping[Any, Mapping[str, Any]]] = graph._pred
-    adj_succ: Mapping[Any, Mapping[Any, Mapping[str, Any]]] = graph._succ
     pred_maps = [adj_pred[k] for k in node_keys]
     preds: list[tuple[int, ...]] = [tuple(map(get, m)) for m in pred_maps]
-    succ: list[tuple[int, ...]] = [tuple(map(get, adj_succ[k])) for k in node_keys]
     when: dict[tuple[int, int], str] = {}
     # Only nodes with a self-loop or with edge attributes need a second look.
     unusual = [i for i, m in enumerate(pred_maps) if m and (any(m.values()) or node_keys[i] in m)]
     self_loops = [i for i in unusual if node_keys[i] in pred_maps[i]]
     for vi in self_loops:
         preds[vi] = tuple(u for u in preds[vi] if u != vi)
-        succ[vi] = tuple(u for u in succ[vi] if u != vi)
     with_data = [i for i in unusual if any(pred_maps[i].values())]
+    # Children from the parent lists: a loop over small ints touches memory in order, where
+    # looking each child's key up in the index again would cost twice as much on big graphs.
+    children: list[list[int]] = [[] for _ in node_keys]
+    for vi, ps in enumerate(preds):
+        for ui in ps:
+            children[ui].append(vi)
     for vi in with_data:
         key = node_keys[vi]
         for u, data in pred_maps[vi].items():
@@ -344,7 +347,7 @@ def normalize(
         props=tuple(props),
         intents=tuple(intents),
         preds=tuple(preds),
-        succ=tuple(succ),
+        succ=tuple(children),
         when=when,
         self_loops=tuple(self_loops),
         job=job,
