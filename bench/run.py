@@ -137,9 +137,13 @@ def compile_targets(rows: Sequence[compile_bench.Row]) -> list[Target]:
                 )
             )
     per_task: dict[int, float] = {}
+    base_per_task: dict[int, float] = {}
     for r in rows:
         if r.name.startswith(GROWTH_PREFIX):
             per_task[r.tasks] = min(per_task.get(r.tasks, float("inf")), r.dagbatch_s / r.tasks)
+            base_per_task[r.tasks] = min(
+                base_per_task.get(r.tasks, float("inf")), r.baseline_s / r.tasks
+            )
     if len(per_task) >= 2:
         sizes = sorted(per_task)
         small, large = per_task[sizes[0]], per_task[sizes[-1]]
@@ -149,7 +153,8 @@ def compile_targets(rows: Sequence[compile_bench.Row]) -> list[Target]:
                 f"compile (b) grows linearly: time per task at {sizes[-1]:,} tasks <= "
                 f"{GROWTH:g}x that at {sizes[0]:,}",
                 large <= GROWTH * small,
-                f"per task {detail}; ratio {large / small:.2f}x",
+                f"per task {detail}; ratio {large / small:.2f}x (the baseline's: "
+                f"{base_per_task[sizes[-1]] / base_per_task[sizes[0]]:.2f}x)",
             )
         )
     return out
