@@ -20,7 +20,7 @@ from typing import Any
 
 import networkx as nx
 
-from dagbatch import emit, graphs, limits, models
+from dagbatch import emit, limits, models
 from dagbatch.batching import ENVELOPE_BYTES, cut_batches
 from dagbatch.errors import Diagnostic, InvalidWorkflow
 from dagbatch.limits import OverLimit
@@ -132,11 +132,17 @@ def _compile(graph: nx.DiGraph, opts: CompileOptions) -> CompiledPlan:
         if i is not DEFAULT_INTENT
     )
     modes = _modes(planned)
+    order = spec.topological[0]  # computed once, by validate
     if planned.barriers:
-        order, leftover = graphs.topological_order(planned.preds)
-        assert not leftover, "barriers cannot make a cycle"
-    else:
-        order = spec.topological[0]  # computed once, by validate
+        # A barrier's parents are parents of its child, so just before the child is a
+        # place in topological order for it.
+        with_barriers: list[int] = []
+        for i in order:
+            before = planned.barriers_of.get(i)
+            if before:
+                with_barriers.extend(before)
+            with_barriers.append(i)
+        order = with_barriers
 
     max_body = MAX_BODY_BYTES[api]
     ids = planned.ids

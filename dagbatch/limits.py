@@ -21,7 +21,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from dagbatch import graphs
 from dagbatch.errors import Diagnostic
 from dagbatch.ranges import NO_DEPS, Dependencies, RangeIndex, dependencies_of
 from dagbatch.spec import DEFAULT_INTENT, Intent, WorkflowSpec
@@ -44,6 +43,8 @@ class PlannedTasks:
     when: dict[tuple[int, int], str]
     deps: list[Dependencies]
     barriers: list[int] = field(default_factory=list)
+    #: the barriers that stand before each child that needed them
+    barriers_of: dict[int, list[int]] = field(default_factory=dict)
     id_map: dict[str, str] = field(default_factory=dict)
     user_count: int = 0
 
@@ -77,7 +78,7 @@ def plan_dependencies(
             )
         return _planned(spec, ids, props, preds, deps, id_map), diags
     if over and strategy == "renumber":
-        order, _ = graphs.topological_order(preds)
+        order = spec.topological[0]  # the user graph is unchanged so far
         new_ids = [""] * len(ids)
         for pos, i in enumerate(order, start=1):
             new_ids[i] = str(pos)
@@ -118,11 +119,21 @@ def _all_dependencies(
     ids: Sequence[str], preds: Sequence[Sequence[int]], budget: int
 ) -> list[Dependencies]:
     index = RangeIndex.build(ids)
-    if index.intable:
-        return [dependencies_of(ps, ids, index, budget) for ps in preds]
-    # No integer ids in the job: every parent is a plain id (the common string-id case).
     name = ids.__getitem__
-    return [Dependencies(tuple(map(name, ps)), ()) if ps else NO_DEPS for ps in preds]
+    if not index.intable:
+        # No integer ids in the job: every parent is a plain id (the common string-id case).
+        return [Dependencies(tuple(map(name, ps)), ()) if ps else NO_DEPS for ps in preds]
+    plain = index.intable.isdisjoint
+    return [
+        (
+            Dependencies(tuple(map(name, ps)), ())
+            if plain(ps)
+            else dependencies_of(ps, ids, index, budget)
+        )
+        if ps
+        else NO_DEPS
+        for ps in preds
+    ]
 
 
 def _barrier_id(child: str, k: int, taken: set[str]) -> str:
@@ -175,6 +186,7 @@ def _insert_barriers(
                 if w is not None:
                     planned.when[(p, b)] = w
             planned.barriers.append(b)
+            planned.barriers_of.setdefault(child, []).append(b)
             barrier_ids.append(bid)
             new_preds.append(b)
         planned.preds[child] = new_preds

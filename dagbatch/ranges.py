@@ -75,13 +75,13 @@ class RangeIndex:
             return cls((-1,) * len(ids), frozenset())
         values = [-1] * len(ids)
         poisoned: set[int] = set()
-        for i in digit:
-            tid = ids[i]
+        texts = [ids[i] for i in digit]
+        for i, tid, n in zip(digit, texts, map(int, texts), strict=True):
             if tid[0] != "0" or len(tid) == 1:
-                if len(tid) <= 10 and (n := int(tid)) <= INT32_MAX:
+                if n <= INT32_MAX:
                     values[i] = n  # beyond int32 no range can select it: plain id
             else:
-                poisoned.add(int(tid))  # "007": a range over 7 would select it too
+                poisoned.add(n)  # "007": a range over 7 would select it too
         if poisoned:
             values = [-1 if v in poisoned else v for v in values]
         return cls(tuple(values), frozenset(i for i in digit if values[i] >= 0))
