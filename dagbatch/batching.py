@@ -74,7 +74,7 @@ def cut_batches(
     # A task's wave is its request's; a request's wave is one more than the latest wave of
     # the requests holding its outside parents. Tasks of the request being placed still
     # read 0, so parents inside the same request do not count.
-    wave_of = [0] * (max(order) + 1 if order else 0)
+    wave_of = [0] * len(preds)
     waves: list[int] = []
     pred_of = preds.__getitem__
     for group in groups:

@@ -114,17 +114,12 @@ def check_intent(spec: WorkflowSpec) -> list[Diagnostic]:
     # Batch applies one dependencyAction per parent to all its dependents: the children of a
     # parent must agree on `when`.
     per_parent: dict[int, dict[str, list[int]]] = {}
-    child_counts = [0] * len(spec.ids) if spec.when else []
-    for ps in spec.preds if spec.when else ():
-        for p in ps:
-            child_counts[p] += 1
     for (u, v), w in spec.when.items():
         per_parent.setdefault(u, {}).setdefault(w, []).append(v)
     for u, groups in per_parent.items():
         # children without an explicit `when` mean "success"
         explicit = sum(len(c) for c in groups.values())
-        n_children = child_counts[u]
-        if explicit < n_children:
+        if explicit < len(spec.succ[u]):
             groups.setdefault("success", []).append(-1)
         if len(groups) > 1:
             desc = "; ".join(

@@ -327,6 +327,16 @@ class BatchEmulatorApp:
             "Location": url,
         }
 
+    def _require_pool_info(self, ctx: Ctx, body: Mapping[str, Any]) -> None:
+        if not isinstance(body.get("poolInfo"), dict):
+            raise _error(
+                ctx.base,
+                400,
+                "MissingRequiredProperty",
+                "A required property is missing.",
+                {"PropertyName": "poolInfo"},
+            )
+
     def _check_job_enums(self, ctx: Ctx, body: Mapping[str, Any]) -> None:
         for name, allowed in _JOB_ENUMS.items():
             if name in body and body[name] not in allowed:
@@ -369,14 +379,7 @@ class BatchEmulatorApp:
                 "The value provided for id is invalid.",
                 {"PropertyName": "id", "PropertyValue": str(job_id)},
             )
-        if not isinstance(body.get("poolInfo"), dict):
-            raise _error(
-                ctx.base,
-                400,
-                "MissingRequiredProperty",
-                "A required property is missing.",
-                {"PropertyName": "poolInfo"},
-            )
+        self._require_pool_info(ctx, body)
         self._check_job_enums(ctx, body)
         at = now()
         job: Job | None = None
@@ -439,14 +442,8 @@ class BatchEmulatorApp:
                     f"The request body contains an unknown property '{name}'.",
                     {"PropertyName": name},
                 )
-        if replace and not isinstance(body.get("poolInfo"), dict):
-            raise _error(
-                ctx.base,
-                400,
-                "MissingRequiredProperty",
-                "A required property is missing.",
-                {"PropertyName": "poolInfo"},
-            )
+        if replace:
+            self._require_pool_info(ctx, body)
         self._check_job_enums(ctx, body)
         at = now()
         with self.store.lock:
