@@ -24,7 +24,7 @@ from typing import Any
 import networkx as nx
 import orjson
 
-from dagbatch.compiler import compile_graph
+from dagbatch.compiler.pipeline import compile_graph
 
 from .workloads import QUICK_WORKLOADS, WORKLOADS, layered
 

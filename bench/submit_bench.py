@@ -41,12 +41,12 @@ from typing import Any
 import httpx
 import orjson
 
-from dagbatch.client import SharedKeyAuth
-from dagbatch.compiler import compile_graph
+from dagbatch.compiler.export import write_plan
+from dagbatch.compiler.pipeline import compile_graph
 from dagbatch.emulator import DEV_ACCOUNT, DEV_KEY
-from dagbatch.export import write_plan
-from dagbatch.rules import DEFAULT_API_VERSION
-from dagbatch.submit import DEFAULT_CONCURRENCY
+from dagbatch.limits import DEFAULT_API_VERSION
+from dagbatch.submit.client import SharedKeyAuth
+from dagbatch.submit.submission import DEFAULT_CONCURRENCY
 
 from .workloads import sweep_reduce
 
@@ -543,7 +543,7 @@ def _cpu() -> float:
 
 
 def _child_dagbatch(args: argparse.Namespace) -> dict[str, Any]:
-    from dagbatch.cli import main
+    from dagbatch.cli.main import main
 
     argv = ["submit", str(args.plan), "--job-id", args.job_id, "--create-job"]
     argv += ["--pool-id", POOL_ID, "-q"]

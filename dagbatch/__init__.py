@@ -10,7 +10,10 @@
 1
 """
 
-from dagbatch.compiler import CompiledPlan, CompileOptions, check_graph, compile_graph
+from dagbatch.compiler.export import write_plan
+from dagbatch.compiler.loader import load_workflow
+from dagbatch.compiler.models import JobSettings, Task
+from dagbatch.compiler.pipeline import CompiledPlan, CompileOptions, check_graph, compile_graph
 from dagbatch.errors import (
     DagbatchError,
     Diagnostic,
@@ -18,9 +21,6 @@ from dagbatch.errors import (
     SubmitError,
     WorkflowLoadError,
 )
-from dagbatch.export import write_plan
-from dagbatch.loader import load_workflow
-from dagbatch.models import JobSettings, Task
 
 __all__ = [
     "CompileOptions",

@@ -1,3 +1,3 @@
-from dagbatch.cli import main
+from dagbatch.cli.main import main
 
 main()

@@ -13,7 +13,7 @@
         └── SubmissionIncomplete       some tasks did not land (the report lists them)
 
 Errors keep their data as attributes; foreign exceptions are translated at the boundary
-with ``raise ... from``. The CLI maps them to exit codes (see ``dagbatch.cli``).
+with ``raise ... from``. The CLI maps them to exit codes (see ``dagbatch.cli.main``).
 """
 
 from __future__ import annotations

@@ -24,11 +24,11 @@ import orjson
 from hypothesis import strategies as st
 from spec_schema import validate_job, validate_task_collection
 
-from dagbatch.batching import ENVELOPE_BYTES
-from dagbatch.compiler import CompiledPlan, CompileOptions
-from dagbatch.models import Task
-from dagbatch.ranges import Dependencies, expand
-from dagbatch.rules import (
+from dagbatch.compiler.batching import ENVELOPE_BYTES
+from dagbatch.compiler.models import Task
+from dagbatch.compiler.pipeline import CompiledPlan, CompileOptions
+from dagbatch.compiler.ranges import Dependencies, expand
+from dagbatch.limits import (
     ID_PATTERN,
     INT32_MAX,
     MAX_BODY_BYTES,

@@ -40,7 +40,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from dagbatch import auth, rules
+from dagbatch import limits, signing
 from dagbatch.emulator import wire
 from dagbatch.emulator.faults import (
     TASK_SERVER_ERROR_CODES,
@@ -188,13 +188,13 @@ class BatchEmulatorApp:
             sent = parsedate_to_datetime(raw_date).timestamp()  # type: ignore[arg-type]
         except (TypeError, ValueError, IndexError):
             self._auth_failed(base, f"The date header '{raw_date}' is not an RFC 1123 date.")
-        if abs(now() - sent) > rules.MAX_CLOCK_SKEW_SECONDS:
+        if abs(now() - sent) > limits.MAX_CLOCK_SKEW_SECONDS:
             self._auth_failed(
                 base, "The request date is more than 15 minutes away from the server's clock."
             )
         raw_path = request.scope.get("raw_path") or request.scope["path"].encode()
         path = raw_path.decode("latin-1").split("?", 1)[0]
-        ok = auth.verify(
+        ok = signing.verify(
             headers.get("authorization"),
             self.settings.accounts,
             request.method,
@@ -371,7 +371,7 @@ class BatchEmulatorApp:
                 "A required property is missing.",
                 {"PropertyName": "id"},
             )
-        if not isinstance(job_id, str) or not rules.ID_PATTERN.fullmatch(job_id):
+        if not isinstance(job_id, str) or not limits.ID_PATTERN.fullmatch(job_id):
             raise _error(
                 ctx.base,
                 400,
@@ -484,7 +484,7 @@ class BatchEmulatorApp:
     def _task_error(self, task: dict[str, Any], job: Job) -> dict[str, Any] | None:
         """The per-task client error for a task, apart from TaskExists, or None."""
         task_id = task["id"]
-        if not isinstance(task_id, str) or not rules.ID_PATTERN.fullmatch(task_id):
+        if not isinstance(task_id, str) or not limits.ID_PATTERN.fullmatch(task_id):
             return wire.error_dict(
                 "InvalidPropertyValue",
                 "The value provided for one of the properties in the request body is invalid.",
@@ -513,11 +513,11 @@ class BatchEmulatorApp:
             ids = depends_on.get("taskIds") if isinstance(depends_on, dict) else None
             if isinstance(ids, list):
                 total = sum(len(i) for i in ids if isinstance(i, str))
-                if total > rules.TASK_IDS_CHAR_LIMIT:
+                if total > limits.TASK_IDS_CHAR_LIMIT:
                     return wire.error_dict(
                         "TaskDependencyListTooLong",
                         "The dependency list of the task is too long.",
-                        {"TaskIdsLength": str(total), "MaxLength": str(rules.TASK_IDS_CHAR_LIMIT)},
+                        {"TaskIdsLength": str(total), "MaxLength": str(limits.TASK_IDS_CHAR_LIMIT)},
                     )
         for options in wire.iter_exit_options(task.get("exitConditions")):
             if (
@@ -623,7 +623,7 @@ class BatchEmulatorApp:
         return results
 
     async def add_task_collection(self, ctx: Ctx) -> Response:
-        limit = rules.MAX_BODY_BYTES.get(ctx.api_version, rules.MAX_BODY_BYTES["2025-06-01"])
+        limit = limits.MAX_BODY_BYTES.get(ctx.api_version, limits.MAX_BODY_BYTES["2025-06-01"])
         if len(ctx.body) >= limit:
             raise _error(
                 ctx.base,
@@ -642,14 +642,14 @@ class BatchEmulatorApp:
                 "The request body must be an object with a 'value' array of tasks.",
                 {"PropertyName": "value"},
             )
-        if len(tasks) > rules.MAX_TASKS_PER_REQUEST:
+        if len(tasks) > limits.MAX_TASKS_PER_REQUEST:
             raise _error(
                 ctx.base,
                 400,
                 "InvalidRequestBody",
                 f"The collection holds {len(tasks)} tasks; at most "
-                f"{rules.MAX_TASKS_PER_REQUEST} are allowed in one request.",
-                {"Reason": "TooManyTasks", "MaxTasks": str(rules.MAX_TASKS_PER_REQUEST)},
+                f"{limits.MAX_TASKS_PER_REQUEST} are allowed in one request.",
+                {"Reason": "TooManyTasks", "MaxTasks": str(limits.MAX_TASKS_PER_REQUEST)},
             )
         for name in body:
             if name != "value":
@@ -671,7 +671,7 @@ class BatchEmulatorApp:
         return _json(200, {"value": results})
 
     async def add_task(self, ctx: Ctx) -> Response:
-        limit = rules.MAX_BODY_BYTES.get(ctx.api_version, rules.MAX_BODY_BYTES["2025-06-01"])
+        limit = limits.MAX_BODY_BYTES.get(ctx.api_version, limits.MAX_BODY_BYTES["2025-06-01"])
         if len(ctx.body) >= limit:
             raise _error(
                 ctx.base,

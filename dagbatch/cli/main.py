@@ -1,0 +1,33 @@
+"""The `dagbatch` command line: a thin shell over the library.
+
+Exit codes: 0 ok, 1 invalid workflow, 2 usage (bad options, unreadable files), 3 submission
+incomplete (or refused by the service).
+"""
+
+from __future__ import annotations
+
+import click
+
+EXIT_OK = 0
+EXIT_INVALID = 1
+EXIT_USAGE = 2
+EXIT_INCOMPLETE = 3
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="dagbatch")
+def main() -> None:
+    """Compile networkx workflows into Azure Batch task-collection requests and submit them."""
+
+
+def _register() -> None:
+    # The command modules import this one for the exit codes, so they are added last.
+    from dagbatch.cli.compile import compile_cmd, validate_cmd
+    from dagbatch.cli.emulator import emulator_cmd
+    from dagbatch.cli.submit import submit_cmd
+
+    for command in (compile_cmd, validate_cmd, submit_cmd, emulator_cmd):
+        main.add_command(command)
+
+
+_register()

@@ -1,0 +1,769 @@
+"""Pydantic wire models of an Azure Batch task and job, for api-versions 2025-06-01 and
+2017-09-01.6.0.
+
+The models are the union of both versions' task properties (2025-06-01 is a superset of
+2017-09-01.6.0 apart from the resource file source, ``blobSource`` in 2017 and ``httpUrl`` in
+2025, which are one field here). Every model accepts snake_case Python names and camelCase
+wire names. ``task_wire_properties`` dumps a task for one api-version and reports the
+properties that version does not have.
+
+Errors that dagbatch checks beyond the types raise ``PydanticCustomError`` whose type string
+is a stable diagnostic code (the validate pass reports ``err["type"]`` as the code):
+
+``invalid-duration``, ``user-identity-exclusive``, ``path-escapes-task-dir``,
+``resource-file-source``, ``invalid-file-mode``, ``multi-instance-slots``,
+``invalid-exit-codes``, ``invalid-exit-code-range``, ``invalid-max-parallel-tasks``,
+``invalid-metadata``.
+
+Sources: [spec-2025] ``BatchTaskCreateOptions`` and what it references, [spec-2017]
+``TaskAddParameter`` and what it references (see ``dagbatch.limits``).
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Annotated, Any, Final, Literal, TypeAlias
+
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic.alias_generators import to_camel
+from pydantic_core import PydanticCustomError
+
+from dagbatch.limits import INT32_MAX, MAX_DISPLAY_NAME_LENGTH, MAX_ID_LENGTH, ApiVersion
+from dagbatch.wireshape import RESOURCE_FILE_2017, TASK_SHAPE_2017, Shape
+
+__all__ = [
+    "TASK_FIELD_NAMES",
+    "AffinityInfo",
+    "ApplicationPackageReference",
+    "AuthenticationTokenSettings",
+    "AutoUserSpecification",
+    "ContainerHostBatchBindMountEntry",
+    "ContainerRegistry",
+    "EnvironmentSetting",
+    "ExitCodeMapping",
+    "ExitCodeRangeMapping",
+    "ExitCodeSpan",
+    "ExitConditions",
+    "ExitOptions",
+    "IdentityReference",
+    "JobConstraints",
+    "JobSettings",
+    "MetadataItem",
+    "MultiInstanceSettings",
+    "OutputFile",
+    "OutputFileBlobContainerDestination",
+    "OutputFileDestination",
+    "OutputFileUploadHeader",
+    "OutputFileUploadOptions",
+    "ResourceFile",
+    "Task",
+    "TaskConstraints",
+    "TaskContainerSettings",
+    "UserIdentity",
+    "VersionIssue",
+    "exit_conditions_wire",
+    "format_duration",
+    "job_version_issues",
+    "job_wire",
+    "loc_to_wire_path",
+    "task_wire_properties",
+]
+
+INT32_MIN: Final = -(2**31)
+
+Int32 = Annotated[int, Field(ge=INT32_MIN, le=INT32_MAX)]
+PositiveInt32 = Annotated[int, Field(ge=1, le=INT32_MAX)]
+
+
+class WireModel(BaseModel):
+    """Base of every wire model: frozen, unknown keys rejected, snake_case or camelCase in."""
+
+    model_config = ConfigDict(
+        frozen=True,
+        extra="forbid",
+        populate_by_name=True,
+        alias_generator=to_camel,
+    )
+
+
+# --------------------------------------------------------------------------- enums
+
+
+def _enum_folder(values: tuple[str, ...]) -> BeforeValidator:
+    """Map any spelling of an enum value ("nonAdmin", "NonAdmin", "non_admin") to the one the
+    spec lists. Unknown values pass through unchanged so the Literal reports the allowed ones."""
+    table = {v.lower(): v for v in values}
+
+    def fold(value: object) -> object:
+        if isinstance(value, enum.Enum):
+            value = value.value
+        if isinstance(value, str):
+            return table.get(value.lower().replace("_", "").replace("-", ""), value)
+        return value
+
+    return BeforeValidator(fold)
+
+
+# [spec-2025]/[spec-2017]: every enum value below is the exact spelling the spec lists; both
+# versions list the same spelling for the enums they share.
+AutoUserScope = Annotated[Literal["task", "pool"], _enum_folder(("task", "pool"))]
+ElevationLevel = Annotated[Literal["nonadmin", "admin"], _enum_folder(("nonadmin", "admin"))]
+AccessScope = Annotated[Literal["job"], _enum_folder(("job",))]
+JobAction = Annotated[
+    Literal["none", "disable", "terminate"], _enum_folder(("none", "disable", "terminate"))
+]
+DependencyAction = Annotated[Literal["satisfy", "block"], _enum_folder(("satisfy", "block"))]
+UploadCondition = Annotated[
+    Literal["tasksuccess", "taskfailure", "taskcompletion"],
+    _enum_folder(("tasksuccess", "taskfailure", "taskcompletion")),
+]
+ContainerWorkingDirectory = Annotated[
+    Literal["taskWorkingDirectory", "containerImageDefault"],
+    _enum_folder(("taskWorkingDirectory", "containerImageDefault")),
+]
+ContainerHostDataPath = Annotated[
+    Literal["Shared", "Startup", "VfsMounts", "Task", "JobPrep", "Applications"],
+    _enum_folder(("Shared", "Startup", "VfsMounts", "Task", "JobPrep", "Applications")),
+]
+AllTasksComplete = Annotated[
+    Literal["noaction", "terminatejob"], _enum_folder(("noaction", "terminatejob"))
+]
+TaskFailure = Annotated[
+    Literal["noaction", "performexitoptionsjobaction"],
+    _enum_folder(("noaction", "performexitoptionsjobaction")),
+]
+OnFailure = Annotated[Literal["block", "satisfy"], _enum_folder(("block", "satisfy"))]
+
+
+# --------------------------------------------------------------------------- durations
+
+# ISO 8601 durations as .NET's XmlConvert.ToTimeSpan reads them (the service is .NET): years,
+# months, days, hours, minutes, seconds (fraction allowed on seconds only); no weeks, no sign.
+_DURATION_RE: Final = re.compile(
+    r"P(?=\d|T\d)(?:\d+Y)?(?:\d+M)?(?:\d+D)?(?:T(?=\d)(?:\d+H)?(?:\d+M)?(?:\d+(?:\.\d+)?S)?)?"
+)
+_US_PER = {"D": 86_400_000_000, "H": 3_600_000_000, "M": 60_000_000, "S": 1_000_000}
+
+
+def format_duration(value: timedelta) -> str:
+    """A non-negative timedelta as a canonical ISO 8601 duration: 1 hour -> "PT1H"."""
+    if value < timedelta(0):
+        raise ValueError("a duration cannot be negative")
+    rest = value // timedelta(microseconds=1)
+    days, rest = divmod(rest, _US_PER["D"])
+    hours, rest = divmod(rest, _US_PER["H"])
+    minutes, rest = divmod(rest, _US_PER["M"])
+    seconds, micros = divmod(rest, _US_PER["S"])
+    text = "P" + (f"{days}D" if days else "")
+    clock = (f"{hours}H" if hours else "") + (f"{minutes}M" if minutes else "")
+    if micros:
+        clock += f"{seconds}.{micros:06d}".rstrip("0") + "S"
+    elif seconds:
+        clock += f"{seconds}S"
+    if clock:
+        text += "T" + clock
+    return text if text != "P" else "PT0S"
+
+
+def _duration(value: object) -> object:
+    if isinstance(value, timedelta):
+        if value < timedelta(0):
+            raise PydanticCustomError(
+                "invalid-duration", "duration {value} is negative", {"value": str(value)}
+            )
+        return format_duration(value)
+    if isinstance(value, str) and _DURATION_RE.fullmatch(value):
+        return value
+    raise PydanticCustomError(
+        "invalid-duration",
+        "{value} is not an ISO 8601 duration such as 'PT1H', 'P1DT2H30M' or 'PT0.5S' "
+        "(or a datetime.timedelta)",
+        {"value": repr(value) if isinstance(value, str | int | float) else type(value).__name__},
+    )
+
+
+Duration = Annotated[str, BeforeValidator(_duration)]
+
+
+# --------------------------------------------------------------------------- sub-models
+
+
+class IdentityReference(WireModel):
+    """[spec-2025] BatchNodeIdentityReference (2025 only)."""
+
+    resource_id: str | None = None
+
+
+_WINDOWS_DRIVE: Final = re.compile(r"[A-Za-z]:")
+
+
+def _check_relative_path(path: str) -> str:
+    """[spec-2025] ResourceFile.filePath: "The specified relative path cannot break out of
+    the Task's working directory (for example by using '..')"."""
+    if path.startswith(("/", "\\")) or _WINDOWS_DRIVE.match(path):
+        raise PydanticCustomError(
+            "path-escapes-task-dir",
+            "filePath '{path}' is absolute; it must be relative to the task working directory",
+            {"path": path},
+        )
+    if ".." in re.split(r"[\\/]", path):
+        raise PydanticCustomError(
+            "path-escapes-task-dir",
+            "filePath '{path}' contains a '..' component and would leave the task working "
+            "directory",
+            {"path": path},
+        )
+    return path
+
+
+_FILE_MODE_RE: Final = re.compile(r"[0-7]{3,4}")
+
+
+class ResourceFile(WireModel):
+    """[spec-2025] ResourceFile; [spec-2017] ResourceFile (``blobSource`` is the 2017 name of
+    ``httpUrl`` and is accepted as such)."""
+
+    auto_storage_container_name: str | None = None
+    storage_container_url: str | None = None
+    http_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("httpUrl", "http_url", "blobSource", "blob_source"),
+        serialization_alias="httpUrl",
+    )
+    blob_prefix: str | None = None
+    file_path: str | None = None
+    file_mode: str | None = None
+    identity_reference: IdentityReference | None = None
+
+    @field_validator("file_path")
+    @classmethod
+    def _path_inside(cls, value: str | None) -> str | None:
+        return None if value is None else _check_relative_path(value)
+
+    @field_validator("file_mode")
+    @classmethod
+    def _octal(cls, value: str | None) -> str | None:
+        if value is not None and not _FILE_MODE_RE.fullmatch(value):
+            raise PydanticCustomError(
+                "invalid-file-mode",
+                "fileMode '{value}' is not an octal permission string such as '0755'",
+                {"value": value},
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ResourceFile:
+        sources = [
+            name
+            for name, value in (
+                ("httpUrl", self.http_url),
+                ("storageContainerUrl", self.storage_container_url),
+                ("autoStorageContainerName", self.auto_storage_container_name),
+            )
+            if value is not None
+        ]
+        if len(sources) != 1:
+            raise PydanticCustomError(
+                "resource-file-source",
+                "a resource file needs exactly one of httpUrl (2017: blobSource), "
+                "storageContainerUrl, autoStorageContainerName; got {got}",
+                {"got": ", ".join(sources) or "none"},
+            )
+        if self.http_url is not None:
+            if not self.file_path:
+                raise PydanticCustomError(
+                    "resource-file-source",
+                    "a resource file with httpUrl (2017: blobSource) needs filePath, the file "
+                    "name to download to",
+                )
+            if self.blob_prefix is not None:
+                raise PydanticCustomError(
+                    "resource-file-source",
+                    "blobPrefix applies only with storageContainerUrl or "
+                    "autoStorageContainerName, not with httpUrl",
+                )
+        return self
+
+
+class EnvironmentSetting(WireModel):
+    name: str
+    value: str | None = None
+
+
+class AffinityInfo(WireModel):
+    """[spec-2025] BatchAffinityInfo; [spec-2017] AffinityInformation."""
+
+    affinity_id: str
+
+
+class TaskConstraints(WireModel):
+    max_wall_clock_time: Duration | None = None
+    retention_time: Duration | None = None
+    #: -1 means retry without limit.
+    max_task_retry_count: Annotated[int, Field(ge=-1, le=INT32_MAX)] | None = None
+
+
+class AutoUserSpecification(WireModel):
+    scope: AutoUserScope | None = None
+    elevation_level: ElevationLevel | None = None
+
+
+_USERNAME_ALIASES: Final = AliasChoices("username", "userName", "user_name")
+
+
+class UserIdentity(WireModel):
+    """The wire name is ``username`` (lower-case n) in both versions."""
+
+    user_name: str | None = Field(
+        default=None, validation_alias=_USERNAME_ALIASES, serialization_alias="username"
+    )
+    auto_user: AutoUserSpecification | None = None
+
+    @model_validator(mode="after")
+    def _exclusive(self) -> UserIdentity:
+        # [spec-2025] UserIdentity: "mutually exclusive; you must specify one but not both".
+        if (self.user_name is None) == (self.auto_user is None):
+            raise PydanticCustomError(
+                "user-identity-exclusive",
+                "userIdentity needs exactly one of username and autoUser, got {got}",
+                {"got": "both" if self.user_name is not None else "neither"},
+            )
+        return self
+
+
+class MultiInstanceSettings(WireModel):
+    number_of_instances: PositiveInt32 | None = None
+    coordination_command_line: str
+    common_resource_files: tuple[ResourceFile, ...] | None = None
+
+
+class ApplicationPackageReference(WireModel):
+    application_id: str
+    version: str | None = None
+
+
+class AuthenticationTokenSettings(WireModel):
+    access: tuple[AccessScope, ...] | None = None
+
+
+class ContainerRegistry(WireModel):
+    """[spec-2025] ContainerRegistryReference; [spec-2017] ContainerRegistry (there username
+    and password are required and identityReference does not exist)."""
+
+    username: str | None = Field(
+        default=None, validation_alias=_USERNAME_ALIASES, serialization_alias="username"
+    )
+    password: str | None = Field(default=None, repr=False)
+    registry_server: str | None = None
+    identity_reference: IdentityReference | None = None
+
+
+class ContainerHostBatchBindMountEntry(WireModel):
+    source: ContainerHostDataPath | None = None
+    is_read_only: bool | None = None
+
+
+class TaskContainerSettings(WireModel):
+    container_run_options: str | None = None
+    image_name: str
+    registry: ContainerRegistry | None = None
+    working_directory: ContainerWorkingDirectory | None = None
+    container_host_batch_bind_mounts: tuple[ContainerHostBatchBindMountEntry, ...] | None = None
+
+
+class OutputFileUploadHeader(WireModel):
+    name: str
+    value: str | None = None
+
+
+class OutputFileBlobContainerDestination(WireModel):
+    path: str | None = None
+    container_url: str
+    identity_reference: IdentityReference | None = None
+    upload_headers: tuple[OutputFileUploadHeader, ...] | None = None
+
+
+class OutputFileDestination(WireModel):
+    container: OutputFileBlobContainerDestination | None = None
+
+
+class OutputFileUploadOptions(WireModel):
+    upload_condition: UploadCondition
+
+
+class OutputFile(WireModel):
+    file_pattern: str
+    destination: OutputFileDestination
+    upload_options: OutputFileUploadOptions
+
+
+# --------------------------------------------------------------------------- exit conditions
+
+
+class ExitOptions(WireModel):
+    job_action: JobAction | None = None
+    dependency_action: DependencyAction | None = None
+
+
+class ExitCodeMapping(WireModel):
+    code: Int32
+    exit_options: ExitOptions
+
+
+class ExitCodeRangeMapping(WireModel):
+    start: Int32
+    end: Int32
+    exit_options: ExitOptions
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ExitCodeRangeMapping:
+        if self.start > self.end:
+            raise PydanticCustomError(
+                "invalid-exit-code-range",
+                "exit code range start {start} is greater than end {end}",
+                {"start": self.start, "end": self.end},
+            )
+        return self
+
+
+class ExitConditions(WireModel):
+    """``preProcessingError`` is the wire name in both spec versions; the older reference page
+    called it ``schedulingError``, which is accepted as input."""
+
+    exit_codes: tuple[ExitCodeMapping, ...] | None = None
+    exit_code_ranges: tuple[ExitCodeRangeMapping, ...] | None = None
+    pre_processing_error: ExitOptions | None = Field(
+        default=None,
+        validation_alias=AliasChoices(
+            "preProcessingError", "pre_processing_error", "schedulingError", "scheduling_error"
+        ),
+        serialization_alias="preProcessingError",
+    )
+    file_upload_error: ExitOptions | None = None
+    default: ExitOptions | None = None
+
+
+# --------------------------------------------------------------------------- the task
+
+#: An inclusive (start, end) span of exit codes.
+ExitCodeSpan: TypeAlias = tuple[int, int]
+
+
+def _exit_code(value: object) -> int:
+    if isinstance(value, int) and not isinstance(value, bool) and INT32_MIN <= value <= INT32_MAX:
+        return value
+    raise PydanticCustomError(
+        "invalid-exit-codes", "{value} is not an int32 exit code", {"value": repr(value)}
+    )
+
+
+def _normalise_exit_codes(value: object) -> tuple[int | ExitCodeSpan, ...]:
+    """ints, (start, end) pairs or {"start", "end"} mappings -> sorted, deduplicated tuple of
+    ints and (start, end) spans; a one-code span becomes the int."""
+    if isinstance(value, int | str | bytes | Mapping):
+        items: list[object] = [value]
+    elif isinstance(value, list | tuple | set | frozenset):
+        items = list(value)
+    else:
+        raise PydanticCustomError(
+            "invalid-exit-codes",
+            "satisfy_exit_codes must be a list of exit codes or (start, end) ranges",
+        )
+    out: set[int | ExitCodeSpan] = set()
+    for item in items:
+        if isinstance(item, Mapping):
+            if set(item) != {"start", "end"}:
+                raise PydanticCustomError(
+                    "invalid-exit-codes",
+                    "an exit code range mapping needs exactly the keys 'start' and 'end'",
+                )
+            start, end = _exit_code(item["start"]), _exit_code(item["end"])
+        elif isinstance(item, list | tuple):
+            if len(item) != 2:
+                raise PydanticCustomError(
+                    "invalid-exit-codes",
+                    "an exit code range is a (start, end) pair, got {item}",
+                    {"item": repr(item)},
+                )
+            start, end = _exit_code(item[0]), _exit_code(item[1])
+        else:
+            out.add(_exit_code(item))
+            continue
+        if start > end:
+            raise PydanticCustomError(
+                "invalid-exit-codes",
+                "exit code range ({start}, {end}) has start greater than end",
+                {"start": start, "end": end},
+            )
+        out.add(start if start == end else (start, end))
+    return tuple(sorted(out, key=lambda c: (c, c, 0) if isinstance(c, int) else (c[0], c[1], 1)))
+
+
+class Task(WireModel):
+    """A task as the user writes it: every wire property of a Batch task except ``id`` (the
+    node key) and ``dependsOn`` (the edges), plus the failure intent.
+
+    ``on_failure``: whether dependents run when this task fails ("block", the default, or
+    "satisfy"); ``satisfy_exit_codes``: non-zero exit codes that count as success for the
+    dependents; ``job_action``: what happens to the job when this task fails.
+    """
+
+    command_line: str = Field(min_length=1)
+    display_name: str | None = Field(default=None, max_length=MAX_DISPLAY_NAME_LENGTH)
+    container_settings: TaskContainerSettings | None = None
+    resource_files: tuple[ResourceFile, ...] | None = None
+    output_files: tuple[OutputFile, ...] | None = None
+    environment_settings: tuple[EnvironmentSetting, ...] | None = None
+    affinity_info: AffinityInfo | None = None
+    constraints: TaskConstraints | None = None
+    # requiredSlots is declared before multiInstanceSettings: the latter's validator reads it.
+    required_slots: PositiveInt32 | None = None
+    user_identity: UserIdentity | None = None
+    multi_instance_settings: MultiInstanceSettings | None = None
+    application_package_references: tuple[ApplicationPackageReference, ...] | None = None
+    authentication_token_settings: AuthenticationTokenSettings | None = None
+    exit_conditions: ExitConditions | None = None
+
+    on_failure: OnFailure = "block"
+    satisfy_exit_codes: tuple[int | ExitCodeSpan, ...] = ()
+    job_action: JobAction | None = None
+
+    @field_validator("satisfy_exit_codes", mode="before")
+    @classmethod
+    def _exit_codes(cls, value: object) -> tuple[int | ExitCodeSpan, ...]:
+        return _normalise_exit_codes(value)
+
+    @field_validator("multi_instance_settings")
+    @classmethod
+    def _one_slot(
+        cls, value: MultiInstanceSettings | None, info: ValidationInfo
+    ) -> MultiInstanceSettings | None:
+        # [spec-2025] requiredSlots: "For multi-instance Tasks, this must be 1."
+        slots = info.data.get("required_slots")
+        if value is not None and slots is not None and slots != 1:
+            raise PydanticCustomError(
+                "multi-instance-slots",
+                "requiredSlots is {slots}; a multi-instance task must have requiredSlots 1",
+                {"slots": slots},
+            )
+        return value
+
+
+def _accepted_names(model: type[BaseModel]) -> frozenset[str]:
+    names: set[str] = set()
+    for name, info in model.model_fields.items():
+        names.add(name)
+        if info.alias:
+            names.add(info.alias)
+        if isinstance(info.validation_alias, AliasChoices):
+            names.update(c for c in info.validation_alias.choices if isinstance(c, str))
+        elif isinstance(info.validation_alias, str):
+            names.add(info.validation_alias)
+    return frozenset(names)
+
+
+# Python names whose wire name is not their plain camelCase.
+_WIRE_NAME_EXCEPTIONS: Final = {"user_name": "username", "userName": "username"}
+
+
+def loc_to_wire_path(loc: tuple[int | str, ...]) -> str:
+    """A pydantic error ``loc`` as a wire-name path: ("resource_files", 0, "file_path") ->
+    "resourceFiles[0].filePath"."""
+    text = ""
+    for part in loc:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            name = _WIRE_NAME_EXCEPTIONS.get(part) or to_camel(part)
+            text += f".{name}" if text else name
+    return text
+
+
+#: Every key a task accepts, snake_case and camelCase (for "did you mean" suggestions).
+TASK_FIELD_NAMES: Final[frozenset[str]] = _accepted_names(Task)
+
+# Not wire properties of their own: the emit pass turns them into exitConditions.
+_INTENT_FIELDS: Final[set[str]] = {
+    "on_failure",
+    "satisfy_exit_codes",
+    "job_action",
+    "exit_conditions",
+}
+
+
+# --------------------------------------------------------------------------- per version
+
+
+@dataclass(frozen=True, slots=True)
+class VersionIssue:
+    """A property set on a task that the target api-version does not have."""
+
+    field: str
+    message: str
+    hint: str
+
+
+# Properties that are required in 2017 although optional in 2025.
+_REQUIRED_2017: Final[dict[str, tuple[str, ...]]] = {"registry": ("username", "password")}
+_V2017: Final = "2017-09-01.6.0"
+_HINT_2017: Final = "use api-version 2025-06-01, or remove the property for 2017-09-01.6.0"
+
+
+def _prune(
+    obj: dict[str, Any], tree: Shape, path: str, issues: list[VersionIssue]
+) -> dict[str, Any]:
+    """Keep only the properties of ``tree``, reporting the others."""
+    if tree is RESOURCE_FILE_2017 and "httpUrl" in obj:
+        obj = {("blobSource" if k == "httpUrl" else k): v for k, v in obj.items()}
+    out: dict[str, Any] = {}
+    for key, value in obj.items():
+        where = f"{path}.{key}" if path else key
+        if key not in tree:
+            issues.append(
+                VersionIssue(
+                    where,
+                    f"{where} is not a property of api-version {_V2017}",
+                    _HINT_2017,
+                )
+            )
+            continue
+        sub = tree[key]
+        if sub is None:
+            out[key] = value
+        elif isinstance(value, list):
+            out[key] = [_prune(v, sub, f"{where}[{i}]", issues) for i, v in enumerate(value)]
+        else:
+            out[key] = _prune(value, sub, where, issues)
+            for required in _REQUIRED_2017.get(key, ()):
+                if required not in out[key]:
+                    issues.append(
+                        VersionIssue(
+                            f"{where}.{required}",
+                            f"{where}.{required} is required in api-version {_V2017}",
+                            f"set {required}, or use api-version 2025-06-01",
+                        )
+                    )
+    return out
+
+
+def task_wire_properties(
+    task: Task, api_version: ApiVersion
+) -> tuple[dict[str, Any], list[VersionIssue]]:
+    """The task's plain properties as the camelCase wire dict of ``api_version``.
+
+    Not included: ``id``, ``dependsOn``, ``exitConditions`` and the failure intent (the emit
+    pass adds those). The second item lists properties the version does not have; they are
+    left out of the dict.
+    """
+    wire = task.model_dump(mode="json", by_alias=True, exclude_none=True, exclude=_INTENT_FIELDS)
+    if api_version != _V2017:
+        return wire, []
+    issues: list[VersionIssue] = []
+    return _prune(wire, TASK_SHAPE_2017, "", issues), issues
+
+
+def exit_conditions_wire(ec: ExitConditions, api_version: ApiVersion) -> dict[str, Any]:
+    """``exitConditions`` as a camelCase wire dict. Both spec versions call the start-up
+    failure entry ``preProcessingError`` ([spec-2017] ExitConditions has no
+    ``schedulingError``); the shape is the same in both."""
+    del api_version  # identical in both versions
+    return ec.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+# --------------------------------------------------------------------------- the job
+
+
+class JobConstraints(WireModel):
+    max_wall_clock_time: Duration | None = None
+    max_task_retry_count: Annotated[int, Field(ge=-1, le=INT32_MAX)] | None = None
+
+
+class MetadataItem(WireModel):
+    name: str
+    value: str
+
+
+def _metadata(value: object) -> object:
+    """Accept {"name": "value", ...} as well as [{"name": ..., "value": ...}, ...]."""
+    if isinstance(value, Mapping):
+        if not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+            raise PydanticCustomError(
+                "invalid-metadata", "job metadata names and values must be strings"
+            )
+        return tuple({"name": k, "value": v} for k, v in sorted(value.items()))
+    return value
+
+
+class JobSettings(WireModel):
+    """Job-level settings from ``graph.graph["job"]`` or the command line."""
+
+    id: str | None = Field(
+        default=None, min_length=1, max_length=MAX_ID_LENGTH, pattern=r"^[A-Za-z0-9_-]+$"
+    )
+    display_name: str | None = Field(default=None, max_length=MAX_DISPLAY_NAME_LENGTH)
+    pool_id: str | None = None
+    #: [spec-2025] priority: -1000 (lowest) to 1000 (highest).
+    priority: Annotated[int, Field(ge=-1000, le=1000)] | None = None
+    #: [spec-2025] maxParallelTasks: -1 (no limit) or greater than 0 (2025 only).
+    max_parallel_tasks: Annotated[int, Field(ge=-1, le=INT32_MAX)] | None = None
+    constraints: JobConstraints | None = None
+    on_all_tasks_complete: AllTasksComplete | None = None
+    on_task_failure: TaskFailure | None = None
+    metadata: Annotated[tuple[MetadataItem, ...], BeforeValidator(_metadata)] | None = None
+    common_environment_settings: tuple[EnvironmentSetting, ...] | None = None
+
+    @field_validator("max_parallel_tasks")
+    @classmethod
+    def _not_zero(cls, value: int | None) -> int | None:
+        if value == 0:
+            raise PydanticCustomError(
+                "invalid-max-parallel-tasks",
+                "maxParallelTasks must be -1 (no limit) or greater than 0",
+            )
+        return value
+
+
+#: Job properties that api-version 2017-09-01.6.0 (JobAddParameter) does not have.
+_JOB_ONLY_2025: Final = ("maxParallelTasks",)
+
+
+def job_wire(
+    job: JobSettings, api_version: ApiVersion, *, job_id: str | None = None
+) -> dict[str, Any]:
+    """The Add Job body's user settings (camelCase; ``pool_id`` becomes
+    ``poolInfo: {"poolId": ...}``). ``job_id`` overrides ``job.id``. The caller adds
+    ``usesTaskDependencies`` / ``onTaskFailure`` as the plan needs. Properties the version
+    does not have are left out; ``job_version_issues`` reports them."""
+    wire = job.model_dump(mode="json", by_alias=True, exclude_none=True)
+    if job_id is not None:
+        wire["id"] = job_id
+    pool = wire.pop("poolId", None)
+    out = {k: v for k, v in wire.items() if not (api_version == _V2017 and k in _JOB_ONLY_2025)}
+    if pool is not None:
+        out["poolInfo"] = {"poolId": pool}
+    return out
+
+
+def job_version_issues(job: JobSettings, api_version: ApiVersion) -> list[VersionIssue]:
+    """Job settings that ``api_version`` does not have."""
+    if api_version != _V2017:
+        return []
+    wire = job.model_dump(by_alias=True, exclude_none=True)
+    return [
+        VersionIssue(key, f"{key} is not a property of api-version {_V2017}", _HINT_2017)
+        for key in _JOB_ONLY_2025
+        if key in wire
+    ]

@@ -1,0 +1,355 @@
+"""normalize: a user's ``networkx.DiGraph`` → a frozen, index-based ``WorkflowSpec``.
+
+Every node becomes a task id (an int key becomes its decimal string) and a validated task;
+edges become parent index lists. Nothing is rejected here that can be collected: problems
+are returned as diagnostics so the user sees all of them at once.
+
+Node attributes: ``task=dagbatch.Task(...)`` or the task's properties as plain attributes
+(snake_case or camelCase), plus the failure intent ``on_failure``, ``satisfy_exit_codes`` and
+``job_action``. Attributes whose name starts with ``_`` are the user's own and are ignored.
+Edge attribute ``when``: ``"success"`` (default), ``"failure"`` or ``"always"``.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+import networkx as nx
+from pydantic import ValidationError
+from pydantic.alias_generators import to_camel
+
+from dagbatch.compiler import graphs, models
+from dagbatch.errors import Diagnostic
+from dagbatch.limits import MAX_DISPLAY_NAME_LENGTH, ApiVersion
+
+WHEN_VALUES = ("success", "failure", "always")
+
+# Node attributes that can be checked without building a pydantic model: the common case of
+# tasks that are just a command line (and perhaps a display name) skips model validation.
+_SIMPLE_KEYS = {
+    "command_line": "commandLine",
+    "commandLine": "commandLine",
+    "display_name": "displayName",
+    "displayName": "displayName",
+}
+
+# pydantic error types → dagbatch diagnostic codes (custom errors carry the code as their type).
+_PYDANTIC_CODES = {
+    "extra_forbidden": "unknown-property",
+    "missing": "missing-property",
+    "literal_error": "invalid-enum",
+    "enum": "invalid-enum",
+    "string_too_long": "too-long",
+    "string_type": "invalid-type",
+    "int_type": "invalid-type",
+    "int_parsing": "invalid-type",
+    "list_type": "invalid-type",
+    "tuple_type": "invalid-type",
+    "model_type": "invalid-type",
+    "dict_type": "invalid-type",
+    "greater_than_equal": "out-of-range",
+    "less_than_equal": "out-of-range",
+    "string_pattern_mismatch": "invalid-value",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Intent:
+    """A task's failure intent, from node attributes or its Task."""
+
+    on_failure: str = "block"
+    satisfy_exit_codes: tuple[int | tuple[int, int], ...] = ()
+    job_action: str | None = None
+    exit_conditions: Mapping[str, Any] | None = None  # raw, already in wire form
+
+    @property
+    def is_default(self) -> bool:
+        return (
+            self.on_failure == "block"
+            and not self.satisfy_exit_codes
+            and self.job_action is None
+            and self.exit_conditions is None
+        )
+
+
+DEFAULT_INTENT = Intent()
+
+
+@dataclass(frozen=True)
+class WorkflowSpec:
+    """The normalized workflow. Index ``i`` names the i-th node in graph order everywhere."""
+
+    api_version: ApiVersion
+    ids: tuple[str, ...]
+    props: tuple[Mapping[str, Any], ...]  # wire properties (no id, dependsOn, exitConditions)
+    intents: tuple[Intent, ...]
+    preds: tuple[tuple[int, ...], ...]  # parents of each task, self-loops removed
+    succ: tuple[Sequence[int], ...]  # children of each task, self-loops removed
+    when: Mapping[tuple[int, int], str]  # explicit edge `when`, keyed (parent, child)
+    self_loops: tuple[int, ...]
+    job: models.JobSettings
+
+    @cached_property
+    def topological(self) -> tuple[list[int], list[int]]:
+        """(order, leftover): Kahn's order, and the tasks on or behind a cycle."""
+        return graphs.topological_order(self.preds, self.succ)
+
+
+def _camel_path(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            # pydantic puts function/union tags in loc; keep only field-like names
+            if "[" in part or "-" in part or part.startswith("function"):
+                continue
+            out += ("." if out else "") + to_camel(part)
+    return out
+
+
+def pydantic_diagnostics(
+    exc: ValidationError, task_id: str | None, *, known: frozenset[str] | None = None
+) -> list[Diagnostic]:
+    """Translate a pydantic ValidationError into diagnostics naming the task and the field."""
+    out: list[Diagnostic] = []
+    for err in exc.errors(include_url=False):
+        etype = err["type"]
+        code = _PYDANTIC_CODES.get(etype, etype if "-" in etype else "invalid-value")
+        field = _camel_path(tuple(err["loc"]))
+        hint = None
+        message = err["msg"]
+        if etype == "extra_forbidden":
+            name = str(err["loc"][-1])
+            message = f"unknown property {name!r}"
+            if known is not None and len(err["loc"]) == 1:
+                close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.6)
+                if close:
+                    hint = f"did you mean {close[0]!r}?"
+            if hint is None:
+                hint = "check the spelling; attributes starting with '_' are ignored"
+        elif etype == "missing":
+            message = f"required property {field!r} is missing"
+        out.append(Diagnostic(code=code, message=message, task_id=task_id, field=field, hint=hint))
+    return out
+
+
+def _node_id(key: Any) -> str | None:
+    if isinstance(key, bool):
+        return None
+    if isinstance(key, int):
+        return str(key)
+    if isinstance(key, str):
+        return key
+    return None
+
+
+def _simple_props(attrs: Mapping[str, Any]) -> dict[str, Any] | None:
+    """Wire props for a node that has only a command line / display name, else None."""
+    if len(attrs) == 1:  # the common case: just a command line
+        line = attrs.get("command_line")
+        if line is None:
+            line = attrs.get("commandLine")
+        if type(line) is str and line and not line.isspace():
+            return {"commandLine": line}
+        return None
+    props: dict[str, Any] = {}
+    for key, value in attrs.items():
+        wire = _SIMPLE_KEYS.get(key)
+        if wire is None:
+            if key.startswith("_"):
+                continue
+            return None
+        if not isinstance(value, str) or wire in props:
+            return None
+        props[wire] = value
+    if not props.get("commandLine", "").strip():
+        return None
+    if len(props.get("displayName", "")) > MAX_DISPLAY_NAME_LENGTH:
+        return None
+    # Same key order as the model path: displayName first, then commandLine.
+    return {k: props[k] for k in ("displayName", "commandLine") if k in props}
+
+
+def _task_from_attrs(
+    attrs: Mapping[str, Any], task_id: str, diags: list[Diagnostic]
+) -> models.Task | None:
+    given = attrs.get("task")
+    extra = {k: v for k, v in attrs.items() if k != "task" and not k.startswith("_")}
+    if given is not None:
+        if isinstance(given, models.Task):
+            if not extra:
+                return given
+            try:
+                merged = given.model_dump(exclude_unset=True)
+                merged.update(extra)
+                return models.Task.model_validate(merged)
+            except ValidationError as exc:
+                diags.extend(pydantic_diagnostics(exc, task_id, known=models.TASK_FIELD_NAMES))
+                return None
+        if isinstance(given, Mapping):
+            extra = {**given, **extra}
+        else:
+            diags.append(
+                Diagnostic(
+                    code="invalid-type",
+                    message=f"node attribute 'task' is a {type(given).__name__}, "
+                    "not a dagbatch.Task or a mapping",
+                    task_id=task_id,
+                    field="task",
+                    hint="use task=dagbatch.Task(command_line=...) or plain node attributes",
+                )
+            )
+            return None
+    try:
+        return models.Task.model_validate(extra)
+    except ValidationError as exc:
+        diags.extend(pydantic_diagnostics(exc, task_id, known=models.TASK_FIELD_NAMES))
+        return None
+
+
+def _intent_of(task: models.Task, api_version: ApiVersion) -> Intent:
+    raw = None
+    if task.exit_conditions is not None:
+        raw = models.exit_conditions_wire(task.exit_conditions, api_version)
+    intent = Intent(
+        on_failure=task.on_failure,
+        satisfy_exit_codes=tuple(task.satisfy_exit_codes),
+        job_action=task.job_action,
+        exit_conditions=raw,
+    )
+    return DEFAULT_INTENT if intent.is_default else intent
+
+
+def normalize(
+    graph: nx.DiGraph,
+    *,
+    api_version: ApiVersion,
+    job_overrides: Mapping[str, Any] | None = None,
+) -> tuple[WorkflowSpec, list[Diagnostic]]:
+    """Build the WorkflowSpec; every problem found is returned, none raised."""
+    diags: list[Diagnostic] = []
+    if not isinstance(graph, nx.DiGraph) or graph.is_multigraph():
+        raise TypeError("normalize() takes a networkx.DiGraph")
+
+    node_keys = list(graph._node)
+    index: dict[Any, int] = {key: i for i, key in enumerate(node_keys)}
+    ids: list[str] = [
+        k if type(k) is str else str(k) if type(k) is int else _node_id(k) or repr(k)
+        for k in node_keys
+    ]
+    for key in (k for k in node_keys if type(k) is not str and type(k) is not int):
+        if _node_id(key) is None:
+            tid = repr(key)
+            diags.append(
+                Diagnostic(
+                    code="invalid-id",
+                    message=f"node key {tid} is a {type(key).__name__}; task ids are str or int",
+                    task_id=tid,
+                    field="id",
+                    hint="use a string id of letters, digits, '-' and '_', or an int",
+                )
+            )
+
+    # Most tasks are a bare command line: a quick check skips the model for them.
+    node_attrs = list(graph._node.values())
+    quick = [_simple_props(attrs) for attrs in node_attrs]
+    props: list[Mapping[str, Any]] = quick  # type: ignore[assignment]
+    intents: list[Intent] = [DEFAULT_INTENT] * len(ids)
+    for i, fast in enumerate(quick):
+        if fast is not None:
+            continue
+        tid = ids[i]
+        task = _task_from_attrs(node_attrs[i], tid, diags)
+        if task is None:
+            props[i] = {}
+            continue
+        wire, issues = models.task_wire_properties(task, api_version)
+        for issue in issues:
+            diags.append(
+                Diagnostic(
+                    code="unsupported-property",
+                    message=issue.message,
+                    task_id=tid,
+                    field=issue.field,
+                    hint=issue.hint,
+                )
+            )
+        props[i] = wire
+        intents[i] = _intent_of(task, api_version)
+
+    # networkx keeps adjacency as dicts of dicts (``_pred``/``_succ``); reading them directly
+    # and mapping keys to indices with C-level ``map`` keeps this linear and quick on graphs
+    # of a million edges.
+    get = index.__getitem__
+    adj_pred: Mapping[Any, Mapping[Any, Mapping[str, Any]]] = graph._pred
+    pred_maps = [adj_pred[k] for k in node_keys]
+    preds: list[tuple[int, ...]] = [tuple(map(get, m)) for m in pred_maps]
+    when: dict[tuple[int, int], str] = {}
+    # Only nodes with a self-loop or with edge attributes need a second look.
+    unusual = [i for i, m in enumerate(pred_maps) if m and (any(m.values()) or node_keys[i] in m)]
+    self_loops = [i for i in unusual if node_keys[i] in pred_maps[i]]
+    for vi in self_loops:
+        preds[vi] = tuple(u for u in preds[vi] if u != vi)
+    with_data = [i for i in unusual if any(pred_maps[i].values())]
+    # Children from the parent lists: a loop over small ints touches memory in order, where
+    # looking each child's key up in the index again would cost twice as much on big graphs.
+    children: list[list[int]] = [[] for _ in node_keys]
+    for vi, ps in enumerate(preds):
+        for ui in ps:
+            children[ui].append(vi)
+    for vi in with_data:
+        key = node_keys[vi]
+        for u, data in pred_maps[vi].items():
+            w = data.get("when")
+            if w is None or u == key:
+                continue
+            ui = get(u)
+            if w not in WHEN_VALUES:
+                diags.append(
+                    Diagnostic(
+                        code="invalid-enum",
+                        message=f"edge {ids[ui]} -> {ids[vi]}: when={w!r} is not one of "
+                        + ", ".join(WHEN_VALUES),
+                        task_id=ids[vi],
+                        field="when",
+                        hint="when='success' (default), 'failure' or 'always'",
+                    )
+                )
+            else:
+                when[(ui, vi)] = w
+
+    job_data: dict[str, Any] = dict(graph.graph.get("job") or {})
+    if job_overrides:
+        job_data.update({k: v for k, v in job_overrides.items() if v is not None})
+    try:
+        job = models.JobSettings.model_validate(job_data)
+    except ValidationError as exc:
+        diags.extend(
+            Diagnostic(
+                code=d.code,
+                message=d.message,
+                task_id=None,
+                field="job." + (d.field or ""),
+                hint=d.hint,
+            )
+            for d in pydantic_diagnostics(exc, None)
+        )
+        job = models.JobSettings()
+
+    spec = WorkflowSpec(
+        api_version=api_version,
+        ids=tuple(ids),
+        props=tuple(props),
+        intents=tuple(intents),
+        preds=tuple(preds),
+        succ=tuple(children),
+        when=when,
+        self_loops=tuple(self_loops),
+        job=job,
+    )
+    return spec, diags

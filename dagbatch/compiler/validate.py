@@ -1,0 +1,180 @@
+"""validate: every rule of Batch that can be checked offline, all diagnostics at once.
+
+Checks here work on the normalized spec (property-level checks ran in normalize through the
+models): ids (charset, length, case-insensitive duplicates, integer aliases like "7"/"007"),
+self-loops and cycles (with the cycle's path), failure intent (children of one parent that
+want different things, job actions against the job's setting).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from dagbatch.compiler import emit, graphs
+from dagbatch.compiler.spec import WorkflowSpec
+from dagbatch.errors import Diagnostic
+from dagbatch.limits import ID_PATTERN, MAX_ID_LENGTH
+
+
+def _id_problem(tid: str) -> Diagnostic:
+    if len(tid) > MAX_ID_LENGTH:
+        return Diagnostic(
+            code="id-too-long",
+            message=f"task id is {len(tid)} characters; Batch allows at most {MAX_ID_LENGTH}",
+            task_id=tid,
+            field="id",
+            hint="shorten the id; put the long name in display_name",
+        )
+    if tid == "":
+        return Diagnostic(code="invalid-id", message="task id is empty", task_id=tid, field="id")
+    bad = sorted({c for c in tid if not (c.isascii() and (c.isalnum() or c in "-_"))})
+    return Diagnostic(
+        code="invalid-id",
+        message="task id has characters Batch does not allow: " + ", ".join(map(repr, bad)),
+        task_id=tid,
+        field="id",
+        hint="ids may use letters, digits, '-' and '_' only",
+    )
+
+
+def check_ids(spec: WorkflowSpec) -> list[Diagnostic]:
+    ids = spec.ids
+    match = ID_PATTERN.fullmatch
+    diags = [_id_problem(tid) for tid in ids if not match(tid)]
+    # Duplicates ignoring case: one set comparison in the common case of none.
+    if len(set(map(str.lower, ids))) != len(ids):
+        seen: dict[str, str] = {}
+        for tid in ids:
+            first = seen.setdefault(tid.lower(), tid)
+            if first is not tid:
+                diags.append(
+                    Diagnostic(
+                        code="duplicate-id",
+                        message=f"task id {tid!r} equals {first!r} ignoring case; Batch ids "
+                        "are unique within a job regardless of case",
+                        task_id=tid,
+                        field="id",
+                        hint="rename one of the two tasks",
+                    )
+                )
+    # "7" and "007" denote the same task to a range. Two ids can only alias if one of them
+    # is zero-padded (equal canonical ids would be duplicates), so look only then.
+    by_int: dict[int, list[str]] = defaultdict(list)
+    digits = [tid for tid in ids if tid.isdigit() and tid.isascii()]
+    if any(tid[0] == "0" and len(tid) > 1 for tid in digits):
+        for tid in digits:
+            by_int[int(tid)].append(tid)
+    for n, names in by_int.items():
+        if len(names) > 1:
+            diags.append(
+                Diagnostic(
+                    code="int-id-alias",
+                    severity="warning",
+                    message=f"task ids {', '.join(repr(x) for x in names)} all denote task {n} "
+                    "in a taskIdRange (Batch ignores leading zeros); they are never put in ranges",
+                    task_id=names[1],
+                    field="id",
+                    hint="avoid zero-padded integer ids, or use non-numeric ids",
+                )
+            )
+    return diags
+
+
+def check_structure(spec: WorkflowSpec) -> list[Diagnostic]:
+    diags: list[Diagnostic] = []
+    for i in spec.self_loops:
+        diags.append(
+            Diagnostic(
+                code="self-loop",
+                message="task depends on itself",
+                task_id=spec.ids[i],
+                field="dependsOn",
+                hint=f"remove the edge {spec.ids[i]} -> {spec.ids[i]}",
+            )
+        )
+    _, leftover = spec.topological
+    if leftover:
+        cycle = graphs.find_cycle(spec.preds, leftover)
+        path = " -> ".join(spec.ids[i] for i in cycle)
+        diags.append(
+            Diagnostic(
+                code="cycle",
+                message=f"the dependencies form a cycle: {path}",
+                task_id=spec.ids[cycle[0]],
+                field="dependsOn",
+                hint=f"remove one edge of the cycle ({len(leftover)} task(s) are on or behind "
+                "a cycle)",
+            )
+        )
+    return diags
+
+
+def check_intent(spec: WorkflowSpec) -> list[Diagnostic]:
+    diags: list[Diagnostic] = []
+    # Batch applies one dependencyAction per parent to all its dependents: the children of a
+    # parent must agree on `when`.
+    per_parent: dict[int, dict[str, list[int]]] = {}
+    for (u, v), w in spec.when.items():
+        per_parent.setdefault(u, {}).setdefault(w, []).append(v)
+    for u, groups in per_parent.items():
+        # children without an explicit `when` mean "success"
+        explicit = sum(len(c) for c in groups.values())
+        if explicit < len(spec.succ[u]):
+            groups.setdefault("success", []).append(-1)
+        if len(groups) > 1:
+            desc = "; ".join(
+                f"when={w!r}: "
+                + ", ".join(spec.ids[c] if c >= 0 else "(others, default)" for c in cs[:5])
+                + (" ..." if len(cs) > 5 else "")
+                for w, cs in sorted(groups.items())
+            )
+            diags.append(
+                Diagnostic(
+                    code="when-conflict",
+                    message=f"the children of {spec.ids[u]!r} want different things ({desc}); "
+                    "Batch applies one dependencyAction per parent to all of its dependents",
+                    task_id=spec.ids[u],
+                    field="when",
+                    hint="give the children one `when`, or put a no-op task between the parent "
+                    "and one group of children (e.g. parent -> on_fail_gate(when='failure') -> "
+                    "handlers) so each parent has one kind of dependent",
+                )
+            )
+        intent = spec.intents[u]
+        # -1 stands for the children without an explicit `when`: they do not conflict, but an
+        # explicit when='success' does even when such children are there too.
+        if intent.on_failure == "satisfy" and any(c >= 0 for c in groups.get("success", ())):
+            diags.append(
+                Diagnostic(
+                    code="intent-conflict",
+                    message=f"{spec.ids[u]!r} has on_failure='satisfy' but edges to it say "
+                    "when='success'",
+                    task_id=spec.ids[u],
+                    field="on_failure",
+                    hint="drop one of the two settings",
+                )
+            )
+    job_setting = spec.job.on_task_failure
+    if job_setting == "noaction":
+        for i, intent in enumerate(spec.intents):
+            wants = intent.job_action not in (None, "none") or emit.sets_job_action(
+                intent.exit_conditions
+            )
+            if wants:
+                diags.append(
+                    Diagnostic(
+                        code="job-action-needs-job-setting",
+                        message="the task sets a job action on failure, but the job's "
+                        "onTaskFailure is 'noaction', so Batch rejects the task",
+                        task_id=spec.ids[i],
+                        field="job_action",
+                        hint="drop on_task_failure='noaction' from the job settings (dagbatch "
+                        "then sets performexitoptionsjobaction) or remove the job action",
+                    )
+                )
+    return diags
+
+
+def validate(spec: WorkflowSpec) -> list[Diagnostic]:
+    """All offline checks on the spec; property checks already ran in normalize."""
+    return [*check_ids(spec), *check_structure(spec), *check_intent(spec)]

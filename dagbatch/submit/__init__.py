@@ -1,0 +1,1 @@
+"""Submission: the REST client, retry policy, journal and the exactly-once submission."""

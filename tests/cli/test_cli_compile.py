@@ -1,0 +1,138 @@
+"""`dagbatch compile` / `dagbatch validate` as a user runs them: exit codes and output."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from dagbatch.cli.main import main
+
+ROOT = Path(__file__).resolve().parents[2]
+BROKEN = Path(__file__).parents[1] / "fixtures" / "broken"
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(main, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+@pytest.mark.parametrize(
+    ("fixture", "code", "task"),
+    [
+        ("cycle.py", "cycle", "extract"),
+        ("case_duplicate.py", "duplicate-id", "align"),
+        ("id_with_space.py", "invalid-id", "build docs"),
+        ("id_too_long.py", "id-too-long", "t" * 65),
+        ("misspelt_property.py", "unknown-property", "fetch"),
+        ("missing_command_line.py", "missing-property", "orphan"),
+        ("when_conflict.py", "when-conflict", "train"),
+        ("task_too_large.py", "task-too-large", "huge"),
+        ("path_escapes.py", "path-escapes-task-dir", "fetch"),
+    ],
+)
+def test_broken_workflow_exits_1_naming_the_task(
+    fixture: str, code: str, task: str, tmp_path: Path
+) -> None:
+    out = tmp_path / "plan"
+    status, _, err = run("compile", str(BROKEN / fixture), "--out", str(out))
+    assert status == 1, err
+    assert f"error {code} (task {task!r}" in err
+    assert not out.exists(), "an invalid workflow must not leave a plan behind"
+    assert run("validate", str(BROKEN / fixture))[0] == 1
+
+
+def test_cycle_message_prints_the_path() -> None:
+    _, _, err = run("validate", str(BROKEN / "cycle.py"))
+    assert "extract -> transform -> load -> extract" in err
+
+
+def test_misspelt_property_suggests_the_right_name() -> None:
+    _, _, err = run("validate", str(BROKEN / "misspelt_property.py"))
+    assert "did you mean 'environment_settings'?" in err
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    status, _, err = run("validate", str(BROKEN / "everything.py"))
+    assert status == 1
+    for expected in ("duplicate-id", "invalid-id", "unknown-property", "missing-property", "cycle"):
+        assert f"error {expected}" in err, expected
+    assert "5 error(s)" in err
+
+
+def test_compile_writes_plan_and_summary(tmp_path: Path) -> None:
+    out = tmp_path / "plan"
+    status, _, err = run("compile", str(ROOT / "examples" / "mapreduce.py"), "--out", str(out))
+    assert status == 0, err
+    manifest = json.loads((out / "plan.json").read_text())
+    assert manifest["counts"]["requests"] == len(manifest["batches"]) == 101
+    assert len(list((out / "batches").iterdir())) == 101
+    assert "requests         101  in 3 wave(s)" in err
+    assert "ranges             1" in err
+
+
+def test_compile_replaces_previous_plan_but_refuses_foreign_dir(tmp_path: Path) -> None:
+    out = tmp_path / "plan"
+    wf = str(ROOT / "examples" / "pipeline.py")
+    assert run("compile", wf, "--out", str(out))[0] == 0
+    assert run("compile", wf, "--out", str(out))[0] == 0
+    foreign = tmp_path / "mine"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("keep me")
+    status, _, _ = run("compile", wf, "--out", str(foreign))
+    assert status == 2
+    assert (foreign / "notes.txt").read_text() == "keep me"
+
+
+def test_jsonl_writes_one_body_a_line(tmp_path: Path) -> None:
+    status, out, _ = run("compile", str(ROOT / "examples" / "mapreduce.py"), "--format", "jsonl")
+    assert status == 0
+    lines = out.splitlines()
+    assert len(lines) == 101
+    assert sum(len(json.loads(line)["value"]) for line in lines) == 10_002
+
+
+def test_usage_errors_exit_2(tmp_path: Path) -> None:
+    assert run("compile", str(tmp_path / "absent.py"))[0] == 2
+    assert run("compile", str(ROOT / "examples" / "mapreduce.py"), "--over-limit", "nope")[0] == 2
+    assert run("frobnicate")[0] == 2
+
+
+def test_load_error_exits_1_with_file_and_line() -> None:
+    status, _, err = run("validate", str(Path(__file__).parents[1] / "fixtures/loader/raises.py"))
+    assert status == 1
+    assert "raises.py:7:" in err
+
+
+def test_over_limit_error_strategy() -> None:
+    status, _, err = run(
+        "validate", str(ROOT / "examples" / "wide_fanin.py"), "--over-limit", "error"
+    )
+    assert status == 1
+    assert "error task-ids-too-long (task 'assemble'" in err
+
+
+def test_python_dash_m_entry_point() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "dagbatch", "validate", str(ROOT / "examples" / "pipeline.py")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "ok: 8 tasks in 1 request(s)" in proc.stderr
+
+
+def test_recompile_refuses_to_drop_a_submission_journal(tmp_path: Path) -> None:
+    out = tmp_path / "plan"
+    wf = str(ROOT / "examples" / "pipeline.py")
+    assert run("compile", wf, "--out", str(out))[0] == 0
+    (out / "journal-nightly.jsonl").write_text('{"t": "header"}\n')
+    status, _, err = run("compile", wf, "--out", str(out))
+    assert status == 2
+    assert "submission journal" in err
+    assert (out / "journal-nightly.jsonl").exists()

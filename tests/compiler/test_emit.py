@@ -1,0 +1,341 @@
+"""emit: exitConditions derived from the failure intent, raw pass-through and clashes."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import networkx as nx
+import orjson
+import pytest
+from dag_strategies import NodeIntent, batch_exit_options, check_plan, wanted_action
+
+from dagbatch import compile_graph
+from dagbatch.compiler.emit import (
+    depends_on_wire,
+    derive_exit_conditions,
+    iter_task_bytes,
+    sets_dependency_action,
+    sets_job_action,
+)
+from dagbatch.compiler.ranges import Dependencies
+from dagbatch.compiler.spec import Intent
+from dagbatch.errors import Diagnostic, InvalidWorkflow
+
+
+def derive(intent: Intent, mode: str | None, job_actions: bool = False) -> dict[str, Any] | None:
+    diags: list[Diagnostic] = []
+    out = derive_exit_conditions(
+        intent, mode=mode, job_actions=job_actions, task_id="t", diags=diags
+    )
+    assert diags == []
+    return out
+
+
+# The derivation table: what the user says -> the exact exitConditions.
+TABLE: list[tuple[Intent, str | None, bool, dict[str, Any] | None]] = [
+    (Intent(), None, False, None),
+    (Intent(), "success", False, None),
+    (Intent(), "always", False, {"default": {"dependencyAction": "satisfy"}}),
+    (
+        Intent(),
+        "failure",
+        False,
+        {
+            "exitCodes": [{"code": 0, "exitOptions": {"dependencyAction": "block"}}],
+            "default": {"dependencyAction": "satisfy"},
+        },
+    ),
+    (Intent(on_failure="satisfy"), "success", False, {"default": {"dependencyAction": "satisfy"}}),
+    (Intent(on_failure="satisfy"), None, False, None),
+    (
+        Intent(satisfy_exit_codes=(3, (10, 12))),
+        "success",
+        False,
+        {
+            "exitCodes": [{"code": 3, "exitOptions": {"dependencyAction": "satisfy"}}],
+            "exitCodeRanges": [
+                {"start": 10, "end": 12, "exitOptions": {"dependencyAction": "satisfy"}}
+            ],
+        },
+    ),
+    (Intent(), None, True, {"default": {"jobAction": "none"}}),
+    (Intent(job_action="terminate"), None, True, {"default": {"jobAction": "terminate"}}),
+    (
+        Intent(job_action="disable", satisfy_exit_codes=(3,)),
+        "success",
+        True,
+        {
+            "exitCodes": [
+                {"code": 3, "exitOptions": {"dependencyAction": "satisfy", "jobAction": "none"}}
+            ],
+            "default": {"jobAction": "disable"},
+        },
+    ),
+    (
+        Intent(),
+        "failure",
+        True,
+        {
+            "exitCodes": [
+                {"code": 0, "exitOptions": {"dependencyAction": "block", "jobAction": "none"}}
+            ],
+            "default": {"dependencyAction": "satisfy", "jobAction": "none"},
+        },
+    ),
+]
+
+
+@pytest.mark.parametrize(("intent", "mode", "job_actions", "expected"), TABLE)
+def test_derivation_table(
+    intent: Intent, mode: str | None, job_actions: bool, expected: dict[str, Any] | None
+) -> None:
+    assert derive(intent, mode, job_actions) == expected
+
+
+_CODES: list[tuple[int | tuple[int, int], ...]] = [(), (3,), (3, 4), ((10, 12),), (3, (10, 12))]
+
+
+@pytest.mark.parametrize(
+    ("mode", "on_failure", "codes", "job_actions", "job_action"),
+    list(
+        itertools.product(
+            ["success", "failure", "always", None],
+            ["block", "satisfy"],
+            _CODES,
+            [False, True],
+            [None, "none", "terminate", "disable"],
+        )
+    ),
+)
+def test_batch_applies_what_the_intent_says(
+    mode: str | None,
+    on_failure: str,
+    codes: tuple[int | tuple[int, int], ...],
+    job_actions: bool,
+    job_action: str | None,
+) -> None:
+    intent = Intent(on_failure=on_failure, satisfy_exit_codes=codes, job_action=job_action)
+    ec = derive(intent, mode, job_actions)
+    want = NodeIntent(on_failure, codes, job_action)
+    for code in want.probe_codes():
+        for cover in (False, True):
+            dep, jact = batch_exit_options(
+                ec, code, job_actions=job_actions, ranges_cover_zero=cover
+            )
+            if mode is not None:
+                assert dep == wanted_action(want, mode, code), (code, ec)
+            expected_job = "none"
+            if job_actions and not want.succeeded(code):
+                expected_job = job_action or "none"
+            assert jact == expected_job, (code, ec)
+    if not job_actions:
+        assert not sets_job_action(ec)
+
+
+def test_always_with_job_actions_keeps_satisfy_codes_satisfying() -> None:
+    # regression: under job actions a satisfy code gets an entry of its own, and an entry
+    # without dependencyAction blocks for a non-zero code
+    ec = derive(Intent(satisfy_exit_codes=(3,)), "always", job_actions=True)
+    assert ec is not None
+    assert batch_exit_options(ec, 3, job_actions=True, ranges_cover_zero=False) == (
+        "satisfy",
+        "none",
+    )
+
+
+def test_raw_exit_conditions_pass_through() -> None:
+    raw = {"exitCodes": [{"code": 7, "exitOptions": {"dependencyAction": "satisfy"}}]}
+    assert derive(Intent(exit_conditions=raw), None) == raw
+    merged = derive(Intent(exit_conditions=raw), "failure")
+    assert merged == {
+        "exitCodes": [
+            {"code": 7, "exitOptions": {"dependencyAction": "satisfy"}},
+            {"code": 0, "exitOptions": {"dependencyAction": "block"}},
+        ],
+        "default": {"dependencyAction": "satisfy"},
+    }
+
+
+def test_raw_entries_get_job_action_none_under_job_actions() -> None:
+    raw = {
+        "exitCodes": [{"code": 7, "exitOptions": {"dependencyAction": "satisfy"}}],
+        "preProcessingError": {"dependencyAction": "block"},
+    }
+    ec = derive(Intent(exit_conditions=raw), None, job_actions=True)
+    assert ec is not None
+    assert ec["exitCodes"][0]["exitOptions"] == {"jobAction": "none", "dependencyAction": "satisfy"}
+    assert ec["preProcessingError"] == {"jobAction": "none", "dependencyAction": "block"}
+    assert ec["default"] == {"jobAction": "none"}
+
+
+@pytest.mark.parametrize(
+    ("raw", "mode", "field"),
+    [
+        ({"default": {"dependencyAction": "block"}}, "failure", "exitConditions.default"),
+        (
+            {"exitCodes": [{"code": 0, "exitOptions": {"dependencyAction": "satisfy"}}]},
+            "failure",
+            "exitConditions.exitCodes[0].exitOptions",
+        ),
+        ({"default": {"dependencyAction": "block"}}, "always", "exitConditions.default"),
+    ],
+)
+def test_clash_between_raw_and_derived(raw: dict[str, Any], mode: str, field: str) -> None:
+    diags: list[Diagnostic] = []
+    derive_exit_conditions(
+        Intent(exit_conditions=raw), mode=mode, job_actions=False, task_id="t", diags=diags
+    )
+    assert [d.code for d in diags] == ["exit-conditions-clash"]
+    assert diags[0].task_id == "t"
+    assert diags[0].field is not None and diags[0].field.startswith(field)
+
+
+def test_clash_of_job_actions() -> None:
+    diags: list[Diagnostic] = []
+    raw = {"default": {"jobAction": "disable"}}
+    derive_exit_conditions(
+        Intent(exit_conditions=raw, job_action="terminate"),
+        mode=None,
+        job_actions=True,
+        task_id="t",
+        diags=diags,
+    )
+    assert [d.code for d in diags] == ["exit-conditions-clash"]
+    # without an explicit job_action the raw jobAction stands
+    diags.clear()
+    ec = derive_exit_conditions(
+        Intent(exit_conditions=raw), mode=None, job_actions=True, task_id="t", diags=diags
+    )
+    assert diags == []
+    assert ec == {"default": {"jobAction": "disable"}}
+
+
+@pytest.mark.parametrize(
+    ("raw", "satisfy", "field"),
+    [
+        # a raw range blocks codes 1-10; the intent says 3 satisfies
+        (
+            {
+                "exitCodeRanges": [
+                    {"start": 1, "end": 10, "exitOptions": {"dependencyAction": "block"}}
+                ]
+            },
+            (3,),
+            "exitConditions.exitCodeRanges[0]",
+        ),
+        # overlapping ranges that disagree
+        (
+            {
+                "exitCodeRanges": [
+                    {"start": 5, "end": 8, "exitOptions": {"dependencyAction": "block"}}
+                ]
+            },
+            ((1, 6),),
+            "exitConditions.exitCodeRanges[0]",
+        ),
+        # a raw code inside a derived range
+        (
+            {"exitCodes": [{"code": 4, "exitOptions": {"dependencyAction": "block"}}]},
+            ((1, 6),),
+            "exitConditions.exitCodes[0]",
+        ),
+    ],
+)
+def test_overlapping_raw_ranges_clash_with_satisfy_codes(
+    raw: dict[str, Any], satisfy: tuple[Any, ...], field: str
+) -> None:
+    diags: list[Diagnostic] = []
+    intent = Intent(satisfy_exit_codes=satisfy, exit_conditions=raw)
+    derive_exit_conditions(intent, mode="success", job_actions=False, task_id="t", diags=diags)
+    assert [(d.code, d.field) for d in diags] == [
+        ("exit-conditions-clash", f"{field}.exitOptions.dependencyAction")
+    ]
+
+
+def test_agreeing_raw_ranges_do_not_clash() -> None:
+    diags: list[Diagnostic] = []
+    raw = {
+        "exitCodeRanges": [{"start": 1, "end": 10, "exitOptions": {"dependencyAction": "satisfy"}}]
+    }
+    intent = Intent(satisfy_exit_codes=(3, (4, 6)), exit_conditions=raw)
+    ec = derive_exit_conditions(intent, mode="success", job_actions=False, task_id="t", diags=diags)
+    assert diags == []
+    assert ec is not None and ec["exitCodeRanges"][0]["start"] == 1
+
+
+def test_compile_reports_the_clash() -> None:
+    g = nx.DiGraph()
+    g.add_node("a", command_line="x", exit_conditions={"default": {"dependencyAction": "block"}})
+    g.add_node("b", command_line="y")
+    g.add_edge("a", "b", when="always")
+    with pytest.raises(InvalidWorkflow) as info:
+        compile_graph(g)
+    assert [(d.code, d.task_id) for d in info.value.errors] == [("exit-conditions-clash", "a")]
+
+
+def test_compiled_job_uses_exit_option_job_actions_only_when_asked() -> None:
+    g = nx.DiGraph()
+    g.add_node("a", command_line="x", job_action="terminate")
+    g.add_node("b", command_line="y")
+    g.add_edge("a", "b")
+    plan = compile_graph(g)
+    check_plan(g, plan)
+    assert plan.job["onTaskFailure"] == "performexitoptionsjobaction"
+    tasks = {t["id"]: t for r in plan.requests for t in orjson.loads(r.body)["value"]}
+    assert tasks["a"]["exitConditions"] == {"default": {"jobAction": "terminate"}}
+    assert tasks["b"]["exitConditions"] == {"default": {"jobAction": "none"}}
+    g.nodes["a"]["job_action"] = "none"
+    plan = compile_graph(g)
+    assert plan.job["onTaskFailure"] == "noaction"
+    assert all(b"exitConditions" not in r.body for r in plan.requests)
+
+
+def test_helpers() -> None:
+    assert sets_job_action({"default": {"jobAction": "terminate"}})
+    assert not sets_job_action({"default": {"jobAction": "none"}})
+    assert not sets_job_action(None)
+    assert sets_dependency_action(
+        {"exitCodeRanges": [{"start": 1, "end": 2, "exitOptions": {"dependencyAction": "block"}}]}
+    )
+    assert not sets_dependency_action({"default": {"jobAction": "none"}})
+    assert depends_on_wire(Dependencies((), ())) is None
+    assert depends_on_wire(Dependencies(("a",), ((1, 3),))) == {
+        "taskIds": ("a",),
+        "taskIdRanges": [{"start": 1, "end": 3}],
+    }
+    parts = dict(
+        zip(
+            [1, 0],
+            iter_task_bytes(
+                [1, 0],
+                ["t", "u"],
+                [{"commandLine": "x"}, {"commandLine": "y"}],
+                [Dependencies(("u",), ()), Dependencies((), ())],
+                {0: {"default": {}}},
+            ),
+            strict=True,
+        )
+    )
+    assert parts[0] == (
+        b'{"id":"t","commandLine":"x","dependsOn":{"taskIds":["u"]},'
+        b'"exitConditions":{"default":{}}}'
+    )
+    assert parts[1] == b'{"id":"u","commandLine":"y"}'
+
+
+def test_job_setting_performexitoptionsjobaction_without_job_actions() -> None:
+    g = nx.DiGraph()
+    g.graph["job"] = {"on_task_failure": "performexitoptionsjobaction"}
+    g.add_node("a", command_line="x", satisfy_exit_codes=[3])
+    g.add_node("b", command_line="y")
+    g.add_edge("a", "b", when="always")
+    plan = compile_graph(g)
+    check_plan(g, plan)
+    assert plan.job["onTaskFailure"] == "performexitoptionsjobaction"
+    tasks = {t["id"]: t for r in plan.requests for t in orjson.loads(r.body)["value"]}
+    assert tasks["b"]["exitConditions"] == {"default": {"jobAction": "none"}}
+    assert tasks["a"]["exitConditions"]["default"] == {
+        "dependencyAction": "satisfy",
+        "jobAction": "none",
+    }

@@ -1,0 +1,103 @@
+"""The workflow file contract: what the loader finds, and that loading leaves no trace."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import networkx as nx
+import pytest
+
+from dagbatch.compiler.loader import load_workflow, split_target
+from dagbatch.errors import WorkflowLoadError
+
+FIX = Path(__file__).parents[1] / "fixtures" / "loader"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+def test_module_level_graph_is_found() -> None:
+    loaded = load_workflow(EXAMPLES / "wide_fanin.py")
+    assert loaded.attribute == "graph"
+    assert loaded.graph.number_of_nodes() == 3001
+
+
+def test_build_function_is_called_and_sibling_modules_import() -> None:
+    loaded = load_workflow(FIX / "with_build.py")
+    assert loaded.attribute == "build"
+    assert loaded.graph.nodes["a"]["command_line"] == "echo from helper"
+
+
+def test_named_attribute_graph_and_callable() -> None:
+    assert load_workflow(f"{FIX / 'named.py'}:small").graph.number_of_nodes() == 1
+    pair = load_workflow(f"{FIX / 'named.py'}:make_pair").graph
+    assert list(pair.edges) == [(1, 2)]
+
+
+def test_missing_named_attribute() -> None:
+    with pytest.raises(WorkflowLoadError, match="defines no 'nope'"):
+        load_workflow(f"{FIX / 'named.py'}:nope")
+
+
+def test_no_graph_found_explains_the_contract() -> None:
+    with pytest.raises(WorkflowLoadError, match="build"):
+        load_workflow(FIX / "no_graph.py")
+
+
+def test_exception_in_user_code_names_file_and_line() -> None:
+    with pytest.raises(WorkflowLoadError) as info:
+        load_workflow(FIX / "raises.py")
+    assert info.value.path is not None and info.value.path.endswith("raises.py")
+    assert info.value.line == 7  # the line inside boom() that raised
+    assert "KeyError" in str(info.value)
+
+
+def test_exception_in_build_names_line() -> None:
+    with pytest.raises(WorkflowLoadError) as info:
+        load_workflow(FIX / "build_raises.py")
+    assert info.value.line == 2
+    assert "cannot reach the inventory" in str(info.value)
+
+
+def test_loading_leaves_no_lasting_change() -> None:
+    path_before = list(sys.path)
+    modules_before = set(sys.modules)
+    cwd_before = os.getcwd()
+    load_workflow(FIX / "with_build.py")
+    assert sys.path == path_before
+    assert os.getcwd() == cwd_before
+    added = set(sys.modules) - modules_before
+    assert "helper_mod" not in added
+    assert not any(m.startswith("_dagbatch_workflow_") for m in added)
+
+
+def test_not_a_digraph(tmp_path: Path) -> None:
+    f = tmp_path / "wf.py"
+    f.write_text("import networkx as nx\ngraph = nx.MultiDiGraph()\n")
+    with pytest.raises(WorkflowLoadError, match="multigraph"):
+        load_workflow(f)
+    f.write_text("graph = [1, 2]\nworkflow = 3\n")
+    with pytest.raises(WorkflowLoadError):
+        load_workflow(f)
+    f.write_text("import networkx as nx\ndag = nx.Graph()\n")
+    with pytest.raises(WorkflowLoadError, match=r"not a networkx\.DiGraph"):
+        load_workflow(f)
+
+
+def test_missing_file_and_wrong_suffix(tmp_path: Path) -> None:
+    with pytest.raises(WorkflowLoadError, match="no such workflow file"):
+        load_workflow(tmp_path / "absent.py")
+    txt = tmp_path / "wf.txt"
+    txt.write_text("")
+    with pytest.raises(WorkflowLoadError, match=r"\.py"):
+        load_workflow(txt)
+
+
+def test_split_target() -> None:
+    assert split_target("wf.py:graph2") == (Path("wf.py"), "graph2")
+    assert split_target("wf.py") == (Path("wf.py"), None)
+    assert split_target("C:wf.py") == (Path("C:wf.py"), None)
+
+
+def test_graph_is_a_digraph_instance() -> None:
+    assert isinstance(load_workflow(FIX / "with_build.py").graph, nx.DiGraph)

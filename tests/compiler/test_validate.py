@@ -1,0 +1,191 @@
+"""validate: each diagnostic code, and every problem reported at once."""
+
+from __future__ import annotations
+
+import itertools
+
+import networkx as nx
+import pytest
+
+from dagbatch import check_graph, compile_graph
+from dagbatch.compiler.pipeline import CompileOptions
+from dagbatch.compiler.spec import normalize
+from dagbatch.compiler.validate import validate
+from dagbatch.errors import Diagnostic, InvalidWorkflow
+
+
+def graph(*nodes: str, edges: list[tuple[str, str, dict[str, str]]] | None = None) -> nx.DiGraph:
+    g = nx.DiGraph()
+    for n in nodes:
+        g.add_node(n, command_line=f"run {n}")
+    for u, v, d in edges or []:
+        g.add_edge(u, v, **d)
+    return g
+
+
+def codes(diags: list[Diagnostic]) -> list[tuple[str, str | None]]:
+    return sorted((d.code, d.task_id) for d in diags)
+
+
+def only(diags: list[Diagnostic], code: str) -> Diagnostic:
+    found = [d for d in diags if d.code == code]
+    assert len(found) == 1, diags
+    return found[0]
+
+
+def test_a_valid_graph_has_no_diagnostics() -> None:
+    g = graph("a", "b", "c", edges=[("a", "b", {}), ("b", "c", {"when": "always"})])
+    assert check_graph(g) == []
+
+
+def test_invalid_id_for_a_space() -> None:
+    d = only(check_graph(graph("has space")), "invalid-id")
+    assert d.task_id == "has space" and d.field == "id" and d.severity == "error"
+    assert "' '" in d.message
+
+
+def test_id_too_long_at_65_characters() -> None:
+    assert check_graph(graph("a" * 64)) == []
+    d = only(check_graph(graph("a" * 65)), "id-too-long")
+    assert "65" in d.message
+
+
+def test_duplicate_ids_ignoring_case() -> None:
+    d = only(check_graph(graph("Align", "align")), "duplicate-id")
+    assert d.task_id == "align"
+    assert "'Align'" in d.message
+
+
+def test_int_id_alias_is_a_warning() -> None:
+    g = graph("7", "007", edges=[("7", "007", {})])
+    diags = check_graph(g)
+    d = only(diags, "int-id-alias")
+    assert d.severity == "warning"
+    assert "'7'" in d.message and "'007'" in d.message
+    plan = compile_graph(g)  # a warning does not stop the compiler
+    assert [w.code for w in plan.warnings] == ["int-id-alias"]
+
+
+def test_self_loop() -> None:
+    d = only(check_graph(graph("a", edges=[("a", "a", {})])), "self-loop")
+    assert d.task_id == "a" and d.field == "dependsOn"
+
+
+def test_cycle_with_its_path() -> None:
+    g = graph(
+        "start",
+        "x",
+        "y",
+        "z",
+        "after",
+        edges=[
+            ("start", "x", {}),
+            ("x", "y", {}),
+            ("y", "z", {}),
+            ("z", "x", {}),
+            ("z", "after", {}),
+        ],
+    )
+    d = only(check_graph(g), "cycle")
+    path = d.message.split(": ", 1)[1].split(" -> ")
+    assert path[0] == path[-1]
+    assert sorted(path[:-1]) == ["x", "y", "z"]
+    for u, v in itertools.pairwise(path):
+        assert g.has_edge(u, v), (u, v)
+
+
+def test_when_conflict() -> None:
+    g = graph("p", "ok", "bad", edges=[("p", "ok", {}), ("p", "bad", {"when": "failure"})])
+    d = only(check_graph(g), "when-conflict")
+    assert d.task_id == "p"
+    assert "'failure'" in d.message and "'success'" in d.message
+
+
+def test_explicit_success_next_to_default_children_is_no_conflict() -> None:
+    g = graph("p", "a", "b", edges=[("p", "a", {"when": "success"}), ("p", "b", {})])
+    assert check_graph(g) == []
+
+
+def test_intent_conflict() -> None:
+    g = graph("p", "c", edges=[("p", "c", {"when": "success"})])
+    g.nodes["p"]["on_failure"] = "satisfy"
+    d = only(check_graph(g), "intent-conflict")
+    assert d.task_id == "p" and d.field == "on_failure"
+
+
+def test_intent_conflict_also_next_to_children_without_when() -> None:
+    # regression: an explicit when='success' conflicts with on_failure='satisfy' even when
+    # the parent has other children that leave `when` unset
+    g = graph("p", "c", "d", edges=[("p", "c", {"when": "success"}), ("p", "d", {})])
+    g.nodes["p"]["on_failure"] = "satisfy"
+    assert codes(check_graph(g)) == [("intent-conflict", "p")]
+
+
+def test_on_failure_satisfy_with_default_edges_is_fine() -> None:
+    g = graph("p", "c", edges=[("p", "c", {})])
+    g.nodes["p"]["on_failure"] = "satisfy"
+    assert check_graph(g) == []
+
+
+def test_job_action_needs_the_job_setting() -> None:
+    g = graph("a")
+    g.nodes["a"]["job_action"] = "terminate"
+    assert check_graph(g) == []  # dagbatch sets performexitoptionsjobaction itself
+    g.graph["job"] = {"on_task_failure": "noaction"}
+    d = only(check_graph(g), "job-action-needs-job-setting")
+    assert d.task_id == "a"
+    g.nodes["a"]["job_action"] = "none"
+    assert check_graph(g) == []
+
+
+def test_task_too_large() -> None:
+    g = graph("small")
+    g.add_node(
+        "huge",
+        command_line="x",
+        environment_settings=[{"name": "A", "value": "x" * (1024 * 1024)}],
+    )
+    d = only(check_graph(g), "task-too-large")
+    assert d.task_id == "huge"
+    # the same task fits the 4 MB limit of the 2017 api-version
+    assert check_graph(g, CompileOptions(api_version="2017-09-01.6.0")) == []
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    g = graph(
+        "bad id",
+        "Dup",
+        "dup",
+        "a" * 65,
+        "s",
+        "x",
+        "y",
+        "p",
+        "c1",
+        "c2",
+        edges=[
+            ("s", "s", {}),
+            ("x", "y", {}),
+            ("y", "x", {}),
+            ("p", "c1", {"when": "failure"}),
+            ("p", "c2", {"when": "always"}),
+        ],
+    )
+    with pytest.raises(InvalidWorkflow) as info:
+        compile_graph(g)
+    found = {d.code for d in info.value.errors}
+    assert found == {
+        "invalid-id",
+        "duplicate-id",
+        "id-too-long",
+        "self-loop",
+        "cycle",
+        "when-conflict",
+    }
+    text = str(info.value)
+    assert "6 error(s)" in text
+
+
+def test_validate_works_on_the_spec() -> None:
+    spec, diags = normalize(graph("a", "b", edges=[("a", "b", {})]), api_version="2025-06-01")
+    assert diags == [] and validate(spec) == []

@@ -1,0 +1,107 @@
+"""dagbatch.submit.journal: records, folding, torn lines, refusal without --resume, mismatch,
+lock."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+import pytest
+
+from dagbatch.errors import ConfigError
+from dagbatch.submit.journal import Journal, JournalExists, JournalMismatch, RunHeader, read_journal
+
+HEADER = RunHeader("a" * 64, "job1", "https://acct.example/")
+
+
+def test_records_fold_into_state(tmp_path: Path) -> None:
+    path = tmp_path / "j.jsonl"
+    journal, state = Journal.open(path, HEADER, resume=False)
+    assert state.runs == 0
+    journal.sending(1, ["a", "b", "c"])
+    journal.confirmed(["a"])
+    journal.failed("c", "InvalidPropertyValue", "bad")
+    journal.sync()
+    journal.job_event("created")
+    journal.close()
+
+    state = read_journal(path)
+    assert state.runs == 1
+    assert state.header == RunHeader("a" * 64, "job1", "https://acct.example")
+    assert state.sent == {"a", "b", "c"}
+    assert state.confirmed == {"a"}
+    assert state.unconfirmed_sent == {"b", "c"}
+    assert state.failed == {"c": ("InvalidPropertyValue", "bad")}
+    assert state.job_events == {"created"}
+    lines = path.read_bytes().splitlines()
+    assert all(isinstance(orjson.loads(line), dict) for line in lines)
+
+
+def test_journal_of_a_run_that_sent_nothing_is_started_afresh(tmp_path: Path) -> None:
+    path = tmp_path / "j.jsonl"
+    Journal.open(path, HEADER, resume=False)[0].close()  # e.g. the key was wrong
+    other = RunHeader("b" * 64, "job1", HEADER.endpoint)
+    journal, state = Journal.open(path, other, resume=False)
+    journal.close()
+    assert state.runs == 0
+    after = read_journal(path)
+    assert after.runs == 1 and after.header is not None and after.header.plan_sha256 == "b" * 64
+
+
+def test_existing_journal_needs_resume(tmp_path: Path) -> None:
+    path = tmp_path / "j.jsonl"
+    journal = Journal.open(path, HEADER, resume=False)[0]
+    journal.sending(1, ["a"])
+    journal.close()
+    with pytest.raises(JournalExists, match="--resume"):
+        Journal.open(path, HEADER, resume=False)
+    journal, state = Journal.open(path, HEADER, resume=True)
+    journal.close()
+    assert state.runs == 1
+    assert read_journal(path).runs == 2
+
+
+def test_resume_refuses_another_plan_or_job(tmp_path: Path) -> None:
+    path = tmp_path / "j.jsonl"
+    journal = Journal.open(path, HEADER, resume=False)[0]
+    journal.sending(1, ["a"])
+    journal.close()
+    with pytest.raises(JournalMismatch, match="plan"):
+        Journal.open(path, RunHeader("b" * 64, "job1", HEADER.endpoint), resume=True)
+    with pytest.raises(JournalMismatch, match="job id"):
+        Journal.open(path, RunHeader("a" * 64, "job2", HEADER.endpoint), resume=True)
+    with pytest.raises(JournalMismatch, match="endpoint"):
+        Journal.open(path, RunHeader("a" * 64, "job1", "https://other.example"), resume=True)
+
+
+def test_torn_last_line_is_ignored_and_terminated(tmp_path: Path) -> None:
+    path = tmp_path / "j.jsonl"
+    journal, _ = Journal.open(path, HEADER, resume=False)
+    journal.sending(1, ["a", "b"])
+    journal.confirmed(["a"])
+    journal.close()
+    with open(path, "ab") as fh:
+        fh.write(b'{"t":"ok","ids":["b"')  # the process died in the middle of this write
+
+    state = read_journal(path)
+    assert state.torn_lines == 1
+    assert state.confirmed == {"a"}
+    assert state.unconfirmed_sent == {"b"}
+
+    journal, state = Journal.open(path, HEADER, resume=True)
+    journal.confirmed(["b"])
+    journal.close()
+    state = read_journal(path)
+    assert state.confirmed == {"a", "b"}
+    assert state.torn_lines == 1
+    assert state.runs == 2
+
+
+def test_second_writer_is_refused_while_the_journal_is_open(tmp_path: Path) -> None:
+    path = tmp_path / "j.jsonl"
+    journal, _ = Journal.open(path, HEADER, resume=False)
+    try:
+        with pytest.raises(ConfigError, match="in use"):
+            Journal.open(path, HEADER, resume=True)
+    finally:
+        journal.close()

@@ -1,0 +1,500 @@
+"""dagbatch.submit.submission and `dagbatch submit` against the emulator on 127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+from click.testing import CliRunner
+
+from dagbatch.cli.main import main
+from dagbatch.emulator import DEV_ACCOUNT, DEV_KEY
+from dagbatch.emulator.server import EmulatorServer
+from dagbatch.errors import BatchServiceError, PlanError
+from dagbatch.submit.client import BatchClient, RetryPolicy, SharedKeyAuth
+from dagbatch.submit.journal import Journal, JournalExists, RunHeader, read_journal
+from dagbatch.submit.progress import PlainProgress, RichProgress
+from dagbatch.submit.submission import (
+    JobMismatch,
+    default_journal_path,
+    load_plan,
+    submit_plan,
+    task_differences,
+)
+from tests.plan_factory import layered_plan, plan_tasks, write_plan
+
+WRONG_KEY = "d3Jvbmcta2V5LXdyb25nLWtleS13cm9uZy1rZXktd3Jvbmcta2V5LXdyb25nLWtleQ=="
+
+
+async def _no_sleep(seconds: float) -> None:
+    await asyncio.sleep(0)
+
+
+def make_client(server: EmulatorServer, *, key: str = DEV_KEY, **retry: Any) -> BatchClient:
+    policy = RetryPolicy(**{"sleep": _no_sleep, "base_delay": 0.0, **retry})
+    return BatchClient(server.endpoint, SharedKeyAuth(DEV_ACCOUNT, key), retry=policy)
+
+
+def add_task_directly(server: EmulatorServer, job_id: str, task: dict[str, Any]) -> None:
+    async def run() -> None:
+        async with make_client(server) as client:
+            results = await client.add_task_collection(job_id, orjson.dumps({"value": [task]}))
+            assert results[0].status == "success"
+
+    asyncio.run(run())
+
+
+def create_job(server: EmulatorServer, job_id: str = "job", **settings: Any) -> None:
+    async def run() -> None:
+        async with make_client(server) as client:
+            body = {"id": job_id, "poolInfo": {"poolId": "p"}, "usesTaskDependencies": True}
+            answer = await client.create_job({**body, **settings})
+            assert answer.status == 201
+
+    asyncio.run(run())
+
+
+def env_for(server: EmulatorServer, key: str = DEV_KEY) -> dict[str, str]:
+    return {
+        "AZURE_BATCH_ENDPOINT": server.endpoint,
+        "AZURE_BATCH_ACCOUNT": DEV_ACCOUNT,
+        "AZURE_BATCH_ACCESS_KEY": key,
+    }
+
+
+# --- the happy path ----------------------------------------------------------------------------
+
+
+def test_submit_sends_exact_bodies_in_wave_order(emulator: EmulatorServer, tmp_path: Path) -> None:
+    plan = layered_plan(tmp_path / "plan", tasks=1000, waves=4, per_batch=100, pool_id="p")
+    report = submit_plan(
+        plan, job_id="job", client=make_client(emulator), create_job=True, concurrency=4
+    )
+    assert report.ok and report.total == report.confirmed == report.added == 1000
+    assert report.failures == () and report.not_submitted == ()
+    assert report.requests == 12 and report.retries == 0 and report.job_created
+
+    expected = plan_tasks(plan)
+    stored = list(emulator.store.tasks("job"))
+    assert sorted(t["id"] for t in stored) == sorted(t["id"] for _, t in expected)
+    by_id = {t["id"]: t for t in stored}
+    assert all(by_id[t["id"]] == t for _, t in expected)  # every byte that was in the plan
+    _assert_wave_order(emulator.store.task_ids("job"), expected)
+
+    journal = read_journal(default_journal_path(plan, "job"))
+    assert journal.confirmed == {t["id"] for _, t in expected}
+    assert journal.job_events == {"created"}
+
+
+def _assert_wave_order(order: list[str], expected: list[tuple[int, dict[str, Any]]]) -> None:
+    """Every task was stored after all its parents (which sit in earlier waves)."""
+    position = {task_id: n for n, task_id in enumerate(order)}
+    wave_of = {t["id"]: w for w, t in expected}
+    checked = 0
+    for wave, task in expected:
+        for parent in task.get("dependsOn", {}).get("taskIds", []):
+            assert wave_of[parent] < wave
+            assert position[parent] < position[task["id"]], (parent, task["id"])
+            checked += 1
+    assert checked > 0
+
+
+def test_terminatejob_is_set_after_the_last_task(emulator: EmulatorServer, tmp_path: Path) -> None:
+    plan = layered_plan(
+        tmp_path / "plan", tasks=150, waves=2, pool_id="p", on_all_tasks_complete="terminatejob"
+    )
+    report = submit_plan(plan, job_id="job", client=make_client(emulator), create_job=True)
+    assert report.ok and report.job_terminate_set
+    job = emulator.store.job("job")
+    assert job is not None and job.spec["onAllTasksComplete"] == "terminatejob"
+    assert job.state == "active"  # it has tasks that did not complete yet
+    assert emulator.store.stats()["requests"]["updatejob"] == 1
+
+
+def test_existing_job_with_matching_settings_is_used(
+    emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    create_job(emulator, onTaskFailure="noaction")
+    plan = layered_plan(tmp_path / "plan", tasks=10, waves=2, pool_id="p")
+    report = submit_plan(plan, job_id="job", client=make_client(emulator), create_job=True)
+    assert report.ok and not report.job_created
+
+
+def test_existing_job_with_other_settings_is_refused(
+    emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    create_job(emulator, usesTaskDependencies=False)
+    plan = layered_plan(tmp_path / "plan", tasks=10, waves=2, pool_id="p")
+    with pytest.raises(JobMismatch, match="usesTaskDependencies"):
+        submit_plan(plan, job_id="job", client=make_client(emulator), create_job=True)
+    assert emulator.store.task_count("job") == 0
+
+
+def test_missing_job_without_create_job_is_an_error(
+    emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    plan = layered_plan(tmp_path / "plan", tasks=10, waves=1)
+    with pytest.raises(BatchServiceError, match="--create-job"):
+        submit_plan(plan, job_id="job", client=make_client(emulator))
+
+
+# --- plan and journal checks ------------------------------------------------------------------
+
+
+def test_tampered_batch_file_is_refused_before_sending(
+    emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    plan = layered_plan(tmp_path / "plan", tasks=300, waves=2, pool_id="p")
+    path = plan / "batches" / "000002.json"
+    path.write_bytes(path.read_bytes().replace(b"echo", b"ECHO"))
+    with pytest.raises(PlanError, match=r"000002\.json does not match plan\.json"):
+        submit_plan(plan, job_id="job", client=make_client(emulator), create_job=True)
+    assert emulator.store.stats()["requestsTotal"] == 0
+
+
+def test_existing_journal_without_resume_is_refused(
+    emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    plan = layered_plan(tmp_path / "plan", tasks=10, waves=1, pool_id="p")
+    assert submit_plan(plan, job_id="job", client=make_client(emulator), create_job=True).ok
+    with pytest.raises(JournalExists, match="--resume"):
+        submit_plan(plan, job_id="job", client=make_client(emulator))
+    again = submit_plan(plan, job_id="job", client=make_client(emulator), resume=True)
+    assert again.ok and again.previously_confirmed == 10 and again.requests == 0
+
+
+# --- TaskExists ---------------------------------------------------------------------------------
+
+
+def test_colliding_task_not_sent_by_us_is_a_conflict(
+    emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    create_job(emulator)
+    # Identical to the plan's task, but not added by this submission: still a conflict.
+    add_task_directly(emulator, "job", {"id": "t1-3", "commandLine": "/bin/sh -c 'echo 1 3'"})
+    add_task_directly(emulator, "job", {"id": "t1-5", "commandLine": "somebody else's"})
+    plan = layered_plan(tmp_path / "plan", tasks=20, waves=2)
+    report = submit_plan(plan, job_id="job", client=make_client(emulator))
+    assert not report.ok
+    assert {(f.task_id, f.code, f.kind) for f in report.failures} == {
+        ("t1-3", "TaskExists", "conflict"),
+        ("t1-5", "TaskExists", "conflict"),
+    }
+    assert emulator.store.task("job", "t1-5") == {"id": "t1-5", "commandLine": "somebody else's"}
+    assert len(report.not_submitted) == 10  # wave 2 waits until wave 1 fully landed
+    assert emulator.store.task_count("job") == 10
+
+
+def _journal_with_sends(plan: Path, job_id: str, endpoint: str, path: Path) -> None:
+    """A journal of an interrupted run: every task sent, none confirmed."""
+    loaded = load_plan(plan)
+    journal, _ = Journal.open(path, RunHeader(loaded.sha256, job_id, endpoint), resume=False)
+    for batch in loaded.batches:
+        journal.sending(batch.index, batch.ids)
+    journal.close()
+
+
+def test_resume_verifies_possibly_landed_tasks(emulator: EmulatorServer, tmp_path: Path) -> None:
+    plan = layered_plan(tmp_path / "plan", tasks=250, waves=2, pool_id="p")
+    first = submit_plan(
+        plan,
+        job_id="job",
+        client=make_client(emulator),
+        create_job=True,
+        journal_path=tmp_path / "first.jsonl",
+    )
+    assert first.ok
+    journal = tmp_path / "interrupted.jsonl"
+    _journal_with_sends(plan, "job", emulator.endpoint, journal)
+    report = submit_plan(
+        plan, job_id="job", client=make_client(emulator), resume=True, journal_path=journal
+    )
+    assert report.ok and report.verified_existing == 250 and report.added == 0
+    assert emulator.store.stats()["requests"]["gettask"] == 250
+    assert read_journal(journal).confirmed == {t["id"] for _, t in plan_tasks(plan)}
+
+
+def test_resume_reports_a_possibly_landed_task_that_differs(
+    emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    create_job(emulator)
+    add_task_directly(emulator, "job", {"id": "t1-2", "commandLine": "different"})
+    plan = layered_plan(tmp_path / "plan", tasks=10, waves=1)
+    journal = tmp_path / "interrupted.jsonl"
+    _journal_with_sends(plan, "job", emulator.endpoint, journal)
+    report = submit_plan(
+        plan, job_id="job", client=make_client(emulator), resume=True, journal_path=journal
+    )
+    assert [(f.task_id, f.kind) for f in report.failures] == [("t1-2", "conflict")]
+    assert "commandLine" in report.failures[0].message
+    assert emulator.store.task("job", "t1-2") == {"id": "t1-2", "commandLine": "different"}
+    assert report.confirmed == 9
+
+
+def test_task_differences_canonicalises_service_fields() -> None:
+    sent = {
+        "id": "a",
+        "commandLine": "x",
+        "dependsOn": {"taskIds": ["p1", "p2"]},
+        "exitConditions": {"default": {"dependencyAction": "satisfy"}},
+    }
+    existing = {
+        **sent,
+        "dependsOn": {"taskIds": ["p2", "p1"]},
+        "exitConditions": {"default": {"dependencyAction": "Satisfy", "jobAction": "none"}},
+        "url": "https://x/jobs/j/tasks/a",
+        "eTag": "0x1",
+        "state": "active",
+        "creationTime": "2025-01-01T00:00:00Z",
+        "constraints": {"maxTaskRetryCount": 0},
+    }
+    assert task_differences(sent, existing) == []
+    assert task_differences(sent, {**existing, "commandLine": "y"}) == ["commandLine"]
+    assert task_differences(sent, {**existing, "dependsOn": {"taskIds": ["p1"]}}) == [
+        "dependsOn.taskIds"
+    ]
+    assert sorted(task_differences({"id": "a", "commandLine": "x"}, existing)) == [
+        "dependsOn",
+        "exitConditions",
+    ]
+    assert task_differences(sent, {**existing, "id": "A"}) == ["id"]
+
+
+# --- client errors, 413 --------------------------------------------------------------------------
+
+
+def test_client_errors_are_collected_and_later_waves_held(
+    emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    bad = {
+        "id": "bad",
+        "commandLine": "x",
+        "exitConditions": {"default": {"jobAction": "terminate"}},  # job is noaction: 400
+    }
+    plan = write_plan(
+        tmp_path / "plan",
+        [(1, [{"id": "a", "commandLine": "x"}, bad]), (2, [{"id": "c", "commandLine": "x"}])],
+        pool_id="p",
+    )
+    report = submit_plan(plan, job_id="job", client=make_client(emulator), create_job=True)
+    assert not report.ok
+    assert [(f.task_id, f.code, f.kind) for f in report.failures] == [
+        ("bad", "InvalidPropertyValue", "clienterror")
+    ]
+    assert report.not_submitted == ("c",)
+    assert emulator.store.task_ids("job") == ["a"]
+
+
+def test_body_too_large_is_split_in_halves(emulator: EmulatorServer, tmp_path: Path) -> None:
+    # 100 tasks of ~15 KB: a 1.5 MB body, over the 1 MB limit of 2025-06-01.
+    tasks = [
+        {
+            "id": f"big{i}",
+            "commandLine": "x",
+            "environmentSettings": [{"name": "E", "value": "v" * 15000}],
+        }
+        for i in range(100)
+    ]
+    plan = write_plan(tmp_path / "plan", [(1, tasks)], pool_id="p")
+    report = submit_plan(plan, job_id="job", client=make_client(emulator), create_job=True)
+    assert report.ok and report.confirmed == 100
+    responses = emulator.store.stats()["responses"]
+    assert responses["413"] == 1 and responses["200"] == 2
+    assert emulator.store.task_ids("job") == [f"big{i}" for i in range(100)]
+
+
+def test_body_too_large_for_a_single_task_fails_it(tmp_path: Path) -> None:
+    """A service with a smaller limit than the plan assumed (only a mock can do that)."""
+    sizes: list[int] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/jobs/job":
+            return httpx.Response(200, json={"id": "job", "usesTaskDependencies": True})
+        body = orjson.loads(request.content)
+        sizes.append(len(body["value"]))
+        if any(t["id"] == "huge" for t in body["value"]):
+            return httpx.Response(
+                413, json={"code": "RequestBodyTooLarge", "message": {"value": "big"}}
+            )
+        return httpx.Response(
+            200, json={"value": [{"taskId": t["id"], "status": "success"} for t in body["value"]]}
+        )
+
+    tasks = [{"id": f"t{i}", "commandLine": "x"} for i in range(8)]
+    tasks.insert(5, {"id": "huge", "commandLine": "x"})
+    plan = write_plan(tmp_path / "plan", [(1, tasks)])
+    client = BatchClient(
+        "https://acct.example",
+        SharedKeyAuth("acct", DEV_KEY),
+        transport=httpx.MockTransport(handler),
+        retry=RetryPolicy(sleep=_no_sleep),
+    )
+    report = submit_plan(plan, job_id="job", client=client)
+    assert [(f.task_id, f.code) for f in report.failures] == [("huge", "RequestBodyTooLarge")]
+    assert report.confirmed == 8
+    assert sizes == [9, 4, 5, 2, 1, 1, 3]  # halves, depth first, in order
+
+
+def test_failure_messages_are_redacted_everywhere(tmp_path: Path) -> None:
+    secret = "sv=2024&sig=Zm9vYmFyc2VjcmV0"
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/jobs/job":
+            return httpx.Response(200, json={"id": "job", "usesTaskDependencies": True})
+        return httpx.Response(
+            200,
+            json={
+                "value": [
+                    {
+                        "taskId": "a",
+                        "status": "clienterror",
+                        "error": {
+                            "code": "InvalidPropertyValue",
+                            "message": {"value": f"cannot read https://s.blob/c/f?{secret}"},
+                        },
+                    }
+                ]
+            },
+        )
+
+    plan = write_plan(tmp_path / "plan", [(1, [{"id": "a", "commandLine": "x"}])])
+    client = BatchClient(
+        "https://acct.example",
+        SharedKeyAuth("acct", DEV_KEY),
+        transport=httpx.MockTransport(handler),
+        retry=RetryPolicy(sleep=_no_sleep),
+    )
+    report = submit_plan(plan, job_id="job", client=client)
+    assert report.failures[0].message == "cannot read https://s.blob/c/f?sv=2024&sig=REDACTED"
+    journal_text = default_journal_path(plan, "job").read_text()
+    assert "Zm9vYmFy" not in journal_text and "sig=REDACTED" in journal_text
+
+
+# --- the command line ---------------------------------------------------------------------------
+
+
+def test_cli_submit_ok_and_report_file(emulator: EmulatorServer, tmp_path: Path) -> None:
+    plan = layered_plan(tmp_path / "plan", tasks=120, waves=2, pool_id="p")
+    result = CliRunner().invoke(
+        main,
+        ["submit", str(plan), "--job-id", "job", "--create-job", "--quiet"],
+        env=env_for(emulator),
+    )
+    assert result.exit_code == 0, result.output
+    assert "120/120 tasks confirmed" in result.output
+    assert DEV_KEY not in result.output
+    report = orjson.loads((plan / "journal-job.report.json").read_bytes())
+    assert report["ok"] is True and report["confirmed"] == 120
+
+
+def test_cli_conflict_exits_3_and_lists_it(emulator: EmulatorServer, tmp_path: Path) -> None:
+    create_job(emulator)
+    add_task_directly(emulator, "job", {"id": "t1-0", "commandLine": "not ours"})
+    plan = layered_plan(tmp_path / "plan", tasks=20, waves=1)
+    result = CliRunner().invoke(
+        main, ["submit", str(plan), "--job-id", "job", "--quiet"], env=env_for(emulator)
+    )
+    assert result.exit_code == 3, result.output
+    assert "t1-0: TaskExists (conflict)" in result.output
+    report = orjson.loads((plan / "journal-job.report.json").read_bytes())
+    assert [f["taskId"] for f in report["failures"]] == ["t1-0"]
+
+
+def test_cli_wrong_key_exits_3_with_a_clear_message(
+    emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    plan = layered_plan(tmp_path / "plan", tasks=20, waves=1, pool_id="p")
+    result = CliRunner().invoke(
+        main,
+        ["submit", str(plan), "--job-id", "job", "--create-job", "--quiet"],
+        env=env_for(emulator, key=WRONG_KEY),
+    )
+    assert result.exit_code == 3
+    assert "authentication failed: check AZURE_BATCH_ACCOUNT / AZURE_BATCH_ACCESS_KEY" in (
+        result.output
+    )
+    assert WRONG_KEY not in result.output
+    assert emulator.store.task_count("job") == 0
+    # Nothing was sent, so the right key works without --resume.
+    again = CliRunner().invoke(
+        main,
+        ["submit", str(plan), "--job-id", "job", "--create-job", "--quiet"],
+        env=env_for(emulator),
+    )
+    assert again.exit_code == 0, again.output
+    assert emulator.store.task_count("job") == 20
+
+
+def test_cli_missing_credentials_is_a_usage_error(tmp_path: Path) -> None:
+    plan = layered_plan(tmp_path / "plan", tasks=5, waves=1)
+    env = {"AZURE_BATCH_ENDPOINT": "", "AZURE_BATCH_ACCOUNT": "", "AZURE_BATCH_ACCESS_KEY": ""}
+    result = CliRunner().invoke(main, ["submit", str(plan), "--job-id", "job"], env=env)
+    assert result.exit_code == 2
+    assert "AZURE_BATCH_ENDPOINT" in result.output
+
+
+def test_cli_bad_plan_dir_is_a_usage_error(emulator: EmulatorServer, tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        main, ["submit", str(tmp_path), "--job-id", "job"], env=env_for(emulator)
+    )
+    assert result.exit_code == 2
+    assert "not a plan directory" in result.output
+
+
+WORKFLOW = """
+import networkx as nx
+
+graph = nx.DiGraph()
+graph.add_node("prep", command_line="/bin/true")
+graph.add_node("run", command_line="/bin/true")
+graph.add_edge("prep", "run")
+"""
+
+
+def test_cli_submits_a_workflow_file(
+    emulator: EmulatorServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "wf.py").write_text(WORKFLOW)
+    args = ["submit", "wf.py", "--job-id", "wfjob", "--create-job", "--pool-id", "p", "--quiet"]
+    result = CliRunner().invoke(main, args, env=env_for(emulator))
+    assert result.exit_code == 0, result.output
+    assert sorted(emulator.store.task_ids("wfjob")) == ["prep", "run"]
+    assert (tmp_path / ".dagbatch" / "wfjob" / "plan" / "plan.json").is_file()
+    journal = tmp_path / ".dagbatch" / "wfjob" / "journal-wfjob.jsonl"
+    assert read_journal(journal).confirmed == {"prep", "run"}
+    again = CliRunner().invoke(main, [*args, "--resume"], env=env_for(emulator))
+    assert again.exit_code == 0, again.output
+    refused = CliRunner().invoke(main, args, env=env_for(emulator))
+    assert refused.exit_code == 2 and "--resume" in refused.output
+
+
+def test_plain_and_rich_progress_report_waves(emulator: EmulatorServer, tmp_path: Path) -> None:
+    plan = layered_plan(tmp_path / "plan", tasks=300, waves=3, pool_id="p")
+    plain = io.StringIO()
+    report = submit_plan(
+        plan,
+        job_id="job",
+        client=make_client(emulator),
+        create_job=True,
+        progress=PlainProgress(plain),
+    )
+    assert report.ok
+    text = plain.getvalue()
+    assert "submitting 300 tasks in 3 wave(s)" in text
+    assert "wave 3/3 done: 300/300 tasks confirmed" in text
+
+    rich_out = io.StringIO()
+    report = submit_plan(
+        plan,
+        job_id="job2",
+        client=make_client(emulator),
+        create_job=True,
+        progress=RichProgress(rich_out),
+    )
+    assert report.ok and "300/300" in rich_out.getvalue()
