@@ -1,9 +1,9 @@
 """`dagbatch submit`: send a plan (or a workflow, compiled first) to a Batch job exactly once.
 
 A thin shell over ``dagbatch.submit.submission``: reads options and credentials, prints the
-report, picks the exit code (0 every task landed, 1 invalid workflow, 2 usage, 3 submission incomplete or
-refused). The account key is taken from ``AZURE_BATCH_ACCESS_KEY`` (preferred) or
-``--account-key`` and never printed.
+report, picks the exit code (0 every task landed, 1 invalid workflow, 2 usage, 3 submission
+incomplete or refused). The account key is taken from ``AZURE_BATCH_ACCESS_KEY`` (preferred)
+or ``--account-key`` and never printed.
 """
 
 from __future__ import annotations
