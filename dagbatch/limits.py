@@ -1,6 +1,6 @@
 """Azure Batch service limits and rules, as named constants with their sources.
 
-Sources (see ../shared/BATCH_FACTS.md in the project's design notes):
+Sources (see docs/BATCH_FACTS.md):
 [spec-2025] Azure/azure-rest-api-specs, specification/batch/data-plane/Batch/stable/2025-06-01/
 BatchService.json; [spec-2017] same repo, stable/2017-09-01.6.0/BatchService.json;
 [deps-doc] MicrosoftDocs/azure-docs articles/batch/batch-task-dependencies.md.

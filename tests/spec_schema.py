@@ -73,11 +73,12 @@ _MAX_ITEMS = {("2025-06-01", "BatchTaskGroup", "value"): 100}
 
 
 def spec_dir() -> Path:
-    """``../shared/spec`` beside the repository, or ``$DAGBATCH_SPEC_DIR``."""
+    """``tests/data/spec`` in the repository (see its README for the source), or
+    ``$DAGBATCH_SPEC_DIR``."""
     env = os.environ.get("DAGBATCH_SPEC_DIR")
     if env:
         return Path(env)
-    return Path(__file__).resolve().parents[1].parent / "shared" / "spec"
+    return Path(__file__).resolve().parent / "data" / "spec"
 
 
 @functools.cache
