@@ -105,7 +105,7 @@ def measure(name: str, build: Callable[[], nx.DiGraph], repeat: int) -> Row:
     graph_bytes, _, g = traced(build)
     t_base, base_bodies = best_of(lambda: baseline(g), repeat)
     t_dag, plan = best_of(lambda: compile_graph(g), repeat)
-    objects = [orjson.loads(r.body) for r in plan.requests]
+    objects = [orjson.loads(r.body) for r in plan.batches]
     t_floor, _ = best_of(lambda: floor(g, objects), repeat)
     del plan
     _, peak, plan = traced(lambda: compile_graph(g))
@@ -119,10 +119,10 @@ def measure(name: str, build: Callable[[], nx.DiGraph], repeat: int) -> Row:
         floor_s=t_floor,
         graph_mb=graph_bytes / 2**20,
         peak_mb=peak / 2**20,
-        requests=len(plan.requests),
+        requests=len(plan.batches),
         min_requests=math.ceil(tasks / 100),
         baseline_requests=len(base_bodies),
-        bytes_=sum(len(r.body) for r in plan.requests),
+        bytes_=sum(len(r.body) for r in plan.batches),
         baseline_bytes=sum(len(b.encode()) for b in base_bodies),
     )
 

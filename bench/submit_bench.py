@@ -261,7 +261,7 @@ def prepare_plan(tasks: int, out: Path) -> tuple[Path, dict[str, dict[str, Any]]
     in submit order, the number of requests)."""
     plan = compile_graph(sweep_reduce(tasks - 2))
     write_plan(plan, out)
-    return out, plan_tasks(out), len(plan.requests)
+    return out, plan_tasks(out), len(plan.batches)
 
 
 def plan_tasks(plan_dir: Path) -> dict[str, dict[str, Any]]:

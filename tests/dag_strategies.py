@@ -344,7 +344,7 @@ def check_plan(
     tasks: dict[str, dict[str, Any]] = {}
     where: dict[str, tuple[int, int]] = {}  # id -> (request position, position inside)
     sizes_by_id: dict[str, int] = {}
-    for pos, req in enumerate(plan.requests):
+    for pos, req in enumerate(plan.batches):
         assert req.index == pos + 1, "request indices are 1..n in submit order"
         assert len(req.body) < max_body, f"request {req.index}: {len(req.body)} bytes"
         body = orjson.loads(req.body)
@@ -392,7 +392,7 @@ def check_plan(
     assert user_ids | barriers == set(tasks), "every task exactly once, nothing else"
     assert not (user_ids & barriers)
     assert plan.counts["tasks"] == len(tasks)
-    assert plan.counts["requests"] == len(plan.requests)
+    assert plan.counts["requests"] == len(plan.batches)
     assert plan.counts["edges"] == graph.number_of_edges()
 
     # ---- dependencies as Batch reads them
@@ -431,7 +431,7 @@ def check_plan(
         assert direct[b], f"barrier {b} has no parents"
 
     # ---- order and waves
-    waves = [r.wave for r in plan.requests]
+    waves = [r.wave for r in plan.batches]
     if waves:
         assert waves[0] == 1
     assert all(a <= b for a, b in itertools.pairwise(waves)), waves
@@ -447,14 +447,14 @@ def check_plan(
     # every request but the last one cut could not take the first task of the request that
     # followed it (which is not the first request: that one stays first, in wave 1).
     sizes = list(sizes_by_id.values())
-    n_req = len(plan.requests)
+    n_req = len(plan.batches)
     assert n_req >= math.ceil(len(tasks) / MAX_TASKS_PER_REQUEST)
     assert n_req >= math.ceil(sum(sizes) / max_body)
     if ENVELOPE_BYTES + MAX_TASKS_PER_REQUEST * (max(sizes, default=0) + 1) < max_body:
         assert n_req == math.ceil(len(tasks) / MAX_TASKS_PER_REQUEST), "no byte limit binds"
-    heads = [sizes_by_id[r.task_ids[0]] for r in plan.requests]
+    heads = [sizes_by_id[r.task_ids[0]] for r in plan.batches]
     not_full = 0
-    for pos, req in enumerate(plan.requests):
+    for pos, req in enumerate(plan.batches):
         others = [heads[k] for k in range(1, n_req) if k != pos]
         full = len(req.task_ids) == MAX_TASKS_PER_REQUEST or (
             bool(others) and len(req.body) + 1 + max(others) >= max_body

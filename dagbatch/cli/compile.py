@@ -9,12 +9,12 @@ from typing import Any, TypeVar
 
 import click
 
-from dagbatch.cli.main import EXIT_INVALID
+from dagbatch.cli.exit_codes import fail
 from dagbatch.compiler.dependencies import DEFAULT_BARRIER_COMMAND, OVER_LIMIT_STRATEGIES
 from dagbatch.compiler.export import iter_jsonl, summary, write_plan
 from dagbatch.compiler.loader import load_workflow, split_target
 from dagbatch.compiler.pipeline import CompiledPlan, CompileOptions, compile_graph
-from dagbatch.errors import ConfigError, Diagnostic, InvalidWorkflow, WorkflowLoadError
+from dagbatch.errors import ConfigError, InvalidWorkflow, WorkflowLoadError
 from dagbatch.limits import API_VERSIONS, DEFAULT_API_VERSION, DEFAULT_TASK_IDS_MARGIN
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -69,15 +69,6 @@ def options_from(kw: dict[str, Any]) -> CompileOptions:
     )
 
 
-def print_diagnostics(diags: list[Diagnostic]) -> None:
-    errors = [d for d in diags if d.severity == "error"]
-    warnings = [d for d in diags if d.severity == "warning"]
-    for d in [*errors, *warnings]:
-        click.echo(d.format(), err=True)
-    if errors:
-        click.echo(f"{len(errors)} error(s), {len(warnings)} warning(s)", err=True)
-
-
 def load_and_compile(workflow: str, options: CompileOptions) -> CompiledPlan:
     """Load and compile, turning failures into the CLI's exit codes."""
     path, _ = split_target(workflow)
@@ -86,12 +77,8 @@ def load_and_compile(workflow: str, options: CompileOptions) -> CompiledPlan:
     try:
         loaded = load_workflow(workflow)
         return compile_graph(loaded.graph, options)
-    except WorkflowLoadError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(EXIT_INVALID)
-    except InvalidWorkflow as exc:
-        print_diagnostics(exc.diagnostics)
-        sys.exit(EXIT_INVALID)
+    except (WorkflowLoadError, InvalidWorkflow) as exc:
+        fail(exc)
 
 
 @click.command("compile")
@@ -137,7 +124,7 @@ def compile_cmd(out: Path, fmt: str, quiet: bool, **kw: Any) -> None:
     if not quiet:
         click.echo(summary(plan), err=True)
         click.echo(
-            f"wrote {written}/ (plan.json, job.json, {len(plan.requests)} batch file(s))", err=True
+            f"wrote {written}/ (plan.json, job.json, {len(plan.batches)} batch file(s))", err=True
         )
 
 

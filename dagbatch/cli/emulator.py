@@ -7,9 +7,8 @@ import binascii
 
 import click
 
+from dagbatch.cli.exit_codes import ExitCode
 from dagbatch.emulator import DEV_ACCOUNT, DEV_KEY, FaultConfig
-
-EXIT_USAGE = 2
 
 
 def _probability(ctx: click.Context, param: click.Parameter, value: float) -> float:
@@ -102,7 +101,7 @@ def emulator_cmd(
             "pip install 'dagbatch[emulator]'",
             err=True,
         )
-        raise SystemExit(EXIT_USAGE) from exc
+        raise SystemExit(ExitCode.USAGE) from exc
     try:
         base64.b64decode(key, validate=True)
     except (binascii.Error, ValueError) as exc:
@@ -127,7 +126,7 @@ def emulator_cmd(
         )
     except OSError as exc:
         click.echo(f"cannot listen on {host}:{port}: {exc.strerror or exc}", err=True)
-        raise SystemExit(EXIT_USAGE) from exc
+        raise SystemExit(ExitCode.USAGE) from exc
     click.echo(f"Azure Batch emulator listening on {server.endpoint} (Ctrl-C to stop)")
     click.echo("For local use only. Export:")
     click.echo(f"  export AZURE_BATCH_ENDPOINT={server.endpoint}")

@@ -1,17 +1,11 @@
 """The `dagbatch` command line: a thin shell over the library.
 
-Exit codes: 0 ok, 1 invalid workflow, 2 usage (bad options, unreadable files), 3 submission
-incomplete (or refused by the service).
+Exit codes are defined once, in ``dagbatch.cli.exit_codes``.
 """
 
 from __future__ import annotations
 
 import click
-
-EXIT_OK = 0
-EXIT_INVALID = 1
-EXIT_USAGE = 2
-EXIT_INCOMPLETE = 3
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -13,14 +13,8 @@ from pathlib import Path
 
 import click
 
-from dagbatch.errors import (
-    AuthenticationError,
-    ConfigError,
-    InvalidWorkflow,
-    PlanError,
-    SubmitError,
-    WorkflowLoadError,
-)
+from dagbatch.cli.exit_codes import ExitCode, fail
+from dagbatch.errors import ConfigError, DagbatchError
 from dagbatch.submit.client import BatchClient, EntraAuth, RetryPolicy, SharedKeyAuth, redact
 from dagbatch.submit.progress import make_progress
 from dagbatch.submit.submission import (
@@ -31,11 +25,6 @@ from dagbatch.submit.submission import (
     submit_plan,
     write_report,
 )
-
-EXIT_OK = 0
-EXIT_INVALID = 1
-EXIT_USAGE = 2
-EXIT_INCOMPLETE = 3
 
 #: How many failed tasks the printed report lists; the JSON report has all of them.
 MAX_PRINTED_FAILURES = 50
@@ -219,21 +208,11 @@ def submit_cmd(
             pool_id=pool_id,
             progress=make_progress(quiet=quiet),
         )
-    except (WorkflowLoadError, InvalidWorkflow) as exc:
-        _err(f"error: {exc}")
-        sys.exit(EXIT_INVALID)
-    except (ConfigError, PlanError) as exc:
-        _err(f"error: {exc}")
-        sys.exit(EXIT_USAGE)
-    except AuthenticationError as exc:
-        _err(f"error: {exc}")
-        sys.exit(EXIT_INCOMPLETE)
-    except SubmitError as exc:
-        _err(f"error: the service refused the submission: {exc}")
-        sys.exit(EXIT_INCOMPLETE)
+    except DagbatchError as exc:
+        fail(exc)
     except KeyboardInterrupt:
         _err("interrupted: run the same command with --resume to continue")
-        sys.exit(130)
+        sys.exit(ExitCode.INTERRUPTED)
 
     report_file = report_path_for(report.journal_path)
     try:
@@ -243,4 +222,4 @@ def submit_cmd(
         print_report(report, None)
     else:
         print_report(report, report_file)
-    sys.exit(EXIT_OK if report.ok else EXIT_INCOMPLETE)
+    sys.exit(ExitCode.OK if report.ok else ExitCode.INCOMPLETE)

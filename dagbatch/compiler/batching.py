@@ -22,7 +22,9 @@ ENVELOPE_BYTES = len(BODY_PREFIX) + len(BODY_SUFFIX)
 
 
 @dataclass(frozen=True, slots=True)
-class Batch:
+class Cut:
+    """A batch as this pass cuts it: task indices (ids are attached by the pipeline)."""
+
     wave: int
     tasks: tuple[int, ...]  # task indices, in request order
     body: bytes  # the exact request body
@@ -43,7 +45,7 @@ def cut_batches(
     *,
     max_body_bytes: int,
     max_tasks: int = MAX_TASKS_PER_REQUEST,
-) -> list[Batch]:
+) -> list[Cut]:
     """Greedy fill in topological order; ``parts`` yields each task's JSON bytes in ``order``.
 
     Bodies are joined as soon as a request is full, so only one request's parts are held at
@@ -53,23 +55,23 @@ def cut_batches(
     groups: list[list[int]] = []
     bodies: list[bytes] = []
     current: list[int] = []
-    chunk: list[bytes] = []
+    current_parts: list[bytes] = []
     used = ENVELOPE_BYTES
     limit = max_body_bytes - 1
     for i, data in zip(order, parts, strict=True):
         add = len(data) + (1 if current else 0)
         if current and (len(current) >= max_tasks or used + add > limit):
             groups.append(current)
-            bodies.append(body_of(chunk))
-            current, chunk = [], []
+            bodies.append(body_of(current_parts))
+            current, current_parts = [], []
             used = ENVELOPE_BYTES
             add = len(data)
         current.append(i)
-        chunk.append(data)
+        current_parts.append(data)
         used += add
     if current:
         groups.append(current)
-        bodies.append(body_of(chunk))
+        bodies.append(body_of(current_parts))
 
     # A task's wave is its request's; a request's wave is one more than the latest wave of
     # the requests holding its outside parents. Tasks of the request being placed still
@@ -84,7 +86,7 @@ def cut_batches(
             wave_of[i] = wave
         waves.append(wave)
     batches = [
-        Batch(wave=w, tasks=tuple(g), body=b) for w, g, b in zip(waves, groups, bodies, strict=True)
+        Cut(wave=w, tasks=tuple(g), body=b) for w, g, b in zip(waves, groups, bodies, strict=True)
     ]
     # Submit order: by wave, stable, so a request never precedes one holding its parents.
     batches.sort(key=lambda b: b.wave)

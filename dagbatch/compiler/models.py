@@ -141,7 +141,7 @@ ContainerHostDataPath = Annotated[
 AllTasksComplete = Annotated[
     Literal["noaction", "terminatejob"], _enum_folder(("noaction", "terminatejob"))
 ]
-TaskFailure = Annotated[
+TaskFailureMode = Annotated[
     Literal["noaction", "performexitoptionsjobaction"],
     _enum_folder(("noaction", "performexitoptionsjobaction")),
 ]
@@ -721,7 +721,7 @@ class JobSettings(WireModel):
     max_parallel_tasks: Annotated[int, Field(ge=-1, le=INT32_MAX)] | None = None
     constraints: JobConstraints | None = None
     on_all_tasks_complete: AllTasksComplete | None = None
-    on_task_failure: TaskFailure | None = None
+    on_task_failure: TaskFailureMode | None = None
     metadata: Annotated[tuple[MetadataItem, ...], BeforeValidator(_metadata)] | None = None
     common_environment_settings: tuple[EnvironmentSetting, ...] | None = None
 

@@ -33,6 +33,7 @@ from dagbatch.limits import (
     TASK_IDS_CHAR_LIMIT,
     ApiVersion,
 )
+from dagbatch.plan import Batch
 
 
 @dataclass(frozen=True)
@@ -59,20 +60,12 @@ class CompileOptions:
 
 
 @dataclass(frozen=True)
-class CompiledRequest:
-    index: int  # 1-based, submit order
-    wave: int
-    task_ids: tuple[str, ...]
-    body: bytes
-
-
-@dataclass(frozen=True)
 class CompiledPlan:
     api_version: ApiVersion
     job_id: str | None
     job: Mapping[str, Any]  # the Add Job body
     on_all_tasks_complete: str  # set after the last task landed
-    requests: tuple[CompiledRequest, ...]
+    batches: tuple[Batch, ...]  # in submit order
     counts: Mapping[str, int]
     barriers: tuple[str, ...]
     id_map: Mapping[str, str]
@@ -173,8 +166,8 @@ def _compile(graph: nx.DiGraph, opts: CompileOptions) -> CompiledPlan:
     range_count = sum(len(d.ranges) for d in deps if d.ranges)
 
     parts = emit.iter_task_bytes(order, ids, planned.props, deps, exits)
-    batches = cut_batches(order, parts, planned.preds, max_body_bytes=max_body)
-    for b in batches:
+    cuts = cut_batches(order, parts, planned.preds, max_body_bytes=max_body)
+    for b in cuts:
         if b.size >= max_body:  # only a lone task can overflow a request
             size = b.size - ENVELOPE_BYTES
             diags.append(
@@ -188,14 +181,14 @@ def _compile(graph: nx.DiGraph, opts: CompileOptions) -> CompiledPlan:
                 )
             )
     _raise_on_errors(diags)
-    requests = tuple(
-        CompiledRequest(
+    batches = tuple(
+        Batch(
             index=n,
             wave=b.wave,
             task_ids=tuple(map(ids.__getitem__, b.tasks)),
             body=b.body,
         )
-        for n, b in enumerate(batches, start=1)
+        for n, b in enumerate(cuts, start=1)
     )
 
     on_task_failure = "performexitoptionsjobaction" if job_actions else "noaction"
@@ -211,8 +204,8 @@ def _compile(graph: nx.DiGraph, opts: CompileOptions) -> CompiledPlan:
         "userTasks": planned.user_count,
         "barriers": len(planned.barriers),
         "edges": sum(len(p) for p in spec.preds),
-        "requests": len(requests),
-        "waves": max((r.wave for r in requests), default=0),
+        "requests": len(batches),
+        "waves": max((b.wave for b in batches), default=0),
         "ranges": range_count,
         "maxTaskIdsChars": max_chars,
     }
@@ -221,7 +214,7 @@ def _compile(graph: nx.DiGraph, opts: CompileOptions) -> CompiledPlan:
         job_id=job.id,
         job=job_body,
         on_all_tasks_complete=job.on_all_tasks_complete or "noaction",
-        requests=requests,
+        batches=batches,
         counts=counts,
         barriers=tuple(ids[b] for b in planned.barriers),
         id_map=dict(planned.id_map),

@@ -28,7 +28,6 @@ patched to terminate once its tasks complete.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import time
 from collections import deque
@@ -38,10 +37,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 import orjson
-from pydantic import BaseModel, ConfigDict, ValidationError
 
 from dagbatch.errors import BatchServiceError, ConfigError, PlanError, SubmitError
-from dagbatch.limits import ApiVersion
+from dagbatch.plan import Batch, LoadedPlan, journal_file, load_plan
 from dagbatch.submit.client import (
     BatchClient,
     RequestBodyTooLarge,
@@ -68,141 +66,6 @@ DEFAULT_CONCURRENCY = 16
 VERIFY_CONCURRENCY = 16
 
 FailureKind = Literal["clienterror", "conflict", "gaveup", "rejected", "notsubmitted"]
-
-
-# --------------------------------------------------------------------------------------
-# The plan directory
-
-
-class _BatchEntry(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    index: int
-    file: str
-    wave: int
-    tasks: int
-    bytes: int
-    sha256: str
-
-
-class PlanManifest(BaseModel):
-    """plan.json. Unknown top-level keys are ignored (``format`` guards incompatible changes)."""
-
-    model_config = ConfigDict(frozen=True, extra="ignore")
-
-    format: Literal[1]
-    apiVersion: ApiVersion
-    jobId: str | None = None
-    onAllTasksComplete: Literal["noaction", "terminatejob"] = "noaction"
-    counts: dict[str, int] = {}
-    batches: list[_BatchEntry]
-    barriers: list[str] = []
-    idMap: dict[str, str] = {}
-    warnings: list[dict[str, Any]] = []
-
-
-@dataclass(frozen=True)
-class PlanBatch:
-    """One request body of the plan: its exact bytes and the parsed tasks."""
-
-    index: int
-    wave: int
-    file: str
-    raw: bytes
-    tasks: tuple[dict[str, Any], ...]
-
-    @property
-    def ids(self) -> list[str]:
-        return [t["id"] for t in self.tasks]
-
-
-@dataclass(frozen=True)
-class LoadedPlan:
-    directory: Path
-    sha256: str
-    manifest: PlanManifest
-    job: dict[str, Any]
-    batches: tuple[PlanBatch, ...]
-
-    @property
-    def total_tasks(self) -> int:
-        return sum(len(b.tasks) for b in self.batches)
-
-    def waves(self) -> list[list[PlanBatch]]:
-        out: list[list[PlanBatch]] = []
-        for batch in self.batches:
-            if not out or out[-1][0].wave != batch.wave:
-                out.append([])
-            out[-1].append(batch)
-        return out
-
-
-def load_plan(plan_dir: Path) -> LoadedPlan:
-    """Read and check a plan directory; ``PlanError`` says what is wrong with it."""
-    plan_dir = Path(plan_dir)
-    manifest_path = plan_dir / "plan.json"
-    try:
-        manifest_bytes = manifest_path.read_bytes()
-    except OSError as exc:
-        raise PlanError(
-            f"{plan_dir} is not a plan directory: cannot read plan.json ({exc})"
-        ) from exc
-    try:
-        manifest = PlanManifest.model_validate_json(manifest_bytes)
-    except ValidationError as exc:
-        raise PlanError(f"{manifest_path} is not a valid plan manifest:\n{exc}") from exc
-    try:
-        job = orjson.loads((plan_dir / "job.json").read_bytes())
-    except (OSError, orjson.JSONDecodeError) as exc:
-        raise PlanError(f"cannot read {plan_dir / 'job.json'}: {exc}") from exc
-    if not isinstance(job, dict):
-        raise PlanError(f"{plan_dir / 'job.json'} is not a JSON object")
-
-    root = plan_dir.resolve()
-    batches: list[PlanBatch] = []
-    seen: dict[str, str] = {}
-    last_wave = 0
-    for entry in manifest.batches:
-        if entry.wave < max(last_wave, 1):
-            raise PlanError(f"plan.json: batch {entry.index} has wave {entry.wave} out of order")
-        last_wave = entry.wave
-        path = (plan_dir / entry.file).resolve()
-        if not path.is_relative_to(root):
-            raise PlanError(f"plan.json: batch file {entry.file!r} is outside the plan directory")
-        try:
-            raw = path.read_bytes()
-        except OSError as exc:
-            raise PlanError(f"cannot read batch file {entry.file}: {exc}") from exc
-        digest = hashlib.sha256(raw).hexdigest()
-        if digest != entry.sha256.lower():
-            raise PlanError(
-                f"{entry.file} does not match plan.json (sha256 {digest} != {entry.sha256}): "
-                "the plan was modified after it was compiled; compile it again"
-            )
-        try:
-            body = orjson.loads(raw)
-        except orjson.JSONDecodeError as exc:
-            raise PlanError(f"{entry.file} is not valid JSON: {exc}") from exc
-        tasks = body.get("value") if isinstance(body, dict) else None
-        if not isinstance(tasks, list) or not all(
-            isinstance(t, dict) and isinstance(t.get("id"), str) for t in tasks
-        ):
-            raise PlanError(f"{entry.file} is not a task collection body {{'value': [...]}}")
-        if len(tasks) != entry.tasks:
-            raise PlanError(f"{entry.file} holds {len(tasks)} tasks, plan.json says {entry.tasks}")
-        for task in tasks:
-            key = task["id"].lower()  # ids are unique ignoring case
-            if key in seen:
-                raise PlanError(f"task id {task['id']!r} appears twice ({seen[key]}, {entry.file})")
-            seen[key] = entry.file
-        batches.append(PlanBatch(entry.index, entry.wave, entry.file, raw, tuple(tasks)))
-    return LoadedPlan(
-        directory=plan_dir,
-        sha256=hashlib.sha256(manifest_bytes).hexdigest(),
-        manifest=manifest,
-        job=job,
-        batches=tuple(batches),
-    )
 
 
 # --------------------------------------------------------------------------------------
@@ -307,7 +170,7 @@ def task_differences(sent: dict[str, Any], existing: dict[str, Any]) -> list[str
 
 
 @dataclass(frozen=True, slots=True)
-class TaskFailure:
+class SubmitFailure:
     """A task that did not land: its code and message as the service (or we) said."""
 
     task_id: str
@@ -339,7 +202,7 @@ class SubmitReport:
     retries: int
     requests: int
     elapsed: float
-    failures: tuple[TaskFailure, ...]
+    failures: tuple[SubmitFailure, ...]
     not_submitted: tuple[str, ...]
     journal_path: Path
     job_created: bool = False
@@ -370,7 +233,7 @@ class SubmitReport:
 
 
 def default_journal_path(plan_dir: Path, job_id: str) -> Path:
-    return Path(plan_dir) / f"journal-{job_id}.jsonl"
+    return Path(plan_dir) / journal_file(job_id)
 
 
 def report_path_for(journal_path: Path) -> Path:
@@ -407,7 +270,7 @@ class _Submission:
         self.api_version: str = plan.manifest.apiVersion
         self.sent: set[str] = set(state.sent)
         self.confirmed: set[str] = set(state.confirmed)
-        self.failures: dict[str, TaskFailure] = {}
+        self.failures: dict[str, SubmitFailure] = {}
         self.added = 0
         self.verified = 0
         self.retries = 0
@@ -419,7 +282,7 @@ class _Submission:
 
     def _fail(self, task_id: str, code: str, message: str, kind: FailureKind, batch: int) -> None:
         message = redact(message)
-        self.failures[task_id] = TaskFailure(task_id, code, message, kind, batch)
+        self.failures[task_id] = SubmitFailure(task_id, code, message, kind, batch)
         self.journal.failed(task_id, code, message)
 
     def _retry(self, what: str) -> None:
@@ -567,12 +430,12 @@ class _Submission:
                 body = orjson.dumps({"value": remaining})
         return []
 
-    async def _run_batch(self, batch: PlanBatch) -> None:
+    async def _run_batch(self, batch: Batch) -> None:
         pending = [t for t in batch.tasks if t["id"] not in self.confirmed]
         if not pending:
             return
         # The exact bytes of the plan when nothing was confirmed before; else a filtered body.
-        body = batch.raw if len(pending) == len(batch.tasks) else orjson.dumps({"value": pending})
+        body = batch.body if len(pending) == len(batch.tasks) else orjson.dumps({"value": pending})
         chunks: deque[tuple[list[dict[str, Any]], bytes]] = deque([(pending, body)])
         while chunks:
             tasks, data = chunks.popleft()
@@ -720,7 +583,7 @@ def _plan_from_source(
     if not job_id:
         raise ConfigError("the workflow sets no job id: pass --job-id")
     base = workdir / WORK_DIR / job_id
-    journal = journal_path or base / f"journal-{job_id}.jsonl"
+    journal = journal_path or base / journal_file(job_id)
     if not resume and read_journal(journal).sent:
         # Refuse before the compiled plan replaces the one the journal belongs to.
         from dagbatch.submit.journal import JournalExists

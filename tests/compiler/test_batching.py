@@ -93,8 +93,8 @@ def test_compiled_requests_are_cut_by_the_byte_limit() -> None:
     opts = CompileOptions()
     plan = compile_graph(g, opts)
     check_plan(g, plan, opts)
-    assert [len(r.task_ids) for r in plan.requests] == [10, 10, 10, 10]
-    assert all(len(r.body) < MAX_BODY_BYTES["2025-06-01"] for r in plan.requests)
+    assert [len(r.task_ids) for r in plan.batches] == [10, 10, 10, 10]
+    assert all(len(r.body) < MAX_BODY_BYTES["2025-06-01"] for r in plan.batches)
 
 
 def test_the_2017_limit_is_4_mb() -> None:
@@ -102,7 +102,7 @@ def test_the_2017_limit_is_4_mb() -> None:
     opts = CompileOptions(api_version="2017-09-01.6.0")
     plan = compile_graph(g, opts)
     check_plan(g, plan, opts)
-    assert [len(r.task_ids) for r in plan.requests] == [40]
+    assert [len(r.task_ids) for r in plan.batches] == [40]
 
 
 def test_many_small_tasks_fill_requests_of_100() -> None:
@@ -114,8 +114,8 @@ def test_many_small_tasks_fill_requests_of_100() -> None:
     opts = CompileOptions()
     plan = compile_graph(g, opts)
     check_plan(g, plan, opts)
-    assert [len(r.task_ids) for r in plan.requests] == [100] * 10 + [50]
-    assert plan.counts["waves"] == len({r.wave for r in plan.requests})
+    assert [len(r.task_ids) for r in plan.batches] == [100] * 10 + [50]
+    assert plan.counts["waves"] == len({r.wave for r in plan.batches})
 
 
 @settings(max_examples=100, deadline=None)

@@ -31,7 +31,7 @@ def test_every_random_dag_compiles_to_a_correct_plan(case: DagCase) -> None:
     plan = compile_graph(case.graph, case.options)
     check_plan(case.graph, plan, case.options)
     again = compile_graph(case.graph, case.options)
-    assert [r.body for r in again.requests] == [r.body for r in plan.requests]
+    assert [r.body for r in again.batches] == [r.body for r in plan.batches]
     assert again.job == plan.job
     assert again.id_map == plan.id_map
 
@@ -91,13 +91,13 @@ def test_fan_in_of_string_ids_past_the_budget(n: int, strategy: str) -> None:
 def _tamper(
     plan: CompiledPlan, index: int, edit: Callable[[list[dict[str, Any]]], None]
 ) -> CompiledPlan:
-    requests = list(plan.requests)
+    requests = list(plan.batches)
     req = requests[index]
     value = orjson.loads(req.body)["value"]
     edit(value)
     body = orjson.dumps({"value": value})
     requests[index] = dataclasses.replace(req, body=body, task_ids=tuple(t["id"] for t in value))
-    return dataclasses.replace(plan, requests=tuple(requests))
+    return dataclasses.replace(plan, batches=tuple(requests))
 
 
 def _sample() -> nx.DiGraph:
@@ -119,7 +119,7 @@ def test_check_plan_accepts_the_sample() -> None:
 
 
 def _find(plan: CompiledPlan, tid: str) -> int:
-    return next(n for n, r in enumerate(plan.requests) if tid in r.task_ids)
+    return next(n for n, r in enumerate(plan.batches) if tid in r.task_ids)
 
 
 def test_check_plan_catches_a_missing_parent() -> None:
@@ -164,12 +164,12 @@ def test_check_plan_catches_a_wrong_dependency_action() -> None:
 def test_check_plan_catches_a_child_before_its_parent() -> None:
     g = _sample()
     plan = compile_graph(g)
-    assert len(plan.requests) == 2
+    assert len(plan.batches) == 2
     swapped = dataclasses.replace(
         plan,
-        requests=(
-            dataclasses.replace(plan.requests[1], index=1, wave=1),
-            dataclasses.replace(plan.requests[0], index=2, wave=1),
+        batches=(
+            dataclasses.replace(plan.batches[1], index=1, wave=1),
+            dataclasses.replace(plan.batches[0], index=2, wave=1),
         ),
     )
     with pytest.raises(AssertionError, match="after its child"):
@@ -181,13 +181,13 @@ def test_check_plan_catches_an_under_filled_request() -> None:
     for k in range(150):
         g.add_node(f"t{k}", command_line="x")
     plan = compile_graph(g)
-    first, second = plan.requests
+    first, second = plan.batches
     ids = first.task_ids + second.task_ids
-    parts = [orjson.loads(r.body)["value"] for r in plan.requests]
+    parts = [orjson.loads(r.body)["value"] for r in plan.batches]
     tasks = parts[0] + parts[1]
     split = (
         dataclasses.replace(first, task_ids=ids[:60], body=orjson.dumps({"value": tasks[:60]})),
         dataclasses.replace(second, task_ids=ids[60:], body=orjson.dumps({"value": tasks[60:]})),
     )
     with pytest.raises(AssertionError):
-        check_plan(g, dataclasses.replace(plan, requests=split))
+        check_plan(g, dataclasses.replace(plan, batches=split))

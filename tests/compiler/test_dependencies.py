@@ -42,7 +42,7 @@ def fan_in(n: int, *, child: str = "sink", when: str | None = None) -> nx.DiGrap
 
 def tasks_of(plan: CompiledPlan) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
-    for req in plan.requests:
+    for req in plan.batches:
         for t in orjson.loads(req.body)["value"]:
             out[t["id"]] = t
     return out
@@ -88,7 +88,7 @@ def test_barrier_ids_are_unique_ignoring_case() -> None:
     g.add_node(taken.upper(), command_line="mine")
     g.add_edge(taken.upper(), "parent-000")
     plan = compile_graph(g, options("barrier"))
-    ids = [t.lower() for r in plan.requests for t in r.task_ids]
+    ids = [t.lower() for r in plan.batches for t in r.task_ids]
     assert len(ids) == len(set(ids))
     assert taken not in plan.barriers
     check_plan(g, plan, options("barrier"))

@@ -282,13 +282,13 @@ def test_compiled_job_uses_exit_option_job_actions_only_when_asked() -> None:
     plan = compile_graph(g)
     check_plan(g, plan)
     assert plan.job["onTaskFailure"] == "performexitoptionsjobaction"
-    tasks = {t["id"]: t for r in plan.requests for t in orjson.loads(r.body)["value"]}
+    tasks = {t["id"]: t for r in plan.batches for t in orjson.loads(r.body)["value"]}
     assert tasks["a"]["exitConditions"] == {"default": {"jobAction": "terminate"}}
     assert tasks["b"]["exitConditions"] == {"default": {"jobAction": "none"}}
     g.nodes["a"]["job_action"] = "none"
     plan = compile_graph(g)
     assert plan.job["onTaskFailure"] == "noaction"
-    assert all(b"exitConditions" not in r.body for r in plan.requests)
+    assert all(b"exitConditions" not in r.body for r in plan.batches)
 
 
 def test_helpers() -> None:
@@ -333,7 +333,7 @@ def test_job_setting_performexitoptionsjobaction_without_job_actions() -> None:
     plan = compile_graph(g)
     check_plan(g, plan)
     assert plan.job["onTaskFailure"] == "performexitoptionsjobaction"
-    tasks = {t["id"]: t for r in plan.requests for t in orjson.loads(r.body)["value"]}
+    tasks = {t["id"]: t for r in plan.batches for t in orjson.loads(r.body)["value"]}
     assert tasks["b"]["exitConditions"] == {"default": {"jobAction": "none"}}
     assert tasks["a"]["exitConditions"]["default"] == {
         "dependencyAction": "satisfy",

@@ -37,8 +37,8 @@ def test_example_matches_golden(name: str, tmp_path: Path) -> None:
     plan = compile_graph(load_workflow(ROOT / "examples" / file).graph, options)
     out = write_plan(plan, tmp_path / "plan")
     files = ["plan.json", "job.json"]
-    if len(plan.requests) <= 2:  # small plans also pin the readable bodies themselves
-        files += [f"batches/{r.index:06d}.json" for r in plan.requests]
+    if len(plan.batches) <= 2:  # small plans also pin the readable bodies themselves
+        files += [f"batches/{r.index:06d}.json" for r in plan.batches]
     for fname in files:
         golden = GOLDEN / name / fname
         actual = (out / fname).read_bytes()

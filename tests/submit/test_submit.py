@@ -16,13 +16,13 @@ from dagbatch.cli.main import main
 from dagbatch.emulator import DEV_ACCOUNT, DEV_KEY
 from dagbatch.emulator.server import EmulatorServer
 from dagbatch.errors import BatchServiceError, PlanError
+from dagbatch.plan import load_plan
 from dagbatch.submit.client import BatchClient, RetryPolicy, SharedKeyAuth
 from dagbatch.submit.journal import Journal, JournalExists, RunHeader, read_journal
 from dagbatch.submit.progress import PlainProgress, RichProgress
 from dagbatch.submit.submission import (
     JobMismatch,
     default_journal_path,
-    load_plan,
     submit_plan,
     task_differences,
 )
@@ -195,7 +195,7 @@ def _journal_with_sends(plan: Path, job_id: str, endpoint: str, path: Path) -> N
     loaded = load_plan(plan)
     journal, _ = Journal.open(path, RunHeader(loaded.sha256, job_id, endpoint), resume=False)
     for batch in loaded.batches:
-        journal.sending(batch.index, batch.ids)
+        journal.sending(batch.index, batch.task_ids)
     journal.close()
 
 
