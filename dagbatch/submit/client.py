@@ -401,8 +401,12 @@ class BatchClient:
         *,
         body: bytes | None = None,
         api_version: str | None = None,
+        params: Mapping[str, str] | None = None,
     ) -> httpx.Response:
-        """One signed attempt. Transport failures become ``TransientError``."""
+        """One signed attempt. Transport failures become ``TransientError``.
+
+        ``params`` are query parameters besides ``api-version`` (``$filter``, ``$select``, ...).
+        """
         http = self._client()
         headers = {"client-request-id": str(uuid.uuid4())}
         if body is not None:
@@ -410,7 +414,7 @@ class BatchClient:
         request = http.build_request(
             method,
             self.endpoint + path,
-            params={"api-version": api_version or self.api_version},
+            params={**(params or {}), "api-version": api_version or self.api_version},
             content=body,
             headers=headers,
         )
@@ -480,6 +484,7 @@ class BatchClient:
         body: Mapping[str, Any] | None = None,
         ok_codes: frozenset[str] = frozenset(),
         api_version: str | None = None,
+        params: Mapping[str, str] | None = None,
     ) -> ServiceAnswer:
         """A simple call retried on transient failures per ``self.retry``.
 
@@ -490,7 +495,9 @@ class BatchClient:
         state = RetryState(self.retry)
         while True:
             try:
-                response = await self._send(method, path, body=raw, api_version=api_version)
+                response = await self._send(
+                    method, path, body=raw, api_version=api_version, params=params
+                )
                 payload = _parse_json(response)
                 if response.status_code >= 400:
                     code, _ = _error_of(payload)
