@@ -15,8 +15,17 @@ import click
 
 from dagbatch.cli.exit_codes import ExitCode, fail
 from dagbatch.errors import ConfigError, DagbatchError
-from dagbatch.submit.client import BatchClient, EntraAuth, RetryPolicy, SharedKeyAuth, redact
+from dagbatch.redact import redact
+from dagbatch.submit.auth import EntraAuth, SharedKeyAuth
+from dagbatch.submit.client import DEFAULT_TIMEOUT, BatchClient
 from dagbatch.submit.progress import make_progress
+from dagbatch.submit.retry import (
+    DEFAULT_BASE_DELAY,
+    DEFAULT_MAX_DELAY,
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_MAX_TOTAL_WAIT,
+    RetryPolicy,
+)
 from dagbatch.submit.submission import (
     DEFAULT_CONCURRENCY,
     SubmitReport,
@@ -111,35 +120,35 @@ def print_report(report: SubmitReport, report_file: Path | None) -> None:
 @click.option(
     "--max-retries",
     type=click.IntRange(0, 100),
-    default=8,
+    default=DEFAULT_MAX_RETRIES,
     show_default=True,
     help="Retries per request before its tasks are reported as failed.",
 )
 @click.option(
     "--backoff",
     type=click.FloatRange(0.0),
-    default=0.5,
+    default=DEFAULT_BASE_DELAY,
     show_default=True,
     help="Base of the exponential backoff, seconds (full jitter).",
 )
 @click.option(
     "--max-backoff",
     type=click.FloatRange(0.0),
-    default=30.0,
+    default=DEFAULT_MAX_DELAY,
     show_default=True,
     help="Longest single backoff, seconds (a server's Retry-After is honoured as given).",
 )
 @click.option(
     "--max-wait",
     type=click.FloatRange(0.0),
-    default=600.0,
+    default=DEFAULT_MAX_TOTAL_WAIT,
     show_default=True,
     help="Most total seconds slept for one request's retries.",
 )
 @click.option(
     "--timeout",
     type=click.FloatRange(0.1),
-    default=60.0,
+    default=DEFAULT_TIMEOUT,
     show_default=True,
     help="Per-request timeout, seconds (a timed-out request's tasks are re-sent).",
 )

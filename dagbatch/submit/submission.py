@@ -38,17 +38,20 @@ from typing import Any, Literal
 
 import orjson
 
-from dagbatch.errors import BatchServiceError, ConfigError, PlanError, SubmitError
-from dagbatch.plan import Batch, LoadedPlan, journal_file, load_plan
-from dagbatch.submit.client import (
-    BatchClient,
+from dagbatch.errors import (
+    BatchServiceError,
+    ConfigError,
+    JobMismatch,
+    PlanError,
     RequestBodyTooLarge,
-    RetryState,
     TransientError,
-    redact,
 )
+from dagbatch.plan import Batch, LoadedPlan, journal_file, load_plan
+from dagbatch.redact import install_log_redaction, redact
+from dagbatch.submit.client import BatchClient
 from dagbatch.submit.journal import Journal, JournalState, RunHeader, read_journal
 from dagbatch.submit.progress import NullProgress, Progress
+from dagbatch.submit.retry import RetryState
 
 log = logging.getLogger("dagbatch.submit.submission")
 
@@ -493,10 +496,6 @@ def _job_mismatch(existing: dict[str, Any], wanted: dict[str, Any]) -> list[str]
     return out
 
 
-class JobMismatch(SubmitError):
-    """The job exists but its settings differ from the plan's job.json."""
-
-
 async def _prepare_job(
     sub: _Submission, *, create_job: bool, pool_id: str | None, state: JournalState
 ) -> bool:
@@ -645,6 +644,7 @@ async def submit_plan_async(
     progress: Progress | None = None,
 ) -> SubmitReport:
     """Submit a plan directory; see the module docstring. Closes ``client`` when done."""
+    install_log_redaction()
     started = time.monotonic()
     if concurrency < 1:
         raise ConfigError("--concurrency must be at least 1")

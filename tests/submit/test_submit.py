@@ -15,13 +15,14 @@ from click.testing import CliRunner
 from dagbatch.cli.main import main
 from dagbatch.emulator import DEV_ACCOUNT, DEV_KEY
 from dagbatch.emulator.server import EmulatorServer
-from dagbatch.errors import BatchServiceError, PlanError
+from dagbatch.errors import BatchServiceError, JobMismatch, PlanError
 from dagbatch.plan import load_plan
-from dagbatch.submit.client import BatchClient, RetryPolicy, SharedKeyAuth
+from dagbatch.submit.auth import SharedKeyAuth
+from dagbatch.submit.client import BatchClient
 from dagbatch.submit.journal import Journal, JournalExists, RunHeader, read_journal
 from dagbatch.submit.progress import PlainProgress, RichProgress
+from dagbatch.submit.retry import RetryPolicy
 from dagbatch.submit.submission import (
-    JobMismatch,
     default_journal_path,
     submit_plan,
     task_differences,

@@ -7,8 +7,10 @@ from pathlib import Path
 
 from dagbatch.emulator import DEV_ACCOUNT, DEV_KEY
 from dagbatch.emulator.server import EmulatorServer
-from dagbatch.submit.client import BatchClient, RetryPolicy, SharedKeyAuth
+from dagbatch.submit.auth import SharedKeyAuth
+from dagbatch.submit.client import BatchClient
 from dagbatch.submit.journal import read_journal
+from dagbatch.submit.retry import RetryPolicy
 from dagbatch.submit.submission import submit_plan
 from tests.conftest import EmulatorFactory
 from tests.plan_factory import layered_plan, plan_tasks
