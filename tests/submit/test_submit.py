@@ -304,24 +304,41 @@ def test_body_too_large_is_split_in_halves(emulator: EmulatorServer, tmp_path: P
     plan = write_plan(tmp_path / "plan", [(1, tasks)], pool_id="p")
     report = submit_plan(plan, job_id="job", client=make_client(emulator), create_job=True)
     assert report.ok and report.confirmed == 100
-    responses = emulator.store.stats()["responses"]
-    assert responses["413"] == 1 and responses["200"] == 2
+    stats = emulator.store.stats()
+    assert stats["responses"]["413"] == 1
+    assert stats["requests"]["addtaskcollection"] == 3  # the whole, then its two halves
     assert emulator.store.task_ids("job") == [f"big{i}" for i in range(100)]
+
+
+def _mock_reads(request: httpx.Request, added: list[str]) -> httpx.Response | None:
+    """The job, its task counts and its task list, for a mock service that added ``added``."""
+    path = request.url.path
+    if path == "/jobs/job":
+        return httpx.Response(200, json={"id": "job", "usesTaskDependencies": True})
+    if path == "/jobs/job/taskcounts":
+        counts = {"active": len(added), "running": 0, "completed": 0}
+        return httpx.Response(200, json={"taskCounts": counts})
+    if path == "/jobs/job/tasks" and request.method == "GET":
+        return httpx.Response(200, json={"value": [{"id": i} for i in added]})
+    return None
 
 
 def test_body_too_large_for_a_single_task_fails_it(tmp_path: Path) -> None:
     """A service with a smaller limit than the plan assumed (only a mock can do that)."""
     sizes: list[int] = []
+    added: list[str] = []
 
     def handler(request: httpx.Request) -> httpx.Response:
-        if request.url.path == "/jobs/job":
-            return httpx.Response(200, json={"id": "job", "usesTaskDependencies": True})
+        read = _mock_reads(request, added)
+        if read is not None:
+            return read
         body = orjson.loads(request.content)
         sizes.append(len(body["value"]))
         if any(t["id"] == "huge" for t in body["value"]):
             return httpx.Response(
                 413, json={"code": "RequestBodyTooLarge", "message": {"value": "big"}}
             )
+        added.extend(t["id"] for t in body["value"])
         return httpx.Response(
             200, json={"value": [{"taskId": t["id"], "status": "success"} for t in body["value"]]}
         )
@@ -345,8 +362,9 @@ def test_failure_messages_are_redacted_everywhere(tmp_path: Path) -> None:
     secret = "sv=2024&sig=Zm9vYmFyc2VjcmV0"
 
     def handler(request: httpx.Request) -> httpx.Response:
-        if request.url.path == "/jobs/job":
-            return httpx.Response(200, json={"id": "job", "usesTaskDependencies": True})
+        read = _mock_reads(request, [])
+        if read is not None:
+            return read
         return httpx.Response(
             200,
             json={
