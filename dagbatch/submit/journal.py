@@ -338,6 +338,6 @@ class Journal:
 
     def close(self) -> None:
         if not self._fh.closed:
-            with contextlib.suppress(OSError):
-                self.sync()
+            with contextlib.suppress(OSError, JournalWriteError):
+                self.sync()  # a write error was already raised where it happened
             self._fh.close()
