@@ -11,12 +11,14 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
+import orjson
 
 from dagbatch.cli.exit_codes import ExitCode, fail
 from dagbatch.errors import ConfigError, DagbatchError, PlanError
-from dagbatch.plan import PLAN_FILE, journal_file
+from dagbatch.plan import PLAN_FILE, batch_entry, journal_file
 from dagbatch.redact import redact
 from dagbatch.submit.auth import EntraAuth, SharedKeyAuth
 from dagbatch.submit.client import DEFAULT_TIMEOUT, BatchClient
@@ -32,6 +34,9 @@ from dagbatch.submit.retry import (
 )
 from dagbatch.submit.submission import submit_plan
 from dagbatch.submit.waves import DEFAULT_CONCURRENCY
+
+if TYPE_CHECKING:
+    from dagbatch.compiler.pipeline import CompiledPlan
 
 #: Where ``dagbatch submit workflow.py`` compiles to, under the current directory:
 #: ``.dagbatch/<job_id>/plan`` (and the journal beside it, so a re-compile does not wipe it).
@@ -90,9 +95,26 @@ def _plan_from_source(
             "continue that submission"
         )
     if started and (base / "plan" / PLAN_FILE).is_file():
-        return PlanSource(base / "plan", job_id, journal)  # resume: the plan submitted
+        # Resume: the plan submitted. Say so when this compile gives another one.
+        _warn_if_plans_differ(compiled, base / "plan")
+        return PlanSource(base / "plan", job_id, journal)
     plan_dir = write_plan(compiled, base / "plan")
     return PlanSource(plan_dir, job_id, journal)
+
+
+def _warn_if_plans_differ(compiled: CompiledPlan, plan_dir: Path) -> None:
+    """Warn when ``compiled`` has other batches than the plan directory ``plan_dir``."""
+    try:
+        submitted = orjson.loads((plan_dir / PLAN_FILE).read_bytes()).get("batches")
+    except (OSError, orjson.JSONDecodeError):
+        return
+    now = [batch_entry(b)["sha256"] for b in compiled.batches]
+    if [b.get("sha256") for b in submitted or ()] != now:
+        _err(
+            "warning: the workflow now compiles to another plan than the one submitted; if it "
+            "did not change, it is not deterministic (iterating a set, for one, gives another "
+            f"order in each process). Resuming the plan that was submitted, {plan_dir}"
+        )
 
 
 def resolve_source(

@@ -32,6 +32,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Iterable
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -235,13 +236,30 @@ class Journal:
         self._dirty = False
 
     @classmethod
-    def open(cls, path: Path, header: RunHeader, *, resume: bool) -> tuple[Journal, JournalState]:
+    def open(
+        cls,
+        path: Path,
+        header: RunHeader,
+        *,
+        resume: bool,
+        task_ids: AbstractSet[str] | None = None,
+    ) -> tuple[Journal, JournalState]:
         """Open (or create) the journal for this run, checking it belongs to this submission.
 
         Without ``resume`` an existing non-empty journal is refused (``JournalExists``); with
-        it, the journal must name the same plan, job and endpoint (``JournalMismatch``).
+        it, the journal must name the same plan, job and endpoint (``JournalMismatch``), and
+        every task it names must be one of ``task_ids`` (the plan's) when given
+        (``JournalCorrupt``). Nothing is written to a journal that is refused.
         """
         state = read_journal(path)
+        if task_ids is not None:
+            foreign = (state.sent | state.confirmed | set(state.failed)) - task_ids
+            if foreign:
+                raise JournalCorrupt(
+                    f"journal {path} names {len(foreign)} task(s) that are not in this plan "
+                    f"(e.g. {sorted(foreign)[0]!r}): it holds records of another plan; refusing "
+                    "to use it"
+                )
         fresh = not state.sent  # nothing was ever sent: the journal holds no promise yet
         if state.sent and not resume:
             raise JournalExists(

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence, Set
 from dataclasses import dataclass, field
 
 from dagbatch.submit.client import TaskAddResult
+from dagbatch.submit.report import FailureKind
 
 #: The message for a ``TaskExists`` on a task this submission never sent.
 FOREIGN_TASK = (
@@ -33,7 +34,7 @@ class Classified:
     added: list[str] = field(default_factory=list)
     resend: list[str] = field(default_factory=list)
     exists: list[str] = field(default_factory=list)
-    failed: list[tuple[str, str, str, str]] = field(default_factory=list)
+    failed: list[tuple[str, str, str, FailureKind]] = field(default_factory=list)
 
 
 def classify_results(

@@ -26,13 +26,13 @@ import concurrent.futures
 import time
 from pathlib import Path
 
-from dagbatch.errors import ConfigError, JournalCorrupt
+from dagbatch.errors import ConfigError
 from dagbatch.plan import journal_file, load_plan
 from dagbatch.redact import install_log_redaction
 from dagbatch.submit.client import BatchClient
 from dagbatch.submit.compare import task_differences
 from dagbatch.submit.job import missing_tasks, prepare_job, set_terminate
-from dagbatch.submit.journal import Journal, JournalState, RunHeader
+from dagbatch.submit.journal import Journal, RunHeader
 from dagbatch.submit.progress import NullProgress, Progress
 from dagbatch.submit.report import SubmitFailure, SubmitReport, report_path_for, write_report
 from dagbatch.submit.waves import DEFAULT_CONCURRENCY, WaveScheduler
@@ -54,17 +54,6 @@ __all__ = [
 def default_journal_path(plan_dir: Path, job_id: str) -> Path:
     """``PLAN_DIR/journal-JOB.jsonl``."""
     return Path(plan_dir) / journal_file(job_id)
-
-
-def _check_journal_belongs(state: JournalState, plan_ids: set[str], path: Path) -> None:
-    """Every task the journal names must be a task of this plan."""
-    foreign = (state.sent | state.confirmed | set(state.failed)) - plan_ids
-    if foreign:
-        example = sorted(foreign)[0]
-        raise JournalCorrupt(
-            f"journal {path} names {len(foreign)} task(s) that are not in this plan (e.g. "
-            f"{example!r}): it holds records of another plan; refusing to use it"
-        )
 
 
 async def submit_plan_async(
@@ -95,11 +84,10 @@ async def submit_plan_async(
     plan_order = [t for b in plan.batches for t in b.task_ids]
     plan_ids = set(plan_order)
     header = RunHeader(plan.sha256, job_id, client.endpoint)
-    journal, state = Journal.open(journal_path, header, resume=resume)
+    journal, state = Journal.open(journal_path, header, resume=resume, task_ids=plan_ids)
     api = plan.manifest.apiVersion
     notes: list[str] = []
     try:
-        _check_journal_belongs(state, plan_ids, journal_path)
         sub = WaveScheduler(plan, job_id, client, journal, state, progress, concurrency)
         previously = len(sub.confirmed & plan_ids)
         job_created = terminate_set = False

@@ -227,7 +227,7 @@ class WaveScheduler:
             by_id = {t["id"]: t for t in remaining}
             result = classify_results(ids, results, sent_before)
             for task_id, code, message, kind in result.failed:
-                self._fail(task_id, code, message, kind, batch)  # type: ignore[arg-type]
+                self._fail(task_id, code, message, kind, batch)
             again = set(result.resend)
             verified: list[str] = []
             if result.exists:

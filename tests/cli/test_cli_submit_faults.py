@@ -316,5 +316,9 @@ def test_resume_of_a_nondeterministic_workflow_uses_the_submitted_plan(
         )
         assert again.returncode == 0, again.stdout + again.stderr
         assert "8/8 tasks confirmed" in again.stdout
+        differs = (tmp_path / f"p{seed}" / "plan.json").read_bytes() != (
+            tmp_path / "p1" / "plan.json"
+        ).read_bytes()
+        assert ("not deterministic" in again.stderr) == differs
     assert read_journal(journal).runs == 4
     assert emulator.store.stats()["tasksAdded"] == 8
