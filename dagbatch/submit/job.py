@@ -67,12 +67,21 @@ async def _check_same_job(
             f"again), without the {earlier} task(s) the journal confirmed. Refusing to resume "
             "into it; move the journal away to submit the plan afresh"
         )
-    counts = await client.get_task_counts(job_id, api_version=api)
-    if counts is not None and job_task_total(counts) < earlier:
+    try:
+        counts = await client.get_task_counts(job_id, api_version=api)
+    except BatchServiceError:
+        return  # task counts not served: the count at the end still lists what is missing
+    if counts is None or job_task_total(counts) >= earlier:
+        return
+    # Fewer tasks than confirmed (counts may also lag behind): the ids decide.
+    present = {i.lower() async for i in client.iter_task_ids(job_id, api_version=api)}
+    lost = [i for i in state.confirmed if i.lower() not in present]
+    if lost:
         raise JobReplaced(
-            f"job {job_id!r} holds {job_task_total(counts)} task(s), but the journal records "
-            f"{earlier} confirmed in it: the job was re-created or tasks were deleted. "
-            "Refusing to resume into it; move the journal away to submit the plan afresh"
+            f"job {job_id!r} does not hold {len(lost)} of the {earlier} task(s) the journal "
+            f"records confirmed in it (e.g. {sorted(lost)[0]!r}): the job was re-created or "
+            "tasks were deleted. Refusing to resume into it; move the journal away to submit "
+            "the plan afresh"
         )
 
 

@@ -83,7 +83,7 @@ def test_resume_into_a_job_that_lost_tasks_is_refused(
         job.index = {t.lower(): n for n, t in enumerate(job.task_ids)}
     result = submit(emulator, plan, "--resume")
     assert result.exit_code == 3, result.output
-    assert "holds 150 task(s), but the journal records 200" in result.output
+    assert "does not hold 50 of the 200 task(s) the journal records" in result.output
 
 
 def _journal(plan: Path) -> Path:
