@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
 
+from dagbatch import compile_graph
+from dagbatch.compiler.export import write_plan as write_plan_dir_of
 from dagbatch.errors import PlanError
 from dagbatch.plan import load_plan
+from dagbatch.submit.waves import segments
+from tests.dag_strategies import DagCase, dag_cases
 from tests.plan_factory import write_plan
 
 
@@ -45,3 +51,27 @@ def test_batch_indexes_must_count_up_from_one(tmp_path: Path) -> None:
     (plan / "plan.json").write_text(text)
     with pytest.raises(PlanError, match="numbered 1, 2, 3"):
         load_plan(plan)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(dag_cases(big=False, max_nodes=120))
+def test_every_compiled_plan_passes_the_checks_and_cuts_into_parent_first_segments(
+    case: DagCase,
+) -> None:
+    """No false refusal: whatever compile writes, load_plan accepts; and every batch's
+    segments keep its order with no task depending on another of its segment."""
+    plan = compile_graph(case.graph, case.options)
+    with tempfile.TemporaryDirectory() as tmp:
+        loaded = load_plan(write_plan_dir_of(plan, Path(tmp) / "plan"))
+    assert loaded.total_tasks == plan.counts["tasks"]
+    for batch in loaded.batches:
+        parts = segments(list(batch.tasks))
+        assert [t for part in parts for t in part] == list(batch.tasks)
+        for part in parts:
+            ids = {str(t["id"]).lower() for t in part}
+            numbers = {int(t["id"]) for t in part if str(t["id"]).isdigit()}
+            for task in part:
+                depends = task.get("dependsOn") or {}
+                assert not ids & {str(p).lower() for p in depends.get("taskIds") or ()}
+                for r in depends.get("taskIdRanges") or ():
+                    assert not any(r["start"] <= n <= r["end"] for n in numbers)
