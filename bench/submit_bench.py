@@ -45,7 +45,7 @@ from dagbatch.compiler.export import write_plan
 from dagbatch.compiler.pipeline import compile_graph
 from dagbatch.emulator import DEV_ACCOUNT, DEV_KEY
 from dagbatch.limits import DEFAULT_API_VERSION
-from dagbatch.submit.client import SharedKeyAuth
+from dagbatch.submit.auth import SharedKeyAuth
 from dagbatch.submit.submission import DEFAULT_CONCURRENCY
 
 from .workloads import sweep_reduce

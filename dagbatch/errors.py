@@ -7,10 +7,18 @@
     ├── InvalidWorkflow                the workflow breaks rules; carries every Diagnostic
     ├── PlanError                      a plan directory is missing, unreadable or tampered with
     ├── ConfigError                    bad options or credentials given by the user
+    │   ├── JournalExists              a journal exists and --resume was not given
+    │   ├── JournalMismatch            the journal belongs to another plan, job or endpoint
+    │   ├── JournalCorrupt             the journal's header or a record is damaged
+    │   └── JournalWriteError          the journal cannot be written (disk full, ...)
     └── SubmitError                    talking to the Batch service failed
         ├── AuthenticationError        403 AuthenticationFailed / no usable credentials
-        ├── BatchServiceError          a whole-request error answer (status, code, message)
-        └── SubmissionIncomplete       some tasks did not land (the report lists them)
+        ├── EndpointUnreachable        no connection to the endpoint could be made at all
+        ├── TransientError             429/5xx, timeout, dropped connection: retryable
+        ├── JobMismatch                the job exists with settings other than job.json's
+        ├── JobReplaced                the job the journal recorded is gone or was re-created
+        └── BatchServiceError          a whole-request error answer (status, code, message)
+            └── RequestBodyTooLarge    413: send fewer tasks per request
 
 Errors keep their data as attributes; foreign exceptions are translated at the boundary
 with ``raise ... from``. The CLI maps them to exit codes (see ``dagbatch.cli.main``).
@@ -20,6 +28,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
+
+from dagbatch.redact import redact
 
 Severity = Literal["error", "warning"]
 
@@ -123,9 +133,57 @@ class BatchServiceError(SubmitError):
         super().__init__(f"HTTP {status} {code or ''}: {message}".replace("  ", " "))
 
 
-class SubmissionIncomplete(SubmitError):
-    """Some tasks did not land; ``failures`` maps task id to (code, message)."""
+class EndpointUnreachable(SubmitError):
+    """No connection to the endpoint could be made (DNS, refused, unreachable network)."""
 
-    def __init__(self, failures: dict[str, tuple[str, str]]):
-        self.failures = failures
-        super().__init__(f"{len(failures)} task(s) did not land")
+
+class TransientError(SubmitError):
+    """A whole-request failure worth retrying: 429/5xx, a timeout or a dropped connection.
+
+    ``status`` is None for transport errors (the request may have been processed fully, partly
+    or not at all); ``connect`` is True when no connection was made, so the request surely did
+    not reach the service; ``retry_after`` is the server's ``Retry-After`` in seconds.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        code: str | None = None,
+        retry_after: float | None = None,
+        connect: bool = False,
+    ):
+        self.status = status
+        self.code = code or (f"HTTP{status}" if status else "ConnectionError")
+        self.retry_after = retry_after
+        self.connect = connect
+        super().__init__(redact(message))
+
+
+class RequestBodyTooLarge(BatchServiceError):
+    """413 ``RequestBodyTooLarge``: send fewer tasks per request."""
+
+
+class JobMismatch(SubmitError):
+    """The job exists but its settings differ from the plan's job.json."""
+
+
+class JobReplaced(SubmitError):
+    """The job the journal recorded tasks in is gone, or is another job with the same id."""
+
+
+class JournalExists(ConfigError):
+    """A journal for this job exists and ``--resume`` was not given."""
+
+
+class JournalMismatch(ConfigError):
+    """The journal belongs to another plan, job or endpoint."""
+
+
+class JournalCorrupt(ConfigError):
+    """The journal's header line is missing or damaged, or a record has the wrong shape."""
+
+
+class JournalWriteError(ConfigError):
+    """The journal could not be written (disk full, file too large, I/O error)."""

@@ -3,9 +3,9 @@
 A plan directory is a contract that tests and tools read::
 
     plan/
-      plan.json            manifest: format, api-version, job id, counts, batches in submit
-                           order (file, wave, task count, bytes, sha256), barriers, id map,
-                           warnings
+      plan.json            manifest: format, api-version, job id, counts, job (file, sha256),
+                           batches in submit order (file, wave, task count, bytes, sha256),
+                           barriers, id map, warnings
       job.json             the Add Job body
       batches/000001.json  the exact addtaskcollection body, one file a batch
       journal-<job>.jsonl  written by `dagbatch submit`: what was sent and confirmed
@@ -17,6 +17,7 @@ across the code.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import os
 import shutil
@@ -47,6 +48,10 @@ def batch_file(index: int) -> str:
 def journal_file(job_id: str) -> str:
     """The name of the submission journal of ``job_id`` inside a plan directory."""
     return f"journal-{job_id}.jsonl"
+
+
+def _dumps(data: Any) -> bytes:
+    return orjson.dumps(data, option=orjson.OPT_INDENT_2) + b"\n"
 
 
 @dataclass(frozen=True)
@@ -82,6 +87,15 @@ class BatchEntry(BaseModel):
     sha256: str
 
 
+class JobEntry(BaseModel):
+    """job.json as plan.json lists it: its file name and the sha256 of its bytes."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    file: Literal["job.json"]
+    sha256: str
+
+
 class PlanManifest(BaseModel):
     """plan.json. Unknown top-level keys are ignored (``format`` guards incompatible changes)."""
 
@@ -92,10 +106,21 @@ class PlanManifest(BaseModel):
     jobId: str | None = None
     onAllTasksComplete: Literal["noaction", "terminatejob"] = "noaction"
     counts: dict[str, int] = {}
+    job: JobEntry | None = None  # required by load_plan; optional here to say so clearly
     batches: list[BatchEntry]
     barriers: list[str] = []
     idMap: dict[str, str] = {}
     warnings: list[dict[str, Any]] = []
+
+
+def job_bytes(job: dict[str, Any]) -> bytes:
+    """The exact bytes of job.json for the Add Job body ``job``."""
+    return _dumps(job)
+
+
+def job_entry(job: dict[str, Any]) -> dict[str, Any]:
+    """The plan.json ``job`` entry: job.json's name and the sha256 of ``job_bytes(job)``."""
+    return {"file": JOB_FILE, "sha256": hashlib.sha256(job_bytes(job)).hexdigest()}
 
 
 def batch_entry(batch: Batch) -> dict[str, Any]:
@@ -134,10 +159,6 @@ class LoadedPlan:
         return out
 
 
-def _dumps(data: Any) -> bytes:
-    return orjson.dumps(data, option=orjson.OPT_INDENT_2) + b"\n"
-
-
 def write_plan_dir(
     out: Path, manifest: dict[str, Any], job: dict[str, Any], batches: tuple[Batch, ...]
 ) -> Path:
@@ -164,7 +185,7 @@ def write_plan_dir(
         (tmp / BATCH_DIR).mkdir()
         for b in batches:
             (tmp / b.file).write_bytes(b.body)
-        (tmp / JOB_FILE).write_bytes(_dumps(job))
+        (tmp / JOB_FILE).write_bytes(job_bytes(job))
         (tmp / PLAN_FILE).write_bytes(_dumps(manifest))
         if out.exists():
             old = out.with_name(f".{out.name}.old-{os.getpid()}")
@@ -206,19 +227,19 @@ def load_plan(plan_dir: Path) -> LoadedPlan:
         manifest = PlanManifest.model_validate_json(manifest_bytes)
     except ValidationError as exc:
         raise PlanError(f"{manifest_path} is not a valid plan manifest:\n{exc}") from exc
-    try:
-        job = orjson.loads((plan_dir / JOB_FILE).read_bytes())
-    except (OSError, orjson.JSONDecodeError) as exc:
-        raise PlanError(f"cannot read {plan_dir / JOB_FILE}: {exc}") from exc
-    if not isinstance(job, dict):
-        raise PlanError(f"{plan_dir / JOB_FILE} is not a JSON object")
+    job = _load_job(plan_dir, manifest)
 
     root = plan_dir.resolve()
     batches: list[Batch] = []
     seen: dict[str, str] = {}
     last_wave = 0
-    for entry in manifest.batches:
-        if entry.wave < max(last_wave, 1):
+    for position, entry in enumerate(manifest.batches, start=1):
+        if entry.index != position:
+            raise PlanError(
+                f"{PLAN_FILE}: batch entry {position} has index {entry.index}: the batches must "
+                "be numbered 1, 2, 3, ... in submit order (was an entry removed?)"
+            )
+        if entry.wave not in (last_wave, last_wave + 1):
             raise PlanError(f"{PLAN_FILE}: batch {entry.index} has wave {entry.wave} out of order")
         last_wave = entry.wave
         if entry.file != batch_file(entry.index):
@@ -228,9 +249,7 @@ def load_plan(plan_dir: Path) -> LoadedPlan:
             )
         path = (plan_dir / entry.file).resolve()
         if not path.is_relative_to(root):
-            raise PlanError(
-                f"{PLAN_FILE}: batch file {entry.file!r} is outside the plan directory"
-            )
+            raise PlanError(f"{PLAN_FILE}: batch file {entry.file!r} is outside the plan directory")
         try:
             raw = path.read_bytes()
         except OSError as exc:
@@ -250,6 +269,8 @@ def load_plan(plan_dir: Path) -> LoadedPlan:
                 raise PlanError(f"task id {task_id!r} appears twice ({seen[key]}, {entry.file})")
             seen[key] = entry.file
         batches.append(Batch(entry.index, entry.wave, ids, raw))
+    _check_counts(manifest, batches)
+    _check_dependency_order(batches)
     return LoadedPlan(
         directory=plan_dir,
         sha256=hashlib.sha256(manifest_bytes).hexdigest(),
@@ -257,3 +278,114 @@ def load_plan(plan_dir: Path) -> LoadedPlan:
         job=job,
         batches=tuple(batches),
     )
+
+
+def _load_job(plan_dir: Path, manifest: PlanManifest) -> dict[str, Any]:
+    """job.json, checked against its sha256 in plan.json."""
+    path = plan_dir / JOB_FILE
+    if manifest.job is None:
+        raise PlanError(
+            f"{plan_dir / PLAN_FILE} has no checksum for {JOB_FILE} (its 'job' entry): the plan "
+            "was written by an older dagbatch or edited; compile it again"
+        )
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise PlanError(f"cannot read {path}: {exc}") from exc
+    digest = hashlib.sha256(raw).hexdigest()
+    if digest != manifest.job.sha256.lower():
+        raise PlanError(
+            f"{JOB_FILE} does not match {PLAN_FILE} (sha256 {digest} != {manifest.job.sha256}): "
+            "the plan was modified after it was compiled; compile it again"
+        )
+    try:
+        job = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise PlanError(f"{path} is not valid JSON: {exc}") from exc
+    if not isinstance(job, dict):
+        raise PlanError(f"{path} is not a JSON object")
+    return job
+
+
+def _check_counts(manifest: PlanManifest, batches: list[Batch]) -> None:
+    """The manifest's counts agree with its batch entries."""
+    actual = {
+        "tasks": sum(len(b.task_ids) for b in batches),
+        "requests": len(batches),
+        "waves": len({b.wave for b in batches}),
+    }
+    for key, value in actual.items():
+        said = manifest.counts.get(key)
+        if said is not None and said != value:
+            raise PlanError(
+                f"{PLAN_FILE} disagrees with itself: counts.{key} is {said} but its batch "
+                f"entries hold {value} (was a batch entry removed?); compile the plan again"
+            )
+
+
+def _check_dependency_order(batches: list[Batch]) -> None:
+    """Every parent a task names is a task of the plan, in an earlier wave or earlier in the
+    same batch (the order the submission relies on to add parents before children).
+
+    ``taskIdRanges`` select every task of the plan whose id is an integer inside them; each of
+    those must be earlier in the same way.
+    """
+    # (wave, batch index, position in the batch) of every task, by lower-cased id (ids are
+    # unique ignoring case).
+    where: dict[str, tuple[int, int, int]] = {}
+    for b in batches:
+        for pos, task_id in enumerate(b.task_ids):
+            where[task_id.lower()] = (b.wave, b.index, pos)
+    numbered = sorted((int(i), w) for i, w in where.items() if i.isdigit())
+    numbers = [n for n, _ in numbered]
+    number_waves = [w[0] for _, w in numbered]
+
+    def earlier(parent: tuple[int, int, int], child: tuple[int, int, int]) -> bool:
+        return parent[0] < child[0] or (parent[1] == child[1] and parent[2] < child[2])
+
+    def refuse(task_id: str, child: tuple[int, int, int], parent_id: str, why: str) -> PlanError:
+        return PlanError(
+            f"{PLAN_FILE} disagrees with itself: task {task_id!r} (batch {child[1]}, wave "
+            f"{child[0]}) depends on {parent_id!r}, {why}; compile the plan again"
+        )
+
+    for b in batches:
+        for pos, task in enumerate(b.tasks):
+            depends = task.get("dependsOn")
+            if not isinstance(depends, dict):
+                continue
+            child = (b.wave, b.index, pos)
+            for parent_id in depends.get("taskIds") or ():
+                parent = where.get(str(parent_id).lower())
+                if parent is None:
+                    raise refuse(
+                        task["id"],
+                        child,
+                        str(parent_id),
+                        "which is not in the plan (was a batch entry removed?)",
+                    )
+                if not earlier(parent, child):
+                    raise refuse(
+                        task["id"],
+                        child,
+                        str(parent_id),
+                        f"which is in batch {parent[1]}, wave {parent[0]}: a parent must be in an "
+                        "earlier wave or earlier in the same batch (were the waves relabelled?)",
+                    )
+            for r in depends.get("taskIdRanges") or ():
+                if not isinstance(r, dict):
+                    continue
+                lo = bisect.bisect_left(numbers, int(r.get("start", 0)))
+                hi = bisect.bisect_right(numbers, int(r.get("end", -1)))
+                if lo >= hi or max(number_waves[lo:hi]) < child[0]:
+                    continue
+                for n, parent in numbered[lo:hi]:
+                    if not earlier(parent, child):
+                        raise refuse(
+                            task["id"],
+                            child,
+                            f"{n} (in range {r.get('start')}-{r.get('end')})",
+                            f"which is in batch {parent[1]}, wave {parent[0]}: a parent must be "
+                            "in an earlier wave or earlier in the same batch (were the waves "
+                            "relabelled?)",
+                        )

@@ -69,7 +69,6 @@ def write_plan(
         "barriers": [],
         "warnings": [],
     }
-    (root / "plan.json").write_bytes(orjson.dumps(manifest, option=orjson.OPT_INDENT_2))
     job: dict[str, Any] = {
         "usesTaskDependencies": uses_task_dependencies,
         "onTaskFailure": on_task_failure,
@@ -79,7 +78,10 @@ def write_plan(
         job = {"id": job_id, **job}
     if pool_id is not None:
         job["poolInfo"] = {"poolId": pool_id}
-    (root / "job.json").write_bytes(orjson.dumps(job, option=orjson.OPT_INDENT_2))
+    job_data = orjson.dumps(job, option=orjson.OPT_INDENT_2)
+    (root / "job.json").write_bytes(job_data)
+    manifest["job"] = {"file": "job.json", "sha256": hashlib.sha256(job_data).hexdigest()}
+    (root / "plan.json").write_bytes(orjson.dumps(manifest, option=orjson.OPT_INDENT_2))
     return root
 
 

@@ -11,6 +11,7 @@ import click
 
 from dagbatch.errors import (
     AuthenticationError,
+    BatchServiceError,
     ConfigError,
     DagbatchError,
     Diagnostic,
@@ -46,7 +47,7 @@ def fail(exc: DagbatchError, *, prefix: str = "error") -> NoReturn:
     """Print ``exc`` the one way every command prints it, and exit with its code."""
     if isinstance(exc, InvalidWorkflow):
         print_diagnostics(list(exc.diagnostics))
-    elif isinstance(exc, SubmitError) and not isinstance(exc, AuthenticationError):
+    elif isinstance(exc, BatchServiceError):
         click.echo(f"{prefix}: the service refused the submission: {exc}", err=True)
     else:
         click.echo(f"{prefix}: {exc}", err=True)

@@ -12,6 +12,9 @@ import click
 @click.version_option(package_name="dagbatch")
 def main() -> None:
     """Compile networkx workflows into Azure Batch task-collection requests and submit them."""
+    from dagbatch.redact import install_log_redaction
+
+    install_log_redaction()  # no secret reaches a log record from here on
 
 
 def _register() -> None:

@@ -9,22 +9,145 @@ or ``--account-key`` and never printed.
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
+import orjson
 
 from dagbatch.cli.exit_codes import ExitCode, fail
-from dagbatch.errors import ConfigError, DagbatchError
-from dagbatch.submit.client import BatchClient, EntraAuth, RetryPolicy, SharedKeyAuth, redact
+from dagbatch.errors import ConfigError, DagbatchError, PlanError
+from dagbatch.plan import PLAN_FILE, batch_entry, journal_file
+from dagbatch.redact import redact
+from dagbatch.submit.auth import EntraAuth, SharedKeyAuth
+from dagbatch.submit.client import DEFAULT_TIMEOUT, BatchClient
+from dagbatch.submit.journal import JournalExists, read_journal
 from dagbatch.submit.progress import make_progress
-from dagbatch.submit.submission import (
-    DEFAULT_CONCURRENCY,
-    SubmitReport,
-    report_path_for,
-    resolve_source,
-    submit_plan,
-    write_report,
+from dagbatch.submit.report import SubmitReport, report_path_for, write_report
+from dagbatch.submit.retry import (
+    DEFAULT_BASE_DELAY,
+    DEFAULT_MAX_DELAY,
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_MAX_TOTAL_WAIT,
+    RetryPolicy,
 )
+from dagbatch.submit.submission import submit_plan
+from dagbatch.submit.waves import DEFAULT_CONCURRENCY
+
+if TYPE_CHECKING:
+    from dagbatch.compiler.pipeline import CompiledPlan
+
+#: Where ``dagbatch submit workflow.py`` compiles to, under the current directory:
+#: ``.dagbatch/<job_id>/plan`` (and the journal beside it, so a re-compile does not wipe it).
+WORK_DIR = ".dagbatch"
+
+
+@dataclass(frozen=True)
+class PlanSource:
+    """A plan directory to submit and the default journal path for it."""
+
+    plan_dir: Path
+    job_id: str | None
+    default_journal: Path | None  # None: <plan_dir>/journal-<job_id>.jsonl
+
+
+def _plan_from_source(
+    path: Path,
+    *,
+    job_id: str | None,
+    pool_id: str | None,
+    workdir: Path,
+    resume: bool,
+    journal_path: Path | None = None,
+) -> PlanSource:
+    """Compile ``path`` (``workflow.py[:NAME]``) into ``workdir/.dagbatch/<job_id>/plan``.
+
+    With ``resume`` and a submission of it started (a journal with sends), the plan that was
+    submitted is used as it is: a workflow whose compile is not deterministic would otherwise
+    give another plan, which the journal refuses. Raises ``WorkflowLoadError`` /
+    ``InvalidWorkflow``.
+    """
+    from dagbatch.compiler.export import write_plan
+    from dagbatch.compiler.loader import load_workflow
+    from dagbatch.compiler.pipeline import CompileOptions, compile_graph
+
+    if resume and job_id:
+        # Resume the plan that was submitted, never a new compile of the workflow: a workflow
+        # that is not deterministic (it iterates a set, say) compiles differently in each
+        # process, and its journal would not match.
+        base = workdir / WORK_DIR / job_id
+        journal = journal_path or base / journal_file(job_id)
+        if (base / "plan" / PLAN_FILE).is_file() and read_journal(journal).sent:
+            return PlanSource(base / "plan", job_id, journal)
+    loaded = load_workflow(path)
+    compiled = compile_graph(loaded.graph, CompileOptions(job={"id": job_id, "pool_id": pool_id}))
+    job_id = job_id or compiled.job_id
+    if not job_id:
+        raise ConfigError("the workflow sets no job id: pass --job-id")
+    base = workdir / WORK_DIR / job_id
+    journal = journal_path or base / journal_file(job_id)
+    started = read_journal(journal).sent
+    if started and not resume:
+        # Refuse before the compiled plan replaces the one the journal belongs to.
+        raise JournalExists(
+            f"a journal for job {job_id!r} already exists at {journal}: pass --resume to "
+            "continue that submission"
+        )
+    if started and (base / "plan" / PLAN_FILE).is_file():
+        # Resume: the plan submitted. Say so when this compile gives another one.
+        _warn_if_plans_differ(compiled, base / "plan")
+        return PlanSource(base / "plan", job_id, journal)
+    plan_dir = write_plan(compiled, base / "plan")
+    return PlanSource(plan_dir, job_id, journal)
+
+
+def _warn_if_plans_differ(compiled: CompiledPlan, plan_dir: Path) -> None:
+    """Warn when ``compiled`` has other batches than the plan directory ``plan_dir``."""
+    try:
+        submitted = orjson.loads((plan_dir / PLAN_FILE).read_bytes()).get("batches")
+    except (OSError, orjson.JSONDecodeError):
+        return
+    now = [batch_entry(b)["sha256"] for b in compiled.batches]
+    if [b.get("sha256") for b in submitted or ()] != now:
+        _err(
+            "warning: the workflow now compiles to another plan than the one submitted; if it "
+            "did not change, it is not deterministic (iterating a set, for one, gives another "
+            f"order in each process). Resuming the plan that was submitted, {plan_dir}"
+        )
+
+
+def resolve_source(
+    source: str,
+    *,
+    job_id: str | None = None,
+    pool_id: str | None = None,
+    workdir: Path | None = None,
+    resume: bool = False,
+    journal_path: Path | None = None,
+) -> PlanSource:
+    """A plan directory as is, or a ``workflow.py[:NAME]`` compiled first."""
+    path = Path(source)
+    if path.is_dir():
+        if not (path / "plan.json").is_file():
+            raise PlanError(f"{path} is not a plan directory (no plan.json)")
+        return PlanSource(path, job_id, None)
+    from dagbatch.compiler.loader import split_target
+
+    file, _ = split_target(source)
+    if file.suffix == ".py":
+        if not file.is_file():
+            raise PlanError(f"no such workflow file: {file}")
+        return _plan_from_source(
+            Path(source),
+            job_id=job_id,
+            pool_id=pool_id,
+            workdir=workdir or Path.cwd(),
+            resume=resume,
+            journal_path=journal_path,
+        )
+    raise PlanError(f"{source} is neither a plan directory nor a workflow .py file")
+
 
 #: How many failed tasks the printed report lists; the JSON report has all of them.
 MAX_PRINTED_FAILURES = 50
@@ -48,17 +171,37 @@ def print_report(report: SubmitReport, report_file: Path | None) -> None:
         lines.append("  job created")
     if report.job_terminate_set:
         lines.append("  job set to terminate when all its tasks complete")
-    if report.failures:
-        lines.append(f"{len(report.failures)} task(s) did not land:")
-        for f in report.failures[:MAX_PRINTED_FAILURES]:
+    if report.job_task_count is not None:
+        lines.append(f"  the job holds {report.job_task_count} task(s)")
+    lines.extend(f"  note: {note}" for note in report.notes)
+    groups = (
+        ("did not land", [f for f in report.failures if f.kind not in ("unconfirmed", "missing")]),
+        (
+            "not confirmed (they may have landed; --resume checks them)",
+            [f for f in report.failures if f.kind == "unconfirmed"],
+        ),
+        (
+            "confirmed earlier but missing from the job",
+            [f for f in report.failures if f.kind == "missing"],
+        ),
+    )
+    budget = MAX_PRINTED_FAILURES
+    for heading, failures in groups:
+        if not failures:
+            continue
+        lines.append(f"{len(failures)} task(s) {heading}:")
+        shown = failures[: max(budget, 0)]
+        budget -= len(shown)
+        for f in shown:
             lines.append(f"  {f.task_id}: {f.code} ({f.kind}): {f.message}")
-        if len(report.failures) > MAX_PRINTED_FAILURES:
-            more = len(report.failures) - MAX_PRINTED_FAILURES
+        if len(failures) > len(shown):
+            more = len(failures) - len(shown)
             lines.append(f"  ... and {more} more (all of them in the JSON report)")
     if report.not_submitted:
         lines.append(
-            f"{len(report.not_submitted)} task(s) of later waves were not submitted because an "
-            "earlier wave did not fully land; fix the cause and run again with --resume"
+            f"{len(report.not_submitted)} task(s) were not submitted because a task before them "
+            "(in an earlier wave or earlier in their batch) did not land; fix the cause and run "
+            "again with --resume"
         )
     if report_file is not None:
         lines.append(f"report: {report_file}")
@@ -111,35 +254,35 @@ def print_report(report: SubmitReport, report_file: Path | None) -> None:
 @click.option(
     "--max-retries",
     type=click.IntRange(0, 100),
-    default=8,
+    default=DEFAULT_MAX_RETRIES,
     show_default=True,
     help="Retries per request before its tasks are reported as failed.",
 )
 @click.option(
     "--backoff",
     type=click.FloatRange(0.0),
-    default=0.5,
+    default=DEFAULT_BASE_DELAY,
     show_default=True,
     help="Base of the exponential backoff, seconds (full jitter).",
 )
 @click.option(
     "--max-backoff",
     type=click.FloatRange(0.0),
-    default=30.0,
+    default=DEFAULT_MAX_DELAY,
     show_default=True,
     help="Longest single backoff, seconds (a server's Retry-After is honoured as given).",
 )
 @click.option(
     "--max-wait",
     type=click.FloatRange(0.0),
-    default=600.0,
+    default=DEFAULT_MAX_TOTAL_WAIT,
     show_default=True,
     help="Most total seconds slept for one request's retries.",
 )
 @click.option(
     "--timeout",
     type=click.FloatRange(0.1),
-    default=60.0,
+    default=DEFAULT_TIMEOUT,
     show_default=True,
     help="Per-request timeout, seconds (a timed-out request's tasks are re-sent).",
 )

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from dagbatch.compiler.pipeline import CompiledPlan
-from dagbatch.plan import PLAN_FORMAT, batch_entry, write_plan_dir
+from dagbatch.plan import PLAN_FORMAT, batch_entry, job_entry, write_plan_dir
 
 
 def manifest(plan: CompiledPlan) -> dict[str, Any]:
@@ -19,6 +19,7 @@ def manifest(plan: CompiledPlan) -> dict[str, Any]:
         "jobId": plan.job_id,
         "onAllTasksComplete": plan.on_all_tasks_complete,
         "counts": dict(plan.counts),
+        "job": job_entry(dict(plan.job)),
         "batches": [batch_entry(b) for b in plan.batches],
         "barriers": list(plan.barriers),
         "idMap": dict(plan.id_map),

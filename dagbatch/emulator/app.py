@@ -9,6 +9,7 @@ Served operations (paths relative to the account endpoint, ``?api-version=`` req
 - ``GET /jobs/{jobId}/tasks``                  list tasks, OData paging (``maxresults``,
                                                ``odata.nextLink`` with a ``$skiptoken``)
 - ``GET /jobs/{jobId}/tasks/{taskId}``         get one task
+- ``GET /jobs/{jobId}/taskcounts``             task counts (tasks never run: all active)
 - ``GET /_emulator/stats``                     counters; no auth, loopback clients only
 
 Whole-request errors use the Batch error body. Codes chosen where the service's exact code is
@@ -701,6 +702,15 @@ class BatchEmulatorApp:
         values = {v["key"]: v["value"] for v in error.get("values", [])}
         raise _error(ctx.base, status, error["code"], error["message"]["value"], values)
 
+    async def get_task_counts(self, ctx: Ctx) -> Response:
+        """``{"taskCounts": {...}, "taskSlotCounts": {...}}`` (the spec's example
+        Jobs_GetJobTaskCounts); tasks never run here, so every task is active."""
+        job = self._get_job(ctx, ctx.request.path_params["job_id"])
+        with self.store.lock:
+            active = len(job.task_ids)
+        counts = {"active": active, "running": 0, "completed": 0, "succeeded": 0, "failed": 0}
+        return _json(200, {"taskCounts": counts, "taskSlotCounts": dict(counts)})
+
     # --- reading tasks ---
 
     @staticmethod
@@ -801,6 +811,11 @@ class BatchEmulatorApp:
                 methods=["POST"],
             ),
             Route("/jobs/{job_id}/tasks", e("listtasks", self.list_tasks), methods=["GET"]),
+            Route(
+                "/jobs/{job_id}/taskcounts",
+                e("gettaskcounts", self.get_task_counts),
+                methods=["GET"],
+            ),
             Route("/jobs/{job_id}/tasks", e("addtask", self.add_task), methods=["POST"]),
             Route("/jobs/{job_id}/tasks/{task_id}", e("gettask", self.get_task), methods=["GET"]),
         ]

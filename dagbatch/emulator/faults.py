@@ -23,6 +23,7 @@ OPERATIONS: Final = (
     "addtask",
     "gettask",
     "listtasks",
+    "gettaskcounts",
 )
 
 RequestFault = Literal["throttle", "busy", "internal", "drop"]

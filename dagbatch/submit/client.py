@@ -1,254 +1,73 @@
-"""The HTTP client for the Batch data plane: one injectable network seam, auth, retries, redaction.
+"""The HTTP client for the Batch data plane: one injectable network seam.
 
 ``BatchClient`` talks to ``{endpoint}`` with httpx (asyncio). Every attempt gets a fresh
-``ocp-date`` and is signed again (Shared Key) or carries a fresh bearer token (Entra ID).
-Whole-request answers are translated into this module's exceptions at the boundary:
+``ocp-date`` and is signed again by its ``Auth`` (``dagbatch.submit.auth``). Whole-request
+answers are translated into ``dagbatch.errors`` exceptions at the boundary:
 
 - ``TransientError``: 429 / 500 / 503 / other 5xx, a timeout or a dropped connection; the
   request may have been processed fully, partly or not at all. Retryable.
+- ``EndpointUnreachable``: no connection could be made and none ever was: a wrong endpoint or
+  no network fails fast, naming the endpoint and the cause.
 - ``RequestBodyTooLarge``: 413; the caller splits the request.
-- ``dagbatch.errors.AuthenticationError``: 401/403 (``AuthenticationFailed``).
-- ``dagbatch.errors.BatchServiceError``: any other error answer.
+- ``AuthenticationError``: 401/403 (``AuthenticationFailed``).
+- ``BatchServiceError``: any other error answer.
 
-Simple calls (get/create/patch job, get task) are retried here with ``RetryPolicy``; the add
-task collection call is a single attempt, because what to re-send depends on the per-task
-results and is decided by ``dagbatch.submit.submission``.
-
-Secrets never leave this module in clear: ``redact`` masks SAS signatures (``sig=``), Shared
-Key signatures, bearer tokens and every registered secret (the account key), and every message
-built here goes through it.
+Simple calls (get/create/patch job, get task, task counts, list) are retried here with the
+``RetryPolicy`` (``dagbatch.submit.retry``); the add task collection call is a single attempt,
+because what to re-send depends on the per-task results and is decided by the submission.
+Every message built here goes through ``dagbatch.redact.redact``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import random
-import re
-import time
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
+from typing import Any
 from urllib.parse import quote
 
 import httpx
 import orjson
 
-from dagbatch import signing as shared_key
-from dagbatch.errors import AuthenticationError, BatchServiceError, ConfigError, SubmitError
+from dagbatch.errors import (
+    AuthenticationError,
+    BatchServiceError,
+    ConfigError,
+    EndpointUnreachable,
+    RequestBodyTooLarge,
+    TransientError,
+)
 from dagbatch.limits import CONTENT_TYPE, DEFAULT_API_VERSION
+from dagbatch.redact import redact, register_secret
+from dagbatch.submit.auth import Auth, EntraAuth, SharedKeyAuth
+from dagbatch.submit.retry import RetryPolicy, RetryState
+
+# Names that lived here before the split, still importable from here for existing callers;
+# their home is the module each comes from.
+__all__ = [
+    "Auth",
+    "BatchClient",
+    "EntraAuth",
+    "RequestBodyTooLarge",
+    "RetryPolicy",
+    "RetryState",
+    "ServiceAnswer",
+    "SharedKeyAuth",
+    "TaskAddResult",
+    "TransientError",
+    "redact",
+    "register_secret",
+]
 
 log = logging.getLogger("dagbatch.submit.client")
 
-#: Scope of the Batch data plane for Microsoft Entra ID tokens (the double slash is intended).
-ENTRA_SCOPE = "https://batch.core.windows.net//.default"
-
-_REDACTED = "REDACTED"
-_SECRETS: set[str] = set()
-_SIG_RE = re.compile(r"(?i)(\bsig=)[^&\s\"'<>]+")
-_SHAREDKEY_RE = re.compile(r"(SharedKey\s+[^:\s]+:)[A-Za-z0-9+/=]+")
-_BEARER_RE = re.compile(r"(?i)(\bBearer\s+)[A-Za-z0-9\-._~+/]+=*")
-
-
-def register_secret(secret: str) -> None:
-    """Make ``redact`` mask this exact string from now on (e.g. the account key)."""
-    if len(secret) >= 8:
-        _SECRETS.add(secret)
-
-
-def redact(text: str) -> str:
-    """Mask secrets in ``text``: ``sig=`` query values, signatures, tokens, registered keys."""
-    for secret in _SECRETS:
-        if secret in text:
-            text = text.replace(secret, _REDACTED)
-    text = _SIG_RE.sub(rf"\g<1>{_REDACTED}", text)
-    text = _SHAREDKEY_RE.sub(rf"\g<1>{_REDACTED}", text)
-    return _BEARER_RE.sub(rf"\g<1>{_REDACTED}", text)
-
-
-class RedactingFilter(logging.Filter):
-    """A logging filter that redacts the formatted message of every record it sees."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        clean = redact(message)
-        if clean != message or record.args:
-            record.msg = clean
-            record.args = None
-        return True
-
-
-#: Loggers whose records are redacted (a logger's filters do not apply to its children, so
-#: each one that can carry a URL or a message from the service is listed).
-REDACTED_LOGGERS = (
-    "dagbatch",
-    "dagbatch.submit.client",
-    "dagbatch.submit.submission",
-    "dagbatch.submit.journal",
-    "dagbatch.submit.progress",
-    "httpx",
-    "httpcore",
-    "httpcore.connection",
-    "httpcore.http11",
-    "httpcore.http2",
-    "httpcore.proxy",
-)
-for _name in REDACTED_LOGGERS:
-    logging.getLogger(_name).addFilter(RedactingFilter())
-
-
-# --------------------------------------------------------------------------------------
-# Exceptions of this module (all derive from dagbatch.errors)
-
-
-class TransientError(SubmitError):
-    """A whole-request failure worth retrying: 429/5xx, a timeout or a dropped connection.
-
-    ``status`` is None for transport errors; ``retry_after`` is the server's ``Retry-After``
-    in seconds when it sent one.
-    """
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        status: int | None = None,
-        code: str | None = None,
-        retry_after: float | None = None,
-    ):
-        self.status = status
-        self.code = code or (f"HTTP{status}" if status else "ConnectionError")
-        self.retry_after = retry_after
-        super().__init__(redact(message))
-
-
-class RequestBodyTooLarge(BatchServiceError):
-    """413 ``RequestBodyTooLarge``: send fewer tasks per request."""
-
-
-# --------------------------------------------------------------------------------------
-# Authentication
-
-
-class Auth(Protocol):
-    """Adds the authentication headers to a request about to be sent."""
-
-    async def apply(self, request: httpx.Request) -> None: ...
-
-
-@dataclass(frozen=True)
-class SharedKeyAuth:
-    """Shared Key: ``Authorization: SharedKey {account}:{signature}``, signed per attempt."""
-
-    account: str
-    key: str = field(repr=False)
-
-    def __post_init__(self) -> None:
-        register_secret(self.key)
-        try:
-            shared_key.signature(self.key, "")
-        except ValueError as exc:
-            raise ConfigError(
-                "the account key is not valid base64: check AZURE_BATCH_ACCESS_KEY"
-            ) from exc
-
-    async def apply(self, request: httpx.Request) -> None:
-        request.headers["ocp-date"] = shared_key.rfc1123_now()
-        path = request.url.raw_path.split(b"?", 1)[0].decode("ascii")
-        query = request.url.params.multi_items()
-        request.headers["Authorization"] = shared_key.authorization_header(
-            self.account, self.key, request.method, path, query, dict(request.headers)
-        )
-
-
-class EntraAuth:
-    """Microsoft Entra ID bearer tokens from azure-identity (the ``dagbatch[entra]`` extra)."""
-
-    def __init__(self, credential: Any = None, *, scope: str = ENTRA_SCOPE):
-        if credential is None:
-            try:
-                from azure.identity import DefaultAzureCredential
-            except ImportError as exc:
-                raise ConfigError(
-                    "--auth entra needs azure-identity: pip install 'dagbatch[entra]'"
-                ) from exc
-            credential = DefaultAzureCredential()
-        self._credential = credential
-        self._scope = scope
-        self._token: str | None = None
-        self._expires_on = 0.0
-        self._lock = asyncio.Lock()
-
-    async def apply(self, request: httpx.Request) -> None:
-        async with self._lock:
-            if self._token is None or time.time() > self._expires_on - 300:
-                try:
-                    token = await asyncio.to_thread(self._credential.get_token, self._scope)
-                except Exception as exc:
-                    raise AuthenticationError(
-                        f"could not get a Microsoft Entra ID token: {redact(str(exc))}"
-                    ) from exc
-                register_secret(token.token)
-                self._token = token.token
-                self._expires_on = float(token.expires_on)
-        request.headers["ocp-date"] = shared_key.rfc1123_now()
-        request.headers["Authorization"] = f"Bearer {self._token}"
-
-
-# --------------------------------------------------------------------------------------
-# Retry policy
-
-
-def _new_rng() -> random.Random:
-    return random.Random()
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """Exponential backoff with full jitter, honouring ``Retry-After``, bounded two ways.
-
-    The delay before retry ``n`` (0-based) is uniform in ``[0, min(max_delay, base_delay *
-    2**n)]`` ("full jitter"), or exactly the server's ``Retry-After`` when it sent one. A
-    request gives up after ``max_retries`` retries, or when the next wait would take the total
-    time slept for it past ``max_total_wait``. ``sleep`` and ``rng`` are injectable for tests.
-    """
-
-    max_retries: int = 8
-    base_delay: float = 0.5
-    max_delay: float = 30.0
-    max_total_wait: float = 600.0
-    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
-    rng: random.Random = field(default_factory=_new_rng)
-
-    def delay(self, retry: int, retry_after: float | None = None) -> float:
-        """Seconds to wait before retry number ``retry`` (0-based)."""
-        if retry_after is not None:
-            return max(0.0, retry_after)
-        ceiling = min(self.max_delay, self.base_delay * (2.0**retry))
-        return self.rng.uniform(0.0, ceiling)
-
-
-class RetryState:
-    """Counts the retries of one unit of work against a ``RetryPolicy``."""
-
-    def __init__(self, policy: RetryPolicy):
-        self.policy = policy
-        self.retries = 0
-        self.waited = 0.0
-
-    async def backoff(self, retry_after: float | None = None) -> bool:
-        """Sleep before the next attempt; False when the budget is spent (give up)."""
-        if self.retries >= self.policy.max_retries:
-            return False
-        wait = self.policy.delay(self.retries, retry_after)
-        if self.waited + wait > self.policy.max_total_wait:
-            return False
-        self.retries += 1
-        self.waited += wait
-        await self.policy.sleep(wait)
-        return True
-
+#: Per-request timeout, seconds (``--timeout``).
+DEFAULT_TIMEOUT = 60.0
+#: Longest wait for a connection to be made, seconds: an unreachable endpoint is reported
+#: after this, not after the whole request timeout.
+CONNECT_TIMEOUT = 10.0
 
 # --------------------------------------------------------------------------------------
 # Results
@@ -342,7 +161,7 @@ class BatchClient:
         *,
         transport: httpx.BaseTransport | httpx.AsyncBaseTransport | None = None,
         api_version: str = DEFAULT_API_VERSION,
-        timeout: float = 60.0,
+        timeout: float = DEFAULT_TIMEOUT,
         retry: RetryPolicy | None = None,
         max_connections: int = 64,
     ):
@@ -357,6 +176,9 @@ class BatchClient:
         self._transport = transport
         self._max_connections = max_connections
         self._http: httpx.AsyncClient | None = None
+        #: True once any answer came back from the endpoint: from then on a failed connection
+        #: is a blip to retry, before that it means the endpoint is unreachable.
+        self.reached = False
 
     def _client(self) -> httpx.AsyncClient:
         if self._http is None:
@@ -375,7 +197,7 @@ class BatchClient:
                 )
             self._http = httpx.AsyncClient(
                 transport=transport,
-                timeout=httpx.Timeout(self.timeout, connect=min(self.timeout, 30.0)),
+                timeout=httpx.Timeout(self.timeout, connect=min(self.timeout, CONNECT_TIMEOUT)),
                 headers={"User-Agent": "dagbatch"},
             )
         return self._http
@@ -421,13 +243,26 @@ class BatchClient:
         await self.auth.apply(request)
         try:
             response = await http.send(request)
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            # No connection was made: the request did not reach the service.
+            raise TransientError(
+                f"{method} {path}: cannot connect to {self.endpoint} ({type(exc).__name__}: {exc})",
+                connect=True,
+            ) from exc
         except httpx.TimeoutException as exc:
             raise TransientError(f"{method} {path}: timed out ({type(exc).__name__})") from exc
         except httpx.TransportError as exc:
             raise TransientError(
                 f"{method} {path}: connection failed ({type(exc).__name__}: {exc})"
             ) from exc
+        self.reached = True
         return response
+
+    def _unreachable(self, exc: TransientError) -> EndpointUnreachable:
+        return EndpointUnreachable(
+            f"cannot reach the Batch endpoint {redact(self.endpoint)}: {exc} "
+            "(check AZURE_BATCH_ENDPOINT / --endpoint and the network)"
+        )
 
     def _raise_for(self, method: str, path: str, response: httpx.Response) -> None:
         """Translate an error answer into this module's exceptions."""
@@ -454,7 +289,12 @@ class BatchClient:
     ) -> list[TaskAddResult]:
         """POST /jobs/{job}/addtaskcollection once; per-task results in the order given."""
         path = f"/jobs/{quote(job_id, safe='')}/addtaskcollection"
-        response = await self._send("POST", path, body=body, api_version=api_version)
+        try:
+            response = await self._send("POST", path, body=body, api_version=api_version)
+        except TransientError as exc:
+            if exc.connect and not self.reached:
+                raise self._unreachable(exc) from exc
+            raise
         self._raise_for("POST", path, response)
         payload = _parse_json(response)
         if not isinstance(payload, dict) or not isinstance(payload.get("value"), list):
@@ -506,6 +346,8 @@ class BatchClient:
                 self._raise_for(method, path, response)
                 return ServiceAnswer(response.status_code, payload)
             except TransientError as exc:
+                if exc.connect and not self.reached:
+                    raise self._unreachable(exc) from exc
                 log.info("retrying %s %s: %s", method, path, exc)
                 if not await state.backoff(exc.retry_after):
                     raise
@@ -543,3 +385,40 @@ class BatchClient:
         return await self.call(
             "GET", path, ok_codes=frozenset({"TaskNotFound"}), api_version=api_version
         )
+
+    async def get_task_counts(
+        self, job_id: str, *, api_version: str | None = None
+    ) -> dict[str, int] | None:
+        """GET /jobs/{job}/taskcounts: ``taskCounts`` (active, running, completed, succeeded,
+        failed), or None when the job does not exist. One request however many tasks."""
+        answer = await self.call(
+            "GET",
+            f"/jobs/{quote(job_id, safe='')}/taskcounts",
+            ok_codes=frozenset({"JobNotFound"}),
+            api_version=api_version,
+        )
+        if answer.status == 404 or not isinstance(answer.body, dict):
+            return None
+        counts = answer.body.get("taskCounts")
+        if not isinstance(counts, dict):
+            return None
+        return {k: int(v) for k, v in counts.items() if isinstance(v, int)}
+
+    async def iter_task_ids(
+        self, job_id: str, *, api_version: str | None = None
+    ) -> AsyncIterator[str]:
+        """The ids of every task of the job (GET /jobs/{job}/tasks, ``$select=id``, paged by
+        ``odata.nextLink``)."""
+        path = f"/jobs/{quote(job_id, safe='')}/tasks"
+        params: dict[str, str] = {"$select": "id", "maxresults": "1000"}
+        while True:
+            answer = await self.call("GET", path, api_version=api_version, params=params)
+            body = answer.body if isinstance(answer.body, dict) else {}
+            for task in body.get("value") or ():
+                if isinstance(task, dict) and isinstance(task.get("id"), str):
+                    yield task["id"]
+            link = body.get("odata.nextLink")
+            if not isinstance(link, str) or "?" not in link:
+                return
+            query = httpx.URL(link).params
+            params = {k: v for k, v in query.multi_items() if k != "api-version"}

@@ -7,7 +7,8 @@ One record a line, compact JSON (orjson), key ``t`` says what it is::
     {"t":"send","b":3,"ids":["a","b"]}                     an attempt is about to go out
     {"t":"ok","ids":["a"]}                                  these tasks are confirmed added
     {"t":"fail","id":"b","code":"InvalidPropertyValue","msg":"..."}   terminal, this run
-    {"t":"job","event":"created"|"terminatejob"}            job-level steps done
+    {"t":"job","event":"created","creationTime":"..."}    the job was created (and when)
+    {"t":"job","event":"terminatejob"}                      onAllTasksComplete was set
 
 Ordering rules that make resume exact: a ``send`` record is written (and flushed to the OS, so
 it survives SIGKILL) before its request leaves; an ``ok`` record is written, flushed and
@@ -19,7 +20,11 @@ tasks are "possibly landed": their ``TaskExists`` is accepted after a GET and co
 succeed now; a client error fails again and is reported again).
 
 A torn last line (the process died in the middle of a write) is ignored on reading; the next
-writer first terminates it with a newline so later records stay whole.
+writer first terminates it with a newline so later records stay whole. Anything else that is
+wrong is refused (``JournalCorrupt``, naming the line): a first record that is not a run
+header, a record of an unknown kind or with fields of the wrong type, or a run header of
+another plan, job or endpoint appended to this journal. Every record belongs to the run of the
+header above it, and every run of one journal to the same plan, job and endpoint.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Iterable
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,7 +40,14 @@ from typing import Any, BinaryIO
 
 import orjson
 
-from dagbatch.errors import ConfigError, PlanError
+from dagbatch.errors import (
+    ConfigError,
+    JournalCorrupt,
+    JournalExists,
+    JournalMismatch,
+    JournalWriteError,
+    PlanError,
+)
 
 try:  # POSIX advisory lock: two submits must not share a journal
     import fcntl
@@ -44,12 +57,18 @@ except ImportError:  # pragma: no cover - Windows
 JOURNAL_VERSION = 1
 
 
-class JournalExists(ConfigError):
-    """A journal for this job exists and ``--resume`` was not given."""
-
-
-class JournalMismatch(ConfigError):
-    """The journal belongs to another plan, job or endpoint."""
+__all__ = [
+    "JOURNAL_VERSION",
+    "Journal",
+    "JournalCorrupt",
+    "JournalExists",
+    "JournalMismatch",
+    "JournalState",
+    "JournalWriteError",
+    "RunHeader",
+    "normalize_endpoint",
+    "read_journal",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +101,7 @@ class JournalState:
     confirmed: frozenset[str] = frozenset()
     failed: dict[str, tuple[str, str]] = field(default_factory=dict)
     job_events: frozenset[str] = frozenset()
+    job_created_at: str | None = None  # the job's creationTime when this journal created it
     torn_lines: int = 0
 
     @property
@@ -94,8 +114,46 @@ def normalize_endpoint(endpoint: str) -> str:
     return endpoint.strip().rstrip("/").lower()
 
 
+def _str_list(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)
+
+
+def _check_record(record: Any, line: int, path: Path) -> dict[str, Any]:
+    """``record`` if it has the shape of its kind; else ``JournalCorrupt`` naming the line."""
+
+    def bad(what: str) -> JournalCorrupt:
+        return JournalCorrupt(f"journal {path}, line {line}: {what}; refusing to use it")
+
+    if not isinstance(record, dict):
+        raise bad("not a JSON object")
+    kind = record.get("t")
+    if kind == "run":
+        if not all(isinstance(record.get(k), str) for k in ("plan", "job", "endpoint")):
+            raise bad("a run header without a plan, job and endpoint")
+    elif kind == "send":
+        if not isinstance(record.get("b"), int) or not _str_list(record.get("ids")):
+            raise bad("a 'send' record without a batch number and a list of task ids")
+    elif kind == "ok":
+        if not _str_list(record.get("ids")):
+            raise bad("an 'ok' record without a list of task ids")
+    elif kind == "fail":
+        if not all(isinstance(record.get(k), str) for k in ("id", "code")):
+            raise bad("a 'fail' record without a task id and a code")
+    elif kind == "job":
+        if not isinstance(record.get("event"), str):
+            raise bad("a 'job' record without an event")
+    else:
+        raise bad(f"a record of unknown kind {kind!r}")
+    return record
+
+
 def read_journal(path: Path) -> JournalState:
-    """Fold a journal file into a ``JournalState``; unreadable (torn) lines are skipped."""
+    """Fold a journal file into a ``JournalState``.
+
+    Torn lines (not JSON: a write cut short by a crash) are skipped and counted. A missing or
+    damaged header, a record of the wrong shape, or a run header of another plan, job or
+    endpoint raise ``JournalCorrupt``.
+    """
     try:
         data = path.read_bytes()
     except FileNotFoundError:
@@ -108,39 +166,55 @@ def read_journal(path: Path) -> JournalState:
     confirmed: set[str] = set()
     failed: dict[str, tuple[str, str]] = {}
     events: set[str] = set()
+    created_at: str | None = None
     torn = 0
-    for line in data.split(b"\n"):
+    first_torn: int | None = None
+    for number, line in enumerate(data.split(b"\n"), start=1):
         if not line.strip():
             continue
         try:
-            record = orjson.loads(line)
+            raw = orjson.loads(line)
         except orjson.JSONDecodeError:
             torn += 1
+            if header is None and first_torn is None:
+                first_torn = number
             continue
-        if not isinstance(record, dict):
-            torn += 1
-            continue
-        kind = record.get("t")
+        record = _check_record(raw, number, path)
+        kind = record["t"]
+        if header is None:
+            if kind != "run":
+                where = (
+                    f"its header (line {first_torn}) is damaged"
+                    if first_torn is not None
+                    else f"line {number} comes before any run header"
+                )
+                raise JournalCorrupt(
+                    f"journal {path}: {where}, so its records cannot be tied to a plan; "
+                    "refusing to use it (move it away to start a new submission)"
+                )
+            header = RunHeader(record["plan"], record["job"], record["endpoint"])
         if kind == "run":
             runs += 1
-            if header is None:
-                header = RunHeader(
-                    plan_sha256=str(record.get("plan")),
-                    job_id=str(record.get("job")),
-                    endpoint=str(record.get("endpoint")),
+            this = (record["plan"], record["job"], normalize_endpoint(record["endpoint"]))
+            first = (header.plan_sha256, header.job_id, normalize_endpoint(header.endpoint))
+            if this != first:
+                raise JournalCorrupt(
+                    f"journal {path}, line {number}: a run of another plan, job or endpoint "
+                    "was appended to this journal; refusing to use it"
                 )
         elif kind == "send":
-            sent.update(record.get("ids", ()))
+            sent.update(record["ids"])
         elif kind == "ok":
-            ids = record.get("ids", ())
+            ids = record["ids"]
             confirmed.update(ids)
             for task_id in ids:
                 failed.pop(task_id, None)
         elif kind == "fail":
-            task_id = str(record.get("id"))
-            failed[task_id] = (str(record.get("code")), str(record.get("msg", "")))
+            failed[record["id"]] = (record["code"], str(record.get("msg", "")))
         elif kind == "job":
-            events.add(str(record.get("event")))
+            events.add(record["event"])
+            if record["event"] == "created" and isinstance(record.get("creationTime"), str):
+                created_at = record["creationTime"]
     return JournalState(
         header=header,
         runs=runs,
@@ -148,6 +222,7 @@ def read_journal(path: Path) -> JournalState:
         confirmed=frozenset(confirmed),
         failed=failed,
         job_events=frozenset(events),
+        job_created_at=created_at,
         torn_lines=torn,
     )
 
@@ -161,13 +236,30 @@ class Journal:
         self._dirty = False
 
     @classmethod
-    def open(cls, path: Path, header: RunHeader, *, resume: bool) -> tuple[Journal, JournalState]:
+    def open(
+        cls,
+        path: Path,
+        header: RunHeader,
+        *,
+        resume: bool,
+        task_ids: AbstractSet[str] | None = None,
+    ) -> tuple[Journal, JournalState]:
         """Open (or create) the journal for this run, checking it belongs to this submission.
 
         Without ``resume`` an existing non-empty journal is refused (``JournalExists``); with
-        it, the journal must name the same plan, job and endpoint (``JournalMismatch``).
+        it, the journal must name the same plan, job and endpoint (``JournalMismatch``), and
+        every task it names must be one of ``task_ids`` (the plan's) when given
+        (``JournalCorrupt``). Nothing is written to a journal that is refused.
         """
         state = read_journal(path)
+        if task_ids is not None:
+            foreign = (state.sent | state.confirmed | set(state.failed)) - task_ids
+            if foreign:
+                raise JournalCorrupt(
+                    f"journal {path} names {len(foreign)} task(s) that are not in this plan "
+                    f"(e.g. {sorted(foreign)[0]!r}): it holds records of another plan; refusing "
+                    "to use it"
+                )
         fresh = not state.sent  # nothing was ever sent: the journal holds no promise yet
         if state.sent and not resume:
             raise JournalExists(
@@ -188,8 +280,11 @@ class Journal:
                     f"journal {path} belongs to another submission (different "
                     f"{', '.join(diffs)}); refusing to resume it"
                 )
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fh = open(path, "ab", buffering=0)  # noqa: SIM115 - closed by Journal.close
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fh = open(path, "ab", buffering=0)  # noqa: SIM115 - closed by Journal.close
+        except OSError as exc:
+            raise JournalWriteError(f"cannot write the journal {path}: {exc}") from exc
         try:
             if fcntl is not None:
                 try:
@@ -208,6 +303,9 @@ class Journal:
                         fh.write(b"\n")  # terminate a torn last line
             journal._write(header.to_record(resume=resume))
             journal.sync()
+        except OSError as exc:
+            fh.close()
+            raise JournalWriteError(f"cannot write the journal {path}: {exc}") from exc
         except BaseException:
             fh.close()
             raise
@@ -216,15 +314,25 @@ class Journal:
     def _write(self, record: dict[str, Any]) -> None:
         # One unbuffered write() per record: the line reaches the OS whole or (on a crash in
         # the middle of the syscall) torn, never interleaved with another record.
-        self._fh.write(orjson.dumps(record) + b"\n")
+        try:
+            self._fh.write(orjson.dumps(record) + b"\n")
+        except OSError as exc:
+            raise self._write_error(exc) from exc
         self._dirty = True
+
+    def _write_error(self, exc: OSError) -> JournalWriteError:
+        return JournalWriteError(
+            f"cannot write the journal {self.path}: {exc.strerror or exc}; nothing more was "
+            "sent. Free some space, then run the same command with --resume"
+        )
 
     def sending(self, batch: int, ids: Iterable[str]) -> None:
         """Record an attempt before its request goes out (flushed, not fsync'ed)."""
         self._write({"t": "send", "b": batch, "ids": list(ids)})
 
     def confirmed(self, ids: Iterable[str]) -> None:
-        """Record confirmed tasks; call ``sync`` (or ``async_sync``) right after."""
+        """Record confirmed tasks; call ``sync`` right after (the submission runs it in a
+        worker thread, so the fsync does not block the event loop)."""
         ids = list(ids)
         if ids:
             self._write({"t": "ok", "ids": ids})
@@ -232,18 +340,22 @@ class Journal:
     def failed(self, task_id: str, code: str, message: str) -> None:
         self._write({"t": "fail", "id": task_id, "code": code, "msg": message})
 
-    def job_event(self, event: str) -> None:
-        self._write({"t": "job", "event": event})
+    def job_event(self, event: str, **details: str) -> None:
+        """Record a job-level step (``created`` with its ``creationTime``, ``terminatejob``)."""
+        self._write({"t": "job", "event": event, **details})
         self.sync()
 
     def sync(self) -> None:
         """fsync everything written so far (no-op when nothing was written since)."""
         if self._dirty:
             self._dirty = False
-            os.fsync(self._fh.fileno())
+            try:
+                os.fsync(self._fh.fileno())
+            except OSError as exc:
+                raise self._write_error(exc) from exc
 
     def close(self) -> None:
         if not self._fh.closed:
-            with contextlib.suppress(OSError):
-                self.sync()
+            with contextlib.suppress(OSError, JournalWriteError):
+                self.sync()  # a write error was already raised where it happened
             self._fh.close()

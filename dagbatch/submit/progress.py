@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol, TextIO
 
-from dagbatch.submit.client import redact
+from dagbatch.redact import redact
 
 
 class Progress(Protocol):

@@ -120,3 +120,14 @@ def test_sdk_retries_per_task_server_errors(emulator_factory: Any) -> None:
         assert len(result.result_values) == 300
     assert server.store.task_count("sdk-job") == 300
     assert server.store.stats()["faults"]["task_server_error"] > 0
+
+
+def test_sdk_reads_task_counts(emulator: EmulatorServer) -> None:
+    with sdk_client(emulator) as client:
+        create_job(client, "counted")
+        client.create_tasks("counted", make_tasks(30))
+        counts = client.get_job_task_counts("counted")
+        assert counts.task_counts.active == 30
+        assert counts.task_counts.running == counts.task_counts.completed == 0
+        with pytest.raises(ResourceNotFoundError):
+            client.get_job_task_counts("no-such-job")

@@ -14,17 +14,11 @@ import pytest
 
 from dagbatch.emulator import DEV_ACCOUNT, DEV_KEY
 from dagbatch.emulator.server import EmulatorServer
-from dagbatch.errors import AuthenticationError, ConfigError
-from dagbatch.submit.client import (
-    BatchClient,
-    EntraAuth,
-    RetryPolicy,
-    RetryState,
-    SharedKeyAuth,
-    TransientError,
-    redact,
-    register_secret,
-)
+from dagbatch.errors import AuthenticationError, ConfigError, TransientError
+from dagbatch.redact import install_log_redaction, redact, register_secret
+from dagbatch.submit.auth import EntraAuth, SharedKeyAuth
+from dagbatch.submit.client import BatchClient
+from dagbatch.submit.retry import RetryPolicy, RetryState
 from tests.conftest import EmulatorFactory
 
 WRONG_KEY = "d3Jvbmcta2V5LXdyb25nLWtleS13cm9uZy1rZXktd3Jvbmcta2V5LXdyb25nLWtleQ=="
@@ -64,6 +58,7 @@ def test_redact_masks_signatures_tokens_and_registered_keys() -> None:
 
 
 def test_logging_of_dagbatch_and_httpx_is_redacted(caplog: pytest.LogCaptureFixture) -> None:
+    install_log_redaction()
     caplog.set_level(logging.DEBUG)
     logging.getLogger("dagbatch.submit.submission").warning("GET %s", "https://x/y?sig=topsecret")
     logging.getLogger("httpx").info("HTTP Request: GET https://x/y?a=1&sig=topsecret2")

@@ -9,7 +9,15 @@ import orjson
 import pytest
 
 from dagbatch.errors import ConfigError
-from dagbatch.submit.journal import Journal, JournalExists, JournalMismatch, RunHeader, read_journal
+from dagbatch.submit.journal import (
+    Journal,
+    JournalCorrupt,
+    JournalExists,
+    JournalMismatch,
+    JournalWriteError,
+    RunHeader,
+    read_journal,
+)
 
 HEADER = RunHeader("a" * 64, "job1", "https://acct.example/")
 
@@ -105,3 +113,33 @@ def test_second_writer_is_refused_while_the_journal_is_open(tmp_path: Path) -> N
             Journal.open(path, HEADER, resume=True)
     finally:
         journal.close()
+
+
+def test_records_of_the_wrong_shape_name_their_line(tmp_path: Path) -> None:
+    path = tmp_path / "j.jsonl"
+    journal, _ = Journal.open(path, HEADER, resume=False)
+    journal.sending(1, ["a"])
+    journal.close()
+    with path.open("ab") as fh:
+        fh.write(b'{"t":"send","b":2,"ids":"a"}\n')
+    with pytest.raises(JournalCorrupt, match="line 3: a 'send' record without"):
+        read_journal(path)
+
+
+def test_the_creation_time_of_the_job_is_kept(tmp_path: Path) -> None:
+    path = tmp_path / "j.jsonl"
+    journal, _ = Journal.open(path, HEADER, resume=False)
+    journal.sending(1, ["a"])
+    journal.job_event("created", creationTime="2026-01-01T00:00:00.000001Z")
+    journal.close()
+    assert read_journal(path).job_created_at == "2026-01-01T00:00:00.000001Z"
+
+
+def test_a_write_error_is_a_journal_write_error(tmp_path: Path) -> None:
+    path = tmp_path / "j.jsonl"
+    journal, _ = Journal.open(path, HEADER, resume=False)
+    journal.close()
+    with path.open("rb", buffering=0) as read_only:  # every write to it fails (an OSError)
+        journal._fh = read_only
+        with pytest.raises(JournalWriteError, match="cannot write the journal"):
+            journal.sending(1, ["a"])

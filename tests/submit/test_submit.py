@@ -2,70 +2,27 @@
 
 from __future__ import annotations
 
-import asyncio
-import io
 from pathlib import Path
 from typing import Any
 
 import httpx
 import orjson
 import pytest
-from click.testing import CliRunner
 
-from dagbatch.cli.main import main
-from dagbatch.emulator import DEV_ACCOUNT, DEV_KEY
+from dagbatch.emulator import DEV_KEY
 from dagbatch.emulator.server import EmulatorServer
-from dagbatch.errors import BatchServiceError, PlanError
+from dagbatch.errors import BatchServiceError, JobMismatch, PlanError
 from dagbatch.plan import load_plan
-from dagbatch.submit.client import BatchClient, RetryPolicy, SharedKeyAuth
+from dagbatch.submit.auth import SharedKeyAuth
+from dagbatch.submit.client import BatchClient
 from dagbatch.submit.journal import Journal, JournalExists, RunHeader, read_journal
-from dagbatch.submit.progress import PlainProgress, RichProgress
+from dagbatch.submit.retry import RetryPolicy
 from dagbatch.submit.submission import (
-    JobMismatch,
     default_journal_path,
     submit_plan,
-    task_differences,
 )
 from tests.plan_factory import layered_plan, plan_tasks, write_plan
-
-WRONG_KEY = "d3Jvbmcta2V5LXdyb25nLWtleS13cm9uZy1rZXktd3Jvbmcta2V5LXdyb25nLWtleQ=="
-
-
-async def _no_sleep(seconds: float) -> None:
-    await asyncio.sleep(0)
-
-
-def make_client(server: EmulatorServer, *, key: str = DEV_KEY, **retry: Any) -> BatchClient:
-    policy = RetryPolicy(**{"sleep": _no_sleep, "base_delay": 0.0, **retry})
-    return BatchClient(server.endpoint, SharedKeyAuth(DEV_ACCOUNT, key), retry=policy)
-
-
-def add_task_directly(server: EmulatorServer, job_id: str, task: dict[str, Any]) -> None:
-    async def run() -> None:
-        async with make_client(server) as client:
-            results = await client.add_task_collection(job_id, orjson.dumps({"value": [task]}))
-            assert results[0].status == "success"
-
-    asyncio.run(run())
-
-
-def create_job(server: EmulatorServer, job_id: str = "job", **settings: Any) -> None:
-    async def run() -> None:
-        async with make_client(server) as client:
-            body = {"id": job_id, "poolInfo": {"poolId": "p"}, "usesTaskDependencies": True}
-            answer = await client.create_job({**body, **settings})
-            assert answer.status == 201
-
-    asyncio.run(run())
-
-
-def env_for(server: EmulatorServer, key: str = DEV_KEY) -> dict[str, str]:
-    return {
-        "AZURE_BATCH_ENDPOINT": server.endpoint,
-        "AZURE_BATCH_ACCOUNT": DEV_ACCOUNT,
-        "AZURE_BATCH_ACCESS_KEY": key,
-    }
-
+from tests.submit_helpers import add_task_directly, create_job, make_client, no_sleep
 
 # --- the happy path ----------------------------------------------------------------------------
 
@@ -236,38 +193,6 @@ def test_resume_reports_a_possibly_landed_task_that_differs(
     assert report.confirmed == 9
 
 
-def test_task_differences_canonicalises_service_fields() -> None:
-    sent = {
-        "id": "a",
-        "commandLine": "x",
-        "dependsOn": {"taskIds": ["p1", "p2"]},
-        "exitConditions": {"default": {"dependencyAction": "satisfy"}},
-    }
-    existing = {
-        **sent,
-        "dependsOn": {"taskIds": ["p2", "p1"]},
-        "exitConditions": {"default": {"dependencyAction": "Satisfy", "jobAction": "none"}},
-        "url": "https://x/jobs/j/tasks/a",
-        "eTag": "0x1",
-        "state": "active",
-        "creationTime": "2025-01-01T00:00:00Z",
-        "constraints": {"maxTaskRetryCount": 0},
-    }
-    assert task_differences(sent, existing) == []
-    assert task_differences(sent, {**existing, "commandLine": "y"}) == ["commandLine"]
-    assert task_differences(sent, {**existing, "dependsOn": {"taskIds": ["p1"]}}) == [
-        "dependsOn.taskIds"
-    ]
-    assert sorted(task_differences({"id": "a", "commandLine": "x"}, existing)) == [
-        "dependsOn",
-        "exitConditions",
-    ]
-    assert task_differences(sent, {**existing, "id": "A"}) == ["id"]
-
-
-# --- client errors, 413 --------------------------------------------------------------------------
-
-
 def test_client_errors_are_collected_and_later_waves_held(
     emulator: EmulatorServer, tmp_path: Path
 ) -> None:
@@ -303,24 +228,41 @@ def test_body_too_large_is_split_in_halves(emulator: EmulatorServer, tmp_path: P
     plan = write_plan(tmp_path / "plan", [(1, tasks)], pool_id="p")
     report = submit_plan(plan, job_id="job", client=make_client(emulator), create_job=True)
     assert report.ok and report.confirmed == 100
-    responses = emulator.store.stats()["responses"]
-    assert responses["413"] == 1 and responses["200"] == 2
+    stats = emulator.store.stats()
+    assert stats["responses"]["413"] == 1
+    assert stats["requests"]["addtaskcollection"] == 3  # the whole, then its two halves
     assert emulator.store.task_ids("job") == [f"big{i}" for i in range(100)]
+
+
+def _mock_reads(request: httpx.Request, added: list[str]) -> httpx.Response | None:
+    """The job, its task counts and its task list, for a mock service that added ``added``."""
+    path = request.url.path
+    if path == "/jobs/job":
+        return httpx.Response(200, json={"id": "job", "usesTaskDependencies": True})
+    if path == "/jobs/job/taskcounts":
+        counts = {"active": len(added), "running": 0, "completed": 0}
+        return httpx.Response(200, json={"taskCounts": counts})
+    if path == "/jobs/job/tasks" and request.method == "GET":
+        return httpx.Response(200, json={"value": [{"id": i} for i in added]})
+    return None
 
 
 def test_body_too_large_for_a_single_task_fails_it(tmp_path: Path) -> None:
     """A service with a smaller limit than the plan assumed (only a mock can do that)."""
     sizes: list[int] = []
+    added: list[str] = []
 
     def handler(request: httpx.Request) -> httpx.Response:
-        if request.url.path == "/jobs/job":
-            return httpx.Response(200, json={"id": "job", "usesTaskDependencies": True})
+        read = _mock_reads(request, added)
+        if read is not None:
+            return read
         body = orjson.loads(request.content)
         sizes.append(len(body["value"]))
         if any(t["id"] == "huge" for t in body["value"]):
             return httpx.Response(
                 413, json={"code": "RequestBodyTooLarge", "message": {"value": "big"}}
             )
+        added.extend(t["id"] for t in body["value"])
         return httpx.Response(
             200, json={"value": [{"taskId": t["id"], "status": "success"} for t in body["value"]]}
         )
@@ -332,7 +274,7 @@ def test_body_too_large_for_a_single_task_fails_it(tmp_path: Path) -> None:
         "https://acct.example",
         SharedKeyAuth("acct", DEV_KEY),
         transport=httpx.MockTransport(handler),
-        retry=RetryPolicy(sleep=_no_sleep),
+        retry=RetryPolicy(sleep=no_sleep),
     )
     report = submit_plan(plan, job_id="job", client=client)
     assert [(f.task_id, f.code) for f in report.failures] == [("huge", "RequestBodyTooLarge")]
@@ -344,8 +286,9 @@ def test_failure_messages_are_redacted_everywhere(tmp_path: Path) -> None:
     secret = "sv=2024&sig=Zm9vYmFyc2VjcmV0"
 
     def handler(request: httpx.Request) -> httpx.Response:
-        if request.url.path == "/jobs/job":
-            return httpx.Response(200, json={"id": "job", "usesTaskDependencies": True})
+        read = _mock_reads(request, [])
+        if read is not None:
+            return read
         return httpx.Response(
             200,
             json={
@@ -367,134 +310,9 @@ def test_failure_messages_are_redacted_everywhere(tmp_path: Path) -> None:
         "https://acct.example",
         SharedKeyAuth("acct", DEV_KEY),
         transport=httpx.MockTransport(handler),
-        retry=RetryPolicy(sleep=_no_sleep),
+        retry=RetryPolicy(sleep=no_sleep),
     )
     report = submit_plan(plan, job_id="job", client=client)
     assert report.failures[0].message == "cannot read https://s.blob/c/f?sv=2024&sig=REDACTED"
     journal_text = default_journal_path(plan, "job").read_text()
     assert "Zm9vYmFy" not in journal_text and "sig=REDACTED" in journal_text
-
-
-# --- the command line ---------------------------------------------------------------------------
-
-
-def test_cli_submit_ok_and_report_file(emulator: EmulatorServer, tmp_path: Path) -> None:
-    plan = layered_plan(tmp_path / "plan", tasks=120, waves=2, pool_id="p")
-    result = CliRunner().invoke(
-        main,
-        ["submit", str(plan), "--job-id", "job", "--create-job", "--quiet"],
-        env=env_for(emulator),
-    )
-    assert result.exit_code == 0, result.output
-    assert "120/120 tasks confirmed" in result.output
-    assert DEV_KEY not in result.output
-    report = orjson.loads((plan / "journal-job.report.json").read_bytes())
-    assert report["ok"] is True and report["confirmed"] == 120
-
-
-def test_cli_conflict_exits_3_and_lists_it(emulator: EmulatorServer, tmp_path: Path) -> None:
-    create_job(emulator)
-    add_task_directly(emulator, "job", {"id": "t1-0", "commandLine": "not ours"})
-    plan = layered_plan(tmp_path / "plan", tasks=20, waves=1)
-    result = CliRunner().invoke(
-        main, ["submit", str(plan), "--job-id", "job", "--quiet"], env=env_for(emulator)
-    )
-    assert result.exit_code == 3, result.output
-    assert "t1-0: TaskExists (conflict)" in result.output
-    report = orjson.loads((plan / "journal-job.report.json").read_bytes())
-    assert [f["taskId"] for f in report["failures"]] == ["t1-0"]
-
-
-def test_cli_wrong_key_exits_3_with_a_clear_message(
-    emulator: EmulatorServer, tmp_path: Path
-) -> None:
-    plan = layered_plan(tmp_path / "plan", tasks=20, waves=1, pool_id="p")
-    result = CliRunner().invoke(
-        main,
-        ["submit", str(plan), "--job-id", "job", "--create-job", "--quiet"],
-        env=env_for(emulator, key=WRONG_KEY),
-    )
-    assert result.exit_code == 3
-    assert "authentication failed: check AZURE_BATCH_ACCOUNT / AZURE_BATCH_ACCESS_KEY" in (
-        result.output
-    )
-    assert WRONG_KEY not in result.output
-    assert emulator.store.task_count("job") == 0
-    # Nothing was sent, so the right key works without --resume.
-    again = CliRunner().invoke(
-        main,
-        ["submit", str(plan), "--job-id", "job", "--create-job", "--quiet"],
-        env=env_for(emulator),
-    )
-    assert again.exit_code == 0, again.output
-    assert emulator.store.task_count("job") == 20
-
-
-def test_cli_missing_credentials_is_a_usage_error(tmp_path: Path) -> None:
-    plan = layered_plan(tmp_path / "plan", tasks=5, waves=1)
-    env = {"AZURE_BATCH_ENDPOINT": "", "AZURE_BATCH_ACCOUNT": "", "AZURE_BATCH_ACCESS_KEY": ""}
-    result = CliRunner().invoke(main, ["submit", str(plan), "--job-id", "job"], env=env)
-    assert result.exit_code == 2
-    assert "AZURE_BATCH_ENDPOINT" in result.output
-
-
-def test_cli_bad_plan_dir_is_a_usage_error(emulator: EmulatorServer, tmp_path: Path) -> None:
-    result = CliRunner().invoke(
-        main, ["submit", str(tmp_path), "--job-id", "job"], env=env_for(emulator)
-    )
-    assert result.exit_code == 2
-    assert "not a plan directory" in result.output
-
-
-WORKFLOW = """
-import networkx as nx
-
-graph = nx.DiGraph()
-graph.add_node("prep", command_line="/bin/true")
-graph.add_node("run", command_line="/bin/true")
-graph.add_edge("prep", "run")
-"""
-
-
-def test_cli_submits_a_workflow_file(
-    emulator: EmulatorServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.chdir(tmp_path)
-    (tmp_path / "wf.py").write_text(WORKFLOW)
-    args = ["submit", "wf.py", "--job-id", "wfjob", "--create-job", "--pool-id", "p", "--quiet"]
-    result = CliRunner().invoke(main, args, env=env_for(emulator))
-    assert result.exit_code == 0, result.output
-    assert sorted(emulator.store.task_ids("wfjob")) == ["prep", "run"]
-    assert (tmp_path / ".dagbatch" / "wfjob" / "plan" / "plan.json").is_file()
-    journal = tmp_path / ".dagbatch" / "wfjob" / "journal-wfjob.jsonl"
-    assert read_journal(journal).confirmed == {"prep", "run"}
-    again = CliRunner().invoke(main, [*args, "--resume"], env=env_for(emulator))
-    assert again.exit_code == 0, again.output
-    refused = CliRunner().invoke(main, args, env=env_for(emulator))
-    assert refused.exit_code == 2 and "--resume" in refused.output
-
-
-def test_plain_and_rich_progress_report_waves(emulator: EmulatorServer, tmp_path: Path) -> None:
-    plan = layered_plan(tmp_path / "plan", tasks=300, waves=3, pool_id="p")
-    plain = io.StringIO()
-    report = submit_plan(
-        plan,
-        job_id="job",
-        client=make_client(emulator),
-        create_job=True,
-        progress=PlainProgress(plain),
-    )
-    assert report.ok
-    text = plain.getvalue()
-    assert "submitting 300 tasks in 3 wave(s)" in text
-    assert "wave 3/3 done: 300/300 tasks confirmed" in text
-
-    rich_out = io.StringIO()
-    report = submit_plan(
-        plan,
-        job_id="job2",
-        client=make_client(emulator),
-        create_job=True,
-        progress=RichProgress(rich_out),
-    )
-    assert report.ok and "300/300" in rich_out.getvalue()

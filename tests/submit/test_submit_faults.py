@@ -7,11 +7,14 @@ from pathlib import Path
 
 from dagbatch.emulator import DEV_ACCOUNT, DEV_KEY
 from dagbatch.emulator.server import EmulatorServer
-from dagbatch.submit.client import BatchClient, RetryPolicy, SharedKeyAuth
+from dagbatch.submit.auth import SharedKeyAuth
+from dagbatch.submit.client import BatchClient
 from dagbatch.submit.journal import read_journal
+from dagbatch.submit.retry import RetryPolicy
 from dagbatch.submit.submission import submit_plan
 from tests.conftest import EmulatorFactory
-from tests.plan_factory import layered_plan, plan_tasks
+from tests.plan_factory import layered_plan, plan_tasks, write_plan
+from tests.sdk_checks import assert_job_holds_plan
 
 
 def test_20000_tasks_under_faults_land_exactly_once_in_wave_order(
@@ -70,3 +73,48 @@ def test_20000_tasks_under_faults_land_exactly_once_in_wave_order(
     assert report.verified_existing == stats["taskResults"].get("TaskExists", 0)
     assert report.added + report.verified_existing == 20_000
     assert read_journal(report.journal_path).confirmed == set(order)
+    assert report.job_task_count == 20_000
+    # And as a user sees it through the official SDK.
+    assert_job_holds_plan(server.endpoint, DEV_ACCOUNT, DEV_KEY, "job", [t for _, t in expected])
+
+
+def test_parents_in_the_same_batch_land_first_under_per_task_errors(
+    emulator_factory: EmulatorFactory, tmp_path: Path
+) -> None:
+    """Chains inside one batch: a parent's servererror never lets its child land before it.
+
+    Before, the whole batch went out at once; the children of the tasks that failed landed
+    first (19 of 100 in a chain). Now a task goes out only after its parents in the batch are
+    confirmed.
+    """
+    server: EmulatorServer = emulator_factory(
+        task_server_error=0.2, drop=0.05, retry_after=0, seed=4
+    )
+    chain = [{"id": "c0", "commandLine": "echo 0"}]
+    chain += [
+        {"id": f"c{i}", "commandLine": f"echo {i}", "dependsOn": {"taskIds": [f"c{i - 1}"]}}
+        for i in range(1, 100)
+    ]
+    # A fan-out inside one batch, with integer ids and a range: 1 -> 2..60, then 61 on all.
+    fan = [{"id": "1", "commandLine": "root"}]
+    fan += [
+        {"id": str(i), "commandLine": f"leaf {i}", "dependsOn": {"taskIds": ["1"]}}
+        for i in range(2, 61)
+    ]
+    fan.append(
+        {
+            "id": "61",
+            "commandLine": "join",
+            "dependsOn": {"taskIdRanges": [{"start": 1, "end": 60}]},
+        }
+    )
+    plan = write_plan(tmp_path / "plan", [(1, chain), (1, fan)], pool_id="p")
+    client = BatchClient(
+        server.endpoint,
+        SharedKeyAuth(DEV_ACCOUNT, DEV_KEY),
+        retry=RetryPolicy(max_retries=20, base_delay=0.001, max_delay=0.002),
+    )
+    report = submit_plan(plan, job_id="job", client=client, create_job=True)
+    assert report.ok, report.failures[:5]
+    assert server.store.stats()["faults"]["task_server_error"] > 10
+    assert_job_holds_plan(server.endpoint, DEV_ACCOUNT, DEV_KEY, "job", chain + fan)

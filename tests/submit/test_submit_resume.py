@@ -22,6 +22,7 @@ import pytest
 from dagbatch.emulator import DEV_ACCOUNT, DEV_KEY
 from dagbatch.submit.journal import read_journal
 from tests.plan_factory import layered_plan, plan_tasks
+from tests.sdk_checks import assert_job_holds_plan
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -150,3 +151,6 @@ def test_sigkill_mid_run_then_resume_lands_every_task_once(
     assert report["previouslyConfirmed"] == len(killed.confirmed)
     final = read_journal(journal)
     assert final.confirmed == {t["id"] for _, t in plan_tasks(plan)}
+    assert report["jobTaskCount"] == total
+    # As a user sees it through the official SDK: once each, exact bodies, parents first.
+    assert_job_holds_plan(endpoint, DEV_ACCOUNT, DEV_KEY, "job", [t for _, t in plan_tasks(plan)])

@@ -1,0 +1,108 @@
+"""Secret redaction, shared by everything that writes output: the CLI, logs, the submission
+journal and report, the emulator and storage code.
+
+``redact(text)`` masks, in every encoding they reach text in:
+
+- SAS signatures: the value of ``sig=`` in a query string, also when the service echoes the URL
+  percent-encoded once or twice (``sig%3D...``, ``sig%253D...``) or JSON-escaped
+  (``sig\\u003d...``);
+- Shared Key signatures (``SharedKey account:signature``) and bearer tokens;
+- every secret given to ``register_secret`` (the account key, Entra tokens): as is,
+  percent-encoded (upper- or lower-case hex, ``+`` as ``%2B`` or as a space), twice
+  percent-encoded, JSON-escaped (``\\/``) and in its base64url spelling.
+
+Nothing here is installed at import time: ``install_log_redaction()`` attaches
+``RedactingFilter`` to the loggers that can carry a URL or a service message (the CLI calls it
+when it starts, and ``submit_plan`` when a library user submits).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from urllib.parse import quote, quote_plus
+
+REDACTED = "REDACTED"
+
+_SECRETS: set[str] = set()
+# ``sig`` as a whole query-parameter name, then ``=`` in any of its encodings, then the value
+# up to the next parameter separator (``&`` in any encoding), whitespace or a quote.
+_SIG_RE = re.compile(
+    r"(?i)(?:(?<![A-Za-z0-9_%])|(?<=%26)|(?<=%3F)|(?<=%2526)|(?<=%253F)|(?<=\\u0026))"
+    r"(sig(?:=|%3D|%253D|\\u003d))"
+    r"(?:(?!&|%26|%2526|\\u0026)[^\s\"'<>])+"
+)
+_SHAREDKEY_RE = re.compile(r"(SharedKey\s+[^:\s]+:)[A-Za-z0-9+/=%]+")
+_BEARER_RE = re.compile(r"(?i)(\bBearer\s+)[A-Za-z0-9\-._~+/]+=*")
+
+
+def _encodings(secret: str) -> set[str]:
+    """The spellings of ``secret`` that can reach a message, a URL or a JSON document."""
+    once = quote(secret, safe="")
+    forms = {
+        secret,
+        once,
+        once.lower(),  # percent-encoding with lower-case hex digits
+        quote_plus(secret, safe=""),
+        quote(once, safe=""),  # twice
+        secret.replace("/", "\\/"),  # JSON with escaped slashes
+        secret.replace("+", "-").replace("/", "_"),  # base64url
+        secret.replace("+", "-").replace("/", "_").rstrip("="),
+        secret.replace("+", " "),  # a '+' that a form decoder turned into a space
+    }
+    return {f for f in forms if len(f) >= 8}
+
+
+def register_secret(secret: str) -> None:
+    """Make ``redact`` mask this exact string, in every encoding, from now on."""
+    if len(secret) >= 8:
+        _SECRETS.update(_encodings(secret))
+
+
+def redact(text: str) -> str:
+    """Mask secrets in ``text``: ``sig=`` values, signatures, tokens, registered keys."""
+    # Longest first, so a form is never left half-masked by a shorter one inside it.
+    for secret in sorted(_SECRETS, key=len, reverse=True):
+        if secret in text:
+            text = text.replace(secret, REDACTED)
+    text = _SIG_RE.sub(rf"\g<1>{REDACTED}", text)
+    text = _SHAREDKEY_RE.sub(rf"\g<1>{REDACTED}", text)
+    return _BEARER_RE.sub(rf"\g<1>{REDACTED}", text)
+
+
+class RedactingFilter(logging.Filter):
+    """A logging filter that redacts the formatted message of every record it sees."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        clean = redact(message)
+        if clean != message or record.args:
+            record.msg = clean
+            record.args = None
+        return True
+
+
+#: Loggers whose records are redacted (a logger's filters do not apply to its children, so
+#: each one that can carry a URL or a message from the service is listed).
+REDACTED_LOGGERS = (
+    "dagbatch",
+    "dagbatch.submit.client",
+    "dagbatch.submit.submission",
+    "dagbatch.submit.journal",
+    "dagbatch.submit.progress",
+    "dagbatch.emulator",
+    "httpx",
+    "httpcore",
+    "httpcore.connection",
+    "httpcore.http11",
+    "httpcore.http2",
+    "httpcore.proxy",
+)
+
+
+def install_log_redaction() -> None:
+    """Attach one ``RedactingFilter`` to each of ``REDACTED_LOGGERS`` (idempotent)."""
+    for name in REDACTED_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, RedactingFilter) for f in logger.filters):
+            logger.addFilter(RedactingFilter())

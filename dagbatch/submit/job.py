@@ -1,0 +1,174 @@
+"""The job side of a submission: create or check the job before sending, make sure it is the
+job the journal's tasks went to, and count its tasks at the end.
+
+The journal records when this submission created the job (its ``creationTime``). A resumed
+submission trusts its ``ok`` records only if the job is still that job: a job that is gone, or
+that was deleted and created again under the same id (another ``creationTime``, or fewer tasks
+than the journal confirmed), is refused with ``JobReplaced`` instead of reporting tasks as
+confirmed that the job does not hold.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dagbatch.errors import BatchServiceError, ConfigError, JobMismatch, JobReplaced
+from dagbatch.submit.client import BatchClient
+from dagbatch.submit.journal import Journal, JournalState
+
+
+def _same_setting(existing: Any, wanted: Any, default: Any) -> bool:
+    a = default if existing is None else existing
+    b = default if wanted is None else wanted
+    if isinstance(a, str) and isinstance(b, str):
+        return a.lower() == b.lower()
+    return bool(a == b)
+
+
+def job_mismatch(existing: dict[str, Any], wanted: dict[str, Any]) -> list[str]:
+    """The settings that make ``existing`` unfit for the plan's job.json ``wanted``."""
+    out = []
+    if not _same_setting(
+        existing.get("usesTaskDependencies"), wanted.get("usesTaskDependencies"), False
+    ):
+        out.append("usesTaskDependencies")
+    if not _same_setting(existing.get("onTaskFailure"), wanted.get("onTaskFailure"), "noaction"):
+        out.append("onTaskFailure")
+    return out
+
+
+def job_task_total(counts: dict[str, int]) -> int:
+    """Tasks a job holds, from its ``taskCounts`` (active + running + completed)."""
+    return sum(counts.get(k, 0) for k in ("active", "running", "completed"))
+
+
+async def _check_same_job(
+    client: BatchClient,
+    job_id: str,
+    existing: dict[str, Any] | None,
+    state: JournalState,
+    api: str,
+) -> None:
+    """Refuse (``JobReplaced``) when the journal's earlier tasks cannot be in this job."""
+    if not state.confirmed:
+        return  # nothing was confirmed before: no earlier task is expected in the job
+    earlier = len(state.confirmed)
+    if existing is None:
+        raise JobReplaced(
+            f"job {job_id!r} does not exist any more, but the journal records {earlier} "
+            "task(s) confirmed in it: the job was deleted (or the service lost it). Refusing "
+            "to report them as submitted; move the journal away to submit the plan afresh"
+        )
+    created = existing.get("creationTime")
+    if state.job_created_at and created and created != state.job_created_at:
+        raise JobReplaced(
+            f"job {job_id!r} was created at {created}, but this submission created it at "
+            f"{state.job_created_at}: it is another job with the same id (deleted and created "
+            f"again), without the {earlier} task(s) the journal confirmed. Refusing to resume "
+            "into it; move the journal away to submit the plan afresh"
+        )
+    try:
+        counts = await client.get_task_counts(job_id, api_version=api)
+    except BatchServiceError:
+        return  # task counts not served: the count at the end still lists what is missing
+    if counts is None or job_task_total(counts) >= earlier:
+        return
+    # Fewer tasks than confirmed (counts may also lag behind): the ids decide.
+    present = {i.lower() async for i in client.iter_task_ids(job_id, api_version=api)}
+    lost = [i for i in state.confirmed if i.lower() not in present]
+    if lost:
+        raise JobReplaced(
+            f"job {job_id!r} does not hold {len(lost)} of the {earlier} task(s) the journal "
+            f"records confirmed in it (e.g. {sorted(lost)[0]!r}): the job was re-created or "
+            "tasks were deleted. Refusing to resume into it; move the journal away to submit "
+            "the plan afresh"
+        )
+
+
+async def prepare_job(
+    client: BatchClient,
+    job_id: str,
+    job: dict[str, Any],
+    *,
+    api: str,
+    journal: Journal,
+    state: JournalState,
+    create_job: bool,
+    pool_id: str | None,
+) -> bool:
+    """Create (or check) the job; returns True when this run created it.
+
+    With a journal of an earlier run, the job must still be the one its tasks went to (see
+    the module docstring). ``create_job`` creates it from ``job`` (job.json) unless a job with
+    the same settings exists; without it the job must exist.
+    """
+    wanted = dict(job)
+    wanted["id"] = job_id
+    if pool_id:
+        wanted["poolInfo"] = {"poolId": pool_id}
+    if create_job and not wanted.get("poolInfo"):
+        raise ConfigError("--create-job needs --pool-id (job.json has no poolInfo)")
+    answer = await client.get_job(job_id, api_version=api)
+    existing = answer.body if answer.status < 300 and isinstance(answer.body, dict) else None
+    await _check_same_job(client, job_id, existing, state, api)
+    if existing is None and create_job:
+        created = await client.create_job(wanted, api_version=api)
+        if created.status < 300:
+            again = await client.get_job(job_id, api_version=api)
+            body = again.body if isinstance(again.body, dict) else {}
+            details = {}
+            if isinstance(body.get("creationTime"), str):
+                details["creationTime"] = body["creationTime"]
+            journal.job_event("created", **details)
+            return True
+        answer = await client.get_job(job_id, api_version=api)  # JobExists: created meanwhile
+        existing = answer.body if answer.status < 300 and isinstance(answer.body, dict) else None
+    if existing is None:
+        raise BatchServiceError(
+            404,
+            "JobNotFound",
+            f"job {job_id!r} does not exist: create it first, or pass --create-job --pool-id P",
+        )
+    diffs = job_mismatch(existing, wanted)
+    if diffs:
+        if create_job:
+            raise JobMismatch(
+                f"job {job_id!r} already exists with different settings ({', '.join(diffs)}); "
+                "use another --job-id"
+            )
+        if "usesTaskDependencies" in diffs and wanted.get("usesTaskDependencies"):
+            raise JobMismatch(
+                f"job {job_id!r} was not created with usesTaskDependencies: every task with "
+                "dependsOn would fail; create a new job (--create-job) for this plan"
+            )
+    return False
+
+
+async def set_terminate(client: BatchClient, job_id: str, *, api: str, journal: Journal) -> None:
+    """Set ``onAllTasksComplete: terminatejob`` (after the last task landed)."""
+    await client.patch_job(job_id, {"onAllTasksComplete": "terminatejob"}, api_version=api)
+    journal.job_event("terminatejob")
+
+
+async def missing_tasks(
+    client: BatchClient, job_id: str, plan_ids: list[str], *, api: str
+) -> tuple[int | None, list[str]]:
+    """(tasks the job holds, plan tasks it does not hold).
+
+    One request (GET taskcounts) when the counts add up; only when the job holds fewer tasks
+    than the plan are its ids listed to name the missing ones. (None, []) when the service
+    does not serve task counts.
+    """
+    try:
+        counts = await client.get_task_counts(job_id, api_version=api)
+    except BatchServiceError:
+        return None, []
+    if counts is None:
+        return 0, list(plan_ids)
+    total = job_task_total(counts)
+    if total >= len(plan_ids):
+        return total, []
+    present = set()
+    async for task_id in client.iter_task_ids(job_id, api_version=api):
+        present.add(task_id.lower())
+    return total, [i for i in plan_ids if i.lower() not in present]

@@ -1,0 +1,112 @@
+"""`dagbatch submit` on the command line, against the emulator on 127.0.0.1."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+import pytest
+from click.testing import CliRunner
+
+from dagbatch.cli.main import main
+from dagbatch.emulator import DEV_KEY
+from dagbatch.emulator.server import EmulatorServer
+from dagbatch.submit.journal import read_journal
+from tests.plan_factory import layered_plan
+from tests.submit_helpers import WRONG_KEY, add_task_directly, create_job, env_for
+
+
+def test_cli_submit_ok_and_report_file(emulator: EmulatorServer, tmp_path: Path) -> None:
+    plan = layered_plan(tmp_path / "plan", tasks=120, waves=2, pool_id="p")
+    result = CliRunner().invoke(
+        main,
+        ["submit", str(plan), "--job-id", "job", "--create-job", "--quiet"],
+        env=env_for(emulator),
+    )
+    assert result.exit_code == 0, result.output
+    assert "120/120 tasks confirmed" in result.output
+    assert DEV_KEY not in result.output
+    report = orjson.loads((plan / "journal-job.report.json").read_bytes())
+    assert report["ok"] is True and report["confirmed"] == 120
+
+
+def test_cli_conflict_exits_3_and_lists_it(emulator: EmulatorServer, tmp_path: Path) -> None:
+    create_job(emulator)
+    add_task_directly(emulator, "job", {"id": "t1-0", "commandLine": "not ours"})
+    plan = layered_plan(tmp_path / "plan", tasks=20, waves=1)
+    result = CliRunner().invoke(
+        main, ["submit", str(plan), "--job-id", "job", "--quiet"], env=env_for(emulator)
+    )
+    assert result.exit_code == 3, result.output
+    assert "t1-0: TaskExists (conflict)" in result.output
+    report = orjson.loads((plan / "journal-job.report.json").read_bytes())
+    assert [f["taskId"] for f in report["failures"]] == ["t1-0"]
+
+
+def test_cli_wrong_key_exits_3_with_a_clear_message(
+    emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    plan = layered_plan(tmp_path / "plan", tasks=20, waves=1, pool_id="p")
+    result = CliRunner().invoke(
+        main,
+        ["submit", str(plan), "--job-id", "job", "--create-job", "--quiet"],
+        env=env_for(emulator, key=WRONG_KEY),
+    )
+    assert result.exit_code == 3
+    assert "authentication failed: check AZURE_BATCH_ACCOUNT / AZURE_BATCH_ACCESS_KEY" in (
+        result.output
+    )
+    assert WRONG_KEY not in result.output
+    assert emulator.store.task_count("job") == 0
+    # Nothing was sent, so the right key works without --resume.
+    again = CliRunner().invoke(
+        main,
+        ["submit", str(plan), "--job-id", "job", "--create-job", "--quiet"],
+        env=env_for(emulator),
+    )
+    assert again.exit_code == 0, again.output
+    assert emulator.store.task_count("job") == 20
+
+
+def test_cli_missing_credentials_is_a_usage_error(tmp_path: Path) -> None:
+    plan = layered_plan(tmp_path / "plan", tasks=5, waves=1)
+    env = {"AZURE_BATCH_ENDPOINT": "", "AZURE_BATCH_ACCOUNT": "", "AZURE_BATCH_ACCESS_KEY": ""}
+    result = CliRunner().invoke(main, ["submit", str(plan), "--job-id", "job"], env=env)
+    assert result.exit_code == 2
+    assert "AZURE_BATCH_ENDPOINT" in result.output
+
+
+def test_cli_bad_plan_dir_is_a_usage_error(emulator: EmulatorServer, tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        main, ["submit", str(tmp_path), "--job-id", "job"], env=env_for(emulator)
+    )
+    assert result.exit_code == 2
+    assert "not a plan directory" in result.output
+
+
+WORKFLOW = """
+import networkx as nx
+
+graph = nx.DiGraph()
+graph.add_node("prep", command_line="/bin/true")
+graph.add_node("run", command_line="/bin/true")
+graph.add_edge("prep", "run")
+"""
+
+
+def test_cli_submits_a_workflow_file(
+    emulator: EmulatorServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "wf.py").write_text(WORKFLOW)
+    args = ["submit", "wf.py", "--job-id", "wfjob", "--create-job", "--pool-id", "p", "--quiet"]
+    result = CliRunner().invoke(main, args, env=env_for(emulator))
+    assert result.exit_code == 0, result.output
+    assert sorted(emulator.store.task_ids("wfjob")) == ["prep", "run"]
+    assert (tmp_path / ".dagbatch" / "wfjob" / "plan" / "plan.json").is_file()
+    journal = tmp_path / ".dagbatch" / "wfjob" / "journal-wfjob.jsonl"
+    assert read_journal(journal).confirmed == {"prep", "run"}
+    again = CliRunner().invoke(main, [*args, "--resume"], env=env_for(emulator))
+    assert again.exit_code == 0, again.output
+    refused = CliRunner().invoke(main, args, env=env_for(emulator))
+    assert refused.exit_code == 2 and "--resume" in refused.output

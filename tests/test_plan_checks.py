@@ -1,0 +1,77 @@
+"""dagbatch.plan.load_plan checks every file and the manifest against itself."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+
+from dagbatch import compile_graph
+from dagbatch.compiler.export import write_plan as write_plan_dir_of
+from dagbatch.errors import PlanError
+from dagbatch.plan import load_plan
+from dagbatch.submit.waves import segments
+from tests.dag_strategies import DagCase, dag_cases
+from tests.plan_factory import write_plan
+
+
+def _fan(n: int) -> list[dict[str, object]]:
+    return [{"id": str(i), "commandLine": "x"} for i in range(1, n + 1)]
+
+
+def test_a_range_parent_in_the_same_wave_and_another_batch_is_refused(tmp_path: Path) -> None:
+    join = {
+        "id": "join",
+        "commandLine": "x",
+        "dependsOn": {"taskIdRanges": [{"start": 1, "end": 150}]},
+    }
+    # Parents 1..100 in batch 1 and 101..150 in batch 2, the join in batch 2 after them: fine.
+    ok = write_plan(tmp_path / "ok", [(1, _fan(100)), (2, [*_fan(150)[100:], join])])
+    assert load_plan(ok).total_tasks == 151
+    # The join in a batch of the same wave as batch 2: it could go out before its parents.
+    bad = write_plan(tmp_path / "bad", [(1, _fan(100)), (2, _fan(150)[100:]), (2, [join])])
+    with pytest.raises(PlanError, match=r"depends on '101 \(in range 1-150\)'"):
+        load_plan(bad)
+
+
+def test_a_parent_later_in_the_same_batch_is_refused(tmp_path: Path) -> None:
+    tasks = [
+        {"id": "child", "commandLine": "x", "dependsOn": {"taskIds": ["parent"]}},
+        {"id": "parent", "commandLine": "x"},
+    ]
+    with pytest.raises(PlanError, match="earlier in the same batch"):
+        load_plan(write_plan(tmp_path / "p", [(1, tasks)]))
+
+
+def test_batch_indexes_must_count_up_from_one(tmp_path: Path) -> None:
+    plan = write_plan(tmp_path / "p", [(1, _fan(3)), (2, [{"id": "z", "commandLine": "x"}])])
+    text = (plan / "plan.json").read_text().replace('"index": 2', '"index": 3')
+    (plan / "plan.json").write_text(text)
+    with pytest.raises(PlanError, match="numbered 1, 2, 3"):
+        load_plan(plan)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(dag_cases(big=False, max_nodes=120))
+def test_every_compiled_plan_passes_the_checks_and_cuts_into_parent_first_segments(
+    case: DagCase,
+) -> None:
+    """No false refusal: whatever compile writes, load_plan accepts; and every batch's
+    segments keep its order with no task depending on another of its segment."""
+    plan = compile_graph(case.graph, case.options)
+    with tempfile.TemporaryDirectory() as tmp:
+        loaded = load_plan(write_plan_dir_of(plan, Path(tmp) / "plan"))
+    assert loaded.total_tasks == plan.counts["tasks"]
+    for batch in loaded.batches:
+        parts = segments(list(batch.tasks))
+        assert [t for part in parts for t in part] == list(batch.tasks)
+        for part in parts:
+            ids = {str(t["id"]).lower() for t in part}
+            numbers = {int(t["id"]) for t in part if str(t["id"]).isdigit()}
+            for task in part:
+                depends = task.get("dependsOn") or {}
+                assert not ids & {str(p).lower() for p in depends.get("taskIds") or ()}
+                for r in depends.get("taskIdRanges") or ():
+                    assert not any(r["start"] <= n <= r["end"] for n in numbers)
