@@ -272,6 +272,36 @@ def _sample(view: PlanView, members: list[int]) -> dict[str, object]:
     return sample
 
 
+def critical_path(view: PlanView, intents: list[Intent]) -> list[int]:
+    """One longest chain of tasks that run when every task succeeds (unit durations): tasks
+    behind a failure route (or a parent whose dependents never run) are left out."""
+    n = len(view)
+    depth = [0] * n
+    runs = [True] * n
+    back = [-1] * n
+    for i, parents in enumerate(view.parents):
+        best = -1
+        for p in parents:
+            if not runs[p] or intents[p].kind not in ("success", "always"):
+                runs[i] = False
+                break
+            if best < 0 or depth[p] > depth[best]:
+                best = p
+        if runs[i] and best >= 0:
+            depth[i] = depth[best] + 1
+            back[i] = best
+    ends = [i for i in range(n) if runs[i]]
+    if not ends:
+        return []
+    i = max(ends, key=lambda k: (depth[k], -k))
+    path = [i]
+    while back[i] >= 0:
+        i = back[i]
+        path.append(i)
+    path.reverse()
+    return path
+
+
 def _disambiguate(nodes: list[GroupNode], links: list[GroupEdge]) -> None:
     """Give nodes that would share a title a word on what sets them apart: ``(no
     dependents)``, ``(no parents)``, or a part number."""
@@ -390,16 +420,7 @@ def build_picture(
             served = sorted({e.target for e in links if e.source == node.index})
             node.serves = ", ".join(nodes[t].title for t in served) or None
 
-    # One longest chain of dependencies (unit task durations).
-    path: list[int] = []
-    if n:
-        top = max(levels)
-        i = levels.index(top)
-        path.append(i)
-        while levels[i] > 0:
-            i = next(p for p in view.parents[i] if levels[p] == levels[i] - 1)
-            path.append(i)
-        path.reverse()
+    path = critical_path(view, intents)
     on_path = {node_of[i] for i in path}
     path_edges = {(node_of[a], node_of[b]) for a, b in itertools.pairwise(path)}
     for node in nodes:

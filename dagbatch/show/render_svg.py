@@ -193,12 +193,12 @@ def _legend(picture: Picture, y: float) -> str:
 
 
 def render_svg(picture: Picture, *, standalone: bool = True) -> str:
-    """The picture as an SVG document (``standalone=False``: the ``<svg>`` element alone, for
-    inlining in HTML)."""
-    head = header_lines(picture) + summary_lines(picture)
-    top = MARGIN + HEADER_LINE * len(head) + 16
+    """The picture as an SVG document with its summary on top (``standalone=False``: the
+    ``<svg>`` element alone without the summary, for inlining in HTML that shows it)."""
+    head = header_lines(picture) + summary_lines(picture) if standalone else []
+    top = MARGIN + (HEADER_LINE * len(head) + 16 if head else 0)
     layout = layered_layout(picture, top=top)
-    width = max(layout.width, 620.0, max(len(t) for t in head) * 6.4 + 2 * MARGIN)
+    width = max(layout.width, 620.0, max((len(t) for t in head), default=0) * 6.4 + 2 * MARGIN)
     shift = (width - layout.width) / 2
     boxes = {n: Box(b.x + shift, b.y, b.w, b.h) for n, b in layout.boxes.items()}
     height = layout.height + 30 + LEGEND_HEIGHT

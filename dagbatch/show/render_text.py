@@ -40,7 +40,8 @@ def summary_lines(picture: Picture) -> list[str]:
     lines = [
         f"widest level: {_plural(width, 'task')} at level {level}: at most {width:,} tasks can run "
         f"at once, so a pool with more than {width:,} task slots leaves slots idle",
-        f"critical path: {_plural(len(path), 'task')} in a row" + (f" ({shown})" if path else ""),
+        f"critical path: {_plural(len(path), 'task')} in a row when every task succeeds"
+        + (f" ({shown})" if path else ""),
     ]
     if picture.live:
         lines.append("state: " + (state_counts(picture.totals()) or "no tasks"))

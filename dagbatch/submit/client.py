@@ -27,10 +27,10 @@ import random
 import re
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
-from urllib.parse import quote
+from urllib.parse import parse_qsl, quote, urlsplit
 
 import httpx
 import orjson
@@ -401,6 +401,7 @@ class BatchClient:
         *,
         body: bytes | None = None,
         api_version: str | None = None,
+        params: Mapping[str, str] | None = None,
     ) -> httpx.Response:
         """One signed attempt. Transport failures become ``TransientError``."""
         http = self._client()
@@ -410,7 +411,7 @@ class BatchClient:
         request = http.build_request(
             method,
             self.endpoint + path,
-            params={"api-version": api_version or self.api_version},
+            params={"api-version": api_version or self.api_version, **(params or {})},
             content=body,
             headers=headers,
         )
@@ -480,6 +481,7 @@ class BatchClient:
         body: Mapping[str, Any] | None = None,
         ok_codes: frozenset[str] = frozenset(),
         api_version: str | None = None,
+        params: Mapping[str, str] | None = None,
     ) -> ServiceAnswer:
         """A simple call retried on transient failures per ``self.retry``.
 
@@ -490,7 +492,9 @@ class BatchClient:
         state = RetryState(self.retry)
         while True:
             try:
-                response = await self._send(method, path, body=raw, api_version=api_version)
+                response = await self._send(
+                    method, path, body=raw, api_version=api_version, params=params
+                )
                 payload = _parse_json(response)
                 if response.status_code >= 400:
                     code, _ = _error_of(payload)
@@ -536,3 +540,30 @@ class BatchClient:
         return await self.call(
             "GET", path, ok_codes=frozenset({"TaskNotFound"}), api_version=api_version
         )
+
+    async def list_tasks(
+        self,
+        job_id: str,
+        *,
+        select: str | None = None,
+        max_results: int = 1000,
+        api_version: str | None = None,
+    ) -> AsyncIterator[dict[str, Any]]:
+        """Every task of a job (GET /jobs/{job}/tasks), page by page through
+        ``odata.nextLink``. Only the next link's query is used: every page is asked of this
+        client's endpoint, signed as usual."""
+        path = f"/jobs/{quote(job_id, safe='')}/tasks"
+        params: dict[str, str] = {"maxresults": str(max_results)}
+        if select:
+            params["$select"] = select
+        for _ in range(1_000_000):  # bounded: a page has at least one task
+            answer = await self.call("GET", path, api_version=api_version, params=params)
+            payload = answer.body if isinstance(answer.body, dict) else {}
+            for task in payload.get("value") or ():
+                if isinstance(task, dict):
+                    yield task
+            link = payload.get("odata.nextLink")
+            if not isinstance(link, str) or not link:
+                return
+            params = dict(parse_qsl(urlsplit(link).query, keep_blank_values=True))
+            params.pop("api-version", None)
