@@ -14,8 +14,8 @@ from dagbatch.show.model import Picture
 #: Longest line drawn in a node; longer ones are shortened in the middle.
 MAX_LINE = 56
 #: Estimated glyph widths (px) of the first line (12 px, bold) and the others (11 px).
-TITLE_CHAR = 7.2
-LINE_CHAR = 6.3
+TITLE_CHAR = 6.9
+LINE_CHAR = 5.8
 LINE_HEIGHT = 16
 PAD_X = 14
 PAD_Y = 9
