@@ -15,7 +15,7 @@ def test_show_bench_quick_rows_and_targets() -> None:
         "c chain 5k",
         "d fan-in 2k",
     ]
-    assert [r.nodes for r in rows][0] == 3
+    assert [r.nodes for r in rows] == [3, rows[1].nodes, 1, 3]
     assert all(1 <= r.nodes <= DEFAULT_MAX_NODES for r in rows)
     assert rows[1].tasks == 20_000
     table = show_bench.table(rows)

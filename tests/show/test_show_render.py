@@ -245,3 +245,9 @@ def test_html_loads_in_a_headless_browser(name: str, count: int, tmp_path: Path)
     assert "taskIdRange 1..10000" in dom or name != "mapreduce"
     assert "Click a node." in dom  # the details panel, before any click
     assert 'id="node-data"' in dom
+
+
+def test_the_readme_picture_is_current() -> None:
+    docs = Path(__file__).resolve().parents[2] / "docs" / "mapreduce.svg"
+    assert docs.read_text(encoding="utf-8") == render(example_picture("mapreduce"), "svg")
+    assert "docs/mapreduce.svg" in (docs.parents[1] / "README.md").read_text(encoding="utf-8")
