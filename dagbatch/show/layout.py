@@ -75,11 +75,13 @@ def _order_ranks(picture: Picture, ranks: list[list[int]]) -> list[list[int]]:
         up.setdefault(link.target, []).append(link.source)
         down.setdefault(link.source, []).append(link.target)
     pos = {n: float(k) for rank in ranks for k, n in enumerate(rank)}
+    size = {node.index: node.count for node in picture.nodes}
 
     def sweep(rank: list[int], neighbours: dict[int, list[int]]) -> list[int]:
-        def centre(n: int) -> tuple[float, int]:
+        def centre(n: int) -> tuple[float, int, int]:
+            # Ties go to the larger group, so the main line of a graph stays in one column.
             near = [pos[m] for m in neighbours.get(n, ()) if m in pos]
-            return (sum(near) / len(near) if near else pos[n], n)
+            return (sum(near) / len(near) if near else pos[n], -size[n], n)
 
         ordered = sorted(rank, key=centre)
         for k, n in enumerate(ordered):

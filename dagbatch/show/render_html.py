@@ -47,8 +47,12 @@ _SCRIPT = """
     panel.appendChild(pre);
   }
   document.querySelectorAll('g.node').forEach(function (g) {
-    g.addEventListener('click', function () { show(g.id); });
+    g.addEventListener('click', function () {
+      history.replaceState(null, '', '#' + g.id);
+      show(g.id);
+    });
   });
+  if (location.hash) { show(location.hash.slice(1)); }
 })();
 """
 
@@ -87,7 +91,8 @@ def render_html(picture: Picture) -> str:
         f"<title>{escape(title)}</title>\n"
         f"<style>{_STYLE}</style>\n</head>\n<body>\n"
         f"<header><h1>{escape(head[0])}</h1>\n{paragraphs}\n"
-        "<p>Click a node for its details; hover for its ids.</p></header>\n"
+        "<p>Click a node for its details (or open the file with #n2 and so on); hover for its "
+        "ids.</p></header>\n"
         '<main>\n<div id="picture">\n'
         + render_svg(picture, standalone=False)
         + '</div>\n<aside id="details">Click a node.</aside>\n</main>\n'

@@ -198,7 +198,7 @@ def render_svg(picture: Picture, *, standalone: bool = True) -> str:
     head = header_lines(picture) + summary_lines(picture) if standalone else []
     top = MARGIN + (HEADER_LINE * len(head) + 16 if head else 0)
     layout = layered_layout(picture, top=top)
-    width = max(layout.width, 620.0, max((len(t) for t in head), default=0) * 6.4 + 2 * MARGIN)
+    width = max(layout.width, 620.0, max((len(t) for t in head), default=0) * 6.8 + 2 * MARGIN)
     shift = (width - layout.width) / 2
     boxes = {n: Box(b.x + shift, b.y, b.w, b.h) for n, b in layout.boxes.items()}
     height = layout.height + 30 + LEGEND_HEIGHT

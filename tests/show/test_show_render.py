@@ -202,7 +202,7 @@ def chromium() -> str:
     pytest.skip("no chromium on this machine: apt-get install -y chromium to run this test")
 
 
-def dump_dom(page: Path, profile: Path) -> str:
+def dump_dom(page: Path, profile: Path, fragment: str = "") -> str:
     """The DOM of a local page after its scripts ran, with every network feature off."""
     result = subprocess.run(
         [
@@ -218,7 +218,7 @@ def dump_dom(page: Path, profile: Path) -> str:
             "--disable-dev-shm-usage",
             f"--user-data-dir={profile}",
             "--dump-dom",
-            page.as_uri(),
+            page.as_uri() + fragment,
         ],
         capture_output=True,
         text=True,
@@ -251,3 +251,14 @@ def test_the_readme_picture_is_current() -> None:
     docs = Path(__file__).resolve().parents[2] / "docs" / "mapreduce.svg"
     assert docs.read_text(encoding="utf-8") == render(example_picture("mapreduce"), "svg")
     assert "docs/mapreduce.svg" in (docs.parents[1] / "README.md").read_text(encoding="utf-8")
+
+
+def test_html_details_panel_shows_a_node(tmp_path: Path) -> None:
+    page = tmp_path / "mapreduce.html"
+    page.write_text(render(example_picture("mapreduce"), "html"), encoding="utf-8")
+    # The same code path as a click: the page shows the node named in its address.
+    dom = dump_dom(page, tmp_path / "profile", "#n2")
+    panel = dom.split('<aside id="details">', 1)[1].split("</aside>", 1)[0]
+    assert "<h2>1..10000 ×10,000</h2>" in panel
+    assert '"tasks": 10000' in panel and "python3 map.py --shard 1" in panel
+    assert 'class="node tasks selected" id="n2"' in dom
