@@ -12,7 +12,8 @@ def _plural(n: int, word: str) -> str:
 
 def describe_intent(key: str) -> str:
     """An ``Intent.key`` in words: what its dependents wait for."""
-    kind, _, rest = key.partition(" ")
+    head, _, job = key.partition("; ")
+    kind, _, codes = head.partition(" ")
     words = {
         "success": "dependents run after exit 0",
         "failure": "dependents run only if it fails",
@@ -20,9 +21,6 @@ def describe_intent(key: str) -> str:
         "never": "dependents never run",
         "mixed": "tasks of different intents",
     }.get(kind, kind)
-    codes, _, job = rest.partition("; ")
-    if codes.startswith("job"):
-        codes, job = "", codes
     if codes.startswith("+"):
         words += f", or after exit {codes[1:]}"
     elif codes.startswith("-"):
@@ -37,9 +35,11 @@ def summary_lines(picture: Picture) -> list[str]:
     level, width = picture.widest_level
     path = picture.critical_path
     shown = " → ".join(path) if len(path) <= 8 else " → ".join([*path[:3], "…", *path[-3:]])
+    if not picture.tasks:
+        return ["no tasks"]
     lines = [
-        f"widest level: {_plural(width, 'task')} at level {level}: at most {width:,} tasks can run "
-        f"at once, so a pool with more than {width:,} task slots leaves slots idle",
+        f"widest level: {_plural(width, 'task')} at level {level}: at most {width:,} can run "
+        f"at once, so a pool with more than {_plural(width, 'task slot')} leaves slots idle",
         f"critical path: {_plural(len(path), 'task')} in a row when every task succeeds"
         + (f" ({shown})" if path else ""),
     ]

@@ -249,3 +249,22 @@ def test_node_lines_and_live_colour() -> None:
     )
     assert node.lines == ["shard ×5", "1..5", "3 done · 1 failed · 1 waiting"]
     assert node.state == "failed"
+
+
+def test_empty_plan_draws_nothing_in_every_format() -> None:
+    from dagbatch.show.render import FORMATS, render
+
+    picture = picture_of(nx.DiGraph())
+    assert (picture.nodes, picture.links, picture.critical_path) == ([], [], [])
+    for fmt in FORMATS:
+        assert render(picture, fmt)
+
+
+def test_job_action_shows_in_the_intent() -> None:
+    g = nx.DiGraph()
+    g.add_node("a", command_line="a", job_action="terminate")
+    g.add_node("b", command_line="b")
+    g.add_edge("a", "b", when="always")
+    picture = picture_of(g)
+    assert [n.intent for n in picture.nodes] == ["always; job terminate", "success"]
+    assert picture.links[0].kind == "always" and picture.links[0].label == "always"
