@@ -258,7 +258,7 @@ def _sample(view: PlanView, members: list[int]) -> dict[str, object]:
     first = members[0]
     ids = [view.ids[i] for i in members]
     sample: dict[str, object] = {
-        "first task": view.ids[first],
+        "id": view.ids[first],
         "commandLine": view.command[first],
     }
     if view.display[first]:

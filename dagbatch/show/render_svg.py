@@ -153,6 +153,13 @@ def _markers() -> str:
     )
 
 
+def legend_width(picture: Picture) -> float:
+    """How wide the legend is drawn (the canvas is at least this wide)."""
+    edges = sum(44 + len(KIND_WORDS[k] or "success") * 6.3 for k in EDGE_COLOURS) + 130
+    states = sum(30 + len(STATE_MARKS[k]) * 6.3 for k in STATE_FILLS) if picture.live else 0
+    return MARGIN * 2 + max(edges, 270 + states)
+
+
 def _legend(picture: Picture, y: float) -> str:
     items: list[str] = []
     x = float(MARGIN)
@@ -198,7 +205,11 @@ def render_svg(picture: Picture, *, standalone: bool = True) -> str:
     head = header_lines(picture) + summary_lines(picture) if standalone else []
     top = MARGIN + (HEADER_LINE * len(head) + 16 if head else 0)
     layout = layered_layout(picture, top=top)
-    width = max(layout.width, 620.0, max((len(t) for t in head), default=0) * 6.8 + 2 * MARGIN)
+    width = max(
+        layout.width,
+        legend_width(picture),
+        max((len(t) for t in head), default=0) * 6.8 + 2 * MARGIN,
+    )
     shift = (width - layout.width) / 2
     boxes = {n: Box(b.x + shift, b.y, b.w, b.h) for n, b in layout.boxes.items()}
     height = layout.height + 30 + LEGEND_HEIGHT
