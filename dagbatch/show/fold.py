@@ -236,13 +236,18 @@ def natural_key(tid: str) -> tuple[object, ...]:
 
 
 def name_group(ids: list[str], name: str | None) -> tuple[str, str]:
-    """(title, span) of a group's ids: the user's name or what the ids share, and the span."""
+    """(title, span) of a group's ids: the user's name or what the ids share, and the span
+    from the first id to the last in natural order (ids all of one length in text order)."""
     if len(ids) == 1:
         return (name or ids[0]), ids[0]
     if all(map(_is_int, ids)):
         span = _int_span([int(t) for t in ids])
         return (name or span), span
-    first, last = min(ids, key=natural_key), max(ids, key=natural_key)
+    if len(set(map(len, ids))) == 1:  # ids of one length (zero-padded): compared as text
+        first, last = min(ids), max(ids)
+    else:
+        keyed = sorted(zip(map(natural_key, ids), ids))
+        first, last = keyed[0][1], keyed[-1][1]
     span = f"{first} … {last}"
     if name:
         return name, span

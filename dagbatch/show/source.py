@@ -145,8 +145,11 @@ def build_view(
     unknown = 0
     for dep in depends:
         named = dep.get("taskIds") or ()
-        parents = [position[p] for p in named if p in position]
-        unknown += len(named) - len(parents)
+        try:
+            parents = list(map(position.__getitem__, named))
+        except KeyError:
+            parents = [position[p] for p in named if p in position]
+            unknown += len(named) - len(parents)
         spans = tuple((int(r["start"]), int(r["end"])) for r in dep.get("taskIdRanges") or ())
         before = len(parents)
         for start, end in spans:
