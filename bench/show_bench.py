@@ -22,6 +22,8 @@ SECONDS = 10.0
 
 @dataclass(frozen=True)
 class ShowRow:
+    """One workload's figures."""
+
     workload: str
     tasks: int
     read_s: float  # compiled plan -> PlanView (parses every request body)
@@ -31,6 +33,7 @@ class ShowRow:
 
     @property
     def total_s(self) -> float:
+        """Read, fold and draw together."""
         return self.read_s + self.fold_s + self.svg_s
 
 
@@ -52,6 +55,7 @@ def run(quick: bool = False) -> list[ShowRow]:
 
 
 def table(rows: list[ShowRow]) -> str:
+    """The markdown table of the rows."""
     lines = [
         "| workload | tasks | read plan s | fold s | svg s | total s (CPU) | nodes drawn |",
         "|---|---:|---:|---:|---:|---:|---:|",
@@ -65,6 +69,7 @@ def table(rows: list[ShowRow]) -> str:
 
 
 def targets(rows: list[ShowRow]) -> list[Target]:
+    """One target per workload: drawn in seconds, under the node cap."""
     out: list[Target] = []
     for r in rows:
         out.append(

@@ -37,6 +37,7 @@ from dagbatch.submit.client import BatchClient, EntraAuth, SharedKeyAuth, redact
 
 
 def _err(message: str) -> None:
+    """A message on stderr with secrets masked."""
     click.echo(redact(message), err=True)
 
 
@@ -73,6 +74,7 @@ def _live_states(
         auth = SharedKeyAuth(account, account_key)
 
     async def fetch() -> dict[str, TaskState]:
+        """The states, with the client closed afterwards."""
         async with BatchClient(endpoint, auth) as client:
             return await fetch_task_states(client, job_id)
 

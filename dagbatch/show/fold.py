@@ -206,6 +206,7 @@ _DIGITS = re.compile(r"(\d+)")
 
 
 def _is_int(tid: str) -> bool:
+    """Whether a task id is an integer as taskIdRanges read it (digits only)."""
     return tid.isdigit()
 
 
@@ -246,7 +247,7 @@ def name_group(ids: list[str], name: str | None) -> tuple[str, str]:
     if len(set(map(len, ids))) == 1:  # ids of one length (zero-padded): compared as text
         first, last = min(ids), max(ids)
     else:
-        keyed = sorted(zip(map(natural_key, ids), ids))
+        keyed = sorted(zip(map(natural_key, ids), ids, strict=True))
         first, last = keyed[0][1], keyed[-1][1]
     span = f"{first} … {last}"
     if name:

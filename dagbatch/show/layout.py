@@ -78,7 +78,10 @@ def _order_ranks(picture: Picture, ranks: list[list[int]]) -> list[list[int]]:
     size = {node.index: node.count for node in picture.nodes}
 
     def sweep(rank: list[int], neighbours: dict[int, list[int]]) -> list[int]:
+        """The rank reordered by the mean position of each node's neighbours."""
+
         def centre(n: int) -> tuple[float, int, int]:
+            """Sort key: mean neighbour position, then larger groups first, then index."""
             # Ties go to the larger group, so the main line of a graph stays in one column.
             near = [pos[m] for m in neighbours.get(n, ()) if m in pos]
             return (sum(near) / len(near) if near else pos[n], -size[n], n)

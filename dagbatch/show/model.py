@@ -105,6 +105,7 @@ class PlanView:
     unknown_parents: int = 0
 
     def __len__(self) -> int:
+        """The number of tasks."""
         return len(self.ids)
 
 

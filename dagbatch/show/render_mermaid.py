@@ -22,6 +22,7 @@ def mermaid_text(text: str) -> str:
 
 
 def _node(node: GroupNode) -> str:
+    """A node statement: a box, or a hexagon for barriers."""
     label = "<br/>".join(mermaid_text(line) for line in node.lines)
     if node.barrier:
         return f'  {node.key}{{{{"{label}"}}}}'

@@ -30,10 +30,12 @@ def attr(text: str) -> str:
 
 
 def _fmt(value: float) -> str:
+    """A coordinate with at most one decimal and no trailing zeros."""
     return f"{value:.1f}".rstrip("0").rstrip(".")
 
 
 def _node_svg(node: GroupNode, box: Box) -> str:
+    """One node: its shape (rounded box or barrier hexagon), lines and hover title."""
     fill = STATE_FILLS[node.state] if node.state else (BARRIER_FILL if node.barrier else NODE_FILL)
     stroke, width = (CRITICAL, 2.5) if node.critical else (NODE_STROKE, 1.2)
     x, y, w, h = box.x, box.y, box.w, box.h
@@ -105,6 +107,8 @@ def _edge_svg(
     source: str,
     target: str,
 ) -> str:
+    """One edge: a curve from ``a`` to ``b`` in its kind's colour and dash, an arrowhead,
+    a hover title, and its label moved down past labels already ``placed``."""
     colour = CRITICAL if link.critical else EDGE_COLOURS[link.kind]
     width = 2.5 if link.critical else 1.4
     dash = EDGE_DASH[link.kind]
@@ -143,6 +147,7 @@ def _edge_svg(
 
 
 def _markers() -> str:
+    """Arrowheads, one per edge colour."""
     colours = {**EDGE_COLOURS, "critical": CRITICAL}
     return "".join(
         f'<marker id="arrow-{name}" viewBox="0 0 10 10" refX="9" refY="5" '
@@ -161,6 +166,7 @@ def legend_width(picture: Picture) -> float:
 
 
 def _legend(picture: Picture, y: float) -> str:
+    """Edge kinds, the critical path, the barrier shape and (live) the state colours."""
     items: list[str] = []
     x = float(MARGIN)
     for kind, colour in EDGE_COLOURS.items():

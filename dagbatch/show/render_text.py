@@ -7,6 +7,7 @@ from dagbatch.show.model import Picture, state_counts
 
 
 def _plural(n: int, word: str) -> str:
+    """``1 task``, ``2 tasks``."""
     return f"{n:,} {word}" + ("" if n == 1 else "s")
 
 

@@ -184,6 +184,7 @@ def view_of_compiled(plan: CompiledPlan, graph: nx.DiGraph | None = None) -> Pla
     """The ``PlanView`` of a compiled plan; ``graph`` (the workflow) supplies group names."""
 
     def tasks() -> Iterable[tuple[int, Mapping[str, Any]]]:
+        """Every task body with its request's wave, in submit order."""
         for request in plan.requests:
             for body in orjson.loads(request.body)["value"]:
                 yield request.wave, body
