@@ -4,6 +4,7 @@ which tasks can never run given their parents' outcomes."""
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import networkx as nx
 import orjson
@@ -14,6 +15,7 @@ from dagbatch.emulator.server import EmulatorServer
 from dagbatch.show.fold import fold_plan
 from dagbatch.show.live import fetch_task_states, mark_never_runs, task_state_of
 from dagbatch.show.model import TaskState
+from dagbatch.show.render import write_picture
 from dagbatch.submit.client import BatchClient, SharedKeyAuth
 
 
@@ -85,3 +87,14 @@ def test_tasks_missing_from_the_job_are_counted() -> None:
     view = view_of(handler_graph())
     picture = fold_plan(view, states={"build": TaskState("completed", 0, "success")})
     assert picture.totals() == {"completed": 1, "missing": 6}
+
+
+def test_write_picture_of_an_outcome(tmp_path: Path) -> None:
+    view = view_of(handler_graph())
+    states = {t: TaskState("completed", 0, "success") for t in view.ids}
+    picture = write_picture(view, tmp_path / "outcome.html", states=states)
+    html = (tmp_path / "outcome.html").read_text(encoding="utf-8")
+    assert html.startswith("<!DOCTYPE html>") and picture.live
+    assert "state: 7 done" in html
+    write_picture(view, tmp_path / "outcome.txt", states=states)
+    assert "state: 7 done" in (tmp_path / "outcome.txt").read_text(encoding="utf-8")
