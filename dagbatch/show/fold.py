@@ -9,8 +9,9 @@
    name). Tasks the user named stay together whatever their neighbours are.
 3. **Refine.** Repeatedly, a group splits by the set of groups of its tasks' parents and of
    their children (colour refinement), until nothing splits. A sweep, a map-reduce or per-sample
-   chains end as their shape. Each round costs one pass over the edges. When the next round
-   would draw more than ``max_nodes`` nodes, the previous round is kept and a note says so.
+   chains end as their shape. Each round costs one pass over the edges, and there are at most
+   ``MAX_ROUNDS``. When the next round would draw more than ``max_nodes`` nodes, the previous
+   round is kept and a note says so.
 4. **Cap.** When even the seed has more than ``max_nodes`` groups (a deep graph), runs of
    groups that form a chain (one child group, one parent group, same size) fold into one
    node; if that is still too many, levels are grouped into bands.
@@ -32,6 +33,8 @@ from dagbatch.show.source import read_intent
 
 #: The most nodes a folded picture draws (`--max-nodes`).
 DEFAULT_MAX_NODES = 60
+#: The most refinement rounds (each is one pass over the edges), so folding stays linear.
+MAX_ROUNDS = 16
 #: The most tasks `--no-fold` draws.
 NO_FOLD_LIMIT = 500
 
@@ -165,6 +168,12 @@ def partition(
         children = _children(view)
         rounds = 0
         while True:
+            if rounds == MAX_ROUNDS:
+                notes.append(
+                    f"folding stopped after {MAX_ROUNDS} refinement rounds; tasks folded "
+                    "together may differ in their exact neighbours"
+                )
+                break
             finer = refine(classes, view.parents, children, frozen)
             finer_count = max(finer) + 1
             if finer_count == count:

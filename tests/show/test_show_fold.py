@@ -9,7 +9,7 @@ from show_helpers import example_picture, picture_of, shape, view_of
 
 from bench import workloads
 from dagbatch.compiler.pipeline import CompileOptions
-from dagbatch.show.fold import NO_FOLD_LIMIT, fold_plan, name_group
+from dagbatch.show.fold import MAX_ROUNDS, NO_FOLD_LIMIT, fold_plan, name_group
 from dagbatch.show.model import GroupNode
 from dagbatch.show.source import dependency_satisfied, read_intent
 
@@ -268,3 +268,24 @@ def test_job_action_shows_in_the_intent() -> None:
     picture = picture_of(g)
     assert [n.intent for n in picture.nodes] == ["always; job terminate", "success"]
     assert picture.links[0].kind == "always" and picture.links[0].label == "always"
+
+
+def test_refinement_rounds_are_bounded() -> None:
+    # A chain whose tail hangs off the middle of a second chain: each round splits one more
+    # group, so only the round limit stops it before the cap.
+    g = nx.DiGraph()
+    for k in range(40):
+        g.add_node(f"a{k}", command_line="a")
+        g.add_node(f"b{k}", command_line="b")
+        if k:
+            g.add_edge(f"a{k - 1}", f"a{k}")
+            g.add_edge(f"b{k - 1}", f"b{k}")
+    g.add_node("tip", command_line="t")
+    g.add_edge("b39", "tip")
+    picture = picture_of(g, max_nodes=60)
+    assert picture.notes == [
+        f"folding stopped after {MAX_ROUNDS} refinement rounds; tasks folded together may "
+        "differ in their exact neighbours"
+    ]
+    assert len(picture.nodes) == 41 + MAX_ROUNDS  # one group per level, one split a round
+    assert sum(n.count for n in picture.nodes) == 81
