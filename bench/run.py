@@ -1,5 +1,5 @@
-"""One command for every benchmark: ``python -m bench [--quick] [--only compile|submit]
-[--write-results]`` from the repository root.
+"""One command for every benchmark: ``python -m bench [--quick]
+[--only compile|submit|capacity|show] [--write-results]`` from the repository root.
 
 Prints the machine, the compile table (bench/compile_bench.py), the submit table
 (bench/submit_bench.py) and every target with met / NOT met computed from the numbers.
@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from . import compile_bench, emulator_capacity, submit_bench
+from . import compile_bench, emulator_capacity, show_bench, submit_bench
 from .submit_bench import Target
 from .workloads import WORKLOADS
 
@@ -172,7 +172,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--quick", action="store_true", help="smoke run: smaller, one repetition")
     parser.add_argument(
-        "--only", choices=["compile", "submit", "capacity"], help="run one benchmark only"
+        "--only",
+        choices=["compile", "submit", "capacity", "show"],
+        help="run one benchmark only",
     )
     parser.add_argument(
         "--write-results", action="store_true", help=f"also write the text to {RESULTS}"
@@ -217,6 +219,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"peak RSS {capacity.peak_rss_mb:.0f} MB, under {CAPACITY_MB:,} MB",
             )
         )
+    if args.only in (None, "show"):
+        show_rows = show_bench.run(args.quick)
+        emit("", "## Show (read, fold, draw)", "", show_bench.table(show_rows))
+        all_targets += show_bench.targets(show_rows)
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "?"
     met = sum(t.met for t in all_targets)
     emit(

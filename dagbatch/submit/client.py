@@ -26,7 +26,7 @@ import uuid
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import parse_qsl, quote, urlsplit
 
 import httpx
 import orjson
@@ -407,18 +407,34 @@ class BatchClient:
     async def iter_task_ids(
         self, job_id: str, *, api_version: str | None = None
     ) -> AsyncIterator[str]:
-        """The ids of every task of the job (GET /jobs/{job}/tasks, ``$select=id``, paged by
-        ``odata.nextLink``)."""
+        """The ids of every task of the job (``list_tasks`` with ``$select=id``)."""
+        async for task in self.list_tasks(job_id, select="id", api_version=api_version):
+            if isinstance(task.get("id"), str):
+                yield task["id"]
+
+    async def list_tasks(
+        self,
+        job_id: str,
+        *,
+        select: str | None = None,
+        max_results: int = 1000,
+        api_version: str | None = None,
+    ) -> AsyncIterator[dict[str, Any]]:
+        """Every task of a job (GET /jobs/{job}/tasks), page by page through
+        ``odata.nextLink``. Only the next link's query is used: every page is asked of this
+        client's endpoint, signed as usual."""
         path = f"/jobs/{quote(job_id, safe='')}/tasks"
-        params: dict[str, str] = {"$select": "id", "maxresults": "1000"}
-        while True:
+        params: dict[str, str] = {"maxresults": str(max_results)}
+        if select:
+            params["$select"] = select
+        for _ in range(1_000_000):  # bounded: a page has at least one task
             answer = await self.call("GET", path, api_version=api_version, params=params)
-            body = answer.body if isinstance(answer.body, dict) else {}
-            for task in body.get("value") or ():
-                if isinstance(task, dict) and isinstance(task.get("id"), str):
-                    yield task["id"]
-            link = body.get("odata.nextLink")
-            if not isinstance(link, str) or "?" not in link:
+            payload = answer.body if isinstance(answer.body, dict) else {}
+            for task in payload.get("value") or ():
+                if isinstance(task, dict):
+                    yield task
+            link = payload.get("odata.nextLink")
+            if not isinstance(link, str) or not link:
                 return
-            query = httpx.URL(link).params
-            params = {k: v for k, v in query.multi_items() if k != "api-version"}
+            params = dict(parse_qsl(urlsplit(link).query, keep_blank_values=True))
+            params.pop("api-version", None)

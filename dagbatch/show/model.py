@@ -1,0 +1,263 @@
+"""The data of `dagbatch show`: the plan as Batch receives it (``PlanView``), the live state of
+its tasks (``TaskState``) and the folded picture (``Picture``) that every renderer draws.
+
+A ``PlanView`` holds one entry per task of the compiled plan, in submit order (which is a
+topological order: every parent comes before its children), as parallel lists so that
+200,000 tasks cost little. Parents are indices into the same lists.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final, Literal
+
+#: How a parent's end reaches its dependents, from its ``exitConditions`` (docs/BATCH_FACTS.md
+#: "Exit conditions": ``dependencyAction`` per exit outcome; Batch's default satisfies on exit
+#: 0 and blocks on every other outcome).
+EdgeKind = Literal["success", "failure", "always", "never"]
+EDGE_KINDS: Final[tuple[EdgeKind, ...]] = ("success", "failure", "always", "never")
+#: Edge kinds in words on edge labels (success is the plain case and is not named).
+KIND_WORDS: Final[dict[str, str]] = {
+    "success": "",
+    "failure": "failure route",
+    "always": "always",
+    "never": "never",
+}
+
+#: A task's live state as drawn: Batch's task states, split by outcome for completed tasks,
+#: plus tasks that can never run (a parent ended in a way that blocks them) and tasks the
+#: service does not know.
+StateKind = Literal["completed", "failed", "running", "waiting", "never", "missing"]
+STATE_KINDS: Final[tuple[StateKind, ...]] = (
+    "completed",
+    "failed",
+    "running",
+    "waiting",
+    "never",
+    "missing",
+)
+
+#: Which state colours a node holding tasks in several states: the most pressing first.
+STATE_PRECEDENCE: Final[tuple[StateKind, ...]] = (
+    "failed",
+    "running",
+    "never",
+    "waiting",
+    "missing",
+    "completed",
+)
+
+
+@dataclass(frozen=True)
+class TaskState:
+    """What the service says about one task (the live input of a picture).
+
+    ``state`` is Batch's task state (``active``, ``preparing``, ``running``, ``completed``);
+    ``exit_code`` and ``result`` (``success``/``failure``) come from ``executionInfo``;
+    ``never_runs`` marks an active task that can never run because a parent blocked it.
+    """
+
+    state: str
+    exit_code: int | None = None
+    result: str | None = None
+    never_runs: bool = False
+
+    @property
+    def kind(self) -> StateKind:
+        """The drawn state of the task."""
+        if self.never_runs:
+            return "never"
+        if self.state == "completed":
+            return "failed" if self.result == "failure" else "completed"
+        if self.state in ("running", "preparing"):
+            return "running"
+        return "waiting"
+
+
+@dataclass
+class PlanView:
+    """The compiled plan, one entry per task in submit order.
+
+    ``parents[i]`` lists the indices of task i's parents: those named in ``dependsOn.taskIds``
+    first, then ``range_parents[i]`` more selected by its ``taskIdRanges`` (``ranges[i]``).
+    ``exits[i]`` is the task's ``exitConditions`` (None: Batch's defaults). ``wave[i]`` is
+    the submit wave of the request that carries it. ``group[i]`` is the user's ``_group``
+    attribute (only when the picture comes from a workflow).
+    """
+
+    job_id: str | None
+    api_version: str
+    on_task_failure: str
+    requests: int
+    submit_waves: int
+    ids: list[str] = field(default_factory=list)
+    parents: list[list[int]] = field(default_factory=list)
+    range_parents: list[int] = field(default_factory=list)
+    ranges: list[tuple[tuple[int, int], ...]] = field(default_factory=list)
+    exits: list[Mapping[str, Any] | None] = field(default_factory=list)
+    barrier: list[bool] = field(default_factory=list)
+    wave: list[int] = field(default_factory=list)
+    command: list[str] = field(default_factory=list)
+    display: list[str | None] = field(default_factory=list)
+    group: list[str | None] = field(default_factory=list)
+    #: dependencies on ids that are not tasks of the plan (Batch would wait on them forever)
+    unknown_parents: int = 0
+
+    def __len__(self) -> int:
+        """The number of tasks."""
+        return len(self.ids)
+
+
+@dataclass(frozen=True)
+class Intent:
+    """What a task's end does, read from its ``exitConditions``: the kind of its outgoing
+    edges, the non-zero exit codes that also satisfy (or, for ``failure``, that block), and
+    the job action on failure (only under ``onTaskFailure: performexitoptionsjobaction``)."""
+
+    kind: EdgeKind
+    exceptions: str = ""
+    job_action: str = "none"
+
+    @property
+    def key(self) -> str:
+        """A short stable text for folding and labels: ``success``, ``success +3``,
+        ``failure``, ``always; job terminate``."""
+        text = self.kind + (f" {self.exceptions}" if self.exceptions else "")
+        if self.job_action != "none":
+            text += f"; job {self.job_action}"
+        return text
+
+
+@dataclass
+class GroupNode:
+    """One drawn node: tasks folded together (or one task)."""
+
+    index: int  # 0-based, drawing order
+    key: str  # stable id in the outputs: "n1", "n2", ...
+    title: str  # the group's name, or what its ids share
+    span: str  # the id span: "1..10000", "clean-amer … clean-emea", or the one id
+    count: int
+    level: int  # first dependency level of its tasks (the rank it is drawn on)
+    last_level: int  # last level (differs only for a folded chain or a band of levels)
+    intent: str
+    barrier: bool
+    serves: str | None  # for barriers: the title of the node they gate
+    submit_waves: tuple[int, int]
+    members: list[int] = field(repr=False, default_factory=list)  # PlanView indices
+    critical: bool = False
+    states: dict[str, int] = field(default_factory=dict)  # StateKind -> count (live only)
+    sample: Mapping[str, Any] = field(default_factory=dict)  # details of its first task
+
+    @property
+    def label(self) -> str:
+        """The node's first line: ``title ×count`` (just the title for one task)."""
+        return self.title if self.count == 1 else f"{self.title} ×{self.count:,}"
+
+    @property
+    def lines(self) -> list[str]:
+        """Every line drawn in the node: the label, the id span when it adds anything, the
+        levels of a folded chain, what a barrier gates, and live counts."""
+        out = [self.label]
+        if self.count > 1 and self.span not in self.title:
+            out.append(self.span)
+        if self.last_level > self.level:
+            out.append(f"levels {self.level}..{self.last_level}")
+        if self.barrier and self.serves:
+            out.append(f"gates {self.serves}")
+        if self.states:
+            out.append(state_counts(self.states))
+        return out
+
+    @property
+    def state(self) -> StateKind | None:
+        """The colour of the node under live state: the most pressing state among its tasks
+        (failed, running, never, waiting, missing, completed); None without live state."""
+        for kind in STATE_PRECEDENCE:
+            if self.states.get(kind):
+                return kind
+        return None
+
+
+#: How each state is written in counts (text) and its colour (pictures).
+STATE_MARKS: Final[dict[str, str]] = {
+    "completed": "done",
+    "failed": "failed",
+    "running": "running",
+    "waiting": "waiting",
+    "never": "never runs",
+    "missing": "missing",
+}
+
+
+def state_counts(states: Mapping[str, int]) -> str:
+    """``9,800 done · 150 running · 50 failed`` in the order of STATE_KINDS."""
+    return " · ".join(f"{states[k]:,} {STATE_MARKS[k]}" for k in STATE_KINDS if states.get(k))
+
+
+@dataclass
+class GroupEdge:
+    """All dependencies from the tasks of one node to the tasks of another."""
+
+    source: int  # GroupNode.index
+    target: int
+    kind: EdgeKind
+    count: int  # task-level dependencies folded into it
+    ranged: int  # how many of them come from taskIdRanges
+    ranges: tuple[tuple[int, int], ...]  # the distinct ranges (a few; see Picture)
+    to_barrier: bool = False  # the edge feeds a barrier
+    critical: bool = False
+
+    @property
+    def label(self) -> str:
+        """``taskIdRange 1..10000`` for a fan-in carried by ranges, else the edge count when
+        more than one dependency is folded, plus the kind when it is not ``success``."""
+        parts: list[str] = []
+        if self.kind != "success":
+            parts.append(KIND_WORDS[self.kind])
+        if self.ranged and self.ranged == self.count:
+            if len(self.ranges) == 1:
+                start, end = self.ranges[0]
+                parts.append(f"taskIdRange {start}..{end}")
+            else:
+                parts.append(f"{len(self.ranges):,} taskIdRanges")
+        elif self.count > 1:
+            text = f"{self.count:,} deps"
+            if self.ranged:
+                text += f" ({self.ranged:,} by range)"
+            parts.append(text)
+        return ", ".join(parts)
+
+
+@dataclass
+class Picture:
+    """The folded plan, ready to draw.
+
+    ``notes`` say what was folded and why (a cap reached, chains folded, levels banded);
+    ``widest_level`` is (level, task count) of the level with the most tasks: how many tasks
+    can run at once if each takes the same time; ``critical_path`` lists the task ids of one
+    longest dependency chain.
+    """
+
+    job_id: str | None
+    tasks: int
+    barriers: int
+    edges: int
+    requests: int
+    submit_waves: int
+    levels: int
+    nodes: list[GroupNode]
+    links: list[GroupEdge]
+    widest_level: tuple[int, int]
+    critical_path: list[str]
+    notes: list[str]
+    folded: bool
+    live: bool = False
+
+    def totals(self) -> dict[str, int]:
+        """Task counts by live state over the whole plan (empty without live state)."""
+        out: dict[str, int] = {}
+        for node in self.nodes:
+            for kind, n in node.states.items():
+                out[kind] = out.get(kind, 0) + n
+        return {k: out[k] for k in STATE_KINDS if out.get(k)}

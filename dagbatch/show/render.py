@@ -1,0 +1,64 @@
+"""One entry point for every output format of `dagbatch show`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Final
+
+from dagbatch.show.fold import DEFAULT_MAX_NODES, fold_plan
+from dagbatch.show.model import Picture, PlanView, TaskState
+from dagbatch.show.render_dot import render_dot
+from dagbatch.show.render_html import render_html
+from dagbatch.show.render_mermaid import render_mermaid
+from dagbatch.show.render_svg import render_svg
+from dagbatch.show.render_text import render_text
+
+RENDERERS: Final[dict[str, Callable[[Picture], str]]] = {
+    "text": render_text,
+    "mermaid": render_mermaid,
+    "dot": render_dot,
+    "svg": render_svg,
+    "html": render_html,
+}
+FORMATS: Final = tuple(RENDERERS)
+
+
+def render(picture: Picture, fmt: str) -> str:
+    """The picture in one of ``FORMATS``."""
+    try:
+        renderer = RENDERERS[fmt]
+    except KeyError:
+        raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}") from None
+    return renderer(picture)
+
+
+def format_for_path(path: Path) -> str:
+    """The format a file name asks for: ``.html``/``.htm``, ``.svg``, ``.dot``/``.gv``,
+    ``.mmd``/``.mermaid``; anything else is text."""
+    suffix = path.suffix.lower()
+    return {
+        ".html": "html",
+        ".htm": "html",
+        ".svg": "svg",
+        ".dot": "dot",
+        ".gv": "dot",
+        ".mmd": "mermaid",
+        ".mermaid": "mermaid",
+    }.get(suffix, "text")
+
+
+def write_picture(
+    view: PlanView,
+    path: Path,
+    *,
+    fmt: str | None = None,
+    states: Mapping[str, TaskState] | None = None,
+    max_nodes: int = DEFAULT_MAX_NODES,
+) -> Picture:
+    """Fold a plan (with live state when given) and write its picture to ``path``, in ``fmt``
+    or the format the file name asks for. For commands that end with a picture of their
+    outcome (e.g. a run)."""
+    picture = fold_plan(view, max_nodes=max_nodes, states=states)
+    Path(path).write_text(render(picture, fmt or format_for_path(Path(path))), encoding="utf-8")
+    return picture

@@ -1,0 +1,58 @@
+"""The mermaid picture (``flowchart TB``): text for docs and tools that draw mermaid."""
+
+from __future__ import annotations
+
+from dagbatch.show.model import GroupNode, Picture
+from dagbatch.show.style import (
+    BARRIER_FILL,
+    CRITICAL,
+    EDGE_COLOURS,
+    NODE_FILL,
+    NODE_STROKE,
+    STATE_FILLS,
+)
+
+#: Arrow by edge kind: plain, dotted (failure route), thick (always), dotted (never).
+_ARROWS = {"success": "-->", "failure": "-.->", "always": "==>", "never": "-.->"}
+
+
+def mermaid_text(text: str) -> str:
+    """A label inside ``"..."``: quotes and angle brackets as mermaid entity codes."""
+    return text.replace('"', "#quot;").replace("<", "#lt;").replace(">", "#gt;")
+
+
+def _node(node: GroupNode) -> str:
+    """A node statement: a box, or a hexagon for barriers."""
+    label = "<br/>".join(mermaid_text(line) for line in node.lines)
+    if node.barrier:
+        return f'  {node.key}{{{{"{label}"}}}}'
+    return f'  {node.key}["{label}"]'
+
+
+def render_mermaid(picture: Picture) -> str:
+    """The picture as a mermaid flowchart (deterministic)."""
+    out = [f"%% dagbatch show: job {picture.job_id or '(no id)'}", "flowchart TB"]
+    out += [_node(node) for node in picture.nodes]
+    for link in picture.links:
+        words = [link.label] if link.label else []
+        arrow = _ARROWS[link.kind]
+        source, target = picture.nodes[link.source].key, picture.nodes[link.target].key
+        text = f'|"{mermaid_text(", ".join(words))}"|' if words else ""
+        out.append(f"  {source} {arrow}{text} {target}")
+    out.append(f"  classDef plain fill:{NODE_FILL},stroke:{NODE_STROKE}")
+    out.append(f"  classDef barrier fill:{BARRIER_FILL},stroke:{NODE_STROKE}")
+    out.append(f"  classDef critical stroke:{CRITICAL},stroke-width:3px")
+    for state, fill in STATE_FILLS.items():
+        out.append(f"  classDef {state} fill:{fill}")
+    for node in picture.nodes:
+        classes = ["barrier" if node.barrier else "plain"]
+        if node.state:
+            classes.append(node.state)
+        if node.critical:
+            classes.append("critical")
+        out.append(f"  class {node.key} {','.join(classes)}")
+    for k, link in enumerate(picture.links):
+        width = "3px" if link.critical else "1.5px"
+        colour = CRITICAL if link.critical else EDGE_COLOURS[link.kind]
+        out.append(f"  linkStyle {k} stroke:{colour},stroke-width:{width}")
+    return "\n".join(out) + "\n"

@@ -1,0 +1,291 @@
+"""Folding: the examples and the benchmark workloads collapse to their shape; edge kinds,
+barriers, ranges, named groups, the node cap and the critical path."""
+
+from __future__ import annotations
+
+import networkx as nx
+import pytest
+from show_helpers import example_picture, picture_of, shape, view_of
+
+from bench import workloads
+from dagbatch.compiler.pipeline import CompileOptions
+from dagbatch.show.fold import MAX_ROUNDS, NO_FOLD_LIMIT, fold_plan, name_group
+from dagbatch.show.model import GroupNode
+from dagbatch.show.source import dependency_satisfied, read_intent
+
+
+def test_mapreduce_is_three_nodes_with_the_range() -> None:
+    picture = example_picture("mapreduce")
+    labels, edges = shape(picture)
+    assert labels == ["prepare", "1..10000 ×10,000", "reduce"]
+    assert edges == [
+        ("prepare", "1..10000 ×10,000", "success", "10,000 deps"),
+        ("1..10000 ×10,000", "reduce", "success", "taskIdRange 1..10000"),
+    ]
+    assert picture.links[1].ranged == picture.links[1].count == 10_000
+    assert picture.widest_level == (1, 10_000)
+    assert picture.critical_path == ["prepare", "1", "reduce"]
+    assert all(n.critical for n in picture.nodes)
+    assert (picture.tasks, picture.edges, picture.requests, picture.submit_waves) == (
+        10_002,
+        20_000,
+        101,
+        3,
+    )
+
+
+def test_wide_fanin_shows_its_barriers_gating_assemble() -> None:
+    picture = example_picture("wide_fanin")
+    labels, _edges = shape(picture)
+    assert labels == ["render-frame-* ×3,000", "barrier ×2", "assemble"]
+    barrier = picture.nodes[1]
+    assert barrier.barrier and barrier.serves == "assemble"
+    assert "gates assemble" in barrier.lines
+    assert not picture.nodes[0].barrier and not picture.nodes[2].barrier
+    assert [e.to_barrier for e in picture.links] == [True, False]
+    assert picture.barriers == 2
+
+
+def test_wide_fanin_renumbered_is_one_range() -> None:
+    picture = example_picture("wide_fanin", CompileOptions(over_limit="renumber"))
+    labels, edges = shape(picture)
+    assert labels == ["1..3000 ×3,000", "3001"]
+    assert edges == [("1..3000 ×3,000", "3001", "success", "taskIdRange 1..3000")]
+
+
+def test_pipeline_failure_route_and_satisfy_codes() -> None:
+    picture = example_picture("pipeline")
+    labels, edges = shape(picture)
+    assert labels == ["fetch", "clean-* ×3", "train", "evaluate", "publish", "rollback"]
+    assert picture.nodes[1].span == "clean-amer … clean-emea"
+    assert [(e[0], e[1], e[2]) for e in edges][-1] == ("publish", "rollback", "failure")
+    assert edges[-1][3] == "failure route"
+    assert picture.nodes[2].intent == "success +3"
+    # The critical path stops before the failure route.
+    assert picture.critical_path == ["fetch", "clean-emea", "train", "evaluate", "publish"]
+    assert not picture.nodes[5].critical and not picture.links[-1].critical
+
+
+def test_legacy_example_folds() -> None:
+    picture = example_picture("legacy_2017", CompileOptions(api_version="2017-09-01.6.0"))
+    assert 1 <= len(picture.nodes) <= picture.tasks
+
+
+@pytest.mark.parametrize(
+    ("name", "labels"),
+    [
+        ("a sweep-reduce 10k", ["prepare", "1..10000 ×10,000", "reduce"]),
+        ("c chain 5k", ["link-* ×5,000"]),
+        ("d fan-in 2k", ["part-* ×2,000", "barrier ×2", "combine"]),
+    ],
+)
+def test_benchmark_workloads_fold_to_their_shape(name: str, labels: list[str]) -> None:
+    picture = picture_of(workloads.QUICK_WORKLOADS[name]())
+    assert [n.label for n in picture.nodes] == labels
+    assert sum(n.count for n in picture.nodes) == picture.tasks
+
+
+def test_fan_in_20k_needs_barriers_and_draws_them_as_one_node() -> None:
+    picture = picture_of(workloads.fan_in(20_000))
+    labels = [n.label for n in picture.nodes]
+    assert labels[0] == "part-* ×20,000" and labels[2] == "combine"
+    assert picture.nodes[1].barrier and picture.nodes[1].count == picture.barriers > 1
+
+
+def test_chain_folds_into_one_node_with_a_note() -> None:
+    picture = picture_of(workloads.chain(5_000))
+    (node,) = picture.nodes
+    assert (node.level, node.last_level) == (0, 4_999)
+    assert "levels 0..4999" in node.lines
+    assert any("chains folded" in note for note in picture.notes)
+    assert len(picture.critical_path) == 5_000
+
+
+def test_layered_stays_under_the_cap_one_rank_per_level() -> None:
+    picture = picture_of(workloads.layered(20, 1_000))
+    assert len(picture.nodes) <= 60
+    assert {n.level for n in picture.nodes} == set(range(20))
+    assert all(n.level == n.last_level for n in picture.nodes)
+    per_level = {lv: 0 for lv in range(20)}
+    for n in picture.nodes:
+        per_level[n.level] += n.count
+    assert set(per_level.values()) == {1_000}
+    # Tasks nothing depends on are told apart from the rest of their layer.
+    assert any(n.title.endswith("(no dependents)") for n in picture.nodes)
+    assert picture.levels == 20 and len(picture.critical_path) == 20
+
+
+def test_node_cap_is_respected_and_noted() -> None:
+    graph = workloads.layered(20, 1_000)
+    picture = picture_of(graph, max_nodes=25)
+    assert len(picture.nodes) == 20
+    assert any("folding stopped" in note for note in picture.notes)
+    # 40 levels of alternating widths: no chain to fold, so levels are drawn in bands.
+    g = nx.DiGraph()
+    prev: list[str] = []
+    for level in range(40):
+        row = [f"t{level}-{k}" for k in range(level % 3 + 1)]
+        for tid in row:
+            g.add_node(tid, command_line="x")
+            for p in prev:
+                g.add_edge(p, tid)
+        prev = row
+    deep = picture_of(g, max_nodes=10)
+    assert len(deep.nodes) <= 10
+    assert any("bands" in note for note in deep.notes)
+    assert sum(n.count for n in deep.nodes) == g.number_of_nodes()
+    # Equal layers fold as a chain of groups instead.
+    even = picture_of(workloads.layered(40, 50, fan_in=2, seed=1), max_nodes=10)
+    assert [n.count for n in even.nodes] == [2_000]
+
+
+def per_sample_chains(samples: int) -> nx.DiGraph:
+    g = nx.DiGraph()
+    g.add_node("setup", command_line="setup")
+    g.add_node("report", command_line="report")
+    for s in range(samples):
+        prev = "setup"
+        for step in ("align", "call", "annotate"):
+            tid = f"{step}-{s:04d}"
+            g.add_node(tid, command_line=f"{step} {s}")
+            g.add_edge(prev, tid)
+            prev = tid
+        g.add_edge(prev, "report")
+    return g
+
+
+def test_per_sample_chains_collapse_to_their_steps() -> None:
+    picture = picture_of(per_sample_chains(200))
+    assert [n.label for n in picture.nodes] == [
+        "setup",
+        "align-* ×200",
+        "call-* ×200",
+        "annotate-* ×200",
+        "report",
+    ]
+    assert [e.count for e in picture.links] == [200, 200, 200, 200]
+
+
+def test_named_groups_fold_together_and_keep_their_name() -> None:
+    g = nx.DiGraph()
+    g.add_node("prep", command_line="p")
+    for i in range(1, 101):
+        # Different children, so structure alone would not fold them.
+        g.add_node(f"s{i}", command_line="s", _group="shard")
+        g.add_node(f"post{i}", command_line="q", _group="post")
+        g.add_edge("prep", f"s{i}")
+        g.add_edge(f"s{i}", f"post{i}")
+    picture = picture_of(g)
+    assert [n.label for n in picture.nodes] == ["prep", "shard ×100", "post ×100"]
+    assert picture.nodes[1].span == "s1 … s100"
+
+
+def test_no_fold_draws_every_task_and_refuses_big_plans() -> None:
+    picture = fold_plan(view_of(per_sample_chains(3)), fold=False)
+    assert len(picture.nodes) == 11 and len(picture.links) == 12
+    assert all(n.count == 1 for n in picture.nodes)
+    with pytest.raises(ValueError, match=f"at most {NO_FOLD_LIMIT}"):
+        fold_plan(view_of(per_sample_chains(200)), fold=False)
+
+
+def test_folding_is_deterministic() -> None:
+    a = picture_of(workloads.layered(10, 300))
+    b = picture_of(workloads.layered(10, 300))
+    assert [(n.label, n.span, n.count) for n in a.nodes] == [
+        (n.label, n.span, n.count) for n in b.nodes
+    ]
+
+
+def test_intents_from_exit_conditions() -> None:
+    assert read_intent(None, job_actions=False).key == "success"
+    failure = {
+        "exitCodes": [{"code": 0, "exitOptions": {"dependencyAction": "block"}}],
+        "default": {"dependencyAction": "satisfy"},
+    }
+    assert read_intent(failure, job_actions=False).kind == "failure"
+    always = {"default": {"dependencyAction": "satisfy"}}
+    assert read_intent(always, job_actions=False).kind == "always"
+    codes = {
+        "exitCodes": [{"code": 3, "exitOptions": {"dependencyAction": "satisfy"}}],
+        "exitCodeRanges": [
+            {"start": 10, "end": 20, "exitOptions": {"dependencyAction": "satisfy"}}
+        ],
+    }
+    assert read_intent(codes, job_actions=False).key == "success +3,10-20"
+    # Under performexitoptionsjobaction a failure terminates the job unless told otherwise.
+    assert read_intent(None, job_actions=True).key == "success; job terminate"
+    assert read_intent({"default": {"jobAction": "none"}}, job_actions=True).key == "success"
+    assert dependency_satisfied(None, 0, "success")
+    assert not dependency_satisfied(None, 1, "failure")
+    assert dependency_satisfied(codes, 15, "failure")
+    assert not dependency_satisfied(failure, 0, "success")
+    assert dependency_satisfied(failure, 2, "failure")
+    assert not dependency_satisfied(None, None, "failure")  # failed to start
+
+
+def test_group_names_from_ids() -> None:
+    assert name_group(["7"], None) == ("7", "7")
+    assert name_group(["1", "2", "3"], None) == ("1..3", "1..3")
+    assert name_group(["1", "3"], None) == ("1..3 (with gaps)", "1..3 (with gaps)")
+    assert name_group(["bb-9", "bb-10"], None) == ("bb-*", "bb-9 … bb-10")
+    assert name_group(["x", "y"], None)[0] == "tasks"
+    assert name_group(["x", "y"], "mine") == ("mine", "x … y")
+
+
+def test_node_lines_and_live_colour() -> None:
+    node = GroupNode(
+        index=0,
+        key="n1",
+        title="shard",
+        span="1..5",
+        count=5,
+        level=1,
+        last_level=1,
+        intent="success",
+        barrier=False,
+        serves=None,
+        submit_waves=(2, 2),
+        states={"completed": 3, "failed": 1, "waiting": 1},
+    )
+    assert node.lines == ["shard ×5", "1..5", "3 done · 1 failed · 1 waiting"]
+    assert node.state == "failed"
+
+
+def test_empty_plan_draws_nothing_in_every_format() -> None:
+    from dagbatch.show.render import FORMATS, render
+
+    picture = picture_of(nx.DiGraph())
+    assert (picture.nodes, picture.links, picture.critical_path) == ([], [], [])
+    for fmt in FORMATS:
+        assert render(picture, fmt)
+
+
+def test_job_action_shows_in_the_intent() -> None:
+    g = nx.DiGraph()
+    g.add_node("a", command_line="a", job_action="terminate")
+    g.add_node("b", command_line="b")
+    g.add_edge("a", "b", when="always")
+    picture = picture_of(g)
+    assert [n.intent for n in picture.nodes] == ["always; job terminate", "success"]
+    assert picture.links[0].kind == "always" and picture.links[0].label == "always"
+
+
+def test_refinement_rounds_are_bounded() -> None:
+    # A chain whose tail hangs off the middle of a second chain: each round splits one more
+    # group, so only the round limit stops it before the cap.
+    g = nx.DiGraph()
+    for k in range(40):
+        g.add_node(f"a{k}", command_line="a")
+        g.add_node(f"b{k}", command_line="b")
+        if k:
+            g.add_edge(f"a{k - 1}", f"a{k}")
+            g.add_edge(f"b{k - 1}", f"b{k}")
+    g.add_node("tip", command_line="t")
+    g.add_edge("b39", "tip")
+    picture = picture_of(g, max_nodes=60)
+    assert picture.notes == [
+        f"folding stopped after {MAX_ROUNDS} refinement rounds; tasks folded together may "
+        "differ in their exact neighbours"
+    ]
+    assert len(picture.nodes) == 41 + MAX_ROUNDS  # one group per level, one split a round
+    assert sum(n.count for n in picture.nodes) == 81

@@ -1,0 +1,264 @@
+"""The drawn formats: golden files for the examples, mermaid and dot that parse, SVG that is
+well-formed, HTML that loads offline in a headless browser with the expected nodes."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import warnings
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pydot
+import pytest
+from show_helpers import EXAMPLES, example_picture, picture_of, view_of
+
+from bench import workloads
+from dagbatch import load_workflow
+from dagbatch.show.fold import fold_plan
+from dagbatch.show.live import mark_never_runs
+from dagbatch.show.model import Picture, TaskState
+from dagbatch.show.render import FORMATS, render
+
+GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "show"
+SUFFIX = {"text": "txt", "mermaid": "mmd", "dot": "dot", "svg": "svg", "html": "html"}
+SHOWN = ("mapreduce", "pipeline", "wide_fanin")
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+@pytest.mark.parametrize("name", SHOWN)
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_examples_match_golden_files(name: str, fmt: str) -> None:
+    """Regenerate after an intended change with DAGBATCH_UPDATE_GOLDEN=1 and review the diff."""
+    text = render(example_picture(name), fmt)
+    golden = GOLDEN / f"{name}.{SUFFIX[fmt]}"
+    if os.environ.get("DAGBATCH_UPDATE_GOLDEN"):
+        golden.parent.mkdir(parents=True, exist_ok=True)
+        golden.write_text(text, encoding="utf-8")
+    assert text == golden.read_text(encoding="utf-8"), f"{golden.name} differs"
+
+
+def test_output_is_deterministic() -> None:
+    graph = workloads.layered(8, 200)
+    for fmt in FORMATS:
+        assert render(picture_of(graph), fmt) == render(picture_of(graph), fmt)
+
+
+# --------------------------------------------------------------------------- mermaid
+
+_M_NODE = re.compile(r'  (n\d+)(?:\["([^"]*)"\]|\{\{"([^"]*)"\}\})')
+_M_EDGE = re.compile(r'  (n\d+) (-->|-\.->|==>)(?:\|"([^"]*)"\|)? (n\d+)')
+_M_CLASSDEF = re.compile(r"  classDef [a-z]+ [a-z-]+:[#\w.]+(,[a-z-]+:[#\w.]+)*")
+_M_CLASS = re.compile(r"  class (n\d+) [a-z]+(,[a-z]+)*")
+_M_LINKSTYLE = re.compile(r"  linkStyle (\d+) stroke:#[0-9a-f]{6},stroke-width:[\d.]+px")
+
+
+def parse_mermaid(text: str) -> tuple[dict[str, str], list[tuple[str, str, str, str]]]:
+    """A strict reader of the flowchart subset `show` writes: every line must be one of the
+    statements below, every edge must join defined nodes, every linkStyle name an edge."""
+    lines = text.splitlines()
+    assert lines[0].startswith("%% ") and lines[1] == "flowchart TB"
+    nodes: dict[str, str] = {}
+    edges: list[tuple[str, str, str, str]] = []
+    styled: list[int] = []
+    for line in lines[2:]:
+        if m := _M_NODE.fullmatch(line):
+            assert m.group(1) not in nodes
+            nodes[m.group(1)] = m.group(2) if m.group(2) is not None else m.group(3)
+        elif m := _M_EDGE.fullmatch(line):
+            assert m.group(1) in nodes and m.group(4) in nodes, line
+            edges.append((m.group(1), m.group(4), m.group(2), m.group(3) or ""))
+        elif m := _M_LINKSTYLE.fullmatch(line):
+            styled.append(int(m.group(1)))
+        elif m := _M_CLASS.fullmatch(line):
+            assert m.group(1) in nodes
+        else:
+            assert _M_CLASSDEF.fullmatch(line), f"not a statement of the subset: {line!r}"
+    assert styled == list(range(len(edges)))
+    for label in [*nodes.values(), *(e[3] for e in edges)]:
+        assert '"' not in label and "<" not in label.replace("<br/>", "")
+    return nodes, edges
+
+
+def test_mermaid_parses_with_the_expected_nodes_and_arrows() -> None:
+    nodes, edges = parse_mermaid(render(example_picture("pipeline"), "mermaid"))
+    assert len(nodes) == 6
+    assert nodes["n2"] == "clean-* ×3<br/>clean-amer … clean-emea"
+    assert [e[2] for e in edges] == ["-->", "-->", "-->", "-->", "-.->"]
+    assert edges[-1] == ("n5", "n6", "-.->", "failure route")
+    nodes, edges = parse_mermaid(render(example_picture("wide_fanin"), "mermaid"))
+    assert "barrier ×2" in nodes["n2"]
+    text = render(example_picture("wide_fanin"), "mermaid")
+    assert '  n2{{"barrier ×2' in text
+
+
+# --------------------------------------------------------------------------- dot
+
+
+def read_dot(text: str) -> pydot.Dot:
+    # pydot 4 still calls pyparsing's camelCase names, which pyparsing 3.3 deprecates: not
+    # ours to fix, so only that warning is let through, only here.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        (graph,) = pydot.graph_from_dot_data(text)
+    return graph
+
+
+def dot_nodes(graph: pydot.Dot) -> dict[str, pydot.Node]:
+    found = {n.get_name(): n for n in graph.get_nodes() if n.get_name() not in ("node", "edge")}
+    for sub in graph.get_subgraphs():
+        for n in sub.get_nodes():
+            found.setdefault(n.get_name(), n)
+    return found
+
+
+def test_dot_reads_back_with_pydot() -> None:
+    graph = read_dot(render(example_picture("mapreduce"), "dot"))
+    nodes = dot_nodes(graph)
+    labelled = {k: v for k, v in nodes.items() if v.get_label()}
+    assert sorted(labelled) == ["n1", "n2", "n3"]
+    assert labelled["n2"].get_label() == '"1..10000 ×10,000"'
+    edges = graph.get_edges()
+    assert [(e.get_source(), e.get_destination()) for e in edges] == [("n1", "n2"), ("n2", "n3")]
+    assert edges[1].get_label() == '"taskIdRange 1..10000"'
+    # Barriers are hexagons; the failure route is a dashed red edge.
+    fanin = dot_nodes(read_dot(render(example_picture("wide_fanin"), "dot")))
+    assert fanin["n2"].get_shape() == "hexagon"
+    pipe = read_dot(render(example_picture("pipeline"), "dot"))
+    last = pipe.get_edges()[-1]
+    assert (last.get_style(), last.get_color()) == ("dashed", '"#c53030"')
+
+
+# --------------------------------------------------------------------------- svg
+
+
+def svg_parts(text: str) -> tuple[list[ET.Element], list[ET.Element]]:
+    root = ET.fromstring(text.encode())
+    groups = list(root.iter(f"{SVG}g"))
+    nodes = [g for g in groups if g.get("class", "").startswith("node ")]
+    edges = [g for g in groups if g.get("class", "").startswith("edge ")]
+    return nodes, edges
+
+
+def test_svg_is_well_formed_with_every_node_and_edge() -> None:
+    picture = example_picture("wide_fanin")
+    nodes, edges = svg_parts(render(picture, "svg"))
+    assert [n.get("id") for n in nodes] == ["n1", "n2", "n3"]
+    assert [n.get("class") for n in nodes] == ["node tasks", "node barrier", "node tasks"]
+    assert nodes[1].find(f"{SVG}polygon") is not None  # the barrier's own shape
+    assert [(e.get("data-source"), e.get("data-target")) for e in edges] == [
+        ("n1", "n2"),
+        ("n2", "n3"),
+    ]
+
+
+def test_svg_of_200_groups_stays_readable_under_the_cap() -> None:
+    picture = picture_of(workloads.layered(20, 1_000))
+    nodes, _ = svg_parts(render(picture, "svg"))
+    assert len(nodes) == len(picture.nodes) <= 60
+
+
+def live_picture() -> Picture:
+    view = view_of(load_workflow(EXAMPLES / "mapreduce.py").graph)
+    states = {"prepare": TaskState("completed", 0, "success")}
+    for i in range(1, 10_001):
+        if i <= 9_000:
+            states[str(i)] = TaskState("completed", 0, "success")
+        elif i <= 9_900:
+            states[str(i)] = TaskState("running")
+        else:
+            states[str(i)] = TaskState("completed", 1, "failure")
+    states["reduce"] = TaskState("active")
+    return fold_plan(view, states=mark_never_runs(view, states))
+
+
+def test_live_state_colours_nodes_and_counts_states() -> None:
+    picture = live_picture()
+    prepare, shards, reduce = picture.nodes
+    assert prepare.states == {"completed": 1} and prepare.state == "completed"
+    assert shards.states == {"completed": 9_000, "running": 900, "failed": 100}
+    assert shards.state == "failed"
+    assert "9,000 done · 100 failed · 900 running" in shards.lines
+    # A failed shard blocks reduce: it can never run.
+    assert reduce.states == {"never": 1}
+    text = render(picture, "text")
+    assert "state: 9,001 done · 100 failed · 900 running · 1 never runs" in text
+    svg = render(picture, "svg")
+    assert 'fill="#fed7d7"' in svg and 'fill="#fefcbf"' in svg
+
+
+# --------------------------------------------------------------------------- html
+
+
+def chromium() -> str:
+    """The headless browser, or skip (CI installs it and must not skip)."""
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if found:
+        return found
+    if os.environ.get("CI"):
+        pytest.fail("chromium is missing on CI; .ci/run installs it with apt-get")
+    pytest.skip("no chromium on this machine: apt-get install -y chromium to run this test")
+
+
+def dump_dom(page: Path, profile: Path, fragment: str = "") -> str:
+    """The DOM of a local page after its scripts ran, with every network feature off."""
+    result = subprocess.run(
+        [
+            chromium(),
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-dev-shm-usage",
+            f"--user-data-dir={profile}",
+            "--dump-dom",
+            page.as_uri() + fragment,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    return result.stdout
+
+
+def test_html_is_self_contained() -> None:
+    html = render(example_picture("mapreduce"), "html")
+    assert "<script src" not in html and "<link" not in html and "@import" not in html
+    # The only URL in the file is the SVG namespace (a name, never fetched).
+    assert set(re.findall(r"https?://[^\s\"'<>]+", html)) == {"http://www.w3.org/2000/svg"}
+
+
+@pytest.mark.parametrize(("name", "count"), [("mapreduce", 3), ("wide_fanin", 3)])
+def test_html_loads_in_a_headless_browser(name: str, count: int, tmp_path: Path) -> None:
+    page = tmp_path / f"{name}.html"
+    page.write_text(render(example_picture(name), "html"), encoding="utf-8")
+    dom = dump_dom(page, tmp_path / "profile")
+    assert len(re.findall(r'<g class="node ', dom)) == count
+    assert "taskIdRange 1..10000" in dom or name != "mapreduce"
+    assert "Click a node." in dom  # the details panel, before any click
+    assert 'id="node-data"' in dom
+
+
+def test_the_readme_picture_is_current() -> None:
+    docs = Path(__file__).resolve().parents[2] / "docs" / "mapreduce.svg"
+    assert docs.read_text(encoding="utf-8") == render(example_picture("mapreduce"), "svg")
+    assert "docs/mapreduce.svg" in (docs.parents[1] / "README.md").read_text(encoding="utf-8")
+
+
+def test_html_details_panel_shows_a_node(tmp_path: Path) -> None:
+    page = tmp_path / "mapreduce.html"
+    page.write_text(render(example_picture("mapreduce"), "html"), encoding="utf-8")
+    # The same code path as a click: the page shows the node named in its address.
+    dom = dump_dom(page, tmp_path / "profile", "#n2")
+    panel = dom.split('<aside id="details">', 1)[1].split("</aside>", 1)[0]
+    assert "<h2>1..10000 ×10,000</h2>" in panel
+    assert '"tasks": 10000' in panel and "python3 map.py --shard 1" in panel
+    assert 'class="node tasks selected" id="n2"' in dom
