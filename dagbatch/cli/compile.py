@@ -10,12 +10,21 @@ from typing import Any, TypeVar
 import click
 
 from dagbatch.cli.exit_codes import fail
-from dagbatch.compiler.dependencies import DEFAULT_BARRIER_COMMAND, OVER_LIMIT_STRATEGIES
+from dagbatch.compiler.dependencies import (
+    DEFAULT_BARRIER_COMMAND,
+    DEFAULT_OVER_LIMIT,
+    OVER_LIMIT_STRATEGIES,
+)
 from dagbatch.compiler.export import iter_jsonl, summary, write_plan
 from dagbatch.compiler.loader import load_workflow, split_target
 from dagbatch.compiler.pipeline import CompiledPlan, CompileOptions, compile_graph
 from dagbatch.errors import ConfigError, InvalidWorkflow, WorkflowLoadError
-from dagbatch.limits import API_VERSIONS, DEFAULT_API_VERSION, DEFAULT_TASK_IDS_MARGIN
+from dagbatch.limits import (
+    API_VERSIONS,
+    DEFAULT_API_VERSION,
+    DEFAULT_TASK_IDS_MARGIN,
+    TASK_IDS_CHAR_LIMIT,
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -36,16 +45,16 @@ def compile_options(fn: F) -> F:
         click.option(
             "--over-limit",
             type=click.Choice(OVER_LIMIT_STRATEGIES),
-            default="barrier",
+            default=DEFAULT_OVER_LIMIT,
             show_default=True,
             help="What to do with a task whose dependsOn.taskIds exceed the budget.",
         ),
         click.option(
             "--taskids-margin",
-            type=click.IntRange(0, 63000),
+            type=click.IntRange(0, TASK_IDS_CHAR_LIMIT - 1),
             default=DEFAULT_TASK_IDS_MARGIN,
             show_default=True,
-            help="Characters kept below Batch's 64000-character taskIds limit.",
+            help=f"Characters kept below Batch's {TASK_IDS_CHAR_LIMIT}-character taskIds limit.",
         ),
         click.option(
             "--barrier-command",

@@ -16,7 +16,7 @@ import difflib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import Any, NamedTuple
 
 import networkx as nx
 from pydantic import ValidationError
@@ -79,6 +79,14 @@ class Intent:
 DEFAULT_INTENT = Intent()
 
 
+class Topology(NamedTuple):
+    """Kahn's topological order of the tasks, and the tasks on or behind a cycle (empty for a
+    DAG; then ``order`` holds every task)."""
+
+    order: list[int]
+    leftover: list[int]
+
+
 @dataclass(frozen=True)
 class WorkflowSpec:
     """The normalized workflow. Index ``i`` names the i-th node in graph order everywhere."""
@@ -94,9 +102,9 @@ class WorkflowSpec:
     job: models.JobSettings
 
     @cached_property
-    def topological(self) -> tuple[list[int], list[int]]:
-        """(order, leftover): Kahn's order, and the tasks on or behind a cycle."""
-        return graphs.topological_order(self.preds, self.succ)
+    def topological(self) -> Topology:
+        """Computed once (validate needs it for cycles, the later passes for the order)."""
+        return Topology(*graphs.topological_order(self.preds, self.succ))
 
 
 def _camel_path(loc: tuple[int | str, ...]) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from dagbatch.compiler import emit, graphs
+from dagbatch.compiler import exits, graphs
 from dagbatch.compiler.spec import WorkflowSpec
 from dagbatch.errors import Diagnostic
 from dagbatch.limits import ID_PATTERN, MAX_ID_LENGTH
@@ -92,7 +92,7 @@ def check_structure(spec: WorkflowSpec) -> list[Diagnostic]:
                 hint=f"remove the edge {spec.ids[i]} -> {spec.ids[i]}",
             )
         )
-    _, leftover = spec.topological
+    leftover = spec.topological.leftover
     if leftover:
         cycle = graphs.find_cycle(spec.preds, leftover)
         path = " -> ".join(spec.ids[i] for i in cycle)
@@ -157,7 +157,7 @@ def check_intent(spec: WorkflowSpec) -> list[Diagnostic]:
     job_setting = spec.job.on_task_failure
     if job_setting == "noaction":
         for i, intent in enumerate(spec.intents):
-            wants = intent.job_action not in (None, "none") or emit.sets_job_action(
+            wants = intent.job_action not in (None, "none") or exits.sets_job_action(
                 intent.exit_conditions
             )
             if wants:

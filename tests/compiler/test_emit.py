@@ -11,10 +11,9 @@ import pytest
 from dag_strategies import NodeIntent, batch_exit_options, check_plan, wanted_action
 
 from dagbatch import compile_graph
-from dagbatch.compiler.emit import (
-    depends_on_wire,
+from dagbatch.compiler.emit import depends_on_wire, iter_task_bytes
+from dagbatch.compiler.exits import (
     derive_exit_conditions,
-    iter_task_bytes,
     sets_dependency_action,
     sets_job_action,
 )
