@@ -11,7 +11,8 @@ from dagbatch.compiler.pipeline import PASSES
 def test_compile_calls_every_pass_in_the_listed_order() -> None:
     source = inspect.getsource(pipeline._compile)
     positions = [source.find(fn.__name__ + "(") for fn in PASSES]
-    assert -1 not in positions, [fn.__name__ for fn, p in zip(PASSES, positions) if p < 0]
+    missing = [fn.__name__ for fn, p in zip(PASSES, positions, strict=True) if p < 0]
+    assert not missing, missing
     assert positions == sorted(positions)
 
 
