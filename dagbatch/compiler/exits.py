@@ -41,8 +41,12 @@ def dependent_modes(planned: PlannedTasks) -> tuple[str | None, ...]:
     modes: list[str | None] = [None] * len(planned.ids)
     for p in set().union(*planned.preds):
         modes[p] = "success"
+    intents = planned.intents
     for (u, _v), w in planned.when.items():
-        modes[u] = w  # validate guaranteed one `when` per parent
+        # validate guaranteed one `when` per parent, except that under on_failure="satisfy"
+        # "success" and "always" agree: then any "always" child makes it "always"
+        if w != "success" or intents[u].on_failure != "satisfy":
+            modes[u] = w
     return tuple(modes)
 
 
@@ -131,112 +135,184 @@ def derive_exit_conditions(
     raw = intent.exit_conditions
     if raw is None and not codes and not spans and not default:
         return None
-    if raw is not None and (codes or spans):
-        _overlap_clashes(raw, codes, spans, task_id, diags)
-    out: dict[str, Any] = {k: v for k, v in (raw or {}).items()}
+    out: dict[str, Any] = {}
+    if raw is not None:
+        out = _checked_raw(raw, intent, mode, job_actions, task_id, diags)
 
-    def merge(
-        existing: Mapping[str, Any] | None, derived: dict[str, str], where: str
-    ) -> dict[str, Any]:
-        merged = dict(existing or {})
-        for key, value in derived.items():
-            have = merged.get(key)
-            if have is None:
-                merged[key] = value
-            elif have != value and not (
-                key == "jobAction" and value == "none" and intent.job_action is None
-            ):
-                diags.append(
-                    Diagnostic(
-                        code="exit-conditions-clash",
-                        message=f"exit_conditions says {key}={have!r} but the task's failure "
-                        f"intent needs {value!r}",
-                        task_id=task_id,
-                        field=f"exitConditions.{where}.{key}",
-                        hint="express it one way: either the raw exit_conditions or "
-                        "on_failure / satisfy_exit_codes / job_action / edge `when`",
-                    )
-                )
-        return merged
-
+    # Derived entries go where the raw ones leave room: a raw entry for the same code or
+    # span already carries the derived actions (``_checked_raw`` filled or checked them).
     if codes:
-        entries = [dict(e) for e in out.get("exitCodes", ())]
-        by_code = {e["code"]: n for n, e in enumerate(entries)}
+        entries = out.get("exitCodes", [])
+        by_code = {e["code"]: e for e in entries}
         for code in sorted(codes):
-            n = by_code.get(code)
-            if n is None:
+            found = by_code.get(code)
+            if found is None:
                 entries.append({"code": code, "exitOptions": dict(codes[code])})
             else:
-                entries[n]["exitOptions"] = merge(
-                    entries[n].get("exitOptions"), codes[code], f"exitCodes[{n}].exitOptions"
-                )
+                found["exitOptions"] = {**codes[code], **found["exitOptions"]}
         out["exitCodes"] = entries
     if spans:
-        entries = [dict(e) for e in out.get("exitCodeRanges", ())]
-        by_span = {(e["start"], e["end"]): n for n, e in enumerate(entries)}
+        entries = out.get("exitCodeRanges", [])
+        by_span = {(e["start"], e["end"]): e for e in entries}
         for span in sorted(spans):
-            n = by_span.get(span)
-            if n is None:
+            found = by_span.get(span)
+            if found is None:
                 entries.append({"start": span[0], "end": span[1], "exitOptions": dict(spans[span])})
             else:
-                entries[n]["exitOptions"] = merge(
-                    entries[n].get("exitOptions"), spans[span], f"exitCodeRanges[{n}].exitOptions"
-                )
+                found["exitOptions"] = {**spans[span], **found["exitOptions"]}
         out["exitCodeRanges"] = entries
     if default:
-        out["default"] = merge(out.get("default"), default, "default")
-    if job_actions:
-        # Raw entries that name no jobAction would terminate the job under this setting.
-        for key in ("exitCodes", "exitCodeRanges"):
-            for entry in out.get(key, ()):
-                entry["exitOptions"] = {"jobAction": "none", **entry.get("exitOptions", {})}
-        for key in _DEFAULT_KEYS:
-            if key in out:
-                out[key] = {"jobAction": intent.job_action or "none", **out[key]}
+        out["default"] = {**default, **out.get("default", {})}
     return out
 
 
-def _overlap_clashes(
+# Classes of exit outcomes, for what the intent wants of an entry that covers them.
+_ZERO, _SATISFY, _FAILURE = "exit code 0", "a satisfy exit code", "a failure"
+_CLASH_HINT = (
+    "express it one way: either the raw exit_conditions or on_failure / satisfy_exit_codes / "
+    "job_action / edge `when` (split a raw range that covers codes with different meanings)"
+)
+
+
+def _classes(lo: int, hi: int, intent: Intent) -> set[str]:
+    """Which outcome classes the exit codes ``lo..hi`` hold under ``intent``."""
+    found: set[str] = set()
+    covered: list[tuple[int, int]] = []
+    if lo <= 0 <= hi:
+        found.add(_ZERO)
+        covered.append((0, 0))
+    for c in intent.satisfy_exit_codes:
+        a, b = c if isinstance(c, tuple) else (c, c)
+        if a <= hi and lo <= b:
+            found.add(_ZERO if (a, b) == (0, 0) else _SATISFY)
+            covered.append((max(a, lo), min(b, hi)))
+    pos = lo  # the first code not yet known to be covered by 0 or a satisfy code
+    for a, b in sorted(covered):
+        if a > pos:
+            break
+        pos = max(pos, b + 1)
+    if pos <= hi:
+        found.add(_FAILURE)
+    return found
+
+
+def _wants(
+    intent: Intent, mode: str | None, job_actions: bool, cls: str
+) -> dict[str, tuple[str, bool]]:
+    """What the failure intent wants of an entry covering outcomes of class ``cls``: per
+    action, (value, strong). Strong wishes come from something the user said (an edge
+    ``when``, ``on_failure``, ``satisfy_exit_codes``, ``job_action``); a raw entry that
+    contradicts one is a clash. Weak ones are Batch's defaults, which raw entries may change.
+    """
+    out: dict[str, tuple[str, bool]] = {}
+    if mode == "always":
+        out["dependencyAction"] = ("satisfy", True)
+    elif mode == "failure":
+        out["dependencyAction"] = ("satisfy" if cls == _FAILURE else "block", True)
+    elif mode == "success":
+        if cls == _SATISFY:
+            out["dependencyAction"] = ("satisfy", True)
+        elif cls == _ZERO:
+            out["dependencyAction"] = ("satisfy", False)
+        elif intent.on_failure == "satisfy":
+            out["dependencyAction"] = ("satisfy", True)
+        else:
+            out["dependencyAction"] = ("block", False)
+    if job_actions:
+        # Under performexitoptionsjobaction an entry without jobAction terminates the job on
+        # a failure, so every entry gets one: "none" unless the task asks for a job action.
+        strong = intent.job_action is not None
+        action = (intent.job_action or "none") if cls == _FAILURE else "none"
+        out["jobAction"] = (action, strong)
+    return out
+
+
+def _checked_raw(
     raw: Mapping[str, Any],
-    codes: Mapping[int, Mapping[str, str]],
-    spans: Mapping[tuple[int, int], Mapping[str, str]],
+    intent: Intent,
+    mode: str | None,
+    job_actions: bool,
     task_id: str,
     diags: list[Diagnostic],
-) -> None:
-    """A raw code range that covers a derived code or range (or a raw code inside a derived
-    range) but asks for another dependencyAction: Batch would apply only one of them, so the
-    user's raw setting would silently lose. Identical entries are merged elsewhere."""
+) -> dict[str, Any]:
+    """The raw ``exit_conditions`` with every entry checked against the failure intent and
+    completed by it.
 
-    def conflicts(opts: Mapping[str, Any] | None, derived: Mapping[str, str]) -> bool:
-        want = derived.get("dependencyAction")
-        have = (opts or {}).get("dependencyAction")
-        return want is not None and have is not None and have != want
+    Each raw entry covers some outcomes (its codes, or failures for ``default``,
+    ``preProcessingError`` and ``fileUploadError``). An action the entry names must agree with
+    every strong wish for those outcomes, else ``exit-conditions-clash``; an action it leaves
+    out gets the intent's value, so a raw entry never silently falls back to Batch's default
+    (a missing jobAction terminates the job, a missing dependencyAction blocks on failure).
+    """
 
-    def clash(where: str) -> None:
-        diags.append(
-            Diagnostic(
-                code="exit-conditions-clash",
-                message=f"exit_conditions.{where} covers exit codes that the task's failure "
-                "intent gives another dependencyAction",
-                task_id=task_id,
-                field=f"exitConditions.{where}.exitOptions.dependencyAction",
-                hint="express it one way: either the raw exit_conditions or "
-                "satisfy_exit_codes / on_failure / edge `when`",
-            )
-        )
+    def check(opts: Mapping[str, Any] | None, classes: set[str], where: str) -> dict[str, Any]:
+        merged = dict(opts or {})
+        wishes: dict[str, set[tuple[str, bool]]] = {}
+        for cls in classes:
+            for key, wish in _wants(intent, mode, job_actions, cls).items():
+                wishes.setdefault(key, set()).add(wish)
+        for key, found in wishes.items():
+            strong = {v for v, is_strong in found if is_strong}
+            values = {v for v, _ in found}
+            have = merged.get(key)
+            if have is not None:
+                bad = strong - {have}
+            elif strong and len(values) > 1:
+                bad = values  # the entry covers outcomes that need different actions
+            else:
+                bad = set()
+                if strong or key == "jobAction":
+                    merged[key] = next(iter(strong or values))
+            if bad:
+                said = f"says {key}={have!r}" if have is not None else f"names no {key}"
+                need = " or ".join(repr(v) for v in sorted(bad if have is None else strong))
+                diags.append(
+                    Diagnostic(
+                        code="exit-conditions-clash",
+                        message=f"exit_conditions.{where} {said}, but it covers "
+                        f"{' and '.join(sorted(classes))}, for which the task's failure "
+                        f"intent needs {key}={need}",
+                        task_id=task_id,
+                        field=f"exitConditions.{where}.{key}",
+                        hint=_CLASH_HINT,
+                    )
+                )
+        if not job_actions and merged.get("jobAction") == "none":
+            # Batch refuses any jobAction under onTaskFailure noaction; "none" means no action.
+            del merged["jobAction"]
+        return merged
 
-    for n, entry in enumerate(raw.get("exitCodeRanges", ())):
-        lo, hi, opts = entry["start"], entry["end"], entry.get("exitOptions")
-        hit = any(lo <= c <= hi and conflicts(opts, d) for c, d in codes.items()) or any(
-            (a, b) != (lo, hi) and a <= hi and lo <= b and conflicts(opts, d)
-            for (a, b), d in spans.items()
-        )
-        if hit:
-            clash(f"exitCodeRanges[{n}]")
-    for n, entry in enumerate(raw.get("exitCodes", ())):
-        code, opts = entry["code"], entry.get("exitOptions")
-        if any(a <= code <= b and conflicts(opts, d) for (a, b), d in spans.items()):
-            clash(f"exitCodes[{n}]")
+    out: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key == "exitCodes":
+            out[key] = [
+                {
+                    **e,
+                    "exitOptions": check(
+                        e.get("exitOptions"),
+                        _classes(e["code"], e["code"], intent),
+                        f"exitCodes[{n}].exitOptions",
+                    ),
+                }
+                for n, e in enumerate(value)
+            ]
+        elif key == "exitCodeRanges":
+            out[key] = [
+                {
+                    **e,
+                    "exitOptions": check(
+                        e.get("exitOptions"),
+                        _classes(e["start"], e["end"], intent),
+                        f"exitCodeRanges[{n}].exitOptions",
+                    ),
+                }
+                for n, e in enumerate(value)
+            ]
+        elif key in ("default", *_DEFAULT_KEYS):
+            out[key] = check(value, {_FAILURE}, key)
+        else:
+            out[key] = value
+    return out
 
 
 def exit_options_of(ec: Mapping[str, Any] | None) -> list[Mapping[str, Any]]:

@@ -110,9 +110,12 @@ def check_structure(spec: WorkflowSpec) -> list[Diagnostic]:
 
 
 def check_intent(spec: WorkflowSpec) -> list[Diagnostic]:
+    """Failure intent Batch cannot express: children of one parent that need different
+    dependencyActions, job actions against the job's setting."""
     diags: list[Diagnostic] = []
     # Batch applies one dependencyAction per parent to all its dependents: the children of a
-    # parent must agree on `when`.
+    # parent must want the same action for every outcome. Under on_failure="satisfy" a
+    # failure satisfies like a success, so the default `when` means the same as "always".
     per_parent: dict[int, dict[str, list[int]]] = {}
     for (u, v), w in spec.when.items():
         per_parent.setdefault(u, {}).setdefault(w, []).append(v)
@@ -121,39 +124,10 @@ def check_intent(spec: WorkflowSpec) -> list[Diagnostic]:
         explicit = sum(len(c) for c in groups.values())
         if explicit < len(spec.succ[u]):
             groups.setdefault("success", []).append(-1)
+        if spec.intents[u].on_failure == "satisfy" and "success" in groups:
+            groups.setdefault("always", []).extend(groups.pop("success"))
         if len(groups) > 1:
-            desc = "; ".join(
-                f"when={w!r}: "
-                + ", ".join(spec.ids[c] if c >= 0 else "(others, default)" for c in cs[:5])
-                + (" ..." if len(cs) > 5 else "")
-                for w, cs in sorted(groups.items())
-            )
-            diags.append(
-                Diagnostic(
-                    code="when-conflict",
-                    message=f"the children of {spec.ids[u]!r} want different things ({desc}); "
-                    "Batch applies one dependencyAction per parent to all of its dependents",
-                    task_id=spec.ids[u],
-                    field="when",
-                    hint="give the children one `when`, or put a no-op task between the parent "
-                    "and one group of children (e.g. parent -> on_fail_gate(when='failure') -> "
-                    "handlers) so each parent has one kind of dependent",
-                )
-            )
-        intent = spec.intents[u]
-        # -1 stands for the children without an explicit `when`: they do not conflict, but an
-        # explicit when='success' does even when such children are there too.
-        if intent.on_failure == "satisfy" and any(c >= 0 for c in groups.get("success", ())):
-            diags.append(
-                Diagnostic(
-                    code="intent-conflict",
-                    message=f"{spec.ids[u]!r} has on_failure='satisfy' but edges to it say "
-                    "when='success'",
-                    task_id=spec.ids[u],
-                    field="on_failure",
-                    hint="drop one of the two settings",
-                )
-            )
+            diags.append(_when_conflict(spec, u, groups))
     job_setting = spec.job.on_task_failure
     if job_setting == "noaction":
         for i, intent in enumerate(spec.intents):
@@ -178,3 +152,27 @@ def check_intent(spec: WorkflowSpec) -> list[Diagnostic]:
 def validate(spec: WorkflowSpec) -> list[Diagnostic]:
     """All offline checks on the spec; property checks already ran in normalize."""
     return [*check_ids(spec), *check_structure(spec), *check_intent(spec)]
+
+
+def _when_conflict(spec: WorkflowSpec, u: int, groups: dict[str, list[int]]) -> Diagnostic:
+    parent = spec.ids[u]
+    desc = "; ".join(
+        f"when={w!r}: "
+        + ", ".join(spec.ids[c] if c >= 0 else "(others, default)" for c in cs[:5])
+        + (" ..." if len(cs) > 5 else "")
+        for w, cs in sorted(groups.items())
+    )
+    return Diagnostic(
+        code="when-conflict",
+        message=f"the children of {parent!r} want different things ({desc}); Batch applies "
+        "one dependencyAction per parent to all of its dependents, so it cannot start some "
+        f"children when {parent!r} succeeds and others when it fails (a no-op task in between "
+        f"does not help: it would be one more child of {parent!r})",
+        task_id=parent,
+        field="when",
+        hint=f"the closest workflow Batch can run: give every edge out of {parent!r} "
+        f"when='always' (each child starts once {parent!r} has ended, whatever the outcome) "
+        f"and let the children that should act only on success or only on failure check "
+        f"{parent!r}'s outcome themselves, e.g. a marker file {parent!r} uploads when it "
+        "succeeds",
+    )
