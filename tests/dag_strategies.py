@@ -137,7 +137,9 @@ def dag_cases(
     n = draw(st.integers(1, max_nodes))
     is_big = draw(st.booleans()) if big is None else big
     fan_in = draw(st.booleans())
-    budget = draw(st.integers(150, 500))
+    # A small budget makes the barriers' own ids go over it: barriers of barriers.
+    nested = fan_in and draw(st.integers(0, 3)) == 0
+    budget = draw(st.integers(72, 110)) if nested else draw(st.integers(150, 500))
     api = draw(st.sampled_from(list(api_versions)))
     strategy = draw(st.sampled_from(list(over_limit)))
     with_job_actions = intents and draw(st.booleans())
@@ -151,7 +153,7 @@ def dag_cases(
     if fan_in:
         # the last node gets (about) the first `fan` nodes as parents: their ids add up to
         # between 1.1 and 2.5 times the budget, so such sinks are over it (unless ranges help)
-        target = budget * rng.uniform(1.1, 2.5)
+        target = budget * (rng.uniform(4, 14) if nested else rng.uniform(1.1, 2.5))
         total = 0.0
         while fan < len(labels) - 1 and total <= target:
             total += len(str(labels[fan]))

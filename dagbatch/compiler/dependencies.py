@@ -8,7 +8,9 @@ an over-limit payload is never emitted.
   depends on the barriers instead. A barrier inherits each parent's edge ``when``, so the
   parent's dependencyAction decides whether the barrier runs exactly as it would have decided
   for the child; the barrier then exits 0 and satisfies the child. A parent that blocks blocks
-  the barrier, which blocks the child: the child runs exactly when it would have.
+  the barrier, which blocks the child: the child runs exactly when it would have. When the
+  barriers' own ids are over the budget (a child of more than about 1,900 barriers), another
+  level of barriers depends on slices of them, as deep as needed.
 - ``renumber``: every task gets an integer id in topological order (the original name goes to
   ``displayName`` unless one is set, and to the id map), so that parent runs become ranges;
   whatever is still over the budget then gets barriers.
@@ -155,11 +157,12 @@ def _all_dependencies(
     ]
 
 
-def _barrier_id(child: str, k: int, taken: set[str]) -> str:
+def _barrier_id(child: str, level: int, k: int, taken: set[str]) -> str:
     digest = hashlib.sha256(child.encode()).hexdigest()[:12]
+    stem = f"dagbatch-barrier-{digest}-" + (f"L{level}-" if level > 1 else "")
     n = 0
     while True:
-        bid = f"dagbatch-barrier-{digest}-{k}" + (f"-{n}" if n else "")
+        bid = f"{stem}{k}" + (f"-{n}" if n else "")
         if bid.lower() not in taken:
             taken.add(bid.lower())
             return bid
@@ -203,53 +206,71 @@ def _with_barriers(
     for child in over:
         cid = all_ids[child]
         dep = deps[child]
-        slices = _slices(dep.task_ids, budget)
         in_ids = {by_id[t] for t in dep.task_ids}
         new_preds = [p for p in preds[child] if p not in in_ids]
-        barrier_ids: list[str] = []
+        # Level 1 barriers depend on slices of the parents; while the barriers' own ids are
+        # over the budget, another level depends on slices of those (as deep as needed).
+        level_ids: list[str] = list(dep.task_ids)
         mine: list[int] = []
-        for k, part in enumerate(slices, start=1):
-            bid = _barrier_id(cid, k, taken)
-            b = len(all_ids)
-            parent_idx = [by_id[t] for t in part]
-            all_ids.append(bid)
-            all_props.append(
-                {
-                    "displayName": f"dagbatch barrier {k}/{len(slices)} for {cid}"[:1024],
-                    "commandLine": command,
-                }
-            )
-            intents.append(DEFAULT_INTENT)
-            preds.append(parent_idx)
-            deps.append(Dependencies(tuple(part), ()))
-            for p in parent_idx:
-                w = when.pop((p, child), None)
-                if w is not None:
-                    when[(p, b)] = w
-            mine.append(b)
-            barrier_ids.append(bid)
-            new_preds.append(b)
+        level = 0
+        stuck = False
+        while sum(map(len, level_ids)) > budget:
+            level += 1
+            slices = _slices(level_ids, budget)
+            if len(slices) >= len(level_ids) or any(len(t) > budget for t in level_ids):
+                stuck = True  # slices of one id each: another level would not shrink it
+                break
+            next_ids: list[str] = []
+            for k, part in enumerate(slices, start=1):
+                bid = _barrier_id(cid, level, k, taken)
+                b = len(all_ids)
+                by_id[bid] = b
+                parent_idx = [by_id[t] for t in part]
+                of_level = f" (level {level})" if level > 1 else ""
+                all_ids.append(bid)
+                all_props.append(
+                    {
+                        "displayName": f"dagbatch barrier {k}/{len(slices)}{of_level} for "
+                        f"{cid}"[:1024],
+                        "commandLine": command,
+                    }
+                )
+                intents.append(DEFAULT_INTENT)
+                preds.append(parent_idx)
+                deps.append(Dependencies(tuple(part), ()))
+                if level == 1:
+                    for p in parent_idx:
+                        w = when.pop((p, child), None)
+                        if w is not None:
+                            when[(p, b)] = w
+                mine.append(b)
+                next_ids.append(bid)
+            level_ids = next_ids
         barriers.extend(mine)
         barriers_of[child] = tuple(mine)
+        new_preds.extend(by_id[t] for t in level_ids)
         preds[child] = new_preds
-        deps[child] = Dependencies(tuple(barrier_ids), dep.ranges)
-        if deps[child].chars > budget:
+        deps[child] = Dependencies(tuple(level_ids), dep.ranges)
+        if stuck:
             diags.append(
                 Diagnostic(
                     code="task-ids-too-long",
-                    message=f"even with {len(slices)} barrier tasks, dependsOn.taskIds is over "
-                    "the budget",
+                    message=f"dependsOn.taskIds is {deps[child].chars} characters, over the "
+                    f"budget of {budget}, and the budget is too small to hold two barrier ids",
                     task_id=cid,
                     field="dependsOn.taskIds",
-                    hint="use --over-limit renumber, or split the fan-in in the workflow",
+                    hint="lower --taskids-margin, or use --over-limit renumber",
                 )
             )
+            continue
+        levels = f" in {level} levels" if level > 1 else ""
         diags.append(
             Diagnostic(
                 code="barriers-inserted",
                 severity="warning",
                 message=f"dependsOn.taskIds was {dep.chars} characters, over the budget of "
-                f"{budget}; {len(slices)} barrier task(s) now stand between it and its parents",
+                f"{budget}; {len(mine)} barrier task(s){levels} now stand between it and its "
+                "parents",
                 task_id=cid,
                 field="dependsOn.taskIds",
             )
