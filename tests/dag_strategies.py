@@ -84,9 +84,11 @@ def _labels(rng: random.Random, n: int, style: str) -> list[Any]:
         k = rng.randint(0, 20)
         while len(out) < n:
             if out and rng.random() < 0.2:
-                # an alias of an id already there: "7" next to "007"
+                # an alias of an id already there: "7" next to "007", "0" next to "-0"
                 base = int(rng.choice(out))
-                label = "0" * rng.randint(1, 3) + str(base)
+                label = rng.choice(["", "-"]) + "0" * rng.randint(0, 3) + str(abs(base))
+            elif rng.random() < 0.1:
+                label = "-" + "0" * rng.randint(0, 2) + str(rng.randint(0, k + 2))
             else:
                 k += 1 if rng.random() < 0.8 else rng.randint(2, 4)
                 label = ("0" * rng.randint(1, 2) if rng.random() < 0.25 else "") + str(k)
@@ -102,6 +104,9 @@ def _labels(rng: random.Random, n: int, style: str) -> list[Any]:
                 [
                     str(rng.randint(0, 3 * n)),
                     "0" + str(rng.randint(0, 3 * n)),
+                    "-" + str(rng.randint(0, 3 * n)),
+                    "-0",
+                    "00",
                     rng.randint(0, 3 * n),
                 ]
             )

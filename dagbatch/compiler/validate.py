@@ -57,11 +57,16 @@ def check_ids(spec: WorkflowSpec) -> list[Diagnostic]:
                         hint="rename one of the two tasks",
                     )
                 )
-    # "7" and "007" denote the same task to a range. Two ids can only alias if one of them
-    # is zero-padded (equal canonical ids would be duplicates), so look only then.
+    # "7", "007" and "-0"/"0" denote the same task to a range (an integer parser takes a sign
+    # and leading zeros). Two ids can only alias if one of them is not canonical (equal
+    # canonical ids would be duplicates), so look only then.
     by_int: dict[int, list[str]] = defaultdict(list)
-    digits = [tid for tid in ids if tid.isdigit() and tid.isascii()]
-    if any(tid[0] == "0" and len(tid) > 1 for tid in digits):
+    digits = [
+        tid
+        for tid in ids
+        if (tid.isdigit() or (tid[:1] == "-" and tid[1:].isdigit())) and tid.isascii()
+    ]
+    if any((tid[0] == "0" and len(tid) > 1) or tid[0] == "-" for tid in digits):
         for tid in digits:
             by_int[int(tid)].append(tid)
     for n, names in by_int.items():
@@ -71,10 +76,11 @@ def check_ids(spec: WorkflowSpec) -> list[Diagnostic]:
                     code="int-id-alias",
                     severity="warning",
                     message=f"task ids {', '.join(repr(x) for x in names)} all denote task {n} "
-                    "in a taskIdRange (Batch ignores leading zeros); they are never put in ranges",
+                    "in a taskIdRange (Batch reads ids as integers, sign and leading zeros "
+                    "included); they are never put in ranges",
                     task_id=names[1],
                     field="id",
-                    hint="avoid zero-padded integer ids, or use non-numeric ids",
+                    hint="avoid zero-padded or signed integer ids, or use non-numeric ids",
                 )
             )
     return diags
