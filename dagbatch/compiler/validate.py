@@ -155,9 +155,94 @@ def check_intent(spec: WorkflowSpec) -> list[Diagnostic]:
     return diags
 
 
+def _names(spec: WorkflowSpec, tasks: list[int]) -> str:
+    shown = ", ".join(repr(spec.ids[t]) for t in tasks[:5])
+    return shown + (f" and {len(tasks) - 5} more" if len(tasks) > 5 else "")
+
+
+def check_completion(spec: WorkflowSpec) -> list[Diagnostic]:
+    """Outcomes that leave a task waiting for ever, and failure handlers a job action makes
+    unreachable.
+
+    A task whose dependency is blocked stays active for ever: Batch never cancels dependents
+    [S ExitOptions: "Batch does not yet support cancellation of dependent tasks"]. In a job
+    with ``onAllTasksComplete: terminatejob`` that job then never completes
+    (``never-completes``). A failure handler of a task whose failure terminates (or
+    disables) the job does not run: the job action comes first and active tasks stay active
+    [R Terminate Job] (``handler-unreachable``).
+    """
+    diags: list[Diagnostic] = []
+    terminates = spec.job.on_all_tasks_complete == "terminatejob"
+    finish_hint = (
+        "terminate such tasks when only they remain so the job completes (`dagbatch finish` "
+        "does that), or leave on_all_tasks_complete unset and terminate the job yourself"
+    )
+    blocked_on_failure: list[int] = []
+    for u, children in enumerate(spec.succ):
+        if not children:
+            continue
+        intent = spec.intents[u]
+        wants = {spec.when.get((u, v), "success") for v in children}
+        satisfies_failure = "always" in wants or "failure" in wants or (
+            intent.on_failure == "satisfy"
+        )
+        on_failure = [v for v in children if spec.when.get((u, v)) == "failure"]
+        ends_job = intent.job_action in ("terminate", "disable")
+        if terminates and on_failure:
+            diags.append(
+                Diagnostic(
+                    code="never-completes",
+                    severity="warning",
+                    message=f"if {spec.ids[u]!r} succeeds, {_names(spec, on_failure)} "
+                    "(when='failure') never run and stay active, so the job never reaches "
+                    "on_all_tasks_complete='terminatejob'",
+                    task_id=spec.ids[u],
+                    field="when",
+                    hint=finish_hint,
+                )
+            )
+        if terminates and not satisfies_failure and intent.job_action != "terminate":
+            blocked_on_failure.append(u)
+        if ends_job and satisfies_failure:
+            runs = [v for v in children if spec.when.get((u, v)) in ("failure", "always")]
+            runs = runs or list(children)
+            effect = (
+                "terminates the job first, and the job's active tasks stay active"
+                if intent.job_action == "terminate"
+                else "disables the job first, so no task starts until it is enabled again"
+            )
+            diags.append(
+                Diagnostic(
+                    code="handler-unreachable",
+                    severity="warning",
+                    message=f"when {spec.ids[u]!r} fails, {_names(spec, runs)} should run, but "
+                    f"its job_action={intent.job_action!r} {effect}",
+                    task_id=spec.ids[u],
+                    field="job_action",
+                    hint="drop the job_action of this task (let its failure handler end the "
+                    "job, e.g. with a job_action of its own), or drop the handler",
+                )
+            )
+    if blocked_on_failure:
+        diags.append(
+            Diagnostic(
+                code="never-completes",
+                severity="warning",
+                message=f"if {_names(spec, blocked_on_failure)} fails, its dependents are "
+                "blocked and stay active, so the job never reaches "
+                "on_all_tasks_complete='terminatejob'",
+                task_id=spec.ids[blocked_on_failure[0]],
+                field="on_failure",
+                hint="give tasks whose failure should end the job job_action='terminate'; "
+                + finish_hint,
+            )
+        )
+    return diags
+
+
 def validate(spec: WorkflowSpec) -> list[Diagnostic]:
     """All offline checks on the spec; property checks already ran in normalize."""
-    return [*check_ids(spec), *check_structure(spec), *check_intent(spec)]
+    return [*check_ids(spec), *check_structure(spec), *check_intent(spec), *check_completion(spec)]
 
 
 def _when_conflict(spec: WorkflowSpec, u: int, groups: dict[str, list[int]]) -> Diagnostic:

@@ -237,3 +237,52 @@ def test_every_problem_is_reported_at_once() -> None:
 def test_validate_works_on_the_spec() -> None:
     spec, diags = normalize(graph("a", "b", edges=[("a", "b", {})]), api_version="2025-06-01")
     assert diags == [] and validate(spec) == []
+
+
+# ---- jobs that never complete, handlers that never run (issue 8, point 5)
+
+
+def test_a_failure_handler_in_a_terminatejob_job_warns_that_it_never_completes() -> None:
+    # the shape of examples/pipeline.py before it was fixed
+    g = graph("publish", "rollback", edges=[("publish", "rollback", {"when": "failure"})])
+    g.graph["job"] = {"on_all_tasks_complete": "terminatejob"}
+    found = [d for d in check_graph(g) if d.code == "never-completes"]
+    assert [(d.task_id, d.severity) for d in found] == [("publish", "warning")]
+    assert "if 'publish' succeeds, 'rollback'" in found[0].message
+    assert found[0].hint is not None and "dagbatch finish" in found[0].hint
+    # without terminatejob nobody waits for the job to complete: no warning
+    del g.graph["job"]
+    assert check_graph(g) == []
+
+
+def test_a_blocking_failure_in_a_terminatejob_job_warns_too() -> None:
+    g = graph("a", "b", "c", edges=[("a", "b", {}), ("b", "c", {})])
+    g.graph["job"] = {"on_all_tasks_complete": "terminatejob"}
+    (d,) = check_graph(g)
+    assert d.code == "never-completes" and "if 'a', 'b' fails" in d.message
+    # a failure that satisfies, or one that terminates the job, strands nothing
+    g.nodes["a"]["on_failure"] = "satisfy"
+    g.nodes["b"]["job_action"] = "terminate"
+    assert check_graph(g) == []
+
+
+@pytest.mark.parametrize(
+    ("action", "words"), [("terminate", "terminates"), ("disable", "disables")]
+)
+def test_a_job_action_that_makes_a_failure_handler_unreachable_warns(
+    action: str, words: str
+) -> None:
+    g = graph("publish", "rollback", edges=[("publish", "rollback", {"when": "failure"})])
+    g.nodes["publish"]["job_action"] = action
+    (d,) = check_graph(g)
+    assert (d.code, d.task_id, d.severity) == ("handler-unreachable", "publish", "warning")
+    assert words in d.message and "'rollback'" in d.message
+
+
+def test_the_pipeline_example_compiles_without_warnings() -> None:
+    from pathlib import Path
+
+    from dagbatch.compiler.loader import load_workflow
+
+    example = Path(__file__).resolve().parents[2] / "examples" / "pipeline.py"
+    assert compile_graph(load_workflow(example).graph).warnings == ()
