@@ -348,6 +348,17 @@ def normalize(
             for d in pydantic_diagnostics(exc, None)
         )
         job = models.JobSettings()
+    # Job settings the api-version lacks are reported, never dropped from job.json silently.
+    diags.extend(
+        Diagnostic(
+            code="unsupported-property",
+            message=issue.message,
+            task_id=None,
+            field="job." + issue.field,
+            hint=issue.hint,
+        )
+        for issue in models.job_version_issues(job, api_version)
+    )
 
     spec = WorkflowSpec(
         api_version=api_version,

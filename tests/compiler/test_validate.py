@@ -286,3 +286,15 @@ def test_the_pipeline_example_compiles_without_warnings() -> None:
 
     example = Path(__file__).resolve().parents[2] / "examples" / "pipeline.py"
     assert compile_graph(load_workflow(example).graph).warnings == ()
+
+
+def test_a_job_setting_the_api_version_lacks_is_reported_not_dropped() -> None:
+    g = graph("a")
+    g.graph["job"] = {"id": "j", "max_parallel_tasks": 4}
+    opts = CompileOptions(api_version="2017-09-01.6.0")
+    with pytest.raises(InvalidWorkflow) as info:
+        compile_graph(g, opts)
+    assert [(d.code, d.field) for d in info.value.errors] == [
+        ("unsupported-property", "job.maxParallelTasks")
+    ]
+    assert compile_graph(g).job["maxParallelTasks"] == 4  # 2025-06-01 has it
