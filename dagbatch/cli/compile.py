@@ -127,9 +127,9 @@ def compile_cmd(out: Path, fmt: str, quiet: bool, **kw: Any) -> None:
     try:
         written = write_plan(plan, out)
     except ConfigError as exc:
-        raise click.UsageError(str(exc)) from exc
+        fail(exc)
     except OSError as exc:
-        raise click.UsageError(f"cannot write {out}: {exc}") from exc
+        fail(ConfigError(f"cannot write {out}: {exc}"))
     if not quiet:
         click.echo(summary(plan), err=True)
         click.echo(

@@ -136,3 +136,54 @@ def test_recompile_refuses_to_drop_a_submission_journal(tmp_path: Path) -> None:
     assert status == 2
     assert "submission journal" in err
     assert (out / "journal-nightly.jsonl").exists()
+
+
+# ---- --out never deletes what is not a dagbatch plan
+
+
+def _tree(path: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(path)): p.read_bytes() for p in path.rglob("*") if p.is_file()}
+
+
+def test_out_refuses_a_directory_with_another_tools_plan_json(tmp_path: Path) -> None:
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "plan.json").write_text('{"steps": ["terraform"]}')
+    (other / "main.tf").write_text("resource {}")
+    before = _tree(other)
+    status, _, err = run("compile", str(ROOT / "examples" / "pipeline.py"), "--out", str(other))
+    assert status == 2
+    assert "not a dagbatch plan directory" in err and "main.tf" in err
+    assert _tree(other) == before
+
+
+def test_out_refuses_a_plan_directory_with_a_file_of_the_users(tmp_path: Path) -> None:
+    wf = str(ROOT / "examples" / "pipeline.py")
+    out = tmp_path / "plan"
+    assert run("compile", wf, "--out", str(out))[0] == 0
+    (out / "notes.md").write_text("mine")
+    (out / "batches" / "extra.json").write_text("{}")
+    before = _tree(out)
+    status, _, err = run("compile", wf, "--out", str(out))
+    assert status == 2
+    assert "notes.md" in err and "batches/extra.json" in err
+    assert _tree(out) == before
+
+
+def test_out_dot_is_refused_in_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "keep.txt").write_text("keep")
+    for target in (".", str(tmp_path.parent)):
+        status, _, err = run("compile", str(ROOT / "examples" / "pipeline.py"), "--out", target)
+        assert status == 2
+        assert err.count("\n") == 1 and err.startswith("error: ") and "Traceback" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["keep.txt"]
+
+
+def test_replacing_a_plan_swaps_in_the_new_one_and_leaves_nothing_beside(tmp_path: Path) -> None:
+    out = tmp_path / "plan"
+    assert run("compile", str(ROOT / "examples" / "mapreduce.py"), "--out", str(out))[0] == 0
+    assert run("compile", str(ROOT / "examples" / "pipeline.py"), "--out", str(out))[0] == 0
+    assert json.loads((out / "plan.json").read_text())["jobId"] == "pipeline-nightly"
+    assert len(list((out / "batches").iterdir())) == 1
+    assert [p.name for p in tmp_path.iterdir()] == ["plan"]
