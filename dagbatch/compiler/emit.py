@@ -17,6 +17,7 @@ from dagbatch.compiler import models
 from dagbatch.compiler.dependencies import PlannedTasks
 from dagbatch.compiler.exits import ExitPlan, sets_dependency_action
 from dagbatch.compiler.ranges import Dependencies
+from dagbatch.errors import Diagnostic, InvalidWorkflow
 from dagbatch.limits import ApiVersion
 
 
@@ -45,15 +46,30 @@ def iter_task_bytes(
     """
     dumps = orjson.dumps
     get_exit = exits.get
-    for i in order:
-        dep = deps[i]
-        body: dict[str, Any] = {"id": ids[i], **props[i]}
-        if dep.task_ids or dep.ranges:
-            body["dependsOn"] = depends_on_wire(dep)
-        ec = get_exit(i)
-        if ec is not None:
-            body["exitConditions"] = ec
-        yield dumps(body)
+    i = -1
+    try:
+        for i in order:
+            dep = deps[i]
+            body: dict[str, Any] = {"id": ids[i], **props[i]}
+            if dep.task_ids or dep.ranges:
+                body["dependsOn"] = depends_on_wire(dep)
+            ec = get_exit(i)
+            if ec is not None:
+                body["exitConditions"] = ec
+            yield dumps(body)
+    except orjson.JSONEncodeError as exc:
+        raise InvalidWorkflow([_not_json(exc, ids[i], None)]) from exc
+
+
+def _not_json(exc: Exception, task_id: str | None, field: str | None) -> Diagnostic:
+    return Diagnostic(
+        code="invalid-value",
+        message=f"cannot be written as JSON: {exc}",
+        task_id=task_id,
+        field=field,
+        hint="a lone surrogate such as '\\ud800' (often from os.fsdecode of a bad file "
+        "name) is not text; remove it or encode the value",
+    )
 
 
 def job_body(
@@ -70,9 +86,14 @@ def job_body(
     uses_deps = any(d.task_ids or d.ranges for d in planned.deps) or any(
         map(sets_dependency_action, exit_plan.exits.values())
     )
-    return {
+    body = {
         **{k: v for k, v in wire.items() if k not in ("onAllTasksComplete", "onTaskFailure")},
         "usesTaskDependencies": uses_deps or bool(wire.get("usesTaskDependencies")),
         "onTaskFailure": "performexitoptionsjobaction" if exit_plan.job_actions else "noaction",
         "onAllTasksComplete": "noaction",
     }
+    try:
+        orjson.dumps(body)
+    except orjson.JSONEncodeError as exc:
+        raise InvalidWorkflow([_not_json(exc, None, "job")]) from exc
+    return body

@@ -24,7 +24,7 @@ from pydantic.alias_generators import to_camel
 
 from dagbatch.compiler import graphs, models
 from dagbatch.errors import Diagnostic
-from dagbatch.limits import MAX_DISPLAY_NAME_LENGTH, ApiVersion
+from dagbatch.limits import MAX_BODY_BYTES, MAX_DISPLAY_NAME_LENGTH, ApiVersion
 
 WHEN_VALUES = ("success", "failure", "always")
 
@@ -156,13 +156,28 @@ def _node_id(key: Any) -> str | None:
     return None
 
 
+def _chars(value: Any) -> int:
+    """The characters of every string in a wire value: a floor of its JSON size in bytes."""
+    if isinstance(value, str):
+        return len(value)
+    if isinstance(value, Mapping):
+        return sum(len(k) + _chars(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return sum(map(_chars, value))
+    return 1
+
+
+#: Longer command lines take the model path, where the task's size is checked.
+_SIMPLE_MAX_CHARS = 100_000
+
+
 def _simple_props(attrs: Mapping[str, Any]) -> dict[str, Any] | None:
     """Wire props for a node that has only a command line / display name, else None."""
     if len(attrs) == 1:  # the common case: just a command line
         line = attrs.get("command_line")
         if line is None:
             line = attrs.get("commandLine")
-        if type(line) is str and line and not line.isspace():
+        if type(line) is str and line and len(line) < _SIMPLE_MAX_CHARS and not line.isspace():
             return {"commandLine": line}
         return None
     props: dict[str, Any] = {}
@@ -175,7 +190,8 @@ def _simple_props(attrs: Mapping[str, Any]) -> dict[str, Any] | None:
         if not isinstance(value, str) or wire in props:
             return None
         props[wire] = value
-    if not props.get("commandLine", "").strip():
+    line = props.get("commandLine", "")
+    if len(line) >= _SIMPLE_MAX_CHARS or not line.strip():
         return None
     if len(props.get("displayName", "")) > MAX_DISPLAY_NAME_LENGTH:
         return None
@@ -287,6 +303,22 @@ def normalize(
                     hint=issue.hint,
                 )
             )
+        size = _chars(wire)
+        if size >= MAX_BODY_BYTES[api_version]:
+            # Checked before anything serializes it: a value of gigabytes is an error to
+            # report, not something to hand to the JSON encoder.
+            diags.append(
+                Diagnostic(
+                    code="task-too-large",
+                    message=f"the task's properties hold {size:,} characters; a request "
+                    f"body must be under {MAX_BODY_BYTES[api_version]:,} bytes for "
+                    f"api-version {api_version}",
+                    task_id=tid,
+                    hint="move large data (environment values, resource file lists) into "
+                    "files fetched by the task",
+                )
+            )
+            wire = {}
         props[i] = wire
         intents[i] = _intent_of(task, api_version)
 
@@ -331,7 +363,19 @@ def normalize(
             else:
                 when[(ui, vi)] = w
 
-    job_data: dict[str, Any] = dict(graph.graph.get("job") or {})
+    given_job = graph.graph.get("job") or {}
+    if not isinstance(given_job, Mapping):
+        diags.append(
+            Diagnostic(
+                code="invalid-type",
+                message=f'graph.graph["job"] is a {type(given_job).__name__}, not a mapping of '
+                "job settings",
+                field="job",
+                hint='graph.graph["job"] = {"id": "nightly", "pool_id": "my-pool"}',
+            )
+        )
+        given_job = {}
+    job_data: dict[str, Any] = dict(given_job)
     if job_overrides:
         job_data.update({k: v for k, v in job_overrides.items() if v is not None})
     try:

@@ -90,7 +90,7 @@ def test_unwritable_destination_leaves_nothing_behind(tmp_path: Path) -> None:
 
 def test_refuses_a_foreign_directory(tmp_path: Path) -> None:
     (tmp_path / "notes.txt").write_text("mine")
-    with pytest.raises(ConfigError, match="not a plan directory"):
+    with pytest.raises(ConfigError, match="not a dagbatch plan directory"):
         write_plan(compile_graph(small_graph()), tmp_path)
 
 
