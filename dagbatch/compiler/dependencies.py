@@ -32,8 +32,11 @@ OverLimit = Literal["barrier", "renumber", "error"]
 OVER_LIMIT_STRATEGIES: Final[tuple[OverLimit, ...]] = ("barrier", "renumber", "error")
 DEFAULT_OVER_LIMIT: Final[OverLimit] = "barrier"
 
-#: Runs on Linux pool nodes without a shell; Windows pools want e.g. "cmd /c exit 0".
-DEFAULT_BARRIER_COMMAND: Final = "/bin/true"
+#: The barrier tasks' command line by the pool's node OS: a no-op that exits 0, run without
+#: a shell (Batch does not start one).
+BARRIER_COMMANDS: Final[Mapping[str, str]] = {"linux": "/bin/true", "windows": "cmd /c exit 0"}
+#: Used when the pool's OS is not known.
+DEFAULT_BARRIER_COMMAND: Final = BARRIER_COMMANDS["linux"]
 
 
 @dataclass(frozen=True)

@@ -20,15 +20,18 @@ Each pass is a function of frozen values with a docstring. ``compile_graph`` rai
 from __future__ import annotations
 
 import gc
+import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Final
 
 import networkx as nx
+import orjson
 
 from dagbatch.compiler.batching import Cut, cut_batches, oversized_tasks
 from dagbatch.compiler.dependencies import (
+    BARRIER_COMMANDS,
     DEFAULT_BARRIER_COMMAND,
     DEFAULT_OVER_LIMIT,
     OVER_LIMIT_STRATEGIES,
@@ -39,6 +42,7 @@ from dagbatch.compiler.dependencies import (
 )
 from dagbatch.compiler.emit import iter_task_bytes, job_body
 from dagbatch.compiler.exits import plan_exit_conditions
+from dagbatch.compiler.models import JobSettings, PoolOs
 from dagbatch.compiler.spec import WorkflowSpec, normalize
 from dagbatch.compiler.validate import validate
 from dagbatch.errors import Diagnostic, InvalidWorkflow
@@ -70,7 +74,10 @@ class CompileOptions:
     api_version: ApiVersion = DEFAULT_API_VERSION
     over_limit: OverLimit = DEFAULT_OVER_LIMIT
     taskids_margin: int = DEFAULT_TASK_IDS_MARGIN
-    barrier_command: str = DEFAULT_BARRIER_COMMAND
+    #: None: by the pool's OS (``pool_os`` here or in the job settings), Linux if unknown
+    barrier_command: str | None = None
+    #: the pool's node OS, "linux" or "windows" (overrides the job setting ``pool_os``)
+    pool_os: PoolOs | None = None
     #: job settings that override ``graph.graph["job"]`` (e.g. from the command line)
     job: Mapping[str, Any] = field(default_factory=dict)
 
@@ -132,10 +139,13 @@ def _compile(graph: nx.DiGraph, opts: CompileOptions) -> CompiledPlan:
     spec, diags = normalize(graph, api_version=api, job_overrides=opts.job)
     diags += validate(spec)
     _raise_on_errors(diags)
+    command, os_known = _barrier_command(opts, spec.job)
     planned, more = plan_dependencies(
-        spec, budget=opts.budget, strategy=opts.over_limit, barrier_command=opts.barrier_command
+        spec, budget=opts.budget, strategy=opts.over_limit, barrier_command=command
     )
     diags += more
+    if planned.barriers and not os_known:
+        diags.append(_barrier_os_unknown(command))
     _raise_on_errors(diags)
     order = order_tasks(spec, planned)
     exit_plan, more = plan_exit_conditions(planned, spec.job)
@@ -146,7 +156,65 @@ def _compile(graph: nx.DiGraph, opts: CompileOptions) -> CompiledPlan:
     diags += oversized_tasks(cuts, planned.ids, max_body_bytes=max_body, api_version=api)
     _raise_on_errors(diags)
     job = job_body(spec.job, api, planned, exit_plan)
+    diags += _sas_tokens(cuts, job)
     return _compiled_plan(spec, planned, cuts, job, diags)
+
+
+#: A SAS token's signature parameter in a URL.
+_SAS_SIGNATURE = re.compile(rb"[?&]sig=")
+
+
+def _sas_tokens(cuts: Sequence[Cut], job: Mapping[str, Any]) -> list[Diagnostic]:
+    """A warning when the plan holds SAS signatures (``sig=``): it is then a secret."""
+    holders = [
+        t["id"]
+        for b in cuts
+        if b"sig=" in b.body and _SAS_SIGNATURE.search(b.body)
+        for t in orjson.loads(b.body)["value"]
+        if _SAS_SIGNATURE.search(orjson.dumps(t))
+    ]
+    in_job = _SAS_SIGNATURE.search(orjson.dumps(job)) is not None
+    if not holders and not in_job:
+        return []
+    where = []
+    if holders:
+        shown = ", ".join(map(repr, holders[:5])) + (" ..." if len(holders) > 5 else "")
+        where.append(f"{len(holders)} task(s) ({shown})")
+    if in_job:
+        where.append("the job settings")
+    return [
+        Diagnostic(
+            code="plan-holds-secrets",
+            severity="warning",
+            message=f"{' and '.join(where)} carry SAS tokens (sig=): whoever reads the plan "
+            "can use them",
+            task_id=holders[0] if holders else None,
+            hint="do not commit or share the plan directory; prefer managed identities "
+            "(identity_reference) or short-lived tokens",
+        )
+    ]
+
+
+def _barrier_command(opts: CompileOptions, job: JobSettings) -> tuple[str, bool]:
+    """The barrier tasks' command line, and whether the pool's OS was known to choose it."""
+    if opts.barrier_command is not None:
+        return opts.barrier_command, True
+    pool_os = opts.pool_os or job.pool_os
+    if pool_os is None:
+        return DEFAULT_BARRIER_COMMAND, False
+    return BARRIER_COMMANDS[pool_os], True
+
+
+def _barrier_os_unknown(command: str) -> Diagnostic:
+    return Diagnostic(
+        code="barrier-os-unknown",
+        severity="warning",
+        message=f"barrier tasks were added with the command line {command!r}, which runs on "
+        "Linux nodes only, and the pool's OS is not known",
+        field="job.poolOs",
+        hint="say which OS the pool runs: pool_os='linux' or 'windows' in graph.graph['job'], "
+        "or --pool-os (or give --barrier-command)",
+    )
 
 
 def _compiled_plan(

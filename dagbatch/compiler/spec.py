@@ -16,7 +16,7 @@ import difflib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any, NamedTuple
+from typing import Any, Final, NamedTuple
 
 import networkx as nx
 from pydantic import ValidationError
@@ -135,15 +135,65 @@ def pydantic_diagnostics(
             name = str(err["loc"][-1])
             message = f"unknown property {name!r}"
             if known is not None and len(err["loc"]) == 1:
-                close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.6)
-                if close:
-                    hint = f"did you mean {close[0]!r}?"
+                hint = suggest(name, known)
             if hint is None:
                 hint = "check the spelling; attributes starting with '_' are ignored"
         elif etype == "missing":
             message = f"required property {field!r} is missing"
         out.append(Diagnostic(code=code, message=message, task_id=task_id, field=field, hint=hint))
     return out
+
+
+#: What users of other workflow tools write, and where it goes in dagbatch; keys are
+#: lower-case without '_' or '-'.
+_ELSEWHERE: Final[Mapping[str, str]] = {
+    **dict.fromkeys(
+        ("retries", "retry", "maxretries", "retrycount", "maxretrycount", "maxtaskretrycount"),
+        "constraints={'max_task_retry_count': N}",
+    ),
+    **dict.fromkeys(
+        ("timeout", "executiontimeout", "walltime", "maxwallclocktime", "maxruntime"),
+        "constraints={'max_wall_clock_time': 'PT1H'}",
+    ),
+    "retentiontime": "constraints={'retention_time': 'P7D'}",
+    **dict.fromkeys(
+        ("env", "environment", "envvars", "environ", "environmentvariables"),
+        "environment_settings={'NAME': 'value'}",
+    ),
+    **dict.fromkeys(("cmd", "command", "bashcommand", "script"), "command_line"),
+    **dict.fromkeys(("name", "label", "title", "description"), "display_name"),
+    **dict.fromkeys(
+        ("dependson", "dependencies", "upstream", "parents", "after"),
+        "an edge: graph.add_edge(parent, task)",
+    ),
+    "triggerrule": "the edge attribute when='success', 'failure' or 'always'",
+    **dict.fromkeys(("pool", "poolid", "queue"), "pool_id in graph.graph['job']"),
+    **dict.fromkeys(("outputs", "output"), "output_files"),
+    **dict.fromkeys(("inputs", "input", "files"), "resource_files"),
+    **dict.fromkeys(("slots", "cpus", "cores"), "required_slots"),
+    **dict.fromkeys(
+        ("image", "dockerimage", "container"), "container_settings={'image_name': ...}"
+    ),
+}
+
+
+def suggest(name: str, known: frozenset[str]) -> str | None:
+    """A "did you mean" hint for an unknown property ``name``, or None.
+
+    Another tool's word goes where dagbatch keeps that setting (``retries`` is
+    ``constraints.max_task_retry_count``); a misspelling gets the closest accepted name, in
+    the user's own style (snake_case or camelCase), compared ignoring case and '_'.
+    """
+    key = name.lower().replace("_", "").replace("-", "")
+    if key in _ELSEWHERE:
+        return f"did you mean {_ELSEWHERE[key]}?"
+    folded: dict[str, str] = {}
+    for k in sorted(known):
+        # prefer the spelling in the style the user wrote
+        if ("_" in k) == ("_" in name) or k.lower().replace("_", "") not in folded:
+            folded[k.lower().replace("_", "")] = k
+    close = difflib.get_close_matches(key, sorted(folded), n=1, cutoff=0.75)
+    return f"did you mean {folded[close[0]]!r}?" if close else None
 
 
 def _node_id(key: Any) -> str | None:

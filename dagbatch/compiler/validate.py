@@ -8,6 +8,7 @@ want different things, job actions against the job's setting).
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 
 from dagbatch.compiler import exits, graphs
@@ -28,12 +29,18 @@ def _id_problem(tid: str) -> Diagnostic:
     if tid == "":
         return Diagnostic(code="invalid-id", message="task id is empty", task_id=tid, field="id")
     bad = sorted({c for c in tid if not (c.isascii() and (c.isalnum() or c in "-_"))})
+    spelling = re.sub(r"[^A-Za-z0-9_-]+", "-", tid).strip("-")[:MAX_ID_LENGTH]
+    hint = "ids may use letters, digits, '-' and '_' only"
+    if spelling and ID_PATTERN.fullmatch(spelling):
+        hint += f", e.g. {spelling!r}"
+        if "." in tid:
+            hint += " (a dotted 'group.task' id, as in Airflow, needs another separator)"
     return Diagnostic(
         code="invalid-id",
         message="task id has characters Batch does not allow: " + ", ".join(map(repr, bad)),
         task_id=tid,
         field="id",
-        hint="ids may use letters, digits, '-' and '_' only",
+        hint=hint,
     )
 
 
@@ -46,17 +53,28 @@ def check_ids(spec: WorkflowSpec) -> list[Diagnostic]:
         seen: dict[str, str] = {}
         for tid in ids:
             first = seen.setdefault(tid.lower(), tid)
-            if first is not tid:
-                diags.append(
-                    Diagnostic(
-                        code="duplicate-id",
-                        message=f"task id {tid!r} equals {first!r} ignoring case; Batch ids "
-                        "are unique within a job regardless of case",
-                        task_id=tid,
-                        field="id",
-                        hint="rename one of the two tasks",
-                    )
+            if first is tid:
+                continue
+            if first == tid:
+                # networkx keys are unique, so these are the int and the str of one number
+                message = (
+                    f"two nodes become task id {tid!r}: the int {tid} and the str {tid!r} "
+                    "(an int node key becomes its decimal string)"
                 )
+            else:
+                message = (
+                    f"task id {tid!r} equals {first!r} ignoring case; Batch ids are unique "
+                    "within a job regardless of case"
+                )
+            diags.append(
+                Diagnostic(
+                    code="duplicate-id",
+                    message=message,
+                    task_id=tid,
+                    field="id",
+                    hint="rename one of the two tasks",
+                )
+            )
     # "7", "007" and "-0"/"0" denote the same task to a range (an integer parser takes a sign
     # and leading zeros). Two ids can only alias if one of them is not canonical (equal
     # canonical ids would be duplicates), so look only then.
