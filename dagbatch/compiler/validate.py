@@ -12,7 +12,7 @@ import re
 from collections import defaultdict
 
 from dagbatch.compiler import exits, graphs
-from dagbatch.compiler.spec import WorkflowSpec
+from dagbatch.compiler.spec import DEFAULT_INTENT, WorkflowSpec
 from dagbatch.errors import Diagnostic
 from dagbatch.limits import ID_PATTERN, MAX_ID_LENGTH
 
@@ -195,17 +195,26 @@ def check_completion(spec: WorkflowSpec) -> list[Diagnostic]:
         "terminate such tasks when only they remain so the job completes (`dagbatch finish` "
         "does that), or leave on_all_tasks_complete unset and terminate the job yourself"
     )
-    blocked_on_failure: list[int] = []
-    for u, children in enumerate(spec.succ):
+    # Only parents with an explicit edge `when` or an intent of their own can strand a
+    # child on success or make a handler unreachable: look at those (the rest stay linear
+    # and cheap); a terminatejob job also needs every parent whose failure blocks.
+    failure_children: dict[int, list[int]] = {}
+    always_parents: set[int] = set()
+    for (u, v), w in spec.when.items():
+        if w == "failure":
+            failure_children.setdefault(u, []).append(v)
+        elif w == "always":
+            always_parents.add(u)
+    special = {i for i, it in enumerate(spec.intents) if it is not DEFAULT_INTENT}
+    for u in sorted(special | set(failure_children) | always_parents):
+        children = spec.succ[u]
         if not children:
             continue
         intent = spec.intents[u]
-        wants = {spec.when.get((u, v), "success") for v in children}
-        satisfies_failure = "always" in wants or "failure" in wants or (
+        on_failure = failure_children.get(u, [])
+        satisfies_failure = bool(on_failure) or u in always_parents or (
             intent.on_failure == "satisfy"
         )
-        on_failure = [v for v in children if spec.when.get((u, v)) == "failure"]
-        ends_job = intent.job_action in ("terminate", "disable")
         if terminates and on_failure:
             diags.append(
                 Diagnostic(
@@ -219,9 +228,7 @@ def check_completion(spec: WorkflowSpec) -> list[Diagnostic]:
                     hint=finish_hint,
                 )
             )
-        if terminates and not satisfies_failure and intent.job_action != "terminate":
-            blocked_on_failure.append(u)
-        if ends_job and satisfies_failure:
+        if intent.job_action in ("terminate", "disable") and satisfies_failure:
             runs = [v for v in children if spec.when.get((u, v)) in ("failure", "always")]
             runs = runs or list(children)
             effect = (
@@ -241,6 +248,18 @@ def check_completion(spec: WorkflowSpec) -> list[Diagnostic]:
                     "job, e.g. with a job_action of its own), or drop the handler",
                 )
             )
+    blocked_on_failure: list[int] = []
+    if terminates:
+        intents = spec.intents
+        blocked_on_failure = [
+            u
+            for u, children in enumerate(spec.succ)
+            if children
+            and u not in failure_children
+            and u not in always_parents
+            and intents[u].on_failure != "satisfy"
+            and intents[u].job_action != "terminate"
+        ]
     if blocked_on_failure:
         diags.append(
             Diagnostic(
