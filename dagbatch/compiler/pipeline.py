@@ -4,7 +4,7 @@
 
     nx.DiGraph
       1 normalize             -> WorkflowSpec (ids, properties, intents, parent lists)
-      2 validate              -> diagnostics (ids, cycles, failure intent)
+      2 validate              -> diagnostics (ids, cycles, failure intent, completion)
       3 plan_dependencies     -> PlannedTasks (dependsOn: taskIds, ranges, barriers)
       4 order_tasks           -> submit order (topological, barriers before their child)
       5 plan_exit_conditions  -> ExitPlan (exitConditions, job actions)
@@ -150,6 +150,7 @@ def _compile(graph: nx.DiGraph, opts: CompileOptions) -> CompiledPlan:
     order = order_tasks(spec, planned)
     exit_plan, more = plan_exit_conditions(planned, spec.job)
     diags += more
+    _raise_on_errors(diags)
     parts = iter_task_bytes(order, planned.ids, planned.props, planned.deps, exit_plan.exits)
     max_body = MAX_BODY_BYTES[api]
     cuts = cut_batches(order, parts, planned.preds, max_body_bytes=max_body)

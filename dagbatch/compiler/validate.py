@@ -1,9 +1,10 @@
 """validate: every rule of Batch that can be checked offline, all diagnostics at once.
 
 Checks here work on the normalized spec (property-level checks ran in normalize through the
-models): ids (charset, length, case-insensitive duplicates, integer aliases like "7"/"007"),
-self-loops and cycles (with the cycle's path), failure intent (children of one parent that
-want different things, job actions against the job's setting).
+models): ids (charset, length, case-insensitive duplicates, integer aliases like "7"/"007"
+or "0"/"-0"), self-loops and cycles (with the cycle's path), failure intent (children of one
+parent that want different things, job actions against the job's setting), and outcomes
+that leave tasks waiting for ever (``check_completion``).
 """
 
 from __future__ import annotations
