@@ -420,3 +420,12 @@ def test_raw_entries_that_contradict_the_derived_intent_clash(
     assert [(d.code, d.task_id, d.field) for d in info.value.errors] == [
         ("exit-conditions-clash", "a", field)
     ]
+
+
+def test_a_raw_job_action_none_is_left_out_when_the_job_uses_no_job_actions() -> None:
+    g = nx.DiGraph()
+    raw = {"default": {"jobAction": "none", "dependencyAction": "satisfy"}}
+    g.add_node("a", command_line="x", exit_conditions=raw)
+    plan = compile_graph(g)
+    assert plan.job["onTaskFailure"] == "noaction"
+    assert _tasks(plan)["a"]["exitConditions"] == {"default": {"dependencyAction": "satisfy"}}
