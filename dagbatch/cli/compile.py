@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -166,10 +167,17 @@ def compile_cmd(out: Path, fmt: str, quiet: bool, show_all: bool, **kw: Any) -> 
         )
 
 
+def _json_line(record: dict[str, Any]) -> bytes:
+    try:
+        return orjson.dumps(record) + b"\n"
+    except TypeError:  # a lone surrogate (in an invalid id): escaped, as JSON allows
+        return json.dumps(record).encode() + b"\n"
+
+
 def _json_lines(diags: list[Diagnostic]) -> None:
     out = sys.stdout.buffer
     for d in diags:
-        out.write(orjson.dumps(d.to_dict()) + b"\n")
+        out.write(_json_line(d.to_dict()))
     out.flush()
 
 
@@ -179,7 +187,7 @@ def _json_fail(exc: WorkflowLoadError | ConfigError, code: ExitCode) -> NoReturn
         record.update({k: v for k, v in (("file", exc.path), ("line", exc.line)) if v})
     else:
         record["code"] = "usage"
-    sys.stdout.buffer.write(orjson.dumps(record) + b"\n")
+    sys.stdout.buffer.write(_json_line(record))
     sys.exit(code)
 
 

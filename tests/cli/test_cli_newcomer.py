@@ -220,3 +220,11 @@ def test_a_sig_that_is_no_url_parameter_is_no_secret(words: str) -> None:
     g = nx.DiGraph()
     g.add_node("a", command_line=f"run --{words}")
     assert compile_graph(g).warnings == ()
+
+
+def test_validate_json_escapes_a_lone_surrogate_in_an_id(tmp_path: Path) -> None:
+    wf = workflow(tmp_path, "graph = nx.DiGraph()\ngraph.add_node('a\\ud800', command_line='x')\n")
+    status, out, _ = run("validate", wf, "--format", "json")
+    assert status == 1
+    (record,) = [json.loads(line) for line in out.splitlines()]
+    assert record["code"] == "invalid-id" and record["task_id"] == "a\ud800"
