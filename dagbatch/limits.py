@@ -56,9 +56,12 @@ def canonical_int(task_id: str) -> int | None:
     """The integer a range would select this id as, under Batch's rule, or None.
 
     [deps-doc]: a range selects every task whose id parses as an integer in it, leading
-    zeros ignored ("4", "04", "004" are all 4). Ids are [A-Za-z0-9_-], so only an
-    all-digit id can parse (a leading '-' is not taken as a sign here: the safe side).
+    zeros ignored ("4", "04", "004" are all 4). Ids may contain '-', so "-5" and "-0" are ids
+    too; an integer parser takes an optional sign, so they are read as -5 and 0. Every id
+    such a parser accepts counts (the safe side: a range never covers one unintended).
     """
-    if task_id.isdigit() and task_id.isascii():
+    if task_id.isascii() and (
+        task_id.isdigit() or (task_id[:1] == "-" and task_id[1:].isdigit())
+    ):
         return int(task_id)
     return None

@@ -18,14 +18,18 @@ across the code.
 from __future__ import annotations
 
 import bisect
+import ctypes
+import errno
 import hashlib
 import os
+import re
 import shutil
+import sys
 import tempfile
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 import orjson
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -159,41 +163,112 @@ class LoadedPlan:
         return out
 
 
+#: Files a plan directory may hold besides plan.json, job.json and batches/: what
+#: `dagbatch submit` writes there (journal-JOB.jsonl and journal-JOB.report.json).
+_JOURNAL_RE: Final = re.compile(r"journal-.+\.(jsonl|report\.json)")
+_BATCH_RE: Final = re.compile(r"[0-9]{6}\.json")
+
+
+def _foreign_entries(out: Path) -> list[str]:
+    """What in directory ``out`` dagbatch did not write: everything, unless its plan.json is
+    a dagbatch manifest (format marker and all); else the entries a plan never holds."""
+    try:
+        PlanManifest.model_validate_json((out / PLAN_FILE).read_bytes())
+    except (OSError, ValidationError):
+        return sorted(p.name for p in out.iterdir())
+    foreign: list[str] = []
+    for entry in sorted(out.iterdir(), key=lambda p: p.name):
+        name = entry.name
+        if name in (PLAN_FILE, JOB_FILE) and entry.is_file() and not entry.is_symlink():
+            continue
+        if _JOURNAL_RE.fullmatch(name) and entry.is_file():
+            continue
+        if name == BATCH_DIR and entry.is_dir() and not entry.is_symlink():
+            foreign.extend(
+                f"{BATCH_DIR}/{b.name}"
+                for b in sorted(entry.iterdir(), key=lambda p: p.name)
+                if not (_BATCH_RE.fullmatch(b.name) and b.is_file() and not b.is_symlink())
+            )
+            continue
+        foreign.append(name)
+    return foreign
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two directories in one step (Linux ``renameat2(RENAME_EXCHANGE)``); False where
+    the system cannot, and the caller falls back to two renames."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    if renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP):
+        return False
+    raise OSError(err, os.strerror(err), str(b))
+
+
 def write_plan_dir(
     out: Path, manifest: dict[str, Any], job: dict[str, Any], batches: tuple[Batch, ...]
 ) -> Path:
     """Write a plan directory at ``out``, replacing a previous plan there.
 
-    The directory is written next to its final place and swapped in, so a failed write never
-    leaves a half-written plan. A plan that holds a submission journal is not replaced.
+    Only a directory dagbatch wrote is replaced: its plan.json is a dagbatch manifest and it
+    holds nothing a plan does not (plan.json, job.json, batches/NNNNNN.json, journal
+    reports). Anything else, a plan with a submission journal, and the current directory or
+    one above it are refused with ``ConfigError`` and left untouched. The new plan is written
+    beside ``out`` and swapped in, in one step where the system allows it, so a failed write
+    never leaves a half-written plan.
     """
     out = Path(out)
-    is_plan = (out / PLAN_FILE).is_file()
-    journals = sorted(p.name for p in out.glob(JOURNAL_GLOB)) if is_plan else []
-    if journals:
-        # A submission of this plan was started: replacing the plan would lose the record of
-        # what was sent, and a later run could not tell its own tasks from someone else's.
+    target = out.resolve()
+    cwd = Path.cwd().resolve()
+    if target == cwd or target in cwd.parents:
         raise ConfigError(
-            f"{out} holds a submission journal ({', '.join(journals)}); finish it with "
-            "`dagbatch submit --resume`, or compile to another --out"
+            f"--out {out} is the current directory or one above it; a plan directory is "
+            "replaced as a whole, so give it a directory of its own (e.g. --out plan)"
         )
-    if out.exists() and not is_plan and (not out.is_dir() or any(out.iterdir())):
-        raise ConfigError(f"{out} exists and is not a plan directory; choose an empty or new --out")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    if target.exists() and not target.is_dir():
+        raise ConfigError(f"{out} exists and is not a directory; choose another --out")
+    if target.is_dir() and any(target.iterdir()):
+        journals = sorted(p.name for p in target.glob(JOURNAL_GLOB))
+        if journals and (target / PLAN_FILE).is_file():
+            # A submission of this plan was started: replacing the plan would lose the record
+            # of what was sent, and a later run could not tell its own tasks from others'.
+            raise ConfigError(
+                f"{out} holds a submission journal ({', '.join(journals)}); finish it with "
+                "`dagbatch submit --resume`, or compile to another --out"
+            )
+        foreign = _foreign_entries(target)
+        if foreign:
+            shown = ", ".join(foreign[:5]) + (
+                f" and {len(foreign) - 5} more" if len(foreign) > 5 else ""
+            )
+            raise ConfigError(
+                f"{out} is not a dagbatch plan directory (it holds {shown}); nothing was "
+                "changed: choose an empty or new --out"
+            )
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
         (tmp / BATCH_DIR).mkdir()
         for b in batches:
             (tmp / b.file).write_bytes(b.body)
         (tmp / JOB_FILE).write_bytes(job_bytes(job))
         (tmp / PLAN_FILE).write_bytes(_dumps(manifest))
-        if out.exists():
-            old = out.with_name(f".{out.name}.old-{os.getpid()}")
-            out.rename(old)
-            tmp.rename(out)
-            shutil.rmtree(old, ignore_errors=True)
+        if not target.exists():
+            tmp.rename(target)
+        elif _exchange(tmp, target):
+            shutil.rmtree(tmp, ignore_errors=True)  # tmp now holds the previous plan
         else:
-            tmp.rename(out)
+            old = target.with_name(f".{target.name}.old-{os.getpid()}")
+            target.rename(old)
+            tmp.rename(target)
+            shutil.rmtree(old, ignore_errors=True)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -4,6 +4,11 @@ failure handler.
     fetch -> clean-{region} -> train -> evaluate -> publish -> rollback (only if publish fails)
 
     dagbatch compile examples/pipeline.py --out plan/
+
+The job is not set to terminate when all its tasks complete (``on_all_tasks_complete``):
+rollback runs only if publish fails, and when publish succeeds Batch leaves rollback active
+for ever, so such a job would never complete. Terminate the job once publish has succeeded
+(or rollback has run).
 """
 
 import networkx as nx
@@ -18,11 +23,7 @@ ENV = [{"name": "PIPELINE_RUN", "value": "2026-11-28"}, {"name": "LOG_LEVEL", "v
 
 def build() -> nx.DiGraph:
     g = nx.DiGraph()
-    g.graph["job"] = {
-        "id": "pipeline-nightly",
-        "pool_id": "gpu-pool",
-        "on_all_tasks_complete": "terminatejob",
-    }
+    g.graph["job"] = {"id": "pipeline-nightly", "pool_id": "gpu-pool"}
     g.add_node(
         "fetch",
         task=Task(

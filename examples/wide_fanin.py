@@ -16,7 +16,9 @@ import networkx as nx
 FRAMES = 3_000
 
 graph = nx.DiGraph()
-graph.graph["job"] = {"id": "render-film", "pool_id": "render-pool"}
+# pool_os picks the barrier tasks' command line ("/bin/true" on Linux, "cmd /c exit 0" on
+# Windows); it is not sent to Batch.
+graph.graph["job"] = {"id": "render-film", "pool_id": "render-pool", "pool_os": "linux"}
 for frame in range(FRAMES):
     digest = hashlib.sha256(str(frame).encode()).hexdigest()[:20]
     tid = f"render-frame-{frame:06d}-{digest}"  # 40 characters

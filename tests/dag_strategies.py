@@ -84,9 +84,11 @@ def _labels(rng: random.Random, n: int, style: str) -> list[Any]:
         k = rng.randint(0, 20)
         while len(out) < n:
             if out and rng.random() < 0.2:
-                # an alias of an id already there: "7" next to "007"
+                # an alias of an id already there: "7" next to "007", "0" next to "-0"
                 base = int(rng.choice(out))
-                label = "0" * rng.randint(1, 3) + str(base)
+                label = rng.choice(["", "-"]) + "0" * rng.randint(0, 3) + str(abs(base))
+            elif rng.random() < 0.1:
+                label = "-" + "0" * rng.randint(0, 2) + str(rng.randint(0, k + 2))
             else:
                 k += 1 if rng.random() < 0.8 else rng.randint(2, 4)
                 label = ("0" * rng.randint(1, 2) if rng.random() < 0.25 else "") + str(k)
@@ -102,6 +104,9 @@ def _labels(rng: random.Random, n: int, style: str) -> list[Any]:
                 [
                     str(rng.randint(0, 3 * n)),
                     "0" + str(rng.randint(0, 3 * n)),
+                    "-" + str(rng.randint(0, 3 * n)),
+                    "-0",
+                    "00",
                     rng.randint(0, 3 * n),
                 ]
             )
@@ -137,7 +142,9 @@ def dag_cases(
     n = draw(st.integers(1, max_nodes))
     is_big = draw(st.booleans()) if big is None else big
     fan_in = draw(st.booleans())
-    budget = draw(st.integers(150, 500))
+    # A small budget makes the barriers' own ids go over it: barriers of barriers.
+    nested = fan_in and draw(st.integers(0, 3)) == 0
+    budget = draw(st.integers(72, 110)) if nested else draw(st.integers(150, 500))
     api = draw(st.sampled_from(list(api_versions)))
     strategy = draw(st.sampled_from(list(over_limit)))
     with_job_actions = intents and draw(st.booleans())
@@ -151,7 +158,7 @@ def dag_cases(
     if fan_in:
         # the last node gets (about) the first `fan` nodes as parents: their ids add up to
         # between 1.1 and 2.5 times the budget, so such sinks are over it (unless ranges help)
-        target = budget * rng.uniform(1.1, 2.5)
+        target = budget * (rng.uniform(4, 14) if nested else rng.uniform(1.1, 2.5))
         total = 0.0
         while fan < len(labels) - 1 and total <= target:
             total += len(str(labels[fan]))
@@ -191,6 +198,14 @@ def dag_cases(
         rng.choice(["success", "success", "failure", "always"]) if intents else "success"
         for _ in range(n)
     ]
+    has_children = [False] * n
+    for ps in parents:
+        for p in ps:
+            has_children[p] = True
+    if intents:
+        for k in range(n):
+            if rng.random() < 0.2:
+                _add_raw_exit_conditions(rng, attrs, k, mode[k], has_children[k], with_job_actions)
     g = nx.DiGraph()
     for k in rng.sample(range(n), n):  # insertion order is random too
         g.add_node(labels[k], **attrs[k])
@@ -203,8 +218,11 @@ def dag_cases(
         for p in parents[child]:
             data: dict[str, str] = {}
             m = mode[p]
-            if m != "success" or (not satisfy_node[p] and rng.random() < 0.4):
+            if m != "success" or rng.random() < 0.4:
                 data["when"] = m
+            if satisfy_node[p] and m == "always" and rng.random() < 0.4:
+                # on_failure="satisfy": the default `when` means the same as "always"
+                data.pop("when")
             edges.append((labels[p], labels[child], data))
     rng.shuffle(edges)
     g.add_edges_from(edges)
@@ -216,20 +234,71 @@ def dag_cases(
     return DagCase(graph=g, options=options, style=style, big=is_big)
 
 
+#: Raw exit codes the strategy uses: never a satisfy code of ``_exit_codes``.
+RAW_CODES = (40, 41, 42, 43)
+RAW_RANGE = (50, 59)
+
+
+def _add_raw_exit_conditions(
+    rng: random.Random,
+    attrs: list[dict[str, Any]],
+    k: int,
+    mode: str,
+    has_children: bool,
+    job_actions: bool,
+) -> None:
+    """Raw ``exit_conditions`` on node ``k`` that agree with its failure intent: entries for
+    failure codes, a range of them, pre-processing, upload and default, each naming a
+    dependencyAction (the one the intent needs when it needs one, else any), a jobAction
+    (when the job uses job actions), both or neither."""
+    a = attrs[k]
+    task = a.get("task")
+    on_failure = task.on_failure if isinstance(task, Task) else a.get("on_failure", "block")
+    own_action = task.job_action if isinstance(task, Task) else a.get("job_action")
+    strong = has_children and (mode in ("failure", "always") or on_failure == "satisfy")
+
+    def options() -> dict[str, str]:
+        out: dict[str, str] = {}
+        if rng.random() < 0.6:
+            out["dependencyAction"] = "satisfy" if strong else rng.choice(["satisfy", "block"])
+        if job_actions and rng.random() < 0.6:
+            out["jobAction"] = own_action or rng.choice(["terminate", "disable", "none"])
+        return out
+
+    raw: dict[str, Any] = {}
+    codes = rng.sample(RAW_CODES, rng.randint(0, 2))
+    if codes:
+        raw["exit_codes"] = [{"code": c, "exit_options": options()} for c in codes]
+    if rng.random() < 0.4:
+        raw["exit_code_ranges"] = [
+            {"start": RAW_RANGE[0], "end": RAW_RANGE[1], "exit_options": options()}
+        ]
+    for key in ("pre_processing_error", "file_upload_error", "default"):
+        if rng.random() < 0.3:
+            raw[key] = options()
+    if isinstance(task, Task):
+        attrs[k] = {"task": Task.model_validate({**task.model_dump(), "exit_conditions": raw})}
+    else:
+        a["exit_conditions"] = raw
+
+
 # --------------------------------------------------------------------------- Batch semantics
 
 
 def batch_exit_options(
-    ec: Mapping[str, Any] | None, code: int, *, job_actions: bool, ranges_cover_zero: bool
+    ec: Mapping[str, Any] | None, code: int | None, *, job_actions: bool, ranges_cover_zero: bool
 ) -> tuple[str, str]:
     """(dependencyAction, jobAction) Batch applies when a task with ``exitConditions`` ``ec``
     exits with ``code``: an ``exitCodes`` entry, else an ``exitCodeRanges`` entry, else
     ``default`` for a non-zero code; missing actions take Batch's defaults (satisfy / none
     for 0, block / terminate otherwise; jobAction only acts under
     ``onTaskFailure: performexitoptionsjobaction``). Whether a range that contains 0 applies
-    to exit code 0 is not documented: ``ranges_cover_zero`` picks the reading."""
+    to exit code 0 is not documented: ``ranges_cover_zero`` picks the reading. ``code`` None
+    is a pre-processing error (``preProcessingError``, else ``default``)."""
     opts: Mapping[str, Any] = {}
-    if ec:
+    if ec and code is None:  # a pre-processing error
+        opts = ec["preProcessingError"] if "preProcessingError" in ec else ec.get("default", {})
+    elif ec:
         found = next((e["exitOptions"] for e in ec.get("exitCodes", ()) if e["code"] == code), None)
         if found is None and (code != 0 or ranges_cover_zero):
             found = next(
@@ -255,34 +324,63 @@ class NodeIntent:
     on_failure: str
     satisfy: tuple[int | tuple[int, int], ...]
     job_action: str | None
+    #: raw exit_conditions in wire form (camelCase), or None
+    raw: Mapping[str, Any] | None = None
 
-    def succeeded(self, code: int) -> bool:
+    def succeeded(self, code: int | None) -> bool:
+        """Exit code 0 or a satisfy code; None (a pre-processing error) is a failure."""
+        if code is None:
+            return False
         return code == 0 or any(
             c == code if isinstance(c, int) else c[0] <= code <= c[1] for c in self.satisfy
         )
 
-    def probe_codes(self) -> list[int]:
-        """Exit code 0, every satisfy code (and span ends), and failure codes."""
-        codes = {0}
+    def probe_codes(self) -> list[int | None]:
+        """Exit code 0, every satisfy code (and span ends), failure codes, the raw entries'
+        codes, and None: a pre-processing error."""
+        codes: set[int] = {0}
         for c in self.satisfy:
             codes.update([c] if isinstance(c, int) else [c[0], c[1]])
         codes.update(c for c in (1, 2, 3, 5, 9, 19, 25, 30, 137, -1) if not self.succeeded(c))
-        return sorted(codes)
+        for e in (self.raw or {}).get("exitCodes", ()):
+            codes.add(e["code"])
+        for e in (self.raw or {}).get("exitCodeRanges", ()):
+            codes.update((e["start"], e["end"]))
+        return [*sorted(codes), None]
+
+    def raw_options(self, code: int | None) -> Mapping[str, Any]:
+        """The exitOptions of the raw entry that applies to ``code`` (None: pre-processing)."""
+        raw = self.raw or {}
+        if code is None:
+            found = raw["preProcessingError"] if "preProcessingError" in raw else raw.get("default")
+            return found or {}
+        for e in raw.get("exitCodes", ()):
+            if e["code"] == code:
+                return e.get("exitOptions") or {}
+        for e in raw.get("exitCodeRanges", ()):
+            if e["start"] <= code <= e["end"]:
+                return e.get("exitOptions") or {}
+        if not self.succeeded(code):
+            return raw.get("default") or {}
+        return {}
 
 
 def node_intent(attrs: Mapping[str, Any]) -> NodeIntent:
     task = attrs.get("task")
-    if isinstance(task, Task):
-        return NodeIntent(task.on_failure, tuple(task.satisfy_exit_codes), task.job_action)
-    raw = attrs.get("satisfy_exit_codes", ())
-    codes: list[int | tuple[int, int]] = []
-    for c in [raw] if isinstance(raw, int) else raw:
-        codes.append(c if isinstance(c, int) else (int(c[0]), int(c[1])))
-    return NodeIntent(attrs.get("on_failure", "block"), tuple(codes), attrs.get("job_action"))
+    if not isinstance(task, Task):
+        task = Task.model_validate({k: v for k, v in attrs.items() if not k.startswith("_")})
+    raw = None
+    if task.exit_conditions is not None:
+        raw = task.exit_conditions.model_dump(mode="json", by_alias=True, exclude_none=True)
+    return NodeIntent(task.on_failure, tuple(task.satisfy_exit_codes), task.job_action, raw)
 
 
-def wanted_action(intent: NodeIntent, mode: str, code: int) -> str:
-    """The dependencyAction the user's words ask for, for dependents wanting ``mode``."""
+def wanted_action(intent: NodeIntent, mode: str, code: int | None) -> str:
+    """The dependencyAction the user's words ask for, for dependents wanting ``mode``: a raw
+    entry's own dependencyAction where it names one, else what the intent derives."""
+    given = intent.raw_options(code).get("dependencyAction")
+    if given is not None:
+        return str(given)
     ok = intent.succeeded(code)
     if mode == "always":
         return "satisfy"
@@ -466,6 +564,8 @@ def check_plan(
     children_mode: dict[str, str] = {}
     for u, _v, d in graph.edges(data=True):
         m = d.get("when", "success")
+        if m == "success" and node_intent(graph.nodes[u]).on_failure == "satisfy":
+            m = "always"  # the same dependencyAction for every outcome
         prev = children_mode.setdefault(node_id[u], m)
         assert prev == m, "the strategy keeps `when` consistent per parent"
     for node, attrs in graph.nodes(data=True):
@@ -490,6 +590,8 @@ def check_plan(
                 want_job = "none"
                 if not intent.succeeded(code) and job_actions:
                     want_job = intent.job_action or "none"
+                if job_actions:
+                    want_job = intent.raw_options(code).get("jobAction") or want_job
                 assert jact == want_job, f"task {tid} exit {code}: jobAction {jact} != {want_job}"
     for b in barriers:
         ec = tasks[b].get("exitConditions")

@@ -32,3 +32,12 @@ def test_the_quick_start_prints_what_the_readme_shows(tmp_path: Path) -> None:
     # all but the last line, which names the output directory
     assert printed[: len(shown) - 1] == shown[:-1]
     assert printed[len(shown) - 1].endswith("(plan.json, job.json, 101 batch file(s))")
+
+
+def test_the_readme_lists_the_compiler_passes_in_code_order() -> None:
+    from dagbatch.compiler.pipeline import PASSES
+
+    table = README.split("## How compile works", 1)[1].split("\n## ", 1)[0]
+    rows = [line.split("|") for line in table.splitlines() if line.startswith("| ")][1:]
+    listed = [(row[2].strip().strip("`"), row[3].strip().strip("`")) for row in rows]
+    assert listed == [(fn.__name__, fn.__module__.rsplit(".", 1)[1] + ".py") for fn in PASSES]

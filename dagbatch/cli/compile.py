@@ -2,22 +2,37 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import click
+import orjson
 
-from dagbatch.cli.exit_codes import fail
-from dagbatch.compiler.dependencies import DEFAULT_BARRIER_COMMAND, OVER_LIMIT_STRATEGIES
+from dagbatch.cli.exit_codes import ExitCode, fail, print_diagnostics
+from dagbatch.compiler.dependencies import (
+    BARRIER_COMMANDS,
+    DEFAULT_OVER_LIMIT,
+    OVER_LIMIT_STRATEGIES,
+)
 from dagbatch.compiler.export import iter_jsonl, summary, write_plan
 from dagbatch.compiler.loader import load_workflow, split_target
 from dagbatch.compiler.pipeline import CompiledPlan, CompileOptions, compile_graph
-from dagbatch.errors import ConfigError, InvalidWorkflow, WorkflowLoadError
-from dagbatch.limits import API_VERSIONS, DEFAULT_API_VERSION, DEFAULT_TASK_IDS_MARGIN
+from dagbatch.errors import ConfigError, Diagnostic, InvalidWorkflow, WorkflowLoadError
+from dagbatch.limits import (
+    API_VERSIONS,
+    DEFAULT_API_VERSION,
+    DEFAULT_TASK_IDS_MARGIN,
+    TASK_IDS_CHAR_LIMIT,
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+_BARRIER_HELP = "Command line of barrier tasks (default by the pool's OS: " + ", ".join(
+    f"{os_name} {command!r}" for os_name, command in BARRIER_COMMANDS.items()
+) + ")."
 
 
 def compile_options(fn: F) -> F:
@@ -34,24 +49,31 @@ def compile_options(fn: F) -> F:
         click.option("--job-id", help="Job id (overrides graph.graph['job']['id'])."),
         click.option("--pool-id", help="Pool for job.json's poolInfo."),
         click.option(
+            "--pool-os",
+            type=click.Choice(sorted(BARRIER_COMMANDS)),
+            help="The pool's node OS (overrides graph.graph['job']['pool_os']); picks the "
+            "barrier tasks' command line.",
+        ),
+        click.option(
             "--over-limit",
             type=click.Choice(OVER_LIMIT_STRATEGIES),
-            default="barrier",
+            default=DEFAULT_OVER_LIMIT,
             show_default=True,
             help="What to do with a task whose dependsOn.taskIds exceed the budget.",
         ),
         click.option(
             "--taskids-margin",
-            type=click.IntRange(0, 63000),
+            type=click.IntRange(0, TASK_IDS_CHAR_LIMIT - 1),
             default=DEFAULT_TASK_IDS_MARGIN,
             show_default=True,
-            help="Characters kept below Batch's 64000-character taskIds limit.",
+            help=f"Characters kept below Batch's {TASK_IDS_CHAR_LIMIT}-character taskIds limit.",
         ),
+        click.option("--barrier-command", help=_BARRIER_HELP),
         click.option(
-            "--barrier-command",
-            default=DEFAULT_BARRIER_COMMAND,
-            show_default=True,
-            help="Command line of barrier tasks (use 'cmd /c exit 0' on Windows pools).",
+            "--all",
+            "show_all",
+            is_flag=True,
+            help="List every diagnostic (identical ones are grouped by default).",
         ),
     ]
     for deco in reversed(decorators):
@@ -65,19 +87,37 @@ def options_from(kw: dict[str, Any]) -> CompileOptions:
         over_limit=kw["over_limit"],
         taskids_margin=kw["taskids_margin"],
         barrier_command=kw["barrier_command"],
+        pool_os=kw["pool_os"],
         job={"id": kw["job_id"], "pool_id": kw["pool_id"]},
     )
 
 
-def load_and_compile(workflow: str, options: CompileOptions) -> CompiledPlan:
-    """Load and compile, turning failures into the CLI's exit codes."""
+def _check_target(workflow: str) -> None:
     path, _ = split_target(workflow)
+    if path.is_dir():
+        found = sorted(p.name for p in path.glob("*.py"))[:5]
+        inside = f" (it holds {', '.join(found)})" if found else ""
+        fail(
+            ConfigError(
+                f"{path} is a directory, not a workflow file; name the .py file{inside}"
+            )
+        )
     if not path.is_file():
-        raise click.UsageError(f"no such workflow file: {path}")
+        fail(ConfigError(f"no such workflow file: {path}"))
+
+
+def load_and_compile(
+    workflow: str, options: CompileOptions, *, show_all: bool = False
+) -> CompiledPlan:
+    """Load and compile, turning failures into the CLI's exit codes."""
+    _check_target(workflow)
     try:
         loaded = load_workflow(workflow)
         return compile_graph(loaded.graph, options)
-    except (WorkflowLoadError, InvalidWorkflow) as exc:
+    except InvalidWorkflow as exc:
+        print_diagnostics(list(exc.diagnostics), expand=show_all)
+        sys.exit(ExitCode.INVALID)
+    except WorkflowLoadError as exc:
         fail(exc)
 
 
@@ -100,15 +140,14 @@ def load_and_compile(workflow: str, options: CompileOptions) -> CompiledPlan:
     help="dir: the plan directory; jsonl: one request body a line on stdout.",
 )
 @click.option("--quiet", "-q", is_flag=True, help="No summary.")
-def compile_cmd(out: Path, fmt: str, quiet: bool, **kw: Any) -> None:
+def compile_cmd(out: Path, fmt: str, quiet: bool, show_all: bool, **kw: Any) -> None:
     """Compile WORKFLOW.py into Batch request bodies (a dry run: touches no service).
 
     WORKFLOW.py builds a networkx.DiGraph named graph, workflow or dag, or defines build();
     WORKFLOW.py:NAME picks another attribute. Loading runs the file's code.
     """
-    plan = load_and_compile(kw.pop("workflow"), options_from(kw))
-    for w in plan.warnings:
-        click.echo(w.format(), err=True)
+    plan = load_and_compile(kw.pop("workflow"), options_from(kw), show_all=show_all)
+    print_diagnostics(list(plan.warnings), expand=show_all)
     if fmt == "jsonl":
         out_stream = sys.stdout.buffer
         for line in iter_jsonl(plan):
@@ -118,9 +157,9 @@ def compile_cmd(out: Path, fmt: str, quiet: bool, **kw: Any) -> None:
     try:
         written = write_plan(plan, out)
     except ConfigError as exc:
-        raise click.UsageError(str(exc)) from exc
+        fail(exc)
     except OSError as exc:
-        raise click.UsageError(f"cannot write {out}: {exc}") from exc
+        fail(ConfigError(f"cannot write {out}: {exc}"))
     if not quiet:
         click.echo(summary(plan), err=True)
         click.echo(
@@ -128,15 +167,63 @@ def compile_cmd(out: Path, fmt: str, quiet: bool, **kw: Any) -> None:
         )
 
 
+def _json_line(record: dict[str, Any]) -> bytes:
+    try:
+        return orjson.dumps(record) + b"\n"
+    except TypeError:  # a lone surrogate (in an invalid id): escaped, as JSON allows
+        return json.dumps(record).encode() + b"\n"
+
+
+def _json_lines(diags: list[Diagnostic]) -> None:
+    out = sys.stdout.buffer
+    for d in diags:
+        out.write(_json_line(d.to_dict()))
+    out.flush()
+
+
+def _json_fail(exc: WorkflowLoadError | ConfigError, code: ExitCode) -> NoReturn:
+    record: dict[str, Any] = {"code": "load-error", "severity": "error", "message": str(exc)}
+    if isinstance(exc, WorkflowLoadError):
+        record.update({k: v for k, v in (("file", exc.path), ("line", exc.line)) if v})
+    else:
+        record["code"] = "usage"
+    sys.stdout.buffer.write(_json_line(record))
+    sys.exit(code)
+
+
 @click.command("validate")
 @compile_options
-def validate_cmd(**kw: Any) -> None:
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="text: grouped diagnostics on stderr; json: one JSON object a diagnostic on stdout.",
+)
+@click.option("--quiet", "-q", is_flag=True, help="Only errors and warnings, no 'ok' line.")
+def validate_cmd(fmt: str, quiet: bool, show_all: bool, **kw: Any) -> None:
     """Check WORKFLOW.py against Batch's rules and list every problem; writes nothing."""
-    plan = load_and_compile(kw.pop("workflow"), options_from(kw))
-    for w in plan.warnings:
-        click.echo(w.format(), err=True)
-    click.echo(
-        f"ok: {plan.counts['tasks']:,} tasks in {plan.counts['requests']:,} request(s), "
-        f"{len(plan.warnings)} warning(s)",
-        err=True,
-    )
+    workflow = kw.pop("workflow")
+    if fmt == "text":
+        plan = load_and_compile(workflow, options_from(kw), show_all=show_all)
+        print_diagnostics(list(plan.warnings), expand=show_all)
+        if not quiet:
+            click.echo(
+                f"ok: {plan.counts['tasks']:,} tasks in {plan.counts['requests']:,} "
+                f"request(s), {len(plan.warnings)} warning(s)",
+                err=True,
+            )
+        return
+    path, _ = split_target(workflow)
+    if not path.is_file():
+        what = "is a directory, not a workflow file" if path.is_dir() else "does not exist"
+        _json_fail(ConfigError(f"{path} {what}"), ExitCode.USAGE)
+    try:
+        plan = compile_graph(load_workflow(workflow).graph, options_from(kw))
+    except WorkflowLoadError as exc:
+        _json_fail(exc, ExitCode.INVALID)
+    except InvalidWorkflow as exc:
+        _json_lines(list(exc.diagnostics))
+        sys.exit(ExitCode.INVALID)
+    _json_lines(list(plan.warnings))

@@ -54,11 +54,49 @@ def fail(exc: DagbatchError, *, prefix: str = "error") -> NoReturn:
     sys.exit(exit_code_of(exc))
 
 
-def print_diagnostics(diags: list[Diagnostic]) -> None:
-    """Errors first, then warnings, then a count line when there are errors."""
+#: A group of identical diagnostics larger than this is shown as its first one and a count.
+GROUP_OVER = 3
+#: Task ids a group names before "and N more".
+GROUP_NAMES = 5
+
+
+def print_diagnostics(diags: list[Diagnostic], *, expand: bool = False) -> None:
+    """Errors first, then warnings, then a count line when there are errors.
+
+    Identical diagnostics (same severity, code and field: one mistake repeated over
+    many tasks) are grouped: the first in full, then the count and a few task ids. ``expand``
+    (the ``--all`` option) prints every one.
+    """
     errors = [d for d in diags if d.severity == "error"]
     warnings = [d for d in diags if d.severity == "warning"]
-    for d in [*errors, *warnings]:
-        click.echo(d.format(), err=True)
+    lines: list[str] = []
+    for group in _groups([*errors, *warnings], expand):
+        lines.append(group[0].format())
+        if len(group) > 1:
+            rest = [repr(d.task_id) for d in group[1:] if d.task_id is not None]
+            names = ", ".join(rest[:GROUP_NAMES]) + (", ..." if len(rest) > GROUP_NAMES else "")
+            lines.append(
+                f"    ... and {len(group) - 1:,} more {group[0].code} like it"
+                + (f" (tasks {names})" if names else "")
+                + "; --all lists every one"
+            )
     if errors:
-        click.echo(f"{len(errors)} error(s), {len(warnings)} warning(s)", err=True)
+        lines.append(f"{len(errors)} error(s), {len(warnings)} warning(s)")
+    if lines:
+        click.echo("\n".join(lines), err=True)
+
+
+def _groups(diags: list[Diagnostic], expand: bool) -> list[list[Diagnostic]]:
+    """Consecutive output groups: each diagnostic alone, or a run of identical ones."""
+    by_key: dict[tuple[str, str, str | None], list[Diagnostic]] = {}
+    for d in diags:
+        by_key.setdefault((d.severity, d.code, d.field), []).append(d)
+    out: list[list[Diagnostic]] = []
+    for group in by_key.values():
+        if expand or len(group) <= GROUP_OVER:
+            out.extend([d] for d in group)
+        else:
+            out.append(group)
+    order = {id(d): n for n, d in enumerate(diags)}
+    out.sort(key=lambda g: order[id(g[0])])
+    return out

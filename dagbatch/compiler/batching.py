@@ -1,4 +1,4 @@
-"""batch: cut the topologically ordered tasks into requests, and requests into waves.
+"""cut_batches: cut the topologically ordered tasks into requests, and requests into waves.
 
 A request holds at most 100 tasks and its serialized body stays under the byte limit,
 measured on the exact bytes. Tasks are taken in topological order and each request is
@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import chain
 
+from dagbatch.errors import Diagnostic
 from dagbatch.limits import MAX_TASKS_PER_REQUEST
 
 BODY_PREFIX = b'{"value":['
@@ -91,3 +92,22 @@ def cut_batches(
     # Submit order: by wave, stable, so a request never precedes one holding its parents.
     batches.sort(key=lambda b: b.wave)
     return batches
+
+
+def oversized_tasks(
+    cuts: Sequence[Cut], ids: Sequence[str], *, max_body_bytes: int, api_version: str
+) -> list[Diagnostic]:
+    """``task-too-large`` for each request over the limit: only a lone task can overflow one
+    (``cut_batches`` never adds a task to a request it would overflow)."""
+    return [
+        Diagnostic(
+            code="task-too-large",
+            message=f"the task serializes to {b.size - ENVELOPE_BYTES} bytes; a request body "
+            f"must be under {max_body_bytes} bytes for api-version {api_version}",
+            task_id=ids[b.tasks[0]],
+            hint="move large data (environment values, resource file lists) into "
+            "files fetched by the task",
+        )
+        for b in cuts
+        if b.size >= max_body_bytes
+    ]

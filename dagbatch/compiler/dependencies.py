@@ -1,13 +1,16 @@
-"""limits: keep every ``dependsOn.taskIds`` under the character budget.
+"""plan_dependencies: every task's ``dependsOn``, within the ``taskIds`` character budget.
 
-After ranges, a task whose ``taskIds`` still exceed the budget (64000 minus a margin) is
-handled by the chosen strategy; an over-limit payload is never emitted.
+Runs of integer parent ids become exact ``taskIdRanges`` (``ranges.py``). A task whose
+``taskIds`` still exceed the budget (64000 minus a margin) is handled by the chosen strategy;
+an over-limit payload is never emitted.
 
 - ``barrier`` (default): no-op tasks that each depend on a slice of the parents; the child
   depends on the barriers instead. A barrier inherits each parent's edge ``when``, so the
   parent's dependencyAction decides whether the barrier runs exactly as it would have decided
   for the child; the barrier then exits 0 and satisfies the child. A parent that blocks blocks
-  the barrier, which blocks the child: the child runs exactly when it would have.
+  the barrier, which blocks the child: the child runs exactly when it would have. When the
+  barriers' own ids are over the budget (a child of more than about 1,900 barriers), another
+  level of barriers depends on slices of them, as deep as needed.
 - ``renumber``: every task gets an integer id in topological order (the original name goes to
   ``displayName`` unless one is set, and to the id map), so that parent runs become ranges;
   whatever is still over the budget then gets barriers.
@@ -18,101 +21,122 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Any, Final, Literal
 
 from dagbatch.compiler.ranges import NO_DEPS, Dependencies, RangeIndex, dependencies_of
 from dagbatch.compiler.spec import DEFAULT_INTENT, Intent, WorkflowSpec
 from dagbatch.errors import Diagnostic
 
 OverLimit = Literal["barrier", "renumber", "error"]
-OVER_LIMIT_STRATEGIES: tuple[OverLimit, ...] = ("barrier", "renumber", "error")
+OVER_LIMIT_STRATEGIES: Final[tuple[OverLimit, ...]] = ("barrier", "renumber", "error")
+DEFAULT_OVER_LIMIT: Final[OverLimit] = "barrier"
 
-#: Runs on Linux pool nodes without a shell; Windows pools want e.g. "cmd /c exit 0".
-DEFAULT_BARRIER_COMMAND = "/bin/true"
+#: The barrier tasks' command line by the pool's node OS: a no-op that exits 0, run without
+#: a shell (Batch does not start one).
+BARRIER_COMMANDS: Final[Mapping[str, str]] = {"linux": "/bin/true", "windows": "cmd /c exit 0"}
+#: Used when the pool's OS is not known.
+DEFAULT_BARRIER_COMMAND: Final = BARRIER_COMMANDS["linux"]
 
 
-@dataclass
+@dataclass(frozen=True)
 class PlannedTasks:
-    """The job's final task set: the user's tasks, then any barriers, by index."""
+    """The job's final task set, by index: the user's tasks (indices ``0 .. user_count-1``,
+    the spec's order), then the barrier tasks appended after them.
 
-    ids: list[str]
-    props: list[Mapping[str, Any]]
-    intents: list[Intent]
-    preds: list[Sequence[int]]
-    when: dict[tuple[int, int], str]
-    deps: list[Dependencies]
-    barriers: list[int] = field(default_factory=list)
-    #: the barriers that stand before each child that needed them
-    barriers_of: dict[int, list[int]] = field(default_factory=dict)
-    id_map: dict[str, str] = field(default_factory=dict)
-    user_count: int = 0
+    Appending keeps every user task's index equal to its index in the ``WorkflowSpec``, so the
+    spec's topological order and edge ``when`` map still name the same tasks; where the
+    barriers go in submit order is decided later, by ``order_tasks``.
+    """
+
+    ids: tuple[str, ...]
+    props: tuple[Mapping[str, Any], ...]
+    intents: tuple[Intent, ...]
+    preds: tuple[Sequence[int], ...]
+    #: explicit edge ``when``, keyed (parent, child); a barrier inherits its parents' edges
+    when: Mapping[tuple[int, int], str]
+    deps: tuple[Dependencies, ...]
+    user_count: int
+    barriers: tuple[int, ...] = ()
+    #: the barriers that stand before each child that needed them, in dependency order
+    barriers_of: Mapping[int, tuple[int, ...]] | None = None
+    #: new id -> original id, when the tasks were renumbered
+    id_map: Mapping[str, str] | None = None
 
 
 def plan_dependencies(
     spec: WorkflowSpec,
     *,
     budget: int,
-    strategy: OverLimit,
+    strategy: OverLimit = DEFAULT_OVER_LIMIT,
     barrier_command: str = DEFAULT_BARRIER_COMMAND,
 ) -> tuple[PlannedTasks, list[Diagnostic]]:
-    ids = list(spec.ids)
-    props = list(spec.props)
-    preds: list[Sequence[int]] = list(spec.preds)
+    """The final task set and each task's ``dependsOn``; the spec is not changed.
+
+    Returns a new ``PlannedTasks``: the user's tasks keep their spec index, renumbered if the
+    strategy asks for it, and barrier tasks (if any) are appended after them. The second item
+    holds ``barriers-inserted`` warnings and ``task-ids-too-long`` errors.
+    """
+    ids: tuple[str, ...] = spec.ids
+    props: tuple[Mapping[str, Any], ...] = spec.props
     id_map: dict[str, str] = {}
-    deps = _all_dependencies(ids, preds, budget)
+    deps = _all_dependencies(ids, spec.preds, budget)
     over = [i for i, d in enumerate(deps) if d.chars > budget]
-    diags: list[Diagnostic] = []
     if over and strategy == "error":
-        for i in over:
-            diags.append(
-                Diagnostic(
-                    code="task-ids-too-long",
-                    message=f"dependsOn.taskIds would be {deps[i].chars} characters, over the "
-                    f"budget of {budget} (Batch's limit is 64000)",
-                    task_id=ids[i],
-                    field="dependsOn.taskIds",
-                    hint="use --over-limit barrier or renumber, or give the parents integer "
-                    "ids in runs so they collapse into taskIdRanges",
-                )
+        diags = [
+            Diagnostic(
+                code="task-ids-too-long",
+                message=f"dependsOn.taskIds would be {deps[i].chars} characters, over the "
+                f"budget of {budget} (Batch's limit is 64000)",
+                task_id=ids[i],
+                field="dependsOn.taskIds",
+                hint="use --over-limit barrier or renumber, or give the parents integer "
+                "ids in runs so they collapse into taskIdRanges",
             )
-        return _planned(spec, ids, props, preds, deps, id_map), diags
+            for i in over
+        ]
+        return _planned(spec, ids, props, deps, id_map), diags
     if over and strategy == "renumber":
-        order = spec.topological[0]  # the user graph is unchanged so far
-        new_ids = [""] * len(ids)
-        for pos, i in enumerate(order, start=1):
-            new_ids[i] = str(pos)
-        for i, old in enumerate(ids):
-            id_map[new_ids[i]] = old
-            if "displayName" not in props[i]:
-                props[i] = {"displayName": old, **props[i]}
-        ids = new_ids
-        deps = _all_dependencies(ids, preds, budget)
+        ids, props, id_map = _renumbered(spec)
+        deps = _all_dependencies(ids, spec.preds, budget)
         over = [i for i, d in enumerate(deps) if d.chars > budget]
-    planned = _planned(spec, ids, props, preds, deps, id_map)
-    if over:
-        diags.extend(_insert_barriers(planned, over, budget, barrier_command))
-    return planned, diags
+    if not over:
+        return _planned(spec, ids, props, deps, id_map), []
+    return _with_barriers(spec, ids, props, deps, id_map, over, budget, barrier_command)
 
 
 def _planned(
     spec: WorkflowSpec,
-    ids: list[str],
-    props: list[Mapping[str, Any]],
-    preds: list[Sequence[int]],
-    deps: list[Dependencies],
-    id_map: dict[str, str],
+    ids: tuple[str, ...],
+    props: tuple[Mapping[str, Any], ...],
+    deps: Sequence[Dependencies],
+    id_map: Mapping[str, str],
 ) -> PlannedTasks:
     return PlannedTasks(
         ids=ids,
         props=props,
-        intents=list(spec.intents),
-        preds=preds,
-        when=dict(spec.when),
-        deps=deps,
-        id_map=id_map,
+        intents=spec.intents,
+        preds=spec.preds,
+        when=spec.when,
+        deps=tuple(deps),
         user_count=len(ids),
+        id_map=id_map,
     )
+
+
+def _renumbered(
+    spec: WorkflowSpec,
+) -> tuple[tuple[str, ...], tuple[Mapping[str, Any], ...], dict[str, str]]:
+    """Integer ids in topological order; the old name goes to displayName and the id map."""
+    new_ids = [""] * len(spec.ids)
+    for pos, i in enumerate(spec.topological.order, start=1):
+        new_ids[i] = str(pos)
+    id_map = {new: old for new, old in zip(new_ids, spec.ids, strict=True)}
+    props = tuple(
+        p if "displayName" in p else {"displayName": old, **p}
+        for p, old in zip(spec.props, spec.ids, strict=True)
+    )
+    return tuple(new_ids), props, id_map
 
 
 def _all_dependencies(
@@ -136,80 +160,154 @@ def _all_dependencies(
     ]
 
 
-def _barrier_id(child: str, k: int, taken: set[str]) -> str:
+def _barrier_id(child: str, level: int, k: int, taken: set[str]) -> str:
     digest = hashlib.sha256(child.encode()).hexdigest()[:12]
+    stem = f"dagbatch-barrier-{digest}-" + (f"L{level}-" if level > 1 else "")
     n = 0
     while True:
-        bid = f"dagbatch-barrier-{digest}-{k}" + (f"-{n}" if n else "")
+        bid = f"{stem}{k}" + (f"-{n}" if n else "")
         if bid.lower() not in taken:
             taken.add(bid.lower())
             return bid
         n += 1
 
 
-def _insert_barriers(
-    planned: PlannedTasks, over: list[int], budget: int, command: str
-) -> list[Diagnostic]:
+def _slices(task_ids: Sequence[str], budget: int) -> list[list[str]]:
+    """Consecutive slices of ``task_ids``, each within ``budget`` characters."""
+    slices: list[list[str]] = [[]]
+    used = 0
+    for tid in task_ids:
+        if used + len(tid) > budget and slices[-1]:
+            slices.append([])
+            used = 0
+        slices[-1].append(tid)
+        used += len(tid)
+    return slices
+
+
+def _with_barriers(
+    spec: WorkflowSpec,
+    ids: tuple[str, ...],
+    props: tuple[Mapping[str, Any], ...],
+    deps: list[Dependencies],
+    id_map: Mapping[str, str],
+    over: list[int],
+    budget: int,
+    command: str,
+) -> tuple[PlannedTasks, list[Diagnostic]]:
+    """The plan with barrier tasks appended for each task in ``over``."""
     diags: list[Diagnostic] = []
-    by_id = {tid: i for i, tid in enumerate(planned.ids)}
-    taken = {tid.lower() for tid in planned.ids}
+    all_ids = list(ids)
+    all_props = list(props)
+    intents = list(spec.intents)
+    preds: list[Sequence[int]] = list(spec.preds)
+    when = dict(spec.when)
+    barriers: list[int] = []
+    barriers_of: dict[int, tuple[int, ...]] = {}
+    by_id = {tid: i for i, tid in enumerate(ids)}
+    taken = {tid.lower() for tid in ids}
     for child in over:
-        cid = planned.ids[child]
-        dep = planned.deps[child]
-        slices: list[list[str]] = [[]]
-        used = 0
-        for tid in dep.task_ids:
-            if used + len(tid) > budget and slices[-1]:
-                slices.append([])
-                used = 0
-            slices[-1].append(tid)
-            used += len(tid)
+        cid = all_ids[child]
+        dep = deps[child]
         in_ids = {by_id[t] for t in dep.task_ids}
-        new_preds = [p for p in planned.preds[child] if p not in in_ids]
-        barrier_ids: list[str] = []
-        for k, part in enumerate(slices, start=1):
-            bid = _barrier_id(cid, k, taken)
-            b = len(planned.ids)
-            parent_idx = [by_id[t] for t in part]
-            planned.ids.append(bid)
-            planned.props.append(
-                {
-                    "displayName": f"dagbatch barrier {k}/{len(slices)} for {cid}"[:1024],
-                    "commandLine": command,
-                }
-            )
-            planned.intents.append(DEFAULT_INTENT)
-            planned.preds.append(parent_idx)
-            planned.deps.append(Dependencies(tuple(part), ()))
-            for p in parent_idx:
-                w = planned.when.pop((p, child), None)
-                if w is not None:
-                    planned.when[(p, b)] = w
-            planned.barriers.append(b)
-            planned.barriers_of.setdefault(child, []).append(b)
-            barrier_ids.append(bid)
-            new_preds.append(b)
-        planned.preds[child] = new_preds
-        planned.deps[child] = Dependencies(tuple(barrier_ids), dep.ranges)
-        if planned.deps[child].chars > budget:
+        new_preds = [p for p in preds[child] if p not in in_ids]
+        # Level 1 barriers depend on slices of the parents; while the barriers' own ids are
+        # over the budget, another level depends on slices of those (as deep as needed).
+        level_ids: list[str] = list(dep.task_ids)
+        mine: list[int] = []
+        level = 0
+        stuck = False
+        while sum(map(len, level_ids)) > budget:
+            level += 1
+            slices = _slices(level_ids, budget)
+            if len(slices) >= len(level_ids) or any(len(t) > budget for t in level_ids):
+                stuck = True  # slices of one id each: another level would not shrink it
+                break
+            next_ids: list[str] = []
+            for k, part in enumerate(slices, start=1):
+                bid = _barrier_id(cid, level, k, taken)
+                b = len(all_ids)
+                by_id[bid] = b
+                parent_idx = [by_id[t] for t in part]
+                of_level = f" (level {level})" if level > 1 else ""
+                all_ids.append(bid)
+                all_props.append(
+                    {
+                        "displayName": f"dagbatch barrier {k}/{len(slices)}{of_level} for "
+                        f"{cid}"[:1024],
+                        "commandLine": command,
+                    }
+                )
+                intents.append(DEFAULT_INTENT)
+                preds.append(parent_idx)
+                deps.append(Dependencies(tuple(part), ()))
+                if level == 1:
+                    for p in parent_idx:
+                        w = when.pop((p, child), None)
+                        if w is not None:
+                            when[(p, b)] = w
+                mine.append(b)
+                next_ids.append(bid)
+            level_ids = next_ids
+        barriers.extend(mine)
+        barriers_of[child] = tuple(mine)
+        new_preds.extend(by_id[t] for t in level_ids)
+        preds[child] = new_preds
+        deps[child] = Dependencies(tuple(level_ids), dep.ranges)
+        if stuck:
             diags.append(
                 Diagnostic(
                     code="task-ids-too-long",
-                    message=f"even with {len(slices)} barrier tasks, dependsOn.taskIds is over "
-                    "the budget",
+                    message=f"dependsOn.taskIds is {deps[child].chars} characters, over the "
+                    f"budget of {budget}, and the budget is too small to hold two barrier ids",
                     task_id=cid,
                     field="dependsOn.taskIds",
-                    hint="use --over-limit renumber, or split the fan-in in the workflow",
+                    hint="lower --taskids-margin, or use --over-limit renumber",
                 )
             )
+            continue
+        levels = f" in {level} levels" if level > 1 else ""
         diags.append(
             Diagnostic(
                 code="barriers-inserted",
                 severity="warning",
                 message=f"dependsOn.taskIds was {dep.chars} characters, over the budget of "
-                f"{budget}; {len(slices)} barrier task(s) now stand between it and its parents",
+                f"{budget}; {len(mine)} barrier task(s){levels} now stand between it and its "
+                "parents",
                 task_id=cid,
                 field="dependsOn.taskIds",
             )
         )
-    return diags
+    planned = PlannedTasks(
+        ids=tuple(all_ids),
+        props=tuple(all_props),
+        intents=tuple(intents),
+        preds=tuple(preds),
+        when=when,
+        deps=tuple(deps),
+        user_count=len(ids),
+        barriers=tuple(barriers),
+        barriers_of=barriers_of,
+        id_map=id_map,
+    )
+    return planned, diags
+
+
+def order_tasks(spec: WorkflowSpec, planned: PlannedTasks) -> list[int]:
+    """Submit order of the final task set: the spec's topological order, with each child's
+    barriers placed just before it.
+
+    A barrier's parents are parents of its child, so just before the child is a place in
+    topological order for it (and a child's barriers are listed in dependency order).
+    """
+    order = spec.topological.order
+    barriers_of = planned.barriers_of
+    if not barriers_of:
+        return order
+    with_barriers: list[int] = []
+    for i in order:
+        before = barriers_of.get(i)
+        if before:
+            with_barriers.extend(before)
+        with_barriers.append(i)
+    return with_barriers

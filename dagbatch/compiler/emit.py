@@ -1,15 +1,9 @@
-"""emit: wire payloads — each task's JSON bytes and the job body.
+"""emit: wire payloads — each task's JSON bytes, and the job body.
 
-``dependsOn`` comes from the ranges/limits passes; ``exitConditions`` from the failure intent:
-
-- the parent's dependencyAction follows what its dependents want (edge ``when``) and its own
-  ``on_failure`` / ``satisfy_exit_codes``; Batch's default is satisfy for exit 0 and block for
-  anything else, so nothing is emitted where the default is meant;
-- ``job_action`` makes the job use ``onTaskFailure: performexitoptionsjobaction``; under that
-  setting Batch's default jobAction for a failure is *terminate*, so every task that does not
-  ask for one gets an explicit ``jobAction: none`` (BATCH_FACTS.md, exit conditions);
-- raw ``exit_conditions`` pass through; a derived setting that contradicts one of them is an
-  ``exit-conditions-clash`` error.
+``dependsOn`` comes from ``plan_dependencies``, ``exitConditions`` from
+``plan_exit_conditions``; this pass only writes them out. Emit runs before batching (and
+interleaved with it, as a generator) because batching cuts requests on the exact bytes: a
+request's size is only known once its tasks are serialized.
 """
 
 from __future__ import annotations
@@ -19,184 +13,12 @@ from typing import Any
 
 import orjson
 
+from dagbatch.compiler import models
+from dagbatch.compiler.dependencies import PlannedTasks
+from dagbatch.compiler.exits import ExitPlan, sets_dependency_action
 from dagbatch.compiler.ranges import Dependencies
-from dagbatch.compiler.spec import Intent
-from dagbatch.errors import Diagnostic
-
-_DEFAULT_KEYS = ("preProcessingError", "schedulingError", "fileUploadError")
-
-
-def derive_exit_conditions(
-    intent: Intent,
-    *,
-    mode: str | None,
-    job_actions: bool,
-    task_id: str,
-    diags: list[Diagnostic],
-) -> dict[str, Any] | None:
-    """The task's ``exitConditions`` wire dict, or None when Batch's defaults are meant.
-
-    ``mode`` is what the task's dependents want (``success``/``failure``/``always``), None for
-    a task without dependents; ``job_actions`` says the job uses performexitoptionsjobaction.
-    """
-    codes: dict[int, dict[str, str]] = {}
-    spans: dict[tuple[int, int], dict[str, str]] = {}
-    default: dict[str, str] = {}
-    if mode is not None:
-        success_action = "block" if mode == "failure" else "satisfy"
-        failure_satisfies = mode in ("failure", "always") or intent.on_failure == "satisfy"
-        if mode == "failure":
-            codes[0] = {"dependencyAction": "block"}
-        # Under "always" the default already satisfies, unless job actions below give these
-        # codes entries of their own: an entry without dependencyAction would block.
-        if mode != "always" or job_actions:
-            for c in intent.satisfy_exit_codes:
-                target = {"dependencyAction": success_action}
-                if isinstance(c, tuple):
-                    spans[c] = target
-                elif c != 0:
-                    codes[c] = target
-        if failure_satisfies:
-            default["dependencyAction"] = "satisfy"
-    if job_actions:
-        # Codes the user calls success never end the job; failures do what job_action says.
-        for c in intent.satisfy_exit_codes:
-            if isinstance(c, tuple):
-                spans.setdefault(c, {})["jobAction"] = "none"
-            elif c != 0:
-                codes.setdefault(c, {})["jobAction"] = "none"
-        if 0 in codes:
-            codes[0]["jobAction"] = "none"
-        default["jobAction"] = intent.job_action or "none"
-
-    raw = intent.exit_conditions
-    if raw is None and not codes and not spans and not default:
-        return None
-    if raw is not None and (codes or spans):
-        _overlap_clashes(raw, codes, spans, task_id, diags)
-    out: dict[str, Any] = {k: v for k, v in (raw or {}).items()}
-
-    def merge(
-        existing: Mapping[str, Any] | None, derived: dict[str, str], where: str
-    ) -> dict[str, Any]:
-        merged = dict(existing or {})
-        for key, value in derived.items():
-            have = merged.get(key)
-            if have is None:
-                merged[key] = value
-            elif have != value and not (
-                key == "jobAction" and value == "none" and intent.job_action is None
-            ):
-                diags.append(
-                    Diagnostic(
-                        code="exit-conditions-clash",
-                        message=f"exit_conditions says {key}={have!r} but the task's failure "
-                        f"intent needs {value!r}",
-                        task_id=task_id,
-                        field=f"exitConditions.{where}.{key}",
-                        hint="express it one way: either the raw exit_conditions or "
-                        "on_failure / satisfy_exit_codes / job_action / edge `when`",
-                    )
-                )
-        return merged
-
-    if codes:
-        entries = [dict(e) for e in out.get("exitCodes", ())]
-        by_code = {e["code"]: n for n, e in enumerate(entries)}
-        for code in sorted(codes):
-            n = by_code.get(code)
-            if n is None:
-                entries.append({"code": code, "exitOptions": dict(codes[code])})
-            else:
-                entries[n]["exitOptions"] = merge(
-                    entries[n].get("exitOptions"), codes[code], f"exitCodes[{n}].exitOptions"
-                )
-        out["exitCodes"] = entries
-    if spans:
-        entries = [dict(e) for e in out.get("exitCodeRanges", ())]
-        by_span = {(e["start"], e["end"]): n for n, e in enumerate(entries)}
-        for span in sorted(spans):
-            n = by_span.get(span)
-            if n is None:
-                entries.append({"start": span[0], "end": span[1], "exitOptions": dict(spans[span])})
-            else:
-                entries[n]["exitOptions"] = merge(
-                    entries[n].get("exitOptions"), spans[span], f"exitCodeRanges[{n}].exitOptions"
-                )
-        out["exitCodeRanges"] = entries
-    if default:
-        out["default"] = merge(out.get("default"), default, "default")
-    if job_actions:
-        # Raw entries that name no jobAction would terminate the job under this setting.
-        for key in ("exitCodes", "exitCodeRanges"):
-            for entry in out.get(key, ()):
-                entry["exitOptions"] = {"jobAction": "none", **entry.get("exitOptions", {})}
-        for key in _DEFAULT_KEYS:
-            if key in out:
-                out[key] = {"jobAction": intent.job_action or "none", **out[key]}
-    return out
-
-
-def _overlap_clashes(
-    raw: Mapping[str, Any],
-    codes: Mapping[int, Mapping[str, str]],
-    spans: Mapping[tuple[int, int], Mapping[str, str]],
-    task_id: str,
-    diags: list[Diagnostic],
-) -> None:
-    """A raw code range that covers a derived code or range (or a raw code inside a derived
-    range) but asks for another dependencyAction: Batch would apply only one of them, so the
-    user's raw setting would silently lose. Identical entries are merged elsewhere."""
-
-    def conflicts(opts: Mapping[str, Any] | None, derived: Mapping[str, str]) -> bool:
-        want = derived.get("dependencyAction")
-        have = (opts or {}).get("dependencyAction")
-        return want is not None and have is not None and have != want
-
-    def clash(where: str) -> None:
-        diags.append(
-            Diagnostic(
-                code="exit-conditions-clash",
-                message=f"exit_conditions.{where} covers exit codes that the task's failure "
-                "intent gives another dependencyAction",
-                task_id=task_id,
-                field=f"exitConditions.{where}.exitOptions.dependencyAction",
-                hint="express it one way: either the raw exit_conditions or "
-                "satisfy_exit_codes / on_failure / edge `when`",
-            )
-        )
-
-    for n, entry in enumerate(raw.get("exitCodeRanges", ())):
-        lo, hi, opts = entry["start"], entry["end"], entry.get("exitOptions")
-        hit = any(lo <= c <= hi and conflicts(opts, d) for c, d in codes.items()) or any(
-            (a, b) != (lo, hi) and a <= hi and lo <= b and conflicts(opts, d)
-            for (a, b), d in spans.items()
-        )
-        if hit:
-            clash(f"exitCodeRanges[{n}]")
-    for n, entry in enumerate(raw.get("exitCodes", ())):
-        code, opts = entry["code"], entry.get("exitOptions")
-        if any(a <= code <= b and conflicts(opts, d) for (a, b), d in spans.items()):
-            clash(f"exitCodes[{n}]")
-
-
-def exit_options_of(ec: Mapping[str, Any] | None) -> list[Mapping[str, Any]]:
-    """Every exitOptions object of a wire ``exitConditions`` dict."""
-    if not ec:
-        return []
-    found = [ec.get("default"), *(ec.get(k) for k in _DEFAULT_KEYS)]
-    found += [e.get("exitOptions") for e in ec.get("exitCodes", ())]
-    found += [e.get("exitOptions") for e in ec.get("exitCodeRanges", ())]
-    return [o for o in found if o]
-
-
-def sets_job_action(ec: Mapping[str, Any] | None) -> bool:
-    """True when some exit condition asks Batch to disable or terminate the job."""
-    return any(o.get("jobAction") not in (None, "none") for o in exit_options_of(ec))
-
-
-def sets_dependency_action(ec: Mapping[str, Any] | None) -> bool:
-    return any("dependencyAction" in o for o in exit_options_of(ec))
+from dagbatch.errors import Diagnostic, InvalidWorkflow
+from dagbatch.limits import ApiVersion
 
 
 def depends_on_wire(deps: Dependencies) -> dict[str, Any] | None:
@@ -215,7 +37,7 @@ def iter_task_bytes(
     ids: Sequence[str],
     props: Sequence[Mapping[str, Any]],
     deps: Sequence[Dependencies],
-    exits: Mapping[int, dict[str, Any]],
+    exits: Mapping[int, Mapping[str, Any]],
 ) -> Iterator[bytes]:
     """Each task's JSON bytes, in ``order``; the hot loop of the compiler.
 
@@ -224,12 +46,54 @@ def iter_task_bytes(
     """
     dumps = orjson.dumps
     get_exit = exits.get
-    for i in order:
-        dep = deps[i]
-        body: dict[str, Any] = {"id": ids[i], **props[i]}
-        if dep.task_ids or dep.ranges:
-            body["dependsOn"] = depends_on_wire(dep)
-        ec = get_exit(i)
-        if ec is not None:
-            body["exitConditions"] = ec
-        yield dumps(body)
+    i = -1
+    try:
+        for i in order:
+            dep = deps[i]
+            body: dict[str, Any] = {"id": ids[i], **props[i]}
+            if dep.task_ids or dep.ranges:
+                body["dependsOn"] = depends_on_wire(dep)
+            ec = get_exit(i)
+            if ec is not None:
+                body["exitConditions"] = ec
+            yield dumps(body)
+    except orjson.JSONEncodeError as exc:
+        raise InvalidWorkflow([_not_json(exc, ids[i], None)]) from exc
+
+
+def _not_json(exc: Exception, task_id: str | None, field: str | None) -> Diagnostic:
+    return Diagnostic(
+        code="invalid-value",
+        message=f"cannot be written as JSON: {exc}",
+        task_id=task_id,
+        field=field,
+        hint="a lone surrogate such as '\\ud800' (often from os.fsdecode of a bad file "
+        "name) is not text; remove it or encode the value",
+    )
+
+
+def job_body(
+    job: models.JobSettings, api_version: ApiVersion, planned: PlannedTasks, exit_plan: ExitPlan
+) -> dict[str, Any]:
+    """The Add Job body: the user's job settings plus what the plan needs.
+
+    ``usesTaskDependencies`` when some task depends on another or sets a dependencyAction;
+    ``onTaskFailure: performexitoptionsjobaction`` when job actions are used; and
+    ``onAllTasksComplete: noaction``, because a job with no tasks counts as complete: the
+    user's ``terminatejob`` is applied by submit after the last task landed.
+    """
+    wire = models.job_wire(job, api_version)
+    uses_deps = any(d.task_ids or d.ranges for d in planned.deps) or any(
+        map(sets_dependency_action, exit_plan.exits.values())
+    )
+    body = {
+        **{k: v for k, v in wire.items() if k not in ("onAllTasksComplete", "onTaskFailure")},
+        "usesTaskDependencies": uses_deps or bool(wire.get("usesTaskDependencies")),
+        "onTaskFailure": "performexitoptionsjobaction" if exit_plan.job_actions else "noaction",
+        "onAllTasksComplete": "noaction",
+    }
+    try:
+        orjson.dumps(body)
+    except orjson.JSONEncodeError as exc:
+        raise InvalidWorkflow([_not_json(exc, None, "job")]) from exc
+    return body

@@ -20,7 +20,10 @@ from pathlib import Path
 from typing import Any
 
 import networkx as nx
+from pydantic import ValidationError
 
+from dagbatch.compiler.models import TASK_FIELD_NAMES
+from dagbatch.compiler.spec import pydantic_diagnostics
 from dagbatch.errors import WorkflowLoadError
 
 DEFAULT_NAMES = ("graph", "workflow", "dag")
@@ -77,6 +80,32 @@ def _user_frame(exc: BaseException, path: Path) -> int | None:
     return line
 
 
+def _load_error(exc: BaseException, path: Path, where: str) -> WorkflowLoadError:
+    """``exc`` raised by the workflow's code as a load error with the file and line. A
+    ``SystemExit`` (``sys.exit(0)`` included) is an error too: the workflow gave no graph."""
+    line = _user_frame(exc, path)
+    if isinstance(exc, SystemExit):
+        return WorkflowLoadError(
+            f"the workflow called sys.exit({exc.code!r}) {where}; a workflow file must "
+            "define its graph and return",
+            path=str(path),
+            line=line,
+        )
+    if isinstance(exc, ValidationError) and exc.title == "Task":
+        return WorkflowLoadError(
+            f"invalid Task(...) {where}: "
+            + "; ".join(
+                d.message + (f" ({d.hint})" if d.hint else "")
+                for d in pydantic_diagnostics(exc, None, known=TASK_FIELD_NAMES)
+            ),
+            path=str(path),
+            line=line,
+        )
+    return WorkflowLoadError(
+        f"error {where}: {type(exc).__name__}: {exc}", path=str(path), line=line
+    )
+
+
 def _exec_module(path: Path) -> Any:
     resolved = path.resolve()
     mod_name = f"_dagbatch_workflow_{abs(hash(str(resolved)))}"
@@ -90,19 +119,10 @@ def _exec_module(path: Path) -> Any:
     sys.path.insert(0, folder)
     try:
         spec.loader.exec_module(module)
-    except SystemExit as exc:
-        raise WorkflowLoadError(
-            f"the workflow called sys.exit({exc.code!r}) while loading", path=str(path)
-        ) from exc
     except BaseException as exc:
         if isinstance(exc, KeyboardInterrupt):
             raise
-        line = _user_frame(exc, path)
-        raise WorkflowLoadError(
-            f"error while running the workflow: {type(exc).__name__}: {exc}",
-            path=str(path),
-            line=line,
-        ) from exc
+        raise _load_error(exc, path, "while running the workflow") from exc
     finally:
         sys.path[:] = path_before
         # Modules imported from the workflow's own folder go: a second load sees fresh copies.
@@ -136,11 +156,9 @@ def _call_user(fn: Callable[[], Any], path: Path, name: str) -> Any:
     sys.path.insert(0, folder)
     try:
         return fn()
-    except Exception as exc:
-        raise WorkflowLoadError(
-            f"error in {name}(): {type(exc).__name__}: {exc}",
-            path=str(path),
-            line=_user_frame(exc, path),
-        ) from exc
+    except BaseException as exc:
+        if isinstance(exc, KeyboardInterrupt):
+            raise
+        raise _load_error(exc, path, f"in {name}()") from exc
     finally:
         sys.path[:] = path_before

@@ -26,6 +26,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import PurePath
 from typing import Annotated, Any, Final, Literal, TypeAlias
 
 from pydantic import (
@@ -68,6 +69,7 @@ __all__ = [
     "OutputFileDestination",
     "OutputFileUploadHeader",
     "OutputFileUploadOptions",
+    "PoolOs",
     "ResourceFile",
     "Task",
     "TaskConstraints",
@@ -89,7 +91,11 @@ PositiveInt32 = Annotated[int, Field(ge=1, le=INT32_MAX)]
 
 
 class WireModel(BaseModel):
-    """Base of every wire model: frozen, unknown keys rejected, snake_case or camelCase in."""
+    """Base of every wire model: frozen, unknown keys rejected, snake_case or camelCase in.
+
+    A ``pathlib`` path is accepted wherever a string is (``file_path=Path("data/x.csv")``),
+    written with forward slashes.
+    """
 
     model_config = ConfigDict(
         frozen=True,
@@ -97,6 +103,13 @@ class WireModel(BaseModel):
         populate_by_name=True,
         alias_generator=to_camel,
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _paths_as_strings(cls, data: Any) -> Any:
+        if isinstance(data, Mapping) and any(isinstance(v, PurePath) for v in data.values()):
+            return {k: v.as_posix() if isinstance(v, PurePath) else v for k, v in data.items()}
+        return data
 
 
 # --------------------------------------------------------------------------- enums
@@ -146,6 +159,7 @@ TaskFailureMode = Annotated[
     _enum_folder(("noaction", "performexitoptionsjobaction")),
 ]
 OnFailure = Annotated[Literal["block", "satisfy"], _enum_folder(("block", "satisfy"))]
+PoolOs = Annotated[Literal["linux", "windows"], _enum_folder(("linux", "windows"))]
 
 
 # --------------------------------------------------------------------------- durations
@@ -301,6 +315,17 @@ class ResourceFile(WireModel):
 class EnvironmentSetting(WireModel):
     name: str
     value: str | None = None
+
+
+def _environment(value: object) -> object:
+    """Accept {"NAME": "value", ...} as well as [{"name": ..., "value": ...}, ...]; the
+    mapping's order is kept."""
+    if isinstance(value, Mapping):
+        return tuple({"name": k, "value": v} for k, v in value.items())
+    return value
+
+
+Environment = Annotated[tuple[EnvironmentSetting, ...], BeforeValidator(_environment)]
 
 
 class AffinityInfo(WireModel):
@@ -526,7 +551,7 @@ class Task(WireModel):
     container_settings: TaskContainerSettings | None = None
     resource_files: tuple[ResourceFile, ...] | None = None
     output_files: tuple[OutputFile, ...] | None = None
-    environment_settings: tuple[EnvironmentSetting, ...] | None = None
+    environment_settings: Environment | None = None
     affinity_info: AffinityInfo | None = None
     constraints: TaskConstraints | None = None
     # requiredSlots is declared before multiInstanceSettings: the latter's validator reads it.
@@ -723,7 +748,9 @@ class JobSettings(WireModel):
     on_all_tasks_complete: AllTasksComplete | None = None
     on_task_failure: TaskFailureMode | None = None
     metadata: Annotated[tuple[MetadataItem, ...], BeforeValidator(_metadata)] | None = None
-    common_environment_settings: tuple[EnvironmentSetting, ...] | None = None
+    common_environment_settings: Environment | None = None
+    #: The pool's node OS: picks the barrier tasks' command line. Not sent to Batch.
+    pool_os: PoolOs | None = None
 
     @field_validator("max_parallel_tasks")
     @classmethod
@@ -747,7 +774,7 @@ def job_wire(
     ``poolInfo: {"poolId": ...}``). ``job_id`` overrides ``job.id``. The caller adds
     ``usesTaskDependencies`` / ``onTaskFailure`` as the plan needs. Properties the version
     does not have are left out; ``job_version_issues`` reports them."""
-    wire = job.model_dump(mode="json", by_alias=True, exclude_none=True)
+    wire = job.model_dump(mode="json", by_alias=True, exclude_none=True, exclude={"pool_os"})
     if job_id is not None:
         wire["id"] = job_id
     pool = wire.pop("poolId", None)
@@ -761,7 +788,7 @@ def job_version_issues(job: JobSettings, api_version: ApiVersion) -> list[Versio
     """Job settings that ``api_version`` does not have."""
     if api_version != _V2017:
         return []
-    wire = job.model_dump(by_alias=True, exclude_none=True)
+    wire = job.model_dump(by_alias=True, exclude_none=True, exclude={"pool_os"})
     return [
         VersionIssue(key, f"{key} is not a property of api-version {_V2017}", _HINT_2017)
         for key in _JOB_ONLY_2025

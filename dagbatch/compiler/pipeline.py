@@ -1,29 +1,49 @@
-"""The compiler: pure passes called in one visible sequence.
+"""The compiler: pure passes called in one visible sequence, ``PASSES``.
 
 ::
 
-    nx.DiGraph --normalize--> WorkflowSpec --validate--> diagnostics
-      --limits (ranges inside)--> PlannedTasks --order--> topological order
-      --emit--> task bytes --batch--> requests in waves --> CompiledPlan
+    nx.DiGraph
+      1 normalize             -> WorkflowSpec (ids, properties, intents, parent lists)
+      2 validate              -> diagnostics (ids, cycles, failure intent, completion)
+      3 plan_dependencies     -> PlannedTasks (dependsOn: taskIds, ranges, barriers)
+      4 order_tasks           -> submit order (topological, barriers before their child)
+      5 plan_exit_conditions  -> ExitPlan (exitConditions, job actions)
+      6 iter_task_bytes       -> each task's exact JSON bytes
+      7 cut_batches           -> requests of at most 100 tasks and 1 MB, in waves
+      8 job_body              -> the Add Job body
+                              => CompiledPlan
 
-``compile_graph`` raises ``InvalidWorkflow`` with every error found; warnings ride along on
-the plan.
+Each pass is a function of frozen values with a docstring. ``compile_graph`` raises
+``InvalidWorkflow`` with every error found; warnings ride along on the plan.
 """
 
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterator, Mapping
+import re
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 import networkx as nx
+import orjson
 
-from dagbatch.compiler import dependencies, emit, models
-from dagbatch.compiler.batching import ENVELOPE_BYTES, cut_batches
-from dagbatch.compiler.dependencies import OverLimit
-from dagbatch.compiler.spec import DEFAULT_INTENT, normalize
+from dagbatch.compiler.batching import Cut, cut_batches, oversized_tasks
+from dagbatch.compiler.dependencies import (
+    BARRIER_COMMANDS,
+    DEFAULT_BARRIER_COMMAND,
+    DEFAULT_OVER_LIMIT,
+    OVER_LIMIT_STRATEGIES,
+    OverLimit,
+    PlannedTasks,
+    order_tasks,
+    plan_dependencies,
+)
+from dagbatch.compiler.emit import iter_task_bytes, job_body
+from dagbatch.compiler.exits import plan_exit_conditions
+from dagbatch.compiler.models import JobSettings, PoolOs
+from dagbatch.compiler.spec import WorkflowSpec, normalize
 from dagbatch.compiler.validate import validate
 from dagbatch.errors import Diagnostic, InvalidWorkflow
 from dagbatch.limits import (
@@ -35,13 +55,29 @@ from dagbatch.limits import (
 )
 from dagbatch.plan import Batch
 
+#: The compiler's passes, in the order ``compile_graph`` runs them (the README's "How compile
+#: works" lists the same names).
+PASSES: Final[tuple[Callable[..., Any], ...]] = (
+    normalize,
+    validate,
+    plan_dependencies,
+    order_tasks,
+    plan_exit_conditions,
+    iter_task_bytes,
+    cut_batches,
+    job_body,
+)
+
 
 @dataclass(frozen=True)
 class CompileOptions:
     api_version: ApiVersion = DEFAULT_API_VERSION
-    over_limit: OverLimit = "barrier"
+    over_limit: OverLimit = DEFAULT_OVER_LIMIT
     taskids_margin: int = DEFAULT_TASK_IDS_MARGIN
-    barrier_command: str = dependencies.DEFAULT_BARRIER_COMMAND
+    #: None: by the pool's OS (``pool_os`` here or in the job settings), Linux if unknown
+    barrier_command: str | None = None
+    #: the pool's node OS, "linux" or "windows" (overrides the job setting ``pool_os``)
+    pool_os: PoolOs | None = None
     #: job settings that override ``graph.graph["job"]`` (e.g. from the command line)
     job: Mapping[str, Any] = field(default_factory=dict)
 
@@ -51,8 +87,8 @@ class CompileOptions:
                 f"taskids_margin must be from 0 to {TASK_IDS_CHAR_LIMIT - 1}, "
                 f"not {self.taskids_margin}"
             )
-        if self.over_limit not in dependencies.OVER_LIMIT_STRATEGIES:
-            raise ValueError(f"over_limit must be one of {dependencies.OVER_LIMIT_STRATEGIES}")
+        if self.over_limit not in OVER_LIMIT_STRATEGIES:
+            raise ValueError(f"over_limit must be one of {OVER_LIMIT_STRATEGIES}")
 
     @property
     def budget(self) -> int:
@@ -76,16 +112,6 @@ class CompiledPlan:
         return self.counts["tasks"]
 
 
-def _modes(planned: dependencies.PlannedTasks) -> list[str | None]:
-    """What each task's dependents want: None (no dependents) or the agreed `when`."""
-    modes: list[str | None] = [None] * len(planned.ids)
-    for p in set().union(*planned.preds):
-        modes[p] = "success"
-    for (u, _v), w in planned.when.items():
-        modes[u] = w  # validate guaranteed one `when` per parent
-    return modes
-
-
 @contextmanager
 def _gc_paused() -> Iterator[None]:
     """Pause the cyclic garbage collector while a pass allocates millions of small,
@@ -107,98 +133,105 @@ def compile_graph(graph: nx.DiGraph, options: CompileOptions | None = None) -> C
 
 
 def _compile(graph: nx.DiGraph, opts: CompileOptions) -> CompiledPlan:
+    """The passes of ``PASSES``, in that order. Each takes frozen values and returns new ones;
+    diagnostics are collected along the way and errors stop the compile between passes."""
     api = opts.api_version
     spec, diags = normalize(graph, api_version=api, job_overrides=opts.job)
     diags += validate(spec)
     _raise_on_errors(diags)
-
-    planned, more = dependencies.plan_dependencies(
-        spec, budget=opts.budget, strategy=opts.over_limit, barrier_command=opts.barrier_command
+    command, os_known = _barrier_command(opts, spec.job)
+    planned, more = plan_dependencies(
+        spec, budget=opts.budget, strategy=opts.over_limit, barrier_command=command
     )
     diags += more
+    if planned.barriers and not os_known:
+        diags.append(_barrier_os_unknown(command))
     _raise_on_errors(diags)
-
-    job = spec.job
-    job_actions = job.on_task_failure == "performexitoptionsjobaction" or any(
-        i.job_action not in (None, "none") or emit.sets_job_action(i.exit_conditions)
-        for i in planned.intents
-        if i is not DEFAULT_INTENT
-    )
-    modes = _modes(planned)
-    order = spec.topological[0]  # computed once, by validate
-    if planned.barriers:
-        # A barrier's parents are parents of its child, so just before the child is a
-        # place in topological order for it.
-        with_barriers: list[int] = []
-        for i in order:
-            before = planned.barriers_of.get(i)
-            if before:
-                with_barriers.extend(before)
-            with_barriers.append(i)
-        order = with_barriers
-
+    order = order_tasks(spec, planned)
+    exit_plan, more = plan_exit_conditions(planned, spec.job)
+    diags += more
+    _raise_on_errors(diags)
+    parts = iter_task_bytes(order, planned.ids, planned.props, planned.deps, exit_plan.exits)
     max_body = MAX_BODY_BYTES[api]
-    ids = planned.ids
-    deps = planned.deps
-    # exitConditions for the tasks whose intent or dependents differ from Batch's defaults
-    # (all tasks when the job uses job actions); the rest get none.
-    intents = planned.intents
-    special = (
-        range(len(ids))
-        if job_actions
-        else [
-            i
-            for i, (m, it) in enumerate(zip(modes, intents, strict=True))
-            if it is not DEFAULT_INTENT or (m is not None and m != "success")
-        ]
-    )
-    exits: dict[int, dict[str, Any]] = {}
-    for i in special:
-        ec = emit.derive_exit_conditions(
-            intents[i], mode=modes[i], job_actions=job_actions, task_id=ids[i], diags=diags
-        )
-        if ec is not None:
-            exits[i] = ec
-    uses_deps = any(d.task_ids or d.ranges for d in deps) or any(
-        map(emit.sets_dependency_action, exits.values())
-    )
-    max_chars = max((d.chars for d in deps), default=0)
-    range_count = sum(len(d.ranges) for d in deps if d.ranges)
-
-    parts = emit.iter_task_bytes(order, ids, planned.props, deps, exits)
     cuts = cut_batches(order, parts, planned.preds, max_body_bytes=max_body)
-    for b in cuts:
-        if b.size >= max_body:  # only a lone task can overflow a request
-            size = b.size - ENVELOPE_BYTES
-            diags.append(
-                Diagnostic(
-                    code="task-too-large",
-                    message=f"the task serializes to {size} bytes; a request body must be "
-                    f"under {max_body} bytes for api-version {api}",
-                    task_id=ids[b.tasks[0]],
-                    hint="move large data (environment values, resource file lists) into "
-                    "files fetched by the task",
-                )
-            )
+    diags += oversized_tasks(cuts, planned.ids, max_body_bytes=max_body, api_version=api)
     _raise_on_errors(diags)
-    batches = tuple(
-        Batch(
-            index=n,
-            wave=b.wave,
-            task_ids=tuple(map(ids.__getitem__, b.tasks)),
-            body=b.body,
+    job = job_body(spec.job, api, planned, exit_plan)
+    diags += _sas_tokens(cuts, job)
+    return _compiled_plan(spec, planned, cuts, job, diags)
+
+
+#: A SAS token's signature parameter in a URL.
+_SAS_SIGNATURE = re.compile(rb"[?&]sig=")
+
+
+def _sas_tokens(cuts: Sequence[Cut], job: Mapping[str, Any]) -> list[Diagnostic]:
+    """A warning when the plan holds SAS signatures (``sig=``): it is then a secret."""
+    holders = [
+        t["id"]
+        for b in cuts
+        if b"sig=" in b.body and _SAS_SIGNATURE.search(b.body)
+        for t in orjson.loads(b.body)["value"]
+        if _SAS_SIGNATURE.search(orjson.dumps(t))
+    ]
+    in_job = _SAS_SIGNATURE.search(orjson.dumps(job)) is not None
+    if not holders and not in_job:
+        return []
+    where = []
+    if holders:
+        shown = ", ".join(map(repr, holders[:5])) + (" ..." if len(holders) > 5 else "")
+        where.append(f"{len(holders)} task(s) ({shown})")
+    if in_job:
+        where.append("the job settings")
+    return [
+        Diagnostic(
+            code="plan-holds-secrets",
+            severity="warning",
+            message=f"{' and '.join(where)} carry SAS tokens (sig=): whoever reads the plan "
+            "can use them",
+            task_id=holders[0] if holders else None,
+            hint="do not commit or share the plan directory; prefer managed identities "
+            "(identity_reference) or short-lived tokens",
         )
+    ]
+
+
+def _barrier_command(opts: CompileOptions, job: JobSettings) -> tuple[str, bool]:
+    """The barrier tasks' command line, and whether the pool's OS was known to choose it."""
+    if opts.barrier_command is not None:
+        return opts.barrier_command, True
+    pool_os = opts.pool_os or job.pool_os
+    if pool_os is None:
+        return DEFAULT_BARRIER_COMMAND, False
+    return BARRIER_COMMANDS[pool_os], True
+
+
+def _barrier_os_unknown(command: str) -> Diagnostic:
+    return Diagnostic(
+        code="barrier-os-unknown",
+        severity="warning",
+        message=f"barrier tasks were added with the command line {command!r}, which runs on "
+        "Linux nodes only, and the pool's OS is not known",
+        field="job.poolOs",
+        hint="say which OS the pool runs: pool_os='linux' or 'windows' in graph.graph['job'], "
+        "or --pool-os (or give --barrier-command)",
+    )
+
+
+def _compiled_plan(
+    spec: WorkflowSpec,
+    planned: PlannedTasks,
+    cuts: Sequence[Cut],
+    job: Mapping[str, Any],
+    diags: Sequence[Diagnostic],
+) -> CompiledPlan:
+    """The plan as the rest of dagbatch sees it: batches with task ids, counts, warnings."""
+    ids = planned.ids
+    batches = tuple(
+        Batch(index=n, wave=b.wave, task_ids=tuple(map(ids.__getitem__, b.tasks)), body=b.body)
         for n, b in enumerate(cuts, start=1)
     )
-
-    on_task_failure = "performexitoptionsjobaction" if job_actions else "noaction"
-    job_body = models.job_wire(job, api)
-    job_body = {
-        **{k: v for k, v in job_body.items() if k not in ("onAllTasksComplete", "onTaskFailure")},
-        "usesTaskDependencies": uses_deps or bool(job_body.get("usesTaskDependencies")),
-        "onTaskFailure": on_task_failure,
-        "onAllTasksComplete": "noaction",
-    }
+    deps = planned.deps
     counts = {
         "tasks": len(ids),
         "userTasks": planned.user_count,
@@ -206,18 +239,18 @@ def _compile(graph: nx.DiGraph, opts: CompileOptions) -> CompiledPlan:
         "edges": sum(len(p) for p in spec.preds),
         "requests": len(batches),
         "waves": max((b.wave for b in batches), default=0),
-        "ranges": range_count,
-        "maxTaskIdsChars": max_chars,
+        "ranges": sum(len(d.ranges) for d in deps if d.ranges),
+        "maxTaskIdsChars": max((d.chars for d in deps), default=0),
     }
     return CompiledPlan(
-        api_version=api,
-        job_id=job.id,
-        job=job_body,
-        on_all_tasks_complete=job.on_all_tasks_complete or "noaction",
+        api_version=spec.api_version,
+        job_id=spec.job.id,
+        job=job,
+        on_all_tasks_complete=spec.job.on_all_tasks_complete or "noaction",
         batches=batches,
         counts=counts,
         barriers=tuple(ids[b] for b in planned.barriers),
-        id_map=dict(planned.id_map),
+        id_map=dict(planned.id_map or {}),
         warnings=tuple(d for d in diags if d.severity == "warning"),
     )
 

@@ -1,10 +1,11 @@
 """ranges: collapse runs of integer parent ids into exact ``taskIdRanges``.
 
 Batch's rule [deps-doc; Azure/BatchExplorer#1451]: a range selects *every* task of the job
-whose id parses as an integer inside it, leading zeros ignored. So a range is only emitted
-where it is exact: each integer in it is an intended parent (a run of consecutive canonical
-ids among the parents) and no other task id of the job normalises into it ("007" next to
-"7" poisons 7 for ranges). Ranges do not count toward the 64000-character ``taskIds`` limit.
+whose id parses as an integer inside it, leading zeros ignored (and, ids being allowed a
+'-', an optional sign: "-0" is 0). So a range is only emitted where it is exact: each integer
+in it is an intended parent (a run of consecutive canonical ids among the parents) and no
+other task id of the job parses into it ("007" or "-0" next to "7" or "0" poisons that
+integer for ranges). Ranges do not count toward the 64000-character ``taskIds`` limit.
 
 Runs are emitted as a range only where that makes the payload smaller, unless the
 character budget needs more of them. Exactness is judged against the plan's own tasks: a
@@ -70,18 +71,26 @@ class RangeIndex:
 
     @classmethod
     def build(cls, ids: Sequence[str]) -> RangeIndex:
-        digit = [i for i, tid in enumerate(ids) if tid.isdigit() and tid.isascii()]
+        # Every id an integer parser accepts (optional sign, leading zeros): see
+        # dagbatch.limits.canonical_int. The common string ids fail the first test.
+        digit = [
+            i
+            for i, tid in enumerate(ids)
+            if (tid.isdigit() or (tid[:1] == "-" and tid[1:].isdigit())) and tid.isascii()
+        ]
         if not digit:
             return cls((-1,) * len(ids), frozenset())
         values = [-1] * len(ids)
         poisoned: set[int] = set()
         texts = [ids[i] for i in digit]
         for i, tid, n in zip(digit, texts, map(int, texts), strict=True):
-            if tid[0] != "0" or len(tid) == 1:
+            if tid == "0" or tid[0] not in "0-":
                 if n <= INT32_MAX:
                     values[i] = n  # beyond int32 no range can select it: plain id
             else:
-                poisoned.add(n)  # "007": a range over 7 would select it too
+                # "007" or "-0" or "-5": a range over the integer would select it too, so
+                # the integer is never put in a range (a negative one never is anyway)
+                poisoned.add(n)
         if poisoned:
             values = [-1 if v in poisoned else v for v in values]
         return cls(tuple(values), frozenset(i for i in digit if values[i] >= 0))
@@ -140,8 +149,11 @@ def dependencies_of(
     chosen = set(as_range)
     chars = sum(map(len, others)) + sum(_id_chars(a, b) for a, b in runs if (a, b) not in chosen)
     if chars > budget:
-        # The budget needs ranges: take the runs that save most characters first.
-        rest = sorted((r for r in runs if r not in chosen), key=lambda r: -_id_chars(*r))
+        # The budget needs ranges: take the runs that save most characters first, a run of
+        # one integer only after every longer run (a plain taskIds entry reads better).
+        rest = sorted(
+            (r for r in runs if r not in chosen), key=lambda r: (r[0] == r[1], -_id_chars(*r))
+        )
         for a, b in rest:
             if chars <= budget:
                 break

@@ -16,7 +16,7 @@ import difflib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import Any, Final, NamedTuple
 
 import networkx as nx
 from pydantic import ValidationError
@@ -24,7 +24,7 @@ from pydantic.alias_generators import to_camel
 
 from dagbatch.compiler import graphs, models
 from dagbatch.errors import Diagnostic
-from dagbatch.limits import MAX_DISPLAY_NAME_LENGTH, ApiVersion
+from dagbatch.limits import MAX_BODY_BYTES, MAX_DISPLAY_NAME_LENGTH, ApiVersion
 
 WHEN_VALUES = ("success", "failure", "always")
 
@@ -79,6 +79,14 @@ class Intent:
 DEFAULT_INTENT = Intent()
 
 
+class Topology(NamedTuple):
+    """Kahn's topological order of the tasks, and the tasks on or behind a cycle (empty for a
+    DAG; then ``order`` holds every task)."""
+
+    order: list[int]
+    leftover: list[int]
+
+
 @dataclass(frozen=True)
 class WorkflowSpec:
     """The normalized workflow. Index ``i`` names the i-th node in graph order everywhere."""
@@ -94,9 +102,9 @@ class WorkflowSpec:
     job: models.JobSettings
 
     @cached_property
-    def topological(self) -> tuple[list[int], list[int]]:
-        """(order, leftover): Kahn's order, and the tasks on or behind a cycle."""
-        return graphs.topological_order(self.preds, self.succ)
+    def topological(self) -> Topology:
+        """Computed once (validate needs it for cycles, the later passes for the order)."""
+        return Topology(*graphs.topological_order(self.preds, self.succ))
 
 
 def _camel_path(loc: tuple[int | str, ...]) -> str:
@@ -127,15 +135,65 @@ def pydantic_diagnostics(
             name = str(err["loc"][-1])
             message = f"unknown property {name!r}"
             if known is not None and len(err["loc"]) == 1:
-                close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.6)
-                if close:
-                    hint = f"did you mean {close[0]!r}?"
+                hint = suggest(name, known)
             if hint is None:
                 hint = "check the spelling; attributes starting with '_' are ignored"
         elif etype == "missing":
             message = f"required property {field!r} is missing"
         out.append(Diagnostic(code=code, message=message, task_id=task_id, field=field, hint=hint))
     return out
+
+
+#: What users of other workflow tools write, and where it goes in dagbatch; keys are
+#: lower-case without '_' or '-'.
+_ELSEWHERE: Final[Mapping[str, str]] = {
+    **dict.fromkeys(
+        ("retries", "retry", "maxretries", "retrycount", "maxretrycount", "maxtaskretrycount"),
+        "constraints={'max_task_retry_count': N}",
+    ),
+    **dict.fromkeys(
+        ("timeout", "executiontimeout", "walltime", "maxwallclocktime", "maxruntime"),
+        "constraints={'max_wall_clock_time': 'PT1H'}",
+    ),
+    "retentiontime": "constraints={'retention_time': 'P7D'}",
+    **dict.fromkeys(
+        ("env", "environment", "envvars", "environ", "environmentvariables"),
+        "environment_settings={'NAME': 'value'}",
+    ),
+    **dict.fromkeys(("cmd", "command", "bashcommand", "script"), "command_line"),
+    **dict.fromkeys(("name", "label", "title", "description"), "display_name"),
+    **dict.fromkeys(
+        ("dependson", "dependencies", "upstream", "parents", "after"),
+        "an edge: graph.add_edge(parent, task)",
+    ),
+    "triggerrule": "the edge attribute when='success', 'failure' or 'always'",
+    **dict.fromkeys(("pool", "poolid", "queue"), "pool_id in graph.graph['job']"),
+    **dict.fromkeys(("outputs", "output"), "output_files"),
+    **dict.fromkeys(("inputs", "input", "files"), "resource_files"),
+    **dict.fromkeys(("slots", "cpus", "cores"), "required_slots"),
+    **dict.fromkeys(
+        ("image", "dockerimage", "container"), "container_settings={'image_name': ...}"
+    ),
+}
+
+
+def suggest(name: str, known: frozenset[str]) -> str | None:
+    """A "did you mean" hint for an unknown property ``name``, or None.
+
+    Another tool's word goes where dagbatch keeps that setting (``retries`` is
+    ``constraints.max_task_retry_count``); a misspelling gets the closest accepted name, in
+    the user's own style (snake_case or camelCase), compared ignoring case and '_'.
+    """
+    key = name.lower().replace("_", "").replace("-", "")
+    if key in _ELSEWHERE:
+        return f"did you mean {_ELSEWHERE[key]}?"
+    folded: dict[str, str] = {}
+    for k in sorted(known):
+        # prefer the spelling in the style the user wrote
+        if ("_" in k) == ("_" in name) or k.lower().replace("_", "") not in folded:
+            folded[k.lower().replace("_", "")] = k
+    close = difflib.get_close_matches(key, sorted(folded), n=1, cutoff=0.75)
+    return f"did you mean {folded[close[0]]!r}?" if close else None
 
 
 def _node_id(key: Any) -> str | None:
@@ -148,13 +206,28 @@ def _node_id(key: Any) -> str | None:
     return None
 
 
+def _chars(value: Any) -> int:
+    """The characters of every string in a wire value: a floor of its JSON size in bytes."""
+    if isinstance(value, str):
+        return len(value)
+    if isinstance(value, Mapping):
+        return sum(len(k) + _chars(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return sum(map(_chars, value))
+    return 1
+
+
+#: Longer command lines take the model path, where the task's size is checked.
+_SIMPLE_MAX_CHARS = 100_000
+
+
 def _simple_props(attrs: Mapping[str, Any]) -> dict[str, Any] | None:
     """Wire props for a node that has only a command line / display name, else None."""
     if len(attrs) == 1:  # the common case: just a command line
         line = attrs.get("command_line")
         if line is None:
             line = attrs.get("commandLine")
-        if type(line) is str and line and not line.isspace():
+        if type(line) is str and line and len(line) < _SIMPLE_MAX_CHARS and not line.isspace():
             return {"commandLine": line}
         return None
     props: dict[str, Any] = {}
@@ -167,7 +240,8 @@ def _simple_props(attrs: Mapping[str, Any]) -> dict[str, Any] | None:
         if not isinstance(value, str) or wire in props:
             return None
         props[wire] = value
-    if not props.get("commandLine", "").strip():
+    line = props.get("commandLine", "")
+    if len(line) >= _SIMPLE_MAX_CHARS or not line.strip():
         return None
     if len(props.get("displayName", "")) > MAX_DISPLAY_NAME_LENGTH:
         return None
@@ -279,6 +353,22 @@ def normalize(
                     hint=issue.hint,
                 )
             )
+        size = _chars(wire)
+        if size >= MAX_BODY_BYTES[api_version]:
+            # Checked before anything serializes it: a value of gigabytes is an error to
+            # report, not something to hand to the JSON encoder.
+            diags.append(
+                Diagnostic(
+                    code="task-too-large",
+                    message=f"the task's properties hold {size:,} characters; a request "
+                    f"body must be under {MAX_BODY_BYTES[api_version]:,} bytes for "
+                    f"api-version {api_version}",
+                    task_id=tid,
+                    hint="move large data (environment values, resource file lists) into "
+                    "files fetched by the task",
+                )
+            )
+            wire = {}
         props[i] = wire
         intents[i] = _intent_of(task, api_version)
 
@@ -323,7 +413,19 @@ def normalize(
             else:
                 when[(ui, vi)] = w
 
-    job_data: dict[str, Any] = dict(graph.graph.get("job") or {})
+    given_job = graph.graph.get("job") or {}
+    if not isinstance(given_job, Mapping):
+        diags.append(
+            Diagnostic(
+                code="invalid-type",
+                message=f'graph.graph["job"] is a {type(given_job).__name__}, not a mapping of '
+                "job settings",
+                field="job",
+                hint='graph.graph["job"] = {"id": "nightly", "pool_id": "my-pool"}',
+            )
+        )
+        given_job = {}
+    job_data: dict[str, Any] = dict(given_job)
     if job_overrides:
         job_data.update({k: v for k, v in job_overrides.items() if v is not None})
     try:
@@ -340,6 +442,17 @@ def normalize(
             for d in pydantic_diagnostics(exc, None)
         )
         job = models.JobSettings()
+    # Job settings the api-version lacks are reported, never dropped from job.json silently.
+    diags.extend(
+        Diagnostic(
+            code="unsupported-property",
+            message=issue.message,
+            task_id=None,
+            field="job." + issue.field,
+            hint=issue.hint,
+        )
+        for issue in models.job_version_issues(job, api_version)
+    )
 
     spec = WorkflowSpec(
         api_version=api_version,

@@ -1,17 +1,19 @@
 """validate: every rule of Batch that can be checked offline, all diagnostics at once.
 
 Checks here work on the normalized spec (property-level checks ran in normalize through the
-models): ids (charset, length, case-insensitive duplicates, integer aliases like "7"/"007"),
-self-loops and cycles (with the cycle's path), failure intent (children of one parent that
-want different things, job actions against the job's setting).
+models): ids (charset, length, case-insensitive duplicates, integer aliases like "7"/"007"
+or "0"/"-0"), self-loops and cycles (with the cycle's path), failure intent (children of one
+parent that want different things, job actions against the job's setting), and outcomes
+that leave tasks waiting for ever (``check_completion``).
 """
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 
-from dagbatch.compiler import emit, graphs
-from dagbatch.compiler.spec import WorkflowSpec
+from dagbatch.compiler import exits, graphs
+from dagbatch.compiler.spec import DEFAULT_INTENT, WorkflowSpec
 from dagbatch.errors import Diagnostic
 from dagbatch.limits import ID_PATTERN, MAX_ID_LENGTH
 
@@ -28,12 +30,18 @@ def _id_problem(tid: str) -> Diagnostic:
     if tid == "":
         return Diagnostic(code="invalid-id", message="task id is empty", task_id=tid, field="id")
     bad = sorted({c for c in tid if not (c.isascii() and (c.isalnum() or c in "-_"))})
+    spelling = re.sub(r"[^A-Za-z0-9_-]+", "-", tid).strip("-")[:MAX_ID_LENGTH]
+    hint = "ids may use letters, digits, '-' and '_' only"
+    if spelling and ID_PATTERN.fullmatch(spelling):
+        hint += f", e.g. {spelling!r}"
+        if "." in tid:
+            hint += " (a dotted 'group.task' id, as in Airflow, needs another separator)"
     return Diagnostic(
         code="invalid-id",
         message="task id has characters Batch does not allow: " + ", ".join(map(repr, bad)),
         task_id=tid,
         field="id",
-        hint="ids may use letters, digits, '-' and '_' only",
+        hint=hint,
     )
 
 
@@ -46,22 +54,38 @@ def check_ids(spec: WorkflowSpec) -> list[Diagnostic]:
         seen: dict[str, str] = {}
         for tid in ids:
             first = seen.setdefault(tid.lower(), tid)
-            if first is not tid:
-                diags.append(
-                    Diagnostic(
-                        code="duplicate-id",
-                        message=f"task id {tid!r} equals {first!r} ignoring case; Batch ids "
-                        "are unique within a job regardless of case",
-                        task_id=tid,
-                        field="id",
-                        hint="rename one of the two tasks",
-                    )
+            if first is tid:
+                continue
+            if first == tid:
+                # networkx keys are unique, so these are the int and the str of one number
+                message = (
+                    f"two nodes become task id {tid!r}: the int {tid} and the str {tid!r} "
+                    "(an int node key becomes its decimal string)"
                 )
-    # "7" and "007" denote the same task to a range. Two ids can only alias if one of them
-    # is zero-padded (equal canonical ids would be duplicates), so look only then.
+            else:
+                message = (
+                    f"task id {tid!r} equals {first!r} ignoring case; Batch ids are unique "
+                    "within a job regardless of case"
+                )
+            diags.append(
+                Diagnostic(
+                    code="duplicate-id",
+                    message=message,
+                    task_id=tid,
+                    field="id",
+                    hint="rename one of the two tasks",
+                )
+            )
+    # "7", "007" and "-0"/"0" denote the same task to a range (an integer parser takes a sign
+    # and leading zeros). Two ids can only alias if one of them is not canonical (equal
+    # canonical ids would be duplicates), so look only then.
     by_int: dict[int, list[str]] = defaultdict(list)
-    digits = [tid for tid in ids if tid.isdigit() and tid.isascii()]
-    if any(tid[0] == "0" and len(tid) > 1 for tid in digits):
+    digits = [
+        tid
+        for tid in ids
+        if (tid.isdigit() or (tid[:1] == "-" and tid[1:].isdigit())) and tid.isascii()
+    ]
+    if any((tid[0] == "0" and len(tid) > 1) or tid[0] == "-" for tid in digits):
         for tid in digits:
             by_int[int(tid)].append(tid)
     for n, names in by_int.items():
@@ -71,10 +95,11 @@ def check_ids(spec: WorkflowSpec) -> list[Diagnostic]:
                     code="int-id-alias",
                     severity="warning",
                     message=f"task ids {', '.join(repr(x) for x in names)} all denote task {n} "
-                    "in a taskIdRange (Batch ignores leading zeros); they are never put in ranges",
+                    "in a taskIdRange (Batch reads ids as integers, sign and leading zeros "
+                    "included); they are never put in ranges",
                     task_id=names[1],
                     field="id",
-                    hint="avoid zero-padded integer ids, or use non-numeric ids",
+                    hint="avoid zero-padded or signed integer ids, or use non-numeric ids",
                 )
             )
     return diags
@@ -92,7 +117,7 @@ def check_structure(spec: WorkflowSpec) -> list[Diagnostic]:
                 hint=f"remove the edge {spec.ids[i]} -> {spec.ids[i]}",
             )
         )
-    _, leftover = spec.topological
+    leftover = spec.topological.leftover
     if leftover:
         cycle = graphs.find_cycle(spec.preds, leftover)
         path = " -> ".join(spec.ids[i] for i in cycle)
@@ -110,9 +135,12 @@ def check_structure(spec: WorkflowSpec) -> list[Diagnostic]:
 
 
 def check_intent(spec: WorkflowSpec) -> list[Diagnostic]:
+    """Failure intent Batch cannot express: children of one parent that need different
+    dependencyActions, job actions against the job's setting."""
     diags: list[Diagnostic] = []
     # Batch applies one dependencyAction per parent to all its dependents: the children of a
-    # parent must agree on `when`.
+    # parent must want the same action for every outcome. Under on_failure="satisfy" a
+    # failure satisfies like a success, so the default `when` means the same as "always".
     per_parent: dict[int, dict[str, list[int]]] = {}
     for (u, v), w in spec.when.items():
         per_parent.setdefault(u, {}).setdefault(w, []).append(v)
@@ -121,43 +149,14 @@ def check_intent(spec: WorkflowSpec) -> list[Diagnostic]:
         explicit = sum(len(c) for c in groups.values())
         if explicit < len(spec.succ[u]):
             groups.setdefault("success", []).append(-1)
+        if spec.intents[u].on_failure == "satisfy" and "success" in groups:
+            groups.setdefault("always", []).extend(groups.pop("success"))
         if len(groups) > 1:
-            desc = "; ".join(
-                f"when={w!r}: "
-                + ", ".join(spec.ids[c] if c >= 0 else "(others, default)" for c in cs[:5])
-                + (" ..." if len(cs) > 5 else "")
-                for w, cs in sorted(groups.items())
-            )
-            diags.append(
-                Diagnostic(
-                    code="when-conflict",
-                    message=f"the children of {spec.ids[u]!r} want different things ({desc}); "
-                    "Batch applies one dependencyAction per parent to all of its dependents",
-                    task_id=spec.ids[u],
-                    field="when",
-                    hint="give the children one `when`, or put a no-op task between the parent "
-                    "and one group of children (e.g. parent -> on_fail_gate(when='failure') -> "
-                    "handlers) so each parent has one kind of dependent",
-                )
-            )
-        intent = spec.intents[u]
-        # -1 stands for the children without an explicit `when`: they do not conflict, but an
-        # explicit when='success' does even when such children are there too.
-        if intent.on_failure == "satisfy" and any(c >= 0 for c in groups.get("success", ())):
-            diags.append(
-                Diagnostic(
-                    code="intent-conflict",
-                    message=f"{spec.ids[u]!r} has on_failure='satisfy' but edges to it say "
-                    "when='success'",
-                    task_id=spec.ids[u],
-                    field="on_failure",
-                    hint="drop one of the two settings",
-                )
-            )
+            diags.append(_when_conflict(spec, u, groups))
     job_setting = spec.job.on_task_failure
     if job_setting == "noaction":
         for i, intent in enumerate(spec.intents):
-            wants = intent.job_action not in (None, "none") or emit.sets_job_action(
+            wants = intent.job_action not in (None, "none") or exits.sets_job_action(
                 intent.exit_conditions
             )
             if wants:
@@ -175,6 +174,134 @@ def check_intent(spec: WorkflowSpec) -> list[Diagnostic]:
     return diags
 
 
+def _names(spec: WorkflowSpec, tasks: list[int]) -> str:
+    shown = ", ".join(repr(spec.ids[t]) for t in tasks[:5])
+    return shown + (f" and {len(tasks) - 5} more" if len(tasks) > 5 else "")
+
+
+def check_completion(spec: WorkflowSpec) -> list[Diagnostic]:
+    """Outcomes that leave a task waiting for ever, and failure handlers a job action makes
+    unreachable.
+
+    A task whose dependency is blocked stays active for ever: Batch never cancels dependents
+    [S ExitOptions: "Batch does not yet support cancellation of dependent tasks"]. In a job
+    with ``onAllTasksComplete: terminatejob`` that job then never completes
+    (``never-completes``). A failure handler of a task whose failure terminates (or
+    disables) the job does not run: the job action comes first and active tasks stay active
+    [R Terminate Job] (``handler-unreachable``).
+    """
+    diags: list[Diagnostic] = []
+    terminates = spec.job.on_all_tasks_complete == "terminatejob"
+    finish_hint = (
+        "terminate such tasks when only they remain so the job completes (`dagbatch finish` "
+        "does that), or leave on_all_tasks_complete unset and terminate the job yourself"
+    )
+    # Only parents with an explicit edge `when` or an intent of their own can strand a
+    # child on success or make a handler unreachable: look at those (the rest stay linear
+    # and cheap); a terminatejob job also needs every parent whose failure blocks.
+    failure_children: dict[int, list[int]] = {}
+    always_parents: set[int] = set()
+    for (u, v), w in spec.when.items():
+        if w == "failure":
+            failure_children.setdefault(u, []).append(v)
+        elif w == "always":
+            always_parents.add(u)
+    special = {i for i, it in enumerate(spec.intents) if it is not DEFAULT_INTENT}
+    for u in sorted(special | set(failure_children) | always_parents):
+        children = spec.succ[u]
+        if not children:
+            continue
+        intent = spec.intents[u]
+        on_failure = failure_children.get(u, [])
+        satisfies_failure = bool(on_failure) or u in always_parents or (
+            intent.on_failure == "satisfy"
+        )
+        if terminates and on_failure:
+            diags.append(
+                Diagnostic(
+                    code="never-completes",
+                    severity="warning",
+                    message=f"if {spec.ids[u]!r} succeeds, {_names(spec, on_failure)} "
+                    "(when='failure') never run and stay active, so the job never reaches "
+                    "on_all_tasks_complete='terminatejob'",
+                    task_id=spec.ids[u],
+                    field="when",
+                    hint=finish_hint,
+                )
+            )
+        if intent.job_action in ("terminate", "disable") and satisfies_failure:
+            runs = [v for v in children if spec.when.get((u, v)) in ("failure", "always")]
+            runs = runs or list(children)
+            effect = (
+                "terminates the job first, and the job's active tasks stay active"
+                if intent.job_action == "terminate"
+                else "disables the job first, so no task starts until it is enabled again"
+            )
+            diags.append(
+                Diagnostic(
+                    code="handler-unreachable",
+                    severity="warning",
+                    message=f"when {spec.ids[u]!r} fails, {_names(spec, runs)} should run, but "
+                    f"its job_action={intent.job_action!r} {effect}",
+                    task_id=spec.ids[u],
+                    field="job_action",
+                    hint="drop the job_action of this task (let its failure handler end the "
+                    "job, e.g. with a job_action of its own), or drop the handler",
+                )
+            )
+    blocked_on_failure: list[int] = []
+    if terminates:
+        intents = spec.intents
+        blocked_on_failure = [
+            u
+            for u, children in enumerate(spec.succ)
+            if children
+            and u not in failure_children
+            and u not in always_parents
+            and intents[u].on_failure != "satisfy"
+            and intents[u].job_action != "terminate"
+        ]
+    if blocked_on_failure:
+        diags.append(
+            Diagnostic(
+                code="never-completes",
+                severity="warning",
+                message=f"if {_names(spec, blocked_on_failure)} fails, its dependents are "
+                "blocked and stay active, so the job never reaches "
+                "on_all_tasks_complete='terminatejob'",
+                task_id=spec.ids[blocked_on_failure[0]],
+                field="on_failure",
+                hint="give tasks whose failure should end the job job_action='terminate'; "
+                + finish_hint,
+            )
+        )
+    return diags
+
+
 def validate(spec: WorkflowSpec) -> list[Diagnostic]:
     """All offline checks on the spec; property checks already ran in normalize."""
-    return [*check_ids(spec), *check_structure(spec), *check_intent(spec)]
+    return [*check_ids(spec), *check_structure(spec), *check_intent(spec), *check_completion(spec)]
+
+
+def _when_conflict(spec: WorkflowSpec, u: int, groups: dict[str, list[int]]) -> Diagnostic:
+    parent = spec.ids[u]
+    desc = "; ".join(
+        f"when={w!r}: "
+        + ", ".join(spec.ids[c] if c >= 0 else "(others, default)" for c in cs[:5])
+        + (" ..." if len(cs) > 5 else "")
+        for w, cs in sorted(groups.items())
+    )
+    return Diagnostic(
+        code="when-conflict",
+        message=f"the children of {parent!r} want different things ({desc}); Batch applies "
+        "one dependencyAction per parent to all of its dependents, so it cannot start some "
+        f"children when {parent!r} succeeds and others when it fails (a no-op task in between "
+        f"does not help: it would be one more child of {parent!r})",
+        task_id=parent,
+        field="when",
+        hint=f"the closest workflow Batch can run: give every edge out of {parent!r} "
+        f"when='always' (each child starts once {parent!r} has ended, whatever the outcome) "
+        f"and let the children that should act only on success or only on failure check "
+        f"{parent!r}'s outcome themselves, e.g. a marker file {parent!r} uploads when it "
+        "succeeds",
+    )

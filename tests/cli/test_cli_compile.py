@@ -136,3 +136,121 @@ def test_recompile_refuses_to_drop_a_submission_journal(tmp_path: Path) -> None:
     assert status == 2
     assert "submission journal" in err
     assert (out / "journal-nightly.jsonl").exists()
+
+
+# ---- --out never deletes what is not a dagbatch plan
+
+
+def _tree(path: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(path)): p.read_bytes() for p in path.rglob("*") if p.is_file()}
+
+
+def test_out_refuses_a_directory_with_another_tools_plan_json(tmp_path: Path) -> None:
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "plan.json").write_text('{"steps": ["terraform"]}')
+    (other / "main.tf").write_text("resource {}")
+    before = _tree(other)
+    status, _, err = run("compile", str(ROOT / "examples" / "pipeline.py"), "--out", str(other))
+    assert status == 2
+    assert "not a dagbatch plan directory" in err and "main.tf" in err
+    assert _tree(other) == before
+
+
+def test_out_refuses_a_plan_directory_with_a_file_of_the_users(tmp_path: Path) -> None:
+    wf = str(ROOT / "examples" / "pipeline.py")
+    out = tmp_path / "plan"
+    assert run("compile", wf, "--out", str(out))[0] == 0
+    (out / "notes.md").write_text("mine")
+    (out / "batches" / "extra.json").write_text("{}")
+    before = _tree(out)
+    status, _, err = run("compile", wf, "--out", str(out))
+    assert status == 2
+    assert "notes.md" in err and "batches/extra.json" in err
+    assert _tree(out) == before
+
+
+def test_out_dot_is_refused_in_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "keep.txt").write_text("keep")
+    for target in (".", str(tmp_path.parent)):
+        status, _, err = run("compile", str(ROOT / "examples" / "pipeline.py"), "--out", target)
+        assert status == 2
+        assert err.count("\n") == 1 and err.startswith("error: ") and "Traceback" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["keep.txt"]
+
+
+def test_replacing_a_plan_swaps_in_the_new_one_and_leaves_nothing_beside(tmp_path: Path) -> None:
+    out = tmp_path / "plan"
+    assert run("compile", str(ROOT / "examples" / "mapreduce.py"), "--out", str(out))[0] == 0
+    assert run("compile", str(ROOT / "examples" / "pipeline.py"), "--out", str(out))[0] == 0
+    assert json.loads((out / "plan.json").read_text())["jobId"] == "pipeline-nightly"
+    assert len(list((out / "batches").iterdir())) == 1
+    assert [p.name for p in tmp_path.iterdir()] == ["plan"]
+
+
+# ---- workflow files that exit, odd values: a message and a documented code, no traceback
+
+
+def _workflow(tmp_path: Path, source: str) -> str:
+    path = tmp_path / "wf.py"
+    path.write_text("import sys\nimport networkx as nx\n" + source)
+    return str(path)
+
+
+@pytest.mark.parametrize(
+    ("source", "line"),
+    [
+        ("graph = nx.DiGraph()\nsys.exit(0)\n", 4),
+        ("def build():\n    g = nx.DiGraph()\n    sys.exit(0)\n", 5),
+        ("def build():\n    raise SystemExit\n", 4),
+    ],
+)
+def test_sys_exit_in_a_workflow_is_exit_1_with_file_and_line(
+    source: str, line: int, tmp_path: Path
+) -> None:
+    wf = _workflow(tmp_path, source)
+    for args in (["compile", wf, "--out", str(tmp_path / "plan")], ["validate", wf]):
+        status, _, err = run(*args)
+        assert status == 1, err
+        assert f"wf.py:{line}:" in err and "sys.exit" in err
+        assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("source", "code"),
+    [
+        ('graph = nx.DiGraph()\ngraph.add_node("a\\ud800", command_line="x")\n', "invalid-id"),
+        ('graph = nx.DiGraph()\ngraph.add_node("a", command_line="x\\ud800")\n', "invalid-value"),
+        (
+            'graph = nx.DiGraph()\ngraph.add_node("a", command_line="x", display_name="\\udcff")\n',
+            "invalid-value",
+        ),
+        (
+            'graph = nx.DiGraph()\ngraph.graph["job"] = "nightly"\n'
+            'graph.add_node("a", command_line="x")\n',
+            "invalid-type",
+        ),
+        (
+            'graph = nx.DiGraph()\ngraph.add_node("a", command_line="x" * 2_000_000)\n',
+            "task-too-large",
+        ),
+    ],
+)
+def test_odd_values_get_a_diagnostic_not_a_traceback(
+    source: str, code: str, tmp_path: Path
+) -> None:
+    status, _, err = run("compile", _workflow(tmp_path, source), "--out", str(tmp_path / "p"))
+    assert status == 1, err
+    assert f"error {code}" in err
+    assert "Traceback" not in err
+
+
+def test_a_huge_property_is_reported_before_it_is_serialized(tmp_path: Path) -> None:
+    source = (
+        'graph = nx.DiGraph()\ngraph.add_node("a", command_line="x", '
+        'environment_settings=[{"name": "BLOB", "value": "v" * 5_000_000}])\n'
+    )
+    status, _, err = run("validate", _workflow(tmp_path, source))
+    assert status == 1
+    assert "error task-too-large (task 'a')" in err and "properties hold 5,000,0" in err

@@ -191,3 +191,21 @@ def test_check_plan_catches_an_under_filled_request() -> None:
     )
     with pytest.raises(AssertionError):
         check_plan(g, dataclasses.replace(plan, batches=split))
+
+
+def test_check_plan_catches_a_raw_entry_that_lost_the_job_action() -> None:
+    g = nx.DiGraph()
+    raw = {"exitCodes": [{"code": 5, "exitOptions": {"dependencyAction": "block"}}]}
+    g.add_node("a", command_line="x", job_action="terminate", exit_conditions=raw)
+    g.add_node("b", command_line="y")
+    g.add_edge("a", "b")
+    plan = compile_graph(g)
+    check_plan(g, plan)
+
+    def lose(value: list[dict[str, Any]]) -> None:
+        for t in value:
+            if t["id"] == "a":
+                t["exitConditions"]["exitCodes"][0]["exitOptions"]["jobAction"] = "none"
+
+    with pytest.raises(AssertionError, match=r"task a exit 5: jobAction none != terminate"):
+        check_plan(g, _tamper(plan, _find(plan, "a"), lose))

@@ -202,3 +202,28 @@ def test_error_strategy_compiles_what_fits() -> None:
     opts = options("error")
     plan = compile_graph(g, opts)
     check_plan(g, plan, opts)
+
+
+@pytest.mark.parametrize("when", [None, "failure", "always"])
+def test_barrier_ids_over_the_budget_get_barriers_of_their_own(when: str | None) -> None:
+    # 1000 parents of 10 characters under a budget of 100: 100 barriers, whose ids (about
+    # 31 characters each) are again over the budget, so further levels until the child's
+    # own taskIds fit
+    g = fan_in(1000, when=when)
+    opts = options("barrier", budget=100)
+    plan = compile_graph(g, opts)
+    check_plan(g, plan, opts)  # semantics, budget, order, exit conditions of every barrier
+    tasks = tasks_of(plan)
+    sink = tasks["sink"]["dependsOn"]["taskIds"]
+    assert sum(map(len, sink)) <= 100
+    assert all(t in plan.barriers for t in sink)
+    assert any("-L2-" in b for b in plan.barriers)
+    (warning,) = [w for w in plan.warnings if w.code == "barriers-inserted"]
+    assert "levels" in warning.message
+
+
+def test_a_budget_too_small_for_two_barrier_ids_is_an_error_not_a_loop() -> None:
+    g = fan_in(100)
+    with pytest.raises(InvalidWorkflow) as info:
+        compile_graph(g, options("barrier", budget=40))
+    assert [(d.code, d.task_id) for d in info.value.errors] == [("task-ids-too-long", "sink")]

@@ -11,10 +11,9 @@ import pytest
 from dag_strategies import NodeIntent, batch_exit_options, check_plan, wanted_action
 
 from dagbatch import compile_graph
-from dagbatch.compiler.emit import (
-    depends_on_wire,
+from dagbatch.compiler.emit import depends_on_wire, iter_task_bytes
+from dagbatch.compiler.exits import (
     derive_exit_conditions,
-    iter_task_bytes,
     sets_dependency_action,
     sets_job_action,
 )
@@ -339,3 +338,94 @@ def test_job_setting_performexitoptionsjobaction_without_job_actions() -> None:
         "dependencyAction": "satisfy",
         "jobAction": "none",
     }
+
+
+# ---- raw exit conditions keep the user's intent (issue 8, point 2)
+
+
+def _tasks(plan: Any) -> dict[str, dict[str, Any]]:
+    return {t["id"]: t for r in plan.batches for t in orjson.loads(r.body)["value"]}
+
+
+def test_a_raw_entry_without_job_action_still_does_the_tasks_job_action() -> None:
+    g = nx.DiGraph()
+    raw = {"exitCodes": [{"code": 5, "exitOptions": {"dependencyAction": "block"}}]}
+    g.add_node("a", command_line="x", job_action="terminate", exit_conditions=raw)
+    g.add_node("b", command_line="y")
+    g.add_edge("a", "b")
+    plan = compile_graph(g)
+    ec = _tasks(plan)["a"]["exitConditions"]
+    assert batch_exit_options(ec, 5, job_actions=True, ranges_cover_zero=False) == (
+        "block",
+        "terminate",
+    )
+    assert batch_exit_options(ec, 0, job_actions=True, ranges_cover_zero=False) == (
+        "satisfy",
+        "none",
+    )
+
+
+def test_a_raw_entry_without_dependency_action_follows_the_edge_when() -> None:
+    g = nx.DiGraph()
+    raw = {"preProcessingError": {"jobAction": "disable"}}
+    g.add_node("a", command_line="x", exit_conditions=raw)
+    g.add_node("handler", command_line="y")
+    g.add_edge("a", "handler", when="failure")
+    ec = _tasks(compile_graph(g))["a"]["exitConditions"]
+    assert ec["preProcessingError"] == {"jobAction": "disable", "dependencyAction": "satisfy"}
+
+
+@pytest.mark.parametrize(
+    ("raw", "node", "edge", "field"),
+    [
+        # "exit 5 blocks" on a parent whose child runs on failure: the child would never run
+        (
+            {"exitCodes": [{"code": 5, "exitOptions": {"dependencyAction": "block"}}]},
+            {},
+            {"when": "failure"},
+            "exitConditions.exitCodes[0].exitOptions.dependencyAction",
+        ),
+        # a pre-processing error blocks, but the task says its failures satisfy
+        (
+            {"preProcessingError": {"dependencyAction": "block"}},
+            {"on_failure": "satisfy"},
+            {},
+            "exitConditions.preProcessingError.dependencyAction",
+        ),
+        # an upload error blocks a child that runs whatever happens
+        (
+            {"fileUploadError": {"dependencyAction": "block"}},
+            {},
+            {"when": "always"},
+            "exitConditions.fileUploadError.dependencyAction",
+        ),
+        # a raw range over failures and a satisfy code, naming no dependencyAction
+        (
+            {"exitCodeRanges": [{"start": 1, "end": 9, "exitOptions": {"jobAction": "none"}}]},
+            {"satisfy_exit_codes": [3]},
+            {},
+            "exitConditions.exitCodeRanges[0].exitOptions.dependencyAction",
+        ),
+    ],
+)
+def test_raw_entries_that_contradict_the_derived_intent_clash(
+    raw: dict[str, Any], node: dict[str, Any], edge: dict[str, Any], field: str
+) -> None:
+    g = nx.DiGraph()
+    g.add_node("a", command_line="x", exit_conditions=raw, **node)
+    g.add_node("b", command_line="y")
+    g.add_edge("a", "b", **edge)
+    with pytest.raises(InvalidWorkflow) as info:
+        compile_graph(g)
+    assert [(d.code, d.task_id, d.field) for d in info.value.errors] == [
+        ("exit-conditions-clash", "a", field)
+    ]
+
+
+def test_a_raw_job_action_none_is_left_out_when_the_job_uses_no_job_actions() -> None:
+    g = nx.DiGraph()
+    raw = {"default": {"jobAction": "none", "dependencyAction": "satisfy"}}
+    g.add_node("a", command_line="x", exit_conditions=raw)
+    plan = compile_graph(g)
+    assert plan.job["onTaskFailure"] == "noaction"
+    assert _tasks(plan)["a"]["exitConditions"] == {"default": {"dependencyAction": "satisfy"}}

@@ -148,3 +148,64 @@ def test_ranges_select_exactly_the_parents(
         index = RangeIndex.build(ids)
         pos = {t: i for i, t in enumerate(ids)}
         assert all(index.value[pos[t]] < 0 for t in d.task_ids)
+
+
+# ---- integer aliases as Batch parses them: an optional sign and leading zeros
+
+
+def test_canonical_int_reads_a_sign_and_leading_zeros() -> None:
+    from dagbatch.limits import canonical_int
+
+    assert [canonical_int(t) for t in ("0", "-0", "-5", "00", "0010", "7")] == [
+        0,
+        0,
+        -5,
+        0,
+        10,
+        7,
+    ]
+    assert [canonical_int(t) for t in ("-", "--5", "5-", "a1", "١")] == [None] * 5
+
+
+def test_minus_zero_poisons_zero_for_ranges() -> None:
+    ids = [str(n) for n in range(0, 30)] + ["-0"]
+    parents = [str(n) for n in range(0, 30)]
+    d = deps_for(ids, parents)
+    assert all(not (a <= 0 <= b) for a, b in d.ranges), d.ranges
+    assert expand(d, ids) == set(parents)
+    assert "-0" not in expand(d, ids)
+
+
+def test_under_budget_pressure_no_range_covers_an_alias() -> None:
+    # two integer parents over a budget of one character: the budget forces a range, but
+    # never {0, 0}, which would select "-0" too
+    ids = ["0", "5", "-0", "sink"]
+    d = deps_for(ids, ["0", "5"], budget=1)
+    assert d == Dependencies(("0",), ((5, 5),))
+    assert expand(d, ids) == {"0", "5"}
+
+
+def test_plain_ids_are_preferred_to_one_integer_ranges() -> None:
+    # 8 characters of ids over a budget of 6: the run 5..6 as a range meets it, so the lone
+    # 100000 stays a plain id (a one-integer range would save more characters)
+    ids = ["5", "6", "100000", "sink"]
+    d = deps_for(ids, ["5", "6", "100000"], budget=6)
+    assert d.ranges == ((5, 6),)
+    assert d.task_ids == ("100000",)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.integers(-3, 40), min_size=1, max_size=40, unique=True),
+    st.lists(st.sampled_from(["-0", "00", "-1", "007", "-07", "0010", "000"]), unique=True),
+    st.integers(1, 80),
+)
+def test_ranges_are_exact_with_signed_and_padded_aliases(
+    values: list[int], aliases: list[str], budget: int
+) -> None:
+    ids = [str(v) for v in values] + [a for a in aliases if a not in {str(v) for v in values}]
+    parents = [str(v) for v in values]
+    d = deps_for(ids, parents, budget=budget)
+    assert expand(d, ids) == set(parents)
+    for a, b in d.ranges:
+        assert a < b or not any(str(a) == t for t in d.task_ids)

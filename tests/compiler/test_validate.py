@@ -5,7 +5,9 @@ from __future__ import annotations
 import itertools
 
 import networkx as nx
+import orjson
 import pytest
+from dag_strategies import batch_exit_options, check_plan
 
 from dagbatch import check_graph, compile_graph
 from dagbatch.compiler.pipeline import CompileOptions
@@ -106,19 +108,65 @@ def test_explicit_success_next_to_default_children_is_no_conflict() -> None:
     assert check_graph(g) == []
 
 
-def test_intent_conflict() -> None:
-    g = graph("p", "c", edges=[("p", "c", {"when": "success"})])
-    g.nodes["p"]["on_failure"] = "satisfy"
-    d = only(check_graph(g), "intent-conflict")
-    assert d.task_id == "p" and d.field == "on_failure"
-
-
-def test_intent_conflict_also_next_to_children_without_when() -> None:
-    # regression: an explicit when='success' conflicts with on_failure='satisfy' even when
-    # the parent has other children that leave `when` unset
+def test_explicit_success_on_a_satisfy_parent_is_accepted() -> None:
+    # when='success' is the default; under on_failure='satisfy' it means "after the parent
+    # ends", like the default edges next to it (rejected as intent-conflict before)
     g = graph("p", "c", "d", edges=[("p", "c", {"when": "success"}), ("p", "d", {})])
     g.nodes["p"]["on_failure"] = "satisfy"
-    assert codes(check_graph(g)) == [("intent-conflict", "p")]
+    assert check_graph(g) == []
+    plan = compile_graph(g)
+    check_plan(g, plan)
+
+
+def test_satisfy_parent_with_default_and_always_children_is_accepted() -> None:
+    g = graph("p", "c", "d", edges=[("p", "c", {"when": "always"}), ("p", "d", {})])
+    g.nodes["p"]["on_failure"] = "satisfy"
+    assert check_graph(g) == []
+    plan = compile_graph(g)
+    check_plan(g, plan)
+    ec = next(
+        t for r in plan.batches for t in orjson.loads(r.body)["value"] if t["id"] == "p"
+    )["exitConditions"]
+    for code in (0, 1, 7, None):
+        assert batch_exit_options(ec, code, job_actions=False, ranges_cover_zero=True)[0] == (
+            "satisfy"
+        )
+
+
+def test_a_block_parent_with_default_and_always_children_still_conflicts() -> None:
+    g = graph("p", "c", "d", edges=[("p", "c", {"when": "always"}), ("p", "d", {})])
+    assert codes(check_graph(g)) == [("when-conflict", "p")]
+
+
+def test_the_when_conflict_hint_gives_a_workflow_that_compiles() -> None:
+    g = graph(
+        "publish",
+        "notify",
+        "rollback",
+        edges=[("publish", "notify", {}), ("publish", "rollback", {"when": "failure"})],
+    )
+    d = only(check_graph(g), "when-conflict")
+    assert "cannot start some children when 'publish' succeeds and others when it fails" in (
+        d.message
+    )
+    assert d.hint is not None and "when='always'" in d.hint
+    # following the hint: every edge out of publish becomes when='always'
+    for _, _child, data in g.out_edges("publish", data=True):
+        data["when"] = "always"
+    assert check_graph(g) == []
+    # the old hint (a gate task in between) still conflicts: the gate is one more child
+    old = graph(
+        "publish",
+        "notify",
+        "gate",
+        "rollback",
+        edges=[
+            ("publish", "notify", {}),
+            ("publish", "gate", {"when": "failure"}),
+            ("gate", "rollback", {}),
+        ],
+    )
+    assert codes(check_graph(old)) == [("when-conflict", "publish")]
 
 
 def test_on_failure_satisfy_with_default_edges_is_fine() -> None:
@@ -189,3 +237,64 @@ def test_every_problem_is_reported_at_once() -> None:
 def test_validate_works_on_the_spec() -> None:
     spec, diags = normalize(graph("a", "b", edges=[("a", "b", {})]), api_version="2025-06-01")
     assert diags == [] and validate(spec) == []
+
+
+# ---- jobs that never complete, handlers that never run (issue 8, point 5)
+
+
+def test_a_failure_handler_in_a_terminatejob_job_warns_that_it_never_completes() -> None:
+    # the shape of examples/pipeline.py before it was fixed
+    g = graph("publish", "rollback", edges=[("publish", "rollback", {"when": "failure"})])
+    g.graph["job"] = {"on_all_tasks_complete": "terminatejob"}
+    found = [d for d in check_graph(g) if d.code == "never-completes"]
+    assert [(d.task_id, d.severity) for d in found] == [("publish", "warning")]
+    assert "if 'publish' succeeds, 'rollback'" in found[0].message
+    assert found[0].hint is not None and "dagbatch finish" in found[0].hint
+    # without terminatejob nobody waits for the job to complete: no warning
+    del g.graph["job"]
+    assert check_graph(g) == []
+
+
+def test_a_blocking_failure_in_a_terminatejob_job_warns_too() -> None:
+    g = graph("a", "b", "c", edges=[("a", "b", {}), ("b", "c", {})])
+    g.graph["job"] = {"on_all_tasks_complete": "terminatejob"}
+    (d,) = check_graph(g)
+    assert d.code == "never-completes" and "if 'a', 'b' fails" in d.message
+    # a failure that satisfies, or one that terminates the job, strands nothing
+    g.nodes["a"]["on_failure"] = "satisfy"
+    g.nodes["b"]["job_action"] = "terminate"
+    assert check_graph(g) == []
+
+
+@pytest.mark.parametrize(
+    ("action", "words"), [("terminate", "terminates"), ("disable", "disables")]
+)
+def test_a_job_action_that_makes_a_failure_handler_unreachable_warns(
+    action: str, words: str
+) -> None:
+    g = graph("publish", "rollback", edges=[("publish", "rollback", {"when": "failure"})])
+    g.nodes["publish"]["job_action"] = action
+    (d,) = check_graph(g)
+    assert (d.code, d.task_id, d.severity) == ("handler-unreachable", "publish", "warning")
+    assert words in d.message and "'rollback'" in d.message
+
+
+def test_the_pipeline_example_compiles_without_warnings() -> None:
+    from pathlib import Path
+
+    from dagbatch.compiler.loader import load_workflow
+
+    example = Path(__file__).resolve().parents[2] / "examples" / "pipeline.py"
+    assert compile_graph(load_workflow(example).graph).warnings == ()
+
+
+def test_a_job_setting_the_api_version_lacks_is_reported_not_dropped() -> None:
+    g = graph("a")
+    g.graph["job"] = {"id": "j", "max_parallel_tasks": 4}
+    opts = CompileOptions(api_version="2017-09-01.6.0")
+    with pytest.raises(InvalidWorkflow) as info:
+        compile_graph(g, opts)
+    assert [(d.code, d.field) for d in info.value.errors] == [
+        ("unsupported-property", "job.maxParallelTasks")
+    ]
+    assert compile_graph(g).job["maxParallelTasks"] == 4  # 2025-06-01 has it

@@ -1,0 +1,334 @@
+"""plan_exit_conditions: each task's ``exitConditions``, from the failure intent.
+
+- the parent's dependencyAction follows what its dependents want (edge ``when``) and its own
+  ``on_failure`` / ``satisfy_exit_codes``; Batch's default is satisfy for exit 0 and block for
+  anything else, so nothing is emitted where the default is meant;
+- ``job_action`` makes the job use ``onTaskFailure: performexitoptionsjobaction``; under that
+  setting Batch's default jobAction for a failure is *terminate*, so every task that does not
+  ask for one gets an explicit ``jobAction: none`` (BATCH_FACTS.md, exit conditions);
+- raw ``exit_conditions`` pass through; a derived setting that contradicts one of them is an
+  ``exit-conditions-clash`` error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from dagbatch.compiler.dependencies import PlannedTasks
+from dagbatch.compiler.models import JobSettings
+from dagbatch.compiler.spec import DEFAULT_INTENT, Intent
+from dagbatch.errors import Diagnostic
+
+_DEFAULT_KEYS = ("preProcessingError", "schedulingError", "fileUploadError")
+
+
+@dataclass(frozen=True)
+class ExitPlan:
+    """What ``plan_exit_conditions`` decided for the final task set."""
+
+    #: the job uses ``onTaskFailure: performexitoptionsjobaction``
+    job_actions: bool
+    #: per task, what its dependents want: None (no dependents) or the agreed edge ``when``
+    modes: tuple[str | None, ...]
+    #: ``exitConditions`` wire dicts of the tasks that need one (the rest get none)
+    exits: Mapping[int, Mapping[str, Any]]
+
+
+def dependent_modes(planned: PlannedTasks) -> tuple[str | None, ...]:
+    """What each task's dependents want: None (no dependents) or the agreed ``when``."""
+    modes: list[str | None] = [None] * len(planned.ids)
+    for p in set().union(*planned.preds):
+        modes[p] = "success"
+    intents = planned.intents
+    for (u, _v), w in planned.when.items():
+        # validate guaranteed one `when` per parent, except that under on_failure="satisfy"
+        # "success" and "always" agree: then any "always" child makes it "always"
+        if w != "success" or intents[u].on_failure != "satisfy":
+            modes[u] = w
+    return tuple(modes)
+
+
+def uses_job_actions(planned: PlannedTasks, job: JobSettings) -> bool:
+    """Whether the job needs ``onTaskFailure: performexitoptionsjobaction``: the user asked
+    for it, or some task sets a job action (by intent or in raw exit conditions)."""
+    return job.on_task_failure == "performexitoptionsjobaction" or any(
+        i.job_action not in (None, "none") or sets_job_action(i.exit_conditions)
+        for i in planned.intents
+        if i is not DEFAULT_INTENT
+    )
+
+
+def plan_exit_conditions(
+    planned: PlannedTasks, job: JobSettings
+) -> tuple[ExitPlan, list[Diagnostic]]:
+    """``exitConditions`` for the tasks whose intent or dependents differ from Batch's
+    defaults (every task when the job uses job actions); the rest get none."""
+    diags: list[Diagnostic] = []
+    job_actions = uses_job_actions(planned, job)
+    modes = dependent_modes(planned)
+    intents = planned.intents
+    ids = planned.ids
+    special: Sequence[int] = (
+        range(len(ids))
+        if job_actions
+        else [
+            i
+            for i, (m, it) in enumerate(zip(modes, intents, strict=True))
+            if it is not DEFAULT_INTENT or (m is not None and m != "success")
+        ]
+    )
+    exits: dict[int, dict[str, Any]] = {}
+    for i in special:
+        ec = derive_exit_conditions(
+            intents[i], mode=modes[i], job_actions=job_actions, task_id=ids[i], diags=diags
+        )
+        if ec is not None:
+            exits[i] = ec
+    return ExitPlan(job_actions=job_actions, modes=modes, exits=exits), diags
+
+
+def derive_exit_conditions(
+    intent: Intent,
+    *,
+    mode: str | None,
+    job_actions: bool,
+    task_id: str,
+    diags: list[Diagnostic],
+) -> dict[str, Any] | None:
+    """The task's ``exitConditions`` wire dict, or None when Batch's defaults are meant.
+
+    ``mode`` is what the task's dependents want (``success``/``failure``/``always``), None for
+    a task without dependents; ``job_actions`` says the job uses performexitoptionsjobaction.
+    """
+    codes: dict[int, dict[str, str]] = {}
+    spans: dict[tuple[int, int], dict[str, str]] = {}
+    default: dict[str, str] = {}
+    if mode is not None:
+        success_action = "block" if mode == "failure" else "satisfy"
+        failure_satisfies = mode in ("failure", "always") or intent.on_failure == "satisfy"
+        if mode == "failure":
+            codes[0] = {"dependencyAction": "block"}
+        # Under "always" the default already satisfies, unless job actions below give these
+        # codes entries of their own: an entry without dependencyAction would block.
+        if mode != "always" or job_actions:
+            for c in intent.satisfy_exit_codes:
+                target = {"dependencyAction": success_action}
+                if isinstance(c, tuple):
+                    spans[c] = target
+                elif c != 0:
+                    codes[c] = target
+        if failure_satisfies:
+            default["dependencyAction"] = "satisfy"
+    if job_actions:
+        # Codes the user calls success never end the job; failures do what job_action says.
+        for c in intent.satisfy_exit_codes:
+            if isinstance(c, tuple):
+                spans.setdefault(c, {})["jobAction"] = "none"
+            elif c != 0:
+                codes.setdefault(c, {})["jobAction"] = "none"
+        if 0 in codes:
+            codes[0]["jobAction"] = "none"
+        default["jobAction"] = intent.job_action or "none"
+
+    raw = intent.exit_conditions
+    if raw is None and not codes and not spans and not default:
+        return None
+    out: dict[str, Any] = {}
+    if raw is not None:
+        out = _checked_raw(raw, intent, mode, job_actions, task_id, diags)
+
+    # Derived entries go where the raw ones leave room: a raw entry for the same code or
+    # span already carries the derived actions (``_checked_raw`` filled or checked them).
+    if codes:
+        entries = out.get("exitCodes", [])
+        by_code = {e["code"]: e for e in entries}
+        for code in sorted(codes):
+            found = by_code.get(code)
+            if found is None:
+                entries.append({"code": code, "exitOptions": dict(codes[code])})
+            else:
+                found["exitOptions"] = {**codes[code], **found["exitOptions"]}
+        out["exitCodes"] = entries
+    if spans:
+        entries = out.get("exitCodeRanges", [])
+        by_span = {(e["start"], e["end"]): e for e in entries}
+        for span in sorted(spans):
+            found = by_span.get(span)
+            if found is None:
+                entries.append({"start": span[0], "end": span[1], "exitOptions": dict(spans[span])})
+            else:
+                found["exitOptions"] = {**spans[span], **found["exitOptions"]}
+        out["exitCodeRanges"] = entries
+    if default:
+        out["default"] = {**default, **out.get("default", {})}
+    return out
+
+
+# Classes of exit outcomes, for what the intent wants of an entry that covers them.
+_ZERO, _SATISFY, _FAILURE = "exit code 0", "a satisfy exit code", "a failure"
+_CLASH_HINT = (
+    "express it one way: either the raw exit_conditions or on_failure / satisfy_exit_codes / "
+    "job_action / edge `when` (split a raw range that covers codes with different meanings)"
+)
+
+
+def _classes(lo: int, hi: int, intent: Intent) -> set[str]:
+    """Which outcome classes the exit codes ``lo..hi`` hold under ``intent``."""
+    found: set[str] = set()
+    covered: list[tuple[int, int]] = []
+    if lo <= 0 <= hi:
+        found.add(_ZERO)
+        covered.append((0, 0))
+    for c in intent.satisfy_exit_codes:
+        a, b = c if isinstance(c, tuple) else (c, c)
+        if a <= hi and lo <= b:
+            found.add(_ZERO if (a, b) == (0, 0) else _SATISFY)
+            covered.append((max(a, lo), min(b, hi)))
+    pos = lo  # the first code not yet known to be covered by 0 or a satisfy code
+    for a, b in sorted(covered):
+        if a > pos:
+            break
+        pos = max(pos, b + 1)
+    if pos <= hi:
+        found.add(_FAILURE)
+    return found
+
+
+def _wants(
+    intent: Intent, mode: str | None, job_actions: bool, cls: str
+) -> dict[str, tuple[str, bool]]:
+    """What the failure intent wants of an entry covering outcomes of class ``cls``: per
+    action, (value, strong). Strong wishes come from something the user said (an edge
+    ``when``, ``on_failure``, ``satisfy_exit_codes``, ``job_action``); a raw entry that
+    contradicts one is a clash. Weak ones are Batch's defaults, which raw entries may change.
+    """
+    out: dict[str, tuple[str, bool]] = {}
+    if mode == "always":
+        out["dependencyAction"] = ("satisfy", True)
+    elif mode == "failure":
+        out["dependencyAction"] = ("satisfy" if cls == _FAILURE else "block", True)
+    elif mode == "success":
+        if cls == _SATISFY:
+            out["dependencyAction"] = ("satisfy", True)
+        elif cls == _ZERO:
+            out["dependencyAction"] = ("satisfy", False)
+        elif intent.on_failure == "satisfy":
+            out["dependencyAction"] = ("satisfy", True)
+        else:
+            out["dependencyAction"] = ("block", False)
+    if job_actions:
+        # Under performexitoptionsjobaction an entry without jobAction terminates the job on
+        # a failure, so every entry gets one: "none" unless the task asks for a job action.
+        strong = intent.job_action is not None
+        action = (intent.job_action or "none") if cls == _FAILURE else "none"
+        out["jobAction"] = (action, strong)
+    return out
+
+
+def _checked_raw(
+    raw: Mapping[str, Any],
+    intent: Intent,
+    mode: str | None,
+    job_actions: bool,
+    task_id: str,
+    diags: list[Diagnostic],
+) -> dict[str, Any]:
+    """The raw ``exit_conditions`` with every entry checked against the failure intent and
+    completed by it.
+
+    Each raw entry covers some outcomes (its codes, or failures for ``default``,
+    ``preProcessingError`` and ``fileUploadError``). An action the entry names must agree with
+    every strong wish for those outcomes, else ``exit-conditions-clash``; an action it leaves
+    out gets the intent's value, so a raw entry never silently falls back to Batch's default
+    (a missing jobAction terminates the job, a missing dependencyAction blocks on failure).
+    """
+
+    def check(opts: Mapping[str, Any] | None, classes: set[str], where: str) -> dict[str, Any]:
+        merged = dict(opts or {})
+        wishes: dict[str, set[tuple[str, bool]]] = {}
+        for cls in classes:
+            for key, wish in _wants(intent, mode, job_actions, cls).items():
+                wishes.setdefault(key, set()).add(wish)
+        for key, found in wishes.items():
+            strong = {v for v, is_strong in found if is_strong}
+            values = {v for v, _ in found}
+            have = merged.get(key)
+            if have is not None:
+                bad = strong - {have}
+            elif strong and len(values) > 1:
+                bad = values  # the entry covers outcomes that need different actions
+            else:
+                bad = set()
+                if strong or key == "jobAction":
+                    merged[key] = next(iter(strong or values))
+            if bad:
+                said = f"says {key}={have!r}" if have is not None else f"names no {key}"
+                need = " or ".join(repr(v) for v in sorted(bad if have is None else strong))
+                diags.append(
+                    Diagnostic(
+                        code="exit-conditions-clash",
+                        message=f"exit_conditions.{where} {said}, but it covers "
+                        f"{' and '.join(sorted(classes))}, for which the task's failure "
+                        f"intent needs {key}={need}",
+                        task_id=task_id,
+                        field=f"exitConditions.{where}.{key}",
+                        hint=_CLASH_HINT,
+                    )
+                )
+        if not job_actions and merged.get("jobAction") == "none":
+            # Batch refuses any jobAction under onTaskFailure noaction; "none" means no action.
+            del merged["jobAction"]
+        return merged
+
+    out: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key == "exitCodes":
+            out[key] = [
+                {
+                    **e,
+                    "exitOptions": check(
+                        e.get("exitOptions"),
+                        _classes(e["code"], e["code"], intent),
+                        f"exitCodes[{n}].exitOptions",
+                    ),
+                }
+                for n, e in enumerate(value)
+            ]
+        elif key == "exitCodeRanges":
+            out[key] = [
+                {
+                    **e,
+                    "exitOptions": check(
+                        e.get("exitOptions"),
+                        _classes(e["start"], e["end"], intent),
+                        f"exitCodeRanges[{n}].exitOptions",
+                    ),
+                }
+                for n, e in enumerate(value)
+            ]
+        elif key in ("default", *_DEFAULT_KEYS):
+            out[key] = check(value, {_FAILURE}, key)
+        else:
+            out[key] = value
+    return out
+
+
+def exit_options_of(ec: Mapping[str, Any] | None) -> list[Mapping[str, Any]]:
+    """Every exitOptions object of a wire ``exitConditions`` dict."""
+    if not ec:
+        return []
+    found = [ec.get("default"), *(ec.get(k) for k in _DEFAULT_KEYS)]
+    found += [e.get("exitOptions") for e in ec.get("exitCodes", ())]
+    found += [e.get("exitOptions") for e in ec.get("exitCodeRanges", ())]
+    return [o for o in found if o]
+
+
+def sets_job_action(ec: Mapping[str, Any] | None) -> bool:
+    """True when some exit condition asks Batch to disable or terminate the job."""
+    return any(o.get("jobAction") not in (None, "none") for o in exit_options_of(ec))
+
+
+def sets_dependency_action(ec: Mapping[str, Any] | None) -> bool:
+    return any("dependencyAction" in o for o in exit_options_of(ec))
