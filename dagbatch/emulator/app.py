@@ -12,6 +12,10 @@ the error factory in ``replies``. Served operations (paths relative to the accou
 - ``GET /jobs/{jobId}/tasks``                  list tasks, OData paging (``maxresults``,
                                                ``odata.nextLink`` with a ``$skiptoken``)
 - ``GET /jobs/{jobId}/tasks/{taskId}``         get one task
+- ``GET /jobs``, ``DELETE /jobs/{jobId}``, ``POST /jobs/{jobId}/terminate|disable|enable``,
+  ``GET /jobs/{jobId}/taskcounts``
+- ``POST /jobs/{jobId}/tasks/{taskId}/terminate|reactivate``, ``DELETE .../tasks/{taskId}``,
+  ``GET .../tasks/{taskId}/files`` and ``GET|HEAD .../files/{filePath}``
 - ``GET /_emulator/stats``                     counters; no auth, loopback clients only
 """
 
@@ -51,6 +55,28 @@ ROUTES: list[tuple[str, str, str, Handler]] = [
     ("GET", "/jobs/{job_id}/tasks", "listtasks", tasks.list_tasks),
     ("POST", "/jobs/{job_id}/tasks", "addtask", tasks.add_task),
     ("GET", "/jobs/{job_id}/tasks/{task_id}", "gettask", tasks.get_task),
+    ("GET", "/jobs", "listjobs", jobs.list_jobs),
+    ("DELETE", "/jobs/{job_id}", "deletejob", jobs.delete_job),
+    ("POST", "/jobs/{job_id}/terminate", "terminatejob", jobs.terminate_job),
+    ("POST", "/jobs/{job_id}/disable", "disablejob", jobs.disable_job),
+    ("POST", "/jobs/{job_id}/enable", "enablejob", jobs.enable_job),
+    ("GET", "/jobs/{job_id}/taskcounts", "gettaskcounts", jobs.task_counts),
+    ("POST", "/jobs/{job_id}/tasks/{task_id}/terminate", "terminatetask", tasks.terminate_task),
+    ("POST", "/jobs/{job_id}/tasks/{task_id}/reactivate", "reactivatetask", tasks.reactivate_task),
+    ("DELETE", "/jobs/{job_id}/tasks/{task_id}", "deletetask", tasks.delete_task),
+    ("GET", "/jobs/{job_id}/tasks/{task_id}/files", "listtaskfiles", tasks.list_task_files),
+    (
+        "GET",
+        "/jobs/{job_id}/tasks/{task_id}/files/{file_path:path}",
+        "gettaskfile",
+        tasks.get_task_file,
+    ),
+    (
+        "HEAD",
+        "/jobs/{job_id}/tasks/{task_id}/files/{file_path:path}",
+        "gettaskfileproperties",
+        tasks.get_task_file,
+    ),
 ]
 
 
@@ -255,5 +281,10 @@ def create_app(
 ) -> tuple[Starlette, EmulatorSettings, EmulatorStore]:
     """The ASGI app, its (mutable) settings and its store."""
     store = store if store is not None else EmulatorStore()
+    if store.engine is None:
+        # A store-only emulator: tasks are kept and never run (see ``scheduler.Engine``).
+        from dagbatch.emulator.scheduler import Engine
+
+        Engine(store, None)
     settings = EmulatorSettings(dict(accounts), faults or FaultConfig(), check_auth)
     return BatchEmulatorApp(store, settings, engine).build(), settings, store

@@ -1,18 +1,28 @@
-"""Job operations: create, get, update (PATCH) and replace (PUT).
+"""Job operations: create, get, list, update (PATCH), replace (PUT), terminate, disable,
+enable, delete, and the task counts.
 
 Switching ``onAllTasksComplete`` back from ``terminatejob`` is 400 ``InvalidPropertyValue``
-[BATCH_FACTS 6].
+[BATCH_FACTS 6]. Codes chosen where the service's are not documented: terminating, disabling
+or enabling a completed job is 409 ``JobCompleted``; disabling a job that is not active is
+409 ``JobNotActive``, enabling one that is not disabled 409 ``JobNotDisabled``.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
+from urllib.parse import quote
 
 from starlette.responses import Response
 
-from dagbatch.emulator import replies, rules
+from dagbatch.emulator import odata, replies, rules
 from dagbatch.emulator.context import Ctx
+from dagbatch.emulator.scheduler import ACTIVE, COMPLETED, DEFAULT_SPEC, PREPARING, RUNNING
 from dagbatch.emulator.store import Job, http_time, iso_time, make_etag, now
+
+#: The properties a job list ``$filter`` may name.
+JOB_FILTER_FIELDS: Final = frozenset(
+    {"id", "state", "priority", "displayName", "executionInfo/terminateReason"}
+)
 
 
 def get_job_or_404(ctx: Ctx, job_id: str) -> Job:
@@ -35,15 +45,9 @@ def job_headers(ctx: Ctx, job: Job) -> dict[str, str]:
     }
 
 
-def maybe_complete(job: Job, at: float) -> None:
-    """Lock held. A terminatejob job whose tasks are all complete ends."""
-    if (
-        job.state == "active"
-        and job.on_all_tasks_complete == "terminatejob"
-        and job.all_tasks_complete()
-    ):
-        job.state = "completed"
-        job.state_time = at
+def maybe_complete(ctx: Ctx, job: Job) -> None:
+    """Lock held. A terminatejob job whose tasks are all complete ends [BATCH_FACTS 6]."""
+    ctx.store.engine.check_all_complete(job)
 
 
 async def create_job(ctx: Ctx) -> Response:
@@ -64,7 +68,7 @@ async def create_job(ctx: Ctx) -> Response:
                 state_time=at,
             )
             ctx.store.jobs[job_id.lower()] = job
-            maybe_complete(job, at)
+            ctx.store.engine.job_created(job)
     if job is None:
         raise replies.error(ctx.base, 409, "JobExists", "The specified job already exists.")
     return Response(status_code=201, headers=job_headers(ctx, job))
@@ -91,10 +95,12 @@ def job_doc(ctx: Ctx, job: Job) -> dict[str, Any]:
             },
         }
     )
+    if job.previous_state is not None:
+        doc["previousState"] = job.previous_state
+        doc["previousStateTransitionTime"] = iso_time(job.previous_state_time)
     if job.state == "completed":
-        doc["previousState"] = "active"
         doc["executionInfo"]["endTime"] = iso_time(job.state_time)
-        doc["executionInfo"]["terminateReason"] = "AllTasksComplete"
+        doc["executionInfo"]["terminateReason"] = job.terminate_reason or "UserTerminate"
     return doc
 
 
@@ -125,7 +131,8 @@ async def _update_job(ctx: Ctx, allowed: frozenset[str], replace: bool) -> Respo
                 job.spec["onAllTasksComplete"] = after
             job.serial = ctx.store.next_serial()
             job.modified = at
-            maybe_complete(job, at)
+            maybe_complete(ctx, job)
+            ctx.store.engine.wake()
         headers = job_headers(ctx, job)
     if state != "active":
         raise replies.job_completed(ctx.base)
@@ -146,3 +153,129 @@ async def update_job(ctx: Ctx) -> Response:
 
 async def replace_job(ctx: Ctx) -> Response:
     return await _update_job(ctx, rules.JOB_REPLACE_PROPS, replace=True)
+
+
+async def list_jobs(ctx: Ctx) -> Response:
+    params = ctx.request.query_params
+    try:
+        keep = (
+            odata.parse_filter(params["$filter"], JOB_FILTER_FIELDS)
+            if params.get("$filter")
+            else None
+        )
+        names = odata.parse_select(params.get("$select"))
+    except odata.FilterError as exc:
+        raise replies.invalid_query(ctx.base, str(exc), "$filter") from exc
+    with ctx.store.lock:
+        docs = [job_doc(ctx, job) for job in ctx.store.jobs.values()]
+    value = [odata.select(doc, names) for doc in docs if keep is None or keep(doc)]
+    return replies.json_response(
+        200, {"odata.metadata": f"{ctx.base}/$metadata#jobs", "value": value}
+    )
+
+
+def _accepted(ctx: Ctx, job: Job) -> Response:
+    headers = job_headers(ctx, job)
+    del headers["Location"]
+    return Response(status_code=202, headers=headers)
+
+
+def _optional_body(ctx: Ctx) -> dict[str, Any]:
+    return rules.parse_object(ctx) if ctx.body.strip() else {}
+
+
+async def terminate_job(ctx: Ctx) -> Response:
+    """Running tasks are killed, active tasks stay active, the job completes [BATCH_FACTS 5]."""
+    job = get_job_or_404(ctx, ctx.param("job_id"))
+    body = _optional_body(ctx)
+    rules.only_properties(ctx, body, frozenset({"terminateReason"}))
+    reason = body.get("terminateReason") or "UserTerminate"
+    with ctx.store.lock:
+        if job.state == "completed":
+            raise replies.job_completed(ctx.base)
+        ctx.store.engine.terminate_job(job, str(reason))
+    return _accepted(ctx, job)
+
+
+async def disable_job(ctx: Ctx) -> Response:
+    job = get_job_or_404(ctx, ctx.param("job_id"))
+    body = rules.parse_object(ctx)
+    rules.only_properties(ctx, body, frozenset({"disableTasks"}))
+    mode = body.get("disableTasks")
+    if mode is None:
+        raise replies.missing_property(ctx.base, "disableTasks")
+    if mode not in ("requeue", "terminate", "wait"):
+        raise replies.invalid_value(ctx.base, "disableTasks", mode)
+    with ctx.store.lock:
+        if job.state == "completed":
+            raise replies.job_completed(ctx.base)
+        if job.state != "active":
+            raise replies.error(ctx.base, 409, "JobNotActive", "The specified job is not active.")
+        ctx.store.engine.disable_job(job, mode)
+    return _accepted(ctx, job)
+
+
+async def enable_job(ctx: Ctx) -> Response:
+    job = get_job_or_404(ctx, ctx.param("job_id"))
+    with ctx.store.lock:
+        if job.state == "completed":
+            raise replies.job_completed(ctx.base)
+        if job.state != "disabled":
+            raise replies.error(
+                ctx.base, 409, "JobNotDisabled", "The specified job is not disabled."
+            )
+        ctx.store.engine.enable_job(job)
+    return _accepted(ctx, job)
+
+
+async def delete_job(ctx: Ctx) -> Response:
+    job = get_job_or_404(ctx, ctx.param("job_id"))
+    with ctx.store.lock:
+        ctx.store.engine.delete_job(job)
+    return Response(status_code=202)
+
+
+async def task_counts(ctx: Ctx) -> Response:
+    """``taskCounts`` and ``taskSlotCounts``: running includes preparing; succeeded and
+    failed split completed by result [BATCH_FACTS 10]."""
+    job = get_job_or_404(ctx, ctx.param("job_id"))
+    tasks = [0, 0, 0, 0, 0]  # active, running, completed, succeeded, failed
+    slots = [0, 0, 0, 0, 0]
+    with ctx.store.lock:
+        graph = job.graph
+        specs = graph.specs if graph is not None else []
+        failures = job.task_failure
+        for pos, state in enumerate(job.task_state):
+            spec = specs[pos] if pos < len(specs) else None
+            need = (spec or DEFAULT_SPEC).slots
+            row: tuple[int, ...]
+            if state == ACTIVE:
+                row = (0,)
+            elif state in (RUNNING, PREPARING):
+                row = (1,)
+            elif state == COMPLETED:
+                row = (2, 4 if pos in failures else 3)
+            else:
+                continue
+            for i in row:
+                tasks[i] += 1
+                slots[i] += need
+    keys = ("active", "running", "completed", "succeeded", "failed")
+    return replies.json_response(
+        200,
+        {
+            "odata.metadata": f"{ctx.base}/$metadata#taskcounts/@Element",
+            "taskCounts": dict(zip(keys, tasks, strict=True)),
+            "taskSlotCounts": dict(zip(keys, slots, strict=True)),
+        },
+    )
+
+
+def next_link(ctx: Ctx, path: str, max_results: int, token: int) -> str:
+    """The ``odata.nextLink`` of a paged list."""
+    params = ctx.request.query_params
+    query = f"api-version={quote(ctx.api_version)}&maxresults={max_results}&$skiptoken={token}"
+    for name in ("$filter", "$select"):
+        if params.get(name):
+            query += f"&{name}=" + quote(params[name], safe="")
+    return f"{ctx.base}{path}?{query}"
