@@ -229,7 +229,8 @@ class RealRunner:
                 process.wait(timeout=wall or None)
             except subprocess.TimeoutExpired:
                 kind = "timeout"
-                run.kill()
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
             finally:
                 # Leave nothing of the group behind, even children that outlive the leader.

@@ -70,7 +70,7 @@ def add_tasks(
     modified = iso_time(at)
     with store.lock:
         counters = store.counters
-        if job.state != "active":
+        if job.state not in ("active", "disabled"):
             completed = True
         else:
             completed = False
