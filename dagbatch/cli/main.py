@@ -1,7 +1,8 @@
 """The `dagbatch` command line: a thin shell over the library.
 
 Exit codes: 0 ok, 1 invalid workflow, 2 usage (bad options, unreadable files), 3 submission
-incomplete (or refused by the service).
+incomplete (or refused by the service); `dagbatch run` adds 4 some task failed, 5 no task
+failed but some never ran, 6 its --timeout was reached.
 """
 
 from __future__ import annotations
@@ -12,6 +13,9 @@ EXIT_OK = 0
 EXIT_INVALID = 1
 EXIT_USAGE = 2
 EXIT_INCOMPLETE = 3
+EXIT_TASKS_FAILED = 4
+EXIT_NEVER_RAN = 5
+EXIT_TIMEOUT = 6
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -24,9 +28,10 @@ def _register() -> None:
     # The command modules import this one for the exit codes, so they are added last.
     from dagbatch.cli.compile import compile_cmd, validate_cmd
     from dagbatch.cli.emulator import emulator_cmd
+    from dagbatch.cli.run import run_cmd
     from dagbatch.cli.submit import submit_cmd
 
-    for command in (compile_cmd, validate_cmd, submit_cmd, emulator_cmd):
+    for command in (compile_cmd, validate_cmd, submit_cmd, emulator_cmd, run_cmd):
         main.add_command(command)
 
 

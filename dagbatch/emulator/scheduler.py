@@ -22,6 +22,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Final, Protocol
 
+from dagbatch import wireshape
 from dagbatch.emulator.store import NO_EXIT, EmulatorStore, Job, now
 
 ACTIVE: Final = 0
@@ -111,46 +112,12 @@ def task_spec(task: dict[str, Any]) -> TaskSpec | None:
     )
 
 
-def _options_for_code(conditions: dict[str, Any], code: int) -> dict[str, Any] | None:
-    # exitCodes first, then exitCodeRanges [BF 5]; which wins when both match is not
-    # documented: the exact code, listed first in the spec, is taken.
-    for entry in conditions.get("exitCodes") or ():
-        if isinstance(entry, dict) and entry.get("code") == code:
-            return entry.get("exitOptions") or {}
-    for entry in conditions.get("exitCodeRanges") or ():
-        if isinstance(entry, dict) and entry.get("start", 1) <= code <= entry.get("end", 0):
-            return entry.get("exitOptions") or {}
-    return None
-
-
 def exit_actions(
     conditions: dict[str, Any] | None, kind: str, code: int | None, ok: bool
 ) -> tuple[int, str]:
-    """(dependencyAction, jobAction) for a task that ended ``kind`` with ``code``.
-
-    ``kind``: ``exit`` (the process ended, or was killed), ``preprocessing`` (it never started:
-    resource files, launch), ``upload`` (output files failed after it ran). The order is
-    Batch's [BF 5]: exitCodes, exitCodeRanges, then preProcessingError / fileUploadError (a
-    matching exit code takes precedence over fileUploadError), then ``default`` (non-zero codes
-    and the errors without their own entry; exit code 0 changes only if listed). Unset
-    actions take Batch's defaults: satisfy / none for success, block / terminate otherwise
-    [BF 4, BF 5].
-    """
-    options: dict[str, Any] | None = None
-    if conditions:
-        if code is not None and kind != "preprocessing":
-            options = _options_for_code(conditions, code)
-        if options is None:
-            if kind == "preprocessing":
-                options = conditions.get("preProcessingError") or conditions.get("schedulingError")
-            elif kind == "upload":
-                options = conditions.get("fileUploadError")
-            if options is None and not ok:
-                options = conditions.get("default")
-    options = options or {}
-    dependency = options.get("dependencyAction") or ("satisfy" if ok else "block")
-    job_action = options.get("jobAction") or ("none" if ok else "terminate")
-    return (SATISFY if dependency == "satisfy" else BLOCK), str(job_action)
+    """(SATISFY or BLOCK, jobAction) for a task's end: ``wireshape.exit_actions``."""
+    dependency, job_action = wireshape.exit_actions(conditions, kind, code, ok)
+    return (SATISFY if dependency == "satisfy" else BLOCK), job_action
 
 
 class Runner(Protocol):

@@ -83,3 +83,30 @@ class SimulatedRunner:
     def task_dir(self, job_id: str, task_id: str) -> Path | None:
         """Simulated tasks have no directory."""
         return None
+
+
+class WhatIfRunner:
+    """Real runs, except the tasks of the what-if table: those end with their given exit
+    code (after their duration) and no process starts."""
+
+    def __init__(self, real: Any, exit_codes: Mapping[str, tuple[int, float | None]]) -> None:
+        self.real = real
+        self.simulated = SimulatedRunner(exit_codes)
+
+    def start(self, engine: Engine, job: Job, pos: int, attempt: int) -> None:
+        if job.task_ids[pos].lower() in self.simulated.folded:
+            self.simulated.start(engine, job, pos, attempt)
+        else:
+            self.real.start(engine, job, pos, attempt)
+
+    def kill(self, job: Job, pos: int) -> None:
+        self.real.kill(job, pos)
+
+    def close(self) -> None:
+        self.real.close()
+
+    def task_dir(self, job_id: str, task_id: str) -> Path | None:
+        if task_id.lower() in self.simulated.folded:
+            return None
+        result: Path | None = self.real.task_dir(job_id, task_id)
+        return result
