@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from dagbatch.emulator import DEV_ACCOUNT, DEV_KEY, FaultConfig
+from dagbatch.emulator import DEV_ACCOUNT, DEV_KEY, OPERATIONS, FaultConfig
 
 EXIT_USAGE = 2
 
@@ -71,8 +71,7 @@ def _probability(ctx: click.Context, param: click.Parameter, value: float) -> fl
     "--fault-ops",
     default="addtaskcollection",
     show_default=True,
-    help="Comma-separated operations faults apply to (createjob, getjob, updatejob, "
-    "replacejob, addtaskcollection, addtask, gettask, listtasks).",
+    help="Comma-separated operations faults apply to (" + ", ".join(OPERATIONS) + ").",
 )
 @click.option("--retry-after", default=1, show_default=True, type=int, help="Retry-After seconds.")
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed for the faults.")

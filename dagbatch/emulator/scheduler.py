@@ -235,8 +235,9 @@ class Engine:
                     if collecting:
                         gc.enable()
                 if more or self._due or self._dirty:
-                    # Let request handlers in between rounds.
-                    self.cond.wait(0)
+                    # Let request handlers in between rounds: a short blocking wait gives
+                    # up the GIL and the lock (a zero wait would take the lock straight back).
+                    self.cond.wait(0.0005)
                     continue
                 timeout = 0.5
                 if self._timers:
