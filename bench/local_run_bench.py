@@ -284,7 +284,8 @@ def targets(r: LocalRunResult) -> list[Target]:
         Target(
             f"real per-task overhead <= {PROCESS_RATIO}x a bare spawn, all slots busy",
             p["ratio"] <= PROCESS_RATIO and p["failures"] == 0,
-            f"{p['ratio']:.2f}x",
+            f"{p['ratio']:.2f}x; {p['per_task_slot_ms'] / p['layout_ms']:.2f}x the bare spawn "
+            "plus the task directory and output files Batch's layout needs",
         ),
     ]
 
