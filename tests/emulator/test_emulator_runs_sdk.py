@@ -554,3 +554,39 @@ def test_shutdown_leaves_no_process(emulator_factory: Any, tmp_path: Path) -> No
         wait_for(lambda: pidfile.is_file() and pidfile.read_text().strip() != "", "the sleeper")
     server.stop()
     wait_for(lambda: _group_gone(int(pidfile.read_text())), "the process group to go", 10)
+
+
+def test_output_files_fail_as_an_upload_error(client: Any) -> None:
+    new_job(client, "outputs")
+    output = models.OutputFile(
+        file_pattern="*.txt",
+        destination=models.OutputFileDestination(
+            container=models.OutputFileBlobContainerDestination(
+                container_url="https://acct.blob.core.windows.net/out?sig=SECRET"
+            )
+        ),
+        upload_options=models.OutputFileUploadConfiguration(upload_condition="taskcompletion"),
+    )
+    upload_satisfies = models.ExitConditions(file_upload_error=opts("satisfy"))
+    add(
+        client,
+        "outputs",
+        task(
+            "writer",
+            sh("echo hi > out.txt"),
+            output_files=[output],
+            exit_conditions=upload_satisfies,
+        ),
+        task("reader", "/bin/true", depends_on=after("writer")),
+        task("plain", sh("echo hi > out.txt"), output_files=[output]),
+        task("blocked", "/bin/true", depends_on=after("plain")),
+    )
+    wait_done(client, "outputs", ["writer", "reader", "plain"])
+    info = client.get_task("outputs", "writer").execution_info
+    # The command ran (exit code 0), then the upload failed: the task failed [BATCH_FACTS 9].
+    assert info.exit_code == 0 and info.result == "failure"
+    assert info.failure_info.code == "FileUploadMiscError"
+    assert "not supported in a local run" in info.failure_info.message
+    assert "SECRET" not in str(info.failure_info.as_dict())
+    settle(client, "outputs")
+    assert states(client, "outputs")["blocked"] == "active"  # default: block
