@@ -92,7 +92,7 @@ class RealRunner:
 
     def start(self, engine: Engine, job: Job, pos: int, attempt: int) -> None:
         """Lock held: read what the thread needs, then run it outside the lock."""
-        task = orjson.loads(job.task_raw[pos])
+        raw = job.task_raw[pos]
         spec = job.graph.specs[pos] or DEFAULT_SPEC
         run = _Run(job.id, job.task_ids[pos])
         with self._lock:
@@ -100,7 +100,7 @@ class RealRunner:
         pool_id = str((job.spec.get("poolInfo") or {}).get("poolId", ""))
         common = job.spec.get("commonEnvironmentSettings") or []
         self._pool.submit(
-            self._run, engine, job, pos, attempt, run, task, common, pool_id, spec.wall
+            self._run, engine, job, pos, attempt, run, raw, common, pool_id, spec.wall
         )
 
     def environment(
@@ -141,13 +141,22 @@ class RealRunner:
         pos: int,
         attempt: int,
         run: _Run,
-        task: dict[str, Any],
+        raw: bytes,
         common: Any,
         pool_id: str,
         wall: float,
     ) -> None:
         try:
-            kind, code, failure = self._execute(run, task, common, pool_id, wall)
+            try:
+                task = orjson.loads(raw)
+                kind, code, failure = self._execute(run, task, common, pool_id, wall)
+            except OSError as exc:
+                # The task directory or its files could not be made: the task never started.
+                kind, code = "preprocessing", None
+                failure = failure_info(
+                    "ResourceDirectoryCreateFailed",
+                    f"The task directory could not be prepared: {exc.strerror or exc}.",
+                )
             if not run.cancelled:
                 engine.finish(job, pos, attempt, kind, code, failure)
         finally:
@@ -160,7 +169,11 @@ class RealRunner:
     ) -> tuple[str, int | None, dict[str, Any] | None]:
         task_dir = task_directory(self.root, run.job_id, run.task_id)
         wd = task_dir / "wd"
-        wd.mkdir(parents=True, exist_ok=True)
+        try:
+            os.mkdir(task_dir)
+            os.mkdir(wd)
+        except OSError:  # a retry, a re-added id, or the job's first task: the slow path
+            wd.mkdir(parents=True, exist_ok=True)
         try:
             taskfiles.download_resource_files(task.get("resourceFiles") or [], wd)
         except TaskFileFailure as exc:
@@ -184,10 +197,14 @@ class RealRunner:
         env = self.environment(
             run.job_id, run.task_id, pool_id, task_dir, common, task.get("environmentSettings")
         )
-        with (
-            open(task_dir / "stdout.txt", "wb") as out,
-            open(task_dir / "stderr.txt", "wb") as err,
-        ):
+        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC
+        out = os.open(task_dir / "stdout.txt", flags, 0o644)
+        try:
+            err = os.open(task_dir / "stderr.txt", flags, 0o644)
+        except OSError:
+            os.close(out)
+            raise
+        try:
             with run.lock:
                 if run.cancelled:
                     return "exit", None, None
@@ -233,6 +250,9 @@ class RealRunner:
                 # Leave nothing of the group behind, even children that outlive the leader.
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.killpg(process.pid, signal.SIGKILL)
+        finally:
+            os.close(out)
+            os.close(err)
         code = exit_status(process.returncode)
         if kind == "exit" and task.get("outputFiles"):
             try:
