@@ -19,14 +19,20 @@ from __future__ import annotations
 import shutil
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Final
 
 from dagbatch.emulator import DEV_ACCOUNT, DEV_KEY
 from dagbatch.emulator.store import NO_EXIT
 from dagbatch.errors import ConfigError, PlanError
-from dagbatch.observe.outcome import JobStatus, TaskOutcome, TaskStatus, explain_outcome
+from dagbatch.observe.outcome import (
+    JobStatus,
+    Reason,
+    TaskOutcome,
+    TaskStatus,
+    explain_outcome,
+)
 
 #: Marks a directory ``dagbatch run`` made (so it may replace it).
 RUN_MARKER: Final = ".dagbatch-run"
@@ -280,6 +286,7 @@ def run_local(
             job_status = JobStatus(job.state, job.terminate_reason, job.on_task_failure)
             terminated_by = job.graph.action_by if job.graph is not None else None
     outcomes = explain_outcome(plan_tasks, statuses, job_status)
+    outcomes = _slots_reasons(outcomes, plan_tasks, server.engine.slots)
     return RunReport(
         job_id=job_id,
         job=job_status,
@@ -291,6 +298,20 @@ def run_local(
         timed_out=timed_out,
         elapsed=time.monotonic() - started,
     )
+
+
+def _slots_reasons(
+    outcomes: list[TaskOutcome], plan_tasks: list[dict[str, Any]], slots: int
+) -> list[TaskOutcome]:
+    """Name the tasks that wait only because they need more slots than the node has."""
+    needs = {str(t["id"]): t.get("requiredSlots", 1) for t in plan_tasks}
+    out = []
+    for o in outcomes:
+        need = needs.get(o.task_id, 1)
+        if o.reason is not None and o.reason.kind == "not-started" and need > slots:
+            o = replace(o, reason=Reason("too-many-slots", detail=str(need)))
+        out.append(o)
+    return out
 
 
 def _snapshot(job: Any, names: tuple[str, ...], elapsed: float) -> Snapshot:

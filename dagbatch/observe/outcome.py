@@ -71,7 +71,8 @@ class Reason:
     is block), ``waiting`` (``parent`` never ran either; ``cause`` says why), ``missing``
     (``parent`` is not a task of the job), ``job-ended`` (the job completed: ``job_reason``,
     ``by`` the task whose jobAction ended it, if any), ``job-disabled`` (``by`` likewise),
-    ``not-started`` (nothing holds it back; it had not started yet).
+    ``not-started`` (nothing holds it back; it had not started yet), ``too-many-slots``
+    (its ``requiredSlots``, in ``detail``, exceed every node's: Batch never runs it).
     """
 
     kind: str
@@ -80,6 +81,7 @@ class Reason:
     cause: Reason | None = None
     job_reason: str | None = None
     by: str | None = None
+    detail: str | None = None
 
     def text(self) -> str:
         """One readable line, the chain included."""
@@ -99,11 +101,13 @@ class Reason:
         if self.kind == "job-disabled":
             by = f" by task {self.by} (jobAction disable)" if self.by else ""
             return f"the job is disabled{by}"
+        if self.kind == "too-many-slots":
+            return f"it needs {self.detail} task slots, more than the node has: it never runs"
         return "not started yet"
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"kind": self.kind, "text": self.text()}
-        for name in ("parent", "parent_end", "job_reason", "by"):
+        for name in ("parent", "parent_end", "job_reason", "by", "detail"):
             value = getattr(self, name)
             if value is not None:
                 out[_camel(name)] = value

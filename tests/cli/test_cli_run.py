@@ -201,3 +201,20 @@ def test_all_succeeded_exits_0_and_usage_errors_exit_2(tmp_path: Path) -> None:
     assert code == 4
     _, tasks = report_of(out)
     assert tasks["a"]["exitCode"] == 3 and tasks["a"]["duration"] >= 0.2
+
+
+def test_a_task_needing_more_slots_than_the_node_has_never_runs(tmp_path: Path) -> None:
+    wf = write_workflow(
+        tmp_path,
+        'graph.add_node("small", command_line="/bin/true")\n'
+        'graph.add_node("big", command_line="/bin/true", required_slots=4)\n',
+    )
+    out = tmp_path / "r.json"
+    code, stdout, _ = run(
+        str(wf), "--slots", "2", "--workdir", str(tmp_path / "w"), "--report", str(out), "-q"
+    )
+    assert code == 5, stdout
+    _, tasks = report_of(out)
+    assert tasks["small"]["exitCode"] == 0
+    assert tasks["big"]["neverRan"]["kind"] == "too-many-slots"
+    assert "needs 4 task slots" in stdout
