@@ -1,8 +1,9 @@
 """One command for every benchmark: ``python -m bench [--quick]
-[--only compile|submit|capacity|show] [--write-results]`` from the repository root.
+[--only compile|submit|capacity|show|run] [--write-results]`` from the repository root.
 
 Prints the machine, the compile table (bench/compile_bench.py), the submit table
-(bench/submit_bench.py) and every target with met / NOT met computed from the numbers.
+(bench/submit_bench.py), the emulator capacity, the ``dagbatch run`` figures
+(bench/local_run_bench.py) and every target with met / NOT met computed from the numbers.
 ``--write-results`` also writes the same text to bench/RESULTS.md. ``--quick`` is a smoke run
 (smaller submit workload, one repetition): its numbers are not the claim.
 """
@@ -19,7 +20,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from . import compile_bench, emulator_capacity, show_bench, submit_bench
+from . import compile_bench, emulator_capacity, local_run_bench, show_bench, submit_bench
 from .submit_bench import Target
 from .workloads import WORKLOADS
 
@@ -173,7 +174,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="smoke run: smaller, one repetition")
     parser.add_argument(
         "--only",
-        choices=["compile", "submit", "capacity", "show"],
+        choices=["compile", "submit", "capacity", "show", "run"],
         help="run one benchmark only",
     )
     parser.add_argument(
@@ -223,6 +224,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         show_rows = show_bench.run(args.quick)
         emit("", "## Show (read, fold, draw)", "", show_bench.table(show_rows))
         all_targets += show_bench.targets(show_rows)
+    if args.only in (None, "run"):
+        local = local_run_bench.run(args.quick)
+        emit(
+            "", "## dagbatch run (scheduler, simulated and real)", "", local_run_bench.table(local)
+        )
+        all_targets += local_run_bench.targets(local)
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "?"
     met = sum(t.met for t in all_targets)
     emit(

@@ -11,17 +11,18 @@
     │   ├── JournalMismatch            the journal belongs to another plan, job or endpoint
     │   ├── JournalCorrupt             the journal's header or a record is damaged
     │   └── JournalWriteError          the journal cannot be written (disk full, ...)
-    └── SubmitError                    talking to the Batch service failed
-        ├── AuthenticationError        403 AuthenticationFailed / no usable credentials
-        ├── EndpointUnreachable        no connection to the endpoint could be made at all
-        ├── TransientError             429/5xx, timeout, dropped connection: retryable
-        ├── JobMismatch                the job exists with settings other than job.json's
-        ├── JobReplaced                the job the journal recorded is gone or was re-created
-        └── BatchServiceError          a whole-request error answer (status, code, message)
-            └── RequestBodyTooLarge    413: send fewer tasks per request
+    ├── SubmitError                    talking to the Batch service failed
+    │   ├── AuthenticationError        403 AuthenticationFailed / no usable credentials
+    │   ├── EndpointUnreachable        no connection to the endpoint could be made at all
+    │   ├── TransientError             429/5xx, timeout, dropped connection: retryable
+    │   ├── JobMismatch                the job exists with settings other than job.json's
+    │   ├── JobReplaced                the job the journal recorded is gone or was re-created
+    │   └── BatchServiceError          a whole-request error answer (status, code, message)
+    │       └── RequestBodyTooLarge    413: send fewer tasks per request
+    └── TaskFileFailure                a task's resource or output files failed (emulator)
 
 Errors keep their data as attributes; foreign exceptions are translated at the boundary
-with ``raise ... from``. The CLI maps them to exit codes (see ``dagbatch.cli.main``).
+with ``raise ... from``. The CLI maps them to exit codes (``dagbatch.cli.exit_codes``).
 """
 
 from __future__ import annotations
@@ -187,3 +188,17 @@ class JournalCorrupt(ConfigError):
 
 class JournalWriteError(ConfigError):
     """The journal could not be written (disk full, file too large, I/O error)."""
+
+
+class TaskFileFailure(DagbatchError):
+    """A task's resource files could not be downloaded, or its output files uploaded, in a
+    local run. ``code`` is the Batch ``failureInfo`` code (``BlobNotFound``,
+    ``DownloadMiscError``, ``FileUploadMiscError``, ...), ``details`` its name/value details;
+    the emulator maps it to ``failureInfo`` (category ``usererror``) and to the
+    ``preProcessingError`` / ``fileUploadError`` exit conditions."""
+
+    def __init__(self, code: str, message: str, details: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.details: dict[str, str] = dict(details or {})

@@ -14,9 +14,24 @@ from typing import Any
 
 import pytest
 
-#: Read-only fields the service adds to a task it holds.
+#: Read-only fields the service adds to a task it holds, and the defaults it fills in
+#: (``constraints``, ``userIdentity``, ``requiredSlots``: see the spec's Tasks_GetTask example).
 SERVICE_FIELDS = frozenset(
-    {"url", "eTag", "lastModified", "creationTime", "state", "stateTransitionTime"}
+    {
+        "url",
+        "eTag",
+        "lastModified",
+        "creationTime",
+        "state",
+        "stateTransitionTime",
+        "previousState",
+        "previousStateTransitionTime",
+        "executionInfo",
+        "nodeInfo",
+        "constraints",
+        "userIdentity",
+        "requiredSlots",
+    }
 )
 
 

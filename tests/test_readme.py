@@ -41,3 +41,28 @@ def test_the_readme_lists_the_compiler_passes_in_code_order() -> None:
     rows = [line.split("|") for line in table.splitlines() if line.startswith("| ")][1:]
     listed = [(row[2].strip().strip("`"), row[3].strip().strip("`")) for row in rows]
     assert listed == [(fn.__name__, fn.__module__.rsplit(".", 1)[1] + ".py") for fn in PASSES]
+
+
+def test_the_quick_start_what_if_prints_what_the_readme_shows(tmp_path: Path) -> None:
+    block = README.split("--simulate --fail 17\n```", 1)[1].split("```", 2)[1]
+    shown = [line.rstrip() for line in block.strip().splitlines()]
+    result = CliRunner().invoke(
+        main,
+        [
+            "run",
+            str(ROOT / "examples" / "mapreduce.py"),
+            "--simulate",
+            "--fail",
+            "17",
+            "--workdir",
+            str(tmp_path / "run"),
+            "-q",
+        ],
+    )
+    assert result.exit_code == 4, result.stdout
+    printed = [line.rstrip() for line in result.stdout.strip().splitlines()]
+    for line in shown:
+        if line.startswith("tasks "):  # the elapsed time varies
+            assert line.split(";")[0] in printed[1]
+        else:
+            assert line in printed, line

@@ -27,6 +27,10 @@ class ExitCode(enum.IntEnum):
     INVALID = 1  # the workflow is invalid or cannot be loaded
     USAGE = 2  # bad options, unreadable or foreign files, a plan that fails its checks
     INCOMPLETE = 3  # a submission did not land whole, or the service refused it
+    # The verdict of a run or of a job (`dagbatch run`, `status`, `watch`):
+    FAILED = 4  # some task failed (every task that could run has ended)
+    STUCK = 5  # no task failed, but some can never run (or never ran)
+    RUNNING = 6  # tasks are still running or waiting (`run`: its --timeout was reached)
     INTERRUPTED = 130  # Ctrl-C; run again (with --resume) to continue
 
 

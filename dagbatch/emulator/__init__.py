@@ -1,7 +1,12 @@
 """A local Azure Batch emulator: the REST subset dagbatch and azure-batch 15.x use.
 
 ``EmulatorServer`` (needs the ``emulator`` extra: starlette and uvicorn) serves it on
-127.0.0.1; ``FaultConfig`` says what faults to inject; ``EmulatorStore`` holds what was added.
+127.0.0.1; ``FaultConfig`` says what faults to inject; ``EmulatorStore`` holds what was added;
+``scheduler.Engine`` runs the tasks with Batch's rules, through a runner: ``runner.RealRunner``
+(processes, files through ``taskfiles``) or ``simulate.SimulatedRunner`` (what-if exit codes).
+Modules: ``app`` (routing, the shared prologue), ``jobs`` and ``tasks`` (the operations),
+``rules`` (the service's validation rules), ``replies`` (the error factory), ``odata``
+(``$filter``/``$select``), ``store``, ``wire``, ``faults``.
 ``DEV_ACCOUNT`` / ``DEV_KEY`` are the fixed, public credentials it accepts by default: for local
 use only, never a secret.
 """

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import socket
 import threading
 from collections.abc import Mapping
@@ -13,9 +14,25 @@ import uvicorn
 from dagbatch.emulator import DEV_ACCOUNT, DEV_KEY
 from dagbatch.emulator.app import EmulatorSettings, create_app
 from dagbatch.emulator.faults import FaultConfig
+from dagbatch.emulator.scheduler import Engine, Runner
 from dagbatch.emulator.store import EmulatorStore
 
 _DROP_MESSAGE = "ASGI callable returned without completing response."
+#: Connections served at once; uvicorn answers 503 beyond.
+MAX_CONNECTIONS = 512
+#: Hosts that only this machine reaches.
+LOOPBACK = ("127.0.0.1", "::1", "localhost")
+
+
+def exposure_warning(host: str, key: str) -> str | None:
+    """A warning when the public development key would be served beyond this machine."""
+    if host not in LOOPBACK and not host.startswith("127.") and key == DEV_KEY:
+        return (
+            f"warning: listening on {host} with the public development key: anyone who can "
+            "reach this address can use the emulator (and run commands on this machine). "
+            "Pass --key with a key of your own, or listen on 127.0.0.1."
+        )
+    return None
 
 
 class _DropFilter(logging.Filter):
@@ -36,6 +53,10 @@ class EmulatorServer:
 
     ``port=0`` picks a free port; ``endpoint`` tells which. Use as a context manager, or call
     ``start()`` and ``stop()``. ``store`` holds every job and task and the counters.
+
+    ``runner`` runs the tasks (``runner.RealRunner``: processes; ``simulate.SimulatedRunner``:
+    what-if exit codes) on a pool of ``slots`` task slots (default: one per CPU); without
+    one, tasks are stored and stay active, never run. ``engine`` is the scheduler.
     """
 
     def __init__(
@@ -50,11 +71,16 @@ class EmulatorServer:
         store: EmulatorStore | None = None,
         check_auth: bool = True,
         log_level: str = "warning",
+        runner: Runner | None = None,
+        slots: int | None = None,
+        max_connections: int = MAX_CONNECTIONS,
     ) -> None:
         self.host = host
         self.account = account
         self.key = key
         all_accounts = {account: key, **(accounts or {})}
+        store = store if store is not None else EmulatorStore()
+        self.engine = Engine(store, runner, slots=slots or os.cpu_count() or 1)
         self.app, self.settings, self.store = create_app(
             store, accounts=all_accounts, faults=faults, check_auth=check_auth
         )
@@ -75,6 +101,9 @@ class EmulatorServer:
             loop="asyncio",
             timeout_keep_alive=30,
             backlog=2048,
+            # More connections at once than this are answered 503 (slow clients cannot
+            # exhaust the server).
+            limit_concurrency=max_connections,
         )
         self._server = uvicorn.Server(self._config)
         self._thread: threading.Thread | None = None
@@ -94,6 +123,7 @@ class EmulatorServer:
 
     def start(self) -> EmulatorServer:
         _install_drop_filter()
+        self.engine.start()
         self._thread = threading.Thread(
             target=self._server.run,
             kwargs={"sockets": [self._sock]},
@@ -115,6 +145,7 @@ class EmulatorServer:
             self._thread.join(10)
             self._thread = None
         self._sock.close()
+        self.engine.stop()
 
     def __enter__(self) -> EmulatorServer:
         return self.start()
@@ -131,8 +162,12 @@ class EmulatorServer:
 def serve_forever(server: EmulatorServer) -> None:
     """Serve in the foreground until interrupted (Ctrl-C)."""
     _install_drop_filter()
-    server._server.run(sockets=[server._sock])
-    server._sock.close()
+    server.engine.start()
+    try:
+        server._server.run(sockets=[server._sock])
+    finally:
+        server._sock.close()
+        server.engine.stop()
 
 
 __all__ = ["DEV_ACCOUNT", "DEV_KEY", "EmulatorServer", "EmulatorSettings", "serve_forever"]

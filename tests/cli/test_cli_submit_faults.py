@@ -79,8 +79,8 @@ def test_resume_into_a_job_that_lost_tasks_is_refused(
     job = emulator.store.job("job")
     assert job is not None
     with emulator.store.lock:  # the job is the same one, but holds fewer tasks
-        del job.task_ids[150:], job.task_raw[150:]
-        job.index = {t.lower(): n for n, t in enumerate(job.task_ids)}
+        for pos in range(150, 200):
+            emulator.engine.delete_task(job, pos)
     result = submit(emulator, plan, "--resume")
     assert result.exit_code == 3, result.output
     assert "does not hold 50 of the 200 task(s) the journal records" in result.output
