@@ -7,6 +7,7 @@
     ├── InvalidWorkflow                the workflow breaks rules; carries every Diagnostic
     ├── PlanError                      a plan directory is missing, unreadable or tampered with
     ├── ConfigError                    bad options or credentials given by the user
+    ├── RefusedError                   Batch cannot do what was asked to this job (the fix said)
     └── SubmitError                    talking to the Batch service failed
         ├── AuthenticationError        403 AuthenticationFailed / no usable credentials
         ├── BatchServiceError          a whole-request error answer (status, code, message)
@@ -96,6 +97,11 @@ class PlanError(DagbatchError):
 
 class ConfigError(DagbatchError):
     """Options, environment or credentials given by the user are unusable."""
+
+
+class RefusedError(DagbatchError):
+    """An operation Batch cannot do on the job as it is (e.g. reactivate a task of a completed
+    job); the message says why and the fix."""
 
 
 class SubmitError(DagbatchError):
