@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from . import compile_bench, emulator_capacity, submit_bench
+from . import compile_bench, emulator_capacity, status_bench, submit_bench
 from .submit_bench import Target
 from .workloads import WORKLOADS
 
@@ -172,7 +172,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--quick", action="store_true", help="smoke run: smaller, one repetition")
     parser.add_argument(
-        "--only", choices=["compile", "submit", "capacity"], help="run one benchmark only"
+        "--only",
+        choices=["compile", "submit", "capacity", "status"],
+        help="run one benchmark only",
     )
     parser.add_argument(
         "--write-results", action="store_true", help=f"also write the text to {RESULTS}"
@@ -215,6 +217,17 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"emulator holds {capacity.tasks:,} tasks within a few GB",
                 capacity.peak_rss_mb < CAPACITY_MB,
                 f"peak RSS {capacity.peak_rss_mb:.0f} MB, under {CAPACITY_MB:,} MB",
+            )
+        )
+    if args.only in (None, "status"):
+        status = status_bench.run(10_000 if args.quick else 100_000, repeat=1 if args.quick else 3)
+        emit("", "## Status of a large job", "", status_bench.table(status))
+        all_targets.append(
+            Target(
+                f"`dagbatch status --json` of a {status.tasks:,}-task job in a few seconds",
+                status.best < status_bench.TARGET_S and status.listed == status.tasks,
+                f"{status.best:.2f} s best of {len(status.seconds)}, under "
+                f"{status_bench.TARGET_S:g} s; {status.listed:,} tasks in the answer",
             )
         )
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "?"

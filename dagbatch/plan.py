@@ -228,9 +228,7 @@ def load_plan(plan_dir: Path) -> LoadedPlan:
             )
         path = (plan_dir / entry.file).resolve()
         if not path.is_relative_to(root):
-            raise PlanError(
-                f"{PLAN_FILE}: batch file {entry.file!r} is outside the plan directory"
-            )
+            raise PlanError(f"{PLAN_FILE}: batch file {entry.file!r} is outside the plan directory")
         try:
             raw = path.read_bytes()
         except OSError as exc:

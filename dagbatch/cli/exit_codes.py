@@ -16,6 +16,7 @@ from dagbatch.errors import (
     Diagnostic,
     InvalidWorkflow,
     PlanError,
+    RefusedError,
     SubmitError,
     WorkflowLoadError,
 )
@@ -26,6 +27,12 @@ class ExitCode(enum.IntEnum):
     INVALID = 1  # the workflow is invalid or cannot be loaded
     USAGE = 2  # bad options, unreadable or foreign files, a plan that fails its checks
     INCOMPLETE = 3  # a submission did not land whole, or the service refused it
+    # The verdict of `dagbatch status` / `watch` (and `finish`, `rerun` where they apply):
+    FAILED = 4  # the job is complete, and some tasks failed (or never ran because one did)
+    RUNNING = 5  # tasks are running or can still run
+    STUCK = 6  # only tasks that can never run remain: `dagbatch finish` or `rerun`
+    TERMINATED = 7  # the job was terminated (by a task's jobAction, a user or a time limit)
+    REFUSED = 8  # Batch cannot do what was asked to this job as it is (the fix is printed)
     INTERRUPTED = 130  # Ctrl-C; run again (with --resume) to continue
 
 
@@ -33,6 +40,8 @@ def exit_code_of(exc: BaseException) -> ExitCode:
     """The exit code for a library exception (the order matters: subclasses first)."""
     if isinstance(exc, WorkflowLoadError | InvalidWorkflow):
         return ExitCode.INVALID
+    if isinstance(exc, RefusedError):
+        return ExitCode.REFUSED
     if isinstance(exc, ConfigError | PlanError):
         return ExitCode.USAGE
     if isinstance(exc, AuthenticationError | SubmitError):

@@ -424,10 +424,16 @@ class BatchClient:
         headers = {**(headers or {}), "client-request-id": str(uuid.uuid4())}
         if body is not None:
             headers["Content-Type"] = CONTENT_TYPE
+        # The query is percent-encoded here (a space as %20, as the Azure SDKs send it):
+        # httpx would write a space as '+', which a service that percent-decodes query
+        # values for the Shared Key signature reads as a literal '+'.
+        query = "&".join(
+            f"{quote(k, safe='$')}={quote(v, safe='')}"
+            for k, v in {**(params or {}), "api-version": api_version or self.api_version}.items()
+        )
         request = http.build_request(
             method,
-            self.endpoint + path,
-            params={**(params or {}), "api-version": api_version or self.api_version},
+            httpx.URL(self.endpoint + path + "?" + query),
             content=body,
             headers=headers,
         )
