@@ -31,6 +31,7 @@ from dagbatch.observe.model import (
 )
 from dagbatch.observe.service import CONCURRENCY, JobService
 from dagbatch.observe.stranded import (
+    TASK_ENDED,
     Analysis,
     analyse,
     barrier_children,
@@ -216,8 +217,8 @@ def _terminating_task(
     latest = datetime.max.replace(tzinfo=UTC)
     ending: list[tuple[datetime, str]] = []
     for tid, rec in records.items():
-        if rec.state != "completed":
-            continue
+        if rec.state != "completed" or (rec.failure and rec.failure.code == TASK_ENDED):
+            continue  # a task terminated by a user fires no jobAction
         d = view.definitions.get(tid)
         if resolve_exit(d.exit_conditions if d else None, rec).job_action == "terminate":
             ending.append((rec.end_time or latest, tid))

@@ -16,7 +16,7 @@ Batch's rules applied here [BATCH_FACTS 4, 5]:
   other ending.
 - ``taskIdRanges`` select the job's tasks whose ids are integers inside the range, leading
   zeros ignored ("4, 04 and 004 ... the first one to complete will satisfy the dependency"):
-  the ids that alias one integer count as one parent, satisfied when any of them satisfies.
+  the ids that alias one integer count as one parent, decided by the first of them to complete.
 - A ``taskIds`` parent the job does not hold is undocumented: the dependent is reported as
   waiting on a missing task, never as stranded (it may run once that task is added).
 """
@@ -26,6 +26,7 @@ from __future__ import annotations
 import bisect
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from dagbatch.observe.model import (
@@ -43,6 +44,8 @@ MAX_CHAIN = 8
 
 #: failureInfo codes of an output file upload failure [BATCH_FACTS 1, 9].
 _UPLOAD_PREFIX = "fileupload"
+#: failureInfo code of a task that was terminated [BATCH_FACTS 1].
+TASK_ENDED = "TaskEnded"
 
 
 def _in_ranges(code: int, ranges: Any) -> bool:
@@ -57,12 +60,22 @@ def _options(exit_conditions: Mapping[str, Any], key: str) -> dict[str, Any] | N
     return value if isinstance(value, dict) else None
 
 
+def _pre_options(exit_conditions: Mapping[str, Any]) -> dict[str, Any] | None:
+    # ``schedulingError`` is the older api-versions' name of ``preProcessingError``.
+    return _options(exit_conditions, "preProcessingError") or _options(
+        exit_conditions, "schedulingError"
+    )
+
+
 def resolve_exit(exit_conditions: Mapping[str, Any] | None, record: TaskRecord) -> ExitOutcome:
     """How ``record``'s ending (a completed task) resolves against its ``exitConditions``."""
     ec = exit_conditions or {}
     code = record.exit_code
     failure_code = (record.failure.code or "") if record.failure else ""
     upload = failure_code.lower().startswith(_UPLOAD_PREFIX)
+    # A task terminated by a user ended like an exit (its code, if it was running, or none):
+    # it takes ``default``, not ``preProcessingError``.
+    ended = failure_code == TASK_ENDED
     clean_zero = code == 0 and not upload and record.failure is None
     matched: tuple[str, dict[str, Any]] | None = None
     if code is not None:
@@ -80,8 +93,8 @@ def resolve_exit(exit_conditions: Mapping[str, Any] | None, record: TaskRecord) 
     if matched is None:
         if upload and _options(ec, "fileUploadError") is not None:
             matched = ("fileUploadError", _options(ec, "fileUploadError") or {})
-        elif code is None and not upload and _options(ec, "preProcessingError") is not None:
-            matched = ("preProcessingError", _options(ec, "preProcessingError") or {})
+        elif code is None and not upload and not ended and _pre_options(ec) is not None:
+            matched = ("preProcessingError", _pre_options(ec) or {})
         elif not clean_zero and _options(ec, "default") is not None:
             matched = ("default", _options(ec, "default") or {})
     condition, options = matched if matched is not None else (BATCH_DEFAULT, {})
@@ -227,6 +240,20 @@ def analyse(
             return "block"
         return None
 
+    def decide(group: list[str]) -> tuple[str, str | None]:
+        """A parent's verdict; for ids that alias one integer, the first of them to complete
+        decides ("the first one to complete will satisfy the dependency")."""
+        if len(group) == 1:
+            return group[0], verdict_of_parent(group[0])
+        latest = datetime.max.replace(tzinfo=UTC)
+        ended = sorted(
+            ((records[p].end_time or latest, p) for p in group if records[p].state == "completed"),
+        )
+        if not ended:
+            return group[0], None
+        first = ended[0][1]
+        return first, verdict_of_parent(first)
+
     for start_id in records:
         if start_id in done or not is_candidate(start_id):
             continue
@@ -256,11 +283,8 @@ def analyse(
             via: str | None = None
             direct = False
             for group in groups:
-                answers = [(p, verdict_of_parent(p)) for p in group]
-                if any(a == "ok" for _, a in answers):
-                    continue
-                if answers and all(a == "block" for _, a in answers):
-                    p = answers[0][0]
+                p, answer = decide(group)
+                if answer == "block":
                     is_root = p in out.outcomes and not done.get(p)
                     if via is None or (is_root and not direct):
                         via, direct = p, is_root

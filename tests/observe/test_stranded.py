@@ -190,17 +190,31 @@ def test_ranges_select_integer_ids_and_ignore_leading_zeros() -> None:
     assert analyse(defs, recs).blocked == {}
 
 
-def test_aliases_of_one_integer_satisfy_when_any_of_them_does() -> None:
-    defs, recs = job(
-        [d("4"), d("04"), d("r", ranges=((4, 4),))],
-        [done("4", 1), done("04", 0), active("r")],
-    )
-    assert analyse(defs, recs).blocked == {}
-    defs, recs = job(
-        [d("4"), d("04"), d("r", ranges=((4, 4),))],
-        [done("4", 1), done("04", 2), active("r")],
-    )
-    assert "r" in analyse(defs, recs).blocked
+def test_the_first_alias_of_an_integer_to_complete_decides() -> None:
+    from dataclasses import replace
+    from datetime import timedelta
+
+    def at(r: TaskRecord, seconds: int) -> TaskRecord:
+        return replace(r, end_time=_t() + timedelta(seconds=seconds))
+
+    defs = {x.id: x for x in [d("4"), d("04"), d("r", ranges=((4, 4),))]}
+    first_ok = {"4": at(done("4", 1), 20), "04": at(done("04", 0), 10), "r": active("r")}
+    assert analyse(defs, first_ok).blocked == {}
+    first_bad = {"4": at(done("4", 1), 10), "04": at(done("04", 0), 20), "r": active("r")}
+    assert analyse(defs, first_bad).blocked == {"r": "4"}
+    none_yet = {"4": running("4"), "04": active("04"), "r": active("r")}
+    assert analyse(defs, none_yet).blocked == {}
+
+
+def test_a_terminated_task_takes_default_not_pre_processing_error() -> None:
+    ec = {
+        "preProcessingError": {"dependencyAction": "satisfy"},
+        "default": {"dependencyAction": "block"},
+    }
+    out = resolve_exit(ec, done("a", None, "TaskEnded", ran=False))
+    assert (out.condition, out.dependency_action) == ("default", "block")
+    older = resolve_exit({"schedulingError": {"dependencyAction": "satisfy"}}, done("a", None, "X"))
+    assert older.dependency_action == "satisfy"
 
 
 def test_missing_parent_is_waiting_not_stranded() -> None:
