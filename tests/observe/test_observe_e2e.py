@@ -1,0 +1,222 @@
+"""status, rerun, finish and watch end to end: workflows compiled, submitted to the emulator,
+their tasks run as real processes by its scheduler."""
+
+from __future__ import annotations
+
+import importlib.util
+import shlex
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import networkx as nx
+import orjson
+import pytest
+from click.testing import CliRunner
+
+from dagbatch.cli.main import main
+from dagbatch.compiler.export import write_plan
+from dagbatch.compiler.pipeline import compile_graph
+from dagbatch.emulator import DEV_ACCOUNT, DEV_KEY
+from dagbatch.emulator.server import EmulatorServer
+from dagbatch.observe import JobStatus, finish, rerun, status
+from dagbatch.submit.client import BatchClient, SharedKeyAuth
+from dagbatch.submit.submission import submit_plan
+
+pytestmark = pytest.mark.skipif(
+    importlib.util.find_spec("dagbatch.emulator.runner") is None
+    or importlib.util.find_spec("dagbatch.emulator.scheduler") is None,
+    reason="needs the emulator's scheduler",
+)
+
+#: Longest a test waits for the job to reach a verdict.
+WAIT_S = 60.0
+
+
+@pytest.fixture
+def running_emulator(tmp_path: Path) -> Iterator[EmulatorServer]:
+    """An emulator whose scheduler runs the tasks as processes (two slots)."""
+    from dagbatch.emulator.runner import RealRunner
+
+    server = EmulatorServer(runner=RealRunner(tmp_path / "node"), slots=2).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def _client(server: EmulatorServer) -> BatchClient:
+    return BatchClient(server.endpoint, SharedKeyAuth(DEV_ACCOUNT, DEV_KEY))
+
+
+def _env(server: EmulatorServer) -> dict[str, str]:
+    return {
+        "AZURE_BATCH_ENDPOINT": server.endpoint,
+        "AZURE_BATCH_ACCOUNT": DEV_ACCOUNT,
+        "AZURE_BATCH_ACCESS_KEY": DEV_KEY,
+    }
+
+
+def _sh(script: str) -> str:
+    """A command line running ``script`` under /bin/sh (Batch runs no shell itself)."""
+    return f"/bin/sh -c {shlex.quote(script)}"
+
+
+def _submit(server: EmulatorServer, graph: nx.DiGraph, plan_dir: Path) -> Path:
+    write_plan(compile_graph(graph), plan_dir)
+    report = submit_plan(plan_dir, client=_client(server), create_job=True, pool_id="local")
+    assert report.ok, report.failures
+    return plan_dir
+
+
+def _until(plan_dir: Path, server: EmulatorServer, done: Callable[[JobStatus], bool]) -> JobStatus:
+    deadline = time.monotonic() + WAIT_S
+    while True:
+        s = status(plan_dir, client=_client(server))
+        if done(s):
+            return s
+        assert time.monotonic() < deadline, f"no such status in {WAIT_S}s: {s.to_dict()}"
+        time.sleep(0.2)
+
+
+def _pipeline(flag: Path) -> nx.DiGraph:
+    """prepare -> transform (exits 2 until FLAG exists) -> load -> report; 'side' fails
+    with exit 3 and nothing depends on it."""
+    g = nx.DiGraph()
+    g.graph["job"] = {"id": "pipeline", "on_all_tasks_complete": "terminatejob"}
+    g.add_node("prepare", command_line=_sh("echo prepared"))
+    g.add_node(
+        "transform",
+        command_line=_sh(
+            f"test -f {shlex.quote(str(flag))} || {{ echo 'input not ready' >&2; exit 2; }}"
+        ),
+    )
+    g.add_node("load", command_line=_sh("echo loaded"))
+    g.add_node("report", command_line=_sh("echo reported"))
+    g.add_node("side", command_line=_sh("echo side >&2; exit 3"))
+    g.add_edges_from([("prepare", "transform"), ("transform", "load"), ("load", "report")])
+    return g
+
+
+def test_failed_task_strands_its_chain_then_rerun_completes_the_job(
+    running_emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    server = running_emulator
+    flag = tmp_path / "input-ready"
+    plan = _submit(server, _pipeline(flag), tmp_path / "plan")
+
+    stuck = _until(plan, server, lambda s: s.verdict != "running")
+    assert stuck.verdict == "stuck"
+    failed = {f.name: f for f in stuck.failed}
+    assert {n: f.exit_code for n, f in failed.items()} == {"transform": 2, "side": 3}
+    assert "input not ready" in (failed["transform"].stderr_tail or "")
+    assert failed["transform"].failure is not None
+    assert {s.name: s.chain for s in stuck.stranded} == {
+        "load": ("load", "transform"),
+        "report": ("report", "load", "transform"),
+    }
+    assert stuck.stranded[0].explain() == (
+        "load waits on transform, which exited 2 → dependencyAction: block "
+        "(Batch's default for that ending)"
+    )
+    assert stuck.outcomes["succeeded"] == 1 and stuck.outcomes["stranded"] == 2
+
+    # The CLI: the same, and the verdict as the exit code.
+    cli = CliRunner().invoke(main, ["status", str(plan), "--json"], env=_env(server))
+    assert cli.exit_code == 6, cli.output
+    assert orjson.loads(cli.output)["verdict"] == "stuck"
+    text = CliRunner().invoke(main, ["status", str(plan)], env=_env(server))
+    assert "load waits on transform, which exited 2" in text.output
+    assert "stderr | input not ready" in text.output
+
+    # Without the plan: the tasks' own definitions, read from the service.
+    bare = status(job_id="pipeline", client=_client(server))
+    assert bare.verdict == "stuck" and {s.name for s in bare.stranded} == {"load", "report"}
+
+    # The user fixes the cause, then reruns the failed part.
+    flag.write_text("ok")
+    report = rerun(plan, tasks=["transform"], client=_client(server))
+    assert report.ok and report.reactivated == ("transform",)
+    assert set(report.plan.resumes) == {"load", "report"} and not report.plan.still_stuck
+
+    done = _until(plan, server, lambda s: s.verdict != "running")
+    assert done.verdict == "complete", done.to_dict()
+    assert done.outcomes["succeeded"] == 4 and not done.stranded
+    assert [f.name for f in done.failed] == ["side"]
+    assert done.job_state == "completed" and done.terminate_reason == "AllTasksComplete"
+    cli = CliRunner().invoke(main, ["status", str(plan)], env=_env(server))
+    assert cli.exit_code == 4, cli.output  # complete, with a failed task
+
+    # The job has completed: Batch cannot reactivate its tasks; rerun says so and the fix.
+    again = CliRunner().invoke(main, ["rerun", str(plan), "--failed"], env=_env(server))
+    assert again.exit_code == 8, again.output
+    assert "submit the plan again into a new job" in again.output
+    succeeded = CliRunner().invoke(main, ["rerun", str(plan), "--task", "load"], env=_env(server))
+    assert succeeded.exit_code == 8 and "Batch reactivates only failed tasks" in succeeded.output
+
+
+def _guarded(tmp_path: Path) -> nx.DiGraph:
+    """work (succeeds) -> alert, which runs only if work fails; slow runs beside them."""
+    hold = tmp_path / "release-slow"
+    g = nx.DiGraph()
+    g.graph["job"] = {"id": "guarded", "on_all_tasks_complete": "terminatejob"}
+    g.add_node("work", command_line=_sh("echo working"))
+    g.add_node("alert", command_line=_sh("echo alert >&2; exit 1"))
+    g.add_node(
+        "slow",
+        command_line=_sh(
+            f"i=0; while [ ! -f {shlex.quote(str(hold))} ] && [ $i -lt 300 ]; "
+            "do sleep 0.1; i=$((i+1)); done"
+        ),
+    )
+    g.add_edge("work", "alert", when="failure")
+    return g
+
+
+def test_failure_handler_not_needed_is_skipped_by_finish_and_the_job_completes(
+    running_emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    server = running_emulator
+    plan = _submit(server, _guarded(tmp_path), tmp_path / "plan")
+
+    # While 'slow' runs, alert can never run, but finish touches nothing: the job still runs.
+    early = _until(plan, server, lambda s: any(x.name == "alert" for x in s.stranded))
+    assert early.verdict == "running" and early.stranded[0].kind == "skipped"
+    report = finish(plan, client=_client(server))
+    assert report.verdict_before == "running" and report.terminated == ()
+    assert status(plan, client=_client(server)).states["active"] == 1
+
+    (tmp_path / "release-slow").write_text("go")
+    stuck = _until(plan, server, lambda s: s.verdict != "running")
+    assert stuck.verdict == "stuck" and stuck.finishable
+    assert [(s.name, s.kind) for s in stuck.stranded] == [("alert", "skipped")]
+
+    cli = CliRunner().invoke(main, ["finish", str(plan)], env=_env(server))
+    assert cli.exit_code == 0, cli.output
+    assert "skipped: alert: alert waits on work, which exited 0" in cli.output
+
+    done = _until(plan, server, lambda s: s.verdict != "stuck")
+    assert done.verdict == "complete" and done.job_state == "completed"
+    assert done.outcomes["skipped"] == 1 and done.outcomes["failed"] == 0
+    assert done.outcomes["succeeded"] == 2 and not done.failed
+    final = CliRunner().invoke(main, ["status", str(plan)], env=_env(server))
+    assert final.exit_code == 0, final.output
+
+
+def test_watch_finish_ends_a_stuck_job(running_emulator: EmulatorServer, tmp_path: Path) -> None:
+    server = running_emulator
+    g = nx.DiGraph()
+    g.graph["job"] = {"id": "watched", "on_all_tasks_complete": "terminatejob"}
+    g.add_node("work", command_line=_sh("echo working"))
+    g.add_node("alert", command_line=_sh("echo alert"))
+    g.add_edge("work", "alert", when="failure")
+    plan = _submit(server, g, tmp_path / "plan")
+    out = CliRunner().invoke(
+        main,
+        ["watch", str(plan), "--finish", "--plain", "--interval", "0.2", "--timeout", str(WAIT_S)],
+        env=_env(server),
+    )
+    assert out.exit_code == 0, out.output
+    assert "terminated 1 task(s)" in out.output and "skipped: alert" in out.output
+    assert "completions/s" in out.output
+    assert "COMPLETE" in out.output
