@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-from collections.abc import Coroutine, Iterable
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -84,18 +84,34 @@ def _sync(coro: Coroutine[Any, Any, T]) -> T:
         return pool.submit(asyncio.run, coro).result()
 
 
+async def _with_client(
+    client: BatchClient | None,
+    body: Callable[[BatchClient], Awaitable[T]],
+    *,
+    close: bool,
+) -> T:
+    """Run ``body`` with ``client`` (or one from the environment, always closed after); a
+    given client's connections are closed too when ``close`` (a sync call: its event loop
+    ends here; the client opens new ones on its next use)."""
+    own = client is None
+    used = client or connect()
+    try:
+        return await body(used)
+    finally:
+        if own or close:
+            await used.aclose()
+
+
 async def _open(
-    plan_dir: PlanDir, job_id: str | None, client: BatchClient | None, *, stderr_tasks: int
-) -> tuple[JobService, WorkflowView, Snapshot, BatchClient, bool]:
+    plan_dir: PlanDir, job_id: str | None, client: BatchClient, *, stderr_tasks: int
+) -> tuple[JobService, WorkflowView, Snapshot]:
     view = load_view(Path(plan_dir) if plan_dir is not None else None, job_id)
     jid = view.job_id if view is not None else job_id
     if not jid:
         raise ConfigError("give a plan directory or a job id")
-    own = client is None
-    client = client or connect()
     service = JobService(client, jid)
     view, snap = await read_snapshot(service, view, stderr_tasks=stderr_tasks)
-    return service, view, snap, client, own
+    return service, view, snap
 
 
 async def status_async(
@@ -104,14 +120,15 @@ async def status_async(
     job_id: str | None = None,
     client: BatchClient | None = None,
     stderr_tasks: int = STDERR_TASKS,
+    _close: bool = False,
 ) -> JobStatus:
     """Where is the workflow? (see ``status``)"""
-    _, view, snap, client, own = await _open(plan_dir, job_id, client, stderr_tasks=stderr_tasks)
-    try:
+
+    async def body(c: BatchClient) -> JobStatus:
+        _, view, snap = await _open(plan_dir, job_id, c, stderr_tasks=stderr_tasks)
         return build_status(view, snap)[0]
-    finally:
-        if own:
-            await client.aclose()
+
+    return await _with_client(client, body, close=_close)
 
 
 def status(
@@ -124,7 +141,9 @@ def status(
     """Read the job and map it onto the plan: counts by state and wave, running tasks, failed
     ones (with the tail of stderr.txt of the first ``stderr_tasks``), the tasks that can never
     run with the chain that strands each, and the verdict."""
-    return _sync(status_async(plan_dir, job_id=job_id, client=client, stderr_tasks=stderr_tasks))
+    return _sync(
+        status_async(plan_dir, job_id=job_id, client=client, stderr_tasks=stderr_tasks, _close=True)
+    )
 
 
 async def rerun_async(
@@ -135,17 +154,18 @@ async def rerun_async(
     tasks: Iterable[str] = (),
     client: BatchClient | None = None,
     dry_run: bool = False,
+    _close: bool = False,
 ) -> RerunReport:
     """Reactivate failed tasks (see ``rerun``)."""
-    service, view, snap, client, own = await _open(plan_dir, job_id, client, stderr_tasks=0)
-    try:
+
+    async def body(c: BatchClient) -> RerunReport:
+        service, view, snap = await _open(plan_dir, job_id, c, stderr_tasks=0)
         plan = steer.plan_rerun(view, snap, failed=failed, tasks=tuple(tasks))
         if dry_run:
             return RerunReport(plan=plan, reactivated=(), errors=())
         return await steer.rerun(service, view, snap, plan)
-    finally:
-        if own:
-            await client.aclose()
+
+    return await _with_client(client, body, close=_close)
 
 
 def rerun(
@@ -163,7 +183,13 @@ def rerun(
     Batch cannot reactivate (a completed job), with the fix."""
     return _sync(
         rerun_async(
-            plan_dir, job_id=job_id, failed=failed, tasks=tasks, client=client, dry_run=dry_run
+            plan_dir,
+            job_id=job_id,
+            failed=failed,
+            tasks=tasks,
+            client=client,
+            dry_run=dry_run,
+            _close=True,
         )
     )
 
@@ -174,14 +200,15 @@ async def finish_async(
     job_id: str | None = None,
     client: BatchClient | None = None,
     require_stuck: bool = True,
+    _close: bool = False,
 ) -> FinishReport:
     """Terminate the tasks that can never run (see ``finish``)."""
-    service, view, snap, client, own = await _open(plan_dir, job_id, client, stderr_tasks=0)
-    try:
+
+    async def body(c: BatchClient) -> FinishReport:
+        service, view, snap = await _open(plan_dir, job_id, c, stderr_tasks=0)
         return await steer.finish(service, view, snap, require_stuck=require_stuck)
-    finally:
-        if own:
-            await client.aclose()
+
+    return await _with_client(client, body, close=_close)
 
 
 def finish(
@@ -193,5 +220,13 @@ def finish(
 ) -> FinishReport:
     """When only tasks that can never run remain, terminate them (Batch's terminate task) so
     the job completes; the report lists each with its chain, ``skipped`` where the parent
-    succeeded (a failure handler not needed). Never touches a task that could still run."""
-    return _sync(finish_async(plan_dir, job_id=job_id, client=client, require_stuck=require_stuck))
+    succeeded (a failure handler not needed). Never touches a task that could still run.
+
+    ``dagbatch run`` calls this at its end (``require_stuck=True``): a local run of a
+    workflow whose failure handlers were not needed ends with them skipped and the job
+    completed."""
+    return _sync(
+        finish_async(
+            plan_dir, job_id=job_id, client=client, require_stuck=require_stuck, _close=True
+        )
+    )
