@@ -5,7 +5,7 @@ task, the workflow's view of it, and the reports. Plain frozen dataclasses with 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -13,6 +13,7 @@ from typing import Any, Literal
 #: Task states of the service [BATCH_FACTS 1].
 TaskState = Literal["active", "preparing", "running", "completed"]
 TASK_STATES: tuple[TaskState, ...] = ("active", "preparing", "running", "completed")
+_STATES = frozenset(TASK_STATES)
 
 #: The answer to "where is my workflow?".
 Verdict = Literal["complete", "running", "stuck", "terminated"]
@@ -83,16 +84,16 @@ class Dependencies:
 
     @classmethod
     def from_wire(cls, raw: Any) -> Dependencies:
-        if not isinstance(raw, dict):
+        if not raw:
             return NO_DEPENDENCIES
-        ids = tuple(str(t) for t in raw.get("taskIds") or ())
-        ranges: list[tuple[int, int]] = []
-        for r in raw.get("taskIdRanges") or ():
-            if isinstance(r, dict) and "start" in r and "end" in r:
-                ranges.append((int(r["start"]), int(r["end"])))
+        ids = raw.get("taskIds")
+        ranges = raw.get("taskIdRanges")
         if not ids and not ranges:
             return NO_DEPENDENCIES
-        return cls(ids, tuple(ranges))
+        return cls(
+            tuple(ids) if ids else (),
+            tuple((int(r["start"]), int(r["end"])) for r in ranges) if ranges else (),
+        )
 
     def __bool__(self) -> bool:
         return bool(self.task_ids or self.ranges)
@@ -119,37 +120,84 @@ class TaskDefinition:
         )
 
 
+class Definitions(Mapping[str, TaskDefinition]):
+    """Task definitions by id, built from the task bodies on first use: a status of a
+    100,000-task plan reads the definitions of the few tasks it analyses, not of all."""
+
+    def __init__(self, bodies: Mapping[str, Mapping[str, Any]]):
+        self._bodies = bodies
+        self._made: dict[str, TaskDefinition] = {}
+
+    def __getitem__(self, task_id: str) -> TaskDefinition:
+        made = self._made.get(task_id)
+        if made is None:
+            made = self._made[task_id] = TaskDefinition.from_wire(self._bodies[task_id])
+        return made
+
+    def __contains__(self, task_id: object) -> bool:
+        return task_id in self._bodies
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._bodies)
+
+    def __len__(self) -> int:
+        return len(self._bodies)
+
+    def depends_on_ids(self) -> Iterator[tuple[str, Any]]:
+        """(task id, its ``dependsOn.taskIds`` as sent) for the tasks that have some."""
+        for tid, body in self._bodies.items():
+            dep = body.get("dependsOn")
+            if dep and dep.get("taskIds"):
+                yield tid, dep["taskIds"]
+
+
 @dataclass(frozen=True, slots=True)
 class TaskRecord:
-    """One task as the service reports it (the ``$select``-ed fields of a list answer)."""
+    """One task as the service reports it (the ``$select``-ed fields of a list answer).
+
+    The start and end times are kept as the service wrote them and parsed when asked for
+    (``start_time``, ``end_time``): a 100,000-task listing needs only a few of them.
+    """
 
     id: str
     state: TaskState
     exit_code: int | None = None
     result: str | None = None  # success | failure, only when completed
     failure: FailureInfo | None = None
-    start_time: datetime | None = None
-    end_time: datetime | None = None
+    started: str | None = None  # executionInfo.startTime as sent
+    ended: str | None = None  # executionInfo.endTime as sent
     retry_count: int = 0
+
+    @property
+    def start_time(self) -> datetime | None:
+        return _parse_time(self.started)
+
+    @property
+    def end_time(self) -> datetime | None:
+        return _parse_time(self.ended)
 
     @classmethod
     def from_wire(cls, raw: Mapping[str, Any]) -> TaskRecord:
-        state = str(raw.get("state", "active")).lower()
-        if state not in TASK_STATES:
-            state = "active"
+        state = raw.get("state", "active")
+        if state not in _STATES:
+            state = str(state).lower()
+            if state not in _STATES:
+                state = "active"
         info = raw.get("executionInfo")
-        info = info if isinstance(info, dict) else {}
+        if not info:
+            return cls(raw["id"], state)
         exit_code = info.get("exitCode")
         result = info.get("result")
+        failure = info.get("failureInfo")
         return cls(
-            id=str(raw["id"]),
-            state=state,  # type: ignore[arg-type]  # checked against TASK_STATES above
-            exit_code=int(exit_code) if exit_code is not None else None,
-            result=str(result).lower() if result is not None else None,
-            failure=FailureInfo.from_wire(info.get("failureInfo")),
-            start_time=_parse_time(info.get("startTime")),
-            end_time=_parse_time(info.get("endTime")),
-            retry_count=int(info.get("retryCount") or 0),
+            raw["id"],
+            state,
+            exit_code,
+            result.lower() if result is not None else None,
+            FailureInfo.from_wire(failure) if failure is not None else None,
+            info.get("startTime"),
+            info.get("endTime"),
+            info.get("retryCount") or 0,
         )
 
     @property

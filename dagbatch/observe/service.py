@@ -1,10 +1,10 @@
 """Reading and steering a job through the Batch REST API, the same client and credentials as
 `dagbatch submit` (``dagbatch.submit.client.BatchClient``).
 
-Efficient at 100,000+ tasks: the job's task counts in one call; the tasks listed with
-``$select`` (only the fields the view needs) and one ``$filter`` per state, the states read
-concurrently, each following ``odata.nextLink`` pages of up to 1000 tasks (the list
-operation's maximum [S Tasks_ListTasks maxresults]).
+Efficient at 100,000+ tasks: the job's task counts in one call; the tasks in one listing with
+``$select`` (only the fields the view needs), following ``odata.nextLink`` pages of up to 1000
+tasks (the list operation's maximum [S Tasks_ListTasks maxresults]); ``$filter`` where it
+narrows what is read (the ids of the tasks in one state).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any, Final
 from urllib.parse import parse_qsl, quote, urlsplit
 
 from dagbatch.errors import BatchServiceError
-from dagbatch.observe.model import TASK_STATES, TaskDefinition, TaskRecord
+from dagbatch.observe.model import Definitions, TaskDefinition, TaskRecord
 from dagbatch.submit.client import BatchClient
 
 #: Tasks per list page: the service's maximum.
@@ -28,8 +28,6 @@ DEFINITION_FIELDS: Final = ("dependsOn", "exitConditions")
 STDERR_TAIL_BYTES: Final = 2048
 #: Concurrent calls when operating on many tasks (reactivate, terminate, file tails).
 CONCURRENCY: Final = 16
-
-_STATE_ORDER = {s: i for i, s in enumerate(TASK_STATES)}
 
 
 def _job_path(job_id: str) -> str:
@@ -94,29 +92,33 @@ class JobService:
 
     async def tasks(
         self, *, definitions: bool = False
-    ) -> tuple[dict[str, TaskRecord], dict[str, TaskDefinition]]:
+    ) -> tuple[dict[str, TaskRecord], Mapping[str, TaskDefinition]]:
         """Every task of the job: its record, and (``definitions=True``) its dependsOn and
-        exitConditions. One listing per state, concurrently; records are also checked
-        against the state asked for (a service that ignores ``$filter`` costs time, not
-        correctness), and a task seen twice while it changed state keeps its later state."""
+        exitConditions, in one listing with ``$select``.
+
+        One listing, not one per state with ``$filter``: a filtered listing costs the service
+        a pass over every task of the job, so four of them cost four passes to serialize the
+        same tasks once (measured on the emulator: 100,000 tasks listed unfiltered in about
+        the time of one empty filtered listing)."""
         select = RECORD_FIELDS + (DEFINITION_FIELDS if definitions else ())
         records: dict[str, TaskRecord] = {}
-        defs: dict[str, TaskDefinition] = {}
+        bodies: dict[str, dict[str, Any]] = {}
+        from_wire = TaskRecord.from_wire
+        async for page in self.pages(select=select):
+            for raw in page:
+                rec = from_wire(raw)
+                records[rec.id] = rec
+                if definitions:
+                    bodies[rec.id] = raw
+        return records, Definitions(bodies)
 
-        async def read(state: str) -> None:
-            async for page in self.pages(select=select, filter=f"state eq '{state}'"):
-                for raw in page:
-                    rec = TaskRecord.from_wire(raw)
-                    if rec.state != state:
-                        continue
-                    old = records.get(rec.id)
-                    if old is None or _STATE_ORDER[rec.state] >= _STATE_ORDER[old.state]:
-                        records[rec.id] = rec
-                    if definitions:
-                        defs[rec.id] = TaskDefinition.from_wire(raw)
-
-        await asyncio.gather(*(read(s) for s in TASK_STATES))
-        return records, defs
+    async def ids_in_state(self, state: str) -> list[str]:
+        """The ids of the job's tasks in ``state`` (``$filter``, ``$select=id``): a cheap check
+        before acting on tasks, e.g. that they are still active."""
+        ids: list[str] = []
+        async for page in self.pages(select=("id",), filter=f"state eq '{state}'"):
+            ids.extend(str(t["id"]) for t in page)
+        return ids
 
     async def stderr_tail(self, task_id: str, max_bytes: int = STDERR_TAIL_BYTES) -> str | None:
         """The last ``max_bytes`` of the task's ``stderr.txt`` (None when there is none): the

@@ -19,6 +19,7 @@ from typing import Any
 from dagbatch.observe.model import (
     OUTCOMES,
     TASK_STATES,
+    Definitions,
     FailedTask,
     JobStatus,
     RunningTask,
@@ -60,13 +61,14 @@ class WorkflowView:
 
     @classmethod
     def from_plan(cls, plan: LoadedPlan, job_id: str | None = None) -> WorkflowView:
-        definitions: dict[str, TaskDefinition] = {}
+        bodies: dict[str, dict[str, Any]] = {}
         waves: dict[str, int] = {}
         for batch in plan.batches:
+            wave = batch.wave
             for body in batch.tasks:
-                d = TaskDefinition.from_wire(body)
-                definitions[d.id] = d
-                waves[d.id] = batch.wave
+                bodies[body["id"]] = body
+                waves[body["id"]] = wave
+        definitions = Definitions(bodies)
         barriers = barrier_children(definitions, plan.manifest.barriers)
         names = dict(plan.manifest.idMap)
         for b, child in barriers.items():
@@ -81,7 +83,7 @@ class WorkflowView:
     @classmethod
     def from_service(cls, job_id: str, definitions: Mapping[str, TaskDefinition]) -> WorkflowView:
         """Without a plan: the tasks' own dependsOn/exitConditions, no waves, ids as names."""
-        return cls(job_id, dict(definitions))
+        return cls(job_id, definitions)
 
     def name(self, task_id: str) -> str:
         return self.names.get(task_id, task_id)
@@ -245,7 +247,7 @@ async def read_snapshot(
         ran = sorted(
             (r.end_time or latest, r.id)
             for r in records.values()
-            if r.failed and r.start_time is not None
+            if r.failed and r.started is not None
         )
         wanted = [tid for _, tid in ran[:stderr_tasks]]
         gate = asyncio.Semaphore(CONCURRENCY)

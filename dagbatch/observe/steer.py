@@ -170,6 +170,10 @@ async def finish(
         for t in dict.fromkeys([*view.definitions, *records])
         if t in analysis.blocked and t in records and records[t].state == "active"
     ]
+    # Only what is still active now ($filter state eq 'active'): a task that moved on since
+    # the snapshot is left alone.
+    still = set(await service.ids_in_state("active"))
+    active_blocked = [t for t in active_blocked if t in still]
     errors = await for_each(active_blocked, service.terminate)
     strands: list[Strand] = []
     for t in active_blocked:

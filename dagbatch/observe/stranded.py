@@ -30,6 +30,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from dagbatch.observe.model import (
+    Definitions,
     ExitOutcome,
     Missing,
     Strand,
@@ -205,7 +206,7 @@ def analyse(
         if rec.state == "active":
             return True
         # Completed without ever starting, with a failure: terminated while it waited.
-        return rec.state == "completed" and rec.start_time is None and rec.failed
+        return rec.state == "completed" and rec.started is None and rec.failed
 
     def parents(tid: str) -> tuple[list[list[str]], list[str]]:
         d = definitions.get(tid)
@@ -349,10 +350,14 @@ def barrier_children(
     wanted = {b.lower(): b for b in barrier_ids}
     if not wanted:
         return {}
+    if isinstance(definitions, Definitions):
+        pairs: Iterable[tuple[str, Iterable[str]]] = definitions.depends_on_ids()
+    else:
+        pairs = ((d.id, d.depends_on.task_ids) for d in definitions.values())
     out: dict[str, str] = {}
-    for d in definitions.values():
-        for p in d.depends_on.task_ids:
-            b = wanted.get(p.lower())
+    for child, ids in pairs:
+        for p in ids:
+            b = wanted.get(str(p).lower())
             if b is not None:
-                out[b] = d.id
+                out[b] = child
     return out

@@ -32,8 +32,8 @@ def rec(tid: str, state: str, code: int | None = None, *, start: int | None = No
         exit_code=code,
         result=("failure" if failed else "success") if completed else None,
         failure=FailureInfo("usererror", "FailureExitCode", "exited") if failed else None,
-        start_time=T0 + timedelta(seconds=start) if start is not None else None,
-        end_time=T0 + timedelta(seconds=100) if completed else None,
+        started=(T0 + timedelta(seconds=start)).isoformat() if start is not None else None,
+        ended=(T0 + timedelta(seconds=100)).isoformat() if completed else None,
     )
 
 
@@ -119,7 +119,7 @@ def test_handler_skipped_then_terminated_counts_as_skipped_not_failed() -> None:
         "completed",
         result="failure",
         failure=FailureInfo("usererror", "TaskEnded", "terminated"),
-        end_time=T0,
+        ended=T0.isoformat(),
     )
     s, _ = build_status(v, snap([rec("work", "completed", 0, start=0), ended]))
     assert s.verdict == "complete"
@@ -183,7 +183,7 @@ def test_rerun_brings_back_tasks_finish_terminated() -> None:
         "completed",
         result="failure",
         failure=FailureInfo("usererror", "TaskEnded", "t"),
-        end_time=T0,
+        ended=T0.isoformat(),
     )
     plan = plan_rerun(v, snap([rec("a", "completed", 2, start=0), ended]), failed=True)
     assert plan.reactivate == ("a", "c") and plan.resumes == ("c",)

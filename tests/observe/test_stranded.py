@@ -39,8 +39,8 @@ def done(tid: str, code: int | None = 0, failure: str | None = None, ran: bool =
         exit_code=code,
         result="failure" if failed else "success",
         failure=FailureInfo("usererror", failure, "x") if failure else None,
-        start_time=_t() if ran else None,
-        end_time=_t(),
+        started=_t().isoformat() if ran else None,
+        ended=_t().isoformat(),
     )
 
 
@@ -55,7 +55,7 @@ def active(tid: str) -> TaskRecord:
 
 
 def running(tid: str) -> TaskRecord:
-    return TaskRecord(tid, "running", start_time=_t())
+    return TaskRecord(tid, "running", started=_t().isoformat())
 
 
 def job(defs: list[TaskDefinition], recs: list[TaskRecord]):
@@ -195,7 +195,7 @@ def test_the_first_alias_of_an_integer_to_complete_decides() -> None:
     from datetime import timedelta
 
     def at(r: TaskRecord, seconds: int) -> TaskRecord:
-        return replace(r, end_time=_t() + timedelta(seconds=seconds))
+        return replace(r, ended=(_t() + timedelta(seconds=seconds)).isoformat())
 
     defs = {x.id: x for x in [d("4"), d("04"), d("r", ranges=((4, 4),))]}
     first_ok = {"4": at(done("4", 1), 20), "04": at(done("04", 0), 10), "r": active("r")}
