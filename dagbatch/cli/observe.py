@@ -11,6 +11,7 @@ import asyncio
 import sys
 import time
 from collections.abc import Callable, Coroutine
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -33,13 +34,16 @@ from dagbatch.observe.status import (
     STDERR_TASKS,
     WorkflowView,
     build_status,
-    load_view,
+    plan_job_id,
+    plan_view,
     read_snapshot,
 )
 from dagbatch.observe.watch import Tick, watch
 from dagbatch.submit.client import BatchClient, redact
 
 F = TypeVar("F", bound=Callable[..., Any])
+#: A plan's view, or how to load it (in a thread, while the tasks are listed).
+ViewSource = WorkflowView | Callable[[], WorkflowView] | None
 T = TypeVar("T")
 
 
@@ -76,15 +80,16 @@ def _run(
     plan_dir: Path | None,
     job_id: str | None,
     creds: tuple[str | None, str | None, str | None, str],
-    body: Callable[[JobService, WorkflowView | None, BatchClient], Coroutine[Any, Any, T]],
+    body: Callable[[JobService, ViewSource, BatchClient], Coroutine[Any, Any, T]],
 ) -> T:
     """Open the view and the client, run ``body``, close; library errors exit the one way."""
     try:
-        view = load_view(plan_dir, job_id)
-        jid = view.job_id if view is not None else job_id
+        jid = plan_job_id(plan_dir, job_id) if plan_dir is not None else job_id
         if not jid:
             raise ConfigError("give a PLAN_DIR or --job-id")
         client = client_from_options(*creds)
+        # The plan is read (and checked) in a thread while the job's tasks are listed.
+        view = partial(plan_view, plan_dir, job_id) if plan_dir is not None else None
 
         async def go() -> T:
             async with client:
@@ -125,7 +130,7 @@ def status_cmd(
     """Where is my workflow? Counts by state and wave, running and failed tasks, the tasks
     that can never run and why, and a verdict (also the exit code)."""
 
-    async def body(service: JobService, view: WorkflowView | None, _: BatchClient) -> JobStatus:
+    async def body(service: JobService, view: ViewSource, _: BatchClient) -> JobStatus:
         v, snap = await read_snapshot(service, view, stderr_tasks=stderr_tasks)
         return build_status(v, snap)[0]
 
@@ -188,7 +193,7 @@ def watch_cmd(
         except ImportError:
             live = None
 
-    async def body(service: JobService, view: WorkflowView | None, _: BatchClient) -> JobStatus:
+    async def body(service: JobService, view: ViewSource, _: BatchClient) -> JobStatus:
         last: JobStatus | None = None
         previous = ""
         async for tick in watch(
@@ -260,7 +265,7 @@ def rerun_cmd(
         _echo("error: say what to rerun: --failed, or --task ID (repeatable)", err=True)
         sys.exit(ExitCode.USAGE)
 
-    async def body(service: JobService, view: WorkflowView | None, _: BatchClient) -> Any:
+    async def body(service: JobService, view: ViewSource, _: BatchClient) -> Any:
         v, snap = await read_snapshot(service, view, stderr_tasks=0)
         plan = steer.plan_rerun(v, snap, failed=failed, tasks=tasks)
         if not as_json:
@@ -298,7 +303,7 @@ def finish_cmd(
     the job completes; lists what it terminated and why. Never touches a task that could
     still run."""
 
-    async def body(service: JobService, view: WorkflowView | None, _: BatchClient) -> Any:
+    async def body(service: JobService, view: ViewSource, _: BatchClient) -> Any:
         v, snap = await read_snapshot(service, view, stderr_tasks=0)
         return await steer.finish(service, v, snap)
 

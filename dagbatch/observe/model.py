@@ -143,6 +143,11 @@ class Definitions(Mapping[str, TaskDefinition]):
     def __len__(self) -> int:
         return len(self._bodies)
 
+    def raw_exit_conditions(self, task_id: str) -> Any:
+        """The task's ``exitConditions`` as sent (None when absent or unknown)."""
+        body = self._bodies.get(task_id)
+        return body.get("exitConditions") if body is not None else None
+
     def depends_on_ids(self) -> Iterator[tuple[str, Any]]:
         """(task id, its ``dependsOn.taskIds`` as sent) for the tasks that have some."""
         for tid, body in self._bodies.items():

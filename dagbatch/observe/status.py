@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from dagbatch.errors import ConfigError, PlanError
 from dagbatch.observe.model import (
     OUTCOMES,
     TASK_STATES,
@@ -40,7 +41,7 @@ from dagbatch.observe.stranded import (
     resolve_exit,
     strand_of,
 )
-from dagbatch.plan import LoadedPlan, load_plan
+from dagbatch.plan import PLAN_FILE, LoadedPlan, PlanManifest, load_plan
 
 #: Failed tasks whose stderr.txt tail is read (the first ones, by end time).
 STDERR_TASKS = 10
@@ -75,8 +76,6 @@ class WorkflowView:
             names[b] = f"barrier of {names.get(child, child)}"
         jid = job_id or plan.manifest.jobId
         if not jid:
-            from dagbatch.errors import ConfigError
-
             raise ConfigError("the plan names no job: pass --job-id")
         return cls(jid, definitions, waves, barriers, names, planned=True)
 
@@ -228,17 +227,35 @@ def _terminating_task(
 
 
 async def read_snapshot(
-    service: JobService, view: WorkflowView | None, *, stderr_tasks: int = STDERR_TASKS
+    service: JobService,
+    view: WorkflowView | Callable[[], WorkflowView] | None,
+    *,
+    stderr_tasks: int = STDERR_TASKS,
 ) -> tuple[WorkflowView, Snapshot]:
     """Read the job, its task counts and every task's record (with the definitions when
-    there is no plan), then the stderr.txt tails of the first failed tasks."""
-    job, counts, (records, defs) = await asyncio.gather(
-        service.job(),
-        service.task_counts(),
-        service.tasks(definitions=view is None),
+    there is no plan), then the stderr.txt tails of the first failed tasks.
+
+    ``view`` may be a function that loads it (e.g. reads a plan directory): it then runs in a
+    thread while the tasks are listed, so reading the plan overlaps the service's answers."""
+    loading = (
+        asyncio.ensure_future(asyncio.to_thread(view))
+        if view is not None and not isinstance(view, WorkflowView)
+        else None
     )
-    if view is None:
+    try:
+        job, counts, (records, defs) = await asyncio.gather(
+            service.job(),
+            service.task_counts(),
+            service.tasks(definitions=view is None),
+        )
+    finally:
+        if loading is not None and not loading.done():
+            await asyncio.wait([loading])
+    if loading is not None:
+        view = loading.result()
+    elif view is None:
         view = WorkflowView.from_service(service.job_id, defs)
+    assert isinstance(view, WorkflowView)
     at = datetime.now(UTC)
     snap = Snapshot(job, records, counts, at)
     if stderr_tasks > 0:
@@ -259,6 +276,26 @@ async def read_snapshot(
         tails = dict(await asyncio.gather(*(tail(t) for t in wanted)))
         snap = Snapshot(job, records, counts, at, tails)
     return view, snap
+
+
+def plan_job_id(plan_dir: Path, job_id: str | None) -> str:
+    """The job a plan directory is for (``job_id`` when given), from plan.json alone."""
+    if job_id:
+        return job_id
+    try:
+        manifest = PlanManifest.model_validate_json((Path(plan_dir) / PLAN_FILE).read_bytes())
+    except (OSError, ValueError) as exc:
+        raise PlanError(
+            f"{plan_dir} is not a plan directory: cannot read {PLAN_FILE} ({exc})"
+        ) from exc
+    if not manifest.jobId:
+        raise ConfigError("the plan names no job: pass --job-id")
+    return manifest.jobId
+
+
+def plan_view(plan_dir: Path, job_id: str | None) -> WorkflowView:
+    """The view of a plan directory (``job_id`` overrides its jobId)."""
+    return WorkflowView.from_plan(load_plan(plan_dir), job_id)
 
 
 def load_view(plan_dir: Path | None, job_id: str | None) -> WorkflowView | None:

@@ -197,8 +197,13 @@ def analyse(
     ``records`` what the service says about each task of the job (a definition without a
     record is not in the job). Evaluated without recursion, so chains of any depth work.
     """
-    tasks = JobTasks(records)
     out = Analysis()
+    if not _any_blocking(definitions, records):
+        # Nothing has ended in a way that blocks: no task can be stranded. Only waits on
+        # tasks the job does not hold remain to be found.
+        out.missing.update(_missing_parents(definitions, records))
+        return out
+    tasks = JobTasks(records)
     done: dict[str, bool] = {}  # evaluated candidates: True = blocked
 
     def is_candidate(tid: str) -> bool:
@@ -298,6 +303,52 @@ def analyse(
                 done[tid] = False
                 if missing and records[tid].state == "active":
                     out.missing[tid] = tuple(missing)
+    return out
+
+
+def _exit_conditions(definitions: Mapping[str, TaskDefinition], task_id: str) -> Any:
+    if isinstance(definitions, Definitions):
+        return definitions.raw_exit_conditions(task_id)
+    d = definitions.get(task_id)
+    return d.exit_conditions if d is not None else None
+
+
+def _any_blocking(
+    definitions: Mapping[str, TaskDefinition], records: Mapping[str, TaskRecord]
+) -> bool:
+    """Whether some completed task's ending blocks its dependents (or some task completed
+    without running): only then can a task be stranded."""
+    for tid, rec in records.items():
+        if rec.state != "completed":
+            continue
+        if rec.exit_code == 0 and rec.failure is None:
+            ec = _exit_conditions(definitions, tid)
+            if not ec or (not ec.get("exitCodes") and not ec.get("exitCodeRanges")):
+                continue  # a clean exit 0 satisfies unless listed [BATCH_FACTS 5]
+        if resolve_exit(_exit_conditions(definitions, tid), rec).dependency_action == "block":
+            return True
+        if rec.started is None and rec.failed:
+            return True
+    return False
+
+
+def _missing_parents(
+    definitions: Mapping[str, TaskDefinition], records: Mapping[str, TaskRecord]
+) -> dict[str, tuple[str, ...]]:
+    """Active tasks whose ``dependsOn.taskIds`` names a task the job does not hold."""
+    known = {t.lower() for t in records}
+    if isinstance(definitions, Definitions):
+        pairs: Iterable[tuple[str, Iterable[str]]] = definitions.depends_on_ids()
+    else:
+        pairs = ((d.id, d.depends_on.task_ids) for d in definitions.values())
+    out: dict[str, tuple[str, ...]] = {}
+    for tid, ids in pairs:
+        rec = records.get(tid)
+        if rec is None or rec.state != "active":
+            continue
+        gone = tuple(str(p) for p in ids if str(p).lower() not in known)
+        if gone:
+            out[tid] = gone
     return out
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 from dagbatch.observe.model import FinishReport, JobStatus
@@ -29,7 +29,7 @@ class Tick:
 
 async def watch(
     service: JobService,
-    view: WorkflowView | None,
+    view: WorkflowView | Callable[[], WorkflowView] | None,
     *,
     interval: float = 2.0,
     timeout: float | None = None,
@@ -43,8 +43,9 @@ async def watch(
     first_completed: int | None = None
     finished_once = False
     while True:
-        view, snap = await read_snapshot(service, view, stderr_tasks=stderr_tasks)
-        status, _ = build_status(view, snap)
+        loaded, snap = await read_snapshot(service, view, stderr_tasks=stderr_tasks)
+        view = loaded
+        status, _ = build_status(loaded, snap)
         completed = status.states.get("completed", 0)
         if first_completed is None:
             first_completed = completed
@@ -52,7 +53,7 @@ async def watch(
         rate = (completed - first_completed) / elapsed if elapsed > 0 else 0.0
         report: FinishReport | None = None
         if finish_when_stuck and status.verdict == "stuck" and not finished_once:
-            report = await finish(service, view, snap)
+            report = await finish(service, loaded, snap)
             finished_once = True
             yield Tick(status, elapsed, rate, report)
             if report.terminated:
