@@ -150,6 +150,7 @@ class Emulator:
                 "-m",
                 "dagbatch",
                 "emulator",
+                "--store-only",  # measure submission only: no task runs
                 "--port",
                 "0",
                 "--latency-ms",

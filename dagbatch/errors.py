@@ -8,10 +8,11 @@
     ├── PlanError                      a plan directory is missing, unreadable or tampered with
     ├── ConfigError                    bad options or credentials given by the user
     ├── RefusedError                   Batch cannot do what was asked to this job (the fix said)
-    └── SubmitError                    talking to the Batch service failed
-        ├── AuthenticationError        403 AuthenticationFailed / no usable credentials
-        ├── BatchServiceError          a whole-request error answer (status, code, message)
-        └── SubmissionIncomplete       some tasks did not land (the report lists them)
+    ├── SubmitError                    talking to the Batch service failed
+    │   ├── AuthenticationError        403 AuthenticationFailed / no usable credentials
+    │   ├── BatchServiceError          a whole-request error answer (status, code, message)
+    │   └── SubmissionIncomplete       some tasks did not land (the report lists them)
+    └── TaskFileFailure                a task's resource or output files failed (emulator)
 
 Errors keep their data as attributes; foreign exceptions are translated at the boundary
 with ``raise ... from``. The CLI maps them to exit codes (see ``dagbatch.cli.main``).
@@ -135,3 +136,17 @@ class SubmissionIncomplete(SubmitError):
     def __init__(self, failures: dict[str, tuple[str, str]]):
         self.failures = failures
         super().__init__(f"{len(failures)} task(s) did not land")
+
+
+class TaskFileFailure(DagbatchError):
+    """A task's resource files could not be downloaded, or its output files uploaded, in a
+    local run. ``code`` is the Batch ``failureInfo`` code (``BlobNotFound``,
+    ``DownloadMiscError``, ``FileUploadMiscError``, ...), ``details`` its name/value details;
+    the emulator maps it to ``failureInfo`` (category ``usererror``) and to the
+    ``preProcessingError`` / ``fileUploadError`` exit conditions."""
+
+    def __init__(self, code: str, message: str, details: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.details: dict[str, str] = dict(details or {})

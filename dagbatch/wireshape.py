@@ -144,3 +144,49 @@ def unknown_property(value: Any, shape: Shape, prefix: str = "") -> str | None:
             if found is not None:
                 return found
     return None
+
+
+# --- what a task's exitConditions decide ---
+
+
+def _options_for_code(conditions: Mapping[str, Any], code: int) -> Mapping[str, Any] | None:
+    # exitCodes first, then exitCodeRanges [BATCH_FACTS run-time rules 5]; which wins when
+    # both match is not documented: the exact code, listed first in the spec, is taken.
+    for entry in conditions.get("exitCodes") or ():
+        if isinstance(entry, dict) and entry.get("code") == code:
+            return entry.get("exitOptions") or {}
+    for entry in conditions.get("exitCodeRanges") or ():
+        if isinstance(entry, dict) and entry.get("start", 1) <= code <= entry.get("end", 0):
+            return entry.get("exitOptions") or {}
+    return None
+
+
+def exit_actions(
+    conditions: Mapping[str, Any] | None, kind: str, code: int | None, ok: bool
+) -> tuple[str, str]:
+    """(dependencyAction, jobAction) for a task that ended ``kind`` with ``code``.
+
+    ``kind``: ``exit`` (the process ended, or was killed), ``preprocessing`` (it never started:
+    resource files, launch), ``upload`` (output files failed after it ran). The order is
+    Batch's [BATCH_FACTS run-time rules 5]: exitCodes, exitCodeRanges, then
+    preProcessingError / fileUploadError (a matching exit code takes precedence over
+    fileUploadError), then ``default`` (non-zero codes
+    and the errors without their own entry; exit code 0 changes only if listed). Unset
+    actions take Batch's defaults: satisfy / none for success, block / terminate otherwise
+    [BATCH_FACTS run-time rules 4, 5].
+    """
+    options: Mapping[str, Any] | None = None
+    if conditions:
+        if code is not None and kind != "preprocessing":
+            options = _options_for_code(conditions, code)
+        if options is None:
+            if kind == "preprocessing":
+                options = conditions.get("preProcessingError") or conditions.get("schedulingError")
+            elif kind == "upload":
+                options = conditions.get("fileUploadError")
+            if options is None and not ok:
+                options = conditions.get("default")
+    options = options or {}
+    dependency = options.get("dependencyAction") or ("satisfy" if ok else "block")
+    job_action = options.get("jobAction") or ("none" if ok else "terminate")
+    return str(dependency), str(job_action)

@@ -1,9 +1,13 @@
-"""A multi-stage pipeline with string ids, resource files, environment settings and a
-failure handler.
+"""A multi-stage pipeline with string ids, environment settings, constraints and a failure
+handler. Every command runs on a bare Linux machine, so `dagbatch run` can try it as is:
 
     fetch -> clean-{region} -> train -> evaluate -> publish -> rollback (only if publish fails)
 
+    dagbatch run examples/pipeline.py          # run it here, for real
     dagbatch compile examples/pipeline.py --out plan/
+
+Command lines do not run under a shell on Batch: the ones that use variables or redirection
+say `/bin/sh -c '...'`. Tasks share files through the node's shared directory.
 """
 
 import networkx as nx
@@ -11,23 +15,29 @@ import networkx as nx
 from dagbatch import Task
 
 REGIONS = ["emea", "apac", "amer"]
-SCRIPTS = "https://examplestore.blob.core.windows.net/scripts"
+SHARED = "$AZ_BATCH_NODE_SHARED_DIR"
 
 ENV = [{"name": "PIPELINE_RUN", "value": "2026-11-28"}, {"name": "LOG_LEVEL", "value": "info"}]
+
+
+def sh(script: str) -> str:
+    """A command line that runs `script` under /bin/sh (Batch runs no shell by itself)."""
+    return f"/bin/sh -c '{script}'"
 
 
 def build() -> nx.DiGraph:
     g = nx.DiGraph()
     g.graph["job"] = {
         "id": "pipeline-nightly",
-        "pool_id": "gpu-pool",
+        "pool_id": "linux-pool",
         "on_all_tasks_complete": "terminatejob",
     }
     g.add_node(
         "fetch",
         task=Task(
-            command_line="/bin/sh -c 'python3 fetch.py --out $AZ_BATCH_TASK_WORKING_DIR/raw'",
-            resource_files=[{"http_url": f"{SCRIPTS}/fetch.py", "file_path": "fetch.py"}],
+            command_line=sh(
+                f'mkdir -p {SHARED}/raw && echo "rows of $PIPELINE_RUN" > {SHARED}/raw/data.txt'
+            ),
             environment_settings=ENV,
             constraints={"max_task_retry_count": 3},
         ),
@@ -35,18 +45,18 @@ def build() -> nx.DiGraph:
     for region in REGIONS:
         g.add_node(
             f"clean-{region}",
-            command_line=f"python3 clean.py --region {region}",
-            resource_files=[{"http_url": f"{SCRIPTS}/clean.py", "file_path": "clean.py"}],
+            command_line=sh(
+                f"sed s/rows/{region}-rows/ {SHARED}/raw/data.txt > {SHARED}/clean-{region}.txt"
+            ),
             environment_settings=ENV,
         )
         g.add_edge("fetch", f"clean-{region}")
     g.add_node(
         "train",
         task=Task(
-            command_line="python3 train.py --epochs 20",
-            resource_files=[
-                {"http_url": f"{SCRIPTS}/train.py", "file_path": "train.py", "file_mode": "0755"}
-            ],
+            command_line=sh(
+                f"cat {SHARED}/clean-*.txt > model.txt && cp model.txt {SHARED}/model.txt"
+            ),
             environment_settings=ENV,
             constraints={"max_wall_clock_time": "PT6H"},
             user_identity={"auto_user": {"scope": "task", "elevation_level": "nonadmin"}},
@@ -56,13 +66,19 @@ def build() -> nx.DiGraph:
     )
     for region in REGIONS:
         g.add_edge(f"clean-{region}", "train")
-    g.add_node("evaluate", command_line="python3 evaluate.py", environment_settings=ENV)
-    g.add_node("publish", command_line="python3 publish.py", environment_settings=ENV)
+    g.add_node(
+        "evaluate",
+        command_line=sh(f"wc -l < {SHARED}/model.txt"),
+        environment_settings=ENV,
+    )
+    g.add_node(
+        "publish", command_line=sh("echo published run $PIPELINE_RUN"), environment_settings=ENV
+    )
     g.add_edge("train", "evaluate")
     g.add_edge("evaluate", "publish")
 
     # The failure handler: runs only if publish fails (after its retries), to roll back.
     # A parent's dependents must all want the same thing, so publish has just this child.
-    g.add_node("rollback", command_line="python3 rollback.py", environment_settings=ENV)
+    g.add_node("rollback", command_line="echo rolling back", environment_settings=ENV)
     g.add_edge("publish", "rollback", when="failure")
     return g

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import tempfile
+from pathlib import Path
 
 import click
 
@@ -73,6 +75,32 @@ def _probability(ctx: click.Context, param: click.Parameter, value: float) -> fl
 )
 @click.option("--retry-after", default=1, show_default=True, type=int, help="Retry-After seconds.")
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed for the faults.")
+@click.option(
+    "--slots",
+    type=click.IntRange(1),
+    default=None,
+    help="Task slots of the local node (default: one per CPU).",
+)
+@click.option(
+    "--workdir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Where tasks run, laid out like a node (default: a new temporary directory).",
+)
+@click.option("--simulate", is_flag=True, help="Run no process: tasks end with what-if exit codes.")
+@click.option(
+    "--exit-codes",
+    "exit_codes_file",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    default=None,
+    help='What-if exit codes, JSON {"task-id": code, ...}: those tasks do not run and end with '
+    "the code (with --simulate every task is what-if; unlisted ones end with 0).",
+)
+@click.option(
+    "--store-only",
+    is_flag=True,
+    help="Store tasks and never run them (they stay active): for submission tests.",
+)
 def emulator_cmd(
     host: str,
     port: int,
@@ -87,11 +115,19 @@ def emulator_cmd(
     fault_ops: str,
     retry_after: int,
     seed: int,
+    slots: int | None,
+    workdir: Path | None,
+    simulate: bool,
+    exit_codes_file: Path | None,
+    store_only: bool,
 ) -> None:
-    """Serve a local Azure Batch emulator (jobs, add task collection, get/list tasks) with
-    Shared Key checking, the service's validation, and optional seeded fault injection.
+    """Serve a local Azure Batch emulator: jobs and tasks as the service serves them, Shared
+    Key checking, the service's validation, and optional seeded fault injection. Tasks run
+    with Batch's scheduling and dependency rules: as processes (default), simulated
+    (--simulate), or not at all (--store-only).
 
-    For local testing only: the default account key is public. Stop it with Ctrl-C.
+    For local testing only: the default account key is public. Stop it with Ctrl-C (running
+    tasks are killed).
     """
     try:
         from dagbatch.emulator.server import EmulatorServer, serve_forever
@@ -120,9 +156,34 @@ def emulator_cmd(
         )
     except ValueError as exc:
         raise click.UsageError(str(exc)) from exc
+    from dagbatch.emulator.runner import RealRunner
+    from dagbatch.emulator.scheduler import Runner
+    from dagbatch.emulator.simulate import SimulatedRunner, WhatIfRunner, load_exit_codes
+    from dagbatch.errors import ConfigError
+
+    try:
+        codes = load_exit_codes(exit_codes_file) if exit_codes_file else {}
+    except ConfigError as exc:
+        raise click.BadParameter(str(exc), param_hint="--exit-codes") from exc
+    runner: Runner | None = None
+    mode = "stored, never run"
+    if simulate:
+        runner, mode = SimulatedRunner(codes), "simulated (no process runs)"
+    elif not store_only:
+        root = workdir or Path(tempfile.mkdtemp(prefix="dagbatch-emulator-"))
+        real = RealRunner(root, account=account)
+        runner = WhatIfRunner(real, codes) if codes else real
+        mode = f"run as processes under {real.root}"
     try:
         server = EmulatorServer(
-            host=host, port=port, account=account, key=key, faults=faults, log_level="warning"
+            host=host,
+            port=port,
+            account=account,
+            key=key,
+            faults=faults,
+            log_level="warning",
+            runner=runner,
+            slots=slots,
         )
     except OSError as exc:
         click.echo(f"cannot listen on {host}:{port}: {exc.strerror or exc}", err=True)
@@ -134,6 +195,9 @@ def emulator_cmd(
     # The development key is public; a key of the user's own is never printed.
     shown = key if key == DEV_KEY else "<the key given with --key>"
     click.echo(f"  export AZURE_BATCH_ACCESS_KEY={shown}")
+    if isinstance(runner, RealRunner | WhatIfRunner):
+        (runner if isinstance(runner, RealRunner) else runner.real).account_url = server.endpoint
+    click.echo(f"Tasks: {mode}; {server.engine.slots} task slot(s)")
     if faults.active:
         click.echo(f"Fault injection: {faults}")
     serve_forever(server)

@@ -28,9 +28,10 @@ class ExitCode(enum.IntEnum):
     USAGE = 2  # bad options, unreadable or foreign files, a plan that fails its checks
     INCOMPLETE = 3  # a submission did not land whole, or the service refused it
     # The verdict of `dagbatch status` / `watch` (and `finish`, `rerun` where they apply):
+    # (the same numbers as `dagbatch run`: 4 some task failed, 5 some never ran, 6 not over)
     FAILED = 4  # the job is complete, and some tasks failed (or never ran because one did)
-    RUNNING = 5  # tasks are running or can still run
-    STUCK = 6  # only tasks that can never run remain: `dagbatch finish` or `rerun`
+    STUCK = 5  # only tasks that can never run remain: `dagbatch finish` or `rerun`
+    RUNNING = 6  # tasks are running or can still run
     TERMINATED = 7  # the job was terminated (by a task's jobAction, a user or a time limit)
     REFUSED = 8  # Batch cannot do what was asked to this job as it is (the fix is printed)
     INTERRUPTED = 130  # Ctrl-C; run again (with --resume) to continue

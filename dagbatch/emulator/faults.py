@@ -23,6 +23,18 @@ OPERATIONS: Final = (
     "addtask",
     "gettask",
     "listtasks",
+    "listjobs",
+    "deletejob",
+    "terminatejob",
+    "disablejob",
+    "enablejob",
+    "gettaskcounts",
+    "terminatetask",
+    "reactivatetask",
+    "deletetask",
+    "listtaskfiles",
+    "gettaskfile",
+    "gettaskfileproperties",
 )
 
 RequestFault = Literal["throttle", "busy", "internal", "drop"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import socket
 import threading
 from collections.abc import Mapping
@@ -13,6 +14,7 @@ import uvicorn
 from dagbatch.emulator import DEV_ACCOUNT, DEV_KEY
 from dagbatch.emulator.app import EmulatorSettings, create_app
 from dagbatch.emulator.faults import FaultConfig
+from dagbatch.emulator.scheduler import Engine, Runner
 from dagbatch.emulator.store import EmulatorStore
 
 _DROP_MESSAGE = "ASGI callable returned without completing response."
@@ -36,6 +38,10 @@ class EmulatorServer:
 
     ``port=0`` picks a free port; ``endpoint`` tells which. Use as a context manager, or call
     ``start()`` and ``stop()``. ``store`` holds every job and task and the counters.
+
+    ``runner`` runs the tasks (``runner.RealRunner``: processes; ``simulate.SimulatedRunner``:
+    what-if exit codes) on a pool of ``slots`` task slots (default: one per CPU); without
+    one, tasks are stored and stay active, never run. ``engine`` is the scheduler.
     """
 
     def __init__(
@@ -50,11 +56,15 @@ class EmulatorServer:
         store: EmulatorStore | None = None,
         check_auth: bool = True,
         log_level: str = "warning",
+        runner: Runner | None = None,
+        slots: int | None = None,
     ) -> None:
         self.host = host
         self.account = account
         self.key = key
         all_accounts = {account: key, **(accounts or {})}
+        store = store if store is not None else EmulatorStore()
+        self.engine = Engine(store, runner, slots=slots or os.cpu_count() or 1)
         self.app, self.settings, self.store = create_app(
             store, accounts=all_accounts, faults=faults, check_auth=check_auth
         )
@@ -94,6 +104,7 @@ class EmulatorServer:
 
     def start(self) -> EmulatorServer:
         _install_drop_filter()
+        self.engine.start()
         self._thread = threading.Thread(
             target=self._server.run,
             kwargs={"sockets": [self._sock]},
@@ -115,6 +126,7 @@ class EmulatorServer:
             self._thread.join(10)
             self._thread = None
         self._sock.close()
+        self.engine.stop()
 
     def __enter__(self) -> EmulatorServer:
         return self.start()
@@ -131,8 +143,12 @@ class EmulatorServer:
 def serve_forever(server: EmulatorServer) -> None:
     """Serve in the foreground until interrupted (Ctrl-C)."""
     _install_drop_filter()
-    server._server.run(sockets=[server._sock])
-    server._sock.close()
+    server.engine.start()
+    try:
+        server._server.run(sockets=[server._sock])
+    finally:
+        server._sock.close()
+        server.engine.stop()
 
 
 __all__ = ["DEV_ACCOUNT", "DEV_KEY", "EmulatorServer", "EmulatorSettings", "serve_forever"]

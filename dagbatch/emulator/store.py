@@ -20,6 +20,9 @@ from typing import Any
 
 import orjson
 
+#: ``Job.task_exit`` of a task without an exit code.
+NO_EXIT = -(2**62)
+
 
 def iso_time(epoch: float) -> str:
     """An ISO 8601 UTC timestamp the way the service writes them."""
@@ -52,6 +55,26 @@ class Job:
     task_created: array[float] = field(default_factory=lambda: array("d"))
     task_serial: array[int] = field(default_factory=lambda: array("q"))
     index: dict[str, int] = field(default_factory=dict)
+    # Run-time state, one entry per task position (see ``scheduler``): compact arrays so a
+    # 200,000-task job costs a few bytes a task beyond its JSON.
+    task_state: bytearray = field(default_factory=bytearray)
+    task_prev: bytearray = field(default_factory=bytearray)
+    task_state_time: array[float] = field(default_factory=lambda: array("d"))
+    task_start: array[float] = field(default_factory=lambda: array("d"))
+    task_end: array[float] = field(default_factory=lambda: array("d"))
+    task_exit: array[int] = field(default_factory=lambda: array("q"))
+    task_retry: array[int] = field(default_factory=lambda: array("i"))
+    task_requeue: array[int] = field(default_factory=lambda: array("i"))
+    #: failureInfo of the tasks that have one (position -> object).
+    task_failure: dict[int, dict[str, Any]] = field(default_factory=dict)
+    #: The live task count (added minus deleted) and how many of them are completed.
+    live_tasks: int = 0
+    completed_tasks: int = 0
+    previous_state: str | None = None
+    previous_state_time: float = 0.0
+    terminate_reason: str | None = None
+    #: The scheduler's per-job bookkeeping (``scheduler.JobGraph``), when an engine runs.
+    graph: Any = None
 
     @property
     def uses_task_dependencies(self) -> bool:
@@ -66,8 +89,13 @@ class Job:
         return str(self.spec.get("onAllTasksComplete", "noaction"))
 
     def all_tasks_complete(self) -> bool:
-        """Tasks never run in the emulator, so only a job without tasks counts as complete."""
-        return not self.task_ids
+        """Every task is completed, and there is at least one.
+
+        Batch's spec says a job without tasks counts as complete [BATCH_FACTS 6], but the
+        live service keeps a ``terminatejob`` job created without tasks active, so tasks can
+        still be added to it: the emulator does the same.
+        """
+        return self.live_tasks > 0 and self.completed_tasks == self.live_tasks
 
 
 @dataclass
@@ -91,6 +119,8 @@ class EmulatorStore:
         self.counters = Counters()
         self._serial = 0
         self._seen_bodies: Counter[bytes] = Counter()
+        #: The ``scheduler.Engine`` that runs this store's tasks, if any.
+        self.engine: Any = None
 
     # --- used by the app (call with the lock held where noted) ---
 
@@ -114,6 +144,15 @@ class EmulatorStore:
         job.task_raw.append(raw)
         job.task_created.append(now)
         job.task_serial.append(serial)
+        job.task_state.append(0)
+        job.task_prev.append(255)
+        job.task_state_time.append(now)
+        job.task_start.append(0.0)
+        job.task_end.append(0.0)
+        job.task_exit.append(NO_EXIT)
+        job.task_retry.append(0)
+        job.task_requeue.append(0)
+        job.live_tasks += 1
         job.modified = now
         self.counters.tasks_added += 1
         return serial

@@ -14,6 +14,9 @@ the service) and ``client=`` (a ``dagbatch.submit.client.BatchClient``; by defau
 ``AZURE_BATCH_ENDPOINT``, ``AZURE_BATCH_ACCOUNT`` and ``AZURE_BATCH_ACCESS_KEY``). The plain
 functions work in a script and in a notebook (where an event loop already runs); the
 ``*_async`` ones are for async code.
+
+``outcome`` explains, task by task, why tasks of a finished run never ran (the report of
+`dagbatch run`); it rests on the same analysis (``stranded``).
 """
 
 from __future__ import annotations

@@ -201,7 +201,7 @@ def test_missing_api_version_is_400(emulator: EmulatorServer, make_batch: Any) -
 
 def test_unknown_resources_and_wrong_verbs(batch: Batch) -> None:
     assert_error(batch.request("GET", "/pools"), 404, "InvalidUri")
-    assert_error(batch.request("DELETE", "/jobs/job1"), 405, "UnsupportedHttpVerb")
+    assert_error(batch.request("POST", "/jobs/job1"), 405, "UnsupportedHttpVerb")
     assert_error(batch.request("GET", "/jobs/job1/addtaskcollection"), 405, "UnsupportedHttpVerb")
     assert_error(batch.request("GET", "/jobs/nojob"), 404, "JobNotFound")
     assert_error(batch.add("nojob", tasks_named("t", 1)), 404, "JobNotFound")
@@ -229,12 +229,16 @@ def test_update_job_on_all_tasks_complete(batch: Batch) -> None:
     assert_error(back, 400, "InvalidPropertyValue")
     unknown = batch.request("PATCH", "/jobs/job1", body={"usesTaskDependencies": True})
     assert_error(unknown, 400, "InvalidRequestBody")
-    # A job without tasks counts as complete: terminatejob ends it at once.
+    # As on the live service, a terminatejob job without tasks stays active: tasks can
+    # still be added to it.
     assert batch.create_job("empty").status_code == 201
     patch = batch.request("PATCH", "/jobs/empty", body={"onAllTasksComplete": "terminatejob"})
     assert patch.status_code == 200
+    assert batch.request("GET", "/jobs/empty").json()["state"] == "active"
+    assert by_id(batch.add("empty", tasks_named("t", 1)))["t0"]["status"] == "success"
+    assert batch.request("POST", "/jobs/empty/terminate").status_code == 202
     assert batch.request("GET", "/jobs/empty").json()["state"] == "completed"
-    assert_error(batch.add("empty", tasks_named("t", 1)), 409, "JobCompleted")
+    assert_error(batch.add("empty", tasks_named("u", 1)), 409, "JobCompleted")
     replace = batch.request("PUT", "/jobs/job1", body={"poolInfo": POOL, "priority": 5})
     assert_error(replace, 400, "InvalidPropertyValue")  # PUT resets onAllTasksComplete
     replace = batch.request(

@@ -123,7 +123,7 @@ def test_failed_task_strands_its_chain_then_rerun_completes_the_job(
 
     # The CLI: the same, and the verdict as the exit code.
     cli = CliRunner().invoke(main, ["status", str(plan), "--json"], env=_env(server))
-    assert cli.exit_code == 6, cli.output
+    assert cli.exit_code == 5, cli.output
     assert orjson.loads(cli.output)["verdict"] == "stuck"
     text = CliRunner().invoke(main, ["status", str(plan)], env=_env(server))
     assert "load waits on transform, which exited 2" in text.output

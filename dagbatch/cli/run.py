@@ -1,0 +1,211 @@
+"""`dagbatch run`: try a workflow on this machine (a thin shell over ``dagbatch.local.run``)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from dagbatch.cli.main import (
+    EXIT_INCOMPLETE,
+    EXIT_INVALID,
+    EXIT_NEVER_RAN,
+    EXIT_OK,
+    EXIT_TASKS_FAILED,
+    EXIT_TIMEOUT,
+    EXIT_USAGE,
+)
+from dagbatch.errors import (
+    ConfigError,
+    InvalidWorkflow,
+    PlanError,
+    SubmitError,
+    WorkflowLoadError,
+)
+
+#: Rows of the task table shown on screen; every task is in --report.
+SHOWN: int = 40
+
+_EXIT_FOR = {
+    "ok": EXIT_OK,
+    "tasks-failed": EXIT_TASKS_FAILED,
+    "tasks-never-ran": EXIT_NEVER_RAN,
+    "timeout": EXIT_TIMEOUT,
+}
+
+
+def _err(message: str) -> None:
+    click.echo(message, err=True)
+
+
+def parse_fail(values: tuple[str, ...]) -> dict[str, tuple[int, float | None]]:
+    """``--fail ID[=CODE]`` values into a what-if table (CODE defaults to 1)."""
+    table: dict[str, tuple[int, float | None]] = {}
+    for value in values:
+        task_id, sep, code = value.partition("=")
+        if not task_id:
+            raise click.BadParameter(f"{value!r}: expected ID or ID=CODE", param_hint="--fail")
+        try:
+            table[task_id] = (int(code) if sep else 1, None)
+        except ValueError as exc:
+            raise click.BadParameter(
+                f"{value!r}: the exit code must be an integer", param_hint="--fail"
+            ) from exc
+    return table
+
+
+def _duration(start: float | None, end: float | None) -> str:
+    return f"{end - start:.2f}s" if start is not None and end is not None else "-"
+
+
+def print_report(report: object) -> None:
+    """The run's report, for people."""
+    from dagbatch.local.run import RunReport
+
+    assert isinstance(report, RunReport)
+    job = report.job
+    reason = f" ({job.terminate_reason})" if job.terminate_reason else ""
+    by = f" by task {report.terminated_by}" if report.terminated_by else ""
+    outcomes = report.outcomes
+    succeeded = sum(1 for o in outcomes if o.succeeded)
+    mode = " (simulated)" if report.simulated == frozenset() else ""
+    click.echo("")
+    click.echo(f"job {report.job_id}: {job.state}{reason}{by}")
+    click.echo(
+        f"tasks {len(outcomes)}: succeeded {succeeded}, failed {len(report.failed)}, never ran "
+        f"{len(report.never_ran)}; {report.elapsed:.1f} s{mode}"
+    )
+    if report.timed_out:
+        click.echo("the --timeout was reached: running tasks were terminated")
+    # Failed and never-ran tasks first: they are what a reader looks for.
+    ordered = sorted(outcomes, key=lambda o: (o.succeeded, o.status.ran))
+    click.echo("")
+    click.echo(f"{'TASK':<24} {'STATE':<10} {'EXIT':>5} {'TIME':>8}  OUTPUT / WHY")
+    for o in ordered[:SHOWN]:
+        st = o.status
+        code = "-" if st.exit_code is None else str(st.exit_code)
+        if o.reason is not None:
+            detail = "never ran: " + o.reason.text()
+        elif st.failure_code and st.failure_code != "FailureExitCode":
+            detail = f"{st.failure_code}: {st.failure_message}"
+        else:
+            out = report.output_dir(o.task_id)
+            detail = str(out) if out is not None and st.ran else ""
+        click.echo(
+            f"{o.task_id:<24} {st.state:<10} {code:>5} {_duration(st.start, st.end):>8}  {detail}"
+        )
+    if len(ordered) > SHOWN:
+        click.echo(f"... and {len(ordered) - SHOWN} more (all of them in --report FILE.json)")
+    if report.node_root is not None:
+        click.echo("")
+        click.echo(
+            f"task files: {report.node_root}/workitems/{report.job_id}/job-1/TASK/ "
+            "(stdout.txt, stderr.txt, wd/)"
+        )
+
+
+@click.command("run")
+@click.argument("source", metavar="WORKFLOW.py[:NAME]|PLAN_DIR")
+@click.option(
+    "--slots",
+    type=click.IntRange(1),
+    default=None,
+    help="Task slots of the local node (default: one per CPU).",
+)
+@click.option(
+    "--workdir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Run directory, kept after the run (default: .dagbatch/JOB/run).",
+)
+@click.option(
+    "--simulate", is_flag=True, help="Run no process: each task ends with its what-if exit code."
+)
+@click.option(
+    "--exit-codes",
+    "exit_codes_file",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    default=None,
+    help='What-if exit codes: a JSON file {"task-id": code, ...} (or {"exitCode": c, '
+    '"duration": s}); unlisted tasks end with 0.',
+)
+@click.option(
+    "--fail",
+    "fail",
+    multiple=True,
+    metavar="ID[=CODE]",
+    help="What if task ID ends with CODE (default 1): it does not run. Repeatable.",
+)
+@click.option(
+    "--report",
+    "report_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Also write the report as JSON (every task: state, exit code, whether it ran, why not).",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(0.0, min_open=True),
+    default=None,
+    help="Stop after this many seconds: running tasks are terminated.",
+)
+@click.option("--quiet", "-q", is_flag=True, help="No live progress.")
+def run_cmd(
+    source: str,
+    slots: int | None,
+    workdir: Path | None,
+    simulate: bool,
+    exit_codes_file: Path | None,
+    fail: tuple[str, ...],
+    report_file: Path | None,
+    timeout: float | None,
+    quiet: bool,
+) -> None:
+    """Try a workflow on this machine: compile it (if needed), run its tasks in an embedded
+    local Batch emulator with Batch's exact dependency and exit rules, and report what ran,
+    what failed and why the rest never ran.
+
+    Exit codes: 0 every task ran and succeeded; 4 some task failed; 5 no task failed but some
+    never ran; 6 the --timeout was reached; 1 invalid workflow; 2 usage; 3 the emulator refused
+    the plan.
+    """
+    from dagbatch.emulator.simulate import load_exit_codes
+    from dagbatch.local.run import RunOptions, Snapshot, run_local
+
+    try:
+        codes = dict(load_exit_codes(exit_codes_file)) if exit_codes_file else {}
+        codes.update(parse_fail(fail))
+        options = RunOptions(
+            slots=slots, workdir=workdir, simulate=simulate, exit_codes=codes, timeout=timeout
+        )
+
+        def show(snapshot: Snapshot) -> None:
+            c = snapshot.counts
+            running = ", ".join(snapshot.running)
+            more = f": {running}" if running else ""
+            _err(
+                f"[{snapshot.elapsed:6.1f}s] active {c['active']}  running {c['running']}{more}  "
+                f"completed {c['completed']}/{snapshot.total} ({snapshot.failed} failed)"
+            )
+
+        report = run_local(source, options, on_progress=None if quiet else show)
+    except (WorkflowLoadError, InvalidWorkflow) as exc:
+        _err(f"error: {exc}")
+        sys.exit(EXIT_INVALID)
+    except (ConfigError, PlanError) as exc:
+        _err(f"error: {exc}")
+        sys.exit(EXIT_USAGE)
+    except SubmitError as exc:
+        _err(f"error: {exc}")
+        sys.exit(EXIT_INCOMPLETE)
+    print_report(report)
+    if report_file is not None:
+        try:
+            report_file.write_text(json.dumps(report.to_dict(), indent=1) + "\n", encoding="utf-8")
+        except OSError as exc:
+            _err(f"warning: could not write {report_file}: {exc.strerror or exc}")
+        else:
+            click.echo(f"report: {report_file}")
+    sys.exit(_EXIT_FOR[report.verdict])

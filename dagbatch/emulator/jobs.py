@@ -1,0 +1,281 @@
+"""Job operations: create, get, list, update (PATCH), replace (PUT), terminate, disable,
+enable, delete, and the task counts.
+
+Switching ``onAllTasksComplete`` back from ``terminatejob`` is 400 ``InvalidPropertyValue``
+[BATCH_FACTS 6]. Codes chosen where the service's are not documented: terminating, disabling
+or enabling a completed job is 409 ``JobCompleted``; disabling a job that is not active is
+409 ``JobNotActive``, enabling one that is not disabled 409 ``JobNotDisabled``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+from urllib.parse import quote
+
+from starlette.responses import Response
+
+from dagbatch.emulator import odata, replies, rules
+from dagbatch.emulator.context import Ctx
+from dagbatch.emulator.scheduler import ACTIVE, COMPLETED, DEFAULT_SPEC, PREPARING, RUNNING
+from dagbatch.emulator.store import Job, http_time, iso_time, make_etag, now
+
+#: The properties a job list ``$filter`` may name.
+JOB_FILTER_FIELDS: Final = frozenset(
+    {"id", "state", "priority", "displayName", "executionInfo/terminateReason"}
+)
+
+
+def get_job_or_404(ctx: Ctx, job_id: str) -> Job:
+    """The job, or 404 ``JobNotFound``."""
+    with ctx.store.lock:
+        job = ctx.store.jobs.get(job_id.lower())
+    if job is None:
+        raise replies.job_not_found(ctx.base)
+    return job
+
+
+def job_headers(ctx: Ctx, job: Job) -> dict[str, str]:
+    """ETag, Last-Modified, DataServiceId and Location of a job."""
+    url = f"{ctx.base}/jobs/{job.id}"
+    return {
+        "ETag": make_etag(job.serial),
+        "Last-Modified": http_time(job.modified),
+        "DataServiceId": url,
+        "Location": url,
+    }
+
+
+def maybe_complete(ctx: Ctx, job: Job) -> None:
+    """Lock held. A terminatejob job whose tasks are all complete ends [BATCH_FACTS 6]."""
+    ctx.store.engine.check_all_complete(job)
+
+
+async def create_job(ctx: Ctx) -> Response:
+    body = rules.parse_object(ctx)
+    job_id = rules.check_job_id(ctx, body)
+    rules.require_pool_info(ctx, body)
+    rules.check_job_enums(ctx, body)
+    at = now()
+    job: Job | None = None
+    with ctx.store.lock:
+        if job_id.lower() not in ctx.store.jobs:
+            job = Job(
+                id=job_id,
+                spec=body,
+                created=at,
+                modified=at,
+                serial=ctx.store.next_serial(),
+                state_time=at,
+            )
+            ctx.store.jobs[job_id.lower()] = job
+            ctx.store.engine.job_created(job)
+    if job is None:
+        raise replies.error(ctx.base, 409, "JobExists", "The specified job already exists.")
+    return Response(status_code=201, headers=job_headers(ctx, job))
+
+
+def job_doc(ctx: Ctx, job: Job) -> dict[str, Any]:
+    """Lock held. The job as the service returns it."""
+    doc = dict(job.spec)
+    doc.setdefault("usesTaskDependencies", False)
+    doc.setdefault("onAllTasksComplete", "noaction")
+    doc.setdefault("onTaskFailure", "noaction")
+    doc.setdefault("priority", 0)
+    doc.update(
+        {
+            "url": f"{ctx.base}/jobs/{job.id}",
+            "eTag": make_etag(job.serial),
+            "lastModified": iso_time(job.modified),
+            "creationTime": iso_time(job.created),
+            "state": job.state,
+            "stateTransitionTime": iso_time(job.state_time),
+            "executionInfo": {
+                "startTime": iso_time(job.created),
+                "poolId": str(job.spec.get("poolInfo", {}).get("poolId", "")),
+            },
+        }
+    )
+    if job.previous_state is not None:
+        doc["previousState"] = job.previous_state
+        doc["previousStateTransitionTime"] = iso_time(job.previous_state_time)
+    if job.state == "completed":
+        doc["executionInfo"]["endTime"] = iso_time(job.state_time)
+        doc["executionInfo"]["terminateReason"] = job.terminate_reason or "UserTerminate"
+    return doc
+
+
+async def get_job(ctx: Ctx) -> Response:
+    job = get_job_or_404(ctx, ctx.param("job_id"))
+    with ctx.store.lock:
+        doc = {"odata.metadata": f"{ctx.base}/$metadata#jobs/@Element", **job_doc(ctx, job)}
+        headers = job_headers(ctx, job)
+    del headers["Location"]
+    return replies.json_response(200, doc, headers)
+
+
+async def _update_job(ctx: Ctx, allowed: frozenset[str], replace: bool) -> Response:
+    job = get_job_or_404(ctx, ctx.param("job_id"))
+    body = rules.parse_object(ctx)
+    rules.only_properties(ctx, body, allowed)
+    if replace:
+        rules.require_pool_info(ctx, body)
+    rules.check_job_enums(ctx, body)
+    at = now()
+    with ctx.store.lock:
+        state = job.state
+        before = job.on_all_tasks_complete
+        after = body.get("onAllTasksComplete", "noaction" if replace else before)
+        if state == "active" and not (before == "terminatejob" and after != "terminatejob"):
+            job.spec.update(body)
+            if replace:
+                job.spec["onAllTasksComplete"] = after
+            job.serial = ctx.store.next_serial()
+            job.modified = at
+            maybe_complete(ctx, job)
+            ctx.store.engine.wake()
+        headers = job_headers(ctx, job)
+    if state != "active":
+        raise replies.job_completed(ctx.base)
+    if before == "terminatejob" and after != "terminatejob":
+        raise replies.invalid_value(
+            ctx.base,
+            "onAllTasksComplete",
+            after,
+            "onAllTasksComplete cannot be changed from terminatejob to noaction.",
+        )
+    del headers["Location"]
+    return Response(status_code=200, headers=headers)
+
+
+async def update_job(ctx: Ctx) -> Response:
+    return await _update_job(ctx, rules.JOB_UPDATE_PROPS, replace=False)
+
+
+async def replace_job(ctx: Ctx) -> Response:
+    return await _update_job(ctx, rules.JOB_REPLACE_PROPS, replace=True)
+
+
+async def list_jobs(ctx: Ctx) -> Response:
+    params = ctx.request.query_params
+    try:
+        keep = (
+            odata.parse_filter(params["$filter"], JOB_FILTER_FIELDS)
+            if params.get("$filter")
+            else None
+        )
+        names = odata.parse_select(params.get("$select"))
+    except odata.FilterError as exc:
+        raise replies.invalid_query(ctx.base, str(exc), "$filter") from exc
+    with ctx.store.lock:
+        docs = [job_doc(ctx, job) for job in ctx.store.jobs.values()]
+    value = [odata.select(doc, names) for doc in docs if keep is None or keep(doc)]
+    return replies.json_response(
+        200, {"odata.metadata": f"{ctx.base}/$metadata#jobs", "value": value}
+    )
+
+
+def _accepted(ctx: Ctx, job: Job) -> Response:
+    headers = job_headers(ctx, job)
+    del headers["Location"]
+    return Response(status_code=202, headers=headers)
+
+
+def _optional_body(ctx: Ctx) -> dict[str, Any]:
+    return rules.parse_object(ctx) if ctx.body.strip() else {}
+
+
+async def terminate_job(ctx: Ctx) -> Response:
+    """Running tasks are killed, active tasks stay active, the job completes [BATCH_FACTS 5]."""
+    job = get_job_or_404(ctx, ctx.param("job_id"))
+    body = _optional_body(ctx)
+    rules.only_properties(ctx, body, frozenset({"terminateReason"}))
+    reason = body.get("terminateReason") or "UserTerminate"
+    with ctx.store.lock:
+        if job.state == "completed":
+            raise replies.job_completed(ctx.base)
+        ctx.store.engine.terminate_job(job, str(reason))
+    return _accepted(ctx, job)
+
+
+async def disable_job(ctx: Ctx) -> Response:
+    job = get_job_or_404(ctx, ctx.param("job_id"))
+    body = rules.parse_object(ctx)
+    rules.only_properties(ctx, body, frozenset({"disableTasks"}))
+    mode = body.get("disableTasks")
+    if mode is None:
+        raise replies.missing_property(ctx.base, "disableTasks")
+    if mode not in ("requeue", "terminate", "wait"):
+        raise replies.invalid_value(ctx.base, "disableTasks", mode)
+    with ctx.store.lock:
+        if job.state == "completed":
+            raise replies.job_completed(ctx.base)
+        if job.state != "active":
+            raise replies.error(ctx.base, 409, "JobNotActive", "The specified job is not active.")
+        ctx.store.engine.disable_job(job, mode)
+    return _accepted(ctx, job)
+
+
+async def enable_job(ctx: Ctx) -> Response:
+    job = get_job_or_404(ctx, ctx.param("job_id"))
+    with ctx.store.lock:
+        if job.state == "completed":
+            raise replies.job_completed(ctx.base)
+        if job.state != "disabled":
+            raise replies.error(
+                ctx.base, 409, "JobNotDisabled", "The specified job is not disabled."
+            )
+        ctx.store.engine.enable_job(job)
+    return _accepted(ctx, job)
+
+
+async def delete_job(ctx: Ctx) -> Response:
+    job = get_job_or_404(ctx, ctx.param("job_id"))
+    with ctx.store.lock:
+        ctx.store.engine.delete_job(job)
+    return Response(status_code=202)
+
+
+async def task_counts(ctx: Ctx) -> Response:
+    """``taskCounts`` and ``taskSlotCounts``: running includes preparing; succeeded and
+    failed split completed by result [BATCH_FACTS 10]."""
+    job = get_job_or_404(ctx, ctx.param("job_id"))
+    tasks = [0, 0, 0, 0, 0]  # active, running, completed, succeeded, failed
+    slots = [0, 0, 0, 0, 0]
+    with ctx.store.lock:
+        graph = job.graph
+        specs = graph.specs if graph is not None else []
+        failures = job.task_failure
+        for pos, state in enumerate(job.task_state):
+            spec = specs[pos] if pos < len(specs) else None
+            need = (spec or DEFAULT_SPEC).slots
+            row: tuple[int, ...]
+            if state == ACTIVE:
+                row = (0,)
+            elif state in (RUNNING, PREPARING):
+                row = (1,)
+            elif state == COMPLETED:
+                row = (2, 4 if pos in failures else 3)
+            else:
+                continue
+            for i in row:
+                tasks[i] += 1
+                slots[i] += need
+    keys = ("active", "running", "completed", "succeeded", "failed")
+    return replies.json_response(
+        200,
+        {
+            "odata.metadata": f"{ctx.base}/$metadata#taskcounts/@Element",
+            "taskCounts": dict(zip(keys, tasks, strict=True)),
+            "taskSlotCounts": dict(zip(keys, slots, strict=True)),
+        },
+    )
+
+
+def next_link(ctx: Ctx, path: str, max_results: int, token: int) -> str:
+    """The ``odata.nextLink`` of a paged list."""
+    params = ctx.request.query_params
+    query = f"api-version={quote(ctx.api_version)}&maxresults={max_results}&$skiptoken={token}"
+    for name in ("$filter", "$select"):
+        if params.get(name):
+            query += f"&{name}=" + quote(params[name], safe="")
+    return f"{ctx.base}{path}?{query}"

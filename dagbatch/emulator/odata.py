@@ -1,0 +1,154 @@
+"""The OData ``$filter`` and ``$select`` the emulator evaluates on list operations.
+
+Supported filters: comparisons ``FIELD eq|ne|lt|le|gt|ge LITERAL`` joined with ``and`` / ``or``
+(``and`` binds tighter) and grouped with parentheses; literals are 'quoted strings' (``''``
+escapes a quote) or integers. The fields each list accepts are given by the caller (for
+tasks: ``id``, ``state``, ``executionInfo/result``, ``executionInfo/exitCode``, ...). Anything
+else is a ``FilterError``, which the handler answers with 400: never a silently wrong list.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from typing import Any, Final
+
+Predicate = Callable[[Mapping[str, Any]], bool]
+
+_TOKEN: Final = re.compile(r"\s*(?:(\()|(\))|'((?:[^']|'')*)'|(-?\d+)\b|([A-Za-z_][\w/]*))")
+_OPS: Final[dict[str, Callable[[Any, Any], bool]]] = {
+    "eq": lambda a, b: a == b,
+    "ne": lambda a, b: a != b,
+    "lt": lambda a, b: a is not None and a < b,
+    "le": lambda a, b: a is not None and a <= b,
+    "gt": lambda a, b: a is not None and a > b,
+    "ge": lambda a, b: a is not None and a >= b,
+}
+
+
+class FilterError(ValueError):
+    """A ``$filter`` or ``$select`` the emulator cannot evaluate exactly."""
+
+
+def _tokens(text: str) -> list[tuple[str, Any]]:
+    out: list[tuple[str, Any]] = []
+    pos = 0
+    text = text.rstrip()
+    while pos < len(text):
+        match = _TOKEN.match(text, pos)
+        if match is None or match.end() == pos:
+            raise FilterError(f"cannot read the $filter at {text[pos : pos + 20]!r}")
+        lparen, rparen, string, number, word = match.groups()
+        if lparen:
+            out.append(("(", None))
+        elif rparen:
+            out.append((")", None))
+        elif string is not None:
+            out.append(("lit", string.replace("''", "'")))
+        elif number is not None:
+            out.append(("lit", int(number)))
+        else:
+            out.append(("word", word))
+        pos = match.end()
+    return out
+
+
+def get_path(doc: Mapping[str, Any], path: str) -> Any:
+    """``a/b`` inside a document; None when absent."""
+    value: Any = doc
+    for part in path.split("/"):
+        if not isinstance(value, Mapping):
+            return None
+        value = value.get(part)
+    return value
+
+
+def parse_filter(text: str, fields: frozenset[str]) -> Predicate:
+    """A predicate over a document (the JSON the list returns) for ``text``."""
+    tokens = _tokens(text)
+    pos = 0
+
+    def peek() -> tuple[str, Any] | None:
+        return tokens[pos] if pos < len(tokens) else None
+
+    def take() -> tuple[str, Any]:
+        nonlocal pos
+        if pos >= len(tokens):
+            raise FilterError("the $filter ends too early")
+        pos += 1
+        return tokens[pos - 1]
+
+    def expr() -> Predicate:
+        left = term()
+        while (tok := peek()) and tok == ("word", "or"):
+            take()
+            right = term()
+            left = (lambda a, b: lambda d: a(d) or b(d))(left, right)
+        return left
+
+    def term() -> Predicate:
+        left = factor()
+        while (tok := peek()) and tok == ("word", "and"):
+            take()
+            right = factor()
+            left = (lambda a, b: lambda d: a(d) and b(d))(left, right)
+        return left
+
+    def factor() -> Predicate:
+        kind, value = take()
+        if kind == "(":
+            inner = expr()
+            if take()[0] != ")":
+                raise FilterError("a parenthesis is not closed in the $filter")
+            return inner
+        if kind != "word":
+            raise FilterError(f"expected a property name in the $filter, found {value!r}")
+        if value not in fields:
+            raise FilterError(
+                f"the emulator cannot filter on {value!r} (it can on: {', '.join(sorted(fields))})"
+            )
+        op_kind, op = take()
+        if op_kind != "word" or op not in _OPS:
+            raise FilterError(
+                f"unsupported operator {op!r} in the $filter (eq, ne, lt, le, gt, ge)"
+            )
+        lit_kind, literal = take()
+        if lit_kind != "lit":
+            raise FilterError(f"expected a 'quoted' value or an integer after {value} {op}")
+        compare = _OPS[op]
+        path = value
+
+        def predicate(doc: Mapping[str, Any]) -> bool:
+            found = get_path(doc, path)
+            if isinstance(literal, str) and isinstance(found, str):
+                # Enum values compare case-insensitively, as the service's do.
+                return bool(compare(found.lower(), literal.lower()))
+            try:
+                return bool(compare(found, literal))
+            except TypeError:
+                return False
+
+        return predicate
+
+    result = expr()
+    if pos != len(tokens):
+        raise FilterError(f"unexpected {tokens[pos][1]!r} in the $filter")
+    return result
+
+
+def parse_select(text: str | None) -> list[str] | None:
+    """The top-level properties ``$select`` keeps (None: all)."""
+    if not text:
+        return None
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    for name in names:
+        if not re.fullmatch(r"[A-Za-z][A-Za-z0-9]*", name):
+            raise FilterError(f"$select can only name top-level properties, not {name!r}")
+    return names
+
+
+def select(doc: dict[str, Any], names: list[str] | None) -> dict[str, Any]:
+    """``doc`` trimmed to ``names`` (the odata annotations stay)."""
+    if names is None:
+        return doc
+    return {k: v for k, v in doc.items() if k in names or k.startswith("odata.")}

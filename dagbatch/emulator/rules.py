@@ -1,0 +1,192 @@
+"""The service's validation rules for request bodies, one function per rule family.
+
+Each check raises a ``replies`` error (whole request) or returns a per-task error object
+(``wire.error_dict``) the way the service reports it [docs/BATCH_FACTS.md "The request",
+"Dependencies", "Exit conditions"].
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Final
+
+import orjson
+
+from dagbatch import limits
+from dagbatch.emulator import replies, wire
+from dagbatch.emulator.context import Ctx
+from dagbatch.emulator.store import Job
+
+JOB_ENUMS: Final[dict[str, tuple[str, ...]]] = {
+    "onAllTasksComplete": ("noaction", "terminatejob"),
+    "onTaskFailure": ("noaction", "performexitoptionsjobaction"),
+}
+#: Properties of BatchJobUpdateOptions (PATCH) [spec-2025].
+JOB_UPDATE_PROPS: Final = frozenset(
+    {
+        "priority",
+        "allowTaskPreemption",
+        "maxParallelTasks",
+        "constraints",
+        "poolInfo",
+        "onAllTasksComplete",
+        "metadata",
+        "networkConfiguration",
+    }
+)
+#: Properties of BatchJobReplaceOptions / JobUpdateParameter (PUT).
+JOB_REPLACE_PROPS: Final = frozenset(
+    {
+        "priority",
+        "allowTaskPreemption",
+        "maxParallelTasks",
+        "constraints",
+        "poolInfo",
+        "onAllTasksComplete",
+        "metadata",
+    }
+)
+
+
+def parse_object(ctx: Ctx) -> dict[str, Any]:
+    """The request body as a JSON object, or 400 ``InvalidRequestBody``."""
+    try:
+        value = orjson.loads(ctx.body)
+    except orjson.JSONDecodeError as exc:
+        raise replies.invalid_body(
+            ctx.base, "The request body is not valid JSON.", {"Reason": str(exc)}
+        ) from exc
+    if not isinstance(value, dict):
+        raise replies.invalid_body(ctx.base, "The request body must be a JSON object.")
+    return value
+
+
+def check_body_size(ctx: Ctx) -> None:
+    """413 when the body reaches the api-version's limit [BATCH_FACTS "The request"]."""
+    limit = limits.MAX_BODY_BYTES.get(ctx.api_version, limits.MAX_BODY_BYTES["2025-06-01"])
+    if len(ctx.body) >= limit:
+        raise replies.body_too_large(ctx.base, limit)
+
+
+def only_properties(ctx: Ctx, body: Mapping[str, Any], allowed: frozenset[str]) -> None:
+    """400 naming the first property the operation does not take."""
+    for name in body:
+        if name not in allowed:
+            raise replies.unknown_property(ctx.base, name)
+
+
+def check_job_id(ctx: Ctx, body: Mapping[str, Any]) -> str:
+    """The new job's id, present and well formed [BATCH_FACTS "Task ids"]."""
+    job_id = body.get("id")
+    if job_id is None:
+        raise replies.missing_property(ctx.base, "id")
+    if not isinstance(job_id, str) or not limits.ID_PATTERN.fullmatch(job_id):
+        raise replies.invalid_value(ctx.base, "id", job_id)
+    return job_id
+
+
+def require_pool_info(ctx: Ctx, body: Mapping[str, Any]) -> None:
+    """``poolInfo`` is required on create and replace."""
+    if not isinstance(body.get("poolInfo"), dict):
+        raise replies.missing_property(ctx.base, "poolInfo")
+
+
+def check_job_enums(ctx: Ctx, body: Mapping[str, Any]) -> None:
+    """``onAllTasksComplete`` and ``onTaskFailure`` take the lower-case enum values."""
+    for name, allowed in JOB_ENUMS.items():
+        if name in body and body[name] not in allowed:
+            raise replies.invalid_value(ctx.base, name, body[name])
+
+
+def check_tasks_shape(ctx: Ctx, tasks: list[Any]) -> None:
+    """Every task is an object with an ``id`` and only the api-version's properties."""
+    shape = wire.task_shape(ctx.api_version)
+    for task in tasks:
+        if not isinstance(task, dict):
+            raise replies.invalid_body(ctx.base, "Each task must be a JSON object.")
+        bad = wire.unknown_property(task, shape)
+        if bad is not None:
+            raise replies.unknown_property(ctx.base, bad)
+        if "id" not in task:
+            raise replies.missing_property(ctx.base, "id")
+
+
+def check_collection(ctx: Ctx, body: Mapping[str, Any]) -> list[Any]:
+    """The ``value`` array of an add-task-collection body, at most 100 tasks."""
+    tasks = body.get("value")
+    if not isinstance(tasks, list):
+        raise replies.invalid_body(
+            ctx.base,
+            "The request body must be an object with a 'value' array of tasks.",
+            {"PropertyName": "value"},
+        )
+    if len(tasks) > limits.MAX_TASKS_PER_REQUEST:
+        raise replies.invalid_body(
+            ctx.base,
+            f"The collection holds {len(tasks)} tasks; at most "
+            f"{limits.MAX_TASKS_PER_REQUEST} are allowed in one request.",
+            {"Reason": "TooManyTasks", "MaxTasks": str(limits.MAX_TASKS_PER_REQUEST)},
+        )
+    only_properties(ctx, body, frozenset({"value"}))
+    return tasks
+
+
+def task_error(task: dict[str, Any], job: Job) -> dict[str, Any] | None:
+    """The per-task client error for a task, apart from TaskExists, or None."""
+    task_id = task["id"]
+    if not isinstance(task_id, str) or not limits.ID_PATTERN.fullmatch(task_id):
+        return wire.error_dict(
+            "InvalidPropertyValue",
+            "The value provided for one of the properties in the request body is invalid.",
+            {"PropertyName": "id", "PropertyValue": str(task_id)},
+        )
+    command_line = task.get("commandLine")
+    if command_line is None:
+        return wire.error_dict(
+            "MissingRequiredProperty",
+            "A required property was not specified in the request body.",
+            {"PropertyName": "commandLine"},
+        )
+    if not isinstance(command_line, str):
+        return wire.error_dict(
+            "InvalidPropertyValue",
+            "The value provided for one of the properties in the request body is invalid.",
+            {"PropertyName": "commandLine"},
+        )
+    depends_on = task.get("dependsOn")
+    if depends_on is not None:
+        if not job.uses_task_dependencies:
+            return wire.error_dict(
+                "TaskDependenciesNotSpecifiedOnJob",
+                "The task has dependencies, but the job does not specify task dependencies.",
+            )
+        ids = depends_on.get("taskIds") if isinstance(depends_on, dict) else None
+        if isinstance(ids, list):
+            total = sum(len(i) for i in ids if isinstance(i, str))
+            if total > limits.TASK_IDS_CHAR_LIMIT:
+                return wire.error_dict(
+                    "TaskDependencyListTooLong",
+                    "The dependency list of the task is too long.",
+                    {"TaskIdsLength": str(total), "MaxLength": str(limits.TASK_IDS_CHAR_LIMIT)},
+                )
+    for options in wire.iter_exit_options(task.get("exitConditions")):
+        if (
+            options.get("jobAction") is not None
+            and job.on_task_failure != "performexitoptionsjobaction"
+        ):
+            return wire.error_dict(
+                "InvalidPropertyValue",
+                "jobAction may only be specified when the job's onTaskFailure is "
+                "performexitoptionsjobaction.",
+                {"PropertyName": "jobAction", "PropertyValue": str(options["jobAction"])},
+            )
+        if options.get("dependencyAction") is not None and not job.uses_task_dependencies:
+            return wire.error_dict(
+                "InvalidPropertyValue",
+                "dependencyAction may only be specified when the job uses task dependencies.",
+                {
+                    "PropertyName": "dependencyAction",
+                    "PropertyValue": str(options["dependencyAction"]),
+                },
+            )
+    return None

@@ -1,0 +1,263 @@
+"""Real runs: each task's command line runs as a process, the way a Batch node runs it.
+
+- Not under a shell: the command line is split like a POSIX shell splits words (``shlex``)
+  and executed directly; shell features need ``/bin/sh -c '...'`` [BATCH_FACTS 2].
+- Per-task directory laid out like a node's [BATCH_FACTS 2]: ``ROOT/workitems/JOB/job-1/TASK``
+  holds ``stdout.txt``, ``stderr.txt`` and ``wd/`` (the working directory); ``ROOT/shared``
+  is the node's shared directory.
+- The ``AZ_BATCH_*`` variables, then the job's ``commonEnvironmentSettings``, then the task's
+  ``environmentSettings`` (tasks override the job's). Only ``PATH``, ``HOME``, ``LANG``,
+  ``TMPDIR`` and ``USER`` pass through from the caller's environment: no credentials leak.
+- Resource and output files through ``taskfiles``.
+- Each process leads its own process group; terminate, timeout and shutdown kill the group
+  (no orphans). A process killed by signal N reports 128 + N.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shlex
+import signal
+import subprocess
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+import orjson
+
+from dagbatch.emulator import taskfiles
+from dagbatch.emulator.scheduler import DEFAULT_SPEC, Engine, failure_info
+from dagbatch.emulator.store import Job
+from dagbatch.errors import TaskFileFailure
+
+PASSED_THROUGH: Final = ("PATH", "HOME", "LANG", "TMPDIR", "USER")
+
+
+def task_directory(root: Path, job_id: str, task_id: str) -> Path:
+    """Where a task's files live, as on a node: ``workitems/{job}/job-1/{task}``."""
+    return root / "workitems" / job_id / "job-1" / task_id
+
+
+def exit_status(returncode: int) -> int:
+    """A process's exit code as a shell reports it (killed by signal N: 128 + N)."""
+    return 128 - returncode if returncode < 0 else returncode
+
+
+@dataclass
+class _Run:
+    job_id: str
+    task_id: str
+    process: subprocess.Popen[bytes] | None = None
+    cancelled: bool = False
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def kill(self) -> None:
+        with self.lock:
+            self.cancelled = True
+            if self.process is not None and self.process.poll() is None:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(self.process.pid, signal.SIGKILL)
+
+
+class RealRunner:
+    """Runs tasks as processes under ``root``; ``account``/``endpoint``/``pool_id`` fill the
+    ``AZ_BATCH_*`` account variables."""
+
+    def __init__(
+        self,
+        root: Path,
+        *,
+        account: str = "devaccount",
+        account_url: str = "http://127.0.0.1",
+        node_id: str = "tvmps_dagbatch_local_node_0",
+    ) -> None:
+        self.root = Path(root).resolve()
+        self.account = account
+        self.account_url = account_url
+        self.node_id = node_id
+        self._runs: dict[tuple[int, int], _Run] = {}
+        self._lock = threading.Lock()
+        self._threads: set[threading.Thread] = set()
+        for sub in ("shared", "startup", "fsmounts", "certs", "workitems"):
+            (self.root / sub).mkdir(parents=True, exist_ok=True)
+
+    def task_dir(self, job_id: str, task_id: str) -> Path | None:
+        return task_directory(self.root, job_id, task_id)
+
+    def start(self, engine: Engine, job: Job, pos: int, attempt: int) -> None:
+        """Lock held: read what the thread needs, then run it outside the lock."""
+        task = orjson.loads(job.task_raw[pos])
+        spec = job.graph.specs[pos] or DEFAULT_SPEC
+        run = _Run(job.id, job.task_ids[pos])
+        with self._lock:
+            self._runs[(id(job), pos)] = run
+        pool_id = str((job.spec.get("poolInfo") or {}).get("poolId", ""))
+        common = job.spec.get("commonEnvironmentSettings") or []
+        thread = threading.Thread(
+            target=self._run,
+            args=(engine, job, pos, attempt, run, task, common, pool_id, spec.wall),
+            name=f"dagbatch-task-{run.task_id}",
+            daemon=True,
+        )
+        with self._lock:
+            self._threads.add(thread)
+        thread.start()
+
+    def environment(
+        self, job_id: str, task_id: str, pool_id: str, task_dir: Path, common: Any, own: Any
+    ) -> dict[str, str]:
+        """The task's environment [BATCH_FACTS 2]."""
+        env = {k: os.environ[k] for k in PASSED_THROUGH if k in os.environ}
+        root = self.root
+        env.update(
+            {
+                "AZ_BATCH_ACCOUNT_NAME": self.account,
+                "AZ_BATCH_ACCOUNT_URL": self.account_url,
+                "AZ_BATCH_CERTIFICATES_DIR": str(root / "certs"),
+                "AZ_BATCH_NODE_ID": self.node_id,
+                "AZ_BATCH_NODE_IS_DEDICATED": "true",
+                "AZ_BATCH_NODE_MOUNTS_DIR": str(root / "fsmounts"),
+                "AZ_BATCH_NODE_ROOT_DIR": str(root),
+                "AZ_BATCH_NODE_SHARED_DIR": str(root / "shared"),
+                "AZ_BATCH_NODE_STARTUP_DIR": str(root / "startup"),
+                "AZ_BATCH_POOL_ID": pool_id,
+                "AZ_BATCH_TASK_DIR": str(task_dir),
+                "AZ_BATCH_TASK_WORKING_DIR": str(task_dir / "wd"),
+                "AZ_BATCH_TASK_RESERVED_EPHEMERAL_DISK_SPACE_BYTES": "0",
+                "AZ_BATCH_JOB_ID": job_id,
+                "AZ_BATCH_TASK_ID": task_id,
+            }
+        )
+        for settings in (common, own):
+            for item in settings or ():
+                if isinstance(item, dict) and isinstance(item.get("name"), str):
+                    env[item["name"]] = str(item.get("value", ""))
+        return env
+
+    def _run(
+        self,
+        engine: Engine,
+        job: Job,
+        pos: int,
+        attempt: int,
+        run: _Run,
+        task: dict[str, Any],
+        common: Any,
+        pool_id: str,
+        wall: float,
+    ) -> None:
+        try:
+            kind, code, failure = self._execute(run, task, common, pool_id, wall)
+            if not run.cancelled:
+                engine.finish(job, pos, attempt, kind, code, failure)
+        finally:
+            with self._lock:
+                if self._runs.get((id(job), pos)) is run:
+                    del self._runs[(id(job), pos)]
+                self._threads.discard(threading.current_thread())
+
+    def _execute(
+        self, run: _Run, task: dict[str, Any], common: Any, pool_id: str, wall: float
+    ) -> tuple[str, int | None, dict[str, Any] | None]:
+        task_dir = task_directory(self.root, run.job_id, run.task_id)
+        wd = task_dir / "wd"
+        wd.mkdir(parents=True, exist_ok=True)
+        try:
+            taskfiles.download_resource_files(task.get("resourceFiles") or [], wd)
+        except TaskFileFailure as exc:
+            return "preprocessing", None, failure_info(exc.code, exc.message, exc.details)
+        try:
+            argv = shlex.split(task.get("commandLine", ""))
+        except ValueError as exc:
+            return (
+                "preprocessing",
+                None,
+                failure_info(
+                    "CommandLaunchFailed", f"The command line cannot be split into words: {exc}."
+                ),
+            )
+        if not argv:
+            return (
+                "preprocessing",
+                None,
+                failure_info("CommandLaunchFailed", "The command line is empty."),
+            )
+        env = self.environment(
+            run.job_id, run.task_id, pool_id, task_dir, common, task.get("environmentSettings")
+        )
+        with (
+            open(task_dir / "stdout.txt", "wb") as out,
+            open(task_dir / "stderr.txt", "wb") as err,
+        ):
+            with run.lock:
+                if run.cancelled:
+                    return "exit", None, None
+                try:
+                    run.process = subprocess.Popen(
+                        argv,
+                        cwd=wd,
+                        env=env,
+                        stdin=subprocess.DEVNULL,
+                        stdout=out,
+                        stderr=err,
+                        start_new_session=True,
+                    )
+                except FileNotFoundError:
+                    return (
+                        "preprocessing",
+                        None,
+                        failure_info(
+                            "CommandProgramNotFound",
+                            f"The program {argv[0]!r} of the command line was not found (the "
+                            "command line does not run under a shell).",
+                        ),
+                    )
+                except OSError as exc:
+                    return (
+                        "preprocessing",
+                        None,
+                        failure_info(
+                            "CommandLaunchFailed",
+                            f"The command line could not be started: {exc.strerror or exc}.",
+                        ),
+                    )
+            process = run.process
+            kind = "exit"
+            try:
+                process.wait(timeout=wall or None)
+            except subprocess.TimeoutExpired:
+                kind = "timeout"
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+            finally:
+                # Leave nothing of the group behind, even children that outlive the leader.
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(process.pid, signal.SIGKILL)
+        code = exit_status(process.returncode)
+        if kind == "exit" and task.get("outputFiles"):
+            try:
+                taskfiles.upload_output_files(
+                    task["outputFiles"], working_dir=wd, task_dir=task_dir, exit_code=code
+                )
+            except TaskFileFailure as exc:
+                return "upload", code, failure_info(exc.code, exc.message, exc.details)
+        return kind, code, None
+
+    def kill(self, job: Job, pos: int) -> None:
+        with self._lock:
+            run = self._runs.pop((id(job), pos), None)
+        if run is not None:
+            run.kill()
+
+    def close(self) -> None:
+        """Kill every process still running and wait (bounded) for their threads."""
+        with self._lock:
+            runs = list(self._runs.values())
+            threads = list(self._threads)
+        for run in runs:
+            run.kill()
+        for thread in threads:
+            thread.join(5)

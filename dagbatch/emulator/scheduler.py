@@ -1,0 +1,764 @@
+"""The emulator's scheduler: a local pool, a ready queue, and Batch's dependency and exit rules.
+
+One ``Engine`` serves every job of a store. It keeps a pool of task slots (one node), a
+ready queue per job (jobs served by priority, ``maxParallelTasks`` honoured), and per job a
+``JobGraph``: the dependents of each task id and of each integer value, so a completion wakes
+only its own dependents (never a scan of every task). Everything runs under the store's lock;
+``Engine.cond`` is a condition on that lock that wakes the engine thread.
+
+How a task ends is decided here; how it runs is a ``Runner``'s job (``runner.RealRunner``:
+processes; ``simulate.SimulatedRunner``: what-if exit codes, no process). Each rule cites
+docs/BATCH_FACTS.md ("BF" below, by section of the run-time rules).
+"""
+
+from __future__ import annotations
+
+import bisect
+import heapq
+import re
+import threading
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, Final, Protocol
+
+from dagbatch import wireshape
+from dagbatch.emulator.store import NO_EXIT, EmulatorStore, Job, now
+
+ACTIVE: Final = 0
+PREPARING: Final = 1
+RUNNING: Final = 2
+COMPLETED: Final = 3
+DELETED: Final = 4
+NO_PREVIOUS: Final = 255
+STATE_NAMES: Final = ("active", "preparing", "running", "completed", "deleted")
+
+SATISFY: Final = 1
+BLOCK: Final = 2
+
+INT32_MAX: Final = 2**31 - 1
+#: The exit code reported for a process the emulator killed (timeout, terminate): 128 + SIGKILL,
+#: as a shell reports it. Batch says only "operating system-defined" [BF 1].
+KILLED_EXIT_CODE: Final = 137
+#: ``maxTaskRetryCount`` "inherit the job's" marker.
+INHERIT: Final = -2
+
+_DURATION = re.compile(
+    r"^P(?:(?P<d>\d+(?:\.\d+)?)D)?(?:T(?:(?P<h>\d+(?:\.\d+)?)H)?(?:(?P<m>\d+(?:\.\d+)?)M)?"
+    r"(?:(?P<s>\d+(?:\.\d+)?)S)?)?$"
+)
+_DIGITS = re.compile(r"^[0-9]+$")
+
+
+def parse_duration(value: Any) -> float | None:
+    """Seconds of an ISO 8601 duration (``PT1H``, ``P1DT2H3M4.5S``); None if not one."""
+    if not isinstance(value, str):
+        return None
+    match = _DURATION.match(value)
+    if match is None or value in ("P", "PT"):
+        return None
+    d, h, m, s = (float(match.group(k) or 0) for k in "dhms")
+    return ((d * 24 + h) * 60 + m) * 60 + s
+
+
+def integer_id(task_id: str) -> int | None:
+    """The integer a task id stands for in ``taskIdRanges``, leading zeros ignored [BF 4]."""
+    if _DIGITS.match(task_id):
+        value = int(task_id)
+        return value if value <= INT32_MAX else None
+    return None
+
+
+def failure_info(code: str, message: str, details: dict[str, str] | None = None) -> dict[str, Any]:
+    """A ``failureInfo`` object; every local failure is a user error [BF 1]."""
+    info: dict[str, Any] = {"category": "usererror", "code": code, "message": message}
+    if details:
+        info["details"] = [{"name": k, "value": v} for k, v in details.items()]
+    return info
+
+
+EXIT_CODE_FAILURE: Final = failure_info(
+    "FailureExitCode", "The task exited with an exit code representing a failure"
+)
+
+
+@dataclass(slots=True)
+class TaskSpec:
+    """The run facts of a task that differ from the defaults (most tasks have none)."""
+
+    slots: int = 1
+    max_retries: int = INHERIT
+    wall: float = 0.0
+    exit_conditions: dict[str, Any] | None = None
+
+
+DEFAULT_SPEC: Final = TaskSpec()
+
+
+def task_spec(task: dict[str, Any]) -> TaskSpec | None:
+    """The ``TaskSpec`` of a task body, or None when every fact is the default."""
+    constraints = task.get("constraints") or {}
+    slots = task.get("requiredSlots", 1)
+    retries = constraints.get("maxTaskRetryCount", INHERIT)
+    wall = parse_duration(constraints.get("maxWallClockTime")) or 0.0
+    exits = task.get("exitConditions") or None
+    if slots == 1 and retries == INHERIT and not wall and exits is None:
+        return None
+    return TaskSpec(
+        slots=slots if isinstance(slots, int) and slots > 0 else 1,
+        max_retries=retries if isinstance(retries, int) else INHERIT,
+        wall=wall,
+        exit_conditions=exits if isinstance(exits, dict) else None,
+    )
+
+
+def exit_actions(
+    conditions: dict[str, Any] | None, kind: str, code: int | None, ok: bool
+) -> tuple[int, str]:
+    """(SATISFY or BLOCK, jobAction) for a task's end: ``wireshape.exit_actions``."""
+    dependency, job_action = wireshape.exit_actions(conditions, kind, code, ok)
+    return (SATISFY if dependency == "satisfy" else BLOCK), job_action
+
+
+class Runner(Protocol):
+    """Runs a task the engine started and reports its end with ``Engine.finish``."""
+
+    def start(self, engine: Engine, job: Job, pos: int, attempt: int) -> None: ...
+
+    def kill(self, job: Job, pos: int) -> None: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass
+class JobGraph:
+    """A job's dependency index and queue. Mutate only under the store's lock."""
+
+    #: Per task: (lower-cased parent ids, ranges) or None without dependencies.
+    deps: list[tuple[tuple[str, ...], tuple[tuple[int, int], ...]] | None] = field(
+        default_factory=list
+    )
+    specs: list[TaskSpec | None] = field(default_factory=list)
+    pending: list[int] = field(default_factory=list)
+    blocked: bytearray = field(default_factory=bytearray)
+    queued: bytearray = field(default_factory=bytearray)
+    attempt: list[int] = field(default_factory=list)
+    by_id: dict[str, list[int]] = field(default_factory=dict)
+    #: Range watchers: integer -> [(dependent, range index, generation)]. A range waits on
+    #: one unresolved integer at a time, the highest; when it resolves, the watcher moves to
+    #: the next unresolved one below (``lower``), so a range costs O(1) per wake, not its
+    #: width.
+    by_int: dict[int, list[tuple[int, int, int]]] = field(default_factory=dict)
+    generation: list[int] = field(default_factory=list)
+    #: Union-find over resolved integers: ``lower[n]`` leads to the highest unresolved
+    #: integer <= n.
+    lower: dict[int, int] = field(default_factory=dict)
+    #: The integers that resolved ``block``, sorted.
+    blocked_ints: list[int] = field(default_factory=list)
+    #: How each completed id / integer resolved its dependents (SATISFY or BLOCK).
+    resolved_id: dict[str, int] = field(default_factory=dict)
+    resolved_int: dict[int, int] = field(default_factory=dict)
+    ready: deque[int] = field(default_factory=deque)
+    running: set[int] = field(default_factory=set)
+    #: When a job-level jobAction fired: the task that caused it.
+    action_by: str | None = None
+    deadline: float = 0.0
+
+
+@dataclass(order=True)
+class _Timer:
+    at: float
+    seq: int
+    kind: str = field(compare=False)
+    job: Job = field(compare=False)
+    pos: int = field(compare=False, default=-1)
+    attempt: int = field(compare=False, default=0)
+    exit_code: int = field(compare=False, default=0)
+
+
+class Engine:
+    """Schedules and finishes the tasks of every job in ``store`` on a pool of ``slots``."""
+
+    def __init__(self, store: EmulatorStore, runner: Runner | None, *, slots: int = 1) -> None:
+        if slots < 1:
+            raise ValueError("the pool needs at least one task slot")
+        self.store = store
+        self.runner = runner
+        self.slots = slots
+        self.free = slots
+        self.cond = threading.Condition(store.lock)
+        self.node_id = "tvmps_dagbatch_local_node_0"
+        self._timers: list[_Timer] = []
+        self._seq = 0
+        self._due: deque[tuple[Job, int, int, str, int | None]] = deque()
+        self._dirty = False
+        self._stop = False
+        self._thread: threading.Thread | None = None
+        store.engine = self
+
+    # --- the engine thread ---
+
+    def start(self) -> Engine:
+        self._thread = threading.Thread(target=self._loop, name="dagbatch-engine", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop scheduling and kill every running task (no orphans)."""
+        with self.cond:
+            self._stop = True
+            for job in list(self.store.jobs.values()):
+                if job.graph is not None:
+                    for pos in list(job.graph.running):
+                        self._kill(job, pos)
+            self.cond.notify_all()
+        if self._thread is not None:
+            self._thread.join(10)
+            self._thread = None
+        if self.runner is not None:
+            self.runner.close()
+
+    def _loop(self) -> None:
+        with self.cond:
+            while not self._stop:
+                self._step()
+                if self._due or self._dirty:
+                    # Let request handlers in between rounds.
+                    self.cond.wait(0)
+                    continue
+                timeout = 0.5
+                if self._timers:
+                    timeout = max(0.0, min(timeout, self._timers[0].at - now()))
+                self.cond.wait(timeout)
+
+    def _step(self, budget: int = 4096) -> None:
+        """Lock held. Finish what is due, fire timers, fill free slots."""
+        self._dirty = False
+        t = now()
+        timers = self._timers
+        while timers and timers[0].at <= t:
+            timer = heapq.heappop(timers)
+            if timer.kind == "job-deadline":
+                if timer.job.state in ("active", "disabled"):
+                    self.terminate_job(timer.job, "MaxWallClockTimeExpiry")
+            else:
+                self._due.append((timer.job, timer.pos, timer.attempt, timer.kind, timer.exit_code))
+        due = self._due
+        while budget > 0:
+            self.dispatch()
+            if not due:
+                break
+            for _ in range(min(len(due), budget)):
+                job, pos, attempt, kind, code = due.popleft()
+                self._finish_locked(job, pos, attempt, kind, code, None)
+                budget -= 1
+
+    def wake(self) -> None:
+        """Lock held. Ask the engine thread for a round."""
+        self._dirty = True
+        self.cond.notify()
+
+    def at(
+        self, when: float, kind: str, job: Job, pos: int = -1, attempt: int = 0, code: int = 0
+    ) -> None:
+        """Lock held. Run ``kind`` at ``when`` (``exit``/``timeout`` end a simulated task)."""
+        self._seq += 1
+        heapq.heappush(self._timers, _Timer(when, self._seq, kind, job, pos, attempt, code))
+        self.cond.notify()
+
+    def due_now(self, job: Job, pos: int, attempt: int, kind: str, code: int | None) -> None:
+        """Lock held. A simulated task that ends at once."""
+        self._due.append((job, pos, attempt, kind, code))
+
+    # --- tasks arrive ---
+
+    def job_created(self, job: Job) -> None:
+        """Lock held. Index a new job; arm its ``maxWallClockTime`` [BF 3]."""
+        job.graph = JobGraph()
+        wall = parse_duration((job.spec.get("constraints") or {}).get("maxWallClockTime"))
+        if wall:
+            job.graph.deadline = job.created + wall
+            self.at(job.graph.deadline, "job-deadline", job)
+
+    def tasks_added(self, job: Job, items: Iterable[tuple[int, dict[str, Any]]]) -> None:
+        """Lock held. Index the new tasks' dependencies; queue those that can run.
+
+        Tasks may come in any order and any number of requests: a parent added after its
+        child, or never, leaves the child waiting (what Batch does with a missing parent is
+        undocumented; it waits for ever) [BF 4].
+        """
+        g = job.graph
+        if g is None:
+            self.job_created(job)
+            g = job.graph
+        for pos, task in items:
+            while len(g.specs) <= pos:
+                g.specs.append(None)
+                g.deps.append(None)
+                g.pending.append(0)
+                g.blocked.append(0)
+                g.queued.append(0)
+                g.attempt.append(0)
+                g.generation.append(0)
+            g.specs[pos] = task_spec(task)
+            depends = task.get("dependsOn")
+            if isinstance(depends, dict):
+                ids = tuple(
+                    dict.fromkeys(
+                        i.lower() for i in depends.get("taskIds") or () if isinstance(i, str)
+                    )
+                )
+                ranges = tuple(
+                    (int(r["start"]), int(r["end"]))
+                    for r in depends.get("taskIdRanges") or ()
+                    if isinstance(r, dict)
+                    and isinstance(r.get("start"), int)
+                    and isinstance(r.get("end"), int)
+                )
+                if ids or ranges:
+                    g.deps[pos] = (ids, ranges)
+                    for key in ids:
+                        lst = g.by_id.get(key)
+                        if lst is None:
+                            g.by_id[key] = [pos]
+                        else:
+                            lst.append(pos)
+            self._recount(job, pos)
+        self.wake()
+
+    @staticmethod
+    def _highest_unresolved(g: JobGraph, n: int) -> int:
+        """The highest integer <= n that no task has resolved yet (path-compressed)."""
+        lower = g.lower
+        root = n
+        while root in lower:
+            root = lower[root]
+        while n in lower and lower[n] != root:
+            lower[n], n = root, lower[n]
+        return root
+
+    def _range_state(self, g: JobGraph, start: int, end: int) -> int | None:
+        """None while an integer of the range is unresolved; else BLOCK if any resolved
+        ``block``, else SATISFY. An empty range waits on nothing (undocumented [BF 4])."""
+        if end >= start and self._highest_unresolved(g, end) >= start:
+            return None
+        i = bisect.bisect_left(g.blocked_ints, start)
+        return BLOCK if i < len(g.blocked_ints) and g.blocked_ints[i] <= end else SATISFY
+
+    @staticmethod
+    def _watch(g: JobGraph, n: int, pos: int, index: int, gen: int) -> None:
+        lst = g.by_int.get(n)
+        if lst is None:
+            g.by_int[n] = [(pos, index, gen)]
+        else:
+            lst.append((pos, index, gen))
+
+    def _resolve_int(self, job: Job, n: int, action: int) -> None:
+        """Lock held. Integer ``n`` resolved: move or finish the ranges watching it."""
+        g = job.graph
+        g.resolved_int[n] = action
+        g.lower[n] = n - 1
+        if action == BLOCK:
+            bisect.insort(g.blocked_ints, n)
+        watchers = g.by_int.pop(n, None)
+        if not watchers:
+            return
+        states = job.task_state
+        for dep, index, gen in watchers:
+            if gen != g.generation[dep] or states[dep] != ACTIVE or g.queued[dep]:
+                continue
+            deps = g.deps[dep]
+            assert deps is not None
+            start, end = deps[1][index]
+            start = max(start, 0)
+            nxt = self._highest_unresolved(g, n)
+            if nxt >= start:
+                self._watch(g, nxt, dep, index, gen)
+                continue
+            state = self._range_state(g, start, end)
+            if state == BLOCK:
+                g.blocked[dep] = 1  # stays active for ever [BF 4]
+                continue
+            left = g.pending[dep] - 1
+            g.pending[dep] = left
+            if left <= 0 and not g.blocked[dep]:
+                g.queued[dep] = 1
+                g.ready.append(dep)
+
+    def _recount(self, job: Job, pos: int) -> None:
+        """Lock held. Count a waiting task's unresolved parents from scratch; queue it if none."""
+        g = job.graph
+        deps = g.deps[pos]
+        pending = 0
+        blocked = 0
+        if deps is not None:
+            ids, ranges = deps
+            for key in ids:
+                state = g.resolved_id.get(key)
+                if state is None:
+                    pending += 1
+                elif state == BLOCK:
+                    blocked = 1
+            if ranges:
+                g.generation[pos] += 1  # earlier watchers of this task are stale
+                gen = g.generation[pos]
+                for index, (start, end) in enumerate(ranges):
+                    state = self._range_state(g, max(start, 0), end)
+                    if state is None:
+                        pending += 1
+                        self._watch(g, self._highest_unresolved(g, end), pos, index, gen)
+                    elif state == BLOCK:
+                        blocked = 1
+        g.pending[pos] = pending
+        g.blocked[pos] = blocked
+        g.queued[pos] = 0
+        if pending == 0 and not blocked and job.task_state[pos] == ACTIVE:
+            g.queued[pos] = 1
+            g.ready.append(pos)
+
+    # --- scheduling ---
+
+    def dispatch(self) -> None:
+        """Lock held. Start ready tasks while slots are free: jobs by priority (higher first),
+        a job's ``maxParallelTasks`` (counted in tasks; the spec does not say tasks or slots
+        [BF 3]) honoured, ``requiredSlots`` taken from the pool."""
+        if self.free <= 0 or self._stop or self.runner is None:
+            return
+        jobs = [
+            j for j in self.store.jobs.values() if j.state == "active" and j.graph and j.graph.ready
+        ]
+        if len(jobs) > 1:
+            jobs.sort(key=lambda j: -int(j.spec.get("priority", 0) or 0))
+        for job in jobs:
+            g = job.graph
+            ready = g.ready
+            limit = job.spec.get("maxParallelTasks", -1)
+            limit = limit if isinstance(limit, int) and limit > 0 else -1
+            states = job.task_state
+            while ready and self.free > 0 and (limit < 0 or len(g.running) < limit):
+                pos = ready[0]
+                if not g.queued[pos] or states[pos] != ACTIVE:
+                    ready.popleft()
+                    continue
+                spec = g.specs[pos] or DEFAULT_SPEC
+                if spec.slots > self.slots:
+                    # More slots than the node has: "the task never runs" [BF 3].
+                    ready.popleft()
+                    g.queued[pos] = 0
+                    continue
+                if spec.slots > self.free:
+                    break  # the head waits for room; later tasks do not overtake it
+                ready.popleft()
+                g.queued[pos] = 0
+                self._start(job, pos, spec)
+
+    def _start(self, job: Job, pos: int, spec: TaskSpec) -> None:
+        g = job.graph
+        t = now()
+        self.free -= spec.slots
+        g.running.add(pos)
+        g.attempt[pos] += 1
+        self._set_state(job, pos, RUNNING, t)
+        job.task_start[pos] = t
+        if self.runner is not None:
+            self.runner.start(self, job, pos, g.attempt[pos])
+
+    def _kill(self, job: Job, pos: int) -> None:
+        if self.runner is not None:
+            self.runner.kill(job, pos)
+
+    @staticmethod
+    def _set_state(job: Job, pos: int, state: int, t: float) -> None:
+        job.task_prev[pos] = job.task_state[pos]
+        job.task_state[pos] = state
+        job.task_state_time[pos] = t
+
+    def _release(self, job: Job, pos: int) -> None:
+        g = job.graph
+        if pos in g.running:
+            g.running.discard(pos)
+            self.free += (g.specs[pos] or DEFAULT_SPEC).slots
+
+    # --- tasks end ---
+
+    def finish(
+        self,
+        job: Job,
+        pos: int,
+        attempt: int,
+        kind: str,
+        exit_code: int | None,
+        failure: dict[str, Any] | None = None,
+    ) -> None:
+        """A runner reports a task's end (any thread)."""
+        with self.cond:
+            self._finish_locked(job, pos, attempt, kind, exit_code, failure)
+            self.wake()
+
+    def _finish_locked(
+        self,
+        job: Job,
+        pos: int,
+        attempt: int,
+        kind: str,
+        exit_code: int | None,
+        failure: dict[str, Any] | None,
+    ) -> None:
+        g = job.graph
+        if g is None or g.attempt[pos] != attempt or job.task_state[pos] != RUNNING:
+            return  # a stale report: the task was killed, requeued or deleted meanwhile
+        self._release(job, pos)
+        spec = g.specs[pos] or DEFAULT_SPEC
+        if kind == "timeout":
+            # Killed at maxWallClockTime [BF 3]: the code and whether it is retried are
+            # undocumented; the conservative reading: not retried, a failure.
+            exit_code = KILLED_EXIT_CODE if exit_code is None else exit_code
+            failure = failure or failure_info(
+                "TaskEnded", "The task ran longer than its maxWallClockTime and was ended."
+            )
+            kind = "exit"
+        elif kind == "exit" and exit_code not in (0, None) and failure is None:
+            # "retries a Task if its exit code is nonzero" [BF 3]; pre-processing and upload
+            # errors are never retried.
+            retries = spec.max_retries
+            if retries == INHERIT:
+                retries = int((job.spec.get("constraints") or {}).get("maxTaskRetryCount", 0) or 0)
+            if retries == -1 or job.task_retry[pos] < retries:
+                job.task_retry[pos] += 1
+                job.task_exit[pos] = exit_code
+                self._set_state(job, pos, ACTIVE, now())
+                g.queued[pos] = 1
+                g.ready.appendleft(pos)
+                return
+        ok = kind == "exit" and exit_code == 0 and failure is None
+        if not ok and failure is None:
+            failure = EXIT_CODE_FAILURE
+        self._complete(job, pos, exit_code, failure)
+        dependency, job_action = exit_actions(spec.exit_conditions, kind, exit_code, ok)
+        self._resolve(job, pos, dependency)
+        # jobAction applies only under onTaskFailure performexitoptionsjobaction [BF 5].
+        if job.on_task_failure == "performexitoptionsjobaction" and job.state == "active":
+            if job_action == "terminate":
+                g.action_by = job.task_ids[pos]
+                self.terminate_job(job, "TaskFailed")
+            elif job_action == "disable":
+                g.action_by = job.task_ids[pos]
+                self.disable_job(job, "requeue")
+        self.check_all_complete(job)
+
+    def _complete(
+        self, job: Job, pos: int, exit_code: int | None, failure: dict[str, Any] | None
+    ) -> None:
+        t = now()
+        self._set_state(job, pos, COMPLETED, t)
+        job.task_end[pos] = t
+        job.task_exit[pos] = NO_EXIT if exit_code is None else exit_code
+        if failure is not None:
+            job.task_failure[pos] = failure
+        job.completed_tasks += 1
+
+    def _resolve(self, job: Job, pos: int, action: int) -> None:
+        """Lock held. Wake the dependents of the task at ``pos``: of its id, and of its
+        integer value (the first task with that value to complete decides [BF 4])."""
+        g = job.graph
+        task_id = job.task_ids[pos]
+        key = task_id.lower()
+        g.resolved_id[key] = action
+        self._apply(job, g.by_id.get(key, ()), action)
+        n = integer_id(task_id)
+        if n is not None and n not in g.resolved_int:
+            self._resolve_int(job, n, action)
+
+    def _apply(self, job: Job, dependents: Iterable[int], action: int) -> None:
+        g = job.graph
+        states = job.task_state
+        pending = g.pending
+        for dep in dependents:
+            if states[dep] != ACTIVE or g.queued[dep]:
+                continue
+            if action == BLOCK:
+                # A blocked dependent stays active for ever; Batch never fails it [BF 4].
+                g.blocked[dep] = 1
+                continue
+            left = pending[dep] - 1
+            pending[dep] = left
+            if left <= 0 and not g.blocked[dep]:
+                g.queued[dep] = 1
+                g.ready.append(dep)
+
+    def check_all_complete(self, job: Job) -> None:
+        """Lock held. ``onAllTasksComplete: terminatejob`` ends the job once every task is
+        completed [BF 6] (a job without tasks stays active, see ``Job.all_tasks_complete``)."""
+        if (
+            job.state == "active"
+            and job.on_all_tasks_complete == "terminatejob"
+            and job.all_tasks_complete()
+        ):
+            self._end_job(job, "AllTasksComplete")
+
+    # --- job and task operations ---
+
+    def _end_job(self, job: Job, reason: str) -> None:
+        t = now()
+        job.previous_state = job.state
+        job.previous_state_time = job.state_time
+        job.state = "completed"
+        job.state_time = t
+        job.terminate_reason = reason
+        job.modified = t
+        job.serial = self.store.next_serial()
+
+    def _kill_running(self, job: Job, requeue: bool) -> None:
+        g = job.graph
+        if g is None:
+            return
+        for pos in sorted(g.running):
+            self._kill(job, pos)
+            self._release(job, pos)
+            g.attempt[pos] += 1  # the runner's report of this attempt is now stale
+            if requeue:
+                job.task_requeue[pos] += 1
+                self._set_state(job, pos, ACTIVE, now())
+                g.queued[pos] = 1
+                g.ready.appendleft(pos)
+            else:
+                # What a terminated task reports is undocumented [BF 5]: completed, failed,
+                # "TaskEnded", the killed process's code.
+                self._complete(
+                    job, pos, KILLED_EXIT_CODE, failure_info("TaskEnded", "The task ended.")
+                )
+
+    def terminate_job(self, job: Job, reason: str) -> None:
+        """Lock held. Kill the running tasks (completed, failed); active tasks stay active
+        [BF 5]; the job completes with ``reason``."""
+        self._kill_running(job, requeue=False)
+        self._end_job(job, reason)
+        self.wake()
+
+    def disable_job(self, job: Job, disable_tasks: str) -> None:
+        """Lock held. ``requeue``: kill running tasks and make them active again;
+        ``terminate``: kill them, completed; ``wait``: let them finish. No task starts
+        until the job is enabled [BF 5]."""
+        if disable_tasks != "wait":
+            self._kill_running(job, requeue=disable_tasks == "requeue")
+        job.previous_state = job.state
+        job.previous_state_time = job.state_time
+        job.state = "disabled"
+        job.state_time = now()
+        job.serial = self.store.next_serial()
+
+    def enable_job(self, job: Job) -> None:
+        """Lock held."""
+        job.previous_state = job.state
+        job.previous_state_time = job.state_time
+        job.state = "active"
+        job.state_time = now()
+        job.serial = self.store.next_serial()
+        self.wake()
+
+    def delete_job(self, job: Job) -> None:
+        """Lock held. Kill its running tasks; the job is gone."""
+        self._kill_running(job, requeue=False)
+        self.store.jobs.pop(job.id.lower(), None)
+        self.wake()
+
+    def terminate_task(self, job: Job, pos: int) -> None:
+        """Lock held. The task moves to completed [BF 7]; its result is undocumented: a
+        failure with ``TaskEnded``; its dependents see its exit conditions (``default``,
+        else block); a user's terminate fires no jobAction."""
+        g = job.graph
+        code: int | None = None
+        if pos in g.running:
+            self._kill(job, pos)
+            self._release(job, pos)
+            code = KILLED_EXIT_CODE
+        g.attempt[pos] += 1
+        g.queued[pos] = 0
+        self._complete(job, pos, code, failure_info("TaskEnded", "The task ended."))
+        spec = g.specs[pos] or DEFAULT_SPEC
+        dependency, _ = exit_actions(spec.exit_conditions, "exit", code, False)
+        self._resolve(job, pos, dependency)
+        self.check_all_complete(job)
+        self.wake()
+
+    def reactivate_task(self, job: Job, pos: int) -> None:
+        """Lock held. A completed, failed task becomes active: retry count 0, exit code and
+        failure forgotten [BF 7]; its dependents wait for it again (undocumented [BF 4];
+        Azure/Batch#129 shows them waiting on the re-run)."""
+        self._set_state(job, pos, ACTIVE, now())
+        job.task_retry[pos] = 0
+        job.task_exit[pos] = NO_EXIT
+        job.task_failure.pop(pos, None)
+        job.task_start[pos] = 0.0
+        job.task_end[pos] = 0.0
+        job.completed_tasks -= 1
+        self._unresolve(job, pos)
+        self._recount(job, pos)
+        self.wake()
+
+    def _unresolve(self, job: Job, pos: int) -> None:
+        g = job.graph
+        task_id = job.task_ids[pos]
+        key = task_id.lower()
+        g.resolved_id.pop(key, None)
+        affected = list(g.by_id.get(key, ()))
+        n = integer_id(task_id)
+        if n is not None and n in g.resolved_int:
+            # Another completed task with the same integer value may decide it now; the
+            # union-find cannot forget one integer, so it is rebuilt (reactivate is rare).
+            del g.resolved_int[n]
+            states = job.task_state
+            candidates = [
+                (job.task_end[p], p)
+                for p, other in enumerate(job.task_ids)
+                if p != pos and states[p] == COMPLETED and integer_id(other) == n
+            ]
+            if candidates:
+                _, first = min(candidates)
+                g.resolved_int[n] = g.resolved_id.get(job.task_ids[first].lower(), BLOCK)
+            g.lower = {m: m - 1 for m in g.resolved_int}
+            g.blocked_ints = sorted(m for m, a in g.resolved_int.items() if a == BLOCK)
+            affected += [
+                dep
+                for dep, deps in enumerate(g.deps)
+                if deps is not None and any(max(start, 0) <= n <= end for start, end in deps[1])
+            ]
+        for dep in dict.fromkeys(affected):
+            if job.task_state[dep] == ACTIVE:
+                self._recount(job, dep)
+
+    def delete_task(self, job: Job, pos: int) -> None:
+        """Lock held. Kill it if running; it leaves the job (its id may not be reused
+        safely [BATCH_FACTS "Task ids"])."""
+        g = job.graph
+        if g is not None:
+            if pos in g.running:
+                self._kill(job, pos)
+                self._release(job, pos)
+            g.attempt[pos] += 1
+            g.queued[pos] = 0
+        if job.task_state[pos] == COMPLETED:
+            job.completed_tasks -= 1
+        self._set_state(job, pos, DELETED, now())
+        job.live_tasks -= 1
+        job.index.pop(job.task_ids[pos].lower(), None)
+        self.check_all_complete(job)
+        self.wake()
+
+    # --- for tools ---
+
+    def idle(self, job: Job) -> bool:
+        """Lock held. Nothing of the job runs or can start: it is over, or what is left
+        waits for ever (blocked, missing parents, too many slots) or for an enable."""
+        g = job.graph
+        if job.state == "completed":
+            return True
+        if g is None:
+            return True
+        if g.running:
+            return False
+        if job.state == "active" and any(g.queued[p] for p in g.ready):
+            return False
+        return not any(
+            t.job is job and t.kind in ("exit", "timeout") for t in self._timers
+        ) and not any(item[0] is job for item in self._due)

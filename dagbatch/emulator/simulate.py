@@ -1,0 +1,112 @@
+"""Simulated runs: no process starts; each task ends with the exit code a what-if table
+gives it (default 0) after an optional duration.
+
+The what-if file is JSON: ``{"task-id": code, ...}`` or ``{"task-id": {"exitCode": code,
+"duration": seconds}, ...}``. No asyncio task or thread exists per task: a task that ends at
+once goes on the engine's due queue, a later one on its timer heap.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from dagbatch.emulator.scheduler import DEFAULT_SPEC, Engine
+from dagbatch.emulator.store import Job, now
+from dagbatch.errors import ConfigError
+
+
+def load_exit_codes(path: Path) -> dict[str, tuple[int, float | None]]:
+    """Read a what-if file into ``{task id: (exit code, duration or None)}``."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"cannot read the exit codes file {path}: {exc}") from exc
+    return parse_exit_codes(data, str(path))
+
+
+def parse_exit_codes(data: Any, where: str = "exit codes") -> dict[str, tuple[int, float | None]]:
+    """Check and normalise a what-if table (see the module docstring)."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: expected a JSON object {{task id: exit code}}")
+    table: dict[str, tuple[int, float | None]] = {}
+    for task_id, value in data.items():
+        duration: Any = None
+        code: Any = value
+        if isinstance(value, dict):
+            code = value.get("exitCode", 0)
+            duration = value.get("duration")
+        if isinstance(code, bool) or not isinstance(code, int):
+            raise ConfigError(f"{where}: task {task_id!r}: the exit code must be an integer")
+        if duration is not None and (
+            isinstance(duration, bool) or not isinstance(duration, int | float) or duration < 0
+        ):
+            raise ConfigError(f"{where}: task {task_id!r}: duration must be seconds >= 0")
+        table[str(task_id)] = (code, None if duration is None else float(duration))
+    return table
+
+
+class SimulatedRunner:
+    """Ends each task with its what-if exit code after ``duration`` seconds."""
+
+    def __init__(
+        self,
+        exit_codes: Mapping[str, tuple[int, float | None]] | None = None,
+        *,
+        duration: float = 0.0,
+    ) -> None:
+        self.exit_codes = dict(exit_codes or {})
+        self.folded = {k.lower(): v for k, v in self.exit_codes.items()}
+        self.duration = duration
+
+    def start(self, engine: Engine, job: Job, pos: int, attempt: int) -> None:
+        task_id = job.task_ids[pos]
+        code, duration = self.folded.get(task_id.lower(), (0, None)) if self.folded else (0, None)
+        if duration is None:
+            duration = self.duration
+        spec = job.graph.specs[pos] or DEFAULT_SPEC
+        if spec.wall and duration > spec.wall:
+            engine.at(now() + spec.wall, "timeout", job, pos, attempt, 0)
+        elif duration <= 0:
+            engine.due_now(job, pos, attempt, "exit", code)
+        else:
+            engine.at(now() + duration, "exit", job, pos, attempt, code)
+
+    def kill(self, job: Job, pos: int) -> None:
+        """Nothing runs; the engine drops the attempt's pending end."""
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+    def task_dir(self, job_id: str, task_id: str) -> Path | None:
+        """Simulated tasks have no directory."""
+        return None
+
+
+class WhatIfRunner:
+    """Real runs, except the tasks of the what-if table: those end with their given exit
+    code (after their duration) and no process starts."""
+
+    def __init__(self, real: Any, exit_codes: Mapping[str, tuple[int, float | None]]) -> None:
+        self.real = real
+        self.simulated = SimulatedRunner(exit_codes)
+
+    def start(self, engine: Engine, job: Job, pos: int, attempt: int) -> None:
+        if job.task_ids[pos].lower() in self.simulated.folded:
+            self.simulated.start(engine, job, pos, attempt)
+        else:
+            self.real.start(engine, job, pos, attempt)
+
+    def kill(self, job: Job, pos: int) -> None:
+        self.real.kill(job, pos)
+
+    def close(self) -> None:
+        self.real.close()
+
+    def task_dir(self, job_id: str, task_id: str) -> Path | None:
+        if task_id.lower() in self.simulated.folded:
+            return None
+        result: Path | None = self.real.task_dir(job_id, task_id)
+        return result

@@ -1,0 +1,391 @@
+"""Task operations: add a collection, add one, get, list (OData paging, ``$filter``,
+``$select``), terminate, reactivate, delete, and the task's files (list, get).
+
+A task's document is what the service returns: the create body plus the read-only fields,
+``executionInfo`` (``retryCount``/``requeueCount`` always; start, end, exit code, result and
+``failureInfo`` once they exist [BATCH_FACTS 1]), ``nodeInfo`` once it ran, and the defaults
+the service fills in (``constraints``, ``userIdentity``, ``requiredSlots``; see the official
+``Tasks_GetTask`` example). Codes chosen where the service's are not documented: terminating
+a completed task is 409 ``TaskCompleted``; reactivating a task that is not completed with a
+failure is 409 ``TaskNotFailed``; a missing file is 404 ``FileNotFound``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Final
+
+import orjson
+from starlette.responses import Response
+
+from dagbatch.emulator import odata, replies, rules, wire
+from dagbatch.emulator.context import Ctx
+from dagbatch.emulator.faults import TASK_SERVER_ERROR_CODES
+from dagbatch.emulator.jobs import get_job_or_404, next_link
+from dagbatch.emulator.scheduler import COMPLETED, DELETED, NO_PREVIOUS, STATE_NAMES
+from dagbatch.emulator.store import NO_EXIT, Job, http_time, iso_time, make_etag, now
+
+#: Batch's "no limit" duration, as the service writes it.
+UNLIMITED: Final = "P10675199DT2H48M5.4775807S"
+#: Default task retention: 7 days [BATCH_FACTS 3].
+DEFAULT_RETENTION: Final = "P7D"
+#: The properties a task list ``$filter`` may name.
+TASK_FILTER_FIELDS: Final = frozenset(
+    {
+        "id",
+        "displayName",
+        "state",
+        "previousState",
+        "requiredSlots",
+        "executionInfo/result",
+        "executionInfo/exitCode",
+        "executionInfo/retryCount",
+        "executionInfo/requeueCount",
+        "executionInfo/failureInfo/category",
+        "executionInfo/failureInfo/code",
+    }
+)
+
+LIST_PAGE_DEFAULT: Final = 1000
+LIST_PAGE_MAX: Final = 1000
+
+
+def add_tasks(
+    ctx: Ctx, job: Job, tasks: list[dict[str, Any]], with_faults: bool
+) -> list[dict[str, Any]]:
+    """Validate and store ``tasks`` in order; one result object per task."""
+    store = ctx.store
+    rng = ctx.rng
+    p_server = ctx.faults.task_server_error if (ctx.faults and with_faults) else 0.0
+    static = [rules.task_error(task, job) for task in tasks]
+    # bytes(memoryview(...)): orjson's result keeps a ~4 KB allocation behind each small
+    # object; an exact-size copy keeps a million stored tasks in a few hundred MB.
+    raws = [
+        bytes(memoryview(orjson.dumps(task))) if err is None else b""
+        for task, err in zip(tasks, static, strict=True)
+    ]
+    results: list[dict[str, Any]] = []
+    added: list[tuple[int, dict[str, Any]]] = []
+    at = now()
+    modified = iso_time(at)
+    with store.lock:
+        counters = store.counters
+        if job.state not in ("active", "disabled"):
+            completed = True
+        else:
+            completed = False
+            for task, err, raw in zip(tasks, static, raws, strict=True):
+                task_id = task["id"] if isinstance(task["id"], str) else str(task["id"])
+                server_fault = p_server > 0 and rng.random() < p_server
+                result: dict[str, Any] = {"taskId": task_id}
+                if server_fault:
+                    code = rng.choice(TASK_SERVER_ERROR_CODES)
+                    counters.faults["task_server_error"] += 1
+                    result["status"] = "servererror"
+                    result["error"] = wire.error_dict(
+                        code, "The server could not add the task; retry it."
+                    )
+                elif err is None and task_id.lower() in job.index:
+                    err = wire.error_dict("TaskExists", "The specified task already exists.")
+                if not server_fault:
+                    if err is not None:
+                        result["status"] = "clienterror"
+                        result["error"] = err
+                    else:
+                        serial = store.add_task(job, task_id, raw, at)
+                        added.append((len(job.task_ids) - 1, task))
+                        result.update(
+                            status="success",
+                            eTag=make_etag(serial),
+                            lastModified=modified,
+                            location=f"{ctx.base}/jobs/{job.id}/tasks/{task_id}",
+                        )
+                key = result["error"]["code"] if "error" in result else "success"
+                counters.task_results[key] += 1
+                results.append(result)
+            if added:
+                store.engine.tasks_added(job, added)
+    if completed:
+        raise replies.job_completed(ctx.base)
+    return results
+
+
+async def add_task_collection(ctx: Ctx) -> Response:
+    rules.check_body_size(ctx)
+    tasks = rules.check_collection(ctx, rules.parse_object(ctx))
+    rules.check_tasks_shape(ctx, tasks)
+    job = get_job_or_404(ctx, ctx.param("job_id"))
+    if ctx.drop:
+        prefix = ctx.rng.randint(0, len(tasks))
+        done = add_tasks(ctx, job, tasks[:prefix], with_faults=False)
+        return replies.json_response(200, {"value": done})
+    results = add_tasks(ctx, job, tasks, with_faults=True)
+    ctx.rng.shuffle(results)
+    return replies.json_response(200, {"value": results})
+
+
+async def add_task(ctx: Ctx) -> Response:
+    rules.check_body_size(ctx)
+    task = rules.parse_object(ctx)
+    rules.check_tasks_shape(ctx, [task])
+    job = get_job_or_404(ctx, ctx.param("job_id"))
+    (result,) = add_tasks(ctx, job, [task], with_faults=True)
+    if result["status"] == "success":
+        url = result["location"]
+        return Response(
+            status_code=201,
+            headers={
+                "ETag": result["eTag"],
+                "Last-Modified": http_time(now()),
+                "DataServiceId": url,
+                "Location": url,
+            },
+        )
+    error = result["error"]
+    status = {"TaskExists": 409}.get(error["code"], 400)
+    if result["status"] == "servererror":
+        status = 500
+    values = {v["key"]: v["value"] for v in error.get("values", [])}
+    raise replies.error(ctx.base, status, error["code"], error["message"]["value"], values)
+
+
+def task_doc(ctx: Ctx, job: Job, pos: int) -> dict[str, Any]:
+    """Lock held. The task as the service returns it."""
+    doc: dict[str, Any] = orjson.loads(job.task_raw[pos])
+    task_id = job.task_ids[pos]
+    created = iso_time(job.task_created[pos])
+    state = job.task_state[pos]
+    constraints = {
+        "maxWallClockTime": UNLIMITED,
+        "retentionTime": DEFAULT_RETENTION,
+        "maxTaskRetryCount": int(
+            (job.spec.get("constraints") or {}).get("maxTaskRetryCount", 0) or 0
+        ),
+    }
+    constraints.update(doc.get("constraints") or {})
+    doc["constraints"] = constraints
+    doc.setdefault("userIdentity", {"autoUser": {"scope": "pool", "elevationLevel": "nonadmin"}})
+    doc.setdefault("requiredSlots", 1)
+    doc.update(
+        {
+            "url": f"{ctx.base}/jobs/{job.id}/tasks/{task_id}",
+            "eTag": make_etag(job.task_serial[pos]),
+            "lastModified": iso_time(job.task_state_time[pos]),
+            "creationTime": created,
+            "state": STATE_NAMES[state],
+            "stateTransitionTime": iso_time(job.task_state_time[pos]),
+        }
+    )
+    prev = job.task_prev[pos]
+    if prev != NO_PREVIOUS:
+        # Not set while the task is in its initial active state [BATCH_FACTS 1].
+        doc["previousState"] = STATE_NAMES[prev]
+    info: dict[str, Any] = {
+        "retryCount": job.task_retry[pos],
+        "requeueCount": job.task_requeue[pos],
+    }
+    started = job.task_start[pos]
+    if started:
+        info["startTime"] = iso_time(started)
+        if job.task_retry[pos]:
+            info["lastRetryTime"] = iso_time(started)
+        pool = str((job.spec.get("poolInfo") or {}).get("poolId", ""))
+        node = ctx.store.engine.node_id
+        root = f"workitems/{job.id}/job-1/{task_id}"
+        node_url = f"{ctx.base}/pools/{pool}/nodes/{node}"
+        doc["nodeInfo"] = {
+            "affinityId": f"TVM:{node}",
+            "nodeUrl": node_url,
+            "poolId": pool,
+            "nodeId": node,
+            "taskRootDirectory": root,
+            "taskRootDirectoryUrl": f"{node_url}/files/{root}",
+        }
+    if state == COMPLETED:
+        info["endTime"] = iso_time(job.task_end[pos])
+        code = job.task_exit[pos]
+        if code != NO_EXIT:
+            info["exitCode"] = code
+        failure = job.task_failure.get(pos)
+        info["result"] = "failure" if failure else "success"
+        if failure:
+            info["failureInfo"] = failure
+    doc["executionInfo"] = info
+    return doc
+
+
+def _find(ctx: Ctx, job: Job) -> int:
+    """Lock held. The position of the path's task, or 404."""
+    pos = job.index.get(ctx.param("task_id").lower())
+    if pos is None:
+        raise replies.task_not_found(ctx.base)
+    return pos
+
+
+async def get_task(ctx: Ctx) -> Response:
+    job = get_job_or_404(ctx, ctx.param("job_id"))
+    try:
+        names = odata.parse_select(ctx.request.query_params.get("$select"))
+    except odata.FilterError as exc:
+        raise replies.invalid_query(ctx.base, str(exc), "$select") from exc
+    with ctx.store.lock:
+        pos = _find(ctx, job)
+        doc = task_doc(ctx, job, pos)
+        etag = make_etag(job.task_serial[pos])
+        modified = job.task_state_time[pos]
+    body = {"odata.metadata": f"{ctx.base}/$metadata#tasks/@Element", **doc}
+    return replies.json_response(
+        200, odata.select(body, names), {"ETag": etag, "Last-Modified": http_time(modified)}
+    )
+
+
+async def list_tasks(ctx: Ctx) -> Response:
+    params = ctx.request.query_params
+    job = get_job_or_404(ctx, ctx.param("job_id"))
+    message = "Value for one of the query parameters specified in the request URI is invalid."
+    try:
+        max_results = int(params.get("maxresults", LIST_PAGE_DEFAULT))
+        start = int(params.get("$skiptoken", "0"))
+    except ValueError as exc:
+        raise replies.invalid_query(ctx.base, message) from exc
+    if not 1 <= max_results <= LIST_PAGE_MAX or start < 0:
+        raise replies.invalid_query(ctx.base, message, "maxresults")
+    try:
+        text = params.get("$filter")
+        keep = odata.parse_filter(text, TASK_FILTER_FIELDS) if text else None
+        names = odata.parse_select(params.get("$select"))
+    except odata.FilterError as exc:
+        raise replies.invalid_query(
+            ctx.base, f"The $filter or $select is not supported: {exc}", "$filter"
+        ) from exc
+    docs: list[dict[str, Any]] = []
+    with ctx.store.lock:
+        total = len(job.task_ids)
+        pos = start
+        states = job.task_state
+        while pos < total and len(docs) < max_results:
+            if states[pos] != DELETED:
+                doc = task_doc(ctx, job, pos)
+                if keep is None or keep(doc):
+                    docs.append(odata.select(doc, names))
+            pos += 1
+    body: dict[str, Any] = {"odata.metadata": f"{ctx.base}/$metadata#tasks", "value": docs}
+    if pos < total:
+        body["odata.nextLink"] = next_link(ctx, f"/jobs/{job.id}/tasks", max_results, pos)
+    return replies.json_response(200, body)
+
+
+async def terminate_task(ctx: Ctx) -> Response:
+    job = get_job_or_404(ctx, ctx.param("job_id"))
+    with ctx.store.lock:
+        pos = _find(ctx, job)
+        if job.task_state[pos] == COMPLETED:
+            raise replies.error(
+                ctx.base, 409, "TaskCompleted", "The specified task is already completed."
+            )
+        ctx.store.engine.terminate_task(job, pos)
+    return Response(status_code=204)
+
+
+async def reactivate_task(ctx: Ctx) -> Response:
+    """Only a completed task that failed, in a job that is not completed [BATCH_FACTS 7]."""
+    job = get_job_or_404(ctx, ctx.param("job_id"))
+    with ctx.store.lock:
+        pos = _find(ctx, job)
+        if job.state == "completed":
+            raise replies.job_completed(ctx.base)
+        if job.task_state[pos] != COMPLETED or pos not in job.task_failure:
+            raise replies.error(
+                ctx.base,
+                409,
+                "TaskNotFailed",
+                "Only a completed task that failed can be reactivated.",
+            )
+        ctx.store.engine.reactivate_task(job, pos)
+    return Response(status_code=204)
+
+
+async def delete_task(ctx: Ctx) -> Response:
+    job = get_job_or_404(ctx, ctx.param("job_id"))
+    with ctx.store.lock:
+        pos = _find(ctx, job)
+        ctx.store.engine.delete_task(job, pos)
+    return Response(status_code=200)
+
+
+# --- the task's files ---
+
+
+def _task_root(ctx: Ctx, job: Job) -> tuple[Path | None, str]:
+    with ctx.store.lock:
+        pos = _find(ctx, job)
+        task_id = job.task_ids[pos]
+        started = bool(job.task_start[pos]) or job.task_state[pos] == COMPLETED
+    runner = ctx.store.engine.runner
+    root = runner.task_dir(job.id, task_id) if (runner is not None and started) else None
+    return root, task_id
+
+
+def _file_entry(ctx: Ctx, url_base: str, root: Path, path: Path) -> dict[str, Any]:
+    name = path.relative_to(root).as_posix()
+    entry: dict[str, Any] = {
+        "name": name,
+        "url": f"{url_base}/{name}",
+        "isDirectory": path.is_dir(),
+    }
+    if not path.is_dir():
+        st = path.stat()
+        entry["properties"] = {
+            "creationTime": iso_time(st.st_ctime),
+            "lastModified": iso_time(st.st_mtime),
+            "contentLength": str(st.st_size),
+            "contentType": "application/octet-stream",
+            "fileMode": oct(st.st_mode & 0o777),
+        }
+    return entry
+
+
+async def list_task_files(ctx: Ctx) -> Response:
+    """``stdout.txt``, ``stderr.txt`` and ``wd`` (everything under it with ``recursive``)."""
+    job = get_job_or_404(ctx, ctx.param("job_id"))
+    root, task_id = _task_root(ctx, job)
+    recursive = ctx.request.query_params.get("recursive", "false").lower() == "true"
+    url_base = f"{ctx.base}/jobs/{job.id}/tasks/{task_id}/files"
+    value: list[dict[str, Any]] = []
+    if root is not None and root.is_dir():
+        paths = sorted(root.rglob("*") if recursive else root.iterdir())
+        value = [_file_entry(ctx, url_base, root, p) for p in paths]
+    return replies.json_response(
+        200, {"odata.metadata": f"{ctx.base}/$metadata#files", "value": value}
+    )
+
+
+async def get_task_file(ctx: Ctx) -> Response:
+    job = get_job_or_404(ctx, ctx.param("job_id"))
+    root, task_id = _task_root(ctx, job)
+    rel = ctx.param("file_path").replace("\\", "/")
+    target = (root / rel).resolve() if root is not None else None
+    if (
+        target is None
+        or root is None
+        or not target.is_file()
+        or not target.is_relative_to(root.resolve())
+    ):
+        raise replies.error(
+            ctx.base, 404, "FileNotFound", "The specified file does not exist.", {"FilePath": rel}
+        )
+    st = target.stat()
+    headers = {
+        "ocp-creation-time": http_time(st.st_ctime),
+        "ocp-batch-file-isdirectory": "false",
+        "ocp-batch-file-url": f"{ctx.base}/jobs/{job.id}/tasks/{task_id}/files/{rel}",
+        "ocp-batch-file-mode": oct(st.st_mode & 0o777),
+        "Last-Modified": http_time(st.st_mtime),
+    }
+    content = b"" if ctx.request.method == "HEAD" else target.read_bytes()
+    response = Response(
+        content, status_code=200, media_type="application/octet-stream", headers=headers
+    )
+    if ctx.request.method == "HEAD":
+        response.headers["Content-Length"] = str(st.st_size)
+    return response

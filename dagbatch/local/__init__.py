@@ -1,0 +1,1 @@
+"""Trying a workflow on this machine: ``run.run_local`` (the library behind ``dagbatch run``)."""

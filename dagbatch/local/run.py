@@ -1,0 +1,328 @@
+"""``dagbatch run``: try a workflow on this machine with Batch's semantics.
+
+``run_local(source, options)`` compiles the workflow if needed, starts the emulator inside
+this process (loopback, the public development key: no credentials, no environment
+variables), submits the plan through the same exactly-once path as ``dagbatch submit``
+(``dagbatch.submit.submission``), waits until every task that can run has run (or
+``timeout``), and returns a ``RunReport``: each task's state, exit code and duration, why each
+task that never ran did not (``dagbatch.observe.outcome``), the job's final state, and where
+each task's files are.
+
+The run directory (``--workdir``, default ``.dagbatch/JOB/run``) holds ``plan/`` (when compiled
+here), ``journal.jsonl`` and ``node/`` (laid out like a Batch node: ``node/workitems/JOB/job-1/
+TASK/{stdout.txt,stderr.txt,wd/}``, ``node/shared``). A previous run's directory is replaced;
+any other non-empty directory is refused.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+from dagbatch.emulator import DEV_ACCOUNT, DEV_KEY
+from dagbatch.emulator.store import NO_EXIT
+from dagbatch.errors import ConfigError, PlanError
+from dagbatch.observe.outcome import JobStatus, TaskOutcome, TaskStatus, explain_outcome
+
+#: Marks a directory ``dagbatch run`` made (so it may replace it).
+RUN_MARKER: Final = ".dagbatch-run"
+#: The pool id given to a job whose plan names none.
+LOCAL_POOL: Final = "local"
+
+#: What ``RunReport.verdict`` says, and the ``dagbatch run`` exit code for it.
+VERDICT_OK: Final = "ok"
+VERDICT_FAILED: Final = "tasks-failed"
+VERDICT_NEVER_RAN: Final = "tasks-never-ran"
+VERDICT_TIMEOUT: Final = "timeout"
+
+
+@dataclass
+class RunOptions:
+    """How to run: see ``dagbatch run --help``."""
+
+    slots: int | None = None
+    workdir: Path | None = None
+    simulate: bool = False
+    #: What-if exit codes: task id -> (exit code, duration seconds or None).
+    exit_codes: Mapping[str, tuple[int, float | None]] = field(default_factory=dict)
+    timeout: float | None = None
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The job at one moment, for live progress."""
+
+    elapsed: float
+    counts: Mapping[str, int]
+    failed: int
+    running: list[str]
+    total: int
+
+
+@dataclass
+class RunReport:
+    """What happened, task by task (see the module docstring)."""
+
+    job_id: str
+    job: JobStatus
+    terminated_by: str | None
+    outcomes: list[TaskOutcome]
+    workdir: Path
+    node_root: Path | None
+    simulated: frozenset[str] | None  # None: every task ran for real; else which ids did not
+    timed_out: bool
+    elapsed: float
+
+    @property
+    def failed(self) -> list[TaskOutcome]:
+        return [o for o in self.outcomes if o.failed]
+
+    @property
+    def never_ran(self) -> list[TaskOutcome]:
+        return [o for o in self.outcomes if not o.status.ran and o.status.state != "completed"]
+
+    @property
+    def verdict(self) -> str:
+        if self.timed_out:
+            return VERDICT_TIMEOUT
+        if self.failed:
+            return VERDICT_FAILED
+        if self.never_ran or any(not o.succeeded for o in self.outcomes):
+            return VERDICT_NEVER_RAN
+        return VERDICT_OK
+
+    def output_dir(self, task_id: str) -> Path | None:
+        """Where the task's ``stdout.txt``, ``stderr.txt`` and ``wd/`` are (real runs)."""
+        if self.node_root is None or (
+            self.simulated is not None and (not self.simulated or task_id.lower() in self.simulated)
+        ):
+            return None
+        return self.node_root / "workitems" / self.job_id / "job-1" / task_id
+
+    def to_dict(self) -> dict[str, Any]:
+        """The machine-readable report (``--report FILE.json``)."""
+        tasks = []
+        for o in self.outcomes:
+            st = o.status
+            entry: dict[str, Any] = {
+                "id": o.task_id,
+                "state": st.state,
+                "ran": st.ran,
+                "exitCode": st.exit_code,
+                "result": st.result,
+                "retryCount": st.retry_count,
+                "duration": round(st.end - st.start, 3) if st.end and st.start else None,
+            }
+            if st.failure_code:
+                entry["failure"] = {"code": st.failure_code, "message": st.failure_message}
+            out = self.output_dir(o.task_id)
+            if out is not None and st.ran:
+                entry["outputDir"] = str(out)
+            if o.reason is not None:
+                entry["neverRan"] = o.reason.as_dict()
+            tasks.append(entry)
+        counts: dict[str, int] = {}
+        for o in self.outcomes:
+            counts[o.status.state] = counts.get(o.status.state, 0) + 1
+        return {
+            "jobId": self.job_id,
+            "verdict": self.verdict,
+            "job": {
+                "state": self.job.state,
+                "terminateReason": self.job.terminate_reason,
+                "terminatedBy": self.terminated_by,
+            },
+            "simulated": "all" if self.simulated == frozenset() else sorted(self.simulated or ()),
+            "workdir": str(self.workdir),
+            "elapsed": round(self.elapsed, 3),
+            "timedOut": self.timed_out,
+            "counts": {
+                **counts,
+                "succeeded": sum(1 for o in self.outcomes if o.succeeded),
+                "failed": len(self.failed),
+                "neverRan": len(self.never_ran),
+            },
+            "tasks": tasks,
+        }
+
+
+def _prepare_dir(workdir: Path) -> None:
+    """Empty ``workdir`` if a previous run made it; refuse any other non-empty directory."""
+    if workdir.exists():
+        if not workdir.is_dir():
+            raise ConfigError(f"--workdir {workdir} is not a directory")
+        if any(workdir.iterdir()):
+            if not (workdir / RUN_MARKER).is_file():
+                raise ConfigError(
+                    f"--workdir {workdir} is not empty and not a previous run's directory"
+                )
+            shutil.rmtree(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / RUN_MARKER).write_text("a dagbatch run directory: replaced by the next run\n")
+
+
+def _plan_source(source: str, workdir: Path | None) -> tuple[Path, str, Path]:
+    """(plan directory, job id, run directory), compiling ``source`` if it is a workflow."""
+    from dagbatch.plan import load_plan
+
+    path = Path(source)
+    if path.is_dir():
+        plan = load_plan(path)
+        job_id = plan.manifest.jobId or "local"
+        run_dir = workdir or Path(".dagbatch") / job_id / "run"
+        _prepare_dir(run_dir)
+        return path, job_id, run_dir
+    from dagbatch.compiler.export import write_plan
+    from dagbatch.compiler.loader import load_workflow, split_target
+    from dagbatch.compiler.pipeline import CompileOptions, compile_graph
+
+    file, _ = split_target(source)
+    if file.suffix != ".py":
+        raise PlanError(f"{source} is neither a plan directory nor a workflow .py file")
+    if not file.is_file():
+        raise PlanError(f"no such workflow file: {file}")
+    compiled = compile_graph(load_workflow(source).graph, CompileOptions())
+    job_id = compiled.job_id or "local"
+    run_dir = workdir or Path(".dagbatch") / job_id / "run"
+    _prepare_dir(run_dir)
+    return write_plan(compiled, run_dir / "plan"), job_id, run_dir
+
+
+def run_local(
+    source: str,
+    options: RunOptions | None = None,
+    *,
+    on_progress: Callable[[Snapshot], None] | None = None,
+    progress_every: float = 1.0,
+) -> RunReport:
+    """Run a workflow (``WORKFLOW.py[:NAME]``) or a plan directory locally; see the module
+    docstring. Raises ``WorkflowLoadError`` / ``InvalidWorkflow`` / ``PlanError`` /
+    ``ConfigError``, or ``SubmitError`` if the emulator refused the plan."""
+    from dagbatch.emulator.runner import RealRunner
+    from dagbatch.emulator.scheduler import STATE_NAMES, Runner
+    from dagbatch.emulator.server import EmulatorServer
+    from dagbatch.emulator.simulate import SimulatedRunner, WhatIfRunner
+    from dagbatch.errors import SubmitError
+    from dagbatch.plan import load_plan
+    from dagbatch.submit.client import BatchClient, SharedKeyAuth
+    from dagbatch.submit.progress import NullProgress
+    from dagbatch.submit.submission import submit_plan
+
+    options = options or RunOptions()
+    if options.slots is not None and options.slots < 1:
+        raise ConfigError("--slots must be at least 1")
+    started = time.monotonic()
+    plan_dir, job_id, run_dir = _plan_source(source, options.workdir)
+    plan = load_plan(plan_dir)
+    plan_tasks = [t for b in plan.batches for t in b.tasks]
+    node_root = None if options.simulate else (run_dir / "node").resolve()
+    runner: Runner
+    simulated: frozenset[str] | None
+    if options.simulate:
+        runner = SimulatedRunner(options.exit_codes)
+        simulated = frozenset()
+    else:
+        assert node_root is not None
+        real = RealRunner(node_root, account=DEV_ACCOUNT)
+        if options.exit_codes:
+            runner = WhatIfRunner(real, options.exit_codes)
+            simulated = frozenset(k.lower() for k in options.exit_codes)
+        else:
+            runner, simulated = real, None
+    server = EmulatorServer(port=0, runner=runner, slots=options.slots)
+    if isinstance(runner, RealRunner | WhatIfRunner):
+        real_runner = runner if isinstance(runner, RealRunner) else runner.real
+        real_runner.account_url = server.endpoint
+    timed_out = False
+    with server:
+        client = BatchClient(server.endpoint, SharedKeyAuth(DEV_ACCOUNT, DEV_KEY))
+        submitted = submit_plan(
+            plan_dir,
+            job_id=job_id,
+            client=client,
+            create_job=True,
+            pool_id=None if plan.job.get("poolInfo") else LOCAL_POOL,
+            journal_path=run_dir / "journal.jsonl",
+            progress=NullProgress(),
+        )
+        if not submitted.ok:
+            raise SubmitError(
+                f"the local emulator did not accept every task ({submitted.confirmed}/"
+                f"{submitted.total}); see {run_dir / 'journal.jsonl'}"
+            )
+        engine = server.engine
+        deadline = None if options.timeout is None else started + options.timeout
+        last = 0.0
+        while True:
+            with engine.cond:
+                job = server.store.jobs.get(job_id.lower())
+                if job is None:
+                    raise PlanError(f"job {job_id!r} disappeared from the local emulator")
+                done = engine.idle(job)
+                snapshot = None
+                now = time.monotonic()
+                if on_progress is not None and (done or now - last >= progress_every):
+                    snapshot = _snapshot(job, STATE_NAMES, now - started)
+                    last = now
+                if not done and deadline is not None and now >= deadline:
+                    engine.terminate_job(job, "RunTimeout")
+                    timed_out = done = True
+            if snapshot is not None and on_progress is not None:
+                on_progress(snapshot)
+            if done:
+                break
+            time.sleep(0.05)
+        with engine.cond:
+            statuses = _statuses(job, STATE_NAMES)
+            job_status = JobStatus(job.state, job.terminate_reason, job.on_task_failure)
+            terminated_by = job.graph.action_by if job.graph is not None else None
+    outcomes = explain_outcome(plan_tasks, statuses, job_status)
+    return RunReport(
+        job_id=job_id,
+        job=job_status,
+        terminated_by=terminated_by,
+        outcomes=outcomes,
+        workdir=run_dir,
+        node_root=node_root,
+        simulated=simulated,
+        timed_out=timed_out,
+        elapsed=time.monotonic() - started,
+    )
+
+
+def _snapshot(job: Any, names: tuple[str, ...], elapsed: float) -> Snapshot:
+    counts = {name: 0 for name in ("active", "running", "completed")}
+    for state in job.task_state:
+        name = names[state]
+        if name in counts:
+            counts[name] += 1
+        elif name == "preparing":
+            counts["running"] += 1
+    running = [job.task_ids[p] for p in sorted(job.graph.running)[:5]] if job.graph else []
+    return Snapshot(elapsed, counts, len(job.task_failure), running, job.live_tasks)
+
+
+def _statuses(job: Any, names: tuple[str, ...]) -> dict[str, TaskStatus]:
+    out: dict[str, TaskStatus] = {}
+    for pos, task_id in enumerate(job.task_ids):
+        state = names[job.task_state[pos]]
+        if state == "deleted":
+            continue
+        failure = job.task_failure.get(pos) or {}
+        completed = state == "completed"
+        code = job.task_exit[pos]
+        out[task_id] = TaskStatus(
+            state=state,
+            exit_code=code if completed and code != NO_EXIT else None,
+            result=("failure" if failure else "success") if completed else None,
+            failure_code=failure.get("code"),
+            failure_message=failure.get("message"),
+            start=job.task_start[pos] or None,
+            end=job.task_end[pos] or None if completed else None,
+            retry_count=job.task_retry[pos],
+        )
+    return out

@@ -1,0 +1,274 @@
+"""Why a task never ran: Batch's dependency rules read backwards, from a plan and task states.
+
+``explain_outcome(plan_tasks, statuses, job)`` takes the tasks as the plan sends them (the
+``addtaskcollection`` bodies: ``id``, ``dependsOn``, ``exitConditions``), what the service
+says about each task (``TaskStatus``, e.g. from ``status_from_doc`` over a list-tasks answer)
+and the job (``JobStatus``), and gives every task's ``TaskOutcome``: for a task that never ran,
+the chain of reasons: a parent that ended in a way its ``dependencyAction`` blocks, a parent
+that itself never ran (and why), a parent that does not exist, or the job that ended (by which
+task's ``jobAction``, or why) or is disabled. Works for a local run and for a live job alike.
+
+Rules read [docs/BATCH_FACTS.md, run-time rules 4 and 5]: a dependent waits until every
+parent completed with ``satisfy``; a ``block`` keeps it active for ever; a range selects every
+task whose id is an integer in it (leading zeros ignored), and the first of them to complete
+decides.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from dagbatch.wireshape import exit_actions
+
+_DIGITS = re.compile(r"^[0-9]+$")
+
+
+@dataclass(frozen=True)
+class TaskStatus:
+    """What the service says about one task."""
+
+    state: str
+    exit_code: int | None = None
+    result: str | None = None
+    failure_code: str | None = None
+    failure_message: str | None = None
+    start: float | None = None
+    end: float | None = None
+    retry_count: int = 0
+
+    @property
+    def ran(self) -> bool:
+        """It was started at least once (its process, or its downloads)."""
+        return self.start is not None
+
+    @property
+    def end_kind(self) -> str:
+        """How it ended, as ``wireshape.exit_actions`` names it."""
+        if self.exit_code is None and self.failure_code:
+            return "preprocessing"
+        if self.failure_code and self.failure_code.startswith("FileUpload"):
+            return "upload"
+        return "exit"
+
+
+@dataclass(frozen=True)
+class JobStatus:
+    """The job's state, why it ended, and its ``onTaskFailure``."""
+
+    state: str
+    terminate_reason: str | None = None
+    on_task_failure: str = "noaction"
+
+
+@dataclass(frozen=True)
+class Reason:
+    """One link of a never-ran chain.
+
+    ``kind``: ``blocked`` (``parent`` ended ``parent_end`` and its dependencyAction for that
+    is block), ``waiting`` (``parent`` never ran either; ``cause`` says why), ``missing``
+    (``parent`` is not a task of the job), ``job-ended`` (the job completed: ``job_reason``,
+    ``by`` the task whose jobAction ended it, if any), ``job-disabled`` (``by`` likewise),
+    ``not-started`` (nothing holds it back; it had not started yet).
+    """
+
+    kind: str
+    parent: str | None = None
+    parent_end: str | None = None
+    cause: Reason | None = None
+    job_reason: str | None = None
+    by: str | None = None
+
+    def text(self) -> str:
+        """One readable line, the chain included."""
+        if self.kind == "blocked":
+            return (
+                f"blocked: parent {self.parent} {self.parent_end}, and its dependencyAction "
+                "for that is block"
+            )
+        if self.kind == "waiting":
+            inner = self.cause.text() if self.cause else "not started"
+            return f"waits for parent {self.parent}, which never ran ({inner})"
+        if self.kind == "missing":
+            return f"waits for parent {self.parent}, which is not a task of the job"
+        if self.kind == "job-ended":
+            by = f" by task {self.by} (jobAction terminate)" if self.by else ""
+            return f"the job ended ({self.job_reason}){by} before it started"
+        if self.kind == "job-disabled":
+            by = f" by task {self.by} (jobAction disable)" if self.by else ""
+            return f"the job is disabled{by}"
+        return "not started yet"
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"kind": self.kind, "text": self.text()}
+        for name in ("parent", "parent_end", "job_reason", "by"):
+            value = getattr(self, name)
+            if value is not None:
+                out[_camel(name)] = value
+        if self.cause is not None:
+            out["cause"] = self.cause.as_dict()
+        return out
+
+
+@dataclass(frozen=True)
+class TaskOutcome:
+    """One task's state, exit code and, when it never ran, why."""
+
+    task_id: str
+    status: TaskStatus
+    reason: Reason | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status.state == "completed" and self.status.result == "success"
+
+    @property
+    def failed(self) -> bool:
+        return self.status.state == "completed" and self.status.result == "failure"
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+def status_from_doc(doc: Mapping[str, Any]) -> TaskStatus:
+    """A ``TaskStatus`` from a task as the service returns it (GET / list tasks)."""
+    from datetime import datetime
+
+    def stamp(value: Any) -> float | None:
+        if not isinstance(value, str):
+            return None
+        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+
+    info = doc.get("executionInfo") or {}
+    failure = info.get("failureInfo") or {}
+    return TaskStatus(
+        state=str(doc.get("state", "active")),
+        exit_code=info.get("exitCode"),
+        result=info.get("result"),
+        failure_code=failure.get("code"),
+        failure_message=failure.get("message"),
+        start=stamp(info.get("startTime")),
+        end=stamp(info.get("endTime")),
+        retry_count=int(info.get("retryCount", 0) or 0),
+    )
+
+
+def describe_end(status: TaskStatus) -> str:
+    """``ended with exit code 3``, ``failed before it started (BlobNotFound)``, ..."""
+    if status.exit_code is None:
+        return f"failed before its command ran ({status.failure_code})"
+    if status.failure_code and status.failure_code != "FailureExitCode":
+        return f"ended with exit code {status.exit_code} ({status.failure_code})"
+    verb = "succeeded" if status.result == "success" else "failed"
+    return f"{verb} with exit code {status.exit_code}"
+
+
+def _integer(task_id: str) -> int | None:
+    return int(task_id) if _DIGITS.match(task_id) else None
+
+
+def explain_outcome(
+    plan_tasks: Iterable[Mapping[str, Any]],
+    statuses: Mapping[str, TaskStatus],
+    job: JobStatus,
+) -> list[TaskOutcome]:
+    """Every plan task's outcome, in plan order (see the module docstring)."""
+    tasks = {str(t["id"]): t for t in plan_tasks}
+    folded = {tid.lower(): tid for tid in tasks}
+    by_int: dict[int, list[str]] = {}
+    for tid in tasks:
+        n = _integer(tid)
+        if n is not None:
+            by_int.setdefault(n, []).append(tid)
+    unknown = TaskStatus(state="active")
+
+    def status(tid: str) -> TaskStatus:
+        return statuses.get(tid, unknown)
+
+    def action(tid: str) -> str:
+        st = status(tid)
+        ok = st.result == "success"
+        return exit_actions(tasks[tid].get("exitConditions"), st.end_kind, st.exit_code, ok)[0]
+
+    job_cause = _job_cause(tasks, statuses, job)
+    memo: dict[str, Reason | None] = {}
+
+    def why(tid: str, depth: int = 0) -> Reason | None:
+        if tid in memo:
+            return memo[tid]
+        memo[tid] = None  # cycles: no reason beyond this one
+        found = _why(tid, depth)
+        memo[tid] = found
+        return found
+
+    def _why(tid: str, depth: int) -> Reason | None:
+        st = status(tid)
+        if st.ran or st.state != "active":
+            return None
+        parents: list[str | None] = []  # None stands for a parent that does not exist
+        depends = tasks[tid].get("dependsOn") or {}
+        for pid in depends.get("taskIds") or ():
+            parents.append(folded.get(str(pid).lower()))
+        missing: list[str] = []
+        for r in depends.get("taskIdRanges") or ():
+            for n in range(max(int(r["start"]), 0), int(r["end"]) + 1):
+                members = by_int.get(n)
+                if not members:
+                    missing.append(str(n))
+                    continue
+                done = [m for m in members if status(m).state == "completed"]
+                if done:
+                    parents.append(min(done, key=lambda m: status(m).end or 0.0))
+                else:
+                    parents.append(members[0])
+        waiting: list[str] = []
+        for index, pid in enumerate(parents):
+            if pid is None:
+                name = (depends.get("taskIds") or [])[index]
+                missing.append(str(name))
+                continue
+            pst = status(pid)
+            if pst.state == "completed":
+                if action(pid) == "block":
+                    return Reason("blocked", parent=pid, parent_end=describe_end(pst))
+            else:
+                waiting.append(pid)
+        for pid in waiting:
+            if not status(pid).ran and depth < 200:
+                return Reason("waiting", parent=pid, cause=why(pid, depth + 1))
+        if missing:
+            return Reason("missing", parent=missing[0])
+        return job_cause
+
+    return [TaskOutcome(tid, status(tid), why(tid)) for tid in tasks]
+
+
+def _job_cause(
+    tasks: Mapping[str, Mapping[str, Any]], statuses: Mapping[str, TaskStatus], job: JobStatus
+) -> Reason:
+    """Why a task whose parents all let it run did not start."""
+    if job.state not in ("completed", "disabled", "terminating", "disabling"):
+        return Reason("not-started")
+    wanted = "terminate" if job.state in ("completed", "terminating") else "disable"
+    by: str | None = None
+    if job.on_task_failure == "performexitoptionsjobaction" and (
+        wanted == "disable" or job.terminate_reason == "TaskFailed"
+    ):
+        candidates = []
+        for tid, st in statuses.items():
+            if st.state != "completed" or tid not in tasks:
+                continue
+            ok = st.result == "success"
+            conditions = tasks[tid].get("exitConditions")
+            if exit_actions(conditions, st.end_kind, st.exit_code, ok)[1] == wanted:
+                candidates.append((st.end or 0.0, tid))
+        if candidates:
+            by = min(candidates)[1]
+    if wanted == "disable":
+        return Reason("job-disabled", by=by)
+    return Reason("job-ended", job_reason=job.terminate_reason, by=by)

@@ -1,0 +1,203 @@
+"""`dagbatch run` as a user runs it: real and simulated runs, the report, the exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from click.testing import CliRunner
+
+from dagbatch.cli.main import main
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(main, ["run", *args])
+    return result.exit_code, result.stdout, result.stderr
+
+
+def report_of(path: Path) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    report = json.loads(path.read_text())
+    return report, {t["id"]: t for t in report["tasks"]}
+
+
+def test_the_pipeline_example_runs_for_real(tmp_path: Path) -> None:
+    out = tmp_path / "report.json"
+    work = tmp_path / "work"
+    code, stdout, stderr = run(
+        str(ROOT / "examples" / "pipeline.py"), "--workdir", str(work), "--report", str(out)
+    )
+    assert code == 5, stdout + stderr  # every task that ran succeeded; rollback never ran
+    assert "job pipeline-nightly: active" in stdout
+    assert "rollback" in stdout and "blocked: parent publish succeeded" in stdout
+    assert "completed" in stderr  # live progress
+    report, tasks = report_of(out)
+    assert report["verdict"] == "tasks-never-ran"
+    assert report["counts"]["succeeded"] == 7 and report["counts"]["neverRan"] == 1
+    for name in ("fetch", "clean-emea", "clean-apac", "clean-amer", "train", "evaluate", "publish"):
+        assert tasks[name]["ran"] and tasks[name]["exitCode"] == 0, name
+    assert tasks["rollback"]["neverRan"]["kind"] == "blocked"
+    assert tasks["rollback"]["neverRan"]["parent"] == "publish"
+    publish = Path(tasks["publish"]["outputDir"])
+    assert (publish / "stdout.txt").read_text() == "published run 2026-11-28\n"
+    evaluate = Path(tasks["evaluate"]["outputDir"])
+    assert (evaluate / "stdout.txt").read_text().strip() == "3"  # one line per region
+    assert (evaluate / "wd").is_dir() and (work / "node" / "shared" / "model.txt").is_file()
+
+    # The same run directory is replaced by the next run; --fail makes publish fail without
+    # running it: the rollback runs, then every task is complete and the job terminates.
+    code, stdout, _ = run(
+        str(ROOT / "examples" / "pipeline.py"),
+        "--workdir",
+        str(work),
+        "--fail",
+        "publish=7",
+        "--report",
+        str(out),
+        "-q",
+    )
+    assert code == 4, stdout
+    report, tasks = report_of(out)
+    assert tasks["publish"]["exitCode"] == 7 and "outputDir" not in tasks["publish"]
+    assert tasks["rollback"]["ran"] and tasks["rollback"]["exitCode"] == 0
+    assert report["job"] == {
+        "state": "completed",
+        "terminateReason": "AllTasksComplete",
+        "terminatedBy": None,
+    }
+
+
+def test_mapreduce_simulated_with_a_failing_shard(tmp_path: Path) -> None:
+    out = tmp_path / "r.json"
+    code, stdout, _ = run(
+        str(ROOT / "examples" / "mapreduce.py"),
+        "--simulate",
+        "--fail",
+        "17",
+        "--workdir",
+        str(tmp_path / "w"),
+        "--report",
+        str(out),
+    )
+    assert code == 4, stdout
+    assert "job mapreduce: active" in stdout
+    assert "blocked: parent 17 failed with exit code 1" in stdout
+    report, tasks = report_of(out)
+    assert report["counts"]["succeeded"] == 10_000 and report["counts"]["failed"] == 1
+    assert tasks["reduce"]["state"] == "active" and not tasks["reduce"]["ran"]
+    assert tasks["reduce"]["neverRan"]["parent"] == "17"
+    assert tasks["17"]["exitCode"] == 1 and tasks["17"]["result"] == "failure"
+
+
+WORKFLOW = """
+import networkx as nx
+graph = nx.DiGraph()
+graph.graph["job"] = {{"id": "chain", "pool_id": "p"}}
+{body}
+"""
+
+
+def write_workflow(tmp_path: Path, body: str) -> Path:
+    path = tmp_path / "wf.py"
+    path.write_text(WORKFLOW.format(body=body))
+    return path
+
+
+def test_job_action_terminate_is_named_as_the_reason(tmp_path: Path) -> None:
+    wf = write_workflow(
+        tmp_path,
+        'graph.add_node("gate", command_line="/bin/true", job_action="terminate")\n'
+        'graph.add_node("next", command_line="/bin/true")\n'
+        'graph.add_node("last", command_line="/bin/true")\n'
+        'graph.add_edge("gate", "next", when="always")\n'
+        'graph.add_edge("next", "last")\n',
+    )
+    out = tmp_path / "r.json"
+    code, stdout, _ = run(
+        str(wf),
+        "--simulate",
+        "--fail",
+        "gate=2",
+        "--workdir",
+        str(tmp_path / "w"),
+        "--report",
+        str(out),
+    )
+    assert code == 4, stdout
+    report, tasks = report_of(out)
+    assert report["job"]["state"] == "completed"
+    assert report["job"]["terminateReason"] == "TaskFailed"
+    assert report["job"]["terminatedBy"] == "gate"
+    assert tasks["next"]["neverRan"]["kind"] == "job-ended"
+    assert tasks["next"]["neverRan"]["by"] == "gate"
+    assert tasks["last"]["neverRan"]["kind"] == "waiting"
+    assert "job ended (TaskFailed) by task gate" in stdout
+
+
+def test_timeout_terminates_running_tasks(tmp_path: Path) -> None:
+    pidfile = tmp_path / "pid"
+    wf = write_workflow(
+        tmp_path,
+        f"graph.add_node('slow', command_line=\"/bin/sh -c 'echo $$ > {pidfile}; sleep 60'\")\n",
+    )
+    out = tmp_path / "r.json"
+    started = time.monotonic()
+    code, stdout, _ = run(
+        str(wf), "--timeout", "1.5", "--workdir", str(tmp_path / "w"), "--report", str(out), "-q"
+    )
+    assert code == 6, stdout
+    assert time.monotonic() - started < 20
+    _, tasks = report_of(out)
+    assert tasks["slow"]["state"] == "completed"
+    assert tasks["slow"]["failure"]["code"] == "TaskEnded"
+    pid = int(pidfile.read_text())
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.05)
+    else:
+        raise AssertionError("the task's process group outlived the run")
+
+
+def test_all_succeeded_exits_0_and_usage_errors_exit_2(tmp_path: Path) -> None:
+    wf = write_workflow(tmp_path, 'graph.add_node("a", command_line="/bin/true")\n')
+    code, stdout, _ = run(str(wf), "--workdir", str(tmp_path / "w"), "--slots", "1")
+    assert code == 0, stdout
+    assert "succeeded 1, failed 0, never ran 0" in stdout
+    busy = tmp_path / "busy"
+    busy.mkdir()
+    (busy / "keep.txt").write_text("mine")
+    code, _, stderr = run(str(wf), "--workdir", str(busy))
+    assert code == 2 and "not empty" in stderr
+    assert (busy / "keep.txt").read_text() == "mine"
+    bad = tmp_path / "codes.json"
+    bad.write_text('{"a": "one"}')
+    code, _, stderr = run(
+        str(wf), "--simulate", "--exit-codes", str(bad), "--workdir", str(tmp_path / "x")
+    )
+    assert code == 2 and "exit code must be an integer" in stderr
+    code, _, _ = run(str(wf), "--fail", "a=x")
+    assert code == 2
+    good = tmp_path / "good.json"
+    good.write_text('{"a": {"exitCode": 3, "duration": 0.2}}')
+    out = tmp_path / "r.json"
+    code, _, _ = run(
+        str(wf),
+        "--simulate",
+        "--exit-codes",
+        str(good),
+        "--workdir",
+        str(tmp_path / "y"),
+        "--report",
+        str(out),
+    )
+    assert code == 4
+    _, tasks = report_of(out)
+    assert tasks["a"]["exitCode"] == 3 and tasks["a"]["duration"] >= 0.2

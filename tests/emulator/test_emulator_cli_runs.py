@@ -1,0 +1,145 @@
+"""`dagbatch emulator` runs tasks (for real, or simulated) and the official SDK drives them."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dagbatch.emulator import DEV_ACCOUNT, DEV_KEY
+
+batch = pytest.importorskip("azure.batch")
+models = batch.models
+from azure.core.credentials import AzureNamedKeyCredential  # noqa: E402
+
+
+def wait_for(check: Callable[[], bool], what: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@contextlib.contextmanager
+def serve(*options: str) -> Iterator[Any]:
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": f"{root}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dagbatch", "emulator", "--port", "0", *options],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=env,
+    )
+    try:
+        assert proc.stdout is not None
+        first = proc.stdout.readline()
+        endpoint = first.split("listening on ")[1].split()[0]
+        lines = [proc.stdout.readline() for _ in range(5)]
+        assert lines[-1].startswith("Tasks: "), lines
+        port = int(endpoint.rsplit(":", 1)[1])
+        wait_for(lambda: _listening(port), "the emulator to listen", 15)
+        credential = AzureNamedKeyCredential(DEV_ACCOUNT, DEV_KEY)
+        with batch.BatchClient(endpoint, credential) as client:
+            yield client
+    finally:
+        proc.terminate()
+        proc.wait(15)
+        if proc.stdout:
+            proc.stdout.close()
+
+
+def job(client: Any, job_id: str) -> None:
+    client.create_job(
+        models.BatchJobCreateOptions(
+            id=job_id, pool_info=models.BatchPoolInfo(pool_id="p"), uses_task_dependencies=True
+        )
+    )
+
+
+def test_sdk_against_dagbatch_emulator(tmp_path: Path) -> None:
+    marker = tmp_path / "second-time"
+    pidfile = tmp_path / "pid"
+    with serve("--workdir", str(tmp_path / "node"), "--slots", "2") as client:
+        job(client, "j")
+        client.create_task_collection(
+            "j",
+            models.BatchTaskGroup(
+                task_values=[
+                    models.BatchTaskCreateOptions(
+                        id="flaky", command_line=f"/bin/sh -c 'test -f {marker}'"
+                    ),
+                    models.BatchTaskCreateOptions(
+                        id="after",
+                        command_line="/bin/true",
+                        depends_on=models.BatchTaskDependencies(task_ids=["flaky"]),
+                    ),
+                    models.BatchTaskCreateOptions(
+                        id="sleeper", command_line=f"/bin/sh -c 'echo $$ > {pidfile}; sleep 60'"
+                    ),
+                ]
+            ),
+        )
+        wait_for(lambda: client.get_task("j", "flaky").state == "completed", "flaky")
+        assert client.get_task("j", "flaky").execution_info.exit_code == 1
+        counts = client.get_job_task_counts("j").task_counts
+        assert counts.failed == 1 and counts.active == 1 and counts.running == 1
+        marker.touch()
+        client.reactivate_task("j", "flaky")
+        wait_for(lambda: client.get_task("j", "after").state == "completed", "after")
+        listed = {t.id: t.state for t in client.list_tasks("j")}
+        assert listed == {"flaky": "completed", "after": "completed", "sleeper": "running"}
+        terminate = models._models.BatchJobTerminateOptions(termination_reason="stop")
+        client.begin_terminate_job("j", terminate, polling_interval=0).result()
+        assert client.get_job("j").state == "completed"
+        assert client.get_task("j", "sleeper").execution_info.failure_info.code == "TaskEnded"
+    pid = int(pidfile.read_text())
+    wait_for(lambda: _gone(pid), "the sleeper's group to go", 10)
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _gone(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+def test_simulated_emulator_uses_what_if_codes(tmp_path: Path) -> None:
+    codes = tmp_path / "codes.json"
+    codes.write_text('{"b": 4}')
+    with serve("--simulate", "--exit-codes", str(codes)) as client:
+        job(client, "sim")
+        client.create_task_collection(
+            "sim",
+            models.BatchTaskGroup(
+                task_values=[
+                    models.BatchTaskCreateOptions(id="a", command_line="does-not-exist"),
+                    models.BatchTaskCreateOptions(id="b", command_line="does-not-exist"),
+                    models.BatchTaskCreateOptions(
+                        id="c",
+                        command_line="x",
+                        depends_on=models.BatchTaskDependencies(task_ids=["b"]),
+                    ),
+                ]
+            ),
+        )
+        wait_for(lambda: client.get_job_task_counts("sim").task_counts.completed == 2, "a and b")
+        assert client.get_task("sim", "a").execution_info.exit_code == 0
+        assert client.get_task("sim", "b").execution_info.exit_code == 4
+        assert client.get_task("sim", "c").state == "active"
