@@ -148,12 +148,13 @@ class Definitions(Mapping[str, TaskDefinition]):
         body = self._bodies.get(task_id)
         return body.get("exitConditions") if body is not None else None
 
-    def depends_on_ids(self) -> Iterator[tuple[str, Any]]:
-        """(task id, its ``dependsOn.taskIds`` as sent) for the tasks that have some."""
+    def raw_dependencies(self) -> Iterator[tuple[str, Any, Any]]:
+        """(task id, ``dependsOn.taskIds``, ``dependsOn.taskIdRanges``) as sent, for the tasks
+        that depend on any."""
         for tid, body in self._bodies.items():
             dep = body.get("dependsOn")
-            if dep and dep.get("taskIds"):
-                yield tid, dep["taskIds"]
+            if dep:
+                yield tid, dep.get("taskIds"), dep.get("taskIdRanges")
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,6 +37,7 @@ from dagbatch.observe.model import (
     TaskDefinition,
     TaskRecord,
 )
+from dagbatch.wireshape import exit_actions
 
 BATCH_DEFAULT = "batch-default"
 
@@ -98,16 +99,16 @@ def resolve_exit(exit_conditions: Mapping[str, Any] | None, record: TaskRecord) 
             matched = ("preProcessingError", _pre_options(ec) or {})
         elif not clean_zero and _options(ec, "default") is not None:
             matched = ("default", _options(ec, "default") or {})
-    condition, options = matched if matched is not None else (BATCH_DEFAULT, {})
-    # Within matched options an absent action takes Batch's default for the ending.
-    dep = options.get("dependencyAction")
-    job = options.get("jobAction")
+    condition = matched[0] if matched is not None else BATCH_DEFAULT
+    # The actions themselves come from the one implementation of Batch's rule, shared with
+    # the emulator's scheduler (``wireshape.exit_actions``); the above only names the entry
+    # that decided, for the explanation.
+    kind = "upload" if upload else ("preprocessing" if code is None and not ended else "exit")
+    dependency, job = exit_actions(exit_conditions, kind, code, clean_zero)
     return ExitOutcome(
         condition=condition,
-        dependency_action="satisfy"
-        if (str(dep).lower() == "satisfy" if dep is not None else clean_zero)
-        else "block",
-        job_action=str(job).lower() if job is not None else ("none" if clean_zero else "terminate"),
+        dependency_action="satisfy" if dependency.lower() == "satisfy" else "block",
+        job_action=job.lower(),
     )
 
 
@@ -140,6 +141,21 @@ class JobTasks:
         hi = bisect.bisect_right(self._ints, end)
         for n in self._ints[lo:hi]:
             yield self._by_int[n]
+
+    def first_missing(self, start: int, end: int) -> int | None:
+        """The first integer of the range no task of the job has, if any. The emulator's
+        scheduler waits for such a task (Batch's behaviour is undocumented [BATCH_FACTS 4]),
+        so a dependent waits on it as on a missing task id."""
+        lo = bisect.bisect_left(self._ints, start)
+        hi = bisect.bisect_right(self._ints, end)
+        if hi - lo == end - start + 1:
+            return None
+        expected = start
+        for n in self._ints[lo:hi]:
+            if n != expected:
+                return expected
+            expected += 1
+        return expected if expected <= end else None
 
 
 @dataclass
@@ -227,6 +243,9 @@ def analyse(
                 groups.append([found])
         for start, end in d.depends_on.ranges:
             groups.extend(tasks.in_range(start, end))
+            gap = tasks.first_missing(start, end)
+            if gap is not None:
+                missing.append(str(gap))
         return groups, missing
 
     def verdict_of_parent(p: str) -> str | None:
@@ -335,20 +354,32 @@ def _any_blocking(
 def _missing_parents(
     definitions: Mapping[str, TaskDefinition], records: Mapping[str, TaskRecord]
 ) -> dict[str, tuple[str, ...]]:
-    """Active tasks whose ``dependsOn.taskIds`` names a task the job does not hold."""
+    """Active tasks that wait on a task the job does not hold (an id, or an integer of a
+    range that no task has)."""
     known = {t.lower() for t in records}
+    tasks: JobTasks | None = None
     if isinstance(definitions, Definitions):
-        pairs: Iterable[tuple[str, Iterable[str]]] = definitions.depends_on_ids()
+        triples: Iterable[tuple[str, Any, Any]] = definitions.raw_dependencies()
     else:
-        pairs = ((d.id, d.depends_on.task_ids) for d in definitions.values())
+        triples = (
+            (d.id, d.depends_on.task_ids, d.depends_on.ranges)
+            for d in definitions.values()
+            if d.depends_on
+        )
     out: dict[str, tuple[str, ...]] = {}
-    for tid, ids in pairs:
+    for tid, ids, ranges in triples:
         rec = records.get(tid)
         if rec is None or rec.state != "active":
             continue
-        gone = tuple(str(p) for p in ids if str(p).lower() not in known)
+        gone = [str(p) for p in ids or () if str(p).lower() not in known]
+        for r in ranges or ():
+            start, end = (int(r["start"]), int(r["end"])) if isinstance(r, dict) else r
+            tasks = tasks or JobTasks(records)
+            gap = tasks.first_missing(start, end)
+            if gap is not None:
+                gone.append(str(gap))
         if gone:
-            out[tid] = gone
+            out[tid] = tuple(gone)
     return out
 
 
@@ -402,7 +433,9 @@ def barrier_children(
     if not wanted:
         return {}
     if isinstance(definitions, Definitions):
-        pairs: Iterable[tuple[str, Iterable[str]]] = definitions.depends_on_ids()
+        pairs: Iterable[tuple[str, Any]] = (
+            (t, ids) for t, ids, _ in definitions.raw_dependencies() if ids
+        )
     else:
         pairs = ((d.id, d.depends_on.task_ids) for d in definitions.values())
     out: dict[str, str] = {}

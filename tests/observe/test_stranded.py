@@ -288,3 +288,19 @@ def test_service_times_parse_with_seven_digits_and_a_zone() -> None:
         2026, 1, 1, 0, 0, 0, 500000, tzinfo=timezone(timedelta(hours=2))
     )
     assert _parse_time("not a time") is None and _parse_time(None) is None
+
+
+def test_an_integer_of_a_range_that_no_task_has_is_waited_on_as_missing() -> None:
+    defs, recs = job(
+        [d("1"), d("3"), d("r", ranges=((1, 3),))],
+        [done("1"), done("3"), active("r")],
+    )
+    a = analyse(defs, recs)
+    assert a.blocked == {} and a.missing == {"r": ("2",)}
+    # a blocking parent decides before a missing one
+    defs, recs = job(
+        [d("1"), d("3"), d("r", ranges=((1, 3),))],
+        [done("1", 4), done("3"), active("r")],
+    )
+    a = analyse(defs, recs)
+    assert a.blocked == {"r": "1"} and a.missing == {}
