@@ -117,7 +117,9 @@ def render_rerun_plan(plan: RerunPlan, *, shown: int = SHOWN) -> str:
     lines += [f"  {n}" for n in names[:shown]]
     _more(lines, len(names), shown)
     if plan.resumes:
-        lines.append(f"then able to run ({len(plan.resumes)}): " + ", ".join(plan.resumes[:shown]))
+        lines.append(
+            f"then no longer held back ({len(plan.resumes)}): " + ", ".join(plan.resumes[:shown])
+        )
     if plan.still_stuck:
         lines.append(f"still stuck for other reasons ({len(plan.still_stuck)}):")
         lines += [f"  {s.explain()}" for s in plan.still_stuck[:shown]]
