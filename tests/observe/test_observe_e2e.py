@@ -93,7 +93,7 @@ def _pipeline(flag: Path) -> nx.DiGraph:
     )
     g.add_node("load", command_line=_sh("echo loaded"))
     g.add_node("report", command_line=_sh("echo reported"))
-    g.add_node("side", command_line=_sh("echo side >&2; exit 3"))
+    g.add_node("side", command_line=_sh("seq 1 3000 >&2; echo side-done >&2; exit 3"))
     g.add_edges_from([("prepare", "transform"), ("transform", "load"), ("load", "report")])
     return g
 
@@ -111,6 +111,8 @@ def test_failed_task_strands_its_chain_then_rerun_completes_the_job(
     assert {n: f.exit_code for n, f in failed.items()} == {"transform": 2, "side": 3}
     assert "input not ready" in (failed["transform"].stderr_tail or "")
     assert failed["transform"].failure is not None
+    side_tail = failed["side"].stderr_tail or ""  # ~14 KB written: only its tail is read
+    assert side_tail.endswith("2999\n3000\nside-done\n") and len(side_tail) <= 2048
     assert {s.name: s.chain for s in stuck.stranded} == {
         "load": ("load", "transform"),
         "report": ("report", "load", "transform"),
@@ -220,3 +222,44 @@ def test_watch_finish_ends_a_stuck_job(running_emulator: EmulatorServer, tmp_pat
     assert "terminated 1 task(s)" in out.output and "skipped: alert" in out.output
     assert "completions/s" in out.output
     assert "COMPLETE" in out.output
+
+
+@pytest.mark.parametrize("over_limit", ["barrier", "renumber"])
+def test_barriers_fold_and_renumbered_ids_show_the_users_names(
+    running_emulator: EmulatorServer, tmp_path: Path, over_limit: str
+) -> None:
+    """A tiny dependsOn budget forces barriers (or renumbering into ranges): status still
+    speaks of the user's tasks; finish ends the job, terminating the barriers too."""
+    from dagbatch.compiler.pipeline import CompileOptions
+
+    server = running_emulator
+    g = nx.DiGraph()
+    g.graph["job"] = {"id": f"fold-{over_limit}", "on_all_tasks_complete": "terminatejob"}
+    shards = [f"shard-{i:02d}" for i in range(12)]
+    for s in shards:
+        code = 2 if s == "shard-03" else 0
+        g.add_node(s, command_line=_sh(f"echo {s} >&2; exit {code}"))
+        g.add_edge(s, "reduce")
+    g.add_node("reduce", command_line=_sh("echo reduced"))
+    budget = 70  # 12 ids of 8 characters are over it; two barrier ids are not
+    options = CompileOptions(over_limit=over_limit, taskids_margin=64_000 - budget)  # type: ignore[arg-type]
+    compiled = compile_graph(g, options)
+    assert compiled.barriers if over_limit == "barrier" else compiled.id_map
+    plan = tmp_path / "plan"
+    write_plan(compiled, plan)
+    assert submit_plan(plan, client=_client(server), create_job=True, pool_id="local").ok
+
+    stuck = _until(plan, server, lambda s: s.verdict != "running")
+    assert stuck.verdict == "stuck" and stuck.total == 13
+    assert stuck.barriers == len(compiled.barriers)
+    assert [(s.name, s.chain) for s in stuck.stranded] == [("reduce", ("reduce", "shard-03"))]
+    assert [f.name for f in stuck.failed] == ["shard-03"]
+    if over_limit == "barrier":
+        assert len(stuck.stranded[0].barriers) == 1  # the barrier over shard-03's slice
+
+    report = finish(plan, client=_client(server))
+    assert [s.name for s in report.terminated] == ["reduce"] and not report.errors
+    done = _until(plan, server, lambda s: s.verdict != "stuck")
+    assert done.verdict == "complete" and done.job_state == "completed"
+    assert done.outcomes["cancelled"] == 1 and done.outcomes["failed"] == 1
+    assert done.outcomes["succeeded"] == 11
