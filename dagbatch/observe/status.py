@@ -138,6 +138,10 @@ def build_status(view: WorkflowView, snap: Snapshot) -> tuple[JobStatus, Analysi
         elif tid in analysis.blocked:  # completed without running: terminated while blocked
             kind = strand_of(analysis, tid, records, names=view.names, barriers=barriers).kind
             outcome = "skipped" if kind == "skipped" else "cancelled"
+        elif rec.failed and rec.started is None:
+            # Terminated while it waited, and what it waited on does not block it now (e.g.
+            # a failure handler whose parent was terminated after it): it never ran.
+            outcome = "cancelled"
         elif rec.failed:
             outcome = "failed"
         else:

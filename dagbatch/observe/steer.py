@@ -25,7 +25,7 @@ from dagbatch.observe.model import (
 )
 from dagbatch.observe.service import JobService, for_each
 from dagbatch.observe.status import Snapshot, WorkflowView, build_status
-from dagbatch.observe.stranded import analyse, strand_of
+from dagbatch.observe.stranded import JobTasks, analyse, children_first, parent_ids, strand_of
 
 #: Job states in which Batch refuses to reactivate a task [BATCH_FACTS 7].
 _NO_REACTIVATE_STATES = ("completed", "terminating", "deleting")
@@ -57,7 +57,7 @@ def plan_rerun(
     stranded behind them (so their chain can run again), the stranded tasks that will then be
     able to run, and those that stay stuck for other reasons."""
     records = snap.records
-    status, analysis = build_status(view, snap)
+    status, _ = build_status(view, snap)
     refused: list[TaskProblem] = []
     job_state = status.job_state
     chosen: list[str] = []
@@ -93,16 +93,19 @@ def plan_rerun(
             f"{job_state} job. Fix: submit the plan again into a new job, e.g. "
             f"`dagbatch submit PLAN_DIR --job-id {view.job_id}-2 --create-job`"
         )
-    # Tasks terminated while stranded behind a chosen task (e.g. by `finish`) run again too.
-    roots = set(chosen)
-    cancelled = [
-        t
-        for t in _order(view, records)
-        if records[t].state == "completed"
-        and t in analysis.blocked
-        and t not in roots
-        and analysis.root_of(t) in roots
-    ]
+    # Tasks terminated while they waited behind a chosen task (e.g. by `finish`) wait again:
+    # every completed task that never started and depends, directly or through such tasks,
+    # on one being reactivated.
+    job_tasks = JobTasks(records)
+    again = set(chosen)
+    cancelled: list[str] = []
+    for t in _order(view, records):
+        rec = records[t]
+        if t in again or rec.state != "completed" or rec.started is not None or not rec.failed:
+            continue
+        if parent_ids(view.definitions.get(t), job_tasks) & again:
+            again.add(t)
+            cancelled.append(t)
     reactivate = chosen + cancelled
     simulated = dict(records)
     for t in reactivate:
@@ -140,7 +143,11 @@ async def rerun(
 ) -> RerunReport:
     """Reactivate the tasks of ``plan`` (computed from ``snap`` when not given)."""
     plan = plan or plan_rerun(view, snap)
-    errors = await for_each(plan.reactivate, service.reactivate)
+    # Parents first: a child reactivated while its parent still shows its old ending would
+    # be decided by that ending.
+    errors: dict[str, BaseException] = {}
+    for layer in reversed(children_first(plan.reactivate, view.definitions, snap.records)):
+        errors.update(await for_each(layer, service.reactivate))
     problems = tuple(
         TaskProblem(t, view.name(t), str(errors[t])) for t in plan.reactivate if t in errors
     )
@@ -174,7 +181,11 @@ async def finish(
     # the snapshot is left alone.
     still = set(await service.ids_in_state("active"))
     active_blocked = [t for t in active_blocked if t in still]
-    errors = await for_each(active_blocked, service.terminate)
+    # Children first: terminating a task completes it with a failure, which would start a
+    # dependent that runs on its failure (a handler) if that one were still waiting.
+    errors: dict[str, BaseException] = {}
+    for layer in children_first(active_blocked, view.definitions, records):
+        errors.update(await for_each(layer, service.terminate))
     strands: list[Strand] = []
     for t in active_blocked:
         if t in view.barriers:

@@ -388,6 +388,65 @@ def _ec(definitions: Mapping[str, TaskDefinition], task_id: str) -> Mapping[str,
     return d.exit_conditions if d is not None else None
 
 
+def parent_ids(definition: TaskDefinition | None, tasks: JobTasks) -> set[str]:
+    """The ids of the job's tasks that ``definition`` depends on (by id and by range)."""
+    found: set[str] = set()
+    if definition is None:
+        return found
+    for p in definition.depends_on.task_ids:
+        q = tasks.find(p)
+        if q is not None:
+            found.add(q)
+    for start, end in definition.depends_on.ranges:
+        for group in tasks.in_range(start, end):
+            found.update(group)
+    return found
+
+
+def children_first(
+    targets: Iterable[str],
+    definitions: Mapping[str, TaskDefinition],
+    records: Mapping[str, TaskRecord],
+) -> list[list[str]]:
+    """``targets`` in layers, each task in a layer after every one of its dependents among
+    the targets (reverse the list for parents first). The tasks of a layer can be acted on at
+    once.
+
+    Why the order matters: terminating a task completes it with a failure, and a dependent
+    that runs on its parent's failure (a failure handler) would then start; reactivating a
+    child whose parent is still completed lets the parent's old ending decide for it. So
+    ``finish`` terminates children first, ``rerun`` reactivates parents first."""
+    order = list(dict.fromkeys(targets))
+    wanted = set(order)
+    tasks = JobTasks(records)
+    parents_of: dict[str, set[str]] = {}
+    for t in order:
+        found = {q for q in parent_ids(definitions.get(t), tasks) if q in wanted}
+        found.discard(t)
+        parents_of[t] = found
+    pending_children: dict[str, int] = dict.fromkeys(order, 0)
+    for ps in parents_of.values():
+        for p in ps:
+            pending_children[p] += 1
+    layer = [t for t in order if pending_children[t] == 0]
+    layers: list[list[str]] = []
+    placed: set[str] = set()
+    while layer:
+        layers.append(layer)
+        placed.update(layer)
+        nxt: list[str] = []
+        for t in layer:
+            for p in parents_of[t]:
+                pending_children[p] -= 1
+                if pending_children[p] == 0:
+                    nxt.append(p)
+        layer = list(dict.fromkeys(nxt))
+    rest = [t for t in order if t not in placed]  # a cycle: cannot happen in a valid job
+    if rest:
+        layers.append(rest)
+    return layers
+
+
 def strand_of(
     analysis: Analysis,
     task_id: str,

@@ -263,3 +263,42 @@ def test_barriers_fold_and_renumbered_ids_show_the_users_names(
     assert done.verdict == "complete" and done.job_state == "completed"
     assert done.outcomes["cancelled"] == 1 and done.outcomes["failed"] == 1
     assert done.outcomes["succeeded"] == 11
+
+
+def test_finish_never_starts_a_handler_by_terminating_its_parent(
+    running_emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    """load is stranded behind a failure and alert runs on load's failure: terminating load
+    first would complete it with a failure and start alert. finish terminates alert first;
+    a later rerun brings both back, parents first, and the handler ends skipped."""
+    server = running_emulator
+    flag = tmp_path / "fixed"
+    g = nx.DiGraph()
+    g.graph["job"] = {"id": "handlers"}  # noaction: the job stays open for the rerun
+    g.add_node("transform", command_line=_sh(f"test -f {shlex.quote(str(flag))}"))
+    g.add_node("load", command_line=_sh("echo loaded"))
+    g.add_node("alert", command_line=_sh("echo alert ran >&2"))
+    g.add_edge("transform", "load")
+    g.add_edge("load", "alert", when="failure")
+    plan = _submit(server, g, tmp_path / "plan")
+    stuck = _until(plan, server, lambda s: s.verdict != "running")
+    assert {s.name for s in stuck.stranded} == {"load", "alert"}
+
+    report = finish(plan, client=_client(server))
+    assert {s.name for s in report.terminated} == {"load", "alert"}
+    done = _until(plan, server, lambda s: s.verdict != "stuck")
+    assert done.verdict == "complete" and done.job_state == "active"
+    assert [f.name for f in done.failed] == ["transform"]  # alert never ran
+    assert done.outcomes["cancelled"] == 2 and done.outcomes["succeeded"] == 0
+
+    flag.write_text("ok")
+    again = rerun(plan, failed=True, client=_client(server))
+    assert again.reactivated == ("transform", "load", "alert") and again.ok
+    handled = _until(plan, server, lambda s: s.verdict != "running")
+    assert handled.verdict == "stuck" and [(s.name, s.kind) for s in handled.stranded] == [
+        ("alert", "skipped")
+    ]
+    finish(plan, client=_client(server))
+    end = _until(plan, server, lambda s: s.verdict != "stuck")
+    assert end.verdict == "complete" and not end.failed
+    assert end.outcomes["succeeded"] == 2 and end.outcomes["skipped"] == 1

@@ -304,3 +304,19 @@ def test_an_integer_of_a_range_that_no_task_has_is_waited_on_as_missing() -> Non
     )
     a = analyse(defs, recs)
     assert a.blocked == {"r": "1"} and a.missing == {}
+
+
+def test_children_first_orders_dependents_before_their_parents() -> None:
+    from dagbatch.observe.stranded import children_first
+
+    defs, recs = job(
+        [d("a"), d("b", "a"), d("h", "b"), d("c", "a"), d("9"), d("r", "c", ranges=((9, 9),))],
+        [active(t) for t in ("a", "b", "h", "c", "9", "r")],
+    )
+    layers = children_first(["a", "b", "h", "c", "9", "r"], defs, recs)
+    position = {t: i for i, layer in enumerate(layers) for t in layer}
+    for child, parent in [("b", "a"), ("h", "b"), ("c", "a"), ("r", "c"), ("r", "9")]:
+        assert position[child] < position[parent], layers
+    assert sorted(t for layer in layers for t in layer) == ["9", "a", "b", "c", "h", "r"]
+    # only the targets are ordered: a parent outside them does not count
+    assert children_first(["h", "b"], defs, recs) == [["h"], ["b"]]
