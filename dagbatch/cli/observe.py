@@ -18,9 +18,9 @@ from typing import Any, TypeVar
 import click
 import orjson
 
-from dagbatch.cli.exit_codes import ExitCode, fail
+from dagbatch.cli.exit_codes import ExitCode, exit_code_of, fail
 from dagbatch.cli.options import client_from_options, service_options
-from dagbatch.errors import ConfigError, DagbatchError
+from dagbatch.errors import AuthenticationError, ConfigError, DagbatchError, SubmitError
 from dagbatch.observe import steer
 from dagbatch.observe.model import JobStatus, RerunReport
 from dagbatch.observe.render import (
@@ -96,6 +96,12 @@ def _run(
                 return await body(JobService(client, jid), view, client)
 
         return asyncio.run(go())
+    except SubmitError as exc:
+        # Not a submission: say what the service answered, without fail()'s wording.
+        if isinstance(exc, AuthenticationError):
+            fail(exc)
+        _echo(f"error: {exc}", err=True)
+        sys.exit(exit_code_of(exc))
     except DagbatchError as exc:
         fail(exc)
     except KeyboardInterrupt:

@@ -68,3 +68,15 @@ def test_cli_usage_errors_exit_2(emulator: EmulatorServer) -> None:
         main, ["status", "--job-id", "x"], env={**env, "AZURE_BATCH_ACCESS_KEY": ""}
     )
     assert no_key.exit_code == 2 and "AZURE_BATCH_ACCESS_KEY" in no_key.output
+
+
+def test_a_job_that_does_not_exist_is_named_with_exit_code_3(emulator: EmulatorServer) -> None:
+    env = {
+        "AZURE_BATCH_ENDPOINT": emulator.endpoint,
+        "AZURE_BATCH_ACCOUNT": DEV_ACCOUNT,
+        "AZURE_BATCH_ACCESS_KEY": DEV_KEY,
+    }
+    result = CliRunner().invoke(main, ["status", "--job-id", "nope"], env=env)
+    assert result.exit_code == 3
+    assert "JobNotFound" in result.output and "submission" not in result.output
+    assert DEV_KEY not in result.output
