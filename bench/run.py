@@ -1,8 +1,9 @@
-"""One command for every benchmark: ``python -m bench [--quick] [--only compile|submit]
-[--write-results]`` from the repository root.
+"""One command for every benchmark: ``python -m bench [--quick] [--only
+compile|submit|capacity|run] [--write-results]`` from the repository root.
 
 Prints the machine, the compile table (bench/compile_bench.py), the submit table
-(bench/submit_bench.py) and every target with met / NOT met computed from the numbers.
+(bench/submit_bench.py), the emulator capacity, the ``dagbatch run`` figures
+(bench/local_run_bench.py) and every target with met / NOT met computed from the numbers.
 ``--write-results`` also writes the same text to bench/RESULTS.md. ``--quick`` is a smoke run
 (smaller submit workload, one repetition): its numbers are not the claim.
 """
@@ -19,7 +20,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from . import compile_bench, emulator_capacity, status_bench, submit_bench
+from . import compile_bench, emulator_capacity, local_run_bench, status_bench, submit_bench
 from .submit_bench import Target
 from .workloads import WORKLOADS
 
@@ -173,7 +174,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="smoke run: smaller, one repetition")
     parser.add_argument(
         "--only",
-        choices=["compile", "submit", "capacity", "status"],
+        choices=["compile", "submit", "capacity", "run", "status"],
         help="run one benchmark only",
     )
     parser.add_argument(
@@ -219,6 +220,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"peak RSS {capacity.peak_rss_mb:.0f} MB, under {CAPACITY_MB:,} MB",
             )
         )
+    if args.only in (None, "run"):
+        local = local_run_bench.run(args.quick)
+        emit(
+            "", "## dagbatch run (scheduler, simulated and real)", "", local_run_bench.table(local)
+        )
+        all_targets += local_run_bench.targets(local)
     if args.only in (None, "status"):
         status = status_bench.run(10_000 if args.quick else 100_000, repeat=1 if args.quick else 3)
         emit("", "## Status of a large job", "", status_bench.table(status))

@@ -107,4 +107,6 @@ def verify(
     if key is None or not sig:
         return False
     expected = signature(key, string_to_sign(method, account, path, query, headers))
-    return hmac.compare_digest(expected, sig)
+    # Headers arrive latin-1 decoded: a signature with other characters is simply wrong
+    # (compare_digest refuses non-ASCII str, so compare bytes).
+    return hmac.compare_digest(expected.encode(), sig.encode("utf-8", "surrogateescape"))

@@ -37,3 +37,14 @@ def test_submit_bench_lands_every_task_from_both_clients(tmp_path: Path) -> None
     names = [t.name for t in submit_bench.targets(result)]
     assert any(n.startswith("equal concurrency 16") for n in names)
     assert any(n.startswith("defaults:") for n in names)
+
+
+def test_local_run_bench_measures_every_part() -> None:
+    from bench import local_run_bench
+
+    sched = local_run_bench._child_sched(2_000)
+    assert sched["tasks"] == 2_000 and sched["per_s"] > 0
+    procs = local_run_bench._child_procs(10, 1)
+    assert procs["failures"] == 0 and procs["ratio"] > 0
+    e2e = local_run_bench._child_e2e(1_000)
+    assert e2e["tasks"] == 1_000

@@ -32,3 +32,28 @@ def test_the_quick_start_prints_what_the_readme_shows(tmp_path: Path) -> None:
     # all but the last line, which names the output directory
     assert printed[: len(shown) - 1] == shown[:-1]
     assert printed[len(shown) - 1].endswith("(plan.json, job.json, 101 batch file(s))")
+
+
+def test_the_quick_start_what_if_prints_what_the_readme_shows(tmp_path: Path) -> None:
+    block = README.split("--simulate --fail 17\n```", 1)[1].split("```", 2)[1]
+    shown = [line.rstrip() for line in block.strip().splitlines()]
+    result = CliRunner().invoke(
+        main,
+        [
+            "run",
+            str(ROOT / "examples" / "mapreduce.py"),
+            "--simulate",
+            "--fail",
+            "17",
+            "--workdir",
+            str(tmp_path / "run"),
+            "-q",
+        ],
+    )
+    assert result.exit_code == 4, result.stdout
+    printed = [line.rstrip() for line in result.stdout.strip().splitlines()]
+    for line in shown:
+        if line.startswith("tasks "):  # the elapsed time varies
+            assert line.split(";")[0] in printed[1]
+        else:
+            assert line in printed, line

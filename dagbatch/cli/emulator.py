@@ -188,6 +188,11 @@ def emulator_cmd(
     except OSError as exc:
         click.echo(f"cannot listen on {host}:{port}: {exc.strerror or exc}", err=True)
         raise SystemExit(ExitCode.USAGE) from exc
+    from dagbatch.emulator.server import exposure_warning
+
+    warning = exposure_warning(host, key)
+    if warning:
+        click.echo(warning, err=True)
     click.echo(f"Azure Batch emulator listening on {server.endpoint} (Ctrl-C to stop)")
     click.echo("For local use only. Export:")
     click.echo(f"  export AZURE_BATCH_ENDPOINT={server.endpoint}")

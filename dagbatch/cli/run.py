@@ -56,6 +56,14 @@ def parse_fail(values: tuple[str, ...]) -> dict[str, tuple[int, float | None]]:
     return table
 
 
+def _shown(path: Path) -> str:
+    """A path relative to the working directory when it is below it."""
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
 def _duration(start: float | None, end: float | None) -> str:
     return f"{end - start:.2f}s" if start is not None and end is not None else "-"
 
@@ -92,7 +100,7 @@ def print_report(report: object) -> None:
             detail = f"{st.failure_code}: {st.failure_message}"
         else:
             out = report.output_dir(o.task_id)
-            detail = str(out) if out is not None and st.ran else ""
+            detail = _shown(out) if out is not None and st.ran else ""
         click.echo(
             f"{o.task_id:<24} {st.state:<10} {code:>5} {_duration(st.start, st.end):>8}  {detail}"
         )
@@ -100,8 +108,9 @@ def print_report(report: object) -> None:
         click.echo(f"... and {len(ordered) - SHOWN} more (all of them in --report FILE.json)")
     if report.node_root is not None:
         click.echo("")
+        root = _shown(report.node_root)
         click.echo(
-            f"task files: {report.node_root}/workitems/{report.job_id}/job-1/TASK/ "
+            f"task files: {root}/workitems/{report.job_id}/job-1/TASK/ "
             "(stdout.txt, stderr.txt, wd/)"
         )
 

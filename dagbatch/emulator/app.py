@@ -44,6 +44,12 @@ __all__ = ["BatchEmulatorApp", "EmulatorSettings", "create_app"]
 
 Handler = Callable[[Ctx], Awaitable[Response]]
 
+#: Seconds a client has to send a whole request body.
+READ_TIMEOUT = 60.0
+#: Bytes of an over-limit body read (and dropped) so the client can read the 413; past this
+#: the connection is closed instead.
+DRAIN_LIMIT = 64 * 1024 * 1024
+
 #: (method, path, operation name, handler): the operation names are the ones
 #: ``FaultConfig.operations`` and the request counters use.
 ROUTES: list[tuple[str, str, str, Handler]] = [
@@ -163,9 +169,26 @@ class BatchEmulatorApp:
                 "A query parameter that's mandatory for this request is not specified.",
                 {"QueryParameterName": "api-version"},
             )
+        if api_version not in limits.API_VERSIONS:
+            # The service refuses an api-version it does not serve (the emulator serves the
+            # versions whose schema it knows).
+            raise replies.error(
+                base,
+                400,
+                "InvalidQueryParameterValue",
+                "Value for one of the query parameters specified in the request URI is invalid.",
+                {
+                    "QueryParameterName": "api-version",
+                    "QueryParameterValue": api_version,
+                    "Reason": "The specified api version is not supported; this emulator "
+                    f"serves {', '.join(limits.API_VERSIONS)}.",
+                },
+            )
         if self.settings.check_auth:
             self._authenticate(request, base)
-        body = await request.body() if request.method in ("POST", "PUT", "PATCH") else b""
+        body = b""
+        if request.method in ("POST", "PUT", "PATCH"):
+            body = await self._read_body(request, base, api_version)
         config = self.settings.faults
         path = request.scope["path"]
         occurrence = self.store.occurrence(body_key(request.method, path, body))
@@ -196,6 +219,45 @@ class BatchEmulatorApp:
                 )
             drop = fault == "drop"
         return Ctx(request, op, api_version, base, body, rng, faults, drop, self.store, self.engine)
+
+    async def _read_body(self, request: Request, base: str, api_version: str) -> bytes:
+        """The body, read no further than the service would accept: at the api-version's
+        size limit the request is answered 413 ``RequestBodyTooLarge`` and nothing more is
+        kept (the rest is drained, up to ``DRAIN_LIMIT``, so the client reads the answer;
+        past that the connection is closed). A client slower than ``READ_TIMEOUT`` seconds
+        for the whole body gets 408."""
+        limit = limits.MAX_BODY_BYTES[api_version]
+        declared = request.headers.get("content-length", "")
+        too_large = declared.isdigit() and int(declared) >= limit
+        chunks: list[bytes] = []
+        size = 0
+
+        async def read() -> None:
+            nonlocal size, too_large
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size >= limit:
+                    too_large = True
+                if too_large:
+                    if size > DRAIN_LIMIT:
+                        return
+                    continue  # drained, not kept
+                chunks.append(chunk)
+
+        try:
+            await asyncio.wait_for(read(), READ_TIMEOUT)
+        except TimeoutError as exc:
+            reply = replies.error(
+                base, 408, "RequestTimeout", "The request body was not received in time."
+            )
+            reply.response.headers["Connection"] = "close"
+            raise reply from exc
+        if too_large:
+            reply = replies.body_too_large(base, limit)
+            if size > DRAIN_LIMIT:
+                reply.response.headers["Connection"] = "close"
+            raise reply
+        return b"".join(chunks)
 
     def endpoint(self, op: str, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         async def run(request: Request) -> Response:

@@ -21,6 +21,7 @@ import shlex
 import signal
 import subprocess
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -79,7 +80,10 @@ class RealRunner:
         self.node_id = node_id
         self._runs: dict[tuple[int, int], _Run] = {}
         self._lock = threading.Lock()
-        self._threads: set[threading.Thread] = set()
+        # Worker threads are reused from task to task (a new thread per task costs about as
+        # much as the spawn itself); each waits on one process at a time.
+        # Created lazily, so the bound only needs to exceed any node's slot count.
+        self._pool = ThreadPoolExecutor(max_workers=4096, thread_name_prefix="dagbatch-task")
         for sub in ("shared", "startup", "fsmounts", "certs", "workitems"):
             (self.root / sub).mkdir(parents=True, exist_ok=True)
 
@@ -95,15 +99,9 @@ class RealRunner:
             self._runs[(id(job), pos)] = run
         pool_id = str((job.spec.get("poolInfo") or {}).get("poolId", ""))
         common = job.spec.get("commonEnvironmentSettings") or []
-        thread = threading.Thread(
-            target=self._run,
-            args=(engine, job, pos, attempt, run, task, common, pool_id, spec.wall),
-            name=f"dagbatch-task-{run.task_id}",
-            daemon=True,
+        self._pool.submit(
+            self._run, engine, job, pos, attempt, run, task, common, pool_id, spec.wall
         )
-        with self._lock:
-            self._threads.add(thread)
-        thread.start()
 
     def environment(
         self, job_id: str, task_id: str, pool_id: str, task_dir: Path, common: Any, own: Any
@@ -156,7 +154,6 @@ class RealRunner:
             with self._lock:
                 if self._runs.get((id(job), pos)) is run:
                     del self._runs[(id(job), pos)]
-                self._threads.discard(threading.current_thread())
 
     def _execute(
         self, run: _Run, task: dict[str, Any], common: Any, pool_id: str, wall: float
@@ -256,8 +253,7 @@ class RealRunner:
         """Kill every process still running and wait (bounded) for their threads."""
         with self._lock:
             runs = list(self._runs.values())
-            threads = list(self._threads)
         for run in runs:
             run.kill()
-        for thread in threads:
-            thread.join(5)
+        # Killed processes end at once, so their threads return promptly.
+        self._pool.shutdown(wait=True, cancel_futures=True)

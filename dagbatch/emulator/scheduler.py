@@ -14,6 +14,7 @@ docs/BATCH_FACTS.md ("BF" below, by section of the run-time rules).
 from __future__ import annotations
 
 import bisect
+import gc
 import heapq
 import re
 import threading
@@ -192,6 +193,8 @@ class Engine:
         self._seq = 0
         self._due: deque[tuple[Job, int, int, str, int | None]] = deque()
         self._dirty = False
+        #: How many instant completions ``dispatch`` may still finish inline this round.
+        self._inline = 0
         self._stop = False
         self._thread: threading.Thread | None = None
         store.engine = self
@@ -221,8 +224,17 @@ class Engine:
     def _loop(self) -> None:
         with self.cond:
             while not self._stop:
-                self._step()
-                if self._due or self._dirty:
+                # A round allocates many short-lived objects and no cycles; a full collection
+                # in its middle would scan every task of every job, so collection waits for
+                # the round's end (at most ``budget`` tasks).
+                collecting = gc.isenabled()
+                gc.disable()
+                try:
+                    more = self._step()
+                finally:
+                    if collecting:
+                        gc.enable()
+                if more or self._due or self._dirty:
                     # Let request handlers in between rounds.
                     self.cond.wait(0)
                     continue
@@ -231,8 +243,9 @@ class Engine:
                     timeout = max(0.0, min(timeout, self._timers[0].at - now()))
                 self.cond.wait(timeout)
 
-    def _step(self, budget: int = 4096) -> None:
-        """Lock held. Finish what is due, fire timers, fill free slots."""
+    def _step(self, budget: int = 4096) -> bool:
+        """Lock held. Finish what is due, fire timers, fill free slots. True when it stopped
+        at ``budget`` with work left (the caller lets others take the lock, then goes on)."""
         self._dirty = False
         t = now()
         timers = self._timers
@@ -245,13 +258,16 @@ class Engine:
                 self._due.append((timer.job, timer.pos, timer.attempt, timer.kind, timer.exit_code))
         due = self._due
         while budget > 0:
+            self._inline = budget
             self.dispatch()
+            budget = self._inline
             if not due:
                 break
             for _ in range(min(len(due), budget)):
                 job, pos, attempt, kind, code = due.popleft()
                 self._finish_locked(job, pos, attempt, kind, code, None)
                 budget -= 1
+        return budget <= 0
 
     def wake(self) -> None:
         """Lock held. Ask the engine thread for a round."""
@@ -424,6 +440,7 @@ class Engine:
         [BF 3]) honoured, ``requiredSlots`` taken from the pool."""
         if self.free <= 0 or self._stop or self.runner is None:
             return
+        due = self._due
         jobs = [
             j for j in self.store.jobs.values() if j.state == "active" and j.graph and j.graph.ready
         ]
@@ -451,6 +468,14 @@ class Engine:
                 ready.popleft()
                 g.queued[pos] = 0
                 self._start(job, pos, spec)
+                if due and self._inline > 0:
+                    # A simulated task that ends at once ends here: its slot is free for
+                    # the next ready task without another round.
+                    self._inline -= 1
+                    j, p, a, k, c = due.popleft()
+                    self._finish_locked(j, p, a, k, c, None)
+                    if job.state != "active":
+                        break
 
     def _start(self, job: Job, pos: int, spec: TaskSpec) -> None:
         g = job.graph
@@ -493,6 +518,9 @@ class Engine:
         """A runner reports a task's end (any thread)."""
         with self.cond:
             self._finish_locked(job, pos, attempt, kind, exit_code, failure)
+            # Start what this end made ready from this thread: no hop to the engine's.
+            self._inline = 0
+            self.dispatch()
             self.wake()
 
     def _finish_locked(
@@ -534,7 +562,10 @@ class Engine:
         if not ok and failure is None:
             failure = EXIT_CODE_FAILURE
         self._complete(job, pos, exit_code, failure)
-        dependency, job_action = exit_actions(spec.exit_conditions, kind, exit_code, ok)
+        if ok and spec.exit_conditions is None:
+            dependency, job_action = SATISFY, "none"  # Batch's defaults for success [BF 4, 5]
+        else:
+            dependency, job_action = exit_actions(spec.exit_conditions, kind, exit_code, ok)
         self._resolve(job, pos, dependency)
         # jobAction applies only under onTaskFailure performexitoptionsjobaction [BF 5].
         if job.on_task_failure == "performexitoptionsjobaction" and job.state == "active":

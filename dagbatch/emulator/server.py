@@ -18,6 +18,21 @@ from dagbatch.emulator.scheduler import Engine, Runner
 from dagbatch.emulator.store import EmulatorStore
 
 _DROP_MESSAGE = "ASGI callable returned without completing response."
+#: Connections served at once; uvicorn answers 503 beyond.
+MAX_CONNECTIONS = 512
+#: Hosts that only this machine reaches.
+LOOPBACK = ("127.0.0.1", "::1", "localhost")
+
+
+def exposure_warning(host: str, key: str) -> str | None:
+    """A warning when the public development key would be served beyond this machine."""
+    if host not in LOOPBACK and not host.startswith("127.") and key == DEV_KEY:
+        return (
+            f"warning: listening on {host} with the public development key: anyone who can "
+            "reach this address can use the emulator (and run commands on this machine). "
+            "Pass --key with a key of your own, or listen on 127.0.0.1."
+        )
+    return None
 
 
 class _DropFilter(logging.Filter):
@@ -58,6 +73,7 @@ class EmulatorServer:
         log_level: str = "warning",
         runner: Runner | None = None,
         slots: int | None = None,
+        max_connections: int = MAX_CONNECTIONS,
     ) -> None:
         self.host = host
         self.account = account
@@ -85,6 +101,9 @@ class EmulatorServer:
             loop="asyncio",
             timeout_keep_alive=30,
             backlog=2048,
+            # More connections at once than this are answered 503 (slow clients cannot
+            # exhaust the server).
+            limit_concurrency=max_connections,
         )
         self._server = uvicorn.Server(self._config)
         self._thread: threading.Thread | None = None

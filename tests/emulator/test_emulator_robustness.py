@@ -1,0 +1,179 @@
+"""The emulator stands up to clients that misbehave: huge or slow bodies, too many
+connections, strange signatures, unknown api-versions, exposure beyond loopback."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+import tracemalloc
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from dagbatch import signing
+from dagbatch.emulator import DEV_ACCOUNT, DEV_KEY, app
+from dagbatch.emulator.server import EmulatorServer, exposure_warning
+
+V2025 = "2025-06-01"
+
+
+def signed_headers(
+    method: str, path: str, query: list[tuple[str, str]], **extra: str
+) -> dict[str, str]:
+    headers = {"ocp-date": signing.rfc1123_now(), **extra}
+    headers["authorization"] = signing.authorization_header(
+        DEV_ACCOUNT, DEV_KEY, method, path, query, headers
+    )
+    return headers
+
+
+def create_job(server: EmulatorServer, job_id: str) -> None:
+    body = json.dumps({"id": job_id, "poolInfo": {"poolId": "p"}}).encode()
+    query = [("api-version", V2025)]
+    headers = signed_headers(
+        "POST",
+        "/jobs",
+        query,
+        **{"content-type": "application/json", "content-length": str(len(body))},
+    )
+    response = httpx.post(
+        f"{server.endpoint}/jobs?api-version={V2025}", content=body, headers=headers
+    )
+    assert response.status_code == 201, response.text
+
+
+def test_an_oversized_body_is_refused_without_being_kept(emulator: EmulatorServer) -> None:
+    create_job(emulator, "big")
+    size = 24 * 1024 * 1024  # 24 MB against the 1 MB limit
+
+    def chunks() -> Iterator[bytes]:
+        block = b"x" * (256 * 1024)
+        for _ in range(size // len(block)):
+            yield block
+
+    path = "/jobs/big/addtaskcollection"
+    query = [("api-version", V2025)]
+    headers = signed_headers(
+        "POST", path, query, **{"content-type": "application/json", "content-length": str(size)}
+    )
+    tracemalloc.start()
+    try:
+        response = httpx.post(
+            f"{emulator.endpoint}{path}?api-version={V2025}",
+            content=chunks(),
+            headers=headers,
+            timeout=60,
+        )
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert response.status_code == 413
+    assert response.json()["code"] == "RequestBodyTooLarge"
+    # Neither the body nor a copy of it was held (the client's own blocks are 256 KB).
+    assert peak < 8 * 1024 * 1024, peak
+
+
+def test_a_body_past_the_drain_limit_closes_the_connection(
+    emulator: EmulatorServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(app, "DRAIN_LIMIT", 2 * 1024 * 1024)
+    path = "/jobs/x/addtaskcollection"
+    size = 200 * 1024 * 1024
+    headers = signed_headers(
+        "POST", path, [("api-version", V2025)], **{"content-length": str(size)}
+    )
+    sent = 0
+    with socket.create_connection(("127.0.0.1", emulator.port), timeout=10) as sock:
+        head = f"POST {path}?api-version={V2025} HTTP/1.1\r\nhost: 127.0.0.1\r\n"
+        head += "".join(f"{k}: {v}\r\n" for k, v in headers.items()) + "\r\n"
+        sock.sendall(head.encode())
+        block = b"x" * 65536
+        try:
+            while sent < size:
+                sock.sendall(block)
+                sent += len(block)
+        except OSError:
+            pass  # the server stopped reading and closed: what it should do
+        answer = b""
+        try:
+            while chunk := sock.recv(65536):
+                answer += chunk
+        except OSError:
+            pass
+    assert sent < size  # it did not read the 200 MB
+    if answer:
+        assert b" 413 " in answer.split(b"\r\n", 1)[0]
+
+
+def test_a_slow_body_times_out(emulator: EmulatorServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(app, "READ_TIMEOUT", 0.5)
+    path = "/jobs"
+    headers = signed_headers("POST", path, [("api-version", V2025)], **{"content-length": "100"})
+    with socket.create_connection(("127.0.0.1", emulator.port), timeout=10) as sock:
+        head = f"POST {path}?api-version={V2025} HTTP/1.1\r\nhost: 127.0.0.1\r\n"
+        head += "".join(f"{k}: {v}\r\n" for k, v in headers.items()) + "\r\n"
+        sock.sendall(head.encode() + b'{"id": ')
+        started = time.monotonic()
+        answer = sock.recv(65536)
+    assert time.monotonic() - started < 5
+    assert b" 408 " in answer.split(b"\r\n", 1)[0]
+    assert b"RequestTimeout" in answer
+
+
+def test_connections_beyond_the_limit_are_turned_away(emulator_factory: Any) -> None:
+    server = emulator_factory(max_connections=4)
+    idle = [socket.create_connection(("127.0.0.1", server.port), timeout=10) for _ in range(4)]
+    try:
+        time.sleep(0.3)
+        response = httpx.get(f"{server.endpoint}/jobs?api-version={V2025}", timeout=10)
+        assert response.status_code == 503
+    finally:
+        for sock in idle:
+            sock.close()
+    time.sleep(0.3)
+    response = httpx.get(f"{server.endpoint}/jobs?api-version={V2025}", timeout=10)
+    assert response.status_code == 403  # served again (unsigned: refused by auth)
+
+
+def test_a_non_ascii_signature_is_a_batch_authentication_error(emulator: EmulatorServer) -> None:
+    headers = {
+        "ocp-date": signing.rfc1123_now(),
+        "authorization": f"SharedKey {DEV_ACCOUNT}:sig\u00e9",
+    }
+    response = httpx.get(
+        f"{emulator.endpoint}/jobs?api-version={V2025}",
+        headers={k: v.encode("latin-1") for k, v in headers.items()},
+    )
+    assert response.status_code == 403
+    assert response.json()["code"] == "AuthenticationFailed"
+
+
+def test_an_unknown_api_version_is_refused(emulator: EmulatorServer) -> None:
+    query = [("api-version", "2099-01-01")]
+    headers = signed_headers("GET", "/jobs", query)
+    response = httpx.get(f"{emulator.endpoint}/jobs?api-version=2099-01-01", headers=headers)
+    assert response.status_code == 400
+    body = response.json()
+    assert body["code"] == "InvalidQueryParameterValue"
+    values = {v["key"]: v["value"] for v in body["values"]}
+    assert values["QueryParameterName"] == "api-version"
+    assert values["QueryParameterValue"] == "2099-01-01"
+
+
+def test_exposure_warning() -> None:
+    assert exposure_warning("127.0.0.1", DEV_KEY) is None
+    assert exposure_warning("::1", DEV_KEY) is None
+    warning = exposure_warning("0.0.0.0", DEV_KEY)
+    assert warning is not None and "public development key" in warning
+    assert exposure_warning("0.0.0.0", "bXkgb3duIGtleQ==") is None
+
+
+def test_threads_are_not_left_behind(emulator_factory: Any) -> None:
+    before = threading.active_count()
+    server = emulator_factory()
+    server.stop()
+    assert threading.active_count() <= before + 1
