@@ -60,7 +60,7 @@ def _child_sched(tasks: int) -> dict[str, Any]:
     from dagbatch.emulator.store import EmulatorStore, Job
 
     plan = _layered_plan(tasks)
-    bodies = [t for r in plan.requests for t in orjson.loads(r.body)["value"]]
+    bodies = [t for r in plan.batches for t in orjson.loads(r.body)["value"]]
     del plan
     base = _peak_rss_mb()
     store = EmulatorStore()
