@@ -171,11 +171,3 @@ async def for_each(
 
     await asyncio.gather(*(one(i) for i in items))
     return errors
-
-
-def error_text(exc: BaseException) -> str:
-    return str(exc)
-
-
-def as_mapping(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, dict) else {}

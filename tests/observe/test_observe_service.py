@@ -80,3 +80,17 @@ def test_a_job_that_does_not_exist_is_named_with_exit_code_3(emulator: EmulatorS
     assert result.exit_code == 3
     assert "JobNotFound" in result.output and "submission" not in result.output
     assert DEV_KEY not in result.output
+
+
+def test_the_python_api_works_inside_a_running_event_loop(emulator: EmulatorServer) -> None:
+    """As in a notebook: the plain functions are called where an event loop already runs."""
+    from dagbatch.observe import JobStatus, status
+
+    _job_with_tasks(emulator, 150)
+
+    async def notebook_cell() -> JobStatus:
+        return status(job_id="big", client=_client(emulator), stderr_tasks=0)
+
+    s = asyncio.run(notebook_cell())
+    assert s.job_id == "big" and s.total == 150
+    assert sum(s.states.values()) == 150 and s.verdict in ("running", "complete")
