@@ -135,6 +135,16 @@ def test_failed_task_strands_its_chain_then_rerun_completes_the_job(
     bare = status(job_id="pipeline", client=_client(server))
     assert bare.verdict == "stuck" and {s.name for s in bare.stranded} == {"load", "report"}
 
+    # A dry run says what would happen and changes nothing.
+    dry = CliRunner().invoke(
+        main, ["rerun", str(plan), "--failed", "--dry-run", "--json"], env=_env(server)
+    )
+    assert dry.exit_code == 0, dry.output
+    preview = orjson.loads(dry.output)
+    assert set(preview["reactivate"]) == {"transform", "side"} and preview["reactivated"] == []
+    assert set(preview["resumes"]) == {"load", "report"}
+    assert status(plan, client=_client(server)).verdict == "stuck"
+
     # The user fixes the cause, then reruns the failed part.
     flag.write_text("ok")
     report = rerun(plan, tasks=["transform"], client=_client(server))
