@@ -45,6 +45,8 @@ def verdict_line(status: JobStatus, target: str) -> str:
         reason = status.terminate_reason or "unknown reason"
         by = f" by task {status.terminated_by}" if status.terminated_by else ""
         text = f"TERMINATED{by} ({reason})"
+    if status.verdict == "running" and status.job_state in ("disabled", "disabling"):
+        text += f"; but the job is {status.job_state}: no task starts until it is enabled"
     if status.verdict == "stuck":
         if status.missing and not status.stranded:
             text += "; they wait on tasks the job does not hold"

@@ -68,8 +68,11 @@ def plan_rerun(
     for name in unknown:
         refused.append(TaskProblem(name, name, "no such task in the job"))
     for tid in named:
-        rec = records[tid]
         if tid in chosen:
+            continue
+        rec = records.get(tid)
+        if rec is None:
+            refused.append(TaskProblem(tid, view.name(tid), "is not in the job (not submitted?)"))
             continue
         if rec.state != "completed":
             refused.append(

@@ -187,3 +187,22 @@ def test_rerun_brings_back_tasks_finish_terminated() -> None:
     )
     plan = plan_rerun(v, snap([rec("a", "completed", 2, start=0), ended]), failed=True)
     assert plan.reactivate == ("a", "c") and plan.resumes == ("c",)
+
+
+def test_rerun_of_a_plan_task_that_is_not_in_the_job_is_refused_by_name() -> None:
+    v = view([d("1"), d("2")], names={"1": "prep", "2": "late"})
+    plan = plan_rerun(v, snap([rec("1", "completed", 3, start=0)]), tasks=["late", "prep"])
+    assert plan.reactivate == ("1",)
+    assert [(p.name, p.reason) for p in plan.refused] == [
+        ("late", "is not in the job (not submitted?)")
+    ]
+
+
+def test_a_disabled_job_says_why_nothing_starts() -> None:
+    from dagbatch.observe.render import verdict_line
+
+    s, _ = build_status(
+        view([d("a")]), snap([rec("a", "active")], {"id": "job", "state": "disabled"})
+    )
+    assert s.verdict == "running"
+    assert "disabled: no task starts until it is enabled" in verdict_line(s, "plan")
