@@ -312,3 +312,52 @@ def test_finish_never_starts_a_handler_by_terminating_its_parent(
     end = _until(plan, server, lambda s: s.verdict != "stuck")
     assert end.verdict == "complete" and not end.failed
     assert end.outcomes["succeeded"] == 2 and end.outcomes["skipped"] == 1
+
+
+def test_watch_reads_the_tasks_again_only_when_the_job_changes(
+    running_emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    """While a task runs and nothing else moves, watch refreshes from the job and its task
+    counts and keeps the last listing; the listing is read again once the counts change."""
+    import asyncio
+
+    from dagbatch.observe.service import JobService
+    from dagbatch.observe.status import plan_view
+    from dagbatch.observe.watch import watch
+
+    server = running_emulator
+    hold = tmp_path / "go"
+    g = nx.DiGraph()
+    g.graph["job"] = {"id": "watched-slowly"}
+    g.add_node(
+        "slow",
+        command_line=_sh(
+            f"i=0; while [ ! -f {shlex.quote(str(hold))} ] && [ $i -lt 300 ]; "
+            "do sleep 0.1; i=$((i+1)); done"
+        ),
+    )
+    plan = _submit(server, g, tmp_path / "plan")
+    _until(plan, server, lambda s: s.outcomes["running"] == 1)
+
+    async def run() -> tuple[list[str], int]:
+        listings = 0
+        async with _client(server) as client:
+            service = JobService(client, "watched-slowly")
+            pages = service.pages
+
+            def counted(**kw: object):  # type: ignore[no-untyped-def]
+                nonlocal listings
+                listings += 1
+                return pages(**kw)  # type: ignore[arg-type]
+
+            service.pages = counted  # type: ignore[method-assign]
+            verdicts: list[str] = []
+            async for tick in watch(service, plan_view(plan, None), interval=0.05, timeout=30):
+                verdicts.append(tick.status.verdict)
+                if len(verdicts) == 4:
+                    hold.write_text("go")
+            return verdicts, listings
+
+    verdicts, listings = asyncio.run(run())
+    assert verdicts[:4] == ["running"] * 4 and verdicts[-1] == "complete"
+    assert listings < len(verdicts)  # some refreshes reused the last listing
