@@ -8,7 +8,9 @@ the chain of reasons: a parent that ended in a way its ``dependencyAction`` bloc
 that itself never ran (and why), a parent that does not exist, or the job that ended (by which
 task's ``jobAction``, or why) or is disabled. Works for a local run and for a live job alike.
 
-Rules read [docs/BATCH_FACTS.md, run-time rules 4 and 5]: a dependent waits until every
+Which tasks are held back for ever, and by which parent, comes from ``stranded.analyse`` (the
+one implementation of that analysis, also behind `dagbatch status` and `finish`). Rules read
+[docs/BATCH_FACTS.md, run-time rules 4 and 5]: a dependent waits until every
 parent completed with ``satisfy``; a ``block`` keeps it active for ever; a range selects every
 task whose id is an integer in it (leading zeros ignored), and the first of them to complete
 decides.
