@@ -46,7 +46,7 @@ from dagbatch.compiler.pipeline import compile_graph
 from dagbatch.emulator import DEV_ACCOUNT, DEV_KEY
 from dagbatch.limits import DEFAULT_API_VERSION
 from dagbatch.submit.client import SharedKeyAuth
-from dagbatch.submit.submission import DEFAULT_CONCURRENCY
+from dagbatch.submit.submission import DEFAULT_CONCURRENCY, task_differences
 
 from .workloads import sweep_reduce
 
@@ -243,7 +243,11 @@ def check_landed(
     listed = asyncio.run(_list_tasks(endpoint, job_id))
     bodies = {t["id"]: {k: v for k, v in t.items() if k not in READ_ONLY} for t in listed}
     ids_match = len(bodies) == len(listed) and bodies.keys() == plan_tasks.keys()
-    bodies_match = ids_match and all(bodies[i] == plan_tasks[i] for i in plan_tasks)
+    # Every property sent is there unchanged; the service adds its defaults (constraints,
+    # userIdentity, requiredSlots) and executionInfo, which are not compared.
+    bodies_match = ids_match and all(
+        not task_differences(plan_tasks[i], bodies[i]) for i in plan_tasks
+    )
     seen: set[str] = set()
     in_order = True
     for task in listed:

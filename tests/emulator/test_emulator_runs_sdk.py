@@ -538,6 +538,8 @@ def test_terminate_reactivate_delete_and_lists(client: Any, tmp_path: Path) -> N
     client.begin_terminate_job("ops", terminate, polling_interval=0).result()
     assert client.get_job("ops").state == "completed"
     assert client.get_job("ops").execution_info.termination_reason == "enough"
+    assert [j.id for j in client.list_jobs(filter="state eq 'completed'")] == ["ops"]
+    assert [j.id for j in client.list_jobs(filter="state eq 'active'")] == []
     client.begin_delete_job("ops", polling_interval=0).result()
     assert "ops" not in [j.id for j in client.list_jobs()]
 
