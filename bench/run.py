@@ -20,7 +20,14 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from . import compile_bench, emulator_capacity, local_run_bench, show_bench, submit_bench
+from . import (
+    compile_bench,
+    emulator_capacity,
+    local_run_bench,
+    show_bench,
+    status_bench,
+    submit_bench,
+)
 from .submit_bench import Target
 from .workloads import WORKLOADS
 
@@ -174,7 +181,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="smoke run: smaller, one repetition")
     parser.add_argument(
         "--only",
-        choices=["compile", "submit", "capacity", "show", "run"],
+        choices=["compile", "submit", "capacity", "show", "run", "status"],
         help="run one benchmark only",
     )
     parser.add_argument(
@@ -230,6 +237,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             "", "## dagbatch run (scheduler, simulated and real)", "", local_run_bench.table(local)
         )
         all_targets += local_run_bench.targets(local)
+    if args.only in (None, "status"):
+        status = status_bench.run(10_000 if args.quick else 100_000, repeat=1 if args.quick else 3)
+        emit("", "## Status of a large job", "", status_bench.table(status))
+        all_targets.append(
+            Target(
+                f"`dagbatch status --json` of a {status.tasks:,}-task job in a few seconds",
+                status.best < status_bench.TARGET_S and status.listed == status.tasks,
+                f"{status.best:.2f} s best of {len(status.seconds)}, under "
+                f"{status_bench.TARGET_S:g} s; {status.listed:,} tasks in the answer",
+            )
+        )
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "?"
     met = sum(t.met for t in all_targets)
     emit(

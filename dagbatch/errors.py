@@ -11,6 +11,7 @@
     │   ├── JournalMismatch            the journal belongs to another plan, job or endpoint
     │   ├── JournalCorrupt             the journal's header or a record is damaged
     │   └── JournalWriteError          the journal cannot be written (disk full, ...)
+    ├── RefusedError                   Batch cannot do what was asked to this job (the fix said)
     ├── SubmitError                    talking to the Batch service failed
     │   ├── AuthenticationError        403 AuthenticationFailed / no usable credentials
     │   ├── EndpointUnreachable        no connection to the endpoint could be made at all
@@ -107,6 +108,11 @@ class PlanError(DagbatchError):
 
 class ConfigError(DagbatchError):
     """Options, environment or credentials given by the user are unusable."""
+
+
+class RefusedError(DagbatchError):
+    """An operation Batch cannot do on the job as it is (e.g. reactivate a task of a completed
+    job); the message says why and the fix."""
 
 
 class SubmitError(DagbatchError):

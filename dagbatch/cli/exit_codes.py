@@ -17,6 +17,7 @@ from dagbatch.errors import (
     Diagnostic,
     InvalidWorkflow,
     PlanError,
+    RefusedError,
     SubmitError,
     WorkflowLoadError,
 )
@@ -27,10 +28,13 @@ class ExitCode(enum.IntEnum):
     INVALID = 1  # the workflow is invalid or cannot be loaded
     USAGE = 2  # bad options, unreadable or foreign files, a plan that fails its checks
     INCOMPLETE = 3  # a submission did not land whole, or the service refused it
-    # The verdict of a run or of a job (`dagbatch run`, `status`, `watch`):
+    # The verdict of a run or of a job (`dagbatch run`, `status`, `watch`; `finish` and
+    # `rerun` where they apply):
     FAILED = 4  # some task failed (every task that could run has ended)
-    STUCK = 5  # no task failed, but some can never run (or never ran)
-    RUNNING = 6  # tasks are still running or waiting (`run`: its --timeout was reached)
+    STUCK = 5  # no task failed, but only tasks that can never run remain (or never ran)
+    RUNNING = 6  # tasks are running or can still run (`run`: its --timeout was reached)
+    TERMINATED = 7  # the job was terminated (by a task's jobAction, a user or a time limit)
+    REFUSED = 8  # Batch cannot do what was asked to this job as it is (the fix is printed)
     INTERRUPTED = 130  # Ctrl-C; run again (with --resume) to continue
 
 
@@ -38,6 +42,8 @@ def exit_code_of(exc: BaseException) -> ExitCode:
     """The exit code for a library exception (the order matters: subclasses first)."""
     if isinstance(exc, WorkflowLoadError | InvalidWorkflow):
         return ExitCode.INVALID
+    if isinstance(exc, RefusedError):
+        return ExitCode.REFUSED
     if isinstance(exc, ConfigError | PlanError):
         return ExitCode.USAGE
     if isinstance(exc, AuthenticationError | SubmitError):

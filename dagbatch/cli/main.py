@@ -18,14 +18,25 @@ def main() -> None:
 
 
 def _register() -> None:
-    # The command modules import this one for the exit codes, so they are added last.
     from dagbatch.cli.compile import compile_cmd, validate_cmd
     from dagbatch.cli.emulator import emulator_cmd
+    from dagbatch.cli.observe import finish_cmd, rerun_cmd, status_cmd, watch_cmd
     from dagbatch.cli.run import run_cmd
     from dagbatch.cli.show import show_cmd
     from dagbatch.cli.submit import submit_cmd
 
-    for command in (compile_cmd, validate_cmd, submit_cmd, emulator_cmd, run_cmd, show_cmd):
+    for command in (
+        compile_cmd,
+        validate_cmd,
+        submit_cmd,
+        status_cmd,
+        watch_cmd,
+        rerun_cmd,
+        finish_cmd,
+        emulator_cmd,
+        run_cmd,
+        show_cmd,
+    ):
         main.add_command(command)
 
 

@@ -17,11 +17,11 @@ import click
 import orjson
 
 from dagbatch.cli.exit_codes import ExitCode, fail
+from dagbatch.cli.options import client_from_options, service_options
 from dagbatch.errors import ConfigError, DagbatchError, PlanError
 from dagbatch.plan import PLAN_FILE, batch_entry, journal_file
 from dagbatch.redact import redact
-from dagbatch.submit.auth import EntraAuth, SharedKeyAuth
-from dagbatch.submit.client import DEFAULT_TIMEOUT, BatchClient
+from dagbatch.submit.client import DEFAULT_TIMEOUT
 from dagbatch.submit.journal import JournalExists, read_journal
 from dagbatch.submit.progress import make_progress
 from dagbatch.submit.report import SubmitReport, report_path_for, write_report
@@ -213,28 +213,7 @@ def print_report(report: SubmitReport, report_file: Path | None) -> None:
 @click.command("submit")
 @click.argument("source", metavar="PLAN_DIR|WORKFLOW.py[:NAME]")
 @click.option("--job-id", help="Job to add the tasks to (default: plan.json's jobId).")
-@click.option(
-    "--endpoint",
-    envvar="AZURE_BATCH_ENDPOINT",
-    help="Batch account URL, e.g. https://acct.region.batch.azure.com [env AZURE_BATCH_ENDPOINT].",
-)
-@click.option(
-    "--account", envvar="AZURE_BATCH_ACCOUNT", help="Account name [env AZURE_BATCH_ACCOUNT]."
-)
-@click.option(
-    "--account-key",
-    envvar="AZURE_BATCH_ACCESS_KEY",
-    show_default=False,
-    help="Account key; prefer the environment variable AZURE_BATCH_ACCESS_KEY.",
-)
-@click.option(
-    "--auth",
-    "auth_kind",
-    type=click.Choice(["sharedkey", "entra"]),
-    default="sharedkey",
-    show_default=True,
-    help="Shared Key (account key) or Microsoft Entra ID (needs dagbatch[entra]).",
-)
+@service_options
 @click.option("--create-job", is_flag=True, help="Create the job from job.json first.")
 @click.option("--pool-id", help="Pool for --create-job (fills job.json's poolInfo).")
 @click.option(
@@ -312,25 +291,11 @@ def submit_cmd(
     (or the options). An interrupted submission continues with --resume.
     """
     try:
-        if not endpoint:
-            raise ConfigError("no Batch endpoint: set AZURE_BATCH_ENDPOINT or pass --endpoint")
-        auth: SharedKeyAuth | EntraAuth
-        if auth_kind == "entra":
-            auth = EntraAuth()
-        else:
-            if not account:
-                raise ConfigError("no Batch account: set AZURE_BATCH_ACCOUNT or pass --account")
-            if not account_key:
-                raise ConfigError(
-                    "no account key: set AZURE_BATCH_ACCESS_KEY (or use --auth entra)"
-                )
-            auth = SharedKeyAuth(account, account_key)
-        found = resolve_source(
-            source, job_id=job_id, pool_id=pool_id, resume=resume, journal_path=journal_path
-        )
-        client = BatchClient(
+        client = client_from_options(
             endpoint,
-            auth,
+            account,
+            account_key,
+            auth_kind,
             timeout=timeout,
             retry=RetryPolicy(
                 max_retries=max_retries,
@@ -339,6 +304,9 @@ def submit_cmd(
                 max_total_wait=max_wait,
             ),
             max_connections=max(concurrency, 16) + 8,
+        )
+        found = resolve_source(
+            source, job_id=job_id, pool_id=pool_id, resume=resume, journal_path=journal_path
         )
         report = submit_plan(
             found.plan_dir,

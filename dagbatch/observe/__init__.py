@@ -1,1 +1,235 @@
-"""Reading what happened to a job: why tasks ran or never ran (``outcome``)."""
+"""After submit: see a running job in the workflow's own terms, and never leave one hanging.
+
+The Python API (the commands `dagbatch status`, `watch`, `rerun` and `finish` are thin shells
+over it)::
+
+    from dagbatch.observe import status, rerun, finish
+    s = status("plan")                 # JobStatus: verdict, counts, running, failed, stranded
+    print(s.verdict, [x.explain() for x in s.stranded])
+    rerun("plan", failed=True)         # RerunReport: reactivates failed tasks
+    finish("plan")                     # FinishReport: terminates tasks that can never run
+
+Each takes a plan directory (or ``job_id=`` alone: the tasks' own definitions are read from
+the service) and ``client=`` (a ``dagbatch.submit.client.BatchClient``; by default one from
+``AZURE_BATCH_ENDPOINT``, ``AZURE_BATCH_ACCOUNT`` and ``AZURE_BATCH_ACCESS_KEY``). The plain
+functions work in a script and in a notebook (where an event loop already runs); the
+``*_async`` ones are for async code.
+
+``outcome`` explains, task by task, why tasks of a finished run never ran (the report of
+`dagbatch run`); it rests on the same analysis (``stranded``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from dagbatch.errors import ConfigError
+from dagbatch.observe import steer
+from dagbatch.observe.model import (
+    FailedTask,
+    FailureInfo,
+    FinishReport,
+    JobStatus,
+    Missing,
+    RerunPlan,
+    RerunReport,
+    RunningTask,
+    Strand,
+    TaskProblem,
+    WaveCount,
+)
+from dagbatch.observe.service import JobService
+from dagbatch.observe.status import (
+    STDERR_TASKS,
+    Snapshot,
+    WorkflowView,
+    build_status,
+    load_view,
+    read_snapshot,
+)
+from dagbatch.submit.client import BatchClient, connect
+
+__all__ = [
+    "FailedTask",
+    "FailureInfo",
+    "FinishReport",
+    "JobStatus",
+    "Missing",
+    "RerunPlan",
+    "RerunReport",
+    "RunningTask",
+    "Strand",
+    "TaskProblem",
+    "WaveCount",
+    "finish",
+    "finish_async",
+    "rerun",
+    "rerun_async",
+    "status",
+    "status_async",
+]
+
+T = TypeVar("T")
+PlanDir = str | Path | None
+
+
+def _sync(coro: Coroutine[Any, Any, T]) -> T:
+    """Run ``coro`` to completion, also from inside a running event loop (a notebook)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
+async def _with_client(
+    client: BatchClient | None,
+    body: Callable[[BatchClient], Awaitable[T]],
+    *,
+    close: bool,
+) -> T:
+    """Run ``body`` with ``client`` (or one from the environment, always closed after); a
+    given client's connections are closed too when ``close`` (a sync call: its event loop
+    ends here; the client opens new ones on its next use)."""
+    own = client is None
+    used = client or connect()
+    try:
+        return await body(used)
+    finally:
+        if own or close:
+            await used.aclose()
+
+
+async def _open(
+    plan_dir: PlanDir, job_id: str | None, client: BatchClient, *, stderr_tasks: int
+) -> tuple[JobService, WorkflowView, Snapshot]:
+    view = load_view(Path(plan_dir) if plan_dir is not None else None, job_id)
+    jid = view.job_id if view is not None else job_id
+    if not jid:
+        raise ConfigError("give a plan directory or a job id")
+    service = JobService(client, jid)
+    view, snap = await read_snapshot(service, view, stderr_tasks=stderr_tasks)
+    return service, view, snap
+
+
+async def status_async(
+    plan_dir: PlanDir = None,
+    *,
+    job_id: str | None = None,
+    client: BatchClient | None = None,
+    stderr_tasks: int = STDERR_TASKS,
+    _close: bool = False,
+) -> JobStatus:
+    """Where is the workflow? (see ``status``)"""
+
+    async def body(c: BatchClient) -> JobStatus:
+        _, view, snap = await _open(plan_dir, job_id, c, stderr_tasks=stderr_tasks)
+        return build_status(view, snap)[0]
+
+    return await _with_client(client, body, close=_close)
+
+
+def status(
+    plan_dir: PlanDir = None,
+    *,
+    job_id: str | None = None,
+    client: BatchClient | None = None,
+    stderr_tasks: int = STDERR_TASKS,
+) -> JobStatus:
+    """Read the job and map it onto the plan: counts by state and wave, running tasks, failed
+    ones (with the tail of stderr.txt of the first ``stderr_tasks``), the tasks that can never
+    run with the chain that strands each, and the verdict."""
+    return _sync(
+        status_async(plan_dir, job_id=job_id, client=client, stderr_tasks=stderr_tasks, _close=True)
+    )
+
+
+async def rerun_async(
+    plan_dir: PlanDir = None,
+    *,
+    job_id: str | None = None,
+    failed: bool = False,
+    tasks: Iterable[str] = (),
+    client: BatchClient | None = None,
+    dry_run: bool = False,
+    _close: bool = False,
+) -> RerunReport:
+    """Reactivate failed tasks (see ``rerun``)."""
+
+    async def body(c: BatchClient) -> RerunReport:
+        service, view, snap = await _open(plan_dir, job_id, c, stderr_tasks=0)
+        plan = steer.plan_rerun(view, snap, failed=failed, tasks=tuple(tasks))
+        if dry_run:
+            return RerunReport(plan=plan, reactivated=(), errors=())
+        return await steer.rerun(service, view, snap, plan)
+
+    return await _with_client(client, body, close=_close)
+
+
+def rerun(
+    plan_dir: PlanDir = None,
+    *,
+    job_id: str | None = None,
+    failed: bool = False,
+    tasks: Iterable[str] = (),
+    client: BatchClient | None = None,
+    dry_run: bool = False,
+) -> RerunReport:
+    """Reactivate the failed tasks (``failed=True``) or the named ones (``tasks``: the user's
+    names or ids) with Batch's reactivate task, so the tasks waiting on them run. The report's
+    ``plan`` says which stranded tasks resume and which stay stuck; ``RefusedError`` where
+    Batch cannot reactivate (a completed job), with the fix."""
+    return _sync(
+        rerun_async(
+            plan_dir,
+            job_id=job_id,
+            failed=failed,
+            tasks=tasks,
+            client=client,
+            dry_run=dry_run,
+            _close=True,
+        )
+    )
+
+
+async def finish_async(
+    plan_dir: PlanDir = None,
+    *,
+    job_id: str | None = None,
+    client: BatchClient | None = None,
+    require_stuck: bool = True,
+    _close: bool = False,
+) -> FinishReport:
+    """Terminate the tasks that can never run (see ``finish``)."""
+
+    async def body(c: BatchClient) -> FinishReport:
+        service, view, snap = await _open(plan_dir, job_id, c, stderr_tasks=0)
+        return await steer.finish(service, view, snap, require_stuck=require_stuck)
+
+    return await _with_client(client, body, close=_close)
+
+
+def finish(
+    plan_dir: PlanDir = None,
+    *,
+    job_id: str | None = None,
+    client: BatchClient | None = None,
+    require_stuck: bool = True,
+) -> FinishReport:
+    """When only tasks that can never run remain, terminate them (Batch's terminate task) so
+    the job completes; the report lists each with its chain, ``skipped`` where the parent
+    succeeded (a failure handler not needed). Never touches a task that could still run.
+
+    ``dagbatch run`` calls this at its end (``require_stuck=True``): a local run of a
+    workflow whose failure handlers were not needed ends with them skipped and the job
+    completed."""
+    return _sync(
+        finish_async(
+            plan_dir, job_id=job_id, client=client, require_stuck=require_stuck, _close=True
+        )
+    )

@@ -8,7 +8,9 @@ the chain of reasons: a parent that ended in a way its ``dependencyAction`` bloc
 that itself never ran (and why), a parent that does not exist, or the job that ended (by which
 task's ``jobAction``, or why) or is disabled. Works for a local run and for a live job alike.
 
-Rules read [docs/BATCH_FACTS.md, run-time rules 4 and 5]: a dependent waits until every
+Which tasks are held back for ever, and by which parent, comes from ``stranded.analyse`` (the
+one implementation of that analysis, also behind `dagbatch status` and `finish`). Rules read
+[docs/BATCH_FACTS.md, run-time rules 4 and 5]: a dependent waits until every
 parent completed with ``satisfy``; a ``block`` keeps it active for ever; a range selects every
 task whose id is an integer in it (leading zeros ignored), and the first of them to complete
 decides.
@@ -21,6 +23,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from dagbatch.observe.model import TASK_STATES, Definitions, FailureInfo, TaskRecord
+from dagbatch.observe.stranded import analyse
 from dagbatch.wireshape import exit_actions
 
 _DIGITS = re.compile(r"^[0-9]+$")
@@ -176,12 +180,41 @@ def _integer(task_id: str) -> int | None:
     return int(task_id) if _DIGITS.match(task_id) else None
 
 
+def _record(task_id: str, status: TaskStatus) -> TaskRecord:
+    """The ``stranded`` analysis's record of a task from its ``TaskStatus``."""
+    from datetime import UTC, datetime
+
+    def iso(stamp: float | None) -> str | None:
+        return None if stamp is None else datetime.fromtimestamp(stamp, UTC).isoformat()
+
+    failure = (
+        FailureInfo(None, status.failure_code, status.failure_message)
+        if status.failure_code
+        else None
+    )
+    state = status.state if status.state in TASK_STATES else "active"
+    return TaskRecord(
+        task_id,
+        state,  # checked against TASK_STATES
+        status.exit_code,
+        status.result,
+        failure,
+        iso(status.start),
+        iso(status.end),
+        status.retry_count,
+    )
+
+
 def explain_outcome(
     plan_tasks: Iterable[Mapping[str, Any]],
     statuses: Mapping[str, TaskStatus],
     job: JobStatus,
 ) -> list[TaskOutcome]:
-    """Every plan task's outcome, in plan order (see the module docstring)."""
+    """Every plan task's outcome, in plan order (see the module docstring).
+
+    Which tasks can never run, and through which parent, is ``stranded.analyse`` (the one
+    implementation of that analysis, shared with `dagbatch status` and `finish`); this adds
+    the chain of reasons and the job's own cause for the tasks it does not hold back."""
     tasks = {str(t["id"]): t for t in plan_tasks}
     folded = {tid.lower(): tid for tid in tasks}
     by_int: dict[int, list[str]] = {}
@@ -194,11 +227,7 @@ def explain_outcome(
     def status(tid: str) -> TaskStatus:
         return statuses.get(tid, unknown)
 
-    def action(tid: str) -> str:
-        st = status(tid)
-        ok = st.result == "success"
-        return exit_actions(tasks[tid].get("exitConditions"), st.end_kind, st.exit_code, ok)[0]
-
+    analysis = analyse(Definitions(tasks), {tid: _record(tid, status(tid)) for tid in tasks})
     job_cause = _job_cause(tasks, statuses, job)
     memo: dict[str, Reason | None] = {}
 
@@ -214,39 +243,33 @@ def explain_outcome(
         st = status(tid)
         if st.ran or st.state != "active":
             return None
-        parents: list[str | None] = []  # None stands for a parent that does not exist
+        via = analysis.blocked.get(tid)
+        if via is not None:
+            if via in analysis.outcomes and via not in analysis.blocked:
+                return Reason("blocked", parent=via, parent_end=describe_end(status(via)))
+            cause = why(via, depth + 1) if depth < 200 else None
+            return Reason("waiting", parent=via, cause=cause)
+        # Not held back for ever: it waits for a parent that has not run, or for a task the
+        # job does not hold, or the job's state explains it.
         depends = tasks[tid].get("dependsOn") or {}
+        parents: list[str] = []
         for pid in depends.get("taskIds") or ():
-            parents.append(folded.get(str(pid).lower()))
-        missing: list[str] = []
+            found = folded.get(str(pid).lower())
+            if found is not None:
+                parents.append(found)
         for r in depends.get("taskIdRanges") or ():
-            for n in range(max(int(r["start"]), 0), int(r["end"]) + 1):
-                members = by_int.get(n)
-                if not members:
-                    missing.append(str(n))
-                    continue
-                done = [m for m in members if status(m).state == "completed"]
-                if done:
-                    parents.append(min(done, key=lambda m: status(m).end or 0.0))
-                else:
-                    parents.append(members[0])
-        waiting: list[str] = []
-        for index, pid in enumerate(parents):
-            if pid is None:
-                name = (depends.get("taskIds") or [])[index]
-                missing.append(str(name))
-                continue
+            for n, members in by_int.items():
+                if int(r["start"]) <= n <= int(r["end"]):
+                    done = [m for m in members if status(m).state == "completed"]
+                    parents.append(
+                        min(done, key=lambda m: status(m).end or 0.0) if done else members[0]
+                    )
+        for pid in parents:
             pst = status(pid)
-            if pst.state == "completed":
-                if action(pid) == "block":
-                    return Reason("blocked", parent=pid, parent_end=describe_end(pst))
-            else:
-                waiting.append(pid)
-        for pid in waiting:
-            if not status(pid).ran and depth < 200:
+            if pst.state != "completed" and not pst.ran and depth < 200:
                 return Reason("waiting", parent=pid, cause=why(pid, depth + 1))
-        if missing:
-            return Reason("missing", parent=missing[0])
+        if tid in analysis.missing:
+            return Reason("missing", parent=analysis.missing[tid][0])
         return job_cause
 
     return [TaskOutcome(tid, status(tid), why(tid)) for tid in tasks]

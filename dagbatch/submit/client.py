@@ -91,6 +91,17 @@ class ServiceAnswer:
     body: Any
 
 
+@dataclass(frozen=True, slots=True)
+class FileAnswer:
+    """A file route's answer: status, raw content, headers (lower-cased names) and the error
+    code of an accepted error answer."""
+
+    status: int
+    content: bytes
+    headers: Mapping[str, str]
+    code: str | None = None
+
+
 def _error_of(body: Any) -> tuple[str | None, str]:
     """(code, message) of a Batch error body ``{"code", "message": {"value"}}``."""
     if not isinstance(body, dict):
@@ -224,19 +235,27 @@ class BatchClient:
         body: bytes | None = None,
         api_version: str | None = None,
         params: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> httpx.Response:
         """One signed attempt. Transport failures become ``TransientError``.
 
-        ``params`` are query parameters besides ``api-version`` (``$filter``, ``$select``, ...).
+        ``params`` are query parameters besides ``api-version`` (``$filter``, ``$select``, ...);
+        ``headers`` extra request headers (e.g. ``ocp-range``; ``ocp-*`` ones are signed).
         """
         http = self._client()
-        headers = {"client-request-id": str(uuid.uuid4())}
+        headers = {**(headers or {}), "client-request-id": str(uuid.uuid4())}
         if body is not None:
             headers["Content-Type"] = CONTENT_TYPE
+        # The query is percent-encoded here (a space as %20, as the Azure SDKs send it):
+        # httpx would write a space as '+', which a service that percent-decodes query
+        # values for the Shared Key signature reads as a literal '+'.
+        query = "&".join(
+            f"{quote(k, safe='$')}={quote(v, safe='')}"
+            for k, v in {**(params or {}), "api-version": api_version or self.api_version}.items()
+        )
         request = http.build_request(
             method,
-            self.endpoint + path,
-            params={**(params or {}), "api-version": api_version or self.api_version},
+            httpx.URL(self.endpoint + path + "?" + query),
             content=body,
             headers=headers,
         )
@@ -352,6 +371,32 @@ class BatchClient:
                 if not await state.backoff(exc.retry_after):
                     raise
 
+    async def read_file(
+        self,
+        method: str,
+        path: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        ok_codes: frozenset[str] = frozenset(),
+        api_version: str | None = None,
+    ) -> FileAnswer:
+        """GET or HEAD a file route (bytes, not JSON), retried like ``call``. An error answer
+        whose code is in ``ok_codes`` (e.g. ``FileNotFound``) is returned with no content."""
+        state = RetryState(self.retry)
+        while True:
+            try:
+                response = await self._send(method, path, api_version=api_version, headers=headers)
+                if response.status_code >= 400:
+                    code, _ = _error_of(_parse_json(response))
+                    if code in ok_codes:
+                        return FileAnswer(response.status_code, b"", dict(response.headers), code)
+                self._raise_for(method, path, response)
+                return FileAnswer(response.status_code, response.content, dict(response.headers))
+            except TransientError as exc:
+                log.info("retrying %s %s: %s", method, path, exc)
+                if not await state.backoff(exc.retry_after):
+                    raise
+
     async def get_job(self, job_id: str, *, api_version: str | None = None) -> ServiceAnswer:
         """GET one job; a ``JobNotFound`` answer is returned, not raised."""
         return await self.call(
@@ -438,3 +483,33 @@ class BatchClient:
                 return
             params = dict(parse_qsl(urlsplit(link).query, keep_blank_values=True))
             params.pop("api-version", None)
+
+def connect(
+    endpoint: str | None = None,
+    account: str | None = None,
+    account_key: str | None = None,
+    *,
+    auth: str = "sharedkey",
+    **options: Any,
+) -> BatchClient:
+    """A ``BatchClient`` from explicit settings or, where not given, the environment variables
+    the Azure CLI uses (``AZURE_BATCH_ENDPOINT``, ``AZURE_BATCH_ACCOUNT``,
+    ``AZURE_BATCH_ACCESS_KEY``). ``auth`` is ``sharedkey`` or ``entra``; ``options`` go to
+    ``BatchClient`` (``timeout``, ``retry``, ``max_connections``, ``transport``)."""
+    import os
+
+    endpoint = endpoint or os.environ.get("AZURE_BATCH_ENDPOINT")
+    if not endpoint:
+        raise ConfigError("no Batch endpoint: set AZURE_BATCH_ENDPOINT or pass --endpoint")
+    credentials: Auth
+    if auth == "entra":
+        credentials = EntraAuth()
+    else:
+        account = account or os.environ.get("AZURE_BATCH_ACCOUNT")
+        account_key = account_key or os.environ.get("AZURE_BATCH_ACCESS_KEY")
+        if not account:
+            raise ConfigError("no Batch account: set AZURE_BATCH_ACCOUNT or pass --account")
+        if not account_key:
+            raise ConfigError("no account key: set AZURE_BATCH_ACCESS_KEY (or use --auth entra)")
+        credentials = SharedKeyAuth(account, account_key)
+    return BatchClient(endpoint, credentials, **options)

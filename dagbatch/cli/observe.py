@@ -1,0 +1,325 @@
+"""`dagbatch status`, `watch`, `rerun` and `finish`: a thin shell over ``dagbatch.observe``.
+
+Exit codes (``dagbatch.cli.exit_codes``): the verdict for status and watch (0 complete, 4
+complete with failures, 5 running, 6 stuck, 7 terminated); rerun and finish 0 when done, 8
+where Batch cannot do it; 2 usage, 3 service errors.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from collections.abc import Callable, Coroutine
+from functools import partial
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+import orjson
+
+from dagbatch.cli.exit_codes import ExitCode, exit_code_of, fail
+from dagbatch.cli.options import client_from_options, service_options
+from dagbatch.errors import AuthenticationError, ConfigError, DagbatchError, SubmitError
+from dagbatch.observe import steer
+from dagbatch.observe.model import JobStatus, RerunReport
+from dagbatch.observe.render import (
+    render_finish,
+    render_rerun,
+    render_rerun_plan,
+    render_status,
+)
+from dagbatch.observe.service import JobService
+from dagbatch.observe.status import (
+    STDERR_TASKS,
+    WorkflowView,
+    build_status,
+    plan_job_id,
+    plan_view,
+    read_snapshot,
+)
+from dagbatch.observe.watch import Tick, watch
+from dagbatch.submit.client import BatchClient, redact
+
+F = TypeVar("F", bound=Callable[..., Any])
+#: A plan's view, or how to load it (in a thread, while the tasks are listed).
+ViewSource = WorkflowView | Callable[[], WorkflowView] | None
+T = TypeVar("T")
+
+
+def verdict_exit_code(status: JobStatus) -> ExitCode:
+    """The exit code of `status` and `watch`: the verdict (README, "Exit codes")."""
+    if status.verdict == "complete":
+        bad = status.outcomes.get("failed", 0) + status.outcomes.get("cancelled", 0)
+        return ExitCode.FAILED if bad else ExitCode.OK
+    return {
+        "running": ExitCode.RUNNING,
+        "stuck": ExitCode.STUCK,
+        "terminated": ExitCode.TERMINATED,
+    }[status.verdict]
+
+
+def _job_options(command: F) -> F:
+    command = click.option(
+        "--job-id", help="The job (default: plan.json's jobId; required without PLAN_DIR)."
+    )(command)
+    command = click.argument(
+        "plan_dir",
+        metavar="[PLAN_DIR]",
+        required=False,
+        type=click.Path(file_okay=False, path_type=Path),
+    )(command)
+    return service_options(command)
+
+
+def _echo(text: str, *, err: bool = False) -> None:
+    click.echo(redact(text), err=err)
+
+
+def _run(
+    plan_dir: Path | None,
+    job_id: str | None,
+    creds: tuple[str | None, str | None, str | None, str],
+    body: Callable[[JobService, ViewSource, BatchClient], Coroutine[Any, Any, T]],
+) -> T:
+    """Open the view and the client, run ``body``, close; library errors exit the one way."""
+    try:
+        jid = plan_job_id(plan_dir, job_id) if plan_dir is not None else job_id
+        if not jid:
+            raise ConfigError("give a PLAN_DIR or --job-id")
+        client = client_from_options(*creds)
+        # The plan is read (and checked) in a thread while the job's tasks are listed.
+        view = partial(plan_view, plan_dir, job_id) if plan_dir is not None else None
+
+        async def go() -> T:
+            async with client:
+                return await body(JobService(client, jid), view, client)
+
+        return asyncio.run(go())
+    except SubmitError as exc:
+        # Not a submission: say what the service answered, without fail()'s wording.
+        if isinstance(exc, AuthenticationError):
+            fail(exc)
+        _echo(f"error: {exc}", err=True)
+        sys.exit(exit_code_of(exc))
+    except DagbatchError as exc:
+        fail(exc)
+    except KeyboardInterrupt:
+        _echo("interrupted", err=True)
+        sys.exit(ExitCode.INTERRUPTED)
+
+
+def _target(plan_dir: Path | None, job_id: str | None) -> str:
+    return str(plan_dir) if plan_dir is not None else f"--job-id {job_id}"
+
+
+@click.command("status")
+@_job_options
+@click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout, for CI.")
+@click.option(
+    "--stderr-tasks",
+    type=click.IntRange(0, 1000),
+    default=STDERR_TASKS,
+    show_default=True,
+    help="Failed tasks whose stderr.txt tail is read.",
+)
+def status_cmd(
+    plan_dir: Path | None,
+    job_id: str | None,
+    endpoint: str | None,
+    account: str | None,
+    account_key: str | None,
+    auth_kind: str,
+    as_json: bool,
+    stderr_tasks: int,
+) -> None:
+    """Where is my workflow? Counts by state and wave, running and failed tasks, the tasks
+    that can never run and why, and a verdict (also the exit code)."""
+
+    async def body(service: JobService, view: ViewSource, _: BatchClient) -> JobStatus:
+        v, snap = await read_snapshot(service, view, stderr_tasks=stderr_tasks)
+        return build_status(v, snap)[0]
+
+    status = _run(plan_dir, job_id, (endpoint, account, account_key, auth_kind), body)
+    if as_json:
+        _echo(orjson.dumps(status.to_dict(), option=orjson.OPT_INDENT_2).decode())
+    else:
+        _echo(render_status(status, target=_target(plan_dir, job_id)))
+    sys.exit(verdict_exit_code(status))
+
+
+def _tick_line(tick: Tick) -> str:
+    s = tick.status
+    o = s.outcomes
+    parts = " ".join(f"{k} {o[k]:,}" for k in o if o[k])
+    return f"[{tick.elapsed:7.1f}s] {s.verdict}: {parts} ({tick.rate:.1f} completions/s)"
+
+
+@click.command("watch")
+@_job_options
+@click.option(
+    "--interval",
+    type=click.FloatRange(0.1),
+    default=2.0,
+    show_default=True,
+    help="Seconds between refreshes.",
+)
+@click.option("--timeout", type=click.FloatRange(0.0), help="Stop watching after this long.")
+@click.option(
+    "--finish",
+    "finish_when_stuck",
+    is_flag=True,
+    help="When only tasks that can never run remain, terminate them (as `finish`) and watch "
+    "the job complete.",
+)
+@click.option("--plain", is_flag=True, help="One line per change even on a terminal.")
+def watch_cmd(
+    plan_dir: Path | None,
+    job_id: str | None,
+    endpoint: str | None,
+    account: str | None,
+    account_key: str | None,
+    auth_kind: str,
+    interval: float,
+    timeout: float | None,
+    finish_when_stuck: bool,
+    plain: bool,
+) -> None:
+    """The status, refreshed until the job completes or is stuck: a live display on a
+    terminal, one line per change otherwise; the exit code is the last verdict."""
+    target = _target(plan_dir, job_id)
+    live: Any = None
+    if not plain and sys.stdout.isatty():
+        try:
+            from rich.console import Console
+            from rich.live import Live
+            from rich.text import Text
+
+            live = Live(Text(""), console=Console(), refresh_per_second=4)
+        except ImportError:
+            live = None
+
+    async def body(service: JobService, view: ViewSource, _: BatchClient) -> JobStatus:
+        last: JobStatus | None = None
+        previous = ""
+        async for tick in watch(
+            service,
+            view,
+            interval=interval,
+            timeout=timeout,
+            finish_when_stuck=finish_when_stuck,
+        ):
+            last = tick.status
+            if live is not None:
+                from rich.text import Text
+
+                header = f"elapsed {tick.elapsed:.0f}s, {tick.rate:.1f} completions/s\n"
+                live.update(Text(redact(header + render_status(tick.status, target=target))))
+            else:
+                line = _tick_line(tick)
+                key = line.split("]", 1)[1]
+                if key != previous:
+                    _echo(line)
+                    previous = key
+            if tick.finished is not None:
+                message = render_finish(tick.finished, target=target)
+                if live is not None:
+                    live.console.print(redact(message))
+                else:
+                    _echo(message)
+        assert last is not None
+        return last
+
+    started = time.monotonic()
+    if live is not None:
+        with live:
+            status = _run(plan_dir, job_id, (endpoint, account, account_key, auth_kind), body)
+    else:
+        status = _run(plan_dir, job_id, (endpoint, account, account_key, auth_kind), body)
+    if live is None:
+        _echo(render_status(status, target=target))
+    _echo(f"watched for {time.monotonic() - started:.1f}s")
+    sys.exit(verdict_exit_code(status))
+
+
+@click.command("rerun")
+@_job_options
+@click.option("--failed", is_flag=True, help="Rerun every task that ran and failed.")
+@click.option(
+    "--task",
+    "tasks",
+    multiple=True,
+    help="Rerun this task (your name for it, or its id); repeat for more.",
+)
+@click.option("--dry-run", is_flag=True, help="Say what would be rerun; change nothing.")
+@click.option("--json", "as_json", is_flag=True, help="The report as one JSON object.")
+def rerun_cmd(
+    plan_dir: Path | None,
+    job_id: str | None,
+    endpoint: str | None,
+    account: str | None,
+    account_key: str | None,
+    auth_kind: str,
+    failed: bool,
+    tasks: tuple[str, ...],
+    dry_run: bool,
+    as_json: bool,
+) -> None:
+    """Reactivate failed tasks (Batch's reactivate task) so the tasks that waited on them run.
+    Says first which tasks will resume and which stay stuck for other reasons."""
+    if not failed and not tasks:
+        _echo("error: say what to rerun: --failed, or --task ID (repeatable)", err=True)
+        sys.exit(ExitCode.USAGE)
+
+    async def body(service: JobService, view: ViewSource, _: BatchClient) -> Any:
+        v, snap = await read_snapshot(service, view, stderr_tasks=0)
+        plan = steer.plan_rerun(v, snap, failed=failed, tasks=tasks)
+        if not as_json:
+            _echo(render_rerun_plan(plan))
+        if dry_run or not plan.reactivate:
+            return RerunReport(plan=plan, reactivated=(), errors=())
+        return await steer.rerun(service, v, snap, plan)
+
+    report = _run(plan_dir, job_id, (endpoint, account, account_key, auth_kind), body)
+    if as_json:
+        _echo(orjson.dumps(report.to_dict(), option=orjson.OPT_INDENT_2).decode())
+    elif not dry_run and report.plan.reactivate:
+        _echo(render_rerun(report))
+        _echo(f"follow it with `dagbatch watch {_target(plan_dir, job_id)}`")
+    if report.errors:
+        sys.exit(ExitCode.INCOMPLETE)
+    if report.plan.refused:
+        sys.exit(ExitCode.REFUSED)
+    sys.exit(ExitCode.OK)
+
+
+@click.command("finish")
+@_job_options
+@click.option("--json", "as_json", is_flag=True, help="The report as one JSON object.")
+def finish_cmd(
+    plan_dir: Path | None,
+    job_id: str | None,
+    endpoint: str | None,
+    account: str | None,
+    account_key: str | None,
+    auth_kind: str,
+    as_json: bool,
+) -> None:
+    """When only tasks that can never run remain, terminate them (Batch's terminate task) so
+    the job completes; lists what it terminated and why. Never touches a task that could
+    still run."""
+
+    async def body(service: JobService, view: ViewSource, _: BatchClient) -> Any:
+        v, snap = await read_snapshot(service, view, stderr_tasks=0)
+        return await steer.finish(service, v, snap)
+
+    report = _run(plan_dir, job_id, (endpoint, account, account_key, auth_kind), body)
+    if as_json:
+        _echo(orjson.dumps(report.to_dict(), option=orjson.OPT_INDENT_2).decode())
+    else:
+        _echo(render_finish(report, target=_target(plan_dir, job_id)))
+    if report.errors:
+        sys.exit(ExitCode.INCOMPLETE)
+    if report.verdict_before == "running":
+        sys.exit(ExitCode.RUNNING)
+    sys.exit(ExitCode.OK)

@@ -1,0 +1,162 @@
+"""The text of `dagbatch status`, `rerun` and `finish` (plain lines; the CLI prints them, a
+notebook can too)."""
+
+from __future__ import annotations
+
+from dagbatch.observe.model import OUTCOMES, FinishReport, JobStatus, RerunPlan, RerunReport
+
+#: Entries shown of each list (running, failed, stranded); ``--json`` has all of them.
+SHOWN = 20
+
+_VERDICT_TEXT = {
+    "complete": "COMPLETE: every task has completed",
+    "running": "RUNNING: tasks are running or can still run",
+    "stuck": "STUCK: only tasks that can never run remain",
+    "terminated": "TERMINATED",
+}
+
+
+def duration(seconds: float | None) -> str:
+    """``1h 02m``, ``3m 05s``, ``12.3s``."""
+    if seconds is None:
+        return "?"
+    s = max(0.0, seconds)
+    if s < 60:
+        return f"{s:.1f}s"
+    m, sec = divmod(int(s), 60)
+    if m < 60:
+        return f"{m}m {sec:02d}s"
+    h, m = divmod(m, 60)
+    return f"{h}h {m:02d}m"
+
+
+def _more(lines: list[str], total: int, shown: int) -> None:
+    if total > shown:
+        lines.append(f"  ... and {total - shown} more (all of them in --json)")
+
+
+def verdict_line(status: JobStatus, target: str) -> str:
+    """The one-line answer, with the command that moves the job on."""
+    text = _VERDICT_TEXT[status.verdict]
+    failed = status.outcomes.get("failed", 0) + status.outcomes.get("cancelled", 0)
+    if status.verdict == "complete" and failed:
+        text = f"COMPLETE WITH FAILURES: {failed} task(s) failed or never ran"
+    if status.verdict == "terminated":
+        reason = status.terminate_reason or "unknown reason"
+        by = f" by task {status.terminated_by}" if status.terminated_by else ""
+        text = f"TERMINATED{by} ({reason})"
+    if status.verdict == "running" and status.job_state in ("disabled", "disabling"):
+        text += f"; but the job is {status.job_state}: no task starts until it is enabled"
+    if status.verdict == "stuck":
+        if status.missing and not status.stranded:
+            text += "; they wait on tasks the job does not hold"
+        elif any(s.kind == "stranded" for s in status.stranded):
+            text += (
+                f"; fix the cause and `dagbatch rerun {target} --failed`, "
+                f"or end it with `dagbatch finish {target}`"
+            )
+        else:
+            text += f"; end it with `dagbatch finish {target}` (handlers not needed: skipped)"
+    return f"job {status.job_id}: {text}"
+
+
+def render_status(status: JobStatus, *, target: str = "PLAN_DIR", shown: int = SHOWN) -> str:
+    """The whole `dagbatch status` screen."""
+    o = status.outcomes
+    counts = ", ".join(f"{o[k]:,} {k}" for k in OUTCOMES if o.get(k))
+    states = ", ".join(f"{k} {v:,}" for k, v in status.states.items())
+    lines = [verdict_line(status, target)]
+    elapsed = f"; job age {duration(status.elapsed)}" if status.elapsed is not None else ""
+    barriers = f" (+{status.barriers} barrier)" if status.barriers else ""
+    lines.append(f"tasks {status.total:,}{barriers}: {counts or 'none'}{elapsed}")
+    lines.append(f"  by state: {states}")
+    if len(status.waves) > 1:
+        present = [k for k in OUTCOMES if any(w.counts.get(k) for w in status.waves)]
+        lines.append("  wave " + "".join(f"{k:>11}" for k in present))
+        for w in status.waves:
+            lines.append(f"  {w.wave:>4} " + "".join(f"{w.counts.get(k, 0):>11,}" for k in present))
+    if status.running:
+        lines.append(f"running ({len(status.running):,}, longest first):")
+        for r in status.running[:shown]:
+            lines.append(f"  {r.name}  {r.state} {duration(r.seconds)}")
+        _more(lines, len(status.running), shown)
+    if status.failed:
+        lines.append(f"failed ({len(status.failed):,}):")
+        for f in status.failed[:shown]:
+            code = f"exit {f.exit_code}" if f.exit_code is not None else "no exit code"
+            info = ""
+            if f.failure is not None:
+                fi = f.failure
+                info = f"  {fi.category or ''} {fi.code or ''}: {fi.message or ''}"
+            lines.append(f"  {f.name}  {code}{info.rstrip(': ')}")
+            if f.stderr_tail:
+                tail = f.stderr_tail.rstrip("\n").splitlines()[-5:]
+                lines.extend(f"    stderr | {t}" for t in tail)
+        _more(lines, len(status.failed), shown)
+    if status.stranded:
+        lines.append(f"can never run ({len(status.stranded):,}):")
+        for s in status.stranded[:shown]:
+            lines.append(f"  [{s.kind}] {s.explain()}")
+        _more(lines, len(status.stranded), shown)
+    if status.missing:
+        lines.append(f"waiting on tasks the job does not hold ({len(status.missing):,}):")
+        for m in status.missing[:shown]:
+            lines.append(f"  {m.name} waits on {', '.join(m.missing)}")
+        _more(lines, len(status.missing), shown)
+    if status.not_in_job:
+        n = len(status.not_in_job)
+        lines.append(
+            f"{n:,} task(s) of the plan are not in the job (not submitted?): "
+            + ", ".join(status.not_in_job[:5])
+            + (" ..." if n > 5 else "")
+        )
+    return "\n".join(lines)
+
+
+def render_rerun_plan(plan: RerunPlan, *, shown: int = SHOWN) -> str:
+    names = [plan.names.get(t, t) for t in plan.reactivate]
+    lines = [f"rerun in job {plan.job_id}: {len(names)} task(s) to reactivate"]
+    lines += [f"  {n}" for n in names[:shown]]
+    _more(lines, len(names), shown)
+    if plan.resumes:
+        lines.append(
+            f"then no longer held back ({len(plan.resumes)}): " + ", ".join(plan.resumes[:shown])
+        )
+    if plan.still_stuck:
+        lines.append(f"still stuck for other reasons ({len(plan.still_stuck)}):")
+        lines += [f"  {s.explain()}" for s in plan.still_stuck[:shown]]
+        _more(lines, len(plan.still_stuck), shown)
+    if plan.refused:
+        lines.append(f"not rerun ({len(plan.refused)}):")
+        lines += [f"  {p.name}: {p.reason}" for p in plan.refused]
+    return "\n".join(lines)
+
+
+def render_rerun(report: RerunReport) -> str:
+    lines = [f"reactivated {len(report.reactivated)} task(s)"]
+    for e in report.errors:
+        lines.append(f"  could not reactivate {e.name}: {e.reason}")
+    return "\n".join(lines)
+
+
+def render_finish(report: FinishReport, *, target: str = "PLAN_DIR", shown: int = SHOWN) -> str:
+    if report.verdict_before == "running" and not report.terminated:
+        return (
+            f"job {report.job_id} is still running ({report.left_alone:,} task(s) can still "
+            f"run): nothing terminated. Wait, or `dagbatch watch {target} --finish`."
+        )
+    if not report.terminated and not report.errors:
+        return f"job {report.job_id} is {report.verdict_before}: nothing to terminate"
+    skipped = sum(1 for s in report.terminated if s.kind == "skipped")
+    lines = [
+        f"terminated {len(report.terminated)} task(s) that could never run in job "
+        f"{report.job_id} ({skipped} skipped, {len(report.terminated) - skipped} stranded "
+        "by a failure); nothing that could still run was touched"
+    ]
+    for s in report.terminated[:shown]:
+        folded = f" (+{len(s.barriers)} barrier)" if s.barriers else ""
+        lines.append(f"  {s.kind}: {s.name}{folded}: {s.explain()}")
+    _more(lines, len(report.terminated), shown)
+    for e in report.errors:
+        lines.append(f"  could not terminate {e.name}: {e.reason}")
+    return "\n".join(lines)

@@ -1,0 +1,173 @@
+"""Reading and steering a job through the Batch REST API, the same client and credentials as
+`dagbatch submit` (``dagbatch.submit.client.BatchClient``).
+
+Efficient at 100,000+ tasks: the job's task counts in one call; the tasks in one listing with
+``$select`` (only the fields the view needs), following ``odata.nextLink`` pages of up to 1000
+tasks (the list operation's maximum [S Tasks_ListTasks maxresults]); ``$filter`` where it
+narrows what is read (the ids of the tasks in one state).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterable, Mapping
+from typing import Any, Final
+from urllib.parse import parse_qsl, quote, urlsplit
+
+from dagbatch.errors import BatchServiceError
+from dagbatch.observe.model import Definitions, TaskDefinition, TaskRecord
+from dagbatch.submit.client import BatchClient
+
+#: Tasks per list page: the service's maximum.
+PAGE_SIZE: Final = 1000
+#: The fields a status needs of each task; the definitions' fields are added when the plan
+#: is not at hand.
+RECORD_FIELDS: Final = ("id", "state", "executionInfo")
+DEFINITION_FIELDS: Final = ("dependsOn", "exitConditions")
+#: Bytes of stderr.txt shown for a failed task.
+STDERR_TAIL_BYTES: Final = 2048
+#: Concurrent calls when operating on many tasks (reactivate, terminate, file tails).
+CONCURRENCY: Final = 16
+
+
+def _job_path(job_id: str) -> str:
+    return f"/jobs/{quote(job_id, safe='')}"
+
+
+def _task_path(job_id: str, task_id: str) -> str:
+    return f"{_job_path(job_id)}/tasks/{quote(task_id, safe='')}"
+
+
+class JobService:
+    """One job of one account, read and steered through ``client``."""
+
+    def __init__(self, client: BatchClient, job_id: str):
+        self.client = client
+        self.job_id = job_id
+
+    async def job(self) -> dict[str, Any]:
+        """The job (``JobNotFound`` raises ``BatchServiceError``)."""
+        answer = await self.client.call("GET", _job_path(self.job_id))
+        return answer.body if isinstance(answer.body, dict) else {}
+
+    async def task_counts(self) -> dict[str, int]:
+        """``taskCounts`` of the job [BATCH_FACTS 10] ("may not always be up to date")."""
+        answer = await self.client.call("GET", f"{_job_path(self.job_id)}/taskcounts")
+        body = answer.body if isinstance(answer.body, dict) else {}
+        counts = body.get("taskCounts")
+        return {k: int(v) for k, v in counts.items()} if isinstance(counts, dict) else {}
+
+    async def pages(
+        self, *, select: Iterable[str], filter: str | None = None
+    ) -> AsyncIterator[list[dict[str, Any]]]:
+        """The job's tasks, one list page at a time, following ``odata.nextLink``."""
+        path = f"{_job_path(self.job_id)}/tasks"
+        params: dict[str, str] = {"$select": ",".join(select), "maxresults": str(PAGE_SIZE)}
+        if filter:
+            params["$filter"] = filter
+        while True:
+            answer = await self.client.call("GET", path, params=params)
+            body = answer.body if isinstance(answer.body, dict) else {}
+            value = body.get("value")
+            yield (
+                [t for t in value if isinstance(t, dict) and "id" in t]
+                if isinstance(value, list)
+                else []
+            )
+            link = body.get("odata.nextLink")
+            if not isinstance(link, str) or not link:
+                return
+            path, params = self._next(link)
+
+    def _next(self, link: str) -> tuple[str, dict[str, str]]:
+        """The path and query of a ``odata.nextLink`` (api-version is added by the client)."""
+        parts = urlsplit(link)
+        base = urlsplit(self.client.endpoint).path.rstrip("/")
+        path = parts.path
+        if base and path.startswith(base):
+            path = path[len(base) :]
+        params = {k: v for k, v in parse_qsl(parts.query, keep_blank_values=True)}
+        params.pop("api-version", None)
+        return path, params
+
+    async def tasks(
+        self, *, definitions: bool = False
+    ) -> tuple[dict[str, TaskRecord], Mapping[str, TaskDefinition]]:
+        """Every task of the job: its record, and (``definitions=True``) its dependsOn and
+        exitConditions, in one listing with ``$select``.
+
+        One listing, not one per state with ``$filter``: a filtered listing costs the service
+        a pass over every task of the job, so four of them cost four passes to serialize the
+        same tasks once (measured on the emulator: 100,000 tasks listed unfiltered in about
+        the time of one empty filtered listing)."""
+        select = RECORD_FIELDS + (DEFINITION_FIELDS if definitions else ())
+        records: dict[str, TaskRecord] = {}
+        bodies: dict[str, dict[str, Any]] = {}
+        from_wire = TaskRecord.from_wire
+        async for page in self.pages(select=select):
+            for raw in page:
+                rec = from_wire(raw)
+                records[rec.id] = rec
+                if definitions:
+                    bodies[rec.id] = raw
+        return records, Definitions(bodies)
+
+    async def ids_in_state(self, state: str) -> list[str]:
+        """The ids of the job's tasks in ``state`` (``$filter``, ``$select=id``): a cheap check
+        before acting on tasks, e.g. that they are still active."""
+        ids: list[str] = []
+        async for page in self.pages(select=("id",), filter=f"state eq '{state}'"):
+            ids.extend(str(t["id"]) for t in page)
+        return ids
+
+    async def stderr_tail(self, task_id: str, max_bytes: int = STDERR_TAIL_BYTES) -> str | None:
+        """The last ``max_bytes`` of the task's ``stderr.txt`` (None when there is none): the
+        file's size from a HEAD, then only its tail with ``ocp-range`` [S Tasks_GetTaskFile]."""
+        path = f"{_task_path(self.job_id, task_id)}/files/stderr.txt"
+        missing = frozenset({"FileNotFound", "TaskNotFound", "NodeNotFound", "TaskFileNotFound"})
+        try:
+            head = await self.client.read_file("HEAD", path, ok_codes=missing)
+            if head.code is not None or head.status == 404:
+                return None
+            size = int(head.headers.get("content-length", "-1"))
+            headers = {}
+            if size > max_bytes:
+                headers["ocp-range"] = f"bytes={size - max_bytes}-{size - 1}"
+            if size == 0:
+                return ""
+            answer = await self.client.read_file("GET", path, headers=headers, ok_codes=missing)
+        except BatchServiceError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        if answer.code is not None:
+            return None
+        text = answer.content[-max_bytes:].decode("utf-8", errors="replace")
+        return text
+
+    async def reactivate(self, task_id: str) -> None:
+        """Reactivate a completed, failed task [BATCH_FACTS 7]."""
+        await self.client.call("POST", f"{_task_path(self.job_id, task_id)}/reactivate")
+
+    async def terminate(self, task_id: str) -> None:
+        """Terminate a task: it moves to completed [BATCH_FACTS 7]."""
+        await self.client.call("POST", f"{_task_path(self.job_id, task_id)}/terminate")
+
+
+async def for_each(
+    items: Iterable[str], action: Any, *, concurrency: int = CONCURRENCY
+) -> dict[str, BaseException]:
+    """Run ``await action(item)`` for each item, ``concurrency`` at a time, in order of
+    submission; the errors by item (service errors only; others propagate)."""
+    errors: dict[str, BaseException] = {}
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one(item: str) -> None:
+        async with gate:
+            try:
+                await action(item)
+            except BatchServiceError as exc:
+                errors[item] = exc
+
+    await asyncio.gather(*(one(i) for i in items))
+    return errors

@@ -1,0 +1,309 @@
+"""`dagbatch status`: where is my workflow? The service's task records mapped onto the plan.
+
+``WorkflowView`` is the workflow's side (task definitions, waves, barriers and the user's names,
+from a plan directory or, without one, from the tasks the service lists); ``build_status`` is
+the pure computation of a ``JobStatus`` from a view and the records; ``read_status`` reads the
+job through the REST API and builds it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from dagbatch.errors import ConfigError, PlanError
+from dagbatch.observe.model import (
+    OUTCOMES,
+    TASK_STATES,
+    Definitions,
+    FailedTask,
+    JobStatus,
+    RunningTask,
+    Strand,
+    TaskDefinition,
+    TaskRecord,
+    Verdict,
+    WaveCount,
+    _parse_time,
+)
+from dagbatch.observe.service import CONCURRENCY, JobService
+from dagbatch.observe.stranded import (
+    TASK_ENDED,
+    Analysis,
+    analyse,
+    barrier_children,
+    missing_of,
+    resolve_exit,
+    strand_of,
+)
+from dagbatch.plan import PLAN_FILE, LoadedPlan, PlanManifest, load_plan
+
+#: Failed tasks whose stderr.txt tail is read (the first ones, by end time).
+STDERR_TASKS = 10
+
+
+@dataclass(frozen=True)
+class WorkflowView:
+    """The workflow's side of a job: each task's definition, its wave, the barriers (each
+    mapped to the child it serves) and the user's names of renumbered ids (plan.json
+    ``idMap``: new id -> original name)."""
+
+    job_id: str
+    definitions: Mapping[str, TaskDefinition]
+    waves: Mapping[str, int] = field(default_factory=dict)
+    barriers: Mapping[str, str] = field(default_factory=dict)  # barrier id -> child id
+    names: Mapping[str, str] = field(default_factory=dict)
+    planned: bool = False  # built from a plan directory (waves and names known)
+
+    @classmethod
+    def from_plan(cls, plan: LoadedPlan, job_id: str | None = None) -> WorkflowView:
+        bodies: dict[str, dict[str, Any]] = {}
+        waves: dict[str, int] = {}
+        for batch in plan.batches:
+            wave = batch.wave
+            for body in batch.tasks:
+                bodies[body["id"]] = body
+                waves[body["id"]] = wave
+        definitions = Definitions(bodies)
+        barriers = barrier_children(definitions, plan.manifest.barriers)
+        names = dict(plan.manifest.idMap)
+        for b, child in barriers.items():
+            names[b] = f"barrier of {names.get(child, child)}"
+        jid = job_id or plan.manifest.jobId
+        if not jid:
+            raise ConfigError("the plan names no job: pass --job-id")
+        return cls(jid, definitions, waves, barriers, names, planned=True)
+
+    @classmethod
+    def from_service(cls, job_id: str, definitions: Mapping[str, TaskDefinition]) -> WorkflowView:
+        """Without a plan: the tasks' own dependsOn/exitConditions, no waves, ids as names."""
+        return cls(job_id, definitions)
+
+    def name(self, task_id: str) -> str:
+        return self.names.get(task_id, task_id)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What the service said about a job at one moment (the input of ``build_status``)."""
+
+    job: Mapping[str, Any]
+    records: Mapping[str, TaskRecord]
+    service_counts: Mapping[str, int]
+    at: datetime
+    stderr: Mapping[str, str | None] = field(default_factory=dict)
+
+
+def build_status(view: WorkflowView, snap: Snapshot) -> tuple[JobStatus, Analysis]:
+    """The ``JobStatus`` of a snapshot, and the analysis it rests on (pure)."""
+    records = snap.records
+    analysis = analyse(view.definitions, records)
+    barriers = view.barriers
+    job = snap.job
+    job_state = str(job.get("state", "active"))
+    exec_info = job.get("executionInfo") if isinstance(job.get("executionInfo"), dict) else {}
+    reason = exec_info.get("terminateReason") if isinstance(exec_info, dict) else None
+
+    states: Counter[str] = Counter({s: 0 for s in TASK_STATES})
+    outcomes: Counter[str] = Counter({o: 0 for o in OUTCOMES})
+    by_wave: dict[int, Counter[str]] = {}
+    running: list[RunningTask] = []
+    failed: list[FailedTask] = []
+    stranded: list[Strand] = []
+    pending = False  # some task can still run or is running
+    ordered = list(view.definitions) if view.planned else sorted(records, key=_id_order)
+    not_in_job = [view.name(t) for t in ordered if t not in records and t not in barriers]
+    for tid in ordered:
+        rec = records.get(tid)
+        if rec is None:
+            continue
+        if rec.state in ("running", "preparing"):
+            outcome = "running"
+            pending = True
+        elif rec.state == "active":
+            if tid in analysis.blocked:
+                strand = strand_of(analysis, tid, records, names=view.names, barriers=barriers)
+                outcome = strand.kind
+                if tid not in barriers:
+                    stranded.append(strand)
+            else:
+                outcome = "waiting"
+                if tid not in analysis.missing:
+                    pending = True
+        elif tid in analysis.blocked:  # completed without running: terminated while blocked
+            kind = strand_of(analysis, tid, records, names=view.names, barriers=barriers).kind
+            outcome = "skipped" if kind == "skipped" else "cancelled"
+        elif rec.failed and rec.started is None:
+            # Terminated while it waited, and what it waited on does not block it now (e.g.
+            # a failure handler whose parent was terminated after it): it never ran.
+            outcome = "cancelled"
+        elif rec.failed:
+            outcome = "failed"
+        else:
+            outcome = "succeeded"
+        if outcome == "running":
+            seconds = (snap.at - rec.start_time).total_seconds() if rec.start_time else None
+            running.append(RunningTask(tid, view.name(tid), rec.state, rec.start_time, seconds))
+        if outcome == "failed":
+            failed.append(
+                FailedTask(
+                    tid,
+                    view.name(tid),
+                    rec.exit_code,
+                    rec.failure,
+                    rec.end_time,
+                    rec.retry_count,
+                    snap.stderr.get(tid),
+                )
+            )
+        if tid in barriers:
+            continue  # folded into the child it serves
+        states[rec.state] += 1
+        outcomes[outcome] += 1
+        wave = view.waves.get(tid)
+        if wave is not None:
+            by_wave.setdefault(wave, Counter({o: 0 for o in OUTCOMES}))[outcome] += 1
+
+    running.sort(key=lambda r: (r.start_time is None, r.start_time or snap.at))
+    failed.sort(key=lambda f: (f.end_time is None, f.end_time or snap.at))
+    terminated_by: str | None = None
+    verdict: Verdict
+    if job_state in ("completed", "terminating") and reason != "AllTasksComplete":
+        verdict = "terminated"
+        if reason == "TaskFailed":
+            terminated_by = _terminating_task(view, records, job)
+    elif records and all(r.state == "completed" for r in records.values()):
+        verdict = "complete"
+    elif pending or not records:
+        verdict = "running"
+    else:
+        verdict = "stuck"
+    created = _parse_time(job.get("creationTime"))
+    status = JobStatus(
+        job_id=view.job_id,
+        job_state=job_state,
+        terminate_reason=str(reason) if reason is not None else None,
+        verdict=verdict,
+        terminated_by=terminated_by,
+        total=sum(1 for t in records if t not in barriers),
+        barriers=sum(1 for t in records if t in barriers),
+        states=dict(states),
+        outcomes=dict(outcomes),
+        waves=tuple(WaveCount(w, dict(c)) for w, c in sorted(by_wave.items())),
+        running=tuple(running),
+        failed=tuple(failed),
+        stranded=tuple(stranded),
+        missing=tuple(
+            missing_of(analysis, t, view.names) for t in ordered if t in analysis.missing
+        ),
+        not_in_job=tuple(not_in_job),
+        service_counts=dict(snap.service_counts),
+        elapsed=(snap.at - created).total_seconds() if created else None,
+    )
+    return status, analysis
+
+
+def _id_order(task_id: str) -> tuple[int, int, str]:
+    return (0, int(task_id), "") if task_id.isdigit() else (1, 0, task_id)
+
+
+def _terminating_task(
+    view: WorkflowView, records: Mapping[str, TaskRecord], job: Mapping[str, Any]
+) -> str | None:
+    """The task whose ending's ``jobAction`` is ``terminate`` (the job's onTaskFailure being
+    ``performexitoptionsjobaction`` [BATCH_FACTS 5]); the earliest to end if several."""
+    if str(job.get("onTaskFailure", "noaction")).lower() != "performexitoptionsjobaction":
+        return None
+    latest = datetime.max.replace(tzinfo=UTC)
+    ending: list[tuple[datetime, str]] = []
+    for tid, rec in records.items():
+        if rec.state != "completed" or (rec.failure and rec.failure.code == TASK_ENDED):
+            continue  # a task terminated by a user fires no jobAction
+        d = view.definitions.get(tid)
+        if resolve_exit(d.exit_conditions if d else None, rec).job_action == "terminate":
+            ending.append((rec.end_time or latest, tid))
+    return view.name(min(ending)[1]) if ending else None
+
+
+async def read_snapshot(
+    service: JobService,
+    view: WorkflowView | Callable[[], WorkflowView] | None,
+    *,
+    stderr_tasks: int = STDERR_TASKS,
+) -> tuple[WorkflowView, Snapshot]:
+    """Read the job, its task counts and every task's record (with the definitions when
+    there is no plan), then the stderr.txt tails of the first failed tasks.
+
+    ``view`` may be a function that loads it (e.g. reads a plan directory): it then runs in a
+    thread while the tasks are listed, so reading the plan overlaps the service's answers."""
+    loading = (
+        asyncio.ensure_future(asyncio.to_thread(view))
+        if view is not None and not isinstance(view, WorkflowView)
+        else None
+    )
+    try:
+        job, counts, (records, defs) = await asyncio.gather(
+            service.job(),
+            service.task_counts(),
+            service.tasks(definitions=view is None),
+        )
+    finally:
+        if loading is not None and not loading.done():
+            await asyncio.wait([loading])
+    if loading is not None:
+        view = loading.result()
+    elif view is None:
+        view = WorkflowView.from_service(service.job_id, defs)
+    assert isinstance(view, WorkflowView)
+    at = datetime.now(UTC)
+    snap = Snapshot(job, records, counts, at)
+    if stderr_tasks > 0:
+        # The tasks that ran and failed (those that never started are not worth a read).
+        latest = datetime.max.replace(tzinfo=UTC)
+        ran = sorted(
+            (r.end_time or latest, r.id)
+            for r in records.values()
+            if r.failed and r.started is not None
+        )
+        wanted = [tid for _, tid in ran[:stderr_tasks]]
+        gate = asyncio.Semaphore(CONCURRENCY)
+
+        async def tail(tid: str) -> tuple[str, str | None]:
+            async with gate:
+                return tid, await service.stderr_tail(tid)
+
+        tails = dict(await asyncio.gather(*(tail(t) for t in wanted)))
+        snap = Snapshot(job, records, counts, at, tails)
+    return view, snap
+
+
+def plan_job_id(plan_dir: Path, job_id: str | None) -> str:
+    """The job a plan directory is for (``job_id`` when given), from plan.json alone."""
+    if job_id:
+        return job_id
+    try:
+        manifest = PlanManifest.model_validate_json((Path(plan_dir) / PLAN_FILE).read_bytes())
+    except (OSError, ValueError) as exc:
+        raise PlanError(
+            f"{plan_dir} is not a plan directory: cannot read {PLAN_FILE} ({exc})"
+        ) from exc
+    if not manifest.jobId:
+        raise ConfigError("the plan names no job: pass --job-id")
+    return manifest.jobId
+
+
+def plan_view(plan_dir: Path, job_id: str | None) -> WorkflowView:
+    """The view of a plan directory (``job_id`` overrides its jobId)."""
+    return WorkflowView.from_plan(load_plan(plan_dir), job_id)
+
+
+def load_view(plan_dir: Path | None, job_id: str | None) -> WorkflowView | None:
+    """The view of a plan directory (None without one: the service's definitions are used)."""
+    if plan_dir is None:
+        return None
+    return WorkflowView.from_plan(load_plan(plan_dir), job_id)

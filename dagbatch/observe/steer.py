@@ -1,0 +1,212 @@
+"""`dagbatch rerun` and `dagbatch finish`: act on a job so it never hangs.
+
+- ``plan_rerun`` (pure) says which failed tasks will be reactivated, which stranded tasks will
+  then be able to run and which stay stuck for other reasons; ``rerun`` does it through Batch's
+  reactivate task operation [BATCH_FACTS 7].
+- ``finish_targets`` (pure) is every task that can never run; ``finish`` terminates them
+  (Batch's terminate task), so a job set to ``terminatejob`` completes. It never touches a
+  task that could still run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
+
+from dagbatch.errors import RefusedError
+from dagbatch.observe.model import (
+    FinishReport,
+    JobStatus,
+    RerunPlan,
+    RerunReport,
+    Strand,
+    TaskProblem,
+    TaskRecord,
+)
+from dagbatch.observe.service import JobService, for_each
+from dagbatch.observe.status import Snapshot, WorkflowView, build_status
+from dagbatch.observe.stranded import JobTasks, analyse, children_first, parent_ids, strand_of
+
+#: Job states in which Batch refuses to reactivate a task [BATCH_FACTS 7].
+_NO_REACTIVATE_STATES = ("completed", "terminating", "deleting")
+
+
+def _resolve_names(
+    view: WorkflowView, wanted: Iterable[str], records: Mapping[str, TaskRecord]
+) -> tuple[list[str], list[str]]:
+    """Task ids for names the user gave (original names via ``idMap``, or ids); the unknown."""
+    by_name = {name.lower(): tid for tid, name in view.names.items()}
+    by_id = {tid.lower(): tid for tid in records}
+    found: list[str] = []
+    unknown: list[str] = []
+    for w in wanted:
+        tid = by_name.get(w.lower()) or by_id.get(w.lower())
+        (found if tid is not None else unknown).append(tid if tid is not None else w)
+    return found, unknown
+
+
+def plan_rerun(
+    view: WorkflowView,
+    snap: Snapshot,
+    *,
+    failed: bool = False,
+    tasks: Iterable[str] = (),
+) -> RerunPlan:
+    """What ``rerun`` will do (pure): the failed tasks to reactivate (``failed``: every task
+    that ran and failed; ``tasks``: the named ones), plus the tasks that were terminated while
+    stranded behind them (so their chain can run again), the stranded tasks that will then be
+    able to run, and those that stay stuck for other reasons."""
+    records = snap.records
+    status, _ = build_status(view, snap)
+    refused: list[TaskProblem] = []
+    job_state = status.job_state
+    chosen: list[str] = []
+    if failed:
+        failed_ids = {f.id for f in status.failed}
+        chosen.extend(t for t in _order(view, records) if t in failed_ids)
+    named, unknown = _resolve_names(view, tasks, records)
+    for name in unknown:
+        refused.append(TaskProblem(name, name, "no such task in the job"))
+    for tid in named:
+        if tid in chosen:
+            continue
+        rec = records.get(tid)
+        if rec is None:
+            refused.append(TaskProblem(tid, view.name(tid), "is not in the job (not submitted?)"))
+            continue
+        if rec.state != "completed":
+            refused.append(
+                TaskProblem(
+                    tid, view.name(tid), f"is {rec.state}: only a completed task can be rerun"
+                )
+            )
+        elif not rec.failed:
+            refused.append(
+                TaskProblem(
+                    tid,
+                    view.name(tid),
+                    "completed successfully (exit code 0): Batch reactivates only failed tasks",
+                )
+            )
+        else:
+            chosen.append(tid)
+    if job_state in _NO_REACTIVATE_STATES and chosen:
+        raise RefusedError(
+            f"job {view.job_id!r} is {job_state}: Batch cannot reactivate the tasks of a "
+            f"{job_state} job. Fix: submit the plan again into a new job, e.g. "
+            f"`dagbatch submit PLAN_DIR --job-id {view.job_id}-2 --create-job`"
+        )
+    # Tasks terminated while they waited behind a chosen task (e.g. by `finish`) wait again:
+    # every completed task that never started and depends, directly or through such tasks,
+    # on one being reactivated.
+    job_tasks = JobTasks(records)
+    again = set(chosen)
+    cancelled: list[str] = []
+    for t in _order(view, records):
+        rec = records[t]
+        if t in again or rec.state != "completed" or rec.started is not None or not rec.failed:
+            continue
+        if parent_ids(view.definitions.get(t), job_tasks) & again:
+            again.add(t)
+            cancelled.append(t)
+    reactivate = chosen + cancelled
+    simulated = dict(records)
+    for t in reactivate:
+        simulated[t] = TaskRecord(t, "active")
+    after = analyse(view.definitions, simulated)
+    before_stuck = [s.task_id for s in status.stranded]
+    resumes = [view.name(t) for t in before_stuck if t not in after.blocked]
+    resumes += [
+        view.name(t) for t in cancelled if t not in after.blocked and t not in view.barriers
+    ]
+    still = tuple(
+        strand_of(after, t, simulated, names=view.names, barriers=view.barriers)
+        for t in _order(view, simulated)
+        if t in after.blocked and simulated[t].state == "active" and t not in view.barriers
+    )
+    return RerunPlan(
+        job_id=view.job_id,
+        reactivate=tuple(reactivate),
+        names=dict(view.names),
+        resumes=tuple(resumes),
+        still_stuck=still,
+        refused=tuple(refused),
+    )
+
+
+def _order(view: WorkflowView, records: Mapping[str, TaskRecord]) -> list[str]:
+    """The job's task ids in plan order (parents before children), then any others."""
+    seen = [t for t in view.definitions if t in records]
+    known = set(seen)
+    return seen + [t for t in records if t not in known]
+
+
+async def rerun(
+    service: JobService, view: WorkflowView, snap: Snapshot, plan: RerunPlan | None = None
+) -> RerunReport:
+    """Reactivate the tasks of ``plan`` (computed from ``snap`` when not given)."""
+    plan = plan or plan_rerun(view, snap)
+    # Parents first: a child reactivated while its parent still shows its old ending would
+    # be decided by that ending.
+    errors: dict[str, BaseException] = {}
+    for layer in reversed(children_first(plan.reactivate, view.definitions, snap.records)):
+        errors.update(await for_each(layer, service.reactivate))
+    problems = tuple(
+        TaskProblem(t, view.name(t), str(errors[t])) for t in plan.reactivate if t in errors
+    )
+    done = tuple(t for t in plan.reactivate if t not in errors)
+    return RerunReport(plan=plan, reactivated=done, errors=problems)
+
+
+async def finish(
+    service: JobService,
+    view: WorkflowView,
+    snap: Snapshot,
+    *,
+    require_stuck: bool = True,
+) -> FinishReport:
+    """Terminate the tasks that can never run (Batch's terminate task), so the job can end.
+
+    With ``require_stuck`` (the default) nothing is done unless only such tasks remain (the
+    verdict is ``stuck``); without it, the stranded tasks are terminated while others run.
+    Tasks that could still run, run or wait on a missing task are never touched.
+    """
+    status, analysis = build_status(view, snap)
+    if require_stuck and status.verdict != "stuck":
+        return FinishReport(view.job_id, status.verdict, (), (), _left_alone(status))
+    records = snap.records
+    active_blocked = [
+        t
+        for t in dict.fromkeys([*view.definitions, *records])
+        if t in analysis.blocked and t in records and records[t].state == "active"
+    ]
+    # Only what is still active now ($filter state eq 'active'): a task that moved on since
+    # the snapshot is left alone.
+    still = set(await service.ids_in_state("active"))
+    active_blocked = [t for t in active_blocked if t in still]
+    # Children first: terminating a task completes it with a failure, which would start a
+    # dependent that runs on its failure (a handler) if that one were still waiting.
+    errors: dict[str, BaseException] = {}
+    for layer in children_first(active_blocked, view.definitions, records):
+        errors.update(await for_each(layer, service.terminate))
+    strands: list[Strand] = []
+    for t in active_blocked:
+        if t in view.barriers:
+            continue
+        s = strand_of(analysis, t, records, names=view.names, barriers=view.barriers)
+        strands.append(replace(s, barriers=tuple(b for b in s.barriers if b not in errors)))
+    problems = tuple(
+        TaskProblem(t, view.name(t), str(errors[t])) for t in active_blocked if t in errors
+    )
+    return FinishReport(
+        job_id=view.job_id,
+        verdict_before=status.verdict,
+        terminated=tuple(s for s in strands if s.task_id not in errors),
+        errors=problems,
+        left_alone=_left_alone(status),
+    )
+
+
+def _left_alone(status: JobStatus) -> int:
+    o = status.outcomes
+    return o.get("waiting", 0) + o.get("running", 0)

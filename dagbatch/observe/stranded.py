@@ -1,0 +1,506 @@
+"""Which tasks can never run, and why: pure computation from the tasks' definitions (their
+``dependsOn`` and ``exitConditions``) and the service's records of them (state, exit code,
+failureInfo). No I/O; ``status``, ``rerun`` and ``finish`` build on it.
+
+Batch's rules applied here [BATCH_FACTS 4, 5]:
+
+- A dependent is scheduled once every task it depends on has completed with an ending whose
+  ``dependencyAction`` is ``satisfy``; a parent that completed with ``block`` keeps it active
+  for ever ("Batch does not yet support cancellation of dependent tasks").
+- A completed task's ending is matched against its ``exitConditions``: ``exitCodes`` (exact),
+  then ``exitCodeRanges`` (inclusive; which wins on overlap is undocumented, exact codes go
+  first here); a ``fileUploadError`` gives way to a matching exit code; a pre-processing error
+  (no exit code) uses ``preProcessingError``; anything unmatched and non-zero uses ``default``.
+  Exit code 0 uses ``default`` never ("you must list it explicitly"). Where nothing applies,
+  Batch's defaults: satisfy and job action none for exit code 0, block and terminate for every
+  other ending.
+- ``taskIdRanges`` select the job's tasks whose ids are integers inside the range, leading
+  zeros ignored ("4, 04 and 004 ... the first one to complete will satisfy the dependency"):
+  the ids that alias one integer count as one parent, decided by the first of them to complete.
+- A ``taskIds`` parent the job does not hold is undocumented: the dependent is reported as
+  waiting on a missing task, never as stranded (it may run once that task is added).
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from dagbatch.observe.model import (
+    Definitions,
+    ExitOutcome,
+    Missing,
+    Strand,
+    TaskDefinition,
+    TaskRecord,
+)
+from dagbatch.wireshape import exit_actions
+
+BATCH_DEFAULT = "batch-default"
+
+#: Tasks of a chain shown before the root (a longer chain says how many it leaves out).
+MAX_CHAIN = 8
+
+#: failureInfo codes of an output file upload failure [BATCH_FACTS 1, 9].
+_UPLOAD_PREFIX = "fileupload"
+#: failureInfo code of a task that was terminated [BATCH_FACTS 1].
+TASK_ENDED = "TaskEnded"
+
+
+def _in_ranges(code: int, ranges: Any) -> bool:
+    for r in ranges or ():
+        if isinstance(r, dict) and int(r.get("start", 1)) <= code <= int(r.get("end", 0)):
+            return True
+    return False
+
+
+def _options(exit_conditions: Mapping[str, Any], key: str) -> dict[str, Any] | None:
+    value = exit_conditions.get(key)
+    return value if isinstance(value, dict) else None
+
+
+def _pre_options(exit_conditions: Mapping[str, Any]) -> dict[str, Any] | None:
+    # ``schedulingError`` is the older api-versions' name of ``preProcessingError``.
+    return _options(exit_conditions, "preProcessingError") or _options(
+        exit_conditions, "schedulingError"
+    )
+
+
+def resolve_exit(exit_conditions: Mapping[str, Any] | None, record: TaskRecord) -> ExitOutcome:
+    """How ``record``'s ending (a completed task) resolves against its ``exitConditions``."""
+    ec = exit_conditions or {}
+    code = record.exit_code
+    failure_code = (record.failure.code or "") if record.failure else ""
+    upload = failure_code.lower().startswith(_UPLOAD_PREFIX)
+    # A task terminated by a user ended like an exit (its code, if it was running, or none):
+    # it takes ``default``, not ``preProcessingError``.
+    ended = failure_code == TASK_ENDED
+    clean_zero = code == 0 and not upload and record.failure is None
+    matched: tuple[str, dict[str, Any]] | None = None
+    if code is not None:
+        for entry in ec.get("exitCodes") or ():
+            if isinstance(entry, dict) and entry.get("code") == code:
+                options = entry.get("exitOptions")
+                matched = ("exitCodes", options if isinstance(options, dict) else {})
+                break
+        if matched is None:
+            for entry in ec.get("exitCodeRanges") or ():
+                if isinstance(entry, dict) and _in_ranges(code, [entry]):
+                    options = entry.get("exitOptions")
+                    matched = ("exitCodeRanges", options if isinstance(options, dict) else {})
+                    break
+    if matched is None:
+        if upload and _options(ec, "fileUploadError") is not None:
+            matched = ("fileUploadError", _options(ec, "fileUploadError") or {})
+        elif code is None and not upload and not ended and _pre_options(ec) is not None:
+            matched = ("preProcessingError", _pre_options(ec) or {})
+        elif not clean_zero and _options(ec, "default") is not None:
+            matched = ("default", _options(ec, "default") or {})
+    condition = matched[0] if matched is not None else BATCH_DEFAULT
+    # The actions themselves come from the one implementation of Batch's rule, shared with
+    # the emulator's scheduler (``wireshape.exit_actions``); the above only names the entry
+    # that decided, for the explanation.
+    kind = "upload" if upload else ("preprocessing" if code is None and not ended else "exit")
+    dependency, job = exit_actions(exit_conditions, kind, code, clean_zero)
+    return ExitOutcome(
+        condition=condition,
+        dependency_action="satisfy" if dependency.lower() == "satisfy" else "block",
+        job_action=job.lower(),
+    )
+
+
+def integer_id(task_id: str) -> int | None:
+    """The integer a range sees in ``task_id`` ("04" is 4), or None for other ids."""
+    return int(task_id) if task_id.isascii() and task_id.isdigit() else None
+
+
+class JobTasks:
+    """The job's tasks, indexed for parent lookups: exact ids (case-insensitive, as Batch's
+    ids are unique ignoring case) and integer ids for ranges."""
+
+    def __init__(self, ids: Iterable[str]):
+        self.by_lower: dict[str, str] = {}
+        by_int: dict[int, list[str]] = {}
+        for tid in ids:
+            self.by_lower[tid.lower()] = tid
+            n = integer_id(tid)
+            if n is not None:
+                by_int.setdefault(n, []).append(tid)
+        self._ints = sorted(by_int)
+        self._by_int = by_int
+
+    def find(self, task_id: str) -> str | None:
+        return self.by_lower.get(task_id.lower())
+
+    def in_range(self, start: int, end: int) -> Iterable[list[str]]:
+        """The tasks a range selects, one list per integer (its aliases)."""
+        lo = bisect.bisect_left(self._ints, start)
+        hi = bisect.bisect_right(self._ints, end)
+        for n in self._ints[lo:hi]:
+            yield self._by_int[n]
+
+    def first_missing(self, start: int, end: int) -> int | None:
+        """The first integer of the range no task of the job has, if any. The emulator's
+        scheduler waits for such a task (Batch's behaviour is undocumented [BATCH_FACTS 4]),
+        so a dependent waits on it as on a missing task id."""
+        lo = bisect.bisect_left(self._ints, start)
+        hi = bisect.bisect_right(self._ints, end)
+        if hi - lo == end - start + 1:
+            return None
+        expected = start
+        for n in self._ints[lo:hi]:
+            if n != expected:
+                return expected
+            expected += 1
+        return expected if expected <= end else None
+
+
+@dataclass
+class Analysis:
+    """Per task of the job that is waiting or never ran: why it can never run, if so.
+
+    ``blocked`` maps each task that can never run (active) or completed without running
+    because it could not (terminated while blocked) to the parent it waits on in vain: either
+    the *root* (a parent that completed with ``block``) or another blocked task.
+    ``outcomes`` holds the resolved ending of every root.
+    """
+
+    blocked: dict[str, str] = field(default_factory=dict)
+    outcomes: dict[str, ExitOutcome] = field(default_factory=dict)
+    missing: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    _roots: dict[str, str] = field(default_factory=dict, repr=False)
+
+    def root_of(self, task_id: str) -> str:
+        """The root of a blocked task: the parent whose ending blocks the chain it waits on
+        (memoized, so the roots of every task of a long chain cost linear time)."""
+        path: list[str] = []
+        via = task_id
+        while via in self.blocked and via not in self.outcomes and via not in self._roots:
+            if len(path) > len(self.blocked):  # a cycle: cannot happen in a valid job
+                break
+            path.append(via)
+            via = self.blocked[via]
+        root = self._roots.get(via, via)
+        for t in path:
+            self._roots[t] = root
+        return root
+
+    def chain_of(self, task_id: str, limit: int) -> tuple[list[str], bool]:
+        """The first ``limit`` tasks of the chain from ``task_id`` towards its root (root
+        excluded), and whether the chain is longer than that."""
+        root = self.root_of(task_id)
+        chain: list[str] = []
+        via = task_id
+        while via != root and via in self.blocked:
+            if len(chain) == limit:
+                return chain, True
+            chain.append(via)
+            via = self.blocked[via]
+        return chain, False
+
+
+def analyse(
+    definitions: Mapping[str, TaskDefinition],
+    records: Mapping[str, TaskRecord],
+) -> Analysis:
+    """Find every task that can never run, and why (see the module docstring for the rules).
+
+    ``definitions`` are the job's task bodies by id (from the plan, or read from the service);
+    ``records`` what the service says about each task of the job (a definition without a
+    record is not in the job). Evaluated without recursion, so chains of any depth work.
+    """
+    out = Analysis()
+    if not _any_blocking(definitions, records):
+        # Nothing has ended in a way that blocks: no task can be stranded. Only waits on
+        # tasks the job does not hold remain to be found.
+        out.missing.update(_missing_parents(definitions, records))
+        return out
+    tasks = JobTasks(records)
+    done: dict[str, bool] = {}  # evaluated candidates: True = blocked
+
+    def is_candidate(tid: str) -> bool:
+        rec = records[tid]
+        if rec.state == "active":
+            return True
+        # Completed without ever starting, with a failure: terminated while it waited.
+        return rec.state == "completed" and rec.started is None and rec.failed
+
+    def parents(tid: str) -> tuple[list[list[str]], list[str]]:
+        d = definitions.get(tid)
+        if d is None:
+            return [], []
+        groups: list[list[str]] = []
+        missing: list[str] = []
+        for p in d.depends_on.task_ids:
+            found = tasks.find(p)
+            if found is None:
+                missing.append(p)
+            else:
+                groups.append([found])
+        for start, end in d.depends_on.ranges:
+            groups.extend(tasks.in_range(start, end))
+            gap = tasks.first_missing(start, end)
+            if gap is not None:
+                missing.append(str(gap))
+        return groups, missing
+
+    def verdict_of_parent(p: str) -> str | None:
+        """'block' when parent p blocks for ever, 'ok' when it satisfies, None pending."""
+        rec = records[p]
+        if rec.state == "completed":
+            if done.get(p):
+                # It never ran: its own ending only matters if it satisfies anyway.
+                outcome = resolve_exit(_ec(definitions, p), rec)
+                return "ok" if outcome.dependency_action == "satisfy" else "block"
+            outcome = resolve_exit(_ec(definitions, p), rec)
+            if outcome.dependency_action == "block":
+                out.outcomes.setdefault(p, outcome)
+                return "block"
+            return "ok"
+        if rec.state == "active" and done.get(p):
+            return "block"
+        return None
+
+    def decide(group: list[str]) -> tuple[str, str | None]:
+        """A parent's verdict; for ids that alias one integer, the first of them to complete
+        decides ("the first one to complete will satisfy the dependency")."""
+        if len(group) == 1:
+            return group[0], verdict_of_parent(group[0])
+        latest = datetime.max.replace(tzinfo=UTC)
+        ended = sorted(
+            ((records[p].end_time or latest, p) for p in group if records[p].state == "completed"),
+        )
+        if not ended:
+            return group[0], None
+        first = ended[0][1]
+        return first, verdict_of_parent(first)
+
+    for start_id in records:
+        if start_id in done or not is_candidate(start_id):
+            continue
+        # Iterative post-order: a frame is (task, parent groups, missing ids, flat parents,
+        # cursor into them), so a wide fan-in is scanned once, not once per pushed parent.
+        groups, missing = parents(start_id)
+        stack: list[tuple[str, list[list[str]], list[str], list[str], list[int]]] = [
+            (start_id, groups, missing, [p for g in groups for p in g], [0])
+        ]
+        on_stack = {start_id}
+        while stack:
+            tid, groups, missing, flat, cursor = stack[-1]
+            pushed = False
+            while cursor[0] < len(flat):
+                p = flat[cursor[0]]
+                cursor[0] += 1
+                if p not in done and p not in on_stack and is_candidate(p):
+                    pg, pm = parents(p)
+                    stack.append((p, pg, pm, [q for g in pg for q in g], [0]))
+                    on_stack.add(p)
+                    pushed = True
+                    break
+            if pushed:
+                continue
+            stack.pop()
+            on_stack.discard(tid)
+            via: str | None = None
+            direct = False
+            for group in groups:
+                p, answer = decide(group)
+                if answer == "block":
+                    is_root = p in out.outcomes and not done.get(p)
+                    if via is None or (is_root and not direct):
+                        via, direct = p, is_root
+                    if direct:
+                        break
+            if via is not None:
+                out.blocked[tid] = via
+                done[tid] = True
+            else:
+                done[tid] = False
+                if missing and records[tid].state == "active":
+                    out.missing[tid] = tuple(missing)
+    return out
+
+
+def _exit_conditions(definitions: Mapping[str, TaskDefinition], task_id: str) -> Any:
+    if isinstance(definitions, Definitions):
+        return definitions.raw_exit_conditions(task_id)
+    d = definitions.get(task_id)
+    return d.exit_conditions if d is not None else None
+
+
+def _any_blocking(
+    definitions: Mapping[str, TaskDefinition], records: Mapping[str, TaskRecord]
+) -> bool:
+    """Whether some completed task's ending blocks its dependents (or some task completed
+    without running): only then can a task be stranded."""
+    for tid, rec in records.items():
+        if rec.state != "completed":
+            continue
+        if rec.exit_code == 0 and rec.failure is None:
+            ec = _exit_conditions(definitions, tid)
+            if not ec or (not ec.get("exitCodes") and not ec.get("exitCodeRanges")):
+                continue  # a clean exit 0 satisfies unless listed [BATCH_FACTS 5]
+        if resolve_exit(_exit_conditions(definitions, tid), rec).dependency_action == "block":
+            return True
+        if rec.started is None and rec.failed:
+            return True
+    return False
+
+
+def _missing_parents(
+    definitions: Mapping[str, TaskDefinition], records: Mapping[str, TaskRecord]
+) -> dict[str, tuple[str, ...]]:
+    """Active tasks that wait on a task the job does not hold (an id, or an integer of a
+    range that no task has)."""
+    known = {t.lower() for t in records}
+    tasks: JobTasks | None = None
+    if isinstance(definitions, Definitions):
+        triples: Iterable[tuple[str, Any, Any]] = definitions.raw_dependencies()
+    else:
+        triples = (
+            (d.id, d.depends_on.task_ids, d.depends_on.ranges)
+            for d in definitions.values()
+            if d.depends_on
+        )
+    out: dict[str, tuple[str, ...]] = {}
+    for tid, ids, ranges in triples:
+        rec = records.get(tid)
+        if rec is None or rec.state != "active":
+            continue
+        gone = [str(p) for p in ids or () if str(p).lower() not in known]
+        for r in ranges or ():
+            start, end = (int(r["start"]), int(r["end"])) if isinstance(r, dict) else r
+            tasks = tasks or JobTasks(records)
+            gap = tasks.first_missing(start, end)
+            if gap is not None:
+                gone.append(str(gap))
+        if gone:
+            out[tid] = tuple(gone)
+    return out
+
+
+def _ec(definitions: Mapping[str, TaskDefinition], task_id: str) -> Mapping[str, Any] | None:
+    d = definitions.get(task_id)
+    return d.exit_conditions if d is not None else None
+
+
+def parent_ids(definition: TaskDefinition | None, tasks: JobTasks) -> set[str]:
+    """The ids of the job's tasks that ``definition`` depends on (by id and by range)."""
+    found: set[str] = set()
+    if definition is None:
+        return found
+    for p in definition.depends_on.task_ids:
+        q = tasks.find(p)
+        if q is not None:
+            found.add(q)
+    for start, end in definition.depends_on.ranges:
+        for group in tasks.in_range(start, end):
+            found.update(group)
+    return found
+
+
+def children_first(
+    targets: Iterable[str],
+    definitions: Mapping[str, TaskDefinition],
+    records: Mapping[str, TaskRecord],
+) -> list[list[str]]:
+    """``targets`` in layers, each task in a layer after every one of its dependents among
+    the targets (reverse the list for parents first). The tasks of a layer can be acted on at
+    once.
+
+    Why the order matters: terminating a task completes it with a failure, and a dependent
+    that runs on its parent's failure (a failure handler) would then start; reactivating a
+    child whose parent is still completed lets the parent's old ending decide for it. So
+    ``finish`` terminates children first, ``rerun`` reactivates parents first."""
+    order = list(dict.fromkeys(targets))
+    wanted = set(order)
+    tasks = JobTasks(records)
+    parents_of: dict[str, set[str]] = {}
+    for t in order:
+        found = {q for q in parent_ids(definitions.get(t), tasks) if q in wanted}
+        found.discard(t)
+        parents_of[t] = found
+    pending_children: dict[str, int] = dict.fromkeys(order, 0)
+    for ps in parents_of.values():
+        for p in ps:
+            pending_children[p] += 1
+    layer = [t for t in order if pending_children[t] == 0]
+    layers: list[list[str]] = []
+    placed: set[str] = set()
+    while layer:
+        layers.append(layer)
+        placed.update(layer)
+        nxt: list[str] = []
+        for t in layer:
+            for p in parents_of[t]:
+                pending_children[p] -= 1
+                if pending_children[p] == 0:
+                    nxt.append(p)
+        layer = list(dict.fromkeys(nxt))
+    rest = [t for t in order if t not in placed]  # a cycle: cannot happen in a valid job
+    if rest:
+        layers.append(rest)
+    return layers
+
+
+def strand_of(
+    analysis: Analysis,
+    task_id: str,
+    records: Mapping[str, TaskRecord],
+    *,
+    names: Mapping[str, str],
+    barriers: Mapping[str, str],
+) -> Strand:
+    """The ``Strand`` of a blocked task: its chain by the user's names (barriers left out),
+    the root and how the root's ending resolved. ``kind`` is ``skipped`` when the root
+    succeeded (the dependency was on its failure: a handler not needed), else ``stranded``."""
+    chain, longer = analysis.chain_of(task_id, MAX_CHAIN)
+    root = analysis.root_of(task_id)
+    root_rec = records[root]
+    shown = [names.get(t, t) for t in chain if t not in barriers or t == task_id]
+    if longer:
+        shown.append("...")
+    shown.append(names.get(root, root))
+    outcome = analysis.outcomes[root]
+    served = tuple(b for b, child in barriers.items() if child == task_id and b in analysis.blocked)
+    return Strand(
+        task_id=task_id,
+        name=names.get(task_id, task_id),
+        kind="stranded" if root_rec.failed else "skipped",
+        chain=tuple(shown),
+        root_id=root,
+        root_exit_code=root_rec.exit_code,
+        root_failure_code=root_rec.failure.code if root_rec.failure else None,
+        outcome=outcome,
+        barriers=served,
+    )
+
+
+def missing_of(analysis: Analysis, task_id: str, names: Mapping[str, str]) -> Missing:
+    return Missing(task_id, names.get(task_id, task_id), analysis.missing[task_id])
+
+
+def barrier_children(
+    definitions: Mapping[str, TaskDefinition], barrier_ids: Iterable[str]
+) -> dict[str, str]:
+    """Barrier id -> the child it serves (the task whose ``dependsOn.taskIds`` names it)."""
+    wanted = {b.lower(): b for b in barrier_ids}
+    if not wanted:
+        return {}
+    if isinstance(definitions, Definitions):
+        pairs: Iterable[tuple[str, Any]] = (
+            (t, ids) for t, ids, _ in definitions.raw_dependencies() if ids
+        )
+    else:
+        pairs = ((d.id, d.depends_on.task_ids) for d in definitions.values())
+    out: dict[str, str] = {}
+    for child, ids in pairs:
+        for p in ids:
+            b = wanted.get(str(p).lower())
+            if b is not None:
+                out[b] = child
+    return out

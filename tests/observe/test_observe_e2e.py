@@ -1,0 +1,363 @@
+"""status, rerun, finish and watch end to end: workflows compiled, submitted to the emulator,
+their tasks run as real processes by its scheduler."""
+
+from __future__ import annotations
+
+import importlib.util
+import shlex
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import networkx as nx
+import orjson
+import pytest
+from click.testing import CliRunner
+
+from dagbatch.cli.main import main
+from dagbatch.compiler.export import write_plan
+from dagbatch.compiler.pipeline import compile_graph
+from dagbatch.emulator import DEV_ACCOUNT, DEV_KEY
+from dagbatch.emulator.server import EmulatorServer
+from dagbatch.observe import JobStatus, finish, rerun, status
+from dagbatch.submit.client import BatchClient, SharedKeyAuth
+from dagbatch.submit.submission import submit_plan
+
+pytestmark = pytest.mark.skipif(
+    importlib.util.find_spec("dagbatch.emulator.runner") is None
+    or importlib.util.find_spec("dagbatch.emulator.scheduler") is None,
+    reason="needs the emulator's scheduler",
+)
+
+#: Longest a test waits for the job to reach a verdict.
+WAIT_S = 60.0
+
+
+@pytest.fixture
+def running_emulator(tmp_path: Path) -> Iterator[EmulatorServer]:
+    """An emulator whose scheduler runs the tasks as processes (two slots)."""
+    from dagbatch.emulator.runner import RealRunner
+
+    server = EmulatorServer(runner=RealRunner(tmp_path / "node"), slots=2).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def _client(server: EmulatorServer) -> BatchClient:
+    return BatchClient(server.endpoint, SharedKeyAuth(DEV_ACCOUNT, DEV_KEY))
+
+
+def _env(server: EmulatorServer) -> dict[str, str]:
+    return {
+        "AZURE_BATCH_ENDPOINT": server.endpoint,
+        "AZURE_BATCH_ACCOUNT": DEV_ACCOUNT,
+        "AZURE_BATCH_ACCESS_KEY": DEV_KEY,
+    }
+
+
+def _sh(script: str) -> str:
+    """A command line running ``script`` under /bin/sh (Batch runs no shell itself)."""
+    return f"/bin/sh -c {shlex.quote(script)}"
+
+
+def _submit(server: EmulatorServer, graph: nx.DiGraph, plan_dir: Path) -> Path:
+    write_plan(compile_graph(graph), plan_dir)
+    report = submit_plan(plan_dir, client=_client(server), create_job=True, pool_id="local")
+    assert report.ok, report.failures
+    return plan_dir
+
+
+def _until(plan_dir: Path, server: EmulatorServer, done: Callable[[JobStatus], bool]) -> JobStatus:
+    deadline = time.monotonic() + WAIT_S
+    while True:
+        s = status(plan_dir, client=_client(server))
+        if done(s):
+            return s
+        assert time.monotonic() < deadline, f"no such status in {WAIT_S}s: {s.to_dict()}"
+        time.sleep(0.2)
+
+
+def _pipeline(flag: Path) -> nx.DiGraph:
+    """prepare -> transform (exits 2 until FLAG exists) -> load -> report; 'side' fails
+    with exit 3 and nothing depends on it."""
+    g = nx.DiGraph()
+    g.graph["job"] = {"id": "pipeline", "on_all_tasks_complete": "terminatejob"}
+    g.add_node("prepare", command_line=_sh("echo prepared"))
+    g.add_node(
+        "transform",
+        command_line=_sh(
+            f"test -f {shlex.quote(str(flag))} || {{ echo 'input not ready' >&2; exit 2; }}"
+        ),
+    )
+    g.add_node("load", command_line=_sh("echo loaded"))
+    g.add_node("report", command_line=_sh("echo reported"))
+    g.add_node("side", command_line=_sh("seq 1 3000 >&2; echo side-done >&2; exit 3"))
+    g.add_edges_from([("prepare", "transform"), ("transform", "load"), ("load", "report")])
+    return g
+
+
+def test_failed_task_strands_its_chain_then_rerun_completes_the_job(
+    running_emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    server = running_emulator
+    flag = tmp_path / "input-ready"
+    plan = _submit(server, _pipeline(flag), tmp_path / "plan")
+
+    stuck = _until(plan, server, lambda s: s.verdict != "running")
+    assert stuck.verdict == "stuck"
+    failed = {f.name: f for f in stuck.failed}
+    assert {n: f.exit_code for n, f in failed.items()} == {"transform": 2, "side": 3}
+    assert "input not ready" in (failed["transform"].stderr_tail or "")
+    assert failed["transform"].failure is not None
+    side_tail = failed["side"].stderr_tail or ""  # ~14 KB written: only its tail is read
+    assert side_tail.endswith("2999\n3000\nside-done\n") and len(side_tail) <= 2048
+    assert {s.name: s.chain for s in stuck.stranded} == {
+        "load": ("load", "transform"),
+        "report": ("report", "load", "transform"),
+    }
+    assert stuck.stranded[0].explain() == (
+        "load waits on transform, which exited 2 → dependencyAction: block "
+        "(Batch's default for that ending)"
+    )
+    assert stuck.outcomes["succeeded"] == 1 and stuck.outcomes["stranded"] == 2
+
+    # The CLI: the same, and the verdict as the exit code.
+    cli = CliRunner().invoke(main, ["status", str(plan), "--json"], env=_env(server))
+    assert cli.exit_code == 5, cli.output
+    assert orjson.loads(cli.output)["verdict"] == "stuck"
+    text = CliRunner().invoke(main, ["status", str(plan)], env=_env(server))
+    assert "load waits on transform, which exited 2" in text.output
+    assert "stderr | input not ready" in text.output
+
+    # Without the plan: the tasks' own definitions, read from the service.
+    bare = status(job_id="pipeline", client=_client(server))
+    assert bare.verdict == "stuck" and {s.name for s in bare.stranded} == {"load", "report"}
+
+    # A dry run says what would happen and changes nothing.
+    dry = CliRunner().invoke(
+        main, ["rerun", str(plan), "--failed", "--dry-run", "--json"], env=_env(server)
+    )
+    assert dry.exit_code == 0, dry.output
+    preview = orjson.loads(dry.output)
+    assert set(preview["reactivate"]) == {"transform", "side"} and preview["reactivated"] == []
+    assert set(preview["resumes"]) == {"load", "report"}
+    assert status(plan, client=_client(server)).verdict == "stuck"
+
+    # The user fixes the cause, then reruns the failed part.
+    flag.write_text("ok")
+    report = rerun(plan, tasks=["transform"], client=_client(server))
+    assert report.ok and report.reactivated == ("transform",)
+    assert set(report.plan.resumes) == {"load", "report"} and not report.plan.still_stuck
+
+    done = _until(plan, server, lambda s: s.verdict != "running")
+    assert done.verdict == "complete", done.to_dict()
+    assert done.outcomes["succeeded"] == 4 and not done.stranded
+    assert [f.name for f in done.failed] == ["side"]
+    assert done.job_state == "completed" and done.terminate_reason == "AllTasksComplete"
+    cli = CliRunner().invoke(main, ["status", str(plan)], env=_env(server))
+    assert cli.exit_code == 4, cli.output  # complete, with a failed task
+
+    # The job has completed: Batch cannot reactivate its tasks; rerun says so and the fix.
+    again = CliRunner().invoke(main, ["rerun", str(plan), "--failed"], env=_env(server))
+    assert again.exit_code == 8, again.output
+    assert "submit the plan again into a new job" in again.output
+    succeeded = CliRunner().invoke(main, ["rerun", str(plan), "--task", "load"], env=_env(server))
+    assert succeeded.exit_code == 8 and "Batch reactivates only failed tasks" in succeeded.output
+
+
+def _guarded(tmp_path: Path) -> nx.DiGraph:
+    """work (succeeds) -> alert, which runs only if work fails; slow runs beside them."""
+    hold = tmp_path / "release-slow"
+    g = nx.DiGraph()
+    g.graph["job"] = {"id": "guarded", "on_all_tasks_complete": "terminatejob"}
+    g.add_node("work", command_line=_sh("echo working"))
+    g.add_node("alert", command_line=_sh("echo alert >&2; exit 1"))
+    g.add_node(
+        "slow",
+        command_line=_sh(
+            f"i=0; while [ ! -f {shlex.quote(str(hold))} ] && [ $i -lt 300 ]; "
+            "do sleep 0.1; i=$((i+1)); done"
+        ),
+    )
+    g.add_edge("work", "alert", when="failure")
+    return g
+
+
+def test_failure_handler_not_needed_is_skipped_by_finish_and_the_job_completes(
+    running_emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    server = running_emulator
+    plan = _submit(server, _guarded(tmp_path), tmp_path / "plan")
+
+    # While 'slow' runs, alert can never run, but finish touches nothing: the job still runs.
+    early = _until(plan, server, lambda s: any(x.name == "alert" for x in s.stranded))
+    assert early.verdict == "running" and early.stranded[0].kind == "skipped"
+    report = finish(plan, client=_client(server))
+    assert report.verdict_before == "running" and report.terminated == ()
+    assert status(plan, client=_client(server)).states["active"] == 1
+
+    (tmp_path / "release-slow").write_text("go")
+    stuck = _until(plan, server, lambda s: s.verdict != "running")
+    assert stuck.verdict == "stuck" and stuck.finishable
+    assert [(s.name, s.kind) for s in stuck.stranded] == [("alert", "skipped")]
+
+    cli = CliRunner().invoke(main, ["finish", str(plan)], env=_env(server))
+    assert cli.exit_code == 0, cli.output
+    assert "skipped: alert: alert waits on work, which exited 0" in cli.output
+
+    done = _until(plan, server, lambda s: s.verdict != "stuck")
+    assert done.verdict == "complete" and done.job_state == "completed"
+    assert done.outcomes["skipped"] == 1 and done.outcomes["failed"] == 0
+    assert done.outcomes["succeeded"] == 2 and not done.failed
+    final = CliRunner().invoke(main, ["status", str(plan)], env=_env(server))
+    assert final.exit_code == 0, final.output
+
+
+def test_watch_finish_ends_a_stuck_job(running_emulator: EmulatorServer, tmp_path: Path) -> None:
+    server = running_emulator
+    g = nx.DiGraph()
+    g.graph["job"] = {"id": "watched", "on_all_tasks_complete": "terminatejob"}
+    g.add_node("work", command_line=_sh("echo working"))
+    g.add_node("alert", command_line=_sh("echo alert"))
+    g.add_edge("work", "alert", when="failure")
+    plan = _submit(server, g, tmp_path / "plan")
+    out = CliRunner().invoke(
+        main,
+        ["watch", str(plan), "--finish", "--plain", "--interval", "0.2", "--timeout", str(WAIT_S)],
+        env=_env(server),
+    )
+    assert out.exit_code == 0, out.output
+    assert "terminated 1 task(s)" in out.output and "skipped: alert" in out.output
+    assert "completions/s" in out.output
+    assert "COMPLETE" in out.output
+
+
+@pytest.mark.parametrize("over_limit", ["barrier", "renumber"])
+def test_barriers_fold_and_renumbered_ids_show_the_users_names(
+    running_emulator: EmulatorServer, tmp_path: Path, over_limit: str
+) -> None:
+    """A tiny dependsOn budget forces barriers (or renumbering into ranges): status still
+    speaks of the user's tasks; finish ends the job, terminating the barriers too."""
+    from dagbatch.compiler.pipeline import CompileOptions
+
+    server = running_emulator
+    g = nx.DiGraph()
+    g.graph["job"] = {"id": f"fold-{over_limit}", "on_all_tasks_complete": "terminatejob"}
+    shards = [f"shard-{i:02d}" for i in range(12)]
+    for s in shards:
+        code = 2 if s == "shard-03" else 0
+        g.add_node(s, command_line=_sh(f"echo {s} >&2; exit {code}"))
+        g.add_edge(s, "reduce")
+    g.add_node("reduce", command_line=_sh("echo reduced"))
+    budget = 70  # 12 ids of 8 characters are over it; two barrier ids are not
+    options = CompileOptions(over_limit=over_limit, taskids_margin=64_000 - budget)  # type: ignore[arg-type]
+    compiled = compile_graph(g, options)
+    assert compiled.barriers if over_limit == "barrier" else compiled.id_map
+    plan = tmp_path / "plan"
+    write_plan(compiled, plan)
+    assert submit_plan(plan, client=_client(server), create_job=True, pool_id="local").ok
+
+    stuck = _until(plan, server, lambda s: s.verdict != "running")
+    assert stuck.verdict == "stuck" and stuck.total == 13
+    assert stuck.barriers == len(compiled.barriers)
+    assert [(s.name, s.chain) for s in stuck.stranded] == [("reduce", ("reduce", "shard-03"))]
+    assert [f.name for f in stuck.failed] == ["shard-03"]
+    if over_limit == "barrier":
+        assert len(stuck.stranded[0].barriers) == 1  # the barrier over shard-03's slice
+
+    report = finish(plan, client=_client(server))
+    assert [s.name for s in report.terminated] == ["reduce"] and not report.errors
+    done = _until(plan, server, lambda s: s.verdict != "stuck")
+    assert done.verdict == "complete" and done.job_state == "completed"
+    assert done.outcomes["cancelled"] == 1 and done.outcomes["failed"] == 1
+    assert done.outcomes["succeeded"] == 11
+
+
+def test_finish_never_starts_a_handler_by_terminating_its_parent(
+    running_emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    """load is stranded behind a failure and alert runs on load's failure: terminating load
+    first would complete it with a failure and start alert. finish terminates alert first;
+    a later rerun brings both back, parents first, and the handler ends skipped."""
+    server = running_emulator
+    flag = tmp_path / "fixed"
+    g = nx.DiGraph()
+    g.graph["job"] = {"id": "handlers"}  # noaction: the job stays open for the rerun
+    g.add_node("transform", command_line=_sh(f"test -f {shlex.quote(str(flag))}"))
+    g.add_node("load", command_line=_sh("echo loaded"))
+    g.add_node("alert", command_line=_sh("echo alert ran >&2"))
+    g.add_edge("transform", "load")
+    g.add_edge("load", "alert", when="failure")
+    plan = _submit(server, g, tmp_path / "plan")
+    stuck = _until(plan, server, lambda s: s.verdict != "running")
+    assert {s.name for s in stuck.stranded} == {"load", "alert"}
+
+    report = finish(plan, client=_client(server))
+    assert {s.name for s in report.terminated} == {"load", "alert"}
+    done = _until(plan, server, lambda s: s.verdict != "stuck")
+    assert done.verdict == "complete" and done.job_state == "active"
+    assert [f.name for f in done.failed] == ["transform"]  # alert never ran
+    assert done.outcomes["cancelled"] == 2 and done.outcomes["succeeded"] == 0
+
+    flag.write_text("ok")
+    again = rerun(plan, failed=True, client=_client(server))
+    assert again.reactivated == ("transform", "load", "alert") and again.ok
+    handled = _until(plan, server, lambda s: s.verdict != "running")
+    assert handled.verdict == "stuck" and [(s.name, s.kind) for s in handled.stranded] == [
+        ("alert", "skipped")
+    ]
+    finish(plan, client=_client(server))
+    end = _until(plan, server, lambda s: s.verdict != "stuck")
+    assert end.verdict == "complete" and not end.failed
+    assert end.outcomes["succeeded"] == 2 and end.outcomes["skipped"] == 1
+
+
+def test_watch_reads_the_tasks_again_only_when_the_job_changes(
+    running_emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    """While a task runs and nothing else moves, watch refreshes from the job and its task
+    counts and keeps the last listing; the listing is read again once the counts change."""
+    import asyncio
+
+    from dagbatch.observe.service import JobService
+    from dagbatch.observe.status import plan_view
+    from dagbatch.observe.watch import watch
+
+    server = running_emulator
+    hold = tmp_path / "go"
+    g = nx.DiGraph()
+    g.graph["job"] = {"id": "watched-slowly"}
+    g.add_node(
+        "slow",
+        command_line=_sh(
+            f"i=0; while [ ! -f {shlex.quote(str(hold))} ] && [ $i -lt 300 ]; "
+            "do sleep 0.1; i=$((i+1)); done"
+        ),
+    )
+    plan = _submit(server, g, tmp_path / "plan")
+    _until(plan, server, lambda s: s.outcomes["running"] == 1)
+
+    async def run() -> tuple[list[str], int]:
+        listings = 0
+        async with _client(server) as client:
+            service = JobService(client, "watched-slowly")
+            pages = service.pages
+
+            def counted(**kw: object):  # type: ignore[no-untyped-def]
+                nonlocal listings
+                listings += 1
+                return pages(**kw)  # type: ignore[arg-type]
+
+            service.pages = counted  # type: ignore[method-assign]
+            verdicts: list[str] = []
+            async for tick in watch(service, plan_view(plan, None), interval=0.05, timeout=30):
+                verdicts.append(tick.status.verdict)
+                if len(verdicts) == 4:
+                    hold.write_text("go")
+            return verdicts, listings
+
+    verdicts, listings = asyncio.run(run())
+    assert verdicts[:4] == ["running"] * 4 and verdicts[-1] == "complete"
+    assert listings < len(verdicts)  # some refreshes reused the last listing

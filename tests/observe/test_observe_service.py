@@ -1,0 +1,96 @@
+"""Reading a job through the REST API against the emulator: paging, $select, $filter."""
+
+from __future__ import annotations
+
+import asyncio
+
+import orjson
+from click.testing import CliRunner
+
+from dagbatch.cli.main import main
+from dagbatch.emulator import DEV_ACCOUNT, DEV_KEY
+from dagbatch.emulator.server import EmulatorServer
+from dagbatch.observe.service import JobService
+from dagbatch.submit.client import BatchClient, SharedKeyAuth
+
+
+def _client(server: EmulatorServer) -> BatchClient:
+    return BatchClient(server.endpoint, SharedKeyAuth(DEV_ACCOUNT, DEV_KEY))
+
+
+def _job_with_tasks(server: EmulatorServer, n: int) -> None:
+    async def run() -> None:
+        async with _client(server) as client:
+            body = {"id": "big", "poolInfo": {"poolId": "p"}, "usesTaskDependencies": True}
+            assert (await client.create_job(body)).status == 201
+            for start in range(0, n, 100):
+                tasks = [
+                    {"id": str(i), "commandLine": "/bin/true", "dependsOn": {"taskIds": ["0"]}}
+                    if i
+                    else {"id": "0", "commandLine": "/bin/true"}
+                    for i in range(start, min(start + 100, n))
+                ]
+                results = await client.add_task_collection("big", orjson.dumps({"value": tasks}))
+                assert {r.status for r in results} == {"success"}
+
+    asyncio.run(run())
+
+
+def test_every_task_is_read_across_pages(emulator: EmulatorServer) -> None:
+    _job_with_tasks(emulator, 2_345)
+
+    async def run() -> tuple[int, int]:
+        async with _client(emulator) as client:
+            service = JobService(client, "big")
+            pages = [len(p) async for p in service.pages(select=["id", "state"])]
+            records, defs = await service.tasks(definitions=True)
+            assert sum(pages) == 2_345 and len(pages) == 3 and max(pages) == 1000
+            return len(records), sum(1 for d in defs.values() if d.depends_on.task_ids == ("0",))
+
+    read, dependent = asyncio.run(run())
+    assert read == 2_345 and dependent == 2_344
+
+
+def test_cli_usage_errors_exit_2(emulator: EmulatorServer) -> None:
+    env = {
+        "AZURE_BATCH_ENDPOINT": emulator.endpoint,
+        "AZURE_BATCH_ACCOUNT": DEV_ACCOUNT,
+        "AZURE_BATCH_ACCESS_KEY": DEV_KEY,
+    }
+    runner = CliRunner()
+    no_target = runner.invoke(main, ["status"], env=env)
+    assert no_target.exit_code == 2 and "PLAN_DIR or --job-id" in no_target.output
+    nothing = runner.invoke(main, ["rerun", "--job-id", "x"], env=env)
+    assert nothing.exit_code == 2 and "--failed" in nothing.output
+    no_plan = runner.invoke(main, ["finish", "/nonexistent/plan"], env=env)
+    assert no_plan.exit_code == 2 and "not a plan directory" in no_plan.output
+    no_key = runner.invoke(
+        main, ["status", "--job-id", "x"], env={**env, "AZURE_BATCH_ACCESS_KEY": ""}
+    )
+    assert no_key.exit_code == 2 and "AZURE_BATCH_ACCESS_KEY" in no_key.output
+
+
+def test_a_job_that_does_not_exist_is_named_with_exit_code_3(emulator: EmulatorServer) -> None:
+    env = {
+        "AZURE_BATCH_ENDPOINT": emulator.endpoint,
+        "AZURE_BATCH_ACCOUNT": DEV_ACCOUNT,
+        "AZURE_BATCH_ACCESS_KEY": DEV_KEY,
+    }
+    result = CliRunner().invoke(main, ["status", "--job-id", "nope"], env=env)
+    assert result.exit_code == 3
+    assert "JobNotFound" in result.output and "submission" not in result.output
+    assert DEV_KEY not in result.output
+
+
+def test_the_python_api_works_inside_a_running_event_loop(emulator: EmulatorServer) -> None:
+    """As in a notebook: the plain functions are called where an event loop already runs."""
+    from dagbatch.observe import JobStatus, status
+
+    _job_with_tasks(emulator, 150)
+
+    async def notebook_cell() -> JobStatus:
+        return status(job_id="big", client=_client(emulator), stderr_tasks=0)
+
+    s = asyncio.run(notebook_cell())
+    assert s.job_id == "big" and s.total == 150
+    assert sum(s.states.values()) == 150 and s.verdict in ("running", "complete")

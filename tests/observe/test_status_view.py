@@ -1,0 +1,208 @@
+"""build_status and plan_rerun: the pure computations over a plan view and task records."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from dagbatch.errors import RefusedError
+from dagbatch.observe.model import Dependencies, FailureInfo, TaskDefinition, TaskRecord
+from dagbatch.observe.status import Snapshot, WorkflowView, build_status
+from dagbatch.observe.steer import plan_rerun
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+HANDLER_PARENT = {
+    "exitCodes": [{"code": 0, "exitOptions": {"dependencyAction": "block"}}],
+    "default": {"dependencyAction": "satisfy"},
+}
+
+
+def d(tid: str, *ids: str, ec: Any = None) -> TaskDefinition:
+    return TaskDefinition(tid, Dependencies(tuple(ids)), ec)
+
+
+def rec(tid: str, state: str, code: int | None = None, *, start: int | None = None) -> TaskRecord:
+    completed = state == "completed"
+    failed = completed and code != 0
+    return TaskRecord(
+        tid,
+        state,  # type: ignore[arg-type]
+        exit_code=code,
+        result=("failure" if failed else "success") if completed else None,
+        failure=FailureInfo("usererror", "FailureExitCode", "exited") if failed else None,
+        started=(T0 + timedelta(seconds=start)).isoformat() if start is not None else None,
+        ended=(T0 + timedelta(seconds=100)).isoformat() if completed else None,
+    )
+
+
+def view(defs: list[TaskDefinition], **kw: Any) -> WorkflowView:
+    return WorkflowView("job", {x.id: x for x in defs}, planned=True, **kw)
+
+
+def snap(recs: list[TaskRecord], job: dict[str, Any] | None = None) -> Snapshot:
+    return Snapshot(
+        job or {"id": "job", "state": "active"},
+        {r.id: r for r in recs},
+        {},
+        T0 + timedelta(seconds=200),
+    )
+
+
+MAPREDUCE = [d("1"), d("2"), d("3", "1", "2"), d("4", "3")]
+NAMES = {"1": "prep", "2": "shard", "3": "reduce", "4": "publish"}
+WAVES = {"1": 1, "2": 1, "3": 2, "4": 3}
+
+
+def test_stuck_after_a_failure_names_the_chain_by_the_users_names() -> None:
+    v = view(MAPREDUCE, names=NAMES, waves=WAVES)
+    s, _ = build_status(
+        v,
+        snap(
+            [
+                rec("1", "completed", 0, start=0),
+                rec("2", "completed", 2, start=0),
+                rec("3", "active"),
+                rec("4", "active"),
+            ]
+        ),
+    )
+    assert s.verdict == "stuck"
+    assert [x.explain() for x in s.stranded] == [
+        "reduce waits on shard, which exited 2 → dependencyAction: block "
+        "(Batch's default for that ending)",
+        "publish waits on reduce, which waits on shard, which exited 2 → dependencyAction: "
+        "block (Batch's default for that ending)",
+    ]
+    assert [f.name for f in s.failed] == ["shard"] and s.failed[0].exit_code == 2
+    assert s.outcomes["stranded"] == 2 and s.outcomes["succeeded"] == 1
+    assert [(w.wave, w.counts["stranded"]) for w in s.waves] == [(1, 0), (2, 1), (3, 1)]
+    assert s.finishable
+    assert s.to_dict()["stranded"][0]["chain"] == ["reduce", "shard"]
+
+
+def test_running_longest_first_and_verdict_running() -> None:
+    v = view([d("a"), d("b"), d("c", "a")])
+    s, _ = build_status(
+        v, snap([rec("a", "running", start=50), rec("b", "running", start=10), rec("c", "active")])
+    )
+    assert s.verdict == "running"
+    assert [r.id for r in s.running] == ["b", "a"] and s.running[0].seconds == 190
+
+
+def test_complete_and_terminated_by_a_task() -> None:
+    v = view([d("a"), d("b")])
+    s, _ = build_status(
+        v, snap([rec("a", "completed", 0, start=0), rec("b", "completed", 0, start=0)])
+    )
+    assert s.verdict == "complete"
+    job = {
+        "id": "job",
+        "state": "completed",
+        "onTaskFailure": "performexitoptionsjobaction",
+        "executionInfo": {"terminateReason": "TaskFailed"},
+    }
+    s, _ = build_status(
+        view([d("a"), d("b")], names={"b": "load"}),
+        snap([rec("a", "completed", 0, start=0), rec("b", "completed", 3, start=0)], job),
+    )
+    assert (s.verdict, s.terminated_by) == ("terminated", "load")
+
+
+def test_handler_skipped_then_terminated_counts_as_skipped_not_failed() -> None:
+    v = view([d("work", ec=HANDLER_PARENT), d("alert", "work")])
+    s, _ = build_status(v, snap([rec("work", "completed", 0, start=0), rec("alert", "active")]))
+    assert s.verdict == "stuck" and [x.kind for x in s.stranded] == ["skipped"]
+    ended = TaskRecord(
+        "alert",
+        "completed",
+        result="failure",
+        failure=FailureInfo("usererror", "TaskEnded", "terminated"),
+        ended=T0.isoformat(),
+    )
+    s, _ = build_status(v, snap([rec("work", "completed", 0, start=0), ended]))
+    assert s.verdict == "complete"
+    assert s.outcomes["skipped"] == 1 and s.outcomes["failed"] == 0 and not s.failed
+
+
+def test_barriers_are_folded_out_of_the_counts() -> None:
+    defs = [d("a"), d("b"), d("dagbatch-barrier-z-1", "a", "b"), d("c", "dagbatch-barrier-z-1")]
+    v = view(defs, barriers={"dagbatch-barrier-z-1": "c"})
+    s, _ = build_status(
+        v,
+        snap(
+            [
+                rec("a", "completed", 0, start=0),
+                rec("b", "completed", 1, start=0),
+                rec("dagbatch-barrier-z-1", "active"),
+                rec("c", "active"),
+            ]
+        ),
+    )
+    assert (s.total, s.barriers) == (3, 1)
+    assert [x.name for x in s.stranded] == ["c"] and s.stranded[0].chain == ("c", "b")
+
+
+def test_rerun_plan_says_what_resumes_and_what_stays_stuck() -> None:
+    defs = [d("a"), d("b"), d("c", "a"), d("e", "b"), d("f", "c", "e")]
+    v = view(defs)
+    records = [
+        rec("a", "completed", 2, start=0),
+        rec("b", "completed", 3, start=0),
+        rec("c", "active"),
+        rec("e", "active"),
+        rec("f", "active"),
+    ]
+    plan = plan_rerun(v, snap(records), tasks=["a", "zzz", "c"])
+    assert plan.reactivate == ("a",)
+    assert plan.resumes == ("c",)
+    assert {s.task_id for s in plan.still_stuck} == {"e", "f"}
+    assert {p.name: p.reason.split(":")[0] for p in plan.refused} == {
+        "zzz": "no such task in the job",
+        "c": "is active",
+    }
+    every = plan_rerun(v, snap(records), failed=True)
+    assert every.reactivate == ("a", "b") and set(every.resumes) == {"c", "e", "f"}
+    assert not every.still_stuck
+
+
+def test_rerun_refuses_a_succeeded_task_and_a_completed_job() -> None:
+    v = view([d("a")])
+    plan = plan_rerun(v, snap([rec("a", "completed", 0, start=0)]), tasks=["a"])
+    assert plan.reactivate == () and "exit code 0" in plan.refused[0].reason
+    job = {"id": "job", "state": "completed"}
+    with pytest.raises(RefusedError, match="submit the plan again into a new job"):
+        plan_rerun(v, snap([rec("a", "completed", 1, start=0)], job), failed=True)
+
+
+def test_rerun_brings_back_tasks_finish_terminated() -> None:
+    v = view([d("a"), d("c", "a")])
+    ended = TaskRecord(
+        "c",
+        "completed",
+        result="failure",
+        failure=FailureInfo("usererror", "TaskEnded", "t"),
+        ended=T0.isoformat(),
+    )
+    plan = plan_rerun(v, snap([rec("a", "completed", 2, start=0), ended]), failed=True)
+    assert plan.reactivate == ("a", "c") and plan.resumes == ("c",)
+
+
+def test_rerun_of_a_plan_task_that_is_not_in_the_job_is_refused_by_name() -> None:
+    v = view([d("1"), d("2")], names={"1": "prep", "2": "late"})
+    plan = plan_rerun(v, snap([rec("1", "completed", 3, start=0)]), tasks=["late", "prep"])
+    assert plan.reactivate == ("1",)
+    assert [(p.name, p.reason) for p in plan.refused] == [
+        ("late", "is not in the job (not submitted?)")
+    ]
+
+
+def test_a_disabled_job_says_why_nothing_starts() -> None:
+    from dagbatch.observe.render import verdict_line
+
+    s, _ = build_status(
+        view([d("a")]), snap([rec("a", "active")], {"id": "job", "state": "disabled"})
+    )
+    assert s.verdict == "running"
+    assert "disabled: no task starts until it is enabled" in verdict_line(s, "plan")
