@@ -7,10 +7,12 @@
     ├── InvalidWorkflow                the workflow breaks rules; carries every Diagnostic
     ├── PlanError                      a plan directory is missing, unreadable or tampered with
     ├── ConfigError                    bad options or credentials given by the user
-    └── SubmitError                    talking to the Batch service failed
-        ├── AuthenticationError        403 AuthenticationFailed / no usable credentials
-        ├── BatchServiceError          a whole-request error answer (status, code, message)
-        └── SubmissionIncomplete       some tasks did not land (the report lists them)
+    ├── SubmitError                    talking to the Batch service failed
+    │   ├── AuthenticationError        403 AuthenticationFailed / no usable credentials
+    │   ├── BatchServiceError          a whole-request error answer (status, code, message)
+    │   └── SubmissionIncomplete       some tasks did not land (the report lists them)
+    └── TaskFileFailure                a local run could not download a resource file or
+                                       upload an output file (Batch's failureInfo code)
 
 Errors keep their data as attributes; foreign exceptions are translated at the boundary
 with ``raise ... from``. The CLI maps them to exit codes (see ``dagbatch.cli.main``).
@@ -129,3 +131,72 @@ class SubmissionIncomplete(SubmitError):
     def __init__(self, failures: dict[str, tuple[str, str]]):
         self.failures = failures
         super().__init__(f"{len(failures)} task(s) did not land")
+
+
+#: Batch's failureInfo codes for resource file downloads (a ``preProcessingError``) and output
+#: file uploads (a ``fileUploadError``); docs/BATCH_FACTS.md section 1, from the .NET SDK's
+#: ``TaskFailureInformationCodes``.
+DOWNLOAD_FAILURE_CODES = frozenset(
+    {
+        "BlobAccessDenied",
+        "BlobDownloadMiscError",
+        "BlobDownloadTimedOut",
+        "BlobNotFound",
+        "ResourceContainerAccessDenied",
+        "ResourceContainerNotFound",
+        "ResourceContainerListTimedOut",
+        "ResourceContainerListMiscError",
+        "ResourceDirectoryCreateFailed",
+        "ResourceFileCreateFailed",
+        "ResourceFileWriteFailed",
+        "DiskFull",
+    }
+)
+UPLOAD_FAILURE_CODES = frozenset(
+    {
+        "FileUploadAccessDenied",
+        "FileUploadContainerNotFound",
+        "FileUploadConflict",
+        "FileUploadTimedOut",
+        "FileUploadMiscError",
+    }
+)
+
+
+class TaskFileFailure(DagbatchError):
+    """A task's resource file could not be downloaded, or an output file not uploaded.
+
+    ``code`` is one of Batch's failureInfo codes (``DOWNLOAD_FAILURE_CODES`` or
+    ``UPLOAD_FAILURE_CODES``); ``stage`` is ``"download"`` (Batch reports it as a
+    ``preProcessingError``: the command line never ran) or ``"upload"`` (a
+    ``fileUploadError``: it ran). ``message`` names the file and never a SAS signature;
+    ``details`` become failureInfo's name/value ``details``. ``failure_info()`` is the wire
+    shape of ``executionInfo.failureInfo``.
+    """
+
+    def __init__(self, code: str, message: str, details: dict[str, str] | None = None):
+        if code in DOWNLOAD_FAILURE_CODES:
+            self.stage: Literal["download", "upload"] = "download"
+        elif code in UPLOAD_FAILURE_CODES:
+            self.stage = "upload"
+        else:
+            raise ValueError(f"not a resource or output file failure code: {code!r}")
+        self.code = code
+        self.message = message
+        self.details: dict[str, str] = dict(details or {})
+        super().__init__(f"{code}: {message}")
+
+    @property
+    def category(self) -> Literal["usererror", "servererror"]:
+        """Batch's failureInfo category. Every file failure here comes from the task's own
+        inputs or destination (a URL, a SAS, a container, the disk), so ``usererror``."""
+        return "usererror"
+
+    def failure_info(self) -> dict[str, Any]:
+        """``executionInfo.failureInfo`` as Batch returns it (wire shape, camelCase)."""
+        return {
+            "category": self.category,
+            "code": self.code,
+            "message": self.message,
+            "details": [{"name": k, "value": v} for k, v in self.details.items()],
+        }

@@ -14,9 +14,9 @@ Simple calls (get/create/patch job, get task) are retried here with ``RetryPolic
 task collection call is a single attempt, because what to re-send depends on the per-task
 results and is decided by ``dagbatch.submit.submission``.
 
-Secrets never leave this module in clear: ``redact`` masks SAS signatures (``sig=``), Shared
-Key signatures, bearer tokens and every registered secret (the account key), and every message
-built here goes through it.
+Secrets never leave this module in clear: ``redact`` (``dagbatch.redact``, re-exported here)
+masks SAS signatures (``sig=``), Shared Key signatures, bearer tokens and every registered
+secret (the account key), and every message built here goes through it.
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
@@ -38,46 +37,14 @@ import orjson
 from dagbatch import signing as shared_key
 from dagbatch.errors import AuthenticationError, BatchServiceError, ConfigError, SubmitError
 from dagbatch.limits import CONTENT_TYPE, DEFAULT_API_VERSION
+from dagbatch.redact import redact as redact  # re-exported: callers import it from here too
+from dagbatch.redact import redact_loggers
+from dagbatch.redact import register_secret as register_secret
 
 log = logging.getLogger("dagbatch.submit.client")
 
 #: Scope of the Batch data plane for Microsoft Entra ID tokens (the double slash is intended).
 ENTRA_SCOPE = "https://batch.core.windows.net//.default"
-
-_REDACTED = "REDACTED"
-_SECRETS: set[str] = set()
-_SIG_RE = re.compile(r"(?i)(\bsig=)[^&\s\"'<>]+")
-_SHAREDKEY_RE = re.compile(r"(SharedKey\s+[^:\s]+:)[A-Za-z0-9+/=]+")
-_BEARER_RE = re.compile(r"(?i)(\bBearer\s+)[A-Za-z0-9\-._~+/]+=*")
-
-
-def register_secret(secret: str) -> None:
-    """Make ``redact`` mask this exact string from now on (e.g. the account key)."""
-    if len(secret) >= 8:
-        _SECRETS.add(secret)
-
-
-def redact(text: str) -> str:
-    """Mask secrets in ``text``: ``sig=`` query values, signatures, tokens, registered keys."""
-    for secret in _SECRETS:
-        if secret in text:
-            text = text.replace(secret, _REDACTED)
-    text = _SIG_RE.sub(rf"\g<1>{_REDACTED}", text)
-    text = _SHAREDKEY_RE.sub(rf"\g<1>{_REDACTED}", text)
-    return _BEARER_RE.sub(rf"\g<1>{_REDACTED}", text)
-
-
-class RedactingFilter(logging.Filter):
-    """A logging filter that redacts the formatted message of every record it sees."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        clean = redact(message)
-        if clean != message or record.args:
-            record.msg = clean
-            record.args = None
-        return True
-
 
 #: Loggers whose records are redacted (a logger's filters do not apply to its children, so
 #: each one that can carry a URL or a message from the service is listed).
@@ -94,8 +61,7 @@ REDACTED_LOGGERS = (
     "httpcore.http2",
     "httpcore.proxy",
 )
-for _name in REDACTED_LOGGERS:
-    logging.getLogger(_name).addFilter(RedactingFilter())
+redact_loggers(REDACTED_LOGGERS)
 
 
 # --------------------------------------------------------------------------------------
