@@ -130,8 +130,13 @@ class AzuriteServer:
 
     def read_blobs(self, container: str) -> dict[str, bytes]:
         """Every blob of a container, by name."""
+        from concurrent.futures import ThreadPoolExecutor
+
         client = self.service().get_container_client(container)
-        return {b.name: client.download_blob(b.name).readall() for b in client.list_blobs()}
+        names = [b.name for b in client.list_blobs()]
+        with ThreadPoolExecutor(8) as pool:
+            data = pool.map(lambda name: client.download_blob(name).readall(), names)
+            return dict(zip(names, data, strict=True))
 
     def stop(self) -> None:
         if self.process.poll() is None:

@@ -68,6 +68,12 @@ _REDACTED_LOGGERS = (
     "azure.core.pipeline.policies.http_logging_policy",
     "azure.storage.blob",
     "httpx",
+    "httpcore",
+    "httpcore.connection",
+    "httpcore.http11",
+    # requests' transport (used by the SDK) logs each request line, query string included.
+    "urllib3",
+    "urllib3.connectionpool",
 )
 redact_loggers(_REDACTED_LOGGERS)
 
