@@ -8,6 +8,8 @@ import binascii
 import click
 
 from dagbatch.emulator import DEV_ACCOUNT, DEV_KEY, FaultConfig
+from dagbatch.emulator.blobstore import AZURITE_BLOB_PORT, StorageAccount
+from dagbatch.redact import redact
 
 EXIT_USAGE = 2
 
@@ -74,6 +76,14 @@ def _probability(ctx: click.Context, param: click.Parameter, value: float) -> fl
 )
 @click.option("--retry-after", default=1, show_default=True, type=int, help="Retry-After seconds.")
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed for the faults.")
+@click.option(
+    "--storage-connection-string",
+    envvar="AZURE_STORAGE_CONNECTION_STRING",
+    default=None,
+    help="The local pool's auto-storage account (autoStorageContainerName resource files), "
+    "as an Azure Storage connection string [env AZURE_STORAGE_CONNECTION_STRING]. Default: "
+    "Azurite's development account when Azurite listens on 127.0.0.1:10000.",
+)
 def emulator_cmd(
     host: str,
     port: int,
@@ -88,6 +98,7 @@ def emulator_cmd(
     fault_ops: str,
     retry_after: int,
     seed: int,
+    storage_connection_string: str | None,
 ) -> None:
     """Serve a local Azure Batch emulator (jobs, add task collection, get/list tasks) with
     Shared Key checking, the service's validation, and optional seeded fault injection.
@@ -121,9 +132,23 @@ def emulator_cmd(
         )
     except ValueError as exc:
         raise click.UsageError(str(exc)) from exc
+    storage: StorageAccount | None = None
+    if storage_connection_string:
+        try:
+            storage = StorageAccount.from_connection_string(storage_connection_string)
+        except ValueError as exc:
+            raise click.BadParameter(
+                redact(str(exc)), param_hint="--storage-connection-string"
+            ) from exc
     try:
         server = EmulatorServer(
-            host=host, port=port, account=account, key=key, faults=faults, log_level="warning"
+            host=host,
+            port=port,
+            account=account,
+            key=key,
+            faults=faults,
+            log_level="warning",
+            storage=storage,
         )
     except OSError as exc:
         click.echo(f"cannot listen on {host}:{port}: {exc.strerror or exc}", err=True)
@@ -135,6 +160,13 @@ def emulator_cmd(
     # The development key is public; a key of the user's own is never printed.
     shown = key if key == DEV_KEY else "<the key given with --key>"
     click.echo(f"  export AZURE_BATCH_ACCESS_KEY={shown}")
+    if storage is not None:
+        click.echo(f"Auto storage: account {storage.name} at {storage.blob_endpoint}")
+    else:
+        click.echo(
+            "Auto storage: Azurite's development account when Azurite listens on "
+            f"127.0.0.1:{AZURITE_BLOB_PORT}"
+        )
     if faults.active:
         click.echo(f"Fault injection: {faults}")
     serve_forever(server)

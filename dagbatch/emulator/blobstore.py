@@ -108,14 +108,13 @@ class StorageAccount:
         Raises ``ValueError`` saying what is missing; the message never holds the key.
         """
         parts: dict[str, str] = {}
-        for item in connection_string.strip().split(";"):
+        for number, item in enumerate(connection_string.strip().split(";"), 1):
             if not item.strip():
                 continue
             name, sep, value = item.partition("=")
             if not sep:
-                raise ValueError(
-                    f"connection string item {redact(item.strip())!r} is not NAME=VALUE"
-                )
+                # The item itself is not shown: it may be (part of) the key.
+                raise ValueError(f"connection string item {number} is not NAME=VALUE")
             parts[name.strip().lower()] = value.strip()
         if parts.get("usedevelopmentstorage", "").lower() == "true":
             return cls.azurite()
@@ -170,6 +169,13 @@ def detect_azurite(port: int = AZURITE_BLOB_PORT, timeout_s: float = 0.2) -> Sto
             return StorageAccount.azurite(azurite_blob_endpoint(port))
     except OSError:
         return None
+
+
+def local_pool_storage(configured: StorageAccount | None) -> StorageAccount | None:
+    """The auto-storage account a local run uses: the configured one (``dagbatch emulator
+    --storage-connection-string``), else Azurite's development account when Azurite listens
+    on its default port, else None (then ``autoStorageContainerName`` fails the task)."""
+    return configured if configured is not None else detect_azurite()
 
 
 # --------------------------------------------------------------------------------------
@@ -927,6 +933,7 @@ __all__ = [
     "expand_env",
     "expand_file_pattern",
     "has_wildcard",
+    "local_pool_storage",
     "upload_condition_holds",
     "upload_output_files",
 ]

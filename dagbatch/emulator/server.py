@@ -12,6 +12,7 @@ import uvicorn
 
 from dagbatch.emulator import DEV_ACCOUNT, DEV_KEY
 from dagbatch.emulator.app import EmulatorSettings, create_app
+from dagbatch.emulator.blobstore import StorageAccount
 from dagbatch.emulator.faults import FaultConfig
 from dagbatch.emulator.store import EmulatorStore
 
@@ -36,6 +37,7 @@ class EmulatorServer:
 
     ``port=0`` picks a free port; ``endpoint`` tells which. Use as a context manager, or call
     ``start()`` and ``stop()``. ``store`` holds every job and task and the counters.
+    ``storage`` is the local pool's auto-storage account (``settings.storage``).
     """
 
     def __init__(
@@ -50,13 +52,14 @@ class EmulatorServer:
         store: EmulatorStore | None = None,
         check_auth: bool = True,
         log_level: str = "warning",
+        storage: StorageAccount | None = None,
     ) -> None:
         self.host = host
         self.account = account
         self.key = key
         all_accounts = {account: key, **(accounts or {})}
         self.app, self.settings, self.store = create_app(
-            store, accounts=all_accounts, faults=faults, check_auth=check_auth
+            store, accounts=all_accounts, faults=faults, check_auth=check_auth, storage=storage
         )
         # proto=IPPROTO_TCP matters: asyncio sets TCP_NODELAY on accepted connections only
         # when the socket says it is TCP; without it every response waits ~40 ms on
