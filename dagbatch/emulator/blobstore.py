@@ -71,9 +71,16 @@ _REDACTED_LOGGERS = (
     "httpcore",
     "httpcore.connection",
     "httpcore.http11",
-    # requests' transport (used by the SDK) logs each request line, query string included.
+    "azure.core.pipeline.policies._redirect",
+    "azure.core.pipeline.policies._retry",
+    "azure.storage.blob._shared.policies",
+    # requests' transport (used by the SDK) logs each request line, query string included,
+    # and URLs when it retries or redirects.
     "urllib3",
+    "urllib3.connection",
     "urllib3.connectionpool",
+    "urllib3.poolmanager",
+    "urllib3.util.retry",
 )
 redact_loggers(_REDACTED_LOGGERS)
 
