@@ -121,7 +121,10 @@ def test_a_workflow_reads_and_writes_blob_storage(
          "dependsOn": {"taskIds": ["expired"]}},
         {"id": "denied",
          "commandLine": "/bin/sh -c 'echo x > x.txt'",
-         "outputFiles": [_out(read_only, "x.txt", None, "taskcompletion")]},
+         "outputFiles": [_out(read_only, "x.txt", None, "taskcompletion")],
+         # Explicit: whether exit code 0's default (satisfy) or the failure's (block) wins
+         # for an upload error is not documented.
+         "exitConditions": {"fileUploadError": {"dependencyAction": "block"}}},
         {"id": "after-denied", "commandLine": "/bin/true",
          "dependsOn": {"taskIds": ["denied"]}},
     ]
@@ -151,7 +154,7 @@ def test_a_workflow_reads_and_writes_blob_storage(
         sig = parse_qs(urlsplit(url).query)["sig"][0]
         assert sig not in str(dict(final[task_id]))
     assert final["after-missing"].execution_info.result == "success"  # satisfy
-    # An upload failure: fileUploadError after a zero exit; the default blocks dependents.
+    # An upload failure: fileUploadError after a zero exit, whose action blocks dependents.
     assert info("denied").exit_code == 0 and info("denied").result == "failure"
     assert info("denied").failure_info.code == "FileUploadAccessDenied"
 
