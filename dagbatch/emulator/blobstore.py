@@ -569,7 +569,7 @@ def _download_http(url: str, resource_file: Mapping[str, Any], working_dir: Path
             f"({type(exc).__name__})",
             details,
         ) from None
-    except httpx.HTTPError as exc:
+    except (httpx.HTTPError, httpx.InvalidURL, ValueError) as exc:
         raise TaskFileFailure(
             "BlobDownloadMiscError",
             f"resource file {file_path!r}: downloading {safe_url(url)} failed: "

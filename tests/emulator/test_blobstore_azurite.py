@@ -189,6 +189,10 @@ def test_unreachable_url_is_a_misc_download_error(task: tuple[Path, Path]) -> No
         )
     assert info.value.code == "BlobDownloadMiscError"
     assert "c2VjcmV0" not in str(info.value)
+    for bad in ("not a url", "ftp://127.0.0.1/x", "http://[::1"):
+        with pytest.raises(TaskFileFailure) as info:
+            download_resource_files([{"httpUrl": bad, "filePath": "x"}], wd)
+        assert info.value.code == "BlobDownloadMiscError", bad
 
 
 # --- output files -------------------------------------------------------------------------
