@@ -16,6 +16,25 @@ Azurite, the official storage emulator):
   (upload). Messages name the file; SAS signatures and account keys never appear (every text
   goes through ``dagbatch.redact.redact``).
 
+How the task runner uses it (one task, in its directory ``task_dir`` with ``task_dir/wd``)::
+
+    storage = local_pool_storage(settings.storage)      # configured, or Azurite if running
+    try:
+        download_resource_files(task["resourceFiles"], wd, storage=storage)
+    except TaskFileFailure as failure:                   # failure.stage == "download"
+        # completed, result failure, no exitCode, failureInfo = failure.failure_info();
+        # exit options: exitConditions.preProcessingError, else default (BATCH_FACTS 5)
+        ...
+    exit_code = run the command line (stdout.txt / stderr.txt in task_dir)
+    try:
+        upload_output_files(task["outputFiles"], working_dir=wd, task_dir=task_dir,
+                            exit_code=exit_code, env=task_environment)
+    except TaskFileFailure as failure:                   # failure.stage == "upload"
+        # completed, result failure, the exit code kept, failureInfo = failure.failure_info();
+        # exit options: a matching exitCodes/exitCodeRanges entry, else fileUploadError,
+        # else default; neither is retried (BATCH_FACTS 3)
+        ...
+
 Blob containers are read and written with the official ``azure-storage-blob`` SDK (the
 ``storage`` extra); an ``httpUrl`` is a plain HTTP GET of any URL, as Batch does it, with
 httpx. The SDK is imported only when a container is used, so the emulator runs without it for
