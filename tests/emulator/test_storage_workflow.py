@@ -187,3 +187,41 @@ def test_the_readme_storage_example_runs(
     shown = subprocess.run([sys.executable, example, "show"], env=env, check=True,
                            capture_output=True, text=True, timeout=120).stdout
     assert "total: 300 (expected 300)" in shown
+
+
+def test_a_thousand_files_move_through_a_local_run(
+    azurite: AzuriteServer, emulator_factory: Any
+) -> None:
+    """1,000 blobs in by storageContainerUrl, 1,000 results out by an outputFiles pattern,
+    through two tasks: every blob that should be written is there."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    models = pytest.importorskip("azure.batch").models
+    suffix = uuid.uuid4().hex[:10]
+    source, results = f"many-in-{suffix}", f"many-out-{suffix}"
+    client = azurite.create_container(source)
+    azurite.create_container(results)
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda i: client.upload_blob(f"d/{i % 10}/{i:04d}.txt", b"%d\n" % i),
+                      range(1000)))
+    write = azurite.container_sas_url(results, "rwl")
+    tasks = [
+        {"id": f"half-{half}",
+         # each task copies its half (500 files) into out/ with a new suffix
+         "commandLine": "/bin/sh -c 'for f in in/d/*/*.txt; do "
+                        "mkdir -p out/$(dirname $f); cp $f out/${f%.txt}.res; done'",
+         "resourceFiles": [{"storageContainerUrl": azurite.container_sas_url(source),
+                            "blobPrefix": f"d/{digit}", "filePath": "in"}
+                           for digit in range(half * 5, half * 5 + 5)],
+         "outputFiles": [_out(write, "out/in/**/*.res", "results", "tasksuccess")]}
+        for half in range(2)
+    ]
+    server = emulator_factory(storage=azurite.account)
+    with _client(server) as batch_client:
+        batch_client.create_job(models.BatchJobCreateOptions(
+            {"id": "many-files", "poolInfo": {"poolId": "local"}}))
+        batch_client.create_tasks("many-files", [models.BatchTaskCreateOptions(t) for t in tasks])
+        final = _wait(batch_client, "many-files", {"half-0", "half-1"}, set())
+    assert {t.execution_info.result for t in final.values()} == {"success"}
+    blobs = azurite.read_blobs(results)
+    assert blobs == {f"results/d/{i % 10}/{i:04d}.res": b"%d\n" % i for i in range(1000)}
