@@ -169,18 +169,23 @@ class TaskFileFailure(DagbatchError):
     ``code`` is one of Batch's failureInfo codes (``DOWNLOAD_FAILURE_CODES`` or
     ``UPLOAD_FAILURE_CODES``); ``stage`` is ``"download"`` (Batch reports it as a
     ``preProcessingError``: the command line never ran) or ``"upload"`` (a
-    ``fileUploadError``: it ran). ``message`` names the file and never a SAS signature;
-    ``details`` become failureInfo's name/value ``details``. ``failure_info()`` is the wire
-    shape of ``executionInfo.failureInfo``.
+    ``fileUploadError``: it ran), given or taken from the code (an upload code: upload).
+    ``message`` names the file and never a SAS signature; ``details`` become failureInfo's
+    name/value ``details``. ``failure_info()`` is the wire shape of
+    ``executionInfo.failureInfo``.
     """
 
-    def __init__(self, code: str, message: str, details: dict[str, str] | None = None):
-        if code in DOWNLOAD_FAILURE_CODES:
-            self.stage: Literal["download", "upload"] = "download"
-        elif code in UPLOAD_FAILURE_CODES:
-            self.stage = "upload"
-        else:
-            raise ValueError(f"not a resource or output file failure code: {code!r}")
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        details: dict[str, str] | None = None,
+        *,
+        stage: Literal["download", "upload"] | None = None,
+    ):
+        if stage is None:
+            stage = "upload" if code in UPLOAD_FAILURE_CODES else "download"
+        self.stage: Literal["download", "upload"] = stage
         self.code = code
         self.message = message
         self.details: dict[str, str] = dict(details or {})
