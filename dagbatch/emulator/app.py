@@ -29,7 +29,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 from urllib.parse import quote, unquote
 
 import orjson
@@ -50,9 +50,6 @@ from dagbatch.emulator.faults import (
     request_rng,
 )
 from dagbatch.emulator.store import EmulatorStore, Job, http_time, iso_time, make_etag, now
-
-if TYPE_CHECKING:
-    from dagbatch.emulator.blobstore import StorageAccount
 
 MEDIA_TYPE: Final = "application/json;odata=minimalmetadata"
 LIST_PAGE_DEFAULT: Final = 1000
@@ -127,9 +124,6 @@ class EmulatorSettings:
     accounts: Mapping[str, str]
     faults: FaultConfig
     check_auth: bool = True
-    #: The local pool's auto-storage account (``autoStorageContainerName`` resource files);
-    #: None: Azurite's development account when Azurite runs (``blobstore.local_pool_storage``).
-    storage: StorageAccount | None = None
 
 
 @dataclass
@@ -860,9 +854,8 @@ def create_app(
     accounts: Mapping[str, str],
     faults: FaultConfig | None = None,
     check_auth: bool = True,
-    storage: StorageAccount | None = None,
 ) -> tuple[Starlette, EmulatorSettings, EmulatorStore]:
     """The ASGI app, its (mutable) settings and its store."""
     store = store if store is not None else EmulatorStore()
-    settings = EmulatorSettings(dict(accounts), faults or FaultConfig(), check_auth, storage)
+    settings = EmulatorSettings(dict(accounts), faults or FaultConfig(), check_auth)
     return BatchEmulatorApp(store, settings).build(), settings, store

@@ -18,7 +18,7 @@ Azurite, the official storage emulator):
 
 How the task runner uses it (one task, in its directory ``task_dir`` with ``task_dir/wd``)::
 
-    storage = local_pool_storage(settings.storage)      # configured, or Azurite if running
+    storage = local_pool_storage(configured)  # the emulator's storage, or Azurite if running
     try:
         download_resource_files(task["resourceFiles"], wd, storage=storage)
     except TaskFileFailure as failure:                   # failure.stage == "download"

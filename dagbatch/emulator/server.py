@@ -37,7 +37,8 @@ class EmulatorServer:
 
     ``port=0`` picks a free port; ``endpoint`` tells which. Use as a context manager, or call
     ``start()`` and ``stop()``. ``store`` holds every job and task and the counters.
-    ``storage`` is the local pool's auto-storage account (``settings.storage``).
+    ``storage`` is the local pool's auto-storage account, for the task runner
+    (``blobstore.local_pool_storage``).
     """
 
     def __init__(
@@ -59,8 +60,9 @@ class EmulatorServer:
         self.key = key
         all_accounts = {account: key, **(accounts or {})}
         self.app, self.settings, self.store = create_app(
-            store, accounts=all_accounts, faults=faults, check_auth=check_auth, storage=storage
+            store, accounts=all_accounts, faults=faults, check_auth=check_auth
         )
+        self.storage = storage
         # proto=IPPROTO_TCP matters: asyncio sets TCP_NODELAY on accepted connections only
         # when the socket says it is TCP; without it every response waits ~40 ms on
         # delayed ACKs.

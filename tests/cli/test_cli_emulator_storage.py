@@ -69,10 +69,10 @@ def test_the_emulator_announces_its_auto_storage_and_never_the_key() -> None:
     assert KEY not in text
 
 
-def test_the_server_keeps_the_account_in_its_settings() -> None:
+def test_the_server_keeps_the_account() -> None:
     account = StorageAccount.from_connection_string(CONN)
     with EmulatorServer(storage=account) as server:
-        assert server.settings.storage == account
+        assert server.storage == account
     # Configured wins; otherwise Azurite's development account only if Azurite runs.
     assert local_pool_storage(account) is account
     detected = local_pool_storage(None)
