@@ -18,9 +18,8 @@ Azurite, the official storage emulator):
 
 How the task runner uses it (one task, in its directory ``task_dir`` with ``task_dir/wd``)::
 
-    storage = local_pool_storage(configured)  # the emulator's storage, or Azurite if running
-    try:
-        download_resource_files(task["resourceFiles"], wd, storage=storage)
+    try:   # storage: the configured account, or None (then Azurite's, if it runs)
+        download_resource_files(task["resourceFiles"], wd, storage=configured_storage)
     except TaskFileFailure as failure:                   # failure.stage == "download"
         # completed, result failure, no exitCode, failureInfo = failure.failure_info();
         # exit options: exitConditions.preProcessingError, else default (BATCH_FACTS 5)
@@ -197,11 +196,22 @@ def detect_azurite(port: int = AZURITE_BLOB_PORT, timeout_s: float = 0.2) -> Sto
         return None
 
 
+#: The environment variable of the Azure CLI (and the SDK samples) for a storage account.
+CONNECTION_STRING_ENV = "AZURE_STORAGE_CONNECTION_STRING"
+
+
 def local_pool_storage(configured: StorageAccount | None) -> StorageAccount | None:
     """The auto-storage account a local run uses: the configured one (``dagbatch emulator
-    --storage-connection-string``), else Azurite's development account when Azurite listens
-    on its default port, else None (then ``autoStorageContainerName`` fails the task)."""
-    return configured if configured is not None else detect_azurite()
+    --storage-connection-string``), else the account of ``$AZURE_STORAGE_CONNECTION_STRING``,
+    else Azurite's development account when Azurite listens on its default port, else None
+    (then ``autoStorageContainerName`` fails the task). Raises ``ValueError`` for a malformed
+    connection string in the environment."""
+    if configured is not None:
+        return configured
+    from_env = os.environ.get(CONNECTION_STRING_ENV, "").strip()
+    if from_env:
+        return StorageAccount.from_connection_string(from_env)
+    return detect_azurite()
 
 
 # --------------------------------------------------------------------------------------
@@ -506,7 +516,9 @@ def download_resource_files(
     ``ResourceContainerListTimedOut`` / ``ResourceContainerListMiscError`` for a container
     that cannot be listed, ``Resource{Directory,File}CreateFailed`` /
     ``ResourceFileWriteFailed`` / ``DiskFull`` for the local side. ``storage`` is the local
-    pool's auto-storage account, needed by ``autoStorageContainerName``.
+    pool's auto-storage account, needed by ``autoStorageContainerName``; when None,
+    ``local_pool_storage`` finds one (``$AZURE_STORAGE_CONNECTION_STRING``, else Azurite on
+    127.0.0.1:10000), only when a resource file needs it.
     """
     for index, resource_file in enumerate(resource_files):
         http_url = resource_file.get("httpUrl") or resource_file.get("blobSource")
@@ -527,6 +539,17 @@ def download_resource_files(
         elif container_url:
             _download_container(str(container_url), resource_file, working_dir, None)
         else:
+            if storage is None:
+                try:
+                    storage = local_pool_storage(None)
+                except ValueError as exc:
+                    raise TaskFileFailure(
+                        "ResourceContainerListMiscError",
+                        f"resourceFiles[{index}]: autoStorageContainerName "
+                        f"{auto_container!r}: ${CONNECTION_STRING_ENV} is unusable: "
+                        f"{redact(str(exc))}",
+                        {"ContainerName": str(auto_container)},
+                    ) from None
             if storage is None:
                 raise TaskFileFailure(
                     "ResourceContainerListMiscError",
@@ -619,7 +642,7 @@ def _download_container(
     prefix = resource_file.get("blobPrefix") or None
     container_name = resource_file.get("autoStorageContainerName")
     where = (
-        f"auto-storage container {container_name!r}"
+        f"auto-storage container {container_name!r} ({safe_url(container_url)})"
         if container_name
         else f"container {safe_url(container_url)}"
     )
@@ -950,6 +973,7 @@ __all__ = [
     "AZURITE_ACCOUNT_KEY",
     "AZURITE_ACCOUNT_NAME",
     "AZURITE_BLOB_PORT",
+    "CONNECTION_STRING_ENV",
     "DEFAULT_FILE_MODE",
     "StorageAccount",
     "azurite_blob_endpoint",

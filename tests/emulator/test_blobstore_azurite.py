@@ -14,6 +14,7 @@ from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
 
+from dagbatch.emulator import blobstore
 from dagbatch.emulator.blobstore import download_resource_files, upload_output_files
 from dagbatch.errors import TaskFileFailure
 from tests.azurite_server import AzuriteServer
@@ -156,11 +157,38 @@ def test_container_failures(azurite: AzuriteServer, task: tuple[Path, Path]) -> 
                                 storage=azurite.account)
     assert info.value.code == "ResourceContainerNotFound"
     assert "absent-container" in info.value.message
-    # No storage account configured for the local pool.
+
+
+def test_auto_storage_defaults_to_azurite_when_it_runs(
+    azurite: AzuriteServer, task: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _task_dir, wd = task
+    container = new_container(azurite, {"ref/r.txt": b"r"})
+    entry = [{"autoStorageContainerName": container, "filePath": "x"}]
+    # No storage account configured and no Azurite on its default port.
+    monkeypatch.delenv("AZURE_STORAGE_CONNECTION_STRING", raising=False)
+    monkeypatch.setattr(blobstore, "detect_azurite", lambda: None)
     with pytest.raises(TaskFileFailure) as info:
-        download_resource_files([{"autoStorageContainerName": container}], wd)
+        download_resource_files(entry, wd)
     assert info.value.code == "ResourceContainerListMiscError"
     assert "--storage-connection-string" in info.value.message
+    # Azurite "on its default port" (here: the test's): its development account is used.
+    monkeypatch.setattr(blobstore, "detect_azurite", lambda: azurite.account)
+    download_resource_files(entry, wd)
+    assert (wd / "x/ref/r.txt").read_bytes() == b"r"
+    # The Azure CLI's variable names the account otherwise (here: nowhere reachable).
+    monkeypatch.setenv(
+        "AZURE_STORAGE_CONNECTION_STRING",
+        "AccountName=elsewhere;AccountKey=ZWxzZXdoZXJl;BlobEndpoint=http://127.0.0.1:9/x",
+    )
+    with pytest.raises(TaskFileFailure) as info:
+        download_resource_files(entry, wd)
+    assert info.value.code == "ResourceContainerListMiscError"
+    assert "127.0.0.1:9" in info.value.message
+    monkeypatch.setenv("AZURE_STORAGE_CONNECTION_STRING", "AccountName=only")
+    with pytest.raises(TaskFileFailure) as info:
+        download_resource_files(entry, wd)
+    assert "AZURE_STORAGE_CONNECTION_STRING is unusable" in info.value.message
 
 
 def test_paths_cannot_leave_the_working_directory(
