@@ -41,6 +41,9 @@ def test_the_azurite_command_uses_flags_azurite_has() -> None:
                            timeout=60, check=False).stdout
     for flag in (a for a in start[1:] if a.startswith("--")):
         assert flag in usage, flag
+    # Local only: no telemetry to the internet, listening on loopback.
+    assert "--disableTelemetry" in start
+    assert start[start.index("--blobHost") + 1] == "127.0.0.1"
 
 
 def test_put_and_compile_run_as_written(azurite: AzuriteServer, tmp_path: Path) -> None:

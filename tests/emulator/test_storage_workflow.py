@@ -3,8 +3,9 @@ resource files from all three sources, output files under each upload condition,
 failures Batch reports (``preProcessingError`` / ``fileUploadError``) with dependents following
 the parent's ``dependencyAction``; plus the README's storage example end to end.
 
-The emulator runs tasks only with its task runner (``dagbatch.emulator.taskfiles``); until that
-is there these tests skip, saying so.
+The emulator runs tasks only with its task runner (``dagbatch.emulator.runner``, which takes
+the pool's storage account as ``RealRunner(root, storage=...)``, and
+``dagbatch.emulator.taskfiles``); until that is there these tests skip, saying so.
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ import pytest
 from tests.azurite_server import AzuriteServer
 
 pytestmark = pytest.mark.skipif(
-    importlib.util.find_spec("dagbatch.emulator.taskfiles") is None,
+    importlib.util.find_spec("dagbatch.emulator.taskfiles") is None
+    and importlib.util.find_spec("dagbatch.emulator.runner") is None,
     reason="needs the emulator's task runner",
 )
 
