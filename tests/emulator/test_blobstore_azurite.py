@@ -92,6 +92,23 @@ def test_resource_files_from_all_three_sources(
     assert stat.S_IMODE((wd / "ref/genome.fa").stat().st_mode) == 0o770
 
 
+def test_blob_names_that_need_escaping_arrive_intact(
+    azurite: AzuriteServer, task: tuple[Path, Path]
+) -> None:
+    _task_dir, wd = task
+    names = {"dir/with space/ü#1.txt": b"1", "p%41/q?x=1&y.txt": b"2", "a+b/c;d.txt": b"3"}
+    container = new_container(azurite, names)
+    auto = new_container(azurite, names)
+    download_resource_files(
+        [{"storageContainerUrl": azurite.container_sas_url(container), "filePath": "s"},
+         {"autoStorageContainerName": auto, "filePath": "a"}],
+        wd, storage=azurite.account,
+    )
+    for name, data in names.items():
+        assert (wd / "s" / name).read_bytes() == data, name
+        assert (wd / "a" / name).read_bytes() == data, name
+
+
 def test_blob_source_of_2017_is_an_http_url(
     azurite: AzuriteServer, task: tuple[Path, Path]
 ) -> None:
