@@ -20,7 +20,8 @@
     │   ├── JobReplaced                the job the journal recorded is gone or was re-created
     │   └── BatchServiceError          a whole-request error answer (status, code, message)
     │       └── RequestBodyTooLarge    413: send fewer tasks per request
-    └── TaskFileFailure                a task's resource or output files failed (emulator)
+    └── TaskFileFailure                a local run could not download a resource file or
+                                       upload an output file (Batch's failureInfo code)
 
 Errors keep their data as attributes; foreign exceptions are translated at the boundary
 with ``raise ... from``. The CLI maps them to exit codes (``dagbatch.cli.exit_codes``).
@@ -196,15 +197,75 @@ class JournalWriteError(ConfigError):
     """The journal could not be written (disk full, file too large, I/O error)."""
 
 
-class TaskFileFailure(DagbatchError):
-    """A task's resource files could not be downloaded, or its output files uploaded, in a
-    local run. ``code`` is the Batch ``failureInfo`` code (``BlobNotFound``,
-    ``DownloadMiscError``, ``FileUploadMiscError``, ...), ``details`` its name/value details;
-    the emulator maps it to ``failureInfo`` (category ``usererror``) and to the
-    ``preProcessingError`` / ``fileUploadError`` exit conditions."""
+#: Batch's failureInfo codes for resource file downloads (a ``preProcessingError``) and output
+#: file uploads (a ``fileUploadError``); docs/BATCH_FACTS.md section 1, from the .NET SDK's
+#: ``TaskFailureInformationCodes``.
+DOWNLOAD_FAILURE_CODES = frozenset(
+    {
+        "BlobAccessDenied",
+        "BlobDownloadMiscError",
+        "BlobDownloadTimedOut",
+        "BlobNotFound",
+        "ResourceContainerAccessDenied",
+        "ResourceContainerNotFound",
+        "ResourceContainerListTimedOut",
+        "ResourceContainerListMiscError",
+        "ResourceDirectoryCreateFailed",
+        "ResourceFileCreateFailed",
+        "ResourceFileWriteFailed",
+        "DiskFull",
+    }
+)
+UPLOAD_FAILURE_CODES = frozenset(
+    {
+        "FileUploadAccessDenied",
+        "FileUploadContainerNotFound",
+        "FileUploadConflict",
+        "FileUploadTimedOut",
+        "FileUploadMiscError",
+    }
+)
 
-    def __init__(self, code: str, message: str, details: dict[str, str] | None = None) -> None:
-        super().__init__(message)
+
+class TaskFileFailure(DagbatchError):
+    """A task's resource file could not be downloaded, or an output file not uploaded.
+
+    ``code`` is one of Batch's failureInfo codes (``DOWNLOAD_FAILURE_CODES`` or
+    ``UPLOAD_FAILURE_CODES``); ``stage`` is ``"download"`` (Batch reports it as a
+    ``preProcessingError``: the command line never ran) or ``"upload"`` (a
+    ``fileUploadError``: it ran), given or taken from the code (an upload code: upload).
+    ``message`` names the file and never a SAS signature; ``details`` become failureInfo's
+    name/value ``details``. ``failure_info()`` is the wire shape of
+    ``executionInfo.failureInfo``.
+    """
+
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        details: dict[str, str] | None = None,
+        *,
+        stage: Literal["download", "upload"] | None = None,
+    ):
+        if stage is None:
+            stage = "upload" if code in UPLOAD_FAILURE_CODES else "download"
+        self.stage: Literal["download", "upload"] = stage
         self.code = code
         self.message = message
         self.details: dict[str, str] = dict(details or {})
+        super().__init__(f"{code}: {message}")
+
+    @property
+    def category(self) -> Literal["usererror", "servererror"]:
+        """Batch's failureInfo category. Every file failure here comes from the task's own
+        inputs or destination (a URL, a SAS, a container, the disk), so ``usererror``."""
+        return "usererror"
+
+    def failure_info(self) -> dict[str, Any]:
+        """``executionInfo.failureInfo`` as Batch returns it (wire shape, camelCase)."""
+        return {
+            "category": self.category,
+            "code": self.code,
+            "message": self.message,
+            "details": [{"name": k, "value": v} for k, v in self.details.items()],
+        }

@@ -7,6 +7,8 @@ journal and report, the emulator and storage code.
   percent-encoded once or twice (``sig%3D...``, ``sig%253D...``) or JSON-escaped
   (``sig\\u003d...``);
 - Shared Key signatures (``SharedKey account:signature``) and bearer tokens;
+- the account key of a storage connection string (``AccountKey=...``) and the token of its
+  ``SharedAccessSignature=...`` part;
 - every secret given to ``register_secret`` (the account key, Entra tokens): as is,
   percent-encoded (upper- or lower-case hex, ``+`` as ``%2B`` or as a space), twice
   percent-encoded, JSON-escaped (``\\/``) and in its base64url spelling.
@@ -34,6 +36,8 @@ _SIG_RE = re.compile(
 )
 _SHAREDKEY_RE = re.compile(r"(SharedKey\s+[^:\s]+:)[A-Za-z0-9+/=%]+")
 _BEARER_RE = re.compile(r"(?i)(\bBearer\s+)[A-Za-z0-9\-._~+/]+=*")
+_ACCOUNT_KEY_RE = re.compile(r"(?i)(\bAccountKey=)[^;\s\"']+")
+_CONN_SAS_RE = re.compile(r"(?i)(\bSharedAccessSignature=)[^;\s\"']+")
 
 
 def _encodings(secret: str) -> set[str]:
@@ -67,6 +71,8 @@ def redact(text: str) -> str:
             text = text.replace(secret, REDACTED)
     text = _SIG_RE.sub(rf"\g<1>{REDACTED}", text)
     text = _SHAREDKEY_RE.sub(rf"\g<1>{REDACTED}", text)
+    text = _ACCOUNT_KEY_RE.sub(rf"\g<1>{REDACTED}", text)
+    text = _CONN_SAS_RE.sub(rf"\g<1>{REDACTED}", text)
     return _BEARER_RE.sub(rf"\g<1>{REDACTED}", text)
 
 
@@ -102,7 +108,12 @@ REDACTED_LOGGERS = (
 
 def install_log_redaction() -> None:
     """Attach one ``RedactingFilter`` to each of ``REDACTED_LOGGERS`` (idempotent)."""
-    for name in REDACTED_LOGGERS:
+    redact_loggers(REDACTED_LOGGERS)
+
+
+def redact_loggers(names: tuple[str, ...]) -> None:
+    """Attach a ``RedactingFilter`` to each named logger (idempotent)."""
+    for name in names:
         logger = logging.getLogger(name)
         if not any(isinstance(f, RedactingFilter) for f in logger.filters):
             logger.addFilter(RedactingFilter())

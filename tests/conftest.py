@@ -6,6 +6,10 @@ starts more, e.g. ``emulator_factory(throttle=0.3, seed=7)`` or
 ``.endpoint`` ("http://127.0.0.1:PORT"), ``.account``, ``.key``, ``.store`` (jobs, tasks and
 counters: ``store.task_ids(job)``, ``store.task(job, id)``, ``store.stats()``) and
 ``.set_faults(FaultConfig)``. All are stopped at the end of the test.
+
+``azurite`` (session) is Azurite's blob service: ``.account`` (a ``StorageAccount``),
+``.service()``, ``.create_container(name)``, ``.container_sas_url(name, permission)``,
+``.blob_sas_url(container, blob, expires_in)``, ``.read_blobs(container)``.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import pytest
 
 from dagbatch.emulator import FaultConfig
 from dagbatch.emulator.server import EmulatorServer
+from tests.azurite_server import AzuriteServer, start_azurite
 
 _FAULT_FIELDS = {f.name for f in dataclasses.fields(FaultConfig)}
 
@@ -51,3 +56,14 @@ def emulator_factory() -> Iterator[EmulatorFactory]:
 def emulator(emulator_factory: EmulatorFactory) -> EmulatorServer:
     """A running emulator without faults, default dev account and key."""
     return emulator_factory()
+
+
+@pytest.fixture(scope="session")
+def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AzuriteServer]:
+    """Azurite's blob service on 127.0.0.1 (a free port, in memory) for the whole session;
+    skips without Node.js, except in CI where it fails (see tests/azurite_server.py)."""
+    server = start_azurite(tmp_path_factory.mktemp("azurite"))
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -11,6 +11,8 @@ import click
 
 from dagbatch.cli.exit_codes import ExitCode
 from dagbatch.emulator import DEV_ACCOUNT, DEV_KEY, OPERATIONS, FaultConfig
+from dagbatch.emulator.blobstore import AZURITE_BLOB_PORT, StorageAccount
+from dagbatch.redact import redact
 
 
 def _probability(ctx: click.Context, param: click.Parameter, value: float) -> float:
@@ -100,6 +102,14 @@ def _probability(ctx: click.Context, param: click.Parameter, value: float) -> fl
     is_flag=True,
     help="Store tasks and never run them (they stay active): for submission tests.",
 )
+@click.option(
+    "--storage-connection-string",
+    envvar="AZURE_STORAGE_CONNECTION_STRING",
+    default=None,
+    help="The local pool's auto-storage account (autoStorageContainerName resource files), "
+    "as an Azure Storage connection string [env AZURE_STORAGE_CONNECTION_STRING]. Default: "
+    "Azurite's development account when Azurite listens on 127.0.0.1:10000.",
+)
 def emulator_cmd(
     host: str,
     port: int,
@@ -119,6 +129,7 @@ def emulator_cmd(
     simulate: bool,
     exit_codes_file: Path | None,
     store_only: bool,
+    storage_connection_string: str | None,
 ) -> None:
     """Serve a local Azure Batch emulator: jobs and tasks as the service serves them, Shared
     Key checking, the service's validation, and optional seeded fault injection. Tasks run
@@ -155,6 +166,14 @@ def emulator_cmd(
         )
     except ValueError as exc:
         raise click.UsageError(str(exc)) from exc
+    storage: StorageAccount | None = None
+    if storage_connection_string:
+        try:
+            storage = StorageAccount.from_connection_string(storage_connection_string)
+        except ValueError as exc:
+            raise click.BadParameter(
+                redact(str(exc)), param_hint="--storage-connection-string"
+            ) from exc
     from dagbatch.emulator.runner import RealRunner
     from dagbatch.emulator.scheduler import Runner
     from dagbatch.emulator.simulate import SimulatedRunner, WhatIfRunner, load_exit_codes
@@ -170,7 +189,7 @@ def emulator_cmd(
         runner, mode = SimulatedRunner(codes), "simulated (no process runs)"
     elif not store_only:
         root = workdir or Path(tempfile.mkdtemp(prefix="dagbatch-emulator-"))
-        real = RealRunner(root, account=account)
+        real = RealRunner(root, account=account, storage=storage)
         runner = WhatIfRunner(real, codes) if codes else real
         mode = f"run as processes under {real.root}"
     try:
@@ -183,6 +202,7 @@ def emulator_cmd(
             log_level="warning",
             runner=runner,
             slots=slots,
+            storage=storage,
         )
     except OSError as exc:
         click.echo(f"cannot listen on {host}:{port}: {exc.strerror or exc}", err=True)
@@ -202,6 +222,13 @@ def emulator_cmd(
     if isinstance(runner, RealRunner | WhatIfRunner):
         (runner if isinstance(runner, RealRunner) else runner.real).account_url = server.endpoint
     click.echo(f"Tasks: {mode}; {server.engine.slots} task slot(s)")
+    if storage is not None:
+        click.echo(f"Auto storage: account {storage.name} at {storage.blob_endpoint}")
+    else:
+        click.echo(
+            "Auto storage: Azurite's development account when Azurite listens on "
+            f"127.0.0.1:{AZURITE_BLOB_PORT}"
+        )
     if faults.active:
         click.echo(f"Fault injection: {faults}")
     serve_forever(server)

@@ -3,7 +3,7 @@
 ``EmulatorServer`` (needs the ``emulator`` extra: starlette and uvicorn) serves it on
 127.0.0.1; ``FaultConfig`` says what faults to inject; ``EmulatorStore`` holds what was added;
 ``scheduler.Engine`` runs the tasks with Batch's rules, through a runner: ``runner.RealRunner``
-(processes, files through ``taskfiles``) or ``simulate.SimulatedRunner`` (what-if exit codes).
+(processes, files through ``blobstore``) or ``simulate.SimulatedRunner`` (what-if exit codes).
 Modules: ``app`` (routing, the shared prologue), ``jobs`` and ``tasks`` (the operations),
 ``rules`` (the service's validation rules), ``replies`` (the error factory), ``odata``
 (``$filter``/``$select``), ``store``, ``wire``, ``faults``.

@@ -8,7 +8,7 @@
 - The ``AZ_BATCH_*`` variables, then the job's ``commonEnvironmentSettings``, then the task's
   ``environmentSettings`` (tasks override the job's). Only ``PATH``, ``HOME``, ``LANG``,
   ``TMPDIR`` and ``USER`` pass through from the caller's environment: no credentials leak.
-- Resource and output files through ``taskfiles``.
+- Resource and output files through ``blobstore`` (Azure Storage, Azurite locally).
 - Each process leads its own process group; terminate, timeout and shutdown kill the group
   (no orphans). A process killed by signal N reports 128 + N.
 """
@@ -28,7 +28,8 @@ from typing import Any, Final
 
 import orjson
 
-from dagbatch.emulator import taskfiles
+from dagbatch.emulator import blobstore
+from dagbatch.emulator.blobstore import StorageAccount
 from dagbatch.emulator.scheduler import DEFAULT_SPEC, Engine, failure_info
 from dagbatch.emulator.store import Job
 from dagbatch.errors import TaskFileFailure
@@ -64,7 +65,8 @@ class _Run:
 
 class RealRunner:
     """Runs tasks as processes under ``root``; ``account``/``endpoint``/``pool_id`` fill the
-    ``AZ_BATCH_*`` account variables."""
+    ``AZ_BATCH_*`` account variables; ``storage`` is the local pool's auto-storage account
+    (``autoStorageContainerName`` resource files; see ``blobstore.local_pool_storage``)."""
 
     def __init__(
         self,
@@ -73,8 +75,10 @@ class RealRunner:
         account: str = "devaccount",
         account_url: str = "http://127.0.0.1",
         node_id: str = "tvmps_dagbatch_local_node_0",
+        storage: StorageAccount | None = None,
     ) -> None:
         self.root = Path(root).resolve()
+        self.storage = storage
         self.account = account
         self.account_url = account_url
         self.node_id = node_id
@@ -175,7 +179,9 @@ class RealRunner:
         except OSError:  # a retry, a re-added id, or the job's first task: the slow path
             wd.mkdir(parents=True, exist_ok=True)
         try:
-            taskfiles.download_resource_files(task.get("resourceFiles") or [], wd)
+            blobstore.download_resource_files(
+                task.get("resourceFiles") or [], wd, storage=self.storage
+            )
         except TaskFileFailure as exc:
             return "preprocessing", None, failure_info(exc.code, exc.message, exc.details)
         try:
@@ -256,8 +262,8 @@ class RealRunner:
         code = exit_status(process.returncode)
         if kind == "exit" and task.get("outputFiles"):
             try:
-                taskfiles.upload_output_files(
-                    task["outputFiles"], working_dir=wd, task_dir=task_dir, exit_code=code
+                blobstore.upload_output_files(
+                    task["outputFiles"], working_dir=wd, task_dir=task_dir, exit_code=code, env=env
                 )
             except TaskFileFailure as exc:
                 return "upload", code, failure_info(exc.code, exc.message, exc.details)

@@ -13,6 +13,7 @@ import uvicorn
 
 from dagbatch.emulator import DEV_ACCOUNT, DEV_KEY
 from dagbatch.emulator.app import EmulatorSettings, create_app
+from dagbatch.emulator.blobstore import StorageAccount
 from dagbatch.emulator.faults import FaultConfig
 from dagbatch.emulator.scheduler import Engine, Runner
 from dagbatch.emulator.store import EmulatorStore
@@ -57,6 +58,9 @@ class EmulatorServer:
     ``runner`` runs the tasks (``runner.RealRunner``: processes; ``simulate.SimulatedRunner``:
     what-if exit codes) on a pool of ``slots`` task slots (default: one per CPU); without
     one, tasks are stored and stay active, never run. ``engine`` is the scheduler.
+
+    ``storage`` is the local pool's auto-storage account, for the task runner
+    (``blobstore.local_pool_storage``).
     """
 
     def __init__(
@@ -74,6 +78,7 @@ class EmulatorServer:
         runner: Runner | None = None,
         slots: int | None = None,
         max_connections: int = MAX_CONNECTIONS,
+        storage: StorageAccount | None = None,
     ) -> None:
         self.host = host
         self.account = account
@@ -84,6 +89,9 @@ class EmulatorServer:
         self.app, self.settings, self.store = create_app(
             store, accounts=all_accounts, faults=faults, check_auth=check_auth
         )
+        self.storage = storage
+        if storage is not None and getattr(runner, "storage", storage) is None:
+            runner.storage = storage  # type: ignore[union-attr]
         # proto=IPPROTO_TCP matters: asyncio sets TCP_NODELAY on accepted connections only
         # when the socket says it is TCP; without it every response waits ~40 ms on
         # delayed ACKs.
