@@ -150,8 +150,7 @@ def compile_targets(rows: Sequence[compile_bench.Row]) -> list[Target]:
     ratio = large.us_per_task / small.us_per_task
     out.append(
         Target(
-            f"compile {large.tasks:,} tasks: time per task <= {GROWTH:g}x that at "
-            f"{small.tasks:,}",
+            f"compile {large.tasks:,} tasks: time per task <= {GROWTH:g}x that at {small.tasks:,}",
             ratio <= GROWTH,
             f"{large.us_per_task:.1f} vs {small.us_per_task:.1f} us per task = {ratio:.2f}x "
             f"(the lean floor's: {large.lean_s / large.tasks / (small.lean_s / small.tasks):.2f}x,"

@@ -133,7 +133,6 @@ class SubmitRun:
         return self.landed == self.tasks and self.ids_match and self.bodies_match
 
 
-
 def _median(values: Sequence[float]) -> float:
     return statistics.median(values) if values else math.nan
 
@@ -508,8 +507,7 @@ def targets(result: SubmitResult) -> list[Target]:
         Target(
             "submit: dagbatch keeps wave order in every run",
             all(c.wave_order(DAGBATCH) for c in result.cells),
-            ", ".join(_point(c) for c in result.cells if not c.wave_order(DAGBATCH))
-            or "every run",
+            ", ".join(_point(c) for c in result.cells if not c.wave_order(DAGBATCH)) or "every run",
         )
     )
     for latency, conc in LIMIT_CELLS:
