@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 import uuid
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
@@ -112,6 +113,9 @@ def _retry_after(response: httpx.Response) -> float | None:
         return None  # an HTTP date: rare for Batch; fall back to our own backoff
 
 
+#: Headers of every request besides those set per request.
+_HEADERS = {"User-Agent": "dagbatch"}
+
 _TRANSIENT_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 
 
@@ -150,8 +154,15 @@ class BatchClient:
     """Async client for the few Batch data-plane operations dagbatch needs.
 
     ``transport`` is the one network seam: pass ``httpx.MockTransport`` or any transport in
-    tests; None uses httpx's default (a connection pool). The httpx client is created on first
-    use inside the running event loop and closed by ``aclose``.
+    tests, and every request goes through one httpx client over it. None (the real network)
+    keeps a *free list* of httpx clients of one HTTP/1.1 keep-alive connection each: a request
+    takes one (or opens a new one when all are busy) and puts it back when its answer is read,
+    so a request costs O(1) whatever the number in flight. (One client with a pool of N
+    connections walks all N on every request start and end: at 64 in flight that bookkeeping
+    was half the client's CPU; see bench/PROFILE.md.) The TLS context is built once and shared
+    by every connection; an ``http://`` endpoint (the emulator) gets a bare one that never
+    loads the CA bundle. Clients are created on first use inside the running event loop and
+    closed by ``aclose``.
     """
 
     def __init__(
@@ -174,38 +185,67 @@ class BatchClient:
         self.timeout = timeout
         self.retry = retry or RetryPolicy()
         self._transport = transport
+        #: Kept for callers that pass it; the free list opens as many connections as there
+        #: are requests in flight (the submission bounds those), so it no longer caps them.
         self._max_connections = max_connections
-        self._http: httpx.AsyncClient | None = None
+        self._http: httpx.AsyncClient | None = None  # over an injected transport
+        self._free: list[httpx.AsyncClient] = []  # idle one-connection clients
+        self._opened: list[httpx.AsyncClient] = []  # every one-connection client, to close
+        self._ssl: ssl.SSLContext | None = None
         #: True once any answer came back from the endpoint: from then on a failed connection
         #: is a blip to retry, before that it means the endpoint is unreachable.
         self.reached = False
 
-    def _client(self) -> httpx.AsyncClient:
-        if self._http is None:
-            transport: httpx.AsyncBaseTransport | None
-            if isinstance(self._transport, httpx.AsyncBaseTransport):
-                transport = self._transport
-            elif isinstance(self._transport, httpx.BaseTransport):
-                transport = _SyncTransportAdapter(self._transport)
-            else:
-                transport = httpx.AsyncHTTPTransport(
-                    limits=httpx.Limits(
-                        max_connections=self._max_connections,
-                        max_keepalive_connections=self._max_connections,
-                    ),
-                    retries=0,
+    def _timeout(self) -> httpx.Timeout:
+        return httpx.Timeout(self.timeout, connect=min(self.timeout, CONNECT_TIMEOUT))
+
+    def _ssl_context(self) -> ssl.SSLContext:
+        """The one TLS context of every connection, built on first use."""
+        if self._ssl is None:
+            # https: the default verification (CA bundle, SSL_CERT_FILE / SSL_CERT_DIR);
+            # http: never used to connect, so a bare context without the CA bundle.
+            self._ssl = httpx.create_ssl_context(verify=self.endpoint.startswith("https://"))
+        return self._ssl
+
+    def _take(self) -> httpx.AsyncClient:
+        """An httpx client for one request: an idle one from the free list, else a new one
+        (of one connection) or the client over the injected transport. Give it back with
+        ``_give``."""
+        if self._transport is not None:
+            if self._http is None:
+                transport: httpx.AsyncBaseTransport
+                if isinstance(self._transport, httpx.AsyncBaseTransport):
+                    transport = self._transport
+                else:
+                    transport = _SyncTransportAdapter(self._transport)
+                self._http = httpx.AsyncClient(
+                    transport=transport, timeout=self._timeout(), headers=_HEADERS
                 )
-            self._http = httpx.AsyncClient(
-                transport=transport,
-                timeout=httpx.Timeout(self.timeout, connect=min(self.timeout, CONNECT_TIMEOUT)),
-                headers={"User-Agent": "dagbatch"},
-            )
-        return self._http
+            return self._http
+        if self._free:
+            return self._free.pop()
+        http = httpx.AsyncClient(
+            transport=httpx.AsyncHTTPTransport(
+                verify=self._ssl_context(),
+                limits=httpx.Limits(max_connections=1, max_keepalive_connections=1),
+                retries=0,
+            ),
+            timeout=self._timeout(),
+            headers=_HEADERS,
+        )
+        self._opened.append(http)
+        return http
+
+    def _give(self, http: httpx.AsyncClient) -> None:
+        """Put a client taken by ``_take`` back on the free list."""
+        if http is not self._http and not http.is_closed:
+            self._free.append(http)
 
     async def aclose(self) -> None:
-        """Close the connection pool (a later call opens a new one)."""
-        if self._http is not None:
-            http, self._http = self._http, None
+        """Close every connection (a later call opens new ones)."""
+        clients = self._opened + ([self._http] if self._http is not None else [])
+        self._http, self._opened, self._free = None, [], []
+        for http in clients:
             await http.aclose()
 
     async def __aenter__(self) -> BatchClient:
@@ -229,19 +269,19 @@ class BatchClient:
 
         ``params`` are query parameters besides ``api-version`` (``$filter``, ``$select``, ...).
         """
-        http = self._client()
         headers = {"client-request-id": str(uuid.uuid4())}
         if body is not None:
             headers["Content-Type"] = CONTENT_TYPE
-        request = http.build_request(
-            method,
-            self.endpoint + path,
-            params={**(params or {}), "api-version": api_version or self.api_version},
-            content=body,
-            headers=headers,
-        )
-        await self.auth.apply(request)
+        http = self._take()
         try:
+            request = http.build_request(
+                method,
+                self.endpoint + path,
+                params={**(params or {}), "api-version": api_version or self.api_version},
+                content=body,
+                headers=headers,
+            )
+            await self.auth.apply(request)
             response = await http.send(request)
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
             # No connection was made: the request did not reach the service.
@@ -255,6 +295,8 @@ class BatchClient:
             raise TransientError(
                 f"{method} {path}: connection failed ({type(exc).__name__}: {exc})"
             ) from exc
+        finally:
+            self._give(http)
         self.reached = True
         return response
 
@@ -305,7 +347,11 @@ class BatchClient:
         for entry in payload["value"]:
             if not isinstance(entry, dict) or not isinstance(entry.get("taskId"), str):
                 continue
-            code, message = _error_of(entry.get("error"))
+            error = entry.get("error")
+            if error is None:  # the common case: no error to read (nor to redact)
+                results.append(TaskAddResult(entry["taskId"], str(entry.get("status", "")).lower()))
+                continue
+            code, message = _error_of(error)
             results.append(
                 TaskAddResult(
                     task_id=entry["taskId"],

@@ -31,11 +31,12 @@ from dagbatch.plan import journal_file, load_plan
 from dagbatch.redact import install_log_redaction
 from dagbatch.submit.client import BatchClient
 from dagbatch.submit.compare import task_differences
+from dagbatch.submit.concurrency import DEFAULT_CONCURRENCY, MAX_CONCURRENCY, MIN_CONCURRENCY
 from dagbatch.submit.job import missing_tasks, prepare_job, set_terminate
 from dagbatch.submit.journal import Journal, RunHeader
 from dagbatch.submit.progress import NullProgress, Progress
 from dagbatch.submit.report import SubmitFailure, SubmitReport, report_path_for, write_report
-from dagbatch.submit.waves import DEFAULT_CONCURRENCY, WaveScheduler
+from dagbatch.submit.waves import WaveScheduler
 
 __all__ = [
     "DEFAULT_CONCURRENCY",
@@ -61,18 +62,26 @@ async def submit_plan_async(
     *,
     job_id: str | None = None,
     client: BatchClient,
-    concurrency: int = DEFAULT_CONCURRENCY,
+    concurrency: int | None = None,
     resume: bool = False,
     journal_path: Path | None = None,
     create_job: bool = False,
     pool_id: str | None = None,
     progress: Progress | None = None,
 ) -> SubmitReport:
-    """Submit a plan directory; see the module docstring. Closes ``client`` when done."""
+    """Submit a plan directory; see the module docstring. Closes ``client`` when done.
+
+    ``concurrency``: addtaskcollection requests in flight, fixed (1 to ``MAX_CONCURRENCY``);
+    None (the default): adaptive, from ``DEFAULT_CONCURRENCY`` up while throughput rises,
+    halved on throttling (``dagbatch.submit.concurrency``).
+    """
     install_log_redaction()
     started = time.monotonic()
-    if concurrency < 1:
-        raise ConfigError("--concurrency must be at least 1")
+    if concurrency is not None and not MIN_CONCURRENCY <= concurrency <= MAX_CONCURRENCY:
+        raise ConfigError(
+            f"--concurrency must be from {MIN_CONCURRENCY} to {MAX_CONCURRENCY} (or left out: "
+            "adaptive)"
+        )
     plan = load_plan(Path(plan_dir))
     if create_job and not pool_id and not plan.job.get("poolInfo"):
         raise ConfigError("--create-job needs --pool-id (job.json has no poolInfo)")
@@ -104,6 +113,7 @@ async def submit_plan_async(
             pool_id=pool_id,
         )
         progress.start(plan.total_tasks, previously, len(plan.waves()))
+        progress.concurrency(sub.gate.level, adaptive=concurrency is None)
         not_submitted = await sub.run_waves()
         confirmed = len(sub.confirmed & plan_ids)
         if (
@@ -161,7 +171,7 @@ def submit_plan(
     *,
     job_id: str | None = None,
     client: BatchClient,
-    concurrency: int = DEFAULT_CONCURRENCY,
+    concurrency: int | None = None,
     resume: bool = False,
     journal_path: Path | None = None,
     create_job: bool = False,
