@@ -24,11 +24,12 @@ import asyncio
 import logging
 import ssl
 import uuid
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlsplit
 
+import httpcore  # noqa: F401 - imported by httpx's transport on first use; here, at start
 import httpx
 import orjson
 
@@ -113,9 +114,6 @@ def _retry_after(response: httpx.Response) -> float | None:
         return None  # an HTTP date: rare for Batch; fall back to our own backoff
 
 
-#: Headers of every request besides those set per request.
-_HEADERS = {"User-Agent": "dagbatch"}
-
 _TRANSIENT_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 
 
@@ -146,6 +144,79 @@ class _SyncTransportAdapter(httpx.AsyncBaseTransport):
         self._transport.close()
 
 
+class _Released(httpx.AsyncByteStream):
+    """A response body that gives its connection back to the free list once closed."""
+
+    def __init__(self, stream: httpx.AsyncByteStream, release: Callable[[], None]):
+        self._stream = stream
+        self._release: Callable[[], None] | None = release
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        async for chunk in self._stream:
+            yield chunk
+
+    async def aclose(self) -> None:
+        try:
+            await self._stream.aclose()
+        finally:
+            if self._release is not None:
+                release, self._release = self._release, None
+                release()
+
+
+class FreeListTransport(httpx.AsyncBaseTransport):
+    """HTTP/1.1 keep-alive connections kept on a free list, one per request in flight.
+
+    A request takes an idle connection (a one-connection httpx transport) or opens a new one
+    when all are busy, and gives it back when its response body is closed: O(1) per request
+    however many are in flight. (httpx's pooled transport walks every connection of its pool
+    on each request start and end: at 64 in flight that was half the client's CPU; see
+    bench/PROFILE.md.) ``ssl_context`` is shared by every connection.
+    """
+
+    def __init__(self, ssl_context: ssl.SSLContext):
+        self._ssl_context = ssl_context
+        self._free: list[httpx.AsyncHTTPTransport] = []
+        self._opened: list[httpx.AsyncHTTPTransport] = []
+
+    @property
+    def connections(self) -> int:
+        """Connections opened so far (the most requests that were in flight at once)."""
+        return len(self._opened)
+
+    def _take(self) -> httpx.AsyncHTTPTransport:
+        if self._free:
+            return self._free.pop()
+        one = httpx.AsyncHTTPTransport(
+            verify=self._ssl_context,
+            limits=httpx.Limits(max_connections=1, max_keepalive_connections=1),
+            retries=0,
+        )
+        self._opened.append(one)
+        return one
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        one = self._take()
+        try:
+            response = await one.handle_async_request(request)
+        except BaseException:
+            self._free.append(one)  # the connection was dropped; the next request reopens
+            raise
+        stream = response.stream
+        assert isinstance(stream, httpx.AsyncByteStream)
+        return httpx.Response(
+            response.status_code,
+            headers=response.headers,
+            stream=_Released(stream, lambda: self._free.append(one)),
+            extensions=response.extensions,
+        )
+
+    async def aclose(self) -> None:
+        opened, self._opened, self._free = self._opened, [], []
+        for one in opened:
+            await one.aclose()
+
+
 # --------------------------------------------------------------------------------------
 # The client
 
@@ -154,15 +225,11 @@ class BatchClient:
     """Async client for the few Batch data-plane operations dagbatch needs.
 
     ``transport`` is the one network seam: pass ``httpx.MockTransport`` or any transport in
-    tests, and every request goes through one httpx client over it. None (the real network)
-    keeps a *free list* of httpx clients of one HTTP/1.1 keep-alive connection each: a request
-    takes one (or opens a new one when all are busy) and puts it back when its answer is read,
-    so a request costs O(1) whatever the number in flight. (One client with a pool of N
-    connections walks all N on every request start and end: at 64 in flight that bookkeeping
-    was half the client's CPU; see bench/PROFILE.md.) The TLS context is built once and shared
-    by every connection; an ``http://`` endpoint (the emulator) gets a bare one that never
-    loads the CA bundle. Clients are created on first use inside the running event loop and
-    closed by ``aclose``.
+    tests. None (the real network) uses ``FreeListTransport``: HTTP/1.1 keep-alive
+    connections, one per request in flight, taken and given back in O(1). The TLS context is
+    built once and shared by every connection; an ``http://`` endpoint (the emulator) gets a
+    bare one that never loads the CA bundle. The httpx client is created on first use inside
+    the running event loop and closed by ``aclose``.
     """
 
     def __init__(
@@ -188,64 +255,35 @@ class BatchClient:
         #: Kept for callers that pass it; the free list opens as many connections as there
         #: are requests in flight (the submission bounds those), so it no longer caps them.
         self._max_connections = max_connections
-        self._http: httpx.AsyncClient | None = None  # over an injected transport
-        self._free: list[httpx.AsyncClient] = []  # idle one-connection clients
-        self._opened: list[httpx.AsyncClient] = []  # every one-connection client, to close
-        self._ssl: ssl.SSLContext | None = None
+        self._http: httpx.AsyncClient | None = None
         #: True once any answer came back from the endpoint: from then on a failed connection
         #: is a blip to retry, before that it means the endpoint is unreachable.
         self.reached = False
 
-    def _timeout(self) -> httpx.Timeout:
-        return httpx.Timeout(self.timeout, connect=min(self.timeout, CONNECT_TIMEOUT))
-
-    def _ssl_context(self) -> ssl.SSLContext:
-        """The one TLS context of every connection, built on first use."""
-        if self._ssl is None:
-            # https: the default verification (CA bundle, SSL_CERT_FILE / SSL_CERT_DIR);
-            # http: never used to connect, so a bare context without the CA bundle.
-            self._ssl = httpx.create_ssl_context(verify=self.endpoint.startswith("https://"))
-        return self._ssl
-
-    def _take(self) -> httpx.AsyncClient:
-        """An httpx client for one request: an idle one from the free list, else a new one
-        (of one connection) or the client over the injected transport. Give it back with
-        ``_give``."""
-        if self._transport is not None:
-            if self._http is None:
-                transport: httpx.AsyncBaseTransport
-                if isinstance(self._transport, httpx.AsyncBaseTransport):
-                    transport = self._transport
-                else:
-                    transport = _SyncTransportAdapter(self._transport)
-                self._http = httpx.AsyncClient(
-                    transport=transport, timeout=self._timeout(), headers=_HEADERS
-                )
-            return self._http
-        if self._free:
-            return self._free.pop()
-        http = httpx.AsyncClient(
-            transport=httpx.AsyncHTTPTransport(
-                verify=self._ssl_context(),
-                limits=httpx.Limits(max_connections=1, max_keepalive_connections=1),
-                retries=0,
-            ),
-            timeout=self._timeout(),
-            headers=_HEADERS,
-        )
-        self._opened.append(http)
-        return http
-
-    def _give(self, http: httpx.AsyncClient) -> None:
-        """Put a client taken by ``_take`` back on the free list."""
-        if http is not self._http and not http.is_closed:
-            self._free.append(http)
+    def _client(self) -> httpx.AsyncClient:
+        """The httpx client, created on first use (inside the running event loop)."""
+        if self._http is None:
+            transport: httpx.AsyncBaseTransport
+            if isinstance(self._transport, httpx.AsyncBaseTransport):
+                transport = self._transport
+            elif isinstance(self._transport, httpx.BaseTransport):
+                transport = _SyncTransportAdapter(self._transport)
+            else:
+                # https: the default verification (CA bundle, SSL_CERT_FILE / SSL_CERT_DIR);
+                # http: never used to connect, so a bare context without the CA bundle.
+                context = httpx.create_ssl_context(verify=self.endpoint.startswith("https://"))
+                transport = FreeListTransport(context)
+            self._http = httpx.AsyncClient(
+                transport=transport,
+                timeout=httpx.Timeout(self.timeout, connect=min(self.timeout, CONNECT_TIMEOUT)),
+                headers={"User-Agent": "dagbatch"},
+            )
+        return self._http
 
     async def aclose(self) -> None:
         """Close every connection (a later call opens new ones)."""
-        clients = self._opened + ([self._http] if self._http is not None else [])
-        self._http, self._opened, self._free = None, [], []
-        for http in clients:
+        if self._http is not None:
+            http, self._http = self._http, None
             await http.aclose()
 
     async def __aenter__(self) -> BatchClient:
@@ -272,16 +310,16 @@ class BatchClient:
         headers = {"client-request-id": str(uuid.uuid4())}
         if body is not None:
             headers["Content-Type"] = CONTENT_TYPE
-        http = self._take()
+        http = self._client()
+        request = http.build_request(
+            method,
+            self.endpoint + path,
+            params={**(params or {}), "api-version": api_version or self.api_version},
+            content=body,
+            headers=headers,
+        )
+        await self.auth.apply(request)
         try:
-            request = http.build_request(
-                method,
-                self.endpoint + path,
-                params={**(params or {}), "api-version": api_version or self.api_version},
-                content=body,
-                headers=headers,
-            )
-            await self.auth.apply(request)
             response = await http.send(request)
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
             # No connection was made: the request did not reach the service.
@@ -295,8 +333,6 @@ class BatchClient:
             raise TransientError(
                 f"{method} {path}: connection failed ({type(exc).__name__}: {exc})"
             ) from exc
-        finally:
-            self._give(http)
         self.reached = True
         return response
 
