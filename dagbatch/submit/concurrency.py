@@ -157,9 +157,10 @@ class AdaptiveConcurrency:
             if self.on_change is not None:
                 self.on_change(level)
 
-    def observe(self, tasks: int, *, throttled: bool = False) -> None:
-        """One request was answered (call it before its slot is released): ``tasks`` tasks
-        confirmed by it; ``throttled`` when the answer was 429 or 503."""
+    def observe(self, tasks: int, *, throttled: bool = False, waiting: bool = True) -> None:
+        """One request was answered: ``tasks`` tasks added by it; ``throttled`` when the
+        answer was 429 or 503; ``waiting`` when other requests were waiting for a slot as it
+        came (``ConcurrencyGate.waiting``, read before its slot is released)."""
         if throttled and not self._throttled:  # halve once per window
             self.settled = True
             self._before = None
@@ -169,7 +170,7 @@ class AdaptiveConcurrency:
             self._throttled = True  # the new window is the one of this throttling
         self._answers += 1
         self._tasks += tasks
-        if self.gate.waiting:
+        if waiting:
             self._limited += 1
         if self._answers < max(MIN_WINDOW, 2 * self.level):
             return

@@ -175,7 +175,9 @@ class WaveScheduler:
     def _observe(self, tasks: int, status: int | None = None) -> None:
         """Tell the adaptive level about one answer (a no-op at a fixed level)."""
         if self.adaptive is not None:
-            self.adaptive.observe(tasks, throttled=status in _THROTTLE_STATUS)
+            self.adaptive.observe(
+                tasks, throttled=status in _THROTTLE_STATUS, waiting=self.gate.waiting > 0
+            )
 
     # -- verifying TaskExists ----------------------------------------------------------
 
