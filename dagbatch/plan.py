@@ -275,7 +275,7 @@ def write_plan_dir(
     return out
 
 
-def _task_ids(raw: bytes, file: str) -> tuple[str, ...]:
+def _parse_tasks(raw: bytes, file: str) -> tuple[dict[str, Any], ...]:
     try:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
@@ -285,7 +285,7 @@ def _task_ids(raw: bytes, file: str) -> tuple[str, ...]:
         isinstance(t, dict) and isinstance(t.get("id"), str) for t in tasks
     ):
         raise PlanError(f"{file} is not a task collection body {{'value': [...]}}")
-    return tuple(t["id"] for t in tasks)
+    return tuple(tasks)
 
 
 def load_plan(plan_dir: Path) -> LoadedPlan:
@@ -335,7 +335,8 @@ def load_plan(plan_dir: Path) -> LoadedPlan:
                 f"{entry.file} does not match {PLAN_FILE} (sha256 {digest} != {entry.sha256}): "
                 "the plan was modified after it was compiled; compile it again"
             )
-        ids = _task_ids(raw, entry.file)
+        tasks = _parse_tasks(raw, entry.file)
+        ids = tuple(t["id"] for t in tasks)
         if len(ids) != entry.tasks:
             raise PlanError(f"{entry.file} holds {len(ids)} tasks, {PLAN_FILE} says {entry.tasks}")
         for task_id in ids:
@@ -343,7 +344,9 @@ def load_plan(plan_dir: Path) -> LoadedPlan:
             if key in seen:
                 raise PlanError(f"task id {task_id!r} appears twice ({seen[key]}, {entry.file})")
             seen[key] = entry.file
-        batches.append(Batch(entry.index, entry.wave, ids, raw))
+        batch = Batch(entry.index, entry.wave, ids, raw)
+        batch.__dict__["tasks"] = tasks  # parsed once: the cached ``Batch.tasks``
+        batches.append(batch)
     _check_counts(manifest, batches)
     _check_dependency_order(batches)
     return LoadedPlan(
