@@ -26,7 +26,7 @@ import ssl
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import parse_qsl, quote, urlsplit
 
 import httpcore  # noqa: F401 - imported by httpx's transport on first use; here, at start
@@ -75,9 +75,9 @@ CONNECT_TIMEOUT = 10.0
 # Results
 
 
-@dataclass(frozen=True, slots=True)
-class TaskAddResult:
-    """One entry of the addtaskcollection answer."""
+class TaskAddResult(NamedTuple):
+    """One entry of the addtaskcollection answer (a named tuple: built 100 times per answer,
+    it costs a fraction of a frozen dataclass)."""
 
     task_id: str
     status: str  # lower-cased: success | clienterror | servererror
@@ -113,6 +113,9 @@ def _retry_after(response: httpx.Response) -> float | None:
     except ValueError:
         return None  # an HTTP date: rare for Batch; fall back to our own backoff
 
+
+#: URLs without extra query parameters kept parsed (``BatchClient._send``).
+_URL_CACHE = 32
 
 _TRANSIENT_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 
@@ -256,6 +259,7 @@ class BatchClient:
         #: are requests in flight (the submission bounds those), so it no longer caps them.
         self._max_connections = max_connections
         self._http: httpx.AsyncClient | None = None
+        self._urls: dict[tuple[str, str], httpx.URL] = {}  # (path, api-version) -> URL
         #: True once any answer came back from the endpoint: from then on a failed connection
         #: is a blip to retry, before that it means the endpoint is unreachable.
         self.reached = False
@@ -311,10 +315,22 @@ class BatchClient:
         if body is not None:
             headers["Content-Type"] = CONTENT_TYPE
         http = self._client()
+        version = api_version or self.api_version
+        if params:
+            url = httpx.URL(self.endpoint + path, params={**params, "api-version": version})
+        else:
+            # The same few URLs again and again (one per job and operation): parsed once.
+            # (At most _URL_CACHE of them: a GET per task would fill it with one-offs.)
+            key = (path, version)
+            found = self._urls.get(key)
+            if found is None:
+                found = httpx.URL(self.endpoint + path, params={"api-version": version})
+                if len(self._urls) < _URL_CACHE:
+                    self._urls[key] = found
+            url = found
         request = http.build_request(
             method,
-            self.endpoint + path,
-            params={**(params or {}), "api-version": api_version or self.api_version},
+            url,
             content=body,
             headers=headers,
         )
