@@ -96,13 +96,14 @@ async def submit_plan_async(
     journal, state = Journal.open(journal_path, header, resume=resume, task_ids=plan_ids)
     api = plan.manifest.apiVersion
     notes: list[str] = []
+    creation_record: asyncio.Task[None] | None = None
     try:
         sub = WaveScheduler(plan, job_id, client, journal, state, progress, concurrency)
         previously = len(sub.confirmed & plan_ids)
         job_created = terminate_set = False
         if state.torn_lines:
             progress.note(f"journal: ignored {state.torn_lines} torn line(s)")
-        job_created = await prepare_job(
+        job_created, creation_record = await prepare_job(
             client,
             job_id,
             plan.job,
@@ -112,9 +113,12 @@ async def submit_plan_async(
             create_job=create_job,
             pool_id=pool_id,
         )
+        sub.before_first_ok = creation_record
         progress.start(plan.total_tasks, previously, len(plan.waves()))
         progress.concurrency(sub.gate.level, adaptive=concurrency is None)
         not_submitted = await sub.run_waves()
+        if creation_record is not None:
+            await creation_record  # recorded even if no task was confirmed
         confirmed = len(sub.confirmed & plan_ids)
         if (
             confirmed == plan.total_tasks
@@ -143,6 +147,9 @@ async def submit_plan_async(
                 )
                 confirmed -= 1
     finally:
+        if creation_record is not None and not creation_record.done():
+            creation_record.cancel()
+            await asyncio.gather(creation_record, return_exceptions=True)
         progress.finish()
         journal.close()
         await client.aclose()

@@ -148,6 +148,9 @@ class WaveScheduler:
                 self.gate, on_change=lambda level: progress.concurrency(level, adaptive=True)
             )
         self.verify_sem = asyncio.Semaphore(VERIFY_CONCURRENCY)
+        #: Awaited before the first ``ok`` record: the journal record of the job's creation
+        #: (``dagbatch.submit.job.prepare_job``), fetched while the first requests fly.
+        self.before_first_ok: asyncio.Future[None] | None = None
 
     # -- bookkeeping -------------------------------------------------------------------
 
@@ -167,6 +170,8 @@ class WaveScheduler:
         batch waits for this, and the next wave for every batch of this one."""
         if not ids:
             return
+        if self.before_first_ok is not None:
+            await self.before_first_ok
         self.journal.confirmed(ids)
         await self.journal.commit()
         self.confirmed.update(ids)

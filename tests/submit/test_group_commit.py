@@ -1,10 +1,12 @@
-"""Journal.commit (group commit) and the free-list transport of BatchClient."""
+"""Journal.commit (group commit), the job's creation record before the first confirmation,
+and the free-list transport of BatchClient."""
 
 from __future__ import annotations
 
 import asyncio
 from pathlib import Path
 
+import orjson
 import pytest
 
 from dagbatch.emulator.server import EmulatorServer
@@ -12,6 +14,9 @@ from dagbatch.errors import JournalWriteError
 from dagbatch.submit import journal as journal_module
 from dagbatch.submit.client import FreeListTransport
 from dagbatch.submit.journal import Journal, RunHeader, read_journal
+from dagbatch.submit.submission import submit_plan
+from tests.conftest import EmulatorFactory
+from tests.plan_factory import layered_plan
 from tests.submit_helpers import create_job, make_client
 
 HEADER = RunHeader("b" * 64, "job", "http://127.0.0.1:1")
@@ -95,3 +100,24 @@ def test_free_list_reuses_one_connection_per_request_in_flight(emulator: Emulato
     first, after = asyncio.run(run())
     assert 1 <= first <= 12
     assert after == first
+
+
+def test_job_creation_is_journaled_before_the_first_confirmation(
+    emulator_factory: EmulatorFactory, tmp_path: Path
+) -> None:
+    """The GET of the new job's creationTime runs while the first requests fly; it is slow
+    here (getjob delayed), so answers arrive first and must wait for its record."""
+    server = emulator_factory(latency_ms=300, operations=frozenset({"getjob"}))
+    plan = layered_plan(tmp_path / "plan", tasks=300, waves=2, pool_id="p")
+
+    report = submit_plan(plan, job_id="job", client=make_client(server), create_job=True)
+
+    assert report.ok and report.job_created
+    records = [
+        orjson.loads(line) for line in (plan / "journal-job.jsonl").read_bytes().splitlines()
+    ]
+    kinds = [r["t"] for r in records]
+    created = next(i for i, r in enumerate(records) if r.get("event") == "created")
+    assert isinstance(records[created].get("creationTime"), str)
+    assert kinds.index("send") < created < kinds.index("ok")  # overlapped, and in order
+    assert read_journal(plan / "journal-job.jsonl").job_created_at
