@@ -12,8 +12,8 @@ starts at ``DEFAULT_CONCURRENCY`` and moves the gate's level between ``MIN_CONCU
   before it probes again;
 - **back off on throttling**: a 429 or 503 answer halves the level at once (once per window:
   the answers to one burst do not halve it again and again) and holds it [docs/BATCH_FACTS.md:
-  429 and 503 are the service asking the client to slow down; ``Retry-After`` is honoured by
-  the retry policy besides].
+  whole-request errors 429 ``TooManyRequests`` and 503 ``ServerBusy``, both may carry
+  ``Retry-After``, which the retry policy honours besides].
 
 Why: the round trip of the real service is hundreds of milliseconds, so more requests in
 flight give more tasks per second (Little's law) until the client's CPU, the network or the
