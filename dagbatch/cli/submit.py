@@ -22,6 +22,7 @@ from dagbatch.errors import ConfigError, DagbatchError, PlanError
 from dagbatch.plan import PLAN_FILE, batch_entry, journal_file
 from dagbatch.redact import redact
 from dagbatch.submit.client import DEFAULT_TIMEOUT
+from dagbatch.submit.concurrency import DEFAULT_CONCURRENCY, MAX_CONCURRENCY, MIN_CONCURRENCY
 from dagbatch.submit.journal import JournalExists, read_journal
 from dagbatch.submit.progress import make_progress
 from dagbatch.submit.report import SubmitReport, report_path_for, write_report
@@ -33,7 +34,6 @@ from dagbatch.submit.retry import (
     RetryPolicy,
 )
 from dagbatch.submit.submission import submit_plan
-from dagbatch.submit.waves import DEFAULT_CONCURRENCY
 
 if TYPE_CHECKING:
     from dagbatch.compiler.pipeline import CompiledPlan
@@ -218,10 +218,14 @@ def print_report(report: SubmitReport, report_file: Path | None) -> None:
 @click.option("--pool-id", help="Pool for --create-job (fills job.json's poolInfo).")
 @click.option(
     "--concurrency",
-    type=click.IntRange(1, 256),
-    default=DEFAULT_CONCURRENCY,
-    show_default=True,
-    help="Requests of one wave in flight at once.",
+    type=click.IntRange(MIN_CONCURRENCY, MAX_CONCURRENCY),
+    default=None,
+    show_default="adaptive",
+    help=(
+        f"Requests of one wave in flight at once, fixed ({MIN_CONCURRENCY}-{MAX_CONCURRENCY}). "
+        f"Default: adaptive, from {DEFAULT_CONCURRENCY} up to {MAX_CONCURRENCY} while "
+        "throughput rises, halved when the service throttles (429/503)."
+    ),
 )
 @click.option("--resume", is_flag=True, help="Continue a submission from its journal.")
 @click.option(
@@ -275,7 +279,7 @@ def submit_cmd(
     auth_kind: str,
     create_job: bool,
     pool_id: str | None,
-    concurrency: int,
+    concurrency: int | None,
     resume: bool,
     journal_path: Path | None,
     max_retries: int,
@@ -303,7 +307,6 @@ def submit_cmd(
                 max_delay=max_backoff,
                 max_total_wait=max_wait,
             ),
-            max_connections=max(concurrency, 16) + 8,
         )
         found = resolve_source(
             source, job_id=job_id, pool_id=pool_id, resume=resume, journal_path=journal_path

@@ -22,12 +22,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 import uuid
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import parse_qsl, quote, urlsplit
 
+import httpcore  # noqa: F401 - imported by httpx's transport on first use; here, at start
 import httpx
 import orjson
 
@@ -73,9 +75,9 @@ CONNECT_TIMEOUT = 10.0
 # Results
 
 
-@dataclass(frozen=True, slots=True)
-class TaskAddResult:
-    """One entry of the addtaskcollection answer."""
+class TaskAddResult(NamedTuple):
+    """One entry of the addtaskcollection answer (a named tuple: built 100 times per answer,
+    it costs a fraction of a frozen dataclass)."""
 
     task_id: str
     status: str  # lower-cased: success | clienterror | servererror
@@ -123,6 +125,9 @@ def _retry_after(response: httpx.Response) -> float | None:
         return None  # an HTTP date: rare for Batch; fall back to our own backoff
 
 
+#: URLs without extra query parameters kept parsed (``BatchClient._send``).
+_URL_CACHE = 32
+
 _TRANSIENT_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 
 
@@ -153,6 +158,79 @@ class _SyncTransportAdapter(httpx.AsyncBaseTransport):
         self._transport.close()
 
 
+class _Released(httpx.AsyncByteStream):
+    """A response body that gives its connection back to the free list once closed."""
+
+    def __init__(self, stream: httpx.AsyncByteStream, release: Callable[[], None]):
+        self._stream = stream
+        self._release: Callable[[], None] | None = release
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        async for chunk in self._stream:
+            yield chunk
+
+    async def aclose(self) -> None:
+        try:
+            await self._stream.aclose()
+        finally:
+            if self._release is not None:
+                release, self._release = self._release, None
+                release()
+
+
+class FreeListTransport(httpx.AsyncBaseTransport):
+    """HTTP/1.1 keep-alive connections kept on a free list, one per request in flight.
+
+    A request takes an idle connection (a one-connection httpx transport) or opens a new one
+    when all are busy, and gives it back when its response body is closed: O(1) per request
+    however many are in flight. (httpx's pooled transport walks every connection of its pool
+    on each request start and end: at 64 in flight that was half the client's CPU; see
+    bench/PROFILE.md.) ``ssl_context`` is shared by every connection.
+    """
+
+    def __init__(self, ssl_context: ssl.SSLContext):
+        self._ssl_context = ssl_context
+        self._free: list[httpx.AsyncHTTPTransport] = []
+        self._opened: list[httpx.AsyncHTTPTransport] = []
+
+    @property
+    def connections(self) -> int:
+        """Connections opened so far (the most requests that were in flight at once)."""
+        return len(self._opened)
+
+    def _take(self) -> httpx.AsyncHTTPTransport:
+        if self._free:
+            return self._free.pop()
+        one = httpx.AsyncHTTPTransport(
+            verify=self._ssl_context,
+            limits=httpx.Limits(max_connections=1, max_keepalive_connections=1),
+            retries=0,
+        )
+        self._opened.append(one)
+        return one
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        one = self._take()
+        try:
+            response = await one.handle_async_request(request)
+        except BaseException:
+            self._free.append(one)  # the connection was dropped; the next request reopens
+            raise
+        stream = response.stream
+        assert isinstance(stream, httpx.AsyncByteStream)
+        return httpx.Response(
+            response.status_code,
+            headers=response.headers,
+            stream=_Released(stream, lambda: self._free.append(one)),
+            extensions=response.extensions,
+        )
+
+    async def aclose(self) -> None:
+        opened, self._opened, self._free = self._opened, [], []
+        for one in opened:
+            await one.aclose()
+
+
 # --------------------------------------------------------------------------------------
 # The client
 
@@ -161,8 +239,11 @@ class BatchClient:
     """Async client for the few Batch data-plane operations dagbatch needs.
 
     ``transport`` is the one network seam: pass ``httpx.MockTransport`` or any transport in
-    tests; None uses httpx's default (a connection pool). The httpx client is created on first
-    use inside the running event loop and closed by ``aclose``.
+    tests. None (the real network) uses ``FreeListTransport``: HTTP/1.1 keep-alive
+    connections, one per request in flight, taken and given back in O(1). The TLS context is
+    built once and shared by every connection; an ``http://`` endpoint (the emulator) gets a
+    bare one that never loads the CA bundle. The httpx client is created on first use inside
+    the running event loop and closed by ``aclose``.
     """
 
     def __init__(
@@ -185,27 +266,28 @@ class BatchClient:
         self.timeout = timeout
         self.retry = retry or RetryPolicy()
         self._transport = transport
+        #: Kept for callers that pass it; the free list opens as many connections as there
+        #: are requests in flight (the submission bounds those), so it no longer caps them.
         self._max_connections = max_connections
         self._http: httpx.AsyncClient | None = None
+        self._urls: dict[tuple[str, str], httpx.URL] = {}  # (path, api-version) -> URL
         #: True once any answer came back from the endpoint: from then on a failed connection
         #: is a blip to retry, before that it means the endpoint is unreachable.
         self.reached = False
 
     def _client(self) -> httpx.AsyncClient:
+        """The httpx client, created on first use (inside the running event loop)."""
         if self._http is None:
-            transport: httpx.AsyncBaseTransport | None
+            transport: httpx.AsyncBaseTransport
             if isinstance(self._transport, httpx.AsyncBaseTransport):
                 transport = self._transport
             elif isinstance(self._transport, httpx.BaseTransport):
                 transport = _SyncTransportAdapter(self._transport)
             else:
-                transport = httpx.AsyncHTTPTransport(
-                    limits=httpx.Limits(
-                        max_connections=self._max_connections,
-                        max_keepalive_connections=self._max_connections,
-                    ),
-                    retries=0,
-                )
+                # https: the default verification (CA bundle, SSL_CERT_FILE / SSL_CERT_DIR);
+                # http: never used to connect, so a bare context without the CA bundle.
+                context = httpx.create_ssl_context(verify=self.endpoint.startswith("https://"))
+                transport = FreeListTransport(context)
             self._http = httpx.AsyncClient(
                 transport=transport,
                 timeout=httpx.Timeout(self.timeout, connect=min(self.timeout, CONNECT_TIMEOUT)),
@@ -214,7 +296,7 @@ class BatchClient:
         return self._http
 
     async def aclose(self) -> None:
-        """Close the connection pool (a later call opens a new one)."""
+        """Close every connection (a later call opens new ones)."""
         if self._http is not None:
             http, self._http = self._http, None
             await http.aclose()
@@ -242,20 +324,33 @@ class BatchClient:
         ``params`` are query parameters besides ``api-version`` (``$filter``, ``$select``, ...);
         ``headers`` extra request headers (e.g. ``ocp-range``; ``ocp-*`` ones are signed).
         """
-        http = self._client()
         headers = {**(headers or {}), "client-request-id": str(uuid.uuid4())}
         if body is not None:
             headers["Content-Type"] = CONTENT_TYPE
-        # The query is percent-encoded here (a space as %20, as the Azure SDKs send it):
-        # httpx would write a space as '+', which a service that percent-decodes query
-        # values for the Shared Key signature reads as a literal '+'.
-        query = "&".join(
-            f"{quote(k, safe='$')}={quote(v, safe='')}"
-            for k, v in {**(params or {}), "api-version": api_version or self.api_version}.items()
-        )
+        http = self._client()
+        version = api_version or self.api_version
+        if params:
+            # The query is percent-encoded here (a space as %20, as the Azure SDKs send it):
+            # httpx would write a space as '+', which a service that percent-decodes query
+            # values for the Shared Key signature reads as a literal '+'.
+            query = "&".join(
+                f"{quote(k, safe='$')}={quote(v, safe='')}"
+                for k, v in {**params, "api-version": version}.items()
+            )
+            url = httpx.URL(self.endpoint + path + "?" + query)
+        else:
+            # The same few URLs again and again (one per job and operation): parsed once.
+            # (At most _URL_CACHE of them: a GET per task would fill it with one-offs.)
+            key = (path, version)
+            found = self._urls.get(key)
+            if found is None:
+                found = httpx.URL(self.endpoint + path, params={"api-version": version})
+                if len(self._urls) < _URL_CACHE:
+                    self._urls[key] = found
+            url = found
         request = http.build_request(
             method,
-            httpx.URL(self.endpoint + path + "?" + query),
+            url,
             content=body,
             headers=headers,
         )
@@ -324,7 +419,11 @@ class BatchClient:
         for entry in payload["value"]:
             if not isinstance(entry, dict) or not isinstance(entry.get("taskId"), str):
                 continue
-            code, message = _error_of(entry.get("error"))
+            error = entry.get("error")
+            if error is None:  # the common case: no error to read (nor to redact)
+                results.append(TaskAddResult(entry["taskId"], str(entry.get("status", "")).lower()))
+                continue
+            code, message = _error_of(error)
             results.append(
                 TaskAddResult(
                     task_id=entry["taskId"],

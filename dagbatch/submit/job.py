@@ -10,6 +10,7 @@ confirmed that the job does not hold.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from dagbatch.errors import BatchServiceError, ConfigError, JobMismatch, JobReplaced
@@ -95,8 +96,15 @@ async def prepare_job(
     state: JournalState,
     create_job: bool,
     pool_id: str | None,
-) -> bool:
-    """Create (or check) the job; returns True when this run created it.
+) -> tuple[bool, asyncio.Task[None] | None]:
+    """Create (or check) the job -> (whether this run created it, the pending journal record
+    of that creation).
+
+    The record (``created`` with the job's ``creationTime``, one GET) is written while the
+    first requests are in flight: the caller must await it before the first ``ok`` record,
+    as a resumed run compares the creation time only when the journal confirms tasks
+    (``_check_same_job``), so it is in the journal whenever it is needed. One round trip
+    fewer before the first task is sent.
 
     With a journal of an earlier run, the job must still be the one its tasks went to (see
     the module docstring). ``create_job`` creates it from ``job`` (job.json) unless a job with
@@ -108,21 +116,24 @@ async def prepare_job(
         wanted["poolInfo"] = {"poolId": pool_id}
     if create_job and not wanted.get("poolInfo"):
         raise ConfigError("--create-job needs --pool-id (job.json has no poolInfo)")
-    answer = await client.get_job(job_id, api_version=api)
-    existing = answer.body if answer.status < 300 and isinstance(answer.body, dict) else None
-    await _check_same_job(client, job_id, existing, state, api)
+    existing: dict[str, Any] | None = None
+    if create_job and not state.sent:
+        # Nothing was ever sent to the job, so there is nothing to check in it before trying
+        # to create it: one round trip fewer; a JobExists answer is checked below.
+        fresh = True
+    else:
+        fresh = False
+        answer = await client.get_job(job_id, api_version=api)
+        existing = answer.body if answer.status < 300 and isinstance(answer.body, dict) else None
+        await _check_same_job(client, job_id, existing, state, api)
     if existing is None and create_job:
         created = await client.create_job(wanted, api_version=api)
         if created.status < 300:
-            again = await client.get_job(job_id, api_version=api)
-            body = again.body if isinstance(again.body, dict) else {}
-            details = {}
-            if isinstance(body.get("creationTime"), str):
-                details["creationTime"] = body["creationTime"]
-            journal.job_event("created", **details)
-            return True
+            return True, asyncio.ensure_future(_record_creation(client, job_id, api, journal))
         answer = await client.get_job(job_id, api_version=api)  # JobExists: created meanwhile
         existing = answer.body if answer.status < 300 and isinstance(answer.body, dict) else None
+        if fresh:
+            await _check_same_job(client, job_id, existing, state, api)
     if existing is None:
         raise BatchServiceError(
             404,
@@ -141,7 +152,17 @@ async def prepare_job(
                 f"job {job_id!r} was not created with usesTaskDependencies: every task with "
                 "dependsOn would fail; create a new job (--create-job) for this plan"
             )
-    return False
+    return False, None
+
+
+async def _record_creation(client: BatchClient, job_id: str, api: str, journal: Journal) -> None:
+    """Journal that this submission created the job, with its ``creationTime`` (one GET)."""
+    again = await client.get_job(job_id, api_version=api)
+    body = again.body if isinstance(again.body, dict) else {}
+    details = {}
+    if isinstance(body.get("creationTime"), str):
+        details["creationTime"] = body["creationTime"]
+    journal.job_event("created", **details)
 
 
 async def set_terminate(client: BatchClient, job_id: str, *, api: str, journal: Journal) -> None:

@@ -29,6 +29,7 @@ header above it, and every run of one journal to the same plan, job and endpoint
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 from collections.abc import Iterable
@@ -55,6 +56,10 @@ except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
 
 JOURNAL_VERSION = 1
+
+#: fdatasync where the system has it: appended data and the file size it needs reach the
+#: disk, without the inode's times that fsync would also write.
+_datasync = getattr(os, "fdatasync", os.fsync)
 
 
 __all__ = [
@@ -233,7 +238,9 @@ class Journal:
     def __init__(self, path: Path, fh: BinaryIO):
         self.path = path
         self._fh = fh
-        self._dirty = False
+        self._written = 0  # records written so far
+        self._synced = 0  # of which known to be on disk
+        self._syncing: asyncio.Future[None] | None = None  # the group commit in flight
 
     @classmethod
     def open(
@@ -318,7 +325,7 @@ class Journal:
             self._fh.write(orjson.dumps(record) + b"\n")
         except OSError as exc:
             raise self._write_error(exc) from exc
-        self._dirty = True
+        self._written += 1
 
     def _write_error(self, exc: OSError) -> JournalWriteError:
         return JournalWriteError(
@@ -331,8 +338,8 @@ class Journal:
         self._write({"t": "send", "b": batch, "ids": list(ids)})
 
     def confirmed(self, ids: Iterable[str]) -> None:
-        """Record confirmed tasks; call ``sync`` right after (the submission runs it in a
-        worker thread, so the fsync does not block the event loop)."""
+        """Record confirmed tasks; await ``commit`` (or call ``sync``) before counting them as
+        confirmed."""
         ids = list(ids)
         if ids:
             self._write({"t": "ok", "ids": ids})
@@ -347,12 +354,36 @@ class Journal:
 
     def sync(self) -> None:
         """fsync everything written so far (no-op when nothing was written since)."""
-        if self._dirty:
-            self._dirty = False
+        covered = self._written
+        if covered > self._synced:
             try:
-                os.fsync(self._fh.fileno())
+                _datasync(self._fh.fileno())
             except OSError as exc:
                 raise self._write_error(exc) from exc
+            self._synced = max(self._synced, covered)
+
+    async def commit(self) -> None:
+        """Return once every record written before the call is on disk: group commit.
+
+        At most one fsync is in flight (in a worker thread, so the event loop goes on). A
+        caller whose records were written while one runs waits for it, then for the next one,
+        which covers every record written before it started: one fsync per round of answers,
+        not one per answer, and the rule "an ``ok`` record is on disk before its tasks count
+        as confirmed" holds for each caller. A failed fsync raises ``JournalWriteError`` in
+        every caller it was to cover.
+        """
+        target = self._written
+        while self._synced < target:
+            if self._syncing is None:
+                self._syncing = asyncio.ensure_future(self._sync_in_thread())
+            # Shielded: a cancelled caller must not cancel the fsync others wait on.
+            await asyncio.shield(self._syncing)
+
+    async def _sync_in_thread(self) -> None:
+        try:
+            await asyncio.to_thread(self.sync)
+        finally:
+            self._syncing = None
 
     def close(self) -> None:
         if not self._fh.closed:

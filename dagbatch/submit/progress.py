@@ -29,6 +29,10 @@ class Progress(Protocol):
 
     def retry(self, what: str) -> None: ...
 
+    def concurrency(self, level: int, *, adaptive: bool) -> None:
+        """Requests in flight now: at the start, and whenever the adaptive level moves."""
+        ...
+
     def note(self, message: str) -> None: ...
 
     def finish(self) -> None: ...
@@ -52,6 +56,9 @@ class NullProgress:
     def retry(self, what: str) -> None:
         pass
 
+    def concurrency(self, level: int, *, adaptive: bool) -> None:
+        pass
+
     def note(self, message: str) -> None:
         pass
 
@@ -67,7 +74,18 @@ class _Counts:
         self.already = 0
         self.retries = 0
         self.waves = 0
+        self.level = 0  # requests in flight (0: not told yet)
+        self.adaptive = False
         self.started = clock()
+
+    def level_text(self, *, short: bool = False) -> str:
+        """Requests in flight: "concurrency 24 (adaptive)" or "concurrency 16"; ``short``
+        (the bar has little room): "in flight 24~" or "in flight 16"; "" before it is known."""
+        if not self.level:
+            return ""
+        if short:
+            return f"in flight {self.level}" + ("~" if self.adaptive else "")
+        return f"concurrency {self.level}" + (" (adaptive)" if self.adaptive else "")
 
     def rate(self) -> float:
         elapsed = max(self.clock() - self.started, 1e-9)
@@ -87,9 +105,10 @@ class PlainProgress(NullProgress):
         print(redact(text), file=self.stream, flush=True)
 
     def _status(self) -> str:
+        level = self.c.level_text()
         return (
             f"{self.c.done}/{self.c.total} tasks confirmed, {self.c.retries} retries, "
-            f"{self.c.rate():.0f} tasks/s"
+            f"{self.c.rate():.0f} tasks/s" + (f", {level}" if level else "")
         )
 
     def start(self, total: int, already: int, waves: int) -> None:
@@ -115,6 +134,9 @@ class PlainProgress(NullProgress):
     def retry(self, what: str) -> None:
         self.c.retries += 1
 
+    def concurrency(self, level: int, *, adaptive: bool) -> None:
+        self.c.level, self.c.adaptive = level, adaptive
+
     def note(self, message: str) -> None:
         self._line(message)
 
@@ -136,10 +158,11 @@ class RichProgress(PlainProgress):
 
         self._bar = RichBar(
             TextColumn("[bold]{task.description}"),
-            BarColumn(),
+            BarColumn(bar_width=24),
             MofNCompleteColumn(),
             TextColumn("{task.fields[rate]:>6.0f} tasks/s"),
             TextColumn("retries {task.fields[retries]}"),
+            TextColumn("{task.fields[level]}"),
             TimeElapsedColumn(),
             TimeRemainingColumn(),
             console=Console(file=self.stream),
@@ -150,7 +173,11 @@ class RichProgress(PlainProgress):
     def _refresh(self, description: str | None = None) -> None:
         if self._task is None:
             return
-        fields: dict[str, Any] = {"rate": self.c.rate(), "retries": self.c.retries}
+        fields: dict[str, Any] = {
+            "rate": self.c.rate(),
+            "retries": self.c.retries,
+            "level": self.c.level_text(short=True),
+        }
         if description is not None:
             fields["description"] = description
         self._bar.update(self._task, completed=self.c.done, **fields)
@@ -160,7 +187,7 @@ class RichProgress(PlainProgress):
         self.c.started = self.c.clock()
         self._bar.start()
         self._task = self._bar.add_task(
-            "submitting", total=total, completed=already, rate=0.0, retries=0
+            "submitting", total=total, completed=already, rate=0.0, retries=0, level=""
         )
 
     def wave(self, wave: int, tasks: int) -> None:
@@ -175,6 +202,10 @@ class RichProgress(PlainProgress):
 
     def retry(self, what: str) -> None:
         self.c.retries += 1
+        self._refresh()
+
+    def concurrency(self, level: int, *, adaptive: bool) -> None:
+        super().concurrency(level, adaptive=adaptive)
         self._refresh()
 
     def note(self, message: str) -> None:

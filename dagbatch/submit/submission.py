@@ -31,11 +31,12 @@ from dagbatch.plan import journal_file, load_plan
 from dagbatch.redact import install_log_redaction
 from dagbatch.submit.client import BatchClient
 from dagbatch.submit.compare import task_differences
+from dagbatch.submit.concurrency import DEFAULT_CONCURRENCY, MAX_CONCURRENCY, MIN_CONCURRENCY
 from dagbatch.submit.job import missing_tasks, prepare_job, set_terminate
 from dagbatch.submit.journal import Journal, RunHeader
 from dagbatch.submit.progress import NullProgress, Progress
 from dagbatch.submit.report import SubmitFailure, SubmitReport, report_path_for, write_report
-from dagbatch.submit.waves import DEFAULT_CONCURRENCY, WaveScheduler
+from dagbatch.submit.waves import WaveScheduler
 
 __all__ = [
     "DEFAULT_CONCURRENCY",
@@ -61,18 +62,26 @@ async def submit_plan_async(
     *,
     job_id: str | None = None,
     client: BatchClient,
-    concurrency: int = DEFAULT_CONCURRENCY,
+    concurrency: int | None = None,
     resume: bool = False,
     journal_path: Path | None = None,
     create_job: bool = False,
     pool_id: str | None = None,
     progress: Progress | None = None,
 ) -> SubmitReport:
-    """Submit a plan directory; see the module docstring. Closes ``client`` when done."""
+    """Submit a plan directory; see the module docstring. Closes ``client`` when done.
+
+    ``concurrency``: addtaskcollection requests in flight, fixed (1 to ``MAX_CONCURRENCY``);
+    None (the default): adaptive, from ``DEFAULT_CONCURRENCY`` up while throughput rises,
+    halved on throttling (``dagbatch.submit.concurrency``).
+    """
     install_log_redaction()
     started = time.monotonic()
-    if concurrency < 1:
-        raise ConfigError("--concurrency must be at least 1")
+    if concurrency is not None and not MIN_CONCURRENCY <= concurrency <= MAX_CONCURRENCY:
+        raise ConfigError(
+            f"--concurrency must be from {MIN_CONCURRENCY} to {MAX_CONCURRENCY} (or left out: "
+            "adaptive)"
+        )
     plan = load_plan(Path(plan_dir))
     if create_job and not pool_id and not plan.job.get("poolInfo"):
         raise ConfigError("--create-job needs --pool-id (job.json has no poolInfo)")
@@ -87,13 +96,14 @@ async def submit_plan_async(
     journal, state = Journal.open(journal_path, header, resume=resume, task_ids=plan_ids)
     api = plan.manifest.apiVersion
     notes: list[str] = []
+    creation_record: asyncio.Task[None] | None = None
     try:
         sub = WaveScheduler(plan, job_id, client, journal, state, progress, concurrency)
         previously = len(sub.confirmed & plan_ids)
         job_created = terminate_set = False
         if state.torn_lines:
             progress.note(f"journal: ignored {state.torn_lines} torn line(s)")
-        job_created = await prepare_job(
+        job_created, creation_record = await prepare_job(
             client,
             job_id,
             plan.job,
@@ -103,8 +113,12 @@ async def submit_plan_async(
             create_job=create_job,
             pool_id=pool_id,
         )
+        sub.before_first_ok = creation_record
         progress.start(plan.total_tasks, previously, len(plan.waves()))
+        progress.concurrency(sub.gate.level, adaptive=concurrency is None)
         not_submitted = await sub.run_waves()
+        if creation_record is not None:
+            await creation_record  # recorded even if no task was confirmed
         confirmed = len(sub.confirmed & plan_ids)
         if (
             confirmed == plan.total_tasks
@@ -133,6 +147,9 @@ async def submit_plan_async(
                 )
                 confirmed -= 1
     finally:
+        if creation_record is not None and not creation_record.done():
+            creation_record.cancel()
+            await asyncio.gather(creation_record, return_exceptions=True)
         progress.finish()
         journal.close()
         await client.aclose()
@@ -161,7 +178,7 @@ def submit_plan(
     *,
     job_id: str | None = None,
     client: BatchClient,
-    concurrency: int = DEFAULT_CONCURRENCY,
+    concurrency: int | None = None,
     resume: bool = False,
     journal_path: Path | None = None,
     create_job: bool = False,

@@ -40,6 +40,11 @@ from dagbatch.plan import Batch, LoadedPlan
 from dagbatch.redact import redact
 from dagbatch.submit.client import BatchClient
 from dagbatch.submit.compare import task_differences
+from dagbatch.submit.concurrency import (
+    DEFAULT_CONCURRENCY,
+    AdaptiveConcurrency,
+    ConcurrencyGate,
+)
 from dagbatch.submit.journal import Journal, JournalState
 from dagbatch.submit.progress import Progress
 from dagbatch.submit.report import FailureKind, SubmitFailure
@@ -48,16 +53,6 @@ from dagbatch.submit.retry import RetryState
 
 log = logging.getLogger("dagbatch.submit.submission")
 
-#: Default number of addtaskcollection requests in flight. Measured with the emulator in its
-#: own process, 50 ms latency per request, 2 cores, 20,000 tasks (200 requests, 4 waves):
-#: 1 -> 12.5 s, 2 -> 6.8 s, 4 -> 4.0 s, 8 -> 2.3-2.9 s, 10-16 -> 2.2-2.7 s, 32 -> 3.0 s,
-#: 64 -> 3.4-3.9 s. With no latency at all the same run takes 2.2-2.3 s: from about 8-10 in
-#: flight on, the CPU (JSON, signing, the emulator itself) is the limit, not the wire, and
-#: more only adds contention. 16 sits on that plateau and leaves room for the real service,
-#: whose round trips are longer than 50 ms (twice the latency needs twice the requests in
-#: flight for the same rate, by Little's law), while staying far below throttling territory.
-DEFAULT_CONCURRENCY = 16
-
 #: Concurrent GETs when verifying ``TaskExists`` answers.
 VERIFY_CONCURRENCY = 16
 
@@ -65,6 +60,10 @@ Task = dict[str, Any]
 
 #: Whole-request statuses after which the request may have been processed (fully or partly).
 _UNCERTAIN_STATUS = frozenset({408, 500, 502, 504})
+#: Whole-request statuses by which the service asks the client to slow down.
+_THROTTLE_STATUS = frozenset({429, 503})
+
+__all__ = ["DEFAULT_CONCURRENCY", "WaveScheduler", "segments"]
 
 
 def _parent_ids(task: Task) -> tuple[list[str], list[tuple[int, int]]]:
@@ -124,8 +123,10 @@ class WaveScheduler:
         journal: Journal,
         state: JournalState,
         progress: Progress,
-        concurrency: int,
+        concurrency: int | None,
     ):
+        """``concurrency``: requests in flight, fixed; None: adaptive
+        (``dagbatch.submit.concurrency.AdaptiveConcurrency``)."""
         self.plan = plan
         self.job_id = job_id
         self.client = client
@@ -140,8 +141,16 @@ class WaveScheduler:
         self.verified = 0
         self.retries = 0
         self.requests = 0
-        self.sem = asyncio.Semaphore(concurrency)
+        self.gate = ConcurrencyGate(concurrency or DEFAULT_CONCURRENCY)
+        self.adaptive: AdaptiveConcurrency | None = None
+        if concurrency is None:
+            self.adaptive = AdaptiveConcurrency(
+                self.gate, on_change=lambda level: progress.concurrency(level, adaptive=True)
+            )
         self.verify_sem = asyncio.Semaphore(VERIFY_CONCURRENCY)
+        #: Awaited before the first ``ok`` record: the journal record of the job's creation
+        #: (``dagbatch.submit.job.prepare_job``), fetched while the first requests fly.
+        self.before_first_ok: asyncio.Future[None] | None = None
 
     # -- bookkeeping -------------------------------------------------------------------
 
@@ -156,13 +165,24 @@ class WaveScheduler:
         log.info("retry: %s", what)
 
     async def _confirm(self, ids: list[str]) -> None:
-        """Journal ``ids`` as confirmed and fsync before anything else is sent."""
+        """Journal ``ids`` as confirmed; return once the record is on disk (group commit:
+        ``Journal.commit``). Only then do their children go out: the next segment of their
+        batch waits for this, and the next wave for every batch of this one."""
         if not ids:
             return
+        if self.before_first_ok is not None:
+            await self.before_first_ok
         self.journal.confirmed(ids)
+        await self.journal.commit()
         self.confirmed.update(ids)
         self.progress.advance(len(ids))
-        await asyncio.to_thread(self.journal.sync)
+
+    def _observe(self, tasks: int, status: int | None = None) -> None:
+        """Tell the adaptive level about one answer (a no-op at a fixed level)."""
+        if self.adaptive is not None:
+            self.adaptive.observe(
+                tasks, throttled=status in _THROTTLE_STATUS, waiting=self.gate.waiting > 0
+            )
 
     # -- verifying TaskExists ----------------------------------------------------------
 
@@ -182,55 +202,64 @@ class WaveScheduler:
 
     # -- one request, with its retries --------------------------------------------------
 
-    async def _send_request(self, batch: int, tasks: list[Task], body: bytes) -> list[list[Task]]:
-        """Send ``tasks`` (serialized as ``body``) until each is confirmed or failed.
+    async def _send_request(self, batch: Batch, ids: list[str], body: bytes) -> list[list[str]]:
+        """Send the tasks ``ids`` of ``batch`` (serialized as ``body``) until each is confirmed
+        or failed.
 
-        Returns [] when done, or the two halves to send instead after a 413.
+        Returns [] when done, or the two halves to send instead after a 413. The task bodies
+        are parsed only when something went wrong (a retry, ``TaskExists``, a split).
         """
         retry = RetryState(self.client.retry)
-        remaining = tasks
+        remaining = ids
         uncertain = False  # an attempt ended in a way that may have added tasks
         while remaining:
-            ids = [t["id"] for t in remaining]
+            ids = remaining
             sent_before = {i for i in ids if i in self.sent}
             try:
-                async with self.sem:
+                async with self.gate:
                     # Journal the attempt before its request leaves (see dagbatch.submit.journal).
-                    self.journal.sending(batch, ids)
+                    self.journal.sending(batch.index, ids)
                     self.sent.update(ids)
                     self.requests += 1
-                    results = await self.client.add_task_collection(
-                        self.job_id, body, api_version=self.api_version
-                    )
+                    try:
+                        results = await self.client.add_task_collection(
+                            self.job_id, body, api_version=self.api_version
+                        )
+                    except TransientError as exc:
+                        self._observe(0, exc.status)
+                        raise
+                    self._observe(sum(r.status == "success" for r in results))
             except RequestBodyTooLarge as exc:
                 if len(remaining) == 1:
-                    self._fail(ids[0], "RequestBodyTooLarge", str(exc), "rejected", batch)
+                    self._fail(ids[0], "RequestBodyTooLarge", str(exc), "rejected", batch.index)
                     return []
-                self._retry(f"batch {batch}: body too large, splitting {len(remaining)} tasks")
+                self._retry(
+                    f"batch {batch.index}: body too large, splitting {len(remaining)} tasks"
+                )
                 half = len(remaining) // 2
                 return [remaining[:half], remaining[half:]]
             except TransientError as exc:
                 if not exc.connect and (exc.status is None or exc.status in _UNCERTAIN_STATUS):
                     uncertain = True
-                self._retry(f"batch {batch}: {exc}")
+                self._retry(f"batch {batch.index}: {exc}")
                 if not await retry.backoff(exc.retry_after):
-                    self._give_up(batch, ids, retry.retries, str(exc), exc.code, uncertain)
+                    self._give_up(batch.index, ids, retry.retries, str(exc), exc.code, uncertain)
                     return []
                 continue
             except BatchServiceError as exc:
                 if exc.status != 400:
                     raise  # job not found, job state, forbidden: the whole submission stops
                 for task_id in ids:
-                    self._fail(task_id, exc.code or "BadRequest", str(exc), "rejected", batch)
+                    self._fail(task_id, exc.code or "BadRequest", str(exc), "rejected", batch.index)
                 return []
 
-            by_id = {t["id"]: t for t in remaining}
             result = classify_results(ids, results, sent_before)
             for task_id, code, message, kind in result.failed:
-                self._fail(task_id, code, message, kind, batch)
+                self._fail(task_id, code, message, kind, batch.index)
             again = set(result.resend)
             verified: list[str] = []
             if result.exists:
+                by_id = _tasks_by_id(batch)
                 checks = await asyncio.gather(*(self._verify_one(by_id[i]) for i in result.exists))
                 for task_id, (verdict, diffs) in zip(result.exists, checks, strict=True):
                     if verdict == "same":
@@ -242,7 +271,7 @@ class WaveScheduler:
                             "conflict: the existing task differs from the one in the plan "
                             f"({', '.join(diffs or [])}); it was left unchanged",
                             "conflict",
-                            batch,
+                            batch.index,
                         )
                     else:
                         again.add(task_id)
@@ -250,20 +279,20 @@ class WaveScheduler:
             self.verified += len(verified)
             await self._confirm(result.added + verified)
 
-            remaining = [t for t in remaining if t["id"] in again]
+            remaining = [i for i in remaining if i in again]
             if remaining:
-                self._retry(f"batch {batch}: {len(remaining)} task(s) to send again")
+                self._retry(f"batch {batch.index}: {len(remaining)} task(s) to send again")
                 if not await retry.backoff(None):
                     self._give_up(
-                        batch,
-                        [t["id"] for t in remaining],
+                        batch.index,
+                        remaining,
                         retry.retries,
                         "the service kept answering servererror for this task",
                         "ServerError",
                         uncertain,
                     )
                     return []
-                body = orjson.dumps({"value": remaining})
+                body = _body_of(batch, remaining)
         return []
 
     def _give_up(
@@ -286,28 +315,40 @@ class WaveScheduler:
                     task_id, code, f"gave up after {retries} retries: {why}", "gaveup", batch
                 )
 
-    async def _send_segment(self, batch: int, tasks: list[Task], body: bytes) -> None:
+    async def _send_segment(self, batch: Batch, ids: list[str], body: bytes) -> None:
         """Send one segment (413 halves one after the other)."""
-        chunks: deque[tuple[list[Task], bytes]] = deque([(tasks, body)])
+        chunks: deque[tuple[list[str], bytes]] = deque([(ids, body)])
         while chunks:
             part, data = chunks.popleft()
             halves = await self._send_request(batch, part, data)
             for half in reversed(halves):
-                chunks.appendleft((half, orjson.dumps({"value": half})))
+                chunks.appendleft((half, _body_of(batch, half)))
+
+    def _segments(self, batch: Batch) -> list[list[str]]:
+        """The unconfirmed ids of ``batch`` cut into segments (``segments``); the bodies are
+        parsed only when a task of the batch names a parent at all."""
+        pending = [i for i in batch.task_ids if i not in self.confirmed]
+        if not pending:
+            return []
+        if _DEPENDS_ON not in batch.body and b"\\u" not in batch.body:
+            return [pending]
+        if len(pending) == len(batch.task_ids):
+            tasks: Sequence[Task] = batch.tasks
+        else:
+            left = set(pending)
+            tasks = [t for t in batch.tasks if t["id"] in left]
+        return [[t["id"] for t in part] for part in segments(tasks)]
 
     async def _run_batch(self, batch: Batch) -> None:
         """Send the unconfirmed tasks of ``batch``, segment by segment (module docstring)."""
-        pending = [t for t in batch.tasks if t["id"] not in self.confirmed]
-        if not pending:
-            return
-        parts = segments(pending)
+        parts = self._segments(batch)
         for n, part in enumerate(parts):
-            whole = len(parts) == 1 and len(pending) == len(batch.tasks)
             # The exact bytes of the plan when the batch goes as it is; else a filtered body.
-            body = batch.body if whole else orjson.dumps({"value": part})
-            await self._send_segment(batch.index, part, body)
-            if any(t["id"] not in self.confirmed for t in part):
-                self.held.extend(t["id"] for later in parts[n + 1 :] for t in later)
+            whole = len(parts) == 1 and len(part) == len(batch.task_ids)
+            body = batch.body if whole else _body_of(batch, part)
+            await self._send_segment(batch, part, body)
+            if any(i not in self.confirmed for i in part):
+                self.held.extend(i for later in parts[n + 1 :] for i in later)
                 return
 
     async def run_waves(self) -> list[str]:
@@ -316,15 +357,31 @@ class WaveScheduler:
         waves = self.plan.waves()
         for n, wave in enumerate(waves):
             if self.failures:
-                later = [t["id"] for w in waves[n:] for b in w for t in b.tasks]
+                later = [i for w in waves[n:] for b in w for i in b.task_ids]
                 return self.held + [i for i in later if i not in self.confirmed]
-            todo = sum(1 for b in wave for t in b.tasks if t["id"] not in self.confirmed)
+            todo = sum(1 for b in wave for i in b.task_ids if i not in self.confirmed)
             if todo == 0:
                 continue
             self.progress.wave(wave[0].wave, todo)
             await _all_or_cancel([self._run_batch(b) for b in wave])
             self.progress.wave_done(wave[0].wave)
         return self.held
+
+
+#: A task body names parents only under this key: a batch whose bytes lack it (and any
+#: ``\u`` escape that could spell it) has no dependency inside itself, so it is one segment
+#: without being parsed.
+_DEPENDS_ON = b'"dependsOn"'
+
+
+def _tasks_by_id(batch: Batch) -> dict[str, Task]:
+    return {t["id"]: t for t in batch.tasks}
+
+
+def _body_of(batch: Batch, ids: Sequence[str]) -> bytes:
+    """An addtaskcollection body holding the tasks ``ids`` of ``batch``, in that order."""
+    by_id = _tasks_by_id(batch)
+    return orjson.dumps({"value": [by_id[i] for i in ids]})
 
 
 async def _all_or_cancel(coros: Sequence[Any]) -> None:

@@ -110,3 +110,34 @@ def test_cli_submits_a_workflow_file(
     assert again.exit_code == 0, again.output
     refused = CliRunner().invoke(main, args, env=env_for(emulator))
     assert refused.exit_code == 2 and "--resume" in refused.output
+
+
+def test_cli_concurrency_is_adaptive_by_default_and_fixed_within_bounds(
+    emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    help_text = CliRunner().invoke(main, ["submit", "--help"]).output
+    assert "adaptive" in help_text and "1<=x<=256" in help_text
+
+    plan = layered_plan(tmp_path / "plan", tasks=120, waves=2, pool_id="p")
+    too_many = CliRunner().invoke(
+        main,
+        ["submit", str(plan), "--job-id", "job", "--create-job", "--concurrency", "257"],
+        env=env_for(emulator),
+    )
+    assert too_many.exit_code == 2
+    assert "--concurrency" in too_many.output
+
+    # Plain progress lines (not a terminal) name the level: fixed here.
+    fixed = CliRunner().invoke(
+        main,
+        ["submit", str(plan), "--job-id", "job", "--create-job", "--concurrency", "4"],
+        env=env_for(emulator),
+    )
+    assert fixed.exit_code == 0, fixed.output
+    assert "tasks/s, concurrency 4\n" in fixed.output
+
+    adaptive = CliRunner().invoke(
+        main, ["submit", str(plan), "--job-id", "job2", "--create-job"], env=env_for(emulator)
+    )
+    assert adaptive.exit_code == 0, adaptive.output
+    assert "tasks/s, concurrency 16 (adaptive)\n" in adaptive.output

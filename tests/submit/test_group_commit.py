@@ -1,0 +1,123 @@
+"""Journal.commit (group commit), the job's creation record before the first confirmation,
+and the free-list transport of BatchClient."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import orjson
+import pytest
+
+from dagbatch.emulator.server import EmulatorServer
+from dagbatch.errors import JournalWriteError
+from dagbatch.submit import journal as journal_module
+from dagbatch.submit.client import FreeListTransport
+from dagbatch.submit.journal import Journal, RunHeader, read_journal
+from dagbatch.submit.submission import submit_plan
+from tests.conftest import EmulatorFactory
+from tests.plan_factory import layered_plan
+from tests.submit_helpers import create_job, make_client
+
+HEADER = RunHeader("b" * 64, "job", "http://127.0.0.1:1")
+
+
+def test_group_commit_puts_every_confirmation_on_disk_with_few_fsyncs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    journal, _ = Journal.open(tmp_path / "j.jsonl", HEADER, resume=False)
+    synced_at: list[int] = []  # records written when each fsync started
+    real = journal_module._datasync
+
+    def counting(fd: int) -> None:
+        synced_at.append(journal._written)
+        real(fd)
+
+    monkeypatch.setattr(journal_module, "_datasync", counting)
+
+    async def confirm(n: int) -> int:
+        await asyncio.sleep(0)
+        journal.confirmed([f"t{n}"])
+        written = journal._written
+        await journal.commit()
+        # The rule: when commit returns, an fsync that started after this record was
+        # written has finished.
+        assert any(at >= written for at in synced_at)
+        return n
+
+    async def run() -> list[int]:
+        return await asyncio.wait_for(asyncio.gather(*(confirm(n) for n in range(200))), 30)
+
+    assert asyncio.run(run()) == list(range(200))
+    journal.close()
+    assert read_journal(tmp_path / "j.jsonl").confirmed == {f"t{n}" for n in range(200)}
+    assert 1 <= len(synced_at) < 20  # grouped: not one fsync per confirmation
+
+
+def test_a_failed_group_fsync_is_raised_in_every_waiter(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    journal, _ = Journal.open(tmp_path / "j.jsonl", HEADER, resume=False)
+
+    def failing(fd: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(journal_module, "_datasync", failing)
+
+    async def confirm(n: int) -> None:
+        journal.confirmed([f"t{n}"])
+        await journal.commit()
+
+    async def run() -> list[object]:
+        return await asyncio.wait_for(
+            asyncio.gather(*(confirm(n) for n in range(5)), return_exceptions=True), 30
+        )
+
+    outcomes = asyncio.run(run())
+    assert all(isinstance(o, JournalWriteError) for o in outcomes), outcomes
+    assert "No space left" in str(outcomes[0])
+    monkeypatch.undo()
+    journal.close()
+
+
+def test_free_list_reuses_one_connection_per_request_in_flight(emulator: EmulatorServer) -> None:
+    create_job(emulator, "job")
+
+    async def run() -> tuple[int, int]:
+        client = make_client(emulator)
+        try:
+            await asyncio.gather(*(client.get_task_counts("job") for _ in range(12)))
+            http = client._client()
+            transport = http._transport
+            assert isinstance(transport, FreeListTransport)
+            first = transport.connections
+            for _ in range(3):  # later rounds reuse the same connections
+                await asyncio.gather(*(client.get_task_counts("job") for _ in range(12)))
+            return first, transport.connections
+        finally:
+            await client.aclose()
+
+    first, after = asyncio.run(run())
+    assert 1 <= first <= 12
+    assert after == first
+
+
+def test_job_creation_is_journaled_before_the_first_confirmation(
+    emulator_factory: EmulatorFactory, tmp_path: Path
+) -> None:
+    """The GET of the new job's creationTime runs while the first requests fly; it is slow
+    here (getjob delayed), so answers arrive first and must wait for its record."""
+    server = emulator_factory(latency_ms=300, operations=frozenset({"getjob"}))
+    plan = layered_plan(tmp_path / "plan", tasks=300, waves=2, pool_id="p")
+
+    report = submit_plan(plan, job_id="job", client=make_client(server), create_job=True)
+
+    assert report.ok and report.job_created
+    records = [
+        orjson.loads(line) for line in (plan / "journal-job.jsonl").read_bytes().splitlines()
+    ]
+    kinds = [r["t"] for r in records]
+    created = next(i for i, r in enumerate(records) if r.get("event") == "created")
+    assert isinstance(records[created].get("creationTime"), str)
+    assert kinds.index("send") < created < kinds.index("ok")  # overlapped, and in order
+    assert read_journal(plan / "journal-job.jsonl").job_created_at
