@@ -161,7 +161,7 @@ def compile_cmd(out: Path, fmt: str, quiet: bool, show_all: bool, **kw: Any) -> 
     except OSError as exc:
         fail(ConfigError(f"cannot write {out}: {exc}"))
     if not quiet:
-        click.echo(summary(plan), err=True)
+        click.echo(summary(plan, written), err=True)
         click.echo(
             f"wrote {written}/ (plan.json, job.json, {len(plan.batches)} batch file(s))", err=True
         )
