@@ -164,6 +164,14 @@ def print_report(report: object) -> None:
     help="Stop after this many seconds: running tasks are terminated.",
 )
 @click.option(
+    "--picture",
+    "picture_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Also draw the plan coloured by the outcome (as `dagbatch show`); the format comes "
+    "from the suffix: .svg, .html, .dot, .mmd, else text.",
+)
+@click.option(
     "--no-finish",
     is_flag=True,
     help="Leave the tasks that can never run active at the end (by default they are "
@@ -179,6 +187,7 @@ def run_cmd(
     fail: tuple[str, ...],
     report_file: Path | None,
     timeout: float | None,
+    picture_file: Path | None,
     no_finish: bool,
     quiet: bool,
 ) -> None:
@@ -228,4 +237,11 @@ def run_cmd(
             _err(f"warning: could not write {report_file}: {exc.strerror or exc}")
         else:
             click.echo(f"report: {report_file}")
+    if picture_file is not None:
+        try:
+            picture = report.write_picture(picture_file)
+        except (OSError, DagbatchError, ValueError) as exc:
+            _err(f"warning: could not write {picture_file}: {exc}")
+        else:
+            click.echo(f"picture: {picture_file} ({len(picture.nodes)} node(s))")
     sys.exit(_EXIT_FOR[report.verdict])

@@ -28,7 +28,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from dagbatch.emulator import DEV_ACCOUNT, DEV_KEY
 from dagbatch.emulator.store import NO_EXIT
@@ -41,6 +41,9 @@ from dagbatch.observe.outcome import (
     TaskStatus,
     explain_outcome,
 )
+
+if TYPE_CHECKING:
+    from dagbatch.show.model import Picture, TaskState
 
 #: Marks a directory ``dagbatch run`` made (so it may replace it).
 RUN_MARKER: Final = ".dagbatch-run"
@@ -96,6 +99,8 @@ class RunReport:
     finished: FinishReport | None = None
     #: Task id -> the strand of each task the finish terminated (a barrier: its child's).
     terminated: Mapping[str, Strand] = field(default_factory=dict)
+    #: The plan that ran (compiled into the run directory, or the one given).
+    plan_dir: Path | None = None
 
     def is_skipped(self, task_id: str) -> bool:
         """Terminated at the end because its parent succeeded (a failure handler not
@@ -140,6 +145,35 @@ class RunReport:
         ):
             return None
         return self.node_root / "workitems" / self.job_id / "job-1" / task_id
+
+    def picture_states(self) -> dict[str, TaskState]:
+        """Each task's final state as `dagbatch show` draws it: done, failed, never runs
+        (never ran, with or without being terminated at the end) or skipped."""
+        from dagbatch.show.model import TaskState
+
+        never = {o.task_id for o in self.never_ran}
+        out: dict[str, TaskState] = {}
+        for o in self.outcomes:
+            st = o.status
+            skipped = self.is_skipped(o.task_id)
+            out[o.task_id] = TaskState(
+                st.state,
+                st.exit_code,
+                st.result,
+                never_runs=skipped or o.task_id in never,
+                skipped=skipped,
+            )
+        return out
+
+    def write_picture(self, path: Path) -> Picture:
+        """Draw the plan coloured by the outcome of the run (``dagbatch.show``), in the
+        format the file name asks for (.svg, .html, .dot, .mmd; anything else is text)."""
+        from dagbatch.show.render import write_picture
+        from dagbatch.show.source import view_of_plan_dir
+
+        if self.plan_dir is None:
+            raise ConfigError("the report does not know the plan it ran")
+        return write_picture(view_of_plan_dir(self.plan_dir), path, states=self.picture_states())
 
     def to_dict(self) -> dict[str, Any]:
         """The machine-readable report (``--report FILE.json``)."""
@@ -373,6 +407,7 @@ def run_local(
         elapsed=time.monotonic() - started,
         finished=finished,
         terminated=terminated,
+        plan_dir=plan_dir,
     )
 
 

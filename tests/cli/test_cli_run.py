@@ -296,3 +296,42 @@ def test_a_real_failure_ends_with_the_stranded_tasks_terminated(tmp_path: Path) 
     }
     assert tasks["after"]["neverRan"]["cause"]["parent"] == "work"
     assert "never ran (terminated at the end): blocked: parent prep failed" in stdout
+
+
+def test_the_picture_of_the_outcome(tmp_path: Path) -> None:
+    wf = write_workflow(tmp_path, HANDLER)
+    for suffix in ("html", "svg", "txt"):
+        picture = tmp_path / f"outcome.{suffix}"
+        code, stdout, _ = run(
+            str(wf),
+            "--simulate",
+            "--workdir",
+            str(tmp_path / "w"),
+            "--picture",
+            str(picture),
+            "-q",
+        )
+        assert code == 0, stdout
+        assert f"picture: {picture}" in stdout
+        drawn = picture.read_text(encoding="utf-8")
+        # prep and work ran; alert and after were skipped.
+        assert "state: 2 done · 2 skipped" in drawn, drawn
+    assert "[n3] alert\n        1 skipped" in drawn  # the text form: each node says so
+    assert "<svg xmlns=" in (tmp_path / "outcome.svg").read_text()
+    assert (tmp_path / "outcome.html").read_text().startswith("<!DOCTYPE html>")
+    # A failure: the failed task and the three that never ran.
+    picture = tmp_path / "failed.txt"
+    code, stdout, _ = run(
+        str(wf),
+        "--simulate",
+        "--fail",
+        "prep",
+        "--workdir",
+        str(tmp_path / "w"),
+        "--picture",
+        str(picture),
+        "-q",
+    )
+    assert code == 4, stdout
+    drawn = picture.read_text(encoding="utf-8")
+    assert "state: 1 failed · 3 never runs" in drawn, drawn
