@@ -10,6 +10,7 @@ import click
 
 from dagbatch.cli import exit_codes
 from dagbatch.cli.exit_codes import ExitCode
+from dagbatch.cli.options import local_node_options
 from dagbatch.errors import DagbatchError
 
 #: Rows of the task table shown on screen; every task is in --report.
@@ -121,28 +122,12 @@ def print_report(report: object) -> None:
 @click.command("run")
 @click.argument("source", metavar="WORKFLOW.py[:NAME]|PLAN_DIR")
 @click.option(
-    "--slots",
-    type=click.IntRange(1),
-    default=None,
-    help="Task slots of the local node (default: one per CPU).",
-)
-@click.option(
     "--workdir",
     type=click.Path(path_type=Path, file_okay=False),
     default=None,
     help="Run directory, kept after the run (default: .dagbatch/JOB/run).",
 )
-@click.option(
-    "--simulate", is_flag=True, help="Run no process: each task ends with its what-if exit code."
-)
-@click.option(
-    "--exit-codes",
-    "exit_codes_file",
-    type=click.Path(path_type=Path, dir_okay=False, exists=True),
-    default=None,
-    help='What-if exit codes: a JSON file {"task-id": code, ...} (or {"exitCode": c, '
-    '"duration": s}); unlisted tasks end with 0.',
-)
+@local_node_options
 @click.option(
     "--fail",
     "fail",
