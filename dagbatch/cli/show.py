@@ -14,13 +14,12 @@ from pathlib import Path
 
 import click
 
+from dagbatch.cli.compile import shape_options
 from dagbatch.cli.exit_codes import ExitCode, fail
 from dagbatch.cli.options import client_from_options, service_options
-from dagbatch.compiler.dependencies import OVER_LIMIT_STRATEGIES
 from dagbatch.compiler.loader import load_workflow, split_target
 from dagbatch.compiler.pipeline import CompileOptions, compile_graph
 from dagbatch.errors import ConfigError, DagbatchError
-from dagbatch.limits import API_VERSIONS, DEFAULT_API_VERSION, DEFAULT_TASK_IDS_MARGIN
 from dagbatch.show.fold import DEFAULT_MAX_NODES, fold_plan
 from dagbatch.show.live import fetch_task_states
 from dagbatch.show.model import PlanView, TaskState
@@ -89,27 +88,7 @@ def _live_states(
 @click.option("--no-fold", is_flag=True, help="One node per task (small plans only).")
 @click.option("--job-id", help="Colour the picture by the state of this job's tasks.")
 @service_options
-@click.option(
-    "--api-version",
-    type=click.Choice(API_VERSIONS),
-    default=DEFAULT_API_VERSION,
-    show_default=True,
-    help="For a workflow: the api-version it is compiled for.",
-)
-@click.option(
-    "--over-limit",
-    type=click.Choice(OVER_LIMIT_STRATEGIES),
-    default="barrier",
-    show_default=True,
-    help="For a workflow: as in compile.",
-)
-@click.option(
-    "--taskids-margin",
-    type=click.IntRange(0, 63000),
-    default=DEFAULT_TASK_IDS_MARGIN,
-    show_default=True,
-    help="For a workflow: as in compile.",
-)
+@shape_options
 def show_cmd(
     source: str,
     fmt: str | None,
