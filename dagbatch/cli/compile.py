@@ -35,24 +35,16 @@ _BARRIER_HELP = "Command line of barrier tasks (default by the pool's OS: " + ",
 ) + ")."
 
 
-def compile_options(fn: F) -> F:
-    """Options shared by every command that compiles a workflow."""
+def shape_options(fn: F) -> F:
+    """``--api-version``, ``--over-limit`` and ``--taskids-margin``: what shapes the plan,
+    for every command that compiles a workflow (``compile``, ``validate``, ``show``)."""
     decorators = [
-        click.argument("workflow", metavar="WORKFLOW.py[:NAME]"),
         click.option(
             "--api-version",
             type=click.Choice(API_VERSIONS),
             default=DEFAULT_API_VERSION,
             show_default=True,
             help="Batch REST api-version whose schema the payloads follow.",
-        ),
-        click.option("--job-id", help="Job id (overrides graph.graph['job']['id'])."),
-        click.option("--pool-id", help="Pool for job.json's poolInfo."),
-        click.option(
-            "--pool-os",
-            type=click.Choice(sorted(BARRIER_COMMANDS)),
-            help="The pool's node OS (overrides graph.graph['job']['pool_os']); picks the "
-            "barrier tasks' command line.",
         ),
         click.option(
             "--over-limit",
@@ -67,6 +59,25 @@ def compile_options(fn: F) -> F:
             default=DEFAULT_TASK_IDS_MARGIN,
             show_default=True,
             help=f"Characters kept below Batch's {TASK_IDS_CHAR_LIMIT}-character taskIds limit.",
+        ),
+    ]
+    for deco in reversed(decorators):
+        fn = deco(fn)
+    return fn
+
+
+def compile_options(fn: F) -> F:
+    """Options shared by every command that compiles a workflow."""
+    decorators = [
+        click.argument("workflow", metavar="WORKFLOW.py[:NAME]"),
+        shape_options,
+        click.option("--job-id", help="Job id (overrides graph.graph['job']['id'])."),
+        click.option("--pool-id", help="Pool for job.json's poolInfo."),
+        click.option(
+            "--pool-os",
+            type=click.Choice(sorted(BARRIER_COMMANDS)),
+            help="The pool's node OS (overrides graph.graph['job']['pool_os']); picks the "
+            "barrier tasks' command line.",
         ),
         click.option("--barrier-command", help=_BARRIER_HELP),
         click.option(
@@ -161,7 +172,7 @@ def compile_cmd(out: Path, fmt: str, quiet: bool, show_all: bool, **kw: Any) -> 
     except OSError as exc:
         fail(ConfigError(f"cannot write {out}: {exc}"))
     if not quiet:
-        click.echo(summary(plan), err=True)
+        click.echo(summary(plan, written), err=True)
         click.echo(
             f"wrote {written}/ (plan.json, job.json, {len(plan.batches)} batch file(s))", err=True
         )

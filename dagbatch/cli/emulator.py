@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from dagbatch.cli.exit_codes import ExitCode
+from dagbatch.cli.options import local_node_options
 from dagbatch.emulator import DEV_ACCOUNT, DEV_KEY, OPERATIONS, FaultConfig
 from dagbatch.emulator.blobstore import AZURITE_BLOB_PORT, StorageAccount
 from dagbatch.redact import redact
@@ -77,26 +78,12 @@ def _probability(ctx: click.Context, param: click.Parameter, value: float) -> fl
 @click.option("--retry-after", default=1, show_default=True, type=int, help="Retry-After seconds.")
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed for the faults.")
 @click.option(
-    "--slots",
-    type=click.IntRange(1),
-    default=None,
-    help="Task slots of the local node (default: one per CPU).",
-)
-@click.option(
     "--workdir",
     type=click.Path(path_type=Path, file_okay=False),
     default=None,
     help="Where tasks run, laid out like a node (default: a new temporary directory).",
 )
-@click.option("--simulate", is_flag=True, help="Run no process: tasks end with what-if exit codes.")
-@click.option(
-    "--exit-codes",
-    "exit_codes_file",
-    type=click.Path(path_type=Path, dir_okay=False, exists=True),
-    default=None,
-    help='What-if exit codes, JSON {"task-id": code, ...}: those tasks do not run and end with '
-    "the code (with --simulate every task is what-if; unlisted ones end with 0).",
-)
+@local_node_options
 @click.option(
     "--store-only",
     is_flag=True,

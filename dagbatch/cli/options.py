@@ -1,9 +1,11 @@
-"""Options shared by the commands that talk to a Batch account (`submit`, `status`, `watch`,
-`rerun`, `finish`): the endpoint and credentials, declared once."""
+"""Options shared by several commands, declared once: the endpoint and credentials of the
+commands that talk to a Batch account (`submit`, `status`, `watch`, `rerun`, `finish`,
+`show`), and the local node of the commands that run tasks here (`run`, `emulator`)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -56,3 +58,33 @@ def client_from_options(
 ) -> BatchClient:
     """The client the service options describe (``ConfigError`` says what is missing)."""
     return connect(endpoint, account, account_key, auth=auth_kind, **options)
+
+
+def local_node_options(command: F) -> F:
+    """Add ``--slots``, ``--simulate`` and ``--exit-codes`` (as ``exit_codes_file``): the local
+    node that runs the tasks (``dagbatch run``, ``dagbatch emulator``)."""
+    decorators = [
+        click.option(
+            "--slots",
+            type=click.IntRange(1),
+            default=None,
+            help="Task slots of the local node (default: one per CPU).",
+        ),
+        click.option(
+            "--simulate",
+            is_flag=True,
+            help="Run no process: each task ends with its what-if exit code.",
+        ),
+        click.option(
+            "--exit-codes",
+            "exit_codes_file",
+            type=click.Path(path_type=Path, dir_okay=False, exists=True),
+            default=None,
+            help='What-if exit codes: a JSON file {"task-id": code, ...} (or {"exitCode": c, '
+            '"duration": s}): those tasks do not run and end with the code (with --simulate '
+            "every task is what-if; unlisted ones end with 0).",
+        ),
+    ]
+    for decorate in reversed(decorators):
+        command = decorate(command)
+    return command

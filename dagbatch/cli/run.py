@@ -10,6 +10,7 @@ import click
 
 from dagbatch.cli import exit_codes
 from dagbatch.cli.exit_codes import ExitCode
+from dagbatch.cli.options import local_node_options
 from dagbatch.errors import DagbatchError
 
 #: Rows of the task table shown on screen; every task is in --report.
@@ -68,21 +69,37 @@ def print_report(report: object) -> None:
     mode = " (simulated)" if report.simulated == frozenset() else ""
     click.echo("")
     click.echo(f"job {report.job_id}: {job.state}{reason}{by}")
+    skipped = f", skipped {len(report.skipped)}" if report.skipped else ""
     click.echo(
-        f"tasks {len(outcomes)}: succeeded {succeeded}, failed {len(report.failed)}, never ran "
-        f"{len(report.never_ran)}; {report.elapsed:.1f} s{mode}"
+        f"tasks {len(outcomes)}: succeeded {succeeded}, failed {len(report.failed)}{skipped}, "
+        f"never ran {len(report.never_ran)}; {report.elapsed:.1f} s{mode}"
     )
     if report.timed_out:
         click.echo("the --timeout was reached: running tasks were terminated")
+    finished = report.finished
+    if finished is not None and (finished.terminated or finished.errors):
+        click.echo(
+            f"ended the job as `dagbatch finish` does: terminated {len(finished.terminated)} "
+            "task(s) that could never run"
+            + (f"; {len(finished.errors)} could not be terminated" if finished.errors else "")
+        )
+        for problem in finished.errors:
+            click.echo(f"  {problem.name}: {problem.reason}")
     # Failed and never-ran tasks first: they are what a reader looks for.
-    ordered = sorted(outcomes, key=lambda o: (o.succeeded, o.status.ran))
+    ordered = sorted(
+        outcomes, key=lambda o: (o.succeeded or report.is_skipped(o.task_id), o.status.ran)
+    )
     click.echo("")
     click.echo(f"{'TASK':<24} {'STATE':<10} {'EXIT':>5} {'TIME':>8}  OUTPUT / WHY")
     for o in ordered[:SHOWN]:
         st = o.status
         code = "-" if st.exit_code is None else str(st.exit_code)
-        if o.reason is not None:
-            detail = "never ran: " + o.reason.text()
+        strand = report.terminated.get(o.task_id)
+        if strand is not None and strand.kind == "skipped":
+            detail = "skipped: " + strand.explain()
+        elif o.reason is not None:
+            ended = " (terminated at the end)" if strand is not None else ""
+            detail = f"never ran{ended}: {o.reason.text()}"
         elif st.failure_code and st.failure_code != "FailureExitCode":
             detail = f"{st.failure_code}: {st.failure_message}"
         else:
@@ -105,28 +122,12 @@ def print_report(report: object) -> None:
 @click.command("run")
 @click.argument("source", metavar="WORKFLOW.py[:NAME]|PLAN_DIR")
 @click.option(
-    "--slots",
-    type=click.IntRange(1),
-    default=None,
-    help="Task slots of the local node (default: one per CPU).",
-)
-@click.option(
     "--workdir",
     type=click.Path(path_type=Path, file_okay=False),
     default=None,
     help="Run directory, kept after the run (default: .dagbatch/JOB/run).",
 )
-@click.option(
-    "--simulate", is_flag=True, help="Run no process: each task ends with its what-if exit code."
-)
-@click.option(
-    "--exit-codes",
-    "exit_codes_file",
-    type=click.Path(path_type=Path, dir_okay=False, exists=True),
-    default=None,
-    help='What-if exit codes: a JSON file {"task-id": code, ...} (or {"exitCode": c, '
-    '"duration": s}); unlisted tasks end with 0.',
-)
+@local_node_options
 @click.option(
     "--fail",
     "fail",
@@ -147,6 +148,20 @@ def print_report(report: object) -> None:
     default=None,
     help="Stop after this many seconds: running tasks are terminated.",
 )
+@click.option(
+    "--picture",
+    "picture_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Also draw the plan coloured by the outcome (as `dagbatch show`); the format comes "
+    "from the suffix: .svg, .html, .dot, .mmd, else text.",
+)
+@click.option(
+    "--no-finish",
+    is_flag=True,
+    help="Leave the tasks that can never run active at the end (by default they are "
+    "terminated as `dagbatch finish` does, so the job can complete).",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No live progress.")
 def run_cmd(
     source: str,
@@ -157,15 +172,20 @@ def run_cmd(
     fail: tuple[str, ...],
     report_file: Path | None,
     timeout: float | None,
+    picture_file: Path | None,
+    no_finish: bool,
     quiet: bool,
 ) -> None:
     """Try a workflow on this machine: compile it (if needed), run its tasks in an embedded
     local Batch emulator with Batch's exact dependency and exit rules, and report what ran,
     what failed and why the rest never ran.
 
-    Exit codes: 0 every task ran and succeeded; 4 some task failed; 5 no task failed but some
-    never ran; 6 the --timeout was reached; 1 invalid workflow; 2 usage; 3 the emulator refused
-    the plan.
+    At the end, tasks that can never run are terminated as `dagbatch finish` does (a failure
+    handler whose parent succeeded is reported skipped); --no-finish leaves them active.
+
+    Exit codes: 0 every task ran and succeeded (or was skipped); 4 some task failed; 5 no task
+    failed but some never ran; 6 the --timeout was reached; 1 invalid workflow; 2 usage; 3 the
+    emulator refused the plan.
     """
     from dagbatch.emulator.simulate import load_exit_codes
     from dagbatch.local.run import RunOptions, Snapshot, run_local
@@ -174,7 +194,12 @@ def run_cmd(
         codes = dict(load_exit_codes(exit_codes_file)) if exit_codes_file else {}
         codes.update(parse_fail(fail))
         options = RunOptions(
-            slots=slots, workdir=workdir, simulate=simulate, exit_codes=codes, timeout=timeout
+            slots=slots,
+            workdir=workdir,
+            simulate=simulate,
+            exit_codes=codes,
+            timeout=timeout,
+            finish=not no_finish,
         )
 
         def show(snapshot: Snapshot) -> None:
@@ -197,4 +222,11 @@ def run_cmd(
             _err(f"warning: could not write {report_file}: {exc.strerror or exc}")
         else:
             click.echo(f"report: {report_file}")
+    if picture_file is not None:
+        try:
+            picture = report.write_picture(picture_file)
+        except (OSError, DagbatchError, ValueError) as exc:
+            _err(f"warning: could not write {picture_file}: {exc}")
+        else:
+            click.echo(f"picture: {picture_file} ({len(picture.nodes)} node(s))")
     sys.exit(_EXIT_FOR[report.verdict])

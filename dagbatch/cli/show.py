@@ -14,18 +14,18 @@ from pathlib import Path
 
 import click
 
+from dagbatch.cli.compile import shape_options
 from dagbatch.cli.exit_codes import ExitCode, fail
-from dagbatch.compiler.dependencies import OVER_LIMIT_STRATEGIES
+from dagbatch.cli.options import client_from_options, service_options
 from dagbatch.compiler.loader import load_workflow, split_target
 from dagbatch.compiler.pipeline import CompileOptions, compile_graph
 from dagbatch.errors import ConfigError, DagbatchError
-from dagbatch.limits import API_VERSIONS, DEFAULT_API_VERSION, DEFAULT_TASK_IDS_MARGIN
 from dagbatch.show.fold import DEFAULT_MAX_NODES, fold_plan
-from dagbatch.show.live import fetch_task_states, mark_never_runs
+from dagbatch.show.live import fetch_task_states
 from dagbatch.show.model import PlanView, TaskState
 from dagbatch.show.render import FORMATS, format_for_path, render
 from dagbatch.show.source import view_of_compiled, view_of_plan_dir
-from dagbatch.submit.client import BatchClient, EntraAuth, SharedKeyAuth, redact
+from dagbatch.submit.client import redact
 
 
 def _err(message: str) -> None:
@@ -52,25 +52,15 @@ def _live_states(
     account_key: str | None,
     auth_kind: str,
 ) -> dict[str, TaskState]:
-    """Every task's state in the job, with "can never run" marked."""
-    if not endpoint:
-        raise ConfigError("no Batch endpoint: set AZURE_BATCH_ENDPOINT or pass --endpoint")
-    auth: SharedKeyAuth | EntraAuth
-    if auth_kind == "entra":
-        auth = EntraAuth()
-    else:
-        if not account:
-            raise ConfigError("no Batch account: set AZURE_BATCH_ACCOUNT or pass --account")
-        if not account_key:
-            raise ConfigError("no account key: set AZURE_BATCH_ACCESS_KEY (or use --auth entra)")
-        auth = SharedKeyAuth(account, account_key)
+    """Every task's state in the job, with "can never run" (and skipped) marked."""
+    client = client_from_options(endpoint, account, account_key, auth_kind)
 
     async def fetch() -> dict[str, TaskState]:
         """The states, with the client closed afterwards."""
-        async with BatchClient(endpoint, auth) as client:
-            return await fetch_task_states(client, job_id)
+        async with client:
+            return await fetch_task_states(client, job_id, view)
 
-    return mark_never_runs(view, asyncio.run(fetch()))
+    return asyncio.run(fetch())
 
 
 @click.command("show")
@@ -97,42 +87,8 @@ def _live_states(
 )
 @click.option("--no-fold", is_flag=True, help="One node per task (small plans only).")
 @click.option("--job-id", help="Colour the picture by the state of this job's tasks.")
-@click.option("--endpoint", envvar="AZURE_BATCH_ENDPOINT", help="[env AZURE_BATCH_ENDPOINT]")
-@click.option("--account", envvar="AZURE_BATCH_ACCOUNT", help="[env AZURE_BATCH_ACCOUNT]")
-@click.option(
-    "--account-key",
-    envvar="AZURE_BATCH_ACCESS_KEY",
-    show_default=False,
-    help="Prefer the environment variable AZURE_BATCH_ACCESS_KEY.",
-)
-@click.option(
-    "--auth",
-    "auth_kind",
-    type=click.Choice(["sharedkey", "entra"]),
-    default="sharedkey",
-    show_default=True,
-)
-@click.option(
-    "--api-version",
-    type=click.Choice(API_VERSIONS),
-    default=DEFAULT_API_VERSION,
-    show_default=True,
-    help="For a workflow: the api-version it is compiled for.",
-)
-@click.option(
-    "--over-limit",
-    type=click.Choice(OVER_LIMIT_STRATEGIES),
-    default="barrier",
-    show_default=True,
-    help="For a workflow: as in compile.",
-)
-@click.option(
-    "--taskids-margin",
-    type=click.IntRange(0, 63000),
-    default=DEFAULT_TASK_IDS_MARGIN,
-    show_default=True,
-    help="For a workflow: as in compile.",
-)
+@service_options
+@shape_options
 def show_cmd(
     source: str,
     fmt: str | None,

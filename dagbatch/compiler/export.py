@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from dagbatch.compiler.pipeline import CompiledPlan
+from dagbatch.compiler.validate import NEVER_COMPLETES
 from dagbatch.plan import PLAN_FORMAT, batch_entry, job_entry, write_plan_dir
 
 
@@ -38,7 +39,21 @@ def iter_jsonl(plan: CompiledPlan) -> Iterator[bytes]:
         yield b.body + b"\n"
 
 
-def summary(plan: CompiledPlan) -> str:
+def needs_finish(plan: CompiledPlan) -> bool:
+    """Whether the workflow can end with tasks that never run, so that its job (set to
+    ``terminatejob``) completes only once they are terminated (``dagbatch finish``)."""
+    return any(d.code == NEVER_COMPLETES for d in plan.warnings)
+
+
+def finish_command(plan: CompiledPlan, plan_dir: Path | str = "PLAN_DIR") -> str:
+    """The command that ends such a job once only those tasks remain."""
+    job = "" if plan.job_id else " --job-id JOB"
+    return f"dagbatch finish {plan_dir}{job}"
+
+
+def summary(plan: CompiledPlan, plan_dir: Path | str | None = None) -> str:
+    """The compile summary: counts, the api-version and job, renumbering, warnings, and
+    whether the job needs ``dagbatch finish`` to end (with the command for ``plan_dir``)."""
     c = plan.counts
     lines = [
         f"tasks     {c['tasks']:>10,}  ({c['userTasks']:,} from the workflow, "
@@ -53,4 +68,11 @@ def summary(plan: CompiledPlan) -> str:
         lines.append(f"renumbered {len(plan.id_map):>9,}  tasks (see idMap in plan.json)")
     if plan.warnings:
         lines.append(f"warnings  {len(plan.warnings):>10,}")
+    if needs_finish(plan):
+        command = finish_command(plan, plan_dir if plan_dir is not None else "PLAN_DIR")
+        lines.append(
+            "finish    the job can end with tasks that never run (never-completes): once only "
+            f"they remain, end it with `{command}` (or `dagbatch watch ... --finish`; "
+            "`dagbatch run` does it itself)"
+        )
     return "\n".join(lines)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from typing import Final
 
 from dagbatch.compiler import exits, graphs
 from dagbatch.compiler.spec import DEFAULT_INTENT, WorkflowSpec
@@ -179,6 +180,10 @@ def _names(spec: WorkflowSpec, tasks: list[int]) -> str:
     return shown + (f" and {len(tasks) - 5} more" if len(tasks) > 5 else "")
 
 
+#: The warning of a workflow whose job can end with tasks that never run (needs a finish).
+NEVER_COMPLETES: Final = "never-completes"
+
+
 def check_completion(spec: WorkflowSpec) -> list[Diagnostic]:
     """Outcomes that leave a task waiting for ever, and failure handlers a job action makes
     unreachable.
@@ -219,7 +224,7 @@ def check_completion(spec: WorkflowSpec) -> list[Diagnostic]:
         if terminates and on_failure:
             diags.append(
                 Diagnostic(
-                    code="never-completes",
+                    code=NEVER_COMPLETES,
                     severity="warning",
                     message=f"if {spec.ids[u]!r} succeeds, {_names(spec, on_failure)} "
                     "(when='failure') never run and stay active, so the job never reaches "
@@ -264,7 +269,7 @@ def check_completion(spec: WorkflowSpec) -> list[Diagnostic]:
     if blocked_on_failure:
         diags.append(
             Diagnostic(
-                code="never-completes",
+                code=NEVER_COMPLETES,
                 severity="warning",
                 message=f"if {_names(spec, blocked_on_failure)} fails, its dependents are "
                 "blocked and stay active, so the job never reaches "

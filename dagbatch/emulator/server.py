@@ -99,6 +99,9 @@ class EmulatorServer:
         self._sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._sock.bind((host, port))
+        # Listen at once: the endpoint is printed (and handed to clients) before the server's
+        # loop starts; connections made meanwhile wait in the backlog instead of being refused.
+        self._sock.listen(2048)
         self.port: int = self._sock.getsockname()[1]
         self._config = uvicorn.Config(
             self.app,

@@ -8,6 +8,13 @@ variables), submits the plan through the same exactly-once path as ``dagbatch su
 task that never ran did not (``dagbatch.observe.outcome``), the job's final state, and where
 each task's files are.
 
+When the run is over and only tasks that can never run remain (a failure handler whose parent
+succeeded, the dependents of a failed task), it ends the job as ``dagbatch finish`` does
+(``dagbatch.observe.finish``, the one implementation): those tasks are terminated, a job set to
+``terminatejob`` completes, and the report lists each as ``skipped`` (its parent succeeded: a
+handler not needed) or as never ran with the chain that stranded it. ``RunOptions.finish =
+False`` (``--no-finish``) leaves them active.
+
 The run directory (``--workdir``, default ``.dagbatch/JOB/run``) holds ``plan/`` (when compiled
 here), ``journal.jsonl`` and ``node/`` (laid out like a Batch node: ``node/workitems/JOB/job-1/
 TASK/{stdout.txt,stderr.txt,wd/}``, ``node/shared``). A previous run's directory is replaced;
@@ -21,11 +28,12 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from dagbatch.emulator import DEV_ACCOUNT, DEV_KEY
 from dagbatch.emulator.store import NO_EXIT
 from dagbatch.errors import ConfigError, PlanError
+from dagbatch.observe.model import FinishReport, Strand
 from dagbatch.observe.outcome import (
     JobStatus,
     Reason,
@@ -33,6 +41,9 @@ from dagbatch.observe.outcome import (
     TaskStatus,
     explain_outcome,
 )
+
+if TYPE_CHECKING:
+    from dagbatch.show.model import Picture, TaskState
 
 #: Marks a directory ``dagbatch run`` made (so it may replace it).
 RUN_MARKER: Final = ".dagbatch-run"
@@ -56,6 +67,8 @@ class RunOptions:
     #: What-if exit codes: task id -> (exit code, duration seconds or None).
     exit_codes: Mapping[str, tuple[int, float | None]] = field(default_factory=dict)
     timeout: float | None = None
+    #: At the end, terminate the tasks that can never run (as ``dagbatch finish``).
+    finish: bool = True
 
 
 @dataclass(frozen=True)
@@ -82,14 +95,36 @@ class RunReport:
     simulated: frozenset[str] | None  # None: every task ran for real; else which ids did not
     timed_out: bool
     elapsed: float
+    #: What the finish at the end did (None: not called, nothing was stuck or ``--no-finish``).
+    finished: FinishReport | None = None
+    #: Task id -> the strand of each task the finish terminated (a barrier: its child's).
+    terminated: Mapping[str, Strand] = field(default_factory=dict)
+    #: The plan that ran (compiled into the run directory, or the one given).
+    plan_dir: Path | None = None
+
+    def is_skipped(self, task_id: str) -> bool:
+        """Terminated at the end because its parent succeeded (a failure handler not
+        needed): the intended ending, neither failed nor never ran."""
+        strand = self.terminated.get(task_id)
+        return strand is not None and strand.kind == "skipped"
+
+    @property
+    def skipped(self) -> list[TaskOutcome]:
+        return [o for o in self.outcomes if self.is_skipped(o.task_id)]
 
     @property
     def failed(self) -> list[TaskOutcome]:
-        return [o for o in self.outcomes if o.failed]
+        return [o for o in self.outcomes if o.failed and o.task_id not in self.terminated]
 
     @property
     def never_ran(self) -> list[TaskOutcome]:
-        return [o for o in self.outcomes if not o.status.ran and o.status.state != "completed"]
+        return [
+            o
+            for o in self.outcomes
+            if not o.status.ran
+            and not self.is_skipped(o.task_id)
+            and (o.status.state != "completed" or o.task_id in self.terminated)
+        ]
 
     @property
     def verdict(self) -> str:
@@ -97,7 +132,9 @@ class RunReport:
             return VERDICT_TIMEOUT
         if self.failed:
             return VERDICT_FAILED
-        if self.never_ran or any(not o.succeeded for o in self.outcomes):
+        if self.never_ran or any(
+            not o.succeeded and not self.is_skipped(o.task_id) for o in self.outcomes
+        ):
             return VERDICT_NEVER_RAN
         return VERDICT_OK
 
@@ -108,6 +145,35 @@ class RunReport:
         ):
             return None
         return self.node_root / "workitems" / self.job_id / "job-1" / task_id
+
+    def picture_states(self) -> dict[str, TaskState]:
+        """Each task's final state as `dagbatch show` draws it: done, failed, never runs
+        (never ran, with or without being terminated at the end) or skipped."""
+        from dagbatch.show.model import TaskState
+
+        never = {o.task_id for o in self.never_ran}
+        out: dict[str, TaskState] = {}
+        for o in self.outcomes:
+            st = o.status
+            skipped = self.is_skipped(o.task_id)
+            out[o.task_id] = TaskState(
+                st.state,
+                st.exit_code,
+                st.result,
+                never_runs=skipped or o.task_id in never,
+                skipped=skipped,
+            )
+        return out
+
+    def write_picture(self, path: Path) -> Picture:
+        """Draw the plan coloured by the outcome of the run (``dagbatch.show``), in the
+        format the file name asks for (.svg, .html, .dot, .mmd; anything else is text)."""
+        from dagbatch.show.render import write_picture
+        from dagbatch.show.source import view_of_plan_dir
+
+        if self.plan_dir is None:
+            raise ConfigError("the report does not know the plan it ran")
+        return write_picture(view_of_plan_dir(self.plan_dir), path, states=self.picture_states())
 
     def to_dict(self) -> dict[str, Any]:
         """The machine-readable report (``--report FILE.json``)."""
@@ -130,6 +196,10 @@ class RunReport:
                 entry["outputDir"] = str(out)
             if o.reason is not None:
                 entry["neverRan"] = o.reason.as_dict()
+            strand = self.terminated.get(o.task_id)
+            if strand is not None:
+                entry["skipped"] = strand.kind == "skipped"
+                entry["terminatedAtEnd"] = strand.to_dict()
             tasks.append(entry)
         counts: dict[str, int] = {}
         for o in self.outcomes:
@@ -150,8 +220,10 @@ class RunReport:
                 **counts,
                 "succeeded": sum(1 for o in self.outcomes if o.succeeded),
                 "failed": len(self.failed),
+                "skipped": len(self.skipped),
                 "neverRan": len(self.never_ran),
             },
+            "finish": None if self.finished is None else self.finished.to_dict(),
             "tasks": tasks,
         }
 
@@ -287,8 +359,41 @@ def run_local(
         with engine.cond:
             statuses = _statuses(job, STATE_NAMES)
             job_status = JobStatus(job.state, job.terminate_reason, job.on_task_failure)
+        finished: FinishReport | None = None
+        before: list[TaskOutcome] = []
+        if options.finish and not timed_out and _stuck(statuses, job_status):
+            from dagbatch.observe import finish
+
+            # Why each task never ran is read before they are terminated (after, they are
+            # completed and their parents' endings no longer explain them).
+            before = explain_outcome(plan_tasks, statuses, job_status)
+            finished = finish(plan_dir, job_id=job_id, client=client, require_stuck=True)
+            _wait_idle(engine, job, time.monotonic() + 30.0)
+        with engine.cond:
+            statuses = _statuses(job, STATE_NAMES)
+            job_status = JobStatus(job.state, job.terminate_reason, job.on_task_failure)
             terminated_by = job.graph.action_by if job.graph is not None else None
+    terminated: dict[str, Strand] = {}
+    if finished is not None:
+        for strand in finished.terminated:
+            terminated[strand.task_id] = strand
+            terminated.update(dict.fromkeys(strand.barriers, strand))
+        ended = [
+            o.task_id
+            for o in before
+            if o.status.state == "active"
+            and (now_st := statuses.get(o.task_id)) is not None
+            and now_st.state == "completed"
+            and not now_st.ran
+        ]
+        _strands_of_barriers(terminated, ended, plan_tasks)
     outcomes = explain_outcome(plan_tasks, statuses, job_status)
+    if terminated:
+        reasons = {o.task_id: o.reason for o in before}
+        outcomes = [
+            replace(o, reason=reasons.get(o.task_id)) if o.task_id in terminated else o
+            for o in outcomes
+        ]
     outcomes = _slots_reasons(outcomes, plan_tasks, server.engine.slots)
     return RunReport(
         job_id=job_id,
@@ -300,7 +405,59 @@ def run_local(
         simulated=simulated,
         timed_out=timed_out,
         elapsed=time.monotonic() - started,
+        finished=finished,
+        terminated=terminated,
+        plan_dir=plan_dir,
     )
+
+
+def _strands_of_barriers(
+    terminated: dict[str, Strand], ended: list[str], plan_tasks: list[dict[str, Any]]
+) -> None:
+    """Give each task the finish terminated without a strand of its own (a barrier that
+    serves another barrier) the strand of the task it serves in the end."""
+    from dagbatch.observe.model import Definitions
+    from dagbatch.observe.stranded import JobTasks, parent_ids
+
+    unmapped = [t for t in ended if t not in terminated]
+    if not unmapped:
+        return
+    definitions = Definitions({str(t["id"]): t for t in plan_tasks})
+    tasks = JobTasks(definitions)
+    children: dict[str, list[str]] = {}
+    for tid in ended:
+        for parent in parent_ids(definitions.get(tid), tasks):
+            children.setdefault(parent, []).append(tid)
+    for tid in unmapped:
+        seen = {tid}
+        frontier = [tid]
+        while frontier and tid not in terminated:
+            nxt: list[str] = []
+            for t in frontier:
+                for child in children.get(t, ()):
+                    if child in terminated:
+                        terminated[tid] = terminated[child]
+                        break
+                    if child not in seen:
+                        seen.add(child)
+                        nxt.append(child)
+                if tid in terminated:
+                    break
+            frontier = nxt
+
+
+def _stuck(statuses: Mapping[str, TaskStatus], job: JobStatus) -> bool:
+    """Whether the job is still open with tasks left waiting (a finish may end it)."""
+    return job.state == "active" and any(s.state == "active" for s in statuses.values())
+
+
+def _wait_idle(engine: Any, job: Any, deadline: float) -> None:
+    """Wait (bounded) until the engine has nothing left to do for ``job``."""
+    while time.monotonic() < deadline:
+        with engine.cond:
+            if engine.idle(job):
+                return
+        time.sleep(0.02)
 
 
 def _slots_reasons(

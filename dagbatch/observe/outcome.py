@@ -18,16 +18,13 @@ decides.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from dagbatch.observe.model import TASK_STATES, Definitions, FailureInfo, TaskRecord
-from dagbatch.observe.stranded import analyse
+from dagbatch.observe.stranded import analyse, integer_id
 from dagbatch.wireshape import exit_actions
-
-_DIGITS = re.compile(r"^[0-9]+$")
 
 
 @dataclass(frozen=True)
@@ -176,10 +173,6 @@ def describe_end(status: TaskStatus) -> str:
     return f"{verb} with exit code {status.exit_code}"
 
 
-def _integer(task_id: str) -> int | None:
-    return int(task_id) if _DIGITS.match(task_id) else None
-
-
 def _record(task_id: str, status: TaskStatus) -> TaskRecord:
     """The ``stranded`` analysis's record of a task from its ``TaskStatus``."""
     from datetime import UTC, datetime
@@ -219,7 +212,7 @@ def explain_outcome(
     folded = {tid.lower(): tid for tid in tasks}
     by_int: dict[int, list[str]] = {}
     for tid in tasks:
-        n = _integer(tid)
+        n = integer_id(tid)
         if n is not None:
             by_int.setdefault(n, []).append(tid)
     unknown = TaskStatus(state="active")

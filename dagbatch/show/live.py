@@ -1,66 +1,70 @@
 """Live state for the picture: the state of every task of a job, read from the service.
 
-``fetch_task_states`` is the one place that asks the service; it can be swapped for the
-status command's own reading (which also knows which tasks can never run) without touching
-the picture. ``mark_never_runs`` is the local reading of "can never run" used until then.
+Which tasks can never run, and whether that is because a parent *succeeded* (a failure handler
+not needed: ``skipped``), is the observe package's analysis (``dagbatch.observe.stranded``,
+the one implementation, also behind `dagbatch status` and `finish`), and the listing is its
+``JobService``. What is show's own is the mapping of a task's record to the ``TaskState`` the
+picture draws.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
+from dagbatch.observe.model import Dependencies, TaskDefinition, TaskRecord
+from dagbatch.observe.service import JobService
+from dagbatch.observe.stranded import analyse
 from dagbatch.show.model import PlanView, TaskState
-from dagbatch.show.source import dependency_satisfied
 from dagbatch.submit.client import BatchClient
 
-#: The task properties the picture needs (GET /jobs/{job}/tasks ``$select``).
-TASK_SELECT = "id,state,executionInfo"
+
+def definitions_of(view: PlanView) -> dict[str, TaskDefinition]:
+    """The analysis's definitions of the plan's tasks (parents by id, exitConditions)."""
+    ids = view.ids
+    return {
+        tid: TaskDefinition(
+            tid, Dependencies(task_ids=tuple(ids[p] for p in view.parents[i])), view.exits[i]
+        )
+        for i, tid in enumerate(ids)
+    }
 
 
-def task_state_of(task: Mapping[str, Any]) -> TaskState:
-    """A ``TaskState`` from one task as the service lists it."""
-    info = task.get("executionInfo") or {}
-    code = info.get("exitCode")
+def state_of(record: TaskRecord, *, never_runs: bool = False, skipped: bool = False) -> TaskState:
+    """The ``TaskState`` drawn for a task the service describes by ``record``."""
     return TaskState(
-        state=str(task.get("state", "active")),
-        exit_code=code if isinstance(code, int) else None,
-        result=info.get("result"),
+        state=record.state,
+        exit_code=record.exit_code,
+        result=record.result,
+        never_runs=never_runs,
+        skipped=skipped,
     )
 
 
-async def fetch_task_states(client: BatchClient, job_id: str) -> dict[str, TaskState]:
-    """Task id -> ``TaskState`` for every task of the job (all pages)."""
-    states: dict[str, TaskState] = {}
-    async for task in client.list_tasks(job_id, select=TASK_SELECT):
-        tid = task.get("id")
-        if isinstance(tid, str):
-            states[tid] = task_state_of(task)
-    return states
-
-
-def mark_never_runs(view: PlanView, states: Mapping[str, TaskState]) -> dict[str, TaskState]:
-    """The states with ``never_runs`` set on every task that is not completed and has a parent
-    that completed in a way that blocks it, or a parent that can never run itself
-    (docs/BATCH_FACTS.md "Exit conditions": the parent's dependencyAction decides)."""
-    out = dict(states)
-    blocked = [False] * len(view)
-    for i, parents in enumerate(view.parents):  # submit order is topological
-        st = out.get(view.ids[i])
-        if st is None or st.state == "completed":
-            continue
-        for p in parents:
-            if blocked[p]:
-                break
-            ps = out.get(view.ids[p])
-            if (
-                ps is not None
-                and ps.state == "completed"
-                and not dependency_satisfied(view.exits[p], ps.exit_code, ps.result)
-            ):
-                break
+def live_states(view: PlanView, records: Mapping[str, TaskRecord]) -> dict[str, TaskState]:
+    """Task id -> ``TaskState`` for every task the service holds: a task that can never run
+    (waiting for ever, or terminated while it waited, e.g. by `dagbatch finish`) is
+    ``never_runs``, and ``skipped`` too when what holds it back is a parent that succeeded."""
+    analysis = analyse(definitions_of(view), records)
+    out: dict[str, TaskState] = {}
+    for tid, rec in records.items():
+        if tid in analysis.blocked:
+            root = records.get(analysis.root_of(tid))
+            skipped = root is not None and not root.failed
+            out[tid] = state_of(rec, never_runs=True, skipped=skipped)
         else:
-            continue
-        blocked[i] = True
-        out[view.ids[i]] = TaskState(st.state, st.exit_code, st.result, never_runs=True)
+            out[tid] = state_of(rec)
     return out
+
+
+async def fetch_records(client: BatchClient, job_id: str) -> dict[str, TaskRecord]:
+    """Every task of the job as the service records it (one paged listing with ``$select``,
+    through observe's ``JobService``)."""
+    records, _ = await JobService(client, job_id).tasks()
+    return records
+
+
+async def fetch_task_states(
+    client: BatchClient, job_id: str, view: PlanView
+) -> dict[str, TaskState]:
+    """Task id -> ``TaskState`` for every task of the job, with "can never run" marked."""
+    return live_states(view, await fetch_records(client, job_id))

@@ -26,15 +26,17 @@ KIND_WORDS: Final[dict[str, str]] = {
 }
 
 #: A task's live state as drawn: Batch's task states, split by outcome for completed tasks,
-#: plus tasks that can never run (a parent ended in a way that blocks them) and tasks the
+#: plus tasks that can never run (a parent ended in a way that blocks them), those of them held
+#: back by a parent that succeeded (a failure handler not needed: skipped) and tasks the
 #: service does not know.
-StateKind = Literal["completed", "failed", "running", "waiting", "never", "missing"]
+StateKind = Literal["completed", "failed", "running", "waiting", "never", "skipped", "missing"]
 STATE_KINDS: Final[tuple[StateKind, ...]] = (
     "completed",
     "failed",
     "running",
     "waiting",
     "never",
+    "skipped",
     "missing",
 )
 
@@ -45,6 +47,7 @@ STATE_PRECEDENCE: Final[tuple[StateKind, ...]] = (
     "never",
     "waiting",
     "missing",
+    "skipped",
     "completed",
 )
 
@@ -55,17 +58,22 @@ class TaskState:
 
     ``state`` is Batch's task state (``active``, ``preparing``, ``running``, ``completed``);
     ``exit_code`` and ``result`` (``success``/``failure``) come from ``executionInfo``;
-    ``never_runs`` marks an active task that can never run because a parent blocked it.
+    ``never_runs`` marks a task that can never run because a parent blocked it (still active,
+    or terminated while it waited); ``skipped`` one whose blocking parent succeeded (a failure
+    handler that was not needed).
     """
 
     state: str
     exit_code: int | None = None
     result: str | None = None
     never_runs: bool = False
+    skipped: bool = False
 
     @property
     def kind(self) -> StateKind:
         """The drawn state of the task."""
+        if self.skipped:
+            return "skipped"
         if self.never_runs:
             return "never"
         if self.state == "completed":
@@ -186,6 +194,7 @@ STATE_MARKS: Final[dict[str, str]] = {
     "running": "running",
     "waiting": "waiting",
     "never": "never runs",
+    "skipped": "skipped",
     "missing": "missing",
 }
 

@@ -16,57 +16,27 @@ import networkx as nx
 
 from dagbatch.compiler.pipeline import CompiledPlan
 from dagbatch.show.model import EdgeKind, Intent, PlanView
+from dagbatch.wireshape import exit_actions
 
 #: The node attribute that names a group of tasks in a workflow.
 GROUP_ATTRIBUTE = "_group"
 
 
-def _code_action(exit_conditions: Mapping[str, Any], code: int) -> str | None:
-    """The dependencyAction an exit code gets from ``exitCodes`` / ``exitCodeRanges`` (None:
-    not listed). An entry without a dependencyAction gets Batch's default for the code."""
-    for entry in exit_conditions.get("exitCodes") or ():
-        if entry.get("code") == code:
-            options = entry.get("exitOptions") or {}
-            return str(options.get("dependencyAction") or ("satisfy" if code == 0 else "block"))
-    for entry in exit_conditions.get("exitCodeRanges") or ():
-        if entry.get("start", 0) <= code <= entry.get("end", -1):
-            options = entry.get("exitOptions") or {}
-            return str(options.get("dependencyAction") or ("satisfy" if code == 0 else "block"))
-    return None
-
-
-def dependency_satisfied(
-    exit_conditions: Mapping[str, Any] | None, exit_code: int | None, result: str | None
-) -> bool:
-    """Whether a completed task with this exit code satisfies its dependents.
-
-    docs/BATCH_FACTS.md "Exit conditions": the action listed for the code wins; ``default``
-    covers every non-zero code not listed (and a task that failed without an exit code, when
-    ``preProcessingError`` is absent); exit 0 satisfies unless listed. Without
-    ``exitConditions``: satisfy on exit 0, block on everything else.
-    """
-    ec = exit_conditions or {}
-    if exit_code is None:
-        if result != "failure":
-            return True
-        options = ec.get("preProcessingError") or ec.get("default") or {}
-        return options.get("dependencyAction") == "satisfy"
-    listed = _code_action(ec, exit_code)
-    if listed is not None:
-        return listed == "satisfy"
-    if exit_code == 0:
-        return True
-    return (ec.get("default") or {}).get("dependencyAction") == "satisfy"
+def _satisfies(exit_conditions: Mapping[str, Any], code: int) -> bool:
+    """Whether exiting with ``code`` satisfies the dependents: Batch's rule, from its one
+    implementation (``wireshape.exit_actions``, shared with the emulator and observe)."""
+    return exit_actions(exit_conditions, "exit", code, code == 0)[0].lower() == "satisfy"
 
 
 def read_intent(exit_conditions: Mapping[str, Any] | None, *, job_actions: bool) -> Intent:
-    """The ``Intent`` of a task from its exitConditions (see ``dependency_satisfied``).
+    """The ``Intent`` of a task from its exitConditions (docs/BATCH_FACTS.md "Exit
+    conditions").
 
     ``job_actions``: the job's onTaskFailure is performexitoptionsjobaction, under which a
     failure without an explicit jobAction terminates the job (docs/BATCH_FACTS.md).
     """
     ec = exit_conditions or {}
-    on_zero = (_code_action(ec, 0) or "satisfy") == "satisfy"
+    on_zero = _satisfies(ec, 0)
     default = ec.get("default") or {}
     on_fail = default.get("dependencyAction") == "satisfy"
     kind: EdgeKind
@@ -82,7 +52,7 @@ def read_intent(exit_conditions: Mapping[str, Any] | None, *, job_actions: bool)
     flipped: list[str] = []
     for entry in ec.get("exitCodes") or ():
         code = entry.get("code")
-        if code != 0 and (_code_action(ec, code) == "satisfy") != on_fail:
+        if isinstance(code, int) and code != 0 and _satisfies(ec, code) != on_fail:
             flipped.append(str(code))
     for entry in ec.get("exitCodeRanges") or ():
         action = (entry.get("exitOptions") or {}).get("dependencyAction") or "block"

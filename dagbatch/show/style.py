@@ -19,6 +19,7 @@ STATE_FILLS: Final = {
     "running": "#bee3f8",
     "waiting": "#edf2f7",
     "never": "#fefcbf",
+    "skipped": "#e2e8f0",
     "missing": "#ffffff",
 }
 NODE_FILL: Final = "#ffffff"

@@ -254,3 +254,23 @@ def test_a_huge_property_is_reported_before_it_is_serialized(tmp_path: Path) -> 
     status, _, err = run("validate", _workflow(tmp_path, source))
     assert status == 1
     assert "error task-too-large (task 'a')" in err and "properties hold 5,000,0" in err
+
+
+def test_compile_says_the_job_needs_finish_and_prints_the_command(tmp_path: Path) -> None:
+    wf = tmp_path / "guarded.py"
+    wf.write_text(
+        "import networkx as nx\n"
+        "graph = nx.DiGraph()\n"
+        'graph.graph["job"] = {"id": "guarded", "on_all_tasks_complete": "terminatejob"}\n'
+        'graph.add_node("work", command_line="/bin/true")\n'
+        'graph.add_node("alert", command_line="/bin/true")\n'
+        'graph.add_edge("work", "alert", when="failure")\n'
+    )
+    out = tmp_path / "plan"
+    status, _, err = run("compile", str(wf), "--out", str(out))
+    assert status == 0, err
+    assert "warning never-completes" in err
+    assert f"end it with `dagbatch finish {out}`" in err
+    # A workflow that always completes says nothing of the kind.
+    status, _, err = run("compile", str(ROOT / "examples" / "mapreduce.py"), "--out", str(out))
+    assert status == 0 and "dagbatch finish" not in err

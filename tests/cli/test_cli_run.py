@@ -31,13 +31,17 @@ def test_the_pipeline_example_runs_for_real(tmp_path: Path) -> None:
     code, stdout, stderr = run(
         str(ROOT / "examples" / "pipeline.py"), "--workdir", str(work), "--report", str(out)
     )
-    assert code == 5, stdout + stderr  # every task that ran succeeded; rollback never ran
+    # Every task that ran succeeded; the rollback was not needed: it is terminated at the end
+    # and reported skipped.
+    assert code == 0, stdout + stderr
     assert "job pipeline-nightly: active" in stdout
-    assert "rollback" in stdout and "blocked: parent publish succeeded" in stdout
+    assert "rollback" in stdout and "skipped: rollback waits on publish, which exited 0" in stdout
     assert "completed" in stderr  # live progress
     report, tasks = report_of(out)
-    assert report["verdict"] == "tasks-never-ran"
-    assert report["counts"]["succeeded"] == 7 and report["counts"]["neverRan"] == 1
+    assert report["verdict"] == "ok"
+    assert report["counts"]["succeeded"] == 7 and report["counts"]["skipped"] == 1
+    assert report["counts"]["neverRan"] == 0 and report["counts"]["failed"] == 0
+    assert tasks["rollback"]["skipped"] is True and not tasks["rollback"]["ran"]
     for name in ("fetch", "clean-emea", "clean-apac", "clean-amer", "train", "evaluate", "publish"):
         assert tasks[name]["ran"] and tasks[name]["exitCode"] == 0, name
     assert tasks["rollback"]["neverRan"]["kind"] == "blocked"
@@ -85,7 +89,8 @@ def test_mapreduce_simulated_with_a_failing_shard(tmp_path: Path) -> None:
     assert "blocked: parent 17 failed with exit code 1" in stdout
     report, tasks = report_of(out)
     assert report["counts"]["succeeded"] == 10_000 and report["counts"]["failed"] == 1
-    assert tasks["reduce"]["state"] == "active" and not tasks["reduce"]["ran"]
+    assert tasks["reduce"]["state"] == "completed" and not tasks["reduce"]["ran"]
+    assert tasks["reduce"]["terminatedAtEnd"]["kind"] == "stranded"  # by the finish at the end
     assert tasks["reduce"]["neverRan"]["parent"] == "17"
     assert tasks["17"]["exitCode"] == 1 and tasks["17"]["result"] == "failure"
 
@@ -215,3 +220,118 @@ def test_a_task_needing_more_slots_than_the_node_has_never_runs(tmp_path: Path) 
     assert tasks["small"]["exitCode"] == 0
     assert tasks["big"]["neverRan"]["kind"] == "too-many-slots"
     assert "needs 4 task slots" in stdout
+
+
+HANDLER = (
+    'graph.graph["job"]["on_all_tasks_complete"] = "terminatejob"\n'
+    'graph.add_node("prep", command_line="/bin/true")\n'
+    'graph.add_node("work", command_line="/bin/true")\n'
+    'graph.add_node("alert", command_line="/bin/true")\n'
+    'graph.add_node("after", command_line="/bin/true")\n'
+    'graph.add_edge("prep", "work")\n'
+    'graph.add_edge("work", "alert", when="failure")\n'
+    'graph.add_edge("alert", "after")\n'
+)
+
+
+def test_a_handler_not_needed_is_skipped_and_the_job_completes(tmp_path: Path) -> None:
+    wf = write_workflow(tmp_path, HANDLER)
+    out = tmp_path / "r.json"
+    code, stdout, _ = run(str(wf), "--workdir", str(tmp_path / "w"), "--report", str(out), "-q")
+    assert code == 0, stdout
+    report, tasks = report_of(out)
+    assert report["verdict"] == "ok"
+    assert report["job"]["state"] == "completed"
+    assert report["job"]["terminateReason"] == "AllTasksComplete"
+    assert report["counts"]["skipped"] == 2 and report["counts"]["neverRan"] == 0
+    for name in ("alert", "after"):
+        assert tasks[name]["skipped"] is True and not tasks[name]["ran"], name
+        assert tasks[name]["state"] == "completed"
+    assert tasks["after"]["terminatedAtEnd"]["chain"] == ["after", "alert", "work"]
+    assert tasks["alert"]["neverRan"]["kind"] == "blocked"
+    assert report["finish"]["verdictBefore"] == "stuck"
+    assert "skipped 2, never ran 0" in stdout
+    assert "skipped: alert waits on work, which exited 0" in stdout
+
+    # --no-finish leaves them active: the job stays open, and they count as never ran.
+    code, stdout, _ = run(
+        str(wf), "--workdir", str(tmp_path / "w"), "--report", str(out), "-q", "--no-finish"
+    )
+    assert code == 5, stdout
+    report, tasks = report_of(out)
+    assert report["job"]["state"] == "active" and report["finish"] is None
+    assert tasks["alert"]["state"] == "active" and "skipped" not in tasks["alert"]
+
+
+def test_a_real_failure_ends_with_the_stranded_tasks_terminated(tmp_path: Path) -> None:
+    wf = write_workflow(tmp_path, HANDLER)
+    out = tmp_path / "r.json"
+    code, stdout, _ = run(
+        str(wf),
+        "--simulate",
+        "--fail",
+        "prep=3",
+        "--workdir",
+        str(tmp_path / "w"),
+        "--report",
+        str(out),
+        "-q",
+    )
+    assert code == 4, stdout
+    report, tasks = report_of(out)
+    assert report["job"]["state"] == "completed"
+    assert report["counts"]["failed"] == 1  # prep only: the terminated tasks are not failures
+    assert report["counts"]["neverRan"] == 3 and report["counts"]["skipped"] == 0
+    for name in ("work", "alert", "after"):
+        assert tasks[name]["state"] == "completed" and not tasks[name]["ran"], name
+        assert tasks[name]["skipped"] is False
+        assert tasks[name]["terminatedAtEnd"]["kind"] == "stranded"
+        assert tasks[name]["terminatedAtEnd"]["root"] == "prep"
+    assert tasks["work"]["neverRan"] == {
+        "kind": "blocked",
+        "parent": "prep",
+        "parentEnd": "failed with exit code 3",
+        "text": "blocked: parent prep failed with exit code 3, and its dependencyAction for "
+        "that is block",
+    }
+    assert tasks["after"]["neverRan"]["cause"]["parent"] == "work"
+    assert "never ran (terminated at the end): blocked: parent prep failed" in stdout
+
+
+def test_the_picture_of_the_outcome(tmp_path: Path) -> None:
+    wf = write_workflow(tmp_path, HANDLER)
+    for suffix in ("html", "svg", "txt"):
+        picture = tmp_path / f"outcome.{suffix}"
+        code, stdout, _ = run(
+            str(wf),
+            "--simulate",
+            "--workdir",
+            str(tmp_path / "w"),
+            "--picture",
+            str(picture),
+            "-q",
+        )
+        assert code == 0, stdout
+        assert f"picture: {picture}" in stdout
+        drawn = picture.read_text(encoding="utf-8")
+        # prep and work ran; alert and after were skipped.
+        assert "state: 2 done · 2 skipped" in drawn, drawn
+    assert "[n3] alert\n        1 skipped" in drawn  # the text form: each node says so
+    assert "<svg xmlns=" in (tmp_path / "outcome.svg").read_text()
+    assert (tmp_path / "outcome.html").read_text().startswith("<!DOCTYPE html>")
+    # A failure: the failed task and the three that never ran.
+    picture = tmp_path / "failed.txt"
+    code, stdout, _ = run(
+        str(wf),
+        "--simulate",
+        "--fail",
+        "prep",
+        "--workdir",
+        str(tmp_path / "w"),
+        "--picture",
+        str(picture),
+        "-q",
+    )
+    assert code == 4, stdout
+    drawn = picture.read_text(encoding="utf-8")
+    assert "state: 1 failed · 3 never runs" in drawn, drawn

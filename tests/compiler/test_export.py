@@ -9,7 +9,14 @@ from pathlib import Path
 import networkx as nx
 import pytest
 
-from dagbatch.compiler.export import iter_jsonl, manifest, summary, write_plan
+from dagbatch.compiler.export import (
+    finish_command,
+    iter_jsonl,
+    manifest,
+    needs_finish,
+    summary,
+    write_plan,
+)
 from dagbatch.compiler.pipeline import CompileOptions, compile_graph
 from dagbatch.errors import ConfigError
 
@@ -106,3 +113,26 @@ def test_summary_mentions_renumbering_and_warnings() -> None:
     plan = compile_graph(g, CompileOptions(taskids_margin=63_500, pool_os="linux"))
     assert "warnings           1" in summary(plan)
     assert plan.counts["barriers"] == 2
+
+
+def test_summary_says_when_the_job_needs_finish_and_prints_the_command(tmp_path: Path) -> None:
+    g = nx.DiGraph()
+    g.graph["job"] = {"id": "guarded", "on_all_tasks_complete": "terminatejob"}
+    g.add_node("prep", command_line="x")
+    g.add_node("work", command_line="x")
+    g.add_node("alert", command_line="x")
+    g.add_edge("prep", "work")
+    g.add_edge("work", "alert", when="failure")
+    plan = compile_graph(g)
+    assert needs_finish(plan)
+    text = summary(plan, tmp_path / "plan")
+    assert "never-completes" in text
+    assert f"`dagbatch finish {tmp_path / 'plan'}`" in text
+    # Without a job id in the workflow, the command asks for it.
+    del g.graph["job"]["id"]
+    plan = compile_graph(g)
+    assert finish_command(plan, "plan") == "dagbatch finish plan --job-id JOB"
+    # A job that is not set to terminatejob does not need it.
+    g.graph["job"] = {"id": "open"}
+    plan = compile_graph(g)
+    assert not needs_finish(plan) and "finish" not in summary(plan, "plan")

@@ -180,3 +180,14 @@ def test_threads_are_not_left_behind(emulator_factory: Any) -> None:
     server = emulator_factory()
     server.stop()
     assert threading.active_count() <= before + 1
+
+
+def test_the_endpoint_accepts_connections_as_soon_as_it_is_known() -> None:
+    """`dagbatch emulator` prints the endpoint before its server loop runs: a client that
+    connects at once waits in the backlog instead of being refused."""
+    server = EmulatorServer(port=0)  # not started
+    try:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=5):
+            pass
+    finally:
+        server._sock.close()

@@ -80,5 +80,13 @@ def test_simulated_runs_follow_batch_rules(case: DagCase, rng: Any) -> None:
             assert o.status.state == "completed"
             assert o.status.exit_code == codes[o.task_id]
         else:
-            assert o.status.state == "active"
+            # Never ran: terminated at the end as `dagbatch finish` does (the run was stuck),
+            # with the reason it could never run, and never counted as a failure.
+            assert o.status.state == "completed" and not o.status.ran
+            assert o.task_id in report.terminated
             assert o.reason is not None and o.reason.kind in ("blocked", "waiting")
+    assert {o.task_id for o in report.failed} <= ran
+    if ran != {o.task_id for o in report.outcomes}:
+        assert report.finished is not None and report.finished.verdict_before == "stuck"
+    if plan.job.get("onAllTasksComplete") == "terminatejob":
+        assert report.job.state == "completed"

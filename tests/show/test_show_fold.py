@@ -11,7 +11,7 @@ from bench import workloads
 from dagbatch.compiler.pipeline import CompileOptions
 from dagbatch.show.fold import MAX_ROUNDS, NO_FOLD_LIMIT, fold_plan, name_group
 from dagbatch.show.model import GroupNode
-from dagbatch.show.source import dependency_satisfied, read_intent
+from dagbatch.show.source import read_intent
 
 
 def test_mapreduce_is_three_nodes_with_the_range() -> None:
@@ -215,12 +215,6 @@ def test_intents_from_exit_conditions() -> None:
     # Under performexitoptionsjobaction a failure terminates the job unless told otherwise.
     assert read_intent(None, job_actions=True).key == "success; job terminate"
     assert read_intent({"default": {"jobAction": "none"}}, job_actions=True).key == "success"
-    assert dependency_satisfied(None, 0, "success")
-    assert not dependency_satisfied(None, 1, "failure")
-    assert dependency_satisfied(codes, 15, "failure")
-    assert not dependency_satisfied(failure, 0, "success")
-    assert dependency_satisfied(failure, 2, "failure")
-    assert not dependency_satisfied(None, None, "failure")  # failed to start
 
 
 def test_group_names_from_ids() -> None:

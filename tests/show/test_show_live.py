@@ -1,5 +1,6 @@
-"""Live state: the task listing through the REST client (paged, against the emulator), and
-which tasks can never run given their parents' outcomes."""
+"""Live state: the task listing through observe's service reader (paged, against the
+emulator), and which tasks can never run given their parents' outcomes (observe's analysis,
+mapped to show's states)."""
 
 from __future__ import annotations
 
@@ -12,21 +13,27 @@ from show_helpers import view_of
 
 from dagbatch.emulator import DEV_ACCOUNT, DEV_KEY
 from dagbatch.emulator.server import EmulatorServer
+from dagbatch.observe.model import FailureInfo, TaskRecord
 from dagbatch.show.fold import fold_plan
-from dagbatch.show.live import fetch_task_states, mark_never_runs, task_state_of
+from dagbatch.show.live import fetch_task_states, live_states, state_of
 from dagbatch.show.model import TaskState
 from dagbatch.show.render import write_picture
 from dagbatch.submit.client import BatchClient, SharedKeyAuth
 
 
 def test_list_tasks_follows_every_page(emulator: EmulatorServer) -> None:
+    graph = nx.DiGraph()
+    for i in range(23):
+        graph.add_node(f"t{i:02d}", command_line="x")
+    view = view_of(graph)
+
     async def scenario() -> tuple[list[str], dict[str, TaskState]]:
         async with BatchClient(emulator.endpoint, SharedKeyAuth(DEV_ACCOUNT, DEV_KEY)) as client:
             await client.create_job({"id": "j", "poolInfo": {"poolId": "p"}})
             tasks = [{"id": f"t{i:02d}", "commandLine": "x"} for i in range(23)]
             await client.add_task_collection("j", orjson.dumps({"value": tasks}))
             listed = [t["id"] async for t in client.list_tasks("j", max_results=5)]
-            return listed, await fetch_task_states(client, "j")
+            return listed, await fetch_task_states(client, "j", view)
 
     listed, states = asyncio.run(scenario())
     assert sorted(listed) == [f"t{i:02d}" for i in range(23)] and len(listed) == 23
@@ -34,9 +41,11 @@ def test_list_tasks_follows_every_page(emulator: EmulatorServer) -> None:
     assert {s.kind for s in states.values()} == {"waiting"}
 
 
-def test_task_state_of_reads_execution_info() -> None:
-    done = task_state_of(
-        {"id": "a", "state": "completed", "executionInfo": {"exitCode": 3, "result": "failure"}}
+def test_state_of_reads_the_record() -> None:
+    done = state_of(
+        TaskRecord.from_wire(
+            {"id": "a", "state": "completed", "executionInfo": {"exitCode": 3, "result": "failure"}}
+        )
     )
     assert (done.state, done.exit_code, done.result, done.kind) == (
         "completed",
@@ -44,8 +53,8 @@ def test_task_state_of_reads_execution_info() -> None:
         "failure",
         "failed",
     )
-    assert task_state_of({"id": "b", "state": "running"}).kind == "running"
-    assert task_state_of({"id": "c", "state": "preparing"}).kind == "running"
+    assert state_of(TaskRecord("b", "running")).kind == "running"
+    assert state_of(TaskRecord("c", "preparing")).kind == "running"
 
 
 def handler_graph() -> nx.DiGraph:
@@ -62,25 +71,49 @@ def handler_graph() -> nx.DiGraph:
     return g
 
 
+def rec(tid: str, state: str, code: int | None = None, result: str | None = None) -> TaskRecord:
+    return TaskRecord(tid, state, code, result)  # type: ignore[arg-type]
+
+
 def test_never_runs_follows_the_parents_exit_conditions() -> None:
     view = view_of(handler_graph())
-    states = {
-        "build": TaskState("completed", 2, "failure"),  # blocks test and fixup
-        "test": TaskState("active"),
-        "deploy": TaskState("active"),  # blocked through test
-        "notify": TaskState("active"),
-        "fixup": TaskState("active"),
-        "publish": TaskState("completed", 0, "success"),  # its failure route never runs
-        "alert": TaskState("active"),
+    records = {
+        "build": rec("build", "completed", 2, "failure"),  # blocks test and fixup
+        "test": rec("test", "active"),
+        "deploy": rec("deploy", "active"),  # blocked through test
+        "notify": rec("notify", "active"),
+        "fixup": rec("fixup", "active"),
+        "publish": rec("publish", "completed", 0, "success"),  # its failure route never runs
+        "alert": rec("alert", "active"),
     }
-    marked = mark_never_runs(view, states)
+    marked = live_states(view, records)
     never = sorted(t for t, s in marked.items() if s.never_runs)
     assert never == ["alert", "deploy", "fixup", "notify", "test"]
+    # alert is held back by a parent that succeeded: a handler not needed, drawn skipped.
+    assert [t for t, s in marked.items() if s.kind == "skipped"] == ["alert"]
     # A failed publish is what alert waits for.
-    states["publish"] = TaskState("completed", 1, "failure")
-    assert not mark_never_runs(view, states)["alert"].never_runs
-    picture = fold_plan(view, states=mark_never_runs(view, states))
+    records["publish"] = rec("publish", "completed", 1, "failure")
+    assert not live_states(view, records)["alert"].never_runs
+    picture = fold_plan(view, states=live_states(view, records))
     assert picture.totals() == {"failed": 2, "never": 4, "waiting": 1}
+
+
+def test_tasks_terminated_while_they_waited_are_drawn_as_never_ran() -> None:
+    """After `dagbatch finish` (or the end of `dagbatch run`), the terminated tasks are
+    completed with a failure: drawn as never ran / skipped, not as failed."""
+    view = view_of(handler_graph())
+    ended = FailureInfo("usererror", "TaskEnded", "terminated")
+    records = {
+        "build": rec("build", "completed", 2, "failure"),
+        "test": TaskRecord("test", "completed", None, "failure", ended),
+        "deploy": TaskRecord("deploy", "completed", None, "failure", ended),
+        "notify": TaskRecord("notify", "completed", None, "failure", ended),
+        "fixup": TaskRecord("fixup", "completed", None, "failure", ended),
+        "publish": rec("publish", "completed", 0, "success"),
+        "alert": TaskRecord("alert", "completed", None, "failure", ended),
+    }
+    picture = fold_plan(view, states=live_states(view, records))
+    assert picture.totals() == {"completed": 1, "failed": 1, "never": 4, "skipped": 1}
 
 
 def test_tasks_missing_from_the_job_are_counted() -> None:

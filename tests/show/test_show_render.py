@@ -17,9 +17,10 @@ from show_helpers import EXAMPLES, example_picture, picture_of, view_of
 
 from bench import workloads
 from dagbatch import load_workflow
+from dagbatch.observe.model import TaskRecord
 from dagbatch.show.fold import fold_plan
-from dagbatch.show.live import mark_never_runs
-from dagbatch.show.model import Picture, TaskState
+from dagbatch.show.live import live_states
+from dagbatch.show.model import Picture
 from dagbatch.show.render import FORMATS, render
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "show"
@@ -162,16 +163,17 @@ def test_svg_of_200_groups_stays_readable_under_the_cap() -> None:
 
 def live_picture() -> Picture:
     view = view_of(load_workflow(EXAMPLES / "mapreduce.py").graph)
-    states = {"prepare": TaskState("completed", 0, "success")}
+    records = {"prepare": TaskRecord("prepare", "completed", 0, "success")}
     for i in range(1, 10_001):
+        tid = str(i)
         if i <= 9_000:
-            states[str(i)] = TaskState("completed", 0, "success")
+            records[tid] = TaskRecord(tid, "completed", 0, "success")
         elif i <= 9_900:
-            states[str(i)] = TaskState("running")
+            records[tid] = TaskRecord(tid, "running")
         else:
-            states[str(i)] = TaskState("completed", 1, "failure")
-    states["reduce"] = TaskState("active")
-    return fold_plan(view, states=mark_never_runs(view, states))
+            records[tid] = TaskRecord(tid, "completed", 1, "failure")
+    records["reduce"] = TaskRecord("reduce", "active")
+    return fold_plan(view, states=live_states(view, records))
 
 
 def test_live_state_colours_nodes_and_counts_states() -> None:

@@ -1,0 +1,52 @@
+"""The end of a local run: tasks that can never run are terminated as `dagbatch finish` does,
+barrier tasks included (each reported with the strand of the task it serves)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import networkx as nx
+
+from dagbatch.compiler.export import write_plan
+from dagbatch.compiler.pipeline import CompileOptions, compile_graph
+from dagbatch.local.run import RunOptions, run_local
+from dagbatch.plan import load_plan
+
+
+def test_barriers_of_barriers_are_terminated_with_the_task_they_serve(tmp_path: Path) -> None:
+    g = nx.DiGraph()
+    g.graph["job"] = {"id": "fan", "on_all_tasks_complete": "terminatejob"}
+    parents = [f"a-parent-with-a-rather-long-name-{i:03d}" for i in range(40)]
+    for p in parents:
+        g.add_node(p, command_line="/bin/true")
+        g.add_edge(p, "child")
+    g.add_node("child", command_line="/bin/true")
+    plan = compile_graph(g, CompileOptions(taskids_margin=63_880, pool_os="linux"))
+    plan_dir = write_plan(plan, tmp_path / "plan")
+    barriers = set(load_plan(plan_dir).manifest.barriers)
+    tasks = {t["id"]: t for b in load_plan(plan_dir).batches for t in b.tasks}
+    # Some barrier serves another barrier (two levels), so finish gives it no strand of its own.
+    assert any(set(tasks[b]["dependsOn"]["taskIds"]) & barriers for b in barriers if b in tasks), (
+        "the plan should have barriers of barriers"
+    )
+
+    report = run_local(
+        str(plan_dir),
+        RunOptions(
+            simulate=True,
+            exit_codes={parents[0]: (3, None)},
+            workdir=tmp_path / "run",
+            timeout=60,
+        ),
+    )
+    assert report.job.state == "completed"
+    assert [o.task_id for o in report.failed] == [parents[0]]
+    stranded = {
+        b for b in barriers if not any(o.task_id == b and o.status.ran for o in report.outcomes)
+    }
+    assert stranded and "child" in report.terminated
+    for b in stranded:
+        assert report.terminated[b].task_id == "child", b
+        assert report.terminated[b].root_id == parents[0]
+    assert {o.task_id for o in report.never_ran} == stranded | {"child"}
+    assert report.verdict == "tasks-failed"
