@@ -1,13 +1,20 @@
-"""Compile benchmark: dagbatch's library compile against the hand-written baseline and the
-floor, on the seeded workloads of bench/workloads.py. Ratios are the claim.
+"""Compile benchmark: dagbatch's library compile against the hand-written baseline and two
+floors, on the seeded workloads of bench/workloads.py, plus 1,000,000 tasks. Ratios are the
+claim.
 
 - baseline: what a user writes by hand: topological sort, dependsOn.taskIds =
   list(predecessors), chunks of 100, json.dumps. No validation, no ranges, no limits.
-- floor: one topological sort plus orjson.dumps of dagbatch's own output objects.
+- lean floor: bench/lean_compile.py's ``lean_compile``, a straightforward compile that
+  produces the same bytes, ids and waves as dagbatch for these workloads with the basic checks
+  (id charset, duplicates, cycle). Its output is compared with dagbatch's on every row.
+- plain floor: one topological sort plus orjson.dumps of dagbatch's own output objects.
 
-Times are CPU seconds of this process (``time.process_time``), best of a few runs: all three
+Times are CPU seconds of this process (``time.process_time``), best of a few runs: all four
 are single-threaded and CPU-bound, and CPU time is far less disturbed than wall time by
-other work on a shared 2-core machine.
+other work on a shared 2-core machine. Memory: tracemalloc's peak during one compile against
+the bytes the graph holds; at 1,000,000 tasks tracemalloc would take minutes, so that row
+uses the process's resident memory instead (peak during the compile above the level before
+it, against the growth building the graph caused).
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ import time
 import tracemalloc
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import networkx as nx
@@ -26,7 +34,12 @@ import orjson
 
 from dagbatch.compiler.pipeline import compile_graph
 
+from .lean_compile import lean_compile, plain_floor, same_as_dagbatch
 from .workloads import QUICK_WORKLOADS, WORKLOADS, layered
+
+#: The growth rows: (b) at 100,000 and 1,000,000 tasks (quick: 5,000 and 20,000).
+GROWTH_WIDTHS = (5_000, 50_000)
+QUICK_GROWTH_WIDTHS = (250, 1_000)
 
 
 def baseline(g: nx.DiGraph) -> list[str]:
@@ -42,11 +55,6 @@ def baseline(g: nx.DiGraph) -> list[str]:
             chunk.append(task)
         bodies.append(json.dumps({"value": chunk}))
     return bodies
-
-
-def floor(g: nx.DiGraph, objects: list[Any]) -> list[bytes]:
-    list(nx.topological_sort(g))
-    return [orjson.dumps(o) for o in objects]
 
 
 def best_of(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:
@@ -72,6 +80,28 @@ def traced(fn: Callable[[], Any]) -> tuple[int, int, Any]:
     return current, peak, result
 
 
+def _rss() -> tuple[int, int]:
+    """(resident bytes now, peak resident bytes since the last reset) from /proc."""
+    now = peak = 0
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            now = int(line.split()[1]) * 1024
+        elif line.startswith("VmHWM:"):
+            peak = int(line.split()[1]) * 1024
+    return now, peak
+
+
+def resident(fn: Callable[[], Any]) -> tuple[int, int, Any]:
+    """Like ``traced`` from the process's resident memory: (growth held after, peak growth
+    while running, result). Writing 5 to /proc/self/clear_refs resets the peak (Linux)."""
+    gc.collect()
+    Path("/proc/self/clear_refs").write_text("5")
+    before, _ = _rss()
+    result = fn()
+    after, peak = _rss()
+    return after - before, peak - before, result
+
+
 @dataclass
 class Row:
     name: str
@@ -79,9 +109,12 @@ class Row:
     edges: int
     baseline_s: float
     dagbatch_s: float
+    lean_s: float
     floor_s: float
     graph_mb: float
     peak_mb: float
+    memory_by: str  # "tracemalloc" or "RSS"
+    same_bytes: bool  # lean floor == dagbatch: bytes, ids, waves, order
     requests: int
     min_requests: int
     baseline_requests: int
@@ -93,6 +126,10 @@ class Row:
         return self.dagbatch_s / self.baseline_s
 
     @property
+    def vs_lean(self) -> float:
+        return self.dagbatch_s / self.lean_s
+
+    @property
     def vs_floor(self) -> float:
         return self.dagbatch_s / self.floor_s
 
@@ -100,40 +137,85 @@ class Row:
     def mem_ratio(self) -> float:
         return self.peak_mb / self.graph_mb
 
+    @property
+    def us_per_task(self) -> float:
+        return self.dagbatch_s / self.tasks * 1e6
+
 
 def measure(name: str, build: Callable[[], nx.DiGraph], repeat: int) -> Row:
+    """A row whose graph tracemalloc can follow (up to a few hundred thousand tasks)."""
+    started = time.monotonic()
     graph_bytes, _, g = traced(build)
-    t_base, base_bodies = best_of(lambda: baseline(g), repeat)
-    t_dag, plan = best_of(lambda: compile_graph(g), repeat)
-    objects = [orjson.loads(r.body) for r in plan.batches]
-    t_floor, _ = best_of(lambda: floor(g, objects), repeat)
+    return _measure(name, g, graph_bytes, repeat, started, traced)
+
+
+def _measure(
+    name: str,
+    g: nx.DiGraph,
+    graph_bytes: int,
+    repeat: int,
+    started: float,
+    memory: Callable[[Callable[[], Any]], tuple[int, int, Any]],
+) -> Row:
+    # Memory first, while the allocator holds nothing freed by earlier runs that the compile
+    # could reuse unseen (that would hide growth from the RSS measurement).
+    _, peak, plan = memory(lambda: compile_graph(g))
     del plan
-    _, peak, plan = traced(lambda: compile_graph(g))
+    t_base, base_bodies = best_of(lambda: baseline(g), repeat)
+    base_requests, base_bytes = len(base_bodies), sum(len(b.encode()) for b in base_bodies)
+    base_bodies.clear()
+    t_dag, plan = best_of(lambda: compile_graph(g), repeat)
+    t_lean, lean = best_of(lambda: lean_compile(g), repeat)
+    same = same_as_dagbatch(lean, plan.batches)
+    del lean
+    objects = [orjson.loads(r.body) for r in plan.batches]
+    t_floor, _ = best_of(lambda: plain_floor(g, objects), repeat)
+    objects.clear()
     tasks = plan.counts["tasks"]
-    return Row(
+    requests = len(plan.batches)
+    n_bytes = sum(len(r.body) for r in plan.batches)
+    del plan
+    row = Row(
         name=name,
         tasks=tasks,
         edges=g.number_of_edges(),
         baseline_s=t_base,
         dagbatch_s=t_dag,
+        lean_s=t_lean,
         floor_s=t_floor,
         graph_mb=graph_bytes / 2**20,
         peak_mb=peak / 2**20,
-        requests=len(plan.batches),
+        memory_by="tracemalloc" if memory is traced else "RSS",
+        same_bytes=same,
+        requests=requests,
         min_requests=math.ceil(tasks / 100),
-        baseline_requests=len(base_bodies),
-        bytes_=sum(len(r.body) for r in plan.batches),
-        baseline_bytes=sum(len(b.encode()) for b in base_bodies),
+        baseline_requests=base_requests,
+        bytes_=n_bytes,
+        baseline_bytes=base_bytes,
     )
+    print(
+        f"  compile {name}: dagbatch {t_dag:.2f} s, lean {t_lean:.2f} s, plain {t_floor:.2f} s, "
+        f"baseline {t_base:.2f} s ({time.monotonic() - started:.0f} s)",
+        flush=True,
+    )
+    return row
+
+
+def measure_big(name: str, build: Callable[[], nx.DiGraph], repeat: int) -> Row:
+    """A row whose graph is too big for tracemalloc: memory from the process's RSS."""
+    started = time.monotonic()
+    graph_bytes, _, g = resident(build)
+    return _measure(name, g, graph_bytes, repeat, started, resident)
 
 
 def run(quick: bool = False) -> list[Row]:
     repeat = 1 if quick else 3
     workloads = QUICK_WORKLOADS if quick else WORKLOADS
     rows = [measure(name, build, repeat) for name, build in workloads.items()]
-    # Linear growth of (b): 50k and 100k tasks here; the 200k row is (b) itself.
-    for width in (250, 500) if quick else (2_500, 5_000):
-        rows.append(measure(f"b layered {20 * width // 1000}k", _layered_of(width), repeat))
+    small, big = QUICK_GROWTH_WIDTHS if quick else GROWTH_WIDTHS
+    rows.append(measure(f"b layered {20 * small // 1000}k", _layered_of(small), repeat))
+    # The largest row once: a million tasks take about a minute per pass on 2 shared cores.
+    rows.append(measure_big(f"b layered {20 * big // 1000}k", _layered_of(big), 1))
     return rows
 
 
@@ -143,16 +225,24 @@ def _layered_of(width: int) -> Callable[[], nx.DiGraph]:
 
 def table(rows: list[Row]) -> str:
     head = (
-        "| workload | tasks | edges | baseline s | dagbatch s | floor s | vs baseline | vs floor "
-        "| peak MB / graph MB | requests (min) | baseline requests | bytes vs baseline |\n"
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n"
+        "| workload | tasks | edges | baseline s | dagbatch s | lean floor s | plain floor s "
+        "| vs baseline | vs lean | vs plain | us/task | same bytes as lean "
+        "| peak MB / graph MB | requests (min) | bytes vs baseline |\n"
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|\n"
     )
     lines = [
         f"| {r.name} | {r.tasks:,} | {r.edges:,} | {r.baseline_s:.2f} | {r.dagbatch_s:.2f} | "
-        f"{r.floor_s:.2f} | {r.vs_baseline:.2f}x | {r.vs_floor:.2f}x | "
-        f"{r.peak_mb:.0f} / {r.graph_mb:.0f} = {r.mem_ratio:.2f}x | "
-        f"{r.requests:,} ({r.min_requests:,}) | "
-        f"{r.baseline_requests:,} | {r.bytes_ / r.baseline_bytes:.2f}x |"
+        f"{r.lean_s:.2f} | {r.floor_s:.2f} | {r.vs_baseline:.2f}x | {r.vs_lean:.2f}x | "
+        f"{r.vs_floor:.2f}x | {r.us_per_task:.1f} | {'yes' if r.same_bytes else 'NO'} | "
+        f"{r.peak_mb:.0f} / {r.graph_mb:.0f} = {r.mem_ratio:.2f}x ({r.memory_by}) | "
+        f"{r.requests:,} ({r.min_requests:,}) | {r.bytes_ / r.baseline_bytes:.2f}x |"
         for r in rows
     ]
-    return head + "\n".join(lines)
+    notes = (
+        "\n\nCPU seconds, best of 3 (the 1,000,000-task row: one run). Baseline: "
+        "topological sort, taskIds = predecessors, chunks of 100, json.dumps, no checks. Lean "
+        "floor: bench/lean_compile.py, the same bytes, ids and waves as dagbatch (column "
+        "'same bytes') with the basic checks. Plain floor: networkx's topological sort plus "
+        "orjson.dumps of the output objects."
+    )
+    return head + "\n".join(lines) + notes

@@ -1,6 +1,7 @@
-"""Submit benchmark: `dagbatch submit` against the official azure-batch SDK's
+"""Submit benchmark: `dagbatch submit --concurrency N` against the official azure-batch SDK's
 ``create_tasks(max_concurrency=N)``, both against the emulator with a fixed latency per request
-and no faults. Ratios are the claim, not absolute times.
+and no faults, over the matrix of issue 14: latency 0/50/200 ms x concurrency 1/16/64/128,
+three repetitions each, medians. Ratios are the claim, not absolute times.
 
 Layout of one benchmark:
 
@@ -24,17 +25,19 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import math
 import os
 import re
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +49,6 @@ from dagbatch.compiler.pipeline import compile_graph
 from dagbatch.emulator import DEV_ACCOUNT, DEV_KEY
 from dagbatch.limits import DEFAULT_API_VERSION
 from dagbatch.submit.auth import SharedKeyAuth
-from dagbatch.submit.submission import DEFAULT_CONCURRENCY
 
 from .workloads import sweep_reduce
 
@@ -61,13 +63,40 @@ DELAYED_OPS = "createjob,getjob,updatejob,replacejob,addtaskcollection,addtask,g
 READ_ONLY = frozenset(
     {"url", "eTag", "lastModified", "creationTime", "state", "stateTransitionTime"}
 )
-#: Targets of the issue.
-EQUAL_N_THROUGHPUT = 1.0
-DEFAULTS_THROUGHPUT = 3.0
-CPU_PER_TASK = 0.5
+#: The matrix of issue 14: latency per request (ms) x requests in flight, both clients.
+LATENCIES_MS = (0.0, 50.0, 200.0)
+CONCURRENCIES = (1, 16, 64, 128)
+REPEAT = 3
+#: Quick (smoke) run: a corner of the matrix, one repetition, a small workload.
+QUICK_LATENCIES_MS = (0.0, 50.0)
+QUICK_CONCURRENCIES = (1, 64)
+QUICK_TASKS = 2_000
+#: Workload sizes a cell may use (one plan is compiled per size used).
+SIZES = (2_000, 5_000, 10_000, 20_000, 30_000, 50_000)
+#: Rough throughput the faster client reaches on 2 shared cores, and the per-request overhead
+#: besides the latency: they only choose a cell's size so that a run takes a few seconds.
+CPU_BOUND_TASKS_PER_S = 25_000
+OVERHEAD_S = 0.01
+SECONDS_PER_RUN = 2.5
 
-FULL_TASKS = 100_000
-QUICK_TASKS = 10_000
+#: Targets of issue 14.
+LIMIT_SHARE = 0.8
+LIMIT_CELLS = ((50.0, 16), (200.0, 64))
+VS_SDK = 1.0
+CPU_PER_10K = 0.25
+
+
+def limit_tasks_per_s(latency_ms: float, concurrency: int) -> float:
+    """The latency limit: ``concurrency`` requests of 100 tasks per latency (inf at 0 ms)."""
+    return math.inf if latency_ms <= 0 else concurrency * 100 * 1000 / latency_ms
+
+
+def cell_tasks(latency_ms: float, concurrency: int) -> int:
+    """Tasks for one cell: the smallest size that keeps the faster client busy for
+    SECONDS_PER_RUN at the rate it can reach there (capped by the largest size)."""
+    rate = min(concurrency * 100 / (latency_ms / 1000 + OVERHEAD_S), CPU_BOUND_TASKS_PER_S)
+    want = rate * SECONDS_PER_RUN
+    return next((n for n in SIZES if n >= want), SIZES[-1])
 
 
 # --------------------------------------------------------------------------------------
@@ -79,8 +108,7 @@ class SubmitRun:
     """One measured submission."""
 
     client: str
-    concurrency: int  # requests in flight; the SDK's default (None) sends one at a time
-    default: bool  # the tool's default concurrency
+    concurrency: int  # requests in flight (dagbatch --concurrency, SDK max_concurrency)
     tasks: int
     wall_s: float
     cpu_s: float  # user+sys of the child over the submission only (all threads)
@@ -104,27 +132,59 @@ class SubmitRun:
     def complete(self) -> bool:
         return self.landed == self.tasks and self.ids_match and self.bodies_match
 
+
+def _median(values: Sequence[float]) -> float:
+    return statistics.median(values) if values else math.nan
+
+
+@dataclass(frozen=True)
+class Cell:
+    """Every run of both clients at one latency and concurrency."""
+
+    latency_ms: float
+    concurrency: int
+    tasks: int
+    requests: int  # the plan's
+    runs: tuple[SubmitRun, ...]
+
     @property
-    def label(self) -> str:
-        if self.client == SDK and self.default:
-            return "default (None: one at a time)"
-        return f"{self.concurrency} (default)" if self.default else str(self.concurrency)
+    def limit(self) -> float:
+        return limit_tasks_per_s(self.latency_ms, self.concurrency)
+
+    def of(self, client: str) -> list[SubmitRun]:
+        return [r for r in self.runs if r.client == client]
+
+    def tasks_per_s(self, client: str) -> float:
+        return _median([r.tasks_per_s for r in self.of(client)])
+
+    def cpu_per_10k(self, client: str) -> float:
+        return _median([r.cpu_per_10k for r in self.of(client)])
+
+    def share_of_limit(self, client: str) -> float:
+        return self.tasks_per_s(client) / self.limit
+
+    def spread(self, client: str) -> str:
+        rates = [r.tasks_per_s for r in self.of(client)]
+        return f"{min(rates):,.0f}-{max(rates):,.0f}" if len(rates) > 1 else ""
+
+    def complete(self, client: str) -> bool:
+        return all(r.complete for r in self.of(client))
+
+    def wave_order(self, client: str) -> bool:
+        return all(r.wave_order for r in self.of(client))
 
 
 @dataclass(frozen=True)
 class SubmitResult:
-    tasks: int
-    requests: int  # the plan's
-    latency_ms: float
-    equal_n: tuple[int, ...]
-    runs: tuple[SubmitRun, ...]
+    cells: tuple[Cell, ...]
+    repeat: int
     sdk_version: str
 
-    def find(self, client: str, *, n: int | None = None, default: bool = False) -> SubmitRun:
-        for r in self.runs:
-            if r.client == client and (r.default if default else r.concurrency == n):
-                return r
-        raise LookupError(f"no run of {client} at {'default' if default else n}")
+    def cell(self, latency_ms: float, concurrency: int) -> Cell:
+        for c in self.cells:
+            if c.latency_ms == latency_ms and c.concurrency == concurrency:
+                return c
+        raise LookupError(f"no cell at {latency_ms:g} ms x {concurrency}")
 
 
 @dataclass(frozen=True)
@@ -322,14 +382,14 @@ def _run_child(
 
 def measure(
     client: str,
-    concurrency: int | None,
+    concurrency: int,
     *,
     plan_dir: Path,
     tasks: dict[str, dict[str, Any]],
     emulator: Emulator,
     workdir: Path,
 ) -> SubmitRun:
-    """One run of ``client``; ``concurrency=None`` is the tool's default."""
+    """One run of ``client`` with ``concurrency`` requests in flight."""
     before = emulator.stats()["requests"].get("addtaskcollection", 0)
     emu_before = emulator.cpu_s()
     child, process_cpu, job_id = _run_child(client, plan_dir, emulator, concurrency, workdir)
@@ -339,14 +399,9 @@ def measure(
     landed, ids_match, bodies_match, in_order = check_landed(emulator.endpoint, job_id, tasks)
     if stats["jobs"].get(job_id) != landed:
         raise RuntimeError(f"emulator stats and listing disagree for {job_id}")
-    if client == DAGBATCH:
-        effective, default = concurrency or DEFAULT_CONCURRENCY, concurrency is None
-    else:
-        effective, default = concurrency or 1, concurrency is None
     return SubmitRun(
         client=client,
-        concurrency=effective,
-        default=default,
+        concurrency=concurrency,
         tasks=len(tasks),
         wall_s=child["wall_s"],
         cpu_s=child["cpu_s"],
@@ -357,18 +412,6 @@ def measure(
         ids_match=ids_match,
         bodies_match=bodies_match,
         wave_order=in_order,
-    )
-
-
-def _best(runs: list[SubmitRun]) -> SubmitRun:
-    """The fastest complete run, with the lowest CPU figures of the complete runs (each metric
-    best of n, the same rule for both clients: on a shared machine noise only adds)."""
-    complete = [r for r in runs if r.complete] or runs
-    fastest = min(complete, key=lambda r: r.wall_s)
-    return replace(
-        fastest,
-        cpu_s=min(r.cpu_s for r in complete),
-        process_cpu_s=min(r.process_cpu_s for r in complete),
     )
 
 
@@ -384,151 +427,159 @@ def _sdk_version() -> str:
 def run(
     quick: bool = False,
     *,
-    tasks: int | None = None,
-    latency_ms: float = 50.0,
-    equal_n: Sequence[int] = (DEFAULT_CONCURRENCY,),
+    latencies: Sequence[float] | None = None,
+    concurrencies: Sequence[int] | None = None,
     repeat: int | None = None,
+    tasks: int | None = None,
     workdir: Path | None = None,
 ) -> SubmitResult:
-    """Every run of the benchmark. Concurrent runs are repeated ``repeat`` times (default 2,
-    quick 1) and the fastest complete one is kept; the SDK's one-at-a-time default runs once."""
-    n_tasks = tasks or (QUICK_TASKS if quick else FULL_TASKS)
-    times_each = repeat or (1 if quick else 2)
+    """The matrix: for each latency one emulator; for each concurrency ``repeat`` rounds of
+    one dagbatch run then one SDK run (interleaved, so drifting load hits both alike).
+    ``tasks`` fixes every cell's size (default: ``cell_tasks``; quick: QUICK_TASKS)."""
+    lats = tuple(latencies or (QUICK_LATENCIES_MS if quick else LATENCIES_MS))
+    concs = tuple(concurrencies or (QUICK_CONCURRENCIES if quick else CONCURRENCIES))
+    times = repeat or (1 if quick else REPEAT)
     owned = workdir is None
     work = Path(tempfile.mkdtemp(prefix="dagbatch-bench-")) if workdir is None else workdir
+    cells: list[Cell] = []
+    plans: dict[int, tuple[Path, dict[str, dict[str, Any]], int]] = {}
     try:
-        plan_dir, plan, n_requests = prepare_plan(n_tasks, work / "plan")
-        emulator = Emulator(latency_ms, work)
-        try:
-            kw: dict[str, Any] = {
-                "plan_dir": plan_dir,
-                "tasks": plan,
-                "emulator": emulator,
-                "workdir": work,
-            }
-            runs: list[SubmitRun] = []
-            configs: list[tuple[str, int | None]] = [(SDK, None)]
-            for n in equal_n:
-                configs.append((DAGBATCH, None if n == DEFAULT_CONCURRENCY else n))
-                configs.append((SDK, n))
-            if DEFAULT_CONCURRENCY not in equal_n:
-                configs.append((DAGBATCH, None))
-            for client, conc in configs:
-                times = 1 if (client == SDK and conc is None) else times_each
-                runs.append(_best([measure(client, conc, **kw) for _ in range(times)]))
-        finally:
-            emulator.stop()
+        for latency in lats:
+            emulator = Emulator(latency, work)
+            try:
+                for conc in concs:
+                    n = tasks or (QUICK_TASKS if quick else cell_tasks(latency, conc))
+                    if n not in plans:
+                        plans[n] = prepare_plan(n, work / f"plan-{n}")
+                    plan_dir, plan, n_requests = plans[n]
+                    runs: list[SubmitRun] = []
+                    for _ in range(times):
+                        for client in (DAGBATCH, SDK):
+                            runs.append(
+                                measure(
+                                    client,
+                                    conc,
+                                    plan_dir=plan_dir,
+                                    tasks=plan,
+                                    emulator=emulator,
+                                    workdir=work,
+                                )
+                            )
+                    cell = Cell(latency, conc, n, n_requests, tuple(runs))
+                    cells.append(cell)
+                    print(
+                        f"  submit {latency:g} ms x {conc}, {n:,} tasks: dagbatch "
+                        f"{cell.tasks_per_s(DAGBATCH):,.0f} tasks/s, SDK "
+                        f"{cell.tasks_per_s(SDK):,.0f} tasks/s",
+                        flush=True,
+                    )
+            finally:
+                emulator.stop()
     finally:
         if owned:
             shutil.rmtree(work, ignore_errors=True)
-    order = {DAGBATCH: 0, SDK: 1}
-    runs.sort(key=lambda r: (not r.default, r.concurrency, order[r.client]))
-    return SubmitResult(
-        tasks=n_tasks,
-        requests=n_requests,
-        latency_ms=latency_ms,
-        equal_n=tuple(equal_n),
-        runs=tuple(runs),
-        sdk_version=_sdk_version(),
-    )
+    return SubmitResult(cells=tuple(cells), repeat=times, sdk_version=_sdk_version())
 
 
 # --------------------------------------------------------------------------------------
 # Report
 
 
+def _point(c: Cell) -> str:
+    return f"{c.latency_ms:g} ms x {c.concurrency}"
+
+
 def targets(result: SubmitResult) -> list[Target]:
     out: list[Target] = []
-    for r in result.runs:
-        if not r.complete:
-            out.append(
-                Target(
-                    f"{r.client} at {r.label} landed every task exactly",
-                    False,
-                    f"{r.landed:,} of {r.tasks:,} tasks; ids match {r.ids_match}, "
-                    f"bodies match {r.bodies_match}",
+    for c in result.cells:
+        for client in (DAGBATCH, SDK):
+            if not c.complete(client):
+                bad = next(r for r in c.of(client) if not r.complete)
+                out.append(
+                    Target(
+                        f"submit {_point(c)}: {client} landed every task exactly",
+                        False,
+                        f"{bad.landed:,} of {bad.tasks:,} tasks; ids match {bad.ids_match}, "
+                        f"bodies match {bad.bodies_match}",
+                    )
                 )
-            )
-    for n in result.equal_n:
-        dag, sdk = result.find(DAGBATCH, n=n), result.find(SDK, n=n)
-        ratio = dag.tasks_per_s / sdk.tasks_per_s
-        out.append(
-            Target(
-                f"equal concurrency {n}: dagbatch throughput >= SDK's, in wave order",
-                ratio >= EQUAL_N_THROUGHPUT and dag.wave_order and dag.complete,
-                f"{dag.tasks_per_s:,.0f} vs {sdk.tasks_per_s:,.0f} tasks/s = {ratio:.2f}x; "
-                f"dagbatch wave order {'kept' if dag.wave_order else 'NOT kept'}, "
-                f"SDK {'kept' if sdk.wave_order else 'not kept'}",
-            )
-        )
-    dag, sdk = result.find(DAGBATCH, default=True), result.find(SDK, default=True)
-    ratio = dag.tasks_per_s / sdk.tasks_per_s
     out.append(
         Target(
-            f"defaults: dagbatch throughput >= {DEFAULTS_THROUGHPUT:g}x SDK's",
-            ratio >= DEFAULTS_THROUGHPUT and dag.complete,
-            f"{dag.tasks_per_s:,.0f} vs {sdk.tasks_per_s:,.0f} tasks/s = {ratio:.1f}x",
+            "submit: dagbatch keeps wave order in every run",
+            all(c.wave_order(DAGBATCH) for c in result.cells),
+            ", ".join(_point(c) for c in result.cells if not c.wave_order(DAGBATCH)) or "every run",
         )
     )
-    # Against the SDK's lowest CPU per task over all its runs: the stricter comparison.
-    sdk_best = min((r for r in result.runs if r.client == SDK), key=lambda r: r.cpu_per_10k)
-    for dag in (r for r in result.runs if r.client == DAGBATCH):
-        ratio = dag.cpu_per_10k / sdk_best.cpu_per_10k
+    for latency, conc in LIMIT_CELLS:
+        try:
+            c = result.cell(latency, conc)
+        except LookupError:
+            continue
+        share = c.share_of_limit(DAGBATCH)
         out.append(
             Target(
-                f"client CPU per task, dagbatch at {dag.label} <= {CPU_PER_TASK:g}x the SDK's "
-                "lowest",
-                ratio <= CPU_PER_TASK,
-                f"{dag.cpu_per_10k:.2f} vs {sdk_best.cpu_per_10k:.2f} s per 10k tasks (SDK at "
-                f"{sdk_best.label}) = {ratio:.2f}x",
+                f"submit {_point(c)}: dagbatch >= {LIMIT_SHARE:.0%} of the latency limit",
+                share >= LIMIT_SHARE,
+                f"{c.tasks_per_s(DAGBATCH):,.0f} of {c.limit:,.0f} tasks/s = {share:.0%}",
+            )
+        )
+    for c in result.cells:
+        dag, sdk = c.tasks_per_s(DAGBATCH), c.tasks_per_s(SDK)
+        out.append(
+            Target(
+                f"submit {_point(c)}: dagbatch throughput >= {VS_SDK:g}x the SDK's",
+                dag >= VS_SDK * sdk,
+                f"{dag:,.0f} vs {sdk:,.0f} tasks/s = {dag / sdk:.2f}x",
+            )
+        )
+    for c in result.cells:
+        cpu = c.cpu_per_10k(DAGBATCH)
+        out.append(
+            Target(
+                f"submit {_point(c)}: dagbatch client CPU <= {CPU_PER_10K:g} s per 10k tasks",
+                cpu <= CPU_PER_10K,
+                f"{cpu:.3f} s (SDK {c.cpu_per_10k(SDK):.3f} s)",
             )
         )
     return out
 
 
-def _vs(run: SubmitRun, result: SubmitResult) -> tuple[str, str]:
-    if run.client != DAGBATCH:
-        return "", ""
-    same = next(
-        (r for r in result.runs if r.client == SDK and r.concurrency == run.concurrency), None
-    )
-    at_n = f"{run.tasks_per_s / same.tasks_per_s:.2f}x" if same else ""
-    at_default = ""
-    if run.default:
-        at_default = f"{run.tasks_per_s / result.find(SDK, default=True).tasks_per_s:.2f}x"
-    return at_n, at_default
+def _pct(share: float) -> str:
+    return "" if math.isnan(share) or share == 0 else f"{share:.0%}"
 
 
 def table(result: SubmitResult) -> str:
     head = (
-        "| client | concurrency | tasks | requests | wall s | tasks/s | client CPU s / 10k tasks "
-        "| whole-process CPU s | emulator CPU s | wave order | landed exactly "
-        "| throughput vs SDK at same N | vs SDK at defaults |\n"
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---|---|---:|---:|\n"
+        "| latency ms | concurrency | tasks | limit tasks/s | dagbatch tasks/s | % of limit "
+        "| SDK tasks/s | % of limit | dagbatch / SDK | dagbatch CPU s / 10k | SDK CPU s / 10k "
+        "| dagbatch runs (min-max tasks/s) | SDK runs | landed exactly | dagbatch wave order |\n"
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|\n"
     )
     lines = []
-    for r in result.runs:
-        at_n, at_default = _vs(r, result)
+    for c in result.cells:
+        dag, sdk = c.tasks_per_s(DAGBATCH), c.tasks_per_s(SDK)
+        limit = "-" if math.isinf(c.limit) else f"{c.limit:,.0f}"
         lines.append(
-            f"| {r.client} | {r.label} | {r.tasks:,} | {r.requests:,} | {r.wall_s:.2f} | "
-            f"{r.tasks_per_s:,.0f} | {r.cpu_per_10k:.3f} | {r.process_cpu_s:.2f} | "
-            f"{r.emulator_cpu_s:.2f} | {'yes' if r.wave_order else 'no'} | "
-            f"{'yes' if r.complete else 'NO'} | {at_n} | {at_default} |"
+            f"| {c.latency_ms:g} | {c.concurrency} | {c.tasks:,} | {limit} | {dag:,.0f} | "
+            f"{_pct(c.share_of_limit(DAGBATCH))} | {sdk:,.0f} | {_pct(c.share_of_limit(SDK))} | "
+            f"{dag / sdk:.2f}x | {c.cpu_per_10k(DAGBATCH):.3f} | {c.cpu_per_10k(SDK):.3f} | "
+            f"{c.spread(DAGBATCH)} | {c.spread(SDK)} | "
+            f"{'yes' if c.complete(DAGBATCH) and c.complete(SDK) else 'NO'} | "
+            f"{'yes' if c.wave_order(DAGBATCH) else 'NO'} |"
         )
+    sizes = sorted({c.tasks for c in result.cells})
     notes = (
-        f"\n\nEmulator in its own process, {result.latency_ms:g} ms latency on every submission "
-        f"request, no faults; {result.tasks:,} tasks (prepare -> {result.tasks - 2:,} shards -> "
-        f"reduce) in {result.requests:,} requests. azure-batch {result.sdk_version}: "
-        "`create_tasks(job, tasks, max_concurrency=N)`; its default (None) sends one request "
-        "at a time, and it takes tasks from the end of the list, so it does not keep wave "
-        "order. Client CPU: user+sys of the client process over the submission only (all "
-        "threads; dagbatch: the `dagbatch submit` command from plan directory to report, "
-        "journal included; SDK: `create_job` + `create_tasks`, the task objects built "
-        "beforehand). Runs at a concurrency above one are repeated and the table keeps the "
-        "best wall time and the lowest CPU figures of the repetitions (one-at-a-time runs once). "
-        "Whole-process CPU adds interpreter start, imports and, for the SDK, "
-        "building the task objects. Every run is checked against the emulator: task count, "
-        "ids, every body equal to the plan's, and the order they arrived in."
+        f"\n\nMedians of {result.repeat} run(s) per client and cell, dagbatch and the SDK "
+        "interleaved. Emulator in its own process (one per latency), that latency on every "
+        "submission request, no faults. Workload: prepare -> N-2 integer-id shards -> reduce "
+        f"(N = {', '.join(f'{n:,}' for n in sizes)} tasks; a cell's N keeps a run a few seconds "
+        "long), in requests of 100. Limit: concurrency x 100 tasks per latency (none at 0 ms). "
+        f"azure-batch {result.sdk_version}: `create_tasks(job, tasks, max_concurrency=N)`; it "
+        "takes tasks from the end of the list, so it does not keep wave order. dagbatch: "
+        "`dagbatch submit --concurrency N` from plan directory to report, journal included. "
+        "Client CPU: user+sys of the client process over the submission only (all threads; "
+        "the SDK's task objects built beforehand). Every run is checked against the emulator: "
+        "task count, ids, every body equal to the plan's, and the order they arrived in."
     )
     return head + "\n".join(lines) + notes
 

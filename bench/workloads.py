@@ -66,7 +66,7 @@ WORKLOADS = {
     "a sweep-reduce 100k": lambda: sweep_reduce(100_000),
     "b layered 200k": lambda: layered(20, 10_000),
     "c chain 50k": lambda: chain(50_000),
-    "d fan-in 20k": lambda: fan_in(20_000),
+    "d fan-in 100k": lambda: fan_in(100_000),
 }
 
 #: A tenth of the size, for smoke runs (`python -m bench --quick`).
@@ -74,5 +74,5 @@ QUICK_WORKLOADS = {
     "a sweep-reduce 10k": lambda: sweep_reduce(10_000),
     "b layered 20k": lambda: layered(20, 1_000),
     "c chain 5k": lambda: chain(5_000),
-    "d fan-in 2k": lambda: fan_in(2_000),
+    "d fan-in 10k": lambda: fan_in(10_000),
 }

@@ -1,42 +1,103 @@
-"""The submit benchmark end to end at a tiny size: both clients land every task exactly."""
+"""The benchmarks end to end at a tiny size: the submit matrix lands every task exactly from
+both clients, and the lean compile floor produces dagbatch's bytes."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import networkx as nx
 import pytest
 
-pytest.importorskip("azure.batch")
+from bench import lean_compile, workloads
+from dagbatch.compiler.pipeline import compile_graph
 
-from bench import submit_bench
+SMALL = {
+    "sweep-reduce": lambda: workloads.sweep_reduce(450),
+    "layered": lambda: workloads.layered(4, 120, fan_in=3),
+    "chain": lambda: workloads.chain(333),
+    # 2,000 parents of 40 characters: over the taskIds budget, so barrier tasks.
+    "fan-in": lambda: workloads.fan_in(2_000),
+}
 
 
-def test_submit_bench_lands_every_task_from_both_clients(tmp_path: Path) -> None:
-    result = submit_bench.run(tasks=2_000, latency_ms=0, equal_n=(16,), repeat=1, workdir=tmp_path)
+@pytest.mark.parametrize("name", sorted(SMALL))
+def test_lean_compile_gives_dagbatchs_bytes_ids_and_waves(name: str) -> None:
+    g = SMALL[name]()
+    plan = compile_graph(g)
+    lean = lean_compile.lean_compile(g)
 
-    clients = {(r.client, r.label) for r in result.runs}
-    assert clients == {
-        (submit_bench.DAGBATCH, "16 (default)"),
-        (submit_bench.SDK, "16"),
-        (submit_bench.SDK, "default (None: one at a time)"),
-    }
-    for run in result.runs:
-        assert run.tasks == 2_000
-        assert run.landed == 2_000, run
-        assert run.ids_match and run.bodies_match, run
-        assert run.requests >= 20  # 2,000 tasks in requests of at most 100
-    for run in result.runs:
-        if run.client == submit_bench.DAGBATCH:
-            # 20 batches; the first (prepare and the first shards) and the last (the last
-            # shards and reduce) hold a parent and its children, so each goes out in two
-            # requests, the parent's first: 22.
-            assert run.requests == 22
-            assert run.wave_order
+    assert [b.body for b in lean] == [b.body for b in plan.batches]
+    assert [b.task_ids for b in lean] == [b.task_ids for b in plan.batches]
+    assert [b.wave for b in lean] == [b.wave for b in plan.batches]
+    assert lean_compile.same_as_dagbatch(lean, plan.batches)
+    if name == "fan-in":
+        assert plan.counts["barriers"] > 1
+    if name == "sweep-reduce":
+        assert b'"taskIdRanges":[{"start":1,"end":450}]' in lean[-1].body
+
+
+def test_lean_compile_same_as_dagbatch_notices_a_difference() -> None:
+    g = workloads.chain(250)
+    plan = compile_graph(g)
+    lean = lean_compile.lean_compile(g)
+    changed = [*lean[:-1], lean_compile.LeanBatch(lean[-1].wave, lean[-1].task_ids, b"{}")]
+    assert not lean_compile.same_as_dagbatch(changed, plan.batches)
+    assert not lean_compile.same_as_dagbatch(lean[:-1], plan.batches)
+
+
+@pytest.mark.parametrize(
+    ("graph", "problem"),
+    [
+        (nx.DiGraph([("a", "b"), ("b", "c"), ("c", "a")]), "cycle"),
+        (nx.DiGraph([("a", "b"), ("A", "c")]), "duplicate"),
+        (nx.DiGraph([("a b", "c")]), "invalid task id"),
+        (nx.DiGraph([("x" * 65, "c")]), "invalid task id"),
+    ],
+)
+def test_lean_compile_makes_the_basic_checks(graph: nx.DiGraph, problem: str) -> None:
+    for n in graph:
+        graph.nodes[n]["command_line"] = "true"
+    with pytest.raises(lean_compile.LeanError, match=problem):
+        lean_compile.lean_compile(graph)
+
+
+def test_submit_matrix_lands_every_task_from_both_clients(tmp_path: Path) -> None:
+    pytest.importorskip("azure.batch")
+    from bench import submit_bench
+
+    result = submit_bench.run(
+        latencies=(0.0,), concurrencies=(1, 16), repeat=1, tasks=1_000, workdir=tmp_path
+    )
+
+    assert [(c.latency_ms, c.concurrency) for c in result.cells] == [(0.0, 1), (0.0, 16)]
+    for cell in result.cells:
+        assert cell.tasks == 1_000 and cell.requests == 10
+        assert {r.client for r in cell.runs} == {submit_bench.DAGBATCH, submit_bench.SDK}
+        for run in cell.runs:
+            assert run.landed == 1_000, run
+            assert run.ids_match and run.bodies_match, run
+            assert run.requests >= 10  # 1,000 tasks in requests of at most 100
+            assert run.concurrency == cell.concurrency
+        assert cell.complete(submit_bench.DAGBATCH) and cell.complete(submit_bench.SDK)
+        assert cell.wave_order(submit_bench.DAGBATCH)
+        assert cell.tasks_per_s(submit_bench.DAGBATCH) > 0
     # The SDK takes tasks from the end of its list: "reduce" lands before its parents.
-    assert not result.find(submit_bench.SDK, n=16).wave_order
+    assert not result.cell(0.0, 16).wave_order(submit_bench.SDK)
 
     table = submit_bench.table(result)
-    assert table.count("\n| ") == 3
+    assert table.count("\n| ") == 2
     names = [t.name for t in submit_bench.targets(result)]
-    assert any(n.startswith("equal concurrency 16") for n in names)
-    assert any(n.startswith("defaults:") for n in names)
+    assert "submit 0 ms x 16: dagbatch throughput >= 1x the SDK's" in names
+    assert "submit 0 ms x 1: dagbatch client CPU <= 0.25 s per 10k tasks" in names
+
+
+def test_cell_sizes_and_the_latency_limit() -> None:
+    from bench import submit_bench
+
+    assert submit_bench.limit_tasks_per_s(50, 16) == 32_000
+    assert submit_bench.limit_tasks_per_s(200, 64) == 32_000
+    assert submit_bench.limit_tasks_per_s(0, 64) == float("inf")
+    for latency in submit_bench.LATENCIES_MS:
+        for conc in submit_bench.CONCURRENCIES:
+            assert submit_bench.cell_tasks(latency, conc) in submit_bench.SIZES
+    assert submit_bench.cell_tasks(200, 1) < submit_bench.cell_tasks(50, 64)
