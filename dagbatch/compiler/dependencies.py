@@ -20,11 +20,13 @@ an over-limit payload is never emitted.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import compress, repeat
+from operator import itemgetter, lt, not_
 from typing import Any, Final, Literal
 
-from dagbatch.compiler.ranges import NO_DEPS, Dependencies, RangeIndex, dependencies_of
+from dagbatch.compiler.ranges import Dependencies, RangeIndex, dependencies_of
 from dagbatch.compiler.spec import DEFAULT_INTENT, Intent, WorkflowSpec
 from dagbatch.errors import Diagnostic
 
@@ -80,8 +82,8 @@ def plan_dependencies(
     ids: tuple[str, ...] = spec.ids
     props: tuple[Mapping[str, Any], ...] = spec.props
     id_map: dict[str, str] = {}
-    deps = _all_dependencies(ids, spec.preds, budget)
-    over = [i for i, d in enumerate(deps) if d.chars > budget]
+    deps = _all_dependencies(ids, spec.preds, budget, spec.integer_like)
+    over = _over_budget(ids, spec.preds, deps, budget)
     if over and strategy == "error":
         diags = [
             Diagnostic(
@@ -99,7 +101,7 @@ def plan_dependencies(
     if over and strategy == "renumber":
         ids, props, id_map = _renumbered(spec)
         deps = _all_dependencies(ids, spec.preds, budget)
-        over = [i for i, d in enumerate(deps) if d.chars > budget]
+        over = _over_budget(ids, spec.preds, deps, budget)
     if not over:
         return _planned(spec, ids, props, deps, id_map), []
     return _with_barriers(spec, ids, props, deps, id_map, over, budget, barrier_command)
@@ -140,24 +142,50 @@ def _renumbered(
 
 
 def _all_dependencies(
-    ids: Sequence[str], preds: Sequence[Sequence[int]], budget: int
+    ids: Sequence[str],
+    preds: Sequence[Sequence[int]],
+    budget: int,
+    integer_like: Sequence[int] | None = None,
 ) -> list[Dependencies]:
-    index = RangeIndex.build(ids)
-    name = ids.__getitem__
-    if not index.intable:
-        # No integer ids in the job: every parent is a plain id (the common string-id case).
-        return [Dependencies(tuple(map(name, ps)), ()) if ps else NO_DEPS for ps in preds]
-    plain = index.intable.isdisjoint
-    return [
-        (
-            Dependencies(tuple(map(name, ps)), ())
-            if plain(ps)
-            else dependencies_of(ps, ids, index, budget)
-        )
-        if ps
-        else NO_DEPS
-        for ps in preds
-    ]
+    """Each task's ``Dependencies``: its parents' ids, runs of integer ids as ranges.
+
+    Built with C-level ``map`` calls for the tasks without integer parents (all of them in
+    the common string-id case): a tuple of names and one named tuple per task, no Python
+    call each."""
+    index = RangeIndex.build(ids, integer_like)
+    names = map(tuple, map(map, repeat(ids.__getitem__), preds))
+    deps: list[Dependencies] = list(
+        map(_new_dependencies, repeat(Dependencies), zip(names, repeat(())))
+    )
+    if index.intable:
+        mixed = compress(range(len(preds)), map(not_, map(index.intable.isdisjoint, preds)))
+        for i in mixed:
+            deps[i] = dependencies_of(preds[i], ids, index, budget)
+    return deps
+
+
+#: ``tuple.__new__``: makes a named tuple from a pair without calling its Python ``__new__``.
+_new_dependencies: Callable[[type[Dependencies], tuple[tuple[str, ...], tuple[()]]], Dependencies]
+_new_dependencies = tuple.__new__
+
+
+def _over_budget(
+    ids: Sequence[str], preds: Sequence[Sequence[int]], deps: Sequence[Dependencies], budget: int
+) -> list[int]:
+    """The tasks whose ``taskIds`` are over ``budget`` characters.
+
+    Only a task with more than ``budget // longest id`` parents can be (its taskIds are at
+    most its parents' ids), so only those are summed."""
+    longest = max(map(len, ids), default=0)
+    if not longest:
+        return []
+    many = compress(range(len(preds)), map(lt, repeat(budget // longest), map(len, preds)))
+    return [i for i in many if deps[i].chars > budget]
+
+
+def max_task_ids_chars(deps: Sequence[Dependencies]) -> int:
+    """The longest ``taskIds`` among ``deps``, in the characters Batch's limit counts."""
+    return max(map(sum, map(map, repeat(len), map(itemgetter(0), deps))), default=0)
 
 
 def _barrier_id(child: str, level: int, k: int, taken: set[str]) -> str:

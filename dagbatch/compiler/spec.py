@@ -23,6 +23,7 @@ from pydantic import ValidationError
 from pydantic.alias_generators import to_camel
 
 from dagbatch.compiler import graphs, models
+from dagbatch.compiler.ranges import integer_like_ids
 from dagbatch.errors import Diagnostic
 from dagbatch.limits import MAX_BODY_BYTES, MAX_DISPLAY_NAME_LENGTH, ApiVersion
 
@@ -105,6 +106,12 @@ class WorkflowSpec:
     def topological(self) -> Topology:
         """Computed once (validate needs it for cycles, the later passes for the order)."""
         return Topology(*graphs.topological_order(self.preds, self.succ))
+
+    @cached_property
+    def integer_like(self) -> list[int]:
+        """The tasks whose id an integer parser accepts, found once (validate looks for ids
+        that alias one integer, plan_dependencies for the ids ranges may select)."""
+        return integer_like_ids(self.ids)
 
 
 def _camel_path(loc: tuple[int | str, ...]) -> str:
