@@ -20,9 +20,10 @@ an over-limit payload is never emitted.
 from __future__ import annotations
 
 import hashlib
+from bisect import bisect_right
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from itertools import compress, repeat
+from itertools import accumulate, compress, filterfalse, repeat
 from operator import itemgetter, lt, not_
 from typing import Any, Final, Literal
 
@@ -183,9 +184,21 @@ def _over_budget(
     return [i for i in many if deps[i].chars > budget]
 
 
-def max_task_ids_chars(deps: Sequence[Dependencies]) -> int:
-    """The longest ``taskIds`` among ``deps``, in the characters Batch's limit counts."""
-    return max(map(sum, map(map, repeat(len), map(itemgetter(0), deps))), default=0)
+def max_task_ids_chars(deps: Sequence[Dependencies], ids: Sequence[str]) -> int:
+    """The longest ``taskIds`` among ``deps``, in the characters Batch's limit counts.
+
+    Summed for the task with the most ids first; then only the tasks with more than that
+    sum // the longest id of ``ids`` can be longer, and only those are summed."""
+    task_ids = list(map(itemgetter(0), deps))
+    counts = list(map(len, task_ids))
+    if not counts:
+        return 0
+    best = sum(map(len, task_ids[counts.index(max(counts))]))
+    longest = max(map(len, ids), default=0)
+    if longest:
+        many = compress(task_ids, map(lt, repeat(best // longest), counts))
+        best = max(best, max(map(sum, map(map, repeat(len), many)), default=0))
+    return best
 
 
 def _barrier_id(child: str, level: int, k: int, taken: set[str]) -> str:
@@ -201,15 +214,19 @@ def _barrier_id(child: str, level: int, k: int, taken: set[str]) -> str:
 
 
 def _slices(task_ids: Sequence[str], budget: int) -> list[list[str]]:
-    """Consecutive slices of ``task_ids``, each within ``budget`` characters."""
-    slices: list[list[str]] = [[]]
-    used = 0
-    for tid in task_ids:
-        if used + len(tid) > budget and slices[-1]:
-            slices.append([])
-            used = 0
-        slices[-1].append(tid)
-        used += len(tid)
+    """Consecutive slices of ``task_ids``, each within ``budget`` characters (an id longer
+    than the budget alone in its slice), filled greedily: each slice ends where the running
+    total of lengths would pass the budget, found by bisection."""
+    if not task_ids:
+        return [[]]
+    ends = list(accumulate(map(len, task_ids)))  # characters of task_ids[: k + 1]
+    slices: list[list[str]] = []
+    start = 0
+    while start < len(task_ids):
+        before = ends[start - 1] if start else 0
+        stop = max(bisect_right(ends, before + budget, lo=start), start + 1)
+        slices.append(list(task_ids[start:stop]))
+        start = stop
     return slices
 
 
@@ -232,13 +249,13 @@ def _with_barriers(
     when = dict(spec.when)
     barriers: list[int] = []
     barriers_of: dict[int, tuple[int, ...]] = {}
-    by_id = {tid: i for i, tid in enumerate(ids)}
-    taken = {tid.lower() for tid in ids}
+    by_id = dict(zip(ids, range(len(ids)), strict=True))
+    taken = set(map(str.lower, ids))
     for child in over:
         cid = all_ids[child]
         dep = deps[child]
-        in_ids = {by_id[t] for t in dep.task_ids}
-        new_preds = [p for p in preds[child] if p not in in_ids]
+        in_ids = set(map(by_id.__getitem__, dep.task_ids))
+        new_preds = list(filterfalse(in_ids.__contains__, preds[child]))
         # Level 1 barriers depend on slices of the parents; while the barriers' own ids are
         # over the budget, another level depends on slices of those (as deep as needed).
         level_ids: list[str] = list(dep.task_ids)
@@ -248,7 +265,7 @@ def _with_barriers(
         while sum(map(len, level_ids)) > budget:
             level += 1
             slices = _slices(level_ids, budget)
-            if len(slices) >= len(level_ids) or any(len(t) > budget for t in level_ids):
+            if len(slices) >= len(level_ids) or max(map(len, level_ids)) > budget:
                 stuck = True  # slices of one id each: another level would not shrink it
                 break
             next_ids: list[str] = []
@@ -256,7 +273,7 @@ def _with_barriers(
                 bid = _barrier_id(cid, level, k, taken)
                 b = len(all_ids)
                 by_id[bid] = b
-                parent_idx = [by_id[t] for t in part]
+                parent_idx = list(map(by_id.__getitem__, part))
                 of_level = f" (level {level})" if level > 1 else ""
                 all_ids.append(bid)
                 all_props.append(
@@ -269,7 +286,7 @@ def _with_barriers(
                 intents.append(DEFAULT_INTENT)
                 preds.append(parent_idx)
                 deps.append(Dependencies(tuple(part), ()))
-                if level == 1:
+                if level == 1 and when:
                     for p in parent_idx:
                         w = when.pop((p, child), None)
                         if w is not None:

@@ -242,7 +242,7 @@ def _compiled_plan(
         "requests": len(batches),
         "waves": max((b.wave for b in batches), default=0),
         "ranges": sum(map(len, map(itemgetter(1), deps))),
-        "maxTaskIdsChars": max_task_ids_chars(deps),
+        "maxTaskIdsChars": max_task_ids_chars(deps, ids),
     }
     return CompiledPlan(
         api_version=spec.api_version,
