@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import compress, repeat
+from operator import eq
 from typing import NamedTuple
 
 from dagbatch.limits import INT32_MAX, canonical_int
@@ -66,11 +67,9 @@ class RangeIndex:
         # "007" or "-0" or "-5": a range over the integer would select it too, so the integer
         # is never put in a range (a negative one never is anyway). Beyond int32 no range can
         # select an id: it stays a plain id.
-        odd = {
-            k
-            for k in compress(range(len(texts)), map(str.startswith, texts, repeat(("0", "-"))))
-            if texts[k] != "0"
-        }
+        every = range(len(texts))
+        odd = set(compress(every, map(str.startswith, texts, repeat(("0", "-")))))
+        odd -= set(compress(every, map(eq, texts, repeat("0"))))
         poisoned = {numbers[k] for k in odd}
         if max(numbers) > INT32_MAX:
             odd.update(k for k, n in enumerate(numbers) if n > INT32_MAX)

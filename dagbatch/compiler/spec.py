@@ -329,14 +329,16 @@ def normalize(
 
     node_keys = list(graph._node)
     index: dict[Any, int] = dict(zip(node_keys, range(len(node_keys)), strict=True))
-    if set(map(type, node_keys)) <= {str, int}:
+    plain_keys = set(map(type, node_keys)) <= {str, int}
+    if plain_keys:
         ids: list[str] = list(map(str, node_keys))  # the common case, in one C-level call
     else:
         ids = [
             k if type(k) is str else str(k) if type(k) is int else _node_id(k) or repr(k)
             for k in node_keys
         ]
-    for key in (k for k in node_keys if type(k) is not str and type(k) is not int):
+    odd_keys = () if plain_keys else (k for k in node_keys if type(k) not in (str, int))
+    for key in odd_keys:
         if _node_id(key) is None:
             tid = repr(key)
             diags.append(
@@ -418,7 +420,7 @@ def normalize(
     # Children from the parent lists: a loop over small ints touches memory in order, where
     # looking each child's key up in the index again (from ``_succ``) costs two to three
     # times as much on big graphs. Each child list is in index order.
-    children: list[list[int]] = [[] for _ in node_keys]
+    children: list[list[int]] = list(map(list, repeat((), len(node_keys))))
     for vi, ps in enumerate(preds):
         for ui in ps:
             children[ui].append(vi)

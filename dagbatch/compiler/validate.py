@@ -102,7 +102,7 @@ def check_ids(spec: WorkflowSpec) -> list[Diagnostic]:
     by_int: dict[int, list[str]] = defaultdict(list)
     digits = list(map(ids.__getitem__, spec.integer_like))
     padded_or_signed = compress(digits, map(str.startswith, digits, repeat(("0", "-"))))
-    if any(tid != "0" for tid in padded_or_signed):
+    if not set(padded_or_signed) <= {"0"}:
         for tid in digits:
             by_int[int(tid)].append(tid)
     for n, names in by_int.items():
