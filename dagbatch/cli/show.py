@@ -11,21 +11,22 @@ from __future__ import annotations
 import asyncio
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from dagbatch.cli.exit_codes import ExitCode, fail
-from dagbatch.compiler.dependencies import OVER_LIMIT_STRATEGIES
-from dagbatch.compiler.loader import load_workflow, split_target
-from dagbatch.compiler.pipeline import CompileOptions, compile_graph
+from dagbatch.compiler.options import OVER_LIMIT_STRATEGIES
 from dagbatch.errors import ConfigError, DagbatchError
 from dagbatch.limits import API_VERSIONS, DEFAULT_API_VERSION, DEFAULT_TASK_IDS_MARGIN
+from dagbatch.redact import redact
 from dagbatch.show.fold import DEFAULT_MAX_NODES, fold_plan
-from dagbatch.show.live import fetch_task_states, mark_never_runs
-from dagbatch.show.model import PlanView, TaskState
 from dagbatch.show.render import FORMATS, format_for_path, render
-from dagbatch.show.source import view_of_compiled, view_of_plan_dir
-from dagbatch.submit.client import BatchClient, EntraAuth, SharedKeyAuth, redact
+
+if TYPE_CHECKING:
+    from dagbatch.compiler.pipeline import CompileOptions
+    from dagbatch.show.model import PlanView, TaskState
+    from dagbatch.submit.client import EntraAuth, SharedKeyAuth
 
 
 def _err(message: str) -> None:
@@ -35,6 +36,10 @@ def _err(message: str) -> None:
 
 def _read_view(source: str, options: CompileOptions) -> PlanView:
     """The plan of a plan directory, or of a workflow compiled now."""
+    from dagbatch.compiler.loader import load_workflow, split_target
+    from dagbatch.compiler.pipeline import compile_graph
+    from dagbatch.show.source import view_of_compiled, view_of_plan_dir
+
     if Path(source).is_dir():
         return view_of_plan_dir(Path(source))
     path, _ = split_target(source)
@@ -53,6 +58,9 @@ def _live_states(
     auth_kind: str,
 ) -> dict[str, TaskState]:
     """Every task's state in the job, with "can never run" marked."""
+    from dagbatch.show.live import fetch_task_states, mark_never_runs
+    from dagbatch.submit.client import BatchClient, EntraAuth, SharedKeyAuth
+
     if not endpoint:
         raise ConfigError("no Batch endpoint: set AZURE_BATCH_ENDPOINT or pass --endpoint")
     auth: SharedKeyAuth | EntraAuth
@@ -153,6 +161,8 @@ def show_cmd(
     SOURCE is a plan directory (from `dagbatch compile`) or a workflow file, compiled first.
     With --job-id, each node is coloured by the state of its tasks in that job.
     """
+    from dagbatch.compiler.pipeline import CompileOptions
+
     fmt = fmt or (format_for_path(out) if out else "text")
     try:
         options = CompileOptions(

@@ -25,21 +25,29 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import accumulate, compress, filterfalse, repeat
 from operator import itemgetter, lt, not_
-from typing import Any, Final, Literal
+from typing import Any
 
+from dagbatch.compiler.options import (
+    BARRIER_COMMANDS,
+    DEFAULT_BARRIER_COMMAND,
+    DEFAULT_OVER_LIMIT,
+    OVER_LIMIT_STRATEGIES,
+    OverLimit,
+)
 from dagbatch.compiler.ranges import Dependencies, RangeIndex, dependencies_of
 from dagbatch.compiler.spec import DEFAULT_INTENT, Intent, WorkflowSpec
 from dagbatch.errors import Diagnostic
 
-OverLimit = Literal["barrier", "renumber", "error"]
-OVER_LIMIT_STRATEGIES: Final[tuple[OverLimit, ...]] = ("barrier", "renumber", "error")
-DEFAULT_OVER_LIMIT: Final[OverLimit] = "barrier"
-
-#: The barrier tasks' command line by the pool's node OS: a no-op that exits 0, run without
-#: a shell (Batch does not start one).
-BARRIER_COMMANDS: Final[Mapping[str, str]] = {"linux": "/bin/true", "windows": "cmd /c exit 0"}
-#: Used when the pool's OS is not known.
-DEFAULT_BARRIER_COMMAND: Final = BARRIER_COMMANDS["linux"]
+__all__ = [
+    "BARRIER_COMMANDS",
+    "DEFAULT_BARRIER_COMMAND",
+    "DEFAULT_OVER_LIMIT",
+    "OVER_LIMIT_STRATEGIES",
+    "OverLimit",
+    "PlannedTasks",
+    "order_tasks",
+    "plan_dependencies",
+]
 
 
 @dataclass(frozen=True)
