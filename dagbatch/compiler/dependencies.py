@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import hashlib
 from bisect import bisect_right
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import accumulate, compress, filterfalse, repeat
 from operator import itemgetter, lt, not_
@@ -91,7 +91,7 @@ def plan_dependencies(
     ids: tuple[str, ...] = spec.ids
     props: tuple[Mapping[str, Any], ...] = spec.props
     id_map: dict[str, str] = {}
-    deps = _all_dependencies(ids, spec.preds, budget, spec.integer_like)
+    deps = _all_dependencies(ids, spec.preds, budget, spec.integer_like, spec.parent_ids)
     over = _over_budget(ids, spec.preds, deps, budget)
     if over and strategy == "error":
         diags = [
@@ -155,14 +155,17 @@ def _all_dependencies(
     preds: Sequence[Sequence[int]],
     budget: int,
     integer_like: Sequence[int] | None = None,
+    parent_ids: Sequence[tuple[str, ...]] | None = None,
 ) -> list[Dependencies]:
     """Each task's ``Dependencies``: its parents' ids, runs of integer ids as ranges.
 
     Built with C-level ``map`` calls for the tasks without integer parents (all of them in
     the common string-id case): a tuple of names and one named tuple per task, no Python
-    call each."""
+    call each. ``parent_ids``, if known, are the names of ``preds``."""
     index = RangeIndex.build(ids, integer_like)
-    names = map(tuple, map(map, repeat(ids.__getitem__), preds))
+    names: Iterable[tuple[str, ...]] = (
+        map(tuple, map(map, repeat(ids.__getitem__), preds)) if parent_ids is None else parent_ids
+    )
     deps: list[Dependencies] = list(
         map(_new_dependencies, repeat(Dependencies), zip(names, repeat(())))
     )

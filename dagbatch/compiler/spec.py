@@ -111,6 +111,9 @@ class WorkflowSpec:
     when: Mapping[tuple[int, int], str]  # explicit edge `when`, keyed (parent, child)
     self_loops: tuple[int, ...]
     job: models.JobSettings
+    #: each task's parents' ids (the names ``preds`` points at, in that order), when every
+    #: node key is a str (then ids are the keys, read straight from networkx); else None
+    parent_ids: tuple[tuple[str, ...], ...] | None = None
 
     @cached_property
     def topological(self) -> Topology:
@@ -410,12 +413,17 @@ def normalize(
     adj_pred: Mapping[Any, Mapping[Any, Mapping[str, Any]]] = graph._pred
     pred_maps = list(map(adj_pred.__getitem__, node_keys))
     preds: list[tuple[int, ...]] = list(map(tuple, map(map, repeat(get), pred_maps)))
+    # Str keys are the ids: the parents' ids are the keys of the parent maps, copied in order
+    # without looking each one up (plan_dependencies needs them for taskIds).
+    parent_ids = list(map(tuple, pred_maps)) if set(map(type, node_keys)) <= {str} else None
     when: dict[tuple[int, int], str] = {}
     # Only nodes with a self-loop or with edge attributes need a second look.
     unusual = [i for i, m in enumerate(pred_maps) if m and (any(m.values()) or node_keys[i] in m)]
     self_loops = [i for i in unusual if node_keys[i] in pred_maps[i]]
     for vi in self_loops:
         preds[vi] = tuple(u for u in preds[vi] if u != vi)
+        if parent_ids is not None:
+            parent_ids[vi] = tuple(map(ids.__getitem__, preds[vi]))
     with_data = [i for i in unusual if any(pred_maps[i].values())]
     # Children from the parent lists: a loop over small ints touches memory in order, where
     # looking each child's key up in the index again (from ``_succ``) costs two to three
@@ -496,5 +504,6 @@ def normalize(
         when=when,
         self_loops=tuple(self_loops),
         job=job,
+        parent_ids=None if parent_ids is None else tuple(parent_ids),
     )
     return spec, diags
