@@ -261,7 +261,10 @@ def _with_barriers(
     barriers: list[int] = []
     barriers_of: dict[int, tuple[int, ...]] = {}
     by_id = dict(zip(ids, range(len(ids)), strict=True))
-    taken = set(map(str.lower, ids))
+    # Taken ids, lower-cased: ASCII ids with no upper-case letter are their own lower case.
+    joined = "".join(ids)
+    lower = joined.isascii() and joined.lower() == joined
+    taken = set(ids) if lower else set(map(str.lower, ids))
     for child in over:
         cid = all_ids[child]
         dep = deps[child]
