@@ -13,7 +13,7 @@ def test_show_bench_quick_rows_and_targets() -> None:
         "a sweep-reduce 10k",
         "b layered 20k",
         "c chain 5k",
-        "d fan-in 2k",
+        "d fan-in 10k",
     ]
     assert [r.nodes for r in rows] == [3, rows[1].nodes, 1, 3]
     assert all(1 <= r.nodes <= DEFAULT_MAX_NODES for r in rows)
