@@ -76,7 +76,7 @@ def test_legacy_example_folds() -> None:
     [
         ("a sweep-reduce 10k", ["prepare", "1..10000 ×10,000", "reduce"]),
         ("c chain 5k", ["link-* ×5,000"]),
-        ("d fan-in 2k", ["part-* ×2,000", "barrier ×2", "combine"]),
+        ("d fan-in 10k", ["part-* ×10,000", "barrier ×7", "combine"]),
     ],
 )
 def test_benchmark_workloads_fold_to_their_shape(name: str, labels: list[str]) -> None:
