@@ -37,7 +37,11 @@ DEFAULT_TASK_IDS_MARGIN: Final = 1000
 #: [spec-2025] BatchTaskCreateOptions.id: letters, digits, hyphens and underscores, at most
 #: 64 characters; unique within the job ignoring case.
 MAX_ID_LENGTH: Final = 64
-ID_PATTERN: Final = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_ID_CHAR: Final = "[A-Za-z0-9_-]"
+ID_PATTERN: Final = re.compile(f"{_ID_CHAR}{{1,{MAX_ID_LENGTH}}}")
+#: Any number of the characters an id may hold: with the lengths checked apart, one match
+#: over all of a job's ids joined checks them at once.
+ID_CHARS: Final = re.compile(f"{_ID_CHAR}*")
 
 #: [spec-2025] displayName: "any Unicode characters up to a maximum length of 1024".
 MAX_DISPLAY_NAME_LENGTH: Final = 1024

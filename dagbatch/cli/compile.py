@@ -6,20 +6,13 @@ import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 import orjson
 
 from dagbatch.cli.exit_codes import ExitCode, fail, print_diagnostics
-from dagbatch.compiler.dependencies import (
-    BARRIER_COMMANDS,
-    DEFAULT_OVER_LIMIT,
-    OVER_LIMIT_STRATEGIES,
-)
-from dagbatch.compiler.export import iter_jsonl, summary, write_plan
-from dagbatch.compiler.loader import load_workflow, split_target
-from dagbatch.compiler.pipeline import CompiledPlan, CompileOptions, compile_graph
+from dagbatch.compiler.options import BARRIER_COMMANDS, DEFAULT_OVER_LIMIT, OVER_LIMIT_STRATEGIES
 from dagbatch.errors import ConfigError, Diagnostic, InvalidWorkflow, WorkflowLoadError
 from dagbatch.limits import (
     API_VERSIONS,
@@ -27,6 +20,9 @@ from dagbatch.limits import (
     DEFAULT_TASK_IDS_MARGIN,
     TASK_IDS_CHAR_LIMIT,
 )
+
+if TYPE_CHECKING:
+    from dagbatch.compiler.pipeline import CompiledPlan, CompileOptions
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -93,6 +89,8 @@ def compile_options(fn: F) -> F:
 
 
 def options_from(kw: dict[str, Any]) -> CompileOptions:
+    from dagbatch.compiler.pipeline import CompileOptions
+
     return CompileOptions(
         api_version=kw["api_version"],
         over_limit=kw["over_limit"],
@@ -104,6 +102,8 @@ def options_from(kw: dict[str, Any]) -> CompileOptions:
 
 
 def _check_target(workflow: str) -> None:
+    from dagbatch.compiler.loader import split_target
+
     path, _ = split_target(workflow)
     if path.is_dir():
         found = sorted(p.name for p in path.glob("*.py"))[:5]
@@ -121,6 +121,9 @@ def load_and_compile(
     workflow: str, options: CompileOptions, *, show_all: bool = False
 ) -> CompiledPlan:
     """Load and compile, turning failures into the CLI's exit codes."""
+    from dagbatch.compiler.loader import load_workflow
+    from dagbatch.compiler.pipeline import compile_graph
+
     _check_target(workflow)
     try:
         loaded = load_workflow(workflow)
@@ -157,6 +160,8 @@ def compile_cmd(out: Path, fmt: str, quiet: bool, show_all: bool, **kw: Any) -> 
     WORKFLOW.py builds a networkx.DiGraph named graph, workflow or dag, or defines build();
     WORKFLOW.py:NAME picks another attribute. Loading runs the file's code.
     """
+    from dagbatch.compiler.export import iter_jsonl, summary, write_plan
+
     plan = load_and_compile(kw.pop("workflow"), options_from(kw), show_all=show_all)
     print_diagnostics(list(plan.warnings), expand=show_all)
     if fmt == "jsonl":
@@ -215,6 +220,9 @@ def _json_fail(exc: WorkflowLoadError | ConfigError, code: ExitCode) -> NoReturn
 @click.option("--quiet", "-q", is_flag=True, help="Only errors and warnings, no 'ok' line.")
 def validate_cmd(fmt: str, quiet: bool, show_all: bool, **kw: Any) -> None:
     """Check WORKFLOW.py against Batch's rules and list every problem; writes nothing."""
+    from dagbatch.compiler.loader import load_workflow, split_target
+    from dagbatch.compiler.pipeline import compile_graph
+
     workflow = kw.pop("workflow")
     if fmt == "text":
         plan = load_and_compile(workflow, options_from(kw), show_all=show_all)

@@ -11,21 +11,21 @@ from __future__ import annotations
 import asyncio
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from dagbatch.cli.compile import shape_options
 from dagbatch.cli.exit_codes import ExitCode, fail
 from dagbatch.cli.options import client_from_options, service_options
-from dagbatch.compiler.loader import load_workflow, split_target
-from dagbatch.compiler.pipeline import CompileOptions, compile_graph
 from dagbatch.errors import ConfigError, DagbatchError
+from dagbatch.redact import redact
 from dagbatch.show.fold import DEFAULT_MAX_NODES, fold_plan
-from dagbatch.show.live import fetch_task_states
-from dagbatch.show.model import PlanView, TaskState
 from dagbatch.show.render import FORMATS, format_for_path, render
-from dagbatch.show.source import view_of_compiled, view_of_plan_dir
-from dagbatch.submit.client import redact
+
+if TYPE_CHECKING:
+    from dagbatch.compiler.pipeline import CompileOptions
+    from dagbatch.show.model import PlanView, TaskState
 
 
 def _err(message: str) -> None:
@@ -35,6 +35,10 @@ def _err(message: str) -> None:
 
 def _read_view(source: str, options: CompileOptions) -> PlanView:
     """The plan of a plan directory, or of a workflow compiled now."""
+    from dagbatch.compiler.loader import load_workflow, split_target
+    from dagbatch.compiler.pipeline import compile_graph
+    from dagbatch.show.source import view_of_compiled, view_of_plan_dir
+
     if Path(source).is_dir():
         return view_of_plan_dir(Path(source))
     path, _ = split_target(source)
@@ -53,6 +57,8 @@ def _live_states(
     auth_kind: str,
 ) -> dict[str, TaskState]:
     """Every task's state in the job, with "can never run" (and skipped) marked."""
+    from dagbatch.show.live import fetch_task_states
+
     client = client_from_options(endpoint, account, account_key, auth_kind)
 
     async def fetch() -> dict[str, TaskState]:
@@ -109,6 +115,8 @@ def show_cmd(
     SOURCE is a plan directory (from `dagbatch compile`) or a workflow file, compiled first.
     With --job-id, each node is coloured by the state of its tasks in that job.
     """
+    from dagbatch.compiler.pipeline import CompileOptions
+
     fmt = fmt or (format_for_path(out) if out else "text")
     try:
         options = CompileOptions(

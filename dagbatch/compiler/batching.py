@@ -1,4 +1,4 @@
-"""cut_batches: cut the topologically ordered tasks into requests, and requests into waves.
+"""cut_batches: serialize the tasks a request at a time, cutting requests and waves.
 
 A request holds at most 100 tasks and its serialized body stays under the byte limit,
 measured on the exact bytes. Tasks are taken in topological order and each request is
@@ -10,11 +10,15 @@ wave can be sent concurrently and any prefix of waves is closed under dependenci
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from itertools import chain
+from itertools import chain, islice
+from operator import attrgetter
+from typing import Any
 
-from dagbatch.errors import Diagnostic
+import orjson
+
+from dagbatch.errors import Diagnostic, InvalidWorkflow
 from dagbatch.limits import MAX_TASKS_PER_REQUEST
 
 BODY_PREFIX = b'{"value":['
@@ -36,62 +40,101 @@ class Cut:
 
 
 def body_of(parts: Sequence[bytes]) -> bytes:
+    """The collection body of tasks already serialized: what ``orjson.dumps({"value":
+    tasks})`` gives for the same tasks."""
     return BODY_PREFIX + b",".join(parts) + BODY_SUFFIX
 
 
 def cut_batches(
     order: Sequence[int],
-    parts: Iterable[bytes],
+    tasks: Sequence[Mapping[str, Any]],
     preds: Sequence[Sequence[int]],
     *,
     max_body_bytes: int,
     max_tasks: int = MAX_TASKS_PER_REQUEST,
 ) -> list[Cut]:
-    """Greedy fill in topological order; ``parts`` yields each task's JSON bytes in ``order``.
+    """Greedy fill in topological order; ``tasks`` holds each task's wire object, by task
+    index. Returns the requests in submit order (by wave, stable).
 
-    Bodies are joined as soon as a request is full, so only one request's parts are held at
-    a time. Each body is strictly smaller than ``max_body_bytes``; a task that cannot fit in
-    a request on its own ends up alone in an over-limit request, for the caller to report.
+    One serialization per request where the byte limit allows: the next ``max_tasks``
+    tasks are written as one body, and when that body is under the limit it is the request
+    the greedy fill would make (every shorter prefix fits too). Otherwise the tasks are
+    written one by one and the request closes before the first task that does not fit; the
+    requests after one closed by bytes are filled task by task until one closes by count
+    again. Both ways give the same bytes: ``orjson.dumps({"value": tasks})`` is
+    ``body_of`` of the tasks' own bytes. Each body is strictly smaller than
+    ``max_body_bytes``; a task that cannot fit in a request on its own ends up alone in an
+    over-limit request, for the caller to report.
+
+    A request's wave is set when it closes: its tasks' parents are all in requests already
+    closed (they read their wave) or in this one (they still read 0, and do not count).
     """
-    groups: list[list[int]] = []
-    bodies: list[bytes] = []
-    current: list[int] = []
-    current_parts: list[bytes] = []
-    used = ENVELOPE_BYTES
+    dumps = orjson.dumps
     limit = max_body_bytes - 1
-    for i, data in zip(order, parts, strict=True):
-        add = len(data) + (1 if current else 0)
-        if current and (len(current) >= max_tasks or used + add > limit):
-            groups.append(current)
-            bodies.append(body_of(current_parts))
-            current, current_parts = [], []
-            used = ENVELOPE_BYTES
-            add = len(data)
-        current.append(i)
-        current_parts.append(data)
-        used += add
-    if current:
-        groups.append(current)
-        bodies.append(body_of(current_parts))
-
-    # A task's wave is its request's; a request's wave is one more than the latest wave of
-    # the requests holding its outside parents. Tasks of the request being placed still
-    # read 0, so parents inside the same request do not count.
+    source = map(tasks.__getitem__, order)
     wave_of = [0] * len(preds)
-    waves: list[int] = []
     pred_of = preds.__getitem__
-    for group in groups:
-        parents = chain.from_iterable(map(pred_of, group))
-        wave = 1 + max(map(wave_of.__getitem__, parents), default=0)
+    wave_at = wave_of.__getitem__
+    cuts: list[Cut] = []
+    start = 0  # position in ``order`` of the next request's first task
+    pending: list[Mapping[str, Any]] = []  # tasks read but not yet in a request
+    parts: list[bytes] = []  # the bytes of pending[: len(parts)]
+    by_task = False  # the last request closed by bytes: fill the next one task by task
+    while True:
+        if len(pending) < max_tasks:
+            pending.extend(islice(source, max_tasks - len(pending)))
+        if not pending:
+            break
+        body = None
+        if not by_task:
+            try:
+                whole = dumps({"value": pending})
+            except orjson.JSONEncodeError:
+                whole = None  # the task-by-task path names the task
+            if whole is not None and len(whole) <= limit:
+                body, take = whole, len(pending)
+        if body is None:
+            parts.extend(map(_task_bytes, pending[len(parts) :]))
+            used = ENVELOPE_BYTES + len(parts[0])
+            take = 1
+            for data in parts[1:]:
+                used += len(data) + 1
+                if used > limit:
+                    break
+                take += 1
+            body = body_of(parts[:take])
+            by_task = take < len(pending)
+            del parts[:take]
+        del pending[:take]
+        group = order[start : start + take]
+        start += take
+        wave = 1 + max(map(wave_at, chain.from_iterable(map(pred_of, group))), default=0)
         for i in group:
             wave_of[i] = wave
-        waves.append(wave)
-    batches = [
-        Cut(wave=w, tasks=tuple(g), body=b) for w, g, b in zip(waves, groups, bodies, strict=True)
-    ]
+        cuts.append(Cut(wave=wave, tasks=tuple(group), body=body))
     # Submit order: by wave, stable, so a request never precedes one holding its parents.
-    batches.sort(key=lambda b: b.wave)
-    return batches
+    cuts.sort(key=attrgetter("wave"))
+    return cuts
+
+
+def _task_bytes(task: Mapping[str, Any]) -> bytes:
+    """One task's JSON bytes; a value JSON cannot hold is an error naming the task."""
+    try:
+        return orjson.dumps(task)
+    except orjson.JSONEncodeError as exc:
+        raise InvalidWorkflow([not_json(exc, task.get("id"), None)]) from exc
+
+
+def not_json(exc: Exception, task_id: str | None, field: str | None) -> Diagnostic:
+    """The diagnostic for a value that cannot be written as JSON."""
+    return Diagnostic(
+        code="invalid-value",
+        message=f"cannot be written as JSON: {exc}",
+        task_id=task_id,
+        field=field,
+        hint="a lone surrogate such as '\\ud800' (often from os.fsdecode of a bad file "
+        "name) is not text; remove it or encode the value",
+    )
 
 
 def oversized_tasks(

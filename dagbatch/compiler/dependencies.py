@@ -20,23 +20,34 @@ an over-limit payload is never emitted.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from bisect import bisect_right
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Final, Literal
+from itertools import accumulate, compress, filterfalse, repeat
+from operator import itemgetter, lt, not_
+from typing import Any
 
-from dagbatch.compiler.ranges import NO_DEPS, Dependencies, RangeIndex, dependencies_of
+from dagbatch.compiler.options import (
+    BARRIER_COMMANDS,
+    DEFAULT_BARRIER_COMMAND,
+    DEFAULT_OVER_LIMIT,
+    OVER_LIMIT_STRATEGIES,
+    OverLimit,
+)
+from dagbatch.compiler.ranges import Dependencies, RangeIndex, dependencies_of
 from dagbatch.compiler.spec import DEFAULT_INTENT, Intent, WorkflowSpec
 from dagbatch.errors import Diagnostic
 
-OverLimit = Literal["barrier", "renumber", "error"]
-OVER_LIMIT_STRATEGIES: Final[tuple[OverLimit, ...]] = ("barrier", "renumber", "error")
-DEFAULT_OVER_LIMIT: Final[OverLimit] = "barrier"
-
-#: The barrier tasks' command line by the pool's node OS: a no-op that exits 0, run without
-#: a shell (Batch does not start one).
-BARRIER_COMMANDS: Final[Mapping[str, str]] = {"linux": "/bin/true", "windows": "cmd /c exit 0"}
-#: Used when the pool's OS is not known.
-DEFAULT_BARRIER_COMMAND: Final = BARRIER_COMMANDS["linux"]
+__all__ = [
+    "BARRIER_COMMANDS",
+    "DEFAULT_BARRIER_COMMAND",
+    "DEFAULT_OVER_LIMIT",
+    "OVER_LIMIT_STRATEGIES",
+    "OverLimit",
+    "PlannedTasks",
+    "order_tasks",
+    "plan_dependencies",
+]
 
 
 @dataclass(frozen=True)
@@ -80,8 +91,8 @@ def plan_dependencies(
     ids: tuple[str, ...] = spec.ids
     props: tuple[Mapping[str, Any], ...] = spec.props
     id_map: dict[str, str] = {}
-    deps = _all_dependencies(ids, spec.preds, budget)
-    over = [i for i, d in enumerate(deps) if d.chars > budget]
+    deps = _all_dependencies(ids, spec.preds, budget, spec.integer_like, spec.parent_ids)
+    over = _over_budget(ids, spec.preds, deps, budget)
     if over and strategy == "error":
         diags = [
             Diagnostic(
@@ -99,7 +110,7 @@ def plan_dependencies(
     if over and strategy == "renumber":
         ids, props, id_map = _renumbered(spec)
         deps = _all_dependencies(ids, spec.preds, budget)
-        over = [i for i, d in enumerate(deps) if d.chars > budget]
+        over = _over_budget(ids, spec.preds, deps, budget)
     if not over:
         return _planned(spec, ids, props, deps, id_map), []
     return _with_barriers(spec, ids, props, deps, id_map, over, budget, barrier_command)
@@ -140,24 +151,65 @@ def _renumbered(
 
 
 def _all_dependencies(
-    ids: Sequence[str], preds: Sequence[Sequence[int]], budget: int
+    ids: Sequence[str],
+    preds: Sequence[Sequence[int]],
+    budget: int,
+    integer_like: Sequence[int] | None = None,
+    parent_ids: Sequence[tuple[str, ...]] | None = None,
 ) -> list[Dependencies]:
-    index = RangeIndex.build(ids)
-    name = ids.__getitem__
-    if not index.intable:
-        # No integer ids in the job: every parent is a plain id (the common string-id case).
-        return [Dependencies(tuple(map(name, ps)), ()) if ps else NO_DEPS for ps in preds]
-    plain = index.intable.isdisjoint
-    return [
-        (
-            Dependencies(tuple(map(name, ps)), ())
-            if plain(ps)
-            else dependencies_of(ps, ids, index, budget)
-        )
-        if ps
-        else NO_DEPS
-        for ps in preds
-    ]
+    """Each task's ``Dependencies``: its parents' ids, runs of integer ids as ranges.
+
+    Built with C-level ``map`` calls for the tasks without integer parents (all of them in
+    the common string-id case): a tuple of names and one named tuple per task, no Python
+    call each. ``parent_ids``, if known, are the names of ``preds``."""
+    index = RangeIndex.build(ids, integer_like)
+    names: Iterable[tuple[str, ...]] = (
+        map(tuple, map(map, repeat(ids.__getitem__), preds)) if parent_ids is None else parent_ids
+    )
+    deps: list[Dependencies] = list(
+        map(_new_dependencies, repeat(Dependencies), zip(names, repeat(())))
+    )
+    if index.intable:
+        mixed = compress(range(len(preds)), map(not_, map(index.intable.isdisjoint, preds)))
+        for i in mixed:
+            deps[i] = dependencies_of(preds[i], ids, index, budget)
+    return deps
+
+
+#: ``tuple.__new__``: makes a named tuple from a pair without calling its Python ``__new__``.
+_new_dependencies: Callable[[type[Dependencies], tuple[tuple[str, ...], tuple[()]]], Dependencies]
+_new_dependencies = tuple.__new__
+
+
+def _over_budget(
+    ids: Sequence[str], preds: Sequence[Sequence[int]], deps: Sequence[Dependencies], budget: int
+) -> list[int]:
+    """The tasks whose ``taskIds`` are over ``budget`` characters.
+
+    Only a task with more than ``budget // longest id`` parents can be (its taskIds are at
+    most its parents' ids), so only those are summed."""
+    longest = max(map(len, ids), default=0)
+    if not longest:
+        return []
+    many = compress(range(len(preds)), map(lt, repeat(budget // longest), map(len, preds)))
+    return [i for i in many if deps[i].chars > budget]
+
+
+def max_task_ids_chars(deps: Sequence[Dependencies], ids: Sequence[str]) -> int:
+    """The longest ``taskIds`` among ``deps``, in the characters Batch's limit counts.
+
+    Summed for the task with the most ids first; then only the tasks with more than that
+    sum // the longest id of ``ids`` can be longer, and only those are summed."""
+    task_ids = list(map(itemgetter(0), deps))
+    counts = list(map(len, task_ids))
+    if not counts:
+        return 0
+    best = sum(map(len, task_ids[counts.index(max(counts))]))
+    longest = max(map(len, ids), default=0)
+    if longest:
+        many = compress(task_ids, map(lt, repeat(best // longest), counts))
+        best = max(best, max(map(sum, map(map, repeat(len), many)), default=0))
+    return best
 
 
 def _barrier_id(child: str, level: int, k: int, taken: set[str]) -> str:
@@ -173,15 +225,19 @@ def _barrier_id(child: str, level: int, k: int, taken: set[str]) -> str:
 
 
 def _slices(task_ids: Sequence[str], budget: int) -> list[list[str]]:
-    """Consecutive slices of ``task_ids``, each within ``budget`` characters."""
-    slices: list[list[str]] = [[]]
-    used = 0
-    for tid in task_ids:
-        if used + len(tid) > budget and slices[-1]:
-            slices.append([])
-            used = 0
-        slices[-1].append(tid)
-        used += len(tid)
+    """Consecutive slices of ``task_ids``, each within ``budget`` characters (an id longer
+    than the budget alone in its slice), filled greedily: each slice ends where the running
+    total of lengths would pass the budget, found by bisection."""
+    if not task_ids:
+        return [[]]
+    ends = list(accumulate(map(len, task_ids)))  # characters of task_ids[: k + 1]
+    slices: list[list[str]] = []
+    start = 0
+    while start < len(task_ids):
+        before = ends[start - 1] if start else 0
+        stop = max(bisect_right(ends, before + budget, lo=start), start + 1)
+        slices.append(list(task_ids[start:stop]))
+        start = stop
     return slices
 
 
@@ -204,13 +260,16 @@ def _with_barriers(
     when = dict(spec.when)
     barriers: list[int] = []
     barriers_of: dict[int, tuple[int, ...]] = {}
-    by_id = {tid: i for i, tid in enumerate(ids)}
-    taken = {tid.lower() for tid in ids}
+    by_id = dict(zip(ids, range(len(ids)), strict=True))
+    # Taken ids, lower-cased: ASCII ids with no upper-case letter are their own lower case.
+    joined = "".join(ids)
+    lower = joined.isascii() and joined.lower() == joined
+    taken = set(ids) if lower else set(map(str.lower, ids))
     for child in over:
         cid = all_ids[child]
         dep = deps[child]
-        in_ids = {by_id[t] for t in dep.task_ids}
-        new_preds = [p for p in preds[child] if p not in in_ids]
+        in_ids = set(map(by_id.__getitem__, dep.task_ids))
+        new_preds = list(filterfalse(in_ids.__contains__, preds[child]))
         # Level 1 barriers depend on slices of the parents; while the barriers' own ids are
         # over the budget, another level depends on slices of those (as deep as needed).
         level_ids: list[str] = list(dep.task_ids)
@@ -220,7 +279,7 @@ def _with_barriers(
         while sum(map(len, level_ids)) > budget:
             level += 1
             slices = _slices(level_ids, budget)
-            if len(slices) >= len(level_ids) or any(len(t) > budget for t in level_ids):
+            if len(slices) >= len(level_ids) or max(map(len, level_ids)) > budget:
                 stuck = True  # slices of one id each: another level would not shrink it
                 break
             next_ids: list[str] = []
@@ -228,7 +287,7 @@ def _with_barriers(
                 bid = _barrier_id(cid, level, k, taken)
                 b = len(all_ids)
                 by_id[bid] = b
-                parent_idx = [by_id[t] for t in part]
+                parent_idx = list(map(by_id.__getitem__, part))
                 of_level = f" (level {level})" if level > 1 else ""
                 all_ids.append(bid)
                 all_props.append(
@@ -241,7 +300,7 @@ def _with_barriers(
                 intents.append(DEFAULT_INTENT)
                 preds.append(parent_idx)
                 deps.append(Dependencies(tuple(part), ()))
-                if level == 1:
+                if level == 1 and when:
                     for p in parent_idx:
                         w = when.pop((p, child), None)
                         if w is not None:

@@ -1,23 +1,23 @@
-"""emit: wire payloads — each task's JSON bytes, and the job body.
+"""emit: wire payloads — each task's wire object, and the job body.
 
 ``dependsOn`` comes from ``plan_dependencies``, ``exitConditions`` from
-``plan_exit_conditions``; this pass only writes them out. Emit runs before batching (and
-interleaved with it, as a generator) because batching cuts requests on the exact bytes: a
-request's size is only known once its tasks are serialized.
+``plan_exit_conditions``; this pass only writes them out. Batching then
+serializes the objects a request at a time, and cuts requests on the exact bytes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import orjson
 
 from dagbatch.compiler import models
+from dagbatch.compiler.batching import not_json
 from dagbatch.compiler.dependencies import PlannedTasks
 from dagbatch.compiler.exits import ExitPlan, sets_dependency_action
 from dagbatch.compiler.ranges import Dependencies
-from dagbatch.errors import Diagnostic, InvalidWorkflow
+from dagbatch.errors import InvalidWorkflow
 from dagbatch.limits import ApiVersion
 
 
@@ -32,44 +32,33 @@ def depends_on_wire(deps: Dependencies) -> dict[str, Any] | None:
     return out
 
 
-def iter_task_bytes(
-    order: Sequence[int],
+def task_objects(
     ids: Sequence[str],
     props: Sequence[Mapping[str, Any]],
     deps: Sequence[Dependencies],
     exits: Mapping[int, Mapping[str, Any]],
-) -> Iterator[bytes]:
-    """Each task's JSON bytes, in ``order``; the hot loop of the compiler.
+) -> list[dict[str, Any]]:
+    """Each task's wire object (``id``, its properties, ``dependsOn``, ``exitConditions``),
+    by task index; the hot loop of the compiler.
 
-    A generator on purpose: orjson returns each result in a buffer of a few KB, so the
-    batching pass joins them into request bodies as they come instead of holding 200,000.
+    Built in index order, not submit order, on purpose: the properties were made in index
+    order and lie in memory that way, so one sequential pass is about four times quicker
+    than visiting them in topological order. The objects take a few hundred bytes a task
+    next to the graph's kilobyte or so; batching serializes them a request at a time.
     """
-    dumps = orjson.dumps
-    get_exit = exits.get
-    i = -1
-    try:
-        for i in order:
-            dep = deps[i]
-            body: dict[str, Any] = {"id": ids[i], **props[i]}
-            if dep.task_ids or dep.ranges:
-                body["dependsOn"] = depends_on_wire(dep)
-            ec = get_exit(i)
-            if ec is not None:
-                body["exitConditions"] = ec
-            yield dumps(body)
-    except orjson.JSONEncodeError as exc:
-        raise InvalidWorkflow([_not_json(exc, ids[i], None)]) from exc
-
-
-def _not_json(exc: Exception, task_id: str | None, field: str | None) -> Diagnostic:
-    return Diagnostic(
-        code="invalid-value",
-        message=f"cannot be written as JSON: {exc}",
-        task_id=task_id,
-        field=field,
-        hint="a lone surrogate such as '\\ud800' (often from os.fsdecode of a bad file "
-        "name) is not text; remove it or encode the value",
-    )
+    objects = [
+        (
+            {"id": tid, **p, "dependsOn": {"taskIds": task_ids}}  # orjson writes tuples as arrays
+            if not ranges
+            else {"id": tid, **p, "dependsOn": depends_on_wire(Dependencies(task_ids, ranges))}
+        )
+        if task_ids or ranges
+        else {"id": tid, **p}
+        for tid, p, (task_ids, ranges) in zip(ids, props, deps, strict=True)
+    ]
+    for i, ec in exits.items():
+        objects[i]["exitConditions"] = ec
+    return objects
 
 
 def job_body(
@@ -83,7 +72,7 @@ def job_body(
     user's ``terminatejob`` is applied by submit after the last task landed.
     """
     wire = models.job_wire(job, api_version)
-    uses_deps = any(d.task_ids or d.ranges for d in planned.deps) or any(
+    uses_deps = any(map(any, planned.deps)) or any(  # any task_ids or ranges
         map(sets_dependency_action, exit_plan.exits.values())
     )
     body = {
@@ -95,5 +84,5 @@ def job_body(
     try:
         orjson.dumps(body)
     except orjson.JSONEncodeError as exc:
-        raise InvalidWorkflow([_not_json(exc, None, "job")]) from exc
+        raise InvalidWorkflow([not_json(exc, None, "job")]) from exc
     return body

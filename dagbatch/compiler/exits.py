@@ -18,7 +18,7 @@ from typing import Any
 
 from dagbatch.compiler.dependencies import PlannedTasks
 from dagbatch.compiler.models import JobSettings
-from dagbatch.compiler.spec import DEFAULT_INTENT, Intent
+from dagbatch.compiler.spec import Intent, special_intents
 from dagbatch.errors import Diagnostic
 
 _DEFAULT_KEYS = ("preProcessingError", "schedulingError", "fileUploadError")
@@ -30,17 +30,20 @@ class ExitPlan:
 
     #: the job uses ``onTaskFailure: performexitoptionsjobaction``
     job_actions: bool
-    #: per task, what its dependents want: None (no dependents) or the agreed edge ``when``
-    modes: tuple[str | None, ...]
     #: ``exitConditions`` wire dicts of the tasks that need one (the rest get none)
     exits: Mapping[int, Mapping[str, Any]]
 
 
+#: A task's mode by whether it has dependents: "success" (Batch's default) or None.
+_SUCCESS_IF: Mapping[bool, str | None] = {True: "success", False: None}
+
+
 def dependent_modes(planned: PlannedTasks) -> tuple[str | None, ...]:
     """What each task's dependents want: None (no dependents) or the agreed ``when``."""
-    modes: list[str | None] = [None] * len(planned.ids)
-    for p in set().union(*planned.preds):
-        modes[p] = "success"
+    parents = set().union(*planned.preds)
+    modes: list[str | None] = list(
+        map(_SUCCESS_IF.__getitem__, map(parents.__contains__, range(len(planned.ids))))
+    )
     intents = planned.intents
     for (u, _v), w in planned.when.items():
         # validate guaranteed one `when` per parent, except that under on_failure="satisfy"
@@ -53,10 +56,10 @@ def dependent_modes(planned: PlannedTasks) -> tuple[str | None, ...]:
 def uses_job_actions(planned: PlannedTasks, job: JobSettings) -> bool:
     """Whether the job needs ``onTaskFailure: performexitoptionsjobaction``: the user asked
     for it, or some task sets a job action (by intent or in raw exit conditions)."""
+    intents = planned.intents
     return job.on_task_failure == "performexitoptionsjobaction" or any(
-        i.job_action not in (None, "none") or sets_job_action(i.exit_conditions)
-        for i in planned.intents
-        if i is not DEFAULT_INTENT
+        intents[i].job_action not in (None, "none") or sets_job_action(intents[i].exit_conditions)
+        for i in special_intents(intents)
     )
 
 
@@ -67,17 +70,21 @@ def plan_exit_conditions(
     defaults (every task when the job uses job actions); the rest get none."""
     diags: list[Diagnostic] = []
     job_actions = uses_job_actions(planned, job)
-    modes = dependent_modes(planned)
     intents = planned.intents
     ids = planned.ids
+    own = special_intents(intents)
+    if not job_actions and not own and not planned.when:
+        # The common case: every task keeps Batch's defaults.
+        return ExitPlan(job_actions=False, exits={}), diags
+    modes = dependent_modes(planned)
     special: Sequence[int] = (
         range(len(ids))
         if job_actions
-        else [
-            i
-            for i, (m, it) in enumerate(zip(modes, intents, strict=True))
-            if it is not DEFAULT_INTENT or (m is not None and m != "success")
-        ]
+        else sorted(
+            # the tasks with an intent of their own, and the parents whose dependents want
+            # something else than success (their edges have an explicit ``when``)
+            {*own, *(u for u, _ in planned.when if modes[u] != "success")}
+        )
     )
     exits: dict[int, dict[str, Any]] = {}
     for i in special:
@@ -86,7 +93,7 @@ def plan_exit_conditions(
         )
         if ec is not None:
             exits[i] = ec
-    return ExitPlan(job_actions=job_actions, modes=modes, exits=exits), diags
+    return ExitPlan(job_actions=job_actions, exits=exits), diags
 
 
 def derive_exit_conditions(

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Sequence
+from itertools import compress
+from operator import not_
 
 
 def children_of(preds: Sequence[Sequence[int]]) -> list[list[int]]:
@@ -28,8 +30,8 @@ def topological_order(
     """
     if succ is None:
         succ = children_of(preds)
-    indeg = [len(p) for p in preds]
-    queue = deque(i for i, d in enumerate(indeg) if d == 0)
+    indeg = list(map(len, preds))
+    queue = deque(compress(range(len(indeg)), map(not_, indeg)))
     order: list[int] = []
     append = order.append
     popleft = queue.popleft

@@ -8,8 +8,8 @@
       3 plan_dependencies     -> PlannedTasks (dependsOn: taskIds, ranges, barriers)
       4 order_tasks           -> submit order (topological, barriers before their child)
       5 plan_exit_conditions  -> ExitPlan (exitConditions, job actions)
-      6 iter_task_bytes       -> each task's exact JSON bytes
-      7 cut_batches           -> requests of at most 100 tasks and 1 MB, in waves
+      6 task_objects          -> each task's wire object
+      7 cut_batches           -> exact request bodies of at most 100 tasks and 1 MB, in waves
       8 job_body              -> the Add Job body
                               => CompiledPlan
 
@@ -24,6 +24,7 @@ import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any, Final
 
 import networkx as nx
@@ -37,10 +38,11 @@ from dagbatch.compiler.dependencies import (
     OVER_LIMIT_STRATEGIES,
     OverLimit,
     PlannedTasks,
+    max_task_ids_chars,
     order_tasks,
     plan_dependencies,
 )
-from dagbatch.compiler.emit import iter_task_bytes, job_body
+from dagbatch.compiler.emit import job_body, task_objects
 from dagbatch.compiler.exits import plan_exit_conditions
 from dagbatch.compiler.models import JobSettings, PoolOs
 from dagbatch.compiler.spec import WorkflowSpec, normalize
@@ -63,7 +65,7 @@ PASSES: Final[tuple[Callable[..., Any], ...]] = (
     plan_dependencies,
     order_tasks,
     plan_exit_conditions,
-    iter_task_bytes,
+    task_objects,
     cut_batches,
     job_body,
 )
@@ -151,9 +153,9 @@ def _compile(graph: nx.DiGraph, opts: CompileOptions) -> CompiledPlan:
     exit_plan, more = plan_exit_conditions(planned, spec.job)
     diags += more
     _raise_on_errors(diags)
-    parts = iter_task_bytes(order, planned.ids, planned.props, planned.deps, exit_plan.exits)
+    tasks = task_objects(planned.ids, planned.props, planned.deps, exit_plan.exits)
     max_body = MAX_BODY_BYTES[api]
-    cuts = cut_batches(order, parts, planned.preds, max_body_bytes=max_body)
+    cuts = cut_batches(order, tasks, planned.preds, max_body_bytes=max_body)
     diags += oversized_tasks(cuts, planned.ids, max_body_bytes=max_body, api_version=api)
     _raise_on_errors(diags)
     job = job_body(spec.job, api, planned, exit_plan)
@@ -236,11 +238,11 @@ def _compiled_plan(
         "tasks": len(ids),
         "userTasks": planned.user_count,
         "barriers": len(planned.barriers),
-        "edges": sum(len(p) for p in spec.preds),
+        "edges": sum(map(len, spec.preds)),
         "requests": len(batches),
         "waves": max((b.wave for b in batches), default=0),
-        "ranges": sum(len(d.ranges) for d in deps if d.ranges),
-        "maxTaskIdsChars": max((d.chars for d in deps), default=0),
+        "ranges": sum(map(len, map(itemgetter(1), deps))),
+        "maxTaskIdsChars": max_task_ids_chars(deps, ids),
     }
     return CompiledPlan(
         api_version=spec.api_version,

@@ -17,6 +17,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import compress, repeat
+from operator import eq
+from typing import NamedTuple
 
 from dagbatch.limits import INT32_MAX, canonical_int
 
@@ -26,36 +29,20 @@ _RANGE_OVERHEAD = len('{"start":,"end":},')
 _ID_OVERHEAD = 3
 
 
-class Dependencies:
-    """What a task's ``dependsOn`` will say. Treat as immutable.
+class Dependencies(NamedTuple):
+    """What a task's ``dependsOn`` will say.
 
-    A plain slotted class rather than a frozen dataclass: the compiler makes one per task,
-    and a frozen dataclass's ``__init__`` costs several times more.
+    A named tuple: the compiler makes one per task, and ``dependencies_for`` builds them
+    without a Python call each (a class with an ``__init__`` costs several times more).
     """
 
-    __slots__ = ("chars", "ranges", "task_ids")
+    task_ids: tuple[str, ...]
+    ranges: tuple[tuple[int, int], ...]
 
-    def __init__(
-        self,
-        task_ids: tuple[str, ...],
-        ranges: tuple[tuple[int, int], ...],
-        chars: int = -1,
-    ) -> None:
-        self.task_ids = task_ids
-        self.ranges = ranges
-        #: the length that counts toward Batch's taskIds limit
-        self.chars = sum(map(len, task_ids)) if chars < 0 else chars
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Dependencies):
-            return NotImplemented
-        return self.task_ids == other.task_ids and self.ranges == other.ranges
-
-    def __hash__(self) -> int:
-        return hash((self.task_ids, self.ranges))
-
-    def __repr__(self) -> str:
-        return f"Dependencies(task_ids={self.task_ids!r}, ranges={self.ranges!r})"
+    @property
+    def chars(self) -> int:
+        """The length that counts toward Batch's taskIds limit."""
+        return sum(map(len, self.task_ids))
 
 
 NO_DEPS = Dependencies((), ())
@@ -70,30 +57,46 @@ class RangeIndex:
     intable: frozenset[int] = frozenset()
 
     @classmethod
-    def build(cls, ids: Sequence[str]) -> RangeIndex:
-        # Every id an integer parser accepts (optional sign, leading zeros): see
-        # dagbatch.limits.canonical_int. The common string ids fail the first test.
-        digit = [
-            i
-            for i, tid in enumerate(ids)
-            if (tid.isdigit() or (tid[:1] == "-" and tid[1:].isdigit())) and tid.isascii()
-        ]
+    def build(cls, ids: Sequence[str], integer_like: Sequence[int] | None = None) -> RangeIndex:
+        """The index of ``ids``; ``integer_like`` is ``integer_like(ids)`` if known."""
+        digit = integer_like_ids(ids) if integer_like is None else integer_like
         if not digit:
             return cls((-1,) * len(ids), frozenset())
-        values = [-1] * len(ids)
-        poisoned: set[int] = set()
-        texts = [ids[i] for i in digit]
-        for i, tid, n in zip(digit, texts, map(int, texts), strict=True):
-            if tid == "0" or tid[0] not in "0-":
-                if n <= INT32_MAX:
-                    values[i] = n  # beyond int32 no range can select it: plain id
-            else:
-                # "007" or "-0" or "-5": a range over the integer would select it too, so
-                # the integer is never put in a range (a negative one never is anyway)
-                poisoned.add(n)
+        texts = list(map(ids.__getitem__, digit))
+        numbers = list(map(int, texts))
+        # "007" or "-0" or "-5": a range over the integer would select it too, so the integer
+        # is never put in a range (a negative one never is anyway). Beyond int32 no range can
+        # select an id: it stays a plain id.
+        every = range(len(texts))
+        odd = set(compress(every, map(str.startswith, texts, repeat(("0", "-")))))
+        odd -= set(compress(every, map(eq, texts, repeat("0"))))
+        poisoned = {numbers[k] for k in odd}
+        if max(numbers) > INT32_MAX:
+            odd.update(k for k, n in enumerate(numbers) if n > INT32_MAX)
+        by_index = dict(zip(digit, numbers, strict=True))
+        for k in odd:
+            del by_index[digit[k]]
         if poisoned:
-            values = [-1 if v in poisoned else v for v in values]
-        return cls(tuple(values), frozenset(i for i in digit if values[i] >= 0))
+            by_index = {i: n for i, n in by_index.items() if n not in poisoned}
+        values = tuple(map(by_index.get, range(len(ids)), repeat(-1)))
+        return cls(values, frozenset(by_index))
+
+
+def integer_like_ids(ids: Sequence[str]) -> list[int]:
+    """Indices of the ids an integer parser accepts (ASCII digits, an optional '-'): the
+    ids a ``taskIdRange`` may select (see dagbatch.limits.canonical_int), in order.
+
+    One scan of C-level calls: the common string ids fail the first test."""
+    every = range(len(ids))
+    digit = list(compress(every, map(str.isdigit, ids)))
+    signed = [
+        i for i in compress(every, map(str.startswith, ids, repeat("-"))) if ids[i][1:].isdigit()
+    ]
+    if signed:
+        digit = sorted(digit + signed)
+    if not digit:
+        return digit
+    return list(compress(digit, map(str.isascii, map(ids.__getitem__, digit))))
 
 
 def _runs(sorted_ints: list[int]) -> list[tuple[int, int]]:
@@ -133,7 +136,7 @@ def dependencies_of(
     intable = index.intable
     if not intable or intable.isdisjoint(parents):  # the common case: no integer ids
         names = tuple(map(ids.__getitem__, parents))
-        return Dependencies(names, (), sum(map(len, names)))
+        return Dependencies(names, ())
     values = index.value
     ints = [values[p] for p in parents if values[p] >= 0]
     if len(ints) < 2 and sum(len(ids[p]) for p in parents) <= budget:

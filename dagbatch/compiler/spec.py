@@ -16,6 +16,8 @@ import difflib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
+from itertools import repeat
+from operator import is_
 from typing import Any, Final, NamedTuple
 
 import networkx as nx
@@ -23,6 +25,7 @@ from pydantic import ValidationError
 from pydantic.alias_generators import to_camel
 
 from dagbatch.compiler import graphs, models
+from dagbatch.compiler.ranges import integer_like_ids
 from dagbatch.errors import Diagnostic
 from dagbatch.limits import MAX_BODY_BYTES, MAX_DISPLAY_NAME_LENGTH, ApiVersion
 
@@ -79,6 +82,14 @@ class Intent:
 DEFAULT_INTENT = Intent()
 
 
+def special_intents(intents: Sequence[Intent]) -> list[int]:
+    """The tasks whose intent is not ``DEFAULT_INTENT``, in index order; one C-level scan
+    in the common case of none."""
+    if all(map(is_, intents, repeat(DEFAULT_INTENT))):
+        return []
+    return [i for i, it in enumerate(intents) if it is not DEFAULT_INTENT]
+
+
 class Topology(NamedTuple):
     """Kahn's topological order of the tasks, and the tasks on or behind a cycle (empty for a
     DAG; then ``order`` holds every task)."""
@@ -100,11 +111,20 @@ class WorkflowSpec:
     when: Mapping[tuple[int, int], str]  # explicit edge `when`, keyed (parent, child)
     self_loops: tuple[int, ...]
     job: models.JobSettings
+    #: each task's parents' ids (the names ``preds`` points at, in that order), when every
+    #: node key is a str (then ids are the keys, read straight from networkx); else None
+    parent_ids: tuple[tuple[str, ...], ...] | None = None
 
     @cached_property
     def topological(self) -> Topology:
         """Computed once (validate needs it for cycles, the later passes for the order)."""
         return Topology(*graphs.topological_order(self.preds, self.succ))
+
+    @cached_property
+    def integer_like(self) -> list[int]:
+        """The tasks whose id an integer parser accepts, found once (validate looks for ids
+        that alias one integer, plan_dependencies for the ids ranges may select)."""
+        return integer_like_ids(self.ids)
 
 
 def _camel_path(loc: tuple[int | str, ...]) -> str:
@@ -311,12 +331,17 @@ def normalize(
         raise TypeError("normalize() takes a networkx.DiGraph")
 
     node_keys = list(graph._node)
-    index: dict[Any, int] = {key: i for i, key in enumerate(node_keys)}
-    ids: list[str] = [
-        k if type(k) is str else str(k) if type(k) is int else _node_id(k) or repr(k)
-        for k in node_keys
-    ]
-    for key in (k for k in node_keys if type(k) is not str and type(k) is not int):
+    index: dict[Any, int] = dict(zip(node_keys, range(len(node_keys)), strict=True))
+    plain_keys = set(map(type, node_keys)) <= {str, int}
+    if plain_keys:
+        ids: list[str] = list(map(str, node_keys))  # the common case, in one C-level call
+    else:
+        ids = [
+            k if type(k) is str else str(k) if type(k) is int else _node_id(k) or repr(k)
+            for k in node_keys
+        ]
+    odd_keys = () if plain_keys else (k for k in node_keys if type(k) not in (str, int))
+    for key in odd_keys:
         if _node_id(key) is None:
             tid = repr(key)
             diags.append(
@@ -331,7 +356,16 @@ def normalize(
 
     # Most tasks are a bare command line: a quick check skips the model for them.
     node_attrs = list(graph._node.values())
-    quick = [_simple_props(attrs) for attrs in node_attrs]
+    quick = [
+        # _simple_props's first case, inline: a node with just a command line.
+        {"commandLine": line}
+        if len(attrs) == 1
+        and type(line := attrs.get("command_line")) is str
+        and 0 < len(line) < _SIMPLE_MAX_CHARS
+        and not line.isspace()
+        else _simple_props(attrs)
+        for attrs in node_attrs
+    ]
     props: list[Mapping[str, Any]] = quick  # type: ignore[assignment]
     intents: list[Intent] = [DEFAULT_INTENT] * len(ids)
     for i, fast in enumerate(quick):
@@ -377,18 +411,24 @@ def normalize(
     # of a million edges.
     get = index.__getitem__
     adj_pred: Mapping[Any, Mapping[Any, Mapping[str, Any]]] = graph._pred
-    pred_maps = [adj_pred[k] for k in node_keys]
-    preds: list[tuple[int, ...]] = [tuple(map(get, m)) for m in pred_maps]
+    pred_maps = list(map(adj_pred.__getitem__, node_keys))
+    preds: list[tuple[int, ...]] = list(map(tuple, map(map, repeat(get), pred_maps)))
+    # Str keys are the ids: the parents' ids are the keys of the parent maps, copied in order
+    # without looking each one up (plan_dependencies needs them for taskIds).
+    parent_ids = list(map(tuple, pred_maps)) if set(map(type, node_keys)) <= {str} else None
     when: dict[tuple[int, int], str] = {}
     # Only nodes with a self-loop or with edge attributes need a second look.
     unusual = [i for i, m in enumerate(pred_maps) if m and (any(m.values()) or node_keys[i] in m)]
     self_loops = [i for i in unusual if node_keys[i] in pred_maps[i]]
     for vi in self_loops:
         preds[vi] = tuple(u for u in preds[vi] if u != vi)
+        if parent_ids is not None:
+            parent_ids[vi] = tuple(map(ids.__getitem__, preds[vi]))
     with_data = [i for i in unusual if any(pred_maps[i].values())]
     # Children from the parent lists: a loop over small ints touches memory in order, where
-    # looking each child's key up in the index again would cost twice as much on big graphs.
-    children: list[list[int]] = [[] for _ in node_keys]
+    # looking each child's key up in the index again (from ``_succ``) costs two to three
+    # times as much on big graphs. Each child list is in index order.
+    children: list[list[int]] = list(map(list, repeat((), len(node_keys))))
     for vi, ps in enumerate(preds):
         for ui in ps:
             children[ui].append(vi)
@@ -464,5 +504,6 @@ def normalize(
         when=when,
         self_loops=tuple(self_loops),
         job=job,
+        parent_ids=None if parent_ids is None else tuple(parent_ids),
     )
     return spec, diags

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from collections.abc import Iterable
+from itertools import compress, repeat
 from typing import Final
 
 from dagbatch.compiler import exits, graphs
-from dagbatch.compiler.spec import DEFAULT_INTENT, WorkflowSpec
+from dagbatch.compiler.spec import WorkflowSpec, special_intents
 from dagbatch.errors import Diagnostic
-from dagbatch.limits import ID_PATTERN, MAX_ID_LENGTH
+from dagbatch.limits import ID_CHARS, ID_PATTERN, MAX_ID_LENGTH
 
 
 def _id_problem(tid: str) -> Diagnostic:
@@ -46,12 +48,30 @@ def _id_problem(tid: str) -> Diagnostic:
     )
 
 
+#: An upper-case ASCII letter.
+_UPPER = re.compile("[A-Z]")
+
+
 def check_ids(spec: WorkflowSpec) -> list[Diagnostic]:
+    """Id charset and length, duplicates ignoring case, ids that alias one integer."""
     ids = spec.ids
-    match = ID_PATTERN.fullmatch
-    diags = [_id_problem(tid) for tid in ids if not match(tid)]
-    # Duplicates ignoring case: one set comparison in the common case of none.
-    if len(set(map(str.lower, ids))) != len(ids):
+    joined = "".join(ids)
+    diags: list[Diagnostic] = []
+    # One match over all ids in the common case that every id is good; the id-by-id check
+    # only when some id is not, to say which.
+    good = not ids or (
+        ID_CHARS.fullmatch(joined) is not None
+        and min(map(len, ids)) > 0
+        and max(map(len, ids)) <= MAX_ID_LENGTH
+    )
+    if not good:
+        match = ID_PATTERN.fullmatch
+        diags = [_id_problem(tid) for tid in ids if not match(tid)]
+    # Duplicates ignoring case: one set comparison in the common case of none. Ids without
+    # an upper-case letter (one search over them all) are their own lower case.
+    lower = joined.isascii() and not _UPPER.search(joined)
+    folded: Iterable[str] = ids if lower else map(str.lower, ids)
+    if len(set(folded)) != len(ids):
         seen: dict[str, str] = {}
         for tid in ids:
             first = seen.setdefault(tid.lower(), tid)
@@ -81,12 +101,9 @@ def check_ids(spec: WorkflowSpec) -> list[Diagnostic]:
     # and leading zeros). Two ids can only alias if one of them is not canonical (equal
     # canonical ids would be duplicates), so look only then.
     by_int: dict[int, list[str]] = defaultdict(list)
-    digits = [
-        tid
-        for tid in ids
-        if (tid.isdigit() or (tid[:1] == "-" and tid[1:].isdigit())) and tid.isascii()
-    ]
-    if any((tid[0] == "0" and len(tid) > 1) or tid[0] == "-" for tid in digits):
+    digits = list(map(ids.__getitem__, spec.integer_like))
+    padded_or_signed = compress(digits, map(str.startswith, digits, repeat(("0", "-"))))
+    if not set(padded_or_signed) <= {"0"}:
         for tid in digits:
             by_int[int(tid)].append(tid)
     for n, names in by_int.items():
@@ -156,7 +173,8 @@ def check_intent(spec: WorkflowSpec) -> list[Diagnostic]:
             diags.append(_when_conflict(spec, u, groups))
     job_setting = spec.job.on_task_failure
     if job_setting == "noaction":
-        for i, intent in enumerate(spec.intents):
+        for i in special_intents(spec.intents):
+            intent = spec.intents[i]
             wants = intent.job_action not in (None, "none") or exits.sets_job_action(
                 intent.exit_conditions
             )
@@ -211,7 +229,7 @@ def check_completion(spec: WorkflowSpec) -> list[Diagnostic]:
             failure_children.setdefault(u, []).append(v)
         elif w == "always":
             always_parents.add(u)
-    special = {i for i, it in enumerate(spec.intents) if it is not DEFAULT_INTENT}
+    special = set(special_intents(spec.intents))
     for u in sorted(special | set(failure_children) | always_parents):
         children = spec.succ[u]
         if not children:

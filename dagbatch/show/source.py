@@ -10,13 +10,15 @@ from __future__ import annotations
 import bisect
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import networkx as nx
-
-from dagbatch.compiler.pipeline import CompiledPlan
 from dagbatch.show.model import EdgeKind, Intent, PlanView
 from dagbatch.wireshape import exit_actions
+
+if TYPE_CHECKING:  # annotations only: `dagbatch --help` imports this without the compiler
+    import networkx as nx
+
+    from dagbatch.compiler.pipeline import CompiledPlan
 
 #: The node attribute that names a group of tasks in a workflow.
 GROUP_ATTRIBUTE = "_group"

@@ -11,7 +11,7 @@ import pytest
 from dag_strategies import NodeIntent, batch_exit_options, check_plan, wanted_action
 
 from dagbatch import compile_graph
-from dagbatch.compiler.emit import depends_on_wire, iter_task_bytes
+from dagbatch.compiler.emit import depends_on_wire, task_objects
 from dagbatch.compiler.exits import (
     derive_exit_conditions,
     sets_dependency_action,
@@ -304,16 +304,20 @@ def test_helpers() -> None:
         "taskIdRanges": [{"start": 1, "end": 3}],
     }
     parts = dict(
-        zip(
-            [1, 0],
-            iter_task_bytes(
-                [1, 0],
-                ["t", "u"],
-                [{"commandLine": "x"}, {"commandLine": "y"}],
-                [Dependencies(("u",), ()), Dependencies((), ())],
-                {0: {"default": {}}},
-            ),
-            strict=True,
+        enumerate(
+            map(
+                orjson.dumps,
+                task_objects(
+                    ["t", "u", "7"],
+                    [{"commandLine": "x"}, {"commandLine": "y"}, {"commandLine": "z"}],
+                    [
+                        Dependencies(("u",), ()),
+                        Dependencies((), ()),
+                        Dependencies(("u",), ((1, 3),)),
+                    ],
+                    {0: {"default": {}}},
+                ),
+            )
         )
     )
     assert parts[0] == (
@@ -321,6 +325,10 @@ def test_helpers() -> None:
         b'"exitConditions":{"default":{}}}'
     )
     assert parts[1] == b'{"id":"u","commandLine":"y"}'
+    assert parts[2] == (
+        b'{"id":"7","commandLine":"z","dependsOn":{"taskIds":["u"],'
+        b'"taskIdRanges":[{"start":1,"end":3}]}}'
+    )
 
 
 def test_job_setting_performexitoptionsjobaction_without_job_actions() -> None:
