@@ -11,7 +11,8 @@ import click
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="dagbatch")
 def main() -> None:
-    """Compile networkx workflows into Azure Batch task-collection requests and submit them."""
+    """Compile networkx workflows into Azure Batch requests, submit them exactly once, try
+    them on this machine with Batch's rules, and see a job through (status, rerun, finish)."""
     from dagbatch.redact import install_log_redaction
 
     install_log_redaction()  # no secret reaches a log record from here on
