@@ -35,7 +35,7 @@ from dagbatch.emulator.store import NO_EXIT
 from dagbatch.errors import ConfigError, PlanError
 from dagbatch.observe.model import FinishReport, Strand
 from dagbatch.observe.outcome import (
-    JobStatus,
+    JobState,
     Reason,
     TaskOutcome,
     TaskStatus,
@@ -87,7 +87,7 @@ class RunReport:
     """What happened, task by task (see the module docstring)."""
 
     job_id: str
-    job: JobStatus
+    job: JobState
     terminated_by: str | None
     outcomes: list[TaskOutcome]
     workdir: Path
@@ -358,20 +358,20 @@ def run_local(
             time.sleep(0.05)
         with engine.cond:
             statuses = _statuses(job, STATE_NAMES)
-            job_status = JobStatus(job.state, job.terminate_reason, job.on_task_failure)
+            job_state = JobState(job.state, job.terminate_reason, job.on_task_failure)
         finished: FinishReport | None = None
         before: list[TaskOutcome] = []
-        if options.finish and not timed_out and _stuck(statuses, job_status):
+        if options.finish and not timed_out and _stuck(statuses, job_state):
             from dagbatch.observe import finish
 
             # Why each task never ran is read before they are terminated (after, they are
             # completed and their parents' endings no longer explain them).
-            before = explain_outcome(plan_tasks, statuses, job_status)
+            before = explain_outcome(plan_tasks, statuses, job_state)
             finished = finish(plan_dir, job_id=job_id, client=client, require_stuck=True)
             _wait_idle(engine, job, time.monotonic() + 30.0)
         with engine.cond:
             statuses = _statuses(job, STATE_NAMES)
-            job_status = JobStatus(job.state, job.terminate_reason, job.on_task_failure)
+            job_state = JobState(job.state, job.terminate_reason, job.on_task_failure)
             terminated_by = job.graph.action_by if job.graph is not None else None
     terminated: dict[str, Strand] = {}
     if finished is not None:
@@ -387,7 +387,7 @@ def run_local(
             and not now_st.ran
         ]
         _strands_of_barriers(terminated, ended, plan_tasks)
-    outcomes = explain_outcome(plan_tasks, statuses, job_status)
+    outcomes = explain_outcome(plan_tasks, statuses, job_state)
     if terminated:
         reasons = {o.task_id: o.reason for o in before}
         outcomes = [
@@ -397,7 +397,7 @@ def run_local(
     outcomes = _slots_reasons(outcomes, plan_tasks, server.engine.slots)
     return RunReport(
         job_id=job_id,
-        job=job_status,
+        job=job_state,
         terminated_by=terminated_by,
         outcomes=outcomes,
         workdir=run_dir,
@@ -446,7 +446,7 @@ def _strands_of_barriers(
             frontier = nxt
 
 
-def _stuck(statuses: Mapping[str, TaskStatus], job: JobStatus) -> bool:
+def _stuck(statuses: Mapping[str, TaskStatus], job: JobState) -> bool:
     """Whether the job is still open with tasks left waiting (a finish may end it)."""
     return job.state == "active" and any(s.state == "active" for s in statuses.values())
 

@@ -3,7 +3,7 @@
 ``explain_outcome(plan_tasks, statuses, job)`` takes the tasks as the plan sends them (the
 ``addtaskcollection`` bodies: ``id``, ``dependsOn``, ``exitConditions``), what the service
 says about each task (``TaskStatus``, e.g. from ``status_from_doc`` over a list-tasks answer)
-and the job (``JobStatus``), and gives every task's ``TaskOutcome``: for a task that never ran,
+and the job (``JobState``), and gives every task's ``TaskOutcome``: for a task that never ran,
 the chain of reasons: a parent that ended in a way its ``dependencyAction`` blocks, a parent
 that itself never ran (and why), a parent that does not exist, or the job that ended (by which
 task's ``jobAction``, or why) or is disabled. Works for a local run and for a live job alike.
@@ -56,7 +56,7 @@ class TaskStatus:
 
 
 @dataclass(frozen=True)
-class JobStatus:
+class JobState:
     """The job's state, why it ended, and its ``onTaskFailure``."""
 
     state: str
@@ -201,7 +201,7 @@ def _record(task_id: str, status: TaskStatus) -> TaskRecord:
 def explain_outcome(
     plan_tasks: Iterable[Mapping[str, Any]],
     statuses: Mapping[str, TaskStatus],
-    job: JobStatus,
+    job: JobState,
 ) -> list[TaskOutcome]:
     """Every plan task's outcome, in plan order (see the module docstring).
 
@@ -269,7 +269,7 @@ def explain_outcome(
 
 
 def _job_cause(
-    tasks: Mapping[str, Mapping[str, Any]], statuses: Mapping[str, TaskStatus], job: JobStatus
+    tasks: Mapping[str, Mapping[str, Any]], statuses: Mapping[str, TaskStatus], job: JobState
 ) -> Reason:
     """Why a task whose parents all let it run did not start."""
     if job.state not in ("completed", "disabled", "terminating", "disabling"):

@@ -255,7 +255,6 @@ class BatchClient:
         api_version: str = DEFAULT_API_VERSION,
         timeout: float = DEFAULT_TIMEOUT,
         retry: RetryPolicy | None = None,
-        max_connections: int = 64,
     ):
         endpoint = endpoint.strip().rstrip("/")
         if not endpoint.startswith(("http://", "https://")):
@@ -266,9 +265,6 @@ class BatchClient:
         self.timeout = timeout
         self.retry = retry or RetryPolicy()
         self._transport = transport
-        #: Kept for callers that pass it; the free list opens as many connections as there
-        #: are requests in flight (the submission bounds those), so it no longer caps them.
-        self._max_connections = max_connections
         self._http: httpx.AsyncClient | None = None
         self._urls: dict[tuple[str, str], httpx.URL] = {}  # (path, api-version) -> URL
         #: True once any answer came back from the endpoint: from then on a failed connection
@@ -594,7 +590,7 @@ def connect(
     """A ``BatchClient`` from explicit settings or, where not given, the environment variables
     the Azure CLI uses (``AZURE_BATCH_ENDPOINT``, ``AZURE_BATCH_ACCOUNT``,
     ``AZURE_BATCH_ACCESS_KEY``). ``auth`` is ``sharedkey`` or ``entra``; ``options`` go to
-    ``BatchClient`` (``timeout``, ``retry``, ``max_connections``, ``transport``)."""
+    ``BatchClient`` (``timeout``, ``retry``, ``transport``)."""
     import os
 
     endpoint = endpoint or os.environ.get("AZURE_BATCH_ENDPOINT")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dagbatch.observe.outcome import JobStatus, TaskStatus, explain_outcome, status_from_doc
+from dagbatch.observe.outcome import JobState, TaskStatus, explain_outcome, status_from_doc
 
 
 def done(
@@ -20,11 +20,11 @@ def done(
 
 
 WAITING = TaskStatus(state="active")
-ACTIVE_JOB = JobStatus("active")
+ACTIVE_JOB = JobState("active")
 
 
 def reasons(
-    tasks: list[dict], statuses: dict[str, TaskStatus], job: JobStatus = ACTIVE_JOB
+    tasks: list[dict], statuses: dict[str, TaskStatus], job: JobState = ACTIVE_JOB
 ) -> dict:
     return {o.task_id: o.reason for o in explain_outcome(tasks, statuses, job)}
 
@@ -88,14 +88,14 @@ def test_the_job_that_ended_or_was_disabled_by_a_task() -> None:
         {"id": "next", "dependsOn": {"taskIds": ["gate"]}},
     ]
     statuses = {"gate": done(1), "next": WAITING}
-    ended = JobStatus("completed", "TaskFailed", "performexitoptionsjobaction")
+    ended = JobState("completed", "TaskFailed", "performexitoptionsjobaction")
     got = reasons(tasks, statuses, ended)
     assert got["next"].kind == "job-ended" and got["next"].by == "gate"
     assert "by task gate (jobAction terminate)" in got["next"].text()
-    user = reasons(tasks, statuses, JobStatus("completed", "UserTerminate"))
+    user = reasons(tasks, statuses, JobState("completed", "UserTerminate"))
     assert user["next"].kind == "job-ended" and user["next"].by is None
     tasks[0]["exitConditions"]["default"]["jobAction"] = "disable"
-    disabled = reasons(tasks, statuses, JobStatus("disabled", None, "performexitoptionsjobaction"))
+    disabled = reasons(tasks, statuses, JobState("disabled", None, "performexitoptionsjobaction"))
     assert disabled["next"].kind == "job-disabled" and disabled["next"].by == "gate"
 
 
