@@ -17,7 +17,6 @@ across the code.
 
 from __future__ import annotations
 
-import bisect
 import ctypes
 import errno
 import hashlib
@@ -36,6 +35,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from dagbatch.errors import ConfigError, PlanError
 from dagbatch.limits import ApiVersion
+from dagbatch.planorder import Segment, order_segments
 
 PLAN_FORMAT = 1
 PLAN_FILE = "plan.json"
@@ -148,6 +148,9 @@ class LoadedPlan:
     manifest: PlanManifest
     job: dict[str, Any]
     batches: tuple[Batch, ...]
+    #: The batches cut into segments, each with the earlier segments it waits for
+    #: (``dagbatch.planorder``); computing them is also the plan's dependency check.
+    segments: tuple[Segment, ...]
 
     @property
     def total_tasks(self) -> int:
@@ -348,13 +351,13 @@ def load_plan(plan_dir: Path) -> LoadedPlan:
         batch.__dict__["tasks"] = tasks  # parsed once: the cached ``Batch.tasks``
         batches.append(batch)
     _check_counts(manifest, batches)
-    _check_dependency_order(batches)
     return LoadedPlan(
         directory=plan_dir,
         sha256=hashlib.sha256(manifest_bytes).hexdigest(),
         manifest=manifest,
         job=job,
         batches=tuple(batches),
+        segments=order_segments(batches),
     )
 
 
@@ -399,75 +402,3 @@ def _check_counts(manifest: PlanManifest, batches: list[Batch]) -> None:
                 f"{PLAN_FILE} disagrees with itself: counts.{key} is {said} but its batch "
                 f"entries hold {value} (was a batch entry removed?); compile the plan again"
             )
-
-
-def _check_dependency_order(batches: list[Batch]) -> None:
-    """Every parent a task names is a task of the plan, in an earlier wave or earlier in the
-    same batch (the order the submission relies on to add parents before children).
-
-    ``taskIdRanges`` select every task of the plan whose id is an integer inside them; each of
-    those must be earlier in the same way.
-    """
-    # (wave, batch index, position in the batch) of every task, by lower-cased id (ids are
-    # unique ignoring case).
-    where: dict[str, tuple[int, int, int]] = {}
-    for b in batches:
-        for pos, task_id in enumerate(b.task_ids):
-            where[task_id.lower()] = (b.wave, b.index, pos)
-    numbered = sorted([(int(i), w) for i, w in where.items() if i.isdigit()])
-    numbers = [n for n, _ in numbered]
-    number_waves = [w[0] for _, w in numbered]
-
-    def earlier(parent: tuple[int, int, int], child: tuple[int, int, int]) -> bool:
-        return parent[0] < child[0] or (parent[1] == child[1] and parent[2] < child[2])
-
-    def refuse(task_id: str, child: tuple[int, int, int], parent_id: str, why: str) -> PlanError:
-        return PlanError(
-            f"{PLAN_FILE} disagrees with itself: task {task_id!r} (batch {child[1]}, wave "
-            f"{child[0]}) depends on {parent_id!r}, {why}; compile the plan again"
-        )
-
-    for b in batches:
-        if b"dependsOn" not in b.body and b"\\u" not in b.body:
-            continue  # no task of this batch names a parent (nor could, escaped)
-        for pos, task in enumerate(b.tasks):
-            depends = task.get("dependsOn")
-            if not isinstance(depends, dict):
-                continue
-            child = (b.wave, b.index, pos)
-            for parent_id in depends.get("taskIds") or ():
-                parent = where.get(str(parent_id).lower())
-                if parent is not None and parent[0] < child[0]:
-                    continue  # an earlier wave: the common case, checked inline
-                if parent is None:
-                    raise refuse(
-                        task["id"],
-                        child,
-                        str(parent_id),
-                        "which is not in the plan (was a batch entry removed?)",
-                    )
-                if not earlier(parent, child):
-                    raise refuse(
-                        task["id"],
-                        child,
-                        str(parent_id),
-                        f"which is in batch {parent[1]}, wave {parent[0]}: a parent must be in an "
-                        "earlier wave or earlier in the same batch (were the waves relabelled?)",
-                    )
-            for r in depends.get("taskIdRanges") or ():
-                if not isinstance(r, dict):
-                    continue
-                lo = bisect.bisect_left(numbers, int(r.get("start", 0)))
-                hi = bisect.bisect_right(numbers, int(r.get("end", -1)))
-                if lo >= hi or max(number_waves[lo:hi]) < child[0]:
-                    continue
-                for n, parent in numbered[lo:hi]:
-                    if not earlier(parent, child):
-                        raise refuse(
-                            task["id"],
-                            child,
-                            f"{n} (in range {r.get('start')}-{r.get('end')})",
-                            f"which is in batch {parent[1]}, wave {parent[0]}: a parent must be "
-                            "in an earlier wave or earlier in the same batch (were the waves "
-                            "relabelled?)",
-                        )

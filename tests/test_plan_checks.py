@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -12,7 +13,6 @@ from dagbatch import compile_graph
 from dagbatch.compiler.export import write_plan as write_plan_dir_of
 from dagbatch.errors import PlanError
 from dagbatch.plan import load_plan
-from dagbatch.submit.waves import segments
 from tests.dag_strategies import DagCase, dag_cases
 from tests.plan_factory import write_plan
 
@@ -58,14 +58,19 @@ def test_batch_indexes_must_count_up_from_one(tmp_path: Path) -> None:
 def test_every_compiled_plan_passes_the_checks_and_cuts_into_parent_first_segments(
     case: DagCase,
 ) -> None:
-    """No false refusal: whatever compile writes, load_plan accepts; and every batch's
-    segments keep its order with no task depending on another of its segment."""
+    """No false refusal: whatever compile writes, load_plan accepts; every batch's segments
+    keep its order with no task depending on another of its segment; and each segment waits
+    up to the newest segment holding a parent."""
     plan = compile_graph(case.graph, case.options)
     with tempfile.TemporaryDirectory() as tmp:
         loaded = load_plan(write_plan_dir_of(plan, Path(tmp) / "plan"))
     assert loaded.total_tasks == plan.counts["tasks"]
+    by_batch: dict[int, list[list[dict[str, Any]]]] = {}
+    for s in loaded.segments:
+        tasks = list(loaded.batches[s.batch - 1].tasks[s.start : s.stop])
+        by_batch.setdefault(s.batch, []).append(tasks)
     for batch in loaded.batches:
-        parts = segments(list(batch.tasks))
+        parts = by_batch[batch.index]
         assert [t for part in parts for t in part] == list(batch.tasks)
         for part in parts:
             ids = {str(t["id"]).lower() for t in part}
@@ -75,3 +80,19 @@ def test_every_compiled_plan_passes_the_checks_and_cuts_into_parent_first_segmen
                 assert not ids & {str(p).lower() for p in depends.get("taskIds") or ()}
                 for r in depends.get("taskIdRanges") or ():
                     assert not any(r["start"] <= n <= r["end"] for n in numbers)
+    # Each segment waits exactly up to the newest segment holding one of its tasks' parents.
+    segment_of: dict[str, int] = {}
+    for s in loaded.segments:
+        for task_id in loaded.batches[s.batch - 1].task_ids[s.start : s.stop]:
+            segment_of[task_id.lower()] = s.number
+    numbered = {int(i): n for i, n in segment_of.items() if i.isdigit()}
+    for s in loaded.segments:
+        newest = -1
+        for task in loaded.batches[s.batch - 1].tasks[s.start : s.stop]:
+            depends = task.get("dependsOn") or {}
+            for p in depends.get("taskIds") or ():
+                newest = max(newest, segment_of[str(p).lower()])
+            for r in depends.get("taskIdRanges") or ():
+                covered = [n for i, n in numbered.items() if r["start"] <= i <= r["end"]]
+                newest = max([newest, *covered])
+        assert s.after == newest < s.number

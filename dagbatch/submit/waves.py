@@ -1,13 +1,16 @@
-"""The wave scheduler: sends a plan's batches so that every task lands once, parents first.
+"""The wave scheduler: sends a plan's segments so that every task lands once, parents first.
 
-Waves in order; the batches of one wave concurrently (at most ``concurrency`` requests in
-flight); a wave only after every task of the earlier waves is confirmed. Inside a batch, a
-task is sent only after its parents in the same batch are confirmed: the batch is cut into
-*segments*, runs of tasks none of which depends on another task of its segment, sent one after
-the other (a batch without such dependencies is one segment: the plan's exact bytes). So a
-per-task ``servererror`` on a parent can never let its child land first: the child is not in
-the request. [docs/BATCH_FACTS.md: results come back in any order, and what the service does
-with a child whose parent does not exist yet is undocumented.]
+A plan's batches are cut into *segments* (``dagbatch.planorder``): runs of one batch's tasks
+none of which depends on another of its run (a batch without such dependencies is one segment:
+the plan's exact bytes). A segment is sent once every segment up to the newest one holding a
+parent of its tasks is confirmed, with the confirmation on disk (``Journal.commit``); at most
+``concurrency`` requests are in flight. So a per-task ``servererror`` on a parent can never let
+its child land first: the child is not sent until the parent is confirmed. Yet a segment waits
+only for the segments up to its newest parent's, not for its parents' whole wave: the tasks
+sharing a batch with their parent go out beside the next wave, and a batch whose parents all
+sit early in the wave before starts while that wave's last requests are still in flight.
+[docs/BATCH_FACTS.md: results come back in any order, and what the service does with a child
+whose parent does not exist yet is undocumented.]
 
 Per request (``_send_request``), until each task is confirmed or failed:
 
@@ -21,13 +24,14 @@ Per request (``_send_request``), until each task is confirmed or failed:
   same unconfirmed tasks sent again with the same ids;
 - 413 ``RequestBodyTooLarge`` -> the request is split in halves, sent one after the other.
 
-A task that does not land holds back the rest of its batch (they may depend on it) and every
-later wave; those are reported as not submitted.
+After a task fails to land no further segment starts (those in flight finish): the rest are
+reported as not submitted.
 """
 
 from __future__ import annotations
 
 import asyncio
+import heapq
 import logging
 from collections import deque
 from collections.abc import Sequence
@@ -37,6 +41,7 @@ import orjson
 
 from dagbatch.errors import BatchServiceError, RequestBodyTooLarge, TransientError
 from dagbatch.plan import Batch, LoadedPlan
+from dagbatch.planorder import Segment
 from dagbatch.redact import redact
 from dagbatch.submit.client import BatchClient
 from dagbatch.submit.compare import task_differences
@@ -63,49 +68,7 @@ _UNCERTAIN_STATUS = frozenset({408, 500, 502, 504})
 #: Whole-request statuses by which the service asks the client to slow down.
 _THROTTLE_STATUS = frozenset({429, 503})
 
-__all__ = ["DEFAULT_CONCURRENCY", "WaveScheduler", "segments"]
-
-
-def _parent_ids(task: Task) -> tuple[list[str], list[tuple[int, int]]]:
-    depends = task.get("dependsOn")
-    if not isinstance(depends, dict):
-        return [], []
-    ids = [str(i).lower() for i in depends.get("taskIds") or ()]
-    ranges = [
-        (int(r.get("start", 0)), int(r.get("end", -1)))
-        for r in depends.get("taskIdRanges") or ()
-        if isinstance(r, dict)
-    ]
-    return ids, ranges
-
-
-def segments(tasks: Sequence[Task]) -> list[list[Task]]:
-    """Cut ``tasks`` (request order) into runs where no task depends on another of its run.
-
-    A new segment starts at a task naming a task of the current segment in ``taskIds`` or
-    covering one's integer id with a ``taskIdRanges`` entry. Concatenated, the segments are
-    ``tasks`` in their order.
-    """
-    out: list[list[Task]] = []
-    current: list[Task] = []
-    ids: set[str] = set()
-    numbers: list[int] = []
-    for task in tasks:
-        parents, ranges = _parent_ids(task)
-        inside = any(p in ids for p in parents) or any(
-            lo <= n <= hi for lo, hi in ranges for n in numbers
-        )
-        if inside:
-            out.append(current)
-            current, ids, numbers = [], set(), []
-        current.append(task)
-        task_id = str(task["id"])
-        ids.add(task_id.lower())
-        if task_id.isdigit():
-            numbers.append(int(task_id))
-    if current:
-        out.append(current)
-    return out
+__all__ = ["DEFAULT_CONCURRENCY", "WaveScheduler"]
 
 
 class WaveScheduler:
@@ -136,7 +99,6 @@ class WaveScheduler:
         self.sent: set[str] = set(state.sent)  # ever sent, by this run or a journaled one
         self.confirmed: set[str] = set(state.confirmed)
         self.failures: dict[str, SubmitFailure] = {}
-        self.held: list[str] = []  # not sent because a task before them did not land
         self.added = 0
         self.verified = 0
         self.retries = 0
@@ -166,8 +128,8 @@ class WaveScheduler:
 
     async def _confirm(self, ids: list[str]) -> None:
         """Journal ``ids`` as confirmed; return once the record is on disk (group commit:
-        ``Journal.commit``). Only then do their children go out: the next segment of their
-        batch waits for this, and the next wave for every batch of this one."""
+        ``Journal.commit``). Only then do their children go out: a segment starts only after
+        every segment up to its parents' is confirmed (``run_waves``)."""
         if not ids:
             return
         if self.before_first_ok is not None:
@@ -324,54 +286,83 @@ class WaveScheduler:
             for half in reversed(halves):
                 chunks.appendleft((half, _body_of(batch, half)))
 
-    def _segments(self, batch: Batch) -> list[list[str]]:
-        """The unconfirmed ids of ``batch`` cut into segments (``segments``); the bodies are
-        parsed only when a task of the batch names a parent at all."""
-        pending = [i for i in batch.task_ids if i not in self.confirmed]
-        if not pending:
-            return []
-        if _DEPENDS_ON not in batch.body and b"\\u" not in batch.body:
-            return [pending]
-        if len(pending) == len(batch.task_ids):
-            tasks: Sequence[Task] = batch.tasks
-        else:
-            left = set(pending)
-            tasks = [t for t in batch.tasks if t["id"] in left]
-        return [[t["id"] for t in part] for part in segments(tasks)]
+    def _pending(self, segment: Segment) -> list[str]:
+        """The ids of ``segment`` not confirmed yet."""
+        ids = self.plan.batches[segment.batch - 1].task_ids[segment.start : segment.stop]
+        return [i for i in ids if i not in self.confirmed]
 
-    async def _run_batch(self, batch: Batch) -> None:
-        """Send the unconfirmed tasks of ``batch``, segment by segment (module docstring)."""
-        parts = self._segments(batch)
-        for n, part in enumerate(parts):
-            # The exact bytes of the plan when the batch goes as it is; else a filtered body.
-            whole = len(parts) == 1 and len(part) == len(batch.task_ids)
-            body = batch.body if whole else _body_of(batch, part)
-            await self._send_segment(batch, part, body)
-            if any(i not in self.confirmed for i in part):
-                self.held.extend(i for later in parts[n + 1 :] for i in later)
-                return
+    async def _run_segment(self, segment: Segment) -> None:
+        """Send the unconfirmed tasks of ``segment``: the plan's exact bytes when it is a
+        whole batch with nothing confirmed, else a body of just those tasks."""
+        batch = self.plan.batches[segment.batch - 1]
+        pending = self._pending(segment)
+        whole = len(pending) == len(batch.task_ids)
+        await self._send_segment(batch, pending, batch.body if whole else _body_of(batch, pending))
 
     async def run_waves(self) -> list[str]:
-        """Send every wave; returns the ids not submitted because a task before them (in an
-        earlier wave, or earlier in their batch) did not land."""
-        waves = self.plan.waves()
-        for n, wave in enumerate(waves):
-            if self.failures:
-                later = [i for w in waves[n:] for b in w for i in b.task_ids]
-                return self.held + [i for i in later if i not in self.confirmed]
-            todo = sum(1 for b in wave for i in b.task_ids if i not in self.confirmed)
-            if todo == 0:
-                continue
-            self.progress.wave(wave[0].wave, todo)
-            await _all_or_cancel([self._run_batch(b) for b in wave])
-            self.progress.wave_done(wave[0].wave)
-        return self.held
+        """Send every segment of the plan, each once every segment up to its ``after`` is
+        confirmed (``dagbatch.planorder``); returns the ids not submitted because a task did
+        not land.
 
+        Segments are started in submit order as they become ready; at most ``concurrency``
+        requests are in flight (the gate). After a task fails, no further segment starts:
+        those in flight finish, and the tasks of the others are reported as held back. A
+        wave is announced when its first segment starts and done when its last one is.
+        """
+        segments = self.plan.segments
+        done = [not self._pending(s) for s in segments]
+        wave_of = [self.plan.batches[s.batch - 1].wave for s in segments]
+        left: dict[int, int] = {}  # segments of each wave not done yet
+        todo: dict[int, int] = {}  # tasks of each wave not confirmed yet
+        for s, complete in zip(segments, done, strict=True):
+            if not complete:
+                left[wave_of[s.number]] = left.get(wave_of[s.number], 0) + 1
+                todo[wave_of[s.number]] = todo.get(wave_of[s.number], 0) + len(self._pending(s))
+        prefix = 0  # every segment before this one is done
+        # Not started yet, by (how far it waits, submit order): ready ones are on top.
+        waiting = [(s.after, s.number) for s in segments if not done[s.number]]
+        heapq.heapify(waiting)
+        announced: set[int] = set()
+        running: dict[asyncio.Future[None], Segment] = {}
 
-#: A task body names parents only under this key: a batch whose bytes lack it (and any
-#: ``\u`` escape that could spell it) has no dependency inside itself, so it is one segment
-#: without being parsed.
-_DEPENDS_ON = b'"dependsOn"'
+        def start_ready() -> None:
+            nonlocal prefix
+            while prefix < len(done) and done[prefix]:
+                prefix += 1
+            ready: list[int] = []
+            while waiting and waiting[0][0] < prefix and not self.failures:
+                ready.append(heapq.heappop(waiting)[1])
+            for number in sorted(ready):
+                wave = wave_of[number]
+                if wave not in announced:
+                    announced.add(wave)
+                    self.progress.wave(wave, todo[wave])
+                segment = segments[number]
+                running[asyncio.ensure_future(self._run_segment(segment))] = segment
+
+        start_ready()
+        try:
+            while running:
+                ended, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+                for future in ended:
+                    segment = running.pop(future)
+                    future.result()  # a whole-submission error: raised, the rest cancelled
+                    if self._pending(segment):
+                        continue  # a task of it failed: nothing after it starts
+                    done[segment.number] = True
+                    wave = wave_of[segment.number]
+                    left[wave] -= 1
+                    if not left[wave]:
+                        self.progress.wave_done(wave)
+                start_ready()
+        except BaseException:
+            for future in running:
+                future.cancel()
+            await asyncio.gather(*running, return_exceptions=True)
+            raise
+        return [
+            i for _, n in sorted(waiting, key=lambda w: w[1]) for i in self._pending(segments[n])
+        ]
 
 
 def _tasks_by_id(batch: Batch) -> dict[str, Task]:
@@ -382,15 +373,3 @@ def _body_of(batch: Batch, ids: Sequence[str]) -> bytes:
     """An addtaskcollection body holding the tasks ``ids`` of ``batch``, in that order."""
     by_id = _tasks_by_id(batch)
     return orjson.dumps({"value": [by_id[i] for i in ids]})
-
-
-async def _all_or_cancel(coros: Sequence[Any]) -> None:
-    """Run concurrently; on the first exception cancel the others and raise it."""
-    tasks = [asyncio.ensure_future(c) for c in coros]
-    try:
-        await asyncio.gather(*tasks)
-    except BaseException:
-        for t in tasks:
-            t.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        raise

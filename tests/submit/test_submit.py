@@ -203,7 +203,10 @@ def test_client_errors_are_collected_and_later_waves_held(
     }
     plan = write_plan(
         tmp_path / "plan",
-        [(1, [{"id": "a", "commandLine": "x"}, bad]), (2, [{"id": "c", "commandLine": "x"}])],
+        [
+            (1, [{"id": "a", "commandLine": "x"}, bad]),
+            (2, [{"id": "c", "commandLine": "x", "dependsOn": {"taskIds": ["a"]}}]),
+        ],
         pool_id="p",
     )
     report = submit_plan(plan, job_id="job", client=make_client(emulator), create_job=True)

@@ -22,7 +22,6 @@ from dagbatch.submit.client import BatchClient
 from dagbatch.submit.report import report_path_for, write_report
 from dagbatch.submit.retry import RetryPolicy
 from dagbatch.submit.submission import submit_plan
-from dagbatch.submit.waves import segments
 from tests.plan_factory import layered_plan, write_plan
 from tests.submit_helpers import make_client, no_sleep
 
@@ -161,22 +160,6 @@ def test_the_account_key_is_masked_in_every_encoding() -> None:
         key.replace("+", "-").replace("/", "_"),
     ):
         assert "c2VjcmV0" not in redact(f"echo: {form} end"), form
-
-
-def test_segments_cut_a_batch_where_a_task_depends_on_its_segment() -> None:
-    tasks = [
-        {"id": "a", "commandLine": "x"},
-        {"id": "b", "commandLine": "x"},
-        {"id": "c", "commandLine": "x", "dependsOn": {"taskIds": ["A"]}},  # ids ignore case
-        {"id": "d", "commandLine": "x", "dependsOn": {"taskIds": ["elsewhere"]}},
-        {"id": "7", "commandLine": "x"},
-        {"id": "e", "commandLine": "x", "dependsOn": {"taskIdRanges": [{"start": 5, "end": 9}]}},
-        {"id": "f", "commandLine": "x", "dependsOn": {"taskIdRanges": [{"start": 8, "end": 9}]}},
-    ]
-    parts = segments(tasks)
-    assert [[t["id"] for t in p] for p in parts] == [["a", "b"], ["c", "d", "7"], ["e", "f"]]
-    independent = [{"id": str(i), "commandLine": "x"} for i in range(100)]
-    assert segments(independent) == [independent]
 
 
 def test_submit_plan_works_inside_a_running_event_loop(
