@@ -103,6 +103,24 @@ def test_cell_sizes_and_the_latency_limit() -> None:
     assert submit_bench.cell_tasks(200, 1) < submit_bench.cell_tasks(50, 64)
 
 
+def test_the_ideal_schedules_count_round_trips(tmp_path: Path) -> None:
+    """prepare -> 998 shards -> reduce in 10 requests: the first holds prepare and 99 shards,
+    the last 99 shards and reduce, so a parent-first client sends 12 (prepare, then the rest
+    of the first batch beside the other shards, reduce last)."""
+    from bench import submit_bench
+    from dagbatch.plan import load_plan
+
+    plan_dir, _, requests = submit_bench.prepare_plan(1_000, tmp_path / "plan")
+    segments = load_plan(plan_dir).segments
+    assert requests == 10 and len(segments) == 12
+    # One at a time: the job, then every segment.
+    assert submit_bench.ideal_s(segments, 100, 1) == pytest.approx(1.3)
+    # All at once: the job, prepare, every shard at once, reduce.
+    assert submit_bench.ideal_s(segments, 100, 64) == pytest.approx(0.4)
+    # In any order: the job, then the 10 requests 4 at a time.
+    assert submit_bench.sdk_ideal_s(requests, 100, 4) == pytest.approx(0.4)
+
+
 def test_local_run_bench_measures_every_part() -> None:
     from bench import local_run_bench
 
