@@ -291,11 +291,10 @@ class WaveScheduler:
         ids = self.plan.batches[segment.batch - 1].task_ids[segment.start : segment.stop]
         return [i for i in ids if i not in self.confirmed]
 
-    async def _run_segment(self, segment: Segment) -> None:
-        """Send the unconfirmed tasks of ``segment``: the plan's exact bytes when it is a
-        whole batch with nothing confirmed, else a body of just those tasks."""
+    async def _run_segment(self, segment: Segment, pending: list[str]) -> None:
+        """Send ``pending``, the unconfirmed tasks of ``segment``: the plan's exact bytes when
+        it is a whole batch with nothing confirmed, else a body of just those tasks."""
         batch = self.plan.batches[segment.batch - 1]
-        pending = self._pending(segment)
         whole = len(pending) == len(batch.task_ids)
         await self._send_segment(batch, pending, batch.body if whole else _body_of(batch, pending))
 
@@ -310,20 +309,24 @@ class WaveScheduler:
         wave is announced when its first segment starts and done when its last one is.
         """
         segments = self.plan.segments
-        done = [not self._pending(s) for s in segments]
+        pending = [self._pending(s) for s in segments]
+        done = [not p for p in pending]
         wave_of = [self.plan.batches[s.batch - 1].wave for s in segments]
         left: dict[int, int] = {}  # segments of each wave not done yet
         todo: dict[int, int] = {}  # tasks of each wave not confirmed yet
         for s, complete in zip(segments, done, strict=True):
             if not complete:
                 left[wave_of[s.number]] = left.get(wave_of[s.number], 0) + 1
-                todo[wave_of[s.number]] = todo.get(wave_of[s.number], 0) + len(self._pending(s))
+                todo[wave_of[s.number]] = todo.get(wave_of[s.number], 0) + len(pending[s.number])
         prefix = 0  # every segment before this one is done
         # Not started yet, by (how far it waits, submit order): ready ones are on top.
         waiting = [(s.after, s.number) for s in segments if not done[s.number]]
         heapq.heapify(waiting)
         announced: set[int] = set()
         running: dict[asyncio.Future[None], Segment] = {}
+        # Each started segment's future, once it ends: O(1) a segment, however many wait for
+        # the gate (asyncio.wait would walk all of them on every answer).
+        ended: asyncio.Queue[asyncio.Future[None]] = asyncio.Queue()
 
         def start_ready() -> None:
             nonlocal prefix
@@ -338,31 +341,30 @@ class WaveScheduler:
                     announced.add(wave)
                     self.progress.wave(wave, todo[wave])
                 segment = segments[number]
-                running[asyncio.ensure_future(self._run_segment(segment))] = segment
+                future = asyncio.ensure_future(self._run_segment(segment, pending[number]))
+                future.add_done_callback(ended.put_nowait)
+                running[future] = segment
 
         start_ready()
         try:
             while running:
-                ended, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
-                for future in ended:
-                    segment = running.pop(future)
-                    future.result()  # a whole-submission error: raised, the rest cancelled
-                    if self._pending(segment):
-                        continue  # a task of it failed: nothing after it starts
-                    done[segment.number] = True
-                    wave = wave_of[segment.number]
-                    left[wave] -= 1
-                    if not left[wave]:
-                        self.progress.wave_done(wave)
+                future = await ended.get()
+                segment = running.pop(future)
+                future.result()  # a whole-submission error: raised, the rest cancelled
+                if any(i not in self.confirmed for i in pending[segment.number]):
+                    continue  # a task of it failed: nothing after it starts
+                done[segment.number] = True
+                wave = wave_of[segment.number]
+                left[wave] -= 1
+                if not left[wave]:
+                    self.progress.wave_done(wave)
                 start_ready()
         except BaseException:
             for future in running:
                 future.cancel()
             await asyncio.gather(*running, return_exceptions=True)
             raise
-        return [
-            i for _, n in sorted(waiting, key=lambda w: w[1]) for i in self._pending(segments[n])
-        ]
+        return [i for _, n in sorted(waiting, key=lambda w: w[1]) for i in pending[n]]
 
 
 def _tasks_by_id(batch: Batch) -> dict[str, Task]:
