@@ -596,3 +596,24 @@ def test_a_transport_or_the_switch_keeps_httpx(monkeypatch: pytest.MonkeyPatch) 
             assert client.lean_pool is None and len(server.requests) == 1
 
     run(go())
+
+
+def test_a_tls_handshake_never_answered_is_a_connect_timeout() -> None:
+    """The connect timeout covers the TLS handshake: a server that accepts the connection
+    and never answers is reported as unreachable after it, not after the request timeout."""
+
+    async def go() -> None:
+        script: Script = lambda n, head, body: (b"", True)  # noqa: E731
+        async with ScriptedServer(script) as server:  # plain TCP: the ClientHello goes unanswered
+            endpoint = server.endpoint.replace("http://", "https://")
+            client = client_for(endpoint, timeout=0.5)
+            async with client:
+                started = asyncio.get_running_loop().time()
+                with pytest.raises(EndpointUnreachable, match="ConnectTimeout"):
+                    await asyncio.wait_for(
+                        client.add_task_collection("job", collection(["t"])), BOUND
+                    )
+                assert asyncio.get_running_loop().time() - started < BOUND / 2
+            assert server.requests == []
+
+    run(go())
