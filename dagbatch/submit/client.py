@@ -379,13 +379,16 @@ class BatchClient:
             if self._behind_proxy():
                 self._lean_wanted = False
                 return None
-            self._lean_pool = Http11Pool(
-                self.endpoint,
-                ssl_context=self._ssl() if self.endpoint.startswith("https://") else None,
-                timeout=self.timeout,
-                connect_timeout=min(self.timeout, CONNECT_TIMEOUT),
-                headers={"User-Agent": "dagbatch", "Accept": "application/json"},
-            )
+            try:
+                self._lean_pool = Http11Pool(
+                    self.endpoint,
+                    ssl_context=self._ssl() if self.endpoint.startswith("https://") else None,
+                    timeout=self.timeout,
+                    connect_timeout=min(self.timeout, CONNECT_TIMEOUT),
+                    headers={"User-Agent": "dagbatch", "Accept": "application/json"},
+                )
+            except ValueError:  # an endpoint it cannot take apart: httpx says what is wrong
+                self._lean_wanted = False
         return self._lean_pool
 
     async def aclose(self) -> None:

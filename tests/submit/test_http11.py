@@ -229,9 +229,12 @@ class ScriptedServer:
     """HTTP/1.1 on 127.0.0.1 in the test's event loop; each request is answered by the
     script. Records every request (head, body) and counts connections."""
 
-    def __init__(self, script: Script, *, tls: ssl.SSLContext | None = None) -> None:
+    def __init__(
+        self, script: Script, *, tls: ssl.SSLContext | None = None, trickle: bool = False
+    ) -> None:
         self.script = script
         self.tls = tls
+        self.trickle = trickle  # write answers a few bytes at a time
         self.requests: list[tuple[bytes, bytes]] = []
         self.connections = 0
         self._server: asyncio.Server | None = None
@@ -263,9 +266,12 @@ class ScriptedServer:
                     return
                 self.requests.append((head, body))
                 data, close = self.script(len(self.requests) - 1, head, body)
-                if data:
-                    writer.write(data)
+                step = 7 if self.trickle else len(data) or 1
+                for start in range(0, len(data), step):
+                    writer.write(data[start : start + step])
                     await writer.drain()
+                    if self.trickle:
+                        await asyncio.sleep(0.001)
                 if close:
                     return
         finally:
@@ -336,11 +342,54 @@ def test_the_lean_request_is_signed_as_the_service_checks_it() -> None:
         return fixed(ok_payload(body)), False
 
     async def go() -> None:
-        async with ScriptedServer(verify) as server, client_for(server.endpoint) as client:
-            await client.add_task_collection("job one", collection(["t"]))
+        async with ScriptedServer(verify) as server:
+            # An endpoint with a path prefix: signed and sent with it.
+            async with client_for(server.endpoint + "/base") as client:
+                await client.add_task_collection("job one", collection(["t"]))
+            head, _ = server.requests[0]
+            assert head.startswith(b"POST /base/jobs/job%20one/addtaskcollection?api-version=")
 
     run(go())
     assert checked == [True]
+
+
+@pytest.mark.parametrize(
+    "framing", ["interim-100", "gzip", "deflate", "trickled-chunked", "trickled-length"]
+)
+def test_unusual_but_valid_answers_are_read(framing: str) -> None:
+    import gzip
+    import zlib
+
+    def answer(n: int, head: bytes, body: bytes) -> tuple[bytes, bool]:
+        payload = ok_payload(body)
+        if framing == "interim-100":
+            return b"HTTP/1.1 100 Continue\r\n\r\n" + fixed(payload), False
+        if framing == "gzip":
+            return fixed(gzip.compress(payload), extra="Content-Encoding: gzip\r\n"), False
+        if framing == "deflate":
+            return fixed(zlib.compress(payload), extra="Content-Encoding: deflate\r\n"), False
+        if framing == "trickled-chunked":
+            chunks = b"".join(b"%x\r\n%s\r\n" % (len(p), p) for p in (payload[:9], payload[9:]))
+            return (
+                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + chunks + b"0\r\n\r\n",
+                False,
+            )
+        return fixed(payload), False
+
+    async def go() -> None:
+        trickle = framing.startswith("trickled")
+        async with (
+            ScriptedServer(answer, trickle=trickle) as server,
+            client_for(server.endpoint) as client,
+        ):
+            for n in range(2):
+                results = await asyncio.wait_for(
+                    client.add_task_collection("job", collection([f"t{n}", "u"])), BOUND
+                )
+                assert results == [TaskAddResult(f"t{n}", "success"), TaskAddResult("u", "success")]
+            assert server.connections == 1
+
+    run(go())
 
 
 def test_entra_tokens_go_out_on_the_lean_path() -> None:
