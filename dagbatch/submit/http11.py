@@ -63,8 +63,7 @@ _CHUNK_SIZE = 2
 _CHUNK_DATA = 3
 _TRAILER = 4
 _TO_EOF = 5
-_DONE = 6
-_IDLE = 7
+_IDLE = 6
 
 _HEX = frozenset(b"0123456789abcdefABCDEF")
 
@@ -306,8 +305,8 @@ class _Connection(asyncio.Protocol):
         self.status = status
         self.reason = reason.decode("latin-1")
         self.headers = headers
-        connection = headers.get("connection", "").lower()
-        self.keep_alive = version == b"HTTP/1.1" and "close" not in connection
+        tokens = {t.strip() for t in headers.get("connection", "").lower().split(",")}
+        self.keep_alive = version == b"HTTP/1.1" and "close" not in tokens
         if self._head_request or status in (204, 304):
             self._finish()
             return
@@ -457,7 +456,7 @@ class Http11Pool:
             self._loop = loop
         while self._free:
             conn = self._free.pop()
-            if not conn.closed:
+            if not conn.closed and conn.transport is not None and not conn.transport.is_closing():
                 return conn
             self._discard(conn, polite=True)
         return None
