@@ -24,6 +24,7 @@ Every message built here goes through ``dagbatch.redact.redact``.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import os
 import ssl
@@ -252,10 +253,24 @@ class FreeListTransport(httpx.AsyncBaseTransport):
             await one.aclose()
 
 
+def _loopback(host: str | None) -> bool:
+    if not host:
+        return False
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def proxy_applies(endpoint: str) -> bool:
     """True when httpx, trusting the environment as it does by default, would send requests
     for ``endpoint`` through a proxy (``HTTP_PROXY``, ``HTTPS_PROXY``, ``ALL_PROXY``,
-    ``NO_PROXY``, and the system settings ``urllib.request.getproxies`` reads)."""
+    ``NO_PROXY``, and the system settings ``urllib.request.getproxies`` reads). A loopback
+    endpoint (the local emulator) never goes through a proxy: none could reach it."""
+    if _loopback(urlsplit(endpoint).hostname):
+        return False
     try:
         from httpx._utils import URLPattern, get_environment_proxies
     except ImportError:  # httpx moved its helpers: any proxy setting at all means httpx

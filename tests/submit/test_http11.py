@@ -20,8 +20,9 @@ import trustme
 from dagbatch import signing
 from dagbatch.emulator import DEV_ACCOUNT, DEV_KEY, FaultConfig
 from dagbatch.errors import EndpointUnreachable, RequestBodyTooLarge, TransientError
+from dagbatch.limits import DEFAULT_API_VERSION
 from dagbatch.submit.auth import EntraAuth, SharedKeyAuth
-from dagbatch.submit.client import BatchClient, TaskAddResult
+from dagbatch.submit.client import BatchClient, TaskAddResult, proxy_applies
 from dagbatch.submit.retry import RetryPolicy
 from dagbatch.submit.submission import submit_plan
 from tests.conftest import EmulatorFactory
@@ -597,29 +598,53 @@ def test_behind_a_proxy_httpx_serves_through_it(monkeypatch: pytest.MonkeyPatch)
     async def go() -> None:
         async with ScriptedServer(proxy) as server:
             monkeypatch.setenv("HTTP_PROXY", server.endpoint)
-            # The target: nothing listens there; only the proxy is spoken to.
-            client = client_for("http://127.0.0.1:9")
+            # The target is never resolved nor connected to: only the proxy is spoken to.
+            target = "http://account.region.batch.invalid"
+            query = f"api-version={DEFAULT_API_VERSION}"
+            client = client_for(target)
             async with client:
                 results = await client.add_task_collection("job", collection(["t"]))
-            assert results == [TaskAddResult("t", "success")]
+                assert results == [TaskAddResult("t", "success")]
+                assert (await client.call("GET", "/jobs/job")).status == 200
             assert client.lean_pool is None  # httpx served
-            head, _ = server.requests[0]
-            assert head.startswith(b"POST http://127.0.0.1:9/jobs/job/addtaskcollection?")
+            assert [head.split(b" ", 2)[:2] for head, _ in server.requests] == [
+                [b"POST", f"{target}/jobs/job/addtaskcollection?{query}".encode()],
+                [b"GET", f"{target}/jobs/job?{query}".encode()],
+            ]
 
     run(go())
 
 
-def test_no_proxy_for_the_endpoint_keeps_the_lean_path(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("no_proxy", ["127.0.0.1", ""])
+def test_no_proxy_or_a_loopback_endpoint_keeps_the_lean_path(
+    monkeypatch: pytest.MonkeyPatch, no_proxy: str
+) -> None:
+    """NO_PROXY naming the endpoint, or none at all: a loopback endpoint is never proxied."""
     monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # would fail if used
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    monkeypatch.setenv("NO_PROXY", no_proxy)
 
     async def go() -> None:
         script: Script = lambda n, head, body: (fixed(ok_payload(body)), False)  # noqa: E731
-        async with ScriptedServer(script) as server, client_for(server.endpoint) as client:
-            await client.add_task_collection("job", collection(["t"]))
-            served(1, client)
+        async with ScriptedServer(script) as server:
+            async with client_for(server.endpoint) as client:
+                await client.add_task_collection("job", collection(["t"]))
+                served(1, client)
+                assert (await client.call("GET", "/jobs/job")).status == 200
+            assert len(server.requests) == 2
 
     run(go())
+
+
+def test_which_endpoints_a_proxy_applies_to(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")
+    monkeypatch.setenv("NO_PROXY", ".internal.example")
+    assert proxy_applies("https://acct.westeurope.batch.azure.com")
+    assert not proxy_applies("https://batch.internal.example")  # NO_PROXY
+    assert not proxy_applies("http://acct.westeurope.batch.azure.com")  # no HTTP_PROXY
+    for loopback in ("https://localhost:8443", "https://127.0.0.5", "https://[::1]:1"):
+        assert not proxy_applies(loopback)
+    monkeypatch.setenv("ALL_PROXY", "http://127.0.0.1:9")
+    assert proxy_applies("http://acct.westeurope.batch.azure.com")
 
 
 def test_a_transport_or_the_switch_keeps_httpx(monkeypatch: pytest.MonkeyPatch) -> None:
