@@ -238,6 +238,7 @@ class ScriptedServer:
         self.trickle = trickle  # write answers a few bytes at a time
         self.requests: list[tuple[bytes, bytes]] = []
         self.connections = 0
+        self.closed_by_client = 0  # connections the client closed (EOF between requests)
         self._server: asyncio.Server | None = None
 
     async def __aenter__(self) -> ScriptedServer:
@@ -263,7 +264,10 @@ class ScriptedServer:
                     head = await reader.readuntil(b"\r\n\r\n")
                     found = re.search(rb"(?im)^content-length:\s*(\d+)", head)
                     body = await reader.readexactly(int(found.group(1)) if found else 0)
-                except (asyncio.IncompleteReadError, ConnectionError, ssl.SSLError):
+                except asyncio.IncompleteReadError as exc:
+                    self.closed_by_client += not exc.partial
+                    return
+                except (ConnectionError, ssl.SSLError):
                     return
                 self.requests.append((head, body))
                 data, close = self.script(len(self.requests) - 1, head, body)
@@ -416,6 +420,30 @@ def test_entra_tokens_go_out_on_the_lean_path() -> None:
                 ]
             served(1, client)
             assert len(server.requests) == 1
+
+    run(go())
+
+
+def test_aclose_closes_the_lean_connections() -> None:
+    async def go() -> None:
+        script: Script = lambda n, head, body: (fixed(ok_payload(body)), False)  # noqa: E731
+        async with ScriptedServer(script) as server:
+            client = client_for(server.endpoint)
+            await asyncio.gather(
+                *(client.add_task_collection("job", collection([f"t{n}"])) for n in range(3))
+            )
+            pool = client.lean_pool
+            assert pool is not None and pool.connections == server.connections == 3
+            await client.aclose()
+            for _ in range(200):  # bounded: the server sees the three closes
+                if server.closed_by_client == 3:
+                    break
+                await asyncio.sleep(0.01)
+            assert server.closed_by_client == 3
+            # A later request opens a new connection.
+            await client.add_task_collection("job", collection(["again"]))
+            assert server.connections == 4
+            await client.aclose()
 
     run(go())
 
