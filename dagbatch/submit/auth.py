@@ -1,8 +1,11 @@
 """Authentication for the Batch data plane: Shared Key (account key) and Microsoft Entra ID.
 
-An ``Auth`` adds the headers to one request attempt; ``BatchClient`` calls it for every
-attempt, so each gets a fresh ``ocp-date`` and signature (the signing itself is
-``dagbatch.signing``, shared with the emulator). Secrets are registered with
+An ``Auth`` gives the headers of one request attempt (``headers_for``: from the method, the
+path and query as sent and the request's headers, so both of ``BatchClient``'s HTTP paths,
+httpx and ``dagbatch.submit.http11``, sign the same canonical string); ``BatchClient`` calls
+it for every attempt, so each gets a fresh ``ocp-date`` and signature (the signing itself is
+``dagbatch.signing``, shared with the emulator). ``apply`` does the same to an
+``httpx.Request``. Secrets are registered with
 ``dagbatch.redact`` as soon as they are known.
 """
 
@@ -10,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -24,9 +28,33 @@ ENTRA_SCOPE = "https://batch.core.windows.net//.default"
 
 
 class Auth(Protocol):
-    """Adds the authentication headers to a request about to be sent."""
+    """The authentication headers of a request about to be sent."""
 
-    async def apply(self, request: httpx.Request) -> None: ...
+    async def headers_for(
+        self,
+        method: str,
+        path: str,
+        query: Iterable[tuple[str, str]],
+        headers: Mapping[str, str],
+    ) -> dict[str, str]:
+        """The headers to add (``ocp-date``, ``Authorization``) to the request ``method``
+        ``path`` (as sent, without the query) with ``query`` (name, value as sent) and
+        ``headers`` (every other header it carries, ``Content-Length`` included)."""
+        ...
+
+    async def apply(self, request: httpx.Request) -> None:
+        """Add those headers to an httpx request."""
+        ...
+
+
+async def apply_to(auth: Auth, request: httpx.Request) -> None:
+    """Add ``auth``'s headers to an httpx request (signed over its path, query, headers)."""
+    path = request.url.raw_path.split(b"?", 1)[0].decode("ascii")
+    request.headers.update(
+        await auth.headers_for(
+            request.method, path, request.url.params.multi_items(), request.headers
+        )
+    )
 
 
 @dataclass(frozen=True)
@@ -45,13 +73,24 @@ class SharedKeyAuth:
                 "the account key is not valid base64: check AZURE_BATCH_ACCESS_KEY"
             ) from exc
 
+    async def headers_for(
+        self,
+        method: str,
+        path: str,
+        query: Iterable[tuple[str, str]],
+        headers: Mapping[str, str],
+    ) -> dict[str, str]:
+        date = signing.rfc1123_now()
+        signed = {**headers, "ocp-date": date}
+        return {
+            "ocp-date": date,
+            "Authorization": signing.authorization_header(
+                self.account, self.key, method, path, query, signed
+            ),
+        }
+
     async def apply(self, request: httpx.Request) -> None:
-        request.headers["ocp-date"] = signing.rfc1123_now()
-        path = request.url.raw_path.split(b"?", 1)[0].decode("ascii")
-        query = request.url.params.multi_items()
-        request.headers["Authorization"] = signing.authorization_header(
-            self.account, self.key, request.method, path, query, dict(request.headers)
-        )
+        await apply_to(self, request)
 
 
 class EntraAuth:
@@ -72,7 +111,13 @@ class EntraAuth:
         self._expires_on = 0.0
         self._lock = asyncio.Lock()
 
-    async def apply(self, request: httpx.Request) -> None:
+    async def headers_for(
+        self,
+        method: str,
+        path: str,
+        query: Iterable[tuple[str, str]],
+        headers: Mapping[str, str],
+    ) -> dict[str, str]:
         async with self._lock:
             if self._token is None or time.time() > self._expires_on - 300:
                 try:
@@ -84,5 +129,7 @@ class EntraAuth:
                 register_secret(token.token)
                 self._token = token.token
                 self._expires_on = float(token.expires_on)
-        request.headers["ocp-date"] = signing.rfc1123_now()
-        request.headers["Authorization"] = f"Bearer {self._token}"
+        return {"ocp-date": signing.rfc1123_now(), "Authorization": f"Bearer {self._token}"}
+
+    async def apply(self, request: httpx.Request) -> None:
+        await apply_to(self, request)

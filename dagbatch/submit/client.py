@@ -1,8 +1,11 @@
 """The HTTP client for the Batch data plane: one injectable network seam.
 
-``BatchClient`` talks to ``{endpoint}`` with httpx (asyncio). Every attempt gets a fresh
-``ocp-date`` and is signed again by its ``Auth`` (``dagbatch.submit.auth``). Whole-request
-answers are translated into ``dagbatch.errors`` exceptions at the boundary:
+``BatchClient`` talks to ``{endpoint}`` with httpx (asyncio), except the hot request, POST
+addtaskcollection, which goes through the lean HTTP/1.1 client of ``dagbatch.submit.http11``
+when nothing calls for httpx (no ``transport=`` given, no proxy for the endpoint). Every
+attempt gets a fresh ``ocp-date`` and is signed again by its ``Auth``
+(``dagbatch.submit.auth``). Whole-request answers are translated into ``dagbatch.errors``
+exceptions at the boundary:
 
 - ``TransientError``: 429 / 500 / 503 / other 5xx, a timeout or a dropped connection; the
   request may have been processed fully, partly or not at all. Retryable.
@@ -21,12 +24,14 @@ Every message built here goes through ``dagbatch.redact.redact``.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
+import os
 import ssl
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 from urllib.parse import parse_qsl, quote, urlsplit
 
 import httpcore  # noqa: F401 - imported by httpx's transport on first use; here, at start
@@ -44,6 +49,7 @@ from dagbatch.errors import (
 from dagbatch.limits import CONTENT_TYPE, DEFAULT_API_VERSION
 from dagbatch.redact import redact, register_secret
 from dagbatch.submit.auth import Auth, EntraAuth, SharedKeyAuth
+from dagbatch.submit.http11 import Http11Pool
 from dagbatch.submit.retry import RetryPolicy, RetryState
 
 # Names that lived here before the split, still importable from here for existing callers;
@@ -70,6 +76,9 @@ DEFAULT_TIMEOUT = 60.0
 #: Longest wait for a connection to be made, seconds: an unreachable endpoint is reported
 #: after this, not after the whole request timeout.
 CONNECT_TIMEOUT = 10.0
+#: Environment variable that turns the lean HTTP/1.1 path for addtaskcollection off when "0"
+#: (``BatchClient(lean_http=...)`` overrides it): every request then goes through httpx.
+LEAN_HTTP_ENV = "DAGBATCH_LEAN_HTTP"
 
 # --------------------------------------------------------------------------------------
 # Results
@@ -115,8 +124,21 @@ def _error_of(body: Any) -> tuple[str | None, str]:
     return (str(code) if code is not None else None), redact(str(message or ""))
 
 
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("Retry-After")
+class _Answer(Protocol):
+    """What is read of an answer: an ``httpx.Response`` or an ``http11.Answer``."""
+
+    @property
+    def status_code(self) -> int: ...
+    @property
+    def reason_phrase(self) -> str: ...
+    @property
+    def headers(self) -> Mapping[str, str]: ...
+    @property
+    def content(self) -> bytes: ...
+
+
+def _retry_after(response: _Answer) -> float | None:
+    value = response.headers.get("retry-after")  # both kinds of headers: lower-case names
     if value is None:
         return None
     try:
@@ -131,7 +153,7 @@ _URL_CACHE = 32
 _TRANSIENT_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 
 
-def _parse_json(response: httpx.Response) -> Any:
+def _parse_json(response: _Answer) -> Any:
     if not response.content:
         return None
     try:
@@ -231,6 +253,39 @@ class FreeListTransport(httpx.AsyncBaseTransport):
             await one.aclose()
 
 
+def _loopback(host: str | None) -> bool:
+    if not host:
+        return False
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def proxy_applies(endpoint: str) -> bool:
+    """True when httpx, trusting the environment as it does by default, would send requests
+    for ``endpoint`` through a proxy (``HTTP_PROXY``, ``HTTPS_PROXY``, ``ALL_PROXY``,
+    ``NO_PROXY``, and the system settings ``urllib.request.getproxies`` reads). A loopback
+    endpoint (the local emulator) never goes through a proxy: none could reach it."""
+    if _loopback(urlsplit(endpoint).hostname):
+        return False
+    try:
+        from httpx._utils import URLPattern, get_environment_proxies
+    except ImportError:  # httpx moved its helpers: any proxy setting at all means httpx
+        from urllib.request import getproxies
+
+        found = getproxies()
+        return any(found.get(scheme) for scheme in ("http", "https", "all"))
+    url = httpx.URL(endpoint)
+    mounts = {URLPattern(key): proxy for key, proxy in get_environment_proxies().items()}
+    for pattern in sorted(mounts):  # httpx's own order: the most specific pattern first
+        if pattern.matches(url):
+            return mounts[pattern] is not None
+    return False
+
+
 # --------------------------------------------------------------------------------------
 # The client
 
@@ -239,11 +294,15 @@ class BatchClient:
     """Async client for the few Batch data-plane operations dagbatch needs.
 
     ``transport`` is the one network seam: pass ``httpx.MockTransport`` or any transport in
-    tests. None (the real network) uses ``FreeListTransport``: HTTP/1.1 keep-alive
-    connections, one per request in flight, taken and given back in O(1). The TLS context is
-    built once and shared by every connection; an ``http://`` endpoint (the emulator) gets a
-    bare one that never loads the CA bundle. The httpx client is created on first use inside
-    the running event loop and closed by ``aclose``.
+    tests; every request then goes through it. None (the real network) uses
+    ``FreeListTransport``: HTTP/1.1 keep-alive connections, one per request in flight, taken
+    and given back in O(1), and, for POST addtaskcollection, the lean ``http11.Http11Pool``
+    (``lean_http``; default on unless ``DAGBATCH_LEAN_HTTP=0``). When a proxy applies to the
+    endpoint (``proxy_applies``), httpx's own pooled transport serves every request, through
+    the proxy. The TLS context is built once and shared by every connection; an ``http://``
+    endpoint (the emulator) gets a bare one that never loads the CA bundle. The httpx client
+    and the lean pool are created on first use inside the running event loop and closed by
+    ``aclose``.
     """
 
     def __init__(
@@ -255,6 +314,7 @@ class BatchClient:
         api_version: str = DEFAULT_API_VERSION,
         timeout: float = DEFAULT_TIMEOUT,
         retry: RetryPolicy | None = None,
+        lean_http: bool | None = None,
     ):
         endpoint = endpoint.strip().rstrip("/")
         if not endpoint.startswith(("http://", "https://")):
@@ -266,6 +326,12 @@ class BatchClient:
         self.retry = retry or RetryPolicy()
         self._transport = transport
         self._http: httpx.AsyncClient | None = None
+        self._ssl_context: ssl.SSLContext | None = None
+        self._proxied: bool | None = None  # decided on first use
+        if lean_http is None:
+            lean_http = os.environ.get(LEAN_HTTP_ENV, "1").strip() != "0"
+        self._lean_wanted = lean_http and transport is None
+        self._lean_pool: Http11Pool | None = None
         self._urls: dict[tuple[str, str], httpx.URL] = {}  # (path, api-version) -> URL
         #: True once any answer came back from the endpoint: from then on a failed connection
         #: is a blip to retry, before that it means the endpoint is unreachable.
@@ -279,20 +345,71 @@ class BatchClient:
                 transport = self._transport
             elif isinstance(self._transport, httpx.BaseTransport):
                 transport = _SyncTransportAdapter(self._transport)
+            elif self._behind_proxy():
+                # httpx's pooled transport, built by the client itself so that it mounts
+                # the proxies of the environment (a transport passed in would turn them off).
+                self._http = httpx.AsyncClient(
+                    verify=self._ssl(),
+                    limits=httpx.Limits(max_connections=None, max_keepalive_connections=256),
+                    timeout=self._timeouts(),
+                    headers={"User-Agent": "dagbatch"},
+                )
+                return self._http
             else:
-                # https: the default verification (CA bundle, SSL_CERT_FILE / SSL_CERT_DIR);
-                # http: never used to connect, so a bare context without the CA bundle.
-                context = httpx.create_ssl_context(verify=self.endpoint.startswith("https://"))
-                transport = FreeListTransport(context)
+                transport = FreeListTransport(self._ssl())
             self._http = httpx.AsyncClient(
-                transport=transport,
-                timeout=httpx.Timeout(self.timeout, connect=min(self.timeout, CONNECT_TIMEOUT)),
-                headers={"User-Agent": "dagbatch"},
+                transport=transport, timeout=self._timeouts(), headers={"User-Agent": "dagbatch"}
             )
         return self._http
 
+    @property
+    def lean_pool(self) -> Http11Pool | None:
+        """The lean pool once it served a request (its ``connections`` and ``requests``
+        counters say how much), else None."""
+        return self._lean_pool
+
+    def _timeouts(self) -> httpx.Timeout:
+        return httpx.Timeout(self.timeout, connect=min(self.timeout, CONNECT_TIMEOUT))
+
+    def _ssl(self) -> ssl.SSLContext:
+        """The TLS context every connection shares, built once."""
+        if self._ssl_context is None:
+            # https: the default verification (CA bundle, SSL_CERT_FILE / SSL_CERT_DIR);
+            # http: never used to connect, so a bare context without the CA bundle.
+            self._ssl_context = httpx.create_ssl_context(
+                verify=self.endpoint.startswith("https://")
+            )
+        return self._ssl_context
+
+    def _behind_proxy(self) -> bool:
+        """True when a proxy applies to the endpoint (decided once, at first use)."""
+        if self._proxied is None:
+            self._proxied = proxy_applies(self.endpoint)
+        return self._proxied
+
+    def _lean(self) -> Http11Pool | None:
+        """The lean HTTP/1.1 pool for addtaskcollection, or None when httpx must serve it
+        (a ``transport`` was given, a proxy applies, or ``lean_http`` is off)."""
+        if self._lean_pool is None and self._lean_wanted:
+            if self._behind_proxy():
+                self._lean_wanted = False
+                return None
+            try:
+                self._lean_pool = Http11Pool(
+                    self.endpoint,
+                    ssl_context=self._ssl() if self.endpoint.startswith("https://") else None,
+                    timeout=self.timeout,
+                    connect_timeout=min(self.timeout, CONNECT_TIMEOUT),
+                    headers={"User-Agent": "dagbatch", "Accept": "application/json"},
+                )
+            except ValueError:  # an endpoint it cannot take apart: httpx says what is wrong
+                self._lean_wanted = False
+        return self._lean_pool
+
     async def aclose(self) -> None:
         """Close every connection (a later call opens new ones)."""
+        if self._lean_pool is not None:
+            await self._lean_pool.aclose()  # kept: its counters stay readable
         if self._http is not None:
             http, self._http = self._http, None
             await http.aclose()
@@ -350,7 +467,14 @@ class BatchClient:
             content=body,
             headers=headers,
         )
-        await self.auth.apply(request)
+        request.headers.update(
+            await self.auth.headers_for(
+                method,
+                url.raw_path.split(b"?", 1)[0].decode("ascii"),
+                url.params.multi_items(),
+                request.headers,
+            )
+        )
         try:
             response = await http.send(request)
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
@@ -368,13 +492,39 @@ class BatchClient:
         self.reached = True
         return response
 
+    async def _post_lean(
+        self, pool: Http11Pool, path: str, body: bytes, api_version: str | None
+    ) -> _Answer:
+        """One signed POST attempt through the lean pool; failures as ``_send`` maps them
+        (``TransientError``, ``connect=True`` when no connection was made)."""
+        version = api_version or self.api_version
+        target = pool.base_path + path
+        headers = {
+            "client-request-id": str(uuid.uuid4()),
+            "Content-Type": CONTENT_TYPE,
+            "Content-Length": str(len(body)),
+        }
+        # Signed over exactly what goes on the wire, as the httpx path signs its request.
+        signed = await self.auth.headers_for("POST", target, (("api-version", version),), headers)
+        del headers["Content-Length"]  # the pool writes it
+        headers.update(signed)
+        answer = await pool.request(
+            "POST",
+            f"{target}?api-version={quote(version, safe='')}",
+            headers.items(),
+            body,
+            what=f"POST {path}",
+        )
+        self.reached = True
+        return answer
+
     def _unreachable(self, exc: TransientError) -> EndpointUnreachable:
         return EndpointUnreachable(
             f"cannot reach the Batch endpoint {redact(self.endpoint)}: {exc} "
             "(check AZURE_BATCH_ENDPOINT / --endpoint and the network)"
         )
 
-    def _raise_for(self, method: str, path: str, response: httpx.Response) -> None:
+    def _raise_for(self, method: str, path: str, response: _Answer) -> None:
         """Translate an error answer into this module's exceptions."""
         status = response.status_code
         if status < 400:
@@ -399,8 +549,13 @@ class BatchClient:
     ) -> list[TaskAddResult]:
         """POST /jobs/{job}/addtaskcollection once; per-task results in the order given."""
         path = f"/jobs/{quote(job_id, safe='')}/addtaskcollection"
+        pool = self._lean()
         try:
-            response = await self._send("POST", path, body=body, api_version=api_version)
+            response: _Answer
+            if pool is not None:
+                response = await self._post_lean(pool, path, body, api_version)
+            else:
+                response = await self._send("POST", path, body=body, api_version=api_version)
         except TransientError as exc:
             if exc.connect and not self.reached:
                 raise self._unreachable(exc) from exc
