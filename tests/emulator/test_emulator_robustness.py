@@ -9,6 +9,7 @@ import threading
 import time
 import tracemalloc
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -191,3 +192,49 @@ def test_the_endpoint_accepts_connections_as_soon_as_it_is_known() -> None:
             pass
     finally:
         server._sock.close()
+
+
+def _add_one(server: EmulatorServer, job_id: str, task_id: str) -> tuple[int, float]:
+    """POST one task to addtaskcollection; (status, seconds until the answer)."""
+    body = json.dumps({"value": [{"id": task_id, "commandLine": "echo"}]}).encode()
+    path = f"/jobs/{job_id}/addtaskcollection"
+    query = [("api-version", V2025)]
+    headers = signed_headers(
+        "POST",
+        path,
+        query,
+        **{"content-type": "application/json", "content-length": str(len(body))},
+    )
+    started = time.monotonic()
+    response = httpx.post(
+        f"{server.endpoint}{path}?api-version={V2025}", content=body, headers=headers, timeout=30
+    )
+    return response.status_code, time.monotonic() - started
+
+
+def test_latency_runs_while_the_request_is_processed(emulator_factory: Any) -> None:
+    """--latency-ms holds each answer until that long after the request was read: the
+    request is processed meanwhile (its tasks are stored before the answer leaves), and the
+    wait holds neither the event loop nor other requests."""
+    latency = 1.0
+    server = emulator_factory(latency_ms=latency * 1000)
+    create_job(server, "slow")
+    with ThreadPoolExecutor(1) as pool:
+        started = time.monotonic()
+        answer = pool.submit(_add_one, server, "slow", "first")
+        while not server.store.task_ids("slow") and time.monotonic() < started + 10:
+            time.sleep(0.01)
+        stored_after = time.monotonic() - started
+        status, waited = answer.result(timeout=30)
+    assert server.store.task_ids("slow") == ["first"]
+    assert stored_after < latency / 2, stored_after  # stored at once, not after the wait
+    assert status == 200 and waited >= latency
+    # Eight requests at once: each waits the latency, together (one after the other would
+    # take eight latencies).
+    started = time.monotonic()
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(lambda i: _add_one(server, "slow", f"t{i}"), range(8)))
+    elapsed = time.monotonic() - started
+    assert all(status == 200 and waited >= latency for status, waited in results), results
+    assert elapsed < 4 * latency, elapsed
+    assert sorted(server.store.task_ids("slow")) == sorted(["first", *(f"t{i}" for i in range(8))])
