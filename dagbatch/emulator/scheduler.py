@@ -289,7 +289,10 @@ class Engine:
         return budget <= 0
 
     def wake(self) -> None:
-        """Lock held. Ask the engine thread for a round."""
+        """Lock held. Ask the engine thread for a round (none without a runner: no task
+        starts or ends then, and timers wake the thread on their own)."""
+        if self.runner is None:
+            return
         self._dirty = True
         self.cond.notify()
 

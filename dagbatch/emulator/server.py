@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import socket
@@ -170,13 +171,30 @@ class EmulatorServer:
         self.stop()
 
 
+#: Middle-generation collections between two full ones while ``serve_forever`` runs (Python's
+#: default is 10).
+FULL_COLLECTION_EVERY = 100
+
+
 def serve_forever(server: EmulatorServer) -> None:
-    """Serve in the foreground until interrupted (Ctrl-C)."""
+    """Serve in the foreground until interrupted (Ctrl-C).
+
+    The process is the emulator's own, so it tunes the garbage collector for it: a full
+    collection walks every task of every job (the store's columns are lists as long as the
+    jobs), and with the default thresholds one ran every few hundred requests, about a seventh
+    of the CPU of adding task collections to a 200,000-task store. Full collections run ten
+    times less often here; the young generations are collected as usual.
+    """
     _install_drop_filter()
+    thresholds = gc.get_threshold()
+    gc.freeze()  # what the start-up made lives as long as the process: never walked again
+    gc.set_threshold(thresholds[0], thresholds[1], FULL_COLLECTION_EVERY)
     server.engine.start()
     try:
         server._server.run(sockets=[server._sock])
     finally:
+        gc.set_threshold(*thresholds)
+        gc.unfreeze()
         server._sock.close()
         server.engine.stop()
 
