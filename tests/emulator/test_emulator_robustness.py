@@ -3,6 +3,7 @@ connections, strange signatures, unknown api-versions, exposure beyond loopback.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 import threading
@@ -17,7 +18,7 @@ import pytest
 
 from dagbatch import signing
 from dagbatch.emulator import DEV_ACCOUNT, DEV_KEY, app
-from dagbatch.emulator.server import EmulatorServer, exposure_warning
+from dagbatch.emulator.server import EmulatorServer, OneSendTransport, exposure_warning
 
 V2025 = "2025-06-01"
 
@@ -238,3 +239,47 @@ def test_latency_runs_while_the_request_is_processed(emulator_factory: Any) -> N
     assert all(status == 200 and waited >= latency for status, waited in results), results
     assert elapsed < 4 * latency, elapsed
     assert sorted(server.store.task_ids("slow")) == sorted(["first", *(f"t{i}" for i in range(8))])
+
+
+class _Recorder(asyncio.Transport):
+    """The transport under OneSendTransport: records each write (one socket send each)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes: list[bytes] = []
+        self.closed = False
+
+    def write(self, data: Any) -> None:
+        self.writes.append(bytes(data))
+
+    def is_closing(self) -> bool:
+        return self.closed
+
+    def close(self) -> None:
+        self.closed = True
+
+    def get_write_buffer_size(self) -> int:
+        return 0
+
+
+def test_an_answer_leaves_in_one_send() -> None:
+    """What is written in one turn of the event loop (uvicorn's status line and headers, then
+    the body) reaches the socket in one write, in order; close sends what is held first."""
+
+    async def scenario() -> tuple[list[bytes], list[bytes], bool]:
+        inner = _Recorder()
+        outer = OneSendTransport(inner, asyncio.get_running_loop())
+        outer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n")
+        outer.write(b"")
+        outer.write(b"{}")
+        assert inner.writes == [] and outer.get_write_buffer_size() == 40
+        await asyncio.sleep(0)  # the end of the turn
+        first = list(inner.writes)
+        outer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 4\r\n\r\n")
+        outer.write(b"ha")  # a dropped answer: half its body, then the connection closes
+        outer.close()
+        return first, inner.writes[1:], inner.closed
+
+    first, then, closed = asyncio.run(scenario())
+    assert first == [b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}"]
+    assert then == [b"HTTP/1.1 200 OK\r\ncontent-length: 4\r\n\r\nha"] and closed
