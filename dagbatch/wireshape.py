@@ -8,6 +8,7 @@ does not know, as the service does; the models prune what the 2017 schema lacks.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, Final
 
 #: A shape maps each property name to the shape of its value (an object or a list of objects),
@@ -144,6 +145,53 @@ def unknown_property(value: Any, shape: Shape, prefix: str = "") -> str | None:
             if found is not None:
                 return found
     return None
+
+
+@dataclass(frozen=True, slots=True)
+class ShapeCheck:
+    """A shape compiled for ``only_known``: its names, and the checks of the names whose
+    values are objects (or lists of objects)."""
+
+    names: frozenset[str]
+    nested: Mapping[str, ShapeCheck]
+    nested_names: frozenset[str]
+
+
+def compile_shape(shape: Shape) -> ShapeCheck:
+    """The ``ShapeCheck`` of a shape."""
+    nested = {name: compile_shape(sub) for name, sub in shape.items() if sub is not None}
+    return ShapeCheck(frozenset(shape), nested, frozenset(nested))
+
+
+def only_known(value: Any, check: ShapeCheck) -> bool:
+    """True when ``unknown_property(value, shape)`` is None for the shape ``check`` was
+    compiled from: the same walk with set operations and no paths built (the emulator runs
+    it on every task it receives, ``unknown_property`` only to name what it rejects)."""
+    if isinstance(value, dict):
+        if not check.names.issuperset(value):
+            return False
+        if check.nested_names.isdisjoint(value):
+            return True
+        nested = check.nested
+        for name in check.nested_names.intersection(value):
+            child = value[name]
+            if child is not None and not only_known(child, nested[name]):
+                return False
+        return True
+    if isinstance(value, list):
+        for item in value:
+            if not only_known(item, check):
+                return False
+    return True
+
+
+TASK_CHECK_2025: Final = compile_shape(TASK_SHAPE_2025)
+TASK_CHECK_2017: Final = compile_shape(TASK_SHAPE_2017)
+
+
+def task_shape_check(api_version: str) -> ShapeCheck:
+    """The compiled ``task_shape`` of this api-version."""
+    return TASK_CHECK_2017 if api_version == "2017-09-01.6.0" else TASK_CHECK_2025
 
 
 # --- what a task's exitConditions decide ---

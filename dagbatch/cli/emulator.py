@@ -12,7 +12,6 @@ import click
 from dagbatch.cli.exit_codes import ExitCode
 from dagbatch.cli.options import local_node_options
 from dagbatch.emulator import DEV_ACCOUNT, DEV_KEY, OPERATIONS, FaultConfig
-from dagbatch.emulator.blobstore import AZURITE_BLOB_PORT, StorageAccount
 from dagbatch.redact import redact
 
 
@@ -153,6 +152,8 @@ def emulator_cmd(
         )
     except ValueError as exc:
         raise click.UsageError(str(exc)) from exc
+    from dagbatch.emulator.blobstore import AZURITE_BLOB_PORT, StorageAccount
+
     storage: StorageAccount | None = None
     if storage_connection_string:
         try:

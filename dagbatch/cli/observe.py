@@ -13,37 +13,29 @@ import time
 from collections.abc import Callable, Coroutine
 from functools import partial
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
 import click
 import orjson
 
 from dagbatch.cli.exit_codes import ExitCode, exit_code_of, fail
 from dagbatch.cli.options import client_from_options, service_options
+from dagbatch.defaults import STDERR_TASKS
 from dagbatch.errors import AuthenticationError, ConfigError, DagbatchError, SubmitError
-from dagbatch.observe import steer
-from dagbatch.observe.model import JobStatus, RerunReport
-from dagbatch.observe.render import (
-    render_finish,
-    render_rerun,
-    render_rerun_plan,
-    render_status,
-)
-from dagbatch.observe.service import JobService
-from dagbatch.observe.status import (
-    STDERR_TASKS,
-    WorkflowView,
-    build_status,
-    plan_job_id,
-    plan_view,
-    read_snapshot,
-)
-from dagbatch.observe.watch import Tick, watch
-from dagbatch.submit.client import BatchClient, redact
+from dagbatch.redact import redact
+
+# ``dagbatch.observe`` (httpx, pydantic) is imported by the commands when they run:
+# `dagbatch --help` and `dagbatch status --help` import none of it.
+if TYPE_CHECKING:
+    from dagbatch.observe.model import JobStatus
+    from dagbatch.observe.service import JobService
+    from dagbatch.observe.status import WorkflowView
+    from dagbatch.observe.watch import Tick
+    from dagbatch.submit.client import BatchClient
 
 F = TypeVar("F", bound=Callable[..., Any])
 #: A plan's view, or how to load it (in a thread, while the tasks are listed).
-ViewSource = WorkflowView | Callable[[], WorkflowView] | None
+ViewSource: TypeAlias = "WorkflowView | Callable[[], WorkflowView] | None"
 T = TypeVar("T")
 
 
@@ -83,6 +75,9 @@ def _run(
     body: Callable[[JobService, ViewSource, BatchClient], Coroutine[Any, Any, T]],
 ) -> T:
     """Open the view and the client, run ``body``, close; library errors exit the one way."""
+    from dagbatch.observe.service import JobService
+    from dagbatch.observe.status import plan_job_id, plan_view
+
     try:
         jid = plan_job_id(plan_dir, job_id) if plan_dir is not None else job_id
         if not jid:
@@ -135,6 +130,8 @@ def status_cmd(
 ) -> None:
     """Where is my workflow? Counts by state and wave, running and failed tasks, the tasks
     that can never run and why, and a verdict (also the exit code)."""
+    from dagbatch.observe.render import render_status
+    from dagbatch.observe.status import build_status, read_snapshot
 
     async def body(service: JobService, view: ViewSource, _: BatchClient) -> JobStatus:
         v, snap = await read_snapshot(service, view, stderr_tasks=stderr_tasks)
@@ -187,6 +184,9 @@ def watch_cmd(
 ) -> None:
     """The status, refreshed until the job completes or is stuck: a live display on a
     terminal, one line per change otherwise; the exit code is the last verdict."""
+    from dagbatch.observe.render import render_finish, render_status
+    from dagbatch.observe.watch import watch
+
     target = _target(plan_dir, job_id)
     live: Any = None
     if not plain and sys.stdout.isatty():
@@ -267,6 +267,11 @@ def rerun_cmd(
 ) -> None:
     """Reactivate failed tasks (Batch's reactivate task) so the tasks that waited on them run.
     Says first which tasks will resume and which stay stuck for other reasons."""
+    from dagbatch.observe import steer
+    from dagbatch.observe.model import RerunReport
+    from dagbatch.observe.render import render_rerun, render_rerun_plan
+    from dagbatch.observe.status import read_snapshot
+
     if not failed and not tasks:
         _echo("error: say what to rerun: --failed, or --task ID (repeatable)", err=True)
         sys.exit(ExitCode.USAGE)
@@ -308,6 +313,9 @@ def finish_cmd(
     """When only tasks that can never run remain, terminate them (Batch's terminate task) so
     the job completes; lists what it terminated and why. Never touches a task that could
     still run."""
+    from dagbatch.observe import steer
+    from dagbatch.observe.render import render_finish
+    from dagbatch.observe.status import read_snapshot
 
     async def body(service: JobService, view: ViewSource, _: BatchClient) -> Any:
         v, snap = await read_snapshot(service, view, stderr_tasks=0)

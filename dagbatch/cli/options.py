@@ -6,11 +6,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from dagbatch.submit.client import BatchClient, connect
+if TYPE_CHECKING:
+    from dagbatch.submit.client import BatchClient
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -57,6 +58,8 @@ def client_from_options(
     **options: Any,
 ) -> BatchClient:
     """The client the service options describe (``ConfigError`` says what is missing)."""
+    from dagbatch.submit.client import connect  # httpx: not imported for --help
+
     return connect(endpoint, account, account_key, auth=auth_kind, **options)
 
 

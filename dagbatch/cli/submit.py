@@ -18,10 +18,9 @@ import orjson
 
 from dagbatch.cli.exit_codes import ExitCode, fail
 from dagbatch.cli.options import client_from_options, service_options
+from dagbatch.defaults import DEFAULT_TIMEOUT
 from dagbatch.errors import ConfigError, DagbatchError, PlanError
-from dagbatch.plan import PLAN_FILE, batch_entry, journal_file
 from dagbatch.redact import redact
-from dagbatch.submit.client import DEFAULT_TIMEOUT
 from dagbatch.submit.concurrency import DEFAULT_CONCURRENCY, MAX_CONCURRENCY, MIN_CONCURRENCY
 from dagbatch.submit.journal import JournalExists, read_journal
 from dagbatch.submit.progress import make_progress
@@ -33,8 +32,9 @@ from dagbatch.submit.retry import (
     DEFAULT_MAX_TOTAL_WAIT,
     RetryPolicy,
 )
-from dagbatch.submit.submission import submit_plan
 
+# The plan format (pydantic) and the submission (httpx) are imported by the functions that
+# use them: `dagbatch --help` and `dagbatch submit --help` import neither.
 if TYPE_CHECKING:
     from dagbatch.compiler.pipeline import CompiledPlan
 
@@ -71,6 +71,7 @@ def _plan_from_source(
     from dagbatch.compiler.export import write_plan
     from dagbatch.compiler.loader import load_workflow
     from dagbatch.compiler.pipeline import CompileOptions, compile_graph
+    from dagbatch.plan import PLAN_FILE, journal_file
 
     if resume and job_id:
         # Resume the plan that was submitted, never a new compile of the workflow: a workflow
@@ -104,6 +105,8 @@ def _plan_from_source(
 
 def _warn_if_plans_differ(compiled: CompiledPlan, plan_dir: Path) -> None:
     """Warn when ``compiled`` has other batches than the plan directory ``plan_dir``."""
+    from dagbatch.plan import PLAN_FILE, batch_entry
+
     try:
         submitted = orjson.loads((plan_dir / PLAN_FILE).read_bytes()).get("batches")
     except (OSError, orjson.JSONDecodeError):
@@ -294,6 +297,8 @@ def submit_cmd(
     Credentials come from AZURE_BATCH_ENDPOINT, AZURE_BATCH_ACCOUNT and AZURE_BATCH_ACCESS_KEY
     (or the options). An interrupted submission continues with --resume.
     """
+    from dagbatch.submit.submission import submit_plan
+
     try:
         client = client_from_options(
             endpoint,

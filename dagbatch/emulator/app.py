@@ -22,6 +22,7 @@ the error factory in ``replies``. Served operations (paths relative to the accou
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from email.utils import parsedate_to_datetime
@@ -195,14 +196,20 @@ class BatchEmulatorApp:
         rng = request_rng(config.seed, request.method, path, body, occurrence)
         faults = config if op in config.operations else None
         drop = False
+        reply_at = 0.0
         if faults is not None:
             if faults.latency_ms:
-                await asyncio.sleep(faults.latency_ms / 1000.0)
+                # The answer leaves latency_ms after the request was read: the request is
+                # processed meanwhile (``Ctx.hold``), so its CPU time is not added to the
+                # latency, and the wait never holds the event loop.
+                reply_at = time.monotonic() + faults.latency_ms / 1000.0
             fault = pick_request_fault(faults, rng)
             if fault is not None:
                 with self.store.lock:
                     self.store.counters.faults[fault] += 1
             retry = {"Retry-After": str(faults.retry_after)}
+            if fault in ("throttle", "busy", "internal") and reply_at:
+                await asyncio.sleep(reply_at - time.monotonic())
             if fault == "throttle":
                 reply = replies.error(
                     base, 429, "TooManyRequests", "The server is throttling requests."
@@ -218,7 +225,10 @@ class BatchEmulatorApp:
                     base, 500, "InternalError", "The server encountered an internal error."
                 )
             drop = fault == "drop"
-        return Ctx(request, op, api_version, base, body, rng, faults, drop, self.store, self.engine)
+        return Ctx(
+            request, op, api_version, base, body, rng, faults, drop, self.store, self.engine,
+            reply_at,
+        )
 
     async def _read_body(self, request: Request, base: str, api_version: str) -> bytes:
         """The body, read no further than the service would accept: at the api-version's
@@ -245,7 +255,9 @@ class BatchEmulatorApp:
                 chunks.append(chunk)
 
         try:
-            await asyncio.wait_for(read(), READ_TIMEOUT)
+            # A deadline over this task, not wait_for: no second task per request.
+            async with asyncio.timeout(READ_TIMEOUT):
+                await read()
         except TimeoutError as exc:
             reply = replies.error(
                 base, 408, "RequestTimeout", "The request body was not received in time."
@@ -261,14 +273,18 @@ class BatchEmulatorApp:
 
     def endpoint(self, op: str, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         async def run(request: Request) -> Response:
+            ctx: Ctx | None = None
             try:
                 ctx = await self._prologue(request, op)
                 response = await handler(ctx)
                 if ctx.drop:
                     self._decorate(request, response)
+                    await ctx.hold()
                     return replies.DroppedResponse(response)
             except replies.Reply as reply:
                 response = reply.response
+            if ctx is not None:
+                await ctx.hold()
             self._decorate(request, response)
             with self.store.lock:
                 self.store.counters.responses[response.status_code] += 1

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -36,6 +38,15 @@ class Ctx:
     drop: bool
     store: EmulatorStore
     engine: Any = None
+    #: ``time.monotonic()`` before which the answer is not sent (the injected latency).
+    reply_at: float = 0.0
+
+    async def hold(self) -> None:
+        """Wait (asynchronously) until ``reply_at``: the latency runs from the moment the
+        request was read, while it is processed, not after."""
+        delay = self.reply_at - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
 
     def param(self, name: str) -> str:
         """A path parameter (``job_id``, ``task_id``)."""

@@ -21,6 +21,7 @@ import threading
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any, Final, Protocol
 
 from dagbatch import wireshape
@@ -94,6 +95,8 @@ class TaskSpec:
 
 
 DEFAULT_SPEC: Final = TaskSpec()
+#: The task properties ``task_spec`` reads: a task with none of them has the default spec.
+_SPEC_KEYS: Final = frozenset({"constraints", "requiredSlots", "exitConditions"})
 
 
 def task_spec(task: dict[str, Any]) -> TaskSpec | None:
@@ -286,7 +289,10 @@ class Engine:
         return budget <= 0
 
     def wake(self) -> None:
-        """Lock held. Ask the engine thread for a round."""
+        """Lock held. Ask the engine thread for a round (none without a runner: no task
+        starts or ends then, and timers wake the thread on their own)."""
+        if self.runner is None:
+            return
         self._dirty = True
         self.cond.notify()
 
@@ -323,36 +329,48 @@ class Engine:
         if g is None:
             self.job_created(job)
             g = job.graph
+        items = items if isinstance(items, list) else list(items)
+        if items:
+            # Room for every new position at once (the defaults of a task not yet added).
+            grow = max(items, key=itemgetter(0))[0] + 1 - len(g.specs)
+            if grow > 0:
+                g.specs.extend([None] * grow)
+                g.deps.extend([None] * grow)
+                g.pending.extend([0] * grow)
+                g.blocked.extend(bytes(grow))
+                g.queued.extend(bytes(grow))
+                g.attempt.extend([0] * grow)
+                g.generation.extend([0] * grow)
+        specs = g.specs
+        by_id = g.by_id
         for pos, task in items:
-            while len(g.specs) <= pos:
-                g.specs.append(None)
-                g.deps.append(None)
-                g.pending.append(0)
-                g.blocked.append(0)
-                g.queued.append(0)
-                g.attempt.append(0)
-                g.generation.append(0)
-            g.specs[pos] = task_spec(task)
+            # Most tasks carry none of the run facts: no TaskSpec to build.
+            specs[pos] = None if _SPEC_KEYS.isdisjoint(task) else task_spec(task)
             depends = task.get("dependsOn")
             if isinstance(depends, dict):
-                ids = tuple(
-                    dict.fromkeys(
-                        i.lower() for i in depends.get("taskIds") or () if isinstance(i, str)
+                listed = depends.get("taskIds") or ()
+                try:
+                    ids = tuple(dict.fromkeys(map(str.lower, listed)))
+                except TypeError:  # not every id a string: the strings only
+                    ids = tuple(dict.fromkeys(i.lower() for i in listed if isinstance(i, str)))
+                listed_ranges = depends.get("taskIdRanges")
+                ranges = (
+                    tuple(
+                        (int(r["start"]), int(r["end"]))
+                        for r in listed_ranges
+                        if isinstance(r, dict)
+                        and isinstance(r.get("start"), int)
+                        and isinstance(r.get("end"), int)
                     )
-                )
-                ranges = tuple(
-                    (int(r["start"]), int(r["end"]))
-                    for r in depends.get("taskIdRanges") or ()
-                    if isinstance(r, dict)
-                    and isinstance(r.get("start"), int)
-                    and isinstance(r.get("end"), int)
+                    if listed_ranges
+                    else ()
                 )
                 if ids or ranges:
                     g.deps[pos] = (ids, ranges)
                     for key in ids:
-                        lst = g.by_id.get(key)
+                        lst = by_id.get(key)
                         if lst is None:
-                            g.by_id[key] = [pos]
+                            by_id[key] = [pos]
                         else:
                             lst.append(pos)
             self._recount(job, pos)

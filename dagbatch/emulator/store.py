@@ -129,6 +129,11 @@ class EmulatorStore:
         self._serial += 1
         return self._serial
 
+    @property
+    def last_serial(self) -> int:
+        """The serial number handed out last. Lock held."""
+        return self._serial
+
     def occurrence(self, key: bytes) -> int:
         """How many times a request with this key was seen before (and count this one)."""
         with self.lock:
@@ -138,24 +143,37 @@ class EmulatorStore:
 
     def add_task(self, job: Job, task_id: str, raw: bytes, now: float) -> int:
         """Store a task that passed every check. Lock held. Returns its serial."""
-        serial = self.next_serial()
         job.index[task_id.lower()] = len(job.task_ids)
-        job.task_ids.append(task_id)
-        job.task_raw.append(raw)
-        job.task_created.append(now)
-        job.task_serial.append(serial)
-        job.task_state.append(0)
-        job.task_prev.append(255)
-        job.task_state_time.append(now)
-        job.task_start.append(0.0)
-        job.task_end.append(0.0)
-        job.task_exit.append(NO_EXIT)
-        job.task_retry.append(0)
-        job.task_requeue.append(0)
-        job.live_tasks += 1
+        self.add_tasks(job, [task_id], [raw], now)
+        return self._serial
+
+    def add_tasks(self, job: Job, task_ids: list[str], raws: list[bytes], now: float) -> None:
+        """Store tasks that passed every check, in order, their lower-cased ids already in
+        ``job.index`` at their positions (from ``len(job.task_ids)`` on). Lock held. Their
+        serials are consecutive, from ``last_serial + 1`` on."""
+        n = len(task_ids)
+        if n == 0:
+            return
+        first = self._serial + 1
+        self._serial += n
+        job.task_ids.extend(task_ids)
+        job.task_raw.extend(raws)
+        times = array("d", (now,)) * n
+        job.task_created.extend(times)
+        job.task_serial.extend(range(first, first + n))
+        job.task_state.extend(bytes(n))
+        job.task_prev.extend(b"\xff" * n)
+        job.task_state_time.extend(times)
+        zeros = array("d", (0.0,)) * n
+        job.task_start.extend(zeros)
+        job.task_end.extend(zeros)
+        job.task_exit.extend(array("q", (NO_EXIT,)) * n)
+        counts = array("i", (0,)) * n
+        job.task_retry.extend(counts)
+        job.task_requeue.extend(counts)
+        job.live_tasks += n
         job.modified = now
-        self.counters.tasks_added += 1
-        return serial
+        self.counters.tasks_added += n
 
     # --- for tests and tools ---
 

@@ -12,14 +12,24 @@ from typing import Any
 
 import orjson
 
-from dagbatch.wireshape import Shape, task_shape, unknown_property
+from dagbatch.wireshape import (
+    Shape,
+    ShapeCheck,
+    only_known,
+    task_shape,
+    task_shape_check,
+    unknown_property,
+)
 
 __all__ = [
     "Shape",
+    "ShapeCheck",
     "error_body",
     "error_dict",
     "iter_exit_options",
+    "only_known",
     "task_shape",
+    "task_shape_check",
     "unknown_property",
 ]
 

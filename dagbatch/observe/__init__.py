@@ -27,6 +27,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
 
+from dagbatch.defaults import STDERR_TASKS
 from dagbatch.errors import ConfigError
 from dagbatch.observe import steer
 from dagbatch.observe.model import (
@@ -44,7 +45,6 @@ from dagbatch.observe.model import (
 )
 from dagbatch.observe.service import JobService
 from dagbatch.observe.status import (
-    STDERR_TASKS,
     Snapshot,
     WorkflowView,
     build_status,

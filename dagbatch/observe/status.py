@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from dagbatch.defaults import STDERR_TASKS
 from dagbatch.errors import ConfigError, PlanError
 from dagbatch.observe.model import (
     OUTCOMES,
@@ -42,9 +43,6 @@ from dagbatch.observe.stranded import (
     strand_of,
 )
 from dagbatch.plan import PLAN_FILE, LoadedPlan, PlanManifest, load_plan
-
-#: Failed tasks whose stderr.txt tail is read (the first ones, by end time).
-STDERR_TASKS = 10
 
 
 @dataclass(frozen=True)

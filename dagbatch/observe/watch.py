@@ -9,10 +9,10 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from dagbatch.defaults import STDERR_TASKS
 from dagbatch.observe.model import FinishReport, JobStatus
 from dagbatch.observe.service import JobService
 from dagbatch.observe.status import (
-    STDERR_TASKS,
     Snapshot,
     WorkflowView,
     build_status,

@@ -38,6 +38,7 @@ import httpcore  # noqa: F401 - imported by httpx's transport on first use; here
 import httpx
 import orjson
 
+from dagbatch.defaults import DEFAULT_TIMEOUT
 from dagbatch.errors import (
     AuthenticationError,
     BatchServiceError,
@@ -71,8 +72,6 @@ __all__ = [
 
 log = logging.getLogger("dagbatch.submit.client")
 
-#: Per-request timeout, seconds (``--timeout``).
-DEFAULT_TIMEOUT = 60.0
 #: Longest wait for a connection to be made, seconds: an unreachable endpoint is reported
 #: after this, not after the whole request timeout.
 CONNECT_TIMEOUT = 10.0

@@ -3,12 +3,14 @@ connections, strange signatures, unknown api-versions, exposure beyond loopback.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 import threading
 import time
 import tracemalloc
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -16,7 +18,7 @@ import pytest
 
 from dagbatch import signing
 from dagbatch.emulator import DEV_ACCOUNT, DEV_KEY, app
-from dagbatch.emulator.server import EmulatorServer, exposure_warning
+from dagbatch.emulator.server import EmulatorServer, OneSendTransport, exposure_warning
 
 V2025 = "2025-06-01"
 
@@ -191,3 +193,93 @@ def test_the_endpoint_accepts_connections_as_soon_as_it_is_known() -> None:
             pass
     finally:
         server._sock.close()
+
+
+def _add_one(server: EmulatorServer, job_id: str, task_id: str) -> tuple[int, float]:
+    """POST one task to addtaskcollection; (status, seconds until the answer)."""
+    body = json.dumps({"value": [{"id": task_id, "commandLine": "echo"}]}).encode()
+    path = f"/jobs/{job_id}/addtaskcollection"
+    query = [("api-version", V2025)]
+    headers = signed_headers(
+        "POST",
+        path,
+        query,
+        **{"content-type": "application/json", "content-length": str(len(body))},
+    )
+    started = time.monotonic()
+    response = httpx.post(
+        f"{server.endpoint}{path}?api-version={V2025}", content=body, headers=headers, timeout=30
+    )
+    return response.status_code, time.monotonic() - started
+
+
+def test_latency_runs_while_the_request_is_processed(emulator_factory: Any) -> None:
+    """--latency-ms holds each answer until that long after the request was read: the
+    request is processed meanwhile (its tasks are stored before the answer leaves), and the
+    wait holds neither the event loop nor other requests."""
+    latency = 1.0
+    server = emulator_factory(latency_ms=latency * 1000)
+    create_job(server, "slow")
+    with ThreadPoolExecutor(1) as pool:
+        started = time.monotonic()
+        answer = pool.submit(_add_one, server, "slow", "first")
+        while not server.store.task_ids("slow") and time.monotonic() < started + 10:
+            time.sleep(0.01)
+        stored_after = time.monotonic() - started
+        status, waited = answer.result(timeout=30)
+    assert server.store.task_ids("slow") == ["first"]
+    assert stored_after < latency / 2, stored_after  # stored at once, not after the wait
+    assert status == 200 and waited >= latency
+    # Eight requests at once: each waits the latency, together (one after the other would
+    # take eight latencies).
+    started = time.monotonic()
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(lambda i: _add_one(server, "slow", f"t{i}"), range(8)))
+    elapsed = time.monotonic() - started
+    assert all(status == 200 and waited >= latency for status, waited in results), results
+    assert elapsed < 4 * latency, elapsed
+    assert sorted(server.store.task_ids("slow")) == sorted(["first", *(f"t{i}" for i in range(8))])
+
+
+class _Recorder(asyncio.Transport):
+    """The transport under OneSendTransport: records each write (one socket send each)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes: list[bytes] = []
+        self.closed = False
+
+    def write(self, data: Any) -> None:
+        self.writes.append(bytes(data))
+
+    def is_closing(self) -> bool:
+        return self.closed
+
+    def close(self) -> None:
+        self.closed = True
+
+    def get_write_buffer_size(self) -> int:
+        return 0
+
+
+def test_an_answer_leaves_in_one_send() -> None:
+    """What is written in one turn of the event loop (uvicorn's status line and headers, then
+    the body) reaches the socket in one write, in order; close sends what is held first."""
+
+    async def scenario() -> tuple[list[bytes], list[bytes], bool]:
+        inner = _Recorder()
+        outer = OneSendTransport(inner, asyncio.get_running_loop())
+        outer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n")
+        outer.write(b"")
+        outer.write(b"{}")
+        assert inner.writes == [] and outer.get_write_buffer_size() == 40
+        await asyncio.sleep(0)  # the end of the turn
+        first = list(inner.writes)
+        outer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 4\r\n\r\n")
+        outer.write(b"ha")  # a dropped answer: half its body, then the connection closes
+        outer.close()
+        return first, inner.writes[1:], inner.closed
+
+    first, then, closed = asyncio.run(scenario())
+    assert first == [b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}"]
+    assert then == [b"HTTP/1.1 200 OK\r\ncontent-length: 4\r\n\r\nha"] and closed
