@@ -14,7 +14,6 @@ docs/BATCH_FACTS.md ("BF" below, by section of the run-time rules).
 from __future__ import annotations
 
 import bisect
-import gc
 import heapq
 import re
 import threading
@@ -26,6 +25,7 @@ from typing import Any, Final, Protocol
 
 from dagbatch import wireshape
 from dagbatch.emulator.store import NO_EXIT, EmulatorStore, Job, now
+from dagbatch.gcpause import gc_paused
 
 ACTIVE: Final = 0
 PREPARING: Final = 1
@@ -245,13 +245,8 @@ class Engine:
                 # A round allocates many short-lived objects and no cycles; a full collection
                 # in its middle would scan every task of every job, so collection waits for
                 # the round's end (at most ``budget`` tasks).
-                collecting = gc.isenabled()
-                gc.disable()
-                try:
+                with gc_paused():
                     more = self._step()
-                finally:
-                    if collecting:
-                        gc.enable()
                 if more or self._due or self._dirty:
                     # Let request handlers in between rounds: a short blocking wait gives
                     # up the GIL and the lock (a zero wait would take the lock straight back).

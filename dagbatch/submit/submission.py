@@ -27,7 +27,8 @@ import time
 from pathlib import Path
 
 from dagbatch.errors import ConfigError
-from dagbatch.plan import journal_file, load_plan
+from dagbatch.gcpause import gc_frozen
+from dagbatch.plan import LoadedPlan, journal_file, load_plan
 from dagbatch.redact import install_log_redaction
 from dagbatch.submit.client import BatchClient
 from dagbatch.submit.compare import task_differences
@@ -83,6 +84,37 @@ async def submit_plan_async(
             "adaptive)"
         )
     plan = load_plan(Path(plan_dir))
+    with gc_frozen():  # the plan lives as long as the submission (dagbatch.gcpause)
+        return await _submit(
+            plan,
+            plan_dir,
+            job_id=job_id,
+            client=client,
+            concurrency=concurrency,
+            resume=resume,
+            journal_path=journal_path,
+            create_job=create_job,
+            pool_id=pool_id,
+            progress=progress,
+            started=started,
+        )
+
+
+async def _submit(
+    plan: LoadedPlan,
+    plan_dir: Path,
+    *,
+    job_id: str | None,
+    client: BatchClient,
+    concurrency: int | None,
+    resume: bool,
+    journal_path: Path | None,
+    create_job: bool,
+    pool_id: str | None,
+    progress: Progress | None,
+    started: float,
+) -> SubmitReport:
+    """``submit_plan_async`` once the plan is loaded and checked."""
     if create_job and not pool_id and not plan.job.get("poolInfo"):
         raise ConfigError("--create-job needs --pool-id (job.json has no poolInfo)")
     job_id = job_id or plan.manifest.jobId
