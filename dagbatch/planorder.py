@@ -12,10 +12,10 @@ segment, found in the same pass as the check, at about the cost of the check alo
 [docs/BATCH_FACTS.md: results come back in any order, and what the service does with a child
 whose parent does not exist yet is undocumented.]
 
-``order_segments`` computes them in one pass over the plan and is also its dependency check:
-every parent a task names (``dependsOn.taskIds``, or a plan task whose integer id a
-``dependsOn.taskIdRanges`` entry covers) must be a task of the plan, in an earlier wave or
-earlier in the same batch.
+``order_segments`` computes them in one pass over the plan, and that pass is also the plan's
+dependency check: no task id twice (ignoring case), and every parent a task names
+(``dependsOn.taskIds``, or a plan task whose integer id a ``dependsOn.taskIdRanges`` entry
+covers) a task of the plan, in an earlier wave or earlier in the same batch.
 """
 
 from __future__ import annotations
@@ -73,10 +73,15 @@ class _Order:
                 zip(map(str.lower, b.task_ids), range(n, n + len(b.task_ids)), strict=True)
             )
             n += len(b.task_ids)
+            if len(self.seq_of) != n:
+                raise _twice(batches)
         self.total = n
-        numbered = sorted((int(i), s) for i, s in self.seq_of.items() if i.isdigit())
-        self.numbers = [n for n, _ in numbered]
-        self.number_seqs = [s for _, s in numbered]
+        # The plan's integer ids in order, and where each is: what a range covers.
+        digits = list(filter(str.isdigit, self.seq_of))
+        numbers = list(map(int, digits))
+        by_number = sorted(range(len(numbers)), key=numbers.__getitem__)
+        self.numbers = [numbers[k] for k in by_number]
+        self.number_seqs = [self.seq_of[digits[k]] for k in by_number]
 
     def where(self, seq: int) -> tuple[int, int, int]:
         """(wave, batch index, position in the batch) of task ``seq``."""
@@ -100,6 +105,18 @@ class _Order:
             f"which is in batch {index}, wave {wave}: a parent must be in an earlier wave or "
             "earlier in the same batch (were the waves relabelled?)",
         )
+
+
+def _twice(batches: Sequence[Batch]) -> PlanError:
+    """The first task id the plan holds twice (ids are unique ignoring case), and where."""
+    seen: dict[str, str] = {}
+    for b in batches:
+        for task_id in b.task_ids:
+            key = task_id.lower()
+            if key in seen:
+                return PlanError(f"task id {task_id!r} appears twice ({seen[key]}, {b.file})")
+            seen[key] = b.file
+    return PlanError("a task id appears twice")  # not reached: the caller found one
 
 
 def _id_parents(order: _Order, task: dict[str, Any], seq: int, ids: Sequence[Any]) -> list[int]:
@@ -146,9 +163,10 @@ def order_segments(batches: Sequence[Batch]) -> tuple[Segment, ...]:
             depends = task.get("dependsOn")
             if isinstance(depends, dict):
                 ids: Sequence[Any] = depends.get("taskIds") or ()
-                if len(ids) == 1 and ids[0].__class__ is str and ids[0].lower() in seq_of:
-                    parents = [seq_of[ids[0].lower()]]  # one parent: the common case, inline
-                    newest = parents[0]
+                one = seq_of.get(ids[0].lower()) if len(ids) == 1 and type(ids[0]) is str else None
+                if one is not None:
+                    parents = [one]  # one parent: the common case, inline
+                    newest = one
                 else:
                     parents = _id_parents(order, task, seq, ids) if ids else []
                     newest = max(parents, default=-1)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import tempfile
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 
@@ -96,3 +98,47 @@ def test_every_compiled_plan_passes_the_checks_and_cuts_into_parent_first_segmen
                 covered = [n for i, n in numbered.items() if r["start"] <= i <= r["end"]]
                 newest = max([newest, *covered])
         assert s.after == newest < s.number
+
+
+@pytest.mark.parametrize(
+    ("batches", "where"),
+    [
+        (
+            [(1, [{"id": "a", "commandLine": "x"}, {"id": "A", "commandLine": "x"}])],
+            "000001.json, batches/000001.json",
+        ),
+        (
+            [(1, _fan(2)), (1, [{"id": "2", "commandLine": "x"}])],
+            "000001.json, batches/000002.json",
+        ),
+    ],
+)
+def test_a_task_id_twice_is_refused_naming_both_files(
+    tmp_path: Path, batches: list[tuple[int, list[dict[str, object]]]], where: str
+) -> None:
+    """Ids are unique ignoring case, within a batch and across batches."""
+    with pytest.raises(PlanError, match=f"appears twice \\(batches/{where}\\)"):
+        load_plan(write_plan(tmp_path / "p", batches))
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"[]",
+        b'{"value": {}}',
+        b'{"value": [1]}',
+        b'{"value": [{"commandLine": "x"}]}',
+        b'{"value": [{"id": 7, "commandLine": "x"}]}',
+        b'{"value": [{"id": "a", "commandLine": "x"}, "b"]}',
+    ],
+)
+def test_a_batch_file_that_is_not_a_task_collection_is_refused(tmp_path: Path, body: bytes) -> None:
+    """Even with a matching sha256 (the plan was written so): the file names itself."""
+    plan = write_plan(tmp_path / "p", [(1, _fan(1))])
+    (plan / "batches" / "000001.json").write_bytes(body)
+    manifest = orjson.loads((plan / "plan.json").read_bytes())
+    manifest["batches"][0]["sha256"] = hashlib.sha256(body).hexdigest()
+    manifest["batches"][0]["bytes"] = len(body)
+    (plan / "plan.json").write_bytes(orjson.dumps(manifest))
+    with pytest.raises(PlanError, match=r"000001\.json is not a task collection body"):
+        load_plan(plan)
