@@ -155,8 +155,7 @@ def task_errors(tasks: list[dict[str, Any]], job: Job) -> list[dict[str, Any] | 
             errors.append(
                 wire.error_dict(
                     "InvalidPropertyValue",
-                    "The value provided for one of the properties in the request body is "
-                    "invalid.",
+                    "The value provided for one of the properties in the request body is invalid.",
                     {"PropertyName": "id", "PropertyValue": str(task_id)},
                 )
             )
@@ -175,8 +174,7 @@ def task_errors(tasks: list[dict[str, Any]], job: Job) -> list[dict[str, Any] | 
             errors.append(
                 wire.error_dict(
                     "InvalidPropertyValue",
-                    "The value provided for one of the properties in the request body is "
-                    "invalid.",
+                    "The value provided for one of the properties in the request body is invalid.",
                     {"PropertyName": "commandLine"},
                 )
             )
@@ -199,7 +197,10 @@ def _dependency_error(depends_on: Any, uses_dependencies: bool) -> dict[str, Any
             "TaskDependenciesNotSpecifiedOnJob",
             "The task has dependencies, but the job does not specify task dependencies.",
         )
-    ids = depends_on.get("taskIds") if isinstance(depends_on, dict) else None
+    shape = _dependency_shape_error(depends_on)
+    if shape is not None:
+        return shape
+    ids = depends_on.get("taskIds")
     if isinstance(ids, list):
         try:
             total = len("".join(ids))  # every id a string: the common case
@@ -212,6 +213,36 @@ def _dependency_error(depends_on: Any, uses_dependencies: bool) -> dict[str, Any
                 {"TaskIdsLength": str(total), "MaxLength": str(limits.TASK_IDS_CHAR_LIMIT)},
             )
     return None
+
+
+def _dependency_shape_error(depends_on: Any) -> dict[str, Any] | None:
+    """A ``dependsOn`` that is not the schema's shape (``taskIds``: strings; ``taskIdRanges``:
+    objects with integer ``start`` and ``end``), answered as the service answers a property
+    of the wrong type: per task, ``InvalidPropertyValue`` naming it (as for ``commandLine``).
+    [spec: BatchTaskDependencies, BatchTaskIdRange]"""
+    if not isinstance(depends_on, dict):
+        return _invalid("dependsOn", depends_on)
+    ids = depends_on.get("taskIds")
+    if ids is not None and (not isinstance(ids, list) or not set(map(type, ids)) <= {str}):
+        return _invalid("dependsOn.taskIds", ids)
+    ranges = depends_on.get("taskIdRanges")
+    if ranges is not None and not (
+        isinstance(ranges, list)
+        and all(
+            isinstance(r, dict) and type(r.get("start")) is int and type(r.get("end")) is int
+            for r in ranges
+        )
+    ):
+        return _invalid("dependsOn.taskIdRanges", ranges)
+    return None
+
+
+def _invalid(name: str, value: Any) -> dict[str, Any]:
+    return wire.error_dict(
+        "InvalidPropertyValue",
+        "The value provided for one of the properties in the request body is invalid.",
+        {"PropertyName": name, "PropertyValue": str(value)[:200]},
+    )
 
 
 def _exit_options_error(

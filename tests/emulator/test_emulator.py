@@ -448,6 +448,43 @@ def test_per_task_rules(batch: Batch, emulator: EmulatorServer) -> None:
     assert codes == {"act": "success"}
 
 
+def test_dependencies_of_the_wrong_type_are_refused_per_task(
+    batch: Batch, emulator: EmulatorServer
+) -> None:
+    """taskIds must be strings and ranges integer pairs: a task naming its parents otherwise
+    gets InvalidPropertyValue (naming the property) and is not stored; the emulator keeps
+    serving, and its scheduler indexes the good tasks."""
+    assert batch.create_job("typed", usesTaskDependencies=True).status_code == 201
+    tasks = [
+        {"id": "p", "commandLine": "x"},
+        {"id": "n", "commandLine": "x", "dependsOn": {"taskIds": [5]}},
+        {"id": "b", "commandLine": "x", "dependsOn": {"taskIds": True}},
+        {"id": "s", "commandLine": "x", "dependsOn": "p"},
+        {"id": "r", "commandLine": "x", "dependsOn": {"taskIdRanges": [{"start": "1", "end": 2}]}},
+        {"id": "f", "commandLine": "x", "dependsOn": {"taskIdRanges": [{"start": True, "end": 2}]}},
+        {"id": "ok", "commandLine": "x", "dependsOn": {"taskIds": ["p"]}},
+    ]
+    results = by_id(batch.add("typed", tasks))
+    names = {k: r.get("error", {}).get("values", [{}])[0].get("value") for k, r in results.items()}
+    assert {k: r["status"] for k, r in results.items()} == {
+        "p": "success",
+        "n": "clienterror",
+        "b": "clienterror",
+        "s": "clienterror",
+        "r": "clienterror",
+        "f": "clienterror",
+        "ok": "success",
+    }
+    assert names["n"] == names["b"] == "dependsOn.taskIds"
+    assert names["s"] == "dependsOn"
+    assert names["r"] == names["f"] == "dependsOn.taskIdRanges"
+    assert emulator.store.task_ids("typed") == ["p", "ok"]
+    assert (
+        by_id(batch.add("typed", [{"id": "later", "commandLine": "x"}]))["later"]["status"]
+        == "success"
+    )
+
+
 # --- reading tasks ---
 
 
