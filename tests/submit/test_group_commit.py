@@ -4,6 +4,8 @@ and the free-list transport of BatchClient."""
 from __future__ import annotations
 
 import asyncio
+import threading
+import time
 from pathlib import Path
 
 import orjson
@@ -121,3 +123,41 @@ def test_job_creation_is_journaled_before_the_first_confirmation(
     assert isinstance(records[created].get("creationTime"), str)
     assert kinds.index("send") < created < kinds.index("ok")  # overlapped, and in order
     assert read_journal(plan / "journal-job.jsonl").job_created_at
+
+
+@pytest.mark.parametrize(("fsync_s", "on_loop"), [(0.0, True), (0.003, False)])
+def test_a_fast_disk_syncs_on_the_loop_and_a_slow_one_in_a_worker(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fsync_s: float, on_loop: bool
+) -> None:
+    """Under INLINE_FSYNC_S an fsync costs less than handing it to a thread: it runs on the
+    loop, once for every confirmation of the loop's turn; a slower one goes to a worker so
+    the loop goes on. Either way commit returns only once the record is on disk."""
+    journal, _ = Journal.open(tmp_path / "j.jsonl", HEADER, resume=False)
+    threads: list[int] = []
+
+    def timed(fd: int) -> None:  # a disk of known speed (whatever this machine's is)
+        threads.append(threading.get_ident())
+        time.sleep(fsync_s)
+
+    monkeypatch.setattr(journal_module, "_datasync", timed)
+
+    async def confirm(n: int) -> None:
+        journal.confirmed([f"t{n}"])
+        written = journal._written
+        await journal.commit()
+        assert journal._synced >= written
+
+    async def run() -> None:
+        for rounds in range(3):  # the first fsync decides: measured, then kept to
+            await asyncio.gather(*(confirm(100 * rounds + n) for n in range(50)))
+
+    asyncio.run(asyncio.wait_for(run(), 30))
+    journal.close()
+    loop_thread = threading.get_ident()
+    later = threads[1:-1]  # after the first measurement, before close()
+    assert later and all((t == loop_thread) == on_loop for t in later)
+    if on_loop:
+        assert len(threads) <= 5  # one a round of 50 (and the one at close)
+    assert read_journal(tmp_path / "j.jsonl").confirmed == {
+        f"t{100 * r + n}" for r in range(3) for n in range(50)
+    }
