@@ -214,7 +214,7 @@ def max_task_ids_chars(deps: Sequence[Dependencies], ids: Sequence[str]) -> int:
 
 def _barrier_id(child: str, level: int, k: int, taken: set[str]) -> str:
     digest = hashlib.sha256(child.encode()).hexdigest()[:12]
-    stem = f"dagbatch-barrier-{digest}-" + (f"L{level}-" if level > 1 else "")
+    stem = f"{_BARRIER_PREFIX}{digest}-" + (f"L{level}-" if level > 1 else "")
     n = 0
     while True:
         bid = f"{stem}{k}" + (f"-{n}" if n else "")
@@ -224,21 +224,25 @@ def _barrier_id(child: str, level: int, k: int, taken: set[str]) -> str:
         n += 1
 
 
-def _slices(task_ids: Sequence[str], budget: int) -> list[list[str]]:
-    """Consecutive slices of ``task_ids``, each within ``budget`` characters (an id longer
-    than the budget alone in its slice), filled greedily: each slice ends where the running
-    total of lengths would pass the budget, found by bisection."""
+def _slices(task_ids: Sequence[str], budget: int) -> list[tuple[int, int]]:
+    """Consecutive slices ``task_ids[start:stop]``, as (start, stop), each within ``budget``
+    characters (an id longer than the budget alone in its slice), filled greedily: each slice
+    ends where the running total of lengths would pass the budget, found by bisection."""
     if not task_ids:
-        return [[]]
+        return [(0, 0)]
     ends = list(accumulate(map(len, task_ids)))  # characters of task_ids[: k + 1]
-    slices: list[list[str]] = []
+    slices: list[tuple[int, int]] = []
     start = 0
     while start < len(task_ids):
         before = ends[start - 1] if start else 0
         stop = max(bisect_right(ends, before + budget, lo=start), start + 1)
-        slices.append(list(task_ids[start:stop]))
+        slices.append((start, stop))
         start = stop
     return slices
+
+
+#: How every barrier id begins (``_barrier_id``).
+_BARRIER_PREFIX = "dagbatch-barrier-"
 
 
 def _with_barriers(
@@ -260,19 +264,34 @@ def _with_barriers(
     when = dict(spec.when)
     barriers: list[int] = []
     barriers_of: dict[int, tuple[int, ...]] = {}
-    by_id = dict(zip(ids, range(len(ids)), strict=True))
-    # Taken ids, lower-cased: ASCII ids with no upper-case letter are their own lower case.
-    joined = "".join(ids)
-    lower = joined.isascii() and joined.lower() == joined
-    taken = set(ids) if lower else set(map(str.lower, ids))
+    by_id: dict[str, int] | None = None  # user ids to indices, made only if needed
+    # Taken ids, lower-cased. Every barrier id starts with _BARRIER_PREFIX: when no user id
+    # holds it (ignoring case), no barrier id can clash with one, and only barrier ids need
+    # to be remembered.
+    joined = "".join(ids).lower()
+    taken = set(map(str.lower, ids)) if _BARRIER_PREFIX in joined else set()
     for child in over:
         cid = all_ids[child]
         dep = deps[child]
-        in_ids = set(map(by_id.__getitem__, dep.task_ids))
-        new_preds = list(filterfalse(in_ids.__contains__, preds[child]))
+        parents = preds[child]
+        # The parents named in taskIds, by index. Usually taskIds are the parents' ids in
+        # ``preds`` order (no ranges, no integer ids among them): one comparison says so.
+        level_ids: list[str] = list(dep.task_ids)
+        level_idx: list[int]
+        if len(parents) == len(level_ids) and dep.task_ids == tuple(
+            map(ids.__getitem__, parents)
+        ):
+            level_idx = list(parents)
+        else:
+            if by_id is None:
+                by_id = dict(zip(ids, range(len(ids)), strict=True))
+            level_idx = list(map(by_id.__getitem__, level_ids))
+        # The parents the child keeps: those its ranges select (none without ranges).
+        new_preds: list[int] = (
+            list(filterfalse(set(level_idx).__contains__, parents)) if dep.ranges else []
+        )
         # Level 1 barriers depend on slices of the parents; while the barriers' own ids are
         # over the budget, another level depends on slices of those (as deep as needed).
-        level_ids: list[str] = list(dep.task_ids)
         mine: list[int] = []
         level = 0
         stuck = False
@@ -283,11 +302,12 @@ def _with_barriers(
                 stuck = True  # slices of one id each: another level would not shrink it
                 break
             next_ids: list[str] = []
-            for k, part in enumerate(slices, start=1):
+            next_idx: list[int] = []
+            for k, (start, stop) in enumerate(slices, start=1):
+                part = level_ids[start:stop]
+                parent_idx = level_idx[start:stop]
                 bid = _barrier_id(cid, level, k, taken)
                 b = len(all_ids)
-                by_id[bid] = b
-                parent_idx = list(map(by_id.__getitem__, part))
                 of_level = f" (level {level})" if level > 1 else ""
                 all_ids.append(bid)
                 all_props.append(
@@ -307,10 +327,12 @@ def _with_barriers(
                             when[(p, b)] = w
                 mine.append(b)
                 next_ids.append(bid)
+                next_idx.append(b)
             level_ids = next_ids
+            level_idx = next_idx
         barriers.extend(mine)
         barriers_of[child] = tuple(mine)
-        new_preds.extend(by_id[t] for t in level_ids)
+        new_preds.extend(level_idx)
         preds[child] = new_preds
         deps[child] = Dependencies(tuple(level_ids), dep.ranges)
         if stuck:

@@ -48,10 +48,6 @@ def _id_problem(tid: str) -> Diagnostic:
     )
 
 
-#: An upper-case ASCII letter.
-_UPPER = re.compile("[A-Z]")
-
-
 def check_ids(spec: WorkflowSpec) -> list[Diagnostic]:
     """Id charset and length, duplicates ignoring case, ids that alias one integer."""
     ids = spec.ids
@@ -67,9 +63,10 @@ def check_ids(spec: WorkflowSpec) -> list[Diagnostic]:
     if not good:
         match = ID_PATTERN.fullmatch
         diags = [_id_problem(tid) for tid in ids if not match(tid)]
-    # Duplicates ignoring case: one set comparison in the common case of none. Ids without
-    # an upper-case letter (one search over them all) are their own lower case.
-    lower = joined.isascii() and not _UPPER.search(joined)
+    # Duplicates ignoring case: one set comparison in the common case of none. ASCII ids
+    # without an upper-case letter are their own lower case (one lower-casing of them all
+    # and a compare: several times quicker than a regular expression search for [A-Z]).
+    lower = joined.isascii() and joined.lower() == joined
     folded: Iterable[str] = ids if lower else map(str.lower, ids)
     if len(set(folded)) != len(ids):
         seen: dict[str, str] = {}
