@@ -16,7 +16,7 @@ import difflib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from itertools import repeat
+from itertools import compress, repeat
 from operator import is_
 from typing import Any, Final, NamedTuple
 
@@ -84,8 +84,9 @@ DEFAULT_INTENT = Intent()
 
 def special_intents(intents: Sequence[Intent]) -> list[int]:
     """The tasks whose intent is not ``DEFAULT_INTENT``, in index order; one C-level scan
-    in the common case of none."""
-    if all(map(is_, intents, repeat(DEFAULT_INTENT))):
+    in the common case of none (``count`` tries identity before equality, and an intent
+    equal to the default is the default: ``_intent_of`` returns ``DEFAULT_INTENT`` then)."""
+    if intents.count(DEFAULT_INTENT) == len(intents):
         return []
     return [i for i, it in enumerate(intents) if it is not DEFAULT_INTENT]
 
@@ -368,9 +369,7 @@ def normalize(
     ]
     props: list[Mapping[str, Any]] = quick  # type: ignore[assignment]
     intents: list[Intent] = [DEFAULT_INTENT] * len(ids)
-    for i, fast in enumerate(quick):
-        if fast is not None:
-            continue
+    for i in compress(range(len(quick)), map(is_, quick, repeat(None))):
         tid = ids[i]
         task = _task_from_attrs(node_attrs[i], tid, diags)
         if task is None:

@@ -16,6 +16,7 @@ from itertools import compress, repeat
 from typing import Final
 
 from dagbatch.compiler import exits, graphs
+from dagbatch.compiler.ranges import may_start_with
 from dagbatch.compiler.spec import WorkflowSpec, special_intents
 from dagbatch.errors import Diagnostic
 from dagbatch.limits import ID_CHARS, ID_PATTERN, MAX_ID_LENGTH
@@ -99,7 +100,11 @@ def check_ids(spec: WorkflowSpec) -> list[Diagnostic]:
     # canonical ids would be duplicates), so look only then.
     by_int: dict[int, list[str]] = defaultdict(list)
     digits = list(map(ids.__getitem__, spec.integer_like))
-    padded_or_signed = compress(digits, map(str.startswith, digits, repeat(("0", "-"))))
+    padded_or_signed = (
+        compress(digits, map(str.startswith, digits, repeat(("0", "-"))))
+        if may_start_with(digits, "0-")
+        else ()
+    )
     if not set(padded_or_signed) <= {"0"}:
         for tid in digits:
             by_int[int(tid)].append(tid)
