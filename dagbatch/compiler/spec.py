@@ -333,9 +333,13 @@ def normalize(
 
     node_keys = list(graph._node)
     index: dict[Any, int] = dict(zip(node_keys, range(len(node_keys)), strict=True))
-    plain_keys = set(map(type, node_keys)) <= {str, int}
-    if plain_keys:
-        ids: list[str] = list(map(str, node_keys))  # the common case, in one C-level call
+    key_types = set(map(type, node_keys))
+    str_keys = key_types <= {str}
+    plain_keys = key_types <= {str, int}
+    if str_keys:
+        ids: list[str] = node_keys.copy()  # the keys are the ids
+    elif plain_keys:
+        ids = list(map(str, node_keys))  # the common case, in one C-level call
     else:
         ids = [
             k if type(k) is str else str(k) if type(k) is int else _node_id(k) or repr(k)
@@ -410,11 +414,17 @@ def normalize(
     # of a million edges.
     get = index.__getitem__
     adj_pred: Mapping[Any, Mapping[Any, Mapping[str, Any]]] = graph._pred
-    pred_maps = list(map(adj_pred.__getitem__, node_keys))
+    # networkx adds a node to ``_node`` and ``_pred`` together, so both list the nodes in one
+    # order: then the parent maps are read in sequence rather than looked up one by one (a
+    # lookup per node touches memory all over a big graph). Checked, not assumed.
+    if list(adj_pred) == node_keys:
+        pred_maps = list(adj_pred.values())
+    else:
+        pred_maps = list(map(adj_pred.__getitem__, node_keys))
     preds: list[tuple[int, ...]] = list(map(tuple, map(map, repeat(get), pred_maps)))
     # Str keys are the ids: the parents' ids are the keys of the parent maps, copied in order
     # without looking each one up (plan_dependencies needs them for taskIds).
-    parent_ids = list(map(tuple, pred_maps)) if set(map(type, node_keys)) <= {str} else None
+    parent_ids = list(map(tuple, pred_maps)) if str_keys else None
     when: dict[tuple[int, int], str] = {}
     # Only nodes with a self-loop or with edge attributes need a second look.
     unusual = [i for i, m in enumerate(pred_maps) if m and (any(m.values()) or node_keys[i] in m)]
