@@ -163,8 +163,11 @@ def _all_dependencies(
     the common string-id case): a tuple of names and one named tuple per task, no Python
     call each. ``parent_ids``, if known, are the names of ``preds``."""
     index = RangeIndex.build(ids, integer_like)
+    # (A list's __getitem__ is a quicker call than a tuple's: a copy of the ids pays off.)
     names: Iterable[tuple[str, ...]] = (
-        map(tuple, map(map, repeat(ids.__getitem__), preds)) if parent_ids is None else parent_ids
+        map(tuple, map(map, repeat(list(ids).__getitem__), preds))
+        if parent_ids is None
+        else parent_ids
     )
     deps: list[Dependencies] = list(
         map(_new_dependencies, repeat(Dependencies), zip(names, repeat(())))

@@ -62,7 +62,7 @@ class RangeIndex:
         digit = integer_like_ids(ids) if integer_like is None else integer_like
         if not digit:
             return cls((-1,) * len(ids), frozenset())
-        texts = list(map(ids.__getitem__, digit))
+        texts = list(map(list(ids).__getitem__, digit))
         numbers = list(map(int, texts))
         # "007" or "-0" or "-5": a range over the integer would select it too, so the integer
         # is never put in a range (a negative one never is anyway). Beyond int32 no range can
@@ -113,7 +113,7 @@ def integer_like_ids(ids: Sequence[str]) -> list[int]:
             digit = sorted(digit + signed)
     if not digit:
         return digit
-    texts = list(map(ids.__getitem__, digit))
+    texts = list(map(list(ids).__getitem__, digit))
     if "".join(texts).isascii():
         return digit
     return list(compress(digit, map(str.isascii, texts)))
