@@ -75,13 +75,15 @@ class RangeIndex:
         poisoned = {numbers[k] for k in odd}
         if max(numbers) > INT32_MAX:
             odd.update(k for k, n in enumerate(numbers) if n > INT32_MAX)
-        by_index = dict(zip(digit, numbers, strict=True))
-        for k in odd:
-            del by_index[digit[k]]
-        if poisoned:
-            by_index = {i: n for i, n in by_index.items() if n not in poisoned}
-        values = tuple(map(by_index.get, range(len(ids)), repeat(-1)))
-        return cls(values, frozenset(by_index))
+        chosen: Sequence[int] = digit
+        if odd or poisoned:
+            kept = [k for k, n in enumerate(numbers) if k not in odd and n not in poisoned]
+            chosen = list(map(digit.__getitem__, kept))
+            numbers = list(map(numbers.__getitem__, kept))
+        values = [-1] * len(ids)
+        for i, n in zip(chosen, numbers, strict=True):
+            values[i] = n
+        return cls(tuple(values), frozenset(chosen))
 
 
 def may_start_with(texts: Sequence[str], firsts: str) -> bool:
