@@ -13,11 +13,11 @@ Edge attribute ``when``: ``"success"`` (default), ``"failure"`` or ``"always"``.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from itertools import compress, repeat
-from operator import is_
+from itertools import chain, compress, repeat
+from operator import contains, is_
 from typing import Any, Final, NamedTuple
 
 import networkx as nx
@@ -426,8 +426,19 @@ def normalize(
     # without looking each one up (plan_dependencies needs them for taskIds).
     parent_ids = list(map(tuple, pred_maps)) if str_keys else None
     when: dict[tuple[int, int], str] = {}
-    # Only nodes with a self-loop or with edge attributes need a second look.
-    unusual = [i for i, m in enumerate(pred_maps) if m and (any(m.values()) or node_keys[i] in m)]
+    # Only nodes with a self-loop or with edge attributes need a second look. Usually there
+    # are none, which two C-level scans say: one over all edges' data, one for a task among
+    # its own parents; else (or if the parent maps are not dicts) each node is looked at.
+    unusual: list[int] = []
+    values_of: Callable[[Any], Iterable[Any]] = dict.values  # networkx's maps are dicts
+    try:
+        edge_data = any(chain.from_iterable(map(values_of, compress(pred_maps, pred_maps))))
+    except TypeError:
+        edge_data = True
+    if edge_data or any(map(contains, preds, range(len(preds)))):
+        unusual = [
+            i for i, m in enumerate(pred_maps) if m and (any(m.values()) or node_keys[i] in m)
+        ]
     self_loops = [i for i in unusual if node_keys[i] in pred_maps[i]]
     for vi in self_loops:
         preds[vi] = tuple(u for u in preds[vi] if u != vi)
