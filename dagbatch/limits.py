@@ -42,6 +42,9 @@ ID_PATTERN: Final = re.compile(f"{_ID_CHAR}{{1,{MAX_ID_LENGTH}}}")
 #: Any number of the characters an id may hold: with the lengths checked apart, one match
 #: over all of a job's ids joined checks them at once.
 ID_CHARS: Final = re.compile(f"{_ID_CHAR}*")
+#: The same characters as bytes: deleting them (``bytes.translate``) from ASCII ids leaves
+#: nothing exactly when every character is allowed, two to four times quicker than a match.
+ID_CHAR_BYTES: Final = bytes(c for c in range(128) if re.fullmatch(_ID_CHAR, chr(c)))
 
 #: [spec-2025] displayName: "any Unicode characters up to a maximum length of 1024".
 MAX_DISPLAY_NAME_LENGTH: Final = 1024

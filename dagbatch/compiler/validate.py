@@ -19,7 +19,7 @@ from dagbatch.compiler import exits, graphs
 from dagbatch.compiler.ranges import may_start_with
 from dagbatch.compiler.spec import WorkflowSpec, special_intents
 from dagbatch.errors import Diagnostic
-from dagbatch.limits import ID_CHARS, ID_PATTERN, MAX_ID_LENGTH
+from dagbatch.limits import ID_CHAR_BYTES, ID_PATTERN, MAX_ID_LENGTH
 
 
 def _id_problem(tid: str) -> Diagnostic:
@@ -54,12 +54,15 @@ def check_ids(spec: WorkflowSpec) -> list[Diagnostic]:
     ids = spec.ids
     joined = "".join(ids)
     diags: list[Diagnostic] = []
-    # One match over all ids in the common case that every id is good; the id-by-id check
-    # only when some id is not, to say which.
+    # One check over all ids joined in the common case that every id is good (ASCII, and
+    # nothing left once the allowed characters are deleted; the lengths from the set of
+    # them); the id-by-id check only when some id is not, to say which.
+    lengths = set(map(len, ids))
     good = not ids or (
-        ID_CHARS.fullmatch(joined) is not None
-        and min(map(len, ids)) > 0
-        and max(map(len, ids)) <= MAX_ID_LENGTH
+        joined.isascii()
+        and not joined.encode().translate(None, ID_CHAR_BYTES)
+        and min(lengths) > 0
+        and max(lengths) <= MAX_ID_LENGTH
     )
     if not good:
         match = ID_PATTERN.fullmatch
