@@ -201,16 +201,17 @@ def _over_budget(
 def max_task_ids_chars(deps: Sequence[Dependencies], ids: Sequence[str]) -> int:
     """The longest ``taskIds`` among ``deps``, in the characters Batch's limit counts.
 
-    Summed for the task with the most ids first; then only the tasks with more than that
-    sum // the longest id of ``ids`` can be longer, and only those are summed."""
-    task_ids = list(map(itemgetter(0), deps))
-    counts = list(map(len, task_ids))
+    Summed for the task with the most ids first; a task can only be longer if it has more
+    than that sum // the longest id of ``ids`` (none when the most ids are all of that
+    length), and only those are summed."""
+    counts = list(map(len, map(itemgetter(0), deps)))
     if not counts:
         return 0
-    best = sum(map(len, task_ids[counts.index(max(counts))]))
+    most = max(counts)
+    best = sum(map(len, deps[counts.index(most)].task_ids))
     longest = max(map(len, ids), default=0)
-    if longest:
-        many = compress(task_ids, map(lt, repeat(best // longest), counts))
+    if longest and most * longest > best:
+        many = map(itemgetter(0), compress(deps, map(lt, repeat(best // longest), counts)))
         best = max(best, max(map(sum, map(map, repeat(len), many)), default=0))
     return best
 
