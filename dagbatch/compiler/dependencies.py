@@ -299,7 +299,8 @@ def _with_barriers(
         mine: list[int] = []
         level = 0
         stuck = False
-        while sum(map(len, level_ids)) > budget:
+        chars = was = dep.chars  # of level_ids
+        while chars > budget:
             level += 1
             slices = _slices(level_ids, budget)
             if len(slices) >= len(level_ids) or max(map(len, level_ids)) > budget:
@@ -333,6 +334,7 @@ def _with_barriers(
                 next_ids.append(bid)
                 next_idx.append(b)
             level_ids = next_ids
+            chars = sum(map(len, level_ids))
             level_idx = next_idx
         barriers.extend(mine)
         barriers_of[child] = tuple(mine)
@@ -343,7 +345,7 @@ def _with_barriers(
             diags.append(
                 Diagnostic(
                     code="task-ids-too-long",
-                    message=f"dependsOn.taskIds is {deps[child].chars} characters, over the "
+                    message=f"dependsOn.taskIds is {chars} characters, over the "
                     f"budget of {budget}, and the budget is too small to hold two barrier ids",
                     task_id=cid,
                     field="dependsOn.taskIds",
@@ -356,7 +358,7 @@ def _with_barriers(
             Diagnostic(
                 code="barriers-inserted",
                 severity="warning",
-                message=f"dependsOn.taskIds was {dep.chars} characters, over the budget of "
+                message=f"dependsOn.taskIds was {was} characters, over the budget of "
                 f"{budget}; {len(mine)} barrier task(s){levels} now stand between it and its "
                 "parents",
                 task_id=cid,
