@@ -124,6 +124,11 @@ def integer_like_ids(ids: Sequence[str]) -> list[int]:
 
 
 def _runs(sorted_ints: list[int]) -> list[tuple[int, int]]:
+    """The runs of consecutive integers in ``sorted_ints`` (sorted, no two equal: the
+    canonical ids of distinct tasks), as (first, last)."""
+    first, last = sorted_ints[0], sorted_ints[-1]
+    if last - first == len(sorted_ints) - 1:  # one run: the common case of a sweep
+        return [(first, last)]
     runs: list[tuple[int, int]] = []
     start = prev = sorted_ints[0]
     for n in sorted_ints[1:]:
