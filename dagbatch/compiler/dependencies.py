@@ -92,7 +92,7 @@ def plan_dependencies(
     props: tuple[Mapping[str, Any], ...] = spec.props
     id_map: dict[str, str] = {}
     deps = _all_dependencies(ids, spec.preds, budget, spec.integer_like, spec.parent_ids)
-    over = _over_budget(ids, spec.preds, deps, budget)
+    over = _over_budget(ids, spec.parent_counts, deps, budget)
     if over and strategy == "error":
         diags = [
             Diagnostic(
@@ -110,7 +110,7 @@ def plan_dependencies(
     if over and strategy == "renumber":
         ids, props, id_map = _renumbered(spec)
         deps = _all_dependencies(ids, spec.preds, budget)
-        over = _over_budget(ids, spec.preds, deps, budget)
+        over = _over_budget(ids, spec.parent_counts, deps, budget)
     if not over:
         return _planned(spec, ids, props, deps, id_map), []
     return _with_barriers(spec, ids, props, deps, id_map, over, budget, barrier_command)
@@ -185,16 +185,20 @@ _new_dependencies = tuple.__new__
 
 
 def _over_budget(
-    ids: Sequence[str], preds: Sequence[Sequence[int]], deps: Sequence[Dependencies], budget: int
+    ids: Sequence[str], counts: Sequence[int], deps: Sequence[Dependencies], budget: int
 ) -> list[int]:
-    """The tasks whose ``taskIds`` are over ``budget`` characters.
+    """The tasks whose ``taskIds`` are over ``budget`` characters; ``counts`` holds each
+    task's number of parents.
 
     Only a task with more than ``budget // longest id`` parents can be (its taskIds are at
-    most its parents' ids), so only those are summed."""
+    most its parents' ids), so only those are summed (none in one max() in the usual case)."""
     longest = max(map(len, ids), default=0)
-    if not longest:
+    if not longest or not counts:
         return []
-    many = compress(range(len(preds)), map(lt, repeat(budget // longest), map(len, preds)))
+    least = budget // longest
+    if max(counts) <= least:
+        return []
+    many = compress(range(len(counts)), map(lt, repeat(least), counts))
     return [i for i in many if deps[i].chars > budget]
 
 

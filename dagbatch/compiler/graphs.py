@@ -20,7 +20,9 @@ def children_of(preds: Sequence[Sequence[int]]) -> list[list[int]]:
 
 
 def topological_order(
-    preds: Sequence[Sequence[int]], succ: Sequence[Sequence[int]] | None = None
+    preds: Sequence[Sequence[int]],
+    succ: Sequence[Sequence[int]] | None = None,
+    counts: Sequence[int] | None = None,
 ) -> tuple[list[int], list[int]]:
     """Kahn's algorithm, first-in first-out: deterministic, and level by level.
 
@@ -29,7 +31,7 @@ def topological_order(
     """
     if succ is None:
         succ = children_of(preds)
-    indeg = list(map(len, preds))
+    indeg = list(map(len, preds)) if counts is None else list(counts)  # counts: len of preds
     # The order is the queue: a node is appended when its last parent is taken, and the loop
     # takes them in that order (iterating a list sees what is appended meanwhile), which saves
     # a deque and two calls per node.

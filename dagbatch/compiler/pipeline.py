@@ -241,7 +241,7 @@ def _compiled_plan(
         "tasks": len(ids),
         "userTasks": planned.user_count,
         "barriers": len(planned.barriers),
-        "edges": sum(map(len, spec.preds)),
+        "edges": sum(spec.parent_counts),
         "requests": len(batches),
         "waves": max((b.wave for b in batches), default=0),
         "ranges": sum(map(len, map(itemgetter(1), deps))),

@@ -119,7 +119,13 @@ class WorkflowSpec:
     @cached_property
     def topological(self) -> Topology:
         """Computed once (validate needs it for cycles, the later passes for the order)."""
-        return Topology(*graphs.topological_order(self.preds, self.succ))
+        return Topology(*graphs.topological_order(self.preds, self.succ, self.parent_counts))
+
+    @cached_property
+    def parent_counts(self) -> list[int]:
+        """Each task's number of parents, counted once (the topological sort, the taskIds
+        budget check and the plan's edge count need them)."""
+        return list(map(len, self.preds))
 
     @cached_property
     def integer_like(self) -> list[int]:
