@@ -57,12 +57,19 @@ class RangeIndex:
     intable: frozenset[int] = frozenset()
 
     @classmethod
-    def build(cls, ids: Sequence[str], integer_like: Sequence[int] | None = None) -> RangeIndex:
-        """The index of ``ids``; ``integer_like`` is ``integer_like(ids)`` if known."""
+    def build(
+        cls,
+        ids: Sequence[str],
+        integer_like: Sequence[int] | None = None,
+        texts: Sequence[str] | None = None,
+    ) -> RangeIndex:
+        """The index of ``ids``; ``integer_like`` is ``integer_like(ids)`` if known, and
+        ``texts`` the ids it names."""
         digit = integer_like_ids(ids) if integer_like is None else integer_like
         if not digit:
             return cls((-1,) * len(ids), frozenset())
-        texts = list(map(list(ids).__getitem__, digit))
+        if texts is None:
+            texts = list(map(list(ids).__getitem__, digit))
         numbers = list(map(int, texts))
         # "007" or "-0" or "-5": a range over the integer would select it too, so the integer
         # is never put in a range (a negative one never is anyway). Beyond int32 no range can

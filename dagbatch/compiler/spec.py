@@ -133,6 +133,12 @@ class WorkflowSpec:
         that alias one integer, plan_dependencies for the ids ranges may select)."""
         return integer_like_ids(self.ids)
 
+    @cached_property
+    def integer_like_texts(self) -> list[str]:
+        """The ids of ``integer_like``, in that order."""
+        like = self.integer_like
+        return list(map(list(self.ids).__getitem__, like)) if like else []
+
 
 def _camel_path(loc: tuple[int | str, ...]) -> str:
     out = ""

@@ -102,8 +102,7 @@ def check_ids(spec: WorkflowSpec) -> list[Diagnostic]:
     # and leading zeros). Two ids can only alias if one of them is not canonical (equal
     # canonical ids would be duplicates), so look only then.
     by_int: dict[int, list[str]] = defaultdict(list)
-    like = spec.integer_like
-    digits = list(map(list(ids).__getitem__, like)) if like else []
+    digits = spec.integer_like_texts
     padded_or_signed = (
         compress(digits, map(str.startswith, digits, repeat(("0", "-"))))
         if may_start_with(digits, "0-")
