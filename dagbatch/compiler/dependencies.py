@@ -303,9 +303,7 @@ def _with_barriers(
         # ``preds`` order (no ranges, no integer ids among them): one comparison says so.
         level_ids: list[str] = list(dep.task_ids)
         level_idx: list[int]
-        if len(parents) == len(level_ids) and dep.task_ids == tuple(
-            map(ids.__getitem__, parents)
-        ):
+        if len(parents) == len(level_ids) and dep.task_ids == tuple(map(ids.__getitem__, parents)):
             level_idx = list(parents)
         else:
             if by_id is None:
