@@ -23,7 +23,7 @@ import hashlib
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from itertools import accumulate, compress, filterfalse, repeat
+from itertools import accumulate, chain, compress, filterfalse, repeat
 from operator import itemgetter, lt, not_
 from typing import Any
 
@@ -91,8 +91,16 @@ def plan_dependencies(
     ids: tuple[str, ...] = spec.ids
     props: tuple[Mapping[str, Any], ...] = spec.props
     id_map: dict[str, str] = {}
-    deps = _all_dependencies(ids, spec.preds, budget, spec.integer_like, spec.parent_ids)
-    over = _over_budget(ids, spec.preds, deps, budget)
+    deps = _all_dependencies(
+        ids,
+        spec.preds,
+        budget,
+        spec.integer_like,
+        spec.parent_ids,
+        spec.succ,
+        spec.integer_like_texts,
+    )
+    over = _over_budget(ids, spec.parent_counts, deps, budget)
     if over and strategy == "error":
         diags = [
             Diagnostic(
@@ -109,8 +117,8 @@ def plan_dependencies(
         return _planned(spec, ids, props, deps, id_map), diags
     if over and strategy == "renumber":
         ids, props, id_map = _renumbered(spec)
-        deps = _all_dependencies(ids, spec.preds, budget)
-        over = _over_budget(ids, spec.preds, deps, budget)
+        deps = _all_dependencies(ids, spec.preds, budget, succ=spec.succ)
+        over = _over_budget(ids, spec.parent_counts, deps, budget)
     if not over:
         return _planned(spec, ids, props, deps, id_map), []
     return _with_barriers(spec, ids, props, deps, id_map, over, budget, barrier_command)
@@ -156,21 +164,33 @@ def _all_dependencies(
     budget: int,
     integer_like: Sequence[int] | None = None,
     parent_ids: Sequence[tuple[str, ...]] | None = None,
+    succ: Sequence[Sequence[int]] | None = None,
+    integer_texts: Sequence[str] | None = None,
 ) -> list[Dependencies]:
     """Each task's ``Dependencies``: its parents' ids, runs of integer ids as ranges.
 
     Built with C-level ``map`` calls for the tasks without integer parents (all of them in
     the common string-id case): a tuple of names and one named tuple per task, no Python
-    call each. ``parent_ids``, if known, are the names of ``preds``."""
-    index = RangeIndex.build(ids, integer_like)
+    call each. ``parent_ids``, if known, are the names of ``preds``; ``succ`` the children
+    lists, ``integer_texts`` the ids of ``integer_like``."""
+    index = RangeIndex.build(ids, integer_like, integer_texts)
+    # (A list's __getitem__ is a quicker call than a tuple's: a copy of the ids pays off.)
     names: Iterable[tuple[str, ...]] = (
-        map(tuple, map(map, repeat(ids.__getitem__), preds)) if parent_ids is None else parent_ids
+        map(tuple, map(map, repeat(list(ids).__getitem__), preds))
+        if parent_ids is None
+        else parent_ids
     )
     deps: list[Dependencies] = list(
         map(_new_dependencies, repeat(Dependencies), zip(names, repeat(())))
     )
     if index.intable:
-        mixed = compress(range(len(preds)), map(not_, map(index.intable.isdisjoint, preds)))
+        # The tasks with a parent a range may select: its children, when they are known
+        # (fewer lookups than testing every task's parents).
+        mixed: Iterable[int] = (
+            compress(range(len(preds)), map(not_, map(index.intable.isdisjoint, preds)))
+            if succ is None
+            else sorted(set(chain.from_iterable(map(list(succ).__getitem__, index.intable))))
+        )
         for i in mixed:
             deps[i] = dependencies_of(preds[i], ids, index, budget)
     return deps
@@ -182,39 +202,44 @@ _new_dependencies = tuple.__new__
 
 
 def _over_budget(
-    ids: Sequence[str], preds: Sequence[Sequence[int]], deps: Sequence[Dependencies], budget: int
+    ids: Sequence[str], counts: Sequence[int], deps: Sequence[Dependencies], budget: int
 ) -> list[int]:
-    """The tasks whose ``taskIds`` are over ``budget`` characters.
+    """The tasks whose ``taskIds`` are over ``budget`` characters; ``counts`` holds each
+    task's number of parents.
 
     Only a task with more than ``budget // longest id`` parents can be (its taskIds are at
-    most its parents' ids), so only those are summed."""
+    most its parents' ids), so only those are summed (none in one max() in the usual case)."""
     longest = max(map(len, ids), default=0)
-    if not longest:
+    if not longest or not counts:
         return []
-    many = compress(range(len(preds)), map(lt, repeat(budget // longest), map(len, preds)))
+    least = budget // longest
+    if max(counts) <= least:
+        return []
+    many = compress(range(len(counts)), map(lt, repeat(least), counts))
     return [i for i in many if deps[i].chars > budget]
 
 
 def max_task_ids_chars(deps: Sequence[Dependencies], ids: Sequence[str]) -> int:
     """The longest ``taskIds`` among ``deps``, in the characters Batch's limit counts.
 
-    Summed for the task with the most ids first; then only the tasks with more than that
-    sum // the longest id of ``ids`` can be longer, and only those are summed."""
-    task_ids = list(map(itemgetter(0), deps))
-    counts = list(map(len, task_ids))
+    Summed for the task with the most ids first; a task can only be longer if it has more
+    than that sum // the longest id of ``ids`` (none when the most ids are all of that
+    length), and only those are summed."""
+    counts = list(map(len, map(itemgetter(0), deps)))
     if not counts:
         return 0
-    best = sum(map(len, task_ids[counts.index(max(counts))]))
+    most = max(counts)
+    best = sum(map(len, deps[counts.index(most)].task_ids))
     longest = max(map(len, ids), default=0)
-    if longest:
-        many = compress(task_ids, map(lt, repeat(best // longest), counts))
+    if longest and most * longest > best:
+        many = map(itemgetter(0), compress(deps, map(lt, repeat(best // longest), counts)))
         best = max(best, max(map(sum, map(map, repeat(len), many)), default=0))
     return best
 
 
 def _barrier_id(child: str, level: int, k: int, taken: set[str]) -> str:
     digest = hashlib.sha256(child.encode()).hexdigest()[:12]
-    stem = f"dagbatch-barrier-{digest}-" + (f"L{level}-" if level > 1 else "")
+    stem = f"{_BARRIER_PREFIX}{digest}-" + (f"L{level}-" if level > 1 else "")
     n = 0
     while True:
         bid = f"{stem}{k}" + (f"-{n}" if n else "")
@@ -224,21 +249,25 @@ def _barrier_id(child: str, level: int, k: int, taken: set[str]) -> str:
         n += 1
 
 
-def _slices(task_ids: Sequence[str], budget: int) -> list[list[str]]:
-    """Consecutive slices of ``task_ids``, each within ``budget`` characters (an id longer
-    than the budget alone in its slice), filled greedily: each slice ends where the running
-    total of lengths would pass the budget, found by bisection."""
+def _slices(task_ids: Sequence[str], budget: int) -> list[tuple[int, int]]:
+    """Consecutive slices ``task_ids[start:stop]``, as (start, stop), each within ``budget``
+    characters (an id longer than the budget alone in its slice), filled greedily: each slice
+    ends where the running total of lengths would pass the budget, found by bisection."""
     if not task_ids:
-        return [[]]
+        return [(0, 0)]
     ends = list(accumulate(map(len, task_ids)))  # characters of task_ids[: k + 1]
-    slices: list[list[str]] = []
+    slices: list[tuple[int, int]] = []
     start = 0
     while start < len(task_ids):
         before = ends[start - 1] if start else 0
         stop = max(bisect_right(ends, before + budget, lo=start), start + 1)
-        slices.append(list(task_ids[start:stop]))
+        slices.append((start, stop))
         start = stop
     return slices
+
+
+#: How every barrier id begins (``_barrier_id``).
+_BARRIER_PREFIX = "dagbatch-barrier-"
 
 
 def _with_barriers(
@@ -260,34 +289,49 @@ def _with_barriers(
     when = dict(spec.when)
     barriers: list[int] = []
     barriers_of: dict[int, tuple[int, ...]] = {}
-    by_id = dict(zip(ids, range(len(ids)), strict=True))
-    # Taken ids, lower-cased: ASCII ids with no upper-case letter are their own lower case.
-    joined = "".join(ids)
-    lower = joined.isascii() and joined.lower() == joined
-    taken = set(ids) if lower else set(map(str.lower, ids))
+    by_id: dict[str, int] | None = None  # user ids to indices, made only if needed
+    # Taken ids, lower-cased. Every barrier id starts with _BARRIER_PREFIX: when no user id
+    # holds it (ignoring case), no barrier id can clash with one, and only barrier ids need
+    # to be remembered.
+    joined = "".join(ids).lower()
+    taken = set(map(str.lower, ids)) if _BARRIER_PREFIX in joined else set()
     for child in over:
         cid = all_ids[child]
         dep = deps[child]
-        in_ids = set(map(by_id.__getitem__, dep.task_ids))
-        new_preds = list(filterfalse(in_ids.__contains__, preds[child]))
+        parents = preds[child]
+        # The parents named in taskIds, by index. Usually taskIds are the parents' ids in
+        # ``preds`` order (no ranges, no integer ids among them): one comparison says so.
+        level_ids: list[str] = list(dep.task_ids)
+        level_idx: list[int]
+        if len(parents) == len(level_ids) and dep.task_ids == tuple(map(ids.__getitem__, parents)):
+            level_idx = list(parents)
+        else:
+            if by_id is None:
+                by_id = dict(zip(ids, range(len(ids)), strict=True))
+            level_idx = list(map(by_id.__getitem__, level_ids))
+        # The parents the child keeps: those its ranges select (none without ranges).
+        new_preds: list[int] = (
+            list(filterfalse(set(level_idx).__contains__, parents)) if dep.ranges else []
+        )
         # Level 1 barriers depend on slices of the parents; while the barriers' own ids are
         # over the budget, another level depends on slices of those (as deep as needed).
-        level_ids: list[str] = list(dep.task_ids)
         mine: list[int] = []
         level = 0
         stuck = False
-        while sum(map(len, level_ids)) > budget:
+        chars = was = dep.chars  # of level_ids
+        while chars > budget:
             level += 1
             slices = _slices(level_ids, budget)
             if len(slices) >= len(level_ids) or max(map(len, level_ids)) > budget:
                 stuck = True  # slices of one id each: another level would not shrink it
                 break
             next_ids: list[str] = []
-            for k, part in enumerate(slices, start=1):
+            next_idx: list[int] = []
+            for k, (start, stop) in enumerate(slices, start=1):
+                part = level_ids[start:stop]
+                parent_idx = level_idx[start:stop]
                 bid = _barrier_id(cid, level, k, taken)
                 b = len(all_ids)
-                by_id[bid] = b
-                parent_idx = list(map(by_id.__getitem__, part))
                 of_level = f" (level {level})" if level > 1 else ""
                 all_ids.append(bid)
                 all_props.append(
@@ -307,17 +351,20 @@ def _with_barriers(
                             when[(p, b)] = w
                 mine.append(b)
                 next_ids.append(bid)
+                next_idx.append(b)
             level_ids = next_ids
+            chars = sum(map(len, level_ids))
+            level_idx = next_idx
         barriers.extend(mine)
         barriers_of[child] = tuple(mine)
-        new_preds.extend(by_id[t] for t in level_ids)
+        new_preds.extend(level_idx)
         preds[child] = new_preds
         deps[child] = Dependencies(tuple(level_ids), dep.ranges)
         if stuck:
             diags.append(
                 Diagnostic(
                     code="task-ids-too-long",
-                    message=f"dependsOn.taskIds is {deps[child].chars} characters, over the "
+                    message=f"dependsOn.taskIds is {chars} characters, over the "
                     f"budget of {budget}, and the budget is too small to hold two barrier ids",
                     task_id=cid,
                     field="dependsOn.taskIds",
@@ -330,7 +377,7 @@ def _with_barriers(
             Diagnostic(
                 code="barriers-inserted",
                 severity="warning",
-                message=f"dependsOn.taskIds was {dep.chars} characters, over the budget of "
+                message=f"dependsOn.taskIds was {was} characters, over the budget of "
                 f"{budget}; {len(mine)} barrier task(s){levels} now stand between it and its "
                 "parents",
                 task_id=cid,

@@ -46,16 +46,17 @@ def task_objects(
     than visiting them in topological order. The objects take a few hundred bytes a task
     next to the graph's kilobyte or so; batching serializes them a request at a time.
     """
-    objects = [
-        (
-            {"id": tid, **p, "dependsOn": {"taskIds": task_ids}}  # orjson writes tuples as arrays
-            if not ranges
-            else {"id": tid, **p, "dependsOn": depends_on_wire(Dependencies(task_ids, ranges))}
-        )
-        if task_ids or ranges
-        else {"id": tid, **p}
-        for tid, p, (task_ids, ranges) in zip(ids, props, deps, strict=True)
-    ]
+    # A loop that adds ``dependsOn`` to the new dict: ``{"id": tid, **p, "dependsOn": x}``
+    # would build a second dict for the trailing key and merge it.
+    objects: list[dict[str, Any]] = []
+    append = objects.append
+    for tid, p, (task_ids, ranges) in zip(ids, props, deps, strict=True):
+        obj = {"id": tid, **p}
+        if ranges:
+            obj["dependsOn"] = depends_on_wire(Dependencies(task_ids, ranges))
+        elif task_ids:
+            obj["dependsOn"] = {"taskIds": task_ids}  # orjson writes tuples as arrays
+        append(obj)
     for i, ec in exits.items():
         objects[i]["exitConditions"] = ec
     return objects

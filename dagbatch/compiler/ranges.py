@@ -57,49 +57,85 @@ class RangeIndex:
     intable: frozenset[int] = frozenset()
 
     @classmethod
-    def build(cls, ids: Sequence[str], integer_like: Sequence[int] | None = None) -> RangeIndex:
-        """The index of ``ids``; ``integer_like`` is ``integer_like(ids)`` if known."""
+    def build(
+        cls,
+        ids: Sequence[str],
+        integer_like: Sequence[int] | None = None,
+        texts: Sequence[str] | None = None,
+    ) -> RangeIndex:
+        """The index of ``ids``; ``integer_like`` is ``integer_like(ids)`` if known, and
+        ``texts`` the ids it names."""
         digit = integer_like_ids(ids) if integer_like is None else integer_like
         if not digit:
             return cls((-1,) * len(ids), frozenset())
-        texts = list(map(ids.__getitem__, digit))
+        if texts is None:
+            texts = list(map(list(ids).__getitem__, digit))
         numbers = list(map(int, texts))
         # "007" or "-0" or "-5": a range over the integer would select it too, so the integer
         # is never put in a range (a negative one never is anyway). Beyond int32 no range can
         # select an id: it stays a plain id.
         every = range(len(texts))
-        odd = set(compress(every, map(str.startswith, texts, repeat(("0", "-")))))
-        odd -= set(compress(every, map(eq, texts, repeat("0"))))
+        odd: set[int] = set()
+        if may_start_with(texts, "0-"):
+            odd = set(compress(every, map(str.startswith, texts, repeat(("0", "-")))))
+            odd -= set(compress(every, map(eq, texts, repeat("0"))))
         poisoned = {numbers[k] for k in odd}
         if max(numbers) > INT32_MAX:
             odd.update(k for k, n in enumerate(numbers) if n > INT32_MAX)
-        by_index = dict(zip(digit, numbers, strict=True))
-        for k in odd:
-            del by_index[digit[k]]
-        if poisoned:
-            by_index = {i: n for i, n in by_index.items() if n not in poisoned}
-        values = tuple(map(by_index.get, range(len(ids)), repeat(-1)))
-        return cls(values, frozenset(by_index))
+        chosen: Sequence[int] = digit
+        if odd or poisoned:
+            kept = [k for k, n in enumerate(numbers) if k not in odd and n not in poisoned]
+            chosen = list(map(digit.__getitem__, kept))
+            numbers = list(map(numbers.__getitem__, kept))
+        values = [-1] * len(ids)
+        for i, n in zip(chosen, numbers, strict=True):
+            values[i] = n
+        return cls(tuple(values), frozenset(chosen))
+
+
+def may_start_with(texts: Sequence[str], firsts: str) -> bool:
+    """Whether some text of ``texts`` may start with one of the characters ``firsts``.
+
+    One join and a substring search per character, instead of a call per text: "/" is not an
+    id character, so "/" + c marks a text starting with c. A text that holds a "/" itself (an
+    invalid id) can give a false yes, which only sends the caller to its exact scan; a text
+    starting with c is never missed."""
+    marked = "/" + "/".join(texts)
+    return any("/" + c in marked for c in firsts)
 
 
 def integer_like_ids(ids: Sequence[str]) -> list[int]:
     """Indices of the ids an integer parser accepts (ASCII digits, an optional '-'): the
     ids a ``taskIdRange`` may select (see dagbatch.limits.canonical_int), in order.
 
-    One scan of C-level calls: the common string ids fail the first test."""
+    One scan of C-level calls: the common string ids fail the first test. Ids starting with
+    '-', and ids that are not ASCII, are looked for one by one only if there are any."""
     every = range(len(ids))
     digit = list(compress(every, map(str.isdigit, ids)))
-    signed = [
-        i for i in compress(every, map(str.startswith, ids, repeat("-"))) if ids[i][1:].isdigit()
-    ]
-    if signed:
-        digit = sorted(digit + signed)
+    # No id starts with '-' when the least of them starts after it ('-' comes before every
+    # other id character): one min() instead of a call per id.
+    if ids and min(ids)[:1] <= "-":
+        signed = [
+            i
+            for i in compress(every, map(str.startswith, ids, repeat("-")))
+            if ids[i][1:].isdigit()
+        ]
+        if signed:
+            digit = sorted(digit + signed)
     if not digit:
         return digit
-    return list(compress(digit, map(str.isascii, map(ids.__getitem__, digit))))
+    texts = list(map(list(ids).__getitem__, digit))
+    if "".join(texts).isascii():
+        return digit
+    return list(compress(digit, map(str.isascii, texts)))
 
 
 def _runs(sorted_ints: list[int]) -> list[tuple[int, int]]:
+    """The runs of consecutive integers in ``sorted_ints`` (sorted, no two equal: the
+    canonical ids of distinct tasks), as (first, last)."""
+    first, last = sorted_ints[0], sorted_ints[-1]
+    if last - first == len(sorted_ints) - 1:  # one run: the common case of a sweep
+        return [(first, last)]
     runs: list[tuple[int, int]] = []
     start = prev = sorted_ints[0]
     for n in sorted_ints[1:]:

@@ -13,11 +13,11 @@ Edge attribute ``when``: ``"success"`` (default), ``"failure"`` or ``"always"``.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from itertools import repeat
-from operator import is_
+from itertools import chain, compress, repeat
+from operator import contains, is_
 from typing import Any, Final, NamedTuple
 
 import networkx as nx
@@ -84,8 +84,9 @@ DEFAULT_INTENT = Intent()
 
 def special_intents(intents: Sequence[Intent]) -> list[int]:
     """The tasks whose intent is not ``DEFAULT_INTENT``, in index order; one C-level scan
-    in the common case of none."""
-    if all(map(is_, intents, repeat(DEFAULT_INTENT))):
+    in the common case of none (``count`` tries identity before equality, and an intent
+    equal to the default is the default: ``_intent_of`` returns ``DEFAULT_INTENT`` then)."""
+    if intents.count(DEFAULT_INTENT) == len(intents):
         return []
     return [i for i, it in enumerate(intents) if it is not DEFAULT_INTENT]
 
@@ -118,13 +119,25 @@ class WorkflowSpec:
     @cached_property
     def topological(self) -> Topology:
         """Computed once (validate needs it for cycles, the later passes for the order)."""
-        return Topology(*graphs.topological_order(self.preds, self.succ))
+        return Topology(*graphs.topological_order(self.preds, self.succ, self.parent_counts))
+
+    @cached_property
+    def parent_counts(self) -> list[int]:
+        """Each task's number of parents, counted once (the topological sort, the taskIds
+        budget check and the plan's edge count need them)."""
+        return list(map(len, self.preds))
 
     @cached_property
     def integer_like(self) -> list[int]:
         """The tasks whose id an integer parser accepts, found once (validate looks for ids
         that alias one integer, plan_dependencies for the ids ranges may select)."""
         return integer_like_ids(self.ids)
+
+    @cached_property
+    def integer_like_texts(self) -> list[str]:
+        """The ids of ``integer_like``, in that order."""
+        like = self.integer_like
+        return list(map(list(self.ids).__getitem__, like)) if like else []
 
 
 def _camel_path(loc: tuple[int | str, ...]) -> str:
@@ -332,9 +345,13 @@ def normalize(
 
     node_keys = list(graph._node)
     index: dict[Any, int] = dict(zip(node_keys, range(len(node_keys)), strict=True))
-    plain_keys = set(map(type, node_keys)) <= {str, int}
-    if plain_keys:
-        ids: list[str] = list(map(str, node_keys))  # the common case, in one C-level call
+    key_types = set(map(type, node_keys))
+    str_keys = key_types <= {str}
+    plain_keys = key_types <= {str, int}
+    if str_keys:
+        ids: list[str] = node_keys.copy()  # the keys are the ids
+    elif plain_keys:
+        ids = list(map(str, node_keys))  # the common case, in one C-level call
     else:
         ids = [
             k if type(k) is str else str(k) if type(k) is int else _node_id(k) or repr(k)
@@ -368,9 +385,7 @@ def normalize(
     ]
     props: list[Mapping[str, Any]] = quick  # type: ignore[assignment]
     intents: list[Intent] = [DEFAULT_INTENT] * len(ids)
-    for i, fast in enumerate(quick):
-        if fast is not None:
-            continue
+    for i in compress(range(len(quick)), map(is_, quick, repeat(None))):
         tid = ids[i]
         task = _task_from_attrs(node_attrs[i], tid, diags)
         if task is None:
@@ -411,14 +426,31 @@ def normalize(
     # of a million edges.
     get = index.__getitem__
     adj_pred: Mapping[Any, Mapping[Any, Mapping[str, Any]]] = graph._pred
-    pred_maps = list(map(adj_pred.__getitem__, node_keys))
+    # networkx adds a node to ``_node`` and ``_pred`` together, so both list the nodes in one
+    # order: then the parent maps are read in sequence rather than looked up one by one (a
+    # lookup per node touches memory all over a big graph). Checked, not assumed.
+    if list(adj_pred) == node_keys:
+        pred_maps = list(adj_pred.values())
+    else:
+        pred_maps = list(map(adj_pred.__getitem__, node_keys))
     preds: list[tuple[int, ...]] = list(map(tuple, map(map, repeat(get), pred_maps)))
     # Str keys are the ids: the parents' ids are the keys of the parent maps, copied in order
     # without looking each one up (plan_dependencies needs them for taskIds).
-    parent_ids = list(map(tuple, pred_maps)) if set(map(type, node_keys)) <= {str} else None
+    parent_ids = list(map(tuple, pred_maps)) if str_keys else None
     when: dict[tuple[int, int], str] = {}
-    # Only nodes with a self-loop or with edge attributes need a second look.
-    unusual = [i for i, m in enumerate(pred_maps) if m and (any(m.values()) or node_keys[i] in m)]
+    # Only nodes with a self-loop or with edge attributes need a second look. Usually there
+    # are none, which two C-level scans say: one over all edges' data, one for a task among
+    # its own parents; else (or if the parent maps are not dicts) each node is looked at.
+    unusual: list[int] = []
+    values_of: Callable[[Any], Iterable[Any]] = dict.values  # networkx's maps are dicts
+    try:
+        edge_data = any(chain.from_iterable(map(values_of, compress(pred_maps, pred_maps))))
+    except TypeError:
+        edge_data = True
+    if edge_data or any(map(contains, preds, range(len(preds)))):
+        unusual = [
+            i for i, m in enumerate(pred_maps) if m and (any(m.values()) or node_keys[i] in m)
+        ]
     self_loops = [i for i in unusual if node_keys[i] in pred_maps[i]]
     for vi in self_loops:
         preds[vi] = tuple(u for u in preds[vi] if u != vi)

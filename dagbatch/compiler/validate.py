@@ -16,9 +16,10 @@ from itertools import compress, repeat
 from typing import Final
 
 from dagbatch.compiler import exits, graphs
+from dagbatch.compiler.ranges import may_start_with
 from dagbatch.compiler.spec import WorkflowSpec, special_intents
 from dagbatch.errors import Diagnostic
-from dagbatch.limits import ID_CHARS, ID_PATTERN, MAX_ID_LENGTH
+from dagbatch.limits import ID_CHAR_BYTES, ID_PATTERN, MAX_ID_LENGTH
 
 
 def _id_problem(tid: str) -> Diagnostic:
@@ -48,28 +49,28 @@ def _id_problem(tid: str) -> Diagnostic:
     )
 
 
-#: An upper-case ASCII letter.
-_UPPER = re.compile("[A-Z]")
-
-
 def check_ids(spec: WorkflowSpec) -> list[Diagnostic]:
     """Id charset and length, duplicates ignoring case, ids that alias one integer."""
     ids = spec.ids
     joined = "".join(ids)
     diags: list[Diagnostic] = []
-    # One match over all ids in the common case that every id is good; the id-by-id check
-    # only when some id is not, to say which.
+    # One check over all ids joined in the common case that every id is good (ASCII, and
+    # nothing left once the allowed characters are deleted; the lengths from the set of
+    # them); the id-by-id check only when some id is not, to say which.
+    lengths = set(map(len, ids))
     good = not ids or (
-        ID_CHARS.fullmatch(joined) is not None
-        and min(map(len, ids)) > 0
-        and max(map(len, ids)) <= MAX_ID_LENGTH
+        joined.isascii()
+        and not joined.encode().translate(None, ID_CHAR_BYTES)
+        and min(lengths) > 0
+        and max(lengths) <= MAX_ID_LENGTH
     )
     if not good:
         match = ID_PATTERN.fullmatch
         diags = [_id_problem(tid) for tid in ids if not match(tid)]
-    # Duplicates ignoring case: one set comparison in the common case of none. Ids without
-    # an upper-case letter (one search over them all) are their own lower case.
-    lower = joined.isascii() and not _UPPER.search(joined)
+    # Duplicates ignoring case: one set comparison in the common case of none. ASCII ids
+    # without an upper-case letter are their own lower case (one lower-casing of them all
+    # and a compare: several times quicker than a regular expression search for [A-Z]).
+    lower = joined.isascii() and joined.lower() == joined
     folded: Iterable[str] = ids if lower else map(str.lower, ids)
     if len(set(folded)) != len(ids):
         seen: dict[str, str] = {}
@@ -101,8 +102,12 @@ def check_ids(spec: WorkflowSpec) -> list[Diagnostic]:
     # and leading zeros). Two ids can only alias if one of them is not canonical (equal
     # canonical ids would be duplicates), so look only then.
     by_int: dict[int, list[str]] = defaultdict(list)
-    digits = list(map(ids.__getitem__, spec.integer_like))
-    padded_or_signed = compress(digits, map(str.startswith, digits, repeat(("0", "-"))))
+    digits = spec.integer_like_texts
+    padded_or_signed = (
+        compress(digits, map(str.startswith, digits, repeat(("0", "-"))))
+        if may_start_with(digits, "0-")
+        else ()
+    )
     if not set(padded_or_signed) <= {"0"}:
         for tid in digits:
             by_int[int(tid)].append(tid)
