@@ -321,6 +321,8 @@ def _load_plan(plan_dir: Path) -> LoadedPlan:
     job = _load_job(plan_dir, manifest)
 
     root = plan_dir.resolve()
+    if not (plan_dir / BATCH_DIR).resolve().is_relative_to(root):
+        raise PlanError(f"{BATCH_DIR}/ is outside the plan directory {plan_dir}")
     batches: list[Batch] = []
     last_wave = 0
     for position, entry in enumerate(manifest.batches, start=1):
@@ -337,8 +339,11 @@ def _load_plan(plan_dir: Path) -> LoadedPlan:
                 f"{PLAN_FILE}: batch {entry.index} names file {entry.file!r}, "
                 f"not {batch_file(entry.index)!r}"
             )
-        path = (plan_dir / entry.file).resolve()
-        if not path.is_relative_to(root):
+        # The name is fixed (batch_file), so only a symbolic link can lead outside: the
+        # batches folder is checked once, a file only when it is a link (one lstat, not a
+        # resolve of every component).
+        path = plan_dir / entry.file
+        if path.is_symlink() and not path.resolve().is_relative_to(root):
             raise PlanError(f"{PLAN_FILE}: batch file {entry.file!r} is outside the plan directory")
         try:
             raw = path.read_bytes()

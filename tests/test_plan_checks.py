@@ -142,3 +142,29 @@ def test_a_batch_file_that_is_not_a_task_collection_is_refused(tmp_path: Path, b
     (plan / "plan.json").write_bytes(orjson.dumps(manifest))
     with pytest.raises(PlanError, match=r"000001\.json is not a task collection body"):
         load_plan(plan)
+
+
+def test_batch_files_and_folders_linked_from_outside_are_refused(tmp_path: Path) -> None:
+    """The sha256 vouches for the bytes, not for where they are: a plan reads nothing outside
+    its own folder."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    plan = write_plan(tmp_path / "p", [(1, _fan(2))])
+    assert load_plan(plan).total_tasks == 2
+    batch = plan / "batches" / "000001.json"
+    (outside / "000001.json").write_bytes(batch.read_bytes())
+    batch.unlink()
+    batch.symlink_to(outside / "000001.json")
+    with pytest.raises(PlanError, match=r"batch file 'batches/000001\.json' is outside"):
+        load_plan(plan)
+    batch.unlink()
+    (plan / "batches").rmdir()
+    (plan / "batches").symlink_to(outside, target_is_directory=True)
+    with pytest.raises(PlanError, match="batches/ is outside the plan directory"):
+        load_plan(plan)
+    # A link inside the plan's own folder is fine.
+    (plan / "batches").unlink()
+    (plan / "real").mkdir()
+    (plan / "real" / "000001.json").write_bytes((outside / "000001.json").read_bytes())
+    (plan / "batches").symlink_to(plan / "real", target_is_directory=True)
+    assert load_plan(plan).total_tasks == 2
