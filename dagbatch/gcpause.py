@@ -10,10 +10,13 @@ usual either way; only the search for cycles is put off.
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import TypeVar
 
 __all__ = ["gc_frozen", "gc_paused"]
+
+T = TypeVar("T")
 
 
 @contextmanager
@@ -29,11 +32,17 @@ def gc_paused() -> Iterator[None]:
 
 
 @contextmanager
-def gc_frozen() -> Iterator[None]:
-    """Everything alive on entry is left out of the collections made inside the block (the
-    loaded plan, for a submission): ``gc.freeze`` on entry, ``gc.unfreeze`` on exit."""
-    gc.freeze()
+def gc_frozen(build: Callable[[], T]) -> Iterator[T]:
+    """``build()`` with the collector paused, then everything alive left out of the
+    collections made inside the block (``gc.freeze``; ``gc.unfreeze`` at its end).
+
+    Frozen before the collector is back: re-enabled first, its next collection would sweep
+    every object ``build`` made (about 50 ms for a 100,000-task plan) for nothing.
+    """
+    with gc_paused():
+        value = build()
+        gc.freeze()
     try:
-        yield
+        yield value
     finally:
         gc.unfreeze()

@@ -83,8 +83,8 @@ async def submit_plan_async(
             f"--concurrency must be from {MIN_CONCURRENCY} to {MAX_CONCURRENCY} (or left out: "
             "adaptive)"
         )
-    plan = load_plan(Path(plan_dir))
-    with gc_frozen():  # the plan lives as long as the submission (dagbatch.gcpause)
+    # The plan lives as long as the submission: kept out of its collections (dagbatch.gcpause).
+    with gc_frozen(lambda: load_plan(Path(plan_dir))) as plan:
         return await _submit(
             plan,
             plan_dir,

@@ -1,0 +1,50 @@
+"""dagbatch.gcpause: the collector paused around a build, and what it built frozen out of the
+collections made meanwhile; the collector's state is restored either way."""
+
+from __future__ import annotations
+
+import gc
+
+import pytest
+
+from dagbatch.gcpause import gc_frozen, gc_paused
+
+
+def test_gc_paused_restores_the_state_it_found() -> None:
+    assert gc.isenabled()
+    with gc_paused():
+        assert not gc.isenabled()
+        with gc_paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()  # the inner block found it off: left off
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with gc_paused():
+            pass
+        assert not gc.isenabled()  # off before, off after
+    finally:
+        gc.enable()
+
+
+def test_gc_frozen_builds_with_the_collector_paused_and_freezes_the_result() -> None:
+    states: list[bool] = []
+
+    def build() -> list[dict[str, int]]:
+        states.append(gc.isenabled())
+        return [{"n": n} for n in range(1000)]
+
+    before = gc.get_freeze_count()
+    with gc_frozen(build) as built:
+        assert states == [False]
+        assert len(built) == 1000
+        assert gc.isenabled()
+        assert gc.get_freeze_count() >= before + 1000  # the new objects are frozen
+    assert gc.get_freeze_count() == 0
+    assert gc.isenabled()
+
+
+def test_gc_frozen_unfreezes_when_the_block_fails() -> None:
+    with pytest.raises(RuntimeError), gc_frozen(lambda: [{} for _ in range(10)]):
+        raise RuntimeError("boom")
+    assert gc.get_freeze_count() == 0 and gc.isenabled()
