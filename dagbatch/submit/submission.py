@@ -28,7 +28,7 @@ from pathlib import Path
 
 from dagbatch.errors import ConfigError
 from dagbatch.gcpause import gc_frozen
-from dagbatch.plan import LoadedPlan, journal_file, load_plan
+from dagbatch.plan import journal_file, load_plan
 from dagbatch.redact import install_log_redaction
 from dagbatch.submit.client import BatchClient
 from dagbatch.submit.compare import task_differences
@@ -85,124 +85,98 @@ async def submit_plan_async(
         )
     # The plan lives as long as the submission: kept out of its collections (dagbatch.gcpause).
     with gc_frozen(lambda: load_plan(Path(plan_dir))) as plan:
-        return await _submit(
-            plan,
-            plan_dir,
-            job_id=job_id,
-            client=client,
-            concurrency=concurrency,
-            resume=resume,
-            journal_path=journal_path,
-            create_job=create_job,
-            pool_id=pool_id,
-            progress=progress,
-            started=started,
+        if create_job and not pool_id and not plan.job.get("poolInfo"):
+            raise ConfigError("--create-job needs --pool-id (job.json has no poolInfo)")
+        job_id = job_id or plan.manifest.jobId
+        if not job_id:
+            raise ConfigError("plan.json has no jobId: pass --job-id")
+        journal_path = (
+            Path(journal_path) if journal_path else default_journal_path(plan_dir, job_id)
         )
-
-
-async def _submit(
-    plan: LoadedPlan,
-    plan_dir: Path,
-    *,
-    job_id: str | None,
-    client: BatchClient,
-    concurrency: int | None,
-    resume: bool,
-    journal_path: Path | None,
-    create_job: bool,
-    pool_id: str | None,
-    progress: Progress | None,
-    started: float,
-) -> SubmitReport:
-    """``submit_plan_async`` once the plan is loaded and checked."""
-    if create_job and not pool_id and not plan.job.get("poolInfo"):
-        raise ConfigError("--create-job needs --pool-id (job.json has no poolInfo)")
-    job_id = job_id or plan.manifest.jobId
-    if not job_id:
-        raise ConfigError("plan.json has no jobId: pass --job-id")
-    journal_path = Path(journal_path) if journal_path else default_journal_path(plan_dir, job_id)
-    progress = progress or NullProgress()
-    plan_order = [t for b in plan.batches for t in b.task_ids]
-    plan_ids = set(plan_order)
-    header = RunHeader(plan.sha256, job_id, client.endpoint)
-    journal, state = Journal.open(journal_path, header, resume=resume, task_ids=plan_ids)
-    api = plan.manifest.apiVersion
-    notes: list[str] = []
-    creation_record: asyncio.Task[None] | None = None
-    try:
-        sub = WaveScheduler(plan, job_id, client, journal, state, progress, concurrency)
-        previously = len(sub.confirmed & plan_ids)
-        job_created = terminate_set = False
-        if state.torn_lines:
-            progress.note(f"journal: ignored {state.torn_lines} torn line(s)")
-        job_created, creation_record = await prepare_job(
-            client,
-            job_id,
-            plan.job,
-            api=api,
-            journal=journal,
-            state=state,
-            create_job=create_job,
-            pool_id=pool_id,
-        )
-        sub.before_first_ok = creation_record
-        progress.start(plan.total_tasks, previously, len(plan.waves()))
-        progress.concurrency(sub.gate.level, adaptive=concurrency is None)
-        not_submitted = await sub.run_waves()
-        if creation_record is not None:
-            await creation_record  # recorded even if no task was confirmed
-        confirmed = len(sub.confirmed & plan_ids)
-        if (
-            confirmed == plan.total_tasks
-            and not sub.failures
-            and plan.manifest.onAllTasksComplete == "terminatejob"
-        ):
-            if "terminatejob" not in state.job_events:
-                await set_terminate(client, job_id, api=api, journal=journal)
-            terminate_set = True
-        # The job, not only the journal, must hold every task that was confirmed.
-        held, missing = await missing_tasks(client, job_id, plan_order, api=api)
-        if held is None:
-            notes.append("the service did not answer task counts: the job's tasks were not counted")
-        elif held > plan.total_tasks:
-            notes.append(
-                f"the job holds {held} tasks, {held - plan.total_tasks} more than the plan"
+        progress = progress or NullProgress()
+        plan_order = [t for b in plan.batches for t in b.task_ids]
+        plan_ids = set(plan_order)
+        header = RunHeader(plan.sha256, job_id, client.endpoint)
+        journal, state = Journal.open(journal_path, header, resume=resume, task_ids=plan_ids)
+        api = plan.manifest.apiVersion
+        notes: list[str] = []
+        creation_record: asyncio.Task[None] | None = None
+        try:
+            sub = WaveScheduler(plan, job_id, client, journal, state, progress, concurrency)
+            previously = len(sub.confirmed & plan_ids)
+            job_created = terminate_set = False
+            if state.torn_lines:
+                progress.note(f"journal: ignored {state.torn_lines} torn line(s)")
+            job_created, creation_record = await prepare_job(
+                client,
+                job_id,
+                plan.job,
+                api=api,
+                journal=journal,
+                state=state,
+                create_job=create_job,
+                pool_id=pool_id,
             )
-        for task_id in missing:
-            if task_id in sub.confirmed and task_id not in sub.failures:
-                sub.failures[task_id] = SubmitFailure(
-                    task_id,
-                    "TaskMissing",
-                    "confirmed, but the job does not hold it (was the job re-created or the "
-                    "task deleted?)",
-                    "missing",
+            sub.before_first_ok = creation_record
+            progress.start(plan.total_tasks, previously, len(plan.waves()))
+            progress.concurrency(sub.gate.level, adaptive=concurrency is None)
+            not_submitted = await sub.run_waves()
+            if creation_record is not None:
+                await creation_record  # recorded even if no task was confirmed
+            confirmed = len(sub.confirmed & plan_ids)
+            if (
+                confirmed == plan.total_tasks
+                and not sub.failures
+                and plan.manifest.onAllTasksComplete == "terminatejob"
+            ):
+                if "terminatejob" not in state.job_events:
+                    await set_terminate(client, job_id, api=api, journal=journal)
+                terminate_set = True
+            # The job, not only the journal, must hold every task that was confirmed.
+            held, missing = await missing_tasks(client, job_id, plan_order, api=api)
+            if held is None:
+                notes.append(
+                    "the service did not answer task counts: the job's tasks were not counted"
                 )
-                confirmed -= 1
-    finally:
-        if creation_record is not None and not creation_record.done():
-            creation_record.cancel()
-            await asyncio.gather(creation_record, return_exceptions=True)
-        progress.finish()
-        journal.close()
-        await client.aclose()
-    return SubmitReport(
-        job_id=job_id,
-        total=plan.total_tasks,
-        confirmed=confirmed,
-        previously_confirmed=previously,
-        added=sub.added,
-        verified_existing=sub.verified,
-        retries=sub.retries,
-        requests=sub.requests,
-        elapsed=time.monotonic() - started,
-        failures=tuple(sub.failures.values()),
-        not_submitted=tuple(not_submitted),
-        journal_path=journal_path,
-        job_created=job_created,
-        job_terminate_set=terminate_set,
-        job_task_count=held,
-        notes=tuple(notes),
-    )
+            elif held > plan.total_tasks:
+                notes.append(
+                    f"the job holds {held} tasks, {held - plan.total_tasks} more than the plan"
+                )
+            for task_id in missing:
+                if task_id in sub.confirmed and task_id not in sub.failures:
+                    sub.failures[task_id] = SubmitFailure(
+                        task_id,
+                        "TaskMissing",
+                        "confirmed, but the job does not hold it (was the job re-created or the "
+                        "task deleted?)",
+                        "missing",
+                    )
+                    confirmed -= 1
+        finally:
+            if creation_record is not None and not creation_record.done():
+                creation_record.cancel()
+                await asyncio.gather(creation_record, return_exceptions=True)
+            progress.finish()
+            journal.close()
+            await client.aclose()
+        return SubmitReport(
+            job_id=job_id,
+            total=plan.total_tasks,
+            confirmed=confirmed,
+            previously_confirmed=previously,
+            added=sub.added,
+            verified_existing=sub.verified,
+            retries=sub.retries,
+            requests=sub.requests,
+            elapsed=time.monotonic() - started,
+            failures=tuple(sub.failures.values()),
+            not_submitted=tuple(not_submitted),
+            journal_path=journal_path,
+            job_created=job_created,
+            job_terminate_set=terminate_set,
+            job_task_count=held,
+            notes=tuple(notes),
+        )
 
 
 def submit_plan(
