@@ -225,7 +225,7 @@ def print_report(report: SubmitReport, report_file: Path | None) -> None:
     default=None,
     show_default="adaptive",
     help=(
-        f"Requests of one wave in flight at once, fixed ({MIN_CONCURRENCY}-{MAX_CONCURRENCY}). "
+        f"Requests in flight at once, fixed ({MIN_CONCURRENCY}-{MAX_CONCURRENCY}). "
         f"Default: adaptive, from {DEFAULT_CONCURRENCY} up to {MAX_CONCURRENCY} while "
         "throughput rises, halved when the service throttles (429/503)."
     ),

@@ -11,8 +11,9 @@
    ``JournalState`` of earlier runs. Every task id it names must be a task of this plan.
 3. ``prepare_job`` (``dagbatch.submit.job``): create or check the job; on resume, make sure it
    is still the job the journal's tasks went to -> whether this run created it.
-4. ``WaveScheduler.run_waves`` (``dagbatch.submit.waves``): send the batches wave by wave,
-   parents before children -> the ids held back; failures and counters on the scheduler.
+4. ``WaveScheduler.run_waves`` (``dagbatch.submit.waves``): send the plan's segments
+   (``LoadedPlan.segments``), each once the segments holding its parents are confirmed ->
+   the ids held back; failures and counters on the scheduler.
 5. When every task is confirmed and plan.json asks for it, ``set_terminate``; then
    ``missing_tasks`` counts the job's tasks (one GET taskcounts) and names any task of the
    plan the job does not hold.

@@ -107,7 +107,6 @@ def test_the_help_defaults_are_the_library_defaults() -> None:
 
     status = importlib.import_module("dagbatch.observe.status")  # the package has status()
 
-    assert client.DEFAULT_TIMEOUT == defaults.DEFAULT_TIMEOUT
     timeout = inspect.signature(client.BatchClient).parameters["timeout"].default
     assert timeout == defaults.DEFAULT_TIMEOUT
     stderr = inspect.signature(status.read_snapshot).parameters["stderr_tasks"].default
