@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import gc
 import hashlib
-from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import chain
@@ -148,19 +147,21 @@ def _lean_compile(g: nx.DiGraph) -> list[LeanBatch]:
     succ = [list(map(get, m)) for m in g._succ.values()]
     commands = [a["command_line"] for a in g._node.values()]
 
-    # Kahn, first in first out.
+    # Kahn, a generation at a time, each generation in index order.
     indeg = list(map(len, preds))
-    queue = deque(i for i, d in enumerate(indeg) if d == 0)
+    generation = [i for i, d in enumerate(indeg) if d == 0]
     order: list[int] = []
-    popleft, push, append = queue.popleft, queue.append, order.append
-    while queue:
-        u = popleft()
-        append(u)
-        for v in succ[u]:
-            d = indeg[v] - 1
-            indeg[v] = d
-            if d == 0:
-                push(v)
+    while generation:
+        order += generation
+        following: list[int] = []
+        push = following.append
+        for u in generation:
+            for v in succ[u]:
+                d = indeg[v] - 1
+                indeg[v] = d
+                if d == 0:
+                    push(v)
+        generation = sorted(following)
     if len(order) != len(ids):
         raise LeanError("the dependencies form a cycle")
 
