@@ -23,7 +23,7 @@ import hashlib
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from itertools import accumulate, chain, compress, filterfalse, repeat
+from itertools import accumulate, compress, filterfalse, repeat
 from operator import itemgetter, lt, not_
 from typing import Any
 
@@ -97,7 +97,6 @@ def plan_dependencies(
         budget,
         spec.integer_like,
         spec.parent_ids,
-        spec.succ,
         spec.integer_like_texts,
     )
     over = _over_budget(ids, spec.parent_counts, deps, budget)
@@ -117,7 +116,7 @@ def plan_dependencies(
         return _planned(spec, ids, props, deps, id_map), diags
     if over and strategy == "renumber":
         ids, props, id_map = _renumbered(spec)
-        deps = _all_dependencies(ids, spec.preds, budget, succ=spec.succ)
+        deps = _all_dependencies(ids, spec.preds, budget)
         over = _over_budget(ids, spec.parent_counts, deps, budget)
     if not over:
         return _planned(spec, ids, props, deps, id_map), []
@@ -164,15 +163,14 @@ def _all_dependencies(
     budget: int,
     integer_like: Sequence[int] | None = None,
     parent_ids: Sequence[tuple[str, ...]] | None = None,
-    succ: Sequence[Sequence[int]] | None = None,
     integer_texts: Sequence[str] | None = None,
 ) -> list[Dependencies]:
     """Each task's ``Dependencies``: its parents' ids, runs of integer ids as ranges.
 
     Built with C-level ``map`` calls for the tasks without integer parents (all of them in
     the common string-id case): a tuple of names and one named tuple per task, no Python
-    call each. ``parent_ids``, if known, are the names of ``preds``; ``succ`` the children
-    lists, ``integer_texts`` the ids of ``integer_like``."""
+    call each. ``parent_ids``, if known, are the names of ``preds``; ``integer_texts`` the
+    ids of ``integer_like``."""
     index = RangeIndex.build(ids, integer_like, integer_texts)
     # (A list's __getitem__ is a quicker call than a tuple's: a copy of the ids pays off.)
     names: Iterable[tuple[str, ...]] = (
@@ -184,13 +182,8 @@ def _all_dependencies(
         map(_new_dependencies, repeat(Dependencies), zip(names, repeat(())))
     )
     if index.intable:
-        # The tasks with a parent a range may select: its children, when they are known
-        # (fewer lookups than testing every task's parents).
-        mixed: Iterable[int] = (
-            compress(range(len(preds)), map(not_, map(index.intable.isdisjoint, preds)))
-            if succ is None
-            else sorted(set(chain.from_iterable(map(list(succ).__getitem__, index.intable))))
-        )
+        # The tasks with a parent a range may select, in one C-level scan.
+        mixed = compress(range(len(preds)), map(not_, map(index.intable.isdisjoint, preds)))
         for i in mixed:
             deps[i] = dependencies_of(preds[i], ids, index, budget)
     return deps

@@ -6,9 +6,9 @@ hundreds of thousands of tasks.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from itertools import compress
-from operator import not_
+from operator import lt, not_
 
 
 def children_of(preds: Sequence[Sequence[int]]) -> list[list[int]]:
@@ -21,11 +21,11 @@ def children_of(preds: Sequence[Sequence[int]]) -> list[list[int]]:
 
 def topological_order(
     preds: Sequence[Sequence[int]],
-    succ: Sequence[Sequence[int]] | None = None,
+    children: Callable[[], Sequence[Sequence[int]]] | None = None,
     counts: Sequence[int] | None = None,
 ) -> tuple[list[int], list[int]]:
-    """Kahn's algorithm a generation at a time, each generation in index order (the order
-    the graph lists its nodes): deterministic, and level by level.
+    """The tasks a generation at a time, each generation in index order (the order the
+    graph lists its nodes): deterministic, and level by level.
 
     Returns (order, leftover): ``leftover`` lists the nodes on or behind a cycle (empty for a
     DAG). Putting each generation together keeps waves few. Listing it in index order keeps
@@ -33,9 +33,15 @@ def topological_order(
     objects (built in index order) nearly in sequence: on a 200,000-task layered graph,
     serializing them in the order a first-in first-out queue gives (children in the order
     their last parent is taken) cost three times as much, in cache misses alone.
+
+    ``children`` gives the children lists (``children_of(preds)`` if not given) and
+    ``counts`` each node's number of parents; neither is needed when every parent comes
+    before its children in index order, as when a graph is built parents first.
     """
-    if succ is None:
-        succ = children_of(preds)
+    order = parents_first_order(preds)
+    if order is not None:
+        return order, []
+    succ = children_of(preds) if children is None else children()
     indeg = list(map(len, preds)) if counts is None else list(counts)  # counts: len of preds
     # The order is the queue: a node is appended when its last parent is taken, and the loop
     # takes them in that order (iterating a list sees what is appended meanwhile). ``end``
@@ -57,6 +63,22 @@ def topological_order(
     if len(order) == len(preds):
         return order, []
     return order, [i for i, d in enumerate(indeg) if d > 0]
+
+
+def parents_first_order(preds: Sequence[Sequence[int]]) -> list[int] | None:
+    """``topological_order``'s order when every node's parents have lower indices than it
+    (None otherwise): each node's generation in one pass in index order, then a stable sort
+    by generation. About half the work of Kahn's algorithm plus the children lists it needs,
+    on a layered graph of a million edges."""
+    # One C-level scan: the highest parent of each node with parents, against the node.
+    with_parents = compress(range(len(preds)), preds)
+    if not all(map(lt, map(max, compress(preds, preds)), with_parents)):
+        return None
+    level = [0] * len(preds)
+    level_of = level.__getitem__
+    for v in compress(range(len(preds)), preds):
+        level[v] = 1 + max(map(level_of, preds[v]))
+    return sorted(range(len(preds)), key=level_of)
 
 
 def find_cycle(preds: Sequence[Sequence[int]], among: Sequence[int]) -> list[int]:

@@ -108,7 +108,6 @@ class WorkflowSpec:
     props: tuple[Mapping[str, Any], ...]  # wire properties (no id, dependsOn, exitConditions)
     intents: tuple[Intent, ...]
     preds: tuple[tuple[int, ...], ...]  # parents of each task, self-loops removed
-    succ: tuple[Sequence[int], ...]  # children of each task, self-loops removed
     when: Mapping[tuple[int, int], str]  # explicit edge `when`, keyed (parent, child)
     self_loops: tuple[int, ...]
     job: models.JobSettings
@@ -119,7 +118,15 @@ class WorkflowSpec:
     @cached_property
     def topological(self) -> Topology:
         """Computed once (validate needs it for cycles, the later passes for the order)."""
-        return Topology(*graphs.topological_order(self.preds, self.succ, self.parent_counts))
+        return Topology(
+            *graphs.topological_order(self.preds, lambda: self.succ, self.parent_counts)
+        )
+
+    @cached_property
+    def succ(self) -> list[list[int]]:
+        """Children of each task, self-loops removed, each list in index order. Built on
+        first use: the topological order of a graph built parents first does without."""
+        return graphs.children_of(self.preds)
 
     @cached_property
     def parent_counts(self) -> list[int]:
@@ -457,13 +464,6 @@ def normalize(
         if parent_ids is not None:
             parent_ids[vi] = tuple(map(ids.__getitem__, preds[vi]))
     with_data = [i for i in unusual if any(pred_maps[i].values())]
-    # Children from the parent lists: a loop over small ints touches memory in order, where
-    # looking each child's key up in the index again (from ``_succ``) costs two to three
-    # times as much on big graphs. Each child list is in index order.
-    children: list[list[int]] = list(map(list, repeat((), len(node_keys))))
-    for vi, ps in enumerate(preds):
-        for ui in ps:
-            children[ui].append(vi)
     for vi in with_data:
         key = node_keys[vi]
         for u, data in pred_maps[vi].items():
@@ -532,7 +532,6 @@ def normalize(
         props=tuple(props),
         intents=tuple(intents),
         preds=tuple(preds),
-        succ=tuple(children),
         when=when,
         self_loops=tuple(self_loops),
         job=job,

@@ -7,7 +7,12 @@ from itertools import pairwise
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dagbatch.compiler.graphs import children_of, find_cycle, topological_order
+from dagbatch.compiler.graphs import (
+    children_of,
+    find_cycle,
+    parents_first_order,
+    topological_order,
+)
 
 
 @st.composite
@@ -46,8 +51,17 @@ def test_order_is_generations_each_in_index_order(preds: list[list[int]]) -> Non
     level = levels(preds)
     # Exactly: by generation, and within one by index (the order the graph lists nodes).
     assert order == sorted(range(len(preds)), key=lambda v: (level[v], v))
-    # The same with the children and counts handed in, as normalize does.
-    assert topological_order(preds, children_of(preds), list(map(len, preds))) == (order, [])
+    # The same with the children and counts handed in, as the workflow spec does.
+    children = children_of(preds)
+    assert topological_order(preds, lambda: children, list(map(len, preds))) == (order, [])
+    # The quick path for graphs built parents first: taken exactly when every parent has a
+    # lower index than its child, and giving the same order (the call above took Kahn's
+    # algorithm otherwise; the generator makes both kinds of graph).
+    quick = parents_first_order(preds)
+    parents_first = all(p < v for v, ps in enumerate(preds) for p in ps)
+    assert (quick is not None) == parents_first
+    if quick is not None:
+        assert quick == order
 
 
 @given(parent_lists(cyclic=True))
