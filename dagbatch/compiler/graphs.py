@@ -77,7 +77,9 @@ def parents_first_order(preds: Sequence[Sequence[int]]) -> list[int] | None:
     level = [0] * len(preds)
     level_of = level.__getitem__
     for v in compress(range(len(preds)), preds):
-        level[v] = 1 + max(map(level_of, preds[v]))
+        ps = preds[v]
+        # One parent (a chain, a sweep) is common enough to skip max() and map() for.
+        level[v] = 1 + (level[ps[0]] if len(ps) == 1 else max(map(level_of, ps)))
     return sorted(range(len(preds)), key=level_of)
 
 
