@@ -12,9 +12,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final, NamedTuple
 
 from dagbatch.compiler.dependencies import PlannedTasks
 from dagbatch.compiler.models import JobSettings
@@ -148,29 +148,52 @@ def derive_exit_conditions(
 
     # Derived entries go where the raw ones leave room: a raw entry for the same code or
     # span already carries the derived actions (``_checked_raw`` filled or checked them).
-    if codes:
-        entries = out.get("exitCodes", [])
-        by_code = {e["code"]: e for e in entries}
-        for code in sorted(codes):
-            found = by_code.get(code)
-            if found is None:
-                entries.append({"code": code, "exitOptions": dict(codes[code])})
-            else:
-                found["exitOptions"] = {**codes[code], **found["exitOptions"]}
-        out["exitCodes"] = entries
-    if spans:
-        entries = out.get("exitCodeRanges", [])
-        by_span = {(e["start"], e["end"]): e for e in entries}
-        for span in sorted(spans):
-            found = by_span.get(span)
-            if found is None:
-                entries.append({"start": span[0], "end": span[1], "exitOptions": dict(spans[span])})
-            else:
-                found["exitOptions"] = {**spans[span], **found["exitOptions"]}
-        out["exitCodeRanges"] = entries
+    for key, derived in (("exitCodes", codes), ("exitCodeRanges", spans)):
+        if derived:
+            out[key] = _with_derived(out.get(key, []), key, derived)
     if default:
         out["default"] = {**default, **out.get("default", {})}
     return out
+
+
+class _CodeList(NamedTuple):
+    """How an entry of one of exitConditions' two code lists names the codes it covers."""
+
+    key_of: Callable[[Mapping[str, Any]], Any]  # an entry's code, or (start, end)
+    span: Callable[[Mapping[str, Any]], tuple[int, int]]  # the first and last code covered
+    entry: Callable[[Any], dict[str, Any]]  # a new entry's fields for a code or span
+
+
+#: ``exitCodes`` entries cover one code, ``exitCodeRanges`` entries a span of them.
+_CODE_LISTS: Final[Mapping[str, _CodeList]] = {
+    "exitCodes": _CodeList(
+        key_of=lambda e: e["code"],
+        span=lambda e: (e["code"], e["code"]),
+        entry=lambda code: {"code": code},
+    ),
+    "exitCodeRanges": _CodeList(
+        key_of=lambda e: (e["start"], e["end"]),
+        span=lambda e: (e["start"], e["end"]),
+        entry=lambda span: {"start": span[0], "end": span[1]},
+    ),
+}
+
+
+def _with_derived(
+    entries: list[dict[str, Any]], key: str, derived: Mapping[Any, Mapping[str, Any]]
+) -> list[dict[str, Any]]:
+    """``entries`` (the raw list ``key`` of exitConditions) with the derived exit options of
+    each code or span added: to the raw entry for it if there is one (its own options win),
+    else as a new entry, in the order of the codes."""
+    kind = _CODE_LISTS[key]
+    by_key = {kind.key_of(e): e for e in entries}
+    for k in sorted(derived):
+        found = by_key.get(k)
+        if found is None:
+            entries.append({**kind.entry(k), "exitOptions": dict(derived[k])})
+        else:
+            found["exitOptions"] = {**derived[k], **found["exitOptions"]}
+    return entries
 
 
 # Classes of exit outcomes, for what the intent wants of an entry that covers them.
@@ -291,26 +314,15 @@ def _checked_raw(
 
     out: dict[str, Any] = {}
     for key, value in raw.items():
-        if key == "exitCodes":
+        if key in _CODE_LISTS:
+            span_of = _CODE_LISTS[key].span
             out[key] = [
                 {
                     **e,
                     "exitOptions": check(
                         e.get("exitOptions"),
-                        _classes(e["code"], e["code"], intent),
-                        f"exitCodes[{n}].exitOptions",
-                    ),
-                }
-                for n, e in enumerate(value)
-            ]
-        elif key == "exitCodeRanges":
-            out[key] = [
-                {
-                    **e,
-                    "exitOptions": check(
-                        e.get("exitOptions"),
-                        _classes(e["start"], e["end"], intent),
-                        f"exitCodeRanges[{n}].exitOptions",
+                        _classes(*span_of(e), intent),
+                        f"{key}[{n}].exitOptions",
                     ),
                 }
                 for n, e in enumerate(value)
