@@ -80,8 +80,11 @@ def run(files: int = 1000, workdir: Path | None = None) -> StorageResult:
         read_url = azurite.container_sas_url("source", "rl")
 
         sdk_wd = root / "sdk" / "wd"
-        sdk_download = _timed(lambda: download_resource_files(
-            [{"storageContainerUrl": read_url, "filePath": "."}], sdk_wd))
+        sdk_download = _timed(
+            lambda: download_resource_files(
+                [{"storageContainerUrl": read_url, "filePath": "."}], sdk_wd
+            )
+        )
         assert all((sdk_wd / n).read_bytes() == n.encode() for n in names)
 
         http_wd = root / "http" / "wd"
@@ -89,6 +92,7 @@ def run(files: int = 1000, workdir: Path | None = None) -> StorageResult:
 
         def get_all() -> None:
             with httpx.Client() as client:
+
                 def get(name: str) -> None:
                     response = client.get(f"{base}/{name}?{sas}")
                     response.raise_for_status()
@@ -102,21 +106,36 @@ def run(files: int = 1000, workdir: Path | None = None) -> StorageResult:
         http_download = _timed(get_all)
         assert all((http_wd / n).read_bytes() == n.encode() for n in names)
 
-        sdk_upload = _timed(lambda: upload_output_files(
-            [{"filePattern": "in/**/*.dat",
-              "destination": {"container": {
-                  "containerUrl": azurite.container_sas_url("sdk-out", "rwl")}},
-              "uploadOptions": {"uploadCondition": "taskcompletion"}}],
-            working_dir=sdk_wd, task_dir=sdk_wd.parent, exit_code=0))
+        sdk_upload = _timed(
+            lambda: upload_output_files(
+                [
+                    {
+                        "filePattern": "in/**/*.dat",
+                        "destination": {
+                            "container": {
+                                "containerUrl": azurite.container_sas_url("sdk-out", "rwl")
+                            }
+                        },
+                        "uploadOptions": {"uploadCondition": "taskcompletion"},
+                    }
+                ],
+                working_dir=sdk_wd,
+                task_dir=sdk_wd.parent,
+                exit_code=0,
+            )
+        )
 
         out_base, _, out_sas = azurite.container_sas_url("http-out", "rwl").partition("?")
 
         def put_all() -> None:
             with httpx.Client() as client:
+
                 def put(name: str) -> None:
-                    client.put(f"{out_base}/{name}?{out_sas}",
-                               content=(http_wd / name).read_bytes(),
-                               headers={"x-ms-blob-type": "BlockBlob"}).raise_for_status()
+                    client.put(
+                        f"{out_base}/{name}?{out_sas}",
+                        content=(http_wd / name).read_bytes(),
+                        headers={"x-ms-blob-type": "BlockBlob"},
+                    ).raise_for_status()
 
                 with ThreadPoolExecutor(TRANSFER_CONCURRENCY) as pool:
                     list(pool.map(put, names))
@@ -124,7 +143,7 @@ def run(files: int = 1000, workdir: Path | None = None) -> StorageResult:
         http_upload = _timed(put_all)
         for container, prefix in (("sdk-out", ""), ("http-out", "in/")):
             listed = {b.name for b in service.get_container_client(container).list_blobs()}
-            assert listed == {n[len("in/"):] if not prefix else n for n in names}, container
+            assert listed == {n[len("in/") :] if not prefix else n for n in names}, container
         return StorageResult(files, sdk_download, http_download, sdk_upload, http_upload)
     finally:
         azurite.stop()

@@ -65,8 +65,6 @@ def canonical_int(task_id: str) -> int | None:
     too; an integer parser takes an optional sign, so they are read as -5 and 0. Every id
     such a parser accepts counts (the safe side: a range never covers one unintended).
     """
-    if task_id.isascii() and (
-        task_id.isdigit() or (task_id[:1] == "-" and task_id[1:].isdigit())
-    ):
+    if task_id.isascii() and (task_id.isdigit() or (task_id[:1] == "-" and task_id[1:].isdigit())):
         return int(task_id)
     return None

@@ -83,29 +83,40 @@ def build() -> nx.DiGraph:
             task,
             command_line="/bin/sh -c './count.sh in > counts.txt'",
             resource_files=[
-                {"http_url": blob_sas(INPUTS, "scripts/count.sh"), "file_path": "count.sh",
-                 "file_mode": "0755"},
-                {"storage_container_url": container_sas(INPUTS, "rl"),
-                 "blob_prefix": f"data/shard-{shard}/", "file_path": "in"},
+                {
+                    "http_url": blob_sas(INPUTS, "scripts/count.sh"),
+                    "file_path": "count.sh",
+                    "file_mode": "0755",
+                },
+                {
+                    "storage_container_url": container_sas(INPUTS, "rl"),
+                    "blob_prefix": f"data/shard-{shard}/",
+                    "file_path": "in",
+                },
             ],
             output_files=[
-                {"file_pattern": "counts.txt",
-                 "destination": {"container": {"container_url": results,
-                                               "path": f"counts/{shard}.txt"}},
-                 "upload_options": {"upload_condition": "tasksuccess"}},
+                {
+                    "file_pattern": "counts.txt",
+                    "destination": {
+                        "container": {"container_url": results, "path": f"counts/{shard}.txt"}
+                    },
+                    "upload_options": {"upload_condition": "tasksuccess"},
+                },
                 logs(results, task),
             ],
         )
         g.add_edge(task, "total")
     g.add_node(
         "total",
-        command_line="/bin/sh -c 'cat counts/*.txt | awk \"{s += \\$1} END {print s}\" "
+        command_line='/bin/sh -c \'cat counts/*.txt | awk "{s += \\$1} END {print s}" '
         "> total.txt'",
         resource_files=[{"auto_storage_container_name": RESULTS, "blob_prefix": "counts/"}],
         output_files=[
-            {"file_pattern": "total.txt",
-             "destination": {"container": {"container_url": results, "path": "total.txt"}},
-             "upload_options": {"upload_condition": "tasksuccess"}},
+            {
+                "file_pattern": "total.txt",
+                "destination": {"container": {"container_url": results, "path": "total.txt"}},
+                "upload_options": {"upload_condition": "tasksuccess"},
+            },
             logs(results, "total"),
         ],
     )
@@ -132,8 +143,10 @@ def put() -> None:
         for i in range(FILES_PER_SHARD):
             lines = "".join(f"record {shard}-{i}-{n}\n" for n in range((i % 5) + 1))
             inputs.upload_blob(f"data/shard-{shard}/{i:03d}.txt", lines.encode(), overwrite=True)
-    print(f"uploaded scripts/count.sh and {SHARDS * FILES_PER_SHARD} data files to "
-          f"{endpoint}/{INPUTS}; expected total: {expected_total()}")
+    print(
+        f"uploaded scripts/count.sh and {SHARDS * FILES_PER_SHARD} data files to "
+        f"{endpoint}/{INPUTS}; expected total: {expected_total()}"
+    )
 
 
 def show() -> None:

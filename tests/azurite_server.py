@@ -47,8 +47,17 @@ def ensure_azurite() -> Path:
     if shutil.which("node") is None or shutil.which("npm") is None:
         _unavailable("needs Node.js and npm to run Azurite (the Azure Storage emulator)")
     result = subprocess.run(
-        ["npm", "install", "--prefix", str(AZURITE_PREFIX), AZURITE_PACKAGE,
-         "--no-audit", "--no-fund", "--loglevel", "error"],
+        [
+            "npm",
+            "install",
+            "--prefix",
+            str(AZURITE_PREFIX),
+            AZURITE_PACKAGE,
+            "--no-audit",
+            "--no-fund",
+            "--loglevel",
+            "error",
+        ],
         capture_output=True,
         text=True,
         timeout=INSTALL_TIMEOUT_S,
@@ -162,8 +171,10 @@ def start_azurite(workdir: Path) -> AzuriteServer:
             process = subprocess.Popen(
                 [
                     str(binary),
-                    "--blobHost", "127.0.0.1",
-                    "--blobPort", str(port),
+                    "--blobHost",
+                    "127.0.0.1",
+                    "--blobPort",
+                    str(port),
                     "--inMemoryPersistence",
                     "--skipApiVersionCheck",
                     "--loose",

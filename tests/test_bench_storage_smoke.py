@@ -17,8 +17,12 @@ def test_storage_bench_moves_every_file(tmp_path: Path) -> None:
 
     result = storage_bench.run(files=40, workdir=tmp_path)
     assert result.files == 40
-    for seconds in (result.sdk_download_s, result.http_download_s, result.sdk_upload_s,
-                    result.http_upload_s):
+    for seconds in (
+        result.sdk_download_s,
+        result.http_download_s,
+        result.sdk_upload_s,
+        result.http_upload_s,
+    ):
         assert seconds > 0
     table = result.table()
     assert table.count("files/s") == 4 and "| download |" in table and "| upload |" in table

@@ -27,8 +27,10 @@ def commands(block: int) -> list[list[str]]:
 
 def local(argv: list[str], plan: Path) -> list[str]:
     """A README command for this checkout's interpreter, writing its plan into ``plan``."""
-    head = {".venv/bin/python": [sys.executable],
-            ".venv/bin/dagbatch": [sys.executable, "-m", "dagbatch"]}[argv[0]]
+    head = {
+        ".venv/bin/python": [sys.executable],
+        ".venv/bin/dagbatch": [sys.executable, "-m", "dagbatch"],
+    }[argv[0]]
     return head + [str(plan) if a == "plan-storage" else a for a in argv[1:]]
 
 
@@ -37,8 +39,9 @@ def test_the_azurite_command_uses_flags_azurite_has() -> None:
     assert install == ["npm", "install", "--prefix", ".azurite", "azurite@3"]
     binary = ensure_azurite()
     assert start[0] == str(binary.relative_to(ROOT))
-    usage = subprocess.run([str(binary), "--help"], capture_output=True, text=True,
-                           timeout=60, check=False).stdout
+    usage = subprocess.run(
+        [str(binary), "--help"], capture_output=True, text=True, timeout=60, check=False
+    ).stdout
     for flag in (a for a in start[1:] if a.startswith("--")):
         assert flag in usage, flag
     # Local only: no telemetry to the internet, listening on loopback.
@@ -50,17 +53,24 @@ def test_put_and_compile_run_as_written(azurite: AzuriteServer, tmp_path: Path) 
     _install, _start, put, compile_ = commands(0)
     env = {**os.environ, "AZURE_STORAGE_CONNECTION_STRING": azurite.account.connection_string}
     plan = tmp_path / "plan-storage"
-    out = subprocess.run(local(put, plan), cwd=ROOT, env=env, capture_output=True, text=True,
-                         timeout=300, check=True).stdout
+    out = subprocess.run(
+        local(put, plan), cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=True
+    ).stdout
     assert "100 data files" in out and "expected total: 300" in out
     blobs = azurite.read_blobs("inputs")
     assert len(blobs) == 101 and blobs["scripts/count.sh"].startswith(b"#!/bin/sh")
-    subprocess.run(local(compile_, plan), cwd=ROOT, env=env, capture_output=True, timeout=300,
-                   check=True)
+    subprocess.run(
+        local(compile_, plan), cwd=ROOT, env=env, capture_output=True, timeout=300, check=True
+    )
     tasks = json.loads((plan / "batches" / "000001.json").read_text())["value"]
     assert [t["id"] for t in tasks] == ["count-0", "count-1", "count-2", "count-3", "total"]
-    sources = {key for t in tasks for rf in t["resourceFiles"] for key in rf
-               if key in ("httpUrl", "storageContainerUrl", "autoStorageContainerName")}
+    sources = {
+        key
+        for t in tasks
+        for rf in t["resourceFiles"]
+        for key in rf
+        if key in ("httpUrl", "storageContainerUrl", "autoStorageContainerName")
+    }
     assert sources == {"httpUrl", "storageContainerUrl", "autoStorageContainerName"}
     conditions = {o["uploadOptions"]["uploadCondition"] for t in tasks for o in t["outputFiles"]}
     assert conditions == {"tasksuccess", "taskcompletion"}

@@ -26,9 +26,11 @@ if TYPE_CHECKING:
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-_BARRIER_HELP = "Command line of barrier tasks (default by the pool's OS: " + ", ".join(
-    f"{os_name} {command!r}" for os_name, command in BARRIER_COMMANDS.items()
-) + ")."
+_BARRIER_HELP = (
+    "Command line of barrier tasks (default by the pool's OS: "
+    + ", ".join(f"{os_name} {command!r}" for os_name, command in BARRIER_COMMANDS.items())
+    + ")."
+)
 
 
 def shape_options(fn: F) -> F:
@@ -108,11 +110,7 @@ def _check_target(workflow: str) -> None:
     if path.is_dir():
         found = sorted(p.name for p in path.glob("*.py"))[:5]
         inside = f" (it holds {', '.join(found)})" if found else ""
-        fail(
-            ConfigError(
-                f"{path} is a directory, not a workflow file; name the .py file{inside}"
-            )
-        )
+        fail(ConfigError(f"{path} is a directory, not a workflow file; name the .py file{inside}"))
     if not path.is_file():
         fail(ConfigError(f"no such workflow file: {path}"))
 

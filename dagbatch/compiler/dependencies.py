@@ -329,8 +329,9 @@ def _with_barriers(
                 all_ids.append(bid)
                 all_props.append(
                     {
-                        "displayName": f"dagbatch barrier {k}/{len(slices)}{of_level} for "
-                        f"{cid}"[:1024],
+                        "displayName": f"dagbatch barrier {k}/{len(slices)}{of_level} for {cid}"[
+                            :1024
+                        ],
                         "commandLine": command,
                     }
                 )

@@ -241,8 +241,8 @@ def check_completion(spec: WorkflowSpec) -> list[Diagnostic]:
             continue
         intent = spec.intents[u]
         on_failure = failure_children.get(u, [])
-        satisfies_failure = bool(on_failure) or u in always_parents or (
-            intent.on_failure == "satisfy"
+        satisfies_failure = (
+            bool(on_failure) or u in always_parents or (intent.on_failure == "satisfy")
         )
         if terminates and on_failure:
             diags.append(

@@ -226,7 +226,16 @@ class BatchEmulatorApp:
                 )
             drop = fault == "drop"
         return Ctx(
-            request, op, api_version, base, body, rng, faults, drop, self.store, self.engine,
+            request,
+            op,
+            api_version,
+            base,
+            body,
+            rng,
+            faults,
+            drop,
+            self.store,
+            self.engine,
             reply_at,
         )
 

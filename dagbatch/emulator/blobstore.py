@@ -700,7 +700,8 @@ def _download_container(
     with client:
         try:
             names = [
-                b.name for b in client.list_blobs(name_starts_with=prefix)
+                b.name
+                for b in client.list_blobs(name_starts_with=prefix)
                 if not b.name.endswith("/")
             ]
         except AzureError as exc:
@@ -901,7 +902,8 @@ def upload_output_files(
             kwargs = _upload_kwargs(destination.get("uploadHeaders") or [])
         except ImportError as exc:
             raise TaskFileFailure(
-                "FileUploadMiscError", f"outputFiles[{index}] ({pattern!r}): {exc}",
+                "FileUploadMiscError",
+                f"outputFiles[{index}] ({pattern!r}): {exc}",
                 {"FilePattern": pattern},
             ) from None
         for local, blob_name in expand_file_pattern(
@@ -928,9 +930,7 @@ def _upload_all(uploads: list[_Upload]) -> list[TaskFileFailure | None]:
     def client_for(url: str) -> Any:
         with lock:
             if url not in clients:
-                clients[url] = _sdk().ContainerClient.from_container_url(
-                    url, **_client_options()
-                )
+                clients[url] = _sdk().ContainerClient.from_container_url(url, **_client_options())
             return clients[url]
 
     def put(upload: _Upload) -> TaskFileFailure | None:
@@ -974,8 +974,7 @@ def _upload_all(uploads: list[_Upload]) -> list[TaskFileFailure | None]:
                 code = "FileUploadMiscError"
             return TaskFileFailure(
                 code,
-                f"output file {str(upload.local)!r}: uploading to {where} failed: "
-                f"{_describe(exc)}",
+                f"output file {str(upload.local)!r}: uploading to {where} failed: {_describe(exc)}",
                 details,
             )
         return None

@@ -733,6 +733,7 @@ class BatchClient:
             params = dict(parse_qsl(urlsplit(link).query, keep_blank_values=True))
             params.pop("api-version", None)
 
+
 def connect(
     endpoint: str | None = None,
     account: str | None = None,

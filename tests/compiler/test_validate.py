@@ -124,9 +124,9 @@ def test_satisfy_parent_with_default_and_always_children_is_accepted() -> None:
     assert check_graph(g) == []
     plan = compile_graph(g)
     check_plan(g, plan)
-    ec = next(
-        t for r in plan.batches for t in orjson.loads(r.body)["value"] if t["id"] == "p"
-    )["exitConditions"]
+    ec = next(t for r in plan.batches for t in orjson.loads(r.body)["value"] if t["id"] == "p")[
+        "exitConditions"
+    ]
     for code in (0, 1, 7, None):
         assert batch_exit_options(ec, code, job_actions=False, ranges_cover_zero=True)[0] == (
             "satisfy"

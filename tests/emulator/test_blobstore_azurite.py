@@ -66,10 +66,16 @@ def test_resource_files_from_all_three_sources(
     auto = new_container(azurite, {"ref/genome.fa": b">g", "ref/idx/1.bin": b"1", "x.txt": b"x"})
     download_resource_files(
         [
-            {"httpUrl": azurite.blob_sas_url(container, "scripts/run.sh"),
-             "filePath": "bin/run.sh", "fileMode": "0755"},
-            {"storageContainerUrl": azurite.container_sas_url(container),
-             "blobPrefix": "data/", "filePath": "inputs"},
+            {
+                "httpUrl": azurite.blob_sas_url(container, "scripts/run.sh"),
+                "filePath": "bin/run.sh",
+                "fileMode": "0755",
+            },
+            {
+                "storageContainerUrl": azurite.container_sas_url(container),
+                "blobPrefix": "data/",
+                "filePath": "inputs",
+            },
             {"storageContainerUrl": azurite.container_sas_url(container), "filePath": "all"},
             {"autoStorageContainerName": auto, "blobPrefix": "ref"},
         ],
@@ -79,12 +85,13 @@ def test_resource_files_from_all_three_sources(
     assert (wd / "bin/run.sh").read_bytes() == b"#!/bin/sh\necho hi\n"
     assert stat.S_IMODE((wd / "bin/run.sh").stat().st_mode) == 0o755
     # Container sources keep each blob's full name below filePath; blobPrefix filters.
-    assert sorted(p.relative_to(wd / "inputs").as_posix() for p in (wd / "inputs").rglob("*")
-                  if p.is_file()) == ["data/a.csv", "data/nested/b.csv"]
+    assert sorted(
+        p.relative_to(wd / "inputs").as_posix() for p in (wd / "inputs").rglob("*") if p.is_file()
+    ) == ["data/a.csv", "data/nested/b.csv"]
     assert (wd / "inputs/data/nested/b.csv").read_bytes() == b"b"
-    assert sorted(p.relative_to(wd / "all").as_posix() for p in (wd / "all").rglob("*")
-                  if p.is_file()) == ["data/a.csv", "data/nested/b.csv", "other/c.csv",
-                                      "scripts/run.sh"]
+    assert sorted(
+        p.relative_to(wd / "all").as_posix() for p in (wd / "all").rglob("*") if p.is_file()
+    ) == ["data/a.csv", "data/nested/b.csv", "other/c.csv", "scripts/run.sh"]
     assert (wd / "ref/genome.fa").read_bytes() == b">g"
     assert (wd / "ref/idx/1.bin").read_bytes() == b"1"
     assert not (wd / "x.txt").exists()
@@ -100,9 +107,12 @@ def test_blob_names_that_need_escaping_arrive_intact(
     container = new_container(azurite, names)
     auto = new_container(azurite, names)
     download_resource_files(
-        [{"storageContainerUrl": azurite.container_sas_url(container), "filePath": "s"},
-         {"autoStorageContainerName": auto, "filePath": "a"}],
-        wd, storage=azurite.account,
+        [
+            {"storageContainerUrl": azurite.container_sas_url(container), "filePath": "s"},
+            {"autoStorageContainerName": auto, "filePath": "a"},
+        ],
+        wd,
+        storage=azurite.account,
     )
     for name, data in names.items():
         assert (wd / "s" / name).read_bytes() == data, name
@@ -170,8 +180,9 @@ def test_container_failures(azurite: AzuriteServer, task: tuple[Path, Path]) -> 
     assert info.value.code == "ResourceContainerAccessDenied"
     assert_no_signature(signature(url), str(info.value))
     with pytest.raises(TaskFileFailure) as info:
-        download_resource_files([{"autoStorageContainerName": "absent-container"}], wd,
-                                storage=azurite.account)
+        download_resource_files(
+            [{"autoStorageContainerName": "absent-container"}], wd, storage=azurite.account
+        )
     assert info.value.code == "ResourceContainerNotFound"
     assert "absent-container" in info.value.message
 
@@ -246,15 +257,19 @@ def test_unreachable_url_is_a_misc_download_error(task: tuple[Path, Path]) -> No
 def outputs(url: str, **destination: Any) -> list[dict[str, Any]]:
     """One entry per upload condition, each under its own virtual directory."""
     return [
-        {"filePattern": "out/*.txt",
-         "destination": {"container": {"containerUrl": url, "path": condition, **destination}},
-         "uploadOptions": {"uploadCondition": condition}}
+        {
+            "filePattern": "out/*.txt",
+            "destination": {"container": {"containerUrl": url, "path": condition, **destination}},
+            "uploadOptions": {"uploadCondition": condition},
+        }
         for condition in ("tasksuccess", "taskfailure", "taskcompletion")
     ]
 
 
-@pytest.mark.parametrize(("exit_code", "expected"), [(0, {"tasksuccess", "taskcompletion"}),
-                                                     (7, {"taskfailure", "taskcompletion"})])
+@pytest.mark.parametrize(
+    ("exit_code", "expected"),
+    [(0, {"tasksuccess", "taskcompletion"}), (7, {"taskfailure", "taskcompletion"})],
+)
 def test_output_files_follow_the_upload_condition(
     azurite: AzuriteServer, task: tuple[Path, Path], exit_code: int, expected: set[str]
 ) -> None:
@@ -267,12 +282,16 @@ def test_output_files_follow_the_upload_condition(
     url = azurite.container_sas_url(container, permission="rwl")
     entries = [
         *outputs(url),
-        {"filePattern": "../stdout.txt",
-         "destination": {"container": {"containerUrl": url, "path": "logs/stdout.txt"}},
-         "uploadOptions": {"uploadCondition": "taskcompletion"}},
-        {"filePattern": "nothing/*.bin",  # matching no file is not an error
-         "destination": {"container": {"containerUrl": url}},
-         "uploadOptions": {"uploadCondition": "taskcompletion"}},
+        {
+            "filePattern": "../stdout.txt",
+            "destination": {"container": {"containerUrl": url, "path": "logs/stdout.txt"}},
+            "uploadOptions": {"uploadCondition": "taskcompletion"},
+        },
+        {
+            "filePattern": "nothing/*.bin",  # matching no file is not an error
+            "destination": {"container": {"containerUrl": url}},
+            "uploadOptions": {"uploadCondition": "taskcompletion"},
+        },
     ]
     upload_output_files(entries, working_dir=wd, task_dir=task_dir, exit_code=exit_code)
     blobs = azurite.read_blobs(container)
@@ -293,16 +312,26 @@ def test_upload_headers_set_blob_properties(
     container = new_container(azurite)
     url = azurite.container_sas_url(container, permission="rwl")
     upload_output_files(
-        [{"filePattern": "report.json",
-          "destination": {"container": {"containerUrl": url, "path": "r/report.json",
-                                        "uploadHeaders": [
-                                            {"name": "x-ms-blob-content-type",
-                                             "value": "application/json"},
-                                            {"name": "x-ms-meta-run", "value": "42"},
-                                            {"name": "x-ms-blob-cache-control",
-                                             "value": "no-cache"}]}},
-          "uploadOptions": {"uploadCondition": "tasksuccess"}}],
-        working_dir=wd, task_dir=task_dir, exit_code=0,
+        [
+            {
+                "filePattern": "report.json",
+                "destination": {
+                    "container": {
+                        "containerUrl": url,
+                        "path": "r/report.json",
+                        "uploadHeaders": [
+                            {"name": "x-ms-blob-content-type", "value": "application/json"},
+                            {"name": "x-ms-meta-run", "value": "42"},
+                            {"name": "x-ms-blob-cache-control", "value": "no-cache"},
+                        ],
+                    }
+                },
+                "uploadOptions": {"uploadCondition": "tasksuccess"},
+            }
+        ],
+        working_dir=wd,
+        task_dir=task_dir,
+        exit_code=0,
     )
     props = azurite.service().get_blob_client(container, "r/report.json").get_blob_properties()
     assert props.content_settings.content_type == "application/json"
@@ -315,8 +344,9 @@ def test_upload_nothing_attempted_writes_no_logs(
 ) -> None:
     task_dir, wd = task
     (wd / "a.txt").write_text("a")
-    upload_output_files(outputs("http://127.0.0.1:1/acct/never")[:1], working_dir=wd,
-                        task_dir=task_dir, exit_code=1)
+    upload_output_files(
+        outputs("http://127.0.0.1:1/acct/never")[:1], working_dir=wd, task_dir=task_dir, exit_code=1
+    )
     assert not (task_dir / "fileuploadout.txt").exists()
     assert not (task_dir / "fileuploaderr.txt").exists()
 
@@ -332,12 +362,16 @@ def test_upload_failures_are_file_upload_errors_after_every_attempt(
     missing_url = azurite.container_sas_url("nosuchcontainer2", permission="rwl")
     caplog.set_level(logging.DEBUG)
     entries = [
-        {"filePattern": "out/r.txt",
-         "destination": {"container": {"containerUrl": missing_url, "path": "r.txt"}},
-         "uploadOptions": {"uploadCondition": "taskcompletion"}},
-        {"filePattern": "out/r.txt",
-         "destination": {"container": {"containerUrl": good_url, "path": "r.txt"}},
-         "uploadOptions": {"uploadCondition": "taskcompletion"}},
+        {
+            "filePattern": "out/r.txt",
+            "destination": {"container": {"containerUrl": missing_url, "path": "r.txt"}},
+            "uploadOptions": {"uploadCondition": "taskcompletion"},
+        },
+        {
+            "filePattern": "out/r.txt",
+            "destination": {"container": {"containerUrl": good_url, "path": "r.txt"}},
+            "uploadOptions": {"uploadCondition": "taskcompletion"},
+        },
     ]
     with pytest.raises(TaskFileFailure) as info:
         upload_output_files(entries, working_dir=wd, task_dir=task_dir, exit_code=0)
@@ -351,16 +385,23 @@ def test_upload_failures_are_file_upload_errors_after_every_attempt(
     assert azurite.read_blobs(good) == {"r.txt": b"r"}
     errors = (task_dir / "fileuploaderr.txt").read_text()
     assert "FileUploadContainerNotFound" in errors
-    assert_no_signature(signature(missing_url), str(failure), repr(failure.details), errors,
-                        caplog.text)
+    assert_no_signature(
+        signature(missing_url), str(failure), repr(failure.details), errors, caplog.text
+    )
 
     read_only = azurite.container_sas_url(good, permission="rl")
     with pytest.raises(TaskFileFailure) as info:
         upload_output_files(
-            [{"filePattern": "out/*.txt",
-              "destination": {"container": {"containerUrl": read_only}},
-              "uploadOptions": {"uploadCondition": "taskcompletion"}}],
-            working_dir=wd, task_dir=task_dir, exit_code=0,
+            [
+                {
+                    "filePattern": "out/*.txt",
+                    "destination": {"container": {"containerUrl": read_only}},
+                    "uploadOptions": {"uploadCondition": "taskcompletion"},
+                }
+            ],
+            working_dir=wd,
+            task_dir=task_dir,
+            exit_code=0,
         )
     assert info.value.code == "FileUploadAccessDenied"
     assert_no_signature(signature(read_only), str(info.value))
@@ -380,11 +421,21 @@ def test_a_thousand_files_through_resource_and_output_files(
     source = new_container(azurite)
     client = azurite.service().get_container_client(source)
     with ThreadPoolExecutor(8) as pool:
-        list(pool.map(lambda i: client.upload_blob(f"shard/{i % 10}/{i:04d}.in", b"%d" % i),
-                      range(count)))
+        list(
+            pool.map(
+                lambda i: client.upload_blob(f"shard/{i % 10}/{i:04d}.in", b"%d" % i), range(count)
+            )
+        )
     download_resource_files(
-        [{"storageContainerUrl": azurite.container_sas_url(source), "blobPrefix": "shard/",
-          "filePath": "in"}], wd)
+        [
+            {
+                "storageContainerUrl": azurite.container_sas_url(source),
+                "blobPrefix": "shard/",
+                "filePath": "in",
+            }
+        ],
+        wd,
+    )
     inputs = sorted((wd / "in").rglob("*.in"))
     assert len(inputs) == count
     for path in inputs:  # what the task's command would do
@@ -393,12 +444,21 @@ def test_a_thousand_files_through_resource_and_output_files(
         out.write_bytes(path.read_bytes() + b"!")
     results = new_container(azurite)
     upload_output_files(
-        [{"filePattern": "out/**/*.out",
-          "destination": {"container": {"containerUrl":
-                                        azurite.container_sas_url(results, "rwl"),
-                                        "path": "run1"}},
-          "uploadOptions": {"uploadCondition": "tasksuccess"}}],
-        working_dir=wd, task_dir=task_dir, exit_code=0,
+        [
+            {
+                "filePattern": "out/**/*.out",
+                "destination": {
+                    "container": {
+                        "containerUrl": azurite.container_sas_url(results, "rwl"),
+                        "path": "run1",
+                    }
+                },
+                "uploadOptions": {"uploadCondition": "tasksuccess"},
+            }
+        ],
+        working_dir=wd,
+        task_dir=task_dir,
+        exit_code=0,
     )
     blobs = azurite.read_blobs(results)
     assert blobs == {f"run1/{i % 10}/{i:04d}.out": b"%d!" % i for i in range(count)}

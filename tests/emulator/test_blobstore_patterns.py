@@ -26,9 +26,20 @@ def task(tmp_path: Path) -> Path:
     task_dir = tmp_path / "task"
     wd = task_dir / "wd"
     files = [
-        "a.txt", "b.txt", "c.log", ".hidden.txt", "abc*", "abcd",
-        "sub/c.txt", "sub/.e.txt", "sub/deeper/d.txt", "sub/deeper/d.csv",
-        ".git/x.txt", "out/1.dat", "out/x/2.dat", "out/.skip.dat",
+        "a.txt",
+        "b.txt",
+        "c.log",
+        ".hidden.txt",
+        "abc*",
+        "abcd",
+        "sub/c.txt",
+        "sub/.e.txt",
+        "sub/deeper/d.txt",
+        "sub/deeper/d.csv",
+        ".git/x.txt",
+        "out/1.dat",
+        "out/x/2.dat",
+        "out/.skip.dat",
     ]
     for name in files:
         (wd / name).parent.mkdir(parents=True, exist_ok=True)
@@ -56,7 +67,10 @@ def test_star_matches_one_level_and_never_a_dot_file(task: Path) -> None:
 
 def test_double_star_matches_any_directory_but_not_dot_directories(task: Path) -> None:
     assert names(task, "**/*.txt") == [
-        "a.txt", "b.txt", "sub/c.txt", "sub/deeper/d.txt",
+        "a.txt",
+        "b.txt",
+        "sub/c.txt",
+        "sub/deeper/d.txt",
     ]
     assert names(task, "sub/**/d.*") == ["deeper/d.csv", "deeper/d.txt"]
     # A final ** takes every (non-dot) file below.
@@ -105,10 +119,14 @@ def test_env_expansion_and_wildcard_detection() -> None:
 @pytest.mark.parametrize(
     ("condition", "exit_code", "uploads"),
     [
-        ("tasksuccess", 0, True), ("tasksuccess", 1, False),
-        ("taskfailure", 0, False), ("taskfailure", 2, True),
-        ("taskcompletion", 0, True), ("taskcompletion", 3, True),
-        ("TaskSuccess", 0, True), (None, 5, True),
+        ("tasksuccess", 0, True),
+        ("tasksuccess", 1, False),
+        ("taskfailure", 0, False),
+        ("taskfailure", 2, True),
+        ("taskcompletion", 0, True),
+        ("taskcompletion", 3, True),
+        ("TaskSuccess", 0, True),
+        (None, 5, True),
     ],
 )
 def test_upload_conditions(condition: str | None, exit_code: int, uploads: bool) -> None:

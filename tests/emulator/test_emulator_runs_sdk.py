@@ -38,6 +38,7 @@ def client(running: EmulatorServer) -> Iterator[Any]:
     with batch.BatchClient(running.endpoint, credential) as c:
         yield c
 
+
 #: A storage URL on loopback where nothing listens (port 9, discard): every transfer fails at
 #: once, and no test reaches beyond 127.0.0.1.
 CLOSED_PORT_URL = "http://127.0.0.1:9"
@@ -473,9 +474,7 @@ def test_resource_files(client: Any, file_server: str) -> None:
             "container",
             "/bin/true",
             resource_files=[
-                models.ResourceFile(
-                    storage_container_url=f"{CLOSED_PORT_URL}/c", file_path="d"
-                )
+                models.ResourceFile(storage_container_url=f"{CLOSED_PORT_URL}/c", file_path="d")
             ],
         ),
     )

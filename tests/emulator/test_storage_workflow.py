@@ -87,54 +87,73 @@ def test_a_workflow_reads_and_writes_blob_storage(
     expired_url = azurite.blob_sas_url(inputs, "data/a.txt", expires_in=timedelta(minutes=-5))
 
     tasks: list[dict[str, Any]] = [
-        {"id": "ingest",
-         "commandLine": "/bin/sh -c './tool.sh && cat in/data/*.txt ref/r.txt > out/all.txt "
-                        "&& echo ingested'",
-         "resourceFiles": [
-             {"httpUrl": azurite.blob_sas_url(inputs, "scripts/tool.sh"),
-              "filePath": "tool.sh", "fileMode": "0755"},
-             {"storageContainerUrl": azurite.container_sas_url(inputs), "blobPrefix": "data/",
-              "filePath": "in"},
-             {"autoStorageContainerName": auto, "blobPrefix": "ref/"},
-         ],
-         "outputFiles": [
-             _out(write, "out/*.txt", "ingest", "tasksuccess"),
-             _out(write, "out/*.txt", "failed/ingest", "taskfailure"),
-             _out(write, "$AZ_BATCH_TASK_DIR/stdout.txt", "logs/ingest/stdout.txt",
-                  "taskcompletion"),
-         ]},
-        {"id": "fails",
-         "commandLine": "/bin/sh -c 'echo bad > err.txt; exit 3'",
-         "outputFiles": [
-             _out(write, "err.txt", "failed/fails/err.txt", "taskfailure"),
-             _out(write, "err.txt", "ok/fails/err.txt", "tasksuccess"),
-             _out(write, "../std*.txt", "logs/fails", "taskcompletion"),
-         ]},
-        {"id": "missing",
-         "commandLine": "/bin/true",
-         "resourceFiles": [{"httpUrl": missing_url, "filePath": "in/absent.txt"}],
-         "exitConditions": {"preProcessingError": {"dependencyAction": "satisfy"}}},
-        {"id": "after-missing", "commandLine": "/bin/true",
-         "dependsOn": {"taskIds": ["missing"]}},
-        {"id": "expired",
-         "commandLine": "/bin/true",
-         "resourceFiles": [{"httpUrl": expired_url, "filePath": "a.txt"}]},
-        {"id": "after-expired", "commandLine": "/bin/true",
-         "dependsOn": {"taskIds": ["expired"]}},
-        {"id": "denied",
-         "commandLine": "/bin/sh -c 'echo x > x.txt'",
-         "outputFiles": [_out(read_only, "x.txt", None, "taskcompletion")],
-         # Explicit: whether exit code 0's default (satisfy) or the failure's (block) wins
-         # for an upload error is not documented.
-         "exitConditions": {"fileUploadError": {"dependencyAction": "block"}}},
-        {"id": "after-denied", "commandLine": "/bin/true",
-         "dependsOn": {"taskIds": ["denied"]}},
+        {
+            "id": "ingest",
+            "commandLine": "/bin/sh -c './tool.sh && cat in/data/*.txt ref/r.txt > out/all.txt "
+            "&& echo ingested'",
+            "resourceFiles": [
+                {
+                    "httpUrl": azurite.blob_sas_url(inputs, "scripts/tool.sh"),
+                    "filePath": "tool.sh",
+                    "fileMode": "0755",
+                },
+                {
+                    "storageContainerUrl": azurite.container_sas_url(inputs),
+                    "blobPrefix": "data/",
+                    "filePath": "in",
+                },
+                {"autoStorageContainerName": auto, "blobPrefix": "ref/"},
+            ],
+            "outputFiles": [
+                _out(write, "out/*.txt", "ingest", "tasksuccess"),
+                _out(write, "out/*.txt", "failed/ingest", "taskfailure"),
+                _out(
+                    write,
+                    "$AZ_BATCH_TASK_DIR/stdout.txt",
+                    "logs/ingest/stdout.txt",
+                    "taskcompletion",
+                ),
+            ],
+        },
+        {
+            "id": "fails",
+            "commandLine": "/bin/sh -c 'echo bad > err.txt; exit 3'",
+            "outputFiles": [
+                _out(write, "err.txt", "failed/fails/err.txt", "taskfailure"),
+                _out(write, "err.txt", "ok/fails/err.txt", "tasksuccess"),
+                _out(write, "../std*.txt", "logs/fails", "taskcompletion"),
+            ],
+        },
+        {
+            "id": "missing",
+            "commandLine": "/bin/true",
+            "resourceFiles": [{"httpUrl": missing_url, "filePath": "in/absent.txt"}],
+            "exitConditions": {"preProcessingError": {"dependencyAction": "satisfy"}},
+        },
+        {"id": "after-missing", "commandLine": "/bin/true", "dependsOn": {"taskIds": ["missing"]}},
+        {
+            "id": "expired",
+            "commandLine": "/bin/true",
+            "resourceFiles": [{"httpUrl": expired_url, "filePath": "a.txt"}],
+        },
+        {"id": "after-expired", "commandLine": "/bin/true", "dependsOn": {"taskIds": ["expired"]}},
+        {
+            "id": "denied",
+            "commandLine": "/bin/sh -c 'echo x > x.txt'",
+            "outputFiles": [_out(read_only, "x.txt", None, "taskcompletion")],
+            # Explicit: whether exit code 0's default (satisfy) or the failure's (block) wins
+            # for an upload error is not documented.
+            "exitConditions": {"fileUploadError": {"dependencyAction": "block"}},
+        },
+        {"id": "after-denied", "commandLine": "/bin/true", "dependsOn": {"taskIds": ["denied"]}},
     ]
     server = _running(emulator_factory, tmp_path, azurite)
     with _client(server) as client:
-        client.create_job(models.BatchJobCreateOptions(
-            {"id": "storage-wf", "poolInfo": {"poolId": "local"},
-             "usesTaskDependencies": True}))
+        client.create_job(
+            models.BatchJobCreateOptions(
+                {"id": "storage-wf", "poolInfo": {"poolId": "local"}, "usesTaskDependencies": True}
+            )
+        )
         client.create_tasks("storage-wf", [models.BatchTaskCreateOptions(t) for t in tasks])
         done = {"ingest", "fails", "missing", "after-missing", "expired", "denied"}
         final = _wait(client, "storage-wf", done, {"after-expired", "after-denied"})
@@ -146,8 +165,10 @@ def test_a_workflow_reads_and_writes_blob_storage(
     assert info("fails").result == "failure" and info("fails").exit_code == 3
     assert info("fails").failure_info.code == "FailureExitCode"
     # A download failure: preProcessingError, no exit code, the file named, no signature.
-    for task_id, code, path, url in (("missing", "BlobNotFound", "in/absent.txt", missing_url),
-                                     ("expired", "BlobAccessDenied", "a.txt", expired_url)):
+    for task_id, code, path, url in (
+        ("missing", "BlobNotFound", "in/absent.txt", missing_url),
+        ("expired", "BlobAccessDenied", "a.txt", expired_url),
+    ):
         failure = info(task_id).failure_info
         assert info(task_id).result == "failure"
         assert info(task_id).exit_code is None
@@ -164,8 +185,13 @@ def test_a_workflow_reads_and_writes_blob_storage(
     assert blobs["ingest/all.txt"] == b"a\nb\nref\n"
     assert blobs["logs/ingest/stdout.txt"] == b"ingested\n"
     assert blobs["failed/fails/err.txt"] == b"bad\n"
-    assert set(blobs) == {"ingest/all.txt", "logs/ingest/stdout.txt", "failed/fails/err.txt",
-                          "logs/fails/stdout.txt", "logs/fails/stderr.txt"}
+    assert set(blobs) == {
+        "ingest/all.txt",
+        "logs/ingest/stdout.txt",
+        "failed/fails/err.txt",
+        "logs/fails/stdout.txt",
+        "logs/fails/stderr.txt",
+    }
 
 
 def test_the_readme_storage_example_runs(azurite: AzuriteServer, tmp_path: Path) -> None:
@@ -176,14 +202,30 @@ def test_the_readme_storage_example_runs(azurite: AzuriteServer, tmp_path: Path)
     example = str(ROOT / "examples" / "storage_pipeline.py")
     subprocess.run([sys.executable, example, "put"], env=env, check=True, timeout=120)
     plan = tmp_path / "plan-storage"
-    subprocess.run([sys.executable, "-m", "dagbatch", "compile", example, "--out", str(plan),
-                    "-q"], env=env, check=True, timeout=120)
-    ran = subprocess.run([sys.executable, "-m", "dagbatch", "run", str(plan)], env=env,
-                         capture_output=True, text=True, timeout=300, check=False)
+    subprocess.run(
+        [sys.executable, "-m", "dagbatch", "compile", example, "--out", str(plan), "-q"],
+        env=env,
+        check=True,
+        timeout=120,
+    )
+    ran = subprocess.run(
+        [sys.executable, "-m", "dagbatch", "run", str(plan)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert ran.returncode == 0, ran.stdout + ran.stderr
     assert azurite.account.key not in ran.stdout + ran.stderr
-    shown = subprocess.run([sys.executable, example, "show"], env=env, check=True,
-                           capture_output=True, text=True, timeout=120).stdout
+    shown = subprocess.run(
+        [sys.executable, example, "show"],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    ).stdout
     assert "total: 300 (expected 300)" in shown
     assert "logs/count-3/stdout.txt" in shown
 
@@ -201,24 +243,35 @@ def test_a_thousand_files_move_through_a_local_run(
     client = azurite.create_container(source)
     azurite.create_container(results)
     with ThreadPoolExecutor(8) as pool:
-        list(pool.map(lambda i: client.upload_blob(f"d/{i % 10}/{i:04d}.txt", b"%d\n" % i),
-                      range(1000)))
+        list(
+            pool.map(
+                lambda i: client.upload_blob(f"d/{i % 10}/{i:04d}.txt", b"%d\n" % i), range(1000)
+            )
+        )
     write = azurite.container_sas_url(results, "rwl")
     tasks = [
-        {"id": f"half-{half}",
-         # each task copies its half (500 files) into out/ with a new suffix
-         "commandLine": "/bin/sh -c 'for f in in/d/*/*.txt; do "
-                        "mkdir -p out/$(dirname $f); cp $f out/${f%.txt}.res; done'",
-         "resourceFiles": [{"storageContainerUrl": azurite.container_sas_url(source),
-                            "blobPrefix": f"d/{digit}", "filePath": "in"}
-                           for digit in range(half * 5, half * 5 + 5)],
-         "outputFiles": [_out(write, "out/in/**/*.res", "results", "tasksuccess")]}
+        {
+            "id": f"half-{half}",
+            # each task copies its half (500 files) into out/ with a new suffix
+            "commandLine": "/bin/sh -c 'for f in in/d/*/*.txt; do "
+            "mkdir -p out/$(dirname $f); cp $f out/${f%.txt}.res; done'",
+            "resourceFiles": [
+                {
+                    "storageContainerUrl": azurite.container_sas_url(source),
+                    "blobPrefix": f"d/{digit}",
+                    "filePath": "in",
+                }
+                for digit in range(half * 5, half * 5 + 5)
+            ],
+            "outputFiles": [_out(write, "out/in/**/*.res", "results", "tasksuccess")],
+        }
         for half in range(2)
     ]
     server = _running(emulator_factory, tmp_path, azurite)
     with _client(server) as batch_client:
-        batch_client.create_job(models.BatchJobCreateOptions(
-            {"id": "many-files", "poolInfo": {"poolId": "local"}}))
+        batch_client.create_job(
+            models.BatchJobCreateOptions({"id": "many-files", "poolInfo": {"poolId": "local"}})
+        )
         batch_client.create_tasks("many-files", [models.BatchTaskCreateOptions(t) for t in tasks])
         final = _wait(batch_client, "many-files", {"half-0", "half-1"}, set())
     assert {t.execution_info.result for t in final.values()} == {"success"}

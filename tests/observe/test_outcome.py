@@ -23,9 +23,7 @@ WAITING = TaskStatus(state="active")
 ACTIVE_JOB = JobState("active")
 
 
-def reasons(
-    tasks: list[dict], statuses: dict[str, TaskStatus], job: JobState = ACTIVE_JOB
-) -> dict:
+def reasons(tasks: list[dict], statuses: dict[str, TaskStatus], job: JobState = ACTIVE_JOB) -> dict:
     return {o.task_id: o.reason for o in explain_outcome(tasks, statuses, job)}
 
 
