@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 
 import networkx as nx
 
@@ -62,7 +63,7 @@ def fan_in(parents: int = 20_000, seed: int = 3) -> nx.DiGraph:
     return g
 
 
-WORKLOADS = {
+WORKLOADS: dict[str, Callable[[], nx.DiGraph]] = {
     "a sweep-reduce 100k": lambda: sweep_reduce(100_000),
     "b layered 200k": lambda: layered(20, 10_000),
     "c chain 50k": lambda: chain(50_000),
@@ -70,7 +71,7 @@ WORKLOADS = {
 }
 
 #: A tenth of the size, for smoke runs (`python -m bench --quick`).
-QUICK_WORKLOADS = {
+QUICK_WORKLOADS: dict[str, Callable[[], nx.DiGraph]] = {
     "a sweep-reduce 10k": lambda: sweep_reduce(10_000),
     "b layered 20k": lambda: layered(20, 1_000),
     "c chain 5k": lambda: chain(5_000),
