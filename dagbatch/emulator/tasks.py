@@ -12,6 +12,7 @@ failure is 409 ``TaskNotFailed``; a missing file is 404 ``FileNotFound``.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, Final
 
@@ -383,6 +384,28 @@ async def list_task_files(ctx: Ctx) -> Response:
     )
 
 
+#: ``ocp-range``: "bytes=startRange-endRange" [S Tasks_GetTaskFile], both inclusive; the end
+#: may be left out (to the end of the file), as HTTP byte ranges allow.
+_BYTE_RANGE: Final = re.compile(r"bytes=(\d+)-(\d*)")
+
+
+def _byte_range(ctx: Ctx, header: str, size: int) -> tuple[int, int]:
+    """(first, last) byte of the file that ``ocp-range`` asks for, clamped to the file (the
+    spec answers a range with 200 and the bytes, and says nothing of one past the end).
+    A header that is not a byte range is a 400 naming the header."""
+    match = _BYTE_RANGE.fullmatch(header.strip())
+    if match is None or (match[2] and int(match[2]) < int(match[1])):
+        raise replies.error(
+            ctx.base,
+            400,
+            "InvalidHeaderValue",
+            "The value for one of the HTTP headers is not in the correct format.",
+            {"HeaderName": "ocp-range", "HeaderValue": header},
+        )
+    last = int(match[2]) if match[2] else size - 1
+    return int(match[1]), min(last, size - 1)
+
+
 async def get_task_file(ctx: Ctx) -> Response:
     job = get_job_or_404(ctx, ctx.param("job_id"))
     root, task_id = _task_root(ctx, job)
@@ -405,7 +428,13 @@ async def get_task_file(ctx: Ctx) -> Response:
         "ocp-batch-file-mode": oct(st.st_mode & 0o777),
         "Last-Modified": http_time(st.st_mtime),
     }
-    content = b"" if ctx.request.method == "HEAD" else target.read_bytes()
+    content = b""
+    if ctx.request.method != "HEAD":
+        content = target.read_bytes()
+        wanted = ctx.request.headers.get("ocp-range")
+        if wanted is not None:
+            first, last = _byte_range(ctx, wanted, len(content))
+            content = content[first : last + 1]
     response = Response(
         content, status_code=200, media_type="application/octet-stream", headers=headers
     )

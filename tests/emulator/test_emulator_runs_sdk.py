@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime
 import http.server
+import json
 import os
 import threading
 import time
@@ -158,6 +159,18 @@ def test_a_task_runs_as_on_a_node(client: Any, running: EmulatorServer) -> None:
     work, task_dir, shared = dirs.split()
     assert work == wd and task_dir == wd[: -len("/wd")] and Path(shared).is_dir()
     assert b"".join(client.download_task_file("layout", "t1", "stderr.txt")) == b"oops\n"
+
+    # ocp-range: inclusive, open-ended, clamped to the file; a malformed one is a 400.
+    def part(wanted: str) -> bytes:
+        return b"".join(client.download_task_file("layout", "t1", "stderr.txt", ocp_range=wanted))
+
+    assert part("bytes=1-2") == b"op"
+    assert part("bytes=2-") == b"ps\n"
+    assert part("bytes=3-99") == b"s\n"
+    with pytest.raises(HttpResponseError) as bad:
+        part("lines=1-2")
+    assert bad.value.status_code == 400
+    assert json.loads(bad.value.response.read())["code"] == "InvalidHeaderValue"
     names = {f.name for f in client.list_task_files("layout", "t1")}
     assert {"stdout.txt", "stderr.txt", "wd"} <= names
     # Not under a shell: no variable expansion, quotes only split words.
