@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import contextlib
 import os
+import select
 import shlex
 import signal
 import subprocess
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,6 +51,45 @@ def exit_status(returncode: int) -> int:
 
 #: What a worker thread needs to run one task: the arguments of ``RealRunner._run``.
 _Work = tuple[Engine, Job, int, int, "_Run", bytes, Any, str, float]
+
+
+#: The longest single wait on a process descriptor (``poll`` takes milliseconds as a C int).
+_POLL_CHUNK_S: Final = 86_400.0
+
+
+def ends_within(process: subprocess.Popen[bytes], seconds: float) -> bool:
+    """Wait for ``process`` to end, at most ``seconds`` (0: no limit); False if it is still
+    running then. The process is reaped when it ended.
+
+    ``Popen.wait(timeout)`` polls (sleeps of up to 50 ms between checks), so a task with a
+    ``maxWallClockTime`` would be seen to end up to 50 ms late. A process descriptor
+    (``pidfd_open``, Linux 5.3) becomes readable the moment the process ends; without one
+    (another system, an old kernel) this falls back to ``Popen.wait(timeout)``."""
+    if not seconds:
+        process.wait()
+        return True
+    try:
+        fd = os.pidfd_open(process.pid)
+    except (AttributeError, OSError):  # not Linux, an old kernel, or already reaped
+        try:
+            process.wait(timeout=seconds)
+        except subprocess.TimeoutExpired:
+            return False
+        return True
+    try:
+        # Reaped by another thread before the descriptor was opened (a kill's poll): done.
+        if process.poll() is not None:
+            return True
+        poller = select.poll()
+        poller.register(fd, select.POLLIN)
+        deadline = time.monotonic() + seconds
+        while not poller.poll(min(_POLL_CHUNK_S, max(0.0, deadline - time.monotonic())) * 1000):
+            if time.monotonic() >= deadline:
+                return False
+    finally:
+        os.close(fd)
+    process.wait()
+    return True
 
 
 @dataclass
@@ -306,12 +347,11 @@ class RealRunner:
             process = run.process
             kind = "exit"
             try:
-                process.wait(timeout=wall or None)
-            except subprocess.TimeoutExpired:
-                kind = "timeout"
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+                if not ends_within(process, wall):
+                    kind = "timeout"
+                    with contextlib.suppress(ProcessLookupError, PermissionError):
+                        os.killpg(process.pid, signal.SIGKILL)
+                    process.wait()
             finally:
                 # Leave nothing of the group behind, even children that outlive the leader.
                 with contextlib.suppress(ProcessLookupError, PermissionError):
