@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from dagbatch.emulator import runner as runner_module
 from dagbatch.emulator.runner import PASSED_THROUGH, RealRunner, ends_within
 from dagbatch.emulator.scheduler import Engine
+from dagbatch.emulator.simulate import WhatIfRunner
 from dagbatch.emulator.store import EmulatorStore, Job
 
 WAIT = 30.0  # seconds: the bound of every wait below
@@ -222,7 +222,7 @@ def test_ends_within(pidfd: bool, monkeypatch: pytest.MonkeyPatch) -> None:
         def no_pidfd(pid: int) -> int:
             raise OSError(38, "Function not implemented")
 
-        monkeypatch.setattr(runner_module.os, "pidfd_open", no_pidfd, raising=False)
+        monkeypatch.setattr(os, "pidfd_open", no_pidfd, raising=False)
     with subprocess.Popen(["sh", "-c", "exit 3"]) as done:
         assert ends_within(done, 10.0) is True and done.returncode == 3
     with subprocess.Popen(["sleep", "30"]) as slow:
@@ -256,3 +256,52 @@ def test_a_closed_runner_starts_nothing(tmp_path: Path) -> None:
     runner.close()  # twice is harmless
     with pytest.raises(RuntimeError, match="closed"):
         runner.start(engine, job, 0, 1)
+
+
+def test_what_if_tasks_between_real_ones_end_with_their_given_codes(tmp_path: Path) -> None:
+    # A real end starts a simulated task (its end goes on the engine's due queue, for the
+    # engine thread), whose end starts a real one (on a pool thread), and so on.
+    real = RealRunner(tmp_path / "node")
+    codes: dict[str, tuple[int, float | None]] = {
+        "w1": (0, None),
+        "w3": (5, None),
+        "w5": (0, None),
+        "w7": (5, None),
+    }
+    store = EmulatorStore()
+    engine = Engine(store, WhatIfRunner(real, codes), slots=1)
+    engine.start()
+    try:
+        t = time.time()
+        job = Job(id="mixed", spec={"id": "mixed"}, created=t, modified=t, serial=0)
+        satisfy = {"default": {"dependencyAction": "satisfy"}}
+        tasks: list[dict[str, Any]] = [
+            {
+                "id": f"w{i}",
+                "commandLine": sh('echo "$AZ_BATCH_TASK_ID" >> "$AZ_BATCH_NODE_SHARED_DIR/log"'),
+                "exitConditions": satisfy,
+                **({"dependsOn": {"taskIds": [f"w{i - 1}"]}} if i else {}),
+            }
+            for i in range(8)
+        ]
+        with store.lock:
+            store.jobs["mixed"] = job
+            engine.job_created(job)
+            for task in tasks:
+                store.add_task(job, task["id"], json.dumps(task).encode(), t)
+            engine.tasks_added(job, list(enumerate(tasks)))
+            engine.wake()
+        deadline = time.monotonic() + WAIT
+        while time.monotonic() < deadline:
+            with store.lock:
+                if job.completed_tasks == len(tasks):
+                    break
+            time.sleep(0.01)
+        with store.lock:
+            assert job.completed_tasks == len(tasks)
+            exits = list(job.task_exit)
+        assert exits == [0, 0, 0, 5, 0, 0, 0, 5]
+        log = (real.root / "shared" / "log").read_text().split()
+        assert log == ["w0", "w2", "w4", "w6"]  # only the real ones ran
+    finally:
+        engine.stop()
