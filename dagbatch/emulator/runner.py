@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import select
 import shlex
 import signal
@@ -37,6 +38,27 @@ from dagbatch.emulator.store import Job
 from dagbatch.errors import TaskFileFailure
 
 PASSED_THROUGH: Final = ("PATH", "HOME", "LANG", "TMPDIR", "USER")
+
+
+#: A run of characters a POSIX shell keeps in one word when the line holds no quote or
+#: backslash: anything but ``shlex``'s whitespace (space, tab, CR, LF).
+_PLAIN_WORD = re.compile(r"[^ \t\r\n]+")
+
+
+def split_command_line(command_line: str) -> list[str]:
+    """The words of a command line, as ``shlex.split`` (POSIX rules) gives them; raises
+    ``ValueError`` for an unclosed quote or a trailing backslash [BATCH_FACTS 2].
+
+    A line without quotes or backslashes (most) is split on shlex's whitespace directly:
+    the same words, without shlex's character-by-character reader (a tenth of the time)."""
+    if (
+        type(command_line) is not str
+        or "'" in command_line
+        or '"' in command_line
+        or "\\" in command_line
+    ):
+        return shlex.split(command_line)
+    return _PLAIN_WORD.findall(command_line)
 
 
 def task_directory(root: Path, job_id: str, task_id: str) -> Path:
@@ -216,8 +238,8 @@ class RealRunner:
         own: Any,
     ) -> dict[str, str]:
         """The task's environment [BATCH_FACTS 2]."""
-        environ = os.environ
-        env = {k: environ[k] for k in PASSED_THROUGH if k in environ}
+        get = os.environ.get
+        env = {k: v for k in PASSED_THROUGH if (v := get(k)) is not None}
         env.update(self._node_environment())
         task_dir = str(task_dir)
         env["AZ_BATCH_POOL_ID"] = pool_id
@@ -286,7 +308,7 @@ class RealRunner:
             except TaskFileFailure as exc:
                 return "preprocessing", None, failure_info(exc.code, exc.message, exc.details)
         try:
-            argv = shlex.split(task.get("commandLine", ""))
+            argv = split_command_line(task.get("commandLine", ""))
         except ValueError as exc:
             return (
                 "preprocessing",

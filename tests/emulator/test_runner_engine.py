@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 import time
 from collections.abc import Iterator
@@ -13,8 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from dagbatch.emulator.runner import PASSED_THROUGH, RealRunner, ends_within
+from dagbatch.emulator.runner import PASSED_THROUGH, RealRunner, ends_within, split_command_line
 from dagbatch.emulator.scheduler import Engine
 from dagbatch.emulator.simulate import WhatIfRunner
 from dagbatch.emulator.store import EmulatorStore, Job
@@ -305,3 +308,20 @@ def test_what_if_tasks_between_real_ones_end_with_their_given_codes(tmp_path: Pa
         assert log == ["w0", "w2", "w4", "w6"]  # only the real ones ran
     finally:
         engine.stop()
+
+
+_LINE_CHARS = " \t\r\n\x0b\x0c\xa0\u2003'\"\\ab#$;|&*~="
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet=_LINE_CHARS, max_size=24) | st.text(max_size=24))
+def test_split_command_line_gives_shlex_s_words(line: str) -> None:
+    try:
+        expected: list[str] | type[ValueError] = shlex.split(line)
+    except ValueError:
+        expected = ValueError
+    try:
+        got: list[str] | type[ValueError] = split_command_line(line)
+    except ValueError:
+        got = ValueError
+    assert got == expected
