@@ -11,6 +11,10 @@
 - Resource and output files through ``blobstore`` (Azure Storage, Azurite locally).
 - Each process leads its own process group; terminate, timeout and shutdown kill the group
   (no orphans). A process killed by signal N reports 128 + N.
+- A worker thread waits on one process at a time (``waitpid``; with a ``maxWallClockTime``,
+  a process descriptor: ``ends_within``). When its task ends it reports the end to the
+  engine and runs the first task that end started itself (no hand-off to another thread);
+  bench/PROFILE.md, "Run engine", has the measurements.
 """
 
 from __future__ import annotations
@@ -213,12 +217,12 @@ class RealRunner:
         when the account, its URL, the node id or the root changes)."""
         key = (self.account, self.account_url, self.node_id, self.root)
         if key != self._node_env_key:
-            root = self.root
+            account, account_url, node_id, root = key
             self._node_env = (
-                ("AZ_BATCH_ACCOUNT_NAME", self.account),
-                ("AZ_BATCH_ACCOUNT_URL", self.account_url),
+                ("AZ_BATCH_ACCOUNT_NAME", account),
+                ("AZ_BATCH_ACCOUNT_URL", account_url),
                 ("AZ_BATCH_CERTIFICATES_DIR", str(root / "certs")),
-                ("AZ_BATCH_NODE_ID", self.node_id),
+                ("AZ_BATCH_NODE_ID", node_id),
                 ("AZ_BATCH_NODE_IS_DEDICATED", "true"),
                 ("AZ_BATCH_NODE_MOUNTS_DIR", str(root / "fsmounts")),
                 ("AZ_BATCH_NODE_ROOT_DIR", str(root)),
