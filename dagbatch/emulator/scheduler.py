@@ -547,10 +547,14 @@ class Engine:
         """A runner reports a task's end (any thread)."""
         with self.cond:
             self._finish_locked(job, pos, attempt, kind, exit_code, failure)
-            # Start what this end made ready from this thread: no hop to the engine's.
+            # Start what this end made ready from this thread: no hop to the engine's. The
+            # engine thread is woken only for what is left to it (a simulated end that the
+            # dispatch queued, under a what-if runner): a round per real end costs a thread
+            # wake-up and a turn of the lock and the GIL, and would find nothing to do.
             self._inline = 0
             self.dispatch()
-            self.wake()
+            if self._due:
+                self.wake()
 
     def _finish_locked(
         self,

@@ -151,7 +151,14 @@ def test_failed_task_strands_its_chain_then_rerun_completes_the_job(
     assert report.ok and report.reactivated == ("transform",)
     assert set(report.plan.resumes) == {"load", "report"} and not report.plan.still_stuck
 
-    done = _until(plan, server, lambda s: s.verdict != "running")
+    # status reads the job and its tasks at once: the read of the job may come before the
+    # last task's end (and on Batch the job's own end follows its tasks' a while later), so
+    # a complete verdict waits for the job's end too.
+    done = _until(
+        plan,
+        server,
+        lambda s: s.verdict not in ("running", "complete") or s.job_state == "completed",
+    )
     assert done.verdict == "complete", done.to_dict()
     assert done.outcomes["succeeded"] == 4 and not done.stranded
     assert [f.name for f in done.failed] == ["side"]
