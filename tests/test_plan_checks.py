@@ -47,6 +47,43 @@ def test_a_parent_later_in_the_same_batch_is_refused(tmp_path: Path) -> None:
         load_plan(write_plan(tmp_path / "p", [(1, tasks)]))
 
 
+def _child(i: int, *parents: object) -> dict[str, object]:
+    return {"id": f"c{i}", "commandLine": "x", "dependsOn": {"taskIds": list(parents)}}
+
+
+@pytest.mark.parametrize(
+    ("later", "error"),
+    [
+        # Batches whose tasks name only taskIds take a quick whole-batch check; whatever it
+        # does not accept goes through the task-by-task one, which names the task.
+        ([_child(1, "1"), _child(2, "9")], r"task 'c2' .* depends on '9', which is not in"),
+        ([_child(1, "c2"), _child(2, "1")], r"task 'c1' .* earlier in the same batch"),
+        ([_child(1, "1"), _child(2, "z")], r"task 'c2' .* depends on 'z', which is in batch 2"),
+    ],
+)
+def test_a_batch_of_taskids_only_is_checked_like_any_other(
+    tmp_path: Path, later: list[dict[str, object]], error: str
+) -> None:
+    first = [(1, _fan(3)), (2, [{"id": "z", "commandLine": "x"}])]
+    # Good: parents in earlier waves (ids any case, as Batch compares them), or none at all.
+    good = [_child(1, "1", "2"), _child(2, "3"), {"id": "c3", "commandLine": "x"}]
+    good.append(_child(4, "Z"))
+    plan = load_plan(write_plan(tmp_path / "good", [*first, (3, good)]))
+    assert [(s.batch, s.start, s.stop, s.after) for s in plan.segments] == [
+        (1, 0, 3, -1),
+        (2, 0, 1, -1),
+        (3, 0, 4, 1),
+    ]
+    # An int parent is read the way Batch would (its text), through the task-by-task pass;
+    # a parent earlier in the same batch cuts it there.
+    plan = load_plan(write_plan(tmp_path / "int", [*first, (3, [_child(1, 2), _child(2, "c1")])]))
+    assert [(s.start, s.stop, s.after) for s in plan.segments[2:]] == [(0, 1, 0), (1, 2, 2)]
+    # Bad: a missing parent, a parent later in the same batch, one in the same wave.
+    bad = [*first, (2 if "batch 2" in error else 3, later)]
+    with pytest.raises(PlanError, match=error):
+        load_plan(write_plan(tmp_path / "bad", bad))
+
+
 def test_batch_indexes_must_count_up_from_one(tmp_path: Path) -> None:
     plan = write_plan(tmp_path / "p", [(1, _fan(3)), (2, [{"id": "z", "commandLine": "x"}])])
     text = (plan / "plan.json").read_text().replace('"index": 2', '"index": 3')
