@@ -37,6 +37,7 @@ from dagbatch.compiler.options import (
 from dagbatch.compiler.ranges import Dependencies, RangeIndex, dependencies_of
 from dagbatch.compiler.spec import DEFAULT_INTENT, Intent, WorkflowSpec
 from dagbatch.errors import Diagnostic
+from dagbatch.limits import MAX_DISPLAY_NAME_LENGTH
 
 __all__ = [
     "BARRIER_COMMANDS",
@@ -326,15 +327,10 @@ def _with_barriers(
                 bid = _barrier_id(cid, level, k, taken)
                 b = len(all_ids)
                 of_level = f" (level {level})" if level > 1 else ""
+                name = f"dagbatch barrier {k}/{len(slices)}{of_level} for {cid}"
+                name = name[:MAX_DISPLAY_NAME_LENGTH]
                 all_ids.append(bid)
-                all_props.append(
-                    {
-                        "displayName": f"dagbatch barrier {k}/{len(slices)}{of_level} for {cid}"[
-                            :1024
-                        ],
-                        "commandLine": command,
-                    }
-                )
+                all_props.append({"displayName": name, "commandLine": command})
                 intents.append(DEFAULT_INTENT)
                 preds.append(parent_idx)
                 deps.append(Dependencies(tuple(part), ()))
