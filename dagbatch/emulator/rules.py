@@ -152,13 +152,7 @@ def task_errors(tasks: list[dict[str, Any]], job: Job) -> list[dict[str, Any] | 
     for task in tasks:
         task_id = task["id"]
         if not isinstance(task_id, str) or not valid_id(task_id):
-            errors.append(
-                wire.error_dict(
-                    "InvalidPropertyValue",
-                    "The value provided for one of the properties in the request body is invalid.",
-                    {"PropertyName": "id", "PropertyValue": str(task_id)},
-                )
-            )
+            errors.append(_invalid("id", task_id))
             continue
         command_line = task.get("commandLine")
         if command_line is None:
@@ -171,13 +165,7 @@ def task_errors(tasks: list[dict[str, Any]], job: Job) -> list[dict[str, Any] | 
             )
             continue
         if not isinstance(command_line, str):
-            errors.append(
-                wire.error_dict(
-                    "InvalidPropertyValue",
-                    "The value provided for one of the properties in the request body is invalid.",
-                    {"PropertyName": "commandLine"},
-                )
-            )
+            errors.append(_invalid("commandLine"))
             continue
         error = None
         depends_on = task.get("dependsOn")
@@ -237,11 +225,22 @@ def _dependency_shape_error(depends_on: Any) -> dict[str, Any] | None:
     return None
 
 
-def _invalid(name: str, value: Any) -> dict[str, Any]:
+#: Where a value of the wrong type is long (a list of ids), the error echoes its start only.
+_ECHOED_CHARS: Final = 200
+
+_NO_VALUE: Final = object()
+
+
+def _invalid(name: str, value: Any = _NO_VALUE) -> dict[str, Any]:
+    """The per-task ``InvalidPropertyValue`` naming the property (and echoing its value,
+    when given)."""
+    values = {"PropertyName": name}
+    if value is not _NO_VALUE:
+        values["PropertyValue"] = str(value)[:_ECHOED_CHARS]
     return wire.error_dict(
         "InvalidPropertyValue",
         "The value provided for one of the properties in the request body is invalid.",
-        {"PropertyName": name, "PropertyValue": str(value)[:200]},
+        values,
     )
 
 

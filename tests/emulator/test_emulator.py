@@ -382,6 +382,7 @@ def test_per_task_rules(batch: Batch, emulator: EmulatorServer) -> None:
         {"id": "bad.id", "commandLine": "x"},
         {"id": "x" * 65, "commandLine": "x"},
         {"id": "nocmd"},
+        {"id": "numcmd", "commandLine": 7},
         {"id": "dep", "commandLine": "x", "dependsOn": {"taskIds": ["ok"]}},
         {
             "id": "act",
@@ -394,19 +395,28 @@ def test_per_task_rules(batch: Batch, emulator: EmulatorServer) -> None:
             "exitConditions": {"default": {"dependencyAction": "satisfy"}},
         },
     ]
-    codes = {
-        k: r.get("error", {}).get("code", r["status"])
-        for k, r in by_id(batch.add("plain", tasks)).items()
-    }
+    results = by_id(batch.add("plain", tasks))
+    codes = {k: r.get("error", {}).get("code", r["status"]) for k, r in results.items()}
     assert codes == {
         "ok": "success",
         "bad.id": "InvalidPropertyValue",
         "x" * 65: "InvalidPropertyValue",
         "nocmd": "MissingRequiredProperty",
+        "numcmd": "InvalidPropertyValue",
         "dep": "TaskDependenciesNotSpecifiedOnJob",
         "act": "InvalidPropertyValue",
         "depact": "InvalidPropertyValue",
     }
+    # Each error names the property, and the id errors echo the id.
+    values = {
+        k: {v["key"]: v["value"] for v in r["error"].get("values", [])}
+        for k, r in results.items()
+        if "error" in r
+    }
+    assert values["bad.id"] == {"PropertyName": "id", "PropertyValue": "bad.id"}
+    assert values["x" * 65] == {"PropertyName": "id", "PropertyValue": "x" * 65}
+    assert values["nocmd"] == {"PropertyName": "commandLine"}
+    assert values["numcmd"] == {"PropertyName": "commandLine"}
     assert emulator.store.task_ids("plain") == ["ok"]
 
     deps_tasks = [
