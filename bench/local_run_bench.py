@@ -27,10 +27,14 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .emulator_capacity import _peak_rss_mb
 from .submit_bench import Target
+
+if TYPE_CHECKING:
+    from dagbatch.emulator.scheduler import Engine
+    from dagbatch.emulator.store import EmulatorStore, Job
 
 CHILD_FLAG = "--child"
 #: Targets from the issue.
@@ -53,6 +57,22 @@ def _layered_plan(tasks: int) -> Any:
     from .workloads import layered
 
     return compile_graph(layered(20, tasks // 20))
+
+
+def _run_to_the_end(engine: Engine, store: EmulatorStore, job: Job) -> float:
+    """Start ``engine`` and wait for every task of ``job``: the seconds from the start to the
+    last completion the engine recorded (its clock is time.time).
+
+    Timed to the recorded end, the way the bare loops are timed to their threads' end, and
+    watched only every 50 ms: polling every few ms and timing the poll that saw the end took
+    the GIL and the store's lock from the engine ~100 times a run and saw the end late."""
+    started = time.time()
+    engine.start()
+    while True:
+        with store.lock:
+            if job.completed_tasks == job.live_tasks:
+                return max(job.task_end) - started
+        time.sleep(0.05)
 
 
 def _child_sched(tasks: int) -> dict[str, Any]:
@@ -89,14 +109,7 @@ def _child_sched(tasks: int) -> dict[str, Any]:
             engine.tasks_added(job, items)
     indexed = time.perf_counter() - started
     del bodies
-    started = time.perf_counter()
-    engine.start()
-    while True:
-        with store.lock:
-            if job.completed_tasks == job.live_tasks:
-                break
-        time.sleep(0.01)
-    ran = time.perf_counter() - started
+    ran = _run_to_the_end(engine, store, job)
     engine.stop()
     peak = _peak_rss_mb()
     return {
@@ -181,20 +194,7 @@ def _child_procs(tasks: int, slots: int = 0) -> dict[str, Any]:
                 store.add_task(job, task["id"], json.dumps(task).encode(), now)
                 items.append((i, task))
             engine.tasks_added(job, items)
-        # Timed to the last completion as the engine recorded it (its clock is time.time),
-        # the way the bare loops are timed to their threads' end: this thread looks only
-        # every 50 ms. (Polling every 2 ms and timing the poll that saw the end took the GIL
-        # and the store's lock from the worker threads ~100 times a run and saw the end up to
-        # 2 ms late; the bare loops have no such watcher.)
-        started = time.time()
-        engine.start()
-        while True:
-            with store.lock:
-                if job.completed_tasks == job.live_tasks:
-                    ended = max(job.task_end)
-                    break
-            time.sleep(0.05)
-        seconds = ended - started
+        seconds = _run_to_the_end(engine, store, job)
         failures = len(job.task_failure)
         engine.stop()
     per_slot = seconds * slots / tasks
