@@ -201,6 +201,9 @@ class Engine:
         self._stop = False
         #: While held, no task starts (tasks are still added and indexed).
         self._held = False
+        #: The jobs that may have a task ready to start (``_queue``), by ``id(job)``: what
+        #: ``dispatch`` looks at, so a task's end does not walk every job the store holds.
+        self._ready_jobs: dict[int, Job] = {}
         self._thread: threading.Thread | None = None
         store.engine = self
 
@@ -427,8 +430,7 @@ class Engine:
             left = g.pending[dep] - 1
             g.pending[dep] = left
             if left <= 0 and not g.blocked[dep]:
-                g.queued[dep] = 1
-                g.ready.append(dep)
+                self._queue(job, dep)
 
     def _recount(self, job: Job, pos: int) -> None:
         """Lock held. Count a waiting task's unresolved parents from scratch; queue it if none."""
@@ -458,8 +460,7 @@ class Engine:
         g.blocked[pos] = blocked
         g.queued[pos] = 0
         if pending == 0 and not blocked and job.task_state[pos] == ACTIVE:
-            g.queued[pos] = 1
-            g.ready.append(pos)
+            self._queue(job, pos)
 
     # --- scheduling ---
 
@@ -470,11 +471,9 @@ class Engine:
         if self.free <= 0 or self._stop or self._held or self.runner is None:
             return
         due = self._due
-        jobs = [
-            j for j in self.store.jobs.values() if j.state == "active" and j.graph and j.graph.ready
-        ]
+        jobs = self._jobs_with_ready_tasks()
         if len(jobs) > 1:
-            jobs.sort(key=lambda j: -int(j.spec.get("priority", 0) or 0))
+            jobs.sort(key=lambda j: (-int(j.spec.get("priority", 0) or 0), j.created))
         for job in jobs:
             g = job.graph
             ready = g.ready
@@ -505,6 +504,36 @@ class Engine:
                     self._finish_locked(j, p, a, k, c, None)
                     if job.state != "active":
                         break
+
+    def _queue(self, job: Job, pos: int, *, first: bool = False) -> None:
+        """Lock held. Task ``pos`` may start: at the back of its job's ready queue, or at the
+        front (``first``: a retry or a requeue goes before the tasks that waited less)."""
+        g = job.graph
+        g.queued[pos] = 1
+        if first:
+            g.ready.appendleft(pos)
+        else:
+            g.ready.append(pos)
+        self._ready_jobs[id(job)] = job
+
+    def _jobs_with_ready_tasks(self) -> list[Job]:
+        """Lock held. The active jobs with a task in their ready queue. A job whose queue is
+        empty, that completed or that was deleted leaves the set (a disabled job stays: it
+        may be enabled again)."""
+        jobs = []
+        ready_jobs = self._ready_jobs
+        for key, job in list(ready_jobs.items()):
+            g = job.graph
+            if (
+                g is None
+                or not g.ready
+                or job.state == "completed"
+                or self.store.jobs.get(job.id.lower()) is not job
+            ):
+                del ready_jobs[key]
+            elif job.state == "active":
+                jobs.append(job)
+        return jobs
 
     def _start(self, job: Job, pos: int, spec: TaskSpec) -> None:
         g = job.graph
@@ -588,8 +617,7 @@ class Engine:
                 job.task_retry[pos] += 1
                 job.task_exit[pos] = exit_code
                 self._set_state(job, pos, ACTIVE, now())
-                g.queued[pos] = 1
-                g.ready.appendleft(pos)
+                self._queue(job, pos, first=True)
                 return
         ok = kind == "exit" and exit_code == 0 and failure is None
         if not ok and failure is None:
@@ -647,8 +675,7 @@ class Engine:
             left = pending[dep] - 1
             pending[dep] = left
             if left <= 0 and not g.blocked[dep]:
-                g.queued[dep] = 1
-                g.ready.append(dep)
+                self._queue(job, dep)
 
     def check_all_complete(self, job: Job) -> None:
         """Lock held. ``onAllTasksComplete: terminatejob`` ends the job once every task is
@@ -683,8 +710,7 @@ class Engine:
             if requeue:
                 job.task_requeue[pos] += 1
                 self._set_state(job, pos, ACTIVE, now())
-                g.queued[pos] = 1
-                g.ready.appendleft(pos)
+                self._queue(job, pos, first=True)
             else:
                 # What a terminated task reports is undocumented [BF 5]: completed, failed,
                 # "TaskEnded", the killed process's code.

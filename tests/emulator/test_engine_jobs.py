@@ -1,0 +1,130 @@
+"""The engine across jobs: which job's ready task starts first, and which jobs a task's end
+looks at (``Engine._ready_jobs``: only those with a task that may start)."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from dagbatch.emulator.scheduler import Engine
+from dagbatch.emulator.simulate import SimulatedRunner
+from dagbatch.emulator.store import EmulatorStore, Job
+
+WAIT = 30.0  # seconds: the bound of every wait below
+
+
+class Pool:
+    """An engine of ``slots`` slots whose tasks end at once with exit code 0."""
+
+    def __init__(self, slots: int) -> None:
+        self.store = EmulatorStore()
+        self.engine = Engine(self.store, SimulatedRunner(), slots=slots)
+        self.engine.start()
+
+    def job(self, job_id: str, **spec: Any) -> Job:
+        t = time.time()
+        job = Job(id=job_id, spec={"id": job_id, **spec}, created=t, modified=t, serial=0)
+        with self.store.lock:
+            self.store.jobs[job_id.lower()] = job
+            self.engine.job_created(job)
+        return job
+
+    def add(self, job: Job, *tasks: dict[str, Any]) -> None:
+        t = time.time()
+        with self.store.lock:
+            items = []
+            for task in tasks:
+                self.store.add_task(job, task["id"], json.dumps(task).encode(), t)
+                items.append((len(job.task_ids) - 1, task))
+            self.engine.tasks_added(job, items)
+            self.engine.wake()
+
+    def wait(self, *jobs: Job) -> None:
+        deadline = time.monotonic() + WAIT
+        while time.monotonic() < deadline:
+            with self.store.lock:
+                if all(j.completed_tasks == j.live_tasks for j in jobs):
+                    return
+            time.sleep(0.005)
+        raise AssertionError(f"the tasks of {[j.id for j in jobs]} did not complete")
+
+
+@pytest.fixture
+def pool() -> Iterator[Pool]:
+    p = Pool(slots=1)
+    yield p
+    p.engine.stop()
+
+
+def _tasks(prefix: str, n: int) -> list[dict[str, Any]]:
+    return [{"id": f"{prefix}{i}", "commandLine": "/bin/true"} for i in range(n)]
+
+
+def test_the_higher_priority_job_s_tasks_start_first(pool: Pool) -> None:
+    pool.engine.hold()
+    low = pool.job("low", priority=-5)
+    high = pool.job("high", priority=100)
+    same = pool.job("same-as-low", priority=-5)  # created later: after "low" at equal priority
+    pool.add(low, *_tasks("l", 5))
+    pool.add(same, *_tasks("s", 5))
+    pool.add(high, *_tasks("h", 5))
+    pool.engine.release()
+    pool.wait(low, high, same)
+    with pool.store.lock:
+        starts = sorted(
+            (t, job.task_ids[pos])
+            for job in (low, high, same)
+            for pos, t in enumerate(job.task_start)
+        )
+    order = [task_id for _, task_id in starts]
+    assert order == [f"h{i}" for i in range(5)] + [f"l{i}" for i in range(5)] + [
+        f"s{i}" for i in range(5)
+    ]
+
+
+def test_a_task_s_end_looks_only_at_jobs_with_a_task_that_may_start(pool: Pool) -> None:
+    done = [pool.job(f"done{i}") for i in range(3)]
+    for job in done:
+        pool.add(job, *_tasks("t", 2))
+    pool.wait(*done)
+    pool.engine.hold()
+    waiting = pool.job("waiting")
+    pool.add(waiting, *_tasks("w", 3))
+    with pool.store.lock:
+        # The finished jobs leave the set when a dispatch finds their queues empty.
+        assert pool.engine._jobs_with_ready_tasks() == [waiting]
+        assert list(pool.engine._ready_jobs.values()) == [waiting]
+        # A deleted job leaves it too, even with tasks still queued.
+        pool.engine.delete_job(waiting)
+    pool.engine.release()
+    deadline = time.monotonic() + WAIT
+    while time.monotonic() < deadline:
+        with pool.store.lock:
+            if not pool.engine._ready_jobs:
+                break
+        time.sleep(0.005)
+    with pool.store.lock:
+        assert pool.engine._ready_jobs == {}
+        assert waiting.completed_tasks == 0  # deleted before any of its tasks started
+
+
+def test_a_disabled_job_keeps_its_place_and_runs_when_enabled_again(pool: Pool) -> None:
+    pool.engine.hold()
+    job = pool.job("paused")
+    pool.add(job, *_tasks("p", 3))
+    with pool.store.lock:
+        job.state = "disabled"
+    pool.engine.release()
+    time.sleep(0.05)
+    with pool.store.lock:
+        assert job.completed_tasks == 0
+        assert list(pool.engine._ready_jobs.values()) == [job]
+        job.state = "active"
+        pool.engine.wake()
+    pool.wait(job)
+    with pool.store.lock:
+        assert job.completed_tasks == 3
