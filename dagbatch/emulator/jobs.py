@@ -17,7 +17,8 @@ from starlette.responses import Response
 from dagbatch.emulator import odata, replies, rules
 from dagbatch.emulator.context import Ctx
 from dagbatch.emulator.scheduler import ACTIVE, COMPLETED, DEFAULT_SPEC, PREPARING, RUNNING
-from dagbatch.emulator.store import Job, http_time, iso_time, make_etag, now
+from dagbatch.emulator.store import Job, http_time, make_etag, now
+from dagbatch.servicetime import service_time
 
 #: The properties a job list ``$filter`` may name.
 JOB_FILTER_FIELDS: Final = frozenset(
@@ -85,21 +86,21 @@ def job_doc(ctx: Ctx, job: Job) -> dict[str, Any]:
         {
             "url": f"{ctx.base}/jobs/{job.id}",
             "eTag": make_etag(job.serial),
-            "lastModified": iso_time(job.modified),
-            "creationTime": iso_time(job.created),
+            "lastModified": service_time(job.modified),
+            "creationTime": service_time(job.created),
             "state": job.state,
-            "stateTransitionTime": iso_time(job.state_time),
+            "stateTransitionTime": service_time(job.state_time),
             "executionInfo": {
-                "startTime": iso_time(job.created),
+                "startTime": service_time(job.created),
                 "poolId": str(job.spec.get("poolInfo", {}).get("poolId", "")),
             },
         }
     )
     if job.previous_state is not None:
         doc["previousState"] = job.previous_state
-        doc["previousStateTransitionTime"] = iso_time(job.previous_state_time)
+        doc["previousStateTransitionTime"] = service_time(job.previous_state_time)
     if job.state == "completed":
-        doc["executionInfo"]["endTime"] = iso_time(job.state_time)
+        doc["executionInfo"]["endTime"] = service_time(job.state_time)
         doc["executionInfo"]["terminateReason"] = job.terminate_reason or "UserTerminate"
     return doc
 

@@ -24,11 +24,6 @@ import orjson
 NO_EXIT = -(2**62)
 
 
-def iso_time(epoch: float) -> str:
-    """An ISO 8601 UTC timestamp the way the service writes them."""
-    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
 def http_time(epoch: float) -> str:
     """An RFC 1123 timestamp, for ``Last-Modified``."""
     return datetime.fromtimestamp(epoch, UTC).strftime("%a, %d %b %Y %H:%M:%S GMT")

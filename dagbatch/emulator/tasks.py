@@ -24,7 +24,8 @@ from dagbatch.emulator.context import Ctx
 from dagbatch.emulator.faults import TASK_SERVER_ERROR_CODES
 from dagbatch.emulator.jobs import get_job_or_404, next_link
 from dagbatch.emulator.scheduler import COMPLETED, DELETED, NO_PREVIOUS, STATE_NAMES
-from dagbatch.emulator.store import NO_EXIT, Job, http_time, iso_time, make_etag, now
+from dagbatch.emulator.store import NO_EXIT, Job, http_time, make_etag, now
+from dagbatch.servicetime import service_time
 
 #: Batch's "no limit" duration, as the service writes it.
 UNLIMITED: Final = "P10675199DT2H48M5.4775807S"
@@ -72,7 +73,7 @@ def add_tasks(
     ]
     results: list[dict[str, Any]] = []
     at = now()
-    modified = iso_time(at)
+    modified = service_time(at)
     location = f"{ctx.base}/jobs/{job.id}/tasks/"
     with store.lock:
         if job.state not in ("active", "disabled"):
@@ -177,7 +178,7 @@ def task_doc(ctx: Ctx, job: Job, pos: int) -> dict[str, Any]:
     """Lock held. The task as the service returns it."""
     doc: dict[str, Any] = orjson.loads(job.task_raw[pos])
     task_id = job.task_ids[pos]
-    created = iso_time(job.task_created[pos])
+    created = service_time(job.task_created[pos])
     state = job.task_state[pos]
     constraints = {
         "maxWallClockTime": UNLIMITED,
@@ -194,10 +195,10 @@ def task_doc(ctx: Ctx, job: Job, pos: int) -> dict[str, Any]:
         {
             "url": f"{ctx.base}/jobs/{job.id}/tasks/{task_id}",
             "eTag": make_etag(job.task_serial[pos]),
-            "lastModified": iso_time(job.task_state_time[pos]),
+            "lastModified": service_time(job.task_state_time[pos]),
             "creationTime": created,
             "state": STATE_NAMES[state],
-            "stateTransitionTime": iso_time(job.task_state_time[pos]),
+            "stateTransitionTime": service_time(job.task_state_time[pos]),
         }
     )
     prev = job.task_prev[pos]
@@ -210,9 +211,9 @@ def task_doc(ctx: Ctx, job: Job, pos: int) -> dict[str, Any]:
     }
     started = job.task_start[pos]
     if started:
-        info["startTime"] = iso_time(started)
+        info["startTime"] = service_time(started)
         if job.task_retry[pos]:
-            info["lastRetryTime"] = iso_time(started)
+            info["lastRetryTime"] = service_time(started)
         pool = str((job.spec.get("poolInfo") or {}).get("poolId", ""))
         node = ctx.store.engine.node_id
         root = f"workitems/{job.id}/job-1/{task_id}"
@@ -226,7 +227,7 @@ def task_doc(ctx: Ctx, job: Job, pos: int) -> dict[str, Any]:
             "taskRootDirectoryUrl": f"{node_url}/files/{root}",
         }
     if state == COMPLETED:
-        info["endTime"] = iso_time(job.task_end[pos])
+        info["endTime"] = service_time(job.task_end[pos])
         code = job.task_exit[pos]
         if code != NO_EXIT:
             info["exitCode"] = code
@@ -360,8 +361,8 @@ def _file_entry(ctx: Ctx, url_base: str, root: Path, path: Path) -> dict[str, An
     if not path.is_dir():
         st = path.stat()
         entry["properties"] = {
-            "creationTime": iso_time(st.st_ctime),
-            "lastModified": iso_time(st.st_mtime),
+            "creationTime": service_time(st.st_ctime),
+            "lastModified": service_time(st.st_mtime),
             "contentLength": str(st.st_size),
             "contentType": "application/octet-stream",
             "fileMode": oct(st.st_mode & 0o777),

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal
+
+from dagbatch.servicetime import parse_service_time
 
 #: Task states of the service [BATCH_FACTS 1].
 TaskState = Literal["active", "preparing", "running", "completed"]
@@ -52,27 +54,6 @@ class FailureInfo:
 
 def _str_or_none(value: Any) -> str | None:
     return None if value is None else str(value)
-
-
-def _parse_time(value: Any) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    text = value.strip()
-    if text.endswith("Z"):
-        text = text[:-1] + "+00:00"
-    # The service writes 7 fractional digits; fromisoformat takes at most 6.
-    if "." in text:
-        head, _, rest = text.partition(".")
-        n = 0
-        while n < len(rest) and rest[n].isdigit():
-            n += 1
-        digits, tz = rest[:n], rest[n:]
-        text = f"{head}.{digits[:6].ljust(6, '0')}{tz}"
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,11 +157,11 @@ class TaskRecord:
 
     @property
     def start_time(self) -> datetime | None:
-        return _parse_time(self.started)
+        return parse_service_time(self.started)
 
     @property
     def end_time(self) -> datetime | None:
-        return _parse_time(self.ended)
+        return parse_service_time(self.ended)
 
     @classmethod
     def from_wire(cls, raw: Mapping[str, Any]) -> TaskRecord:

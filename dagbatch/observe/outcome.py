@@ -24,6 +24,7 @@ from typing import Any
 
 from dagbatch.observe.model import TASK_STATES, Definitions, FailureInfo, TaskRecord
 from dagbatch.observe.stranded import analyse, integer_id
+from dagbatch.servicetime import service_time
 from dagbatch.wireshape import exit_actions
 
 
@@ -175,11 +176,6 @@ def describe_end(status: TaskStatus) -> str:
 
 def _record(task_id: str, status: TaskStatus) -> TaskRecord:
     """The ``stranded`` analysis's record of a task from its ``TaskStatus``."""
-    from datetime import UTC, datetime
-
-    def iso(stamp: float | None) -> str | None:
-        return None if stamp is None else datetime.fromtimestamp(stamp, UTC).isoformat()
-
     failure = (
         FailureInfo(None, status.failure_code, status.failure_message)
         if status.failure_code
@@ -192,8 +188,8 @@ def _record(task_id: str, status: TaskStatus) -> TaskRecord:
         status.exit_code,
         status.result,
         failure,
-        iso(status.start),
-        iso(status.end),
+        None if status.start is None else service_time(status.start),
+        None if status.end is None else service_time(status.end),
         status.retry_count,
     )
 
@@ -265,7 +261,13 @@ def explain_outcome(
             return Reason("missing", parent=analysis.missing[tid][0])
         return job_cause
 
-    return [TaskOutcome(tid, status(tid), why(tid)) for tid in tasks]
+    outcomes = []
+    for tid in tasks:
+        st = status(tid)
+        # A task that ran, or is no longer active, has no reason to give (``_why``'s first
+        # test, made here without the memo and two calls per task).
+        outcomes.append(TaskOutcome(tid, st, None if st.ran or st.state != "active" else why(tid)))
+    return outcomes
 
 
 def _job_cause(

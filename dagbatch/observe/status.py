@@ -30,7 +30,6 @@ from dagbatch.observe.model import (
     TaskRecord,
     Verdict,
     WaveCount,
-    _parse_time,
 )
 from dagbatch.observe.service import CONCURRENCY, JobService
 from dagbatch.observe.stranded import (
@@ -43,6 +42,7 @@ from dagbatch.observe.stranded import (
     strand_of,
 )
 from dagbatch.plan import PLAN_FILE, LoadedPlan, PlanManifest, load_plan
+from dagbatch.servicetime import parse_service_time
 
 
 @dataclass(frozen=True)
@@ -181,7 +181,7 @@ def build_status(view: WorkflowView, snap: Snapshot) -> tuple[JobStatus, Analysi
         verdict = "running"
     else:
         verdict = "stuck"
-    created = _parse_time(job.get("creationTime"))
+    created = parse_service_time(job.get("creationTime"))
     status = JobStatus(
         job_id=view.job_id,
         job_state=job_state,

@@ -275,21 +275,6 @@ def test_any_nonzero_exit_blocks_by_default(code: int) -> None:
     assert analyse(defs, recs).blocked == {"c": "p"}
 
 
-def test_service_times_parse_with_seven_digits_and_a_zone() -> None:
-    from datetime import UTC, datetime, timedelta, timezone
-
-    from dagbatch.observe.model import _parse_time
-
-    assert _parse_time("2016-11-21T22:43:31.4733476Z") == datetime(
-        2016, 11, 21, 22, 43, 31, 473347, tzinfo=UTC
-    )
-    assert _parse_time("2026-01-01T00:00:00Z") == datetime(2026, 1, 1, tzinfo=UTC)
-    assert _parse_time("2026-01-01T00:00:00.5+02:00") == datetime(
-        2026, 1, 1, 0, 0, 0, 500000, tzinfo=timezone(timedelta(hours=2))
-    )
-    assert _parse_time("not a time") is None and _parse_time(None) is None
-
-
 def test_an_integer_of_a_range_that_no_task_has_is_waited_on_as_missing() -> None:
     defs, recs = job(
         [d("1"), d("3"), d("r", ranges=((1, 3),))],
