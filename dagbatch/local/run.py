@@ -43,6 +43,7 @@ from dagbatch.observe.outcome import (
 )
 
 if TYPE_CHECKING:
+    from dagbatch.plan import LoadedPlan
     from dagbatch.show.model import Picture, TaskState
 
 #: Marks a directory ``dagbatch run`` made (so it may replace it).
@@ -243,8 +244,9 @@ def _prepare_dir(workdir: Path) -> None:
     (workdir / RUN_MARKER).write_text("a dagbatch run directory: replaced by the next run\n")
 
 
-def _plan_source(source: str, workdir: Path | None) -> tuple[Path, str, Path]:
-    """(plan directory, job id, run directory), compiling ``source`` if it is a workflow."""
+def _plan_source(source: str, workdir: Path | None) -> tuple[LoadedPlan, str, Path]:
+    """(the plan, read and checked; job id; run directory), compiling ``source`` first if it
+    is a workflow."""
     from dagbatch.plan import load_plan
 
     path = Path(source)
@@ -253,7 +255,7 @@ def _plan_source(source: str, workdir: Path | None) -> tuple[Path, str, Path]:
         job_id = plan.manifest.jobId or "local"
         run_dir = workdir or Path(".dagbatch") / job_id / "run"
         _prepare_dir(run_dir)
-        return path, job_id, run_dir
+        return plan, job_id, run_dir
     from dagbatch.compiler.export import write_plan
     from dagbatch.compiler.loader import load_workflow, split_target
     from dagbatch.compiler.pipeline import CompileOptions, compile_graph
@@ -267,7 +269,7 @@ def _plan_source(source: str, workdir: Path | None) -> tuple[Path, str, Path]:
     job_id = compiled.job_id or "local"
     run_dir = workdir or Path(".dagbatch") / job_id / "run"
     _prepare_dir(run_dir)
-    return write_plan(compiled, run_dir / "plan"), job_id, run_dir
+    return load_plan(write_plan(compiled, run_dir / "plan")), job_id, run_dir
 
 
 def run_local(
@@ -285,7 +287,6 @@ def run_local(
     from dagbatch.emulator.server import EmulatorServer
     from dagbatch.emulator.simulate import SimulatedRunner, WhatIfRunner
     from dagbatch.errors import SubmitError
-    from dagbatch.plan import load_plan
     from dagbatch.submit.client import BatchClient, SharedKeyAuth
     from dagbatch.submit.progress import NullProgress
     from dagbatch.submit.submission import submit_plan
@@ -294,8 +295,8 @@ def run_local(
     if options.slots is not None and options.slots < 1:
         raise ConfigError("--slots must be at least 1")
     started = time.monotonic()
-    plan_dir, job_id, run_dir = _plan_source(source, options.workdir)
-    plan = load_plan(plan_dir)
+    plan, job_id, run_dir = _plan_source(source, options.workdir)
+    plan_dir = plan.directory
     plan_tasks = [t for b in plan.batches for t in b.tasks]
     node_root = None if options.simulate else (run_dir / "node").resolve()
     runner: Runner
@@ -327,6 +328,7 @@ def run_local(
             pool_id=None if plan.job.get("poolInfo") else LOCAL_POOL,
             journal_path=run_dir / "journal.jsonl",
             progress=NullProgress(),
+            plan=plan,
         )
         if not submitted.ok:
             raise SubmitError(
@@ -370,8 +372,9 @@ def run_local(
             finished = finish(plan_dir, job_id=job_id, client=client, require_stuck=True)
             _wait_idle(engine, job, time.monotonic() + 30.0)
         with engine.cond:
-            statuses = _statuses(job, STATE_NAMES)
-            job_state = JobState(job.state, job.terminate_reason, job.on_task_failure)
+            if finished is not None or timed_out:  # else nothing moved since the read above
+                statuses = _statuses(job, STATE_NAMES)
+                job_state = JobState(job.state, job.terminate_reason, job.on_task_failure)
             terminated_by = job.graph.action_by if job.graph is not None else None
     terminated: dict[str, Strand] = {}
     if finished is not None:

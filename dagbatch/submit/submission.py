@@ -29,7 +29,7 @@ from pathlib import Path
 
 from dagbatch.errors import ConfigError
 from dagbatch.gcpause import gc_frozen
-from dagbatch.plan import journal_file, load_plan
+from dagbatch.plan import LoadedPlan, journal_file, load_plan
 from dagbatch.redact import install_log_redaction
 from dagbatch.submit.client import BatchClient
 from dagbatch.submit.compare import task_differences
@@ -70,8 +70,12 @@ async def submit_plan_async(
     create_job: bool = False,
     pool_id: str | None = None,
     progress: Progress | None = None,
+    plan: LoadedPlan | None = None,
 ) -> SubmitReport:
     """Submit a plan directory; see the module docstring. Closes ``client`` when done.
+
+    ``plan``: ``load_plan(plan_dir)`` when the caller already holds it (`dagbatch run` reads
+    the plan for its own report), so it is not read and checked a second time.
 
     ``concurrency``: addtaskcollection requests in flight, fixed (1 to ``MAX_CONCURRENCY``);
     None (the default): adaptive, from ``DEFAULT_CONCURRENCY`` up while throughput rises,
@@ -85,7 +89,10 @@ async def submit_plan_async(
             "adaptive)"
         )
     # The plan lives as long as the submission: kept out of its collections (dagbatch.gcpause).
-    with gc_frozen(lambda: load_plan(Path(plan_dir))) as plan:
+    if plan is not None and Path(plan.directory).resolve() != Path(plan_dir).resolve():
+        raise ConfigError(f"the loaded plan is of {plan.directory}, not of {plan_dir}")
+    preloaded = plan
+    with gc_frozen(lambda: preloaded or load_plan(Path(plan_dir))) as plan:
         if create_job and not pool_id and not plan.job.get("poolInfo"):
             raise ConfigError("--create-job needs --pool-id (job.json has no poolInfo)")
         job_id = job_id or plan.manifest.jobId
@@ -191,6 +198,7 @@ def submit_plan(
     create_job: bool = False,
     pool_id: str | None = None,
     progress: Progress | None = None,
+    plan: LoadedPlan | None = None,
 ) -> SubmitReport:
     """Synchronous ``submit_plan_async``.
 
@@ -210,6 +218,7 @@ def submit_plan(
                 create_job=create_job,
                 pool_id=pool_id,
                 progress=progress,
+                plan=plan,
             )
         )
 

@@ -11,7 +11,7 @@ import pytest
 
 from dagbatch.emulator import DEV_KEY
 from dagbatch.emulator.server import EmulatorServer
-from dagbatch.errors import BatchServiceError, JobMismatch, PlanError
+from dagbatch.errors import BatchServiceError, ConfigError, JobMismatch, PlanError
 from dagbatch.plan import load_plan
 from dagbatch.submit.auth import SharedKeyAuth
 from dagbatch.submit.client import BatchClient
@@ -112,6 +112,28 @@ def test_tampered_batch_file_is_refused_before_sending(
     with pytest.raises(PlanError, match=r"000002\.json does not match plan\.json"):
         submit_plan(plan, job_id="job", client=make_client(emulator), create_job=True)
     assert emulator.store.stats()["requestsTotal"] == 0
+
+
+def test_a_plan_already_loaded_is_sent_as_loaded_and_must_be_of_the_directory(
+    emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    plan = layered_plan(tmp_path / "plan", tasks=300, waves=2, pool_id="p")
+    other = layered_plan(tmp_path / "other", tasks=200, waves=2, pool_id="p")
+    loaded = load_plan(plan)
+    with pytest.raises(ConfigError, match="the loaded plan is of"):
+        submit_plan(other, job_id="x", client=make_client(emulator), plan=loaded)
+    assert emulator.store.stats()["requestsTotal"] == 0
+    # The files are not read again: what was loaded is what goes out (a batch file changed
+    # after loading is not noticed; the caller loaded it, and checked it then).
+    path = plan / "batches" / "000002.json"
+    path.write_bytes(path.read_bytes().replace(b"echo", b"ECHO"))
+    report = submit_plan(
+        plan, job_id="job", client=make_client(emulator), create_job=True, plan=loaded
+    )
+    assert report.ok and report.confirmed == 300
+    assert [t["commandLine"] for t in emulator.store.tasks("job")] == [
+        t["commandLine"] for b in loaded.batches for t in b.tasks
+    ]
 
 
 def test_existing_journal_without_resume_is_refused(
