@@ -25,7 +25,6 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import accumulate, compress, filterfalse, repeat
 from operator import itemgetter, lt, not_
-from typing import Any
 
 from dagbatch.compiler.options import (
     BARRIER_COMMANDS,
@@ -35,7 +34,7 @@ from dagbatch.compiler.options import (
     OverLimit,
 )
 from dagbatch.compiler.ranges import Dependencies, RangeIndex, dependencies_of
-from dagbatch.compiler.spec import DEFAULT_INTENT, Intent, WorkflowSpec
+from dagbatch.compiler.spec import DEFAULT_INTENT, Intent, Props, WorkflowSpec, props_mapping
 from dagbatch.errors import Diagnostic
 from dagbatch.limits import MAX_DISPLAY_NAME_LENGTH
 
@@ -62,7 +61,7 @@ class PlannedTasks:
     """
 
     ids: tuple[str, ...]
-    props: tuple[Mapping[str, Any], ...]
+    props: tuple[Props, ...]
     intents: tuple[Intent, ...]
     preds: tuple[Sequence[int], ...]
     #: explicit edge ``when``, keyed (parent, child); a barrier inherits its parents' edges
@@ -90,7 +89,7 @@ def plan_dependencies(
     holds ``barriers-inserted`` warnings and ``task-ids-too-long`` errors.
     """
     ids: tuple[str, ...] = spec.ids
-    props: tuple[Mapping[str, Any], ...] = spec.props
+    props: tuple[Props, ...] = spec.props
     id_map: dict[str, str] = {}
     deps = _all_dependencies(
         ids,
@@ -127,7 +126,7 @@ def plan_dependencies(
 def _planned(
     spec: WorkflowSpec,
     ids: tuple[str, ...],
-    props: tuple[Mapping[str, Any], ...],
+    props: tuple[Props, ...],
     deps: Sequence[Dependencies],
     id_map: Mapping[str, str],
 ) -> PlannedTasks:
@@ -145,7 +144,7 @@ def _planned(
 
 def _renumbered(
     spec: WorkflowSpec,
-) -> tuple[tuple[str, ...], tuple[Mapping[str, Any], ...], dict[str, str]]:
+) -> tuple[tuple[str, ...], tuple[Props, ...], dict[str, str]]:
     """Integer ids in topological order; the old name goes to displayName and the id map."""
     new_ids = [""] * len(spec.ids)
     for pos, i in enumerate(spec.topological.order, start=1):
@@ -153,7 +152,7 @@ def _renumbered(
     id_map = {new: old for new, old in zip(new_ids, spec.ids, strict=True)}
     props = tuple(
         p if "displayName" in p else {"displayName": old, **p}
-        for p, old in zip(spec.props, spec.ids, strict=True)
+        for p, old in zip(map(props_mapping, spec.props), spec.ids, strict=True)
     )
     return tuple(new_ids), props, id_map
 
@@ -267,7 +266,7 @@ _BARRIER_PREFIX = "dagbatch-barrier-"
 def _with_barriers(
     spec: WorkflowSpec,
     ids: tuple[str, ...],
-    props: tuple[Mapping[str, Any], ...],
+    props: tuple[Props, ...],
     deps: list[Dependencies],
     id_map: Mapping[str, str],
     over: list[int],

@@ -17,6 +17,7 @@ from dagbatch.compiler.batching import not_json
 from dagbatch.compiler.dependencies import PlannedTasks
 from dagbatch.compiler.exits import ExitPlan, sets_dependency_action
 from dagbatch.compiler.ranges import Dependencies
+from dagbatch.compiler.spec import Props
 from dagbatch.errors import InvalidWorkflow
 from dagbatch.limits import ApiVersion
 
@@ -34,7 +35,7 @@ def depends_on_wire(deps: Dependencies) -> dict[str, Any] | None:
 
 def task_objects(
     ids: Sequence[str],
-    props: Sequence[Mapping[str, Any]],
+    props: Sequence[Props],
     deps: Sequence[Dependencies],
     exits: Mapping[int, Mapping[str, Any]],
 ) -> list[dict[str, Any]]:
@@ -51,7 +52,9 @@ def task_objects(
     objects: list[dict[str, Any]] = []
     append = objects.append
     for tid, p, (task_ids, ranges) in zip(ids, props, deps, strict=True):
-        obj = {"id": tid, **p}
+        obj: dict[str, Any] = (
+            {"id": tid, "commandLine": p} if isinstance(p, str) else {"id": tid, **p}
+        )
         if ranges:
             obj["dependsOn"] = depends_on_wire(Dependencies(task_ids, ranges))
         elif task_ids:

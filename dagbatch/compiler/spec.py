@@ -99,13 +99,25 @@ class Topology(NamedTuple):
     leftover: list[int]
 
 
+#: A task's wire properties (no ``id``, ``dependsOn`` or ``exitConditions``). A task with a
+#: command line and nothing else, most tasks of a big workflow, is its command line alone
+#: (a ``str``): no dict is built for each of them, and ``emit`` writes the wire object at
+#: once. ``props_mapping`` gives the mapping either way.
+Props = Mapping[str, Any] | str
+
+
+def props_mapping(props: Props) -> Mapping[str, Any]:
+    """``props`` as a mapping of wire properties."""
+    return {"commandLine": props} if isinstance(props, str) else props
+
+
 @dataclass(frozen=True)
 class WorkflowSpec:
     """The normalized workflow. Index ``i`` names the i-th node in graph order everywhere."""
 
     api_version: ApiVersion
     ids: tuple[str, ...]
-    props: tuple[Mapping[str, Any], ...]  # wire properties (no id, dependsOn, exitConditions)
+    props: tuple[Props, ...]  # wire properties (see Props)
     intents: tuple[Intent, ...]
     preds: tuple[tuple[int, ...], ...]  # parents of each task, self-loops removed
     when: Mapping[tuple[int, int], str]  # explicit edge `when`, keyed (parent, child)
@@ -261,14 +273,14 @@ def _chars(value: Any) -> int:
 _SIMPLE_MAX_CHARS = 100_000
 
 
-def _simple_props(attrs: Mapping[str, Any]) -> dict[str, Any] | None:
+def _simple_props(attrs: Mapping[str, Any]) -> Props | None:
     """Wire props for a node that has only a command line / display name, else None."""
     if len(attrs) == 1:  # the common case: just a command line
         line = attrs.get("command_line")
         if line is None:
             line = attrs.get("commandLine")
         if type(line) is str and line and len(line) < _SIMPLE_MAX_CHARS and not line.isspace():
-            return {"commandLine": line}
+            return line
         return None
     props: dict[str, Any] = {}
     for key, value in attrs.items():
@@ -380,9 +392,9 @@ def normalize(
 
     # Most tasks are a bare command line: a quick check skips the model for them.
     node_attrs = list(graph._node.values())
-    quick = [
-        # _simple_props's first case, inline: a node with just a command line.
-        {"commandLine": line}
+    quick: list[Props | None] = [
+        # _simple_props's first case, inline: a node with just a command line (see Props).
+        line
         if len(attrs) == 1
         and type(line := attrs.get("command_line")) is str
         and 0 < len(line) < _SIMPLE_MAX_CHARS
@@ -390,7 +402,7 @@ def normalize(
         else _simple_props(attrs)
         for attrs in node_attrs
     ]
-    props: list[Mapping[str, Any]] = quick  # type: ignore[assignment]
+    props: list[Props] = quick  # type: ignore[assignment]
     intents: list[Intent] = [DEFAULT_INTENT] * len(ids)
     for i in compress(range(len(quick)), map(is_, quick, repeat(None))):
         tid = ids[i]
