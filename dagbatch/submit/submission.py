@@ -111,7 +111,11 @@ async def submit_plan_async(
         creation_record: asyncio.Task[None] | None = None
         try:
             sub = WaveScheduler(plan, job_id, client, journal, state, progress, concurrency)
-            previously = len(sub.confirmed & plan_ids)
+            # Only plan tasks are ever confirmed: the journal's are checked against the plan
+            # (Journal.open), and an answer's ids outside the request are dropped
+            # (classify_results). So no intersection with the plan's ids (15-30 ms at
+            # 100,000 tasks).
+            previously = len(sub.confirmed)
             job_created = terminate_set = False
             if state.torn_lines:
                 progress.note(f"journal: ignored {state.torn_lines} torn line(s)")
@@ -131,7 +135,7 @@ async def submit_plan_async(
             not_submitted = await sub.run_waves()
             if creation_record is not None:
                 await creation_record  # recorded even if no task was confirmed
-            confirmed = len(sub.confirmed & plan_ids)
+            confirmed = len(sub.confirmed)  # plan tasks only (see previously)
             if (
                 confirmed == plan.total_tasks
                 and not sub.failures
