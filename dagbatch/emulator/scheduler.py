@@ -204,6 +204,9 @@ class Engine:
         #: The jobs that may have a task ready to start (``_queue``), by ``id(job)``: what
         #: ``dispatch`` looks at, so a task's end does not walk every job the store holds.
         self._ready_jobs: dict[int, Job] = {}
+        #: Set whenever no task runs and no end is due (``_went_quiet``): a caller waiting
+        #: for a job to be idle (`dagbatch run`) wakes then instead of polling.
+        self.quiet = threading.Event()
         self._thread: threading.Thread | None = None
         store.engine = self
 
@@ -250,6 +253,7 @@ class Engine:
                 # the round's end (at most ``budget`` tasks).
                 with gc_paused():
                     more = self._step()
+                self._went_quiet()
                 if more or self._due or self._dirty:
                     # Let request handlers in between rounds: a short blocking wait gives
                     # up the GIL and the lock (a zero wait would take the lock straight back).
@@ -584,6 +588,12 @@ class Engine:
             self.dispatch()
             if self._due:
                 self.wake()
+            self._went_quiet()
+
+    def _went_quiet(self) -> None:
+        """Lock held. Set ``quiet`` when nothing runs and no end is due."""
+        if self.free == self.slots and not self._due:
+            self.quiet.set()
 
     def _finish_locked(
         self,

@@ -46,6 +46,9 @@ if TYPE_CHECKING:
     from dagbatch.plan import LoadedPlan
     from dagbatch.show.model import Picture, TaskState
 
+#: The longest a run waits between two looks at whether its job is idle; the engine's
+#: ``quiet`` event ends the wait as soon as no task runs.
+IDLE_CHECK_S: Final = 0.25
 #: Marks a directory ``dagbatch run`` made (so it may replace it).
 RUN_MARKER: Final = ".dagbatch-run"
 #: The pool id given to a job whose plan names none.
@@ -340,6 +343,7 @@ def run_local(
         deadline = None if options.timeout is None else started + options.timeout
         last = 0.0
         while True:
+            engine.quiet.clear()  # before looking: a pool going quiet after the look sets it
             with engine.cond:
                 job = server.store.jobs.get(job_id.lower())
                 if job is None:
@@ -357,7 +361,14 @@ def run_local(
                 on_progress(snapshot)
             if done:
                 break
-            time.sleep(0.05)
+            # Woken when the pool goes quiet; else every IDLE_CHECK_S (a job's state can
+            # change without a task ending: a timer, a deletion), and for progress.
+            wait = IDLE_CHECK_S
+            if on_progress is not None:
+                wait = min(wait, last + progress_every - time.monotonic())
+            if deadline is not None:
+                wait = min(wait, deadline - time.monotonic())
+            engine.quiet.wait(max(0.0, wait))
         with engine.cond:
             statuses = _statuses(job, STATE_NAMES)
             job_state = JobState(job.state, job.terminate_reason, job.on_task_failure)
@@ -457,10 +468,11 @@ def _stuck(statuses: Mapping[str, TaskStatus], job: JobState) -> bool:
 def _wait_idle(engine: Any, job: Any, deadline: float) -> None:
     """Wait (bounded) until the engine has nothing left to do for ``job``."""
     while time.monotonic() < deadline:
+        engine.quiet.clear()
         with engine.cond:
             if engine.idle(job):
                 return
-        time.sleep(0.02)
+        engine.quiet.wait(min(IDLE_CHECK_S, max(0.0, deadline - time.monotonic())))
 
 
 def _slots_reasons(

@@ -128,3 +128,19 @@ def test_a_disabled_job_keeps_its_place_and_runs_when_enabled_again(pool: Pool) 
     pool.wait(job)
     with pool.store.lock:
         assert job.completed_tasks == 3
+
+
+def test_the_pool_going_quiet_is_signalled(pool: Pool) -> None:
+    pool.engine.hold()
+    job = pool.job("chain")
+    pool.add(
+        job,
+        {"id": "a", "commandLine": "x"},
+        {"id": "b", "commandLine": "x", "dependsOn": {"taskIds": ["a"]}},
+    )
+    pool.engine.quiet.clear()
+    pool.engine.release()
+    assert pool.engine.quiet.wait(WAIT)
+    with pool.store.lock:
+        # Set only once the chain's last task ended: nothing ran or was due in between.
+        assert job.completed_tasks == 2 and pool.engine.idle(job)
