@@ -39,6 +39,8 @@ def topological_order(
     before its children in index order, as when a graph is built parents first.
     """
     order = parents_first_order(preds)
+    if order is None:
+        order = levels_order(preds)
     if order is not None:
         return order, []
     succ = children_of(preds) if children is None else children()
@@ -81,6 +83,45 @@ def parents_first_order(preds: Sequence[Sequence[int]]) -> list[int] | None:
         # One parent (a chain, a sweep) is common enough to skip max() and map() for.
         level[v] = 1 + (level[ps[0]] if len(ps) == 1 else max(map(level_of, ps)))
     return sorted(range(len(preds)), key=level_of)
+
+
+def levels_order(preds: Sequence[Sequence[int]]) -> list[int] | None:
+    """``topological_order``'s order from each node's generation, for a graph that is not
+    built parents first (None when that is not quick, or on a cycle).
+
+    Generations are computed in index order; a node with a parent whose generation is not
+    known yet is put off, and the nodes put off are tried again in index order, as long as
+    each round at least halves them (so the rounds cost at most about two passes; beyond
+    that Kahn's algorithm is the quicker way). A round stops as soon as more than half of
+    the nodes it has seen are put off, so a graph in no useful order costs a few thousand
+    nodes' look before Kahn's algorithm. A fan-in whose child was added with its first
+    edge, before the parents that follow it, takes one round.
+    """
+    n = len(preds)
+    unknown = n + 1  # above any generation: a maximum that reaches it had a parent unknown
+    level = [unknown if ps else 0 for ps in preds]
+    level_of = level.__getitem__
+    todo = list(compress(range(n), preds))
+    while todo:
+        later: list[int] = []
+        # A round gives up as soon as more than half of what it has seen is put off (looked
+        # at every _CHUNK nodes): on a graph in no useful order, that is known early.
+        for start in range(0, len(todo), _CHUNK):
+            for v in todo[start : start + _CHUNK]:
+                ps = preds[v]
+                highest = level[ps[0]] if len(ps) == 1 else max(map(level_of, ps))
+                if highest >= unknown:
+                    later.append(v)
+                else:
+                    level[v] = highest + 1
+            if 2 * len(later) > min(len(todo), start + _CHUNK):
+                return None
+        todo = later
+    return sorted(range(n), key=level_of)
+
+
+#: How many nodes ``levels_order`` looks at between two checks of its progress.
+_CHUNK = 1024
 
 
 def find_cycle(preds: Sequence[Sequence[int]], among: Sequence[int]) -> list[int]:

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from dagbatch.compiler.graphs import (
     children_of,
     find_cycle,
+    levels_order,
     parents_first_order,
     topological_order,
 )
@@ -62,6 +63,37 @@ def test_order_is_generations_each_in_index_order(preds: list[list[int]]) -> Non
     assert (quick is not None) == parents_first
     if quick is not None:
         assert quick == order
+    # Generations put off and retried: the same order whenever it gives one, and always
+    # for a graph built parents first.
+    by_levels = levels_order(preds)
+    assert by_levels is None or by_levels == order
+    if parents_first:
+        assert by_levels == order
+
+
+def test_a_fan_in_whose_child_came_first_is_ordered_by_generations() -> None:
+    # networkx lists the child where its first edge added it: before most of its parents.
+    n = 1000
+    preds: list[list[int]] = [[] for _ in range(n)]
+    preds[1] = [0, *range(2, n)]
+    assert parents_first_order(preds) is None
+    expected = [0, *range(2, n), 1]
+    assert levels_order(preds) == expected
+    assert topological_order(preds) == (expected, [])
+
+
+def test_a_graph_built_children_first_is_left_to_kahn() -> None:
+    chain = [[v + 1] for v in range(99)] + [[]]  # each node's parent comes after it
+    assert levels_order(chain) is None
+    assert topological_order(chain) == (list(range(99, -1, -1)), [])
+
+
+@given(parent_lists(cyclic=True))
+@settings(max_examples=200, deadline=None)
+def test_levels_order_gives_up_on_a_cycle(preds: list[list[int]]) -> None:
+    _, leftover = topological_order(preds)
+    if leftover:
+        assert levels_order(preds) is None
 
 
 @given(parent_lists(cyclic=True))
