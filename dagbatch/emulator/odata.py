@@ -53,6 +53,14 @@ def _tokens(text: str) -> list[tuple[str, Any]]:
     return out
 
 
+def filter_fields(text: str | None) -> set[str]:
+    """The top-level properties a ``$filter`` (already checked by ``parse_filter``) names."""
+    if not text:
+        return set()
+    words = (value for kind, value in _tokens(text) if kind == "word")
+    return {w.split("/")[0] for w in words if w not in _OPS and w not in ("and", "or")}
+
+
 def get_path(doc: Mapping[str, Any], path: str) -> Any:
     """``a/b`` inside a document; None when absent."""
     value: Any = doc

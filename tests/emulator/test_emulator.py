@@ -7,7 +7,7 @@ import subprocess
 import sys
 from email.utils import formatdate
 from pathlib import Path
-from time import time
+from time import sleep, time
 from typing import Any
 from urllib.parse import unquote
 
@@ -760,3 +760,71 @@ def test_cli_explains_a_missing_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     result = CliRunner().invoke(emulator_cmd, ["--port", "0"])
     assert result.exit_code == 2
     assert "pip install 'dagbatch[emulator]'" in result.output
+
+
+def test_a_select_listing_is_the_full_listing_trimmed(
+    emulator_factory: Any, make_batch: Any
+) -> None:
+    """The listing builds only what ``$select`` and ``$filter`` need (``task_doc``'s keys):
+    every property it answers equals the full document's, in every state."""
+    from dagbatch.emulator.simulate import SimulatedRunner
+
+    runner = SimulatedRunner({"bad": (3, None), "slow": (0, 60.0)})
+    server: EmulatorServer = emulator_factory(runner=runner, slots=2)
+    client: Batch = make_batch(server)
+    assert client.create_job("sel", usesTaskDependencies=True).status_code == 201
+    tasks: list[dict[str, Any]] = [
+        {"id": "ok", "commandLine": "x", "displayName": "fine", "requiredSlots": 1},
+        {"id": "bad", "commandLine": "x", "constraints": {"maxTaskRetryCount": 1}},
+        {"id": "slow", "commandLine": "x"},
+        {"id": "child", "commandLine": "x", "dependsOn": {"taskIds": ["bad"]}},
+        {
+            "id": "7",
+            "commandLine": "x",
+            "exitConditions": {"default": {"dependencyAction": "satisfy"}},
+        },
+    ]
+    assert client.add("sel", tasks).status_code == 200
+    deadline = time() + 30
+    while time() < deadline:
+        listed = client.request("GET", "/jobs/sel/tasks").json()["value"]
+        states = {t["id"]: t["state"] for t in listed}
+        if states["ok"] == states["bad"] == states["7"] == "completed" and states["slow"] == (
+            "running"
+        ):
+            break
+        sleep(0.02)
+    assert states["child"] == "active" and states["slow"] == "running"
+    full = {t["id"]: t for t in listed}
+    volatile = {"odata.metadata"}
+    for select, filter_ in [
+        ("id,state,executionInfo", None),
+        ("id,state,executionInfo,dependsOn,exitConditions", None),
+        ("id", "state eq 'completed'"),
+        ("id,nodeInfo", "executionInfo/result eq 'failure'"),
+        ("url,eTag,creationTime,previousState", None),
+        ("id,displayName,constraints,requiredSlots,userIdentity", "requiredSlots eq 1"),
+        ("id", "displayName eq 'fine' or executionInfo/exitCode eq 3"),
+    ]:
+        params = {"$select": select}
+        if filter_:
+            params["$filter"] = filter_
+        answer = client.request("GET", "/jobs/sel/tasks", params=params)
+        assert answer.status_code == 200, answer.text
+        names = set(select.split(","))
+        docs = answer.json()["value"]
+        # In the order of the full listing (by id where the filter drops some).
+        originals = list(full.values()) if filter_ is None else [full[d["id"]] for d in docs]
+        assert len(docs) == len(originals)
+        for doc, original in zip(docs, originals, strict=True):
+            expected = {k: v for k, v in original.items() if k in names}
+            assert {k: v for k, v in doc.items() if k not in volatile} == expected, select
+    ids = lambda f: sorted(  # noqa: E731
+        d["id"]
+        for d in client.request(
+            "GET", "/jobs/sel/tasks", params={"$select": "id", "$filter": f}
+        ).json()["value"]
+    )
+    assert ids("state eq 'completed'") == ["7", "bad", "ok"]
+    assert ids("executionInfo/result eq 'failure'") == ["bad"]
+    assert ids("displayName eq 'fine' or executionInfo/exitCode eq 3") == ["bad", "ok"]
