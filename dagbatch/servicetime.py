@@ -1,7 +1,7 @@
 """Times as the Batch service writes them on the wire: ISO 8601 in UTC, e.g.
 ``2025-06-01T12:00:00.1234567Z`` (the service writes seven fractional digits; dagbatch writes
-six). The one place that writes and reads that format: the emulator's documents, the local
-run's task records and `dagbatch status` all go through it.
+six). The one place that writes and reads that format: the emulator's documents and what
+`dagbatch status` reads go through it.
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ def service_time(epoch: float) -> str:
     """``epoch`` (seconds) as the service writes a time, to the microsecond.
 
     The date and time of each whole second are formatted once: the tasks of a job are
-    created and end within seconds of each other, and a listing of 100,000 tasks writes
-    half a million times (``datetime`` formatting cost a third of explaining a
-    200,000-task run, and much of an emulator's task listing).
+    created and end within seconds of each other, and a full listing of 100,000 tasks
+    writes half a million times (``datetime`` formatting per time was a quarter of the
+    emulator's work for it).
     """
     whole = math.floor(epoch)
     micro = int((epoch - whole) * 1_000_000 + 0.5)  # to the nearest (round() is slower)

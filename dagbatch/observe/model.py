@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from dagbatch.servicetime import parse_service_time
@@ -138,12 +138,20 @@ class Definitions(Mapping[str, TaskDefinition]):
                 yield tid, dep.get("taskIds"), dep.get("taskIdRanges")
 
 
+def _record_time(value: str | float | None) -> datetime | None:
+    """A ``TaskRecord`` time: as the service wrote it, or epoch seconds."""
+    if isinstance(value, int | float):
+        return datetime.fromtimestamp(value, UTC)
+    return parse_service_time(value)
+
+
 @dataclass(frozen=True, slots=True)
 class TaskRecord:
     """One task as the service reports it (the ``$select``-ed fields of a list answer).
 
-    The start and end times are kept as the service wrote them and parsed when asked for
-    (``start_time``, ``end_time``): a 100,000-task listing needs only a few of them.
+    The start and end times are kept as the service wrote them (or, from a local run, as
+    epoch seconds) and read when asked for (``start_time``, ``end_time``): a 100,000-task
+    listing needs only a few of them.
     """
 
     id: str
@@ -151,17 +159,17 @@ class TaskRecord:
     exit_code: int | None = None
     result: str | None = None  # success | failure, only when completed
     failure: FailureInfo | None = None
-    started: str | None = None  # executionInfo.startTime as sent
-    ended: str | None = None  # executionInfo.endTime as sent
+    started: str | float | None = None  # executionInfo.startTime as sent (or epoch seconds)
+    ended: str | float | None = None  # executionInfo.endTime as sent (or epoch seconds)
     retry_count: int = 0
 
     @property
     def start_time(self) -> datetime | None:
-        return parse_service_time(self.started)
+        return _record_time(self.started)
 
     @property
     def end_time(self) -> datetime | None:
-        return parse_service_time(self.ended)
+        return _record_time(self.ended)
 
     @classmethod
     def from_wire(cls, raw: Mapping[str, Any]) -> TaskRecord:

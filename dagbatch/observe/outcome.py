@@ -24,7 +24,6 @@ from typing import Any
 
 from dagbatch.observe.model import TASK_STATES, Definitions, FailureInfo, TaskRecord
 from dagbatch.observe.stranded import analyse, integer_id
-from dagbatch.servicetime import service_time
 from dagbatch.wireshape import exit_actions
 
 
@@ -188,8 +187,8 @@ def _record(task_id: str, status: TaskStatus) -> TaskRecord:
         status.exit_code,
         status.result,
         failure,
-        None if status.start is None else service_time(status.start),
-        None if status.end is None else service_time(status.end),
+        status.start,  # epoch seconds: read only where the analysis needs a time
+        status.end,
         status.retry_count,
     )
 

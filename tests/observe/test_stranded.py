@@ -305,3 +305,15 @@ def test_children_first_orders_dependents_before_their_parents() -> None:
     assert sorted(t for layer in layers for t in layer) == ["9", "a", "b", "c", "h", "r"]
     # only the targets are ordered: a parent outside them does not count
     assert children_first(["h", "b"], defs, recs) == [["h"], ["b"]]
+
+
+def test_a_record_s_times_read_as_sent_or_as_epoch_seconds() -> None:
+    from datetime import UTC, datetime
+
+    from dagbatch.observe.model import TaskRecord
+
+    at = datetime(2026, 1, 1, 0, 0, 1, 500000, tzinfo=UTC)
+    wire = TaskRecord("a", "completed", started="2026-01-01T00:00:01.5Z", ended=None)
+    local = TaskRecord("a", "completed", started=at.timestamp(), ended=at.timestamp())
+    assert wire.start_time == local.start_time == local.end_time == at
+    assert wire.end_time is None
