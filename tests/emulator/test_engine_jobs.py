@@ -3,59 +3,19 @@ looks at (``Engine._ready_jobs``: only those with a task that may start)."""
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from dagbatch.emulator.scheduler import Engine
 from dagbatch.emulator.simulate import SimulatedRunner
-from dagbatch.emulator.store import EmulatorStore, Job
-
-WAIT = 30.0  # seconds: the bound of every wait below
-
-
-class Pool:
-    """An engine of ``slots`` slots whose tasks end at once with exit code 0."""
-
-    def __init__(self, slots: int) -> None:
-        self.store = EmulatorStore()
-        self.engine = Engine(self.store, SimulatedRunner(), slots=slots)
-        self.engine.start()
-
-    def job(self, job_id: str, **spec: Any) -> Job:
-        t = time.time()
-        job = Job(id=job_id, spec={"id": job_id, **spec}, created=t, modified=t, serial=0)
-        with self.store.lock:
-            self.store.jobs[job_id.lower()] = job
-            self.engine.job_created(job)
-        return job
-
-    def add(self, job: Job, *tasks: dict[str, Any]) -> None:
-        t = time.time()
-        with self.store.lock:
-            items = []
-            for task in tasks:
-                self.store.add_task(job, task["id"], json.dumps(task).encode(), t)
-                items.append((len(job.task_ids) - 1, task))
-            self.engine.tasks_added(job, items)
-            self.engine.wake()
-
-    def wait(self, *jobs: Job) -> None:
-        deadline = time.monotonic() + WAIT
-        while time.monotonic() < deadline:
-            with self.store.lock:
-                if all(j.completed_tasks == j.live_tasks for j in jobs):
-                    return
-            time.sleep(0.005)
-        raise AssertionError(f"the tasks of {[j.id for j in jobs]} did not complete")
+from tests.engine_pool import WAIT, Pool
 
 
 @pytest.fixture
 def pool() -> Iterator[Pool]:
-    p = Pool(slots=1)
+    p = Pool(SimulatedRunner(), slots=1)
     yield p
     p.engine.stop()
 

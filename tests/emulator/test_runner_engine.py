@@ -21,43 +21,19 @@ from dagbatch.emulator.runner import PASSED_THROUGH, RealRunner, ends_within, sp
 from dagbatch.emulator.scheduler import Engine
 from dagbatch.emulator.simulate import WhatIfRunner
 from dagbatch.emulator.store import EmulatorStore, Job
+from tests.engine_pool import WAIT, Pool
 
-WAIT = 30.0  # seconds: the bound of every wait below
 
-
-class Node:
+class Node(Pool):
     """An engine with a real runner under ``root``; ``run`` adds tasks and waits for them."""
 
     def __init__(self, root: Path, slots: int) -> None:
-        self.store = EmulatorStore()
         self.runner = RealRunner(root)
-        self.engine = Engine(self.store, self.runner, slots=slots)
-        self.engine.start()
-
-    def job(self, job_id: str, **spec: Any) -> Job:
-        t = time.time()
-        job = Job(id=job_id, spec={"id": job_id, **spec}, created=t, modified=t, serial=0)
-        with self.store.lock:
-            self.store.jobs[job_id.lower()] = job
-            self.engine.job_created(job)
-        return job
+        super().__init__(self.runner, slots)
 
     def run(self, job: Job, *tasks: dict[str, Any]) -> None:
-        t = time.time()
-        with self.store.lock:
-            items = []
-            for task in tasks:
-                self.store.add_task(job, task["id"], json.dumps(task).encode(), t)
-                items.append((len(job.task_ids) - 1, task))
-            self.engine.tasks_added(job, items)
-            self.engine.wake()
-        deadline = time.monotonic() + WAIT
-        while time.monotonic() < deadline:
-            with self.store.lock:
-                if job.completed_tasks == job.live_tasks:
-                    return
-            time.sleep(0.01)
-        raise AssertionError(f"the tasks of {job.id} did not complete in {WAIT} s")
+        self.add(job, *tasks)
+        self.wait(job)
 
     def result(self, job: Job, task_id: str) -> tuple[int, str | None]:
         """(exit code, failureInfo code or None) of a completed task."""
