@@ -92,8 +92,9 @@ def special_intents(intents: Sequence[Intent]) -> list[int]:
 
 
 class Topology(NamedTuple):
-    """Kahn's topological order of the tasks, and the tasks on or behind a cycle (empty for a
-    DAG; then ``order`` holds every task)."""
+    """The topological order of the tasks (``graphs.topological_order``: generations, each in
+    index order), and the tasks on or behind a cycle (empty for a DAG; then ``order`` holds
+    every task)."""
 
     order: list[int]
     leftover: list[int]

@@ -263,7 +263,6 @@ def count_tasks(
         len(failed),
     ]
     slots = tasks.copy()
-    failed_set = set(failed)
     for pos in compress(range(min(len(specs), len(states))), specs):
         extra = cast(TaskSpec, specs[pos]).slots - 1
         if not extra:
@@ -275,7 +274,7 @@ def count_tasks(
             slots[1] += extra
         elif state == COMPLETED:
             slots[2] += extra
-            slots[4 if pos in failed_set else 3] += extra
+            slots[4 if pos in failures else 3] += extra
     return tasks, slots
 
 

@@ -175,8 +175,9 @@ async def add_task(ctx: Ctx) -> Response:
     raise replies.error(ctx.base, status, error["code"], error["message"]["value"], values)
 
 
-#: The top-level properties of a task the service makes itself: a document of only these
-#: (``$select=id,state,executionInfo``, as `dagbatch status` asks) needs no parse of the body.
+#: The task's id and the top-level properties the service makes itself: a document of only
+#: these (``$select=id,state,executionInfo``, as `dagbatch status` asks) needs no parse of
+#: the stored body.
 SERVICE_KEYS: Final = frozenset(
     {
         "id",
@@ -190,6 +191,11 @@ SERVICE_KEYS: Final = frozenset(
         "nodeInfo",
         "executionInfo",
     }
+)
+
+#: The service's properties written together (all of them when any is asked for).
+_HEADER_KEYS: Final = frozenset(
+    {"url", "eTag", "lastModified", "creationTime", "stateTransitionTime"}
 )
 
 
@@ -269,12 +275,6 @@ def task_doc(ctx: Ctx, job: Job, pos: int, keys: AbstractSet[str] | None = None)
             info["failureInfo"] = failure
     doc["executionInfo"] = info
     return doc
-
-
-#: The service's properties written together (all of them when any is asked for).
-_HEADER_KEYS: Final = frozenset(
-    {"url", "eTag", "lastModified", "creationTime", "stateTransitionTime"}
-)
 
 
 def _find(ctx: Ctx, job: Job) -> int:
