@@ -127,17 +127,20 @@ class WaveScheduler:
         log.info("retry: %s", what)
 
     async def _confirm(self, ids: list[str]) -> None:
-        """Journal ``ids`` as confirmed; return once the record is on disk (group commit:
-        ``Journal.commit``). Only then do their children go out: a segment starts only after
-        every segment up to its parents' is confirmed (``run_waves``)."""
+        """Journal ``ids`` as confirmed, and count them. The record reaches the disk with the
+        next group commit (``Journal.commit``): here when the last one is ``SYNC_EVERY_S``
+        old, and in any case before a segment that waits for others starts (``run_waves``).
+        So their children never go out before the confirmation is on disk, yet an answer
+        whose tasks nobody waits for costs no fsync of its own."""
         if not ids:
             return
         if self.before_first_ok is not None:
             await self.before_first_ok
         self.journal.confirmed(ids)
-        await self.journal.commit()
         self.confirmed.update(ids)
         self.progress.advance(len(ids))
+        if self.journal.sync_due():
+            await self.journal.commit()
 
     def _observe(self, tasks: int, status: int | None = None) -> None:
         """Tell the adaptive level about one answer (a no-op at a fixed level)."""
@@ -328,13 +331,19 @@ class WaveScheduler:
         # the gate (asyncio.wait would walk all of them on every answer).
         ended: asyncio.Queue[asyncio.Future[None]] = asyncio.Queue()
 
-        def start_ready() -> None:
+        async def start_ready() -> None:
             nonlocal prefix
             while prefix < len(done) and done[prefix]:
                 prefix += 1
             ready: list[int] = []
             while waiting and waiting[0][0] < prefix and not self.failures:
                 ready.append(heapq.heappop(waiting)[1])
+            # A segment that waits for others, or the first of a wave, starts only once every
+            # confirmation so far is on disk (one fsync for all of them: Journal.commit).
+            if self.journal.unsynced and any(
+                segments[n].after >= 0 or wave_of[n] not in announced for n in ready
+            ):
+                await self.journal.commit()
             for number in sorted(ready):
                 wave = wave_of[number]
                 if wave not in announced:
@@ -345,7 +354,7 @@ class WaveScheduler:
                 future.add_done_callback(ended.put_nowait)
                 running[future] = segment
 
-        start_ready()
+        await start_ready()
         try:
             while running:
                 future = await ended.get()
@@ -358,7 +367,8 @@ class WaveScheduler:
                 left[wave] -= 1
                 if not left[wave]:
                     self.progress.wave_done(wave)
-                start_ready()
+                await start_ready()
+            await self.journal.commit()  # what the report counts as confirmed is on disk
         except BaseException:
             for future in running:
                 future.cancel()

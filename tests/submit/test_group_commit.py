@@ -7,6 +7,7 @@ import asyncio
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -18,7 +19,7 @@ from dagbatch.submit.client import FreeListTransport
 from dagbatch.submit.journal import Journal, RunHeader, read_journal
 from dagbatch.submit.submission import submit_plan
 from tests.conftest import EmulatorFactory
-from tests.plan_factory import layered_plan
+from tests.plan_factory import layered_plan, plan_tasks, write_plan
 from tests.submit_helpers import create_job, make_client
 
 HEADER = RunHeader("b" * 64, "job", "http://127.0.0.1:1")
@@ -161,3 +162,104 @@ def test_a_fast_disk_syncs_on_the_loop_and_a_slow_one_in_a_worker(
     assert read_journal(tmp_path / "j.jsonl").confirmed == {
         f"t{100 * r + n}" for r in range(3) for n in range(50)
     }
+
+
+def _record_syncs(monkeypatch: pytest.MonkeyPatch) -> tuple[list[int], list[tuple[int, int]]]:
+    """Watch every journal of the test: (the records written when each fsync started, and for
+    each ``send`` record (its line, the lines on disk when it was written))."""
+    syncs: list[int] = []
+    sends: list[tuple[int, int]] = []
+    real_sync = Journal.sync
+    real_sending = Journal.sending
+
+    def sync(self: Journal) -> None:
+        if self.unsynced:
+            syncs.append(self._written)
+        real_sync(self)
+
+    def sending(self: Journal, batch: int, ids: Any) -> None:
+        sends.append((self._written, self._synced))
+        real_sending(self, batch, ids)
+
+    monkeypatch.setattr(Journal, "sync", sync)
+    monkeypatch.setattr(Journal, "sending", sending)
+    return syncs, sends
+
+
+def test_a_child_is_sent_only_once_its_parents_confirmations_are_on_disk(
+    emulator: EmulatorServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Confirmations reach the disk by group commit, not one fsync an answer; but before a
+    task that depends on others is sent, every confirmation so far is on disk. Parents in
+    earlier waves and parents earlier in the child's own batch alike."""
+    create_job(emulator, "job")
+    chain = [{"id": "c0", "commandLine": "true"}] + [
+        {"id": f"c{i}", "commandLine": "true", "dependsOn": {"taskIds": [f"c{i - 1}"]}}
+        for i in range(1, 5)
+    ]
+    layered = layered_plan(tmp_path / "layered", tasks=1_200, waves=4, per_batch=100)
+    plan = write_plan(
+        tmp_path / "plan",
+        [(1, chain), *((w, [*ts]) for w, ts in _batches(layered))],
+    )
+    syncs, sends = _record_syncs(monkeypatch)
+
+    report = submit_plan(plan, job_id="job", client=make_client(emulator), concurrency=8)
+
+    assert report.ok and report.confirmed == 1_205
+    lines = [orjson.loads(line) for line in (plan / "journal-job.jsonl").read_bytes().splitlines()]
+    ok_line = {i: n for n, r in enumerate(lines) if r["t"] == "ok" for i in r["ids"]}
+    send_lines = [n for n, r in enumerate(lines) if r["t"] == "send"]
+    assert len(send_lines) == len(sends)
+    parents = {t["id"]: t.get("dependsOn", {}).get("taskIds", []) for _, t in plan_tasks(plan)}
+    checked = 0
+    for n, (written, on_disk) in zip(send_lines, sends, strict=True):
+        assert written == n  # the watch lines up with the file
+        for task_id in lines[n]["ids"]:
+            for parent in parents[task_id]:
+                assert ok_line[parent] < on_disk, (task_id, parent)
+                checked += 1
+    assert checked == 900 * 2 + 4  # each parent of waves 2-4 and of the chain
+    assert syncs
+
+
+def test_the_answers_of_a_wave_share_their_fsyncs(
+    emulator: EmulatorServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No fsync of its own for an answer nobody waits for: one at the start of each wave,
+    one every SYNC_EVERY_S while answers come in, one at the end (and the journal's header
+    and close)."""
+    create_job(emulator, "job")
+    plan = layered_plan(tmp_path / "plan", tasks=6_000, waves=2, per_batch=100)
+    syncs, _ = _record_syncs(monkeypatch)
+
+    started = time.monotonic()
+    report = submit_plan(plan, job_id="job", client=make_client(emulator), concurrency=8)
+    elapsed = time.monotonic() - started
+
+    assert report.ok and report.confirmed == 6_000 and report.requests == 60
+    assert read_journal(plan / "journal-job.jsonl").confirmed == {
+        t["id"] for _, t in plan_tasks(plan)
+    }
+    assert len(syncs) <= 2 + 2 + 1 + int(elapsed / journal_module.SYNC_EVERY_S) + 1
+
+
+def _batches(plan: Path) -> list[tuple[int, list[dict[str, Any]]]]:
+    """(wave, tasks) of each batch of a plan directory."""
+    manifest = orjson.loads((plan / "plan.json").read_bytes())
+    return [
+        (e["wave"], orjson.loads((plan / e["file"]).read_bytes())["value"])
+        for e in manifest["batches"]
+    ]
+
+
+def test_a_sync_is_due_once_records_wait_and_the_last_fsync_is_old(tmp_path: Path) -> None:
+    journal, _ = Journal.open(tmp_path / "j.jsonl", HEADER, resume=False)
+    assert not journal.unsynced and not journal.sync_due()  # the header is on disk
+    journal.confirmed(["a"])
+    assert journal.unsynced and not journal.sync_due()  # the last fsync is recent
+    journal._synced_at -= journal_module.SYNC_EVERY_S
+    assert journal.sync_due()
+    journal.sync()
+    assert not journal.unsynced and not journal.sync_due()
+    journal.close()
