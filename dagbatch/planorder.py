@@ -23,7 +23,7 @@ from __future__ import annotations
 import bisect
 from collections.abc import Sequence
 from dataclasses import dataclass
-from itertools import chain
+from itertools import chain, compress
 from operator import itemgetter, methodcaller
 from typing import TYPE_CHECKING, Any, cast
 
@@ -78,12 +78,14 @@ class _Order:
             if len(self.seq_of) != n:
                 raise _twice(batches)
         self.total = n
-        # The plan's integer ids in order, and where each is: what a range covers.
-        digits = list(filter(str.isdigit, self.seq_of))
-        numbers = list(map(int, digits))
+        # The plan's integer ids in order, and where each is: what a range covers. (seq_of
+        # lists the ids in submit order, so an id's place in it is its seq.)
+        is_digits = list(map(str.isdigit, self.seq_of))
+        numbers = list(map(int, compress(self.seq_of, is_digits)))
+        seqs = list(compress(range(n), is_digits))
         by_number = sorted(range(len(numbers)), key=numbers.__getitem__)
-        self.numbers = [numbers[k] for k in by_number]
-        self.number_seqs = [self.seq_of[digits[k]] for k in by_number]
+        self.numbers = list(map(numbers.__getitem__, by_number))
+        self.number_seqs = list(map(seqs.__getitem__, by_number))
 
     def where(self, seq: int) -> tuple[int, int, int]:
         """(wave, batch index, position in the batch) of task ``seq``."""
@@ -212,7 +214,7 @@ def _after_earlier_waves(
     the batch, so no cut, and the check is that each parent exists and comes before the
     batch's wave. (A third less time for the whole pass on a layered plan of five parents a
     task, a sixth on a sweep.)"""
-    depends = [d for d in map(_get_depends, tasks) if d]
+    depends = list(filter(None, map(_get_depends, tasks)))
     if not depends:
         return -1
     if set(map(type, depends)) != {dict} or set(map(len, depends)) != {1}:
