@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from dagbatch.servicetime import parse_service_time
 
@@ -145,13 +145,13 @@ def _record_time(value: str | float | None) -> datetime | None:
     return parse_service_time(value)
 
 
-@dataclass(frozen=True, slots=True)
-class TaskRecord:
+class TaskRecord(NamedTuple):
     """One task as the service reports it (the ``$select``-ed fields of a list answer).
 
     The start and end times are kept as the service wrote them (or, from a local run, as
     epoch seconds) and read when asked for (``start_time``, ``end_time``): a 100,000-task
-    listing needs only a few of them.
+    listing needs only a few of them. A named tuple, not a frozen dataclass: as immutable, and
+    made in a quarter of the time (one a task of every listing and every local run).
     """
 
     id: str

@@ -20,16 +20,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from dagbatch.observe.model import TASK_STATES, Definitions, FailureInfo, TaskRecord
 from dagbatch.observe.stranded import analyse, integer_id
 from dagbatch.wireshape import exit_actions
 
 
-@dataclass(frozen=True)
-class TaskStatus:
-    """What the service says about one task."""
+class TaskStatus(NamedTuple):
+    """What the service says about one task. (A named tuple: immutable, and made in a
+    quarter of a frozen dataclass's time, once a task of a run's report.)"""
 
     state: str
     exit_code: int | None = None

@@ -191,11 +191,10 @@ def test_ranges_select_integer_ids_and_ignore_leading_zeros() -> None:
 
 
 def test_the_first_alias_of_an_integer_to_complete_decides() -> None:
-    from dataclasses import replace
     from datetime import timedelta
 
     def at(r: TaskRecord, seconds: int) -> TaskRecord:
-        return replace(r, ended=(_t() + timedelta(seconds=seconds)).isoformat())
+        return r._replace(ended=(_t() + timedelta(seconds=seconds)).isoformat())
 
     defs = {x.id: x for x in [d("4"), d("04"), d("r", ranges=((4, 4),))]}
     first_ok = {"4": at(done("4", 1), 20), "04": at(done("04", 0), 10), "r": active("r")}
