@@ -28,7 +28,6 @@ import time
 import tracemalloc
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import networkx as nx
@@ -37,6 +36,7 @@ import orjson
 from dagbatch.compiler.pipeline import compile_graph
 
 from .lean_compile import lean_compile, plain_floor, same_as_dagbatch
+from .rss import now_and_peak, reset_peak
 from .workloads import QUICK_WORKLOADS, WORKLOADS, layered
 
 #: The growth rows: (b) at 100,000 and 1,000,000 tasks (quick: 5,000 and 20,000).
@@ -82,25 +82,14 @@ def traced(fn: Callable[[], Any]) -> tuple[int, int, Any]:
     return current, peak, result
 
 
-def _rss() -> tuple[int, int]:
-    """(resident bytes now, peak resident bytes since the last reset) from /proc."""
-    now = peak = 0
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            now = int(line.split()[1]) * 1024
-        elif line.startswith("VmHWM:"):
-            peak = int(line.split()[1]) * 1024
-    return now, peak
-
-
 def resident(fn: Callable[[], Any]) -> tuple[int, int, Any]:
     """Like ``traced`` from the process's resident memory: (growth held after, peak growth
     while running, result). Writing 5 to /proc/self/clear_refs resets the peak (Linux)."""
     gc.collect()
-    Path("/proc/self/clear_refs").write_text("5")
-    before, _ = _rss()
+    reset_peak()
+    before, _ = now_and_peak()
     result = fn()
-    after, peak = _rss()
+    after, peak = now_and_peak()
     return after - before, peak - before, result
 
 

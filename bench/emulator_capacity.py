@@ -8,13 +8,14 @@ bytes plus per-task metadata), then every 1000th one is read back and checked.
 
 from __future__ import annotations
 
-import resource
 import subprocess
 import sys
 import time
 from dataclasses import dataclass
 
 import orjson
+
+from .rss import peak_mb
 
 CHILD_FLAG = "--child"
 
@@ -31,26 +32,13 @@ class Capacity:
         return self.peak_rss_mb - self.baseline_rss_mb
 
 
-def _peak_rss_mb() -> float:
-    """This process's own high-water RSS. ``ru_maxrss`` would carry over the parent's peak
-    across fork and exec; /proc's VmHWM belongs to this program's address space only."""
-    try:
-        with open("/proc/self/status") as status:
-            for line in status:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
 def _child(tasks: int) -> None:
     from dagbatch.emulator.store import EmulatorStore, Job
 
     store = EmulatorStore()
     job = Job(id="capacity", spec={"id": "capacity"}, created=0.0, modified=0.0, serial=0)
     store.jobs["capacity"] = job
-    before = _peak_rss_mb()
+    before = peak_mb()
     started = time.perf_counter()
     for i in range(tasks):
         task = {
@@ -66,7 +54,7 @@ def _child(tasks: int) -> None:
         assert got is not None and got["commandLine"].endswith(f" {i}"), i
     assert store.task_count("capacity") == tasks
     seconds = time.perf_counter() - started
-    peak = _peak_rss_mb()
+    peak = peak_mb()
     print(
         orjson.dumps({"tasks": tasks, "peak": peak, "before": before, "seconds": seconds}).decode()
     )
