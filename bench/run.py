@@ -201,6 +201,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--write-results", action="store_true", help=f"also write the text to {RESULTS}"
     )
     args = parser.parse_args(argv)
+    if args.write_results and (args.only or args.quick):
+        # RESULTS.md is the record of a full run: one benchmark's tables (or a smoke run's)
+        # written over it would drop the rest.
+        parser.error("--write-results records a full run: leave out --only and --quick")
 
     started = time.monotonic()
     command = "python -m bench" + "".join(

@@ -130,3 +130,19 @@ def test_local_run_bench_measures_every_part() -> None:
     assert procs["failures"] == 0 and procs["ratio"] > 0
     e2e = local_run_bench._child_e2e(1_000)
     assert e2e["tasks"] == 1_000
+
+
+@pytest.mark.parametrize("narrowed", [["--only", "status"], ["--quick"]])
+def test_results_are_written_only_from_a_full_run(
+    narrowed: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """bench/RESULTS.md records a full run: one benchmark's tables written over it would drop
+    the rest, so the option is refused before anything runs."""
+    from bench.run import RESULTS, main
+
+    before = RESULTS.read_bytes()
+    with pytest.raises(SystemExit) as exc:
+        main([*narrowed, "--write-results"])
+    assert exc.value.code == 2
+    assert "records a full run" in capsys.readouterr().err
+    assert RESULTS.read_bytes() == before
