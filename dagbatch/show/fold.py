@@ -28,6 +28,7 @@ from collections.abc import Mapping
 
 import orjson
 
+from dagbatch.gcpause import gc_paused
 from dagbatch.show.model import GroupEdge, GroupNode, Intent, Picture, PlanView, TaskState
 from dagbatch.show.source import read_intent
 
@@ -480,19 +481,20 @@ def fold_plan(
     (task id -> ``TaskState``) adds live state."""
     if max_nodes < 2:
         raise ValueError("max_nodes must be at least 2")
-    levels = task_levels(view)
-    intents = task_intents(view)
-    if fold:
-        classes, notes = partition(view, levels, intents, max_nodes=max_nodes)
-    else:
-        if len(view) > NO_FOLD_LIMIT:
-            raise ValueError(
-                f"--no-fold draws at most {NO_FOLD_LIMIT} tasks; this plan has {len(view):,}"
-            )
-        classes, notes = list(range(len(view))), []
-    picture = build_picture(view, classes, levels, intents, notes, folded=fold)
-    if states is not None:
-        apply_states(picture, view, states)
+    if not fold and len(view) > NO_FOLD_LIMIT:
+        raise ValueError(
+            f"--no-fold draws at most {NO_FOLD_LIMIT} tasks; this plan has {len(view):,}"
+        )
+    with gc_paused():  # per-task lists and keys, none in a cycle (dagbatch.gcpause)
+        levels = task_levels(view)
+        intents = task_intents(view)
+        if fold:
+            classes, notes = partition(view, levels, intents, max_nodes=max_nodes)
+        else:
+            classes, notes = list(range(len(view))), []
+        picture = build_picture(view, classes, levels, intents, notes, folded=fold)
+        if states is not None:
+            apply_states(picture, view, states)
     return picture
 
 

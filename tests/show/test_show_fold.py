@@ -283,3 +283,34 @@ def test_refinement_rounds_are_bounded() -> None:
     ]
     assert len(picture.nodes) == 41 + MAX_ROUNDS  # one group per level, one split a round
     assert sum(n.count for n in picture.nodes) == 81
+
+
+def test_reading_and_folding_a_plan_runs_no_cyclic_collection() -> None:
+    """A plan's view and picture are a few objects a task, none in a cycle; the collector's
+    sweeps over the caller's workflow graph (millions of objects) would only cost time, so it
+    is paused while they are built, and left as it was after."""
+    import gc
+
+    from dagbatch.compiler.pipeline import compile_graph
+    from dagbatch.show.source import view_of_compiled
+
+    graph = workloads.sweep_reduce(20_000)
+    plan = compile_graph(graph)
+    gc.collect()  # what the compile left to collect, before the watch
+    collections: list[int] = []
+
+    def watch(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            collections.append(info["generation"])
+
+    gc.callbacks.append(watch)
+    try:
+        view = view_of_compiled(plan, graph)
+        picture = fold_plan(view)
+    finally:
+        gc.callbacks.remove(watch)
+    assert gc.isenabled()
+    assert len(picture.nodes) == 3 and len(view) == 20_002
+    # At most the young generation once the collector is back (between reading and folding);
+    # unpaused, it ran dozens of times here, full sweeps included.
+    assert len(collections) <= 2 and 2 not in collections, collections
