@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any, Final
 from dagbatch.emulator import DEV_ACCOUNT, DEV_KEY
 from dagbatch.emulator.store import NO_EXIT
 from dagbatch.errors import ConfigError, PlanError
+from dagbatch.gcpause import gc_paused
 from dagbatch.observe.model import FinishReport, Strand
 from dagbatch.observe.outcome import (
     JobState,
@@ -502,22 +503,25 @@ def _snapshot(job: Any, names: tuple[str, ...], elapsed: float) -> Snapshot:
 
 
 def _statuses(job: Any, names: tuple[str, ...]) -> dict[str, TaskStatus]:
+    """Every task's ``TaskStatus``, read from the store (one record a task, none in a
+    cycle: the cyclic collector paused, ``dagbatch.gcpause``)."""
     out: dict[str, TaskStatus] = {}
-    for pos, task_id in enumerate(job.task_ids):
-        state = names[job.task_state[pos]]
-        if state == "deleted":
-            continue
-        failure = job.task_failure.get(pos) or {}
-        completed = state == "completed"
-        code = job.task_exit[pos]
-        out[task_id] = TaskStatus(
-            state=state,
-            exit_code=code if completed and code != NO_EXIT else None,
-            result=("failure" if failure else "success") if completed else None,
-            failure_code=failure.get("code"),
-            failure_message=failure.get("message"),
-            start=job.task_start[pos] or None,
-            end=job.task_end[pos] or None if completed else None,
-            retry_count=job.task_retry[pos],
-        )
+    with gc_paused():
+        for pos, task_id in enumerate(job.task_ids):
+            state = names[job.task_state[pos]]
+            if state == "deleted":
+                continue
+            failure = job.task_failure.get(pos) or {}
+            completed = state == "completed"
+            code = job.task_exit[pos]
+            out[task_id] = TaskStatus(
+                state=state,
+                exit_code=code if completed and code != NO_EXIT else None,
+                result=("failure" if failure else "success") if completed else None,
+                failure_code=failure.get("code"),
+                failure_message=failure.get("message"),
+                start=job.task_start[pos] or None,
+                end=job.task_end[pos] or None if completed else None,
+                retry_count=job.task_retry[pos],
+            )
     return out

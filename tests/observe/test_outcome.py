@@ -115,3 +115,31 @@ def test_status_from_a_service_document() -> None:
     assert st.ran and st.exit_code == 2 and st.retry_count == 1
     assert st.end is not None and st.start is not None and abs(st.end - st.start - 2.5) < 1e-6
     assert status_from_doc({"id": "u", "state": "active", "executionInfo": {}}).ran is False
+
+
+def test_the_outcomes_of_a_big_job_are_built_with_no_cyclic_collection() -> None:
+    """A few records a task and none in a cycle: the collector is paused while they are built
+    (it ran dozens of times on 20,000 tasks, full sweeps included), and left as it was."""
+    import gc
+
+    tasks = [{"id": "a"}] + [
+        {"id": f"t{i}", "dependsOn": {"taskIds": ["a"]}} for i in range(20_000)
+    ]
+    statuses = {"a": done(3), **{f"t{i}": WAITING for i in range(20_000)}}
+    gc.collect()
+    collections: list[int] = []
+
+    def watch(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            collections.append(info["generation"])
+
+    gc.callbacks.append(watch)
+    try:
+        outcomes = explain_outcome(tasks, statuses, ACTIVE_JOB)
+    finally:
+        gc.callbacks.remove(watch)
+    assert gc.isenabled()
+    assert len(outcomes) == 20_001
+    assert all(o.reason is not None and o.reason.kind == "blocked" for o in outcomes[1:])
+    # At most the young generation once the collector is back; unpaused, dozens of times.
+    assert len(collections) <= 2 and 2 not in collections, collections
