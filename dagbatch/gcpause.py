@@ -5,6 +5,9 @@ reference cycle. The collector's full sweeps would walk every one of them again 
 they are built (a third of a compile, a quarter of loading a plan) and, once they live for the
 length of a submission, on every full collection after. Reference counting frees them all as
 usual either way; only the search for cycles is put off.
+
+Where a large store lives while short-lived objects come and go (the emulator serving
+requests), full collections are made rarer instead (``gc_fewer_full``).
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TypeVar
 
-__all__ = ["gc_frozen", "gc_paused"]
+__all__ = ["gc_fewer_full", "gc_frozen", "gc_paused"]
 
 T = TypeVar("T")
 
@@ -46,3 +49,19 @@ def gc_frozen(build: Callable[[], T]) -> Iterator[T]:
         yield value
     finally:
         gc.unfreeze()
+
+
+@contextmanager
+def gc_fewer_full(every: int) -> Iterator[None]:
+    """Inside the block, a full collection only every ``every`` collections of the middle
+    generation (Python's default is 10); the young generations are collected as usual.
+
+    For a process that holds a large, long-lived store (the emulator's: its columns are lists
+    as long as the jobs, and a full collection walks every element of them) and makes
+    short-lived objects all the time (one request after another)."""
+    thresholds = gc.get_threshold()
+    gc.set_threshold(thresholds[0], thresholds[1], every)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*thresholds)

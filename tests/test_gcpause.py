@@ -7,7 +7,7 @@ import gc
 
 import pytest
 
-from dagbatch.gcpause import gc_frozen, gc_paused
+from dagbatch.gcpause import gc_fewer_full, gc_frozen, gc_paused
 
 
 def test_gc_paused_restores_the_state_it_found() -> None:
@@ -48,3 +48,13 @@ def test_gc_frozen_unfreezes_when_the_block_fails() -> None:
     with pytest.raises(RuntimeError), gc_frozen(lambda: [{} for _ in range(10)]):
         raise RuntimeError("boom")
     assert gc.get_freeze_count() == 0 and gc.isenabled()
+
+
+def test_gc_fewer_full_raises_the_full_threshold_and_restores_it() -> None:
+    before = gc.get_threshold()
+    with gc_fewer_full(100):
+        assert gc.get_threshold() == (before[0], before[1], 100)
+    assert gc.get_threshold() == before
+    with pytest.raises(RuntimeError), gc_fewer_full(50):
+        raise RuntimeError("the block failed")
+    assert gc.get_threshold() == before

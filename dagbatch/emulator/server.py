@@ -21,6 +21,7 @@ from dagbatch.emulator.blobstore import StorageAccount
 from dagbatch.emulator.faults import FaultConfig
 from dagbatch.emulator.scheduler import Engine, Runner
 from dagbatch.emulator.store import EmulatorStore
+from dagbatch.gcpause import gc_fewer_full
 
 _DROP_MESSAGE = "ASGI callable returned without completing response."
 #: Connections served at once; uvicorn answers 503 beyond.
@@ -238,14 +239,12 @@ def serve_forever(server: EmulatorServer) -> None:
     times less often here; the young generations are collected as usual.
     """
     _install_drop_filter()
-    thresholds = gc.get_threshold()
     gc.freeze()  # what the start-up made lives as long as the process: never walked again
-    gc.set_threshold(thresholds[0], thresholds[1], FULL_COLLECTION_EVERY)
     server.engine.start()
     try:
-        server._server.run(sockets=[server._sock])
+        with gc_fewer_full(FULL_COLLECTION_EVERY):
+            server._server.run(sockets=[server._sock])
     finally:
-        gc.set_threshold(*thresholds)
         gc.unfreeze()
         server._sock.close()
         server.engine.stop()

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any, Final
 from dagbatch.emulator import DEV_ACCOUNT, DEV_KEY
 from dagbatch.emulator.store import NO_EXIT
 from dagbatch.errors import ConfigError, PlanError
-from dagbatch.gcpause import gc_paused
+from dagbatch.gcpause import gc_fewer_full, gc_paused
 from dagbatch.observe.model import FinishReport, Strand
 from dagbatch.observe.outcome import (
     JobState,
@@ -288,7 +288,7 @@ def run_local(
     ``ConfigError``, or ``SubmitError`` if the emulator refused the plan."""
     from dagbatch.emulator.runner import RealRunner
     from dagbatch.emulator.scheduler import STATE_NAMES, Runner
-    from dagbatch.emulator.server import EmulatorServer
+    from dagbatch.emulator.server import FULL_COLLECTION_EVERY, EmulatorServer
     from dagbatch.emulator.simulate import SimulatedRunner, WhatIfRunner
     from dagbatch.errors import SubmitError
     from dagbatch.submit.client import BatchClient, SharedKeyAuth
@@ -321,7 +321,9 @@ def run_local(
         real_runner = runner if isinstance(runner, RealRunner) else runner.real
         real_runner.account_url = server.endpoint
     timed_out = False
-    with server:
+    # The emulator serves in this process: its store is tuned for as in its own process
+    # (dagbatch.emulator.server.serve_forever).
+    with server, gc_fewer_full(FULL_COLLECTION_EVERY):
         client = BatchClient(server.endpoint, SharedKeyAuth(DEV_ACCOUNT, DEV_KEY))
         server.engine.hold()  # the pool starts once every task is added
         submitted = submit_plan(
