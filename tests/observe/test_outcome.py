@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dagbatch.observe.outcome import JobState, TaskStatus, explain_outcome, status_from_doc
+from tests.gc_watch import collections_made
 
 
 def done(
@@ -126,18 +127,8 @@ def test_the_outcomes_of_a_big_job_are_built_with_no_cyclic_collection() -> None
         {"id": f"t{i}", "dependsOn": {"taskIds": ["a"]}} for i in range(20_000)
     ]
     statuses = {"a": done(3), **{f"t{i}": WAITING for i in range(20_000)}}
-    gc.collect()
-    collections: list[int] = []
-
-    def watch(phase: str, info: dict[str, int]) -> None:
-        if phase == "start":
-            collections.append(info["generation"])
-
-    gc.callbacks.append(watch)
-    try:
+    with collections_made() as collections:
         outcomes = explain_outcome(tasks, statuses, ACTIVE_JOB)
-    finally:
-        gc.callbacks.remove(watch)
     assert gc.isenabled()
     assert len(outcomes) == 20_001
     assert all(o.reason is not None and o.reason.kind == "blocked" for o in outcomes[1:])

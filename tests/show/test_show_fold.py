@@ -12,6 +12,7 @@ from dagbatch.compiler.pipeline import CompileOptions
 from dagbatch.show.fold import MAX_ROUNDS, NO_FOLD_LIMIT, fold_plan, name_group
 from dagbatch.show.model import GroupNode
 from dagbatch.show.source import read_intent
+from tests.gc_watch import collections_made
 
 
 def test_mapreduce_is_three_nodes_with_the_range() -> None:
@@ -296,19 +297,9 @@ def test_reading_and_folding_a_plan_runs_no_cyclic_collection() -> None:
 
     graph = workloads.sweep_reduce(20_000)
     plan = compile_graph(graph)
-    gc.collect()  # what the compile left to collect, before the watch
-    collections: list[int] = []
-
-    def watch(phase: str, info: dict[str, int]) -> None:
-        if phase == "start":
-            collections.append(info["generation"])
-
-    gc.callbacks.append(watch)
-    try:
+    with collections_made() as collections:
         view = view_of_compiled(plan, graph)
         picture = fold_plan(view)
-    finally:
-        gc.callbacks.remove(watch)
     assert gc.isenabled()
     assert len(picture.nodes) == 3 and len(view) == 20_002
     # At most the young generation once the collector is back (between reading and folding);
