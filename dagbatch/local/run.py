@@ -321,8 +321,8 @@ def run_local(
         real_runner = runner if isinstance(runner, RealRunner) else runner.real
         real_runner.account_url = server.endpoint
     timed_out = False
-    # The emulator serves in this process: its store is tuned for as in its own process
-    # (dagbatch.emulator.server.serve_forever).
+    # The emulator serves in this process: the collector is tuned for its store as in the
+    # emulator's own process (dagbatch.emulator.server.serve_forever).
     with server, gc_fewer_full(FULL_COLLECTION_EVERY):
         client = BatchClient(server.endpoint, SharedKeyAuth(DEV_ACCOUNT, DEV_KEY))
         server.engine.hold()  # the pool starts once every task is added
