@@ -108,6 +108,7 @@ async def _with_client(
 async def _open(
     plan_dir: PlanDir, job_id: str | None, client: BatchClient, *, stderr_tasks: int
 ) -> tuple[JobService, WorkflowView, Snapshot]:
+    client.prefetch_auth()  # an Entra token is fetched while the plan loads
     view = load_view(Path(plan_dir) if plan_dir is not None else None, job_id)
     jid = view.job_id if view is not None else job_id
     if not jid:

@@ -56,6 +56,7 @@ async def watch(
     or ``timeout`` seconds pass. With ``finish_when_stuck`` a stuck job is finished (its
     tasks that can never run terminated) and watched on until it completes."""
     began = time.monotonic()
+    service.client.prefetch_auth()  # an Entra token is fetched while the plan loads
     first_completed: int | None = None
     finished_once = False
     last: tuple[WorkflowView, Snapshot, tuple[Any, ...]] | None = None

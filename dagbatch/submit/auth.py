@@ -12,8 +12,10 @@ it for every attempt, so each gets a fresh ``ocp-date`` and signature (the signi
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -110,6 +112,46 @@ class EntraAuth:
         self._token: str | None = None
         self._expires_on = 0.0
         self._lock = asyncio.Lock()
+        self._fetching: asyncio.Future[Any] | None = None  # a get_token begun by prefetch
+
+    def _expiring(self) -> bool:
+        return self._token is None or time.time() > self._expires_on - 300
+
+    def _fetch(self) -> asyncio.Future[Any]:
+        """``get_token`` in a thread of its own, begun now (the credential's network call, or
+        a process such as the Azure CLI: from a fraction of a second to a few). A daemon
+        thread, not the loop's executor: a command that fails before it needs the token (a
+        plan that does not load) exits at once instead of waiting for it."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+
+        def settle(outcome: Callable[[Any], None], value: Any) -> None:
+            def apply() -> None:
+                if not future.done():
+                    outcome(value)
+
+            with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits
+                loop.call_soon_threadsafe(apply)
+
+        def fetch() -> None:
+            try:
+                token = self._credential.get_token(self._scope)
+            except BaseException as exc:  # raised where the token is awaited
+                settle(future.set_exception, exc)
+            else:
+                settle(future.set_result, token)
+
+        threading.Thread(target=fetch, name="dagbatch-entra-token", daemon=True).start()
+        return future
+
+    def prefetch(self) -> None:
+        """Begin getting a token now, in a worker thread, when the first request will need
+        one: its fetch then overlaps whatever the caller does meanwhile (loading a plan); the
+        first ``headers_for`` awaits it instead of starting its own. Needs a running loop."""
+        if self._fetching is None and self._expiring():
+            self._fetching = self._fetch()
+            # Read if nothing else does (the caller may stop before its first request).
+            self._fetching.add_done_callback(_retrieved)
 
     async def headers_for(
         self,
@@ -119,9 +161,10 @@ class EntraAuth:
         headers: Mapping[str, str],
     ) -> dict[str, str]:
         async with self._lock:
-            if self._token is None or time.time() > self._expires_on - 300:
+            if self._expiring():
+                fetching, self._fetching = self._fetching, None
                 try:
-                    token = await asyncio.to_thread(self._credential.get_token, self._scope)
+                    token = await (fetching or self._fetch())
                 except Exception as exc:
                     raise AuthenticationError(
                         f"could not get a Microsoft Entra ID token: {redact(str(exc))}"
@@ -133,3 +176,10 @@ class EntraAuth:
 
     async def apply(self, request: httpx.Request) -> None:
         await apply_to(self, request)
+
+
+def _retrieved(future: asyncio.Future[Any]) -> None:
+    """Mark a background fetch's outcome as read: a failure is raised where the token is
+    awaited, or not at all when nothing needed it."""
+    if not future.cancelled():
+        future.exception()

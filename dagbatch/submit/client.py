@@ -541,6 +541,15 @@ class BatchClient:
             raise RequestBodyTooLarge(status, code or "RequestBodyTooLarge", what)
         raise BatchServiceError(status, code, what)
 
+    def prefetch_auth(self) -> None:
+        """Begin now what the first request's authentication will wait for (a Microsoft
+        Entra ID token, in a worker thread), so it overlaps the caller's own work, such as
+        loading a plan. Nothing for Shared Key, or for an ``Auth`` without ``prefetch``.
+        Needs a running event loop."""
+        prefetch = getattr(self.auth, "prefetch", None)
+        if prefetch is not None:
+            prefetch()
+
     # -- operations --------------------------------------------------------------------
 
     async def add_task_collection(

@@ -92,6 +92,7 @@ async def submit_plan_async(
     if plan is not None and Path(plan.directory).resolve() != Path(plan_dir).resolve():
         raise ConfigError(f"the loaded plan is of {plan.directory}, not of {plan_dir}")
     preloaded = plan
+    client.prefetch_auth()  # an Entra token is fetched while the plan loads
     with gc_frozen(lambda: preloaded or load_plan(Path(plan_dir))) as plan:
         if create_job and not pool_id and not plan.job.get("poolInfo"):
             raise ConfigError("--create-job needs --pool-id (job.json has no poolInfo)")
