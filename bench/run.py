@@ -8,7 +8,7 @@ against the SDK, medians of three), the emulator's capacity, `dagbatch show`, `d
 and `dagbatch status` figures, and every target with met / NOT met computed from the numbers.
 ``--write-results`` also writes the same text to bench/RESULTS.md. ``--quick`` is a smoke run
 (a tenth of the compile sizes, a corner of the matrix at 2,000 tasks, one repetition): its
-numbers are not the claim. The full run takes about 20-25 minutes on 2 cores.
+numbers are not the claim. The full run takes 17-20 minutes on 2 cores.
 """
 
 from __future__ import annotations
