@@ -7,7 +7,8 @@ length of a submission, on every full collection after. Reference counting frees
 usual either way; only the search for cycles is put off.
 
 Where a large store lives while short-lived objects come and go (the emulator serving
-requests), full collections are made rarer instead (``gc_fewer_full``).
+requests), or where code that is not dagbatch's builds the objects (a workflow file building
+its graph), full collections are made rarer instead (``gc_fewer_full``).
 """
 
 from __future__ import annotations
@@ -17,9 +18,13 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TypeVar
 
-__all__ = ["gc_fewer_full", "gc_frozen", "gc_paused"]
+__all__ = ["FULL_COLLECTION_EVERY", "gc_fewer_full", "gc_frozen", "gc_paused"]
 
 T = TypeVar("T")
+
+#: Middle-generation collections between two full ones inside ``gc_fewer_full`` blocks
+#: (Python's default is 10).
+FULL_COLLECTION_EVERY = 100
 
 
 @contextmanager
@@ -52,13 +57,15 @@ def gc_frozen(build: Callable[[], T]) -> Iterator[T]:
 
 
 @contextmanager
-def gc_fewer_full(every: int) -> Iterator[None]:
+def gc_fewer_full(every: int = FULL_COLLECTION_EVERY) -> Iterator[None]:
     """Inside the block, a full collection only every ``every`` collections of the middle
     generation (Python's default is 10); the young generations are collected as usual.
 
     For a process that holds a large, long-lived store (the emulator's: its columns are lists
     as long as the jobs, and a full collection walks every element of them) and makes
-    short-lived objects all the time (one request after another)."""
+    short-lived objects all the time (one request after another). And for code dagbatch runs
+    but does not own, which must keep the collector working as it expects (a workflow file,
+    whose graph of a million small dicts is walked by every full collection while it grows)."""
     thresholds = gc.get_threshold()
     gc.set_threshold(thresholds[0], thresholds[1], every)
     try:

@@ -13,9 +13,14 @@ import click
 def main() -> None:
     """Compile networkx workflows into Azure Batch requests, submit them exactly once, try
     them on this machine with Batch's rules, and see a job through (status, rerun, finish)."""
+    from dagbatch.gcpause import gc_fewer_full
     from dagbatch.redact import install_log_redaction
 
     install_log_redaction()  # no secret reaches a log record from here on
+    # A command holds a workflow's graph, its plan or a job's listing of up to millions of
+    # small objects, and each full collection walks them all: ten times rarer for the whole
+    # command (dagbatch.gcpause), restored when it ends.
+    click.get_current_context().with_resource(gc_fewer_full())
 
 
 def _register() -> None:

@@ -224,11 +224,6 @@ class EmulatorServer:
         self.stop()
 
 
-#: Middle-generation collections between two full ones while ``serve_forever`` runs (Python's
-#: default is 10).
-FULL_COLLECTION_EVERY = 100
-
-
 def serve_forever(server: EmulatorServer) -> None:
     """Serve in the foreground until interrupted (Ctrl-C).
 
@@ -242,7 +237,7 @@ def serve_forever(server: EmulatorServer) -> None:
     gc.freeze()  # what the start-up made lives as long as the process: never walked again
     server.engine.start()
     try:
-        with gc_fewer_full(FULL_COLLECTION_EVERY):
+        with gc_fewer_full():
             server._server.run(sockets=[server._sock])
     finally:
         gc.unfreeze()

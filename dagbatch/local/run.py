@@ -288,7 +288,7 @@ def run_local(
     ``ConfigError``, or ``SubmitError`` if the emulator refused the plan."""
     from dagbatch.emulator.runner import RealRunner
     from dagbatch.emulator.scheduler import STATE_NAMES, Runner
-    from dagbatch.emulator.server import FULL_COLLECTION_EVERY, EmulatorServer
+    from dagbatch.emulator.server import EmulatorServer
     from dagbatch.emulator.simulate import SimulatedRunner, WhatIfRunner
     from dagbatch.errors import SubmitError
     from dagbatch.submit.client import BatchClient, SharedKeyAuth
@@ -323,7 +323,7 @@ def run_local(
     timed_out = False
     # The emulator serves in this process: the collector is tuned for its store as in the
     # emulator's own process (dagbatch.emulator.server.serve_forever).
-    with server, gc_fewer_full(FULL_COLLECTION_EVERY):
+    with server, gc_fewer_full():
         client = BatchClient(server.endpoint, SharedKeyAuth(DEV_ACCOUNT, DEV_KEY))
         server.engine.hold()  # the pool starts once every task is added
         submitted = submit_plan(

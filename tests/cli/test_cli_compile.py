@@ -274,3 +274,28 @@ def test_compile_says_the_job_needs_finish_and_prints_the_command(tmp_path: Path
     # A workflow that always completes says nothing of the kind.
     status, _, err = run("compile", str(ROOT / "examples" / "mapreduce.py"), "--out", str(out))
     assert status == 0 and "dagbatch finish" not in err
+
+
+def test_a_command_runs_with_full_collections_rarer_and_restores_the_setting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The graph and the plan are walked by every full collection of the cyclic collector:
+    the whole command runs with them ten times rarer (dagbatch.gcpause)."""
+    import gc
+
+    import dagbatch.compiler.pipeline as pipeline
+    from dagbatch.gcpause import FULL_COLLECTION_EVERY
+
+    seen: list[tuple[int, ...]] = []
+    compile_graph = pipeline.compile_graph
+
+    def spy(*args: object, **kwargs: object) -> pipeline.CompiledPlan:
+        seen.append(gc.get_threshold())  # after the workflow file's code ran
+        return compile_graph(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(pipeline, "compile_graph", spy)
+    before = gc.get_threshold()
+    code, out, _ = run("compile", str(ROOT / "examples" / "mapreduce.py"), "--out", str(tmp_path))
+    assert code == 0, out
+    assert seen == [(before[0], before[1], FULL_COLLECTION_EVERY)]
+    assert gc.get_threshold() == before

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -101,3 +103,89 @@ def test_split_target() -> None:
 
 def test_graph_is_a_digraph_instance() -> None:
     assert isinstance(load_workflow(FIX / "with_build.py").graph, nx.DiGraph)
+
+
+# --- the collector while the workflow's code runs (dagbatch.gcpause.gc_fewer_full) ---
+
+_RECORDS_THRESHOLDS = """\
+import gc
+import networkx as nx
+
+seen = [gc.get_threshold()]
+
+
+def build():
+    seen.append(gc.get_threshold())
+    {body}
+    graph = nx.DiGraph()
+    graph.add_node("a", command_line="echo a")
+    graph.graph["seen"] = seen
+    return graph
+"""
+
+
+def test_the_workflow_runs_with_full_collections_rarer_and_the_setting_comes_back(
+    tmp_path: Path,
+) -> None:
+    from dagbatch.gcpause import FULL_COLLECTION_EVERY
+
+    before = gc.get_threshold()
+    f = tmp_path / "wf.py"
+    f.write_text(_RECORDS_THRESHOLDS.format(body="pass"))
+    seen = load_workflow(f).graph.graph["seen"]
+    # Both the module's code and build() ran with the full generation's threshold raised,
+    # the young generations' thresholds as they were.
+    assert seen == [(before[0], before[1], FULL_COLLECTION_EVERY)] * 2
+    assert gc.get_threshold() == before
+    f.write_text(_RECORDS_THRESHOLDS.format(body="raise RuntimeError('no inventory')"))
+    with pytest.raises(WorkflowLoadError, match="no inventory"):
+        load_workflow(f)
+    assert gc.get_threshold() == before
+
+
+_COUNT_FULL_COLLECTIONS = """\
+import gc, runpy, sys
+full = []
+gc.callbacks.append(
+    lambda phase, info: full.append(1) if phase == "start" and info["generation"] == 2 else None
+)
+if sys.argv[1] == "plain":
+    runpy.run_path(sys.argv[2])
+else:
+    from dagbatch.compiler.loader import load_workflow
+    load_workflow(sys.argv[2])
+print(len(full))
+"""
+
+_BIG_GRAPH = """\
+import networkx as nx
+
+graph = nx.DiGraph()
+for i in range(60_000):
+    graph.add_node(f"t{i}", command_line=f"echo {i}")
+    if i:
+        graph.add_edge(f"t{i - 1}", f"t{i}")
+        graph.add_edge(f"t{i // 2}", f"t{i}")
+"""
+
+
+def test_a_big_graph_is_built_with_fewer_full_collections_than_python_makes(
+    tmp_path: Path,
+) -> None:
+    """Each full collection walks the whole graph built so far. Counted in fresh interpreters:
+    the workflow run as a plain script, and loaded by dagbatch."""
+    (tmp_path / "wf.py").write_text(_BIG_GRAPH)
+    (tmp_path / "count.py").write_text(_COUNT_FULL_COLLECTIONS)
+
+    def full_collections(how: str) -> int:
+        out = subprocess.run(
+            [sys.executable, str(tmp_path / "count.py"), how, str(tmp_path / "wf.py")],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return int(out.stdout)
+
+    plain = full_collections("plain")
+    assert plain >= 2  # the build does make Python walk the graph, repeatedly
+    assert full_collections("load") < plain
