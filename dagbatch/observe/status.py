@@ -165,7 +165,11 @@ def build_status(view: WorkflowView, snap: Snapshot) -> tuple[JobStatus, Analysi
         outcomes[outcome] += 1
         wave = view.waves.get(tid)
         if wave is not None:
-            by_wave.setdefault(wave, Counter({o: 0 for o in OUTCOMES}))[outcome] += 1
+            # (Not setdefault: its default, a new Counter, would be built for every task.)
+            in_wave = by_wave.get(wave)
+            if in_wave is None:
+                in_wave = by_wave[wave] = Counter(dict.fromkeys(OUTCOMES, 0))
+            in_wave[outcome] += 1
 
     running.sort(key=lambda r: (r.start_time is None, r.start_time or snap.at))
     failed.sort(key=lambda f: (f.end_time is None, f.end_time or snap.at))
