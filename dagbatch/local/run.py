@@ -23,6 +23,7 @@ any other non-empty directory is refused.
 
 from __future__ import annotations
 
+import difflib
 import shutil
 import time
 from collections.abc import Callable, Mapping
@@ -248,6 +249,25 @@ def _prepare_dir(workdir: Path) -> None:
     (workdir / RUN_MARKER).write_text("a dagbatch run directory: replaced by the next run\n")
 
 
+def _check_what_if_ids(exit_codes: Mapping[str, Any], task_ids: list[str]) -> None:
+    """``ConfigError`` naming every what-if task id (``--fail``, ``--exit-codes``) that is no
+    task of the plan: a mistyped id would otherwise leave its task succeeding, and the run
+    would answer a question nobody asked. Ids are compared ignoring case, as Batch does."""
+    known = {t.lower(): t for t in task_ids}
+    unknown = [t for t in exit_codes if t.lower() not in known]
+    if not unknown:
+        return
+    hints = []
+    for task_id in unknown:
+        close = difflib.get_close_matches(task_id.lower(), list(known), n=1, cutoff=0.75)
+        hints.append(f"{task_id!r}" + (f" (did you mean {known[close[0]]!r}?)" if close else ""))
+    raise ConfigError(
+        f"--fail / --exit-codes name {len(unknown)} task(s) the plan does not hold: "
+        + ", ".join(hints[:10])
+        + (f" and {len(hints) - 10} more" if len(hints) > 10 else "")
+    )
+
+
 def _plan_source(source: str, workdir: Path | None) -> tuple[LoadedPlan, str, Path]:
     """(the plan, read and checked; job id; run directory), compiling ``source`` first if it
     is a workflow."""
@@ -302,6 +322,7 @@ def run_local(
     plan, job_id, run_dir = _plan_source(source, options.workdir)
     plan_dir = plan.directory
     plan_tasks = [t for b in plan.batches for t in b.tasks]
+    _check_what_if_ids(options.exit_codes, [tid for b in plan.batches for tid in b.task_ids])
     node_root = None if options.simulate else (run_dir / "node").resolve()
     runner: Runner
     simulated: frozenset[str] | None

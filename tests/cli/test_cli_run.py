@@ -95,6 +95,41 @@ def test_mapreduce_simulated_with_a_failing_shard(tmp_path: Path) -> None:
     assert tasks["17"]["exitCode"] == 1 and tasks["17"]["result"] == "failure"
 
 
+def test_a_what_if_id_the_plan_does_not_hold_is_a_usage_error(tmp_path: Path) -> None:
+    """A mistyped --fail or --exit-codes id would leave its task succeeding: the run would
+    answer another question than the one asked. Refused before anything runs, every unknown
+    id named, with the task it probably meant; ids match ignoring case, as in Batch."""
+    codes = tmp_path / "codes.json"
+    codes.write_text(json.dumps({"evaluat": 3, "TRAIN": 2}))
+    work = tmp_path / "w"
+    code, _, stderr = run(
+        str(ROOT / "examples" / "pipeline.py"),
+        "--simulate",
+        "--exit-codes",
+        str(codes),
+        "--fail",
+        "nosuch",
+        "--workdir",
+        str(work),
+    )
+    assert code == 2, stderr
+    assert "2 task(s) the plan does not hold" in stderr
+    assert "'evaluat' (did you mean 'evaluate'?)" in stderr and "'nosuch'" in stderr
+    assert "TRAIN" not in stderr  # train, in other case: a task of the plan
+    # The same ids spelt right: the what-if runs.
+    codes.write_text(json.dumps({"evaluate": 3, "TRAIN": 2}))
+    code, stdout, stderr = run(
+        str(ROOT / "examples" / "pipeline.py"),
+        "--simulate",
+        "--exit-codes",
+        str(codes),
+        "--workdir",
+        str(work),
+        "-q",
+    )
+    assert code == 4, stdout + stderr
+
+
 WORKFLOW = """
 import networkx as nx
 graph = nx.DiGraph()
