@@ -261,6 +261,10 @@ class Journal:
         self._last_sync_s = 0.0  # how long the last fsync took (0: none yet, try inline)
         self._synced_at = time.monotonic()  # when the last fsync ended
         self._inline: asyncio.Future[None] | None = None  # the fsync due on the loop's next turn
+        #: Whether the journal records more than run headers: a task sent (in this run or an
+        #: earlier one), an answer, or a step taken on the job. One that does not is removed
+        #: by ``close``.
+        self._promised = False
 
     @classmethod
     def open(
@@ -321,6 +325,7 @@ class Journal:
                         f"journal {path} is in use by another dagbatch submit"
                     ) from exc
             journal = cls(path, fh)
+            journal._promised = not fresh
             if fresh:
                 fh.truncate(0)  # only run headers of attempts that sent nothing
             elif fh.tell() > 0:
@@ -355,6 +360,7 @@ class Journal:
 
     def sending(self, batch: int, ids: Iterable[str]) -> None:
         """Record an attempt before its request goes out (flushed, not fsync'ed)."""
+        self._promised = True
         self._write({"t": "send", "b": batch, "ids": list(ids)})
 
     def confirmed(self, ids: Iterable[str]) -> None:
@@ -362,13 +368,16 @@ class Journal:
         confirmed."""
         ids = list(ids)
         if ids:
+            self._promised = True
             self._write({"t": "ok", "ids": ids})
 
     def failed(self, task_id: str, code: str, message: str) -> None:
+        self._promised = True
         self._write({"t": "fail", "id": task_id, "code": code, "msg": message})
 
     def job_event(self, event: str, **details: str) -> None:
         """Record a job-level step (``created`` with its ``creationTime``, ``terminatejob``)."""
+        self._promised = True
         self._write({"t": "job", "event": event, **details})
         self.sync()
 
@@ -442,7 +451,14 @@ class Journal:
             self._syncing = None
 
     def close(self) -> None:
+        """Close the file. A journal that records nothing sent and no step on the job (the
+        submission stopped before its first request, e.g. at JobNotFound) holds no promise
+        (``open`` would start it afresh): it is removed, so that it does not stand in the way
+        of compiling the plan again (``write_plan_dir`` keeps a plan that has a journal)."""
         if not self._fh.closed:
+            if not self._promised:
+                with contextlib.suppress(OSError):
+                    self.path.unlink()  # while still holding the lock
             with contextlib.suppress(OSError, JournalWriteError):
                 self.sync()  # a write error was already raised where it happened
             self._fh.close()

@@ -68,6 +68,27 @@ def test_cli_wrong_key_exits_3_with_a_clear_message(
     assert emulator.store.task_count("job") == 20
 
 
+def test_a_submission_stopped_before_its_first_request_leaves_no_journal(
+    emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    """JobNotFound before any task was sent: no journal stays in the plan directory, so the
+    plan can be compiled again in place (a journal there keeps it, to protect a started
+    submission)."""
+    out = tmp_path / "plan"
+    examples = Path(__file__).resolve().parents[2] / "examples"
+    compiled = CliRunner().invoke(
+        main, ["compile", str(examples / "pipeline.py"), "--out", str(out)]
+    )
+    assert compiled.exit_code == 0, compiled.output
+    result = CliRunner().invoke(
+        main, ["submit", str(out), "--job-id", "nosuchjob", "--quiet"], env=env_for(emulator)
+    )
+    assert result.exit_code == 3 and "JobNotFound" in result.output
+    assert not list(out.glob("journal-*.jsonl"))
+    again = CliRunner().invoke(main, ["compile", str(examples / "pipeline.py"), "--out", str(out)])
+    assert again.exit_code == 0, again.output
+
+
 def test_cli_missing_credentials_is_a_usage_error(tmp_path: Path) -> None:
     plan = layered_plan(tmp_path / "plan", tasks=5, waves=1)
     env = {"AZURE_BATCH_ENDPOINT": "", "AZURE_BATCH_ACCOUNT": "", "AZURE_BATCH_ACCESS_KEY": ""}

@@ -45,15 +45,23 @@ def test_records_fold_into_state(tmp_path: Path) -> None:
     assert all(isinstance(orjson.loads(line), dict) for line in lines)
 
 
-def test_journal_of_a_run_that_sent_nothing_is_started_afresh(tmp_path: Path) -> None:
+def test_journal_of_a_run_that_sent_nothing_is_removed_or_started_afresh(tmp_path: Path) -> None:
     path = tmp_path / "j.jsonl"
-    Journal.open(path, HEADER, resume=False)[0].close()  # e.g. the key was wrong
+    # A run that stops before its first request (the key was wrong, the job does not exist)
+    # leaves no journal: it holds no promise, and a journal in a plan directory keeps that
+    # plan from being compiled again.
+    Journal.open(path, HEADER, resume=False)[0].close()
+    assert not path.exists()
+    # One left by a process killed before it closed the journal: started afresh.
+    path.write_bytes(orjson.dumps(HEADER.to_record(resume=False)) + b"\n")
     other = RunHeader("b" * 64, "job1", HEADER.endpoint)
     journal, state = Journal.open(path, other, resume=False)
+    journal.sending(1, ["a"])
     journal.close()
     assert state.runs == 0
     after = read_journal(path)
     assert after.runs == 1 and after.header is not None and after.header.plan_sha256 == "b" * 64
+    assert after.sent == {"a"}
 
 
 def test_existing_journal_needs_resume(tmp_path: Path) -> None:
@@ -138,6 +146,7 @@ def test_the_creation_time_of_the_job_is_kept(tmp_path: Path) -> None:
 def test_a_write_error_is_a_journal_write_error(tmp_path: Path) -> None:
     path = tmp_path / "j.jsonl"
     journal, _ = Journal.open(path, HEADER, resume=False)
+    journal.failed("x", "InvalidPropertyValue", "")  # a record: the file stays at close
     journal.close()
     with path.open("rb", buffering=0) as read_only:  # every write to it fails (an OSError)
         journal._fh = read_only
