@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import click
 import orjson
 
-from dagbatch.cli.exit_codes import ExitCode, fail
+from dagbatch.cli.exit_codes import ExitCode, fail, print_diagnostics
 from dagbatch.cli.options import client_from_options, service_options
 from dagbatch.defaults import DEFAULT_TIMEOUT
 from dagbatch.errors import ConfigError, DagbatchError, PlanError
@@ -83,6 +83,7 @@ def _plan_from_source(
             return PlanSource(base / "plan", job_id, journal)
     loaded = load_workflow(path)
     compiled = compile_graph(loaded.graph, CompileOptions(job={"id": job_id, "pool_id": pool_id}))
+    print_diagnostics(list(compiled.warnings))  # as `dagbatch compile` shows them
     job_id = job_id or compiled.job_id
     if not job_id:
         raise ConfigError("the workflow sets no job id: pass --job-id")
@@ -120,6 +121,27 @@ def _warn_if_plans_differ(compiled: CompiledPlan, plan_dir: Path) -> None:
         )
 
 
+def _workflow_journal(plan_dir: Path, job_id: str | None) -> Path | None:
+    """The journal ``submit WORKFLOW.py`` keeps beside the plan it compiled
+    (``WORK_DIR/<job>/plan`` and ``WORK_DIR/<job>/journal-<job>.jsonl``), when ``plan_dir`` is
+    such a plan: submitting that directory goes on with the same journal, instead of starting
+    a second one inside it that knows nothing of the tasks already sent. None otherwise (the
+    default, ``PLAN_DIR/journal-JOB.jsonl``)."""
+    from dagbatch.plan import PLAN_FILE, journal_file
+
+    if plan_dir.name != "plan" or plan_dir.resolve().parent.parent.name != WORK_DIR:
+        return None
+    if job_id is None:
+        try:
+            job_id = orjson.loads((plan_dir / PLAN_FILE).read_bytes()).get("jobId")
+        except (OSError, orjson.JSONDecodeError, AttributeError):
+            return None
+    if not isinstance(job_id, str) or plan_dir.resolve().parent.name != job_id:
+        return None
+    beside = plan_dir.parent / journal_file(job_id)
+    return beside if beside.is_file() and not (plan_dir / journal_file(job_id)).exists() else None
+
+
 def resolve_source(
     source: str,
     *,
@@ -134,7 +156,7 @@ def resolve_source(
     if path.is_dir():
         if not (path / "plan.json").is_file():
             raise PlanError(f"{path} is not a plan directory (no plan.json)")
-        return PlanSource(path, job_id, None)
+        return PlanSource(path, job_id, _workflow_journal(path, job_id))
     from dagbatch.compiler.loader import split_target
 
     file, _ = split_target(source)

@@ -131,6 +131,37 @@ def test_cli_submits_a_workflow_file(
     assert again.exit_code == 0, again.output
     refused = CliRunner().invoke(main, args, env=env_for(emulator))
     assert refused.exit_code == 2 and "--resume" in refused.output
+    # The plan directory it compiled, submitted as a directory (as the commands that read a
+    # job take it): the same journal, beside the plan, not a second one inside it.
+    plan_args = ["submit", ".dagbatch/wfjob/plan", "--quiet"]
+    refused = CliRunner().invoke(main, plan_args, env=env_for(emulator))
+    assert refused.exit_code == 2 and "at .dagbatch/wfjob/journal-wfjob.jsonl" in refused.output
+    resumed = CliRunner().invoke(main, [*plan_args, "--resume"], env=env_for(emulator))
+    assert resumed.exit_code == 0, resumed.output
+    assert "confirmed by an earlier run 2" in resumed.output
+    assert not list((tmp_path / ".dagbatch" / "wfjob" / "plan").glob("journal-*"))
+
+
+def test_submitting_a_workflow_file_shows_the_compile_warnings(
+    emulator: EmulatorServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The warnings `dagbatch compile` prints (here: the failure handler leaves the job unable
+    to complete on its own) are not hidden when submit compiles the workflow itself."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "wf.py").write_text(
+        WORKFLOW + 'graph.graph["job"] = {"on_all_tasks_complete": "terminatejob"}\n'
+        'graph.add_node("alert", command_line="/bin/true")\n'
+        'graph.add_edge("run", "alert", when="failure")\n'
+    )
+    compiled = CliRunner().invoke(main, ["compile", "wf.py", "--out", "p", "-q"])
+    assert compiled.exit_code == 0 and "never-completes" in compiled.stderr
+    args = ["submit", "wf.py", "--job-id", "warned", "--create-job", "--pool-id", "p", "-q"]
+    result = CliRunner().invoke(main, args, env=env_for(emulator))
+    assert result.exit_code == 0, result.output
+    assert "never-completes" in result.stderr
+    assert [d for d in compiled.stderr.splitlines() if "never-completes" in d] == [
+        d for d in result.stderr.splitlines() if "never-completes" in d
+    ]
 
 
 def test_cli_concurrency_is_adaptive_by_default_and_fixed_within_bounds(
