@@ -64,5 +64,7 @@ def test_the_quick_start_what_if_prints_what_the_readme_shows(tmp_path: Path) ->
     for line in shown:
         if line.startswith("tasks "):  # the elapsed time varies
             assert line.split(";")[0] in printed[1]
+        elif line == "...":  # rows left out of the README
+            continue
         else:
             assert line in printed, line

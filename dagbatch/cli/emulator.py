@@ -31,7 +31,13 @@ def _probability(ctx: click.Context, param: click.Parameter, value: float) -> fl
     help="Account key (base64). The default is a fixed, public development key: for local use "
     "only, never a secret.",
 )
-@click.option("--latency-ms", default=0.0, type=float, help="Delay added to faulted requests.")
+@click.option(
+    "--latency-ms",
+    default=0.0,
+    type=float,
+    help="Delay before answering each request of the --fault-ops operations (counted from "
+    "when the request was read).",
+)
 @click.option(
     "--fault-task-error",
     default=0.0,

@@ -58,7 +58,9 @@ def fail(exc: DagbatchError, *, prefix: str = "error") -> NoReturn:
     if isinstance(exc, InvalidWorkflow):
         print_diagnostics(list(exc.diagnostics))
     elif isinstance(exc, BatchServiceError):
-        click.echo(f"{prefix}: the service refused the submission: {exc}", err=True)
+        # Every command that talks to the service ends here (submit, status, show --job-id,
+        # ...): the request, not a submission, is what was refused.
+        click.echo(f"{prefix}: the service refused the request: {exc}", err=True)
     else:
         click.echo(f"{prefix}: {exc}", err=True)
     sys.exit(exit_code_of(exc))

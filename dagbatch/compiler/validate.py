@@ -250,8 +250,9 @@ def check_completion(spec: WorkflowSpec) -> list[Diagnostic]:
                     code=NEVER_COMPLETES,
                     severity="warning",
                     message=f"if {spec.ids[u]!r} succeeds, {_names(spec, on_failure)} "
-                    "(when='failure') never run and stay active, so the job never reaches "
-                    "on_all_tasks_complete='terminatejob'",
+                    "(when='failure') "
+                    + ("never runs and stays" if len(on_failure) == 1 else "never run and stay")
+                    + " active, so the job never reaches on_all_tasks_complete='terminatejob'",
                     task_id=spec.ids[u],
                     field="when",
                     hint=finish_hint,
@@ -294,9 +295,9 @@ def check_completion(spec: WorkflowSpec) -> list[Diagnostic]:
             Diagnostic(
                 code=NEVER_COMPLETES,
                 severity="warning",
-                message=f"if {_names(spec, blocked_on_failure)} fails, its dependents are "
-                "blocked and stay active, so the job never reaches "
-                "on_all_tasks_complete='terminatejob'",
+                message=("if " if len(blocked_on_failure) == 1 else "if any of ")
+                + f"{_names(spec, blocked_on_failure)} fails, its dependents are blocked and "
+                "stay active, so the job never reaches on_all_tasks_complete='terminatejob'",
                 task_id=spec.ids[blocked_on_failure[0]],
                 field="on_failure",
                 hint="give tasks whose failure should end the job job_action='terminate'; "

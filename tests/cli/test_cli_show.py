@@ -104,6 +104,7 @@ def test_live_state_from_the_emulator(emulator: EmulatorServer, tmp_path: Path) 
     # A job the service does not know.
     code, _, err = run("show", str(plan), "--job-id", "nosuchjob", env=env)
     assert code == 3 and "JobNotFound" in err
+    assert "the service refused the request" in err and "submission" not in err  # show sends none
     # The wrong key.
     code, _, err = run(
         "show", str(plan), "--job-id", "mapreduce", env={**env, "AZURE_BATCH_ACCESS_KEY": "eA=="}

@@ -248,7 +248,9 @@ def test_a_failure_handler_in_a_terminatejob_job_warns_that_it_never_completes()
     g.graph["job"] = {"on_all_tasks_complete": "terminatejob"}
     found = [d for d in check_graph(g) if d.code == "never-completes"]
     assert [(d.task_id, d.severity) for d in found] == [("publish", "warning")]
-    assert "if 'publish' succeeds, 'rollback'" in found[0].message
+    assert "if 'publish' succeeds, 'rollback' (when='failure') never runs and stays" in (
+        found[0].message
+    )
     assert found[0].hint is not None and "dagbatch finish" in found[0].hint
     # without terminatejob nobody waits for the job to complete: no warning
     del g.graph["job"]
@@ -259,9 +261,11 @@ def test_a_blocking_failure_in_a_terminatejob_job_warns_too() -> None:
     g = graph("a", "b", "c", edges=[("a", "b", {}), ("b", "c", {})])
     g.graph["job"] = {"on_all_tasks_complete": "terminatejob"}
     (d,) = check_graph(g)
-    assert d.code == "never-completes" and "if 'a', 'b' fails" in d.message
-    # a failure that satisfies, or one that terminates the job, strands nothing
+    assert d.code == "never-completes" and "if any of 'a', 'b' fails" in d.message
     g.nodes["a"]["on_failure"] = "satisfy"
+    (d,) = check_graph(g)
+    assert "if 'b' fails, its dependents are blocked" in d.message  # one task: no "any of"
+    # a failure that satisfies, or one that terminates the job, strands nothing
     g.nodes["b"]["job_action"] = "terminate"
     assert check_graph(g) == []
 
