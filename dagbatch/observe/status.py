@@ -57,6 +57,7 @@ class WorkflowView:
     barriers: Mapping[str, str] = field(default_factory=dict)  # barrier id -> child id
     names: Mapping[str, str] = field(default_factory=dict)
     planned: bool = False  # built from a plan directory (waves and names known)
+    plan_dir: str | None = None  # that directory, for the commands a message suggests
 
     @classmethod
     def from_plan(cls, plan: LoadedPlan, job_id: str | None = None) -> WorkflowView:
@@ -75,7 +76,9 @@ class WorkflowView:
         jid = job_id or plan.manifest.jobId
         if not jid:
             raise ConfigError("the plan names no job: pass --job-id")
-        return cls(jid, definitions, waves, barriers, names, planned=True)
+        return cls(
+            jid, definitions, waves, barriers, names, planned=True, plan_dir=str(plan.directory)
+        )
 
     @classmethod
     def from_service(cls, job_id: str, definitions: Mapping[str, TaskDefinition]) -> WorkflowView:

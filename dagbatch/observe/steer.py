@@ -94,7 +94,8 @@ def plan_rerun(
         raise RefusedError(
             f"job {view.job_id!r} is {job_state}: Batch cannot reactivate the tasks of a "
             f"{job_state} job. Fix: submit the plan again into a new job, e.g. "
-            f"`dagbatch submit PLAN_DIR --job-id {view.job_id}-2 --create-job`"
+            f"`dagbatch submit {view.plan_dir or 'PLAN_DIR'} --job-id {view.job_id}-2 "
+            "--create-job`"
         )
     # Tasks terminated while they waited behind a chosen task (e.g. by `finish`) wait again:
     # every completed task that never started and depends, directly or through such tasks,

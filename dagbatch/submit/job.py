@@ -135,10 +135,11 @@ async def prepare_job(
         if fresh:
             await _check_same_job(client, job_id, existing, state, api)
     if existing is None:
+        create = "--create-job" if wanted.get("poolInfo") else "--create-job --pool-id P"
         raise BatchServiceError(
             404,
             "JobNotFound",
-            f"job {job_id!r} does not exist: create it first, or pass --create-job --pool-id P",
+            f"job {job_id!r} does not exist: create it first, or pass {create}",
         )
     diffs = job_mismatch(existing, wanted)
     if diffs:

@@ -84,6 +84,8 @@ def test_a_submission_stopped_before_its_first_request_leaves_no_journal(
         main, ["submit", str(out), "--job-id", "nosuchjob", "--quiet"], env=env_for(emulator)
     )
     assert result.exit_code == 3 and "JobNotFound" in result.output
+    # job.json names the pool: the hint does not ask for one
+    assert "or pass --create-job" in result.output and "--pool-id" not in result.output
     assert not list(out.glob("journal-*.jsonl"))
     again = CliRunner().invoke(main, ["compile", str(examples / "pipeline.py"), "--out", str(out)])
     assert again.exit_code == 0, again.output

@@ -170,6 +170,7 @@ def test_failed_task_strands_its_chain_then_rerun_completes_the_job(
     again = CliRunner().invoke(main, ["rerun", str(plan), "--failed"], env=_env(server))
     assert again.exit_code == 8, again.output
     assert "submit the plan again into a new job" in again.output
+    assert f"`dagbatch submit {plan} --job-id " in again.output.replace("\n", " ")  # its path
     succeeded = CliRunner().invoke(main, ["rerun", str(plan), "--task", "load"], env=_env(server))
     assert succeeded.exit_code == 8 and "Batch reactivates only failed tasks" in succeeded.output
 
