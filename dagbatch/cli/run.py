@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -26,6 +27,24 @@ _EXIT_FOR = {
 
 def _err(message: str) -> None:
     click.echo(message, err=True)
+
+
+def check_writable(path: Path | None, option: str) -> None:
+    """A usage error (exit 2) for an output file that cannot be written, given before the
+    run: found only at its end, it would come after all of the run's work, and the run would
+    still exit with its verdict."""
+    if path is None:
+        return
+    folder = path.parent
+    why = None
+    if path.is_dir():
+        why = "it is a directory"
+    elif not folder.is_dir():
+        why = f"there is no directory {folder}"
+    elif not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        why = "permission denied"
+    if why is not None:
+        raise click.BadParameter(f"cannot write {path}: {why}", param_hint=option)
 
 
 def parse_fail(values: tuple[str, ...]) -> dict[str, tuple[int, float | None]]:
@@ -190,6 +209,8 @@ def run_cmd(
     from dagbatch.emulator.simulate import load_exit_codes
     from dagbatch.local.run import RunOptions, Snapshot, run_local
 
+    check_writable(report_file, "--report")
+    check_writable(picture_file, "--picture")
     try:
         codes = dict(load_exit_codes(exit_codes_file)) if exit_codes_file else {}
         codes.update(parse_fail(fail))
@@ -226,7 +247,8 @@ def run_cmd(
         try:
             picture = report.write_picture(picture_file)
         except (OSError, DagbatchError, ValueError) as exc:
-            _err(f"warning: could not write {picture_file}: {exc}")
+            why = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+            _err(f"warning: could not write {picture_file}: {why}")
         else:
             click.echo(f"picture: {picture_file} ({len(picture.nodes)} node(s))")
     sys.exit(_EXIT_FOR[report.verdict])

@@ -130,6 +130,31 @@ def test_a_what_if_id_the_plan_does_not_hold_is_a_usage_error(tmp_path: Path) ->
     assert code == 4, stdout + stderr
 
 
+def test_an_output_file_that_cannot_be_written_is_refused_before_the_run(tmp_path: Path) -> None:
+    """Found only at the end, an unwritable --report or --picture came after all the run's
+    work, with a warning and exit 0: a CI job then had no report and no failure."""
+    work = tmp_path / "w"
+    for option, path in (
+        ("--report", tmp_path / "no-such-dir" / "r.json"),
+        ("--picture", tmp_path / "no-such-dir" / "p.svg"),
+        ("--report", tmp_path),
+    ):
+        code, stdout, stderr = run(
+            str(ROOT / "examples" / "pipeline.py"),
+            "--simulate",
+            option,
+            str(path),
+            "--workdir",
+            str(work),
+            "-q",
+        )
+        assert code == 2, stdout + stderr
+        assert str(path) in stderr and option in stderr
+        assert "cannot write" in stderr or "is a directory" in stderr
+        assert stdout == ""  # refused before anything ran: no report printed
+        assert not work.exists()
+
+
 WORKFLOW = """
 import networkx as nx
 graph = nx.DiGraph()
