@@ -160,6 +160,13 @@ def compile_cmd(out: Path, fmt: str, quiet: bool, show_all: bool, **kw: Any) -> 
     """
     from dagbatch.compiler.export import iter_jsonl, summary, write_plan
 
+    if fmt == "jsonl" and click.get_current_context().get_parameter_source("out") == (
+        click.core.ParameterSource.COMMANDLINE
+    ):
+        raise click.UsageError(
+            "--format jsonl writes the request bodies to standard output, not to --out; "
+            "redirect it (> plan.jsonl), or drop --format jsonl to write the plan directory"
+        )
     plan = load_and_compile(kw.pop("workflow"), options_from(kw), show_all=show_all)
     print_diagnostics(list(plan.warnings), expand=show_all)
     if fmt == "jsonl":

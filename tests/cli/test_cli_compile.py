@@ -94,6 +94,18 @@ def test_jsonl_writes_one_body_a_line(tmp_path: Path) -> None:
     lines = out.splitlines()
     assert len(lines) == 101
     assert sum(len(json.loads(line)["value"]) for line in lines) == 10_002
+    # --out with jsonl would be silently ignored (nothing is written there): refused instead
+    out_dir = tmp_path / "p"
+    status, out, err = run(
+        "compile",
+        str(ROOT / "examples" / "mapreduce.py"),
+        "--format",
+        "jsonl",
+        "--out",
+        str(out_dir),
+    )
+    assert status == 2 and "standard output, not to --out" in err and out == ""
+    assert not out_dir.exists()
 
 
 def test_usage_errors_exit_2(tmp_path: Path) -> None:
