@@ -117,6 +117,12 @@ def show_cmd(
     """
     from dagbatch.compiler.pipeline import CompileOptions
 
+    if fmt and out is not None and format_for_path(out) not in (fmt, "text"):
+        # e.g. -o picture.svg --format dot: the file's name would say what it does not hold
+        _err(
+            f"warning: writing {fmt} into {out}, whose suffix says {format_for_path(out)}; "
+            "leave out --format to follow the suffix"
+        )
     fmt = fmt or (format_for_path(out) if out else "text")
     try:
         options = CompileOptions(

@@ -54,6 +54,8 @@ def split_target(target: str) -> tuple[Path, str | None]:
 
 def load_workflow(target: str | Path) -> LoadedWorkflow:
     path, attr = split_target(str(target))
+    if path.is_dir():
+        raise WorkflowLoadError("is a directory, not a workflow file", path=str(path))
     if not path.is_file():
         raise WorkflowLoadError("no such workflow file", path=str(path))
     if path.suffix != ".py":

@@ -144,7 +144,7 @@ def _compile(graph: nx.DiGraph, opts: CompileOptions) -> CompiledPlan:
     diags += oversized_tasks(cuts, planned.ids, max_body_bytes=max_body, api_version=api)
     _raise_on_errors(diags)
     job = job_body(spec.job, api, planned, exit_plan)
-    diags += _sas_tokens(cuts, job)
+    diags += _sas_tokens(cuts, job, api)
     return _compiled_plan(spec, planned, cuts, job, diags)
 
 
@@ -152,7 +152,9 @@ def _compile(graph: nx.DiGraph, opts: CompileOptions) -> CompiledPlan:
 _SAS_SIGNATURE = re.compile(rb"[?&]sig=")
 
 
-def _sas_tokens(cuts: Sequence[Cut], job: Mapping[str, Any]) -> list[Diagnostic]:
+def _sas_tokens(
+    cuts: Sequence[Cut], job: Mapping[str, Any], api_version: ApiVersion
+) -> list[Diagnostic]:
     """A warning when the plan holds SAS signatures (``sig=``): it is then a secret."""
     # A body without '=' (one memchr) holds no signature: most bodies are ruled out by that
     # before the slower search for b"sig=".
@@ -179,8 +181,12 @@ def _sas_tokens(cuts: Sequence[Cut], job: Mapping[str, Any]) -> list[Diagnostic]
             message=f"{' and '.join(where)} carry SAS tokens (sig=): whoever reads the plan "
             "can use them",
             task_id=holders[0] if holders else None,
-            hint="do not commit or share the plan directory; prefer managed identities "
-            "(identity_reference) or short-lived tokens",
+            hint="do not commit or share the plan directory; prefer "
+            + (
+                "short-lived tokens"  # 2017-09-01.6.0 has no identityReference [spec-2017]
+                if api_version == "2017-09-01.6.0"
+                else "managed identities (identity_reference) or short-lived tokens"
+            ),
         )
     ]
 

@@ -46,6 +46,13 @@ def test_format_follows_the_file_suffix(tmp_path: Path) -> None:
         out_file = tmp_path / f"plan{suffix}"
         assert run("show", MAPREDUCE, "--out", str(out_file))[0] == 0
         assert out_file.read_text(encoding="utf-8").startswith(start)
+    # --format that contradicts the suffix is obeyed, with a warning naming both
+    out_file = tmp_path / "plan.svg"
+    code, _, err = run("show", MAPREDUCE, "--format", "dot", "--out", str(out_file))
+    assert code == 0 and out_file.read_text(encoding="utf-8").startswith("digraph")
+    assert f"warning: writing dot into {out_file}, whose suffix says svg" in err
+    code, _, err = run("show", MAPREDUCE, "--format", "svg", "--out", str(out_file))
+    assert code == 0 and "warning" not in err
 
 
 def test_plan_dir_and_workflow_draw_the_same(tmp_path: Path) -> None:

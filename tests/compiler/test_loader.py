@@ -89,6 +89,8 @@ def test_not_a_digraph(tmp_path: Path) -> None:
 def test_missing_file_and_wrong_suffix(tmp_path: Path) -> None:
     with pytest.raises(WorkflowLoadError, match="no such workflow file"):
         load_workflow(tmp_path / "absent.py")
+    with pytest.raises(WorkflowLoadError, match="is a directory, not a workflow file"):
+        load_workflow(tmp_path)
     txt = tmp_path / "wf.txt"
     txt.write_text("")
     with pytest.raises(WorkflowLoadError, match=r"\.py"):
