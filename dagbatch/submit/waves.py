@@ -167,12 +167,16 @@ class WaveScheduler:
 
     # -- one request, with its retries --------------------------------------------------
 
-    async def _send_request(self, batch: Batch, ids: list[str], body: bytes) -> list[list[str]]:
+    async def _send_request(
+        self, batch: Batch, ids: list[str], body: bytes, *, first: bool = False
+    ) -> list[list[str]] | None:
         """Send the tasks ``ids`` of ``batch`` (serialized as ``body``) until each is confirmed
         or failed.
 
         Returns [] when done, or the two halves to send instead after a 413. The task bodies
         are parsed only when something went wrong (a retry, ``TaskExists``, a split).
+        ``first``: the first request of a segment, which is not sent (None is returned) when a
+        task has failed to land while it waited for a free slot.
         """
         retry = RetryState(self.client.retry)
         remaining = ids
@@ -182,6 +186,11 @@ class WaveScheduler:
             sent_before = {i for i in ids if i in self.sent}
             try:
                 async with self.gate:
+                    if first and self.failures:
+                        # A task did not land while this segment waited for the gate: it does
+                        # not start (those in flight finish; run_waves reports it held back).
+                        return None
+                    first = False
                     # Journal the attempt before its request leaves (see dagbatch.submit.journal).
                     self.journal.sending(batch.index, ids)
                     self.sent.update(ids)
@@ -280,26 +289,35 @@ class WaveScheduler:
                     task_id, code, f"gave up after {retries} retries: {why}", "gaveup", batch
                 )
 
-    async def _send_segment(self, batch: Batch, ids: list[str], body: bytes) -> None:
-        """Send one segment (413 halves one after the other)."""
+    async def _send_segment(self, batch: Batch, ids: list[str], body: bytes) -> bool:
+        """Send one segment (413 halves one after the other); False when it was held back
+        before its first request left (a task failed to land meanwhile)."""
         chunks: deque[tuple[list[str], bytes]] = deque([(ids, body)])
+        first = True
         while chunks:
             part, data = chunks.popleft()
-            halves = await self._send_request(batch, part, data)
+            halves = await self._send_request(batch, part, data, first=first)
+            if halves is None:
+                return False
+            first = False
             for half in reversed(halves):
                 chunks.appendleft((half, _body_of(batch, half)))
+        return True
 
     def _pending(self, segment: Segment) -> list[str]:
         """The ids of ``segment`` not confirmed yet."""
         ids = self.plan.batches[segment.batch - 1].task_ids[segment.start : segment.stop]
         return [i for i in ids if i not in self.confirmed]
 
-    async def _run_segment(self, segment: Segment, pending: list[str]) -> None:
+    async def _run_segment(self, segment: Segment, pending: list[str]) -> bool:
         """Send ``pending``, the unconfirmed tasks of ``segment``: the plan's exact bytes when
-        it is a whole batch with nothing confirmed, else a body of just those tasks."""
+        it is a whole batch with nothing confirmed, else a body of just those tasks. False
+        when it was held back before anything was sent."""
         batch = self.plan.batches[segment.batch - 1]
         whole = len(pending) == len(batch.task_ids)
-        await self._send_segment(batch, pending, batch.body if whole else _body_of(batch, pending))
+        return await self._send_segment(
+            batch, pending, batch.body if whole else _body_of(batch, pending)
+        )
 
     async def run_waves(self) -> list[str]:
         """Send every segment of the plan, each once every segment up to its ``after`` is
@@ -307,9 +325,10 @@ class WaveScheduler:
         not land.
 
         Segments are started in submit order as they become ready; at most ``concurrency``
-        requests are in flight (the gate). After a task fails, no further segment starts:
-        those in flight finish, and the tasks of the others are reported as held back. A
-        wave is announced when its first segment starts and done when its last one is.
+        requests are in flight (the gate). After a task fails, no further segment starts,
+        nor does one that was ready but still waited for the gate: those in flight finish,
+        and the tasks of the others are reported as held back. A wave is announced when its
+        first segment starts and done when its last one is.
         """
         segments = self.plan.segments
         pending = [self._pending(s) for s in segments]
@@ -326,10 +345,11 @@ class WaveScheduler:
         waiting = [(s.after, s.number) for s in segments if not done[s.number]]
         heapq.heapify(waiting)
         announced: set[int] = set()
-        running: dict[asyncio.Future[None], Segment] = {}
+        running: dict[asyncio.Future[bool], Segment] = {}
+        held: list[int] = []  # started, but held back at the gate: nothing of them was sent
         # Each started segment's future, once it ends: O(1) a segment, however many wait for
         # the gate (asyncio.wait would walk all of them on every answer).
-        ended: asyncio.Queue[asyncio.Future[None]] = asyncio.Queue()
+        ended: asyncio.Queue[asyncio.Future[bool]] = asyncio.Queue()
 
         async def start_ready() -> None:
             nonlocal prefix
@@ -359,7 +379,10 @@ class WaveScheduler:
             while running:
                 future = await ended.get()
                 segment = running.pop(future)
-                future.result()  # a whole-submission error: raised, the rest cancelled
+                # A whole-submission error is raised here, and the rest cancelled.
+                if not future.result():
+                    held.append(segment.number)
+                    continue
                 if any(i not in self.confirmed for i in pending[segment.number]):
                     continue  # a task of it failed: nothing after it starts
                 done[segment.number] = True
@@ -374,7 +397,8 @@ class WaveScheduler:
                 future.cancel()
             await asyncio.gather(*running, return_exceptions=True)
             raise
-        return [i for _, n in sorted(waiting, key=lambda w: w[1]) for i in pending[n]]
+        not_started = sorted([n for _, n in waiting] + held)
+        return [i for n in not_started for i in pending[n]]
 
 
 def _tasks_by_id(batch: Batch) -> dict[str, Task]:

@@ -240,6 +240,32 @@ def test_client_errors_are_collected_and_later_waves_held(
     assert emulator.store.task_ids("job") == ["a"]
 
 
+def test_after_a_failure_the_segments_waiting_for_a_slot_are_not_sent(
+    emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    """'A task that does not land stops the submission: no further request is started.' The
+    batches of one wave are all ready at once and wait for the concurrency gate; once a task
+    failed, those still waiting are held back too, not only the segments not started yet."""
+    bad = {
+        "id": "bad",
+        "commandLine": "x",
+        "exitConditions": {"default": {"jobAction": "terminate"}},  # job is noaction: 400
+    }
+    batches = [(1, [bad, {"id": "a0", "commandLine": "x"}])] + [
+        (1, [{"id": f"b{n}-{k}", "commandLine": "x"} for k in range(3)]) for n in range(1, 5)
+    ]
+    plan = write_plan(tmp_path / "plan", batches, pool_id="p")
+    report = submit_plan(
+        plan, job_id="job", client=make_client(emulator), create_job=True, concurrency=1
+    )
+    assert [(f.task_id, f.kind) for f in report.failures] == [("bad", "clienterror")]
+    assert report.requests == 1  # only the first batch left
+    assert emulator.store.task_ids("job") == ["a0"]
+    held = [f"b{n}-{k}" for n in range(1, 5) for k in range(3)]
+    assert list(report.not_submitted) == held  # each reported, in plan order
+    assert read_journal(default_journal_path(plan, "job")).sent == {"bad", "a0"}
+
+
 def test_body_too_large_is_split_in_halves(emulator: EmulatorServer, tmp_path: Path) -> None:
     # 100 tasks of ~15 KB: a 1.5 MB body, over the 1 MB limit of 2025-06-01.
     tasks = [
