@@ -214,9 +214,12 @@ def print_report(report: SubmitReport, report_file: Path | None) -> None:
     for heading, failures in groups:
         if not failures:
             continue
-        lines.append(f"{len(failures)} task(s) {heading}:")
         shown = failures[: max(budget, 0)]
         budget -= len(shown)
+        if not shown:  # the screen's share went to the groups above
+            lines.append(f"{len(failures)} task(s) {heading}: listed in the JSON report")
+            continue
+        lines.append(f"{len(failures)} task(s) {heading}:")
         for f in shown:
             lines.append(f"  {f.task_id}: {f.code} ({f.kind}): {f.message}")
         if len(failures) > len(shown):

@@ -191,6 +191,10 @@ def read_journal(path: Path) -> JournalState:
     created_at: str | None = None
     torn = 0
     first_torn: int | None = None
+    # A write cut short can only be the last line of a run: the next run ends it with a
+    # newline and starts with its header (Journal.open). A line that is not JSON followed by
+    # another record of the same run is damage, not a torn write.
+    last_torn: int | None = None
     for number, line in enumerate(data.split(b"\n"), start=1):
         if not line.strip():
             continue
@@ -198,11 +202,19 @@ def read_journal(path: Path) -> JournalState:
             raw = orjson.loads(line)
         except orjson.JSONDecodeError:
             torn += 1
+            last_torn = number
             if header is None and first_torn is None:
                 first_torn = number
             continue
         record = _check_record(raw, number, path)
         kind = record["t"]
+        if last_torn is not None and header is not None and kind != "run":
+            raise JournalCorrupt(
+                f"journal {path}, line {last_torn}: not a JSON record, and line {number} of "
+                "the same run follows it: the journal was damaged (a write cut short can only "
+                "be a run's last line); refusing to use it"
+            )
+        last_torn = None
         if header is None:
             if kind != "run":
                 where = (

@@ -109,6 +109,11 @@ async def submit_plan_async(
         journal, state = Journal.open(journal_path, header, resume=resume, task_ids=plan_ids)
         api = plan.manifest.apiVersion
         notes: list[str] = []
+        if resume and state.header is None:
+            notes.append(
+                f"--resume found no task of an earlier run in {journal_path}: this run "
+                "started the submission afresh"
+            )
         creation_record: asyncio.Task[None] | None = None
         try:
             sub = WaveScheduler(plan, job_id, client, journal, state, progress, concurrency)

@@ -113,6 +113,25 @@ def test_torn_last_line_is_ignored_and_terminated(tmp_path: Path) -> None:
     assert state.runs == 2
 
 
+def test_a_damaged_line_with_records_after_it_in_its_run_is_refused(tmp_path: Path) -> None:
+    """Only a run's last line can be a write cut short (the next run starts with its header):
+    a line that is not JSON with more records of the same run after it is damage. Read as
+    torn and skipped, its record would silently be lost."""
+    path = tmp_path / "j.jsonl"
+    journal, _ = Journal.open(path, HEADER, resume=False)
+    journal.sending(1, ["a", "b"])
+    journal.confirmed(["a"])
+    journal.confirmed(["b"])
+    journal.close()
+    lines = path.read_bytes().split(b"\n")
+    lines[2] = b'{"t":"ok"#,"ids":["a"]}'  # line 3, the first ok record
+    path.write_bytes(b"\n".join(lines))
+    with pytest.raises(JournalCorrupt, match="line 3: not a JSON record, and line 4"):
+        read_journal(path)
+    with pytest.raises(JournalCorrupt, match="line 3"):
+        Journal.open(path, HEADER, resume=True)
+
+
 def test_second_writer_is_refused_while_the_journal_is_open(tmp_path: Path) -> None:
     path = tmp_path / "j.jsonl"
     journal, _ = Journal.open(path, HEADER, resume=False)

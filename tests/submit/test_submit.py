@@ -240,6 +240,20 @@ def test_client_errors_are_collected_and_later_waves_held(
     assert emulator.store.task_ids("job") == ["a"]
 
 
+def test_resume_without_an_earlier_run_says_it_started_afresh(
+    emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    plan = layered_plan(tmp_path / "plan", tasks=10, waves=1, pool_id="p")
+    report = submit_plan(
+        plan, job_id="job", client=make_client(emulator), create_job=True, resume=True
+    )
+    assert report.ok and report.added == 10
+    assert any("started the submission afresh" in note for note in report.notes)
+    # A real resume says nothing of the kind.
+    again = submit_plan(plan, job_id="job", client=make_client(emulator), resume=True)
+    assert again.ok and not any("afresh" in note for note in again.notes)
+
+
 def test_after_a_failure_the_segments_waiting_for_a_slot_are_not_sent(
     emulator: EmulatorServer, tmp_path: Path
 ) -> None:

@@ -174,3 +174,47 @@ def test_submit_plan_works_inside_a_running_event_loop(
 
     assert asyncio.run(notebook_cell()) == 150
     assert emulator.store.task_count("job") == 150
+
+
+def test_the_printed_report_caps_its_list_and_never_promises_rows_it_does_not_show(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """At most MAX_PRINTED_FAILURES rows on screen, shared by the groups in order; a group
+    left no row says where its tasks are instead of '... and N more' under nothing."""
+    from dagbatch.cli.submit import MAX_PRINTED_FAILURES
+    from dagbatch.submit.report import SubmitFailure, SubmitReport
+
+    landed_not = [
+        SubmitFailure(f"g{n}", "ServerBusy", "gave up after 0 retries", "gaveup", 1)
+        for n in range(MAX_PRINTED_FAILURES + 10)
+    ]
+    open_ones = [
+        SubmitFailure(f"u{n}", "Timeout", "not confirmed after 0 retries", "unconfirmed", 2)
+        for n in range(7)
+    ]
+    report = SubmitReport(
+        job_id="job",
+        total=100,
+        confirmed=33,
+        previously_confirmed=0,
+        added=33,
+        verified_existing=0,
+        retries=0,
+        requests=3,
+        elapsed=1.0,
+        failures=tuple(landed_not + open_ones),
+        not_submitted=(),
+        journal_path=tmp_path / "journal-job.jsonl",
+    )
+    print_report(report, None)
+    out = capsys.readouterr().out.splitlines()
+    rows = [line for line in out if line.startswith("  g") or line.startswith("  u")]
+    assert len(rows) == MAX_PRINTED_FAILURES and all(r.startswith("  g") for r in rows)
+    assert f"{MAX_PRINTED_FAILURES + 10} task(s) did not land:" in out
+    assert "  ... and 10 more (all of them in the JSON report)" in out
+    assert (
+        "7 task(s) not confirmed (they may have landed; --resume checks them): "
+        "listed in the JSON report"
+    ) in out
+    assert out.count("  ... and 10 more (all of them in the JSON report)") == 1
+    assert not any("and 7 more" in line for line in out)
