@@ -59,14 +59,22 @@ class RetryState:
         self.retries = 0
         self.waited = 0.0
 
-    async def backoff(self, retry_after: float | None = None) -> bool:
-        """Sleep before the next attempt; False when the budget is spent (give up)."""
+    def next_wait(self, retry_after: float | None = None) -> float | None:
+        """The seconds to wait before the next attempt, counted as a retry; None when the
+        budget is spent (give up), and then nothing is counted."""
         if self.retries >= self.policy.max_retries:
-            return False
+            return None
         wait = self.policy.delay(self.retries, retry_after)
         if self.waited + wait > self.policy.max_total_wait:
-            return False
+            return None
         self.retries += 1
         self.waited += wait
+        return wait
+
+    async def backoff(self, retry_after: float | None = None) -> bool:
+        """Sleep before the next attempt; False when the budget is spent (give up)."""
+        wait = self.next_wait(retry_after)
+        if wait is None:
+            return False
         await self.policy.sleep(wait)
         return True

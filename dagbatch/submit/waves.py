@@ -215,10 +215,12 @@ class WaveScheduler:
             except TransientError as exc:
                 if not exc.connect and (exc.status is None or exc.status in _UNCERTAIN_STATUS):
                     uncertain = True
-                self._retry(f"batch {batch.index}: {exc}")
-                if not await retry.backoff(exc.retry_after):
+                wait = retry.next_wait(exc.retry_after)
+                if wait is None:  # no retry left: none is counted
                     self._give_up(batch.index, ids, retry.retries, str(exc), exc.code, uncertain)
                     return []
+                self._retry(f"batch {batch.index}: {exc}")
+                await retry.policy.sleep(wait)
                 continue
             except BatchServiceError as exc:
                 if exc.status != 400:
@@ -255,17 +257,19 @@ class WaveScheduler:
 
             remaining = [i for i in remaining if i in again]
             if remaining:
-                self._retry(f"batch {batch.index}: {len(remaining)} task(s) to send again")
-                if not await retry.backoff(None):
+                wait = retry.next_wait(None)
+                if wait is None:  # no retry left: none is counted
                     self._give_up(
                         batch.index,
                         remaining,
                         retry.retries,
-                        "the service kept answering servererror for this task",
+                        "the service answered servererror for this task each time",
                         "ServerError",
                         uncertain,
                     )
                     return []
+                self._retry(f"batch {batch.index}: {len(remaining)} task(s) to send again")
+                await retry.policy.sleep(wait)
                 body = _body_of(batch, remaining)
         return []
 

@@ -15,6 +15,7 @@ from dagbatch.submit.submission import submit_plan
 from tests.conftest import EmulatorFactory
 from tests.plan_factory import layered_plan, plan_tasks, write_plan
 from tests.sdk_checks import assert_job_holds_plan
+from tests.submit_helpers import make_client
 
 
 def test_20000_tasks_under_faults_land_exactly_once_in_wave_order(
@@ -118,3 +119,29 @@ def test_parents_in_the_same_batch_land_first_under_per_task_errors(
     assert report.ok, report.failures[:5]
     assert server.store.stats()["faults"]["task_server_error"] > 10
     assert_job_holds_plan(server.endpoint, DEV_ACCOUNT, DEV_KEY, "job", chain + fan)
+
+
+def test_retries_are_counted_only_when_they_are_made(
+    emulator_factory: EmulatorFactory, tmp_path: Path
+) -> None:
+    """With --max-retries 0 nothing is retried: the report said '100 retries' (each give-up
+    was counted as a retry first), and the reason said the service 'kept' answering."""
+    server: EmulatorServer = emulator_factory(task_server_error=1.0, busy=0.0)
+    plan = layered_plan(tmp_path / "plan", tasks=30, waves=1, pool_id="p")
+    report = submit_plan(
+        plan, job_id="job", client=make_client(server, max_retries=0), create_job=True
+    )
+    assert report.retries == 0 and report.requests == 1
+    assert {f.kind for f in report.failures} == {"gaveup"}
+    assert "gave up after 0 retries: the service answered servererror" in (
+        report.failures[0].message
+    )
+    # With two retries allowed, two are made and counted.
+    again = submit_plan(
+        plan,
+        job_id="job2",
+        client=make_client(server, max_retries=2),
+        create_job=True,
+        journal_path=tmp_path / "j2.jsonl",
+    )
+    assert again.retries == 2 and again.requests == 3
