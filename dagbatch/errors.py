@@ -145,6 +145,12 @@ class EndpointUnreachable(SubmitError):
     """No connection to the endpoint could be made (DNS, refused, unreachable network)."""
 
 
+#: The code of a transport failure with no answer (``TransientError.code``): the connection
+#: failed or was cut, or no answer came in time.
+CONNECTION_ERROR = "ConnectionError"
+TIMEOUT = "Timeout"
+
+
 class TransientError(SubmitError):
     """A whole-request failure worth retrying: 429/5xx, a timeout or a dropped connection.
 
@@ -163,7 +169,7 @@ class TransientError(SubmitError):
         connect: bool = False,
     ):
         self.status = status
-        self.code = code or (f"HTTP{status}" if status else "ConnectionError")
+        self.code = code or (f"HTTP{status}" if status else CONNECTION_ERROR)
         self.retry_after = retry_after
         self.connect = connect
         super().__init__(redact(message))

@@ -40,6 +40,7 @@ import orjson
 
 from dagbatch.defaults import DEFAULT_TIMEOUT
 from dagbatch.errors import (
+    TIMEOUT,
     AuthenticationError,
     BatchServiceError,
     ConfigError,
@@ -483,7 +484,9 @@ class BatchClient:
                 connect=True,
             ) from exc
         except httpx.TimeoutException as exc:
-            raise TransientError(f"{method} {path}: timed out ({type(exc).__name__})") from exc
+            raise TransientError(
+                f"{method} {path}: timed out ({type(exc).__name__})", code=TIMEOUT
+            ) from exc
         except httpx.TransportError as exc:
             raise TransientError(
                 f"{method} {path}: connection failed ({type(exc).__name__}: {exc})"

@@ -47,9 +47,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from dagbatch.errors import TransientError
+from dagbatch.errors import TIMEOUT, TransientError
 from dagbatch.redact import redact
 
+#: Why an exchange failed when no answer came in time (``TransientError.code`` TIMEOUT).
+_TIMED_OUT = "timed out (ReadTimeout)"
 #: Longest status line plus headers accepted, bytes; a longer head is a garbled answer.
 MAX_HEAD = 64 * 1024
 #: Longest chunk-size or trailer line accepted, bytes.
@@ -197,7 +199,7 @@ class _Connection(asyncio.Protocol):
 
     def _timed_out(self) -> None:
         self._timer = None
-        self._fail("timed out (ReadTimeout)")
+        self._fail(_TIMED_OUT)
 
     def _fail(self, reason: str) -> None:
         waiter, self._waiter = self._waiter, None
@@ -427,7 +429,9 @@ class Http11Pool:
             raise
         if failure is not None:
             self._discard(conn)
-            raise TransientError(f"{what}: {failure}")
+            raise TransientError(
+                f"{what}: {failure}", code=TIMEOUT if failure == _TIMED_OUT else None
+            )
         try:
             content = _decode(conn.body(), conn.headers.get("content-encoding"))
         except ValueError as exc:

@@ -196,6 +196,7 @@ def test_a_slow_answer_times_out_and_its_connection_is_not_reused(
 
     error, results, connections = run(go())
     assert "timed out" in str(error) and error.status is None and not error.connect
+    assert error.code == "Timeout"  # not a connection error: the answer did not come in time
     assert results == [TaskAddResult("t2", "success")]
     assert connections == 2
 

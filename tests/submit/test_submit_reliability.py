@@ -90,6 +90,7 @@ def test_timeouts_give_not_confirmed_rather_than_did_not_land(
     assert not report.ok
     (failure,) = report.failures
     assert failure.kind == "unconfirmed" and failure.may_have_landed
+    assert failure.code == "Timeout"  # the httpx transport too
     assert "may have landed" in failure.message
     print_report(report, None)
     out = capsys.readouterr().out
