@@ -630,7 +630,7 @@ class BatchClient:
                     raise self._unreachable(exc) from exc
                 log.info("retrying %s %s: %s", method, path, exc)
                 if not await state.backoff(exc.retry_after):
-                    raise
+                    raise _gave_up(exc, state.retries) from exc
 
     async def read_file(
         self,
@@ -656,7 +656,7 @@ class BatchClient:
             except TransientError as exc:
                 log.info("retrying %s %s: %s", method, path, exc)
                 if not await state.backoff(exc.retry_after):
-                    raise
+                    raise _gave_up(exc, state.retries) from exc
 
     async def get_job(self, job_id: str, *, api_version: str | None = None) -> ServiceAnswer:
         """GET one job; a ``JobNotFound`` answer is returned, not raised."""
@@ -744,6 +744,18 @@ class BatchClient:
                 return
             params = dict(parse_qsl(urlsplit(link).query, keep_blank_values=True))
             params.pop("api-version", None)
+
+
+def _gave_up(exc: TransientError, retries: int) -> TransientError:
+    """``exc`` once the retries are spent, saying how many were made (the same kind of
+    error, so callers tell it apart as before)."""
+    return TransientError(
+        f"{exc} (gave up after {retries} retries)",
+        status=exc.status,
+        code=exc.code,
+        retry_after=exc.retry_after,
+        connect=exc.connect,
+    )
 
 
 def connect(

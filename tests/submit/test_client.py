@@ -162,6 +162,7 @@ def test_transient_errors_give_up_after_max_retries() -> None:
     with pytest.raises(TransientError) as info:
         asyncio.run(run())
     assert info.value.status == 500 and info.value.code == "InternalError"
+    assert str(info.value).endswith("(gave up after 3 retries)")
     assert attempts == 4
     assert len(sleep.calls) == 3
     for n, delay in enumerate(sleep.calls):  # full jitter: uniform in [0, base * 2**n]
@@ -268,3 +269,23 @@ def test_a_synchronous_transport_is_accepted() -> None:
             return (await client.get_job("j")).body
 
     assert asyncio.run(run()) == {"id": "j", "seen": "/jobs/j"}
+
+
+def test_a_read_that_keeps_failing_says_it_was_retried(
+    emulator_factory: EmulatorFactory,
+) -> None:
+    """What `status` prints when the service never answers well: the error, and that it was
+    not the first try."""
+    server = emulator_factory(internal=1.0, operations=frozenset({"getjob"}))
+    policy = RetryPolicy(max_retries=2, sleep=FakeSleep(), rng=random.Random(1))
+
+    async def run() -> None:
+        async with BatchClient(
+            server.endpoint, SharedKeyAuth(DEV_ACCOUNT, DEV_KEY), retry=policy
+        ) as client:
+            await client.get_job("j")
+
+    with pytest.raises(TransientError) as info:
+        asyncio.run(run())
+    assert info.value.status == 500
+    assert "(gave up after 2 retries)" in str(info.value)
