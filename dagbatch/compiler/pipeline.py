@@ -55,6 +55,7 @@ from dagbatch.limits import (
     ApiVersion,
 )
 from dagbatch.plan import Batch
+from dagbatch.wireshape import task_shape
 
 #: The compiler's passes, in the order ``compile_graph`` runs them (the README's "How compile
 #: works" lists the same names).
@@ -183,9 +184,9 @@ def _sas_tokens(
             task_id=holders[0] if holders else None,
             hint="do not commit or share the plan directory; prefer "
             + (
-                "short-lived tokens"  # 2017-09-01.6.0 has no identityReference [spec-2017]
-                if api_version == "2017-09-01.6.0"
-                else "managed identities (identity_reference) or short-lived tokens"
+                "managed identities (identity_reference) or short-lived tokens"
+                if "identityReference" in (task_shape(api_version)["resourceFiles"] or {})
+                else "short-lived tokens"  # the version has no identityReference [spec-2017]
             ),
         )
     ]

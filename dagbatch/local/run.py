@@ -257,25 +257,30 @@ def _check_what_if_ids(exit_codes: Mapping[str, Any], task_ids: list[str]) -> No
     unknown = [t for t in exit_codes if t.lower() not in known]
     if not unknown:
         return
+    candidates = list(known)
     hints = []
-    for task_id in unknown:
-        close = difflib.get_close_matches(task_id.lower(), list(known), n=1, cutoff=0.75)
+    for task_id in unknown[:10]:  # the ones named (difflib over a big plan's ids is slow)
+        close = difflib.get_close_matches(task_id.lower(), candidates, n=1, cutoff=0.75)
         hints.append(f"{task_id!r}" + (f" (did you mean {known[close[0]]!r}?)" if close else ""))
     raise ConfigError(
         f"--fail / --exit-codes name {len(unknown)} task(s) the plan does not hold: "
-        + ", ".join(hints[:10])
-        + (f" and {len(hints) - 10} more" if len(hints) > 10 else "")
+        + ", ".join(hints)
+        + (f" and {len(unknown) - 10} more" if len(unknown) > 10 else "")
     )
 
 
-def _plan_source(source: str, workdir: Path | None) -> tuple[LoadedPlan, str, Path]:
+def _plan_source(
+    source: str, workdir: Path | None, what_if: Mapping[str, Any]
+) -> tuple[LoadedPlan, str, Path]:
     """(the plan, read and checked; job id; run directory), compiling ``source`` first if it
-    is a workflow."""
+    is a workflow. The what-if ids are checked against the plan before the run directory (a
+    previous run's) is replaced."""
     from dagbatch.plan import load_plan
 
     path = Path(source)
     if path.is_dir():
         plan = load_plan(path)
+        _check_what_if_ids(what_if, [t for b in plan.batches for t in b.task_ids])
         job_id = plan.manifest.jobId or "local"
         run_dir = workdir or Path(".dagbatch") / job_id / "run"
         _prepare_dir(run_dir)
@@ -290,6 +295,7 @@ def _plan_source(source: str, workdir: Path | None) -> tuple[LoadedPlan, str, Pa
     if not file.is_file():
         raise PlanError(f"no such workflow file: {file}")
     compiled = compile_graph(load_workflow(source).graph, CompileOptions())
+    _check_what_if_ids(what_if, [t for b in compiled.batches for t in b.task_ids])
     job_id = compiled.job_id or "local"
     run_dir = workdir or Path(".dagbatch") / job_id / "run"
     _prepare_dir(run_dir)
@@ -319,10 +325,9 @@ def run_local(
     if options.slots is not None and options.slots < 1:
         raise ConfigError("--slots must be at least 1")
     started = time.monotonic()
-    plan, job_id, run_dir = _plan_source(source, options.workdir)
+    plan, job_id, run_dir = _plan_source(source, options.workdir, options.exit_codes)
     plan_dir = plan.directory
     plan_tasks = [t for b in plan.batches for t in b.tasks]
-    _check_what_if_ids(options.exit_codes, [tid for b in plan.batches for tid in b.task_ids])
     node_root = None if options.simulate else (run_dir / "node").resolve()
     runner: Runner
     simulated: frozenset[str] | None

@@ -363,6 +363,8 @@ class Journal:
         except OSError as exc:
             raise self._write_error(exc) from exc
         self._written += 1
+        if record["t"] != "run":
+            self._promised = True
 
     def _write_error(self, exc: OSError) -> JournalWriteError:
         return JournalWriteError(
@@ -372,7 +374,6 @@ class Journal:
 
     def sending(self, batch: int, ids: Iterable[str]) -> None:
         """Record an attempt before its request goes out (flushed, not fsync'ed)."""
-        self._promised = True
         self._write({"t": "send", "b": batch, "ids": list(ids)})
 
     def confirmed(self, ids: Iterable[str]) -> None:
@@ -380,16 +381,13 @@ class Journal:
         confirmed."""
         ids = list(ids)
         if ids:
-            self._promised = True
             self._write({"t": "ok", "ids": ids})
 
     def failed(self, task_id: str, code: str, message: str) -> None:
-        self._promised = True
         self._write({"t": "fail", "id": task_id, "code": code, "msg": message})
 
     def job_event(self, event: str, **details: str) -> None:
         """Record a job-level step (``created`` with its ``creationTime``, ``terminatejob``)."""
-        self._promised = True
         self._write({"t": "job", "event": event, **details})
         self.sync()
 

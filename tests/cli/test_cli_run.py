@@ -102,6 +102,12 @@ def test_a_what_if_id_the_plan_does_not_hold_is_a_usage_error(tmp_path: Path) ->
     codes = tmp_path / "codes.json"
     codes.write_text(json.dumps({"evaluat": 3, "TRAIN": 2}))
     work = tmp_path / "w"
+    # A previous run's directory: the refusal comes before it is replaced.
+    code, stdout, stderr = run(
+        str(ROOT / "examples" / "pipeline.py"), "--simulate", "--workdir", str(work), "-q"
+    )
+    assert code == 0, stdout + stderr
+    before = {p: p.stat().st_mtime_ns for p in work.rglob("*")}
     code, _, stderr = run(
         str(ROOT / "examples" / "pipeline.py"),
         "--simulate",
@@ -113,9 +119,17 @@ def test_a_what_if_id_the_plan_does_not_hold_is_a_usage_error(tmp_path: Path) ->
         str(work),
     )
     assert code == 2, stderr
+    assert {p: p.stat().st_mtime_ns for p in work.rglob("*")} == before  # untouched
     assert "2 task(s) the plan does not hold" in stderr
     assert "'evaluat' (did you mean 'evaluate'?)" in stderr and "'nosuch'" in stderr
     assert "TRAIN" not in stderr  # train, in other case: a task of the plan
+    # Many unknown ids: ten named, the rest counted.
+    many = [arg for n in range(12) for arg in ("--fail", f"nosuch{n}")]
+    code, _, stderr = run(
+        str(ROOT / "examples" / "pipeline.py"), "--simulate", *many, "--workdir", str(work)
+    )
+    assert code == 2 and "12 task(s) the plan does not hold" in stderr
+    assert "'nosuch9'" in stderr and "'nosuch10'" not in stderr and "and 2 more" in stderr
     # The same ids spelt right: the what-if runs.
     codes.write_text(json.dumps({"evaluate": 3, "TRAIN": 2}))
     code, stdout, stderr = run(

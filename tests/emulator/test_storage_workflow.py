@@ -211,6 +211,7 @@ def test_the_readme_storage_example_runs(azurite: AzuriteServer, tmp_path: Path)
     ran = subprocess.run(
         [sys.executable, "-m", "dagbatch", "run", str(plan)],
         env=env,
+        cwd=tmp_path,  # its run directory, .dagbatch/, goes here, not into the checkout
         capture_output=True,
         text=True,
         timeout=300,
