@@ -48,6 +48,14 @@ def test_the_readme_lists_the_compiler_passes_in_code_order() -> None:
     assert listed == [(fn.__name__, fn.__module__.rsplit(".", 1)[1] + ".py") for fn in PASSES]
 
 
+def test_the_readme_lists_every_exit_code_and_no_other() -> None:
+    from dagbatch.cli.exit_codes import ExitCode
+
+    table = README.split("## Exit codes", 1)[1].split("\n## ", 1)[0]
+    listed = [int(line.split("|")[1]) for line in table.splitlines() if line[2:3].isdigit()]
+    assert listed == sorted(code.value for code in ExitCode)
+
+
 def test_the_quick_start_what_if_prints_what_the_readme_shows(tmp_path: Path) -> None:
     block = README.split("--simulate --fail 17\n```", 1)[1].split("```", 2)[1]
     shown = [line.rstrip() for line in block.strip().splitlines()]

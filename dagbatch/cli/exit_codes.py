@@ -36,6 +36,10 @@ class ExitCode(enum.IntEnum):
     TERMINATED = 7  # the job was terminated (by a task's jobAction, a user or a time limit)
     REFUSED = 8  # Batch cannot do what was asked to this job as it is (the fix is printed)
     INTERRUPTED = 130  # Ctrl-C; run again (with --resume) to continue
+    #: Standard output was closed by its reader before the command had written it all
+    #: (``dagbatch status --json | head``): the code a shell gives any tool ended by SIGPIPE
+    #: (128 + 13).
+    OUTPUT_CLOSED = 141
 
 
 def exit_code_of(exc: BaseException) -> ExitCode:

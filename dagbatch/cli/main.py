@@ -5,10 +5,56 @@ Exit codes are defined once, in ``dagbatch.cli.exit_codes``.
 
 from __future__ import annotations
 
+import os
+import select
+import sys
+from typing import Any
+
 import click
 
+from dagbatch.cli.exit_codes import ExitCode
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+
+def _stdout_closed() -> bool:
+    """Whether standard output's reader has gone (a pipe's read end closed: Linux and macOS
+    report POLLERR on the write end). Tells a ``| head`` that stopped reading from a broken
+    connection to the service, which raises the same ``BrokenPipeError``."""
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):
+        return False
+    if not hasattr(select, "poll"):
+        return True  # no way to ask (Windows): take it as the output
+    poller = select.poll()
+    poller.register(fd, select.POLLOUT)
+    return any(mask & (select.POLLERR | select.POLLHUP) for _, mask in poller.poll(0))
+
+
+class _Commands(click.Group):
+    """The command group; a reader that closes standard output early (``| head``) ends the
+    command quietly with ``ExitCode.OUTPUT_CLOSED``, where click would exit 1 (the code of an
+    invalid workflow) or Python would print a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            try:
+                return super().invoke(ctx)
+            finally:
+                # Written out here, while a closed pipe can still be told apart; otherwise
+                # the interpreter's last flush would fail after the exit code was chosen.
+                if sys.stdout is not None:
+                    sys.stdout.flush()
+        except BrokenPipeError:
+            if not _stdout_closed():
+                raise
+            # Nothing more can reach the reader; later writes and the final flush go nowhere.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            os.close(devnull)
+            sys.exit(ExitCode.OUTPUT_CLOSED)
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="dagbatch")
 def main() -> None:
     """Compile networkx workflows into Azure Batch requests, submit them exactly once, try

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -311,3 +312,39 @@ def test_a_command_runs_with_full_collections_rarer_and_restores_the_setting(
     assert code == 0, out
     assert seen == [(before[0], before[1], FULL_COLLECTION_EVERY)]
     assert gc.get_threshold() == before
+
+
+def test_a_reader_that_stops_early_ends_the_command_quietly_with_141() -> None:
+    # `dagbatch compile ... --format jsonl | head -c 100`: the reader goes after 100 bytes
+    # of about a megabyte. The command must neither print a traceback nor claim exit 1 (an
+    # invalid workflow), but end as a shell reports any tool cut off by SIGPIPE.
+    wide = str(ROOT / "examples" / "wide_fanin.py")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dagbatch", "compile", wide, "--format", "jsonl"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    first = proc.stdout.read(100)
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    proc.stderr.close()
+    assert proc.wait(timeout=120) == 141, err
+    assert first.startswith(b"{")
+    assert "Traceback" not in err and "BrokenPipe" not in err
+    assert "barriers-inserted" in err  # the warnings still reached stderr
+
+
+def test_stdout_closed_tells_a_gone_reader_from_an_open_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from dagbatch.cli.main import _stdout_closed
+
+    read_end, write_end = os.pipe()
+    with os.fdopen(write_end, "w") as out:
+        monkeypatch.setattr(sys, "stdout", out)
+        try:
+            assert not _stdout_closed()  # a reader is there: a broken pipe is not ours
+        finally:
+            os.close(read_end)
+        assert _stdout_closed()
