@@ -193,20 +193,35 @@ def partition(
     plain = [not (b or f) for b, f in zip(view.barrier, frozen, strict=True)]
     chained = fold_chains(classes, view.parents, _class_flags(classes, plain))
     chained_count = max(chained) + 1
-    notes.append(
-        f"{count:,} groups by level, over the cap of {max_nodes}: chains folded into one node "
-        f"each ({chained_count:,} groups)"
-    )
+    if chained_count < count:
+        notes.append(
+            f"{count:,} groups by level, over the cap of {max_nodes}: chains folded into one "
+            f"node each ({chained_count:,} groups)"
+        )
+    else:
+        notes.append(f"{count:,} groups by level, over the cap of {max_nodes}")
     if chained_count <= max_nodes:
         return chained, notes
-    top = max(levels) + 1
-    per_band = math.ceil(top / max(1, max_nodes // 2))
-    notes.append(
-        f"still over the cap: levels drawn in bands of {per_band:,} "
-        f"({math.ceil(top / per_band):,} bands, barriers apart)"
-    )
+    per_band = band_width(levels, view.barrier, max_nodes)
     banded = _renumber([(lv // per_band, b) for lv, b in zip(levels, view.barrier, strict=True)])
+    bands = math.ceil((max(levels) + 1) / per_band)
+    notes.append(
+        f"levels drawn in bands of {per_band:,} ({bands:,} band{'s' * (bands != 1)}"
+        + (", barriers apart)" if any(view.barrier) else ")")
+    )
     return banded, notes
+
+
+def band_width(levels: list[int], barrier: list[bool], max_nodes: int) -> int:
+    """The fewest levels a band must span for the bands to draw at most ``max_nodes`` nodes
+    (a band's barriers are a node apart from its other tasks): ``max_nodes`` bands when that
+    fits, else half as many, which always fits."""
+    top = max(levels) + 1
+    pairs = set(zip(levels, barrier, strict=True))
+    narrow = math.ceil(top / max_nodes)
+    if len({(lv // narrow, b) for lv, b in pairs}) <= max_nodes:
+        return narrow
+    return math.ceil(top / max(1, max_nodes // 2))
 
 
 # --------------------------------------------------------------------------- naming

@@ -26,10 +26,14 @@ def picture_of(graph: nx.DiGraph, **kw: object) -> Picture:
     return fold_plan(view_of(graph), **kw)  # type: ignore[arg-type]
 
 
+def example_graph(name: str) -> nx.DiGraph:
+    """The graph of examples/NAME.py."""
+    return load_workflow(EXAMPLES / f"{name}.py").graph
+
+
 def example_picture(name: str, options: CompileOptions | None = None) -> Picture:
     """The folded picture of examples/NAME.py."""
-    graph = load_workflow(EXAMPLES / f"{name}.py").graph
-    return fold_plan(view_of(graph, options))
+    return fold_plan(view_of(example_graph(name), options))
 
 
 def shape(picture: Picture) -> tuple[list[str], list[tuple[str, str, str, str]]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import networkx as nx
 import pytest
-from show_helpers import example_picture, picture_of, shape, view_of
+from show_helpers import example_graph, example_picture, picture_of, shape, view_of
 
 from bench import workloads
 from dagbatch.compiler.pipeline import CompileOptions
@@ -132,12 +132,21 @@ def test_node_cap_is_respected_and_noted() -> None:
                 g.add_edge(p, tid)
         prev = row
     deep = picture_of(g, max_nodes=10)
-    assert len(deep.nodes) <= 10
+    assert len(deep.nodes) == 10  # bands of 4 levels: the cap used, not half of it
     assert any("bands" in note for note in deep.notes)
     assert sum(n.count for n in deep.nodes) == g.number_of_nodes()
     # Equal layers fold as a chain of groups instead.
     even = picture_of(workloads.layered(40, 50, fan_in=2, seed=1), max_nodes=10)
     assert [n.count for n in even.nodes] == [2_000]
+
+
+def test_a_cap_under_the_levels_bands_them_into_as_many_nodes_as_allowed() -> None:
+    # Map-reduce has 3 levels and no chain of groups to fold; a cap of 2 bands its levels
+    # by 2, which draws 2 nodes (not 1), and the notes do not claim any chain was folded.
+    picture = fold_plan(view_of(example_graph("mapreduce")), max_nodes=2)
+    assert [n.count for n in picture.nodes] == [10_001, 1]
+    assert not any("chains folded" in note for note in picture.notes)
+    assert "levels drawn in bands of 2 (2 bands)" in picture.notes
 
 
 def per_sample_chains(samples: int) -> nx.DiGraph:
