@@ -89,9 +89,10 @@ def print_report(report: object) -> None:
     click.echo("")
     click.echo(f"job {report.job_id}: {job.state}{reason}{by}")
     skipped = f", skipped {len(report.skipped)}" if report.skipped else ""
+    cut = f", cut off by the --timeout {len(report.cut_off)}" if report.cut_off else ""
     click.echo(
-        f"tasks {len(outcomes)}: succeeded {succeeded}, failed {len(report.failed)}{skipped}, "
-        f"never ran {len(report.never_ran)}; {report.elapsed:.1f} s{mode}"
+        f"tasks {len(outcomes)}: succeeded {succeeded}, failed {len(report.failed)}{skipped}"
+        f"{cut}, never ran {len(report.never_ran)}; {report.elapsed:.1f} s{mode}"
     )
     if report.timed_out:
         click.echo("the --timeout was reached: running tasks were terminated")
@@ -119,6 +120,8 @@ def print_report(report: object) -> None:
         elif o.reason is not None:
             ended = " (terminated at the end)" if strand is not None else ""
             detail = f"never ran{ended}: {o.reason.text()}"
+        elif o.task_id in report.cut_off:
+            detail = f"cut off by the --timeout ({st.failure_code})"
         elif st.failure_code and st.failure_code != "FailureExitCode":
             detail = f"{st.failure_code}: {st.failure_message}"
         else:

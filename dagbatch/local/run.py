@@ -107,6 +107,9 @@ class RunReport:
     terminated: Mapping[str, Strand] = field(default_factory=dict)
     #: The plan that ran (compiled into the run directory, or the one given).
     plan_dir: Path | None = None
+    #: Tasks that were running when the ``--timeout`` ended the run: terminated with the job,
+    #: cut off rather than failed.
+    cut_off: frozenset[str] = frozenset()
 
     def is_skipped(self, task_id: str) -> bool:
         """Terminated at the end because its parent succeeded (a failure handler not
@@ -120,7 +123,11 @@ class RunReport:
 
     @property
     def failed(self) -> list[TaskOutcome]:
-        return [o for o in self.outcomes if o.failed and o.task_id not in self.terminated]
+        return [
+            o
+            for o in self.outcomes
+            if o.failed and o.task_id not in self.terminated and o.task_id not in self.cut_off
+        ]
 
     @property
     def never_ran(self) -> list[TaskOutcome]:
@@ -197,6 +204,8 @@ class RunReport:
             }
             if st.failure_code:
                 entry["failure"] = {"code": st.failure_code, "message": st.failure_message}
+            if o.task_id in self.cut_off:
+                entry["endedByTimeout"] = True
             out = self.output_dir(o.task_id)
             if out is not None and st.ran:
                 entry["outputDir"] = str(out)
@@ -227,6 +236,7 @@ class RunReport:
                 "succeeded": sum(1 for o in self.outcomes if o.succeeded),
                 "failed": len(self.failed),
                 "skipped": len(self.skipped),
+                "endedByTimeout": len(self.cut_off),
                 "neverRan": len(self.never_ran),
             },
             "finish": None if self.finished is None else self.finished.to_dict(),
@@ -347,6 +357,7 @@ def run_local(
         real_runner = runner if isinstance(runner, RealRunner) else runner.real
         real_runner.account_url = server.endpoint
     timed_out = False
+    cut_off: frozenset[str] = frozenset()
     # The emulator serves in this process: the collector is tuned for its store as in the
     # emulator's own process (dagbatch.emulator.server.serve_forever).
     with server, gc_fewer_full():
@@ -384,6 +395,8 @@ def run_local(
                     snapshot = _snapshot(job, STATE_NAMES, now - started)
                     last = now
                 if not done and deadline is not None and now >= deadline:
+                    if job.graph is not None:
+                        cut_off = frozenset(job.task_ids[pos] for pos in job.graph.running)
                     engine.terminate_job(job, "RunTimeout")
                     timed_out = done = True
             if snapshot is not None and on_progress is not None:
@@ -438,6 +451,8 @@ def run_local(
             for o in outcomes
         ]
     outcomes = _slots_reasons(outcomes, plan_tasks, server.engine.slots)
+    if cut_off:
+        outcomes = _timeout_reasons(outcomes, cut_off)
     return RunReport(
         job_id=job_id,
         job=job_state,
@@ -451,6 +466,7 @@ def run_local(
         finished=finished,
         terminated=terminated,
         plan_dir=plan_dir,
+        cut_off=cut_off,
     )
 
 
@@ -516,6 +532,21 @@ def _slots_reasons(
             o = replace(o, reason=Reason("too-many-slots", detail=str(need)))
         out.append(o)
     return out
+
+
+def _timeout_reasons(outcomes: list[TaskOutcome], cut_off: frozenset[str]) -> list[TaskOutcome]:
+    """Tell the tasks held back by a parent the ``--timeout`` cut off: Batch's record says
+    that parent ended with the killed process's exit code (``TaskEnded``), which blocks its
+    dependents, but the run's timeout is what stopped it."""
+
+    def retold(reason: Reason) -> Reason:
+        if reason.kind == "blocked" and reason.parent in cut_off:
+            return Reason("cut-off", parent=reason.parent)
+        if reason.kind == "waiting" and reason.cause is not None:
+            return replace(reason, cause=retold(reason.cause))
+        return reason
+
+    return [o if o.reason is None else replace(o, reason=retold(o.reason)) for o in outcomes]
 
 
 def _snapshot(job: Any, names: tuple[str, ...], elapsed: float) -> Snapshot:

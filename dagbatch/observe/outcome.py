@@ -74,7 +74,9 @@ class Reason:
     (``parent`` is not a task of the job), ``job-ended`` (the job completed: ``job_reason``,
     ``by`` the task whose jobAction ended it, if any), ``job-disabled`` (``by`` likewise),
     ``not-started`` (nothing holds it back; it had not started yet), ``too-many-slots``
-    (its ``requiredSlots``, in ``detail``, exceed every node's: Batch never runs it).
+    (its ``requiredSlots``, in ``detail``, exceed every node's: Batch never runs it),
+    ``cut-off`` (`dagbatch run`: ``parent`` was still running when the run's ``--timeout``
+    ended it).
     """
 
     kind: str
@@ -103,6 +105,8 @@ class Reason:
         if self.kind == "job-disabled":
             by = f" by task {self.by} (jobAction disable)" if self.by else ""
             return f"the job is disabled{by}"
+        if self.kind == "cut-off":
+            return f"parent {self.parent} was still running when the --timeout ended the run"
         if self.kind == "too-many-slots":
             return f"it needs {self.detail} task slots, more than the node has: it never runs"
         return "not started yet"

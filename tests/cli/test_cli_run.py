@@ -218,7 +218,11 @@ def test_timeout_terminates_running_tasks(tmp_path: Path) -> None:
     pidfile = tmp_path / "pid"
     wf = write_workflow(
         tmp_path,
-        f"graph.add_node('slow', command_line=\"/bin/sh -c 'echo $$ > {pidfile}; sleep 60'\")\n",
+        f"graph.add_node('slow', command_line=\"/bin/sh -c 'echo $$ > {pidfile}; sleep 60'\")\n"
+        "graph.add_node('after', command_line='/bin/true')\n"
+        "graph.add_node('later', command_line='/bin/true')\n"
+        "graph.add_edge('slow', 'after')\n"
+        "graph.add_edge('after', 'later')\n",
     )
     out = tmp_path / "r.json"
     started = time.monotonic()
@@ -227,9 +231,20 @@ def test_timeout_terminates_running_tasks(tmp_path: Path) -> None:
     )
     assert code == 6, stdout
     assert time.monotonic() - started < 20
-    _, tasks = report_of(out)
+    report, tasks = report_of(out)
     assert tasks["slow"]["state"] == "completed"
     assert tasks["slow"]["failure"]["code"] == "TaskEnded"
+    # Cut off by the timeout, not failed; its dependents are told so, not "exit code 137".
+    assert tasks["slow"]["endedByTimeout"] is True
+    assert report["counts"]["failed"] == 0 and report["counts"]["endedByTimeout"] == 1
+    assert tasks["after"]["neverRan"] == {
+        "kind": "cut-off",
+        "text": "parent slow was still running when the --timeout ended the run",
+        "parent": "slow",
+    }
+    assert tasks["later"]["neverRan"]["cause"]["kind"] == "cut-off"
+    assert "failed 0, cut off by the --timeout 1, never ran 2" in stdout
+    assert "cut off by the --timeout (TaskEnded)" in stdout
     pid = int(pidfile.read_text())
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
