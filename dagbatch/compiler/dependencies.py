@@ -33,7 +33,7 @@ from dagbatch.compiler.options import (
     OVER_LIMIT_STRATEGIES,
     OverLimit,
 )
-from dagbatch.compiler.ranges import Dependencies, RangeIndex, dependencies_of
+from dagbatch.compiler.ranges import NO_DEPS, Dependencies, RangeIndex, dependencies_of
 from dagbatch.compiler.spec import DEFAULT_INTENT, Intent, Props, WorkflowSpec, props_mapping
 from dagbatch.errors import Diagnostic
 from dagbatch.limits import MAX_DISPLAY_NAME_LENGTH
@@ -98,6 +98,7 @@ def plan_dependencies(
         spec.integer_like,
         spec.parent_ids,
         spec.integer_like_texts,
+        roots=spec.parent_counts.count(0),
     )
     over = _over_budget(ids, spec.parent_counts, deps, budget)
     if over and strategy == "error":
@@ -116,7 +117,7 @@ def plan_dependencies(
         return _planned(spec, ids, props, deps, id_map), diags
     if over and strategy == "renumber":
         ids, props, id_map = _renumbered(spec)
-        deps = _all_dependencies(ids, spec.preds, budget)
+        deps = _all_dependencies(ids, spec.preds, budget, roots=spec.parent_counts.count(0))
         over = _over_budget(ids, spec.parent_counts, deps, budget)
     if not over:
         return _planned(spec, ids, props, deps, id_map), []
@@ -164,29 +165,68 @@ def _all_dependencies(
     integer_like: Sequence[int] | None = None,
     parent_ids: Sequence[tuple[str, ...]] | None = None,
     integer_texts: Sequence[str] | None = None,
+    *,
+    roots: int = 0,
 ) -> list[Dependencies]:
     """Each task's ``Dependencies``: its parents' ids, runs of integer ids as ranges.
 
     Built with C-level ``map`` calls for the tasks without integer parents (all of them in
     the common string-id case): a tuple of names and one named tuple per task, no Python
     call each. ``parent_ids``, if known, are the names of ``preds``; ``integer_texts`` the
-    ids of ``integer_like``."""
+    ids of ``integer_like``; ``roots`` the number of tasks without parents."""
     index = RangeIndex.build(ids, integer_like, integer_texts)
+    if _parents_shared(preds):
+        return _shared_dependencies(ids, preds, budget, index)
     # (A list's __getitem__ is a quicker call than a tuple's: a copy of the ids pays off.)
     names: Iterable[tuple[str, ...]] = (
         map(tuple, map(map, repeat(list(ids).__getitem__), preds))
         if parent_ids is None
         else parent_ids
     )
-    deps: list[Dependencies] = list(
-        map(_new_dependencies, repeat(Dependencies), zip(names, repeat(())))
-    )
+    deps: list[Dependencies]
+    if roots * 5 >= len(preds):
+        # A fifth or more of the tasks have no parent (a fan-in's parts): they share one
+        # value, where a named tuple made for each would cost more than the Python loop.
+        deps = [_new_dependencies(Dependencies, (n, ())) if n else NO_DEPS for n in names]
+    else:
+        deps = list(map(_new_dependencies, repeat(Dependencies), zip(names, repeat(()))))
     if index.intable:
         # The tasks with a parent a range may select, in one C-level scan.
         mixed = compress(range(len(preds)), map(not_, map(index.intable.isdisjoint, preds)))
         for i in mixed:
             deps[i] = dependencies_of(preds[i], ids, index, budget)
     return deps
+
+
+#: Tasks looked at to tell whether many tasks have the very same parents.
+_SAMPLE = 1024
+
+
+def _parents_shared(preds: Sequence[Sequence[int]]) -> bool:
+    """Whether tasks commonly have the very same parents (a sweep's shards all depend on one
+    task), judged on up to ``_SAMPLE`` tasks spread over the graph: at most one distinct
+    parent tuple in two."""
+    sample = preds[:: max(1, len(preds) // _SAMPLE)]
+    return len(sample) >= 2 * len(set(sample))
+
+
+def _shared_dependencies(
+    ids: Sequence[str], preds: Sequence[Sequence[int]], budget: int, index: RangeIndex
+) -> list[Dependencies]:
+    """``_all_dependencies`` when tasks share their parents: one ``Dependencies`` for each
+    distinct parent tuple, shared by the tasks that have it (hashing a task's parents costs
+    less than naming them and building its value)."""
+    name = list(ids).__getitem__
+    intable = index.intable
+    table: dict[Sequence[int], Dependencies] = {}
+    for parents in dict.fromkeys(preds):
+        if not parents:
+            table[parents] = NO_DEPS
+        elif intable and not intable.isdisjoint(parents):
+            table[parents] = dependencies_of(parents, ids, index, budget)
+        else:
+            table[parents] = _new_dependencies(Dependencies, (tuple(map(name, parents)), ()))
+    return list(map(table.__getitem__, preds))
 
 
 #: ``tuple.__new__``: makes a named tuple from a pair without calling its Python ``__new__``.

@@ -47,19 +47,35 @@ def task_objects(
     than visiting them in topological order. The objects take a few hundred bytes a task
     next to the graph's kilobyte or so; batching serializes them a request at a time.
     """
-    # A loop that adds ``dependsOn`` to the new dict: ``{"id": tid, **p, "dependsOn": x}``
-    # would build a second dict for the trailing key and merge it.
+    # A command-line-only task's object is one dict display: adding ``dependsOn`` afterwards
+    # grows the dict (and ``{"id": tid, **p, "dependsOn": x}`` would build a second dict for
+    # the trailing key and merge it, so other tasks get it added). Tasks that share their
+    # parents share one ``Dependencies`` (``plan_dependencies``), and then one ``dependsOn``
+    # dict: a sweep's shards, one after another, need one dict, not one each.
     objects: list[dict[str, Any]] = []
     append = objects.append
-    for tid, p, (task_ids, ranges) in zip(ids, props, deps, strict=True):
-        obj: dict[str, Any] = (
-            {"id": tid, "commandLine": p} if isinstance(p, str) else {"id": tid, **p}
-        )
-        if ranges:
-            obj["dependsOn"] = depends_on_wire(Dependencies(task_ids, ranges))
-        elif task_ids:
-            obj["dependsOn"] = {"taskIds": task_ids}  # orjson writes tuples as arrays
-        append(obj)
+    last: Dependencies | None = None
+    wire: dict[str, Any] | None = None
+    for tid, p, d in zip(ids, props, deps, strict=True):
+        if d is not last:
+            last = d
+            task_ids, ranges = d
+            if ranges:
+                wire = depends_on_wire(d)
+            elif task_ids:
+                wire = {"taskIds": task_ids}  # orjson writes tuples as arrays
+            else:
+                wire = None
+        if isinstance(p, str):
+            if wire is None:
+                append({"id": tid, "commandLine": p})
+            else:
+                append({"id": tid, "commandLine": p, "dependsOn": wire})
+        else:
+            obj = {"id": tid, **p}
+            if wire is not None:
+                obj["dependsOn"] = wire
+            append(obj)
     for i, ec in exits.items():
         objects[i]["exitConditions"] = ec
     return objects

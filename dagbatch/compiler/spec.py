@@ -453,7 +453,13 @@ def normalize(
         pred_maps = list(adj_pred.values())
     else:
         pred_maps = list(map(adj_pred.__getitem__, node_keys))
-    preds: list[tuple[int, ...]] = list(map(tuple, map(map, repeat(get), pred_maps)))
+    counts = list(map(len, pred_maps))
+    if counts.count(0) * 5 >= len(counts):
+        # Tasks without parents (a fan-in's parts) are a fifth or more: a map object made
+        # and run for each of them would cost more than looking at each map in Python.
+        preds: list[tuple[int, ...]] = [tuple(map(get, m)) if m else () for m in pred_maps]
+    else:
+        preds = list(map(tuple, map(map, repeat(get), pred_maps)))
     # Str keys are the ids: the parents' ids are the keys of the parent maps, copied in order
     # without looking each one up (plan_dependencies needs them for taskIds).
     parent_ids = list(map(tuple, pred_maps)) if str_keys else None
@@ -474,6 +480,7 @@ def normalize(
     self_loops = [i for i in unusual if node_keys[i] in pred_maps[i]]
     for vi in self_loops:
         preds[vi] = tuple(u for u in preds[vi] if u != vi)
+        counts[vi] = len(preds[vi])
         if parent_ids is not None:
             parent_ids[vi] = tuple(map(ids.__getitem__, preds[vi]))
     with_data = [i for i in unusual if any(pred_maps[i].values())]
@@ -550,4 +557,5 @@ def normalize(
         job=job,
         parent_ids=None if parent_ids is None else tuple(parent_ids),
     )
+    spec.__dict__["parent_counts"] = counts  # counted above: the cached property, filled in
     return spec, diags
