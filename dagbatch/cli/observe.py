@@ -8,6 +8,7 @@ where Batch cannot do it; 2 usage, 3 service errors.
 from __future__ import annotations
 
 import asyncio
+import shlex
 import sys
 import time
 from collections.abc import Callable, Coroutine
@@ -105,7 +106,13 @@ def _run(
 
 
 def _target(plan_dir: Path | None, job_id: str | None) -> str:
-    return str(plan_dir) if plan_dir is not None else f"--job-id {job_id}"
+    """The arguments that name this job again in a command the output suggests: the plan
+    directory and the --job-id the user gave (another job than plan.json's, perhaps), so the
+    suggested command acts on the same job."""
+    parts = [] if plan_dir is None else [shlex.quote(str(plan_dir))]
+    if job_id is not None:
+        parts.append(f"--job-id {shlex.quote(job_id)}")
+    return " ".join(parts)
 
 
 @click.command("status")

@@ -130,6 +130,13 @@ def test_failed_task_strands_its_chain_then_rerun_completes_the_job(
     text = CliRunner().invoke(main, ["status", str(plan)], env=_env(server))
     assert "load waits on transform, which exited 2" in text.output
     assert "stderr | input not ready" in text.output
+    # A job named with --job-id: the commands the output suggests name it too, or they would
+    # act on plan.json's job.
+    named = CliRunner().invoke(
+        main, ["status", str(plan), "--job-id", "pipeline"], env=_env(server)
+    )
+    assert f"`dagbatch finish {plan} --job-id pipeline`" in named.output
+    assert f"`dagbatch rerun {plan} --job-id pipeline --failed`" in named.output
 
     # Without the plan: the tasks' own definitions, read from the service.
     bare = status(job_id="pipeline", client=_client(server))
