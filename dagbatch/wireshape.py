@@ -209,6 +209,31 @@ def _options_for_code(conditions: Mapping[str, Any], code: int) -> Mapping[str, 
     return None
 
 
+#: failureInfo code of a task whose process exited with a non-zero code, and nothing else
+#: went wrong [BATCH_FACTS 1].
+EXIT_CODE_FAILURE = "FailureExitCode"
+
+
+def counts_as_success(
+    conditions: Mapping[str, Any] | None, code: int | None, failure_code: str | None
+) -> bool:
+    """Whether an ending Batch records as a failure is one the task's ``exitConditions``
+    accept as a success: its process exited with a non-zero ``code`` (and nothing else went
+    wrong) that ``exitCodes`` or ``exitCodeRanges`` list with ``dependencyAction: satisfy``
+    and no job action. That is how a workflow's ``satisfy_exit_codes`` ("non-zero codes that
+    count as success") reach Batch, which still records the task's result as ``failure``
+    [BATCH_FACTS 1, run-time rules 5]. A failure satisfied only through ``default`` (a task
+    whose dependents run whatever it does) stays a failure."""
+    if not code or failure_code not in (None, EXIT_CODE_FAILURE) or not conditions:
+        return False
+    options = _options_for_code(conditions, code)
+    return (
+        options is not None
+        and str(options.get("dependencyAction", "")).lower() == "satisfy"
+        and str(options.get("jobAction") or "none").lower() == "none"
+    )
+
+
 def exit_actions(
     conditions: Mapping[str, Any] | None, kind: str, code: int | None, ok: bool
 ) -> tuple[str, str]:

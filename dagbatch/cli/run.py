@@ -127,6 +127,10 @@ def print_report(report: object) -> None:
         else:
             out = report.output_dir(o.task_id)
             detail = _shown(out) if out is not None and st.ran else ""
+            if o.satisfied:
+                detail = f"exit code {st.exit_code} counts as success" + (
+                    f": {detail}" if detail else ""
+                )
         click.echo(
             f"{o.task_id:<24} {st.state:<10} {code:>5} {_duration(st.start, st.end):>8}  {detail}"
         )

@@ -25,7 +25,7 @@ from typing import Any, NamedTuple
 from dagbatch.gcpause import gc_paused
 from dagbatch.observe.model import TASK_STATES, Definitions, FailureInfo, TaskRecord
 from dagbatch.observe.stranded import analyse, integer_id
-from dagbatch.wireshape import exit_actions
+from dagbatch.wireshape import counts_as_success, exit_actions
 
 
 class TaskStatus(NamedTuple):
@@ -124,20 +124,29 @@ class Reason:
 
 @dataclass(frozen=True)
 class TaskOutcome:
-    """One task's state, exit code and, when it never ran, why."""
+    """One task's state, exit code and, when it never ran, why. ``satisfied``: Batch
+    records it as failed, but its exit code is one its ``exitConditions`` count as a success
+    (``satisfy_exit_codes``; ``wireshape.counts_as_success``)."""
 
     task_id: str
     status: TaskStatus
     reason: Reason | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    satisfied: bool = False
 
     @property
     def succeeded(self) -> bool:
-        return self.status.state == "completed" and self.status.result == "success"
+        return self.status.state == "completed" and (
+            self.status.result == "success" or self.satisfied
+        )
 
     @property
     def failed(self) -> bool:
-        return self.status.state == "completed" and self.status.result == "failure"
+        return (
+            self.status.state == "completed"
+            and self.status.result == "failure"
+            and not self.satisfied
+        )
 
 
 def _camel(name: str) -> str:
@@ -280,6 +289,11 @@ def _explain_outcome(
     outcomes = []
     for tid in tasks:
         st = status(tid)
+        if st.result == "failure" and counts_as_success(
+            tasks[tid].get("exitConditions"), st.exit_code, st.failure_code
+        ):
+            outcomes.append(TaskOutcome(tid, st, satisfied=True))
+            continue
         # A task that ran, or is no longer active, has no reason to give (``_why``'s first
         # test, made here without the memo and two calls per task).
         outcomes.append(TaskOutcome(tid, st, None if st.ran or st.state != "active" else why(tid)))

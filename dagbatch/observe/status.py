@@ -40,6 +40,7 @@ from dagbatch.observe.stranded import (
     missing_of,
     resolve_exit,
     strand_of,
+    succeeded_by_exit_code,
 )
 from dagbatch.plan import PLAN_FILE, LoadedPlan, PlanManifest, load_plan
 from dagbatch.servicetime import parse_service_time
@@ -143,9 +144,9 @@ def build_status(view: WorkflowView, snap: Snapshot) -> tuple[JobStatus, Analysi
             # Terminated while it waited, and what it waited on does not block it now (e.g.
             # a failure handler whose parent was terminated after it): it never ran.
             outcome = "cancelled"
-        elif rec.failed:
+        elif rec.failed and not succeeded_by_exit_code(view.definitions.get(tid), rec):
             outcome = "failed"
-        else:
+        else:  # a success, or an exit code its exitConditions count as one
             outcome = "succeeded"
         if outcome == "running":
             seconds = (snap.at - rec.start_time).total_seconds() if rec.start_time else None

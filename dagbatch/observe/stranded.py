@@ -37,7 +37,7 @@ from dagbatch.observe.model import (
     TaskDefinition,
     TaskRecord,
 )
-from dagbatch.wireshape import exit_actions
+from dagbatch.wireshape import counts_as_success, exit_actions
 
 BATCH_DEFAULT = "batch-default"
 
@@ -109,6 +109,20 @@ def resolve_exit(exit_conditions: Mapping[str, Any] | None, record: TaskRecord) 
         condition=condition,
         dependency_action="satisfy" if dependency.lower() == "satisfy" else "block",
         job_action=job.lower(),
+    )
+
+
+def succeeded_by_exit_code(definition: TaskDefinition | None, record: TaskRecord) -> bool:
+    """A task Batch records as failed whose non-zero exit code its ``exitConditions`` count
+    as a success (``satisfy_exit_codes``: ``wireshape.counts_as_success``)."""
+    return (
+        definition is not None
+        and record.state == "completed"
+        and counts_as_success(
+            definition.exit_conditions,
+            record.exit_code,
+            record.failure.code if record.failure else None,
+        )
     )
 
 

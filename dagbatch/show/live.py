@@ -13,7 +13,7 @@ from collections.abc import Mapping
 
 from dagbatch.observe.model import Dependencies, TaskDefinition, TaskRecord
 from dagbatch.observe.service import JobService
-from dagbatch.observe.stranded import analyse
+from dagbatch.observe.stranded import analyse, succeeded_by_exit_code
 from dagbatch.show.model import PlanView, TaskState
 from dagbatch.submit.client import BatchClient
 
@@ -29,12 +29,19 @@ def definitions_of(view: PlanView) -> dict[str, TaskDefinition]:
     }
 
 
-def state_of(record: TaskRecord, *, never_runs: bool = False, skipped: bool = False) -> TaskState:
-    """The ``TaskState`` drawn for a task the service describes by ``record``."""
+def state_of(
+    record: TaskRecord,
+    *,
+    never_runs: bool = False,
+    skipped: bool = False,
+    definition: TaskDefinition | None = None,
+) -> TaskState:
+    """The ``TaskState`` drawn for a task the service describes by ``record``: a success
+    when its exit code is one its ``exitConditions`` (``definition``) count as a success."""
     return TaskState(
         state=record.state,
         exit_code=record.exit_code,
-        result=record.result,
+        result="success" if succeeded_by_exit_code(definition, record) else record.result,
         never_runs=never_runs,
         skipped=skipped,
     )
@@ -44,7 +51,8 @@ def live_states(view: PlanView, records: Mapping[str, TaskRecord]) -> dict[str, 
     """Task id -> ``TaskState`` for every task the service holds: a task that can never run
     (waiting for ever, or terminated while it waited, e.g. by `dagbatch finish`) is
     ``never_runs``, and ``skipped`` too when what holds it back is a parent that succeeded."""
-    analysis = analyse(definitions_of(view), records)
+    definitions = definitions_of(view)
+    analysis = analyse(definitions, records)
     out: dict[str, TaskState] = {}
     for tid, rec in records.items():
         if tid in analysis.blocked:
@@ -52,7 +60,7 @@ def live_states(view: PlanView, records: Mapping[str, TaskRecord]) -> dict[str, 
             skipped = root is not None and not root.failed
             out[tid] = state_of(rec, never_runs=True, skipped=skipped)
         else:
-            out[tid] = state_of(rec)
+            out[tid] = state_of(rec, definition=definitions.get(tid))
     return out
 
 

@@ -95,6 +95,40 @@ def test_mapreduce_simulated_with_a_failing_shard(tmp_path: Path) -> None:
     assert tasks["17"]["exitCode"] == 1 and tasks["17"]["result"] == "failure"
 
 
+def test_an_exit_code_the_workflow_counts_as_success_is_not_a_failure(tmp_path: Path) -> None:
+    # pipeline.py: train has satisfy_exit_codes=[3] ("converged early": still fine). Batch
+    # records exit 3 as a failure; the run counts it as the success the workflow says it is.
+    out = tmp_path / "r.json"
+    code, stdout, _ = run(
+        str(ROOT / "examples" / "pipeline.py"),
+        "--simulate",
+        "--fail",
+        "train=3",
+        "--workdir",
+        str(tmp_path / "w"),
+        "--report",
+        str(out),
+    )
+    assert code == 0, stdout
+    assert "exit code 3 counts as success" in stdout
+    report, tasks = report_of(out)
+    assert report["verdict"] == "ok" and report["counts"]["failed"] == 0
+    assert tasks["train"]["result"] == "failure"  # Batch's own record, kept
+    assert tasks["train"]["countsAsSuccess"] is True
+    assert tasks["evaluate"]["ran"] and tasks["evaluate"]["result"] == "success"
+    # Any other non-zero code is still a failure.
+    code, _, _ = run(
+        str(ROOT / "examples" / "pipeline.py"),
+        "--simulate",
+        "--fail",
+        "train=4",
+        "--workdir",
+        str(tmp_path / "w"),
+        "-q",
+    )
+    assert code == 4
+
+
 def test_a_what_if_id_the_plan_does_not_hold_is_a_usage_error(tmp_path: Path) -> None:
     """A mistyped --fail or --exit-codes id would leave its task succeeding: the run would
     answer another question than the one asked. Refused before anything runs, every unknown

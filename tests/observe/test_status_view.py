@@ -126,6 +126,28 @@ def test_handler_skipped_then_terminated_counts_as_skipped_not_failed() -> None:
     assert s.outcomes["skipped"] == 1 and s.outcomes["failed"] == 0 and not s.failed
 
 
+def test_an_exit_code_the_task_counts_as_success_is_not_a_failure() -> None:
+    # satisfy_exit_codes=[3] (compiled to an exitCodes entry): Batch records exit 3 as a
+    # failure, the workflow counts it as a success, so the job is complete without failures
+    # and rerun --failed has nothing to do. A failure only 'default' satisfies stays one.
+    satisfy_3 = {"exitCodes": [{"code": 3, "exitOptions": {"dependencyAction": "satisfy"}}]}
+    v = view([d("train", ec=satisfy_3), d("evaluate", "train"), d("side", ec=satisfy_3)])
+    records = [
+        rec("train", "completed", 3, start=0),
+        rec("evaluate", "completed", 0, start=1),
+        rec("side", "completed", 4, start=0),
+    ]
+    s, _ = build_status(v, snap(records))
+    assert s.verdict == "complete"
+    assert s.outcomes["succeeded"] == 2 and [f.name for f in s.failed] == ["side"]
+    assert plan_rerun(v, snap(records), failed=True).reactivate == ("side",)
+    on_failure_satisfy = {"default": {"dependencyAction": "satisfy"}}
+    s, _ = build_status(
+        view([d("train", ec=on_failure_satisfy), d("evaluate", "train")]), snap(records[:2])
+    )
+    assert [f.name for f in s.failed] == ["train"]
+
+
 def test_barriers_are_folded_out_of_the_counts() -> None:
     defs = [d("a"), d("b"), d("dagbatch-barrier-z-1", "a", "b"), d("c", "dagbatch-barrier-z-1")]
     v = view(defs, barriers={"dagbatch-barrier-z-1": "c"})
