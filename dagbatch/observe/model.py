@@ -368,6 +368,7 @@ class JobStatus:
     not_in_job: tuple[str, ...]  # plan tasks the service does not list (names)
     service_counts: Mapping[str, int] = field(default_factory=dict)  # taskCounts as given
     elapsed: float | None = None  # seconds since the job was created
+    disabled_by: str | None = None  # the task whose jobAction disabled the job, when known
 
     @property
     def finishable(self) -> bool:
@@ -381,6 +382,7 @@ class JobStatus:
             "terminateReason": self.terminate_reason,
             "verdict": self.verdict,
             "terminatedBy": self.terminated_by,
+            "disabledBy": self.disabled_by,
             "total": self.total,
             "barriers": self.barriers,
             "states": dict(self.states),

@@ -45,11 +45,25 @@ def verdict_line(status: JobStatus, target: str) -> str:
         reason = status.terminate_reason or "unknown reason"
         by = f" by task {status.terminated_by}" if status.terminated_by else ""
         text = f"TERMINATED{by} ({reason})"
-    if status.verdict == "running" and status.job_state in ("disabled", "disabling"):
-        text += f"; but the job is {status.job_state}: no task starts until it is enabled"
+    disabled = status.job_state in ("disabled", "disabling")
+    by = f" by task {status.disabled_by} (jobAction disable)" if status.disabled_by else ""
+    if status.verdict == "running" and disabled:
+        text += f"; but the job is {status.job_state}{by}: no task starts until it is enabled"
     if status.verdict == "stuck":
+        enable = f"`az batch job enable --job-id {status.job_id}`"
+        if disabled and not status.stranded and not status.missing:
+            return (
+                f"job {status.job_id}: STUCK: the job is disabled{by}, so no task starts until "
+                f"it is enabled ({enable}, or the portal)"
+            )
+        if disabled:
+            text += f"; the job is disabled{by}: enable it ({enable}) once the cause is fixed"
         if status.missing and not status.stranded:
-            text += "; they wait on tasks the job does not hold"
+            text = text.replace(
+                "only tasks that can never run remain",
+                "the tasks left wait on tasks the job does not hold (was its submission cut "
+                f"short? `dagbatch submit {target} --resume` finishes it)",
+            )
         elif any(s.kind == "stranded" for s in status.stranded):
             text += (
                 f"; fix the cause and `dagbatch rerun {target} --failed`, "

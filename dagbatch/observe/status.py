@@ -119,6 +119,7 @@ def build_status(view: WorkflowView, snap: Snapshot) -> tuple[JobStatus, Analysi
     stranded: list[Strand] = []
     pending = False  # some task can still run or is running
     ordered = list(view.definitions) if view.planned else sorted(records, key=_id_order)
+    held = _held_by_missing(view.definitions, records, analysis) if analysis.missing else set()
     not_in_job = [view.name(t) for t in ordered if t not in records and t not in barriers]
     for tid in ordered:
         rec = records.get(tid)
@@ -135,7 +136,7 @@ def build_status(view: WorkflowView, snap: Snapshot) -> tuple[JobStatus, Analysi
                     stranded.append(strand)
             else:
                 outcome = "waiting"
-                if tid not in analysis.missing:
+                if tid not in held:
                     pending = True
         elif tid in analysis.blocked:  # completed without running: terminated while blocked
             kind = strand_of(analysis, tid, records, names=view.names, barriers=barriers).kind
@@ -182,13 +183,20 @@ def build_status(view: WorkflowView, snap: Snapshot) -> tuple[JobStatus, Analysi
     if job_state in ("completed", "terminating") and reason != "AllTasksComplete":
         verdict = "terminated"
         if reason == "TaskFailed":
-            terminated_by = _terminating_task(view, records, job)
+            terminated_by = _ending_task(view, records, job, "terminate")
     elif records and all(r.state == "completed" for r in records.values()):
         verdict = "complete"
-    elif pending or not records:
+    elif (pending and not (job_state == "disabled" and not running)) or not records:
         verdict = "running"
     else:
+        # Only tasks that can never run remain, or the job is disabled and nothing runs:
+        # nothing moves until someone acts.
         verdict = "stuck"
+    disabled_by = (
+        _ending_task(view, records, job, "disable")
+        if job_state in ("disabled", "disabling")
+        else None
+    )
     created = parse_service_time(job.get("creationTime"))
     status = JobStatus(
         job_id=view.job_id,
@@ -196,6 +204,7 @@ def build_status(view: WorkflowView, snap: Snapshot) -> tuple[JobStatus, Analysi
         terminate_reason=str(reason) if reason is not None else None,
         verdict=verdict,
         terminated_by=terminated_by,
+        disabled_by=disabled_by,
         total=sum(1 for t in records if t not in barriers),
         barriers=sum(1 for t in records if t in barriers),
         states=dict(states),
@@ -218,11 +227,49 @@ def _id_order(task_id: str) -> tuple[int, int, str]:
     return (0, int(task_id), "") if task_id.isdigit() else (1, 0, task_id)
 
 
-def _terminating_task(
-    view: WorkflowView, records: Mapping[str, TaskRecord], job: Mapping[str, Any]
+def _held_by_missing(
+    definitions: Mapping[str, TaskDefinition],
+    records: Mapping[str, TaskRecord],
+    analysis: Analysis,
+) -> set[str]:
+    """The active tasks that wait on a task the job does not hold, directly
+    (``analysis.missing``) or through a parent that does: none of them can start until
+    that task is added. Repeated until nothing is added (one pass when the tasks come
+    parents first, as a plan's do)."""
+    held = set(analysis.missing)
+    folded = {t.lower() for t in held}
+    numbers = {int(t) for t in held if t.isascii() and t.isdigit()}  # what a range selects
+    waiting = [
+        t
+        for t, r in records.items()
+        if r.state == "active" and t not in held and t not in analysis.blocked
+    ]
+    grew = True
+    while grew:
+        grew = False
+        for tid in waiting:
+            if tid in held:
+                continue
+            d = definitions.get(tid)
+            if d is None:
+                continue
+            if any(p.lower() in folded for p in d.depends_on.task_ids) or any(
+                a <= n <= b for a, b in d.depends_on.ranges for n in numbers
+            ):
+                held.add(tid)
+                folded.add(tid.lower())
+                if tid.isascii() and tid.isdigit():
+                    numbers.add(int(tid))
+                grew = True
+    return held
+
+
+def _ending_task(
+    view: WorkflowView, records: Mapping[str, TaskRecord], job: Mapping[str, Any], action: str
 ) -> str | None:
-    """The task whose ending's ``jobAction`` is ``terminate`` (the job's onTaskFailure being
-    ``performexitoptionsjobaction`` [BATCH_FACTS 5]); the earliest to end if several."""
+    """The task whose ending's ``jobAction`` is ``action`` (``terminate`` or ``disable``; the
+    job's onTaskFailure being ``performexitoptionsjobaction`` [BATCH_FACTS 5]); the earliest
+    to end if several."""
     if str(job.get("onTaskFailure", "noaction")).lower() != "performexitoptionsjobaction":
         return None
     latest = datetime.max.replace(tzinfo=UTC)
@@ -231,7 +278,7 @@ def _terminating_task(
         if rec.state != "completed" or (rec.failure and rec.failure.code == TASK_ENDED):
             continue  # a task terminated by a user fires no jobAction
         d = view.definitions.get(tid)
-        if resolve_exit(d.exit_conditions if d else None, rec).job_action == "terminate":
+        if resolve_exit(d.exit_conditions if d else None, rec).job_action == action:
             ending.append((rec.end_time or latest, tid))
     return view.name(min(ending)[1]) if ending else None
 

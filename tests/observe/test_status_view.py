@@ -223,8 +223,50 @@ def test_rerun_of_a_plan_task_that_is_not_in_the_job_is_refused_by_name() -> Non
 def test_a_disabled_job_says_why_nothing_starts() -> None:
     from dagbatch.observe.render import verdict_line
 
+    # Nothing runs and nothing will until someone enables the job: stuck (watch stops).
     s, _ = build_status(
         view([d("a")]), snap([rec("a", "active")], {"id": "job", "state": "disabled"})
     )
+    assert s.verdict == "stuck"
+    line = verdict_line(s, "plan")
+    assert "STUCK: the job is disabled, so no task starts until it is enabled" in line
+    assert "az batch job enable --job-id job" in line and "dagbatch finish" not in line
+    # A task still running in it (disableTasks=wait) will end: running until then.
+    s, _ = build_status(
+        view([d("a"), d("b")]),
+        snap([rec("a", "active"), rec("b", "running", start=0)], {"id": "j", "state": "disabled"}),
+    )
     assert s.verdict == "running"
-    assert "disabled: no task starts until it is enabled" in verdict_line(s, "plan")
+    assert "but the job is disabled: no task starts until it is enabled" in verdict_line(s, "p")
+    # Disabled by a task's jobAction: named.
+    disable_on_3 = {"exitCodes": [{"code": 3, "exitOptions": {"jobAction": "disable"}}]}
+    job = {"id": "job", "state": "disabled", "onTaskFailure": "performexitoptionsjobaction"}
+    s, _ = build_status(
+        view([d("gate", ec=disable_on_3), d("next")]),
+        snap([rec("gate", "completed", 3, start=0), rec("next", "active")], job),
+    )
+    assert (s.verdict, s.disabled_by) == ("stuck", "gate")
+    assert "disabled by task gate (jobAction disable)" in verdict_line(s, "plan")
+
+
+def test_tasks_behind_a_task_the_job_does_not_hold_are_stuck_not_running() -> None:
+    from dagbatch.observe.render import verdict_line
+
+    # load waits on extract, which the job does not hold; alert waits on load, and 7 on a
+    # range holding load's integer twin: none of them can start, so the job is stuck.
+    v = view([d("extract"), d("load", "extract"), d("alert", "load"), d("8"), d("9", "8")])
+    s, _ = build_status(
+        v,
+        snap(
+            [rec("load", "active"), rec("alert", "active"), rec("8", "active"), rec("9", "active")]
+        ),
+    )
+    assert s.verdict == "running"  # 8 can still run
+    s, _ = build_status(v, snap([rec("load", "active"), rec("alert", "active")]))
+    assert s.verdict == "stuck"
+    line = verdict_line(s, "plan")
+    assert "the tasks left wait on tasks the job does not hold" in line
+    assert "only tasks that can never run remain" not in line
+    ranged = [d("a"), d("5", "a"), TaskDefinition("c", Dependencies((), ((1, 9),)))]
+    s, _ = build_status(view(ranged), snap([rec("5", "active"), rec("c", "active")]))
+    assert s.verdict == "stuck"
