@@ -58,7 +58,13 @@ def verdict_line(status: JobStatus, target: str) -> str:
             )
         if disabled:
             text += f"; the job is disabled{by}: enable it ({enable}) once the cause is fixed"
-        if status.missing and not status.stranded:
+        if status.not_in_job and not status.stranded and not status.missing:
+            text = (
+                f"STUCK: every task the job holds has completed, but {len(status.not_in_job):,} "
+                "task(s) of the plan are not in it (was its submission cut short? "
+                f"`dagbatch submit {target} --resume` finishes it)"
+            )
+        elif status.missing and not status.stranded:
             text = text.replace(
                 "only tasks that can never run remain",
                 "the tasks left wait on tasks the job does not hold (was its submission cut "

@@ -121,6 +121,13 @@ def build_status(view: WorkflowView, snap: Snapshot) -> tuple[JobStatus, Analysi
     ordered = list(view.definitions) if view.planned else sorted(records, key=_id_order)
     held = _held_by_missing(view.definitions, records, analysis) if analysis.missing else set()
     not_in_job = [view.name(t) for t in ordered if t not in records and t not in barriers]
+    if view.planned and records and not any(t in records for t in view.definitions):
+        raise ConfigError(
+            f"job {view.job_id} holds none of the plan's {len(view.definitions):,} tasks (it "
+            f"holds {len(records):,} others): it was not submitted from "
+            f"{view.plan_dir or 'this plan'}; name the job the plan went to (--job-id), or "
+            "give the plan the job came from"
+        )
     for tid in ordered:
         rec = records.get(tid)
         if rec is None:
@@ -185,7 +192,9 @@ def build_status(view: WorkflowView, snap: Snapshot) -> tuple[JobStatus, Analysi
         if reason == "TaskFailed":
             terminated_by = _ending_task(view, records, job, "terminate")
     elif records and all(r.state == "completed" for r in records.values()):
-        verdict = "complete"
+        # Every task the job holds has completed; if the plan has tasks it does not hold
+        # (a submission cut short), the workflow cannot complete until they are added.
+        verdict = "stuck" if not_in_job else "complete"
     elif (pending and not (job_state == "disabled" and not running)) or not records:
         verdict = "running"
     else:

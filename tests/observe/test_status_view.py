@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from dagbatch.errors import RefusedError
+from dagbatch.errors import ConfigError, RefusedError
 from dagbatch.observe.model import Dependencies, FailureInfo, TaskDefinition, TaskRecord
 from dagbatch.observe.status import Snapshot, WorkflowView, build_status
 from dagbatch.observe.steer import plan_rerun
@@ -270,3 +270,24 @@ def test_tasks_behind_a_task_the_job_does_not_hold_are_stuck_not_running() -> No
     ranged = [d("a"), d("5", "a"), TaskDefinition("c", Dependencies((), ((1, 9),)))]
     s, _ = build_status(view(ranged), snap([rec("5", "active"), rec("c", "active")]))
     assert s.verdict == "stuck"
+
+
+def test_a_plan_the_job_holds_only_part_of_is_not_complete() -> None:
+    from dagbatch.observe.render import verdict_line
+
+    # The job holds a and it completed; b never reached it (a submission cut short).
+    v = view([d("a"), d("b", "a")], plan_dir="plan")
+    s, _ = build_status(v, snap([rec("a", "completed", 0, start=0)]))
+    assert s.verdict == "stuck" and s.not_in_job == ("b",)
+    line = verdict_line(s, "plan")
+    assert "1 task(s) of the plan are not in it" in line
+    assert "`dagbatch submit plan --resume`" in line
+
+
+def test_a_job_that_holds_none_of_the_plans_tasks_is_refused() -> None:
+    # Another workflow's job (a wrong --job-id): no verdict about it could be true.
+    v = view([d("a"), d("b", "a")], plan_dir="plan")
+    with pytest.raises(ConfigError, match="holds none of the plan's 2 tasks .* not submitted"):
+        build_status(v, snap([rec("x", "completed", 0, start=0), rec("y", "active")]))
+    s, _ = build_status(v, snap([]))  # an empty job: the submission has not started yet
+    assert s.verdict == "running"
