@@ -287,7 +287,7 @@ def test_a_plan_the_job_holds_only_part_of_is_not_complete() -> None:
 def test_a_job_that_holds_none_of_the_plans_tasks_is_refused() -> None:
     # Another workflow's job (a wrong --job-id): no verdict about it could be true.
     v = view([d("a"), d("b", "a")], plan_dir="plan")
-    with pytest.raises(ConfigError, match="holds none of the plan's 2 tasks .* not submitted"):
+    with pytest.raises(ConfigError, match=r"holds none of the plan's 2 tasks .* not submitted"):
         build_status(v, snap([rec("x", "completed", 0, start=0), rec("y", "active")]))
     s, _ = build_status(v, snap([]))  # an empty job: the submission has not started yet
     assert s.verdict == "running"
