@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import shutil
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -13,6 +15,10 @@ from dagbatch.cli.exit_codes import ExitCode
 from dagbatch.cli.options import local_node_options
 from dagbatch.emulator import DEV_ACCOUNT, DEV_KEY, OPERATIONS, FaultConfig
 from dagbatch.redact import redact
+
+if TYPE_CHECKING:
+    from dagbatch.emulator.blobstore import StorageAccount
+    from dagbatch.emulator.scheduler import Runner
 
 
 def _probability(ctx: click.Context, param: click.Parameter, value: float) -> float:
@@ -128,11 +134,11 @@ def emulator_cmd(
     with Batch's scheduling and dependency rules: as processes (default), simulated
     (--simulate), or not at all (--store-only).
 
-    For local testing only: the default account key is public. Stop it with Ctrl-C (running
-    tasks are killed).
+    For local testing only: the default account key is public. Stop it with Ctrl-C or kill
+    (running tasks are killed; a temporary work directory is removed).
     """
     try:
-        from dagbatch.emulator.server import EmulatorServer, serve_forever
+        import dagbatch.emulator.server  # noqa: F401  (starlette and uvicorn)
     except ImportError as exc:
         click.echo(
             f"dagbatch emulator needs starlette and uvicorn ({exc}); install them with: "
@@ -158,7 +164,7 @@ def emulator_cmd(
         )
     except ValueError as exc:
         raise click.UsageError(str(exc)) from exc
-    from dagbatch.emulator.blobstore import AZURITE_BLOB_PORT, StorageAccount
+    from dagbatch.emulator.blobstore import StorageAccount
 
     storage: StorageAccount | None = None
     if storage_connection_string:
@@ -169,7 +175,6 @@ def emulator_cmd(
                 redact(str(exc)), param_hint="--storage-connection-string"
             ) from exc
     from dagbatch.emulator.runner import RealRunner
-    from dagbatch.emulator.scheduler import Runner
     from dagbatch.emulator.simulate import SimulatedRunner, WhatIfRunner, load_exit_codes
     from dagbatch.errors import ConfigError
 
@@ -179,13 +184,41 @@ def emulator_cmd(
         raise click.BadParameter(str(exc), param_hint="--exit-codes") from exc
     runner: Runner | None = None
     mode = "stored, never run"
+    temporary: Path | None = None  # a work directory made here, removed at the end
     if simulate:
         runner, mode = SimulatedRunner(codes), "simulated (no process runs)"
     elif not store_only:
-        root = workdir or Path(tempfile.mkdtemp(prefix="dagbatch-emulator-"))
-        real = RealRunner(root, account=account, storage=storage)
+        if workdir is None:
+            workdir = temporary = Path(tempfile.mkdtemp(prefix="dagbatch-emulator-"))
+        real = RealRunner(workdir, account=account, storage=storage)
         runner = WhatIfRunner(real, codes) if codes else real
         mode = f"run as processes under {real.root}"
+        if temporary is not None:
+            mode += " (a temporary directory, removed when the emulator stops; --workdir keeps)"
+    try:
+        _serve(host, port, account, key, faults, runner, slots, storage, mode)
+    finally:
+        if temporary is not None:
+            shutil.rmtree(temporary, ignore_errors=True)
+
+
+def _serve(
+    host: str,
+    port: int,
+    account: str,
+    key: str,
+    faults: FaultConfig,
+    runner: Runner | None,
+    slots: int | None,
+    storage: StorageAccount | None,
+    mode: str,
+) -> None:
+    """Start the emulator, say where it listens, and serve until stopped."""
+    from dagbatch.emulator.blobstore import AZURITE_BLOB_PORT
+    from dagbatch.emulator.runner import RealRunner
+    from dagbatch.emulator.server import EmulatorServer, serve_forever
+    from dagbatch.emulator.simulate import WhatIfRunner
+
     try:
         server = EmulatorServer(
             host=host,

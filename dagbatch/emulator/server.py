@@ -6,10 +6,11 @@ import asyncio
 import gc
 import logging
 import os
+import signal
 import socket
 import threading
 from collections.abc import Mapping
-from types import TracebackType
+from types import FrameType, TracebackType
 from typing import Any, cast
 
 import uvicorn
@@ -224,8 +225,22 @@ class EmulatorServer:
         self.stop()
 
 
+#: The exit status of a process ended by SIGTERM (128 + 15), as a shell reports it.
+TERMINATED_EXIT = 128 + signal.SIGTERM
+
+
+def _exit_on_sigterm(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(TERMINATED_EXIT)
+
+
 def serve_forever(server: EmulatorServer) -> None:
-    """Serve in the foreground until interrupted (Ctrl-C).
+    """Serve in the foreground until interrupted (Ctrl-C) or terminated (SIGTERM, `kill`);
+    either way the running tasks are killed and the engine stopped before the process ends.
+
+    The server stops on SIGTERM as on Ctrl-C, then raises the signal again once it is done;
+    with Python's default handler that would end the process on the spot, before the engine
+    stops, and leave the tasks' processes running without their parent. A handler of its own
+    turns it into ``SystemExit`` instead, so the ``finally`` below runs.
 
     The process is the emulator's own, so it tunes the garbage collector for it: a full
     collection walks every task of every job (the store's columns are lists as long as the
@@ -234,6 +249,8 @@ def serve_forever(server: EmulatorServer) -> None:
     times less often here; the young generations are collected as usual.
     """
     _install_drop_filter()
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _exit_on_sigterm)
     gc.freeze()  # what the start-up made lives as long as the process: never walked again
     server.engine.start()
     try:

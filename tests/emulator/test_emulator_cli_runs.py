@@ -143,3 +143,45 @@ def test_simulated_emulator_uses_what_if_codes(tmp_path: Path) -> None:
         assert client.get_task("sim", "a").execution_info.exit_code == 0
         assert client.get_task("sim", "b").execution_info.exit_code == 4
         assert client.get_task("sim", "c").state == "active"
+
+
+def test_sigterm_kills_running_tasks_and_removes_the_temporary_workdir(tmp_path: Path) -> None:
+    # `kill PID` (SIGTERM, what the README's `kill %1` sends) must stop the emulator as
+    # Ctrl-C does: its running tasks killed, not left running without a parent, and the
+    # temporary work directory it made for them removed.
+    pidfile = tmp_path / "pid"
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": f"{root}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dagbatch", "emulator", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    try:
+        endpoint = proc.stdout.readline().split("listening on ")[1].split()[0]
+        tasks_line = next(line for line in proc.stdout if line.startswith("Tasks: "))
+        workdir = Path(tasks_line.split("under ")[1].split()[0])
+        assert workdir.is_dir() and "removed when the emulator stops" in tasks_line
+        wait_for(lambda: _listening(int(endpoint.rsplit(":", 1)[1])), "the emulator", 15)
+        credential = AzureNamedKeyCredential(DEV_ACCOUNT, DEV_KEY)
+        with batch.BatchClient(endpoint, credential) as client:
+            job(client, "j")
+            sleeper = f"/bin/sh -c 'echo $$ > {pidfile}; sleep 60'"
+            client.create_task("j", models.BatchTaskCreateOptions(id="s", command_line=sleeper))
+            wait_for(lambda: client.get_task("j", "s").state == "running", "the task to run")
+        wait_for(lambda: pidfile.is_file() and pidfile.read_text().strip() != "", "its pid")
+        proc.terminate()
+        assert proc.wait(15) == 128 + 15
+        assert "Traceback" not in proc.stderr.read()
+        pid = int(pidfile.read_text())
+        wait_for(lambda: _gone(pid), "the task's process group to go", 10)
+        assert not workdir.exists()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(15)
+        proc.stdout.close()
+        proc.stderr.close()
