@@ -264,6 +264,8 @@ class Strand:
 
 
 def _ending(exit_code: int | None, failure_code: str | None) -> str:
+    if failure_code == "TaskEnded":  # terminated, by a user or with its job [BATCH_FACTS 1, 7]
+        return "was terminated" + (f" (exit code {exit_code})" if exit_code is not None else "")
     if exit_code is not None and failure_code and exit_code == 0:
         return f"exited 0 but failed ({failure_code})"
     if exit_code is not None:
@@ -348,7 +350,8 @@ class JobStatus:
     ``failed``, ``stranded`` (active, can never run: a parent failed), ``skipped`` (can never
     run because a parent succeeded and the dependency was on failure, or was terminated for
     that reason), ``cancelled`` (completed without running because a parent failed: what
-    ``finish`` does to stranded tasks). Barrier tasks are folded into the child they serve.
+    ``finish`` does to stranded tasks; or left active in a job that has ended, where no task
+    starts again). Barrier tasks are folded into the child they serve.
     """
 
     job_id: str

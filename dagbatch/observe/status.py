@@ -120,6 +120,7 @@ def build_status(view: WorkflowView, snap: Snapshot) -> tuple[JobStatus, Analysi
     pending = False  # some task can still run or is running
     ordered = list(view.definitions) if view.planned else sorted(records, key=_id_order)
     held = _held_by_missing(view.definitions, records, analysis) if analysis.missing else set()
+    ended = job_state in ("completed", "terminating")
     not_in_job = [view.name(t) for t in ordered if t not in records and t not in barriers]
     if view.planned and records and not any(t in records for t in view.definitions):
         raise ConfigError(
@@ -141,6 +142,8 @@ def build_status(view: WorkflowView, snap: Snapshot) -> tuple[JobStatus, Analysi
                 outcome = strand.kind
                 if tid not in barriers:
                     stranded.append(strand)
+            elif ended:
+                outcome = "cancelled"  # the job has ended: no task of it starts again
             else:
                 outcome = "waiting"
                 if tid not in held:

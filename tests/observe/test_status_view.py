@@ -291,3 +291,37 @@ def test_a_job_that_holds_none_of_the_plans_tasks_is_refused() -> None:
         build_status(v, snap([rec("x", "completed", 0, start=0), rec("y", "active")]))
     s, _ = build_status(v, snap([]))  # an empty job: the submission has not started yet
     assert s.verdict == "running"
+
+
+def test_a_terminated_jobs_active_tasks_are_cancelled_not_waiting() -> None:
+    # w fails and its jobAction terminates the job: the handler rb can no longer run, and
+    # 'other', killed by the termination, is told as terminated, not as an exit code.
+    job = {
+        "id": "job",
+        "state": "completed",
+        "onTaskFailure": "performexitoptionsjobaction",
+        "executionInfo": {"terminateReason": "TaskFailed"},
+    }
+    # rb is a failure handler of w: w satisfies it on failure, and terminates the job.
+    terminate_on_fail = {"default": {"dependencyAction": "satisfy", "jobAction": "terminate"}}
+    killed = TaskRecord(
+        "other",
+        "completed",
+        exit_code=137,
+        result="failure",
+        failure=FailureInfo("usererror", "TaskEnded", "The task ended."),
+        started=T0.isoformat(),
+        ended=T0.isoformat(),
+    )
+    v = view([d("w", ec=terminate_on_fail), d("rb", "w"), d("other"), d("next", "other")])
+    s, _ = build_status(
+        v,
+        snap(
+            [rec("w", "completed", 4, start=0), rec("rb", "active"), killed, rec("next", "active")],
+            job,
+        ),
+    )
+    assert (s.verdict, s.terminated_by) == ("terminated", "w")
+    assert s.outcomes["waiting"] == 0 and s.outcomes["cancelled"] == 1
+    (strand,) = [x for x in s.stranded if x.task_id == "next"]
+    assert "next waits on other, which was terminated (exit code 137)" in strand.explain()
