@@ -64,6 +64,7 @@ def plan_rerun(
     if failed:
         failed_ids = {f.id for f in status.failed}
         chosen.extend(t for t in _order(view, records) if t in failed_ids)
+    job_tasks = JobTasks(records)
     named, unknown = _resolve_names(view, tasks, records)
     for name in unknown:
         refused.append(TaskProblem(name, name, "no such task in the job"))
@@ -88,6 +89,21 @@ def plan_rerun(
                     "completed successfully (exit code 0): Batch reactivates only failed tasks",
                 )
             )
+        elif rec.started is None and (cut := _terminated_parents(view, tid, records, job_tasks)):
+            # Reactivated alone, it would be judged on its parent's termination: a failure
+            # handler would run although what it guards never ran (the very thing finish's
+            # children-first order prevents).
+            refused.append(
+                TaskProblem(
+                    tid,
+                    view.name(tid),
+                    f"never ran, and neither did its parent {view.name(cut[0])} (terminated "
+                    "while it waited): reactivated alone it would run on that termination, "
+                    "not on what its parent does. Rerun the failed task that held the chain "
+                    "back (--failed, or --task it): the terminated tasks behind it come back "
+                    "with it, in order",
+                )
+            )
         else:
             chosen.append(tid)
     if job_state in _NO_REACTIVATE_STATES and chosen:
@@ -100,7 +116,6 @@ def plan_rerun(
     # Tasks terminated while they waited behind a chosen task (e.g. by `finish`) wait again:
     # every completed task that never started and depends, directly or through such tasks,
     # on one being reactivated.
-    job_tasks = JobTasks(records)
     again = set(chosen)
     cancelled: list[str] = []
     for t in _order(view, records):
@@ -132,6 +147,18 @@ def plan_rerun(
         resumes=tuple(resumes),
         still_stuck=still,
         refused=tuple(refused),
+    )
+
+
+def _terminated_parents(
+    view: WorkflowView, task_id: str, records: Mapping[str, TaskRecord], job_tasks: JobTasks
+) -> list[str]:
+    """The parents of ``task_id`` that completed without ever starting (terminated while
+    they waited), in id order."""
+    return sorted(
+        p
+        for p in parent_ids(view.definitions.get(task_id), job_tasks)
+        if records[p].state == "completed" and records[p].started is None
     )
 
 

@@ -325,3 +325,22 @@ def test_a_terminated_jobs_active_tasks_are_cancelled_not_waiting() -> None:
     assert s.outcomes["waiting"] == 0 and s.outcomes["cancelled"] == 1
     (strand,) = [x for x in s.stranded if x.task_id == "next"]
     assert "next waits on other, which was terminated (exit code 137)" in strand.explain()
+
+
+def test_rerun_refuses_a_handler_whose_guarded_parent_never_ran() -> None:
+    # shard failed, so reduce and its failure handler alert were stranded, and finish
+    # terminated both. Reactivating alert alone would run it on reduce's termination,
+    # although reduce never ran: refused, saying what to rerun instead.
+    ended = FailureInfo("usererror", "TaskEnded", "The task ended.")
+
+    def cancelled(tid: str) -> TaskRecord:
+        return TaskRecord(tid, "completed", result="failure", failure=ended, ended=T0.isoformat())
+
+    v = view([d("shard"), d("reduce", "shard", ec=HANDLER_PARENT), d("alert", "reduce")])
+    s = snap([rec("shard", "completed", 1, start=0), cancelled("reduce"), cancelled("alert")])
+    plan = plan_rerun(v, s, tasks=["alert"])
+    assert plan.reactivate == ()
+    ((name, reason),) = [(p.name, p.reason) for p in plan.refused]
+    assert name == "alert" and "neither did its parent reduce" in reason
+    # The failed root brings the whole chain back, parents first.
+    assert plan_rerun(v, s, failed=True).reactivate == ("shard", "reduce", "alert")
