@@ -372,6 +372,7 @@ class JobStatus:
     service_counts: Mapping[str, int] = field(default_factory=dict)  # taskCounts as given
     elapsed: float | None = None  # seconds since the job was created
     disabled_by: str | None = None  # the task whose jobAction disabled the job, when known
+    cancelled: tuple[str, ...] = ()  # names of the tasks counted cancelled, in plan order
 
     @property
     def finishable(self) -> bool:
@@ -386,6 +387,7 @@ class JobStatus:
             "verdict": self.verdict,
             "terminatedBy": self.terminated_by,
             "disabledBy": self.disabled_by,
+            "cancelled": list(self.cancelled),
             "total": self.total,
             "barriers": self.barriers,
             "states": dict(self.states),

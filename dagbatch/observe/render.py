@@ -118,6 +118,10 @@ def render_status(status: JobStatus, *, target: str = "PLAN_DIR", shown: int = S
         for s in status.stranded[:shown]:
             lines.append(f"  [{s.kind}] {s.explain()}")
         _more(lines, len(status.stranded), shown)
+    if status.cancelled:
+        lines.append(f"cancelled: never ran, will not run ({len(status.cancelled):,}):")
+        lines.extend(f"  {name}" for name in status.cancelled[:shown])
+        _more(lines, len(status.cancelled), shown)
     if status.missing:
         lines.append(f"waiting on tasks the job does not hold ({len(status.missing):,}):")
         for m in status.missing[:shown]:

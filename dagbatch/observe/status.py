@@ -117,6 +117,7 @@ def build_status(view: WorkflowView, snap: Snapshot) -> tuple[JobStatus, Analysi
     running: list[RunningTask] = []
     failed: list[FailedTask] = []
     stranded: list[Strand] = []
+    cancelled: list[str] = []
     pending = False  # some task can still run or is running
     ordered = list(view.definitions) if view.planned else sorted(records, key=_id_order)
     held = _held_by_missing(view.definitions, records, analysis) if analysis.missing else set()
@@ -176,6 +177,8 @@ def build_status(view: WorkflowView, snap: Snapshot) -> tuple[JobStatus, Analysi
             )
         if tid in barriers:
             continue  # folded into the child it serves
+        if outcome == "cancelled":
+            cancelled.append(view.name(tid))
         states[rec.state] += 1
         outcomes[outcome] += 1
         wave = view.waves.get(tid)
@@ -217,6 +220,7 @@ def build_status(view: WorkflowView, snap: Snapshot) -> tuple[JobStatus, Analysi
         verdict=verdict,
         terminated_by=terminated_by,
         disabled_by=disabled_by,
+        cancelled=tuple(cancelled),
         total=sum(1 for t in records if t not in barriers),
         barriers=sum(1 for t in records if t in barriers),
         states=dict(states),

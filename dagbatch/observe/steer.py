@@ -57,14 +57,27 @@ def plan_rerun(
     stranded behind them (so their chain can run again), the stranded tasks that will then be
     able to run, and those that stay stuck for other reasons."""
     records = snap.records
-    status, _ = build_status(view, snap)
+    status, analysis = build_status(view, snap)
     refused: list[TaskProblem] = []
     job_state = status.job_state
     chosen: list[str] = []
+    job_tasks = JobTasks(records)
     if failed:
         failed_ids = {f.id for f in status.failed}
         chosen.extend(t for t in _order(view, records) if t in failed_ids)
-    job_tasks = JobTasks(records)
+        # Tasks terminated while they waited that nothing holds back any more (their parent
+        # was rerun by hand and succeeded): nothing else would ever bring them back. Not one
+        # whose parent was terminated too: that chain comes back from its failed root.
+        chosen.extend(
+            t
+            for t in _order(view, records)
+            if (rec := records[t]).state == "completed"
+            and rec.started is None
+            and rec.failed
+            and t not in analysis.blocked
+            and t not in failed_ids
+            and not _terminated_parents(view, t, records, job_tasks)
+        )
     named, unknown = _resolve_names(view, tasks, records)
     for name in unknown:
         refused.append(TaskProblem(name, name, "no such task in the job"))

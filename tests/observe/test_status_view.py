@@ -344,3 +344,23 @@ def test_rerun_refuses_a_handler_whose_guarded_parent_never_ran() -> None:
     assert name == "alert" and "neither did its parent reduce" in reason
     # The failed root brings the whole chain back, parents first.
     assert plan_rerun(v, s, failed=True).reactivate == ("shard", "reduce", "alert")
+
+
+def test_a_task_terminated_behind_a_parent_rerun_by_hand_is_named_and_rerun() -> None:
+    # a failed, finish terminated b behind it, then a was reactivated by hand and succeeded:
+    # nothing holds b back now, but nothing would bring it back either.
+    from dagbatch.observe.render import render_status
+
+    b = TaskRecord(
+        "b",
+        "completed",
+        result="failure",
+        failure=FailureInfo("usererror", "TaskEnded", "The task ended."),
+        ended=T0.isoformat(),
+    )
+    v = view([d("a"), d("b", "a")], names={"b": "load"})
+    s = snap([rec("a", "completed", 0, start=0), b])
+    status, _ = build_status(v, s)
+    assert status.cancelled == ("load",) and status.to_dict()["cancelled"] == ["load"]
+    assert "cancelled: never ran, will not run (1):\n  load" in render_status(status)
+    assert plan_rerun(v, s, failed=True).reactivate == ("b",)
