@@ -71,9 +71,9 @@ def plan_rerun(
         chosen.extend(
             t
             for t in _order(view, records)
-            if (rec := records[t]).state == "completed"
-            and rec.started is None
-            and rec.failed
+            if records[t].state == "completed"
+            and records[t].started is None
+            and records[t].failed
             and t not in analysis.blocked
             and t not in failed_ids
             and not _terminated_parents(view, t, records, job_tasks)
