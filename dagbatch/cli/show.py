@@ -9,6 +9,7 @@ credentials, unwritable output), 3 the service refused (authentication, unknown 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -134,6 +135,7 @@ def show_cmd(
         states = None
         if job_id:
             states = _live_states(view, job_id, endpoint, account, account_key, auth_kind)
+            view = dataclasses.replace(view, job_id=job_id)  # the job drawn, not plan.json's
         picture = fold_plan(view, max_nodes=max_nodes, fold=not no_fold, states=states)
         text = render(picture, fmt)
     except DagbatchError as exc:

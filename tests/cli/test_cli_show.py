@@ -108,6 +108,14 @@ def test_live_state_from_the_emulator(emulator: EmulatorServer, tmp_path: Path) 
     assert "state: 10,002 waiting" in out
     assert "10,000 waiting" in out
     assert DEV_KEY not in out + err
+    # The same plan submitted to another job: the picture is of the job named.
+    code, _, err = run(
+        "submit", str(plan), "--job-id", "mr-2", "--create-job", "--pool-id", "p", "-q", env=env
+    )
+    assert code == 0, err
+    code, out, err = run("show", str(plan), "--job-id", "mr-2", env=env)
+    assert code == 0, err
+    assert out.startswith("job mr-2: ") and "state: 10,002 waiting" in out
     # A job the service does not know.
     code, _, err = run("show", str(plan), "--job-id", "nosuchjob", env=env)
     assert code == 3 and "JobNotFound" in err
