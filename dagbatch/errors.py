@@ -29,6 +29,8 @@ with ``raise ... from``. The CLI maps them to exit codes (``dagbatch.cli.exit_co
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -109,6 +111,26 @@ class PlanError(DagbatchError):
 
 class ConfigError(DagbatchError):
     """Options, environment or credentials given by the user are unusable."""
+
+
+def unknown_tasks(
+    what: str, unknown: Sequence[str], known: Mapping[str, str], holder: str
+) -> ConfigError:
+    """The ``ConfigError`` for task names the user gave (``what``: where, e.g. ``--task``)
+    that name no task of ``holder`` (``the plan``, ``the job``): each one, with the closest
+    known name when one is close (``known``: lower-cased name -> name as written). Names are
+    compared ignoring case, as Batch compares task ids; only the ten named are looked up
+    (difflib over a big job's names is slow)."""
+    candidates = list(known)
+    hints = []
+    for name in unknown[:10]:
+        close = difflib.get_close_matches(name.lower(), candidates, n=1, cutoff=0.75)
+        hints.append(f"{name!r}" + (f" (did you mean {known[close[0]]!r}?)" if close else ""))
+    return ConfigError(
+        f"{what} name {len(unknown)} task(s) {holder} does not hold: "
+        + ", ".join(hints)
+        + (f" and {len(unknown) - 10} more" if len(unknown) > 10 else "")
+    )
 
 
 class RefusedError(DagbatchError):

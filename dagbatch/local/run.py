@@ -23,7 +23,6 @@ any other non-empty directory is refused.
 
 from __future__ import annotations
 
-import difflib
 import shutil
 import time
 from collections.abc import Callable, Mapping
@@ -33,7 +32,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from dagbatch.emulator import DEV_ACCOUNT, DEV_KEY
 from dagbatch.emulator.store import NO_EXIT
-from dagbatch.errors import ConfigError, PlanError
+from dagbatch.errors import ConfigError, PlanError, unknown_tasks
 from dagbatch.gcpause import gc_fewer_full, gc_paused
 from dagbatch.observe.model import FinishReport, Strand
 from dagbatch.observe.outcome import (
@@ -267,18 +266,8 @@ def _check_what_if_ids(exit_codes: Mapping[str, Any], task_ids: list[str]) -> No
     would answer a question nobody asked. Ids are compared ignoring case, as Batch does."""
     known = {t.lower(): t for t in task_ids}
     unknown = [t for t in exit_codes if t.lower() not in known]
-    if not unknown:
-        return
-    candidates = list(known)
-    hints = []
-    for task_id in unknown[:10]:  # the ones named (difflib over a big plan's ids is slow)
-        close = difflib.get_close_matches(task_id.lower(), candidates, n=1, cutoff=0.75)
-        hints.append(f"{task_id!r}" + (f" (did you mean {known[close[0]]!r}?)" if close else ""))
-    raise ConfigError(
-        f"--fail / --exit-codes name {len(unknown)} task(s) the plan does not hold: "
-        + ", ".join(hints)
-        + (f" and {len(unknown) - 10} more" if len(unknown) > 10 else "")
-    )
+    if unknown:
+        raise unknown_tasks("--fail / --exit-codes", unknown, known, "the plan")
 
 
 def _plan_source(

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 
-from dagbatch.errors import RefusedError
+from dagbatch.errors import ConfigError, RefusedError, unknown_tasks
 from dagbatch.observe.model import (
     FinishReport,
     JobStatus,
@@ -34,14 +34,29 @@ _NO_REACTIVATE_STATES = ("completed", "terminating", "deleting")
 def _resolve_names(
     view: WorkflowView, wanted: Iterable[str], records: Mapping[str, TaskRecord]
 ) -> tuple[list[str], list[str]]:
-    """Task ids for names the user gave (original names via ``idMap``, or ids); the unknown."""
-    by_name = {name.lower(): tid for tid, name in view.names.items()}
-    by_id = {tid.lower(): tid for tid in records}
+    """Task ids for names the user gave (original names via ``idMap``, or ids; ignoring
+    case); the unknown ones. A name two tasks share (the display name of a child's barriers)
+    is refused: the id says which."""
+    by_name: dict[str, list[str]] = {}
+    for task_id, name in view.names.items():
+        by_name.setdefault(name.lower(), []).append(task_id)
+    by_id = {task_id.lower(): task_id for task_id in records}
     found: list[str] = []
     unknown: list[str] = []
     for w in wanted:
-        tid = by_name.get(w.lower()) or by_id.get(w.lower())
-        (found if tid is not None else unknown).append(tid if tid is not None else w)
+        tid: str | None = by_id.get(w.lower())
+        if tid is None:
+            named = by_name.get(w.lower(), [])
+            if len(named) > 1:
+                raise ConfigError(
+                    f"--task {w!r} names {len(named)} tasks ({', '.join(sorted(named)[:5])}"
+                    f"{' ...' if len(named) > 5 else ''}): give the task's id"
+                )
+            tid = named[0] if named else None
+        if tid is None:
+            unknown.append(w)
+        else:
+            found.append(tid)
     return found, unknown
 
 
@@ -79,8 +94,12 @@ def plan_rerun(
             and not _terminated_parents(view, t, records, job_tasks)
         )
     named, unknown = _resolve_names(view, tasks, records)
-    for name in unknown:
-        refused.append(TaskProblem(name, name, "no such task in the job"))
+    if unknown:
+        # A usage error, before anything is done: a mistyped name must not leave the rest
+        # reactivated and the typo reported as something Batch refused.
+        known = {name.lower(): name for name in view.names.values()}
+        known.update({tid.lower(): view.name(tid) for tid in records})
+        raise unknown_tasks("--task", unknown, known, f"job {view.job_id}")
     for tid in named:
         if tid in chosen:
             continue

@@ -176,14 +176,20 @@ def test_rerun_plan_says_what_resumes_and_what_stays_stuck() -> None:
         rec("e", "active"),
         rec("f", "active"),
     ]
-    plan = plan_rerun(v, snap(records), tasks=["a", "zzz", "c"])
+    # A name no task has is a usage error before anything is done, with the closest name.
+    with pytest.raises(ConfigError, match=r"--task name 1 task\(s\) job job does not hold: 'B2'"):
+        plan_rerun(v, snap(records), tasks=["a", "B2", "c"])
+    with pytest.raises(ConfigError, match=r"'load2' \(did you mean 'load'\?\)"):
+        plan_rerun(view(defs, names={"b": "load"}), snap(records), tasks=["load2"])
+    # A name two tasks share (a child's barriers) is refused: the id says which.
+    twins = view(defs, names={"a": "twin", "b": "twin"})
+    with pytest.raises(ConfigError, match=r"--task 'twin' names 2 tasks \(a, b\)"):
+        plan_rerun(twins, snap(records), tasks=["twin"])
+    plan = plan_rerun(v, snap(records), tasks=["a", "c"])
     assert plan.reactivate == ("a",)
     assert plan.resumes == ("c",)
     assert {s.task_id for s in plan.still_stuck} == {"e", "f"}
-    assert {p.name: p.reason.split(":")[0] for p in plan.refused} == {
-        "zzz": "no such task in the job",
-        "c": "is active",
-    }
+    assert {p.name: p.reason.split(":")[0] for p in plan.refused} == {"c": "is active"}
     every = plan_rerun(v, snap(records), failed=True)
     assert every.reactivate == ("a", "b") and set(every.resumes) == {"c", "e", "f"}
     assert not every.still_stuck
