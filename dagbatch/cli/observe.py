@@ -298,6 +298,8 @@ def rerun_cmd(
     elif not dry_run and report.plan.reactivate:
         _echo(render_rerun(report))
         _echo(f"follow it with `dagbatch watch {_target(plan_dir, job_id)}`")
+    elif dry_run:
+        _echo("dry run: nothing was reactivated (run it again without --dry-run)")
     if report.errors:
         sys.exit(ExitCode.INCOMPLETE)
     if report.plan.refused:

@@ -164,6 +164,8 @@ def render_rerun(report: RerunReport) -> str:
 
 
 def render_finish(report: FinishReport, *, target: str = "PLAN_DIR", shown: int = SHOWN) -> str:
+    if report.verdict_before == "running" and not report.terminated and not report.left_alone:
+        return f"job {report.job_id} holds no task yet: nothing to terminate"
     if report.verdict_before == "running" and not report.terminated:
         return (
             f"job {report.job_id} is still running ({report.left_alone:,} task(s) can still "

@@ -151,6 +151,9 @@ def test_failed_task_strands_its_chain_then_rerun_completes_the_job(
     assert set(preview["reactivate"]) == {"transform", "side"} and preview["reactivated"] == []
     assert set(preview["resumes"]) == {"load", "report"}
     assert status(plan, client=_client(server)).verdict == "stuck"
+    said = CliRunner().invoke(main, ["rerun", str(plan), "--failed", "--dry-run"], env=_env(server))
+    assert said.exit_code == 0 and "dry run: nothing was reactivated" in said.output
+    assert "reactivated 2" not in said.output
 
     # The user fixes the cause, then reruns the failed part.
     flag.write_text("ok")

@@ -370,3 +370,13 @@ def test_a_task_terminated_behind_a_parent_rerun_by_hand_is_named_and_rerun() ->
     assert status.cancelled == ("load",) and status.to_dict()["cancelled"] == ["load"]
     assert "cancelled: never ran, will not run (1):\n  load" in render_status(status)
     assert plan_rerun(v, s, failed=True).reactivate == ("b",)
+
+
+def test_finish_on_a_job_that_holds_no_task_says_so() -> None:
+    from dagbatch.observe.model import FinishReport
+    from dagbatch.observe.render import render_finish
+
+    empty = render_finish(FinishReport("j", "running", (), (), 0))
+    assert empty == "job j holds no task yet: nothing to terminate"
+    busy = render_finish(FinishReport("j", "running", (), (), 3), target="plan")
+    assert "still running (3 task(s) can still run)" in busy
