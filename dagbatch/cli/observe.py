@@ -60,9 +60,27 @@ def _job_options(command: F) -> F:
         "plan_dir",
         metavar="[PLAN_DIR]",
         required=False,
-        type=click.Path(file_okay=False, path_type=Path),
+        type=click.Path(path_type=Path),
+        callback=_plan_dir_not_a_file,
     )(command)
     return service_options(command)
+
+
+def _plan_dir_not_a_file(
+    ctx: click.Context, param: click.Parameter, value: Path | None
+) -> Path | None:
+    """A file given as PLAN_DIR (most often the workflow file) is refused with where the plan
+    directories are: ``submit WORKFLOW.py`` keeps its plan in ``.dagbatch/JOB/plan``."""
+    if value is None or not value.is_file():
+        return value
+    found = sorted(str(p) for p in Path(".dagbatch").glob("*/plan") if p.is_dir())
+    here = f"; plan directories here: {', '.join(found[:5])}" if found else ""
+    raise click.BadParameter(
+        f"{value} is a file; give the plan directory (`dagbatch submit WORKFLOW.py` keeps it "
+        f"in .dagbatch/JOB/plan, JOB being the workflow's job id){here}",
+        ctx=ctx,
+        param=param,
+    )
 
 
 def _echo(text: str, *, err: bool = False) -> None:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import orjson
+import pytest
 from click.testing import CliRunner
 
 from dagbatch.cli.main import main
@@ -51,7 +53,9 @@ def test_every_task_is_read_across_pages(emulator: EmulatorServer) -> None:
     assert read == 2_345 and dependent == 2_344
 
 
-def test_cli_usage_errors_exit_2(emulator: EmulatorServer) -> None:
+def test_cli_usage_errors_exit_2(
+    emulator: EmulatorServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     env = {
         "AZURE_BATCH_ENDPOINT": emulator.endpoint,
         "AZURE_BATCH_ACCOUNT": DEV_ACCOUNT,
@@ -64,6 +68,14 @@ def test_cli_usage_errors_exit_2(emulator: EmulatorServer) -> None:
     assert nothing.exit_code == 2 and "--failed" in nothing.output
     no_plan = runner.invoke(main, ["finish", "/nonexistent/plan"], env=env)
     assert no_plan.exit_code == 2 and "not a plan directory" in no_plan.output
+    # The workflow file instead of its plan: where the plans are is said.
+    monkeypatch.chdir(tmp_path)
+    Path("flaky.py").write_text("import networkx\n")
+    Path(".dagbatch/flaky/plan").mkdir(parents=True)
+    wrong = runner.invoke(main, ["status", "flaky.py"], env=env)
+    assert wrong.exit_code == 2, wrong.output
+    assert "flaky.py is a file; give the plan directory" in wrong.output
+    assert "plan directories here: .dagbatch/flaky/plan" in wrong.output
     no_key = runner.invoke(
         main, ["status", "--job-id", "x"], env={**env, "AZURE_BATCH_ACCESS_KEY": ""}
     )
