@@ -101,7 +101,12 @@ def render_status(status: JobStatus, *, target: str = "PLAN_DIR", shown: int = S
             lines.append(f"  {r.name}  {r.state} {duration(r.seconds)}")
         _more(lines, len(status.running), shown)
     if status.failed:
-        lines.append(f"failed ({len(status.failed):,}):")
+        # Barriers are folded out of the counts, but a failed one is listed: it holds its
+        # child back as a failed task would.
+        users = status.outcomes.get("failed", 0)
+        extra = len(status.failed) - users
+        more = f", and {extra:,} barrier task(s) dagbatch added" if extra > 0 else ""
+        lines.append(f"failed ({users:,}{more}):")
         for f in status.failed[:shown]:
             code = f"exit {f.exit_code}" if f.exit_code is not None else "no exit code"
             info = ""

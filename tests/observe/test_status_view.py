@@ -164,6 +164,23 @@ def test_barriers_are_folded_out_of_the_counts() -> None:
     )
     assert (s.total, s.barriers) == (3, 1)
     assert [x.name for x in s.stranded] == ["c"] and s.stranded[0].chain == ("c", "b")
+    # A barrier that itself failed (its command line cannot run on the pool's OS) is listed,
+    # and the heading's count agrees with the counts line, which leaves barriers out.
+    from dagbatch.observe.render import render_status
+
+    s, _ = build_status(
+        v,
+        snap(
+            [
+                rec("a", "completed", 0, start=0),
+                rec("b", "completed", 1, start=0),
+                rec("dagbatch-barrier-z-1", "completed", 127, start=1),
+                rec("c", "active"),
+            ]
+        ),
+    )
+    assert s.outcomes["failed"] == 1 and len(s.failed) == 2
+    assert "failed (1, and 1 barrier task(s) dagbatch added):" in render_status(s)
 
 
 def test_rerun_plan_says_what_resumes_and_what_stays_stuck() -> None:
