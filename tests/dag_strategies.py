@@ -601,6 +601,14 @@ def check_plan(
             _, jact = batch_exit_options(ec, code, job_actions=job_actions, ranges_cover_zero=True)
             assert jact == "none", f"barrier {b} would end the job on exit {code}"
 
+    # The counts the plan states, against the bodies themselves.
+    depends = [t.get("dependsOn") or {} for t in tasks.values()]
+    assert plan.counts["ranges"] == sum(len(d.get("taskIdRanges", ())) for d in depends)
+    assert plan.counts["maxTaskIdsChars"] == max(
+        (sum(map(len, d.get("taskIds", ()))) for d in depends), default=0
+    )
+    assert plan.counts["waves"] == max((b.wave for b in plan.batches), default=0)
+
 
 def _has_job_action(ec: Mapping[str, Any] | None) -> bool:
     if not ec:

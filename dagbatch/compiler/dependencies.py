@@ -21,10 +21,11 @@ from __future__ import annotations
 
 import hashlib
 from bisect import bisect_right
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import accumulate, compress, filterfalse, repeat
-from operator import itemgetter, lt, not_
+from operator import lt, not_
 
 from dagbatch.compiler.options import (
     BARRIER_COMMANDS,
@@ -73,6 +74,20 @@ class PlannedTasks:
     barriers_of: Mapping[int, tuple[int, ...]] | None = None
     #: new id -> original id, when the tasks were renumbered
     id_map: Mapping[str, str] | None = None
+    #: ``taskIdRanges`` entries in the plan, all tasks together
+    ranges: int = 0
+    #: the longest ``taskIds`` of one task, in the characters Batch's limit counts
+    max_task_ids_chars: int = 0
+
+
+@dataclass(frozen=True)
+class _Made:
+    """How ``_all_dependencies`` made each task's value, for counting without a look at
+    every task: either ``ranged``, the tasks whose value is not simply their parents' names
+    (it has ranges), or ``shared``, each distinct value with how many tasks have it."""
+
+    ranged: Sequence[int] = ()
+    shared: Sequence[tuple[Dependencies, int]] | None = None
 
 
 def plan_dependencies(
@@ -91,7 +106,7 @@ def plan_dependencies(
     ids: tuple[str, ...] = spec.ids
     props: tuple[Props, ...] = spec.props
     id_map: dict[str, str] = {}
-    deps = _all_dependencies(
+    deps, made = _all_dependencies(
         ids,
         spec.preds,
         budget,
@@ -114,14 +129,14 @@ def plan_dependencies(
             )
             for i in over
         ]
-        return _planned(spec, ids, props, deps, id_map), diags
+        return _planned(spec, ids, props, deps, id_map, made), diags
     if over and strategy == "renumber":
         ids, props, id_map = _renumbered(spec)
-        deps = _all_dependencies(ids, spec.preds, budget, roots=spec.parent_counts.count(0))
+        deps, made = _all_dependencies(ids, spec.preds, budget, roots=spec.parent_counts.count(0))
         over = _over_budget(ids, spec.parent_counts, deps, budget)
     if not over:
-        return _planned(spec, ids, props, deps, id_map), []
-    return _with_barriers(spec, ids, props, deps, id_map, over, budget, barrier_command)
+        return _planned(spec, ids, props, deps, id_map, made), []
+    return _with_barriers(spec, ids, props, deps, id_map, over, budget, barrier_command, made)
 
 
 def _planned(
@@ -130,7 +145,9 @@ def _planned(
     props: tuple[Props, ...],
     deps: Sequence[Dependencies],
     id_map: Mapping[str, str],
+    made: _Made,
 ) -> PlannedTasks:
+    ranges, longest = _counts(deps, ids, spec.parent_counts, made)
     return PlannedTasks(
         ids=ids,
         props=props,
@@ -140,7 +157,51 @@ def _planned(
         deps=tuple(deps),
         user_count=len(ids),
         id_map=id_map,
+        ranges=ranges,
+        max_task_ids_chars=longest,
     )
+
+
+def _counts(
+    deps: Sequence[Dependencies],
+    ids: Sequence[str],
+    parent_counts: Sequence[int],
+    made: _Made,
+    *,
+    replaced: Sequence[int] = (),
+    budget: int = 0,
+    added: Sequence[int] = (),
+) -> tuple[int, int]:
+    """(``taskIdRanges`` entries, the longest ``taskIds`` in characters) of the plan, from
+    what ``_all_dependencies`` knows (``made``), without a look at every task's value.
+
+    After barriers: ``replaced`` are the children whose taskIds (over ``budget``) the
+    barriers' ids replaced, and ``added`` the tasks whose values were set since (those
+    children and the barriers; a barrier has no ranges, a child keeps its own). A task with
+    neither ranges nor barriers names all its parents: ``parent_counts`` says how many ids,
+    and only a task with more than the longest so far // the longest id can be longer."""
+    if made.shared is not None:
+        ranges = sum(len(d.ranges) * n for d, n in made.shared)
+        best = max(
+            (d.chars for d, _ in made.shared if not replaced or d.chars <= budget), default=0
+        )
+    else:
+        special = set(made.ranged)
+        ranges = sum(len(deps[i].ranges) for i in special)
+        best = max((deps[i].chars for i in special), default=0)
+        plain = list(parent_counts)
+        for i in special.union(replaced):
+            plain[i] = 0
+        most = max(plain, default=0)
+        longest = max(map(len, ids), default=0) if most else 0
+        if most * longest > best:
+            best = max(best, deps[plain.index(most)].chars)
+            if most * longest > best:
+                many = compress(range(len(plain)), map(lt, repeat(best // longest), plain))
+                best = max(best, max((deps[i].chars for i in many), default=0))
+    if added:
+        best = max(best, max(deps[i].chars for i in added))
+    return ranges, best
 
 
 def _renumbered(
@@ -167,13 +228,14 @@ def _all_dependencies(
     integer_texts: Sequence[str] | None = None,
     *,
     roots: int = 0,
-) -> list[Dependencies]:
+) -> tuple[list[Dependencies], _Made]:
     """Each task's ``Dependencies``: its parents' ids, runs of integer ids as ranges.
 
     Built with C-level ``map`` calls for the tasks without integer parents (all of them in
     the common string-id case): a tuple of names and one named tuple per task, no Python
     call each. ``parent_ids``, if known, are the names of ``preds``; ``integer_texts`` the
-    ids of ``integer_like``; ``roots`` the number of tasks without parents."""
+    ids of ``integer_like``; ``roots`` the number of tasks without parents. Also says how
+    the values were made (``_Made``), for counting them."""
     index = RangeIndex.build(ids, integer_like, integer_texts)
     if _parents_shared(preds):
         return _shared_dependencies(ids, preds, budget, index)
@@ -190,12 +252,15 @@ def _all_dependencies(
         deps = [_new_dependencies(Dependencies, (n, ())) if n else NO_DEPS for n in names]
     else:
         deps = list(map(_new_dependencies, repeat(Dependencies), zip(names, repeat(()))))
+    ranged: list[int] = []
     if index.intable:
         # The tasks with a parent a range may select, in one C-level scan.
         mixed = compress(range(len(preds)), map(not_, map(index.intable.isdisjoint, preds)))
         for i in mixed:
-            deps[i] = dependencies_of(preds[i], ids, index, budget)
-    return deps
+            deps[i] = value = dependencies_of(preds[i], ids, index, budget)
+            if value.ranges:
+                ranged.append(i)
+    return deps, _Made(ranged=ranged)
 
 
 #: Tasks looked at to tell whether many tasks have the very same parents.
@@ -212,21 +277,23 @@ def _parents_shared(preds: Sequence[Sequence[int]]) -> bool:
 
 def _shared_dependencies(
     ids: Sequence[str], preds: Sequence[Sequence[int]], budget: int, index: RangeIndex
-) -> list[Dependencies]:
+) -> tuple[list[Dependencies], _Made]:
     """``_all_dependencies`` when tasks share their parents: one ``Dependencies`` for each
     distinct parent tuple, shared by the tasks that have it (hashing a task's parents costs
     less than naming them and building its value)."""
     name = list(ids).__getitem__
     intable = index.intable
     table: dict[Sequence[int], Dependencies] = {}
-    for parents in dict.fromkeys(preds):
+    tasks_with = Counter(preds)  # each distinct parent tuple, and how many tasks have it
+    for parents in tasks_with:
         if not parents:
             table[parents] = NO_DEPS
         elif intable and not intable.isdisjoint(parents):
             table[parents] = dependencies_of(parents, ids, index, budget)
         else:
             table[parents] = _new_dependencies(Dependencies, (tuple(map(name, parents)), ()))
-    return list(map(table.__getitem__, preds))
+    made = _Made(shared=[(table[p], n) for p, n in tasks_with.items()])
+    return list(map(table.__getitem__, preds)), made
 
 
 #: ``tuple.__new__``: makes a named tuple from a pair without calling its Python ``__new__``.
@@ -250,24 +317,6 @@ def _over_budget(
         return []
     many = compress(range(len(counts)), map(lt, repeat(least), counts))
     return [i for i in many if deps[i].chars > budget]
-
-
-def max_task_ids_chars(deps: Sequence[Dependencies], ids: Sequence[str]) -> int:
-    """The longest ``taskIds`` among ``deps``, in the characters Batch's limit counts.
-
-    Summed for the task with the most ids first; a task can only be longer if it has more
-    than that sum // the longest id of ``ids`` (none when the most ids are all of that
-    length), and only those are summed."""
-    counts = list(map(len, map(itemgetter(0), deps)))
-    if not counts:
-        return 0
-    most = max(counts)
-    best = sum(map(len, deps[counts.index(most)].task_ids))
-    longest = max(map(len, ids), default=0)
-    if longest and most * longest > best:
-        many = map(itemgetter(0), compress(deps, map(lt, repeat(best // longest), counts)))
-        best = max(best, max(map(sum, map(map, repeat(len), many)), default=0))
-    return best
 
 
 def _barrier_id(child: str, level: int, k: int, taken: set[str]) -> str:
@@ -312,6 +361,7 @@ def _with_barriers(
     over: list[int],
     budget: int,
     command: str,
+    made: _Made,
 ) -> tuple[PlannedTasks, list[Diagnostic]]:
     """The plan with barrier tasks appended for each task in ``over``."""
     diags: list[Diagnostic] = []
@@ -413,6 +463,15 @@ def _with_barriers(
                 field="dependsOn.taskIds",
             )
         )
+    ranges, longest = _counts(
+        deps,
+        ids,
+        spec.parent_counts,
+        made,
+        replaced=over,
+        budget=budget,
+        added=[*over, *barriers],
+    )
     planned = PlannedTasks(
         ids=tuple(all_ids),
         props=tuple(all_props),
@@ -424,6 +483,8 @@ def _with_barriers(
         barriers=tuple(barriers),
         barriers_of=barriers_of,
         id_map=id_map,
+        ranges=ranges,
+        max_task_ids_chars=longest,
     )
     return planned, diags
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from operator import itemgetter
 from typing import Any, Final
 
 import networkx as nx
@@ -36,7 +35,6 @@ from dagbatch.compiler.dependencies import (
     OVER_LIMIT_STRATEGIES,
     OverLimit,
     PlannedTasks,
-    max_task_ids_chars,
     order_tasks,
     plan_dependencies,
 )
@@ -228,7 +226,6 @@ def _compiled_plan(
         Batch(index=n, wave=b.wave, task_ids=tuple(map(name, b.tasks)), body=b.body)
         for n, b in enumerate(cuts, start=1)
     )
-    deps = planned.deps
     counts = {
         "tasks": len(ids),
         "userTasks": planned.user_count,
@@ -236,8 +233,8 @@ def _compiled_plan(
         "edges": sum(spec.parent_counts),
         "requests": len(batches),
         "waves": max((b.wave for b in batches), default=0),
-        "ranges": sum(map(len, map(itemgetter(1), deps))),
-        "maxTaskIdsChars": max_task_ids_chars(deps, ids),
+        "ranges": planned.ranges,
+        "maxTaskIdsChars": planned.max_task_ids_chars,
     }
     return CompiledPlan(
         api_version=spec.api_version,
