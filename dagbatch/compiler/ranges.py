@@ -88,8 +88,11 @@ class RangeIndex:
             chosen = list(map(digit.__getitem__, kept))
             numbers = list(map(numbers.__getitem__, kept))
         values = [-1] * len(ids)
-        for i, n in zip(chosen, numbers, strict=True):
-            values[i] = n
+        if chosen and chosen[-1] - chosen[0] == len(chosen) - 1:
+            values[chosen[0] : chosen[-1] + 1] = numbers  # a run of integer ids: a sweep's
+        else:
+            for i, n in zip(chosen, numbers, strict=True):
+                values[i] = n
         return cls(tuple(values), frozenset(chosen))
 
 
@@ -177,7 +180,8 @@ def dependencies_of(
     ints = [values[p] for p in parents if values[p] >= 0]
     if len(ints) < 2 and sum(len(ids[p]) for p in parents) <= budget:
         return Dependencies(tuple(ids[p] for p in parents), ())
-    others = [ids[p] for p in parents if values[p] < 0]
+    # (No second pass when every parent is an integer a range selects: a sweep's reduce.)
+    others = [ids[p] for p in parents if values[p] < 0] if len(ints) < len(parents) else []
     if not ints:
         return Dependencies(tuple(others), ())
     ints.sort()
