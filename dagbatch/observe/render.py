@@ -149,7 +149,8 @@ def render_rerun_plan(plan: RerunPlan, *, shown: int = SHOWN) -> str:
     _more(lines, len(names), shown)
     if plan.resumes:
         lines.append(
-            f"then no longer held back ({len(plan.resumes)}): " + ", ".join(plan.resumes[:shown])
+            f"then waiting again for their parents ({len(plan.resumes)}): "
+            + ", ".join(plan.resumes[:shown])
         )
     if plan.still_stuck:
         lines.append(f"still stuck for other reasons ({len(plan.still_stuck)}):")

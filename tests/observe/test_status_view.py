@@ -207,6 +207,11 @@ def test_rerun_plan_says_what_resumes_and_what_stays_stuck() -> None:
     assert plan.resumes == ("c",)
     assert {s.task_id for s in plan.still_stuck} == {"e", "f"}
     assert {p.name: p.reason.split(":")[0] for p in plan.refused} == {"c": "is active"}
+    from dagbatch.observe.render import render_rerun_plan
+
+    # c waits on its parents again; whether it then runs is theirs to say (a failure
+    # handler's parent that succeeds leaves it skipped), so no more is promised.
+    assert "then waiting again for their parents (1): c" in render_rerun_plan(plan)
     every = plan_rerun(v, snap(records), failed=True)
     assert every.reactivate == ("a", "b") and set(every.resumes) == {"c", "e", "f"}
     assert not every.still_stuck
