@@ -96,6 +96,7 @@ async def prepare_job(
     state: JournalState,
     create_job: bool,
     pool_id: str | None,
+    to_send: int = 1,
 ) -> tuple[bool, asyncio.Task[None] | None]:
     """Create (or check) the job -> (whether this run created it, the pending journal record
     of that creation).
@@ -108,7 +109,8 @@ async def prepare_job(
 
     With a journal of an earlier run, the job must still be the one its tasks went to (see
     the module docstring). ``create_job`` creates it from ``job`` (job.json) unless a job with
-    the same settings exists; without it the job must exist.
+    the same settings exists; without it the job must exist. A job that has completed is
+    refused when tasks are left to send (``to_send``): Batch adds none to it.
     """
     wanted = dict(job)
     wanted["id"] = job_id
@@ -140,6 +142,20 @@ async def prepare_job(
             404,
             "JobNotFound",
             f"job {job_id!r} does not exist: create it first, or pass {create}",
+        )
+    state_now = str(existing.get("state", "active")).lower()
+    if to_send and state_now in ("completed", "terminating", "deleting"):
+        # Batch adds no task to such a job (409 JobCompleted for each request): said once,
+        # before any is sent, with the way out.
+        info = existing.get("executionInfo")
+        reason = info.get("terminateReason") if isinstance(info, dict) else None
+        why = f" ({reason})" if reason else ""
+        raise BatchServiceError(
+            409,
+            "JobCompleted",
+            f"job {job_id!r} is {existing['state']}{why}: Batch adds no task to it (a task's "
+            "jobAction, a user or a time limit ended it; `dagbatch status` says which). "
+            f"Submit the plan into a new job: --job-id {job_id}-2 --create-job",
         )
     diffs = job_mismatch(existing, wanted)
     if diffs:

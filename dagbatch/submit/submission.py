@@ -134,6 +134,7 @@ async def submit_plan_async(
                 state=state,
                 create_job=create_job,
                 pool_id=pool_id,
+                to_send=plan.total_tasks - previously,
             )
             sub.before_first_ok = creation_record
             progress.start(plan.total_tasks, previously, len(plan.waves()))

@@ -100,6 +100,29 @@ def test_missing_job_without_create_job_is_an_error(
         submit_plan(plan, job_id="job", client=make_client(emulator))
 
 
+def test_a_completed_job_is_refused_before_any_task_is_sent(
+    emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    plan = layered_plan(tmp_path / "plan", tasks=10, waves=2, pool_id="p")
+    assert submit_plan(plan, job_id="job", client=make_client(emulator), create_job=True).ok
+    job = emulator.store.job("job")
+    assert job is not None
+    with emulator.engine.cond:
+        emulator.engine.terminate_job(job, "UserTerminate")
+    # Everything had landed: a resume has nothing to send, and is not refused.
+    again = submit_plan(plan, job_id="job", client=make_client(emulator), resume=True)
+    assert again.ok and again.previously_confirmed == 10
+    # Tasks left to send: Batch would refuse every request (409 JobCompleted); said once,
+    # before any is sent, with the way out.
+    sent = emulator.store.stats()["requests"]["addtaskcollection"]
+    fresh = tmp_path / "fresh.jsonl"
+    with pytest.raises(BatchServiceError, match=r"is completed \(UserTerminate\)") as raised:
+        submit_plan(plan, job_id="job", client=make_client(emulator), journal_path=fresh)
+    assert raised.value.code == "JobCompleted"
+    assert "--job-id job-2 --create-job" in str(raised.value)
+    assert emulator.store.stats()["requests"]["addtaskcollection"] == sent
+
+
 # --- plan and journal checks ------------------------------------------------------------------
 
 
