@@ -373,6 +373,7 @@ class JobStatus:
     elapsed: float | None = None  # seconds since the job was created
     disabled_by: str | None = None  # the task whose jobAction disabled the job, when known
     cancelled: tuple[str, ...] = ()  # names of the tasks counted cancelled, in plan order
+    not_in_plan: tuple[str, ...] = ()  # tasks of the job the plan does not hold (ids)
 
     @property
     def finishable(self) -> bool:
@@ -388,6 +389,7 @@ class JobStatus:
             "terminatedBy": self.terminated_by,
             "disabledBy": self.disabled_by,
             "cancelled": list(self.cancelled),
+            "notInPlan": list(self.not_in_plan),
             "total": self.total,
             "barriers": self.barriers,
             "states": dict(self.states),

@@ -132,6 +132,12 @@ def render_status(status: JobStatus, *, target: str = "PLAN_DIR", shown: int = S
         for m in status.missing[:shown]:
             lines.append(f"  {m.name} waits on {', '.join(m.missing)}")
         _more(lines, len(status.missing), shown)
+    if status.not_in_plan:
+        n = len(status.not_in_plan)
+        lines.append(
+            f"{n:,} task(s) of the job are not in the plan (counted above; a range of the plan "
+            "may select one): " + ", ".join(status.not_in_plan[:5]) + (" ..." if n > 5 else "")
+        )
     if status.not_in_job:
         n = len(status.not_in_job)
         lines.append(

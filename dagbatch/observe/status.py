@@ -123,6 +123,12 @@ def build_status(view: WorkflowView, snap: Snapshot) -> tuple[JobStatus, Analysi
     held = _held_by_missing(view.definitions, records, analysis) if analysis.missing else set()
     ended = job_state in ("completed", "terminating")
     not_in_job = [view.name(t) for t in ordered if t not in records and t not in barriers]
+    not_in_plan: list[str] = []
+    if view.planned and len(records) > len(view.definitions) - len(not_in_job) - len(barriers):
+        # The job holds tasks the plan does not (added by hand, or by another plan): they
+        # are the job's, and a range of the plan may select one; counted after the plan's.
+        not_in_plan = sorted((t for t in records if t not in view.definitions), key=_id_order)
+        ordered += not_in_plan
     if view.planned and records and not any(t in records for t in view.definitions):
         raise ConfigError(
             f"job {view.job_id} holds none of the plan's {len(view.definitions):,} tasks (it "
@@ -233,6 +239,7 @@ def build_status(view: WorkflowView, snap: Snapshot) -> tuple[JobStatus, Analysi
             missing_of(analysis, t, view.names) for t in ordered if t in analysis.missing
         ),
         not_in_job=tuple(not_in_job),
+        not_in_plan=tuple(not_in_plan),
         service_counts=dict(snap.service_counts),
         elapsed=(snap.at - created).total_seconds() if created else None,
     )

@@ -402,3 +402,25 @@ def test_finish_on_a_job_that_holds_no_task_says_so() -> None:
     assert empty == "job j holds no task yet: nothing to terminate"
     busy = render_finish(FinishReport("j", "running", (), (), 3), target="plan")
     assert "still running (3 task(s) can still run)" in busy
+
+
+def test_a_task_the_job_holds_beyond_the_plan_is_counted_and_can_be_rerun() -> None:
+    from dagbatch.observe.render import render_status
+
+    # 03 was added to the job by hand; the plan's range 1..3 selects it (leading zeros are
+    # ignored), and it failed: it holds reduce back, so it must be seen and be rerun.
+    ranged = TaskDefinition("reduce", Dependencies((), ((1, 3),)))
+    v = view([d("1"), d("2"), ranged])
+    s = snap(
+        [
+            rec("1", "completed", 0, start=0),
+            rec("2", "completed", 0, start=0),
+            rec("03", "completed", 1, start=0),
+            rec("reduce", "active"),
+        ]
+    )
+    status, _ = build_status(v, s)
+    assert status.not_in_plan == ("03",)
+    assert status.outcomes["failed"] == 1 and [f.name for f in status.failed] == ["03"]
+    assert "1 task(s) of the job are not in the plan" in render_status(status)
+    assert plan_rerun(v, s, failed=True).reactivate == ("03",)
