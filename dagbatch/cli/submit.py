@@ -122,13 +122,11 @@ def _warn_if_plans_differ(compiled: CompiledPlan, plan_dir: Path) -> None:
 
 
 def _workflow_journal(plan_dir: Path, job_id: str | None) -> Path | None:
-    """Where the journal goes when ``plan_dir`` is a plan ``submit WORKFLOW.py`` compiled
-    (``WORK_DIR/<name>/plan``): beside it, ``WORK_DIR/<name>/journal-<job>.jsonl``, for any
-    job. Submitting that directory then goes on with the journal ``submit WORKFLOW.py``
-    keeps, instead of starting a second one inside it that knows nothing of the tasks already
-    sent, and a journal never sits inside the plan where it would stop the next compile from
-    replacing it (a journal already inside, from an earlier run, is kept in use). None
-    otherwise (the default, ``PLAN_DIR/journal-JOB.jsonl``)."""
+    """The journal ``submit WORKFLOW.py`` keeps beside the plan it compiled
+    (``WORK_DIR/<job>/plan`` and ``WORK_DIR/<job>/journal-<job>.jsonl``), when ``plan_dir`` is
+    such a plan: submitting that directory goes on with the same journal, instead of starting
+    a second one inside it that knows nothing of the tasks already sent. None otherwise (the
+    default, ``PLAN_DIR/journal-JOB.jsonl``)."""
     from dagbatch.plan import PLAN_FILE, journal_file
 
     if plan_dir.name != "plan" or plan_dir.resolve().parent.parent.name != WORK_DIR:
@@ -138,9 +136,10 @@ def _workflow_journal(plan_dir: Path, job_id: str | None) -> Path | None:
             job_id = orjson.loads((plan_dir / PLAN_FILE).read_bytes()).get("jobId")
         except (OSError, orjson.JSONDecodeError, AttributeError):
             return None
-    if not isinstance(job_id, str) or (plan_dir / journal_file(job_id)).exists():
+    if not isinstance(job_id, str) or plan_dir.resolve().parent.name != job_id:
         return None
-    return plan_dir.parent / journal_file(job_id)
+    beside = plan_dir.parent / journal_file(job_id)
+    return beside if beside.is_file() and not (plan_dir / journal_file(job_id)).exists() else None
 
 
 def resolve_source(

@@ -142,15 +142,6 @@ def test_cli_submits_a_workflow_file(
     assert resumed.exit_code == 0, resumed.output
     assert "confirmed by an earlier run 2" in resumed.output
     assert not list((tmp_path / ".dagbatch" / "wfjob" / "plan").glob("journal-*"))
-    # The same plan into another job: its journal goes beside the plan too, so the next
-    # compile of the workflow can still replace the plan.
-    other = ["submit", ".dagbatch/wfjob/plan", "--job-id", "wfjob-2", "--create-job", "-q"]
-    again = CliRunner().invoke(main, other, env=env_for(emulator))
-    assert again.exit_code == 0, again.output
-    assert read_journal(tmp_path / ".dagbatch" / "wfjob" / "journal-wfjob-2.jsonl").confirmed
-    assert not list((tmp_path / ".dagbatch" / "wfjob" / "plan").glob("journal-*"))
-    recompiled = CliRunner().invoke(main, ["compile", "wf.py", "--out", ".dagbatch/wfjob/plan"])
-    assert recompiled.exit_code == 0, recompiled.output
 
 
 def test_submitting_a_workflow_file_shows_the_compile_warnings(
