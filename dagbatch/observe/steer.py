@@ -10,8 +10,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import replace
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 
 from dagbatch.errors import ConfigError, RefusedError, unknown_tasks
 from dagbatch.observe.model import (
@@ -34,9 +34,10 @@ _NO_REACTIVATE_STATES = ("completed", "terminating", "deleting")
 def _resolve_names(
     view: WorkflowView, wanted: Iterable[str], records: Mapping[str, TaskRecord]
 ) -> tuple[list[str], list[str]]:
-    """Task ids for names the user gave (original names via ``idMap``, or ids; ignoring
-    case); the unknown ones. A name two tasks share (the display name of a child's barriers)
-    is refused: the id says which."""
+    """Task ids for names the user gave (ignoring case): the user's names first (the names
+    ``status`` shows; a renumbered plan's ids are other tasks' names too), then ids; and the
+    unknown ones. A name two tasks share (the display name of a child's barriers) is refused:
+    the id says which."""
     by_name: dict[str, list[str]] = {}
     for task_id, name in view.names.items():
         by_name.setdefault(name.lower(), []).append(task_id)
@@ -44,15 +45,13 @@ def _resolve_names(
     found: list[str] = []
     unknown: list[str] = []
     for w in wanted:
-        tid: str | None = by_id.get(w.lower())
-        if tid is None:
-            named = by_name.get(w.lower(), [])
-            if len(named) > 1:
-                raise ConfigError(
-                    f"--task {w!r} names {len(named)} tasks ({', '.join(sorted(named)[:5])}"
-                    f"{' ...' if len(named) > 5 else ''}): give the task's id"
-                )
-            tid = named[0] if named else None
+        named = by_name.get(w.lower(), [])
+        if len(named) > 1:
+            raise ConfigError(
+                f"--task {w!r} names {len(named)} tasks ({', '.join(sorted(named)[:5])}"
+                f"{' ...' if len(named) > 5 else ''}): give the task's id"
+            )
+        tid = named[0] if named else by_id.get(w.lower())
         if tid is None:
             unknown.append(w)
         else:
@@ -80,9 +79,11 @@ def plan_rerun(
     if failed:
         failed_ids = {f.id for f in status.failed}
         chosen.extend(t for t in _order(view, records) if t in failed_ids)
-        # Tasks terminated while they waited that nothing holds back any more (their parent
-        # was rerun by hand and succeeded): nothing else would ever bring them back. Not one
-        # whose parent was terminated too: that chain comes back from its failed root.
+        # Tasks terminated while they waited (by finish, behind a failure) whose parent was
+        # then rerun by hand, and that nothing holds back now: nothing else would ever bring
+        # them back. Not one whose parent was terminated too (that chain comes back from its
+        # failed root), nor one a user terminated while it could run (no parent started
+        # after it ended: terminating it was the user's choice).
         chosen.extend(
             t
             for t in _order(view, records)
@@ -91,6 +92,7 @@ def plan_rerun(
             and records[t].failed
             and t not in analysis.blocked
             and t not in failed_ids
+            and _parent_ran_since(view, t, records, job_tasks)
             and not _terminated_parents(view, t, records, job_tasks)
         )
     named, unknown = _resolve_names(view, tasks, records)
@@ -121,10 +123,22 @@ def plan_rerun(
                     "completed successfully (exit code 0): Batch reactivates only failed tasks",
                 )
             )
-        elif rec.started is None and (cut := _terminated_parents(view, tid, records, job_tasks)):
-            # Reactivated alone, it would be judged on its parent's termination: a failure
-            # handler would run although what it guards never ran (the very thing finish's
-            # children-first order prevents).
+        else:
+            chosen.append(tid)
+    # A named task that never ran, behind a parent that never ran either and is not brought
+    # back with it: reactivated, it would be judged on that termination, and a failure
+    # handler would run although what it guards never ran (what finish's children-first
+    # order prevents).
+    coming_back = _brought_back(view, records, job_tasks, chosen)
+    for tid in [t for t in named if t in chosen and t not in coming_back.cancelled]:
+        rec = records[tid]
+        cut = [
+            p
+            for p in _terminated_parents(view, tid, records, job_tasks)
+            if p not in coming_back.tasks
+        ]
+        if rec.started is None and cut:
+            chosen.remove(tid)
             refused.append(
                 TaskProblem(
                     tid,
@@ -136,8 +150,6 @@ def plan_rerun(
                     "with it, in order",
                 )
             )
-        else:
-            chosen.append(tid)
     if job_state in _NO_REACTIVATE_STATES and chosen:
         raise RefusedError(
             f"job {view.job_id!r} is {job_state}: Batch cannot reactivate the tasks of a "
@@ -145,19 +157,12 @@ def plan_rerun(
             f"`dagbatch submit {view.plan_dir or 'PLAN_DIR'} --job-id {view.job_id}-2 "
             "--create-job`"
         )
-    # Tasks terminated while they waited behind a chosen task (e.g. by `finish`) wait again:
-    # every completed task that never started and depends, directly or through such tasks,
-    # on one being reactivated.
-    again = set(chosen)
-    cancelled: list[str] = []
-    for t in _order(view, records):
-        rec = records[t]
-        if t in again or rec.state != "completed" or rec.started is not None or not rec.failed:
-            continue
-        if parent_ids(view.definitions.get(t), job_tasks) & again:
-            again.add(t)
-            cancelled.append(t)
-    reactivate = chosen + cancelled
+    coming_back = _brought_back(view, records, job_tasks, chosen)
+    cancelled = coming_back.cancelled
+    # Parents before children (plan order): a child is never active while a parent it will
+    # wait on is still recorded as terminated.
+    position = {t: n for n, t in enumerate(_order(view, records))}
+    reactivate = sorted([*chosen, *cancelled], key=position.__getitem__)
     simulated = dict(records)
     for t in reactivate:
         simulated[t] = TaskRecord(t, "active")
@@ -179,6 +184,46 @@ def plan_rerun(
         resumes=tuple(resumes),
         still_stuck=still,
         refused=tuple(refused),
+    )
+
+
+@dataclass(frozen=True)
+class _BroughtBack:
+    tasks: frozenset[str]  # the chosen tasks and those below
+    cancelled: list[str]  # the tasks terminated while they waited behind them, in plan order
+
+
+def _brought_back(
+    view: WorkflowView,
+    records: Mapping[str, TaskRecord],
+    job_tasks: JobTasks,
+    chosen: Sequence[str],
+) -> _BroughtBack:
+    """Tasks terminated while they waited behind a chosen task (e.g. by `finish`) wait
+    again: every completed task that never started and depends, directly or through such
+    tasks, on one being reactivated."""
+    again = set(chosen)
+    cancelled: list[str] = []
+    for t in _order(view, records):
+        rec = records[t]
+        if t in again or rec.state != "completed" or rec.started is not None or not rec.failed:
+            continue
+        if parent_ids(view.definitions.get(t), job_tasks) & again:
+            again.add(t)
+            cancelled.append(t)
+    return _BroughtBack(frozenset(again), cancelled)
+
+
+def _parent_ran_since(
+    view: WorkflowView, task_id: str, records: Mapping[str, TaskRecord], job_tasks: JobTasks
+) -> bool:
+    """Whether a parent of ``task_id`` started after it ended (it was rerun since)."""
+    ended = records[task_id].end_time
+    if ended is None:
+        return False
+    return any(
+        (started := records[p].start_time) is not None and started > ended
+        for p in parent_ids(view.definitions.get(task_id), job_tasks)
     )
 
 

@@ -387,11 +387,18 @@ def test_a_task_terminated_behind_a_parent_rerun_by_hand_is_named_and_rerun() ->
         ended=T0.isoformat(),
     )
     v = view([d("a"), d("b", "a")], names={"b": "load"})
-    s = snap([rec("a", "completed", 0, start=0), b])
+    s = snap([rec("a", "completed", 0, start=5), b])  # a ran again after b was terminated
     status, _ = build_status(v, s)
     assert status.cancelled == ("load",) and status.to_dict()["cancelled"] == ["load"]
     assert "cancelled: never ran, will not run (1):\n  load" in render_status(status)
     assert plan_rerun(v, s, failed=True).reactivate == ("b",)
+    # A user who terminated b while it could run (a had already succeeded) meant it, and so
+    # did one who terminated a task without parents: --failed leaves both alone.
+    later = b._replace(ended=(T0 + timedelta(seconds=9)).isoformat())  # a started at T0
+    before = snap([rec("a", "completed", 0, start=0), later])
+    assert plan_rerun(v, before, failed=True).reactivate == ()
+    root = TaskRecord("a", "completed", result="failure", failure=b.failure, ended=T0.isoformat())
+    assert plan_rerun(view([d("a")]), snap([root]), failed=True).reactivate == ()
 
 
 def test_finish_on_a_job_that_holds_no_task_says_so() -> None:
@@ -424,3 +431,26 @@ def test_a_task_the_job_holds_beyond_the_plan_is_counted_and_can_be_rerun() -> N
     assert status.outcomes["failed"] == 1 and [f.name for f in status.failed] == ["03"]
     assert "1 task(s) of the job are not in the plan" in render_status(status)
     assert plan_rerun(v, s, failed=True).reactivate == ("03",)
+
+
+def test_rerun_of_a_parent_and_its_handler_together_brings_both_back_parents_first() -> None:
+    # shard failed; finish terminated reduce and its failure handler alert. Named together
+    # with the failed root, alert comes back after reduce, not refused.
+    ended = FailureInfo("usererror", "TaskEnded", "The task ended.")
+
+    def cancelled(tid: str) -> TaskRecord:
+        return TaskRecord(tid, "completed", result="failure", failure=ended, ended=T0.isoformat())
+
+    v = view([d("shard"), d("reduce", "shard", ec=HANDLER_PARENT), d("alert", "reduce")])
+    s = snap([rec("shard", "completed", 1, start=0), cancelled("reduce"), cancelled("alert")])
+    plan = plan_rerun(v, s, tasks=["alert", "shard"])
+    assert plan.refused == ()
+    assert plan.reactivate == ("shard", "reduce", "alert")
+
+
+def test_rerun_takes_a_name_before_an_id() -> None:
+    # A renumbered plan: the user's task '1' is Batch's task 7, and Batch's task 1 is
+    # 'prep'. `status` shows the user's names, so '1' means the user's task.
+    v = view([d("1"), d("7")], names={"1": "prep", "7": "1"})
+    s = snap([rec("1", "completed", 0, start=0), rec("7", "completed", 2, start=0)])
+    assert plan_rerun(v, s, tasks=["1"]).reactivate == ("7",)
