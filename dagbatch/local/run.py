@@ -42,6 +42,7 @@ from dagbatch.observe.outcome import (
     TaskStatus,
     explain_outcome,
 )
+from dagbatch.wireshape import counts_as_success
 
 if TYPE_CHECKING:
     from dagbatch.plan import LoadedPlan
@@ -169,7 +170,8 @@ class RunReport:
             st = o.status
             skipped = self.is_skipped(o.task_id)
             out[o.task_id] = TaskState(
-                st.state,
+                # A task the --timeout cut off is drawn as the timeout found it: running.
+                "running" if o.task_id in self.cut_off else st.state,
                 st.exit_code,
                 "success" if o.satisfied else st.result,
                 never_runs=skipped or o.task_id in never,
@@ -329,6 +331,13 @@ def run_local(
     plan, job_id, run_dir = _plan_source(source, options.workdir, options.exit_codes)
     plan_dir = plan.directory
     plan_tasks = [t for b in plan.batches for t in b.tasks]
+    # The tasks with exit codes that count as success (satisfy_exit_codes): the live
+    # progress does not count those endings as failures either.
+    satisfying = {
+        str(t["id"]): ec
+        for t in plan_tasks
+        if (ec := t.get("exitConditions")) and (ec.get("exitCodes") or ec.get("exitCodeRanges"))
+    }
     node_root = None if options.simulate else (run_dir / "node").resolve()
     runner: Runner
     simulated: frozenset[str] | None
@@ -383,7 +392,7 @@ def run_local(
                 snapshot = None
                 now = time.monotonic()
                 if on_progress is not None and (done or now - last >= progress_every):
-                    snapshot = _snapshot(job, STATE_NAMES, now - started)
+                    snapshot = _snapshot(job, STATE_NAMES, now - started, satisfying)
                     last = now
                 if not done and deadline is not None and now >= deadline:
                     if job.graph is not None:
@@ -540,7 +549,14 @@ def _timeout_reasons(outcomes: list[TaskOutcome], cut_off: frozenset[str]) -> li
     return [o if o.reason is None else replace(o, reason=retold(o.reason)) for o in outcomes]
 
 
-def _snapshot(job: Any, names: tuple[str, ...], elapsed: float) -> Snapshot:
+def _snapshot(
+    job: Any,
+    names: tuple[str, ...],
+    elapsed: float,
+    satisfying: Mapping[str, Mapping[str, Any]] | None = None,
+) -> Snapshot:
+    """The job's counts now; a failure whose exit code the task's ``exitConditions`` count as
+    a success (``satisfying``: those tasks' exitConditions, by id) is not counted failed."""
     counts = {name: 0 for name in ("active", "running", "completed")}
     for state in job.task_state:
         name = names[state]
@@ -549,7 +565,15 @@ def _snapshot(job: Any, names: tuple[str, ...], elapsed: float) -> Snapshot:
         elif name == "preparing":
             counts["running"] += 1
     running = [job.task_ids[p] for p in sorted(job.graph.running)[:5]] if job.graph else []
-    return Snapshot(elapsed, counts, len(job.task_failure), running, job.live_tasks)
+    failed = len(job.task_failure)
+    if satisfying:
+        failed -= sum(
+            1
+            for pos, failure in job.task_failure.items()
+            if (ec := satisfying.get(job.task_ids[pos])) is not None
+            and counts_as_success(ec, job.task_exit[pos], failure.get("code"))
+        )
+    return Snapshot(elapsed, counts, failed, running, job.live_tasks)
 
 
 def _statuses(job: Any, names: tuple[str, ...]) -> dict[str, TaskStatus]:

@@ -374,6 +374,7 @@ class JobStatus:
     disabled_by: str | None = None  # the task whose jobAction disabled the job, when known
     cancelled: tuple[str, ...] = ()  # names of the tasks counted cancelled, in plan order
     not_in_plan: tuple[str, ...] = ()  # tasks of the job the plan does not hold (ids)
+    planned: bool = False  # read with the plan (a plan directory to name in a fix)
 
     @property
     def finishable(self) -> bool:

@@ -65,10 +65,14 @@ def verdict_line(status: JobStatus, target: str) -> str:
                 f"`dagbatch submit {target} --resume` finishes it)"
             )
         elif status.missing and not status.stranded:
+            fix = (
+                f"was its submission cut short? `dagbatch submit {target} --resume` finishes it"
+                if status.planned
+                else "add them to the job"
+            )
             text = text.replace(
                 "only tasks that can never run remain",
-                "the tasks left wait on tasks the job does not hold (was its submission cut "
-                f"short? `dagbatch submit {target} --resume` finishes it)",
+                f"the tasks left wait on tasks the job does not hold ({fix})",
             )
         elif any(s.kind == "stranded" for s in status.stranded):
             text += (

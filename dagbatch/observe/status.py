@@ -207,7 +207,7 @@ def build_status(view: WorkflowView, snap: Snapshot) -> tuple[JobStatus, Analysi
         # Every task the job holds has completed; if the plan has tasks it does not hold
         # (a submission cut short), the workflow cannot complete until they are added.
         verdict = "stuck" if not_in_job else "complete"
-    elif (pending and not (job_state == "disabled" and not running)) or not records:
+    elif (pending and not (job_state in ("disabled", "disabling") and not running)) or not records:
         verdict = "running"
     else:
         # Only tasks that can never run remain, or the job is disabled and nothing runs:
@@ -240,6 +240,7 @@ def build_status(view: WorkflowView, snap: Snapshot) -> tuple[JobStatus, Analysi
         ),
         not_in_job=tuple(not_in_job),
         not_in_plan=tuple(not_in_plan),
+        planned=view.planned,
         service_counts=dict(snap.service_counts),
         elapsed=(snap.at - created).total_seconds() if created else None,
     )

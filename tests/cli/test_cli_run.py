@@ -99,7 +99,7 @@ def test_an_exit_code_the_workflow_counts_as_success_is_not_a_failure(tmp_path: 
     # pipeline.py: train has satisfy_exit_codes=[3] ("converged early": still fine). Batch
     # records exit 3 as a failure; the run counts it as the success the workflow says it is.
     out = tmp_path / "r.json"
-    code, stdout, _ = run(
+    code, stdout, stderr = run(
         str(ROOT / "examples" / "pipeline.py"),
         "--simulate",
         "--fail",
@@ -111,6 +111,7 @@ def test_an_exit_code_the_workflow_counts_as_success_is_not_a_failure(tmp_path: 
     )
     assert code == 0, stdout
     assert "exit code 3 counts as success" in stdout
+    assert "(0 failed)" in stderr and "(1 failed)" not in stderr  # the live progress too
     report, tasks = report_of(out)
     assert report["verdict"] == "ok" and report["counts"]["failed"] == 0
     assert tasks["train"]["result"] == "failure"  # Batch's own record, kept
@@ -260,8 +261,18 @@ def test_timeout_terminates_running_tasks(tmp_path: Path) -> None:
     )
     out = tmp_path / "r.json"
     started = time.monotonic()
+    picture = tmp_path / "pic.txt"
     code, stdout, _ = run(
-        str(wf), "--timeout", "1.5", "--workdir", str(tmp_path / "w"), "--report", str(out), "-q"
+        str(wf),
+        "--timeout",
+        "1.5",
+        "--workdir",
+        str(tmp_path / "w"),
+        "--report",
+        str(out),
+        "--picture",
+        str(picture),
+        "-q",
     )
     assert code == 6, stdout
     assert time.monotonic() - started < 20
@@ -279,6 +290,9 @@ def test_timeout_terminates_running_tasks(tmp_path: Path) -> None:
     assert tasks["later"]["neverRan"]["cause"]["kind"] == "cut-off"
     assert "failed 0, cut off by the --timeout 1, never ran 2" in stdout
     assert "cut off by the --timeout (TaskEnded)" in stdout
+    # The picture shows the run as the timeout found it: slow running, not failed.
+    state_line = next(ln for ln in picture.read_text().splitlines() if ln.startswith("state:"))
+    assert "1 running" in state_line and "failed" not in state_line
     pid = int(pidfile.read_text())
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:

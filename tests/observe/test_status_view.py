@@ -454,3 +454,19 @@ def test_rerun_takes_a_name_before_an_id() -> None:
     v = view([d("1"), d("7")], names={"1": "prep", "7": "1"})
     s = snap([rec("1", "completed", 0, start=0), rec("7", "completed", 2, start=0)])
     assert plan_rerun(v, s, tasks=["1"]).reactivate == ("7",)
+
+
+def test_without_a_plan_the_missing_parent_fix_names_no_plan_command() -> None:
+    from dagbatch.observe.render import verdict_line
+
+    # status --job-id alone reads the definitions from the service: no plan to resubmit.
+    v = WorkflowView("job", {x.id: x for x in [d("load", "extract")]})
+    s, _ = build_status(v, snap([rec("load", "active")]))
+    line = verdict_line(s, "--job-id job")
+    assert s.verdict == "stuck" and "add them to the job" in line
+    assert "dagbatch submit" not in line
+    # A disabling job with nothing running is stuck as a disabled one is.
+    s, _ = build_status(
+        view([d("a")]), snap([rec("a", "active")], {"id": "job", "state": "disabling"})
+    )
+    assert s.verdict == "stuck"
