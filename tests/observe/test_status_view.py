@@ -114,13 +114,7 @@ def test_handler_skipped_then_terminated_counts_as_skipped_not_failed() -> None:
     v = view([d("work", ec=HANDLER_PARENT), d("alert", "work")])
     s, _ = build_status(v, snap([rec("work", "completed", 0, start=0), rec("alert", "active")]))
     assert s.verdict == "stuck" and [x.kind for x in s.stranded] == ["skipped"]
-    ended = TaskRecord(
-        "alert",
-        "completed",
-        result="failure",
-        failure=FailureInfo("usererror", "TaskEnded", "terminated"),
-        ended=T0.isoformat(),
-    )
+    ended = _terminated_while_waiting("alert")
     s, _ = build_status(v, snap([rec("work", "completed", 0, start=0), ended]))
     assert s.verdict == "complete"
     assert s.outcomes["skipped"] == 1 and s.outcomes["failed"] == 0 and not s.failed
@@ -355,17 +349,30 @@ def test_a_terminated_jobs_active_tasks_are_cancelled_not_waiting() -> None:
     assert "next waits on other, which was terminated (exit code 137)" in strand.explain()
 
 
-def test_rerun_refuses_a_handler_whose_guarded_parent_never_ran() -> None:
-    # shard failed, so reduce and its failure handler alert were stranded, and finish
-    # terminated both. Reactivating alert alone would run it on reduce's termination,
-    # although reduce never ran: refused, saying what to rerun instead.
+def _terminated_while_waiting(tid: str) -> TaskRecord:
+    """A task `finish` terminated before it ran."""
     ended = FailureInfo("usererror", "TaskEnded", "The task ended.")
+    return TaskRecord(tid, "completed", result="failure", failure=ended, ended=T0.isoformat())
 
-    def cancelled(tid: str) -> TaskRecord:
-        return TaskRecord(tid, "completed", result="failure", failure=ended, ended=T0.isoformat())
 
+def _stranded_handler_chain() -> tuple[WorkflowView, Snapshot]:
+    """shard failed, so reduce and its failure handler alert were stranded, and finish
+    terminated both."""
     v = view([d("shard"), d("reduce", "shard", ec=HANDLER_PARENT), d("alert", "reduce")])
-    s = snap([rec("shard", "completed", 1, start=0), cancelled("reduce"), cancelled("alert")])
+    s = snap(
+        [
+            rec("shard", "completed", 1, start=0),
+            _terminated_while_waiting("reduce"),
+            _terminated_while_waiting("alert"),
+        ]
+    )
+    return v, s
+
+
+def test_rerun_refuses_a_handler_whose_guarded_parent_never_ran() -> None:
+    # Reactivating alert alone would run it on reduce's termination, although reduce never
+    # ran: refused, saying what to rerun instead.
+    v, s = _stranded_handler_chain()
     plan = plan_rerun(v, s, tasks=["alert"])
     assert plan.reactivate == ()
     ((name, reason),) = [(p.name, p.reason) for p in plan.refused]
@@ -379,13 +386,7 @@ def test_a_task_terminated_behind_a_parent_rerun_by_hand_is_named_and_rerun() ->
     # nothing holds b back now, but nothing would bring it back either.
     from dagbatch.observe.render import render_status
 
-    b = TaskRecord(
-        "b",
-        "completed",
-        result="failure",
-        failure=FailureInfo("usererror", "TaskEnded", "The task ended."),
-        ended=T0.isoformat(),
-    )
+    b = _terminated_while_waiting("b")
     v = view([d("a"), d("b", "a")], names={"b": "load"})
     s = snap([rec("a", "completed", 0, start=5), b])  # a ran again after b was terminated
     status, _ = build_status(v, s)
@@ -434,15 +435,8 @@ def test_a_task_the_job_holds_beyond_the_plan_is_counted_and_can_be_rerun() -> N
 
 
 def test_rerun_of_a_parent_and_its_handler_together_brings_both_back_parents_first() -> None:
-    # shard failed; finish terminated reduce and its failure handler alert. Named together
-    # with the failed root, alert comes back after reduce, not refused.
-    ended = FailureInfo("usererror", "TaskEnded", "The task ended.")
-
-    def cancelled(tid: str) -> TaskRecord:
-        return TaskRecord(tid, "completed", result="failure", failure=ended, ended=T0.isoformat())
-
-    v = view([d("shard"), d("reduce", "shard", ec=HANDLER_PARENT), d("alert", "reduce")])
-    s = snap([rec("shard", "completed", 1, start=0), cancelled("reduce"), cancelled("alert")])
+    # Named together with the failed root of its chain, alert comes back after reduce.
+    v, s = _stranded_handler_chain()
     plan = plan_rerun(v, s, tasks=["alert", "shard"])
     assert plan.refused == ()
     assert plan.reactivate == ("shard", "reduce", "alert")
