@@ -47,9 +47,9 @@ def task_objects(
     than visiting them in topological order. The objects take a few hundred bytes a task
     next to the graph's kilobyte or so; batching serializes them a request at a time.
     """
-    # A command-line-only task's object is one dict display: adding ``dependsOn`` afterwards
-    # grows the dict (and ``{"id": tid, **p, "dependsOn": x}`` would build a second dict for
-    # the trailing key and merge it, so other tasks get it added). Tasks that share their
+    # A command-line-only task's object is one dict display. A task with more properties
+    # gets ``dependsOn`` added to its dict afterwards: ``{"id": tid, **p, "dependsOn": x}``
+    # would build a second dict for the trailing key and merge it. Tasks that share their
     # parents share one ``Dependencies`` (``plan_dependencies``), and then one ``dependsOn``
     # dict: a sweep's shards, one after another, need one dict, not one each.
     objects: list[dict[str, Any]] = []

@@ -89,7 +89,7 @@ class RangeIndex:
             numbers = list(map(numbers.__getitem__, kept))
         values = [-1] * len(ids)
         if chosen and chosen[-1] - chosen[0] == len(chosen) - 1:
-            values[chosen[0] : chosen[-1] + 1] = numbers  # a run of integer ids: a sweep's
+            values[chosen[0] : chosen[-1] + 1] = numbers  # one run of tasks (a sweep's shards)
         else:
             for i, n in zip(chosen, numbers, strict=True):
                 values[i] = n
