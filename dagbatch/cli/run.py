@@ -239,7 +239,10 @@ def run_cmd(
                 f"completed {c['completed']}/{snapshot.total} ({snapshot.failed} failed)"
             )
 
-        report = run_local(source, options, on_progress=None if quiet else show)
+        from dagbatch.emulator.server import sigterm_as_exit
+
+        with sigterm_as_exit():  # `kill`: the tasks' processes are killed too, as on Ctrl-C
+            report = run_local(source, options, on_progress=None if quiet else show)
     except DagbatchError as exc:
         exit_codes.fail(exc)
     print_report(report)

@@ -9,7 +9,8 @@ import os
 import signal
 import socket
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from types import FrameType, TracebackType
 from typing import Any, cast
 
@@ -233,14 +234,30 @@ def _exit_on_sigterm(signum: int, frame: FrameType | None) -> None:
     raise SystemExit(TERMINATED_EXIT)
 
 
+@contextmanager
+def sigterm_as_exit() -> Iterator[None]:
+    """Inside the block, SIGTERM (`kill`) raises ``SystemExit(TERMINATED_EXIT)`` as Ctrl-C
+    raises ``KeyboardInterrupt``, so the ``finally`` blocks and context managers around the
+    engine run (they kill the tasks' processes) before the process ends; Python's default
+    ends it on the spot and leaves them running without a parent. Only in the main thread,
+    where signals are handled; the previous handler comes back after the block."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def serve_forever(server: EmulatorServer) -> None:
     """Serve in the foreground until interrupted (Ctrl-C) or terminated (SIGTERM, `kill`);
     either way the running tasks are killed and the engine stopped before the process ends.
 
     The server stops on SIGTERM as on Ctrl-C, then raises the signal again once it is done;
     with Python's default handler that would end the process on the spot, before the engine
-    stops, and leave the tasks' processes running without their parent. A handler of its own
-    turns it into ``SystemExit`` instead, so the ``finally`` below runs.
+    stops (``sigterm_as_exit``).
 
     The process is the emulator's own, so it tunes the garbage collector for it: a full
     collection walks every task of every job (the store's columns are lists as long as the
@@ -249,17 +266,23 @@ def serve_forever(server: EmulatorServer) -> None:
     times less often here; the young generations are collected as usual.
     """
     _install_drop_filter()
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, _exit_on_sigterm)
     gc.freeze()  # what the start-up made lives as long as the process: never walked again
-    server.engine.start()
-    try:
-        with gc_fewer_full():
-            server._server.run(sockets=[server._sock])
-    finally:
-        gc.unfreeze()
-        server._sock.close()
-        server.engine.stop()
+    with sigterm_as_exit():
+        server.engine.start()
+        try:
+            with gc_fewer_full():
+                server._server.run(sockets=[server._sock])
+        finally:
+            gc.unfreeze()
+            server._sock.close()
+            server.engine.stop()
 
 
-__all__ = ["DEV_ACCOUNT", "DEV_KEY", "EmulatorServer", "EmulatorSettings", "serve_forever"]
+__all__ = [
+    "DEV_ACCOUNT",
+    "DEV_KEY",
+    "EmulatorServer",
+    "EmulatorSettings",
+    "serve_forever",
+    "sigterm_as_exit",
+]

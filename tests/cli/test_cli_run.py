@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -472,3 +474,45 @@ def test_the_picture_of_the_outcome(tmp_path: Path) -> None:
     assert code == 4, stdout
     drawn = picture.read_text(encoding="utf-8")
     assert "state: 1 failed · 3 never runs" in drawn, drawn
+
+
+def test_kill_ends_a_run_with_its_tasks(tmp_path: Path) -> None:
+    # `kill` (SIGTERM) of `dagbatch run`, e.g. a CI job's timeout: the tasks' processes go
+    # with it, as on Ctrl-C, instead of running on without a parent.
+    pidfile = tmp_path / "pid"
+    wf = write_workflow(
+        tmp_path,
+        f"graph.add_node('slow', command_line=\"/bin/sh -c 'echo $$ > {pidfile}; sleep 60'\")\n",
+    )
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": f"{root}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dagbatch", "run", str(wf), "-q", "--workdir", str(tmp_path / "w")],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not (pidfile.is_file() and pidfile.read_text().strip()):
+            assert time.monotonic() < deadline, "the task did not start"
+            assert proc.poll() is None, "the run ended before its task started"
+            time.sleep(0.05)
+        proc.terminate()
+        assert proc.wait(30) == 128 + 15
+        assert proc.stderr is not None and b"Traceback" not in proc.stderr.read()
+        pid = int(pidfile.read_text())
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                os.killpg(pid, 0)
+            except ProcessLookupError:
+                break
+            assert time.monotonic() < deadline, "the task's process group outlived the run"
+            time.sleep(0.05)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(15)
+        if proc.stderr is not None:
+            proc.stderr.close()
