@@ -121,7 +121,8 @@ def build_status(view: WorkflowView, snap: Snapshot) -> tuple[JobStatus, Analysi
     pending = False  # some task can still run or is running
     ordered = list(view.definitions) if view.planned else sorted(records, key=_id_order)
     held = _held_by_missing(view.definitions, records, analysis) if analysis.missing else set()
-    ended = job_state in ("completed", "terminating")
+    ended = job_state in ("completed", "terminating")  # no task of the job starts again
+    disabled = job_state in ("disabled", "disabling")  # none starts until it is enabled
     not_in_job = [view.name(t) for t in ordered if t not in records and t not in barriers]
     not_in_plan: list[str] = []
     if view.planned and len(records) > len(view.definitions) - len(not_in_job) - len(barriers):
@@ -199,7 +200,7 @@ def build_status(view: WorkflowView, snap: Snapshot) -> tuple[JobStatus, Analysi
     failed.sort(key=lambda f: (f.end_time is None, f.end_time or snap.at))
     terminated_by: str | None = None
     verdict: Verdict
-    if job_state in ("completed", "terminating") and reason != "AllTasksComplete":
+    if ended and reason != "AllTasksComplete":
         verdict = "terminated"
         if reason == "TaskFailed":
             terminated_by = _ending_task(view, records, job, "terminate")
@@ -207,17 +208,13 @@ def build_status(view: WorkflowView, snap: Snapshot) -> tuple[JobStatus, Analysi
         # Every task the job holds has completed; if the plan has tasks it does not hold
         # (a submission cut short), the workflow cannot complete until they are added.
         verdict = "stuck" if not_in_job else "complete"
-    elif (pending and not (job_state in ("disabled", "disabling") and not running)) or not records:
+    elif (pending and not (disabled and not running)) or not records:
         verdict = "running"
     else:
         # Only tasks that can never run remain, or the job is disabled and nothing runs:
         # nothing moves until someone acts.
         verdict = "stuck"
-    disabled_by = (
-        _ending_task(view, records, job, "disable")
-        if job_state in ("disabled", "disabling")
-        else None
-    )
+    disabled_by = _ending_task(view, records, job, "disable") if disabled else None
     created = parse_service_time(job.get("creationTime"))
     status = JobStatus(
         job_id=view.job_id,

@@ -76,9 +76,10 @@ def plan_rerun(
     job_state = status.job_state
     chosen: list[str] = []
     job_tasks = JobTasks(records)
+    order = _order(view, records)  # plan order: parents before children
     if failed:
         failed_ids = {f.id for f in status.failed}
-        chosen.extend(t for t in _order(view, records) if t in failed_ids)
+        chosen.extend(t for t in order if t in failed_ids)
         # Tasks terminated while they waited (by finish, behind a failure) whose parent was
         # then rerun by hand, and that nothing holds back now: nothing else would ever bring
         # them back. Not one whose parent was terminated too (that chain comes back from its
@@ -86,7 +87,7 @@ def plan_rerun(
         # after it ended: terminating it was the user's choice).
         chosen.extend(
             t
-            for t in _order(view, records)
+            for t in order
             if records[t].state == "completed"
             and records[t].started is None
             and records[t].failed
@@ -129,7 +130,8 @@ def plan_rerun(
     # back with it: reactivated, it would be judged on that termination, and a failure
     # handler would run although what it guards never ran (what finish's children-first
     # order prevents).
-    coming_back = _brought_back(view, records, job_tasks, chosen)
+    coming_back = _brought_back(view, order, records, job_tasks, chosen)
+    removed = False
     for tid in [t for t in named if t in chosen and t not in coming_back.cancelled]:
         rec = records[tid]
         cut = [
@@ -139,6 +141,7 @@ def plan_rerun(
         ]
         if rec.started is None and cut:
             chosen.remove(tid)
+            removed = True
             refused.append(
                 TaskProblem(
                     tid,
@@ -157,11 +160,12 @@ def plan_rerun(
             f"`dagbatch submit {view.plan_dir or 'PLAN_DIR'} --job-id {view.job_id}-2 "
             "--create-job`"
         )
-    coming_back = _brought_back(view, records, job_tasks, chosen)
+    if removed:
+        coming_back = _brought_back(view, order, records, job_tasks, chosen)  # without them
     cancelled = coming_back.cancelled
     # Parents before children (plan order): a child is never active while a parent it will
     # wait on is still recorded as terminated.
-    position = {t: n for n, t in enumerate(_order(view, records))}
+    position = {t: n for n, t in enumerate(order)}
     reactivate = sorted([*chosen, *cancelled], key=position.__getitem__)
     simulated = dict(records)
     for t in reactivate:
@@ -195,16 +199,17 @@ class _BroughtBack:
 
 def _brought_back(
     view: WorkflowView,
+    order: Sequence[str],
     records: Mapping[str, TaskRecord],
     job_tasks: JobTasks,
     chosen: Sequence[str],
 ) -> _BroughtBack:
     """Tasks terminated while they waited behind a chosen task (e.g. by `finish`) wait
     again: every completed task that never started and depends, directly or through such
-    tasks, on one being reactivated."""
+    tasks, on one being reactivated (``order``: the job's tasks, parents first)."""
     again = set(chosen)
     cancelled: list[str] = []
-    for t in _order(view, records):
+    for t in order:
         rec = records[t]
         if t in again or rec.state != "completed" or rec.started is not None or not rec.failed:
             continue
