@@ -10,10 +10,23 @@ starts at ``DEFAULT_CONCURRENCY`` and moves the gate's level between ``MIN_CONCU
   next window must then confirm at least ``RISE`` times the tasks per second of the window
   before the growth, or the level goes back and stays there for ``HOLD_WINDOWS`` windows
   before it probes again;
-- **back off on throttling**: a 429 or 503 answer halves the level at once (once per window:
-  the answers to one burst do not halve it again and again) and holds it [docs/BATCH_FACTS.md:
+- **back off on throttling**: a window in which the service answered 429 or 503 more often
+  than ``MIN_THROTTLED_SHARE`` and than ``ABOVE_BACKGROUND`` times its *background* share
+  (below) halves the level and holds it [docs/BATCH_FACTS.md:
   whole-request errors 429 ``TooManyRequests`` and 503 ``ServerBusy``, both may carry
-  ``Retry-After``, which the retry policy honours besides].
+  ``Retry-After``, which the retry policy honours besides]. The answers to the requests
+  already in flight when it halved are not judged again (one burst halves once).
+- **but only for throttling the level causes**: a halving must bring relief, as a growth must
+  bring throughput. If the window after the halving is throttled about as often (at least
+  ``RELIEF`` times the share that caused it) *and* its throughput fell (under ``FELL`` times
+  the window before), the level was doing useful work and the service throttles a share of
+  every level's requests (a busy service, not this client): the level goes back, and that
+  share becomes the *background*, which only a window throttled ``ABOVE_BACKGROUND`` times as
+  often halves again. Without this, 20 % of answers ``ServerBusy`` halved the level every window
+  down to 1, at a fifth of the default's throughput. A rate limit the level exceeds keeps the
+  throughput where it was when the level halves (the limit, not the level, was serving
+  requests), so the halving is kept. A background above ``MAX_BACKGROUND`` is not learned:
+  a service that throttles most requests is backed off from whatever the cause.
 
 Why: the round trip of the real service is hundreds of milliseconds, so more requests in
 flight give more tasks per second (Little's law) until the client's CPU, the network or the
@@ -45,8 +58,26 @@ RISE = 1.10
 #: Windows the level is held after a growth that did not pay off or after throttling, before
 #: it probes upward again.
 HOLD_WINDOWS = 8
-#: Fewest answers in a window (a window is also at least two rounds of the current level).
+#: Fewest answers in a window (a window is also at least two rounds of the current level,
+#: unless this many of its answers were throttled: then it ends at once).
 MIN_WINDOW = 16
+#: A halving relieved the service if the next window's throttled share is below this
+#: fraction of the share that caused it.
+RELIEF = 0.5
+#: A halving cost throughput if the window after it confirmed under this many times the
+#: tasks per second of the window before it.
+FELL = 0.75
+#: The highest throttled share learned as background (module docstring).
+MAX_BACKGROUND = 0.5
+#: A window with no more than this share of its answers throttled does not halve the level
+#: (a stray 503 is noise, not a limit), though it does not grow it either.
+MIN_THROTTLED_SHARE = 0.05
+#: A window throttled more than this many times as often as the background halves the level
+#: (fewer would, by chance, in small windows: 16 answers of a 10 % background hold 4 or more
+#: throttled ones 7 % of the time, 5 or more 2 %).
+ABOVE_BACKGROUND = 3.0
+#: How much of each window's throttled share the background takes on (a moving average).
+FOLLOW = 0.25
 
 
 class ConcurrencyGate:
@@ -135,6 +166,12 @@ class AdaptiveConcurrency:
         self.settled = False  # after the first plateau or throttling: grow by a quarter
         self._hold = 0  # windows left before probing upward again
         self._before: tuple[int, float] | None = None  # (level, rate) before a growth
+        #: the share of answers throttled whatever the level (module docstring)
+        self.background = 0.0
+        self._drain = 0  # answers still due to requests sent before a halving
+        self._halved_from = 0  # the level before the halvings in a row, while they last
+        #: (level, throttled share, rate, whether the level was the limit) before a halving
+        self._check: tuple[int, float, float, bool] | None = None
         self.decisions: list[tuple[str, int]] = []  # (why, new level): for tests and logs
         self._new_window()
 
@@ -146,7 +183,7 @@ class AdaptiveConcurrency:
         self._started = self.clock()
         self._answers = 0
         self._tasks = 0
-        self._throttled = False
+        self._throttled = 0  # answers 429 or 503
         self._limited = 0  # answers that came while requests were waiting for a slot
 
     def _set(self, level: int, why: str) -> None:
@@ -161,26 +198,72 @@ class AdaptiveConcurrency:
         """One request was answered: ``tasks`` tasks added by it; ``throttled`` when the
         answer was 429 or 503; ``waiting`` when other requests were waiting for a slot as it
         came (``ConcurrencyGate.waiting``, read before its slot is released)."""
-        if throttled and not self._throttled:  # halve once per window
-            self.settled = True
-            self._before = None
-            self._hold = HOLD_WINDOWS
-            self._set(self.level // 2, "throttled")
-            self._new_window()
-            self._throttled = True  # the new window is the one of this throttling
+        if self._drain:
+            # An answer to a request sent before the last halving: it says nothing of the
+            # new level.
+            self._drain -= 1
+            if not self._drain:
+                self._new_window()
+            return
         self._answers += 1
         self._tasks += tasks
+        if throttled:
+            self._throttled += 1
         if waiting:
             self._limited += 1
-        if self._answers < max(MIN_WINDOW, 2 * self.level):
+        if self._answers < max(MIN_WINDOW, 2 * self.level) and self._throttled < MIN_WINDOW:
             return
         elapsed = self.clock() - self._started
         rate = self._tasks / elapsed if elapsed > 0 else 0.0
-        # Learn only from a window without throttling in which requests were waiting for a
-        # slot most of the time: one where the level, not the work at hand, was the limit.
-        useful = not self._throttled and elapsed > 0 and self._limited * 2 >= self._answers
+        share = self._throttled / self._answers
+        # Learn throughput only from a window in which requests were waiting for a slot most
+        # of the time: one where the level, not the work at hand, was the limit.
+        limited = elapsed > 0 and self._limited * 2 >= self._answers
         self._new_window()
-        if useful:
+        self._end_window(rate, share, limited)
+
+    def _end_window(self, rate: float, share: float, limited: bool) -> None:
+        """The decision at the end of a window: ``share`` of its answers were throttled."""
+        checked = self._check
+        self._check = None
+        if checked is not None:
+            _, share_before, rate_before, limited_before = checked
+            if (
+                0 < share <= MAX_BACKGROUND
+                and share >= share_before * RELIEF
+                and limited
+                and limited_before
+                and rate < rate_before * FELL
+            ):
+                # The halving brought no relief and cost throughput: this share is throttled
+                # whatever the level.
+                # Back to the level before the first of the halvings in a row (a halving
+                # judged on a window with the submission's start in it may have stood).
+                self.background = share
+                self._hold = 0
+                self._set(self._halved_from or self.level, "not ours")
+                self._halved_from = 0
+                return
+            if share <= MAX_BACKGROUND:
+                return  # the halving stands; the next window is judged afresh
+        if share > max(MIN_THROTTLED_SHARE, ABOVE_BACKGROUND * self.background):
+            self.settled = True
+            self._before = None
+            self._hold = HOLD_WINDOWS
+            self._check = (self.level, share, rate, limited)
+            self._halved_from = self._halved_from or self.level
+            # The requests in flight now were sent at the old level (at most that many):
+            # their answers are not judged, so one burst halves once.
+            self._drain = self.level
+            self._set(self.level // 2, "throttled")
+            return
+        self._halved_from = 0
+        if self.background:
+            # Follows the share; when a busy spell ends, it fades away.
+            self.background = (1 - FOLLOW) * self.background + FOLLOW * share
+            if self.background < MIN_THROTTLED_SHARE / 10:
+                self.background = 0.0
+        if limited and share <= self.background:
             self._decide(rate)
 
     def _decide(self, rate: float) -> None:

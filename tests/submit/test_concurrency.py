@@ -4,6 +4,7 @@ emulator throttling."""
 from __future__ import annotations
 
 import asyncio
+import random
 from pathlib import Path
 
 import pytest
@@ -40,16 +41,24 @@ def simulate(
     capacity: int,
     latency: float = 0.2,
     throttle_above: int | None = None,
+    busy: float = 0.0,
+    rate_limit: int | None = None,
+    rng: random.Random | None = None,
     waiting: bool = True,
 ) -> list[int]:
     """A service that answers ``capacity`` requests per ``latency`` at most (more in flight
     only queue), and throttles every request while more than ``throttle_above`` are in
-    flight. Returns the level after each answer."""
+    flight, a ``busy`` share of all requests at any level, and what exceeds ``rate_limit``
+    requests per ``latency`` (drawn from ``rng``). Returns the level after each answer."""
     levels = []
+    rng = rng or random.Random(0)
     for _ in range(answers):
         level = controller.level
         clock.now += latency / min(level, capacity)
         throttled = throttle_above is not None and level > throttle_above
+        throttled = throttled or (busy > 0 and rng.random() < busy)
+        if rate_limit is not None and level > rate_limit:
+            throttled = throttled or rng.random() < 1 - rate_limit / level
         controller.observe(
             0 if throttled else TASKS_PER_REQUEST, throttled=throttled, waiting=waiting
         )
@@ -104,6 +113,86 @@ def test_one_burst_of_throttled_answers_halves_the_level_once() -> None:
         controller.observe(0, throttled=True)
     assert controller.level == 32
     assert [d for d in controller.decisions if d[0] == "throttled"] == [("throttled", 32)]
+
+
+def test_throttling_of_every_level_does_not_drive_the_level_down() -> None:
+    """A busy service answers a fifth of all requests 503, whatever their number: halving
+    brings no relief, so the level goes back and keeps growing with the throughput (it fell
+    to 1 before, at a fifth of the default's throughput)."""
+    clock = FakeClock()
+    controller = make(clock)
+    levels = simulate(
+        controller, clock, answers=20_000, capacity=100, busy=0.2, rng=random.Random(7)
+    )
+
+    assert controller.decisions[0] == ("throttled", DEFAULT_CONCURRENCY // 2)
+    assert controller.decisions[1] == ("not ours", DEFAULT_CONCURRENCY)
+    assert 0.1 < controller.background < 0.3
+    assert controller.level >= 64  # grew towards the capacity despite the 503s
+    assert sum(level < DEFAULT_CONCURRENCY for level in levels) < 0.05 * len(levels)
+
+
+def test_a_throttling_level_above_a_busy_service_is_still_backed_off() -> None:
+    """Both at once: a tenth of every level's requests is busy, and every request is
+    throttled above 40 in flight: the level learns the background and stays at or under 40
+    most of the time."""
+    clock = FakeClock()
+    controller = make(clock, start=64)
+    levels = simulate(
+        controller,
+        clock,
+        answers=20_000,
+        capacity=1_000,
+        throttle_above=40,
+        busy=0.1,
+        rng=random.Random(3),
+    )
+
+    assert controller.decisions[0] == ("throttled", 32)
+    assert sum(level <= 40 for level in levels) > 0.9 * len(levels)
+    assert sum(level >= 20 for level in levels[len(levels) // 2 :]) > 0.9 * (len(levels) // 2)
+
+
+def test_a_rate_limit_far_below_the_level_is_backed_off_to() -> None:
+    """A rate limit answers 429 to what exceeds it: most requests at four times the limit.
+    Halving keeps the throughput (the limit serves as many), so it is not taken for a busy
+    service: the level comes down to the limit and stays near it."""
+    clock = FakeClock()
+    controller = make(clock, start=160)
+    levels = simulate(
+        controller, clock, answers=20_000, capacity=1_000, rate_limit=40, rng=random.Random(2)
+    )
+
+    assert [why for why, _ in controller.decisions[:2]] == ["throttled", "throttled"]
+    assert not [d for d in controller.decisions if d[0] == "not ours"]
+    late = levels[len(levels) // 2 :]
+    assert sum(20 <= level <= 60 for level in late) > 0.9 * len(late)
+
+
+def test_a_busy_spell_fades_and_throttling_is_backed_off_again() -> None:
+    """Once the busy spell is over the background fades to nothing, so a throttling level
+    is backed off at the first clear sign again."""
+    clock = FakeClock()
+    controller = make(clock)
+    simulate(controller, clock, answers=3_000, capacity=1_000, busy=0.3, rng=random.Random(5))
+    assert controller.background > 0.15
+
+    simulate(controller, clock, answers=20_000, capacity=1_000)  # the spell is over
+    assert controller.background == 0.0
+    decided = len(controller.decisions)
+    level = controller.level
+
+    simulate(controller, clock, answers=200, capacity=1_000, throttle_above=level // 2)
+    assert ("throttled", level // 2) in controller.decisions[decided:]
+
+
+def test_a_stray_throttled_answer_does_not_halve_the_level() -> None:
+    clock = FakeClock()
+    controller = make(clock)
+    for n in range(1, 2_000):
+        clock.now += 0.2 / controller.level
+        controller.observe(0 if n % 100 == 0 else TASKS_PER_REQUEST, throttled=n % 100 == 0)
+    assert not [d for d in controller.decisions if d[0] == "throttled"]
 
 
 def test_level_stays_within_its_bounds() -> None:
@@ -221,3 +310,29 @@ def test_fixed_concurrency_is_reported_and_never_moves(
 
     assert report.ok
     assert progress.levels == [(8, False)]
+
+
+def test_adaptive_submission_comes_back_when_a_busy_service_throttles_every_level(
+    emulator_factory: EmulatorFactory, tmp_path: Path
+) -> None:
+    """A fifth of the requests answered 503 whatever the level: the first halving brings no
+    relief and costs throughput, so the level goes back up."""
+    server = emulator_factory(
+        busy=0.2,
+        retry_after=0,
+        latency_ms=50,
+        seed=5,
+        operations=frozenset({"addtaskcollection"}),
+    )
+    plan = layered_plan(tmp_path / "plan", tasks=12_000, waves=1, pool_id="p")
+    progress = Levels()
+
+    report = submit_plan(
+        plan, job_id="job", client=make_client(server), create_job=True, progress=progress
+    )
+
+    assert report.ok and report.confirmed == 12_000 and report.retries > 0
+    levels = [level for level, _ in progress.levels]
+    lowest = levels.index(min(levels))
+    assert min(levels) < DEFAULT_CONCURRENCY
+    assert max(levels[lowest:]) >= DEFAULT_CONCURRENCY
