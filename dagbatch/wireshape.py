@@ -218,19 +218,24 @@ def counts_as_success(
     conditions: Mapping[str, Any] | None, code: int | None, failure_code: str | None
 ) -> bool:
     """Whether an ending Batch records as a failure is one the task's ``exitConditions``
-    accept as a success: its process exited with a non-zero ``code`` (and nothing else went
-    wrong) that ``exitCodes`` or ``exitCodeRanges`` list with ``dependencyAction: satisfy``
-    and no job action. That is how a workflow's ``satisfy_exit_codes`` ("non-zero codes that
-    count as success") reach Batch, which still records the task's result as ``failure``
-    [BATCH_FACTS 1, run-time rules 5]. A failure satisfied only through ``default`` (a task
-    whose dependents run whatever it does) stays a failure."""
+    treat as a success: its process exited with a non-zero ``code`` (and nothing else went
+    wrong) that ``exitCodes`` or ``exitCodeRanges`` list with the very actions exit code 0
+    gets: the same ``dependencyAction`` (satisfy, or block where the dependents are failure
+    handlers) and no job action. That is how a workflow's ``satisfy_exit_codes`` ("non-zero
+    codes that count as success") reach Batch, which still records the task's result as
+    ``failure`` [BATCH_FACTS 1, run-time rules 5]. A failure satisfied only through
+    ``default`` (a task whose dependents run whatever it does) stays a failure."""
     if not code or failure_code not in (None, EXIT_CODE_FAILURE) or not conditions:
         return False
     options = _options_for_code(conditions, code)
+    if options is None or str(options.get("jobAction") or "none").lower() != "none":
+        return False
+    # Unset, an action takes Batch's default: satisfy for exit code 0, block for the others
+    # [BATCH_FACTS run-time rules 4, 5].
+    success = _options_for_code(conditions, 0) or {}
     return (
-        options is not None
-        and str(options.get("dependencyAction", "")).lower() == "satisfy"
-        and str(options.get("jobAction") or "none").lower() == "none"
+        str(options.get("dependencyAction") or "block").lower()
+        == str(success.get("dependencyAction") or "satisfy").lower()
     )
 
 

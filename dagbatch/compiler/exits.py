@@ -112,20 +112,20 @@ def derive_exit_conditions(
     codes: dict[int, dict[str, str]] = {}
     spans: dict[tuple[int, int], dict[str, str]] = {}
     default: dict[str, str] = {}
+    # The codes the user calls success get exit code 0's action, listed even where no
+    # dependent tells them apart (none, or all under "always"): the listing is what tells
+    # `dagbatch run` and `status` they count as success (wireshape.counts_as_success).
+    success_action = "block" if mode == "failure" else "satisfy"
+    for c in intent.satisfy_exit_codes:
+        target = {"dependencyAction": success_action}
+        if isinstance(c, tuple):
+            spans[c] = target
+        elif c != 0:
+            codes[c] = target
     if mode is not None:
-        success_action = "block" if mode == "failure" else "satisfy"
         failure_satisfies = mode in ("failure", "always") or intent.on_failure == "satisfy"
         if mode == "failure":
             codes[0] = {"dependencyAction": "block"}
-        # Under "always" the default already satisfies, unless job actions below give these
-        # codes entries of their own: an entry without dependencyAction would block.
-        if mode != "always" or job_actions:
-            for c in intent.satisfy_exit_codes:
-                target = {"dependencyAction": success_action}
-                if isinstance(c, tuple):
-                    spans[c] = target
-                elif c != 0:
-                    codes[c] = target
         if failure_satisfies:
             default["dependencyAction"] = "satisfy"
     if job_actions:

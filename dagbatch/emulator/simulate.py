@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from dagbatch.emulator.scheduler import DEFAULT_SPEC, Engine
+from dagbatch.emulator.scheduler import DEFAULT_SPEC, KILLED_EXIT_CODE, Engine
 from dagbatch.emulator.store import Job, now
 from dagbatch.errors import ConfigError
 
@@ -68,7 +68,9 @@ class SimulatedRunner:
             duration = self.duration
         spec = job.graph.specs[pos] or DEFAULT_SPEC
         if spec.wall and duration > spec.wall:
-            engine.at(now() + spec.wall, "timeout", job, pos, attempt, 0)
+            # Ended at maxWallClockTime as a real process is: killed, not its what-if code
+            # (exit 0 would satisfy its dependents and block its failure handlers).
+            engine.at(now() + spec.wall, "timeout", job, pos, attempt, KILLED_EXIT_CODE)
         elif duration <= 0:
             engine.due_now(job, pos, attempt, "exit", code)
         else:

@@ -131,10 +131,12 @@ class RunReport:
 
     @property
     def never_ran(self) -> list[TaskOutcome]:
+        """Tasks that did not run to their end: never started, or started and then requeued
+        (a job disabled with requeue leaves them active: their reason says so)."""
         return [
             o
             for o in self.outcomes
-            if not o.status.ran
+            if (not o.status.ran or o.status.state == "active")
             and not self.is_skipped(o.task_id)
             and (o.status.state != "completed" or o.task_id in self.terminated)
         ]
@@ -523,15 +525,21 @@ def _wait_idle(engine: Any, job: Any, deadline: float) -> None:
 def _slots_reasons(
     outcomes: list[TaskOutcome], plan_tasks: list[dict[str, Any]], slots: int
 ) -> list[TaskOutcome]:
-    """Name the tasks that wait only because they need more slots than the node has."""
+    """Name the tasks that wait only because they need more slots than the node has, also
+    where a dependent waits for one (its reason's chain ends there)."""
     needs = {str(t["id"]): t.get("requiredSlots", 1) for t in plan_tasks}
-    out = []
-    for o in outcomes:
-        need = needs.get(o.task_id, 1)
-        if o.reason is not None and o.reason.kind == "not-started" and need > slots:
-            o = replace(o, reason=Reason("too-many-slots", detail=str(need)))
-        out.append(o)
-    return out
+
+    def retold(reason: Reason, task_id: str) -> Reason:
+        need = needs.get(task_id, 1)
+        if reason.kind == "not-started" and need > slots:
+            return Reason("too-many-slots", detail=str(need))
+        if reason.kind == "waiting" and reason.cause is not None and reason.parent is not None:
+            return replace(reason, cause=retold(reason.cause, reason.parent))
+        return reason
+
+    return [
+        o if o.reason is None else replace(o, reason=retold(o.reason, o.task_id)) for o in outcomes
+    ]
 
 
 def _timeout_reasons(outcomes: list[TaskOutcome], cut_off: frozenset[str]) -> list[TaskOutcome]:
@@ -540,7 +548,7 @@ def _timeout_reasons(outcomes: list[TaskOutcome], cut_off: frozenset[str]) -> li
     dependents, but the run's timeout is what stopped it."""
 
     def retold(reason: Reason) -> Reason:
-        if reason.kind == "blocked" and reason.parent in cut_off:
+        if reason.kind in ("blocked", "job-ended") and reason.parent in cut_off:
             return Reason("cut-off", parent=reason.parent)
         if reason.kind == "waiting" and reason.cause is not None:
             return replace(reason, cause=retold(reason.cause))

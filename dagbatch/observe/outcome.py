@@ -19,12 +19,12 @@ decides.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple
 
 from dagbatch.gcpause import gc_paused
 from dagbatch.observe.model import TASK_STATES, Definitions, FailureInfo, TaskRecord
-from dagbatch.observe.stranded import analyse, integer_id
+from dagbatch.observe.stranded import TASK_ENDED, analyse, integer_id
 from dagbatch.wireshape import counts_as_success, exit_actions
 
 
@@ -65,6 +65,10 @@ class JobState:
     on_task_failure: str = "noaction"
 
 
+#: ``Reason.detail`` of a task that started and was put back in the queue.
+REQUEUED = "requeued"
+
+
 @dataclass(frozen=True)
 class Reason:
     """One link of a never-ran chain.
@@ -72,11 +76,13 @@ class Reason:
     ``kind``: ``blocked`` (``parent`` ended ``parent_end`` and its dependencyAction for that
     is block), ``waiting`` (``parent`` never ran either; ``cause`` says why), ``missing``
     (``parent`` is not a task of the job), ``job-ended`` (the job completed: ``job_reason``,
-    ``by`` the task whose jobAction ended it, if any), ``job-disabled`` (``by`` likewise),
+    ``by`` the task whose jobAction ended it, if any; ``parent``, the parent the end
+    killed while the task waited for it), ``job-disabled`` (``by`` likewise),
     ``not-started`` (nothing holds it back; it had not started yet), ``too-many-slots``
     (its ``requiredSlots``, in ``detail``, exceed every node's: Batch never runs it),
     ``cut-off`` (`dagbatch run`: ``parent`` was still running when the run's ``--timeout``
-    ended it).
+    ended it). ``detail`` ``REQUEUED``: the task had started and went back to the queue (a
+    job disabled with requeue); the kind says why it has not started again.
     """
 
     kind: str
@@ -104,12 +110,20 @@ class Reason:
             return f"the job ended ({self.job_reason}){by} before it started"
         if self.kind == "job-disabled":
             by = f" by task {self.by} (jobAction disable)" if self.by else ""
-            return f"the job is disabled{by}"
+            again = "; it had started and the disable requeued it" if self.requeued else ""
+            return f"the job is disabled{by}{again}"
         if self.kind == "cut-off":
             return f"parent {self.parent} was still running when the --timeout ended the run"
         if self.kind == "too-many-slots":
             return f"it needs {self.detail} task slots, more than the node has: it never runs"
+        if self.requeued:
+            return f"it had started and was requeued ({self.kind}); not started again yet"
         return "not started yet"
+
+    @property
+    def requeued(self) -> bool:
+        """It started, then went back to the queue (``detail`` ``REQUEUED``)."""
+        return self.detail == REQUEUED
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"kind": self.kind, "text": self.text()}
@@ -255,11 +269,19 @@ def _explain_outcome(
 
     def _why(tid: str, depth: int) -> Reason | None:
         st = status(tid)
-        if st.ran or st.state != "active":
+        if st.state != "active":
             return None
+        if st.ran:
+            # It started, then went back to the queue: a job disabled with requeue
+            # [BATCH_FACTS 6: disableTasks requeue].
+            return replace(job_cause, detail=REQUEUED)
         via = analysis.blocked.get(tid)
         if via is not None:
             if via in analysis.outcomes and via not in analysis.blocked:
+                if job_cause.kind == "job-ended" and status(via).failure_code == TASK_ENDED:
+                    # The parent was killed by the job's end: the end, not the parent's exit
+                    # code, is why this task never ran (``parent``: the one it waited for).
+                    return replace(job_cause, parent=via)
                 return Reason("blocked", parent=via, parent_end=describe_end(status(via)))
             cause = why(via, depth + 1) if depth < 200 else None
             return Reason("waiting", parent=via, cause=cause)
@@ -294,9 +316,9 @@ def _explain_outcome(
         ):
             outcomes.append(TaskOutcome(tid, st, satisfied=True))
             continue
-        # A task that ran, or is no longer active, has no reason to give (``_why``'s first
-        # test, made here without the memo and two calls per task).
-        outcomes.append(TaskOutcome(tid, st, None if st.ran or st.state != "active" else why(tid)))
+        # A task no longer active has no reason to give (``_why``'s first test, made here
+        # without the memo and two calls per task).
+        outcomes.append(TaskOutcome(tid, st, None if st.state != "active" else why(tid)))
     return outcomes
 
 

@@ -146,7 +146,14 @@ def build_status(view: WorkflowView, snap: Snapshot) -> tuple[JobStatus, Analysi
             pending = True
         elif rec.state == "active":
             if tid in analysis.blocked:
-                strand = strand_of(analysis, tid, records, names=view.names, barriers=barriers)
+                strand = strand_of(
+                    analysis,
+                    tid,
+                    records,
+                    names=view.names,
+                    barriers=barriers,
+                    definitions=view.definitions,
+                )
                 outcome = strand.kind
                 if tid not in barriers:
                     stranded.append(strand)
@@ -157,7 +164,14 @@ def build_status(view: WorkflowView, snap: Snapshot) -> tuple[JobStatus, Analysi
                 if tid not in held:
                     pending = True
         elif tid in analysis.blocked:  # completed without running: terminated while blocked
-            kind = strand_of(analysis, tid, records, names=view.names, barriers=barriers).kind
+            kind = strand_of(
+                analysis,
+                tid,
+                records,
+                names=view.names,
+                barriers=barriers,
+                definitions=view.definitions,
+            ).kind
             outcome = "skipped" if kind == "skipped" else "cancelled"
         elif rec.failed and rec.started is None:
             # Terminated while it waited, and what it waited on does not block it now (e.g.

@@ -177,7 +177,14 @@ def plan_rerun(
         view.name(t) for t in cancelled if t not in after.blocked and t not in view.barriers
     ]
     still = tuple(
-        strand_of(after, t, simulated, names=view.names, barriers=view.barriers)
+        strand_of(
+            after,
+            t,
+            simulated,
+            names=view.names,
+            barriers=view.barriers,
+            definitions=view.definitions,
+        )
         for t in _order(view, simulated)
         if t in after.blocked and simulated[t].state == "active" and t not in view.barriers
     )
@@ -303,7 +310,14 @@ async def finish(
     for t in active_blocked:
         if t in view.barriers:
             continue
-        s = strand_of(analysis, t, records, names=view.names, barriers=view.barriers)
+        s = strand_of(
+            analysis,
+            t,
+            records,
+            names=view.names,
+            barriers=view.barriers,
+            definitions=view.definitions,
+        )
         strands.append(replace(s, barriers=tuple(b for b in s.barriers if b not in errors)))
     problems = tuple(
         TaskProblem(t, view.name(t), str(errors[t])) for t in active_blocked if t in errors

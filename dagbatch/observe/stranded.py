@@ -468,10 +468,12 @@ def strand_of(
     *,
     names: Mapping[str, str],
     barriers: Mapping[str, str],
+    definitions: Mapping[str, TaskDefinition],
 ) -> Strand:
     """The ``Strand`` of a blocked task: its chain by the user's names (barriers left out),
     the root and how the root's ending resolved. ``kind`` is ``skipped`` when the root
-    succeeded (the dependency was on its failure: a handler not needed), else ``stranded``."""
+    succeeded (the dependency was on its failure: a handler not needed), its exit code one
+    that counts as success included, else ``stranded``."""
     chain, longer = analysis.chain_of(task_id, MAX_CHAIN)
     root = analysis.root_of(task_id)
     root_rec = records[root]
@@ -484,7 +486,11 @@ def strand_of(
     return Strand(
         task_id=task_id,
         name=names.get(task_id, task_id),
-        kind="stranded" if root_rec.failed else "skipped",
+        kind=(
+            "stranded"
+            if root_rec.failed and not succeeded_by_exit_code(definitions.get(root), root_rec)
+            else "skipped"
+        ),
         chain=tuple(shown),
         root_id=root,
         root_exit_code=root_rec.exit_code,

@@ -138,14 +138,14 @@ def test_failed_parent_strands_its_dependents_transitively() -> None:
     a = analyse(defs, recs)
     assert set(a.blocked) == {"reduce", "alert"}
     assert "other" not in a.blocked
-    s = strand_of(a, "alert", recs, names={}, barriers={})
+    s = strand_of(a, "alert", recs, names={}, barriers={}, definitions={})
     assert s.chain == ("alert", "reduce", "17")
     assert (s.kind, s.root_id, s.root_exit_code) == ("stranded", "17", 2)
     assert s.explain() == (
         "alert waits on reduce, which waits on 17, which exited 2 → dependencyAction: block "
         "(Batch's default for that ending)"
     )
-    direct = strand_of(a, "reduce", recs, names={}, barriers={})
+    direct = strand_of(a, "reduce", recs, names={}, barriers={}, definitions={})
     assert direct.explain().startswith("reduce waits on 17, which exited 2")
 
 
@@ -163,7 +163,7 @@ def test_failure_handler_of_a_successful_parent_is_skipped() -> None:
         [done("work", 0), active("alert")],
     )
     a = analyse(defs, recs)
-    s = strand_of(a, "alert", recs, names={}, barriers={})
+    s = strand_of(a, "alert", recs, names={}, barriers={}, definitions={})
     assert (s.kind, s.outcome.condition) == ("skipped", "exitCodes")
     assert "exited 0" in s.explain()
     # the same handler when the parent fails: satisfied, it can run
@@ -180,7 +180,7 @@ def test_ranges_select_integer_ids_and_ignore_leading_zeros() -> None:
         [done("1"), done("02", 1), done("3"), done("x5", 1), active("r")],
     )
     a = analyse(defs, recs)
-    assert strand_of(a, "r", recs, names={}, barriers={}).root_id == "02"
+    assert strand_of(a, "r", recs, names={}, barriers={}, definitions={}).root_id == "02"
     assert integer_id("004") == 4 and integer_id("5flamingoes") is None
     # a non-integer id inside the numbers' span is not selected
     defs, recs = job(
@@ -230,7 +230,7 @@ def test_task_terminated_while_blocked_is_not_a_root() -> None:
     )
     a = analyse(defs, recs)
     assert a.blocked["mid"] == "top" and a.blocked["leaf"] == "mid"
-    assert strand_of(a, "leaf", recs, names={}, barriers={}).root_id == "top"
+    assert strand_of(a, "leaf", recs, names={}, barriers={}, definitions={}).root_id == "top"
 
 
 def test_barriers_fold_into_the_child_and_names_come_from_the_id_map() -> None:
@@ -241,7 +241,9 @@ def test_barriers_fold_into_the_child_and_names_come_from_the_id_map() -> None:
     barriers = barrier_children(defs, ["dagbatch-barrier-x-1"])
     assert barriers == {"dagbatch-barrier-x-1": "3"}
     a = analyse(defs, recs)
-    s = strand_of(a, "3", recs, names={"2": "shard-b", "3": "reduce"}, barriers=barriers)
+    s = strand_of(
+        a, "3", recs, names={"2": "shard-b", "3": "reduce"}, barriers=barriers, definitions={}
+    )
     assert s.chain == ("reduce", "shard-b")
     assert s.barriers == ("dagbatch-barrier-x-1",)
 
@@ -254,7 +256,7 @@ def test_a_long_chain_is_analysed_without_recursion_and_in_linear_time() -> None
     a = analyse(defs, recs)
     roots = {a.root_of(str(i)) for i in range(1, n)}
     assert len(a.blocked) == n - 1 and roots == {"0"}
-    s = strand_of(a, str(n - 1), recs, names={}, barriers={})
+    s = strand_of(a, str(n - 1), recs, names={}, barriers={}, definitions={})
     assert s.chain[-2:] == ("...", "0") and len(s.chain) == 10
     assert time.process_time() - started < 20  # a quadratic walk would take minutes
 
