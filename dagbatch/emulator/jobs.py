@@ -116,7 +116,34 @@ async def get_job(ctx: Ctx) -> Response:
     return replies.json_response(200, doc, headers)
 
 
+def _pool_change_refused(job: Job, body: Mapping[str, Any], replace: bool) -> bool:
+    """Lock held. Whether the body's ``poolInfo`` is refused: "You may change the Pool for a
+    Job only when the Job is disabled. The Patch Job call will fail if you include the
+    poolInfo element and the Job is not disabled" [spec-2025 BatchJobUpdateOptions.poolInfo].
+    A PATCH may not name it at all then; a PUT must name it (``poolInfo`` is the one required
+    property of the replace body, BatchJob), so a PUT is refused only when it changes it."""
+    if "poolInfo" not in body or job.state == "disabled":
+        return False
+    return not replace or body["poolInfo"] != job.spec.get("poolInfo")
+
+
+def replaced_spec(spec: Mapping[str, Any], body: Mapping[str, Any]) -> dict[str, Any]:
+    """The job's properties after a PUT: "This fully replaces all the updatable properties of
+    the Job. For example, if the Job has constraints associated with it and if constraints is
+    not specified with this request, then the Batch service will remove the existing
+    constraints" [spec-2025 Jobs_ReplaceJob]. Every updatable property left out of the body
+    is removed, so it reads as its documented default (BatchJob: priority "The default value
+    is 0", maxParallelTasks "the default value is -1", onAllTasksComplete "The default is
+    noaction"; constraints, metadata and allowTaskPreemption: none). The properties a PUT
+    cannot change (id, usesTaskDependencies, onTaskFailure, ...) are kept."""
+    kept = {k: v for k, v in spec.items() if k not in rules.JOB_REPLACE_PROPS}
+    return {**kept, **body}
+
+
 async def _update_job(ctx: Ctx, allowed: frozenset[str], replace: bool) -> Response:
+    """PATCH (``replace`` False) or PUT. A completed job refuses both (409 ``JobCompleted``);
+    an active or a disabled one takes them: a disabled job is not completed, and disabling is
+    the documented way to change its pool [spec-2025 BatchJobUpdateOptions.poolInfo]."""
     job = get_job_or_404(ctx, ctx.param("job_id"))
     body = rules.parse_object(ctx)
     rules.only_properties(ctx, body, allowed)
@@ -128,17 +155,34 @@ async def _update_job(ctx: Ctx, allowed: frozenset[str], replace: bool) -> Respo
         state = job.state
         before = job.on_all_tasks_complete
         after = body.get("onAllTasksComplete", "noaction" if replace else before)
-        if state == "active" and not (before == "terminatejob" and after != "terminatejob"):
-            job.spec.update(body)
+        pool_refused = state != "completed" and _pool_change_refused(job, body, replace)
+        if (
+            state != "completed"
+            and not pool_refused
+            and not (before == "terminatejob" and after != "terminatejob")
+        ):
             if replace:
-                job.spec["onAllTasksComplete"] = after
+                job.spec = replaced_spec(job.spec, body)
+            else:
+                job.spec.update(body)
             job.serial = ctx.store.next_serial()
             job.modified = at
             maybe_complete(ctx, job)
             ctx.store.engine.wake()
         headers = job_headers(ctx, job)
-    if state != "active":
+    if state == "completed":
         raise replies.job_completed(ctx.base)
+    if pool_refused:
+        # The code is not documented; the closest of the service's documented codes
+        # (azure-sdk-for-net BatchErrorCodeStrings): 409 OperationInvalidForCurrentState,
+        # "The specified operation is not valid for the current state of the resource".
+        raise replies.error(
+            ctx.base,
+            409,
+            "OperationInvalidForCurrentState",
+            "The pool of a job may be changed only while the job is disabled.",
+            {"PropertyName": "poolInfo", "JobState": state},
+        )
     if before == "terminatejob" and after != "terminatejob":
         raise replies.invalid_value(
             ctx.base,

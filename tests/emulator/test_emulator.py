@@ -250,6 +250,67 @@ def test_update_job_on_all_tasks_complete(batch: Batch) -> None:
     assert batch.request("GET", "/jobs/job1").json()["priority"] == 5
 
 
+def test_a_disabled_job_takes_updates_and_only_it_may_change_pool(batch: Batch) -> None:
+    """A disabled job is not completed: PATCH and PUT work on it, and only on it may the pool
+    change [spec-2025 BatchJobUpdateOptions.poolInfo]."""
+    assert batch.create_job("job1").status_code == 201
+    other = {"poolId": "other"}
+    patch = batch.request("PATCH", "/jobs/job1", body={"poolInfo": other})
+    body = assert_error(patch, 409, "OperationInvalidForCurrentState")
+    assert {"key": "PropertyName", "value": "poolInfo"} in body["values"]
+    replace = batch.request("PUT", "/jobs/job1", body={"poolInfo": other})
+    assert_error(replace, 409, "OperationInvalidForCurrentState")
+    assert batch.request("GET", "/jobs/job1").json()["poolInfo"] == POOL  # nothing changed
+    # A PUT must name the pool (its one required property): the same pool is no change.
+    assert batch.request("PUT", "/jobs/job1", body={"poolInfo": POOL}).status_code == 200
+    disable = batch.request("POST", "/jobs/job1/disable", body={"disableTasks": "requeue"})
+    assert disable.status_code == 202
+    patch = batch.request("PATCH", "/jobs/job1", body={"priority": 7, "poolInfo": other})
+    assert patch.status_code == 200, patch.text
+    job = batch.request("GET", "/jobs/job1").json()
+    assert (job["state"], job["priority"], job["poolInfo"]) == ("disabled", 7, other)
+    assert job["executionInfo"]["poolId"] == "other"
+    replace = batch.request("PUT", "/jobs/job1", body={"poolInfo": POOL, "priority": 3})
+    assert replace.status_code == 200, replace.text
+    assert batch.request("GET", "/jobs/job1").json()["poolInfo"] == POOL
+    assert batch.request("POST", "/jobs/job1/enable").status_code == 202
+    assert batch.request("POST", "/jobs/job1/terminate").status_code == 202
+    patch = batch.request("PATCH", "/jobs/job1", body={"priority": 1})
+    assert_error(patch, 409, "JobCompleted")
+
+
+def test_replace_job_removes_what_it_leaves_out(batch: Batch) -> None:
+    """PUT "fully replaces all the updatable properties of the Job" [spec-2025
+    Jobs_ReplaceJob]: those left out take their defaults; the others are kept."""
+    full = {
+        "priority": 9,
+        "maxParallelTasks": 4,
+        "allowTaskPreemption": True,
+        "constraints": {"maxTaskRetryCount": 3},
+        "metadata": [{"name": "k", "value": "v"}],
+        "displayName": "shown",
+        "usesTaskDependencies": True,
+        "onTaskFailure": "performexitoptionsjobaction",
+    }
+    assert batch.create_job("job1", **full).status_code == 201
+    assert batch.request("PUT", "/jobs/job1", body={"poolInfo": POOL}).status_code == 200
+    job = batch.request("GET", "/jobs/job1").json()
+    assert job["priority"] == 0
+    assert job["onAllTasksComplete"] == "noaction"
+    assert job.get("maxParallelTasks", -1) == -1
+    for gone in ("constraints", "metadata", "allowTaskPreemption"):
+        assert gone not in job, gone
+    assert job["displayName"] == "shown"
+    assert job["usesTaskDependencies"] is True
+    assert job["onTaskFailure"] == "performexitoptionsjobaction"
+    # A PATCH keeps what it leaves out.
+    patch = batch.request("PATCH", "/jobs/job1", body={"constraints": {"maxTaskRetryCount": 2}})
+    assert patch.status_code == 200
+    assert batch.request("PATCH", "/jobs/job1", body={"priority": 5}).status_code == 200
+    job = batch.request("GET", "/jobs/job1").json()
+    assert (job["priority"], job["constraints"]) == (5, {"maxTaskRetryCount": 2})
+
+
 # --- addtaskcollection ---
 
 
