@@ -311,6 +311,21 @@ def test_replace_job_removes_what_it_leaves_out(batch: Batch) -> None:
     assert (job["priority"], job["constraints"]) == (5, {"maxTaskRetryCount": 2})
 
 
+def test_get_job_applies_select(batch: Batch) -> None:
+    """GET /jobs/{id}?$select=... keeps only the named properties, as get task does."""
+    assert batch.create_job("job1", priority=4).status_code == 201
+    response = batch.request("GET", "/jobs/job1", params={"$select": "state,priority"})
+    assert response.status_code == 200, response.text
+    doc = response.json()
+    assert {k for k in doc if not k.startswith("odata.")} == {"state", "priority"}
+    assert (doc["state"], doc["priority"]) == ("active", 4)
+    assert response.headers["ETag"]
+    full = batch.request("GET", "/jobs/job1").json()
+    assert {"id", "poolInfo", "url", "state", "priority"} <= set(full)
+    bad = batch.request("GET", "/jobs/job1", params={"$select": "executionInfo/poolId"})
+    assert_error(bad, 400, "InvalidQueryParameterValue")
+
+
 # --- addtaskcollection ---
 
 
