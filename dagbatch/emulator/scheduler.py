@@ -689,7 +689,8 @@ class Engine:
 
     def check_all_complete(self, job: Job) -> None:
         """Lock held. ``onAllTasksComplete: terminatejob`` ends the job once every task is
-        completed [BF 6] (a job without tasks stays active, see ``Job.all_tasks_complete``)."""
+        completed [BF 6] (a job without tasks stays active, see ``Job.all_tasks_complete``).
+        A disabled job is checked again when it is enabled (``enable_job``)."""
         if (
             job.state == "active"
             and job.on_all_tasks_complete == "terminatejob"
@@ -748,12 +749,17 @@ class Engine:
         job.serial = self.store.next_serial()
 
     def enable_job(self, job: Job) -> None:
-        """Lock held."""
+        """Lock held. The job is active again; if every task completed while it was
+        disabled (``wait`` let them finish, ``terminate`` ended them, or a task was
+        terminated or deleted), ``onAllTasksComplete: terminatejob`` ends it now: the action
+        fires "when all Tasks in the Job are in the completed state" [BF 6], and
+        ``check_all_complete`` looks only at active jobs."""
         job.previous_state = job.state
         job.previous_state_time = job.state_time
         job.state = "active"
         job.state_time = now()
         job.serial = self.store.next_serial()
+        self.check_all_complete(job)
         self.wake()
 
     def delete_job(self, job: Job) -> None:

@@ -363,6 +363,32 @@ def test_all_tasks_complete_terminates_the_job(client: Any) -> None:
     assert client.get_job("atc").execution_info.termination_reason == "AllTasksComplete"
 
 
+def disable(client: Any, job_id: str, mode: str) -> None:
+    options = models.BatchJobDisableOptions(disable_tasks=mode)
+    client.begin_disable_job(job_id, options, polling_interval=0).result()
+
+
+def enable(client: Any, job_id: str) -> None:
+    client.begin_enable_job(job_id, polling_interval=0).result()
+
+
+@pytest.mark.parametrize("mode", ["wait", "terminate"])
+def test_tasks_completed_while_disabled_end_a_terminatejob_job_on_enable(
+    client: Any, mode: str
+) -> None:
+    """onAllTasksComplete fires "when all Tasks in the Job are in the completed state" [6]:
+    also when they completed while the job was disabled, once it is enabled."""
+    new_job(client, "atc-off", all_tasks_complete_mode="terminatejob")
+    add(client, "atc-off", task("a", sh("sleep 0.5" if mode == "wait" else "sleep 30")))
+    wait_for(lambda: states(client, "atc-off")["a"] == "running", "the task to start")
+    disable(client, "atc-off", mode)
+    wait_done(client, "atc-off", ["a"])
+    assert client.get_job("atc-off").state == "disabled"  # no action while disabled
+    enable(client, "atc-off")
+    wait_for(lambda: client.get_job("atc-off").state == "completed", "the job to complete")
+    assert client.get_job("atc-off").execution_info.termination_reason == "AllTasksComplete"
+
+
 # --- constraints [3] ---
 
 
