@@ -724,10 +724,16 @@ class Engine:
                 self._queue(job, pos, first=True)
             else:
                 # What a terminated task reports is undocumented [BF 5]: completed, failed,
-                # "TaskEnded", the killed process's code.
+                # "TaskEnded", the killed process's code. Like any completed task (and like
+                # ``terminate_task``), its dependents see its exit conditions for that code
+                # (``default``, else block) [BF 4: dependencyAction "is a property of the
+                # parent"]; no jobAction fires: the job is already being disabled or ended.
                 self._complete(
                     job, pos, KILLED_EXIT_CODE, failure_info("TaskEnded", "The task ended.")
                 )
+                spec = g.specs[pos] or DEFAULT_SPEC
+                dependency, _ = exit_actions(spec.exit_conditions, "exit", KILLED_EXIT_CODE, False)
+                self._resolve(job, pos, dependency)
 
     def terminate_job(self, job: Job, reason: str) -> None:
         """Lock held. Kill the running tasks (completed, failed); active tasks stay active

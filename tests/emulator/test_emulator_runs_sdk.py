@@ -389,6 +389,32 @@ def test_tasks_completed_while_disabled_end_a_terminatejob_job_on_enable(
     assert client.get_job("atc-off").execution_info.termination_reason == "AllTasksComplete"
 
 
+def test_tasks_ended_by_disable_terminate_release_their_dependents(client: Any) -> None:
+    """A task that disableTasks=terminate completes is resolved through its exit conditions
+    like any completed task ([4], [5]; as terminate task does): ``default: satisfy`` lets its
+    dependents run after enable; without exit conditions they are blocked."""
+    new_job(client, "dis-term")
+    add(
+        client,
+        "dis-term",
+        task("p", sh("sleep 30"), exit_conditions=models.ExitConditions(default=opts("satisfy"))),
+        task("q", sh("sleep 30")),
+        task("pc", "/bin/true", depends_on=after("p")),
+        task("qc", "/bin/true", depends_on=after("q")),
+    )
+    wait_for(
+        lambda: states(client, "dis-term")["p"] == states(client, "dis-term")["q"] == "running",
+        "both parents to start",
+    )
+    disable(client, "dis-term", "terminate")
+    wait_done(client, "dis-term", ["p", "q"])
+    assert client.get_task("dis-term", "p").execution_info.failure_info.code == "TaskEnded"
+    enable(client, "dis-term")
+    wait_done(client, "dis-term", ["pc"])
+    settle(client, "dis-term")
+    assert states(client, "dis-term")["qc"] == "active"  # q's default for a failure: block
+
+
 # --- constraints [3] ---
 
 
