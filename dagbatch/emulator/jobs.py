@@ -58,6 +58,7 @@ async def create_job(ctx: Ctx) -> Response:
     job_id = rules.check_job_id(ctx, body)
     rules.require_pool_info(ctx, body)
     rules.check_job_enums(ctx, body)
+    rules.check_job_constraints(ctx, body)
     at = now()
     job: Job | None = None
     with ctx.store.lock:
@@ -157,6 +158,7 @@ async def _update_job(ctx: Ctx, allowed: frozenset[str], replace: bool) -> Respo
     if replace:
         rules.require_pool_info(ctx, body)
     rules.check_job_enums(ctx, body)
+    rules.check_job_constraints(ctx, body)
     at = now()
     with ctx.store.lock:
         state = job.state

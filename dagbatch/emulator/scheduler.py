@@ -45,22 +45,29 @@ KILLED_EXIT_CODE: Final = 137
 #: ``maxTaskRetryCount`` "inherit the job's" marker.
 INHERIT: Final = -2
 
+_NUMBER = r"\d+(?:\.\d+)?"
 _DURATION = re.compile(
-    r"^P(?:(?P<d>\d+(?:\.\d+)?)D)?(?:T(?:(?P<h>\d+(?:\.\d+)?)H)?(?:(?P<m>\d+(?:\.\d+)?)M)?"
-    r"(?:(?P<s>\d+(?:\.\d+)?)S)?)?$"
+    rf"^P(?:(?P<y>{_NUMBER})Y)?(?:(?P<mo>{_NUMBER})M)?(?:(?P<w>{_NUMBER})W)?(?:(?P<d>{_NUMBER})D)?"
+    rf"(?:T(?:(?P<h>{_NUMBER})H)?(?:(?P<m>{_NUMBER})M)?(?:(?P<s>{_NUMBER})S)?)?$"
 )
 _DIGITS = re.compile(r"^[0-9]+$")
+#: Days in the calendar units of a duration, as .NET's xsd:duration reading takes them (a year
+#: 365 days, a month 30): the service's exact reading is undocumented.
+_DAYS_PER: Final = {"y": 365.0, "mo": 30.0, "w": 7.0, "d": 1.0}
 
 
 def parse_duration(value: Any) -> float | None:
-    """Seconds of an ISO 8601 duration (``PT1H``, ``P1DT2H3M4.5S``); None if not one."""
+    """Seconds of an ISO 8601 duration (``PT1H``, ``P1DT2H3M4.5S``, ``P1Y2M3W``); None if not
+    one (``P``, ``PT``, a ``T`` with nothing after it, a negative, not a string). The
+    constraints' ``"format": "duration"`` [spec-2025 BatchTaskConstraints]."""
     if not isinstance(value, str):
         return None
     match = _DURATION.match(value)
-    if match is None or value in ("P", "PT"):
+    if match is None or value == "P" or value.endswith("T"):
         return None
-    d, h, m, s = (float(match.group(k) or 0) for k in "dhms")
-    return ((d * 24 + h) * 60 + m) * 60 + s
+    days = sum(float(match.group(k) or 0) * n for k, n in _DAYS_PER.items())
+    h, m, s = (float(match.group(k) or 0) for k in "hms")
+    return ((days * 24 + h) * 60 + m) * 60 + s
 
 
 def integer_id(task_id: str) -> int | None:
@@ -119,9 +126,10 @@ def task_spec(task: dict[str, Any]) -> TaskSpec | None:
 def exit_actions(
     conditions: dict[str, Any] | None, kind: str, code: int | None, ok: bool
 ) -> tuple[int, str]:
-    """(SATISFY or BLOCK, jobAction) for a task's end: ``wireshape.exit_actions``."""
+    """(SATISFY or BLOCK, jobAction) for a task's end: ``wireshape.exit_actions``. The
+    values are matched ignoring case, as ``rules.EXIT_OPTION_ENUMS`` accepts them."""
     dependency, job_action = wireshape.exit_actions(conditions, kind, code, ok)
-    return (SATISFY if dependency == "satisfy" else BLOCK), job_action
+    return (SATISFY if dependency.lower() == "satisfy" else BLOCK), job_action.lower()
 
 
 class Runner(Protocol):

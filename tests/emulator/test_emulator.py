@@ -16,7 +16,7 @@ import orjson
 import pytest
 
 from dagbatch import limits, signing
-from dagbatch.emulator import DEV_ACCOUNT, DEV_KEY, FaultConfig
+from dagbatch.emulator import DEV_ACCOUNT, DEV_KEY, FaultConfig, scheduler
 from dagbatch.emulator.server import EmulatorServer
 
 V2025 = "2025-06-01"
@@ -532,6 +532,69 @@ def test_per_task_rules(batch: Batch, emulator: EmulatorServer) -> None:
         for k, r in by_id(batch.add("acts", deps_tasks[3:4])).items()
     }
     assert codes == {"act": "success"}
+
+
+def test_values_outside_the_schema_are_refused_per_task(batch: Batch) -> None:
+    """Actions outside their enums, a maxTaskRetryCount that is not an int32, durations that
+    are not ISO 8601 and a range whose start is after its end are each the task's own
+    InvalidPropertyValue naming the property [spec-2025 ExitOptions, BatchTaskConstraints,
+    ExitCodeRangeMapping]; enum values match ignoring case."""
+    body = {"usesTaskDependencies": True, "onTaskFailure": "performexitoptionsjobaction"}
+    assert batch.create_job("acts", **body).status_code == 201
+
+    def exits(**options: Any) -> dict[str, Any]:
+        return {"exitConditions": {"default": options}}
+
+    def ranges(start: Any, end: Any) -> dict[str, Any]:
+        entry = {"start": start, "end": end, "exitOptions": {"jobAction": "none"}}
+        return {"exitConditions": {"exitCodeRanges": [entry]}}
+
+    cases: dict[str, tuple[dict[str, Any], str | None]] = {
+        "job-action": (exits(jobAction="explode"), "jobAction"),
+        "dep-action": (exits(dependencyAction="bogus"), "dependencyAction"),
+        "dep-action-type": (exits(dependencyAction=1), "dependencyAction"),
+        "mixed-case": (exits(dependencyAction="Satisfy", jobAction="NONE"), None),
+        "retry-string": ({"constraints": {"maxTaskRetryCount": "3"}}, "maxTaskRetryCount"),
+        "retry-big": ({"constraints": {"maxTaskRetryCount": 2**31}}, "maxTaskRetryCount"),
+        "retry-float": ({"constraints": {"maxTaskRetryCount": 1.5}}, "maxTaskRetryCount"),
+        "retry-bool": ({"constraints": {"maxTaskRetryCount": True}}, "maxTaskRetryCount"),
+        "wall": ({"constraints": {"maxWallClockTime": "1 hour"}}, "maxWallClockTime"),
+        "wall-t": ({"constraints": {"maxWallClockTime": "P1DT"}}, "maxWallClockTime"),
+        "keep": ({"constraints": {"retentionTime": "P"}}, "retentionTime"),
+        "range": (ranges(5, 2), "exitCodeRanges"),
+        "range-type": (ranges("1", 2), "exitCodeRanges"),
+        "fine": (
+            {
+                "constraints": {
+                    "maxTaskRetryCount": -1,
+                    "maxWallClockTime": "P1DT2H0.5S",
+                    "retentionTime": "P1Y2M3W",
+                },
+                **ranges(2, 2),
+            },
+            None,
+        ),
+    }
+    tasks = [{"id": k, "commandLine": "x", **props} for k, (props, _) in cases.items()]
+    results = by_id(batch.add("acts", tasks))
+    for task_id, (_, name) in cases.items():
+        result = results[task_id]
+        if name is None:
+            assert result["status"] == "success", (task_id, result)
+            continue
+        assert result["status"] == "clienterror", (task_id, result)
+        assert result["error"]["code"] == "InvalidPropertyValue", (task_id, result)
+        values = {v["key"]: v["value"] for v in result["error"]["values"]}
+        assert values["PropertyName"].endswith(name), (task_id, values)
+    # A job's constraints are checked the same way, the whole request refused.
+    bad = batch.create_job("j2", constraints={"maxTaskRetryCount": "x"})
+    error = assert_error(bad, 400, "InvalidPropertyValue")
+    assert {"key": "PropertyName", "value": "constraints.maxTaskRetryCount"} in error["values"]
+    patch = batch.request("PATCH", "/jobs/acts", body={"constraints": {"maxWallClockTime": "1h"}})
+    assert_error(patch, 400, "InvalidPropertyValue")
+    # The run-time reading matches the values ignoring case too.
+    mixed = {"default": {"dependencyAction": "Satisfy", "jobAction": "NONE"}}
+    assert scheduler.exit_actions(mixed, "exit", 3, False) == (scheduler.SATISFY, "none")
 
 
 def test_dependencies_of_the_wrong_type_are_refused_per_task(
