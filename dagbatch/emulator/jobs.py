@@ -176,6 +176,7 @@ async def _update_job(ctx: Ctx, allowed: frozenset[str], replace: bool) -> Respo
                 job.spec.update(body)
             job.serial = ctx.store.next_serial()
             job.modified = at
+            ctx.store.engine.arm_job_deadline(job)
             maybe_complete(ctx, job)
             ctx.store.engine.wake()
         headers = job_headers(ctx, job)

@@ -281,7 +281,13 @@ class Engine:
         while timers and timers[0].at <= t:
             timer = heapq.heappop(timers)
             if timer.kind == "job-deadline":
-                if timer.job.state in ("active", "disabled"):
+                g = timer.job.graph
+                # A deadline an update moved or removed (``arm_job_deadline``) is stale.
+                if (
+                    timer.job.state in ("active", "disabled")
+                    and g is not None
+                    and timer.at == g.deadline
+                ):
                     self.terminate_job(timer.job, "MaxWallClockTimeExpiry")
             else:
                 self._due.append((timer.job, timer.pos, timer.attempt, timer.kind, timer.exit_code))
@@ -323,10 +329,23 @@ class Engine:
     def job_created(self, job: Job) -> None:
         """Lock held. Index a new job; arm its ``maxWallClockTime`` [BF 3]."""
         job.graph = JobGraph()
+        self.arm_job_deadline(job)
+
+    def arm_job_deadline(self, job: Job) -> None:
+        """Lock held. The job ends ``MaxWallClockTimeExpiry`` at its ``maxWallClockTime``,
+        "measured from the time the Job is created" [spec-2025 BatchJobConstraints], as its
+        constraints say now: called on create and after every PATCH or PUT (a PUT without
+        constraints removes the limit [spec-2025 Jobs_ReplaceJob]); an earlier timer whose
+        time is no longer the deadline is ignored when it fires."""
+        g = job.graph
+        if g is None:
+            return
         wall = parse_duration((job.spec.get("constraints") or {}).get("maxWallClockTime"))
-        if wall:
-            job.graph.deadline = job.created + wall
-            self.at(job.graph.deadline, "job-deadline", job)
+        deadline = job.created + wall if wall else 0.0
+        if deadline != g.deadline:
+            g.deadline = deadline
+            if deadline:
+                self.at(deadline, "job-deadline", job)
 
     def tasks_added(self, job: Job, items: Iterable[tuple[int, dict[str, Any]]]) -> None:
         """Lock held. Index the new tasks' dependencies; queue those that can run.

@@ -311,6 +311,27 @@ def test_replace_job_removes_what_it_leaves_out(batch: Batch) -> None:
     assert (job["priority"], job["constraints"]) == (5, {"maxTaskRetryCount": 2})
 
 
+def test_an_update_moves_or_removes_the_job_s_wall_clock_limit(batch: Batch) -> None:
+    """maxWallClockTime is measured from the job's creation [spec-2025 BatchJobConstraints];
+    a PATCH that sets it arms it, a PUT that leaves constraints out removes it."""
+    limit = {"maxWallClockTime": "PT0.5S"}
+    assert batch.create_job("kept", constraints=limit).status_code == 201
+    assert batch.request("PUT", "/jobs/kept", body={"poolInfo": POOL}).status_code == 200
+    assert batch.create_job("armed").status_code == 201
+    patch = batch.request("PATCH", "/jobs/armed", body={"constraints": limit})
+    assert patch.status_code == 200
+    deadline = time() + 10
+    while time() < deadline:
+        if batch.request("GET", "/jobs/armed").json()["state"] == "completed":
+            break
+        sleep(0.05)
+    armed = batch.request("GET", "/jobs/armed").json()
+    assert armed["state"] == "completed"
+    assert armed["executionInfo"]["terminateReason"] == "MaxWallClockTimeExpiry"
+    sleep(0.6)  # well past the removed limit (the armed one has fired)
+    assert batch.request("GET", "/jobs/kept").json()["state"] == "active"
+
+
 def test_get_job_applies_select(batch: Batch) -> None:
     """GET /jobs/{id}?$select=... keeps only the named properties, as get task does."""
     assert batch.create_job("job1", priority=4).status_code == 201
