@@ -58,6 +58,7 @@ async def create_job(ctx: Ctx) -> Response:
     job_id = rules.check_job_id(ctx, body)
     rules.require_pool_info(ctx, body)
     rules.check_job_enums(ctx, body)
+    rules.check_job_constraints(ctx, body)
     at = now()
     job: Job | None = None
     with ctx.store.lock:
@@ -108,37 +109,90 @@ def job_doc(ctx: Ctx, job: Job) -> dict[str, Any]:
 
 
 async def get_job(ctx: Ctx) -> Response:
+    """The job, trimmed to its ``$select`` as ``get_task`` does (Jobs_GetJob takes "An OData
+    $select clause" [spec-2025]). ``$expand`` (the job's ``stats``) is not emulated: the
+    emulator keeps no job statistics, so the job is answered without them."""
     job = get_job_or_404(ctx, ctx.param("job_id"))
+    try:
+        names = odata.parse_select(ctx.request.query_params.get("$select"))
+    except odata.FilterError as exc:
+        raise replies.invalid_query(ctx.base, str(exc), "$select") from exc
     with ctx.store.lock:
         doc = {"odata.metadata": f"{ctx.base}/$metadata#jobs/@Element", **job_doc(ctx, job)}
         headers = job_headers(ctx, job)
     del headers["Location"]
-    return replies.json_response(200, doc, headers)
+    return replies.json_response(200, odata.select(doc, names), headers)
+
+
+def _pool_change_refused(job: Job, body: Mapping[str, Any], replace: bool) -> bool:
+    """Lock held. Whether the body's ``poolInfo`` is refused: "You may change the Pool for a
+    Job only when the Job is disabled. The Patch Job call will fail if you include the
+    poolInfo element and the Job is not disabled" [spec-2025 BatchJobUpdateOptions.poolInfo].
+    A PATCH may not name it at all then; a PUT must name it (``poolInfo`` is the one required
+    property of the replace body, BatchJob), so a PUT is refused only when it changes it."""
+    if "poolInfo" not in body or job.state == "disabled":
+        return False
+    return not replace or body["poolInfo"] != job.spec.get("poolInfo")
+
+
+def replaced_spec(spec: Mapping[str, Any], body: Mapping[str, Any]) -> dict[str, Any]:
+    """The job's properties after a PUT: "This fully replaces all the updatable properties of
+    the Job. For example, if the Job has constraints associated with it and if constraints is
+    not specified with this request, then the Batch service will remove the existing
+    constraints" [spec-2025 Jobs_ReplaceJob]. Every updatable property left out of the body
+    is removed, so it reads as its documented default (BatchJob: priority "The default value
+    is 0", maxParallelTasks "the default value is -1", onAllTasksComplete "The default is
+    noaction"; constraints, metadata and allowTaskPreemption: none). The properties a PUT
+    cannot change (id, usesTaskDependencies, onTaskFailure, ...) are kept."""
+    kept = {k: v for k, v in spec.items() if k not in rules.JOB_REPLACE_PROPS}
+    return {**kept, **body}
 
 
 async def _update_job(ctx: Ctx, allowed: frozenset[str], replace: bool) -> Response:
+    """PATCH (``replace`` False) or PUT. A completed job refuses both (409 ``JobCompleted``);
+    an active or a disabled one takes them: a disabled job is not completed, and disabling is
+    the documented way to change its pool [spec-2025 BatchJobUpdateOptions.poolInfo]."""
     job = get_job_or_404(ctx, ctx.param("job_id"))
     body = rules.parse_object(ctx)
     rules.only_properties(ctx, body, allowed)
     if replace:
         rules.require_pool_info(ctx, body)
     rules.check_job_enums(ctx, body)
+    rules.check_job_constraints(ctx, body)
     at = now()
     with ctx.store.lock:
         state = job.state
         before = job.on_all_tasks_complete
         after = body.get("onAllTasksComplete", "noaction" if replace else before)
-        if state == "active" and not (before == "terminatejob" and after != "terminatejob"):
-            job.spec.update(body)
+        pool_refused = state != "completed" and _pool_change_refused(job, body, replace)
+        if (
+            state != "completed"
+            and not pool_refused
+            and not (before == "terminatejob" and after != "terminatejob")
+        ):
             if replace:
-                job.spec["onAllTasksComplete"] = after
+                job.spec = replaced_spec(job.spec, body)
+            else:
+                job.spec.update(body)
             job.serial = ctx.store.next_serial()
             job.modified = at
+            ctx.store.engine.arm_job_deadline(job)
             maybe_complete(ctx, job)
             ctx.store.engine.wake()
         headers = job_headers(ctx, job)
-    if state != "active":
+    if state == "completed":
         raise replies.job_completed(ctx.base)
+    if pool_refused:
+        # The code is not documented; the closest of the service's documented codes
+        # (azure-sdk-for-net BatchErrorCodeStrings): 409 OperationInvalidForCurrentState,
+        # "The specified operation is not valid for the current state of the resource".
+        raise replies.error(
+            ctx.base,
+            409,
+            "OperationInvalidForCurrentState",
+            "The pool of a job may be changed only while the job is disabled.",
+            {"PropertyName": "poolInfo", "JobState": state},
+        )
     if before == "terminatejob" and after != "terminatejob":
         raise replies.invalid_value(
             ctx.base,

@@ -15,12 +15,25 @@ import orjson
 from dagbatch import limits
 from dagbatch.emulator import replies, wire
 from dagbatch.emulator.context import Ctx
+from dagbatch.emulator.scheduler import INT32_MAX, parse_duration
 from dagbatch.emulator.store import Job
 
 JOB_ENUMS: Final[dict[str, tuple[str, ...]]] = {
     "onAllTasksComplete": ("noaction", "terminatejob"),
     "onTaskFailure": ("noaction", "performexitoptionsjobaction"),
 }
+#: The values of the ExitOptions enums [spec-2025 BatchJobActionKind, DependencyAction]. The
+#: spec lists them lower-case with ``modelAsString``; the service is taken to match them
+#: ignoring case: the azure-batch SDK reads them with ``CaseInsensitiveEnumMeta``, and older
+#: api-versions spelt the same values in camel case (``performExitOptionsJobAction``)
+#: [BATCH_FACTS "Exit conditions"].
+EXIT_OPTION_ENUMS: Final[dict[str, frozenset[str]]] = {
+    "jobAction": frozenset({"none", "disable", "terminate"}),
+    "dependencyAction": frozenset({"satisfy", "block"}),
+}
+#: The ISO 8601 durations of BatchTaskConstraints and BatchJobConstraints ("format":
+#: "duration" [spec-2025]; BATCH_FACTS "Other schema points").
+DURATION_CONSTRAINTS: Final = ("maxWallClockTime", "retentionTime")
 #: Properties of BatchJobUpdateOptions (PATCH) [spec-2025].
 JOB_UPDATE_PROPS: Final = frozenset(
     {
@@ -98,6 +111,36 @@ def check_job_enums(ctx: Ctx, body: Mapping[str, Any]) -> None:
             raise replies.invalid_value(ctx.base, name, body[name])
 
 
+def check_job_constraints(ctx: Ctx, body: Mapping[str, Any]) -> None:
+    """A job's ``constraints`` (create, PATCH, PUT) take an int32 ``maxTaskRetryCount`` and an
+    ISO 8601 ``maxWallClockTime`` [spec-2025 BatchJobConstraints]: 400 ``InvalidPropertyValue``
+    naming the property otherwise."""
+    if "constraints" not in body:
+        return
+    problem = constraints_problem(body["constraints"])
+    if problem is not None:
+        raise replies.invalid_value(ctx.base, *problem)
+
+
+def constraints_problem(constraints: Any) -> tuple[str, Any] | None:
+    """(property path, value) of the first invalid value of a job's or task's
+    ``constraints``, or None: ``maxTaskRetryCount`` is "type": "integer", "format": "int32";
+    ``maxWallClockTime`` and ``retentionTime`` are "format": "duration" [spec-2025
+    BatchTaskConstraints, BatchJobConstraints]."""
+    if not isinstance(constraints, dict):
+        return "constraints", constraints
+    retries = constraints.get("maxTaskRetryCount")
+    if retries is not None and not (
+        type(retries) is int and -INT32_MAX - 1 <= retries <= INT32_MAX
+    ):
+        return "constraints.maxTaskRetryCount", retries
+    for name in DURATION_CONSTRAINTS:
+        value = constraints.get(name)
+        if value is not None and parse_duration(value) is None:
+            return f"constraints.{name}", value
+    return None
+
+
 def check_tasks_shape(ctx: Ctx, tasks: list[Any]) -> None:
     """Every task is an object with an ``id`` and only the api-version's properties."""
     check = wire.task_shape_check(ctx.api_version)
@@ -143,7 +186,9 @@ def task_errors(tasks: list[dict[str, Any]], job: Job) -> list[dict[str, Any] | 
     The checks, in the order the service reports them: the id [BATCH_FACTS "Task ids"],
     ``commandLine`` present and a string, ``dependsOn`` only on a job that uses task
     dependencies and within the id-list length limit [BATCH_FACTS "Dependencies"], then the
-    exit options' actions [BATCH_FACTS "Exit conditions"]. One pass, the job's facts read once.
+    exit options (actions within their enums and allowed by the job, ranges with start <= end)
+    [BATCH_FACTS "Exit conditions"], then the constraints (``constraints_problem``). One pass,
+    the job's facts read once.
     """
     uses_dependencies = job.uses_task_dependencies
     job_actions = job.on_task_failure == "performexitoptionsjobaction"
@@ -175,6 +220,10 @@ def task_errors(tasks: list[dict[str, Any]], job: Job) -> list[dict[str, Any] | 
             exit_conditions = task.get("exitConditions")
             if exit_conditions is not None:
                 error = _exit_options_error(exit_conditions, uses_dependencies, job_actions)
+        if error is None and "constraints" in task:
+            problem = constraints_problem(task["constraints"])
+            if problem is not None:
+                error = _invalid(*problem)
         errors.append(error)
     return errors
 
@@ -247,7 +296,27 @@ def _invalid(name: str, value: Any = _NO_VALUE) -> dict[str, Any]:
 def _exit_options_error(
     exit_conditions: Any, uses_dependencies: bool, job_actions: bool
 ) -> dict[str, Any] | None:
+    ranges = exit_conditions.get("exitCodeRanges") if isinstance(exit_conditions, dict) else None
+    for entry in ranges if isinstance(ranges, list) else ():
+        # "the range start to end (inclusive)" [spec-2025 ExitCodeRangeMapping]: both int32,
+        # and a range whose start is after its end is no range.
+        start = entry.get("start") if isinstance(entry, dict) else None
+        end = entry.get("end") if isinstance(entry, dict) else None
+        if not (type(start) is int and type(end) is int and start <= end):
+            return wire.error_dict(
+                "InvalidPropertyValue",
+                "An exitCodeRanges entry must have integer start and end with start <= end.",
+                {"PropertyName": "exitConditions.exitCodeRanges", "PropertyValue": str(entry)},
+            )
     for options in wire.iter_exit_options(exit_conditions):
+        for name, allowed in EXIT_OPTION_ENUMS.items():
+            value = options.get(name)
+            if value is not None and not (isinstance(value, str) and value.lower() in allowed):
+                return wire.error_dict(
+                    "InvalidPropertyValue",
+                    f"{name} must be one of {', '.join(sorted(allowed))}.",
+                    {"PropertyName": name, "PropertyValue": str(value)[:_ECHOED_CHARS]},
+                )
         if options.get("jobAction") is not None and not job_actions:
             return wire.error_dict(
                 "InvalidPropertyValue",

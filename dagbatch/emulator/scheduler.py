@@ -45,22 +45,29 @@ KILLED_EXIT_CODE: Final = 137
 #: ``maxTaskRetryCount`` "inherit the job's" marker.
 INHERIT: Final = -2
 
+_NUMBER = r"\d+(?:\.\d+)?"
 _DURATION = re.compile(
-    r"^P(?:(?P<d>\d+(?:\.\d+)?)D)?(?:T(?:(?P<h>\d+(?:\.\d+)?)H)?(?:(?P<m>\d+(?:\.\d+)?)M)?"
-    r"(?:(?P<s>\d+(?:\.\d+)?)S)?)?$"
+    rf"^P(?:(?P<y>{_NUMBER})Y)?(?:(?P<mo>{_NUMBER})M)?(?:(?P<w>{_NUMBER})W)?(?:(?P<d>{_NUMBER})D)?"
+    rf"(?:T(?:(?P<h>{_NUMBER})H)?(?:(?P<m>{_NUMBER})M)?(?:(?P<s>{_NUMBER})S)?)?$"
 )
 _DIGITS = re.compile(r"^[0-9]+$")
+#: Days in the calendar units of a duration, as .NET's xsd:duration reading takes them (a year
+#: 365 days, a month 30): the service's exact reading is undocumented.
+_DAYS_PER: Final = {"y": 365.0, "mo": 30.0, "w": 7.0, "d": 1.0}
 
 
 def parse_duration(value: Any) -> float | None:
-    """Seconds of an ISO 8601 duration (``PT1H``, ``P1DT2H3M4.5S``); None if not one."""
+    """Seconds of an ISO 8601 duration (``PT1H``, ``P1DT2H3M4.5S``, ``P1Y2M3W``); None if not
+    one (``P``, ``PT``, a ``T`` with nothing after it, a negative, not a string). The
+    constraints' ``"format": "duration"`` [spec-2025 BatchTaskConstraints]."""
     if not isinstance(value, str):
         return None
     match = _DURATION.match(value)
-    if match is None or value in ("P", "PT"):
+    if match is None or value == "P" or value.endswith("T"):
         return None
-    d, h, m, s = (float(match.group(k) or 0) for k in "dhms")
-    return ((d * 24 + h) * 60 + m) * 60 + s
+    days = sum(float(match.group(k) or 0) * n for k, n in _DAYS_PER.items())
+    h, m, s = (float(match.group(k) or 0) for k in "hms")
+    return ((days * 24 + h) * 60 + m) * 60 + s
 
 
 def integer_id(task_id: str) -> int | None:
@@ -119,9 +126,10 @@ def task_spec(task: dict[str, Any]) -> TaskSpec | None:
 def exit_actions(
     conditions: dict[str, Any] | None, kind: str, code: int | None, ok: bool
 ) -> tuple[int, str]:
-    """(SATISFY or BLOCK, jobAction) for a task's end: ``wireshape.exit_actions``."""
+    """(SATISFY or BLOCK, jobAction) for a task's end: ``wireshape.exit_actions``. The
+    values are matched ignoring case, as ``rules.EXIT_OPTION_ENUMS`` accepts them."""
     dependency, job_action = wireshape.exit_actions(conditions, kind, code, ok)
-    return (SATISFY if dependency == "satisfy" else BLOCK), job_action
+    return (SATISFY if dependency.lower() == "satisfy" else BLOCK), job_action.lower()
 
 
 class Runner(Protocol):
@@ -273,7 +281,13 @@ class Engine:
         while timers and timers[0].at <= t:
             timer = heapq.heappop(timers)
             if timer.kind == "job-deadline":
-                if timer.job.state in ("active", "disabled"):
+                g = timer.job.graph
+                # A deadline an update moved or removed (``arm_job_deadline``) is stale.
+                if (
+                    timer.job.state in ("active", "disabled")
+                    and g is not None
+                    and timer.at == g.deadline
+                ):
                     self.terminate_job(timer.job, "MaxWallClockTimeExpiry")
             else:
                 self._due.append((timer.job, timer.pos, timer.attempt, timer.kind, timer.exit_code))
@@ -315,10 +329,23 @@ class Engine:
     def job_created(self, job: Job) -> None:
         """Lock held. Index a new job; arm its ``maxWallClockTime`` [BF 3]."""
         job.graph = JobGraph()
+        self.arm_job_deadline(job)
+
+    def arm_job_deadline(self, job: Job) -> None:
+        """Lock held. The job ends ``MaxWallClockTimeExpiry`` at its ``maxWallClockTime``,
+        "measured from the time the Job is created" [spec-2025 BatchJobConstraints], as its
+        constraints say now: called on create and after every PATCH or PUT (a PUT without
+        constraints removes the limit [spec-2025 Jobs_ReplaceJob]); an earlier timer whose
+        time is no longer the deadline is ignored when it fires."""
+        g = job.graph
+        if g is None:
+            return
         wall = parse_duration((job.spec.get("constraints") or {}).get("maxWallClockTime"))
-        if wall:
-            job.graph.deadline = job.created + wall
-            self.at(job.graph.deadline, "job-deadline", job)
+        deadline = job.created + wall if wall else 0.0
+        if deadline != g.deadline:
+            g.deadline = deadline
+            if deadline:
+                self.at(deadline, "job-deadline", job)
 
     def tasks_added(self, job: Job, items: Iterable[tuple[int, dict[str, Any]]]) -> None:
         """Lock held. Index the new tasks' dependencies; queue those that can run.
@@ -689,7 +716,8 @@ class Engine:
 
     def check_all_complete(self, job: Job) -> None:
         """Lock held. ``onAllTasksComplete: terminatejob`` ends the job once every task is
-        completed [BF 6] (a job without tasks stays active, see ``Job.all_tasks_complete``)."""
+        completed [BF 6] (a job without tasks stays active, see ``Job.all_tasks_complete``).
+        A disabled job is checked again when it is enabled (``enable_job``)."""
         if (
             job.state == "active"
             and job.on_all_tasks_complete == "terminatejob"
@@ -723,10 +751,16 @@ class Engine:
                 self._queue(job, pos, first=True)
             else:
                 # What a terminated task reports is undocumented [BF 5]: completed, failed,
-                # "TaskEnded", the killed process's code.
+                # "TaskEnded", the killed process's code. Like any completed task (and like
+                # ``terminate_task``), its dependents see its exit conditions for that code
+                # (``default``, else block) [BF 4: dependencyAction "is a property of the
+                # parent"]; no jobAction fires: the job is already being disabled or ended.
                 self._complete(
                     job, pos, KILLED_EXIT_CODE, failure_info("TaskEnded", "The task ended.")
                 )
+                spec = g.specs[pos] or DEFAULT_SPEC
+                dependency, _ = exit_actions(spec.exit_conditions, "exit", KILLED_EXIT_CODE, False)
+                self._resolve(job, pos, dependency)
 
     def terminate_job(self, job: Job, reason: str) -> None:
         """Lock held. Kill the running tasks (completed, failed); active tasks stay active
@@ -748,12 +782,17 @@ class Engine:
         job.serial = self.store.next_serial()
 
     def enable_job(self, job: Job) -> None:
-        """Lock held."""
+        """Lock held. The job is active again; if every task completed while it was
+        disabled (``wait`` let them finish, ``terminate`` ended them, or a task was
+        terminated or deleted), ``onAllTasksComplete: terminatejob`` ends it now: the action
+        fires "when all Tasks in the Job are in the completed state" [BF 6], and
+        ``check_all_complete`` looks only at active jobs."""
         job.previous_state = job.state
         job.previous_state_time = job.state_time
         job.state = "active"
         job.state_time = now()
         job.serial = self.store.next_serial()
+        self.check_all_complete(job)
         self.wake()
 
     def delete_job(self, job: Job) -> None:

@@ -16,7 +16,7 @@ import orjson
 import pytest
 
 from dagbatch import limits, signing
-from dagbatch.emulator import DEV_ACCOUNT, DEV_KEY, FaultConfig
+from dagbatch.emulator import DEV_ACCOUNT, DEV_KEY, FaultConfig, scheduler
 from dagbatch.emulator.server import EmulatorServer
 
 V2025 = "2025-06-01"
@@ -250,6 +250,103 @@ def test_update_job_on_all_tasks_complete(batch: Batch) -> None:
     assert batch.request("GET", "/jobs/job1").json()["priority"] == 5
 
 
+def test_a_disabled_job_takes_updates_and_only_it_may_change_pool(batch: Batch) -> None:
+    """A disabled job is not completed: PATCH and PUT work on it, and only on it may the pool
+    change [spec-2025 BatchJobUpdateOptions.poolInfo]."""
+    assert batch.create_job("job1").status_code == 201
+    other = {"poolId": "other"}
+    patch = batch.request("PATCH", "/jobs/job1", body={"poolInfo": other})
+    body = assert_error(patch, 409, "OperationInvalidForCurrentState")
+    assert {"key": "PropertyName", "value": "poolInfo"} in body["values"]
+    replace = batch.request("PUT", "/jobs/job1", body={"poolInfo": other})
+    assert_error(replace, 409, "OperationInvalidForCurrentState")
+    assert batch.request("GET", "/jobs/job1").json()["poolInfo"] == POOL  # nothing changed
+    # A PUT must name the pool (its one required property): the same pool is no change.
+    assert batch.request("PUT", "/jobs/job1", body={"poolInfo": POOL}).status_code == 200
+    disable = batch.request("POST", "/jobs/job1/disable", body={"disableTasks": "requeue"})
+    assert disable.status_code == 202
+    patch = batch.request("PATCH", "/jobs/job1", body={"priority": 7, "poolInfo": other})
+    assert patch.status_code == 200, patch.text
+    job = batch.request("GET", "/jobs/job1").json()
+    assert (job["state"], job["priority"], job["poolInfo"]) == ("disabled", 7, other)
+    assert job["executionInfo"]["poolId"] == "other"
+    replace = batch.request("PUT", "/jobs/job1", body={"poolInfo": POOL, "priority": 3})
+    assert replace.status_code == 200, replace.text
+    assert batch.request("GET", "/jobs/job1").json()["poolInfo"] == POOL
+    assert batch.request("POST", "/jobs/job1/enable").status_code == 202
+    assert batch.request("POST", "/jobs/job1/terminate").status_code == 202
+    patch = batch.request("PATCH", "/jobs/job1", body={"priority": 1})
+    assert_error(patch, 409, "JobCompleted")
+
+
+def test_replace_job_removes_what_it_leaves_out(batch: Batch) -> None:
+    """PUT "fully replaces all the updatable properties of the Job" [spec-2025
+    Jobs_ReplaceJob]: those left out take their defaults; the others are kept."""
+    full = {
+        "priority": 9,
+        "maxParallelTasks": 4,
+        "allowTaskPreemption": True,
+        "constraints": {"maxTaskRetryCount": 3},
+        "metadata": [{"name": "k", "value": "v"}],
+        "displayName": "shown",
+        "usesTaskDependencies": True,
+        "onTaskFailure": "performexitoptionsjobaction",
+    }
+    assert batch.create_job("job1", **full).status_code == 201
+    assert batch.request("PUT", "/jobs/job1", body={"poolInfo": POOL}).status_code == 200
+    job = batch.request("GET", "/jobs/job1").json()
+    assert job["priority"] == 0
+    assert job["onAllTasksComplete"] == "noaction"
+    assert job.get("maxParallelTasks", -1) == -1
+    for gone in ("constraints", "metadata", "allowTaskPreemption"):
+        assert gone not in job, gone
+    assert job["displayName"] == "shown"
+    assert job["usesTaskDependencies"] is True
+    assert job["onTaskFailure"] == "performexitoptionsjobaction"
+    # A PATCH keeps what it leaves out.
+    patch = batch.request("PATCH", "/jobs/job1", body={"constraints": {"maxTaskRetryCount": 2}})
+    assert patch.status_code == 200
+    assert batch.request("PATCH", "/jobs/job1", body={"priority": 5}).status_code == 200
+    job = batch.request("GET", "/jobs/job1").json()
+    assert (job["priority"], job["constraints"]) == (5, {"maxTaskRetryCount": 2})
+
+
+def test_an_update_moves_or_removes_the_job_s_wall_clock_limit(batch: Batch) -> None:
+    """maxWallClockTime is measured from the job's creation [spec-2025 BatchJobConstraints];
+    a PATCH that sets it arms it, a PUT that leaves constraints out removes it."""
+    limit = {"maxWallClockTime": "PT0.5S"}
+    assert batch.create_job("kept", constraints=limit).status_code == 201
+    assert batch.request("PUT", "/jobs/kept", body={"poolInfo": POOL}).status_code == 200
+    assert batch.create_job("armed").status_code == 201
+    patch = batch.request("PATCH", "/jobs/armed", body={"constraints": limit})
+    assert patch.status_code == 200
+    deadline = time() + 10
+    while time() < deadline:
+        if batch.request("GET", "/jobs/armed").json()["state"] == "completed":
+            break
+        sleep(0.05)
+    armed = batch.request("GET", "/jobs/armed").json()
+    assert armed["state"] == "completed"
+    assert armed["executionInfo"]["terminateReason"] == "MaxWallClockTimeExpiry"
+    sleep(0.6)  # well past the removed limit (the armed one has fired)
+    assert batch.request("GET", "/jobs/kept").json()["state"] == "active"
+
+
+def test_get_job_applies_select(batch: Batch) -> None:
+    """GET /jobs/{id}?$select=... keeps only the named properties, as get task does."""
+    assert batch.create_job("job1", priority=4).status_code == 201
+    response = batch.request("GET", "/jobs/job1", params={"$select": "state,priority"})
+    assert response.status_code == 200, response.text
+    doc = response.json()
+    assert {k for k in doc if not k.startswith("odata.")} == {"state", "priority"}
+    assert (doc["state"], doc["priority"]) == ("active", 4)
+    assert response.headers["ETag"]
+    full = batch.request("GET", "/jobs/job1").json()
+    assert {"id", "poolInfo", "url", "state", "priority"} <= set(full)
+    bad = batch.request("GET", "/jobs/job1", params={"$select": "executionInfo/poolId"})
+    assert_error(bad, 400, "InvalidQueryParameterValue")
+
+
 # --- addtaskcollection ---
 
 
@@ -456,6 +553,69 @@ def test_per_task_rules(batch: Batch, emulator: EmulatorServer) -> None:
         for k, r in by_id(batch.add("acts", deps_tasks[3:4])).items()
     }
     assert codes == {"act": "success"}
+
+
+def test_values_outside_the_schema_are_refused_per_task(batch: Batch) -> None:
+    """Actions outside their enums, a maxTaskRetryCount that is not an int32, durations that
+    are not ISO 8601 and a range whose start is after its end are each the task's own
+    InvalidPropertyValue naming the property [spec-2025 ExitOptions, BatchTaskConstraints,
+    ExitCodeRangeMapping]; enum values match ignoring case."""
+    body = {"usesTaskDependencies": True, "onTaskFailure": "performexitoptionsjobaction"}
+    assert batch.create_job("acts", **body).status_code == 201
+
+    def exits(**options: Any) -> dict[str, Any]:
+        return {"exitConditions": {"default": options}}
+
+    def ranges(start: Any, end: Any) -> dict[str, Any]:
+        entry = {"start": start, "end": end, "exitOptions": {"jobAction": "none"}}
+        return {"exitConditions": {"exitCodeRanges": [entry]}}
+
+    cases: dict[str, tuple[dict[str, Any], str | None]] = {
+        "job-action": (exits(jobAction="explode"), "jobAction"),
+        "dep-action": (exits(dependencyAction="bogus"), "dependencyAction"),
+        "dep-action-type": (exits(dependencyAction=1), "dependencyAction"),
+        "mixed-case": (exits(dependencyAction="Satisfy", jobAction="NONE"), None),
+        "retry-string": ({"constraints": {"maxTaskRetryCount": "3"}}, "maxTaskRetryCount"),
+        "retry-big": ({"constraints": {"maxTaskRetryCount": 2**31}}, "maxTaskRetryCount"),
+        "retry-float": ({"constraints": {"maxTaskRetryCount": 1.5}}, "maxTaskRetryCount"),
+        "retry-bool": ({"constraints": {"maxTaskRetryCount": True}}, "maxTaskRetryCount"),
+        "wall": ({"constraints": {"maxWallClockTime": "1 hour"}}, "maxWallClockTime"),
+        "wall-t": ({"constraints": {"maxWallClockTime": "P1DT"}}, "maxWallClockTime"),
+        "keep": ({"constraints": {"retentionTime": "P"}}, "retentionTime"),
+        "range": (ranges(5, 2), "exitCodeRanges"),
+        "range-type": (ranges("1", 2), "exitCodeRanges"),
+        "fine": (
+            {
+                "constraints": {
+                    "maxTaskRetryCount": -1,
+                    "maxWallClockTime": "P1DT2H0.5S",
+                    "retentionTime": "P1Y2M3W",
+                },
+                **ranges(2, 2),
+            },
+            None,
+        ),
+    }
+    tasks = [{"id": k, "commandLine": "x", **props} for k, (props, _) in cases.items()]
+    results = by_id(batch.add("acts", tasks))
+    for task_id, (_, name) in cases.items():
+        result = results[task_id]
+        if name is None:
+            assert result["status"] == "success", (task_id, result)
+            continue
+        assert result["status"] == "clienterror", (task_id, result)
+        assert result["error"]["code"] == "InvalidPropertyValue", (task_id, result)
+        values = {v["key"]: v["value"] for v in result["error"]["values"]}
+        assert values["PropertyName"].endswith(name), (task_id, values)
+    # A job's constraints are checked the same way, the whole request refused.
+    bad = batch.create_job("j2", constraints={"maxTaskRetryCount": "x"})
+    error = assert_error(bad, 400, "InvalidPropertyValue")
+    assert {"key": "PropertyName", "value": "constraints.maxTaskRetryCount"} in error["values"]
+    patch = batch.request("PATCH", "/jobs/acts", body={"constraints": {"maxWallClockTime": "1h"}})
+    assert_error(patch, 400, "InvalidPropertyValue")
+    # The run-time reading matches the values ignoring case too.
+    mixed = {"default": {"dependencyAction": "Satisfy", "jobAction": "NONE"}}
+    assert scheduler.exit_actions(mixed, "exit", 3, False) == (scheduler.SATISFY, "none")
 
 
 def test_dependencies_of_the_wrong_type_are_refused_per_task(

@@ -363,6 +363,58 @@ def test_all_tasks_complete_terminates_the_job(client: Any) -> None:
     assert client.get_job("atc").execution_info.termination_reason == "AllTasksComplete"
 
 
+def disable(client: Any, job_id: str, mode: str) -> None:
+    options = models.BatchJobDisableOptions(disable_tasks=mode)
+    client.begin_disable_job(job_id, options, polling_interval=0).result()
+
+
+def enable(client: Any, job_id: str) -> None:
+    client.begin_enable_job(job_id, polling_interval=0).result()
+
+
+@pytest.mark.parametrize("mode", ["wait", "terminate"])
+def test_tasks_completed_while_disabled_end_a_terminatejob_job_on_enable(
+    client: Any, mode: str
+) -> None:
+    """onAllTasksComplete fires "when all Tasks in the Job are in the completed state" [6]:
+    also when they completed while the job was disabled, once it is enabled."""
+    new_job(client, "atc-off", all_tasks_complete_mode="terminatejob")
+    add(client, "atc-off", task("a", sh("sleep 0.5" if mode == "wait" else "sleep 30")))
+    wait_for(lambda: states(client, "atc-off")["a"] == "running", "the task to start")
+    disable(client, "atc-off", mode)
+    wait_done(client, "atc-off", ["a"])
+    assert client.get_job("atc-off").state == "disabled"  # no action while disabled
+    enable(client, "atc-off")
+    wait_for(lambda: client.get_job("atc-off").state == "completed", "the job to complete")
+    assert client.get_job("atc-off").execution_info.termination_reason == "AllTasksComplete"
+
+
+def test_tasks_ended_by_disable_terminate_release_their_dependents(client: Any) -> None:
+    """A task that disableTasks=terminate completes is resolved through its exit conditions
+    like any completed task ([4], [5]; as terminate task does): ``default: satisfy`` lets its
+    dependents run after enable; without exit conditions they are blocked."""
+    new_job(client, "dis-term")
+    add(
+        client,
+        "dis-term",
+        task("p", sh("sleep 30"), exit_conditions=models.ExitConditions(default=opts("satisfy"))),
+        task("q", sh("sleep 30")),
+        task("pc", "/bin/true", depends_on=after("p")),
+        task("qc", "/bin/true", depends_on=after("q")),
+    )
+    wait_for(
+        lambda: states(client, "dis-term")["p"] == states(client, "dis-term")["q"] == "running",
+        "both parents to start",
+    )
+    disable(client, "dis-term", "terminate")
+    wait_done(client, "dis-term", ["p", "q"])
+    assert client.get_task("dis-term", "p").execution_info.failure_info.code == "TaskEnded"
+    enable(client, "dis-term")
+    wait_done(client, "dis-term", ["pc"])
+    settle(client, "dis-term")
+    assert states(client, "dis-term")["qc"] == "active"  # q's default for a failure: block
+
+
 # --- constraints [3] ---
 
 
