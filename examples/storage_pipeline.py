@@ -20,6 +20,7 @@ import contextlib
 import os
 import sys
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import networkx as nx
 
@@ -127,17 +128,29 @@ def expected_total() -> int:
     return sum((i % 5) + 1 for _shard in range(SHARDS) for i in range(FILES_PER_SHARD))
 
 
+def service() -> Any:
+    """A client of the account's blob service. One that does not answer is said in seconds,
+    not after a minute of retries: one retry, a second later."""
+    from azure.storage.blob import BlobServiceClient, LinearRetry
+
+    name, key, endpoint = account()
+    return BlobServiceClient(
+        endpoint,
+        credential={"account_name": name, "account_key": key},
+        connection_timeout=5,
+        retry_policy=LinearRetry(backoff=1, retry_total=1, random_jitter_range=0),
+    )
+
+
 def put() -> None:
     """Create the containers and upload the script and the data (idempotent)."""
     from azure.core.exceptions import ResourceExistsError
-    from azure.storage.blob import BlobServiceClient
 
-    name, key, endpoint = account()
-    service = BlobServiceClient(endpoint, credential={"account_name": name, "account_key": key})
+    blobs = service()
     for container in (INPUTS, RESULTS):
         with contextlib.suppress(ResourceExistsError):
-            service.create_container(container)
-    inputs = service.get_container_client(INPUTS)
+            blobs.create_container(container)
+    inputs = blobs.get_container_client(INPUTS)
     inputs.upload_blob("scripts/count.sh", COUNT_SH, overwrite=True)
     for shard in range(SHARDS):
         for i in range(FILES_PER_SHARD):
@@ -145,17 +158,13 @@ def put() -> None:
             inputs.upload_blob(f"data/shard-{shard}/{i:03d}.txt", lines.encode(), overwrite=True)
     print(
         f"uploaded scripts/count.sh and {SHARDS * FILES_PER_SHARD} data files to "
-        f"{endpoint}/{INPUTS}; expected total: {expected_total()}"
+        f"{account()[2]}/{INPUTS}; expected total: {expected_total()}"
     )
 
 
 def show() -> None:
     """List the result blobs and print total.txt."""
-    from azure.storage.blob import BlobServiceClient
-
-    name, key, endpoint = account()
-    service = BlobServiceClient(endpoint, credential={"account_name": name, "account_key": key})
-    results = service.get_container_client(RESULTS)
+    results = service().get_container_client(RESULTS)
     for blob in results.list_blobs():
         print(f"{blob.name}  ({blob.size} bytes)")
     total = results.download_blob("total.txt").readall().decode().strip()
@@ -166,4 +175,12 @@ if __name__ == "__main__":
     commands = {"put": put, "show": show}
     if len(sys.argv) != 2 or sys.argv[1] not in commands:
         sys.exit(f"usage: {sys.argv[0]} put|show")
-    commands[sys.argv[1]]()
+    from azure.core.exceptions import ServiceRequestError
+
+    try:
+        commands[sys.argv[1]]()
+    except ServiceRequestError as exc:
+        sys.exit(
+            f"cannot reach the storage account at {account()[2]} ({type(exc).__name__}): start "
+            "Azurite (README: Blob storage in local runs) or set AZURE_STORAGE_CONNECTION_STRING"
+        )

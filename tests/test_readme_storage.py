@@ -75,3 +75,35 @@ def test_put_and_compile_run_as_written(azurite: AzuriteServer, tmp_path: Path) 
     conditions = {o["uploadOptions"]["uploadCondition"] for t in tasks for o in t["outputFiles"]}
     assert conditions == {"tasksuccess", "taskcompletion"}
     assert azurite.account.key not in (plan / "batches" / "000001.json").read_text()
+
+
+def test_put_without_a_storage_account_says_so_in_seconds(tmp_path: Path) -> None:
+    """No Azurite (a closed port on 127.0.0.1): one line saying what to do, not a minute of
+    retries and a traceback."""
+    import socket
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    azurite_key = (
+        "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+    )
+    env = {
+        **os.environ,
+        "AZURE_STORAGE_CONNECTION_STRING": "DefaultEndpointsProtocol=http;"
+        f"AccountName=devstoreaccount1;AccountKey={azurite_key};"
+        f"BlobEndpoint=http://127.0.0.1:{port}/devstoreaccount1;",
+    }
+    put = commands(0)[2]
+    done = subprocess.run(
+        local(put, tmp_path / "plan-storage"),
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1
+    assert "cannot reach the storage account" in done.stderr
+    assert "AZURE_STORAGE_CONNECTION_STRING" in done.stderr
+    assert "Traceback" not in done.stderr

@@ -368,6 +368,13 @@ def safe_url(url: str) -> str:
     return redact(url)
 
 
+def blob_url(container_url: str, name: str) -> str:
+    """The URL of blob ``name`` of the container at ``container_url``: the name goes into the
+    path, before the container's query (its SAS)."""
+    base, _, query = container_url.partition("?")
+    return f"{base.rstrip('/')}/{quote(name, safe='/')}" + (f"?{query}" if query else "")
+
+
 def _sdk() -> Any:
     """The azure-storage-blob module, or a clear failure when the extra is missing. Its
     loggers (and urllib3's, which log query strings) are redacted from first use."""
@@ -397,8 +404,9 @@ def _http_status(exc: BaseException) -> int | None:
 
 
 def _error_code(exc: BaseException) -> str:
+    """The service's error code (``AuthorizationFailure``), not the SDK's enum name for it."""
     code = getattr(exc, "error_code", None)
-    return str(code) if code else ""
+    return str(getattr(code, "value", code)) if code else ""
 
 
 def _is_timeout(exc: BaseException) -> bool:
@@ -558,8 +566,8 @@ def download_resource_files(
                     "ResourceContainerListMiscError",
                     f"resourceFiles[{index}]: autoStorageContainerName "
                     f"{auto_container!r} needs the local pool's storage account: start "
-                    "Azurite on 127.0.0.1:10000 or pass the emulator "
-                    "--storage-connection-string",
+                    f"Azurite on 127.0.0.1:10000 or set ${CONNECTION_STRING_ENV} (`dagbatch "
+                    "emulator` also takes --storage-connection-string)",
                     {"ContainerName": str(auto_container)},
                 )
             _download_container(
@@ -745,7 +753,7 @@ def _download_container(
                 f"blob {name!r} of {where} would be written outside the task working directory",
                 blob_details,
             )
-        url = f"{base}/{quote(name, safe='/')}" + (f"?{query}" if query else "")
+        url = blob_url(f"{base}?{query}" if query else base, name)
         try:
             _fetch(http, url, target, shown, mode, blob_details, f"blob {name!r} of {where}")
         except TaskFileFailure as failure:
@@ -994,7 +1002,7 @@ def _write_upload_logs(
     out_lines: list[str] = []
     err_lines: list[str] = []
     for upload, failure in zip(uploads, failures, strict=True):
-        target = f"{safe_url(upload.container_url)}/{upload.blob_name}"
+        target = safe_url(blob_url(upload.container_url, upload.blob_name))
         if failure is None:
             out_lines.append(f"uploaded {upload.local} to {target}\n")
         else:

@@ -199,7 +199,8 @@ def test_auto_storage_defaults_to_azurite_when_it_runs(
     with pytest.raises(TaskFileFailure) as info:
         download_resource_files(entry, wd)
     assert info.value.code == "ResourceContainerListMiscError"
-    assert "--storage-connection-string" in info.value.message
+    # `dagbatch run` takes no --storage-connection-string: the hint names what works for both.
+    assert "$AZURE_STORAGE_CONNECTION_STRING" in info.value.message
     # Azurite "on its default port" (here: the test's): its development account is used.
     monkeypatch.setattr(blobstore, "detect_azurite", lambda: azurite.account)
     download_resource_files(entry, wd)
@@ -300,6 +301,9 @@ def test_output_files_follow_the_upload_condition(
     assert blobs == want
     log = (task_dir / "fileuploadout.txt").read_text()
     assert log.count("uploaded ") == len(want)
+    # Each line names the blob's URL: its name in the path, the (masked) SAS after it.
+    logged = {urlsplit(line.rsplit(" to ", 1)[1]).path for line in log.splitlines()}
+    assert logged == {f"/{azurite.account.name}/{container}/{name}" for name in want}
     assert (task_dir / "fileuploaderr.txt").read_text() == ""
     assert_no_signature(signature(url), log)
 
@@ -405,6 +409,24 @@ def test_upload_failures_are_file_upload_errors_after_every_attempt(
         )
     assert info.value.code == "FileUploadAccessDenied"
     assert_no_signature(signature(read_only), str(info.value))
+
+    forged = good_url.replace("sig=", "sig=AAAA")
+    with pytest.raises(TaskFileFailure) as info:
+        upload_output_files(
+            [
+                {
+                    "filePattern": "out/*.txt",
+                    "destination": {"container": {"containerUrl": forged}},
+                    "uploadOptions": {"uploadCondition": "taskcompletion"},
+                }
+            ],
+            working_dir=wd,
+            task_dir=task_dir,
+            exit_code=0,
+        )
+    # The service's error code, not the storage SDK's enum name for it.
+    assert "AuthorizationFailure" in info.value.message, info.value.message
+    assert "StorageErrorCode" not in info.value.message
 
 
 # --- many files ---------------------------------------------------------------------------
