@@ -1,0 +1,51 @@
+"""Pictures of plans whose text is hostile to the output formats: markup in a command line,
+control characters in a group name, entity codes in a label, secrets in a command line."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import html5lib
+import networkx as nx
+import orjson
+from show_helpers import picture_of
+from test_show_render import dump_dom
+
+from dagbatch.show.render import render
+from dagbatch.show.render_html import node_details
+
+XHTML = "{http://www.w3.org/1999/xhtml}"
+
+
+def markup_graph() -> nx.DiGraph:
+    """Two tasks whose command lines would open a comment and a script inside a script."""
+    graph = nx.DiGraph()
+    graph.add_node("a", command_line="echo <!--<script>")
+    graph.add_node("b", command_line="echo '</script><b>&amp;</b>' \u2028")
+    graph.add_edge("a", "b")
+    return graph
+
+
+def test_markup_in_a_command_line_stays_inside_the_json_for_an_html5_parser() -> None:
+    picture = picture_of(markup_graph())
+    page = render(picture, "html")
+    document = html5lib.parse(page)
+    scripts = document.findall(f".//{XHTML}script")
+    # Both script elements survive as the page has them: the data, then the page's code.
+    assert [s.get("id") for s in scripts] == ["node-data", None]
+    assert orjson.loads(scripts[0].text or "") == node_details(picture)
+    assert "document.getElementById('node-data')" in (scripts[1].text or "")
+    assert document.find(f".//{XHTML}aside").text == "Click a node."
+
+
+def test_markup_in_a_command_line_leaves_the_page_script_working(tmp_path: Path) -> None:
+    page = tmp_path / "markup.html"
+    page.write_text(render(picture_of(markup_graph()), "html"), encoding="utf-8")
+    dom = dump_dom(page, tmp_path / "profile", "#n1")
+    panel = dom.split('<aside id="details">', 1)[1].split("</aside>", 1)[0]
+    # The script ran (the panel shows n1), and the command line is text in it, not markup.
+    assert "<h2>a</h2>" in panel
+    assert "echo &lt;!--&lt;script&gt;" in panel
+    assert 'class="node tasks selected" id="n1"' in dom
+    assert len(re.findall(r'<g class="node ', dom)) == 2
