@@ -29,6 +29,7 @@ from collections.abc import Mapping
 import orjson
 
 from dagbatch.gcpause import gc_paused
+from dagbatch.redact import redact
 from dagbatch.show.model import GroupEdge, GroupNode, Intent, Picture, PlanView, TaskState
 from dagbatch.show.source import read_intent
 
@@ -288,12 +289,15 @@ def _sample(view: PlanView, members: list[int]) -> dict[str, object]:
     """Details of a node for the HTML view: its first task and a few ids."""
     first = members[0]
     ids = [view.ids[i] for i in members]
+    # A command line or display name can carry a SAS URL or an account key: the picture
+    # shows them masked, as every output of dagbatch does (dagbatch.redact).
     sample: dict[str, object] = {
         "id": view.ids[first],
-        "commandLine": view.command[first],
+        "commandLine": redact(view.command[first]),
     }
-    if view.display[first]:
-        sample["displayName"] = view.display[first]
+    display = view.display[first]
+    if display:
+        sample["displayName"] = redact(display)
     if view.exits[first]:
         sample["exitConditions"] = view.exits[first]
     if view.ranges[first]:
@@ -388,6 +392,7 @@ def build_picture(
         ids = [view.ids[i] for i in ms]
         names = {view.group[i] for i in ms}
         name = next(iter(names)) if len(names) == 1 else None
+        name = redact(name) if name else name  # a user's text, drawn in every format
         barrier = all(view.barrier[i] for i in ms)
         title, span = name_group(ids, name if name else ("barrier" if barrier else None))
         lvs = [levels[i] for i in ms]

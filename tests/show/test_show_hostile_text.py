@@ -9,10 +9,11 @@ from pathlib import Path
 import html5lib
 import networkx as nx
 import orjson
-from show_helpers import picture_of
+import pytest
+from show_helpers import picture_of, view_of
 from test_show_render import dump_dom
 
-from dagbatch.show.render import render
+from dagbatch.show.render import FORMATS, render, write_picture
 from dagbatch.show.render_html import node_details
 
 XHTML = "{http://www.w3.org/1999/xhtml}"
@@ -49,3 +50,49 @@ def test_markup_in_a_command_line_leaves_the_page_script_working(tmp_path: Path)
     assert "echo &lt;!--&lt;script&gt;" in panel
     assert 'class="node tasks selected" id="n1"' in dom
     assert len(re.findall(r'<g class="node ', dom)) == 2
+
+
+SAS = "https://acct.blob.core.windows.net/in/x.csv?sv=2024-01-01&sp=r&sig=TOPSECRET%2Bsig"
+
+
+def secret_graph() -> nx.DiGraph:
+    """Tasks whose command line, display name and group name carry a SAS URL or an account
+    key (two tasks alike, so one node shows the first of them as its sample)."""
+    graph = nx.DiGraph()
+    for k in (1, 2):
+        graph.add_node(
+            f"fetch-{k}",
+            command_line=f"azcopy copy '{SAS}' . && echo DefaultEndpointsProtocol=https;"
+            "AccountName=acct;AccountKey=KEYSECRET==;",
+            display_name=f"fetch {SAS}",
+            _group=f"fetch {SAS}",
+        )
+    graph.add_node("merge", command_line=f"curl '{SAS}'", display_name=SAS)
+    graph.add_edge("fetch-1", "merge")
+    graph.add_edge("fetch-2", "merge")
+    return graph
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_secrets_in_task_text_never_reach_a_picture(fmt: str) -> None:
+    text = render(picture_of(secret_graph()), fmt)
+    assert "TOPSECRET" not in text and "KEYSECRET" not in text
+    assert "sig=REDACTED" in text  # the group name: drawn, masked
+    if fmt == "html":
+        details = orjson.loads(text.split('id="node-data">', 1)[1].split("</script>", 1)[0])
+        sample = details["n1"]["details"]["first task"]
+        assert sample["commandLine"].startswith("azcopy copy 'https://acct.blob.core")
+        assert (
+            "sig=REDACTED" in sample["commandLine"]
+            and "AccountKey=REDACTED" in sample["commandLine"]
+        )
+        assert sample["displayName"].endswith("sig=REDACTED")
+
+
+def test_secrets_never_reach_a_picture_file(tmp_path: Path) -> None:
+    # The path `dagbatch run --picture` takes.
+    for suffix in ("html", "svg", "txt", "dot", "mmd"):
+        out = tmp_path / f"picture.{suffix}"
+        write_picture(view_of(secret_graph()), out)
+        text = out.read_text(encoding="utf-8")
+        assert "TOPSECRET" not in text and "KEYSECRET" not in text
