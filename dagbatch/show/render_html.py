@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import re
 from typing import Any
-from xml.sax.saxutils import escape
 
 import orjson
 
 from dagbatch.show.model import Picture
-from dagbatch.show.render_svg import render_svg
+from dagbatch.show.render_svg import escape, render_svg
 from dagbatch.show.render_text import describe_intent, header_lines, summary_lines
 
 _STYLE = """

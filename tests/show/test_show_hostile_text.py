@@ -4,6 +4,7 @@ control characters in a group name, entity codes in a label, secrets in a comman
 from __future__ import annotations
 
 import re
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import html5lib
@@ -17,6 +18,7 @@ from dagbatch.show.render import FORMATS, render, write_picture
 from dagbatch.show.render_html import node_details
 
 XHTML = "{http://www.w3.org/1999/xhtml}"
+SVG = "{http://www.w3.org/2000/svg}"
 
 
 def markup_graph() -> nx.DiGraph:
@@ -96,3 +98,29 @@ def test_secrets_never_reach_a_picture_file(tmp_path: Path) -> None:
         write_picture(view_of(secret_graph()), out)
         text = out.read_text(encoding="utf-8")
         assert "TOPSECRET" not in text and "KEYSECRET" not in text
+
+
+def control_graph() -> nx.DiGraph:
+    """Groups whose names hold characters XML cannot hold, even as character references."""
+    graph = nx.DiGraph()
+    graph.add_node("a", command_line="x", _group="x\x01y")
+    graph.add_node("b", command_line="x", _group="tab\there\x1b[0m\ufffe")
+    graph.add_edge("a", "b")
+    return graph
+
+
+def test_control_characters_in_a_group_name_keep_the_svg_well_formed() -> None:
+    svg = render(picture_of(control_graph()), "svg")
+    root = ET.fromstring(svg.encode("utf-8"))
+    texts = ["".join(t.itertext()) for t in root.iter(f"{SVG}text")]
+    # Still readable as the name it is, with the character written as an escape.
+    assert "x\\x01y" in texts and "tab\there\\x1b[0m\\ufffe" in texts
+
+
+def test_control_characters_in_a_group_name_keep_the_html_parseable() -> None:
+    page = render(picture_of(control_graph()), "html")
+    document = html5lib.parse(page)
+    assert "x\\x01y" in "".join(document.itertext())
+    # The inline SVG alone is well-formed XML too.
+    svg = page.split('<div id="picture">\n', 1)[1].split("</div>", 1)[0]
+    ET.fromstring(svg.encode("utf-8"))
