@@ -243,9 +243,9 @@ class Picture:
     """The folded plan, ready to draw.
 
     ``notes`` say what was folded and why (a cap reached, chains folded, levels banded);
-    ``widest_level`` is (level, task count) of the level with the most tasks: how many tasks
-    can run at once if each takes the same time; ``critical_path`` lists the task ids of one
-    longest dependency chain.
+    ``widest_level`` is (level, task count) of the level with the most tasks (no bound on how
+    many run at once: tasks of other levels can run beside them); ``critical_path`` lists the
+    task ids of one longest dependency chain.
     """
 
     job_id: str | None

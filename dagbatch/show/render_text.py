@@ -1,5 +1,5 @@
 """The text picture: nodes by level with their incoming edges, then the widest level and the
-critical path (what tells the user how many slots the pool can use)."""
+critical path (the longest chain of tasks in a row)."""
 
 from __future__ import annotations
 
@@ -38,9 +38,12 @@ def summary_lines(picture: Picture) -> list[str]:
     shown = " → ".join(path) if len(path) <= 8 else " → ".join([*path[:3], "…", *path[-3:]])
     if not picture.tasks:
         return ["no tasks"]
+    # The widest level is no bound on how many tasks run at once: a task of another level
+    # (an independent one, or one beside a slow sibling) can run beside them. That bound is
+    # the largest set of mutually independent tasks, too costly to compute for a picture.
     lines = [
-        f"widest level: {_plural(width, 'task')} at level {level}: at most {width:,} can run "
-        f"at once, so a pool with more than {_plural(width, 'task slot')} leaves slots idle",
+        f"widest level: {_plural(width, 'task')} at level {level} "
+        "(tasks of other levels can run beside them)",
         f"critical path: {_plural(len(path), 'task')} in a row when every task succeeds"
         + (f" ({shown})" if path else ""),
     ]
