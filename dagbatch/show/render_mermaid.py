@@ -7,13 +7,16 @@ from dagbatch.show.style import (
     BARRIER_FILL,
     CRITICAL,
     EDGE_COLOURS,
+    EDGE_DASH,
     NODE_FILL,
     NODE_STROKE,
     STATE_FILLS,
 )
 
-#: Arrow by edge kind: plain, dotted (failure route), thick (always), dotted (never).
-_ARROWS = {"success": "-->", "failure": "-.->", "always": "==>", "never": "-.->"}
+#: Arrow by edge kind: plain for success, dotted for the others; each edge's ``linkStyle``
+#: then gives the dash pattern of the README's legend and the SVG (``EDGE_DASH``: failure route
+#: dashed, always dotted, never sparse dots).
+_ARROWS = {"success": "-->", "failure": "-.->", "always": "-.->", "never": "-.->"}
 
 
 def mermaid_text(text: str) -> str:
@@ -54,5 +57,9 @@ def render_mermaid(picture: Picture) -> str:
     for k, link in enumerate(picture.links):
         width = "3px" if link.critical else "1.5px"
         colour = CRITICAL if link.critical else EDGE_COLOURS[link.kind]
-        out.append(f"  linkStyle {k} stroke:{colour},stroke-width:{width}")
+        dash = EDGE_DASH[link.kind]
+        out.append(
+            f"  linkStyle {k} stroke:{colour},stroke-width:{width}"
+            + (f",stroke-dasharray:{dash}" if dash else "")
+        )
     return "\n".join(out) + "\n"
