@@ -42,14 +42,19 @@ def summary_lines(picture: Picture) -> list[str]:
     # (an independent one, or one beside a slow sibling) can run beside them. That bound is
     # the largest set of mutually independent tasks, too costly to compute for a picture.
     lines = [
-        f"widest level: {_plural(width, 'task')} at level {level} "
-        "(tasks of other levels can run beside them)",
+        f"widest level: {_plural(width, 'task')} at level {level}"
+        + (" (tasks of other levels can run beside them)" if picture.levels > 1 else ""),
         f"critical path: {_plural(len(path), 'task')} in a row when every task succeeds"
         + (f" ({shown})" if path else ""),
     ]
     if picture.live:
         lines.append("state: " + (state_counts(picture.totals()) or "no tasks"))
     return lines
+
+
+def folded(picture: Picture) -> bool:
+    """Whether any drawn node holds more than one task."""
+    return any(node.count > 1 for node in picture.nodes)
 
 
 def header_lines(picture: Picture) -> list[str]:
@@ -62,7 +67,7 @@ def header_lines(picture: Picture) -> list[str]:
         + f"; {_plural(picture.requests, 'request')} in "
         f"{_plural(picture.submit_waves, 'submit wave')}; {_plural(picture.levels, 'level')}",
         f"drawn: {_plural(len(picture.nodes), 'node')}"
-        + (" (tasks that play the same role folded into one)" if picture.folded else ""),
+        + (" (tasks that play the same role folded into one)" if folded(picture) else ""),
     ]
     lines += [f"note: {n}" for n in picture.notes]
     return lines
@@ -94,6 +99,7 @@ def render_text(picture: Picture) -> str:
         for text in incoming.get(node.index, []):
             out.append(f"        {text}")
     out.append("")
-    out.append("(* on the critical path)")
+    if picture.critical_path:
+        out.append("(* on the critical path)")
     out += summary_lines(picture)
     return "\n".join(out) + "\n"
