@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from dagbatch.show.model import GroupNode, Picture
 from dagbatch.show.style import (
     BARRIER_FILL,
@@ -19,9 +21,28 @@ from dagbatch.show.style import (
 _ARROWS = {"success": "-->", "failure": "-.->", "always": "-.->", "never": "-.->"}
 
 
+#: Characters of a label written as mermaid entity codes (``#35;`` is ``#`` by its decimal
+#: code): ``#`` itself, so that a label holding ``#quot;`` reads as written; ``&``, so that
+#: ``&amp;`` is not read as HTML; the quote that would end the label; angle brackets (HTML);
+#: the backtick that opens a markdown string; and line ends, written visibly as ``\n``
+#: (a raw one would break the label's line). Nodes' lines are joined by ``<br/>`` apart.
+_MERMAID_CODES = {
+    "#": "#35;",
+    "&": "#38;",
+    '"': "#quot;",
+    "<": "#lt;",
+    ">": "#gt;",
+    "`": "#96;",
+    "\n": "#92;n",
+    "\r": "#92;r",
+}
+_MERMAID_SPECIAL = re.compile('[#&"<>`\n\r]')
+
+
 def mermaid_text(text: str) -> str:
-    """A label inside ``"..."``: quotes and angle brackets as mermaid entity codes."""
-    return text.replace('"', "#quot;").replace("<", "#lt;").replace(">", "#gt;")
+    """A label inside ``"..."``, every character mermaid would read as markup written as an
+    entity code (``_MERMAID_CODES``), in one pass so no code is escaped twice."""
+    return _MERMAID_SPECIAL.sub(lambda m: _MERMAID_CODES[m.group()], text)
 
 
 def _node(node: GroupNode) -> str:

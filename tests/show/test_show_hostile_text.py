@@ -12,7 +12,7 @@ import networkx as nx
 import orjson
 import pytest
 from show_helpers import picture_of, view_of
-from test_show_render import dump_dom
+from test_show_render import dump_dom, parse_mermaid
 
 from dagbatch.show.render import FORMATS, render, write_picture
 from dagbatch.show.render_html import node_details
@@ -124,3 +124,24 @@ def test_control_characters_in_a_group_name_keep_the_html_parseable() -> None:
     # The inline SVG alone is well-formed XML too.
     svg = page.split('<div id="picture">\n', 1)[1].split("</div>", 1)[0]
     ET.fromstring(svg.encode("utf-8"))
+
+
+def mermaid_decode(label: str) -> str:
+    """What mermaid shows for a label: its entity codes read back."""
+    named = {"quot": '"', "lt": "<", "gt": ">", "amp": "&"}
+    return re.sub(
+        r"#(\d+|[a-z]+);", lambda m: chr(int(m[1])) if m[1].isdigit() else named[m[1]], label
+    )
+
+
+def test_mermaid_labels_read_back_as_written() -> None:
+    names = ["say #quot;hi#quot; & &amp; #35;", "two\nlines `code`"]
+    graph = nx.DiGraph()
+    for k, name in enumerate(names):
+        graph.add_node(f"t{k}", command_line="x", _group=name)
+    graph.add_edge("t0", "t1")
+    text = render(picture_of(graph), "mermaid")
+    nodes, _edges = parse_mermaid(text)  # every line one statement: no raw line break
+    shown = [mermaid_decode(label) for label in nodes.values()]
+    assert shown == ["say #quot;hi#quot; & &amp; #35;", "two\\nlines `code`"]
+    assert "`" not in text and "&" not in text
