@@ -32,7 +32,7 @@ import orjson
 
 from dagbatch.gcpause import gc_paused
 from dagbatch.redact import redact
-from dagbatch.show.model import GroupEdge, GroupNode, Intent, Picture, PlanView, TaskState
+from dagbatch.show.model import SPAN_SEP, GroupEdge, GroupNode, Intent, Picture, PlanView, TaskState
 from dagbatch.show.source import read_intent
 
 #: The most nodes a folded picture draws (`--max-nodes`).
@@ -318,7 +318,7 @@ def name_group(ids: list[str], name: str | None) -> tuple[str, str]:
     else:
         keyed = sorted(zip(map(natural_key, ids), ids, strict=True))
         first, last = keyed[0][1], keyed[-1][1]
-    span = f"{first} … {last}"
+    span = f"{first}{SPAN_SEP}{last}"
     if name:
         return name, span
     prefix = _shared_prefix(first, last)

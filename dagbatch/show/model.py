@@ -137,6 +137,10 @@ class Intent:
         return text
 
 
+#: What joins the first and the last id of a folded node's span: ``clean-amer … clean-emea``.
+SPAN_SEP: Final = " … "
+
+
 @dataclass
 class GroupNode:
     """One drawn node: tasks folded together (or one task)."""

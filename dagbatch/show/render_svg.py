@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from xml.sax import saxutils
 
-from dagbatch.show.layout import LINE_HEIGHT, MARGIN, PAD_Y, Box, layered_layout, shorten
+from dagbatch.show.layout import LINE_HEIGHT, MARGIN, PAD_Y, Box, drawn_lines, layered_layout
 from dagbatch.show.model import KIND_WORDS, STATE_MARKS, GroupEdge, GroupNode, Picture
 from dagbatch.show.render_text import header_lines, summary_lines
 from dagbatch.show.style import (
@@ -82,12 +82,12 @@ def _node_svg(node: GroupNode, box: Box) -> str:
             f'fill="{fill}" stroke="{stroke}" stroke-width="{width}"/>'
         )
     texts = []
-    for k, line in enumerate(node.lines):
+    for k, line in enumerate(drawn_lines(node)):
         ty = y + PAD_Y + LINE_HEIGHT * k + 12
         weight = ' font-weight="bold" font-size="12"' if k == 0 else ' font-size="11"'
         texts.append(
             f'<text x="{_fmt(box.cx)}" y="{_fmt(ty)}" text-anchor="middle"{weight}>'
-            f"{escape(shorten(line))}</text>"
+            f"{escape(line)}</text>"
         )
     tip = "\n".join([*node.lines, node.span] if node.span not in node.lines else node.lines)
     kind = "barrier" if node.barrier else "tasks"

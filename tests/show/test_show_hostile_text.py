@@ -145,3 +145,24 @@ def test_mermaid_labels_read_back_as_written() -> None:
     shown = [mermaid_decode(label) for label in nodes.values()]
     assert shown == ["say #quot;hi#quot; & &amp; #35;", "two\\nlines `code`"]
     assert "`" not in text and "&" not in text
+
+
+def test_a_span_of_long_ids_keeps_both_ends_of_both_ids() -> None:
+    stem = "sample-" + "x" * 40  # ids of 54 characters: Batch allows 64
+    graph = nx.DiGraph()
+    for k in (1, 2, 3):
+        graph.add_node(f"{stem}-first{k}", command_line="x")
+    picture = picture_of(graph)
+    (node,) = picture.nodes
+    assert node.span == f"{stem}-first1 … {stem}-first3"
+    root = ET.fromstring(render(picture, "svg").encode("utf-8"))
+    group = next(g for g in root.iter(f"{SVG}g") if g.get("id") == node.key)
+    texts = ["".join(t.itertext()) for t in group.iter(f"{SVG}text")]
+    span = next(t for t in texts if " … " in t and t != texts[0])
+    first, last = span.split(" … ")
+    # Each id keeps its start and its end; the line fits the node like any other.
+    assert first.startswith("sample-x") and first.endswith("-first1")
+    assert last.startswith("sample-x") and last.endswith("-first3")
+    assert len(span) <= 56
+    # The hover title keeps the whole span.
+    assert node.span in "".join(group.find(f"{SVG}title").itertext())
