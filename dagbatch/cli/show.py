@@ -3,7 +3,8 @@
 A thin shell over ``dagbatch.show``: reads the plan (a plan directory, or a workflow compiled
 on the spot), folds it, fetches task states when ``--job-id`` is given, writes the picture.
 Exit codes: 0 ok, 1 invalid workflow, 2 usage (bad options, unreadable plan, missing
-credentials, unwritable output), 3 the service refused (authentication, unknown job).
+credentials, unwritable output, a job that holds none of the plan's tasks), 3 the service
+refused (authentication, unknown job).
 """
 
 from __future__ import annotations
