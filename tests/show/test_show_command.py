@@ -1,5 +1,5 @@
-"""`dagbatch show` as a user runs it, where it must refuse: a job that holds none of the
-plan's tasks (as `dagbatch status` refuses it)."""
+"""`dagbatch show` as a user runs it, where it must refuse early: a job that holds none of the
+plan's tasks (as `dagbatch status` refuses it), an --out it cannot write."""
 
 from __future__ import annotations
 
@@ -52,3 +52,18 @@ def test_a_job_holding_none_of_the_plans_tasks_is_a_usage_error(
     code, out, err = run("show", str(plan), "--job-id", "empty", env=env)
     assert code == 0, err
     assert out.startswith("job empty: ") and "missing" in out and "done" not in out
+
+
+def test_an_unwritable_out_is_refused_before_any_work(tmp_path: Path) -> None:
+    # A workflow that fails to compile: were --out checked after compiling, the exit code
+    # would say "invalid workflow" (1), not "unwritable output" (2).
+    broken = tmp_path / "broken.py"
+    broken.write_text("raise SystemExit('never loaded')\n", encoding="utf-8")
+    missing = tmp_path / "no-such-dir" / "x.svg"
+    code, out, err = run("show", str(broken), "--out", str(missing))
+    assert code == 2 and out == ""
+    assert "cannot write" in err and "no-such-dir" in err and "never loaded" not in err
+    # A "directory" that is a file: the same refusal, naming why.
+    (tmp_path / "a-file").write_text("", encoding="utf-8")
+    code, _, err = run("show", str(broken), "-o", str(tmp_path / "a-file" / "x.html"))
+    assert code == 2 and "there is no directory" in err and "never loaded" not in err
