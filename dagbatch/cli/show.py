@@ -3,7 +3,8 @@
 A thin shell over ``dagbatch.show``: reads the plan (a plan directory, or a workflow compiled
 on the spot), folds it, fetches task states when ``--job-id`` is given, writes the picture.
 Exit codes: 0 ok, 1 invalid workflow, 2 usage (bad options, unreadable plan, missing
-credentials, unwritable output), 3 the service refused (authentication, unknown job).
+credentials, unwritable output, a job that holds none of the plan's tasks), 3 the service
+refused (authentication, unknown job).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import click
 from dagbatch.cli.compile import shape_options
 from dagbatch.cli.exit_codes import ExitCode, fail
 from dagbatch.cli.options import client_from_options, service_options
+from dagbatch.cli.run import check_writable
 from dagbatch.errors import ConfigError, DagbatchError
 from dagbatch.redact import redact
 from dagbatch.show.fold import DEFAULT_MAX_NODES, fold_plan
@@ -118,6 +120,8 @@ def show_cmd(
     """
     from dagbatch.compiler.pipeline import CompileOptions
 
+    # Before compiling, reading the job and drawing: all of it would be lost (as run --picture).
+    check_writable(out, "--out")
     if fmt and out is not None and format_for_path(out) not in (fmt, "text"):
         # e.g. -o picture.svg --format dot: the file's name would say what it does not hold
         _err(

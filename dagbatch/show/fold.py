@@ -14,7 +14,9 @@
    round is kept and a note says so.
 4. **Cap.** When even the seed has more than ``max_nodes`` groups (a deep graph), runs of
    groups that form a chain (one child group, one parent group, same size) fold into one
-   node; if that is still too many, levels are grouped into bands.
+   node; if that is still too many, levels are grouped into bands. When the levels are fewer
+   than the cap (many groups side by side), each level is one node but for its largest seed
+   groups, drawn apart while the cap allows.
 
 Every step is deterministic: groups are numbered by their first task in submit order.
 """
@@ -29,7 +31,8 @@ from collections.abc import Mapping
 import orjson
 
 from dagbatch.gcpause import gc_paused
-from dagbatch.show.model import GroupEdge, GroupNode, Intent, Picture, PlanView, TaskState
+from dagbatch.redact import redact
+from dagbatch.show.model import SPAN_SEP, GroupEdge, GroupNode, Intent, Picture, PlanView, TaskState
 from dagbatch.show.source import read_intent
 
 #: The most nodes a folded picture draws (`--max-nodes`).
@@ -196,7 +199,7 @@ def partition(
     if chained_count < count:
         notes.append(
             f"{count:,} groups by level, over the cap of {max_nodes}: chains folded into one "
-            f"node each ({chained_count:,} groups)"
+            f"node each ({chained_count:,} group{'s' * (chained_count != 1)})"
         )
     else:
         notes.append(f"{count:,} groups by level, over the cap of {max_nodes}")
@@ -205,11 +208,52 @@ def partition(
     per_band = band_width(levels, view.barrier, max_nodes)
     banded = _renumber([(lv // per_band, b) for lv, b in zip(levels, view.barrier, strict=True)])
     bands = math.ceil((max(levels) + 1) / per_band)
+    barriers = ", barriers apart" if any(view.barrier) else ""
+    if per_band > 1:
+        notes.append(
+            f"levels drawn in bands of {per_band:,} ({bands:,} band{'s' * (bands != 1)}{barriers})"
+        )
+        return banded, notes
+    # As many levels as nodes allowed, or fewer (many groups side by side, e.g. named ones):
+    # what the cap leaves over goes to the largest groups of the seed, drawn apart.
+    split, kept = split_largest(classes, banded, max_nodes)
+    what = "as one node" if bands == 1 else "one node each"
     notes.append(
-        f"levels drawn in bands of {per_band:,} ({bands:,} band{'s' * (bands != 1)}"
-        + (", barriers apart)" if any(view.barrier) else ")")
+        f"{bands:,} level{'s' * (bands != 1)} drawn {what}{barriers}"
+        + (f", but for the {kept:,} largest groups, drawn apart" if kept > 1 else "")
+        + (", but for the largest group, drawn apart" if kept == 1 else "")
     )
-    return banded, notes
+    return split, notes
+
+
+def split_largest(fine: list[int], coarse: list[int], max_nodes: int) -> tuple[list[int], int]:
+    """A partition between ``coarse`` and ``fine`` of at most ``max_nodes`` classes (when
+    ``coarse`` has at most that many): the largest parts of ``fine`` (a fine class within one
+    coarse class; first in submit order on ties) are drawn apart while the cap allows, and the
+    rest of each coarse class stays one class. Also the number of parts drawn apart.
+
+    Both partitions must keep tasks of different levels apart, so the result does too and the
+    folded graph stays acyclic."""
+    sizes: dict[tuple[int, int], int] = {}
+    for unit in zip(fine, coarse, strict=True):
+        sizes[unit] = sizes.get(unit, 0) + 1  # dicts keep first-seen (submit) order
+    parts: dict[int, int] = {}  # coarse class -> how many fine parts it holds
+    for _, c in sizes:
+        parts[c] = parts.get(c, 0) + 1
+    kept_in = dict.fromkeys(parts, 0)
+    total = len(parts)
+    keep: set[tuple[int, int]] = set()
+    for unit in sorted(sizes, key=lambda u: -sizes[u]):  # stable: submit order on ties
+        c = unit[1]
+        k, m = kept_in[c], parts[c]
+        # A coarse class with k parts apart draws k nodes and one for its rest, if any.
+        cost = 1 if k + 1 < m else 0
+        if total + cost <= max_nodes:
+            keep.add(unit)
+            kept_in[c] = k + 1
+            total += cost
+    split = _renumber([u if u in keep else ("rest", u[1]) for u in zip(fine, coarse, strict=True)])
+    return split, sum(k for c, k in kept_in.items() if parts[c] > 1)
 
 
 def band_width(levels: list[int], barrier: list[bool], max_nodes: int) -> int:
@@ -274,7 +318,7 @@ def name_group(ids: list[str], name: str | None) -> tuple[str, str]:
     else:
         keyed = sorted(zip(map(natural_key, ids), ids, strict=True))
         first, last = keyed[0][1], keyed[-1][1]
-    span = f"{first} … {last}"
+    span = f"{first}{SPAN_SEP}{last}"
     if name:
         return name, span
     prefix = _shared_prefix(first, last)
@@ -288,12 +332,15 @@ def _sample(view: PlanView, members: list[int]) -> dict[str, object]:
     """Details of a node for the HTML view: its first task and a few ids."""
     first = members[0]
     ids = [view.ids[i] for i in members]
+    # A command line or display name can carry a SAS URL or an account key: the picture
+    # shows them masked, as every output of dagbatch does (dagbatch.redact).
     sample: dict[str, object] = {
         "id": view.ids[first],
-        "commandLine": view.command[first],
+        "commandLine": redact(view.command[first]),
     }
-    if view.display[first]:
-        sample["displayName"] = view.display[first]
+    display = view.display[first]
+    if display:
+        sample["displayName"] = redact(display)
     if view.exits[first]:
         sample["exitConditions"] = view.exits[first]
     if view.ranges[first]:
@@ -388,6 +435,7 @@ def build_picture(
         ids = [view.ids[i] for i in ms]
         names = {view.group[i] for i in ms}
         name = next(iter(names)) if len(names) == 1 else None
+        name = redact(name) if name else name  # a user's text, drawn in every format
         barrier = all(view.barrier[i] for i in ms)
         title, span = name_group(ids, name if name else ("barrier" if barrier else None))
         lvs = [levels[i] for i in ms]

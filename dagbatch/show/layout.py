@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from dagbatch.show.model import Picture
+from dagbatch.show.model import SPAN_SEP, GroupNode, Picture
 
 #: Longest line drawn in a node; longer ones are shortened in the middle.
 MAX_LINE = 56
@@ -58,11 +58,30 @@ class Layout:
     height: float
 
 
+def shorten_span(span: str, limit: int = MAX_LINE) -> str:
+    """An id span ``first … last`` within ``limit``: each id shortened in its own middle, so
+    the start and the end of both stay visible (shortening the whole line in the middle
+    would drop the end of the first id and all of the last)."""
+    first, sep, last = span.partition(SPAN_SEP)
+    if not sep or len(span) <= limit:
+        return shorten(span, limit)
+    room = limit - len(SPAN_SEP)
+    if len(first) <= room // 2:
+        return first + sep + shorten(last, room - len(first))
+    if len(last) <= room // 2:
+        return shorten(first, room - len(last)) + sep + last
+    return shorten(first, room // 2) + sep + shorten(last, room - room // 2)
+
+
+def drawn_lines(node: GroupNode) -> list[str]:
+    """The lines a node draws, each shortened to ``MAX_LINE`` (its id span by ``shorten_span``);
+    its hover title keeps them whole."""
+    return [shorten_span(t) if t == node.span else shorten(t) for t in node.lines]
+
+
 def node_size(lines: list[str]) -> tuple[float, float]:
-    """Width and height of a node drawing these lines."""
-    widths = [len(shorten(lines[0])) * TITLE_CHAR] + [
-        len(shorten(t)) * LINE_CHAR for t in lines[1:]
-    ]
+    """Width and height of a node drawing these lines (``drawn_lines``)."""
+    widths = [len(lines[0]) * TITLE_CHAR] + [len(t) * LINE_CHAR for t in lines[1:]]
     return max(widths) + 2 * PAD_X, len(lines) * LINE_HEIGHT + 2 * PAD_Y
 
 
@@ -105,7 +124,7 @@ def layered_layout(picture: Picture, *, top: float = MARGIN) -> Layout:
     for node in picture.nodes:
         ranks[rank_of[node.level]].append(node.index)
     ranks = _order_ranks(picture, ranks)
-    sizes = {node.index: node_size(node.lines) for node in picture.nodes}
+    sizes = {node.index: node_size(drawn_lines(node)) for node in picture.nodes}
     widths = [sum(sizes[n][0] for n in rank) + GAP_X * (len(rank) - 1) for rank in ranks]
     canvas = max(widths, default=0.0) + 2 * MARGIN
     boxes: dict[int, Box] = {}

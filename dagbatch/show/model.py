@@ -137,6 +137,10 @@ class Intent:
         return text
 
 
+#: What joins the first and the last id of a folded node's span: ``clean-amer … clean-emea``.
+SPAN_SEP: Final = " … "
+
+
 @dataclass
 class GroupNode:
     """One drawn node: tasks folded together (or one task)."""
@@ -243,9 +247,9 @@ class Picture:
     """The folded plan, ready to draw.
 
     ``notes`` say what was folded and why (a cap reached, chains folded, levels banded);
-    ``widest_level`` is (level, task count) of the level with the most tasks: how many tasks
-    can run at once if each takes the same time; ``critical_path`` lists the task ids of one
-    longest dependency chain.
+    ``widest_level`` is (level, task count) of the level with the most tasks (no bound on how
+    many run at once: tasks of other levels can run beside them); ``critical_path`` lists the
+    task ids of one longest dependency chain.
     """
 
     job_id: str | None

@@ -13,7 +13,12 @@ from dagbatch.show.style import (
     STATE_FILLS,
 )
 
-_DOT_STYLE = {"success": "solid", "failure": "dashed", "always": "bold", "never": "dotted"}
+#: Line style by edge kind, as the README's legend and the SVG draw them: success solid,
+#: failure route dashed, always dotted. Dot has no finer dash patterns, so ``never`` (dotted
+#: in light grey in the SVG) is dotted too and ends in a bar (``_DOT_HEAD``): its child never
+#: runs.
+_DOT_STYLE = {"success": "solid", "failure": "dashed", "always": "dotted", "never": "dotted"}
+_DOT_HEAD = {"never": "tee"}
 
 
 def dot_string(text: str) -> str:
@@ -54,6 +59,8 @@ def render_dot(picture: Picture) -> str:
         words = [link.label] if link.label else []
         colour = CRITICAL if link.critical else EDGE_COLOURS[link.kind]
         attrs = [f"color={dot_string(colour)}", f"style={_DOT_STYLE[link.kind]}"]
+        if link.kind in _DOT_HEAD:
+            attrs.append(f"arrowhead={_DOT_HEAD[link.kind]}")
         if words:
             attrs.append(f"label={dot_string(', '.join(words))}")
         if link.critical:

@@ -3,13 +3,13 @@ script that shows a node's details on click are inline too; nothing is fetched."
 
 from __future__ import annotations
 
+import re
 from typing import Any
-from xml.sax.saxutils import escape
 
 import orjson
 
 from dagbatch.show.model import Picture
-from dagbatch.show.render_svg import render_svg
+from dagbatch.show.render_svg import escape, render_svg
 from dagbatch.show.render_text import describe_intent, header_lines, summary_lines
 
 _STYLE = """
@@ -78,11 +78,31 @@ def node_details(picture: Picture) -> dict[str, dict[str, Any]]:
     return out
 
 
+#: What the JSON inside the page's <script> element spells as a \u escape: "<" and ">" (an
+#: HTML parser reads "</script", "<!--" and "-->" inside a script element as markup, whatever
+#: the JSON around them), "&", and the line separators that JavaScript before ES2019 reads as
+#: line ends. Each is still the same character to JSON.parse.
+_SCRIPT_ESCAPES = {
+    "<": "\\u003c",
+    ">": "\\u003e",
+    "&": "\\u0026",
+    "\u2028": "\\u2028",
+    "\u2029": "\\u2029",
+}
+_SCRIPT_UNSAFE = re.compile("[<>&\u2028\u2029]")
+
+
+def script_json(value: Any) -> str:
+    """``value`` as JSON that can sit inside a ``<script>`` element: no character in it can
+    end the element or open a comment there (``_SCRIPT_ESCAPES``)."""
+    text = orjson.dumps(value).decode()  # insertion order: deterministic
+    return _SCRIPT_UNSAFE.sub(lambda m: _SCRIPT_ESCAPES[m.group()], text)
+
+
 def render_html(picture: Picture) -> str:
     """The picture as one self-contained HTML document (deterministic)."""
     title = f"dagbatch show: job {picture.job_id or '(no id)'}"
-    data = orjson.dumps(node_details(picture)).decode()  # insertion order: deterministic
-    data = data.replace("</", "<\\/")  # never close the script element early
+    data = script_json(node_details(picture))
     head = header_lines(picture) + summary_lines(picture)
     paragraphs = "\n".join(f"<p>{escape(line)}</p>" for line in head[1:])
     return (

@@ -2,23 +2,47 @@
 
 from __future__ import annotations
 
+import re
+
 from dagbatch.show.model import GroupNode, Picture
 from dagbatch.show.style import (
     BARRIER_FILL,
     CRITICAL,
     EDGE_COLOURS,
+    EDGE_DASH,
     NODE_FILL,
     NODE_STROKE,
     STATE_FILLS,
 )
 
-#: Arrow by edge kind: plain, dotted (failure route), thick (always), dotted (never).
-_ARROWS = {"success": "-->", "failure": "-.->", "always": "==>", "never": "-.->"}
+#: Arrow by edge kind: plain for success, dotted for the others; each edge's ``linkStyle``
+#: then gives the dash pattern of the README's legend and the SVG (``EDGE_DASH``: failure route
+#: dashed, always dotted, never sparse dots).
+_ARROWS = {"success": "-->", "failure": "-.->", "always": "-.->", "never": "-.->"}
+
+
+#: Characters of a label written as mermaid entity codes (``#35;`` is ``#`` by its decimal
+#: code): ``#`` itself, so that a label holding ``#quot;`` reads as written; ``&``, so that
+#: ``&amp;`` is not read as HTML; the quote that would end the label; angle brackets (HTML);
+#: the backtick that opens a markdown string; and line ends, written visibly as ``\n``
+#: (a raw one would break the label's line). Nodes' lines are joined by ``<br/>`` apart.
+_MERMAID_CODES = {
+    "#": "#35;",
+    "&": "#38;",
+    '"': "#quot;",
+    "<": "#lt;",
+    ">": "#gt;",
+    "`": "#96;",
+    "\n": "#92;n",
+    "\r": "#92;r",
+}
+_MERMAID_SPECIAL = re.compile('[#&"<>`\n\r]')
 
 
 def mermaid_text(text: str) -> str:
-    """A label inside ``"..."``: quotes and angle brackets as mermaid entity codes."""
-    return text.replace('"', "#quot;").replace("<", "#lt;").replace(">", "#gt;")
+    """A label inside ``"..."``, every character mermaid would read as markup written as an
+    entity code (``_MERMAID_CODES``), in one pass so no code is escaped twice."""
+    return _MERMAID_SPECIAL.sub(lambda m: _MERMAID_CODES[m.group()], text)
 
 
 def _node(node: GroupNode) -> str:
@@ -54,5 +78,9 @@ def render_mermaid(picture: Picture) -> str:
     for k, link in enumerate(picture.links):
         width = "3px" if link.critical else "1.5px"
         colour = CRITICAL if link.critical else EDGE_COLOURS[link.kind]
-        out.append(f"  linkStyle {k} stroke:{colour},stroke-width:{width}")
+        dash = EDGE_DASH[link.kind]
+        out.append(
+            f"  linkStyle {k} stroke:{colour},stroke-width:{width}"
+            + (f",stroke-dasharray:{dash}" if dash else "")
+        )
     return "\n".join(out) + "\n"

@@ -3,9 +3,10 @@ document, no fonts, scripts or styles fetched from anywhere."""
 
 from __future__ import annotations
 
-from xml.sax.saxutils import escape
+import re
+from xml.sax import saxutils
 
-from dagbatch.show.layout import LINE_HEIGHT, MARGIN, PAD_Y, Box, layered_layout, shorten
+from dagbatch.show.layout import LINE_HEIGHT, MARGIN, PAD_Y, Box, drawn_lines, layered_layout
 from dagbatch.show.model import KIND_WORDS, STATE_MARKS, GroupEdge, GroupNode, Picture
 from dagbatch.show.render_text import header_lines, summary_lines
 from dagbatch.show.style import (
@@ -24,9 +25,31 @@ LABEL_CHAR = 5.6
 LEGEND_HEIGHT = 58
 
 
+#: Characters XML 1.0 does not allow in a document, escaped or not ("Char", section 2.2 of
+#: the XML 1.0 specification): C0 controls but tab, line feed and carriage return, lone
+#: surrogates, U+FFFE and U+FFFF.
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def xml_chars(text: str) -> str:
+    """``text`` with every character XML cannot hold written as a visible escape (``\\x01``,
+    ``\\ufffe``), so that a group name like ``"x\\x01y"`` still reads as what it is."""
+    return _NOT_XML.sub(
+        lambda m: (
+            f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100 else f"\\u{ord(m.group()):04x}"
+        ),
+        text,
+    )
+
+
+def escape(text: str) -> str:
+    """Text for an XML element: markup characters as entities, XML-invalid ones escaped."""
+    return saxutils.escape(xml_chars(text))
+
+
 def attr(text: str) -> str:
     """A value for an XML attribute in double quotes."""
-    return escape(text, {'"': "&quot;"})
+    return saxutils.escape(xml_chars(text), {'"': "&quot;"})
 
 
 def _fmt(value: float) -> str:
@@ -59,12 +82,12 @@ def _node_svg(node: GroupNode, box: Box) -> str:
             f'fill="{fill}" stroke="{stroke}" stroke-width="{width}"/>'
         )
     texts = []
-    for k, line in enumerate(node.lines):
+    for k, line in enumerate(drawn_lines(node)):
         ty = y + PAD_Y + LINE_HEIGHT * k + 12
         weight = ' font-weight="bold" font-size="12"' if k == 0 else ' font-size="11"'
         texts.append(
             f'<text x="{_fmt(box.cx)}" y="{_fmt(ty)}" text-anchor="middle"{weight}>'
-            f"{escape(shorten(line))}</text>"
+            f"{escape(line)}</text>"
         )
     tip = "\n".join([*node.lines, node.span] if node.span not in node.lines else node.lines)
     kind = "barrier" if node.barrier else "tasks"

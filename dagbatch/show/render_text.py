@@ -1,5 +1,5 @@
 """The text picture: nodes by level with their incoming edges, then the widest level and the
-critical path (what tells the user how many slots the pool can use)."""
+critical path (the longest chain of tasks in a row)."""
 
 from __future__ import annotations
 
@@ -38,15 +38,23 @@ def summary_lines(picture: Picture) -> list[str]:
     shown = " → ".join(path) if len(path) <= 8 else " → ".join([*path[:3], "…", *path[-3:]])
     if not picture.tasks:
         return ["no tasks"]
+    # The widest level is no bound on how many tasks run at once: a task of another level
+    # (an independent one, or one beside a slow sibling) can run beside them. That bound is
+    # the largest set of mutually independent tasks, too costly to compute for a picture.
     lines = [
-        f"widest level: {_plural(width, 'task')} at level {level}: at most {width:,} can run "
-        f"at once, so a pool with more than {_plural(width, 'task slot')} leaves slots idle",
+        f"widest level: {_plural(width, 'task')} at level {level}"
+        + (" (tasks of other levels can run beside them)" if picture.levels > 1 else ""),
         f"critical path: {_plural(len(path), 'task')} in a row when every task succeeds"
         + (f" ({shown})" if path else ""),
     ]
     if picture.live:
         lines.append("state: " + (state_counts(picture.totals()) or "no tasks"))
     return lines
+
+
+def folded(picture: Picture) -> bool:
+    """Whether any drawn node holds more than one task."""
+    return any(node.count > 1 for node in picture.nodes)
 
 
 def header_lines(picture: Picture) -> list[str]:
@@ -59,7 +67,7 @@ def header_lines(picture: Picture) -> list[str]:
         + f"; {_plural(picture.requests, 'request')} in "
         f"{_plural(picture.submit_waves, 'submit wave')}; {_plural(picture.levels, 'level')}",
         f"drawn: {_plural(len(picture.nodes), 'node')}"
-        + (" (tasks that play the same role folded into one)" if picture.folded else ""),
+        + (" (tasks that play the same role folded into one)" if folded(picture) else ""),
     ]
     lines += [f"note: {n}" for n in picture.notes]
     return lines
@@ -91,6 +99,7 @@ def render_text(picture: Picture) -> str:
         for text in incoming.get(node.index, []):
             out.append(f"        {text}")
     out.append("")
-    out.append("(* on the critical path)")
+    if picture.critical_path:
+        out.append("(* on the critical path)")
     out += summary_lines(picture)
     return "\n".join(out) + "\n"

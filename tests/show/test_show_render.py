@@ -53,7 +53,9 @@ _M_NODE = re.compile(r'  (n\d+)(?:\["([^"]*)"\]|\{\{"([^"]*)"\}\})')
 _M_EDGE = re.compile(r'  (n\d+) (-->|-\.->|==>)(?:\|"([^"]*)"\|)? (n\d+)')
 _M_CLASSDEF = re.compile(r"  classDef [a-z]+ [a-z-]+:[#\w.]+(,[a-z-]+:[#\w.]+)*")
 _M_CLASS = re.compile(r"  class (n\d+) [a-z]+(,[a-z]+)*")
-_M_LINKSTYLE = re.compile(r"  linkStyle (\d+) stroke:#[0-9a-f]{6},stroke-width:[\d.]+px")
+_M_LINKSTYLE = re.compile(
+    r"  linkStyle (\d+) stroke:#[0-9a-f]{6},stroke-width:[\d.]+px(,stroke-dasharray:\d+ \d+)?"
+)
 
 
 def parse_mermaid(text: str) -> tuple[dict[str, str], list[tuple[str, str, str, str]]]:

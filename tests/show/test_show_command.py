@@ -1,0 +1,69 @@
+"""`dagbatch show` as a user runs it, where it must refuse early: a job that holds none of the
+plan's tasks (as `dagbatch status` refuses it), an --out it cannot write."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import orjson
+from click.testing import CliRunner
+
+from dagbatch.cli.main import main
+from dagbatch.emulator import DEV_ACCOUNT, DEV_KEY
+from dagbatch.emulator.server import EmulatorServer
+from dagbatch.submit.client import BatchClient, SharedKeyAuth
+
+PIPELINE = str(Path(__file__).resolve().parents[2] / "examples" / "pipeline.py")
+
+
+def run(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
+    result = CliRunner().invoke(main, list(args), env=env)
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_a_job_holding_none_of_the_plans_tasks_is_a_usage_error(
+    emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    env = {
+        "AZURE_BATCH_ENDPOINT": emulator.endpoint,
+        "AZURE_BATCH_ACCOUNT": DEV_ACCOUNT,
+        "AZURE_BATCH_ACCESS_KEY": DEV_KEY,
+    }
+    plan = tmp_path / "plan"
+    assert run("compile", PIPELINE, "--out", str(plan), "-q")[0] == 0
+
+    async def jobs() -> None:
+        async with BatchClient(emulator.endpoint, SharedKeyAuth(DEV_ACCOUNT, DEV_KEY)) as client:
+            for job in ("other", "empty"):
+                await client.create_job({"id": job, "poolInfo": {"poolId": "p"}})
+            tasks = [{"id": f"foreign-{k}", "commandLine": "x"} for k in range(4)]
+            await client.add_task_collection("other", orjson.dumps({"value": tasks}))
+
+    asyncio.run(jobs())
+    code, out, err = run("show", str(plan), "--job-id", "other", env=env)
+    assert code == 2, err
+    assert out == ""
+    assert "job other holds none of the plan's" in err and "(it holds 4 others)" in err
+    # `dagbatch status` refuses the same job the same way.
+    code, _, status_err = run("status", str(plan), "--job-id", "other", env=env)
+    assert code == 2 and "job other holds none of the plan's" in status_err
+    # A job that holds no task yet is drawn, every task missing (the plan may not be sent yet).
+    code, out, err = run("show", str(plan), "--job-id", "empty", env=env)
+    assert code == 0, err
+    assert out.startswith("job empty: ") and "missing" in out and "done" not in out
+
+
+def test_an_unwritable_out_is_refused_before_any_work(tmp_path: Path) -> None:
+    # A workflow that fails to compile: were --out checked after compiling, the exit code
+    # would say "invalid workflow" (1), not "unwritable output" (2).
+    broken = tmp_path / "broken.py"
+    broken.write_text("raise SystemExit('never loaded')\n", encoding="utf-8")
+    missing = tmp_path / "no-such-dir" / "x.svg"
+    code, out, err = run("show", str(broken), "--out", str(missing))
+    assert code == 2 and out == ""
+    assert "cannot write" in err and "no-such-dir" in err and "never loaded" not in err
+    # A "directory" that is a file: the same refusal, naming why.
+    (tmp_path / "a-file").write_text("", encoding="utf-8")
+    code, _, err = run("show", str(broken), "-o", str(tmp_path / "a-file" / "x.html"))
+    assert code == 2 and "there is no directory" in err and "never loaded" not in err
