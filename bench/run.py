@@ -30,6 +30,7 @@ from . import (
     show_bench,
     status_bench,
     submit_bench,
+    throttled_bench,
 )
 from .submit_bench import Target
 
@@ -236,6 +237,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         result = submit_bench.run(args.quick)
         emit("", "## Submit", "", submit_bench.table(result))
         all_targets += submit_bench.targets(result)
+        busy = throttled_bench.run(args.quick)
+        emit("", "## Submit to a busy service", "", throttled_bench.table(busy))
+        all_targets += throttled_bench.targets(busy)
     if args.only in (None, "capacity"):
         capacity = emulator_capacity.run(100_000 if args.quick else 1_000_000)
         emit("", "## Emulator capacity", "", emulator_capacity.table(capacity))

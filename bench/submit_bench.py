@@ -114,7 +114,8 @@ class SubmitRun:
     """One measured submission."""
 
     client: str
-    concurrency: int  # requests in flight (dagbatch --concurrency, SDK max_concurrency)
+    #: requests in flight (dagbatch --concurrency, SDK max_concurrency); None: adaptive
+    concurrency: int | None
     tasks: int
     wall_s: float
     cpu_s: float  # user+sys of the child over the submission only (all threads)
@@ -214,7 +215,8 @@ class Target:
 class Emulator:
     """``python -m dagbatch emulator`` on a free loopback port, in its own process."""
 
-    def __init__(self, latency_ms: float, workdir: Path) -> None:
+    def __init__(self, latency_ms: float, workdir: Path, faults: Sequence[str] = ()) -> None:
+        """``faults``: more ``dagbatch emulator`` options (``--fault-busy 0.2``, ...)."""
         self.log = workdir / "emulator.log"
         self._log_fh = self.log.open("wb")
         self.proc = subprocess.Popen(
@@ -230,6 +232,7 @@ class Emulator:
                 str(latency_ms),
                 "--fault-ops",
                 DELAYED_OPS,
+                *faults,
             ],
             stdout=self._log_fh,
             stderr=subprocess.STDOUT,
@@ -430,7 +433,7 @@ def _run_child(
 
 def measure(
     client: str,
-    concurrency: int,
+    concurrency: int | None,
     *,
     plan_dir: Path,
     tasks: dict[str, dict[str, Any]],

@@ -146,3 +146,16 @@ def test_results_are_written_only_from_a_full_run(
     assert exc.value.code == 2
     assert "records a full run" in capsys.readouterr().err
     assert RESULTS.read_bytes() == before
+
+
+def test_busy_service_bench_lands_every_task_at_every_level() -> None:
+    from bench import throttled_bench
+
+    result = throttled_bench.run(tasks=1_500)
+
+    assert [r.concurrency for r in result.runs] == list(throttled_bench.LEVELS)
+    assert all(r.complete and r.wave_order and r.tasks == 1_500 for r in result.runs)
+    text = throttled_bench.table(result)
+    assert text.count("| yes | yes |") == len(throttled_bench.LEVELS)
+    (target,) = throttled_bench.targets(result)
+    assert target.detail.endswith("x")
