@@ -245,8 +245,11 @@ def write_plan_dir(
             # A submission of this plan was started: replacing the plan would lose the record
             # of what was sent, and a later run could not tell its own tasks from others'.
             raise ConfigError(
-                f"{out} holds a submission journal ({', '.join(journals)}); finish that "
-                f"submission with `dagbatch submit {out} --resume`, or compile to another --out"
+                f"{out} holds a submission journal ({', '.join(journals)}): the plan is the "
+                "record of what was sent to that job (status, rerun and --resume read it). "
+                f"An unfinished submission: finish it with `dagbatch submit {out} --resume`. "
+                "Either way, compile to another --out (or delete the journal to replace the "
+                "plan)"
             )
         foreign = _foreign_entries(target)
         if foreign:

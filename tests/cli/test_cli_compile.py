@@ -148,6 +148,10 @@ def test_recompile_refuses_to_drop_a_submission_journal(tmp_path: Path) -> None:
     status, _, err = run("compile", wf, "--out", str(out))
     assert status == 2
     assert "submission journal" in err
+    # A finished submission's journal blocks it too: the message says what to do then, not
+    # only how to finish an unfinished one.
+    assert "--resume" in err and "compile to another --out" in err
+    assert "delete the journal" in err
     assert (out / "journal-nightly.jsonl").exists()
 
 
