@@ -17,6 +17,8 @@ from dagbatch.emulator import DEV_ACCOUNT, DEV_KEY, OPERATIONS, FaultConfig
 from dagbatch.redact import redact
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from dagbatch.emulator.blobstore import StorageAccount
     from dagbatch.emulator.scheduler import Runner
 
@@ -174,14 +176,40 @@ def emulator_cmd(
             raise click.BadParameter(
                 redact(str(exc)), param_hint="--storage-connection-string"
             ) from exc
-    from dagbatch.emulator.runner import RealRunner
-    from dagbatch.emulator.simulate import SimulatedRunner, WhatIfRunner, load_exit_codes
+    from dagbatch.emulator.simulate import load_exit_codes
     from dagbatch.errors import ConfigError
 
     try:
         codes = load_exit_codes(exit_codes_file) if exit_codes_file else {}
     except ConfigError as exc:
         raise click.BadParameter(str(exc), param_hint="--exit-codes") from exc
+    from dagbatch.emulator.server import sigterm_as_exit
+
+    # From here a SIGTERM (`kill`) unwinds through _start_and_serve's finally, start-up
+    # included, so a temporary work directory it made is removed however the emulator stops.
+    with sigterm_as_exit():
+        _start_and_serve(
+            host, port, account, key, faults, slots, storage, codes, simulate, store_only, workdir
+        )
+
+
+def _start_and_serve(
+    host: str,
+    port: int,
+    account: str,
+    key: str,
+    faults: FaultConfig,
+    slots: int | None,
+    storage: StorageAccount | None,
+    codes: Mapping[str, tuple[int, float | None]],
+    simulate: bool,
+    store_only: bool,
+    workdir: Path | None,
+) -> None:
+    """Make the runner (and its temporary work directory), serve, then clean up."""
+    from dagbatch.emulator.runner import RealRunner
+    from dagbatch.emulator.simulate import SimulatedRunner, WhatIfRunner
+
     runner: Runner | None = None
     mode = "stored, never run"
     temporary: Path | None = None  # a work directory made here, removed at the end
