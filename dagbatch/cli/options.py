@@ -4,6 +4,7 @@ commands that talk to a Batch account (`submit`, `status`, `watch`, `rerun`, `fi
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -91,3 +92,21 @@ def local_node_options(command: F) -> F:
     for decorate in reversed(decorators):
         command = decorate(command)
     return command
+
+
+def check_writable(path: Path | None, option: str) -> None:
+    """A usage error (exit 2) for an output file that cannot be written, given before the
+    run: found only at its end, it would come after all of the run's work, and the run would
+    still exit with its verdict."""
+    if path is None:
+        return
+    folder = path.parent
+    why = None
+    if path.is_dir():
+        why = "it is a directory"
+    elif not folder.is_dir():
+        why = f"there is no directory {folder}"
+    elif not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        why = "permission denied"
+    if why is not None:
+        raise click.BadParameter(f"cannot write {path}: {why}", param_hint=option)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -11,7 +10,7 @@ import click
 
 from dagbatch.cli import exit_codes
 from dagbatch.cli.exit_codes import ExitCode
-from dagbatch.cli.options import local_node_options
+from dagbatch.cli.options import check_writable, local_node_options
 from dagbatch.errors import DagbatchError
 
 #: Rows of the task table shown on screen; every task is in --report.
@@ -27,24 +26,6 @@ _EXIT_FOR = {
 
 def _err(message: str) -> None:
     click.echo(message, err=True)
-
-
-def check_writable(path: Path | None, option: str) -> None:
-    """A usage error (exit 2) for an output file that cannot be written, given before the
-    run: found only at its end, it would come after all of the run's work, and the run would
-    still exit with its verdict."""
-    if path is None:
-        return
-    folder = path.parent
-    why = None
-    if path.is_dir():
-        why = "it is a directory"
-    elif not folder.is_dir():
-        why = f"there is no directory {folder}"
-    elif not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
-        why = "permission denied"
-    if why is not None:
-        raise click.BadParameter(f"cannot write {path}: {why}", param_hint=option)
 
 
 def parse_fail(values: tuple[str, ...]) -> dict[str, tuple[int, float | None]]:

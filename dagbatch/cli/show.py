@@ -19,8 +19,7 @@ import click
 
 from dagbatch.cli.compile import shape_options
 from dagbatch.cli.exit_codes import ExitCode, fail
-from dagbatch.cli.options import client_from_options, service_options
-from dagbatch.cli.run import check_writable
+from dagbatch.cli.options import check_writable, client_from_options, service_options
 from dagbatch.errors import ConfigError, DagbatchError
 from dagbatch.redact import redact
 from dagbatch.show.fold import DEFAULT_MAX_NODES, fold_plan

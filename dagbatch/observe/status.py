@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -101,6 +101,21 @@ class Snapshot:
     stderr: Mapping[str, str | None] = field(default_factory=dict)
 
 
+def check_job_holds_plan(
+    job_id: str, plan_ids: Collection[str], records: Collection[str], plan_dir: str | None = None
+) -> None:
+    """``ConfigError`` (a usage error) when the job holds tasks but none of the plan's: what
+    is read of it would say every task of the plan is missing from a job the plan never went
+    to. An empty job passes (the plan may not be submitted yet). `status` and `show
+    --job-id` both refuse it."""
+    if records and not any(t in records for t in plan_ids):
+        raise ConfigError(
+            f"job {job_id} holds none of the plan's {len(plan_ids):,} tasks (it holds "
+            f"{len(records):,} others): it was not submitted from {plan_dir or 'this plan'}; "
+            "name the job the plan went to (--job-id), or give the plan the job came from"
+        )
+
+
 def build_status(view: WorkflowView, snap: Snapshot) -> tuple[JobStatus, Analysis]:
     """The ``JobStatus`` of a snapshot, and the analysis it rests on (pure)."""
     records = snap.records
@@ -130,13 +145,8 @@ def build_status(view: WorkflowView, snap: Snapshot) -> tuple[JobStatus, Analysi
         # are the job's, and a range of the plan may select one; counted after the plan's.
         not_in_plan = sorted((t for t in records if t not in view.definitions), key=_id_order)
         ordered += not_in_plan
-    if view.planned and records and not any(t in records for t in view.definitions):
-        raise ConfigError(
-            f"job {view.job_id} holds none of the plan's {len(view.definitions):,} tasks (it "
-            f"holds {len(records):,} others): it was not submitted from "
-            f"{view.plan_dir or 'this plan'}; name the job the plan went to (--job-id), or "
-            "give the plan the job came from"
-        )
+    if view.planned:
+        check_job_holds_plan(view.job_id, view.definitions, records, view.plan_dir)
     for tid in ordered:
         rec = records.get(tid)
         if rec is None:

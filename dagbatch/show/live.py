@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from dagbatch.errors import ConfigError
 from dagbatch.observe.model import Dependencies, TaskDefinition, TaskRecord
 from dagbatch.observe.service import JobService
+from dagbatch.observe.status import check_job_holds_plan
 from dagbatch.observe.stranded import analyse, succeeded_by_exit_code
 from dagbatch.show.model import PlanView, TaskState
 from dagbatch.submit.client import BatchClient
@@ -72,24 +72,11 @@ async def fetch_records(client: BatchClient, job_id: str) -> dict[str, TaskRecor
     return records
 
 
-def check_job_holds_plan(view: PlanView, job_id: str, records: Mapping[str, TaskRecord]) -> None:
-    """``ConfigError`` (a usage error) when the job holds tasks but none of the plan's: the
-    picture would draw every task missing, of a job the plan never went to. `dagbatch status`
-    refuses the same case with the same words (``dagbatch.observe.status.build_status``); an
-    empty job passes (the plan may not be submitted yet)."""
-    if records and not any(tid in records for tid in view.ids):
-        raise ConfigError(
-            f"job {job_id} holds none of the plan's {len(view):,} tasks (it holds "
-            f"{len(records):,} others): it was not submitted from this plan; name the job the "
-            "plan went to (--job-id), or give the plan the job came from"
-        )
-
-
 async def fetch_task_states(
     client: BatchClient, job_id: str, view: PlanView
 ) -> dict[str, TaskState]:
     """Task id -> ``TaskState`` for every task of the job, with "can never run" marked
     (``ConfigError`` for a job that holds none of the plan's tasks: ``check_job_holds_plan``)."""
     records = await fetch_records(client, job_id)
-    check_job_holds_plan(view, job_id, records)
+    check_job_holds_plan(job_id, view.ids, records)
     return live_states(view, records)
