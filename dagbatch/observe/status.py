@@ -147,6 +147,17 @@ def build_status(view: WorkflowView, snap: Snapshot) -> tuple[JobStatus, Analysi
         ordered += not_in_plan
     if view.planned:
         check_job_holds_plan(view.job_id, view.definitions, records, view.plan_dir)
+
+    def strand_for(tid: str) -> Strand:
+        return strand_of(
+            analysis,
+            tid,
+            records,
+            names=view.names,
+            barriers=barriers,
+            definitions=view.definitions,
+        )
+
     for tid in ordered:
         rec = records.get(tid)
         if rec is None:
@@ -156,14 +167,7 @@ def build_status(view: WorkflowView, snap: Snapshot) -> tuple[JobStatus, Analysi
             pending = True
         elif rec.state == "active":
             if tid in analysis.blocked:
-                strand = strand_of(
-                    analysis,
-                    tid,
-                    records,
-                    names=view.names,
-                    barriers=barriers,
-                    definitions=view.definitions,
-                )
+                strand = strand_for(tid)
                 outcome = strand.kind
                 if tid not in barriers:
                     stranded.append(strand)
@@ -174,14 +178,7 @@ def build_status(view: WorkflowView, snap: Snapshot) -> tuple[JobStatus, Analysi
                 if tid not in held:
                     pending = True
         elif tid in analysis.blocked:  # completed without running: terminated while blocked
-            kind = strand_of(
-                analysis,
-                tid,
-                records,
-                names=view.names,
-                barriers=barriers,
-                definitions=view.definitions,
-            ).kind
+            kind = strand_for(tid).kind
             outcome = "skipped" if kind == "skipped" else "cancelled"
         elif rec.failed and rec.started is None:
             # Terminated while it waited, and what it waited on does not block it now (e.g.
