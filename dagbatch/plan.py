@@ -26,6 +26,7 @@ import re
 import shutil
 import sys
 import tempfile
+from collections.abc import Generator
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -305,10 +306,27 @@ _get_id = operator.methodcaller("get", "id")
 def load_plan(plan_dir: Path) -> LoadedPlan:
     """Read and check a plan directory; ``PlanError`` says what is wrong with it."""
     with gc_paused():  # a task is half a dozen objects, none in a cycle (dagbatch.gcpause)
-        return _load_plan(Path(plan_dir))
+        return parse_plan(read_plan_files(Path(plan_dir)))
 
 
-def _load_plan(plan_dir: Path) -> LoadedPlan:
+@dataclass(frozen=True)
+class PlanFiles:
+    """A plan directory's files read and checked against plan.json, not parsed yet
+    (``read_plan_files``): what a submission may act on before the plan is parsed."""
+
+    directory: Path
+    manifest_bytes: bytes
+    manifest: PlanManifest
+    job: dict[str, Any]
+    #: each batch file's bytes, in the manifest's order, its sha256 checked
+    raws: tuple[bytes, ...]
+
+
+def read_plan_files(plan_dir: Path) -> PlanFiles:
+    """The first half of ``load_plan``: plan.json, job.json and every batch file read, each
+    file checked against its sha256 in plan.json and the entries against each other. What is
+    left (``parse_plan``) can only fail for a plan whose files and checksums were rewritten
+    together."""
     plan_dir = Path(plan_dir)
     manifest_path = plan_dir / PLAN_FILE
     try:
@@ -326,7 +344,7 @@ def _load_plan(plan_dir: Path) -> LoadedPlan:
     root = plan_dir.resolve()
     if not (plan_dir / BATCH_DIR).resolve().is_relative_to(root):
         raise PlanError(f"{BATCH_DIR}/ is outside the plan directory {plan_dir}")
-    batches: list[Batch] = []
+    raws: list[bytes] = []
     last_wave = 0
     for position, entry in enumerate(manifest.batches, start=1):
         if entry.index != position:
@@ -358,18 +376,47 @@ def _load_plan(plan_dir: Path) -> LoadedPlan:
                 f"{entry.file} does not match {PLAN_FILE} (sha256 {digest} != {entry.sha256}): "
                 "the plan was modified after it was compiled; compile it again"
             )
+        raws.append(raw)
+    return PlanFiles(plan_dir, manifest_bytes, manifest, job, tuple(raws))
+
+
+def parse_plan(files: PlanFiles) -> LoadedPlan:
+    """The second half of ``load_plan``: each batch parsed, the counts checked, the batches
+    cut into segments (``order_segments``, also the check that parents come first)."""
+    steps = parse_plan_steps(files)
+    while True:
+        try:
+            next(steps)
+        except StopIteration as done:
+            plan: LoadedPlan = done.value
+            return plan
+
+
+#: Batches ``parse_plan_steps`` parses between two pauses (about 5 ms of work).
+PARSE_STEP_BATCHES: Final = 32
+
+
+def parse_plan_steps(files: PlanFiles) -> Generator[None, None, LoadedPlan]:
+    """``parse_plan`` in steps: it pauses (yields) every ``PARSE_STEP_BATCHES`` batches and
+    returns the ``LoadedPlan``, so that an event loop can go on between the steps (a
+    submission's job is created meanwhile) without a thread."""
+    manifest = files.manifest
+    batches: list[Batch] = []
+    for n, (entry, raw) in enumerate(zip(manifest.batches, files.raws, strict=True), start=1):
         tasks, ids = _parse_tasks(raw, entry.file)
         if len(ids) != entry.tasks:
             raise PlanError(f"{entry.file} holds {len(ids)} tasks, {PLAN_FILE} says {entry.tasks}")
         batch = Batch(entry.index, entry.wave, ids, raw)
         batch.__dict__["tasks"] = tasks  # parsed once: the cached ``Batch.tasks``
         batches.append(batch)
+        if n % PARSE_STEP_BATCHES == 0:
+            yield
     _check_counts(manifest, batches)
     return LoadedPlan(
-        directory=plan_dir,
-        sha256=hashlib.sha256(manifest_bytes).hexdigest(),
+        directory=files.directory,
+        sha256=hashlib.sha256(files.manifest_bytes).hexdigest(),
         manifest=manifest,
-        job=job,
+        job=files.job,
         batches=tuple(batches),
         segments=order_segments(batches),
     )

@@ -11,10 +11,11 @@ confirmed that the job does not hold.
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from typing import Any
 
 from dagbatch.errors import BatchServiceError, ConfigError, JobMismatch, JobReplaced
-from dagbatch.submit.client import BatchClient
+from dagbatch.submit.client import BatchClient, ServiceAnswer
 from dagbatch.submit.journal import Journal, JournalState
 
 
@@ -86,6 +87,68 @@ async def _check_same_job(
         )
 
 
+def wanted_job(job: dict[str, Any], job_id: str, pool_id: str | None) -> dict[str, Any]:
+    """The Add Job body: job.json with the job's id and, when given, the pool."""
+    wanted = dict(job)
+    wanted["id"] = job_id
+    if pool_id:
+        wanted["poolInfo"] = {"poolId": pool_id}
+    return wanted
+
+
+@dataclass
+class EarlyCreation:
+    """The job's creation, asked for while the plan was still being parsed
+    (``create_early``). ``taken``: ``prepare_job`` used its answer, so the job is the
+    submission's from then on and is never undone."""
+
+    task: asyncio.Task[ServiceAnswer]
+    job_id: str
+    api: str
+    taken: bool = False
+
+
+def create_early(
+    client: BatchClient, job: dict[str, Any], job_id: str, pool_id: str | None, *, api: str
+) -> EarlyCreation | None:
+    """Start creating the job now, while the plan is parsed (one round trip less before the
+    first task is sent); ``prepare_job(creating=...)`` takes the answer. None when the job
+    cannot be created from what is given (no pool): ``prepare_job`` says so.
+
+    Only for a submission with nothing sent before (no journal), whose plan files already
+    passed their checksums (``dagbatch.plan.read_plan_files``): if the submission stops
+    before ``prepare_job`` takes it, ``undo_early_creation`` deletes the empty job."""
+    wanted = wanted_job(job, job_id, pool_id)
+    if not wanted.get("poolInfo"):
+        return None
+    task = asyncio.ensure_future(client.create_job(wanted, api_version=api))
+    return EarlyCreation(task, job_id, api)
+
+
+async def undo_early_creation(client: BatchClient, creating: EarlyCreation) -> str:
+    """The submission stops before ``prepare_job`` took the early creation: delete the job if
+    this run created it (it holds no task: nothing was sent to it). -> what was done, for the
+    error. Nothing once it is taken."""
+    if creating.taken:
+        return ""
+    creating.taken = True  # undone once
+    try:
+        answer = await creating.task
+    except Exception:  # the creation failed: nothing to undo (the error that stops us says why)
+        return ""
+    if answer.status >= 300:
+        return ""  # JobExists: not this run's job, left alone
+    job_id = creating.job_id
+    try:
+        await client.delete_job(job_id, api_version=creating.api)
+    except Exception as exc:
+        return (
+            f" (job {job_id!r}, which this run had just created, is empty but could not be "
+            f"deleted: {exc})"
+        )
+    return f" (job {job_id!r}, which this run had just created, was deleted)"
+
+
 async def prepare_job(
     client: BatchClient,
     job_id: str,
@@ -97,6 +160,7 @@ async def prepare_job(
     create_job: bool,
     pool_id: str | None,
     to_send: int = 1,
+    creating: EarlyCreation | None = None,
 ) -> tuple[bool, asyncio.Task[None] | None]:
     """Create (or check) the job -> (whether this run created it, the pending journal record
     of that creation).
@@ -110,12 +174,10 @@ async def prepare_job(
     With a journal of an earlier run, the job must still be the one its tasks went to (see
     the module docstring). ``create_job`` creates it from ``job`` (job.json) unless a job with
     the same settings exists; without it the job must exist. A job that has completed is
-    refused when tasks are left to send (``to_send``): Batch adds none to it.
+    refused when tasks are left to send (``to_send``): Batch adds none to it. ``creating``:
+    the creation ``create_early`` started, whose answer stands for the one sent here.
     """
-    wanted = dict(job)
-    wanted["id"] = job_id
-    if pool_id:
-        wanted["poolInfo"] = {"poolId": pool_id}
+    wanted = wanted_job(job, job_id, pool_id)
     if create_job and not wanted.get("poolInfo"):
         raise ConfigError("--create-job needs --pool-id (job.json has no poolInfo)")
     existing: dict[str, Any] | None = None
@@ -129,7 +191,11 @@ async def prepare_job(
         existing = answer.body if answer.status < 300 and isinstance(answer.body, dict) else None
         await _check_same_job(client, job_id, existing, state, api)
     if existing is None and create_job:
-        created = await client.create_job(wanted, api_version=api)
+        if creating is not None:
+            creating.taken = True
+            created = await creating.task
+        else:
+            created = await client.create_job(wanted, api_version=api)
         if created.status < 300:
             return True, asyncio.ensure_future(_record_creation(client, job_id, api, journal))
         answer = await client.get_job(job_id, api_version=api)  # JobExists: created meanwhile

@@ -3,14 +3,19 @@
 ``submit_plan`` (sync; also from inside a running event loop, e.g. a notebook) and
 ``submit_plan_async`` run these steps, each in its own module:
 
-1. ``dagbatch.plan.load_plan``: read the plan and check every file of it (job.json and each
-   batch against their sha256 in plan.json, the manifest against itself) before anything is
-   sent -> ``LoadedPlan``, or ``PlanError``.
+1. ``dagbatch.plan.read_plan_files``: read the plan and check every file of it (job.json and
+   each batch against their sha256 in plan.json) before anything is sent; then
+   ``parse_plan_steps``: parse the batches and check the manifest against itself and the
+   order of parents -> ``LoadedPlan``, or ``PlanError``. With ``--create-job`` and no
+   journal yet, the job is asked for between the two (``job.create_early``), so its round
+   trip runs while the plan is parsed; a submission that stops before step 3 takes it
+   deletes the empty job it created (``job.undo_early_creation``).
 2. ``Journal.open`` (``dagbatch.submit.journal``): open or resume the journal, refusing one of
    another plan, job or endpoint, or a damaged one -> the open ``Journal`` and the
    ``JournalState`` of earlier runs. Every task id it names must be a task of this plan.
-3. ``prepare_job`` (``dagbatch.submit.job``): create or check the job; on resume, make sure it
-   is still the job the journal's tasks went to -> whether this run created it.
+3. ``prepare_job`` (``dagbatch.submit.job``): create (or take the early creation's answer)
+   or check the job; on resume, make sure it is still the job the journal's tasks went to ->
+   whether this run created it.
 4. ``WaveScheduler.run_waves`` (``dagbatch.submit.waves``): send the plan's segments
    (``LoadedPlan.segments``), each once the segments holding its parents are confirmed ->
    the ids held back; failures and counters on the scheduler.
@@ -27,14 +32,28 @@ import concurrent.futures
 import time
 from pathlib import Path
 
-from dagbatch.errors import ConfigError
-from dagbatch.gcpause import gc_frozen
-from dagbatch.plan import LoadedPlan, journal_file, load_plan
+from dagbatch.errors import ConfigError, PlanError
+from dagbatch.gcpause import gc_frozen, gc_paused
+from dagbatch.plan import (
+    LoadedPlan,
+    PlanFiles,
+    journal_file,
+    load_plan,
+    parse_plan_steps,
+    read_plan_files,
+)
 from dagbatch.redact import install_log_redaction
 from dagbatch.submit.client import BatchClient
 from dagbatch.submit.compare import task_differences
 from dagbatch.submit.concurrency import DEFAULT_CONCURRENCY, MAX_CONCURRENCY, MIN_CONCURRENCY
-from dagbatch.submit.job import missing_tasks, prepare_job, set_terminate
+from dagbatch.submit.job import (
+    EarlyCreation,
+    create_early,
+    missing_tasks,
+    prepare_job,
+    set_terminate,
+    undo_early_creation,
+)
 from dagbatch.submit.journal import Journal, RunHeader
 from dagbatch.submit.progress import NullProgress, Progress
 from dagbatch.submit.report import SubmitFailure, SubmitReport, report_path_for, write_report
@@ -91,111 +110,207 @@ async def submit_plan_async(
     # The plan lives as long as the submission: kept out of its collections (dagbatch.gcpause).
     if plan is not None and Path(plan.directory).resolve() != Path(plan_dir).resolve():
         raise ConfigError(f"the loaded plan is of {plan.directory}, not of {plan_dir}")
-    preloaded = plan
     client.prefetch_auth()  # an Entra token is fetched while the plan loads
-    with gc_frozen(lambda: preloaded or load_plan(Path(plan_dir))) as plan:
-        if create_job and not pool_id and not plan.job.get("poolInfo"):
-            raise ConfigError("--create-job needs --pool-id (job.json has no poolInfo)")
-        job_id = job_id or plan.manifest.jobId
-        if not job_id:
-            raise ConfigError("plan.json has no jobId: pass --job-id")
-        journal_path = (
-            Path(journal_path) if journal_path else default_journal_path(plan_dir, job_id)
-        )
-        progress = progress or NullProgress()
-        plan_order = [t for b in plan.batches for t in b.task_ids]
-        plan_ids = set(plan_order)
-        header = RunHeader(plan.sha256, job_id, client.endpoint)
-        journal, state = Journal.open(journal_path, header, resume=resume, task_ids=plan_ids)
-        api = plan.manifest.apiVersion
-        notes: list[str] = []
-        if resume and state.header is None:
-            notes.append(
-                f"--resume found no task of an earlier run in {journal_path}: this run "
-                "started the submission afresh"
+    #: the job's creation, asked for while the plan was parsed, until prepare_job takes it
+    creating: EarlyCreation | None = None
+    try:
+        if plan is None:
+            plan, creating = await _load_creating(
+                Path(plan_dir), client, job_id, create_job, pool_id, resume, journal_path
             )
-        creation_record: asyncio.Task[None] | None = None
-        try:
-            sub = WaveScheduler(plan, job_id, client, journal, state, progress, concurrency)
-            # Only plan tasks are ever confirmed: the journal's are checked against the plan
-            # (Journal.open), and an answer's ids outside the request are dropped
-            # (classify_results). So no intersection with the plan's ids (15-30 ms at
-            # 100,000 tasks).
-            previously = len(sub.confirmed)
-            job_created = terminate_set = False
-            if state.torn_lines:
-                progress.note(f"journal: ignored {state.torn_lines} torn line(s)")
-            job_created, creation_record = await prepare_job(
-                client,
-                job_id,
-                plan.job,
-                api=api,
-                journal=journal,
-                state=state,
+        loaded = plan
+        with gc_frozen(lambda: loaded) as plan:
+            return await _submit_loaded(
+                plan,
+                Path(plan_dir),
+                job_id=job_id or plan.manifest.jobId or "",
+                client=client,
+                concurrency=concurrency,
+                resume=resume,
+                journal_path=journal_path,
                 create_job=create_job,
                 pool_id=pool_id,
-                to_send=plan.total_tasks - previously,
+                progress=progress or NullProgress(),
+                creating=creating,
+                started=started,
             )
-            sub.before_first_ok = creation_record
-            progress.start(plan.total_tasks, previously, len(plan.waves()))
-            progress.concurrency(sub.gate.level, adaptive=concurrency is None)
-            not_submitted = await sub.run_waves()
-            if creation_record is not None:
-                await creation_record  # recorded even if no task was confirmed
-            confirmed = len(sub.confirmed)  # plan tasks only (see previously)
-            if (
-                confirmed == plan.total_tasks
-                and not sub.failures
-                and plan.manifest.onAllTasksComplete == "terminatejob"
-            ):
-                if "terminatejob" not in state.job_events:
-                    await set_terminate(client, job_id, api=api, journal=journal)
-                terminate_set = True
-            # The job, not only the journal, must hold every task that was confirmed.
-            held, missing = await missing_tasks(client, job_id, plan_order, api=api)
-            if held is None:
-                notes.append(
-                    "the service did not answer task counts: the job's tasks were not counted"
-                )
-            elif held > plan.total_tasks:
-                notes.append(
-                    f"the job holds {held} tasks, {held - plan.total_tasks} more than the plan"
-                )
-            for task_id in missing:
-                if task_id in sub.confirmed and task_id not in sub.failures:
-                    sub.failures[task_id] = SubmitFailure(
-                        task_id,
-                        "TaskMissing",
-                        "confirmed, but the job does not hold it (was the job re-created or the "
-                        "task deleted?)",
-                        "missing",
-                    )
-                    confirmed -= 1
-        finally:
-            if creation_record is not None and not creation_record.done():
-                creation_record.cancel()
-                await asyncio.gather(creation_record, return_exceptions=True)
-            progress.finish()
-            journal.close()
-            await client.aclose()
-        return SubmitReport(
-            job_id=job_id,
-            total=plan.total_tasks,
-            confirmed=confirmed,
-            previously_confirmed=previously,
-            added=sub.added,
-            verified_existing=sub.verified,
-            retries=sub.retries,
-            requests=sub.requests,
-            elapsed=time.monotonic() - started,
-            failures=tuple(sub.failures.values()),
-            not_submitted=tuple(not_submitted),
-            journal_path=journal_path,
-            job_created=job_created,
-            job_terminate_set=terminate_set,
-            job_task_count=held,
-            notes=tuple(notes),
+    except BaseException:
+        # Stopped before prepare_job took the early creation (it is then done, or undone):
+        # the job asked for is not used.
+        if creating is not None:
+            await undo_early_creation(client, creating)
+        raise
+    finally:
+        await client.aclose()
+
+
+async def _submit_loaded(
+    plan: LoadedPlan,
+    plan_dir: Path,
+    *,
+    job_id: str,
+    client: BatchClient,
+    concurrency: int | None,
+    resume: bool,
+    journal_path: Path | None,
+    create_job: bool,
+    pool_id: str | None,
+    progress: Progress,
+    creating: EarlyCreation | None,
+    started: float,
+) -> SubmitReport:
+    """Steps 2-6 of the module docstring, on a loaded plan. ``creating``: see
+    ``_load_creating``; ``prepare_job`` takes it (``EarlyCreation.taken``)."""
+    if create_job and not pool_id and not plan.job.get("poolInfo"):
+        raise ConfigError("--create-job needs --pool-id (job.json has no poolInfo)")
+    if not job_id:
+        raise ConfigError("plan.json has no jobId: pass --job-id")
+    journal_path = Path(journal_path) if journal_path else default_journal_path(plan_dir, job_id)
+    plan_order = [t for b in plan.batches for t in b.task_ids]
+    plan_ids = set(plan_order)
+    header = RunHeader(plan.sha256, job_id, client.endpoint)
+    journal, state = Journal.open(journal_path, header, resume=resume, task_ids=plan_ids)
+    api = plan.manifest.apiVersion
+    notes: list[str] = []
+    if resume and state.header is None:
+        notes.append(
+            f"--resume found no task of an earlier run in {journal_path}: this run "
+            "started the submission afresh"
         )
+    creation_record: asyncio.Task[None] | None = None
+    try:
+        sub = WaveScheduler(plan, job_id, client, journal, state, progress, concurrency)
+        # Only plan tasks are ever confirmed: the journal's are checked against the plan
+        # (Journal.open), and an answer's ids outside the request are dropped
+        # (classify_results). So no intersection with the plan's ids (15-30 ms at
+        # 100,000 tasks).
+        previously = len(sub.confirmed)
+        job_created = terminate_set = False
+        if state.torn_lines:
+            progress.note(f"journal: ignored {state.torn_lines} torn line(s)")
+        job_created, creation_record = await prepare_job(
+            client,
+            job_id,
+            plan.job,
+            api=api,
+            journal=journal,
+            state=state,
+            create_job=create_job,
+            pool_id=pool_id,
+            to_send=plan.total_tasks - previously,
+            creating=creating,
+        )
+        sub.before_first_ok = creation_record
+        progress.start(plan.total_tasks, previously, len(plan.waves()))
+        progress.concurrency(sub.gate.level, adaptive=concurrency is None)
+        not_submitted = await sub.run_waves()
+        if creation_record is not None:
+            await creation_record  # recorded even if no task was confirmed
+        confirmed = len(sub.confirmed)  # plan tasks only (see previously)
+        if (
+            confirmed == plan.total_tasks
+            and not sub.failures
+            and plan.manifest.onAllTasksComplete == "terminatejob"
+        ):
+            if "terminatejob" not in state.job_events:
+                await set_terminate(client, job_id, api=api, journal=journal)
+            terminate_set = True
+        # The job, not only the journal, must hold every task that was confirmed.
+        held, missing = await missing_tasks(client, job_id, plan_order, api=api)
+        if held is None:
+            notes.append("the service did not answer task counts: the job's tasks were not counted")
+        elif held > plan.total_tasks:
+            notes.append(
+                f"the job holds {held} tasks, {held - plan.total_tasks} more than the plan"
+            )
+        for task_id in missing:
+            if task_id in sub.confirmed and task_id not in sub.failures:
+                sub.failures[task_id] = SubmitFailure(
+                    task_id,
+                    "TaskMissing",
+                    "confirmed, but the job does not hold it (was the job re-created or the "
+                    "task deleted?)",
+                    "missing",
+                )
+                confirmed -= 1
+    finally:
+        if creation_record is not None and not creation_record.done():
+            creation_record.cancel()
+            await asyncio.gather(creation_record, return_exceptions=True)
+        progress.finish()
+        journal.close()
+    return SubmitReport(
+        job_id=job_id,
+        total=plan.total_tasks,
+        confirmed=confirmed,
+        previously_confirmed=previously,
+        added=sub.added,
+        verified_existing=sub.verified,
+        retries=sub.retries,
+        requests=sub.requests,
+        elapsed=time.monotonic() - started,
+        failures=tuple(sub.failures.values()),
+        not_submitted=tuple(not_submitted),
+        journal_path=journal_path,
+        job_created=job_created,
+        job_terminate_set=terminate_set,
+        job_task_count=held,
+        notes=tuple(notes),
+    )
+
+
+async def _load_creating(
+    plan_dir: Path,
+    client: BatchClient,
+    job_id: str | None,
+    create_job: bool,
+    pool_id: str | None,
+    resume: bool,
+    journal_path: Path | None,
+) -> tuple[LoadedPlan, EarlyCreation | None]:
+    """Load the plan; with ``--create-job`` and nothing sent before, create the job while
+    the plan is parsed (``create_early``): one round trip less before the first task.
+
+    The job is asked for only once every file of the plan matched its checksum
+    (``read_plan_files``), so a modified plan still sends nothing. If parsing fails all the
+    same (files and checksums rewritten together), the job this run created is deleted."""
+    files = read_plan_files(plan_dir)
+    job_id = job_id or files.manifest.jobId
+    api = files.manifest.apiVersion
+    journal = (
+        Path(journal_path)
+        if journal_path
+        else (default_journal_path(plan_dir, job_id) if job_id else None)
+    )
+    creating = None
+    if create_job and job_id and not resume and journal is not None and not journal.exists():
+        creating = create_early(client, files.job, job_id, pool_id, api=api)
+    try:
+        plan = await _parse_with_pauses(files)
+    except BaseException as exc:
+        if creating is None:
+            raise
+        done = await undo_early_creation(client, creating)
+        if isinstance(exc, PlanError) and done:
+            raise PlanError(f"{exc}{done}") from exc
+        raise
+    return plan, creating
+
+
+async def _parse_with_pauses(files: PlanFiles) -> LoadedPlan:
+    """``parse_plan`` with the event loop let on between its steps (``parse_plan_steps``):
+    the job's creation goes out and its answer comes in while the plan is parsed. (In a
+    thread instead, the parse took a quarter longer, the two threads taking turns with the
+    interpreter.)"""
+    steps = parse_plan_steps(files)
+    with gc_paused():  # as load_plan
+        while True:
+            try:
+                next(steps)
+            except StopIteration as done:
+                plan: LoadedPlan = done.value
+                return plan
+            await asyncio.sleep(0)
 
 
 def submit_plan(

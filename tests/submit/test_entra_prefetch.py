@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Generator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -46,15 +47,15 @@ class SlowCredential:
 def _timed_load(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     """When each plan load of the submission ended."""
     ended: list[float] = []
-    real = submission.load_plan
+    real = submission.parse_plan_steps  # the load's second half (read_plan_files the first)
 
-    def load(plan_dir: Path) -> Any:
+    def steps(files: Any) -> Generator[None, None, Any]:
         try:
-            return real(plan_dir)
+            return (yield from real(files))
         finally:
             ended.append(time.monotonic())
 
-    monkeypatch.setattr(submission, "load_plan", load)
+    monkeypatch.setattr(submission, "parse_plan_steps", steps)
     return ended
 
 
