@@ -716,7 +716,7 @@ class Engine:
 
     def check_all_complete(self, job: Job) -> None:
         """Lock held. ``onAllTasksComplete: terminatejob`` ends the job once every task is
-        completed [BF 6] (a job without tasks stays active, see ``Job.all_tasks_complete``).
+        completed [BF 6], also a job without tasks (``Job.all_tasks_complete``).
         A disabled job is checked again when it is enabled (``enable_job``)."""
         if (
             job.state == "active"
