@@ -83,6 +83,9 @@ def print_report(report: object) -> None:
     job = report.job
     reason = f" ({job.terminate_reason})" if job.terminate_reason else ""
     by = f" by task {report.terminated_by}" if report.terminated_by else ""
+    if report.job_action == "disable" and job.state == "completed":
+        # Disabled by the task, then ended by onAllTasksComplete: both are true.
+        by = f", after task {report.terminated_by}'s jobAction disabled it"
     outcomes = report.outcomes
     succeeded = sum(1 for o in outcomes if o.succeeded)
     mode = " (simulated)" if report.simulated == frozenset() else ""

@@ -394,21 +394,62 @@ def enable(client: Any, job_id: str) -> None:
 
 
 @pytest.mark.parametrize("mode", ["wait", "terminate"])
-def test_tasks_completed_while_disabled_end_a_terminatejob_job_on_enable(
-    client: Any, mode: str
-) -> None:
-    """onAllTasksComplete fires "when all Tasks in the Job are in the completed state" [6]:
-    also when they completed while the job was disabled, once it is enabled."""
+def test_tasks_completed_while_disabled_end_a_terminatejob_job(client: Any, mode: str) -> None:
+    """onAllTasksComplete fires "when all Tasks in the Job are in the completed state" [6],
+    whatever the job's state: also when they completed while the job was disabled (the
+    maintainer of batch-shipyard, issue 227: "Job auto-completion takes precedence"). The
+    job ends from disabled, without being enabled."""
     new_job(client, "atc-off")
     add(client, "atc-off", task("a", sh("sleep 0.5" if mode == "wait" else "sleep 30")))
     terminate_when_all_complete(client, "atc-off")
     wait_for(lambda: states(client, "atc-off")["a"] == "running", "the task to start")
     disable(client, "atc-off", mode)
     wait_done(client, "atc-off", ["a"])
-    assert client.get_job("atc-off").state == "disabled"  # no action while disabled
-    enable(client, "atc-off")
     wait_for(lambda: client.get_job("atc-off").state == "completed", "the job to complete")
-    assert client.get_job("atc-off").execution_info.termination_reason == "AllTasksComplete"
+    job = client.get_job("atc-off")
+    assert job.execution_info.termination_reason == "AllTasksComplete"
+    assert job.previous_state == "disabled"
+    with pytest.raises(HttpResponseError) as refused:
+        enable(client, "atc-off")
+    assert refused.value.status_code == 409
+
+
+def test_tasks_requeued_by_disable_keep_a_terminatejob_job_disabled(client: Any) -> None:
+    """``requeue`` makes the running task active again [S DisableBatchJobOption]: not every
+    task is completed, so the job stays disabled, and completes once enabled and done."""
+    new_job(client, "atc-requeue")
+    add(client, "atc-requeue", task("a", sh("sleep 30")), task("b", "/bin/true"))
+    terminate_when_all_complete(client, "atc-requeue")
+    wait_done(client, "atc-requeue", ["b"])
+    wait_for(lambda: states(client, "atc-requeue")["a"] == "running", "a to start")
+    disable(client, "atc-requeue", "requeue")
+    time.sleep(0.3)
+    assert states(client, "atc-requeue")["a"] == "active"
+    assert client.get_job("atc-requeue").state == "disabled"
+    client.terminate_task("atc-requeue", "a")  # its last task completed: the job ends
+    wait_for(lambda: client.get_job("atc-requeue").state == "completed", "the job to complete")
+    assert client.get_job("atc-requeue").execution_info.termination_reason == "AllTasksComplete"
+
+
+def test_a_job_a_tasks_job_action_disabled_completes_when_its_tasks_are_done(
+    client: Any,
+) -> None:
+    """The case of batch-shipyard issue 227: a task's jobAction disables the job, and the
+    job, set to terminatejob, moves to completed once every task is completed."""
+    new_job(client, "atc-action", task_failure_mode="performexitoptionsjobaction")
+    disabling = models.ExitConditions(default=opts(job="disable"))
+    add(
+        client,
+        "atc-action",
+        task("bad", sh("sleep 0.3; exit 9"), exit_conditions=disabling),
+        task("ok", "/bin/true"),
+    )
+    terminate_when_all_complete(client, "atc-action")
+    wait_for(lambda: client.get_job("atc-action").state == "completed", "the job to complete")
+    job = client.get_job("atc-action")
+    assert job.execution_info.termination_reason == "AllTasksComplete"
+    assert job.previous_state == "disabled"  # bad's jobAction disabled it first
+    assert states(client, "atc-action") == {"bad": "completed", "ok": "completed"}
 
 
 def test_tasks_ended_by_disable_terminate_release_their_dependents(client: Any) -> None:
