@@ -237,9 +237,11 @@ def run_cmd(
             c = snapshot.counts
             running = ", ".join(snapshot.running)
             more = f": {running}" if running else ""
+            retries = f"  retries {snapshot.retries}" if snapshot.retries else ""
             _err(
                 f"[{snapshot.elapsed:6.1f}s] active {c['active']}  running {c['running']}{more}  "
                 f"completed {c['completed']}/{snapshot.total} ({snapshot.failed} failed)"
+                f"{retries}"
             )
 
         from dagbatch.emulator.server import sigterm_as_exit

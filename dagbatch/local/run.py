@@ -86,6 +86,9 @@ class Snapshot:
     failed: int
     running: list[str]
     total: int
+    #: Retries so far, of every task: with ``maxTaskRetryCount`` -1 a failing task is
+    #: retried for ever [BATCH_FACTS 3], and this is what moves.
+    retries: int = 0
 
 
 @dataclass
@@ -587,7 +590,7 @@ def _snapshot(
             if (ec := satisfying.get(job.task_ids[pos])) is not None
             and counts_as_success(ec, job.task_exit[pos], failure.get("code"))
         )
-    return Snapshot(elapsed, counts, failed, running, job.live_tasks)
+    return Snapshot(elapsed, counts, failed, running, job.live_tasks, sum(job.task_retry))
 
 
 def _statuses(job: Any, names: tuple[str, ...]) -> dict[str, TaskStatus]:

@@ -294,6 +294,30 @@ def test_a_job_a_task_disabled_then_completed_still_names_the_task(tmp_path: Pat
     )
 
 
+def test_a_task_retried_for_ever_shows_its_retries_in_the_live_progress(tmp_path: Path) -> None:
+    """maxTaskRetryCount -1 retries a failing task "without limit" [BATCH_FACTS 3]: the run
+    never ends by itself, and the progress line showed no retries, so nothing told why."""
+    wf = write_workflow(
+        tmp_path,
+        'graph.add_node("flaky", command_line="/bin/true",'
+        ' constraints={"max_task_retry_count": -1})\n',
+    )
+    code, stdout, stderr = run(
+        str(wf),
+        "--simulate",
+        "--fail",
+        "flaky",
+        "--timeout",
+        "1.5",
+        "--workdir",
+        str(tmp_path / "w"),
+    )
+    assert code == 6, stdout + stderr  # only the --timeout ends it
+    shown = [line for line in stderr.splitlines() if "retries " in line]
+    assert shown, stderr
+    assert int(shown[-1].rsplit("retries ", 1)[1]) > 1
+
+
 def test_timeout_terminates_running_tasks(tmp_path: Path) -> None:
     pidfile = tmp_path / "pid"
     wf = write_workflow(
