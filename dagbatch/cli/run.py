@@ -64,6 +64,9 @@ def print_report(report: object) -> None:
     job = report.job
     reason = f" ({job.terminate_reason})" if job.terminate_reason else ""
     by = f" by task {report.terminated_by}" if report.terminated_by else ""
+    if report.job_action == "disable" and job.state == "completed":
+        # Disabled by the task, then ended by onAllTasksComplete: both are true.
+        by = f", after task {report.terminated_by}'s jobAction disabled it"
     outcomes = report.outcomes
     succeeded = sum(1 for o in outcomes if o.succeeded)
     mode = " (simulated)" if report.simulated == frozenset() else ""
@@ -215,9 +218,11 @@ def run_cmd(
             c = snapshot.counts
             running = ", ".join(snapshot.running)
             more = f": {running}" if running else ""
+            retries = f"  retries {snapshot.retries}" if snapshot.retries else ""
             _err(
                 f"[{snapshot.elapsed:6.1f}s] active {c['active']}  running {c['running']}{more}  "
                 f"completed {c['completed']}/{snapshot.total} ({snapshot.failed} failed)"
+                f"{retries}"
             )
 
         from dagbatch.emulator.server import sigterm_as_exit

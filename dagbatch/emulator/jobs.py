@@ -73,6 +73,8 @@ async def create_job(ctx: Ctx) -> Response:
             )
             ctx.store.jobs[job_id.lower()] = job
             ctx.store.engine.job_created(job)
+            # Created with terminatejob and no tasks: it is complete at once [BATCH_FACTS 6].
+            maybe_complete(ctx, job)
     if job is None:
         raise replies.error(ctx.base, 409, "JobExists", "The specified job already exists.")
     return Response(status_code=201, headers=job_headers(ctx, job))

@@ -172,8 +172,10 @@ class JobGraph:
     resolved_int: dict[int, int] = field(default_factory=dict)
     ready: deque[int] = field(default_factory=deque)
     running: set[int] = field(default_factory=set)
-    #: When a job-level jobAction fired: the task that caused it.
+    #: When a job-level jobAction fired: the task that caused it, and the action
+    #: (``terminate`` or ``disable``; a disabled job may complete later, ``check_all_complete``).
     action_by: str | None = None
+    action: str | None = None
     deadline: float = 0.0
 
 
@@ -668,10 +670,10 @@ class Engine:
         # jobAction applies only under onTaskFailure performexitoptionsjobaction [BF 5].
         if job.on_task_failure == "performexitoptionsjobaction" and job.state == "active":
             if job_action == "terminate":
-                g.action_by = job.task_ids[pos]
+                g.action_by, g.action = job.task_ids[pos], job_action
                 self.terminate_job(job, "TaskFailed")
             elif job_action == "disable":
-                g.action_by = job.task_ids[pos]
+                g.action_by, g.action = job.task_ids[pos], job_action
                 self.disable_job(job, "requeue")
         self.check_all_complete(job)
 
@@ -716,10 +718,21 @@ class Engine:
 
     def check_all_complete(self, job: Job) -> None:
         """Lock held. ``onAllTasksComplete: terminatejob`` ends the job once every task is
-        completed [BF 6] (a job without tasks stays active, see ``Job.all_tasks_complete``).
-        A disabled job is checked again when it is enabled (``enable_job``)."""
+        completed [BF 6], also a job without tasks (``Job.all_tasks_complete``), whether the
+        job is active or disabled.
+
+        A disabled job too: the action fires "when all Tasks in the Job are in the completed
+        state" [spec-2025 BatchAllTasksCompleteMode], with no condition on the job's state,
+        and a disabled job is not completed [spec-2025 BatchJobState]. The one report of the
+        live service agrees: a job a task's ``jobAction`` had disabled moved to completed
+        once its tasks completed, the maintainer answering "Job auto-completion takes
+        precedence because once all tasks complete, then the job will move to completed
+        state" (github.com/Azure/batch-shipyard issue 227). So ``disableTasks`` ``wait``
+        (the running tasks finish) or ``terminate`` (they are completed), or the last task
+        terminated or deleted, ends a disabled job whose tasks are then all completed;
+        ``requeue`` leaves them active, and the job disabled."""
         if (
-            job.state == "active"
+            job.state in ("active", "disabled")
             and job.on_all_tasks_complete == "terminatejob"
             and job.all_tasks_complete()
         ):
@@ -780,13 +793,12 @@ class Engine:
         job.state = "disabled"
         job.state_time = now()
         job.serial = self.store.next_serial()
+        # ``terminate`` may have completed the last tasks: the job completes [BF 6].
+        self.check_all_complete(job)
 
     def enable_job(self, job: Job) -> None:
-        """Lock held. The job is active again; if every task completed while it was
-        disabled (``wait`` let them finish, ``terminate`` ended them, or a task was
-        terminated or deleted), ``onAllTasksComplete: terminatejob`` ends it now: the action
-        fires "when all Tasks in the Job are in the completed state" [BF 6], and
-        ``check_all_complete`` looks only at active jobs."""
+        """Lock held. The job is active again (a disabled job whose tasks all completed has
+        already ended, ``check_all_complete``; checked again here all the same)."""
         job.previous_state = job.state
         job.previous_state_time = job.state_time
         job.state = "active"

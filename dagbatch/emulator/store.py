@@ -84,13 +84,18 @@ class Job:
         return str(self.spec.get("onAllTasksComplete", "noaction"))
 
     def all_tasks_complete(self) -> bool:
-        """Every task is completed, and there is at least one.
+        """Every task is completed; a job without tasks counts as complete.
 
-        Batch's spec says a job without tasks counts as complete [BATCH_FACTS 6], but the
-        live service keeps a ``terminatejob`` job created without tasks active, so tasks can
-        still be added to it: the emulator does the same.
+        ``onAllTasksComplete`` fires "when all Tasks in the Job are in the completed state.
+        Note that if a Job contains no Tasks, then all Tasks are considered complete"; hence
+        the advice to set ``terminatejob`` "once you have finished adding Tasks" [BATCH_FACTS
+        6, spec-2025 BatchJobCreateOptions.onAllTasksComplete]. Users see the same: a job
+        created with ``TerminateJob`` is "in a race to get the tasks into the job before the
+        job itself times out" (github.com/Azure/azure-sdk-for-net issue 8764). So a
+        ``terminatejob`` job without tasks completes: on creation, on the update that sets
+        it, and when its last task is deleted.
         """
-        return self.live_tasks > 0 and self.completed_tasks == self.live_tasks
+        return self.completed_tasks == self.live_tasks
 
 
 @dataclass

@@ -86,6 +86,9 @@ class Snapshot:
     failed: int
     running: list[str]
     total: int
+    #: Retries so far, of every task: with ``maxTaskRetryCount`` -1 a failing task is
+    #: retried for ever [BATCH_FACTS 3], and this is what moves.
+    retries: int = 0
 
 
 @dataclass
@@ -110,6 +113,9 @@ class RunReport:
     #: Tasks that were running when the ``--timeout`` ended the run: terminated with the job,
     #: cut off rather than failed.
     cut_off: frozenset[str] = frozenset()
+    #: The jobAction of ``terminated_by`` (``terminate`` or ``disable``): a job a task
+    #: disabled may since have completed, its tasks all completed (onAllTasksComplete).
+    job_action: str | None = None
 
     def is_skipped(self, task_id: str) -> bool:
         """Terminated at the end because its parent succeeded (a failure handler not
@@ -231,6 +237,7 @@ class RunReport:
                 "state": self.job.state,
                 "terminateReason": self.job.terminate_reason,
                 "terminatedBy": self.terminated_by,
+                "jobAction": self.job_action,
             },
             "simulated": "all" if self.simulated == frozenset() else sorted(self.simulated or ()),
             "workdir": str(self.workdir),
@@ -431,6 +438,7 @@ def run_local(
                 statuses = _statuses(job, STATE_NAMES)
                 job_state = JobState(job.state, job.terminate_reason, job.on_task_failure)
             terminated_by = job.graph.action_by if job.graph is not None else None
+            job_action = job.graph.action if job.graph is not None else None
     terminated: dict[str, Strand] = {}
     if finished is not None:
         for strand in finished.terminated:
@@ -469,6 +477,7 @@ def run_local(
         terminated=terminated,
         plan_dir=plan_dir,
         cut_off=cut_off,
+        job_action=job_action,
     )
 
 
@@ -581,7 +590,7 @@ def _snapshot(
             if (ec := satisfying.get(job.task_ids[pos])) is not None
             and counts_as_success(ec, job.task_exit[pos], failure.get("code"))
         )
-    return Snapshot(elapsed, counts, failed, running, job.live_tasks)
+    return Snapshot(elapsed, counts, failed, running, job.live_tasks, sum(job.task_retry))
 
 
 def _statuses(job: Any, names: tuple[str, ...]) -> dict[str, TaskStatus]:

@@ -71,7 +71,12 @@ def test_the_pipeline_example_runs_for_real(tmp_path: Path) -> None:
     report, tasks = report_of(out)
     assert tasks["publish"]["exitCode"] == 7 and "outputDir" not in tasks["publish"]
     assert tasks["rollback"]["ran"] and tasks["rollback"]["exitCode"] == 0
-    assert report["job"] == {"state": "active", "terminateReason": None, "terminatedBy": None}
+    assert report["job"] == {
+        "state": "active",
+        "terminateReason": None,
+        "terminatedBy": None,
+        "jobAction": None,
+    }
 
 
 def test_mapreduce_simulated_with_a_failing_shard(tmp_path: Path) -> None:
@@ -249,6 +254,68 @@ def test_job_action_terminate_is_named_as_the_reason(tmp_path: Path) -> None:
     assert tasks["next"]["neverRan"]["by"] == "gate"
     assert tasks["last"]["neverRan"]["kind"] == "waiting"
     assert "job ended (TaskFailed) by task gate" in stdout
+
+
+def test_a_job_a_task_disabled_then_completed_still_names_the_task(tmp_path: Path) -> None:
+    """``bad``'s jobAction disables the job when every other task has completed: a
+    terminatejob job whose tasks are all completed ends, also while disabled (batch-shipyard
+    issue 227). The report says both: how it ended and which task disabled it."""
+    wf = write_workflow(
+        tmp_path,
+        'graph.graph["job"]["on_all_tasks_complete"] = "terminatejob"\n'
+        'graph.add_node("first", command_line="/bin/true")\n'
+        'graph.add_node("bad", command_line="/bin/true", job_action="disable")\n'
+        'graph.add_edge("first", "bad")\n',
+    )
+    out = tmp_path / "r.json"
+    code, stdout, _ = run(
+        str(wf),
+        "--simulate",
+        "--fail",
+        "bad=3",
+        "--workdir",
+        str(tmp_path / "w"),
+        "--report",
+        str(out),
+    )
+    assert code == 4, stdout  # bad failed
+    report, tasks = report_of(out)
+    assert report["verdict"] == "tasks-failed"
+    assert report["job"] == {
+        "state": "completed",
+        "terminateReason": "AllTasksComplete",
+        "terminatedBy": "bad",
+        "jobAction": "disable",
+    }
+    assert tasks["bad"]["exitCode"] == 3 and tasks["first"]["exitCode"] == 0
+    assert report["counts"]["neverRan"] == 0
+    assert "job chain: completed (AllTasksComplete), after task bad's jobAction disabled it" in (
+        stdout
+    )
+
+
+def test_a_task_retried_for_ever_shows_its_retries_in_the_live_progress(tmp_path: Path) -> None:
+    """maxTaskRetryCount -1 retries a failing task "without limit" [BATCH_FACTS 3]: the run
+    never ends by itself, and the progress line showed no retries, so nothing told why."""
+    wf = write_workflow(
+        tmp_path,
+        'graph.add_node("flaky", command_line="/bin/true",'
+        ' constraints={"max_task_retry_count": -1})\n',
+    )
+    code, stdout, stderr = run(
+        str(wf),
+        "--simulate",
+        "--fail",
+        "flaky",
+        "--timeout",
+        "1.5",
+        "--workdir",
+        str(tmp_path / "w"),
+    )
+    assert code == 6, stdout + stderr  # only the --timeout ends it
+    shown = [line for line in stderr.splitlines() if "retries " in line]
+    assert shown, stderr
+    assert int(shown[-1].rsplit("retries ", 1)[1]) > 1
 
 
 def test_timeout_terminates_running_tasks(tmp_path: Path) -> None:

@@ -229,16 +229,12 @@ def test_update_job_on_all_tasks_complete(batch: Batch) -> None:
     assert_error(back, 400, "InvalidPropertyValue")
     unknown = batch.request("PATCH", "/jobs/job1", body={"usesTaskDependencies": True})
     assert_error(unknown, 400, "InvalidRequestBody")
-    # As on the live service, a terminatejob job without tasks stays active: tasks can
-    # still be added to it.
-    assert batch.create_job("empty").status_code == 201
-    patch = batch.request("PATCH", "/jobs/empty", body={"onAllTasksComplete": "terminatejob"})
-    assert patch.status_code == 200
-    assert batch.request("GET", "/jobs/empty").json()["state"] == "active"
-    assert by_id(batch.add("empty", tasks_named("t", 1)))["t0"]["status"] == "success"
-    assert batch.request("POST", "/jobs/empty/terminate").status_code == 202
-    assert batch.request("GET", "/jobs/empty").json()["state"] == "completed"
-    assert_error(batch.add("empty", tasks_named("u", 1)), 409, "JobCompleted")
+    # A job that is still open takes tasks; terminate ends it, and then it takes none.
+    assert batch.create_job("open").status_code == 201
+    assert by_id(batch.add("open", tasks_named("t", 1)))["t0"]["status"] == "success"
+    assert batch.request("POST", "/jobs/open/terminate").status_code == 202
+    assert batch.request("GET", "/jobs/open").json()["state"] == "completed"
+    assert_error(batch.add("open", tasks_named("u", 1)), 409, "JobCompleted")
     replace = batch.request("PUT", "/jobs/job1", body={"poolInfo": POOL, "priority": 5})
     assert_error(replace, 400, "InvalidPropertyValue")  # PUT resets onAllTasksComplete
     replace = batch.request(
@@ -248,6 +244,44 @@ def test_update_job_on_all_tasks_complete(batch: Batch) -> None:
     )
     assert replace.status_code == 200
     assert batch.request("GET", "/jobs/job1").json()["priority"] == 5
+
+
+def _state_and_reason(batch: Batch, job_id: str) -> tuple[str, str | None]:
+    job = batch.request("GET", f"/jobs/{job_id}").json()
+    return job["state"], job["executionInfo"].get("terminateReason")
+
+
+def test_a_terminatejob_job_without_tasks_completes(batch: Batch) -> None:
+    """Batch: "If a Job contains no Tasks, then all Tasks are considered complete" [BATCH_FACTS 6,
+    spec-2025 BatchJobCreateOptions.onAllTasksComplete]; a user who created a job with
+    TerminateJob was "in a race to get the tasks into the job" (azure-sdk-for-net issue
+    8764). The emulator kept such a job active."""
+    done = ("completed", "AllTasksComplete")
+    # Created with terminatejob: complete at once, and it takes no task.
+    assert batch.create_job("born", onAllTasksComplete="terminatejob").status_code == 201
+    assert _state_and_reason(batch, "born") == done
+    assert_error(batch.add("born", tasks_named("t", 1)), 409, "JobCompleted")
+    # Set by PATCH, or by PUT, on a job without tasks.
+    for method, body in (
+        ("PATCH", {"onAllTasksComplete": "terminatejob"}),
+        ("PUT", {"poolInfo": POOL, "onAllTasksComplete": "terminatejob"}),
+    ):
+        job_id = f"empty-{method.lower()}"
+        assert batch.create_job(job_id).status_code == 201
+        assert batch.request(method, f"/jobs/{job_id}", body=body).status_code == 200
+        assert _state_and_reason(batch, job_id) == done, method
+    # Its last task deleted: no task left, all complete. The job was active while the task,
+    # which never runs (no engine runs tasks here), was there.
+    assert batch.create_job("last").status_code == 201
+    assert by_id(batch.add("last", tasks_named("t", 1)))["t0"]["status"] == "success"
+    patch = batch.request("PATCH", "/jobs/last", body={"onAllTasksComplete": "terminatejob"})
+    assert patch.status_code == 200
+    assert _state_and_reason(batch, "last") == ("active", None)
+    assert batch.request("DELETE", "/jobs/last/tasks/t0").status_code == 200
+    assert _state_and_reason(batch, "last") == done
+    # noaction (the default) keeps an empty job open.
+    assert batch.create_job("idle").status_code == 201
+    assert _state_and_reason(batch, "idle") == ("active", None)
 
 
 def test_a_disabled_job_takes_updates_and_only_it_may_change_pool(batch: Batch) -> None:

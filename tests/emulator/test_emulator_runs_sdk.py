@@ -354,13 +354,34 @@ def test_job_action_disable(client: Any) -> None:
     wait_done(client, "disable", ["later"])
 
 
+def terminate_when_all_complete(client: Any, job_id: str) -> None:
+    """Set terminatejob "once you have finished adding Tasks" [6]."""
+    client.update_job(job_id, models.BatchJobUpdateOptions(all_tasks_complete_mode="terminatejob"))
+
+
 def test_all_tasks_complete_terminates_the_job(client: Any) -> None:
-    new_job(client, "atc", all_tasks_complete_mode="terminatejob")
-    time.sleep(0.3)
-    assert client.get_job("atc").state == "active"  # no tasks yet: it stays active
-    add(client, "atc", task("a", "/bin/true"), task("b", "/bin/true", depends_on=after("a")))
+    """Set after the tasks were added (the spec's advice [6]), terminatejob ends the job once
+    they have all completed, not before."""
+    new_job(client, "atc")
+    add(client, "atc", task("a", sh("sleep 0.5")), task("b", "/bin/true", depends_on=after("a")))
+    terminate_when_all_complete(client, "atc")
+    assert client.get_job("atc").state == "active"  # a and b have not completed yet
     wait_for(lambda: client.get_job("atc").state == "completed", "the job to complete")
     assert client.get_job("atc").execution_info.termination_reason == "AllTasksComplete"
+    assert set(states(client, "atc").values()) == {"completed"}
+
+
+def test_a_job_created_with_terminatejob_and_no_tasks_completes(client: Any) -> None:
+    """Batch: "If a Job contains no Tasks, then all Tasks are considered complete" [6]: a job
+    created with terminatejob ends at once and takes no task (users hit this race:
+    azure-sdk-for-net issue 8764)."""
+    new_job(client, "atc-empty", all_tasks_complete_mode="terminatejob")
+    job = client.get_job("atc-empty")
+    assert job.state == "completed"
+    assert job.execution_info.termination_reason == "AllTasksComplete"
+    with pytest.raises(HttpResponseError) as refused:
+        add(client, "atc-empty", task("a", "/bin/true"))
+    assert refused.value.status_code == 409
 
 
 def disable(client: Any, job_id: str, mode: str) -> None:
@@ -373,20 +394,62 @@ def enable(client: Any, job_id: str) -> None:
 
 
 @pytest.mark.parametrize("mode", ["wait", "terminate"])
-def test_tasks_completed_while_disabled_end_a_terminatejob_job_on_enable(
-    client: Any, mode: str
-) -> None:
-    """onAllTasksComplete fires "when all Tasks in the Job are in the completed state" [6]:
-    also when they completed while the job was disabled, once it is enabled."""
-    new_job(client, "atc-off", all_tasks_complete_mode="terminatejob")
+def test_tasks_completed_while_disabled_end_a_terminatejob_job(client: Any, mode: str) -> None:
+    """onAllTasksComplete fires "when all Tasks in the Job are in the completed state" [6],
+    whatever the job's state: also when they completed while the job was disabled (the
+    maintainer of batch-shipyard, issue 227: "Job auto-completion takes precedence"). The
+    job ends from disabled, without being enabled."""
+    new_job(client, "atc-off")
     add(client, "atc-off", task("a", sh("sleep 0.5" if mode == "wait" else "sleep 30")))
+    terminate_when_all_complete(client, "atc-off")
     wait_for(lambda: states(client, "atc-off")["a"] == "running", "the task to start")
     disable(client, "atc-off", mode)
     wait_done(client, "atc-off", ["a"])
-    assert client.get_job("atc-off").state == "disabled"  # no action while disabled
-    enable(client, "atc-off")
     wait_for(lambda: client.get_job("atc-off").state == "completed", "the job to complete")
-    assert client.get_job("atc-off").execution_info.termination_reason == "AllTasksComplete"
+    job = client.get_job("atc-off")
+    assert job.execution_info.termination_reason == "AllTasksComplete"
+    assert job.previous_state == "disabled"
+    with pytest.raises(HttpResponseError) as refused:
+        enable(client, "atc-off")
+    assert refused.value.status_code == 409
+
+
+def test_tasks_requeued_by_disable_keep_a_terminatejob_job_disabled(client: Any) -> None:
+    """``requeue`` makes the running task active again [S DisableBatchJobOption]: not every
+    task is completed, so the job stays disabled, and completes once enabled and done."""
+    new_job(client, "atc-requeue")
+    add(client, "atc-requeue", task("a", sh("sleep 30")), task("b", "/bin/true"))
+    terminate_when_all_complete(client, "atc-requeue")
+    wait_done(client, "atc-requeue", ["b"])
+    wait_for(lambda: states(client, "atc-requeue")["a"] == "running", "a to start")
+    disable(client, "atc-requeue", "requeue")
+    time.sleep(0.3)
+    assert states(client, "atc-requeue")["a"] == "active"
+    assert client.get_job("atc-requeue").state == "disabled"
+    client.terminate_task("atc-requeue", "a")  # its last task completed: the job ends
+    wait_for(lambda: client.get_job("atc-requeue").state == "completed", "the job to complete")
+    assert client.get_job("atc-requeue").execution_info.termination_reason == "AllTasksComplete"
+
+
+def test_a_job_a_tasks_job_action_disabled_completes_when_its_tasks_are_done(
+    client: Any,
+) -> None:
+    """The case of batch-shipyard issue 227: a task's jobAction disables the job, and the
+    job, set to terminatejob, moves to completed once every task is completed."""
+    new_job(client, "atc-action", task_failure_mode="performexitoptionsjobaction")
+    disabling = models.ExitConditions(default=opts(job="disable"))
+    add(
+        client,
+        "atc-action",
+        task("bad", sh("sleep 0.3; exit 9"), exit_conditions=disabling),
+        task("ok", "/bin/true"),
+    )
+    terminate_when_all_complete(client, "atc-action")
+    wait_for(lambda: client.get_job("atc-action").state == "completed", "the job to complete")
+    job = client.get_job("atc-action")
+    assert job.execution_info.termination_reason == "AllTasksComplete"
+    assert job.previous_state == "disabled"  # bad's jobAction disabled it first
+    assert states(client, "atc-action") == {"bad": "completed", "ok": "completed"}
 
 
 def test_tasks_ended_by_disable_terminate_release_their_dependents(client: Any) -> None:
