@@ -331,13 +331,13 @@ def name_group(ids: list[str], name: str | None) -> tuple[str, str]:
 def _sample(view: PlanView, members: list[int]) -> dict[str, object]:
     """Details of a node for the HTML view: its first task and a few ids."""
     first = members[0]
-    ids = [view.ids[i] for i in members]
+    ids = [view.name_of(i) for i in members]
     # A command line or display name can carry a SAS URL or an account key: the picture
     # shows them masked, as every output of dagbatch does (dagbatch.redact).
-    sample: dict[str, object] = {
-        "id": view.ids[first],
-        "commandLine": redact(view.command[first]),
-    }
+    sample: dict[str, object] = {"id": view.name_of(first)}
+    if view.ids[first] != sample["id"]:
+        sample["batchId"] = view.ids[first]  # renumbered: the id Batch knows it by
+    sample["commandLine"] = redact(view.command[first])
     display = view.display[first]
     if display:
         sample["displayName"] = redact(display)
@@ -432,7 +432,7 @@ def build_picture(
     nodes: list[GroupNode] = []
     for k, c in enumerate(order):
         ms = members[c]
-        ids = [view.ids[i] for i in ms]
+        ids = [view.name_of(i) for i in ms]  # the user's names: what they wrote
         names = {view.group[i] for i in ms}
         name = next(iter(names)) if len(names) == 1 else None
         name = redact(name) if name else name  # a user's text, drawn in every format
@@ -441,6 +441,8 @@ def build_picture(
         lvs = [levels[i] for i in ms]
         waves = [view.wave[i] for i in ms]
         kinds = {intents[i].key for i in ms}
+        batch_ids = [view.ids[i] for i in ms]
+        renamed = batch_ids != ids  # renumbered (`--over-limit renumber`): say both
         nodes.append(
             GroupNode(
                 index=k,
@@ -456,6 +458,7 @@ def build_picture(
                 submit_waves=(min(waves), max(waves)),
                 members=ms,
                 sample=_sample(view, ms),
+                batch_ids=name_group(batch_ids, None)[1] if renamed else None,
             )
         )
 
@@ -526,7 +529,7 @@ def build_picture(
         nodes=nodes,
         links=links,
         widest_level=widest,
-        critical_path=[view.ids[i] for i in path],
+        critical_path=[view.name_of(i) for i in path],
         notes=notes,
         folded=folded,
     )

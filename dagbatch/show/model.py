@@ -91,7 +91,10 @@ class PlanView:
     first, then ``range_parents[i]`` more selected by its ``taskIdRanges`` (``ranges[i]``).
     ``exits[i]`` is the task's ``exitConditions`` (None: Batch's defaults). ``wave[i]`` is
     the submit wave of the request that carries it. ``group[i]`` is the user's ``_group``
-    attribute (only when the picture comes from a workflow).
+    attribute (only when the picture comes from a workflow). ``names[i]`` is the user's name
+    of the task: its id, or the original name of an id `--over-limit renumber` gave it
+    (plan.json ``idMap``); what every picture draws, while ``ids`` are what Batch and the
+    live state know.
     """
 
     job_id: str | None
@@ -109,12 +112,17 @@ class PlanView:
     command: list[str] = field(default_factory=list)
     display: list[str | None] = field(default_factory=list)
     group: list[str | None] = field(default_factory=list)
+    names: list[str] = field(default_factory=list)
     #: dependencies on ids that are not tasks of the plan (Batch would wait on them forever)
     unknown_parents: int = 0
 
     def __len__(self) -> int:
         """The number of tasks."""
         return len(self.ids)
+
+    def name_of(self, i: int) -> str:
+        """The user's name of task ``i`` (its id when it was not renumbered)."""
+        return self.names[i] if self.names else self.ids[i]
 
 
 @dataclass(frozen=True)
@@ -160,6 +168,9 @@ class GroupNode:
     critical: bool = False
     states: dict[str, int] = field(default_factory=dict)  # StateKind -> count (live only)
     sample: Mapping[str, Any] = field(default_factory=dict)  # details of its first task
+    #: the span of the ids Batch knows the tasks by, when they are not the user's names
+    #: (``--over-limit renumber``): ``1..3000`` under ``render-frame-* ×3,000``
+    batch_ids: str | None = None
 
     @property
     def label(self) -> str:
@@ -173,6 +184,8 @@ class GroupNode:
         out = [self.label]
         if self.count > 1 and self.span not in self.title:
             out.append(self.span)
+        if self.batch_ids:
+            out.append(f"Batch id{'s' * (self.count > 1)} {self.batch_ids}")
         if self.last_level > self.level:
             out.append(f"levels {self.level}..{self.last_level}")
         if self.barrier and self.serves:
@@ -249,7 +262,7 @@ class Picture:
     ``notes`` say what was folded and why (a cap reached, chains folded, levels banded);
     ``widest_level`` is (level, task count) of the level with the most tasks (no bound on how
     many run at once: tasks of other levels can run beside them); ``critical_path`` lists the
-    task ids of one longest dependency chain.
+    user's names (``PlanView.names``) of the tasks of one longest dependency chain.
     """
 
     job_id: str | None
