@@ -158,8 +158,10 @@ class GroupNode:
     title: str  # the group's name, or what its ids share
     span: str  # the id span: "1..10000", "clean-amer … clean-emea", or the one id
     count: int
-    level: int  # first dependency level of its tasks (the rank it is drawn on)
-    last_level: int  # last level (differs only for a folded chain or a band of levels)
+    level: int  # the rank it is drawn on: the first dependency level of its tasks (later
+    # only for a _group whose tasks sit on several levels, drawn below all its parents)
+    last_level: int  # last level of its tasks (differs for a folded chain, a band of levels
+    # or a _group over several levels)
     intent: str
     barrier: bool
     serves: str | None  # for barriers: the title of the node they gate
@@ -168,6 +170,8 @@ class GroupNode:
     critical: bool = False
     states: dict[str, int] = field(default_factory=dict)  # StateKind -> count (live only)
     sample: Mapping[str, Any] = field(default_factory=dict)  # details of its first task
+    #: the first dependency level of its tasks, when it is not ``level`` (-1: it is)
+    first_level: int = -1
     #: the span of the ids Batch knows the tasks by, when they are not the user's names
     #: (``--over-limit renumber``): ``1..3000`` under ``render-frame-* ×3,000``
     batch_ids: str | None = None
@@ -178,6 +182,11 @@ class GroupNode:
         return self.title if self.count == 1 else f"{self.title} ×{self.count:,}"
 
     @property
+    def levels(self) -> tuple[int, int]:
+        """The first and the last dependency level of its tasks."""
+        return (self.level if self.first_level < 0 else self.first_level), self.last_level
+
+    @property
     def lines(self) -> list[str]:
         """Every line drawn in the node: the label, the id span when it adds anything, the
         levels of a folded chain, what a barrier gates, and live counts."""
@@ -186,8 +195,9 @@ class GroupNode:
             out.append(self.span)
         if self.batch_ids:
             out.append(f"Batch id{'s' * (self.count > 1)} {self.batch_ids}")
-        if self.last_level > self.level:
-            out.append(f"levels {self.level}..{self.last_level}")
+        first = self.levels[0]
+        if self.last_level > first:
+            out.append(f"levels {first}..{self.last_level}")
         if self.barrier and self.serves:
             out.append(f"gates {self.serves}")
         if self.states:
