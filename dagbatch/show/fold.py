@@ -393,13 +393,19 @@ def name_group(ids: list[str], name: str | None) -> tuple[str, str]:
 # --------------------------------------------------------------------------- the picture
 
 
+def _shown_name(view: PlanView, i: int) -> str:
+    """The user's name of task ``i`` as drawn: masked (``redact``) when it comes from the
+    plan's id map rather than being the id itself."""
+    name = view.name_of(i)
+    return name if name == view.ids[i] else redact(name)
+
+
 def _sample(view: PlanView, members: list[int]) -> dict[str, object]:
     """Details of a node for the HTML view: its first task and a few ids."""
     first = members[0]
-    ids = [view.name_of(i) for i in members]
     # A command line or display name can carry a SAS URL or an account key: the picture
     # shows them masked, as every output of dagbatch does (dagbatch.redact).
-    sample: dict[str, object] = {"id": view.name_of(first)}
+    sample: dict[str, object] = {"id": _shown_name(view, first)}
     if view.ids[first] != sample["id"]:
         sample["batchId"] = view.ids[first]  # renumbered: the id Batch knows it by
     sample["commandLine"] = redact(view.command[first])
@@ -410,8 +416,9 @@ def _sample(view: PlanView, members: list[int]) -> dict[str, object]:
         sample["exitConditions"] = view.exits[first]
     if view.ranges[first]:
         sample["taskIdRanges"] = [f"{a}..{b}" for a, b in view.ranges[first]]
-    if len(ids) > 1:
-        sample["ids"] = [*ids[:5], "…", ids[-1]] if len(ids) > 6 else ids
+    if len(members) > 1:
+        shown = [*members[:5], None, members[-1]] if len(members) > 6 else members
+        sample["ids"] = ["…" if i is None else _shown_name(view, i) for i in shown]
     return sample
 
 
@@ -532,6 +539,8 @@ def build_picture(
         kinds = {intents[i].key for i in ms}
         batch_ids = [view.ids[i] for i in ms]
         renamed = batch_ids != ids  # renumbered (`--over-limit renumber`): say both
+        if renamed:  # names from the plan's id map: a user's text, masked as group names are
+            title, span = redact(title), redact(span)
         nodes.append(
             GroupNode(
                 index=k,
@@ -619,7 +628,7 @@ def build_picture(
         nodes=nodes,
         links=links,
         widest_level=widest,
-        critical_path=[view.name_of(i) for i in path],
+        critical_path=[_shown_name(view, i) for i in path],
         notes=notes,
         folded=folded,
     )

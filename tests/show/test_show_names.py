@@ -12,8 +12,8 @@ from dagbatch.cli.main import main
 from dagbatch.emulator import DEV_ACCOUNT, DEV_KEY
 from dagbatch.emulator.server import EmulatorServer
 from dagbatch.show.fold import fold_plan
-from dagbatch.show.render import FORMATS
-from dagbatch.show.source import view_of_plan_dir
+from dagbatch.show.render import FORMATS, render
+from dagbatch.show.source import build_view, view_of_plan_dir
 
 WIDE = str(Path(__file__).resolve().parents[2] / "examples" / "wide_fanin.py")
 
@@ -82,3 +82,26 @@ def test_a_live_renumbered_job_is_drawn_by_the_users_names(
     )
     assert code == 0, err
     assert "render-frame-* ×3,000" in out and "3,000 waiting" in out and "assemble" in out
+
+
+def test_names_from_a_plans_id_map_are_masked_like_any_users_text() -> None:
+    # A hand-edited idMap can hold anything; what the picture draws of it is masked.
+    sas = "https://acct.blob.core.windows.net/c?sv=2024&sig=TOPSECRETSIG"
+    bodies = [
+        (1, {"id": str(k), "commandLine": "x", "dependsOn": {"taskIds": ["1"]} if k > 1 else {}})
+        for k in range(1, 9)
+    ]
+    view = build_view(
+        bodies,
+        job_id="j",
+        api_version="2025-06-01",
+        on_task_failure="noaction",
+        requests=1,
+        submit_waves=1,
+        barriers=[],
+        names={str(k): f"{sas}-{k}" for k in range(1, 9)},
+    )
+    picture = fold_plan(view)
+    for fmt in FORMATS:
+        assert "TOPSECRETSIG" not in render(picture, fmt), fmt
+    assert "TOPSECRETSIG" not in repr(picture.critical_path)
