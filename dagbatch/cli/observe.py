@@ -21,6 +21,7 @@ import orjson
 
 from dagbatch.cli.exit_codes import ExitCode, exit_code_of, fail
 from dagbatch.cli.options import client_from_options, service_options
+from dagbatch.cli.output import write_stdout
 from dagbatch.defaults import STDERR_TASKS
 from dagbatch.errors import AuthenticationError, ConfigError, DagbatchError, SubmitError
 from dagbatch.redact import redact
@@ -84,7 +85,12 @@ def _plan_dir_not_a_file(
 
 
 def _echo(text: str, *, err: bool = False) -> None:
-    click.echo(redact(text), err=err)
+    """A line (or a whole report) with secrets masked, on stderr or stdout; on stdout a
+    reader that stops early ends the command with 141 (``write_stdout``)."""
+    if err:
+        click.echo(redact(text), err=True)
+    else:
+        write_stdout(redact(text) + "\n")
 
 
 def _run(

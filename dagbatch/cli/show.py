@@ -20,6 +20,7 @@ import click
 from dagbatch.cli.compile import shape_options
 from dagbatch.cli.exit_codes import ExitCode, fail
 from dagbatch.cli.options import check_writable, client_from_options, service_options
+from dagbatch.cli.output import write_stdout
 from dagbatch.errors import ConfigError, DagbatchError
 from dagbatch.redact import redact
 from dagbatch.show.fold import DEFAULT_MAX_NODES, fold_plan
@@ -147,7 +148,7 @@ def show_cmd(
         _err(f"error: {exc}")
         sys.exit(ExitCode.USAGE)
     if out is None:
-        click.echo(text, nl=False)
+        write_stdout(text)  # a reader that stops early ends the command with 141
         return
     try:
         out.write_text(text, encoding="utf-8")

@@ -3,10 +3,14 @@
 ``fold_plan`` computes a partition of the plan's tasks and the ``Picture`` over it:
 
 1. **Levels.** A task's level is 1 + the largest level of its parents (0 for a task without
-   parents): the step it could run at if every task took the same time. Groups never span
-   levels, so the folded graph is drawn with one rank per level and stays acyclic.
-2. **Seed.** Tasks start in one group per (level, failure intent, barrier or not, ``_group``
-   name). Tasks the user named stay together whatever their neighbours are.
+   parents): the step it could run at if every task took the same time. Groups other than
+   ``_group`` ones never span levels, so the folded graph is drawn with one rank per level
+   and stays acyclic.
+2. **Seed.** Tasks start in one group per (level, failure intent, barrier or not); tasks
+   the user named (``_group``) in one group per name, whatever their levels and neighbours,
+   unless that would draw a cycle (some of its tasks depend on others of it through tasks
+   outside it): that group is split by level, and a note says so. A group over several
+   levels is drawn below all its parents.
 3. **Refine.** Repeatedly, a group splits by the set of groups of its tasks' parents and of
    their children (colour refinement), until nothing splits. A sweep, a map-reduce or per-sample
    chains end as their shape. Each round costs one pass over the edges, and there are at most
@@ -23,6 +27,7 @@ Every step is deterministic: groups are numbered by their first task in submit o
 
 from __future__ import annotations
 
+import heapq
 import itertools
 import math
 import re
@@ -148,6 +153,33 @@ def _class_flags(classes: list[int], flags: list[bool]) -> list[bool]:
     return out
 
 
+def cyclic_classes(classes: list[int], parents: list[list[int]]) -> set[int]:
+    """The classes on a cycle of the folded graph, with those on a path between two cycles
+    (empty when it is acyclic): what is left once classes without parent classes and
+    classes without child classes are peeled off, over and over. Dependencies inside a
+    class are not drawn and make no cycle."""
+    count = max(classes, default=-1) + 1
+    up, down, _ = _quotient(classes, parents, count)
+    ins = [len(u) for u in up]
+    left = set(range(count))
+    stack = [c for c in range(count) if ins[c] == 0]
+    while stack:  # sources, then what they alone fed
+        c = stack.pop()
+        left.discard(c)
+        for d in down[c]:
+            ins[d] -= 1
+            if ins[d] == 0:
+                stack.append(d)
+    stack = [c for c in left if not any(d in left for d in down[c])]
+    while stack:  # sinks, then what fed only them
+        c = stack.pop()
+        left.discard(c)
+        for u in up[c]:
+            if u in left and not any(d in left for d in down[u]):
+                stack.append(u)
+    return left
+
+
 def partition(
     view: PlanView,
     levels: list[int],
@@ -156,14 +188,47 @@ def partition(
     max_nodes: int = DEFAULT_MAX_NODES,
 ) -> tuple[list[int], list[str]]:
     """The folding partition of the plan's tasks (class per task) and notes on how it was
-    reached (see the module docstring)."""
+    reached (see the module docstring).
+
+    A ``_group`` is one node whatever the levels of its tasks, unless some of them depend on
+    others of it through tasks outside it: one node would then draw a cycle, so the group is
+    split by level (as every other group is) and a note says so."""
+    by_level: set[str] = set()
+    while True:
+        classes, notes = _partition(view, levels, intents, max_nodes, by_level)
+        cyclic = cyclic_classes(classes, view.parents)
+        if not cyclic:
+            break
+        found = {
+            g for g, c in zip(view.group, classes, strict=True) if g is not None and c in cyclic
+        }
+        found -= by_level
+        if not found:  # cannot happen: classes other than whole groups keep to one level
+            raise AssertionError("the folded picture has a cycle")
+        by_level |= found
+    for name in sorted(by_level):
+        notes.append(
+            f"group {redact(name)} drawn as one node per level: some of its tasks depend on "
+            "others of it through tasks outside it, and one node would draw a cycle"
+        )
+    return classes, notes
+
+
+def _partition(
+    view: PlanView,
+    levels: list[int],
+    intents: list[Intent],
+    max_nodes: int,
+    by_level: set[str],
+) -> tuple[list[int], list[str]]:
+    """``partition`` with the groups named in ``by_level`` split by level."""
     notes: list[str] = []
     n = len(view)
     if n == 0:
         return [], notes
     frozen = [g is not None for g in view.group]
     seed: list[object] = [
-        ("named", g, lv) if g is not None else (lv, it.key, b)
+        (("named", g, lv) if g in by_level else ("named", g)) if g is not None else (lv, it.key, b)
         for g, lv, it, b in zip(view.group, levels, intents, view.barrier, strict=True)
     ]
     classes = _renumber(seed)
@@ -328,16 +393,22 @@ def name_group(ids: list[str], name: str | None) -> tuple[str, str]:
 # --------------------------------------------------------------------------- the picture
 
 
+def _shown_name(view: PlanView, i: int) -> str:
+    """The user's name of task ``i`` as drawn: masked (``redact``) when it comes from the
+    plan's id map rather than being the id itself."""
+    name = view.name_of(i)
+    return name if name == view.ids[i] else redact(name)
+
+
 def _sample(view: PlanView, members: list[int]) -> dict[str, object]:
     """Details of a node for the HTML view: its first task and a few ids."""
     first = members[0]
-    ids = [view.ids[i] for i in members]
     # A command line or display name can carry a SAS URL or an account key: the picture
     # shows them masked, as every output of dagbatch does (dagbatch.redact).
-    sample: dict[str, object] = {
-        "id": view.ids[first],
-        "commandLine": redact(view.command[first]),
-    }
+    sample: dict[str, object] = {"id": _shown_name(view, first)}
+    if view.ids[first] != sample["id"]:
+        sample["batchId"] = view.ids[first]  # renumbered: the id Batch knows it by
+    sample["commandLine"] = redact(view.command[first])
     display = view.display[first]
     if display:
         sample["displayName"] = redact(display)
@@ -345,8 +416,9 @@ def _sample(view: PlanView, members: list[int]) -> dict[str, object]:
         sample["exitConditions"] = view.exits[first]
     if view.ranges[first]:
         sample["taskIdRanges"] = [f"{a}..{b}" for a, b in view.ranges[first]]
-    if len(ids) > 1:
-        sample["ids"] = [*ids[:5], "…", ids[-1]] if len(ids) > 6 else ids
+    if len(members) > 1:
+        shown = [*members[:5], None, members[-1]] if len(members) > 6 else members
+        sample["ids"] = ["…" if i is None else _shown_name(view, i) for i in shown]
     return sample
 
 
@@ -409,6 +481,28 @@ def _disambiguate(nodes: list[GroupNode], links: list[GroupEdge]) -> None:
                     node.title += f" (part {part})"
 
 
+def drawn_levels(classes: list[int], parents: list[list[int]], first_level: list[int]) -> list[int]:
+    """The level each class is drawn on: the first level of its tasks, or one below the
+    lowest-drawn of its parent classes when that is further down (a ``_group`` whose tasks
+    sit on several levels), so that every edge points down. The folded graph is acyclic
+    (``cyclic_classes``)."""
+    count = len(first_level)
+    up, down, _ = _quotient(classes, parents, count)
+    waiting = [len(u) for u in up]
+    rank = list(first_level)
+    ready = [(first_level[c], c) for c in range(count) if not waiting[c]]
+    heapq.heapify(ready)
+    while ready:
+        _, c = heapq.heappop(ready)
+        if up[c]:
+            rank[c] = max(rank[c], 1 + max(rank[p] for p in up[c]))
+        for d in down[c]:
+            waiting[d] -= 1
+            if not waiting[d]:
+                heapq.heappush(ready, (first_level[d], d))
+    return rank
+
+
 def build_picture(
     view: PlanView,
     classes: list[int],
@@ -424,15 +518,17 @@ def build_picture(
     members: list[list[int]] = [[] for _ in range(count)]
     for i, c in enumerate(classes):
         members[c].append(i)
-    # Drawing order: by first level, then by first task in submit order.
-    order = sorted(range(count), key=lambda c: (min(levels[i] for i in members[c]), members[c][0]))
+    first_level = [min(levels[i] for i in ms) for ms in members]
+    rank = drawn_levels(classes, view.parents, first_level)
+    # Drawing order: by the level drawn on, then by first task in submit order.
+    order = sorted(range(count), key=lambda c: (rank[c], members[c][0]))
     index_of = {c: k for k, c in enumerate(order)}
     node_of = [index_of[c] for c in classes]
 
     nodes: list[GroupNode] = []
     for k, c in enumerate(order):
         ms = members[c]
-        ids = [view.ids[i] for i in ms]
+        ids = [view.name_of(i) for i in ms]  # the user's names: what they wrote
         names = {view.group[i] for i in ms}
         name = next(iter(names)) if len(names) == 1 else None
         name = redact(name) if name else name  # a user's text, drawn in every format
@@ -441,6 +537,10 @@ def build_picture(
         lvs = [levels[i] for i in ms]
         waves = [view.wave[i] for i in ms]
         kinds = {intents[i].key for i in ms}
+        batch_ids = [view.ids[i] for i in ms]
+        renamed = batch_ids != ids  # renumbered (`--over-limit renumber`): say both
+        if renamed:  # names from the plan's id map: a user's text, masked as group names are
+            title, span = redact(title), redact(span)
         nodes.append(
             GroupNode(
                 index=k,
@@ -448,14 +548,16 @@ def build_picture(
                 title=title,
                 span=span,
                 count=len(ms),
-                level=min(lvs),
+                level=rank[c],
                 last_level=max(lvs),
+                first_level=min(lvs),
                 intent=next(iter(kinds)) if len(kinds) == 1 else "mixed",
                 barrier=barrier,
                 serves=None,
                 submit_waves=(min(waves), max(waves)),
                 members=ms,
                 sample=_sample(view, ms),
+                batch_ids=name_group(batch_ids, None)[1] if renamed else None,
             )
         )
 
@@ -526,7 +628,7 @@ def build_picture(
         nodes=nodes,
         links=links,
         widest_level=widest,
-        critical_path=[view.ids[i] for i in path],
+        critical_path=[_shown_name(view, i) for i in path],
         notes=notes,
         folded=folded,
     )

@@ -91,7 +91,10 @@ class PlanView:
     first, then ``range_parents[i]`` more selected by its ``taskIdRanges`` (``ranges[i]``).
     ``exits[i]`` is the task's ``exitConditions`` (None: Batch's defaults). ``wave[i]`` is
     the submit wave of the request that carries it. ``group[i]`` is the user's ``_group``
-    attribute (only when the picture comes from a workflow).
+    attribute (only when the picture comes from a workflow). ``names[i]`` is the user's name
+    of the task: its id, or the original name of an id `--over-limit renumber` gave it
+    (plan.json ``idMap``); what every picture draws, while ``ids`` are what Batch and the
+    live state know.
     """
 
     job_id: str | None
@@ -109,12 +112,17 @@ class PlanView:
     command: list[str] = field(default_factory=list)
     display: list[str | None] = field(default_factory=list)
     group: list[str | None] = field(default_factory=list)
+    names: list[str] = field(default_factory=list)
     #: dependencies on ids that are not tasks of the plan (Batch would wait on them forever)
     unknown_parents: int = 0
 
     def __len__(self) -> int:
         """The number of tasks."""
         return len(self.ids)
+
+    def name_of(self, i: int) -> str:
+        """The user's name of task ``i`` (its id when it was not renumbered)."""
+        return self.names[i] if self.names else self.ids[i]
 
 
 @dataclass(frozen=True)
@@ -150,8 +158,10 @@ class GroupNode:
     title: str  # the group's name, or what its ids share
     span: str  # the id span: "1..10000", "clean-amer … clean-emea", or the one id
     count: int
-    level: int  # first dependency level of its tasks (the rank it is drawn on)
-    last_level: int  # last level (differs only for a folded chain or a band of levels)
+    level: int  # the rank it is drawn on: the first dependency level of its tasks (later
+    # only for a _group whose tasks sit on several levels, drawn below all its parents)
+    last_level: int  # last level of its tasks (differs for a folded chain, a band of levels
+    # or a _group over several levels)
     intent: str
     barrier: bool
     serves: str | None  # for barriers: the title of the node they gate
@@ -160,11 +170,21 @@ class GroupNode:
     critical: bool = False
     states: dict[str, int] = field(default_factory=dict)  # StateKind -> count (live only)
     sample: Mapping[str, Any] = field(default_factory=dict)  # details of its first task
+    #: the first dependency level of its tasks, when it is not ``level`` (-1: it is)
+    first_level: int = -1
+    #: the span of the ids Batch knows the tasks by, when they are not the user's names
+    #: (``--over-limit renumber``): ``1..3000`` under ``render-frame-* ×3,000``
+    batch_ids: str | None = None
 
     @property
     def label(self) -> str:
         """The node's first line: ``title ×count`` (just the title for one task)."""
         return self.title if self.count == 1 else f"{self.title} ×{self.count:,}"
+
+    @property
+    def levels(self) -> tuple[int, int]:
+        """The first and the last dependency level of its tasks."""
+        return (self.level if self.first_level < 0 else self.first_level), self.last_level
 
     @property
     def lines(self) -> list[str]:
@@ -173,8 +193,11 @@ class GroupNode:
         out = [self.label]
         if self.count > 1 and self.span not in self.title:
             out.append(self.span)
-        if self.last_level > self.level:
-            out.append(f"levels {self.level}..{self.last_level}")
+        if self.batch_ids:
+            out.append(f"Batch id{'s' * (self.count > 1)} {self.batch_ids}")
+        first = self.levels[0]
+        if self.last_level > first:
+            out.append(f"levels {first}..{self.last_level}")
         if self.barrier and self.serves:
             out.append(f"gates {self.serves}")
         if self.states:
@@ -249,7 +272,7 @@ class Picture:
     ``notes`` say what was folded and why (a cap reached, chains folded, levels banded);
     ``widest_level`` is (level, task count) of the level with the most tasks (no bound on how
     many run at once: tasks of other levels can run beside them); ``critical_path`` lists the
-    task ids of one longest dependency chain.
+    user's names (``PlanView.names``) of the tasks of one longest dependency chain.
     """
 
     job_id: str | None

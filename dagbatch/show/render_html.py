@@ -64,7 +64,8 @@ def node_details(picture: Picture) -> dict[str, dict[str, Any]]:
         details: dict[str, Any] = {
             "tasks": node.count,
             "ids": node.span,
-            "level": node.level if node.level == node.last_level else [node.level, node.last_level],
+            **({"Batch ids": node.batch_ids} if node.batch_ids else {}),
+            "level": node.level if node.levels == (node.level,) * 2 else list(node.levels),
             "submit waves": list(node.submit_waves),
             "ends": f"{node.intent}: {describe_intent(node.intent)}",
             "on the critical path": node.critical,

@@ -2,7 +2,8 @@
 plan (and, for group names, the workflow graph it came from).
 
 Group names (``_group`` node attributes) exist only in the workflow: a picture of a plan
-directory folds by structure alone.
+directory folds by structure alone. The user's names of renumbered ids (`--over-limit
+renumber`) come from the plan's id map in both cases.
 """
 
 from __future__ import annotations
@@ -89,8 +90,12 @@ def build_view(
     submit_waves: int,
     barriers: Iterable[str],
     groups: Mapping[str, str] | None = None,
+    names: Mapping[str, str] | None = None,
 ) -> PlanView:
-    """A ``PlanView`` from the task bodies in submit order, each with its request's wave."""
+    """A ``PlanView`` from the task bodies in submit order, each with its request's wave.
+
+    ``names``: the user's name of each renumbered id (plan.json ``idMap``: new id -> original
+    name, as `dagbatch status` reads it); the picture draws those names."""
     # Half a dozen objects a task, none in a cycle, while the caller's workflow graph
     # may hold millions: the collector's sweeps would walk it again and again
     # (dagbatch.gcpause). A third of the time on a 100,000-task plan.
@@ -115,6 +120,7 @@ def build_view(
         view.barrier = [tid in barrier_set for tid in view.ids]
         groups = groups or {}
         view.group = [groups.get(tid) for tid in view.ids]
+        view.names = [names.get(tid, tid) for tid in view.ids] if names else list(view.ids)
 
         position = {tid: i for i, tid in enumerate(view.ids)}
         values, holders = _int_index(view.ids)
@@ -174,6 +180,7 @@ def view_of_compiled(plan: CompiledPlan, graph: nx.DiGraph | None = None) -> Pla
         submit_waves=plan.counts.get("waves", 0),
         barriers=plan.barriers,
         groups=_graph_groups(graph, plan.id_map),
+        names=plan.id_map,
     )
 
 
@@ -191,4 +198,5 @@ def view_of_plan_dir(plan_dir: Path) -> PlanView:
         requests=len(loaded.batches),
         submit_waves=max((b.wave for b in loaded.batches), default=0),
         barriers=manifest.barriers,
+        names=manifest.idMap,
     )

@@ -50,8 +50,9 @@ def test_wide_fanin_shows_its_barriers_gating_assemble() -> None:
 def test_wide_fanin_renumbered_is_one_range() -> None:
     picture = example_picture("wide_fanin", CompileOptions(over_limit="renumber"))
     labels, edges = shape(picture)
-    assert labels == ["1..3000 ×3,000", "3001"]
-    assert edges == [("1..3000 ×3,000", "3001", "success", "taskIdRange 1..3000")]
+    # Drawn by the user's names (plan idMap); the range is Batch's ids.
+    assert labels == ["render-frame-* ×3,000", "assemble"]
+    assert edges == [("render-frame-* ×3,000", "assemble", "success", "taskIdRange 1..3000")]
 
 
 def test_pipeline_failure_route_and_satisfy_codes() -> None:
