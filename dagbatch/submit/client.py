@@ -675,15 +675,6 @@ class BatchClient:
             "POST", "/jobs", body=job, ok_codes=frozenset({"JobExists"}), api_version=api_version
         )
 
-    async def delete_job(self, job_id: str, *, api_version: str | None = None) -> ServiceAnswer:
-        """DELETE one job (with its tasks); a ``JobNotFound`` answer is returned, not raised."""
-        return await self.call(
-            "DELETE",
-            f"/jobs/{quote(job_id, safe='')}",
-            ok_codes=frozenset({"JobNotFound"}),
-            api_version=api_version,
-        )
-
     async def patch_job(
         self, job_id: str, changes: Mapping[str, Any], *, api_version: str | None = None
     ) -> ServiceAnswer:

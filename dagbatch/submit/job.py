@@ -99,12 +99,10 @@ def wanted_job(job: dict[str, Any], job_id: str, pool_id: str | None) -> dict[st
 @dataclass
 class EarlyCreation:
     """The job's creation, asked for while the plan was still being parsed
-    (``create_early``). ``taken``: ``prepare_job`` used its answer, so the job is the
-    submission's from then on and is never undone."""
+    (``create_early``). ``taken``: ``prepare_job`` used its answer."""
 
     task: asyncio.Task[ServiceAnswer]
     job_id: str
-    api: str
     taken: bool = False
 
 
@@ -116,37 +114,37 @@ def create_early(
     cannot be created from what is given (no pool): ``prepare_job`` says so.
 
     Only for a submission with nothing sent before (no journal), whose plan files already
-    passed their checksums (``dagbatch.plan.read_plan_files``): if the submission stops
-    before ``prepare_job`` takes it, ``undo_early_creation`` deletes the empty job."""
+    passed their checksums (``dagbatch.plan.read_plan_files``). A submission that stops
+    before ``prepare_job`` takes it leaves the job as it is (``drop_early_creation``): empty
+    unless another submission of the same plan uses it meanwhile, and the next
+    ``submit --create-job`` uses it as it uses any job with the plan's settings. (Deleting it
+    is no safer: another run may be filling it, and a deleted job lingers in ``deleting``,
+    where the same id cannot be created again for a while.)"""
     wanted = wanted_job(job, job_id, pool_id)
     if not wanted.get("poolInfo"):
         return None
-    task = asyncio.ensure_future(client.create_job(wanted, api_version=api))
-    return EarlyCreation(task, job_id, api)
+    return EarlyCreation(asyncio.ensure_future(client.create_job(wanted, api_version=api)), job_id)
 
 
-async def undo_early_creation(client: BatchClient, creating: EarlyCreation) -> str:
-    """The submission stops before ``prepare_job`` took the early creation: delete the job if
-    this run created it (it holds no task: nothing was sent to it). -> what was done, for the
-    error. Nothing once it is taken."""
+async def drop_early_creation(creating: EarlyCreation, *, wait: bool) -> str:
+    """The submission stops before ``prepare_job`` took the early creation. ``wait``: learn
+    whether the job was created (else the request is cancelled: an interrupted run does not
+    wait for it). -> a note for the error when this run created the job."""
     if creating.taken:
         return ""
-    creating.taken = True  # undone once
+    creating.taken = True
+    if not wait:
+        creating.task.cancel()
     try:
         answer = await creating.task
-    except Exception:  # the creation failed: nothing to undo (the error that stops us says why)
+    except BaseException:  # cancelled, or the creation failed: the error that stops us says why
         return ""
     if answer.status >= 300:
-        return ""  # JobExists: not this run's job, left alone
-    job_id = creating.job_id
-    try:
-        await client.delete_job(job_id, api_version=creating.api)
-    except Exception as exc:
-        return (
-            f" (job {job_id!r}, which this run had just created, is empty but could not be "
-            f"deleted: {exc})"
-        )
-    return f" (job {job_id!r}, which this run had just created, was deleted)"
+        return ""  # JobExists: not this run's
+    return (
+        f" (job {creating.job_id!r} was created while the plan was read; no task was sent to "
+        "it: the next `dagbatch submit --create-job` of this plan uses it)"
+    )
 
 
 async def prepare_job(
@@ -232,8 +230,10 @@ async def prepare_job(
             )
         if "usesTaskDependencies" in diffs and wanted.get("usesTaskDependencies"):
             raise JobMismatch(
-                f"job {job_id!r} was not created with usesTaskDependencies: every task with "
-                "dependsOn would fail; create a new job (--create-job) for this plan"
+                f"job {job_id!r} was not created with usesTaskDependencies, and the plan's "
+                "tasks use task dependencies (dependsOn, or the dependencyAction that "
+                "satisfy_exit_codes and failure intents compile to): Batch would refuse them; "
+                "create a new job (--create-job) for this plan"
             )
     return False, None
 

@@ -9,7 +9,7 @@
    order of parents -> ``LoadedPlan``, or ``PlanError``. With ``--create-job`` and no
    journal yet, the job is asked for between the two (``job.create_early``), so its round
    trip runs while the plan is parsed; a submission that stops before step 3 takes it
-   deletes the empty job it created (``job.undo_early_creation``).
+   leaves that job as it is (``job.drop_early_creation``).
 2. ``Journal.open`` (``dagbatch.submit.journal``): open or resume the journal, refusing one of
    another plan, job or endpoint, or a damaged one -> the open ``Journal`` and the
    ``JournalState`` of earlier runs. Every task id it names must be a task of this plan.
@@ -49,10 +49,10 @@ from dagbatch.submit.concurrency import DEFAULT_CONCURRENCY, MAX_CONCURRENCY, MI
 from dagbatch.submit.job import (
     EarlyCreation,
     create_early,
+    drop_early_creation,
     missing_tasks,
     prepare_job,
     set_terminate,
-    undo_early_creation,
 )
 from dagbatch.submit.journal import Journal, RunHeader
 from dagbatch.submit.progress import NullProgress, Progress
@@ -135,10 +135,10 @@ async def submit_plan_async(
                 started=started,
             )
     except BaseException:
-        # Stopped before prepare_job took the early creation (it is then done, or undone):
-        # the job asked for is not used.
+        # Stopped before prepare_job took the early creation: it is left as it is (another
+        # run of the plan may be using the job already: a journal that exists, ...).
         if creating is not None:
-            await undo_early_creation(client, creating)
+            await drop_early_creation(creating, wait=False)
         raise
     finally:
         await client.aclose()
@@ -273,7 +273,7 @@ async def _load_creating(
 
     The job is asked for only once every file of the plan matched its checksum
     (``read_plan_files``), so a modified plan still sends nothing. If parsing fails all the
-    same (files and checksums rewritten together), the job this run created is deleted."""
+    same (files and checksums rewritten together), the error says the job was created."""
     files = read_plan_files(plan_dir)
     job_id = job_id or files.manifest.jobId
     api = files.manifest.apiVersion
@@ -290,9 +290,9 @@ async def _load_creating(
     except BaseException as exc:
         if creating is None:
             raise
-        done = await undo_early_creation(client, creating)
-        if isinstance(exc, PlanError) and done:
-            raise PlanError(f"{exc}{done}") from exc
+        note = await drop_early_creation(creating, wait=isinstance(exc, PlanError))
+        if note:
+            raise PlanError(f"{exc}{note}") from exc
         raise
     return plan, creating
 
