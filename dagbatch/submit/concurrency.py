@@ -25,8 +25,9 @@ starts at ``DEFAULT_CONCURRENCY`` and moves the gate's level between ``MIN_CONCU
   often halves again. Without this, 20 % of answers ``ServerBusy`` halved the level every window
   down to 1, at a fifth of the default's throughput. A rate limit the level exceeds keeps the
   throughput where it was when the level halves (the limit, not the level, was serving
-  requests), so the halving is kept. A background above ``MAX_BACKGROUND`` is not learned:
-  a service that throttles most requests is backed off from whatever the cause.
+  requests), so the halving is kept. The background never exceeds ``MAX_BACKGROUND``, and a
+  window throttled more often than that always halves: a service that throttles most
+  requests is backed off from whatever the cause.
 
 Why: the round trip of the real service is hundreds of milliseconds, so more requests in
 flight give more tasks per second (Little's law) until the client's CPU, the network or the
@@ -246,7 +247,9 @@ class AdaptiveConcurrency:
                 return
             if share <= MAX_BACKGROUND:
                 return  # the halving stands; the next window is judged afresh
-        if share > max(MIN_THROTTLED_SHARE, ABOVE_BACKGROUND * self.background):
+        if share > MIN_THROTTLED_SHARE and (
+            share > ABOVE_BACKGROUND * self.background or share > MAX_BACKGROUND
+        ):
             self.settled = True
             self._before = None
             self._hold = HOLD_WINDOWS
@@ -260,7 +263,8 @@ class AdaptiveConcurrency:
         self._halved_from = 0
         if self.background:
             # Follows the share; when a busy spell ends, it fades away.
-            self.background = (1 - FOLLOW) * self.background + FOLLOW * share
+            share_now = (1 - FOLLOW) * self.background + FOLLOW * share
+            self.background = min(MAX_BACKGROUND, share_now)
             if self.background < MIN_THROTTLED_SHARE / 10:
                 self.background = 0.0
         if limited and share <= self.background:

@@ -169,6 +169,24 @@ def test_a_rate_limit_far_below_the_level_is_backed_off_to() -> None:
     assert sum(20 <= level <= 60 for level in late) > 0.9 * len(late)
 
 
+def test_a_rate_limit_after_a_busy_spell_is_still_backed_off() -> None:
+    """The background learned in a busy spell must not hide a rate limit that comes after:
+    a background that followed the share without bound passed 1/3, after which no share
+    (at most 1) was three times it, and the level grew back to 256 under 94 % refusals."""
+    clock = FakeClock()
+    controller = make(clock)
+    simulate(controller, clock, answers=3_000, capacity=1_000, busy=0.2, rng=random.Random(5))
+    assert controller.background > 0.1
+
+    levels = simulate(
+        controller, clock, answers=20_000, capacity=1_000, rate_limit=16, rng=random.Random(6)
+    )
+
+    late = levels[len(levels) // 2 :]
+    assert sum(late) / len(late) < 40
+    assert controller.background <= 0.5
+
+
 def test_a_busy_spell_fades_and_throttling_is_backed_off_again() -> None:
     """Once the busy spell is over the background fades to nothing, so a throttling level
     is backed off at the first clear sign again."""
