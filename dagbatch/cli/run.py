@@ -74,9 +74,10 @@ def print_report(report: object) -> None:
     click.echo(f"job {report.job_id}: {job.state}{reason}{by}")
     skipped = f", skipped {len(report.skipped)}" if report.skipped else ""
     cut = f", cut off by the --timeout {len(report.cut_off)}" if report.cut_off else ""
+    requeued = f", requeued {len(report.requeued)}" if report.requeued else ""
     click.echo(
         f"tasks {len(outcomes)}: succeeded {succeeded}, failed {len(report.failed)}{skipped}"
-        f"{cut}, never ran {len(report.never_ran)}; {report.elapsed:.1f} s{mode}"
+        f"{cut}{requeued}, never ran {len(report.never_ran)}; {report.elapsed:.1f} s{mode}"
     )
     if report.timed_out:
         click.echo("the --timeout was reached: running tasks were terminated")
@@ -101,6 +102,8 @@ def print_report(report: object) -> None:
         strand = report.terminated.get(o.task_id)
         if strand is not None and strand.kind == "skipped":
             detail = "skipped: " + strand.explain()
+        elif o.reason is not None and o.reason.requeued:
+            detail = f"requeued after it started: {o.reason.text()}"
         elif o.reason is not None:
             ended = " (terminated at the end)" if strand is not None else ""
             detail = f"never ran{ended}: {o.reason.text()}"

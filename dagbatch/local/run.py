@@ -137,15 +137,19 @@ class RunReport:
 
     @property
     def never_ran(self) -> list[TaskOutcome]:
-        """Tasks that did not run to their end: never started, or started and then requeued
-        (a job disabled with requeue leaves them active: their reason says so)."""
         return [
             o
             for o in self.outcomes
-            if (not o.status.ran or o.status.state == "active")
+            if not o.status.ran
             and not self.is_skipped(o.task_id)
             and (o.status.state != "completed" or o.task_id in self.terminated)
         ]
+
+    @property
+    def requeued(self) -> list[TaskOutcome]:
+        """Tasks that started and were put back in the queue (a job disabled with requeue
+        leaves them active), not started again by the end: their reason says why."""
+        return [o for o in self.outcomes if o.status.ran and o.status.state == "active"]
 
     @property
     def verdict(self) -> str:
@@ -221,7 +225,7 @@ class RunReport:
             if out is not None and st.ran:
                 entry["outputDir"] = str(out)
             if o.reason is not None:
-                entry["neverRan"] = o.reason.as_dict()
+                entry["requeued" if o.reason.requeued else "neverRan"] = o.reason.as_dict()
             strand = self.terminated.get(o.task_id)
             if strand is not None:
                 entry["skipped"] = strand.kind == "skipped"
@@ -250,6 +254,7 @@ class RunReport:
                 "skipped": len(self.skipped),
                 "endedByTimeout": len(self.cut_off),
                 "neverRan": len(self.never_ran),
+                "requeued": len(self.requeued),
             },
             "finish": None if self.finished is None else self.finished.to_dict(),
             "tasks": tasks,

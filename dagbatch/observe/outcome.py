@@ -110,14 +110,14 @@ class Reason:
             return f"the job ended ({self.job_reason}){by} before it started"
         if self.kind == "job-disabled":
             by = f" by task {self.by} (jobAction disable)" if self.by else ""
-            again = "; it had started and the disable requeued it" if self.requeued else ""
+            again = "; not started again" if self.requeued else ""
             return f"the job is disabled{by}{again}"
         if self.kind == "cut-off":
             return f"parent {self.parent} was still running when the --timeout ended the run"
         if self.kind == "too-many-slots":
             return f"it needs {self.detail} task slots, more than the node has: it never runs"
         if self.requeued:
-            return f"it had started and was requeued ({self.kind}); not started again yet"
+            return "not started again yet"
         return "not started yet"
 
     @property

@@ -71,7 +71,8 @@ def test_a_task_the_job_ended_is_explained_by_the_end_not_by_the_parent_it_kille
 
 def test_a_task_a_disable_requeued_is_counted_and_explained(tmp_path: Path) -> None:
     """``killer``'s jobAction disables the job while ``long`` runs: Batch requeues ``long``
-    (it is active again). The report counted it nowhere and gave no reason."""
+    (it is active again). The report counted it nowhere and gave no reason; it is counted
+    as requeued (it did run: not "never ran")."""
     report = _run(
         _killer_and_a_long_task("disable"),
         tmp_path,
@@ -86,8 +87,12 @@ def test_a_task_a_disable_requeued_is_counted_and_explained(tmp_path: Path) -> N
     assert long.status.state == "active" and long.status.ran
     assert long.reason is not None and long.reason.kind == "job-disabled"
     assert long.reason.by == "killer" and long.reason.requeued
-    assert "requeued" in long.reason.text()
-    assert {"long", "after"} <= {o.task_id for o in report.never_ran}
+    assert [o.task_id for o in report.requeued] == ["long"]
+    assert "after" in {o.task_id for o in report.never_ran}
+    assert "long" not in {o.task_id for o in report.never_ran}
+    entry = next(t for t in report.to_dict()["tasks"] if t["id"] == "long")
+    assert entry["requeued"]["kind"] == "job-disabled" and "neverRan" not in entry
+    assert report.to_dict()["counts"]["requeued"] == 1
 
 
 def test_a_dependent_of_a_task_too_big_for_the_node_is_told_why_its_parent_never_runs(
