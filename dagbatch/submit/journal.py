@@ -42,7 +42,7 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Final
 
 import orjson
 
@@ -169,6 +169,18 @@ def _check_record(record: Any, line: int, path: Path) -> dict[str, Any]:
     return record
 
 
+#: Every record is written with orjson from a dict whose first key is ``"t"``: a line cut
+#: short by a crash begins with this, or is a beginning of it.
+_RECORD_START: Final = b'{"t":'
+
+
+def _could_be_torn(line: bytes) -> bool:
+    """Whether a line that is not JSON can be a record cut short (else the file is not a
+    journal: a user's file given as --journal is never taken for one and emptied)."""
+    line = line.lstrip()
+    return line.startswith(_RECORD_START) or _RECORD_START.startswith(line)
+
+
 def read_journal(path: Path) -> JournalState:
     """Fold a journal file into a ``JournalState``.
 
@@ -201,6 +213,12 @@ def read_journal(path: Path) -> JournalState:
         try:
             raw = orjson.loads(line)
         except orjson.JSONDecodeError:
+            if not _could_be_torn(line):
+                raise JournalCorrupt(
+                    f"{path}, line {number}: not a journal record, nor one cut short by a "
+                    "crash: this is not a dagbatch journal, and it is left as it is; give "
+                    "--journal a file of its own"
+                ) from None
             torn += 1
             last_torn = number
             if header is None and first_torn is None:

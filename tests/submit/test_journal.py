@@ -171,3 +171,33 @@ def test_a_write_error_is_a_journal_write_error(tmp_path: Path) -> None:
         journal._fh = read_only
         with pytest.raises(JournalWriteError, match="cannot write the journal"):
             journal.sending(1, ["a"])
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"my notes\nline two\n", b"line one\n", b'# a header\n{"not": "a record"}\n'],
+)
+@pytest.mark.parametrize("resume", [False, True])
+def test_a_file_that_is_not_a_journal_is_refused_and_left_as_it_is(
+    tmp_path: Path, content: bytes, resume: bool
+) -> None:
+    """`--journal notes.txt` took the user's file for a journal whose lines were all torn
+    writes, emptied it and, when nothing was sent, deleted it."""
+    path = tmp_path / "notes.txt"
+    path.write_bytes(content)
+
+    with pytest.raises(JournalCorrupt, match="not a dagbatch journal"):
+        Journal.open(path, HEADER, resume=resume)
+
+    assert path.read_bytes() == content
+
+
+def test_a_header_cut_short_by_a_crash_is_still_a_journal_started_afresh(tmp_path: Path) -> None:
+    path = tmp_path / "j.jsonl"
+    path.write_bytes(b'{"t":"run","v":1,"pla')  # the first write of a run, cut short
+
+    journal, state = Journal.open(path, HEADER, resume=False)
+    journal.sending(1, ["a"])
+    journal.close()
+
+    assert state.header is None and read_journal(path).sent == {"a"}
