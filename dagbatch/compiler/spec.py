@@ -26,7 +26,7 @@ from pydantic.alias_generators import to_camel
 
 from dagbatch.compiler import graphs, models
 from dagbatch.compiler.ranges import integer_like_ids
-from dagbatch.errors import Diagnostic
+from dagbatch.errors import ConfigError, Diagnostic
 from dagbatch.limits import MAX_BODY_BYTES, MAX_DISPLAY_NAME_LENGTH, ApiVersion
 
 WHEN_VALUES = ("success", "failure", "always")
@@ -249,6 +249,24 @@ def suggest(name: str, known: frozenset[str]) -> str | None:
     return f"did you mean {folded[close[0]]!r}?" if close else None
 
 
+#: The one edge attribute dagbatch reads (others starting with '_' are the user's own).
+EDGE_ATTRIBUTES: Final = frozenset({"when"})
+
+
+def _unknown_edge_attribute(name: Any, parent: str, child: str) -> Diagnostic:
+    """An edge attribute dagbatch does not know: an error, not ignored, since a misspelt
+    ``when`` would run a failure handler on success."""
+    hint = suggest(name, EDGE_ATTRIBUTES) if isinstance(name, str) else None
+    return Diagnostic(
+        code="unknown-property",
+        message=f"edge {parent} -> {child}: unknown edge attribute {name!r}",
+        task_id=child,
+        field=str(name),
+        hint=(hint or "an edge takes when='success' (default), 'failure' or 'always'")
+        + " (attributes of your own start with '_')",
+    )
+
+
 def _node_id(key: Any) -> str | None:
     if isinstance(key, bool):
         return None
@@ -361,7 +379,12 @@ def normalize(
     """Build the WorkflowSpec; every problem found is returned, none raised."""
     diags: list[Diagnostic] = []
     if not isinstance(graph, nx.DiGraph) or graph.is_multigraph():
-        raise TypeError("normalize() takes a networkx.DiGraph")
+        what = "a multigraph" if isinstance(graph, nx.Graph) and graph.is_multigraph() else None
+        raise ConfigError(
+            f"a workflow is a networkx.DiGraph (one edge per pair of tasks), not "
+            f"{what or 'a ' + type(graph).__name__}"
+            + ("; nx.DiGraph(graph) merges parallel edges" if what else "")
+        )
 
     node_keys = list(graph._node)
     index: dict[Any, int] = dict(zip(node_keys, range(len(node_keys)), strict=True))
@@ -487,10 +510,15 @@ def normalize(
     for vi in with_data:
         key = node_keys[vi]
         for u, data in pred_maps[vi].items():
-            w = data.get("when")
-            if w is None or u == key:
+            if u == key:
                 continue
             ui = get(u)
+            for name in data:
+                if name != "when" and not (isinstance(name, str) and name.startswith("_")):
+                    diags.append(_unknown_edge_attribute(name, ids[ui], ids[vi]))
+            w = data.get("when")
+            if w is None:
+                continue
             if w not in WHEN_VALUES:
                 diags.append(
                     Diagnostic(

@@ -44,3 +44,23 @@ def test_children_and_parent_ids_follow_the_parent_lists(
         assert spec.parent_ids == tuple(tuple(spec.ids[p] for p in ps) for ps in spec.preds)
     else:
         assert spec.parent_ids is None
+
+
+def test_an_unknown_edge_attribute_is_an_error_naming_the_edge() -> None:
+    """A misspelt `when` was ignored: the failure handler then ran on success."""
+    g = nx.DiGraph()
+    for n in "abcd":
+        g.add_node(n, command_line="/bin/true")
+    g.add_edge("a", "b", whne="failure")
+    g.add_edge("a", "c", weight=2, _mine="kept out")  # '_' attributes are the user's own
+    g.add_edge("a", "d", when="failure", _note="fine")
+
+    spec, diags = normalize(g, api_version=DEFAULT_API_VERSION)
+
+    unknown = [d for d in diags if d.code == "unknown-property"]
+    assert [(d.task_id, d.field) for d in unknown] == [("b", "whne"), ("c", "weight")]
+    assert "edge a -> b" in unknown[0].message
+    assert unknown[0].hint is not None and "did you mean 'when'" in unknown[0].hint
+    assert all(d.severity == "error" for d in unknown)
+    a, d = spec.ids.index("a"), spec.ids.index("d")
+    assert spec.when == {(a, d): "failure"}
