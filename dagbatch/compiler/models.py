@@ -46,6 +46,7 @@ from dagbatch.limits import INT32_MAX, MAX_DISPLAY_NAME_LENGTH, MAX_ID_LENGTH, A
 from dagbatch.wireshape import RESOURCE_FILE_2017, TASK_SHAPE_2017, Shape
 
 __all__ = [
+    "POOL_OS_VALUES",
     "TASK_FIELD_NAMES",
     "AffinityInfo",
     "ApplicationPackageReference",
@@ -159,7 +160,9 @@ TaskFailureMode = Annotated[
     _enum_folder(("noaction", "performexitoptionsjobaction")),
 ]
 OnFailure = Annotated[Literal["block", "satisfy"], _enum_folder(("block", "satisfy"))]
-PoolOs = Annotated[Literal["linux", "windows"], _enum_folder(("linux", "windows"))]
+#: The node operating systems a pool's ``pool_os`` names.
+POOL_OS_VALUES: Final = ("linux", "windows")
+PoolOs = Annotated[Literal["linux", "windows"], _enum_folder(POOL_OS_VALUES)]
 
 
 # --------------------------------------------------------------------------- durations

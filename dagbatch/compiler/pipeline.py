@@ -40,12 +40,13 @@ from dagbatch.compiler.dependencies import (
 )
 from dagbatch.compiler.emit import job_body, task_objects
 from dagbatch.compiler.exits import plan_exit_conditions
-from dagbatch.compiler.models import JobSettings, PoolOs
+from dagbatch.compiler.models import POOL_OS_VALUES, JobSettings, PoolOs
 from dagbatch.compiler.spec import WorkflowSpec, normalize
 from dagbatch.compiler.validate import validate
-from dagbatch.errors import Diagnostic, InvalidWorkflow
+from dagbatch.errors import ConfigError, Diagnostic, InvalidWorkflow
 from dagbatch.gcpause import gc_paused
 from dagbatch.limits import (
+    API_VERSIONS,
     DEFAULT_API_VERSION,
     DEFAULT_TASK_IDS_MARGIN,
     MAX_BODY_BYTES,
@@ -82,13 +83,37 @@ class CompileOptions:
     job: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if not 0 <= self.taskids_margin < TASK_IDS_CHAR_LIMIT:
-            raise ValueError(
-                f"taskids_margin must be from 0 to {TASK_IDS_CHAR_LIMIT - 1}, "
-                f"not {self.taskids_margin}"
+        """Each option checked here, as a ``ConfigError`` naming it: a bad one would otherwise
+        surface deep in a pass as a ``KeyError`` or ``AttributeError``."""
+        margin = self.taskids_margin
+        if type(margin) is not int or not 0 <= margin < TASK_IDS_CHAR_LIMIT:
+            raise ConfigError(
+                f"taskids_margin must be from 0 to {TASK_IDS_CHAR_LIMIT - 1}, not {margin!r}"
             )
         if self.over_limit not in OVER_LIMIT_STRATEGIES:
-            raise ValueError(f"over_limit must be one of {OVER_LIMIT_STRATEGIES}")
+            raise ConfigError(
+                f"over_limit must be one of {', '.join(OVER_LIMIT_STRATEGIES)}, "
+                f"not {self.over_limit!r}"
+            )
+        if self.api_version not in API_VERSIONS:
+            raise ConfigError(
+                f"api_version must be one of {', '.join(API_VERSIONS)}, not {self.api_version!r}"
+            )
+        if self.pool_os is not None:
+            folded = str(self.pool_os).lower()
+            if folded not in POOL_OS_VALUES:
+                raise ConfigError(
+                    f"pool_os must be one of {', '.join(POOL_OS_VALUES)} (or None), "
+                    f"not {self.pool_os!r}"
+                )
+            object.__setattr__(self, "pool_os", folded)  # "Linux" as the job setting takes it
+        if not isinstance(self.job, Mapping):
+            raise ConfigError(
+                f"job must be a mapping of job settings (e.g. {{'id': 'nightly'}}), not a "
+                f"{type(self.job).__name__}"
+            )
+        if self.barrier_command is not None and not isinstance(self.barrier_command, str):
+            raise ConfigError("barrier_command must be a command line (str) or None")
 
     @property
     def budget(self) -> int:
