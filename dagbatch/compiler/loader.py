@@ -62,19 +62,22 @@ def load_workflow(target: str | Path) -> LoadedWorkflow:
         raise WorkflowLoadError(
             "a workflow file must be a Python file ending in .py", path=str(path)
         )
+    called = False
     with gc_fewer_full():  # the graph being built is walked by every full collection
         module = _exec_module(path)
         value, name = _find_graph(module, attr, path)
         if callable(value) and not isinstance(value, nx.Graph):
             value = _call_user(value, path, name)
+            called = True
+    # What was found: the attribute, or what calling it returned.
+    what = f"{name}() returned" if called else f"{name!r} is"
     if isinstance(value, nx.MultiDiGraph | nx.MultiGraph):
         raise WorkflowLoadError(
-            f"{name!r} is a multigraph; use a networkx.DiGraph (one edge per pair)", path=str(path)
+            f"{what} a multigraph; use a networkx.DiGraph (one edge per pair)", path=str(path)
         )
     if not isinstance(value, nx.DiGraph):
-        raise WorkflowLoadError(
-            f"{name!r} is a {type(value).__name__}, not a networkx.DiGraph", path=str(path)
-        )
+        shown = "None (a missing return?)" if value is None else f"a {type(value).__name__}"
+        raise WorkflowLoadError(f"{what} {shown}, not a networkx.DiGraph", path=str(path))
     return LoadedWorkflow(graph=value, path=path, attribute=name)
 
 

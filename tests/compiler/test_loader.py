@@ -86,6 +86,17 @@ def test_not_a_digraph(tmp_path: Path) -> None:
         load_workflow(f)
 
 
+def test_a_build_that_returns_nothing_is_told_so(tmp_path: Path) -> None:
+    """It read "'build' is a NoneType": the function, not what it returned, was named."""
+    f = tmp_path / "wf.py"
+    f.write_text("import networkx as nx\ndef build():\n    g = nx.DiGraph()\n")
+    with pytest.raises(WorkflowLoadError, match=r"build\(\) returned None \(a missing return\?\)"):
+        load_workflow(f)
+    f.write_text("def build():\n    return {'a': 1}\n")
+    with pytest.raises(WorkflowLoadError, match=r"build\(\) returned a dict, not a networkx"):
+        load_workflow(f)
+
+
 def test_missing_file_and_wrong_suffix(tmp_path: Path) -> None:
     with pytest.raises(WorkflowLoadError, match="no such workflow file"):
         load_workflow(tmp_path / "absent.py")
