@@ -148,7 +148,10 @@ def _compile(graph: nx.DiGraph, opts: CompileOptions) -> CompiledPlan:
     diagnostics are collected along the way and errors stop the compile between passes."""
     api = opts.api_version
     spec, diags = normalize(graph, api_version=api, job_overrides=opts.job)
-    diags += validate(spec)
+    # A node key that is no str or int is reported once, by normalize, not again for the
+    # characters of the stand-in id it gets.
+    bad_keys = {d.task_id for d in diags if d.code == "invalid-id"}
+    diags += [d for d in validate(spec) if d.code != "invalid-id" or d.task_id not in bad_keys]
     _raise_on_errors(diags)
     command, os_known = _barrier_command(opts, spec.job)
     planned, more = plan_dependencies(

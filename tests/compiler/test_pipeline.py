@@ -10,7 +10,7 @@ import pytest
 
 from dagbatch.compiler import pipeline
 from dagbatch.compiler.pipeline import PASSES, CompileOptions, compile_graph
-from dagbatch.errors import ConfigError
+from dagbatch.errors import ConfigError, InvalidWorkflow
 
 
 def test_compile_calls_every_pass_in_the_listed_order() -> None:
@@ -66,3 +66,16 @@ def _one_task() -> nx.DiGraph:
     g = nx.DiGraph()
     g.add_node("a", command_line="x")
     return g
+
+
+def test_a_node_key_that_is_no_str_or_int_is_reported_once() -> None:
+    g = nx.DiGraph()
+    g.add_node(1.5, command_line="x")
+    g.add_node(("a", 1), command_line="x")
+    g.add_node("ok", command_line="x")
+
+    with pytest.raises(InvalidWorkflow) as info:
+        compile_graph(g)
+
+    found = [(d.code, d.task_id) for d in info.value.diagnostics]
+    assert found == [("invalid-id", "1.5"), ("invalid-id", "('a', 1)")]
