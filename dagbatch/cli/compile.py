@@ -12,6 +12,7 @@ import click
 import orjson
 
 from dagbatch.cli.exit_codes import ExitCode, fail, print_diagnostics
+from dagbatch.cli.options import batch_id
 from dagbatch.compiler.options import BARRIER_COMMANDS, DEFAULT_OVER_LIMIT, OVER_LIMIT_STRATEGIES
 from dagbatch.errors import ConfigError, Diagnostic, InvalidWorkflow, WorkflowLoadError
 from dagbatch.limits import (
@@ -69,8 +70,10 @@ def compile_options(fn: F) -> F:
     decorators = [
         click.argument("workflow", metavar="WORKFLOW.py[:NAME]"),
         shape_options,
-        click.option("--job-id", help="Job id (overrides graph.graph['job']['id'])."),
-        click.option("--pool-id", help="Pool for job.json's poolInfo."),
+        click.option(
+            "--job-id", callback=batch_id, help="Job id (overrides graph.graph['job']['id'])."
+        ),
+        click.option("--pool-id", callback=batch_id, help="Pool for job.json's poolInfo."),
         click.option(
             "--pool-os",
             type=click.Choice(sorted(BARRIER_COMMANDS)),

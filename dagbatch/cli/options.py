@@ -110,3 +110,15 @@ def check_writable(path: Path | None, option: str) -> None:
         why = "permission denied"
     if why is not None:
         raise click.BadParameter(f"cannot write {path}: {why}", param_hint=option)
+
+
+def batch_id(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """A click callback for a job or pool id given on the command line: Batch's id rule
+    (``limits.ID_PATTERN``), checked before anything is compiled or sent, as a usage error."""
+    from dagbatch.limits import ID_PATTERN, MAX_ID_LENGTH
+
+    if value is not None and not ID_PATTERN.fullmatch(value):
+        raise click.BadParameter(
+            f"{value!r}: a Batch id is 1 to {MAX_ID_LENGTH} letters, digits, '-' and '_'"
+        )
+    return value

@@ -17,7 +17,7 @@ import click
 import orjson
 
 from dagbatch.cli.exit_codes import ExitCode, fail, print_diagnostics
-from dagbatch.cli.options import client_from_options, service_options
+from dagbatch.cli.options import batch_id, client_from_options, service_options
 from dagbatch.defaults import DEFAULT_TIMEOUT
 from dagbatch.errors import ConfigError, DagbatchError, PlanError
 from dagbatch.redact import redact
@@ -240,10 +240,14 @@ def print_report(report: SubmitReport, report_file: Path | None) -> None:
 
 @click.command("submit")
 @click.argument("source", metavar="PLAN_DIR|WORKFLOW.py[:NAME]")
-@click.option("--job-id", help="Job to add the tasks to (default: plan.json's jobId).")
+@click.option(
+    "--job-id", callback=batch_id, help="Job to add the tasks to (default: plan.json's jobId)."
+)
 @service_options
 @click.option("--create-job", is_flag=True, help="Create the job from job.json first.")
-@click.option("--pool-id", help="Pool for --create-job (fills job.json's poolInfo).")
+@click.option(
+    "--pool-id", callback=batch_id, help="Pool for --create-job (fills job.json's poolInfo)."
+)
 @click.option(
     "--concurrency",
     type=click.IntRange(MIN_CONCURRENCY, MAX_CONCURRENCY),

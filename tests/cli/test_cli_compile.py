@@ -352,3 +352,19 @@ def test_stdout_closed_tells_a_gone_reader_from_an_open_one(
         finally:
             os.close(read_end)
         assert _stdout_closed()
+
+
+@pytest.mark.parametrize("command", ["compile", "validate", "submit"])
+@pytest.mark.parametrize("option", ["--job-id", "--pool-id"])
+def test_an_id_batch_would_refuse_is_a_usage_error_before_any_work(
+    tmp_path: Path, command: str, option: str
+) -> None:
+    """`compile --job-id 'bad id'` exited 1 (an invalid workflow) with pydantic's pattern, and
+    `submit --job-id 'bad id' --create-job` went to the service for a 400 (exit 3)."""
+    wf = str(ROOT / "examples" / "pipeline.py")
+    args = [command, wf, option, "bad id"]
+    if command == "submit":
+        args += ["--create-job", "--endpoint", "http://127.0.0.1:9"]
+    status, _, err = run(*args)
+    assert status == 2, err
+    assert "a Batch id is 1 to 64 letters, digits, '-' and '_'" in err
