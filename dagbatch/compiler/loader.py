@@ -28,7 +28,7 @@ from typing import Any
 import networkx as nx
 from pydantic import ValidationError
 
-from dagbatch.compiler.models import TASK_FIELD_NAMES
+from dagbatch.compiler.models import Task
 from dagbatch.compiler.spec import pydantic_diagnostics
 from dagbatch.errors import WorkflowLoadError
 from dagbatch.gcpause import gc_fewer_full
@@ -109,7 +109,7 @@ def _load_error(exc: BaseException, path: Path, where: str) -> WorkflowLoadError
             f"invalid Task(...) {where}: "
             + "; ".join(
                 d.message + (f" ({d.hint})" if d.hint else "")
-                for d in pydantic_diagnostics(exc, None, known=TASK_FIELD_NAMES)
+                for d in pydantic_diagnostics(exc, None, model=Task)
             ),
             path=str(path),
             line=line,

@@ -23,11 +23,11 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import PurePath
-from typing import Annotated, Any, Final, Literal, TypeAlias
+from typing import Annotated, Any, Final, Literal, TypeAlias, get_args
 
 from pydantic import (
     AliasChoices,
@@ -622,6 +622,34 @@ def loc_to_wire_path(loc: tuple[int | str, ...]) -> str:
 
 #: Every key a task accepts, snake_case and camelCase (for "did you mean" suggestions).
 TASK_FIELD_NAMES: Final[frozenset[str]] = _accepted_names(Task)
+
+
+def accepted_names_at(model: type[BaseModel], loc: Sequence[Any]) -> frozenset[str] | None:
+    """The property names accepted where an error's ``loc`` points, inside ``model``: the
+    names of the model that holds its last element (``("constraints", "max_retries")`` ->
+    those of ``TaskConstraints``), or None when the path leaves the models."""
+    current: type[BaseModel] = model
+    for part in loc[:-1]:
+        if isinstance(part, int):
+            continue  # an index into a list of models
+        info = next((f for n, f in current.model_fields.items() if part in (n, f.alias)), None)
+        inner = _model_in(info.annotation) if info is not None else None
+        if inner is None:
+            return None
+        current = inner
+    return _accepted_names(current)
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    """The pydantic model an annotation holds (``X``, ``X | None``, ``list[X]``, ...)."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in get_args(annotation):
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None
+
 
 # Not wire properties of their own: the emit pass turns them into exitConditions.
 _INTENT_FIELDS: Final[set[str]] = {

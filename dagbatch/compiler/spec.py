@@ -21,7 +21,7 @@ from operator import contains, is_
 from typing import Any, Final, NamedTuple
 
 import networkx as nx
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from pydantic.alias_generators import to_camel
 
 from dagbatch.compiler import graphs, models
@@ -174,9 +174,10 @@ def _camel_path(loc: tuple[int | str, ...]) -> str:
 
 
 def pydantic_diagnostics(
-    exc: ValidationError, task_id: str | None, *, known: frozenset[str] | None = None
+    exc: ValidationError, task_id: str | None, *, model: type[BaseModel] | None = None
 ) -> list[Diagnostic]:
-    """Translate a pydantic ValidationError into diagnostics naming the task and the field."""
+    """Translate a pydantic ValidationError into diagnostics naming the task and the field;
+    an unknown property of ``model`` (or of a model inside it) gets "did you mean"."""
     out: list[Diagnostic] = []
     for err in exc.errors(include_url=False):
         etype = err["type"]
@@ -187,7 +188,8 @@ def pydantic_diagnostics(
         if etype == "extra_forbidden":
             name = str(err["loc"][-1])
             message = f"unknown property {name!r}"
-            if known is not None and len(err["loc"]) == 1:
+            known = models.accepted_names_at(model, err["loc"]) if model is not None else None
+            if known is not None:
                 hint = suggest(name, known)
             if hint is None:
                 hint = "check the spelling; attributes starting with '_' are ignored"
@@ -201,7 +203,15 @@ def pydantic_diagnostics(
 #: lower-case without '_' or '-'.
 _ELSEWHERE: Final[Mapping[str, str]] = {
     **dict.fromkeys(
-        ("retries", "retry", "maxretries", "retrycount", "maxretrycount", "maxtaskretrycount"),
+        (
+            "retries",
+            "retry",
+            "maxretries",
+            "retrycount",
+            "maxretrycount",
+            "maxtaskretrycount",
+            "maxtaskretries",
+        ),
         "constraints={'max_task_retry_count': N}",
     ),
     **dict.fromkeys(
@@ -221,6 +231,7 @@ _ELSEWHERE: Final[Mapping[str, str]] = {
     ),
     "triggerrule": "the edge attribute when='success', 'failure' or 'always'",
     **dict.fromkeys(("pool", "poolid", "queue"), "pool_id in graph.graph['job']"),
+    **dict.fromkeys(("jobid", "jobname"), "id in graph.graph['job']"),
     **dict.fromkeys(("outputs", "output"), "output_files"),
     **dict.fromkeys(("inputs", "input", "files"), "resource_files"),
     **dict.fromkeys(("slots", "cpus", "cores"), "required_slots"),
@@ -334,7 +345,7 @@ def _task_from_attrs(
                 merged.update(extra)
                 return models.Task.model_validate(merged)
             except ValidationError as exc:
-                diags.extend(pydantic_diagnostics(exc, task_id, known=models.TASK_FIELD_NAMES))
+                diags.extend(pydantic_diagnostics(exc, task_id, model=models.Task))
                 return None
         if isinstance(given, Mapping):
             extra = {**given, **extra}
@@ -353,7 +364,7 @@ def _task_from_attrs(
     try:
         return models.Task.model_validate(extra)
     except ValidationError as exc:
-        diags.extend(pydantic_diagnostics(exc, task_id, known=models.TASK_FIELD_NAMES))
+        diags.extend(pydantic_diagnostics(exc, task_id, model=models.Task))
         return None
 
 
@@ -559,7 +570,7 @@ def normalize(
                 field="job." + (d.field or ""),
                 hint=d.hint,
             )
-            for d in pydantic_diagnostics(exc, None)
+            for d in pydantic_diagnostics(exc, None, model=models.JobSettings)
         )
         job = models.JobSettings()
     # Job settings the api-version lacks are reported, never dropped from job.json silently.

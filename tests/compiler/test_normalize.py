@@ -64,3 +64,20 @@ def test_an_unknown_edge_attribute_is_an_error_naming_the_edge() -> None:
     assert all(d.severity == "error" for d in unknown)
     a, d = spec.ids.index("a"), spec.ids.index("d")
     assert spec.when == {(a, d): "failure"}
+
+
+def test_unknown_nested_and_job_properties_get_did_you_mean() -> None:
+    """Only top-level task properties had it; nested ones and the job's said 'check the
+    spelling'."""
+    g = nx.DiGraph()
+    g.graph["job"] = {"pool": "p", "jobId": "x"}
+    g.add_node("a", command_line="x", constraints={"max_wall_clock": "PT1H"})
+    g.add_node("b", command_line="x", resource_files=[{"http_url": "https://h/f", "file_pth": "f"}])
+
+    _, diags = normalize(g, api_version=DEFAULT_API_VERSION)
+
+    hints = {d.field: d.hint for d in diags if d.code == "unknown-property"}
+    assert hints["constraints.maxWallClock"] == "did you mean 'max_wall_clock_time'?"
+    assert hints["resourceFiles[0].filePth"] == "did you mean 'file_path'?"
+    assert hints["job.pool"] == "did you mean pool_id in graph.graph['job']?"
+    assert hints["job.jobId"] == "did you mean id in graph.graph['job']?"
