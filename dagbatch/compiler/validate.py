@@ -309,7 +309,29 @@ def check_completion(spec: WorkflowSpec) -> list[Diagnostic]:
 
 def validate(spec: WorkflowSpec) -> list[Diagnostic]:
     """All offline checks on the spec; property checks already ran in normalize."""
-    return [*check_ids(spec), *check_structure(spec), *check_intent(spec), *check_completion(spec)]
+    return [
+        *check_empty(spec),
+        *check_ids(spec),
+        *check_structure(spec),
+        *check_intent(spec),
+        *check_completion(spec),
+    ]
+
+
+def check_empty(spec: WorkflowSpec) -> list[Diagnostic]:
+    """A workflow without tasks compiles (to a job and no request) but is most likely a graph
+    other than the one filled: said as a warning."""
+    if spec.ids:
+        return []
+    return [
+        Diagnostic(
+            code="empty-workflow",
+            severity="warning",
+            message="the workflow has no task: the plan holds the job and no request",
+            hint="is the graph found (graph, workflow, dag or build(), or FILE.py:NAME) the "
+            "one your code fills?",
+        )
+    ]
 
 
 def _when_conflict(spec: WorkflowSpec, u: int, groups: dict[str, list[int]]) -> Diagnostic:

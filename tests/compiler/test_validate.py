@@ -302,3 +302,11 @@ def test_a_job_setting_the_api_version_lacks_is_reported_not_dropped() -> None:
         ("unsupported-property", "job.maxParallelTasks")
     ]
     assert compile_graph(g).job["maxParallelTasks"] == 4  # 2025-06-01 has it
+
+
+def test_an_empty_workflow_is_a_warning_not_silence() -> None:
+    from dagbatch.compiler.pipeline import compile_graph
+
+    plan = compile_graph(nx.DiGraph())
+    assert plan.task_count == 0
+    assert [w.code for w in plan.warnings] == ["empty-workflow"]
