@@ -109,7 +109,9 @@ def test_a_submission_refused_after_the_early_creation_leaves_the_other_runs_job
 
     def steps(files: Any) -> Generator[None, None, Any]:
         deadline = time.monotonic() + 10
-        while _creations(emulator) == 0 and time.monotonic() < deadline:
+        # Until the emulator holds the job A asked for (not only the request's arrival: B's
+        # request must find it made).
+        while "job" not in emulator.store.stats()["jobs"] and time.monotonic() < deadline:
             time.sleep(0.01)
             yield  # A's creation goes out and is answered meanwhile
         loaded = yield from real(files)
