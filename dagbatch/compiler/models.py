@@ -316,7 +316,8 @@ class ResourceFile(WireModel):
 
 
 class EnvironmentSetting(WireModel):
-    name: str
+    #: required, so not empty [spec-2025 EnvironmentSetting: "name" is required]
+    name: str = Field(min_length=1)
     value: str | None = None
 
 

@@ -81,3 +81,13 @@ def test_unknown_nested_and_job_properties_get_did_you_mean() -> None:
     assert hints["resourceFiles[0].filePth"] == "did you mean 'file_path'?"
     assert hints["job.pool"] == "did you mean pool_id in graph.graph['job']?"
     assert hints["job.jobId"] == "did you mean id in graph.graph['job']?"
+
+
+def test_an_environment_variable_without_a_name_is_an_error() -> None:
+    g = nx.DiGraph()
+    g.add_node("a", command_line="x", environment_settings={"": "x", "B": "1"})
+
+    _, diags = normalize(g, api_version=DEFAULT_API_VERSION)
+
+    errors = [(d.task_id, d.field) for d in diags if d.severity == "error"]
+    assert errors == [("a", "environmentSettings[0].name")]
