@@ -384,12 +384,19 @@ def parse_plan(files: PlanFiles) -> LoadedPlan:
     """The second half of ``load_plan``: each batch parsed, the counts checked, the batches
     cut into segments (``order_segments``, also the check that parents come first)."""
     steps = parse_plan_steps(files)
-    while True:
-        try:
-            next(steps)
-        except StopIteration as done:
-            plan: LoadedPlan = done.value
-            return plan
+    while (plan := next_step(steps)) is None:
+        pass
+    return plan
+
+
+def next_step(steps: Generator[None, None, LoadedPlan]) -> LoadedPlan | None:
+    """One step of ``parse_plan_steps``: the ``LoadedPlan`` once it is done, else None."""
+    try:
+        next(steps)
+    except StopIteration as done:
+        plan: LoadedPlan = done.value
+        return plan
+    return None
 
 
 #: Batches ``parse_plan_steps`` parses between two pauses (about 5 ms of work).

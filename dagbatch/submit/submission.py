@@ -39,6 +39,7 @@ from dagbatch.plan import (
     PlanFiles,
     journal_file,
     load_plan,
+    next_step,
     parse_plan_steps,
     read_plan_files,
 )
@@ -304,13 +305,9 @@ async def _parse_with_pauses(files: PlanFiles) -> LoadedPlan:
     interpreter.)"""
     steps = parse_plan_steps(files)
     with gc_paused():  # as load_plan
-        while True:
-            try:
-                next(steps)
-            except StopIteration as done:
-                plan: LoadedPlan = done.value
-                return plan
+        while (plan := next_step(steps)) is None:
             await asyncio.sleep(0)
+    return plan
 
 
 def submit_plan(

@@ -14,6 +14,7 @@ from pathlib import Path
 from dagbatch.emulator import DEV_ACCOUNT, DEV_KEY
 from dagbatch.emulator.server import EmulatorServer
 from dagbatch.submit.client import BatchClient, SharedKeyAuth
+from tests.submit_helpers import env_for
 
 ROOT = Path(__file__).resolve().parents[2]
 WIDE = str(ROOT / "examples" / "wide_fanin.py")
@@ -95,11 +96,7 @@ def test_status_json_ends_with_141_when_its_reader_stops_early(
             await client.create_job({"id": "render-film", "poolInfo": {"poolId": "p"}})
 
     asyncio.run(empty_job())
-    env = {
-        "AZURE_BATCH_ENDPOINT": emulator.endpoint,
-        "AZURE_BATCH_ACCOUNT": DEV_ACCOUNT,
-        "AZURE_BATCH_ACCESS_KEY": DEV_KEY,
-    }
+    env = env_for(emulator)
     # The job holds none of the 3,001 tasks yet: the report lists every one not in the job.
     args = ["status", str(plan), "--json"]
     code, whole = read_all(args, env)

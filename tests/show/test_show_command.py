@@ -13,6 +13,7 @@ from dagbatch.cli.main import main
 from dagbatch.emulator import DEV_ACCOUNT, DEV_KEY
 from dagbatch.emulator.server import EmulatorServer
 from dagbatch.submit.client import BatchClient, SharedKeyAuth
+from tests.submit_helpers import env_for
 
 PIPELINE = str(Path(__file__).resolve().parents[2] / "examples" / "pipeline.py")
 
@@ -25,11 +26,7 @@ def run(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
 def test_a_job_holding_none_of_the_plans_tasks_is_a_usage_error(
     emulator: EmulatorServer, tmp_path: Path
 ) -> None:
-    env = {
-        "AZURE_BATCH_ENDPOINT": emulator.endpoint,
-        "AZURE_BATCH_ACCOUNT": DEV_ACCOUNT,
-        "AZURE_BATCH_ACCESS_KEY": DEV_KEY,
-    }
+    env = env_for(emulator)
     plan = tmp_path / "plan"
     assert run("compile", PIPELINE, "--out", str(plan), "-q")[0] == 0
 

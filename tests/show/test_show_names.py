@@ -9,11 +9,11 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from dagbatch.cli.main import main
-from dagbatch.emulator import DEV_ACCOUNT, DEV_KEY
 from dagbatch.emulator.server import EmulatorServer
 from dagbatch.show.fold import fold_plan
 from dagbatch.show.render import FORMATS, render
 from dagbatch.show.source import build_view, view_of_plan_dir
+from tests.submit_helpers import env_for
 
 WIDE = str(Path(__file__).resolve().parents[2] / "examples" / "wide_fanin.py")
 
@@ -64,11 +64,7 @@ def test_renumbered_tasks_fold_by_role_under_their_names(tmp_path: Path) -> None
 def test_a_live_renumbered_job_is_drawn_by_the_users_names(
     emulator: EmulatorServer, tmp_path: Path
 ) -> None:
-    env = {
-        "AZURE_BATCH_ENDPOINT": emulator.endpoint,
-        "AZURE_BATCH_ACCOUNT": DEV_ACCOUNT,
-        "AZURE_BATCH_ACCESS_KEY": DEV_KEY,
-    }
+    env = env_for(emulator)
     plan = renumbered_plan(tmp_path)
     code, _, err = run("submit", str(plan), "--create-job", "--pool-id", "p", "-q", env=env)
     assert code == 0, err
