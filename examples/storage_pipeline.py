@@ -37,7 +37,7 @@ find "$1" -type f -exec cat {} + | wc -l
 
 def account() -> tuple[str, str, str]:
     """(name, key, blob endpoint) of the storage account."""
-    from dagbatch.emulator.blobstore import StorageAccount
+    from dagbatch.emulator.storage_account import StorageAccount
 
     conn = os.environ.get("AZURE_STORAGE_CONNECTION_STRING")
     acct = StorageAccount.from_connection_string(conn) if conn else StorageAccount.azurite()

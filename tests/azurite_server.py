@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from dagbatch.emulator.blobstore import StorageAccount, azurite_blob_endpoint
+from dagbatch.emulator.storage_account import StorageAccount, azurite_blob_endpoint
 
 REPO = Path(__file__).resolve().parent.parent
 AZURITE_PREFIX = REPO / ".azurite"

@@ -19,8 +19,8 @@ from dagbatch.redact import redact
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-    from dagbatch.emulator.blobstore import StorageAccount
     from dagbatch.emulator.scheduler import Runner
+    from dagbatch.emulator.storage_account import StorageAccount
 
 
 def _probability(ctx: click.Context, param: click.Parameter, value: float) -> float:
@@ -166,7 +166,7 @@ def emulator_cmd(
         )
     except ValueError as exc:
         raise click.UsageError(str(exc)) from exc
-    from dagbatch.emulator.blobstore import StorageAccount
+    from dagbatch.emulator.storage_account import StorageAccount
 
     storage: StorageAccount | None = None
     if storage_connection_string:
@@ -242,10 +242,10 @@ def _serve(
     mode: str,
 ) -> None:
     """Start the emulator, say where it listens, and serve until stopped."""
-    from dagbatch.emulator.blobstore import AZURITE_BLOB_PORT
     from dagbatch.emulator.runner import RealRunner
     from dagbatch.emulator.server import EmulatorServer, serve_forever
     from dagbatch.emulator.simulate import WhatIfRunner
+    from dagbatch.emulator.storage_account import AZURITE_BLOB_PORT
 
     try:
         server = EmulatorServer(

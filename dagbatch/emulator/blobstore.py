@@ -45,30 +45,25 @@ from __future__ import annotations
 
 import errno
 import os
-import re
-import socket
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, quote, urlsplit
+from urllib.parse import parse_qsl, quote
 
 import httpx
 
-from dagbatch.errors import TaskFileFailure
-from dagbatch.redact import redact, redact_loggers, register_secret
-
-#: Azurite's well-known development account (public, documented by Microsoft for the storage
-#: emulator; local use only, never a secret).
-AZURITE_ACCOUNT_NAME = "devstoreaccount1"
-AZURITE_ACCOUNT_KEY = (
-    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+from dagbatch.emulator.filepatterns import expand_file_pattern
+from dagbatch.emulator.storage_account import (
+    CONNECTION_STRING_ENV,
+    StorageAccount,
+    local_pool_storage,
 )
-#: Azurite's default blob port on 127.0.0.1.
-AZURITE_BLOB_PORT = 10000
+from dagbatch.errors import TaskFileFailure
+from dagbatch.redact import redact, redact_loggers
 
 #: Default ``fileMode`` of a downloaded resource file on Linux (BATCH_FACTS section 8).
 DEFAULT_FILE_MODE = 0o770
@@ -102,260 +97,6 @@ _REDACTED_LOGGERS = (
     "urllib3.poolmanager",
     "urllib3.util.retry",
 )
-
-
-# --------------------------------------------------------------------------------------
-# The local pool's auto-storage account
-
-
-@dataclass(frozen=True)
-class StorageAccount:
-    """A storage account reached with its name and key: the "auto storage" account of the
-    local pool, which ``autoStorageContainerName`` resource files read from.
-
-    ``blob_endpoint`` is the account's blob service URL, e.g.
-    ``https://NAME.blob.core.windows.net`` or Azurite's ``http://127.0.0.1:10000/devstoreaccount1``.
-    The key is never shown (``repr`` leaves it out and ``redact`` masks it).
-    """
-
-    name: str
-    key: str = field(repr=False)
-    blob_endpoint: str
-
-    def __post_init__(self) -> None:
-        register_secret(self.key)
-
-    @classmethod
-    def from_connection_string(cls, connection_string: str) -> StorageAccount:
-        """Parse an Azure Storage connection string (``AccountName``, ``AccountKey`` and
-        ``BlobEndpoint`` or ``DefaultEndpointsProtocol`` + ``EndpointSuffix``), or
-        ``UseDevelopmentStorage=true`` for Azurite on its default port.
-
-        Raises ``ValueError`` saying what is missing; the message never holds the key.
-        """
-        parts: dict[str, str] = {}
-        for number, item in enumerate(connection_string.strip().split(";"), 1):
-            if not item.strip():
-                continue
-            name, sep, value = item.partition("=")
-            if not sep:
-                # The item itself is not shown: it may be (part of) the key.
-                raise ValueError(f"connection string item {number} is not NAME=VALUE")
-            parts[name.strip().lower()] = value.strip()
-        if parts.get("usedevelopmentstorage", "").lower() == "true":
-            return cls.azurite()
-        name = parts.get("accountname", "")
-        key = parts.get("accountkey", "")
-        if not name or not key:
-            raise ValueError(
-                "the connection string needs AccountName and AccountKey (a SAS-only "
-                "connection string cannot list an auto-storage container)"
-            )
-        endpoint = parts.get("blobendpoint", "")
-        if not endpoint:
-            protocol = parts.get("defaultendpointsprotocol", "https")
-            suffix = parts.get("endpointsuffix", "core.windows.net")
-            endpoint = f"{protocol}://{name}.blob.{suffix}"
-        scheme = urlsplit(endpoint).scheme
-        if scheme not in ("http", "https") or not urlsplit(endpoint).netloc:
-            raise ValueError(f"BlobEndpoint must be an http(s) URL, got {endpoint!r}")
-        return cls(name=name, key=key, blob_endpoint=endpoint.rstrip("/"))
-
-    @classmethod
-    def azurite(cls, blob_endpoint: str | None = None) -> StorageAccount:
-        """Azurite's well-known development account at ``blob_endpoint`` (default
-        ``http://127.0.0.1:10000/devstoreaccount1``)."""
-        endpoint = blob_endpoint or f"http://127.0.0.1:{AZURITE_BLOB_PORT}/{AZURITE_ACCOUNT_NAME}"
-        return cls(name=AZURITE_ACCOUNT_NAME, key=AZURITE_ACCOUNT_KEY, blob_endpoint=endpoint)
-
-    @property
-    def connection_string(self) -> str:
-        """The connection string for this account (holds the key: never print it)."""
-        scheme = urlsplit(self.blob_endpoint).scheme
-        return (
-            f"DefaultEndpointsProtocol={scheme};AccountName={self.name};"
-            f"AccountKey={self.key};BlobEndpoint={self.blob_endpoint};"
-        )
-
-    def container_url(self, container: str) -> str:
-        """The container's URL (no SAS)."""
-        return f"{self.blob_endpoint}/{container}"
-
-
-def azurite_blob_endpoint(port: int = AZURITE_BLOB_PORT, host: str = "127.0.0.1") -> str:
-    """Azurite's blob endpoint for its development account (path-style URL)."""
-    return f"http://{host}:{port}/{AZURITE_ACCOUNT_NAME}"
-
-
-def detect_azurite(port: int = AZURITE_BLOB_PORT, timeout_s: float = 0.2) -> StorageAccount | None:
-    """Azurite's development account if something listens on 127.0.0.1:``port``, else None:
-    the local pool's auto storage when no connection string was given."""
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=timeout_s):
-            return StorageAccount.azurite(azurite_blob_endpoint(port))
-    except OSError:
-        return None
-
-
-#: The environment variable of the Azure CLI (and the SDK samples) for a storage account.
-CONNECTION_STRING_ENV = "AZURE_STORAGE_CONNECTION_STRING"
-
-
-def local_pool_storage(configured: StorageAccount | None) -> StorageAccount | None:
-    """The auto-storage account a local run uses: the configured one (``dagbatch emulator
-    --storage-connection-string``), else the account of ``$AZURE_STORAGE_CONNECTION_STRING``,
-    else Azurite's development account when Azurite listens on its default port, else None
-    (then ``autoStorageContainerName`` fails the task). Raises ``ValueError`` for a malformed
-    connection string in the environment."""
-    if configured is not None:
-        return configured
-    from_env = os.environ.get(CONNECTION_STRING_ENV, "").strip()
-    if from_env:
-        return StorageAccount.from_connection_string(from_env)
-    return detect_azurite()
-
-
-# --------------------------------------------------------------------------------------
-# Batch's output file patterns (BATCH_FACTS section 9)
-
-_WILDCARD_RE = re.compile(r"[*?]|\[!?\]?[^\]/]*\]")
-_ENV_RE = re.compile(r"\$(?:\{(\w+)\}|(\w+))")
-
-
-def expand_env(text: str, env: Mapping[str, str]) -> str:
-    """Expand ``$var`` and ``${var}`` from ``env`` (Linux rules: "Environment variables
-    (%var% on Windows or $var on Linux) are expanded prior to the pattern being applied");
-    an unknown variable is left as written."""
-
-    def sub(m: re.Match[str]) -> str:
-        name = m.group(1) or m.group(2)
-        return env.get(name, m.group(0))
-
-    return _ENV_RE.sub(sub, text)
-
-
-def has_wildcard(pattern: str) -> bool:
-    """Whether a file pattern has a wildcard (``*``, ``?`` or a ``[...]`` class)."""
-    return _WILDCARD_RE.search(pattern) is not None
-
-
-def _class_end(segment: str, start: int) -> int:
-    """The index of the "]" closing the class that opens at ``start``, or -1 (then the "["
-    is literal). A "]" right after "[" or "[!" belongs to the class."""
-    j = start + 1
-    if segment[j : j + 1] == "!":
-        j += 1
-    if segment[j : j + 1] == "]":
-        j += 1
-    return segment.find("]", j)
-
-
-def _segment_regex(segment: str) -> str:
-    """The regex of one path segment of a pattern. ``*`` is 0 or more characters, ``?`` one,
-    ``[abc]``/``[a-c]``/``[!abc]`` one of (not of) a class, and a name starting with "." is
-    matched only by a segment that starts with a literal "." ("*.gif will not match .a.gif,
-    but .*.gif will")."""
-    out = [] if segment.startswith(".") else [r"(?!\.)"]
-    i = 0
-    while i < len(segment):
-        c = segment[i]
-        if c == "*":
-            while i + 1 < len(segment) and segment[i + 1] == "*":
-                i += 1
-            out.append(r"[^/]*")
-        elif c == "?":
-            out.append(r"[^/]")
-        elif c == "[" and _class_end(segment, i) > 0:
-            end = _class_end(segment, i)
-            body = segment[i + 1 : end]
-            negate = body.startswith("!")
-            if negate:
-                body = body[1:]
-            # Every character literal but the range dash (escaping also avoids the "possible
-            # nested set" warnings of re for "[", "&&", "||", "~~").
-            escaped = "".join(ch if ch == "-" else re.escape(ch) for ch in body)
-            out.append(f"[^/{escaped}]" if negate else f"[{escaped}]")
-            i = end
-        else:
-            out.append(re.escape(c))
-        i += 1
-    return "".join(out)
-
-
-def compile_file_pattern(relative_pattern: str) -> re.Pattern[str]:
-    """The regex of a wildcard pattern relative to its base directory, matched against a
-    file's ``/``-separated path relative to that directory. ``**`` matches any number of
-    directories (zero included); a final ``**`` matches any file below. Only ``/``
-    separates (Linux)."""
-    segments = [s for s in relative_pattern.split("/") if s]
-    parts: list[str] = []
-    for index, segment in enumerate(segments):
-        last = index == len(segments) - 1
-        if segment == "**":
-            parts.append(r"(?!\.)[^/]+(?:/(?!\.)[^/]+)*" if last else r"(?:(?!\.)[^/]+/)*")
-        else:
-            parts.append(_segment_regex(segment) + ("" if last else "/"))
-    return re.compile("".join(parts))
-
-
-def _split_base(pattern: str) -> tuple[str, str]:
-    """Split a pattern into its wildcard-free leading directory and the rest."""
-    segments = pattern.split("/")
-    for index, segment in enumerate(segments):
-        if has_wildcard(segment):
-            base = "/".join(segments[:index])
-            if not base and pattern.startswith("/"):
-                base = "/"
-            return base, "/".join(segments[index:])
-    return pattern, ""
-
-
-def _join_blob_name(path: str | None, name: str) -> str:
-    if not path:
-        return name
-    return f"{path.rstrip('/')}/{name}"
-
-
-def expand_file_pattern(
-    pattern: str,
-    working_dir: Path,
-    env: Mapping[str, str] | None = None,
-    path: str | None = None,
-) -> list[tuple[Path, str]]:
-    """The files an ``outputFiles`` entry uploads, as ``(local file, blob name)``, sorted.
-
-    Batch's rules (BATCH_FACTS section 9, [S OutputFile], [S OutputFileBlobContainerDestination]):
-    ``$var`` is expanded from ``env`` first; a relative pattern is relative to
-    ``working_dir`` (``../std*.txt`` reaches the task directory), an absolute one (e.g.
-    ``$AZ_BATCH_TASK_DIR/stdout.txt``) is taken as is. Without a wildcard the pattern names
-    one file and ``path`` is its blob name (the file's name when ``path`` is omitted). With
-    wildcards, every file below the pattern's wildcard-free leading directory that matches
-    is taken, and its blob name is its path relative to that directory with ``path``
-    prepended as a virtual directory (the container root when omitted): ``../std*.txt`` with
-    path ``logs`` gives ``logs/stdout.txt`` and ``logs/stderr.txt``. Only regular files
-    match; a pattern that matches nothing yields ``[]`` ("may match zero files" [OUT]).
-    """
-    expanded = expand_env(pattern, env or {})
-    if not has_wildcard(expanded):
-        file = Path(expanded) if expanded.startswith("/") else working_dir / expanded
-        if not file.is_file():
-            return []
-        return [(file, path if path else file.name)]
-    base, rest = _split_base(expanded)
-    base_dir = Path(base) if base.startswith("/") else working_dir / base
-    if not base_dir.is_dir():
-        return []
-    regex = compile_file_pattern(rest)
-    found: list[tuple[Path, str]] = []
-    for root, _dirs, files in os.walk(base_dir):
-        rel_root = Path(root).relative_to(base_dir).as_posix()
-        for name in files:
-            rel = name if rel_root == "." else f"{rel_root}/{name}"
-            local = Path(root) / name
-            if regex.fullmatch(rel) and local.is_file():
-                found.append((local, _join_blob_name(path, rel)))
-    found.sort(key=lambda item: item[1])
-    return found
 
 
 # --------------------------------------------------------------------------------------
@@ -1016,20 +757,8 @@ def _write_upload_logs(
 
 
 __all__ = [
-    "AZURITE_ACCOUNT_KEY",
-    "AZURITE_ACCOUNT_NAME",
-    "AZURITE_BLOB_PORT",
-    "CONNECTION_STRING_ENV",
     "DEFAULT_FILE_MODE",
-    "StorageAccount",
-    "azurite_blob_endpoint",
-    "compile_file_pattern",
-    "detect_azurite",
     "download_resource_files",
-    "expand_env",
-    "expand_file_pattern",
-    "has_wildcard",
-    "local_pool_storage",
     "upload_condition_holds",
     "upload_output_files",
 ]

@@ -36,8 +36,8 @@ from typing import Any, Final
 import orjson
 
 from dagbatch.emulator import blobstore
-from dagbatch.emulator.blobstore import StorageAccount
 from dagbatch.emulator.scheduler import DEFAULT_SPEC, Engine, failure_info
+from dagbatch.emulator.storage_account import StorageAccount
 from dagbatch.emulator.store import Job
 from dagbatch.errors import TaskFileFailure
 
@@ -137,7 +137,7 @@ class _Run:
 class RealRunner:
     """Runs tasks as processes under ``root``; ``account``/``endpoint``/``pool_id`` fill the
     ``AZ_BATCH_*`` account variables; ``storage`` is the local pool's auto-storage account
-    (``autoStorageContainerName`` resource files; see ``blobstore.local_pool_storage``)."""
+    (``autoStorageContainerName`` resource files; see ``storage_account.local_pool_storage``)."""
 
     def __init__(
         self,

@@ -19,9 +19,9 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from dagbatch.emulator import DEV_ACCOUNT, DEV_KEY
 from dagbatch.emulator.app import EmulatorSettings, create_app
-from dagbatch.emulator.blobstore import StorageAccount
 from dagbatch.emulator.faults import FaultConfig
 from dagbatch.emulator.scheduler import Engine, Runner
+from dagbatch.emulator.storage_account import StorageAccount
 from dagbatch.emulator.store import EmulatorStore
 from dagbatch.gcpause import gc_fewer_full
 
@@ -116,7 +116,7 @@ class EmulatorServer:
     one, tasks are stored and stay active, never run. ``engine`` is the scheduler.
 
     ``storage`` is the local pool's auto-storage account, for the task runner
-    (``blobstore.local_pool_storage``).
+    (``storage_account.local_pool_storage``).
     """
 
     def __init__(

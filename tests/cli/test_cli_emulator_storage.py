@@ -11,13 +11,13 @@ import time
 from click.testing import CliRunner
 
 from dagbatch.cli.main import main
-from dagbatch.emulator.blobstore import (
+from dagbatch.emulator.server import EmulatorServer
+from dagbatch.emulator.storage_account import (
     AZURITE_ACCOUNT_KEY,
     StorageAccount,
     detect_azurite,
     local_pool_storage,
 )
-from dagbatch.emulator.server import EmulatorServer
 
 KEY = "c3RvcmFnZS1rZXktZm9yLWNsaS10ZXN0cw=="
 CONN = (

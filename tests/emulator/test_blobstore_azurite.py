@@ -14,7 +14,7 @@ from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
 
-from dagbatch.emulator import blobstore
+from dagbatch.emulator import storage_account
 from dagbatch.emulator.blobstore import download_resource_files, upload_output_files
 from dagbatch.errors import TaskFileFailure
 from tests.azurite_server import AzuriteServer
@@ -195,14 +195,14 @@ def test_auto_storage_defaults_to_azurite_when_it_runs(
     entry = [{"autoStorageContainerName": container, "filePath": "x"}]
     # No storage account configured and no Azurite on its default port.
     monkeypatch.delenv("AZURE_STORAGE_CONNECTION_STRING", raising=False)
-    monkeypatch.setattr(blobstore, "detect_azurite", lambda: None)
+    monkeypatch.setattr(storage_account, "detect_azurite", lambda: None)
     with pytest.raises(TaskFileFailure) as info:
         download_resource_files(entry, wd)
     assert info.value.code == "ResourceContainerListMiscError"
     # `dagbatch run` takes no --storage-connection-string: the hint names what works for both.
     assert "$AZURE_STORAGE_CONNECTION_STRING" in info.value.message
     # Azurite "on its default port" (here: the test's): its development account is used.
-    monkeypatch.setattr(blobstore, "detect_azurite", lambda: azurite.account)
+    monkeypatch.setattr(storage_account, "detect_azurite", lambda: azurite.account)
     download_resource_files(entry, wd)
     assert (wd / "x/ref/r.txt").read_bytes() == b"r"
     # The Azure CLI's variable names the account otherwise (here: nowhere reachable).

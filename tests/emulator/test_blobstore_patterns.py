@@ -1,4 +1,5 @@
-"""dagbatch.emulator.blobstore without storage: Batch's output file patterns, upload conditions,
+"""Task files without storage (dagbatch.emulator.blobstore, filepatterns, storage_account):
+Batch's output file patterns, upload conditions,
 connection strings, TaskFileFailure and redaction of storage secrets."""
 
 from __future__ import annotations
@@ -7,14 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from dagbatch.emulator.blobstore import (
+from dagbatch.emulator.blobstore import upload_condition_holds
+from dagbatch.emulator.filepatterns import expand_env, expand_file_pattern, has_wildcard
+from dagbatch.emulator.storage_account import (
     AZURITE_ACCOUNT_KEY,
     AZURITE_ACCOUNT_NAME,
     StorageAccount,
-    expand_env,
-    expand_file_pattern,
-    has_wildcard,
-    upload_condition_holds,
 )
 from dagbatch.errors import TaskFileFailure
 from dagbatch.redact import redact
