@@ -80,6 +80,12 @@ class Batch:
         """The task bodies, parsed on first use (the sha256 already vouches for the bytes)."""
         return tuple(orjson.loads(self.body)["value"])
 
+    def forget_tasks(self) -> None:
+        """Drop the parsed task bodies (``tasks`` parses them again if asked): a submission
+        lets them go as each batch is confirmed, while it waits for answers anyway, rather
+        than all at its end (about 25-50 ms of freeing at 100,000 tasks)."""
+        self.__dict__.pop("tasks", None)
+
 
 class BatchEntry(BaseModel):
     """One batch as plan.json lists it."""

@@ -114,6 +114,9 @@ async def submit_plan_async(
     client.prefetch_auth()  # an Entra token is fetched while the plan loads
     #: the job's creation, asked for while the plan was parsed, until prepare_job takes it
     creating: EarlyCreation | None = None
+    # A plan loaded here is read by nothing after the submission: its parsed task bodies go
+    # as their batches are confirmed. A caller's plan keeps them (`dagbatch run` reads them).
+    owned = plan is None
     try:
         if plan is None:
             plan, creating = await _load_creating(
@@ -134,6 +137,7 @@ async def submit_plan_async(
                 progress=progress or NullProgress(),
                 creating=creating,
                 started=started,
+                owned=owned,
             )
     except BaseException:
         # Stopped before prepare_job took the early creation: it is left as it is (another
@@ -159,6 +163,7 @@ async def _submit_loaded(
     progress: Progress,
     creating: EarlyCreation | None,
     started: float,
+    owned: bool,
 ) -> SubmitReport:
     """Steps 2-6 of the module docstring, on a loaded plan. ``creating``: see
     ``_load_creating``; ``prepare_job`` takes it (``EarlyCreation.taken``)."""
@@ -180,7 +185,9 @@ async def _submit_loaded(
         )
     creation_record: asyncio.Task[None] | None = None
     try:
-        sub = WaveScheduler(plan, job_id, client, journal, state, progress, concurrency)
+        sub = WaveScheduler(
+            plan, job_id, client, journal, state, progress, concurrency, forget_sent=owned
+        )
         # Only plan tasks are ever confirmed: the journal's are checked against the plan
         # (Journal.open), and an answer's ids outside the request are dropped
         # (classify_results). So no intersection with the plan's ids (15-30 ms at

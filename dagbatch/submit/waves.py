@@ -33,7 +33,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 import logging
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Sequence
 from typing import Any
 
@@ -87,10 +87,15 @@ class WaveScheduler:
         state: JournalState,
         progress: Progress,
         concurrency: int | None,
+        *,
+        forget_sent: bool = False,
     ):
         """``concurrency``: requests in flight, fixed; None: adaptive
-        (``dagbatch.submit.concurrency.AdaptiveConcurrency``)."""
+        (``dagbatch.submit.concurrency.AdaptiveConcurrency``). ``forget_sent``: drop each
+        batch's parsed task bodies once its requests are done (``Batch.forget_tasks``), for
+        a plan nothing else reads afterwards."""
         self.plan = plan
+        self.forget_sent = forget_sent
         self.job_id = job_id
         self.client = client
         self.journal = journal
@@ -344,6 +349,8 @@ class WaveScheduler:
             if not complete:
                 left[wave_of[s.number]] = left.get(wave_of[s.number], 0) + 1
                 todo[wave_of[s.number]] = todo.get(wave_of[s.number], 0) + len(pending[s.number])
+        # Segments of each batch not done yet: at 0 its parsed bodies can go.
+        open_in_batch = Counter(s.batch for s in segments if not done[s.number])
         prefix = 0  # every segment before this one is done
         # Not started yet, by (how far it waits, submit order): ready ones are on top.
         waiting = [(s.after, s.number) for s in segments if not done[s.number]]
@@ -390,6 +397,9 @@ class WaveScheduler:
                 if any(i not in self.confirmed for i in pending[segment.number]):
                     continue  # a task of it failed: nothing after it starts
                 done[segment.number] = True
+                open_in_batch[segment.batch] -= 1
+                if self.forget_sent and not open_in_batch[segment.batch]:
+                    self.plan.batches[segment.batch - 1].forget_tasks()
                 wave = wave_of[segment.number]
                 left[wave] -= 1
                 if not left[wave]:

@@ -12,7 +12,7 @@ import pytest
 from dagbatch.emulator import DEV_KEY
 from dagbatch.emulator.server import EmulatorServer
 from dagbatch.errors import BatchServiceError, ConfigError, JobMismatch, PlanError
-from dagbatch.plan import load_plan
+from dagbatch.plan import Batch, load_plan
 from dagbatch.submit.auth import SharedKeyAuth
 from dagbatch.submit.client import BatchClient
 from dagbatch.submit.journal import Journal, JournalExists, RunHeader, read_journal
@@ -157,6 +157,45 @@ def test_a_plan_already_loaded_is_sent_as_loaded_and_must_be_of_the_directory(
     assert [t["commandLine"] for t in emulator.store.tasks("job")] == [
         t["commandLine"] for b in loaded.batches for t in b.tasks
     ]
+    # The caller's plan keeps its parsed bodies (`dagbatch run` reads them afterwards).
+    assert all("tasks" in b.__dict__ for b in loaded.batches)
+
+
+def test_parsed_bodies_go_once_their_batch_is_confirmed(
+    emulator: EmulatorServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A plan the submission loads itself lets each batch's parsed bodies go as soon as the
+    batch is confirmed (not all at the end), and never before: a split batch only after
+    all of its segments."""
+
+    def task(n: int, parents: tuple[int, ...] = ()) -> dict[str, Any]:
+        body: dict[str, Any] = {"id": f"t{n}", "commandLine": f"echo {n}"}
+        if parents:
+            body["dependsOn"] = {"taskIds": [f"t{p}" for p in parents]}
+        return body
+
+    # Batch 1 holds t1 and its child t2, so it goes in two requests; batch 2 waits for both.
+    batches = [
+        (1, [task(0), task(1), task(2, (1,)), task(3)]),
+        (2, [task(4, (0, 2)), task(5, (3,))]),
+        (2, [task(6), task(7)]),
+    ]
+    plan = write_plan(tmp_path / "plan", batches, pool_id="p")
+    forgotten: list[tuple[int, bool]] = []
+    forget = Batch.forget_tasks
+
+    def record(batch: Batch) -> None:
+        held = set(emulator.store.task_ids("job"))
+        forgotten.append((batch.index, set(batch.task_ids) <= held))
+        forget(batch)
+
+    monkeypatch.setattr(Batch, "forget_tasks", record)
+    report = submit_plan(
+        plan, job_id="job", client=make_client(emulator), create_job=True, concurrency=4
+    )
+    assert report.ok and report.requests == 4  # batch 1 split in two
+    assert sorted(index for index, _ in forgotten) == [1, 2, 3]  # each once
+    assert all(stored for _, stored in forgotten)
 
 
 def test_existing_journal_without_resume_is_refused(
