@@ -156,9 +156,22 @@ def _find_graph(module: Any, attr: str | None, path: Path) -> tuple[Any, str]:
             return getattr(module, name), name
     if callable(getattr(module, BUILD_NAME, None)):
         return getattr(module, BUILD_NAME), BUILD_NAME
+    # Graphs the file holds under other names (``g = nx.DiGraph()``): named in the error, so
+    # the fix is one word away.
+    others = sorted(
+        name
+        for name, value in vars(module).items()
+        if isinstance(value, nx.Graph) and not name.startswith("_")
+    )
+    found = ""
+    if len(others) == 1:
+        found = f"; it holds one named {others[0]!r}: pass {path}:{others[0]}"
+    elif others:
+        names = ", ".join(map(repr, others[:5])) + (", ..." if len(others) > 5 else "")
+        found = f"; it holds graphs named {names}: pass {path}:{others[0]}, for example"
     raise WorkflowLoadError(
         "found no graph: define a module-level `graph` (or `workflow`, `dag`) networkx.DiGraph, "
-        "a `build()` function returning one, or name it as FILE.py:NAME",
+        "a `build()` function returning one, or name it as FILE.py:NAME" + found,
         path=str(path),
     )
 

@@ -46,6 +46,20 @@ def test_no_graph_found_explains_the_contract() -> None:
         load_workflow(FIX / "no_graph.py")
 
 
+def test_a_graph_under_another_name_is_named_in_the_error(tmp_path: Path) -> None:
+    one = tmp_path / "one.py"
+    one.write_text("import networkx as nx\ng = nx.DiGraph()\ng.add_node('a', command_line='x')\n")
+    with pytest.raises(WorkflowLoadError) as info:
+        load_workflow(one)
+    assert f"pass {one}:g" in str(info.value)
+    assert list(load_workflow(f"{one}:g").graph) == ["a"]  # the advice works
+    two = tmp_path / "two.py"
+    two.write_text("import networkx as nx\nb = nx.DiGraph()\na = nx.DiGraph()\n_c = nx.DiGraph()\n")
+    with pytest.raises(WorkflowLoadError) as info:
+        load_workflow(two)
+    assert "graphs named 'a', 'b':" in str(info.value) and "_c" not in str(info.value)
+
+
 def test_exception_in_user_code_names_file_and_line() -> None:
     with pytest.raises(WorkflowLoadError) as info:
         load_workflow(FIX / "raises.py")
