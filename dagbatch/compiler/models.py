@@ -13,7 +13,14 @@ is a stable diagnostic code (the validate pass reports ``err["type"]`` as the co
 ``invalid-duration``, ``user-identity-exclusive``, ``path-escapes-task-dir``,
 ``resource-file-source``, ``invalid-file-mode``, ``multi-instance-slots``,
 ``invalid-exit-codes``, ``invalid-exit-code-range``, ``invalid-max-parallel-tasks``,
-``invalid-metadata``.
+``invalid-metadata``, ``duplicate-environment-name``. Rules across fields (one source per
+resource file, ...) are checked even when a field fails, so every independent problem is
+reported at once (``with_rules``).
+
+Built directly (``Task(...)``, ``JobSettings(...)``), a model with bad values raises
+``dagbatch.errors.InvalidProperties`` (a ``ValueError``) holding the diagnostics compile
+would give; ``model_validate`` raises pydantic's ``ValidationError``, which the compiler
+translates itself (``spec.pydantic_diagnostics``).
 
 Sources: [spec-2025] ``BatchTaskCreateOptions`` and what it references, [spec-2017]
 ``TaskAddParameter`` and what it references (see ``dagbatch.limits``).
@@ -38,8 +45,6 @@ from pydantic import (
     ModelWrapValidatorHandler,
     PlainValidator,
     ValidationError,
-    ValidatorFunctionWrapHandler,
-    WrapValidator,
     field_validator,
     model_validator,
 )
@@ -151,11 +156,12 @@ def invalid_properties(exc: ValidationError, model: type[BaseModel]) -> InvalidP
 
 #: A problem a rule found: where inside the model (``()``: the model itself) and what.
 Problem: TypeAlias = tuple[tuple[int | str, ...], PydanticCustomError]
-#: A rule across fields of one model: the model's values by field name -> the problems. The
-#: values are validated ones, or, when some field failed, the ones given, as given (a rule
-#: checks a raw value only where it has the type the field wants): so every independent
-#: problem of a task is reported in one compile, not one per fix.
-Rule: TypeAlias = Callable[[Mapping[str, Any]], list[Problem]]
+#: A rule across fields of one model: a getter of the model's values by field name (None
+#: when not given) -> the problems. The values are validated ones, or, when some field
+#: failed, the ones given, as given (a rule checks a raw value only where it has the type
+#: the field wants): so every independent problem of a task is reported in one compile, not
+#: one per fix.
+Rule: TypeAlias = Callable[[Callable[[str], Any]], list[Problem]]
 
 #: pydantic's own error types (the others are dagbatch's codes, raised as custom errors).
 _PYDANTIC_ERROR_TYPES: Final = frozenset(get_args(ErrorType))
@@ -223,11 +229,13 @@ def with_rules(model: type[M], data: Any, handler: Callable[[Any], M], rules: Ru
         value = handler(data)
     except ValidationError as exc:
         given = _given_values(model, data)
-        problems = rules(given) if given is not None else []
+        problems = rules(given.get) if given is not None else []
         if not problems:
             raise
         raise joined_errors(model.__name__, exc, problems, data) from None
-    problems = rules({name: getattr(value, name) for name in model.model_fields})
+    # A model's fields are in its __dict__: read there, with no copy (a big workflow
+    # validates a task a node).
+    problems = rules(value.__dict__.get)
     if problems:
         raise joined_errors(model.__name__, None, problems, data)
     return value
@@ -413,7 +421,7 @@ class ResourceFile(WireModel):
         return with_rules(cls, data, handler, _resource_file_rules)
 
 
-def _resource_file_rules(values: Mapping[str, Any]) -> list[Problem]:
+def _resource_file_rules(get: Callable[[str], Any]) -> list[Problem]:
     """[spec-2025] ResourceFile: exactly one source; ``filePath`` is required with ``httpUrl``
     and ``blobPrefix`` applies to containers only. The ``httpUrl`` rules are checked only
     when it is the one source (with two, which stays is the user's choice)."""
@@ -424,7 +432,7 @@ def _resource_file_rules(values: Mapping[str, Any]) -> list[Problem]:
             ("storage_container_url", "storageContainerUrl"),
             ("auto_storage_container_name", "autoStorageContainerName"),
         )
-        if values.get(name) is not None
+        if get(name) is not None
     ]
     if len(sources) != 1:
         return [
@@ -440,7 +448,7 @@ def _resource_file_rules(values: Mapping[str, Any]) -> list[Problem]:
         ]
     problems: list[Problem] = []
     if sources == ["httpUrl"]:
-        if not values.get("file_path"):
+        if not get("file_path"):
             problems.append(
                 (
                     (),
@@ -451,7 +459,7 @@ def _resource_file_rules(values: Mapping[str, Any]) -> list[Problem]:
                     ),
                 )
             )
-        if values.get("blob_prefix") is not None:
+        if get("blob_prefix") is not None:
             problems.append(
                 (
                     (),
@@ -479,41 +487,33 @@ def _environment(value: object) -> object:
     return value
 
 
-def _unique_names(
-    value: object, handler: ValidatorFunctionWrapHandler
-) -> tuple[EnvironmentSetting, ...]:
-    """No environment variable name twice in one list (``duplicate-environment-name``).
+def repeated_environment_names(settings: object, loc: tuple[int | str, ...]) -> list[Problem]:
+    """No environment variable name twice in one list (``duplicate-environment-name``);
+    ``settings`` as validated (EnvironmentSetting entries) or as given (a dict cannot repeat a
+    name; a list of mappings can), ``loc`` the field's.
 
-    What Batch does with a name given twice is not documented (docs/BATCH_FACTS.md, the
-    spec's EnvironmentSetting says nothing), so the value the task gets is unknown: the
-    service may refuse the task, or one value may silently win. Losing a value without a
-    word is worse than asking the user to give each name once, so it is an error. Names are
-    compared exactly (Linux variables are case-sensitive). Checked on the entries given even
-    when another entry is invalid, so both problems show in one compile.
+    What Batch does with a name given twice is not documented (docs/BATCH_FACTS.md; the
+    spec's EnvironmentSetting, tests/data/spec, says nothing), so the value the task gets is
+    unknown: the service may refuse the task, or one value may silently win. Losing a value
+    without a word is worse than asking the user to give each name once, so it is an error.
+    Names are compared exactly (Linux variables are case-sensitive).
     """
-    try:
-        settings: tuple[EnvironmentSetting, ...] = handler(value)
-    except ValidationError as exc:
-        items = value if isinstance(value, list | tuple) else ()
-        names = [
-            item.name
-            if isinstance(item, EnvironmentSetting)
-            else item.get("name")
-            if isinstance(item, Mapping)
-            else None
-            for item in items
-        ]
-        problems = _repeated_names(names)
-        if not problems:
-            raise
-        raise joined_errors("environment settings", exc, problems, value) from None
-    problems = _repeated_names([s.name for s in settings])
-    if problems:
-        raise joined_errors("environment settings", None, problems, value)
-    return settings
+    if not isinstance(settings, list | tuple) or len(settings) < 2:
+        return []
+    names = [
+        item.name
+        if isinstance(item, EnvironmentSetting)
+        else item.get("name")
+        if isinstance(item, Mapping)
+        else None
+        for item in settings
+    ]
+    if len(set(names)) == len(names):
+        return []
+    return [(loc, problem) for problem in _repeated_names(names)]
 
 
-def _repeated_names(names: Sequence[object]) -> list[Problem]:
+def _repeated_names(names: Sequence[object]) -> list[PydanticCustomError]:
     """One problem naming every name given more than once, with the entries that give it."""
     where: dict[str, list[int]] = {}
     for i, name in enumerate(names):
@@ -527,22 +527,18 @@ def _repeated_names(names: Sequence[object]) -> list[Problem]:
         for name, idx in repeated.items()
     )
     return [
-        (
-            (),
-            PydanticCustomError(
-                "duplicate-environment-name",
-                "environment variable names given more than once: {names}; which value a "
-                "task gets is not documented by Batch, so give each name once",
-                {"names": text},
-            ),
+        PydanticCustomError(
+            "duplicate-environment-name",
+            "environment variable names given more than once: {names}; which value a "
+            "task gets is not documented by Batch, so give each name once",
+            {"names": text},
         )
     ]
 
 
 #: Environment settings: a list of {"name", "value"} (no name twice) or a {name: value} dict.
-Environment = Annotated[
-    tuple[EnvironmentSetting, ...], WrapValidator(_unique_names), BeforeValidator(_environment)
-]
+#: (``repeated_environment_names`` checks the names: the task's and the job's rules call it.)
+Environment = Annotated[tuple[EnvironmentSetting, ...], BeforeValidator(_environment)]
 
 
 class AffinityInfo(WireModel):
@@ -582,9 +578,9 @@ class UserIdentity(WireModel):
         return with_rules(cls, data, handler, _user_identity_rules)
 
 
-def _user_identity_rules(values: Mapping[str, Any]) -> list[Problem]:
+def _user_identity_rules(get: Callable[[str], Any]) -> list[Problem]:
     # [spec-2025] UserIdentity: "mutually exclusive; you must specify one but not both".
-    user_name, auto_user = values.get("user_name"), values.get("auto_user")
+    user_name, auto_user = get("user_name"), get("auto_user")
     if (user_name is None) != (auto_user is None):
         return []
     return [
@@ -691,8 +687,8 @@ class ExitCodeRangeMapping(WireModel):
         return with_rules(cls, data, handler, _exit_code_range_rules)
 
 
-def _exit_code_range_rules(values: Mapping[str, Any]) -> list[Problem]:
-    start, end = values.get("start"), values.get("end")
+def _exit_code_range_rules(get: Callable[[str], Any]) -> list[Problem]:
+    start, end = get("start"), get("end")
     if not (_is_int(start) and _is_int(end) and start > end):
         return []
     return [
@@ -839,27 +835,23 @@ class Task(WireModel):
         return with_rules(cls, data, handler, _task_rules)
 
 
-def _task_rules(values: Mapping[str, Any]) -> list[Problem]:
+def _task_rules(get: Callable[[str], Any]) -> list[Problem]:
+    problems = repeated_environment_names(get("environment_settings"), ("environment_settings",))
     # [spec-2025] requiredSlots: "For multi-instance Tasks, this must be 1." Checked against
     # a valid slot count only (an invalid one has its own error).
-    slots = values.get("required_slots")
-    if (
-        values.get("multi_instance_settings") is None
-        or not _is_int(slots)
-        or not 1 <= slots <= INT32_MAX
-        or slots == 1
-    ):
-        return []
-    return [
-        (
-            ("multi_instance_settings",),
-            PydanticCustomError(
-                "multi-instance-slots",
-                "requiredSlots is {slots}; a multi-instance task must have requiredSlots 1",
-                {"slots": slots},
-            ),
+    slots = get("required_slots")
+    if get("multi_instance_settings") is not None and _is_int(slots) and 1 < slots <= INT32_MAX:
+        problems.append(
+            (
+                ("multi_instance_settings",),
+                PydanticCustomError(
+                    "multi-instance-slots",
+                    "requiredSlots is {slots}; a multi-instance task must have requiredSlots 1",
+                    {"slots": slots},
+                ),
+            )
         )
-    ]
+    return problems
 
 
 def _accepted_names(model: type[BaseModel]) -> frozenset[str]:
@@ -1047,6 +1039,18 @@ class JobSettings(WireModel):
     common_environment_settings: Environment | None = None
     #: The pool's node OS: picks the barrier tasks' command line. Not sent to Batch.
     pool_os: PoolOs | None = None
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _rules(cls, data: Any, handler: ModelWrapValidatorHandler[JobSettings]) -> JobSettings:
+        return with_rules(
+            cls,
+            data,
+            handler,
+            lambda get: repeated_environment_names(
+                get("common_environment_settings"), ("common_environment_settings",)
+            ),
+        )
 
     @field_validator("max_parallel_tasks")
     @classmethod

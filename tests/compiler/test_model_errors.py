@@ -344,3 +344,13 @@ def test_a_repeated_name_in_the_jobs_common_environment() -> None:
         None,
         "job.commonEnvironmentSettings",
     )
+
+
+def test_the_readme_shows_what_a_bad_task_prints() -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    with pytest.raises(InvalidProperties) as info:
+        Task(comand_line="x")
+    shown = f"dagbatch.errors.InvalidProperties: {info.value}\n"
+    assert "```\n" + shown + "```" in readme
+    for code in ("redundant-exit-code", "duplicate-environment-name"):
+        assert f"| `{code}`" in readme
