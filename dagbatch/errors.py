@@ -5,6 +5,8 @@
     DagbatchError                      every error dagbatch raises on purpose
     ├── WorkflowLoadError              the workflow file could not be loaded (file, line)
     ├── InvalidWorkflow                the workflow breaks rules; carries every Diagnostic
+    │   └── InvalidProperties          Task(...) or JobSettings(...) given bad values (also a
+    │                                  ValueError, as pydantic's ValidationError is)
     ├── PlanError                      a plan directory is missing, unreadable or tampered with
     ├── ConfigError                    bad options or credentials given by the user
     │   ├── JournalExists              a journal exists and --resume was not given
@@ -102,6 +104,21 @@ class InvalidWorkflow(DagbatchError):
     def __str__(self) -> str:
         errs = self.errors
         head = f"workflow is invalid: {len(errs)} error(s)"
+        return head + "".join("\n" + d.format() for d in errs[:50])
+
+
+@dataclass
+class InvalidProperties(InvalidWorkflow, ValueError):
+    """``dagbatch.Task(...)``, ``dagbatch.JobSettings(...)`` or another wire model built with
+    bad values: ``diagnostics`` has one per problem, as compile reports them (code, field,
+    "did you mean" for a misspelt name; no task id, the task has none yet). ``model`` names
+    the class. A ``ValueError``, as pydantic's ``ValidationError`` (raised before) is."""
+
+    model: str = "Task"
+
+    def __str__(self) -> str:
+        errs = self.errors
+        head = f"invalid {self.model}(...): {len(errs)} error(s)"
         return head + "".join("\n" + d.format() for d in errs[:50])
 
 

@@ -28,9 +28,9 @@ from typing import Any
 import networkx as nx
 from pydantic import ValidationError
 
-from dagbatch.compiler.models import Task
+from dagbatch.compiler import models
 from dagbatch.compiler.spec import pydantic_diagnostics
-from dagbatch.errors import WorkflowLoadError
+from dagbatch.errors import Diagnostic, InvalidProperties, WorkflowLoadError
 from dagbatch.gcpause import gc_fewer_full
 
 DEFAULT_NAMES = ("graph", "workflow", "dag")
@@ -104,12 +104,21 @@ def _load_error(exc: BaseException, path: Path, where: str) -> WorkflowLoadError
             path=str(path),
             line=line,
         )
-    if isinstance(exc, ValidationError) and exc.title == "Task":
+    diagnostics = None
+    if isinstance(exc, InvalidProperties):  # Task(...) or JobSettings(...) given bad values
+        diagnostics, model = exc.diagnostics, exc.model
+    elif isinstance(exc, ValidationError) and exc.title in ("Task", "JobSettings"):
+        # Task.model_validate(...) in the workflow's code
+        model = exc.title
+        diagnostics = pydantic_diagnostics(exc, None, model=getattr(models, model))
+    if diagnostics is not None:
         return WorkflowLoadError(
-            f"invalid Task(...) {where}: "
+            f"invalid {model}(...) {where}: "
             + "; ".join(
-                d.message + (f" ({d.hint})" if d.hint else "")
-                for d in pydantic_diagnostics(exc, None, model=Task)
+                (f"{d.field}: " if _field_adds(d) else "")
+                + d.message
+                + (f" ({d.hint})" if d.hint else "")
+                for d in diagnostics
             ),
             path=str(path),
             line=line,
@@ -117,6 +126,14 @@ def _load_error(exc: BaseException, path: Path, where: str) -> WorkflowLoadError
     return WorkflowLoadError(
         f"error {where}: {type(exc).__name__}: {exc}", path=str(path), line=line
     )
+
+
+def _field_adds(d: Diagnostic) -> bool:
+    """Whether naming ``d``'s field says more than its message does (the field of an
+    unknown top-level property is that name again, camelCased)."""
+    if not d.field or d.field in d.message:
+        return False
+    return d.code != "unknown-property" or "." in d.field or "[" in d.field
 
 
 def _exec_module(path: Path) -> Any:

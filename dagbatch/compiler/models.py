@@ -13,7 +13,14 @@ is a stable diagnostic code (the validate pass reports ``err["type"]`` as the co
 ``invalid-duration``, ``user-identity-exclusive``, ``path-escapes-task-dir``,
 ``resource-file-source``, ``invalid-file-mode``, ``multi-instance-slots``,
 ``invalid-exit-codes``, ``invalid-exit-code-range``, ``invalid-max-parallel-tasks``,
-``invalid-metadata``.
+``invalid-metadata``, ``duplicate-environment-name``. Rules across fields (one source per
+resource file, ...) are checked even when a field fails, so every independent problem is
+reported at once (``with_rules``).
+
+Built directly (``Task(...)``, ``JobSettings(...)``), a model with bad values raises
+``dagbatch.errors.InvalidProperties`` (a ``ValueError``) holding the diagnostics compile
+would give; ``model_validate`` raises pydantic's ``ValidationError``, which the compiler
+translates itself (``spec.pydantic_diagnostics``).
 
 Sources: [spec-2025] ``BatchTaskCreateOptions`` and what it references, [spec-2017]
 ``TaskAddParameter`` and what it references (see ``dagbatch.limits``).
@@ -23,11 +30,11 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import PurePath
-from typing import Annotated, Any, Final, Literal, TypeAlias, get_args
+from typing import Annotated, Any, Final, Literal, TypeAlias, TypeGuard, TypeVar, get_args
 
 from pydantic import (
     AliasChoices,
@@ -35,13 +42,18 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
-    ValidationInfo,
+    ModelWrapValidatorHandler,
+    PlainValidator,
+    ValidationError,
     field_validator,
     model_validator,
 )
 from pydantic.alias_generators import to_camel
-from pydantic_core import PydanticCustomError
+from pydantic.fields import FieldInfo
+from pydantic_core import InitErrorDetails, PydanticCustomError
+from pydantic_core.core_schema import ErrorType
 
+from dagbatch.errors import InvalidProperties
 from dagbatch.limits import INT32_MAX, MAX_DISPLAY_NAME_LENGTH, MAX_ID_LENGTH, ApiVersion
 from dagbatch.wireshape import RESOURCE_FILE_2017, TASK_SHAPE_2017, Shape
 
@@ -105,12 +117,132 @@ class WireModel(BaseModel):
         alias_generator=to_camel,
     )
 
+    def __init__(self, /, **data: Any) -> None:
+        """Validate ``data``. Bad values raise ``InvalidProperties`` (a ``ValueError``): one
+        diagnostic a problem, worded as compile words them (the field, "did you mean" for a
+        misspelt name), not pydantic's dump. ``model_validate`` raises pydantic's
+        ``ValidationError`` as before: the compiler turns that into diagnostics itself."""
+        try:
+            super().__init__(**data)
+        except ValidationError as exc:
+            # Not chained as the cause: the traceback would print pydantic's dump (with its
+            # web links) under ours. It stays reachable as ``__context__``.
+            raise invalid_properties(exc, type(self)) from None
+
+    # Marks this __init__ as pydantic's own (as pydantic's RootModel marks its __init__):
+    # validation never calls it, so a model inside a task validates as before, and
+    # ``model_validate`` keeps raising ValidationError. Only a direct ``Task(...)`` comes here.
+    __init__.__pydantic_base_init__ = True  # type: ignore[attr-defined]
+
     @model_validator(mode="before")
     @classmethod
     def _paths_as_strings(cls, data: Any) -> Any:
         if isinstance(data, Mapping) and any(isinstance(v, PurePath) for v in data.values()):
             return {k: v.as_posix() if isinstance(v, PurePath) else v for k, v in data.items()}
         return data
+
+
+def invalid_properties(exc: ValidationError, model: type[BaseModel]) -> InvalidProperties:
+    """``exc``, raised building ``model`` directly, as ``InvalidProperties``: the diagnostics
+    compile would give for the same values (no task id: the task has none yet)."""
+    # The translation lives with the normalize pass, which imports this module: imported
+    # here, on the error path only.
+    from dagbatch.compiler.spec import pydantic_diagnostics
+
+    return InvalidProperties(pydantic_diagnostics(exc, None, model=model), model=model.__name__)
+
+
+# --------------------------------------------------------------------------- rules
+
+#: A problem a rule found: where inside the model (``()``: the model itself) and what.
+Problem: TypeAlias = tuple[tuple[int | str, ...], PydanticCustomError]
+#: A rule across fields of one model: a getter of the model's values by field name (None
+#: when not given) -> the problems. The values are validated ones, or, when some field
+#: failed, the ones given, as given (a rule checks a raw value only where it has the type
+#: the field wants): so every independent problem of a task is reported in one compile, not
+#: one per fix.
+Rule: TypeAlias = Callable[[Callable[[str], Any]], list[Problem]]
+
+#: pydantic's own error types (the others are dagbatch's codes, raised as custom errors).
+_PYDANTIC_ERROR_TYPES: Final = frozenset(get_args(ErrorType))
+
+
+def joined_errors(
+    title: str, exc: ValidationError | None, problems: Sequence[Problem], data: Any
+) -> ValidationError:
+    """One ``ValidationError`` with ``exc``'s errors and then ``problems`` (``data``: their
+    input). Raised inside a validator, pydantic puts its errors where that value sits."""
+    lines: list[InitErrorDetails] = []
+    for err in exc.errors() if exc is not None else ():
+        etype = err["type"]
+        line: InitErrorDetails = {
+            # A custom error (a dagbatch code) is rebuilt from its rendered message.
+            "type": etype
+            if etype in _PYDANTIC_ERROR_TYPES
+            else PydanticCustomError(etype, err["msg"]),
+            "loc": tuple(err["loc"]),
+            "input": err["input"],
+        }
+        if "ctx" in err:
+            line["ctx"] = err["ctx"]
+        lines.append(line)
+    lines.extend({"type": error, "loc": loc, "input": data} for loc, error in problems)
+    return ValidationError.from_exception_data(title, lines)
+
+
+def _field_keys(name: str, info: FieldInfo) -> list[str]:
+    """The keys a field is given under: its name, alias and validation aliases."""
+    keys = [name]
+    if info.alias:
+        keys.append(info.alias)
+    if isinstance(info.validation_alias, AliasChoices):
+        keys.extend(c for c in info.validation_alias.choices if isinstance(c, str))
+    elif isinstance(info.validation_alias, str):
+        keys.append(info.validation_alias)
+    return keys
+
+
+def _given_values(model: type[BaseModel], data: object) -> Mapping[str, Any] | None:
+    """The values given for ``model`` in ``data`` by field name, as given; None when
+    ``data`` is not a mapping (then pydantic's own error says so)."""
+    if isinstance(data, model):
+        return {name: getattr(data, name) for name in model.model_fields}
+    if not isinstance(data, Mapping):
+        return None
+    out: dict[str, Any] = {}
+    for name, info in model.model_fields.items():
+        key = next((k for k in _field_keys(name, info) if k in data), None)
+        if key is not None:
+            out[name] = data[key]
+    return out
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def with_rules(model: type[M], data: Any, handler: Callable[[Any], M], rules: Rule) -> M:
+    """Validate ``data`` as ``model`` (``handler``, a wrap validator's) and apply ``rules``;
+    their problems are raised with the fields' own errors, all in one ``ValidationError``.
+    (A model validator in "after" mode runs only when every field is valid, so a task's
+    second problem would show only once the first was fixed.)"""
+    try:
+        value = handler(data)
+    except ValidationError as exc:
+        given = _given_values(model, data)
+        problems = rules(given.get) if given is not None else []
+        if not problems:
+            raise
+        raise joined_errors(model.__name__, exc, problems, data) from None
+    # A model's fields are in its __dict__: read there, with no copy (a big workflow
+    # validates a task a node).
+    problems = rules(value.__dict__.get)
+    if problems:
+        raise joined_errors(model.__name__, None, problems, data)
+    return value
+
+
+def _is_int(value: object) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 # --------------------------------------------------------------------------- enums
@@ -281,38 +413,64 @@ class ResourceFile(WireModel):
             )
         return value
 
-    @model_validator(mode="after")
-    def _one_source(self) -> ResourceFile:
-        sources = [
-            name
-            for name, value in (
-                ("httpUrl", self.http_url),
-                ("storageContainerUrl", self.storage_container_url),
-                ("autoStorageContainerName", self.auto_storage_container_name),
+    @model_validator(mode="wrap")
+    @classmethod
+    def _one_source(
+        cls, data: Any, handler: ModelWrapValidatorHandler[ResourceFile]
+    ) -> ResourceFile:
+        return with_rules(cls, data, handler, _resource_file_rules)
+
+
+def _resource_file_rules(get: Callable[[str], Any]) -> list[Problem]:
+    """[spec-2025] ResourceFile: exactly one source; ``filePath`` is required with ``httpUrl``
+    and ``blobPrefix`` applies to containers only. The ``httpUrl`` rules are checked only
+    when it is the one source (with two, which stays is the user's choice)."""
+    sources = [
+        wire
+        for name, wire in (
+            ("http_url", "httpUrl"),
+            ("storage_container_url", "storageContainerUrl"),
+            ("auto_storage_container_name", "autoStorageContainerName"),
+        )
+        if get(name) is not None
+    ]
+    if len(sources) != 1:
+        return [
+            (
+                (),
+                PydanticCustomError(
+                    "resource-file-source",
+                    "a resource file needs exactly one of httpUrl (2017: blobSource), "
+                    "storageContainerUrl, autoStorageContainerName; got {got}",
+                    {"got": ", ".join(sources) or "none"},
+                ),
             )
-            if value is not None
         ]
-        if len(sources) != 1:
-            raise PydanticCustomError(
-                "resource-file-source",
-                "a resource file needs exactly one of httpUrl (2017: blobSource), "
-                "storageContainerUrl, autoStorageContainerName; got {got}",
-                {"got": ", ".join(sources) or "none"},
+    problems: list[Problem] = []
+    if sources == ["httpUrl"]:
+        if not get("file_path"):
+            problems.append(
+                (
+                    (),
+                    PydanticCustomError(
+                        "resource-file-source",
+                        "a resource file with httpUrl (2017: blobSource) needs filePath, the "
+                        "file name to download to",
+                    ),
+                )
             )
-        if self.http_url is not None:
-            if not self.file_path:
-                raise PydanticCustomError(
-                    "resource-file-source",
-                    "a resource file with httpUrl (2017: blobSource) needs filePath, the file "
-                    "name to download to",
+        if get("blob_prefix") is not None:
+            problems.append(
+                (
+                    (),
+                    PydanticCustomError(
+                        "resource-file-source",
+                        "blobPrefix applies only with storageContainerUrl or "
+                        "autoStorageContainerName, not with httpUrl",
+                    ),
                 )
-            if self.blob_prefix is not None:
-                raise PydanticCustomError(
-                    "resource-file-source",
-                    "blobPrefix applies only with storageContainerUrl or "
-                    "autoStorageContainerName, not with httpUrl",
-                )
-        return self
+            )
+    return problems
 
 
 class EnvironmentSetting(WireModel):
@@ -329,6 +487,57 @@ def _environment(value: object) -> object:
     return value
 
 
+def repeated_environment_names(settings: object, loc: tuple[int | str, ...]) -> list[Problem]:
+    """No environment variable name twice in one list (``duplicate-environment-name``);
+    ``settings`` as validated (EnvironmentSetting entries) or as given (a dict cannot repeat a
+    name; a list of mappings can), ``loc`` the field's.
+
+    What Batch does with a name given twice is not documented (docs/BATCH_FACTS.md; the
+    spec's EnvironmentSetting, tests/data/spec, says nothing), so the value the task gets is
+    unknown: the service may refuse the task, or one value may silently win. Losing a value
+    without a word is worse than asking the user to give each name once, so it is an error.
+    Names are compared exactly (Linux variables are case-sensitive).
+    """
+    if not isinstance(settings, list | tuple) or len(settings) < 2:
+        return []
+    names = [
+        item.name
+        if isinstance(item, EnvironmentSetting)
+        else item.get("name")
+        if isinstance(item, Mapping)
+        else None
+        for item in settings
+    ]
+    if len(set(names)) == len(names):
+        return []
+    return [(loc, problem) for problem in _repeated_names(names)]
+
+
+def _repeated_names(names: Sequence[object]) -> list[PydanticCustomError]:
+    """One problem naming every name given more than once, with the entries that give it."""
+    where: dict[str, list[int]] = {}
+    for i, name in enumerate(names):
+        if isinstance(name, str):
+            where.setdefault(name, []).append(i)
+    repeated = {name: idx for name, idx in where.items() if len(idx) > 1}
+    if not repeated:
+        return []
+    text = "; ".join(
+        f"{name!r} is set by entries {', '.join(map(str, idx[:-1]))} and {idx[-1]}"
+        for name, idx in repeated.items()
+    )
+    return [
+        PydanticCustomError(
+            "duplicate-environment-name",
+            "environment variable names given more than once: {names}; which value a "
+            "task gets is not documented by Batch, so give each name once",
+            {"names": text},
+        )
+    ]
+
+
+#: Environment settings: a list of {"name", "value"} (no name twice) or a {name: value} dict.
+#: (``repeated_environment_names`` checks the names: the task's and the job's rules call it.)
 Environment = Annotated[tuple[EnvironmentSetting, ...], BeforeValidator(_environment)]
 
 
@@ -361,16 +570,29 @@ class UserIdentity(WireModel):
     )
     auto_user: AutoUserSpecification | None = None
 
-    @model_validator(mode="after")
-    def _exclusive(self) -> UserIdentity:
-        # [spec-2025] UserIdentity: "mutually exclusive; you must specify one but not both".
-        if (self.user_name is None) == (self.auto_user is None):
-            raise PydanticCustomError(
+    @model_validator(mode="wrap")
+    @classmethod
+    def _exclusive(
+        cls, data: Any, handler: ModelWrapValidatorHandler[UserIdentity]
+    ) -> UserIdentity:
+        return with_rules(cls, data, handler, _user_identity_rules)
+
+
+def _user_identity_rules(get: Callable[[str], Any]) -> list[Problem]:
+    # [spec-2025] UserIdentity: "mutually exclusive; you must specify one but not both".
+    user_name, auto_user = get("user_name"), get("auto_user")
+    if (user_name is None) != (auto_user is None):
+        return []
+    return [
+        (
+            (),
+            PydanticCustomError(
                 "user-identity-exclusive",
                 "userIdentity needs exactly one of username and autoUser, got {got}",
-                {"got": "both" if self.user_name is not None else "neither"},
-            )
-        return self
+                {"got": "both" if user_name is not None else "neither"},
+            ),
+        )
+    ]
 
 
 class MultiInstanceSettings(WireModel):
@@ -457,15 +679,28 @@ class ExitCodeRangeMapping(WireModel):
     end: Int32
     exit_options: ExitOptions
 
-    @model_validator(mode="after")
-    def _ordered(self) -> ExitCodeRangeMapping:
-        if self.start > self.end:
-            raise PydanticCustomError(
+    @model_validator(mode="wrap")
+    @classmethod
+    def _ordered(
+        cls, data: Any, handler: ModelWrapValidatorHandler[ExitCodeRangeMapping]
+    ) -> ExitCodeRangeMapping:
+        return with_rules(cls, data, handler, _exit_code_range_rules)
+
+
+def _exit_code_range_rules(get: Callable[[str], Any]) -> list[Problem]:
+    start, end = get("start"), get("end")
+    if not (_is_int(start) and _is_int(end) and start > end):
+        return []
+    return [
+        (
+            (),
+            PydanticCustomError(
                 "invalid-exit-code-range",
                 "exit code range start {start} is greater than end {end}",
-                {"start": self.start, "end": self.end},
-            )
-        return self
+                {"start": start, "end": end},
+            ),
+        )
+    ]
 
 
 class ExitConditions(WireModel):
@@ -499,46 +734,59 @@ def _exit_code(value: object) -> int:
     )
 
 
-def _normalise_exit_codes(value: object) -> tuple[int | ExitCodeSpan, ...]:
-    """ints, (start, end) pairs or {"start", "end"} mappings -> sorted, deduplicated tuple of
-    ints and (start, end) spans; a one-code span becomes the int."""
-    if isinstance(value, int | str | bytes | Mapping):
-        items: list[object] = [value]
-    elif isinstance(value, list | tuple | set | frozenset):
-        items = list(value)
-    else:
-        raise PydanticCustomError(
-            "invalid-exit-codes",
-            "satisfy_exit_codes must be a list of exit codes or (start, end) ranges",
-        )
-    out: set[int | ExitCodeSpan] = set()
-    for item in items:
-        if isinstance(item, Mapping):
-            if set(item) != {"start", "end"}:
-                raise PydanticCustomError(
-                    "invalid-exit-codes",
-                    "an exit code range mapping needs exactly the keys 'start' and 'end'",
-                )
-            start, end = _exit_code(item["start"]), _exit_code(item["end"])
-        elif isinstance(item, list | tuple):
-            if len(item) != 2:
-                raise PydanticCustomError(
-                    "invalid-exit-codes",
-                    "an exit code range is a (start, end) pair, got {item}",
-                    {"item": repr(item)},
-                )
-            start, end = _exit_code(item[0]), _exit_code(item[1])
-        else:
-            out.add(_exit_code(item))
-            continue
-        if start > end:
+def _exit_code_item(item: object) -> int | ExitCodeSpan:
+    """One entry of ``satisfy_exit_codes``: an int, a (start, end) pair or a {"start", "end"}
+    mapping -> an int or an inclusive (start, end) span; a one-code span becomes the int."""
+    if isinstance(item, Mapping):
+        if set(item) != {"start", "end"}:
             raise PydanticCustomError(
                 "invalid-exit-codes",
-                "exit code range ({start}, {end}) has start greater than end",
-                {"start": start, "end": end},
+                "an exit code range mapping needs exactly the keys 'start' and 'end'",
             )
-        out.add(start if start == end else (start, end))
-    return tuple(sorted(out, key=lambda c: (c, c, 0) if isinstance(c, int) else (c[0], c[1], 1)))
+        start, end = _exit_code(item["start"]), _exit_code(item["end"])
+    elif isinstance(item, list | tuple):
+        if len(item) != 2:
+            raise PydanticCustomError(
+                "invalid-exit-codes",
+                "an exit code range is a (start, end) pair, got {item}",
+                {"item": repr(item)},
+            )
+        start, end = _exit_code(item[0]), _exit_code(item[1])
+    else:
+        return _exit_code(item)
+    if start > end:
+        raise PydanticCustomError(
+            "invalid-exit-codes",
+            "exit code range ({start}, {end}) has start greater than end",
+            {"start": start, "end": end},
+        )
+    return start if start == end else (start, end)
+
+
+#: An entry of ``satisfy_exit_codes``, checked one by one (every bad entry is reported).
+ExitCodeItem = Annotated[int | ExitCodeSpan, PlainValidator(_exit_code_item)]
+
+
+def _exit_code_list(value: object) -> tuple[object, ...]:
+    """``satisfy_exit_codes`` as given -> its entries (one code or range alone is a list of
+    one); each entry is checked by ``_exit_code_item``."""
+    if isinstance(value, int | str | bytes | Mapping):
+        return (value,)
+    if isinstance(value, list | tuple | set | frozenset):
+        return tuple(value)
+    raise PydanticCustomError(
+        "invalid-exit-codes",
+        "satisfy_exit_codes must be a list of exit codes or (start, end) ranges",
+    )
+
+
+def _sorted_exit_codes(
+    codes: tuple[int | ExitCodeSpan, ...],
+) -> tuple[int | ExitCodeSpan, ...]:
+    """Sorted and deduplicated: ints and (start, end) spans by their start."""
+    return tuple(
+        sorted(set(codes), key=lambda c: (c, c, 0) if isinstance(c, int) else (c[0], c[1], 1))
+    )
 
 
 class Task(WireModel):
@@ -558,7 +806,6 @@ class Task(WireModel):
     environment_settings: Environment | None = None
     affinity_info: AffinityInfo | None = None
     constraints: TaskConstraints | None = None
-    # requiredSlots is declared before multiInstanceSettings: the latter's validator reads it.
     required_slots: PositiveInt32 | None = None
     user_identity: UserIdentity | None = None
     multi_instance_settings: MultiInstanceSettings | None = None
@@ -567,41 +814,50 @@ class Task(WireModel):
     exit_conditions: ExitConditions | None = None
 
     on_failure: OnFailure = "block"
-    satisfy_exit_codes: tuple[int | ExitCodeSpan, ...] = ()
+    satisfy_exit_codes: tuple[ExitCodeItem, ...] = ()
     job_action: JobAction | None = None
 
     @field_validator("satisfy_exit_codes", mode="before")
     @classmethod
-    def _exit_codes(cls, value: object) -> tuple[int | ExitCodeSpan, ...]:
-        return _normalise_exit_codes(value)
+    def _exit_code_entries(cls, value: object) -> tuple[object, ...]:
+        return _exit_code_list(value)
 
-    @field_validator("multi_instance_settings")
+    @field_validator("satisfy_exit_codes")
     @classmethod
-    def _one_slot(
-        cls, value: MultiInstanceSettings | None, info: ValidationInfo
-    ) -> MultiInstanceSettings | None:
-        # [spec-2025] requiredSlots: "For multi-instance Tasks, this must be 1."
-        slots = info.data.get("required_slots")
-        if value is not None and slots is not None and slots != 1:
-            raise PydanticCustomError(
-                "multi-instance-slots",
-                "requiredSlots is {slots}; a multi-instance task must have requiredSlots 1",
-                {"slots": slots},
+    def _exit_codes_sorted(
+        cls, value: tuple[int | ExitCodeSpan, ...]
+    ) -> tuple[int | ExitCodeSpan, ...]:
+        return _sorted_exit_codes(value)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _rules(cls, data: Any, handler: ModelWrapValidatorHandler[Task]) -> Task:
+        return with_rules(cls, data, handler, _task_rules)
+
+
+def _task_rules(get: Callable[[str], Any]) -> list[Problem]:
+    problems = repeated_environment_names(get("environment_settings"), ("environment_settings",))
+    # [spec-2025] requiredSlots: "For multi-instance Tasks, this must be 1." Checked against
+    # a valid slot count only (an invalid one has its own error).
+    slots = get("required_slots")
+    if get("multi_instance_settings") is not None and _is_int(slots) and 1 < slots <= INT32_MAX:
+        problems.append(
+            (
+                ("multi_instance_settings",),
+                PydanticCustomError(
+                    "multi-instance-slots",
+                    "requiredSlots is {slots}; a multi-instance task must have requiredSlots 1",
+                    {"slots": slots},
+                ),
             )
-        return value
+        )
+    return problems
 
 
 def _accepted_names(model: type[BaseModel]) -> frozenset[str]:
-    names: set[str] = set()
-    for name, info in model.model_fields.items():
-        names.add(name)
-        if info.alias:
-            names.add(info.alias)
-        if isinstance(info.validation_alias, AliasChoices):
-            names.update(c for c in info.validation_alias.choices if isinstance(c, str))
-        elif isinstance(info.validation_alias, str):
-            names.add(info.validation_alias)
-    return frozenset(names)
+    return frozenset(
+        k for name, info in model.model_fields.items() for k in _field_keys(name, info)
+    )
 
 
 # Python names whose wire name is not their plain camelCase.
@@ -783,6 +1039,18 @@ class JobSettings(WireModel):
     common_environment_settings: Environment | None = None
     #: The pool's node OS: picks the barrier tasks' command line. Not sent to Batch.
     pool_os: PoolOs | None = None
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _rules(cls, data: Any, handler: ModelWrapValidatorHandler[JobSettings]) -> JobSettings:
+        return with_rules(
+            cls,
+            data,
+            handler,
+            lambda get: repeated_environment_names(
+                get("common_environment_settings"), ("common_environment_settings",)
+            ),
+        )
 
     @field_validator("max_parallel_tasks")
     @classmethod

@@ -3,7 +3,8 @@
 Checks here work on the normalized spec (property-level checks ran in normalize through the
 models): ids (charset, length, case-insensitive duplicates, integer aliases like "7"/"007"
 or "0"/"-0"), self-loops and cycles (with the cycle's path), failure intent (children of one
-parent that want different things, job actions against the job's setting), and outcomes
+parent that want different things, job actions against the job's setting, satisfy exit
+codes that name exit code 0), and outcomes
 that leave tasks waiting for ever (``check_completion``).
 """
 
@@ -314,8 +315,52 @@ def validate(spec: WorkflowSpec) -> list[Diagnostic]:
         *check_ids(spec),
         *check_structure(spec),
         *check_intent(spec),
+        *check_redundant_exit_codes(spec),
         *check_completion(spec),
     ]
+
+
+#: The warning of a satisfy exit code list that names exit code 0.
+REDUNDANT_EXIT_CODE: Final = "redundant-exit-code"
+
+
+def check_redundant_exit_codes(spec: WorkflowSpec) -> list[Diagnostic]:
+    """``satisfy_exit_codes`` naming exit code 0 (alone or in a range): exit code 0 is a
+    success already, its dependents are satisfied [DEP: "Satisfy for exit code 0";
+    docs/BATCH_FACTS.md, Exit conditions], so the entry changes nothing. Said as a warning,
+    since a 0 there usually means the user expected to have to list it; the plan is the
+    same with or without it."""
+    diags: list[Diagnostic] = []
+    for i in special_intents(spec.intents):
+        codes = spec.intents[i].satisfy_exit_codes
+        covering = [c for c in codes if c == 0 or (isinstance(c, tuple) and c[0] <= 0 <= c[1])]
+        if not covering:
+            continue
+        entry = covering[0]
+        if isinstance(entry, tuple):
+            what = f"the range {entry} in satisfy_exit_codes includes exit code 0"
+            start, end = entry
+            rest = [
+                part if part[0] < part[1] else part[0]
+                for part in ((start, -1), (1, end))
+                if part[0] <= part[1]
+            ]
+            hint = f"leave 0 out: {rest}"
+        else:
+            what = "satisfy_exit_codes lists exit code 0"
+            hint = "list only the non-zero exit codes that count as success"
+        diags.append(
+            Diagnostic(
+                code=REDUNDANT_EXIT_CODE,
+                severity="warning",
+                message=f"{what}; exit code 0 is always a success (Batch's default), so "
+                "listing it changes nothing",
+                task_id=spec.ids[i],
+                field="satisfy_exit_codes",
+                hint=hint,
+            )
+        )
+    return diags
 
 
 def check_empty(spec: WorkflowSpec) -> list[Diagnostic]:

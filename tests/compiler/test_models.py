@@ -328,7 +328,9 @@ def test_enum_folds_to_the_spec_spelling() -> None:
 
 def test_bad_enum_lists_the_allowed_values() -> None:
     with pytest.raises(ValidationError) as info:
-        Task(command_line="x", user_identity={"auto_user": {"elevation_level": "root"}})
+        Task.model_validate(
+            {"command_line": "x", "user_identity": {"auto_user": {"elevation_level": "root"}}}
+        )
     (err,) = info.value.errors()
     assert err["type"] == "literal_error"
     assert err["loc"] == ("user_identity", "auto_user", "elevation_level")

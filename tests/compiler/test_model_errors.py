@@ -1,0 +1,356 @@
+"""First contact with the Python API: a bad ``Task(...)`` reads like compile's diagnostics,
+every independent problem of a task shows in one compile, a satisfy exit code 0 is said to
+do nothing, and an environment variable name given twice is an error."""
+
+from __future__ import annotations
+
+import traceback
+from pathlib import Path
+from typing import Any
+
+import networkx as nx
+import orjson
+import pytest
+from pydantic import ValidationError
+
+import dagbatch
+from dagbatch import CompileOptions, check_graph, compile_graph
+from dagbatch.compiler.loader import load_workflow
+from dagbatch.compiler.models import JobSettings, ResourceFile, Task
+from dagbatch.errors import (
+    DagbatchError,
+    Diagnostic,
+    InvalidProperties,
+    InvalidWorkflow,
+    WorkflowLoadError,
+)
+
+URL = "https://acct.blob.core.windows.net/c/in.txt"
+CONTAINER = "https://acct.blob.core.windows.net/c"
+
+
+def found(diags: list[Diagnostic]) -> set[tuple[str, str | None, str | None]]:
+    """(code, task, field) of every diagnostic."""
+    return {(d.code, d.task_id, d.field) for d in diags}
+
+
+def node_diagnostics(**attrs: Any) -> list[Diagnostic]:
+    g = nx.DiGraph()
+    g.add_node("x", command_line="run", **attrs)
+    return check_graph(g)
+
+
+# --------------------------------------------------------------------------- Task(...) errors
+
+
+def test_a_bad_task_reads_like_compile_diagnostics() -> None:
+    with pytest.raises(InvalidProperties) as info:
+        Task(comand_line="x", display_name=5, constraints={"max_task_retry_count": -4})
+    exc = info.value
+    assert isinstance(exc, ValueError) and isinstance(exc, DagbatchError)
+    assert isinstance(exc, InvalidWorkflow) and exc.model == "Task"
+    assert found(exc.diagnostics) == {
+        ("missing-property", None, "commandLine"),
+        ("unknown-property", None, "comandLine"),
+        ("invalid-type", None, "displayName"),
+        ("out-of-range", None, "constraints.maxTaskRetryCount"),
+    }
+    text = str(exc)
+    assert text.startswith("invalid Task(...): 4 error(s)\n")
+    assert "error unknown-property (field 'comandLine'): unknown property 'comand_line'" in text
+    assert "hint: did you mean 'command_line'?" in text
+    assert "error out-of-range (field 'constraints.maxTaskRetryCount')" in text
+    # What a user sees, the traceback included: no pydantic dump, no links to its site.
+    shown = "".join(traceback.format_exception(exc))
+    assert "pydantic.dev" not in shown and "validation error" not in shown
+    assert "For further information" not in shown and "input_value" not in shown
+
+
+def test_a_bad_task_is_still_a_value_error() -> None:
+    with pytest.raises(ValueError, match="did you mean 'environment_settings'"):
+        dagbatch.Task(command_line="x", enviroment_settings={"A": "1"})
+
+
+def test_bad_job_settings_read_like_compile_diagnostics() -> None:
+    with pytest.raises(InvalidProperties) as info:
+        dagbatch.JobSettings(prioity=3, max_parallel_tasks=0)
+    assert info.value.model == "JobSettings"
+    assert found(info.value.diagnostics) == {
+        ("unknown-property", None, "prioity"),
+        ("invalid-max-parallel-tasks", None, "maxParallelTasks"),
+    }
+    assert "did you mean 'priority'?" in str(info.value)
+
+
+def test_a_model_inside_a_task_built_directly_says_which() -> None:
+    with pytest.raises(InvalidProperties) as info:
+        ResourceFile(http_url=URL, file_path="/etc/passwd")
+    assert info.value.model == "ResourceFile"
+    assert found(info.value.diagnostics) == {("path-escapes-task-dir", None, "filePath")}
+
+
+def test_model_validate_still_raises_pydantics_error() -> None:
+    """The compiler validates node attributes with model_validate and catches
+    ValidationError: that stays as it was."""
+    with pytest.raises(ValidationError):
+        Task.model_validate({"comand_line": "x"})
+    with pytest.raises(ValidationError):
+        JobSettings.model_validate({"prioity": 1})
+    (d,) = node_diagnostics(constraints={"max_task_retry_count": -4})
+    assert (d.code, d.task_id, d.field) == ("out-of-range", "x", "constraints.maxTaskRetryCount")
+
+
+def test_good_tasks_built_directly_still_compile() -> None:
+    g = nx.DiGraph()
+    g.add_node(
+        "a",
+        task=Task(command_line="x", resource_files=[ResourceFile(http_url=URL, file_path="in")]),
+    )
+    g.add_node("b", task=Task(command_line="y"), display_name="B")
+    g.add_edge("a", "b")
+    plan = compile_graph(g)
+    tasks = {t["id"]: t for r in plan.batches for t in orjson.loads(r.body)["value"]}
+    assert tasks["a"]["resourceFiles"] == [{"httpUrl": URL, "filePath": "in"}]
+    assert tasks["b"]["displayName"] == "B"
+
+
+@pytest.mark.parametrize(
+    ("line", "model", "expected"),
+    [
+        ("graph.graph['job'] = JobSettings(prioity=1).model_dump()", "JobSettings", "priority"),
+        ("graph.add_node('a', task=Task(comand_line='x'))", "Task", "command_line"),
+        (
+            "graph.add_node('a', task=Task.model_validate({'comand_line': 'x'}))",
+            "Task",
+            "command_line",
+        ),
+    ],
+)
+def test_a_bad_model_in_a_workflow_file_names_the_line(
+    tmp_path: Path, line: str, model: str, expected: str
+) -> None:
+    wf = tmp_path / "wf.py"
+    wf.write_text(
+        "import networkx as nx\nfrom dagbatch import JobSettings, Task\n\n"
+        f"graph = nx.DiGraph()\n{line}\n"
+    )
+    with pytest.raises(WorkflowLoadError) as info:
+        load_workflow(wf)
+    text = str(info.value)
+    assert info.value.line == 5
+    assert f"invalid {model}(...) while running the workflow" in text
+    assert f"did you mean {expected!r}?" in text
+    assert "pydantic.dev" not in text
+
+
+# --------------------------------------------------------------------------- every problem at once
+
+
+def test_a_resource_file_with_two_sources_and_a_path_outside_shows_both() -> None:
+    rf = {"http_url": URL, "storage_container_url": CONTAINER, "file_path": "../x"}
+    assert found(node_diagnostics(resource_files=[rf])) == {
+        ("path-escapes-task-dir", "x", "resourceFiles[0].filePath"),
+        ("resource-file-source", "x", "resourceFiles[0]"),
+    }
+
+
+def test_an_http_resource_file_without_a_path_and_with_a_prefix_shows_both() -> None:
+    diags = node_diagnostics(resource_files=[{"http_url": URL, "blob_prefix": "in/"}])
+    assert [d.code for d in diags] == ["resource-file-source", "resource-file-source"]
+    assert "needs filePath" in diags[0].message and "blobPrefix" in diags[1].message
+
+
+def test_two_sources_are_not_also_blamed_for_the_url_rules() -> None:
+    diags = node_diagnostics(resource_files=[{"http_url": URL, "storage_container_url": CONTAINER}])
+    (d,) = diags
+    assert d.code == "resource-file-source" and "got httpUrl, storageContainerUrl" in d.message
+
+
+def test_a_user_identity_with_both_and_a_bad_enum_shows_both() -> None:
+    ui = {"username": "u", "auto_user": {"elevation_level": "root"}}
+    assert found(node_diagnostics(user_identity=ui)) == {
+        ("invalid-enum", "x", "userIdentity.autoUser.elevationLevel"),
+        ("user-identity-exclusive", "x", "userIdentity"),
+    }
+
+
+def test_a_reversed_exit_code_range_with_a_bad_action_shows_both() -> None:
+    ec = {"exit_code_ranges": [{"start": 9, "end": 3, "exit_options": {"job_action": "explode"}}]}
+    assert found(node_diagnostics(exit_conditions=ec)) == {
+        ("invalid-enum", "x", "exitConditions.exitCodeRanges[0].exitOptions.jobAction"),
+        ("invalid-exit-code-range", "x", "exitConditions.exitCodeRanges[0]"),
+    }
+
+
+def test_multi_instance_slots_and_a_bad_instance_count_show_both() -> None:
+    mi = {"number_of_instances": 0, "coordination_command_line": "c"}
+    assert found(node_diagnostics(multi_instance_settings=mi, required_slots=2)) == {
+        ("out-of-range", "x", "multiInstanceSettings.numberOfInstances"),
+        ("multi-instance-slots", "x", "multiInstanceSettings"),
+    }
+
+
+def test_an_invalid_slot_count_is_not_also_a_multi_instance_problem() -> None:
+    mi = {"coordination_command_line": "c"}
+    (d,) = node_diagnostics(multi_instance_settings=mi, required_slots=0)
+    assert (d.code, d.field) == ("out-of-range", "requiredSlots")
+
+
+def test_every_bad_satisfy_exit_code_is_named() -> None:
+    assert found(node_diagnostics(satisfy_exit_codes=[3, (9, 4), "5", 7])) == {
+        ("invalid-exit-codes", "x", "satisfyExitCodes[1]"),
+        ("invalid-exit-codes", "x", "satisfyExitCodes[2]"),
+    }
+
+
+def test_problems_of_several_fields_and_entries_come_together() -> None:
+    diags = node_diagnostics(
+        resource_files=[
+            {"http_url": URL, "storage_container_url": CONTAINER, "file_path": "/abs"},
+            {"auto_storage_container_name": "c", "file_mode": "999"},
+        ],
+        user_identity={},
+        constraints={"retention_time": "7 days"},
+    )
+    assert {(d.code, d.field) for d in diags} == {
+        ("path-escapes-task-dir", "resourceFiles[0].filePath"),
+        ("resource-file-source", "resourceFiles[0]"),
+        ("invalid-file-mode", "resourceFiles[1].fileMode"),
+        ("user-identity-exclusive", "userIdentity"),
+        ("invalid-duration", "constraints.retentionTime"),
+    }
+
+
+@pytest.mark.parametrize(
+    "attrs",
+    [
+        {"resource_files": [{"http_url": URL, "file_path": "a", "file_mode": "0755"}]},
+        {"resource_files": [{"storage_container_url": CONTAINER, "blob_prefix": "in/"}]},
+        {"resource_files": [ResourceFile(auto_storage_container_name="c")]},
+        {"user_identity": {"username": "u"}},
+        {"user_identity": {"auto_user": {"scope": "pool"}}},
+        {"exit_conditions": {"exit_code_ranges": [{"start": 3, "end": 3, "exit_options": {}}]}},
+        {"multi_instance_settings": {"coordination_command_line": "c"}, "required_slots": 1},
+        {"satisfy_exit_codes": {3, 4}},
+        {"satisfy_exit_codes": 3},
+        {"environment_settings": [{"name": "A", "value": "1"}, {"name": "a", "value": "2"}]},
+    ],
+)
+def test_what_was_accepted_still_is(attrs: dict[str, Any]) -> None:
+    assert node_diagnostics(**attrs) == []
+
+
+# --------------------------------------------------------------------------- exit code 0
+
+
+def _bodies(codes: Any) -> tuple[list[bytes], dict[str, Any]]:
+    g = nx.DiGraph()
+    g.add_node("a", command_line="x", satisfy_exit_codes=codes, job_action="terminate")
+    g.add_node("b", command_line="y")
+    g.add_edge("a", "b")
+    plan = compile_graph(g, CompileOptions(job={"id": "j"}))
+    return [r.body for r in plan.batches], plan.job
+
+
+@pytest.mark.parametrize(
+    ("codes", "shown", "hint"),
+    [
+        ([0, 3], "satisfy_exit_codes lists exit code 0", "non-zero"),
+        ([0], "satisfy_exit_codes lists exit code 0", "non-zero"),
+        ([(0, 5)], "the range (0, 5)", "[(1, 5)]"),
+        ([3, (-2, 1)], "the range (-2, 1)", "[(-2, -1), 1]"),
+    ],
+)
+def test_a_satisfy_exit_code_0_is_a_warning(codes: Any, shown: str, hint: str) -> None:
+    (d,) = node_diagnostics(satisfy_exit_codes=codes)
+    assert (d.code, d.severity, d.task_id, d.field) == (
+        "redundant-exit-code",
+        "warning",
+        "x",
+        "satisfy_exit_codes",
+    )
+    assert shown in d.message and "changes nothing" in d.message
+    assert d.hint is not None and hint in d.hint
+
+
+def test_a_satisfy_exit_code_0_compiles_to_the_same_requests() -> None:
+    assert _bodies([0, 3]) == _bodies([3])
+    g = nx.DiGraph()
+    g.add_node("a", command_line="x", satisfy_exit_codes=[0, 3])
+    plan = compile_graph(g)
+    assert [d.code for d in plan.warnings] == ["redundant-exit-code"]
+    assert node_diagnostics(satisfy_exit_codes=[3, (1, 4)]) == []
+
+
+# --------------------------------------------------------------------------- environment names
+
+
+def test_an_environment_name_given_twice_is_an_error() -> None:
+    env = [{"name": "A", "value": "s3cret-1"}, {"name": "B"}, {"name": "A", "value": "s3cret-2"}]
+    (d,) = node_diagnostics(environment_settings=env)
+    assert (d.code, d.severity, d.task_id, d.field) == (
+        "duplicate-environment-name",
+        "error",
+        "x",
+        "environmentSettings",
+    )
+    assert "'A' is set by entries 0 and 2" in d.message
+    assert "s3cret" not in d.message  # values may be secrets: never shown
+    g = nx.DiGraph()
+    g.add_node("x", command_line="run", environment_settings=env)
+    with pytest.raises(InvalidWorkflow, match="duplicate-environment-name"):
+        compile_graph(g)
+
+
+def test_every_repeated_name_is_named_with_other_problems() -> None:
+    env = [
+        {"name": "A", "value": "1"},
+        {"name": "B", "value": "1"},
+        {"value": "no name"},
+        {"name": "B", "value": "2"},
+        {"name": "A", "value": "2"},
+        {"name": "A", "value": "3"},
+    ]
+    diags = node_diagnostics(environment_settings=env)
+    assert found(diags) == {
+        ("missing-property", "x", "environmentSettings[2].name"),
+        ("duplicate-environment-name", "x", "environmentSettings"),
+    }
+    (dup,) = [d for d in diags if d.code == "duplicate-environment-name"]
+    assert "'A' is set by entries 0, 4 and 5" in dup.message
+    assert "'B' is set by entries 1 and 3" in dup.message
+
+
+def test_a_repeated_name_in_settings_built_directly() -> None:
+    from dagbatch.compiler.models import EnvironmentSetting
+
+    env = [EnvironmentSetting(name="A", value="1"), EnvironmentSetting(name="A", value="2")]
+    with pytest.raises(InvalidProperties) as info:
+        Task(command_line="x", environment_settings=env)
+    assert found(info.value.diagnostics) == {
+        ("duplicate-environment-name", None, "environmentSettings")
+    }
+
+
+def test_a_repeated_name_in_the_jobs_common_environment() -> None:
+    g = nx.DiGraph()
+    g.add_node("x", command_line="run", environment_settings={"A": "task wins"})
+    g.graph["job"] = {"common_environment_settings": [{"name": "A"}, {"name": "A", "value": "2"}]}
+    # A task's own setting overriding the job's is documented [spec BatchJob
+    # commonEnvironmentSettings] and fine; the job's list naming A twice is not.
+    (d,) = check_graph(g)
+    assert (d.code, d.task_id, d.field) == (
+        "duplicate-environment-name",
+        None,
+        "job.commonEnvironmentSettings",
+    )
+
+
+def test_the_readme_shows_what_a_bad_task_prints() -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    with pytest.raises(InvalidProperties) as info:
+        Task(comand_line="x")
+    shown = f"dagbatch.errors.InvalidProperties: {info.value}\n"
+    assert "```\n" + shown + "```" in readme
+    for code in ("redundant-exit-code", "duplicate-environment-name"):
+        assert f"| `{code}`" in readme
