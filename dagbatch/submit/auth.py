@@ -205,7 +205,9 @@ def entra_token_error(exc: BaseException, credential: Any) -> DagbatchError:
     the credential said it is unavailable (``CredentialUnavailableError``), or a chain such as
     ``DefaultAzureCredential`` tried every one of its credentials (a chain stops at the first
     that fails for any other reason). ``AuthenticationError`` (exit 3) when a credential was
-    found and failed: the chain's last attempt says why."""
+    found and failed: the chain's last attempt says why. (The chain's error does not say
+    which attempts were "unavailable": a failure of its very last credential reads as none
+    set up. For ``DefaultAzureCredential`` that is the Windows broker.)"""
     text = redact(str(exc))
     attempts = chain_attempts(text)
     chain = getattr(credential, "credentials", None)
