@@ -13,6 +13,7 @@ import orjson
 
 from dagbatch.cli.exit_codes import ExitCode, fail, print_diagnostics
 from dagbatch.cli.options import batch_id
+from dagbatch.cli.output import write_stdout
 from dagbatch.compiler.options import BARRIER_COMMANDS, DEFAULT_OVER_LIMIT, OVER_LIMIT_STRATEGIES
 from dagbatch.errors import ConfigError, Diagnostic, InvalidWorkflow, WorkflowLoadError
 from dagbatch.limits import (
@@ -199,10 +200,9 @@ def _json_line(record: dict[str, Any]) -> bytes:
 
 
 def _json_lines(diags: list[Diagnostic]) -> None:
-    out = sys.stdout.buffer
-    for d in diags:
-        out.write(_json_line(d.to_dict()))
-    out.flush()
+    """One JSON object a diagnostic, written in one block (``write_stdout``: a reader that
+    stops early ends the command with 141)."""
+    write_stdout(b"".join(_json_line(d.to_dict()) for d in diags))
 
 
 def _json_fail(exc: WorkflowLoadError | ConfigError, code: ExitCode) -> NoReturn:
@@ -211,7 +211,7 @@ def _json_fail(exc: WorkflowLoadError | ConfigError, code: ExitCode) -> NoReturn
         record.update({k: v for k, v in (("file", exc.path), ("line", exc.line)) if v})
     else:
         record["code"] = "usage"
-    sys.stdout.buffer.write(_json_line(record))
+    write_stdout(_json_line(record))
     sys.exit(code)
 
 

@@ -5,6 +5,7 @@ Exit codes are defined once, in ``dagbatch.cli.exit_codes``.
 
 from __future__ import annotations
 
+import logging
 import os
 import select
 import sys
@@ -63,10 +64,27 @@ def main() -> None:
     from dagbatch.redact import install_log_redaction
 
     install_log_redaction()  # no secret reaches a log record from here on
+    _keep_credential_log_off_screen()
     # A command holds a workflow's graph, its plan or a job's listing of up to millions of
     # small objects, and each full collection walks them all: ten times rarer for the whole
     # command (dagbatch.gcpause), restored when it ends.
     click.get_current_context().with_resource(gc_fewer_full())
+
+
+#: Loggers of libraries whose failures the commands report themselves, in their own words.
+QUIET_LOGGERS = ("azure.identity",)
+
+
+def _keep_credential_log_off_screen() -> None:
+    """azure-identity logs a credential chain's failure (every credential it tried and why)
+    as a warning, then raises it; with no logging set up, Python prints such a warning on
+    stderr (``logging.lastResort``), and the command's own error said it all a second time.
+    A ``NullHandler`` on those loggers keeps them off the screen; a handler the user sets up
+    on the root logger still gets every record."""
+    for name in QUIET_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(h, logging.NullHandler) for h in logger.handlers):
+            logger.addHandler(logging.NullHandler())
 
 
 def _register() -> None:

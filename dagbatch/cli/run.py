@@ -11,6 +11,7 @@ import click
 from dagbatch.cli import exit_codes
 from dagbatch.cli.exit_codes import ExitCode
 from dagbatch.cli.options import check_writable, local_node_options
+from dagbatch.cli.output import write_stdout
 from dagbatch.errors import DagbatchError
 
 #: Rows of the task table shown on screen; every task is in --report.
@@ -56,8 +57,8 @@ def _duration(start: float | None, end: float | None) -> str:
     return f"{end - start:.2f}s" if start is not None and end is not None else "-"
 
 
-def print_report(report: object) -> None:
-    """The run's report, for people."""
+def report_lines(report: object) -> list[str]:
+    """The run's report, for people: its lines (``run_cmd`` writes them in one block)."""
     from dagbatch.local.run import RunReport
 
     assert isinstance(report, RunReport)
@@ -67,35 +68,37 @@ def print_report(report: object) -> None:
     if report.job_action == "disable" and job.state == "completed":
         # Disabled by the task, then ended by onAllTasksComplete: both are true.
         by = f", after task {report.terminated_by}'s jobAction disabled it"
+    lines: list[str] = []
+    echo = lines.append
     outcomes = report.outcomes
     succeeded = sum(1 for o in outcomes if o.succeeded)
     mode = " (simulated)" if report.simulated == frozenset() else ""
-    click.echo("")
-    click.echo(f"job {report.job_id}: {job.state}{reason}{by}")
+    echo("")
+    echo(f"job {report.job_id}: {job.state}{reason}{by}")
     skipped = f", skipped {len(report.skipped)}" if report.skipped else ""
     cut = f", cut off by the --timeout {len(report.cut_off)}" if report.cut_off else ""
     requeued = f", requeued {len(report.requeued)}" if report.requeued else ""
-    click.echo(
+    echo(
         f"tasks {len(outcomes)}: succeeded {succeeded}, failed {len(report.failed)}{skipped}"
         f"{cut}{requeued}, never ran {len(report.never_ran)}; {report.elapsed:.1f} s{mode}"
     )
     if report.timed_out:
-        click.echo("the --timeout was reached: running tasks were terminated")
+        echo("the --timeout was reached: running tasks were terminated")
     finished = report.finished
     if finished is not None and (finished.terminated or finished.errors):
-        click.echo(
+        echo(
             f"ended the job as `dagbatch finish` does: terminated {len(finished.terminated)} "
             "task(s) that could never run"
             + (f"; {len(finished.errors)} could not be terminated" if finished.errors else "")
         )
         for problem in finished.errors:
-            click.echo(f"  {problem.name}: {problem.reason}")
+            echo(f"  {problem.name}: {problem.reason}")
     # Failed and never-ran tasks first: they are what a reader looks for.
     ordered = sorted(
         outcomes, key=lambda o: (o.succeeded or report.is_skipped(o.task_id), o.status.ran)
     )
-    click.echo("")
-    click.echo(f"{'TASK':<24} {'STATE':<10} {'EXIT':>5} {'TIME':>8}  OUTPUT / WHY")
+    echo("")
+    echo(f"{'TASK':<24} {'STATE':<10} {'EXIT':>5} {'TIME':>8}  OUTPUT / WHY")
     for o in ordered[:SHOWN]:
         st = o.status
         code = "-" if st.exit_code is None else str(st.exit_code)
@@ -118,18 +121,17 @@ def print_report(report: object) -> None:
                 detail = f"exit code {st.exit_code} counts as success" + (
                     f": {detail}" if detail else ""
                 )
-        click.echo(
-            f"{o.task_id:<24} {st.state:<10} {code:>5} {_duration(st.start, st.end):>8}  {detail}"
-        )
+        echo(f"{o.task_id:<24} {st.state:<10} {code:>5} {_duration(st.start, st.end):>8}  {detail}")
     if len(ordered) > SHOWN:
-        click.echo(f"... and {len(ordered) - SHOWN} more (all of them in --report FILE.json)")
+        echo(f"... and {len(ordered) - SHOWN} more (all of them in --report FILE.json)")
     if report.node_root is not None:
-        click.echo("")
+        echo("")
         root = _shown(report.node_root)
-        click.echo(
+        echo(
             f"task files: {root}/workitems/{report.job_id}/job-1/TASK/ "
             "(stdout.txt, stderr.txt, wd/)"
         )
+    return lines
 
 
 @click.command("run")
@@ -234,20 +236,26 @@ def run_cmd(
             report = run_local(source, options, on_progress=None if quiet else show)
     except DagbatchError as exc:
         exit_codes.fail(exc)
-    print_report(report)
+    # The files first, then standard output in one block: a reader that stops early (`|
+    # head`) ends the command with 141 (write_stdout), and the files are written all the same.
+    lines = report_lines(report)
+    warnings: list[str] = []
     if report_file is not None:
         try:
             report_file.write_text(json.dumps(report.to_dict(), indent=1) + "\n", encoding="utf-8")
         except OSError as exc:
-            _err(f"warning: could not write {report_file}: {exc.strerror or exc}")
+            warnings.append(f"warning: could not write {report_file}: {exc.strerror or exc}")
         else:
-            click.echo(f"report: {report_file}")
+            lines.append(f"report: {report_file}")
     if picture_file is not None:
         try:
             picture = report.write_picture(picture_file)
         except (OSError, DagbatchError, ValueError) as exc:
             why = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
-            _err(f"warning: could not write {picture_file}: {why}")
+            warnings.append(f"warning: could not write {picture_file}: {why}")
         else:
-            click.echo(f"picture: {picture_file} ({len(picture.nodes)} node(s))")
+            lines.append(f"picture: {picture_file} ({len(picture.nodes)} node(s))")
+    write_stdout("\n".join(lines) + "\n")
+    for warning in warnings:  # after the report, as before
+        _err(warning)
     sys.exit(_EXIT_FOR[report.verdict])

@@ -18,6 +18,7 @@ import orjson
 
 from dagbatch.cli.exit_codes import ExitCode, fail, print_diagnostics
 from dagbatch.cli.options import batch_id, client_from_options, service_options
+from dagbatch.cli.output import write_stdout
 from dagbatch.defaults import DEFAULT_TIMEOUT
 from dagbatch.errors import ConfigError, DagbatchError, PlanError
 from dagbatch.redact import redact
@@ -235,7 +236,7 @@ def print_report(report: SubmitReport, report_file: Path | None) -> None:
         lines.append(f"report: {report_file}")
     if not report.ok:
         lines.append(f"journal: {report.journal_path} (run again with --resume to continue)")
-    click.echo(redact("\n".join(lines)))
+    write_stdout(redact("\n".join(lines)) + "\n")  # a reader that stops early: exit 141
 
 
 @click.command("submit")

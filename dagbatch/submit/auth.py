@@ -22,7 +22,7 @@ from typing import Any, Protocol
 import httpx
 
 from dagbatch import signing
-from dagbatch.errors import AuthenticationError, ConfigError
+from dagbatch.errors import AuthenticationError, ConfigError, DagbatchError
 from dagbatch.redact import redact, register_secret
 
 #: Scope of the Batch data plane for Microsoft Entra ID tokens (the double slash is intended).
@@ -166,9 +166,7 @@ class EntraAuth:
                 try:
                     token = await (fetching or self._fetch())
                 except Exception as exc:
-                    raise AuthenticationError(
-                        f"could not get a Microsoft Entra ID token: {redact(str(exc))}"
-                    ) from exc
+                    raise entra_token_error(exc, self._credential) from exc
                 register_secret(token.token)
                 self._token = token.token
                 self._expires_on = float(token.expires_on)
@@ -176,6 +174,54 @@ class EntraAuth:
 
     async def apply(self, request: httpx.Request) -> None:
         await apply_to(self, request)
+
+
+#: How to give ``--auth entra`` a credential: the end of the error when none was found.
+ENTRA_HOW = (
+    "sign in with `az login` (the Azure CLI), or set AZURE_TENANT_ID, AZURE_CLIENT_ID and "
+    "AZURE_CLIENT_SECRET for a service principal, or run on Azure with a managed identity; "
+    "or use --auth sharedkey with AZURE_BATCH_ACCOUNT and AZURE_BATCH_ACCESS_KEY"
+)
+
+#: The line before the list of credentials a failed azure-identity chain tried.
+_CHAIN_ATTEMPTS = "Attempted credentials:"
+
+
+def chain_attempts(message: str) -> list[str]:
+    """The credentials a failed azure-identity chain (``DefaultAzureCredential``) tried, as
+    its error lists them: one ``Name: why`` for each (the first line of the reason)."""
+    _, found, listing = message.partition(_CHAIN_ATTEMPTS)
+    if not found:
+        return []
+    return [line.strip() for line in listing.splitlines() if line.startswith("\t")]
+
+
+def entra_token_error(exc: BaseException, credential: Any) -> DagbatchError:
+    """The one error for a credential's ``get_token`` that failed: what to do about it,
+    without the chain's full text (azure-identity also logs that text; the CLI keeps its log
+    off the screen, so it is not printed twice).
+
+    ``ConfigError`` (exit 2, like a missing account key) when there is no credential to use:
+    the credential said it is unavailable (``CredentialUnavailableError``), or a chain such as
+    ``DefaultAzureCredential`` tried every one of its credentials (a chain stops at the first
+    that fails for any other reason). ``AuthenticationError`` (exit 3) when a credential was
+    found and failed: the chain's last attempt says why. (The chain's error does not say
+    which attempts were "unavailable": a failure of its very last credential reads as none
+    set up. For ``DefaultAzureCredential`` that is the Windows broker.)"""
+    text = redact(str(exc))
+    attempts = chain_attempts(text)
+    chain = getattr(credential, "credentials", None)
+    unavailable = type(exc).__name__ == "CredentialUnavailableError" or (
+        isinstance(chain, tuple | list) and attempts and len(attempts) >= len(chain)
+    )
+    if unavailable:
+        names = ", ".join(line.split(":", 1)[0] for line in attempts)
+        return ConfigError(
+            f"no Microsoft Entra ID credential was found (--auth entra): {ENTRA_HOW}"
+            + (f" (tried, none set up here: {names})" if names else "")
+        )
+    why = attempts[-1] if attempts else text
+    return AuthenticationError(f"could not get a Microsoft Entra ID token: {why}")
 
 
 def _retrieved(future: asyncio.Future[Any]) -> None:

@@ -279,6 +279,23 @@ def read_journal(path: Path) -> JournalState:
     )
 
 
+def check_new_journal(path: Path) -> None:
+    """What ``Journal.open`` would find wrong with a journal that does not exist yet, found
+    without writing anything: a path that cannot be read (``PlanError``: a file where a
+    directory should be), or no writable directory to create it in (``JournalWriteError``).
+
+    ``submit --create-job`` asks for the job while the plan is parsed, before the journal is
+    opened; it checks this first, so a local problem is reported before any request."""
+    read_journal(path)
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent  # Journal.open creates the directories that are missing
+    if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
+        raise JournalWriteError(
+            f"cannot write the journal {path}: {folder} is not a directory this user can write"
+        )
+
+
 class Journal:
     """An open journal, appending records. Use ``Journal.open``; close with ``close``."""
 

@@ -7,9 +7,10 @@
    each batch against their sha256 in plan.json) before anything is sent; then
    ``parse_plan_steps``: parse the batches and check the manifest against itself and the
    order of parents -> ``LoadedPlan``, or ``PlanError``. With ``--create-job`` and no
-   journal yet, the job is asked for between the two (``job.create_early``), so its round
-   trip runs while the plan is parsed; a submission that stops before step 3 takes it
-   leaves that job as it is (``job.drop_early_creation``).
+   journal yet, the job is asked for between the two (``job.create_early``, once
+   ``check_new_journal`` found the journal's path usable), so its round trip runs while the
+   plan is parsed; a submission that stops before step 3 takes it leaves that job as it is
+   (``job.drop_early_creation``).
 2. ``Journal.open`` (``dagbatch.submit.journal``): open or resume the journal, refusing one of
    another plan, job or endpoint, or a damaged one -> the open ``Journal`` and the
    ``JournalState`` of earlier runs. Every task id it names must be a task of this plan.
@@ -55,7 +56,7 @@ from dagbatch.submit.job import (
     prepare_job,
     set_terminate,
 )
-from dagbatch.submit.journal import Journal, RunHeader
+from dagbatch.submit.journal import Journal, RunHeader, check_new_journal
 from dagbatch.submit.progress import NullProgress, Progress
 from dagbatch.submit.report import SubmitFailure, SubmitReport, report_path_for, write_report
 from dagbatch.submit.waves import WaveScheduler
@@ -292,6 +293,8 @@ async def _load_creating(
     )
     creating = None
     if create_job and job_id and not resume and journal is not None and not journal.exists():
+        # Whatever is wrong here is found before the first request: the journal's path too.
+        check_new_journal(journal)
         creating = create_early(client, files.job, job_id, pool_id, api=api)
     try:
         plan = await _parse_with_pauses(files)
