@@ -26,6 +26,7 @@ from typing import Any, Final, Protocol
 from dagbatch import wireshape
 from dagbatch.emulator.store import NO_EXIT, EmulatorStore, Job, now
 from dagbatch.gcpause import gc_paused
+from dagbatch.limits import INT32_MAX
 
 ACTIVE: Final = 0
 PREPARING: Final = 1
@@ -38,7 +39,6 @@ STATE_NAMES: Final = ("active", "preparing", "running", "completed", "deleted")
 SATISFY: Final = 1
 BLOCK: Final = 2
 
-INT32_MAX: Final = 2**31 - 1
 #: The exit code reported for a process the emulator killed (timeout, terminate): 128 + SIGKILL,
 #: as a shell reports it. Batch says only "operating system-defined" [BF 1].
 KILLED_EXIT_CODE: Final = 137

@@ -49,9 +49,6 @@ TASK_FILTER_FIELDS: Final = frozenset(
     }
 )
 
-LIST_PAGE_DEFAULT: Final = 1000
-LIST_PAGE_MAX: Final = 1000
-
 
 def add_tasks(
     ctx: Ctx, job: Job, tasks: list[dict[str, Any]], with_faults: bool
@@ -305,14 +302,8 @@ async def get_task(ctx: Ctx) -> Response:
 async def list_tasks(ctx: Ctx) -> Response:
     params = ctx.request.query_params
     job = get_job_or_404(ctx, ctx.param("job_id"))
-    message = "Value for one of the query parameters specified in the request URI is invalid."
-    try:
-        max_results = int(params.get("maxresults", LIST_PAGE_DEFAULT))
-        start = int(params.get("$skiptoken", "0"))
-    except ValueError as exc:
-        raise replies.invalid_query(ctx.base, message) from exc
-    if not 1 <= max_results <= LIST_PAGE_MAX or start < 0:
-        raise replies.invalid_query(ctx.base, message, "maxresults")
+    max_results = rules.max_results(ctx)
+    start = rules.skip_token(ctx)
     try:
         text = params.get("$filter")
         keep = odata.parse_filter(text, TASK_FILTER_FIELDS) if text else None
@@ -413,16 +404,21 @@ def _file_entry(ctx: Ctx, url_base: str, root: Path, path: Path) -> dict[str, An
 async def list_task_files(ctx: Ctx) -> Response:
     """``stdout.txt``, ``stderr.txt`` and ``wd`` (everything under it with ``recursive``)."""
     job = get_job_or_404(ctx, ctx.param("job_id"))
+    max_results = rules.max_results(ctx)
+    start = rules.skip_token(ctx)
     root, task_id = _task_root(ctx, job)
     recursive = ctx.request.query_params.get("recursive", "false").lower() == "true"
     url_base = f"{ctx.base}/jobs/{job.id}/tasks/{task_id}/files"
-    value: list[dict[str, Any]] = []
+    paths: list[Path] = []
     if root is not None and root.is_dir():
         paths = sorted(root.rglob("*") if recursive else root.iterdir())
-        value = [_file_entry(ctx, url_base, root, p) for p in paths]
-    return replies.json_response(
-        200, {"odata.metadata": f"{ctx.base}/$metadata#files", "value": value}
-    )
+    page = paths[start : start + max_results]
+    value = [_file_entry(ctx, url_base, root, p) for p in page] if root is not None else []
+    body: dict[str, Any] = {"odata.metadata": f"{ctx.base}/$metadata#files", "value": value}
+    if start + max_results < len(paths):
+        files_path = f"/jobs/{job.id}/tasks/{task_id}/files"
+        body["odata.nextLink"] = next_link(ctx, files_path, max_results, start + max_results)
+    return replies.json_response(200, body)
 
 
 #: ``ocp-range``: "bytes=startRange-endRange" [S Tasks_GetTaskFile], both inclusive; the end
