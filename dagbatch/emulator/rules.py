@@ -231,6 +231,19 @@ def constraints_problem(constraints: Any, path: str = "constraints") -> Problem 
     return None
 
 
+def check_task_update(ctx: Ctx, body: Mapping[str, Any]) -> None:
+    """The body of Tasks_ReplaceTask: ``constraints`` is the one property of BatchTask that
+    is not "readOnly" [spec-2025 BatchTask], checked as on add (``constraints_problem``):
+    400 ``InvalidRequestBody`` naming any other property, 400 ``InvalidPropertyValue``
+    naming a value out of bounds."""
+    only_properties(ctx, body, frozenset({"constraints"}))
+    if "constraints" in body:
+        problem = constraints_problem(body["constraints"])
+        if problem is not None:
+            name, value, why = problem
+            raise replies.invalid_value(ctx.base, name, value, why)
+
+
 INVALID_QUERY_MESSAGE: Final = (
     "Value for one of the query parameters specified in the request URI is invalid."
 )

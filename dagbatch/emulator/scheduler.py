@@ -896,6 +896,15 @@ class Engine:
         self.check_all_complete(job)
         self.wake()
 
+    def constraints_changed(self, job: Job, pos: int, task: dict[str, Any]) -> None:
+        """Lock held. The task's body changed (Tasks_ReplaceTask sets its ``constraints``):
+        its spec is read again. The retry limit applies when it next ends, the wall-clock
+        limit when it next starts: an attempt already running keeps the limit it started
+        with (when Batch applies a new limit is undocumented). Its slots do not change."""
+        g = job.graph
+        if g is not None and pos < len(g.specs):
+            g.specs[pos] = None if _SPEC_KEYS.isdisjoint(task) else task_spec(task)
+
     # --- for tools ---
 
     def idle(self, job: Job) -> bool:

@@ -331,6 +331,35 @@ async def list_tasks(ctx: Ctx) -> Response:
     return replies.json_response(200, body)
 
 
+async def replace_task(ctx: Ctx) -> Response:
+    """Tasks_ReplaceTask, "Updates the properties of the specified Task": the task's
+    ``constraints`` become the body's (left out, they are removed, and the task reads the
+    defaults again: the job's retry count, no wall-clock limit, 7 days' retention), checked
+    as on add (``rules.check_task_update``). A completed task takes it too (its
+    ``retentionTime`` still matters). The engine reads the task's limits again
+    (``Engine.constraints_changed``). 200 with the task's new ETag."""
+    rules.check_body_size(ctx)
+    body = rules.parse_object(ctx)
+    rules.check_task_update(ctx, body)
+    job = get_job_or_404(ctx, ctx.param("job_id"))
+    with ctx.store.lock:
+        pos = _find(ctx, job)
+        task = orjson.loads(job.task_raw[pos])
+        if "constraints" in body:
+            task["constraints"] = body["constraints"]
+        else:
+            task.pop("constraints", None)
+        job.task_raw[pos] = orjson.dumps(task)
+        job.task_serial[pos] = ctx.store.next_serial()
+        ctx.store.engine.constraints_changed(job, pos, task)
+        etag = make_etag(job.task_serial[pos])
+        url = f"{ctx.base}/jobs/{job.id}/tasks/{job.task_ids[pos]}"
+    return Response(
+        status_code=200,
+        headers={"ETag": etag, "Last-Modified": http_time(now()), "DataServiceId": url},
+    )
+
+
 async def terminate_task(ctx: Ctx) -> Response:
     job = get_job_or_404(ctx, ctx.param("job_id"))
     with ctx.store.lock:

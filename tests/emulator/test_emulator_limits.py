@@ -15,6 +15,7 @@ written as ISO 8601 with a sign).
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 from typing import Any
 from urllib.parse import unquote
@@ -384,3 +385,88 @@ def test_sdk_list_max_results_is_1_to_1000_and_pages(emulator: EmulatorServer) -
         assert emulator.store.stats()["requests"]["listjobs"] - before == 3
         some = list(client.list_jobs(max_results=2, filter="id eq 'job3'"))
         assert [j.id for j in some] == ["job3"]
+
+
+# --- update task (Tasks_ReplaceTask) ---
+
+
+def test_sdk_replace_task_refuses_constraints_out_of_bounds(emulator: EmulatorServer) -> None:
+    """``replace_task`` sets a task's constraints, checked as on add: a retry count below -1
+    or a negative duration is 400 InvalidPropertyValue naming it, and the task keeps its
+    constraints; within the bounds they replace the task's, with a new ETag."""
+    with sdk_client(emulator) as client:
+        client.create_job(DEPENDENCY_JOB)
+        first = models.BatchTaskConstraints(max_task_retry_count=1)
+        client.create_task(
+            "job", models.BatchTaskCreateOptions(id="t", command_line="x", constraints=first)
+        )
+        etag = client.get_task("job", "t").etag
+        for bad, name in (
+            (models.BatchTaskConstraints(max_task_retry_count=-2), "constraints.maxTaskRetryCount"),
+            (
+                models.BatchTaskConstraints(retention_time=timedelta(days=-1)),
+                "constraints.retentionTime",
+            ),
+        ):
+            task = models.BatchTask(constraints=bad)
+            assert_invalid(refused(client.replace_task, "job", "t", task), name)
+        assert client.get_task("job", "t").constraints.max_task_retry_count == 1
+        assert client.get_task("job", "t").etag == etag
+        good = models.BatchTaskConstraints(
+            max_task_retry_count=-1, retention_time=timedelta(hours=1)
+        )
+        client.replace_task("job", "t", models.BatchTask(constraints=good))
+        after = client.get_task("job", "t")
+        assert after.constraints.max_task_retry_count == -1
+        assert after.constraints.retention_time == timedelta(hours=1)
+        assert after.etag != etag
+    assert emulator.store.task("job", "t")["constraints"] == {
+        "maxTaskRetryCount": -1,
+        "retentionTime": "PT01H00M00S",  # as the SDK writes a timedelta
+    }
+
+
+def test_raw_replace_task_takes_only_constraints(emulator: EmulatorServer) -> None:
+    """Every other property of BatchTask is read-only [spec-2025 BatchTask]: naming one is
+    400 InvalidRequestBody naming it; an unknown task is 404 TaskNotFound."""
+    pool = {"poolId": "pool"}
+    assert raw(emulator, "POST", "/jobs", {"id": "j", "poolInfo": pool}).status_code == 201
+    added = raw(emulator, "POST", "/jobs/j/tasks", {"id": "t", "commandLine": "x"})
+    assert added.status_code == 201, added.text
+    other = raw(emulator, "PUT", "/jobs/j/tasks/t", {"commandLine": "y"})
+    assert other.status_code == 400
+    body = other.json()
+    assert body["code"] == "InvalidRequestBody"
+    assert {"key": "PropertyName", "value": "commandLine"} in body["values"]
+    bad = raw(emulator, "PUT", "/jobs/j/tasks/t", {"constraints": {"maxTaskRetryCount": 1.5}})
+    raw_invalid(bad, "constraints.maxTaskRetryCount")
+    missing = raw(emulator, "PUT", "/jobs/j/tasks/nope", {"constraints": {}})
+    assert (missing.status_code, missing.json()["code"]) == (404, "TaskNotFound")
+    assert emulator.store.task("j", "t") == {"id": "t", "commandLine": "x"}
+
+
+def test_a_replaced_retry_count_applies_when_the_task_next_ends(
+    emulator_factory: Any,
+) -> None:
+    """A task added with no retries, then given maxTaskRetryCount 2 before it runs, is tried
+    three times: the engine reads the new limit."""
+    from dagbatch.emulator.simulate import SimulatedRunner
+
+    server: EmulatorServer = emulator_factory(runner=SimulatedRunner({"f": (3, None)}))
+    engine = server.store.engine
+    with sdk_client(server) as client:
+        client.create_job(DEPENDENCY_JOB)
+        engine.hold()
+        try:
+            client.create_task("job", models.BatchTaskCreateOptions(id="f", command_line="x"))
+            retries = models.BatchTaskConstraints(max_task_retry_count=2)
+            client.replace_task("job", "f", models.BatchTask(constraints=retries))
+        finally:
+            engine.release()
+        deadline = time.monotonic() + 30
+        task = client.get_task("job", "f")
+        while task.state != "completed" and time.monotonic() < deadline:
+            time.sleep(0.02)
+            task = client.get_task("job", "f")
+    assert task.state == "completed"
+    assert (task.execution_info.retry_count, task.execution_info.exit_code) == (2, 3)
