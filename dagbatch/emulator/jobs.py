@@ -364,10 +364,11 @@ async def task_counts(ctx: Ctx) -> Response:
 
 
 def next_link(ctx: Ctx, path: str, max_results: int, token: int) -> str:
-    """The ``odata.nextLink`` of a paged list."""
+    """The ``odata.nextLink`` of a paged list: the request's query (``$filter``, ``$select``,
+    list task files' ``recursive``) with the next page's ``$skiptoken``."""
     params = ctx.request.query_params
     query = f"api-version={quote(ctx.api_version)}&maxresults={max_results}&$skiptoken={token}"
-    for name in ("$filter", "$select"):
+    for name in ("$filter", "$select", "recursive"):
         if params.get(name):
             query += f"&{name}=" + quote(params[name], safe="")
     return f"{ctx.base}{path}?{query}"

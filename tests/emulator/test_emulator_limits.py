@@ -470,3 +470,26 @@ def test_a_replaced_retry_count_applies_when_the_task_next_ends(
             task = client.get_task("job", "f")
     assert task.state == "completed"
     assert (task.execution_info.retry_count, task.execution_info.exit_code) == (2, 3)
+
+
+def test_sdk_list_task_files_pages_by_max_results(emulator_factory: Any, tmp_path: Any) -> None:
+    """A task's files listed 2 a page: the SDK follows ``odata.nextLink`` and sees each file
+    once, the same files as one page of 1000."""
+    from dagbatch.emulator.runner import RealRunner
+
+    server: EmulatorServer = emulator_factory(runner=RealRunner(tmp_path / "node"), slots=1)
+    with sdk_client(server) as client:
+        client.create_job(DEPENDENCY_JOB)
+        command = "/bin/sh -c 'mkdir -p d && touch a b d/c && echo out'"
+        client.create_task("job", models.BatchTaskCreateOptions(id="t", command_line=command))
+        deadline = time.monotonic() + 30
+        while client.get_task("job", "t").state != "completed":
+            assert time.monotonic() < deadline, "the task did not complete"
+            time.sleep(0.05)
+        before = server.store.stats()["requests"].get("listtaskfiles", 0)
+        paged = [f.name for f in client.list_task_files("job", "t", recursive=True, max_results=2)]
+        pages = server.store.stats()["requests"]["listtaskfiles"] - before
+        whole = [f.name for f in client.list_task_files("job", "t", recursive=True)]
+    assert {"stdout.txt", "stderr.txt", "wd/a", "wd/b", "wd/d/c"} <= set(whole)
+    assert paged == whole
+    assert pages == (len(whole) + 1) // 2
