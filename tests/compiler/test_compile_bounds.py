@@ -10,6 +10,8 @@ from typing import Any
 
 import networkx as nx
 import pytest
+from hypothesis import event, given, settings
+from hypothesis import strategies as st
 
 from dagbatch import compile_graph
 from dagbatch.errors import InvalidWorkflow
@@ -102,3 +104,67 @@ def test_the_bounds_themselves_compile_as_given() -> None:
     conditions = task["exitConditions"]
     assert [e["code"] for e in conditions.get("exitCodes", [])] == [INT32_MIN]
     assert [(r["start"], r["end"]) for r in conditions["exitCodeRanges"]] == [(3, INT32_MAX)]
+
+
+#: Integers around every bound the spec states, and beyond int32.
+_EDGES = st.one_of(
+    st.sampled_from(
+        [0, 1, -1, -2, 1000, 1001, -1000, -1001, INT32_MAX, INT32_MAX + 1, INT32_MIN, INT32_MIN - 1]
+    ),
+    st.integers(min_value=-1100, max_value=1100),
+    st.integers(min_value=INT32_MIN - 10, max_value=INT32_MAX + 10),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(priority=_EDGES, parallel=_EDGES, job_retries=_EDGES, retries=_EDGES, code=_EDGES)
+def test_compile_accepts_exactly_what_the_emulator_accepts(
+    priority: int, parallel: int, job_retries: int, retries: int, code: int
+) -> None:
+    """For job priority, maxParallelTasks, the job's and a task's maxTaskRetryCount and an
+    exit code: a workflow compiles exactly when the emulator (the service's rules) takes
+    each value, so compile never emits a body Batch refuses, nor refuses one it takes."""
+    from dagbatch.emulator import rules
+    from dagbatch.emulator.store import Job
+
+    job = {
+        "priority": priority,
+        "max_parallel_tasks": parallel,
+        "constraints": {"max_task_retry_count": job_retries},
+    }
+    task = {
+        "constraints": {"max_task_retry_count": retries},
+        "exit_conditions": {
+            "exit_codes": [{"code": code, "exit_options": {"dependency_action": "block"}}]
+        },
+    }
+    wire_job = {
+        "priority": priority,
+        "maxParallelTasks": parallel,
+        "constraints": {"maxTaskRetryCount": job_retries},
+    }
+    wire_task = {
+        "id": "a",
+        "commandLine": "/bin/true",
+        "constraints": {"maxTaskRetryCount": retries},
+        "exitConditions": {
+            "exitCodes": [{"code": code, "exitOptions": {"dependencyAction": "block"}}]
+        },
+    }
+    emulator_job = Job(
+        id="j", spec={"usesTaskDependencies": True}, created=0.0, modified=0.0, serial=1
+    )
+    emulator_takes = rules.job_problem(wire_job) is None and rules.task_errors(
+        [wire_task], emulator_job
+    ) == [None]
+    try:
+        plan = compile_graph(_graph(job, **task))
+    except InvalidWorkflow:
+        event("refused")
+        assert not emulator_takes
+        return
+    event("compiled")
+    assert emulator_takes
+    (sent,) = [t for b in plan.batches for t in b.tasks]
+    assert rules.task_errors([dict(sent)], emulator_job) == [None]
+    assert rules.job_problem(plan.job) is None
