@@ -47,8 +47,34 @@ ID_CHAR_BYTES: Final = bytes(c for c in range(128) if re.fullmatch(_ID_CHAR, chr
 #: [spec-2025] displayName: "any Unicode characters up to a maximum length of 1024".
 MAX_DISPLAY_NAME_LENGTH: Final = 1024
 
-#: [spec-2025] BatchTaskIdRange start/end are int32.
+#: [spec-2025] "type": "integer", "format": "int32": task id ranges, exit codes and exit code
+#: ranges, retry counts, slots, priority, maxParallelTasks.
+INT32_MIN: Final = -(2**31)
 INT32_MAX: Final = 2**31 - 1
+
+#: [spec-2025] BatchJob.priority: "Priority values can range from -1000 to 1000, with -1000
+#: being the lowest priority and 1000 being the highest priority."
+MIN_JOB_PRIORITY: Final = -1000
+MAX_JOB_PRIORITY: Final = 1000
+
+#: [spec-2025] BatchTaskConstraints.maxTaskRetryCount: "If the maximum retry count is -1, the
+#: Batch service retries the Task without limit"; 0 and up count retries. No value below -1
+#: has a meaning.
+UNLIMITED_RETRIES: Final = -1
+
+#: [spec-2025] BatchJob.maxParallelTasks: "The value of maxParallelTasks must be -1 or greater
+#: than 0 if specified. If not specified, the default value is -1, which means there's no
+#: limit".
+NO_PARALLEL_TASKS_LIMIT: Final = -1
+
+#: [spec-2025] BatchJobReleaseTask.maxWallClockTime: "You may not specify a timeout longer
+#: than 15 minutes. If you do, the Batch service rejects it with an error; if you are calling
+#: the REST API directly, the HTTP status code is 400 (Bad Request)."
+MAX_JOB_RELEASE_WALL_CLOCK_SECONDS: Final = 15 * 60
+
+#: [spec-2025] Jobs_ListJobs, Tasks_ListTasks, Tasks_ListTaskFiles ``maxresults``: "minimum": 1,
+#: "maximum": 1000, "default": 1000.
+MAX_LIST_RESULTS: Final = 1000
 
 #: The service rejects Shared Key requests whose date is more than 15 minutes off.
 MAX_CLOCK_SKEW_SECONDS: Final = 15 * 60

@@ -53,8 +53,9 @@ from pydantic.fields import FieldInfo
 from pydantic_core import InitErrorDetails, PydanticCustomError
 from pydantic_core.core_schema import ErrorType
 
+from dagbatch import limits
 from dagbatch.errors import InvalidProperties
-from dagbatch.limits import INT32_MAX, MAX_DISPLAY_NAME_LENGTH, MAX_ID_LENGTH, ApiVersion
+from dagbatch.limits import INT32_MAX, INT32_MIN, MAX_DISPLAY_NAME_LENGTH, MAX_ID_LENGTH, ApiVersion
 from dagbatch.wireshape import RESOURCE_FILE_2017, TASK_SHAPE_2017, Shape
 
 __all__ = [
@@ -97,10 +98,10 @@ __all__ = [
     "task_wire_properties",
 ]
 
-INT32_MIN: Final = -(2**31)
-
 Int32 = Annotated[int, Field(ge=INT32_MIN, le=INT32_MAX)]
 PositiveInt32 = Annotated[int, Field(ge=1, le=INT32_MAX)]
+#: maxTaskRetryCount: -1 (no limit) or a count.
+RetryCount = Annotated[int, Field(ge=limits.UNLIMITED_RETRIES, le=INT32_MAX)]
 
 
 class WireModel(BaseModel):
@@ -550,8 +551,8 @@ class AffinityInfo(WireModel):
 class TaskConstraints(WireModel):
     max_wall_clock_time: Duration | None = None
     retention_time: Duration | None = None
-    #: -1 means retry without limit.
-    max_task_retry_count: Annotated[int, Field(ge=-1, le=INT32_MAX)] | None = None
+    #: -1 means retry without limit; nothing below it [spec-2025 BatchTaskConstraints].
+    max_task_retry_count: RetryCount | None = None
 
 
 class AutoUserSpecification(WireModel):
@@ -1001,7 +1002,7 @@ def exit_conditions_wire(ec: ExitConditions, api_version: ApiVersion) -> dict[st
 
 class JobConstraints(WireModel):
     max_wall_clock_time: Duration | None = None
-    max_task_retry_count: Annotated[int, Field(ge=-1, le=INT32_MAX)] | None = None
+    max_task_retry_count: RetryCount | None = None
 
 
 class MetadataItem(WireModel):
@@ -1029,9 +1030,13 @@ class JobSettings(WireModel):
     display_name: str | None = Field(default=None, max_length=MAX_DISPLAY_NAME_LENGTH)
     pool_id: str | None = None
     #: [spec-2025] priority: -1000 (lowest) to 1000 (highest).
-    priority: Annotated[int, Field(ge=-1000, le=1000)] | None = None
+    priority: (
+        Annotated[int, Field(ge=limits.MIN_JOB_PRIORITY, le=limits.MAX_JOB_PRIORITY)] | None
+    ) = None
     #: [spec-2025] maxParallelTasks: -1 (no limit) or greater than 0 (2025 only).
-    max_parallel_tasks: Annotated[int, Field(ge=-1, le=INT32_MAX)] | None = None
+    max_parallel_tasks: (
+        Annotated[int, Field(ge=limits.NO_PARALLEL_TASKS_LIMIT, le=INT32_MAX)] | None
+    ) = None
     constraints: JobConstraints | None = None
     on_all_tasks_complete: AllTasksComplete | None = None
     on_task_failure: TaskFailureMode | None = None

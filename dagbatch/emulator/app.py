@@ -11,7 +11,7 @@ the error factory in ``replies``. Served operations (paths relative to the accou
 - ``POST /jobs/{jobId}/tasks``                 add one task (201)
 - ``GET /jobs/{jobId}/tasks``                  list tasks, OData paging (``maxresults``,
                                                ``odata.nextLink`` with a ``$skiptoken``)
-- ``GET /jobs/{jobId}/tasks/{taskId}``         get one task
+- ``GET|PUT /jobs/{jobId}/tasks/{taskId}``     get one task, update its constraints
 - ``GET /jobs``, ``DELETE /jobs/{jobId}``, ``POST /jobs/{jobId}/terminate|disable|enable``,
   ``GET /jobs/{jobId}/taskcounts``
 - ``POST /jobs/{jobId}/tasks/{taskId}/terminate|reactivate``, ``DELETE .../tasks/{taskId}``,
@@ -62,6 +62,7 @@ ROUTES: list[tuple[str, str, str, Handler]] = [
     ("GET", "/jobs/{job_id}/tasks", "listtasks", tasks.list_tasks),
     ("POST", "/jobs/{job_id}/tasks", "addtask", tasks.add_task),
     ("GET", "/jobs/{job_id}/tasks/{task_id}", "gettask", tasks.get_task),
+    ("PUT", "/jobs/{job_id}/tasks/{task_id}", "replacetask", tasks.replace_task),
     ("GET", "/jobs", "listjobs", jobs.list_jobs),
     ("DELETE", "/jobs/{job_id}", "deletejob", jobs.delete_job),
     ("POST", "/jobs/{job_id}/terminate", "terminatejob", jobs.terminate_job),

@@ -22,6 +22,7 @@ OPERATIONS: Final = (
     "addtaskcollection",
     "addtask",
     "gettask",
+    "replacetask",
     "listtasks",
     "listjobs",
     "deletejob",

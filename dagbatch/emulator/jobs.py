@@ -58,7 +58,7 @@ async def create_job(ctx: Ctx) -> Response:
     job_id = rules.check_job_id(ctx, body)
     rules.require_pool_info(ctx, body)
     rules.check_job_enums(ctx, body)
-    rules.check_job_constraints(ctx, body)
+    rules.check_job_values(ctx, body)
     at = now()
     job: Job | None = None
     with ctx.store.lock:
@@ -160,7 +160,7 @@ async def _update_job(ctx: Ctx, allowed: frozenset[str], replace: bool) -> Respo
     if replace:
         rules.require_pool_info(ctx, body)
     rules.check_job_enums(ctx, body)
-    rules.check_job_constraints(ctx, body)
+    rules.check_job_values(ctx, body)
     at = now()
     with ctx.store.lock:
         state = job.state
@@ -215,7 +215,11 @@ async def replace_job(ctx: Ctx) -> Response:
 
 
 async def list_jobs(ctx: Ctx) -> Response:
+    """The jobs, ``$filter``ed and ``$select``ed, at most ``maxresults`` a page (an
+    ``odata.nextLink`` with a ``$skiptoken`` to the rest), as ``list_tasks`` pages."""
     params = ctx.request.query_params
+    max_results = rules.max_results(ctx)
+    start = rules.skip_token(ctx)
     try:
         keep = (
             odata.parse_filter(params["$filter"], JOB_FILTER_FIELDS)
@@ -225,12 +229,19 @@ async def list_jobs(ctx: Ctx) -> Response:
         names = odata.parse_select(params.get("$select"))
     except odata.FilterError as exc:
         raise replies.invalid_query(ctx.base, str(exc), "$filter") from exc
+    value: list[dict[str, Any]] = []
     with ctx.store.lock:
-        docs = [job_doc(ctx, job) for job in ctx.store.jobs.values()]
-    value = [odata.select(doc, names) for doc in docs if keep is None or keep(doc)]
-    return replies.json_response(
-        200, {"odata.metadata": f"{ctx.base}/$metadata#jobs", "value": value}
-    )
+        jobs = list(ctx.store.jobs.values())
+        pos = start
+        while pos < len(jobs) and len(value) < max_results:
+            doc = job_doc(ctx, jobs[pos])
+            if keep is None or keep(doc):
+                value.append(odata.select(doc, names))
+            pos += 1
+    body: dict[str, Any] = {"odata.metadata": f"{ctx.base}/$metadata#jobs", "value": value}
+    if pos < len(jobs):
+        body["odata.nextLink"] = next_link(ctx, "/jobs", max_results, pos)
+    return replies.json_response(200, body)
 
 
 def _accepted(ctx: Ctx, job: Job) -> Response:
@@ -353,10 +364,11 @@ async def task_counts(ctx: Ctx) -> Response:
 
 
 def next_link(ctx: Ctx, path: str, max_results: int, token: int) -> str:
-    """The ``odata.nextLink`` of a paged list."""
+    """The ``odata.nextLink`` of a paged list: the request's query (``$filter``, ``$select``,
+    list task files' ``recursive``) with the next page's ``$skiptoken``."""
     params = ctx.request.query_params
     query = f"api-version={quote(ctx.api_version)}&maxresults={max_results}&$skiptoken={token}"
-    for name in ("$filter", "$select"):
+    for name in ("$filter", "$select", "recursive"):
         if params.get(name):
             query += f"&{name}=" + quote(params[name], safe="")
     return f"{ctx.base}{path}?{query}"

@@ -15,8 +15,9 @@ import orjson
 from dagbatch import limits
 from dagbatch.emulator import replies, wire
 from dagbatch.emulator.context import Ctx
-from dagbatch.emulator.scheduler import INT32_MAX, parse_duration
+from dagbatch.emulator.scheduler import parse_duration
 from dagbatch.emulator.store import Job
+from dagbatch.limits import INT32_MAX, INT32_MIN
 
 JOB_ENUMS: Final[dict[str, tuple[str, ...]]] = {
     "onAllTasksComplete": ("noaction", "terminatejob"),
@@ -111,34 +112,164 @@ def check_job_enums(ctx: Ctx, body: Mapping[str, Any]) -> None:
             raise replies.invalid_value(ctx.base, name, body[name])
 
 
-def check_job_constraints(ctx: Ctx, body: Mapping[str, Any]) -> None:
-    """A job's ``constraints`` (create, PATCH, PUT) take an int32 ``maxTaskRetryCount`` and an
-    ISO 8601 ``maxWallClockTime`` [spec-2025 BatchJobConstraints]: 400 ``InvalidPropertyValue``
-    naming the property otherwise."""
-    if "constraints" not in body:
-        return
-    problem = constraints_problem(body["constraints"])
+#: (property path, value, why) of a value the service refuses.
+Problem = tuple[str, Any, str]
+
+
+def is_int32(value: Any) -> bool:
+    """An integer of "format": "int32" [spec-2025] (JSON true/false are not integers)."""
+    return type(value) is int and INT32_MIN <= value <= INT32_MAX
+
+
+def check_job_values(ctx: Ctx, body: Mapping[str, Any]) -> None:
+    """A job's values (create, PATCH, PUT) within the spec's bounds (``job_problem``): 400
+    ``InvalidPropertyValue`` naming the first property that is not, as the service answers
+    "one of the properties in the request body is invalid"."""
+    problem = job_problem(body)
     if problem is not None:
-        raise replies.invalid_value(ctx.base, *problem)
+        name, value, why = problem
+        raise replies.invalid_value(ctx.base, name, value, why)
 
 
-def constraints_problem(constraints: Any) -> tuple[str, Any] | None:
-    """(property path, value) of the first invalid value of a job's or task's
-    ``constraints``, or None: ``maxTaskRetryCount`` is "type": "integer", "format": "int32";
-    ``maxWallClockTime`` and ``retentionTime`` are "format": "duration" [spec-2025
+def job_problem(body: Mapping[str, Any]) -> Problem | None:
+    """The first value of a job body outside its bounds [spec-2025 BatchJobCreateOptions,
+    BatchJobUpdateOptions, BatchJob], or None:
+
+    - ``priority``: int32, "Priority values can range from -1000 to 1000";
+    - ``maxParallelTasks``: int32, "must be -1 or greater than 0 if specified";
+    - ``constraints`` (BatchJobConstraints): ``constraints_problem``;
+    - the job's own tasks (create only): ``jobManagerTask`` and ``jobPreparationTask``
+      ``constraints`` (BatchTaskConstraints, ``constraints_problem``), ``jobManagerTask``
+      ``requiredSlots`` (int32), ``jobReleaseTask`` ``maxWallClockTime`` ("You may not specify
+      a timeout longer than 15 minutes ... 400 (Bad Request)") and ``retentionTime``
+      (durations).
+    """
+    priority = body.get("priority")
+    if priority is not None and not (
+        is_int32(priority) and limits.MIN_JOB_PRIORITY <= priority <= limits.MAX_JOB_PRIORITY
+    ):
+        return (
+            "priority",
+            priority,
+            f"priority must be an integer from {limits.MIN_JOB_PRIORITY} to "
+            f"{limits.MAX_JOB_PRIORITY}.",
+        )
+    parallel = body.get("maxParallelTasks")
+    if parallel is not None and not (
+        is_int32(parallel) and (parallel == limits.NO_PARALLEL_TASKS_LIMIT or parallel > 0)
+    ):
+        return (
+            "maxParallelTasks",
+            parallel,
+            f"maxParallelTasks must be {limits.NO_PARALLEL_TASKS_LIMIT} (no limit) or an "
+            "integer greater than 0.",
+        )
+    if "constraints" in body:
+        problem = constraints_problem(body["constraints"])
+        if problem is not None:
+            return problem
+    return _job_tasks_problem(body)
+
+
+def _job_tasks_problem(body: Mapping[str, Any]) -> Problem | None:
+    for name in ("jobManagerTask", "jobPreparationTask"):
+        task = body.get(name)
+        if isinstance(task, dict) and "constraints" in task:
+            problem = constraints_problem(task["constraints"], f"{name}.constraints")
+            if problem is not None:
+                return problem
+    manager = body.get("jobManagerTask")
+    if isinstance(manager, dict) and "requiredSlots" in manager:
+        slots = manager["requiredSlots"]
+        if not is_int32(slots):
+            return ("jobManagerTask.requiredSlots", slots, "requiredSlots must be an int32.")
+    release = body.get("jobReleaseTask")
+    if isinstance(release, dict):
+        for key in DURATION_CONSTRAINTS:
+            if release.get(key) is not None and parse_duration(release[key]) is None:
+                return (
+                    f"jobReleaseTask.{key}",
+                    release[key],
+                    f"{key} must be an ISO 8601 duration.",
+                )
+        seconds = parse_duration(release.get("maxWallClockTime"))
+        if seconds is not None and seconds > limits.MAX_JOB_RELEASE_WALL_CLOCK_SECONDS:
+            return (
+                "jobReleaseTask.maxWallClockTime",
+                release["maxWallClockTime"],
+                "The maxWallClockTime of a job release task may not be longer than 15 minutes.",
+            )
+    return None
+
+
+def constraints_problem(constraints: Any, path: str = "constraints") -> Problem | None:
+    """(property path, value, why) of the first invalid value of a job's or task's
+    ``constraints`` (at ``path``), or None: ``maxTaskRetryCount`` is "type": "integer",
+    "format": "int32", and -1 ("the Batch service retries the Task without limit") is its
+    least meaningful value, so below -1 is refused; ``maxWallClockTime`` and ``retentionTime``
+    are "format": "duration", not negative (``parse_duration``) [spec-2025
     BatchTaskConstraints, BatchJobConstraints]."""
     if not isinstance(constraints, dict):
-        return "constraints", constraints
-    retries = constraints.get("maxTaskRetryCount")
-    if retries is not None and not (
-        type(retries) is int and -INT32_MAX - 1 <= retries <= INT32_MAX
-    ):
-        return "constraints.maxTaskRetryCount", retries
+        return path, constraints, f"{path} must be an object."
+    if "maxTaskRetryCount" in constraints:
+        retries = constraints["maxTaskRetryCount"]
+        if retries is not None and not (is_int32(retries) and retries >= limits.UNLIMITED_RETRIES):
+            return (
+                f"{path}.maxTaskRetryCount",
+                retries,
+                f"maxTaskRetryCount must be {limits.UNLIMITED_RETRIES} (no limit) or an "
+                "integer of 0 or more.",
+            )
     for name in DURATION_CONSTRAINTS:
         value = constraints.get(name)
         if value is not None and parse_duration(value) is None:
-            return f"constraints.{name}", value
+            return (
+                f"{path}.{name}",
+                value,
+                f"{name} must be an ISO 8601 duration that is not negative.",
+            )
     return None
+
+
+def check_task_update(ctx: Ctx, body: Mapping[str, Any]) -> None:
+    """The body of Tasks_ReplaceTask: ``constraints`` is the one property of BatchTask that
+    is not "readOnly" [spec-2025 BatchTask], checked as on add (``constraints_problem``):
+    400 ``InvalidRequestBody`` naming any other property, 400 ``InvalidPropertyValue``
+    naming a value out of bounds."""
+    only_properties(ctx, body, frozenset({"constraints"}))
+    if "constraints" in body:
+        problem = constraints_problem(body["constraints"])
+        if problem is not None:
+            name, value, why = problem
+            raise replies.invalid_value(ctx.base, name, value, why)
+
+
+INVALID_QUERY_MESSAGE: Final = (
+    "Value for one of the query parameters specified in the request URI is invalid."
+)
+
+
+def max_results(ctx: Ctx) -> int:
+    """The list's ``maxresults``: an integer from 1 to 1000, 1000 when not given [spec-2025
+    Jobs_ListJobs, Tasks_ListTasks, Tasks_ListTaskFiles: "minimum": 1, "maximum": 1000],
+    or 400 ``InvalidQueryParameterValue`` naming it."""
+    text = ctx.request.query_params.get("maxresults")
+    if text is None:
+        return limits.MAX_LIST_RESULTS
+    value = int(text) if text.isascii() and text.isdigit() else 0
+    if not 1 <= value <= limits.MAX_LIST_RESULTS:
+        raise replies.invalid_query(ctx.base, INVALID_QUERY_MESSAGE, "maxresults")
+    return value
+
+
+def skip_token(ctx: Ctx) -> int:
+    """The position a paged list resumes at (the emulator's ``$skiptoken``, from its own
+    ``odata.nextLink``), 0 when not given; 400 ``InvalidQueryParameterValue`` naming it
+    when it is not one."""
+    token = ctx.request.query_params.get("$skiptoken", "0")
+    if not (token.isascii() and token.isdigit()):
+        raise replies.invalid_query(ctx.base, INVALID_QUERY_MESSAGE, "$skiptoken")
+    return int(token)
 
 
 def check_tasks_shape(ctx: Ctx, tasks: list[Any]) -> None:
@@ -186,9 +317,11 @@ def task_errors(tasks: list[dict[str, Any]], job: Job) -> list[dict[str, Any] | 
     The checks, in the order the service reports them: the id [BATCH_FACTS "Task ids"],
     ``commandLine`` present and a string, ``dependsOn`` only on a job that uses task
     dependencies and within the id-list length limit [BATCH_FACTS "Dependencies"], then the
-    exit options (actions within their enums and allowed by the job, ranges with start <= end)
-    [BATCH_FACTS "Exit conditions"], then the constraints (``constraints_problem``). One pass,
-    the job's facts read once.
+    exit options (exit codes and range bounds int32, actions within their enums and allowed
+    by the job, ranges with start <= end) [BATCH_FACTS "Exit conditions"], then the
+    constraints (``constraints_problem``), then the slots (``_slots_problem``). Each is the
+    task's own ``InvalidPropertyValue`` naming the property. One pass, the job's facts read
+    once.
     """
     uses_dependencies = job.uses_task_dependencies
     job_actions = job.on_task_failure == "performexitoptionsjobaction"
@@ -224,8 +357,34 @@ def task_errors(tasks: list[dict[str, Any]], job: Job) -> list[dict[str, Any] | 
             problem = constraints_problem(task["constraints"])
             if problem is not None:
                 error = _invalid(*problem)
+        if error is None and ("requiredSlots" in task or "multiInstanceSettings" in task):
+            problem = _slots_problem(task)
+            if problem is not None:
+                error = _invalid(*problem)
         errors.append(error)
     return errors
+
+
+def _slots_problem(task: Mapping[str, Any]) -> Problem | None:
+    """``requiredSlots`` is "format": "int32" and "For multi-instance Tasks, this must be 1";
+    ``multiInstanceSettings.numberOfInstances`` is "format": "int32" [spec-2025
+    BatchTaskCreateOptions, MultiInstanceSettings]. The spec states no least value for either
+    (a task of 0 slots is run as a task of 1, ``scheduler.task_spec``)."""
+    slots = task.get("requiredSlots")
+    if slots is not None and not is_int32(slots):
+        return "requiredSlots", slots, "requiredSlots must be an int32."
+    multi = task.get("multiInstanceSettings")
+    if isinstance(multi, dict):
+        instances = multi.get("numberOfInstances")
+        if instances is not None and not is_int32(instances):
+            return (
+                "multiInstanceSettings.numberOfInstances",
+                instances,
+                "numberOfInstances must be an int32.",
+            )
+        if slots is not None and slots != 1:
+            return "requiredSlots", slots, "A multi-instance task must have requiredSlots 1."
+    return None
 
 
 def _dependency_error(depends_on: Any, uses_dependencies: bool) -> dict[str, Any] | None:
@@ -254,7 +413,7 @@ def _dependency_error(depends_on: Any, uses_dependencies: bool) -> dict[str, Any
 
 def _dependency_shape_error(depends_on: Any) -> dict[str, Any] | None:
     """A ``dependsOn`` that is not the schema's shape (``taskIds``: strings; ``taskIdRanges``:
-    objects with integer ``start`` and ``end``), answered as the service answers a property
+    objects with int32 ``start`` and ``end``), answered as the service answers a property
     of the wrong type: per task, ``InvalidPropertyValue`` naming it (as for ``commandLine``).
     [spec: BatchTaskDependencies, BatchTaskIdRange]"""
     if not isinstance(depends_on, dict):
@@ -266,10 +425,11 @@ def _dependency_shape_error(depends_on: Any) -> dict[str, Any] | None:
     if ranges is not None and not (
         isinstance(ranges, list)
         and all(
-            isinstance(r, dict) and type(r.get("start")) is int and type(r.get("end")) is int
+            isinstance(r, dict) and is_int32(r.get("start")) and is_int32(r.get("end"))
             for r in ranges
         )
     ):
+        # BatchTaskIdRange start and end: "type": "integer", "format": "int32".
         return _invalid("dependsOn.taskIdRanges", ranges)
     return None
 
@@ -280,15 +440,15 @@ _ECHOED_CHARS: Final = 200
 _NO_VALUE: Final = object()
 
 
-def _invalid(name: str, value: Any = _NO_VALUE) -> dict[str, Any]:
+def _invalid(name: str, value: Any = _NO_VALUE, why: str | None = None) -> dict[str, Any]:
     """The per-task ``InvalidPropertyValue`` naming the property (and echoing its value,
-    when given)."""
+    when given; ``why`` the message, when there is more to say than the service's own)."""
     values = {"PropertyName": name}
     if value is not _NO_VALUE:
         values["PropertyValue"] = str(value)[:_ECHOED_CHARS]
     return wire.error_dict(
         "InvalidPropertyValue",
-        "The value provided for one of the properties in the request body is invalid.",
+        why or "The value provided for one of the properties in the request body is invalid.",
         values,
     )
 
@@ -296,12 +456,26 @@ def _invalid(name: str, value: Any = _NO_VALUE) -> dict[str, Any]:
 def _exit_options_error(
     exit_conditions: Any, uses_dependencies: bool, job_actions: bool
 ) -> dict[str, Any] | None:
+    codes = exit_conditions.get("exitCodes") if isinstance(exit_conditions, dict) else None
+    for entry in codes if isinstance(codes, list) else ():
+        # "A process exit code": "type": "integer", "format": "int32" [spec-2025
+        # ExitCodeMapping.code].
+        code = entry.get("code") if isinstance(entry, dict) else None
+        if not is_int32(code):
+            return _invalid("exitConditions.exitCodes.code", code, "An exit code must be an int32.")
     ranges = exit_conditions.get("exitCodeRanges") if isinstance(exit_conditions, dict) else None
     for entry in ranges if isinstance(ranges, list) else ():
         # "the range start to end (inclusive)" [spec-2025 ExitCodeRangeMapping]: both int32,
         # and a range whose start is after its end is no range.
         start = entry.get("start") if isinstance(entry, dict) else None
         end = entry.get("end") if isinstance(entry, dict) else None
+        for bound, value in (("start", start), ("end", end)):
+            if type(value) is int and not is_int32(value):
+                return _invalid(
+                    f"exitConditions.exitCodeRanges.{bound}",
+                    value,
+                    f"An exit code range's {bound} must be an int32.",
+                )
         if not (type(start) is int and type(end) is int and start <= end):
             return wire.error_dict(
                 "InvalidPropertyValue",

@@ -26,6 +26,7 @@ from typing import Any, Final, Protocol
 from dagbatch import wireshape
 from dagbatch.emulator.store import NO_EXIT, EmulatorStore, Job, now
 from dagbatch.gcpause import gc_paused
+from dagbatch.limits import INT32_MAX
 
 ACTIVE: Final = 0
 PREPARING: Final = 1
@@ -38,7 +39,6 @@ STATE_NAMES: Final = ("active", "preparing", "running", "completed", "deleted")
 SATISFY: Final = 1
 BLOCK: Final = 2
 
-INT32_MAX: Final = 2**31 - 1
 #: The exit code reported for a process the emulator killed (timeout, terminate): 128 + SIGKILL,
 #: as a shell reports it. Batch says only "operating system-defined" [BF 1].
 KILLED_EXIT_CODE: Final = 137
@@ -895,6 +895,15 @@ class Engine:
         job.index.pop(job.task_ids[pos].lower(), None)
         self.check_all_complete(job)
         self.wake()
+
+    def constraints_changed(self, job: Job, pos: int, task: dict[str, Any]) -> None:
+        """Lock held. The task's body changed (Tasks_ReplaceTask sets its ``constraints``):
+        its spec is read again. The retry limit applies when it next ends, the wall-clock
+        limit when it next starts: an attempt already running keeps the limit it started
+        with (when Batch applies a new limit is undocumented). Its slots do not change."""
+        g = job.graph
+        if g is not None and pos < len(g.specs):
+            g.specs[pos] = None if _SPEC_KEYS.isdisjoint(task) else task_spec(task)
 
     # --- for tools ---
 

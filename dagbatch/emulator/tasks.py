@@ -49,9 +49,6 @@ TASK_FILTER_FIELDS: Final = frozenset(
     }
 )
 
-LIST_PAGE_DEFAULT: Final = 1000
-LIST_PAGE_MAX: Final = 1000
-
 
 def add_tasks(
     ctx: Ctx, job: Job, tasks: list[dict[str, Any]], with_faults: bool
@@ -305,14 +302,8 @@ async def get_task(ctx: Ctx) -> Response:
 async def list_tasks(ctx: Ctx) -> Response:
     params = ctx.request.query_params
     job = get_job_or_404(ctx, ctx.param("job_id"))
-    message = "Value for one of the query parameters specified in the request URI is invalid."
-    try:
-        max_results = int(params.get("maxresults", LIST_PAGE_DEFAULT))
-        start = int(params.get("$skiptoken", "0"))
-    except ValueError as exc:
-        raise replies.invalid_query(ctx.base, message) from exc
-    if not 1 <= max_results <= LIST_PAGE_MAX or start < 0:
-        raise replies.invalid_query(ctx.base, message, "maxresults")
+    max_results = rules.max_results(ctx)
+    start = rules.skip_token(ctx)
     try:
         text = params.get("$filter")
         keep = odata.parse_filter(text, TASK_FILTER_FIELDS) if text else None
@@ -338,6 +329,35 @@ async def list_tasks(ctx: Ctx) -> Response:
     if pos < total:
         body["odata.nextLink"] = next_link(ctx, f"/jobs/{job.id}/tasks", max_results, pos)
     return replies.json_response(200, body)
+
+
+async def replace_task(ctx: Ctx) -> Response:
+    """Tasks_ReplaceTask, "Updates the properties of the specified Task": the task's
+    ``constraints`` become the body's (left out, they are removed, and the task reads the
+    defaults again: the job's retry count, no wall-clock limit, 7 days' retention), checked
+    as on add (``rules.check_task_update``). A completed task takes it too (its
+    ``retentionTime`` still matters). The engine reads the task's limits again
+    (``Engine.constraints_changed``). 200 with the task's new ETag."""
+    rules.check_body_size(ctx)
+    body = rules.parse_object(ctx)
+    rules.check_task_update(ctx, body)
+    job = get_job_or_404(ctx, ctx.param("job_id"))
+    with ctx.store.lock:
+        pos = _find(ctx, job)
+        task = orjson.loads(job.task_raw[pos])
+        if "constraints" in body:
+            task["constraints"] = body["constraints"]
+        else:
+            task.pop("constraints", None)
+        job.task_raw[pos] = orjson.dumps(task)
+        job.task_serial[pos] = ctx.store.next_serial()
+        ctx.store.engine.constraints_changed(job, pos, task)
+        etag = make_etag(job.task_serial[pos])
+        url = f"{ctx.base}/jobs/{job.id}/tasks/{job.task_ids[pos]}"
+    return Response(
+        status_code=200,
+        headers={"ETag": etag, "Last-Modified": http_time(now()), "DataServiceId": url},
+    )
 
 
 async def terminate_task(ctx: Ctx) -> Response:
@@ -413,16 +433,21 @@ def _file_entry(ctx: Ctx, url_base: str, root: Path, path: Path) -> dict[str, An
 async def list_task_files(ctx: Ctx) -> Response:
     """``stdout.txt``, ``stderr.txt`` and ``wd`` (everything under it with ``recursive``)."""
     job = get_job_or_404(ctx, ctx.param("job_id"))
+    max_results = rules.max_results(ctx)
+    start = rules.skip_token(ctx)
     root, task_id = _task_root(ctx, job)
     recursive = ctx.request.query_params.get("recursive", "false").lower() == "true"
     url_base = f"{ctx.base}/jobs/{job.id}/tasks/{task_id}/files"
-    value: list[dict[str, Any]] = []
+    paths: list[Path] = []
     if root is not None and root.is_dir():
         paths = sorted(root.rglob("*") if recursive else root.iterdir())
-        value = [_file_entry(ctx, url_base, root, p) for p in paths]
-    return replies.json_response(
-        200, {"odata.metadata": f"{ctx.base}/$metadata#files", "value": value}
-    )
+    page = paths[start : start + max_results]
+    value = [_file_entry(ctx, url_base, root, p) for p in page] if root is not None else []
+    body: dict[str, Any] = {"odata.metadata": f"{ctx.base}/$metadata#files", "value": value}
+    if start + max_results < len(paths):
+        files_path = f"/jobs/{job.id}/tasks/{task_id}/files"
+        body["odata.nextLink"] = next_link(ctx, files_path, max_results, start + max_results)
+    return replies.json_response(200, body)
 
 
 #: ``ocp-range``: "bytes=startRange-endRange" [S Tasks_GetTaskFile], both inclusive; the end

@@ -1,0 +1,495 @@
+"""The emulator refuses the numbers the Batch service refuses, the way the service refuses
+them: 400 ``InvalidPropertyValue`` naming the property (the whole request for a job and for
+"add task"; the task's own ``clienterror`` result in "add task collection"), and 400
+``InvalidQueryParameterValue`` naming ``maxresults``. The bounds are the spec's
+[spec-2025, tests/data/spec/batch-2025-06-01.jobs-tasks.excerpt.json]: job ``priority``
+"can range from -1000 to 1000", ``maxParallelTasks`` "must be -1 or greater than 0",
+``maxTaskRetryCount`` -1 ("without limit") or more, exit codes and range bounds "format":
+"int32", durations ISO 8601, a job release task's ``maxWallClockTime`` not "longer than 15
+minutes", a multi-instance task's ``requiredSlots`` 1, and list ``maxresults`` 1 to 1000.
+
+The official azure-batch SDK (v15) sends the values wherever its models let it; raw signed
+HTTP (httpx) sends what the SDK cannot (a priority of the wrong type, a negative duration
+written as ISO 8601 with a sign).
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+from typing import Any
+from urllib.parse import unquote
+
+import httpx
+import orjson
+import pytest
+
+from dagbatch import limits, signing
+from dagbatch.emulator.server import EmulatorServer
+
+batch = pytest.importorskip("azure.batch")
+models = batch.models
+from azure.core.credentials import AzureNamedKeyCredential  # noqa: E402
+from azure.core.exceptions import HttpResponseError  # noqa: E402
+
+POOL = models.BatchPoolInfo(pool_id="pool")
+#: A job whose tasks may carry a dependencyAction.
+DEPENDENCY_JOB = models.BatchJobCreateOptions(id="job", pool_info=POOL, uses_task_dependencies=True)
+INT32_MAX = 2**31 - 1
+
+
+def sdk_client(server: EmulatorServer) -> Any:
+    return batch.BatchClient(server.endpoint, AzureNamedKeyCredential(server.account, server.key))
+
+
+def refused(call: Any, *args: Any, **kwargs: Any) -> tuple[str, dict[str, str]]:
+    """Call the SDK; it must raise a 400. (error code, error values)."""
+    with pytest.raises(HttpResponseError) as caught:
+        call(*args, **kwargs)
+    assert caught.value.status_code == 400, caught.value
+    error = caught.value.model
+    values = {v.key: v.value for v in (error.error_values or [])}
+    return str(error.code), values
+
+
+def assert_invalid(outcome: tuple[str, dict[str, str]], name: str) -> None:
+    code, values = outcome
+    assert code == "InvalidPropertyValue", outcome
+    assert values.get("PropertyName") == name, outcome
+
+
+def raw(server: EmulatorServer, method: str, path: str, body: Any = None) -> httpx.Response:
+    """One Shared Key signed request (api-version 2025-06-01) over loopback."""
+    with httpx.Client(base_url=server.endpoint, timeout=30) as http:
+        headers = {"ocp-date": signing.rfc1123_now()}
+        content = None
+        if body is not None:
+            content = orjson.dumps(body)
+            headers["content-type"] = limits.CONTENT_TYPE
+        request = http.build_request(
+            method, path, params={"api-version": "2025-06-01"}, content=content, headers=headers
+        )
+        url_path, _, query = request.url.raw_path.decode().partition("?")
+        pairs = [(unquote(n), v) for n, _, v in (p.partition("=") for p in query.split("&") if p)]
+        request.headers["authorization"] = signing.authorization_header(
+            server.account, server.key, method, url_path, pairs, request.headers
+        )
+        return http.send(request)
+
+
+def raw_invalid(response: httpx.Response, name: str) -> dict[str, str]:
+    assert response.status_code == 400, response.text
+    body = response.json()
+    values = {v["key"]: v["value"] for v in body.get("values", [])}
+    assert (body["code"], values.get("PropertyName")) == ("InvalidPropertyValue", name), body
+    return values
+
+
+# --- jobs: create, update (PATCH), replace (PUT) ---
+
+BAD_JOB_SETTINGS: list[tuple[dict[str, Any], str]] = [
+    ({"priority": 1001}, "priority"),
+    ({"priority": -1001}, "priority"),
+    ({"priority": 5000}, "priority"),
+    ({"max_parallel_tasks": 0}, "maxParallelTasks"),
+    ({"max_parallel_tasks": -2}, "maxParallelTasks"),
+    (
+        {"constraints": models.BatchJobConstraints(max_task_retry_count=-2)},
+        "constraints.maxTaskRetryCount",
+    ),
+    (
+        {"constraints": models.BatchJobConstraints(max_wall_clock_time=timedelta(hours=-1))},
+        "constraints.maxWallClockTime",
+    ),
+]
+GOOD_JOB_SETTINGS: list[dict[str, Any]] = [
+    {"priority": 1000, "max_parallel_tasks": -1},
+    {"priority": -1000, "max_parallel_tasks": 1},
+    {"constraints": models.BatchJobConstraints(max_task_retry_count=-1)},
+]
+
+
+@pytest.mark.parametrize(("settings", "name"), BAD_JOB_SETTINGS)
+def test_sdk_job_values_outside_the_spec_are_refused(
+    emulator: EmulatorServer, settings: dict[str, Any], name: str
+) -> None:
+    """Create, PATCH and PUT refuse each value, naming it; nothing is changed."""
+    with sdk_client(emulator) as client:
+        create = models.BatchJobCreateOptions(id="bad", pool_info=POOL, **settings)
+        assert_invalid(refused(client.create_job, create), name)
+        assert "bad" not in emulator.store.jobs
+        client.create_job(models.BatchJobCreateOptions(id="job", pool_info=POOL, priority=7))
+        patch = models.BatchJobUpdateOptions(**settings)
+        assert_invalid(refused(client.update_job, "job", patch), name)
+        put = models.BatchJob(pool_info=POOL, **settings)
+        assert_invalid(refused(client.replace_job, "job", put), name)
+        job = client.get_job("job")
+        assert (job.priority, job.max_parallel_tasks, job.constraints) == (7, None, None)
+
+
+@pytest.mark.parametrize("settings", GOOD_JOB_SETTINGS)
+def test_sdk_job_values_at_the_bounds_are_taken(
+    emulator: EmulatorServer, settings: dict[str, Any]
+) -> None:
+    with sdk_client(emulator) as client:
+        client.create_job(models.BatchJobCreateOptions(id="job", pool_info=POOL, **settings))
+        client.update_job("job", models.BatchJobUpdateOptions(**settings))
+        client.replace_job("job", models.BatchJob(pool_info=POOL, **settings))
+        job = client.get_job("job")
+        for key, value in settings.items():
+            got = getattr(job, key)
+            assert (got.as_dict() if key == "constraints" else got) == (
+                value.as_dict() if key == "constraints" else value
+            )
+
+
+def test_sdk_job_release_task_wall_clock_is_at_most_15_minutes(emulator: EmulatorServer) -> None:
+    """BatchJobReleaseTask.maxWallClockTime: "You may not specify a timeout longer than 15
+    minutes ... 400 (Bad Request)"; the job's own tasks' constraints are checked too."""
+    with sdk_client(emulator) as client:
+
+        def job(job_id: str, **props: Any) -> Any:
+            return models.BatchJobCreateOptions(id=job_id, pool_info=POOL, **props)
+
+        def release(minutes: float) -> Any:
+            return models.BatchJobReleaseTask(
+                command_line="x", max_wall_clock_time=timedelta(minutes=minutes)
+            )
+
+        assert_invalid(
+            refused(client.create_job, job("r1", job_release_task=release(16))),
+            "jobReleaseTask.maxWallClockTime",
+        )
+        client.create_job(job("r2", job_release_task=release(15)))
+        retries = models.BatchTaskConstraints(max_task_retry_count=-5)
+        manager = models.BatchJobManagerTask(id="m", command_line="x", constraints=retries)
+        assert_invalid(
+            refused(client.create_job, job("r3", job_manager_task=manager)),
+            "jobManagerTask.constraints.maxTaskRetryCount",
+        )
+        prep = models.BatchJobPreparationTask(command_line="x", constraints=retries)
+        assert_invalid(
+            refused(client.create_job, job("r4", job_preparation_task=prep)),
+            "jobPreparationTask.constraints.maxTaskRetryCount",
+        )
+        assert sorted(emulator.store.jobs) == ["r2"]
+
+
+def test_raw_job_values_of_the_wrong_type_are_refused(emulator: EmulatorServer) -> None:
+    """What the SDK's models do not let through: a priority that is a string or a boolean, a
+    maxParallelTasks beyond int32, a negative duration written with a sign."""
+    pool = {"poolId": "pool"}
+    cases: list[tuple[dict[str, Any], str]] = [
+        ({"priority": "high"}, "priority"),
+        ({"priority": True}, "priority"),
+        ({"priority": 1.5}, "priority"),
+        ({"maxParallelTasks": 2**31}, "maxParallelTasks"),
+        ({"constraints": {"maxTaskRetryCount": -(2**31) - 1}}, "constraints.maxTaskRetryCount"),
+        ({"constraints": {"maxWallClockTime": "-PT1H"}}, "constraints.maxWallClockTime"),
+    ]
+    for props, name in cases:
+        raw_invalid(raw(emulator, "POST", "/jobs", {"id": "j", "poolInfo": pool, **props}), name)
+    assert not emulator.store.jobs
+    assert raw(emulator, "POST", "/jobs", {"id": "j", "poolInfo": pool}).status_code == 201
+    for props, name in cases:
+        raw_invalid(raw(emulator, "PATCH", "/jobs/j", props), name)
+        raw_invalid(raw(emulator, "PUT", "/jobs/j", {"poolInfo": pool, **props}), name)
+    # A null leaves the property unset, as the SDK's "not specified" does.
+    assert raw(emulator, "PATCH", "/jobs/j", {"priority": None}).status_code == 200
+
+
+# --- tasks: add task, add task collection ---
+
+
+def _exit_codes(*codes: int) -> Any:
+    options = models.ExitOptions(dependency_action="satisfy")
+    return models.ExitConditions(
+        exit_codes=[models.ExitCodeMapping(code=c, exit_options=options) for c in codes]
+    )
+
+
+def _exit_range(start: int, end: int) -> Any:
+    options = models.ExitOptions(dependency_action="satisfy")
+    return models.ExitConditions(
+        exit_code_ranges=[models.ExitCodeRangeMapping(start=start, end=end, exit_options=options)]
+    )
+
+
+def _multi(slots: int | None, instances: int = 2) -> dict[str, Any]:
+    settings = models.MultiInstanceSettings(
+        coordination_command_line="c", number_of_instances=instances
+    )
+    return {"multi_instance_settings": settings, "required_slots": slots}
+
+
+#: task id -> (SDK task options, the property the service names; None: taken).
+TASK_CASES: dict[str, tuple[dict[str, Any], str | None]] = {
+    "retry-2": (
+        {"constraints": models.BatchTaskConstraints(max_task_retry_count=-2)},
+        "constraints.maxTaskRetryCount",
+    ),
+    "retry-min": (
+        {"constraints": models.BatchTaskConstraints(max_task_retry_count=-(2**31))},
+        "constraints.maxTaskRetryCount",
+    ),
+    "keep-negative": (
+        {"constraints": models.BatchTaskConstraints(retention_time=timedelta(hours=-1))},
+        "constraints.retentionTime",
+    ),
+    "wall-negative": (
+        {"constraints": models.BatchTaskConstraints(max_wall_clock_time=timedelta(-1))},
+        "constraints.maxWallClockTime",
+    ),
+    "code-big": (
+        {"exit_conditions": _exit_codes(0, INT32_MAX + 1)},
+        "exitConditions.exitCodes.code",
+    ),
+    "code-small": (
+        {"exit_conditions": _exit_codes(-(2**31) - 1)},
+        "exitConditions.exitCodes.code",
+    ),
+    "range-start": (
+        {"exit_conditions": _exit_range(-(2**31) - 1, 0)},
+        "exitConditions.exitCodeRanges.start",
+    ),
+    "range-end": (
+        {"exit_conditions": _exit_range(1, INT32_MAX + 1)},
+        "exitConditions.exitCodeRanges.end",
+    ),
+    "slots-big": ({"required_slots": INT32_MAX + 1}, "requiredSlots"),
+    "multi-slots": (_multi(2), "requiredSlots"),
+    "multi-instances": (_multi(1, INT32_MAX + 1), "multiInstanceSettings.numberOfInstances"),
+    # The bounds themselves are taken.
+    "retry-unlimited": (
+        {"constraints": models.BatchTaskConstraints(max_task_retry_count=-1)},
+        None,
+    ),
+    "code-bounds": ({"exit_conditions": _exit_codes(-(2**31), INT32_MAX)}, None),
+    "range-bounds": ({"exit_conditions": _exit_range(-(2**31), INT32_MAX)}, None),
+    "multi-one": (_multi(1), None),
+}
+
+
+def _task(task_id: str) -> Any:
+    options, _ = TASK_CASES[task_id]
+    return models.BatchTaskCreateOptions(id=task_id, command_line="x", **options)
+
+
+def test_sdk_add_task_collection_refuses_each_bad_task_on_its_own(
+    emulator: EmulatorServer,
+) -> None:
+    """Each bad task comes back ``clienterror`` with InvalidPropertyValue naming the property
+    and is not stored; the good tasks of the same request are added."""
+    with sdk_client(emulator) as client:
+        client.create_job(DEPENDENCY_JOB)
+        group = models.BatchTaskGroup(task_values=[_task(t) for t in TASK_CASES])
+        results = {r.task_id: r for r in client.create_task_collection("job", group).result_values}
+    assert sorted(results) == sorted(TASK_CASES)
+    for task_id, (_, name) in TASK_CASES.items():
+        result = results[task_id]
+        if name is None:
+            assert result.status == "success", (task_id, result)
+            continue
+        assert result.status == "clienterror", (task_id, result)
+        assert result.error.code == "InvalidPropertyValue", (task_id, result)
+        values = {v.key: v.value for v in result.error.error_values}
+        assert values["PropertyName"] == name, (task_id, values)
+    taken = {t for t, (_, name) in TASK_CASES.items() if name is None}
+    assert set(emulator.store.task_ids("job")) == taken
+
+
+@pytest.mark.parametrize("task_id", ["retry-2", "code-big", "range-end", "multi-slots"])
+def test_sdk_add_task_refuses_the_request(emulator: EmulatorServer, task_id: str) -> None:
+    """ "Add task" answers the same error for the whole request (400)."""
+    with sdk_client(emulator) as client:
+        client.create_job(DEPENDENCY_JOB)
+        assert_invalid(
+            refused(client.create_task, "job", _task(task_id)), TASK_CASES[task_id][1] or ""
+        )
+    assert emulator.store.task_ids("job") == []
+
+
+def test_raw_task_values_the_sdk_cannot_send(emulator: EmulatorServer) -> None:
+    """A range bound and a taskIdRanges bound beyond int32 written in JSON, and durations with
+    a sign, per task in a collection."""
+    assert (
+        raw(
+            emulator,
+            "POST",
+            "/jobs",
+            {"id": "j", "poolInfo": {"poolId": "p"}, "usesTaskDependencies": True},
+        ).status_code
+        == 201
+    )
+    tasks = [
+        {"id": "neg", "commandLine": "x", "constraints": {"retentionTime": "-P1D"}},
+        {
+            "id": "deps",
+            "commandLine": "x",
+            "dependsOn": {"taskIdRanges": [{"start": 1, "end": 2**31}]},
+        },
+        {
+            "id": "code",
+            "commandLine": "x",
+            "exitConditions": {"exitCodes": [{"code": "1", "exitOptions": {}}]},
+        },
+        {"id": "slots", "commandLine": "x", "requiredSlots": "2"},
+        {
+            "id": "ok",
+            "commandLine": "x",
+            "dependsOn": {"taskIdRanges": [{"start": 1, "end": INT32_MAX}]},
+        },
+    ]
+    expected = {
+        "neg": "constraints.retentionTime",
+        "deps": "dependsOn.taskIdRanges",
+        "code": "exitConditions.exitCodes.code",
+        "slots": "requiredSlots",
+    }
+    response = raw(emulator, "POST", "/jobs/j/addtaskcollection", {"value": tasks})
+    assert response.status_code == 200, response.text
+    results = {r["taskId"]: r for r in response.json()["value"]}
+    for task_id, name in expected.items():
+        result = results[task_id]
+        assert result["status"] == "clienterror", result
+        values = {v["key"]: v["value"] for v in result["error"]["values"]}
+        assert (result["error"]["code"], values["PropertyName"]) == ("InvalidPropertyValue", name)
+    assert results["ok"]["status"] == "success"
+    assert emulator.store.task_ids("j") == ["ok"]
+
+
+# --- lists: maxresults ---
+
+
+def test_sdk_list_max_results_is_1_to_1000_and_pages(emulator: EmulatorServer) -> None:
+    """List jobs, list tasks and list task files take ``maxresults`` from 1 to 1000
+    ("minimum": 1, "maximum": 1000); outside it they answer 400
+    InvalidQueryParameterValue naming it. Within it a page holds at most that many, and the
+    SDK follows ``odata.nextLink`` to the rest."""
+    with sdk_client(emulator) as client:
+        for i in range(5):
+            client.create_job(models.BatchJobCreateOptions(id=f"job{i}", pool_info=POOL))
+        for call in (
+            lambda n: list(client.list_jobs(max_results=n)),
+            lambda n: list(client.list_tasks("job0", max_results=n)),
+            lambda n: list(client.list_task_files("job0", "t", max_results=n)),
+        ):
+            for n in (0, 1001):
+                code, values = refused(call, n)
+                assert (code, values.get("QueryParameterName")) == (
+                    "InvalidQueryParameterValue",
+                    "maxresults",
+                )
+        before = emulator.store.stats()["requests"]["listjobs"]
+        assert [j.id for j in client.list_jobs(max_results=2)] == [f"job{i}" for i in range(5)]
+        assert emulator.store.stats()["requests"]["listjobs"] - before == 3
+        some = list(client.list_jobs(max_results=2, filter="id eq 'job3'"))
+        assert [j.id for j in some] == ["job3"]
+
+
+# --- update task (Tasks_ReplaceTask) ---
+
+
+def test_sdk_replace_task_refuses_constraints_out_of_bounds(emulator: EmulatorServer) -> None:
+    """``replace_task`` sets a task's constraints, checked as on add: a retry count below -1
+    or a negative duration is 400 InvalidPropertyValue naming it, and the task keeps its
+    constraints; within the bounds they replace the task's, with a new ETag."""
+    with sdk_client(emulator) as client:
+        client.create_job(DEPENDENCY_JOB)
+        first = models.BatchTaskConstraints(max_task_retry_count=1)
+        client.create_task(
+            "job", models.BatchTaskCreateOptions(id="t", command_line="x", constraints=first)
+        )
+        etag = client.get_task("job", "t").etag
+        for bad, name in (
+            (models.BatchTaskConstraints(max_task_retry_count=-2), "constraints.maxTaskRetryCount"),
+            (
+                models.BatchTaskConstraints(retention_time=timedelta(days=-1)),
+                "constraints.retentionTime",
+            ),
+        ):
+            task = models.BatchTask(constraints=bad)
+            assert_invalid(refused(client.replace_task, "job", "t", task), name)
+        assert client.get_task("job", "t").constraints.max_task_retry_count == 1
+        assert client.get_task("job", "t").etag == etag
+        good = models.BatchTaskConstraints(
+            max_task_retry_count=-1, retention_time=timedelta(hours=1)
+        )
+        client.replace_task("job", "t", models.BatchTask(constraints=good))
+        after = client.get_task("job", "t")
+        assert after.constraints.max_task_retry_count == -1
+        assert after.constraints.retention_time == timedelta(hours=1)
+        assert after.etag != etag
+    assert emulator.store.task("job", "t")["constraints"] == {
+        "maxTaskRetryCount": -1,
+        "retentionTime": "PT01H00M00S",  # as the SDK writes a timedelta
+    }
+
+
+def test_raw_replace_task_takes_only_constraints(emulator: EmulatorServer) -> None:
+    """Every other property of BatchTask is read-only [spec-2025 BatchTask]: naming one is
+    400 InvalidRequestBody naming it; an unknown task is 404 TaskNotFound."""
+    pool = {"poolId": "pool"}
+    assert raw(emulator, "POST", "/jobs", {"id": "j", "poolInfo": pool}).status_code == 201
+    added = raw(emulator, "POST", "/jobs/j/tasks", {"id": "t", "commandLine": "x"})
+    assert added.status_code == 201, added.text
+    other = raw(emulator, "PUT", "/jobs/j/tasks/t", {"commandLine": "y"})
+    assert other.status_code == 400
+    body = other.json()
+    assert body["code"] == "InvalidRequestBody"
+    assert {"key": "PropertyName", "value": "commandLine"} in body["values"]
+    bad = raw(emulator, "PUT", "/jobs/j/tasks/t", {"constraints": {"maxTaskRetryCount": 1.5}})
+    raw_invalid(bad, "constraints.maxTaskRetryCount")
+    missing = raw(emulator, "PUT", "/jobs/j/tasks/nope", {"constraints": {}})
+    assert (missing.status_code, missing.json()["code"]) == (404, "TaskNotFound")
+    assert emulator.store.task("j", "t") == {"id": "t", "commandLine": "x"}
+
+
+def test_a_replaced_retry_count_applies_when_the_task_next_ends(
+    emulator_factory: Any,
+) -> None:
+    """A task added with no retries, then given maxTaskRetryCount 2 before it runs, is tried
+    three times: the engine reads the new limit."""
+    from dagbatch.emulator.simulate import SimulatedRunner
+
+    server: EmulatorServer = emulator_factory(runner=SimulatedRunner({"f": (3, None)}))
+    engine = server.store.engine
+    with sdk_client(server) as client:
+        client.create_job(DEPENDENCY_JOB)
+        engine.hold()
+        try:
+            client.create_task("job", models.BatchTaskCreateOptions(id="f", command_line="x"))
+            retries = models.BatchTaskConstraints(max_task_retry_count=2)
+            client.replace_task("job", "f", models.BatchTask(constraints=retries))
+        finally:
+            engine.release()
+        deadline = time.monotonic() + 30
+        task = client.get_task("job", "f")
+        while task.state != "completed" and time.monotonic() < deadline:
+            time.sleep(0.02)
+            task = client.get_task("job", "f")
+    assert task.state == "completed"
+    assert (task.execution_info.retry_count, task.execution_info.exit_code) == (2, 3)
+
+
+def test_sdk_list_task_files_pages_by_max_results(emulator_factory: Any, tmp_path: Any) -> None:
+    """A task's files listed 2 a page: the SDK follows ``odata.nextLink`` and sees each file
+    once, the same files as one page of 1000."""
+    from dagbatch.emulator.runner import RealRunner
+
+    server: EmulatorServer = emulator_factory(runner=RealRunner(tmp_path / "node"), slots=1)
+    with sdk_client(server) as client:
+        client.create_job(DEPENDENCY_JOB)
+        command = "/bin/sh -c 'mkdir -p d && touch a b d/c && echo out'"
+        client.create_task("job", models.BatchTaskCreateOptions(id="t", command_line=command))
+        deadline = time.monotonic() + 30
+        while client.get_task("job", "t").state != "completed":
+            assert time.monotonic() < deadline, "the task did not complete"
+            time.sleep(0.05)
+        before = server.store.stats()["requests"].get("listtaskfiles", 0)
+        paged = [f.name for f in client.list_task_files("job", "t", recursive=True, max_results=2)]
+        pages = server.store.stats()["requests"]["listtaskfiles"] - before
+        whole = [f.name for f in client.list_task_files("job", "t", recursive=True)]
+    assert {"stdout.txt", "stderr.txt", "wd/a", "wd/b", "wd/d/c"} <= set(whole)
+    assert paged == whole
+    assert pages == (len(whole) + 1) // 2
