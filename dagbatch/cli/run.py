@@ -255,7 +255,11 @@ def run_cmd(
             warnings.append(f"warning: could not write {picture_file}: {why}")
         else:
             lines.append(f"picture: {picture_file} ({len(picture.nodes)} node(s))")
-    write_stdout("\n".join(lines) + "\n")
-    for warning in warnings:  # after the report, as before
-        _err(warning)
+    try:
+        write_stdout("\n".join(lines) + "\n")
+    finally:
+        # After the report, as before; and said even when the reader left early (141), so a
+        # file that could not be written is never missing without a word.
+        for warning in warnings:
+            _err(warning)
     sys.exit(_EXIT_FOR[report.verdict])

@@ -63,12 +63,14 @@ async def create_job(ctx: Ctx) -> Response:
     job: Job | None = None
     with ctx.store.lock:
         if job_id.lower() not in ctx.store.jobs:
+            serial = ctx.store.next_serial()
             job = Job(
                 id=job_id,
                 spec=body,
                 created=at,
                 modified=at,
-                serial=ctx.store.next_serial(),
+                serial=serial,
+                created_serial=serial,
                 state_time=at,
             )
             ctx.store.jobs[job_id.lower()] = job
@@ -216,7 +218,9 @@ async def replace_job(ctx: Ctx) -> Response:
 
 async def list_jobs(ctx: Ctx) -> Response:
     """The jobs, ``$filter``ed and ``$select``ed, at most ``maxresults`` a page (an
-    ``odata.nextLink`` with a ``$skiptoken`` to the rest), as ``list_tasks`` pages."""
+    ``odata.nextLink`` with a ``$skiptoken`` to the rest). The token is the creation serial
+    of the next job, not a position: a job deleted between two pages moves no other job, so
+    every job that lives through the listing is listed once."""
     params = ctx.request.query_params
     max_results = rules.max_results(ctx)
     start = rules.skip_token(ctx)
@@ -231,8 +235,9 @@ async def list_jobs(ctx: Ctx) -> Response:
         raise replies.invalid_query(ctx.base, str(exc), "$filter") from exc
     value: list[dict[str, Any]] = []
     with ctx.store.lock:
-        jobs = list(ctx.store.jobs.values())
-        pos = start
+        # The store keeps jobs in creation order (a re-created id is a new, later entry).
+        jobs = [job for job in ctx.store.jobs.values() if job.created_serial >= start]
+        pos = 0
         while pos < len(jobs) and len(value) < max_results:
             doc = job_doc(ctx, jobs[pos])
             if keep is None or keep(doc):
@@ -240,7 +245,7 @@ async def list_jobs(ctx: Ctx) -> Response:
             pos += 1
     body: dict[str, Any] = {"odata.metadata": f"{ctx.base}/$metadata#jobs", "value": value}
     if pos < len(jobs):
-        body["odata.nextLink"] = next_link(ctx, "/jobs", max_results, pos)
+        body["odata.nextLink"] = next_link(ctx, "/jobs", max_results, jobs[pos].created_serial)
     return replies.json_response(200, body)
 
 
@@ -363,11 +368,12 @@ async def task_counts(ctx: Ctx) -> Response:
     )
 
 
-def next_link(ctx: Ctx, path: str, max_results: int, token: int) -> str:
+def next_link(ctx: Ctx, path: str, max_results: int, token: int | str) -> str:
     """The ``odata.nextLink`` of a paged list: the request's query (``$filter``, ``$select``,
     list task files' ``recursive``) with the next page's ``$skiptoken``."""
     params = ctx.request.query_params
-    query = f"api-version={quote(ctx.api_version)}&maxresults={max_results}&$skiptoken={token}"
+    query = f"api-version={quote(ctx.api_version)}&maxresults={max_results}"
+    query += "&$skiptoken=" + quote(str(token), safe="")
     for name in ("$filter", "$select", "recursive"):
         if params.get(name):
             query += f"&{name}=" + quote(params[name], safe="")

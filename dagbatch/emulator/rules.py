@@ -72,7 +72,16 @@ def parse_object(ctx: Ctx) -> dict[str, Any]:
         ) from exc
     if not isinstance(value, dict):
         raise replies.invalid_body(ctx.base, "The request body must be a JSON object.")
+    # OData control information is not a property: the SDK's replace_task and replace_job
+    # send back the ``odata.metadata`` of the object they got (get, change, replace). Dropped
+    # (the emulator's reading of OData's JSON format, not a documented Batch rule).
+    if any(map(_is_annotation, value)):
+        value = {k: v for k, v in value.items() if not _is_annotation(k)}
     return value
+
+
+def _is_annotation(name: str) -> bool:
+    return name.startswith("odata.")
 
 
 def check_body_size(ctx: Ctx) -> None:
@@ -237,6 +246,11 @@ def check_task_update(ctx: Ctx, body: Mapping[str, Any]) -> None:
     400 ``InvalidRequestBody`` naming any other property, 400 ``InvalidPropertyValue``
     naming a value out of bounds."""
     only_properties(ctx, body, frozenset({"constraints"}))
+    bad = wire.unknown_property(
+        {"constraints": body.get("constraints")}, wire.task_shape(ctx.api_version)
+    )
+    if bad is not None:
+        raise replies.unknown_property(ctx.base, bad)
     if "constraints" in body:
         problem = constraints_problem(body["constraints"])
         if problem is not None:
@@ -256,20 +270,35 @@ def max_results(ctx: Ctx) -> int:
     text = ctx.request.query_params.get("maxresults")
     if text is None:
         return limits.MAX_LIST_RESULTS
-    value = int(text) if text.isascii() and text.isdigit() else 0
+    # At most 4 digits are read: 1000 is the largest, and int() refuses thousands of them.
+    value = int(text) if text.isascii() and text.isdigit() and len(text) <= 4 else 0
     if not 1 <= value <= limits.MAX_LIST_RESULTS:
         raise replies.invalid_query(ctx.base, INVALID_QUERY_MESSAGE, "maxresults")
     return value
 
 
 def skip_token(ctx: Ctx) -> int:
-    """The position a paged list resumes at (the emulator's ``$skiptoken``, from its own
-    ``odata.nextLink``), 0 when not given; 400 ``InvalidQueryParameterValue`` naming it
-    when it is not one."""
+    """Where a paged list resumes (the emulator's ``$skiptoken``, from its own
+    ``odata.nextLink``: a number that stays valid while the list changes, see the lists), 0
+    when not given; 400 ``InvalidQueryParameterValue`` naming it when it is not one."""
     token = ctx.request.query_params.get("$skiptoken", "0")
-    if not (token.isascii() and token.isdigit()):
+    if not (token.isascii() and token.isdigit() and len(token) <= 20):
         raise replies.invalid_query(ctx.base, INVALID_QUERY_MESSAGE, "$skiptoken")
     return int(token)
+
+
+#: The longest ``$skiptoken`` of list task files (a file's path below the task directory).
+MAX_SKIP_PATH_CHARS: Final = 4096
+
+
+def skip_path(ctx: Ctx) -> str:
+    """Where list task files resumes: the path of the next file (its ``$skiptoken``, from its
+    own ``odata.nextLink``), "" when not given; 400 ``InvalidQueryParameterValue`` naming it
+    when it is too long to be one."""
+    token = ctx.request.query_params.get("$skiptoken", "")
+    if len(token) > MAX_SKIP_PATH_CHARS:
+        raise replies.invalid_query(ctx.base, INVALID_QUERY_MESSAGE, "$skiptoken")
+    return token
 
 
 def check_tasks_shape(ctx: Ctx, tasks: list[Any]) -> None:
@@ -366,10 +395,10 @@ def task_errors(tasks: list[dict[str, Any]], job: Job) -> list[dict[str, Any] | 
 
 
 def _slots_problem(task: Mapping[str, Any]) -> Problem | None:
-    """``requiredSlots`` is "format": "int32" and "For multi-instance Tasks, this must be 1";
-    ``multiInstanceSettings.numberOfInstances`` is "format": "int32" [spec-2025
-    BatchTaskCreateOptions, MultiInstanceSettings]. The spec states no least value for either
-    (a task of 0 slots is run as a task of 1, ``scheduler.task_spec``)."""
+    """``requiredSlots`` is "format": "int32" ("For multi-instance Tasks, this must be 1" is
+    not enforced, below); ``multiInstanceSettings.numberOfInstances`` is "format": "int32"
+    [spec-2025 BatchTaskCreateOptions, MultiInstanceSettings]. The spec states no least value
+    for either (a task of 0 slots is run as a task of 1, ``scheduler.task_spec``)."""
     slots = task.get("requiredSlots")
     if slots is not None and not is_int32(slots):
         return "requiredSlots", slots, "requiredSlots must be an int32."
@@ -382,8 +411,9 @@ def _slots_problem(task: Mapping[str, Any]) -> Problem | None:
                 instances,
                 "numberOfInstances must be an int32.",
             )
-        if slots is not None and slots != 1:
-            return "requiredSlots", slots, "A multi-instance task must have requiredSlots 1."
+        # "For multi-instance Tasks, this must be 1" is not enforced: the spec's own example
+        # Tasks_CreateTaskCollection_Complex sends requiredSlots 2 with multiInstanceSettings
+        # (BATCH_FACTS section 11). The compiler keeps to the description.
     return None
 
 
@@ -461,6 +491,12 @@ def _exit_options_error(
         # "A process exit code": "type": "integer", "format": "int32" [spec-2025
         # ExitCodeMapping.code].
         code = entry.get("code") if isinstance(entry, dict) else None
+        if isinstance(entry, dict) and code is None:
+            return wire.error_dict(
+                "MissingRequiredProperty",
+                "A required property was not specified in the request body.",
+                {"PropertyName": "exitConditions.exitCodes.code"},
+            )
         if not is_int32(code):
             return _invalid("exitConditions.exitCodes.code", code, "An exit code must be an int32.")
     ranges = exit_conditions.get("exitCodeRanges") if isinstance(exit_conditions, dict) else None

@@ -43,6 +43,8 @@ class Job:
     created: float
     modified: float
     serial: int
+    #: The serial it was created with: jobs in creation order (a list's page token).
+    created_serial: int = 0
     state: str = "active"
     state_time: float = 0.0
     task_ids: list[str] = field(default_factory=list)

@@ -13,7 +13,9 @@ failure is 409 ``TaskNotFailed``; a missing file is 404 ``FileNotFound``.
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from collections.abc import Set as AbstractSet
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, Final
 
@@ -431,22 +433,28 @@ def _file_entry(ctx: Ctx, url_base: str, root: Path, path: Path) -> dict[str, An
 
 
 async def list_task_files(ctx: Ctx) -> Response:
-    """``stdout.txt``, ``stderr.txt`` and ``wd`` (everything under it with ``recursive``)."""
+    """``stdout.txt``, ``stderr.txt`` and ``wd`` (everything under it with ``recursive``),
+    in path order, at most ``maxresults`` a page. The ``$skiptoken`` is the path of the next
+    file, not a position: files made or removed by the running task between two pages move no
+    other file, so every file that lives through the listing is listed once."""
     job = get_job_or_404(ctx, ctx.param("job_id"))
     max_results = rules.max_results(ctx)
-    start = rules.skip_token(ctx)
+    start = rules.skip_path(ctx)
     root, task_id = _task_root(ctx, job)
     recursive = ctx.request.query_params.get("recursive", "false").lower() == "true"
     url_base = f"{ctx.base}/jobs/{job.id}/tasks/{task_id}/files"
-    paths: list[Path] = []
+    paths: list[tuple[tuple[str, ...], Path]] = []
     if root is not None and root.is_dir():
-        paths = sorted(root.rglob("*") if recursive else root.iterdir())
-    page = paths[start : start + max_results]
+        found = root.rglob("*") if recursive else root.iterdir()
+        paths = sorted(((p.relative_to(root).parts, p) for p in found), key=itemgetter(0))
+    first = bisect_left(paths, tuple(start.split("/")), key=itemgetter(0)) if start else 0
+    page = [p for _, p in paths[first : first + max_results]]
     value = [_file_entry(ctx, url_base, root, p) for p in page] if root is not None else []
     body: dict[str, Any] = {"odata.metadata": f"{ctx.base}/$metadata#files", "value": value}
-    if start + max_results < len(paths):
+    if first + max_results < len(paths):
         files_path = f"/jobs/{job.id}/tasks/{task_id}/files"
-        body["odata.nextLink"] = next_link(ctx, files_path, max_results, start + max_results)
+        token = "/".join(paths[first + max_results][0])
+        body["odata.nextLink"] = next_link(ctx, files_path, max_results, token)
     return replies.json_response(200, body)
 
 

@@ -120,6 +120,31 @@ def test_run_ends_with_141_and_still_writes_its_report_file(tmp_path: Path) -> N
     assert written["counts"]["failed"] == 1 and written["counts"]["neverRan"] == 60
 
 
+def test_run_says_a_file_it_could_not_write_even_when_the_reader_left(tmp_path: Path) -> None:
+    """/dev/full takes no byte (ENOSPC): the warning reaches stderr though stdout's reader
+    has gone (`| true`: it never reads), so a missing report file never goes without a
+    word."""
+    workflow = tmp_path / "strand.py"
+    root = stranding_workflow(workflow, 60)
+    args = ["run", str(workflow), "--simulate", "--fail", root, "-q"]
+    args += ["--workdir", str(tmp_path / "work"), "--report", "/dev/full"]
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before the command writes anything
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "dagbatch", *args],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            cwd=tmp_path,
+            timeout=120,
+        )
+    finally:
+        os.close(write_end)
+    err = proc.stderr.decode()
+    assert proc.returncode == 141, err
+    assert err.strip() == "warning: could not write /dev/full: No space left on device", err
+
+
 def test_submit_ends_with_141(emulator: EmulatorServer, tmp_path: Path) -> None:
     # Every task of the plan is already in the job with another command line: each is a
     # conflict, and the report lists 50 of them (more than a page).

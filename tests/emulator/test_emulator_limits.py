@@ -36,6 +36,8 @@ POOL = models.BatchPoolInfo(pool_id="pool")
 #: A job whose tasks may carry a dependencyAction.
 DEPENDENCY_JOB = models.BatchJobCreateOptions(id="job", pool_info=POOL, uses_task_dependencies=True)
 INT32_MAX = 2**31 - 1
+#: The pool of a job created over raw HTTP.
+POOL_RAW = {"poolId": "pool"}
 
 
 def sdk_client(server: EmulatorServer) -> Any:
@@ -58,8 +60,15 @@ def assert_invalid(outcome: tuple[str, dict[str, str]], name: str) -> None:
     assert values.get("PropertyName") == name, outcome
 
 
-def raw(server: EmulatorServer, method: str, path: str, body: Any = None) -> httpx.Response:
-    """One Shared Key signed request (api-version 2025-06-01) over loopback."""
+def raw(
+    server: EmulatorServer,
+    method: str,
+    path: str,
+    body: Any = None,
+    query: dict[str, str] | None = None,
+) -> httpx.Response:
+    """One Shared Key signed request (api-version 2025-06-01, ``query`` besides) over
+    loopback."""
     with httpx.Client(base_url=server.endpoint, timeout=30) as http:
         headers = {"ocp-date": signing.rfc1123_now()}
         content = None
@@ -67,7 +76,11 @@ def raw(server: EmulatorServer, method: str, path: str, body: Any = None) -> htt
             content = orjson.dumps(body)
             headers["content-type"] = limits.CONTENT_TYPE
         request = http.build_request(
-            method, path, params={"api-version": "2025-06-01"}, content=content, headers=headers
+            method,
+            path,
+            params={"api-version": "2025-06-01", **(query or {})},
+            content=content,
+            headers=headers,
         )
         url_path, _, query = request.url.raw_path.decode().partition("?")
         pairs = [(unquote(n), v) for n, _, v in (p.partition("=") for p in query.split("&") if p)]
@@ -257,7 +270,9 @@ TASK_CASES: dict[str, tuple[dict[str, Any], str | None]] = {
         "exitConditions.exitCodeRanges.end",
     ),
     "slots-big": ({"required_slots": INT32_MAX + 1}, "requiredSlots"),
-    "multi-slots": (_multi(2), "requiredSlots"),
+    # "For multi-instance Tasks, this must be 1", yet the spec's own example
+    # Tasks_CreateTaskCollection_Complex sends 2: taken (BATCH_FACTS section 11).
+    "multi-slots": (_multi(2), None),
     "multi-instances": (_multi(1, INT32_MAX + 1), "multiInstanceSettings.numberOfInstances"),
     # The bounds themselves are taken.
     "retry-unlimited": (
@@ -298,7 +313,7 @@ def test_sdk_add_task_collection_refuses_each_bad_task_on_its_own(
     assert set(emulator.store.task_ids("job")) == taken
 
 
-@pytest.mark.parametrize("task_id", ["retry-2", "code-big", "range-end", "multi-slots"])
+@pytest.mark.parametrize("task_id", ["retry-2", "code-big", "range-end", "slots-big"])
 def test_sdk_add_task_refuses_the_request(emulator: EmulatorServer, task_id: str) -> None:
     """ "Add task" answers the same error for the whole request (400)."""
     with sdk_client(emulator) as client:
@@ -493,3 +508,111 @@ def test_sdk_list_task_files_pages_by_max_results(emulator_factory: Any, tmp_pat
     assert {"stdout.txt", "stderr.txt", "wd/a", "wd/b", "wd/d/c"} <= set(whole)
     assert paged == whole
     assert pages == (len(whole) + 1) // 2
+
+
+# --- what a review found: long numbers, pages of a changing list, echoed annotations ---
+
+
+@pytest.mark.parametrize("path", ["/jobs", "/jobs/j/tasks"])
+@pytest.mark.parametrize("name", ["maxresults", "$skiptoken"])
+def test_a_number_of_thousands_of_digits_is_refused_not_a_crash(
+    emulator: EmulatorServer, path: str, name: str
+) -> None:
+    """int() refuses more than 4,300 digits: such a query is still 400
+    InvalidQueryParameterValue naming it, not a 500."""
+    assert raw(emulator, "POST", "/jobs", {"id": "j", "poolInfo": POOL_RAW}).status_code == 201
+    answer = raw(emulator, "GET", path, query={name: "1" * 5000})
+    assert answer.status_code == 400, answer.text
+    values = {v["key"]: v["value"] for v in answer.json()["values"]}
+    assert values.get("QueryParameterName") == name
+
+
+def test_sdk_list_jobs_pages_see_every_job_once_when_one_is_deleted_between(
+    emulator: EmulatorServer,
+) -> None:
+    """The page token is where the next page starts, not a count of jobs before it: a job
+    deleted after the first page moves no other job out of the listing."""
+    for i in range(6):
+        assert raw(emulator, "POST", "/jobs", {"id": f"x{i}", "poolInfo": POOL_RAW}).status_code
+    with sdk_client(emulator) as client:
+        pages = client.list_jobs(max_results=2).by_page()
+        seen = [job.id for job in next(pages)]
+        assert seen == ["x0", "x1"]
+        assert raw(emulator, "DELETE", "/jobs/x0").status_code == 202
+        # A job deleted in the emulator is gone at once (no `deleting` state), and a new one
+        # comes last.
+        assert raw(emulator, "POST", "/jobs", {"id": "x6", "poolInfo": POOL_RAW}).status_code
+        seen += [job.id for page in pages for job in page]
+    assert seen == ["x0", "x1", "x2", "x3", "x4", "x5", "x6"]
+
+
+def test_sdk_list_task_files_pages_see_every_lasting_file_once(
+    emulator_factory: Any, tmp_path: Any
+) -> None:
+    """A file the task removes between two pages moves no other file: every file that is
+    there throughout is listed once (the token is the next file's path, not a position)."""
+    from dagbatch.emulator.runner import RealRunner
+
+    server: EmulatorServer = emulator_factory(runner=RealRunner(tmp_path / "node"), slots=1)
+    with sdk_client(server) as client:
+        client.create_job(DEPENDENCY_JOB)
+        command = "/bin/sh -c 'touch a b c d e f'"
+        client.create_task("job", models.BatchTaskCreateOptions(id="t", command_line=command))
+        deadline = time.monotonic() + 30
+        while client.get_task("job", "t").state != "completed":
+            assert time.monotonic() < deadline, "the task did not complete"
+            time.sleep(0.05)
+        (wd,) = (tmp_path / "node").rglob("t/wd")
+        pages = client.list_task_files("job", "t", recursive=True, max_results=2).by_page()
+        seen = [f.name for f in next(pages)] + [f.name for f in next(pages)]
+        assert "wd/a" in seen
+        (wd / "a").unlink()  # listed already: the files after it must not shift left
+        seen += [f.name for page in pages for f in page]
+    lasting = ["wd/b", "wd/c", "wd/d", "wd/e", "wd/f", "stdout.txt", "stderr.txt"]
+    assert all(seen.count(name) == 1 for name in lasting), seen
+    assert len(seen) == len(set(seen)), seen
+
+
+def test_replace_task_checks_the_constraints_properties(emulator: EmulatorServer) -> None:
+    """A property BatchTaskConstraints does not have is 400 InvalidRequestBody naming it, as
+    when the task is added."""
+    assert raw(emulator, "POST", "/jobs", {"id": "j", "poolInfo": POOL_RAW}).status_code == 201
+    assert raw(emulator, "POST", "/jobs/j/tasks", {"id": "t", "commandLine": "x"}).status_code
+    answer = raw(emulator, "PUT", "/jobs/j/tasks/t", {"constraints": {"foo": 1}})
+    assert answer.status_code == 400
+    assert answer.json()["code"] == "InvalidRequestBody"
+    assert {"key": "PropertyName", "value": "constraints.foo"} in answer.json()["values"]
+    assert emulator.store.task("j", "t") == {"id": "t", "commandLine": "x"}
+
+
+def test_sdk_get_change_replace_works_for_a_task_and_a_job(emulator: EmulatorServer) -> None:
+    """The SDK sends back the ``odata.metadata`` of what it got: control information, not a
+    property, so the usual get, change, replace goes through (and is not stored)."""
+    with sdk_client(emulator) as client:
+        client.create_job(DEPENDENCY_JOB)
+        client.create_task("job", models.BatchTaskCreateOptions(id="t", command_line="x"))
+        task = client.get_task("job", "t")
+        task.constraints = models.BatchTaskConstraints(max_task_retry_count=4)
+        client.replace_task("job", "t", task)
+        assert client.get_task("job", "t").constraints.max_task_retry_count == 4
+        job = client.get_job("job")
+        job.priority = 7
+        client.replace_job("job", job)
+        assert client.get_job("job").priority == 7
+    assert "odata.metadata" not in emulator.store.task("job", "t")
+    stored = emulator.store.job("job")
+    assert stored is not None and "odata.metadata" not in stored.spec
+
+
+def test_an_exit_code_entry_without_a_code_is_a_missing_property(
+    emulator: EmulatorServer,
+) -> None:
+    assert raw(emulator, "POST", "/jobs", {"id": "j", "poolInfo": POOL_RAW}).status_code == 201
+    task = {"id": "t", "commandLine": "x", "exitConditions": {"exitCodes": [{"exitOptions": {}}]}}
+    answer = raw(emulator, "POST", "/jobs/j/addtaskcollection", {"value": [task]})
+    (result,) = answer.json()["value"]
+    assert result["status"] == "clienterror"
+    assert result["error"]["code"] == "MissingRequiredProperty"
+    assert {"key": "PropertyName", "value": "exitConditions.exitCodes.code"} in result["error"][
+        "values"
+    ]
