@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Literal
 
 from dagbatch.redact import redact
@@ -96,6 +96,11 @@ class InvalidWorkflow(DagbatchError):
 
     def __post_init__(self) -> None:
         super().__init__(self.__str__())
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        # Rebuilt from its fields, not from ``args`` (the message): pickled to another
+        # process (a process pool building tasks) or copied, it keeps its diagnostics.
+        return type(self), tuple(getattr(self, f.name) for f in fields(self))
 
     @property
     def errors(self) -> list[Diagnostic]:

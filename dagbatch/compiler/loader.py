@@ -174,11 +174,11 @@ def _find_graph(module: Any, attr: str | None, path: Path) -> tuple[Any, str]:
     if callable(getattr(module, BUILD_NAME, None)):
         return getattr(module, BUILD_NAME), BUILD_NAME
     # Graphs the file holds under other names (``g = nx.DiGraph()``): named in the error, so
-    # the fix is one word away.
+    # the fix is one word away. Only those a workflow can be (no Graph, no multigraph).
     others = sorted(
         name
         for name, value in vars(module).items()
-        if isinstance(value, nx.Graph) and not name.startswith("_")
+        if isinstance(value, nx.DiGraph) and not value.is_multigraph() and not name.startswith("_")
     )
     found = ""
     if len(others) == 1:

@@ -42,7 +42,6 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
-    ModelWrapValidatorHandler,
     PlainValidator,
     ValidationError,
     field_validator,
@@ -50,6 +49,7 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 from pydantic.fields import FieldInfo
+from pydantic.functional_validators import ModelWrapValidatorHandler
 from pydantic_core import InitErrorDetails, PydanticCustomError
 from pydantic_core.core_schema import ErrorType
 
@@ -509,7 +509,10 @@ def repeated_environment_names(settings: object, loc: tuple[int | str, ...]) -> 
         else None
         for item in settings
     ]
-    if len(set(names)) == len(names):
+    # Only names that could be valid count: a name of the wrong type or an empty one has its
+    # own error (and a list or dict cannot go in a set).
+    named = [name for name in names if isinstance(name, str) and name]
+    if len(set(named)) == len(named):
         return []
     return [(loc, problem) for problem in _repeated_names(names)]
 
@@ -518,7 +521,7 @@ def _repeated_names(names: Sequence[object]) -> list[PydanticCustomError]:
     """One problem naming every name given more than once, with the entries that give it."""
     where: dict[str, list[int]] = {}
     for i, name in enumerate(names):
-        if isinstance(name, str):
+        if isinstance(name, str) and name:
             where.setdefault(name, []).append(i)
     repeated = {name: idx for name, idx in where.items() if len(idx) > 1}
     if not repeated:
@@ -690,7 +693,13 @@ class ExitCodeRangeMapping(WireModel):
 
 def _exit_code_range_rules(get: Callable[[str], Any]) -> list[Problem]:
     start, end = get("start"), get("end")
-    if not (_is_int(start) and _is_int(end) and start > end):
+    # A bound outside int32 has its own error: the two are compared only within it.
+    in_range = (
+        _is_int(start)
+        and _is_int(end)
+        and all(INT32_MIN <= bound <= INT32_MAX for bound in (start, end))
+    )
+    if not (in_range and start > end):
         return []
     return [
         (

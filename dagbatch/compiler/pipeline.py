@@ -79,7 +79,8 @@ class CompileOptions:
     barrier_command: str | None = None
     #: the pool's node OS, "linux" or "windows" (overrides the job setting ``pool_os``)
     pool_os: PoolOs | None = None
-    #: job settings that override ``graph.graph["job"]`` (e.g. from the command line)
+    #: job settings that override ``graph.graph["job"]`` (e.g. from the command line): a
+    #: mapping or a ``JobSettings``
     job: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -107,6 +108,8 @@ class CompileOptions:
                     f"not {self.pool_os!r}"
                 )
             object.__setattr__(self, "pool_os", folded)  # "Linux" as the job setting takes it
+        if isinstance(self.job, JobSettings):  # built in Python: its settings as given
+            object.__setattr__(self, "job", self.job.model_dump(exclude_unset=True))
         if not isinstance(self.job, Mapping):
             raise ConfigError(
                 f"job must be a mapping of job settings (e.g. {{'id': 'nightly'}}), not a "

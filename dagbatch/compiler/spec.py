@@ -545,6 +545,8 @@ def normalize(
                 when[(ui, vi)] = w
 
     given_job = graph.graph.get("job") or {}
+    if isinstance(given_job, models.JobSettings):  # built in Python: its settings as given
+        given_job = given_job.model_dump(exclude_unset=True)
     if not isinstance(given_job, Mapping):
         diags.append(
             Diagnostic(

@@ -327,40 +327,56 @@ REDUNDANT_EXIT_CODE: Final = "redundant-exit-code"
 def check_redundant_exit_codes(spec: WorkflowSpec) -> list[Diagnostic]:
     """``satisfy_exit_codes`` naming exit code 0 (alone or in a range): exit code 0 is a
     success already, its dependents are satisfied [DEP: "Satisfy for exit code 0";
-    docs/BATCH_FACTS.md, Exit conditions], so the entry changes nothing. Said as a warning,
-    since a 0 there usually means the user expected to have to list it; the plan is the
-    same with or without it."""
+    docs/BATCH_FACTS.md, Exit conditions], so naming it changes nothing. Said as a warning,
+    since a 0 there usually means the user expected to have to list it; the plan behaves
+    the same with or without it. One warning a task, naming every entry that covers 0, and
+    the whole list without 0 as the hint."""
     diags: list[Diagnostic] = []
     for i in special_intents(spec.intents):
         codes = spec.intents[i].satisfy_exit_codes
-        covering = [c for c in codes if c == 0 or (isinstance(c, tuple) and c[0] <= 0 <= c[1])]
+        covering = [c for c in codes if _covers_zero(c)]
         if not covering:
             continue
-        entry = covering[0]
-        if isinstance(entry, tuple):
-            what = f"the range {entry} in satisfy_exit_codes includes exit code 0"
-            start, end = entry
-            rest = [
-                part if part[0] < part[1] else part[0]
-                for part in ((start, -1), (1, end))
-                if part[0] <= part[1]
-            ]
-            hint = f"leave 0 out: {rest}"
-        else:
-            what = "satisfy_exit_codes lists exit code 0"
-            hint = "list only the non-zero exit codes that count as success"
+        named = ", ".join(str(c) for c in covering)
+        what = (
+            "satisfy_exit_codes lists exit code 0"
+            if covering == [0]
+            else f"satisfy_exit_codes covers exit code 0 ({named})"
+        )
+        kept = [part for c in codes for part in _without_zero(c)]
+        hint = (
+            f"give satisfy_exit_codes={kept}"
+            if kept
+            else "leave satisfy_exit_codes out: exit code 0 needs no entry"
+        )
         diags.append(
             Diagnostic(
                 code=REDUNDANT_EXIT_CODE,
                 severity="warning",
                 message=f"{what}; exit code 0 is always a success (Batch's default), so "
-                "listing it changes nothing",
+                "naming it changes nothing",
                 task_id=spec.ids[i],
                 field="satisfy_exit_codes",
                 hint=hint,
             )
         )
     return diags
+
+
+def _covers_zero(entry: int | tuple[int, int]) -> bool:
+    return entry == 0 or (isinstance(entry, tuple) and entry[0] <= 0 <= entry[1])
+
+
+def _without_zero(entry: int | tuple[int, int]) -> list[int | tuple[int, int]]:
+    """``entry`` with exit code 0 left out: nothing, the entry, or a range's two sides (a
+    side of one code written as that code)."""
+    if not _covers_zero(entry):
+        return [entry]
+    if not isinstance(entry, tuple):
+        return []
+    start, end = entry
+    sides = [(start, -1), (1, end)]
+    return [lo if lo == hi else (lo, hi) for lo, hi in sides if lo <= hi]
 
 
 def check_empty(spec: WorkflowSpec) -> list[Diagnostic]:

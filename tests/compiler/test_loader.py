@@ -54,10 +54,15 @@ def test_a_graph_under_another_name_is_named_in_the_error(tmp_path: Path) -> Non
     assert f"pass {one}:g" in str(info.value)
     assert list(load_workflow(f"{one}:g").graph) == ["a"]  # the advice works
     two = tmp_path / "two.py"
-    two.write_text("import networkx as nx\nb = nx.DiGraph()\na = nx.DiGraph()\n_c = nx.DiGraph()\n")
+    two.write_text(
+        "import networkx as nx\nb = nx.DiGraph()\na = nx.DiGraph()\n_c = nx.DiGraph()\n"
+        "u = nx.Graph()\nm = nx.MultiDiGraph()\n"
+    )
     with pytest.raises(WorkflowLoadError) as info:
         load_workflow(two)
-    assert "graphs named 'a', 'b':" in str(info.value) and "_c" not in str(info.value)
+    # Only graphs that can be a workflow are offered (not _private ones, no Graph or multigraph).
+    assert "graphs named 'a', 'b':" in str(info.value)
+    assert not any(f"'{name}'" in str(info.value) for name in ("_c", "u", "m"))
 
 
 def test_exception_in_user_code_names_file_and_line() -> None:

@@ -255,10 +255,13 @@ def _bodies(codes: Any) -> tuple[list[bytes], dict[str, Any]]:
 @pytest.mark.parametrize(
     ("codes", "shown", "hint"),
     [
-        ([0, 3], "satisfy_exit_codes lists exit code 0", "non-zero"),
-        ([0], "satisfy_exit_codes lists exit code 0", "non-zero"),
-        ([(0, 5)], "the range (0, 5)", "[(1, 5)]"),
-        ([3, (-2, 1)], "the range (-2, 1)", "[(-2, -1), 1]"),
+        ([0, 3], "satisfy_exit_codes lists exit code 0", "=[3]"),
+        ([0], "satisfy_exit_codes lists exit code 0", "leave satisfy_exit_codes out"),
+        ([(0, 5)], "covers exit code 0 ((0, 5))", "=[(1, 5)]"),
+        ([3, (-2, 1)], "covers exit code 0 ((-2, 1))", "=[(-2, -1), 1, 3]"),
+        # Every entry that covers 0 is named, and the hint keeps every other code.
+        ([(-5, 5), 7], "covers exit code 0 ((-5, 5))", "=[(-5, -1), (1, 5), 7]"),
+        ([(0, 3), 0], "covers exit code 0 (0, (0, 3))", "=[(1, 3)]"),
     ],
 )
 def test_a_satisfy_exit_code_0_is_a_warning(codes: Any, shown: str, hint: str) -> None:
@@ -283,6 +286,18 @@ def test_a_satisfy_exit_code_0_compiles_to_the_same_requests() -> None:
 
 
 # --------------------------------------------------------------------------- environment names
+
+
+@pytest.mark.parametrize("name", [["A"], {"n": 1}, ""])
+def test_an_environment_name_of_the_wrong_type_or_empty_is_one_error(name: Any) -> None:
+    """Not a crash (a list is no set member) and not also a duplicate: the name's own error."""
+    env = [{"name": name, "value": "v"}, {"name": name}, {"name": "B"}]
+    diags = node_diagnostics(environment_settings=env)
+    assert diags and all(d.code != "duplicate-environment-name" for d in diags), diags
+    assert {d.field for d in diags} == {
+        "environmentSettings[0].name",
+        "environmentSettings[1].name",
+    }, diags
 
 
 def test_an_environment_name_given_twice_is_an_error() -> None:
@@ -354,3 +369,40 @@ def test_the_readme_shows_what_a_bad_task_prints() -> None:
     assert "```\n" + shown + "```" in readme
     for code in ("redundant-exit-code", "duplicate-environment-name"):
         assert f"| `{code}`" in readme
+
+
+def test_an_exit_code_range_bound_beyond_int32_is_one_error() -> None:
+    """The bound's own out-of-range error, not also "start is greater than end"."""
+    ranges = [{"start": 2**31, "end": 0, "exit_options": {"job_action": "none"}}]
+    (d,) = node_diagnostics(exit_conditions={"exit_code_ranges": ranges})
+    assert (d.code, d.field) == ("out-of-range", "exitConditions.exitCodeRanges[0].start")
+
+
+def test_the_error_survives_pickling_and_copying() -> None:
+    """Raised in a process pool's worker (tasks built in parallel), the error reaches the
+    parent whole: it is rebuilt from its fields, not from its message."""
+    import copy
+    import pickle
+
+    with pytest.raises(InvalidProperties) as info:
+        Task(command_line="x", required_slots=0)
+    error = info.value
+    for again in (pickle.loads(pickle.dumps(error)), copy.copy(error)):
+        assert type(again) is InvalidProperties
+        assert (again.model, again.diagnostics, str(again)) == (
+            error.model,
+            error.diagnostics,
+            str(error),
+        )
+
+
+def test_job_settings_built_in_python_go_where_a_mapping_does() -> None:
+    """``graph.graph["job"]`` and ``CompileOptions(job=...)`` take a ``JobSettings`` as they
+    take a mapping: its settings as given, the options' over the graph's."""
+    g = nx.DiGraph()
+    g.graph["job"] = dagbatch.JobSettings(id="nightly", pool_id="p", priority=5)
+    g.add_node("a", command_line="x")
+    job = compile_graph(g).job
+    assert (job["id"], job["priority"], job["poolInfo"]) == ("nightly", 5, {"poolId": "p"})
+    job = compile_graph(g, CompileOptions(job=dagbatch.JobSettings(id="other"))).job
+    assert (job["id"], job["priority"]) == ("other", 5)
