@@ -97,10 +97,11 @@ class InvalidWorkflow(DagbatchError):
     def __post_init__(self) -> None:
         super().__init__(self.__str__())
 
-    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...], dict[str, Any]]:
         # Rebuilt from its fields, not from ``args`` (the message): pickled to another
-        # process (a process pool building tasks) or copied, it keeps its diagnostics.
-        return type(self), tuple(getattr(self, f.name) for f in fields(self))
+        # process (a process pool building tasks) or copied, it keeps its diagnostics (and
+        # its notes, in its __dict__).
+        return type(self), tuple(getattr(self, f.name) for f in fields(self)), self.__dict__
 
     @property
     def errors(self) -> list[Diagnostic]:

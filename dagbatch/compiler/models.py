@@ -856,11 +856,14 @@ class Task(WireModel):
 
 def _task_rules_apply(data: Mapping[str, Any]) -> bool:
     """Whether ``_task_rules`` can find anything in ``data``: multi-instance settings, or
-    environment settings given as a list of two or more (a mapping cannot repeat a name)."""
+    environment settings other than a mapping (which cannot repeat a name) or a list or
+    tuple of one (any iterable pydantic takes for a tuple may repeat one)."""
     if not _TASK_RULE_KEYS.isdisjoint(data):
         return True
     env = next((data[key] for key in _ENVIRONMENT_KEYS if key in data), None)
-    return isinstance(env, list | tuple) and len(env) > 1
+    if env is None or isinstance(env, Mapping):
+        return False
+    return not (isinstance(env, list | tuple) and len(env) < 2)
 
 
 def _task_rules(get: Callable[[str], Any]) -> list[Problem]:
@@ -1100,6 +1103,12 @@ class JobSettings(WireModel):
                 "maxParallelTasks must be -1 (no limit) or greater than 0",
             )
         return value
+
+
+#: Each key a job setting is given under (snake_case, camelCase, aliases) -> its field name.
+JOB_FIELD_BY_KEY: Final[Mapping[str, str]] = {
+    key: name for name, info in JobSettings.model_fields.items() for key in _field_keys(name, info)
+}
 
 
 #: Job properties that api-version 2017-09-01.6.0 (JobAddParameter) does not have.

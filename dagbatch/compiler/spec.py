@@ -381,6 +381,22 @@ def _intent_of(task: models.Task, api_version: ApiVersion) -> Intent:
     return DEFAULT_INTENT if intent.is_default else intent
 
 
+def _overridden(job: dict[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """``job`` with ``overrides`` (those not None) in place of the settings they name, under
+    whichever name each was given (``poolId`` in the graph, ``pool_id`` from the command line
+    or a ``JobSettings``: one setting, the override's)."""
+    field_of = models.JOB_FIELD_BY_KEY.get
+    for key, value in overrides.items():
+        if value is None:
+            continue
+        field = field_of(key)
+        if field is not None:
+            for given in [k for k in job if field_of(k) == field]:
+                del job[given]
+        job[key] = value
+    return job
+
+
 def normalize(
     graph: nx.DiGraph,
     *,
@@ -560,7 +576,7 @@ def normalize(
         given_job = {}
     job_data: dict[str, Any] = dict(given_job)
     if job_overrides:
-        job_data.update({k: v for k, v in job_overrides.items() if v is not None})
+        job_data = _overridden(job_data, job_overrides)
     try:
         job = models.JobSettings.model_validate(job_data)
     except ValidationError as exc:

@@ -75,8 +75,13 @@ def parse_object(ctx: Ctx) -> dict[str, Any]:
     # OData control information is not a property: the SDK's replace_task and replace_job
     # send back the ``odata.metadata`` of the object they got (get, change, replace). Dropped
     # (the emulator's reading of OData's JSON format, not a documented Batch rule).
+    return _without_annotations(value)
+
+
+def _without_annotations(value: dict[str, Any]) -> dict[str, Any]:
+    """``value`` without its ``odata.*`` keys (the same object when it has none)."""
     if any(map(_is_annotation, value)):
-        value = {k: v for k, v in value.items() if not _is_annotation(k)}
+        return {k: v for k, v in value.items() if not _is_annotation(k)}
     return value
 
 
@@ -271,7 +276,8 @@ def max_results(ctx: Ctx) -> int:
     if text is None:
         return limits.MAX_LIST_RESULTS
     # At most 4 digits are read: 1000 is the largest, and int() refuses thousands of them.
-    value = int(text) if text.isascii() and text.isdigit() and len(text) <= 4 else 0
+    digits = text.lstrip("0") or "0"
+    value = int(digits) if text.isascii() and text.isdigit() and len(digits) <= 4 else 0
     if not 1 <= value <= limits.MAX_LIST_RESULTS:
         raise replies.invalid_query(ctx.base, INVALID_QUERY_MESSAGE, "maxresults")
     return value
@@ -337,7 +343,8 @@ def check_collection(ctx: Ctx, body: Mapping[str, Any]) -> list[Any]:
             {"Reason": "TooManyTasks", "MaxTasks": str(limits.MAX_TASKS_PER_REQUEST)},
         )
     only_properties(ctx, body, frozenset({"value"}))
-    return tasks
+    # Each task as add task takes one: without OData control information (parse_object).
+    return [_without_annotations(t) if isinstance(t, dict) else t for t in tasks]
 
 
 def task_errors(tasks: list[dict[str, Any]], job: Job) -> list[dict[str, Any] | None]:
@@ -363,13 +370,7 @@ def task_errors(tasks: list[dict[str, Any]], job: Job) -> list[dict[str, Any] | 
             continue
         command_line = task.get("commandLine")
         if command_line is None:
-            errors.append(
-                wire.error_dict(
-                    "MissingRequiredProperty",
-                    "A required property was not specified in the request body.",
-                    {"PropertyName": "commandLine"},
-                )
-            )
+            errors.append(_missing("commandLine"))
             continue
         if not isinstance(command_line, str):
             errors.append(_invalid("commandLine"))
@@ -470,6 +471,15 @@ _ECHOED_CHARS: Final = 200
 _NO_VALUE: Final = object()
 
 
+def _missing(name: str) -> dict[str, Any]:
+    """The per-task ``MissingRequiredProperty`` naming the property."""
+    return wire.error_dict(
+        "MissingRequiredProperty",
+        "A required property was not specified in the request body.",
+        {"PropertyName": name},
+    )
+
+
 def _invalid(name: str, value: Any = _NO_VALUE, why: str | None = None) -> dict[str, Any]:
     """The per-task ``InvalidPropertyValue`` naming the property (and echoing its value,
     when given; ``why`` the message, when there is more to say than the service's own)."""
@@ -492,11 +502,7 @@ def _exit_options_error(
         # ExitCodeMapping.code].
         code = entry.get("code") if isinstance(entry, dict) else None
         if isinstance(entry, dict) and code is None:
-            return wire.error_dict(
-                "MissingRequiredProperty",
-                "A required property was not specified in the request body.",
-                {"PropertyName": "exitConditions.exitCodes.code"},
-            )
+            return _missing("exitConditions.exitCodes.code")
         if not is_int32(code):
             return _invalid("exitConditions.exitCodes.code", code, "An exit code must be an int32.")
     ranges = exit_conditions.get("exitCodeRanges") if isinstance(exit_conditions, dict) else None
@@ -506,6 +512,8 @@ def _exit_options_error(
         start = entry.get("start") if isinstance(entry, dict) else None
         end = entry.get("end") if isinstance(entry, dict) else None
         for bound, value in (("start", start), ("end", end)):
+            if isinstance(entry, dict) and value is None:
+                return _missing(f"exitConditions.exitCodeRanges.{bound}")
             if type(value) is int and not is_int32(value):
                 return _invalid(
                     f"exitConditions.exitCodeRanges.{bound}",

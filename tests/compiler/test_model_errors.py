@@ -406,3 +406,40 @@ def test_job_settings_built_in_python_go_where_a_mapping_does() -> None:
     assert (job["id"], job["priority"], job["poolInfo"]) == ("nightly", 5, {"poolId": "p"})
     job = compile_graph(g, CompileOptions(job=dagbatch.JobSettings(id="other"))).job
     assert (job["id"], job["priority"]) == ("other", 5)
+
+
+@pytest.mark.parametrize("shape", [list, tuple, "deque", "generator"])
+def test_an_environment_name_given_twice_is_found_in_any_sequence(shape: Any) -> None:
+    """Whatever iterable pydantic takes for the settings, a name given twice is found (the
+    shortcut that skips the task's rules skips only what cannot repeat a name)."""
+    import collections
+
+    env = [{"name": "A", "value": "1"}, {"name": "A", "value": "2"}]
+    given = {
+        "deque": lambda: collections.deque(env),
+        "generator": lambda: (e for e in env),
+    }.get(shape, lambda: shape(env))()
+    with pytest.raises(ValidationError) as info:
+        Task.model_validate({"command_line": "x", "environment_settings": given})
+    assert "duplicate-environment-name" in {e["type"] for e in info.value.errors()}
+
+
+def test_a_job_override_wins_whatever_name_the_graph_gives_the_setting() -> None:
+    """The graph's ``poolId`` and the command line's (or a JobSettings') ``pool_id`` are one
+    setting: the override's, not an unknown-property error."""
+    g = nx.DiGraph()
+    g.graph["job"] = {"id": "nightly", "poolId": "graphpool"}
+    g.add_node("a", command_line="x")
+    for override in ({"pool_id": "other"}, dagbatch.JobSettings(pool_id="other")):
+        job = compile_graph(g, CompileOptions(job=override)).job
+        assert job["poolInfo"] == {"poolId": "other"}
+    assert compile_graph(g).job["poolInfo"] == {"poolId": "graphpool"}
+
+
+def test_the_error_keeps_its_notes_through_pickling() -> None:
+    import pickle
+
+    with pytest.raises(InvalidProperties) as info:
+        Task(command_line="x", required_slots=0)
+    info.value.add_note("built in a worker")
+    assert pickle.loads(pickle.dumps(info.value)).__notes__ == ["built in a worker"]

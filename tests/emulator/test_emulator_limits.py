@@ -604,15 +604,49 @@ def test_sdk_get_change_replace_works_for_a_task_and_a_job(emulator: EmulatorSer
     assert stored is not None and "odata.metadata" not in stored.spec
 
 
-def test_an_exit_code_entry_without_a_code_is_a_missing_property(
-    emulator: EmulatorServer,
+RANGES = "exitConditions.exitCodeRanges"
+
+
+@pytest.mark.parametrize(
+    ("conditions", "name"),
+    [
+        ({"exitCodes": [{"exitOptions": {}}]}, "exitConditions.exitCodes.code"),
+        (
+            {"exitCodeRanges": [{"end": 3, "exitOptions": {}}]},
+            "exitConditions.exitCodeRanges.start",
+        ),
+        (
+            {"exitCodeRanges": [{"start": 3, "exitOptions": {}}]},
+            "exitConditions.exitCodeRanges.end",
+        ),
+    ],
+)
+def test_an_exit_code_entry_without_its_number_is_a_missing_property(
+    emulator: EmulatorServer, conditions: dict[str, Any], name: str
 ) -> None:
     assert raw(emulator, "POST", "/jobs", {"id": "j", "poolInfo": POOL_RAW}).status_code == 201
-    task = {"id": "t", "commandLine": "x", "exitConditions": {"exitCodes": [{"exitOptions": {}}]}}
+    task = {"id": "t", "commandLine": "x", "exitConditions": conditions}
     answer = raw(emulator, "POST", "/jobs/j/addtaskcollection", {"value": [task]})
     (result,) = answer.json()["value"]
     assert result["status"] == "clienterror"
     assert result["error"]["code"] == "MissingRequiredProperty"
-    assert {"key": "PropertyName", "value": "exitConditions.exitCodes.code"} in result["error"][
-        "values"
-    ]
+    assert {"key": "PropertyName", "value": name} in result["error"]["values"]
+
+
+def test_odata_keys_in_a_task_are_dropped_alone_or_in_a_collection(
+    emulator: EmulatorServer,
+) -> None:
+    """Add task and add task collection treat a task's ``odata.*`` key alike."""
+    assert raw(emulator, "POST", "/jobs", {"id": "j", "poolInfo": POOL_RAW}).status_code == 201
+    one = {"id": "t1", "commandLine": "x", "odata.metadata": "m"}
+    assert raw(emulator, "POST", "/jobs/j/tasks", one).status_code == 201
+    two = {"id": "t2", "commandLine": "x", "odata.metadata": "m"}
+    answer = raw(emulator, "POST", "/jobs/j/addtaskcollection", {"value": [two]})
+    assert [r["status"] for r in answer.json()["value"]] == ["success"]
+    assert emulator.store.task("j", "t2") == {"id": "t2", "commandLine": "x"}
+
+
+def test_maxresults_may_have_leading_zeros(emulator: EmulatorServer) -> None:
+    assert raw(emulator, "POST", "/jobs", {"id": "j", "poolInfo": POOL_RAW}).status_code == 201
+    answer = raw(emulator, "GET", "/jobs", query={"maxresults": "00005"})
+    assert answer.status_code == 200, answer.text
