@@ -17,6 +17,7 @@ from urllib.parse import quote
 from starlette.responses import Response
 
 from dagbatch.emulator import odata, replies, rules
+from dagbatch.emulator.conditions import check_conditions
 from dagbatch.emulator.context import Ctx
 from dagbatch.emulator.scheduler import ACTIVE, COMPLETED, PREPARING, RUNNING, TaskSpec
 from dagbatch.emulator.store import Job, http_time, make_etag, now
@@ -35,6 +36,11 @@ def get_job_or_404(ctx: Ctx, job_id: str) -> Job:
     if job is None:
         raise replies.job_not_found(ctx.base)
     return job
+
+
+def job_conditions(ctx: Ctx, job: Job, *, read: bool = False) -> None:
+    """Lock held. The request's conditional headers against the job (``conditions``)."""
+    check_conditions(ctx, make_etag(job.serial), job.modified, read=read)
 
 
 def job_headers(ctx: Ctx, job: Job) -> dict[str, str]:
@@ -122,6 +128,7 @@ async def get_job(ctx: Ctx) -> Response:
     except odata.FilterError as exc:
         raise replies.invalid_query(ctx.base, str(exc), "$select") from exc
     with ctx.store.lock:
+        job_conditions(ctx, job, read=True)
         doc = {"odata.metadata": f"{ctx.base}/$metadata#jobs/@Element", **job_doc(ctx, job)}
         headers = job_headers(ctx, job)
     del headers["Location"]
@@ -165,6 +172,7 @@ async def _update_job(ctx: Ctx, allowed: frozenset[str], replace: bool) -> Respo
     rules.check_job_values(ctx, body)
     at = now()
     with ctx.store.lock:
+        job_conditions(ctx, job)
         state = job.state
         before = job.on_all_tasks_complete
         after = body.get("onAllTasksComplete", "noaction" if replace else before)
@@ -266,6 +274,7 @@ async def terminate_job(ctx: Ctx) -> Response:
     rules.only_properties(ctx, body, frozenset({"terminateReason"}))
     reason = body.get("terminateReason") or "UserTerminate"
     with ctx.store.lock:
+        job_conditions(ctx, job)
         if job.state == "completed":
             raise replies.job_completed(ctx.base)
         ctx.store.engine.terminate_job(job, str(reason))
@@ -282,6 +291,7 @@ async def disable_job(ctx: Ctx) -> Response:
     if mode not in ("requeue", "terminate", "wait"):
         raise replies.invalid_value(ctx.base, "disableTasks", mode)
     with ctx.store.lock:
+        job_conditions(ctx, job)
         if job.state == "completed":
             raise replies.job_completed(ctx.base)
         if job.state != "active":
@@ -293,6 +303,7 @@ async def disable_job(ctx: Ctx) -> Response:
 async def enable_job(ctx: Ctx) -> Response:
     job = get_job_or_404(ctx, ctx.param("job_id"))
     with ctx.store.lock:
+        job_conditions(ctx, job)
         if job.state == "completed":
             raise replies.job_completed(ctx.base)
         if job.state != "disabled":
@@ -306,6 +317,7 @@ async def enable_job(ctx: Ctx) -> Response:
 async def delete_job(ctx: Ctx) -> Response:
     job = get_job_or_404(ctx, ctx.param("job_id"))
     with ctx.store.lock:
+        job_conditions(ctx, job)
         ctx.store.engine.delete_job(job)
     return Response(status_code=202)
 

@@ -23,6 +23,7 @@ import orjson
 from starlette.responses import Response
 
 from dagbatch.emulator import odata, replies, rules, wire
+from dagbatch.emulator.conditions import check_conditions
 from dagbatch.emulator.context import Ctx
 from dagbatch.emulator.faults import TASK_SERVER_ERROR_CODES
 from dagbatch.emulator.jobs import get_job_or_404, next_link
@@ -284,6 +285,11 @@ def _find(ctx: Ctx, job: Job) -> int:
     return pos
 
 
+def _task_conditions(ctx: Ctx, job: Job, pos: int, *, read: bool = False) -> None:
+    """Lock held. The request's conditional headers against the task (``conditions``)."""
+    check_conditions(ctx, make_etag(job.task_serial[pos]), job.task_state_time[pos], read=read)
+
+
 async def get_task(ctx: Ctx) -> Response:
     job = get_job_or_404(ctx, ctx.param("job_id"))
     try:
@@ -292,6 +298,7 @@ async def get_task(ctx: Ctx) -> Response:
         raise replies.invalid_query(ctx.base, str(exc), "$select") from exc
     with ctx.store.lock:
         pos = _find(ctx, job)
+        _task_conditions(ctx, job, pos, read=True)
         doc = task_doc(ctx, job, pos)
         etag = make_etag(job.task_serial[pos])
         modified = job.task_state_time[pos]
@@ -346,6 +353,7 @@ async def replace_task(ctx: Ctx) -> Response:
     job = get_job_or_404(ctx, ctx.param("job_id"))
     with ctx.store.lock:
         pos = _find(ctx, job)
+        _task_conditions(ctx, job, pos)
         task = orjson.loads(job.task_raw[pos])
         if "constraints" in body:
             task["constraints"] = body["constraints"]
@@ -366,6 +374,7 @@ async def terminate_task(ctx: Ctx) -> Response:
     job = get_job_or_404(ctx, ctx.param("job_id"))
     with ctx.store.lock:
         pos = _find(ctx, job)
+        _task_conditions(ctx, job, pos)
         if job.task_state[pos] == COMPLETED:
             raise replies.error(
                 ctx.base, 409, "TaskCompleted", "The specified task is already completed."
@@ -379,6 +388,7 @@ async def reactivate_task(ctx: Ctx) -> Response:
     job = get_job_or_404(ctx, ctx.param("job_id"))
     with ctx.store.lock:
         pos = _find(ctx, job)
+        _task_conditions(ctx, job, pos)
         if job.state == "completed":
             raise replies.job_completed(ctx.base)
         if job.task_state[pos] != COMPLETED or pos not in job.task_failure:
@@ -396,6 +406,7 @@ async def delete_task(ctx: Ctx) -> Response:
     job = get_job_or_404(ctx, ctx.param("job_id"))
     with ctx.store.lock:
         pos = _find(ctx, job)
+        _task_conditions(ctx, job, pos)
         ctx.store.engine.delete_task(job, pos)
     return Response(status_code=200)
 

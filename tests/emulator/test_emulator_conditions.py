@@ -1,0 +1,113 @@
+"""Conditional requests on jobs and tasks (``dagbatch.emulator.conditions``), through the
+official SDK's ``etag`` / ``match_condition`` and ``if_(un)modified_since``: a write whose
+condition does not hold is 412 ``ConditionNotMet`` and changes nothing, a read is 304."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from dagbatch.emulator.server import EmulatorServer
+
+batch = pytest.importorskip("azure.batch")
+
+from azure.core import MatchConditions  # noqa: E402
+from azure.core.credentials import AzureNamedKeyCredential  # noqa: E402
+from azure.core.exceptions import HttpResponseError  # noqa: E402
+
+models = batch.models
+JOB = models.BatchJobCreateOptions(id="job", pool_info=models.BatchPoolInfo(pool_id="pool"))
+
+
+def sdk_client(server: EmulatorServer) -> Any:
+    return batch.BatchClient(server.endpoint, AzureNamedKeyCredential(server.account, server.key))
+
+
+class refused:
+    """``with refused(412):`` the SDK call raises (the SDK picks the exception class from
+    the headers it sent) with that status, and 412 with ``ConditionNotMet``."""
+
+    def __init__(self, status: int) -> None:
+        self.status = status
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: Any, error: Any, _tb: Any) -> bool:
+        assert isinstance(error, HttpResponseError), f"no error, or not the SDK's: {error!r}"
+        assert error.status_code == self.status, error
+        if self.status == 412:
+            assert error.error is not None and error.error.code == "ConditionNotMet", error
+        return True
+
+
+def test_a_job_changed_since_it_was_read_is_not_overwritten(emulator: EmulatorServer) -> None:
+    with sdk_client(emulator) as client:
+        client.create_job(JOB)
+        etag = client.get_job("job").etag
+        client.update_job(
+            "job",
+            models.BatchJobUpdateOptions(priority=1),
+            etag=etag,
+            match_condition=MatchConditions.IfNotModified,
+        )
+        with refused(412):
+            client.update_job(
+                "job",
+                models.BatchJobUpdateOptions(priority=2),
+                etag=etag,  # the job's ETag before the first update
+                match_condition=MatchConditions.IfNotModified,
+            )
+        assert client.get_job("job").priority == 1
+        with refused(412):
+            client.begin_delete_job(
+                "job", etag=etag, match_condition=MatchConditions.IfNotModified
+            ).result()
+        assert client.get_job("job").id == "job"  # not deleted
+
+
+def test_a_task_read_again_with_its_etag_is_not_modified(emulator: EmulatorServer) -> None:
+    with sdk_client(emulator) as client:
+        client.create_job(JOB)
+        client.create_task("job", models.BatchTaskCreateOptions(id="t", command_line="x"))
+        etag = client.get_task("job", "t").etag
+        with refused(304):
+            client.get_task("job", "t", etag=etag, match_condition=MatchConditions.IfModified)
+        task = client.get_task("job", "t")
+        task.constraints = models.BatchTaskConstraints(max_task_retry_count=3)
+        client.replace_task(
+            "job", "t", task, etag=etag, match_condition=MatchConditions.IfNotModified
+        )
+        with refused(412):
+            client.delete_task("job", "t", etag=etag, match_condition=MatchConditions.IfNotModified)
+        # Changed since: read in full again.
+        again = client.get_task("job", "t", etag=etag, match_condition=MatchConditions.IfModified)
+        assert again.constraints.max_task_retry_count == 3
+
+
+def test_modified_since_dates_are_whole_seconds(emulator: EmulatorServer) -> None:
+    with sdk_client(emulator) as client:
+        client.create_job(JOB)
+        past = datetime.now(UTC) - timedelta(hours=1)
+        future = datetime.now(UTC) + timedelta(hours=1)
+        with refused(412):
+            client.update_job(
+                "job", models.BatchJobUpdateOptions(priority=3), if_unmodified_since=past
+            )
+        client.update_job(
+            "job", models.BatchJobUpdateOptions(priority=4), if_unmodified_since=future
+        )
+        assert client.get_job("job", if_modified_since=past).priority == 4
+        with refused(304):
+            client.get_job("job", if_modified_since=future)
+
+
+def test_a_date_that_is_not_one_is_refused(emulator: EmulatorServer) -> None:
+    with sdk_client(emulator) as client:
+        client.create_job(JOB)
+        with pytest.raises(HttpResponseError) as bad:
+            client.get_job("job", headers={"If-Modified-Since": "yesterday"})
+    assert bad.value.status_code == 400
+    assert bad.value.error is not None and bad.value.error.code == "InvalidHeaderValue"
