@@ -487,20 +487,29 @@ def test_a_replaced_retry_count_applies_when_the_task_next_ends(
     assert (task.execution_info.retry_count, task.execution_info.exit_code) == (2, 3)
 
 
-def test_sdk_list_task_files_pages_by_max_results(emulator_factory: Any, tmp_path: Any) -> None:
-    """A task's files listed 2 a page: the SDK follows ``odata.nextLink`` and sees each file
-    once, the same files as one page of 1000."""
+def _ran_task(emulator_factory: Any, tmp_path: Any, command: str) -> EmulatorServer:
+    """An emulator that runs tasks, its job ``job`` holding task ``t`` of ``command``, which
+    has completed (its files under ``tmp_path / "node"``)."""
     from dagbatch.emulator.runner import RealRunner
 
     server: EmulatorServer = emulator_factory(runner=RealRunner(tmp_path / "node"), slots=1)
     with sdk_client(server) as client:
         client.create_job(DEPENDENCY_JOB)
-        command = "/bin/sh -c 'mkdir -p d && touch a b d/c && echo out'"
         client.create_task("job", models.BatchTaskCreateOptions(id="t", command_line=command))
         deadline = time.monotonic() + 30
         while client.get_task("job", "t").state != "completed":
             assert time.monotonic() < deadline, "the task did not complete"
             time.sleep(0.05)
+    return server
+
+
+def test_sdk_list_task_files_pages_by_max_results(emulator_factory: Any, tmp_path: Any) -> None:
+    """A task's files listed 2 a page: the SDK follows ``odata.nextLink`` and sees each file
+    once, the same files as one page of 1000."""
+    server = _ran_task(
+        emulator_factory, tmp_path, "/bin/sh -c 'mkdir -p d && touch a b d/c && echo out'"
+    )
+    with sdk_client(server) as client:
         before = server.store.stats()["requests"].get("listtaskfiles", 0)
         paged = [f.name for f in client.list_task_files("job", "t", recursive=True, max_results=2)]
         pages = server.store.stats()["requests"]["listtaskfiles"] - before
@@ -533,7 +542,9 @@ def test_sdk_list_jobs_pages_see_every_job_once_when_one_is_deleted_between(
     """The page token is where the next page starts, not a count of jobs before it: a job
     deleted after the first page moves no other job out of the listing."""
     for i in range(6):
-        assert raw(emulator, "POST", "/jobs", {"id": f"x{i}", "poolInfo": POOL_RAW}).status_code
+        assert (
+            raw(emulator, "POST", "/jobs", {"id": f"x{i}", "poolInfo": POOL_RAW}).status_code == 201
+        )
     with sdk_client(emulator) as client:
         pages = client.list_jobs(max_results=2).by_page()
         seen = [job.id for job in next(pages)]
@@ -541,7 +552,7 @@ def test_sdk_list_jobs_pages_see_every_job_once_when_one_is_deleted_between(
         assert raw(emulator, "DELETE", "/jobs/x0").status_code == 202
         # A job deleted in the emulator is gone at once (no `deleting` state), and a new one
         # comes last.
-        assert raw(emulator, "POST", "/jobs", {"id": "x6", "poolInfo": POOL_RAW}).status_code
+        assert raw(emulator, "POST", "/jobs", {"id": "x6", "poolInfo": POOL_RAW}).status_code == 201
         seen += [job.id for page in pages for job in page]
     assert seen == ["x0", "x1", "x2", "x3", "x4", "x5", "x6"]
 
@@ -551,17 +562,8 @@ def test_sdk_list_task_files_pages_see_every_lasting_file_once(
 ) -> None:
     """A file the task removes between two pages moves no other file: every file that is
     there throughout is listed once (the token is the next file's path, not a position)."""
-    from dagbatch.emulator.runner import RealRunner
-
-    server: EmulatorServer = emulator_factory(runner=RealRunner(tmp_path / "node"), slots=1)
+    server = _ran_task(emulator_factory, tmp_path, "/bin/sh -c 'touch a b c d e f'")
     with sdk_client(server) as client:
-        client.create_job(DEPENDENCY_JOB)
-        command = "/bin/sh -c 'touch a b c d e f'"
-        client.create_task("job", models.BatchTaskCreateOptions(id="t", command_line=command))
-        deadline = time.monotonic() + 30
-        while client.get_task("job", "t").state != "completed":
-            assert time.monotonic() < deadline, "the task did not complete"
-            time.sleep(0.05)
         (wd,) = (tmp_path / "node").rglob("t/wd")
         pages = client.list_task_files("job", "t", recursive=True, max_results=2).by_page()
         seen = [f.name for f in next(pages)] + [f.name for f in next(pages)]
@@ -577,7 +579,9 @@ def test_replace_task_checks_the_constraints_properties(emulator: EmulatorServer
     """A property BatchTaskConstraints does not have is 400 InvalidRequestBody naming it, as
     when the task is added."""
     assert raw(emulator, "POST", "/jobs", {"id": "j", "poolInfo": POOL_RAW}).status_code == 201
-    assert raw(emulator, "POST", "/jobs/j/tasks", {"id": "t", "commandLine": "x"}).status_code
+    assert (
+        raw(emulator, "POST", "/jobs/j/tasks", {"id": "t", "commandLine": "x"}).status_code == 201
+    )
     answer = raw(emulator, "PUT", "/jobs/j/tasks/t", {"constraints": {"foo": 1}})
     assert answer.status_code == 400
     assert answer.json()["code"] == "InvalidRequestBody"
