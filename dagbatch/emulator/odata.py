@@ -1,10 +1,13 @@
 """The OData ``$filter`` and ``$select`` the emulator evaluates on list operations.
 
-Supported filters: comparisons ``FIELD eq|ne|lt|le|gt|ge LITERAL`` joined with ``and`` / ``or``
-(``and`` binds tighter) and grouped with parentheses; literals are 'quoted strings' (``''``
-escapes a quote) or integers. The fields each list accepts are given by the caller (for
-tasks: ``id``, ``state``, ``executionInfo/result``, ``executionInfo/exitCode``, ...). Anything
-else is a ``FilterError``, which the handler answers with 400: never a silently wrong list.
+Supported filters: comparisons ``FIELD eq|ne|lt|le|gt|ge LITERAL`` and the function
+``startswith(FIELD, 'text')``, joined with ``and`` / ``or`` (``and`` binds tighter) and grouped
+with parentheses; literals are 'quoted strings' (``''`` escapes a quote) or integers. The
+fields each list accepts, and the operators, are given by the caller (for tasks: ``id``,
+``state``, ``executionInfo/result``, ``executionInfo/exitCode``, ... with the comparisons; for
+a task's files: ``name`` with ``startswith`` only, as Batch's table of filters says
+[odata-filters-in-batch, "List task files"]). Anything else is a ``FilterError``, which the
+handler answers with 400: never a silently wrong list.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from typing import Any, Final
 
 Predicate = Callable[[Mapping[str, Any]], bool]
 
-_TOKEN: Final = re.compile(r"\s*(?:(\()|(\))|'((?:[^']|'')*)'|(-?\d+)\b|([A-Za-z_][\w/]*))")
+_TOKEN: Final = re.compile(r"\s*(?:(\()|(\))|(,)|'((?:[^']|'')*)'|(-?\d+)\b|([A-Za-z_][\w/]*))")
 _OPS: Final[dict[str, Callable[[Any, Any], bool]]] = {
     "eq": lambda a, b: a == b,
     "ne": lambda a, b: a != b,
@@ -24,6 +27,11 @@ _OPS: Final[dict[str, Callable[[Any, Any], bool]]] = {
     "gt": lambda a, b: a is not None and a > b,
     "ge": lambda a, b: a is not None and a >= b,
 }
+
+#: The comparison operators (what list jobs and list tasks take).
+COMPARISONS: Final = frozenset(_OPS)
+#: ``startswith(FIELD, 'text')``: the one operation list task files takes, on ``name``.
+STARTSWITH: Final = "startswith"
 
 
 class FilterError(ValueError):
@@ -38,11 +46,10 @@ def _tokens(text: str) -> list[tuple[str, Any]]:
         match = _TOKEN.match(text, pos)
         if match is None or match.end() == pos:
             raise FilterError(f"cannot read the $filter at {text[pos : pos + 20]!r}")
-        lparen, rparen, string, number, word = match.groups()
-        if lparen:
-            out.append(("(", None))
-        elif rparen:
-            out.append((")", None))
+        lparen, rparen, comma, string, number, word = match.groups()
+        symbol = lparen or rparen or comma
+        if symbol:
+            out.append((symbol, symbol))
         elif string is not None:
             out.append(("lit", string.replace("''", "'")))
         elif number is not None:
@@ -58,7 +65,7 @@ def filter_fields(text: str | None) -> set[str]:
     if not text:
         return set()
     words = (value for kind, value in _tokens(text) if kind == "word")
-    return {w.split("/")[0] for w in words if w not in _OPS and w not in ("and", "or")}
+    return {w.split("/")[0] for w in words if w not in _OPS and w not in ("and", "or", STARTSWITH)}
 
 
 def get_path(doc: Mapping[str, Any], path: str) -> Any:
@@ -71,8 +78,9 @@ def get_path(doc: Mapping[str, Any], path: str) -> Any:
     return value
 
 
-def parse_filter(text: str, fields: frozenset[str]) -> Predicate:
-    """A predicate over a document (the JSON the list returns) for ``text``."""
+def parse_filter(text: str, fields: frozenset[str], ops: frozenset[str] = COMPARISONS) -> Predicate:
+    """A predicate over a document (the JSON the list returns) for ``text``, which may
+    name the properties ``fields`` with the operators ``ops`` (comparisons, ``STARTSWITH``)."""
     tokens = _tokens(text)
     pos = 0
 
@@ -111,15 +119,12 @@ def parse_filter(text: str, fields: frozenset[str]) -> Predicate:
             return inner
         if kind != "word":
             raise FilterError(f"expected a property name in the $filter, found {value!r}")
-        if value not in fields:
-            raise FilterError(
-                f"the emulator cannot filter on {value!r} (it can on: {', '.join(sorted(fields))})"
-            )
+        if value == STARTSWITH and peek() == ("(", "("):
+            return starts_with()
+        field(value)
         op_kind, op = take()
-        if op_kind != "word" or op not in _OPS:
-            raise FilterError(
-                f"unsupported operator {op!r} in the $filter (eq, ne, lt, le, gt, ge)"
-            )
+        if op_kind != "word" or op not in _OPS or op not in ops:
+            raise FilterError(f"unsupported operator {op!r} in the $filter ({allowed})")
         lit_kind, literal = take()
         if lit_kind != "lit":
             raise FilterError(f"expected a 'quoted' value or an integer after {value} {op}")
@@ -138,6 +143,33 @@ def parse_filter(text: str, fields: frozenset[str]) -> Predicate:
 
         return predicate
 
+    def field(name: str) -> None:
+        if name not in fields:
+            raise FilterError(
+                f"the emulator cannot filter on {name!r} (it can on: {', '.join(sorted(fields))})"
+            )
+
+    def starts_with() -> Predicate:
+        """``startswith(FIELD, 'text')``, the word already taken. Case-sensitive: file
+        names on a node are."""
+        if STARTSWITH not in ops:
+            raise FilterError(f"unsupported function startswith in the $filter ({allowed})")
+        take()  # "("
+        name_kind, path = take()
+        if name_kind != "word":
+            raise FilterError(f"expected a property name in startswith(), found {path!r}")
+        field(path)
+        comma, (lit_kind, prefix), close = take(), take(), take()
+        if comma[0] != "," or lit_kind != "lit" or not isinstance(prefix, str) or close[0] != ")":
+            raise FilterError(f"startswith takes a property and a 'quoted' text: {text!r}")
+
+        def predicate(doc: Mapping[str, Any]) -> bool:
+            found = get_path(doc, path)
+            return isinstance(found, str) and found.startswith(prefix)
+
+        return predicate
+
+    allowed = ", ".join(sorted(ops))
     result = expr()
     if pos != len(tokens):
         raise FilterError(f"unexpected {tokens[pos][1]!r} in the $filter")

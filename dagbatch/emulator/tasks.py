@@ -12,12 +12,14 @@ failure is 409 ``TaskNotFailed``; a missing file is 404 ``FileNotFound``.
 
 from __future__ import annotations
 
+import os
 import re
 from bisect import bisect_left
 from collections.abc import Set as AbstractSet
 from operator import itemgetter
 from pathlib import Path
 from typing import Any, Final
+from urllib.parse import quote, unquote_to_bytes
 
 import orjson
 from starlette.responses import Response
@@ -424,11 +426,29 @@ def _task_root(ctx: Ctx, job: Job) -> tuple[Path | None, str]:
     return root, task_id
 
 
+#: What list task files can filter on, and how [odata-filters-in-batch, "List task files":
+#: ``name``, ``startswith`` only].
+FILE_FILTER_FIELDS: Final = frozenset({"name"})
+FILE_FILTER_OPS: Final = frozenset({odata.STARTSWITH})
+
+
+def _shown(name: str) -> str:
+    """A file name as text: bytes of it that are not UTF-8 (kept by the OS decoding as lone
+    surrogates, which JSON and headers cannot hold) become U+FFFD."""
+    return os.fsencode(name).decode("utf-8", "replace")
+
+
+def _file_url(url_base: str, name: str) -> str:
+    """The file's url: its name's bytes percent-encoded, so any name (a space, a '#', bytes
+    that are not UTF-8) gives a URL that ``get_task_file`` reads back to the same file."""
+    return f"{url_base}/{quote(os.fsencode(name), safe='/')}"
+
+
 def _file_entry(ctx: Ctx, url_base: str, root: Path, path: Path) -> dict[str, Any]:
     name = path.relative_to(root).as_posix()
     entry: dict[str, Any] = {
-        "name": name,
-        "url": f"{url_base}/{name}",
+        "name": _shown(name),
+        "url": _file_url(url_base, name),
         "isDirectory": path.is_dir(),
     }
     if not path.is_dir():
@@ -451,6 +471,13 @@ async def list_task_files(ctx: Ctx) -> Response:
     job = get_job_or_404(ctx, ctx.param("job_id"))
     max_results = rules.max_results(ctx)
     start = rules.skip_path(ctx)
+    text = ctx.request.query_params.get("$filter")
+    try:
+        keep = odata.parse_filter(text, FILE_FILTER_FIELDS, FILE_FILTER_OPS) if text else None
+    except odata.FilterError as exc:
+        raise replies.invalid_query(
+            ctx.base, f"The $filter is not supported: {exc}", "$filter"
+        ) from exc
     root, task_id = _task_root(ctx, job)
     recursive = ctx.request.query_params.get("recursive", "false").lower() == "true"
     url_base = f"{ctx.base}/jobs/{job.id}/tasks/{task_id}/files"
@@ -458,6 +485,8 @@ async def list_task_files(ctx: Ctx) -> Response:
     if root is not None and root.is_dir():
         found = root.rglob("*") if recursive else root.iterdir()
         paths = sorted(((p.relative_to(root).parts, p) for p in found), key=itemgetter(0))
+        if keep is not None:  # filtered before paging: a page holds maxresults matches
+            paths = [(parts, p) for parts, p in paths if keep({"name": _shown("/".join(parts))})]
     first = bisect_left(paths, tuple(start.split("/")), key=itemgetter(0)) if start else 0
     page = [p for _, p in paths[first : first + max_results]]
     value = [_file_entry(ctx, url_base, root, p) for p in page] if root is not None else []
@@ -467,6 +496,18 @@ async def list_task_files(ctx: Ctx) -> Response:
         token = "/".join(paths[first + max_results][0])
         body["odata.nextLink"] = next_link(ctx, files_path, max_results, token)
     return replies.json_response(200, body)
+
+
+def _requested_file(ctx: Ctx) -> str:
+    """The file path a get (or head) task file request names, read from the raw request
+    path ``/jobs/{job}/tasks/{task}/files/{path}``: the percent-encoded bytes of a name that
+    is not UTF-8 (a listing's ``url``) come back as that name, where the decoded path
+    parameter has U+FFFD in their place. (Ids hold no '/', so the path is the seventh part.)"""
+    raw = ctx.request.scope.get("raw_path")
+    parts = raw.split(b"/", 6) if isinstance(raw, bytes) else []
+    if len(parts) == 7 and (parts[1], parts[3], parts[5]) == (b"jobs", b"tasks", b"files"):
+        return os.fsdecode(unquote_to_bytes(parts[6]))
+    return ctx.param("file_path")
 
 
 #: ``ocp-range``: "bytes=startRange-endRange" [S Tasks_GetTaskFile], both inclusive; the end
@@ -494,7 +535,7 @@ def _byte_range(ctx: Ctx, header: str, size: int) -> tuple[int, int]:
 async def get_task_file(ctx: Ctx) -> Response:
     job = get_job_or_404(ctx, ctx.param("job_id"))
     root, task_id = _task_root(ctx, job)
-    rel = ctx.param("file_path").replace("\\", "/")
+    rel = _requested_file(ctx).replace("\\", "/")
     target = (root / rel).resolve() if root is not None else None
     if (
         target is None
@@ -503,13 +544,17 @@ async def get_task_file(ctx: Ctx) -> Response:
         or not target.is_relative_to(root.resolve())
     ):
         raise replies.error(
-            ctx.base, 404, "FileNotFound", "The specified file does not exist.", {"FilePath": rel}
+            ctx.base,
+            404,
+            "FileNotFound",
+            "The specified file does not exist.",
+            {"FilePath": _shown(rel)},
         )
     st = target.stat()
     headers = {
         "ocp-creation-time": http_time(st.st_ctime),
         "ocp-batch-file-isdirectory": "false",
-        "ocp-batch-file-url": f"{ctx.base}/jobs/{job.id}/tasks/{task_id}/files/{rel}",
+        "ocp-batch-file-url": _file_url(f"{ctx.base}/jobs/{job.id}/tasks/{task_id}/files", rel),
         "ocp-batch-file-mode": oct(st.st_mode & 0o777),
         "Last-Modified": http_time(st.st_mtime),
     }

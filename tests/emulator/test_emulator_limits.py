@@ -575,6 +575,73 @@ def test_sdk_list_task_files_pages_see_every_lasting_file_once(
     assert len(seen) == len(set(seen)), seen
 
 
+def test_sdk_list_task_files_filters_by_name_prefix(emulator_factory: Any, tmp_path: Any) -> None:
+    """``$filter=startswith(name, '...')`` [odata-filters-in-batch, "List task files"] keeps the
+    files whose name starts with the text, before paging: two a page sees the same files."""
+    server = _ran_task(
+        emulator_factory, tmp_path, "/bin/sh -c 'mkdir -p out/deep && touch a out/b out/deep/c'"
+    )
+    with sdk_client(server) as client:
+        wanted = "startswith(name,'wd/out')"
+        whole = [f.name for f in client.list_task_files("job", "t", recursive=True, filter=wanted)]
+        paged = [
+            f.name
+            for f in client.list_task_files(
+                "job", "t", recursive=True, filter=wanted, max_results=2
+            )
+        ]
+        top = [f.name for f in client.list_task_files("job", "t", filter="startswith(name, 'std')")]
+    assert whole == ["wd/out", "wd/out/b", "wd/out/deep", "wd/out/deep/c"]
+    assert paged == whole
+    assert top == ["stderr.txt", "stdout.txt"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "name eq 'wd'",  # only startswith is offered on files
+        "startswith(url,'x')",  # only on name
+        "startswith(name)",
+        "startswith(name, 3)",
+        "startswith(name,'a'",
+    ],
+)
+def test_list_task_files_refuses_a_filter_it_cannot_apply(
+    emulator_factory: Any, tmp_path: Any, text: str
+) -> None:
+    """A filter the emulator cannot apply exactly is 400 naming ``$filter``, never the whole
+    list as if it had been applied."""
+    server = _ran_task(emulator_factory, tmp_path, "true")
+    answer = raw(server, "GET", "/jobs/job/tasks/t/files", query={"$filter": text})
+    assert answer.status_code == 400, answer.text
+    values = {v["key"]: v["value"] for v in answer.json()["values"]}
+    assert (answer.json()["code"], values) == (
+        "InvalidQueryParameterValue",
+        {"QueryParameterName": "$filter"},
+    )
+
+
+def test_task_files_with_odd_names_are_listed_and_read_back(
+    emulator_factory: Any, tmp_path: Any
+) -> None:
+    """A name that is not UTF-8 was a 500 for the whole listing. It is listed with U+FFFD in
+    its name, and its url (the name's bytes percent-encoded) reads the file back, as does a
+    name with a space and a '#'."""
+    script = 'printf x > "$(printf "bad\\377")"; printf y > "a b#c"'
+    server = _ran_task(emulator_factory, tmp_path, f"/bin/sh -c '{script}'")
+    answer = raw(server, "GET", "/jobs/job/tasks/t/files", query={"recursive": "true"})
+    assert answer.status_code == 200, answer.text
+    urls = {f["name"]: f["url"] for f in answer.json()["value"]}
+    assert urls["wd/bad\ufffd"].endswith("/files/wd/bad%FF")
+    assert urls["wd/a b#c"].endswith("/files/wd/a%20b%23c")
+    for name, content in (("wd/bad\ufffd", b"x"), ("wd/a b#c", b"y")):
+        path = urls[name].split(server.endpoint, 1)[1]
+        got = raw(server, "GET", path)
+        assert (got.status_code, got.content) == (200, content), (name, got.text)
+    with sdk_client(server) as client:
+        assert b"".join(client.download_task_file("job", "t", "wd/a b#c")) == b"y"
+
+
 def test_replace_task_checks_the_constraints_properties(emulator: EmulatorServer) -> None:
     """A property BatchTaskConstraints does not have is 400 InvalidRequestBody naming it, as
     when the task is added."""
