@@ -29,6 +29,12 @@ def http_time(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).strftime("%a, %d %b %Y %H:%M:%S GMT")
 
 
+def task_modified(job: Job, pos: int) -> float:
+    """When task ``pos`` of ``job`` last changed: its state, or its properties by an update."""
+    changed = job.task_state_time[pos]
+    return max(changed, job.task_updated.get(pos, changed))
+
+
 def make_etag(serial: int) -> str:
     """A service-looking ETag, unique per serial number."""
     return f"0x8DD{serial:012X}"
@@ -64,6 +70,9 @@ class Job:
     task_requeue: array[int] = field(default_factory=lambda: array("i"))
     #: failureInfo of the tasks that have one (position -> object).
     task_failure: dict[int, dict[str, Any]] = field(default_factory=dict)
+    #: When an update (replace task) last changed a task, for the tasks updated at all
+    #: (position -> time): its ``lastModified`` is the later of this and its state change.
+    task_updated: dict[int, float] = field(default_factory=dict)
     #: The live task count (added minus deleted) and how many of them are completed.
     live_tasks: int = 0
     completed_tasks: int = 0

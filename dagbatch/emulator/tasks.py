@@ -30,7 +30,7 @@ from dagbatch.emulator.context import Ctx
 from dagbatch.emulator.faults import TASK_SERVER_ERROR_CODES
 from dagbatch.emulator.jobs import get_job_or_404, next_link
 from dagbatch.emulator.scheduler import COMPLETED, DELETED, NO_PREVIOUS, STATE_NAMES
-from dagbatch.emulator.store import NO_EXIT, Job, http_time, make_etag, now
+from dagbatch.emulator.store import NO_EXIT, Job, http_time, make_etag, now, task_modified
 from dagbatch.servicetime import service_time
 
 #: Batch's "no limit" duration, as the service writes it.
@@ -227,11 +227,14 @@ def task_doc(ctx: Ctx, job: Job, pos: int, keys: AbstractSet[str] | None = None)
     state = job.task_state[pos]
     if keys is None or not keys.isdisjoint(_HEADER_KEYS):
         changed = service_time(job.task_state_time[pos])
+        updated = job.task_updated.get(pos) if job.task_updated else None
         doc.update(
             {
                 "url": f"{ctx.base}/jobs/{job.id}/tasks/{task_id}",
                 "eTag": make_etag(job.task_serial[pos]),
-                "lastModified": changed,
+                "lastModified": changed
+                if updated is None
+                else service_time(task_modified(job, pos)),
                 "creationTime": service_time(job.task_created[pos]),
                 "state": STATE_NAMES[state],
                 "stateTransitionTime": changed,
@@ -289,7 +292,7 @@ def _find(ctx: Ctx, job: Job) -> int:
 
 def _task_conditions(ctx: Ctx, job: Job, pos: int, *, read: bool = False) -> None:
     """Lock held. The request's conditional headers against the task (``conditions``)."""
-    check_conditions(ctx, make_etag(job.task_serial[pos]), job.task_state_time[pos], read=read)
+    check_conditions(ctx, make_etag(job.task_serial[pos]), task_modified(job, pos), read=read)
 
 
 async def get_task(ctx: Ctx) -> Response:
@@ -303,7 +306,7 @@ async def get_task(ctx: Ctx) -> Response:
         _task_conditions(ctx, job, pos, read=True)
         doc = task_doc(ctx, job, pos)
         etag = make_etag(job.task_serial[pos])
-        modified = job.task_state_time[pos]
+        modified = task_modified(job, pos)
     body = {"odata.metadata": f"{ctx.base}/$metadata#tasks/@Element", **doc}
     return replies.json_response(
         200, odata.select(body, names), {"ETag": etag, "Last-Modified": http_time(modified)}
@@ -363,12 +366,13 @@ async def replace_task(ctx: Ctx) -> Response:
             task.pop("constraints", None)
         job.task_raw[pos] = orjson.dumps(task)
         job.task_serial[pos] = ctx.store.next_serial()
+        job.task_updated[pos] = modified = now()
         ctx.store.engine.constraints_changed(job, pos, task)
         etag = make_etag(job.task_serial[pos])
         url = f"{ctx.base}/jobs/{job.id}/tasks/{job.task_ids[pos]}"
     return Response(
         status_code=200,
-        headers={"ETag": etag, "Last-Modified": http_time(now()), "DataServiceId": url},
+        headers={"ETag": etag, "Last-Modified": http_time(modified), "DataServiceId": url},
     )
 
 

@@ -111,3 +111,25 @@ def test_a_date_that_is_not_one_is_refused(emulator: EmulatorServer) -> None:
             client.get_job("job", headers={"If-Modified-Since": "yesterday"})
     assert bad.value.status_code == 400
     assert bad.value.error is not None and bad.value.error.code == "InvalidHeaderValue"
+
+
+def test_an_updated_task_reads_the_time_of_its_update(emulator: EmulatorServer) -> None:
+    """Replace task changes the task: its ``lastModified`` moves to the update (it stayed
+    at the last state change), while its ``stateTransitionTime`` stays; conditions on the
+    date judge the update too."""
+    with sdk_client(emulator) as client:
+        client.create_job(JOB)
+        client.create_task("job", models.BatchTaskCreateOptions(id="t", command_line="x"))
+        before = client.get_task("job", "t")
+        task = client.get_task("job", "t")
+        task.constraints = models.BatchTaskConstraints(max_task_retry_count=2)
+        client.replace_task("job", "t", task)
+        after = client.get_task("job", "t")
+        assert after.last_modified > before.last_modified
+        assert after.state_transition_time == before.state_transition_time
+        assert after.etag != before.etag
+        # Not modified since a second after the update: a read of it is 304.
+        with refused(304):
+            client.get_task(
+                "job", "t", if_modified_since=after.last_modified + timedelta(seconds=1)
+            )
