@@ -129,7 +129,7 @@ class WireModel(BaseModel):
         except ValidationError as exc:
             # Not chained as the cause: the traceback would print pydantic's dump (with its
             # web links) under ours. It stays reachable as ``__context__``.
-            raise invalid_properties(exc, type(self)) from None
+            raise invalid_properties(exc, type(self), data) from None
 
     # Marks this __init__ as pydantic's own (as pydantic's RootModel marks its __init__):
     # validation never calls it, so a model inside a task validates as before, and
@@ -148,14 +148,19 @@ class WireModel(BaseModel):
         return data
 
 
-def invalid_properties(exc: ValidationError, model: type[BaseModel]) -> InvalidProperties:
-    """``exc``, raised building ``model`` directly, as ``InvalidProperties``: the diagnostics
-    compile would give for the same values (no task id: the task has none yet)."""
+def invalid_properties(
+    exc: ValidationError, model: type[BaseModel], given: Mapping[str, Any]
+) -> InvalidProperties:
+    """``exc``, raised building ``model`` from ``given``, as ``InvalidProperties``: the
+    diagnostics compile would give for the same values (no task id: the task has none
+    yet)."""
     # The translation lives with the normalize pass, which imports this module: imported
     # here, on the error path only.
     from dagbatch.compiler.spec import pydantic_diagnostics
 
-    return InvalidProperties(pydantic_diagnostics(exc, None, model=model), model=model.__name__)
+    return InvalidProperties(
+        pydantic_diagnostics(exc, None, model=model, given=given), model=model.__name__
+    )
 
 
 # --------------------------------------------------------------------------- rules

@@ -22,7 +22,7 @@ from typing import Any, Final, NamedTuple
 
 import networkx as nx
 from pydantic import BaseModel, ValidationError
-from pydantic.alias_generators import to_camel
+from pydantic.alias_generators import to_camel, to_snake
 
 from dagbatch.compiler import graphs, models
 from dagbatch.compiler.ranges import integer_like_ids
@@ -160,29 +160,48 @@ class WorkflowSpec:
         return list(map(list(self.ids).__getitem__, like)) if like else []
 
 
-def _camel_path(loc: tuple[int | str, ...]) -> str:
+def _field_path(loc: tuple[int | str, ...], given: Any = None) -> str:
+    """The field pydantic's ``loc`` names, spelled as the user wrote it: each property by
+    the key the input at that level holds (Python's snake_case or Batch's camelCase: both
+    are accepted), snake_case where the input does not say (a property that is missing, a
+    value that is a model, no input at hand: the README's Python names); indices as [i]."""
     out = ""
+    node = given
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
+            inside = isinstance(node, list | tuple) and -len(node) <= part < len(node)
+            node = node[part] if inside else None
+            continue
+        # pydantic puts function/union tags in loc; keep only field-like names
+        if "[" in part or "-" in part or part.startswith("function"):
+            continue
+        snake = to_snake(part)
+        name = snake
+        if isinstance(node, Mapping):
+            name = next((k for k in (part, snake, to_camel(part)) if k in node), snake)
+            node = node.get(name)
         else:
-            # pydantic puts function/union tags in loc; keep only field-like names
-            if "[" in part or "-" in part or part.startswith("function"):
-                continue
-            out += ("." if out else "") + to_camel(part)
+            node = None
+        out += ("." if out else "") + name
     return out
 
 
 def pydantic_diagnostics(
-    exc: ValidationError, task_id: str | None, *, model: type[BaseModel] | None = None
+    exc: ValidationError,
+    task_id: str | None,
+    *,
+    model: type[BaseModel] | None = None,
+    given: Any = None,
 ) -> list[Diagnostic]:
-    """Translate a pydantic ValidationError into diagnostics naming the task and the field;
-    an unknown property of ``model`` (or of a model inside it) gets "did you mean"."""
+    """Translate a pydantic ValidationError into diagnostics naming the task and the field
+    (spelled as in ``given``, the input validated, when at hand: ``_field_path``); an
+    unknown property of ``model`` (or of a model inside it) gets "did you mean"."""
     out: list[Diagnostic] = []
     for err in exc.errors(include_url=False):
         etype = err["type"]
         code = _PYDANTIC_CODES.get(etype, etype if "-" in etype else "invalid-value")
-        field = _camel_path(tuple(err["loc"]))
+        field = _field_path(tuple(err["loc"]), given)
         hint = None
         message = err["msg"]
         if etype == "extra_forbidden":
@@ -340,12 +359,12 @@ def _task_from_attrs(
         if isinstance(given, models.Task):
             if not extra:
                 return given
+            merged = given.model_dump(exclude_unset=True)
+            merged.update(extra)
             try:
-                merged = given.model_dump(exclude_unset=True)
-                merged.update(extra)
                 return models.Task.model_validate(merged)
             except ValidationError as exc:
-                diags.extend(pydantic_diagnostics(exc, task_id, model=models.Task))
+                diags.extend(pydantic_diagnostics(exc, task_id, model=models.Task, given=merged))
                 return None
         if isinstance(given, Mapping):
             extra = {**given, **extra}
@@ -364,7 +383,7 @@ def _task_from_attrs(
     try:
         return models.Task.model_validate(extra)
     except ValidationError as exc:
-        diags.extend(pydantic_diagnostics(exc, task_id, model=models.Task))
+        diags.extend(pydantic_diagnostics(exc, task_id, model=models.Task, given=extra))
         return None
 
 
@@ -588,7 +607,7 @@ def normalize(
                 field="job." + (d.field or ""),
                 hint=d.hint,
             )
-            for d in pydantic_diagnostics(exc, None, model=models.JobSettings)
+            for d in pydantic_diagnostics(exc, None, model=models.JobSettings, given=job_data)
         )
         job = models.JobSettings()
     # Job settings the api-version lacks are reported, never dropped from job.json silently.

@@ -40,11 +40,11 @@ def _errors(g: nx.DiGraph) -> list[tuple[str | None, str | None]]:
         ({"priority": 1001}, "job.priority"),
         ({"priority": -1001}, "job.priority"),
         ({"priority": "high"}, "job.priority"),
-        ({"max_parallel_tasks": 0}, "job.maxParallelTasks"),
-        ({"max_parallel_tasks": -2}, "job.maxParallelTasks"),
-        ({"max_parallel_tasks": INT32_MAX + 1}, "job.maxParallelTasks"),
-        ({"constraints": {"max_task_retry_count": -2}}, "job.constraints.maxTaskRetryCount"),
-        ({"constraints": {"max_wall_clock_time": "-PT1H"}}, "job.constraints.maxWallClockTime"),
+        ({"max_parallel_tasks": 0}, "job.max_parallel_tasks"),
+        ({"max_parallel_tasks": -2}, "job.max_parallel_tasks"),
+        ({"max_parallel_tasks": INT32_MAX + 1}, "job.max_parallel_tasks"),
+        ({"constraints": {"max_task_retry_count": -2}}, "job.constraints.max_task_retry_count"),
+        ({"constraints": {"max_wall_clock_time": "-PT1H"}}, "job.constraints.max_wall_clock_time"),
     ],
 )
 def test_a_job_setting_outside_the_spec_is_an_error_naming_it(
@@ -56,21 +56,21 @@ def test_a_job_setting_outside_the_spec_is_an_error_naming_it(
 @pytest.mark.parametrize(
     ("task", "field"),
     [
-        ({"constraints": {"max_task_retry_count": -2}}, "constraints.maxTaskRetryCount"),
-        ({"constraints": {"max_task_retry_count": INT32_MIN}}, "constraints.maxTaskRetryCount"),
-        ({"constraints": {"retention_time": "-P1D"}}, "constraints.retentionTime"),
-        ({"required_slots": 0}, "requiredSlots"),
-        ({"required_slots": INT32_MAX + 1}, "requiredSlots"),
+        ({"constraints": {"max_task_retry_count": -2}}, "constraints.max_task_retry_count"),
+        ({"constraints": {"max_task_retry_count": INT32_MIN}}, "constraints.max_task_retry_count"),
+        ({"constraints": {"retention_time": "-P1D"}}, "constraints.retention_time"),
+        ({"required_slots": 0}, "required_slots"),
+        ({"required_slots": INT32_MAX + 1}, "required_slots"),
         (
             {
                 "required_slots": 2,
                 "multi_instance_settings": {"coordination_command_line": "c"},
             },
-            "multiInstanceSettings",
+            "multi_instance_settings",
         ),
         (
             {"exit_conditions": {"exit_codes": [{"code": INT32_MAX + 1, "exit_options": {}}]}},
-            "exitConditions.exitCodes[0].code",
+            "exit_conditions.exit_codes[0].code",
         ),
         (
             {
@@ -78,10 +78,10 @@ def test_a_job_setting_outside_the_spec_is_an_error_naming_it(
                     "exit_code_ranges": [{"start": INT32_MIN - 1, "end": 0, "exit_options": {}}]
                 }
             },
-            "exitConditions.exitCodeRanges[0].start",
+            "exit_conditions.exit_code_ranges[0].start",
         ),
-        ({"satisfy_exit_codes": [INT32_MAX + 1]}, "satisfyExitCodes[0]"),
-        ({"satisfy_exit_codes": [(1, INT32_MAX + 1)]}, "satisfyExitCodes[0]"),
+        ({"satisfy_exit_codes": [INT32_MAX + 1]}, "satisfy_exit_codes[0]"),
+        ({"satisfy_exit_codes": [(1, INT32_MAX + 1)]}, "satisfy_exit_codes[0]"),
     ],
 )
 def test_a_task_property_outside_the_spec_is_an_error_naming_it_and_the_task(

@@ -50,16 +50,16 @@ def test_a_bad_task_reads_like_compile_diagnostics() -> None:
     assert isinstance(exc, ValueError) and isinstance(exc, DagbatchError)
     assert isinstance(exc, InvalidWorkflow) and exc.model == "Task"
     assert found(exc.diagnostics) == {
-        ("missing-property", None, "commandLine"),
-        ("unknown-property", None, "comandLine"),
-        ("invalid-type", None, "displayName"),
-        ("out-of-range", None, "constraints.maxTaskRetryCount"),
+        ("missing-property", None, "command_line"),
+        ("unknown-property", None, "comand_line"),
+        ("invalid-type", None, "display_name"),
+        ("out-of-range", None, "constraints.max_task_retry_count"),
     }
     text = str(exc)
     assert text.startswith("invalid Task(...): 4 error(s)\n")
-    assert "error unknown-property (field 'comandLine'): unknown property 'comand_line'" in text
+    assert "error unknown-property (field 'comand_line'): unknown property 'comand_line'" in text
     assert "hint: did you mean 'command_line'?" in text
-    assert "error out-of-range (field 'constraints.maxTaskRetryCount')" in text
+    assert "error out-of-range (field 'constraints.max_task_retry_count')" in text
     # What a user sees, the traceback included: no pydantic dump, no links to its site.
     shown = "".join(traceback.format_exception(exc))
     assert "pydantic.dev" not in shown and "validation error" not in shown
@@ -77,7 +77,7 @@ def test_bad_job_settings_read_like_compile_diagnostics() -> None:
     assert info.value.model == "JobSettings"
     assert found(info.value.diagnostics) == {
         ("unknown-property", None, "prioity"),
-        ("invalid-max-parallel-tasks", None, "maxParallelTasks"),
+        ("invalid-max-parallel-tasks", None, "max_parallel_tasks"),
     }
     assert "did you mean 'priority'?" in str(info.value)
 
@@ -86,7 +86,7 @@ def test_a_model_inside_a_task_built_directly_says_which() -> None:
     with pytest.raises(InvalidProperties) as info:
         ResourceFile(http_url=URL, file_path="/etc/passwd")
     assert info.value.model == "ResourceFile"
-    assert found(info.value.diagnostics) == {("path-escapes-task-dir", None, "filePath")}
+    assert found(info.value.diagnostics) == {("path-escapes-task-dir", None, "file_path")}
 
 
 def test_model_validate_still_raises_pydantics_error() -> None:
@@ -97,7 +97,7 @@ def test_model_validate_still_raises_pydantics_error() -> None:
     with pytest.raises(ValidationError):
         JobSettings.model_validate({"prioity": 1})
     (d,) = node_diagnostics(constraints={"max_task_retry_count": -4})
-    assert (d.code, d.task_id, d.field) == ("out-of-range", "x", "constraints.maxTaskRetryCount")
+    assert (d.code, d.task_id, d.field) == ("out-of-range", "x", "constraints.max_task_retry_count")
 
 
 def test_good_tasks_built_directly_still_compile() -> None:
@@ -149,8 +149,8 @@ def test_a_bad_model_in_a_workflow_file_names_the_line(
 def test_a_resource_file_with_two_sources_and_a_path_outside_shows_both() -> None:
     rf = {"http_url": URL, "storage_container_url": CONTAINER, "file_path": "../x"}
     assert found(node_diagnostics(resource_files=[rf])) == {
-        ("path-escapes-task-dir", "x", "resourceFiles[0].filePath"),
-        ("resource-file-source", "x", "resourceFiles[0]"),
+        ("path-escapes-task-dir", "x", "resource_files[0].file_path"),
+        ("resource-file-source", "x", "resource_files[0]"),
     }
 
 
@@ -169,37 +169,37 @@ def test_two_sources_are_not_also_blamed_for_the_url_rules() -> None:
 def test_a_user_identity_with_both_and_a_bad_enum_shows_both() -> None:
     ui = {"username": "u", "auto_user": {"elevation_level": "root"}}
     assert found(node_diagnostics(user_identity=ui)) == {
-        ("invalid-enum", "x", "userIdentity.autoUser.elevationLevel"),
-        ("user-identity-exclusive", "x", "userIdentity"),
+        ("invalid-enum", "x", "user_identity.auto_user.elevation_level"),
+        ("user-identity-exclusive", "x", "user_identity"),
     }
 
 
 def test_a_reversed_exit_code_range_with_a_bad_action_shows_both() -> None:
     ec = {"exit_code_ranges": [{"start": 9, "end": 3, "exit_options": {"job_action": "explode"}}]}
     assert found(node_diagnostics(exit_conditions=ec)) == {
-        ("invalid-enum", "x", "exitConditions.exitCodeRanges[0].exitOptions.jobAction"),
-        ("invalid-exit-code-range", "x", "exitConditions.exitCodeRanges[0]"),
+        ("invalid-enum", "x", "exit_conditions.exit_code_ranges[0].exit_options.job_action"),
+        ("invalid-exit-code-range", "x", "exit_conditions.exit_code_ranges[0]"),
     }
 
 
 def test_multi_instance_slots_and_a_bad_instance_count_show_both() -> None:
     mi = {"number_of_instances": 0, "coordination_command_line": "c"}
     assert found(node_diagnostics(multi_instance_settings=mi, required_slots=2)) == {
-        ("out-of-range", "x", "multiInstanceSettings.numberOfInstances"),
-        ("multi-instance-slots", "x", "multiInstanceSettings"),
+        ("out-of-range", "x", "multi_instance_settings.number_of_instances"),
+        ("multi-instance-slots", "x", "multi_instance_settings"),
     }
 
 
 def test_an_invalid_slot_count_is_not_also_a_multi_instance_problem() -> None:
     mi = {"coordination_command_line": "c"}
     (d,) = node_diagnostics(multi_instance_settings=mi, required_slots=0)
-    assert (d.code, d.field) == ("out-of-range", "requiredSlots")
+    assert (d.code, d.field) == ("out-of-range", "required_slots")
 
 
 def test_every_bad_satisfy_exit_code_is_named() -> None:
     assert found(node_diagnostics(satisfy_exit_codes=[3, (9, 4), "5", 7])) == {
-        ("invalid-exit-codes", "x", "satisfyExitCodes[1]"),
-        ("invalid-exit-codes", "x", "satisfyExitCodes[2]"),
+        ("invalid-exit-codes", "x", "satisfy_exit_codes[1]"),
+        ("invalid-exit-codes", "x", "satisfy_exit_codes[2]"),
     }
 
 
@@ -213,11 +213,11 @@ def test_problems_of_several_fields_and_entries_come_together() -> None:
         constraints={"retention_time": "7 days"},
     )
     assert {(d.code, d.field) for d in diags} == {
-        ("path-escapes-task-dir", "resourceFiles[0].filePath"),
-        ("resource-file-source", "resourceFiles[0]"),
-        ("invalid-file-mode", "resourceFiles[1].fileMode"),
-        ("user-identity-exclusive", "userIdentity"),
-        ("invalid-duration", "constraints.retentionTime"),
+        ("path-escapes-task-dir", "resource_files[0].file_path"),
+        ("resource-file-source", "resource_files[0]"),
+        ("invalid-file-mode", "resource_files[1].file_mode"),
+        ("user-identity-exclusive", "user_identity"),
+        ("invalid-duration", "constraints.retention_time"),
     }
 
 
@@ -295,8 +295,8 @@ def test_an_environment_name_of_the_wrong_type_or_empty_is_one_error(name: Any) 
     diags = node_diagnostics(environment_settings=env)
     assert diags and all(d.code != "duplicate-environment-name" for d in diags), diags
     assert {d.field for d in diags} == {
-        "environmentSettings[0].name",
-        "environmentSettings[1].name",
+        "environment_settings[0].name",
+        "environment_settings[1].name",
     }, diags
 
 
@@ -307,7 +307,7 @@ def test_an_environment_name_given_twice_is_an_error() -> None:
         "duplicate-environment-name",
         "error",
         "x",
-        "environmentSettings",
+        "environment_settings",
     )
     assert "'A' is set by entries 0 and 2" in d.message
     assert "s3cret" not in d.message  # values may be secrets: never shown
@@ -328,8 +328,8 @@ def test_every_repeated_name_is_named_with_other_problems() -> None:
     ]
     diags = node_diagnostics(environment_settings=env)
     assert found(diags) == {
-        ("missing-property", "x", "environmentSettings[2].name"),
-        ("duplicate-environment-name", "x", "environmentSettings"),
+        ("missing-property", "x", "environment_settings[2].name"),
+        ("duplicate-environment-name", "x", "environment_settings"),
     }
     (dup,) = [d for d in diags if d.code == "duplicate-environment-name"]
     assert "'A' is set by entries 0, 4 and 5" in dup.message
@@ -343,7 +343,7 @@ def test_a_repeated_name_in_settings_built_directly() -> None:
     with pytest.raises(InvalidProperties) as info:
         Task(command_line="x", environment_settings=env)
     assert found(info.value.diagnostics) == {
-        ("duplicate-environment-name", None, "environmentSettings")
+        ("duplicate-environment-name", None, "environment_settings")
     }
 
 
@@ -357,7 +357,7 @@ def test_a_repeated_name_in_the_jobs_common_environment() -> None:
     assert (d.code, d.task_id, d.field) == (
         "duplicate-environment-name",
         None,
-        "job.commonEnvironmentSettings",
+        "job.common_environment_settings",
     )
 
 
@@ -375,7 +375,7 @@ def test_an_exit_code_range_bound_beyond_int32_is_one_error() -> None:
     """The bound's own out-of-range error, not also "start is greater than end"."""
     ranges = [{"start": 2**31, "end": 0, "exit_options": {"job_action": "none"}}]
     (d,) = node_diagnostics(exit_conditions={"exit_code_ranges": ranges})
-    assert (d.code, d.field) == ("out-of-range", "exitConditions.exitCodeRanges[0].start")
+    assert (d.code, d.field) == ("out-of-range", "exit_conditions.exit_code_ranges[0].start")
 
 
 def test_the_error_survives_pickling_and_copying() -> None:
@@ -443,3 +443,43 @@ def test_the_error_keeps_its_notes_through_pickling() -> None:
         Task(command_line="x", required_slots=0)
     info.value.add_note("built in a worker")
     assert pickle.loads(pickle.dumps(info.value)).__notes__ == ["built in a worker"]
+
+
+# ------------------------------------------------- fields named as the user wrote them
+
+
+def test_a_field_is_named_as_the_user_wrote_it() -> None:
+    """Python names and Batch's wire names are both accepted, so each error names the field
+    the way its input spelt it, level by level (it said camelCase for all before, where
+    compile's own checks say snake_case); snake_case where the input does not say."""
+    snake = found(
+        node_diagnostics(
+            constraints={"max_task_retry_count": -5},
+            exit_conditions={"exit_codes": [{"code": "x", "exit_options": {}}]},
+        )
+    )
+    assert snake == {
+        ("out-of-range", "x", "constraints.max_task_retry_count"),
+        ("invalid-type", "x", "exit_conditions.exit_codes[0].code"),
+    }
+    camel = found(
+        node_diagnostics(
+            constraints={"maxTaskRetryCount": -5},
+            exitConditions={"exitCodes": [{"code": "x", "exitOptions": {}}]},
+        )
+    )
+    assert camel == {
+        ("out-of-range", "x", "constraints.maxTaskRetryCount"),
+        ("invalid-type", "x", "exitConditions.exitCodes[0].code"),
+    }
+    # Mixed, and a property that is missing (no spelling to follow): the Python name.
+    mixed = found(node_diagnostics(resourceFiles=[{"http_url": URL}]))
+    assert mixed == {("resource-file-source", "x", "resourceFiles[0]")}
+    g = nx.DiGraph()
+    g.add_node("y", displayName="no command")
+    assert found(check_graph(g)) == {("missing-property", "y", "command_line")}
+    with pytest.raises(InvalidProperties) as info:
+        JobSettings(maxParallelTasks=0)
+    assert found(info.value.diagnostics) == {
+        ("invalid-max-parallel-tasks", None, "maxParallelTasks")
+    }

@@ -77,8 +77,8 @@ def test_unknown_nested_and_job_properties_get_did_you_mean() -> None:
     _, diags = normalize(g, api_version=DEFAULT_API_VERSION)
 
     hints = {d.field: d.hint for d in diags if d.code == "unknown-property"}
-    assert hints["constraints.maxWallClock"] == "did you mean 'max_wall_clock_time'?"
-    assert hints["resourceFiles[0].filePth"] == "did you mean 'file_path'?"
+    assert hints["constraints.max_wall_clock"] == "did you mean 'max_wall_clock_time'?"
+    assert hints["resource_files[0].file_pth"] == "did you mean 'file_path'?"
     assert hints["job.pool"] == "did you mean pool_id in graph.graph['job']?"
     assert hints["job.jobId"] == "did you mean id in graph.graph['job']?"
 
@@ -90,4 +90,4 @@ def test_an_environment_variable_without_a_name_is_an_error() -> None:
     _, diags = normalize(g, api_version=DEFAULT_API_VERSION)
 
     errors = [(d.task_id, d.field) for d in diags if d.severity == "error"]
-    assert errors == [("a", "environmentSettings[0].name")]
+    assert errors == [("a", "environment_settings[0].name")]
