@@ -113,6 +113,7 @@ def plan_dependencies(
         spec.integer_like,
         spec.parent_ids,
         spec.integer_like_texts,
+        spec.integer_like_values,
         roots=spec.parent_counts.count(0),
     )
     over = _over_budget(ids, spec.parent_counts, deps, budget)
@@ -226,6 +227,7 @@ def _all_dependencies(
     integer_like: Sequence[int] | None = None,
     parent_ids: Sequence[tuple[str, ...]] | None = None,
     integer_texts: Sequence[str] | None = None,
+    integer_values: Sequence[int] | None = None,
     *,
     roots: int = 0,
 ) -> tuple[list[Dependencies], _Made]:
@@ -234,9 +236,10 @@ def _all_dependencies(
     Built with C-level ``map`` calls for the tasks without integer parents (all of them in
     the common string-id case): a tuple of names and one named tuple per task, no Python
     call each. ``parent_ids``, if known, are the names of ``preds``; ``integer_texts`` the
-    ids of ``integer_like``; ``roots`` the number of tasks without parents. Also says how
+    ids of ``integer_like`` and ``integer_values`` their integers; ``roots`` the number of
+    tasks without parents. Also says how
     the values were made (``_Made``), for counting them."""
-    index = RangeIndex.build(ids, integer_like, integer_texts)
+    index = RangeIndex.build(ids, integer_like, integer_texts, integer_values)
     if _parents_shared(preds):
         return _shared_dependencies(ids, preds, budget, index)
     # (A list's __getitem__ is a quicker call than a tuple's: a copy of the ids pays off.)

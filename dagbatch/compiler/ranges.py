@@ -62,15 +62,16 @@ class RangeIndex:
         ids: Sequence[str],
         integer_like: Sequence[int] | None = None,
         texts: Sequence[str] | None = None,
+        values: Sequence[int] | None = None,
     ) -> RangeIndex:
-        """The index of ``ids``; ``integer_like`` is ``integer_like(ids)`` if known, and
-        ``texts`` the ids it names."""
+        """The index of ``ids``; ``integer_like`` is ``integer_like(ids)`` if known, ``texts``
+        the ids it names and ``values`` the integers they denote."""
         digit = integer_like_ids(ids) if integer_like is None else integer_like
         if not digit:
             return cls((-1,) * len(ids), frozenset())
         if texts is None:
             texts = list(map(list(ids).__getitem__, digit))
-        numbers = list(map(int, texts))
+        numbers = list(map(int, texts)) if values is None else list(values)
         # "007" or "-0" or "-5": a range over the integer would select it too, so the integer
         # is never put in a range (a negative one never is anyway). Beyond int32 no range can
         # select an id: it stays a plain id.

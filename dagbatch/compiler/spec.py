@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from itertools import chain, compress, repeat
-from operator import contains, is_
+from operator import contains, is_, is_not
 from typing import Any, Final, NamedTuple
 
 import networkx as nx
@@ -158,6 +158,12 @@ class WorkflowSpec:
         """The ids of ``integer_like``, in that order."""
         like = self.integer_like
         return list(map(list(self.ids).__getitem__, like)) if like else []
+
+    @cached_property
+    def integer_like_values(self) -> list[int]:
+        """The integers ``integer_like_texts`` denote, in that order (for int node keys,
+        the keys themselves: ``normalize`` fills all three in)."""
+        return list(map(int, self.integer_like_texts))
 
 
 def _field_path(loc: tuple[int | str, ...], given: Any = None) -> str:
@@ -634,4 +640,35 @@ def normalize(
         parent_ids=None if parent_ids is None else tuple(parent_ids),
     )
     spec.__dict__["parent_counts"] = counts  # counted above: the cached property, filled in
+    if plain_keys and not str_keys:
+        _fill_integer_like(spec, node_keys)
     return spec, diags
+
+
+def _fill_integer_like(spec: WorkflowSpec, node_keys: list[Any]) -> None:
+    """``spec``'s integer-like ids, their texts and values when some node keys are ints
+    (the rest str): an int key's id is its decimal string, which an integer parser always
+    accepts, and its value is the key. Only the str keys are scanned, and no id is parsed
+    back. Int keys added one after another (a sweep's shards) are slices, in C."""
+    n = len(node_keys)
+    types = list(map(type, node_keys))
+    count = types.count(int)
+    first = types.index(int)
+    ints: list[int]
+    if types[first : first + count].count(int) == count:  # one run of int keys
+        ints = list(range(first, first + count))
+        others = [*range(first), *range(first + count, n)]
+    else:
+        ints = list(compress(range(n), map(is_, types, repeat(int))))
+        others = list(compress(range(n), map(is_not, types, repeat(int))))
+    found = integer_like_ids(list(map(spec.ids.__getitem__, others)))
+    # str ids that are integers too ("7" beside 8), in index order with the rest
+    like = sorted(ints + list(map(others.__getitem__, found))) if found else ints
+    ids = list(spec.ids)
+    if like is ints and ints[-1] - first == count - 1:
+        texts, values = ids[first : first + count], node_keys[first : first + count]
+    else:
+        texts = list(map(ids.__getitem__, like))
+        keys = map(node_keys.__getitem__, like)
+        values = [k if type(k) is int else int(k) for k in keys]
+    spec.__dict__.update(integer_like=like, integer_like_texts=texts, integer_like_values=values)

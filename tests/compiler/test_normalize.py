@@ -6,7 +6,8 @@ import networkx as nx
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dagbatch.compiler.spec import normalize
+from dagbatch.compiler.ranges import integer_like_ids
+from dagbatch.compiler.spec import WorkflowSpec, normalize
 from dagbatch.limits import DEFAULT_API_VERSION
 
 N = 10
@@ -91,3 +92,32 @@ def test_an_environment_variable_without_a_name_is_an_error() -> None:
 
     errors = [(d.task_id, d.field) for d in diags if d.severity == "error"]
     assert errors == [("a", "environment_settings[0].name")]
+
+
+#: Node keys for the integer-id scan: ints (negative ones too), and str ids that an integer
+#: parser takes as well ("7", "007", "-0") or not.
+_KEYS = st.one_of(
+    st.integers(-50, 10**12),
+    st.sampled_from(["7", "007", "-0", "0", "12", "prepare", "reduce", "x-1", "1a"]),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_KEYS, min_size=1, max_size=30, unique_by=lambda k: str(k)), st.booleans())
+def test_int_keys_give_the_integer_ids_a_scan_of_the_ids_gives(
+    keys: list[int | str], run_first: bool
+) -> None:
+    """normalize fills in the integer-like ids from int keys without scanning or parsing
+    them: the same indices, texts and values as the scan of all ids (its general form),
+    for a run of int keys between str ones (a sweep) and for keys in any order."""
+    if run_first:  # a sweep's shape: str keys around one run of int keys
+        strs = [k for k in keys if type(k) is str]
+        keys = strs[:1] + [k for k in keys if type(k) is int] + strs[1:]
+    g = nx.DiGraph()
+    g.add_nodes_from(keys, command_line="x")
+    spec, _ = normalize(g, api_version=DEFAULT_API_VERSION)
+    scan = WorkflowSpec(**{f: getattr(spec, f) for f in WorkflowSpec.__dataclass_fields__})
+    assert scan.integer_like == integer_like_ids(spec.ids)
+    assert spec.integer_like == scan.integer_like
+    assert spec.integer_like_texts == scan.integer_like_texts
+    assert spec.integer_like_values == scan.integer_like_values
