@@ -35,6 +35,7 @@ import heapq
 import logging
 from collections import Counter, deque
 from collections.abc import Sequence
+from operator import attrgetter
 from typing import Any
 
 import orjson
@@ -188,7 +189,7 @@ class WaveScheduler:
         uncertain = False  # an attempt ended in a way that may have added tasks
         while remaining:
             ids = remaining
-            sent_before = {i for i in ids if i in self.sent}
+            sent_before = self.sent.intersection(ids)
             try:
                 async with self.gate:
                     if first and self.failures:
@@ -207,7 +208,7 @@ class WaveScheduler:
                     except TransientError as exc:
                         self._observe(0, exc.status)
                         raise
-                    self._observe(sum(r.status == "success" for r in results))
+                    self._observe(list(map(_status, results)).count("success"))
             except RequestBodyTooLarge as exc:
                 if len(remaining) == 1:
                     self._fail(ids[0], "RequestBodyTooLarge", str(exc), "rejected", batch.index)
@@ -316,7 +317,8 @@ class WaveScheduler:
     def _pending(self, segment: Segment) -> list[str]:
         """The ids of ``segment`` not confirmed yet."""
         ids = self.plan.batches[segment.batch - 1].task_ids[segment.start : segment.stop]
-        return [i for i in ids if i not in self.confirmed]
+        confirmed = self.confirmed
+        return [i for i in ids if i not in confirmed] if confirmed else list(ids)
 
     async def _run_segment(self, segment: Segment, pending: list[str]) -> bool:
         """Send ``pending``, the unconfirmed tasks of ``segment``: the plan's exact bytes when
@@ -394,7 +396,7 @@ class WaveScheduler:
                 if not future.result():
                     held.append(segment.number)
                     continue
-                if any(i not in self.confirmed for i in pending[segment.number]):
+                if not self.confirmed.issuperset(pending[segment.number]):
                     continue  # a task of it failed: nothing after it starts
                 done[segment.number] = True
                 open_in_batch[segment.batch] -= 1
@@ -413,6 +415,9 @@ class WaveScheduler:
             raise
         not_started = sorted([n for _, n in waiting] + held)
         return [i for n in not_started for i in pending[n]]
+
+
+_status = attrgetter("status")
 
 
 def _tasks_by_id(batch: Batch) -> dict[str, Task]:
