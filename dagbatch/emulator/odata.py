@@ -32,6 +32,8 @@ _OPS: Final[dict[str, Callable[[Any, Any], bool]]] = {
 COMPARISONS: Final = frozenset(_OPS)
 #: ``startswith(FIELD, 'text')``: the one operation list task files takes, on ``name``.
 STARTSWITH: Final = "startswith"
+#: How deep a ``$filter`` may nest parentheses (the parser recurses once a level).
+MAX_FILTER_DEPTH: Final = 32
 
 
 class FilterError(ValueError):
@@ -110,12 +112,21 @@ def parse_filter(text: str, fields: frozenset[str], ops: frozenset[str] = COMPAR
             left = (lambda a, b: lambda d: a(d) and b(d))(left, right)
         return left
 
+    depth = 0
+
     def factor() -> Predicate:
+        nonlocal depth
         kind, value = take()
         if kind == "(":
+            depth += 1
+            if depth > MAX_FILTER_DEPTH:  # a 400, not the parser's recursion limit (a 500)
+                raise FilterError(
+                    f"the $filter nests parentheses more than {MAX_FILTER_DEPTH} deep"
+                )
             inner = expr()
             if take()[0] != ")":
                 raise FilterError("a parenthesis is not closed in the $filter")
+            depth -= 1
             return inner
         if kind != "word":
             raise FilterError(f"expected a property name in the $filter, found {value!r}")

@@ -7,6 +7,7 @@ Each check raises a ``replies`` error (whole request) or returns a per-task erro
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from typing import Any, Final
 
@@ -298,18 +299,29 @@ def skip_token(ctx: Ctx) -> int:
     return int(token)
 
 
-#: The longest ``$skiptoken`` of list task files (a file's path below the task directory).
+#: The longest path below a task directory a list task files ``$skiptoken`` may name.
 MAX_SKIP_PATH_CHARS: Final = 4096
+
+
+def path_token(path: str) -> str:
+    """The ``$skiptoken`` of a list task files page that starts at the file ``path``: the
+    hex of its bytes. Opaque and plain ASCII, so it comes back unchanged through any
+    client, even for a name that is not UTF-8 (whose escapes a client may decode and
+    encode again as U+FFFD, a file that sorts elsewhere)."""
+    return os.fsencode(path).hex()
 
 
 def skip_path(ctx: Ctx) -> str:
     """Where list task files resumes: the path of the next file (its ``$skiptoken``, from its
-    own ``odata.nextLink``), "" when not given; 400 ``InvalidQueryParameterValue`` naming it
-    when it is too long to be one."""
+    own ``odata.nextLink``: ``path_token``), "" when not given; 400
+    ``InvalidQueryParameterValue`` naming it when it is not such a token."""
     token = ctx.request.query_params.get("$skiptoken", "")
-    if len(token) > MAX_SKIP_PATH_CHARS:
-        raise replies.invalid_query(ctx.base, INVALID_QUERY_MESSAGE, "$skiptoken")
-    return token
+    try:
+        if len(token) > 2 * MAX_SKIP_PATH_CHARS:
+            raise ValueError(token)
+        return os.fsdecode(bytes.fromhex(token))
+    except ValueError as exc:
+        raise replies.invalid_query(ctx.base, INVALID_QUERY_MESSAGE, "$skiptoken") from exc
 
 
 def check_tasks_shape(ctx: Ctx, tasks: list[Any]) -> None:

@@ -469,9 +469,10 @@ def _file_entry(ctx: Ctx, url_base: str, root: Path, path: Path) -> dict[str, An
 
 async def list_task_files(ctx: Ctx) -> Response:
     """``stdout.txt``, ``stderr.txt`` and ``wd`` (everything under it with ``recursive``),
-    in path order, at most ``maxresults`` a page. The ``$skiptoken`` is the path of the next
-    file, not a position: files made or removed by the running task between two pages move no
-    other file, so every file that lives through the listing is listed once."""
+    in path order, at most ``maxresults`` a page. The ``$skiptoken`` names the next file's
+    path (``rules.path_token``), not a position: files made or removed by the running task
+    between two pages move no other file, so every file that lives through the listing is
+    listed once."""
     job = get_job_or_404(ctx, ctx.param("job_id"))
     max_results = rules.max_results(ctx)
     start = rules.skip_path(ctx)
@@ -497,9 +498,23 @@ async def list_task_files(ctx: Ctx) -> Response:
     body: dict[str, Any] = {"odata.metadata": f"{ctx.base}/$metadata#files", "value": value}
     if first + max_results < len(paths):
         files_path = f"/jobs/{job.id}/tasks/{task_id}/files"
-        token = "/".join(paths[first + max_results][0])
+        token = rules.path_token("/".join(paths[first + max_results][0]))
         body["odata.nextLink"] = next_link(ctx, files_path, max_results, token)
     return replies.json_response(200, body)
+
+
+def _file_in(root: Path | None, rel: str) -> Path | None:
+    """The file ``rel`` names inside the task directory ``root``; None when there is none
+    (no directory, no such file, a path leading outside it, or one no file can have: a NUL
+    byte)."""
+    if root is None:
+        return None
+    try:
+        target = (root / rel).resolve()
+        inside = target.is_relative_to(root.resolve())
+        return target if inside and target.is_file() else None
+    except (OSError, ValueError):
+        return None
 
 
 def _requested_file(ctx: Ctx) -> str:
@@ -539,14 +554,14 @@ def _byte_range(ctx: Ctx, header: str, size: int) -> tuple[int, int]:
 async def get_task_file(ctx: Ctx) -> Response:
     job = get_job_or_404(ctx, ctx.param("job_id"))
     root, task_id = _task_root(ctx, job)
-    rel = _requested_file(ctx).replace("\\", "/")
-    target = (root / rel).resolve() if root is not None else None
-    if (
-        target is None
-        or root is None
-        or not target.is_file()
-        or not target.is_relative_to(root.resolve())
-    ):
+    rel = _requested_file(ctx)
+    target = _file_in(root, rel)
+    if target is None and "\\" in rel:
+        # The path with Windows separators, as Batch lists a Windows node's files
+        # ("startup\\stderr.txt"); a name holding a backslash itself is looked for first.
+        rel = rel.replace("\\", "/")
+        target = _file_in(root, rel)
+    if target is None:
         raise replies.error(
             ctx.base,
             404,

@@ -642,6 +642,65 @@ def test_task_files_with_odd_names_are_listed_and_read_back(
         assert b"".join(client.download_task_file("job", "t", "wd/a b#c")) == b"y"
 
 
+def test_task_files_page_past_a_name_that_is_not_utf8(emulator_factory: Any, tmp_path: Any) -> None:
+    """A page that starts at a name that is not UTF-8 was a 500 (its ``$skiptoken`` could not
+    be written): the token carries the name's bytes, and one file a page lists every file
+    once, that one included, with the SDK as with a filter."""
+    script = 'printf a > a; printf b > "$(printf "b\\377")"; printf c > c'
+    server = _ran_task(emulator_factory, tmp_path, f"/bin/sh -c '{script}'")
+    with sdk_client(server) as client:
+        whole = [f.name for f in client.list_task_files("job", "t", recursive=True)]
+        paged = [f.name for f in client.list_task_files("job", "t", recursive=True, max_results=1)]
+        kept = "startswith(name,'wd/')"
+        wd = [
+            f.name
+            for f in client.list_task_files("job", "t", recursive=True, filter=kept, max_results=1)
+        ]
+    assert "wd/b\ufffd" in whole
+    assert paged == whole
+    assert wd == ["wd/a", "wd/b\ufffd", "wd/c"]
+    for token in ("zz", "0" * 9000):  # not a token the emulator gave
+        bad = raw(server, "GET", "/jobs/job/tasks/t/files", query={"$skiptoken": token})
+        assert bad.status_code == 400, bad.text
+        values = {v["key"]: v["value"] for v in bad.json()["values"]}
+        assert values == {"QueryParameterName": "$skiptoken"}
+
+
+def test_task_file_names_with_a_backslash_or_a_nul_byte(
+    emulator_factory: Any, tmp_path: Any
+) -> None:
+    """A backslash is a name's own character on a Linux node: its url reads the file back
+    (a backslash read as a Windows separator only when no such name exists). A NUL byte,
+    which no file name holds, is 404, not a 500."""
+    server = _ran_task(
+        emulator_factory,
+        tmp_path,
+        "/bin/sh -c 'mkdir d && printf x > \"back\\\\slash\" && printf y > d/f'",
+    )
+    answer = raw(server, "GET", "/jobs/job/tasks/t/files", query={"recursive": "true"})
+    urls = {f["name"]: f["url"] for f in answer.json()["value"]}
+    assert urls["wd/back\\slash"].endswith("/files/wd/back%5Cslash")
+    for url, content in ((urls["wd/back\\slash"], b"x"), (urls["wd/d/f"], b"y")):
+        got = raw(server, "GET", url.split(server.endpoint, 1)[1])
+        assert (got.status_code, got.content) == (200, content)
+    assert raw(server, "GET", "/jobs/job/tasks/t/files/wd%5Cd%5Cf").content == b"y"
+    assert raw(server, "GET", "/jobs/job/tasks/t/files/wd/a%00b").status_code == 404
+
+
+@pytest.mark.parametrize("path", ["/jobs", "/jobs/job/tasks", "/jobs/job/tasks/t/files"])
+def test_a_filter_nested_too_deep_is_refused_not_a_crash(
+    emulator_factory: Any, tmp_path: Any, path: str
+) -> None:
+    """Hundreds of nested parentheses hit the parser's recursion limit (a 500): they are a
+    400 naming ``$filter``."""
+    server = _ran_task(emulator_factory, tmp_path, "true")
+    inner = "startswith(name,'wd')" if path.endswith("files") else "id eq 'x'"
+    answer = raw(server, "GET", path, query={"$filter": "(" * 400 + inner + ")" * 400})
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["code"] == "InvalidQueryParameterValue"
+    assert "nests parentheses" in answer.json()["message"]["value"]
+
+
 def test_replace_task_checks_the_constraints_properties(emulator: EmulatorServer) -> None:
     """A property BatchTaskConstraints does not have is 400 InvalidRequestBody naming it, as
     when the task is added."""
