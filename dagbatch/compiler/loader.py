@@ -130,7 +130,7 @@ def _load_error(exc: BaseException, path: Path, where: str) -> WorkflowLoadError
 
 def _field_adds(d: Diagnostic) -> bool:
     """Whether naming ``d``'s field says more than its message does (the field of an
-    unknown top-level property is that name again, camelCased)."""
+    unknown top-level property is that name again)."""
     if not d.field or d.field in d.message:
         return False
     return d.code != "unknown-property" or "." in d.field or "[" in d.field

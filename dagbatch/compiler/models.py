@@ -1114,6 +1114,10 @@ class JobSettings(WireModel):
 JOB_FIELD_BY_KEY: Final[Mapping[str, str]] = {
     key: name for name, info in JobSettings.model_fields.items() for key in _field_keys(name, info)
 }
+#: Each key a task property is given under (name, alias, validation aliases) -> its field.
+TASK_FIELD_BY_KEY: Final[Mapping[str, str]] = {
+    key: name for name, info in Task.model_fields.items() for key in _field_keys(name, info)
+}
 
 
 #: Job properties that api-version 2017-09-01.6.0 (JobAddParameter) does not have.

@@ -15,6 +15,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from difflib import get_close_matches
 from functools import cached_property
 from itertools import chain, compress, repeat
 from operator import contains, is_, is_not
@@ -167,30 +168,64 @@ class WorkflowSpec:
 
 
 def _field_path(loc: tuple[int | str, ...], given: Any = None) -> str:
-    """The field pydantic's ``loc`` names, spelled as the user wrote it: each property by
+    """``_walk``'s path."""
+    return _walk(loc, given)[0]
+
+
+def _walk(loc: tuple[int | str, ...], given: Any = None) -> tuple[str, Any]:
+    """The field pydantic's ``loc`` names, spelt as the user wrote it, and the input there
+    (None when not at hand): each property by
     the key the input at that level holds (Python's snake_case or Batch's camelCase: both
-    are accepted), snake_case where the input does not say (a property that is missing, a
-    value that is a model, no input at hand: the README's Python names); indices as [i]."""
+    are accepted); a missing property in the style of the keys beside it; snake_case where
+    the input does not say (a value that is a model, no input at hand: the README's Python
+    names); indices as [i],
+    and an entry of a mapping given for a list (``environment_settings={"NAME": "v"}``) by
+    its key."""
     out = ""
     node = given
     for part in loc:
         if isinstance(part, int):
+            if isinstance(node, Mapping) and 0 <= part < len(node):
+                key = list(node)[part]  # the mapping's entry, as the list's name/value item
+                out += f"[{key!r}]"
+                node = {"name": key, "value": node[key]}
+                continue
             out += f"[{part}]"
             inside = isinstance(node, list | tuple) and -len(node) <= part < len(node)
             node = node[part] if inside else None
             continue
-        # pydantic puts function/union tags in loc; keep only field-like names
-        if "[" in part or "-" in part or part.startswith("function"):
-            continue
-        snake = to_snake(part)
-        name = snake
-        if isinstance(node, Mapping):
-            name = next((k for k in (part, snake, to_camel(part)) if k in node), snake)
-            node = node.get(name)
+        if isinstance(node, Mapping) and part in node:  # as given, whatever it holds
+            name = part
+        elif "[" in part or "-" in part or part.startswith("function"):
+            continue  # pydantic puts function/union tags in loc; keep only field-like names
         else:
-            node = None
+            snake, camel = to_snake(part), to_camel(part)
+            name = snake
+            if isinstance(node, Mapping):
+                # Not given (a missing property): in the style of the keys beside it.
+                camel_style = any(isinstance(k, str) and not k.islower() for k in node)
+                name = next((k for k in (snake, camel) if k in node), snake)
+                if name not in node and camel_style:
+                    name = camel
+        node = node.get(name) if isinstance(node, Mapping) else None
         out += ("." if out else "") + name
-    return out
+    return out, node
+
+
+def _other_spelling(name: str, known: frozenset[str], given: Any) -> str:
+    """The key of the input ``given`` that names the same property as ``name`` (its other
+    spelling: ``commandLine`` for ``command_line``, ``username`` for ``user_name``)."""
+    same = name.replace("_", "").lower()
+    if isinstance(given, Mapping):
+        for key in given:
+            if key != name and key in known and str(key).replace("_", "").lower() == same:
+                return str(key)
+    return to_camel(name) if to_camel(name) != name else to_snake(name)
+
+
+#: The diagnostic of a property given in both its spellings (``command_line`` and
+#: ``commandLine``).
+GIVEN_TWICE: Final = "property-given-twice"
 
 
 def pydantic_diagnostics(
@@ -214,7 +249,14 @@ def pydantic_diagnostics(
             name = str(err["loc"][-1])
             message = f"unknown property {name!r}"
             known = models.accepted_names_at(model, err["loc"]) if model is not None else None
-            if known is not None:
+            if known is not None and name in known:
+                # A name the model takes, refused because its other spelling was given too
+                # (command_line and commandLine).
+                other = _other_spelling(name, known, _walk(tuple(err["loc"][:-1]), given)[1])
+                code = GIVEN_TWICE
+                message = f"the property is given twice, as {other!r} and {name!r}"
+                hint = f"keep one of {other!r} and {name!r} (both name one property)"
+            elif known is not None:
                 hint = suggest(name, known)
             if hint is None:
                 hint = "check the spelling; attributes starting with '_' are ignored"
@@ -365,7 +407,11 @@ def _task_from_attrs(
         if isinstance(given, models.Task):
             if not extra:
                 return given
+            # Attributes beside the Task replace its values, whichever spelling names them.
             merged = given.model_dump(exclude_unset=True)
+            field_of = models.TASK_FIELD_BY_KEY.get
+            for key in extra:
+                merged.pop(field_of(key, key), None)
             merged.update(extra)
             try:
                 return models.Task.model_validate(merged)
@@ -404,6 +450,14 @@ def _intent_of(task: models.Task, api_version: ApiVersion) -> Intent:
         exit_conditions=raw,
     )
     return DEFAULT_INTENT if intent.is_default else intent
+
+
+def _when_hint(given: Any) -> str:
+    """The hint for an edge ``when`` that is none of ``WHEN_VALUES``: the closest one, if a
+    misspelling ("fail", "succes"), and the three."""
+    close = get_close_matches(str(given).lower(), WHEN_VALUES, n=1, cutoff=0.5)
+    mean = f"did you mean {close[0]!r}? " if close else ""
+    return mean + "when='success' (default), 'failure' or 'always'"
 
 
 def _overridden(job: dict[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
@@ -579,7 +633,7 @@ def normalize(
                         + ", ".join(WHEN_VALUES),
                         task_id=ids[vi],
                         field="when",
-                        hint="when='success' (default), 'failure' or 'always'",
+                        hint=_when_hint(w),
                     )
                 )
             else:

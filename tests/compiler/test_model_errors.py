@@ -472,14 +472,62 @@ def test_a_field_is_named_as_the_user_wrote_it() -> None:
         ("out-of-range", "x", "constraints.maxTaskRetryCount"),
         ("invalid-type", "x", "exitConditions.exitCodes[0].code"),
     }
-    # Mixed, and a property that is missing (no spelling to follow): the Python name.
+    # Mixed levels; a property that is missing, in the style of the keys beside it.
     mixed = found(node_diagnostics(resourceFiles=[{"http_url": URL}]))
     assert mixed == {("resource-file-source", "x", "resourceFiles[0]")}
     g = nx.DiGraph()
     g.add_node("y", displayName="no command")
-    assert found(check_graph(g)) == {("missing-property", "y", "command_line")}
+    g.add_node("z", display_name="no command")
+    assert found(check_graph(g)) == {
+        ("missing-property", "y", "commandLine"),
+        ("missing-property", "z", "command_line"),
+    }
+    # A key with characters pydantic uses for its own tags, and an environment given as a
+    # mapping (named by the variable, not by its place in the list it becomes).
+    odd = found(
+        node_diagnostics(
+            constraints={"max-task-retry-count": 1}, environment_settings={"A": "1", "B": 5}
+        )
+    )
+    assert odd == {
+        ("unknown-property", "x", "constraints.max-task-retry-count"),
+        ("invalid-type", "x", "environment_settings['B'].value"),
+    }
     with pytest.raises(InvalidProperties) as info:
         JobSettings(maxParallelTasks=0)
     assert found(info.value.diagnostics) == {
         ("invalid-max-parallel-tasks", None, "maxParallelTasks")
     }
+
+
+def test_a_property_given_in_both_spellings_says_so() -> None:
+    """``command_line`` beside ``commandLine`` read "unknown property 'command_line'", with
+    the hint "did you mean 'command_line'?": it is one error saying the property is given
+    twice, naming both keys as given, at any depth and in ``Task(...)``."""
+    both = node_diagnostics(commandLine="y", user_identity={"user_name": "a", "username": "b"})
+    assert found(both) == {
+        ("property-given-twice", "x", "command_line"),
+        ("property-given-twice", "x", "user_identity.user_name"),
+    }
+    named = {d.field: (d.message, d.hint) for d in both}
+    assert named["command_line"] == (
+        "the property is given twice, as 'commandLine' and 'command_line'",
+        "keep one of 'commandLine' and 'command_line' (both name one property)",
+    )
+    assert "'username' and 'user_name'" in named["user_identity.user_name"][0]
+    with pytest.raises(InvalidProperties) as info:
+        Task(command_line="x", commandLine="y")
+    assert found(info.value.diagnostics) == {("property-given-twice", None, "command_line")}
+
+
+def test_attributes_beside_a_task_replace_its_values_under_either_spelling() -> None:
+    """``task=Task(command_line="x")`` with ``commandLine="y"`` beside it was "given twice"
+    (the task's value under one spelling, the attribute's under the other): the attribute
+    replaces the task's value, as ``command_line="y"`` does."""
+    g = nx.DiGraph()
+    g.add_node("a", task=Task(command_line="x", display_name="A"), commandLine="y")
+    g.add_node("b", task=Task(command_line="x"), command_line="z")
+    (batch,) = compile_graph(g).batches
+    tasks = {t["id"]: t for t in orjson.loads(batch.body)["value"]}
+    assert (tasks["a"]["commandLine"], tasks["a"]["displayName"]) == ("y", "A")
+    assert tasks["b"]["commandLine"] == "z"

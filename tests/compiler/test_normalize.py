@@ -91,7 +91,7 @@ def test_an_environment_variable_without_a_name_is_an_error() -> None:
     _, diags = normalize(g, api_version=DEFAULT_API_VERSION)
 
     errors = [(d.task_id, d.field) for d in diags if d.severity == "error"]
-    assert errors == [("a", "environment_settings[0].name")]
+    assert errors == [("a", "environment_settings[''].name")]
 
 
 #: Node keys for the integer-id scan: ints (negative ones too), and str ids that an integer
@@ -121,3 +121,17 @@ def test_int_keys_give_the_integer_ids_a_scan_of_the_ids_gives(
     assert spec.integer_like == scan.integer_like
     assert spec.integer_like_texts == scan.integer_like_texts
     assert spec.integer_like_values == scan.integer_like_values
+
+
+def test_a_misspelt_edge_when_gets_did_you_mean() -> None:
+    """``when="fail"`` said only the three values; a misspelling now gets the closest one."""
+    g = nx.DiGraph()
+    g.add_node("a", command_line="x")
+    g.add_node("b", command_line="x")
+    g.add_node("c", command_line="x")
+    g.add_edge("a", "b", when="fail")
+    g.add_edge("a", "c", when="sometimes")
+    _, diags = normalize(g, api_version=DEFAULT_API_VERSION)
+    hints = {d.task_id: d.hint for d in diags if d.code == "invalid-enum"}
+    assert hints["b"] == "did you mean 'failure'? when='success' (default), 'failure' or 'always'"
+    assert hints["c"] == "when='success' (default), 'failure' or 'always'"
