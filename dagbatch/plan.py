@@ -224,19 +224,9 @@ def _exchange(a: Path, b: Path) -> bool:
     raise OSError(err, os.strerror(err), str(b))
 
 
-def write_plan_dir(
-    out: Path, manifest: dict[str, Any], job: dict[str, Any], batches: tuple[Batch, ...]
-) -> Path:
-    """Write a plan directory at ``out``, replacing a previous plan there.
-
-    Only a directory dagbatch wrote is replaced: its plan.json is a dagbatch manifest and it
-    holds nothing a plan does not (plan.json, job.json, batches/NNNNNN.json, journal
-    reports). Anything else, a plan with a submission journal, and the current directory or
-    one above it are refused with ``ConfigError`` and left untouched. The new plan is written
-    beside ``out`` and swapped in, in one step where the system allows it, so a failed write
-    never leaves a half-written plan.
-    """
-    out = Path(out)
+def check_plan_target(out: Path) -> None:
+    """``ConfigError`` unless a plan may be written at ``out`` (``write_plan_dir``'s rules):
+    checked before anything is compiled, so a wrong ``--out`` is said first and alone."""
     target = out.resolve()
     cwd = Path.cwd().resolve()
     if target == cwd or target in cwd.parents:
@@ -254,9 +244,9 @@ def write_plan_dir(
             raise ConfigError(
                 f"{out} holds a submission journal ({', '.join(journals)}): the plan is the "
                 "record of what was sent to that job (status, rerun and --resume read it). "
-                f"An unfinished submission: finish it with `dagbatch submit {out} --resume`. "
-                "Either way, compile to another --out (or delete the journal to replace the "
-                "plan)"
+                f"If that submission is unfinished, finish it with `dagbatch submit {out} "
+                "--resume`. Either way, compile to another --out (or delete the journal to "
+                "replace the plan)"
             )
         foreign = _foreign_entries(target)
         if foreign:
@@ -267,6 +257,23 @@ def write_plan_dir(
                 f"{out} is not a dagbatch plan directory (it holds {shown}); nothing was "
                 "changed: choose an empty or new --out"
             )
+
+
+def write_plan_dir(
+    out: Path, manifest: dict[str, Any], job: dict[str, Any], batches: tuple[Batch, ...]
+) -> Path:
+    """Write a plan directory at ``out``, replacing a previous plan there.
+
+    Only a directory dagbatch wrote is replaced: its plan.json is a dagbatch manifest and it
+    holds nothing a plan does not (plan.json, job.json, batches/NNNNNN.json, journal
+    reports). Anything else, a plan with a submission journal, and the current directory or
+    one above it are refused with ``ConfigError`` and left untouched. The new plan is written
+    beside ``out`` and swapped in, in one step where the system allows it, so a failed write
+    never leaves a half-written plan.
+    """
+    out = Path(out)
+    check_plan_target(out)
+    target = out.resolve()
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
@@ -328,6 +335,21 @@ class PlanFiles:
     raws: tuple[bytes, ...]
 
 
+def parse_manifest(data: bytes, path: Path) -> PlanManifest:
+    """plan.json's bytes (read from ``path``) as a ``PlanManifest``; ``PlanError`` names
+    what is wrong, one line a problem (the field and why), not the validator's dump."""
+    try:
+        return PlanManifest.model_validate_json(data)
+    except ValidationError as exc:
+        problems = [
+            (".".join(map(str, e["loc"])) + ": " if e["loc"] else "") + e["msg"]
+            for e in exc.errors(include_url=False)
+        ]
+        raise PlanError(
+            f"{path} is not a valid plan manifest ({'; '.join(problems)}); compile the plan again"
+        ) from exc
+
+
 def read_plan_files(plan_dir: Path) -> PlanFiles:
     """The first half of ``load_plan``: plan.json, job.json and every batch file read, each
     file checked against its sha256 in plan.json and the entries against each other. What is
@@ -341,10 +363,7 @@ def read_plan_files(plan_dir: Path) -> PlanFiles:
         raise PlanError(
             f"{plan_dir} is not a plan directory: cannot read {PLAN_FILE} ({exc})"
         ) from exc
-    try:
-        manifest = PlanManifest.model_validate_json(manifest_bytes)
-    except ValidationError as exc:
-        raise PlanError(f"{manifest_path} is not a valid plan manifest:\n{exc}") from exc
+    manifest = parse_manifest(manifest_bytes, manifest_path)
     job = _load_job(plan_dir, manifest)
 
     root = plan_dir.resolve()

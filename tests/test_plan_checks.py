@@ -205,3 +205,23 @@ def test_batch_files_and_folders_linked_from_outside_are_refused(tmp_path: Path)
     (plan / "real" / "000001.json").write_bytes((outside / "000001.json").read_bytes())
     (plan / "batches").symlink_to(plan / "real", target_is_directory=True)
     assert load_plan(plan).total_tasks == 2
+
+
+@pytest.mark.parametrize(
+    ("manifest", "said"),
+    [
+        (b"{", "Invalid JSON"),
+        (b'{"format": 1, "apiVersion": "x", "batches": 3}', "batches: Input should be"),
+    ],
+)
+def test_a_damaged_manifest_is_one_line_naming_the_problem(
+    tmp_path: Path, manifest: bytes, said: str
+) -> None:
+    """plan.json that is not JSON, or not a manifest, printed pydantic's dump (with its web
+    links) in the error: it is one line naming the field and what is wrong."""
+    (tmp_path / "plan.json").write_bytes(manifest)
+    with pytest.raises(PlanError) as info:
+        load_plan(tmp_path)
+    text = str(info.value)
+    assert said in text and "\n" not in text and "pydantic.dev" not in text
+    assert text.endswith("compile the plan again")

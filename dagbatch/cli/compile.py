@@ -171,6 +171,13 @@ def compile_cmd(out: Path, fmt: str, quiet: bool, show_all: bool, **kw: Any) -> 
             "--format jsonl writes the request bodies to standard output, not to --out; "
             "redirect it (> plan.jsonl), or drop --format jsonl to write the plan directory"
         )
+    if fmt == "dir":
+        from dagbatch.plan import check_plan_target
+
+        try:  # a wrong --out is said first and alone, not after the compile's warnings
+            check_plan_target(Path(out))
+        except ConfigError as exc:
+            fail(exc)
     plan = load_and_compile(kw.pop("workflow"), options_from(kw), show_all=show_all)
     print_diagnostics(list(plan.warnings), expand=show_all)
     if fmt == "jsonl":

@@ -368,3 +368,23 @@ def test_an_id_batch_would_refuse_is_a_usage_error_before_any_work(
     status, _, err = run(*args)
     assert status == 2, err
     assert "a Batch id is 1 to 64 letters, digits, '-' and '_'" in err
+
+
+def test_a_wrong_out_is_said_first_and_alone(tmp_path: Path) -> None:
+    """--out naming a directory dagbatch would not replace was refused only after the whole
+    compile, under its warnings: it is refused before the workflow is even loaded."""
+    wf = tmp_path / "wf.py"
+    wf.write_text(
+        "import networkx as nx\n"
+        "graph = nx.DiGraph()\n"
+        "graph.add_node('a', command_line='x', satisfy_exit_codes=[0, 3])\n"
+        "print('LOADED')\n"
+    )
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "notes.txt").write_text("mine")
+    status, out, err = run("compile", str(wf), "--out", str(other))
+    assert status == 2
+    assert "not a dagbatch plan directory" in err
+    assert "redundant-exit-code" not in err and "LOADED" not in out + err
+    assert (other / "notes.txt").read_text() == "mine"
