@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from dagbatch.errors import BatchServiceError, ConfigError, JobMismatch, JobReplaced
@@ -50,16 +51,19 @@ async def _check_same_job(
     existing: dict[str, Any] | None,
     state: JournalState,
     api: str,
+    journal: Path,
 ) -> None:
-    """Refuse (``JobReplaced``) when the journal's earlier tasks cannot be in this job."""
+    """Refuse (``JobReplaced``) when the journal's earlier tasks cannot be in this job;
+    ``journal`` is its path, named in the refusal."""
     if not state.confirmed:
         return  # nothing was confirmed before: no earlier task is expected in the job
     earlier = len(state.confirmed)
+    move_away = f"move the journal away ({journal}) to submit the plan afresh"
     if existing is None:
         raise JobReplaced(
             f"job {job_id!r} does not exist any more, but the journal records {earlier} "
             "task(s) confirmed in it: the job was deleted (or the service lost it). Refusing "
-            "to report them as submitted; move the journal away to submit the plan afresh"
+            f"to report them as submitted; {move_away}"
         )
     created = existing.get("creationTime")
     if state.job_created_at and created and created != state.job_created_at:
@@ -67,7 +71,7 @@ async def _check_same_job(
             f"job {job_id!r} was created at {created}, but this submission created it at "
             f"{state.job_created_at}: it is another job with the same id (deleted and created "
             f"again), without the {earlier} task(s) the journal confirmed. Refusing to resume "
-            "into it; move the journal away to submit the plan afresh"
+            f"into it; {move_away}"
         )
     try:
         counts = await client.get_task_counts(job_id, api_version=api)
@@ -82,8 +86,7 @@ async def _check_same_job(
         raise JobReplaced(
             f"job {job_id!r} does not hold {len(lost)} of the {earlier} task(s) the journal "
             f"records confirmed in it (e.g. {sorted(lost)[0]!r}): the job was re-created or "
-            "tasks were deleted. Refusing to resume into it; move the journal away to submit "
-            "the plan afresh"
+            f"tasks were deleted. Refusing to resume into it; {move_away}"
         )
 
 
@@ -187,7 +190,7 @@ async def prepare_job(
         fresh = False
         answer = await client.get_job(job_id, api_version=api)
         existing = answer.body if answer.status < 300 and isinstance(answer.body, dict) else None
-        await _check_same_job(client, job_id, existing, state, api)
+        await _check_same_job(client, job_id, existing, state, api, journal.path)
     if existing is None and create_job:
         if creating is not None:
             creating.taken = True
@@ -199,7 +202,7 @@ async def prepare_job(
         answer = await client.get_job(job_id, api_version=api)  # JobExists: created meanwhile
         existing = answer.body if answer.status < 300 and isinstance(answer.body, dict) else None
         if fresh:
-            await _check_same_job(client, job_id, existing, state, api)
+            await _check_same_job(client, job_id, existing, state, api, journal.path)
     if existing is None:
         create = "--create-job" if wanted.get("poolInfo") else "--create-job --pool-id P"
         raise BatchServiceError(

@@ -58,6 +58,9 @@ def test_resume_into_a_job_that_is_gone_is_refused(
     assert "does not exist any more" in result.output
     assert "500 task(s) confirmed" in result.output
     assert "complete" not in result.output
+    # The journal to move away is named, so the fresh start is one command away.
+    (journal,) = plan.glob("journal-job.jsonl")
+    assert f"move the journal away ({journal})" in " ".join(result.output.split())
     assert emulator.store.job("job") is None  # nothing was created behind the user's back
 
 
