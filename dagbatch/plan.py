@@ -335,6 +335,20 @@ class PlanFiles:
     raws: tuple[bytes, ...]
 
 
+def not_a_plan(plan_dir: Path, exc: OSError) -> str:
+    """Why ``plan_dir`` cannot be read as a plan (reading its plan.json raised ``exc``): it
+    does not exist, or it is the folder ``submit WORKFLOW.py`` keeps a plan in (the plan is
+    its ``plan/``), or plan.json is unreadable."""
+    plan_dir = Path(plan_dir)
+    if not plan_dir.exists():
+        return f"{plan_dir} does not exist (give a plan directory, as compile --out wrote it)"
+    if plan_dir.is_dir() and (plan_dir / "plan" / PLAN_FILE).is_file():
+        return f"{plan_dir} is not a plan directory; the plan in it is {plan_dir / 'plan'}"
+    if plan_dir.is_dir() and not (plan_dir / PLAN_FILE).exists():
+        return f"{plan_dir} is not a plan directory: it holds no {PLAN_FILE}"
+    return f"{plan_dir} is not a plan directory: cannot read {PLAN_FILE} ({exc})"
+
+
 def parse_manifest(data: bytes, path: Path) -> PlanManifest:
     """plan.json's bytes (read from ``path``) as a ``PlanManifest``; ``PlanError`` names
     what is wrong, one line a problem (the field and why), not the validator's dump."""
@@ -360,9 +374,7 @@ def read_plan_files(plan_dir: Path) -> PlanFiles:
     try:
         manifest_bytes = manifest_path.read_bytes()
     except OSError as exc:
-        raise PlanError(
-            f"{plan_dir} is not a plan directory: cannot read {PLAN_FILE} ({exc})"
-        ) from exc
+        raise PlanError(not_a_plan(plan_dir, exc)) from exc
     manifest = parse_manifest(manifest_bytes, manifest_path)
     job = _load_job(plan_dir, manifest)
 

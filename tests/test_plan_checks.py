@@ -225,3 +225,19 @@ def test_a_damaged_manifest_is_one_line_naming_the_problem(
     text = str(info.value)
     assert said in text and "\n" not in text and "pydantic.dev" not in text
     assert text.endswith("compile the plan again")
+
+
+def test_a_path_that_is_no_plan_says_what_it_is(tmp_path: Path) -> None:
+    """ "not a plan directory: cannot read plan.json ([Errno 2] ...)" for every case: a path
+    that does not exist says so, and the folder submit WORKFLOW.py keeps (.dagbatch/JOB)
+    names the plan inside it."""
+    with pytest.raises(PlanError, match="does not exist"):
+        load_plan(tmp_path / "nosuch")
+    kept = tmp_path / ".dagbatch" / "job"
+    (kept / "plan").mkdir(parents=True)
+    (kept / "plan" / "plan.json").write_text("{}")
+    with pytest.raises(PlanError) as info:
+        load_plan(kept)
+    assert str(info.value) == f"{kept} is not a plan directory; the plan in it is {kept / 'plan'}"
+    with pytest.raises(PlanError, match="holds no plan.json"):
+        load_plan(tmp_path)

@@ -265,7 +265,8 @@ def print_report(report: SubmitReport, report_file: Path | None) -> None:
     "--journal",
     "journal_path",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Journal file (default: PLAN_DIR/journal-JOB.jsonl).",
+    help="Journal file (default: PLAN_DIR/journal-JOB.jsonl; .dagbatch/JOB/journal-JOB.jsonl "
+    "for a plan submit WORKFLOW.py compiled).",
 )
 @click.option(
     "--max-retries",
