@@ -161,6 +161,13 @@ class WorkflowSpec:
         return list(map(list(self.ids).__getitem__, like)) if like else []
 
     @cached_property
+    def may_coincide(self) -> Sequence[str]:
+        """The ids among which two may be equal ignoring case: all of them, unless
+        ``normalize`` knew fewer (int node keys' ids are distinct decimal strings, equal to
+        no str key's id unless that one is a number too: then only the str keys' ids)."""
+        return self.ids
+
+    @cached_property
     def integer_like_values(self) -> list[int]:
         """The integers ``integer_like_texts`` denote, in that order (for int node keys,
         the keys themselves: ``normalize`` fills all three in)."""
@@ -719,6 +726,8 @@ def _fill_integer_like(spec: WorkflowSpec, node_keys: list[Any]) -> None:
     # str ids that are integers too ("7" beside 8), in index order with the rest
     like = sorted(ints + list(map(others.__getitem__, found))) if found else ints
     ids = list(spec.ids)
+    if not found:  # no str id is a number: only they can equal one another
+        spec.__dict__["may_coincide"] = list(map(ids.__getitem__, others))
     if like is ints and ints[-1] - first == count - 1:
         texts, values = ids[first : first + count], node_keys[first : first + count]
     else:

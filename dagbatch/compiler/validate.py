@@ -72,8 +72,9 @@ def check_ids(spec: WorkflowSpec) -> list[Diagnostic]:
     # without an upper-case letter are their own lower case (one lower-casing of them all
     # and a compare: several times quicker than a regular expression search for [A-Z]).
     lower = joined.isascii() and joined.lower() == joined
-    folded: Iterable[str] = ids if lower else map(str.lower, ids)
-    if len(set(folded)) != len(ids):
+    pool = spec.may_coincide  # the ids among which two may be equal (all, or fewer)
+    folded: Iterable[str] = pool if lower else map(str.lower, pool)
+    if len(set(folded)) != len(pool):
         seen: dict[str, str] = {}
         for tid in ids:
             first = seen.setdefault(tid.lower(), tid)

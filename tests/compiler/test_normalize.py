@@ -135,3 +135,25 @@ def test_a_misspelt_edge_when_gets_did_you_mean() -> None:
     hints = {d.task_id: d.hint for d in diags if d.code == "invalid-enum"}
     assert hints["b"] == "did you mean 'failure'? when='success' (default), 'failure' or 'always'"
     assert hints["c"] == "when='success' (default), 'failure' or 'always'"
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.integers(-3, 30),
+            st.sampled_from(["7", "07", "a", "A", "b", "B-1", "b-1", "12", "x"]),
+        ),
+        min_size=1,
+        max_size=25,
+    )
+)
+def test_the_ids_that_may_coincide_find_every_duplicate(keys: list[int | str]) -> None:
+    """normalize may narrow the ids compared for duplicates (ignoring case) to the str
+    keys' when no str id is a number: the answer is the same as comparing all of them."""
+    g = nx.DiGraph()
+    g.add_nodes_from(keys, command_line="x")
+    spec, _ = normalize(g, api_version=DEFAULT_API_VERSION)
+    everyone = [i.lower() for i in spec.ids]
+    narrowed = [i.lower() for i in spec.may_coincide]
+    assert (len(set(everyone)) == len(everyone)) == (len(set(narrowed)) == len(narrowed))
