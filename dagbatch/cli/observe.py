@@ -334,6 +334,7 @@ def rerun_cmd(
 @click.command("finish")
 @_job_options
 @click.option("--json", "as_json", is_flag=True, help="The report as one JSON object.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress output.")
 def finish_cmd(
     plan_dir: Path | None,
     job_id: str | None,
@@ -342,19 +343,27 @@ def finish_cmd(
     account_key: str | None,
     auth_kind: str,
     as_json: bool,
+    quiet: bool,
 ) -> None:
     """When only tasks that can never run remain, terminate them (Batch's terminate task) so
     the job completes; lists what it terminated and why. Never touches a task that could
     still run."""
     from dagbatch.observe import steer
+    from dagbatch.observe.progress import count_progress
     from dagbatch.observe.render import render_finish
     from dagbatch.observe.status import read_snapshot
 
+    progress = count_progress("terminating tasks that can never run", quiet=quiet)
+
     async def body(service: JobService, view: ViewSource, _: BatchClient) -> Any:
         v, snap = await read_snapshot(service, view, stderr_tasks=0)
-        return await steer.finish(service, v, snap)
+        return await steer.finish(service, v, snap, progress=progress)
 
-    report = _run(plan_dir, job_id, (endpoint, account, account_key, auth_kind), body)
+    try:
+        report = _run(plan_dir, job_id, (endpoint, account, account_key, auth_kind), body)
+    finally:
+        if progress is not None:
+            progress.close()
     if as_json:
         _echo(orjson.dumps(report.to_dict(), option=orjson.OPT_INDENT_2).decode())
     else:

@@ -10,7 +10,7 @@ narrows what is read (the ids of the tasks in one state).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from typing import Any, Final
 from urllib.parse import parse_qsl, quote, urlsplit
 
@@ -155,10 +155,15 @@ class JobService:
 
 
 async def for_each(
-    items: Iterable[str], action: Any, *, concurrency: int = CONCURRENCY
+    items: Iterable[str],
+    action: Any,
+    *,
+    concurrency: int = CONCURRENCY,
+    each_done: Callable[[], None] | None = None,
 ) -> dict[str, BaseException]:
     """Run ``await action(item)`` for each item, ``concurrency`` at a time, in order of
-    submission; the errors by item (service errors only; others propagate)."""
+    submission; the errors by item (service errors only; others propagate). ``each_done``
+    is called as each item's call ends, whether it succeeded or not (progress)."""
     errors: dict[str, BaseException] = {}
     gate = asyncio.Semaphore(concurrency)
 
@@ -168,6 +173,8 @@ async def for_each(
                 await action(item)
             except BatchServiceError as exc:
                 errors[item] = exc
+            if each_done is not None:
+                each_done()
 
     await asyncio.gather(*(one(i) for i in items))
     return errors
