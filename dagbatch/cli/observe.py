@@ -19,11 +19,11 @@ from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 import click
 import orjson
 
-from dagbatch.cli.exit_codes import ExitCode, exit_code_of, fail
+from dagbatch.cli.exit_codes import ExitCode, fail
 from dagbatch.cli.options import client_from_options, service_options
 from dagbatch.cli.output import write_stdout
 from dagbatch.defaults import STDERR_TASKS
-from dagbatch.errors import AuthenticationError, ConfigError, DagbatchError, SubmitError
+from dagbatch.errors import ConfigError, DagbatchError
 from dagbatch.redact import redact
 
 # ``dagbatch.observe`` (httpx, pydantic) is imported by the commands when they run:
@@ -116,13 +116,9 @@ def _run(
                 return await body(JobService(client, jid), view, client)
 
         return asyncio.run(go())
-    except SubmitError as exc:
-        # Not a submission: say what the service answered, without fail()'s wording.
-        if isinstance(exc, AuthenticationError):
-            fail(exc)
-        _echo(f"error: {exc}", err=True)
-        sys.exit(exit_code_of(exc))
     except DagbatchError as exc:
+        # One wording for every command: what the service refused is said as `submit` and
+        # `show` say it (a job it does not hold: ``service.job_not_found``).
         fail(exc)
     except KeyboardInterrupt:
         _echo("interrupted", err=True)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
-from dagbatch.errors import ConfigError, RefusedError, unknown_tasks
+from dagbatch.errors import ConfigError, RefusedError, no_such_tasks
 from dagbatch.observe.model import (
     FinishReport,
     JobStatus,
@@ -105,7 +105,7 @@ def plan_rerun(
         # reactivated and the typo reported as something Batch refused.
         known = {name.lower(): name for name in view.names.values()}
         known.update({tid.lower(): view.name(tid) for tid in records})
-        raise unknown_tasks("--task", unknown, known, f"job {view.job_id}")
+        raise no_such_tasks("--task", unknown, known, f"job {view.job_id}")
     for tid in named:
         if tid in chosen:
             continue

@@ -188,7 +188,7 @@ def test_rerun_plan_says_what_resumes_and_what_stays_stuck() -> None:
         rec("f", "active"),
     ]
     # A name no task has is a usage error before anything is done, with the closest name.
-    with pytest.raises(ConfigError, match=r"--task name 1 task\(s\) job job does not hold: 'B2'"):
+    with pytest.raises(ConfigError, match=r"^--task: job job holds no task 'B2'$"):
         plan_rerun(v, snap(records), tasks=["a", "B2", "c"])
     with pytest.raises(ConfigError, match=r"'load2' \(did you mean 'load'\?\)"):
         plan_rerun(view(defs, names={"b": "load"}), snap(records), tasks=["load2"])
