@@ -144,16 +144,29 @@ def unknown_tasks(
     known name when one is close (``known``: lower-cased name -> name as written). Names are
     compared ignoring case, as Batch compares task ids; only the ten named are looked up
     (difflib over a big job's names is slow)."""
+    return ConfigError(
+        f"{what} name {len(unknown)} task(s) {holder} does not hold: "
+        + _names_with_guesses(unknown, known)
+    )
+
+
+def no_such_tasks(
+    what: str, unknown: Sequence[str], known: Mapping[str, str], holder: str
+) -> ConfigError:
+    """``unknown_tasks``'s error, worded from the holder's side: ``--task: job flaky holds
+    no task 'transfrom' (did you mean 'transform'?)``."""
+    which = "no task " if len(unknown) == 1 else f"none of these {len(unknown)} tasks: "
+    return ConfigError(f"{what}: {holder} holds {which}" + _names_with_guesses(unknown, known))
+
+
+def _names_with_guesses(unknown: Sequence[str], known: Mapping[str, str]) -> str:
+    """The first ten names, each with the closest known name when one is close."""
     candidates = list(known)
     hints = []
     for name in unknown[:10]:
         close = difflib.get_close_matches(name.lower(), candidates, n=1, cutoff=0.75)
         hints.append(f"{name!r}" + (f" (did you mean {known[close[0]]!r}?)" if close else ""))
-    return ConfigError(
-        f"{what} name {len(unknown)} task(s) {holder} does not hold: "
-        + ", ".join(hints)
-        + (f" and {len(unknown) - 10} more" if len(unknown) > 10 else "")
-    )
+    return ", ".join(hints) + (f" and {len(unknown) - 10} more" if len(unknown) > 10 else "")
 
 
 class RefusedError(DagbatchError):

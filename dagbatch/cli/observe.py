@@ -19,11 +19,11 @@ from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 import click
 import orjson
 
-from dagbatch.cli.exit_codes import ExitCode, exit_code_of, fail
+from dagbatch.cli.exit_codes import ExitCode, fail
 from dagbatch.cli.options import client_from_options, service_options
 from dagbatch.cli.output import write_stdout
 from dagbatch.defaults import STDERR_TASKS
-from dagbatch.errors import AuthenticationError, ConfigError, DagbatchError, SubmitError
+from dagbatch.errors import ConfigError, DagbatchError
 from dagbatch.redact import redact
 
 # ``dagbatch.observe`` (httpx, pydantic) is imported by the commands when they run:
@@ -116,13 +116,9 @@ def _run(
                 return await body(JobService(client, jid), view, client)
 
         return asyncio.run(go())
-    except SubmitError as exc:
-        # Not a submission: say what the service answered, without fail()'s wording.
-        if isinstance(exc, AuthenticationError):
-            fail(exc)
-        _echo(f"error: {exc}", err=True)
-        sys.exit(exit_code_of(exc))
     except DagbatchError as exc:
+        # One wording for every command: what the service refused is said as `submit` and
+        # `show` say it (a job it does not hold: ``service.job_not_found``).
         fail(exc)
     except KeyboardInterrupt:
         _echo("interrupted", err=True)
@@ -334,6 +330,7 @@ def rerun_cmd(
 @click.command("finish")
 @_job_options
 @click.option("--json", "as_json", is_flag=True, help="The report as one JSON object.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress output.")
 def finish_cmd(
     plan_dir: Path | None,
     job_id: str | None,
@@ -342,19 +339,27 @@ def finish_cmd(
     account_key: str | None,
     auth_kind: str,
     as_json: bool,
+    quiet: bool,
 ) -> None:
     """When only tasks that can never run remain, terminate them (Batch's terminate task) so
     the job completes; lists what it terminated and why. Never touches a task that could
     still run."""
     from dagbatch.observe import steer
+    from dagbatch.observe.progress import count_progress
     from dagbatch.observe.render import render_finish
     from dagbatch.observe.status import read_snapshot
 
+    progress = count_progress("terminating tasks that can never run", quiet=quiet)
+
     async def body(service: JobService, view: ViewSource, _: BatchClient) -> Any:
         v, snap = await read_snapshot(service, view, stderr_tasks=0)
-        return await steer.finish(service, v, snap)
+        return await steer.finish(service, v, snap, progress=progress)
 
-    report = _run(plan_dir, job_id, (endpoint, account, account_key, auth_kind), body)
+    try:
+        report = _run(plan_dir, job_id, (endpoint, account, account_key, auth_kind), body)
+    finally:
+        if progress is not None:
+            progress.close()
     if as_json:
         _echo(orjson.dumps(report.to_dict(), option=orjson.OPT_INDENT_2).decode())
     else:

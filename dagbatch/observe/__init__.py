@@ -51,11 +51,13 @@ from dagbatch.observe.status import (
     load_view,
     read_snapshot,
 )
+from dagbatch.observe.steer import FinishProgress
 from dagbatch.submit.client import BatchClient, connect
 
 __all__ = [
     "FailedTask",
     "FailureInfo",
+    "FinishProgress",
     "FinishReport",
     "JobStatus",
     "Missing",
@@ -204,13 +206,16 @@ async def finish_async(
     job_id: str | None = None,
     client: BatchClient | None = None,
     require_stuck: bool = True,
+    progress: FinishProgress | None = None,
     _close: bool = False,
 ) -> FinishReport:
     """Terminate the tasks that can never run (see ``finish``)."""
 
     async def body(c: BatchClient) -> FinishReport:
         service, view, snap = await _open(plan_dir, job_id, c, stderr_tasks=0)
-        return await steer.finish(service, view, snap, require_stuck=require_stuck)
+        return await steer.finish(
+            service, view, snap, require_stuck=require_stuck, progress=progress
+        )
 
     return await _with_client(client, body, close=_close)
 
@@ -221,16 +226,26 @@ def finish(
     job_id: str | None = None,
     client: BatchClient | None = None,
     require_stuck: bool = True,
+    progress: FinishProgress | None = None,
 ) -> FinishReport:
     """When only tasks that can never run remain, terminate them (Batch's terminate task) so
     the job completes; the report lists each with its chain, ``skipped`` where the parent
     succeeded (a failure handler not needed). Never touches a task that could still run.
+
+    ``progress(done, total)`` hears of each terminate request as it ends (one a task, so
+    thousands take a while): ``dagbatch.observe.progress.count_progress`` makes the line
+    `dagbatch finish` shows on stderr.
 
     ``dagbatch run`` calls this at its end (``require_stuck=True``): a local run of a
     workflow whose failure handlers were not needed ends with them skipped and the job
     completed."""
     return _sync(
         finish_async(
-            plan_dir, job_id=job_id, client=client, require_stuck=require_stuck, _close=True
+            plan_dir,
+            job_id=job_id,
+            client=client,
+            require_stuck=require_stuck,
+            progress=progress,
+            _close=True,
         )
     )

@@ -10,12 +10,13 @@ narrows what is read (the ids of the tasks in one state).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from typing import Any, Final
 from urllib.parse import parse_qsl, quote, urlsplit
 
 from dagbatch.errors import BatchServiceError
 from dagbatch.observe.model import Definitions, TaskDefinition, TaskRecord
+from dagbatch.redact import redact
 from dagbatch.submit.client import BatchClient
 
 #: Tasks per list page: the service's maximum.
@@ -38,6 +39,24 @@ def _task_path(job_id: str, task_id: str) -> str:
     return f"{_job_path(job_id)}/tasks/{quote(task_id, safe='')}"
 
 
+#: The service's code for a job it does not hold.
+JOB_NOT_FOUND: Final = "JobNotFound"
+
+
+def job_not_found(job_id: str, endpoint: str) -> BatchServiceError:
+    """The one error for a job the service does not hold (`status`, `watch`, `rerun`,
+    `finish`, `show --job-id`), with where to look: the endpoint, and whether the plan was
+    submitted there (the emulator keeps its jobs in memory: a restarted one holds none)."""
+    return BatchServiceError(
+        404,
+        JOB_NOT_FOUND,
+        f"job {job_id!r} does not exist at {redact(endpoint)}: is the endpoint right "
+        "(AZURE_BATCH_ENDPOINT / --endpoint), and was the plan submitted there? (the "
+        "emulator keeps its jobs in memory: after a restart, submit the plan again with "
+        "`dagbatch submit PLAN_DIR --create-job`)",
+    )
+
+
 class JobService:
     """One job of one account, read and steered through ``client``."""
 
@@ -45,15 +64,23 @@ class JobService:
         self.client = client
         self.job_id = job_id
 
-    async def job(self) -> dict[str, Any]:
-        """The job (``JobNotFound`` raises ``BatchServiceError``)."""
-        answer = await self.client.call("GET", _job_path(self.job_id))
+    async def _read(self, path: str, params: Mapping[str, str] | None = None) -> dict[str, Any]:
+        """GET ``path``'s JSON object; the job missing is ``job_not_found``'s error."""
+        try:
+            answer = await self.client.call("GET", path, params=params)
+        except BatchServiceError as exc:
+            if exc.code == JOB_NOT_FOUND:
+                raise job_not_found(self.job_id, self.client.endpoint) from None
+            raise
         return answer.body if isinstance(answer.body, dict) else {}
+
+    async def job(self) -> dict[str, Any]:
+        """The job (``job_not_found``'s ``BatchServiceError`` when there is none)."""
+        return await self._read(_job_path(self.job_id))
 
     async def task_counts(self) -> dict[str, int]:
         """``taskCounts`` of the job [BATCH_FACTS 10] ("may not always be up to date")."""
-        answer = await self.client.call("GET", f"{_job_path(self.job_id)}/taskcounts")
-        body = answer.body if isinstance(answer.body, dict) else {}
+        body = await self._read(f"{_job_path(self.job_id)}/taskcounts")
         counts = body.get("taskCounts")
         return {k: int(v) for k, v in counts.items()} if isinstance(counts, dict) else {}
 
@@ -66,8 +93,7 @@ class JobService:
         if filter:
             params["$filter"] = filter
         while True:
-            answer = await self.client.call("GET", path, params=params)
-            body = answer.body if isinstance(answer.body, dict) else {}
+            body = await self._read(path, params)
             value = body.get("value")
             yield (
                 [t for t in value if isinstance(t, dict) and "id" in t]
@@ -155,10 +181,15 @@ class JobService:
 
 
 async def for_each(
-    items: Iterable[str], action: Any, *, concurrency: int = CONCURRENCY
+    items: Iterable[str],
+    action: Any,
+    *,
+    concurrency: int = CONCURRENCY,
+    each_done: Callable[[], None] | None = None,
 ) -> dict[str, BaseException]:
     """Run ``await action(item)`` for each item, ``concurrency`` at a time, in order of
-    submission; the errors by item (service errors only; others propagate)."""
+    submission; the errors by item (service errors only; others propagate). ``each_done``
+    is called as each item's call ends, whether it succeeded or not (progress)."""
     errors: dict[str, BaseException] = {}
     gate = asyncio.Semaphore(concurrency)
 
@@ -168,6 +199,8 @@ async def for_each(
                 await action(item)
             except BatchServiceError as exc:
                 errors[item] = exc
+            if each_done is not None:
+                each_done()
 
     await asyncio.gather(*(one(i) for i in items))
     return errors

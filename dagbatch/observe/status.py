@@ -39,6 +39,7 @@ from dagbatch.observe.stranded import (
     barrier_children,
     missing_of,
     resolve_exit,
+    strand_kind,
     strand_of,
     succeeded_by_exit_code,
 )
@@ -116,6 +117,55 @@ def check_job_holds_plan(
         )
 
 
+def job_has_ended(job: Mapping[str, Any]) -> bool:
+    """Whether no task of the job starts again: it is completed or terminating."""
+    return str(job.get("state", "active")) in ("completed", "terminating")
+
+
+def task_outcome(
+    task_id: str,
+    record: TaskRecord,
+    analysis: Analysis,
+    records: Mapping[str, TaskRecord],
+    definitions: Mapping[str, TaskDefinition],
+    *,
+    job_ended: bool,
+) -> str:
+    """What happened to one task (one of ``OUTCOMES``): the one decision behind the counts
+    of `dagbatch status` and the states `dagbatch show --job-id` draws.
+
+    ``analysis`` is ``stranded.analyse`` over ``records``; ``job_ended``: the job is
+    completed or terminating (``job_has_ended``). A task that completed without starting
+    never ran: ``skipped`` when a parent that succeeded holds it back (a handler not
+    needed), else ``cancelled`` (e.g. `finish` terminated it, whether or not what it waited
+    on still blocks it). A task left active in a job that has ended is ``cancelled`` too,
+    blocked or not: Batch leaves active tasks active when a job terminates and starts none
+    of them again [BATCH_FACTS 5, Terminate Job], so the job's end, not a parent, is why it
+    never runs (a handler not needed stays ``skipped``)."""
+    state = record.state
+    if state in ("running", "preparing"):
+        return "running"
+    blocked = task_id in analysis.blocked
+    if state == "active":
+        if blocked:
+            kind = strand_kind(analysis, task_id, records, definitions)
+            return "cancelled" if job_ended and kind == "stranded" else kind
+        return "cancelled" if job_ended else "waiting"
+    if blocked:  # completed without running: terminated while blocked
+        return (
+            "skipped"
+            if strand_kind(analysis, task_id, records, definitions) == "skipped"
+            else "cancelled"
+        )
+    if record.failed and record.started is None:
+        # Terminated while it waited, and what it waited on does not block it now (e.g. a
+        # failure handler whose parent was terminated after it): it never ran.
+        return "cancelled"
+    if record.failed and not succeeded_by_exit_code(definitions.get(task_id), record):
+        return "failed"
+    return "succeeded"  # a success, or an exit code its exitConditions count as one
+
+
 def build_status(view: WorkflowView, snap: Snapshot) -> tuple[JobStatus, Analysis]:
     """The ``JobStatus`` of a snapshot, and the analysis it rests on (pure)."""
     records = snap.records
@@ -136,7 +186,7 @@ def build_status(view: WorkflowView, snap: Snapshot) -> tuple[JobStatus, Analysi
     pending = False  # some task can still run or is running
     ordered = list(view.definitions) if view.planned else sorted(records, key=_id_order)
     held = _held_by_missing(view.definitions, records, analysis) if analysis.missing else set()
-    ended = job_state in ("completed", "terminating")  # no task of the job starts again
+    ended = job_has_ended(job)  # no task of the job starts again
     disabled = job_state in ("disabled", "disabling")  # none starts until it is enabled
     not_in_job = [view.name(t) for t in ordered if t not in records and t not in barriers]
     not_in_plan: list[str] = []
@@ -158,36 +208,19 @@ def build_status(view: WorkflowView, snap: Snapshot) -> tuple[JobStatus, Analysi
             definitions=view.definitions,
         )
 
+    definitions = view.definitions
     for tid in ordered:
         rec = records.get(tid)
         if rec is None:
             continue
-        if rec.state in ("running", "preparing"):
-            outcome = "running"
+        outcome = task_outcome(tid, rec, analysis, records, definitions, job_ended=ended)
+        if outcome == "running":
             pending = True
-        elif rec.state == "active":
-            if tid in analysis.blocked:
-                strand = strand_for(tid)
-                outcome = strand.kind
-                if tid not in barriers:
-                    stranded.append(strand)
-            elif ended:
-                outcome = "cancelled"  # the job has ended: no task of it starts again
-            else:
-                outcome = "waiting"
-                if tid not in held:
-                    pending = True
-        elif tid in analysis.blocked:  # completed without running: terminated while blocked
-            kind = strand_for(tid).kind
-            outcome = "skipped" if kind == "skipped" else "cancelled"
-        elif rec.failed and rec.started is None:
-            # Terminated while it waited, and what it waited on does not block it now (e.g.
-            # a failure handler whose parent was terminated after it): it never ran.
-            outcome = "cancelled"
-        elif rec.failed and not succeeded_by_exit_code(view.definitions.get(tid), rec):
-            outcome = "failed"
-        else:  # a success, or an exit code its exitConditions count as one
-            outcome = "succeeded"
+        elif outcome == "waiting":
+            if tid not in held:
+                pending = True
+        elif outcome in ("stranded", "skipped") and rec.state == "active" and tid not in barriers:
+            stranded.append(strand_for(tid))
         if outcome == "running":
             seconds = (snap.at - rec.start_time).total_seconds() if rec.start_time else None
             running.append(RunningTask(tid, view.name(tid), rec.state, rec.start_time, seconds))

@@ -10,10 +10,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
-from dagbatch.errors import ConfigError, RefusedError, unknown_tasks
+from dagbatch.errors import ConfigError, RefusedError, no_such_tasks
 from dagbatch.observe.model import (
     FinishReport,
     JobStatus,
@@ -26,6 +26,9 @@ from dagbatch.observe.model import (
 from dagbatch.observe.service import JobService, for_each
 from dagbatch.observe.status import Snapshot, WorkflowView, build_status
 from dagbatch.observe.stranded import JobTasks, analyse, children_first, parent_ids, strand_of
+
+#: ``progress(done, total)`` of ``finish``: terminate requests ended so far, of how many.
+FinishProgress = Callable[[int, int], None]
 
 #: Job states in which Batch refuses to reactivate a task [BATCH_FACTS 7].
 _NO_REACTIVATE_STATES = ("completed", "terminating", "deleting")
@@ -102,7 +105,7 @@ def plan_rerun(
         # reactivated and the typo reported as something Batch refused.
         known = {name.lower(): name for name in view.names.values()}
         known.update({tid.lower(): view.name(tid) for tid in records})
-        raise unknown_tasks("--task", unknown, known, f"job {view.job_id}")
+        raise no_such_tasks("--task", unknown, known, f"job {view.job_id}")
     for tid in named:
         if tid in chosen:
             continue
@@ -281,12 +284,16 @@ async def finish(
     snap: Snapshot,
     *,
     require_stuck: bool = True,
+    progress: FinishProgress | None = None,
 ) -> FinishReport:
     """Terminate the tasks that can never run (Batch's terminate task), so the job can end.
 
     With ``require_stuck`` (the default) nothing is done unless only such tasks remain (the
     verdict is ``stuck``); without it, the stranded tasks are terminated while others run.
     Tasks that could still run, run or wait on a missing task are never touched.
+    ``progress(done, total)`` is called once the tasks to terminate are known (``done`` 0)
+    and as each terminate request ends (one request a task: Batch has no bulk terminate),
+    from the event loop's thread; never when there is nothing to terminate.
     """
     status, analysis = build_status(view, snap)
     if require_stuck and status.verdict != "stuck":
@@ -304,13 +311,26 @@ async def finish(
     # Children first: terminating a task completes it with a failure, which would start a
     # dependent that runs on its failure (a handler) if that one were still waiting.
     errors: dict[str, BaseException] = {}
+    total = len(active_blocked)
+    done = 0
+    each_done = None
+    if progress is not None and total:
+        progress(0, total)
+
+        def each_done() -> None:
+            nonlocal done
+            done += 1
+            progress(done, total)
+
     for layer in children_first(active_blocked, view.definitions, records):
-        errors.update(await for_each(layer, service.terminate))
+        errors.update(await for_each(layer, service.terminate, each_done=each_done))
+    # The status already holds the strand of each active blocked task (not a barrier's).
+    known = {s.task_id: s for s in status.stranded}
     strands: list[Strand] = []
     for t in active_blocked:
         if t in view.barriers:
             continue
-        s = strand_of(
+        s = known.get(t) or strand_of(
             analysis,
             t,
             records,
@@ -318,7 +338,9 @@ async def finish(
             barriers=view.barriers,
             definitions=view.definitions,
         )
-        strands.append(replace(s, barriers=tuple(b for b in s.barriers if b not in errors)))
+        if errors and any(b in errors for b in s.barriers):
+            s = replace(s, barriers=tuple(b for b in s.barriers if b not in errors))
+        strands.append(s)
     problems = tuple(
         TaskProblem(t, view.name(t), str(errors[t])) for t in active_blocked if t in errors
     )

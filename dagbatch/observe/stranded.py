@@ -34,6 +34,7 @@ from dagbatch.observe.model import (
     ExitOutcome,
     Missing,
     Strand,
+    StrandKind,
     TaskDefinition,
     TaskRecord,
 )
@@ -461,6 +462,22 @@ def children_first(
     return layers
 
 
+def strand_kind(
+    analysis: Analysis,
+    task_id: str,
+    records: Mapping[str, TaskRecord],
+    definitions: Mapping[str, TaskDefinition],
+) -> StrandKind:
+    """``skipped`` when what holds the blocked task back is a root that succeeded (the
+    dependency was on its failure: a handler not needed), its exit code one that counts as
+    success included; else ``stranded`` (a parent failed)."""
+    root = analysis.root_of(task_id)
+    root_rec = records[root]
+    if root_rec.failed and not succeeded_by_exit_code(definitions.get(root), root_rec):
+        return "stranded"
+    return "skipped"
+
+
 def strand_of(
     analysis: Analysis,
     task_id: str,
@@ -486,11 +503,7 @@ def strand_of(
     return Strand(
         task_id=task_id,
         name=names.get(task_id, task_id),
-        kind=(
-            "stranded"
-            if root_rec.failed and not succeeded_by_exit_code(definitions.get(root), root_rec)
-            else "skipped"
-        ),
+        kind=strand_kind(analysis, task_id, records, definitions),
         chain=tuple(shown),
         root_id=root,
         root_exit_code=root_rec.exit_code,

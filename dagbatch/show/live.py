@@ -3,17 +3,19 @@
 Which tasks can never run, and whether that is because a parent *succeeded* (a failure handler
 not needed: ``skipped``), is the observe package's analysis (``dagbatch.observe.stranded``,
 the one implementation, also behind `dagbatch status` and `finish`), and the listing is its
-``JobService``. What is show's own is the mapping of a task's record to the ``TaskState`` the
-picture draws.
+``JobService``. What happened to each task is the same decision as `dagbatch status` counts
+(``observe.status.task_outcome``); what is show's own is the mapping of that outcome to the
+``TaskState`` the picture draws.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 
 from dagbatch.observe.model import Dependencies, TaskDefinition, TaskRecord
 from dagbatch.observe.service import JobService
-from dagbatch.observe.status import check_job_holds_plan
+from dagbatch.observe.status import check_job_holds_plan, job_has_ended, task_outcome
 from dagbatch.observe.stranded import analyse, succeeded_by_exit_code
 from dagbatch.show.model import PlanView, TaskState
 from dagbatch.submit.client import BatchClient
@@ -48,21 +50,40 @@ def state_of(
     )
 
 
-def live_states(view: PlanView, records: Mapping[str, TaskRecord]) -> dict[str, TaskState]:
-    """Task id -> ``TaskState`` for every task the service holds: a task that can never run
-    (waiting for ever, or terminated while it waited, e.g. by `dagbatch finish`) is
-    ``never_runs``, and ``skipped`` too when what holds it back is a parent that succeeded."""
+def state_of_outcome(record: TaskRecord, outcome: str) -> TaskState:
+    """The ``TaskState`` drawn for a task whose outcome (``observe.status.task_outcome``,
+    what `dagbatch status` counts) is ``outcome``: ``stranded`` and ``cancelled`` (never ran
+    and will not, e.g. terminated by `dagbatch finish` or left active in an ended job) are
+    drawn as never runs, ``skipped`` as skipped, ``succeeded`` as done (an exit code its
+    ``exitConditions`` count as a success included)."""
+    if outcome in ("stranded", "cancelled", "skipped"):
+        return TaskState(
+            state=record.state,
+            exit_code=record.exit_code,
+            result=record.result,
+            never_runs=True,
+            skipped=outcome == "skipped",
+        )
+    result = "success" if outcome == "succeeded" else record.result
+    return TaskState(state=record.state, exit_code=record.exit_code, result=result)
+
+
+def live_states(
+    view: PlanView, records: Mapping[str, TaskRecord], *, job_ended: bool = False
+) -> dict[str, TaskState]:
+    """Task id -> ``TaskState`` for every task the service holds, classified as `dagbatch
+    status` classifies it (``task_outcome``, the one decision): a task that can never run
+    (waiting for ever, terminated while it waited, e.g. by `dagbatch finish`, or left
+    active in a job that has ended, ``job_ended``) is ``never_runs``, and ``skipped`` too
+    when what holds it back is a parent that succeeded."""
     definitions = definitions_of(view)
     analysis = analyse(definitions, records)
-    out: dict[str, TaskState] = {}
-    for tid, rec in records.items():
-        if tid in analysis.blocked:
-            root = records.get(analysis.root_of(tid))
-            skipped = root is not None and not root.failed
-            out[tid] = state_of(rec, never_runs=True, skipped=skipped)
-        else:
-            out[tid] = state_of(rec, definition=definitions.get(tid))
-    return out
+    return {
+        tid: state_of_outcome(
+            rec, task_outcome(tid, rec, analysis, records, definitions, job_ended=job_ended)
+        )
+        for tid, rec in records.items()
+    }
 
 
 async def fetch_records(client: BatchClient, job_id: str) -> dict[str, TaskRecord]:
@@ -76,7 +97,9 @@ async def fetch_task_states(
     client: BatchClient, job_id: str, view: PlanView
 ) -> dict[str, TaskState]:
     """Task id -> ``TaskState`` for every task of the job, with "can never run" marked
-    (``ConfigError`` for a job that holds none of the plan's tasks: ``check_job_holds_plan``)."""
-    records = await fetch_records(client, job_id)
+    (``ConfigError`` for a job that holds none of the plan's tasks: ``check_job_holds_plan``).
+    The job is read with its tasks: whether it has ended decides for its active tasks."""
+    service = JobService(client, job_id)
+    job, (records, _) = await asyncio.gather(service.job(), service.tasks())
     check_job_holds_plan(job_id, view.ids, records)
-    return live_states(view, records)
+    return live_states(view, records, job_ended=job_has_ended(job))

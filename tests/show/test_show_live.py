@@ -72,7 +72,10 @@ def handler_graph() -> nx.DiGraph:
 
 
 def rec(tid: str, state: str, code: int | None = None, result: str | None = None) -> TaskRecord:
-    return TaskRecord(tid, state, code, result)  # type: ignore[arg-type]
+    """A task's record; one that ended with an exit code ran (Batch records its startTime:
+    a completed task that never started was terminated while it waited)."""
+    started = "2026-01-01T00:00:00Z" if code is not None else None
+    return TaskRecord(tid, state, code, result, started=started)  # type: ignore[arg-type]
 
 
 def test_never_runs_follows_the_parents_exit_conditions() -> None:

@@ -173,7 +173,8 @@ def live_picture() -> Picture:
         elif i <= 9_900:
             records[tid] = TaskRecord(tid, "running")
         else:
-            records[tid] = TaskRecord(tid, "completed", 1, "failure")
+            # (It ran: Batch records when it started.)
+            records[tid] = TaskRecord(tid, "completed", 1, "failure", started=1.0)
     records["reduce"] = TaskRecord("reduce", "active")
     return fold_plan(view, states=live_states(view, records))
 

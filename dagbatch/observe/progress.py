@@ -1,0 +1,87 @@
+"""Progress of a long operation on many tasks (`dagbatch finish` terminating thousands of
+tasks, one request each): a count on stderr, in the conventions of `submit` and `watch`.
+
+``count_progress(what)`` gives a ``progress(done, total)`` callable (what
+``dagbatch.observe.finish`` and ``steer.finish`` take), or None when ``quiet``: on a terminal
+one line that is rewritten in place (at most ten times a second) and erased when the count is
+complete, so the report that follows stands alone; on anything else a plain line every
+``PLAIN_INTERVAL`` seconds (as `submit` prints), so a quick operation prints nothing. It never
+prints on stdout, which carries the report (or ``--json``).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+from typing import TextIO
+
+from dagbatch.redact import redact
+
+#: Seconds between plain lines when the stream is not a terminal (`submit`'s interval).
+PLAIN_INTERVAL = 10.0
+#: Seconds between rewrites of the terminal line.
+TTY_INTERVAL = 0.1
+
+
+class CountLine:
+    """``progress(done, total)`` drawn as ``WHAT: 5,000/10,001 (49%), 1,520/s``."""
+
+    def __init__(
+        self,
+        what: str,
+        stream: TextIO,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.what = what
+        self.stream = stream
+        self.tty = stream.isatty()
+        self.clock = clock
+        self.interval = TTY_INTERVAL if self.tty else PLAIN_INTERVAL
+        self.started: float | None = None
+        self._last = 0.0
+        self._shown = False  # a terminal line is on screen
+
+    def text(self, done: int, total: int) -> str:
+        now = self.clock()
+        elapsed = now - (self.started if self.started is not None else now)
+        rate = f", {done / elapsed:,.0f}/s" if elapsed > 0 and done else ""
+        share = f" ({100 * done // total}%)" if total else ""
+        return f"{self.what}: {done:,}/{total:,}{share}{rate}"
+
+    def __call__(self, done: int, total: int) -> None:
+        now = self.clock()
+        if self.started is None:
+            self.started = self._last = now
+            if not self.tty:
+                return
+        elif done < total and now - self._last < self.interval:
+            return
+        self._last = now
+        if self.tty:
+            if done >= total:
+                self.close()
+                return
+            self.stream.write("\r" + redact(self.text(done, total)) + "\x1b[K")
+            self.stream.flush()
+            self._shown = True
+        elif done < total:
+            print(redact(self.text(done, total)), file=self.stream, flush=True)
+
+    def close(self) -> None:
+        """Erase the terminal line, if one is shown (also when the operation was cut short)."""
+        if self._shown:
+            self.stream.write("\r\x1b[K")
+            self.stream.flush()
+            self._shown = False
+
+
+def count_progress(
+    what: str, *, quiet: bool = False, stream: TextIO | None = None
+) -> CountLine | None:
+    """The progress callable for ``what`` (e.g. "terminating"), on ``stream`` (stderr by
+    default); None when ``quiet``."""
+    if quiet:
+        return None
+    return CountLine(what, stream if stream is not None else sys.stderr)

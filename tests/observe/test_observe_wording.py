@@ -1,0 +1,84 @@
+"""One wording for a job the service does not hold, whichever command reads it (status,
+watch, rerun, finish, show --job-id), with where to look; and a --task name no task has,
+worded from the job's side. Against the emulator over loopback."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import networkx as nx
+from click.testing import CliRunner
+
+from dagbatch.cli.main import main
+from dagbatch.compiler.export import write_plan
+from dagbatch.compiler.pipeline import compile_graph
+from dagbatch.emulator import DEV_ACCOUNT, DEV_KEY
+from dagbatch.emulator.server import EmulatorServer
+from dagbatch.submit.client import BatchClient, SharedKeyAuth
+from dagbatch.submit.submission import submit_plan
+
+
+def _env(server: EmulatorServer) -> dict[str, str]:
+    return {
+        "AZURE_BATCH_ENDPOINT": server.endpoint,
+        "AZURE_BATCH_ACCOUNT": DEV_ACCOUNT,
+        "AZURE_BATCH_ACCESS_KEY": DEV_KEY,
+    }
+
+
+def _plan(tmp_path: Path) -> Path:
+    g = nx.DiGraph()
+    g.graph["job"] = {"id": "flaky"}
+    for name in ("extract", "transform", "load"):
+        g.add_node(name, command_line="/bin/true")
+    g.add_edge("extract", "transform")
+    g.add_edge("transform", "load")
+    plan = tmp_path / "plan"
+    write_plan(compile_graph(g), plan)
+    return plan
+
+
+def test_a_missing_job_is_said_one_way_by_every_command(
+    emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    plan = str(_plan(tmp_path))
+    commands = [
+        ["status", "--job-id", "nosuch"],
+        ["watch", "--job-id", "nosuch", "--timeout", "5"],
+        ["rerun", "--job-id", "nosuch", "--failed"],
+        ["finish", "--job-id", "nosuch"],
+        ["status", plan, "--job-id", "nosuch"],
+        ["show", plan, "--job-id", "nosuch"],
+    ]
+    expected = (
+        "error: the service refused the request: HTTP 404 JobNotFound: job 'nosuch' does not "
+        f"exist at {emulator.endpoint}: is the endpoint right (AZURE_BATCH_ENDPOINT / "
+        "--endpoint), and was the plan submitted there? (the emulator keeps its jobs in "
+        "memory: after a restart, submit the plan again with `dagbatch submit PLAN_DIR "
+        "--create-job`)\n"
+    )
+    for args in commands:
+        out = CliRunner().invoke(main, args, env=_env(emulator))
+        assert (out.exit_code, out.stderr, out.stdout) == (3, expected, ""), args
+
+
+def test_rerun_of_a_task_the_job_does_not_hold_reads_well(
+    emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    plan = _plan(tmp_path)
+
+    client = BatchClient(emulator.endpoint, SharedKeyAuth(DEV_ACCOUNT, DEV_KEY))
+    assert submit_plan(plan, client=client, create_job=True, pool_id="p").ok
+    out = CliRunner().invoke(main, ["rerun", str(plan), "--task", "transfrom"], env=_env(emulator))
+    assert out.exit_code == 2
+    assert out.stderr == (
+        "error: --task: job flaky holds no task 'transfrom' (did you mean 'transform'?)\n"
+    )
+    out = CliRunner().invoke(
+        main, ["rerun", str(plan), "--task", "transfrom", "--task", "lod"], env=_env(emulator)
+    )
+    assert out.exit_code == 2
+    assert out.stderr == (
+        "error: --task: job flaky holds none of these 2 tasks: 'transfrom' (did you mean "
+        "'transform'?), 'lod' (did you mean 'load'?)\n"
+    )
