@@ -239,5 +239,5 @@ def test_a_path_that_is_no_plan_says_what_it_is(tmp_path: Path) -> None:
     with pytest.raises(PlanError) as info:
         load_plan(kept)
     assert str(info.value) == f"{kept} is not a plan directory; the plan in it is {kept / 'plan'}"
-    with pytest.raises(PlanError, match="holds no plan.json"):
+    with pytest.raises(PlanError, match=r"holds no plan\.json"):
         load_plan(tmp_path)

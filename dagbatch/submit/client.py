@@ -414,7 +414,8 @@ class BatchClient:
         return self._proxied
 
     def _lean(self) -> Http11Pool | None:
-        """The lean HTTP/1.1 pool for addtaskcollection, or None when httpx must serve it
+        """The lean HTTP/1.1 pool for addtaskcollection and body-less POSTs (``call``), or
+        None when httpx must serve it
         (a ``transport`` was given, a proxy applies, or ``lean_http`` is off)."""
         if self._lean_pool is None and self._lean_wanted:
             if self._behind_proxy():
@@ -521,17 +522,17 @@ class BatchClient:
         return response
 
     async def _post_lean(
-        self, pool: Http11Pool, path: str, body: bytes, api_version: str | None
+        self, pool: Http11Pool, path: str, body: bytes | None, api_version: str | None
     ) -> _Answer:
-        """One signed POST attempt through the lean pool; failures as ``_send`` maps them
+        """One signed POST attempt through the lean pool (``body`` None: a POST without one,
+        as terminate and reactivate are); failures as ``_send`` maps them
         (``TransientError``, ``connect=True`` when no connection was made)."""
         version = api_version or self.api_version
         target = pool.base_path + path
-        headers = {
-            "client-request-id": str(uuid.uuid4()),
-            "Content-Type": CONTENT_TYPE,
-            "Content-Length": str(len(body)),
-        }
+        headers = {"client-request-id": str(uuid.uuid4())}
+        if body is not None:  # as _send: a Content-Type only with a body
+            headers["Content-Type"] = CONTENT_TYPE
+        headers["Content-Length"] = str(len(body or b""))
         # Signed over exactly what goes on the wire, as the httpx path signs its request.
         signed = await self.auth.headers_for("POST", target, (("api-version", version),), headers)
         del headers["Content-Length"]  # the pool writes it
@@ -540,7 +541,7 @@ class BatchClient:
             "POST",
             f"{target}?api-version={quote(version, safe='')}",
             headers.items(),
-            body,
+            body or b"",
             what=f"POST {path}",
         )
         self.reached = True
@@ -643,11 +644,19 @@ class BatchClient:
         """
         raw = orjson.dumps(body) if body is not None else None
         state = RetryState(self.retry)
+        # A POST without a body or query (terminate, reactivate: finish and rerun send one a
+        # task) goes through the lean pool, as addtaskcollection does: a sixth of the
+        # client's CPU of httpx's stack for each of 10,000 terminates.
+        lean = self._lean() if method == "POST" and raw is None and not params else None
         while True:
             try:
-                response = await self._send(
-                    method, path, body=raw, api_version=api_version, params=params
-                )
+                response: _Answer
+                if lean is not None:
+                    response = await self._post_lean(lean, path, None, api_version)
+                else:
+                    response = await self._send(
+                        method, path, body=raw, api_version=api_version, params=params
+                    )
                 payload = _parse_json(response)
                 if response.status_code >= 400:
                     code, _ = _error_of(payload)

@@ -118,6 +118,34 @@ def test_per_task_results_equal_the_httpx_paths(emulator_factory: EmulatorFactor
     assert lean_client.lean_pool is not None and lean_client.lean_pool.requests == 3
 
 
+def test_a_bodyless_post_goes_through_the_lean_pool_as_through_httpx(
+    emulator_factory: EmulatorFactory,
+) -> None:
+    """Terminate and reactivate (a POST without a body, one a task for finish and rerun)
+    take the lean pool, signed as the emulator checks, with the same outcome and errors as
+    httpx's path; a POST with a body or a query still goes through httpx."""
+    server = emulator_factory()  # no runner: tasks stay active until terminated
+
+    async def go(client: BatchClient, job: str) -> list[Any]:
+        async with client:
+            await client.add_task_collection(job, collection(["t1", "t2"]))
+            done = await client.call("POST", f"/jobs/{job}/tasks/t1/terminate")
+            missing = await client.call(
+                "POST", f"/jobs/{job}/tasks/nosuch/terminate", ok_codes=frozenset({"TaskNotFound"})
+            )
+            task = await client.call("GET", f"/jobs/{job}/tasks/t1")
+            assert isinstance(task.body, dict)
+            return [done.status, missing.status, task.body["state"]]
+
+    create_job(server, "a")
+    lean_client = client_for(server.endpoint)
+    assert run(go(lean_client, "a")) == [204, 404, "completed"]
+    # addtaskcollection and the two terminates; the GET went through httpx
+    assert lean_client.lean_pool is not None and lean_client.lean_pool.requests == 3
+    create_job(server, "b")
+    assert run(go(client_for(server.endpoint, lean_http=False), "b")) == [204, 404, "completed"]
+
+
 def test_keep_alive_connections_are_reused(emulator_factory: EmulatorFactory) -> None:
     server = emulator_factory()
     create_job(server, "job")
