@@ -11,6 +11,7 @@ import click
 
 from dagbatch.cli import exit_codes
 from dagbatch.cli.exit_codes import GROUP_OVER, ExitCode
+from dagbatch.cli.local_node import require_emulator_extra, stop_once
 from dagbatch.cli.options import check_writable, local_node_options
 from dagbatch.cli.output import write_stdout
 from dagbatch.errors import DagbatchError
@@ -322,10 +323,13 @@ def run_cmd(
     report lists failed tasks first (with where their stderr is); many tasks that never ran
     for one cause share a row.
 
+    Needs the emulator extra: pip install 'dagbatch[emulator]'.
+
     Exit codes: 0 every task ran and succeeded (or was skipped); 4 some task failed; 5 no task
     failed but some never ran; 6 the --timeout was reached; 1 invalid workflow; 2 usage; 3 the
-    emulator refused the plan.
+    emulator refused the plan; 130 Ctrl-C, 143 kill (the tasks' processes are killed first).
     """
+    require_emulator_extra("run")
     from dagbatch.emulator.simulate import load_exit_codes
     from dagbatch.local.run import RunOptions, Snapshot, run_local
 
@@ -354,12 +358,14 @@ def run_cmd(
                 f"{retries}"
             )
 
-        from dagbatch.emulator.server import sigterm_as_exit
-
-        with sigterm_as_exit():  # `kill`: the tasks' processes are killed too, as on Ctrl-C
+        # Ctrl-C and `kill`: the tasks' processes are killed before the command ends.
+        with stop_once():
             report = run_local(source, options, on_progress=None if quiet else show)
     except DagbatchError as exc:
         exit_codes.fail(exc)
+    except KeyboardInterrupt:
+        _err("interrupted: the run stopped; no task process is left running")
+        sys.exit(ExitCode.INTERRUPTED)
     # The files first, then standard output in one block: a reader that stops early (`|
     # head`) ends the command with 141 (write_stdout), and the files are written all the same.
     lines = report_lines(report)

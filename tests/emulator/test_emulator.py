@@ -942,6 +942,14 @@ def test_cli_rejects_bad_options() -> None:
     assert result.exit_code == 2
     result = runner.invoke(emulator_cmd, ["--fault-ops", "deletepool"])
     assert result.exit_code == 2
+    # A port out of range was an OverflowError's traceback, exit 1.
+    for port in ("99999", "-1", "65536"):
+        result = runner.invoke(emulator_cmd, ["--port", port])
+        assert result.exit_code == 2, result.output
+        assert f"Invalid value for '--port': {port} is not in the range 0<=x<=65535" in (
+            result.output
+        )
+        assert result.exception is None or isinstance(result.exception, SystemExit)
 
 
 def test_cli_explains_a_missing_extra(monkeypatch: pytest.MonkeyPatch) -> None:
