@@ -37,7 +37,7 @@ def _probability(ctx: click.Context, param: click.Parameter, value: float) -> fl
     default=8470,
     show_default=True,
     type=click.IntRange(0, 65535),
-    help="Port, 0-65535 (0: any free).",
+    help="Port (0: any free).",
 )
 @click.option("--account", default=DEV_ACCOUNT, show_default=True, help="Batch account name.")
 @click.option(
