@@ -108,3 +108,44 @@ def test_the_python_example_runs_as_the_readme_says(
     assert len(promised) == 3
     assert result.stdout.splitlines() == promised
     assert sorted(emulator.store.task_ids("demo")) == ["1", "2", "3", "prep"]
+
+
+def test_the_quick_start_run_report_reads_as_the_readme_shows(tmp_path: Path) -> None:
+    """The report of `dagbatch run examples/pipeline.py`: it starts with the job's line (no
+    blank line first), and the finish line agrees with it (the job stays active)."""
+    block = README.split("ends with a report (times vary):", 1)[1].split("```", 2)[1]
+    shown = [line for line in block.strip().splitlines() if ".dagbatch/" not in line]
+    result = CliRunner().invoke(
+        main, ["run", str(ROOT / "examples" / "pipeline.py"), "--workdir", str(tmp_path), "-q"]
+    )
+    assert result.exit_code == 0, result.stdout
+    printed = result.stdout.splitlines()
+    assert printed[0] == shown[0] == "job pipeline-nightly: active"
+    assert shown[1].split(";")[0] in printed[1]  # the elapsed time varies
+    for line in shown[2:]:
+        if line != "...":
+            assert line in printed, line
+
+
+def test_the_readme_shows_the_folded_row_dagbatch_run_prints(tmp_path: Path) -> None:
+    """The run section's example of many tasks that never ran for one cause."""
+    section = README.split("### `dagbatch run ", 1)[1].split("\n### ", 1)[0]
+    row = next(line for line in section.splitlines() if line.startswith("10001 tasks "))
+    result = CliRunner().invoke(
+        main,
+        [
+            "run",
+            str(ROOT / "examples" / "mapreduce.py"),
+            "--simulate",
+            "--fail",
+            "prepare=2",
+            "--workdir",
+            str(tmp_path),
+            "-q",
+        ],
+    )
+    assert result.exit_code == 4, result.stdout
+    printed = result.stdout.splitlines()
+    header = next(n for n, line in enumerate(printed) if line.startswith("TASK "))
+    assert printed[header + 1].startswith("prepare ")  # the failed task first, as shown
+    assert printed[header + 2] == row

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import click
 
 from dagbatch.cli.exit_codes import ExitCode
+from dagbatch.cli.local_node import require_emulator_extra, stop_once
 from dagbatch.cli.options import local_node_options
 from dagbatch.emulator import DEV_ACCOUNT, DEV_KEY, OPERATIONS, FaultConfig
 from dagbatch.redact import redact
@@ -31,7 +32,13 @@ def _probability(ctx: click.Context, param: click.Parameter, value: float) -> fl
 
 @click.command("emulator")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", default=8470, show_default=True, type=int, help="Port (0: any free).")
+@click.option(
+    "--port",
+    default=8470,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="Port (0: any free).",
+)
 @click.option("--account", default=DEV_ACCOUNT, show_default=True, help="Batch account name.")
 @click.option(
     "--key",
@@ -136,18 +143,11 @@ def emulator_cmd(
     with Batch's scheduling and dependency rules: as processes (default), simulated
     (--simulate), or not at all (--store-only).
 
-    For local testing only: the default account key is public. Stop it with Ctrl-C or kill
-    (running tasks are killed; a temporary work directory is removed).
+    For local testing only: the default account key is public. Stop it with Ctrl-C (exit
+    130) or kill (143): running tasks are killed; a temporary work directory is removed.
+    Needs the emulator extra: pip install 'dagbatch[emulator]'.
     """
-    try:
-        import dagbatch.emulator.server  # noqa: F401  (starlette and uvicorn)
-    except ImportError as exc:
-        click.echo(
-            f"dagbatch emulator needs starlette and uvicorn ({exc}); install them with: "
-            "pip install 'dagbatch[emulator]'",
-            err=True,
-        )
-        raise SystemExit(ExitCode.USAGE) from exc
+    require_emulator_extra("emulator")
     try:
         base64.b64decode(key, validate=True)
     except (binascii.Error, ValueError) as exc:
@@ -183,14 +183,26 @@ def emulator_cmd(
         codes = load_exit_codes(exit_codes_file) if exit_codes_file else {}
     except ConfigError as exc:
         raise click.BadParameter(str(exc), param_hint="--exit-codes") from exc
-    from dagbatch.emulator.server import sigterm_as_exit
-
-    # From here a SIGTERM (`kill`) unwinds through _start_and_serve's finally, start-up
+    # From here Ctrl-C and `kill` unwind through _start_and_serve's finally, start-up
     # included, so a temporary work directory it made is removed however the emulator stops.
-    with sigterm_as_exit():
-        _start_and_serve(
-            host, port, account, key, faults, slots, storage, codes, simulate, store_only, workdir
-        )
+    try:
+        with stop_once():
+            _start_and_serve(
+                host,
+                port,
+                account,
+                key,
+                faults,
+                slots,
+                storage,
+                codes,
+                simulate,
+                store_only,
+                workdir,
+            )
+    except KeyboardInterrupt:
+        click.echo("interrupted: the emulator stopped; no task process is left running", err=True)
+        raise SystemExit(ExitCode.INTERRUPTED) from None
 
 
 def _start_and_serve(

@@ -5,14 +5,20 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from dagbatch.cli import exit_codes
-from dagbatch.cli.exit_codes import ExitCode
+from dagbatch.cli.exit_codes import GROUP_OVER, ExitCode
+from dagbatch.cli.local_node import require_emulator_extra, stop_once
 from dagbatch.cli.options import check_writable, local_node_options
 from dagbatch.cli.output import write_stdout
 from dagbatch.errors import DagbatchError
+
+if TYPE_CHECKING:
+    from dagbatch.local.run import RunReport
+    from dagbatch.observe.outcome import Reason, TaskOutcome
 
 #: Rows of the task table shown on screen; every task is in --report.
 SHOWN: int = 40
@@ -57,11 +63,161 @@ def _duration(start: float | None, end: float | None) -> str:
     return f"{end - start:.2f}s" if start is not None and end is not None else "-"
 
 
-def report_lines(report: object) -> list[str]:
-    """The run's report, for people: its lines (``run_cmd`` writes them in one block)."""
-    from dagbatch.local.run import RunReport
+#: Where the report's table rows go, first to last: what a reader looks for comes first.
+_FAILED, _CUT_OFF, _REQUEUED, _NEVER_RAN, _SKIPPED, _SUCCEEDED = range(6)
+#: Of the last line of a failed task's stderr.txt, what the report reads and shows at most.
+STDERR_TAIL_BYTES: int = 4096
+STDERR_LINE_CHARS: int = 200
 
-    assert isinstance(report, RunReport)
+
+def _rank(report: RunReport, o: TaskOutcome, failed: set[str]) -> int:
+    """Where a task's row goes in the table (``_FAILED`` first)."""
+    if o.task_id in failed:
+        return _FAILED
+    if o.task_id in report.cut_off:
+        return _CUT_OFF
+    if o.reason is not None and o.reason.requeued:
+        return _REQUEUED
+    if report.is_skipped(o.task_id):
+        return _SKIPPED
+    return _SUCCEEDED if o.succeeded else _NEVER_RAN
+
+
+def _root(reason: Reason) -> tuple[Reason, bool]:
+    """The reason at the end of a never-ran chain (past every parent that never ran either),
+    and whether there was such a parent."""
+    root = reason
+    while root.kind == "waiting" and root.cause is not None:
+        root = root.cause
+    return root, root is not reason
+
+
+def _last_stderr_line(directory: Path) -> str | None:
+    """The last non-blank line of a task's ``stderr.txt`` (its end only is read; secrets
+    masked), or None."""
+    from dagbatch.redact import redact
+
+    try:
+        with (directory / "stderr.txt").open("rb") as f:
+            f.seek(0, 2)
+            f.seek(max(0, f.tell() - STDERR_TAIL_BYTES))
+            tail = f.read().decode("utf-8", "replace")
+    except OSError:
+        return None
+    lines = [line.strip() for line in tail.splitlines() if line.strip()]
+    if not lines:
+        return None
+    line = redact(lines[-1])
+    return line if len(line) <= STDERR_LINE_CHARS else line[: STDERR_LINE_CHARS - 3] + "..."
+
+
+def _row(report: RunReport, o: TaskOutcome) -> list[str]:
+    """One task's row of the table (a failed task's last line of stderr under it)."""
+    st = o.status
+    code = "-" if st.exit_code is None else str(st.exit_code)
+    strand = report.terminated.get(o.task_id)
+    below: list[str] = []
+    if strand is not None and strand.kind == "skipped":
+        detail = "skipped: " + strand.explain()
+    elif o.reason is not None and o.reason.requeued:
+        detail = f"requeued after it started: {o.reason.text()}"
+    elif o.reason is not None:
+        ended = " (terminated at the end)" if strand is not None else ""
+        detail = f"never ran{ended}: {o.reason.text()}"
+    elif o.task_id in report.cut_off:
+        detail = f"cut off by the --timeout ({st.failure_code})"
+    elif st.failure_code and st.failure_code != "FailureExitCode":
+        detail = f"{st.failure_code}: {st.failure_message}"
+    else:
+        out = report.output_dir(o.task_id)
+        detail = _shown(out) if out is not None and st.ran else ""
+        if o.satisfied:
+            detail = f"exit code {st.exit_code} counts as success" + (
+                f": {detail}" if detail else ""
+            )
+        elif o.failed and out is not None and st.ran:
+            # The cause a reader looks for: where the task said why, and its last words.
+            detail = f"stderr: {_shown(out / 'stderr.txt')}"
+            last = _last_stderr_line(out)
+            if last is not None:
+                below.append(f"  last line of its stderr: {last}")
+    row = f"{o.task_id:<24} {st.state:<10} {code:>5} {_duration(st.start, st.end):>8}  {detail}"
+    return [row.rstrip(), *below]
+
+
+def _folded(report: RunReport, group: list[TaskOutcome]) -> list[str]:
+    """The one row of many tasks that never ran for the same root cause."""
+    first = group[0]
+    assert first.reason is not None
+    root, _ = _root(first.reason)
+    through = sum(1 for o in group if o.reason is not None and _root(o.reason)[1])
+    ended = " (terminated at the end)" if first.task_id in report.terminated else ""
+    how = ""
+    if through == len(group):
+        how = ", each through a parent that never ran"
+    elif through:
+        how = f", directly or ({through} of them) through a parent that never ran"
+    ids = [o.task_id for o in group]
+    named = ", ".join(ids if len(ids) <= 4 else [*ids[:3], "...", ids[-1]])
+    tasks = f"{len(group)} tasks"
+    return [
+        f"{tasks:<24} {first.status.state:<10} {'-':>5} {'-':>8}  never ran{ended}: "
+        f"{root.text()}{how} ({named})"
+    ]
+
+
+def _table(report: RunReport) -> tuple[list[list[str]], list[int]]:
+    """The table's rows (each one or more lines) and how many tasks each stands for: failed
+    tasks first, then cut off, requeued, never ran, skipped, succeeded (each in plan order);
+    more than ``GROUP_OVER`` tasks that never ran for the same root cause (and are in the
+    same state) fold into one row."""
+    failed = {o.task_id for o in report.failed}
+    ordered = sorted(report.outcomes, key=lambda o: _rank(report, o, failed))
+    groups: dict[tuple[str, bool, str], list[TaskOutcome]] = {}
+    for o in ordered:
+        if o.reason is not None and _rank(report, o, failed) == _NEVER_RAN:
+            key = (o.status.state, o.task_id in report.terminated, _root(o.reason)[0].text())
+            groups.setdefault(key, []).append(o)
+    folded = {id(g[0]): g for g in groups.values() if len(g) > GROUP_OVER}
+    inside = {id(o) for g in folded.values() for o in g}
+    rows: list[list[str]] = []
+    sizes: list[int] = []
+    for o in ordered:
+        group = folded.get(id(o))
+        if group is not None:
+            rows.append(_folded(report, group))
+            sizes.append(len(group))
+        elif id(o) not in inside:
+            rows.append(_row(report, o))
+            sizes.append(1)
+    return rows, sizes
+
+
+def _finish_line(report: RunReport) -> list[str]:
+    """What the finish at the end did, in words that agree with the job's line above it: it
+    ends tasks, and the job completes only if it is set to terminate when they complete."""
+    finished = report.finished
+    if finished is None or not (finished.terminated or finished.errors):
+        return []
+    job = report.job
+    then = ""
+    if job.state == "completed":
+        then = ", so the job completed"
+    elif job.state == "active" and report.on_all_tasks_complete != "terminatejob":
+        setting = report.on_all_tasks_complete or "noaction"
+        then = f"; the job stays active (its onAllTasksComplete is {setting}, not terminatejob)"
+    lines = [
+        f"terminated the {len(finished.terminated)} task(s) left waiting that could never run, "
+        "as `dagbatch finish` does"
+        + (f" ({len(finished.errors)} could not be terminated)" if finished.errors else "")
+        + then
+    ]
+    lines.extend(f"  {problem.name}: {problem.reason}" for problem in finished.errors)
+    return lines
+
+
+def report_lines(report: RunReport) -> list[str]:
+    """The run's report, for people: its lines (``run_cmd`` writes them in one block)."""
     job = report.job
     reason = f" ({job.terminate_reason})" if job.terminate_reason else ""
     by = f" by task {report.terminated_by}" if report.terminated_by else ""
@@ -73,7 +229,6 @@ def report_lines(report: object) -> list[str]:
     outcomes = report.outcomes
     succeeded = sum(1 for o in outcomes if o.succeeded)
     mode = " (simulated)" if report.simulated == frozenset() else ""
-    echo("")
     echo(f"job {report.job_id}: {job.state}{reason}{by}")
     skipped = f", skipped {len(report.skipped)}" if report.skipped else ""
     cut = f", cut off by the --timeout {len(report.cut_off)}" if report.cut_off else ""
@@ -84,46 +239,14 @@ def report_lines(report: object) -> list[str]:
     )
     if report.timed_out:
         echo("the --timeout was reached: running tasks were terminated")
-    finished = report.finished
-    if finished is not None and (finished.terminated or finished.errors):
-        echo(
-            f"ended the job as `dagbatch finish` does: terminated {len(finished.terminated)} "
-            "task(s) that could never run"
-            + (f"; {len(finished.errors)} could not be terminated" if finished.errors else "")
-        )
-        for problem in finished.errors:
-            echo(f"  {problem.name}: {problem.reason}")
-    # Failed and never-ran tasks first: they are what a reader looks for.
-    ordered = sorted(
-        outcomes, key=lambda o: (o.succeeded or report.is_skipped(o.task_id), o.status.ran)
-    )
+    lines.extend(_finish_line(report))
+    rows, sizes = _table(report)
     echo("")
     echo(f"{'TASK':<24} {'STATE':<10} {'EXIT':>5} {'TIME':>8}  OUTPUT / WHY")
-    for o in ordered[:SHOWN]:
-        st = o.status
-        code = "-" if st.exit_code is None else str(st.exit_code)
-        strand = report.terminated.get(o.task_id)
-        if strand is not None and strand.kind == "skipped":
-            detail = "skipped: " + strand.explain()
-        elif o.reason is not None and o.reason.requeued:
-            detail = f"requeued after it started: {o.reason.text()}"
-        elif o.reason is not None:
-            ended = " (terminated at the end)" if strand is not None else ""
-            detail = f"never ran{ended}: {o.reason.text()}"
-        elif o.task_id in report.cut_off:
-            detail = f"cut off by the --timeout ({st.failure_code})"
-        elif st.failure_code and st.failure_code != "FailureExitCode":
-            detail = f"{st.failure_code}: {st.failure_message}"
-        else:
-            out = report.output_dir(o.task_id)
-            detail = _shown(out) if out is not None and st.ran else ""
-            if o.satisfied:
-                detail = f"exit code {st.exit_code} counts as success" + (
-                    f": {detail}" if detail else ""
-                )
-        echo(f"{o.task_id:<24} {st.state:<10} {code:>5} {_duration(st.start, st.end):>8}  {detail}")
-    if len(ordered) > SHOWN:
-        echo(f"... and {len(ordered) - SHOWN} more (all of them in --report FILE.json)")
+    for row in rows[:SHOWN]:
+        lines.extend(row)
+    if len(rows) > SHOWN:
+        echo(f"... and {sum(sizes[SHOWN:])} more (all of them in --report FILE.json)")
     if report.node_root is not None:
         echo("")
         root = _shown(report.node_root)
@@ -196,12 +319,17 @@ def run_cmd(
     what failed and why the rest never ran.
 
     At the end, tasks that can never run are terminated as `dagbatch finish` does (a failure
-    handler whose parent succeeded is reported skipped); --no-finish leaves them active.
+    handler whose parent succeeded is reported skipped); --no-finish leaves them active. The
+    report lists failed tasks first (with where their stderr is); many tasks that never ran
+    for one cause share a row.
+
+    Needs the emulator extra: pip install 'dagbatch[emulator]'.
 
     Exit codes: 0 every task ran and succeeded (or was skipped); 4 some task failed; 5 no task
     failed but some never ran; 6 the --timeout was reached; 1 invalid workflow; 2 usage; 3 the
-    emulator refused the plan.
+    emulator refused the plan; 130 Ctrl-C, 143 kill (the tasks' processes are killed first).
     """
+    require_emulator_extra("run")
     from dagbatch.emulator.simulate import load_exit_codes
     from dagbatch.local.run import RunOptions, Snapshot, run_local
 
@@ -230,12 +358,14 @@ def run_cmd(
                 f"{retries}"
             )
 
-        from dagbatch.emulator.server import sigterm_as_exit
-
-        with sigterm_as_exit():  # `kill`: the tasks' processes are killed too, as on Ctrl-C
+        # Ctrl-C and `kill`: the tasks' processes are killed before the command ends.
+        with stop_once():
             report = run_local(source, options, on_progress=None if quiet else show)
     except DagbatchError as exc:
         exit_codes.fail(exc)
+    except KeyboardInterrupt:
+        _err("interrupted: the run stopped; no task process is left running")
+        sys.exit(ExitCode.INTERRUPTED)
     # The files first, then standard output in one block: a reader that stops early (`|
     # head`) ends the command with 141 (write_stdout), and the files are written all the same.
     lines = report_lines(report)

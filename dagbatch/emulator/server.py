@@ -153,11 +153,16 @@ class EmulatorServer:
         # delayed ACKs.
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         self._sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._sock.bind((host, port))
-        # Listen at once: the endpoint is printed (and handed to clients) before the server's
-        # loop starts; connections made meanwhile wait in the backlog instead of being refused.
-        self._sock.listen(2048)
+        try:
+            self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            self._sock.bind((host, port))
+            # Listen at once: the endpoint is printed (and handed to clients) before the
+            # server's loop starts; connections made meanwhile wait in the backlog instead of
+            # being refused.
+            self._sock.listen(2048)
+        except BaseException:
+            self._sock.close()  # a port in use or out of range: the socket is not leaked
+            raise
         self.port: int = self._sock.getsockname()[1]
         self._config = uvicorn.Config(
             self.app,

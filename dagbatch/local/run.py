@@ -116,6 +116,9 @@ class RunReport:
     #: The jobAction of ``terminated_by`` (``terminate`` or ``disable``): a job a task
     #: disabled may since have completed, its tasks all completed (onAllTasksComplete).
     job_action: str | None = None
+    #: The job's onAllTasksComplete at the end (``terminatejob``: it completes once every
+    #: task has; ``noaction``: it stays active, its tasks all completed).
+    on_all_tasks_complete: str | None = None
 
     def is_skipped(self, task_id: str) -> bool:
         """Terminated at the end because its parent succeeded (a failure handler not
@@ -444,6 +447,7 @@ def run_local(
                 job_state = JobState(job.state, job.terminate_reason, job.on_task_failure)
             terminated_by = job.graph.action_by if job.graph is not None else None
             job_action = job.graph.action if job.graph is not None else None
+            on_all_tasks_complete = job.on_all_tasks_complete
     terminated: dict[str, Strand] = {}
     if finished is not None:
         for strand in finished.terminated:
@@ -483,6 +487,7 @@ def run_local(
         plan_dir=plan_dir,
         cut_off=cut_off,
         job_action=job_action,
+        on_all_tasks_complete=on_all_tasks_complete,
     )
 
 

@@ -75,34 +75,39 @@ def quiet(err: str) -> bool:
     return "Traceback" not in err and "Exception ignored" not in err and "BrokenPipe" not in err
 
 
-def stranding_workflow(path: Path, dependents: int) -> str:
-    """A root task and ``dependents`` tasks that wait on it, all with long ids: with the root
-    failing, the run's report has a wide row for every dependent that never ran."""
-    root = "the-root-task-whose-failure-strands-every-other-task-of-this-job"
+def stranding_workflow(path: Path, pairs: int) -> list[str]:
+    """``pairs`` root tasks, each with a dependent that waits on it, all with long ids: with
+    the roots failing (the ``--fail`` options returned), the run's report has a wide row for
+    each failed root and for each dependent that never ran (stranded by its own root, so the
+    report cannot fold them into one row)."""
     path.write_text(
         "import networkx as nx\n"
         "graph = nx.DiGraph()\n"
         "graph.graph['job'] = {'id': 'strand', 'pool_id': 'p'}\n"
-        f"graph.add_node({root!r}, command_line='x')\n"
-        f"for k in range({dependents}):\n"
+        f"for k in range({pairs}):\n"
+        "    root = f'a-root-task-whose-failure-strands-the-task-after-it-number-{k:04d}'\n"
         "    name = f'a-dependent-task-with-a-long-name-that-never-runs-number-{k:04d}'\n"
+        "    graph.add_node(root, command_line='x')\n"
         "    graph.add_node(name, command_line='x')\n"
-        f"    graph.add_edge({root!r}, name)\n",
+        "    graph.add_edge(root, name)\n",
         encoding="utf-8",
     )
-    return root
+    return [
+        arg
+        for k in range(pairs)
+        for arg in ("--fail", f"a-root-task-whose-failure-strands-the-task-after-it-number-{k:04d}")
+    ]
 
 
 def test_run_ends_with_141_and_still_writes_its_report_file(tmp_path: Path) -> None:
     workflow = tmp_path / "strand.py"
-    root = stranding_workflow(workflow, 60)
+    fail = stranding_workflow(workflow, 30)
     report = tmp_path / "report.json"
     args = [
         "run",
         str(workflow),
         "--simulate",
-        "--fail",
-        root,
+        *fail,
         "-q",
         "--workdir",
         str(tmp_path / "work"),
@@ -111,13 +116,13 @@ def test_run_ends_with_141_and_still_writes_its_report_file(tmp_path: Path) -> N
     ]
     code, line, err = first_line_then_close(args, cwd=tmp_path)
     assert code == 141, err
-    assert line == b"\n"  # the report's first line (an empty one before the job's state)
+    assert line == b"job strand: active\n"  # the report's first line
     assert err == "", err
     # The files the user asked for are written before standard output, so a reader that
     # stops early does not cost them.
     written = orjson.loads(report.read_bytes())
     assert written["verdict"] == "tasks-failed"
-    assert written["counts"]["failed"] == 1 and written["counts"]["neverRan"] == 60
+    assert written["counts"]["failed"] == 30 and written["counts"]["neverRan"] == 30
 
 
 def test_run_says_a_file_it_could_not_write_even_when_the_reader_left(tmp_path: Path) -> None:
@@ -125,8 +130,8 @@ def test_run_says_a_file_it_could_not_write_even_when_the_reader_left(tmp_path: 
     has gone (`| true`: it never reads), so a missing report file never goes without a
     word."""
     workflow = tmp_path / "strand.py"
-    root = stranding_workflow(workflow, 60)
-    args = ["run", str(workflow), "--simulate", "--fail", root, "-q"]
+    fail = stranding_workflow(workflow, 30)
+    args = ["run", str(workflow), "--simulate", *fail, "-q"]
     args += ["--workdir", str(tmp_path / "work"), "--report", "/dev/full"]
     read_end, write_end = os.pipe()
     os.close(read_end)  # the reader is gone before the command writes anything

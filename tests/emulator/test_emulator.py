@@ -942,6 +942,35 @@ def test_cli_rejects_bad_options() -> None:
     assert result.exit_code == 2
     result = runner.invoke(emulator_cmd, ["--fault-ops", "deletepool"])
     assert result.exit_code == 2
+    # A port out of range was an OverflowError's traceback, exit 1.
+    for port in ("99999", "-1", "65536"):
+        result = runner.invoke(emulator_cmd, ["--port", port])
+        assert result.exit_code == 2, result.output
+        assert f"Invalid value for '--port': {port} is not in the range 0<=x<=65535" in (
+            result.output
+        )
+        assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def test_cli_a_port_in_use_is_a_usage_error() -> None:
+    import socket
+
+    from click.testing import CliRunner
+
+    from dagbatch.cli.emulator import emulator_cmd
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = CliRunner().invoke(emulator_cmd, ["--port", str(port), "--store-only"])
+    assert result.exit_code == 2, result.output
+    assert f"cannot listen on 127.0.0.1:{port}: Address already in use" in result.stderr
+    assert "Traceback" not in result.output
+    import gc
+
+    del result  # its exception's frames hold the emulator that did not start
+    gc.collect()  # a socket that start left open would warn now (ResourceWarning: an error)
 
 
 def test_cli_explains_a_missing_extra(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -145,15 +146,40 @@ def test_simulated_emulator_uses_what_if_codes(tmp_path: Path) -> None:
         assert client.get_task("sim", "c").state == "active"
 
 
-def test_sigterm_kills_running_tasks_and_removes_the_temporary_workdir(tmp_path: Path) -> None:
-    # `kill PID` (SIGTERM, what the README's `kill %1` sends) must stop the emulator as
-    # Ctrl-C does: its running tasks killed, not left running without a parent, and the
-    # temporary work directory it made for them removed.
+#: Runs `python -m dagbatch ARGS...` as a terminal would start it: Ctrl-C raising
+#: KeyboardInterrupt even when the test runs where SIGINT is ignored (a background job).
+LAUNCH = (
+    "import runpy, signal, sys\n"
+    "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
+    "sys.argv = ['dagbatch', *sys.argv[1:]]\n"
+    "runpy.run_module('dagbatch', run_name='__main__')\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("signum", "code", "said"),
+    [
+        (signal.SIGTERM, 128 + 15, ""),
+        (
+            signal.SIGINT,
+            130,
+            "interrupted: the emulator stopped; no task process is left running\n",
+        ),
+    ],
+    ids=["kill", "ctrl-c"],
+)
+def test_a_stop_kills_running_tasks_and_removes_the_temporary_workdir(
+    tmp_path: Path, signum: int, code: int, said: str
+) -> None:
+    # `kill PID` (SIGTERM, what the README's `kill %1` sends) and Ctrl-C (SIGINT; the banner
+    # says "Ctrl-C to stop") stop the emulator alike: its running tasks killed, not left
+    # running without a parent, and the temporary work directory it made for them removed;
+    # Ctrl-C exits 130 with one line (it was click's "Aborted!" and 1).
     pidfile = tmp_path / "pid"
     root = Path(__file__).resolve().parents[2]
     env = {**os.environ, "PYTHONPATH": f"{root}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "dagbatch", "emulator", "--port", "0"],
+        [sys.executable, "-c", LAUNCH, "emulator", "--port", "0"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -173,9 +199,9 @@ def test_sigterm_kills_running_tasks_and_removes_the_temporary_workdir(tmp_path:
             client.create_task("j", models.BatchTaskCreateOptions(id="s", command_line=sleeper))
             wait_for(lambda: client.get_task("j", "s").state == "running", "the task to run")
         wait_for(lambda: pidfile.is_file() and pidfile.read_text().strip() != "", "its pid")
-        proc.terminate()
-        assert proc.wait(15) == 128 + 15
-        assert "Traceback" not in proc.stderr.read()
+        proc.send_signal(signum)
+        assert proc.wait(15) == code
+        assert proc.stderr.read() == said
         pid = int(pidfile.read_text())
         wait_for(lambda: _gone(pid), "the task's process group to go", 10)
         assert not workdir.exists()

@@ -1,0 +1,76 @@
+"""What the commands that run tasks on this machine (`run`, `emulator`) share besides their
+options (``dagbatch.cli.options.local_node_options``): the extra they need, and how they
+stop on Ctrl-C or `kill`."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
+
+import click
+
+from dagbatch.cli.exit_codes import ExitCode
+
+#: How to install what `run` and `emulator` need beyond the core (pyproject.toml's extra).
+EMULATOR_EXTRA = "pip install 'dagbatch[emulator]'"
+
+
+def require_emulator_extra(command: str) -> None:
+    """Exit with ``ExitCode.USAGE`` and the command that installs it when the ``emulator``
+    extra (starlette, uvicorn) is missing, rather than a traceback later on."""
+    try:
+        import dagbatch.emulator.server  # noqa: F401  (starlette and uvicorn)
+    except ImportError as exc:
+        click.echo(
+            f"dagbatch {command} needs starlette and uvicorn ({exc}); install them with: "
+            f"{EMULATOR_EXTRA}",
+            err=True,
+        )
+        raise SystemExit(ExitCode.USAGE) from exc
+
+
+@contextmanager
+def stop_once() -> Iterator[None]:
+    """Inside the block, the first Ctrl-C (SIGINT) raises ``KeyboardInterrupt`` and the first
+    `kill` (SIGTERM) ``SystemExit(TERMINATED_EXIT)`` (143), so the ``finally`` blocks and
+    context managers around the engine run: they kill the tasks' processes (and remove a
+    temporary work directory). Any later SIGINT or SIGTERM in the block is ignored, so an
+    impatient second Ctrl-C cannot cut that cleanup short and leave processes behind.
+
+    Only in the main thread, where signals are handled; a signal ignored when the block
+    starts (SIGINT in a background job of a non-interactive shell) stays ignored; the
+    previous handlers come back after the block, unless it ended by a signal (then the
+    process is ending, and any later SIGINT or SIGTERM is ignored too). Within it,
+    ``serve_forever`` and uvicorn install their own for a while, and hand a signal back here
+    when they are done."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    from dagbatch.emulator.server import TERMINATED_EXIT
+
+    fired = False
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        nonlocal fired
+        if fired:
+            return  # the first one's cleanup is under way
+        fired = True
+        if signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        raise SystemExit(TERMINATED_EXIT)
+
+    previous = {}
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        if signal.getsignal(signum) is not signal.SIG_IGN:
+            previous[signum] = signal.signal(signum, stop)
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            # Once stopping, the process ends: a signal after the block (while the
+            # interpreter joins its threads and finalizes) would print a traceback or end
+            # it by the signal; it is ignored too (SIG_IGN, which finalizing keeps).
+            signal.signal(signum, signal.SIG_IGN if fired else handler)

@@ -1,0 +1,136 @@
+"""The report `dagbatch run` prints: the failed task first, with where it said why; many tasks
+that never ran for one cause on one line; a finish line that agrees with the job's state."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from dagbatch.cli.main import main
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(main, ["run", *args])
+    return result.exit_code, result.stdout, result.stderr
+
+
+def table(stdout: str) -> list[str]:
+    """The task table's lines, header excluded, up to the blank line after it."""
+    return stdout.split("OUTPUT / WHY\n", 1)[1].split("\n\n", 1)[0].splitlines()
+
+
+def test_a_failed_first_task_is_shown_first_and_its_stranded_tasks_on_one_line(
+    tmp_path: Path,
+) -> None:
+    """mapreduce.py with `prepare` failing: 10,001 tasks never run. The table showed 40 of
+    them and not `prepare`, the cause; now `prepare` comes first and the rest is one line.
+    (--no-finish: the same without terminating the 10,001 tasks at the end, which takes a
+    while; tests/test_readme.py runs it with the finish.)"""
+    code, stdout, _ = run(
+        str(ROOT / "examples" / "mapreduce.py"),
+        "--simulate",
+        "--fail",
+        "prepare=2",
+        "--workdir",
+        str(tmp_path / "w"),
+        "-q",
+        "--no-finish",
+    )
+    assert code == 4, stdout
+    assert "failed 1, never ran 10001" in stdout
+    rows = table(stdout)
+    assert rows[0].split() == ["prepare", "completed", "2", "0.00s"], rows[0]
+    assert rows[1].split()[:3] == ["10001", "tasks", "active"], rows[1]
+    assert rows[1].endswith(
+        "never ran: blocked: parent prepare failed with exit code 2, and its "
+        "dependencyAction for that is block, directly or (1 of them) through a parent "
+        "that never ran (1, 2, 3, ..., reduce)"
+    )
+    assert len(rows) == 2, rows  # nothing else: every task is in one of the two rows
+    assert "more (all of them in --report" not in stdout
+
+
+def test_a_failed_task_that_ran_says_where_its_stderr_is(tmp_path: Path) -> None:
+    wf = tmp_path / "wf.py"
+    wf.write_text(
+        "import networkx as nx\n"
+        "graph = nx.DiGraph()\n"
+        'graph.graph["job"] = {"id": "broken", "pool_id": "p"}\n'
+        "graph.add_node('ok', command_line='/bin/true')\n"
+        "graph.add_node('prep', command_line=\"/bin/sh -c 'echo starting; "
+        "echo prep.py: no such file >&2; exit 2'\")\n"
+        "for n in range(1, 6):\n"
+        "    graph.add_node(n, command_line='/bin/true')\n"
+        "    graph.add_edge('prep', n)\n"
+        "graph.add_node('last', command_line='/bin/true')\n"
+        "graph.add_edge(5, 'last')\n"
+        "graph.add_node('alone', command_line='/bin/true')\n"
+        "graph.add_edge('ok', 'alone')\n"
+    )
+    work = tmp_path / "w"
+    code, stdout, _ = run(str(wf), "--workdir", str(work), "-q")
+    assert code == 4, stdout
+    rows = table(stdout)
+    stderr_file = work.resolve() / "node/workitems/broken/job-1/prep/stderr.txt"
+    assert rows[0].startswith("prep ") and rows[0].endswith(f"stderr: {stderr_file}"), rows[0]
+    assert rows[1] == "  last line of its stderr: prep.py: no such file"
+    assert rows[2].startswith("6 tasks ") and "(1, 2, 3, ..., last)" in rows[2], rows[2]
+    assert "each through" not in rows[2] and "(1 of them) through" in rows[2]
+    # The tasks that succeeded come after, each on its own row.
+    assert [r.split()[0] for r in rows[3:]] == ["ok", "alone"]
+
+
+def test_three_tasks_stranded_by_one_failure_keep_a_row_each(tmp_path: Path) -> None:
+    wf = tmp_path / "wf.py"
+    wf.write_text(
+        "import networkx as nx\n"
+        "graph = nx.DiGraph()\n"
+        'graph.graph["job"] = {"id": "few", "pool_id": "p"}\n'
+        "graph.add_node('ok', command_line='/bin/true')\n"
+        "graph.add_node('prep', command_line='/bin/true')\n"
+        "for n in ('a', 'b', 'c'):\n"
+        "    graph.add_node(n, command_line='/bin/true')\n"
+        "    graph.add_edge('prep', n)\n"
+    )
+    code, stdout, _ = run(
+        str(wf), "--simulate", "--fail", "prep", "--workdir", str(tmp_path / "w"), "-q"
+    )
+    assert code == 4, stdout
+    assert [r.split()[0] for r in table(stdout)] == ["prep", "a", "b", "c", "ok"]
+
+
+def test_the_finish_line_agrees_with_the_job_line(tmp_path: Path) -> None:
+    """pipeline.py's job is not set to terminate: the finish at the end ends the tasks left
+    waiting, and the job stays active; a job set to terminatejob completes."""
+    code, stdout, _ = run(
+        str(ROOT / "examples" / "pipeline.py"), "--simulate", "--workdir", str(tmp_path / "w")
+    )
+    assert code == 0, stdout
+    lines = stdout.splitlines()
+    assert lines[0] == "job pipeline-nightly: active"  # no blank line first
+    assert lines[2] == (
+        "terminated the 1 task(s) left waiting that could never run, as `dagbatch finish` "
+        "does; the job stays active (its onAllTasksComplete is noaction, not terminatejob)"
+    )
+    assert "ended the job" not in stdout
+    wf = tmp_path / "wf.py"
+    wf.write_text(
+        "import networkx as nx\n"
+        "graph = nx.DiGraph()\n"
+        'graph.graph["job"] = {"id": "ends", "pool_id": "p", '
+        '"on_all_tasks_complete": "terminatejob"}\n'
+        "graph.add_node('work', command_line='/bin/true')\n"
+        "graph.add_node('alert', command_line='/bin/true')\n"
+        "graph.add_edge('work', 'alert', when='failure')\n"
+    )
+    code, stdout, _ = run(str(wf), "--simulate", "--workdir", str(tmp_path / "w2"))
+    assert code == 0, stdout
+    lines = stdout.splitlines()
+    assert lines[0] == "job ends: completed (AllTasksComplete)"
+    assert lines[2] == (
+        "terminated the 1 task(s) left waiting that could never run, as `dagbatch finish` "
+        "does, so the job completed"
+    )
