@@ -358,9 +358,19 @@ def run_cmd(
                 f"{retries}"
             )
 
+        from dagbatch.observe.progress import count_progress
+
+        # The end-of-run finish terminates one task a request: its progress on stderr.
+        ending = count_progress("terminating the tasks that can never run", quiet=quiet)
         # Ctrl-C and `kill`: the tasks' processes are killed before the command ends.
-        with stop_once():
-            report = run_local(source, options, on_progress=None if quiet else show)
+        try:
+            with stop_once():
+                report = run_local(
+                    source, options, on_progress=None if quiet else show, on_finish=ending
+                )
+        finally:
+            if ending is not None:
+                ending.close()
     except DagbatchError as exc:
         exit_codes.fail(exc)
     except KeyboardInterrupt:

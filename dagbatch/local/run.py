@@ -328,10 +328,13 @@ def run_local(
     *,
     on_progress: Callable[[Snapshot], None] | None = None,
     progress_every: float = 1.0,
+    on_finish: Callable[[int, int], None] | None = None,
 ) -> RunReport:
     """Run a workflow (``WORKFLOW.py[:NAME]``) or a plan directory locally; see the module
-    docstring. Raises ``WorkflowLoadError`` / ``InvalidWorkflow`` / ``PlanError`` /
-    ``ConfigError``, or ``SubmitError`` if the emulator refused the plan."""
+    docstring. ``on_finish(done, total)`` hears of the end-of-run finish's terminate
+    requests (``dagbatch.observe.FinishProgress``). Raises ``WorkflowLoadError`` /
+    ``InvalidWorkflow`` / ``PlanError`` / ``ConfigError``, or ``SubmitError`` if the emulator
+    refused the plan."""
     from dagbatch.emulator.runner import RealRunner
     from dagbatch.emulator.scheduler import STATE_NAMES, Runner
     from dagbatch.emulator.server import EmulatorServer
@@ -439,7 +442,9 @@ def run_local(
             # Why each task never ran is read before they are terminated (after, they are
             # completed and their parents' endings no longer explain them).
             before = explain_outcome(plan_tasks, statuses, job_state)
-            finished = finish(plan_dir, job_id=job_id, client=client, require_stuck=True)
+            finished = finish(
+                plan_dir, job_id=job_id, client=client, require_stuck=True, progress=on_finish
+            )
             _wait_idle(engine, job, time.monotonic() + 30.0)
         with engine.cond:
             if finished is not None or timed_out:  # else nothing moved since the read above

@@ -50,3 +50,25 @@ def test_barriers_of_barriers_are_terminated_with_the_task_they_serve(tmp_path: 
         assert report.terminated[b].root_id == parents[0]
     assert {o.task_id for o in report.never_ran} == stranded | {"child"}
     assert report.verdict == "tasks-failed"
+
+
+def test_the_end_of_run_finish_reports_its_progress(tmp_path: Path) -> None:
+    """The end-of-run finish sends a terminate request a task (17 s of silence for the
+    worked example's 10,001): ``on_finish(done, total)`` hears of it, 0 first, each request
+    as it ends, the last at the total."""
+    g = nx.DiGraph()
+    g.graph["job"] = {"id": "fan"}
+    g.add_node("prepare", command_line="/bin/true")
+    for i in range(1, 41):
+        g.add_node(i, command_line="/bin/true")
+        g.add_edge("prepare", i)
+    plan_dir = write_plan(compile_graph(g, CompileOptions(pool_os="linux")), tmp_path / "plan")
+    heard: list[tuple[int, int]] = []
+    report = run_local(
+        str(plan_dir),
+        RunOptions(simulate=True, exit_codes={"prepare": (1, None)}, workdir=tmp_path / "run"),
+        on_finish=lambda done, total: heard.append((done, total)),
+    )
+    assert len(report.terminated) == 40
+    assert heard[0] == (0, 40) and heard[-1] == (40, 40)
+    assert [done for done, _ in heard] == sorted(done for done, _ in heard)
