@@ -130,24 +130,31 @@ def test_ctrl_c_twice_still_leaves_no_task_behind(tmp_path: Path) -> None:
             proc.communicate(timeout=15)
 
 
-def test_run_without_the_emulator_extra_says_how_to_install_it(tmp_path: Path) -> None:
-    """It printed a traceback (ModuleNotFoundError: uvicorn) and exited 1."""
-    done = subprocess.run(
+def _run_pipeline(launcher: str, workdir: Path, *more: str) -> subprocess.CompletedProcess[str]:
+    """``dagbatch run examples/pipeline.py --simulate`` through ``launcher`` (python -c)."""
+    example = str(ROOT / "examples" / "pipeline.py")
+    return subprocess.run(
         [
             sys.executable,
             "-c",
-            WITHOUT_UVICORN,
+            launcher,
             "run",
-            str(ROOT / "examples" / "pipeline.py"),
+            example,
             "--simulate",
+            *more,
             "--workdir",
-            str(tmp_path / "w"),
+            str(workdir),
         ],
         capture_output=True,
         text=True,
         env=env(),
         timeout=120,
     )
+
+
+def test_run_without_the_emulator_extra_says_how_to_install_it(tmp_path: Path) -> None:
+    """It printed a traceback (ModuleNotFoundError: uvicorn) and exited 1."""
+    done = _run_pipeline(WITHOUT_UVICORN, tmp_path / "w")
     assert done.returncode == 2, done.stderr
     assert "Traceback" not in done.stderr
     assert done.stderr == (
@@ -156,21 +163,5 @@ def test_run_without_the_emulator_extra_says_how_to_install_it(tmp_path: Path) -
     )
     assert done.stdout == "" and not (tmp_path / "w").exists()  # refused before anything
     # The refusal is the test's: with uvicorn there, the same command runs.
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            LAUNCH,
-            "run",
-            str(ROOT / "examples" / "pipeline.py"),
-            "--simulate",
-            "-q",
-            "--workdir",
-            str(tmp_path / "w"),
-        ],
-        capture_output=True,
-        text=True,
-        env=env(),
-        timeout=120,
-    )
+    done = _run_pipeline(LAUNCH, tmp_path / "w", "-q")
     assert done.returncode == 0, done.stderr
