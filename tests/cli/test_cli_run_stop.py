@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -63,40 +64,11 @@ def wait_gone(pid: int, timeout: float) -> None:
         time.sleep(0.05)
 
 
-def test_ctrl_c_ends_a_run_with_its_tasks_and_130(tmp_path: Path) -> None:
-    """Ctrl-C exited 1 with click's "Aborted!"; the README promises 130. A terminal sends
-    SIGINT to the foreground process group: the run's (its tasks have their own)."""
-    pidfile = tmp_path / "pid"
-    wf = workflow(tmp_path, pidfile)
-    proc = subprocess.Popen(
-        [sys.executable, "-c", LAUNCH, "run", str(wf), "-q", "--workdir", str(tmp_path / "w")],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env(),
-        start_new_session=True,  # a process group of its own, as a terminal's foreground job
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while not (pidfile.is_file() and pidfile.read_text().strip()):
-            assert time.monotonic() < deadline, "the task did not start"
-            assert proc.poll() is None, "the run ended before its task started"
-            time.sleep(0.05)
-        os.killpg(proc.pid, signal.SIGINT)
-        stdout, stderr = proc.communicate(timeout=30)
-        assert proc.returncode == 130, stderr
-        assert stderr == "interrupted: the run stopped; no task process is left running\n"
-        assert stdout == ""  # no report of a run that did not end
-        wait_gone(int(pidfile.read_text()), 10)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate(timeout=15)
-
-
-def test_ctrl_c_twice_still_leaves_no_task_behind(tmp_path: Path) -> None:
-    """An impatient second Ctrl-C during the cleanup the first one started does not cut it
-    short (the processes would be left running without a parent)."""
+@contextlib.contextmanager
+def running_task(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], Path]]:
+    """``dagbatch run`` of a workflow whose one task writes its pid to a file and sleeps, in a
+    process group of its own (as a terminal's foreground job), once that task has started:
+    (the run's process, the pid file). Killed at the end if it is still running."""
     pidfile = tmp_path / "pid"
     wf = workflow(tmp_path, pidfile)
     proc = subprocess.Popen(
@@ -113,6 +85,29 @@ def test_ctrl_c_twice_still_leaves_no_task_behind(tmp_path: Path) -> None:
             assert time.monotonic() < deadline, "the task did not start"
             assert proc.poll() is None, "the run ended before its task started"
             time.sleep(0.05)
+        yield proc, pidfile
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate(timeout=15)
+
+
+def test_ctrl_c_ends_a_run_with_its_tasks_and_130(tmp_path: Path) -> None:
+    """Ctrl-C exited 1 with click's "Aborted!"; the README promises 130. A terminal sends
+    SIGINT to the foreground process group: the run's (its tasks have their own)."""
+    with running_task(tmp_path) as (proc, pidfile):
+        os.killpg(proc.pid, signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=30)
+        assert proc.returncode == 130, stderr
+        assert stderr == "interrupted: the run stopped; no task process is left running\n"
+        assert stdout == ""  # no report of a run that did not end
+        wait_gone(int(pidfile.read_text()), 10)
+
+
+def test_ctrl_c_twice_still_leaves_no_task_behind(tmp_path: Path) -> None:
+    """An impatient second Ctrl-C during the cleanup the first one started does not cut it
+    short (the processes would be left running without a parent)."""
+    with running_task(tmp_path) as (proc, pidfile):
         # Ctrl-C again and again while it stops, up to its end (half a second at most).
         for _ in range(25):
             if proc.poll() is not None:
@@ -124,10 +119,6 @@ def test_ctrl_c_twice_still_leaves_no_task_behind(tmp_path: Path) -> None:
         assert proc.returncode == 130, stderr
         assert "Traceback" not in stderr and "Aborted" not in stderr, stderr
         wait_gone(int(pidfile.read_text()), 10)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate(timeout=15)
 
 
 def _run_pipeline(launcher: str, workdir: Path, *more: str) -> subprocess.CompletedProcess[str]:
