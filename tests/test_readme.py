@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 
 from dagbatch.cli.main import main
 from dagbatch.emulator.server import EmulatorServer
@@ -56,22 +56,17 @@ def test_the_readme_lists_every_exit_code_and_no_other() -> None:
     assert listed == sorted(code.value for code in ExitCode)
 
 
+def _what_if(workdir: Path, fail: str) -> Result:
+    """``dagbatch run examples/mapreduce.py --simulate --fail FAIL -q``, in ``workdir``."""
+    example = str(ROOT / "examples" / "mapreduce.py")
+    args = ["run", example, "--simulate", "--fail", fail, "--workdir", str(workdir), "-q"]
+    return CliRunner().invoke(main, args)
+
+
 def test_the_quick_start_what_if_prints_what_the_readme_shows(tmp_path: Path) -> None:
     block = README.split("--simulate --fail 17\n```", 1)[1].split("```", 2)[1]
     shown = [line.rstrip() for line in block.strip().splitlines()]
-    result = CliRunner().invoke(
-        main,
-        [
-            "run",
-            str(ROOT / "examples" / "mapreduce.py"),
-            "--simulate",
-            "--fail",
-            "17",
-            "--workdir",
-            str(tmp_path / "run"),
-            "-q",
-        ],
-    )
+    result = _what_if(tmp_path / "run", "17")
     assert result.exit_code == 4, result.stdout
     printed = [line.rstrip() for line in result.stdout.strip().splitlines()]
     for line in shown:
@@ -131,19 +126,7 @@ def test_the_readme_shows_the_folded_row_dagbatch_run_prints(tmp_path: Path) -> 
     """The run section's example of many tasks that never ran for one cause."""
     section = README.split("### `dagbatch run ", 1)[1].split("\n### ", 1)[0]
     row = next(line for line in section.splitlines() if line.startswith("10001 tasks "))
-    result = CliRunner().invoke(
-        main,
-        [
-            "run",
-            str(ROOT / "examples" / "mapreduce.py"),
-            "--simulate",
-            "--fail",
-            "prepare=2",
-            "--workdir",
-            str(tmp_path),
-            "-q",
-        ],
-    )
+    result = _what_if(tmp_path, "prepare=2")
     assert result.exit_code == 4, result.stdout
     printed = result.stdout.splitlines()
     header = next(n for n, line in enumerate(printed) if line.startswith("TASK "))

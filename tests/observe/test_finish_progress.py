@@ -17,22 +17,17 @@ from click.testing import CliRunner
 from dagbatch.cli.main import main
 from dagbatch.compiler.export import write_plan
 from dagbatch.compiler.pipeline import compile_graph
-from dagbatch.emulator import DEV_ACCOUNT, DEV_KEY
 from dagbatch.emulator.server import EmulatorServer
 from dagbatch.emulator.simulate import SimulatedRunner
 from dagbatch.observe import JobStatus, finish, status
 from dagbatch.observe.progress import CountLine, count_progress
-from dagbatch.submit.client import BatchClient, SharedKeyAuth
 from dagbatch.submit.submission import submit_plan
+from tests.submit_helpers import env_for, make_client
 
 #: Longest a test waits for the job to be stuck.
 WAIT_S = 30.0
 #: Tasks stranded behind the failing root.
 CHILDREN = 40
-
-
-def _client(server: EmulatorServer) -> BatchClient:
-    return BatchClient(server.endpoint, SharedKeyAuth(DEV_ACCOUNT, DEV_KEY))
 
 
 @pytest.fixture
@@ -55,13 +50,13 @@ def _stuck_plan(server: EmulatorServer, tmp_path: Path) -> Path:
         g.add_edge("root", f"c{i:03d}")
     plan = tmp_path / "plan"
     write_plan(compile_graph(g), plan)
-    assert submit_plan(plan, client=_client(server), create_job=True, pool_id="local").ok
+    assert submit_plan(plan, client=make_client(server), create_job=True, pool_id="local").ok
     deadline = time.monotonic() + WAIT_S
-    s: JobStatus = status(plan, client=_client(server))
+    s: JobStatus = status(plan, client=make_client(server))
     while s.verdict != "stuck":
         assert time.monotonic() < deadline, s.to_dict()
         time.sleep(0.1)
-        s = status(plan, client=_client(server))
+        s = status(plan, client=make_client(server))
     assert s.outcomes["stranded"] == CHILDREN
     return plan
 
@@ -69,12 +64,12 @@ def _stuck_plan(server: EmulatorServer, tmp_path: Path) -> Path:
 def test_finish_reports_each_terminate_request(simulated: EmulatorServer, tmp_path: Path) -> None:
     plan = _stuck_plan(simulated, tmp_path)
     heard: list[tuple[int, int]] = []
-    report = finish(plan, client=_client(simulated), progress=lambda d, t: heard.append((d, t)))
+    report = finish(plan, client=make_client(simulated), progress=lambda d, t: heard.append((d, t)))
     assert len(report.terminated) == CHILDREN and not report.errors
     assert heard == [(n, CHILDREN) for n in range(CHILDREN + 1)]
     # Nothing left to terminate: never called.
     again: list[tuple[int, int]] = []
-    finish(plan, client=_client(simulated), progress=lambda d, t: again.append((d, t)))
+    finish(plan, client=make_client(simulated), progress=lambda d, t: again.append((d, t)))
     assert again == []
 
 
@@ -82,12 +77,7 @@ def test_finish_command_is_quiet_off_a_terminal_and_with_q(
     simulated: EmulatorServer, tmp_path: Path
 ) -> None:
     plan = _stuck_plan(simulated, tmp_path)
-    env = {
-        "AZURE_BATCH_ENDPOINT": simulated.endpoint,
-        "AZURE_BATCH_ACCOUNT": DEV_ACCOUNT,
-        "AZURE_BATCH_ACCESS_KEY": DEV_KEY,
-    }
-    out = CliRunner().invoke(main, ["finish", str(plan), "-q"], env=env)
+    out = CliRunner().invoke(main, ["finish", str(plan), "-q"], env=env_for(simulated))
     assert out.exit_code == 0, out.output
     assert out.stdout.startswith(f"terminated {CHILDREN} task(s) that could never run")
     assert out.stderr == ""

@@ -12,18 +12,9 @@ from click.testing import CliRunner
 from dagbatch.cli.main import main
 from dagbatch.compiler.export import write_plan
 from dagbatch.compiler.pipeline import compile_graph
-from dagbatch.emulator import DEV_ACCOUNT, DEV_KEY
 from dagbatch.emulator.server import EmulatorServer
-from dagbatch.submit.client import BatchClient, SharedKeyAuth
 from dagbatch.submit.submission import submit_plan
-
-
-def _env(server: EmulatorServer) -> dict[str, str]:
-    return {
-        "AZURE_BATCH_ENDPOINT": server.endpoint,
-        "AZURE_BATCH_ACCOUNT": DEV_ACCOUNT,
-        "AZURE_BATCH_ACCESS_KEY": DEV_KEY,
-    }
+from tests.submit_helpers import env_for, make_client
 
 
 def _plan(tmp_path: Path) -> Path:
@@ -58,7 +49,7 @@ def test_a_missing_job_is_said_one_way_by_every_command(
         "--create-job`)\n"
     )
     for args in commands:
-        out = CliRunner().invoke(main, args, env=_env(emulator))
+        out = CliRunner().invoke(main, args, env=env_for(emulator))
         assert (out.exit_code, out.stderr, out.stdout) == (3, expected, ""), args
 
 
@@ -67,15 +58,16 @@ def test_rerun_of_a_task_the_job_does_not_hold_reads_well(
 ) -> None:
     plan = _plan(tmp_path)
 
-    client = BatchClient(emulator.endpoint, SharedKeyAuth(DEV_ACCOUNT, DEV_KEY))
-    assert submit_plan(plan, client=client, create_job=True, pool_id="p").ok
-    out = CliRunner().invoke(main, ["rerun", str(plan), "--task", "transfrom"], env=_env(emulator))
+    assert submit_plan(plan, client=make_client(emulator), create_job=True, pool_id="p").ok
+    out = CliRunner().invoke(
+        main, ["rerun", str(plan), "--task", "transfrom"], env=env_for(emulator)
+    )
     assert out.exit_code == 2
     assert out.stderr == (
         "error: --task: job flaky holds no task 'transfrom' (did you mean 'transform'?)\n"
     )
     out = CliRunner().invoke(
-        main, ["rerun", str(plan), "--task", "transfrom", "--task", "lod"], env=_env(emulator)
+        main, ["rerun", str(plan), "--task", "transfrom", "--task", "lod"], env=env_for(emulator)
     )
     assert out.exit_code == 2
     assert out.stderr == (

@@ -17,14 +17,13 @@ from click.testing import CliRunner
 from dagbatch.cli.main import main
 from dagbatch.compiler.export import write_plan
 from dagbatch.compiler.pipeline import compile_graph
-from dagbatch.emulator import DEV_ACCOUNT, DEV_KEY
 from dagbatch.emulator.server import EmulatorServer
 from dagbatch.emulator.simulate import SimulatedRunner
 from dagbatch.observe import JobStatus, finish, status
 from dagbatch.show.live import fetch_task_states
 from dagbatch.show.source import view_of_plan_dir
-from dagbatch.submit.client import BatchClient, SharedKeyAuth
 from dagbatch.submit.submission import submit_plan
+from tests.submit_helpers import env_for, make_client
 
 #: Longest a test waits for the job to reach a verdict.
 WAIT_S = 30.0
@@ -39,18 +38,6 @@ DRAWN = {
     "waiting": "waiting",
     "running": "running",
 }
-
-
-def _client(server: EmulatorServer) -> BatchClient:
-    return BatchClient(server.endpoint, SharedKeyAuth(DEV_ACCOUNT, DEV_KEY))
-
-
-def _env(server: EmulatorServer) -> dict[str, str]:
-    return {
-        "AZURE_BATCH_ENDPOINT": server.endpoint,
-        "AZURE_BATCH_ACCOUNT": DEV_ACCOUNT,
-        "AZURE_BATCH_ACCESS_KEY": DEV_KEY,
-    }
 
 
 def _flaky() -> nx.DiGraph:
@@ -68,7 +55,7 @@ def _flaky() -> nx.DiGraph:
 def _until(plan: Path, server: EmulatorServer, verdicts: set[str]) -> JobStatus:
     deadline = time.monotonic() + WAIT_S
     while True:
-        s = status(plan, client=_client(server))
+        s = status(plan, client=make_client(server))
         if s.verdict in verdicts:
             return s
         assert time.monotonic() < deadline, f"no verdict in {verdicts}: {s.to_dict()}"
@@ -79,7 +66,7 @@ def _drawn_by_show(server: EmulatorServer, plan: Path, job_id: str) -> dict[str,
     import asyncio
 
     async def read() -> dict[str, str]:
-        async with _client(server) as client:
+        async with make_client(server) as client:
             states = await fetch_task_states(client, job_id, view_of_plan_dir(plan))
         return {t: s.kind for t, s in states.items()}
 
@@ -106,9 +93,9 @@ def test_show_after_finish_draws_what_status_counts(
 ) -> None:
     plan = tmp_path / "plan"
     write_plan(compile_graph(_flaky()), plan)
-    assert submit_plan(plan, client=_client(simulated), create_job=True, pool_id="local").ok
+    assert submit_plan(plan, client=make_client(simulated), create_job=True, pool_id="local").ok
     _until(plan, simulated, {"stuck"})
-    report = finish(plan, client=_client(simulated))
+    report = finish(plan, client=make_client(simulated))
     assert {s.name for s in report.terminated} == {"load", "alert"}
     after = _until(plan, simulated, {"complete"})
     assert after.outcomes["cancelled"] == 2 and set(after.cancelled) == {"load", "alert"}
@@ -123,7 +110,7 @@ def test_show_after_finish_draws_what_status_counts(
     }
     assert Counter(drawn.values()) == _outcomes_by_status(after)
 
-    out = CliRunner().invoke(main, ["show", str(plan), "--job-id", "flaky"], env=_env(simulated))
+    out = CliRunner().invoke(main, ["show", str(plan), "--job-id", "flaky"], env=env_for(simulated))
     assert out.exit_code == 0, out.output
     assert "state: 1 done · 1 failed · 2 never runs" in out.output
 
@@ -140,7 +127,7 @@ def test_show_of_a_terminated_job_draws_its_active_tasks_as_never_runs(
     g.nodes["transform"]["job_action"] = "terminate"
     plan = tmp_path / "plan"
     write_plan(compile_graph(g), plan)
-    assert submit_plan(plan, client=_client(simulated), create_job=True, pool_id="local").ok
+    assert submit_plan(plan, client=make_client(simulated), create_job=True, pool_id="local").ok
     ended = _until(plan, simulated, {"terminated"})
     assert ended.job_state == "completed" and ended.terminated_by == "transform"
     assert ended.outcomes["stranded"] == 0 and not ended.stranded
