@@ -29,14 +29,33 @@ FULL_COLLECTION_EVERY = 100
 
 @contextmanager
 def gc_paused() -> Iterator[None]:
-    """No cyclic collection inside the block (as it was after it)."""
+    """No cyclic collection inside the block (as it was after it).
+
+    What the block made and kept joins the oldest generation as the collector comes back,
+    without being walked. Left in the youngest, the first young collection after the block
+    would walk all of it, and the middle one after that again: 96 ms at the start of a
+    100,000-task submission, for nothing (none of it is in a cycle). ``gc.freeze`` then
+    ``gc.unfreeze`` move every tracked object to the oldest generation in two list splices
+    (CPython's gcmodule). Inside a ``gc_frozen`` block, what the block made is frozen too,
+    and unfrozen with the rest at that block's end. When the program froze objects of its
+    own (``gc.freeze``), nothing is moved: unfreezing would let those go too. (Asked with
+    ``gc.get_freeze_count``, which walks the frozen objects: only outside ``gc_frozen``.)"""
     was_enabled = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
         if was_enabled:
+            if _frozen_blocks:
+                gc.freeze()
+            elif not gc.get_freeze_count():
+                gc.freeze()
+                gc.unfreeze()
             gc.enable()
+
+
+#: ``gc_frozen`` blocks open (their objects frozen) in this process.
+_frozen_blocks = 0
 
 
 @contextmanager
@@ -47,12 +66,15 @@ def gc_frozen(build: Callable[[], T]) -> Iterator[T]:
     Frozen before the collector is back: re-enabled first, its next collection would sweep
     every object ``build`` made (about 50 ms for a 100,000-task plan) for nothing.
     """
+    global _frozen_blocks
     with gc_paused():
         value = build()
         gc.freeze()
+        _frozen_blocks += 1
     try:
         yield value
     finally:
+        _frozen_blocks -= 1
         gc.unfreeze()
 
 

@@ -173,10 +173,13 @@ async def _submit_loaded(
     if not job_id:
         raise ConfigError("plan.json has no jobId: pass --job-id")
     journal_path = Path(journal_path) if journal_path else default_journal_path(plan_dir, job_id)
-    plan_order = [t for b in plan.batches for t in b.task_ids]
-    plan_ids = set(plan_order)
-    header = RunHeader(plan.sha256, job_id, client.endpoint)
-    journal, state = Journal.open(journal_path, header, resume=resume, task_ids=plan_ids)
+    # Lists and sets as long as the plan, kept for the whole submission: frozen with the
+    # plan rather than walked by the next young collections (dagbatch.gcpause).
+    with gc_paused():
+        plan_order = [t for b in plan.batches for t in b.task_ids]
+        plan_ids = set(plan_order)
+        header = RunHeader(plan.sha256, job_id, client.endpoint)
+        journal, state = Journal.open(journal_path, header, resume=resume, task_ids=plan_ids)
     api = plan.manifest.apiVersion
     notes: list[str] = []
     if resume and state.header is None:

@@ -41,6 +41,7 @@ from typing import Any
 import orjson
 
 from dagbatch.errors import BatchServiceError, RequestBodyTooLarge, TransientError
+from dagbatch.gcpause import gc_paused
 from dagbatch.plan import Batch, LoadedPlan
 from dagbatch.planorder import Segment
 from dagbatch.redact import redact
@@ -342,21 +343,25 @@ class WaveScheduler:
         first segment starts and done when its last one is.
         """
         segments = self.plan.segments
-        pending = [self._pending(s) for s in segments]
-        done = [not p for p in pending]
-        wave_of = [self.plan.batches[s.batch - 1].wave for s in segments]
-        left: dict[int, int] = {}  # segments of each wave not done yet
-        todo: dict[int, int] = {}  # tasks of each wave not confirmed yet
-        for s, complete in zip(segments, done, strict=True):
-            if not complete:
-                left[wave_of[s.number]] = left.get(wave_of[s.number], 0) + 1
-                todo[wave_of[s.number]] = todo.get(wave_of[s.number], 0) + len(pending[s.number])
-        # Segments of each batch not done yet: at 0 its parsed bodies can go.
-        open_in_batch = Counter(s.batch for s in segments if not done[s.number])
+        # Per-segment state as long as the plan, for the whole submission: frozen with the
+        # plan, not walked by the young collections as the first requests go (gcpause).
+        with gc_paused():
+            pending = [self._pending(s) for s in segments]
+            done = [not p for p in pending]
+            wave_of = [self.plan.batches[s.batch - 1].wave for s in segments]
+            left: dict[int, int] = {}  # segments of each wave not done yet
+            todo: dict[int, int] = {}  # tasks of each wave not confirmed yet
+            for s, complete in zip(segments, done, strict=True):
+                if not complete:
+                    wave = wave_of[s.number]
+                    left[wave] = left.get(wave, 0) + 1
+                    todo[wave] = todo.get(wave, 0) + len(pending[s.number])
+            # Segments of each batch not done yet: at 0 its parsed bodies can go.
+            open_in_batch = Counter(s.batch for s in segments if not done[s.number])
+            # Not started yet, by (how far it waits, submit order): ready ones are on top.
+            waiting = [(s.after, s.number) for s in segments if not done[s.number]]
+            heapq.heapify(waiting)
         prefix = 0  # every segment before this one is done
-        # Not started yet, by (how far it waits, submit order): ready ones are on top.
-        waiting = [(s.after, s.number) for s in segments if not done[s.number]]
-        heapq.heapify(waiting)
         announced: set[int] = set()
         running: dict[asyncio.Future[bool], Segment] = {}
         held: list[int] = []  # started, but held back at the gate: nothing of them was sent
