@@ -26,6 +26,7 @@ import re
 import shutil
 import sys
 import tempfile
+import time
 from collections.abc import Generator
 from dataclasses import dataclass
 from functools import cached_property
@@ -436,25 +437,31 @@ def next_step(steps: Generator[None, None, LoadedPlan]) -> LoadedPlan | None:
     return None
 
 
-#: Batches ``parse_plan_steps`` parses between two pauses (about 5 ms of work).
-PARSE_STEP_BATCHES: Final = 32
+#: Seconds of parsing between two pauses of ``parse_plan_steps``. The event loop's own work
+#: waits that long at most: opening the connection and sending the job's creation take
+#: several turns of the loop, and with 5 ms steps (32 batches) the request left 30-50 ms
+#: late, its answer read as late, on a 100,000-task plan.
+PARSE_STEP_S: Final = 0.001
 
 
 def parse_plan_steps(files: PlanFiles) -> Generator[None, None, LoadedPlan]:
-    """``parse_plan`` in steps: it pauses (yields) every ``PARSE_STEP_BATCHES`` batches and
+    """``parse_plan`` in steps: it pauses (yields) after every ``PARSE_STEP_S`` of work and
     returns the ``LoadedPlan``, so that an event loop can go on between the steps (a
     submission's job is created meanwhile) without a thread."""
     manifest = files.manifest
     batches: list[Batch] = []
-    for n, (entry, raw) in enumerate(zip(manifest.batches, files.raws, strict=True), start=1):
+    clock = time.perf_counter
+    pause_at = clock() + PARSE_STEP_S
+    for entry, raw in zip(manifest.batches, files.raws, strict=True):
         tasks, ids = _parse_tasks(raw, entry.file)
         if len(ids) != entry.tasks:
             raise PlanError(f"{entry.file} holds {len(ids)} tasks, {PLAN_FILE} says {entry.tasks}")
         batch = Batch(entry.index, entry.wave, ids, raw)
         batch.__dict__["tasks"] = tasks  # parsed once: the cached ``Batch.tasks``
         batches.append(batch)
-        if n % PARSE_STEP_BATCHES == 0:
+        if clock() >= pause_at:
             yield
+            pause_at = clock() + PARSE_STEP_S
     _check_counts(manifest, batches)
     return LoadedPlan(
         directory=files.directory,

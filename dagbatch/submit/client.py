@@ -1,8 +1,9 @@
 """The HTTP client for the Batch data plane: one injectable network seam.
 
 ``BatchClient`` talks to ``{endpoint}`` with httpx (asyncio), except the hot request, POST
-addtaskcollection, which goes through the lean HTTP/1.1 client of ``dagbatch.submit.http11``
-when nothing calls for httpx (no ``transport=`` given, no proxy for the endpoint). Every
+addtaskcollection, and every other POST or GET without a query, which go through the lean
+HTTP/1.1 client of ``dagbatch.submit.http11`` when nothing calls for httpx (no ``transport=``
+given, no proxy for the endpoint). Every
 attempt gets a fresh ``ocp-date`` and is signed again by its ``Auth``
 (``dagbatch.submit.auth``). Whole-request answers are translated into ``dagbatch.errors``
 exceptions at the boundary:
@@ -322,7 +323,8 @@ class BatchClient:
     ``transport`` is the one network seam: pass ``httpx.MockTransport`` or any transport in
     tests; every request then goes through it. None (the real network) uses
     ``FreeListTransport``: HTTP/1.1 keep-alive connections, one per request in flight, taken
-    and given back in O(1), and, for POST addtaskcollection, the lean ``http11.Http11Pool``
+    and given back in O(1), and, for POST addtaskcollection and the other POSTs and GETs
+    without a query, the lean ``http11.Http11Pool``
     (``lean_http``; default on unless ``DAGBATCH_LEAN_HTTP=0``). When a proxy applies to the
     endpoint (``proxy_applies``), httpx's own pooled transport serves every request, through
     the proxy. The TLS context is built once and shared by every connection; an ``http://``
@@ -521,28 +523,34 @@ class BatchClient:
         self.reached = True
         return response
 
-    async def _post_lean(
-        self, pool: Http11Pool, path: str, body: bytes | None, api_version: str | None
+    async def _send_lean(
+        self,
+        pool: Http11Pool,
+        method: str,
+        path: str,
+        body: bytes | None,
+        api_version: str | None,
     ) -> _Answer:
-        """One signed POST attempt through the lean pool (``body`` None: a POST without one,
-        as terminate and reactivate are); failures as ``_send`` maps them
+        """One signed attempt through the lean pool: a POST (``body`` None: without one, as
+        terminate and reactivate are) or a GET; failures as ``_send`` maps them
         (``TransientError``, ``connect=True`` when no connection was made)."""
         version = api_version or self.api_version
         target = pool.base_path + path
         headers = {"client-request-id": str(uuid.uuid4())}
         if body is not None:  # as _send: a Content-Type only with a body
             headers["Content-Type"] = CONTENT_TYPE
-        headers["Content-Length"] = str(len(body or b""))
+        if body is not None or method != "GET":  # as the pool writes it (Http11Pool.request)
+            headers["Content-Length"] = str(len(body or b""))
         # Signed over exactly what goes on the wire, as the httpx path signs its request.
-        signed = await self.auth.headers_for("POST", target, (("api-version", version),), headers)
-        del headers["Content-Length"]  # the pool writes it
+        signed = await self.auth.headers_for(method, target, (("api-version", version),), headers)
+        headers.pop("Content-Length", None)  # the pool writes it
         headers.update(signed)
         answer = await pool.request(
-            "POST",
+            method,
             f"{target}?api-version={quote(version, safe='')}",
             headers.items(),
             body or b"",
-            what=f"POST {path}",
+            what=f"{method} {path}",
         )
         self.reached = True
         return answer
@@ -571,6 +579,13 @@ class BatchClient:
             raise RequestBodyTooLarge(status, code or "RequestBodyTooLarge", what)
         raise BatchServiceError(status, code, what)
 
+    async def warm_up(self, connections: int) -> None:
+        """Open the lean pool's connections up to ``connections`` ahead of the requests that
+        will use them (``Http11Pool.warm``); nothing when httpx serves addtaskcollection."""
+        pool = self._lean()
+        if pool is not None:
+            await pool.warm(connections)
+
     def prefetch_auth(self) -> None:
         """Begin now what the first request's authentication will wait for (a Microsoft
         Entra ID token, in a worker thread), so it overlaps the caller's own work, such as
@@ -591,7 +606,7 @@ class BatchClient:
         try:
             response: _Answer
             if pool is not None:
-                response = await self._post_lean(pool, path, body, api_version)
+                response = await self._send_lean(pool, "POST", path, body, api_version)
             else:
                 response = await self._send("POST", path, body=body, api_version=api_version)
         except TransientError as exc:
@@ -644,15 +659,17 @@ class BatchClient:
         """
         raw = orjson.dumps(body) if body is not None else None
         state = RetryState(self.retry)
-        # A POST without a body or query (terminate, reactivate: finish and rerun send one a
-        # task) goes through the lean pool, as addtaskcollection does: a sixth of the
-        # client's CPU of httpx's stack for each of 10,000 terminates.
-        lean = self._lean() if method == "POST" and raw is None and not params else None
+        # A POST or GET without a query goes through the lean pool, as addtaskcollection
+        # does. Terminate and reactivate (finish and rerun send one a task) cost a sixth of
+        # the client's CPU of httpx's stack. A submission's job creation and its GET go out
+        # at once, not after httpx's first-use setup (30 ms, while the plan is parsed and
+        # before the first confirmation), on the connections its tasks then take.
+        lean = self._lean() if method in ("POST", "GET") and not params else None
         while True:
             try:
                 response: _Answer
                 if lean is not None:
-                    response = await self._post_lean(lean, path, None, api_version)
+                    response = await self._send_lean(lean, method, path, raw, api_version)
                 else:
                     response = await self._send(
                         method, path, body=raw, api_version=api_version, params=params

@@ -1,4 +1,5 @@
-"""A lean HTTP/1.1 client for the one hot request: POST addtaskcollection (JSON in, JSON out).
+"""A lean HTTP/1.1 client for the hot request, POST addtaskcollection (JSON in, JSON out), and
+the other simple ones (``BatchClient.call``: a POST or GET without a query).
 
 Why: profiling ``dagbatch submit`` of 50,000 tasks (500 requests of 100 tasks, emulator over
 loopback) put about a third of the client's CPU in the generic HTTP stack: httpx's client
@@ -17,7 +18,8 @@ What it does:
   ``asyncio.Protocol``) on a free list, one per request in flight, taken and given back in
   O(1); a connection the server closed while idle is dropped when next taken.
 - The request: request line, ``Host``, the caller's headers (the signed ones), ``Content-Length``
-  and the body, built as bytes directly.
+  (none on a GET without a body, as httpx sends it) and the body, built as bytes directly.
+- ``warm``: connections opened ahead of the requests that will take them.
 - The answer: status line (HTTP/1.1 or HTTP/1.0), headers, a body framed by ``Content-Length``,
   ``Transfer-Encoding: chunked`` or, without either, the end of the connection; interim 1xx
   answers are skipped; a gzip or deflate ``Content-Encoding`` is decoded. ``Connection: close``,
@@ -35,7 +37,7 @@ What it does:
 What it does not do: proxies (``BatchClient`` uses httpx whenever a proxy applies to the
 endpoint), redirects, ``Expect: 100-continue``, HTTP/2, pipelining, request streaming or
 write back-pressure (a request body is at most a few MB and is written in one go), cookies,
-or any other method and route: every other request goes through httpx.
+or a query besides ``api-version``: those requests go through httpx.
 """
 
 from __future__ import annotations
@@ -396,6 +398,8 @@ class Http11Pool:
         self._fixed = "".join(f"{k}: {v}\r\n" for k, v in (headers or {}).items())
         self._free: list[_Connection] = []
         self._opened: set[_Connection] = set()
+        #: connections being opened right now (by requests or ``warm``)
+        self._connecting = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self.connections = 0
         self.requests = 0
@@ -412,10 +416,13 @@ class Http11Pool:
         """Send ``method target`` (``target``: path and query as on the wire, the endpoint's
         path prefix included) with ``headers`` and ``body``; the answer, or ``TransientError``
         whose message starts with ``what``."""
+        # No Content-Length on a GET without a body, as httpx sends it (and signs it).
+        length = f"Content-Length: {len(body)}\r\n" if body or method != "GET" else ""
         head = (
             f"{method} {target} HTTP/1.1\r\nHost: {self.host_header}\r\n{self._fixed}"
             + "".join(f"{k}: {v}\r\n" for k, v in headers)
-            + f"Content-Length: {len(body)}\r\n\r\n"
+            + length
+            + "\r\n"
         )
         data = head.encode("latin-1") + body
         conn = self._take()
@@ -444,6 +451,26 @@ class Http11Pool:
             self._free.append(conn)
         return answer
 
+    async def warm(self, count: int) -> None:
+        """Open connections, all at once, until ``count`` are open, and leave them idle for the
+        requests to come. A submission calls it as its first requests leave: the rest of its
+        connections open while those are in flight (on a small first wave, the service's
+        round trip), not when the next wave needs them all at once (for Batch, a TLS
+        handshake each). A connection that cannot be opened is left to the request that
+        needs it, which reports why."""
+        self._take_loop()
+        missing = count - len(self._opened) - self._connecting
+        if missing <= 0:
+            return
+        opened = await asyncio.gather(
+            *(self._connect("warm-up") for _ in range(missing)), return_exceptions=True
+        )
+        for conn in opened:
+            if isinstance(conn, _Connection):
+                self._free.append(conn)
+            elif not isinstance(conn, TransientError):
+                raise conn
+
     def _discard(self, conn: _Connection, *, polite: bool = False) -> None:
         """Close a connection for good (it failed, or the server ends it after an answer)."""
         if polite:
@@ -452,13 +479,16 @@ class Http11Pool:
             conn.abort()
         self._opened.discard(conn)
 
-    def _take(self) -> _Connection | None:
+    def _take_loop(self) -> None:
         loop = asyncio.get_running_loop()
         if loop is not self._loop:
             # A new event loop (e.g. a second asyncio.run): the old connections are unusable.
             self._free.clear()
             self._opened.clear()
             self._loop = loop
+
+    def _take(self) -> _Connection | None:
+        self._take_loop()
         while self._free:
             conn = self._free.pop()
             if not conn.closed and conn.transport is not None and not conn.transport.is_closing():
@@ -468,6 +498,7 @@ class Http11Pool:
 
     async def _connect(self, what: str) -> _Connection:
         loop = asyncio.get_running_loop()
+        self._connecting += 1
         try:
             async with asyncio.timeout(self.connect_timeout):
                 _, conn = await loop.create_connection(
@@ -488,6 +519,8 @@ class Http11Pool:
                 f"{what}: cannot connect to {self.endpoint} (ConnectError: {exc})",
                 connect=True,
             ) from exc
+        finally:
+            self._connecting -= 1
         self.connections += 1
         self._opened.add(conn)
         return conn

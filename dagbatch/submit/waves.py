@@ -393,6 +393,10 @@ class WaveScheduler:
                 running[future] = segment
 
         await start_ready()
+        # The connections the level allows open while the first requests are in flight.
+        warming = asyncio.ensure_future(
+            self.client.warm_up(min(self.gate.level, len(waiting) + len(running)))
+        )
         try:
             while running:
                 future = await ended.get()
@@ -418,6 +422,9 @@ class WaveScheduler:
                 future.cancel()
             await asyncio.gather(*running, return_exceptions=True)
             raise
+        finally:
+            warming.cancel()
+            await asyncio.gather(warming, return_exceptions=True)
         not_started = sorted([n for _, n in waiting] + held)
         return [i for n in not_started for i in pending[n]]
 

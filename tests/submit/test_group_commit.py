@@ -88,14 +88,19 @@ def test_free_list_reuses_one_connection_per_request_in_flight(emulator: Emulato
 
     async def run() -> tuple[int, int]:
         client = make_client(emulator)
+
+        async def listing() -> None:
+            # A GET with a query: httpx's path (one without goes through the lean pool).
+            await client.call("GET", "/jobs/job/tasks", params={"$select": "id"})
+
         try:
-            await asyncio.gather(*(client.get_task_counts("job") for _ in range(12)))
+            await asyncio.gather(*(listing() for _ in range(12)))
             http = client._client()
             transport = http._transport
             assert isinstance(transport, FreeListTransport)
             first = transport.connections
             for _ in range(3):  # later rounds reuse the same connections
-                await asyncio.gather(*(client.get_task_counts("job") for _ in range(12)))
+                await asyncio.gather(*(listing() for _ in range(12)))
             return first, transport.connections
         finally:
             await client.aclose()

@@ -26,7 +26,7 @@ from dagbatch.submit.client import BatchClient, TaskAddResult, proxy_applies
 from dagbatch.submit.retry import RetryPolicy
 from dagbatch.submit.submission import submit_plan
 from tests.conftest import EmulatorFactory
-from tests.plan_factory import layered_plan, plan_tasks
+from tests.plan_factory import layered_plan, plan_tasks, write_plan
 from tests.submit_helpers import create_job
 
 PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY")
@@ -81,7 +81,10 @@ def test_submission_lands_the_same_through_both_paths(
     assert lean_report.ok and plain_report.ok
     assert lean_report.confirmed == plain_report.confirmed == 1500
     pool = lean.lean_pool
-    assert pool is not None and pool.requests == lean_report.requests >= 15
+    # Every request went through the lean pool (httpx's client was never made): the
+    # addtaskcollections, the job's creation and its GET, the task count at the end.
+    assert pool is not None and pool.requests == lean_report.requests + 3
+    assert lean_report.requests >= 15 and lean._http is None
     assert plain.lean_pool is None
     expected = [task for _, task in plan_tasks(plan)]
     for job in ("lean", "plain"):
@@ -122,8 +125,8 @@ def test_a_bodyless_post_goes_through_the_lean_pool_as_through_httpx(
     emulator_factory: EmulatorFactory,
 ) -> None:
     """Terminate and reactivate (a POST without a body, one a task for finish and rerun)
-    take the lean pool, signed as the emulator checks, with the same outcome and errors as
-    httpx's path; a POST with a body or a query still goes through httpx."""
+    and a GET take the lean pool, signed as the emulator checks, with the same outcome and
+    errors as httpx's path; a call with a query still goes through httpx."""
     server = emulator_factory()  # no runner: tasks stay active until terminated
 
     async def go(client: BatchClient, job: str) -> list[Any]:
@@ -135,15 +138,18 @@ def test_a_bodyless_post_goes_through_the_lean_pool_as_through_httpx(
             )
             task = await client.call("GET", f"/jobs/{job}/tasks/t1")
             assert isinstance(task.body, dict)
-            return [done.status, missing.status, task.body["state"]]
+            listed = await client.call("GET", f"/jobs/{job}/tasks", params={"$select": "id"})
+            assert isinstance(listed.body, dict)
+            return [done.status, missing.status, task.body["state"], len(listed.body["value"])]
 
     create_job(server, "a")
     lean_client = client_for(server.endpoint)
-    assert run(go(lean_client, "a")) == [204, 404, "completed"]
-    # addtaskcollection and the two terminates; the GET went through httpx
-    assert lean_client.lean_pool is not None and lean_client.lean_pool.requests == 3
+    assert run(go(lean_client, "a")) == [204, 404, "completed", 2]
+    # addtaskcollection, the two terminates and the GET; the listing went through httpx
+    assert lean_client.lean_pool is not None and lean_client.lean_pool.requests == 4
     create_job(server, "b")
-    assert run(go(client_for(server.endpoint, lean_http=False), "b")) == [204, 404, "completed"]
+    plain = client_for(server.endpoint, lean_http=False)
+    assert run(go(plain, "b")) == [204, 404, "completed", 2]
 
 
 def test_keep_alive_connections_are_reused(emulator_factory: EmulatorFactory) -> None:
@@ -171,6 +177,70 @@ def test_keep_alive_connections_are_reused(emulator_factory: EmulatorFactory) ->
     assert len(server.store.task_ids("job")) == 120
 
 
+def test_warm_up_opens_the_connections_the_requests_then_take(
+    emulator_factory: EmulatorFactory,
+) -> None:
+    """``warm_up(n)`` opens n connections ahead; n requests at once then open none, and a
+    second warm-up opens none either. A warm-up that cannot connect leaves the error to the
+    request that needs the connection."""
+    server = emulator_factory()
+    create_job(server, "job")
+
+    async def go() -> tuple[int, int, int]:
+        async with client_for(server.endpoint) as client:
+            await client.warm_up(5)
+            pool = client.lean_pool
+            assert pool is not None
+            warmed = pool.connections
+            await asyncio.gather(
+                *(client.add_task_collection("job", collection([f"t{n}"])) for n in range(5))
+            )
+            await client.warm_up(5)
+            return warmed, pool.connections, pool.requests
+
+    assert run(go()) == (5, 5, 5)
+    assert len(server.store.task_ids("job")) == 5
+
+    async def unreachable() -> None:
+        async with client_for("http://127.0.0.1:9") as client:
+            await client.warm_up(3)  # no error here
+            with pytest.raises(EndpointUnreachable):
+                await client.add_task_collection("job", collection(["t"]))
+
+    run(unreachable())
+
+
+def test_a_submission_opens_its_connections_while_the_first_wave_flies(
+    emulator_factory: EmulatorFactory, tmp_path: Path
+) -> None:
+    """One task, then 40 children in 8 requests at a fixed 8 in flight: the 8 connections
+    the children need are open before the first task's answer (a slow one here), and no
+    more than 8 are ever opened."""
+    server = emulator_factory(latency_ms=300)  # on addtaskcollection
+    root: dict[str, Any] = {"id": "root", "commandLine": "echo root"}
+    children = [
+        {"id": f"c{n}", "commandLine": "echo child", "dependsOn": {"taskIds": ["root"]}}
+        for n in range(40)
+    ]
+    batches = [(1, [root])] + [(2, children[n : n + 5]) for n in range(0, 40, 5)]
+    plan = write_plan(tmp_path / "plan", batches, pool_id="p")
+    client = client_for(server.endpoint)
+    opened_before_answer: list[int] = []
+    real = client.add_task_collection
+
+    async def add(job_id: str, body: bytes, **kw: Any) -> list[TaskAddResult]:
+        results = await real(job_id, body, **kw)
+        if not opened_before_answer and client.lean_pool is not None:
+            opened_before_answer.append(client.lean_pool.connections)
+        return results
+
+    client.add_task_collection = add  # type: ignore[method-assign]
+    report = submit_plan(plan, job_id="job", client=client, create_job=True, concurrency=8)
+    assert report.ok
+    assert opened_before_answer == [8]
+    assert client.lean_pool is not None and client.lean_pool.connections == 8
+
+
 def test_dropped_connections_are_retried_and_every_task_lands_once(
     emulator_factory: EmulatorFactory, tmp_path: Path
 ) -> None:
@@ -183,7 +253,9 @@ def test_dropped_connections_are_retried_and_every_task_lands_once(
     assert report.ok, report.failures[:3]
     assert server.store.stats()["faults"]["drop"] > 0
     pool = client.lean_pool
-    assert pool is not None and pool.requests == report.requests
+    # Each addtaskcollection attempt, and the GETs that checked the TaskExists answers.
+    assert pool is not None and pool.requests >= report.requests + report.verified_existing
+    assert client._http is None  # nothing went through httpx
     order = server.store.task_ids("job")
     assert len(order) == len(set(order)) == 2000
     expected = {t["id"]: t for _, t in plan_tasks(plan)}
@@ -372,7 +444,12 @@ def test_the_lean_request_is_signed_as_the_service_checks_it() -> None:
                 headers,
             )
         )
-        assert headers["Content-Length"] == str(len(body))
+        if method == "GET":  # as httpx sends a GET: no Content-Length, none signed
+            assert "Content-Length" not in headers and not body
+        else:
+            assert headers["Content-Length"] == str(len(body))
+        if body and b'"value"' not in body:  # the job's creation
+            return b"HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n", False
         return fixed(ok_payload(body)), False
 
     async def go() -> None:
@@ -380,11 +457,17 @@ def test_the_lean_request_is_signed_as_the_service_checks_it() -> None:
             # An endpoint with a path prefix: signed and sent with it.
             async with client_for(server.endpoint + "/base") as client:
                 await client.add_task_collection("job one", collection(["t"]))
-            head, _ = server.requests[0]
-            assert head.startswith(b"POST /base/jobs/job%20one/addtaskcollection?api-version=")
+                created = await client.create_job({"id": "job one", "poolInfo": {"poolId": "p"}})
+                job = await client.get_job("job one")
+            assert created.status == 201 and job.body == {"id": "job"}
+            heads = [head for head, _ in server.requests]
+            assert heads[0].startswith(b"POST /base/jobs/job%20one/addtaskcollection?api-version=")
+            assert heads[1].startswith(b"POST /base/jobs?api-version=")
+            assert heads[2].startswith(b"GET /base/jobs/job%20one?api-version=")
+            assert server.connections == 1  # all three on one keep-alive connection
 
     run(go())
-    assert checked == [True]
+    assert checked == [True, True, True]
 
 
 @pytest.mark.parametrize(
