@@ -59,6 +59,11 @@ from .workloads import sweep_reduce
 REPO = Path(__file__).resolve().parent.parent
 DAGBATCH = "dagbatch"
 SDK = "azure-batch SDK"
+#: bench/bare_client.py: the same parent-first submission at as little cost as a client can
+#: have; what the machine and the emulator allow (cells with a latency only).
+BARE = "bare client"
+#: The ``--child`` name of each client.
+CHILD_NAMES = {DAGBATCH: "dagbatch", SDK: "sdk", BARE: "bare"}
 POOL_ID = "bench-pool"
 #: Operations the emulator delays by the latency: everything a submission calls. Listing
 #: (used only by the checks here, after a run) is left undelayed.
@@ -393,7 +398,7 @@ def _run_child(
     client: str, plan_dir: Path, emulator: Emulator, concurrency: int | None, workdir: Path
 ) -> tuple[dict[str, Any], float, str]:
     """Run one child; (its result, its whole-process CPU, the job id)."""
-    job_id = f"bench-{'dagbatch' if client == DAGBATCH else 'sdk'}-{uuid.uuid4().hex[:12]}"
+    job_id = f"bench-{CHILD_NAMES[client]}-{uuid.uuid4().hex[:12]}"
     out = workdir / f"{job_id}.json"
     log = workdir / f"{job_id}.log"
     args = [
@@ -401,7 +406,7 @@ def _run_child(
         "-m",
         "bench.submit_bench",
         "--child",
-        "dagbatch" if client == DAGBATCH else "sdk",
+        CHILD_NAMES[client],
         "--plan",
         str(plan_dir),
         "--endpoint",
@@ -485,7 +490,8 @@ def run(
     workdir: Path | None = None,
 ) -> SubmitResult:
     """The matrix: for each latency one emulator; for each concurrency ``repeat`` rounds of
-    one dagbatch run then one SDK run (interleaved, so drifting load hits both alike).
+    one dagbatch run, one SDK run and, with a latency, one bare client run (interleaved, so
+    drifting load hits them alike).
     ``tasks`` fixes every cell's size (default: ``cell_tasks``; quick: QUICK_TASKS)."""
     lats = tuple(latencies or (QUICK_LATENCIES_MS if quick else LATENCIES_MS))
     concs = tuple(concurrencies or (QUICK_CONCURRENCIES if quick else CONCURRENCIES))
@@ -506,8 +512,9 @@ def run(
                         segments[n] = load_plan(plans[n][0]).segments
                     plan_dir, plan, n_requests = plans[n]
                     runs: list[SubmitRun] = []
+                    clients = (DAGBATCH, SDK, BARE) if latency > 0 else (DAGBATCH, SDK)
                     for _ in range(times):
-                        for client in (DAGBATCH, SDK):
+                        for client in clients:
                             runs.append(
                                 measure(
                                     client,
@@ -528,10 +535,11 @@ def run(
                         sdk_ideal_s(n_requests, latency, conc),
                     )
                     cells.append(cell)
+                    bare = f", bare {cell.tasks_per_s(BARE):,.0f}" if cell.of(BARE) else ""
                     print(
                         f"  submit {latency:g} ms x {conc}, {n:,} tasks: dagbatch "
                         f"{cell.tasks_per_s(DAGBATCH):,.0f} tasks/s, SDK "
-                        f"{cell.tasks_per_s(SDK):,.0f} tasks/s",
+                        f"{cell.tasks_per_s(SDK):,.0f} tasks/s{bare}",
                         flush=True,
                     )
             finally:
@@ -553,7 +561,7 @@ def _point(c: Cell) -> str:
 def targets(result: SubmitResult) -> list[Target]:
     out: list[Target] = []
     for c in result.cells:
-        for client in (DAGBATCH, SDK):
+        for client in (DAGBATCH, SDK, BARE):
             if not c.complete(client):
                 bad = next(r for r in c.of(client) if not r.complete)
                 out.append(
@@ -614,6 +622,14 @@ def _ideal(c: Cell, client: str, *, share: bool = True) -> str:
     return f"{rate:,.0f}"
 
 
+def _bare(c: Cell) -> str:
+    """The bare client's columns: its rate (% of the limit), and dagbatch's share of it."""
+    if not c.of(BARE):
+        return "- | "
+    bare = c.tasks_per_s(BARE)
+    return f"{bare:,.0f} ({_pct(c.share_of_limit(BARE))}) | {_pct(c.tasks_per_s(DAGBATCH) / bare)}"
+
+
 def _pct(share: float) -> str:
     return "" if math.isnan(share) or share == 0 else f"{share:.0%}"
 
@@ -624,8 +640,9 @@ def table(result: SubmitResult) -> str:
         "| SDK tasks/s | % of limit | dagbatch / SDK | dagbatch CPU s / 10k | SDK CPU s / 10k "
         "| dagbatch runs (min-max tasks/s) | SDK runs | landed exactly | dagbatch wave order "
         "| ideal parent-first tasks/s (% of limit) | dagbatch % of it | ideal any-order "
-        "tasks/s | SDK % of it |\n"
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---:|---:|---:|---:|\n"
+        "tasks/s | SDK % of it | bare client tasks/s (% of limit) | dagbatch % of it |\n"
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---:|---:|---:"
+        "|---:|---:|---:|\n"
     )
     lines = []
     for c in result.cells:
@@ -639,7 +656,7 @@ def table(result: SubmitResult) -> str:
             f"{'yes' if c.complete(DAGBATCH) and c.complete(SDK) else 'NO'} | "
             f"{'yes' if c.wave_order(DAGBATCH) else 'NO'} | {_ideal(c, DAGBATCH)} | "
             f"{_pct(dag / c.ideal(DAGBATCH))} | {_ideal(c, SDK, share=False)} | "
-            f"{_pct(sdk / c.ideal(SDK))} |"
+            f"{_pct(sdk / c.ideal(SDK))} | {_bare(c)} |"
         )
     sizes = sorted({c.tasks for c in result.cells})
     notes = (
@@ -660,7 +677,12 @@ def table(result: SubmitResult) -> str:
         "the requests holding its parents are confirmed, so prepare, then the shards, then "
         "reduce: two round trips more than the requests need, plus the split of the batches "
         "that hold a parent and its child) and in any order (the SDK's). The latency limit "
-        "leaves out both the job's creation and the levels of the graph."
+        "leaves out both the job's creation and the levels of the graph. Bare client "
+        "(bench/bare_client.py, cells with a latency): the same parent-first submission, "
+        "measured, by a client that does as little as one can (plan loaded, bodies serialized "
+        "and connections opened before the clock; then signed bytes out, answers counted by "
+        "a byte search; no journal, no retry): what this machine and the emulator allow, "
+        "the emulator's own time per request included."
     )
     return head + "\n".join(lines) + notes
 
@@ -719,16 +741,28 @@ def _child_sdk(args: argparse.Namespace) -> dict[str, Any]:
     return {"wall_s": wall, "cpu_s": cpu}
 
 
+def _child_bare(args: argparse.Namespace) -> dict[str, Any]:
+    from .bare_client import submit
+
+    job = orjson.loads((args.plan / "job.json").read_bytes())
+    job = {**job, "id": args.job_id, "poolInfo": {"poolId": POOL_ID}}
+    wall, cpu = asyncio.run(
+        submit(args.endpoint, args.plan, job, args.job_id, args.concurrency or 16)
+    )
+    return {"wall_s": wall, "cpu_s": cpu}
+
+
 def child_main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="One measured submission (internal).")
-    parser.add_argument("--child", choices=["dagbatch", "sdk"], required=True)
+    parser.add_argument("--child", choices=sorted(CHILD_NAMES.values()), required=True)
     parser.add_argument("--plan", type=Path, required=True)
     parser.add_argument("--endpoint", required=True)
     parser.add_argument("--job-id", required=True)
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--concurrency", type=int)
     args = parser.parse_args(argv)
-    result = _child_dagbatch(args) if args.child == "dagbatch" else _child_sdk(args)
+    children = {"dagbatch": _child_dagbatch, "sdk": _child_sdk, "bare": _child_bare}
+    result = children[args.child](args)
     args.out.write_bytes(orjson.dumps(result))
 
 

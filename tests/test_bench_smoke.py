@@ -91,6 +91,28 @@ def test_submit_matrix_lands_every_task_from_both_clients(tmp_path: Path) -> Non
     assert "submit 0 ms x 1: dagbatch client CPU <= 0.25 s per 10k tasks" in names
 
 
+def test_the_bare_client_runs_beside_the_others_where_there_is_a_latency(
+    tmp_path: Path,
+) -> None:
+    """With a latency, each round also runs bench/bare_client.py: it lands every task, in
+    wave order, checked against the emulator like the others, and has its table columns."""
+    pytest.importorskip("azure.batch")
+    from bench import submit_bench
+
+    result = submit_bench.run(
+        latencies=(20.0,), concurrencies=(4,), repeat=1, tasks=1_000, workdir=tmp_path
+    )
+
+    (cell,) = result.cells
+    bare = cell.of(submit_bench.BARE)
+    assert len(bare) == 1 and bare[0].landed == 1_000
+    assert bare[0].ids_match and bare[0].bodies_match and bare[0].wave_order
+    assert bare[0].requests == 12  # 10 batches, two of them cut before a child
+    assert 0 < cell.tasks_per_s(submit_bench.BARE) <= cell.limit
+    row = submit_bench.table(result).splitlines()[2]
+    assert row.count("|") == 22 and f"{cell.tasks_per_s(submit_bench.BARE):,.0f} (" in row
+
+
 def test_cell_sizes_and_the_latency_limit() -> None:
     from bench import submit_bench
 
