@@ -205,6 +205,22 @@ def test_batch_files_and_folders_linked_from_outside_are_refused(tmp_path: Path)
     (plan / "real" / "000001.json").write_bytes((outside / "000001.json").read_bytes())
     (plan / "batches").symlink_to(plan / "real", target_is_directory=True)
     assert load_plan(plan).total_tasks == 2
+    # So is a batch file linked to another file inside it.
+    (plan / "batches").unlink()
+    (plan / "batches").mkdir()
+    (plan / "batches" / "000001.json").symlink_to(plan / "real" / "000001.json")
+    assert load_plan(plan).total_tasks == 2
+
+
+def test_a_batch_file_that_cannot_be_read_is_named(tmp_path: Path) -> None:
+    plan = write_plan(tmp_path / "p", [(1, _fan(2))])
+    batch = plan / "batches" / "000001.json"
+    batch.unlink()
+    with pytest.raises(PlanError, match=r"cannot read batch file batches/000001\.json"):
+        load_plan(plan)
+    batch.mkdir()  # a folder where the file should be
+    with pytest.raises(PlanError, match=r"cannot read batch file batches/000001\.json"):
+        load_plan(plan)
 
 
 @pytest.mark.parametrize(
