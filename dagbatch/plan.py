@@ -409,9 +409,10 @@ def read_plan_files(plan_dir: Path) -> PlanFiles:
     return PlanFiles(plan_dir, manifest_bytes, manifest, job, tuple(raws))
 
 
-#: Open flags for a batch file: a symbolic link is refused (ELOOP) by ``_read_batch_file``'s
-#: quick path and looked at by its other one. (0 where the platform has no O_NOFOLLOW.)
-_NO_LINK_FLAGS: Final = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+#: Open flags for ``_read_batch_file``'s quick path: a symbolic link is refused (ELOOP) and
+#: taken by its other path. Without O_NOFOLLOW (Windows) every file takes the other path.
+_NOFOLLOW: Final = getattr(os, "O_NOFOLLOW", 0)
+_NO_LINK_FLAGS: Final = os.O_RDONLY | _NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
 
 
 def _read_batch_file(plan_dir: Path, root: Path, name: str) -> bytes:
@@ -424,7 +425,7 @@ def _read_batch_file(plan_dir: Path, root: Path, name: str) -> bytes:
     of the time to read a 1,000-file plan, all of it before the job's creation is sent."""
     path = os.path.join(plan_dir, name)
     try:
-        if _NO_LINK_FLAGS & getattr(os, "O_NOFOLLOW", 0):
+        if _NOFOLLOW:
             try:
                 fd = os.open(path, _NO_LINK_FLAGS)
             except OSError as exc:

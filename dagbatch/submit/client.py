@@ -3,10 +3,9 @@
 ``BatchClient`` talks to ``{endpoint}`` with httpx (asyncio), except the hot request, POST
 addtaskcollection, and every other POST or GET without a query, which go through the lean
 HTTP/1.1 client of ``dagbatch.submit.http11`` when nothing calls for httpx (no ``transport=``
-given, no proxy for the endpoint). Every
-attempt gets a fresh ``ocp-date`` and is signed again by its ``Auth``
-(``dagbatch.submit.auth``). Whole-request answers are translated into ``dagbatch.errors``
-exceptions at the boundary:
+given, no proxy for the endpoint). Every attempt gets a fresh ``ocp-date`` and is signed again
+by its ``Auth`` (``dagbatch.submit.auth``). Whole-request answers are translated into
+``dagbatch.errors`` exceptions at the boundary:
 
 - ``TransientError``: 429 / 500 / 503 / other 5xx, a timeout or a dropped connection; the
   request may have been processed fully, partly or not at all. Retryable.

@@ -458,7 +458,7 @@ class Http11Pool:
         round trip), not when the next wave needs them all at once (for Batch, a TLS
         handshake each). A connection that cannot be opened is left to the request that
         needs it, which reports why."""
-        self._take_loop()
+        self._adopt_loop()
         missing = count - len(self._opened) - self._connecting
         if missing <= 0:
             return
@@ -479,7 +479,7 @@ class Http11Pool:
             conn.abort()
         self._opened.discard(conn)
 
-    def _take_loop(self) -> None:
+    def _adopt_loop(self) -> None:
         loop = asyncio.get_running_loop()
         if loop is not self._loop:
             # A new event loop (e.g. a second asyncio.run): the old connections are unusable.
@@ -488,7 +488,7 @@ class Http11Pool:
             self._loop = loop
 
     def _take(self) -> _Connection | None:
-        self._take_loop()
+        self._adopt_loop()
         while self._free:
             conn = self._free.pop()
             if not conn.closed and conn.transport is not None and not conn.transport.is_closing():
