@@ -660,8 +660,9 @@ def table(result: SubmitResult) -> str:
         )
     sizes = sorted({c.tasks for c in result.cells})
     notes = (
-        f"\n\nMedians of {result.repeat} run(s) per client and cell, dagbatch and the SDK "
-        "interleaved. Emulator in its own process (one per latency), that latency on every "
+        f"\n\nMedians of {result.repeat} run(s) per client and cell, dagbatch, the SDK and "
+        "the bare client interleaved. Emulator in its own process (one per latency), that "
+        "latency on every "
         "submission request, no faults. Workload: prepare -> N-2 integer-id shards -> reduce "
         f"(N = {', '.join(f'{n:,}' for n in sizes)} tasks; a cell's N keeps a run several "
         "seconds long, with at least 100 requests), in requests of 100. Limit: concurrency x "
