@@ -14,6 +14,7 @@ its graph), full collections are made rarer instead (``gc_fewer_full``).
 from __future__ import annotations
 
 import gc
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TypeVar
@@ -28,30 +29,43 @@ FULL_COLLECTION_EVERY = 100
 
 
 @contextmanager
-def gc_paused() -> Iterator[None]:
+def gc_paused(*, settle: bool = True) -> Iterator[None]:
     """No cyclic collection inside the block (as it was after it).
 
-    What the block made and kept joins the oldest generation as the collector comes back,
-    without being walked. Left in the youngest, the first young collection after the block
-    would walk all of it, and the middle one after that again: 96 ms at the start of a
-    100,000-task submission, for nothing (none of it is in a cycle). ``gc.freeze`` then
+    ``settle``: what the block made and kept joins the oldest generation as the collector
+    comes back, without being walked. Left in the youngest, the first young collection after
+    the block would walk all of it, and the middle one after that again: 96 ms at the start
+    of a 100,000-task submission, for nothing (none of it is in a cycle). ``gc.freeze`` then
     ``gc.unfreeze`` move every tracked object to the oldest generation in two list splices
     (CPython's gcmodule). Inside a ``gc_frozen`` block, what the block made is frozen too,
     and unfrozen with the rest at that block's end. When the program froze objects of its
-    own (``gc.freeze``), nothing is moved: unfreezing would let those go too. (Asked with
-    ``gc.get_freeze_count``, which walks the frozen objects: only outside ``gc_frozen``.)"""
+    own (``gc.freeze``), nothing is moved: unfreezing would let those go too.
+
+    Only in the main thread, where ``gc_frozen`` blocks open and close: from another thread
+    a freeze could land just after such a block's unfreeze and stay for good. And not for a
+    block that runs again and again over short-lived objects (the emulator's scheduling
+    rounds: ``settle=False``), which would age everything the program holds at each round
+    and leave its cyclic garbage to the rare full collections."""
     was_enabled = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
         if was_enabled:
-            if _frozen_blocks:
-                gc.freeze()
-            elif not gc.get_freeze_count():
-                gc.freeze()
-                gc.unfreeze()
+            if settle and threading.current_thread() is threading.main_thread():
+                _settle()
             gc.enable()
+
+
+def _settle() -> None:
+    """Move every tracked object to the oldest generation, or into the open ``gc_frozen``
+    block's frozen set (``gc_paused``). ``gc.get_freeze_count`` walks the frozen objects:
+    asked only outside ``gc_frozen``, where dagbatch itself froze nothing."""
+    if _frozen_blocks:
+        gc.freeze()
+    elif not gc.get_freeze_count():
+        gc.freeze()
+        gc.unfreeze()
 
 
 #: ``gc_frozen`` blocks open (their objects frozen) in this process.

@@ -97,3 +97,31 @@ def test_gc_paused_leaves_the_programs_own_freeze_alone() -> None:
     finally:
         gc.unfreeze()
     assert kept
+
+
+def test_gc_paused_settles_only_in_the_main_thread() -> None:
+    """From another thread (the emulator's scheduler in `dagbatch run`) nothing is moved or
+    frozen: a freeze there could land after a gc_frozen block's unfreeze and stay."""
+    import threading
+
+    seen: list[tuple[int, bool]] = []
+
+    def work() -> None:
+        with gc_paused():
+            made = [[n] for n in range(10)]
+        seen.append((gc.get_freeze_count(), id(made) in {id(o) for o in gc.get_objects(0)}))
+
+    with gc_frozen(lambda: [[n] for n in range(50)]):
+        frozen = gc.get_freeze_count()
+        thread = threading.Thread(target=work)
+        thread.start()
+        thread.join()
+        assert seen == [(frozen, True)]  # nothing frozen from the thread; still young
+    assert gc.get_freeze_count() == 0
+
+
+def test_gc_paused_without_settle_leaves_the_generations_alone() -> None:
+    with gc_paused(settle=False):
+        made = [[n] for n in range(10)]
+    assert id(made) in {id(o) for o in gc.get_objects(generation=0)}
+    assert gc.get_freeze_count() == 0

@@ -260,8 +260,9 @@ class Engine:
             while not self._stop:
                 # A round allocates many short-lived objects and no cycles; a full collection
                 # in its middle would scan every task of every job, so collection waits for
-                # the round's end (at most ``budget`` tasks).
-                with gc_paused():
+                # the round's end (at most ``budget`` tasks). What a round made is not aged
+                # (settle): it is short-lived, and the rounds come every half millisecond.
+                with gc_paused(settle=False):
                     more = self._step()
                 self._went_quiet()
                 if more or self._due or self._dirty:
