@@ -400,6 +400,8 @@ class Http11Pool:
         self._opened: set[_Connection] = set()
         #: connections being opened right now (by requests or ``warm``)
         self._connecting = 0
+        #: ``warm``'s connections still opening that no request has claimed yet
+        self._warming: list[asyncio.Task[_Connection]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self.connections = 0
         self.requests = 0
@@ -425,9 +427,7 @@ class Http11Pool:
             + "\r\n"
         )
         data = head.encode("latin-1") + body
-        conn = self._take()
-        if conn is None:
-            conn = await self._connect(what)
+        conn = self._take() or await self._claim_warming() or await self._connect(what)
         self.requests += 1
         try:
             failure = await conn.exchange(data, self.timeout, head=method == "HEAD")
@@ -462,14 +462,32 @@ class Http11Pool:
         missing = count - len(self._opened) - self._connecting
         if missing <= 0:
             return
-        opened = await asyncio.gather(
-            *(self._connect("warm-up") for _ in range(missing)), return_exceptions=True
-        )
-        for conn in opened:
-            if isinstance(conn, _Connection):
-                self._free.append(conn)
-            elif not isinstance(conn, TransientError):
-                raise conn
+        opening = [asyncio.ensure_future(self._connect("warm-up")) for _ in range(missing)]
+        self._warming += opening
+        try:
+            await asyncio.wait(opening)
+        finally:
+            for task in opening:
+                if task not in self._warming:
+                    continue  # a request took it (_claim_warming)
+                self._warming.remove(task)
+                if not task.done():
+                    task.cancel()
+                elif not task.cancelled() and task.exception() is None:
+                    self._free.append(task.result())
+
+    async def _claim_warming(self) -> _Connection | None:
+        """For a request that found no idle connection: one that ``warm`` is opening, rather
+        than a connection more (the level's worth are on their way already); None when none
+        is opening, or it could not be opened (the request then opens its own, and reports
+        why it cannot)."""
+        while self._warming:
+            task = self._warming.pop(0)
+            try:
+                return await task
+            except TransientError:
+                continue
+        return None
 
     def _discard(self, conn: _Connection, *, polite: bool = False) -> None:
         """Close a connection for good (it failed, or the server ends it after an answer)."""

@@ -210,6 +210,41 @@ def test_warm_up_opens_the_connections_the_requests_then_take(
     run(unreachable())
 
 
+def test_requests_take_the_warm_up_connections_still_opening(
+    emulator_factory: EmulatorFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Requests that find no idle connection while the warm-up is still opening its own (a
+    slow TLS handshake, here a slow connect) wait for those rather than open more: never
+    more connections than the level."""
+    from dagbatch.submit import http11
+
+    server = emulator_factory()
+    create_job(server, "job")
+    real_connect = http11.Http11Pool._connect
+
+    async def slow_warm_up(self: http11.Http11Pool, what: str) -> Any:
+        if what == "warm-up":
+            await asyncio.sleep(0.2)
+        return await real_connect(self, what)
+
+    monkeypatch.setattr(http11.Http11Pool, "_connect", slow_warm_up)
+
+    async def go() -> tuple[int, int]:
+        async with client_for(server.endpoint) as client:
+            warming = asyncio.ensure_future(client.warm_up(4))
+            await asyncio.sleep(0)  # the warm-up has started its connects
+            await asyncio.gather(
+                *(client.add_task_collection("job", collection([f"t{n}"])) for n in range(4))
+            )
+            await warming
+            pool = client.lean_pool
+            assert pool is not None
+            return pool.connections, pool.requests
+
+    assert run(go()) == (4, 4)
+    assert len(server.store.task_ids("job")) == 4
+
+
 def test_a_submission_opens_its_connections_while_the_first_wave_flies(
     emulator_factory: EmulatorFactory, tmp_path: Path
 ) -> None:
