@@ -9,6 +9,9 @@ confirmed), that does as little as a client can:
 
 - before the clock starts: the plan loaded and checked, every request body serialized, and
   ``concurrency`` keep-alive connections opened;
+- segments in submit order: the next one waits until its parents' segments are confirmed
+  (dagbatch may start a later segment that is ready first; on the bench's plan, where each
+  segment waits at most for the ones before it, the two orders are the same);
 - on the clock: the job's creation, then each request signed (Shared Key, a fresh
   ``ocp-date``) and written as bytes on an idle connection; each answer read by its
   ``Content-Length`` and counted as all-success by a byte search (no JSON parse); no journal,

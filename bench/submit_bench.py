@@ -653,7 +653,7 @@ def table(result: SubmitResult) -> str:
             f"{_pct(c.share_of_limit(DAGBATCH))} | {sdk:,.0f} | {_pct(c.share_of_limit(SDK))} | "
             f"{dag / sdk:.2f}x | {c.cpu_per_10k(DAGBATCH):.3f} | {c.cpu_per_10k(SDK):.3f} | "
             f"{c.spread(DAGBATCH)} | {c.spread(SDK)} | "
-            f"{'yes' if c.complete(DAGBATCH) and c.complete(SDK) else 'NO'} | "
+            f"{'yes' if all(c.complete(x) for x in (DAGBATCH, SDK, BARE)) else 'NO'} | "
             f"{'yes' if c.wave_order(DAGBATCH) else 'NO'} | {_ideal(c, DAGBATCH)} | "
             f"{_pct(dag / c.ideal(DAGBATCH))} | {_ideal(c, SDK, share=False)} | "
             f"{_pct(sdk / c.ideal(SDK))} | {_bare(c)} |"

@@ -413,6 +413,11 @@ def read_plan_files(plan_dir: Path) -> PlanFiles:
 #: taken by its other path. Without O_NOFOLLOW (Windows) every file takes the other path.
 _NOFOLLOW: Final = getattr(os, "O_NOFOLLOW", 0)
 _NO_LINK_FLAGS: Final = os.O_RDONLY | _NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+#: How open(O_NOFOLLOW) refuses a link: ELOOP (Linux, macOS), EMLINK (FreeBSD), EFTYPE
+#: (NetBSD).
+_LINK_REFUSED: Final = frozenset(
+    {errno.ELOOP, errno.EMLINK, *([errno.EFTYPE] if hasattr(errno, "EFTYPE") else [])}
+)
 
 
 def _read_batch_file(plan_dir: Path, root: Path, name: str) -> bytes:
@@ -429,7 +434,7 @@ def _read_batch_file(plan_dir: Path, root: Path, name: str) -> bytes:
             try:
                 fd = os.open(path, _NO_LINK_FLAGS)
             except OSError as exc:
-                if exc.errno != errno.ELOOP:
+                if exc.errno not in _LINK_REFUSED:
                     raise
             else:
                 try:
