@@ -503,6 +503,7 @@ class Http11Pool:
             # A new event loop (e.g. a second asyncio.run): the old connections are unusable.
             self._free.clear()
             self._opened.clear()
+            self._warming.clear()
             self._loop = loop
 
     def _take(self) -> _Connection | None:
