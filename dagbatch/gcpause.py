@@ -60,7 +60,9 @@ def gc_paused(*, settle: bool = True) -> Iterator[None]:
 def _settle() -> None:
     """Move every tracked object to the oldest generation, or into the open ``gc_frozen``
     block's frozen set (``gc_paused``). ``gc.get_freeze_count`` walks the frozen objects:
-    asked only outside ``gc_frozen``, where dagbatch itself froze nothing."""
+    asked only outside ``gc_frozen``, where little is frozen. (The standalone emulator
+    freezes its start-up, and settles nothing: its scheduler runs in its own thread with
+    ``settle=False``, its request handlers pause nothing.)"""
     if _frozen_blocks:
         gc.freeze()
     elif not gc.get_freeze_count():
