@@ -7,7 +7,6 @@ where Batch cannot do it; 2 usage, 3 service errors.
 
 from __future__ import annotations
 
-import asyncio
 import shlex
 import sys
 import time
@@ -19,6 +18,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 import click
 import orjson
 
+from dagbatch.asyncrun import run_coroutine
 from dagbatch.cli.exit_codes import ExitCode, fail
 from dagbatch.cli.options import client_from_options, service_options
 from dagbatch.cli.output import write_stdout
@@ -115,7 +115,7 @@ def _run(
             async with client:
                 return await body(JobService(client, jid), view, client)
 
-        return asyncio.run(go())
+        return run_coroutine(go())
     except DagbatchError as exc:
         # One wording for every command: what the service refused is said as `submit` and
         # `show` say it (a job it does not hold: ``service.job_not_found``).

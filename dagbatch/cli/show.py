@@ -9,7 +9,6 @@ refused (authentication, unknown job).
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import sys
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from dagbatch.asyncrun import run_coroutine
 from dagbatch.cli.compile import shape_options
 from dagbatch.cli.exit_codes import ExitCode, fail
 from dagbatch.cli.options import check_writable, client_from_options, service_options
@@ -69,7 +69,7 @@ def _live_states(
         async with client:
             return await fetch_task_states(client, job_id, view)
 
-    return asyncio.run(fetch())
+    return run_coroutine(fetch())
 
 
 @click.command("show")

@@ -27,6 +27,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
 
+from dagbatch.asyncrun import run_coroutine
 from dagbatch.defaults import STDERR_TASKS
 from dagbatch.errors import ConfigError
 from dagbatch.observe import steer
@@ -84,9 +85,9 @@ def _sync(coro: Coroutine[Any, Any, T]) -> T:
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        return asyncio.run(coro)
+        return run_coroutine(coro)
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, coro).result()
+        return pool.submit(run_coroutine, coro).result()
 
 
 async def _with_client(

@@ -33,6 +33,7 @@ import concurrent.futures
 import time
 from pathlib import Path
 
+from dagbatch.asyncrun import run_coroutine
 from dagbatch.errors import ConfigError, PlanError
 from dagbatch.gcpause import gc_frozen, gc_paused
 from dagbatch.plan import (
@@ -343,7 +344,7 @@ def submit_plan(
     """
 
     def run() -> SubmitReport:
-        return asyncio.run(
+        return run_coroutine(
             submit_plan_async(
                 plan_dir,
                 job_id=job_id,
