@@ -381,12 +381,21 @@ async def terminate_task(ctx: Ctx) -> Response:
     with ctx.store.lock:
         pos = _find(ctx, job)
         _task_conditions(ctx, job, pos)
-        if job.task_state[pos] == COMPLETED:
+        if not terminate_at(ctx.store.engine, job, pos):
             raise replies.error(
                 ctx.base, 409, "TaskCompleted", "The specified task is already completed."
             )
-        ctx.store.engine.terminate_task(job, pos)
     return Response(status_code=204)
+
+
+def terminate_at(engine: Any, job: Job, pos: int) -> bool:
+    """Lock held. Terminate task ``pos`` of ``job`` [BATCH_FACTS 7]; False, and nothing
+    done, when it is already completed (the service answers 409 ``TaskCompleted``). The
+    terminate task operation's work, also for `dagbatch run`'s own finish in process."""
+    if job.task_state[pos] == COMPLETED:
+        return False
+    engine.terminate_task(job, pos)
+    return True
 
 
 async def reactivate_task(ctx: Ctx) -> Response:

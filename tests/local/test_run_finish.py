@@ -72,3 +72,49 @@ def test_the_end_of_run_finish_reports_its_progress(tmp_path: Path) -> None:
     assert len(report.terminated) == 40
     assert heard[0] == (0, 40) and heard[-1] == (40, 40)
     assert [done for done, _ in heard] == sorted(done for done, _ in heard)
+
+
+def test_the_runs_own_finish_terminates_in_process(tmp_path: Path) -> None:
+    """`dagbatch run` terminates the tasks that can never run through the emulator it holds
+    (no request a task), with the service's answers where a task cannot be terminated."""
+    import asyncio
+
+    import pytest
+
+    from dagbatch.emulator.server import EmulatorServer
+    from dagbatch.emulator.simulate import SimulatedRunner
+    from dagbatch.errors import BatchServiceError
+    from dagbatch.local.run import _LocalJobService
+    from dagbatch.submit.submission import submit_plan
+    from tests.submit_helpers import make_client
+
+    g = nx.DiGraph()
+    g.graph["job"] = {"id": "held", "pool_id": "local"}
+    g.add_node("root", command_line="/bin/true")
+    for child in ("a", "b"):
+        g.add_node(child, command_line="/bin/true")
+        g.add_edge("root", child)
+    plan_dir = write_plan(compile_graph(g), tmp_path / "plan")
+    server = EmulatorServer(runner=SimulatedRunner({"root": (1, 0.0)})).start()
+    try:
+        assert submit_plan(plan_dir, client=make_client(server), create_job=True).ok
+        job = server.store.job("held")
+        assert job is not None
+        service = _LocalJobService(make_client(server), "held", server.engine)
+
+        async def terminate(task_id: str) -> None:
+            await service.terminate(task_id)
+
+        asyncio.run(terminate("A"))  # ids ignore case, as Batch's do
+        with server.engine.cond:
+            states = {t: job.task_state[job.index[t]] for t in ("a", "b")}
+        assert states["a"] != states["b"]  # a completed, b still waiting
+        with pytest.raises(BatchServiceError) as done_already:
+            asyncio.run(terminate("a"))
+        assert (done_already.value.status, done_already.value.code) == (409, "TaskCompleted")
+        with pytest.raises(BatchServiceError) as missing:
+            asyncio.run(terminate("nobody"))
+        assert (missing.value.status, missing.value.code) == (404, "TaskNotFound")
+        assert server.store.counters.requests.get("terminatetask", 0) == 0
+    finally:
+        server.stop()
