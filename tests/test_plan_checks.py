@@ -47,6 +47,19 @@ def test_a_parent_later_in_the_same_batch_is_refused(tmp_path: Path) -> None:
         load_plan(write_plan(tmp_path / "p", [(1, tasks)]))
 
 
+def test_the_order_check_waits_until_the_segments_are_asked_for(tmp_path: Path) -> None:
+    """A command that only reads the plan (`status`) loads it with ``order=False``: the
+    parents-first check, most of a large plan's load, is made only for the segments."""
+    tasks = [
+        {"id": "child", "commandLine": "x", "dependsOn": {"taskIds": ["parent"]}},
+        {"id": "parent", "commandLine": "x"},
+    ]
+    plan = load_plan(write_plan(tmp_path / "p", [(1, tasks)]), order=False)
+    assert plan.total_tasks == 2
+    with pytest.raises(PlanError, match="earlier in the same batch"):
+        plan.segments  # noqa: B018
+
+
 def _child(i: int, *parents: object) -> dict[str, object]:
     return {"id": f"c{i}", "commandLine": "x", "dependsOn": {"taskIds": list(parents)}}
 

@@ -427,11 +427,11 @@ def plan_job_id(plan_dir: Path, job_id: str | None) -> str:
 
 def plan_view(plan_dir: Path, job_id: str | None) -> WorkflowView:
     """The view of a plan directory (``job_id`` overrides its jobId)."""
-    return WorkflowView.from_plan(load_plan(plan_dir), job_id)
+    return WorkflowView.from_plan(load_plan(plan_dir, order=False), job_id)
 
 
 def load_view(plan_dir: Path | None, job_id: str | None) -> WorkflowView | None:
     """The view of a plan directory (None without one: the service's definitions are used)."""
     if plan_dir is None:
         return None
-    return WorkflowView.from_plan(load_plan(plan_dir), job_id)
+    return WorkflowView.from_plan(load_plan(plan_dir, order=False), job_id)

@@ -321,6 +321,7 @@ async def _parse_with_pauses(files: PlanFiles) -> LoadedPlan:
     with gc_paused():  # as load_plan
         while (plan := next_step(steps)) is None:
             await asyncio.sleep(0)
+        plan.segments  # noqa: B018 (the parents-first check, part of the parse as in load_plan)
     return plan
 
 
