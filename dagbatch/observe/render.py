@@ -3,7 +3,16 @@ notebook can too)."""
 
 from __future__ import annotations
 
-from dagbatch.observe.model import OUTCOMES, FinishReport, JobStatus, RerunPlan, RerunReport
+from collections.abc import Sequence
+
+from dagbatch.observe.model import (
+    OUTCOMES,
+    FinishReport,
+    JobStatus,
+    RerunPlan,
+    RerunReport,
+    Strand,
+)
 
 #: Entries shown of each list (running, failed, stranded); ``--json`` has all of them.
 SHOWN = 20
@@ -124,9 +133,10 @@ def render_status(status: JobStatus, *, target: str = "PLAN_DIR", shown: int = S
         _more(lines, len(status.failed), shown)
     if status.stranded:
         lines.append(f"can never run ({len(status.stranded):,}):")
-        for s in status.stranded[:shown]:
-            lines.append(f"  [{s.kind}] {s.explain()}")
-        _more(lines, len(status.stranded), shown)
+        if len(status.stranded) <= shown:
+            lines.extend(f"  [{s.kind}] {s.explain()}" for s in status.stranded)
+        else:
+            _stranded_by_root(lines, status.stranded, shown)
     if status.cancelled:
         lines.append(f"cancelled: never ran, will not run ({len(status.cancelled):,}):")
         lines.extend(f"  {name}" for name in status.cancelled[:shown])
@@ -152,15 +162,43 @@ def render_status(status: JobStatus, *, target: str = "PLAN_DIR", shown: int = S
     return "\n".join(lines)
 
 
+def _stranded_by_root(lines: list[str], stranded: Sequence[Strand], shown: int) -> None:
+    """More stranded tasks than ``shown``: one entry per task whose ending holds them back
+    (and kind), with one of its tasks' chains and the names of a few others."""
+    groups: dict[tuple[str, str], list[Strand]] = {}
+    for s in stranded:
+        groups.setdefault((s.kind, s.root_id), []).append(s)
+    for members in list(groups.values())[:shown]:
+        first = members[0]
+        if len(members) == 1:
+            lines.append(f"  [{first.kind}] {first.explain()}")
+            continue
+        others = [m.name for m in members[1:6]]
+        more = len(members) - 1 - len(others)
+        lines.append(
+            f"  [{first.kind}] {len(members):,} tasks behind {first.chain[-1]}, e.g. "
+            f"{first.explain()}; also "
+            + ", ".join(others)
+            + (f" and {more:,} more" if more > 0 else "")
+        )
+    if len(groups) > shown:
+        lines.append(
+            f"  ... and {len(groups) - shown} more task(s) holding others back "
+            "(all of them in --json)"
+        )
+
+
 def render_rerun_plan(plan: RerunPlan, *, shown: int = SHOWN) -> str:
     names = [plan.names.get(t, t) for t in plan.reactivate]
     lines = [f"rerun in job {plan.job_id}: {len(names)} task(s) to reactivate"]
     lines += [f"  {n}" for n in names[:shown]]
     _more(lines, len(names), shown)
     if plan.resumes:
+        more = len(plan.resumes) - shown
         lines.append(
-            f"then waiting again for their parents ({len(plan.resumes)}): "
+            f"then waiting again for their parents ({len(plan.resumes):,}): "
             + ", ".join(plan.resumes[:shown])
+            + (f" ... and {more:,} more (all of them in --json)" if more > 0 else "")
         )
     if plan.still_stuck:
         lines.append(f"still stuck for other reasons ({len(plan.still_stuck)}):")

@@ -206,6 +206,11 @@ def test_rerun_plan_says_what_resumes_and_what_stays_stuck() -> None:
     # c waits on its parents again; whether it then runs is theirs to say (a failure
     # handler's parent that succeeds leaves it skipped), so no more is promised.
     assert "then waiting again for their parents (1): c" in render_rerun_plan(plan)
+    # A long list is cut, and says so.
+    assert (
+        "then waiting again for their parents (1):  ... and 1 more (all of them in --json)\n"
+        in render_rerun_plan(plan, shown=0)
+    )
     every = plan_rerun(v, snap(records), failed=True)
     assert every.reactivate == ("a", "b") and set(every.resumes) == {"c", "e", "f"}
     assert not every.still_stuck
@@ -467,3 +472,27 @@ def test_without_a_plan_the_missing_parent_fix_names_no_plan_command() -> None:
         view([d("a")]), snap([rec("a", "active")], {"id": "job", "state": "disabling"})
     )
     assert s.verdict == "stuck"
+
+
+def test_many_stranded_tasks_are_told_by_the_task_that_holds_them_back() -> None:
+    """More stranded tasks than the text shows: one line per task whose ending holds them
+    back, with one chain and a few names, instead of a screen of near-identical lines."""
+    from dagbatch.observe.render import render_status
+
+    kids = [d(f"k{i:02d}", "bad") for i in range(30)]
+    defs = [d("bad"), d("worse"), *kids, d("grandkid", "k00"), d("lone", "worse")]
+    records = [rec("bad", "completed", 2, start=0), rec("worse", "completed", 3, start=0)]
+    records += [rec(x.id, "active") for x in defs[2:]]
+    s, _ = build_status(view(defs), snap(records))
+    assert len(s.stranded) == 32
+    text = render_status(s, shown=20)
+    assert text.count("[stranded]") == 2
+    assert (
+        "[stranded] 31 tasks behind bad, e.g. k00 waits on bad, which exited 2 → "
+        "dependencyAction: block (Batch's default for that ending); also k01, k02, k03, k04, "
+        "k05 and 25 more" in text
+    )
+    assert "[stranded] lone waits on worse, which exited 3" in text
+    # As many as the text shows: each on its own line, as before.
+    few = render_status(s, shown=40)
+    assert few.count("[stranded]") == 32 and "tasks behind" not in few
