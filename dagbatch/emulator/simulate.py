@@ -32,6 +32,7 @@ def parse_exit_codes(data: Any, where: str = "exit codes") -> dict[str, tuple[in
     if not isinstance(data, dict):
         raise ConfigError(f"{where}: expected a JSON object {{task id: exit code}}")
     table: dict[str, tuple[int, float | None]] = {}
+    problems: list[str] = []  # every entry that is wrong, not only the first
     for task_id, value in data.items():
         duration: Any = None
         code: Any = value
@@ -39,12 +40,16 @@ def parse_exit_codes(data: Any, where: str = "exit codes") -> dict[str, tuple[in
             code = value.get("exitCode", 0)
             duration = value.get("duration")
         if isinstance(code, bool) or not isinstance(code, int):
-            raise ConfigError(f"{where}: task {task_id!r}: the exit code must be an integer")
-        if duration is not None and (
+            problems.append(f"task {task_id!r}: the exit code must be an integer, not {code!r}")
+        elif duration is not None and (
             isinstance(duration, bool) or not isinstance(duration, int | float) or duration < 0
         ):
-            raise ConfigError(f"{where}: task {task_id!r}: duration must be seconds >= 0")
-        table[str(task_id)] = (code, None if duration is None else float(duration))
+            problems.append(f"task {task_id!r}: duration must be seconds >= 0, not {duration!r}")
+        else:
+            table[str(task_id)] = (code, None if duration is None else float(duration))
+    if problems:
+        more = f"; ... and {len(problems) - 10} more" if len(problems) > 10 else ""
+        raise ConfigError(f"{where}: " + "; ".join(problems[:10]) + more)
     return table
 
 

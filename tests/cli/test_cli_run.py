@@ -386,11 +386,15 @@ def test_all_succeeded_exits_0_and_usage_errors_exit_2(tmp_path: Path) -> None:
     assert code == 2 and "not empty" in stderr
     assert (busy / "keep.txt").read_text() == "mine"
     bad = tmp_path / "codes.json"
-    bad.write_text('{"a": "one"}')
+    bad.write_text('{"a": "one", "b": {"exitCode": 1.5}, "c": {"duration": -1}, "d": 0}')
     code, _, stderr = run(
         str(wf), "--simulate", "--exit-codes", str(bad), "--workdir", str(tmp_path / "x")
     )
-    assert code == 2 and "exit code must be an integer" in stderr
+    # Every wrong entry is named, not only the first.
+    assert code == 2 and "task 'a': the exit code must be an integer, not 'one'" in stderr
+    assert "task 'b': the exit code must be an integer, not 1.5" in stderr
+    assert "task 'c': duration must be seconds >= 0, not -1" in stderr
+    assert "'d'" not in stderr
     code, _, _ = run(str(wf), "--fail", "a=x")
     assert code == 2
     good = tmp_path / "good.json"
