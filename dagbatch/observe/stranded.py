@@ -371,7 +371,8 @@ def _missing_parents(
 ) -> dict[str, tuple[str, ...]]:
     """Active tasks that wait on a task the job does not hold (an id, or an integer of a
     range that no task has)."""
-    known = {t.lower() for t in records}
+    held = records.__contains__
+    known: set[str] | None = None  # the job's ids, lower-cased: made only if needed
     tasks: JobTasks | None = None
     if isinstance(definitions, Definitions):
         triples: Iterable[tuple[str, Any, Any]] = definitions.raw_dependencies()
@@ -386,7 +387,13 @@ def _missing_parents(
         rec = records.get(tid)
         if rec is None or rec.state != "active":
             continue
-        gone = [str(p) for p in ids or () if str(p).lower() not in known]
+        gone: list[str] = []
+        # Usually every parent is held under the very id named (one C-level scan says so);
+        # else ids are compared ignoring case, as Batch compares them.
+        if ids and not all(map(held, ids)):
+            if known is None:
+                known = {t.lower() for t in records}
+            gone = [str(p) for p in ids if str(p).lower() not in known]
         for r in ranges or ():
             start, end = (int(r["start"]), int(r["end"])) if isinstance(r, dict) else r
             tasks = tasks or JobTasks(records)

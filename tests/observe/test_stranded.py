@@ -220,6 +220,11 @@ def test_missing_parent_is_waiting_not_stranded() -> None:
     defs, recs = job([d("b", "ghost")], [active("b")])
     a = analyse(defs, recs)
     assert a.blocked == {} and a.missing == {"b": ("ghost",)}
+    # A parent named in another case is held (Batch compares ids ignoring case).
+    defs, recs = job([d("top"), d("b", "TOP", "ghost")], [active("top"), active("b")])
+    assert analyse(defs, recs).missing == {"b": ("ghost",)}
+    defs, recs = job([d("top"), d("b", "Top")], [active("top"), active("b")])
+    assert analyse(defs, recs).missing == {}
 
 
 def test_task_terminated_while_blocked_is_not_a_root() -> None:
