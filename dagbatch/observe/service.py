@@ -203,14 +203,13 @@ class Pace:
 
     Batch has no bulk terminate or reactivate, so tens of thousands of tasks are as many
     requests: at the real service's round trips of tens to hundreds of milliseconds, a fixed
-    16 in flight would take minutes (Little's law). ``peak``: most requests in flight at once.
+    16 in flight would take minutes (Little's law).
     """
 
     def __init__(self, concurrency: int | None = None):
         check_concurrency(concurrency)
         self.gate = ConcurrencyGate(concurrency or DEFAULT_CONCURRENCY)
         self.adaptive = AdaptiveConcurrency(self.gate) if concurrency is None else None
-        self.peak = 0
 
     def answered(self, status: int | None) -> None:
         """One attempt ended with ``status`` (None: no answer): tell the adaptive level. An
@@ -243,7 +242,6 @@ async def for_each(
 
     async def one(item: str) -> None:
         async with gate:
-            pace.peak = max(pace.peak, gate.in_flight)
             try:
                 await action(item, pace.answered)
             except BatchServiceError as exc:
