@@ -202,6 +202,29 @@ def test_a_fixed_concurrency_keeps_that_many_in_flight_and_no_more(
     assert DEFAULT_CONCURRENCY < peak <= 40
 
 
+def test_rerun_reactivates_at_the_level_given(
+    emulator_factory: EmulatorFactory, tmp_path: Path
+) -> None:
+    """finish terminates the fan behind the failed root; rerun --failed brings the root back
+    and the 120 tasks terminated behind it, those at up to --concurrency in flight."""
+    server = emulator_factory(
+        runner=SimulatedRunner({"root": (1, 0.2)}),
+        latency_ms=50,
+        operations=frozenset({"terminatetask", "reactivatetask"}),
+    )
+    plan = _fan_plan(server, tmp_path, 120, "again")
+    assert len(finish(plan, client=make_client(server)).terminated) == 120
+
+    out = CliRunner().invoke(
+        main, ["rerun", str(plan), "--failed", "--concurrency", "30"], env=env_for(server)
+    )
+
+    assert out.exit_code == 0, out.output
+    assert "reactivated 121 task(s)" in out.stdout
+    peak = server.store.stats()["peakInFlight"]["reactivatetask"]
+    assert DEFAULT_CONCURRENCY < peak <= 30
+
+
 def test_concurrency_out_of_bounds_is_a_usage_error(emulator: EmulatorServer) -> None:
     for command in (["finish"], ["rerun", "--failed"]):
         out = CliRunner().invoke(
