@@ -220,8 +220,18 @@ class Target:
 class Emulator:
     """``python -m dagbatch emulator`` on a free loopback port, in its own process."""
 
-    def __init__(self, latency_ms: float, workdir: Path, faults: Sequence[str] = ()) -> None:
-        """``faults``: more ``dagbatch emulator`` options (``--fault-busy 0.2``, ...)."""
+    def __init__(
+        self,
+        latency_ms: float,
+        workdir: Path,
+        faults: Sequence[str] = (),
+        *,
+        mode: Sequence[str] = ("--store-only",),
+        delayed: str = DELAYED_OPS,
+    ) -> None:
+        """``faults``: more ``dagbatch emulator`` options (``--fault-busy 0.2``, ...);
+        ``mode``: how tasks run (default: they never do); ``delayed``: the operations the
+        latency and faults apply to."""
         self.log = workdir / "emulator.log"
         self._log_fh = self.log.open("wb")
         self.proc = subprocess.Popen(
@@ -230,13 +240,13 @@ class Emulator:
                 "-m",
                 "dagbatch",
                 "emulator",
-                "--store-only",  # measure submission only: no task runs
+                *mode,  # by default --store-only: measure submission only, no task runs
                 "--port",
                 "0",
                 "--latency-ms",
                 str(latency_ms),
                 "--fault-ops",
-                DELAYED_OPS,
+                delayed,
                 *faults,
             ],
             stdout=self._log_fh,

@@ -20,7 +20,7 @@ import orjson
 
 from dagbatch.asyncrun import run_coroutine
 from dagbatch.cli.exit_codes import ExitCode, fail
-from dagbatch.cli.options import client_from_options, service_options
+from dagbatch.cli.options import client_from_options, concurrency_option, service_options
 from dagbatch.cli.output import write_stdout
 from dagbatch.defaults import STDERR_TASKS
 from dagbatch.errors import ConfigError, DagbatchError
@@ -279,6 +279,7 @@ def watch_cmd(
     help="Rerun this task (your name for it, or its id); repeat for more.",
 )
 @click.option("--dry-run", is_flag=True, help="Say what would be rerun; change nothing.")
+@concurrency_option
 @click.option("--json", "as_json", is_flag=True, help="The report as one JSON object.")
 def rerun_cmd(
     plan_dir: Path | None,
@@ -290,6 +291,7 @@ def rerun_cmd(
     failed: bool,
     tasks: tuple[str, ...],
     dry_run: bool,
+    concurrency: int | None,
     as_json: bool,
 ) -> None:
     """Reactivate failed tasks (Batch's reactivate task) so the tasks that waited on them run.
@@ -310,7 +312,7 @@ def rerun_cmd(
             _echo(render_rerun_plan(plan))
         if dry_run or not plan.reactivate:
             return RerunReport(plan=plan, reactivated=(), errors=())
-        return await steer.rerun(service, v, snap, plan)
+        return await steer.rerun(service, v, snap, plan, concurrency=concurrency)
 
     report = _run(plan_dir, job_id, (endpoint, account, account_key, auth_kind), body)
     if as_json:
@@ -329,6 +331,7 @@ def rerun_cmd(
 
 @click.command("finish")
 @_job_options
+@concurrency_option
 @click.option("--json", "as_json", is_flag=True, help="The report as one JSON object.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress output.")
 def finish_cmd(
@@ -338,6 +341,7 @@ def finish_cmd(
     account: str | None,
     account_key: str | None,
     auth_kind: str,
+    concurrency: int | None,
     as_json: bool,
     quiet: bool,
 ) -> None:
@@ -353,7 +357,7 @@ def finish_cmd(
 
     async def body(service: JobService, view: ViewSource, _: BatchClient) -> Any:
         v, snap = await read_snapshot(service, view, stderr_tasks=0)
-        return await steer.finish(service, v, snap, progress=progress)
+        return await steer.finish(service, v, snap, progress=progress, concurrency=concurrency)
 
     try:
         report = _run(plan_dir, job_id, (endpoint, account, account_key, auth_kind), body)

@@ -1,6 +1,7 @@
 """Options shared by several commands, declared once: the endpoint and credentials of the
 commands that talk to a Batch account (`submit`, `status`, `watch`, `rerun`, `finish`,
-`show`), and the local node of the commands that run tasks here (`run`, `emulator`)."""
+`show`), the requests in flight of those that send many (`submit`, `rerun`, `finish`), and
+the local node of the commands that run tasks here (`run`, `emulator`)."""
 
 from __future__ import annotations
 
@@ -49,6 +50,24 @@ def service_options(command: F) -> F:
     for decorate in reversed(decorators):
         command = decorate(command)
     return command
+
+
+def concurrency_option(command: F) -> F:
+    """Add ``--concurrency N`` (``concurrency``: None when left out, i.e. adaptive): the
+    requests `submit`, `rerun` and `finish` keep in flight (``dagbatch.submit.concurrency``)."""
+    from dagbatch.submit.concurrency import DEFAULT_CONCURRENCY, MAX_CONCURRENCY, MIN_CONCURRENCY
+
+    return click.option(
+        "--concurrency",
+        type=click.IntRange(MIN_CONCURRENCY, MAX_CONCURRENCY),
+        default=None,
+        show_default="adaptive",
+        help=(
+            f"Requests in flight at once, fixed ({MIN_CONCURRENCY}-{MAX_CONCURRENCY}). "
+            f"Default: adaptive, from {DEFAULT_CONCURRENCY} up to {MAX_CONCURRENCY} while "
+            "throughput rises, halved when the service throttles (429/503)."
+        ),
+    )(command)
 
 
 def client_from_options(

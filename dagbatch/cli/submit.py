@@ -17,12 +17,16 @@ import click
 import orjson
 
 from dagbatch.cli.exit_codes import ExitCode, fail, print_diagnostics
-from dagbatch.cli.options import batch_id, client_from_options, service_options
+from dagbatch.cli.options import (
+    batch_id,
+    client_from_options,
+    concurrency_option,
+    service_options,
+)
 from dagbatch.cli.output import write_stdout
 from dagbatch.defaults import DEFAULT_TIMEOUT
 from dagbatch.errors import ConfigError, DagbatchError, PlanError
 from dagbatch.redact import redact
-from dagbatch.submit.concurrency import DEFAULT_CONCURRENCY, MAX_CONCURRENCY, MIN_CONCURRENCY
 from dagbatch.submit.journal import JournalExists, read_journal
 from dagbatch.submit.progress import make_progress
 from dagbatch.submit.report import SubmitReport, report_path_for, write_report
@@ -249,17 +253,7 @@ def print_report(report: SubmitReport, report_file: Path | None) -> None:
 @click.option(
     "--pool-id", callback=batch_id, help="Pool for --create-job (fills job.json's poolInfo)."
 )
-@click.option(
-    "--concurrency",
-    type=click.IntRange(MIN_CONCURRENCY, MAX_CONCURRENCY),
-    default=None,
-    show_default="adaptive",
-    help=(
-        f"Requests in flight at once, fixed ({MIN_CONCURRENCY}-{MAX_CONCURRENCY}). "
-        f"Default: adaptive, from {DEFAULT_CONCURRENCY} up to {MAX_CONCURRENCY} while "
-        "throughput rises, halved when the service throttles (429/503)."
-    ),
-)
+@concurrency_option
 @click.option("--resume", is_flag=True, help="Continue a submission from its journal.")
 @click.option(
     "--journal",

@@ -283,6 +283,18 @@ class BatchEmulatorApp:
 
     def endpoint(self, op: str, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         async def run(request: Request) -> Response:
+            counters = self.store.counters
+            with self.store.lock:
+                counters.in_flight[op] += 1
+                if counters.in_flight[op] > counters.peak_in_flight[op]:
+                    counters.peak_in_flight[op] = counters.in_flight[op]
+            try:
+                return await serve(request)
+            finally:
+                with self.store.lock:
+                    counters.in_flight[op] -= 1
+
+        async def serve(request: Request) -> Response:
             ctx: Ctx | None = None
             try:
                 ctx = await self._prologue(request, op)

@@ -119,6 +119,10 @@ class Counters:
     task_results: Counter[str] = field(default_factory=Counter)
     tasks_added: int = 0
     auth_failures: int = 0
+    #: requests of each operation being served now (read, processed or held for the
+    #: injected latency), and the most there were at once: how many a client keeps in flight
+    in_flight: Counter[str] = field(default_factory=Counter)
+    peak_in_flight: Counter[str] = field(default_factory=Counter)
 
 
 class EmulatorStore:
@@ -240,6 +244,7 @@ class EmulatorStore:
                 "taskResults": dict(c.task_results),
                 "tasksAdded": c.tasks_added,
                 "authFailures": c.auth_failures,
+                "peakInFlight": dict(c.peak_in_flight),
                 "jobs": {job.id: len(job.task_ids) for job in self.jobs.values()},
             }
 

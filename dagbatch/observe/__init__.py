@@ -54,6 +54,7 @@ from dagbatch.observe.status import (
 )
 from dagbatch.observe.steer import FinishProgress
 from dagbatch.submit.client import BatchClient, connect
+from dagbatch.submit.concurrency import check_concurrency
 
 __all__ = [
     "FailedTask",
@@ -161,16 +162,18 @@ async def rerun_async(
     tasks: Iterable[str] = (),
     client: BatchClient | None = None,
     dry_run: bool = False,
+    concurrency: int | None = None,
     _close: bool = False,
 ) -> RerunReport:
     """Reactivate failed tasks (see ``rerun``)."""
+    check_concurrency(concurrency)
 
     async def body(c: BatchClient) -> RerunReport:
         service, view, snap = await _open(plan_dir, job_id, c, stderr_tasks=0)
         plan = steer.plan_rerun(view, snap, failed=failed, tasks=tuple(tasks))
         if dry_run:
             return RerunReport(plan=plan, reactivated=(), errors=())
-        return await steer.rerun(service, view, snap, plan)
+        return await steer.rerun(service, view, snap, plan, concurrency=concurrency)
 
     return await _with_client(client, body, close=_close)
 
@@ -183,11 +186,13 @@ def rerun(
     tasks: Iterable[str] = (),
     client: BatchClient | None = None,
     dry_run: bool = False,
+    concurrency: int | None = None,
 ) -> RerunReport:
     """Reactivate the failed tasks (``failed=True``) or the named ones (``tasks``: the user's
     names or ids) with Batch's reactivate task, so the tasks waiting on them run. The report's
     ``plan`` says which stranded tasks resume and which stay stuck; ``RefusedError`` where
-    Batch cannot reactivate (a completed job), with the fix."""
+    Batch cannot reactivate (a completed job), with the fix. ``concurrency``: reactivate
+    requests in flight, fixed (1-256); None: adaptive, as `dagbatch submit`'s."""
     return _sync(
         rerun_async(
             plan_dir,
@@ -196,6 +201,7 @@ def rerun(
             tasks=tasks,
             client=client,
             dry_run=dry_run,
+            concurrency=concurrency,
             _close=True,
         )
     )
@@ -208,14 +214,21 @@ async def finish_async(
     client: BatchClient | None = None,
     require_stuck: bool = True,
     progress: FinishProgress | None = None,
+    concurrency: int | None = None,
     _close: bool = False,
 ) -> FinishReport:
     """Terminate the tasks that can never run (see ``finish``)."""
+    check_concurrency(concurrency)
 
     async def body(c: BatchClient) -> FinishReport:
         service, view, snap = await _open(plan_dir, job_id, c, stderr_tasks=0)
         return await steer.finish(
-            service, view, snap, require_stuck=require_stuck, progress=progress
+            service,
+            view,
+            snap,
+            require_stuck=require_stuck,
+            progress=progress,
+            concurrency=concurrency,
         )
 
     return await _with_client(client, body, close=_close)
@@ -228,6 +241,7 @@ def finish(
     client: BatchClient | None = None,
     require_stuck: bool = True,
     progress: FinishProgress | None = None,
+    concurrency: int | None = None,
 ) -> FinishReport:
     """When only tasks that can never run remain, terminate them (Batch's terminate task) so
     the job completes; the report lists each with its chain, ``skipped`` where the parent
@@ -235,7 +249,8 @@ def finish(
 
     ``progress(done, total)`` hears of each terminate request as it ends (one a task, so
     thousands take a while): ``dagbatch.observe.progress.count_progress`` makes the line
-    `dagbatch finish` shows on stderr.
+    `dagbatch finish` shows on stderr. ``concurrency``: terminate requests in flight, fixed
+    (1-256); None (the default): adaptive, as `dagbatch submit`'s.
 
     ``dagbatch run`` calls this at its end (``require_stuck=True``): a local run of a
     workflow whose failure handlers were not needed ends with them skipped and the job
@@ -247,6 +262,7 @@ def finish(
             client=client,
             require_stuck=require_stuck,
             progress=progress,
+            concurrency=concurrency,
             _close=True,
         )
     )

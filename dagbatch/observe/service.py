@@ -10,14 +10,21 @@ narrows what is read (the ids of the tasks in one state).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from typing import Any, Final
 from urllib.parse import parse_qsl, quote, urlsplit
 
 from dagbatch.errors import BatchServiceError
 from dagbatch.observe.model import Definitions, TaskDefinition, TaskRecord
 from dagbatch.redact import redact
-from dagbatch.submit.client import BatchClient
+from dagbatch.submit.client import TRANSIENT_STATUS, AnswerHook, BatchClient
+from dagbatch.submit.concurrency import (
+    DEFAULT_CONCURRENCY,
+    THROTTLE_STATUS,
+    AdaptiveConcurrency,
+    ConcurrencyGate,
+    check_concurrency,
+)
 
 #: Tasks per list page: the service's maximum.
 PAGE_SIZE: Final = 1000
@@ -27,7 +34,7 @@ RECORD_FIELDS: Final = ("id", "state", "executionInfo")
 DEFINITION_FIELDS: Final = ("dependsOn", "exitConditions")
 #: Bytes of stderr.txt shown for a failed task.
 STDERR_TAIL_BYTES: Final = 2048
-#: Concurrent calls when operating on many tasks (reactivate, terminate, file tails).
+#: Concurrent reads of task files (stderr tails); terminate and reactivate go at ``Pace``'s.
 CONCURRENCY: Final = 16
 
 
@@ -171,32 +178,72 @@ class JobService:
         text = answer.content[-max_bytes:].decode("utf-8", errors="replace")
         return text
 
-    async def reactivate(self, task_id: str) -> None:
-        """Reactivate a completed, failed task [BATCH_FACTS 7]."""
-        await self.client.call("POST", f"{_task_path(self.job_id, task_id)}/reactivate")
+    async def reactivate(self, task_id: str, on_answer: AnswerHook | None = None) -> None:
+        """Reactivate a completed, failed task [BATCH_FACTS 7]. ``on_answer``: as
+        ``BatchClient.call``'s (``Pace.answered``)."""
+        path = f"{_task_path(self.job_id, task_id)}/reactivate"
+        await self.client.call("POST", path, on_answer=on_answer)
 
-    async def terminate(self, task_id: str) -> None:
-        """Terminate a task: it moves to completed [BATCH_FACTS 7]."""
-        await self.client.call("POST", f"{_task_path(self.job_id, task_id)}/terminate")
+    async def terminate(self, task_id: str, on_answer: AnswerHook | None = None) -> None:
+        """Terminate a task: it moves to completed [BATCH_FACTS 7]. ``on_answer``: as
+        ``BatchClient.call``'s (``Pace.answered``)."""
+        path = f"{_task_path(self.job_id, task_id)}/terminate"
+        await self.client.call("POST", path, on_answer=on_answer)
+
+
+#: One request a task (terminate, reactivate): ``await action(task_id, on_answer)``.
+TaskAction = Callable[[str, AnswerHook | None], Awaitable[None]]
+
+
+class Pace:
+    """How many per-task requests (terminate, reactivate) are in flight at once, across all
+    the rounds of one command: ``concurrency`` fixed, or None for the level `dagbatch submit`
+    adapts (``dagbatch.submit.concurrency.AdaptiveConcurrency``: from ``DEFAULT_CONCURRENCY``
+    up while the service answers more per second, halved when it throttles with 429/503).
+
+    Batch has no bulk terminate or reactivate, so tens of thousands of tasks are as many
+    requests: at the real service's round trips of tens to hundreds of milliseconds, a fixed
+    16 in flight would take minutes (Little's law).
+    """
+
+    def __init__(self, concurrency: int | None = None):
+        check_concurrency(concurrency)
+        self.gate = ConcurrencyGate(concurrency or DEFAULT_CONCURRENCY)
+        self.adaptive = AdaptiveConcurrency(self.gate) if concurrency is None else None
+
+    def answered(self, status: int | None) -> None:
+        """One attempt ended with ``status`` (None: no answer): tell the adaptive level. An
+        answer that ends the request counts as one done; a retried one as none, and 429/503
+        as throttling."""
+        if self.adaptive is None:
+            return
+        retried = status is None or status in TRANSIENT_STATUS
+        self.adaptive.observe(
+            0 if retried else 1,
+            throttled=status in THROTTLE_STATUS,
+            waiting=self.gate.waiting > 0,
+        )
 
 
 async def for_each(
     items: Iterable[str],
-    action: Any,
+    action: TaskAction,
     *,
-    concurrency: int = CONCURRENCY,
+    pace: Pace | None = None,
     each_done: Callable[[], None] | None = None,
 ) -> dict[str, BaseException]:
-    """Run ``await action(item)`` for each item, ``concurrency`` at a time, in order of
-    submission; the errors by item (service errors only; others propagate). ``each_done``
-    is called as each item's call ends, whether it succeeded or not (progress)."""
+    """Run ``await action(item, pace.answered)`` for each item, as many at a time as ``pace``
+    lets (default: adaptive), in order of submission; the errors by item (service errors
+    only; others propagate). ``each_done`` is called as each item's call ends, whether it
+    succeeded or not (progress)."""
+    pace = pace or Pace()
     errors: dict[str, BaseException] = {}
-    gate = asyncio.Semaphore(concurrency)
+    gate = pace.gate
 
     async def one(item: str) -> None:
         async with gate:
             try:
-                await action(item)
+                await action(item, pace.answered)
             except BatchServiceError as exc:
                 errors[item] = exc
             if each_done is not None:

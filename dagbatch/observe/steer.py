@@ -23,9 +23,16 @@ from dagbatch.observe.model import (
     TaskProblem,
     TaskRecord,
 )
-from dagbatch.observe.service import JobService, for_each
+from dagbatch.observe.service import JobService, Pace, for_each
 from dagbatch.observe.status import Snapshot, WorkflowView, build_status
-from dagbatch.observe.stranded import JobTasks, analyse, children_first, parent_ids, strand_of
+from dagbatch.observe.stranded import (
+    JobTasks,
+    analyse,
+    children_first,
+    parent_ids,
+    strand_of,
+    terminated_satisfies,
+)
 
 #: ``progress(done, total)`` of ``finish``: terminate requests ended so far, of how many.
 FinishProgress = Callable[[int, int], None]
@@ -262,15 +269,22 @@ def _order(view: WorkflowView, records: Mapping[str, TaskRecord]) -> list[str]:
 
 
 async def rerun(
-    service: JobService, view: WorkflowView, snap: Snapshot, plan: RerunPlan | None = None
+    service: JobService,
+    view: WorkflowView,
+    snap: Snapshot,
+    plan: RerunPlan | None = None,
+    *,
+    concurrency: int | None = None,
 ) -> RerunReport:
-    """Reactivate the tasks of ``plan`` (computed from ``snap`` when not given)."""
+    """Reactivate the tasks of ``plan`` (computed from ``snap`` when not given).
+    ``concurrency``: reactivate requests in flight, fixed; None: adaptive (``Pace``)."""
+    pace = Pace(concurrency)
     plan = plan or plan_rerun(view, snap)
     # Parents first: a child reactivated while its parent still shows its old ending would
     # be decided by that ending.
     errors: dict[str, BaseException] = {}
     for layer in reversed(children_first(plan.reactivate, view.definitions, snap.records)):
-        errors.update(await for_each(layer, service.reactivate))
+        errors.update(await for_each(layer, service.reactivate, pace=pace))
     problems = tuple(
         TaskProblem(t, view.name(t), str(errors[t])) for t in plan.reactivate if t in errors
     )
@@ -285,6 +299,7 @@ async def finish(
     *,
     require_stuck: bool = True,
     progress: FinishProgress | None = None,
+    concurrency: int | None = None,
 ) -> FinishReport:
     """Terminate the tasks that can never run (Batch's terminate task), so the job can end.
 
@@ -294,7 +309,10 @@ async def finish(
     ``progress(done, total)`` is called once the tasks to terminate are known (``done`` 0)
     and as each terminate request ends (one request a task: Batch has no bulk terminate),
     from the event loop's thread; never when there is nothing to terminate.
+    ``concurrency``: terminate requests in flight, fixed; None (the default): adaptive, as
+    `dagbatch submit`'s (``Pace``).
     """
+    pace = Pace(concurrency)
     status, analysis = build_status(view, snap)
     if require_stuck and status.verdict != "stuck":
         return FinishReport(view.job_id, status.verdict, (), (), _left_alone(status))
@@ -308,8 +326,11 @@ async def finish(
     # the snapshot is left alone.
     still = set(await service.ids_in_state("active"))
     active_blocked = [t for t in active_blocked if t in still]
-    # Children first: terminating a task completes it with a failure, which would start a
-    # dependent that runs on its failure (a handler) if that one were still waiting.
+    # Children first where it matters: terminating a task completes it with a failure, which
+    # would start a dependent still waiting that runs on it (a handler: the parent's
+    # exitConditions satisfy on that ending). Below a parent that blocks on it (Batch's
+    # default) child and parent go in the same layer: a stranded chain ends in one round.
+    satisfies = {t: terminated_satisfies(view.definitions.get(t)) for t in active_blocked}
     errors: dict[str, BaseException] = {}
     total = len(active_blocked)
     done = 0
@@ -322,8 +343,11 @@ async def finish(
             done += 1
             progress(done, total)
 
-    for layer in children_first(active_blocked, view.definitions, records):
-        errors.update(await for_each(layer, service.terminate, each_done=each_done))
+    layers = children_first(
+        active_blocked, view.definitions, records, ordered=satisfies.__getitem__
+    )
+    for layer in layers:
+        errors.update(await for_each(layer, service.terminate, pace=pace, each_done=each_done))
     # The status already holds the strand of each active blocked task (not a barrier's).
     known = {s.task_id: s for s in status.stranded}
     strands: list[Strand] = []

@@ -24,7 +24,7 @@ Batch's rules applied here [BATCH_FACTS 4, 5]:
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -425,19 +425,46 @@ def parent_ids(definition: TaskDefinition | None, tasks: JobTasks) -> set[str]:
     return found
 
 
+def terminated_satisfies(definition: TaskDefinition | None) -> bool:
+    """Whether terminating this task while it waits (it never started) would satisfy its
+    dependents: what its ``exitConditions`` give the ending a terminate records.
+
+    Batch documents only that a terminated task "moves to the completed state"; its result and
+    failureInfo are undocumented [BATCH_FACTS 1, 7]. The emulator records a failure with no
+    exit code and ``TaskEnded`` (``Engine.terminate_task``), which takes ``default`` (Batch's
+    default: block) as ``resolve_exit`` reads it. In case the service treats an ending that
+    never started as a pre-processing error instead, ``preProcessingError`` is asked too: a
+    ``satisfy`` in either says yes (ordering an edge that needs none costs one round trip;
+    missing one would start a failure handler)."""
+    ec = definition.exit_conditions if definition is not None else None
+    if not ec:
+        return False  # Batch's default for every ending but exit code 0: block [BATCH_FACTS 4]
+    return any(
+        exit_actions(ec, kind, None, False)[0].lower() == "satisfy"
+        for kind in ("exit", "preprocessing")
+    )
+
+
 def children_first(
     targets: Iterable[str],
     definitions: Mapping[str, TaskDefinition],
     records: Mapping[str, TaskRecord],
+    *,
+    ordered: Callable[[str], bool] | None = None,
 ) -> list[list[str]]:
     """``targets`` in layers, each task in a layer after every one of its dependents among
     the targets (reverse the list for parents first). The tasks of a layer can be acted on at
-    once.
+    once. ``ordered(parent)``: only the edges to the parents it says yes to are kept in order
+    (default: every edge).
 
     Why the order matters: terminating a task completes it with a failure, and a dependent
-    that runs on its parent's failure (a failure handler) would then start; reactivating a
-    child whose parent is still completed lets the parent's old ending decide for it. So
-    ``finish`` terminates children first, ``rerun`` reactivates parents first."""
+    that runs on its parent's failure (a failure handler) would then start; so ``finish``
+    terminates children first, but only below a parent whose termination would satisfy its
+    dependents (``terminated_satisfies``): under a parent that blocks on it (Batch's
+    default), child and parent go in one layer, and a stranded chain in one round.
+    Reactivating a child whose parent is still completed lets the parent's old ending decide
+    for it, and what a reactivated parent does to its dependents is undocumented
+    [BATCH_FACTS 4]: so ``rerun`` reactivates parents first, every edge kept."""
     order = list(dict.fromkeys(targets))
     wanted = set(order)
     tasks = JobTasks(records)
@@ -445,6 +472,8 @@ def children_first(
     for t in order:
         found = {q for q in parent_ids(definitions.get(t), tasks) if q in wanted}
         found.discard(t)
+        if ordered is not None:
+            found = {q for q in found if ordered(q)}
         parents_of[t] = found
     pending_children: dict[str, int] = dict.fromkeys(order, 0)
     for ps in parents_of.values():

@@ -120,6 +120,11 @@ def _all_succeeded(entries: Any) -> list[TaskAddResult] | None:
     return list(map(_new_result, repeat(TaskAddResult), map(add, zip(task_ids), repeat(success))))
 
 
+#: ``on_answer(status)`` of ``BatchClient.call``: each attempt's HTTP status, None when no
+#: answer came.
+AnswerHook = Callable[[int | None], None]
+
+
 @dataclass(frozen=True, slots=True)
 class ServiceAnswer:
     """A parsed JSON answer: status code and body (None when absent or not JSON)."""
@@ -176,7 +181,8 @@ def _retry_after(response: _Answer) -> float | None:
 #: URLs without extra query parameters kept parsed (``BatchClient._send``).
 _URL_CACHE = 32
 
-_TRANSIENT_STATUS = frozenset({408, 429, 500, 502, 503, 504})
+#: Statuses retried as transient (``TransientError``).
+TRANSIENT_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 
 
 def _parse_json(response: _Answer) -> Any:
@@ -572,7 +578,7 @@ class BatchClient:
                 "authentication failed: check AZURE_BATCH_ACCOUNT / AZURE_BATCH_ACCESS_KEY"
                 f" (HTTP {status} {code or ''}: {message})".rstrip()
             )
-        if status in _TRANSIENT_STATUS:
+        if status in TRANSIENT_STATUS:
             raise TransientError(what, status=status, code=code, retry_after=_retry_after(response))
         if status == 413:
             raise RequestBodyTooLarge(status, code or "RequestBodyTooLarge", what)
@@ -650,11 +656,13 @@ class BatchClient:
         ok_codes: frozenset[str] = frozenset(),
         api_version: str | None = None,
         params: Mapping[str, str] | None = None,
+        on_answer: AnswerHook | None = None,
     ) -> ServiceAnswer:
         """A simple call retried on transient failures per ``self.retry``.
 
         An error answer whose code is in ``ok_codes`` (e.g. ``JobExists``) is returned instead
-        of raised.
+        of raised. ``on_answer(status)`` hears of each attempt as it ends: its HTTP status, or
+        None when no answer came (what an adaptive level learns from, e.g. 429 and 503).
         """
         raw = orjson.dumps(body) if body is not None else None
         state = RetryState(self.retry)
@@ -665,6 +673,7 @@ class BatchClient:
         # before the first confirmation), on the connections its tasks then take.
         lean = self._lean() if method in ("POST", "GET") and not params else None
         while True:
+            heard = False
             try:
                 response: _Answer
                 if lean is not None:
@@ -673,6 +682,9 @@ class BatchClient:
                     response = await self._send(
                         method, path, body=raw, api_version=api_version, params=params
                     )
+                if on_answer is not None:
+                    heard = True
+                    on_answer(response.status_code)
                 payload = _parse_json(response)
                 if response.status_code >= 400:
                     code, _ = _error_of(payload)
@@ -681,6 +693,8 @@ class BatchClient:
                 self._raise_for(method, path, response)
                 return ServiceAnswer(response.status_code, payload)
             except TransientError as exc:
+                if on_answer is not None and not heard:
+                    on_answer(None)
                 if exc.connect and not self.reached:
                     raise self._unreachable(exc) from exc
                 log.info("retrying %s %s: %s", method, path, exc)

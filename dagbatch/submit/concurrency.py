@@ -45,6 +45,8 @@ from collections import deque
 from collections.abc import Callable
 from types import TracebackType
 
+from dagbatch.errors import ConfigError
+
 #: Requests in flight when fixed by default, and where the adaptive level starts. Measured
 #: with the emulator in its own process on 2 cores: from about 8-16 in flight on, a loopback
 #: submission is CPU-bound; the real service's longer round trips need more (the adaptive
@@ -79,6 +81,19 @@ MIN_THROTTLED_SHARE = 0.05
 ABOVE_BACKGROUND = 3.0
 #: How much of each window's throttled share the background takes on (a moving average).
 FOLLOW = 0.25
+#: The answers that mean the service throttles: 429 ``TooManyRequests`` and 503
+#: ``ServerBusy`` [docs/BATCH_FACTS.md: whole-request errors].
+THROTTLE_STATUS = frozenset({429, 503})
+
+
+def check_concurrency(concurrency: int | None) -> None:
+    """A fixed level (``--concurrency``) must be within ``MIN_CONCURRENCY`` to
+    ``MAX_CONCURRENCY``; None is adaptive (``ConfigError`` names the option)."""
+    if concurrency is not None and not MIN_CONCURRENCY <= concurrency <= MAX_CONCURRENCY:
+        raise ConfigError(
+            f"--concurrency must be from {MIN_CONCURRENCY} to {MAX_CONCURRENCY} (or left out: "
+            "adaptive)"
+        )
 
 
 class ConcurrencyGate:

@@ -48,7 +48,10 @@ from dagbatch.plan import (
 from dagbatch.redact import install_log_redaction
 from dagbatch.submit.client import BatchClient
 from dagbatch.submit.compare import task_differences
-from dagbatch.submit.concurrency import DEFAULT_CONCURRENCY, MAX_CONCURRENCY, MIN_CONCURRENCY
+from dagbatch.submit.concurrency import (
+    DEFAULT_CONCURRENCY,
+    check_concurrency,
+)
 from dagbatch.submit.job import (
     EarlyCreation,
     create_early,
@@ -105,11 +108,7 @@ async def submit_plan_async(
     """
     install_log_redaction()
     started = time.monotonic()
-    if concurrency is not None and not MIN_CONCURRENCY <= concurrency <= MAX_CONCURRENCY:
-        raise ConfigError(
-            f"--concurrency must be from {MIN_CONCURRENCY} to {MAX_CONCURRENCY} (or left out: "
-            "adaptive)"
-        )
+    check_concurrency(concurrency)
     # The plan lives as long as the submission: kept out of its collections (dagbatch.gcpause).
     if plan is not None and Path(plan.directory).resolve() != Path(plan_dir).resolve():
         raise ConfigError(f"the loaded plan is of {plan.directory}, not of {plan_dir}")

@@ -49,6 +49,7 @@ from dagbatch.submit.client import BatchClient
 from dagbatch.submit.compare import task_differences
 from dagbatch.submit.concurrency import (
     DEFAULT_CONCURRENCY,
+    THROTTLE_STATUS,
     AdaptiveConcurrency,
     ConcurrencyGate,
 )
@@ -67,8 +68,6 @@ Task = dict[str, Any]
 
 #: Whole-request statuses after which the request may have been processed (fully or partly).
 _UNCERTAIN_STATUS = frozenset({408, 500, 502, 504})
-#: Whole-request statuses by which the service asks the client to slow down.
-_THROTTLE_STATUS = frozenset({429, 503})
 
 __all__ = ["DEFAULT_CONCURRENCY", "WaveScheduler"]
 
@@ -153,7 +152,7 @@ class WaveScheduler:
         """Tell the adaptive level about one answer (a no-op at a fixed level)."""
         if self.adaptive is not None:
             self.adaptive.observe(
-                tasks, throttled=status in _THROTTLE_STATUS, waiting=self.gate.waiting > 0
+                tasks, throttled=status in THROTTLE_STATUS, waiting=self.gate.waiting > 0
             )
 
     # -- verifying TaskExists ----------------------------------------------------------
