@@ -30,7 +30,7 @@ from dagbatch.submit.client import BatchClient, SharedKeyAuth
 from dagbatch.submit.concurrency import DEFAULT_CONCURRENCY
 from dagbatch.submit.submission import submit_plan
 
-from .submit_bench import Emulator
+from .submit_bench import Emulator, Target
 
 TASKS = 5_000
 CHAIN = 299
@@ -120,6 +120,64 @@ def measure(
     finally:
         emulator.stop()
     return FinishRun(workload, tasks, concurrency, seconds, peak)
+
+
+#: A tenth of the sizes, for smoke runs (`python -m bench --quick`).
+QUICK_TASKS = 500
+QUICK_CHAIN = 30
+
+
+def run(quick: bool = False) -> list[FinishRun]:
+    """The fan and the chain, each at the adaptive level and at the old fixed 16."""
+    tasks, chain = (QUICK_TASKS, QUICK_CHAIN) if quick else (TASKS, CHAIN)
+    runs: list[FinishRun] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for workload, n in (("fan", tasks), ("chain", chain)):
+            for level in (None, DEFAULT_CONCURRENCY):
+                runs.append(measure(workload, n, level, LATENCY_MS, Path(tmp)))
+                print(runs[-1].line(), flush=True)
+    return runs
+
+
+def table(runs: list[FinishRun]) -> str:
+    """The runs as a markdown table."""
+    rows = [
+        "| stranded | tasks | requests in flight | wall s | tasks/s | most in flight at once |",
+        "|---|---:|---|---:|---:|---:|",
+    ]
+    for r in runs:
+        level = "adaptive (default)" if r.concurrency is None else f"--concurrency {r.concurrency}"
+        rows.append(
+            f"| {r.workload} | {r.tasks:,} | {level} | {r.seconds:.2f} | {r.rate:,.0f} | "
+            f"{r.peak_in_flight} |"
+        )
+    rows.append("")
+    rows.append(
+        f"`dagbatch finish` (the library's `finish_async`) of a job whose root exited 1, "
+        f"emulator in its own process, {LATENCY_MS:g} ms a terminate request (Batch has no "
+        "bulk terminate): a fan (every task waits on the root) and a chain (each on the one "
+        f"before). {DEFAULT_CONCURRENCY} in flight was finish's fixed level before it took "
+        "submit's adaptive one; the most in flight is the emulator's count."
+    )
+    return "\n".join(rows)
+
+
+def targets(runs: list[FinishRun]) -> list[Target]:
+    """The adaptive level at least as fast as the old fixed one, on each workload."""
+    out: list[Target] = []
+    for workload in ("fan", "chain"):
+        adaptive = next(r for r in runs if r.workload == workload and r.concurrency is None)
+        fixed = next(r for r in runs if r.workload == workload and r.concurrency is not None)
+        out.append(
+            Target(
+                f"finish a stranded {workload} of {adaptive.tasks:,} at {LATENCY_MS:g} ms: the "
+                f"adaptive level >= a fixed {fixed.concurrency}",
+                adaptive.rate >= fixed.rate,
+                f"{adaptive.rate:,.0f} vs {fixed.rate:,.0f} tasks/s = "
+                f"{adaptive.rate / fixed.rate:.2f}x",
+            )
+        )
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -44,6 +44,7 @@ from dagbatch.observe.outcome import (
     explain_outcome,
 )
 from dagbatch.observe.service import JobService
+from dagbatch.submit.client import AnswerHook
 from dagbatch.wireshape import counts_as_success
 
 if TYPE_CHECKING:
@@ -504,19 +505,26 @@ class _LocalJobService(JobService):
         super().__init__(client, job_id)
         self.engine = engine
 
-    async def terminate(self, task_id: str) -> None:
+    async def terminate(self, task_id: str, on_answer: AnswerHook | None = None) -> None:
         from dagbatch.emulator.tasks import terminate_at
         from dagbatch.errors import BatchServiceError
 
         with self.engine.cond:
             job = self.engine.store.jobs.get(self.job_id.lower())
             pos = None if job is None else job.index.get(task_id.lower())
-            if pos is None:
-                raise BatchServiceError(404, "TaskNotFound", "The specified task does not exist.")
-            if not terminate_at(self.engine, job, pos):
-                raise BatchServiceError(
+            error = (
+                BatchServiceError(404, "TaskNotFound", "The specified task does not exist.")
+                if pos is None
+                else None
+                if terminate_at(self.engine, job, pos)
+                else BatchServiceError(
                     409, "TaskCompleted", "The specified task is already completed."
                 )
+            )
+        if on_answer is not None:  # what the service would have answered (204: done)
+            on_answer(204 if error is None else error.status)
+        if error is not None:
+            raise error
 
 
 def _finish_here(
