@@ -95,6 +95,38 @@ class Reason:
     by: str | None = None
     detail: str | None = None
 
+    # Equality, hash and repr walk the chain rather than recurse into ``cause`` as the
+    # generated ones do: a chain may be thousands of tasks long.
+    def _own(self) -> tuple[str | None, ...]:
+        """The link's fields but its cause."""
+        return (self.kind, self.parent, self.parent_end, self.job_reason, self.by, self.detail)
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        a: Reason | None = self
+        b: Reason | None = other  # the same class
+        while a is not None and b is not None:
+            if a is b:
+                return True
+            if a._own() != b._own():
+                return False
+            a, b = a.cause, b.cause
+        return a is b
+
+    def __hash__(self) -> int:
+        return hash(tuple(link._own() for link in self.links()))
+
+    def __repr__(self) -> str:
+        heads: list[str] = []
+        tails: list[str] = []
+        for link in self.links():
+            own = dict(zip(("kind", "parent", "parent_end"), link._own()[:3], strict=True))
+            rest = dict(zip(("job_reason", "by", "detail"), link._own()[3:], strict=True))
+            heads.append("Reason(" + "".join(f"{k}={v!r}, " for k, v in own.items()) + "cause=")
+            tails.append("".join(f", {k}={v!r}" for k, v in rest.items()) + ")")
+        return "".join(heads) + "None" + "".join(reversed(tails))
+
     def links(self) -> Iterator[Reason]:
         """This reason, then each ``cause`` in turn, to the end of the chain (no recursion:
         a chain may be thousands of tasks long)."""

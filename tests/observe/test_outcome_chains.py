@@ -132,3 +132,23 @@ def test_a_range_has_the_members_the_plain_scan_finds(
     for start, end in ranges:
         scan = [(n, members) for n, members in by_int.items() if start <= n <= end]
         assert index.members(start, end) == scan
+
+
+def test_long_chains_compare_hash_and_print_without_recursion() -> None:
+    one = _reasons(_chain_tasks(LONG))[f"t{LONG - 1}"]
+    other = _reasons(_chain_tasks(LONG))[f"t{LONG - 1}"]  # equal, made apart
+    assert one is not other and one == other and hash(one) == hash(other)
+    assert one != _reasons(_chain_tasks(LONG - 1))[f"t{LONG - 2}"]  # a link shorter
+    assert len({one, other}) == 1
+    assert repr(one).startswith(f"Reason(kind='waiting', parent='t{LONG - 2}', parent_end=None, ")
+    assert repr(one).count("Reason(") == LONG - 1
+    # Short chains: as a dataclass compares and prints them.
+    short = Reason("waiting", parent="b", cause=Reason("blocked", parent="a", parent_end="x"))
+    assert short == Reason("waiting", parent="b", cause=Reason("blocked", "a", "x"))
+    assert short != Reason("waiting", parent="b", cause=Reason("blocked", "a", "y"))
+    assert short != Reason("waiting", parent="b")
+    assert repr(short) == (
+        "Reason(kind='waiting', parent='b', parent_end=None, cause=Reason(kind='blocked', "
+        "parent='a', parent_end='x', cause=None, job_reason=None, by=None, detail=None), "
+        "job_reason=None, by=None, detail=None)"
+    )
