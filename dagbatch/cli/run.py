@@ -255,6 +255,12 @@ def report_lines(report: RunReport) -> list[str]:
     return lines
 
 
+def report_json(report: RunReport) -> bytes:
+    """The ``--report`` file's bytes: ``RunReport.to_dict`` as JSON indented by two spaces
+    (UTF-8, a newline at the end)."""
+    return orjson.dumps(report.to_dict(), option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE)
+
+
 @click.command("run")
 @click.argument("source", metavar="WORKFLOW.py[:NAME]|PLAN_DIR")
 @click.option(
@@ -380,11 +386,7 @@ def run_cmd(
     warnings: list[str] = []
     if report_file is not None:
         try:
-            report_file.write_bytes(
-                orjson.dumps(
-                    report.to_dict(), option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE
-                )
-            )
+            report_file.write_bytes(report_json(report))
         except OSError as exc:
             warnings.append(f"warning: could not write {report_file}: {exc.strerror or exc}")
         else:
