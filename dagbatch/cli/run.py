@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
+import orjson
 
 from dagbatch.cli import exit_codes
 from dagbatch.cli.exit_codes import GROUP_OVER, ExitCode
@@ -85,10 +85,8 @@ def _rank(report: RunReport, o: TaskOutcome, failed: set[str]) -> int:
 
 def _root(reason: Reason) -> tuple[Reason, bool]:
     """The reason at the end of a never-ran chain (past every parent that never ran either),
-    and whether there was such a parent."""
-    root = reason
-    while root.kind == "waiting" and root.cause is not None:
-        root = root.cause
+    and whether there was such a parent (``Reason.end``: linear time over a chain's tasks)."""
+    root = reason.end()
     return root, root is not reason
 
 
@@ -257,6 +255,12 @@ def report_lines(report: RunReport) -> list[str]:
     return lines
 
 
+def report_json(report: RunReport) -> bytes:
+    """The ``--report`` file's bytes: ``RunReport.to_dict`` as JSON indented by two spaces
+    (UTF-8, a newline at the end)."""
+    return orjson.dumps(report.to_dict(), option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE)
+
+
 @click.command("run")
 @click.argument("source", metavar="WORKFLOW.py[:NAME]|PLAN_DIR")
 @click.option(
@@ -382,7 +386,7 @@ def run_cmd(
     warnings: list[str] = []
     if report_file is not None:
         try:
-            report_file.write_text(json.dumps(report.to_dict(), indent=1) + "\n", encoding="utf-8")
+            report_file.write_bytes(report_json(report))
         except OSError as exc:
             warnings.append(f"warning: could not write {report_file}: {exc.strerror or exc}")
         else:

@@ -611,18 +611,16 @@ def _slots_reasons(
     """Name the tasks that wait only because they need more slots than the node has, also
     where a dependent waits for one (its reason's chain ends there)."""
     needs = {str(t["id"]): t.get("requiredSlots", 1) for t in plan_tasks}
+    if all(need <= slots for need in needs.values()):
+        return outcomes
 
-    def retold(reason: Reason, task_id: str) -> Reason:
+    def end(reason: Reason, task_id: str) -> Reason:
         need = needs.get(task_id, 1)
         if reason.kind == "not-started" and need > slots:
             return Reason("too-many-slots", detail=str(need))
-        if reason.kind == "waiting" and reason.cause is not None and reason.parent is not None:
-            return replace(reason, cause=retold(reason.cause, reason.parent))
         return reason
 
-    return [
-        o if o.reason is None else replace(o, reason=retold(o.reason, o.task_id)) for o in outcomes
-    ]
+    return _retell_ends(outcomes, end)
 
 
 def _timeout_reasons(outcomes: list[TaskOutcome], cut_off: frozenset[str]) -> list[TaskOutcome]:
@@ -630,14 +628,42 @@ def _timeout_reasons(outcomes: list[TaskOutcome], cut_off: frozenset[str]) -> li
     that parent ended with the killed process's exit code (``TaskEnded``), which blocks its
     dependents, but the run's timeout is what stopped it."""
 
-    def retold(reason: Reason) -> Reason:
+    def end(reason: Reason, task_id: str) -> Reason:
         if reason.kind in ("blocked", "job-ended") and reason.parent in cut_off:
             return Reason("cut-off", parent=reason.parent)
-        if reason.kind == "waiting" and reason.cause is not None:
-            return replace(reason, cause=retold(reason.cause))
         return reason
 
-    return [o if o.reason is None else replace(o, reason=retold(o.reason)) for o in outcomes]
+    return _retell_ends(outcomes, end)
+
+
+def _retell_ends(
+    outcomes: list[TaskOutcome], change: Callable[[Reason, str], Reason]
+) -> list[TaskOutcome]:
+    """The outcomes with the end of each reason's chain retold: ``change(link, task_id)``
+    of the link that ends it (the first that is not ``waiting`` on a parent) and the task
+    it is the reason of (the parent the last ``waiting`` link names, else the outcome's
+    own task). Without recursion (a chain may be thousands of tasks long), and each link
+    retold once: the chains of a long chain's tasks share their links, and still do."""
+    memo: dict[tuple[int, str], Reason] = {}  # (id of a link of ``outcomes``, task) -> told
+
+    def retold(reason: Reason, task_id: str) -> Reason:
+        path: list[tuple[Reason, str]] = []
+        link, tid = reason, task_id
+        while (told := memo.get((id(link), tid))) is None:
+            cause, parent = link.cause, link.parent
+            if link.kind == "waiting" and cause is not None and parent is not None:
+                path.append((link, tid))
+                link, tid = cause, parent
+                continue
+            told = memo[(id(link), tid)] = change(link, tid)
+        for link, tid in reversed(path):
+            told = link if told is link.cause else replace(link, cause=told)
+            memo[(id(link), tid)] = told
+        return told
+
+    return [
+        o if o.reason is None else replace(o, reason=retold(o.reason, o.task_id)) for o in outcomes
+    ]
 
 
 def _snapshot(

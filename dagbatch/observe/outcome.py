@@ -18,13 +18,15 @@ decides.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+import bisect
+import itertools
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple
 
 from dagbatch.gcpause import gc_paused
 from dagbatch.observe.model import TASK_STATES, Definitions, FailureInfo, TaskRecord
-from dagbatch.observe.stranded import TASK_ENDED, analyse, integer_id
+from dagbatch.observe.stranded import MAX_CHAIN, TASK_ENDED, analyse, integer_id
 from dagbatch.wireshape import counts_as_success, exit_actions
 
 
@@ -93,16 +95,103 @@ class Reason:
     by: str | None = None
     detail: str | None = None
 
+    # Equality, hash and repr walk the chain rather than recurse into ``cause`` as the
+    # generated ones do: a chain may be thousands of tasks long.
+    def _own(self) -> tuple[str | None, ...]:
+        """The link's fields but its cause."""
+        return (self.kind, self.parent, self.parent_end, self.job_reason, self.by, self.detail)
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        a: Reason | None = self
+        b: Reason | None = other  # the same class
+        while a is not None and b is not None:
+            if a is b:
+                return True
+            if a._own() != b._own():
+                return False
+            a, b = a.cause, b.cause
+        return a is b
+
+    def __hash__(self) -> int:
+        return hash(tuple(link._own() for link in self.links()))
+
+    def __repr__(self) -> str:
+        heads: list[str] = []
+        tails: list[str] = []
+        for link in self.links():
+            own = dict(zip(("kind", "parent", "parent_end"), link._own()[:3], strict=True))
+            rest = dict(zip(("job_reason", "by", "detail"), link._own()[3:], strict=True))
+            heads.append("Reason(" + "".join(f"{k}={v!r}, " for k, v in own.items()) + "cause=")
+            tails.append("".join(f", {k}={v!r}" for k, v in rest.items()) + ")")
+        return "".join(heads) + "None" + "".join(reversed(tails))
+
+    def links(self) -> Iterator[Reason]:
+        """This reason, then each ``cause`` in turn, to the end of the chain (no recursion:
+        a chain may be thousands of tasks long)."""
+        reason: Reason | None = self
+        while reason is not None:
+            yield reason
+            reason = reason.cause
+
+    def end(self) -> Reason:
+        """The link that ends the chain: the first that is not ``waiting`` (or a ``waiting``
+        one without a cause: a cycle)."""
+        return self._tail()[1]
+
+    def _tail(self) -> tuple[int, Reason]:
+        """How many ``waiting`` links the chain has before its ``end()``, and that end. Kept
+        on each link it walks: the chains of a long chain's tasks share their links, so
+        telling every one of them costs linear time, not quadratic."""
+        path: list[Reason] = []
+        link = self
+        while (known := link.__dict__.get("_tail_of")) is None:
+            if link.kind != "waiting" or link.cause is None:
+                known = (0, link)
+                object.__setattr__(link, "_tail_of", known)  # frozen: a cache, not a field
+                break
+            path.append(link)
+            link = link.cause
+        count, end = known
+        for link in reversed(path):
+            count += 1
+            object.__setattr__(link, "_tail_of", (count, end))
+        return count, end
+
+    def _shown(self) -> tuple[list[Reason], int, Reason]:
+        """What a reader is shown of the chain: its first ``MAX_CHAIN`` ``waiting`` links (as
+        `dagbatch status` cuts a chain), how many more ``waiting`` links follow them, and
+        the link that ends the chain (``end()``)."""
+        count, end = self._tail()
+        shown: list[Reason] = []
+        link = self
+        while len(shown) < min(count, MAX_CHAIN):
+            shown.append(link)
+            assert link.cause is not None  # a waiting link before the end
+            link = link.cause
+        return shown, count - len(shown), end
+
     def text(self) -> str:
-        """One readable line, the chain included."""
+        """One readable line, the chain included: past ``MAX_CHAIN`` parents that never ran,
+        it says how many more there are, then how the chain ends."""
+        shown, omitted, end = self._shown()
+        inner = end._own_text()
+        if omitted:
+            inner = f"through {omitted} more parents that never ran: {inner}"
+        for link in reversed(shown):
+            inner = f"waits for parent {link.parent}, which never ran ({inner})"
+        return inner
+
+    def _own_text(self) -> str:
+        """This link's words, but for a ``waiting`` link's cause."""
+        if self.kind == "waiting":
+            return f"waits for parent {self.parent}, which never ran (not started)"
         if self.kind == "blocked":
             return (
                 f"blocked: parent {self.parent} {self.parent_end}, and its dependencyAction "
                 "for that is block"
             )
-        if self.kind == "waiting":
-            inner = self.cause.text() if self.cause else "not started"
-            return f"waits for parent {self.parent}, which never ran ({inner})"
         if self.kind == "missing":
             return f"waits for parent {self.parent}, which is not a task of the job"
         if self.kind == "job-ended":
@@ -126,13 +215,25 @@ class Reason:
         return self.detail == REQUEUED
 
     def as_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"kind": self.kind, "text": self.text()}
+        """The chain as `dagbatch run --report` writes it: nested ``cause`` objects, cut as
+        ``text`` is (the last ``waiting`` link shown says in ``omitted`` how many it leaves
+        out before its ``cause``, the link that ends the chain), ``text`` at the top only: a
+        bounded size whatever the chain's length."""
+        shown, omitted, end = self._shown()
+        nodes = [link._fields() for link in [*shown, end]]
+        if omitted:
+            nodes[len(shown) - 1]["omitted"] = omitted
+        for outer, inner in itertools.pairwise(nodes):
+            outer["cause"] = inner
+        top = nodes[0]
+        return {"kind": top.pop("kind"), "text": self.text(), **top}
+
+    def _fields(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"kind": self.kind}
         for name in ("parent", "parent_end", "job_reason", "by", "detail"):
             value = getattr(self, name)
             if value is not None:
                 out[_camel(name)] = value
-        if self.cause is not None:
-            out["cause"] = self.cause.as_dict()
         return out
 
 
@@ -265,19 +366,41 @@ def _explain_outcome(
     return outcomes
 
 
+class IntegerIds:
+    """The job's integer task ids, what a ``taskIdRanges`` range selects ("04" is 4, and
+    "4" and "04" are both 4), sorted for bisection as ``stranded.JobTasks`` keeps them: a
+    range's members cost their number, not the number of integer ids in the job."""
+
+    def __init__(self, task_ids: Iterable[str]) -> None:
+        self._by_int: dict[int, list[str]] = {}
+        for tid in task_ids:
+            n = integer_id(tid)
+            if n is not None:
+                self._by_int.setdefault(n, []).append(tid)
+        self._sorted = sorted(self._by_int)
+        #: Each integer's place in plan order (of its first id): members are listed so.
+        self._order = {n: i for i, n in enumerate(self._by_int)}
+
+    def members(self, start: int, end: int) -> list[tuple[int, list[str]]]:
+        """Each integer in ``start..end`` some task has, with the ids that have it, in plan
+        order."""
+        found = self._sorted[
+            bisect.bisect_left(self._sorted, start) : bisect.bisect_right(self._sorted, end)
+        ]
+        found.sort(key=self._order.__getitem__)
+        return [(n, self._by_int[n]) for n in found]
+
+
 def _reasons(
     tasks: Mapping[str, Mapping[str, Any]],
     statuses: Mapping[str, TaskStatus],
     job: JobState,
 ) -> Callable[[str], Reason | None]:
     """``why(task_id)``: the reason an active task has not run, through the parents that
-    hold it back (each task's reason found once)."""
+    hold it back (each task's reason found once, and without recursion: a chain may be
+    thousands of tasks long, and each task's chain is its parent's, shared)."""
     folded = {tid.lower(): tid for tid in tasks}
-    by_int: dict[int, list[str]] = {}
-    for tid in tasks:
-        n = integer_id(tid)
-        if n is not None:
-            by_int.setdefault(n, []).append(tid)
+    integers = IntegerIds(tasks)
     unknown = TaskStatus(state="active")
 
     def status(tid: str) -> TaskStatus:
@@ -287,15 +410,30 @@ def _reasons(
     job_cause = _job_cause(tasks, statuses, job)
     memo: dict[str, Reason | None] = {}
 
-    def why(tid: str, depth: int = 0) -> Reason | None:
+    def why(tid: str) -> Reason | None:
         if tid in memo:
             return memo[tid]
-        memo[tid] = None  # cycles: no reason beyond this one
-        found = _why(tid, depth)
-        memo[tid] = found
-        return found
+        # Down the chain to a task whose reason is known or needs no parent's, then up again.
+        waits: list[tuple[str, str]] = []  # (task, the parent that never ran it waits for)
+        current = tid
+        while True:
+            step = _step(current)
+            if not isinstance(step, str):
+                memo[current] = cause = step
+                break
+            waits.append((current, step))
+            memo[current] = None  # cycles: no reason beyond this one
+            if step in memo:
+                cause = memo[step]
+                break
+            current = step
+        for task, parent in reversed(waits):
+            cause = memo[task] = Reason("waiting", parent=parent, cause=cause)
+        return memo[tid]
 
-    def _why(tid: str, depth: int) -> Reason | None:
+    def _step(tid: str) -> Reason | str | None:
+        """The task's reason, or the parent that never ran it waits for (its reason is
+        ``waiting`` on that parent, whose reason is the cause)."""
         st = status(tid)
         if st.state != "active":
             return None
@@ -311,8 +449,7 @@ def _reasons(
                     # code, is why this task never ran (``parent``: the one it waited for).
                     return replace(job_cause, parent=via)
                 return Reason("blocked", parent=via, parent_end=describe_end(status(via)))
-            cause = why(via, depth + 1) if depth < 200 else None
-            return Reason("waiting", parent=via, cause=cause)
+            return via
         # Not held back for ever: it waits for a parent that has not run, or for a task the
         # job does not hold, or the job's state explains it.
         depends = tasks[tid].get("dependsOn") or {}
@@ -322,16 +459,15 @@ def _reasons(
             if found is not None:
                 parents.append(found)
         for r in depends.get("taskIdRanges") or ():
-            for n, members in by_int.items():
-                if int(r["start"]) <= n <= int(r["end"]):
-                    done = [m for m in members if status(m).state == "completed"]
-                    parents.append(
-                        min(done, key=lambda m: status(m).end or 0.0) if done else members[0]
-                    )
+            for _, members in integers.members(int(r["start"]), int(r["end"])):
+                done = [m for m in members if status(m).state == "completed"]
+                parents.append(
+                    min(done, key=lambda m: status(m).end or 0.0) if done else members[0]
+                )
         for pid in parents:
             pst = status(pid)
-            if pst.state != "completed" and not pst.ran and depth < 200:
-                return Reason("waiting", parent=pid, cause=why(pid, depth + 1))
+            if pst.state != "completed" and not pst.ran:
+                return pid
         if tid in analysis.missing:
             return Reason("missing", parent=analysis.missing[tid][0])
         return job_cause
