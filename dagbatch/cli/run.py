@@ -17,6 +17,8 @@ from dagbatch.cli.output import write_stdout
 from dagbatch.errors import DagbatchError
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from dagbatch.local.run import RunReport
     from dagbatch.observe.outcome import Reason, TaskOutcome
 
@@ -157,7 +159,8 @@ def _folded(report: RunReport, group: list[TaskOutcome]) -> list[str]:
         how = f", directly or ({through} of them) through a parent that never ran"
     ids = [o.task_id for o in group]
     named = ", ".join(ids if len(ids) <= 4 else [*ids[:3], "...", ids[-1]])
-    tasks = f"{len(group)} tasks"
+    among = sum(1 for o in group if o.task_id in report.barriers)
+    tasks = f"{len(group) - among} tasks" + (f" (+{among} barrier)" if among else "")
     return [
         f"{tasks:<24} {first.status.state:<10} {'-':>5} {'-':>8}  never ran{ended}: "
         f"{root.text()}{how} ({named})"
@@ -225,15 +228,26 @@ def report_lines(report: RunReport) -> list[str]:
     lines: list[str] = []
     echo = lines.append
     outcomes = report.outcomes
-    succeeded = sum(1 for o in outcomes if o.succeeded)
     mode = " (simulated)" if report.simulated == frozenset() else ""
     echo(f"job {report.job_id}: {job.state}{reason}{by}")
-    skipped = f", skipped {len(report.skipped)}" if report.skipped else ""
-    cut = f", cut off by the --timeout {len(report.cut_off)}" if report.cut_off else ""
-    requeued = f", requeued {len(report.requeued)}" if report.requeued else ""
+    # The workflow's own tasks are counted; the barriers dagbatch added are counted apart
+    # (as `dagbatch status` and the finish line count them).
+    barriers = report.barriers
+
+    def count(items: Iterable[TaskOutcome] | Iterable[str]) -> int:
+        return sum(1 for o in items if (o if isinstance(o, str) else o.task_id) not in barriers)
+
+    succeeded = count(o for o in outcomes if o.succeeded)
+    skipped = f", skipped {count(report.skipped)}" if count(report.skipped) else ""
+    cut = f", cut off by the --timeout {count(report.cut_off)}" if count(report.cut_off) else ""
+    requeued = f", requeued {count(report.requeued)}" if count(report.requeued) else ""
+    added = f" (+{len(barriers)} barrier)" if barriers else ""
+    barrier_failed = len(report.failed) - count(report.failed)
+    also = f" (and {barrier_failed} barrier task(s) dagbatch added)" if barrier_failed else ""
     echo(
-        f"tasks {len(outcomes)}: succeeded {succeeded}, failed {len(report.failed)}{skipped}"
-        f"{cut}{requeued}, never ran {len(report.never_ran)}; {report.elapsed:.1f} s{mode}"
+        f"tasks {count(outcomes)}{added}: succeeded {succeeded}, failed "
+        f"{count(report.failed)}{also}{skipped}{cut}{requeued}, never ran "
+        f"{count(report.never_ran)}; {report.elapsed:.1f} s{mode}"
     )
     if report.timed_out:
         echo("the --timeout was reached: running tasks were terminated")

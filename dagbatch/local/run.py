@@ -122,6 +122,9 @@ class RunReport:
     #: The job's onAllTasksComplete at the end (``terminatejob``: it completes once every
     #: task has; ``noaction``: it stays active, its tasks all completed).
     on_all_tasks_complete: str | None = None
+    #: The barrier tasks dagbatch added to the plan (counted apart from the workflow's own
+    #: tasks, as `dagbatch status` counts them).
+    barriers: frozenset[str] = frozenset()
 
     def is_skipped(self, task_id: str) -> bool:
         """Terminated at the end because its parent succeeded (a failure handler not
@@ -492,6 +495,7 @@ def run_local(
         cut_off=cut_off,
         job_action=job_action,
         on_all_tasks_complete=on_all_tasks_complete,
+        barriers=frozenset(plan.manifest.barriers),
     )
 
 

@@ -587,3 +587,20 @@ def test_kill_ends_a_run_with_its_tasks(tmp_path: Path) -> None:
             proc.wait(15)
         if proc.stderr is not None:
             proc.stderr.close()
+
+
+def test_the_barriers_dagbatch_added_are_counted_apart(tmp_path: Path) -> None:
+    """The summary counts the workflow's own tasks, the barriers apart, as `status` and the
+    finish line do: one failed part strands the child (and one barrier), and every count
+    says one."""
+    work = tmp_path / "work"
+    code, stdout, _ = run(
+        str(ROOT / "examples" / "wide_fanin.py"), "--simulate", "--workdir", str(work)
+    )
+    assert code == 0 and "tasks 3001 (+2 barrier): succeeded 3001, failed 0" in stdout
+    part = json.loads((work / "plan" / "batches" / "000001.json").read_text())["value"][0]["id"]
+    again = tmp_path / "again"
+    code, stdout, _ = run(str(work / "plan"), "--simulate", "--fail", part, "--workdir", str(again))
+    assert code != 0
+    assert "tasks 3001 (+2 barrier): succeeded 2999, failed 1, never ran 1;" in stdout
+    assert "terminated the 1 task(s) left waiting that could never run" in stdout
