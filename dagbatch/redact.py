@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import re
+from typing import Final
 from urllib.parse import quote, quote_plus
 
 REDACTED = "REDACTED"
@@ -63,10 +64,10 @@ def register_secret(secret: str) -> None:
         _SECRETS.update(_encodings(secret))
 
 
-#: Each pattern with the text every match of it holds, lower-cased: in ASCII text without
-#: that word the pattern cannot match, and a substring search rules it out much quicker than
-#: the pattern's own scan (the case-insensitive ones try every position: about 150 ms for a
-#: megabyte of ``status --json``).
+#: Each pattern with the text every match of it holds, lower-cased: in a text whose folded
+#: form (``_folded``) lacks that word the pattern cannot match, and a substring search rules
+#: it out much quicker than the pattern's own scan (the case-insensitive ones try every
+#: position: about 150 ms for a megabyte of ``status --json``).
 _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (_SIG_RE, "sig"),
     (_SHAREDKEY_RE, "sharedkey"),
@@ -82,16 +83,28 @@ def redact(text: str) -> str:
     for secret in sorted(_SECRETS, key=len, reverse=True):
         if secret in text:
             text = text.replace(secret, REDACTED)
-    # A case-insensitive pattern can match non-ASCII spellings that lower() does not give
-    # (the Kelvin sign for 'k'): only ASCII text is ruled out by the word search.
-    ascii_only = text.isascii()
-    lowered = text.lower() if ascii_only else ""
+    folded = _folded(text)
     for pattern, word in _PATTERNS:
-        if not ascii_only or word in lowered:
+        if word in folded:
             text, masked = pattern.subn(rf"\g<1>{REDACTED}", text)
-            if masked and ascii_only:
-                lowered = text.lower()  # what the next patterns look for, as it now stands
+            if masked:
+                folded = _folded(text)  # what the next patterns look for, as it now stands
     return text
+
+
+#: The letters besides ASCII ones that a case-insensitive pattern of Python's ``re`` takes for
+#: ASCII letters: capital I with a dot and dotless i for 'i', the long s for 's', the Kelvin
+#: sign for 'k' (a test checks every code point).
+_LOOKALIKES: Final = {"\u0130": "i", "\u0131": "i", "\u017f": "s", "\u212a": "k"}
+_TO_ASCII: Final = str.maketrans(_LOOKALIKES)
+
+
+def _folded(text: str) -> str:
+    """``text`` lower-cased, the look-alikes spelled as the ASCII letters they match: where
+    a case-insensitive pattern matches, its word is in this text."""
+    if not text.isascii() and any(c in text for c in _LOOKALIKES):
+        text = text.translate(_TO_ASCII)
+    return text.lower()
 
 
 class RedactingFilter(logging.Filter):

@@ -63,7 +63,8 @@ def test_redact_masks_signatures_tokens_and_registered_keys() -> None:
 #: non-ASCII letters that a case-insensitive pattern takes for ASCII ones), separators and
 #: values.
 _REDACT_WORDS = [
-    "sig", "SIG", "mysig", "\u017fig", "SharedKey", "\u017fharedKey", "AccountKey",
+    "sig", "SIG", "mysig", "\u017fig", "s\u0131g", "S\u0130G", "SharedKey", "\u017fharedKey",
+    "AccountKey",
     "account\u212aey", "SharedAccessSignature", "\u017fharedAccess\u017fignature", "Bearer",
     "BEARER", "beare", "x",
 ]  # fmt: skip
@@ -94,6 +95,8 @@ def _redact_by_every_pattern(text: str) -> str:
 @example("sig%3Dabc")
 @example("\u017fig=abc")
 @example("account\u212aey=abc")
+@example("\u2192 s\u0131g=abc")
+@example("\u2192 S\u0130G=abc")
 @example("x AccountKey=abc;SharedAccessSignature=abc")
 @settings(max_examples=500, deadline=None)
 def test_redact_word_search_masks_what_every_pattern_would(text: str) -> None:
@@ -101,10 +104,30 @@ def test_redact_word_search_masks_what_every_pattern_would(text: str) -> None:
     assert redact(text) == _redact_by_every_pattern(text)
 
 
+def test_redact_knows_every_letter_a_pattern_takes_for_an_ascii_one() -> None:
+    """The look-alikes ``_folded`` spells as ASCII are exactly the code points that Python's
+    case-insensitive matching takes for an ASCII letter (all of Unicode scanned)."""
+    import re
+    import sys
+
+    from dagbatch.redact import _LOOKALIKES
+
+    letter = re.compile(r"(?i)[a-z]")
+    found = {
+        chr(cp): next(a for a in "abcdefghijklmnopqrstuvwxyz" if re.fullmatch(f"(?i){a}", chr(cp)))
+        for cp in range(0x80, sys.maxunicode + 1)
+        if letter.fullmatch(chr(cp))
+    }
+    assert found == _LOOKALIKES
+
+
 def test_redact_of_a_large_text_without_secrets_leaves_it_whole() -> None:
     rows = "".join(f'{{"id": "task-{i}", "state": "completed"}}\n' for i in range(20_000))
     assert redact(rows) == rows
     assert redact(rows + "see ?sig=zz") == rows + "see ?sig=REDACTED"
+    arrows = rows.replace("completed", "waits \u2192 block")  # not ASCII (status's chains)
+    assert redact(arrows) == arrows
+    assert redact(arrows + "see ?sig=zz") == arrows + "see ?sig=REDACTED"
 
 
 def test_logging_of_dagbatch_and_httpx_is_redacted(caplog: pytest.LogCaptureFixture) -> None:
