@@ -135,11 +135,7 @@ def test_a_stranded_chain_is_terminated_in_one_round_and_its_handler_never_start
     failure. The chain's links block on a termination (Batch's default): all of them go in
     one round. The last link satisfies alert on one: it waits for a second round, after
     alert."""
-    server = emulator_factory(
-        runner=SimulatedRunner({"root": (1, 0.2)}),
-        latency_ms=50,
-        operations=frozenset({"terminatetask"}),
-    )
+    server = _slow_root_fails(emulator_factory, "terminatetask")
     g = nx.DiGraph()
     g.graph["job"] = {"id": "chain", "pool_id": "local"}  # noaction: the job stays open
     g.add_node("root", command_line="/bin/true")
@@ -170,6 +166,15 @@ def test_a_stranded_chain_is_terminated_in_one_round_and_its_handler_never_start
     assert server.store.stats()["peakInFlight"]["terminatetask"] > DEFAULT_CONCURRENCY
 
 
+def _slow_root_fails(factory: EmulatorFactory, *operations: str) -> EmulatorServer:
+    """An emulator where 'root' exits 1 (simulated) and ``operations`` take 50 ms each."""
+    return factory(
+        runner=SimulatedRunner({"root": (1, 0.2)}),
+        latency_ms=50,
+        operations=frozenset(operations),
+    )
+
+
 def _fan_plan(server: EmulatorServer, tmp_path: Path, children: int, job_id: str) -> Path:
     g = nx.DiGraph()
     g.graph["job"] = {"id": job_id, "pool_id": "local"}
@@ -185,11 +190,7 @@ def _fan_plan(server: EmulatorServer, tmp_path: Path, children: int, job_id: str
 def test_a_fixed_concurrency_keeps_that_many_in_flight_and_no_more(
     emulator_factory: EmulatorFactory, tmp_path: Path
 ) -> None:
-    server = emulator_factory(
-        runner=SimulatedRunner({"root": (1, 0.2)}),
-        latency_ms=50,
-        operations=frozenset({"terminatetask"}),
-    )
+    server = _slow_root_fails(emulator_factory, "terminatetask")
     plan = _fan_plan(server, tmp_path, 200, "fixed")
 
     out = CliRunner().invoke(
@@ -207,11 +208,7 @@ def test_rerun_reactivates_at_the_level_given(
 ) -> None:
     """finish terminates the fan behind the failed root; rerun --failed brings the root back
     and the 120 tasks terminated behind it, those at up to --concurrency in flight."""
-    server = emulator_factory(
-        runner=SimulatedRunner({"root": (1, 0.2)}),
-        latency_ms=50,
-        operations=frozenset({"terminatetask", "reactivatetask"}),
-    )
+    server = _slow_root_fails(emulator_factory, "terminatetask", "reactivatetask")
     plan = _fan_plan(server, tmp_path, 120, "again")
     assert len(finish(plan, client=make_client(server)).terminated) == 120
 
@@ -238,11 +235,7 @@ def test_concurrency_out_of_bounds_is_a_usage_error(emulator: EmulatorServer) ->
 def test_the_adaptive_level_grows_while_the_service_keeps_up(
     emulator_factory: EmulatorFactory, tmp_path: Path
 ) -> None:
-    server = emulator_factory(
-        runner=SimulatedRunner({"root": (1, 0.2)}),
-        latency_ms=50,
-        operations=frozenset({"terminatetask"}),
-    )
+    server = _slow_root_fails(emulator_factory, "terminatetask")
     plan = _fan_plan(server, tmp_path, 300, "grows")
 
     report = finish(plan, client=make_client(server))
