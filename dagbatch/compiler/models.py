@@ -99,10 +99,23 @@ __all__ = [
     "task_wire_properties",
 ]
 
-Int32 = Annotated[int, Field(ge=INT32_MIN, le=INT32_MAX)]
-PositiveInt32 = Annotated[int, Field(ge=1, le=INT32_MAX)]
+
+def _not_bool(value: object) -> object:
+    """``True`` and ``False`` are no numbers to Batch: pydantic would take them for 1 and 0
+    (``priority=True`` would become priority 1). The exit codes refuse them too."""
+    if isinstance(value, bool):
+        raise PydanticCustomError(
+            "invalid-type", "Input should be a valid integer, not {value}", {"value": repr(value)}
+        )
+    return value
+
+
+#: An integer field: an ``int`` (or what pydantic reads as one), never a ``bool``.
+NotBool = BeforeValidator(_not_bool)
+Int32 = Annotated[int, Field(ge=INT32_MIN, le=INT32_MAX), NotBool]
+PositiveInt32 = Annotated[int, Field(ge=1, le=INT32_MAX), NotBool]
 #: maxTaskRetryCount: -1 (no limit) or a count.
-RetryCount = Annotated[int, Field(ge=limits.UNLIMITED_RETRIES, le=INT32_MAX)]
+RetryCount = Annotated[int, Field(ge=limits.UNLIMITED_RETRIES, le=INT32_MAX), NotBool]
 
 
 class WireModel(BaseModel):
@@ -1073,11 +1086,12 @@ class JobSettings(WireModel):
     pool_id: str | None = None
     #: [spec-2025] priority: -1000 (lowest) to 1000 (highest).
     priority: (
-        Annotated[int, Field(ge=limits.MIN_JOB_PRIORITY, le=limits.MAX_JOB_PRIORITY)] | None
+        Annotated[int, Field(ge=limits.MIN_JOB_PRIORITY, le=limits.MAX_JOB_PRIORITY), NotBool]
+        | None
     ) = None
     #: [spec-2025] maxParallelTasks: -1 (no limit) or greater than 0 (2025 only).
     max_parallel_tasks: (
-        Annotated[int, Field(ge=limits.NO_PARALLEL_TASKS_LIMIT, le=INT32_MAX)] | None
+        Annotated[int, Field(ge=limits.NO_PARALLEL_TASKS_LIMIT, le=INT32_MAX), NotBool] | None
     ) = None
     constraints: JobConstraints | None = None
     on_all_tasks_complete: AllTasksComplete | None = None

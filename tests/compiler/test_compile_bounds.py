@@ -40,6 +40,9 @@ def _errors(g: nx.DiGraph) -> list[tuple[str | None, str | None]]:
         ({"priority": 1001}, "job.priority"),
         ({"priority": -1001}, "job.priority"),
         ({"priority": "high"}, "job.priority"),
+        ({"priority": True}, "job.priority"),  # not 1: a bool is no number to Batch
+        ({"max_parallel_tasks": True}, "job.max_parallel_tasks"),
+        ({"constraints": {"max_task_retry_count": False}}, "job.constraints.max_task_retry_count"),
         ({"max_parallel_tasks": 0}, "job.max_parallel_tasks"),
         ({"max_parallel_tasks": -2}, "job.max_parallel_tasks"),
         ({"max_parallel_tasks": INT32_MAX + 1}, "job.max_parallel_tasks"),
@@ -61,6 +64,11 @@ def test_a_job_setting_outside_the_spec_is_an_error_naming_it(
         ({"constraints": {"retention_time": "-P1D"}}, "constraints.retention_time"),
         ({"required_slots": 0}, "required_slots"),
         ({"required_slots": INT32_MAX + 1}, "required_slots"),
+        ({"required_slots": True}, "required_slots"),
+        (
+            {"exit_conditions": {"exit_codes": [{"code": True, "exit_options": {}}]}},
+            "exit_conditions.exit_codes[0].code",
+        ),
         (
             {
                 "required_slots": 2,
