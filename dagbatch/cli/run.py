@@ -234,20 +234,22 @@ def report_lines(report: RunReport) -> list[str]:
     # (as `dagbatch status` and the finish line count them).
     barriers = report.barriers
 
-    def count(items: Iterable[TaskOutcome] | Iterable[str]) -> int:
-        return sum(1 for o in items if (o if isinstance(o, str) else o.task_id) not in barriers)
+    def own(items: Iterable[TaskOutcome]) -> int:
+        return sum(1 for o in items if o.task_id not in barriers)
 
-    succeeded = count(o for o in outcomes if o.succeeded)
-    skipped = f", skipped {count(report.skipped)}" if count(report.skipped) else ""
-    cut = f", cut off by the --timeout {count(report.cut_off)}" if count(report.cut_off) else ""
-    requeued = f", requeued {count(report.requeued)}" if count(report.requeued) else ""
+    failed = report.failed
+    n_failed, n_skipped, n_requeued = own(failed), own(report.skipped), own(report.requeued)
+    n_cut = len(report.cut_off - barriers)
+    skipped = f", skipped {n_skipped}" if n_skipped else ""
+    cut = f", cut off by the --timeout {n_cut}" if n_cut else ""
+    requeued = f", requeued {n_requeued}" if n_requeued else ""
     added = f" (+{len(barriers)} barrier)" if barriers else ""
-    barrier_failed = len(report.failed) - count(report.failed)
+    barrier_failed = len(failed) - n_failed
     also = f" (and {barrier_failed} barrier task(s) dagbatch added)" if barrier_failed else ""
     echo(
-        f"tasks {count(outcomes)}{added}: succeeded {succeeded}, failed "
-        f"{count(report.failed)}{also}{skipped}{cut}{requeued}, never ran "
-        f"{count(report.never_ran)}; {report.elapsed:.1f} s{mode}"
+        f"tasks {own(outcomes)}{added}: succeeded {own(o for o in outcomes if o.succeeded)}, "
+        f"failed {n_failed}{also}{skipped}{cut}{requeued}, never ran "
+        f"{own(report.never_ran)}; {report.elapsed:.1f} s{mode}"
     )
     if report.timed_out:
         echo("the --timeout was reached: running tasks were terminated")

@@ -516,15 +516,13 @@ class _LocalJobService(JobService):
         with self.engine.cond:
             job = self.engine.store.jobs.get(self.job_id.lower())
             pos = None if job is None else job.index.get(task_id.lower())
-            error = (
-                BatchServiceError(404, "TaskNotFound", "The specified task does not exist.")
-                if pos is None
-                else None
-                if terminate_at(self.engine, job, pos)
-                else BatchServiceError(
+            error: BatchServiceError | None = None
+            if pos is None:
+                error = BatchServiceError(404, "TaskNotFound", "The specified task does not exist.")
+            elif not terminate_at(self.engine, job, pos):
+                error = BatchServiceError(
                     409, "TaskCompleted", "The specified task is already completed."
                 )
-            )
         if on_answer is not None:  # what the service would have answered (204: done)
             on_answer(204 if error is None else error.status)
         if error is not None:

@@ -135,7 +135,7 @@ def test_a_stranded_chain_is_terminated_in_one_round_and_its_handler_never_start
     failure. The chain's links block on a termination (Batch's default): all of them go in
     one round. The last link satisfies alert on one: it waits for a second round, after
     alert."""
-    server = _slow_root_fails(emulator_factory, "terminatetask")
+    server = _root_fails(emulator_factory, "terminatetask")
     g = nx.DiGraph()
     g.graph["job"] = {"id": "chain", "pool_id": "local"}  # noaction: the job stays open
     g.add_node("root", command_line="/bin/true")
@@ -166,12 +166,16 @@ def test_a_stranded_chain_is_terminated_in_one_round_and_its_handler_never_start
     assert server.store.stats()["peakInFlight"]["terminatetask"] > DEFAULT_CONCURRENCY
 
 
-def _slow_root_fails(factory: EmulatorFactory, *operations: str) -> EmulatorServer:
-    """An emulator where 'root' exits 1 (simulated) and ``operations`` take 50 ms each."""
+def _root_fails(
+    factory: EmulatorFactory, *operations: str, latency_ms: float = 50, **faults: Any
+) -> EmulatorServer:
+    """An emulator where 'root' exits 1 (simulated), and ``operations`` take ``latency_ms``
+    each and meet ``faults`` (FaultConfig fields)."""
     return factory(
         runner=SimulatedRunner({"root": (1, 0.2)}),
-        latency_ms=50,
+        latency_ms=latency_ms,
         operations=frozenset(operations),
+        **faults,
     )
 
 
@@ -190,7 +194,7 @@ def _fan_plan(server: EmulatorServer, tmp_path: Path, children: int, job_id: str
 def test_a_fixed_concurrency_keeps_that_many_in_flight_and_no_more(
     emulator_factory: EmulatorFactory, tmp_path: Path
 ) -> None:
-    server = _slow_root_fails(emulator_factory, "terminatetask")
+    server = _root_fails(emulator_factory, "terminatetask")
     plan = _fan_plan(server, tmp_path, 200, "fixed")
 
     out = CliRunner().invoke(
@@ -208,7 +212,7 @@ def test_rerun_reactivates_at_the_level_given(
 ) -> None:
     """finish terminates the fan behind the failed root; rerun --failed brings the root back
     and the 120 tasks terminated behind it, those at up to --concurrency in flight."""
-    server = _slow_root_fails(emulator_factory, "terminatetask", "reactivatetask")
+    server = _root_fails(emulator_factory, "terminatetask", "reactivatetask")
     plan = _fan_plan(server, tmp_path, 120, "again")
     assert len(finish(plan, client=make_client(server)).terminated) == 120
 
@@ -235,7 +239,7 @@ def test_concurrency_out_of_bounds_is_a_usage_error(emulator: EmulatorServer) ->
 def test_the_adaptive_level_grows_while_the_service_keeps_up(
     emulator_factory: EmulatorFactory, tmp_path: Path
 ) -> None:
-    server = _slow_root_fails(emulator_factory, "terminatetask")
+    server = _root_fails(emulator_factory, "terminatetask")
     plan = _fan_plan(server, tmp_path, 300, "grows")
 
     report = finish(plan, client=make_client(server))
@@ -249,13 +253,14 @@ def test_a_throttling_service_backs_the_level_off_and_every_task_is_terminated(
 ) -> None:
     """A third of the terminate requests answered 429 or 503: each is retried, the adaptive
     level halves, and in the end every stranded task is terminated."""
-    server = emulator_factory(
-        runner=SimulatedRunner({"root": (1, 0.2)}),
+    server = _root_fails(
+        emulator_factory,
+        "terminatetask",
+        latency_ms=0,
         throttle=0.2,
         busy=0.15,
         retry_after=0,
         seed=3,
-        operations=frozenset({"terminatetask"}),
     )
     plan = _fan_plan(server, tmp_path, 400, "throttled")
     stranded = [t for t, r in _records(server, "throttled").items() if r.state == "active"]
@@ -283,13 +288,8 @@ def test_a_throttling_service_backs_the_level_off_and_every_task_is_terminated(
 def test_finish_against_a_throttling_service_terminates_every_task(
     emulator_factory: EmulatorFactory, tmp_path: Path
 ) -> None:
-    server = emulator_factory(
-        runner=SimulatedRunner({"root": (1, 0.2)}),
-        throttle=0.3,
-        retry_after=0,
-        latency_ms=20,
-        seed=9,
-        operations=frozenset({"terminatetask"}),
+    server = _root_fails(
+        emulator_factory, "terminatetask", latency_ms=20, throttle=0.3, retry_after=0, seed=9
     )
     plan = _fan_plan(server, tmp_path, 200, "finished")
 
