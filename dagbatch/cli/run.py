@@ -217,6 +217,21 @@ def _finish_line(report: RunReport) -> list[str]:
     return lines
 
 
+def _timeout_line(report: RunReport) -> str:
+    """What the ``--timeout`` stopped. It counts from the run's start, so a run whose tasks
+    take long to compile and add can reach it before any task starts: that is said, with the
+    time the preparation took."""
+    if report.cut_off:
+        return "the --timeout was reached: running tasks were terminated"
+    if any(o.status.ran for o in report.outcomes):
+        return "the --timeout was reached while no task was running"
+    return (
+        "the --timeout was reached before any task started: compiling the workflow and "
+        f"adding its {len(report.outcomes):,} tasks took {report.prepared_after:.1f} s "
+        "(give a longer --timeout)"
+    )
+
+
 def report_lines(report: RunReport) -> list[str]:
     """The run's report, for people: its lines (``run_cmd`` writes them in one block)."""
     job = report.job
@@ -252,7 +267,7 @@ def report_lines(report: RunReport) -> list[str]:
         f"{own(report.never_ran)}; {report.elapsed:.1f} s{mode}"
     )
     if report.timed_out:
-        echo("the --timeout was reached: running tasks were terminated")
+        echo(_timeout_line(report))
     lines.extend(_finish_line(report))
     rows, sizes = _table(report)
     echo("")

@@ -125,6 +125,9 @@ class RunReport:
     #: The barrier tasks dagbatch added to the plan (counted apart from the workflow's own
     #: tasks, as `dagbatch status` counts them).
     barriers: frozenset[str] = frozenset()
+    #: Seconds from the run's start until its tasks could start (the workflow compiled, the
+    #: emulator started and every task added): the ``--timeout`` counts them too.
+    prepared_after: float = 0.0
 
     def is_skipped(self, task_id: str) -> bool:
         """Terminated at the end because its parent succeeded (a failure handler not
@@ -406,6 +409,7 @@ def run_local(
             )
         engine = server.engine
         engine.release()
+        prepared_after = time.monotonic() - started
         deadline = None if options.timeout is None else started + options.timeout
         last = 0.0
         while True:
@@ -496,6 +500,7 @@ def run_local(
         job_action=job_action,
         on_all_tasks_complete=on_all_tasks_complete,
         barriers=frozenset(plan.manifest.barriers),
+        prepared_after=prepared_after,
     )
 
 

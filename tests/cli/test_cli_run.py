@@ -316,6 +316,39 @@ def test_a_task_retried_for_ever_shows_its_retries_in_the_live_progress(tmp_path
     shown = [line for line in stderr.splitlines() if "retries " in line]
     assert shown, stderr
     assert int(shown[-1].rsplit("retries ", 1)[1]) > 1
+    # The task ran: the timeout line tells whether it was caught running or between tries.
+    caught = ", cut off by the --timeout 1," in stdout
+    assert (
+        "the --timeout was reached: running tasks were terminated"
+        if caught
+        else "the --timeout was reached while no task was running"
+    ) in stdout, stdout
+
+
+def test_a_timeout_reached_before_any_task_started_says_so(tmp_path: Path) -> None:
+    """The --timeout counts from the run's start: compiling and adding the tasks count. A
+    run it ends before the pool starts says that, and how long the preparation took, not
+    that running tasks were terminated (none was)."""
+    wf = write_workflow(
+        tmp_path,
+        "for i in range(1, 2001):\n"
+        "    graph.add_edge('prepare', i)\n"
+        "    graph.add_node(i, command_line='/bin/true')\n"
+        "graph.add_node('prepare', command_line='/bin/true')\n",
+    )
+    code, stdout, stderr = run(
+        str(wf), "--simulate", "--timeout", "0.001", "--workdir", str(tmp_path / "w")
+    )
+    assert code == 6, stdout + stderr
+    assert "succeeded 0, failed 0, never ran 2001" in stdout
+    line = next(x for x in stdout.splitlines() if x.startswith("the --timeout was reached"))
+    assert line.startswith(
+        "the --timeout was reached before any task started: compiling the workflow and adding "
+        "its 2,001 tasks took "
+    ), line
+    assert line.endswith(" s (give a longer --timeout)"), line
+    assert float(line.split(" took ")[1].split(" s ")[0]) >= 0  # the preparation, in seconds
+    assert "running tasks were terminated" not in stdout
 
 
 def test_timeout_terminates_running_tasks(tmp_path: Path) -> None:
@@ -358,6 +391,7 @@ def test_timeout_terminates_running_tasks(tmp_path: Path) -> None:
     }
     assert tasks["later"]["neverRan"]["cause"]["kind"] == "cut-off"
     assert "failed 0, cut off by the --timeout 1, never ran 2" in stdout
+    assert "the --timeout was reached: running tasks were terminated" in stdout
     assert "cut off by the --timeout (TaskEnded)" in stdout
     # The picture shows the run as the timeout found it: slow running, not failed.
     state_line = next(ln for ln in picture.read_text().splitlines() if ln.startswith("state:"))
