@@ -40,6 +40,11 @@ class ExitCode(enum.IntEnum):
     #: (``dagbatch status --json | head``): the code a shell gives any tool ended by SIGPIPE
     #: (128 + 13).
     OUTPUT_CLOSED = 141
+    #: ``kill`` (SIGTERM): `run` and `emulator` stop as on Ctrl-C, their tasks' processes
+    #: killed first (``dagbatch.emulator.server.TERMINATED_EXIT``, which the emulator's
+    #: library keeps so as not to import the command line); other commands end on the spot,
+    #: with the code a shell gives any program SIGTERM ended (128 + 15).
+    KILLED = 143
 
 
 def exit_code_of(exc: BaseException) -> ExitCode:

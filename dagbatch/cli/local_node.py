@@ -35,7 +35,7 @@ def require_emulator_extra(command: str) -> None:
 @contextmanager
 def stop_once() -> Iterator[None]:
     """Inside the block, the first Ctrl-C (SIGINT) raises ``KeyboardInterrupt`` and the first
-    `kill` (SIGTERM) ``SystemExit(TERMINATED_EXIT)`` (143), so the ``finally`` blocks and
+    `kill` (SIGTERM) ``SystemExit(ExitCode.KILLED)`` (143), so the ``finally`` blocks and
     context managers around the engine run: they kill the tasks' processes (and remove a
     temporary work directory). Any later SIGINT or SIGTERM in the block is ignored, so an
     impatient second Ctrl-C cannot cut that cleanup short and leave processes behind.
@@ -49,8 +49,6 @@ def stop_once() -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    from dagbatch.emulator.server import TERMINATED_EXIT
-
     fired = False
 
     def stop(signum: int, frame: FrameType | None) -> None:
@@ -60,7 +58,7 @@ def stop_once() -> Iterator[None]:
         fired = True
         if signum == signal.SIGINT:
             raise KeyboardInterrupt
-        raise SystemExit(TERMINATED_EXIT)
+        raise SystemExit(ExitCode.KILLED)
 
     previous = {}
     for signum in (signal.SIGINT, signal.SIGTERM):

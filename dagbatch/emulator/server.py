@@ -231,7 +231,8 @@ class EmulatorServer:
         self.stop()
 
 
-#: The exit status of a process ended by SIGTERM (128 + 15), as a shell reports it.
+#: The exit status of a process ended by SIGTERM (128 + 15), as a shell reports it (the
+#: command line's ``ExitCode.KILLED``).
 TERMINATED_EXIT = 128 + signal.SIGTERM
 
 
