@@ -211,6 +211,7 @@ def watch_cmd(
 ) -> None:
     """The status, refreshed until the job completes or is stuck: a live display on a
     terminal, one line per change otherwise; the exit code is the last verdict."""
+    from dagbatch.observe.progress import TERMINATING, CountLine, count_progress, count_text
     from dagbatch.observe.render import render_finish, render_status
     from dagbatch.observe.watch import watch
 
@@ -225,8 +226,27 @@ def watch_cmd(
             live = Live(Text(""), console=Console(), refresh_per_second=4)
         except ImportError:
             live = None
+    shown = ""  # the live display's status text, below which a finish counts its terminates
+    counter: CountLine | None = None
+    began: float | None = None
+
+    def finish_progress(done: int, total: int) -> None:
+        """The count of a ``--finish``'s terminate requests: in the live display, under the
+        status; else on stderr, as `dagbatch finish` shows it."""
+        nonlocal counter, began
+        if live is None:
+            counter = counter or count_progress(TERMINATING)
+            if counter is not None:
+                counter(done, total)
+            return
+        from rich.text import Text
+
+        began = time.monotonic() if began is None else began
+        count = count_text(TERMINATING, done, total, time.monotonic() - began)
+        live.update(Text(redact(f"{shown}\n{count}")))
 
     async def body(service: JobService, view: ViewSource, _: BatchClient) -> JobStatus:
+        nonlocal shown
         last: JobStatus | None = None
         previous = ""
         async for tick in watch(
@@ -235,13 +255,17 @@ def watch_cmd(
             interval=interval,
             timeout=timeout,
             finish_when_stuck=finish_when_stuck,
+            finish_progress=finish_progress,
         ):
+            if counter is not None:
+                counter.close()  # the finish is over: its report follows
             last = tick.status
             if live is not None:
                 from rich.text import Text
 
                 header = f"elapsed {tick.elapsed:.0f}s, {tick.rate:.1f} completions/s\n"
-                live.update(Text(redact(header + render_status(tick.status, target=target))))
+                shown = header + render_status(tick.status, target=target)
+                live.update(Text(redact(shown)))
             else:
                 line = _tick_line(tick)
                 key = line.split("]", 1)[1]
@@ -349,11 +373,11 @@ def finish_cmd(
     the job completes; lists what it terminated and why. Never touches a task that could
     still run."""
     from dagbatch.observe import steer
-    from dagbatch.observe.progress import count_progress
+    from dagbatch.observe.progress import TERMINATING, count_progress
     from dagbatch.observe.render import render_finish
     from dagbatch.observe.status import read_snapshot
 
-    progress = count_progress("terminating tasks that can never run", quiet=quiet)
+    progress = count_progress(TERMINATING, quiet=quiet)
 
     async def body(service: JobService, view: ViewSource, _: BatchClient) -> Any:
         v, snap = await read_snapshot(service, view, stderr_tasks=0)

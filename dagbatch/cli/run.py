@@ -393,10 +393,10 @@ def run_cmd(
                 f"{retries}"
             )
 
-        from dagbatch.observe.progress import count_progress
+        from dagbatch.observe.progress import TERMINATING, count_progress
 
         # The end-of-run finish terminates one task a request: its progress on stderr.
-        ending = count_progress("terminating the tasks that can never run", quiet=quiet)
+        ending = count_progress(TERMINATING, quiet=quiet)
         # Ctrl-C and `kill`: the tasks' processes are killed before the command ends.
         try:
             with stop_once():

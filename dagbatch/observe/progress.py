@@ -18,10 +18,19 @@ from typing import TextIO
 
 from dagbatch.redact import redact
 
+#: What a finish's count is of (`finish`, `watch --finish`, the end of `dagbatch run`).
+TERMINATING = "terminating the tasks that can never run"
 #: Seconds between plain lines when the stream is not a terminal (`submit`'s interval).
 PLAIN_INTERVAL = 10.0
 #: Seconds between rewrites of the terminal line.
 TTY_INTERVAL = 0.1
+
+
+def count_text(what: str, done: int, total: int, elapsed: float) -> str:
+    """``WHAT: 5,000/10,001 (49%), 1,520/s`` (the rate once something is done)."""
+    rate = f", {done / elapsed:,.0f}/s" if elapsed > 0 and done else ""
+    share = f" ({100 * done // total}%)" if total else ""
+    return f"{what}: {done:,}/{total:,}{share}{rate}"
 
 
 class CountLine:
@@ -45,10 +54,7 @@ class CountLine:
 
     def text(self, done: int, total: int) -> str:
         now = self.clock()
-        elapsed = now - (self.started if self.started is not None else now)
-        rate = f", {done / elapsed:,.0f}/s" if elapsed > 0 and done else ""
-        share = f" ({100 * done // total}%)" if total else ""
-        return f"{self.what}: {done:,}/{total:,}{share}{rate}"
+        return count_text(self.what, done, total, now - (self.started or now))
 
     def __call__(self, done: int, total: int) -> None:
         now = self.clock()

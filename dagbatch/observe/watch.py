@@ -18,7 +18,7 @@ from dagbatch.observe.status import (
     build_status,
     read_snapshot,
 )
-from dagbatch.observe.steer import finish
+from dagbatch.observe.steer import FinishProgress, finish
 
 #: Verdicts that end a watch.
 FINAL = frozenset({"complete", "stuck", "terminated"})
@@ -51,10 +51,12 @@ async def watch(
     timeout: float | None = None,
     finish_when_stuck: bool = False,
     stderr_tasks: int = STDERR_TASKS,
+    finish_progress: FinishProgress | None = None,
 ) -> AsyncIterator[Tick]:
     """Yield a ``Tick`` per refresh until the verdict is final (complete, stuck, terminated)
     or ``timeout`` seconds pass. With ``finish_when_stuck`` a stuck job is finished (its
-    tasks that can never run terminated) and watched on until it completes."""
+    tasks that can never run terminated, ``finish_progress(done, total)`` told of each, as
+    ``steer.finish`` tells it) and watched on until it completes."""
     began = time.monotonic()
     service.client.prefetch_auth()  # an Entra token is fetched while the plan loads
     first_completed: int | None = None
@@ -86,7 +88,7 @@ async def watch(
         rate = (completed - first_completed) / elapsed if elapsed > 0 else 0.0
         report: FinishReport | None = None
         if finish_when_stuck and status.verdict == "stuck" and not finished_once:
-            report = await finish(service, loaded, snap)
+            report = await finish(service, loaded, snap, progress=finish_progress)
             finished_once = True
             yield Tick(status, elapsed, rate, report)
             if report.terminated:

@@ -252,6 +252,49 @@ def test_watch_finish_ends_a_stuck_job(running_emulator: EmulatorServer, tmp_pat
     assert "COMPLETE" in out.output
 
 
+def test_watch_finish_counts_its_terminates(
+    running_emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    """`watch --finish` tells its terminate requests to the progress it is given (the live
+    display's line, or stderr's), as `finish` does: a finish of thousands showed nothing."""
+    import asyncio
+
+    from dagbatch.observe.service import JobService
+    from dagbatch.observe.status import plan_view
+    from dagbatch.observe.watch import watch
+
+    server = running_emulator
+    g = nx.DiGraph()
+    g.graph["job"] = {"id": "watched-finish", "on_all_tasks_complete": "terminatejob"}
+    g.add_node("work", command_line=_sh("echo working"))
+    for i in range(3):
+        g.add_node(f"alert-{i}", command_line=_sh("echo alert"))
+        g.add_edge("work", f"alert-{i}", when="failure")
+    plan = _submit(server, g, tmp_path / "plan")
+    counts: list[tuple[int, int]] = []
+
+    async def run() -> list[str]:
+        async with _client(server) as client:
+            service = JobService(client, "watched-finish")
+            verdicts = []
+            async for tick in watch(
+                service,
+                plan_view(plan, None),
+                interval=0.1,
+                timeout=WAIT_S,
+                finish_when_stuck=True,
+                finish_progress=lambda done, total: counts.append((done, total)),
+            ):
+                verdicts.append(tick.status.verdict)
+            return verdicts
+
+    verdicts = asyncio.run(run())
+    assert verdicts[-1] == "complete", verdicts
+    # Told once the tasks to terminate are known, then as each request ends.
+    assert counts[0] == (0, 3) and counts[-1] == (3, 3), counts
+    assert [done for done, _ in counts] == sorted(done for done, _ in counts)
+
+
 @pytest.mark.parametrize("over_limit", ["barrier", "renumber"])
 def test_barriers_fold_and_renumbered_ids_show_the_users_names(
     running_emulator: EmulatorServer, tmp_path: Path, over_limit: str
