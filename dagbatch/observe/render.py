@@ -70,15 +70,10 @@ def verdict_line(status: JobStatus, target: str) -> str:
         if status.not_in_job and not status.stranded and not status.missing:
             text = (
                 f"STUCK: every task the job holds has completed, but {len(status.not_in_job):,} "
-                "task(s) of the plan are not in it (was its submission cut short? "
-                f"`dagbatch submit {target} --resume` finishes it)"
+                f"task(s) of the plan are not in it ({_missing_fix(status, target)})"
             )
         elif status.missing and not status.stranded:
-            fix = (
-                f"was its submission cut short? `dagbatch submit {target} --resume` finishes it"
-                if status.planned
-                else "add them to the job"
-            )
+            fix = _missing_fix(status, target) if status.planned else "add them to the job"
             text = text.replace(
                 "only tasks that can never run remain",
                 f"the tasks left wait on tasks the job does not hold ({fix})",
@@ -91,6 +86,22 @@ def verdict_line(status: JobStatus, target: str) -> str:
         else:
             text += f"; end it with `dagbatch finish {target}` (handlers not needed: skipped)"
     return f"job {status.job_id}: {text}"
+
+
+def _missing_fix(status: JobStatus, target: str) -> str:
+    """What to do about tasks of the plan the job lacks. A submission cut short is finished
+    by `submit --resume`; but a job that also holds tasks the plan does not was perhaps never
+    this plan's (another job of the same name, another plan): resuming would add the plan's
+    tasks to it, so the job id is to be checked first."""
+    resume = f"`dagbatch submit {target} --resume`"
+    if not status.not_in_plan:
+        return f"was its submission cut short? {resume} finishes it"
+    shown = ", ".join(status.not_in_plan[:3]) + (", ..." if len(status.not_in_plan) > 3 else "")
+    return (
+        f"the job also holds {len(status.not_in_plan):,} task(s) the plan does not "
+        f"({shown}), so it may not be this plan's job: check the job id (--job-id); only if "
+        f"it is, {resume} adds the missing ones"
+    )
 
 
 def render_status(status: JobStatus, *, target: str = "PLAN_DIR", shown: int = SHOWN) -> str:

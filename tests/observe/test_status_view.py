@@ -311,6 +311,27 @@ def test_a_plan_the_job_holds_only_part_of_is_not_complete() -> None:
     assert "`dagbatch submit plan --resume`" in line
 
 
+def test_a_job_that_also_holds_other_tasks_is_not_resumed_blindly() -> None:
+    """A job of the same name made by another workflow shares some ids with the plan (1, 2,
+    3): the plan's other tasks are missing from it, but resuming the plan's submission would
+    add them to a job that was never the plan's. The fix says to check the job id first."""
+    from dagbatch.observe.render import verdict_line
+
+    v = view([d("prepare"), d("1", "prepare"), d("2", "prepare"), d("9", "prepare")], plan_dir="p")
+    records = [rec(t, "completed", 0, start=0) for t in ("prep", "1", "2")]
+    s, _ = build_status(v, snap(records))
+    assert s.verdict == "stuck" and s.not_in_plan == ("prep",)
+    line = verdict_line(s, "p")
+    assert "2 task(s) of the plan are not in it (the job also holds 1 task(s) the plan " in line
+    assert "does not (prep), so it may not be this plan's job: check the job id" in line
+    assert "only if it is, `dagbatch submit p --resume` adds the missing ones" in line
+    assert "finishes it" not in line
+    # Tasks left waiting on tasks the job lacks: the same caution.
+    s, _ = build_status(v, snap([*records[:1], rec("1", "active"), rec("2", "active")]))
+    assert s.verdict == "stuck" and s.missing
+    assert "so it may not be this plan's job" in verdict_line(s, "p")
+
+
 def test_a_job_that_holds_none_of_the_plans_tasks_is_refused() -> None:
     # Another workflow's job (a wrong --job-id): no verdict about it could be true.
     v = view([d("a"), d("b", "a")], plan_dir="plan")
