@@ -171,6 +171,9 @@ def compile_cmd(out: Path, fmt: str, quiet: bool, show_all: bool, **kw: Any) -> 
             "--format jsonl writes the request bodies to standard output, not to --out; "
             "redirect it (> plan.jsonl), or drop --format jsonl to write the plan directory"
         )
+    # A mistyped workflow path is said first: the --out check below would otherwise speak of
+    # the plan directory (which may hold a journal) for a file that is not there.
+    _check_target(kw["workflow"])
     if fmt == "dir":
         from dagbatch.plan import check_plan_target
 

@@ -158,25 +158,35 @@ def resolve_source(
 ) -> PlanSource:
     """A plan directory as is, or a ``workflow.py[:NAME]`` compiled first."""
     path = Path(source)
+    if check_source(source):
+        return PlanSource(path, job_id, _workflow_journal(path, job_id))
+    return _plan_from_source(
+        path,
+        job_id=job_id,
+        pool_id=pool_id,
+        workdir=workdir or Path.cwd(),
+        resume=resume,
+        journal_path=journal_path,
+    )
+
+
+def check_source(source: str) -> bool:
+    """``PlanError`` unless ``source`` is a plan directory (True) or a workflow .py file
+    that exists (False). Quick, and said before the credentials are looked for: a mistyped
+    path is the first thing to fix."""
+    path = Path(source)
     if path.is_dir():
         if not (path / "plan.json").is_file():
             raise PlanError(f"{path} is not a plan directory (no plan.json)")
-        return PlanSource(path, job_id, _workflow_journal(path, job_id))
+        return True
     from dagbatch.compiler.loader import split_target
 
     file, _ = split_target(source)
-    if file.suffix == ".py":
-        if not file.is_file():
-            raise PlanError(f"no such workflow file: {file}")
-        return _plan_from_source(
-            Path(source),
-            job_id=job_id,
-            pool_id=pool_id,
-            workdir=workdir or Path.cwd(),
-            resume=resume,
-            journal_path=journal_path,
-        )
-    raise PlanError(f"{source} is neither a plan directory nor a workflow .py file")
+    if file.suffix != ".py":
+        raise PlanError(f"{source} is neither a plan directory nor a workflow .py file")
+    if not file.is_file():
+        raise PlanError(f"no such workflow file: {file}")
+    return False
 
 
 #: How many failed tasks the printed report lists; the JSON report has all of them.
@@ -325,6 +335,7 @@ def submit_cmd(
     from dagbatch.submit.submission import submit_plan
 
     try:
+        check_source(source)
         client = client_from_options(
             endpoint,
             account,

@@ -153,6 +153,37 @@ def test_a_directory_given_as_the_workflow_says_so(tmp_path: Path) -> None:
         assert "is a directory, not a workflow file" in err and "flow.py" in err
 
 
+def test_submit_says_a_mistyped_source_before_missing_credentials(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Without the AZURE_BATCH_* variables, `submit nosuch.py` spoke of the endpoint; the
+    file is the first thing to fix."""
+    for name in ("AZURE_BATCH_ENDPOINT", "AZURE_BATCH_ACCOUNT", "AZURE_BATCH_ACCESS_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    status, _, err = run("submit", "nosuch.py")
+    assert status == 2 and "no such workflow file: nosuch.py" in err, err
+    status, _, err = run("submit", "notaplan")
+    assert status == 2 and "neither a plan directory nor a workflow .py file" in err, err
+    Path("emptydir").mkdir()
+    status, _, err = run("submit", "emptydir")
+    assert status == 2 and "emptydir is not a plan directory (no plan.json)" in err, err
+
+
+def test_a_mistyped_workflow_is_said_before_the_plan_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`compile` checks --out (default ./plan) before compiling; a ./plan holding a
+    submission's journal made a mistyped workflow path read as a plan directory problem."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "plan").mkdir()
+    (tmp_path / "plan" / "journal-nightly.jsonl").write_text('{"t":"run"}\n')
+    status, _, err = run("compile", "nosuch.py")
+    assert status == 2
+    assert "no such workflow file: nosuch.py" in err and "journal" not in err
+    status, _, err = run("compile", str(tmp_path))
+    assert status == 2 and "is a directory, not a workflow file" in err
+
+
 def fan_in() -> nx.DiGraph:
     g = nx.DiGraph()
     g.add_node("sink", command_line="reduce")
