@@ -209,14 +209,23 @@ def _json_line(record: dict[str, Any]) -> bytes:
         return json.dumps(record).encode() + b"\n"
 
 
+#: The keys of every object `validate --format json` writes, in this order (null where a
+#: diagnostic has none: a reader can index them all).
+JSON_KEYS = ("code", "severity", "message", "task_id", "field", "hint")
+
+
+def _json_record(**values: Any) -> dict[str, Any]:
+    return {**dict.fromkeys(JSON_KEYS), **values}
+
+
 def _json_lines(diags: list[Diagnostic]) -> None:
     """One JSON object a diagnostic, written in one block (``write_stdout``: a reader that
     stops early ends the command with 141)."""
-    write_stdout(b"".join(_json_line(d.to_dict()) for d in diags))
+    write_stdout(b"".join(_json_line(_json_record(**d.to_dict())) for d in diags))
 
 
 def _json_fail(exc: WorkflowLoadError | ConfigError, code: ExitCode) -> NoReturn:
-    record: dict[str, Any] = {"code": "load-error", "severity": "error", "message": str(exc)}
+    record = _json_record(code="load-error", severity="error", message=str(exc))
     if isinstance(exc, WorkflowLoadError):
         record.update({k: v for k, v in (("file", exc.path), ("line", exc.line)) if v})
     else:

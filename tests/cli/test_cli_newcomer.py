@@ -52,6 +52,9 @@ def test_validate_json_is_one_object_a_diagnostic(tmp_path: Path) -> None:
         ("unknown-property", "c"),
     }
     assert all(r["severity"] == "error" and r["message"] for r in records)
+    # Every object has the six keys the README lists, null where there is nothing.
+    keys = ["code", "severity", "message", "task_id", "field", "hint"]
+    assert all(list(r) == keys for r in records), records
     ok, out, _ = run("validate", str(ROOT / "examples" / "pipeline.py"), "--format", "json")
     assert (ok, out) == (0, "")
 
@@ -62,6 +65,7 @@ def test_validate_json_reports_a_load_error_as_an_object(tmp_path: Path) -> None
     assert status == 1
     (record,) = [json.loads(line) for line in out.splitlines()]
     assert record["code"] == "load-error" and record["line"] == 4 and "boom" in record["message"]
+    assert record["task_id"] is None and record["field"] is None and record["hint"] is None
 
 
 def test_one_mistake_over_many_tasks_is_grouped(tmp_path: Path) -> None:
