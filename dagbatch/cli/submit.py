@@ -27,7 +27,7 @@ from dagbatch.cli.output import write_stdout
 from dagbatch.defaults import DEFAULT_TIMEOUT
 from dagbatch.errors import ConfigError, DagbatchError, PlanError
 from dagbatch.redact import redact
-from dagbatch.submit.journal import JournalExists, read_journal
+from dagbatch.submit.journal import journal_exists, read_journal
 from dagbatch.submit.progress import make_progress
 from dagbatch.submit.report import SubmitReport, report_path_for, write_report
 from dagbatch.submit.retry import (
@@ -94,13 +94,11 @@ def _plan_from_source(
         raise ConfigError("the workflow sets no job id: pass --job-id")
     base = workdir / WORK_DIR / job_id
     journal = journal_path or base / journal_file(job_id)
-    started = read_journal(journal).sent
+    state = read_journal(journal)
+    started = state.sent
     if started and not resume:
         # Refuse before the compiled plan replaces the one the journal belongs to.
-        raise JournalExists(
-            f"a journal for job {job_id!r} already exists at {journal}: pass --resume to "
-            "continue that submission"
-        )
+        raise journal_exists(job_id, journal, state, compiled.task_count)
     if started and (base / "plan" / PLAN_FILE).is_file():
         # Resume: the plan submitted. Say so when this compile gives another one.
         _warn_if_plans_differ(compiled, base / "plan")

@@ -181,6 +181,31 @@ def _could_be_torn(line: bytes) -> bool:
     return line.startswith(_RECORD_START) or _RECORD_START.startswith(line)
 
 
+def journal_exists(
+    job_id: str, path: Path, state: JournalState, total: int | None
+) -> JournalExists:
+    """The refusal of a new submission where a journal says one was started: whether that
+    one is whole (then only a new job submits the plan again) or can be continued
+    (``--resume``), with the number of tasks confirmed of ``total`` (the plan's, if known)."""
+    done = len(state.confirmed)
+    whole = total is not None and done >= total and not state.unconfirmed_sent
+    new_job = f"--job-id {job_id}-2" if len(job_id) <= 62 else "another --job-id"
+    if whole:
+        return JournalExists(
+            f"job {job_id!r} was already submitted whole from this plan (journal {path}: all "
+            f"{done:,} tasks confirmed), so there is nothing to continue. To submit it again, "
+            f"name a new job ({new_job} --create-job); or --journal PATH for a separate "
+            "journal."
+        )
+    of = f" of {total:,}" if total is not None else ""
+    return JournalExists(
+        f"a journal for job {job_id!r} already exists at {path}: a submission of this plan was "
+        f"started before ({done:,}{of} tasks confirmed). Pass --resume to continue it (tasks "
+        f"already confirmed are not sent again), or {new_job} / --journal PATH to start a "
+        "separate submission."
+    )
+
+
 def read_journal(path: Path) -> JournalState:
     """Fold a journal file into a ``JournalState``.
 
@@ -340,12 +365,8 @@ class Journal:
                 )
         fresh = not state.sent  # nothing was ever sent: the journal holds no promise yet
         if state.sent and not resume:
-            raise JournalExists(
-                f"a journal for job {header.job_id!r} already exists at {path}: a submission of "
-                "this plan was started before. Pass --resume to continue it (tasks already "
-                "confirmed are not sent again), or --journal PATH / another --job-id to start "
-                "a separate submission."
-            )
+            total = len(task_ids) if task_ids is not None else None
+            raise journal_exists(header.job_id, path, state, total)
         if fresh:
             state = JournalState()
         if state.header is not None:

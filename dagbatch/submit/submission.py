@@ -168,10 +168,14 @@ async def _submit_loaded(
 ) -> SubmitReport:
     """Steps 2-6 of the module docstring, on a loaded plan. ``creating``: see
     ``_load_creating``; ``prepare_job`` takes it (``EarlyCreation.taken``)."""
+    # Both said at once when both are missing, not one run after the other.
+    missing = []
     if create_job and not pool_id and not plan.job.get("poolInfo"):
-        raise ConfigError("--create-job needs --pool-id (job.json has no poolInfo)")
+        missing.append("--create-job needs --pool-id (job.json has no poolInfo)")
     if not job_id:
-        raise ConfigError("plan.json has no jobId: pass --job-id")
+        missing.append("plan.json has no jobId: pass --job-id")
+    if missing:
+        raise ConfigError("; and ".join(missing))
     journal_path = Path(journal_path) if journal_path else default_journal_path(plan_dir, job_id)
     # Lists and sets as long as the plan, kept for the whole submission: frozen with the
     # plan rather than walked by the next young collections (dagbatch.gcpause).

@@ -91,6 +91,19 @@ def test_a_submission_stopped_before_its_first_request_leaves_no_journal(
     assert again.exit_code == 0, again.output
 
 
+def test_a_plan_without_job_id_or_pool_is_told_both_at_once(
+    emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    """`submit PLAN --create-job` for a plan with neither a job id nor a pool asked for
+    --pool-id, and only once given, for --job-id: two rounds for one mistake."""
+    plan = layered_plan(tmp_path / "plan", tasks=5, waves=1, job_id=None)
+    result = CliRunner().invoke(main, ["submit", str(plan), "--create-job"], env=env_for(emulator))
+    assert result.exit_code == 2, result.output
+    assert "--create-job needs --pool-id" in result.output
+    assert "; and plan.json has no jobId: pass --job-id" in result.output
+    assert emulator.store.stats()["requestsTotal"] == 0  # refused before any request
+
+
 def test_cli_missing_credentials_is_a_usage_error(tmp_path: Path) -> None:
     plan = layered_plan(tmp_path / "plan", tasks=5, waves=1)
     env = {"AZURE_BATCH_ENDPOINT": "", "AZURE_BATCH_ACCOUNT": "", "AZURE_BATCH_ACCESS_KEY": ""}
@@ -131,13 +144,17 @@ def test_cli_submits_a_workflow_file(
     assert read_journal(journal).confirmed == {"prep", "run"}
     again = CliRunner().invoke(main, [*args, "--resume"], env=env_for(emulator))
     assert again.exit_code == 0, again.output
+    # Submitted whole: the refusal says so and how to submit the workflow again.
     refused = CliRunner().invoke(main, args, env=env_for(emulator))
-    assert refused.exit_code == 2 and "--resume" in refused.output
+    assert refused.exit_code == 2, refused.output
+    assert "'wfjob' was already submitted whole from this plan" in refused.output
+    assert "(--job-id wfjob-2 --create-job)" in refused.output
     # The plan directory it compiled, submitted as a directory (as the commands that read a
     # job take it): the same journal, beside the plan, not a second one inside it.
     plan_args = ["submit", ".dagbatch/wfjob/plan", "--quiet"]
     refused = CliRunner().invoke(main, plan_args, env=env_for(emulator))
-    assert refused.exit_code == 2 and "at .dagbatch/wfjob/journal-wfjob.jsonl" in refused.output
+    assert refused.exit_code == 2
+    assert "(journal .dagbatch/wfjob/journal-wfjob.jsonl: all 2 tasks" in refused.output
     resumed = CliRunner().invoke(main, [*plan_args, "--resume"], env=env_for(emulator))
     assert resumed.exit_code == 0, resumed.output
     assert "confirmed by an earlier run 2" in resumed.output

@@ -69,8 +69,9 @@ def test_existing_journal_needs_resume(tmp_path: Path) -> None:
     journal = Journal.open(path, HEADER, resume=False)[0]
     journal.sending(1, ["a"])
     journal.close()
-    with pytest.raises(JournalExists, match="--resume"):
-        Journal.open(path, HEADER, resume=False)
+    with pytest.raises(JournalExists, match="--resume") as refused:
+        Journal.open(path, HEADER, resume=False, task_ids={"a", "b"})
+    assert "(0 of 2 tasks confirmed)" in str(refused.value)
     journal, state = Journal.open(path, HEADER, resume=True)
     journal.close()
     assert state.runs == 1

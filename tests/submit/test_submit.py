@@ -203,8 +203,12 @@ def test_existing_journal_without_resume_is_refused(
 ) -> None:
     plan = layered_plan(tmp_path / "plan", tasks=10, waves=1, pool_id="p")
     assert submit_plan(plan, job_id="job", client=make_client(emulator), create_job=True).ok
-    with pytest.raises(JournalExists, match="--resume"):
+    # That submission is whole: the refusal says so, and how to submit the plan again.
+    with pytest.raises(JournalExists) as refused:
         submit_plan(plan, job_id="job", client=make_client(emulator))
+    assert "'job' was already submitted whole from this plan" in str(refused.value)
+    assert "all 10 tasks confirmed" in str(refused.value)
+    assert "name a new job (--job-id job-2 --create-job)" in str(refused.value)
     again = submit_plan(plan, job_id="job", client=make_client(emulator), resume=True)
     assert again.ok and again.previously_confirmed == 10 and again.requests == 0
 
