@@ -101,4 +101,7 @@ async def watch(
             return
         if timeout is not None and elapsed >= timeout:
             return
-        await asyncio.sleep(interval)
+        wait = interval
+        if timeout is not None:  # the last refresh comes at the timeout, not an interval on
+            wait = max(0.0, min(wait, timeout - (time.monotonic() - began)))
+        await asyncio.sleep(wait)

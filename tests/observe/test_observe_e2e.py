@@ -295,6 +295,42 @@ def test_watch_finish_counts_its_terminates(
     assert [done for done, _ in counts] == sorted(done for done, _ in counts)
 
 
+def test_watch_timeout_ends_at_the_timeout_not_an_interval_later(
+    running_emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    """`watch --timeout 1 --interval 5` slept a whole interval past the timeout: the last
+    refresh now comes at the timeout."""
+    import asyncio
+
+    from dagbatch.observe.service import JobService
+    from dagbatch.observe.status import plan_view
+    from dagbatch.observe.watch import watch
+
+    server = running_emulator
+    hold = tmp_path / "go"
+    g = nx.DiGraph()
+    g.graph["job"] = {"id": "watched-briefly"}
+    wait = f"i=0; while [ ! -f {shlex.quote(str(hold))} ] && [ $i -lt 300 ]; do sleep 0.1; "
+    g.add_node("slow", command_line=_sh(wait + "i=$((i+1)); done"))
+    plan = _submit(server, g, tmp_path / "plan")
+
+    async def run() -> list[float]:
+        async with _client(server) as client:
+            service = JobService(client, "watched-briefly")
+            return [
+                tick.elapsed
+                async for tick in watch(service, plan_view(plan, None), interval=5.0, timeout=1.0)
+            ]
+
+    started = time.monotonic()
+    try:
+        ticks = asyncio.run(run())
+    finally:
+        hold.write_text("go")
+    assert time.monotonic() - started < 4.5  # not the 5 s interval after the first refresh
+    assert len(ticks) == 2 and ticks[-1] >= 1.0, ticks
+
+
 @pytest.mark.parametrize("over_limit", ["barrier", "renumber"])
 def test_barriers_fold_and_renumbered_ids_show_the_users_names(
     running_emulator: EmulatorServer, tmp_path: Path, over_limit: str
