@@ -269,8 +269,29 @@ def pydantic_diagnostics(
                 hint = "check the spelling; attributes starting with '_' are ignored"
         elif etype == "missing":
             message = f"required property {field!r} is missing"
+        else:
+            message += _given_value(err.get("input"), message, field)
         out.append(Diagnostic(code=code, message=message, task_id=task_id, field=field, hint=hint))
     return out
+
+
+def _given_value(value: Any, message: str, field: str | None) -> str:
+    """``, not VALUE`` for a refused value short enough to show (pydantic's message says
+    what is accepted, not what was given); nothing for a container, a long value, one the
+    message already quotes (dagbatch's own validators do), or one that may be a secret (an
+    environment setting's value, a URL's signature): diagnostics are printed as they are."""
+    secret = "environment" in (field or "").lower() or (
+        isinstance(value, str) and "sig=" in value.lower()
+    )
+    if not secret and (value is None or isinstance(value, bool | int | float | str)):
+        shown = repr(value)
+        if len(shown) <= _SHOWN_VALUE_CHARS and shown not in message:
+            return f", not {shown}"
+    return ""
+
+
+#: The longest refused value a diagnostic repeats.
+_SHOWN_VALUE_CHARS: Final = 60
 
 
 #: What users of other workflow tools write, and where it goes in dagbatch; keys are

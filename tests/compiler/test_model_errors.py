@@ -531,3 +531,24 @@ def test_attributes_beside_a_task_replace_its_values_under_either_spelling() -> 
     tasks = {t["id"]: t for t in orjson.loads(batch.body)["value"]}
     assert (tasks["a"]["commandLine"], tasks["a"]["displayName"]) == ("y", "A")
     assert tasks["b"]["commandLine"] == "z"
+
+
+def test_a_refused_value_is_said_with_what_was_given() -> None:
+    """pydantic's message says what a field accepts; the value given is added when it is
+    short and cannot be a secret (an environment value, a URL's signature)."""
+    by_field = {
+        d.field: d.message
+        for d in node_diagnostics(on_failure="skip", constraints={"max_task_retry_count": -5})
+    }
+    assert by_field["on_failure"] == "Input should be 'block' or 'satisfy', not 'skip'"
+    assert by_field["constraints.max_task_retry_count"].endswith(
+        "greater than or equal to -1, not -5"
+    )
+    # dagbatch's own message already quotes the value: not twice.
+    (duration,) = node_diagnostics(constraints={"max_wall_clock_time": "1 hour"})
+    assert duration.message.count("'1 hour'") == 1
+    # Never a value that may be a secret, nor a long one.
+    (env,) = node_diagnostics(environment_settings={"TOKEN": 12345})
+    assert "12345" not in env.message and env.field is not None and "environment" in env.field
+    (long,) = node_diagnostics(on_failure="x" * 100)
+    assert "xxxx" not in long.message
