@@ -32,7 +32,7 @@ from dagbatch.errors import PlanError
 if TYPE_CHECKING:
     from dagbatch.plan import Batch
 
-__all__ = ["Segment", "order_segments"]
+__all__ = ["Segment", "order_segments", "sequential_rounds"]
 
 #: A task names parents only under this key: a batch whose bytes lack it (and any ``\\u``
 #: escape that could spell it) has no parent to look at and is one segment without parsing.
@@ -271,3 +271,17 @@ def _range_newest(
     else:
         seen[(lo, hi)] = top
     return top
+
+
+def sequential_rounds(segments: Sequence[Segment]) -> int:
+    """How many round trips the submission takes one after another at least, however many
+    requests are in flight: a segment goes once every segment up to its ``after`` is
+    confirmed, so its round is one more than the latest round among those. A chain of N
+    tasks, packed 100 to a batch, is N rounds (each link waits for its parent to exist)."""
+    latest = 0  # the highest round among the segments numbered up to the one looked at
+    upto: list[int] = []  # upto[k]: the highest round among segments 0..k
+    for seg in segments:
+        r = 1 + (upto[seg.after] if seg.after >= 0 else 0)
+        latest = max(latest, r)
+        upto.append(latest)
+    return latest

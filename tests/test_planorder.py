@@ -14,7 +14,7 @@ import orjson
 from dagbatch.emulator import DEV_ACCOUNT, DEV_KEY
 from dagbatch.emulator.server import EmulatorServer
 from dagbatch.plan import Batch, load_plan
-from dagbatch.planorder import order_segments
+from dagbatch.planorder import order_segments, sequential_rounds
 from dagbatch.submit.auth import SharedKeyAuth
 from dagbatch.submit.client import BatchClient
 from dagbatch.submit.submission import submit_plan_async
@@ -71,6 +71,63 @@ def test_a_segment_waits_only_up_to_its_newest_parent() -> None:
         _batch(5, 2, [_x("c2", dependsOn={"taskIds": ["p", "r"]})]),
     ]
     assert [s.after for s in order_segments(batches)] == [-1, -1, -1, 0, 2]
+
+
+def test_sequential_rounds_follow_the_longest_chain_of_waits() -> None:
+    # The first test's plan: [a, b] and [elsewhere] first, [c, d, 7] after a, [e, f] after 7.
+    first = _batch(1, 1, [_x("elsewhere")])
+    second = _batch(
+        2,
+        2,
+        [_x("a"), _x("c", dependsOn={"taskIds": ["a"]}), _x("e", dependsOn={"taskIds": ["c"]})],
+    )
+    assert sequential_rounds(order_segments([first, second])) == 3
+    # A segment waits for every segment up to its newest parent, so the round of one that
+    # waits on segment 2 is one more than the highest round among segments 0..2.
+    chain = [_batch(1, 1, [_x(f"l{i}", **_after(i)) for i in range(100)])]
+    assert sequential_rounds(order_segments(chain)) == 100
+    assert sequential_rounds(order_segments([_batch(1, 1, [_x(str(i)) for i in range(9)])])) == 1
+    assert sequential_rounds(()) == 0
+
+
+def _after(i: int) -> dict[str, Any]:
+    return {"dependsOn": {"taskIds": [f"l{i - 1}"]}} if i else {}
+
+
+def test_submit_says_when_a_chain_goes_one_link_a_round_trip(
+    emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    import io
+
+    import networkx as nx
+
+    from dagbatch.compiler.export import write_plan as write_compiled
+    from dagbatch.compiler.pipeline import compile_graph
+    from dagbatch.submit.progress import PlainProgress
+    from dagbatch.submit.submission import submit_plan
+
+    def submitted(graph: nx.DiGraph, name: str) -> str:
+        graph.graph["job"] = {"id": name, "pool_id": "p"}
+        plan = write_compiled(compile_graph(graph), tmp_path / name)
+        client = BatchClient(emulator.endpoint, SharedKeyAuth(DEV_ACCOUNT, DEV_KEY))
+        out = io.StringIO()
+        report = submit_plan(plan, client=client, create_job=True, progress=PlainProgress(out))
+        assert report.ok
+        return out.getvalue()
+
+    chain = nx.DiGraph()
+    nx.add_path(chain, [f"link-{i:03d}" for i in range(250)])
+    for node in chain:
+        chain.nodes[node]["command_line"] = "x"
+    told = submitted(chain, "chain")
+    assert "the plan's 3 requests go out as 250: a task is sent only once its parents" in told
+    assert "this takes at least 250 round trips one after another" in told
+    fan = nx.DiGraph()
+    for i in range(1, 1001):
+        fan.add_node(i, command_line="x")
+        fan.add_edge("prepare", i)
+    fan.nodes["prepare"]["command_line"] = "x"
+    assert "round trips one after another" not in submitted(fan, "fan")
 
 
 async def _submit_with_one_slow_request(

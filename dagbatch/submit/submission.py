@@ -32,6 +32,7 @@ import asyncio
 import concurrent.futures
 import time
 from pathlib import Path
+from typing import Final
 
 from dagbatch.asyncrun import run_coroutine
 from dagbatch.errors import ConfigError, PlanError
@@ -45,6 +46,7 @@ from dagbatch.plan import (
     parse_plan_steps,
     read_plan_files,
 )
+from dagbatch.planorder import sequential_rounds
 from dagbatch.redact import install_log_redaction
 from dagbatch.submit.client import BatchClient
 from dagbatch.submit.compare import task_differences
@@ -218,6 +220,8 @@ async def _submit_loaded(
         )
         sub.before_first_ok = creation_record
         progress.start(plan.total_tasks, previously, len(plan.waves()))
+        if not previously:
+            _note_sequential_rounds(plan, progress)
         progress.concurrency(sub.gate.level, adaptive=concurrency is None)
         not_submitted = await sub.run_waves()
         if creation_record is not None:
@@ -273,6 +277,23 @@ async def _submit_loaded(
         job_task_count=held,
         notes=tuple(notes),
     )
+
+
+def _note_sequential_rounds(plan: LoadedPlan, progress: Progress) -> None:
+    """Say beforehand when the parents-first order makes the submission far longer than its
+    waves suggest: a chain packed 100 links to a request goes one link a round trip."""
+    rounds = sequential_rounds(plan.segments)
+    if rounds > max(SEQUENTIAL_NOTE_AT, 2 * len(plan.waves())):
+        progress.note(
+            f"the plan's {len(plan.batches):,} requests go out as {len(plan.segments):,}: a "
+            "task is sent only once its parents exist, so a request holding a parent and its "
+            f"child is sent in parts; this takes at least {rounds:,} round trips one after "
+            "another, whatever the concurrency"
+        )
+
+
+#: Sequential round trips from which ``_note_sequential_rounds`` speaks.
+SEQUENTIAL_NOTE_AT: Final = 20
 
 
 async def _load_creating(
