@@ -226,6 +226,9 @@ def dag_cases(
             edges.append((labels[p], labels[child], data))
     rng.shuffle(edges)
     g.add_edges_from(edges)
+    if with_job_actions and rng.random() < 0.3:
+        # The user's own job-action mode: a failure without a job action terminates the job.
+        g.graph["job"] = {"on_task_failure": "performexitoptionsjobaction"}
     options = CompileOptions(
         api_version=api,  # type: ignore[arg-type]
         over_limit=strategy,  # type: ignore[arg-type]
@@ -430,7 +433,8 @@ def check_plan(
       limit binds, and no request but one could have taken the next request's first task;
     - exit conditions: for exit code 0, every satisfy code and some failure codes, the
       dependencyAction Batch applies is the one the node's intent asks for its children, and
-      only tasks with a job_action ever end the job.
+      only tasks with a job_action ever end the job (or, in a job the user set to
+      performexitoptionsjobaction, a failure of a task that names none: Batch's default).
     """
     opts = options or CompileOptions()
     api = plan.api_version
@@ -469,6 +473,10 @@ def check_plan(
     assert job_errors == [], job_errors
     assert job["onAllTasksComplete"] == "noaction"
     job_actions = job["onTaskFailure"] == "performexitoptionsjobaction"
+    # A job the user set to performexitoptionsjobaction keeps Batch's default for a failure a
+    # task names no job action for: terminate; one dagbatch set so for some tasks: none.
+    given = (graph.graph.get("job") or {}).get("on_task_failure")
+    unnamed = "terminate" if given == "performexitoptionsjobaction" else "none"
 
     # ---- ids: graph node -> plan id
     node_id = {node: str(node) for node in graph.nodes}
@@ -589,7 +597,7 @@ def check_plan(
                     )
                 want_job = "none"
                 if not intent.succeeded(code) and job_actions:
-                    want_job = intent.job_action or "none"
+                    want_job = intent.job_action or unnamed
                 if job_actions:
                     want_job = intent.raw_options(code).get("jobAction") or want_job
                 assert jact == want_job, f"task {tid} exit {code}: jobAction {jact} != {want_job}"

@@ -5,7 +5,9 @@
   anything else, so nothing is emitted where the default is meant;
 - ``job_action`` makes the job use ``onTaskFailure: performexitoptionsjobaction``; under that
   setting Batch's default jobAction for a failure is *terminate*, so every task that does not
-  ask for one gets an explicit ``jobAction: none`` (BATCH_FACTS.md, exit conditions);
+  ask for one gets an explicit ``jobAction: none`` (BATCH_FACTS.md, exit conditions). A job
+  the user set to that mode themselves means Batch's default: a failure the task names no
+  job action for terminates the job (``failure_job_action``);
 - raw ``exit_conditions`` pass through; a derived setting that contradicts one of them is an
   ``exit-conditions-clash`` error.
 """
@@ -63,13 +65,23 @@ def uses_job_actions(planned: PlannedTasks, job: JobSettings) -> bool:
     )
 
 
+def failure_job_action(job: JobSettings) -> str:
+    """The jobAction of a failure a task names none for, when the job uses job actions: the
+    user who set ``on_task_failure="performexitoptionsjobaction"`` means Batch's default,
+    *terminate* [S ExitOptions.jobAction]; a job dagbatch put in that mode for some tasks'
+    ``job_action`` keeps the others as they were under ``noaction``: *none*."""
+    return "terminate" if job.on_task_failure == "performexitoptionsjobaction" else "none"
+
+
 def plan_exit_conditions(
     planned: PlannedTasks, job: JobSettings
 ) -> tuple[ExitPlan, list[Diagnostic]]:
     """``exitConditions`` for the tasks whose intent or dependents differ from Batch's
-    defaults (every task when the job uses job actions); the rest get none."""
+    defaults (every task when dagbatch put the job in job-action mode: each gets
+    ``jobAction: none``); the rest get none."""
     diags: list[Diagnostic] = []
     job_actions = uses_job_actions(planned, job)
+    unnamed = failure_job_action(job)
     intents = planned.intents
     ids = planned.ids
     own = special_intents(intents)
@@ -77,19 +89,27 @@ def plan_exit_conditions(
         # The common case: every task keeps Batch's defaults.
         return ExitPlan(job_actions=False, exits={}), diags
     modes = dependent_modes(planned)
+    # The barriers dagbatch adds never end the job, whatever the user's tasks do.
+    barriers = set(planned.barriers) if job_actions else set()
     special: Sequence[int] = (
         range(len(ids))
-        if job_actions
+        if job_actions and unnamed == "none"
         else sorted(
-            # the tasks with an intent of their own, and the parents whose dependents want
-            # something else than success (their edges have an explicit ``when``)
-            {*own, *(u for u, _ in planned.when if modes[u] != "success")}
+            # the tasks with an intent of their own, the parents whose dependents want
+            # something else than success (their edges have an explicit ``when``), and the
+            # barriers under job actions
+            {*own, *(u for u, _ in planned.when if modes[u] != "success"), *barriers}
         )
     )
     exits: dict[int, dict[str, Any]] = {}
     for i in special:
         ec = derive_exit_conditions(
-            intents[i], mode=modes[i], job_actions=job_actions, task_id=ids[i], diags=diags
+            intents[i],
+            mode=modes[i],
+            job_actions=job_actions,
+            task_id=ids[i],
+            diags=diags,
+            failure_action="none" if i in barriers else unnamed,
         )
         if ec is not None:
             exits[i] = ec
@@ -103,11 +123,14 @@ def derive_exit_conditions(
     job_actions: bool,
     task_id: str,
     diags: list[Diagnostic],
+    failure_action: str = "none",
 ) -> dict[str, Any] | None:
     """The task's ``exitConditions`` wire dict, or None when Batch's defaults are meant.
 
     ``mode`` is what the task's dependents want (``success``/``failure``/``always``), None for
-    a task without dependents; ``job_actions`` says the job uses performexitoptionsjobaction.
+    a task without dependents; ``job_actions`` says the job uses performexitoptionsjobaction,
+    and ``failure_action`` what a failure the task names no job action for does then
+    (``failure_job_action``: Batch's *terminate* is left to Batch, not written).
     """
     codes: dict[int, dict[str, str]] = {}
     spans: dict[tuple[int, int], dict[str, str]] = {}
@@ -137,14 +160,15 @@ def derive_exit_conditions(
                 codes.setdefault(c, {})["jobAction"] = "none"
         if 0 in codes:
             codes[0]["jobAction"] = "none"
-        default["jobAction"] = intent.job_action or "none"
+        if intent.job_action or failure_action == "none":
+            default["jobAction"] = intent.job_action or "none"
 
     raw = intent.exit_conditions
     if raw is None and not codes and not spans and not default:
         return None
     out: dict[str, Any] = {}
     if raw is not None:
-        out = _checked_raw(raw, intent, mode, job_actions, task_id, diags)
+        out = _checked_raw(raw, intent, mode, job_actions, task_id, diags, failure_action)
 
     # Derived entries go where the raw ones leave room: a raw entry for the same code or
     # span already carries the derived actions (``_checked_raw`` filled or checked them).
@@ -227,7 +251,7 @@ def _classes(lo: int, hi: int, intent: Intent) -> set[str]:
 
 
 def _wants(
-    intent: Intent, mode: str | None, job_actions: bool, cls: str
+    intent: Intent, mode: str | None, job_actions: bool, cls: str, failure_action: str = "none"
 ) -> dict[str, tuple[str, bool]]:
     """What the failure intent wants of an entry covering outcomes of class ``cls``: per
     action, (value, strong). Strong wishes come from something the user said (an edge
@@ -250,9 +274,9 @@ def _wants(
             out["dependencyAction"] = ("block", False)
     if job_actions:
         # Under performexitoptionsjobaction an entry without jobAction terminates the job on
-        # a failure, so every entry gets one: "none" unless the task asks for a job action.
+        # a failure, so every entry gets one: the task's job action, else ``failure_action``.
         strong = intent.job_action is not None
-        action = (intent.job_action or "none") if cls == _FAILURE else "none"
+        action = (intent.job_action or failure_action) if cls == _FAILURE else "none"
         out["jobAction"] = (action, strong)
     return out
 
@@ -264,6 +288,7 @@ def _checked_raw(
     job_actions: bool,
     task_id: str,
     diags: list[Diagnostic],
+    failure_action: str = "none",
 ) -> dict[str, Any]:
     """The raw ``exit_conditions`` with every entry checked against the failure intent and
     completed by it.
@@ -279,7 +304,7 @@ def _checked_raw(
         merged = dict(opts or {})
         wishes: dict[str, set[tuple[str, bool]]] = {}
         for cls in classes:
-            for key, wish in _wants(intent, mode, job_actions, cls).items():
+            for key, wish in _wants(intent, mode, job_actions, cls, failure_action).items():
                 wishes.setdefault(key, set()).add(wish)
         for key, found in wishes.items():
             strong = {v for v, is_strong in found if is_strong}

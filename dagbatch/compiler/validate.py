@@ -222,6 +222,10 @@ def check_completion(spec: WorkflowSpec) -> list[Diagnostic]:
     """
     diags: list[Diagnostic] = []
     terminates = spec.job.on_all_tasks_complete == "terminatejob"
+    # What a failure does to the job when the task names no job action: the user's
+    # performexitoptionsjobaction means Batch's default, terminate (exits.failure_job_action).
+    unnamed = exits.failure_job_action(spec.job)
+    by_job = unnamed if unnamed != "none" else None
     finish_hint = (
         "terminate such tasks when only they remain so the job completes (`dagbatch finish` "
         "does that), or leave on_all_tasks_complete unset and terminate the job yourself"
@@ -260,24 +264,34 @@ def check_completion(spec: WorkflowSpec) -> list[Diagnostic]:
                     hint=finish_hint,
                 )
             )
-        if intent.job_action in ("terminate", "disable") and satisfies_failure:
+        action = intent.job_action or by_job
+        if action in ("terminate", "disable") and satisfies_failure:
             runs = [v for v in children if spec.when.get((u, v)) in ("failure", "always")]
             runs = runs or list(children)
             effect = (
                 "terminates the job first, and the job's active tasks stay active"
-                if intent.job_action == "terminate"
+                if action == "terminate"
                 else "disables the job first, so no task starts until it is enabled again"
+            )
+            whose = (
+                f"its job_action={action!r}"
+                if intent.job_action
+                else "the job's on_task_failure='performexitoptionsjobaction' (Batch's default "
+                "jobAction for a failure)"
             )
             diags.append(
                 Diagnostic(
                     code="handler-unreachable",
                     severity="warning",
                     message=f"when {spec.ids[u]!r} fails, {_names(spec, runs)} should run, but "
-                    f"its job_action={intent.job_action!r} {effect}",
+                    f"{whose} {effect}",
                     task_id=spec.ids[u],
                     field="job_action",
                     hint="drop the job_action of this task (let its failure handler end the "
-                    "job, e.g. with a job_action of its own), or drop the handler",
+                    "job, e.g. with a job_action of its own), or drop the handler"
+                    if intent.job_action
+                    else "give this task job_action='none' (its failure then leaves the job "
+                    "running, so the handler runs), or drop the handler",
                 )
             )
     blocked_on_failure: list[int] = []
@@ -290,7 +304,7 @@ def check_completion(spec: WorkflowSpec) -> list[Diagnostic]:
             and u not in failure_children
             and u not in always_parents
             and intents[u].on_failure != "satisfy"
-            and intents[u].job_action != "terminate"
+            and (intents[u].job_action or by_job) != "terminate"
         ]
     if blocked_on_failure:
         diags.append(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from pathlib import Path
 from typing import Any
 
 import networkx as nx
@@ -332,20 +333,60 @@ def test_helpers() -> None:
 
 
 def test_job_setting_performexitoptionsjobaction_without_job_actions() -> None:
+    """The user's own performexitoptionsjobaction keeps Batch's meaning: a failure a task
+    names no job action for terminates the job [S ExitOptions.jobAction]. dagbatch wrote
+    jobAction none on every task, so such a job never ended on a failure."""
     g = nx.DiGraph()
     g.graph["job"] = {"on_task_failure": "performexitoptionsjobaction"}
     g.add_node("a", command_line="x", satisfy_exit_codes=[3])
     g.add_node("b", command_line="y")
+    g.add_node("c", command_line="z", job_action="none")
+    g.add_node("d", command_line="w", job_action="disable")
     g.add_edge("a", "b", when="always")
     plan = compile_graph(g)
     check_plan(g, plan)
     assert plan.job["onTaskFailure"] == "performexitoptionsjobaction"
     tasks = {t["id"]: t for r in plan.batches for t in orjson.loads(r.body)["value"]}
-    assert tasks["b"]["exitConditions"] == {"default": {"jobAction": "none"}}
-    assert tasks["a"]["exitConditions"]["default"] == {
-        "dependencyAction": "satisfy",
-        "jobAction": "none",
+    assert "exitConditions" not in tasks["b"]  # Batch's default: a failure terminates
+    # a: its dependents run on any outcome, its code 3 is a success (never ends the job);
+    # a failure is left to Batch's default jobAction, terminate.
+    assert tasks["a"]["exitConditions"] == {
+        "exitCodes": [
+            {"code": 3, "exitOptions": {"dependencyAction": "satisfy", "jobAction": "none"}}
+        ],
+        "default": {"dependencyAction": "satisfy"},
     }
+    assert tasks["c"]["exitConditions"] == {"default": {"jobAction": "none"}}
+    assert tasks["d"]["exitConditions"] == {"default": {"jobAction": "disable"}}
+    # a's failure terminates the job before b, which runs on it, can start: said.
+    (warning,) = [w for w in plan.warnings if w.code == "handler-unreachable"]
+    assert warning.task_id == "a" and "on_task_failure='performexitoptionsjobaction'" in (
+        warning.message
+    )
+    assert warning.hint is not None and "job_action='none'" in warning.hint
+
+
+def test_job_setting_performexitoptionsjobaction_terminates_the_job_on_a_failure(
+    tmp_path: Path,
+) -> None:
+    """The same job run locally: b's failure ends the job (TaskFailed), as Batch does."""
+    from dagbatch.local.run import RunOptions, run_local
+
+    wf = tmp_path / "wf.py"
+    wf.write_text(
+        "import networkx as nx\n"
+        "graph = nx.DiGraph()\n"
+        "graph.graph['job'] = {'id': 'ends', 'on_task_failure': 'performexitoptionsjobaction'}\n"
+        "graph.add_node('b', command_line='x')\n"
+        "graph.add_node('after', command_line='x')\n"
+        "graph.add_edge('b', 'after', when='always')\n"
+        "graph.add_node('c', command_line='x', job_action='none')\n"
+    )
+    report = run_local(
+        str(wf), RunOptions(simulate=True, exit_codes={"b": (2, None)}, workdir=tmp_path / "w")
+    )
+    assert (report.job.state, report.job.terminate_reason) == ("completed", "TaskFailed")
+    assert report.terminated_by == "b"
 
 
 # ---- raw exit conditions keep the user's intent (issue 8, point 2)
