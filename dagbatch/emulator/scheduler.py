@@ -42,7 +42,9 @@ BLOCK: Final = 2
 #: The exit code reported for a process the emulator killed (timeout, terminate): 128 + SIGKILL,
 #: as a shell reports it. Batch says only "operating system-defined" [BF 1].
 KILLED_EXIT_CODE: Final = 137
-#: ``maxTaskRetryCount`` "inherit the job's" marker.
+#: ``maxTaskRetryCount`` "inherit the job's" marker: a task without constraints inherits the
+#: job's count [S BatchTaskCreateOptions.constraints]. One whose constraints leave the count
+#: out is undocumented; it is read the same way (BATCH_FACTS, run-time rules 3).
 INHERIT: Final = -2
 
 _NUMBER = r"\d+(?:\.\d+)?"
