@@ -292,8 +292,11 @@ def status_from_doc(doc: Mapping[str, Any]) -> TaskStatus:
     )
 
 
-def describe_end(status: TaskStatus) -> str:
-    """``ended with exit code 3``, ``failed before it started (BlobNotFound)``, ..."""
+def describe_end(status: TaskStatus, *, satisfied: bool = False) -> str:
+    """``ended with exit code 3``, ``failed before it started (BlobNotFound)``, ...;
+    ``satisfied``: the exit code is one the task's exit conditions count as success."""
+    if satisfied:
+        return f"exited {status.exit_code}, which counts as success (satisfy_exit_codes)"
     if status.exit_code is None:
         return f"failed before its command ran ({status.failure_code})"
     if status.failure_code and status.failure_code != "FailureExitCode":
@@ -448,7 +451,15 @@ def _reasons(
                     # The parent was killed by the job's end: the end, not the parent's exit
                     # code, is why this task never ran (``parent``: the one it waited for).
                     return replace(job_cause, parent=via)
-                return Reason("blocked", parent=via, parent_end=describe_end(status(via)))
+                end = status(via)
+                satisfied = end.result == "failure" and counts_as_success(
+                    tasks[via].get("exitConditions") if via in tasks else None,
+                    end.exit_code,
+                    end.failure_code,
+                )
+                return Reason(
+                    "blocked", parent=via, parent_end=describe_end(end, satisfied=satisfied)
+                )
             return via
         # Not held back for ever: it waits for a parent that has not run, or for a task the
         # job does not hold, or the job's state explains it.

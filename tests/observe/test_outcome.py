@@ -67,6 +67,26 @@ def test_exit_conditions_decide_what_blocks() -> None:
     assert got["after-pre"].kind == "not-started"
 
 
+def test_a_handler_blocked_by_a_code_that_counts_as_success_says_so() -> None:
+    """A failure handler of a task that exited with one of its satisfy_exit_codes is held
+    back because its parent succeeded: "failed with exit code 3" told the opposite."""
+    handler = {
+        "exitCodes": [
+            {"code": 0, "exitOptions": {"dependencyAction": "block"}},
+            {"code": 3, "exitOptions": {"dependencyAction": "block"}},
+        ],
+        "default": {"dependencyAction": "satisfy"},
+    }
+    tasks = [
+        {"id": "p", "exitConditions": handler},
+        {"id": "h", "dependsOn": {"taskIds": ["p"]}},
+    ]
+    got = reasons(tasks, {"p": done(3), "h": WAITING})
+    assert got["h"].kind == "blocked"
+    assert got["h"].parent_end == "exited 3, which counts as success (satisfy_exit_codes)"
+    assert reasons(tasks, {"p": done(4), "h": WAITING})["h"].kind == "not-started"  # h runs
+
+
 def test_ranges_missing_parents_and_leading_zeros() -> None:
     tasks = [
         {"id": "1"},
