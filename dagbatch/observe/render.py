@@ -50,6 +50,13 @@ def verdict_line(status: JobStatus, target: str) -> str:
     failed = status.outcomes.get("failed", 0) + status.outcomes.get("cancelled", 0)
     if status.verdict == "complete" and failed:
         text = f"COMPLETE WITH FAILURES: {failed} task(s) failed or never ran"
+        if status.job_state == "active" and status.outcomes.get("failed", 0):
+            # The job stays open (onAllTasksComplete noaction): Batch still reactivates
+            # its failed tasks, so this ending is not final.
+            text += (
+                f"; the job is still active: fix the cause and `dagbatch rerun {target} "
+                "--failed` runs them again"
+            )
     if status.verdict == "terminated":
         reason = status.terminate_reason or "unknown reason"
         by = f" by task {status.terminated_by}" if status.terminated_by else ""

@@ -311,6 +311,28 @@ def test_a_plan_the_job_holds_only_part_of_is_not_complete() -> None:
     assert "`dagbatch submit plan --resume`" in line
 
 
+def test_complete_with_failures_in_a_job_still_active_points_at_rerun() -> None:
+    """A job left active (onAllTasksComplete noaction) whose tasks all completed, some
+    failed: Batch still reactivates them, so the verdict says how; a completed job's
+    failures are final and nothing is offered."""
+    from dagbatch.observe.render import verdict_line
+
+    v = view([d("a"), d("b")])
+    records = [rec("a", "completed", 0, start=0), rec("b", "completed", 2, start=0)]
+    s, _ = build_status(v, snap(records))
+    line = verdict_line(s, "plan")
+    assert s.verdict == "complete" and "COMPLETE WITH FAILURES: 1 task(s) failed" in line
+    assert "the job is still active: fix the cause and `dagbatch rerun plan --failed`" in line
+    done = {
+        "id": "job",
+        "state": "completed",
+        "executionInfo": {"terminateReason": "AllTasksComplete"},
+    }
+    s, _ = build_status(v, snap(records, done))
+    assert "COMPLETE WITH FAILURES" in verdict_line(s, "plan")
+    assert "rerun" not in verdict_line(s, "plan")
+
+
 def test_a_job_that_also_holds_other_tasks_is_not_resumed_blindly() -> None:
     """A job of the same name made by another workflow shares some ids with the plan (1, 2,
     3): the plan's other tasks are missing from it, but resuming the plan's submission would
