@@ -38,7 +38,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from dagbatch.errors import ConfigError, PlanError
 from dagbatch.gcpause import gc_paused
-from dagbatch.limits import ApiVersion
+from dagbatch.limits import MAX_ID_LENGTH, ApiVersion
 from dagbatch.planorder import Segment, order_segments
 
 PLAN_FORMAT = 1
@@ -56,6 +56,21 @@ def batch_file(index: int) -> str:
 def journal_file(job_id: str) -> str:
     """The name of the submission journal of ``job_id`` inside a plan directory."""
     return f"journal-{job_id}.jsonl"
+
+
+def next_job_id(job_id: str, *places: Path | str | None) -> str:
+    """A job id to submit the plan again under: ``JOB-2``, or the next number whose
+    submission journal is in none of ``places`` (``JOB-2-2`` is never offered: a trailing
+    ``-N`` is counted on). At most 64 characters, Batch's limit."""
+    stem, _, number = job_id.rpartition("-")
+    base, n = (stem, int(number) + 1) if stem and number.isdigit() else (job_id, 2)
+    dirs = [Path(p) for p in places if p is not None]
+    while True:
+        suffix = f"-{n}"
+        candidate = base[: MAX_ID_LENGTH - len(suffix)] + suffix
+        if not any((d / journal_file(candidate)).exists() for d in dirs):
+            return candidate
+        n += 1
 
 
 def _dumps(data: Any) -> bytes:

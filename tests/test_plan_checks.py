@@ -270,3 +270,21 @@ def test_a_path_that_is_no_plan_says_what_it_is(tmp_path: Path) -> None:
     assert str(info.value) == f"{kept} is not a plan directory; the plan in it is {kept / 'plan'}"
     with pytest.raises(PlanError, match=r"holds no plan\.json"):
         load_plan(tmp_path)
+
+
+def test_a_new_job_id_is_one_no_submission_of_the_plan_used(tmp_path: Path) -> None:
+    """The fix rerun and submit print for a job Batch cannot take more tasks into names a
+    new job: not one a journal says the plan was already submitted to (a review followed
+    `--job-id s3-2` twice), counting on a trailing number, within Batch's 64 characters."""
+    from dagbatch.plan import journal_file, next_job_id
+
+    plan, beside = tmp_path / "plan", tmp_path
+    plan.mkdir()
+    assert next_job_id("nightly", plan, beside) == "nightly-2"
+    (beside / journal_file("nightly-2")).write_text("")
+    (plan / journal_file("nightly-3")).write_text("")
+    assert next_job_id("nightly", plan, beside) == "nightly-4"
+    assert next_job_id("s3-2", plan) == "s3-3"
+    assert next_job_id("v-1-x", None) == "v-1-x-2"
+    long = "j" * 64
+    assert next_job_id(long) == "j" * 62 + "-2" and len(next_job_id(long)) == 64

@@ -23,7 +23,7 @@ from dagbatch.cli.exit_codes import ExitCode, fail
 from dagbatch.cli.options import client_from_options, concurrency_option, service_options
 from dagbatch.cli.output import write_stdout
 from dagbatch.defaults import STDERR_TASKS
-from dagbatch.errors import ConfigError, DagbatchError
+from dagbatch.errors import ConfigError, DagbatchError, RefusedError
 from dagbatch.redact import redact
 
 # ``dagbatch.observe`` (httpx, pydantic) is imported by the commands when they run:
@@ -331,7 +331,12 @@ def rerun_cmd(
 
     async def body(service: JobService, view: ViewSource, _: BatchClient) -> Any:
         v, snap = await read_snapshot(service, view, stderr_tasks=0)
-        plan = steer.plan_rerun(v, snap, failed=failed, tasks=tasks)
+        try:
+            plan = steer.plan_rerun(v, snap, failed=failed, tasks=tasks)
+        except RefusedError as exc:
+            if as_json:  # still one JSON object on stdout, for the script that asked
+                return exc
+            raise
         if not as_json:
             _echo(render_rerun_plan(plan))
         if dry_run or not plan.reactivate:
@@ -339,6 +344,9 @@ def rerun_cmd(
         return await steer.rerun(service, v, snap, plan, concurrency=concurrency)
 
     report = _run(plan_dir, job_id, (endpoint, account, account_key, auth_kind), body)
+    if isinstance(report, RefusedError):
+        _echo(orjson.dumps({"refused": str(report)}, option=orjson.OPT_INDENT_2).decode())
+        fail(report)
     if as_json:
         _echo(orjson.dumps(report.to_dict(), option=orjson.OPT_INDENT_2).decode())
     elif not dry_run and report.plan.reactivate:

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from datetime import datetime
+from pathlib import Path
 
 from dagbatch.errors import ConfigError, RefusedError, no_such_tasks
 from dagbatch.observe.model import (
@@ -33,6 +35,7 @@ from dagbatch.observe.stranded import (
     strand_of,
     terminated_satisfies,
 )
+from dagbatch.plan import next_job_id
 
 #: ``progress(done, total)`` of ``finish``: terminate requests ended so far, of how many.
 FinishProgress = Callable[[int, int], None]
@@ -167,7 +170,7 @@ def plan_rerun(
         raise RefusedError(
             f"job {view.job_id!r} is {job_state}: Batch cannot reactivate the tasks of a "
             f"{job_state} job. Fix: submit the plan again into a new job, e.g. "
-            f"`dagbatch submit {view.plan_dir or 'PLAN_DIR'} --job-id {view.job_id}-2 "
+            f"`dagbatch submit {view.plan_dir or 'PLAN_DIR'} --job-id {_new_job(view)} "
             "--create-job`"
         )
     if removed:
@@ -214,6 +217,13 @@ class _BroughtBack:
     cancelled: list[str]  # the tasks terminated while they waited behind them, in plan order
 
 
+def _new_job(view: WorkflowView) -> str:
+    """A job id not yet used for this plan: no submission journal of it in the plan
+    directory, nor beside it (where a workflow file's submission keeps it)."""
+    plan_dir = Path(view.plan_dir) if view.plan_dir else None
+    return next_job_id(view.job_id, plan_dir, plan_dir.parent if plan_dir else None)
+
+
 def _brought_back(
     view: WorkflowView,
     order: Sequence[str],
@@ -223,17 +233,30 @@ def _brought_back(
 ) -> _BroughtBack:
     """Tasks terminated while they waited behind a chosen task (e.g. by `finish`) wait
     again: every completed task that never started and depends, directly or through such
-    tasks, on one being reactivated (``order``: the job's tasks, parents first)."""
-    again = set(chosen)
+    tasks, on one being reactivated (``order``: the job's tasks, parents first).
+
+    Only those terminated once that task had ended (they could never run then): a task a
+    user terminated while the task it waited on was still running could still have run,
+    and stays as the user left it. Each task brought back carries the end of the chosen task
+    it waits behind (the earliest, when several), so a task terminated behind it is judged
+    by that end too."""
+    behind: dict[str, datetime | None] = {t: records[t].end_time for t in chosen}
     cancelled: list[str] = []
     for t in order:
         rec = records[t]
-        if t in again or rec.state != "completed" or rec.started is not None or not rec.failed:
+        if t in behind or rec.state != "completed" or rec.started is not None or not rec.failed:
             continue
-        if parent_ids(view.definitions.get(t), job_tasks) & again:
-            again.add(t)
-            cancelled.append(t)
-    return _BroughtBack(frozenset(again), cancelled)
+        parents = parent_ids(view.definitions.get(t), job_tasks)
+        ends = [behind[p] for p in parents if p in behind]
+        if not ends:
+            continue
+        ended = rec.end_time
+        known = [e for e in ends if e is not None]
+        if ended is not None and known and len(known) == len(ends) and ended < min(known):
+            continue  # terminated while what it waited on still ran: the user's doing
+        behind[t] = min(known) if known else None
+        cancelled.append(t)
+    return _BroughtBack(frozenset(behind), cancelled)
 
 
 def _parent_ran_since(

@@ -187,9 +187,11 @@ def journal_exists(
     """The refusal of a new submission where a journal says one was started: whether that
     one is whole (then only a new job submits the plan again) or can be continued
     (``--resume``), with the number of tasks confirmed of ``total`` (the plan's, if known)."""
+    from dagbatch.plan import next_job_id  # pydantic: not for `dagbatch --help`
+
     done = len(state.confirmed)
     whole = total is not None and done >= total and not state.unconfirmed_sent
-    new_job = f"--job-id {job_id}-2" if len(job_id) <= 62 else "another --job-id"
+    new_job = f"--job-id {next_job_id(job_id, path.parent)}"
     if whole:
         return JournalExists(
             f"job {job_id!r} was already submitted whole from this plan (journal {path}: all "

@@ -181,6 +181,11 @@ def test_failed_task_strands_its_chain_then_rerun_completes_the_job(
     assert again.exit_code == 8, again.output
     assert "submit the plan again into a new job" in again.output
     assert f"`dagbatch submit {plan} --job-id " in again.output.replace("\n", " ")  # its path
+    # --json still gives one JSON object on stdout, for the script that asked.
+    as_json = CliRunner().invoke(main, ["rerun", str(plan), "--failed", "--json"], env=_env(server))
+    assert as_json.exit_code == 8
+    refused = orjson.loads(as_json.stdout)
+    assert "submit the plan again into a new job" in refused["refused"]
     succeeded = CliRunner().invoke(main, ["rerun", str(plan), "--task", "load"], env=_env(server))
     assert succeeded.exit_code == 8 and "Batch reactivates only failed tasks" in succeeded.output
 

@@ -226,16 +226,26 @@ def test_rerun_refuses_a_succeeded_task_and_a_completed_job() -> None:
 
 
 def test_rerun_brings_back_tasks_finish_terminated() -> None:
-    v = view([d("a"), d("c", "a")])
-    ended = TaskRecord(
-        "c",
-        "completed",
-        result="failure",
-        failure=FailureInfo("usererror", "TaskEnded", "t"),
-        ended=T0.isoformat(),
-    )
-    plan = plan_rerun(v, snap([rec("a", "completed", 2, start=0), ended]), failed=True)
-    assert plan.reactivate == ("a", "c") and plan.resumes == ("c",)
+    v = view([d("a"), d("c", "a"), d("e", "c")])
+    # a failed (it ends at 100 s); finish terminated c and e behind it afterwards.
+    behind = [_terminated_while_waiting("c"), _terminated_while_waiting("e")]
+    plan = plan_rerun(v, snap([rec("a", "completed", 2, start=0), *behind]), failed=True)
+    assert plan.reactivate == ("a", "c", "e") and plan.resumes == ("c", "e")
+
+
+def test_rerun_leaves_a_task_the_user_cancelled_while_its_parent_ran() -> None:
+    """The README promises --failed leaves "a task a user terminated while it could run":
+    c, terminated at 50 s while a still ran (a failed at 100 s), is not brought back with
+    a, nor is e behind it; one finish terminated after a's failure is."""
+    v = view([d("a"), d("c", "a"), d("e", "c"), d("f", "a")])
+    records = [
+        rec("a", "completed", 2, start=0),
+        _terminated_while_waiting("c", at=50),
+        _terminated_while_waiting("e", at=60),
+        _terminated_while_waiting("f", at=200),
+    ]
+    plan = plan_rerun(v, snap(records), failed=True)
+    assert plan.reactivate == ("a", "f")
 
 
 def test_rerun_of_a_plan_task_that_is_not_in_the_job_is_refused_by_name() -> None:
@@ -400,10 +410,17 @@ def test_a_terminated_jobs_active_tasks_are_cancelled_not_waiting() -> None:
     assert not s.stranded and s.to_dict()["cancelled"] == list(s.cancelled)
 
 
-def _terminated_while_waiting(tid: str) -> TaskRecord:
-    """A task `finish` terminated before it ran."""
+def _terminated_while_waiting(tid: str, at: int = 200) -> TaskRecord:
+    """A task `finish` terminated before it ran: ``at`` seconds after T0, after the tasks
+    ``rec`` completes (at 100 s) ended."""
     ended = FailureInfo("usererror", "TaskEnded", "The task ended.")
-    return TaskRecord(tid, "completed", result="failure", failure=ended, ended=T0.isoformat())
+    return TaskRecord(
+        tid,
+        "completed",
+        result="failure",
+        failure=ended,
+        ended=(T0 + timedelta(seconds=at)).isoformat(),
+    )
 
 
 def _stranded_handler_chain() -> tuple[WorkflowView, Snapshot]:
@@ -437,7 +454,7 @@ def test_a_task_terminated_behind_a_parent_rerun_by_hand_is_named_and_rerun() ->
     # nothing holds b back now, but nothing would bring it back either.
     from dagbatch.observe.render import render_status
 
-    b = _terminated_while_waiting("b")
+    b = _terminated_while_waiting("b", at=2)
     v = view([d("a"), d("b", "a")], names={"b": "load"})
     s = snap([rec("a", "completed", 0, start=5), b])  # a ran again after b was terminated
     status, _ = build_status(v, s)
