@@ -12,15 +12,17 @@ EDGE_COLOURS: Final = {
     "never": "#a0aec0",
 }
 EDGE_DASH: Final = {"success": "", "failure": "6 4", "always": "2 3", "never": "1 4"}
-#: Node fill by live state; plain nodes and barriers without live state.
+#: Node fill by live state; plain nodes and barriers without live state. Each state its own
+#: hue, none white (a node without live state is white): waiting grey, skipped lavender, and
+#: tasks missing from the job orange, the most alarming after a failure.
 STATE_FILLS: Final = {
     "completed": "#c6f6d5",
     "failed": "#fed7d7",
     "running": "#bee3f8",
     "waiting": "#edf2f7",
     "never": "#fefcbf",
-    "skipped": "#e2e8f0",
-    "missing": "#ffffff",
+    "skipped": "#e9d8fd",
+    "missing": "#fbd38d",
 }
 NODE_FILL: Final = "#ffffff"
 BARRIER_FILL: Final = "#f7fafc"
