@@ -370,6 +370,11 @@ def run_cmd(
 
     check_writable(report_file, "--report")
     check_writable(picture_file, "--picture")
+    if picture_file is not None:
+        from dagbatch.show.render import image_refusal
+
+        if (refusal := image_refusal(picture_file)) is not None:
+            raise click.BadParameter(refusal, param_hint="--picture")
     try:
         codes = dict(load_exit_codes(exit_codes_file)) if exit_codes_file else {}
         codes.update(parse_fail(fail))

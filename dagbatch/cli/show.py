@@ -24,7 +24,7 @@ from dagbatch.cli.output import write_stdout
 from dagbatch.errors import ConfigError, DagbatchError
 from dagbatch.redact import redact
 from dagbatch.show.fold import DEFAULT_MAX_NODES, fold_plan
-from dagbatch.show.render import FORMATS, format_for_path, render
+from dagbatch.show.render import FORMATS, format_for_path, image_refusal, render
 
 if TYPE_CHECKING:
     from dagbatch.compiler.pipeline import CompileOptions
@@ -122,12 +122,16 @@ def show_cmd(
 
     # Before compiling, reading the job and drawing: all of it would be lost (as run --picture).
     check_writable(out, "--out")
+    if out is not None and not fmt and (why := image_refusal(out)) is not None:
+        raise click.BadParameter(why, param_hint="--out")
     if fmt and out is not None and format_for_path(out) not in (fmt, "text"):
         # e.g. -o picture.svg --format dot: the file's name would say what it does not hold
         _err(
             f"warning: writing {fmt} into {out}, whose suffix says {format_for_path(out)}; "
             "leave out --format to follow the suffix"
         )
+    elif fmt and out is not None and image_refusal(out) is not None:
+        _err(f"warning: writing {fmt} into {out}, whose suffix says an image")
     fmt = fmt or (format_for_path(out) if out else "text")
     try:
         options = CompileOptions(

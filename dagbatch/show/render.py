@@ -48,6 +48,25 @@ def format_for_path(path: Path) -> str:
     }.get(suffix, "text")
 
 
+#: Suffixes of image files: no format of `show` is one, so such a file would hold text.
+IMAGE_SUFFIXES: Final = frozenset(
+    {".png", ".jpg", ".jpeg", ".gif", ".webp", ".bmp", ".tif", ".tiff", ".pdf"}
+)
+
+
+def image_refusal(path: Path) -> str | None:
+    """Why a picture cannot go to ``path`` under its own name (the suffix asks for an image
+    file, which `show` does not make), or None."""
+    suffix = path.suffix.lower()
+    if suffix not in IMAGE_SUFFIXES:
+        return None
+    return (
+        f"{path} asks for a {suffix[1:].upper()} image, which dagbatch does not draw; write "
+        f"{path.with_suffix('.svg').name} (or .html, .dot, .mmd) and convert it if need be, "
+        "e.g. `dot -Tpng` on a .dot file"
+    )
+
+
 def write_picture(
     view: PlanView,
     path: Path,

@@ -55,6 +55,21 @@ def test_format_follows_the_file_suffix(tmp_path: Path) -> None:
     assert code == 0 and "warning" not in err
 
 
+def test_an_image_file_name_is_refused_not_filled_with_text(tmp_path: Path) -> None:
+    """--out x.png wrote the text picture into a file named .png (exit 0): refused before
+    anything is compiled, with the formats there are; so is run --picture y.pdf."""
+    code, _, err = run("show", MAPREDUCE, "--out", str(tmp_path / "x.png"))
+    assert code == 2 and "asks for a PNG image, which dagbatch does not draw" in err
+    assert "write x.svg" in err and not (tmp_path / "x.png").exists()
+    code, _, err = run("run", MAPREDUCE, "--simulate", "--picture", str(tmp_path / "y.pdf"))
+    assert code == 2 and "asks for a PDF image" in err and not (tmp_path / "y.pdf").exists()
+    assert not (tmp_path / ".dagbatch").exists()  # nothing ran
+    # A format given outright is written as asked (with the mismatch warned about).
+    code, _, err = run("show", MAPREDUCE, "--format", "svg", "--out", str(tmp_path / "z.png"))
+    assert code == 0 and "warning: writing svg into" in err
+    assert (tmp_path / "z.png").read_text().startswith("<?xml")
+
+
 def test_plan_dir_and_workflow_draw_the_same(tmp_path: Path) -> None:
     wide = str(ROOT / "examples" / "wide_fanin.py")
     assert run("compile", wide, "--out", str(tmp_path / "plan"), "-q")[0] == 0
