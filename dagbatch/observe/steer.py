@@ -32,6 +32,7 @@ from dagbatch.observe.stranded import (
     analyse,
     children_first,
     parent_ids,
+    resolve_exit,
     strand_of,
     terminated_satisfies,
 )
@@ -124,11 +125,17 @@ def plan_rerun(
             refused.append(TaskProblem(tid, view.name(tid), "is not in the job (not submitted?)"))
             continue
         if rec.state != "completed":
-            refused.append(
-                TaskProblem(
-                    tid, view.name(tid), f"is {rec.state}: only a completed task can be rerun"
-                )
-            )
+            why = f"is {rec.state}: only a completed task can be rerun"
+            if tid in analysis.blocked:
+                # Stranded: what holds it back is the task to rerun, and it comes back too.
+                root = analysis.root_of(tid)
+                root_rec = records.get(root)
+                if root_rec is not None and root_rec.failed:
+                    why += (
+                        f"; it waits on {view.name(root)}, which failed: rerun that "
+                        f"(--task {view.name(root)}, or --failed) and it runs"
+                    )
+            refused.append(TaskProblem(tid, view.name(tid), why))
         elif not rec.failed:
             refused.append(
                 TaskProblem(
@@ -152,6 +159,30 @@ def plan_rerun(
             for p in _terminated_parents(view, tid, records, job_tasks)
             if p not in coming_back.tasks
         ]
+        held = _blocking_parents(view, tid, records, job_tasks, coming_back.tasks)
+        if rec.started is None and held and not cut:
+            # Its parent ran and ended in a way that blocks it, and is not rerun with it:
+            # reactivated alone it would wait for ever again (a review reactivated three
+            # tasks only to see them stranded again).
+            chosen.remove(tid)
+            removed = True
+            parent = records[held[0]]
+            fix = (
+                f"Rerun {view.name(held[0])} (--task it, or --failed): "
+                f"{view.name(tid)} comes back with it"
+                if parent.failed
+                else "A failure handler whose parent succeeded is not needed: nothing to rerun"
+            )
+            refused.append(
+                TaskProblem(
+                    tid,
+                    view.name(tid),
+                    f"never ran, and its parent {view.name(held[0])} exited "
+                    f"{parent.exit_code}, for which its dependencyAction is block: "
+                    f"reactivated alone it would wait for ever again. {fix}",
+                )
+            )
+            continue
         if rec.started is None and cut:
             chosen.remove(tid)
             removed = True
@@ -257,6 +288,31 @@ def _brought_back(
         behind[t] = min(known) if known else None
         cancelled.append(t)
     return _BroughtBack(frozenset(behind), cancelled)
+
+
+def _blocking_parents(
+    view: WorkflowView,
+    task_id: str,
+    records: Mapping[str, TaskRecord],
+    job_tasks: JobTasks,
+    coming_back: Iterable[str],
+) -> list[str]:
+    """The parents of ``task_id`` that ran, ended in a way that blocks their dependents
+    (their ``exitConditions``' dependencyAction for that ending), and are not reactivated
+    with it, in id order."""
+    again = set(coming_back)
+    return sorted(
+        p
+        for p in parent_ids(view.definitions.get(task_id), job_tasks)
+        if p not in again
+        and (rec := records.get(p)) is not None
+        and rec.state == "completed"
+        and rec.started is not None
+        and resolve_exit(
+            d.exit_conditions if (d := view.definitions.get(p)) else None, rec
+        ).dependency_action
+        == "block"
+    )
 
 
 def _parent_ran_since(

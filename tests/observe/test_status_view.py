@@ -233,6 +233,37 @@ def test_rerun_brings_back_tasks_finish_terminated() -> None:
     assert plan.reactivate == ("a", "c", "e") and plan.resumes == ("c", "e")
 
 
+def test_rerun_refuses_a_never_run_task_whose_parent_still_blocks_it() -> None:
+    """`rerun --task c`, c terminated by finish behind b which failed and is not rerun:
+    reactivated alone, c would be stranded again at once. Refused with the fix (rerun b);
+    with b it comes back. A skipped failure handler is refused too: not needed."""
+    v = view([d("a"), d("b", "a"), d("c", "b")])
+    records = [
+        rec("a", "completed", 0, start=0),
+        rec("b", "completed", 3, start=1),
+        _terminated_while_waiting("c"),
+    ]
+    plan = plan_rerun(v, snap(records), tasks=["c"])
+    assert plan.reactivate == ()
+    (problem,) = plan.refused
+    assert problem.name == "c" and "its parent b exited 3, for which its dependencyAction" in (
+        problem.reason
+    )
+    assert "Rerun b (--task it, or --failed): c comes back with it" in problem.reason
+    assert plan_rerun(v, snap(records), tasks=["b", "c"]).reactivate == ("b", "c")
+    # c still active (no finish yet): stranded behind b; the refusal names b.
+    waiting = [*records[:2], rec("c", "active")]
+    (problem,) = plan_rerun(v, snap(waiting), tasks=["c"]).refused
+    assert problem.reason == (
+        "is active: only a completed task can be rerun; it waits on b, which failed: rerun "
+        "that (--task b, or --failed) and it runs"
+    )
+    handled = view([d("work", ec=HANDLER_PARENT), d("alert", "work")])
+    skipped = [rec("work", "completed", 0, start=0), _terminated_while_waiting("alert")]
+    (problem,) = plan_rerun(handled, snap(skipped), tasks=["alert"]).refused
+    assert "is not needed: nothing to rerun" in problem.reason
+
+
 def test_rerun_leaves_a_task_the_user_cancelled_while_its_parent_ran() -> None:
     """The README promises --failed leaves "a task a user terminated while it could run":
     c, terminated at 50 s while a still ran (a failed at 100 s), is not brought back with
