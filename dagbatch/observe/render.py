@@ -72,7 +72,15 @@ def verdict_line(status: JobStatus, target: str) -> str:
                 f"job {status.job_id}: STUCK: the job is disabled{by}, so no task starts until "
                 f"it is enabled ({enable}, or the portal)"
             )
-        if disabled:
+        if disabled and status.outcomes.get("waiting", 0):
+            # Tasks wait that would run once the job is enabled: not "only tasks that can
+            # never run remain".
+            text = (
+                f"STUCK: the job is disabled{by}, so no task starts until it is enabled "
+                f"({enable}, once the cause is fixed); {len(status.stranded):,} task(s) can "
+                "never run even then"
+            )
+        elif disabled:
             text += f"; the job is disabled{by}: enable it ({enable}) once the cause is fixed"
         if status.not_in_job and not status.stranded and not status.missing:
             text = (

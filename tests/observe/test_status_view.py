@@ -315,6 +315,27 @@ def test_a_disabled_job_says_why_nothing_starts() -> None:
     )
     assert (s.verdict, s.disabled_by) == ("stuck", "gate")
     assert "disabled by task gate (jobAction disable)" in verdict_line(s, "plan")
+    # gate also blocks a dependent, while other tasks wait only for the job to be enabled:
+    # not "only tasks that can never run remain" (a review read that of runnable tasks).
+    s, _ = build_status(
+        view([d("gate", ec=disable_on_3), d("after", "gate"), d("r"), d("s")]),
+        snap(
+            [
+                rec("gate", "completed", 3, start=0),
+                rec("after", "active"),
+                rec("r", "active"),
+                rec("s", "active"),
+            ],
+            job,
+        ),
+    )
+    line = verdict_line(s, "plan")
+    assert s.verdict == "stuck" and "only tasks that can never run remain" not in line
+    assert line.startswith(
+        "job job: STUCK: the job is disabled by task gate (jobAction disable), so no task "
+        "starts until it is enabled (`az batch job enable --job-id job`, once the cause is "
+        "fixed); 1 task(s) can never run even then; fix the cause and `dagbatch rerun plan"
+    )
 
 
 def test_tasks_behind_a_task_the_job_does_not_hold_are_stuck_not_running() -> None:
