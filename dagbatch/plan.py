@@ -58,6 +58,15 @@ def journal_file(job_id: str) -> str:
     return f"journal-{job_id}.jsonl"
 
 
+def not_a_source(source: str | Path) -> PlanError:
+    """The error for what is neither a plan directory nor a workflow ``.py`` file; a plan's
+    own ``plan.json`` is pointed at its directory."""
+    path = Path(source)
+    if path.name == PLAN_FILE and (path.parent / "batches").is_dir():
+        return PlanError(f"{path} is a plan's {PLAN_FILE}: give its directory ({path.parent})")
+    return PlanError(f"{source} is neither a plan directory nor a workflow .py file")
+
+
 def next_job_id(job_id: str, *places: Path | str | None) -> str:
     """A job id to submit the plan again under: ``JOB-2``, or the next number whose
     submission journal is in none of ``places`` (``JOB-2-2`` is never offered: a trailing

@@ -181,7 +181,9 @@ def check_source(source: str) -> bool:
 
     file, _ = split_target(source)
     if file.suffix != ".py":
-        raise PlanError(f"{source} is neither a plan directory nor a workflow .py file")
+        from dagbatch.plan import not_a_source
+
+        raise not_a_source(source)
     if not file.is_file():
         raise PlanError(f"no such workflow file: {file}")
     return False

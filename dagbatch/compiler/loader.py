@@ -59,8 +59,13 @@ def load_workflow(target: str | Path) -> LoadedWorkflow:
     if not path.is_file():
         raise WorkflowLoadError("no such workflow file", path=str(path))
     if path.suffix != ".py":
+        # A plan's own file: the commands that take a plan take its directory.
+        plan_file = path.name == "plan.json" and (path.parent / "batches").is_dir()
         raise WorkflowLoadError(
-            "a workflow file must be a Python file ending in .py", path=str(path)
+            f"is a plan's plan.json: give its directory ({path.parent})"
+            if plan_file
+            else "a workflow file must be a Python file ending in .py",
+            path=str(path),
         )
     called = False
     with gc_fewer_full():  # the graph being built is walked by every full collection

@@ -304,7 +304,7 @@ def _plan_source(
     """(the plan, read and checked; job id; run directory), compiling ``source`` first if it
     is a workflow. The what-if ids are checked against the plan before the run directory (a
     previous run's) is replaced."""
-    from dagbatch.plan import load_plan
+    from dagbatch.plan import load_plan, not_a_source
 
     path = Path(source)
     if path.is_dir():
@@ -320,7 +320,7 @@ def _plan_source(
 
     file, _ = split_target(source)
     if file.suffix != ".py":
-        raise PlanError(f"{source} is neither a plan directory nor a workflow .py file")
+        raise not_a_source(source)
     if not file.is_file():
         raise PlanError(f"no such workflow file: {file}")
     compiled = compile_graph(load_workflow(source).graph, CompileOptions())

@@ -173,6 +173,24 @@ def test_submit_says_a_mistyped_source_before_missing_credentials(
     assert status == 2 and "emptydir is not a plan directory (no plan.json)" in err, err
 
 
+def test_a_plans_own_file_points_at_its_directory(tmp_path: Path) -> None:
+    """`show PLAN/plan.json` said only that a workflow must be a .py file: every command
+    that takes a workflow or a plan now says to give the plan's directory."""
+    plan = tmp_path / "plan"
+    assert run("compile", str(ROOT / "examples" / "pipeline.py"), "--out", str(plan))[0] == 0
+    given = str(plan / "plan.json")
+    for args in (
+        ("show", given),
+        ("compile", given, "--out", str(tmp_path / "other")),
+        ("validate", given),
+        ("run", given, "--simulate"),
+        ("submit", given),
+    ):
+        status, _, err = run(*args)
+        assert status in (1, 2), (args, status, err)
+        assert f"is a plan's plan.json: give its directory ({plan})" in err, (args, err)
+
+
 def test_a_mistyped_workflow_is_said_before_the_plan_directory(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
