@@ -3,6 +3,7 @@ document, no fonts, scripts or styles fetched from anywhere."""
 
 from __future__ import annotations
 
+import math
 import re
 from xml.sax import saxutils
 
@@ -23,6 +24,8 @@ from dagbatch.show.style import (
 HEADER_LINE = 16
 LABEL_CHAR = 5.6
 LEGEND_HEIGHT = 58
+#: Room an edge that goes around nodes keeps from them, px.
+EDGE_CLEARANCE = 10.0
 
 
 #: Characters XML 1.0 does not allow in a document, escaped or not ("Char", section 2.2 of
@@ -122,6 +125,32 @@ def _ports(
     return start, end
 
 
+def _lane(a: tuple[float, float], b: tuple[float, float], between: list[Box]) -> float | None:
+    """Where an edge from ``a`` down to ``b`` runs when a curve straight down would cross
+    one of the nodes drawn on the ranks between them (``between``: an edge that skips
+    levels): the x of a free vertical lane among them, the one nearest its own course; None
+    when nothing is in the way."""
+    if not between:
+        return None
+    low, high = min(a[0], b[0]) - EDGE_CLEARANCE, max(a[0], b[0]) + EDGE_CLEARANCE
+    if not any(box.x < high and box.x + box.w > low for box in between):
+        return None
+    merged: list[list[float]] = []
+    for start, stop in sorted(
+        (box.x - EDGE_CLEARANCE, box.x + box.w + EDGE_CLEARANCE) for box in between
+    ):
+        if merged and start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], stop)
+        else:
+            merged.append([start, stop])
+    gaps = [(-math.inf, merged[0][0])]
+    gaps += [(merged[i][1], merged[i + 1][0]) for i in range(len(merged) - 1)]
+    gaps.append((merged[-1][1], math.inf))
+    mid = (a[0] + b[0]) / 2
+    lanes = [min(max(mid, g0), g1) for g0, g1 in gaps if g1 >= g0 and g1 > EDGE_CLEARANCE]
+    return min(lanes, key=lambda x: (abs(x - mid), x))
+
+
 def _edge_svg(
     link: GroupEdge,
     a: tuple[float, float],
@@ -129,17 +158,29 @@ def _edge_svg(
     placed: list[tuple[float, float, float, float]],
     source: str,
     target: str,
+    lane: float | None = None,
 ) -> str:
-    """One edge: a curve from ``a`` to ``b`` in its kind's colour and dash, an arrowhead,
-    a hover title, and its label moved down past labels already ``placed``."""
+    """One edge: a curve from ``a`` to ``b`` in its kind's colour and dash (around the nodes
+    between them by ``lane``, when given), an arrowhead, a hover title, and its label moved
+    down past the labels and nodes already ``placed`` (centre x and y, width, height)."""
     colour = CRITICAL if link.critical else EDGE_COLOURS[link.kind]
     width = 2.5 if link.critical else 1.4
     dash = EDGE_DASH[link.kind]
-    bend = max(24.0, (b[1] - a[1]) / 2)
-    path = (
-        f"M{_fmt(a[0])},{_fmt(a[1])} C{_fmt(a[0])},{_fmt(a[1] + bend)} "
-        f"{_fmt(b[0])},{_fmt(b[1] - bend)} {_fmt(b[0])},{_fmt(b[1] - 1)}"
-    )
+    if lane is None:
+        bend = max(24.0, (b[1] - a[1]) / 2)
+        path = (
+            f"M{_fmt(a[0])},{_fmt(a[1])} C{_fmt(a[0])},{_fmt(a[1] + bend)} "
+            f"{_fmt(b[0])},{_fmt(b[1] - bend)} {_fmt(b[0])},{_fmt(b[1] - 1)}"
+        )
+    else:
+        # Out of the source, across to the lane, down it, and across into the target.
+        r = min(18.0, (b[1] - a[1]) / 4)
+        path = (
+            f"M{_fmt(a[0])},{_fmt(a[1])} C{_fmt(a[0])},{_fmt(a[1] + r)} "
+            f"{_fmt(lane)},{_fmt(a[1] + r)} {_fmt(lane)},{_fmt(a[1] + 2 * r)} "
+            f"L{_fmt(lane)},{_fmt(b[1] - 2 * r)} C{_fmt(lane)},{_fmt(b[1] - r)} "
+            f"{_fmt(b[0])},{_fmt(b[1] - r)} {_fmt(b[0])},{_fmt(b[1] - 1)}"
+        )
     parts = [
         f'<g class="edge {link.kind}" data-source="{source}" data-target="{target}">',
         f"<title>{escape(source)} → {escape(target)}: {link.count:,} "
@@ -152,9 +193,12 @@ def _edge_svg(
     if link.label:
         w = len(link.label) * LABEL_CHAR + 8
         cx, cy = (a[0] + b[0]) / 2, (a[1] + b[1]) / 2
-        for _ in range(12):  # move down past labels already placed
+        if lane is not None:  # beside its lane, on the side away from the target
+            cx = lane - w / 2 - 2 if lane < b[0] else lane + w / 2 + 2
+        for _ in range(12):  # move down past labels already placed, and the nodes
             if not any(
-                abs(cx - px) < (w + pw) / 2 and abs(cy - py) < 14 for px, py, pw, _ in placed
+                abs(cx - px) < (w + pw) / 2 and abs(cy - py) < (14 + ph) / 2
+                for px, py, pw, ph in placed
             ):
                 break
             cy += 14
@@ -234,12 +278,30 @@ def render_svg(picture: Picture, *, standalone: bool = True) -> str:
     head = header_lines(picture) + summary_lines(picture) if standalone else []
     top = MARGIN + (HEADER_LINE * len(head) + 16 if head else 0)
     layout = layered_layout(picture, top=top)
+    # Edges that would cross a node between their ends go around it, by a lane that may lie
+    # right of every node: the canvas takes it in.
+    start, end = _ports(picture, layout.boxes)
+    rank_of = {n: r for r, rank in enumerate(layout.ranks) for n in rank}
+    lanes = [
+        _lane(
+            start[k],
+            end[k],
+            [
+                layout.boxes[n]
+                for rank in layout.ranks[rank_of[link.source] + 1 : rank_of[link.target]]
+                for n in rank
+            ],
+        )
+        for k, link in enumerate(picture.links)
+    ]
+    right = max((x + EDGE_CLEARANCE + MARGIN for x in lanes if x is not None), default=0.0)
     width = max(
         layout.width,
+        right,
         legend_width(picture),
         max((len(t) for t in head), default=0) * 6.8 + 2 * MARGIN,
     )
-    shift = (width - layout.width) / 2
+    shift = (width - max(layout.width, right)) / 2
     boxes = {n: Box(b.x + shift, b.y, b.w, b.h) for n, b in layout.boxes.items()}
     height = layout.height + 30 + LEGEND_HEIGHT
     out = [
@@ -255,9 +317,11 @@ def render_svg(picture: Picture, *, standalone: bool = True) -> str:
             f'<text x="{MARGIN}" y="{_fmt(MARGIN + HEADER_LINE * k)}"{weight}>{escape(line)}</text>'
         )
     start, end = _ports(picture, boxes)
-    placed: list[tuple[float, float, float, float]] = []
+    # Labels go where no node is (a node is drawn over them) and no other label.
+    placed = [(b.cx, b.y + b.h / 2, b.w, b.h) for b in boxes.values()]
     out.append('<g class="edges">')
     for k, link in enumerate(picture.links):
+        lane = lanes[k]
         out.append(
             _edge_svg(
                 link,
@@ -266,6 +330,7 @@ def render_svg(picture: Picture, *, standalone: bool = True) -> str:
                 placed,
                 picture.nodes[link.source].key,
                 picture.nodes[link.target].key,
+                None if lane is None else lane + shift,
             )
         )
     out.append('</g><g class="nodes">')
