@@ -582,7 +582,12 @@ def build_picture(
                 entry[1] += 1
                 spans = range_sets.setdefault(key, set())
                 if len(spans) < 64:
-                    spans.update(view.ranges[i])
+                    own = view.ranges[i]
+                    if len(own) == 1:
+                        spans.update(own)
+                    else:  # only the range that selects this parent (an integer id)
+                        v = int(view.ids[p])
+                        spans.update(r for r in own if r[0] <= v <= r[1])
     links = [
         GroupEdge(
             source=s,

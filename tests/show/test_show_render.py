@@ -196,6 +196,23 @@ def test_svg_edges_that_skip_levels_go_around_the_nodes_between() -> None:
     assert " L" not in paths[(key["a"], key["b"])]  # neighbours: the plain curve
 
 
+def test_each_edge_into_a_merge_over_several_ranges_names_its_own_range() -> None:
+    """merge depends on 1..500, 1001..1500 and 2001..2500 (three taskIdRanges): each of its
+    three edges was labelled "3 taskIdRanges", which read as nine."""
+    g = nx.DiGraph()
+    g.add_node("merge", command_line="x")
+    for i in [*range(1, 501), *range(1001, 1501), *range(2001, 2501)]:
+        g.add_node(i, command_line="x", _group=f"part-{i // 1000}")
+        g.add_edge(i, "merge")
+    picture = picture_of(g)
+    labels = sorted(e.label for e in picture.links)
+    assert labels == [
+        "taskIdRange 1..500",
+        "taskIdRange 1001..1500",
+        "taskIdRange 2001..2500",
+    ]
+
+
 def test_svg_of_200_groups_stays_readable_under_the_cap() -> None:
     picture = picture_of(workloads.layered(20, 1_000))
     nodes, _ = svg_parts(render(picture, "svg"))
