@@ -669,12 +669,21 @@ def fold_plan(
 
 
 def apply_states(picture: Picture, view: PlanView, states: Mapping[str, TaskState]) -> None:
-    """Count each node's tasks by live state (a task the mapping lacks is ``missing``)."""
+    """Count each node's tasks by live state (a task the mapping lacks is ``missing``), and
+    name the first ``FAILED_NAMED`` that failed."""
     for node in picture.nodes:
         counts: dict[str, int] = {}
+        failed: list[str] = []
         for i in node.members:
             st = states.get(view.ids[i])
             kind = st.kind if st is not None else "missing"
             counts[kind] = counts.get(kind, 0) + 1
+            if kind == "failed" and len(failed) < FAILED_NAMED:
+                failed.append(view.name_of(i))
         node.states = counts
+        node.failed_names = tuple(failed)
     picture.live = True
+
+
+#: Failed tasks a folded node names under live state (the rest: `dagbatch status`).
+FAILED_NAMED = 3

@@ -175,6 +175,9 @@ class GroupNode:
     #: the span of the ids Batch knows the tasks by, when they are not the user's names
     #: (``--over-limit renumber``): ``1..3000`` under ``render-frame-* ×3,000``
     batch_ids: str | None = None
+    #: the first few of its tasks that failed, by the user's names (live only): a folded
+    #: node's counts alone did not say which one
+    failed_names: tuple[str, ...] = ()
 
     @property
     def label(self) -> str:
@@ -202,6 +205,9 @@ class GroupNode:
             out.append(f"gates {self.serves}")
         if self.states:
             out.append(state_counts(self.states))
+        if self.count > 1 and self.failed_names:
+            more = self.states.get("failed", 0) > len(self.failed_names)
+            out.append(f"failed: {', '.join(self.failed_names)}{', …' if more else ''}")
         return out
 
     @property

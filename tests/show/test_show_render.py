@@ -242,6 +242,10 @@ def test_live_state_colours_nodes_and_counts_states() -> None:
     assert shards.states == {"completed": 9_000, "running": 900, "failed": 100}
     assert shards.state == "failed"
     assert "9,000 done · 100 failed · 900 running" in shards.lines
+    # Which of the folded tasks failed: the first few by name (a node's counts alone did
+    # not say, found by a review); the rest are in `dagbatch status`.
+    assert "failed: 9901, 9902, 9903, …" in shards.lines
+    assert not any(line.startswith("failed:") for line in prepare.lines)
     # A failed shard blocks reduce: it can never run.
     assert reduce.states == {"never": 1}
     text = render(picture, "text")
