@@ -429,6 +429,9 @@ class RerunPlan:
     resumes: tuple[str, ...]  # names of stranded tasks that will be able to run
     still_stuck: tuple[Strand, ...]
     refused: tuple[TaskProblem, ...]
+    #: the job is disabled (a task's ``disable`` jobAction, or a user): reactivated tasks
+    #: start only once it is enabled
+    job_disabled: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -233,6 +233,11 @@ def render_rerun_plan(plan: RerunPlan, *, shown: int = SHOWN) -> str:
     if plan.refused:
         lines.append(f"not rerun ({len(plan.refused)}):")
         lines += [f"  {p.name}: {p.reason}" for p in plan.refused]
+    if plan.job_disabled and plan.reactivate:
+        lines.append(
+            f"the job is disabled: they start only once it is enabled (`az batch job enable "
+            f"--job-id {plan.job_id}`, or the portal)"
+        )
     return "\n".join(lines)
 
 

@@ -239,6 +239,7 @@ def plan_rerun(
         resumes=tuple(resumes),
         still_stuck=still,
         refused=tuple(refused),
+        job_disabled=job_state in ("disabled", "disabling"),
     )
 
 

@@ -331,6 +331,19 @@ def test_a_disabled_job_says_why_nothing_starts() -> None:
     )
     line = verdict_line(s, "plan")
     assert s.verdict == "stuck" and "only tasks that can never run remain" not in line
+    # rerun of gate in the disabled job says the job must be enabled for anything to start
+    from dagbatch.observe.render import render_rerun_plan
+
+    again = plan_rerun(
+        view([d("gate", ec=disable_on_3), d("after", "gate"), d("r"), d("s")]),
+        snap(
+            [rec("gate", "completed", 3, start=0), rec("after", "active"), rec("r", "active")],
+            job,
+        ),
+        failed=True,
+    )
+    assert again.reactivate == ("gate",) and again.job_disabled
+    assert "the job is disabled: they start only once it is enabled" in render_rerun_plan(again)
     assert line.startswith(
         "job job: STUCK: the job is disabled by task gate (jobAction disable), so no task "
         "starts until it is enabled (`az batch job enable --job-id job`, once the cause is "
