@@ -257,6 +257,10 @@ def render_finish(report: FinishReport, *, target: str = "PLAN_DIR", shown: int 
             f"run): nothing terminated. Wait, or `dagbatch watch {target} --finish`."
         )
     if not report.terminated and not report.errors:
+        if report.verdict_before == "complete":
+            # The verdict, not the job's state: a job left active (onAllTasksComplete
+            # noaction) whose tasks have all completed is not "complete" to Batch.
+            return f"every task of job {report.job_id} has completed: nothing to terminate"
         return f"job {report.job_id} is {report.verdict_before}: nothing to terminate"
     skipped = sum(1 for s in report.terminated if s.kind == "skipped")
     lines = [

@@ -543,6 +543,11 @@ def test_finish_on_a_job_that_holds_no_task_says_so() -> None:
     assert empty == "job j holds no task yet: nothing to terminate"
     busy = render_finish(FinishReport("j", "running", (), (), 3), target="plan")
     assert "still running (3 task(s) can still run)" in busy
+    # Every task completed, the job perhaps still active: its tasks, not the job, are done.
+    done = render_finish(FinishReport("j", "complete", (), (), 0))
+    assert done == "every task of job j has completed: nothing to terminate"
+    ended = render_finish(FinishReport("j", "terminated", (), (), 0))
+    assert ended == "job j is terminated: nothing to terminate"
 
 
 def test_a_task_the_job_holds_beyond_the_plan_is_counted_and_can_be_rerun() -> None:
