@@ -67,12 +67,25 @@ def not_a_source(source: str | Path) -> PlanError:
     return PlanError(f"{source} is neither a plan directory nor a workflow .py file")
 
 
+#: A job id part that ends in ``-DIGITS`` (a date's, or a version's, before its last part).
+_ENDS_IN_NUMBER = re.compile(r"-\d+$")
+
+
 def next_job_id(job_id: str, *places: Path | str | None) -> str:
     """A job id to submit the plan again under: ``JOB-2``, or the next number whose
-    submission journal is in none of ``places`` (``JOB-2-2`` is never offered: a trailing
-    ``-N`` is counted on). At most 64 characters, Batch's limit."""
+    submission journal is in none of ``places``. A short counter the id already ends with
+    is counted on (``JOB-2`` -> ``JOB-3``, not ``JOB-2-2``), but not a date's last number
+    (``nightly-2024-11-30`` -> ``nightly-2024-11-30-2``). At most 64 characters, Batch's
+    limit."""
     stem, _, number = job_id.rpartition("-")
-    base, n = (stem, int(number) + 1) if stem and number.isdigit() else (job_id, 2)
+    counter = (
+        bool(stem)
+        and number.isdigit()
+        and len(number) <= 3
+        and not number.startswith("0")
+        and not _ENDS_IN_NUMBER.search(stem)
+    )
+    base, n = (stem, int(number) + 1) if counter else (job_id, 2)
     dirs = [Path(p) for p in places if p is not None]
     while True:
         suffix = f"-{n}"

@@ -286,5 +286,8 @@ def test_a_new_job_id_is_one_no_submission_of_the_plan_used(tmp_path: Path) -> N
     assert next_job_id("nightly", plan, beside) == "nightly-4"
     assert next_job_id("s3-2", plan) == "s3-3"
     assert next_job_id("v-1-x", None) == "v-1-x-2"
+    # A date's last number is not a counter, nor is a zero-padded one.
+    assert next_job_id("nightly-2024-11-30") == "nightly-2024-11-30-2"
+    assert next_job_id("run-05") == "run-05-2"
     long = "j" * 64
     assert next_job_id(long) == "j" * 62 + "-2" and len(next_job_id(long)) == 64

@@ -54,7 +54,8 @@ class CountLine:
 
     def text(self, done: int, total: int) -> str:
         now = self.clock()
-        return count_text(self.what, done, total, now - (self.started or now))
+        started = self.started if self.started is not None else now  # a clock may start at 0
+        return count_text(self.what, done, total, now - started)
 
     def __call__(self, done: int, total: int) -> None:
         now = self.clock()

@@ -159,8 +159,12 @@ def plan_rerun(
             for p in _terminated_parents(view, tid, records, job_tasks)
             if p not in coming_back.tasks
         ]
-        held = _blocking_parents(view, tid, records, job_tasks, coming_back.tasks)
-        if rec.started is None and held and not cut:
+        held = (
+            _blocking_parents(view, tid, records, job_tasks, coming_back.tasks)
+            if rec.started is None and not cut
+            else []
+        )
+        if held:
             # Its parent ran and ended in a way that blocks it, and is not rerun with it:
             # reactivated alone it would wait for ever again (a review reactivated three
             # tasks only to see them stranded again).
