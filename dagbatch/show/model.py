@@ -134,12 +134,17 @@ class Intent:
     kind: EdgeKind
     exceptions: str = ""
     job_action: str = "none"
+    #: the failures without an exit code (``pre``: a download or launch failed; ``upload``:
+    #: output files failed) whose dependencyAction differs from the other failures':
+    #: ``pre:satisfy``, ``upload:block`` (space-separated)
+    errors: str = ""
 
     @property
     def key(self) -> str:
         """A short stable text for folding and labels: ``success``, ``success +3``,
-        ``failure``, ``always; job terminate``."""
+        ``failure``, ``success pre:satisfy``, ``always; job terminate``."""
         text = self.kind + (f" {self.exceptions}" if self.exceptions else "")
+        text += f" {self.errors}" if self.errors else ""
         if self.job_action != "none":
             text += f"; job {self.job_action}"
         return text

@@ -14,7 +14,9 @@ def _plural(n: int, word: str) -> str:
 def describe_intent(key: str) -> str:
     """An ``Intent.key`` in words: what its dependents wait for."""
     head, _, job = key.partition("; ")
-    kind, _, codes = head.partition(" ")
+    kind, *parts = head.split(" ")
+    codes = next((p for p in parts if p[:1] in "+-"), "")
+    errors = dict(p.split(":", 1) for p in parts if ":" in p)
     words = {
         "success": "dependents run after exit 0",
         "failure": "dependents run only if it fails",
@@ -26,6 +28,11 @@ def describe_intent(key: str) -> str:
         words += f", or after exit {codes[1:]}"
     elif codes.startswith("-"):
         words += f", except after exit {codes[1:]}"
+    for name, what in (("pre", "a failed download or launch"), ("upload", "failed output files")):
+        if errors.get(name) == "satisfy":
+            words += f", and also after {what}"
+        elif errors.get(name) == "block":
+            words += f", but not after {what}"
     if job:
         words += f"; a failure makes the {job}"
     return words

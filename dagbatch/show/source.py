@@ -67,10 +67,20 @@ def read_intent(exit_conditions: Mapping[str, Any] | None, *, job_actions: bool)
     exceptions = ""
     if flipped:
         exceptions = ("+" if not on_fail else "-") + ",".join(flipped)
+    # A failed download or launch, or failed output files, take the default's action unless
+    # their own entry says otherwise [BATCH_FACTS run-time rules 5]: say where it does.
+    errors = []
+    for name, entry in (
+        ("pre", ec.get("preProcessingError") or ec.get("schedulingError")),
+        ("upload", ec.get("fileUploadError")),
+    ):
+        action = (entry or {}).get("dependencyAction")
+        if action is not None and (str(action).lower() == "satisfy") != on_fail:
+            errors.append(f"{name}:{str(action).lower()}")
     job_action = "none"
     if job_actions:
         job_action = str(default.get("jobAction") or "terminate")
-    return Intent(kind=kind, exceptions=exceptions, job_action=job_action)
+    return Intent(kind=kind, exceptions=exceptions, job_action=job_action, errors=" ".join(errors))
 
 
 def _int_index(ids: list[str]) -> tuple[list[int], list[int]]:

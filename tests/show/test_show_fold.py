@@ -228,6 +228,34 @@ def test_intents_from_exit_conditions() -> None:
     assert read_intent({"default": {"jobAction": "none"}}, job_actions=True).key == "success"
 
 
+def test_an_intent_says_when_a_failed_download_or_upload_acts_otherwise() -> None:
+    """The picture said "dependents run after exit 0" of a task whose preProcessingError
+    satisfies: its dependents also run when its download fails (found by a review)."""
+    from dagbatch.show.render_text import describe_intent
+
+    pre = read_intent({"preProcessingError": {"dependencyAction": "satisfy"}}, job_actions=False)
+    assert pre.key == "success pre:satisfy"
+    assert describe_intent(pre.key) == (
+        "dependents run after exit 0, and also after a failed download or launch"
+    )
+    upload = read_intent(
+        {
+            "default": {"dependencyAction": "satisfy"},
+            "fileUploadError": {"dependencyAction": "block"},
+            "exitCodes": [{"code": 3, "exitOptions": {"dependencyAction": "block"}}],
+        },
+        job_actions=True,
+    )
+    assert upload.key == "always -3 upload:block; job terminate"
+    assert describe_intent(upload.key) == (
+        "dependents run however it ends, except after exit 3, but not after failed output "
+        "files; a failure makes the job terminate"
+    )
+    # An entry that says what the other failures do anyway changes nothing.
+    same = {"preProcessingError": {"dependencyAction": "block"}}
+    assert read_intent(same, job_actions=False).key == "success"
+
+
 def test_group_names_from_ids() -> None:
     assert name_group(["7"], None) == ("7", "7")
     assert name_group(["1", "2", "3"], None) == ("1..3", "1..3")
