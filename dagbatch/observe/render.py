@@ -13,6 +13,7 @@ from dagbatch.observe.model import (
     RerunReport,
     Strand,
 )
+from dagbatch.observe.stranded import TASK_ENDED
 
 #: Entries shown of each list (running, failed, stranded); ``--json`` has all of them.
 SHOWN = 20
@@ -152,7 +153,14 @@ def render_status(status: JobStatus, *, target: str = "PLAN_DIR", shown: int = S
             if f.failure is not None:
                 fi = f.failure
                 info = f"  {fi.category or ''} {fi.code or ''}: {fi.message or ''}"
-            lines.append(f"  {f.name}  {code}{info.rstrip(': ')}")
+                info = info.rstrip(": ")
+                if fi.code == TASK_ENDED:  # killed while it ran, not a failure of its own
+                    info += (
+                        " (it was running when the job was terminated)"
+                        if status.verdict == "terminated"
+                        else " (terminated while it ran)"
+                    )
+            lines.append(f"  {f.name}  {code}{info}")
             if f.stderr_tail:
                 tail = f.stderr_tail.rstrip("\n").splitlines()[-5:]
                 lines.extend(f"    stderr | {t}" for t in tail)

@@ -473,6 +473,12 @@ def test_a_terminated_jobs_active_tasks_are_cancelled_not_waiting() -> None:
     assert s.outcomes["waiting"] == 0 and s.outcomes["stranded"] == 0
     assert s.outcomes["cancelled"] == 2 and set(s.cancelled) == {"rb", "next"}
     assert not s.stranded and s.to_dict()["cancelled"] == list(s.cancelled)
+    # other was killed by the job's termination, not by a failure of its own: said so.
+    from dagbatch.observe.render import render_status
+
+    shown = render_status(s)
+    killed_line = "other  exit 137  usererror TaskEnded: The task ended. (it was running when "
+    assert killed_line + "the job was terminated)" in shown, shown
 
 
 def _terminated_while_waiting(tid: str, at: int = 200) -> TaskRecord:
