@@ -67,16 +67,14 @@ def read_intent(exit_conditions: Mapping[str, Any] | None, *, job_actions: bool)
     exceptions = ""
     if flipped:
         exceptions = ("+" if not on_fail else "-") + ",".join(flipped)
-    # A failed download or launch, or failed output files, take the default's action unless
-    # their own entry says otherwise [BATCH_FACTS run-time rules 5]: say where it does.
+    # A failed download or launch, or failed output files, take their own entry's action
+    # (block where it names none), else the default's [BATCH_FACTS run-time rules 5]: said
+    # where that differs from the other failures, by Batch's rule's one implementation.
     errors = []
-    for name, entry in (
-        ("pre", ec.get("preProcessingError") or ec.get("schedulingError")),
-        ("upload", ec.get("fileUploadError")),
-    ):
-        action = (entry or {}).get("dependencyAction")
-        if action is not None and (str(action).lower() == "satisfy") != on_fail:
-            errors.append(f"{name}:{str(action).lower()}")
+    for name, ended in (("pre", "preprocessing"), ("upload", "upload")):
+        action = exit_actions(ec, ended, None, False)[0].lower()
+        if (action == "satisfy") != on_fail:
+            errors.append(f"{name}:{action}")
     job_action = "none"
     if job_actions:
         job_action = str(default.get("jobAction") or "terminate")

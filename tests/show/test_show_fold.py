@@ -254,6 +254,10 @@ def test_an_intent_says_when_a_failed_download_or_upload_acts_otherwise() -> Non
     # An entry that says what the other failures do anyway changes nothing.
     same = {"preProcessingError": {"dependencyAction": "block"}}
     assert read_intent(same, job_actions=False).key == "success"
+    # An entry without a dependencyAction blocks (Batch's default for it), whatever
+    # `default` says: a task whose other failures satisfy then differs after a download.
+    bare = {"default": {"dependencyAction": "satisfy"}, "preProcessingError": {"jobAction": "none"}}
+    assert read_intent(bare, job_actions=False).key == "always pre:block"
 
 
 def test_group_names_from_ids() -> None:
