@@ -107,16 +107,27 @@ def options_from(kw: dict[str, Any]) -> CompileOptions:
     )
 
 
-def _check_target(workflow: str) -> None:
-    from dagbatch.compiler.loader import split_target
+def target_problem(workflow: str) -> str | None:
+    """Why ``workflow`` names no workflow file (a directory, missing, not ``.py``), or None:
+    a usage error (exit 2) in every command, said before anything is loaded."""
+    from dagbatch.compiler.loader import split_target, suffix_problem
 
     path, _ = split_target(workflow)
     if path.is_dir():
         found = sorted(p.name for p in path.glob("*.py"))[:5]
         inside = f" (it holds {', '.join(found)})" if found else ""
-        fail(ConfigError(f"{path} is a directory, not a workflow file; name the .py file{inside}"))
+        return f"{path} is a directory, not a workflow file; name the .py file{inside}"
     if not path.is_file():
-        fail(ConfigError(f"no such workflow file: {path}"))
+        return f"no such workflow file: {path}"
+    if (why := suffix_problem(path)) is not None:
+        return f"{path}: {why}"
+    return None
+
+
+def _check_target(workflow: str) -> None:
+    """Exit 2 unless ``workflow`` names a workflow file (``target_problem``)."""
+    if (why := target_problem(workflow)) is not None:
+        fail(ConfigError(why))
 
 
 def load_and_compile(
@@ -247,7 +258,7 @@ def _json_fail(exc: WorkflowLoadError | ConfigError, code: ExitCode) -> NoReturn
 @click.option("--quiet", "-q", is_flag=True, help="Only errors and warnings, no 'ok' line.")
 def validate_cmd(fmt: str, quiet: bool, show_all: bool, **kw: Any) -> None:
     """Check WORKFLOW.py against Batch's rules and list every problem; writes nothing."""
-    from dagbatch.compiler.loader import load_workflow, split_target
+    from dagbatch.compiler.loader import load_workflow
     from dagbatch.compiler.pipeline import compile_graph
 
     workflow = kw.pop("workflow")
@@ -261,10 +272,8 @@ def validate_cmd(fmt: str, quiet: bool, show_all: bool, **kw: Any) -> None:
                 err=True,
             )
         return
-    path, _ = split_target(workflow)
-    if not path.is_file():
-        what = "is a directory, not a workflow file" if path.is_dir() else "does not exist"
-        _json_fail(ConfigError(f"{path} {what}"), ExitCode.USAGE)
+    if (why := target_problem(workflow)) is not None:
+        _json_fail(ConfigError(why), ExitCode.USAGE)
     try:
         plan = compile_graph(load_workflow(workflow).graph, options_from(kw))
     except WorkflowLoadError as exc:

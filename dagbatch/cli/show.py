@@ -47,6 +47,10 @@ def _read_view(source: str, options: CompileOptions) -> PlanView:
     path, _ = split_target(source)
     if not path.is_file():
         raise ConfigError(f"no such plan directory or workflow file: {source}")
+    if path.suffix != ".py":  # a usage error, as in run and submit
+        from dagbatch.plan import not_a_source
+
+        raise not_a_source(source)
     loaded = load_workflow(source)
     return view_of_compiled(compile_graph(loaded.graph, options), loaded.graph)
 

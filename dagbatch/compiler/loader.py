@@ -52,21 +52,28 @@ def split_target(target: str) -> tuple[Path, str | None]:
     return Path(target), None
 
 
+def suffix_problem(path: Path) -> str | None:
+    """Why ``path`` cannot be a workflow file by its name (not a ``.py`` file), or None. A
+    plan's own ``plan.json`` is said to be one, with the directory the commands that take a
+    plan take."""
+    if path.suffix == ".py":
+        return None
+    if path.name == "plan.json" and (path.parent / "batches").is_dir():
+        return (
+            f"is a compiled plan's plan.json, not a workflow; the commands that take a plan "
+            f"(run, submit, show) take its directory ({path.parent})"
+        )
+    return "a workflow file must be a Python file ending in .py"
+
+
 def load_workflow(target: str | Path) -> LoadedWorkflow:
     path, attr = split_target(str(target))
     if path.is_dir():
         raise WorkflowLoadError("is a directory, not a workflow file", path=str(path))
     if not path.is_file():
         raise WorkflowLoadError("no such workflow file", path=str(path))
-    if path.suffix != ".py":
-        # A plan's own file: the commands that take a plan take its directory.
-        plan_file = path.name == "plan.json" and (path.parent / "batches").is_dir()
-        raise WorkflowLoadError(
-            f"is a plan's plan.json: give its directory ({path.parent})"
-            if plan_file
-            else "a workflow file must be a Python file ending in .py",
-            path=str(path),
-        )
+    if (why := suffix_problem(path)) is not None:
+        raise WorkflowLoadError(why, path=str(path))
     called = False
     with gc_fewer_full():  # the graph being built is walked by every full collection
         module = _exec_module(path)

@@ -175,20 +175,30 @@ def test_submit_says_a_mistyped_source_before_missing_credentials(
 
 def test_a_plans_own_file_points_at_its_directory(tmp_path: Path) -> None:
     """`show PLAN/plan.json` said only that a workflow must be a .py file: every command
-    that takes a workflow or a plan now says to give the plan's directory."""
+    that takes a plan now says to give the plan's directory, and the commands that take only
+    a workflow say it is a compiled plan's file. Each exits 2, a usage error, as for a
+    missing file (`show` and `compile` exited 1, an invalid workflow)."""
     plan = tmp_path / "plan"
     assert run("compile", str(ROOT / "examples" / "pipeline.py"), "--out", str(plan))[0] == 0
     given = str(plan / "plan.json")
+    for args in (("show", given), ("run", given, "--simulate"), ("submit", given)):
+        status, _, err = run(*args)
+        assert status == 2, (args, status, err)
+        assert f"is a plan's plan.json: give its directory ({plan})" in err, (args, err)
     for args in (
-        ("show", given),
         ("compile", given, "--out", str(tmp_path / "other")),
         ("validate", given),
-        ("run", given, "--simulate"),
-        ("submit", given),
+        ("validate", given, "--format", "json"),
     ):
-        status, _, err = run(*args)
-        assert status in (1, 2), (args, status, err)
-        assert f"is a plan's plan.json: give its directory ({plan})" in err, (args, err)
+        status, out, err = run(*args)
+        assert status == 2, (args, status, err)
+        said = out if "json" in args else err
+        assert "is a compiled plan's plan.json, not a workflow" in said, (args, said)
+        assert f"take its directory ({plan})" in said, (args, said)
+    (tmp_path / "notes.txt").write_text("x\n")
+    for command in ("show", "compile", "validate"):
+        status, _, err = run(command, str(tmp_path / "notes.txt"))
+        assert status == 2 and "notes.txt" in err, (command, status, err)
 
 
 def test_a_mistyped_workflow_is_said_before_the_plan_directory(
