@@ -76,6 +76,23 @@ def _live_states(
     return run_coroutine(fetch())
 
 
+def _unused_shape_options(ctx: click.Context, plan_dir: str) -> None:
+    """Warn of plan-shaping options given with a compiled plan: they are not used, and the
+    picture is the plan as compiled, which may not be the one the user asked for."""
+    given = [
+        f"--{name.replace('_', '-')}"
+        for name in ("api_version", "over_limit", "taskids_margin")
+        if ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT
+    ]
+    if given:
+        verb, them = ("is", "it") if len(given) == 1 else ("are", "them")
+        _err(
+            f"warning: {' and '.join(given)} {verb} not used: {plan_dir} is a compiled plan, "
+            f"drawn as it was compiled; to draw it otherwise, give the workflow file with "
+            f"{them}, or compile again with {them}"
+        )
+
+
 @click.command("show")
 @click.argument("source", metavar="WORKFLOW.py[:NAME]|PLAN_DIR")
 @click.option(
@@ -124,6 +141,8 @@ def show_cmd(
     """
     from dagbatch.compiler.pipeline import CompileOptions
 
+    if Path(source).is_dir():
+        _unused_shape_options(click.get_current_context(), source)
     # Before compiling, reading the job and drawing: all of it would be lost (as run --picture).
     check_writable(out, "--out")
     if out is not None and not fmt and (why := image_refusal(out)) is not None:

@@ -64,3 +64,19 @@ def test_an_unwritable_out_is_refused_before_any_work(tmp_path: Path) -> None:
     (tmp_path / "a-file").write_text("", encoding="utf-8")
     code, _, err = run("show", str(broken), "-o", str(tmp_path / "a-file" / "x.html"))
     assert code == 2 and "there is no directory" in err and "never loaded" not in err
+
+
+def test_plan_shaping_options_with_a_compiled_plan_are_said_to_be_unused(tmp_path: Path) -> None:
+    """`show PLAN --over-limit error` drew the plan as compiled, the option silently
+    ignored: the picture may not be of the plan asked for. Each option given is named; a
+    workflow takes them."""
+    plan = tmp_path / "plan"
+    assert run("compile", PIPELINE, "--out", str(plan), "-q")[0] == 0
+    code, out, err = run("show", str(plan), "--over-limit", "error")
+    assert code == 0 and out.startswith("job ")
+    assert f"warning: --over-limit is not used: {plan} is a compiled plan" in err, err
+    code, _, err = run("show", str(plan), "--api-version", "2025-06-01", "--taskids-margin", "9")
+    assert code == 0 and "--api-version and --taskids-margin are not used" in err, err
+    for args in ((PIPELINE, "--over-limit", "error"), (str(plan),)):
+        code, out, err = run("show", *args)
+        assert code == 0 and out.startswith("job ") and "not used" not in err, (args, err)
