@@ -454,7 +454,8 @@ def critical_path(view: PlanView, intents: list[Intent]) -> list[int]:
 
 def _disambiguate(nodes: list[GroupNode], links: list[GroupEdge]) -> None:
     """Give nodes that would share a title a word on what sets them apart: ``(no
-    dependents)``, ``(no parents)``, or a part number."""
+    dependents)``, ``(no parents)`` (for a node on one level: a node over several levels, a
+    band, holds tasks whose parents are in it), their levels, or a part number."""
     by_title: dict[str, list[GroupNode]] = {}
     for node in nodes:
         by_title.setdefault(node.title, []).append(node)
@@ -464,6 +465,8 @@ def _disambiguate(nodes: list[GroupNode], links: list[GroupEdge]) -> None:
         if len(same) < 2:
             continue
         for node in same:
+            if _levels(node) is not None:
+                continue
             if node.index not in has_out and any(o.index in has_out for o in same):
                 node.title += " (no dependents)"
             elif node.index not in has_in and any(o.index in has_in for o in same):
@@ -474,11 +477,16 @@ def _disambiguate(nodes: list[GroupNode], links: list[GroupEdge]) -> None:
         for group in still.values():
             if len(group) < 2:
                 continue
-            for part, node in enumerate(group, start=1):
-                if len({o.level for o in group}) == len(group):
-                    node.title += f" (level {node.level})"
-                else:
-                    node.title += f" (part {part})"
+            words = [_levels(node) or f"level {node.level}" for node in group]
+            distinct = len(set(words)) == len(group)
+            for part, (node, word) in enumerate(zip(group, words, strict=True), start=1):
+                node.title += f" ({word})" if distinct else f" (part {part})"
+
+
+def _levels(node: GroupNode) -> str | None:
+    """``levels 3..9`` for a node whose tasks sit on several levels, else None."""
+    first = node.first_level if node.first_level >= 0 else node.level
+    return f"levels {first}..{node.last_level}" if node.last_level > first else None
 
 
 def drawn_levels(classes: list[int], parents: list[list[int]], first_level: list[int]) -> list[int]:

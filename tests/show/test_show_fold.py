@@ -103,6 +103,23 @@ def test_chain_folds_into_one_node_with_a_note() -> None:
     assert len(picture.critical_path) == 5_000
 
 
+def test_folded_chains_of_one_role_are_told_apart_by_their_levels() -> None:
+    """A chain cut by a side task folds into two nodes of one title: the first was called
+    "(no parents)" though all but one of its tasks have a parent in it, and the tasks of
+    a band of levels were labelled with its first level only. Each says its levels."""
+    g = nx.DiGraph()
+    for k in range(401):
+        g.add_node(f"step-{k}", command_line="x")
+        if k:
+            g.add_edge(f"step-{k - 1}", f"step-{k}")
+    g.add_node("check", command_line="y")
+    g.add_edge("step-200", "check")
+    picture = picture_of(g)
+    titles = [n.title for n in picture.nodes]
+    assert titles[0] == "step-* (levels 0..200)" and titles[-1] == "step-* (levels 202..400)"
+    assert not any("parents" in t or "dependents" in t for t in titles), titles
+
+
 def test_layered_stays_under_the_cap_one_rank_per_level() -> None:
     picture = picture_of(workloads.layered(20, 1_000))
     assert len(picture.nodes) <= 60
