@@ -346,10 +346,18 @@ def _terminated_parents(
 
 
 def _order(view: WorkflowView, records: Mapping[str, TaskRecord]) -> list[str]:
-    """The job's task ids in plan order (parents before children), then any others."""
+    """The job's task ids, parents before children: the plan's order (a plan is in
+    topological order) when the job holds only the plan's tasks, else sorted by their
+    dependencies, the plan's or the job's order kept among tasks that do not depend on each
+    other. The service lists a job's tasks in the order they were added, which need not be
+    parents first: the SDK's ``create_tasks`` adds a list from its end."""
     seen = [t for t in view.definitions if t in records]
     known = set(seen)
-    return seen + [t for t in records if t not in known]
+    others = [t for t in records if t not in known]
+    if view.planned and not others:
+        return seen
+    layers = children_first(seen + others, view.definitions, records)
+    return [t for layer in reversed(layers) for t in layer]
 
 
 async def rerun(

@@ -3,6 +3,7 @@ their tasks run as real processes by its scheduler."""
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import shlex
 import time
@@ -463,3 +464,52 @@ def test_watch_reads_the_tasks_again_only_when_the_job_changes(
     verdicts, listings = asyncio.run(run())
     assert verdicts[:4] == ["running"] * 4 and verdicts[-1] == "complete"
     assert listings < len(verdicts)  # some refreshes reused the last listing
+
+
+def test_rerun_by_job_id_brings_back_a_whole_chain_listed_children_first(
+    running_emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    """A job built by another client (the SDK's create_tasks adds its tasks from the end of
+    the list) lists a chain's tasks children first. After `finish`, `rerun --job-id` walked
+    them in that order and brought back only the failed root and its direct child: the
+    grandchild stayed cancelled for good. Every task terminated behind the root comes back,
+    parents first."""
+    server = running_emulator
+    flag = tmp_path / "fixed"
+
+    async def build() -> None:
+        async with _client(server) as client:
+            await client.create_job(
+                {"id": "sdk", "poolInfo": {"poolId": "p"}, "usesTaskDependencies": True}
+            )
+            tasks = [
+                {"id": "z", "commandLine": _sh("echo z"), "dependsOn": {"taskIds": ["y"]}},
+                {"id": "y", "commandLine": _sh("echo y"), "dependsOn": {"taskIds": ["x"]}},
+                {"id": "x", "commandLine": _sh(f"test -f {shlex.quote(str(flag))}")},
+            ]
+            await client.add_task_collection("sdk", orjson.dumps({"value": tasks}))
+
+    asyncio.run(build())
+    stuck = _until_job("sdk", server, lambda s: s.verdict != "running")
+    assert {s.name for s in stuck.stranded} == {"y", "z"}
+    report = finish(job_id="sdk", client=_client(server))
+    assert {s.name for s in report.terminated} == {"y", "z"}
+    _until_job("sdk", server, lambda s: s.verdict != "stuck")
+
+    preview = rerun(job_id="sdk", failed=True, client=_client(server), dry_run=True)
+    assert preview.plan.reactivate == ("x", "y", "z")
+    flag.write_text("ok")
+    again = rerun(job_id="sdk", failed=True, client=_client(server))
+    assert again.reactivated == ("x", "y", "z") and again.ok
+    end = _until_job("sdk", server, lambda s: s.verdict != "running")
+    assert end.verdict == "complete" and end.outcomes["succeeded"] == 3, end.to_dict()
+
+
+def _until_job(job_id: str, server: EmulatorServer, done: Callable[[JobStatus], bool]) -> JobStatus:
+    deadline = time.monotonic() + WAIT_S
+    while True:
+        s = status(job_id=job_id, client=_client(server))
+        if done(s):
+            return s
+        assert time.monotonic() < deadline, f"no such status in {WAIT_S}s: {s.to_dict()}"
+        time.sleep(0.2)
