@@ -370,7 +370,7 @@ class JobStatus:
     missing: tuple[Missing, ...]
     not_in_job: tuple[str, ...]  # plan tasks the service does not list (names)
     service_counts: Mapping[str, int] = field(default_factory=dict)  # taskCounts as given
-    elapsed: float | None = None  # seconds since the job was created
+    elapsed: float | None = None  # seconds since the job was created (to its end, if ended)
     disabled_by: str | None = None  # the task whose jobAction disabled the job, when known
     cancelled: tuple[str, ...] = ()  # names of the tasks counted cancelled, in plan order
     not_in_plan: tuple[str, ...] = ()  # tasks of the job the plan does not hold (ids)

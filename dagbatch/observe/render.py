@@ -62,6 +62,8 @@ def verdict_line(status: JobStatus, target: str) -> str:
         reason = status.terminate_reason or "unknown reason"
         by = f" by task {status.terminated_by}" if status.terminated_by else ""
         text = f"TERMINATED{by} ({reason})"
+        if reason == "AllTasksComplete":
+            text += _completed_early(status)
     disabled = status.job_state in ("disabled", "disabling")
     by = f" by task {status.disabled_by} (jobAction disable)" if status.disabled_by else ""
     if status.verdict == "running" and disabled:
@@ -104,6 +106,21 @@ def verdict_line(status: JobStatus, target: str) -> str:
     return f"job {status.job_id}: {text}"
 
 
+def _completed_early(status: JobStatus) -> str:
+    """Why a job completed with tasks still to come, and what to do: its onAllTasksComplete
+    (terminatejob) was set before the last task was added [BATCH_FACTS run-time rules 6]."""
+    if status.not_in_job:
+        before = f"before {len(status.not_in_job):,} task(s) of the plan were added"
+    else:
+        before = "before any task was added"
+    return (
+        f" {before}: onAllTasksComplete terminatejob ends a job once the tasks it holds have "
+        "completed, and a job that holds none at once, so set it after the last task is "
+        "added (`dagbatch submit` does); no task can be added to a completed job: submit "
+        "under a new job id"
+    )
+
+
 def _missing_fix(status: JobStatus, target: str) -> str:
     """What to do about tasks of the plan the job lacks. A submission cut short is finished
     by `submit --resume`; but a job that also holds tasks the plan does not was perhaps never
@@ -126,7 +143,8 @@ def render_status(status: JobStatus, *, target: str = "PLAN_DIR", shown: int = S
     counts = ", ".join(f"{o[k]:,} {k}" for k in OUTCOMES if o.get(k))
     states = ", ".join(f"{k} {v:,}" for k, v in status.states.items())
     lines = [verdict_line(status, target)]
-    elapsed = f"; job age {duration(status.elapsed)}" if status.elapsed is not None else ""
+    age = "the job took" if status.job_state == "completed" else "job age"
+    elapsed = f"; {age} {duration(status.elapsed)}" if status.elapsed is not None else ""
     barriers = f" (+{status.barriers} barrier)" if status.barriers else ""
     lines.append(f"tasks {status.total:,}{barriers}: {counts or 'none'}{elapsed}")
     lines.append(f"  by state: {states}")

@@ -258,6 +258,11 @@ def build_status(view: WorkflowView, snap: Snapshot) -> tuple[JobStatus, Analysi
         verdict = "terminated"
         if reason == "TaskFailed":
             terminated_by = _ending_task(view, records, job, "terminate")
+    elif ended and (not records or not_in_job):
+        # Completed with tasks still to come: onAllTasksComplete terminatejob set before the
+        # last task was added ends the job as soon as the tasks it holds have completed, and
+        # a job holding none at once [BATCH_FACTS run-time rules 6]; no task can be added to it now.
+        verdict = "terminated"
     elif records and all(r.state == "completed" for r in records.values()):
         # Every task the job holds has completed; if the plan has tasks it does not hold
         # (a submission cut short), the workflow cannot complete until they are added.
@@ -293,9 +298,18 @@ def build_status(view: WorkflowView, snap: Snapshot) -> tuple[JobStatus, Analysi
         not_in_plan=tuple(not_in_plan),
         planned=view.planned,
         service_counts=dict(snap.service_counts),
-        elapsed=(snap.at - created).total_seconds() if created else None,
+        elapsed=_age(job, created, snap.at),
     )
     return status, analysis
+
+
+def _age(job: Mapping[str, Any], created: datetime | None, now: datetime) -> float | None:
+    """Seconds from the job's creation to now, or to its end once it has ended: the age of
+    a job that ended an hour ago is not an hour more than it ran."""
+    if created is None:
+        return None
+    end = parse_service_time((job.get("executionInfo") or {}).get("endTime"))
+    return ((end or now) - created).total_seconds()
 
 
 def _id_order(task_id: str) -> tuple[int, int, str]:

@@ -4,6 +4,9 @@ worded from the job's side. Against the emulator over loopback."""
 
 from __future__ import annotations
 
+import asyncio
+import re
+import time
 from pathlib import Path
 
 import networkx as nx
@@ -74,3 +77,38 @@ def test_rerun_of_a_task_the_job_does_not_hold_reads_well(
         "error: --task: job flaky holds none of these 2 tasks: 'transfrom' (did you mean "
         "'transform'?), 'lod' (did you mean 'load'?)\n"
     )
+
+
+def test_a_job_completed_before_its_tasks_were_added_is_said_so(
+    emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    """onAllTasksComplete terminatejob set on a job before its tasks are added completes it
+    at once (AllTasksComplete), and no task can be added then. status and watch called it
+    RUNNING for ever (exit 6); it is ended, with why and what to do."""
+    plan = _plan(tmp_path)
+
+    async def make() -> None:
+        async with make_client(emulator) as client:
+            for job in ("early", "flaky"):
+                await client.create_job(
+                    {"id": job, "poolInfo": {"poolId": "p"}, "onAllTasksComplete": "terminatejob"}
+                )
+
+    asyncio.run(make())
+    time.sleep(1.2)
+    env = env_for(emulator)
+    out = CliRunner().invoke(main, ["status", "--job-id", "early"], env=env)
+    # The time it ran, not its age now: it ended the moment it was created.
+    took = re.search(r"; the job took ([\d.]+)s\n", out.stdout)
+    assert took is not None and float(took.group(1)) < 1.0, out.stdout
+    for args in (
+        ["status", "--job-id", "early"],
+        ["watch", "--job-id", "early", "--timeout", "5"],
+        ["status", str(plan)],
+    ):
+        out = CliRunner().invoke(main, args, env=env)
+        assert out.exit_code == 7, (args, out.output)
+        assert "TERMINATED (AllTasksComplete)" in out.stdout, (args, out.stdout)
+        assert "set it after the last task is added" in out.stdout, (args, out.stdout)
+        before = "3 task(s) of the plan were" if str(plan) in args else "any task was"
+        assert f"before {before} added" in out.stdout, (args, out.stdout)
