@@ -23,7 +23,7 @@ Verdict = Literal["complete", "running", "stuck", "terminated"]
 #: Why an active task can never run: a parent ``failed`` (the usual stranding), or a parent
 #: ``succeeded`` and the dependency only runs on failure (a failure handler not needed: the
 #: intended ending, reported as skipped).
-StrandKind = Literal["stranded", "skipped"]
+StrandKind = Literal["stranded", "skipped", "cycle"]
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -222,7 +222,9 @@ class Strand:
 
     ``chain`` names the tasks from the stranded one to the parent whose ending blocks it (the
     ``root``), each waiting on the next; barrier tasks are left out of it (they are folded
-    into the child they serve). ``outcome`` is how the root's ending resolved.
+    into the child they serve). ``outcome`` is how the root's ending resolved. A task that
+    waits on a dependency cycle (``kind`` ``cycle``) has for root a task of the cycle, which
+    never ended, and its chain goes round the cycle back to it.
     """
 
     task_id: str
@@ -239,6 +241,8 @@ class Strand:
         """E.g. ``reduce waits on 17, which exited 2 → dependencyAction: block (...)``."""
         parts = [f"{self.chain[0]} waits on {self.chain[1]}"]
         parts += [f"which waits on {name}" for name in self.chain[2:]]
+        if self.kind == "cycle":
+            return f"{', '.join(parts)}: tasks that wait on each other never start"
         ended = _ending(self.root_exit_code, self.root_failure_code)
         where = (
             "Batch's default for that ending"

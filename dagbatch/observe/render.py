@@ -3,6 +3,7 @@ notebook can too)."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 
 from dagbatch.observe.model import (
@@ -101,8 +102,15 @@ def verdict_line(status: JobStatus, target: str) -> str:
                 f"; fix the cause and `dagbatch rerun {target} --failed`, "
                 f"or end it with `dagbatch finish {target}`"
             )
+        elif any(s.kind == "cycle" for s in status.stranded):
+            text += (
+                "; they wait on each other (a dependency cycle), so none of them can start: "
+                f"end them with `dagbatch finish {target}`, and add them again without the cycle"
+            )
         else:
             text += f"; end it with `dagbatch finish {target}` (handlers not needed: skipped)"
+        if any(s.kind == "cycle" for s in status.stranded) and "cycle" not in text:
+            text += "; some wait on each other (a dependency cycle) and can never start"
     return f"job {status.job_id}: {text}"
 
 
@@ -288,11 +296,12 @@ def render_finish(report: FinishReport, *, target: str = "PLAN_DIR", shown: int 
             # noaction) whose tasks have all completed is not "complete" to Batch.
             return f"every task of job {report.job_id} has completed: nothing to terminate"
         return f"job {report.job_id} is {report.verdict_before}: nothing to terminate"
-    skipped = sum(1 for s in report.terminated if s.kind == "skipped")
+    kinds = Counter(s.kind for s in report.terminated)
+    cycles = f", {kinds['cycle']} in or behind a dependency cycle" if kinds["cycle"] else ""
     lines = [
         f"terminated {len(report.terminated)} task(s) that could never run in job "
-        f"{report.job_id} ({skipped} skipped, {len(report.terminated) - skipped} stranded "
-        "by a failure); nothing that could still run was touched"
+        f"{report.job_id} ({kinds['skipped']} skipped, {kinds['stranded']} stranded "
+        f"by a failure{cycles}); nothing that could still run was touched"
     ]
     for s in report.terminated[:shown]:
         folded = f" (+{len(s.barriers)} barrier)" if s.barriers else ""

@@ -149,6 +149,8 @@ def task_outcome(
     if state == "active":
         if blocked:
             kind = strand_kind(analysis, task_id, records, definitions)
+            if kind == "cycle":  # counted with the tasks a parent's ending strands
+                kind = "stranded"
             return "cancelled" if job_ended and kind == "stranded" else kind
         return "cancelled" if job_ended else "waiting"
     if blocked:  # completed without running: terminated while blocked

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import networkx as nx
+import orjson
 from click.testing import CliRunner
 
 from dagbatch.cli.main import main
@@ -112,3 +113,52 @@ def test_a_job_completed_before_its_tasks_were_added_is_said_so(
         assert "set it after the last task is added" in out.stdout, (args, out.stdout)
         before = "3 task(s) of the plan were" if str(plan) in args else "any task was"
         assert f"before {before} added" in out.stdout, (args, out.stdout)
+
+
+def test_tasks_waiting_on_each_other_are_stuck_and_finish_ends_them() -> None:
+    """A job built by another client can hold a dependency cycle (a merge task whose range
+    holds its own id; two tasks naming each other): none of its tasks ever starts, and
+    status and watch said RUNNING for ever while finish would not touch them. They are
+    said to wait on each other, the job is stuck, and finish ends them."""
+    from dagbatch.emulator.simulate import SimulatedRunner
+
+    server = EmulatorServer(runner=SimulatedRunner({})).start()
+    try:
+
+        async def make() -> None:
+            async with make_client(server) as client:
+                await client.create_job(
+                    {"id": "cyc", "poolInfo": {"poolId": "p"}, "usesTaskDependencies": True}
+                )
+                tasks = [{"id": str(i), "commandLine": "echo"} for i in (1, 2, 3)] + [
+                    {
+                        "id": "4",
+                        "commandLine": "merge",
+                        "dependsOn": {"taskIdRanges": [{"start": 1, "end": 4}]},
+                    },
+                    {"id": "a", "commandLine": "x", "dependsOn": {"taskIds": ["b"]}},
+                    {"id": "b", "commandLine": "x", "dependsOn": {"taskIds": ["a"]}},
+                ]
+                await client.add_task_collection("cyc", orjson.dumps({"value": tasks}))
+
+        asyncio.run(make())
+        env = env_for(server)
+        deadline = time.monotonic() + 30
+        while True:
+            out = CliRunner().invoke(main, ["status", "--job-id", "cyc"], env=env)
+            if out.exit_code != 6 or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        assert out.exit_code == 5, out.stdout
+        assert "STUCK" in out.stdout and "a dependency cycle" in out.stdout, out.stdout
+        assert "[cycle] 4 waits on 4: tasks that wait on each other never start" in out.stdout
+        assert "[cycle] a waits on b, which waits on a" in out.stdout
+        watched = CliRunner().invoke(main, ["watch", "--job-id", "cyc", "--plain"], env=env)
+        assert watched.exit_code == 5, watched.stdout
+        ended = CliRunner().invoke(main, ["finish", "--job-id", "cyc"], env=env)
+        assert ended.exit_code == 0, ended.stdout
+        assert "3 in or behind a dependency cycle" in ended.stdout, ended.stdout
+        after = CliRunner().invoke(main, ["status", "--job-id", "cyc", "--json"], env=env)
+        assert orjson.loads(after.stdout)["outcomes"]["cancelled"] == 3, after.stdout
+    finally:
+        server.stop()

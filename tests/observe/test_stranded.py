@@ -149,6 +149,55 @@ def test_failed_parent_strands_its_dependents_transitively() -> None:
     assert direct.explain().startswith("reduce waits on 17, which exited 2")
 
 
+def test_tasks_that_wait_on_each_other_can_never_run() -> None:
+    """A merge task whose range holds its own id, two tasks each naming the other, and the
+    tasks that wait on them: none can ever start. They were "waiting" (status said RUNNING
+    for ever); each is blocked behind the cycle, and its chain goes round it."""
+    defs, recs = job(
+        [
+            d("1"),
+            d("2"),
+            d("4", ranges=((1, 4),)),
+            d("a", "b"),
+            d("b", "a"),
+            d("c", "x", "b"),
+            d("e", "c"),
+            d("x"),
+            d("free", "1"),
+        ],
+        [done("1"), running("2"), *(active(t) for t in ("4", "a", "b", "c", "e", "x", "free"))],
+    )
+    # Looked for once nothing runs or can start: they wait all the same until then.
+    assert analyse(defs, recs).blocked == {}
+    recs["2"] = done("2")
+    assert analyse(defs, recs).blocked == {}  # "free" and "x" can start
+    for t in ("free", "x"):
+        recs[t] = done(t)
+    an = analyse(defs, recs)
+    assert set(an.blocked) == {"4", "a", "b", "c", "e"}
+    assert sorted(an.cycles.values()) == [("4",), ("a", "b")]
+
+    def chain(t: str) -> tuple[str, ...]:
+        s = strand_of(an, t, recs, names={"e": "end"}, barriers={}, definitions=defs)
+        assert s.kind == "cycle" and s.root_exit_code is None
+        return s.chain
+
+    assert chain("4") == ("4", "4")
+    assert chain("a") == ("a", "b", "a") and chain("b") == ("b", "a", "b")
+    assert chain("e") == ("end", "c", "b", "a", "b")
+    s = strand_of(an, "c", recs, names={}, barriers={}, definitions=defs)
+    assert s.explain() == (
+        "c waits on b, which waits on a, which waits on b: tasks that wait on each other "
+        "never start"
+    )
+    # A cycle behind a failed task is stranded by the failure, as before.
+    defs, recs = job(
+        [d("p"), d("a", "b", "p"), d("b", "a")], [done("p", 3), active("a"), active("b")]
+    )
+    an = analyse(defs, recs)
+    assert an.cycles == {} and an.root_of("a") == "p" and an.root_of("b") == "p"
+
+
 def test_running_or_waiting_parents_leave_a_task_able_to_run() -> None:
     defs, recs = job(
         [d("a"), d("b", "a"), d("c", "b")],
