@@ -67,6 +67,11 @@ UNLIMITED_RETRIES: Final = -1
 #: limit".
 NO_PARALLEL_TASKS_LIMIT: Final = -1
 
+#: Batch's "no limit" duration as the service writes it (a .NET TimeSpan's largest value):
+#: a job's or task's ``constraints.maxWallClockTime`` when none was given [spec-2025
+#: examples Jobs_GetJob, Tasks_GetTask].
+UNLIMITED_DURATION: Final = "P10675199DT2H48M5.4775807S"
+
 #: [spec-2025] BatchJobReleaseTask.maxWallClockTime: "You may not specify a timeout longer
 #: than 15 minutes. If you do, the Batch service rejects it with an error; if you are calling
 #: the REST API directly, the HTTP status code is 400 (Bad Request)."

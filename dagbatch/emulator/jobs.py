@@ -16,6 +16,7 @@ from urllib.parse import quote
 
 from starlette.responses import Response
 
+from dagbatch import limits
 from dagbatch.emulator import odata, replies, rules
 from dagbatch.emulator.conditions import check_conditions
 from dagbatch.emulator.context import Ctx
@@ -95,6 +96,16 @@ def job_doc(ctx: Ctx, job: Job) -> dict[str, Any]:
     doc.setdefault("onAllTasksComplete", "noaction")
     doc.setdefault("onTaskFailure", "noaction")
     doc.setdefault("priority", 0)
+    # What the service answers for the settings a job was created without [spec-2025
+    # example Jobs_GetJob]: no limit on parallel tasks, no preemption, no wall-clock limit,
+    # no retries.
+    doc.setdefault("maxParallelTasks", limits.NO_PARALLEL_TASKS_LIMIT)
+    doc.setdefault("allowTaskPreemption", False)
+    doc["constraints"] = {
+        "maxWallClockTime": limits.UNLIMITED_DURATION,
+        "maxTaskRetryCount": 0,
+        **(job.spec.get("constraints") or {}),
+    }
     doc.update(
         {
             "url": f"{ctx.base}/jobs/{job.id}",
@@ -120,13 +131,10 @@ def job_doc(ctx: Ctx, job: Job) -> dict[str, Any]:
 
 async def get_job(ctx: Ctx) -> Response:
     """The job, trimmed to its ``$select`` as ``get_task`` does (Jobs_GetJob takes "An OData
-    $select clause" [spec-2025]). ``$expand`` (the job's ``stats``) is not emulated: the
-    emulator keeps no job statistics, so the job is answered without them."""
+    $select clause" [spec-2025]). ``$expand`` (the job's ``stats``) is refused: the emulator
+    keeps no statistics (``rules.select_names``)."""
     job = get_job_or_404(ctx, ctx.param("job_id"))
-    try:
-        names = odata.parse_select(ctx.request.query_params.get("$select"))
-    except odata.FilterError as exc:
-        raise replies.invalid_query(ctx.base, str(exc), "$select") from exc
+    names = rules.select_names(ctx)
     with ctx.store.lock:
         job_conditions(ctx, job, read=True)
         doc = {"odata.metadata": f"{ctx.base}/$metadata#jobs/@Element", **job_doc(ctx, job)}
@@ -238,9 +246,9 @@ async def list_jobs(ctx: Ctx) -> Response:
             if params.get("$filter")
             else None
         )
-        names = odata.parse_select(params.get("$select"))
     except odata.FilterError as exc:
         raise replies.invalid_query(ctx.base, str(exc), "$filter") from exc
+    names = rules.select_names(ctx)
     value: list[dict[str, Any]] = []
     with ctx.store.lock:
         # The store keeps jobs in creation order (a re-created id is a new, later entry).

@@ -14,7 +14,7 @@ from typing import Any, Final
 import orjson
 
 from dagbatch import limits
-from dagbatch.emulator import replies, wire
+from dagbatch.emulator import odata, replies, wire
 from dagbatch.emulator.context import Ctx
 from dagbatch.emulator.scheduler import parse_duration
 from dagbatch.emulator.store import Job
@@ -271,6 +271,25 @@ def check_task_update(ctx: Ctx, body: Mapping[str, Any]) -> None:
 INVALID_QUERY_MESSAGE: Final = (
     "Value for one of the query parameters specified in the request URI is invalid."
 )
+
+
+def select_names(ctx: Ctx) -> list[str] | None:
+    """The request's ``$select``, parsed (``odata.parse_select``), or 400
+    ``InvalidQueryParameterValue`` naming it. A ``$expand`` (the ``stats`` of a job or task
+    [spec-2025 Jobs_GetJob, Tasks_ListTasks]) is refused the same way: the emulator keeps no
+    statistics, and an answer without the asked-for part would read as one that has none."""
+    if ctx.request.query_params.get("$expand"):
+        raise replies.invalid_query(
+            ctx.base,
+            "$expand is not emulated: the emulator keeps no statistics (leave $expand out)",
+            "$expand",
+        )
+    try:
+        return odata.parse_select(ctx.request.query_params.get("$select"))
+    except odata.FilterError as exc:
+        raise replies.invalid_query(
+            ctx.base, f"The $select is not supported: {exc}", "$select"
+        ) from exc
 
 
 def max_results(ctx: Ctx) -> int:

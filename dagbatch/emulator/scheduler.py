@@ -586,11 +586,16 @@ class Engine:
         if self.runner is not None:
             self.runner.kill(job, pos)
 
-    @staticmethod
-    def _set_state(job: Job, pos: int, state: int, t: float) -> None:
+    def _set_state(self, job: Job, pos: int, state: int, t: float) -> None:
+        """Move a task to ``state`` at ``t``: its previous state and when it entered that
+        are kept, and it gets a new ETag ("you can use it to detect whether the Task has
+        changed between requests" [S BatchTask.eTag]), so a conditional request made with
+        the old one is refused."""
         job.task_prev[pos] = job.task_state[pos]
+        job.task_prev_time[pos] = job.task_state_time[pos]
         job.task_state[pos] = state
         job.task_state_time[pos] = t
+        job.task_serial[pos] = self.store.next_serial()
 
     def _release(self, job: Job, pos: int) -> None:
         g = job.graph

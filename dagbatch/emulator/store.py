@@ -63,6 +63,8 @@ class Job:
     task_state: bytearray = field(default_factory=bytearray)
     task_prev: bytearray = field(default_factory=bytearray)
     task_state_time: array[float] = field(default_factory=lambda: array("d"))
+    #: When each task entered its previous state (0: it has none yet)
+    task_prev_time: array[float] = field(default_factory=lambda: array("d"))
     task_start: array[float] = field(default_factory=lambda: array("d"))
     task_end: array[float] = field(default_factory=lambda: array("d"))
     task_exit: array[int] = field(default_factory=lambda: array("q"))
@@ -180,6 +182,7 @@ class EmulatorStore:
         job.task_prev.extend(b"\xff" * n)
         job.task_state_time.extend(times)
         zeros = array("d", (0.0,)) * n
+        job.task_prev_time.extend(zeros)
         job.task_start.extend(zeros)
         job.task_end.extend(zeros)
         job.task_exit.extend(array("q", (NO_EXIT,)) * n)

@@ -24,6 +24,7 @@ from urllib.parse import quote, unquote_to_bytes
 import orjson
 from starlette.responses import Response
 
+from dagbatch import limits
 from dagbatch.emulator import odata, replies, rules, wire
 from dagbatch.emulator.conditions import check_conditions
 from dagbatch.emulator.context import Ctx
@@ -33,8 +34,6 @@ from dagbatch.emulator.scheduler import COMPLETED, DELETED, NO_PREVIOUS, STATE_N
 from dagbatch.emulator.store import NO_EXIT, Job, http_time, make_etag, now, task_modified
 from dagbatch.servicetime import service_time
 
-#: Batch's "no limit" duration, as the service writes it.
-UNLIMITED: Final = "P10675199DT2H48M5.4775807S"
 #: Default task retention: 7 days [BATCH_FACTS 3].
 DEFAULT_RETENTION: Final = "P7D"
 #: The properties a task list ``$filter`` may name.
@@ -212,7 +211,7 @@ def task_doc(ctx: Ctx, job: Job, pos: int, keys: AbstractSet[str] | None = None)
     else:
         doc = orjson.loads(job.task_raw[pos])
         constraints = {
-            "maxWallClockTime": UNLIMITED,
+            "maxWallClockTime": limits.UNLIMITED_DURATION,
             "retentionTime": DEFAULT_RETENTION,
             "maxTaskRetryCount": int(
                 (job.spec.get("constraints") or {}).get("maxTaskRetryCount", 0) or 0
@@ -246,6 +245,7 @@ def task_doc(ctx: Ctx, job: Job, pos: int, keys: AbstractSet[str] | None = None)
     if prev != NO_PREVIOUS:
         # Not set while the task is in its initial active state [BATCH_FACTS 1].
         doc["previousState"] = STATE_NAMES[prev]
+        doc["previousStateTransitionTime"] = service_time(job.task_prev_time[pos])
     if keys is not None and "executionInfo" not in keys and "nodeInfo" not in keys:
         return doc
     info: dict[str, Any] = {
@@ -290,6 +290,17 @@ def _find(ctx: Ctx, job: Job) -> int:
     return pos
 
 
+def _task_headers(ctx: Ctx, job: Job, pos: int) -> dict[str, str]:
+    """Lock held. The headers the task operations answer with [S Tasks_GetTask,
+    Tasks_ReplaceTask, Tasks_TerminateTask, Tasks_ReactivateTask]: the task's ETag and
+    Last-Modified as they are now, and its URL as DataServiceId."""
+    return {
+        "ETag": make_etag(job.task_serial[pos]),
+        "Last-Modified": http_time(task_modified(job, pos)),
+        "DataServiceId": f"{ctx.base}/jobs/{job.id}/tasks/{job.task_ids[pos]}",
+    }
+
+
 def _task_conditions(ctx: Ctx, job: Job, pos: int, *, read: bool = False) -> None:
     """Lock held. The request's conditional headers against the task (``conditions``)."""
     check_conditions(ctx, make_etag(job.task_serial[pos]), task_modified(job, pos), read=read)
@@ -297,20 +308,14 @@ def _task_conditions(ctx: Ctx, job: Job, pos: int, *, read: bool = False) -> Non
 
 async def get_task(ctx: Ctx) -> Response:
     job = get_job_or_404(ctx, ctx.param("job_id"))
-    try:
-        names = odata.parse_select(ctx.request.query_params.get("$select"))
-    except odata.FilterError as exc:
-        raise replies.invalid_query(ctx.base, str(exc), "$select") from exc
+    names = rules.select_names(ctx)
     with ctx.store.lock:
         pos = _find(ctx, job)
         _task_conditions(ctx, job, pos, read=True)
         doc = task_doc(ctx, job, pos)
-        etag = make_etag(job.task_serial[pos])
-        modified = task_modified(job, pos)
+        headers = _task_headers(ctx, job, pos)
     body = {"odata.metadata": f"{ctx.base}/$metadata#tasks/@Element", **doc}
-    return replies.json_response(
-        200, odata.select(body, names), {"ETag": etag, "Last-Modified": http_time(modified)}
-    )
+    return replies.json_response(200, odata.select(body, names), headers)
 
 
 async def list_tasks(ctx: Ctx) -> Response:
@@ -321,11 +326,11 @@ async def list_tasks(ctx: Ctx) -> Response:
     try:
         text = params.get("$filter")
         keep = odata.parse_filter(text, TASK_FILTER_FIELDS) if text else None
-        names = odata.parse_select(params.get("$select"))
     except odata.FilterError as exc:
         raise replies.invalid_query(
-            ctx.base, f"The $filter or $select is not supported: {exc}", "$filter"
+            ctx.base, f"The $filter is not supported: {exc}", "$filter"
         ) from exc
+    names = rules.select_names(ctx)
     # The top-level properties the answer and the filter need; the rest is not built.
     keys = None if names is None else set(names) | odata.filter_fields(text)
     docs: list[dict[str, Any]] = []
@@ -366,14 +371,10 @@ async def replace_task(ctx: Ctx) -> Response:
             task.pop("constraints", None)
         job.task_raw[pos] = orjson.dumps(task)
         job.task_serial[pos] = ctx.store.next_serial()
-        job.task_updated[pos] = modified = now()
+        job.task_updated[pos] = now()
         ctx.store.engine.constraints_changed(job, pos, task)
-        etag = make_etag(job.task_serial[pos])
-        url = f"{ctx.base}/jobs/{job.id}/tasks/{job.task_ids[pos]}"
-    return Response(
-        status_code=200,
-        headers={"ETag": etag, "Last-Modified": http_time(modified), "DataServiceId": url},
-    )
+        headers = _task_headers(ctx, job, pos)
+    return Response(status_code=200, headers=headers)
 
 
 async def terminate_task(ctx: Ctx) -> Response:
@@ -385,7 +386,8 @@ async def terminate_task(ctx: Ctx) -> Response:
             raise replies.error(
                 ctx.base, 409, "TaskCompleted", "The specified task is already completed."
             )
-    return Response(status_code=204)
+        headers = _task_headers(ctx, job, pos)
+    return Response(status_code=204, headers=headers)
 
 
 def terminate_at(engine: Any, job: Job, pos: int) -> bool:
@@ -414,7 +416,8 @@ async def reactivate_task(ctx: Ctx) -> Response:
                 "Only a completed task that failed can be reactivated.",
             )
         ctx.store.engine.reactivate_task(job, pos)
-    return Response(status_code=204)
+        headers = _task_headers(ctx, job, pos)
+    return Response(status_code=204, headers=headers)
 
 
 async def delete_task(ctx: Ctx) -> Response:

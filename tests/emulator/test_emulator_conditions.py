@@ -133,3 +133,54 @@ def test_an_updated_task_reads_the_time_of_its_update(emulator: EmulatorServer) 
             client.get_task(
                 "job", "t", if_modified_since=after.last_modified + timedelta(seconds=1)
             )
+
+
+def test_a_task_gets_a_new_etag_each_time_its_state_changes() -> None:
+    """The ETag is how a client tells "the Task has changed between requests" [S
+    BatchTask.eTag]; it stayed as the task was added while it ran, completed, was
+    reactivated and failed again, so a read made with it said "not modified" and a
+    reactivate made with a stale one was taken. Every state change gives a new one; the
+    previous state comes with the time the task entered it; terminate and reactivate answer
+    with the task's ETag, Last-Modified and DataServiceId, as the spec lists."""
+    import time
+
+    from dagbatch.emulator.simulate import SimulatedRunner
+
+    server = EmulatorServer(runner=SimulatedRunner({"t": (3, 0.3)})).start()
+    try:
+        with sdk_client(server) as client:
+            client.create_job(JOB)
+            created = client.create_task(
+                "job", models.BatchTaskCreateOptions(id="t", command_line="x"), cls=lambda *a: a[2]
+            )
+            deadline = time.monotonic() + 10
+            while client.get_task("job", "t").state != "completed":
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+            done = client.get_task(
+                "job", "t", etag=created["ETag"], match_condition=MatchConditions.IfModified
+            )
+            assert done.state == "completed" and done.etag != created["ETag"]
+            assert done.previous_state == "running"
+            assert done.previous_state_transition_time is not None
+            assert done.previous_state_transition_time < done.state_transition_time
+            headers = client.reactivate_task(
+                "job",
+                "t",
+                etag=done.etag,
+                match_condition=MatchConditions.IfNotModified,
+                cls=lambda _r, _b, h: h,
+            )
+            assert headers["ETag"] and headers["ETag"] != done.etag
+            assert headers["Last-Modified"] and headers["DataServiceId"].endswith(
+                "/jobs/job/tasks/t"
+            )
+            while client.get_task("job", "t").state != "completed":
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+            with refused(412):  # it ran and failed again since that ETag was read
+                client.reactivate_task(
+                    "job", "t", etag=done.etag, match_condition=MatchConditions.IfNotModified
+                )
+    finally:
+        server.stop()

@@ -137,7 +137,8 @@ def test_sdk_job_values_outside_the_spec_are_refused(
         put = models.BatchJob(pool_info=POOL, **settings)
         assert_invalid(refused(client.replace_job, "job", put), name)
         job = client.get_job("job")
-        assert (job.priority, job.max_parallel_tasks, job.constraints) == (7, None, None)
+        assert (job.priority, job.max_parallel_tasks) == (7, -1)  # unchanged: defaults
+        assert job.constraints.max_task_retry_count == 0
 
 
 @pytest.mark.parametrize("settings", GOOD_JOB_SETTINGS)
@@ -151,9 +152,11 @@ def test_sdk_job_values_at_the_bounds_are_taken(
         job = client.get_job("job")
         for key, value in settings.items():
             got = getattr(job, key)
-            assert (got.as_dict() if key == "constraints" else got) == (
-                value.as_dict() if key == "constraints" else value
-            )
+            if key == "constraints":  # what was set, the defaults of the rest besides
+                given = value.as_dict()
+                assert {k: v for k, v in got.as_dict().items() if k in given} == given
+            else:
+                assert got == value
 
 
 def test_sdk_job_release_task_wall_clock_is_at_most_15_minutes(emulator: EmulatorServer) -> None:
@@ -780,3 +783,19 @@ def test_maxresults_may_have_leading_zeros(emulator: EmulatorServer) -> None:
     assert raw(emulator, "POST", "/jobs", {"id": "j", "poolInfo": POOL_RAW}).status_code == 201
     answer = raw(emulator, "GET", "/jobs", query={"maxresults": "00005"})
     assert answer.status_code == 200, answer.text
+
+
+@pytest.mark.parametrize("path", ["/jobs", "/jobs/j", "/jobs/j/tasks", "/jobs/j/tasks/t"])
+def test_expand_is_refused_and_a_bad_select_is_named(emulator: EmulatorServer, path: str) -> None:
+    """``$expand=stats`` was answered without the statistics, as if there were none; and a
+    ``$select`` the emulator cannot read was refused naming ``$filter``. Each is 400
+    InvalidQueryParameterValue naming its own parameter."""
+    assert raw(emulator, "POST", "/jobs", {"id": "j", "poolInfo": POOL_RAW}).status_code == 201
+    task = {"id": "t", "commandLine": "x"}
+    assert raw(emulator, "POST", "/jobs/j/tasks", task).status_code == 201
+    for query, name in (({"$expand": "stats"}, "$expand"), ({"$select": "id,a/b"}, "$select")):
+        answer = raw(emulator, "GET", path, query=query)
+        assert answer.status_code == 400, (query, answer.text)
+        values = {v["key"]: v["value"] for v in answer.json()["values"]}
+        assert values == {"QueryParameterName": name}, (query, values)
+    assert raw(emulator, "GET", path, query={"$select": "id"}).status_code == 200

@@ -131,3 +131,28 @@ def test_sdk_reads_task_counts(emulator: EmulatorServer) -> None:
         assert counts.task_counts.running == counts.task_counts.completed == 0
         with pytest.raises(ResourceNotFoundError):
             client.get_job_task_counts("no-such-job")
+
+
+def test_sdk_reads_the_defaults_of_a_job_created_without_them(emulator: EmulatorServer) -> None:
+    """A job created with only an id and a pool reads, as the service's Jobs_GetJob example
+    answers, no limit on parallel tasks, no preemption and the default constraints: the
+    SDK's job had None for each, and its own settings are kept over the defaults."""
+    from datetime import timedelta
+
+    with sdk_client(emulator) as client:
+        create_job(client, "bare")
+        job = client.get_job("bare")
+        assert job.max_parallel_tasks == -1 and job.allow_task_preemption is False
+        assert job.constraints.max_task_retry_count == 0
+        assert job.constraints.max_wall_clock_time > timedelta(days=10_000)
+        client.create_job(
+            models.BatchJobCreateOptions(
+                id="set",
+                pool_info=models.BatchPoolInfo(pool_id="pool"),
+                max_parallel_tasks=4,
+                constraints=models.BatchJobConstraints(max_task_retry_count=2),
+            )
+        )
+        job = client.get_job("set")
+        assert job.max_parallel_tasks == 4 and job.constraints.max_task_retry_count == 2
+        assert job.constraints.max_wall_clock_time > timedelta(days=10_000)
