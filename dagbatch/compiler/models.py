@@ -383,9 +383,23 @@ class IdentityReference(WireModel):
 _WINDOWS_DRIVE: Final = re.compile(r"[A-Za-z]:")
 
 
+def no_nul(value: str, what: str) -> str:
+    """``value``, unless it holds a NUL character: no process can be given one in its
+    command line, environment or file names (the task could never start)."""
+    if "\x00" in value:
+        raise PydanticCustomError(
+            "invalid-value",
+            "{what} holds a NUL character (\\x00), which no process can be given: the task "
+            "could never start",
+            {"what": what},
+        )
+    return value
+
+
 def _check_relative_path(path: str) -> str:
     """[spec-2025] ResourceFile.filePath: "The specified relative path cannot break out of
     the Task's working directory (for example by using '..')"."""
+    no_nul(path, "filePath")
     if path.startswith(("/", "\\")) or _WINDOWS_DRIVE.match(path):
         raise PydanticCustomError(
             "path-escapes-task-dir",
@@ -501,6 +515,24 @@ class EnvironmentSetting(WireModel):
     #: required, so not empty [spec-2025 EnvironmentSetting: "name" is required]
     name: str = Field(min_length=1)
     value: str | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _settable(cls, name: str) -> str:
+        """A name a process's environment can hold: no '=' (it ends the name) and no NUL."""
+        if "=" in name:
+            raise PydanticCustomError(
+                "invalid-value",
+                "environment variable name '{name}' holds '=', which ends a name in a "
+                "process's environment: the task could never start",
+                {"name": name},
+            )
+        return no_nul(name, "the environment variable name")
+
+    @field_validator("value")
+    @classmethod
+    def _no_nul(cls, value: str | None) -> str | None:
+        return None if value is None else no_nul(value, "the environment variable's value")
 
 
 def _environment(value: object) -> object:
@@ -849,6 +881,11 @@ class Task(WireModel):
     on_failure: OnFailure = "block"
     satisfy_exit_codes: tuple[ExitCodeItem, ...] = ()
     job_action: JobAction | None = None
+
+    @field_validator("command_line")
+    @classmethod
+    def _runnable(cls, command_line: str) -> str:
+        return no_nul(command_line, "the command line")
 
     @field_validator("satisfy_exit_codes", mode="before")
     @classmethod

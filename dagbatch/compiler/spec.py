@@ -418,7 +418,7 @@ def _simple_props(attrs: Mapping[str, Any]) -> Props | None:
             return None
         props[wire] = value
     line = props.get("commandLine", "")
-    if len(line) >= _SIMPLE_MAX_CHARS or not line.strip():
+    if len(line) >= _SIMPLE_MAX_CHARS or not line.strip() or "\x00" in line:
         return None
     if len(props.get("displayName", "")) > MAX_DISPLAY_NAME_LENGTH:
         return None
@@ -560,6 +560,10 @@ def normalize(
         else _simple_props(attrs)
         for attrs in node_attrs
     ]
+    lines = [q for q in quick if type(q) is str]
+    if "\x00" in "\n".join(lines):  # one search over every bare command line
+        # A NUL, which no process can be given: the model says so (``models.no_nul``).
+        quick = [None if type(q) is str and "\x00" in q else q for q in quick]
     props: list[Props] = quick  # type: ignore[assignment]
     intents: list[Intent] = [DEFAULT_INTENT] * len(ids)
     for i in compress(range(len(quick)), map(is_, quick, repeat(None))):

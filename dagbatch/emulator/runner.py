@@ -370,6 +370,17 @@ class RealRunner:
                             f"The command line could not be started: {exc.strerror or exc}.",
                         ),
                     )
+                except ValueError as exc:
+                    # What no process can be given: a NUL character in the command line or
+                    # the environment, a '=' in a variable's name. Raised on, it would end
+                    # the worker and leave the task running for ever.
+                    return (
+                        "preprocessing",
+                        None,
+                        failure_info(
+                            "CommandLaunchFailed", f"The command line could not be started: {exc}."
+                        ),
+                    )
             process = run.process
             kind = "exit"
             try:

@@ -300,6 +300,32 @@ def test_an_environment_name_of_the_wrong_type_or_empty_is_one_error(name: Any) 
     }, diags
 
 
+def test_what_no_process_can_be_given_is_refused_before_the_run() -> None:
+    """A NUL in a command line, an environment name or value or a file path, and a '=' in
+    an environment name: validate took them, and `dagbatch run` then waited for ever on a
+    task the operating system would not start. Each is an error naming the field; a
+    secret value is not repeated."""
+    g = nx.DiGraph()
+    g.add_node("bare", command_line="echo a\x00b")  # the compiler's quick path
+    g.add_node("full", command_line="echo a\x00b", display_name="d")  # the model's
+    g.add_node("eq", command_line="run", environment_settings={"A=B": "1"})
+    g.add_node("val", command_line="run", environment_settings={"A": "s3cret\x00"})
+    rf = [{"http_url": "http://127.0.0.1:1/x", "file_path": "a\x00b"}]
+    g.add_node("path", command_line="run", resource_files=rf)
+    g.add_node("fine", command_line="echo a\tb")
+    diags = check_graph(g)
+    found = {(d.task_id, d.field) for d in diags if d.code == "invalid-value"}
+    assert found == {
+        ("bare", "command_line"),
+        ("full", "command_line"),
+        ("eq", "environment_settings['A=B'].name"),
+        ("val", "environment_settings['A'].value"),
+        ("path", "resource_files[0].file_path"),
+    }, diags
+    assert all("s3cret" not in d.message for d in diags)
+    assert all("could never start" in d.message for d in diags)
+
+
 def test_an_environment_name_given_twice_is_an_error() -> None:
     env = [{"name": "A", "value": "s3cret-1"}, {"name": "B"}, {"name": "A", "value": "s3cret-2"}]
     (d,) = node_diagnostics(environment_settings=env)

@@ -181,6 +181,28 @@ def test_a_task_dir_that_cannot_be_made_is_a_preprocessing_failure(node: Node) -
     assert node.result(job, "t")[1] == "ResourceDirectoryCreateFailed"
 
 
+def test_what_no_process_can_be_given_fails_the_launch_not_the_worker(node: Node) -> None:
+    """A NUL in the command line or the environment, a '=' in a variable's name: Popen
+    raises ValueError, which ended the worker thread and left the task running for ever
+    (`dagbatch run` waited until killed). Each task fails to launch, as a missing program
+    does, and the next one runs."""
+    job = node.job("unstartable")
+    node.run(
+        job,
+        {"id": "nul", "commandLine": "echo a\x00b"},
+        {"id": "name", "commandLine": "/bin/true", "environmentSettings": [{"name": "A=B"}]},
+        {
+            "id": "value",
+            "commandLine": "/bin/true",
+            "environmentSettings": [{"name": "A", "value": "x\x00y"}],
+        },
+        {"id": "fine", "commandLine": "/bin/true"},
+    )
+    for task in ("nul", "name", "value"):
+        assert node.result(job, task)[1] == "CommandLaunchFailed", task
+    assert node.result(job, "fine") == (0, None)
+
+
 def test_wall_clock_limits_end_a_task_or_let_its_own_code_through(node: Node) -> None:
     job = node.job("walls")
     node.run(
