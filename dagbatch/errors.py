@@ -72,6 +72,12 @@ class Diagnostic:
         return text
 
 
+class Killed(SystemExit):
+    """The ``SystemExit`` dagbatch's own SIGTERM handlers raise (`kill`), so the cleanup
+    around the engine runs: never the workflow's doing, though it may interrupt the
+    workflow's code while it loads (``dagbatch.compiler.loader`` lets it through)."""
+
+
 class DagbatchError(Exception):
     """Base of every error dagbatch raises on purpose."""
 

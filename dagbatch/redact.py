@@ -9,6 +9,7 @@ journal and report, the emulator and storage code.
 - Shared Key signatures (``SharedKey account:signature``) and bearer tokens;
 - the account key of a storage connection string (``AccountKey=...``) and the token of its
   ``SharedAccessSignature=...`` part;
+- the password of a URL's user information (``https://user:password@host/...``);
 - every secret given to ``register_secret`` (the account key, Entra tokens): as is,
   percent-encoded (upper- or lower-case hex, ``+`` as ``%2B`` or as a space), twice
   percent-encoded, JSON-escaped (``\\/``) and in its base64url spelling.
@@ -39,6 +40,8 @@ _SHAREDKEY_RE = re.compile(r"(SharedKey\s+[^:\s]+:)[A-Za-z0-9+/=%]+")
 _BEARER_RE = re.compile(r"(?i)(\bBearer\s+)[A-Za-z0-9\-._~+/]+=*")
 _ACCOUNT_KEY_RE = re.compile(r"(?i)(\bAccountKey=)[^;\s\"']+")
 _CONN_SAS_RE = re.compile(r"(?i)(\bSharedAccessSignature=)[^;\s\"']+")
+#: The password of a URL's user information (``https://user:password@host/``).
+_URL_PASSWORD_RE = re.compile(r"(://[^/?#@\s\"'<>:]*:)[^/?#@\s\"'<>]+(?=@)")
 
 
 def _encodings(secret: str) -> set[str]:
@@ -74,6 +77,7 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (_ACCOUNT_KEY_RE, "accountkey="),
     (_CONN_SAS_RE, "sharedaccesssignature="),
     (_BEARER_RE, "bearer"),
+    (_URL_PASSWORD_RE, "://"),
 )
 
 

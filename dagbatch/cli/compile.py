@@ -35,6 +35,14 @@ _BARRIER_HELP = (
 )
 
 
+def _command_line(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """A command line given as an option: not empty (Batch runs nothing for it: the task
+    fails to launch, and what waits on it never runs), as a task's own is refused."""
+    if value is not None and not value.strip():
+        raise click.BadParameter("an empty command line runs nothing; leave the option out")
+    return value
+
+
 def shape_options(fn: F) -> F:
     """``--api-version``, ``--over-limit`` and ``--taskids-margin``: what shapes the plan,
     for every command that compiles a workflow (``compile``, ``validate``, ``show``)."""
@@ -81,7 +89,7 @@ def compile_options(fn: F) -> F:
             help="The pool's node OS (overrides graph.graph['job']['pool_os']); picks the "
             "barrier tasks' command line.",
         ),
-        click.option("--barrier-command", help=_BARRIER_HELP),
+        click.option("--barrier-command", callback=_command_line, help=_BARRIER_HELP),
         click.option(
             "--all",
             "show_all",
@@ -238,7 +246,7 @@ def _json_lines(diags: list[Diagnostic]) -> None:
 def _json_fail(exc: WorkflowLoadError | ConfigError, code: ExitCode) -> NoReturn:
     record = _json_record(code="load-error", severity="error", message=str(exc))
     if isinstance(exc, WorkflowLoadError):
-        record.update({k: v for k, v in (("file", exc.path), ("line", exc.line)) if v})
+        record.update(file=exc.path, line=exc.line)  # each key always, null where unknown
     else:
         record["code"] = "usage"
     write_stdout(_json_line(record))

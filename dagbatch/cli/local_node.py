@@ -13,6 +13,7 @@ from types import FrameType
 import click
 
 from dagbatch.cli.exit_codes import ExitCode
+from dagbatch.errors import Killed
 
 #: How to install what `run` and `emulator` need beyond the core (pyproject.toml's extra).
 EMULATOR_EXTRA = "pip install 'dagbatch[emulator]'"
@@ -58,7 +59,7 @@ def stop_once() -> Iterator[None]:
         fired = True
         if signum == signal.SIGINT:
             raise KeyboardInterrupt
-        raise SystemExit(ExitCode.KILLED)
+        raise Killed(ExitCode.KILLED)
 
     previous = {}
     for signum in (signal.SIGINT, signal.SIGTERM):

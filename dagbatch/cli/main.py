@@ -45,6 +45,12 @@ class _Commands(click.Group):
                 # the interpreter's last flush would fail after the exit code was chosen.
                 if sys.stdout is not None:
                     sys.stdout.flush()
+        except KeyboardInterrupt:
+            # Ctrl-C where the command has no cleanup of its own to report (`validate`,
+            # `compile`, `show` while the workflow loads): click would say "Aborted!" and
+            # exit 1, the code of an invalid workflow.
+            click.echo("interrupted", err=True)
+            sys.exit(ExitCode.INTERRUPTED)
         except BrokenPipeError:
             if not _stdout_closed():
                 raise

@@ -50,7 +50,13 @@ def parse_fail(values: tuple[str, ...]) -> dict[str, tuple[int, float | None]]:
             raise click.BadParameter(
                 f"{value!r}: the exit code must be an integer", param_hint="--fail"
             ) from exc
-    return table
+    from dagbatch.emulator.simulate import parse_exit_codes
+    from dagbatch.errors import ConfigError
+
+    try:  # the what-if file's rules (an int32 code)
+        return parse_exit_codes({t: code for t, (code, _) in table.items()}, "--fail")
+    except ConfigError as exc:
+        raise click.BadParameter(str(exc).removeprefix("--fail: "), param_hint="--fail") from exc
 
 
 def _shown(path: Path) -> str:

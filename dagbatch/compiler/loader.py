@@ -17,7 +17,9 @@ them.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import os
 import sys
 import traceback
 from collections.abc import Callable
@@ -30,7 +32,7 @@ from pydantic import ValidationError
 
 from dagbatch.compiler import models
 from dagbatch.compiler.spec import pydantic_diagnostics
-from dagbatch.errors import Diagnostic, InvalidProperties, WorkflowLoadError
+from dagbatch.errors import Diagnostic, InvalidProperties, Killed, WorkflowLoadError
 from dagbatch.gcpause import gc_fewer_full
 
 DEFAULT_NAMES = ("graph", "workflow", "dag")
@@ -75,12 +77,22 @@ def load_workflow(target: str | Path) -> LoadedWorkflow:
     if (why := suffix_problem(path)) is not None:
         raise WorkflowLoadError(why, path=str(path))
     called = False
-    with gc_fewer_full():  # the graph being built is walked by every full collection
-        module = _exec_module(path)
-        value, name = _find_graph(module, attr, path)
-        if callable(value) and not isinstance(value, nx.Graph):
-            value = _call_user(value, path, name)
-            called = True
+    # The graph being built is walked by every full collection: fewer of them. What the
+    # workflow prints goes to standard error, where it cannot corrupt what a command writes
+    # on standard output (`validate --format json`, `compile --format jsonl`, `show`); and a
+    # workflow that changes the working directory has it changed back, so the paths the
+    # command was given (--out, --workdir) keep their meaning.
+    cwd = os.getcwd()
+    with gc_fewer_full(), contextlib.redirect_stdout(sys.stderr):
+        try:
+            module = _exec_module(path)
+            value, name = _find_graph(module, attr, path)
+            if callable(value) and not isinstance(value, nx.Graph):
+                value = _call_user(value, path, name)
+                called = True
+        finally:
+            if os.getcwd() != cwd:
+                os.chdir(cwd)
     # What was found: the attribute, or what calling it returned.
     what = f"{name}() returned" if called else f"{name!r} is"
     if isinstance(value, nx.MultiDiGraph | nx.MultiGraph):
@@ -162,7 +174,7 @@ def _exec_module(path: Path) -> Any:
     try:
         spec.loader.exec_module(module)
     except BaseException as exc:
-        if isinstance(exc, KeyboardInterrupt):
+        if isinstance(exc, KeyboardInterrupt | Killed):  # Ctrl-C or `kill`, not the workflow
             raise
         raise _load_error(exc, path, "while running the workflow") from exc
     finally:
@@ -212,7 +224,7 @@ def _call_user(fn: Callable[[], Any], path: Path, name: str) -> Any:
     try:
         return fn()
     except BaseException as exc:
-        if isinstance(exc, KeyboardInterrupt):
+        if isinstance(exc, KeyboardInterrupt | Killed):
             raise
         raise _load_error(exc, path, f"in {name}()") from exc
     finally:

@@ -117,6 +117,10 @@ class CompileOptions:
             )
         if self.barrier_command is not None and not isinstance(self.barrier_command, str):
             raise ConfigError("barrier_command must be a command line (str) or None")
+        if self.barrier_command is not None and not self.barrier_command.strip():
+            # Batch would run nothing: every barrier fails to launch, and the task it serves
+            # never runs (a task's own empty command line is refused the same way).
+            raise ConfigError("barrier_command is empty: an empty command line runs nothing")
 
     @property
     def budget(self) -> int:
@@ -178,20 +182,22 @@ def _compile(graph: nx.DiGraph, opts: CompileOptions) -> CompiledPlan:
     return _compiled_plan(spec, planned, cuts, job, diags)
 
 
-#: A SAS token's signature parameter in a URL.
-_SAS_SIGNATURE = re.compile(rb"[?&]sig=")
+#: A SAS token's signature parameter in a URL, or a URL's password (``://user:password@``).
+_SAS_SIGNATURE = re.compile(rb"[?&]sig=|://[^/?#@\s\"]*:[^/?#@\s\"]+@")
 
 
 def _sas_tokens(
     cuts: Sequence[Cut], job: Mapping[str, Any], api_version: ApiVersion
 ) -> list[Diagnostic]:
-    """A warning when the plan holds SAS signatures (``sig=``): it is then a secret."""
-    # A body without '=' (one memchr) holds no signature: most bodies are ruled out by that
-    # before the slower search for b"sig=".
+    """A warning when the plan holds SAS signatures (``sig=``) or URL passwords: it is
+    then a secret."""
+    # A body without '=' or '@' (one memchr each) holds neither: most bodies are ruled out
+    # by that before the slower searches.
     holders = [
         t["id"]
         for b in cuts
-        if b"=" in b.body and b"sig=" in b.body and _SAS_SIGNATURE.search(b.body)
+        if ((b"=" in b.body and b"sig=" in b.body) or b"@" in b.body)
+        and _SAS_SIGNATURE.search(b.body)
         for t in orjson.loads(b.body)["value"]
         if _SAS_SIGNATURE.search(orjson.dumps(t))
     ]
@@ -208,8 +214,8 @@ def _sas_tokens(
         Diagnostic(
             code="plan-holds-secrets",
             severity="warning",
-            message=f"{' and '.join(where)} carry SAS tokens (sig=): whoever reads the plan "
-            "can use them",
+            message=f"{' and '.join(where)} carry SAS tokens (sig=) or URL passwords "
+            "(user:password@): whoever reads the plan can use them",
             task_id=holders[0] if holders else None,
             hint="do not commit or share the plan directory; prefer "
             + (

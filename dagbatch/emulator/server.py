@@ -23,6 +23,7 @@ from dagbatch.emulator.faults import FaultConfig
 from dagbatch.emulator.scheduler import Engine, Runner
 from dagbatch.emulator.storage_account import StorageAccount
 from dagbatch.emulator.store import EmulatorStore
+from dagbatch.errors import Killed
 from dagbatch.gcpause import gc_fewer_full
 
 _DROP_MESSAGE = "ASGI callable returned without completing response."
@@ -237,7 +238,7 @@ TERMINATED_EXIT = 128 + signal.SIGTERM
 
 
 def _exit_on_sigterm(signum: int, frame: FrameType | None) -> None:
-    raise SystemExit(TERMINATED_EXIT)
+    raise Killed(TERMINATED_EXIT)
 
 
 @contextmanager

@@ -16,6 +16,7 @@ from typing import Any
 from dagbatch.emulator.scheduler import DEFAULT_SPEC, KILLED_EXIT_CODE, Engine
 from dagbatch.emulator.store import Job, now
 from dagbatch.errors import ConfigError
+from dagbatch.limits import INT32_MAX, INT32_MIN
 
 
 def load_exit_codes(path: Path) -> dict[str, tuple[int, float | None]]:
@@ -41,6 +42,10 @@ def parse_exit_codes(data: Any, where: str = "exit codes") -> dict[str, tuple[in
             duration = value.get("duration")
         if isinstance(code, bool) or not isinstance(code, int):
             problems.append(f"task {task_id!r}: the exit code must be an integer, not {code!r}")
+        elif not INT32_MIN <= code <= INT32_MAX:
+            # What Batch records is an int32 [spec-2025 BatchTaskExecutionInfo.exitCode], as
+            # a workflow's satisfy_exit_codes are checked.
+            problems.append(f"task {task_id!r}: the exit code {code} is not an int32")
         elif duration is not None and (
             isinstance(duration, bool) or not isinstance(duration, int | float) or duration < 0
         ):

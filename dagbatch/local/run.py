@@ -273,17 +273,23 @@ class RunReport:
         }
 
 
-def _prepare_dir(workdir: Path) -> None:
-    """Empty ``workdir`` if a previous run made it; refuse any other non-empty directory."""
+def _check_dir(workdir: Path) -> None:
+    """``ConfigError`` unless ``workdir`` can be a run's directory: missing, empty, or a
+    previous run's. Checked before a workflow is loaded and compiled, which can take long."""
     if workdir.exists():
         if not workdir.is_dir():
             raise ConfigError(f"--workdir {workdir} is not a directory")
-        if any(workdir.iterdir()):
-            if not (workdir / RUN_MARKER).is_file():
-                raise ConfigError(
-                    f"--workdir {workdir} is not empty and not a previous run's directory"
-                )
-            shutil.rmtree(workdir)
+        if any(workdir.iterdir()) and not (workdir / RUN_MARKER).is_file():
+            raise ConfigError(
+                f"--workdir {workdir} is not empty and not a previous run's directory"
+            )
+
+
+def _prepare_dir(workdir: Path) -> None:
+    """Empty ``workdir`` if a previous run made it; refuse any other non-empty directory."""
+    _check_dir(workdir)
+    if workdir.exists() and any(workdir.iterdir()):
+        shutil.rmtree(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / RUN_MARKER).write_text("a dagbatch run directory: replaced by the next run\n")
 
@@ -323,6 +329,8 @@ def _plan_source(
         raise not_a_source(source)
     if not file.is_file():
         raise PlanError(f"no such workflow file: {file}")
+    if workdir is not None:
+        _check_dir(workdir)  # before the workflow loads: that can take long
     compiled = compile_graph(load_workflow(source).graph, CompileOptions())
     _check_what_if_ids(what_if, [t for b in compiled.batches for t in b.task_ids])
     job_id = compiled.job_id or "local"

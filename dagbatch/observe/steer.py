@@ -202,9 +202,19 @@ def plan_rerun(
                 )
             )
     if job_state in _NO_REACTIVATE_STATES and chosen:
-        raise RefusedError(
+        why = (
             f"job {view.job_id!r} is {job_state}: Batch cannot reactivate the tasks of a "
-            f"{job_state} job. Fix: submit the plan again into a new job, e.g. "
+            f"{job_state} job. Fix: "
+        )
+        if not view.planned:
+            # Read from the job alone: no plan of dagbatch's is known to have made it.
+            raise RefusedError(
+                why + "add the failed tasks and the tasks that never ran to a new job (with "
+                "the client that made this one; or, for a dagbatch plan, `dagbatch submit "
+                f"PLAN_DIR --job-id {_new_job(view)} --create-job`)"
+            )
+        raise RefusedError(
+            why + "submit the plan again into a new job, e.g. "
             f"`dagbatch submit {view.plan_dir or 'PLAN_DIR'} --job-id {_new_job(view)} "
             "--create-job`"
         )

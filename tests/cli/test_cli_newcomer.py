@@ -14,6 +14,7 @@ from click.testing import CliRunner
 from dagbatch import Task, check_graph, compile_graph
 from dagbatch.cli.main import main
 from dagbatch.compiler.pipeline import CompileOptions
+from dagbatch.errors import ConfigError
 from dagbatch.limits import TASK_IDS_CHAR_LIMIT
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -66,6 +67,12 @@ def test_validate_json_reports_a_load_error_as_an_object(tmp_path: Path) -> None
     (record,) = [json.loads(line) for line in out.splitlines()]
     assert record["code"] == "load-error" and record["line"] == 4 and "boom" in record["message"]
     assert record["task_id"] is None and record["field"] is None and record["hint"] is None
+    # A fault no line is to blame for still has the key, null (it was left out).
+    empty = workflow(tmp_path, "x = 1\n")
+    status, out, _ = run("validate", empty, "--format", "json")
+    (record,) = [json.loads(line) for line in out.splitlines()]
+    assert status == 1 and record["code"] == "load-error" and "found no graph" in record["message"]
+    assert record["line"] is None and record["file"] == empty
 
 
 def test_one_mistake_over_many_tasks_is_grouped(tmp_path: Path) -> None:
@@ -248,6 +255,17 @@ def test_the_pool_os_picks_the_barrier_command() -> None:
     assert _barrier_commands(plan) == {"/bin/true"}
 
 
+def test_an_empty_barrier_command_is_refused(tmp_path: Path) -> None:
+    """`--barrier-command ''` wrote barriers that fail to launch, and the task they serve
+    never ran: refused, as a task's own empty command line is."""
+    wf = str(ROOT / "examples" / "wide_fanin.py")
+    for blank in ("", "  "):
+        status, _, err = run("compile", wf, "--barrier-command", blank, "--out", str(tmp_path))
+        assert status == 2 and "an empty command line runs nothing" in err, err
+        with pytest.raises(ConfigError, match="barrier_command is empty"):
+            CompileOptions(barrier_command=blank)
+
+
 def test_pool_os_option_on_the_command_line(tmp_path: Path) -> None:
     wf = str(ROOT / "examples" / "wide_fanin.py")
     out = tmp_path / "plan"
@@ -276,6 +294,25 @@ def test_a_plan_with_sas_tokens_says_so_without_printing_them(tmp_path: Path) ->
     assert "c2VjcmV0" not in err
     manifest = json.loads((tmp_path / "plan" / "plan.json").read_text())
     assert [w["code"] for w in manifest["warnings"]] == ["plan-holds-secrets"]
+
+
+def test_a_url_password_is_a_secret_in_the_plan_and_never_printed(tmp_path: Path) -> None:
+    """A resource file's URL with a password (``http://user:password@host/``) was printed
+    by `run` and in its report, and the plan was not said to hold a secret."""
+    from dagbatch.redact import redact
+
+    g = nx.DiGraph()
+    url = "http://user:S3cretPass@127.0.0.1:9/c/f.txt"
+    g.add_node("fetch", command_line="x", resource_files=[{"http_url": url, "file_path": "f"}])
+    g.add_node("mail", command_line="send to someone@example.org")  # an @ is no secret
+    (warning,) = compile_graph(g).warnings
+    assert warning.code == "plan-holds-secrets" and warning.task_id == "fetch"
+    assert "1 task(s) ('fetch')" in warning.message
+    assert redact(f"downloading {url} failed") == (
+        "downloading http://user:REDACTED@127.0.0.1:9/c/f.txt failed"
+    )
+    for kept in ("send to someone@example.org", "ftp://anonymous@h/x", "a://b:c/d@e"):
+        assert redact(kept) == kept
 
 
 @pytest.mark.parametrize("words", ["config sig=1", "design=3"])

@@ -420,7 +420,9 @@ def test_all_succeeded_exits_0_and_usage_errors_exit_2(tmp_path: Path) -> None:
     assert code == 2 and "not empty" in stderr
     assert (busy / "keep.txt").read_text() == "mine"
     bad = tmp_path / "codes.json"
-    bad.write_text('{"a": "one", "b": {"exitCode": 1.5}, "c": {"duration": -1}, "d": 0}')
+    bad.write_text(
+        '{"a": "one", "b": {"exitCode": 1.5}, "c": {"duration": -1}, "d": 0, "e": 2147483648}'
+    )
     code, _, stderr = run(
         str(wf), "--simulate", "--exit-codes", str(bad), "--workdir", str(tmp_path / "x")
     )
@@ -429,8 +431,12 @@ def test_all_succeeded_exits_0_and_usage_errors_exit_2(tmp_path: Path) -> None:
     assert "task 'b': the exit code must be an integer, not 1.5" in stderr
     assert "task 'c': duration must be seconds >= 0, not -1" in stderr
     assert "'d'" not in stderr
+    # Batch records an int32: a code beyond it was taken and reported as it was given.
+    assert "task 'e': the exit code 2147483648 is not an int32" in stderr
     code, _, _ = run(str(wf), "--fail", "a=x")
     assert code == 2
+    code, _, stderr = run(str(wf), "--fail", "a=-2147483649")
+    assert code == 2 and "task 'a': the exit code -2147483649 is not an int32" in stderr
     good = tmp_path / "good.json"
     good.write_text('{"a": {"exitCode": 3, "duration": 0.2}}')
     out = tmp_path / "r.json"

@@ -187,6 +187,11 @@ def test_failed_task_strands_its_chain_then_rerun_completes_the_job(
     assert as_json.exit_code == 8
     refused = orjson.loads(as_json.stdout)
     assert "submit the plan again into a new job" in refused["refused"]
+    # Read from the job alone, the fix does not take a plan for granted.
+    bare = CliRunner().invoke(main, ["rerun", "--job-id", "pipeline", "--failed"], env=_env(server))
+    assert bare.exit_code == 8, bare.output
+    assert "add the failed tasks and the tasks that never ran to a new job" in bare.output
+    assert "submit the plan again" not in bare.output
     succeeded = CliRunner().invoke(main, ["rerun", str(plan), "--task", "load"], env=_env(server))
     assert succeeded.exit_code == 8 and "Batch reactivates only failed tasks" in succeeded.output
 

@@ -1,0 +1,125 @@
+"""While a workflow file loads: what it prints goes to standard error (standard output is the
+command's: JSON, JSONL, a picture), a working directory it changes is changed back (--out
+keeps its meaning), and Ctrl-C or `kill` are the user's, not the workflow's doing: 130 and
+143, never exit 1 with "the workflow called sys.exit"."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import orjson
+import pytest
+from click.testing import CliRunner
+
+from dagbatch.cli.main import main
+from tests.cli.test_cli_run_stop import LAUNCH, env
+
+GRAPH = (
+    "import networkx as nx\ngraph = nx.DiGraph()\ngraph.add_node('a', command_line='/bin/true')\n"
+)
+
+
+def test_what_a_workflow_prints_does_not_reach_standard_output(tmp_path: Path) -> None:
+    wf = tmp_path / "wf.py"
+    wf.write_text("print('building graph...')\n" + GRAPH + "def build():\n    return graph\n")
+    for args in (
+        ["validate", str(wf), "--format", "json"],
+        ["compile", str(wf), "--format", "jsonl"],
+        ["show", str(wf), "--format", "dot"],
+    ):
+        result = CliRunner().invoke(main, args)
+        assert result.exit_code == 0, (args, result.output)
+        assert "building graph..." not in result.stdout, args
+        assert "building graph..." in result.stderr, args
+    result = CliRunner().invoke(main, ["show", str(wf), "--format", "dot"])
+    assert result.stdout.startswith("digraph")
+
+
+def test_a_workflow_that_changes_directory_leaves_out_where_it_was(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    wf = tmp_path / "wf.py"
+    wf.write_text(f"import os\nos.chdir({str(elsewhere)!r})\n" + GRAPH)
+    here = tmp_path / "here"
+    here.mkdir()
+    monkeypatch.chdir(here)
+    result = CliRunner().invoke(main, ["compile", str(wf), "--out", "plan", "-q"])
+    assert result.exit_code == 0, result.output
+    assert (here / "plan" / "plan.json").is_file() and not (elsewhere / "plan").exists()
+    assert Path.cwd() == here
+
+
+def _loading(tmp_path: Path, *args: str) -> tuple[subprocess.Popen[str], Path]:
+    """A dagbatch command on a workflow that sleeps while it loads, once it has started."""
+    started = tmp_path / "started"
+    wf = tmp_path / "slow.py"
+    wf.write_text(
+        f"import pathlib, time\npathlib.Path({str(started)!r}).write_text('x')\n"
+        "time.sleep(60)\n" + GRAPH
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", LAUNCH, *args[:1], str(wf), *args[1:]],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env(),
+        cwd=tmp_path,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 30
+    while not started.exists():
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    return proc, wf
+
+
+@pytest.mark.parametrize("command", ["validate", "compile", "show"])
+def test_ctrl_c_while_the_workflow_loads_is_130(tmp_path: Path, command: str) -> None:
+    proc, _ = _loading(tmp_path, command)
+    os.kill(proc.pid, signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, (out, err)
+    assert "interrupted" in err and "Aborted" not in err and "Traceback" not in err
+
+
+def test_kill_while_the_workflow_loads_is_143_not_the_workflows_exit(tmp_path: Path) -> None:
+    proc, _ = _loading(tmp_path, "run", "--simulate", "-q")
+    os.kill(proc.pid, signal.SIGTERM)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 143, (out, err)
+    assert "sys.exit" not in err and "Traceback" not in err, err
+
+
+def test_json_output_is_whole_after_printing(tmp_path: Path) -> None:
+    wf = tmp_path / "bad.py"
+    wf.write_text(
+        "print('hello')\nimport networkx as nx\ngraph = nx.DiGraph()\n"
+        "graph.add_node('a b', command_line='x')\n"
+    )
+    result = CliRunner().invoke(main, ["validate", str(wf), "--format", "json"])
+    assert result.exit_code == 1
+    lines = [orjson.loads(line) for line in result.stdout.splitlines()]
+    assert lines and all(d["task_id"] == "a b" for d in lines), lines
+
+
+def test_run_checks_its_workdir_before_loading_the_workflow(tmp_path: Path) -> None:
+    """A --workdir that cannot be used was said only once the workflow had loaded (30 s
+    for a slow one); `compile --out` checks first. A workflow that must not be loaded at
+    all shows the order."""
+    wf = tmp_path / "never.py"
+    wf.write_text("raise SystemExit('loaded')\n")
+    busy = tmp_path / "busy"
+    busy.mkdir()
+    (busy / "keep.txt").write_text("mine")
+    result = CliRunner().invoke(main, ["run", str(wf), "--simulate", "--workdir", str(busy)])
+    assert result.exit_code == 2, result.output
+    assert "is not empty and not a previous run's directory" in result.stderr
+    assert "loaded" not in result.stderr and (busy / "keep.txt").read_text() == "mine"
