@@ -10,6 +10,8 @@ from collections.abc import Callable, Sequence
 from itertools import compress
 from operator import lt, not_
 
+import networkx as nx
+
 
 def children_of(preds: Sequence[Sequence[int]]) -> list[list[int]]:
     succ: list[list[int]] = [[] for _ in preds]
@@ -122,6 +124,20 @@ def levels_order(preds: Sequence[Sequence[int]]) -> list[int] | None:
 
 #: How many nodes ``levels_order`` looks at between two checks of its progress.
 _CHUNK = 1024
+
+
+def cyclic_components(preds: Sequence[Sequence[int]], leftover: Sequence[int]) -> list[list[int]]:
+    """The strongly connected components of more than one task among ``leftover`` (the
+    tasks on or behind a cycle), each sorted, in the order of their first task: one for each
+    set of tasks that wait on each other, so every cycle is reported, not only the first
+    (the tasks behind a cycle, alone in their component, are left out). Only on the error
+    path: a small graph of the leftover tasks is built for networkx."""
+    inside = set(leftover)
+    sub = nx.DiGraph()
+    sub.add_nodes_from(leftover)
+    sub.add_edges_from((p, i) for i in leftover for p in preds[i] if p in inside and p != i)
+    found = [sorted(c) for c in nx.strongly_connected_components(sub) if len(c) > 1]
+    return sorted(found)
 
 
 def find_cycle(preds: Sequence[Sequence[int]], among: Sequence[int]) -> list[int]:

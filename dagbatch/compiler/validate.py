@@ -143,20 +143,29 @@ def check_structure(spec: WorkflowSpec) -> list[Diagnostic]:
             )
         )
     leftover = spec.topological.leftover
-    if leftover:
-        cycle = graphs.find_cycle(spec.preds, leftover)
-        path = " -> ".join(spec.ids[i] for i in cycle)
+    components = graphs.cyclic_components(spec.preds, leftover) if leftover else []
+    for component in components:
+        cycle = graphs.find_cycle(spec.preds, component)
+        names = [spec.ids[i] for i in cycle]
+        if len(names) > CYCLE_SHOWN:  # a cycle of thousands: its ends, and how long it is
+            names = [*names[: CYCLE_SHOWN - 3], f"... ({len(cycle) - 1:,} tasks) ...", *names[-2:]]
+        behind = f"{len(leftover):,} task(s) are on or behind a cycle"
+        if len(components) > 1:
+            behind += f", of {len(components)} cycles"
         diags.append(
             Diagnostic(
                 code="cycle",
-                message=f"the dependencies form a cycle: {path}",
+                message=f"the dependencies form a cycle: {' -> '.join(names)}",
                 task_id=spec.ids[cycle[0]],
                 field="dependsOn",
-                hint=f"remove one edge of the cycle ({len(leftover)} task(s) are on or behind "
-                "a cycle)",
+                hint=f"remove one edge of the cycle ({behind})",
             )
         )
     return diags
+
+
+#: Tasks of a cycle named in its diagnostic, at most (a longer one: its ends and its length).
+CYCLE_SHOWN = 12
 
 
 def check_intent(spec: WorkflowSpec) -> list[Diagnostic]:

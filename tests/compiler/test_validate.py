@@ -96,6 +96,25 @@ def test_cycle_with_its_path() -> None:
         assert g.has_edge(u, v), (u, v)
 
 
+def test_every_cycle_is_reported_and_a_long_one_by_its_ends() -> None:
+    """Only the first cycle was reported, so fixing it showed the next one; and a cycle of
+    5,000 tasks was one line of 44 KB."""
+    g = nx.DiGraph()
+    for u, v in [("a", "b"), ("b", "a"), ("x", "y"), ("y", "x"), ("b", "behind")]:
+        g.add_edge(u, v)
+    ring = [f"r{k}" for k in range(5_000)]
+    nx.add_cycle(g, ring)
+    for n in g:
+        g.nodes[n]["command_line"] = "x"
+    cycles = [d for d in check_graph(g) if d.code == "cycle"]
+    assert [d.task_id for d in cycles] == ["a", "x", "r0"]
+    assert cycles[0].message.endswith(": a -> b -> a")
+    assert cycles[1].message.endswith(": x -> y -> x")
+    assert cycles[2].message.endswith("r8 -> ... (5,000 tasks) ... -> r4999 -> r0")
+    assert len(cycles[2].message) < 200
+    assert all("5,005 task(s) are on or behind a cycle, of 3 cycles" in d.hint for d in cycles)
+
+
 def test_when_conflict() -> None:
     g = graph("p", "ok", "bad", edges=[("p", "ok", {}), ("p", "bad", {"when": "failure"})])
     d = only(check_graph(g), "when-conflict")
