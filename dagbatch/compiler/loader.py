@@ -18,7 +18,9 @@ them.
 from __future__ import annotations
 
 import contextlib
+import difflib
 import importlib.util
+import inspect
 import os
 import sys
 import traceback
@@ -47,11 +49,23 @@ class LoadedWorkflow:
 
 
 def split_target(target: str) -> tuple[Path, str | None]:
-    """``"dir/wf.py:name"`` → (Path("dir/wf.py"), "name"); a Windows drive colon is kept."""
+    """``"dir/wf.py:name"`` → (Path("dir/wf.py"), "name"); a Windows drive colon is kept.
+    After a ``.py`` file the part after the colon is the name even when it is none
+    (``wf.py:``, ``wf.py:my graph``): ``name_problem`` says so, where taking the whole
+    for a file name said there was no such file."""
     head, sep, tail = target.rpartition(":")
-    if sep and head and tail.isidentifier() and not (len(head) == 1 and head.isalpha()):
+    drive = len(head) == 1 and head.isalpha()
+    if sep and head and not drive and (tail.isidentifier() or head.endswith(".py")):
         return Path(head), tail
     return Path(target), None
+
+
+def name_problem(name: str | None) -> str | None:
+    """Why the ``NAME`` of ``FILE.py:NAME`` names nothing a file can define, or None."""
+    if name is None or name.isidentifier():
+        return None
+    given = f"{name!r} after the ':' is not a Python name" if name else "nothing follows the ':'"
+    return f"{given}: FILE.py:NAME names a graph or a function that the file defines"
 
 
 def suffix_problem(path: Path) -> str | None:
@@ -189,8 +203,19 @@ def _exec_module(path: Path) -> Any:
 
 def _find_graph(module: Any, attr: str | None, path: Path) -> tuple[Any, str]:
     if attr is not None:
+        if (why := name_problem(attr)) is not None:
+            raise WorkflowLoadError(why, path=str(path))
         if not hasattr(module, attr):
-            raise WorkflowLoadError(f"the workflow defines no {attr!r}", path=str(path))
+            # The names it could have meant: the file's graphs and functions.
+            candidates = [
+                name
+                for name, value in vars(module).items()
+                if not name.startswith("_")
+                and (isinstance(value, nx.Graph) or inspect.isfunction(value))
+            ]
+            close = difflib.get_close_matches(attr, candidates, n=1)
+            hint = f"; did you mean {path}:{close[0]}?" if close else ""
+            raise WorkflowLoadError(f"the workflow defines no {attr!r}{hint}", path=str(path))
         return getattr(module, attr), attr
     for name in DEFAULT_NAMES:
         if isinstance(getattr(module, name, None), nx.Graph):
@@ -205,7 +230,11 @@ def _find_graph(module: Any, attr: str | None, path: Path) -> tuple[Any, str]:
         if isinstance(value, nx.DiGraph) and not value.is_multigraph() and not name.startswith("_")
     )
     found = ""
-    if len(others) == 1:
+    functions = [name for name in DEFAULT_NAMES if inspect.isfunction(getattr(module, name, None))]
+    if functions and not others:
+        # ``def graph(): ...``: a function of a graph's name, which is not looked for.
+        found = f"; it defines a function {functions[0]!r}: pass {path}:{functions[0]}"
+    elif len(others) == 1:
         found = f"; it holds one named {others[0]!r}: pass {path}:{others[0]}"
     elif others:
         names = ", ".join(map(repr, others[:5])) + (", ..." if len(others) > 5 else "")

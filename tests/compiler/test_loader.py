@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -131,6 +132,31 @@ def test_split_target() -> None:
     assert split_target("wf.py:graph2") == (Path("wf.py"), "graph2")
     assert split_target("wf.py") == (Path("wf.py"), None)
     assert split_target("C:wf.py") == (Path("C:wf.py"), None)
+    # After a .py file the rest is the name, even one that is none (said by the loader).
+    assert split_target("wf.py:") == (Path("wf.py"), "")
+    assert split_target("wf.py:my graph") == (Path("wf.py"), "my graph")
+    assert split_target("a:b.py") == (Path("a:b.py"), None)
+
+
+def test_a_mistyped_name_gets_the_one_meant(tmp_path: Path) -> None:
+    """`wf.py:` and `wf.py:my graph` said there was no such file; a close miss of a name
+    said only that the file defines no such name; a function named like a graph was not
+    pointed at."""
+    wf = tmp_path / "wf.py"
+    wf.write_text("import networkx as nx\nmy_graph = nx.DiGraph()\n")
+    with pytest.raises(WorkflowLoadError, match="nothing follows the ':'"):
+        load_workflow(f"{wf}:")
+    with pytest.raises(WorkflowLoadError, match="'my graph' after the ':' is not a Python"):
+        load_workflow(f"{wf}:my graph")
+    with pytest.raises(WorkflowLoadError, match=rf"did you mean {re.escape(str(wf))}:my_graph\?"):
+        load_workflow(f"{wf}:my_grap")
+    fn = tmp_path / "fn.py"
+    fn.write_text("import networkx as nx\ndef graph():\n    return nx.DiGraph()\n")
+    with pytest.raises(
+        WorkflowLoadError, match=rf"a function 'graph': pass {re.escape(str(fn))}:graph"
+    ):
+        load_workflow(fn)
+    assert isinstance(load_workflow(f"{fn}:graph").graph, nx.DiGraph)
 
 
 def test_graph_is_a_digraph_instance() -> None:
