@@ -417,6 +417,8 @@ def _check_relative_path(path: str) -> str:
 
 
 _FILE_MODE_RE: Final = re.compile(r"[0-7]{3,4}")
+#: An HTTP(S) URL with a host: what a node can download a resource file from.
+_HTTP_URL_RE: Final = re.compile(r"(?i)https?://[^/\s?#]+")
 
 
 class ResourceFile(WireModel):
@@ -439,6 +441,29 @@ class ResourceFile(WireModel):
     @classmethod
     def _path_inside(cls, value: str | None) -> str | None:
         return None if value is None else _check_relative_path(value)
+
+    @field_validator("http_url", "storage_container_url")
+    @classmethod
+    def _http(cls, value: str | None) -> str | None:
+        """A URL a node fetches with HTTP(S) [spec-2025 ResourceFile.httpUrl: "readable
+        from compute nodes"]: '', 'not a url' or an ftp:// one fail only when the task
+        runs."""
+        if value is not None and not _HTTP_URL_RE.match(value):
+            raise PydanticCustomError(  # the URL is not repeated: it may hold a SAS token
+                "invalid-value",
+                "the URL is not an http:// or https:// one with a host, which is what a node "
+                "downloads from",
+            )
+        return value
+
+    @field_validator("auto_storage_container_name")
+    @classmethod
+    def _named(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise PydanticCustomError(
+                "invalid-value", "autoStorageContainerName is empty: name the container"
+            )
+        return value
 
     @field_validator("file_mode")
     @classmethod
@@ -486,6 +511,19 @@ def _resource_file_rules(get: Callable[[str], Any]) -> list[Problem]:
         ]
     problems: list[Problem] = []
     if sources == ["httpUrl"]:
+        path = get("file_path")
+        if isinstance(path, str) and (path.strip() in (".", "./") or path.endswith(("/", "\\"))):
+            problems.append(
+                (
+                    ("file_path",),
+                    PydanticCustomError(
+                        "resource-file-source",
+                        "filePath '{path}' names a directory; with httpUrl it is the file to "
+                        "download to (a name such as 'input.csv')",
+                        {"path": path},
+                    ),
+                )
+            )
         if not get("file_path"):
             problems.append(
                 (

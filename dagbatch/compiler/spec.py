@@ -398,6 +398,47 @@ def _chars(value: Any) -> int:
 _SIMPLE_MAX_CHARS = 100_000
 
 
+#: Graph attributes that mean job settings put under another key than ``job``.
+_JOB_KEY_MISSES: Final = frozenset({"jobs", "job_settings", "jobsettings", "settings", "batch"})
+#: Job settings that say they are one when given as graph attributes of their own (``id``,
+#: ``priority``, ``metadata`` and the like can be the user's own attributes of the graph).
+_JOB_ONLY_KEYS: Final = frozenset(
+    key.lower()
+    for key, name in models.JOB_FIELD_BY_KEY.items()
+    if name not in ("id", "display_name", "priority", "metadata", "constraints")
+)
+
+
+def _misplaced_job_settings(attributes: Mapping[Any, Any]) -> list[Diagnostic]:
+    """A warning for job settings under a key that is not ``job`` (``graph.graph["Job"]``,
+    ``["job_settings"]``, or the settings themselves at the top, ``["pool_id"]``): they are
+    not read, and the job would be made without them. Other graph attributes are the user's
+    own and are left alone."""
+    if "job" in attributes:
+        return []
+    for key in attributes:
+        if not isinstance(key, str):
+            continue
+        folded = key.lower()
+        if folded == "job" or folded in _JOB_KEY_MISSES:
+            what = f"graph.graph[{key!r}] holds job settings"
+        elif folded in _JOB_ONLY_KEYS:
+            what = f"graph.graph[{key!r}] is a job setting"
+        else:
+            continue
+        return [
+            Diagnostic(
+                code="unknown-property",
+                severity="warning",
+                message=f"{what}, and job settings are read from graph.graph['job'] only: the "
+                "job would be made without them",
+                field=f"graph.graph[{key!r}]",
+                hint='graph.graph["job"] = {"id": "nightly", "pool_id": "my-pool"}',
+            )
+        ]
+    return []
+
+
 def _simple_props(attrs: Mapping[str, Any]) -> Props | None:
     """Wire props for a node that has only a command line / display name, else None."""
     if len(attrs) == 1:  # the common case: just a command line
@@ -671,6 +712,7 @@ def normalize(
             else:
                 when[(ui, vi)] = w
 
+    diags.extend(_misplaced_job_settings(graph.graph))
     given_job = graph.graph.get("job") or {}
     if isinstance(given_job, models.JobSettings):  # built in Python: its settings as given
         given_job = given_job.model_dump(exclude_unset=True)

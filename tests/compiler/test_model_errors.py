@@ -326,6 +326,56 @@ def test_what_no_process_can_be_given_is_refused_before_the_run() -> None:
     assert all("could never start" in d.message for d in diags)
 
 
+@pytest.mark.parametrize(
+    ("key", "said"),
+    [
+        ("Job", "holds job settings"),
+        ("job_settings", "holds job settings"),
+        ("pool_id", "is a job setting"),
+        ("onAllTasksComplete", "is a job setting"),
+    ],
+)
+def test_job_settings_under_another_key_are_said_to_be_unread(key: str, said: str) -> None:
+    """graph.graph["Job"] (or the settings at the top) passed validate without a word, and
+    the job was made without them. A graph's own attributes are left alone."""
+    g = nx.DiGraph()
+    g.graph[key] = {"id": "nightly"} if "job" in key.lower() else "terminatejob"
+    g.add_node("a", command_line="x")
+    (d,) = check_graph(g)
+    assert (d.code, d.severity, d.field) == ("unknown-property", "warning", f"graph.graph[{key!r}]")
+    assert said in d.message and "graph.graph['job'] only" in d.message
+    g.graph = {"name": "mine", "id": 3, "job": {"id": "nightly"}, "pool_id": "p"}
+    assert check_graph(g) == []  # with "job" given, the rest is the user's own
+
+
+def test_resource_files_that_fail_only_at_run_time_are_refused_at_compile() -> None:
+    """An empty, non-URL or ftp:// source, and a directory as the file to download to,
+    passed validate and failed the task when it ran (an empty httpUrl even by the very
+    one-source rule compile checks). A SAS token in a bad URL is not repeated."""
+    bad = [
+        ({"http_url": "", "file_path": "f"}, "http_url", "invalid-value"),
+        ({"http_url": "not a url", "file_path": "f"}, "http_url", "invalid-value"),
+        ({"http_url": "ftp://h/f", "file_path": "f"}, "http_url", "invalid-value"),
+        ({"storage_container_url": "not-a-url"}, "storage_container_url", "invalid-value"),
+        ({"auto_storage_container_name": " "}, "auto_storage_container_name", "invalid-value"),
+        ({"http_url": "https://h/f", "file_path": "."}, "file_path", "resource-file-source"),
+        ({"http_url": "https://h/f", "file_path": "d/"}, "file_path", "resource-file-source"),
+    ]
+    for rf, field, code in bad:
+        (d,) = node_diagnostics(resource_files=[rf])
+        assert (d.code, d.field) == (code, f"resource_files[0].{field}"), (rf, d)
+    for rf in (
+        {"http_url": "https://127.0.0.1:10000/c/f?sv=1", "file_path": "ok"},
+        {"http_url": "HTTP://h/f", "file_path": "sub/f"},
+        {"storage_container_url": "https://h/c", "file_path": "."},
+    ):
+        assert node_diagnostics(resource_files=[rf]) == [], rf
+    (d,) = node_diagnostics(
+        resource_files=[{"http_url": "htps://h/x?sig=S3cretSig", "file_path": "f"}]
+    )
+    assert "S3cretSig" not in d.message
+
+
 def test_an_environment_name_given_twice_is_an_error() -> None:
     env = [{"name": "A", "value": "s3cret-1"}, {"name": "B"}, {"name": "A", "value": "s3cret-2"}]
     (d,) = node_diagnostics(environment_settings=env)
