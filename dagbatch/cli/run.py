@@ -425,7 +425,7 @@ def run_cmd(
     # The files first, then standard output in one block: a reader that stops early (`|
     # head`) ends the command with 141 (write_stdout), and the files are written all the same.
     lines = report_lines(report)
-    warnings: list[str] = []
+    warnings = [f"note: {line}" for line in report.not_emulated]
     if report_file is not None:
         try:
             report_file.write_bytes(report_json(report))

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import shutil
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
@@ -128,6 +128,8 @@ class RunReport:
     #: Seconds from the run's start until its tasks could start (the workflow compiled, the
     #: emulator started and every task added): the ``--timeout`` counts them too.
     prepared_after: float = 0.0
+    #: What the plan's tasks ask for that a run on this machine does not do (``not_emulated``).
+    not_emulated: tuple[str, ...] = ()
 
     def is_skipped(self, task_id: str) -> bool:
         """Terminated at the end because its parent succeeded (a failure handler not
@@ -259,6 +261,7 @@ class RunReport:
             "workdir": str(self.workdir),
             "elapsed": round(self.elapsed, 3),
             "timedOut": self.timed_out,
+            "notEmulated": list(self.not_emulated),
             "counts": {
                 **counts,
                 "succeeded": sum(1 for o in self.outcomes if o.succeeded),
@@ -283,6 +286,28 @@ def _check_dir(workdir: Path) -> None:
             raise ConfigError(
                 f"--workdir {workdir} is not empty and not a previous run's directory"
             )
+
+
+#: Task properties a run on this machine does not carry out: what it does instead.
+NOT_EMULATED: Final = (
+    ("containerSettings", "run here as plain processes, not in their container"),
+    ("userIdentity", "run as the user running dagbatch, not as their user identity"),
+    ("multiInstanceSettings", "run once, on one node, without their coordination command"),
+    ("applicationPackageReferences", "get no application packages"),
+)
+
+
+def not_emulated(tasks: Sequence[Mapping[str, Any]]) -> tuple[str, ...]:
+    """One line for each property of ``NOT_EMULATED`` that some of ``tasks`` set: how many
+    set it and what the run does instead. Said, so a run's success is not taken for the
+    pool's."""
+    lines = []
+    for key, instead in NOT_EMULATED:
+        holders = [str(t["id"]) for t in tasks if t.get(key)]
+        if holders:
+            shown = ", ".join(holders[:3]) + (", ..." if len(holders) > 3 else "")
+            lines.append(f"{len(holders):,} task(s) set {key} ({shown}): they {instead}")
+    return tuple(lines)
 
 
 def _prepare_dir(workdir: Path) -> None:
@@ -509,6 +534,7 @@ def run_local(
         on_all_tasks_complete=on_all_tasks_complete,
         barriers=frozenset(plan.manifest.barriers),
         prepared_after=prepared_after,
+        not_emulated=not_emulated(plan_tasks),
     )
 
 

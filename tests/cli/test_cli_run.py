@@ -644,3 +644,25 @@ def test_the_barriers_dagbatch_added_are_counted_apart(tmp_path: Path) -> None:
     assert code != 0
     assert "tasks 3001 (+2 barrier): succeeded 2999, failed 1, never ran 1;" in stdout
     assert "terminated the 1 task(s) left waiting that could never run" in stdout
+
+
+def test_what_a_local_run_does_not_do_is_said(tmp_path: Path) -> None:
+    """A task with containerSettings ran on the host, one with a userIdentity as the user
+    running dagbatch, a multi-instance task once: all succeeded without a word, as if the
+    pool had run them. Each is said (stderr and the report), and nothing else."""
+    wf = tmp_path / "wf.py"
+    wf.write_text(
+        "import networkx as nx\n"
+        "graph = nx.DiGraph()\n"
+        "graph.add_node('c', command_line='/bin/true', "
+        "container_settings={'image_name': 'ubuntu:22.04'})\n"
+        "graph.add_node('u', command_line='/bin/true', user_identity={'username': 'x'})\n"
+        "graph.add_node('plain', command_line='/bin/true')\n"
+    )
+    report = tmp_path / "r.json"
+    code, _, stderr = run(str(wf), "-q", "--workdir", str(tmp_path / "w"), "--report", str(report))
+    assert code == 0
+    assert "note: 1 task(s) set containerSettings (c): they run here as plain processes" in stderr
+    assert "note: 1 task(s) set userIdentity (u): they run as the user running dagbatch" in stderr
+    assert stderr.count("note: ") == 2 and "(plain)" not in stderr
+    assert len(json.loads(report.read_text())["notEmulated"]) == 2
