@@ -208,8 +208,11 @@ def compile_cmd(out: Path, fmt: str, quiet: bool, show_all: bool, **kw: Any) -> 
             out_stream.write(line)
         out_stream.flush()
         return
+    from dagbatch.signals import sigterm_as_exit
+
     try:
-        written = write_plan(plan, out)
+        with sigterm_as_exit():  # `kill` while writing: the half-written copy is removed
+            written = write_plan(plan, out)
     except ConfigError as exc:
         fail(exc)
     except OSError as exc:

@@ -41,9 +41,10 @@ class ExitCode(enum.IntEnum):
     #: (128 + 13).
     OUTPUT_CLOSED = 141
     #: ``kill`` (SIGTERM): `run` and `emulator` stop as on Ctrl-C, their tasks' processes
-    #: killed first (``dagbatch.emulator.server.TERMINATED_EXIT``, which the emulator's
-    #: library keeps so as not to import the command line); other commands end on the spot,
-    #: with the code a shell gives any program SIGTERM ended (128 + 15).
+    #: killed first (``dagbatch.signals.TERMINATED_EXIT``, kept there so the emulator's
+    #: library need not import the command line); `compile` removes the plan it was writing;
+    #: other commands end on the spot, with the code a shell gives any program SIGTERM ended
+    #: (128 + 15).
     KILLED = 143
 
 

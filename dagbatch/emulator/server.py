@@ -6,12 +6,10 @@ import asyncio
 import gc
 import logging
 import os
-import signal
 import socket
 import threading
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
-from types import FrameType, TracebackType
+from collections.abc import Mapping
+from types import TracebackType
 from typing import Any, cast
 
 import uvicorn
@@ -23,8 +21,8 @@ from dagbatch.emulator.faults import FaultConfig
 from dagbatch.emulator.scheduler import Engine, Runner
 from dagbatch.emulator.storage_account import StorageAccount
 from dagbatch.emulator.store import EmulatorStore
-from dagbatch.errors import Killed
 from dagbatch.gcpause import gc_fewer_full
+from dagbatch.signals import sigterm_as_exit
 
 _DROP_MESSAGE = "ASGI callable returned without completing response."
 #: Connections served at once; uvicorn answers 503 beyond.
@@ -230,32 +228,6 @@ class EmulatorServer:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
-
-
-#: The exit status of a process ended by SIGTERM (128 + 15), as a shell reports it (the
-#: command line's ``ExitCode.KILLED``).
-TERMINATED_EXIT = 128 + signal.SIGTERM
-
-
-def _exit_on_sigterm(signum: int, frame: FrameType | None) -> None:
-    raise Killed(TERMINATED_EXIT)
-
-
-@contextmanager
-def sigterm_as_exit() -> Iterator[None]:
-    """Inside the block, SIGTERM (`kill`) raises ``SystemExit(TERMINATED_EXIT)`` as Ctrl-C
-    raises ``KeyboardInterrupt``, so the ``finally`` blocks and context managers around the
-    engine run (they kill the tasks' processes) before the process ends; Python's default
-    ends it on the spot and leaves them running without a parent. Only in the main thread,
-    where signals are handled; the previous handler comes back after the block."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGTERM, _exit_on_sigterm)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def serve_forever(server: EmulatorServer) -> None:

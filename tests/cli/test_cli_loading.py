@@ -123,3 +123,40 @@ def test_run_checks_its_workdir_before_loading_the_workflow(tmp_path: Path) -> N
     assert result.exit_code == 2, result.output
     assert "is not empty and not a previous run's directory" in result.stderr
     assert "loaded" not in result.stderr and (busy / "keep.txt").read_text() == "mine"
+
+
+def test_kill_while_compile_writes_leaves_no_half_plan(tmp_path: Path) -> None:
+    """`kill` during the write of a big plan left its temporary copy (`.plan.xxxx`, MBs)
+    beside the plan, never removed. It is removed; the exit is 143."""
+    wf = tmp_path / "big.py"
+    wf.write_text(
+        "import networkx as nx\n"
+        "graph = nx.DiGraph()\n"
+        "graph.add_nodes_from(((f'task-{k:06d}', {'command_line': 'x ' * 20}) "
+        "for k in range(300_000)))\n"
+    )
+    for _ in range(3):  # until the kill lands while the plan is being written
+        for leftover in tmp_path.glob(".plan.*"):
+            subprocess.run(["rm", "-rf", str(leftover)], check=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-c", LAUNCH, "compile", str(wf), "--out", "plan", "-q"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env(),
+            cwd=tmp_path,
+        )
+        deadline = time.monotonic() + 120
+        while not list(tmp_path.glob(".plan.*")) and proc.poll() is None:
+            assert time.monotonic() < deadline
+            time.sleep(0.005)
+        if proc.poll() is not None:
+            continue  # written before it was seen: again
+        os.kill(proc.pid, signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+        if proc.returncode == 0:
+            continue  # the write ended first
+        assert proc.returncode == 143, (out, err)
+        assert not list(tmp_path.glob(".plan.*")) and not (tmp_path / "plan").exists()
+        return
+    pytest.fail("the kill never landed while the plan was being written")
