@@ -182,8 +182,13 @@ def _compile(graph: nx.DiGraph, opts: CompileOptions) -> CompiledPlan:
     return _compiled_plan(spec, planned, cuts, job, diags)
 
 
-#: A SAS token's signature parameter in a URL, or a URL's password (``://user:password@``).
-_SAS_SIGNATURE = re.compile(rb"[?&]sig=|://[^/?#@\s\"]*:[^/?#@\s\"]+@")
+#: A SAS token's signature parameter in a URL, or a URL's password (``://user:password@``):
+#: the secrets a plan can hold, each with how the warning names it.
+_SECRETS_IN_URLS: Final = (
+    (re.compile(rb"[?&]sig="), "SAS tokens (sig=)"),
+    (re.compile(rb"://[^/?#@\s\"]*:[^/?#@\s\"]+@"), "URL passwords (user:password@)"),
+)
+_SAS_SIGNATURE = re.compile(b"|".join(pattern.pattern for pattern, _ in _SECRETS_IN_URLS))
 
 
 def _sas_tokens(
@@ -204,6 +209,10 @@ def _sas_tokens(
     in_job = _SAS_SIGNATURE.search(orjson.dumps(job)) is not None
     if not holders and not in_job:
         return []
+    held = b"".join(
+        [orjson.dumps(job)] + [b.body for b in cuts if b"sig=" in b.body or b"@" in b.body]
+    )
+    kinds = " and ".join(name for pattern, name in _SECRETS_IN_URLS if pattern.search(held))
     where = []
     if holders:
         shown = ", ".join(map(repr, holders[:5])) + (" ..." if len(holders) > 5 else "")
@@ -214,8 +223,7 @@ def _sas_tokens(
         Diagnostic(
             code="plan-holds-secrets",
             severity="warning",
-            message=f"{' and '.join(where)} carry SAS tokens (sig=) or URL passwords "
-            "(user:password@): whoever reads the plan can use them",
+            message=f"{' and '.join(where)} carry {kinds}: whoever reads the plan can use them",
             task_id=holders[0] if holders else None,
             hint="do not commit or share the plan directory; prefer "
             + (

@@ -307,7 +307,8 @@ def test_a_url_password_is_a_secret_in_the_plan_and_never_printed(tmp_path: Path
     g.add_node("mail", command_line="send to someone@example.org")  # an @ is no secret
     (warning,) = compile_graph(g).warnings
     assert warning.code == "plan-holds-secrets" and warning.task_id == "fetch"
-    assert "1 task(s) ('fetch')" in warning.message
+    assert "1 task(s) ('fetch') carry URL passwords (user:password@)" in warning.message
+    assert "SAS" not in warning.message
     assert redact(f"downloading {url} failed") == (
         "downloading http://user:REDACTED@127.0.0.1:9/c/f.txt failed"
     )
