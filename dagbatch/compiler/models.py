@@ -55,7 +55,7 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 from pydantic_core.core_schema import ErrorType
 
 from dagbatch import limits
-from dagbatch.errors import InvalidProperties
+from dagbatch.errors import Diagnostic, InvalidProperties
 from dagbatch.limits import INT32_MAX, INT32_MIN, MAX_DISPLAY_NAME_LENGTH, MAX_ID_LENGTH, ApiVersion
 from dagbatch.wireshape import RESOURCE_FILE_2017, TASK_SHAPE_2017, Shape
 
@@ -132,11 +132,26 @@ class WireModel(BaseModel):
         alias_generator=to_camel,
     )
 
-    def __init__(self, /, **data: Any) -> None:
+    def __init__(self, /, *given: Any, **data: Any) -> None:
         """Validate ``data``. Bad values raise ``InvalidProperties`` (a ``ValueError``): one
         diagnostic a problem, worded as compile words them (the field, "did you mean" for a
         misspelt name), not pydantic's dump. ``model_validate`` raises pydantic's
-        ``ValidationError`` as before: the compiler turns that into diagnostics itself."""
+        ``ValidationError`` as before: the compiler turns that into diagnostics itself.
+        A value given without its name (``Task("echo hi")``) is one of them too, where
+        Python's own TypeError named pydantic's base class."""
+        if given:
+            name = type(self).__name__
+            first = next(iter(type(self).model_fields), "name")
+            raise InvalidProperties(
+                [
+                    Diagnostic(
+                        code="invalid-type",
+                        message=f"{name}(...) takes its properties by name, not by position",
+                        hint=f"e.g. {name}({first}={given[0]!r})",
+                    )
+                ],
+                model=name,
+            )
         try:
             super().__init__(**data)
         except ValidationError as exc:
@@ -822,6 +837,58 @@ class ExitConditions(WireModel):
     file_upload_error: ExitOptions | None = None
     default: ExitOptions | None = None
 
+    @model_validator(mode="wrap")
+    @classmethod
+    def _unambiguous(
+        cls, data: Any, handler: ModelWrapValidatorHandler[ExitConditions]
+    ) -> ExitConditions:
+        return with_rules(cls, data, handler, _exit_conditions_rules)
+
+
+def _exit_conditions_rules(get: Callable[[str], Any]) -> list[Problem]:
+    """An exit code listed twice in ``exitCodes``, or two ``exitCodeRanges`` that overlap,
+    with different actions: which one Batch applies is not documented (BATCH_FACTS, exit
+    conditions), so the code's fate is unknown. Told as a duplicate environment name is."""
+    problems: list[Problem] = []
+    first: dict[int, tuple[int, Any]] = {}
+    for i, entry in enumerate(get("exit_codes") or ()):
+        if not isinstance(entry, ExitCodeMapping):
+            continue
+        seen = first.setdefault(entry.code, (i, entry.exit_options))
+        if seen[0] != i and seen[1] != entry.exit_options:
+            problems.append(
+                (
+                    ("exit_codes", i),
+                    PydanticCustomError(
+                        "invalid-exit-codes",
+                        "exit code {code} is listed again (entry {first}) with other actions; "
+                        "which one Batch applies is not documented: list each code once",
+                        {"code": entry.code, "first": seen[0]},
+                    ),
+                )
+            )
+    ranges = [
+        (i, r)
+        for i, r in enumerate(get("exit_code_ranges") or ())
+        if isinstance(r, ExitCodeRangeMapping) and r.start <= r.end
+    ]
+    for k, (i, a) in enumerate(ranges):
+        for j, b in ranges[k + 1 :]:
+            if a.start <= b.end and b.start <= a.end and a.exit_options != b.exit_options:
+                problems.append(
+                    (
+                        ("exit_code_ranges", j),
+                        PydanticCustomError(
+                            "invalid-exit-codes",
+                            "exit code range {start}-{end} overlaps entry {other} with other "
+                            "actions; which one Batch applies is not documented: make the "
+                            "ranges disjoint",
+                            {"start": b.start, "end": b.end, "other": i},
+                        ),
+                    )
+                )
+    return problems
+
 
 # --------------------------------------------------------------------------- the task
 
@@ -1154,9 +1221,7 @@ def _metadata(value: object) -> object:
 class JobSettings(WireModel):
     """Job-level settings from ``graph.graph["job"]`` or the command line."""
 
-    id: str | None = Field(
-        default=None, min_length=1, max_length=MAX_ID_LENGTH, pattern=r"^[A-Za-z0-9_-]+$"
-    )
+    id: str | None = None
     display_name: str | None = Field(default=None, max_length=MAX_DISPLAY_NAME_LENGTH)
     pool_id: str | None = None
     #: [spec-2025] priority: -1000 (lowest) to 1000 (highest).
@@ -1175,6 +1240,30 @@ class JobSettings(WireModel):
     common_environment_settings: Environment | None = None
     #: The pool's node OS: picks the barrier tasks' command line. Not sent to Batch.
     pool_os: PoolOs | None = None
+
+    @field_validator("id")
+    @classmethod
+    def _batch_id(cls, value: str | None) -> str | None:
+        """A job id Batch takes, worded as a task id's problems are (the codes included)."""
+        if value is None:
+            return None
+        if len(value) > MAX_ID_LENGTH:
+            raise PydanticCustomError(
+                "id-too-long",
+                "job id is {n} characters; Batch allows at most {limit}",
+                {"n": len(value), "limit": MAX_ID_LENGTH},
+            )
+        bad = sorted({c for c in value if not (c.isascii() and (c.isalnum() or c in "-_"))})
+        if not value:
+            raise PydanticCustomError("invalid-id", "job id is empty")
+        if bad:
+            raise PydanticCustomError(
+                "invalid-id",
+                "job id has characters Batch does not allow: {bad}; ids may use letters, "
+                "digits, '-' and '_' only",
+                {"bad": ", ".join(map(repr, bad))},
+            )
+        return value
 
     @model_validator(mode="wrap")
     @classmethod

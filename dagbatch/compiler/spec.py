@@ -270,9 +270,19 @@ def pydantic_diagnostics(
         elif etype == "missing":
             message = f"required property {field!r} is missing"
         else:
+            message = _USERS_WORDS.get(etype, message)
             message += _given_value(err.get("input"), message, field)
         out.append(Diagnostic(code=code, message=message, task_id=task_id, field=field, hint=hint))
     return out
+
+
+#: pydantic's words for a wrong type, in the words of the workflow file: a list where the
+#: models hold tuples, a dict where they hold a model class the user never sees.
+_USERS_WORDS: Final[Mapping[str, str]] = {
+    "tuple_type": "Input should be a list",
+    "model_type": "Input should be a dict of its properties",
+    "model_attributes_type": "Input should be a dict of its properties",
+}
 
 
 def _given_value(value: Any, message: str, field: str | None) -> str:
@@ -281,7 +291,8 @@ def _given_value(value: Any, message: str, field: str | None) -> str:
     message already quotes (dagbatch's own validators do), or one that may be a secret (an
     environment setting's value, a URL's signature): diagnostics are printed as they are."""
     secret = "environment" in (field or "").lower() or (
-        isinstance(value, str) and "sig=" in value.lower()
+        isinstance(value, str)
+        and ("sig=" in value.lower() or ("://" in value and "@" in value))  # a URL's password
     )
     if not secret and (value is None or isinstance(value, bool | int | float | str)):
         shown = repr(value)

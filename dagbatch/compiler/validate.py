@@ -11,8 +11,9 @@ that leave tasks waiting for ever (``check_completion``).
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from itertools import compress, repeat
 from typing import Final
 
@@ -23,31 +24,57 @@ from dagbatch.errors import Diagnostic
 from dagbatch.limits import ID_CHAR_BYTES, ID_PATTERN, MAX_ID_LENGTH
 
 
-def _id_problem(tid: str) -> Diagnostic:
+def _id_problems(tid: str, taken: Callable[[str], bool]) -> list[Diagnostic]:
+    """Every way ``tid`` is not a Batch id: too long, empty, characters Batch refuses (both
+    said at once: the second was found only after the first was fixed). The suggested
+    spelling is one no other task has (``taken``: whether an id is used, ignoring case)."""
+    found = []
     if len(tid) > MAX_ID_LENGTH:
-        return Diagnostic(
-            code="id-too-long",
-            message=f"task id is {len(tid)} characters; Batch allows at most {MAX_ID_LENGTH}",
-            task_id=tid,
-            field="id",
-            hint="shorten the id; put the long name in display_name",
+        found.append(
+            Diagnostic(
+                code="id-too-long",
+                message=f"task id is {len(tid)} characters; Batch allows at most {MAX_ID_LENGTH}",
+                task_id=tid,
+                field="id",
+                hint="shorten the id; put the long name in display_name",
+            )
         )
     if tid == "":
-        return Diagnostic(code="invalid-id", message="task id is empty", task_id=tid, field="id")
+        return [Diagnostic(code="invalid-id", message="task id is empty", task_id=tid, field="id")]
     bad = sorted({c for c in tid if not (c.isascii() and (c.isalnum() or c in "-_"))})
-    spelling = re.sub(r"[^A-Za-z0-9_-]+", "-", tid).strip("-")[:MAX_ID_LENGTH]
+    if not bad:
+        return found
     hint = "ids may use letters, digits, '-' and '_' only"
-    if spelling and ID_PATTERN.fullmatch(spelling):
+    spelling = suggest_id(tid, taken)
+    if spelling is not None:
         hint += f", e.g. {spelling!r}"
         if "." in tid:
             hint += " (a dotted 'group.task' id, as in Airflow, needs another separator)"
-    return Diagnostic(
-        code="invalid-id",
-        message="task id has characters Batch does not allow: " + ", ".join(map(repr, bad)),
-        task_id=tid,
-        field="id",
-        hint=hint,
+    found.append(
+        Diagnostic(
+            code="invalid-id",
+            message="task id has characters Batch does not allow: " + ", ".join(map(repr, bad)),
+            task_id=tid,
+            field="id",
+            hint=hint,
+        )
     )
+    return found
+
+
+def suggest_id(given: str, taken: Callable[[str], bool] = lambda _: False) -> str | None:
+    """A spelling of ``given`` that Batch takes as an id, or None: accents dropped
+    (``ünï`` -> ``uni``), every other run of characters it refuses as one '-', and a number
+    added while the result is ``taken`` (``a b`` beside ``a-b`` -> ``a-b-2``)."""
+    plain = unicodedata.normalize("NFKD", given).encode("ascii", "ignore").decode()
+    spelling = re.sub(r"[^A-Za-z0-9_-]+", "-", plain).strip("-")[:MAX_ID_LENGTH]
+    if not spelling or not ID_PATTERN.fullmatch(spelling):
+        return None
+    stem, number = spelling, 2
+    while taken(spelling) and number < 100:
+        spelling = f"{stem[: MAX_ID_LENGTH - 4]}-{number}"
+        number += 1
+    return spelling
 
 
 def check_ids(spec: WorkflowSpec) -> list[Diagnostic]:
@@ -67,7 +94,9 @@ def check_ids(spec: WorkflowSpec) -> list[Diagnostic]:
     )
     if not good:
         match = ID_PATTERN.fullmatch
-        diags = [_id_problem(tid) for tid in ids if not match(tid)]
+        used = {tid.lower() for tid in ids}
+        taken = lambda spelling: spelling.lower() in used  # noqa: E731
+        diags = [d for tid in ids if not match(tid) for d in _id_problems(tid, taken)]
     # Duplicates ignoring case: one set comparison in the common case of none. ASCII ids
     # without an upper-case letter are their own lower case (one lower-casing of them all
     # and a compare: several times quicker than a regular expression search for [A-Z]).

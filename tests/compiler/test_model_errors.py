@@ -376,6 +376,66 @@ def test_resource_files_that_fail_only_at_run_time_are_refused_at_compile() -> N
     assert "S3cretSig" not in d.message
 
 
+def test_a_value_without_its_name_and_wrong_types_read_in_the_files_words() -> None:
+    """Task("echo hi") was Python's TypeError naming pydantic's base class; a string for
+    resource_files asked for "a valid tuple", for constraints "a valid dictionary or
+    instance of TaskConstraints": words of the code, not of the workflow file."""
+    with pytest.raises(InvalidProperties) as info:
+        Task("echo hi")  # type: ignore[misc]
+    (d,) = info.value.diagnostics
+    assert "takes its properties by name" in d.message
+    assert d.hint == "e.g. Task(command_line='echo hi')"
+    with pytest.raises(InvalidProperties, match="JobSettings\\(id='nightly'\\)"):
+        JobSettings("nightly")  # type: ignore[misc]
+    (d,) = node_diagnostics(resource_files="fetch.py")
+    assert d.message == "Input should be a list, not 'fetch.py'"
+    (d,) = node_diagnostics(constraints="PT1H")
+    assert d.message == "Input should be a dict of its properties, not 'PT1H'"
+
+
+def test_a_bad_id_gets_every_problem_and_a_free_spelling() -> None:
+    """'a b' beside 'a-b' was offered 'a-b', a duplicate; 'ünï' was offered 'n'; an id too
+    long with a '.' was said to be too long only, the '.' found on the next run."""
+    g = nx.DiGraph()
+    for tid in ("a b", "a-b", "ünï", "x" * 70 + ".y"):
+        g.add_node(tid, command_line="x")
+    diags = {(d.task_id, d.code): d for d in check_graph(g)}
+    assert diags[("a b", "invalid-id")].hint.endswith("e.g. 'a-b-2'")
+    assert diags[("ünï", "invalid-id")].hint.endswith("e.g. 'uni'")
+    assert {code for tid, code in diags if tid.endswith(".y")} == {"id-too-long", "invalid-id"}
+    g = nx.DiGraph(job={"id": "bad job!"})
+    g.add_node("a", command_line="x")
+    (d,) = check_graph(g)
+    assert (d.code, d.field) == ("invalid-id", "job.id")
+    assert "job id has characters Batch does not allow: ' ', '!'" in d.message
+
+
+def test_an_exit_code_with_two_fates_is_an_error() -> None:
+    """Code 1 listed twice with satisfy and block, or two overlapping ranges with other
+    actions, passed silently; which entry Batch applies is not documented, and the run
+    took the first. The same entry twice changes nothing and stays allowed."""
+
+    def entry(action: str, **where: int) -> dict[str, Any]:
+        return {**where, "exit_options": {"dependency_action": action}}
+
+    ec = {
+        "exit_codes": [entry("satisfy", code=1), entry("block", code=1), entry("block", code=2)],
+        "exit_code_ranges": [
+            entry("satisfy", start=10, end=15),
+            entry("block", start=14, end=19),
+            entry("block", start=20, end=30),
+        ],
+    }
+    diags = node_diagnostics(exit_conditions=ec)
+    assert [(d.code, d.field) for d in diags] == [
+        ("invalid-exit-codes", "exit_conditions.exit_codes[1]"),
+        ("invalid-exit-codes", "exit_conditions.exit_code_ranges[1]"),
+    ], diags
+    assert "exit code 1 is listed again (entry 0)" in diags[0].message
+    same = {"exit_codes": [entry("satisfy", code=1), entry("satisfy", code=1)]}
+    assert node_diagnostics(exit_conditions=same) == []
+
+
 def test_an_environment_name_given_twice_is_an_error() -> None:
     env = [{"name": "A", "value": "s3cret-1"}, {"name": "B"}, {"name": "A", "value": "s3cret-2"}]
     (d,) = node_diagnostics(environment_settings=env)

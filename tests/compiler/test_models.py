@@ -603,7 +603,8 @@ def test_job_settings_validation() -> None:
     assert codes_of({"max_parallel_tasks": 0}, JobSettings) == {"invalid-max-parallel-tasks"}
     assert codes_of({"max_parallel_tasks": -1}, JobSettings) == set()
     assert codes_of({"priority": 1001}, JobSettings) == {"less_than_equal"}
-    assert codes_of({"id": "bad id"}, JobSettings) == {"string_pattern_mismatch"}
+    assert codes_of({"id": "bad id"}, JobSettings) == {"invalid-id"}  # worded as a task id
+    assert codes_of({"id": "j" * 65}, JobSettings) == {"id-too-long"}
     assert codes_of({"on_all_tasks_complete": "never"}, JobSettings) == {"literal_error"}
     assert codes_of({"pool": "p"}, JobSettings) == {"extra_forbidden"}
     assert codes_of({"metadata": {"a": 1}}, JobSettings) == {"invalid-metadata"}
