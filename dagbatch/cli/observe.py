@@ -98,8 +98,11 @@ def _run(
     job_id: str | None,
     creds: tuple[str | None, str | None, str | None, str],
     body: Callable[[JobService, ViewSource, BatchClient], Coroutine[Any, Any, T]],
+    *,
+    interrupted: str = "interrupted",
 ) -> T:
-    """Open the view and the client, run ``body``, close; library errors exit the one way."""
+    """Open the view and the client, run ``body``, close; library errors exit the one way.
+    ``interrupted``: what Ctrl-C says (how to go on, where a command leaves work half done)."""
     from dagbatch.observe.service import JobService
     from dagbatch.observe.status import plan_job_id, plan_view
 
@@ -121,7 +124,7 @@ def _run(
         # `show` say it (a job it does not hold: ``service.job_not_found``).
         fail(exc)
     except KeyboardInterrupt:
-        _echo("interrupted", err=True)
+        _echo(interrupted, err=True)
         sys.exit(ExitCode.INTERRUPTED)
 
 
@@ -331,8 +334,9 @@ def rerun_cmd(
 
     async def body(service: JobService, view: ViewSource, _: BatchClient) -> Any:
         v, snap = await read_snapshot(service, view, stderr_tasks=0)
+        pending = steer.read_pending(v) if failed else frozenset()
         try:
-            plan = steer.plan_rerun(v, snap, failed=failed, tasks=tasks)
+            plan = steer.plan_rerun(v, snap, failed=failed, tasks=tasks, pending=pending)
         except RefusedError as exc:
             if as_json:  # still one JSON object on stdout, for the script that asked
                 return exc
@@ -343,7 +347,15 @@ def rerun_cmd(
             return RerunReport(plan=plan, reactivated=(), errors=())
         return await steer.rerun(service, v, snap, plan, concurrency=concurrency)
 
-    report = _run(plan_dir, job_id, (endpoint, account, account_key, auth_kind), body)
+    again = f"dagbatch rerun {_target(plan_dir, job_id)} --failed"
+    report = _run(
+        plan_dir,
+        job_id,
+        (endpoint, account, account_key, auth_kind),
+        body,
+        interrupted=f"interrupted: some tasks may be reactivated and others not yet; `{again}` "
+        "brings back the rest",
+    )
     if isinstance(report, RefusedError):
         _echo(orjson.dumps({"refused": str(report)}, option=orjson.OPT_INDENT_2).decode())
         fail(report)
@@ -391,8 +403,16 @@ def finish_cmd(
         v, snap = await read_snapshot(service, view, stderr_tasks=0)
         return await steer.finish(service, v, snap, progress=progress, concurrency=concurrency)
 
+    again = f"dagbatch finish {_target(plan_dir, job_id)}"
     try:
-        report = _run(plan_dir, job_id, (endpoint, account, account_key, auth_kind), body)
+        report = _run(
+            plan_dir,
+            job_id,
+            (endpoint, account, account_key, auth_kind),
+            body,
+            interrupted=f"interrupted: some tasks may be terminated and others not yet; `{again}` "
+            "terminates the rest",
+        )
     finally:
         if progress is not None:
             progress.close()

@@ -10,10 +10,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
+
+import orjson
 
 from dagbatch.errors import ConfigError, RefusedError, no_such_tasks
 from dagbatch.observe.model import (
@@ -79,11 +81,13 @@ def plan_rerun(
     *,
     failed: bool = False,
     tasks: Iterable[str] = (),
+    pending: Collection[str] = frozenset(),
 ) -> RerunPlan:
     """What ``rerun`` will do (pure): the failed tasks to reactivate (``failed``: every task
     that ran and failed; ``tasks``: the named ones), plus the tasks that were terminated while
     stranded behind them (so their chain can run again), the stranded tasks that will then be
-    able to run, and those that stay stuck for other reasons."""
+    able to run, and those that stay stuck for other reasons. ``pending``: what a rerun cut
+    short was still to bring back (``read_pending``), brought back with ``failed``."""
     records = snap.records
     status, analysis = build_status(view, snap)
     refused: list[TaskProblem] = []
@@ -91,6 +95,7 @@ def plan_rerun(
     chosen: list[str] = []
     job_tasks = JobTasks(records)
     order = _order(view, records)  # plan order: parents before children
+    resumed = pending if failed else frozenset()  # a cut-short rerun's, with --failed only
     if failed:
         failed_ids = {f.id for f in status.failed}
         chosen.extend(t for t in order if t in failed_ids)
@@ -150,7 +155,7 @@ def plan_rerun(
     # back with it: reactivated, it would be judged on that termination, and a failure
     # handler would run although what it guards never ran (what finish's children-first
     # order prevents).
-    coming_back = _brought_back(view, order, records, job_tasks, chosen)
+    coming_back = _brought_back(view, order, records, job_tasks, chosen, resumed)
     removed = False
     for tid in [t for t in named if t in chosen and t not in coming_back.cancelled]:
         rec = records[tid]
@@ -219,7 +224,7 @@ def plan_rerun(
             "--create-job`"
         )
     if removed:
-        coming_back = _brought_back(view, order, records, job_tasks, chosen)  # without them
+        coming_back = _brought_back(view, order, records, job_tasks, chosen, resumed)
     cancelled = coming_back.cancelled
     # Parents before children (plan order): a child is never active while a parent it will
     # wait on is still recorded as terminated.
@@ -263,6 +268,43 @@ class _BroughtBack:
     cancelled: list[str]  # the tasks terminated while they waited behind them, in plan order
 
 
+def pending_path(view: WorkflowView) -> Path:
+    """Where a rerun writes down what it is bringing back: beside the plan's journal in the
+    plan directory, or under ``.dagbatch/JOB/`` where the job is read without a plan."""
+    if view.plan_dir:
+        return Path(view.plan_dir) / f"rerun-{view.job_id}.pending.json"
+    return Path(".dagbatch") / view.job_id / "rerun.pending.json"
+
+
+def write_pending(view: WorkflowView, task_ids: Sequence[str]) -> Path | None:
+    """Write down the tasks a rerun is about to reactivate; None where it cannot be written
+    (a read-only plan directory: the rerun goes on, as it did before)."""
+    path = pending_path(view)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(orjson.dumps({"jobId": view.job_id, "tasks": list(task_ids)}))
+    except OSError:
+        return None
+    return path
+
+
+def read_pending(view: WorkflowView) -> frozenset[str]:
+    """What a rerun of this job cut short was still to bring back (``write_pending``);
+    nothing when there is no such record, or it is not one."""
+    try:
+        data = orjson.loads(pending_path(view).read_bytes())
+    except (OSError, orjson.JSONDecodeError):
+        return frozenset()
+    if not isinstance(data, dict) or data.get("jobId") != view.job_id:
+        return frozenset()
+    tasks = data.get("tasks")
+    return (
+        frozenset(t for t in tasks if isinstance(t, str))
+        if isinstance(tasks, list)
+        else frozenset()
+    )
+
+
 def _new_job(view: WorkflowView) -> str:
     """A job id not yet used for this plan: no submission journal of it in the plan
     directory, nor beside it (where a workflow file's submission keeps it)."""
@@ -276,21 +318,40 @@ def _brought_back(
     records: Mapping[str, TaskRecord],
     job_tasks: JobTasks,
     chosen: Sequence[str],
+    pending: Collection[str] = frozenset(),
 ) -> _BroughtBack:
     """Tasks terminated while they waited behind a chosen task (e.g. by `finish`) wait
     again: every completed task that never started and depends, directly or through such
-    tasks, on one being reactivated (``order``: the job's tasks, parents first).
+    tasks, on one being reactivated (``order``: the job's tasks, parents first). Through
+    tasks that still wait, too: a `finish` cut short leaves some of a chain active and the
+    rest terminated.
 
     Only those terminated once that task had ended (they could never run then): a task a
     user terminated while the task it waited on was still running could still have run,
     and stays as the user left it. Each task brought back carries the end of the chosen task
     it waits behind (the earliest, when several), so a task terminated behind it is judged
-    by that end too."""
+    by that end too. ``pending``: the tasks a rerun cut short was to bring back
+    (``read_pending``); those still terminated come back whatever the times say (that rerun
+    reran their root, whose end is now a later one)."""
     behind: dict[str, datetime | None] = {t: records[t].end_time for t in chosen}
     cancelled: list[str] = []
     for t in order:
         rec = records[t]
-        if t in behind or rec.state != "completed" or rec.started is not None or not rec.failed:
+        if t in behind or rec.started is not None:
+            continue
+        if rec.state == "active":
+            # Waiting behind a task being reactivated: what was terminated behind it is.
+            parents = parent_ids(view.definitions.get(t), job_tasks)
+            waits = [behind[p] for p in parents if p in behind]
+            if waits:
+                known = [e for e in waits if e is not None]
+                behind[t] = min(known) if known else None
+            continue
+        if rec.state != "completed" or not rec.failed:
+            continue
+        if t in pending:
+            behind[t] = None
+            cancelled.append(t)
             continue
         parents = parent_ids(view.definitions.get(t), job_tasks)
         ends = [behind[p] for p in parents if p in behind]
@@ -383,10 +444,15 @@ async def rerun(
     pace = Pace(concurrency)
     plan = plan or plan_rerun(view, snap)
     # Parents first: a child reactivated while its parent still shows its old ending would
-    # be decided by that ending.
+    # be decided by that ending. What is to come back is written down first: cut short
+    # (Ctrl-C), the next `rerun --failed` brings back the rest, which the times alone no
+    # longer tell (their root has run again since they were terminated).
     errors: dict[str, BaseException] = {}
+    record = write_pending(view, plan.reactivate)
     for layer in reversed(children_first(plan.reactivate, view.definitions, snap.records)):
         errors.update(await for_each(layer, service.reactivate, pace=pace))
+    if record is not None:
+        record.unlink(missing_ok=True)
     problems = tuple(
         TaskProblem(t, view.name(t), str(errors[t])) for t in plan.reactivate if t in errors
     )

@@ -518,3 +518,83 @@ def _until_job(job_id: str, server: EmulatorServer, done: Callable[[JobStatus], 
             return s
         assert time.monotonic() < deadline, f"no such status in {WAIT_S}s: {s.to_dict()}"
         time.sleep(0.2)
+
+
+def _chain(flag: Path, job: str, length: int) -> nx.DiGraph:
+    """root (fails until ``flag`` exists) -> t1 -> ... : a chain that strands behind root."""
+    g = nx.DiGraph()
+    g.graph["job"] = {"id": job}  # noaction: the job stays open for the reruns
+    g.add_node("root", command_line=_sh(f"test -f {shlex.quote(str(flag))}"))
+    prev = "root"
+    for k in range(1, length):
+        g.add_node(f"t{k}", command_line=_sh(f"echo {k}"))
+        g.add_edge(prev, f"t{k}")
+        prev = f"t{k}"
+    return g
+
+
+def _act(server: EmulatorServer, job: str, verb: str, *tasks: str) -> None:
+    """Reactivate or terminate ``tasks`` one by one, as a command cut short would have."""
+    from dagbatch.observe.service import JobService
+
+    async def go() -> None:
+        async with _client(server) as client:
+            service = JobService(client, job)
+            for t in tasks:
+                await getattr(service, verb)(t)
+
+    asyncio.run(go())
+
+
+def test_a_rerun_cut_short_is_finished_by_the_next_one(
+    running_emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    """Ctrl-C during `rerun --failed` left the root and the first link reactivated (the root
+    then failed again) and the rest terminated; the next `rerun --failed` brought back the
+    root alone (the rest were terminated before the root's new end, so read as the user's
+    doing), and 97,887 of 122,151 tasks stayed cancelled in a review. What a rerun is
+    bringing back is written down first; the next one brings back what is still
+    terminated, and the record goes once a rerun ends."""
+    from dagbatch.observe import steer
+    from dagbatch.observe.status import WorkflowView
+    from dagbatch.plan import load_plan
+
+    server = running_emulator
+    flag = tmp_path / "fixed"
+    plan = _submit(server, _chain(flag, "cut", 5), tmp_path / "plan")
+    _until(plan, server, lambda s: s.verdict != "running")
+    finish(plan, client=_client(server))
+    _until(plan, server, lambda s: s.verdict == "complete")
+    # What the cut-short rerun had written down, and done before Ctrl-C.
+    view = WorkflowView.from_plan(load_plan(plan))
+    view = WorkflowView(**{**view.__dict__, "plan_dir": str(plan)})
+    steer.write_pending(view, ["root", "t1", "t2", "t3", "t4"])
+    _act(server, "cut", "reactivate", "root", "t1")
+    _until(plan, server, lambda s: s.verdict != "running")  # root failed again
+    assert steer.pending_path(view).is_file()
+    preview = rerun(plan, failed=True, client=_client(server), dry_run=True)
+    assert preview.plan.reactivate == ("root", "t2", "t3", "t4")
+    flag.write_text("ok")
+    again = rerun(plan, failed=True, client=_client(server))
+    assert again.ok and not steer.pending_path(view).exists()
+    end = _until(plan, server, lambda s: s.verdict != "running")
+    assert end.verdict == "complete" and end.outcomes["succeeded"] == 5, end.to_dict()
+
+
+def test_a_finish_cut_short_leaves_nothing_behind_a_rerun(
+    running_emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    """Ctrl-C during `finish` left part of a chain terminated and part still waiting; a
+    rerun walked only through terminated tasks, so what was terminated behind a waiting one
+    stayed cancelled. It comes back through the waiting ones too."""
+    server = running_emulator
+    flag = tmp_path / "fixed"
+    plan = _submit(server, _chain(flag, "half", 4), tmp_path / "plan")
+    _until(plan, server, lambda s: s.verdict != "running")
+    _act(server, "half", "terminate", "t3", "t2")  # t1 still waits on root
+    flag.write_text("ok")
+    preview = rerun(plan, failed=True, client=_client(server), dry_run=True)
+    assert preview.plan.reactivate == ("root", "t2", "t3")
+    rerun(plan, failed=True, client=_client(server))
+    end = _until(plan, server, lambda s: s.verdict != "running")
+    assert end.verdict == "complete" and end.outcomes["succeeded"] == 4, end.to_dict()
