@@ -103,7 +103,7 @@ def print_diagnostics(diags: list[Diagnostic], *, expand: bool = False) -> None:
                 + "; --all lists every one"
             )
     if errors:
-        lines.append(f"{len(errors)} error(s), {len(warnings)} warning(s)")
+        lines.append(f"{len(errors):,} error(s), {len(warnings):,} warning(s)")
     if lines:
         click.echo("\n".join(lines), err=True)
 

@@ -325,6 +325,7 @@ def rerun_cmd(
     Says first which tasks will resume and which stay stuck for other reasons."""
     from dagbatch.observe import steer
     from dagbatch.observe.model import RerunReport
+    from dagbatch.observe.progress import REACTIVATING, count_progress
     from dagbatch.observe.render import render_rerun, render_rerun_plan
     from dagbatch.observe.status import read_snapshot
 
@@ -345,7 +346,14 @@ def rerun_cmd(
             _echo(render_rerun_plan(plan))
         if dry_run or not plan.reactivate:
             return RerunReport(plan=plan, reactivated=(), errors=())
-        return await steer.rerun(service, v, snap, plan, concurrency=concurrency)
+        progress = count_progress(REACTIVATING)  # one request a task: thousands take a while
+        try:
+            return await steer.rerun(
+                service, v, snap, plan, concurrency=concurrency, progress=progress
+            )
+        finally:
+            if progress is not None:
+                progress.close()
 
     again = f"dagbatch rerun {_target(plan_dir, job_id)} --failed"
     report = _run(

@@ -214,7 +214,7 @@ def _finish_line(report: RunReport) -> list[str]:
         setting = report.on_all_tasks_complete or "noaction"
         then = f"; the job stays active (its onAllTasksComplete is {setting}, not terminatejob)"
     lines = [
-        f"terminated the {len(finished.terminated)} task(s) left waiting that could never run, "
+        f"terminated the {len(finished.terminated):,} task(s) left waiting that could never run, "
         "as `dagbatch finish` does"
         + (f" ({len(finished.errors)} could not be terminated)" if finished.errors else "")
         + then

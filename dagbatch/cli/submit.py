@@ -232,9 +232,9 @@ def print_report(report: SubmitReport, report_file: Path | None) -> None:
         shown = failures[: max(budget, 0)]
         budget -= len(shown)
         if not shown:  # the screen's share went to the groups above
-            lines.append(f"{len(failures)} task(s) {heading}: listed in the JSON report")
+            lines.append(f"{len(failures):,} task(s) {heading}: listed in the JSON report")
             continue
-        lines.append(f"{len(failures)} task(s) {heading}:")
+        lines.append(f"{len(failures):,} task(s) {heading}:")
         for f in shown:
             lines.append(f"  {f.task_id}: {f.code} ({f.kind}): {f.message}")
         if len(failures) > len(shown):
@@ -242,7 +242,7 @@ def print_report(report: SubmitReport, report_file: Path | None) -> None:
             lines.append(f"  ... and {more} more (all of them in the JSON report)")
     if report.not_submitted:
         lines.append(
-            f"{len(report.not_submitted)} task(s) were not submitted because a task before them "
+            f"{len(report.not_submitted):,} task(s) were not submitted because a task before them "
             "(in an earlier wave or earlier in their batch) did not land; fix the cause and run "
             "again with --resume"
         )

@@ -245,9 +245,17 @@ class RunReport:
                 entry["skipped"] = strand.kind == "skipped"
                 entry["terminatedAtEnd"] = strand.to_dict()
             tasks.append(entry)
+        # The workflow's own tasks, as the screen counts them; the barriers dagbatch added
+        # are counted apart (every task, barriers included, is in "tasks").
+        barriers = self.barriers
+
+        def own(items: list[TaskOutcome]) -> int:
+            return sum(1 for o in items if o.task_id not in barriers)
+
         counts: dict[str, int] = {}
         for o in self.outcomes:
-            counts[o.status.state] = counts.get(o.status.state, 0) + 1
+            if o.task_id not in barriers:
+                counts[o.status.state] = counts.get(o.status.state, 0) + 1
         return {
             "jobId": self.job_id,
             "verdict": self.verdict,
@@ -264,12 +272,13 @@ class RunReport:
             "notEmulated": list(self.not_emulated),
             "counts": {
                 **counts,
-                "succeeded": sum(1 for o in self.outcomes if o.succeeded),
-                "failed": len(self.failed),
-                "skipped": len(self.skipped),
-                "endedByTimeout": len(self.cut_off),
-                "neverRan": len(self.never_ran),
-                "requeued": len(self.requeued),
+                "succeeded": own([o for o in self.outcomes if o.succeeded]),
+                "failed": own(self.failed),
+                "skipped": own(self.skipped),
+                "endedByTimeout": len(self.cut_off - barriers),
+                "neverRan": own(self.never_ran),
+                "requeued": own(self.requeued),
+                "barriers": len(barriers),
             },
             "finish": None if self.finished is None else self.finished.to_dict(),
             "tasks": tasks,

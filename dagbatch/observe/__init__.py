@@ -163,6 +163,7 @@ async def rerun_async(
     client: BatchClient | None = None,
     dry_run: bool = False,
     concurrency: int | None = None,
+    progress: FinishProgress | None = None,
     _close: bool = False,
 ) -> RerunReport:
     """Reactivate failed tasks (see ``rerun``)."""
@@ -174,7 +175,9 @@ async def rerun_async(
         plan = steer.plan_rerun(view, snap, failed=failed, tasks=tuple(tasks), pending=pending)
         if dry_run:
             return RerunReport(plan=plan, reactivated=(), errors=())
-        return await steer.rerun(service, view, snap, plan, concurrency=concurrency)
+        return await steer.rerun(
+            service, view, snap, plan, concurrency=concurrency, progress=progress
+        )
 
     return await _with_client(client, body, close=_close)
 
@@ -188,12 +191,15 @@ def rerun(
     client: BatchClient | None = None,
     dry_run: bool = False,
     concurrency: int | None = None,
+    progress: FinishProgress | None = None,
 ) -> RerunReport:
     """Reactivate the failed tasks (``failed=True``) or the named ones (``tasks``: the user's
     names or ids) with Batch's reactivate task, so the tasks waiting on them run. The report's
     ``plan`` says which stranded tasks resume and which stay stuck; ``RefusedError`` where
     Batch cannot reactivate (a completed job), with the fix. ``concurrency``: reactivate
-    requests in flight, fixed (1-256); None: adaptive, as `dagbatch submit`'s."""
+    requests in flight, fixed (1-256); None: adaptive, as `dagbatch submit`'s.
+    ``progress(done, total)``: as ``finish``'s, for each reactivate request. A rerun cut
+    short is finished by the next ``failed=True`` one (see ``steer.read_pending``)."""
     return _sync(
         rerun_async(
             plan_dir,
@@ -203,6 +209,7 @@ def rerun(
             client=client,
             dry_run=dry_run,
             concurrency=concurrency,
+            progress=progress,
             _close=True,
         )
     )

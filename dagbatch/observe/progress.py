@@ -20,6 +20,8 @@ from dagbatch.redact import redact
 
 #: What a finish's count is of (`finish`, `watch --finish`, the end of `dagbatch run`).
 TERMINATING = "terminating the tasks that can never run"
+#: What a rerun's count is of.
+REACTIVATING = "reactivating"
 #: Seconds between plain lines when the stream is not a terminal (`submit`'s interval).
 PLAIN_INTERVAL = 10.0
 #: Seconds between rewrites of the terminal line.

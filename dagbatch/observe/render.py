@@ -51,7 +51,7 @@ def verdict_line(status: JobStatus, target: str) -> str:
     text = _VERDICT_TEXT[status.verdict]
     failed = status.outcomes.get("failed", 0) + status.outcomes.get("cancelled", 0)
     if status.verdict == "complete" and failed:
-        text = f"COMPLETE WITH FAILURES: {failed} task(s) failed or never ran"
+        text = f"COMPLETE WITH FAILURES: {failed:,} task(s) failed or never ran"
         if status.job_state == "active" and status.outcomes.get("failed", 0):
             # The job stays open (onAllTasksComplete noaction): Batch still reactivates
             # its failed tasks, so this ending is not final.
@@ -214,8 +214,11 @@ def render_status(status: JobStatus, *, target: str = "PLAN_DIR", shown: int = S
         )
     if status.not_in_job:
         n = len(status.not_in_job)
+        # While the tasks the job holds still run, the verdict line has no room for it:
+        # the fix is said here (a submission cut short: `submit --resume`).
+        fix = _missing_fix(status, target) if status.planned else "not submitted?"
         lines.append(
-            f"{n:,} task(s) of the plan are not in the job (not submitted?): "
+            f"{n:,} task(s) of the plan are not in the job ({fix}): "
             + ", ".join(status.not_in_job[:5])
             + (" ..." if n > 5 else "")
         )
@@ -250,22 +253,26 @@ def _stranded_by_root(lines: list[str], stranded: Sequence[Strand], shown: int) 
 
 def render_rerun_plan(plan: RerunPlan, *, shown: int = SHOWN) -> str:
     names = [plan.names.get(t, t) for t in plan.reactivate]
-    lines = [f"rerun in job {plan.job_id}: {len(names)} task(s) to reactivate"]
+    lines = [f"rerun in job {plan.job_id}: {len(names):,} task(s) to reactivate"]
     lines += [f"  {n}" for n in names[:shown]]
     _more(lines, len(names), shown)
-    if plan.resumes:
-        more = len(plan.resumes) - shown
+    # The stranded tasks that run once their parents do; the tasks reactivated above (those
+    # terminated while they waited) wait for theirs too, and are not listed twice.
+    listed = set(names)
+    waiting = [n for n in plan.resumes if n not in listed]
+    if waiting:
+        more = len(waiting) - shown
         lines.append(
-            f"then waiting again for their parents ({len(plan.resumes):,}): "
-            + ", ".join(plan.resumes[:shown])
+            f"then waiting again for their parents ({len(waiting):,}): "
+            + ", ".join(waiting[:shown])
             + (f" ... and {more:,} more (all of them in --json)" if more > 0 else "")
         )
     if plan.still_stuck:
-        lines.append(f"still stuck for other reasons ({len(plan.still_stuck)}):")
+        lines.append(f"still stuck for other reasons ({len(plan.still_stuck):,}):")
         lines += [f"  {s.explain()}" for s in plan.still_stuck[:shown]]
         _more(lines, len(plan.still_stuck), shown)
     if plan.refused:
-        lines.append(f"not rerun ({len(plan.refused)}):")
+        lines.append(f"not rerun ({len(plan.refused):,}):")
         lines += [f"  {p.name}: {p.reason}" for p in plan.refused]
     if plan.job_disabled and plan.reactivate:
         lines.append(
@@ -276,7 +283,7 @@ def render_rerun_plan(plan: RerunPlan, *, shown: int = SHOWN) -> str:
 
 
 def render_rerun(report: RerunReport) -> str:
-    lines = [f"reactivated {len(report.reactivated)} task(s)"]
+    lines = [f"reactivated {len(report.reactivated):,} task(s)"]
     for e in report.errors:
         lines.append(f"  could not reactivate {e.name}: {e.reason}")
     return "\n".join(lines)
@@ -299,7 +306,7 @@ def render_finish(report: FinishReport, *, target: str = "PLAN_DIR", shown: int 
     kinds = Counter(s.kind for s in report.terminated)
     cycles = f", {kinds['cycle']} in or behind a dependency cycle" if kinds["cycle"] else ""
     lines = [
-        f"terminated {len(report.terminated)} task(s) that could never run in job "
+        f"terminated {len(report.terminated):,} task(s) that could never run in job "
         f"{report.job_id} ({kinds['skipped']} skipped, {kinds['stranded']} stranded "
         f"by a failure{cycles}); nothing that could still run was touched"
     ]

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -288,6 +289,17 @@ def write_pending(view: WorkflowView, task_ids: Sequence[str]) -> Path | None:
     return path
 
 
+def clear_pending(view: WorkflowView) -> None:
+    """Remove the record of a rerun that ended, and the ``.dagbatch/JOB/`` directories it
+    made where they hold nothing else."""
+    path = pending_path(view)
+    path.unlink(missing_ok=True)
+    if not view.plan_dir:
+        for folder in (path.parent, path.parent.parent):
+            with contextlib.suppress(OSError):  # not empty, or gone: left as it is
+                folder.rmdir()
+
+
 def read_pending(view: WorkflowView) -> frozenset[str]:
     """What a rerun of this job cut short was still to bring back (``write_pending``);
     nothing when there is no such record, or it is not one."""
@@ -438,9 +450,12 @@ async def rerun(
     plan: RerunPlan | None = None,
     *,
     concurrency: int | None = None,
+    progress: FinishProgress | None = None,
 ) -> RerunReport:
     """Reactivate the tasks of ``plan`` (computed from ``snap`` when not given).
-    ``concurrency``: reactivate requests in flight, fixed; None: adaptive (``Pace``)."""
+    ``concurrency``: reactivate requests in flight, fixed; None: adaptive (``Pace``).
+    ``progress(done, total)``: as ``finish``'s, one call a reactivate request (one a task:
+    Batch has no bulk reactivate, and 100,000 of them take a while)."""
     pace = Pace(concurrency)
     plan = plan or plan_rerun(view, snap)
     # Parents first: a child reactivated while its parent still shows its old ending would
@@ -449,10 +464,12 @@ async def rerun(
     # longer tell (their root has run again since they were terminated).
     errors: dict[str, BaseException] = {}
     record = write_pending(view, plan.reactivate)
-    for layer in reversed(children_first(plan.reactivate, view.definitions, snap.records)):
-        errors.update(await for_each(layer, service.reactivate, pace=pace))
+    layers = children_first(plan.reactivate, view.definitions, snap.records)
+    each_done = _counter(progress, len(plan.reactivate))
+    for layer in reversed(layers):
+        errors.update(await for_each(layer, service.reactivate, pace=pace, each_done=each_done))
     if record is not None:
-        record.unlink(missing_ok=True)
+        clear_pending(view)
     problems = tuple(
         TaskProblem(t, view.name(t), str(errors[t])) for t in plan.reactivate if t in errors
     )
@@ -500,20 +517,11 @@ async def finish(
     # default) child and parent go in the same layer: a stranded chain ends in one round.
     satisfies = {t: terminated_satisfies(view.definitions.get(t)) for t in active_blocked}
     errors: dict[str, BaseException] = {}
-    total = len(active_blocked)
-    done = 0
-    each_done = None
-    if progress is not None and total:
-        progress(0, total)
-
-        def each_done() -> None:
-            nonlocal done
-            done += 1
-            progress(done, total)
-
     layers = children_first(
         active_blocked, view.definitions, records, ordered=satisfies.__getitem__
     )
+    # Once the requests are about to go: the count's rate is theirs, not the ordering's.
+    each_done = _counter(progress, len(active_blocked))
     for layer in layers:
         errors.update(await for_each(layer, service.terminate, pace=pace, each_done=each_done))
     # The status already holds the strand of each active blocked task (not a barrier's).
@@ -543,6 +551,22 @@ async def finish(
         errors=problems,
         left_alone=_left_alone(status),
     )
+
+
+def _counter(progress: FinishProgress | None, total: int) -> Callable[[], None] | None:
+    """``progress(0, total)`` now, and a hook that counts each request that ends; None when
+    there is no progress to tell or nothing to do."""
+    if progress is None or not total:
+        return None
+    progress(0, total)
+    done = 0
+
+    def each_done() -> None:
+        nonlocal done
+        done += 1
+        progress(done, total)
+
+    return each_done
 
 
 def _left_alone(status: JobStatus) -> int:

@@ -107,21 +107,23 @@ class PlainProgress(NullProgress):
     def _status(self) -> str:
         level = self.c.level_text()
         return (
-            f"{self.c.done}/{self.c.total} tasks confirmed, {self.c.retries} retries, "
+            f"{self.c.done:,}/{self.c.total:,} tasks confirmed, {self.c.retries:,} retries, "
             f"{self.c.rate():.0f} tasks/s" + (f", {level}" if level else "")
         )
 
     def start(self, total: int, already: int, waves: int) -> None:
         self.c.total, self.c.done, self.c.already, self.c.waves = total, already, already, waves
         self.c.started = self._last = self.c.clock()
-        resumed = f" ({already} already confirmed)" if already else ""
-        self._line(f"submitting {total} tasks in {waves} wave(s){resumed}")
+        resumed = f" ({already:,} already confirmed)" if already else ""
+        self._line(f"submitting {total:,} tasks in {waves} wave(s){resumed}")
 
     def wave(self, wave: int, tasks: int) -> None:
         self._line(f"wave {wave}/{self.c.waves}: {tasks} tasks to send")
 
     def wave_done(self, wave: int) -> None:
-        self._line(f"wave {wave}/{self.c.waves} done: {self._status()}")
+        # The counts are the submission's so far (later waves' requests may have landed
+        # too), not the wave's.
+        self._line(f"wave {wave}/{self.c.waves} done; so far {self._status()}")
         self._last = self.c.clock()
 
     def advance(self, confirmed: int) -> None:

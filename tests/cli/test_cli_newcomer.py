@@ -87,7 +87,7 @@ def test_one_mistake_over_many_tasks_is_grouped(tmp_path: Path) -> None:
     lines = err.splitlines()
     assert len(lines) <= 5, lines
     assert "19,999 more unknown-property" in err and "'t1', 't2'" in err
-    assert "20000 error(s)" in err
+    assert "20,000 error(s)" in err
     status, _, err = run("validate", wf, "--all")
     assert err.count("error unknown-property") == 20000
 

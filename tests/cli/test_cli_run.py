@@ -640,10 +640,24 @@ def test_the_barriers_dagbatch_added_are_counted_apart(tmp_path: Path) -> None:
     assert code == 0 and "tasks 3001 (+2 barrier): succeeded 3001, failed 0" in stdout
     part = json.loads((work / "plan" / "batches" / "000001.json").read_text())["value"][0]["id"]
     again = tmp_path / "again"
-    code, stdout, _ = run(str(work / "plan"), "--simulate", "--fail", part, "--workdir", str(again))
+    report = tmp_path / "r.json"
+    code, stdout, _ = run(
+        str(work / "plan"),
+        "--simulate",
+        "--fail",
+        part,
+        "--workdir",
+        str(again),
+        "--report",
+        str(report),
+    )
     assert code != 0
     assert "tasks 3001 (+2 barrier): succeeded 2999, failed 1, never ran 1;" in stdout
     assert "terminated the 1 task(s) left waiting that could never run" in stdout
+    # The report counts as the screen does (it counted the barriers with the tasks).
+    counts = json.loads(report.read_text())["counts"]
+    assert (counts["succeeded"], counts["failed"], counts["neverRan"]) == (2999, 1, 1)
+    assert counts["barriers"] == 2 and counts["completed"] == 3001
 
 
 def test_what_a_local_run_does_not_do_is_said(tmp_path: Path) -> None:

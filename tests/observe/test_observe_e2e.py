@@ -472,13 +472,14 @@ def test_watch_reads_the_tasks_again_only_when_the_job_changes(
 
 
 def test_rerun_by_job_id_brings_back_a_whole_chain_listed_children_first(
-    running_emulator: EmulatorServer, tmp_path: Path
+    running_emulator: EmulatorServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A job built by another client (the SDK's create_tasks adds its tasks from the end of
     the list) lists a chain's tasks children first. After `finish`, `rerun --job-id` walked
     them in that order and brought back only the failed root and its direct child: the
     grandchild stayed cancelled for good. Every task terminated behind the root comes back,
     parents first."""
+    monkeypatch.chdir(tmp_path)  # where a rerun without a plan keeps its record
     server = running_emulator
     flag = tmp_path / "fixed"
 
@@ -508,6 +509,7 @@ def test_rerun_by_job_id_brings_back_a_whole_chain_listed_children_first(
     assert again.reactivated == ("x", "y", "z") and again.ok
     end = _until_job("sdk", server, lambda s: s.verdict != "running")
     assert end.verdict == "complete" and end.outcomes["succeeded"] == 3, end.to_dict()
+    assert not (tmp_path / ".dagbatch").exists()  # the rerun's record went with its folders
 
 
 def _until_job(job_id: str, server: EmulatorServer, done: Callable[[JobStatus], bool]) -> JobStatus:
@@ -575,8 +577,11 @@ def test_a_rerun_cut_short_is_finished_by_the_next_one(
     preview = rerun(plan, failed=True, client=_client(server), dry_run=True)
     assert preview.plan.reactivate == ("root", "t2", "t3", "t4")
     flag.write_text("ok")
-    again = rerun(plan, failed=True, client=_client(server))
+    counted: list[tuple[int, int]] = []
+    again = rerun(plan, failed=True, client=_client(server), progress=lambda *c: counted.append(c))
     assert again.ok and not steer.pending_path(view).exists()
+    # One reactivate a task, counted (a rerun of 122,151 tasks said nothing for 44 s).
+    assert counted[0] == (0, 4) and counted[-1] == (4, 4) and len(counted) == 5
     end = _until(plan, server, lambda s: s.verdict != "running")
     assert end.verdict == "complete" and end.outcomes["succeeded"] == 5, end.to_dict()
 

@@ -162,3 +162,27 @@ def test_tasks_waiting_on_each_other_are_stuck_and_finish_ends_them() -> None:
         assert orjson.loads(after.stdout)["outcomes"]["cancelled"] == 3, after.stdout
     finally:
         server.stop()
+
+
+def test_a_submission_cut_short_is_told_how_to_finish_while_tasks_run(
+    emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    """A job holding part of the plan, its tasks still waiting (a submit cut short): the
+    status said the rest was 'not submitted?' and never named `submit --resume`."""
+    plan = _plan(tmp_path)
+
+    async def make() -> None:
+        async with make_client(emulator) as client:
+            await client.create_job(
+                {"id": "flaky", "poolInfo": {"poolId": "p"}, "usesTaskDependencies": True}
+            )
+            first = {"id": "extract", "commandLine": "/bin/true"}
+            await client.add_task_collection("flaky", orjson.dumps({"value": [first]}))
+
+    asyncio.run(make())
+    out = CliRunner().invoke(main, ["status", str(plan)], env=env_for(emulator))
+    assert out.exit_code == 6, out.output
+    assert (
+        "2 task(s) of the plan are not in the job (was its submission cut short? "
+        f"`dagbatch submit {plan} --resume` finishes it)"
+    ) in out.stdout

@@ -25,7 +25,7 @@ def test_plain_and_rich_progress_report_waves(emulator: EmulatorServer, tmp_path
     assert report.ok
     text = plain.getvalue()
     assert "submitting 300 tasks in 3 wave(s)" in text
-    assert "wave 3/3 done: 300/300 tasks confirmed" in text
+    assert "wave 3/3 done; so far 300/300 tasks confirmed" in text
 
     rich_out = io.StringIO()
     report = submit_plan(
