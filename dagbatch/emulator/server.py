@@ -6,9 +6,11 @@ import asyncio
 import gc
 import logging
 import os
+import signal
 import socket
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from types import TracebackType
 from typing import Any, cast
 
@@ -104,6 +106,27 @@ class OneSendH11Protocol(H11Protocol):
         super().connection_made(cast(asyncio.Transport, OneSendTransport(transport, self.loop)))
 
 
+class _Server(uvicorn.Server):
+    """uvicorn's server, leaving ignored signals ignored: a background job of a
+    non-interactive shell starts with SIGINT ignored (a terminal's Ctrl-C is not for it),
+    and uvicorn's own handler made a stray SIGINT stop the emulator with exit 0, silently."""
+
+    @contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        ignored = [s for s in (signal.SIGINT, signal.SIGTERM) if _is_ignored(s)]
+        with super().capture_signals():
+            for signum in ignored:
+                signal.signal(signum, signal.SIG_IGN)
+            yield
+
+
+def _is_ignored(signum: int) -> bool:
+    """Whether ``signum`` is ignored now (in the main thread, where that can be asked)."""
+    if threading.current_thread() is not threading.main_thread():
+        return False
+    return signal.getsignal(signum) is signal.SIG_IGN
+
+
 class EmulatorServer:
     """The emulator served by uvicorn on ``host`` in a daemon thread.
 
@@ -176,7 +199,7 @@ class EmulatorServer:
             # exhaust the server).
             limit_concurrency=max_connections,
         )
-        self._server = uvicorn.Server(self._config)
+        self._server = _Server(self._config)
         self._thread: threading.Thread | None = None
 
     @property

@@ -211,3 +211,54 @@ def test_a_stop_kills_running_tasks_and_removes_the_temporary_workdir(
             proc.wait(15)
         proc.stdout.close()
         proc.stderr.close()
+
+
+def test_a_background_emulator_keeps_an_ignored_sigint_ignored(tmp_path: Path) -> None:
+    """A background job of a non-interactive shell starts with SIGINT ignored (`cmd &` in a
+    script). uvicorn's own handler took it over, so a stray SIGINT stopped the emulator
+    with exit 0 and nothing said; it stays ignored, and `kill` still stops it (143)."""
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": f"{root}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    ignoring = (
+        "import runpy, signal, sys\n"
+        "signal.signal(signal.SIGINT, signal.SIG_IGN)\n"
+        "sys.argv = ['dagbatch', *sys.argv[1:]]\n"
+        "runpy.run_module('dagbatch', run_name='__main__')\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", ignoring, "emulator", "--port", "0", "--simulate"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    try:
+        endpoint = proc.stdout.readline().split("listening on ")[1].split()[0]
+        port = int(endpoint.rsplit(":", 1)[1])
+        wait_for(lambda: _answers(endpoint), "the emulator to answer", 15)  # uvicorn's up
+        proc.send_signal(signal.SIGINT)
+        time.sleep(1.0)
+        assert proc.poll() is None and _listening(port)  # still serving
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(15) == 128 + 15
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(15)
+        proc.stdout.close()
+        proc.stderr.close()
+
+
+def _answers(endpoint: str) -> bool:
+    """Whether the server answers HTTP (any status): its signal handlers are in place."""
+    import urllib.error
+    import urllib.request
+
+    try:
+        urllib.request.urlopen(f"{endpoint}/_emulator/stats", timeout=2).close()
+    except urllib.error.HTTPError:
+        return True
+    except OSError:
+        return False
+    return True
