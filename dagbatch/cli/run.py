@@ -412,7 +412,11 @@ def run_cmd(
         try:
             with stop_once():
                 report = run_local(
-                    source, options, on_progress=None if quiet else show, on_finish=ending
+                    source,
+                    options,
+                    on_progress=None if quiet else show,
+                    on_finish=ending,
+                    on_note=None if quiet else _err,
                 )
         finally:
             if ending is not None:

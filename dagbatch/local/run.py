@@ -380,10 +380,12 @@ def run_local(
     on_progress: Callable[[Snapshot], None] | None = None,
     progress_every: float = 1.0,
     on_finish: Callable[[int, int], None] | None = None,
+    on_note: Callable[[str], None] | None = None,
 ) -> RunReport:
     """Run a workflow (``WORKFLOW.py[:NAME]``) or a plan directory locally; see the module
     docstring. ``on_finish(done, total)`` hears of the end-of-run finish's terminate
-    requests (``dagbatch.observe.FinishProgress``). Raises ``WorkflowLoadError`` /
+    requests (``dagbatch.observe.FinishProgress``); ``on_note(text)`` of the end's steps
+    that take seconds on a big job and have no count of their own. Raises ``WorkflowLoadError`` /
     ``InvalidWorkflow`` / ``PlanError`` / ``ConfigError``, or ``SubmitError`` if the emulator
     refused the plan."""
     from dagbatch.emulator.runner import RealRunner
@@ -489,6 +491,15 @@ def run_local(
         finished: FinishReport | None = None
         before: list[TaskOutcome] = []
         if options.finish and not timed_out and _stuck(statuses, job_state):
+            if on_note is not None:
+                barriers = frozenset(plan.manifest.barriers)  # counted apart, as elsewhere
+                waiting = sum(
+                    1 for t, st in statuses.items() if st.state == "active" and t not in barriers
+                )
+                on_note(
+                    f"every task that could run has ended; {waiting:,} left waiting: "
+                    "finding why they can never run, then terminating them"
+                )
             # Why each task never ran is read before they are terminated (after, they are
             # completed and their parents' endings no longer explain them).
             before = explain_outcome(plan_tasks, statuses, job_state)
