@@ -176,17 +176,8 @@ def test_a_stop_kills_running_tasks_and_removes_the_temporary_workdir(
     # running without a parent, and the temporary work directory it made for them removed;
     # Ctrl-C exits 130 with one line (it was click's "Aborted!" and 1).
     pidfile = tmp_path / "pid"
-    root = Path(__file__).resolve().parents[2]
-    env = {**os.environ, "PYTHONPATH": f"{root}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
-    proc = subprocess.Popen(
-        [sys.executable, "-c", LAUNCH, "emulator", "--port", "0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
-    assert proc.stdout is not None and proc.stderr is not None
-    try:
+    with emulator_process(LAUNCH, "emulator", "--port", "0") as proc:
+        assert proc.stdout is not None and proc.stderr is not None
         endpoint = proc.stdout.readline().split("listening on ")[1].split()[0]
         tasks_line = next(line for line in proc.stdout if line.startswith("Tasks: "))
         workdir = Path(tasks_line.split("under ")[1].split()[0])
@@ -205,35 +196,15 @@ def test_a_stop_kills_running_tasks_and_removes_the_temporary_workdir(
         pid = int(pidfile.read_text())
         wait_for(lambda: _gone(pid), "the task's process group to go", 10)
         assert not workdir.exists()
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(15)
-        proc.stdout.close()
-        proc.stderr.close()
 
 
-def test_a_background_emulator_keeps_an_ignored_sigint_ignored(tmp_path: Path) -> None:
+def test_a_background_emulator_keeps_an_ignored_sigint_ignored() -> None:
     """A background job of a non-interactive shell starts with SIGINT ignored (`cmd &` in a
     script). uvicorn's own handler took it over, so a stray SIGINT stopped the emulator
     with exit 0 and nothing said; it stays ignored, and `kill` still stops it (143)."""
-    root = Path(__file__).resolve().parents[2]
-    env = {**os.environ, "PYTHONPATH": f"{root}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
-    ignoring = (
-        "import runpy, signal, sys\n"
-        "signal.signal(signal.SIGINT, signal.SIG_IGN)\n"
-        "sys.argv = ['dagbatch', *sys.argv[1:]]\n"
-        "runpy.run_module('dagbatch', run_name='__main__')\n"
-    )
-    proc = subprocess.Popen(
-        [sys.executable, "-c", ignoring, "emulator", "--port", "0", "--simulate"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
-    assert proc.stdout is not None and proc.stderr is not None
-    try:
+    ignoring = LAUNCH.replace("signal.default_int_handler", "signal.SIG_IGN")
+    with emulator_process(ignoring, "emulator", "--port", "0", "--simulate") as proc:
+        assert proc.stdout is not None
         endpoint = proc.stdout.readline().split("listening on ")[1].split()[0]
         port = int(endpoint.rsplit(":", 1)[1])
         wait_for(lambda: _answers(endpoint), "the emulator to answer", 15)  # uvicorn's up
@@ -242,12 +213,6 @@ def test_a_background_emulator_keeps_an_ignored_sigint_ignored(tmp_path: Path) -
         assert proc.poll() is None and _listening(port)  # still serving
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(15) == 128 + 15
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(15)
-        proc.stdout.close()
-        proc.stderr.close()
 
 
 def _answers(endpoint: str) -> bool:
@@ -262,3 +227,27 @@ def _answers(endpoint: str) -> bool:
     except OSError:
         return False
     return True
+
+
+@contextlib.contextmanager
+def emulator_process(script: str, *args: str) -> Iterator[subprocess.Popen[str]]:
+    """``python -c SCRIPT ARGS...`` with this checkout on the path, its output piped; killed
+    at the end if it still runs."""
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": f"{root}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script, *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(15)
+        for stream in (proc.stdout, proc.stderr):
+            if stream is not None:
+                stream.close()
