@@ -261,16 +261,16 @@ def report_lines(report: RunReport) -> list[str]:
     failed = report.failed
     n_failed, n_skipped, n_requeued = own(failed), own(report.skipped), own(report.requeued)
     n_cut = len(report.cut_off - barriers)
-    skipped = f", skipped {n_skipped}" if n_skipped else ""
-    cut = f", cut off by the --timeout {n_cut}" if n_cut else ""
-    requeued = f", requeued {n_requeued}" if n_requeued else ""
-    added = f" (+{len(barriers)} barrier)" if barriers else ""
+    skipped = f", skipped {n_skipped:,}" if n_skipped else ""
+    cut = f", cut off by the --timeout {n_cut:,}" if n_cut else ""
+    requeued = f", requeued {n_requeued:,}" if n_requeued else ""
+    added = f" (+{len(barriers):,} barrier)" if barriers else ""
     barrier_failed = len(failed) - n_failed
-    also = f" (and {barrier_failed} barrier task(s) dagbatch added)" if barrier_failed else ""
+    also = f" (and {barrier_failed:,} barrier task(s) dagbatch added)" if barrier_failed else ""
     echo(
-        f"tasks {own(outcomes)}{added}: succeeded {own(o for o in outcomes if o.succeeded)}, "
-        f"failed {n_failed}{also}{skipped}{cut}{requeued}, never ran "
-        f"{own(report.never_ran)}; {report.elapsed:.1f} s{mode}"
+        f"tasks {own(outcomes):,}{added}: succeeded "
+        f"{own(o for o in outcomes if o.succeeded):,}, failed {n_failed:,}{also}{skipped}{cut}"
+        f"{requeued}, never ran {own(report.never_ran):,}; {report.elapsed:.1f} s{mode}"
     )
     if report.timed_out:
         echo(_timeout_line(report))
@@ -281,7 +281,7 @@ def report_lines(report: RunReport) -> list[str]:
     for row in rows[:SHOWN]:
         lines.extend(row)
     if len(rows) > SHOWN:
-        echo(f"... and {sum(sizes[SHOWN:])} more (all of them in --report FILE.json)")
+        echo(f"... and {sum(sizes[SHOWN:]):,} more (all of them in --report FILE.json)")
     if report.node_root is not None:
         echo("")
         root = _shown(report.node_root)

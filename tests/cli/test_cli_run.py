@@ -340,7 +340,7 @@ def test_a_timeout_reached_before_any_task_started_says_so(tmp_path: Path) -> No
         str(wf), "--simulate", "--timeout", "0.001", "--workdir", str(tmp_path / "w")
     )
     assert code == 6, stdout + stderr
-    assert "succeeded 0, failed 0, never ran 2001" in stdout
+    assert "succeeded 0, failed 0, never ran 2,001" in stdout
     line = next(x for x in stdout.splitlines() if x.startswith("the --timeout was reached"))
     assert line.startswith(
         "the --timeout was reached before any task started: compiling the workflow and adding "
@@ -637,7 +637,7 @@ def test_the_barriers_dagbatch_added_are_counted_apart(tmp_path: Path) -> None:
     code, stdout, _ = run(
         str(ROOT / "examples" / "wide_fanin.py"), "--simulate", "--workdir", str(work)
     )
-    assert code == 0 and "tasks 3001 (+2 barrier): succeeded 3001, failed 0" in stdout
+    assert code == 0 and "tasks 3,001 (+2 barrier): succeeded 3,001, failed 0" in stdout
     part = json.loads((work / "plan" / "batches" / "000001.json").read_text())["value"][0]["id"]
     again = tmp_path / "again"
     report = tmp_path / "r.json"
@@ -652,7 +652,7 @@ def test_the_barriers_dagbatch_added_are_counted_apart(tmp_path: Path) -> None:
         str(report),
     )
     assert code != 0
-    assert "tasks 3001 (+2 barrier): succeeded 2999, failed 1, never ran 1;" in stdout
+    assert "tasks 3,001 (+2 barrier): succeeded 2,999, failed 1, never ran 1;" in stdout
     assert "terminated the 1 task(s) left waiting that could never run" in stdout
     # The end's steps are said before they take their seconds (9 s at 200,000 tasks).
     assert "every task that could run has ended; 1 left waiting: finding why" in stderr

@@ -40,7 +40,7 @@ def test_a_failed_first_task_is_shown_first_and_its_stranded_tasks_on_one_line(
         "--no-finish",
     )
     assert code == 4, stdout
-    assert "failed 1, never ran 10001" in stdout
+    assert "failed 1, never ran 10,001" in stdout
     rows = table(stdout)
     assert rows[0].split() == ["prepare", "completed", "2", "0.00s"], rows[0]
     assert rows[1].split()[:3] == ["10001", "tasks", "active"], rows[1]
