@@ -356,13 +356,16 @@ def rerun_cmd(
                 progress.close()
 
     again = f"dagbatch rerun {_target(plan_dir, job_id)} --failed"
+    # Only --failed reads the record of what a rerun cut short was still to bring back; it
+    # takes every other failed task of the job too, which a --task rerun had not chosen.
+    besides = "" if failed else " (and every other failed task of the job)"
     report = _run(
         plan_dir,
         job_id,
         (endpoint, account, account_key, auth_kind),
         body,
         interrupted=f"interrupted: some tasks may be reactivated and others not yet; `{again}` "
-        "brings back the rest",
+        f"brings back the rest{besides}",
     )
     if isinstance(report, RefusedError):
         _echo(orjson.dumps({"refused": str(report)}, option=orjson.OPT_INDENT_2).decode())

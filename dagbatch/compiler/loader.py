@@ -90,6 +90,8 @@ def load_workflow(target: str | Path) -> LoadedWorkflow:
         raise WorkflowLoadError("no such workflow file", path=str(path))
     if (why := suffix_problem(path)) is not None:
         raise WorkflowLoadError(why, path=str(path))
+    if (why := name_problem(attr)) is not None:  # before the workflow's code runs
+        raise WorkflowLoadError(why, path=str(path))
     called = False
     # The graph being built is walked by every full collection: fewer of them. What the
     # workflow prints goes to standard error, where it cannot corrupt what a command writes
@@ -105,8 +107,9 @@ def load_workflow(target: str | Path) -> LoadedWorkflow:
                 value = _call_user(value, path, name)
                 called = True
         finally:
-            if os.getcwd() != cwd:
-                os.chdir(cwd)
+            # Unconditionally: the workflow may have removed the directory it moved to (a
+            # temporary one), where os.getcwd() itself fails.
+            os.chdir(cwd)
     # What was found: the attribute, or what calling it returned.
     what = f"{name}() returned" if called else f"{name!r} is"
     if isinstance(value, nx.MultiDiGraph | nx.MultiGraph):
@@ -203,8 +206,6 @@ def _exec_module(path: Path) -> Any:
 
 def _find_graph(module: Any, attr: str | None, path: Path) -> tuple[Any, str]:
     if attr is not None:
-        if (why := name_problem(attr)) is not None:
-            raise WorkflowLoadError(why, path=str(path))
         if not hasattr(module, attr):
             # The names it could have meant: the file's graphs and functions.
             candidates = [

@@ -845,6 +845,19 @@ class ExitConditions(WireModel):
         return with_rules(cls, data, handler, _exit_conditions_rules)
 
 
+def _exit_effect(options: ExitOptions, start: int, end: int) -> tuple[str | None, str | None]:
+    """What ``options`` do for the codes ``start``..``end``: an unset dependencyAction is
+    Batch's default (block, for codes that are not 0), so ``{}`` and ``{"dependencyAction":
+    "block"}`` are the same. An unset jobAction is kept apart from ``none``: what it means
+    depends on the job's onTaskFailure, which a task does not know."""
+    action = options.dependency_action
+    if action is None and not start <= 0 <= end:
+        action = "block"
+    return (str(action) if action is not None else None), (
+        str(options.job_action) if options.job_action is not None else None
+    )
+
+
 def _exit_conditions_rules(get: Callable[[str], Any]) -> list[Problem]:
     """An exit code listed twice in ``exitCodes``, or two ``exitCodeRanges`` that overlap,
     with different actions: which one Batch applies is not documented (BATCH_FACTS, exit
@@ -854,15 +867,17 @@ def _exit_conditions_rules(get: Callable[[str], Any]) -> list[Problem]:
     for i, entry in enumerate(get("exit_codes") or ()):
         if not isinstance(entry, ExitCodeMapping):
             continue
-        seen = first.setdefault(entry.code, (i, entry.exit_options))
-        if seen[0] != i and seen[1] != entry.exit_options:
+        effect = _exit_effect(entry.exit_options, entry.code, entry.code)
+        seen = first.setdefault(entry.code, (i, effect))
+        if seen[0] != i and seen[1] != effect:
             problems.append(
                 (
                     ("exit_codes", i),
                     PydanticCustomError(
                         "invalid-exit-codes",
-                        "exit code {code} is listed again (entry {first}) with other actions; "
-                        "which one Batch applies is not documented: list each code once",
+                        "exit code {code} is listed again (entry {first}) with other exit "
+                        "options; which one Batch applies is not documented: list each code "
+                        "once",
                         {"code": entry.code, "first": seen[0]},
                     ),
                 )
@@ -874,14 +889,17 @@ def _exit_conditions_rules(get: Callable[[str], Any]) -> list[Problem]:
     ]
     for k, (i, a) in enumerate(ranges):
         for j, b in ranges[k + 1 :]:
-            if a.start <= b.end and b.start <= a.end and a.exit_options != b.exit_options:
+            overlap = a.start <= b.end and b.start <= a.end
+            if overlap and _exit_effect(a.exit_options, a.start, a.end) != _exit_effect(
+                b.exit_options, b.start, b.end
+            ):
                 problems.append(
                     (
                         ("exit_code_ranges", j),
                         PydanticCustomError(
                             "invalid-exit-codes",
                             "exit code range {start}-{end} overlaps entry {other} with other "
-                            "actions; which one Batch applies is not documented: make the "
+                            "exit options; which one Batch applies is not documented: make the "
                             "ranges disjoint",
                             {"start": b.start, "end": b.end, "other": i},
                         ),

@@ -277,27 +277,50 @@ def pending_path(view: WorkflowView) -> Path:
     return Path(".dagbatch") / view.job_id / "rerun.pending.json"
 
 
-def write_pending(view: WorkflowView, task_ids: Sequence[str]) -> Path | None:
-    """Write down the tasks a rerun is about to reactivate; None where it cannot be written
-    (a read-only plan directory: the rerun goes on, as it did before)."""
+def write_pending(view: WorkflowView, task_ids: Iterable[str]) -> Path | None:
+    """Write down the tasks a rerun is about to reactivate (with those an earlier rerun cut
+    short left that are still to come back: ``still_pending``); None where it cannot be
+    written (a read-only plan directory: the rerun goes on, as it did before)."""
     path = pending_path(view)
+    tasks = list(dict.fromkeys(task_ids))
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(orjson.dumps({"jobId": view.job_id, "tasks": list(task_ids)}))
+        path.write_bytes(orjson.dumps({"jobId": view.job_id, "tasks": tasks}))
     except OSError:
         return None
     return path
 
 
-def clear_pending(view: WorkflowView) -> None:
-    """Remove the record of a rerun that ended, and the ``.dagbatch/JOB/`` directories it
+def settle_pending(view: WorkflowView, reactivated: Collection[str]) -> None:
+    """Take the tasks a rerun reactivated off its record; what is left (a reactivate the
+    service refused, an earlier rerun's tasks this one did not take) stays for the next
+    ``rerun --failed``. A record left empty goes, with the ``.dagbatch/JOB/`` directories it
     made where they hold nothing else."""
+    left = [t for t in sorted(read_pending(view)) if t not in reactivated]
     path = pending_path(view)
+    if left:
+        with contextlib.suppress(OSError):
+            path.write_bytes(orjson.dumps({"jobId": view.job_id, "tasks": left}))
+        return
     path.unlink(missing_ok=True)
     if not view.plan_dir:
         for folder in (path.parent, path.parent.parent):
             with contextlib.suppress(OSError):  # not empty, or gone: left as it is
                 folder.rmdir()
+
+
+def still_pending(view: WorkflowView, records: Mapping[str, TaskRecord]) -> list[str]:
+    """The tasks on an earlier rerun's record that are still terminated without having run
+    (the others have come back, or run, since), in id order: a ``--task`` rerun in between
+    keeps them on the record, for the next ``rerun --failed``."""
+    return sorted(
+        t
+        for t in read_pending(view)
+        if (rec := records.get(t)) is not None
+        and rec.state == "completed"
+        and rec.started is None
+        and rec.failed
+    )
 
 
 def read_pending(view: WorkflowView) -> frozenset[str]:
@@ -463,17 +486,17 @@ async def rerun(
     # (Ctrl-C), the next `rerun --failed` brings back the rest, which the times alone no
     # longer tell (their root has run again since they were terminated).
     errors: dict[str, BaseException] = {}
-    record = write_pending(view, plan.reactivate)
+    record = write_pending(view, [*still_pending(view, snap.records), *plan.reactivate])
     layers = children_first(plan.reactivate, view.definitions, snap.records)
     each_done = _counter(progress, len(plan.reactivate))
     for layer in reversed(layers):
         errors.update(await for_each(layer, service.reactivate, pace=pace, each_done=each_done))
+    done = tuple(t for t in plan.reactivate if t not in errors)
     if record is not None:
-        clear_pending(view)
+        settle_pending(view, frozenset(done))
     problems = tuple(
         TaskProblem(t, view.name(t), str(errors[t])) for t in plan.reactivate if t in errors
     )
-    done = tuple(t for t in plan.reactivate if t not in errors)
     return RerunReport(plan=plan, reactivated=done, errors=problems)
 
 

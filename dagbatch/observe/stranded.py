@@ -368,10 +368,16 @@ def _block_cycles(
     cycle, and each of its tasks has a parent left, so following them from any of them
     comes to a cycle or to a task placed already.
 
-    Only once no task runs or can start (whatever waits on a cycle stays as it is while
-    others run, and the verdict is "running" then all the same): the search costs a pass
+    Only once no task runs or can start, and none waits on a task the job does not hold
+    (whatever waits on a cycle stays as it is while others run, and the verdict is
+    "running", or stuck on the missing tasks, all the same): the search costs a pass
     over every waiting task's dependencies, several times the rest of the analysis on a
     job of 100,000 tasks, which `watch` reads again every few seconds."""
+    if out.missing:
+        # Tasks wait on tasks the job does not hold: nothing moves until they are added,
+        # which the verdict says already, and the search would cost a pass over a job that
+        # may be a submission cut short (every refresh of `watch`).
+        return
     waiting = []
     for t, r in records.items():
         if r.state in ("running", "preparing"):

@@ -56,6 +56,29 @@ def test_a_workflow_that_changes_directory_leaves_out_where_it_was(
     assert Path.cwd() == here
 
 
+def test_a_workflow_that_removes_the_directory_it_moved_to_still_loads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Changing the working directory back first asked for the current one, which fails
+    once the workflow has removed it (a temporary directory): a traceback."""
+    wf = tmp_path / "wf.py"
+    wf.write_text(
+        "import os, tempfile\nwith tempfile.TemporaryDirectory() as d:\n    os.chdir(d)\n" + GRAPH
+    )
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(main, ["validate", str(wf)])
+    assert result.exit_code == 0, result.output
+    assert Path.cwd() == tmp_path
+
+
+def test_a_bad_name_is_said_before_the_workflow_runs(tmp_path: Path) -> None:
+    wf = tmp_path / "wf.py"
+    wf.write_text("print('ran')\n" + GRAPH)
+    result = CliRunner().invoke(main, ["validate", f"{wf}:"])
+    assert result.exit_code == 1 and "nothing follows the ':'" in result.stderr
+    assert "ran" not in result.stderr  # the workflow's code did not run
+
+
 def _loading(tmp_path: Path, *args: str) -> tuple[subprocess.Popen[str], Path]:
     """A dagbatch command on a workflow that sleeps while it loads, once it has started."""
     started = tmp_path / "started"

@@ -434,6 +434,9 @@ def test_an_exit_code_with_two_fates_is_an_error() -> None:
     assert "exit code 1 is listed again (entry 0)" in diags[0].message
     same = {"exit_codes": [entry("satisfy", code=1), entry("satisfy", code=1)]}
     assert node_diagnostics(exit_conditions=same) == []
+    # Batch's default for a non-zero code is block: unset and "block" are the same fate.
+    unset = {"exit_codes": [entry("block", code=1), {"code": 1, "exit_options": {}}]}
+    assert node_diagnostics(exit_conditions=unset) == []
 
 
 def test_an_environment_name_given_twice_is_an_error() -> None:

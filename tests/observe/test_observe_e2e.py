@@ -574,6 +574,11 @@ def test_a_rerun_cut_short_is_finished_by_the_next_one(
     _act(server, "cut", "reactivate", "root", "t1")
     _until(plan, server, lambda s: s.verdict != "running")  # root failed again
     assert steer.pending_path(view).is_file()
+    # A rerun of the root alone in between (it fails again) keeps the rest on the record:
+    # it overwrote the record with its own, then removed it.
+    assert rerun(plan, tasks=["root"], client=_client(server)).reactivated == ("root",)
+    _until(plan, server, lambda s: s.verdict != "running")
+    assert {"t2", "t3", "t4"} <= steer.read_pending(view)
     preview = rerun(plan, failed=True, client=_client(server), dry_run=True)
     assert preview.plan.reactivate == ("root", "t2", "t3", "t4")
     flag.write_text("ok")
