@@ -216,7 +216,12 @@ def render_status(status: JobStatus, *, target: str = "PLAN_DIR", shown: int = S
         n = len(status.not_in_job)
         # While the tasks the job holds still run, the verdict line has no room for it:
         # the fix is said here (a submission cut short: `submit --resume`).
-        fix = _missing_fix(status, target) if status.planned else "not submitted?"
+        if status.job_state == "completed":
+            fix = "the job has completed: no task can be added to it"
+        elif status.planned:
+            fix = _missing_fix(status, target)
+        else:
+            fix = "not submitted?"
         lines.append(
             f"{n:,} task(s) of the plan are not in the job ({fix}): "
             + ", ".join(status.not_in_job[:5])

@@ -390,7 +390,7 @@ def _block_cycles(
     parents_of: dict[str, set[str]] = {}
     for t in waiting:
         found = parents_of[t] = parent_ids(definitions.get(t), tasks)
-        if t not in out.missing and not any(records[p].state == "active" for p in found):
+        if not any(records[p].state == "active" for p in found):
             return  # it can start (its parents have all completed and satisfy it)
     children: dict[str, list[str]] = {}
     for t, found in parents_of.items():

@@ -113,6 +113,7 @@ def test_a_job_completed_before_its_tasks_were_added_is_said_so(
         assert "set it after the last task is added" in out.stdout, (args, out.stdout)
         before = "3 task(s) of the plan were" if str(plan) in args else "any task was"
         assert f"before {before} added" in out.stdout, (args, out.stdout)
+        assert "--resume" not in out.stdout, out.stdout  # a completed job takes no task
 
 
 def test_tasks_waiting_on_each_other_are_stuck_and_finish_ends_them() -> None:
