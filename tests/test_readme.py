@@ -125,7 +125,7 @@ def test_the_quick_start_run_report_reads_as_the_readme_shows(tmp_path: Path) ->
 def test_the_readme_shows_the_folded_row_dagbatch_run_prints(tmp_path: Path) -> None:
     """The run section's example of many tasks that never ran for one cause."""
     section = README.split("### `dagbatch run ", 1)[1].split("\n### ", 1)[0]
-    row = next(line for line in section.splitlines() if line.startswith("10001 tasks "))
+    row = next(line for line in section.splitlines() if line.startswith("10,001 tasks "))
     result = _what_if(tmp_path, "prepare=2")
     assert result.exit_code == 4, result.stdout
     printed = result.stdout.splitlines()

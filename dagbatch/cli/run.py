@@ -162,11 +162,11 @@ def _folded(report: RunReport, group: list[TaskOutcome]) -> list[str]:
     if through == len(group):
         how = ", each through a parent that never ran"
     elif through:
-        how = f", directly or ({through} of them) through a parent that never ran"
+        how = f", directly or ({through:,} of them) through a parent that never ran"
     ids = [o.task_id for o in group]
     named = ", ".join(ids if len(ids) <= 4 else [*ids[:3], "...", ids[-1]])
     among = sum(1 for o in group if o.task_id in report.barriers)
-    tasks = f"{len(group) - among} tasks" + (f" (+{among} barrier)" if among else "")
+    tasks = f"{len(group) - among:,} tasks" + (f" (+{among:,} barrier)" if among else "")
     return [
         f"{tasks:<24} {first.status.state:<10} {'-':>5} {'-':>8}  never ran{ended}: "
         f"{root.text()}{how} ({named})"

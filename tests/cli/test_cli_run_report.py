@@ -43,7 +43,7 @@ def test_a_failed_first_task_is_shown_first_and_its_stranded_tasks_on_one_line(
     assert "failed 1, never ran 10,001" in stdout
     rows = table(stdout)
     assert rows[0].split() == ["prepare", "completed", "2", "0.00s"], rows[0]
-    assert rows[1].split()[:3] == ["10001", "tasks", "active"], rows[1]
+    assert rows[1].split()[:3] == ["10,001", "tasks", "active"], rows[1]
     assert rows[1].endswith(
         "never ran: blocked: parent prepare failed with exit code 2, and its "
         "dependencyAction for that is block, directly or (1 of them) through a parent "
