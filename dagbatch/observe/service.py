@@ -52,15 +52,16 @@ JOB_NOT_FOUND: Final = "JobNotFound"
 
 def job_not_found(job_id: str, endpoint: str) -> BatchServiceError:
     """The one error for a job the service does not hold (`status`, `watch`, `rerun`,
-    `finish`, `show --job-id`), with where to look: the endpoint, and whether the plan was
-    submitted there (the emulator keeps its jobs in memory: a restarted one holds none)."""
+    `finish`, `show --job-id`), with where to look: the endpoint, the job id, and whether the
+    job was created there, by a plan's submission or another client (the emulator keeps its
+    jobs in memory: a restarted one holds none)."""
     return BatchServiceError(
         404,
         JOB_NOT_FOUND,
         f"job {job_id!r} does not exist at {redact(endpoint)}: is the endpoint right "
-        "(AZURE_BATCH_ENDPOINT / --endpoint), and was the plan submitted there? (the "
-        "emulator keeps its jobs in memory: after a restart, submit the plan again with "
-        "`dagbatch submit PLAN_DIR --create-job`)",
+        "(AZURE_BATCH_ENDPOINT / --endpoint), and the job id, and was the job created there? "
+        "(the emulator keeps its jobs in memory: after a restart, submit the plan again "
+        "with `dagbatch submit PLAN_DIR --create-job`)",
     )
 
 

@@ -48,9 +48,9 @@ def test_a_missing_job_is_said_one_way_by_every_command(
     expected = (
         "error: the service refused the request: HTTP 404 JobNotFound: job 'nosuch' does not "
         f"exist at {emulator.endpoint}: is the endpoint right (AZURE_BATCH_ENDPOINT / "
-        "--endpoint), and was the plan submitted there? (the emulator keeps its jobs in "
-        "memory: after a restart, submit the plan again with `dagbatch submit PLAN_DIR "
-        "--create-job`)\n"
+        "--endpoint), and the job id, and was the job created there? (the emulator keeps "
+        "its jobs in memory: after a restart, submit the plan again with `dagbatch submit "
+        "PLAN_DIR --create-job`)\n"
     )
     for args in commands:
         out = CliRunner().invoke(main, args, env=env_for(emulator))
