@@ -44,6 +44,13 @@ ID_PATTERN: Final = re.compile(f"{_ID_CHAR}{{1,{MAX_ID_LENGTH}}}")
 #: every id is good (two to four times quicker than a regular expression match).
 ID_CHAR_BYTES: Final = bytes(c for c in range(128) if re.fullmatch(_ID_CHAR, chr(c)))
 
+
+def refused_id_chars(given: str) -> list[str]:
+    """The characters of ``given`` an id may not hold, each once, sorted: what a task's or
+    a job's invalid-id diagnostic names."""
+    return sorted({c for c in given if not (c.isascii() and (c.isalnum() or c in "-_"))})
+
+
 #: [spec-2025] displayName: "any Unicode characters up to a maximum length of 1024".
 MAX_DISPLAY_NAME_LENGTH: Final = 1024
 

@@ -17,8 +17,6 @@ from dagbatch.cli.output import write_stdout
 from dagbatch.errors import DagbatchError
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
-
     from dagbatch.local.run import RunReport
     from dagbatch.observe.outcome import Reason, TaskOutcome
 
@@ -254,10 +252,7 @@ def report_lines(report: RunReport) -> list[str]:
     # The workflow's own tasks are counted; the barriers dagbatch added are counted apart
     # (as `dagbatch status` and the finish line count them).
     barriers = report.barriers
-
-    def own(items: Iterable[TaskOutcome]) -> int:
-        return sum(1 for o in items if o.task_id not in barriers)
-
+    own = report.own
     failed = report.failed
     n_failed, n_skipped, n_requeued = own(failed), own(report.skipped), own(report.requeued)
     n_cut = len(report.cut_off - barriers)

@@ -1271,7 +1271,7 @@ class JobSettings(WireModel):
                 "job id is {n} characters; Batch allows at most {limit}",
                 {"n": len(value), "limit": MAX_ID_LENGTH},
             )
-        bad = sorted({c for c in value if not (c.isascii() and (c.isalnum() or c in "-_"))})
+        bad = limits.refused_id_chars(value)
         if not value:
             raise PydanticCustomError("invalid-id", "job id is empty")
         if bad:

@@ -21,7 +21,7 @@ from dagbatch.compiler import exits, graphs
 from dagbatch.compiler.ranges import may_start_with
 from dagbatch.compiler.spec import WorkflowSpec, special_intents
 from dagbatch.errors import Diagnostic
-from dagbatch.limits import ID_CHAR_BYTES, ID_PATTERN, MAX_ID_LENGTH
+from dagbatch.limits import ID_CHAR_BYTES, ID_PATTERN, MAX_ID_LENGTH, refused_id_chars
 
 
 def _id_problems(tid: str, taken: Callable[[str], bool]) -> list[Diagnostic]:
@@ -41,7 +41,7 @@ def _id_problems(tid: str, taken: Callable[[str], bool]) -> list[Diagnostic]:
         )
     if tid == "":
         return [Diagnostic(code="invalid-id", message="task id is empty", task_id=tid, field="id")]
-    bad = sorted({c for c in tid if not (c.isascii() and (c.isalnum() or c in "-_"))})
+    bad = refused_id_chars(tid)
     if not bad:
         return found
     hint = "ids may use letters, digits, '-' and '_' only"

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import shutil
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
@@ -130,6 +130,11 @@ class RunReport:
     prepared_after: float = 0.0
     #: What the plan's tasks ask for that a run on this machine does not do (``not_emulated``).
     not_emulated: tuple[str, ...] = ()
+
+    def own(self, items: Iterable[TaskOutcome]) -> int:
+        """How many of ``items`` are the workflow's own tasks: the barriers dagbatch added
+        are counted apart, on the screen and in the report as in `dagbatch status`."""
+        return sum(1 for o in items if o.task_id not in self.barriers)
 
     def is_skipped(self, task_id: str) -> bool:
         """Terminated at the end because its parent succeeded (a failure handler not
@@ -248,10 +253,7 @@ class RunReport:
         # The workflow's own tasks, as the screen counts them; the barriers dagbatch added
         # are counted apart (every task, barriers included, is in "tasks").
         barriers = self.barriers
-
-        def own(items: list[TaskOutcome]) -> int:
-            return sum(1 for o in items if o.task_id not in barriers)
-
+        own = self.own
         counts: dict[str, int] = {}
         for o in self.outcomes:
             if o.task_id not in barriers:
@@ -272,7 +274,7 @@ class RunReport:
             "notEmulated": list(self.not_emulated),
             "counts": {
                 **counts,
-                "succeeded": own([o for o in self.outcomes if o.succeeded]),
+                "succeeded": own(o for o in self.outcomes if o.succeeded),
                 "failed": own(self.failed),
                 "skipped": own(self.skipped),
                 "endedByTimeout": len(self.cut_off - barriers),
