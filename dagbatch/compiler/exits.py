@@ -172,6 +172,8 @@ def derive_exit_conditions(
 
     # Derived entries go where the raw ones leave room: a raw entry for the same code or
     # span already carries the derived actions (``_checked_raw`` filled or checked them).
+    if raw is not None:
+        _overlap_clashes(out, {"exitCodes": codes, "exitCodeRanges": spans}, task_id, diags)
     for key, derived in (("exitCodes", codes), ("exitCodeRanges", spans)):
         if derived:
             out[key] = _with_derived(out.get(key, []), key, derived)
@@ -218,6 +220,80 @@ def _with_derived(
         else:
             found["exitOptions"] = {**derived[k], **found["exitOptions"]}
     return entries
+
+
+def _effect(options: Mapping[str, Any], lo: int, hi: int) -> set[tuple[str, str]]:
+    """What ``options`` do for the exit codes ``lo..hi``: (dependencyAction, jobAction) per
+    kind of code covered, an unset action read as Batch's default for it (satisfy / none for
+    exit code 0, block / terminate for the others)."""
+    found: set[tuple[str, str]] = set()
+    if lo <= 0 <= hi:
+        found.add(
+            (options.get("dependencyAction") or "satisfy", options.get("jobAction") or "none")
+        )
+    if lo != 0 or hi != 0:
+        found.add(
+            (options.get("dependencyAction") or "block", options.get("jobAction") or "terminate")
+        )
+    return found
+
+
+def _overlap_clashes(
+    out: Mapping[str, Any],
+    derived: Mapping[str, Mapping[Any, Mapping[str, str]]],
+    task_id: str,
+    diags: list[Diagnostic],
+) -> None:
+    """A raw entry that covers some of the derived codes (``satisfy_exit_codes``, exit code
+    0 under failure handlers) without being their own entry, and does something else with
+    them: the task would have two entries with different actions for those codes, and which
+    one Batch applies is not documented [BATCH_FACTS 5], so it is an
+    ``exit-conditions-clash`` (the same rule the task model applies to what a user lists
+    twice). A raw entry for exactly that code or span is not one: the derived actions merge
+    into it (``_with_derived``). One report per raw entry, none for an entry already
+    reported."""
+    clashes: dict[tuple[str, int], list[tuple[int, int, Mapping[str, str]]]] = {}
+    for key, wanted in derived.items():
+        kind = _CODE_LISTS[key]
+        own = {kind.key_of(e): e for e in out.get(key, ())}
+        for k, actions in wanted.items():
+            lo, hi = kind.span(kind.entry(k))
+            exact = own.get(k)
+            final = {**actions, **exact["exitOptions"]} if exact is not None else actions
+            for other_key, other_kind in _CODE_LISTS.items():
+                for n, e in enumerate(out.get(other_key, ())):
+                    a, b = other_kind.span(e)
+                    start, end = max(a, lo), min(b, hi)
+                    if e is exact or start > end:
+                        continue
+                    opts = e.get("exitOptions") or {}
+                    if _effect(opts, start, end) != _effect(final, start, end):
+                        clashes.setdefault((other_key, n), []).append((start, end, final))
+    reported = {d.field for d in diags if d.task_id == task_id and d.field}
+    for (key, n), found in sorted(clashes.items()):
+        field = f"exitConditions.{key}[{n}]"
+        if any(f == field or f.startswith(field + ".") for f in reported):
+            continue
+        named = ", ".join(
+            f"{start} ({_actions(final)})" if start == end else f"{start}-{end} ({_actions(final)})"
+            for start, end, final in sorted(found, key=lambda f: f[:2])
+        )
+        diags.append(
+            Diagnostic(
+                code="exit-conditions-clash",
+                message=f"exit_conditions.{key}[{n}] covers exit codes that the task's failure "
+                f"intent gives an entry of their own with other actions: {named}; which entry "
+                "Batch applies to such a code is not documented",
+                task_id=task_id,
+                field=field,
+                hint="leave those codes out of the raw entry, or give each an entry of its own "
+                "in exit_conditions with the actions you want",
+            )
+        )
+
+
+def _actions(options: Mapping[str, str]) -> str:
+    return ", ".join(f"{k}={v!r}" for k, v in sorted(options.items()))
 
 
 # Classes of exit outcomes, for what the intent wants of an entry that covers them.

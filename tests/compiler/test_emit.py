@@ -478,3 +478,95 @@ def test_a_raw_job_action_none_is_left_out_when_the_job_uses_no_job_actions() ->
     plan = compile_graph(g)
     assert plan.job["onTaskFailure"] == "noaction"
     assert _tasks(plan)["a"]["exitConditions"] == {"default": {"dependencyAction": "satisfy"}}
+
+
+@pytest.mark.parametrize(
+    ("raw", "satisfy", "mode", "job_actions", "field"),
+    [
+        # a job-action job: the raw range ends the job on 1-10, the satisfy code must not
+        (
+            {
+                "exitCodeRanges": [
+                    {"start": 1, "end": 10, "exitOptions": {"jobAction": "terminate"}}
+                ]
+            },
+            (5, (7, 8)),
+            None,
+            True,
+            "exitConditions.exitCodeRanges[0]",
+        ),
+        # no dependents: the raw range blocks (Batch's default), the satisfy code satisfies
+        (
+            {"exitCodeRanges": [{"start": 1, "end": 10, "exitOptions": {}}]},
+            (5,),
+            None,
+            False,
+            "exitConditions.exitCodeRanges[0]",
+        ),
+        # a raw code inside a satisfy range, across the two lists
+        (
+            {"exitCodes": [{"code": 5, "exitOptions": {}}]},
+            ((4, 6),),
+            None,
+            False,
+            "exitConditions.exitCodes[0]",
+        ),
+        # children that run whatever happens, in a job-action job
+        (
+            {"exitCodeRanges": [{"start": 1, "end": 10, "exitOptions": {"jobAction": "disable"}}]},
+            (5,),
+            "always",
+            True,
+            "exitConditions.exitCodeRanges[0]",
+        ),
+    ],
+)
+def test_raw_entry_over_a_satisfy_code_with_other_actions_clashes(
+    raw: dict[str, Any],
+    satisfy: tuple[Any, ...],
+    mode: str | None,
+    job_actions: bool,
+    field: str,
+) -> None:
+    """Without the check the task got two overlapping entries with different actions, the
+    case Batch leaves undocumented and the task model refuses when a user writes it."""
+    diags: list[Diagnostic] = []
+    intent = Intent(satisfy_exit_codes=satisfy, exit_conditions=raw)
+    derive_exit_conditions(intent, mode=mode, job_actions=job_actions, task_id="t", diags=diags)
+    assert [(d.code, d.task_id, d.field) for d in diags] == [("exit-conditions-clash", "t", field)]
+    assert "5" in diags[0].message and "satisfy" in diags[0].message
+
+
+def test_raw_entry_agreeing_with_a_satisfy_code_does_not_clash() -> None:
+    raw = {
+        "exitCodeRanges": [
+            {
+                "start": 1,
+                "end": 10,
+                "exitOptions": {"dependencyAction": "satisfy", "jobAction": "none"},
+            }
+        ]
+    }
+    ec = derive(Intent(satisfy_exit_codes=(5,), exit_conditions=raw), None, job_actions=True)
+    assert ec is not None
+    assert ec["exitCodes"] == [
+        {"code": 5, "exitOptions": {"dependencyAction": "satisfy", "jobAction": "none"}}
+    ]
+
+
+def test_compile_refuses_a_raw_range_over_a_satisfy_code_in_a_job_action_job() -> None:
+    g = nx.DiGraph()
+    g.add_node(
+        "a",
+        command_line="x",
+        satisfy_exit_codes=[3],
+        exit_conditions={
+            "exitCodeRanges": [{"start": 1, "end": 9, "exitOptions": {"jobAction": "terminate"}}]
+        },
+    )
+    g.add_node("b", command_line="y", job_action="disable")
+    with pytest.raises(InvalidWorkflow) as info:
+        compile_graph(g)
+    assert [(d.code, d.task_id, d.field) for d in info.value.errors] == [
+        ("exit-conditions-clash", "a", "exitConditions.exitCodeRanges[0]")
+    ]
