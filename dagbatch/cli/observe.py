@@ -335,7 +335,7 @@ def rerun_cmd(
 
     async def body(service: JobService, view: ViewSource, _: BatchClient) -> Any:
         v, snap = await read_snapshot(service, view, stderr_tasks=0)
-        pending = steer.read_pending(v) if failed else frozenset()
+        pending = steer.read_pending(v, snap.job) if failed else frozenset()
         try:
             plan = steer.plan_rerun(v, snap, failed=failed, tasks=tasks, pending=pending)
         except RefusedError as exc:

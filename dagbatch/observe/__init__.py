@@ -171,7 +171,7 @@ async def rerun_async(
 
     async def body(c: BatchClient) -> RerunReport:
         service, view, snap = await _open(plan_dir, job_id, c, stderr_tasks=0)
-        pending = steer.read_pending(view) if failed else frozenset()
+        pending = steer.read_pending(view, snap.job) if failed else frozenset()
         plan = steer.plan_rerun(view, snap, failed=failed, tasks=tuple(tasks), pending=pending)
         if dry_run:
             return RerunReport(plan=plan, reactivated=(), errors=())

@@ -15,6 +15,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -277,30 +278,41 @@ def pending_path(view: WorkflowView) -> Path:
     return Path(".dagbatch") / view.job_id / "rerun.pending.json"
 
 
-def write_pending(view: WorkflowView, task_ids: Iterable[str]) -> Path | None:
+def write_pending(
+    view: WorkflowView, task_ids: Iterable[str], job: Mapping[str, Any]
+) -> Path | None:
     """Write down the tasks a rerun is about to reactivate (with those an earlier rerun cut
     short left that are still to come back: ``still_pending``); None where it cannot be
-    written (a read-only plan directory: the rerun goes on, as it did before)."""
+    written (a read-only plan directory: the rerun goes on, as it did before). ``job``: the
+    job as the service gave it; its ``creationTime`` ties the record to this very job, not
+    to one deleted and made again under the same id (``read_pending``)."""
     path = pending_path(view)
     tasks = list(dict.fromkeys(task_ids))
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(orjson.dumps({"jobId": view.job_id, "tasks": tasks}))
+        path.write_bytes(orjson.dumps(_record(view, tasks, job)))
     except OSError:
         return None
     return path
 
 
-def settle_pending(view: WorkflowView, reactivated: Collection[str]) -> None:
+def _record(view: WorkflowView, tasks: Sequence[str], job: Mapping[str, Any]) -> dict[str, Any]:
+    created = job.get("creationTime")
+    return {"jobId": view.job_id, **({"jobCreated": created} if created else {}), "tasks": tasks}
+
+
+def settle_pending(
+    view: WorkflowView, reactivated: Collection[str], job: Mapping[str, Any]
+) -> None:
     """Take the tasks a rerun reactivated off its record; what is left (a reactivate the
     service refused, an earlier rerun's tasks this one did not take) stays for the next
     ``rerun --failed``. A record left empty goes, with the ``.dagbatch/JOB/`` directories it
     made where they hold nothing else."""
-    left = [t for t in sorted(read_pending(view)) if t not in reactivated]
+    left = [t for t in sorted(read_pending(view, job)) if t not in reactivated]
     path = pending_path(view)
     if left:
         with contextlib.suppress(OSError):
-            path.write_bytes(orjson.dumps({"jobId": view.job_id, "tasks": left}))
+            path.write_bytes(orjson.dumps(_record(view, left, job)))
         return
     path.unlink(missing_ok=True)
     if not view.plan_dir:
@@ -309,13 +321,15 @@ def settle_pending(view: WorkflowView, reactivated: Collection[str]) -> None:
                 folder.rmdir()
 
 
-def still_pending(view: WorkflowView, records: Mapping[str, TaskRecord]) -> list[str]:
+def still_pending(
+    view: WorkflowView, records: Mapping[str, TaskRecord], job: Mapping[str, Any]
+) -> list[str]:
     """The tasks on an earlier rerun's record that are still terminated without having run
     (the others have come back, or run, since), in id order: a ``--task`` rerun in between
     keeps them on the record, for the next ``rerun --failed``."""
     return sorted(
         t
-        for t in read_pending(view)
+        for t in read_pending(view, job)
         if (rec := records.get(t)) is not None
         and rec.state == "completed"
         and rec.started is None
@@ -323,14 +337,19 @@ def still_pending(view: WorkflowView, records: Mapping[str, TaskRecord]) -> list
     )
 
 
-def read_pending(view: WorkflowView) -> frozenset[str]:
+def read_pending(view: WorkflowView, job: Mapping[str, Any]) -> frozenset[str]:
     """What a rerun of this job cut short was still to bring back (``write_pending``);
-    nothing when there is no such record, or it is not one."""
+    nothing when there is no such record, or it is not one, or it was written for another
+    job of that id: one made at another time than ``job`` (the job as the service gives it
+    now) was deleted since, and its tasks are not this job's to bring back."""
     try:
         data = orjson.loads(pending_path(view).read_bytes())
     except (OSError, orjson.JSONDecodeError):
         return frozenset()
     if not isinstance(data, dict) or data.get("jobId") != view.job_id:
+        return frozenset()
+    created, now = data.get("jobCreated"), job.get("creationTime")
+    if created and now and created != now:
         return frozenset()
     tasks = data.get("tasks")
     return (
@@ -486,14 +505,16 @@ async def rerun(
     # (Ctrl-C), the next `rerun --failed` brings back the rest, which the times alone no
     # longer tell (their root has run again since they were terminated).
     errors: dict[str, BaseException] = {}
-    record = write_pending(view, [*still_pending(view, snap.records), *plan.reactivate])
+    record = write_pending(
+        view, [*still_pending(view, snap.records, snap.job), *plan.reactivate], snap.job
+    )
     layers = children_first(plan.reactivate, view.definitions, snap.records)
     each_done = _counter(progress, len(plan.reactivate))
     for layer in reversed(layers):
         errors.update(await for_each(layer, service.reactivate, pace=pace, each_done=each_done))
     done = tuple(t for t in plan.reactivate if t not in errors)
     if record is not None:
-        settle_pending(view, frozenset(done))
+        settle_pending(view, frozenset(done), snap.job)
     problems = tuple(
         TaskProblem(t, view.name(t), str(errors[t])) for t in plan.reactivate if t in errors
     )

@@ -9,6 +9,7 @@ import shlex
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import networkx as nx
 import orjson
@@ -570,7 +571,7 @@ def test_a_rerun_cut_short_is_finished_by_the_next_one(
     # What the cut-short rerun had written down, and done before Ctrl-C.
     view = WorkflowView.from_plan(load_plan(plan))
     view = WorkflowView(**{**view.__dict__, "plan_dir": str(plan)})
-    steer.write_pending(view, ["root", "t1", "t2", "t3", "t4"])
+    steer.write_pending(view, ["root", "t1", "t2", "t3", "t4"], _job(server, "cut"))
     _act(server, "cut", "reactivate", "root", "t1")
     _until(plan, server, lambda s: s.verdict != "running")  # root failed again
     assert steer.pending_path(view).is_file()
@@ -578,7 +579,7 @@ def test_a_rerun_cut_short_is_finished_by_the_next_one(
     # it overwrote the record with its own, then removed it.
     assert rerun(plan, tasks=["root"], client=_client(server)).reactivated == ("root",)
     _until(plan, server, lambda s: s.verdict != "running")
-    assert {"t2", "t3", "t4"} <= steer.read_pending(view)
+    assert {"t2", "t3", "t4"} <= steer.read_pending(view, _job(server, "cut"))
     preview = rerun(plan, failed=True, client=_client(server), dry_run=True)
     assert preview.plan.reactivate == ("root", "t2", "t3", "t4")
     flag.write_text("ok")
@@ -589,6 +590,61 @@ def test_a_rerun_cut_short_is_finished_by_the_next_one(
     assert counted[0] == (0, 4) and counted[-1] == (4, 4) and len(counted) == 5
     end = _until(plan, server, lambda s: s.verdict != "running")
     assert end.verdict == "complete" and end.outcomes["succeeded"] == 5, end.to_dict()
+
+
+def _job(server: EmulatorServer, job_id: str) -> dict[str, Any]:
+    async def get() -> dict[str, Any]:
+        async with _client(server) as client:
+            answer = await client.get_job(job_id)
+            assert answer.status == 200, answer.body
+            return dict(answer.body)
+
+    return asyncio.run(get())
+
+
+def test_a_rerun_record_of_a_deleted_job_is_not_read_for_a_new_one_of_its_id(
+    running_emulator: EmulatorServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The record of a rerun cut short named only the job id: a job deleted and made again
+    under that id had the old job's tasks brought back, whatever its own times said. Here
+    the new job's "child" was terminated by its user while "root" still ran, which a rerun
+    leaves as the user left it; the old record named it."""
+    from dagbatch.observe import steer
+    from dagbatch.observe.status import WorkflowView
+
+    monkeypatch.chdir(tmp_path)  # where a rerun without a plan keeps its record
+    server = running_emulator
+    gate = tmp_path / "gate"
+
+    async def make(tasks: list[dict[str, Any]], *, delete: bool = False) -> None:
+        async with _client(server) as client:
+            if delete:
+                await client.call("DELETE", "/jobs/again")
+                while (await client.get_job("again")).status == 200:
+                    await asyncio.sleep(0.05)
+            await client.create_job(
+                {"id": "again", "poolInfo": {"poolId": "p"}, "usesTaskDependencies": True}
+            )
+            await client.add_task_collection("again", orjson.dumps({"value": tasks}))
+
+    root = {"id": "root", "commandLine": _sh("exit 1")}
+    child = {"id": "child", "commandLine": _sh("echo c"), "dependsOn": {"taskIds": ["root"]}}
+    asyncio.run(make([root, child]))
+    _until_job("again", server, lambda s: s.verdict != "running")
+    view = WorkflowView.from_service("again", {})  # pending_path reads only the job id
+    # the old job's rerun, cut short, had written down both tasks
+    steer.write_pending(view, ["root", "child"], _job(server, "again"))
+    time.sleep(0.01)  # the new job's creationTime differs from the old one's
+
+    wait = f"while [ ! -f {shlex.quote(str(gate))} ]; do sleep 0.05; done; exit 1"
+    waiting_root = {"id": "root", "commandLine": _sh(wait)}
+    asyncio.run(make([waiting_root, child], delete=True))
+    _act(server, "again", "terminate", "child")  # the user's doing, while root runs
+    gate.write_text("go")
+    _until_job("again", server, lambda s: s.verdict != "running")
+    assert steer.read_pending(view, _job(server, "again")) == frozenset()
+    preview = rerun(job_id="again", failed=True, client=_client(server), dry_run=True)
+    assert preview.plan.reactivate == ("root",)
 
 
 def test_a_finish_cut_short_leaves_nothing_behind_a_rerun(
