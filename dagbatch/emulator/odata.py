@@ -1,7 +1,9 @@
 """The OData ``$filter`` and ``$select`` the emulator evaluates on list operations.
 
 Supported filters: comparisons ``FIELD eq|ne|lt|le|gt|ge LITERAL`` and the function
-``startswith(FIELD, 'text')``, joined with ``and`` / ``or`` (``and`` binds tighter) and grouped
+``startswith(FIELD, 'text')``, joined with ``and`` / ``or`` (``and`` binds tighter; written
+``AND`` / ``OR`` too, as the page that lists Batch's filters names them
+[odata-filters-in-batch]) and grouped
 with parentheses; literals are 'quoted strings' (``''`` escapes a quote) or integers. The
 fields each list accepts, and the operators, are given by the caller (for tasks: ``id``,
 ``state``, ``executionInfo/result``, ``executionInfo/exitCode``, ... with the comparisons; for
@@ -32,6 +34,8 @@ _OPS: Final[dict[str, Callable[[Any, Any], bool]]] = {
 COMPARISONS: Final = frozenset(_OPS)
 #: ``startswith(FIELD, 'text')``: the one operation list task files takes, on ``name``.
 STARTSWITH: Final = "startswith"
+#: The words that join conditions, read in either case (see the module's docstring).
+_JOINS: Final = frozenset({"and", "or"})
 #: How deep a ``$filter`` may nest parentheses (the parser recurses once a level).
 MAX_FILTER_DEPTH: Final = 32
 
@@ -57,7 +61,7 @@ def _tokens(text: str) -> list[tuple[str, Any]]:
         elif number is not None:
             out.append(("lit", int(number)))
         else:
-            out.append(("word", word))
+            out.append(("word", word.lower() if word.lower() in _JOINS else word))
         pos = match.end()
     return out
 
@@ -67,7 +71,7 @@ def filter_fields(text: str | None) -> set[str]:
     if not text:
         return set()
     words = (value for kind, value in _tokens(text) if kind == "word")
-    return {w.split("/")[0] for w in words if w not in _OPS and w not in ("and", "or", STARTSWITH)}
+    return {w.split("/")[0] for w in words if w not in _OPS and w not in _JOINS and w != STARTSWITH}
 
 
 def get_path(doc: Mapping[str, Any], path: str) -> Any:

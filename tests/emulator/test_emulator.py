@@ -1055,3 +1055,6 @@ def test_a_select_listing_is_the_full_listing_trimmed(
     assert ids("state eq 'completed'") == ["7", "bad", "ok"]
     assert ids("executionInfo/result eq 'failure'") == ["bad"]
     assert ids("displayName eq 'fine' or executionInfo/exitCode eq 3") == ["bad", "ok"]
+    # Batch's page of filters joins conditions with "AND" and "OR", in capitals
+    assert ids("displayName eq 'fine' OR executionInfo/exitCode eq 3") == ["bad", "ok"]
+    assert ids("state eq 'completed' AND executionInfo/result eq 'failure'") == ["bad"]
