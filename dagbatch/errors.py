@@ -72,6 +72,30 @@ class Diagnostic:
         return text
 
 
+def safe_repr(value: Any) -> str:
+    """``repr(value)`` for a message; when the value's own ``__repr__`` raises (or returns
+    no string), the repr of the str, int or float it is a subclass of, else
+    ``<unprintable TYPE>``: a value from a workflow file is the user's object, and a
+    diagnostic about it must not become a traceback of its own."""
+    try:
+        return repr(value)
+    except Exception:
+        # A subclass of a plain type is shown as that type's value would be.
+        for base in (str, int, float):
+            if isinstance(value, base):
+                return base.__repr__(value)
+        return f"<unprintable {type(value).__name__}>"
+
+
+def safe_str(value: Any) -> str:
+    """``str(value)``, or ``safe_repr(value)`` when the value's own ``__str__`` raises (an
+    exception the workflow raised, whose message cannot be made)."""
+    try:
+        return str(value)
+    except Exception:
+        return safe_repr(value)
+
+
 class Killed(SystemExit):
     """The ``SystemExit`` dagbatch's own SIGTERM handlers raise (`kill`), so the cleanup
     around the engine runs: never the workflow's doing, though it may interrupt the

@@ -34,7 +34,14 @@ from pydantic import ValidationError
 
 from dagbatch.compiler import models
 from dagbatch.compiler.spec import pydantic_diagnostics
-from dagbatch.errors import Diagnostic, InvalidProperties, Killed, WorkflowLoadError
+from dagbatch.errors import (
+    Diagnostic,
+    InvalidProperties,
+    Killed,
+    WorkflowLoadError,
+    safe_repr,
+    safe_str,
+)
 from dagbatch.gcpause import gc_fewer_full
 
 DEFAULT_NAMES = ("graph", "workflow", "dag")
@@ -140,7 +147,7 @@ def _load_error(exc: BaseException, path: Path, where: str) -> WorkflowLoadError
     line = _user_frame(exc, path)
     if isinstance(exc, SystemExit):
         return WorkflowLoadError(
-            f"the workflow called sys.exit({exc.code!r}) {where}; a workflow file must "
+            f"the workflow called sys.exit({safe_repr(exc.code)}) {where}; a workflow file must "
             "define its graph and return",
             path=str(path),
             line=line,
@@ -165,7 +172,7 @@ def _load_error(exc: BaseException, path: Path, where: str) -> WorkflowLoadError
             line=line,
         )
     return WorkflowLoadError(
-        f"error {where}: {type(exc).__name__}: {exc}", path=str(path), line=line
+        f"error {where}: {type(exc).__name__}: {safe_str(exc)}", path=str(path), line=line
     )
 
 

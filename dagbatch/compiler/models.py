@@ -55,7 +55,7 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 from pydantic_core.core_schema import ErrorType
 
 from dagbatch import limits
-from dagbatch.errors import Diagnostic, InvalidProperties
+from dagbatch.errors import Diagnostic, InvalidProperties, safe_repr
 from dagbatch.limits import INT32_MAX, INT32_MIN, MAX_DISPLAY_NAME_LENGTH, MAX_ID_LENGTH, ApiVersion
 from dagbatch.wireshape import RESOURCE_FILE_2017, TASK_SHAPE_2017, Shape
 
@@ -147,7 +147,7 @@ class WireModel(BaseModel):
                     Diagnostic(
                         code="invalid-type",
                         message=f"{name}(...) takes its properties by name, not by position",
-                        hint=f"e.g. {name}({first}={given[0]!r})",
+                        hint=f"e.g. {name}({first}={safe_repr(given[0])})",
                     )
                 ],
                 model=name,
@@ -379,7 +379,11 @@ def _duration(value: object) -> object:
         "invalid-duration",
         "{value} is not an ISO 8601 duration such as 'PT1H', 'P1DT2H30M' or 'PT0.5S' "
         "(or a datetime.timedelta)",
-        {"value": repr(value) if isinstance(value, str | int | float) else type(value).__name__},
+        {
+            "value": safe_repr(value)
+            if isinstance(value, str | int | float)
+            else type(value).__name__
+        },
     )
 
 
@@ -635,7 +639,7 @@ def _repeated_names(names: Sequence[object]) -> list[PydanticCustomError]:
     if not repeated:
         return []
     text = "; ".join(
-        f"{name!r} is set by entries {', '.join(map(str, idx[:-1]))} and {idx[-1]}"
+        f"{safe_repr(name)} is set by entries {', '.join(map(str, idx[:-1]))} and {idx[-1]}"
         for name, idx in repeated.items()
     )
     return [
@@ -918,7 +922,7 @@ def _exit_code(value: object) -> int:
     if isinstance(value, int) and not isinstance(value, bool) and INT32_MIN <= value <= INT32_MAX:
         return value
     raise PydanticCustomError(
-        "invalid-exit-codes", "{value} is not an int32 exit code", {"value": repr(value)}
+        "invalid-exit-codes", "{value} is not an int32 exit code", {"value": safe_repr(value)}
     )
 
 
@@ -937,7 +941,7 @@ def _exit_code_item(item: object) -> int | ExitCodeSpan:
             raise PydanticCustomError(
                 "invalid-exit-codes",
                 "an exit code range is a (start, end) pair, got {item}",
-                {"item": repr(item)},
+                {"item": safe_repr(item)},
             )
         start, end = _exit_code(item[0]), _exit_code(item[1])
     else:

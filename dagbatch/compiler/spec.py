@@ -27,7 +27,7 @@ from pydantic.alias_generators import to_camel, to_snake
 
 from dagbatch.compiler import graphs, models
 from dagbatch.compiler.ranges import integer_like_ids
-from dagbatch.errors import ConfigError, Diagnostic
+from dagbatch.errors import ConfigError, Diagnostic, safe_repr
 from dagbatch.limits import MAX_BODY_BYTES, MAX_DISPLAY_NAME_LENGTH, ApiVersion
 
 WHEN_VALUES = ("success", "failure", "always")
@@ -194,7 +194,7 @@ def _walk(loc: tuple[int | str, ...], given: Any = None) -> tuple[str, Any]:
         if isinstance(part, int):
             if isinstance(node, Mapping) and 0 <= part < len(node):
                 key = list(node)[part]  # the mapping's entry, as the list's name/value item
-                out += f"[{key!r}]"
+                out += f"[{safe_repr(key)}]"
                 node = {"name": key, "value": node[key]}
                 continue
             out += f"[{part}]"
@@ -295,7 +295,7 @@ def _given_value(value: Any, message: str, field: str | None) -> str:
         and ("sig=" in value.lower() or ("://" in value and "@" in value))  # a URL's password
     )
     if not secret and (value is None or isinstance(value, bool | int | float | str)):
-        shown = repr(value)
+        shown = safe_repr(value)
         if len(shown) <= _SHOWN_VALUE_CHARS and shown not in message:
             return f", not {shown}"
     return ""
@@ -376,7 +376,7 @@ def _unknown_edge_attribute(name: Any, parent: str, child: str) -> Diagnostic:
     hint = suggest(name, EDGE_ATTRIBUTES) if isinstance(name, str) else None
     return Diagnostic(
         code="unknown-property",
-        message=f"edge {parent} -> {child}: unknown edge attribute {name!r}",
+        message=f"edge {parent} -> {child}: unknown edge attribute {safe_repr(name)}",
         task_id=child,
         field=str(name),
         hint=(hint or "an edge takes when='success' (default), 'failure' or 'always'")
@@ -385,12 +385,15 @@ def _unknown_edge_attribute(name: Any, parent: str, child: str) -> Diagnostic:
 
 
 def _node_id(key: Any) -> str | None:
+    """The task id of a node key of a subclass of int or str, as a plain str (the int's
+    decimal digits, the string's characters): the subclass's own ``__str__`` and
+    ``__repr__`` are never called, so one that raises cannot stop the compile."""
     if isinstance(key, bool):
         return None
     if isinstance(key, int):
-        return str(key)
+        return int.__repr__(key)
     if isinstance(key, str):
-        return key
+        return str.__str__(key)
     return None
 
 
@@ -432,9 +435,9 @@ def _misplaced_job_settings(attributes: Mapping[Any, Any]) -> list[Diagnostic]:
             continue
         folded = key.lower()
         if folded == "job" or folded in _JOB_KEY_MISSES:
-            what = f"graph.graph[{key!r}] holds job settings"
+            what = f"graph.graph[{safe_repr(key)}] holds job settings"
         elif folded in _JOB_ONLY_KEYS:
-            what = f"graph.graph[{key!r}] is a job setting"
+            what = f"graph.graph[{safe_repr(key)}] is a job setting"
         else:
             continue
         return [
@@ -443,7 +446,7 @@ def _misplaced_job_settings(attributes: Mapping[Any, Any]) -> list[Diagnostic]:
                 severity="warning",
                 message=f"{what}, and job settings are read from graph.graph['job'] only: the "
                 "job would be made without them",
-                field=f"graph.graph[{key!r}]",
+                field=f"graph.graph[{safe_repr(key)}]",
                 hint='graph.graph["job"] = {"id": "nightly", "pool_id": "my-pool"}',
             )
         ]
@@ -583,13 +586,13 @@ def normalize(
         ids = list(map(str, node_keys))  # the common case, in one C-level call
     else:
         ids = [
-            k if type(k) is str else str(k) if type(k) is int else _node_id(k) or repr(k)
+            k if type(k) is str else str(k) if type(k) is int else _node_id(k) or safe_repr(k)
             for k in node_keys
         ]
     odd_keys = () if plain_keys else (k for k in node_keys if type(k) not in (str, int))
     for key in odd_keys:
         if _node_id(key) is None:
-            tid = repr(key)
+            tid = safe_repr(key)
             diags.append(
                 Diagnostic(
                     code="invalid-id",
@@ -713,7 +716,7 @@ def normalize(
                 diags.append(
                     Diagnostic(
                         code="invalid-enum",
-                        message=f"edge {ids[ui]} -> {ids[vi]}: when={w!r} is not one of "
+                        message=f"edge {ids[ui]} -> {ids[vi]}: when={safe_repr(w)} is not one of "
                         + ", ".join(WHEN_VALUES),
                         task_id=ids[vi],
                         field="when",
