@@ -12,7 +12,7 @@ import click
 import orjson
 
 from dagbatch.cli.exit_codes import ExitCode, fail, print_diagnostics
-from dagbatch.cli.options import batch_id
+from dagbatch.cli.options import GivenPath, batch_id, given_source
 from dagbatch.cli.output import write_stdout
 from dagbatch.compiler.options import BARRIER_COMMANDS, DEFAULT_OVER_LIMIT, OVER_LIMIT_STRATEGIES
 from dagbatch.errors import ConfigError, Diagnostic, InvalidWorkflow, WorkflowLoadError
@@ -77,7 +77,7 @@ def shape_options(fn: F) -> F:
 def compile_options(fn: F) -> F:
     """Options shared by every command that compiles a workflow."""
     decorators = [
-        click.argument("workflow", metavar="WORKFLOW.py[:NAME]"),
+        click.argument("workflow", metavar="WORKFLOW.py[:NAME]", callback=given_source),
         shape_options,
         click.option(
             "--job-id", callback=batch_id, help="Job id (overrides graph.graph['job']['id'])."
@@ -161,7 +161,7 @@ def load_and_compile(
 @click.option(
     "--out",
     "-o",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=GivenPath(file_okay=False, path_type=Path),
     default=Path("plan"),
     show_default=True,
     help="Plan directory to write (replaced if it holds a previous plan).",

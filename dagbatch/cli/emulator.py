@@ -13,7 +13,7 @@ import click
 
 from dagbatch.cli.exit_codes import ExitCode
 from dagbatch.cli.local_node import require_emulator_extra, stop_once
-from dagbatch.cli.options import local_node_options
+from dagbatch.cli.options import GivenPath, local_node_options
 from dagbatch.emulator import DEV_ACCOUNT, DEV_KEY, OPERATIONS, FaultConfig
 from dagbatch.redact import redact
 
@@ -99,7 +99,7 @@ def _probability(ctx: click.Context, param: click.Parameter, value: float) -> fl
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed for the faults.")
 @click.option(
     "--workdir",
-    type=click.Path(path_type=Path, file_okay=False),
+    type=GivenPath(path_type=Path, file_okay=False),
     default=None,
     help="Where tasks run, laid out like a node (default: a new temporary directory).",
 )

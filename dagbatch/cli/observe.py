@@ -20,7 +20,12 @@ import orjson
 
 from dagbatch.asyncrun import run_coroutine
 from dagbatch.cli.exit_codes import ExitCode, fail
-from dagbatch.cli.options import client_from_options, concurrency_option, service_options
+from dagbatch.cli.options import (
+    GivenPath,
+    client_from_options,
+    concurrency_option,
+    service_options,
+)
 from dagbatch.cli.output import write_stdout
 from dagbatch.defaults import STDERR_TASKS
 from dagbatch.errors import ConfigError, DagbatchError, RefusedError
@@ -61,7 +66,7 @@ def _job_options(command: F) -> F:
         "plan_dir",
         metavar="[PLAN_DIR]",
         required=False,
-        type=click.Path(path_type=Path),
+        type=GivenPath(path_type=Path),
         callback=_plan_dir_not_a_file,
     )(command)
     return service_options(command)

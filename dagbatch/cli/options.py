@@ -101,7 +101,7 @@ def local_node_options(command: F) -> F:
         click.option(
             "--exit-codes",
             "exit_codes_file",
-            type=click.Path(path_type=Path, dir_okay=False, exists=True),
+            type=GivenPath(path_type=Path, dir_okay=False, exists=True),
             default=None,
             help='What-if exit codes: a JSON file {"task-id": code, ...} (or {"exitCode": c, '
             '"duration": s}): those tasks do not run and end with the code (with --simulate '
@@ -111,6 +111,25 @@ def local_node_options(command: F) -> F:
     for decorate in reversed(decorators):
         command = decorate(command)
     return command
+
+
+class GivenPath(click.Path):
+    """``click.Path`` that refuses an empty string: ``Path("")`` is ``.``, so ``--out ""`` (a
+    variable that expanded to nothing) would name the current directory, which no one
+    meant. A usage error (exit 2) naming the option or argument."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str | bytes) and not value:
+            self.fail("an empty path names no file or directory", param, ctx)
+        return super().convert(value, param, ctx)
+
+
+def given_source(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """A click callback for a workflow file or plan directory argument given as a string:
+    an empty one is refused as ``GivenPath`` refuses it, not read as the current directory."""
+    if value == "":
+        raise click.BadParameter("an empty path names no file or directory")
+    return value
 
 
 def check_writable(path: Path | None, option: str) -> None:

@@ -12,7 +12,7 @@ import orjson
 from dagbatch.cli import exit_codes
 from dagbatch.cli.exit_codes import GROUP_OVER, ExitCode
 from dagbatch.cli.local_node import require_emulator_extra, stop_once
-from dagbatch.cli.options import check_writable, local_node_options
+from dagbatch.cli.options import GivenPath, check_writable, given_source, local_node_options
 from dagbatch.cli.output import write_stdout
 from dagbatch.errors import DagbatchError
 
@@ -294,10 +294,10 @@ def report_json(report: RunReport) -> bytes:
 
 
 @click.command("run")
-@click.argument("source", metavar="WORKFLOW.py[:NAME]|PLAN_DIR")
+@click.argument("source", metavar="WORKFLOW.py[:NAME]|PLAN_DIR", callback=given_source)
 @click.option(
     "--workdir",
-    type=click.Path(path_type=Path, file_okay=False),
+    type=GivenPath(path_type=Path, file_okay=False),
     default=None,
     help="Run directory, kept after the run (default: .dagbatch/JOB/run).",
 )
@@ -312,7 +312,7 @@ def report_json(report: RunReport) -> bytes:
 @click.option(
     "--report",
     "report_file",
-    type=click.Path(path_type=Path, dir_okay=False),
+    type=GivenPath(path_type=Path, dir_okay=False),
     default=None,
     help="Also write the report as JSON (every task: state, exit code, whether it ran, why not).",
 )
@@ -325,7 +325,7 @@ def report_json(report: RunReport) -> bytes:
 @click.option(
     "--picture",
     "picture_file",
-    type=click.Path(path_type=Path, dir_okay=False),
+    type=GivenPath(path_type=Path, dir_okay=False),
     default=None,
     help="Also draw the plan coloured by the outcome (as `dagbatch show`); the format comes "
     "from the suffix: .svg, .html, .dot, .mmd, else text.",

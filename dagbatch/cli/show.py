@@ -19,7 +19,13 @@ import click
 from dagbatch.asyncrun import run_coroutine
 from dagbatch.cli.compile import shape_options
 from dagbatch.cli.exit_codes import ExitCode, fail
-from dagbatch.cli.options import check_writable, client_from_options, service_options
+from dagbatch.cli.options import (
+    GivenPath,
+    check_writable,
+    client_from_options,
+    given_source,
+    service_options,
+)
 from dagbatch.cli.output import write_stdout
 from dagbatch.errors import ConfigError, DagbatchError
 from dagbatch.redact import redact
@@ -94,7 +100,7 @@ def _unused_shape_options(ctx: click.Context, plan_dir: str) -> None:
 
 
 @click.command("show")
-@click.argument("source", metavar="WORKFLOW.py[:NAME]|PLAN_DIR")
+@click.argument("source", metavar="WORKFLOW.py[:NAME]|PLAN_DIR", callback=given_source)
 @click.option(
     "--format",
     "fmt",
@@ -105,7 +111,7 @@ def _unused_shape_options(ctx: click.Context, plan_dir: str) -> None:
 @click.option(
     "--out",
     "-o",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=GivenPath(dir_okay=False, path_type=Path),
     help="File to write (default: standard output).",
 )
 @click.option(

@@ -18,9 +18,11 @@ import orjson
 
 from dagbatch.cli.exit_codes import ExitCode, fail, print_diagnostics
 from dagbatch.cli.options import (
+    GivenPath,
     batch_id,
     client_from_options,
     concurrency_option,
+    given_source,
     service_options,
 )
 from dagbatch.cli.output import write_stdout
@@ -254,7 +256,7 @@ def print_report(report: SubmitReport, report_file: Path | None) -> None:
 
 
 @click.command("submit")
-@click.argument("source", metavar="PLAN_DIR|WORKFLOW.py[:NAME]")
+@click.argument("source", metavar="PLAN_DIR|WORKFLOW.py[:NAME]", callback=given_source)
 @click.option(
     "--job-id", callback=batch_id, help="Job to add the tasks to (default: plan.json's jobId)."
 )
@@ -268,7 +270,7 @@ def print_report(report: SubmitReport, report_file: Path | None) -> None:
 @click.option(
     "--journal",
     "journal_path",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=GivenPath(dir_okay=False, path_type=Path),
     help="Journal file (default: PLAN_DIR/journal-JOB.jsonl; .dagbatch/JOB/journal-JOB.jsonl "
     "for a plan submit WORKFLOW.py compiled).",
 )
