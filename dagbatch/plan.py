@@ -39,6 +39,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from dagbatch.errors import ConfigError, PlanError
 from dagbatch.gcpause import gc_paused
 from dagbatch.limits import MAX_ID_LENGTH, ApiVersion
+from dagbatch.paths import file_in_the_way
 from dagbatch.planorder import Segment, order_segments
 
 PLAN_FORMAT = 1
@@ -280,6 +281,8 @@ def check_plan_target(out: Path) -> None:
         )
     if target.exists() and not target.is_dir():
         raise ConfigError(f"{out} exists and is not a directory; choose another --out")
+    if (blocker := file_in_the_way(out)) is not None:
+        raise ConfigError(f"cannot write {out}: {blocker} is not a directory; choose another --out")
     if target.is_dir() and any(target.iterdir()):
         journals = sorted(p.name for p in target.glob(JOURNAL_GLOB))
         if journals and (target / PLAN_FILE).is_file():

@@ -176,6 +176,13 @@ def emulator_cmd(
             raise click.BadParameter(
                 redact(str(exc)), param_hint="--storage-connection-string"
             ) from exc
+    if workdir is not None:  # a file in the way, said before the emulator starts serving
+        from dagbatch.paths import file_in_the_way
+
+        if not workdir.exists() and (blocker := file_in_the_way(workdir)) is not None:
+            raise click.BadParameter(
+                f"cannot make {workdir}: {blocker} is not a directory", param_hint="--workdir"
+            )
     from dagbatch.emulator.simulate import load_exit_codes
     from dagbatch.errors import ConfigError
 

@@ -136,12 +136,16 @@ def check_writable(path: Path | None, option: str) -> None:
     """A usage error (exit 2) for an output file that cannot be written, given before the
     run: found only at its end, it would come after all of the run's work, and the run would
     still exit with its verdict."""
+    from dagbatch.paths import file_in_the_way
+
     if path is None:
         return
     folder = path.parent
     why = None
     if path.is_dir():
         why = "it is a directory"
+    elif (blocker := file_in_the_way(path)) is not None:
+        why = f"{blocker} is not a directory"
     elif not folder.is_dir():
         why = f"there is no directory {folder}"
     elif not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):

@@ -334,10 +334,15 @@ def submit_cmd(
     Credentials come from AZURE_BATCH_ENDPOINT, AZURE_BATCH_ACCOUNT and AZURE_BATCH_ACCESS_KEY
     (or the options). An interrupted submission continues with --resume.
     """
+    from dagbatch.paths import file_in_the_way
     from dagbatch.submit.submission import submit_plan
 
     try:
         check_source(source)
+        if journal_path is not None and (blocker := file_in_the_way(journal_path)) is not None:
+            raise ConfigError(
+                f"cannot write the journal {journal_path}: {blocker} is not a directory (--journal)"
+            )
         client = client_from_options(
             endpoint,
             account,

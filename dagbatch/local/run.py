@@ -44,6 +44,7 @@ from dagbatch.observe.outcome import (
     explain_outcome,
 )
 from dagbatch.observe.service import JobService
+from dagbatch.paths import file_in_the_way
 from dagbatch.submit.client import AnswerHook
 from dagbatch.wireshape import counts_as_success
 
@@ -297,6 +298,8 @@ def _check_dir(workdir: Path) -> None:
             raise ConfigError(
                 f"--workdir {workdir} is not empty and not a previous run's directory"
             )
+    elif (blocker := file_in_the_way(workdir)) is not None:
+        raise ConfigError(f"cannot make --workdir {workdir}: {blocker} is not a directory")
 
 
 #: Task properties a run on this machine does not carry out: what it does instead.
