@@ -178,8 +178,8 @@ def load_and_compile(
 def compile_cmd(out: Path, fmt: str, quiet: bool, show_all: bool, **kw: Any) -> None:
     """Compile WORKFLOW.py into Batch request bodies (a dry run: touches no service).
 
-    WORKFLOW.py builds a networkx.DiGraph named graph, workflow or dag, or defines build();
-    WORKFLOW.py:NAME picks another attribute. Loading runs the file's code.
+    WORKFLOW.py builds a networkx.DiGraph named graph, workflow or dag, or defines build()
+    (one of them); WORKFLOW.py:NAME picks another attribute. Loading runs the file's code.
     """
     from dagbatch.compiler.export import iter_jsonl, summary, write_plan
 

@@ -1,8 +1,10 @@
 """Load a workflow file: ordinary Python that builds a ``networkx.DiGraph``.
 
 ``load_workflow("workflow.py")`` finds a module-level ``graph`` (or ``workflow`` or ``dag``), or
-a ``build()`` function returning one; ``"workflow.py:name"`` names the attribute (a graph or a
-callable returning one). Loading runs the file's code: it is trusted like a ``setup.py``.
+a ``build()`` function returning one; a file that defines more than one of them (an old
+``graph`` left beside a new ``build()``) is an error naming them, not a guess.
+``"workflow.py:name"`` names the attribute (a graph or a callable returning one). Loading
+runs the file's code: it is trusted like a ``setup.py``.
 
 Loading leaves no lasting change to the process: the module is executed under a private name,
 ``sys.path`` gets the file's folder only while it runs, and ``sys.modules`` entries it added
@@ -225,11 +227,25 @@ def _find_graph(module: Any, attr: str | None, path: Path) -> tuple[Any, str]:
             hint = f"; did you mean {path}:{close[0]}?" if close else ""
             raise WorkflowLoadError(f"the workflow defines no {attr!r}{hint}", path=str(path))
         return getattr(module, attr), attr
+    defined: dict[int, str] = {}  # by the object: `workflow = graph` is one graph, not two
     for name in DEFAULT_NAMES:
-        if isinstance(getattr(module, name, None), nx.Graph):
-            return getattr(module, name), name
+        if isinstance(value := getattr(module, name, None), nx.Graph):
+            defined.setdefault(id(value), name)
     if callable(getattr(module, BUILD_NAME, None)):
-        return getattr(module, BUILD_NAME), BUILD_NAME
+        defined.setdefault(id(getattr(module, BUILD_NAME)), BUILD_NAME)
+    if len(defined) > 1:
+        # An old `graph` left beside a new `build()`: taking either would be a guess, and a
+        # wrong one compiles (and submits) another workflow than the one meant.
+        listed = [f"`{n}()`" if n == BUILD_NAME else f"`{n}`" for n in defined.values()]
+        picks = " or ".join(f"{path}:{n}" for n in defined.values())
+        raise WorkflowLoadError(
+            f"found more than one workflow: {', '.join(listed[:-1])} and {listed[-1]}; "
+            f"name the one to use: {picks}",
+            path=str(path),
+        )
+    if defined:
+        name = next(iter(defined.values()))
+        return getattr(module, name), name
     # Graphs the file holds under other names (``g = nx.DiGraph()``): named in the error, so
     # the fix is one word away. Only those a workflow can be (no Graph, no multigraph).
     others = sorted(

@@ -26,7 +26,7 @@ GRAPH = (
 
 def test_what_a_workflow_prints_does_not_reach_standard_output(tmp_path: Path) -> None:
     wf = tmp_path / "wf.py"
-    wf.write_text("print('building graph...')\n" + GRAPH + "def build():\n    return graph\n")
+    wf.write_text("print('building graph...')\n" + GRAPH)
     for args in (
         ["validate", str(wf), "--format", "json"],
         ["compile", str(wf), "--format", "jsonl"],
@@ -38,6 +38,22 @@ def test_what_a_workflow_prints_does_not_reach_standard_output(tmp_path: Path) -
         assert "building graph..." in result.stderr, args
     result = CliRunner().invoke(main, ["show", str(wf), "--format", "dot"])
     assert result.stdout.startswith("digraph")
+
+
+@pytest.mark.parametrize("command", ["validate", "compile", "show", "run"])
+def test_an_old_graph_beside_a_new_build_is_refused_not_guessed(
+    tmp_path: Path, command: str
+) -> None:
+    wf = tmp_path / "wf.py"
+    wf.write_text(GRAPH + "def build():\n    return nx.DiGraph()\n")
+    args = [command, str(wf)] + (["--simulate"] if command == "run" else [])
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 1, result.output
+    assert result.stderr == (
+        f"error: {wf}: found more than one workflow: `graph` and `build()`; "
+        f"name the one to use: {wf}:graph or {wf}:build\n"
+    )
+    assert not Path("plan").exists() and not Path(".dagbatch").exists()
 
 
 def test_a_workflow_that_changes_directory_leaves_out_where_it_was(
