@@ -1,8 +1,8 @@
 """Load a workflow file: ordinary Python that builds a ``networkx.DiGraph``.
 
 ``load_workflow("workflow.py")`` finds a module-level ``graph`` (or ``workflow`` or ``dag``), or
-a ``build()`` function returning one; a file that defines more than one of them (an old
-``graph`` left beside a new ``build()``) is an error naming them, not a guess.
+a ``build()`` function returning one, the first of these a file defines (a warning on
+standard error names the others: an old ``graph`` left beside a new ``build()``).
 ``"workflow.py:name"`` names the attribute (a graph or a callable returning one). Loading
 runs the file's code: it is trusted like a ``setup.py``.
 
@@ -234,14 +234,15 @@ def _find_graph(module: Any, attr: str | None, path: Path) -> tuple[Any, str]:
     if callable(getattr(module, BUILD_NAME, None)):
         defined.setdefault(id(getattr(module, BUILD_NAME)), BUILD_NAME)
     if len(defined) > 1:
-        # An old `graph` left beside a new `build()`: taking either would be a guess, and a
-        # wrong one compiles (and submits) another workflow than the one meant.
+        # An old `graph` left beside a new `build()`, or `graph = build()` meaning one
+        # workflow: which, only the user knows. The first is taken, as the contract says,
+        # and said on standard error (where the workflow's own prints go), with the fix.
         listed = [f"`{n}()`" if n == BUILD_NAME else f"`{n}`" for n in defined.values()]
         picks = " or ".join(f"{path}:{n}" for n in defined.values())
-        raise WorkflowLoadError(
-            f"found more than one workflow: {', '.join(listed[:-1])} and {listed[-1]}; "
-            f"name the one to use: {picks}",
-            path=str(path),
+        sys.stderr.write(
+            f"warning: {path}: defines more than one workflow: {', '.join(listed[:-1])} and "
+            f"{listed[-1]}; using {listed[0]}, the first of graph, workflow, dag, build(); "
+            f"name the one meant to silence this: {picks}\n"
         )
     if defined:
         name = next(iter(defined.values()))

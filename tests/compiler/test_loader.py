@@ -66,30 +66,39 @@ def test_a_graph_under_another_name_is_named_in_the_error(tmp_path: Path) -> Non
     assert not any(f"'{name}'" in str(info.value) for name in ("_c", "u", "m"))
 
 
-def test_more_than_one_of_the_names_looked_for_is_an_error_naming_them(tmp_path: Path) -> None:
-    """An old `graph` left beside a new `build()`: neither is taken on a guess (build() is
-    not even called), and the error names both and how to pick one."""
+def test_more_than_one_of_the_names_looked_for_is_told_with_the_fix(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An old `graph` left beside a new `build()` was taken without a word. The first of the
+    names is still taken (build() is not even called), and a warning names the others and
+    how to pick one."""
     wf = tmp_path / "wf.py"
     wf.write_text(
         "import networkx as nx\ngraph = nx.DiGraph()\ngraph.add_node('old', command_line='x')\n"
         "def build():\n    raise SystemExit('build() was called')\n"
     )
-    with pytest.raises(WorkflowLoadError) as info:
-        load_workflow(wf)
-    assert str(info.value) == (
-        f"{wf}: found more than one workflow: `graph` and `build()`; "
-        f"name the one to use: {wf}:graph or {wf}:build"
+    loaded = load_workflow(wf)
+    assert loaded.attribute == "graph" and list(loaded.graph) == ["old"]
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == (
+        f"warning: {wf}: defines more than one workflow: `graph` and `build()`; using "
+        "`graph`, the first of graph, workflow, dag, build(); name the one meant to silence "
+        f"this: {wf}:graph or {wf}:build\n"
     )
     assert list(load_workflow(f"{wf}:graph").graph) == ["old"]  # the advice works
+    assert capsys.readouterr().err == ""
     three = tmp_path / "three.py"
     three.write_text(
         "import networkx as nx\ngraph = nx.DiGraph()\nworkflow = nx.DiGraph()\ndag = nx.DiGraph()\n"
     )
-    with pytest.raises(WorkflowLoadError, match="`graph`, `workflow` and `dag`; name the one"):
-        load_workflow(three)
+    load_workflow(three)
+    assert "`graph`, `workflow` and `dag`; using `graph`" in capsys.readouterr().err
 
 
-def test_one_graph_under_two_of_the_names_is_one_workflow(tmp_path: Path) -> None:
+def test_one_graph_under_two_of_the_names_is_one_workflow(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     wf = tmp_path / "wf.py"
     wf.write_text(
         "import networkx as nx\ngraph = nx.DiGraph()\ngraph.add_node('a', command_line='x')\n"
@@ -97,6 +106,7 @@ def test_one_graph_under_two_of_the_names_is_one_workflow(tmp_path: Path) -> Non
     )
     loaded = load_workflow(wf)
     assert loaded.attribute == "graph" and list(loaded.graph) == ["a"]
+    assert capsys.readouterr().err == ""
 
 
 def test_exception_in_user_code_names_file_and_line() -> None:
