@@ -90,7 +90,7 @@ def test_replacing_a_plan_removes_stale_batches_and_leaves_no_debris(tmp_path: P
 def test_unwritable_destination_leaves_nothing_behind(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
-    with pytest.raises(OSError):
+    with pytest.raises(ConfigError, match=f"{blocker} is not a directory"):
         write_plan(compile_graph(small_graph()), blocker / "plan")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
 

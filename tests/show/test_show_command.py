@@ -63,7 +63,7 @@ def test_an_unwritable_out_is_refused_before_any_work(tmp_path: Path) -> None:
     # A "directory" that is a file: the same refusal, naming why.
     (tmp_path / "a-file").write_text("", encoding="utf-8")
     code, _, err = run("show", str(broken), "-o", str(tmp_path / "a-file" / "x.html"))
-    assert code == 2 and "there is no directory" in err and "never loaded" not in err
+    assert code == 2 and "a-file is not a directory" in err and "never loaded" not in err
 
 
 def test_plan_shaping_options_with_a_compiled_plan_are_said_to_be_unused(tmp_path: Path) -> None:
