@@ -40,6 +40,7 @@ import httpcore  # noqa: F401 - imported by httpx's transport on first use; here
 import httpx
 import orjson
 
+from dagbatch.asyncrun import close_with_loop
 from dagbatch.defaults import DEFAULT_TIMEOUT
 from dagbatch.errors import (
     TIMEOUT,
@@ -246,6 +247,7 @@ class FreeListTransport(httpx.AsyncBaseTransport):
         self._ssl_context = ssl_context
         self._free: list[httpx.AsyncHTTPTransport] = []
         self._opened: list[httpx.AsyncHTTPTransport] = []
+        self._loop: asyncio.AbstractEventLoop | None = None  # the one the connections are on
 
     @property
     def connections(self) -> int:
@@ -253,6 +255,15 @@ class FreeListTransport(httpx.AsyncBaseTransport):
         return len(self._opened)
 
     def _take(self) -> httpx.AsyncHTTPTransport:
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:
+            # A new event loop (a second asyncio.run, a sync call after an async one): the
+            # connections of the last one were closed as it ended (``close_with_loop``);
+            # any left (a loop ended otherwise) cannot be used from this one.
+            self._free.clear()
+            self._opened.clear()
+            self._loop = loop
+            close_with_loop(self.aclose)
         if self._free:
             return self._free.pop()
         one = httpx.AsyncHTTPTransport(
@@ -281,6 +292,8 @@ class FreeListTransport(httpx.AsyncBaseTransport):
 
     async def aclose(self) -> None:
         opened, self._opened, self._free = self._opened, [], []
+        if self._loop is not asyncio.get_running_loop():
+            return  # opened on another event loop, which alone could close them (see _take)
         for one in opened:
             await one.aclose()
 
