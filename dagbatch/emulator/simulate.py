@@ -2,8 +2,9 @@
 gives it (default 0) after an optional duration.
 
 The what-if file is JSON: ``{"task-id": code, ...}`` or ``{"task-id": {"exitCode": code,
-"duration": seconds}, ...}``. No asyncio task or thread exists per task: a task that ends at
-once goes on the engine's due queue, a later one on its timer heap.
+"duration": seconds}, ...}``; from Python (``RunOptions.exit_codes``) an entry may also be the
+normalised ``(code, duration or None)`` pair. No asyncio task or thread exists per task: a
+task that ends at once goes on the engine's due queue, a later one on its timer heap.
 """
 
 from __future__ import annotations
@@ -29,8 +30,10 @@ def load_exit_codes(path: Path) -> dict[str, tuple[int, float | None]]:
 
 
 def parse_exit_codes(data: Any, where: str = "exit codes") -> dict[str, tuple[int, float | None]]:
-    """Check and normalise a what-if table (see the module docstring)."""
-    if not isinstance(data, dict):
+    """Check and normalise a what-if table (see the module docstring): the one check of the
+    what-if file, ``--fail`` and ``run_local``'s ``RunOptions.exit_codes``. A normalised
+    table comes back unchanged."""
+    if not isinstance(data, Mapping):
         raise ConfigError(f"{where}: expected a JSON object {{task id: exit code}}")
     table: dict[str, tuple[int, float | None]] = {}
     problems: list[str] = []  # every entry that is wrong, not only the first
@@ -40,6 +43,8 @@ def parse_exit_codes(data: Any, where: str = "exit codes") -> dict[str, tuple[in
         if isinstance(value, dict):
             code = value.get("exitCode", 0)
             duration = value.get("duration")
+        elif isinstance(value, tuple) and len(value) == 2:
+            code, duration = value
         if isinstance(code, bool) or not isinstance(code, int):
             problems.append(f"task {task_id!r}: the exit code must be an integer, not {code!r}")
         elif not INT32_MIN <= code <= INT32_MAX:

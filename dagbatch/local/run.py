@@ -74,7 +74,9 @@ class RunOptions:
     slots: int | None = None
     workdir: Path | None = None
     simulate: bool = False
-    #: What-if exit codes: task id -> (exit code, duration seconds or None).
+    #: What-if exit codes: task id -> (exit code, duration seconds or None); an exit code
+    #: alone, or ``{"exitCode": code, "duration": seconds}`` as in ``--exit-codes FILE``,
+    #: also does (``dagbatch.emulator.simulate.parse_exit_codes``).
     exit_codes: Mapping[str, tuple[int, float | None]] = field(default_factory=dict)
     timeout: float | None = None
     #: At the end, terminate the tasks that can never run (as ``dagbatch finish``).
@@ -396,7 +398,7 @@ def run_local(
     from dagbatch.emulator.runner import RealRunner
     from dagbatch.emulator.scheduler import STATE_NAMES, Runner
     from dagbatch.emulator.server import EmulatorServer
-    from dagbatch.emulator.simulate import SimulatedRunner, WhatIfRunner
+    from dagbatch.emulator.simulate import SimulatedRunner, WhatIfRunner, parse_exit_codes
     from dagbatch.errors import SubmitError
     from dagbatch.submit.client import BatchClient, SharedKeyAuth
     from dagbatch.submit.progress import NullProgress
@@ -405,8 +407,11 @@ def run_local(
     options = options or RunOptions()
     if options.slots is not None and options.slots < 1:
         raise ConfigError("--slots must be at least 1")
+    # Checked and normalised as the CLI's --exit-codes and --fail are (an exit code alone
+    # becomes (code, None)); a bad entry is named before anything runs.
+    exit_codes = parse_exit_codes(options.exit_codes, "exit_codes")
     started = time.monotonic()
-    plan, job_id, run_dir = _plan_source(source, options.workdir, options.exit_codes)
+    plan, job_id, run_dir = _plan_source(source, options.workdir, exit_codes)
     plan_dir = plan.directory
     plan_tasks = [t for b in plan.batches for t in b.tasks]
     # The tasks with exit codes that count as success (satisfy_exit_codes): the live
@@ -420,14 +425,14 @@ def run_local(
     runner: Runner
     simulated: frozenset[str] | None
     if options.simulate:
-        runner = SimulatedRunner(options.exit_codes)
+        runner = SimulatedRunner(exit_codes)
         simulated = frozenset()
     else:
         assert node_root is not None
         real = RealRunner(node_root, account=DEV_ACCOUNT)
-        if options.exit_codes:
-            runner = WhatIfRunner(real, options.exit_codes)
-            simulated = frozenset(k.lower() for k in options.exit_codes)
+        if exit_codes:
+            runner = WhatIfRunner(real, exit_codes)
+            simulated = frozenset(k.lower() for k in exit_codes)
         else:
             runner, simulated = real, None
     server = EmulatorServer(port=0, runner=runner, slots=options.slots)

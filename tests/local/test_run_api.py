@@ -1,0 +1,49 @@
+"""``run_local`` from Python: its options are checked and normalised as the command line's
+are, and a wrong one is a ``ConfigError`` naming it, not a hang or a raw Python error."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import networkx as nx
+import pytest
+
+from dagbatch.compiler.export import write_plan
+from dagbatch.compiler.pipeline import compile_graph
+from dagbatch.errors import ConfigError
+from dagbatch.local.run import RunOptions, run_local
+
+
+def _plan(tmp_path: Path) -> Path:
+    g = nx.DiGraph()
+    g.graph["job"] = {"id": "api"}
+    g.add_node("a", command_line="/bin/true")
+    g.add_node("b", command_line="/bin/true")
+    g.add_edge("a", "b")
+    return write_plan(compile_graph(g), tmp_path / "plan")
+
+
+def test_an_exit_code_alone_is_taken_as_the_command_lines_exit_codes_file_takes_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``{"b": 1}`` is what ``--exit-codes FILE`` holds: taken, not a scheduler crash and a
+    run waiting for ever."""
+    monkeypatch.chdir(tmp_path)
+    report = run_local(
+        str(_plan(tmp_path)),
+        RunOptions(simulate=True, exit_codes={"b": 1, "a": {"exitCode": 0}}, timeout=30),
+    )
+    assert report.verdict == "tasks-failed"
+    assert [o.task_id for o in report.failed] == ["b"]
+
+
+def test_a_bad_exit_code_entry_is_refused_naming_its_task(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError, match="exit_codes: task 'b': the exit code must be an integer"):
+        run_local(
+            str(_plan(tmp_path)),
+            RunOptions(simulate=True, exit_codes={"b": "1"}, timeout=30),  # type: ignore[dict-item]
+        )
+    assert not Path(".dagbatch").exists()  # refused before the run directory is made
