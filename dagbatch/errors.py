@@ -166,6 +166,11 @@ class ConfigError(DagbatchError):
     """Options, environment or credentials given by the user are unusable."""
 
 
+class EmulatorError(DagbatchError):
+    """The local emulator cannot go on: its scheduler stopped on an unexpected error (a
+    defect of dagbatch, reported to whoever waits on it rather than waited on for ever)."""
+
+
 def unknown_tasks(
     what: str, unknown: Sequence[str], known: Mapping[str, str], holder: str
 ) -> ConfigError:

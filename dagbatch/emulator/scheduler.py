@@ -25,6 +25,7 @@ from typing import Any, Final, Protocol
 
 from dagbatch import wireshape
 from dagbatch.emulator.store import NO_EXIT, EmulatorStore, Job, now
+from dagbatch.errors import EmulatorError
 from dagbatch.gcpause import gc_paused
 from dagbatch.limits import INT32_MAX
 
@@ -220,6 +221,9 @@ class Engine:
         #: for a job to be idle (`dagbatch run`) wakes then instead of polling.
         self.quiet = threading.Event()
         self._thread: threading.Thread | None = None
+        #: The error a round of the engine thread raised, if one did: the thread has ended,
+        #: nothing starts or ends any more, and ``idle`` raises it to whoever waits.
+        self.crashed: Exception | None = None
         store.engine = self
 
     def hold(self) -> None:
@@ -259,23 +263,36 @@ class Engine:
 
     def _loop(self) -> None:
         with self.cond:
-            while not self._stop:
-                # A round allocates many short-lived objects and no cycles; a full collection
-                # in its middle would scan every task of every job, so collection waits for
-                # the round's end (at most ``budget`` tasks). What a round made is not aged
-                # (settle): it is short-lived, and the rounds come every half millisecond.
-                with gc_paused(settle=False):
-                    more = self._step()
-                self._went_quiet()
-                if more or self._due or self._dirty:
-                    # Let request handlers in between rounds: a short blocking wait gives
-                    # up the GIL and the lock (a zero wait would take the lock straight back).
-                    self.cond.wait(0.0005)
-                    continue
-                timeout = 0.5
-                if self._timers:
-                    timeout = max(0.0, min(timeout, self._timers[0].at - now()))
-                self.cond.wait(timeout)
+            try:
+                self._rounds()
+            except Exception as exc:
+                # Left to end the thread, the error would leave every caller waiting for
+                # tasks that can no longer start or end (a run with no --timeout: for
+                # ever). It is kept; scheduling stops, and whoever waits is woken and told.
+                self.crashed = exc
+                self._stop = True
+                self.quiet.set()
+                self.cond.notify_all()
+
+    def _rounds(self) -> None:
+        """Lock held. The engine thread's rounds, until ``stop``."""
+        while not self._stop:
+            # A round allocates many short-lived objects and no cycles; a full collection
+            # in its middle would scan every task of every job, so collection waits for
+            # the round's end (at most ``budget`` tasks). What a round made is not aged
+            # (settle): it is short-lived, and the rounds come every half millisecond.
+            with gc_paused(settle=False):
+                more = self._step()
+            self._went_quiet()
+            if more or self._due or self._dirty:
+                # Let request handlers in between rounds: a short blocking wait gives
+                # up the GIL and the lock (a zero wait would take the lock straight back).
+                self.cond.wait(0.0005)
+                continue
+            timeout = 0.5
+            if self._timers:
+                timeout = max(0.0, min(timeout, self._timers[0].at - now()))
+            self.cond.wait(timeout)
 
     def _step(self, budget: int = 4096) -> bool:
         """Lock held. Finish what is due, fire timers, fill free slots. True when it stopped
@@ -917,7 +934,14 @@ class Engine:
 
     def idle(self, job: Job) -> bool:
         """Lock held. Nothing of the job runs or can start: it is over, or what is left
-        waits for ever (blocked, missing parents, too many slots) or for an enable."""
+        waits for ever (blocked, missing parents, too many slots) or for an enable.
+        ``EmulatorError`` once the engine thread has stopped on an error (``crashed``)."""
+        if self.crashed is not None:
+            exc = self.crashed
+            raise EmulatorError(
+                "the local emulator's scheduler stopped on an unexpected error, so the run "
+                f"cannot go on: {type(exc).__name__}: {exc}"
+            ) from exc
         g = job.graph
         if job.state == "completed":
             return True

@@ -3,6 +3,7 @@ are, and a wrong one is a ``ConfigError`` naming it, not a hang or a raw Python 
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import networkx as nx
@@ -10,7 +11,7 @@ import pytest
 
 from dagbatch.compiler.export import write_plan
 from dagbatch.compiler.pipeline import compile_graph
-from dagbatch.errors import ConfigError
+from dagbatch.errors import ConfigError, EmulatorError
 from dagbatch.local.run import RunOptions, run_local
 
 
@@ -47,3 +48,22 @@ def test_a_bad_exit_code_entry_is_refused_naming_its_task(
             RunOptions(simulate=True, exit_codes={"b": "1"}, timeout=30),  # type: ignore[dict-item]
         )
     assert not Path(".dagbatch").exists()  # refused before the run directory is made
+
+
+def test_a_scheduler_that_stops_on_an_error_ends_the_run_with_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An unexpected error in the emulator's scheduler thread ends the run at once with an
+    ``EmulatorError`` naming it: never a run waiting for tasks nothing will start."""
+    from dagbatch.emulator.simulate import SimulatedRunner
+
+    def broken(*args: object) -> None:
+        raise TypeError("a defect in a runner")
+
+    monkeypatch.setattr(SimulatedRunner, "start", broken)
+    started = time.monotonic()
+    with pytest.raises(EmulatorError, match="TypeError: a defect in a runner"):
+        run_local(
+            str(_plan(tmp_path)), RunOptions(simulate=True, workdir=tmp_path / "run", timeout=20)
+        )
+    assert time.monotonic() - started < 10  # told, not left to the timeout
