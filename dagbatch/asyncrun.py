@@ -1,6 +1,7 @@
 """``run_coroutine``: ``asyncio.run`` for the synchronous entry points (the CLI's commands,
 ``submit_plan``, ``dagbatch.observe``'s functions), with the result handed back outside the
-event loop's main task.
+event loop's main task; ``run_sync``: the same from wherever the library is called, a running
+event loop included (a notebook cell), for every synchronous call of the public API.
 
 Why not ``asyncio.run`` itself: when it ends, Python 3.11's ``asyncio.Runner`` puts the SIGINT
 handler back only if it is still its own, and asks ``signal.getsignal``, which looks the
@@ -13,6 +14,7 @@ task's result is ``None``.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
@@ -51,3 +53,15 @@ def close_with_loop(aclose: Callable[[], Awaitable[object]]) -> None:
 
 
 _KEEPERS: set[asyncio.Task[None]] = set()
+
+
+def run_sync(coro: Coroutine[Any, Any, T], *, thread_name: str = "dagbatch") -> T:
+    """``run_coroutine(coro)``, also from inside a running event loop (a Jupyter notebook, an
+    async application), where ``asyncio.run`` refuses: there it runs in a worker thread (named
+    ``thread_name``) and this call blocks until it is done."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return run_coroutine(coro)
+    with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix=thread_name) as pool:
+        return pool.submit(run_coroutine, coro).result()

@@ -608,8 +608,9 @@ def _finish_here(
     """``dagbatch finish`` on the run's job: the same reading of the job and the same
     decisions (``dagbatch.observe.steer.finish``), from the plan already loaded, and each
     task terminated by the emulator in this process (``_LocalJobService``) rather than by a
-    request a task."""
-    from dagbatch.asyncrun import run_coroutine
+    request a task. Also from inside a running event loop (a notebook cell): there the
+    finish runs in a worker thread, as every synchronous call of the library does."""
+    from dagbatch.asyncrun import run_sync
     from dagbatch.observe.status import WorkflowView, read_snapshot
     from dagbatch.observe.steer import finish
 
@@ -623,7 +624,7 @@ def _finish_here(
         finally:
             await client.aclose()
 
-    return run_coroutine(go())
+    return run_sync(go(), thread_name="dagbatch-finish")
 
 
 def _strands_of_barriers(

@@ -21,13 +21,11 @@ functions work in a script and in a notebook (where an event loop already runs);
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
-from collections.abc import Awaitable, Callable, Coroutine, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
-from dagbatch.asyncrun import run_coroutine
+from dagbatch.asyncrun import run_sync
 from dagbatch.defaults import STDERR_TASKS
 from dagbatch.errors import ConfigError
 from dagbatch.observe import steer
@@ -79,16 +77,6 @@ __all__ = [
 
 T = TypeVar("T")
 PlanDir = str | Path | None
-
-
-def _sync(coro: Coroutine[Any, Any, T]) -> T:
-    """Run ``coro`` to completion, also from inside a running event loop (a notebook)."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return run_coroutine(coro)
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        return pool.submit(run_coroutine, coro).result()
 
 
 async def _with_client(
@@ -149,7 +137,7 @@ def status(
     """Read the job and map it onto the plan: counts by state and wave, running tasks, failed
     ones (with the tail of stderr.txt of the first ``stderr_tasks``), the tasks that can never
     run with the chain that strands each, and the verdict."""
-    return _sync(
+    return run_sync(
         status_async(plan_dir, job_id=job_id, client=client, stderr_tasks=stderr_tasks, _close=True)
     )
 
@@ -200,7 +188,7 @@ def rerun(
     requests in flight, fixed (1-256); None: adaptive, as `dagbatch submit`'s.
     ``progress(done, total)``: as ``finish``'s, for each reactivate request. A rerun cut
     short is finished by the next ``failed=True`` one (see ``steer.read_pending``)."""
-    return _sync(
+    return run_sync(
         rerun_async(
             plan_dir,
             job_id=job_id,
@@ -263,7 +251,7 @@ def finish(
     ``dagbatch run`` calls this at its end (``require_stuck=True``): a local run of a
     workflow whose failure handlers were not needed ends with them skipped and the job
     completed."""
-    return _sync(
+    return run_sync(
         finish_async(
             plan_dir,
             job_id=job_id,

@@ -29,12 +29,11 @@
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import time
 from pathlib import Path
 from typing import Final
 
-from dagbatch.asyncrun import run_coroutine
+from dagbatch.asyncrun import run_sync
 from dagbatch.errors import ConfigError, PlanError
 from dagbatch.gcpause import gc_frozen, gc_paused
 from dagbatch.plan import (
@@ -368,25 +367,18 @@ def submit_plan(
     an async application), it runs in a worker thread and blocks until done.
     """
 
-    def run() -> SubmitReport:
-        return run_coroutine(
-            submit_plan_async(
-                plan_dir,
-                job_id=job_id,
-                client=client,
-                concurrency=concurrency,
-                resume=resume,
-                journal_path=journal_path,
-                create_job=create_job,
-                pool_id=pool_id,
-                progress=progress,
-                plan=plan,
-            )
-        )
-
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return run()
-    with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="dagbatch-submit") as pool:
-        return pool.submit(run).result()
+    return run_sync(
+        submit_plan_async(
+            plan_dir,
+            job_id=job_id,
+            client=client,
+            concurrency=concurrency,
+            resume=resume,
+            journal_path=journal_path,
+            create_job=create_job,
+            pool_id=pool_id,
+            progress=progress,
+            plan=plan,
+        ),
+        thread_name="dagbatch-submit",
+    )

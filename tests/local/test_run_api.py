@@ -3,6 +3,7 @@ are, and a wrong one is a ``ConfigError`` naming it, not a hang or a raw Python 
 
 from __future__ import annotations
 
+import asyncio
 import time
 from pathlib import Path
 
@@ -12,7 +13,7 @@ import pytest
 from dagbatch.compiler.export import write_plan
 from dagbatch.compiler.pipeline import compile_graph
 from dagbatch.errors import ConfigError, EmulatorError
-from dagbatch.local.run import RunOptions, run_local
+from dagbatch.local.run import RunOptions, RunReport, run_local
 
 
 def _plan(tmp_path: Path) -> Path:
@@ -67,3 +68,19 @@ def test_a_scheduler_that_stops_on_an_error_ends_the_run_with_it(
             str(_plan(tmp_path)), RunOptions(simulate=True, workdir=tmp_path / "run", timeout=20)
         )
     assert time.monotonic() - started < 10  # told, not left to the timeout
+
+
+def test_a_run_works_inside_a_running_event_loop(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A notebook cell runs in an event loop: the run, its end-of-run finish included (the
+    pipeline example leaves its failure handler to terminate), works there as from a script."""
+    monkeypatch.chdir(tmp_path)
+    example = Path(__file__).resolve().parents[2] / "examples" / "pipeline.py"
+
+    async def cell() -> RunReport:
+        return run_local(str(example), RunOptions(simulate=True, timeout=60))
+
+    report = asyncio.run(cell())
+    assert report.verdict == "ok"
+    assert report.finished is not None and [o.task_id for o in report.skipped] == ["rollback"]
