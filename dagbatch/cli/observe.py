@@ -334,9 +334,10 @@ def rerun_cmd(
     from dagbatch.observe.render import render_rerun, render_rerun_plan
     from dagbatch.observe.status import read_snapshot
 
-    if not failed and not tasks:
-        _echo("error: say what to rerun: --failed, or --task ID (repeatable)", err=True)
-        sys.exit(ExitCode.USAGE)
+    try:
+        steer.rerun_selection(failed, tasks)  # before any request
+    except ConfigError as exc:
+        fail(exc)
 
     async def body(service: JobService, view: ViewSource, _: BatchClient) -> Any:
         v, snap = await read_snapshot(service, view, stderr_tasks=0)

@@ -147,7 +147,7 @@ async def rerun_async(
     *,
     job_id: str | None = None,
     failed: bool = False,
-    tasks: Iterable[str] = (),
+    tasks: Iterable[str] | str = (),
     client: BatchClient | None = None,
     dry_run: bool = False,
     concurrency: int | None = None,
@@ -156,11 +156,12 @@ async def rerun_async(
 ) -> RerunReport:
     """Reactivate failed tasks (see ``rerun``)."""
     check_concurrency(concurrency)
+    names = steer.rerun_selection(failed, tasks)
 
     async def body(c: BatchClient) -> RerunReport:
         service, view, snap = await _open(plan_dir, job_id, c, stderr_tasks=0)
         pending = steer.read_pending(view, snap.job) if failed else frozenset()
-        plan = steer.plan_rerun(view, snap, failed=failed, tasks=tuple(tasks), pending=pending)
+        plan = steer.plan_rerun(view, snap, failed=failed, tasks=names, pending=pending)
         if dry_run:
             return RerunReport(plan=plan, reactivated=(), errors=())
         return await steer.rerun(
@@ -175,14 +176,15 @@ def rerun(
     *,
     job_id: str | None = None,
     failed: bool = False,
-    tasks: Iterable[str] = (),
+    tasks: Iterable[str] | str = (),
     client: BatchClient | None = None,
     dry_run: bool = False,
     concurrency: int | None = None,
     progress: FinishProgress | None = None,
 ) -> RerunReport:
     """Reactivate the failed tasks (``failed=True``) or the named ones (``tasks``: the user's
-    names or ids) with Batch's reactivate task, so the tasks waiting on them run. The report's
+    names or ids; a single string is one task), or both (neither: ``ConfigError``) with
+    Batch's reactivate task, so the tasks waiting on them run. The report's
     ``plan`` says which stranded tasks resume and which stay stuck; ``RefusedError`` where
     Batch cannot reactivate (a completed job), with the fix. ``concurrency``: reactivate
     requests in flight, fixed (1-256); None: adaptive, as `dagbatch submit`'s.

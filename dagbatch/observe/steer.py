@@ -77,19 +77,41 @@ def _resolve_names(
     return found, unknown
 
 
+def rerun_selection(failed: bool, tasks: Iterable[str] | str) -> tuple[str, ...]:
+    """The tasks a rerun names, checked before anything is read: one name given as a plain
+    string is that one task (not its letters), every name must be a string, and a rerun
+    must choose something (``failed`` or some ``tasks``): ``ConfigError`` otherwise, the one
+    rule for ``rerun`` and `dagbatch rerun`."""
+    names = (tasks,) if isinstance(tasks, str) else tuple(tasks)
+    wrong = [t for t in names if not isinstance(t, str)]
+    if wrong:
+        raise ConfigError(
+            f"the tasks to rerun are names or ids (strings), not {type(wrong[0]).__name__} "
+            f"({wrong[0]!r})"
+        )
+    if not failed and not names:
+        raise ConfigError(
+            "say what to rerun: the failed tasks (--failed, failed=True) or named ones "
+            "(--task ID, repeatable; tasks=[...])"
+        )
+    return names
+
+
 def plan_rerun(
     view: WorkflowView,
     snap: Snapshot,
     *,
     failed: bool = False,
-    tasks: Iterable[str] = (),
+    tasks: Iterable[str] | str = (),
     pending: Collection[str] = frozenset(),
 ) -> RerunPlan:
     """What ``rerun`` will do (pure): the failed tasks to reactivate (``failed``: every task
-    that ran and failed; ``tasks``: the named ones), plus the tasks that were terminated while
-    stranded behind them (so their chain can run again), the stranded tasks that will then be
-    able to run, and those that stay stuck for other reasons. ``pending``: what a rerun cut
-    short was still to bring back (``read_pending``), brought back with ``failed``."""
+    that ran and failed; ``tasks``: the named ones, see ``rerun_selection``), plus the tasks
+    that were terminated while stranded behind them (so their chain can run again), the
+    stranded tasks that will then be able to run, and those that stay stuck for other
+    reasons. ``pending``: what a rerun cut short was still to bring back (``read_pending``),
+    brought back with ``failed``."""
+    tasks = rerun_selection(failed, tasks)
     records = snap.records
     status, analysis = build_status(view, snap)
     refused: list[TaskProblem] = []
