@@ -24,6 +24,7 @@ any other non-empty directory is refused.
 
 from __future__ import annotations
 
+import os
 import shutil
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -72,7 +73,8 @@ class RunOptions:
     """How to run: see ``dagbatch run --help``."""
 
     slots: int | None = None
-    workdir: Path | None = None
+    #: The run directory (a str or a Path); None: ``.dagbatch/JOB/run``.
+    workdir: str | Path | None = None
     simulate: bool = False
     #: What-if exit codes: task id -> (exit code, duration seconds or None); an exit code
     #: alone, or ``{"exitCode": code, "duration": seconds}`` as in ``--exit-codes FILE``,
@@ -381,7 +383,7 @@ def _plan_source(
 
 
 def run_local(
-    source: str,
+    source: str | Path,
     options: RunOptions | None = None,
     *,
     on_progress: Callable[[Snapshot], None] | None = None,
@@ -389,8 +391,8 @@ def run_local(
     on_finish: Callable[[int, int], None] | None = None,
     on_note: Callable[[str], None] | None = None,
 ) -> RunReport:
-    """Run a workflow (``WORKFLOW.py[:NAME]``) or a plan directory locally; see the module
-    docstring. ``on_finish(done, total)`` hears of the end-of-run finish's terminate
+    """Run a workflow (``WORKFLOW.py[:NAME]``) or a plan directory (a str or a Path) locally;
+    see the module docstring. ``on_finish(done, total)`` hears of the end-of-run finish's terminate
     requests (``dagbatch.observe.FinishProgress``); ``on_note(text)`` of the end's steps
     that take seconds on a big job and have no count of their own. Raises ``WorkflowLoadError`` /
     ``InvalidWorkflow`` / ``PlanError`` / ``ConfigError``, or ``SubmitError`` if the emulator
@@ -411,7 +413,15 @@ def run_local(
     # becomes (code, None)); a bad entry is named before anything runs.
     exit_codes = parse_exit_codes(options.exit_codes, "exit_codes")
     started = time.monotonic()
-    plan, job_id, run_dir = _plan_source(source, options.workdir, exit_codes)
+    if not isinstance(source, str | os.PathLike):
+        raise ConfigError(
+            "the source to run is a workflow file or a plan directory (a str or a Path), not "
+            f"{type(source).__name__}"
+        )
+    if not isinstance(options.workdir, str | os.PathLike | None):
+        raise ConfigError(f"workdir is a directory (a str or a Path), not {options.workdir!r}")
+    workdir = None if options.workdir is None else Path(options.workdir)
+    plan, job_id, run_dir = _plan_source(os.fspath(source), workdir, exit_codes)
     plan_dir = plan.directory
     plan_tasks = [t for b in plan.batches for t in b.tasks]
     # The tasks with exit codes that count as success (satisfy_exit_codes): the live

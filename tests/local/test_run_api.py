@@ -84,3 +84,23 @@ def test_a_run_works_inside_a_running_event_loop(
     report = asyncio.run(cell())
     assert report.verdict == "ok"
     assert report.finished is not None and [o.task_id for o in report.skipped] == ["rollback"]
+
+
+def test_the_source_and_the_workdir_may_each_be_a_str_or_a_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("wf.py").write_text(
+        "import networkx as nx\n"
+        "graph = nx.DiGraph()\n"
+        "graph.graph['job'] = {'id': 'wf'}\n"
+        "graph.add_node('a', command_line='/bin/true')\n"
+    )
+    by_path = run_local(Path("wf.py"), RunOptions(simulate=True, workdir="wdx", timeout=30))
+    assert by_path.verdict == "ok" and by_path.workdir == Path("wdx")
+    assert (Path("wdx") / "journal.jsonl").is_file()
+    plan = _plan(tmp_path)
+    by_str = run_local(plan, RunOptions(simulate=True, workdir=str(tmp_path / "w2"), timeout=30))
+    assert by_str.verdict == "ok" and by_str.workdir == tmp_path / "w2"
+    with pytest.raises(ConfigError, match="a workflow file or a plan directory"):
+        run_local(5, RunOptions(simulate=True))  # type: ignore[arg-type]
