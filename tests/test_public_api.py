@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import doctest
+from pathlib import Path
+
+import networkx as nx
+import pytest
 
 import dagbatch
+from dagbatch.errors import ConfigError
 
 
 def test_all_is_pinned() -> None:
@@ -30,3 +35,42 @@ def test_all_is_pinned() -> None:
 def test_package_doctest_runs() -> None:
     result = doctest.testmod(dagbatch, raise_on_error=False)
     assert result.attempted >= 5 and result.failed == 0
+
+
+def test_arguments_of_the_wrong_type_are_a_config_error_that_names_them(tmp_path: Path) -> None:
+    """The README: errors are the classes of dagbatch.errors. The natural mix-ups (a dict for
+    the options, the graph for the plan) say what was wanted, not AttributeError."""
+    g = nx.DiGraph()
+    g.add_node("a", command_line="/bin/true")
+    with pytest.raises(ConfigError, match=r"a dagbatch\.CompileOptions .*not dict"):
+        dagbatch.compile_graph(g, {"job": {"id": "x"}})  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match=r"a dagbatch\.CompileOptions"):
+        dagbatch.check_graph(g, {"job": {"id": "x"}})  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="CompiledPlan that compile_graph returns"):
+        dagbatch.write_plan(g, tmp_path / "p")  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="a str or a Path, not NoneType"):
+        dagbatch.write_plan(dagbatch.compile_graph(g), None)  # type: ignore[arg-type]
+    assert not (tmp_path / "p").exists()
+    written = dagbatch.write_plan(dagbatch.compile_graph(g), str(tmp_path / "q"))
+    assert (written / "plan.json").is_file()
+
+
+def test_a_job_id_that_is_no_str_is_refused_before_any_request(tmp_path: Path) -> None:
+    from dagbatch.observe import finish, rerun, status
+
+    with pytest.raises(ConfigError, match="job_id is the job's id, a str, not int"):
+        status(job_id=5)  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="job_id is the job's id, a str, not int"):
+        finish(job_id=5)  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="job_id is the job's id, a str, not int"):
+        rerun(job_id=5, failed=True)  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="plan directory is a str or a Path, not int"):
+        status(5)  # type: ignore[arg-type]
+
+
+def test_run_slots_that_are_no_whole_number_are_refused(tmp_path: Path) -> None:
+    from dagbatch.local.run import RunOptions, run_local
+
+    for slots in ("2", 0, 1.5, True):
+        with pytest.raises(ConfigError, match="--slots must be a whole number"):
+            run_local(str(tmp_path), RunOptions(slots=slots))  # type: ignore[arg-type]

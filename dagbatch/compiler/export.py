@@ -3,12 +3,14 @@ lines, or as a summary for the terminal."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from dagbatch.compiler.pipeline import CompiledPlan
 from dagbatch.compiler.validate import NEVER_COMPLETES
+from dagbatch.errors import ConfigError
 from dagbatch.plan import PLAN_FORMAT, batch_entry, job_entry, write_plan_dir
 
 
@@ -28,8 +30,16 @@ def manifest(plan: CompiledPlan) -> dict[str, Any]:
     }
 
 
-def write_plan(plan: CompiledPlan, out: Path) -> Path:
-    """Write the plan directory at ``out`` (replacing a previous plan there)."""
+def write_plan(plan: CompiledPlan, out: str | Path) -> Path:
+    """Write the plan directory at ``out`` (a str or a Path; replacing a previous plan
+    there). ``ConfigError`` when ``plan`` is no ``CompiledPlan`` (``compile_graph``'s)."""
+    if not isinstance(plan, CompiledPlan):
+        raise ConfigError(
+            "write_plan writes the CompiledPlan that compile_graph returns, not "
+            f"{type(plan).__name__}"
+        )
+    if not isinstance(out, str | os.PathLike):
+        raise ConfigError(f"the plan directory is a str or a Path, not {type(out).__name__}")
     return write_plan_dir(Path(out), manifest(plan), dict(plan.job), plan.batches)
 
 

@@ -145,7 +145,13 @@ class CompiledPlan:
 
 
 def compile_graph(graph: nx.DiGraph, options: CompileOptions | None = None) -> CompiledPlan:
-    """Compile a workflow graph into the plan of request bodies; raises InvalidWorkflow."""
+    """Compile a workflow graph into the plan of request bodies; raises InvalidWorkflow
+    (``ConfigError`` for options that are no ``CompileOptions``)."""
+    if options is not None and not isinstance(options, CompileOptions):
+        raise ConfigError(
+            "the compile options are a dagbatch.CompileOptions (CompileOptions(job={...}, "
+            f"...)), not {type(options).__name__}"
+        )
     with gc_paused():
         return _compile(graph, options or CompileOptions())
 

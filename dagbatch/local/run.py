@@ -407,8 +407,9 @@ def run_local(
     from dagbatch.submit.submission import submit_plan
 
     options = options or RunOptions()
-    if options.slots is not None and options.slots < 1:
-        raise ConfigError("--slots must be at least 1")
+    slots = options.slots
+    if slots is not None and (isinstance(slots, bool) or not isinstance(slots, int) or slots < 1):
+        raise ConfigError(f"--slots must be a whole number, at least 1, not {slots!r}")
     # Checked and normalised as the CLI's --exit-codes and --fail are (an exit code alone
     # becomes (code, None)); a bad entry is named before anything runs.
     exit_codes = parse_exit_codes(options.exit_codes, "exit_codes")

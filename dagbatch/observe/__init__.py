@@ -21,6 +21,7 @@ functions work in a script and in a notebook (where an event loop already runs);
 
 from __future__ import annotations
 
+import os
 from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import TypeVar
@@ -97,6 +98,15 @@ async def _with_client(
             await used.aclose()
 
 
+def _check_target(plan_dir: PlanDir, job_id: str | None) -> None:
+    """``ConfigError`` for a plan directory or job id of the wrong type, before anything is
+    read or a client made."""
+    if not isinstance(plan_dir, str | os.PathLike | None):
+        raise ConfigError(f"the plan directory is a str or a Path, not {type(plan_dir).__name__}")
+    if not isinstance(job_id, str | None):
+        raise ConfigError(f"job_id is the job's id, a str, not {type(job_id).__name__}")
+
+
 async def _open(
     plan_dir: PlanDir, job_id: str | None, client: BatchClient, *, stderr_tasks: int
 ) -> tuple[JobService, WorkflowView, Snapshot]:
@@ -119,6 +129,7 @@ async def status_async(
     _close: bool = False,
 ) -> JobStatus:
     """Where is the workflow? (see ``status``)"""
+    _check_target(plan_dir, job_id)
 
     async def body(c: BatchClient) -> JobStatus:
         _, view, snap = await _open(plan_dir, job_id, c, stderr_tasks=stderr_tasks)
@@ -155,6 +166,7 @@ async def rerun_async(
     _close: bool = False,
 ) -> RerunReport:
     """Reactivate failed tasks (see ``rerun``)."""
+    _check_target(plan_dir, job_id)
     check_concurrency(concurrency)
     names = steer.rerun_selection(failed, tasks)
 
@@ -216,6 +228,7 @@ async def finish_async(
     _close: bool = False,
 ) -> FinishReport:
     """Terminate the tasks that can never run (see ``finish``)."""
+    _check_target(plan_dir, job_id)
     check_concurrency(concurrency)
 
     async def body(c: BatchClient) -> FinishReport:
