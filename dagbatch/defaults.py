@@ -14,3 +14,5 @@ DEFAULT_TIMEOUT: Final = 60.0
 
 #: Failed tasks whose stderr.txt tail `dagbatch status` reads (the first ones, by end time).
 STDERR_TASKS: Final = 10
+#: The most it may be asked to read (``--stderr-tasks``, ``status(stderr_tasks=...)``).
+MAX_STDERR_TASKS: Final = 1000

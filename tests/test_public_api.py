@@ -74,3 +74,27 @@ def test_run_slots_that_are_no_whole_number_are_refused(tmp_path: Path) -> None:
     for slots in ("2", 0, 1.5, True):
         with pytest.raises(ConfigError, match="--slots must be a whole number"):
             run_local(str(tmp_path), RunOptions(slots=slots))  # type: ignore[arg-type]
+
+
+def test_values_out_of_range_are_refused_as_the_commands_refuse_them(tmp_path: Path) -> None:
+    """What the command line's options refuse, the library refuses too: no negative stderr
+    count, no run that times out before it starts, no True taken for a concurrency of 1, no
+    empty plan directory read as the working directory."""
+    from dagbatch.local.run import RunOptions, run_local
+    from dagbatch.observe import finish, rerun, status
+
+    for bad in (-1, 1001, True, "3"):
+        with pytest.raises(ConfigError, match="--stderr-tasks must be a whole number from 0"):
+            status(job_id="j", stderr_tasks=bad)  # type: ignore[arg-type]
+    for timeout in (-1, 0, float("nan"), "5"):
+        with pytest.raises(ConfigError, match="--timeout must be a number of seconds above 0"):
+            run_local(str(tmp_path), RunOptions(simulate=True, timeout=timeout))  # type: ignore[arg-type]
+    for concurrency in (True, 0, 2.5):
+        with pytest.raises(ConfigError, match="--concurrency must be from 1 to"):
+            finish(job_id="j", concurrency=concurrency)  # type: ignore[arg-type]
+        with pytest.raises(ConfigError, match="--concurrency must be from 1 to"):
+            rerun(job_id="j", failed=True, concurrency=concurrency)  # type: ignore[arg-type]
+    for call in (status, finish):
+        with pytest.raises(ConfigError, match="an empty path names no plan directory"):
+            call("")
+    assert not list(tmp_path.iterdir())  # nothing was run or written

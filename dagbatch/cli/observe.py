@@ -27,7 +27,7 @@ from dagbatch.cli.options import (
     service_options,
 )
 from dagbatch.cli.output import write_stdout
-from dagbatch.defaults import STDERR_TASKS
+from dagbatch.defaults import MAX_STDERR_TASKS, STDERR_TASKS
 from dagbatch.errors import ConfigError, DagbatchError, RefusedError
 from dagbatch.redact import redact
 
@@ -148,7 +148,7 @@ def _target(plan_dir: Path | None, job_id: str | None) -> str:
 @click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout, for CI.")
 @click.option(
     "--stderr-tasks",
-    type=click.IntRange(0, 1000),
+    type=click.IntRange(0, MAX_STDERR_TASKS),
     default=STDERR_TASKS,
     show_default=True,
     help="Failed tasks whose stderr.txt tail is read.",

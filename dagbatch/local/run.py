@@ -410,6 +410,11 @@ def run_local(
     slots = options.slots
     if slots is not None and (isinstance(slots, bool) or not isinstance(slots, int) or slots < 1):
         raise ConfigError(f"--slots must be a whole number, at least 1, not {slots!r}")
+    timeout = options.timeout
+    if timeout is not None and (
+        isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout > 0
+    ):
+        raise ConfigError(f"--timeout must be a number of seconds above 0, not {timeout!r}")
     # Checked and normalised as the CLI's --exit-codes and --fail are (an exit code alone
     # becomes (code, None)); a bad entry is named before anything runs.
     exit_codes = parse_exit_codes(options.exit_codes, "exit_codes")

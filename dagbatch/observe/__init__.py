@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from dagbatch.asyncrun import run_sync
-from dagbatch.defaults import STDERR_TASKS
+from dagbatch.defaults import MAX_STDERR_TASKS, STDERR_TASKS
 from dagbatch.errors import ConfigError
 from dagbatch.observe import steer
 from dagbatch.observe.model import (
@@ -103,6 +103,10 @@ def _check_target(plan_dir: PlanDir, job_id: str | None) -> None:
     read or a client made."""
     if not isinstance(plan_dir, str | os.PathLike | None):
         raise ConfigError(f"the plan directory is a str or a Path, not {type(plan_dir).__name__}")
+    if plan_dir is not None and not os.fspath(plan_dir):
+        # Path("") is the working directory: an empty name (a variable that expanded to
+        # nothing) is refused, as the commands refuse it, rather than read as ".".
+        raise ConfigError("an empty path names no plan directory (give None and job_id instead)")
     if not isinstance(job_id, str | None):
         raise ConfigError(f"job_id is the job's id, a str, not {type(job_id).__name__}")
 
@@ -130,6 +134,15 @@ async def status_async(
 ) -> JobStatus:
     """Where is the workflow? (see ``status``)"""
     _check_target(plan_dir, job_id)
+    if (
+        isinstance(stderr_tasks, bool)
+        or not isinstance(stderr_tasks, int)
+        or not 0 <= stderr_tasks <= MAX_STDERR_TASKS
+    ):
+        raise ConfigError(
+            f"--stderr-tasks must be a whole number from 0 to {MAX_STDERR_TASKS}, not "
+            f"{stderr_tasks!r}"
+        )
 
     async def body(c: BatchClient) -> JobStatus:
         _, view, snap = await _open(plan_dir, job_id, c, stderr_tasks=stderr_tasks)

@@ -89,7 +89,12 @@ THROTTLE_STATUS = frozenset({429, 503})
 def check_concurrency(concurrency: int | None) -> None:
     """A fixed level (``--concurrency``) must be within ``MIN_CONCURRENCY`` to
     ``MAX_CONCURRENCY``; None is adaptive (``ConfigError`` names the option)."""
-    if concurrency is not None and not MIN_CONCURRENCY <= concurrency <= MAX_CONCURRENCY:
+    if concurrency is not None and (
+        # True is an int to Python: taken for 1, it would quietly pace everything one by one.
+        isinstance(concurrency, bool)
+        or not isinstance(concurrency, int)
+        or not MIN_CONCURRENCY <= concurrency <= MAX_CONCURRENCY
+    ):
         raise ConfigError(
             f"--concurrency must be from {MIN_CONCURRENCY} to {MAX_CONCURRENCY} (or left out: "
             "adaptive)"
