@@ -98,3 +98,32 @@ def test_values_out_of_range_are_refused_as_the_commands_refuse_them(tmp_path: P
         with pytest.raises(ConfigError, match="an empty path names no plan directory"):
             call("")
     assert not list(tmp_path.iterdir())  # nothing was run or written
+
+
+def test_the_observe_docstring_names_fields_jobstatus_has() -> None:
+    import dataclasses
+    import re
+
+    import dagbatch.observe
+    from dagbatch.observe import JobStatus
+
+    doc = dagbatch.observe.__doc__ or ""
+    first, *rest = doc.split("# JobStatus:", 1)[1].splitlines()
+    said = [first]
+    for line in rest:  # the comment goes on over lines that hold only a comment
+        if not line.strip().startswith("#"):
+            break
+        said.append(line.strip().removeprefix("#"))
+    names = re.findall(r"[a-z_]+", " ".join(said))
+    fields = {f.name for f in dataclasses.fields(JobStatus)}
+    assert names and set(names) <= fields, set(names) - fields
+
+
+def test_check_graph_says_what_it_raises() -> None:
+    """It returns the workflow's diagnostics, and its docstring says what it still raises."""
+    g = nx.DiGraph()
+    g.add_edge("a", "b")
+    assert dagbatch.check_graph(g)  # no command lines: diagnostics, not an exception
+    assert "ConfigError" in (dagbatch.check_graph.__doc__ or "")
+    with pytest.raises(ConfigError):
+        dagbatch.check_graph([("a", "b")])  # type: ignore[arg-type]

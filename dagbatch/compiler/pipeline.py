@@ -301,7 +301,9 @@ def _compiled_plan(
 
 
 def check_graph(graph: nx.DiGraph, options: CompileOptions | None = None) -> list[Diagnostic]:
-    """Every diagnostic (errors and warnings) the compiler would give; raises nothing."""
+    """Every diagnostic (errors and warnings) the compiler would give, returned rather than
+    raised as ``InvalidWorkflow``. Input that is no workflow at all (``graph`` not a
+    networkx.DiGraph, ``options`` not a ``CompileOptions``) is still a ``ConfigError``."""
     try:
         plan = compile_graph(graph, options)
     except InvalidWorkflow as exc:

@@ -4,7 +4,8 @@ The Python API (the commands `dagbatch status`, `watch`, `rerun` and `finish` ar
 over it)::
 
     from dagbatch.observe import status, rerun, finish
-    s = status("plan")                 # JobStatus: verdict, counts, running, failed, stranded
+    s = status("plan")                 # JobStatus: verdict, states, outcomes, running, failed,
+                                       # stranded
     print(s.verdict, [x.explain() for x in s.stranded])
     rerun("plan", failed=True)         # RerunReport: reactivates failed tasks
     finish("plan")                     # FinishReport: terminates tasks that can never run
