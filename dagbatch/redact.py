@@ -71,23 +71,28 @@ def register_secret(secret: str) -> None:
 #: form (``_folded``) lacks that word the pattern cannot match, and a substring search rules
 #: it out much quicker than the pattern's own scan (the case-insensitive ones try every
 #: position: about 150 ms for a megabyte of ``status --json``).
-_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
-    (_SIG_RE, "sig"),
-    (_SHAREDKEY_RE, "sharedkey"),
-    (_ACCOUNT_KEY_RE, "accountkey="),
-    (_CONN_SAS_RE, "sharedaccesssignature="),
-    (_BEARER_RE, "bearer"),
-    (_URL_PASSWORD_RE, "://"),
+_PATTERNS: tuple[tuple[re.Pattern[str], bytes], ...] = (
+    (_SIG_RE, b"sig"),
+    (_SHAREDKEY_RE, b"sharedkey"),
+    (_ACCOUNT_KEY_RE, b"accountkey="),
+    (_CONN_SAS_RE, b"sharedaccesssignature="),
+    (_BEARER_RE, b"bearer"),
+    (_URL_PASSWORD_RE, b"://"),
 )
 
 
 def redact(text: str) -> str:
     """Mask secrets in ``text``: ``sig=`` values, signatures, tokens, registered keys."""
+    # Each secret is looked for in the text's UTF-8 bytes: a string is in the text exactly
+    # when its UTF-8 is in the text's (UTF-8 is self-synchronising), and a search of bytes
+    # is several times quicker than one of a text that is not ASCII (status's ``→``).
+    data = _utf8(text)
     # Longest first, so a form is never left half-masked by a shorter one inside it.
     for secret in sorted(_SECRETS, key=len, reverse=True):
-        if secret in text:
+        if _utf8(secret) in data:
             text = text.replace(secret, REDACTED)
-    folded = _folded(text)
+            data = _utf8(text)
+    folded = _folded(text, data)
     for pattern, word in _PATTERNS:
         if word in folded:
             text, masked = pattern.subn(rf"\g<1>{REDACTED}", text)
@@ -103,12 +108,23 @@ _LOOKALIKES: Final = {"\u0130": "i", "\u0131": "i", "\u017f": "s", "\u212a": "k"
 _TO_ASCII: Final = str.maketrans(_LOOKALIKES)
 
 
-def _folded(text: str) -> str:
-    """``text`` lower-cased, the look-alikes spelled as the ASCII letters they match: where
-    a case-insensitive pattern matches, its word is in this text."""
+def _utf8(text: str) -> bytes:
+    return text.encode("utf-8", "surrogatepass")
+
+
+def _folded(text: str, data: bytes | None = None) -> bytes:
+    """``text`` in UTF-8 with its ASCII letters lower-cased, the look-alikes spelled as the
+    ASCII letters they match: where a case-insensitive pattern matches, its word is in this
+    text.
+
+    Bytes, not ``str.lower()``: the two hold the same ASCII words (the only code points
+    whose lower case is ASCII are two of the look-alikes, spelled as ASCII first; every other
+    one is bytes >= 0x80 in UTF-8), and a text that is not ASCII (status's ``→``) is lowered
+    by ``str.lower`` a code point at a time: 0.9 s for the 91 MB ``status --json`` of a
+    200,000-task job, against 0.1 s for this. ``data``: ``text``'s UTF-8, when at hand."""
     if not text.isascii() and any(c in text for c in _LOOKALIKES):
-        text = text.translate(_TO_ASCII)
-    return text.lower()
+        data = _utf8(text.translate(_TO_ASCII))
+    return (data if data is not None else _utf8(text)).lower()
 
 
 class RedactingFilter(logging.Filter):
