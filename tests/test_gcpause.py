@@ -125,3 +125,43 @@ def test_gc_paused_without_settle_leaves_the_generations_alone() -> None:
         made = [[n] for n in range(10)]
     assert id(made) in {id(o) for o in gc.get_objects(generation=0)}
     assert gc.get_freeze_count() == 0
+
+
+def test_gc_paused_in_two_threads_resumes_the_collector_when_the_last_ends() -> None:
+    """A plan read in a thread while the event loop lists the job's tasks: the thread's block
+    ending first leaves the collector off for the main thread's, which turns it back on."""
+    import threading
+
+    inside = threading.Event()
+    leave = threading.Event()
+    seen: list[bool] = []
+
+    def work() -> None:
+        with gc_paused():
+            inside.set()
+            leave.wait(10)
+        seen.append(gc.isenabled())
+
+    assert gc.isenabled()
+    thread = threading.Thread(target=work)
+    thread.start()
+    assert inside.wait(10)
+    with gc_paused():
+        leave.set()
+        thread.join()
+        assert seen == [False]  # the thread's block ended first: still off for this one
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    # The other order too: the main thread's block ends first, the thread's last.
+    inside.clear()
+    leave.clear()
+    seen.clear()
+    with gc_paused():
+        thread = threading.Thread(target=work)
+        thread.start()
+        assert inside.wait(10)
+    assert not gc.isenabled()  # the thread's block is still open
+    leave.set()
+    thread.join()
+    assert seen == [True]
+    assert gc.isenabled()

@@ -15,6 +15,7 @@ from typing import Any, Final
 from urllib.parse import parse_qsl, quote, urlsplit
 
 from dagbatch.errors import BatchServiceError
+from dagbatch.gcpause import gc_paused
 from dagbatch.observe.model import Definitions, TaskDefinition, TaskRecord
 from dagbatch.redact import redact
 from dagbatch.submit.client import TRANSIENT_STATUS, AnswerHook, BatchClient
@@ -138,12 +139,16 @@ class JobService:
         records: dict[str, TaskRecord] = {}
         bodies: dict[str, dict[str, Any]] = {}
         from_wire = TaskRecord.from_wire
-        async for page in self.pages(select=select):
-            for raw in page:
-                rec = from_wire(raw)
-                records[rec.id] = rec
-                if definitions:
-                    bodies[rec.id] = raw
+        # A record a task and the pages' decoded JSON, none in a cycle: listed with the
+        # cyclic collector paused (``dagbatch.gcpause``), whose sweeps of what was listed so
+        # far took a sixth of a 200,000-task listing.
+        with gc_paused():
+            async for page in self.pages(select=select):
+                for raw in page:
+                    rec = from_wire(raw)
+                    records[rec.id] = rec
+                    if definitions:
+                        bodies[rec.id] = raw
         return records, Definitions(bodies)
 
     async def ids_in_state(self, state: str) -> list[str]:

@@ -18,6 +18,7 @@ from typing import Any
 
 from dagbatch.defaults import STDERR_TASKS
 from dagbatch.errors import ConfigError, PlanError
+from dagbatch.gcpause import gc_paused
 from dagbatch.observe.model import (
     OUTCOMES,
     TASK_STATES,
@@ -39,6 +40,7 @@ from dagbatch.observe.stranded import (
     barrier_children,
     missing_of,
     resolve_exit,
+    served_by,
     strand_kind,
     strand_of,
     succeeded_by_exit_code,
@@ -169,7 +171,13 @@ def task_outcome(
 
 
 def build_status(view: WorkflowView, snap: Snapshot) -> tuple[JobStatus, Analysis]:
-    """The ``JobStatus`` of a snapshot, and the analysis it rests on (pure)."""
+    """The ``JobStatus`` of a snapshot, and the analysis it rests on (pure). A few objects
+    a task, none in a cycle: made with the cyclic collector paused (``dagbatch.gcpause``)."""
+    with gc_paused():
+        return _build_status(view, snap)
+
+
+def _build_status(view: WorkflowView, snap: Snapshot) -> tuple[JobStatus, Analysis]:
     records = snap.records
     analysis = analyse(view.definitions, records)
     barriers = view.barriers
@@ -200,6 +208,8 @@ def build_status(view: WorkflowView, snap: Snapshot) -> tuple[JobStatus, Analysi
     if view.planned:
         check_job_holds_plan(view.job_id, view.definitions, records, view.plan_dir)
 
+    serving = served_by(barriers)  # once, not a pass over the barriers a stranded task
+
     def strand_for(tid: str) -> Strand:
         return strand_of(
             analysis,
@@ -208,6 +218,7 @@ def build_status(view: WorkflowView, snap: Snapshot) -> tuple[JobStatus, Analysi
             names=view.names,
             barriers=barriers,
             definitions=view.definitions,
+            served_by=serving,
         )
 
     definitions = view.definitions

@@ -20,6 +20,7 @@ from typing import Any
 import orjson
 
 from dagbatch.errors import ConfigError, RefusedError, no_such_tasks
+from dagbatch.gcpause import gc_paused
 from dagbatch.observe.model import (
     FinishReport,
     JobStatus,
@@ -37,6 +38,7 @@ from dagbatch.observe.stranded import (
     children_first,
     parent_ids,
     resolve_exit,
+    served_by,
     strand_of,
     terminated_satisfies,
 )
@@ -110,8 +112,21 @@ def plan_rerun(
     that were terminated while stranded behind them (so their chain can run again), the
     stranded tasks that will then be able to run, and those that stay stuck for other
     reasons. ``pending``: what a rerun cut short was still to bring back (``read_pending``),
-    brought back with ``failed``."""
+    brought back with ``failed``. Made with the cyclic collector paused
+    (``dagbatch.gcpause``): a few objects a task of the job, none in a cycle."""
     tasks = rerun_selection(failed, tasks)
+    with gc_paused():
+        return _plan_rerun(view, snap, failed=failed, tasks=tasks, pending=pending)
+
+
+def _plan_rerun(
+    view: WorkflowView,
+    snap: Snapshot,
+    *,
+    failed: bool,
+    tasks: Iterable[str],
+    pending: Collection[str],
+) -> RerunPlan:
     records = snap.records
     status, analysis = build_status(view, snap)
     refused: list[TaskProblem] = []
@@ -263,6 +278,7 @@ def plan_rerun(
     resumes += [
         view.name(t) for t in cancelled if t not in after.blocked and t not in view.barriers
     ]
+    serving = served_by(view.barriers)
     still = tuple(
         strand_of(
             after,
@@ -271,6 +287,7 @@ def plan_rerun(
             names=view.names,
             barriers=view.barriers,
             definitions=view.definitions,
+            served_by=serving,
         )
         for t in _order(view, simulated)
         if t in after.blocked and simulated[t].state == "active" and t not in view.barriers
@@ -593,6 +610,7 @@ async def finish(
     # The status already holds the strand of each active blocked task (not a barrier's).
     known = {s.task_id: s for s in status.stranded}
     strands: list[Strand] = []
+    serving = served_by(view.barriers)
     for t in active_blocked:
         if t in view.barriers:
             continue
@@ -603,6 +621,7 @@ async def finish(
             names=view.names,
             barriers=view.barriers,
             definitions=view.definitions,
+            served_by=serving,
         )
         if errors and any(b in errors for b in s.barriers):
             s = replace(s, barriers=tuple(b for b in s.barriers if b not in errors))

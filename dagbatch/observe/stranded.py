@@ -34,6 +34,7 @@ from datetime import UTC, datetime
 from itertools import pairwise
 from typing import Any
 
+from dagbatch.gcpause import gc_paused
 from dagbatch.observe.model import (
     Definitions,
     ExitOutcome,
@@ -200,10 +201,15 @@ class Analysis:
     cycles: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     _roots: dict[str, str] = field(default_factory=dict, repr=False)
+    #: ``strand_kind`` of the tasks behind each root: it depends on the root alone
+    _kinds: dict[str, StrandKind] = field(default_factory=dict, repr=False)
 
     def root_of(self, task_id: str) -> str:
         """The root of a blocked task: the parent whose ending blocks the chain it waits on
         (memoized, so the roots of every task of a long chain cost linear time)."""
+        known = self._roots.get(task_id)
+        if known is not None:
+            return known
         path: list[str] = []
         via = task_id
         while via in self.blocked and via not in self.outcomes and via not in self._roots:
@@ -239,7 +245,18 @@ def analyse(
     ``definitions`` are the job's task bodies by id (from the plan, or read from the service);
     ``records`` what the service says about each task of the job (a definition without a
     record is not in the job). Evaluated without recursion, so chains of any depth work.
+
+    A few small objects a task, none in a cycle: made with the cyclic collector paused
+    (``dagbatch.gcpause``).
     """
+    with gc_paused():
+        return _analyse(definitions, records)
+
+
+def _analyse(
+    definitions: Mapping[str, TaskDefinition],
+    records: Mapping[str, TaskRecord],
+) -> Analysis:
     out = Analysis()
     if not _any_blocking(definitions, records):
         # Nothing has ended in a way that blocks: no task can be stranded. Only waits on
@@ -257,34 +274,53 @@ def analyse(
         # Completed without ever starting, with a failure: terminated while it waited.
         return rec.state == "completed" and rec.started is None and rec.failed
 
+    # The task bodies as sent, where they are at hand: a task's parents are read from its
+    # dependsOn without making its TaskDefinition (most of a first analysis's time).
+    raw = definitions.raw_depends_on if isinstance(definitions, Definitions) else None
+
     def parents(tid: str) -> tuple[list[list[str]], list[str]]:
-        d = definitions.get(tid)
-        if d is None:
-            return [], []
+        ids: Iterable[str]
+        ranges: Iterable[tuple[int, int]]
+        if raw is not None:
+            dep = raw(tid)
+            if dep is None:
+                return [], []
+            ids = dep[0] or ()
+            ranges = [(int(r["start"]), int(r["end"])) for r in dep[1] or ()]
+        else:
+            d = definitions.get(tid)
+            if d is None:
+                return [], []
+            ids, ranges = d.depends_on.task_ids, d.depends_on.ranges
         groups: list[list[str]] = []
         missing: list[str] = []
-        for p in d.depends_on.task_ids:
+        for p in ids:
             found = tasks.find(p)
             if found is None:
                 missing.append(p)
             else:
                 groups.append([found])
-        for start, end in d.depends_on.ranges:
+        for start, end in ranges:
             groups.extend(tasks.in_range(start, end))
             gap = tasks.first_missing(start, end)
             if gap is not None:
                 missing.append(str(gap))
         return groups, missing
 
+    endings: dict[str, ExitOutcome] = {}  # each completed parent's ending, resolved once
+
     def verdict_of_parent(p: str) -> str | None:
         """'block' when parent p blocks for ever, 'ok' when it satisfies, None pending."""
         rec = records[p]
         if rec.state == "completed":
+            # Resolved once a parent, not once a dependent: a fan-out of 100,000 tasks asks
+            # about the one parent 100,000 times.
+            outcome = endings.get(p)
+            if outcome is None:
+                outcome = endings[p] = resolve_exit(_ec(definitions, p), rec)
             if done.get(p):
                 # It never ran: its own ending only matters if it satisfies anyway.
-                outcome = resolve_exit(_ec(definitions, p), rec)
                 return "ok" if outcome.dependency_action == "satisfy" else "block"
-            outcome = resolve_exit(_ec(definitions, p), rec)
             if outcome.dependency_action == "block":
                 out.outcomes.setdefault(p, outcome)
                 return "block"
@@ -622,8 +658,21 @@ def strand_kind(
     """``skipped`` when what holds the blocked task back is a root that succeeded (the
     dependency was on its failure: a handler not needed), its exit code one that counts as
     success included; ``cycle`` when it is a dependency cycle; else ``stranded`` (a parent
-    failed)."""
+    failed). Told once a root (``analysis`` is over ``records``): every task behind one
+    root is of one kind."""
     root = analysis.root_of(task_id)
+    kind = analysis._kinds.get(root)
+    if kind is None:
+        kind = analysis._kinds[root] = _root_kind(analysis, root, records, definitions)
+    return kind
+
+
+def _root_kind(
+    analysis: Analysis,
+    root: str,
+    records: Mapping[str, TaskRecord],
+    definitions: Mapping[str, TaskDefinition],
+) -> StrandKind:
     if root in analysis.cycles:
         return "cycle"
     root_rec = records[root]
@@ -640,12 +689,14 @@ def strand_of(
     names: Mapping[str, str],
     barriers: Mapping[str, str],
     definitions: Mapping[str, TaskDefinition],
+    served_by: Mapping[str, tuple[str, ...]] | None = None,
 ) -> Strand:
     """The ``Strand`` of a blocked task: its chain by the user's names (barriers left out),
     the root and how the root's ending resolved. ``kind`` is ``skipped`` when the root
     succeeded (the dependency was on its failure: a handler not needed), its exit code one
     that counts as success included; ``cycle`` when it waits on a dependency cycle (its
-    chain then goes round the cycle); else ``stranded``."""
+    chain then goes round the cycle); else ``stranded``. ``served_by``: ``barriers``
+    inverted (``served_by``), for a caller that tells many tasks' strands."""
     chain, longer = analysis.chain_of(task_id, MAX_CHAIN)
     root = analysis.root_of(task_id)
     root_rec = records[root]
@@ -668,7 +719,11 @@ def strand_of(
             around = [*around[: MAX_CHAIN - 1], "..."]
         shown += [*around, names.get(entry, entry)]
     outcome = analysis.outcomes[root]
-    served = tuple(b for b, child in barriers.items() if child == task_id and b in analysis.blocked)
+    if served_by is None:
+        serving: Iterable[str] = (b for b, child in barriers.items() if child == task_id)
+    else:
+        serving = served_by.get(task_id, ())
+    served = tuple(b for b in serving if b in analysis.blocked)
     return Strand(
         task_id=task_id,
         name=names.get(task_id, task_id),
@@ -680,6 +735,14 @@ def strand_of(
         outcome=outcome,
         barriers=served,
     )
+
+
+def served_by(barriers: Mapping[str, str]) -> dict[str, tuple[str, ...]]:
+    """Child id -> the barriers that serve it, in ``barriers``' order (barrier id -> child)."""
+    out: dict[str, list[str]] = {}
+    for b, child in barriers.items():
+        out.setdefault(child, []).append(b)
+    return {child: tuple(bs) for child, bs in out.items()}
 
 
 def missing_of(analysis: Analysis, task_id: str, names: Mapping[str, str]) -> Missing:
