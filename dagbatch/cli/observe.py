@@ -98,6 +98,26 @@ def _echo(text: str, *, err: bool = False) -> None:
         write_stdout(redact(text) + "\n")
 
 
+class _Reading:
+    """The counts `status`, `watch`, `rerun` and `finish` show on stderr while they read a
+    job and analyse it (a 200,000-task job takes seconds at each): a line rewritten in place
+    on a terminal, erased when the count is complete; a plain line every 10 seconds
+    otherwise, so a quick read prints nothing (``dagbatch.observe.progress``). Never on
+    stdout, which carries the report or ``--json``."""
+
+    def __init__(self, *, quiet: bool = False) -> None:
+        from dagbatch.observe.progress import ANALYSING, LISTING, count_progress
+
+        self.listing = count_progress(LISTING, quiet=quiet)
+        self.analysing = count_progress(ANALYSING, quiet=quiet)
+
+    def close(self) -> None:
+        """Erase a line left on the terminal (the command was cut short)."""
+        for line in (self.listing, self.analysing):
+            if line is not None:
+                line.close()
+
+
 def _run(
     plan_dir: Path | None,
     job_id: str | None,
@@ -168,11 +188,18 @@ def status_cmd(
     from dagbatch.observe.render import render_status
     from dagbatch.observe.status import build_status, read_snapshot
 
-    async def body(service: JobService, view: ViewSource, _: BatchClient) -> JobStatus:
-        v, snap = await read_snapshot(service, view, stderr_tasks=stderr_tasks)
-        return build_status(v, snap)[0]
+    reading = _Reading()
 
-    status = _run(plan_dir, job_id, (endpoint, account, account_key, auth_kind), body)
+    async def body(service: JobService, view: ViewSource, _: BatchClient) -> JobStatus:
+        v, snap = await read_snapshot(
+            service, view, stderr_tasks=stderr_tasks, progress=reading.listing
+        )
+        return build_status(v, snap, progress=reading.analysing)[0]
+
+    try:
+        status = _run(plan_dir, job_id, (endpoint, account, account_key, auth_kind), body)
+    finally:
+        reading.close()
     if as_json:
         _echo(orjson.dumps(status.to_dict(), option=orjson.OPT_INDENT_2).decode())
     else:
@@ -219,7 +246,14 @@ def watch_cmd(
 ) -> None:
     """The status, refreshed until the job completes or is stuck: a live display on a
     terminal, one line per change otherwise; the exit code is the last verdict."""
-    from dagbatch.observe.progress import TERMINATING, CountLine, count_progress, count_text
+    from dagbatch.observe.progress import (
+        ANALYSING,
+        LISTING,
+        TERMINATING,
+        CountLine,
+        count_progress,
+        count_text,
+    )
     from dagbatch.observe.render import render_finish, render_status
     from dagbatch.observe.watch import watch
 
@@ -253,6 +287,22 @@ def watch_cmd(
         count = count_text(TERMINATING, done, total, time.monotonic() - began)
         live.update(Text(redact(f"{shown}\n{count}")))
 
+    # The first refresh reads and analyses the whole job before anything is shown: its
+    # counts on stderr as `status` shows them, or in the live display.
+    reading = _Reading() if live is None else None
+
+    def in_live(what: str) -> Callable[[int, int], None]:
+        """A count drawn in the live display (empty once complete)."""
+        began = time.monotonic()
+
+        def progress(done: int, total: int) -> None:
+            from rich.text import Text
+
+            text = count_text(what, done, total, time.monotonic() - began)
+            live.update(Text(redact(text if done < total else "")))
+
+        return progress
+
     async def body(service: JobService, view: ViewSource, _: BatchClient) -> JobStatus:
         nonlocal shown
         last: JobStatus | None = None
@@ -264,7 +314,11 @@ def watch_cmd(
             timeout=timeout,
             finish_when_stuck=finish_when_stuck,
             finish_progress=finish_progress,
+            listing=reading.listing if reading is not None else in_live(LISTING),
+            analysing=reading.analysing if reading is not None else in_live(ANALYSING),
         ):
+            if reading is not None:
+                reading.close()
             if counter is not None:
                 counter.close()  # the finish is over: its report follows
             last = tick.status
@@ -294,7 +348,11 @@ def watch_cmd(
         with live:
             status = _run(plan_dir, job_id, (endpoint, account, account_key, auth_kind), body)
     else:
-        status = _run(plan_dir, job_id, (endpoint, account, account_key, auth_kind), body)
+        try:
+            status = _run(plan_dir, job_id, (endpoint, account, account_key, auth_kind), body)
+        finally:
+            if reading is not None:
+                reading.close()
     if live is None:
         _echo(render_status(status, target=target))
     _echo(f"watched for {time.monotonic() - started:.1f}s")
@@ -339,11 +397,15 @@ def rerun_cmd(
     except ConfigError as exc:
         fail(exc)
 
+    reading = _Reading()
+
     async def body(service: JobService, view: ViewSource, _: BatchClient) -> Any:
-        v, snap = await read_snapshot(service, view, stderr_tasks=0)
+        v, snap = await read_snapshot(service, view, stderr_tasks=0, progress=reading.listing)
         pending = steer.read_pending(v, snap.job) if failed else frozenset()
         try:
-            plan = steer.plan_rerun(v, snap, failed=failed, tasks=tasks, pending=pending)
+            plan = steer.plan_rerun(
+                v, snap, failed=failed, tasks=tasks, pending=pending, progress=reading.analysing
+            )
         except RefusedError as exc:
             if as_json:  # still one JSON object on stdout, for the script that asked
                 return exc
@@ -365,14 +427,17 @@ def rerun_cmd(
     # Only --failed reads the record of what a rerun cut short was still to bring back; it
     # takes every other failed task of the job too, which a --task rerun had not chosen.
     besides = "" if failed else " (and every other failed task of the job)"
-    report = _run(
-        plan_dir,
-        job_id,
-        (endpoint, account, account_key, auth_kind),
-        body,
-        interrupted=f"interrupted: some tasks may be reactivated and others not yet; `{again}` "
-        f"brings back the rest{besides}",
-    )
+    try:
+        report = _run(
+            plan_dir,
+            job_id,
+            (endpoint, account, account_key, auth_kind),
+            body,
+            interrupted=f"interrupted: some tasks may be reactivated and others not yet; "
+            f"`{again}` brings back the rest{besides}",
+        )
+    finally:
+        reading.close()
     if isinstance(report, RefusedError):
         _echo(orjson.dumps({"refused": str(report)}, option=orjson.OPT_INDENT_2).decode())
         fail(report)
@@ -415,10 +480,18 @@ def finish_cmd(
     from dagbatch.observe.status import read_snapshot
 
     progress = count_progress(TERMINATING, quiet=quiet)
+    reading = _Reading(quiet=quiet)
 
     async def body(service: JobService, view: ViewSource, _: BatchClient) -> Any:
-        v, snap = await read_snapshot(service, view, stderr_tasks=0)
-        return await steer.finish(service, v, snap, progress=progress, concurrency=concurrency)
+        v, snap = await read_snapshot(service, view, stderr_tasks=0, progress=reading.listing)
+        return await steer.finish(
+            service,
+            v,
+            snap,
+            progress=progress,
+            concurrency=concurrency,
+            analysing=reading.analysing,
+        )
 
     again = f"dagbatch finish {_target(plan_dir, job_id)}"
     try:
@@ -431,6 +504,7 @@ def finish_cmd(
             "terminates the rest",
         )
     finally:
+        reading.close()
         if progress is not None:
             progress.close()
     if as_json:

@@ -399,10 +399,12 @@ def run_cmd(
                 f"{retries}"
             )
 
-        from dagbatch.observe.progress import TERMINATING, count_progress
+        from dagbatch.observe.progress import ANALYSING, TERMINATING, count_progress
 
-        # The end-of-run finish terminates one task a request: its progress on stderr.
+        # The end-of-run finish terminates one task a request: its progress on stderr, and
+        # before it, the analysis that finds the tasks to terminate (seconds at 200,000).
         ending = count_progress(TERMINATING, quiet=quiet)
+        finding = count_progress(ANALYSING, quiet=quiet)
         # Ctrl-C and `kill`: the tasks' processes are killed before the command ends.
         try:
             with stop_once():
@@ -412,10 +414,12 @@ def run_cmd(
                     on_progress=None if quiet else show,
                     on_finish=ending,
                     on_note=None if quiet else _err,
+                    on_finding=finding,
                 )
         finally:
-            if ending is not None:
-                ending.close()
+            for line in (finding, ending):
+                if line is not None:
+                    line.close()
     except DagbatchError as exc:
         exit_codes.fail(exc)
     except KeyboardInterrupt:

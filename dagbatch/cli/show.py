@@ -70,16 +70,27 @@ def _live_states(
     auth_kind: str,
 ) -> dict[str, TaskState]:
     """Every task's state in the job, with "can never run" (and skipped) marked."""
+    from dagbatch.observe.progress import ANALYSING, LISTING, count_progress
     from dagbatch.show.live import fetch_task_states
 
     client = client_from_options(endpoint, account, account_key, auth_kind)
+    # A job of 100,000s of tasks takes seconds to read and analyse: counted on stderr as
+    # `dagbatch status` counts them.
+    listing, analysing = count_progress(LISTING), count_progress(ANALYSING)
 
     async def fetch() -> dict[str, TaskState]:
         """The states, with the client closed afterwards."""
         async with client:
-            return await fetch_task_states(client, job_id, view)
+            return await fetch_task_states(
+                client, job_id, view, listing=listing, analysing=analysing
+            )
 
-    return run_coroutine(fetch())
+    try:
+        return run_coroutine(fetch())
+    finally:
+        for line in (listing, analysing):
+            if line is not None:
+                line.close()
 
 
 def _unused_shape_options(ctx: click.Context, plan_dir: str) -> None:

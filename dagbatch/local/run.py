@@ -390,13 +390,16 @@ def run_local(
     progress_every: float = 1.0,
     on_finish: Callable[[int, int], None] | None = None,
     on_note: Callable[[str], None] | None = None,
+    on_finding: Callable[[int, int], None] | None = None,
 ) -> RunReport:
     """Run a workflow (``WORKFLOW.py[:NAME]``) or a plan directory (a str or a Path) locally;
     see the module docstring. ``on_finish(done, total)`` hears of the end-of-run finish's terminate
     requests (``dagbatch.observe.FinishProgress``); ``on_note(text)`` of the end's steps
-    that take seconds on a big job and have no count of their own. Raises ``WorkflowLoadError`` /
-    ``InvalidWorkflow`` / ``PlanError`` / ``ConfigError``, or ``SubmitError`` if the emulator
-    refused the plan."""
+    that take seconds on a big job and have no count of their own; ``on_finding(done,
+    total)`` of how far the end-of-run finish is in finding the tasks that can never run
+    (of the job's tasks: the run's own analysis first, then the finish's). Raises
+    ``WorkflowLoadError`` / ``InvalidWorkflow`` / ``PlanError`` / ``ConfigError``, or
+    ``SubmitError`` if the emulator refused the plan."""
     from dagbatch.emulator.runner import RealRunner
     from dagbatch.emulator.scheduler import STATE_NAMES, Runner
     from dagbatch.emulator.server import EmulatorServer
@@ -528,8 +531,9 @@ def run_local(
                 )
             # Why each task never ran is read before they are terminated (after, they are
             # completed and their parents' endings no longer explain them).
-            before = explain_outcome(plan_tasks, statuses, job_state)
-            finished = _finish_here(plan, job_id, client, engine, on_finish)
+            first, second = _halves(on_finding)
+            before = explain_outcome(plan_tasks, statuses, job_state, progress=first)
+            finished = _finish_here(plan, job_id, client, engine, on_finish, second)
             _wait_idle(engine, job, time.monotonic() + 30.0)
         with engine.cond:
             if finished is not None or timed_out:  # else nothing moved since the read above
@@ -614,12 +618,32 @@ class _LocalJobService(JobService):
             raise error
 
 
+Count = Callable[[int, int], None]
+
+
+def _halves(count: Count | None) -> tuple[Count | None, Count | None]:
+    """One count told by two passes over the same tasks (the run's analysis, the finish's):
+    the first counts for the first half of each task, the second for the other."""
+    if count is None:
+        return None, None
+    told = count
+
+    def first(done: int, total: int) -> None:
+        told(done // 2, total)
+
+    def second(done: int, total: int) -> None:
+        told((total + done) // 2, total)
+
+    return first, second
+
+
 def _finish_here(
     plan: LoadedPlan,
     job_id: str,
     client: Any,
     engine: Any,
     progress: Callable[[int, int], None] | None,
+    analysing: Count | None = None,
 ) -> FinishReport:
     """``dagbatch finish`` on the run's job: the same reading of the job and the same
     decisions (``dagbatch.observe.steer.finish``), from the plan already loaded, and each
@@ -636,7 +660,14 @@ def _finish_here(
             view, snap = await read_snapshot(
                 service, WorkflowView.from_plan(plan, job_id), stderr_tasks=0
             )
-            return await finish(service, view, snap, require_stuck=True, progress=progress)
+            return await finish(
+                service,
+                view,
+                snap,
+                require_stuck=True,
+                progress=progress,
+                analysing=analysing,
+            )
         finally:
             await client.aclose()
 

@@ -329,6 +329,8 @@ def explain_outcome(
     plan_tasks: Iterable[Mapping[str, Any]],
     statuses: Mapping[str, TaskStatus],
     job: JobState,
+    *,
+    progress: Callable[[int, int], None] | None = None,
 ) -> list[TaskOutcome]:
     """Every plan task's outcome, in plan order (see the module docstring).
 
@@ -337,15 +339,17 @@ def explain_outcome(
     the chain of reasons and the job's own cause for the tasks it does not hold back.
 
     A few records a task, none in a cycle: built with the cyclic collector paused
-    (``dagbatch.gcpause``; half the time of a 200,000-task run's report)."""
+    (``dagbatch.gcpause``; half the time of a 200,000-task run's report).
+    ``progress(done, total)``: ``stranded.analyse``'s, when the analysis is needed."""
     with gc_paused():
-        return _explain_outcome(plan_tasks, statuses, job)
+        return _explain_outcome(plan_tasks, statuses, job, progress)
 
 
 def _explain_outcome(
     plan_tasks: Iterable[Mapping[str, Any]],
     statuses: Mapping[str, TaskStatus],
     job: JobState,
+    progress: Callable[[int, int], None] | None = None,
 ) -> list[TaskOutcome]:
     tasks = {str(t["id"]): t for t in plan_tasks}
     unknown = TaskStatus(state="active")
@@ -364,7 +368,7 @@ def _explain_outcome(
             outcomes.append(TaskOutcome(tid, st, None))
         else:
             if why is None:
-                why = _reasons(tasks, statuses, job)
+                why = _reasons(tasks, statuses, job, progress)
             outcomes.append(TaskOutcome(tid, st, why(tid)))
     return outcomes
 
@@ -398,6 +402,7 @@ def _reasons(
     tasks: Mapping[str, Mapping[str, Any]],
     statuses: Mapping[str, TaskStatus],
     job: JobState,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Callable[[str], Reason | None]:
     """``why(task_id)``: the reason an active task has not run, through the parents that
     hold it back (each task's reason found once, and without recursion: a chain may be
@@ -409,7 +414,11 @@ def _reasons(
     def status(tid: str) -> TaskStatus:
         return statuses.get(tid, unknown)
 
-    analysis = analyse(Definitions(tasks), {tid: _record(tid, status(tid)) for tid in tasks})
+    analysis = analyse(
+        Definitions(tasks),
+        {tid: _record(tid, status(tid)) for tid in tasks},
+        progress=progress,
+    )
     job_cause = _job_cause(tasks, statuses, job)
     memo: dict[str, Reason | None] = {}
 

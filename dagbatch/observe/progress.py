@@ -1,5 +1,6 @@
 """Progress of a long operation on many tasks (`dagbatch finish` terminating thousands of
-tasks, one request each): a count on stderr, in the conventions of `submit` and `watch`.
+tasks, one request each; reading a job of 100,000s of tasks, a page of 1,000 at a time, and
+analysing them): a count on stderr, in the conventions of `submit` and `watch`.
 
 ``count_progress(what)`` gives a ``progress(done, total)`` callable (what
 ``dagbatch.observe.finish`` and ``steer.finish`` take), or None when ``quiet``: on a terminal
@@ -22,6 +23,11 @@ from dagbatch.redact import redact
 TERMINATING = "terminating the tasks that can never run"
 #: What a rerun's count is of.
 REACTIVATING = "reactivating"
+#: What the count of a job's listing is of (pages of 1,000 tasks; `status`, `watch`,
+#: `rerun`, `finish`, `show --job-id`, the end of `dagbatch run`).
+LISTING = "reading the job's tasks"
+#: What the count of the analysis of a job's tasks is of (which can never run, and why).
+ANALYSING = "finding the tasks that can never run"
 #: Seconds between plain lines when the stream is not a terminal (`submit`'s interval).
 PLAIN_INTERVAL = 10.0
 #: Seconds between rewrites of the terminal line.

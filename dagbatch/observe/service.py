@@ -126,10 +126,11 @@ class JobService:
         return path, params
 
     async def tasks(
-        self, *, definitions: bool = False
+        self, *, definitions: bool = False, listed: Callable[[int], None] | None = None
     ) -> tuple[dict[str, TaskRecord], Mapping[str, TaskDefinition]]:
         """Every task of the job: its record, and (``definitions=True``) its dependsOn and
-        exitConditions, in one listing with ``$select``.
+        exitConditions, in one listing with ``$select``. ``listed(n)``: the tasks listed so
+        far, after each page (progress).
 
         One listing, not one per state with ``$filter``: a filtered listing costs the service
         a pass over every task of the job, so four of them cost four passes to serialize the
@@ -149,14 +150,17 @@ class JobService:
                     records[rec.id] = rec
                     if definitions:
                         bodies[rec.id] = raw
+                if listed is not None:
+                    listed(len(records))
         return records, Definitions(bodies)
 
     async def ids_in_state(self, state: str) -> list[str]:
         """The ids of the job's tasks in ``state`` (``$filter``, ``$select=id``): a cheap check
         before acting on tasks, e.g. that they are still active."""
         ids: list[str] = []
-        async for page in self.pages(select=("id",), filter=f"state eq '{state}'"):
-            ids.extend(str(t["id"]) for t in page)
+        with gc_paused():  # as ``tasks``: the pages' JSON, none in a cycle
+            async for page in self.pages(select=("id",), filter=f"state eq '{state}'"):
+                ids.extend(str(t["id"]) for t in page)
         return ids
 
     async def stderr_tail(self, task_id: str, max_bytes: int = STDERR_TAIL_BYTES) -> str | None:

@@ -48,6 +48,9 @@ from dagbatch.observe.stranded import (
 from dagbatch.plan import PLAN_FILE, LoadedPlan, PlanManifest, load_plan
 from dagbatch.servicetime import parse_service_time
 
+#: ``progress(done, total)``: how far a long pass over a job's tasks is.
+Progress = Callable[[int, int], None]
+
 
 @dataclass(frozen=True)
 class WorkflowView:
@@ -170,16 +173,35 @@ def task_outcome(
     return "succeeded"  # a success, or an exit code its exitConditions count as one
 
 
-def build_status(view: WorkflowView, snap: Snapshot) -> tuple[JobStatus, Analysis]:
+def build_status(
+    view: WorkflowView, snap: Snapshot, *, progress: Progress | None = None
+) -> tuple[JobStatus, Analysis]:
     """The ``JobStatus`` of a snapshot, and the analysis it rests on (pure). A few objects
-    a task, none in a cycle: made with the cyclic collector paused (``dagbatch.gcpause``)."""
+    a task, none in a cycle: made with the cyclic collector paused (``dagbatch.gcpause``).
+
+    ``progress(done, total)``: how far it is, of the job's tasks (``total``), now and then
+    and at the end: the analysis counts for the first half of each task, its outcome the
+    second."""
     with gc_paused():
-        return _build_status(view, snap)
+        return _build_status(view, snap, progress)
 
 
-def _build_status(view: WorkflowView, snap: Snapshot) -> tuple[JobStatus, Analysis]:
+#: Tasks between two calls of a pass's ``progress``.
+PROGRESS_EVERY = 4096
+
+
+def _build_status(
+    view: WorkflowView, snap: Snapshot, progress: Progress | None
+) -> tuple[JobStatus, Analysis]:
     records = snap.records
-    analysis = analyse(view.definitions, records)
+    size = len(records)
+    if progress is not None:
+        progress(0, size)
+    analysis = analyse(
+        view.definitions,
+        records,
+        progress=(lambda done, _: progress(done // 2, size)) if progress is not None else None,
+    )
     barriers = view.barriers
     job = snap.job
     job_state = str(job.get("state", "active"))
@@ -222,10 +244,14 @@ def _build_status(view: WorkflowView, snap: Snapshot) -> tuple[JobStatus, Analys
         )
 
     definitions = view.definitions
+    seen = 0
     for tid in ordered:
         rec = records.get(tid)
         if rec is None:
             continue
+        seen += 1
+        if progress is not None and not seen % PROGRESS_EVERY:
+            progress((size + seen) // 2, size)
         outcome = task_outcome(tid, rec, analysis, records, definitions, job_ended=ended)
         if outcome == "running":
             pending = True
@@ -263,6 +289,8 @@ def _build_status(view: WorkflowView, snap: Snapshot) -> tuple[JobStatus, Analys
                 in_wave = by_wave[wave] = Counter(dict.fromkeys(OUTCOMES, 0))
             in_wave[outcome] += 1
 
+    if progress is not None:
+        progress(size, size)
     running.sort(key=lambda r: (r.start_time is None, r.start_time or snap.at))
     failed.sort(key=lambda f: (f.end_time is None, f.end_time or snap.at))
     terminated_by: str | None = None
@@ -385,27 +413,65 @@ def _ending_task(
     return view.name(min(ending)[1]) if ending else None
 
 
+#: The states ``taskCounts`` counts every task in once (``succeeded`` and ``failed`` split
+#: ``completed``).
+_COUNTED_STATES = ("active", "running", "completed")
+
+
+async def read_job(
+    service: JobService, *, definitions: bool = False, progress: Progress | None = None
+) -> tuple[dict[str, Any], dict[str, int], dict[str, TaskRecord], Mapping[str, TaskDefinition]]:
+    """The job, its task counts and every task's record (and definition: ``definitions``),
+    read at once. ``progress(done, total)``: the tasks listed so far after each page, of the
+    job's count of them (its task counts, read at the same time: told once they are known;
+    a listing of 200,000 tasks is 200 pages), and ``(done, done)`` at the end."""
+    expected: list[int] = []  # the job's count of its tasks, once it is known
+    listed_so_far = [0]
+
+    async def task_counts() -> dict[str, int]:
+        counts = await service.task_counts()
+        expected.append(sum(counts.get(s, 0) for s in _COUNTED_STATES))
+        if progress is not None and expected[0] and not listed_so_far[0]:
+            progress(0, expected[0])  # the count starts (its rate is from now)
+        return counts
+
+    def listed(done: int) -> None:
+        listed_so_far[0] = done
+        if progress is not None and expected and expected[0]:
+            # Counts "may not always be up to date": never more done than told of.
+            progress(done, max(done, expected[0]))
+
+    job, counts, (records, defs) = await asyncio.gather(
+        service.job(),
+        task_counts(),
+        service.tasks(definitions=definitions, listed=listed if progress else None),
+    )
+    if progress is not None:
+        progress(len(records), len(records))
+    return job, counts, records, defs
+
+
 async def read_snapshot(
     service: JobService,
     view: WorkflowView | Callable[[], WorkflowView] | None,
     *,
     stderr_tasks: int = STDERR_TASKS,
+    progress: Progress | None = None,
 ) -> tuple[WorkflowView, Snapshot]:
     """Read the job, its task counts and every task's record (with the definitions when
     there is no plan), then the stderr.txt tails of the first failed tasks.
 
     ``view`` may be a function that loads it (e.g. reads a plan directory): it then runs in a
-    thread while the tasks are listed, so reading the plan overlaps the service's answers."""
+    thread while the tasks are listed, so reading the plan overlaps the service's answers.
+    ``progress``: the listing's (``read_job``)."""
     loading = (
         asyncio.ensure_future(asyncio.to_thread(view))
         if view is not None and not isinstance(view, WorkflowView)
         else None
     )
     try:
-        job, counts, (records, defs) = await asyncio.gather(
-            service.job(),
-            service.task_counts(),
-            service.tasks(definitions=view is None),
+        job, counts, records, defs = await read_job(
+            service, definitions=view is None, progress=progress
         )
     finally:
         if loading is not None and not loading.done():

@@ -31,7 +31,7 @@ from dagbatch.observe.model import (
     TaskRecord,
 )
 from dagbatch.observe.service import JobService, Pace, for_each
-from dagbatch.observe.status import Snapshot, WorkflowView, build_status
+from dagbatch.observe.status import Progress, Snapshot, WorkflowView, build_status
 from dagbatch.observe.stranded import (
     JobTasks,
     analyse,
@@ -40,7 +40,7 @@ from dagbatch.observe.stranded import (
     resolve_exit,
     served_by,
     strand_of,
-    terminated_satisfies,
+    terminated_satisfies_of,
 )
 from dagbatch.plan import next_job_id
 
@@ -106,6 +106,7 @@ def plan_rerun(
     failed: bool = False,
     tasks: Iterable[str] | str = (),
     pending: Collection[str] = frozenset(),
+    progress: Progress | None = None,
 ) -> RerunPlan:
     """What ``rerun`` will do (pure): the failed tasks to reactivate (``failed``: every task
     that ran and failed; ``tasks``: the named ones, see ``rerun_selection``), plus the tasks
@@ -113,10 +114,13 @@ def plan_rerun(
     stranded tasks that will then be able to run, and those that stay stuck for other
     reasons. ``pending``: what a rerun cut short was still to bring back (``read_pending``),
     brought back with ``failed``. Made with the cyclic collector paused
-    (``dagbatch.gcpause``): a few objects a task of the job, none in a cycle."""
+    (``dagbatch.gcpause``): a few objects a task of the job, none in a cycle. ``progress``:
+    as ``build_status``'s, of the analysis of the job."""
     tasks = rerun_selection(failed, tasks)
     with gc_paused():
-        return _plan_rerun(view, snap, failed=failed, tasks=tasks, pending=pending)
+        return _plan_rerun(
+            view, snap, failed=failed, tasks=tasks, pending=pending, progress=progress
+        )
 
 
 def _plan_rerun(
@@ -126,9 +130,10 @@ def _plan_rerun(
     failed: bool,
     tasks: Iterable[str],
     pending: Collection[str],
+    progress: Progress | None,
 ) -> RerunPlan:
     records = snap.records
-    status, analysis = build_status(view, snap)
+    status, analysis = build_status(view, snap, progress=progress)
     refused: list[TaskProblem] = []
     job_state = status.job_state
     chosen: list[str] = []
@@ -568,6 +573,7 @@ async def finish(
     require_stuck: bool = True,
     progress: FinishProgress | None = None,
     concurrency: int | None = None,
+    analysing: Progress | None = None,
 ) -> FinishReport:
     """Terminate the tasks that can never run (Batch's terminate task), so the job can end.
 
@@ -578,10 +584,11 @@ async def finish(
     and as each terminate request ends (one request a task: Batch has no bulk terminate),
     from the event loop's thread; never when there is nothing to terminate.
     ``concurrency``: terminate requests in flight, fixed; None (the default): adaptive, as
-    `dagbatch submit`'s (``Pace``).
+    `dagbatch submit`'s (``Pace``). ``analysing``: as ``build_status``'s ``progress``, of
+    the analysis that finds them.
     """
     pace = Pace(concurrency)
-    status, analysis = build_status(view, snap)
+    status, analysis = build_status(view, snap, progress=analysing)
     if require_stuck and status.verdict != "stuck":
         return FinishReport(view.job_id, status.verdict, (), (), _left_alone(status))
     records = snap.records
@@ -598,11 +605,12 @@ async def finish(
     # would start a dependent still waiting that runs on it (a handler: the parent's
     # exitConditions satisfy on that ending). Below a parent that blocks on it (Batch's
     # default) child and parent go in the same layer: a stranded chain ends in one round.
-    satisfies = {t: terminated_satisfies(view.definitions.get(t)) for t in active_blocked}
+    with gc_paused():  # a few objects a task, none in a cycle (dagbatch.gcpause)
+        satisfies = {t: terminated_satisfies_of(view.definitions, t) for t in active_blocked}
+        layers = children_first(
+            active_blocked, view.definitions, records, ordered=satisfies.__getitem__
+        )
     errors: dict[str, BaseException] = {}
-    layers = children_first(
-        active_blocked, view.definitions, records, ordered=satisfies.__getitem__
-    )
     # Once the requests are about to go: the count's rate is theirs, not the ordering's.
     each_done = _counter(progress, len(active_blocked))
     for layer in layers:

@@ -239,6 +239,8 @@ class Analysis:
 def analyse(
     definitions: Mapping[str, TaskDefinition],
     records: Mapping[str, TaskRecord],
+    *,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Analysis:
     """Find every task that can never run, and why (see the module docstring for the rules).
 
@@ -247,16 +249,24 @@ def analyse(
     record is not in the job). Evaluated without recursion, so chains of any depth work.
 
     A few small objects a task, none in a cycle: made with the cyclic collector paused
-    (``dagbatch.gcpause``).
+    (``dagbatch.gcpause``). ``progress(done, total)``: the tasks of ``records`` gone
+    through, now and then (every ``PROGRESS_EVERY``).
     """
     with gc_paused():
-        return _analyse(definitions, records)
+        return _analyse(definitions, records, progress)
+
+
+#: Tasks between two calls of ``analyse``'s ``progress``.
+PROGRESS_EVERY = 4096
 
 
 def _analyse(
     definitions: Mapping[str, TaskDefinition],
     records: Mapping[str, TaskRecord],
+    progress: Callable[[int, int], None] | None = None,
 ) -> Analysis:
+    if progress is not None:
+        progress(0, len(records))  # the count starts (its rate is from now)
     out = Analysis()
     if not _any_blocking(definitions, records):
         # Nothing has ended in a way that blocks: no task can be stranded. Only waits on
@@ -343,7 +353,10 @@ def _analyse(
         first = ended[0][1]
         return first, verdict_of_parent(first)
 
-    for start_id in records:
+    size = len(records)
+    for seen, start_id in enumerate(records, 1):
+        if progress is not None and not seen % PROGRESS_EVERY:
+            progress(seen, size)
         if start_id in done or not is_candidate(start_id):
             continue
         # Iterative post-order: a frame is (task, parent groups, missing ids, flat parents,
@@ -587,7 +600,18 @@ def terminated_satisfies(definition: TaskDefinition | None) -> bool:
     never started as a pre-processing error instead, ``preProcessingError`` is asked too: a
     ``satisfy`` in either says yes (ordering an edge that needs none costs one round trip;
     missing one would start a failure handler)."""
-    ec = definition.exit_conditions if definition is not None else None
+    return _termination_satisfies(definition.exit_conditions if definition is not None else None)
+
+
+def terminated_satisfies_of(definitions: Mapping[str, TaskDefinition], task_id: str) -> bool:
+    """``terminated_satisfies`` of the task ``task_id``, read from its body as sent where the
+    bodies are at hand (no ``TaskDefinition`` made: `finish` asks it of every task it
+    terminates)."""
+    ec = _exit_conditions(definitions, task_id)
+    return _termination_satisfies(ec if isinstance(ec, dict) else None)
+
+
+def _termination_satisfies(ec: Mapping[str, Any] | None) -> bool:
     if not ec:
         return False  # Batch's default for every ending but exit code 0: block [BATCH_FACTS 4]
     return any(
@@ -617,6 +641,10 @@ def children_first(
     for it, and what a reactivated parent does to its dependents is undocumented
     [BATCH_FACTS 4]: so ``rerun`` reactivates parents first, every edge kept."""
     order = list(dict.fromkeys(targets))
+    if ordered is not None and not any(map(ordered, order)):
+        # No edge is kept (no target is a parent to keep in order: the usual `finish`, where
+        # every parent blocks on its termination): one layer, without reading the parents.
+        return [order] if order else []
     wanted = set(order)
     tasks = JobTasks(records)
     parents_of: dict[str, set[str]] = {}

@@ -13,6 +13,7 @@ from dagbatch.defaults import STDERR_TASKS
 from dagbatch.observe.model import FinishReport, JobStatus
 from dagbatch.observe.service import JobService
 from dagbatch.observe.status import (
+    Progress,
     Snapshot,
     WorkflowView,
     build_status,
@@ -52,11 +53,15 @@ async def watch(
     finish_when_stuck: bool = False,
     stderr_tasks: int = STDERR_TASKS,
     finish_progress: FinishProgress | None = None,
+    listing: Progress | None = None,
+    analysing: Progress | None = None,
 ) -> AsyncIterator[Tick]:
     """Yield a ``Tick`` per refresh until the verdict is final (complete, stuck, terminated)
     or ``timeout`` seconds pass. With ``finish_when_stuck`` a stuck job is finished (its
     tasks that can never run terminated, ``finish_progress(done, total)`` told of each, as
-    ``steer.finish`` tells it) and watched on until it completes."""
+    ``steer.finish`` tells it) and watched on until it completes. ``listing`` and
+    ``analysing``: ``read_snapshot``'s and ``build_status``'s ``progress``, for the first
+    refresh (the one before anything is shown)."""
     began = time.monotonic()
     service.client.prefetch_auth()  # an Entra token is fetched while the plan loads
     first_completed: int | None = None
@@ -75,12 +80,15 @@ async def watch(
                 loaded, snap = last[0], replace(last[1], at=datetime.now(UTC))
                 reused += 1
                 fresh = False
+        first = first_completed is None
         if fresh:
-            loaded, snap = await read_snapshot(service, view, stderr_tasks=stderr_tasks)
+            loaded, snap = await read_snapshot(
+                service, view, stderr_tasks=stderr_tasks, progress=listing if first else None
+            )
             last = (loaded, snap, _fingerprint(snap.job, snap.service_counts))
             reused = 0
         view = loaded
-        status, _ = build_status(loaded, snap)
+        status, _ = build_status(loaded, snap, progress=analysing if first else None)
         completed = status.states.get("completed", 0)
         if first_completed is None:
             first_completed = completed

@@ -10,12 +10,19 @@ the one implementation, also behind `dagbatch status` and `finish`), and the lis
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping
 
+from dagbatch.gcpause import gc_paused
 from dagbatch.observe.model import Dependencies, TaskDefinition, TaskRecord
 from dagbatch.observe.service import JobService
-from dagbatch.observe.status import check_job_holds_plan, job_has_ended, task_outcome
+from dagbatch.observe.status import (
+    PROGRESS_EVERY,
+    Progress,
+    check_job_holds_plan,
+    job_has_ended,
+    read_job,
+    task_outcome,
+)
 from dagbatch.observe.stranded import analyse, succeeded_by_exit_code
 from dagbatch.show.model import PlanView, TaskState
 from dagbatch.submit.client import BatchClient
@@ -69,21 +76,38 @@ def state_of_outcome(record: TaskRecord, outcome: str) -> TaskState:
 
 
 def live_states(
-    view: PlanView, records: Mapping[str, TaskRecord], *, job_ended: bool = False
+    view: PlanView,
+    records: Mapping[str, TaskRecord],
+    *,
+    job_ended: bool = False,
+    progress: Progress | None = None,
 ) -> dict[str, TaskState]:
     """Task id -> ``TaskState`` for every task the service holds, classified as `dagbatch
     status` classifies it (``task_outcome``, the one decision): a task that can never run
     (waiting for ever, terminated while it waited, e.g. by `dagbatch finish`, or left
     active in a job that has ended, ``job_ended``) is ``never_runs``, and ``skipped`` too
-    when what holds it back is a parent that succeeded."""
-    definitions = definitions_of(view)
-    analysis = analyse(definitions, records)
-    return {
-        tid: state_of_outcome(
-            rec, task_outcome(tid, rec, analysis, records, definitions, job_ended=job_ended)
+    when what holds it back is a parent that succeeded. ``progress(done, total)``: as
+    ``observe.status.build_status``'s (the analysis, then each task's outcome)."""
+    with gc_paused():  # a state a task, none in a cycle (dagbatch.gcpause)
+        definitions = definitions_of(view)
+        size = len(records)
+        if progress is not None:
+            progress(0, size)
+        analysis = analyse(
+            definitions,
+            records,
+            progress=(lambda done, _: progress(done // 2, size)) if progress is not None else None,
         )
-        for tid, rec in records.items()
-    }
+        states: dict[str, TaskState] = {}
+        for seen, (tid, rec) in enumerate(records.items(), 1):
+            if progress is not None and not seen % PROGRESS_EVERY:
+                progress((size + seen) // 2, size)
+            states[tid] = state_of_outcome(
+                rec, task_outcome(tid, rec, analysis, records, definitions, job_ended=job_ended)
+            )
+        if progress is not None:
+            progress(size, size)
+        return states
 
 
 async def fetch_records(client: BatchClient, job_id: str) -> dict[str, TaskRecord]:
@@ -94,12 +118,18 @@ async def fetch_records(client: BatchClient, job_id: str) -> dict[str, TaskRecor
 
 
 async def fetch_task_states(
-    client: BatchClient, job_id: str, view: PlanView
+    client: BatchClient,
+    job_id: str,
+    view: PlanView,
+    *,
+    listing: Progress | None = None,
+    analysing: Progress | None = None,
 ) -> dict[str, TaskState]:
     """Task id -> ``TaskState`` for every task of the job, with "can never run" marked
     (``ConfigError`` for a job that holds none of the plan's tasks: ``check_job_holds_plan``).
-    The job is read with its tasks: whether it has ended decides for its active tasks."""
-    service = JobService(client, job_id)
-    job, (records, _) = await asyncio.gather(service.job(), service.tasks())
+    The job is read with its tasks: whether it has ended decides for its active tasks.
+    ``listing`` and ``analysing``: the progress of each, as `dagbatch status` shows them
+    (``observe.status.read_snapshot``'s and ``build_status``'s)."""
+    job, _, records, _ = await read_job(JobService(client, job_id), progress=listing)
     check_job_holds_plan(job_id, view.ids, records)
-    return live_states(view, records, job_ended=job_has_ended(job))
+    return live_states(view, records, job_ended=job_has_ended(job), progress=analysing)
