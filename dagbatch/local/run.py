@@ -531,7 +531,9 @@ def run_local(
                 )
             # Why each task never ran is read before they are terminated (after, they are
             # completed and their parents' endings no longer explain them).
-            first, second = _halves(on_finding)
+            from dagbatch.observe.progress import halves
+
+            first, second = halves(on_finding)
             before = explain_outcome(plan_tasks, statuses, job_state, progress=first)
             finished = _finish_here(plan, job_id, client, engine, on_finish, second)
             _wait_idle(engine, job, time.monotonic() + 30.0)
@@ -619,22 +621,6 @@ class _LocalJobService(JobService):
 
 
 Count = Callable[[int, int], None]
-
-
-def _halves(count: Count | None) -> tuple[Count | None, Count | None]:
-    """One count told by two passes over the same tasks (the run's analysis, the finish's):
-    the first counts for the first half of each task, the second for the other."""
-    if count is None:
-        return None, None
-    told = count
-
-    def first(done: int, total: int) -> None:
-        told(done // 2, total)
-
-    def second(done: int, total: int) -> None:
-        told((total + done) // 2, total)
-
-    return first, second
 
 
 def _finish_here(

@@ -100,3 +100,22 @@ def count_progress(
     if quiet:
         return None
     return CountLine(what, stream if stream is not None else sys.stderr)
+
+
+def halves(
+    count: Callable[[int, int], None] | None,
+) -> tuple[Callable[[int, int], None] | None, Callable[[int, int], None] | None]:
+    """One count told by two passes over the same tasks (two analyses): the first pass's
+    ``(done, total)`` counts for the first half of each task, the second's for the other, so
+    the count goes from 0 to ``total`` once."""
+    if count is None:
+        return None, None
+    told = count
+
+    def first(done: int, total: int) -> None:
+        told(done // 2, total)
+
+    def second(done: int, total: int) -> None:
+        told((total + done) // 2, total)
+
+    return first, second

@@ -30,6 +30,7 @@ from dagbatch.observe.model import (
     TaskProblem,
     TaskRecord,
 )
+from dagbatch.observe.progress import halves
 from dagbatch.observe.service import JobService, Pace, for_each
 from dagbatch.observe.status import Progress, Snapshot, WorkflowView, build_status
 from dagbatch.observe.stranded import (
@@ -133,7 +134,9 @@ def _plan_rerun(
     progress: Progress | None,
 ) -> RerunPlan:
     records = snap.records
-    status, analysis = build_status(view, snap, progress=progress)
+    # Two analyses of the job, before and after the rerun (what resumes): one count.
+    before_rerun, after_rerun = halves(progress)
+    status, analysis = build_status(view, snap, progress=before_rerun)
     refused: list[TaskProblem] = []
     job_state = status.job_state
     chosen: list[str] = []
@@ -277,7 +280,7 @@ def _plan_rerun(
     simulated = dict(records)
     for t in reactivate:
         simulated[t] = TaskRecord(t, "active")
-    after = analyse(view.definitions, simulated)
+    after = analyse(view.definitions, simulated, progress=after_rerun)
     before_stuck = [s.task_id for s in status.stranded]
     resumes = [view.name(t) for t in before_stuck if t not in after.blocked]
     resumes += [
@@ -297,6 +300,8 @@ def _plan_rerun(
         for t in _order(view, simulated)
         if t in after.blocked and simulated[t].state == "active" and t not in view.barriers
     )
+    if progress is not None:
+        progress(len(records), len(records))
     return RerunPlan(
         job_id=view.job_id,
         reactivate=tuple(reactivate),
