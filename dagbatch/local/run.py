@@ -135,6 +135,8 @@ class RunReport:
     prepared_after: float = 0.0
     #: What the plan's tasks ask for that a run on this machine does not do (``not_emulated``).
     not_emulated: tuple[str, ...] = ()
+    #: The user's name of each task id the compiler renumbered (plan.json ``idMap``).
+    names: Mapping[str, str] = field(default_factory=dict)
 
     def own(self, items: Iterable[TaskOutcome]) -> int:
         """How many of ``items`` are the workflow's own tasks: the barriers dagbatch added
@@ -228,10 +230,14 @@ class RunReport:
     def to_dict(self) -> dict[str, Any]:
         """The machine-readable report (``--report FILE.json``)."""
         tasks = []
+        names = self.names
         for o in self.outcomes:
             st = o.status
-            entry: dict[str, Any] = {
-                "id": o.task_id,
+            entry: dict[str, Any] = {"id": o.task_id}
+            name = names.get(o.task_id)
+            if name is not None and name != o.task_id:
+                entry["name"] = name
+            entry |= {
                 "state": st.state,
                 "ran": st.ran,
                 "exitCode": st.exit_code,
@@ -253,7 +259,7 @@ class RunReport:
             strand = self.terminated.get(o.task_id)
             if strand is not None:
                 entry["skipped"] = strand.kind == "skipped"
-                entry["terminatedAtEnd"] = strand.to_dict()
+                entry["terminatedAtEnd"] = _terminated_entry(strand, o.task_id, o.reason)
             tasks.append(entry)
         # The workflow's own tasks, as the screen counts them; the barriers dagbatch added
         # are counted apart (every task, barriers included, is in "tasks").
@@ -287,9 +293,44 @@ class RunReport:
                 "requeued": own(self.requeued),
                 "barriers": len(barriers),
             },
-            "finish": None if self.finished is None else self.finished.to_dict(),
+            "finish": None if self.finished is None else _finish_entry(self.finished),
             "tasks": tasks,
         }
+
+
+def _terminated_entry(strand: Strand, task_id: str, reason: Reason | None) -> dict[str, Any]:
+    """A task's ``terminatedAtEnd``: what its strand says that the rest of its entry does not.
+    The chain is its ``neverRan`` (ids; each task's user's name in its own entry), the root's
+    ending is the root's own entry, and the dependencyAction of a strand is always block;
+    left are the kind, the root, the exit condition that blocked, and, where they say
+    something, the task a barrier serves and the barriers serving this one. A cycle keeps its
+    chain (round the cycle), a task without a ``neverRan`` the whole strand."""
+    if reason is None:
+        return strand.to_dict()
+    out: dict[str, Any] = {
+        "kind": strand.kind,
+        "root": strand.root_id,
+        "condition": strand.outcome.condition,
+    }
+    if strand.task_id != task_id:
+        out["id"] = strand.task_id  # a barrier's: the task it serves
+    if strand.barriers:
+        out["barriers"] = list(strand.barriers)
+    if strand.kind == "cycle":
+        out["chain"] = list(strand.chain)
+    return out
+
+
+def _finish_entry(finished: FinishReport) -> dict[str, Any]:
+    """The report's ``finish``: ``dagbatch finish --json``'s object with each terminated task
+    by id (its strand is in the task's own entry, ``terminatedAtEnd``)."""
+    return {
+        "jobId": finished.job_id,
+        "verdictBefore": finished.verdict_before,
+        "terminated": [s.task_id for s in finished.terminated],
+        "errors": [e.to_dict() for e in finished.errors],
+        "leftAlone": finished.left_alone,
+    }
 
 
 def _check_dir(workdir: Path) -> None:
@@ -587,6 +628,7 @@ def run_local(
         barriers=frozenset(plan.manifest.barriers),
         prepared_after=prepared_after,
         not_emulated=not_emulated(plan_tasks),
+        names=dict(plan.manifest.idMap),
     )
 
 

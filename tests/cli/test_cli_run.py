@@ -497,9 +497,17 @@ def test_a_handler_not_needed_is_skipped_and_the_job_completes(tmp_path: Path) -
     for name in ("alert", "after"):
         assert tasks[name]["skipped"] is True and not tasks[name]["ran"], name
         assert tasks[name]["state"] == "completed"
-    assert tasks["after"]["terminatedAtEnd"]["chain"] == ["after", "alert", "work"]
+    # The strand keeps what neverRan does not say; the chain (after, alert, work) is neverRan's.
+    assert tasks["after"]["terminatedAtEnd"] == {
+        "kind": "skipped",
+        "root": "work",
+        "condition": "exitCodes",
+    }
+    assert tasks["after"]["neverRan"]["parent"] == "alert"
+    assert tasks["after"]["neverRan"]["cause"]["parent"] == "work"
     assert tasks["alert"]["neverRan"]["kind"] == "blocked"
     assert report["finish"]["verdictBefore"] == "stuck"
+    assert report["finish"]["terminated"] == ["alert", "after"]  # by id: detail in the tasks
     assert "skipped 2, never ran 0" in stdout
     assert "skipped: alert waits on work, which exited 0" in stdout
 

@@ -146,3 +146,45 @@ def test_a_success_code_of_a_failure_handlers_parent_counts_as_success(tmp_path:
     assert by_id["p"].satisfied
     assert not by_id["h"].status.ran and report.is_skipped("h")
     assert not report.failed and report.verdict == "ok"
+
+
+def _fan_in(width: int) -> nx.DiGraph:
+    """root -> ``width`` parents with long names -> sink: past the dependsOn budget."""
+    g = nx.DiGraph()
+    g.add_node("root", command_line="/bin/true")
+    g.add_node("sink", command_line="/bin/true")
+    for i in range(width):
+        name = f"a-parent-with-a-long-name-{i:05d}"
+        g.add_node(name, command_line="/bin/true")
+        g.add_edge("root", name)
+        g.add_edge(name, "sink")
+    return g
+
+
+def test_the_report_of_a_renumbered_plan_names_each_task(tmp_path: Path) -> None:
+    """The strand no longer carries the chain by name: each renumbered task's entry does."""
+    g = _fan_in(3_000)
+    plan = compile_graph(g, CompileOptions(pool_os="linux", over_limit="renumber"))
+    plan_dir = write_plan(plan, tmp_path / "plan")
+    ids = {name: tid for tid, name in plan.id_map.items()}
+    report = run_local(
+        str(plan_dir),
+        RunOptions(simulate=True, workdir=tmp_path / "run", exit_codes={ids["root"]: (1, None)}),
+    )
+    tasks = {t["id"]: t for t in report.to_dict()["tasks"]}
+    sink = tasks[ids["sink"]]
+    assert sink["name"] == "sink"
+    assert sink["terminatedAtEnd"]["root"] == ids["root"]
+    assert tasks[ids["root"]]["name"] == "root" and tasks[ids["root"]]["exitCode"] == 1
+
+
+def test_a_barrier_terminated_at_the_end_names_the_task_it_serves(tmp_path: Path) -> None:
+    report = _run(_fan_in(3_000), tmp_path, exit_codes={"root": (1, None)}).to_dict()
+    tasks = {t["id"]: t for t in report["tasks"]}
+    served = tasks["sink"]["terminatedAtEnd"]
+    assert served["kind"] == "stranded" and served["root"] == "root" and served["barriers"]
+    for barrier in served["barriers"]:
+        assert tasks[barrier]["terminatedAtEnd"]["id"] == "sink"
+        assert "neverRan" in tasks[barrier]
+    assert "sink" in report["finish"]["terminated"]
+    assert not set(served["barriers"]) & set(report["finish"]["terminated"])
