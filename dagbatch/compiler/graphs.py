@@ -6,9 +6,10 @@ hundreds of thousands of tasks.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from itertools import compress
-from operator import lt, not_
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from itertools import chain, compress, islice, repeat
+from operator import le, lt, ne, not_
+from typing import Any
 
 import networkx as nx
 
@@ -25,6 +26,7 @@ def topological_order(
     preds: Sequence[Sequence[int]],
     children: Callable[[], Sequence[Sequence[int]]] | None = None,
     counts: Sequence[int] | None = None,
+    parents_first: bool | None = None,
 ) -> tuple[list[int], list[int]]:
     """The tasks a generation at a time, each generation in index order (the order the
     graph lists its nodes): deterministic, and level by level.
@@ -39,8 +41,11 @@ def topological_order(
     ``children`` gives the children lists (``children_of(preds)`` if not given) and
     ``counts`` each node's number of parents; neither is needed when every parent comes
     before its children in index order, as when a graph is built parents first.
+    ``parents_first`` says whether that is so, when already known (``is_parents_first``).
     """
-    order = parents_first_order(preds)
+    if parents_first is None:
+        parents_first = is_parents_first(preds)
+    order = generations_in_index_order(preds) if parents_first else None
     if order is None:
         order = levels_order(preds)
     if order is not None:
@@ -69,22 +74,77 @@ def topological_order(
     return order, [i for i, d in enumerate(indeg) if d > 0]
 
 
+def is_parents_first(preds: Sequence[Sequence[int]]) -> bool:
+    """Whether every node's parents have lower indices than it (a graph built parents
+    first; a self-loop makes it false): one C-level scan, the highest parent of each node
+    with parents against the node."""
+    with_parents = compress(range(len(preds)), preds)
+    return all(map(lt, map(max, compress(preds, preds)), with_parents))
+
+
 def parents_first_order(preds: Sequence[Sequence[int]]) -> list[int] | None:
     """``topological_order``'s order when every node's parents have lower indices than it
-    (None otherwise): each node's generation in one pass in index order, then a stable sort
-    by generation. About half the work of Kahn's algorithm plus the children lists it needs,
-    on a layered graph of a million edges."""
-    # One C-level scan: the highest parent of each node with parents, against the node.
-    with_parents = compress(range(len(preds)), preds)
-    if not all(map(lt, map(max, compress(preds, preds)), with_parents)):
-        return None
+    (``generations_in_index_order``), None otherwise."""
+    return generations_in_index_order(preds) if is_parents_first(preds) else None
+
+
+def generations_in_index_order(preds: Sequence[Sequence[int]]) -> list[int]:
+    """``topological_order``'s order for a graph whose every node's parents have lower
+    indices than it (``is_parents_first``, which the caller has checked): each node's
+    generation in one pass in index order, then a stable sort by generation. About half the
+    work of Kahn's algorithm plus the children lists it needs, on a layered graph of a
+    million edges.
+
+    When the generations never decrease in index order (a graph built a generation after
+    another: a chain, a sweep, layers), the order is the index order itself, and no sort is
+    needed.
+    """
     level = [0] * len(preds)
     level_of = level.__getitem__
     for v in compress(range(len(preds)), preds):
         ps = preds[v]
         # One parent (a chain, a sweep) is common enough to skip max() and map() for.
         level[v] = 1 + (level[ps[0]] if len(ps) == 1 else max(map(level_of, ps)))
+    if all(map(le, level, islice(level, 1, None))):
+        return list(range(len(preds)))
     return sorted(range(len(preds)), key=level_of)
+
+
+def not_one(counts: Sequence[int]) -> list[int]:
+    """The nodes whose count is not 1, in index order (one C-level scan)."""
+    return list(compress(range(len(counts)), map(ne, counts, repeat(1))))
+
+
+def split_runs(
+    flat: Iterable[Any], counts: Sequence[int], others: Sequence[int]
+) -> list[tuple[Any, ...]]:
+    """``flat`` cut into one tuple a node: node i's ``counts[i]`` items, one node after
+    another. ``others`` are the nodes whose count is not 1 (``not_one``): the nodes of
+    one item between them are many and take their 1-tuples from one C-level ``zip`` a run,
+    with no iterator made for each node."""
+    items: Iterator[Any] = iter(flat)
+    out: list[tuple[Any, ...]] = []
+    start = 0
+    for v in others:
+        out += zip(islice(items, v - start))
+        out.append(tuple(islice(items, counts[v])))
+        start = v + 1
+    out += zip(items)
+    return out
+
+
+def edge_children(counts: Sequence[int], others: Sequence[int]) -> Iterator[int]:
+    """The child of each edge, in the order of ``split_runs``'s ``flat`` (each node's
+    parents, a node after another): a ``range`` for each run of nodes of one parent, and
+    each node of ``others`` (``not_one``) repeated as many times as it has parents."""
+    parts: list[Iterable[int]] = []
+    start = 0
+    for v in others:
+        parts.append(range(start, v))
+        parts.append(repeat(v, counts[v]))
+        start = v + 1
+    parts.append(range(start, len(counts)))
+    return chain.from_iterable(parts)
 
 
 def levels_order(preds: Sequence[Sequence[int]]) -> list[int] | None:

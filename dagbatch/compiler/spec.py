@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from difflib import get_close_matches
 from functools import cached_property
 from itertools import chain, compress, repeat
-from operator import contains, is_, is_not
+from operator import contains, is_, is_not, lt
 from typing import Any, Final, NamedTuple
 
 import networkx as nx
@@ -133,8 +133,16 @@ class WorkflowSpec:
     def topological(self) -> Topology:
         """Computed once (validate needs it for cycles, the later passes for the order)."""
         return Topology(
-            *graphs.topological_order(self.preds, lambda: self.succ, self.parent_counts)
+            *graphs.topological_order(
+                self.preds, lambda: self.succ, self.parent_counts, self.parents_first
+            )
         )
+
+    @cached_property
+    def parents_first(self) -> bool:
+        """Whether every task's parents have lower indices than it (``graphs.
+        is_parents_first``); ``normalize`` finds it on its way."""
+        return graphs.is_parents_first(self.preds)
 
     @cached_property
     def succ(self) -> list[list[int]]:
@@ -670,15 +678,32 @@ def normalize(
     else:
         pred_maps = list(map(adj_pred.__getitem__, node_keys))
     counts = list(map(len, pred_maps))
-    if counts.count(0) * 5 >= len(counts):
-        # Tasks without parents (a fan-in's parts) are a fifth or more: a map object made
-        # and run for each of them would cost more than looking at each map in Python.
-        preds: list[tuple[int, ...]] = [tuple(map(get, m)) if m else () for m in pred_maps]
-    else:
-        preds = list(map(tuple, map(map, repeat(get), pred_maps)))
+    parents_first: bool | None = None
     # Str keys are the ids: the parents' ids are the keys of the parent maps, copied in order
     # without looking each one up (plan_dependencies needs them for taskIds).
-    parent_ids = list(map(tuple, pred_maps)) if str_keys else None
+    parent_ids: list[tuple[str, ...]] | None = None
+    others = graphs.not_one(counts) if counts.count(0) * 5 < len(counts) else None
+    if others is not None and 2 * len(others) <= len(counts):
+        # Most tasks have one parent (a chain, a sweep's shards): every parent key in one
+        # list, the 1-tuples of each run of such tasks from one zip over it, and whether
+        # the graph was built parents first from one comparison of each edge's ends.
+        parent_keys = list(chain.from_iterable(pred_maps))
+        flat = list(map(get, parent_keys))
+        preds: list[tuple[int, ...]] = graphs.split_runs(flat, counts, others)
+        parents_first = all(map(lt, flat, graphs.edge_children(counts, others)))
+        if str_keys:
+            parent_ids = graphs.split_runs(parent_keys, counts, others)
+    else:
+        if others is None:
+            # Tasks without parents (a fan-in's parts) are a fifth or more: a map object
+            # made and run for each of them would cost more than looking at each map in
+            # Python.
+            preds = [tuple(map(get, m)) if m else () for m in pred_maps]
+        else:
+            preds = list(map(tuple, map(map, repeat(get), pred_maps)))
+        parents_first = graphs.is_parents_first(preds)
+        if str_keys:
+            parent_ids = list(map(tuple, pred_maps))
     when: dict[tuple[int, int], str] = {}
     # Only nodes with a self-loop or with edge attributes need a second look. Usually there
     # are none, which two C-level scans say: one over all edges' data, one for a task among
@@ -689,7 +714,8 @@ def normalize(
         edge_data = any(chain.from_iterable(map(values_of, compress(pred_maps, pred_maps))))
     except TypeError:
         edge_data = True
-    if edge_data or any(map(contains, preds, range(len(preds)))):
+    # A graph built parents first has no self-loop (a task is not below itself).
+    if edge_data or (not parents_first and any(map(contains, preds, range(len(preds))))):
         unusual = [
             i for i, m in enumerate(pred_maps) if m and (any(m.values()) or node_keys[i] in m)
         ]
@@ -782,6 +808,8 @@ def normalize(
         parent_ids=None if parent_ids is None else tuple(parent_ids),
     )
     spec.__dict__["parent_counts"] = counts  # counted above: the cached property, filled in
+    if not self_loops:  # else the parents without the self-loops are yet to be looked at
+        spec.__dict__["parents_first"] = parents_first
     if plain_keys and not str_keys:
         _fill_integer_like(spec, node_keys)
     return spec, diags

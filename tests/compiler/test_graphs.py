@@ -9,9 +9,13 @@ from hypothesis import strategies as st
 
 from dagbatch.compiler.graphs import (
     children_of,
+    edge_children,
     find_cycle,
+    is_parents_first,
     levels_order,
+    not_one,
     parents_first_order,
+    split_runs,
     topological_order,
 )
 
@@ -69,6 +73,22 @@ def test_order_is_generations_each_in_index_order(preds: list[list[int]]) -> Non
     assert by_levels is None or by_levels == order
     if parents_first:
         assert by_levels == order
+
+
+@given(parent_lists(cyclic=True))
+@settings(max_examples=300, deadline=None)
+def test_split_runs_and_edge_children_follow_the_parent_lists(preds: list[list[int]]) -> None:
+    # What normalize builds for a graph of mostly one parent a task, from the flat list of
+    # every parent: each task's tuple, and whether every edge goes from a lower index.
+    counts = list(map(len, preds))
+    flat = [p for ps in preds for p in ps]
+    others = not_one(counts)
+    assert others == [v for v, c in enumerate(counts) if c != 1]
+    assert split_runs(flat, counts, others) == list(map(tuple, preds))
+    children = list(edge_children(counts, others))
+    assert children == [v for v, ps in enumerate(preds) for _ in ps]
+    parents_first = all(p < v for v, ps in enumerate(preds) for p in ps)
+    assert all(map(int.__lt__, flat, children)) == parents_first == is_parents_first(preds)
 
 
 def test_a_fan_in_whose_child_came_first_is_ordered_by_generations() -> None:
