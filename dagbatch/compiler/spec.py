@@ -623,8 +623,11 @@ def normalize(
         else _simple_props(attrs)
         for attrs in node_attrs
     ]
-    lines = [q for q in quick if type(q) is str]
-    if "\x00" in "\n".join(lines):  # one search over every bare command line
+    try:
+        joined = "\n".join(quick)  # type: ignore[arg-type]  # the common case: all bare lines
+    except TypeError:  # some task has more than a command line, or none that is quick
+        joined = "\n".join([q for q in quick if type(q) is str])
+    if "\x00" in joined:  # one search over every bare command line
         # A NUL, which no process can be given: the model says so (``models.no_nul``).
         quick = [None if type(q) is str and "\x00" in q else q for q in quick]
     props: list[Props] = quick  # type: ignore[assignment]
