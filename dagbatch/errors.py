@@ -102,6 +102,18 @@ class Killed(SystemExit):
     workflow's code while it loads (``dagbatch.compiler.loader`` lets it through)."""
 
 
+class TimedOut(BaseException):
+    """`dagbatch run`'s ``--timeout`` passed while the workflow was still loading or
+    compiling (``dagbatch.signals.alarm_at`` raises it; ``dagbatch.local.run`` turns it into
+    the run's timeout ending). A ``BaseException``, as ``KeyboardInterrupt``, so the
+    workflow's own ``except Exception`` does not take it for one of its errors, and
+    ``dagbatch.compiler.loader`` lets it through. ``stage`` says what was under way."""
+
+    def __init__(self, stage: str | None = None) -> None:
+        super().__init__(stage)
+        self.stage = stage
+
+
 class DagbatchError(Exception):
     """Base of every error dagbatch raises on purpose."""
 

@@ -224,7 +224,13 @@ def _finish_line(report: RunReport) -> list[str]:
 def _timeout_line(report: RunReport) -> str:
     """What the ``--timeout`` stopped. It counts from the run's start, so a run whose tasks
     take long to compile and add can reach it before any task starts: that is said, with the
-    time the preparation took."""
+    time the preparation took; or before the workflow was even loaded or compiled."""
+    if report.stopped_while is not None:
+        return (
+            f"the --timeout was reached while the workflow was still {report.stopped_while}: "
+            f"stopped after {report.elapsed:.1f} s, before any task was added; the run "
+            "directory was left as it was (give a longer --timeout)"
+        )
     if report.cut_off:
         return "the --timeout was reached: running tasks were terminated"
     if any(o.status.ran for o in report.outcomes):
@@ -238,6 +244,8 @@ def _timeout_line(report: RunReport) -> str:
 
 def report_lines(report: RunReport) -> list[str]:
     """The run's report, for people: its lines (``run_cmd`` writes them in one block)."""
+    if report.stopped_while is not None:  # no job, no task: the one line says it all
+        return [_timeout_line(report)]
     job = report.job
     reason = f" ({job.terminate_reason})" if job.terminate_reason else ""
     by = f" by task {report.terminated_by}" if report.terminated_by else ""
@@ -320,7 +328,8 @@ def report_json(report: RunReport) -> bytes:
     "--timeout",
     type=click.FloatRange(0.0, min_open=True),
     default=None,
-    help="Stop after this many seconds: running tasks are terminated.",
+    help="Stop after this many seconds (loading and compiling the workflow count): running "
+    "tasks are terminated.",
 )
 @click.option(
     "--picture",

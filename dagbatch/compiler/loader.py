@@ -40,6 +40,7 @@ from dagbatch.errors import (
     Diagnostic,
     InvalidProperties,
     Killed,
+    TimedOut,
     WorkflowLoadError,
     safe_repr,
     safe_str,
@@ -200,7 +201,7 @@ def _exec_module(path: Path) -> Any:
     try:
         spec.loader.exec_module(module)
     except BaseException as exc:
-        if isinstance(exc, KeyboardInterrupt | Killed):  # Ctrl-C or `kill`, not the workflow
+        if isinstance(exc, KeyboardInterrupt | Killed | TimedOut):  # Ctrl-C, `kill`, --timeout
             raise
         raise _load_error(exc, path, "while running the workflow") from exc
     finally:
@@ -278,7 +279,7 @@ def _call_user(fn: Callable[[], Any], path: Path, name: str) -> Any:
     try:
         return fn()
     except BaseException as exc:
-        if isinstance(exc, KeyboardInterrupt | Killed):
+        if isinstance(exc, KeyboardInterrupt | Killed | TimedOut):
             raise
         raise _load_error(exc, path, f"in {name}()") from exc
     finally:

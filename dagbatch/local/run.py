@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from dagbatch.emulator import DEV_ACCOUNT, DEV_KEY
 from dagbatch.emulator.store import NO_EXIT
-from dagbatch.errors import ConfigError, PlanError, unknown_tasks
+from dagbatch.errors import ConfigError, PlanError, TimedOut, unknown_tasks
 from dagbatch.gcpause import gc_fewer_full, gc_paused
 from dagbatch.observe.model import FinishReport, Strand
 from dagbatch.observe.outcome import (
@@ -80,6 +80,10 @@ class RunOptions:
     #: alone, or ``{"exitCode": code, "duration": seconds}`` as in ``--exit-codes FILE``,
     #: also does (``dagbatch.emulator.simulate.parse_exit_codes``).
     exit_codes: Mapping[str, tuple[int, float | None]] = field(default_factory=dict)
+    #: Seconds from the run's start, after which it stops: running tasks are terminated. The
+    #: workflow's loading and compiling count, and are stopped where they are when the run
+    #: is in the main thread (a SIGALRM timer, ``dagbatch.signals.alarm_at``; elsewhere they
+    #: run to their end, and the run stops before any task starts).
     timeout: float | None = None
     #: At the end, terminate the tasks that can never run (as ``dagbatch finish``).
     finish: bool = True
@@ -107,7 +111,8 @@ class RunReport:
     job: JobState
     terminated_by: str | None
     outcomes: list[TaskOutcome]
-    workdir: Path
+    #: The run directory (None: a run stopped before it was chosen, ``stopped_while``).
+    workdir: Path | None
     node_root: Path | None
     simulated: frozenset[str] | None  # None: every task ran for real; else which ids did not
     timed_out: bool
@@ -137,6 +142,10 @@ class RunReport:
     not_emulated: tuple[str, ...] = ()
     #: The user's name of each task id the compiler renumbered (plan.json ``idMap``).
     names: Mapping[str, str] = field(default_factory=dict)
+    #: ``loading`` or ``compiling``: what the workflow was still doing when the ``--timeout``
+    #: stopped the run (``elapsed`` after its start), before any plan or job existed: no
+    #: task, and the run directory left as it was. None: the run got as far as its tasks.
+    stopped_while: str | None = None
 
     def own(self, items: Iterable[TaskOutcome]) -> int:
         """How many of ``items`` are the workflow's own tasks: the barriers dagbatch added
@@ -223,6 +232,11 @@ class RunReport:
         from dagbatch.show.render import write_picture
         from dagbatch.show.source import view_of_plan_dir
 
+        if self.stopped_while is not None:
+            raise ConfigError(
+                f"there is no plan: the --timeout was reached while the workflow was still "
+                f"{self.stopped_while}"
+            )
         if self.plan_dir is None:
             raise ConfigError("the report does not know the plan it ran")
         return write_picture(view_of_plan_dir(self.plan_dir), path, states=self.picture_states())
@@ -269,17 +283,21 @@ class RunReport:
         for o in self.outcomes:
             if o.task_id not in barriers:
                 counts[o.status.state] = counts.get(o.status.state, 0) + 1
+        stopped = self.stopped_while is not None
         return {
-            "jobId": self.job_id,
+            "jobId": None if stopped else self.job_id,
             "verdict": self.verdict,
-            "job": {
+            "stoppedWhile": self.stopped_while,
+            "job": None
+            if stopped
+            else {
                 "state": self.job.state,
                 "terminateReason": self.job.terminate_reason,
                 "terminatedBy": self.terminated_by,
                 "jobAction": self.job_action,
             },
             "simulated": "all" if self.simulated == frozenset() else sorted(self.simulated or ()),
-            "workdir": str(self.workdir),
+            "workdir": None if self.workdir is None else str(self.workdir),
             "elapsed": round(self.elapsed, 3),
             "timedOut": self.timed_out,
             "notEmulated": list(self.not_emulated),
@@ -389,11 +407,15 @@ def _check_what_if_ids(exit_codes: Mapping[str, Any], task_ids: list[str]) -> No
 
 
 def _plan_source(
-    source: str, workdir: Path | None, what_if: Mapping[str, Any]
+    source: str, workdir: Path | None, what_if: Mapping[str, Any], deadline: float | None = None
 ) -> tuple[LoadedPlan, str, Path]:
     """(the plan, read and checked; job id; run directory), compiling ``source`` first if it
     is a workflow. The what-if ids are checked against the plan before the run directory (a
-    previous run's) is replaced."""
+    previous run's) is replaced.
+
+    A workflow's loading and compiling stop at ``deadline`` (``time.monotonic()``; in the
+    main thread: ``dagbatch.signals.alarm_at``) with ``TimedOut``, its ``stage`` saying which
+    was under way; the run directory is not touched before they are done."""
     from dagbatch.plan import load_plan, not_a_source
 
     path = Path(source)
@@ -407,6 +429,7 @@ def _plan_source(
     from dagbatch.compiler.export import write_plan
     from dagbatch.compiler.loader import load_workflow, split_target
     from dagbatch.compiler.pipeline import CompileOptions, compile_graph
+    from dagbatch.signals import alarm_at
 
     file, _ = split_target(source)
     if file.suffix != ".py":
@@ -415,7 +438,15 @@ def _plan_source(
         raise PlanError(f"no such workflow file: {file}")
     if workdir is not None:
         _check_dir(workdir)  # before the workflow loads: that can take long
-    compiled = compile_graph(load_workflow(source).graph, CompileOptions())
+    stage = "loading"
+    try:
+        with alarm_at(deadline):
+            graph = load_workflow(source).graph
+            stage = "compiling"
+            compiled = compile_graph(graph, CompileOptions())
+    except TimedOut as exc:
+        exc.stage = stage
+        raise
     _check_what_if_ids(what_if, [t for b in compiled.batches for t in b.task_ids])
     job_id = compiled.job_id or "local"
     run_dir = workdir or Path(".dagbatch") / job_id / "run"
@@ -471,7 +502,25 @@ def run_local(
     if not isinstance(options.workdir, str | os.PathLike | None):
         raise ConfigError(f"workdir is a directory (a str or a Path), not {options.workdir!r}")
     workdir = None if options.workdir is None else Path(options.workdir)
-    plan, job_id, run_dir = _plan_source(os.fspath(source), workdir, exit_codes)
+    deadline = None if timeout is None else started + timeout
+    try:
+        plan, job_id, run_dir = _plan_source(os.fspath(source), workdir, exit_codes, deadline)
+    except TimedOut as exc:
+        # Stopped before there was a plan: no job, no task, the run directory untouched.
+        elapsed = time.monotonic() - started
+        return RunReport(
+            job_id="",
+            job=JobState("none"),
+            terminated_by=None,
+            outcomes=[],
+            workdir=workdir,
+            node_root=None,
+            simulated=frozenset() if options.simulate else None,
+            timed_out=True,
+            elapsed=elapsed,
+            prepared_after=elapsed,
+            stopped_while=exc.stage or "loading",
+        )
     plan_dir = plan.directory
     plan_tasks = [t for b in plan.batches for t in b.tasks]
     # The tasks with exit codes that count as success (satisfy_exit_codes): the live
@@ -524,7 +573,6 @@ def run_local(
         engine = server.engine
         engine.release()
         prepared_after = time.monotonic() - started
-        deadline = None if options.timeout is None else started + options.timeout
         last = 0.0
         while True:
             engine.quiet.clear()  # before looking: a pool going quiet after the look sets it

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -10,6 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 from click.testing import CliRunner
 
 from dagbatch.cli.main import main
@@ -325,10 +327,14 @@ def test_a_task_retried_for_ever_shows_its_retries_in_the_live_progress(tmp_path
     ) in stdout, stdout
 
 
-def test_a_timeout_reached_before_any_task_started_says_so(tmp_path: Path) -> None:
+def test_a_timeout_reached_before_any_task_started_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The --timeout counts from the run's start: compiling and adding the tasks count. A
     run it ends before the pool starts says that, and how long the preparation took, not
-    that running tasks were terminated (none was)."""
+    that running tasks were terminated (none was). Here the loading and compiling are let
+    finish, as they are outside the main thread (no alarm), so the timeout passes after them."""
+    monkeypatch.setattr("dagbatch.signals.alarm_at", lambda deadline: contextlib.nullcontext())
     wf = write_workflow(
         tmp_path,
         "for i in range(1, 2001):\n"
@@ -349,6 +355,69 @@ def test_a_timeout_reached_before_any_task_started_says_so(tmp_path: Path) -> No
     assert line.endswith(" s (give a longer --timeout)"), line
     assert float(line.split(" took ")[1].split(" s ")[0]) >= 0  # the preparation, in seconds
     assert "running tasks were terminated" not in stdout
+
+
+def test_a_timeout_reached_while_the_workflow_loads_stops_the_loading(tmp_path: Path) -> None:
+    """The --timeout also cuts short the workflow's own code: a workflow that takes a
+    minute to build its graph is stopped near the timeout, not after its minute, and says
+    what it was still doing; no run directory is made."""
+    wf = tmp_path / "wf.py"
+    wf.write_text(
+        "import time\nimport networkx as nx\ntime.sleep(60)\ngraph = nx.DiGraph()\n"
+        "graph.add_node('a', command_line='/bin/true')\n"
+    )
+    out = tmp_path / "r.json"
+    started = time.monotonic()
+    code, stdout, stderr = run(
+        str(wf), "--timeout", "1", "--workdir", str(tmp_path / "w"), "--report", str(out)
+    )
+    assert time.monotonic() - started < 20  # not the workflow's 60 s
+    assert code == 6, stdout + stderr
+    line = next(x for x in stdout.splitlines() if x.startswith("the --timeout was reached"))
+    assert line.startswith(
+        "the --timeout was reached while the workflow was still loading: stopped after "
+    ), line
+    assert line.endswith(
+        " s, before any task was added; the run directory was left as it was "
+        "(give a longer --timeout)"
+    ), line
+    assert 1 <= float(line.split("stopped after ")[1].split(" s,")[0]) < 20
+    assert not (tmp_path / "w").exists()
+    report = json.loads(out.read_text())
+    assert report["verdict"] == "timeout" and report["stoppedWhile"] == "loading"
+    assert report["job"] is None and report["tasks"] == []
+
+
+def test_kill_while_the_workflow_loads_under_a_timeout_ends_the_run(tmp_path: Path) -> None:
+    """`kill` (SIGTERM) still ends a run whose loading the --timeout watches: 143, at once."""
+    marker = tmp_path / "loading"
+    wf = tmp_path / "wf.py"
+    wf.write_text(
+        f"import pathlib, time\npathlib.Path({str(marker)!r}).write_text('x')\ntime.sleep(60)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dagbatch", "run", str(wf), "-q", "--timeout", "50"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env=env,
+        cwd=tmp_path,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not marker.is_file():
+            assert time.monotonic() < deadline, "the workflow did not start loading"
+            assert proc.poll() is None, "the run ended before its workflow loaded"
+            time.sleep(0.05)
+        proc.terminate()
+        assert proc.wait(20) == 128 + 15
+        assert proc.stderr is not None and b"Traceback" not in proc.stderr.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(15)
+        if proc.stderr is not None:
+            proc.stderr.close()
 
 
 def test_timeout_terminates_running_tasks(tmp_path: Path) -> None:
