@@ -113,10 +113,15 @@ def test_outside_the_main_thread_the_loading_runs_to_its_end(tmp_path: Path) -> 
 
 
 def test_ctrl_c_while_loading_still_stops_the_run(tmp_path: Path) -> None:
-    before = signal.getsignal(signal.SIGALRM)
-    wf = _workflow(tmp_path, "import os\nos.kill(os.getpid(), signal.SIGINT)\ntime.sleep(60)\n")
-    started = time.monotonic()
-    with pytest.raises(KeyboardInterrupt):
-        _run(wf, tmp_path, 30)
-    assert time.monotonic() - started < 20
-    assert signal.getsignal(signal.SIGALRM) is before
+    # Ctrl-C as an interactive Python has it (a test run in the background ignores SIGINT).
+    previous_int = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        before = signal.getsignal(signal.SIGALRM)
+        wf = _workflow(tmp_path, "import os\nos.kill(os.getpid(), signal.SIGINT)\ntime.sleep(60)\n")
+        started = time.monotonic()
+        with pytest.raises(KeyboardInterrupt):
+            _run(wf, tmp_path, 30)
+        assert time.monotonic() - started < 20
+        assert signal.getsignal(signal.SIGALRM) is before
+    finally:
+        signal.signal(signal.SIGINT, previous_int)
