@@ -140,26 +140,29 @@ class JobService:
         records: dict[str, TaskRecord] = {}
         bodies: dict[str, dict[str, Any]] = {}
         from_wire = TaskRecord.from_wire
-        # A record a task and the pages' decoded JSON, none in a cycle: listed with the
-        # cyclic collector paused (``dagbatch.gcpause``), whose sweeps of what was listed so
-        # far took a sixth of a 200,000-task listing.
-        with gc_paused():
-            async for page in self.pages(select=select):
+        # A record a task and the pages' decoded JSON, none in a cycle: each page is read
+        # with the cyclic collector paused (``dagbatch.gcpause``), whose sweeps of what was
+        # listed so far took a sixth of a 200,000-task listing; what a page made joins the
+        # oldest generation as the pause ends, so the next pages' collections do not walk
+        # it. Never across an ``await``: the caller's other coroutines keep the collector,
+        # and a listing abandoned half way cannot leave it off.
+        async for page in self.pages(select=select):
+            with gc_paused():
                 for raw in page:
                     rec = from_wire(raw)
                     records[rec.id] = rec
                     if definitions:
                         bodies[rec.id] = raw
-                if listed is not None:
-                    listed(len(records))
+            if listed is not None:
+                listed(len(records))
         return records, Definitions(bodies)
 
     async def ids_in_state(self, state: str) -> list[str]:
         """The ids of the job's tasks in ``state`` (``$filter``, ``$select=id``): a cheap check
         before acting on tasks, e.g. that they are still active."""
         ids: list[str] = []
-        with gc_paused():  # as ``tasks``: the pages' JSON, none in a cycle
-            async for page in self.pages(select=("id",), filter=f"state eq '{state}'"):
+        async for page in self.pages(select=("id",), filter=f"state eq '{state}'"):
+            with gc_paused():  # as ``tasks``: a page at a time, never across an await
                 ids.extend(str(t["id"]) for t in page)
         return ids
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 from pathlib import Path
 
 import orjson
@@ -14,6 +15,7 @@ from dagbatch.emulator import DEV_ACCOUNT, DEV_KEY
 from dagbatch.emulator.server import EmulatorServer
 from dagbatch.observe.service import JobService
 from dagbatch.submit.client import BatchClient, SharedKeyAuth
+from tests.conftest import EmulatorFactory
 
 
 def _client(server: EmulatorServer) -> BatchClient:
@@ -51,6 +53,37 @@ def test_every_task_is_read_across_pages(emulator: EmulatorServer) -> None:
 
     read, dependent = asyncio.run(run())
     assert read == 2_345 and dependent == 2_344
+
+
+def test_a_listing_keeps_the_collector_for_the_caller_s_other_coroutines(
+    emulator_factory: EmulatorFactory,
+) -> None:
+    """The listing paused the cyclic collector around its every page request: the caller's
+    other coroutines ran without it for as long as the service took to answer, and a
+    listing abandoned half way (its loop closed) left it off for the rest of the process.
+    It pauses only while it reads a page it has, never across an ``await``."""
+    server = emulator_factory(latency_ms=200, operations={"listtasks"})
+    _job_with_tasks(server, 2_345)
+    assert gc.isenabled()
+    seen: list[bool] = []
+
+    async def sample(done: asyncio.Event) -> None:
+        while not done.is_set():
+            seen.append(gc.isenabled())
+            await asyncio.sleep(0.02)
+
+    async def run() -> int:
+        done = asyncio.Event()
+        sampler = asyncio.ensure_future(sample(done))
+        async with _client(server) as client:
+            records, _ = await JobService(client, "big").tasks()
+            ids = await JobService(client, "big").ids_in_state("active")
+        done.set()
+        await sampler
+        return len(records) + len(ids)
+
+    assert asyncio.run(run()) == 2 * 2_345
+    assert len(seen) > 20 and all(seen)  # three pages twice, 200 ms a page
 
 
 def test_cli_usage_errors_exit_2(
