@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Coroutine
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -30,29 +30,6 @@ def run_coroutine(coro: Coroutine[Any, Any, T]) -> T:
 
     asyncio.run(main())
     return box[0]
-
-
-def close_with_loop(aclose: Callable[[], Awaitable[object]]) -> None:
-    """Have ``aclose`` run on the running event loop before it ends: a task that waits for
-    ever is cancelled by ``asyncio.run`` at its end, while the loop still runs, and then
-    awaits ``aclose``. A connection pool opens its connections on one loop, which alone can
-    close them; one used again under a later ``asyncio.run`` (a sync call after an async
-    one, with one client) would otherwise find them on a closed loop ("Event loop is
-    closed"), and could close them from nowhere: their sockets would leak. Called once per
-    loop a pool adopts; a pool closed earlier finds nothing to close then."""
-
-    async def wait_then_close() -> None:
-        try:
-            await asyncio.get_running_loop().create_future()
-        finally:
-            await aclose()
-
-    task = asyncio.get_running_loop().create_task(wait_then_close(), name="close-with-loop")
-    _KEEPERS.add(task)  # a task the loop holds only weakly: kept until it ends
-    task.add_done_callback(_KEEPERS.discard)
-
-
-_KEEPERS: set[asyncio.Task[None]] = set()
 
 
 def run_sync(coro: Coroutine[Any, Any, T], *, thread_name: str = "dagbatch") -> T:

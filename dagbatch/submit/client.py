@@ -40,7 +40,6 @@ import httpcore  # noqa: F401 - imported by httpx's transport on first use; here
 import httpx
 import orjson
 
-from dagbatch.asyncrun import close_with_loop
 from dagbatch.defaults import DEFAULT_TIMEOUT
 from dagbatch.errors import (
     TIMEOUT,
@@ -258,12 +257,13 @@ class FreeListTransport(httpx.AsyncBaseTransport):
         loop = asyncio.get_running_loop()
         if loop is not self._loop:
             # A new event loop (a second asyncio.run, a sync call after an async one): the
-            # connections of the last one were closed as it ended (``close_with_loop``);
-            # any left (a loop ended otherwise) cannot be used from this one.
+            # connections opened on the last one cannot be used from this one ("Event loop
+            # is closed"), nor closed: they are dropped, as the lean pool's are
+            # (``http11.Http11Pool._adopt_loop``). A client closed before its loop ends
+            # (``async with``, ``aclose``) has none to drop.
             self._free.clear()
             self._opened.clear()
             self._loop = loop
-            close_with_loop(self.aclose)
         if self._free:
             return self._free.pop()
         one = httpx.AsyncHTTPTransport(
@@ -348,7 +348,10 @@ class BatchClient:
     the proxy. The TLS context is built once and shared by every connection; an ``http://``
     endpoint (the emulator) gets a bare one that never loads the CA bundle. The httpx client
     and the lean pool are created on first use inside the running event loop and closed by
-    ``aclose``.
+    ``aclose``. Used under one event loop after another (``asyncio.run`` twice), the client
+    opens new connections on the new loop; close it before its loop ends (``async with``,
+    or ``await client.aclose()``), as any connection pool: the connections a closed loop
+    kept open are only dropped, their sockets left to the garbage collector.
     """
 
     def __init__(

@@ -49,7 +49,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from dagbatch.asyncrun import close_with_loop
 from dagbatch.errors import TIMEOUT, TransientError
 from dagbatch.redact import redact
 
@@ -501,13 +500,11 @@ class Http11Pool:
     def _adopt_loop(self) -> None:
         loop = asyncio.get_running_loop()
         if loop is not self._loop:
-            # A new event loop (e.g. a second asyncio.run): the connections of the last one
-            # were closed as it ended (``close_with_loop``); any left are unusable here.
+            # A new event loop (e.g. a second asyncio.run): the old connections are unusable.
             self._free.clear()
             self._opened.clear()
             self._warming.clear()
             self._loop = loop
-            close_with_loop(self.aclose)
 
     def _take(self) -> _Connection | None:
         self._adopt_loop()
