@@ -15,6 +15,7 @@ from dagbatch.errors import (
     ConfigError,
     DagbatchError,
     Diagnostic,
+    EmulatorError,
     InvalidWorkflow,
     PlanError,
     RefusedError,
@@ -56,7 +57,7 @@ def exit_code_of(exc: BaseException) -> ExitCode:
         return ExitCode.REFUSED
     if isinstance(exc, ConfigError | PlanError):
         return ExitCode.USAGE
-    if isinstance(exc, AuthenticationError | SubmitError):
+    if isinstance(exc, AuthenticationError | SubmitError | EmulatorError):
         return ExitCode.INCOMPLETE
     if isinstance(exc, KeyboardInterrupt):
         return ExitCode.INTERRUPTED

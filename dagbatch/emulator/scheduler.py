@@ -269,10 +269,13 @@ class Engine:
                 # Left to end the thread, the error would leave every caller waiting for
                 # tasks that can no longer start or end (a run with no --timeout: for
                 # ever). It is kept; scheduling stops, and whoever waits is woken and told.
+                # It still ends the thread, whose traceback goes to stderr: the standalone
+                # emulator's user sees why nothing is scheduled any more.
                 self.crashed = exc
                 self._stop = True
                 self.quiet.set()
                 self.cond.notify_all()
+                raise
 
     def _rounds(self) -> None:
         """Lock held. The engine thread's rounds, until ``stop``."""

@@ -4,12 +4,15 @@ are, and a wrong one is a ``ConfigError`` naming it, not a hang or a raw Python 
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from pathlib import Path
 
 import networkx as nx
 import pytest
+from click.testing import CliRunner
 
+from dagbatch.cli.main import main
 from dagbatch.compiler.export import write_plan
 from dagbatch.compiler.pipeline import compile_graph
 from dagbatch.errors import ConfigError, EmulatorError
@@ -62,12 +65,24 @@ def test_a_scheduler_that_stops_on_an_error_ends_the_run_with_it(
         raise TypeError("a defect in a runner")
 
     monkeypatch.setattr(SimulatedRunner, "start", broken)
+    # The thread's own traceback still goes to stderr (threading.excepthook): the standalone
+    # emulator's user sees why nothing is scheduled any more.
+    told: list[BaseException | None] = []
+    monkeypatch.setattr(threading, "excepthook", lambda args: told.append(args.exc_value))
     started = time.monotonic()
     with pytest.raises(EmulatorError, match="TypeError: a defect in a runner"):
         run_local(
             str(_plan(tmp_path)), RunOptions(simulate=True, workdir=tmp_path / "run", timeout=20)
         )
     assert time.monotonic() - started < 10  # told, not left to the timeout
+    assert [type(e) for e in told] == [TypeError]
+    # The command: exit code 3 (the run could not go on), not 2 (a usage error).
+    result = CliRunner().invoke(
+        main,
+        ["run", str(_plan(tmp_path / "again")), "--simulate", "--workdir", str(tmp_path / "w")],
+    )
+    assert result.exit_code == 3, result.output
+    assert "scheduler stopped on an unexpected error" in result.stderr
 
 
 def test_a_run_works_inside_a_running_event_loop(
