@@ -25,7 +25,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import accumulate, compress, filterfalse, repeat
-from operator import lt, not_
+from operator import attrgetter, lt, not_
 
 from dagbatch.compiler.options import (
     BARRIER_COMMANDS,
@@ -116,7 +116,7 @@ def plan_dependencies(
         spec.integer_like_values,
         roots=spec.parent_counts.count(0),
     )
-    over = _over_budget(ids, spec.parent_counts, deps, budget)
+    over = _over_budget(_longest_id(spec, ids), spec.parent_counts, deps, budget)
     if over and strategy == "error":
         diags = [
             Diagnostic(
@@ -134,7 +134,7 @@ def plan_dependencies(
     if over and strategy == "renumber":
         ids, props, id_map = _renumbered(spec)
         deps, made = _all_dependencies(ids, spec.preds, budget, roots=spec.parent_counts.count(0))
-        over = _over_budget(ids, spec.parent_counts, deps, budget)
+        over = _over_budget(_longest_id(spec, ids), spec.parent_counts, deps, budget)
     if not over:
         return _planned(spec, ids, props, deps, id_map, made), []
     return _with_barriers(spec, ids, props, deps, id_map, over, budget, barrier_command, made)
@@ -148,7 +148,7 @@ def _planned(
     id_map: Mapping[str, str],
     made: _Made,
 ) -> PlannedTasks:
-    ranges, longest = _counts(deps, ids, spec.parent_counts, made)
+    ranges, longest = _counts(deps, _longest_id(spec, ids), spec.parent_counts, made)
     return PlannedTasks(
         ids=ids,
         props=props,
@@ -163,29 +163,35 @@ def _planned(
     )
 
 
+def _longest_id(spec: WorkflowSpec, ids: Sequence[str]) -> int:
+    """The length of the longest of ``ids``: the spec's, known since validate, unless the
+    tasks were renumbered."""
+    return spec.id_lengths[1] if ids is spec.ids else max(map(len, ids), default=0)
+
+
 def _counts(
     deps: Sequence[Dependencies],
-    ids: Sequence[str],
+    longest: int,
     parent_counts: Sequence[int],
     made: _Made,
     *,
     replaced: Sequence[int] = (),
-    budget: int = 0,
-    added: Sequence[int] = (),
+    gone: Sequence[Dependencies] = (),
+    added_chars: int = 0,
 ) -> tuple[int, int]:
     """(``taskIdRanges`` entries, the longest ``taskIds`` in characters) of the plan, from
     what ``_all_dependencies`` knows (``made``), without a look at every task's value.
 
-    After barriers: ``replaced`` are the children whose taskIds (over ``budget``) the
-    barriers' ids replaced, and ``added`` the tasks whose values were set since (those
+    After barriers: ``replaced`` are the children whose taskIds (over the budget) the
+    barriers' ids replaced, ``gone`` their values as ``made`` knows them, and
+    ``added_chars`` the longest taskIds of the tasks whose values were set since (those
     children and the barriers; a barrier has no ranges, a child keeps its own). A task with
     neither ranges nor barriers names all its parents: ``parent_counts`` says how many ids,
-    and only a task with more than the longest so far // the longest id can be longer."""
+    and only a task with more than the longest so far // the ``longest`` id can be longer."""
     if made.shared is not None:
         ranges = sum(len(d.ranges) * n for d, n in made.shared)
-        best = max(
-            (d.chars for d, _ in made.shared if not replaced or d.chars <= budget), default=0
-        )
+        kept = (d for d, _ in made.shared if not any(d is g for g in gone))
+        best = max(map(attrgetter("chars"), kept), default=0)
     else:
         special = set(made.ranged)
         ranges = sum(len(deps[i].ranges) for i in special)
@@ -194,15 +200,12 @@ def _counts(
         for i in special.union(replaced):
             plain[i] = 0
         most = max(plain, default=0)
-        longest = max(map(len, ids), default=0) if most else 0
         if most * longest > best:
             best = max(best, deps[plain.index(most)].chars)
             if most * longest > best:
                 many = compress(range(len(plain)), map(lt, repeat(best // longest), plain))
                 best = max(best, max((deps[i].chars for i in many), default=0))
-    if added:
-        best = max(best, max(deps[i].chars for i in added))
-    return ranges, best
+    return ranges, max(best, added_chars)
 
 
 def _renumbered(
@@ -241,7 +244,7 @@ def _all_dependencies(
     the values were made (``_Made``), for counting them."""
     index = RangeIndex.build(ids, integer_like, integer_texts, integer_values)
     if _parents_shared(preds):
-        return _shared_dependencies(ids, preds, budget, index)
+        return _shared_dependencies(ids, preds, budget, index, parent_ids, roots)
     # (A list's __getitem__ is a quicker call than a tuple's: a copy of the ids pays off.)
     names: Iterable[tuple[str, ...]] = (
         map(tuple, map(map, repeat(list(ids).__getitem__), preds))
@@ -279,24 +282,39 @@ def _parents_shared(preds: Sequence[Sequence[int]]) -> bool:
 
 
 def _shared_dependencies(
-    ids: Sequence[str], preds: Sequence[Sequence[int]], budget: int, index: RangeIndex
+    ids: Sequence[str],
+    preds: Sequence[Sequence[int]],
+    budget: int,
+    index: RangeIndex,
+    parent_ids: Sequence[tuple[str, ...]] | None = None,
+    roots: int = 0,
 ) -> tuple[list[Dependencies], _Made]:
     """``_all_dependencies`` when tasks share their parents: one ``Dependencies`` for each
     distinct parent tuple, shared by the tasks that have it (hashing a task's parents costs
-    less than naming them and building its value)."""
+    less than naming them and building its value). The ``roots`` tasks without parents
+    share ``NO_DEPS`` and are not counted one by one; a tuple's names are taken from
+    ``parent_ids`` when known (the names of ``preds``), not looked up again."""
     name = list(ids).__getitem__
     intable = index.intable
-    table: dict[Sequence[int], Dependencies] = {}
-    tasks_with = Counter(preds)  # each distinct parent tuple, and how many tasks have it
+    table: dict[Sequence[int], Dependencies] = {(): NO_DEPS}
+    # each distinct parent tuple, and how many tasks have it
+    tasks_with = Counter(compress(preds, preds)) if roots else Counter(preds)
+    names: Mapping[Sequence[int], tuple[str, ...]] = {}
+    if parent_ids is not None:
+        names = dict(zip(compress(preds, preds), compress(parent_ids, preds), strict=True))
     for parents in tasks_with:
         if not parents:
-            table[parents] = NO_DEPS
-        elif intable and not intable.isdisjoint(parents):
+            continue
+        if intable and not intable.isdisjoint(parents):
             table[parents] = dependencies_of(parents, ids, index, budget)
         else:
-            table[parents] = _new_dependencies(Dependencies, (tuple(map(name, parents)), ()))
-    made = _Made(shared=[(table[p], n) for p, n in tasks_with.items()])
-    return list(map(table.__getitem__, preds)), made
+            known = names.get(parents)
+            task_ids = tuple(map(name, parents)) if known is None else known
+            table[parents] = _new_dependencies(Dependencies, (task_ids, ()))
+    shared = [(table[p], n) for p, n in tasks_with.items()]
+    if roots:
+        shared.append((NO_DEPS, roots))
+    return list(map(table.__getitem__, preds)), _Made(shared=shared)
 
 
 #: ``tuple.__new__``: makes a named tuple from a pair without calling its Python ``__new__``.
@@ -305,14 +323,13 @@ _new_dependencies = tuple.__new__
 
 
 def _over_budget(
-    ids: Sequence[str], counts: Sequence[int], deps: Sequence[Dependencies], budget: int
+    longest: int, counts: Sequence[int], deps: Sequence[Dependencies], budget: int
 ) -> list[int]:
     """The tasks whose ``taskIds`` are over ``budget`` characters; ``counts`` holds each
-    task's number of parents.
+    task's number of parents, ``longest`` the length of the longest id.
 
     Only a task with more than ``budget // longest id`` parents can be (its taskIds are at
     most its parents' ids), so only those are summed (none in one max() in the usual case)."""
-    longest = max(map(len, ids), default=0)
     if not longest or not counts:
         return []
     least = budget // longest
@@ -334,16 +351,17 @@ def _barrier_id(child: str, level: int, k: int, taken: set[str]) -> str:
         n += 1
 
 
-def _slices(task_ids: Sequence[str], budget: int) -> list[tuple[int, int]]:
-    """Consecutive slices ``task_ids[start:stop]``, as (start, stop), each within ``budget``
-    characters (an id longer than the budget alone in its slice), filled greedily: each slice
-    ends where the running total of lengths would pass the budget, found by bisection."""
-    if not task_ids:
+def _slices(sizes: Sequence[int], budget: int) -> list[tuple[int, int]]:
+    """Consecutive slices ``task_ids[start:stop]`` of ids whose lengths are ``sizes``, as
+    (start, stop), each within ``budget`` characters (an id longer than the budget alone in
+    its slice), filled greedily: each slice ends where the running total of lengths would
+    pass the budget, found by bisection."""
+    if not sizes:
         return [(0, 0)]
-    ends = list(accumulate(map(len, task_ids)))  # characters of task_ids[: k + 1]
+    ends = list(accumulate(sizes))  # characters of task_ids[: k + 1]
     slices: list[tuple[int, int]] = []
     start = 0
-    while start < len(task_ids):
+    while start < len(sizes):
         before = ends[start - 1] if start else 0
         stop = max(bisect_right(ends, before + budget, lo=start), start + 1)
         slices.append((start, stop))
@@ -375,21 +393,27 @@ def _with_barriers(
     when = dict(spec.when)
     barriers: list[int] = []
     barriers_of: dict[int, tuple[int, ...]] = {}
+    gone: list[Dependencies] = []  # the values the children had before their barriers
+    added_chars = 0  # the longest taskIds set here (the barriers', the children's)
+    parent_ids = spec.parent_ids if ids is spec.ids else None  # not when renumbered
     by_id: dict[str, int] | None = None  # user ids to indices, made only if needed
     # Taken ids, lower-cased. Every barrier id starts with _BARRIER_PREFIX: when no user id
     # holds it (ignoring case), no barrier id can clash with one, and only barrier ids need
     # to be remembered.
-    joined = "".join(ids).lower()
-    taken = set(map(str.lower, ids)) if _BARRIER_PREFIX in joined else set()
+    folded = spec.folded_ids if ids is spec.ids else "".join(ids).lower()
+    taken = set(map(str.lower, ids)) if _BARRIER_PREFIX in folded else set()
     for child in over:
         cid = all_ids[child]
         dep = deps[child]
         parents = preds[child]
         # The parents named in taskIds, by index. Usually taskIds are the parents' ids in
         # ``preds`` order (no ranges, no integer ids among them): one comparison says so.
+        # The parents' names as normalize read them are that very tuple (no comparison).
         level_ids: list[str] = list(dep.task_ids)
         level_idx: list[int]
-        if len(parents) == len(level_ids) and dep.task_ids == tuple(map(ids.__getitem__, parents)):
+        if (parent_ids is not None and dep.task_ids is parent_ids[child]) or (
+            len(parents) == len(level_ids) and dep.task_ids == tuple(map(ids.__getitem__, parents))
+        ):
             level_idx = list(parents)
         else:
             if by_id is None:
@@ -404,11 +428,12 @@ def _with_barriers(
         mine: list[int] = []
         level = 0
         stuck = False
-        chars = was = dep.chars  # of level_ids
+        sizes = list(map(len, level_ids))  # each id's length, read once a level
+        chars = was = sum(sizes)  # of level_ids
         while chars > budget:
             level += 1
-            slices = _slices(level_ids, budget)
-            if len(slices) >= len(level_ids) or max(map(len, level_ids)) > budget:
+            slices = _slices(sizes, budget)
+            if len(slices) >= len(level_ids) or max(sizes) > budget:
                 stuck = True  # slices of one id each: another level would not shrink it
                 break
             next_ids: list[str] = []
@@ -426,6 +451,7 @@ def _with_barriers(
                 intents.append(DEFAULT_INTENT)
                 preds.append(parent_idx)
                 deps.append(Dependencies(tuple(part), ()))
+                added_chars = max(added_chars, sum(sizes[start:stop]))
                 if level == 1 and when:
                     for p in parent_idx:
                         w = when.pop((p, child), None)
@@ -435,13 +461,16 @@ def _with_barriers(
                 next_ids.append(bid)
                 next_idx.append(b)
             level_ids = next_ids
-            chars = sum(map(len, level_ids))
+            sizes = list(map(len, level_ids))
+            chars = sum(sizes)
             level_idx = next_idx
         barriers.extend(mine)
         barriers_of[child] = tuple(mine)
         new_preds.extend(level_idx)
         preds[child] = new_preds
         deps[child] = Dependencies(tuple(level_ids), dep.ranges)
+        gone.append(dep)
+        added_chars = max(added_chars, chars)
         if stuck:
             diags.append(
                 Diagnostic(
@@ -468,12 +497,12 @@ def _with_barriers(
         )
     ranges, longest = _counts(
         deps,
-        ids,
+        _longest_id(spec, ids),
         spec.parent_counts,
         made,
         replaced=over,
-        budget=budget,
-        added=[*over, *barriers],
+        gone=gone,
+        added_chars=added_chars,
     )
     planned = PlannedTasks(
         ids=tuple(all_ids),

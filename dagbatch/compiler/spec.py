@@ -157,6 +157,25 @@ class WorkflowSpec:
         return list(map(len, self.preds))
 
     @cached_property
+    def id_lengths(self) -> tuple[int, int]:
+        """The shortest and the longest id's length ((0, 0) without tasks), read once
+        (validate checks both, plan_dependencies bounds taskIds by the longest)."""
+        lengths = set(map(len, self.ids))
+        return (min(lengths), max(lengths)) if lengths else (0, 0)
+
+    @cached_property
+    def joined_ids(self) -> str:
+        """Every id, joined without a separator: one string for the checks that hold for
+        all ids when they hold for the whole (characters, case)."""
+        return "".join(self.ids)
+
+    @cached_property
+    def folded_ids(self) -> str:
+        """``joined_ids`` lower-cased, made once (validate compares it for upper-case
+        letters, the barriers look in it for their own prefix)."""
+        return self.joined_ids.lower()
+
+    @cached_property
     def integer_like(self) -> list[int]:
         """The tasks whose id an integer parser accepts, found once (validate looks for ids
         that alias one integer, plan_dependencies for the ids ranges may select)."""
@@ -696,14 +715,20 @@ def normalize(
         parents_first = all(map(lt, flat, graphs.edge_children(counts, others)))
         if str_keys:
             parent_ids = graphs.split_runs(parent_keys, counts, others)
+    elif others is None:
+        # Tasks without parents (a fan-in's parts) are a fifth or more: they keep the empty
+        # tuple, and only the tasks with parents (found by one C-level scan) are looked at.
+        preds = [()] * len(counts)
+        with_parents = list(compress(range(len(counts)), counts))
+        for i in with_parents:
+            preds[i] = tuple(map(get, pred_maps[i]))
+        parents_first = graphs.is_parents_first(preds)
+        if str_keys:
+            parent_ids = [()] * len(counts)
+            for i in with_parents:
+                parent_ids[i] = tuple(pred_maps[i])
     else:
-        if others is None:
-            # Tasks without parents (a fan-in's parts) are a fifth or more: a map object
-            # made and run for each of them would cost more than looking at each map in
-            # Python.
-            preds = [tuple(map(get, m)) if m else () for m in pred_maps]
-        else:
-            preds = list(map(tuple, map(map, repeat(get), pred_maps)))
+        preds = list(map(tuple, map(map, repeat(get), pred_maps)))
         parents_first = graphs.is_parents_first(preds)
         if str_keys:
             parent_ids = list(map(tuple, pred_maps))
@@ -717,8 +742,12 @@ def normalize(
         edge_data = any(chain.from_iterable(map(values_of, compress(pred_maps, pred_maps))))
     except TypeError:
         edge_data = True
-    # A graph built parents first has no self-loop (a task is not below itself).
-    if edge_data or (not parents_first and any(map(contains, preds, range(len(preds))))):
+    # A graph built parents first has no self-loop (a task is not below itself); else a
+    # task with parents is looked up among its own parents' keys (one dict lookup each).
+    if edge_data or (
+        not parents_first
+        and any(map(contains, compress(pred_maps, counts), compress(node_keys, counts)))
+    ):
         unusual = [
             i for i, m in enumerate(pred_maps) if m and (any(m.values()) or node_keys[i] in m)
         ]

@@ -80,17 +80,17 @@ def suggest_id(given: str, taken: Callable[[str], bool] = lambda _: False) -> st
 def check_ids(spec: WorkflowSpec) -> list[Diagnostic]:
     """Id charset and length, duplicates ignoring case, ids that alias one integer."""
     ids = spec.ids
-    joined = "".join(ids)
+    joined = spec.joined_ids
     diags: list[Diagnostic] = []
     # One check over all ids joined in the common case that every id is good (ASCII, and
     # nothing left once the allowed characters are deleted; the lengths from the set of
     # them); the id-by-id check only when some id is not, to say which.
-    lengths = set(map(len, ids))
+    shortest, longest = spec.id_lengths
     good = not ids or (
         joined.isascii()
         and not joined.encode().translate(None, ID_CHAR_BYTES)
-        and min(lengths) > 0
-        and max(lengths) <= MAX_ID_LENGTH
+        and shortest > 0
+        and longest <= MAX_ID_LENGTH
     )
     if not good:
         match = ID_PATTERN.fullmatch
@@ -100,7 +100,7 @@ def check_ids(spec: WorkflowSpec) -> list[Diagnostic]:
     # Duplicates ignoring case: one set comparison in the common case of none. ASCII ids
     # without an upper-case letter are their own lower case (one lower-casing of them all
     # and a compare: several times quicker than a regular expression search for [A-Z]).
-    lower = joined.isascii() and joined.lower() == joined
+    lower = joined.isascii() and spec.folded_ids == joined
     pool = spec.may_coincide  # the ids among which two may be equal (all, or fewer)
     folded: Iterable[str] = pool if lower else map(str.lower, pool)
     if len(set(folded)) != len(pool):
