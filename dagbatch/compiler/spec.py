@@ -195,6 +195,13 @@ class WorkflowSpec:
         return self.ids
 
     @cached_property
+    def distinct_as_given(self) -> bool:
+        """Whether no two ids are equal as given (case counts): known when every node key
+        is a str (``normalize`` says so: the keys of networkx's node dict are distinct, and
+        they are the ids); False when not known."""
+        return False
+
+    @cached_property
     def integer_like_values(self) -> list[int]:
         """The integers ``integer_like_texts`` denote, in that order (for int node keys,
         the keys themselves: ``normalize`` fills all three in)."""
@@ -842,7 +849,9 @@ def normalize(
     spec.__dict__["parent_counts"] = counts  # counted above: the cached property, filled in
     if not self_loops:  # else the parents without the self-loops are yet to be looked at
         spec.__dict__["parents_first"] = parents_first
-    if plain_keys and not str_keys:
+    if str_keys:
+        spec.__dict__["distinct_as_given"] = True
+    elif plain_keys:
         _fill_integer_like(spec, node_keys)
     return spec, diags
 

@@ -100,10 +100,12 @@ def check_ids(spec: WorkflowSpec) -> list[Diagnostic]:
     # Duplicates ignoring case: one set comparison in the common case of none. ASCII ids
     # without an upper-case letter are their own lower case (one lower-casing of them all
     # and a compare: several times quicker than a regular expression search for [A-Z]).
+    # Ids that are their own lower case and distinct as given are distinct ignoring case:
+    # then no set of them is made.
     lower = joined.isascii() and spec.folded_ids == joined
     pool = spec.may_coincide  # the ids among which two may be equal (all, or fewer)
     folded: Iterable[str] = pool if lower else map(str.lower, pool)
-    if len(set(folded)) != len(pool):
+    if not (lower and spec.distinct_as_given) and len(set(folded)) != len(pool):
         seen: dict[str, str] = {}
         for tid in ids:
             first = seen.setdefault(tid.lower(), tid)

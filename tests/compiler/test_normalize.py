@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from dagbatch.compiler.ranges import integer_like_ids
 from dagbatch.compiler.spec import WorkflowSpec, normalize
+from dagbatch.compiler.validate import validate
 from dagbatch.limits import DEFAULT_API_VERSION
 
 N = 10
@@ -157,3 +158,17 @@ def test_the_ids_that_may_coincide_find_every_duplicate(keys: list[int | str]) -
     everyone = [i.lower() for i in spec.ids]
     narrowed = [i.lower() for i in spec.may_coincide]
     assert (len(set(everyone)) == len(everyone)) == (len(set(narrowed)) == len(narrowed))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from(["a", "A", "b", "b-1", "B-1", "x", "7"]), min_size=1, max_size=8))
+def test_ids_distinct_as_given_only_when_they_are(keys: list[str]) -> None:
+    """``distinct_as_given`` (str node keys) holds exactly when the ids are distinct, and
+    validate still finds every duplicate ignoring case."""
+    g = nx.DiGraph()
+    g.add_nodes_from(keys, command_line="x")
+    spec, _ = normalize(g, api_version=DEFAULT_API_VERSION)
+    assert spec.distinct_as_given and len(set(spec.ids)) == len(spec.ids)
+    folded = [i.lower() for i in spec.ids]
+    duplicates = [d for d in validate(spec) if d.code == "duplicate-id"]
+    assert bool(duplicates) == (len(set(folded)) != len(folded))
