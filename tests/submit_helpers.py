@@ -4,15 +4,22 @@ task creation, the CLI's environment."""
 from __future__ import annotations
 
 import asyncio
+import time
+from pathlib import Path
 from typing import Any
 
+import networkx as nx
 import orjson
 
+from dagbatch.compiler.export import write_plan
+from dagbatch.compiler.pipeline import compile_graph
 from dagbatch.emulator import DEV_ACCOUNT, DEV_KEY
 from dagbatch.emulator.server import EmulatorServer
+from dagbatch.observe import JobStatus, status
 from dagbatch.submit.auth import SharedKeyAuth
 from dagbatch.submit.client import BatchClient
 from dagbatch.submit.retry import RetryPolicy
+from dagbatch.submit.submission import submit_plan
 
 WRONG_KEY = "d3Jvbmcta2V5LXdyb25nLWtleS13cm9uZy1rZXktd3Jvbmcta2V5LXdyb25nLWtleQ=="
 
@@ -51,3 +58,26 @@ def env_for(server: EmulatorServer, key: str = DEV_KEY) -> dict[str, str]:
         "AZURE_BATCH_ACCOUNT": DEV_ACCOUNT,
         "AZURE_BATCH_ACCESS_KEY": key,
     }
+
+
+def submit_stuck_fan(
+    server: EmulatorServer, plan: Path, *, job_id: str, children: int, wait_s: float = 30.0
+) -> JobStatus:
+    """root -> ``children`` tasks, compiled into ``plan`` and submitted; the server's runner
+    fails root, so the children wait on it for ever (the job stays open: noaction). Returns
+    the status once it reads ``stuck``."""
+    g = nx.DiGraph()
+    g.graph["job"] = {"id": job_id, "pool_id": "local"}
+    g.add_node("root", command_line="/bin/true")
+    for i in range(children):
+        g.add_node(f"c{i:03d}", command_line="/bin/true")
+        g.add_edge("root", f"c{i:03d}")
+    write_plan(compile_graph(g), plan)
+    assert submit_plan(plan, client=make_client(server), create_job=True, pool_id="local").ok
+    deadline = time.monotonic() + wait_s
+    s = status(plan, client=make_client(server))
+    while s.verdict != "stuck":
+        assert time.monotonic() < deadline, s.to_dict()
+        time.sleep(0.1)
+        s = status(plan, client=make_client(server))
+    return s

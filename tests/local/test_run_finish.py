@@ -53,17 +53,22 @@ def test_barriers_of_barriers_are_terminated_with_the_task_they_serve(tmp_path: 
     assert report.verdict == "tasks-failed"
 
 
-def test_the_end_of_run_finish_reports_its_progress(tmp_path: Path) -> None:
-    """The end-of-run finish sends a terminate request a task (17 s of silence for the
-    worked example's 10,001): ``on_finish(done, total)`` hears of it, 0 first, each request
-    as it ends, the last at the total."""
+def _fan_plan(tmp_path: Path) -> Path:
+    """prepare -> tasks 1..40, compiled into tmp_path/plan."""
     g = nx.DiGraph()
     g.graph["job"] = {"id": "fan"}
     g.add_node("prepare", command_line="/bin/true")
     for i in range(1, 41):
         g.add_node(i, command_line="/bin/true")
         g.add_edge("prepare", i)
-    plan_dir = write_plan(compile_graph(g, CompileOptions(pool_os="linux")), tmp_path / "plan")
+    return write_plan(compile_graph(g, CompileOptions(pool_os="linux")), tmp_path / "plan")
+
+
+def test_the_end_of_run_finish_reports_its_progress(tmp_path: Path) -> None:
+    """The end-of-run finish sends a terminate request a task (17 s of silence for the
+    worked example's 10,001): ``on_finish(done, total)`` hears of it, 0 first, each request
+    as it ends, the last at the total."""
+    plan_dir = _fan_plan(tmp_path)
     heard: list[tuple[int, int]] = []
     report = run_local(
         str(plan_dir),
@@ -87,13 +92,7 @@ def test_the_end_of_run_finish_counts_its_analysis_before_it_terminates(
 
     monkeypatch.setattr(stranded, "PROGRESS_EVERY", 4)
     monkeypatch.setattr(importlib.import_module("dagbatch.observe.status"), "PROGRESS_EVERY", 4)
-    g = nx.DiGraph()
-    g.graph["job"] = {"id": "fan"}
-    g.add_node("prepare", command_line="/bin/true")
-    for i in range(1, 41):
-        g.add_node(i, command_line="/bin/true")
-        g.add_edge("prepare", i)
-    plan_dir = write_plan(compile_graph(g, CompileOptions(pool_os="linux")), tmp_path / "plan")
+    plan_dir = _fan_plan(tmp_path)
     heard: list[tuple[str, int, int]] = []
     report = run_local(
         str(plan_dir),

@@ -6,23 +6,18 @@ for a quick run otherwise, nothing with -q)."""
 from __future__ import annotations
 
 import io
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import networkx as nx
 import pytest
 from click.testing import CliRunner
 
 from dagbatch.cli.main import main
-from dagbatch.compiler.export import write_plan
-from dagbatch.compiler.pipeline import compile_graph
 from dagbatch.emulator.server import EmulatorServer
 from dagbatch.emulator.simulate import SimulatedRunner
-from dagbatch.observe import JobStatus, finish, status
+from dagbatch.observe import finish
 from dagbatch.observe.progress import CountLine, count_progress
-from dagbatch.submit.submission import submit_plan
-from tests.submit_helpers import env_for, make_client
+from tests.submit_helpers import env_for, make_client, submit_stuck_fan
 
 #: Longest a test waits for the job to be stuck.
 WAIT_S = 30.0
@@ -42,21 +37,8 @@ def simulated() -> Iterator[EmulatorServer]:
 
 def _stuck_plan(server: EmulatorServer, tmp_path: Path) -> Path:
     """root fails; CHILDREN tasks wait on it for ever (the job stays open: noaction)."""
-    g = nx.DiGraph()
-    g.graph["job"] = {"id": "many", "pool_id": "local"}
-    g.add_node("root", command_line="/bin/true")
-    for i in range(CHILDREN):
-        g.add_node(f"c{i:03d}", command_line="/bin/true")
-        g.add_edge("root", f"c{i:03d}")
     plan = tmp_path / "plan"
-    write_plan(compile_graph(g), plan)
-    assert submit_plan(plan, client=make_client(server), create_job=True, pool_id="local").ok
-    deadline = time.monotonic() + WAIT_S
-    s: JobStatus = status(plan, client=make_client(server))
-    while s.verdict != "stuck":
-        assert time.monotonic() < deadline, s.to_dict()
-        time.sleep(0.1)
-        s = status(plan, client=make_client(server))
+    s = submit_stuck_fan(server, plan, job_id="many", children=CHILDREN, wait_s=WAIT_S)
     assert s.outcomes["stranded"] == CHILDREN
     return plan
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import importlib
 import io
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,13 +22,12 @@ from dagbatch.compiler.export import write_plan
 from dagbatch.compiler.pipeline import compile_graph
 from dagbatch.emulator.server import EmulatorServer
 from dagbatch.emulator.simulate import SimulatedRunner
-from dagbatch.observe import JobStatus, progress, service, status, stranded
+from dagbatch.observe import progress, service, stranded
 from dagbatch.observe.progress import ANALYSING, LISTING, CountLine
 from dagbatch.observe.service import JobService
 from dagbatch.observe.status import build_status, plan_view, read_snapshot
 from dagbatch.show import live
-from dagbatch.submit.submission import submit_plan
-from tests.submit_helpers import env_for, make_client
+from tests.submit_helpers import env_for, make_client, submit_stuck_fan
 
 #: Tasks stranded behind the failing root.
 CHILDREN = 40
@@ -49,21 +47,8 @@ def stuck(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Emu
     monkeypatch.setattr(live, "PROGRESS_EVERY", 8)
     server = EmulatorServer(runner=SimulatedRunner({"root": (1, 0.2)})).start()
     try:
-        g = nx.DiGraph()
-        g.graph["job"] = {"id": "read", "pool_id": "local"}
-        g.add_node("root", command_line="/bin/true")
-        for i in range(CHILDREN):
-            g.add_node(f"c{i:03d}", command_line="/bin/true")
-            g.add_edge("root", f"c{i:03d}")
         plan = tmp_path / "plan"
-        write_plan(compile_graph(g), plan)
-        assert submit_plan(plan, client=make_client(server), create_job=True, pool_id="local").ok
-        deadline = time.monotonic() + WAIT_S
-        s: JobStatus = status(plan, client=make_client(server))
-        while s.verdict != "stuck":
-            assert time.monotonic() < deadline, s.to_dict()
-            time.sleep(0.1)
-            s = status(plan, client=make_client(server))
+        submit_stuck_fan(server, plan, job_id="read", children=CHILDREN, wait_s=WAIT_S)
         yield server, plan
     finally:
         server.stop()
