@@ -74,6 +74,12 @@ def submit_stuck_fan(
         g.add_edge("root", f"c{i:03d}")
     write_plan(compile_graph(g), plan)
     assert submit_plan(plan, client=make_client(server), create_job=True, pool_id="local").ok
+    return wait_stuck(server, plan, wait_s)
+
+
+def wait_stuck(server: EmulatorServer, plan: Path, wait_s: float = 30.0) -> JobStatus:
+    """The status of ``plan``'s job once it reads ``stuck`` (read every 0.1 s; the test
+    fails after ``wait_s``)."""
     deadline = time.monotonic() + wait_s
     s = status(plan, client=make_client(server))
     while s.verdict != "stuck":

@@ -7,7 +7,6 @@ throttles. Against the emulator over loopback, with latency on terminate."""
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -29,7 +28,7 @@ from dagbatch.observe.stranded import children_first, terminated_satisfies
 from dagbatch.submit.concurrency import DEFAULT_CONCURRENCY
 from dagbatch.submit.submission import submit_plan
 from tests.conftest import EmulatorFactory
-from tests.submit_helpers import env_for, make_client
+from tests.submit_helpers import env_for, make_client, submit_stuck_fan, wait_stuck
 
 #: Longest a test waits for the job to be stuck.
 WAIT_S = 60.0
@@ -84,12 +83,7 @@ def test_only_edges_under_a_satisfying_parent_are_ordered() -> None:
 
 
 def _wait_stuck(server: EmulatorServer, plan: Path, stranded: int) -> JobStatus:
-    deadline = time.monotonic() + WAIT_S
-    s = status(plan, client=make_client(server))
-    while s.verdict != "stuck":
-        assert time.monotonic() < deadline, s.to_dict()
-        time.sleep(0.1)
-        s = status(plan, client=make_client(server))
+    s = wait_stuck(server, plan, WAIT_S)
     assert s.outcomes["stranded"] == stranded, s.to_dict()
     return s
 
@@ -180,14 +174,9 @@ def _root_fails(
 
 
 def _fan_plan(server: EmulatorServer, tmp_path: Path, children: int, job_id: str) -> Path:
-    g = nx.DiGraph()
-    g.graph["job"] = {"id": job_id, "pool_id": "local"}
-    g.add_node("root", command_line="/bin/true")
-    for i in range(children):
-        g.add_node(f"c{i:04d}", command_line="/bin/true")
-        g.add_edge("root", f"c{i:04d}")
-    plan = _submit(server, g, tmp_path)
-    _wait_stuck(server, plan, children)
+    plan = tmp_path / "plan"
+    s = submit_stuck_fan(server, plan, job_id=job_id, children=children, wait_s=WAIT_S)
+    assert s.outcomes["stranded"] == children, s.to_dict()
     return plan
 
 

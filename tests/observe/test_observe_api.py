@@ -3,7 +3,6 @@ them (one task name as a plain string) or refused with a ``ConfigError`` that sa
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from dagbatch.errors import ConfigError
 from dagbatch.observe import rerun, status
 from dagbatch.submit.client import BatchClient, SharedKeyAuth
 from dagbatch.submit.submission import submit_plan
+from tests.submit_helpers import wait_stuck
 
 
 @pytest.fixture
@@ -45,10 +45,7 @@ def _stuck_job(server: EmulatorServer, tmp_path: Path) -> Path:
     g.add_edge("transform", "load")
     plan = write_plan(compile_graph(g), tmp_path / "plan")
     assert submit_plan(plan, client=_client(server), create_job=True).ok
-    deadline = time.monotonic() + 30
-    while status(plan, client=_client(server)).verdict != "stuck":
-        assert time.monotonic() < deadline, "the job never got stuck"
-        time.sleep(0.1)
+    wait_stuck(server, plan)
     return plan
 
 
