@@ -82,12 +82,6 @@ def is_parents_first(preds: Sequence[Sequence[int]]) -> bool:
     return all(map(lt, map(max, compress(preds, preds)), with_parents))
 
 
-def parents_first_order(preds: Sequence[Sequence[int]]) -> list[int] | None:
-    """``topological_order``'s order when every node's parents have lower indices than it
-    (``generations_in_index_order``), None otherwise."""
-    return generations_in_index_order(preds) if is_parents_first(preds) else None
-
-
 def generations_in_index_order(preds: Sequence[Sequence[int]]) -> list[int]:
     """``topological_order``'s order for a graph whose every node's parents have lower
     indices than it (``is_parents_first``, which the caller has checked): each node's

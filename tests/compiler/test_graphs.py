@@ -11,10 +11,10 @@ from dagbatch.compiler.graphs import (
     children_of,
     edge_children,
     find_cycle,
+    generations_in_index_order,
     is_parents_first,
     levels_order,
     not_one,
-    parents_first_order,
     split_runs,
     topological_order,
 )
@@ -62,11 +62,10 @@ def test_order_is_generations_each_in_index_order(preds: list[list[int]]) -> Non
     # The quick path for graphs built parents first: taken exactly when every parent has a
     # lower index than its child, and giving the same order (the call above took Kahn's
     # algorithm otherwise; the generator makes both kinds of graph).
-    quick = parents_first_order(preds)
     parents_first = all(p < v for v, ps in enumerate(preds) for p in ps)
-    assert (quick is not None) == parents_first
-    if quick is not None:
-        assert quick == order
+    assert is_parents_first(preds) == parents_first
+    if parents_first:
+        assert generations_in_index_order(preds) == order
     # Generations put off and retried: the same order whenever it gives one, and always
     # for a graph built parents first.
     by_levels = levels_order(preds)
@@ -96,7 +95,7 @@ def test_a_fan_in_whose_child_came_first_is_ordered_by_generations() -> None:
     n = 1000
     preds: list[list[int]] = [[] for _ in range(n)]
     preds[1] = [0, *range(2, n)]
-    assert parents_first_order(preds) is None
+    assert not is_parents_first(preds)
     expected = [0, *range(2, n), 1]
     assert levels_order(preds) == expected
     assert topological_order(preds) == (expected, [])
