@@ -143,12 +143,11 @@ def load_and_compile(
 ) -> CompiledPlan:
     """Load and compile, turning failures into the CLI's exit codes."""
     from dagbatch.compiler.loader import load_workflow
-    from dagbatch.compiler.pipeline import compile_graph
+    from dagbatch.compiler.pipeline import compile_loaded
 
     _check_target(workflow)
     try:
-        loaded = load_workflow(workflow)
-        return compile_graph(loaded.graph, options)
+        return compile_loaded(load_workflow(workflow), options)
     except InvalidWorkflow as exc:
         print_diagnostics(list(exc.diagnostics), expand=show_all)
         sys.exit(ExitCode.INVALID)
@@ -270,7 +269,7 @@ def _json_fail(exc: WorkflowLoadError | ConfigError, code: ExitCode) -> NoReturn
 def validate_cmd(fmt: str, quiet: bool, show_all: bool, **kw: Any) -> None:
     """Check WORKFLOW.py against Batch's rules and list every problem; writes nothing."""
     from dagbatch.compiler.loader import load_workflow
-    from dagbatch.compiler.pipeline import compile_graph
+    from dagbatch.compiler.pipeline import compile_loaded
 
     workflow = kw.pop("workflow")
     if fmt == "text":
@@ -286,7 +285,7 @@ def validate_cmd(fmt: str, quiet: bool, show_all: bool, **kw: Any) -> None:
     if (why := target_problem(workflow)) is not None:
         _json_fail(ConfigError(why), ExitCode.USAGE)
     try:
-        plan = compile_graph(load_workflow(workflow).graph, options_from(kw))
+        plan = compile_loaded(load_workflow(workflow), options_from(kw))
     except WorkflowLoadError as exc:
         _json_fail(exc, ExitCode.INVALID)
     except InvalidWorkflow as exc:

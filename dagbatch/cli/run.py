@@ -424,6 +424,8 @@ def run_cmd(
                     on_finish=ending,
                     on_note=None if quiet else _err,
                     on_finding=finding,
+                    # As `dagbatch compile` shows them, -q or not.
+                    on_warnings=lambda found: exit_codes.print_diagnostics(list(found)),
                 )
         finally:
             for line in (finding, ending):

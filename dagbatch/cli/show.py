@@ -18,7 +18,7 @@ import click
 
 from dagbatch.asyncrun import run_coroutine
 from dagbatch.cli.compile import shape_options
-from dagbatch.cli.exit_codes import ExitCode, fail
+from dagbatch.cli.exit_codes import ExitCode, fail, print_diagnostics
 from dagbatch.cli.options import (
     GivenPath,
     check_writable,
@@ -45,7 +45,7 @@ def _err(message: str) -> None:
 def _read_view(source: str, options: CompileOptions) -> PlanView:
     """The plan of a plan directory, or of a workflow compiled now."""
     from dagbatch.compiler.loader import load_workflow, split_target
-    from dagbatch.compiler.pipeline import compile_graph
+    from dagbatch.compiler.pipeline import compile_loaded
     from dagbatch.show.source import view_of_compiled, view_of_plan_dir
 
     if Path(source).is_dir():
@@ -58,7 +58,9 @@ def _read_view(source: str, options: CompileOptions) -> PlanView:
 
         raise not_a_source(source)
     loaded = load_workflow(source)
-    return view_of_compiled(compile_graph(loaded.graph, options), loaded.graph)
+    plan = compile_loaded(loaded, options)
+    print_diagnostics(list(plan.warnings))  # as `dagbatch compile` shows them
+    return view_of_compiled(plan, loaded.graph)
 
 
 def _live_states(

@@ -77,7 +77,7 @@ def _plan_from_source(
     """
     from dagbatch.compiler.export import write_plan
     from dagbatch.compiler.loader import load_workflow
-    from dagbatch.compiler.pipeline import CompileOptions, compile_graph
+    from dagbatch.compiler.pipeline import CompileOptions, compile_loaded
     from dagbatch.plan import PLAN_FILE, journal_file
 
     if resume and job_id:
@@ -89,7 +89,7 @@ def _plan_from_source(
         if (base / "plan" / PLAN_FILE).is_file() and read_journal(journal).sent:
             return PlanSource(base / "plan", job_id, journal)
     loaded = load_workflow(path)
-    compiled = compile_graph(loaded.graph, CompileOptions(job={"id": job_id, "pool_id": pool_id}))
+    compiled = compile_loaded(loaded, CompileOptions(job={"id": job_id, "pool_id": pool_id}))
     print_diagnostics(list(compiled.warnings))  # as `dagbatch compile` shows them
     job_id = job_id or compiled.job_id
     if not job_id:

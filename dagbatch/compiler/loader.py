@@ -1,8 +1,9 @@
 """Load a workflow file: ordinary Python that builds a ``networkx.DiGraph``.
 
 ``load_workflow("workflow.py")`` finds a module-level ``graph`` (or ``workflow`` or ``dag``), or
-a ``build()`` function returning one, the first of these a file defines (a warning on
-standard error names the others: an old ``graph`` left beside a new ``build()``).
+a ``build()`` function returning one, the first of these a file defines (a
+``several-workflows`` warning in ``LoadedWorkflow.warnings`` names the others: an old
+``graph`` left beside a new ``build()``; not for ``graph = build()``, one workflow).
 ``"workflow.py:name"`` names the attribute (a graph or a callable returning one). Loading
 runs the file's code: it is trusted like a ``setup.py``.
 
@@ -19,6 +20,7 @@ them.
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import difflib
 import importlib.util
@@ -49,6 +51,8 @@ from dagbatch.gcpause import gc_fewer_full
 
 DEFAULT_NAMES = ("graph", "workflow", "dag")
 BUILD_NAME = "build"
+#: The warning for a file that defines more than one of the names looked for.
+SEVERAL_WORKFLOWS = "several-workflows"
 
 
 @dataclass(frozen=True)
@@ -56,6 +60,9 @@ class LoadedWorkflow:
     graph: nx.DiGraph
     path: Path
     attribute: str
+    #: What the file itself gives cause to warn of (``several-workflows``); the commands
+    #: show them with the compile's warnings (``CompiledPlan.warnings``).
+    warnings: tuple[Diagnostic, ...] = ()
 
 
 def split_target(target: str) -> tuple[Path, str | None]:
@@ -112,7 +119,7 @@ def load_workflow(target: str | Path) -> LoadedWorkflow:
     with gc_fewer_full(), contextlib.redirect_stdout(sys.stderr):
         try:
             module = _exec_module(path)
-            value, name = _find_graph(module, attr, path)
+            value, name, warnings = _find_graph(module, attr, path)
             if callable(value) and not isinstance(value, nx.Graph):
                 value = _call_user(value, path, name)
                 called = True
@@ -129,7 +136,7 @@ def load_workflow(target: str | Path) -> LoadedWorkflow:
     if not isinstance(value, nx.DiGraph):
         shown = "None (a missing return?)" if value is None else f"a {type(value).__name__}"
         raise WorkflowLoadError(f"{what} {shown}, not a networkx.DiGraph", path=str(path))
-    return LoadedWorkflow(graph=value, path=path, attribute=name)
+    return LoadedWorkflow(graph=value, path=path, attribute=name, warnings=warnings)
 
 
 def _user_frame(exc: BaseException, path: Path) -> int | None:
@@ -214,7 +221,11 @@ def _exec_module(path: Path) -> Any:
     return module
 
 
-def _find_graph(module: Any, attr: str | None, path: Path) -> tuple[Any, str]:
+def _find_graph(
+    module: Any, attr: str | None, path: Path
+) -> tuple[Any, str, tuple[Diagnostic, ...]]:
+    """(the graph or the function to call, its name, the ``several-workflows`` warning when
+    the file defines more than one of the names looked for)."""
     if attr is not None:
         if not hasattr(module, attr):
             # The names it could have meant: the file's graphs and functions.
@@ -227,27 +238,18 @@ def _find_graph(module: Any, attr: str | None, path: Path) -> tuple[Any, str]:
             close = difflib.get_close_matches(attr, candidates, n=1)
             hint = f"; did you mean {path}:{close[0]}?" if close else ""
             raise WorkflowLoadError(f"the workflow defines no {attr!r}{hint}", path=str(path))
-        return getattr(module, attr), attr
+        return getattr(module, attr), attr, ()
     defined: dict[int, str] = {}  # by the object: `workflow = graph` is one graph, not two
     for name in DEFAULT_NAMES:
         if isinstance(value := getattr(module, name, None), nx.Graph):
             defined.setdefault(id(value), name)
-    if callable(getattr(module, BUILD_NAME, None)):
-        defined.setdefault(id(getattr(module, BUILD_NAME)), BUILD_NAME)
-    if len(defined) > 1:
-        # An old `graph` left beside a new `build()`, or `graph = build()` meaning one
-        # workflow: which, only the user knows. The first is taken, as the contract says,
-        # and said on standard error (where the workflow's own prints go), with the fix.
-        listed = [f"`{n}()`" if n == BUILD_NAME else f"`{n}`" for n in defined.values()]
-        picks = " or ".join(f"{path}:{n}" for n in defined.values())
-        sys.stderr.write(
-            f"warning: {path}: defines more than one workflow: {', '.join(listed[:-1])} and "
-            f"{listed[-1]}; using {listed[0]}, the first of graph, workflow, dag, build(); "
-            f"name the one meant to silence this: {picks}\n"
-        )
+    build = getattr(module, BUILD_NAME, None)
+    # `graph = build()` is one workflow (what build() returned), told from the file's code.
+    if callable(build) and not (defined and _built_by_build(path, set(defined.values()))):
+        defined.setdefault(id(build), BUILD_NAME)
     if defined:
         name = next(iter(defined.values()))
-        return getattr(module, name), name
+        return getattr(module, name), name, _several_workflows(path, list(defined.values()))
     # Graphs the file holds under other names (``g = nx.DiGraph()``): named in the error, so
     # the fix is one word away. Only those a workflow can be (no Graph, no multigraph).
     others = sorted(
@@ -270,6 +272,56 @@ def _find_graph(module: Any, attr: str | None, path: Path) -> tuple[Any, str]:
         "a `build()` function returning one, or name it as FILE.py:NAME" + found,
         path=str(path),
     )
+
+
+def _several_workflows(path: Path, names: list[str]) -> tuple[Diagnostic, ...]:
+    """The warning for a file that defines more than one of ``names`` (none for one): an
+    old `graph` left beside a new `build()`, which only the user can tell apart. The first
+    is taken, as the contract says; the hint names each as ``FILE.py:NAME``."""
+    if len(names) < 2:
+        return ()
+    listed = [f"`{n}()`" if n == BUILD_NAME else f"`{n}`" for n in names]
+    picks = " or ".join(f"{path}:{n}" for n in names)
+    return (
+        Diagnostic(
+            code=SEVERAL_WORKFLOWS,
+            severity="warning",
+            message=(
+                f"{path} defines more than one workflow: {', '.join(listed[:-1])} and "
+                f"{listed[-1]}; using {listed[0]}, the first of graph, workflow, dag, build()"
+            ),
+            hint=f"name the one meant to silence this: {picks}",
+        ),
+    )
+
+
+def _built_by_build(path: Path, names: set[str]) -> bool:
+    """Whether the file's own code assigns one of ``names`` the result of calling
+    ``build`` (``graph = build()``, at module level, under an ``if`` or ``with`` too): then
+    the variable and the function are one workflow. Read from the file's syntax, so build()
+    is not called a second time; a file that cannot be read again counts as not."""
+    try:
+        tree = ast.parse(path.read_bytes(), filename=str(path))
+    except (OSError, SyntaxError, ValueError):
+        return False
+    stack: list[ast.stmt] = list(tree.body)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            continue  # code that runs later, if ever
+        if isinstance(node, ast.Assign | ast.AnnAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            call = node.value
+            if (
+                isinstance(call, ast.Call)
+                and isinstance(call.func, ast.Name)
+                and call.func.id == BUILD_NAME
+                and any(isinstance(t, ast.Name) and t.id in names for t in targets)
+            ):
+                return True
+        for field in ("body", "orelse", "finalbody", "handlers"):
+            stack.extend(getattr(node, field, ()))
+    return False
 
 
 def _call_user(fn: Callable[[], Any], path: Path, name: str) -> Any:

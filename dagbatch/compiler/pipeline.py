@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Final
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, Final
 
 import networkx as nx
 import orjson
@@ -55,6 +55,9 @@ from dagbatch.limits import (
 )
 from dagbatch.plan import Batch
 from dagbatch.wireshape import task_shape
+
+if TYPE_CHECKING:
+    from dagbatch.compiler.loader import LoadedWorkflow
 
 #: The compiler's passes, in the order ``compile_graph`` runs them (the README's "How compile
 #: works" lists the same names).
@@ -154,6 +157,21 @@ def compile_graph(graph: nx.DiGraph, options: CompileOptions | None = None) -> C
         )
     with gc_paused():
         return _compile(graph, options or CompileOptions())
+
+
+def compile_loaded(loaded: LoadedWorkflow, options: CompileOptions | None = None) -> CompiledPlan:
+    """``compile_graph`` of a loaded workflow file, the file's own warnings
+    (``LoadedWorkflow.warnings``: ``several-workflows``) first among the plan's, or among the
+    diagnostics of the ``InvalidWorkflow`` raised: what every command that loads a file shows."""
+    try:
+        plan = compile_graph(loaded.graph, options)
+    except InvalidWorkflow as exc:
+        if not loaded.warnings:
+            raise
+        raise InvalidWorkflow([*loaded.warnings, *exc.diagnostics]) from exc
+    if not loaded.warnings:
+        return plan
+    return replace(plan, warnings=(*loaded.warnings, *plan.warnings))
 
 
 def _compile(graph: nx.DiGraph, opts: CompileOptions) -> CompiledPlan:

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from dagbatch.emulator import DEV_ACCOUNT, DEV_KEY
 from dagbatch.emulator.store import NO_EXIT
-from dagbatch.errors import ConfigError, PlanError, TimedOut, unknown_tasks
+from dagbatch.errors import ConfigError, Diagnostic, PlanError, TimedOut, unknown_tasks
 from dagbatch.gcpause import gc_fewer_full, gc_paused
 from dagbatch.observe.model import FinishReport, Strand
 from dagbatch.observe.outcome import (
@@ -407,11 +407,15 @@ def _check_what_if_ids(exit_codes: Mapping[str, Any], task_ids: list[str]) -> No
 
 
 def _plan_source(
-    source: str, workdir: Path | None, what_if: Mapping[str, Any], deadline: float | None = None
+    source: str,
+    workdir: Path | None,
+    what_if: Mapping[str, Any],
+    deadline: float | None = None,
+    on_warnings: Callable[[tuple[Diagnostic, ...]], None] | None = None,
 ) -> tuple[LoadedPlan, str, Path]:
     """(the plan, read and checked; job id; run directory), compiling ``source`` first if it
-    is a workflow. The what-if ids are checked against the plan before the run directory (a
-    previous run's) is replaced.
+    is a workflow (its warnings, if any, to ``on_warnings``). The what-if ids are checked
+    against the plan before the run directory (a previous run's) is replaced.
 
     A workflow's loading and compiling stop at ``deadline`` (``time.monotonic()``; in the
     main thread: ``dagbatch.signals.alarm_at``) with ``TimedOut``, its ``stage`` saying which
@@ -428,7 +432,7 @@ def _plan_source(
         return plan, job_id, run_dir
     from dagbatch.compiler.export import write_plan
     from dagbatch.compiler.loader import load_workflow, split_target
-    from dagbatch.compiler.pipeline import CompileOptions, compile_graph
+    from dagbatch.compiler.pipeline import CompileOptions, compile_loaded
     from dagbatch.signals import alarm_at
 
     file, _ = split_target(source)
@@ -441,12 +445,14 @@ def _plan_source(
     stage = "loading"
     try:
         with alarm_at(deadline):
-            graph = load_workflow(source).graph
+            loaded = load_workflow(source)
             stage = "compiling"
-            compiled = compile_graph(graph, CompileOptions())
+            compiled = compile_loaded(loaded, CompileOptions())
     except TimedOut as exc:
         exc.stage = stage
         raise
+    if compiled.warnings and on_warnings is not None:
+        on_warnings(compiled.warnings)
     _check_what_if_ids(what_if, [t for b in compiled.batches for t in b.task_ids])
     job_id = compiled.job_id or "local"
     run_dir = workdir or Path(".dagbatch") / job_id / "run"
@@ -463,13 +469,16 @@ def run_local(
     on_finish: Callable[[int, int], None] | None = None,
     on_note: Callable[[str], None] | None = None,
     on_finding: Callable[[int, int], None] | None = None,
+    on_warnings: Callable[[tuple[Diagnostic, ...]], None] | None = None,
 ) -> RunReport:
     """Run a workflow (``WORKFLOW.py[:NAME]``) or a plan directory (a str or a Path) locally;
     see the module docstring. ``on_finish(done, total)`` hears of the end-of-run finish's terminate
     requests (``dagbatch.observe.FinishProgress``); ``on_note(text)`` of the end's steps
     that take seconds on a big job and have no count of their own; ``on_finding(done,
     total)`` of how far the end-of-run finish is in finding the tasks that can never run
-    (of the job's tasks: the run's own analysis first, then the finish's). Raises
+    (of the job's tasks: the run's own analysis first, then the finish's);
+    ``on_warnings(diagnostics)`` of a workflow's compile warnings (as `dagbatch compile` shows
+    them), once, before anything runs. Raises
     ``WorkflowLoadError`` / ``InvalidWorkflow`` / ``PlanError`` / ``ConfigError``, or
     ``SubmitError`` if the emulator refused the plan."""
     from dagbatch.emulator.runner import RealRunner
@@ -504,7 +513,9 @@ def run_local(
     workdir = None if options.workdir is None else Path(options.workdir)
     deadline = None if timeout is None else started + timeout
     try:
-        plan, job_id, run_dir = _plan_source(os.fspath(source), workdir, exit_codes, deadline)
+        plan, job_id, run_dir = _plan_source(
+            os.fspath(source), workdir, exit_codes, deadline, on_warnings
+        )
     except TimedOut as exc:
         # Stopped before there was a plan: no job, no task, the run directory untouched.
         elapsed = time.monotonic() - started

@@ -40,19 +40,76 @@ def test_what_a_workflow_prints_does_not_reach_standard_output(tmp_path: Path) -
     assert result.stdout.startswith("digraph")
 
 
+def _several_workflows(wf: Path) -> str:
+    return (
+        f"warning several-workflows: {wf} defines more than one workflow: `graph` and "
+        "`build()`; using `graph`, the first of graph, workflow, dag, build()\n"
+        f"    hint: name the one meant to silence this: {wf}:graph or {wf}:build\n"
+    )
+
+
 @pytest.mark.parametrize("command", ["validate", "compile", "show", "run"])
 def test_an_old_graph_beside_a_new_build_is_told(tmp_path: Path, command: str) -> None:
+    """As the compile's warnings are, on standard error (`run` and `show` showed none of
+    the compile's before, and this one went around them)."""
     wf = tmp_path / "wf.py"
     wf.write_text(GRAPH + "def build():\n    return nx.DiGraph()\n")
     args = [command, str(wf)] + (["--simulate"] if command == "run" else [])
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
-    assert result.stderr.startswith(
-        f"warning: {wf}: defines more than one workflow: `graph` and `build()`; using "
-        "`graph`, the first of graph, workflow, dag, build(); name the one meant to silence "
-        f"this: {wf}:graph or {wf}:build\n"
+    assert _several_workflows(wf) in result.stderr
+    assert "several-workflows" not in result.stdout
+
+
+def test_validate_json_lists_the_several_workflows_warning(tmp_path: Path) -> None:
+    """It went straight to standard error, so `validate --format json` left it out."""
+    wf = tmp_path / "wf.py"
+    wf.write_text(GRAPH + "def build():\n    return nx.DiGraph()\n")
+    result = CliRunner().invoke(main, ["validate", str(wf), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    records = [orjson.loads(line) for line in result.stdout.splitlines()]
+    assert [(r["code"], r["severity"]) for r in records] == [("several-workflows", "warning")]
+    assert records[0]["hint"] == f"name the one meant to silence this: {wf}:graph or {wf}:build"
+    assert result.stderr == ""
+    # Beside the errors of a workflow that does not compile, too.
+    wf.write_text(GRAPH + "graph.add_edge('a', 'a')\ndef build():\n    return nx.DiGraph()\n")
+    result = CliRunner().invoke(main, ["validate", str(wf), "--format", "json"])
+    assert result.exit_code != 0
+    codes = [orjson.loads(line)["code"] for line in result.stdout.splitlines()]
+    assert codes == ["several-workflows", "self-loop"]
+
+
+@pytest.mark.parametrize("command", ["validate", "compile", "show", "run"])
+def test_a_graph_built_by_build_is_one_workflow(tmp_path: Path, command: str) -> None:
+    """`graph = build()` is the natural way to have both; it was warned of on every command."""
+    wf = tmp_path / "wf.py"
+    wf.write_text(
+        "import networkx as nx\ndef build():\n    g = nx.DiGraph()\n"
+        "    g.add_node('a', command_line='/bin/true')\n    return g\ngraph = build()\n"
     )
-    assert "warning: " not in result.stdout
+    args = [command, str(wf)] + (["--simulate"] if command == "run" else [])
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert "more than one workflow" not in result.output
+    assert "warning " not in result.stderr  # no warning of any code
+
+
+def test_run_shows_the_compile_warnings_before_the_run(tmp_path: Path) -> None:
+    """`dagbatch run WORKFLOW.py` compiled without a word of the compile's warnings, which
+    `dagbatch compile` of the same file shows."""
+    wf = tmp_path / "wf.py"
+    wf.write_text(
+        "import networkx as nx\ngraph = nx.DiGraph()\n"
+        "graph.add_node('a', command_line='/bin/true', satisfy_exit_codes=[0, 3])\n"
+    )
+    result = CliRunner().invoke(main, ["run", str(wf), "--simulate", "-q"])
+    assert result.exit_code == 0, result.output
+    assert result.stderr.startswith(
+        "warning redundant-exit-code (task 'a', field 'satisfy_exit_codes'): "
+    ), result.stderr
+    assert "redundant-exit-code" not in result.stdout
+    compiled = CliRunner().invoke(main, ["validate", str(wf)])
+    assert compiled.stderr.splitlines()[:2] == result.stderr.splitlines()[:2]
 
 
 def test_a_workflow_that_changes_directory_leaves_out_where_it_was(

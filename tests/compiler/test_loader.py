@@ -71,7 +71,8 @@ def test_more_than_one_of_the_names_looked_for_is_told_with_the_fix(
 ) -> None:
     """An old `graph` left beside a new `build()` was taken without a word. The first of the
     names is still taken (build() is not even called), and a warning names the others and
-    how to pick one."""
+    how to pick one: on the loaded workflow, where the commands show it with the compile's
+    warnings (it was written to standard error, around them)."""
     wf = tmp_path / "wf.py"
     wf.write_text(
         "import networkx as nx\ngraph = nx.DiGraph()\ngraph.add_node('old', command_line='x')\n"
@@ -79,21 +80,66 @@ def test_more_than_one_of_the_names_looked_for_is_told_with_the_fix(
     )
     loaded = load_workflow(wf)
     assert loaded.attribute == "graph" and list(loaded.graph) == ["old"]
-    captured = capsys.readouterr()
-    assert captured.out == ""
-    assert captured.err == (
-        f"warning: {wf}: defines more than one workflow: `graph` and `build()`; using "
-        "`graph`, the first of graph, workflow, dag, build(); name the one meant to silence "
-        f"this: {wf}:graph or {wf}:build\n"
+    assert capsys.readouterr() == ("", "")
+    (warning,) = loaded.warnings
+    assert (warning.code, warning.severity) == ("several-workflows", "warning")
+    assert warning.message == (
+        f"{wf} defines more than one workflow: `graph` and `build()`; using `graph`, the "
+        "first of graph, workflow, dag, build()"
     )
-    assert list(load_workflow(f"{wf}:graph").graph) == ["old"]  # the advice works
-    assert capsys.readouterr().err == ""
+    assert warning.hint == f"name the one meant to silence this: {wf}:graph or {wf}:build"
+    assert load_workflow(f"{wf}:graph").warnings == ()  # the advice works
     three = tmp_path / "three.py"
     three.write_text(
         "import networkx as nx\ngraph = nx.DiGraph()\nworkflow = nx.DiGraph()\ndag = nx.DiGraph()\n"
     )
-    load_workflow(three)
-    assert "`graph`, `workflow` and `dag`; using `graph`" in capsys.readouterr().err
+    (warning,) = load_workflow(three).warnings
+    assert "`graph`, `workflow` and `dag`; using `graph`" in warning.message
+
+
+@pytest.mark.parametrize(
+    "assignment",
+    [
+        "graph = build()",
+        "graph: nx.DiGraph = build()",
+        "workflow = graph = build()",
+        "if True:\n    graph = build()",
+        "try:\n    graph = build()\nexcept OSError:\n    raise",
+    ],
+)
+def test_a_graph_that_build_returned_is_one_workflow(tmp_path: Path, assignment: str) -> None:
+    """`graph = build()` (told from the file's code: build() is not called again) is no
+    second workflow."""
+    wf = tmp_path / "wf.py"
+    wf.write_text(
+        "import networkx as nx\ncalls = []\ndef build():\n    calls.append(1)\n"
+        "    g = nx.DiGraph()\n    g.add_node('a', command_line='x')\n    return g\n"
+        + assignment
+        + "\n"
+    )
+    loaded = load_workflow(wf)
+    assert loaded.attribute in ("graph", "workflow") and list(loaded.graph) == ["a"]
+    assert loaded.warnings == ()
+
+
+def test_build_called_elsewhere_is_still_a_second_workflow(tmp_path: Path) -> None:
+    """Only an assignment of build()'s result to the graph taken counts: a call inside a
+    function, or into another name, leaves the two apart."""
+    wf = tmp_path / "wf.py"
+    wf.write_text(
+        "import networkx as nx\ndef build():\n    return nx.DiGraph()\n"
+        "def later():\n    graph = build()\n    return graph\n"
+        "other = build()\ngraph = nx.DiGraph()\n"
+    )
+    (warning,) = load_workflow(wf).warnings
+    assert "`graph` and `build()`" in warning.message
+    # A second graph name from build() beside another graph: those two are told.
+    wf.write_text(
+        "import networkx as nx\ndef build():\n    return nx.DiGraph()\n"
+        "graph = nx.DiGraph()\nworkflow = build()\n"
+    )
+    (warning,) = load_workflow(wf).warnings
+    assert "`graph` and `workflow`; using `graph`" in warning.message
 
 
 def test_one_graph_under_two_of_the_names_is_one_workflow(

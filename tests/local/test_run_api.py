@@ -7,6 +7,7 @@ import asyncio
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import networkx as nx
 import pytest
@@ -119,3 +120,31 @@ def test_the_source_and_the_workdir_may_each_be_a_str_or_a_path(
     assert by_str.verdict == "ok" and by_str.workdir == tmp_path / "w2"
     with pytest.raises(ConfigError, match="a workflow file or a plan directory"):
         run_local(5, RunOptions(simulate=True))  # type: ignore[arg-type]
+
+
+def test_a_workflows_compile_warnings_are_told_once_before_it_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``on_warnings`` hears of them (the file's own first), before any task runs; a plan
+    directory was compiled before, its warnings told then: nothing is heard."""
+    monkeypatch.chdir(tmp_path)
+    wf = tmp_path / "wf.py"
+    wf.write_text(
+        "import networkx as nx\ngraph = nx.DiGraph()\n"
+        "graph.add_node('a', command_line='/bin/true', satisfy_exit_codes=[0, 3])\n"
+        "def build():\n    return nx.DiGraph()\n"
+    )
+    heard: list[Any] = []
+    report = run_local(
+        wf,
+        RunOptions(simulate=True, timeout=30),
+        on_warnings=lambda found: heard.append([d.code for d in found]),
+        on_progress=lambda snapshot: heard.append("progress"),
+        progress_every=0.0,
+    )
+    assert report.verdict == "ok"
+    assert heard[0] == ["several-workflows", "redundant-exit-code"]
+    assert heard[1:] and set(heard[1:]) == {"progress"}  # told once, before the run
+    heard.clear()
+    run_local(_plan(tmp_path), RunOptions(simulate=True, timeout=30), on_warnings=heard.append)
+    assert heard == []
