@@ -11,10 +11,11 @@ from typing import TYPE_CHECKING
 
 import click
 
-from dagbatch.cli.exit_codes import ExitCode
+from dagbatch.cli.exit_codes import ExitCode, fail
 from dagbatch.cli.local_node import require_emulator_extra, stop_once
 from dagbatch.cli.options import GivenPath, local_node_options
 from dagbatch.emulator import DEV_ACCOUNT, DEV_KEY, OPERATIONS, FaultConfig
+from dagbatch.errors import EmulatorError
 from dagbatch.redact import redact
 
 if TYPE_CHECKING:
@@ -305,4 +306,7 @@ def _serve(
         )
     if faults.active:
         click.echo(f"Fault injection: {faults}")
-    serve_forever(server)
+    try:
+        serve_forever(server)
+    except EmulatorError as exc:  # its scheduler stopped on an error: exit 3, saying so
+        fail(exc)

@@ -23,6 +23,7 @@ from dagbatch.emulator.faults import FaultConfig
 from dagbatch.emulator.scheduler import Engine, Runner
 from dagbatch.emulator.storage_account import StorageAccount
 from dagbatch.emulator.store import EmulatorStore
+from dagbatch.errors import EmulatorError
 from dagbatch.gcpause import gc_fewer_full
 from dagbatch.signals import sigterm_as_exit
 
@@ -109,7 +110,19 @@ class OneSendH11Protocol(H11Protocol):
 class _Server(uvicorn.Server):
     """uvicorn's server, leaving ignored signals ignored: a background job of a
     non-interactive shell starts with SIGINT ignored (a terminal's Ctrl-C is not for it),
-    and uvicorn's own handler made a stray SIGINT stop the emulator with exit 0, silently."""
+    and uvicorn's own handler made a stray SIGINT stop the emulator with exit 0, silently.
+
+    It also stops once ``engine`` stopped on an error (``Engine.crashed``): it went on
+    answering, and the tasks it took were never scheduled (``serve_forever`` says why)."""
+
+    def __init__(self, config: uvicorn.Config, engine: Engine) -> None:
+        super().__init__(config)
+        self.engine = engine
+
+    async def on_tick(self, counter: int) -> bool:
+        if self.engine.crashed is not None:
+            return True
+        return await super().on_tick(counter)
 
     @contextmanager
     def capture_signals(self) -> Iterator[None]:
@@ -199,7 +212,7 @@ class EmulatorServer:
             # exhaust the server).
             limit_concurrency=max_connections,
         )
-        self._server = _Server(self._config)
+        self._server = _Server(self._config, self.engine)
         self._thread: threading.Thread | None = None
 
     @property
@@ -278,6 +291,14 @@ def serve_forever(server: EmulatorServer) -> None:
             gc.unfreeze()
             server._sock.close()
             server.engine.stop()
+    crashed = server.engine.crashed
+    if crashed is not None:
+        # The thread's traceback is on stderr already (threading.excepthook).
+        raise EmulatorError(
+            "the emulator's scheduler stopped on an unexpected error, so the emulator stopped "
+            f"(no task it holds could start or end any more): {type(crashed).__name__}: "
+            f"{crashed}"
+        ) from crashed
 
 
 __all__ = [

@@ -251,3 +251,49 @@ def emulator_process(script: str, *args: str) -> Iterator[subprocess.Popen[str]]
         for stream in (proc.stdout, proc.stderr):
             if stream is not None:
                 stream.close()
+
+
+def test_a_scheduler_that_stops_on_an_error_stops_the_emulator(tmp_path: Path) -> None:
+    """The standalone emulator went on answering after its scheduler thread died: the tasks
+    it took stayed active for ever, and only a traceback said why. It now stops, exit 3."""
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": f"{root}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    # A defect in the runner, the way one would surface: the scheduler thread raises.
+    code = (
+        "from dagbatch.emulator.simulate import SimulatedRunner\n"
+        "def broken(*args):\n    raise TypeError('a defect in a runner')\n"
+        "SimulatedRunner.start = broken\n"
+        "from dagbatch.cli.main import main\n"
+        "main(['emulator', '--port', '0', '--simulate'], prog_name='dagbatch')\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        assert proc.stdout is not None
+        endpoint = proc.stdout.readline().split("listening on ")[1].split()[0]
+        wait_for(lambda: _listening(int(endpoint.rsplit(":", 1)[1])), "the emulator", 15)
+        client = batch.BatchClient(endpoint, AzureNamedKeyCredential(DEV_ACCOUNT, DEV_KEY))
+        with client:
+            job(client, "j")
+            client.create_task("j", models.BatchTaskCreateOptions(id="a", command_line="/bin/true"))
+        returncode = proc.wait(15)
+        stderr = proc.stderr.read() if proc.stderr else ""
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(15)
+        for stream in (proc.stdout, proc.stderr):
+            if stream:
+                stream.close()
+    assert returncode == 3, stderr
+    assert "TypeError: a defect in a runner" in stderr  # the thread's traceback
+    assert stderr.rstrip().endswith(
+        "error: the emulator's scheduler stopped on an unexpected error, so the emulator "
+        "stopped (no task it holds could start or end any more): TypeError: a defect in a "
+        "runner"
+    )
