@@ -403,6 +403,10 @@ class JobStatus:
     cancelled: tuple[str, ...] = ()  # names of the tasks counted cancelled, in plan order
     not_in_plan: tuple[str, ...] = ()  # tasks of the job the plan does not hold (ids)
     planned: bool = False  # read with the plan (a plan directory to name in a fix)
+    #: Of ``outcomes["succeeded"]``: tasks Batch records as failed whose exit code their
+    #: ``exitConditions`` count as a success (``satisfy_exit_codes``); ``service_counts``
+    #: counts them failed.
+    succeeded_by_exit_code: int = 0
 
     @property
     def finishable(self) -> bool:
@@ -429,6 +433,7 @@ class JobStatus:
             "barriers": self.barriers,
             "states": dict(self.states),
             "outcomes": dict(self.outcomes),
+            "succeededByExitCode": self.succeeded_by_exit_code,
             "waves": [w.to_dict() for w in self.waves],
             "running": [t.to_dict() for t in self.running],
             "failed": [t.to_dict() for t in self.failed],

@@ -155,6 +155,11 @@ def render_status(status: JobStatus, *, target: str = "PLAN_DIR", shown: int = S
     elapsed = f"; {age} {duration(status.elapsed)}" if status.elapsed is not None else ""
     barriers = f" (+{status.barriers} barrier)" if status.barriers else ""
     lines.append(f"tasks {status.total:,}{barriers}: {counts or 'none'}{elapsed}")
+    if status.succeeded_by_exit_code:
+        lines.append(
+            f"  of the succeeded, {status.succeeded_by_exit_code:,} by an exit code their "
+            "exit conditions count as a success (Batch's task counts call them failed)"
+        )
     lines.append(f"  by state: {states}")
     if len(status.waves) > 1:
         present = [k for k in OUTCOMES if any(w.counts.get(k) for w in status.waves)]

@@ -245,6 +245,7 @@ def _build_status(
 
     definitions = view.definitions
     seen = 0
+    by_exit_code = 0  # succeeded, by an exit code Batch records as a failure
     for tid in ordered:
         rec = records.get(tid)
         if rec is None:
@@ -279,6 +280,8 @@ def _build_status(
             continue  # folded into the child it serves
         if outcome == "cancelled":
             cancelled.append(view.name(tid))
+        elif outcome == "succeeded" and rec.failed:
+            by_exit_code += 1
         states[rec.state] += 1
         outcomes[outcome] += 1
         wave = view.waves.get(tid)
@@ -328,6 +331,7 @@ def _build_status(
         barriers=sum(1 for t in records if t in barriers),
         states=dict(states),
         outcomes=dict(outcomes),
+        succeeded_by_exit_code=by_exit_code,
         waves=tuple(WaveCount(w, dict(c)) for w, c in sorted(by_wave.items())),
         running=tuple(running),
         failed=tuple(failed),

@@ -134,12 +134,21 @@ def test_an_exit_code_the_task_counts_as_success_is_not_a_failure() -> None:
     s, _ = build_status(v, snap(records))
     assert s.verdict == "complete"
     assert s.outcomes["succeeded"] == 2 and [f.name for f in s.failed] == ["side"]
+    # Batch's task counts call train failed: said beside the counts, and in the JSON.
+    assert s.succeeded_by_exit_code == 1 and s.to_dict()["succeededByExitCode"] == 1
+    from dagbatch.observe.render import render_status
+
+    assert (
+        "  of the succeeded, 1 by an exit code their exit conditions count as a success "
+        "(Batch's task counts call them failed)\n" in render_status(s)
+    )
     assert plan_rerun(v, snap(records), failed=True).reactivate == ("side",)
     on_failure_satisfy = {"default": {"dependencyAction": "satisfy"}}
     s, _ = build_status(
         view([d("train", ec=on_failure_satisfy), d("evaluate", "train")]), snap(records[:2])
     )
     assert [f.name for f in s.failed] == ["train"]
+    assert s.succeeded_by_exit_code == 0 and "of the succeeded" not in render_status(s)
 
 
 def test_barriers_are_folded_out_of_the_counts() -> None:
