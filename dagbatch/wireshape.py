@@ -259,7 +259,12 @@ def exit_actions(
             options = _options_for_code(conditions, code)
         if options is None:
             if kind == "preprocessing":
-                options = conditions.get("preProcessingError") or conditions.get("schedulingError")
+                # Present, even empty, it is the entry (its actions Batch's defaults), as
+                # fileUploadError's is: ``default`` only when "not present" [spec-2025
+                # ExitConditions.default]. (schedulingError: its name before 2018.)
+                options = conditions.get("preProcessingError")
+                if options is None:
+                    options = conditions.get("schedulingError")
             elif kind == "upload":
                 options = conditions.get("fileUploadError")
             if options is None and not ok:

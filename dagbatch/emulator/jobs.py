@@ -302,9 +302,14 @@ async def disable_job(ctx: Ctx) -> Response:
         job_conditions(ctx, job)
         if job.state == "completed":
             raise replies.job_completed(ctx.base)
-        if job.state != "active":
+        # "If you try to disable a Job that is in any state other than active, disabling, or
+        # disabled, the request fails with status code 409" (Disable Job): disabling a
+        # disabled job is accepted, and changes nothing (its running tasks were dealt with
+        # by the first disable; which mode a second one would apply is not documented).
+        if job.state == "active":
+            ctx.store.engine.disable_job(job, mode)
+        elif job.state != "disabled":
             raise replies.error(ctx.base, 409, "JobNotActive", "The specified job is not active.")
-        ctx.store.engine.disable_job(job, mode)
     return _accepted(ctx, job)
 
 

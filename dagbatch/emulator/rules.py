@@ -124,11 +124,18 @@ def require_pool_info(ctx: Ctx, body: Mapping[str, Any]) -> None:
         raise replies.missing_property(ctx.base, "poolInfo")
 
 
-def check_job_enums(ctx: Ctx, body: Mapping[str, Any]) -> None:
-    """``onAllTasksComplete`` and ``onTaskFailure`` take the lower-case enum values."""
+def check_job_enums(ctx: Ctx, body: dict[str, Any]) -> None:
+    """``onAllTasksComplete`` and ``onTaskFailure`` take their enum values, matched ignoring
+    case as the ExitOptions' are (``EXIT_OPTION_ENUMS``: 2017-09-01.6.0 spells these
+    ``terminateJob``, ``performExitOptionsJobAction``), and kept in lower case, the spelling
+    the emulator compares."""
     for name, allowed in JOB_ENUMS.items():
-        if name in body and body[name] not in allowed:
-            raise replies.invalid_value(ctx.base, name, body[name])
+        if name in body:
+            value = body[name]
+            folded = value.lower() if isinstance(value, str) else None
+            if folded not in allowed:
+                raise replies.invalid_value(ctx.base, name, value)
+            body[name] = folded
 
 
 #: (property path, value, why) of a value the service refuses.

@@ -788,7 +788,9 @@ class Engine:
             g.attempt[pos] += 1  # the runner's report of this attempt is now stale
             if requeue:
                 job.task_requeue[pos] += 1
-                self._set_state(job, pos, ACTIVE, now())
+                t = now()
+                job.task_requeued_at[pos] = t
+                self._set_state(job, pos, ACTIVE, t)
                 self._queue(job, pos, first=True)
             else:
                 # What a terminated task reports is undocumented [BF 5]: completed, failed,

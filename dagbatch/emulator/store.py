@@ -70,6 +70,8 @@ class Job:
     task_exit: array[int] = field(default_factory=lambda: array("q"))
     task_retry: array[int] = field(default_factory=lambda: array("i"))
     task_requeue: array[int] = field(default_factory=lambda: array("i"))
+    #: When each requeued task was last requeued (position -> time): ``lastRequeueTime``.
+    task_requeued_at: dict[int, float] = field(default_factory=dict)
     #: failureInfo of the tasks that have one (position -> object).
     task_failure: dict[int, dict[str, Any]] = field(default_factory=dict)
     #: When an update (replace task) last changed a task, for the tasks updated at all

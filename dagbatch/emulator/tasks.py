@@ -2,8 +2,9 @@
 ``$select``), terminate, reactivate, delete, and the task's files (list, get).
 
 A task's document is what the service returns: the create body plus the read-only fields,
-``executionInfo`` (``retryCount``/``requeueCount`` always; start, end, exit code, result and
-``failureInfo`` once they exist [BATCH_FACTS 1]), ``nodeInfo`` once it ran, and the defaults
+``executionInfo`` (``retryCount``/``requeueCount`` always; the start while it runs or once it
+completed; end, exit code, result and ``failureInfo`` once they exist [BATCH_FACTS 1];
+``lastRequeueTime`` once requeued), ``nodeInfo`` once it ran, and the defaults
 the service fills in (``constraints``, ``userIdentity``, ``requiredSlots``; see the official
 ``Tasks_GetTask`` example). Codes chosen where the service's are not documented: terminating
 a completed task is 409 ``TaskCompleted``; reactivating a task that is not completed with a
@@ -30,7 +31,7 @@ from dagbatch.emulator.conditions import check_conditions
 from dagbatch.emulator.context import Ctx
 from dagbatch.emulator.faults import TASK_SERVER_ERROR_CODES
 from dagbatch.emulator.jobs import get_job_or_404, next_link
-from dagbatch.emulator.scheduler import COMPLETED, DELETED, NO_PREVIOUS, STATE_NAMES
+from dagbatch.emulator.scheduler import COMPLETED, DELETED, NO_PREVIOUS, RUNNING, STATE_NAMES
 from dagbatch.emulator.store import NO_EXIT, Job, http_time, make_etag, now, task_modified
 from dagbatch.servicetime import service_time
 
@@ -252,11 +253,18 @@ def task_doc(ctx: Ctx, job: Job, pos: int, keys: AbstractSet[str] | None = None)
         "retryCount": job.task_retry[pos],
         "requeueCount": job.task_requeue[pos],
     }
+    requeued = job.task_requeued_at.get(pos)
+    if requeued is not None:
+        # "set only if the requeueCount is nonzero" [spec-2025 BatchTaskExecutionInfo].
+        info["lastRequeueTime"] = service_time(requeued)
     started = job.task_start[pos]
     if started:
-        info["startTime"] = service_time(started)
-        if job.task_retry[pos]:
-            info["lastRetryTime"] = service_time(started)
+        if state in (RUNNING, COMPLETED):
+            # "present only for Tasks that are in the running or completed state": not for
+            # a task back in the queue (a retry to come, a requeue) [spec-2025].
+            info["startTime"] = service_time(started)
+            if job.task_retry[pos]:
+                info["lastRetryTime"] = service_time(started)
         pool = str((job.spec.get("poolInfo") or {}).get("poolId", ""))
         node = ctx.store.engine.node_id
         root = f"workitems/{job.id}/job-1/{task_id}"

@@ -214,6 +214,23 @@ def test_job_rules(batch: Batch) -> None:
     response = batch.request("POST", "/jobs", body={"id": "nopool"})
     assert_error(response, 400, "MissingRequiredProperty")
     assert_error(batch.create_job("j2", onTaskFailure="explode"), 400, "InvalidPropertyValue")
+    assert_error(batch.create_job("j2", onTaskFailure=1), 400, "InvalidPropertyValue")
+    # The job's enums are matched ignoring case, as the exit options' are: 2017-09-01.6.0
+    # spells them in camel case [spec-2017 OnAllTasksComplete, OnTaskFailure]; they were
+    # refused. What the emulator acts on is the value, however spelt.
+    created = batch.create_job(
+        "camel", onAllTasksComplete="terminateJob", onTaskFailure="performExitOptionsJobAction"
+    )
+    assert created.status_code == 201, created.text
+    job = batch.request("GET", "/jobs/camel").json()
+    assert (job["onAllTasksComplete"], job["onTaskFailure"]) == (
+        "terminatejob",
+        "performexitoptionsjobaction",
+    )
+    assert job["state"] == "completed"  # terminatejob with no task: it ends at once
+    patch = batch.request("PATCH", "/jobs/Job1", body={"onAllTasksComplete": "NoAction"})
+    assert patch.status_code == 200, patch.text
+    assert batch.request("GET", "/jobs/Job1").json()["onAllTasksComplete"] == "noaction"
 
 
 def test_update_job_on_all_tasks_complete(batch: Batch) -> None:
@@ -311,6 +328,21 @@ def test_a_disabled_job_takes_updates_and_only_it_may_change_pool(batch: Batch) 
     assert batch.request("POST", "/jobs/job1/terminate").status_code == 202
     patch = batch.request("PATCH", "/jobs/job1", body={"priority": 1})
     assert_error(patch, 409, "JobCompleted")
+
+
+def test_disabling_a_disabled_job_is_accepted_and_changes_nothing(batch: Batch) -> None:
+    """Disable Job fails with 409 only in a state "other than active, disabling, or
+    disabled" [spec-2025 Jobs_DisableJob]: a second disable was answered JobNotActive."""
+    assert batch.create_job("twice").status_code == 201
+    for mode in ("wait", "terminate"):
+        disable = batch.request("POST", "/jobs/twice/disable", body={"disableTasks": mode})
+        assert disable.status_code == 202, disable.text
+        assert batch.request("GET", "/jobs/twice").json()["state"] == "disabled"
+    assert batch.request("POST", "/jobs/twice/enable").status_code == 202
+    assert batch.request("GET", "/jobs/twice").json()["state"] == "active"
+    assert batch.request("POST", "/jobs/twice/terminate").status_code == 202
+    done = batch.request("POST", "/jobs/twice/disable", body={"disableTasks": "wait"})
+    assert_error(done, 409, "JobCompleted")
 
 
 def test_replace_job_removes_what_it_leaves_out(batch: Batch) -> None:
@@ -654,6 +686,20 @@ def test_values_outside_the_schema_are_refused_per_task(batch: Batch) -> None:
     # The run-time reading matches the values ignoring case too.
     mixed = {"default": {"dependencyAction": "Satisfy", "jobAction": "NONE"}}
     assert scheduler.exit_actions(mixed, "exit", 3, False) == (scheduler.SATISFY, "none")
+    # ``default`` covers a pre-processing or upload error whose entry is "not present"
+    # [spec-2025 ExitConditions.default]: an entry present but empty takes Batch's
+    # defaults for both (a pre-processing error's empty entry fell through to default).
+    satisfy = {"dependencyAction": "satisfy", "jobAction": "none"}
+    for kind, entry in (("preprocessing", "preProcessingError"), ("upload", "fileUploadError")):
+        assert scheduler.exit_actions({"default": satisfy}, kind, None, False) == (
+            scheduler.SATISFY,
+            "none",
+        ), kind
+        present = {"default": satisfy, entry: {}}
+        assert scheduler.exit_actions(present, kind, None, False) == (
+            scheduler.BLOCK,
+            "terminate",
+        ), kind
 
 
 def test_dependencies_of_the_wrong_type_are_refused_per_task(

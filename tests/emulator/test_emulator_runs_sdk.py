@@ -426,6 +426,13 @@ def test_tasks_requeued_by_disable_keep_a_terminatejob_job_disabled(client: Any)
     time.sleep(0.3)
     assert states(client, "atc-requeue")["a"] == "active"
     assert client.get_job("atc-requeue").state == "disabled"
+    # Back in the queue: no startTime ("present only for Tasks that are in the running or
+    # completed state"), and lastRequeueTime, "set only if the requeueCount is nonzero"
+    # [spec-2025 BatchTaskExecutionInfo]; nodeInfo says where it ran.
+    info = client.get_task("atc-requeue", "a").execution_info
+    assert info.requeue_count == 1 and info.last_requeue_time is not None
+    assert info.start_time is None
+    assert client.get_task("atc-requeue", "b").execution_info.last_requeue_time is None
     client.terminate_task("atc-requeue", "a")  # its last task completed: the job ends
     wait_for(lambda: client.get_job("atc-requeue").state == "completed", "the job to complete")
     assert client.get_job("atc-requeue").execution_info.termination_reason == "AllTasksComplete"
