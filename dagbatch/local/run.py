@@ -30,12 +30,13 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, BinaryIO, Final
 
 from dagbatch.emulator import DEV_ACCOUNT, DEV_KEY
 from dagbatch.emulator.store import NO_EXIT
 from dagbatch.errors import ConfigError, Diagnostic, PlanError, TimedOut, unknown_tasks
 from dagbatch.gcpause import gc_fewer_full, gc_paused
+from dagbatch.locks import try_lock
 from dagbatch.observe.model import FinishReport, Strand
 from dagbatch.observe.outcome import (
     JobState,
@@ -387,13 +388,40 @@ def not_emulated(tasks: Sequence[Mapping[str, Any]]) -> tuple[str, ...]:
     return tuple(lines)
 
 
-def _prepare_dir(workdir: Path) -> None:
-    """Empty ``workdir`` if a previous run made it; refuse any other non-empty directory."""
+def _prepare_dir(workdir: Path) -> BinaryIO:
+    """Take ``workdir`` for this run: empty it if a previous run made it; refuse any other
+    non-empty directory, and one a run still uses. Returns its run marker, open and locked
+    (``dagbatch.locks``) until the caller closes it at the run's end: a second run of the
+    same workflow emptied the directory under the first one's running tasks."""
     _check_dir(workdir)
-    if workdir.exists() and any(workdir.iterdir()):
-        shutil.rmtree(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
-    (workdir / RUN_MARKER).write_text("a dagbatch run directory: replaced by the next run\n")
+    marker = open(workdir / RUN_MARKER, "a+b")  # noqa: SIM115 - the caller closes it
+    try:
+        if not try_lock(marker):
+            marker.seek(0)
+            held = marker.read().decode(errors="replace").split("pid ")[-1].strip()
+            by = f" (process {held})" if held.isdigit() else ""
+            raise ConfigError(
+                f"another dagbatch run is using {workdir}{by}: wait for it to end, or give "
+                "this one a directory of its own (--workdir DIR)"
+            )
+        for entry in workdir.iterdir():  # all but the marker, which holds the lock
+            if entry.name == RUN_MARKER:
+                continue
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
+        marker.truncate(0)
+        marker.write(
+            b"a dagbatch run directory: replaced by the next run; "
+            + f"in use by pid {os.getpid()}\n".encode()
+        )
+        marker.flush()
+    except BaseException:
+        marker.close()
+        raise
+    return marker
 
 
 def _check_what_if_ids(exit_codes: Mapping[str, Any], task_ids: list[str]) -> None:
@@ -412,10 +440,11 @@ def _plan_source(
     what_if: Mapping[str, Any],
     deadline: float | None = None,
     on_warnings: Callable[[tuple[Diagnostic, ...]], None] | None = None,
-) -> tuple[LoadedPlan, str, Path]:
-    """(the plan, read and checked; job id; run directory), compiling ``source`` first if it
-    is a workflow (its warnings, if any, to ``on_warnings``). The what-if ids are checked
-    against the plan before the run directory (a previous run's) is replaced.
+) -> tuple[LoadedPlan, str, Path, BinaryIO]:
+    """(the plan, read and checked; job id; run directory; its lock, held until closed:
+    ``_prepare_dir``), compiling ``source`` first if it is a workflow (its warnings, if any,
+    to ``on_warnings``). The what-if ids are checked against the plan before the run
+    directory (a previous run's) is replaced.
 
     A workflow's loading and compiling stop at ``deadline`` (``time.monotonic()``; in the
     main thread: ``dagbatch.signals.alarm_at``) with ``TimedOut``, its ``stage`` saying which
@@ -428,8 +457,7 @@ def _plan_source(
         _check_what_if_ids(what_if, [t for b in plan.batches for t in b.task_ids])
         job_id = plan.manifest.jobId or "local"
         run_dir = workdir or Path(".dagbatch") / job_id / "run"
-        _prepare_dir(run_dir)
-        return plan, job_id, run_dir
+        return plan, job_id, run_dir, _prepare_dir(run_dir)
     from dagbatch.compiler.export import write_plan
     from dagbatch.compiler.loader import load_workflow, split_target
     from dagbatch.compiler.pipeline import CompileOptions, compile_loaded
@@ -456,8 +484,12 @@ def _plan_source(
     _check_what_if_ids(what_if, [t for b in compiled.batches for t in b.task_ids])
     job_id = compiled.job_id or "local"
     run_dir = workdir or Path(".dagbatch") / job_id / "run"
-    _prepare_dir(run_dir)
-    return load_plan(write_plan(compiled, run_dir / "plan")), job_id, run_dir
+    lock = _prepare_dir(run_dir)
+    try:
+        return load_plan(write_plan(compiled, run_dir / "plan")), job_id, run_dir, lock
+    except BaseException:
+        lock.close()
+        raise
 
 
 def run_local(
@@ -481,14 +513,7 @@ def run_local(
     them), once, before anything runs. Raises
     ``WorkflowLoadError`` / ``InvalidWorkflow`` / ``PlanError`` / ``ConfigError``, or
     ``SubmitError`` if the emulator refused the plan."""
-    from dagbatch.emulator.runner import RealRunner
-    from dagbatch.emulator.scheduler import STATE_NAMES, Runner
-    from dagbatch.emulator.server import EmulatorServer
-    from dagbatch.emulator.simulate import SimulatedRunner, WhatIfRunner, parse_exit_codes
-    from dagbatch.errors import SubmitError
-    from dagbatch.submit.client import BatchClient, SharedKeyAuth
-    from dagbatch.submit.progress import NullProgress
-    from dagbatch.submit.submission import submit_plan
+    from dagbatch.emulator.simulate import parse_exit_codes
 
     options = options or RunOptions()
     slots = options.slots
@@ -513,7 +538,7 @@ def run_local(
     workdir = None if options.workdir is None else Path(options.workdir)
     deadline = None if timeout is None else started + timeout
     try:
-        plan, job_id, run_dir = _plan_source(
+        plan, job_id, run_dir, lock = _plan_source(
             os.fspath(source), workdir, exit_codes, deadline, on_warnings
         )
     except TimedOut as exc:
@@ -532,6 +557,49 @@ def run_local(
             prepared_after=elapsed,
             stopped_while=exc.stage or "loading",
         )
+    with lock:  # the run directory is this run's until it ends (_prepare_dir)
+        return _run_plan(
+            plan,
+            job_id,
+            run_dir,
+            options,
+            exit_codes,
+            started=started,
+            deadline=deadline,
+            on_progress=on_progress,
+            progress_every=progress_every,
+            on_finish=on_finish,
+            on_note=on_note,
+            on_finding=on_finding,
+        )
+
+
+def _run_plan(
+    plan: LoadedPlan,
+    job_id: str,
+    run_dir: Path,
+    options: RunOptions,
+    exit_codes: Mapping[str, Any],
+    *,
+    started: float,
+    deadline: float | None,
+    on_progress: Callable[[Snapshot], None] | None,
+    progress_every: float,
+    on_finish: Callable[[int, int], None] | None,
+    on_note: Callable[[str], None] | None,
+    on_finding: Callable[[int, int], None] | None,
+) -> RunReport:
+    """``run_local`` once the plan is read and the run directory taken: the emulator in this
+    process, the submission, the run to its end (and the end-of-run finish), the report."""
+    from dagbatch.emulator.runner import RealRunner
+    from dagbatch.emulator.scheduler import STATE_NAMES, Runner
+    from dagbatch.emulator.server import EmulatorServer
+    from dagbatch.emulator.simulate import SimulatedRunner, WhatIfRunner
+    from dagbatch.errors import SubmitError
+    from dagbatch.submit.client import BatchClient, SharedKeyAuth
+    from dagbatch.submit.progress import NullProgress
+    from dagbatch.submit.submission import submit_plan
+
     plan_dir = plan.directory
     plan_tasks = [t for b in plan.batches for t in b.tasks]
     # The tasks with exit codes that count as success (satisfy_exit_codes): the live

@@ -54,11 +54,7 @@ from dagbatch.errors import (
     JournalWriteError,
     PlanError,
 )
-
-try:  # POSIX advisory lock: two submits must not share a journal
-    import fcntl
-except ImportError:  # pragma: no cover - Windows
-    fcntl = None  # type: ignore[assignment]
+from dagbatch.locks import try_lock
 
 JOURNAL_VERSION = 1
 
@@ -387,13 +383,9 @@ class Journal:
         except OSError as exc:
             raise JournalWriteError(f"cannot write the journal {path}: {exc}") from exc
         try:
-            if fcntl is not None:
-                try:
-                    fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-                except BlockingIOError as exc:
-                    raise ConfigError(
-                        f"journal {path} is in use by another dagbatch submit"
-                    ) from exc
+            if not try_lock(fh):  # two submits must not share a journal
+                fh.close()
+                raise ConfigError(f"journal {path} is in use by another dagbatch submit")
             journal = cls(path, fh)
             journal._promised = not fresh
             if fresh:

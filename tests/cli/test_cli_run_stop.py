@@ -156,3 +156,31 @@ def test_run_without_the_emulator_extra_says_how_to_install_it(tmp_path: Path) -
     # The refusal is the test's: with uvicorn there, the same command runs.
     done = _run_pipeline(LAUNCH, tmp_path / "w", "-q")
     assert done.returncode == 0, done.stderr
+
+
+def test_a_second_run_into_a_running_ones_directory_is_refused(tmp_path: Path) -> None:
+    """The second run of a workflow emptied the run directory under the first one's running
+    task (its working directory and files gone, its report pointing at nothing). It is
+    refused now, naming the process; once the first has ended the directory is taken."""
+    from click.testing import CliRunner
+
+    from dagbatch.cli.main import main
+
+    with running_task(tmp_path) as (proc, pidfile):
+        wf = tmp_path / "wf.py"
+        workdir = tmp_path / "w"
+        files = sorted(p.relative_to(workdir) for p in workdir.rglob("*"))
+        second = CliRunner().invoke(main, ["run", str(wf), "-q", "--workdir", str(workdir)])
+        assert second.exit_code == 2, second.output
+        assert second.stderr == (
+            f"error: another dagbatch run is using {workdir} (process {proc.pid}): wait for it "
+            "to end, or give this one a directory of its own (--workdir DIR)\n"
+        )
+        assert sorted(p.relative_to(workdir) for p in workdir.rglob("*")) == files
+        assert proc.poll() is None  # the first one runs on, its task too
+        os.killpg(int(pidfile.read_text()), signal.SIGKILL)  # the task fails: the run ends
+        proc.communicate(timeout=30)
+    third = CliRunner().invoke(
+        main, ["run", str(tmp_path / "wf.py"), "-q", "--simulate", "--workdir", str(workdir)]
+    )
+    assert third.exit_code == 0, third.output
