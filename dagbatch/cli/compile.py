@@ -277,7 +277,8 @@ def validate_cmd(fmt: str, quiet: bool, show_all: bool, **kw: Any) -> None:
         print_diagnostics(list(plan.warnings), expand=show_all)
         if not quiet:
             click.echo(
-                f"ok: {plan.counts['tasks']:,} tasks in {plan.counts['requests']:,} "
+                f"ok: {plan.counts['tasks']:,} task{'' if plan.counts['tasks'] == 1 else 's'} "
+                f"in {plan.counts['requests']:,} "
                 f"request(s), {len(plan.warnings)} warning(s)",
                 err=True,
             )

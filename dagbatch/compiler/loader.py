@@ -63,6 +63,9 @@ class LoadedWorkflow:
     #: What the file itself gives cause to warn of (``several-workflows``); the commands
     #: show them with the compile's warnings (``CompiledPlan.warnings``).
     warnings: tuple[Diagnostic, ...] = ()
+    #: When the graph found has no task: the file's other graphs that have some, by name
+    #: (the ``empty-workflow`` warning names them).
+    others: tuple[str, ...] = ()
 
 
 def split_target(target: str) -> tuple[Path, str | None]:
@@ -136,7 +139,19 @@ def load_workflow(target: str | Path) -> LoadedWorkflow:
     if not isinstance(value, nx.DiGraph):
         shown = "None (a missing return?)" if value is None else f"a {type(value).__name__}"
         raise WorkflowLoadError(f"{what} {shown}, not a networkx.DiGraph", path=str(path))
-    return LoadedWorkflow(graph=value, path=path, attribute=name, warnings=warnings)
+    others: tuple[str, ...] = ()
+    if not len(value):  # the wrong graph, most likely: name those that hold tasks
+        others = tuple(
+            sorted(
+                other
+                for other, held in vars(module).items()
+                if isinstance(held, nx.DiGraph)
+                and len(held)
+                and held is not value
+                and not other.startswith("_")
+            )
+        )
+    return LoadedWorkflow(graph=value, path=path, attribute=name, warnings=warnings, others=others)
 
 
 def _user_frame(exc: BaseException, path: Path) -> int | None:
@@ -250,6 +265,20 @@ def _find_graph(
     if defined:
         name = next(iter(defined.values()))
         return getattr(module, name), name, _several_workflows(path, list(defined.values()))
+    # A name looked for that holds something else (``graph = nx.DiGraph``, the class; a dict
+    # of edges): that is what to say, not that no graph is defined.
+    for name in DEFAULT_NAMES:
+        value = getattr(module, name, None)
+        if value is None or inspect.isfunction(value):
+            continue
+        if isinstance(value, type) and issubclass(value, nx.Graph):
+            what = (
+                f"the class networkx.{value.__name__} itself, not a graph: call it "
+                f"(`{name} = nx.{value.__name__}()`)"
+            )
+        else:
+            what = f"a {type(value).__name__}, not a networkx.DiGraph"
+        raise WorkflowLoadError(f"{name!r} is {what}", path=str(path))
     # Graphs the file holds under other names (``g = nx.DiGraph()``): named in the error, so
     # the fix is one word away. Only those a workflow can be (no Graph, no multigraph).
     others = sorted(

@@ -42,7 +42,7 @@ from dagbatch.compiler.emit import job_body, task_objects
 from dagbatch.compiler.exits import plan_exit_conditions
 from dagbatch.compiler.models import POOL_OS_VALUES, JobSettings, PoolOs
 from dagbatch.compiler.spec import WorkflowSpec, normalize
-from dagbatch.compiler.validate import validate
+from dagbatch.compiler.validate import EMPTY_WORKFLOW, validate
 from dagbatch.errors import ConfigError, Diagnostic, InvalidWorkflow
 from dagbatch.gcpause import gc_paused
 from dagbatch.limits import (
@@ -169,9 +169,19 @@ def compile_loaded(loaded: LoadedWorkflow, options: CompileOptions | None = None
         if not loaded.warnings:
             raise
         raise InvalidWorkflow([*loaded.warnings, *exc.diagnostics]) from exc
-    if not loaded.warnings:
+    warnings = plan.warnings
+    if loaded.others:  # the graph found has no task, and others in the file have some
+        pick = f"{loaded.path}:{loaded.others[0]}"
+        named = ", ".join(map(repr, loaded.others[:5]))
+        warnings = tuple(
+            replace(d, hint=f"the file holds a graph with tasks: {named}; pass {pick}")
+            if d.code == EMPTY_WORKFLOW
+            else d
+            for d in warnings
+        )
+    if not loaded.warnings and warnings is plan.warnings:
         return plan
-    return replace(plan, warnings=(*loaded.warnings, *plan.warnings))
+    return replace(plan, warnings=(*loaded.warnings, *warnings))
 
 
 def _compile(graph: nx.DiGraph, opts: CompileOptions) -> CompiledPlan:

@@ -212,12 +212,14 @@ def check_intent(spec: WorkflowSpec) -> list[Diagnostic]:
     for u, groups in per_parent.items():
         # children without an explicit `when` mean "success"
         explicit = sum(len(c) for c in groups.values())
+        defaulted: list[int] = []
         if explicit < len(spec.succ[u]):
-            groups.setdefault("success", []).append(-1)
+            defaulted = [v for v in spec.succ[u] if (u, v) not in spec.when]
+            groups.setdefault("success", []).extend(defaulted)
         if spec.intents[u].on_failure == "satisfy" and "success" in groups:
             groups.setdefault("always", []).extend(groups.pop("success"))
         if len(groups) > 1:
-            diags.append(_when_conflict(spec, u, groups))
+            diags.append(_when_conflict(spec, u, groups, set(defaulted)))
     job_setting = spec.job.on_task_failure
     if job_setting == "noaction":
         for i in special_intents(spec.intents):
@@ -377,6 +379,8 @@ def validate(spec: WorkflowSpec) -> list[Diagnostic]:
 
 #: The warning of a satisfy exit code list that names exit code 0.
 REDUNDANT_EXIT_CODE: Final = "redundant-exit-code"
+#: The warning for a workflow without tasks.
+EMPTY_WORKFLOW: Final = "empty-workflow"
 
 
 def check_redundant_exit_codes(spec: WorkflowSpec) -> list[Diagnostic]:
@@ -441,7 +445,7 @@ def check_empty(spec: WorkflowSpec) -> list[Diagnostic]:
         return []
     return [
         Diagnostic(
-            code="empty-workflow",
+            code=EMPTY_WORKFLOW,
             severity="warning",
             message="the workflow has no task: the plan holds the job and no request",
             hint="is the graph found (graph, workflow, dag or build(), or FILE.py:NAME) the "
@@ -450,11 +454,17 @@ def check_empty(spec: WorkflowSpec) -> list[Diagnostic]:
     ]
 
 
-def _when_conflict(spec: WorkflowSpec, u: int, groups: dict[str, list[int]]) -> Diagnostic:
+def _when_conflict(
+    spec: WorkflowSpec, u: int, groups: dict[str, list[int]], defaulted: set[int]
+) -> Diagnostic:
+    """``when-conflict`` naming the children of each ``when`` (``defaulted``: the children
+    whose edge gives none, marked as such)."""
     parent = spec.ids[u]
     desc = "; ".join(
         f"when={w!r}: "
-        + ", ".join(spec.ids[c] if c >= 0 else "(others, default)" for c in cs[:5])
+        + ", ".join(
+            spec.ids[c] + (" (no when given)" if c in defaulted else "") for c in sorted(cs)[:5]
+        )
         + (" ..." if len(cs) > 5 else "")
         for w, cs in sorted(groups.items())
     )
@@ -469,6 +479,6 @@ def _when_conflict(spec: WorkflowSpec, u: int, groups: dict[str, list[int]]) -> 
         hint=f"the closest workflow Batch can run: give every edge out of {parent!r} "
         f"when='always' (each child starts once {parent!r} has ended, whatever the outcome) "
         f"and let the children that should act only on success or only on failure check "
-        f"{parent!r}'s outcome themselves, e.g. a marker file {parent!r} uploads when it "
-        "succeeds",
+        f"the outcome of {parent!r} themselves, e.g. a marker file {parent!r} uploads when "
+        "it succeeds",
     )

@@ -255,3 +255,19 @@ def test_kill_while_compile_writes_leaves_no_half_plan(tmp_path: Path) -> None:
         assert not list(tmp_path.glob(".plan.*")) and not (tmp_path / "plan").exists()
         return
     pytest.fail("the kill never landed while the plan was being written")
+
+
+def test_an_empty_graph_beside_one_with_tasks_is_named_in_the_warning(tmp_path: Path) -> None:
+    """`empty-workflow`'s hint asked in general whether the graph found is the one filled;
+    the file's graph that has the tasks is now named, with the FILE.py:NAME to pass."""
+    wf = tmp_path / "wf.py"
+    wf.write_text(
+        "import networkx as nx\ngraph = nx.DiGraph()\ng2 = nx.DiGraph()\n"
+        "g2.add_node('a', command_line='/bin/true')\n"
+    )
+    result = CliRunner().invoke(main, ["validate", str(wf), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    (record,) = [orjson.loads(line) for line in result.stdout.splitlines()]
+    assert record["code"] == "empty-workflow"
+    assert record["hint"] == f"the file holds a graph with tasks: 'g2'; pass {wf}:g2"
+    assert CliRunner().invoke(main, ["validate", f"{wf}:g2", "--format", "json"]).stdout == ""

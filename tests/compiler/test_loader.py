@@ -188,8 +188,23 @@ def test_not_a_digraph(tmp_path: Path) -> None:
     with pytest.raises(WorkflowLoadError, match="multigraph"):
         load_workflow(f)
     f.write_text("graph = [1, 2]\nworkflow = 3\n")
-    with pytest.raises(WorkflowLoadError):
+    with pytest.raises(WorkflowLoadError) as info:
         load_workflow(f)
+    # What the name holds is said: it read "found no graph: define a module-level `graph`".
+    assert str(info.value) == f"{f}: 'graph' is a list, not a networkx.DiGraph"
+    f.write_text("import networkx as nx\ngraph = nx.DiGraph\n")
+    with pytest.raises(WorkflowLoadError) as info:
+        load_workflow(f)
+    assert str(info.value) == f"{f}: " + (
+        "'graph' is the class networkx.DiGraph itself, not a graph: call it "
+        "(`graph = nx.DiGraph()`)"
+    )
+    f.write_text("dag = {'a': ['b']}\n")
+    with pytest.raises(WorkflowLoadError, match=r"'dag' is a dict, not a networkx\.DiGraph"):
+        load_workflow(f)
+    # Beside a build(), such a name is not what is taken: build() is.
+    f.write_text("import networkx as nx\ngraph = 'notes'\ndef build():\n    return nx.DiGraph()\n")
+    assert load_workflow(f).attribute == "build"
     f.write_text("import networkx as nx\ndag = nx.Graph()\n")
     with pytest.raises(WorkflowLoadError, match=r"not a networkx\.DiGraph"):
         load_workflow(f)

@@ -119,7 +119,9 @@ def test_when_conflict() -> None:
     g = graph("p", "ok", "bad", edges=[("p", "ok", {}), ("p", "bad", {"when": "failure"})])
     d = only(check_graph(g), "when-conflict")
     assert d.task_id == "p"
-    assert "'failure'" in d.message and "'success'" in d.message
+    # Each side named, the child with no `when` too (it read "(others, default)").
+    assert "(when='failure': bad; when='success': ok (no when given))" in d.message
+    assert d.hint is not None and "the outcome of 'p' themselves" in d.hint  # not "'p''s"
 
 
 def test_explicit_success_next_to_default_children_is_no_conflict() -> None:
