@@ -18,7 +18,7 @@ from dagbatch.errors import BatchServiceError
 from dagbatch.gcpause import gc_paused
 from dagbatch.observe.model import Definitions, TaskDefinition, TaskRecord
 from dagbatch.redact import redact
-from dagbatch.submit.client import TRANSIENT_STATUS, AnswerHook, BatchClient
+from dagbatch.submit.client import TRANSIENT_STATUS, AnswerHook, BatchClient, loopback_endpoint
 from dagbatch.submit.concurrency import (
     DEFAULT_CONCURRENCY,
     THROTTLE_STATUS,
@@ -54,15 +54,20 @@ JOB_NOT_FOUND: Final = "JobNotFound"
 def job_not_found(job_id: str, endpoint: str) -> BatchServiceError:
     """The one error for a job the service does not hold (`status`, `watch`, `rerun`,
     `finish`, `show --job-id`), with where to look: the endpoint, the job id, and whether the
-    job was created there, by a plan's submission or another client (the emulator keeps its
-    jobs in memory: a restarted one holds none)."""
+    job was created there, by a plan's submission or another client; at an endpoint on this
+    machine, that the emulator keeps its jobs in memory (a restarted one holds none)."""
+    emulator = (
+        " (the emulator keeps its jobs in memory: after a restart, submit the plan again "
+        "with `dagbatch submit PLAN_DIR --create-job`)"
+        if loopback_endpoint(endpoint)
+        else ""
+    )
     return BatchServiceError(
         404,
         JOB_NOT_FOUND,
         f"job {job_id!r} does not exist at {redact(endpoint)}: is the endpoint right "
-        "(AZURE_BATCH_ENDPOINT / --endpoint), and the job id, and was the job created there? "
-        "(the emulator keeps its jobs in memory: after a restart, submit the plan again "
-        "with `dagbatch submit PLAN_DIR --create-job`)",
+        "(AZURE_BATCH_ENDPOINT / --endpoint), and the job id, and was the job created there?"
+        + emulator,
     )
 
 

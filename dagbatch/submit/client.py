@@ -309,6 +309,12 @@ def _loopback(host: str | None) -> bool:
         return False
 
 
+def loopback_endpoint(endpoint: str) -> bool:
+    """Whether ``endpoint`` is on this machine (localhost, 127.0.0.0/8, ::1): an emulator's,
+    not the service's."""
+    return _loopback(urlsplit(endpoint).hostname)
+
+
 def proxy_applies(endpoint: str) -> bool:
     """True when httpx, trusting the environment as it does by default, would send requests
     for ``endpoint`` through a proxy (``HTTP_PROXY``, ``HTTPS_PROXY``, ``ALL_PROXY``,

@@ -55,6 +55,14 @@ def test_a_missing_job_is_said_one_way_by_every_command(
     for args in commands:
         out = CliRunner().invoke(main, args, env=env_for(emulator))
         assert (out.exit_code, out.stderr, out.stdout) == (3, expected, ""), args
+    # The emulator's note is for an endpoint on this machine only: it read the same for
+    # the service's.
+    from dagbatch.observe.service import job_not_found
+
+    remote = str(job_not_found("nosuch", "https://acct.westeurope.batch.azure.com"))
+    assert remote.endswith("and was the job created there?"), remote
+    assert "emulator" not in remote
+    assert "emulator keeps its jobs" in str(job_not_found("x", "http://localhost:8470"))
 
 
 def test_rerun_of_a_task_the_job_does_not_hold_reads_well(
