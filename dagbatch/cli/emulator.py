@@ -50,7 +50,7 @@ def _probability(ctx: click.Context, param: click.Parameter, value: float) -> fl
 @click.option(
     "--latency-ms",
     default=0.0,
-    type=float,
+    type=click.FloatRange(min=0),
     help="Delay before answering each request of the --fault-ops operations (counted from "
     "when the request was read).",
 )
@@ -96,7 +96,13 @@ def _probability(ctx: click.Context, param: click.Parameter, value: float) -> fl
     show_default=True,
     help="Comma-separated operations faults apply to (" + ", ".join(OPERATIONS) + ").",
 )
-@click.option("--retry-after", default=1, show_default=True, type=int, help="Retry-After seconds.")
+@click.option(
+    "--retry-after",
+    default=1,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Retry-After seconds.",
+)
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed for the faults.")
 @click.option(
     "--workdir",
@@ -280,7 +286,7 @@ def _serve(
             storage=storage,
         )
     except OSError as exc:
-        click.echo(f"cannot listen on {host}:{port}: {exc.strerror or exc}", err=True)
+        click.echo(f"error: cannot listen on {host}:{port}: {exc.strerror or exc}", err=True)
         raise SystemExit(ExitCode.USAGE) from exc
     from dagbatch.emulator.server import exposure_warning
 

@@ -1,8 +1,9 @@
 """`dagbatch status`, `watch`, `rerun` and `finish`: a thin shell over ``dagbatch.observe``.
 
 Exit codes (``dagbatch.cli.exit_codes``): the verdict for status and watch (0 complete, 4
-complete with failures, 5 running, 6 stuck, 7 terminated); rerun and finish 0 when done, 8
-where Batch cannot do it; 2 usage, 3 service errors.
+complete with failures, 5 stuck, 6 running, 7 terminated); rerun 0 when done, 8 where Batch
+cannot do it; finish 0 when done, 6 when the job still runs; 2 usage, 3 service errors. Each
+command's help says its own.
 """
 
 from __future__ import annotations
@@ -184,7 +185,12 @@ def status_cmd(
     stderr_tasks: int,
 ) -> None:
     """Where is my workflow? Counts by state and wave, running and failed tasks, the tasks
-    that can never run and why, and a verdict (also the exit code)."""
+    that can never run and why, and a verdict (also the exit code).
+
+    Exit codes: 0 complete, every task succeeded or was skipped; 4 complete, some failed; 5
+    stuck (only tasks that can never run remain, or the job is disabled); 6 running; 7
+    terminated; 2 usage; 3 the service refused a call.
+    """
     from dagbatch.observe.render import render_status
     from dagbatch.observe.status import build_status, read_snapshot
 
@@ -223,7 +229,9 @@ def _tick_line(tick: Tick) -> str:
     show_default=True,
     help="Seconds between refreshes.",
 )
-@click.option("--timeout", type=click.FloatRange(0.0), help="Stop watching after this long.")
+@click.option(
+    "--timeout", type=click.FloatRange(0.0), help="Stop watching after this many seconds."
+)
 @click.option(
     "--finish",
     "finish_when_stuck",
@@ -245,7 +253,12 @@ def watch_cmd(
     plain: bool,
 ) -> None:
     """The status, refreshed until the job completes or is stuck: a live display on a
-    terminal, one line per change otherwise; the exit code is the last verdict."""
+    terminal, one line per change otherwise; the exit code is the last verdict.
+
+    Exit codes: 0 complete, every task succeeded or was skipped; 4 complete, some failed; 5
+    stuck; 6 still running when --timeout was reached; 7 terminated; 2 usage; 3 the service
+    refused a call.
+    """
     from dagbatch.observe.progress import (
         ANALYSING,
         LISTING,
@@ -385,7 +398,12 @@ def rerun_cmd(
     as_json: bool,
 ) -> None:
     """Reactivate failed tasks (Batch's reactivate task) so the tasks that waited on them run.
-    Says first which tasks will resume and which stay stuck for other reasons."""
+    Says first which tasks will resume and which stay stuck for other reasons.
+
+    Exit codes: 0 done (or nothing to do); 8 Batch cannot do it (the job is completed, or a
+    named task is not a failed one: the fix is printed); 2 usage; 3 the service refused a
+    reactivate (each listed).
+    """
     from dagbatch.observe import steer
     from dagbatch.observe.model import RerunReport
     from dagbatch.observe.progress import REACTIVATING, count_progress
@@ -473,7 +491,11 @@ def finish_cmd(
 ) -> None:
     """When only tasks that can never run remain, terminate them (Batch's terminate task) so
     the job completes; lists what it terminated and why. Never touches a task that could
-    still run."""
+    still run.
+
+    Exit codes: 0 done (or nothing to do); 6 the job still runs: nothing terminated; 2 usage;
+    3 the service refused a terminate (each listed).
+    """
     from dagbatch.observe import steer
     from dagbatch.observe.progress import TERMINATING, count_progress
     from dagbatch.observe.render import render_finish

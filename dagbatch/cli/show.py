@@ -155,8 +155,8 @@ def show_cmd(
 ) -> None:
     """Draw the plan Batch receives: tasks that play the same role fold into one node.
 
-    SOURCE is a plan directory (from `dagbatch compile`) or a workflow file, compiled first.
-    With --job-id, each node is coloured by the state of its tasks in that job.
+    The source is a plan directory (from `dagbatch compile`) or a workflow file, compiled
+    first. With --job-id, each node is coloured by the state of its tasks in that job.
     """
     from dagbatch.compiler.pipeline import CompileOptions
 

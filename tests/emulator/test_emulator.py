@@ -1015,8 +1015,14 @@ def test_cli_a_port_in_use_is_a_usage_error() -> None:
         port = taken.getsockname()[1]
         result = CliRunner().invoke(emulator_cmd, ["--port", str(port), "--store-only"])
     assert result.exit_code == 2, result.output
-    assert f"cannot listen on 127.0.0.1:{port}: Address already in use" in result.stderr
+    # As every command's errors read (it lacked the "error: ").
+    assert f"error: cannot listen on 127.0.0.1:{port}: Address already in use" in result.stderr
     assert "Traceback" not in result.output
+    # Negative options are refused by the option's name, not by FaultConfig's field.
+    for option in ("--latency-ms", "--retry-after"):
+        refused = CliRunner().invoke(emulator_cmd, [option, "-1"])
+        assert refused.exit_code == 2
+        assert f"Invalid value for '{option}': -1" in refused.stderr, refused.stderr
     import gc
 
     del result  # its exception's frames hold the emulator that did not start
