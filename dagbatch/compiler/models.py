@@ -1012,6 +1012,10 @@ class Task(WireModel):
     @field_validator("command_line")
     @classmethod
     def _runnable(cls, command_line: str) -> str:
+        if command_line.isspace():  # "" is refused by min_length; blanks name no program
+            raise PydanticCustomError(
+                "invalid-value", "the command line is blank: it names no program to run"
+            )
         return no_nul(command_line, "the command line")
 
     @field_validator("satisfy_exit_codes", mode="before")

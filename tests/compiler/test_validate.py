@@ -68,6 +68,15 @@ def test_int_id_alias_is_a_warning() -> None:
     assert [w.code for w in plan.warnings] == ["int-id-alias"]
 
 
+def test_the_int_and_the_str_of_one_number_are_a_duplicate_not_an_alias() -> None:
+    """5 and "5" become one task id: duplicate-id says so; int-id-alias repeated it ("ids
+    '5', '5'") when a padded id elsewhere made it look."""
+    g = nx.DiGraph()
+    for key in (5, "5", "007"):
+        g.add_node(key, command_line="x")
+    assert codes(check_graph(g)) == [("duplicate-id", "5")]
+
+
 def test_self_loop() -> None:
     d = only(check_graph(graph("a", edges=[("a", "a", {})])), "self-loop")
     assert d.task_id == "a" and d.field == "dependsOn"
@@ -331,3 +340,71 @@ def test_an_empty_workflow_is_a_warning_not_silence() -> None:
     plan = compile_graph(nx.DiGraph())
     assert plan.task_count == 0
     assert [w.code for w in plan.warnings] == ["empty-workflow"]
+
+
+@pytest.mark.parametrize(
+    ("line", "operator"),
+    [
+        ("echo hi > out.txt && cat out.txt", ">"),
+        ("ls | wc -l", "|"),
+        ("make; make install", ";"),
+        ("python x.py >out.txt", ">"),
+        ("python x.py 2>err.txt", "2>"),
+        ("python a.py 2>&1", "2>&1"),
+        ("train && evaluate", "&&"),
+    ],
+)
+def test_a_shell_operator_outside_quotes_is_warned_of(line: str, operator: str) -> None:
+    """Batch runs a command line without a shell: `echo hi > out.txt` prints "hi > out.txt"
+    and writes no file, the most common mistake in a Batch command line."""
+    g = nx.DiGraph()
+    g.add_node("t", command_line=line, environment_settings={"A": "1"})  # the model's path
+    g.add_node("bare", command_line=line)  # the quick path of a bare command line
+    warned = [d for d in check_graph(g) if d.code == "shell-syntax"]
+    assert [d.task_id for d in warned] == ["t", "bare"]
+    assert all(d.severity == "warning" and d.field == "command_line" for d in warned)
+    assert warned[0].message == (
+        f"the command line uses the shell operator {operator!r}, but Batch runs a command "
+        "line without a shell: the program gets it as an argument"
+    )
+    escaped = line.replace("'", "'\\''")
+    assert warned[0].hint == (
+        f"run it under a shell: \"/bin/sh -c '{escaped}'\" (on Windows: cmd /c ...)"
+    )
+    # Following the hint, the line is not warned of.
+    g.nodes["bare"]["command_line"] = f"/bin/sh -c '{escaped}'"
+    assert [d.task_id for d in check_graph(g) if d.code == "shell-syntax"] == ["t"]
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "/bin/sh -c 'echo hi > out.txt && cat out.txt'",
+        'bash -c "ls | wc -l"',
+        "/bin/sh -c 'first\nsecond > out.txt'",  # a script of two lines
+        "curl -o page.html https://example.com/?a=1&b=2",  # no operator to a program
+        "java -cp a.jar;b.jar Main",
+        'python filter.py --expr "a>b" --name "it\'s"',
+        "grep a\\|b file.txt",
+        "python shard.py 17",
+    ],
+)
+def test_operators_a_program_gets_as_they_are_written_are_not_warned_of(line: str) -> None:
+    g = nx.DiGraph()
+    g.add_node("t", command_line=line)
+    g.add_node("u", command_line="/bin/true")
+    assert [d for d in check_graph(g) if d.code == "shell-syntax"] == []
+
+
+def test_an_unclosed_quote_is_warned_of_and_a_blank_line_refused() -> None:
+    """Both passed validate, and `dagbatch run` then failed the task (CommandLaunchFailed):
+    an unclosed quote cannot be split into words, a blank line names no program."""
+    g = nx.DiGraph()
+    g.add_node("quote", command_line="echo 'unbalanced")
+    g.add_node("fine", command_line='echo "it\'s"')
+    (d,) = [d for d in check_graph(g) if d.code == "shell-syntax"]
+    assert d.task_id == "quote" and d.message.startswith("the command line opens a quote (')")
+    g.add_node("blank", command_line="   ")
+    errors = [d for d in check_graph(g) if d.severity == "error"]
+    assert codes(errors) == [("invalid-value", "blank")]
+    assert errors[0].field == "command_line" and "blank" in errors[0].message
