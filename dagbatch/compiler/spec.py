@@ -386,15 +386,17 @@ def suggest(name: str, known: frozenset[str]) -> str | None:
 
     Another tool's word goes where dagbatch keeps that setting (``retries`` is
     ``constraints.max_task_retry_count``); a misspelling gets the closest accepted name, in
-    the user's own style (snake_case or camelCase), compared ignoring case and '_'.
+    the user's own style (camelCase when the name has a capital, else the README's
+    snake_case: ``commandline`` gets ``command_line``), compared ignoring case and '_'.
     """
     key = name.lower().replace("_", "").replace("-", "")
     if key in _ELSEWHERE:
         return f"did you mean {_ELSEWHERE[key]}?"
+    camel = name != name.lower()
     folded: dict[str, str] = {}
     for k in sorted(known):
         # prefer the spelling in the style the user wrote
-        if ("_" in k) == ("_" in name) or k.lower().replace("_", "") not in folded:
+        if (k != k.lower()) == camel or k.lower().replace("_", "") not in folded:
             folded[k.lower().replace("_", "")] = k
     close = difflib.get_close_matches(key, sorted(folded), n=1, cutoff=0.75)
     return f"did you mean {folded[close[0]]!r}?" if close else None

@@ -71,6 +71,25 @@ def test_a_bad_task_is_still_a_value_error() -> None:
         dagbatch.Task(command_line="x", enviroment_settings={"A": "1"})
 
 
+@pytest.mark.parametrize(
+    ("given", "meant"),
+    [
+        ("commandline", "command_line"),  # no style of its own: the README's snake_case
+        ("displayname", "display_name"),
+        ("comand_line", "command_line"),
+        ("comandLine", "commandLine"),  # a capital: camelCase, the wire's spelling
+        ("environmentSetings", "environmentSettings"),
+    ],
+)
+def test_the_suggestion_is_spelt_in_the_users_style(given: str, meant: str) -> None:
+    """``commandline`` got "did you mean 'commandLine'?": a name with neither a capital nor
+    an underscore gets the snake_case the README writes."""
+    g = nx.DiGraph()
+    g.add_node("a", command_line="x", **{given: "y"})
+    (d,) = [d for d in dagbatch.check_graph(g) if d.code == "unknown-property"]
+    assert d.hint == f"did you mean {meant!r}?"
+
+
 def test_bad_job_settings_read_like_compile_diagnostics() -> None:
     with pytest.raises(InvalidProperties) as info:
         dagbatch.JobSettings(prioity=3, max_parallel_tasks=0)
