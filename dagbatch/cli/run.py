@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 import click
 import orjson
@@ -115,7 +115,28 @@ def _last_stderr_line(directory: Path) -> str | None:
     return line if len(line) <= STDERR_LINE_CHARS else line[: STDERR_LINE_CHARS - 3] + "..."
 
 
-def _row(report: RunReport, o: TaskOutcome) -> list[str]:
+#: The TASK column's width: at least this; more for longer labels, up to the maximum.
+TASK_WIDTH: Final = 24
+TASK_WIDTH_MAX: Final = 72
+
+
+def _label(report: RunReport, task_id: str) -> str:
+    """A task as the table names it: its id, or, for an id ``--over-limit renumber`` gave,
+    the workflow's name for it and the id (``renders-frame-7 (6)``)."""
+    name = report.names.get(task_id)
+    return f"{name} ({task_id})" if name else task_id
+
+
+def _task_width(report: RunReport) -> int:
+    """The TASK column's width: ``TASK_WIDTH``, or the longest label, up to the maximum (the
+    columns after it stay aligned for ids up to Batch's 64 characters)."""
+    longest = max((len(o.task_id) for o in report.outcomes), default=0)
+    if report.names:
+        longest = max(longest, *(len(_label(report, t)) for t in report.names))
+    return min(max(TASK_WIDTH, longest), TASK_WIDTH_MAX)
+
+
+def _row(report: RunReport, o: TaskOutcome, width: int) -> list[str]:
     """One task's row of the table (a failed task's last line of stderr under it)."""
     st = o.status
     code = "-" if st.exit_code is None else str(st.exit_code)
@@ -145,11 +166,12 @@ def _row(report: RunReport, o: TaskOutcome) -> list[str]:
             last = _last_stderr_line(out)
             if last is not None:
                 below.append(f"  last line of its stderr: {last}")
-    row = f"{o.task_id:<24} {st.state:<10} {code:>5} {_duration(st.start, st.end):>8}  {detail}"
+    label = _label(report, o.task_id)
+    row = f"{label:<{width}} {st.state:<10} {code:>5} {_duration(st.start, st.end):>8}  {detail}"
     return [row.rstrip(), *below]
 
 
-def _folded(report: RunReport, group: list[TaskOutcome]) -> list[str]:
+def _folded(report: RunReport, group: list[TaskOutcome], width: int) -> list[str]:
     """The one row of many tasks that never ran for the same root cause."""
     first = group[0]
     assert first.reason is not None
@@ -161,17 +183,17 @@ def _folded(report: RunReport, group: list[TaskOutcome]) -> list[str]:
         how = ", each through a parent that never ran"
     elif through:
         how = f", directly or ({through:,} of them) through a parent that never ran"
-    ids = [o.task_id for o in group]
+    ids = [_label(report, o.task_id) for o in group]
     named = ", ".join(ids if len(ids) <= 4 else [*ids[:3], "...", ids[-1]])
     among = sum(1 for o in group if o.task_id in report.barriers)
     tasks = f"{len(group) - among:,} tasks" + (f" (+{among:,} barrier)" if among else "")
     return [
-        f"{tasks:<24} {first.status.state:<10} {'-':>5} {'-':>8}  never ran{ended}: "
+        f"{tasks:<{width}} {first.status.state:<10} {'-':>5} {'-':>8}  never ran{ended}: "
         f"{root.text()}{how} ({named})"
     ]
 
 
-def _table(report: RunReport) -> tuple[list[list[str]], list[int]]:
+def _table(report: RunReport, width: int) -> tuple[list[list[str]], list[int]]:
     """The table's rows (each one or more lines) and how many tasks each stands for: failed
     tasks first, then cut off, requeued, never ran, skipped, succeeded (each in plan order);
     more than ``GROUP_OVER`` tasks that never ran for the same root cause (and are in the
@@ -190,10 +212,10 @@ def _table(report: RunReport) -> tuple[list[list[str]], list[int]]:
     for o in ordered:
         group = folded.get(id(o))
         if group is not None:
-            rows.append(_folded(report, group))
+            rows.append(_folded(report, group, width))
             sizes.append(len(group))
         elif id(o) not in inside:
-            rows.append(_row(report, o))
+            rows.append(_row(report, o, width))
             sizes.append(1)
     return rows, sizes
 
@@ -278,9 +300,10 @@ def report_lines(report: RunReport) -> list[str]:
     if report.timed_out:
         echo(_timeout_line(report))
     lines.extend(_finish_line(report))
-    rows, sizes = _table(report)
+    width = _task_width(report)
+    rows, sizes = _table(report, width)
     echo("")
-    echo(f"{'TASK':<24} {'STATE':<10} {'EXIT':>5} {'TIME':>8}  OUTPUT / WHY")
+    echo(f"{'TASK':<{width}} {'STATE':<10} {'EXIT':>5} {'TIME':>8}  OUTPUT / WHY")
     for row in rows[:SHOWN]:
         lines.extend(row)
     if len(rows) > SHOWN:

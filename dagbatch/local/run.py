@@ -424,14 +424,29 @@ def _prepare_dir(workdir: Path) -> BinaryIO:
     return marker
 
 
-def _check_what_if_ids(exit_codes: Mapping[str, Any], task_ids: list[str]) -> None:
-    """``ConfigError`` naming every what-if task id (``--fail``, ``--exit-codes``) that is no
-    task of the plan: a mistyped id would otherwise leave its task succeeding, and the run
-    would answer a question nobody asked. Ids are compared ignoring case, as Batch does."""
+def _what_if_by_id(
+    exit_codes: Mapping[str, Any], task_ids: list[str], names: Mapping[str, str]
+) -> dict[str, Any]:
+    """The what-if entries (``--fail``, ``--exit-codes``) keyed by task id: a task may be
+    named by its id, or by the name an id of ``--over-limit renumber`` stands for (the
+    plan's ``idMap``, ``names``). ``ConfigError`` naming every entry that is neither: a
+    mistyped id would otherwise leave its task succeeding, and the run would answer a
+    question nobody asked. Compared ignoring case, as Batch compares ids."""
     known = {t.lower(): t for t in task_ids}
-    unknown = [t for t in exit_codes if t.lower() not in known]
+    by_name = {name.lower(): task_id for task_id, name in names.items()}
+    by_id: dict[str, Any] = {}
+    unknown = []
+    for key, value in exit_codes.items():
+        if key.lower() in known:
+            by_id[key] = value
+        elif (task_id := by_name.get(key.lower())) is not None:
+            by_id[task_id] = value
+        else:
+            unknown.append(key)
     if unknown:
+        known.update((name.lower(), name) for name in names.values())
         raise unknown_tasks("--fail / --exit-codes", unknown, known, "the plan")
+    return by_id
 
 
 def _plan_source(
@@ -440,11 +455,12 @@ def _plan_source(
     what_if: Mapping[str, Any],
     deadline: float | None = None,
     on_warnings: Callable[[tuple[Diagnostic, ...]], None] | None = None,
-) -> tuple[LoadedPlan, str, Path, BinaryIO]:
+) -> tuple[LoadedPlan, str, Path, BinaryIO, dict[str, Any]]:
     """(the plan, read and checked; job id; run directory; its lock, held until closed:
-    ``_prepare_dir``), compiling ``source`` first if it is a workflow (its warnings, if any,
-    to ``on_warnings``). The what-if ids are checked against the plan before the run
-    directory (a previous run's) is replaced.
+    ``_prepare_dir``; the what-if entries by task id: ``_what_if_by_id``), compiling
+    ``source`` first if it is a workflow (its warnings, if any, to ``on_warnings``). The
+    what-if ids are checked against the plan before the run directory (a previous run's)
+    is replaced.
 
     A workflow's loading and compiling stop at ``deadline`` (``time.monotonic()``; in the
     main thread: ``dagbatch.signals.alarm_at``) with ``TimedOut``, its ``stage`` saying which
@@ -454,10 +470,11 @@ def _plan_source(
     path = Path(source)
     if path.is_dir():
         plan = load_plan(path)
-        _check_what_if_ids(what_if, [t for b in plan.batches for t in b.task_ids])
+        ids = [t for b in plan.batches for t in b.task_ids]
+        by_id = _what_if_by_id(what_if, ids, plan.manifest.idMap)
         job_id = plan.manifest.jobId or "local"
         run_dir = workdir or Path(".dagbatch") / job_id / "run"
-        return plan, job_id, run_dir, _prepare_dir(run_dir)
+        return plan, job_id, run_dir, _prepare_dir(run_dir), by_id
     from dagbatch.compiler.export import write_plan
     from dagbatch.compiler.loader import load_workflow, split_target
     from dagbatch.compiler.pipeline import CompileOptions, compile_loaded
@@ -481,12 +498,14 @@ def _plan_source(
         raise
     if compiled.warnings and on_warnings is not None:
         on_warnings(compiled.warnings)
-    _check_what_if_ids(what_if, [t for b in compiled.batches for t in b.task_ids])
+    ids = [t for b in compiled.batches for t in b.task_ids]
+    by_id = _what_if_by_id(what_if, ids, compiled.id_map)
     job_id = compiled.job_id or "local"
     run_dir = workdir or Path(".dagbatch") / job_id / "run"
     lock = _prepare_dir(run_dir)
     try:
-        return load_plan(write_plan(compiled, run_dir / "plan")), job_id, run_dir, lock
+        plan = load_plan(write_plan(compiled, run_dir / "plan"))
+        return plan, job_id, run_dir, lock, by_id
     except BaseException:
         lock.close()
         raise
@@ -538,7 +557,7 @@ def run_local(
     workdir = None if options.workdir is None else Path(options.workdir)
     deadline = None if timeout is None else started + timeout
     try:
-        plan, job_id, run_dir, lock = _plan_source(
+        plan, job_id, run_dir, lock, exit_codes = _plan_source(
             os.fspath(source), workdir, exit_codes, deadline, on_warnings
         )
     except TimedOut as exc:

@@ -759,3 +759,29 @@ def test_what_a_local_run_does_not_do_is_said(tmp_path: Path) -> None:
     assert "note: 1 task(s) set userIdentity (u): they run as the user running dagbatch" in stderr
     assert stderr.count("note: ") == 2 and "(plain)" not in stderr
     assert len(json.loads(report.read_text())["notEmulated"]) == 2
+
+
+def test_a_renumbered_plan_runs_in_the_workflows_names(tmp_path: Path) -> None:
+    """A plan compiled with `--over-limit renumber` holds integer ids: the run's table showed
+    only those, and `--fail NAME` was refused ("the plan does not hold ..."). The table now
+    names each task as the workflow does, with its id, and --fail takes either."""
+    plan = tmp_path / "plan"
+    example = str(ROOT / "examples" / "wide_fanin.py")
+    compiled = CliRunner().invoke(
+        main, ["compile", example, "--over-limit", "renumber", "-o", str(plan), "-q"]
+    )
+    assert compiled.exit_code == 0, compiled.output
+    names = json.loads((plan / "plan.json").read_text())["idMap"]
+    frame = names["6"]
+    assert frame.startswith("render-frame-000005-")
+    for what_if in (frame, frame.upper(), "6"):
+        code, stdout, stderr = run(
+            str(plan), "--simulate", "--fail", what_if, "--workdir", str(tmp_path / "w")
+        )
+        assert code == 4, stderr
+        rows = stdout.split("\nTASK")[1].splitlines()
+        width = len(f"{frame} (6)") + 4  # the column fits the longest label: aligned
+        assert rows[1].startswith(f"{frame} (6)    completed      1 ")
+        assert rows[2].startswith("assemble (3001)".ljust(width) + "completed      - ")
+    code, _, stderr = run(str(plan), "--simulate", "--fail", "render-frame-9")
+    assert code == 2 and "render-frame-9" in stderr
