@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from itertools import chain
 from typing import Any, Literal, NamedTuple
 
 from dagbatch.gcpause import gc_paused
@@ -104,16 +105,44 @@ class TaskDefinition:
 
 class Definitions(Mapping[str, TaskDefinition]):
     """Task definitions by id, built from the task bodies on first use: a status of a
-    100,000-task plan reads the definitions of the few tasks it analyses, not of all."""
+    100,000-task plan reads the definitions of the few tasks it analyses, not of all.
 
-    def __init__(self, bodies: Mapping[str, Mapping[str, Any]]):
+    ``outside``: the bodies of tasks a job holds beside a plan's (added by hand, or by
+    another plan), read from the service: analysed with the plan's, yet not the plan's
+    (``planned``, ``planned_ids``)."""
+
+    def __init__(
+        self,
+        bodies: Mapping[str, Mapping[str, Any]],
+        outside: Mapping[str, Mapping[str, Any]] | None = None,
+    ):
         self._bodies = bodies
+        self._outside: Mapping[str, Mapping[str, Any]] = outside or {}
         self._made: dict[str, TaskDefinition] = {}
+
+    def with_outside(self, outside: Mapping[str, Mapping[str, Any]]) -> Definitions:
+        """These definitions and those of ``outside``'s bodies (tasks beside the plan's)."""
+        return Definitions(self._bodies, {**self._outside, **outside})
+
+    def planned(self, task_id: str) -> bool:
+        """Whether ``task_id`` is one of the plan's (or the listing's) own, not outside."""
+        return task_id in self._bodies
+
+    def planned_ids(self) -> Iterator[str]:
+        """The ids of the plan's own tasks, in its order."""
+        return iter(self._bodies)
+
+    def _body(self, task_id: str) -> Mapping[str, Any] | None:
+        body = self._bodies.get(task_id)
+        return body if body is not None or not self._outside else self._outside.get(task_id)
 
     def __getitem__(self, task_id: str) -> TaskDefinition:
         made = self._made.get(task_id)
         if made is None:
-            made = self._made[task_id] = TaskDefinition.from_wire(self._bodies[task_id])
+            body = self._body(task_id)
+            if body is None:
+                raise KeyError(task_id)
+            made = self._made[task_id] = TaskDefinition.from_wire(body)
         return made
 
     def get(  # type: ignore[override]
@@ -124,30 +153,32 @@ class Definitions(Mapping[str, TaskDefinition]):
         made = self._made.get(task_id)
         if made is not None:
             return made
-        body = self._bodies.get(task_id)
+        body = self._body(task_id)
         if body is None:
             return default
         made = self._made[task_id] = TaskDefinition.from_wire(body)
         return made
 
     def __contains__(self, task_id: object) -> bool:
-        return task_id in self._bodies
+        return task_id in self._bodies or task_id in self._outside
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._bodies)
+        if not self._outside:
+            return iter(self._bodies)
+        return chain(self._bodies, self._outside)
 
     def __len__(self) -> int:
-        return len(self._bodies)
+        return len(self._bodies) + len(self._outside)
 
     def raw_exit_conditions(self, task_id: str) -> Any:
         """The task's ``exitConditions`` as sent (None when absent or unknown)."""
-        body = self._bodies.get(task_id)
+        body = self._body(task_id) if isinstance(task_id, str) else None
         return body.get("exitConditions") if body is not None else None
 
     def raw_depends_on(self, task_id: str) -> tuple[Any, Any] | None:
         """The task's ``dependsOn.taskIds`` and ``dependsOn.taskIdRanges`` as sent (None for a
         task it does not hold), without making its ``TaskDefinition``."""
-        body = self._bodies.get(task_id)
+        body = self._body(task_id)
         if body is None:
             return None
         dep = body.get("dependsOn")
@@ -156,10 +187,11 @@ class Definitions(Mapping[str, TaskDefinition]):
     def raw_dependencies(self) -> Iterator[tuple[str, Any, Any]]:
         """(task id, ``dependsOn.taskIds``, ``dependsOn.taskIdRanges``) as sent, for the tasks
         that depend on any."""
-        for tid, body in self._bodies.items():
-            dep = body.get("dependsOn")
-            if dep:
-                yield tid, dep.get("taskIds"), dep.get("taskIdRanges")
+        for bodies in (self._bodies, self._outside):
+            for tid, body in bodies.items():
+                dep = body.get("dependsOn")
+                if dep:
+                    yield tid, dep.get("taskIds"), dep.get("taskIdRanges")
 
 
 def _record_time(value: str | float | None) -> datetime | None:

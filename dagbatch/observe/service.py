@@ -10,7 +10,7 @@ narrows what is read (the ids of the tasks in one state).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterable, Mapping
 from typing import Any, Final
 from urllib.parse import parse_qsl, quote, urlsplit
 
@@ -37,6 +37,8 @@ DEFINITION_FIELDS: Final = ("dependsOn", "exitConditions")
 STDERR_TAIL_BYTES: Final = 2048
 #: Concurrent reads of task files (stderr tails); terminate and reactivate go at ``Pace``'s.
 CONCURRENCY: Final = 16
+#: Tasks beside a plan's read one GET each up to this many; more, in one listing.
+OUTSIDE_GETS: Final = 64
 
 
 def _job_path(job_id: str) -> str:
@@ -161,6 +163,33 @@ class JobService:
             if listed is not None:
                 listed(len(records))
         return records, Definitions(bodies)
+
+    async def definitions_of(self, task_ids: Collection[str]) -> dict[str, dict[str, Any]]:
+        """The bodies (``id``, ``dependsOn``, ``exitConditions``) of the tasks ``task_ids``
+        (those that still exist): one GET a task for a few of them, one listing for more
+        (``OUTSIDE_GETS``). What a plan's view reads of the tasks a job holds beside the
+        plan's (``WorkflowView.with_outside``)."""
+        select = ",".join(("id", *DEFINITION_FIELDS))
+        if len(task_ids) > OUTSIDE_GETS:
+            wanted = set(task_ids)
+            found: dict[str, dict[str, Any]] = {}
+            async for page in self.pages(select=("id", *DEFINITION_FIELDS)):
+                found.update((str(t["id"]), t) for t in page if t["id"] in wanted)
+            return found
+        gate = asyncio.Semaphore(CONCURRENCY)
+
+        async def one(task_id: str) -> dict[str, Any] | None:
+            async with gate:
+                try:
+                    body = await self._read(_task_path(self.job_id, task_id), {"$select": select})
+                except BatchServiceError as exc:
+                    if exc.status == 404:
+                        return None  # deleted since it was listed
+                    raise
+            return body if "id" in body else None
+
+        bodies = await asyncio.gather(*(one(t) for t in task_ids))
+        return {t: b for t, b in zip(task_ids, bodies, strict=True) if b is not None}
 
     async def ids_in_state(self, state: str) -> list[str]:
         """The ids of the job's tasks in ``state`` (``$filter``, ``$select=id``): a cheap check

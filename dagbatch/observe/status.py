@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Collection, Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -94,6 +94,25 @@ class WorkflowView:
 
     def name(self, task_id: str) -> str:
         return self.names.get(task_id, task_id)
+
+    def in_plan(self, task_id: str) -> bool:
+        """Whether ``task_id`` is one of the plan's tasks (not one the job holds beside
+        them, whose definition was read from the service: ``with_outside``)."""
+        defs = self.definitions
+        return defs.planned(task_id) if isinstance(defs, Definitions) else task_id in defs
+
+    def plan_ids(self) -> Iterable[str]:
+        """The plan's task ids, in its order."""
+        defs = self.definitions
+        return defs.planned_ids() if isinstance(defs, Definitions) else iter(defs)
+
+    def with_outside(self, bodies: Mapping[str, Mapping[str, Any]]) -> WorkflowView:
+        """This view, analysing beside the plan's tasks the job's others (``bodies``: as the
+        service lists them): their parents and exit conditions are theirs, not unknown."""
+        defs = self.definitions
+        if not bodies or not isinstance(defs, Definitions):
+            return self
+        return replace(self, definitions=defs.with_outside(bodies))
 
 
 @dataclass(frozen=True)
@@ -216,19 +235,19 @@ def _build_status(
     stranded: list[Strand] = []
     cancelled: list[str] = []
     pending = False  # some task can still run or is running
-    ordered = list(view.definitions) if view.planned else sorted(records, key=_id_order)
+    ordered = list(view.plan_ids()) if view.planned else sorted(records, key=_id_order)
+    if view.planned:
+        check_job_holds_plan(view.job_id, ordered, records, view.plan_dir)
     held = _held_by_missing(view.definitions, records, analysis) if analysis.missing else set()
     ended = job_has_ended(job)  # no task of the job starts again
     disabled = job_state in ("disabled", "disabling")  # none starts until it is enabled
     not_in_job = [view.name(t) for t in ordered if t not in records and t not in barriers]
     not_in_plan: list[str] = []
-    if view.planned and len(records) > len(view.definitions) - len(not_in_job) - len(barriers):
+    if view.planned and len(records) > len(ordered) - len(not_in_job) - len(barriers):
         # The job holds tasks the plan does not (added by hand, or by another plan): they
         # are the job's, and a range of the plan may select one; counted after the plan's.
-        not_in_plan = sorted((t for t in records if t not in view.definitions), key=_id_order)
+        not_in_plan = sorted((t for t in records if not view.in_plan(t)), key=_id_order)
         ordered += not_in_plan
-    if view.planned:
-        check_job_holds_plan(view.job_id, view.definitions, records, view.plan_dir)
 
     serving = served_by(barriers)  # once, not a pass over the barriers a stranded task
 
@@ -485,6 +504,13 @@ async def read_snapshot(
     elif view is None:
         view = WorkflowView.from_service(service.job_id, defs)
     assert isinstance(view, WorkflowView)
+    if view.planned:
+        # Tasks beside the plan's (added by hand, or by another plan): analysed as the
+        # plan's are, from their own dependsOn and exitConditions; not counted as waiting
+        # on nothing (a stuck job read as running).
+        outside = [t for t in records if t not in view.definitions]
+        if outside:
+            view = view.with_outside(await service.definitions_of(outside))
     at = datetime.now(UTC)
     snap = Snapshot(job, records, counts, at)
     if stderr_tasks > 0:

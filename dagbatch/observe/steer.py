@@ -41,6 +41,7 @@ from dagbatch.observe.stranded import (
     resolve_exit,
     served_by,
     strand_of,
+    succeeded_by_exit_code,
     terminated_satisfies_of,
 )
 from dagbatch.plan import next_job_id
@@ -194,6 +195,17 @@ def _plan_rerun(
                     tid,
                     view.name(tid),
                     "completed successfully (exit code 0): Batch reactivates only failed tasks",
+                )
+            )
+        elif succeeded_by_exit_code(view.definitions.get(tid), rec):
+            # Batch calls it failed and would reactivate it; the workflow counts it a success,
+            # as status does: its dependents ran already and would not run again.
+            refused.append(
+                TaskProblem(
+                    tid,
+                    view.name(tid),
+                    f"succeeded: its exit code {rec.exit_code} counts as a success "
+                    "(satisfy_exit_codes), and its dependents already ran on it",
                 )
             )
         else:
@@ -525,7 +537,7 @@ def _order(view: WorkflowView, records: Mapping[str, TaskRecord]) -> list[str]:
     dependencies, the plan's or the job's order kept among tasks that do not depend on each
     other. The service lists a job's tasks in the order they were added, which need not be
     parents first: the SDK's ``create_tasks`` adds a list from its end."""
-    seen = [t for t in view.definitions if t in records]
+    seen = [t for t in view.plan_ids() if t in records]
     known = set(seen)
     others = [t for t in records if t not in known]
     if view.planned and not others:

@@ -262,9 +262,10 @@ async def missing_tasks(
 ) -> tuple[int | None, list[str]]:
     """(tasks the job holds, plan tasks it does not hold).
 
-    One request (GET taskcounts) when the counts add up; only when the job holds fewer tasks
-    than the plan are its ids listed to name the missing ones. (None, []) when the service
-    does not serve task counts.
+    One request (GET taskcounts) when the job holds as many tasks as the plan; otherwise its
+    ids are listed to name the missing ones: fewer, and some are missing; more, and some may
+    be all the same (tasks added beside the plan's, one deleted: the count alone said all
+    was well). (None, []) when the service does not serve task counts.
     """
     try:
         counts = await client.get_task_counts(job_id, api_version=api)
@@ -273,7 +274,7 @@ async def missing_tasks(
     if counts is None:
         return 0, list(plan_ids)
     total = job_task_total(counts)
-    if total >= len(plan_ids):
+    if total == len(plan_ids):
         return total, []
     present = set()
     async for task_id in client.iter_task_ids(job_id, api_version=api):

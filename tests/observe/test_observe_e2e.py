@@ -664,3 +664,76 @@ def test_a_finish_cut_short_leaves_nothing_behind_a_rerun(
     rerun(plan, failed=True, client=_client(server))
     end = _until(plan, server, lambda s: s.verdict != "running")
     assert end.verdict == "complete" and end.outcomes["succeeded"] == 4, end.to_dict()
+
+
+def test_tasks_added_by_hand_beside_the_plans_are_analysed_as_its_own(
+    running_emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    """A task added to the job by hand behind a failed task, read with the plan, had no
+    definition: it read as waiting, the stuck job as running (exit 6), and `finish` refused
+    to end it, while `status --job-id` (no plan) said stuck. Their own dependsOn is read."""
+    server = running_emulator
+    g = nx.DiGraph()
+    g.graph["job"] = {"id": "byhand"}
+    g.add_node("b", command_line=_sh("exit 2"))
+    g.add_node("c", command_line=_sh("echo c"))
+    g.add_edge("b", "c")
+    plan = _submit(server, g, tmp_path / "plan")
+    _until(plan, server, lambda s: s.outcomes.get("failed") == 1)
+
+    async def add_by_hand() -> None:
+        async with _client(server) as client:
+            tasks = [
+                {"id": "extra", "commandLine": "/bin/true", "dependsOn": {"taskIds": ["b"]}},
+                {"id": "free", "commandLine": "/bin/true"},
+            ]
+            body = orjson.dumps({"value": tasks})
+            results = await client.add_task_collection("byhand", body)
+            assert [r.status for r in results] == ["success", "success"]
+
+    asyncio.run(add_by_hand())
+    s = _until(plan, server, lambda s: s.outcomes.get("succeeded") == 1)  # free ran
+    assert s.verdict == "stuck", s.to_dict()
+    assert s.not_in_plan == ("extra", "free")
+    assert sorted(x.name for x in s.stranded) == ["c", "extra"]
+    with_plan = CliRunner().invoke(main, ["status", str(plan)], env=_env(server))
+    by_id = CliRunner().invoke(main, ["status", "--job-id", "byhand"], env=_env(server))
+    assert with_plan.exit_code == by_id.exit_code == 5, with_plan.output + by_id.output
+    report = finish(plan, client=_client(server))
+    assert sorted(strand.task_id for strand in report.terminated) == ["c", "extra"]
+
+
+def test_a_resume_into_a_job_missing_a_task_beside_others_added_says_so(
+    running_emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    """A task deleted by hand, and others added beside the plan's: the job held as many
+    tasks as the plan or more, so `submit --resume` (nothing left to send) reported the
+    submission whole; its ids are now listed, and the deleted task is named."""
+    server = running_emulator
+    g = nx.DiGraph()
+    g.graph["job"] = {"id": "deleted"}
+    for name in ("a", "b", "c"):
+        g.add_node(name, command_line="/bin/true")
+    plan = _submit(server, g, tmp_path / "plan")
+
+    async def by_hand() -> None:
+        async with _client(server) as client:
+            await client.call("DELETE", "/jobs/deleted/tasks/c")
+            body = orjson.dumps(
+                {
+                    "value": [
+                        {"id": "x", "commandLine": "/bin/true"},
+                        {"id": "y", "commandLine": "/bin/true"},
+                    ]
+                }
+            )
+            assert [r.status for r in await client.add_task_collection("deleted", body)] == [
+                "success",
+                "success",
+            ]
+
+    asyncio.run(by_hand())
+    report = submit_plan(plan, client=_client(server), resume=True)
+    assert not report.ok
+    assert [(f.task_id, f.code) for f in report.failures] == [("c", "TaskMissing")]
+    assert report.job_task_count == 4
