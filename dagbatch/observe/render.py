@@ -136,7 +136,13 @@ def _missing_fix(status: JobStatus, target: str) -> str:
     tasks to it, so the job id is to be checked first."""
     resume = f"`dagbatch submit {target} --resume`"
     if not status.not_in_plan:
-        return f"was its submission cut short? {resume} finishes it"
+        # Deleted from the job after they landed, they are no submission's to finish: the
+        # journal records them confirmed, and --resume refuses to go on in that job.
+        return (
+            f"was its submission cut short? {resume} finishes it; if they were deleted "
+            "after they landed, it refuses: submit the plan to a new job (--job-id NEW "
+            "--create-job)"
+        )
     shown = ", ".join(status.not_in_plan[:3]) + (", ..." if len(status.not_in_plan) > 3 else "")
     return (
         f"the job also holds {len(status.not_in_plan):,} task(s) the plan does not "
@@ -180,6 +186,8 @@ def render_status(status: JobStatus, *, target: str = "PLAN_DIR", shown: int = S
         lines.append(f"failed ({users:,}{more}):")
         for f in status.failed[:shown]:
             code = f"exit {f.exit_code}" if f.exit_code is not None else "no exit code"
+            if f.retry_count:  # the text said nothing of them, only --json did
+                code += f" (tried {f.retry_count + 1} times)"
             info = ""
             if f.failure is not None:
                 fi = f.failure

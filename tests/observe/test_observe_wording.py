@@ -193,5 +193,6 @@ def test_a_submission_cut_short_is_told_how_to_finish_while_tasks_run(
     assert out.exit_code == 6, out.output
     assert (
         "2 task(s) of the plan are not in the job (was its submission cut short? "
-        f"`dagbatch submit {plan} --resume` finishes it)"
+        f"`dagbatch submit {plan} --resume` finishes it; if they were deleted after they "
+        "landed, it refuses: submit the plan to a new job (--job-id NEW --create-job))"
     ) in out.stdout

@@ -143,6 +143,16 @@ def test_an_exit_code_the_task_counts_as_success_is_not_a_failure() -> None:
         "(Batch's task counts call them failed)\n" in render_status(s)
     )
     assert plan_rerun(v, snap(records), failed=True).reactivate == ("side",)
+    # Named, it is refused as a success is (exit 8), not reactivated: its dependents ran.
+    named = plan_rerun(v, snap(records), tasks=["train"])
+    assert named.reactivate == ()
+    assert [(p.id, p.reason) for p in named.refused] == [
+        (
+            "train",
+            "succeeded: its exit code 3 counts as a success (satisfy_exit_codes), and its "
+            "dependents already ran on it",
+        )
+    ]
     on_failure_satisfy = {"default": {"dependencyAction": "satisfy"}}
     s, _ = build_status(
         view([d("train", ec=on_failure_satisfy), d("evaluate", "train")]), snap(records[:2])
@@ -641,3 +651,17 @@ def test_many_stranded_tasks_are_told_by_the_task_that_holds_them_back() -> None
     # As many as the text shows: each on its own line, as before.
     few = render_status(s, shown=40)
     assert few.count("[stranded]") == 32 and "tasks behind" not in few
+
+
+def test_a_failed_tasks_retries_are_said_in_the_text_too() -> None:
+    """Only --json had retryCount: a task that failed three times read as one failure."""
+    from dagbatch.observe.render import render_status
+
+    v = view([d("r"), d("once")])
+    records = [
+        rec("r", "completed", 7, start=0)._replace(retry_count=2),
+        rec("once", "completed", 1, start=0),
+    ]
+    text = render_status(build_status(v, snap(records))[0])
+    assert "  r  exit 7 (tried 3 times)  usererror FailureExitCode: exited\n" in text
+    assert "  once  exit 1  usererror" in text
