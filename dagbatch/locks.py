@@ -18,11 +18,15 @@ except ImportError:  # pragma: no cover - Windows
 
 def try_lock(fh: IO[Any]) -> bool:
     """Take an exclusive lock on the open file ``fh`` without waiting: False when another
-    process (or another open file of this one) holds it."""
+    process (or another open file of this one) holds it. On a file system that keeps no
+    such locks (some network ones answer ENOLCK or EOPNOTSUPP) it is granted, as on Windows:
+    a refusal there would stop every run, not a second one."""
     if fcntl is None:  # pragma: no cover - Windows
         return True
     try:
         fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         return False
+    except OSError:
+        return True
     return True
