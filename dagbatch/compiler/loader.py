@@ -265,9 +265,18 @@ def _find_graph(
     if defined:
         name = next(iter(defined.values()))
         return getattr(module, name), name, _several_workflows(path, list(defined.values()))
+    # Graphs the file holds under other names (``g = nx.DiGraph()``): named in the error, so
+    # the fix is one word away. Only those a workflow can be (no Graph, no multigraph).
+    others = sorted(
+        name
+        for name, value in vars(module).items()
+        if isinstance(value, nx.DiGraph) and not value.is_multigraph() and not name.startswith("_")
+    )
     # A name looked for that holds something else (``graph = nx.DiGraph``, the class; a dict
-    # of edges): that is what to say, not that no graph is defined.
-    for name in DEFAULT_NAMES:
+    # of edges): that is what to say, not that no graph is defined; unless the file holds
+    # graphs under other names, which the error below names (``workflow = "etl"`` beside
+    # ``g = nx.DiGraph()``: ``g`` is the fix).
+    for name in () if others else DEFAULT_NAMES:
         value = getattr(module, name, None)
         if value is None or inspect.isfunction(value):
             continue
@@ -279,13 +288,6 @@ def _find_graph(
         else:
             what = f"a {type(value).__name__}, not a networkx.DiGraph"
         raise WorkflowLoadError(f"{name!r} is {what}", path=str(path))
-    # Graphs the file holds under other names (``g = nx.DiGraph()``): named in the error, so
-    # the fix is one word away. Only those a workflow can be (no Graph, no multigraph).
-    others = sorted(
-        name
-        for name, value in vars(module).items()
-        if isinstance(value, nx.DiGraph) and not value.is_multigraph() and not name.startswith("_")
-    )
     found = ""
     functions = [name for name in DEFAULT_NAMES if inspect.isfunction(getattr(module, name, None))]
     if functions and not others:

@@ -202,6 +202,10 @@ def test_not_a_digraph(tmp_path: Path) -> None:
     f.write_text("dag = {'a': ['b']}\n")
     with pytest.raises(WorkflowLoadError, match=r"'dag' is a dict, not a networkx\.DiGraph"):
         load_workflow(f)
+    # Beside a graph under another name, that graph is the fix the error names.
+    f.write_text("import networkx as nx\nworkflow = 'etl'\ng = nx.DiGraph()\n")
+    with pytest.raises(WorkflowLoadError, match=r"it holds one named 'g': pass .*wf\.py:g"):
+        load_workflow(f)
     # Beside a build(), such a name is not what is taken: build() is.
     f.write_text("import networkx as nx\ngraph = 'notes'\ndef build():\n    return nx.DiGraph()\n")
     assert load_workflow(f).attribute == "build"
