@@ -23,9 +23,9 @@ import hashlib
 import operator
 import os
 import re
+import secrets
 import shutil
 import sys
-import tempfile
 import time
 from collections.abc import Generator
 from dataclasses import dataclass
@@ -322,8 +322,11 @@ def write_plan_dir(
     check_plan_target(out)
     target = out.resolve()
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    # The name first, the directory made inside the try: a `kill` landing just after
+    # mkdtemp made it, before the try, left it behind. 48 random bits: no other writer's.
+    tmp = target.parent / f".{target.name}.{secrets.token_hex(6)}"
     try:
+        tmp.mkdir(mode=0o700)
         (tmp / BATCH_DIR).mkdir()
         for b in batches:
             (tmp / b.file).write_bytes(b.body)
