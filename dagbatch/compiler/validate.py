@@ -448,30 +448,29 @@ def check_command_lines(spec: WorkflowSpec) -> list[Diagnostic]:
         operator = _operator(bare.split())
         if operator:
             wrapped = line.replace("'", "'\\''")
-            diags.append(
-                Diagnostic(
-                    code=SHELL_SYNTAX,
-                    severity="warning",
-                    message=f"the command line uses the shell operator {operator!r}, but Batch "
-                    "runs a command line without a shell: the program gets it as an argument",
-                    task_id=spec.ids[i],
-                    field="command_line",
-                    hint=f"run it under a shell: \"/bin/sh -c '{wrapped}'\" (on Windows: "
-                    "cmd /c ...)",
-                )
+            message = (
+                f"the command line uses the shell operator {operator!r}, but Batch runs a "
+                "command line without a shell: the program gets it as an argument"
             )
+            hint = f"run it under a shell: \"/bin/sh -c '{wrapped}'\" (on Windows: cmd /c ...)"
         elif quote:
-            diags.append(
-                Diagnostic(
-                    code=SHELL_SYNTAX,
-                    severity="warning",
-                    message=f"the command line opens a quote ({quote}) it never closes: it "
-                    "cannot be split into words (a local run does not start it)",
-                    task_id=spec.ids[i],
-                    field="command_line",
-                    hint="close the quote, or escape it with a backslash",
-                )
+            message = (
+                f"the command line opens a quote ({quote}) it never closes: it cannot be split "
+                "into words (a local run does not start it)"
             )
+            hint = "close the quote, or escape it with a backslash"
+        else:
+            continue
+        diags.append(
+            Diagnostic(
+                code=SHELL_SYNTAX,
+                severity="warning",
+                message=message,
+                task_id=spec.ids[i],
+                field="command_line",
+                hint=hint,
+            )
+        )
     return diags
 
 

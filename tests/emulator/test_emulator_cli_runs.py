@@ -31,17 +31,18 @@ def wait_for(check: Callable[[], bool], what: str, timeout: float = 30) -> None:
     raise AssertionError(f"timed out waiting for {what}")
 
 
-@contextlib.contextmanager
-def serve(*options: str) -> Iterator[Any]:
+def python(*args: str, stderr: int = subprocess.DEVNULL) -> subprocess.Popen[str]:
+    """``python ARGS`` with this checkout first on the path, its standard output piped."""
     root = Path(__file__).resolve().parents[2]
     env = {**os.environ, "PYTHONPATH": f"{root}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "dagbatch", "emulator", "--port", "0", *options],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        env=env,
+    return subprocess.Popen(
+        [sys.executable, *args], stdout=subprocess.PIPE, stderr=stderr, text=True, env=env
     )
+
+
+@contextlib.contextmanager
+def serve(*options: str) -> Iterator[Any]:
+    proc = python("-m", "dagbatch", "emulator", "--port", "0", *options)
     try:
         assert proc.stdout is not None
         first = proc.stdout.readline()
@@ -256,8 +257,6 @@ def emulator_process(script: str, *args: str) -> Iterator[subprocess.Popen[str]]
 def test_a_scheduler_that_stops_on_an_error_stops_the_emulator(tmp_path: Path) -> None:
     """The standalone emulator went on answering after its scheduler thread died: the tasks
     it took stayed active for ever, and only a traceback said why. It now stops, exit 3."""
-    root = Path(__file__).resolve().parents[2]
-    env = {**os.environ, "PYTHONPATH": f"{root}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
     # A defect in the runner, the way one would surface: the scheduler thread raises.
     code = (
         "from dagbatch.emulator.simulate import SimulatedRunner\n"
@@ -266,13 +265,7 @@ def test_a_scheduler_that_stops_on_an_error_stops_the_emulator(tmp_path: Path) -
         "from dagbatch.cli.main import main\n"
         "main(['emulator', '--port', '0', '--simulate'], prog_name='dagbatch')\n"
     )
-    proc = subprocess.Popen(
-        [sys.executable, "-c", code],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
+    proc = python("-c", code, stderr=subprocess.PIPE)
     try:
         assert proc.stdout is not None
         endpoint = proc.stdout.readline().split("listening on ")[1].split()[0]
