@@ -24,6 +24,7 @@ from dagbatch.emulator.server import EmulatorServer
 from dagbatch.observe import JobStatus, finish, rerun, status
 from dagbatch.submit.client import BatchClient, SharedKeyAuth
 from dagbatch.submit.submission import submit_plan
+from tests.submit_helpers import add_task_directly
 
 pytestmark = pytest.mark.skipif(
     importlib.util.find_spec("dagbatch.emulator.runner") is None
@@ -681,17 +682,9 @@ def test_tasks_added_by_hand_beside_the_plans_are_analysed_as_its_own(
     plan = _submit(server, g, tmp_path / "plan")
     _until(plan, server, lambda s: s.outcomes.get("failed") == 1)
 
-    async def add_by_hand() -> None:
-        async with _client(server) as client:
-            tasks = [
-                {"id": "extra", "commandLine": "/bin/true", "dependsOn": {"taskIds": ["b"]}},
-                {"id": "free", "commandLine": "/bin/true"},
-            ]
-            body = orjson.dumps({"value": tasks})
-            results = await client.add_task_collection("byhand", body)
-            assert [r.status for r in results] == ["success", "success"]
-
-    asyncio.run(add_by_hand())
+    by_hand = {"commandLine": "/bin/true"}
+    add_task_directly(server, "byhand", {"id": "extra", **by_hand, "dependsOn": {"taskIds": ["b"]}})
+    add_task_directly(server, "byhand", {"id": "free", **by_hand})
     s = _until(plan, server, lambda s: s.outcomes.get("succeeded") == 1)  # free ran
     assert s.verdict == "stuck", s.to_dict()
     assert s.not_in_plan == ("extra", "free")
@@ -716,23 +709,13 @@ def test_a_resume_into_a_job_missing_a_task_beside_others_added_says_so(
         g.add_node(name, command_line="/bin/true")
     plan = _submit(server, g, tmp_path / "plan")
 
-    async def by_hand() -> None:
+    async def delete_c() -> None:
         async with _client(server) as client:
             await client.call("DELETE", "/jobs/deleted/tasks/c")
-            body = orjson.dumps(
-                {
-                    "value": [
-                        {"id": "x", "commandLine": "/bin/true"},
-                        {"id": "y", "commandLine": "/bin/true"},
-                    ]
-                }
-            )
-            assert [r.status for r in await client.add_task_collection("deleted", body)] == [
-                "success",
-                "success",
-            ]
 
-    asyncio.run(by_hand())
+    asyncio.run(delete_c())
+    for name in ("x", "y"):  # added by hand beside the plan's
+        add_task_directly(server, "deleted", {"id": name, "commandLine": "/bin/true"})
     report = submit_plan(plan, client=_client(server), resume=True)
     assert not report.ok
     assert [(f.task_id, f.code) for f in report.failures] == [("c", "TaskMissing")]
