@@ -172,3 +172,40 @@ def test_ids_distinct_as_given_only_when_they_are(keys: list[str]) -> None:
     folded = [i.lower() for i in spec.ids]
     duplicates = [d for d in validate(spec) if d.code == "duplicate-id"]
     assert bool(duplicates) == (len(set(folded)) != len(folded))
+
+
+_LINES = ["python3 a.py", "", "   ", "\t\n", "x" * 100_000, "x" * 99_999, "echo \x00", "é ünï"]
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.sampled_from(_LINES).map(lambda line: {"command_line": line}),
+            st.just({"commandLine": "echo camel"}),
+            st.just({"command_line": 7}),
+            st.just({"command_line": "echo x", "display_name": "X"}),
+            st.just({}),
+        ),
+        min_size=1,
+        max_size=6,
+    )
+)
+def test_the_all_at_once_check_of_bare_command_lines_agrees_with_each_tasks(
+    attributes: list[dict[str, object]],
+) -> None:
+    """The tasks' properties are the same whether every task is checked at once as a bare
+    command line or each is looked at (a task of two attributes sends every task to the
+    look at each): the same wire properties, the same diagnostics."""
+    graphs = []
+    for extra in (False, True):
+        g = nx.DiGraph()
+        for i, attrs in enumerate(attributes):
+            g.add_node(f"t{i}", **attrs)
+        if extra:
+            g.add_node("other", command_line="echo x", display_name="X")
+        graphs.append(normalize(g, api_version=DEFAULT_API_VERSION))
+    (at_once, at_once_diags), (each, each_diags) = graphs
+    assert at_once.props == each.props[: len(attributes)]
+    assert at_once.intents == each.intents[: len(attributes)]
+    assert at_once_diags == [d for d in each_diags if d.task_id != "other"]
