@@ -477,6 +477,11 @@ def run_cmd(
         except (OSError, DagbatchError, ValueError) as exc:
             why = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
             warnings.append(f"warning: could not write {picture_file}: {why}")
+        except Exception as exc:  # a fault in drawing must not cost the run's report
+            warnings.append(
+                f"warning: could not draw {picture_file}: {type(exc).__name__}: {exc} (a fault "
+                "of dagbatch's own; the run's report and exit code stand)"
+            )
         else:
             lines.append(f"picture: {picture_file} ({len(picture.nodes)} node(s))")
     try:

@@ -31,7 +31,7 @@ import heapq
 import itertools
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import orjson
 
@@ -84,7 +84,7 @@ def _children(view: PlanView) -> list[list[int]]:
     return children
 
 
-def _renumber(keys: list[object]) -> list[int]:
+def _renumber(keys: Sequence[object]) -> list[int]:
     """Classes numbered by first occurrence."""
     table: dict[object, int] = {}
     return [table.setdefault(k, len(table)) for k in keys]
@@ -261,19 +261,32 @@ def _partition(
     plain = [not (b or f) for b, f in zip(view.barrier, frozen, strict=True)]
     chained = fold_chains(classes, view.parents, _class_flags(classes, plain))
     chained_count = max(chained) + 1
+    # The seed's groups: by level (and failure intent), or the user's named ones.
+    kind = (
+        "named groups"
+        if all(frozen)
+        else "groups by level"
+        if not any(frozen)
+        else ("groups by level and named groups")
+    )
     if chained_count < count:
         notes.append(
-            f"{count:,} groups by level, over the cap of {max_nodes}: chains folded into one "
+            f"{count:,} {kind}, over the cap of {max_nodes}: chains folded into one "
             f"node each ({chained_count:,} group{'s' * (chained_count != 1)})"
         )
     else:
-        notes.append(f"{count:,} groups by level, over the cap of {max_nodes}")
+        notes.append(f"{count:,} {kind}, over the cap of {max_nodes}")
     if chained_count <= max_nodes:
         return chained, notes
     per_band = band_width(levels, view.barrier, max_nodes)
-    banded = _renumber([(lv // per_band, b) for lv, b in zip(levels, view.barrier, strict=True)])
+    banded, joined = band_levels(levels, view.barrier, view.parents, per_band)
     bands = math.ceil((max(levels) + 1) / per_band)
     barriers = ", barriers apart" if any(view.barrier) else ""
+    if joined:
+        barriers += (
+            f" but in {joined:,} band{'s' * (joined != 1)}, where a barrier sits between "
+            "the band's own tasks"
+        )
     if per_band > 1:
         notes.append(
             f"levels drawn in bands of {per_band:,} ({bands:,} band{'s' * (bands != 1)}{barriers})"
@@ -281,7 +294,7 @@ def _partition(
         return banded, notes
     # As many levels as nodes allowed, or fewer (many groups side by side, e.g. named ones):
     # what the cap leaves over goes to the largest groups of the seed, drawn apart.
-    split, kept = split_largest(classes, banded, max_nodes)
+    split, kept = split_largest(classes, banded, max_nodes, frozen)
     what = "as one node" if bands == 1 else "one node each"
     notes.append(
         f"{bands:,} level{'s' * (bands != 1)} drawn {what}{barriers}"
@@ -291,34 +304,64 @@ def _partition(
     return split, notes
 
 
-def split_largest(fine: list[int], coarse: list[int], max_nodes: int) -> tuple[list[int], int]:
+def split_largest(
+    fine: list[int], coarse: list[int], max_nodes: int, whole: Sequence[bool] | None = None
+) -> tuple[list[int], int]:
     """A partition between ``coarse`` and ``fine`` of at most ``max_nodes`` classes (when
-    ``coarse`` has at most that many): the largest parts of ``fine`` (a fine class within one
-    coarse class; first in submit order on ties) are drawn apart while the cap allows, and the
-    rest of each coarse class stays one class. Also the number of parts drawn apart.
+    ``coarse`` has at most that many): the largest parts of ``fine`` are drawn apart while
+    the cap allows (first in submit order on ties), and the rest of each coarse class stays
+    one class. A part is a fine class within one coarse class, or, for the tasks ``whole``
+    marks (a named group's), the whole fine class across coarse classes: a node with a
+    group's name holds all of the group. Also the number of parts drawn apart (not counting
+    one that is a whole coarse class).
 
-    Both partitions must keep tasks of different levels apart, so the result does too and the
-    folded graph stays acyclic."""
-    sizes: dict[tuple[int, int], int] = {}
-    for unit in zip(fine, coarse, strict=True):
-        sizes[unit] = sizes.get(unit, 0) + 1  # dicts keep first-seen (submit) order
-    parts: dict[int, int] = {}  # coarse class -> how many fine parts it holds
-    for _, c in sizes:
-        parts[c] = parts.get(c, 0) + 1
-    kept_in = dict.fromkeys(parts, 0)
-    total = len(parts)
+    ``coarse`` keeps tasks of different levels apart, and so does ``fine`` but for the parts
+    ``whole`` marks; a named group drawn whole can draw a cycle with the rest of a level,
+    which ``partition`` finds and then splits that group by level."""
+    marks = whole if whole is not None else [False] * len(fine)
+    units = [(f, -1 if w else c) for f, c, w in zip(fine, coarse, marks, strict=True)]
+    sizes: dict[tuple[int, int], dict[int, int]] = {}  # part -> tasks in each coarse class
+    for unit, c in zip(units, coarse, strict=True):
+        spread = sizes.setdefault(unit, {})  # dicts keep first-seen (submit) order
+        spread[c] = spread.get(c, 0) + 1
+    left: dict[int, int] = {}  # coarse class -> its tasks not drawn apart
+    for c in coarse:
+        left[c] = left.get(c, 0) + 1
+    whole_class = dict(left)  # coarse class -> its size
+    total = len(left)
     keep: set[tuple[int, int]] = set()
-    for unit in sorted(sizes, key=lambda u: -sizes[u]):  # stable: submit order on ties
-        c = unit[1]
-        k, m = kept_in[c], parts[c]
-        # A coarse class with k parts apart draws k nodes and one for its rest, if any.
-        cost = 1 if k + 1 < m else 0
-        if total + cost <= max_nodes:
+    apart = 0
+    for unit in sorted(sizes, key=lambda u: -sum(sizes[u].values())):  # stable on ties
+        spread = sizes[unit]
+        # One node more, and one fewer for each coarse class the part empties.
+        emptied = sum(left[c] == n for c, n in spread.items())
+        if total + 1 - emptied <= max_nodes:
             keep.add(unit)
-            kept_in[c] = k + 1
-            total += cost
-    split = _renumber([u if u in keep else ("rest", u[1]) for u in zip(fine, coarse, strict=True)])
-    return split, sum(k for c, k in kept_in.items() if parts[c] > 1)
+            total += 1 - emptied
+            for c, n in spread.items():
+                left[c] -= n
+            # (a part that is all of its one coarse class is not "apart" from anything)
+            apart += spread != {c: whole_class[c] for c in spread} or len(spread) > 1
+    split = _renumber([u if u in keep else ("rest", c) for u, c in zip(units, coarse, strict=True)])
+    return split, apart
+
+
+def band_levels(
+    levels: list[int], barrier: list[bool], parents: list[list[int]], per_band: int
+) -> tuple[list[int], int]:
+    """The partition into bands of ``per_band`` levels, a band's barriers a class apart
+    from its other tasks, but in the bands where that would draw a cycle (a barrier between
+    tasks of its own band: the band's tasks above it and below it are one node); also how
+    many bands keep their barriers in. Edges never go to a lower band, so a cycle can only
+    be between a band's two classes."""
+    keys = [(lv // per_band, b) for lv, b in zip(levels, barrier, strict=True)]
+    banded = _renumber(keys)
+    cyclic = cyclic_classes(banded, parents)
+    if not cyclic:
+        return banded, 0
+    joined = {band for (band, _), c in zip(keys, banded, strict=True) if c in cyclic}
+    keys = [(band, b and band not in joined) for band, b in keys]
+    return _renumber(keys), len(joined)
 
 
 def band_width(levels: list[int], barrier: list[bool], max_nodes: int) -> int:
@@ -687,7 +730,7 @@ def apply_states(picture: Picture, view: PlanView, states: Mapping[str, TaskStat
             kind = st.kind if st is not None else "missing"
             counts[kind] = counts.get(kind, 0) + 1
             if kind == "failed" and len(failed) < FAILED_NAMED:
-                failed.append(view.name_of(i))
+                failed.append(_shown_name(view, i))  # masked as the node names are
         node.states = counts
         node.failed_names = tuple(failed)
     picture.live = True

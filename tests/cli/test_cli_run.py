@@ -213,6 +213,32 @@ def test_an_output_file_that_cannot_be_written_is_refused_before_the_run(tmp_pat
         assert not work.exists()
 
 
+def test_a_fault_in_drawing_the_picture_keeps_the_report_and_the_verdict(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A drawing fault (once: a banded picture with barriers) ended the command with a
+    traceback and exit 1, after the run: no report printed, and the run's verdict lost."""
+    import dagbatch.show.render
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the folded picture has a cycle")
+
+    monkeypatch.setattr(dagbatch.show.render, "write_picture", broken)
+    picture = tmp_path / "p.svg"
+    code, stdout, stderr = run(
+        str(ROOT / "examples" / "pipeline.py"),
+        "--simulate",
+        "--picture",
+        str(picture),
+        "--workdir",
+        str(tmp_path / "w"),
+    )
+    assert code == 0, stdout + stderr
+    assert "succeeded" in stdout
+    assert f"could not draw {picture}: AssertionError: the folded picture has a cycle" in stderr
+    assert not picture.exists()
+
+
 WORKFLOW = """
 import networkx as nx
 graph = nx.DiGraph()

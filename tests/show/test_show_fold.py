@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import networkx as nx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from show_helpers import example_graph, example_picture, picture_of, shape, view_of
 
 from bench import workloads
@@ -208,6 +210,26 @@ def test_named_groups_fold_together_and_keep_their_name() -> None:
     assert picture.nodes[1].span == "s1 … s100"
 
 
+def test_named_groups_over_the_cap_are_drawn_apart_whole() -> None:
+    """Over the cap, the largest named groups drawn apart held only their tasks of one
+    level: 'team-3 ×60' without its root, which sat in a node of every group's roots."""
+    g = nx.DiGraph()
+    for t in range(100):
+        g.add_node(f"team-{t}-root", command_line="x", _group=f"team-{t}")
+        for c in range(10 + t % 7):
+            g.add_node(f"team-{t}-c{c}", command_line="x", _group=f"team-{t}")
+            g.add_edge(f"team-{t}-root", f"team-{t}-c{c}")
+    picture = picture_of(g, max_nodes=12)
+    assert len(picture.nodes) <= 12
+    assert sum(n.count for n in picture.nodes) == g.number_of_nodes()
+    named = [n for n in picture.nodes if n.label.startswith("team-") and "*" not in n.label]
+    assert len(named) == 10  # the cap less one node for each level's rest
+    for node in named:
+        team = node.label.split(" ")[0]
+        assert node.count == sum(1 for _, d in g.nodes(data=True) if d["_group"] == team)
+    assert "100 named groups, over the cap of 12" in picture.notes
+
+
 def test_no_fold_draws_every_task_and_refuses_big_plans() -> None:
     picture = fold_plan(view_of(per_sample_chains(3)), fold=False)
     assert len(picture.nodes) == 11 and len(picture.links) == 12
@@ -364,3 +386,39 @@ def test_reading_and_folding_a_plan_runs_no_cyclic_collection() -> None:
     # At most the young generation once the collector is back (between reading and folding);
     # unpaused, it ran dozens of times here, full sweeps included.
     assert len(collections) <= 2 and 2 not in collections, collections
+
+
+def test_barriers_between_tasks_of_one_band_draw_with_them() -> None:
+    # wide_fanin in one band of 3 levels: the barriers sit between the frames and assemble,
+    # so a barrier node apart would draw a cycle with the band's other tasks.
+    picture = picture_of(example_graph("wide_fanin"), max_nodes=2)
+    assert [n.count for n in picture.nodes] == [3_003]
+    assert any(
+        "barriers apart but in 1 band, where a barrier sits between the band's own tasks" in note
+        for note in picture.notes
+    )
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 29), st.integers(0, 29)), min_size=10, max_size=120),
+    st.integers(2, 8),
+)
+def test_a_plan_with_barriers_folds_under_any_cap_without_a_cycle(
+    pairs: list[tuple[int, int]], max_nodes: int
+) -> None:
+    """A taskIds budget of 70 characters makes barriers for every task of more than two
+    parents (ids of 30 characters); whatever the cap, the folded picture holds every task
+    once and draws no cycle."""
+
+    def tid(i: int) -> str:
+        return f"task-{i:02d}-".ljust(30, "x")
+
+    g = nx.DiGraph()
+    g.add_nodes_from((tid(i), {"command_line": "x"}) for i in range(30))
+    g.add_edges_from((tid(min(a, b)), tid(max(a, b))) for a, b in pairs if a != b)
+    view = view_of(g, CompileOptions(taskids_margin=64_000 - 70, pool_os="linux"))
+    picture = fold_plan(view, max_nodes=max_nodes)
+    assert sum(n.count for n in picture.nodes) == len(view)
+    drawn = nx.DiGraph([(e.source, e.target) for e in picture.links])
+    assert nx.is_directed_acyclic_graph(drawn)
