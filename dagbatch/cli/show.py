@@ -125,7 +125,7 @@ def _unused_shape_options(ctx: click.Context, plan_dir: str) -> None:
     "--out",
     "-o",
     type=GivenPath(dir_okay=False, path_type=Path),
-    help="File to write (default: standard output).",
+    help="File to write; - (the default) is standard output.",
 )
 @click.option(
     "--max-nodes",
@@ -160,6 +160,8 @@ def show_cmd(
     """
     from dagbatch.compiler.pipeline import CompileOptions
 
+    if out is not None and str(out) == "-":  # as for most tools: standard output
+        out = None
     if Path(source).is_dir():
         _unused_shape_options(click.get_current_context(), source)
     # Before compiling, reading the job and drawing: all of it would be lost (as run --picture).

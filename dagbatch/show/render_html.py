@@ -32,12 +32,15 @@ _SCRIPT = """
   var data = JSON.parse(document.getElementById('node-data').textContent);
   var panel = document.getElementById('details');
   function show(key) {
+    // Own keys only: '#constructor' names what every object inherits, not a node.
+    if (!Object.prototype.hasOwnProperty.call(data, key)) { return; }
     var node = data[key];
-    if (!node) { return; }
+    var drawn = document.getElementById(key);
+    if (!node || !drawn) { return; }
     document.querySelectorAll('g.node.selected').forEach(function (g) {
       g.classList.remove('selected');
     });
-    document.getElementById(key).classList.add('selected');
+    drawn.classList.add('selected');
     panel.textContent = '';
     var h = document.createElement('h2');
     h.textContent = node.label;

@@ -7,6 +7,7 @@ import asyncio
 from pathlib import Path
 
 import orjson
+import pytest
 from click.testing import CliRunner
 
 from dagbatch.cli.main import main
@@ -80,3 +81,13 @@ def test_plan_shaping_options_with_a_compiled_plan_are_said_to_be_unused(tmp_pat
     for args in ((PIPELINE, "--over-limit", "error"), (str(plan),)):
         code, out, err = run("show", *args)
         assert code == 0 and out.startswith("job ") and "not used" not in err, (args, err)
+
+
+def test_out_dash_is_standard_output(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`-o -` wrote a file named '-' in the working directory."""
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run("show", PIPELINE, "-o", "-", "--format", "svg")
+    assert code == 0, out + err
+    assert out.lstrip().startswith(("<svg", "<?xml"))
+    assert "wrote" not in err
+    assert not (tmp_path / "-").exists()

@@ -268,7 +268,8 @@ def chromium() -> str:
 
 
 def dump_dom(page: Path, profile: Path, fragment: str = "") -> str:
-    """The DOM of a local page after its scripts ran, with every network feature off."""
+    """The DOM of a local page after its scripts ran, with every network feature off; the
+    page's console goes to stderr, and a script error there fails the test."""
     result = subprocess.run(
         [
             chromium(),
@@ -282,6 +283,8 @@ def dump_dom(page: Path, profile: Path, fragment: str = "") -> str:
             "--disable-sync",
             "--disable-dev-shm-usage",
             f"--user-data-dir={profile}",
+            "--enable-logging=stderr",
+            "--v=0",
             "--dump-dom",
             page.as_uri() + fragment,
         ],
@@ -291,6 +294,8 @@ def dump_dom(page: Path, profile: Path, fragment: str = "") -> str:
         check=False,
     )
     assert result.returncode == 0, result.stderr[-2000:]
+    errors = [line for line in result.stderr.splitlines() if "Uncaught" in line]
+    assert not errors, errors
     return result.stdout
 
 
@@ -316,6 +321,17 @@ def test_the_readme_picture_is_current() -> None:
     docs = Path(__file__).resolve().parents[2] / "docs" / "mapreduce.svg"
     assert docs.read_text(encoding="utf-8") == render(example_picture("mapreduce"), "svg")
     assert "docs/mapreduce.svg" in (docs.parents[1] / "README.md").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("fragment", ["#constructor", "#toString", "#n999", "#"])
+def test_an_address_naming_no_node_leaves_the_panel_as_it_is(fragment: str, tmp_path: Path) -> None:
+    """'#constructor' names what every object has: the script took it for a node and
+    failed (a TypeError on the page)."""
+    page = tmp_path / "mapreduce.html"
+    page.write_text(render(example_picture("mapreduce"), "html"), encoding="utf-8")
+    dom = dump_dom(page, tmp_path / "profile", fragment)
+    assert "Click a node." in dom
+    assert re.search(r'class="node [^"]*selected', dom) is None
 
 
 def test_html_details_panel_shows_a_node(tmp_path: Path) -> None:
