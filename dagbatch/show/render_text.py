@@ -50,7 +50,13 @@ def summary_lines(picture: Picture) -> list[str]:
     # the largest set of mutually independent tasks, too costly to compute for a picture.
     lines = [
         f"widest level: {_plural(width, 'task')} at level {level}"
-        + (" (tasks of other levels can run beside them)" if picture.levels > 1 else ""),
+        # (A widest level of one task: every level holds one, each the child of the one
+        # before, and nothing runs beside anything.)
+        + (
+            " (tasks of other levels can run beside them)"
+            if picture.levels > 1 and width > 1
+            else ""
+        ),
         f"critical path: {_plural(len(path), 'task')} in a row when every task succeeds"
         + (f" ({shown})" if path else ""),
     ]

@@ -126,6 +126,16 @@ def test_control_characters_in_a_group_name_keep_the_html_parseable() -> None:
     ET.fromstring(svg.encode("utf-8"))
 
 
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_a_terminal_escape_in_a_group_name_is_shown_not_sent(fmt: str) -> None:
+    """Printed as it was, '\x1b[2J' in a group name cleared the terminal of whoever read
+    the text picture."""
+    text = render(picture_of(control_graph()), fmt)
+    assert "\x1b" not in text and "\x01" not in text
+    if fmt == "text":
+        assert "tab\there\\x1b[0m" in text and "x\\x01y" in text
+
+
 def mermaid_decode(label: str) -> str:
     """What mermaid shows for a label: its entity codes read back."""
     named = {"quot": '"', "lt": "<", "gt": ">", "amp": "&"}

@@ -41,6 +41,15 @@ def test_the_widest_level_is_not_claimed_as_a_bound_on_parallelism() -> None:
         assert "leaves slots idle" not in out, fmt
 
 
+def test_a_chain_is_not_said_to_run_anything_beside_its_widest_level() -> None:
+    graph = nx.path_graph(["a", "b", "c"], create_using=nx.DiGraph)
+    nx.set_node_attributes(graph, "x", "command_line")
+    assert largest_antichain(graph) == 1
+    text = render(picture_of(graph), "text")
+    assert "widest level: 1 task at level 0\n" in text
+    assert "beside" not in text
+
+
 def test_a_single_task_is_not_said_to_be_folded() -> None:
     graph = nx.DiGraph()
     graph.add_node("a", command_line="x")
