@@ -51,7 +51,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 from urllib.parse import parse_qsl, quote
 
 import httpx
@@ -231,7 +231,15 @@ class _LocalFile:
         except OSError as exc:
             raise _write_failure(exc, self.target, self.file_path, "mkdir") from None
         try:
-            self.handle = open(self.target, "wb")  # closed in __exit__
+            try:
+                self.handle = open(self.target, "wb")  # closed in __exit__
+            except PermissionError:
+                # A retry finds the file an earlier attempt wrote with a read-only fileMode
+                # (0555): the node's own file, replaced as the first attempt made it.
+                if not self.target.is_file():
+                    raise
+                self.target.unlink()
+                self.handle = open(self.target, "wb")
         except OSError as exc:
             raise _write_failure(exc, self.target, self.file_path, "open") from None
         return self.handle
@@ -577,8 +585,11 @@ def _upload_kwargs(headers: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
             settings[_CONTENT_HEADERS[lower]] = value
         elif lower.startswith("x-ms-meta-"):
             metadata[name[len("x-ms-meta-") :]] = value
-        elif lower == "x-ms-access-tier":
-            kwargs["standard_blob_tier"] = value
+        elif lower == "x-ms-access-tier" and (tier := _tier(blob, value)) is not None:
+            # The SDK takes its enum, not the header's text (a str made it raise
+            # AttributeError); a tier it does not know goes as the header, for the service to
+            # accept or refuse.
+            kwargs["standard_blob_tier"] = tier
         elif lower == "x-ms-tags":
             kwargs["tags"] = dict(parse_qsl(value))
         elif name:
@@ -592,6 +603,13 @@ def _upload_kwargs(headers: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     return kwargs
 
 
+def _tier(blob: Any, value: str) -> Any:
+    """The SDK's ``StandardBlobTier`` named by an ``x-ms-access-tier`` value (Hot, Cool,
+    Cold, Archive; any case), or None."""
+    folded = value.strip().lower()
+    return next((t for t in blob.StandardBlobTier if t.value.lower() == folded), None)
+
+
 @dataclass
 class _Upload:
     local: Path
@@ -599,6 +617,11 @@ class _Upload:
     container_url: str
     kwargs: dict[str, Any]
     pattern: str
+
+    @property
+    def shown(self) -> str:
+        """The file's path as messages show it: ``wd/../stdout.txt`` as ``stdout.txt``'s."""
+        return os.path.normpath(self.local)
 
 
 def upload_output_files(
@@ -687,7 +710,7 @@ def _upload_all(uploads: list[_Upload]) -> list[TaskFileFailure | None]:
 
         where = f"{safe_url(upload.container_url)} as blob {upload.blob_name!r}"
         details = {
-            "FilePath": str(upload.local),
+            "FilePath": upload.shown,
             "BlobName": upload.blob_name,
             "ContainerUrl": safe_url(upload.container_url),
             "FilePattern": upload.pattern,
@@ -706,7 +729,7 @@ def _upload_all(uploads: list[_Upload]) -> list[TaskFileFailure | None]:
         except OSError as exc:
             return TaskFileFailure(
                 "FileUploadMiscError",
-                f"output file {str(upload.local)!r}: cannot read it: {exc.strerror or exc}",
+                f"output file {upload.shown!r}: cannot read it: {exc.strerror or exc}",
                 details,
             )
         except (AzureError, ValueError) as exc:
@@ -723,7 +746,14 @@ def _upload_all(uploads: list[_Upload]) -> list[TaskFileFailure | None]:
                 code = "FileUploadMiscError"
             return TaskFileFailure(
                 code,
-                f"output file {str(upload.local)!r}: uploading to {where} failed: {_describe(exc)}",
+                f"output file {upload.shown!r}: uploading to {where} failed: {_describe(exc)}",
+                details,
+            )
+        except Exception as exc:  # the SDK's own fault: this upload fails, the others go on
+            return TaskFileFailure(
+                "FileUploadMiscError",
+                f"output file {upload.shown!r}: uploading to {where} failed: "
+                f"{type(exc).__name__}: {exc}",
                 details,
             )
         return None
@@ -733,6 +763,10 @@ def _upload_all(uploads: list[_Upload]) -> list[TaskFileFailure | None]:
     finally:
         for client in clients.values():
             client.close()
+
+
+#: The upload logs in a task's directory: the files uploaded, and the failures.
+UPLOAD_LOGS: Final = ("fileuploadout.txt", "fileuploaderr.txt")
 
 
 def _write_upload_logs(
@@ -745,13 +779,14 @@ def _write_upload_logs(
     for upload, failure in zip(uploads, failures, strict=True):
         target = safe_url(blob_url(upload.container_url, upload.blob_name))
         if failure is None:
-            out_lines.append(f"uploaded {upload.local} to {target}\n")
+            out_lines.append(f"uploaded {upload.shown} to {target}\n")
         else:
             err_lines.append(f"{failure.code}: {failure.message}\n")
     try:
         task_dir.mkdir(parents=True, exist_ok=True)
-        (task_dir / "fileuploadout.txt").write_text("".join(out_lines), encoding="utf-8")
-        (task_dir / "fileuploaderr.txt").write_text("".join(err_lines), encoding="utf-8")
+        out_log, err_log = UPLOAD_LOGS
+        (task_dir / out_log).write_text("".join(out_lines), encoding="utf-8")
+        (task_dir / err_log).write_text("".join(err_lines), encoding="utf-8")
     except OSError:
         pass  # the logs are a help, not part of the outcome
 

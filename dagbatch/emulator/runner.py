@@ -281,6 +281,15 @@ class RealRunner:
                     "ResourceDirectoryCreateFailed",
                     f"The task directory could not be prepared: {exc.strerror or exc}.",
                 )
+            except Exception as exc:
+                # Anything else that escaped ended up in the thread pool's future, unseen,
+                # and the task stayed running for ever: it ends, saying what happened.
+                kind, code = "preprocessing", None
+                failure = failure_info(
+                    "CommandLaunchFailed",
+                    f"The task could not be run: {type(exc).__name__}: {exc} (a fault of the "
+                    "local pool's own).",
+                )
             if not run.cancelled:
                 local = self._local
                 local.finishing = True
@@ -305,12 +314,26 @@ class RealRunner:
             os.mkdir(wd)
         except OSError:  # a retry, a re-added id, or the job's first task: the slow path
             os.makedirs(wd, exist_ok=True)
+            # An earlier attempt's upload logs are not this one's (a pattern such as '../*'
+            # would upload them as if they were).
+            for log in blobstore.UPLOAD_LOGS:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(f"{task_dir}/{log}")
         resource_files = task.get("resourceFiles")
         if resource_files:
             try:
                 blobstore.download_resource_files(resource_files, Path(wd), storage=self.storage)
             except TaskFileFailure as exc:
                 return "preprocessing", None, failure_info(exc.code, exc.message, exc.details)
+            except Exception as exc:  # the storage SDK's own fault: the task still ends
+                return (
+                    "preprocessing",
+                    None,
+                    failure_info(
+                        "BlobDownloadMiscError",
+                        f"The resource files could not be downloaded: {type(exc).__name__}: {exc}.",
+                    ),
+                )
         try:
             argv = split_command_line(task.get("commandLine", ""))
         except ValueError as exc:
@@ -397,7 +420,12 @@ class RealRunner:
             os.close(out)
             os.close(err)
         code = exit_status(process.returncode)
-        if kind == "exit" and task.get("outputFiles"):
+        # Also after a task killed at its maxWallClockTime: taskCompletion uploads "after the
+        # Task process exits, no matter what the exit code was" [spec-2025
+        # OutputFileUploadCondition],
+        # and its stdout and stderr are what the user needs most then. The kill stays the
+        # task's failure; an upload failure is then in fileuploaderr.txt only.
+        if kind in ("exit", "timeout") and task.get("outputFiles"):
             try:
                 blobstore.upload_output_files(
                     task["outputFiles"],
@@ -407,7 +435,20 @@ class RealRunner:
                     env=env,
                 )
             except TaskFileFailure as exc:
+                if kind == "timeout":
+                    return kind, code, None
                 return "upload", code, failure_info(exc.code, exc.message, exc.details)
+            except Exception as exc:  # the storage SDK's own fault: the task still ends
+                if kind == "timeout":
+                    return kind, code, None
+                return (
+                    "upload",
+                    code,
+                    failure_info(
+                        "FileUploadMiscError",
+                        f"The output files could not be uploaded: {type(exc).__name__}: {exc}.",
+                    ),
+                )
         return kind, code, None
 
     def kill(self, job: Job, pos: int) -> None:

@@ -327,6 +327,8 @@ def test_upload_headers_set_blob_properties(
                             {"name": "x-ms-blob-content-type", "value": "application/json"},
                             {"name": "x-ms-meta-run", "value": "42"},
                             {"name": "x-ms-blob-cache-control", "value": "no-cache"},
+                            # The header's text, in any case: the SDK wants its own enum.
+                            {"name": "x-ms-access-tier", "value": "cool"},
                         ],
                     }
                 },
@@ -341,6 +343,7 @@ def test_upload_headers_set_blob_properties(
     assert props.content_settings.content_type == "application/json"
     assert props.content_settings.cache_control == "no-cache"
     assert props.metadata == {"run": "42"}
+    assert props.blob_tier == "Cool"
 
 
 def test_upload_nothing_attempted_writes_no_logs(

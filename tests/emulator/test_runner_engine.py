@@ -203,6 +203,37 @@ def test_what_no_process_can_be_given_fails_the_launch_not_the_worker(node: Node
     assert node.result(job, "fine") == (0, None)
 
 
+def test_an_unforeseen_fault_ends_the_task_not_the_worker(
+    node: Node, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An error no handler named (the storage SDK's AttributeError on an access tier) ended
+    up in the thread pool's future, unseen: the task stayed running for ever and `dagbatch
+    run` never ended. Each task ends failed, saying what happened, and the next one runs."""
+    from dagbatch.emulator import blobstore
+
+    def fault(*args: object, **kwargs: object) -> None:
+        raise AttributeError("'str' object has no attribute 'value'")
+
+    monkeypatch.setattr(blobstore, "download_resource_files", fault)
+    monkeypatch.setattr(blobstore, "upload_output_files", fault)
+    upload = {"filePattern": "x", "destination": {"container": {"containerUrl": "http://h/c"}}}
+    job = node.job("faults")
+    node.run(
+        job,
+        {"id": "down", "commandLine": "/bin/true", "resourceFiles": [{"httpUrl": "http://h/b"}]},
+        {"id": "up", "commandLine": sh("exit 3"), "outputFiles": [upload]},
+    )
+    assert node.result(job, "down")[1] == "BlobDownloadMiscError"
+    assert node.result(job, "up") == (3, "FileUploadMiscError")  # the process's code kept
+
+    monkeypatch.setattr(RealRunner, "environment", fault)
+    node.run(job, {"id": "env", "commandLine": "/bin/true"})
+    assert node.result(job, "env")[1] == "CommandLaunchFailed"
+    with node.store.lock:
+        failure = job.task_failure[job.task_ids.index("env")]
+    assert "AttributeError" in failure["message"]
+
+
 def test_wall_clock_limits_end_a_task_or_let_its_own_code_through(node: Node) -> None:
     job = node.job("walls")
     node.run(

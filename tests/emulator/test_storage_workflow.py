@@ -146,6 +146,28 @@ def test_a_workflow_reads_and_writes_blob_storage(
             "exitConditions": {"fileUploadError": {"dependencyAction": "block"}},
         },
         {"id": "after-denied", "commandLine": "/bin/true", "dependsOn": {"taskIds": ["denied"]}},
+        {
+            # Killed at its maxWallClockTime: its logs are still uploaded (taskcompletion).
+            "id": "slow",
+            "commandLine": "/bin/sh -c 'echo started; sleep 30'",
+            "constraints": {"maxWallClockTime": "PT1S"},
+            "outputFiles": [_out(write, "../std*.txt", "logs/slow", "taskcompletion")],
+        },
+        {
+            # Retried once: the second attempt writes over the read-only file the first one
+            # was given, and does not upload the first attempt's upload logs.
+            "id": "retried",
+            "commandLine": "/bin/sh -c 'echo attempt; exit 1'",
+            "constraints": {"maxTaskRetryCount": 1},
+            "resourceFiles": [
+                {
+                    "httpUrl": azurite.blob_sas_url(inputs, "scripts/tool.sh"),
+                    "filePath": "tool.sh",
+                    "fileMode": "0555",
+                }
+            ],
+            "outputFiles": [_out(write, "../*.txt", "logs/retried", "taskcompletion")],
+        },
     ]
     server = _running(emulator_factory, tmp_path, azurite)
     with _client(server) as client:
@@ -155,7 +177,8 @@ def test_a_workflow_reads_and_writes_blob_storage(
             )
         )
         client.create_tasks("storage-wf", [models.BatchTaskCreateOptions(t) for t in tasks])
-        done = {"ingest", "fails", "missing", "after-missing", "expired", "denied"}
+        done = {"ingest", "fails", "missing", "after-missing", "expired", "denied", "slow"}
+        done.add("retried")
         final = _wait(client, "storage-wf", done, {"after-expired", "after-denied"})
 
     def info(task_id: str) -> Any:
@@ -181,8 +204,14 @@ def test_a_workflow_reads_and_writes_blob_storage(
     assert info("denied").exit_code == 0 and info("denied").result == "failure"
     assert info("denied").failure_info.code == "FileUploadAccessDenied"
 
+    assert info("slow").failure_info.code == "TaskEnded"
+    assert info("retried").failure_info.code == "FailureExitCode"
+    assert final["retried"].execution_info.retry_count == 1
+
     blobs = azurite.read_blobs(results)
     assert blobs["ingest/all.txt"] == b"a\nb\nref\n"
+    assert blobs["logs/slow/stdout.txt"] == b"started\n"
+    assert blobs["logs/retried/stdout.txt"] == b"attempt\n"
     assert blobs["logs/ingest/stdout.txt"] == b"ingested\n"
     assert blobs["failed/fails/err.txt"] == b"bad\n"
     assert set(blobs) == {
@@ -191,6 +220,10 @@ def test_a_workflow_reads_and_writes_blob_storage(
         "failed/fails/err.txt",
         "logs/fails/stdout.txt",
         "logs/fails/stderr.txt",
+        "logs/slow/stdout.txt",
+        "logs/slow/stderr.txt",
+        "logs/retried/stdout.txt",
+        "logs/retried/stderr.txt",
     }
 
 
