@@ -438,8 +438,83 @@ def task_errors(tasks: list[dict[str, Any]], job: Job) -> list[dict[str, Any] | 
             problem = _slots_problem(task)
             if problem is not None:
                 error = _invalid(*problem)
+        if error is None and ("resourceFiles" in task or "outputFiles" in task):
+            error = _files_error(task)
         errors.append(error)
     return errors
+
+
+#: The sources a resource file names: exactly one of them [spec-2025 ResourceFile]; 2017's
+#: api-version has only ``blobSource`` (the newer api-version refuses it as an unknown
+#: property before this check).
+_RESOURCE_SOURCES: Final = (
+    "autoStorageContainerName",
+    "storageContainerUrl",
+    "httpUrl",
+    "blobSource",
+)
+#: The sources of one file, whose ``filePath`` is required.
+_ONE_FILE_SOURCES: Final = (["httpUrl"], ["blobSource"])
+_UPLOAD_CONDITIONS: Final = frozenset({"tasksuccess", "taskfailure", "taskcompletion"})
+
+
+def _files_error(task: Mapping[str, Any]) -> dict[str, Any] | None:
+    """``resourceFiles`` and ``outputFiles`` as the spec shapes them [spec-2025
+    ResourceFile, OutputFile, OutputFileBlobContainerDestination, OutputFileUploadConfig]:
+    a resource file names exactly one of its three sources, and a ``filePath`` with
+    ``httpUrl``, inside the working directory ("must not break out of the Task's working
+    directory (for example by using '..')"); an output file has a ``filePattern``, a
+    ``destination.container.containerUrl`` and an ``uploadOptions.uploadCondition`` of the
+    enum. What the service names in its answer is not documented: the property's path."""
+    resource_files = task.get("resourceFiles")
+    if resource_files is not None:
+        if not isinstance(resource_files, list):
+            return _invalid("resourceFiles", why="resourceFiles must be a list.")
+        for k, entry in enumerate(resource_files):
+            where = f"resourceFiles[{k}]"
+            if not isinstance(entry, dict):
+                return _invalid(where, why=f"{where} must be an object.")
+            given = [name for name in _RESOURCE_SOURCES if entry.get(name) is not None]
+            if len(given) != 1:
+                return _invalid(
+                    where,
+                    why=f"{where} must name exactly one of "
+                    + ", ".join(_RESOURCE_SOURCES[:3])
+                    + " (blobSource in api-version 2017-09-01.6.0).",
+                )
+            file_path = entry.get("filePath")
+            if given in _ONE_FILE_SOURCES and file_path is None:
+                return _missing(f"{where}.filePath")
+            if file_path is not None and (
+                not isinstance(file_path, str)
+                or file_path.startswith(("/", "\\"))
+                or ".." in file_path.replace("\\", "/").split("/")
+            ):
+                return _invalid(
+                    f"{where}.filePath",
+                    file_path,
+                    "filePath must be relative and must not break out of the task's working "
+                    "directory (for example by using '..').",
+                )
+    output_files = task.get("outputFiles")
+    if output_files is not None:
+        if not isinstance(output_files, list):
+            return _invalid("outputFiles", why="outputFiles must be a list.")
+        for k, entry in enumerate(output_files):
+            where = f"outputFiles[{k}]"
+            if not isinstance(entry, dict):
+                return _invalid(where, why=f"{where} must be an object.")
+            if not isinstance(entry.get("filePattern"), str):
+                return _missing(f"{where}.filePattern")
+            container = (entry.get("destination") or {}).get("container")
+            if not isinstance(container, dict) or not container.get("containerUrl"):
+                return _missing(f"{where}.destination.container.containerUrl")
+            condition = (entry.get("uploadOptions") or {}).get("uploadCondition")
+            if condition is None:
+                return _missing(f"{where}.uploadOptions.uploadCondition")
+            if str(condition).lower() not in _UPLOAD_CONDITIONS:
+                return _invalid(f"{where}.uploadOptions.uploadCondition", condition)
+    return None
 
 
 def _slots_problem(task: Mapping[str, Any]) -> Problem | None:

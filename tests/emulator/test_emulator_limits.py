@@ -376,6 +376,91 @@ def test_raw_task_values_the_sdk_cannot_send(emulator: EmulatorServer) -> None:
     assert emulator.store.task_ids("j") == ["ok"]
 
 
+def test_raw_resource_and_output_files_are_checked_as_the_spec_shapes_them(
+    emulator: EmulatorServer,
+) -> None:
+    """A resource file names one source (and a filePath inside the working directory for an
+    httpUrl); an output file a pattern, a container URL and an upload condition. The
+    emulator took any of them and ran, or failed, the task later."""
+    assert raw(emulator, "POST", "/jobs", {"id": "f", "poolInfo": {"poolId": "p"}}).status_code
+    url = "http://127.0.0.1:1/acct/c/b"
+    upload = {"uploadCondition": "TaskCompletion"}
+    container = {"container": {"containerUrl": "http://127.0.0.1:1/acct/c"}}
+    tasks: dict[str, tuple[dict[str, Any], tuple[str, str]]] = {
+        "no-path": (
+            {"resourceFiles": [{"httpUrl": url}]},
+            ("MissingRequiredProperty", "resourceFiles[0].filePath"),
+        ),
+        "two": (
+            {"resourceFiles": [{"httpUrl": url, "autoStorageContainerName": "c", "filePath": "a"}]},
+            ("InvalidPropertyValue", "resourceFiles[0]"),
+        ),
+        "none": (
+            {"resourceFiles": [{"filePath": "a"}]},
+            ("InvalidPropertyValue", "resourceFiles[0]"),
+        ),
+        "out": (
+            {"resourceFiles": [{"httpUrl": url, "filePath": "in/../../x"}]},
+            ("InvalidPropertyValue", "resourceFiles[0].filePath"),
+        ),
+        "no-pattern": (
+            {"outputFiles": [{"destination": container, "uploadOptions": upload}]},
+            ("MissingRequiredProperty", "outputFiles[0].filePattern"),
+        ),
+        "no-url": (
+            {"outputFiles": [{"filePattern": "*", "destination": {}, "uploadOptions": upload}]},
+            ("MissingRequiredProperty", "outputFiles[0].destination.container.containerUrl"),
+        ),
+        "no-condition": (
+            {"outputFiles": [{"filePattern": "*", "destination": container}]},
+            ("MissingRequiredProperty", "outputFiles[0].uploadOptions.uploadCondition"),
+        ),
+        "bad-condition": (
+            {
+                "outputFiles": [
+                    {
+                        "filePattern": "*",
+                        "destination": container,
+                        "uploadOptions": {"uploadCondition": "always"},
+                    }
+                ]
+            },
+            ("InvalidPropertyValue", "outputFiles[0].uploadOptions.uploadCondition"),
+        ),
+        "ok": (
+            {
+                "resourceFiles": [
+                    {"httpUrl": url, "filePath": "in/x"},
+                    {"storageContainerUrl": url},
+                ],
+                "outputFiles": [
+                    {
+                        "filePattern": "../std*.txt",
+                        "destination": container,
+                        "uploadOptions": upload,
+                    }
+                ],
+            },
+            ("", ""),
+        ),
+    }
+    body = {
+        "value": [{"id": tid, "commandLine": "x", **extra} for tid, (extra, _) in tasks.items()]
+    }
+    response = raw(emulator, "POST", "/jobs/f/addtaskcollection", body)
+    assert response.status_code == 200, response.text
+    results = {r["taskId"]: r for r in response.json()["value"]}
+    for task_id, (_, (code, name)) in tasks.items():
+        result = results[task_id]
+        if not code:
+            assert result["status"] == "success", result
+            continue
+        assert result["status"] == "clienterror", result
+        values = {v["key"]: v["value"] for v in result["error"]["values"]}
+        assert (result["error"]["code"], values["PropertyName"]) == (code, name), task_id
+    assert emulator.store.task_ids("f") == ["ok"]
+
+
 # --- lists: maxresults ---
 
 
