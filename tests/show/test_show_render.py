@@ -14,6 +14,8 @@ from pathlib import Path
 import networkx as nx
 import pydot
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from show_helpers import EXAMPLES, example_picture, picture_of, view_of
 
 from bench import workloads
@@ -23,6 +25,7 @@ from dagbatch.show.fold import fold_plan
 from dagbatch.show.live import live_states
 from dagbatch.show.model import Picture
 from dagbatch.show.render import FORMATS, render
+from dagbatch.show.render_svg import Placed
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "show"
 SUFFIX = {"text": "txt", "mermaid": "mmd", "dot": "dot", "svg": "svg", "html": "html"}
@@ -343,3 +346,22 @@ def test_html_details_panel_shows_a_node(tmp_path: Path) -> None:
     assert "<h2>1..10000 ×10,000</h2>" in panel
     assert '"tasks": 10000' in panel and "python3 map.py --shard 1" in panel
     assert 'class="node tasks selected" id="n2"' in dom
+
+
+_RECT = st.tuples(st.floats(-500, 500), st.floats(-500, 500), st.floats(0, 300), st.floats(0, 300))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(_RECT, max_size=30), st.lists(_RECT, min_size=1, max_size=10))
+def test_a_label_s_place_is_taken_exactly_when_it_overlaps_one_placed(
+    rects: list[tuple[float, float, float, float]],
+    asked: list[tuple[float, float, float, float]],
+) -> None:
+    """The grid that finds what lies near a label answers as a look at every rectangle does
+    (the pictures stay byte for byte what they were)."""
+    placed = Placed(rects)
+    for cx, cy, w, h in asked:
+        brute = any(
+            abs(cx - px) < (w + pw) / 2 and abs(cy - py) < (h + ph) / 2 for px, py, pw, ph in rects
+        )
+        assert placed.taken(cx, cy, w, h) == brute
