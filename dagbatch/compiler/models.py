@@ -862,13 +862,18 @@ def _exit_effect(options: ExitOptions, start: int, end: int) -> tuple[str | None
     )
 
 
+def _entries(value: Any) -> Sequence[Any]:
+    """A list's entries; anything else has none here (its type is the field's own error)."""
+    return value if isinstance(value, list | tuple) else ()
+
+
 def _exit_conditions_rules(get: Callable[[str], Any]) -> list[Problem]:
     """An exit code listed twice in ``exitCodes``, or two ``exitCodeRanges`` that overlap,
     with different actions: which one Batch applies is not documented (BATCH_FACTS, exit
     conditions), so the code's fate is unknown. Told as a duplicate environment name is."""
     problems: list[Problem] = []
     first: dict[int, tuple[int, Any]] = {}
-    for i, entry in enumerate(get("exit_codes") or ()):
+    for i, entry in enumerate(_entries(get("exit_codes"))):
         if not isinstance(entry, ExitCodeMapping):
             continue
         effect = _exit_effect(entry.exit_options, entry.code, entry.code)
@@ -888,7 +893,7 @@ def _exit_conditions_rules(get: Callable[[str], Any]) -> list[Problem]:
             )
     ranges = [
         (i, r)
-        for i, r in enumerate(get("exit_code_ranges") or ())
+        for i, r in enumerate(_entries(get("exit_code_ranges")))
         if isinstance(r, ExitCodeRangeMapping) and r.start <= r.end
     ]
     for k, (i, a) in enumerate(ranges):

@@ -502,9 +502,9 @@ def _simple_props(attrs: Mapping[str, Any]) -> Props | None:
     for key, value in attrs.items():
         wire = _SIMPLE_KEYS.get(key)
         if wire is None:
-            if key.startswith("_"):
+            if isinstance(key, str) and key.startswith("_"):
                 continue
-            return None
+            return None  # (a name that is no str: the model path reports it)
         if not isinstance(value, str) or wire in props:
             return None
         props[wire] = value
@@ -545,7 +545,24 @@ def _task_from_attrs(
     attrs: Mapping[str, Any], task_id: str, diags: list[Diagnostic]
 ) -> models.Task | None:
     given = attrs.get("task")
-    extra = {k: v for k, v in attrs.items() if k != "task" and not k.startswith("_")}
+    for key in attrs:
+        if not isinstance(key, str):
+            diags.append(
+                Diagnostic(
+                    code="invalid-type",
+                    message=f"node attribute name {safe_repr(key)} ({type(key).__name__}) "
+                    "is not a str",
+                    task_id=task_id,
+                    field=safe_repr(key),
+                    hint="a node's attributes are the task's properties (command_line=...) "
+                    "and your own, named with a leading '_'",
+                )
+            )
+    extra = {
+        k: v
+        for k, v in attrs.items()
+        if isinstance(k, str) and k != "task" and not k.startswith("_")
+    }
     if given is not None:
         if isinstance(given, models.Task):
             if not extra:

@@ -710,3 +710,35 @@ def test_a_refused_value_is_said_with_what_was_given() -> None:
     assert "12345" not in env.message and env.field is not None and "environment" in env.field
     (long,) = node_diagnostics(on_failure="x" * 100)
     assert "xxxx" not in long.message
+
+
+@pytest.mark.parametrize(
+    ("attributes", "code", "field"),
+    [
+        ({"command_line": "x", 5: "v"}, "invalid-type", "5"),
+        ({None: "v"}, "invalid-type", "None"),
+        ({"command_line": "x", "exit_conditions": {"exitCodes": 5}}, "invalid-type", None),
+        ({"command_line": "x", "exit_conditions": {"exitCodeRanges": 7}}, "invalid-type", None),
+    ],
+)
+def test_odd_attributes_are_diagnostics_not_a_crash(
+    attributes: dict[Any, Any], code: str, field: str | None
+) -> None:
+    """An attribute name that is no str, and a number where exit codes are a list, stopped
+    compile with an AttributeError or TypeError from deep inside."""
+    g = nx.DiGraph()
+    g.add_node("a")
+    g.nodes["a"].update(attributes)
+    with pytest.raises(InvalidWorkflow) as caught:
+        compile_graph(g)
+    found = [(d.code, d.field) for d in caught.value.diagnostics if d.code == code]
+    assert found, caught.value.diagnostics
+    if field is not None:
+        assert (code, field) in found
+    else:
+        assert any(f and f.startswith("exit_conditions.") for _, f in found), found
+
+
+def test_a_number_for_exit_codes_in_a_task_is_invalid_properties() -> None:
+    with pytest.raises(InvalidProperties):
+        Task(command_line="x", exit_conditions={"exitCodes": 5})
