@@ -27,6 +27,7 @@ import importlib.util
 import inspect
 import os
 import sys
+import threading
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -49,6 +50,9 @@ from dagbatch.errors import (
 )
 from dagbatch.gcpause import gc_fewer_full
 
+#: Held while a workflow file loads: see ``load_workflow``.
+_LOADING = threading.RLock()
+
 DEFAULT_NAMES = ("graph", "workflow", "dag")
 BUILD_NAME = "build"
 #: The warning for a file that defines more than one of the names looked for.
@@ -57,6 +61,9 @@ SEVERAL_WORKFLOWS = "several-workflows"
 
 @dataclass(frozen=True)
 class LoadedWorkflow:
+    """A workflow file's graph (``load_workflow``): the graph, the file, and the name it
+    was found under (``graph``, ``workflow``, ``dag``, ``build``, or the one given)."""
+
     graph: nx.DiGraph
     path: Path
     attribute: str
@@ -103,6 +110,12 @@ def suffix_problem(path: Path) -> str | None:
 
 
 def load_workflow(target: str | Path) -> LoadedWorkflow:
+    """Run a workflow file (``wf.py``, or ``wf.py:NAME`` for a graph or function of another
+    name) and return its graph, as every command reads it: the module-level ``graph``,
+    ``workflow`` or ``dag``, or what ``build()`` returns. What the file prints goes to
+    standard error; the working directory, ``sys.path``, ``sys.modules`` and the collector's
+    settings are as they were afterwards. One file loads at a time in a process (the state
+    it changes is the process's). Raises ``WorkflowLoadError`` naming the file and line."""
     path, attr = split_target(str(target))
     if path.is_dir():
         raise WorkflowLoadError("is a directory, not a workflow file", path=str(path))
@@ -118,18 +131,25 @@ def load_workflow(target: str | Path) -> LoadedWorkflow:
     # on standard output (`validate --format json`, `compile --format jsonl`, `show`); and a
     # workflow that changes the working directory has it changed back, so the paths the
     # command was given (--out, --workdir) keep their meaning.
-    cwd = os.getcwd()
-    with gc_fewer_full(), contextlib.redirect_stdout(sys.stderr):
-        try:
-            module = _exec_module(path)
-            value, name, warnings = _find_graph(module, attr, path)
-            if callable(value) and not isinstance(value, nx.Graph):
-                value = _call_user(value, path, name)
-                called = True
-        finally:
-            # Unconditionally: the workflow may have removed the directory it moved to (a
-            # temporary one), where os.getcwd() itself fails.
-            os.chdir(cwd)
+    # All of it is the process's own state (the collector's thresholds, sys.stdout, the
+    # working directory, sys.path, sys.modules): one load at a time, or two threads' saves
+    # and restores interleave and leave, say, sys.stdout on standard error for good.
+    with _LOADING:
+        cwd = os.getcwd()
+        with gc_fewer_full(), contextlib.redirect_stdout(sys.stderr):
+            module = None
+            try:
+                module = _exec_module(path)
+                value, name, warnings = _find_graph(module, attr, path)
+                if callable(value) and not isinstance(value, nx.Graph):
+                    value = _call_user(value, path, name)
+                    called = True
+            finally:
+                # Unconditionally: the workflow may have removed the directory it moved to
+                # (a temporary one), where os.getcwd() itself fails.
+                os.chdir(cwd)
+                if module is not None:
+                    sys.modules.pop(module.__name__, None)
     # What was found: the attribute, or what calling it returned.
     what = f"{name}() returned" if called else f"{name!r} is"
     if isinstance(value, nx.MultiDiGraph | nx.MultiGraph):
@@ -218,11 +238,16 @@ def _exec_module(path: Path) -> Any:
     module = importlib.util.module_from_spec(spec)
     folder = str(resolved.parent)
     path_before = list(sys.path)
+    # In sys.modules while the workflow runs, as an imported module is: what looks its
+    # module up there works (a @dataclass under `from __future__ import annotations`).
+    # ``load_workflow`` removes it once the graph is found.
+    sys.modules[mod_name] = module
     modules_before = set(sys.modules)
     sys.path.insert(0, folder)
     try:
         spec.loader.exec_module(module)
     except BaseException as exc:
+        sys.modules.pop(mod_name, None)
         if isinstance(exc, KeyboardInterrupt | Killed | TimedOut):  # Ctrl-C, `kill`, --timeout
             raise
         raise _load_error(exc, path, "while running the workflow") from exc

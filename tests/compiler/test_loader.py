@@ -355,3 +355,45 @@ def test_a_big_graph_is_built_with_fewer_full_collections_than_python_makes(
     plain = full_collections("plain")
     assert plain >= 2  # the build does make Python walk the graph, repeatedly
     assert full_collections("load") < plain
+
+
+def test_a_dataclass_under_postponed_annotations_works_in_a_workflow(tmp_path: Path) -> None:
+    """dataclasses looks the class's module up in sys.modules, where the workflow's module
+    was not: 'NoneType' object has no attribute '__dict__'."""
+    wf = tmp_path / "wf.py"
+    wf.write_text(
+        "from __future__ import annotations\n"
+        "from dataclasses import dataclass\n"
+        "import networkx as nx\n\n"
+        "@dataclass\nclass Step:\n    name: str\n\n"
+        "def build() -> nx.DiGraph:\n"
+        "    @dataclass\n    class Inner:\n        n: int\n"
+        "    g = nx.DiGraph()\n"
+        "    for s in (Step('a'), Step('b')):\n"
+        "        g.add_node(s.name, command_line=f'echo {Inner(1).n}')\n"
+        "    return g\n"
+    )
+    modules = set(sys.modules)
+    assert sorted(load_workflow(wf).graph) == ["a", "b"]
+    assert set(sys.modules) == modules  # the workflow's module is gone again
+
+
+def test_loads_from_two_threads_leave_the_process_as_it_was(tmp_path: Path) -> None:
+    """Each load saves and restores sys.stdout and the collector's thresholds: two at once
+    interleaved, and sys.stdout stayed standard error for good."""
+    import threading
+
+    wf = tmp_path / "slow.py"
+    wf.write_text(
+        "import time\nimport networkx as nx\ntime.sleep(0.3)\n"
+        "graph = nx.DiGraph()\ngraph.add_node('a', command_line='x')\n"
+    )
+    stdout, thresholds = sys.stdout, gc.get_threshold()
+    loaded: list[object] = []
+    threads = [threading.Thread(target=lambda: loaded.append(load_workflow(wf))) for _ in "ab"]
+    threads[0].start()
+    threads[1].start()
+    for t in threads:
+        t.join(timeout=30)
+    assert len(loaded) == 2
+    assert sys.stdout is stdout and gc.get_threshold() == thresholds
