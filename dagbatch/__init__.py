@@ -76,3 +76,9 @@ def __getattr__(name: str) -> Any:
     value = getattr(importlib.import_module(home), name)
     globals()[name] = value
     return value
+
+
+def __dir__() -> list[str]:
+    """The public names beside the module's own, so that ``dir(dagbatch)``, ``help`` and
+    tab completion show them before their first use."""
+    return sorted({*globals(), *__all__})

@@ -16,3 +16,7 @@ DEFAULT_TIMEOUT: Final = 60.0
 STDERR_TASKS: Final = 10
 #: The most it may be asked to read (``--stderr-tasks``, ``status(stderr_tasks=...)``).
 MAX_STDERR_TASKS: Final = 1000
+
+#: How a client authenticates (``--auth``, ``connect(auth=...)``): an account's shared key, or
+#: a Microsoft Entra token.
+AUTH_KINDS: Final = ("sharedkey", "entra")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import doctest
 from pathlib import Path
 
@@ -127,3 +128,50 @@ def test_check_graph_says_what_it_raises() -> None:
     assert "ConfigError" in (dagbatch.check_graph.__doc__ or "")
     with pytest.raises(ConfigError):
         dagbatch.check_graph([("a", "b")])  # type: ignore[arg-type]
+
+
+def test_clients_options_and_ids_of_the_wrong_type_are_config_errors(tmp_path: Path) -> None:
+    """These came out as AttributeError or TypeError from deep inside (a str for the client,
+    a dict for the run's options, an int job id in the request's path)."""
+    from dagbatch.local.run import run_local
+    from dagbatch.observe import status
+    from dagbatch.submit.client import connect
+    from dagbatch.submit.submission import submit_plan
+
+    client = connect("http://127.0.0.1:9", "acct", "a2V5")
+    try:
+        with pytest.raises(ConfigError, match="client is a dagbatch BatchClient"):
+            submit_plan(tmp_path, client=None)  # type: ignore[arg-type]
+        with pytest.raises(ConfigError, match="client is a dagbatch BatchClient"):
+            status("plan", client="x")  # type: ignore[arg-type]
+        with pytest.raises(ConfigError, match="plan directory is a str or a Path, not NoneType"):
+            submit_plan(None, client=client)  # type: ignore[arg-type]
+        with pytest.raises(ConfigError, match="job_id is a str, not int"):
+            submit_plan(tmp_path, client=client, job_id=5)  # type: ignore[arg-type]
+        with pytest.raises(ConfigError, match="pool_id is a str, not int"):
+            submit_plan(tmp_path, client=client, pool_id=5)  # type: ignore[arg-type]
+    finally:
+        asyncio.run(client.aclose())  # no connection was opened; closed all the same
+    with pytest.raises(ConfigError, match="the endpoint is a str, not int"):
+        connect(5)  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="auth is one of sharedkey, entra, not 'bogus'"):
+        connect("http://127.0.0.1:9", "acct", "a2V5", auth="bogus")
+    with pytest.raises(ConfigError, match="the options are a dagbatch RunOptions"):
+        run_local(str(tmp_path), {"simulate": True})  # type: ignore[arg-type]
+    assert not list(tmp_path.iterdir())
+
+
+def test_the_public_names_are_listed_before_their_first_use() -> None:
+    """They load on first use: dir(), help() and tab completion showed none of them."""
+    listed = dir(dagbatch)
+    assert set(dagbatch.__all__) <= set(listed)
+
+
+def test_run_switches_that_are_no_bool_are_refused(tmp_path: Path) -> None:
+    """RunOptions(simulate="no") ran a simulation: a non-empty str is true."""
+    from dagbatch.local.run import RunOptions, run_local
+
+    for options in (RunOptions(simulate="no"), RunOptions(finish=1)):  # type: ignore[arg-type]
+        with pytest.raises(ConfigError, match=r"RunOptions\.(simulate|finish) is True or False"):
+            run_local(str(tmp_path), options)
+    assert not list(tmp_path.iterdir())

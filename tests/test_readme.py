@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 from click.testing import CliRunner, Result
@@ -132,3 +133,35 @@ def test_the_readme_shows_the_folded_row_dagbatch_run_prints(tmp_path: Path) -> 
     header = next(n for n, line in enumerate(printed) if line.startswith("TASK "))
     assert printed[header + 1].startswith("prepare ")  # the failed task first, as shown
     assert printed[header + 2] == row
+
+
+def test_the_python_examples_type_check_strictly(tmp_path: Path) -> None:
+    """The README's Python blocks under `mypy --strict`: the API's annotations say what the
+    examples do (a str plan directory, an exit code alone for a what-if task); they once
+    refused both."""
+    blocks = [
+        README.split(heading, 1)[1].split("```python", 1)[1].split("```", 1)[0]
+        for heading in ("## Using dagbatch from Python", "#### From Python")
+    ]
+    for k, block in enumerate(blocks):
+        (tmp_path / f"example{k}.py").write_text(block)
+    (tmp_path / "mypy.ini").write_text(
+        f"[mypy]\nstrict = True\nmypy_path = {ROOT}\ncache_dir = {tmp_path / 'cache'}\n\n"
+        "[mypy-networkx.*]\nignore_missing_imports = True\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "mypy", "--config-file", "mypy.ini", "example0.py", "example1.py"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_package_says_it_is_typed() -> None:
+    """PEP 561: without py.typed in the installed package, a user's type checker reads none
+    of dagbatch's annotations."""
+    assert (ROOT / "dagbatch" / "py.typed").is_file()
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert "py.typed" in pyproject["tool"]["setuptools"]["package-data"]["dagbatch"]

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from dagbatch.defaults import AUTH_KINDS
+
 if TYPE_CHECKING:
     from dagbatch.submit.client import BatchClient
 
@@ -41,7 +43,7 @@ def service_options(command: F) -> F:
         click.option(
             "--auth",
             "auth_kind",
-            type=click.Choice(["sharedkey", "entra"]),
+            type=click.Choice(AUTH_KINDS),
             default="sharedkey",
             show_default=True,
             help="Shared Key (account key) or Microsoft Entra ID (needs dagbatch[entra]).",

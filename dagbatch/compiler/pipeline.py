@@ -83,8 +83,8 @@ class CompileOptions:
     #: the pool's node OS, "linux" or "windows" (overrides the job setting ``pool_os``)
     pool_os: PoolOs | None = None
     #: job settings that override ``graph.graph["job"]`` (e.g. from the command line): a
-    #: mapping or a ``JobSettings``
-    job: Mapping[str, Any] = field(default_factory=dict)
+    #: mapping or a ``JobSettings`` (kept as the mapping of its settings as given)
+    job: Mapping[str, Any] | JobSettings = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         """Each option checked here, as a ``ConfigError`` naming it: a bad one would otherwise
@@ -188,7 +188,10 @@ def _compile(graph: nx.DiGraph, opts: CompileOptions) -> CompiledPlan:
     """The passes of ``PASSES``, in that order. Each takes frozen values and returns new ones;
     diagnostics are collected along the way and errors stop the compile between passes."""
     api = opts.api_version
-    spec, diags = normalize(graph, api_version=api, job_overrides=opts.job)
+    overrides = (
+        opts.job if isinstance(opts.job, Mapping) else opts.job.model_dump(exclude_unset=True)
+    )
+    spec, diags = normalize(graph, api_version=api, job_overrides=overrides)
     # A node key that is no str or int is reported once, by normalize, not again for the
     # characters of the stand-in id it gets.
     bad_keys = {d.task_id for d in diags if d.code == "invalid-id"}

@@ -80,7 +80,9 @@ class RunOptions:
     #: What-if exit codes: task id -> (exit code, duration seconds or None); an exit code
     #: alone, or ``{"exitCode": code, "duration": seconds}`` as in ``--exit-codes FILE``,
     #: also does (``dagbatch.emulator.simulate.parse_exit_codes``).
-    exit_codes: Mapping[str, tuple[int, float | None]] = field(default_factory=dict)
+    exit_codes: Mapping[str, int | tuple[int, float | None] | Mapping[str, Any]] = field(
+        default_factory=dict
+    )
     #: Seconds from the run's start, after which it stops: running tasks are terminated. The
     #: workflow's loading and compiling count, and are stopped where they are when the run
     #: is in the main thread (a SIGALRM timer, ``dagbatch.signals.alarm_at``; elsewhere they
@@ -534,7 +536,15 @@ def run_local(
     ``SubmitError`` if the emulator refused the plan."""
     from dagbatch.emulator.simulate import parse_exit_codes
 
+    if not isinstance(options, RunOptions | None):
+        raise ConfigError(
+            f"the options are a dagbatch RunOptions(...), not {type(options).__name__}"
+        )
     options = options or RunOptions()
+    for name in ("simulate", "finish"):
+        if not isinstance(getattr(options, name), bool):
+            given = getattr(options, name)
+            raise ConfigError(f"RunOptions.{name} is True or False, not {given!r}")
     slots = options.slots
     if slots is not None and (isinstance(slots, bool) or not isinstance(slots, int) or slots < 1):
         raise ConfigError(f"--slots must be a whole number, at least 1, not {slots!r}")

@@ -53,7 +53,7 @@ from dagbatch.observe.status import (
     read_snapshot,
 )
 from dagbatch.observe.steer import FinishProgress
-from dagbatch.submit.client import BatchClient, connect
+from dagbatch.submit.client import BatchClient, check_client, connect
 from dagbatch.submit.concurrency import check_concurrency
 
 __all__ = [
@@ -91,6 +91,8 @@ async def _with_client(
     given client's connections are closed too when ``close`` (a sync call: its event loop
     ends here; the client opens new ones on its next use)."""
     own = client is None
+    if client is not None:
+        check_client(client)
     used = client or connect()
     try:
         return await body(used)

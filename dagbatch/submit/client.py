@@ -40,7 +40,7 @@ import httpcore  # noqa: F401 - imported by httpx's transport on first use; here
 import httpx
 import orjson
 
-from dagbatch.defaults import DEFAULT_TIMEOUT
+from dagbatch.defaults import AUTH_KINDS, DEFAULT_TIMEOUT
 from dagbatch.errors import (
     TIMEOUT,
     AuthenticationError,
@@ -849,6 +849,14 @@ def _gave_up(exc: TransientError, retries: int) -> TransientError:
     )
 
 
+def check_client(client: Any) -> None:
+    """``ConfigError`` for a ``client`` that is no ``BatchClient`` (None included)."""
+    if not isinstance(client, BatchClient):
+        raise ConfigError(
+            f"client is a dagbatch BatchClient (dagbatch.connect(...)), not {type(client).__name__}"
+        )
+
+
 def connect(
     endpoint: str | None = None,
     account: str | None = None,
@@ -863,9 +871,17 @@ def connect(
     ``BatchClient`` (``timeout``, ``retry``, ``transport``)."""
     import os
 
+    for name, value in (("endpoint", endpoint), ("account", account), ("key", account_key)):
+        if not isinstance(value, str | None):
+            raise ConfigError(f"the {name} is a str, not {type(value).__name__}")
+    if auth not in AUTH_KINDS:
+        raise ConfigError(f"auth is one of {', '.join(AUTH_KINDS)}, not {auth!r}")
     endpoint = endpoint or os.environ.get("AZURE_BATCH_ENDPOINT")
     if not endpoint:
-        raise ConfigError("no Batch endpoint: set AZURE_BATCH_ENDPOINT or pass --endpoint")
+        raise ConfigError(
+            "no Batch endpoint: set AZURE_BATCH_ENDPOINT, or give one (--endpoint, or "
+            "connect(endpoint))"
+        )
     credentials: Auth
     if auth == "entra":
         credentials = EntraAuth()

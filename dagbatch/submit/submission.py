@@ -29,6 +29,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from pathlib import Path
 from typing import Final
@@ -47,7 +48,7 @@ from dagbatch.plan import (
 )
 from dagbatch.planorder import sequential_rounds
 from dagbatch.redact import install_log_redaction
-from dagbatch.submit.client import BatchClient
+from dagbatch.submit.client import BatchClient, check_client
 from dagbatch.submit.compare import task_differences
 from dagbatch.submit.concurrency import (
     DEFAULT_CONCURRENCY,
@@ -86,13 +87,13 @@ def default_journal_path(plan_dir: Path, job_id: str) -> Path:
 
 
 async def submit_plan_async(
-    plan_dir: Path,
+    plan_dir: str | Path,
     *,
     job_id: str | None = None,
     client: BatchClient,
     concurrency: int | None = None,
     resume: bool = False,
-    journal_path: Path | None = None,
+    journal_path: str | Path | None = None,
     create_job: bool = False,
     pool_id: str | None = None,
     progress: Progress | None = None,
@@ -109,7 +110,14 @@ async def submit_plan_async(
     """
     install_log_redaction()
     started = time.monotonic()
+    check_client(client)
+    if not isinstance(plan_dir, str | os.PathLike):
+        raise ConfigError(f"the plan directory is a str or a Path, not {type(plan_dir).__name__}")
+    for name, value in (("job_id", job_id), ("pool_id", pool_id)):
+        if not isinstance(value, str | None):
+            raise ConfigError(f"{name} is a str, not {type(value).__name__}")
     check_concurrency(concurrency)
+    journal = None if journal_path is None else Path(journal_path)
     # The plan lives as long as the submission: kept out of its collections (dagbatch.gcpause).
     if plan is not None and Path(plan.directory).resolve() != Path(plan_dir).resolve():
         raise ConfigError(f"the loaded plan is of {plan.directory}, not of {plan_dir}")
@@ -122,7 +130,7 @@ async def submit_plan_async(
     try:
         if plan is None:
             plan, creating = await _load_creating(
-                Path(plan_dir), client, job_id, create_job, pool_id, resume, journal_path
+                Path(plan_dir), client, job_id, create_job, pool_id, resume, journal
             )
         loaded = plan
         with gc_frozen(lambda: loaded) as plan:
@@ -133,7 +141,7 @@ async def submit_plan_async(
                 client=client,
                 concurrency=concurrency,
                 resume=resume,
-                journal_path=journal_path,
+                journal_path=journal,
                 create_job=create_job,
                 pool_id=pool_id,
                 progress=progress or NullProgress(),
@@ -349,13 +357,13 @@ async def _parse_with_pauses(files: PlanFiles) -> LoadedPlan:
 
 
 def submit_plan(
-    plan_dir: Path,
+    plan_dir: str | Path,
     *,
     job_id: str | None = None,
     client: BatchClient,
     concurrency: int | None = None,
     resume: bool = False,
-    journal_path: Path | None = None,
+    journal_path: str | Path | None = None,
     create_job: bool = False,
     pool_id: str | None = None,
     progress: Progress | None = None,
