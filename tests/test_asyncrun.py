@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import threading
+import time
 
 import pytest
 
-from dagbatch.asyncrun import run_coroutine
+from dagbatch.asyncrun import run_coroutine, run_sync
 
 
 class Costly:
@@ -59,3 +61,40 @@ def test_an_exception_comes_through() -> None:
 
     with pytest.raises(ValueError, match="no"):
         run_coroutine(fails())
+
+
+@pytest.mark.usefixtures("default_sigint")
+def test_ctrl_c_stops_a_call_made_inside_a_running_loop() -> None:
+    """In a running event loop (a notebook) the call runs in a worker thread; Ctrl-C there
+    was held back until the call ended on its own (minutes, for a request retried against
+    a silent endpoint). It now cancels the coroutine, which ends at once, and comes through."""
+    ended: list[bool] = []
+
+    async def slow() -> None:
+        try:
+            await asyncio.sleep(60)
+        finally:
+            ended.append(True)
+
+    async def notebook_cell() -> None:
+        run_sync(slow())
+
+    loop = asyncio.new_event_loop()  # run_until_complete installs no SIGINT handler of its own
+    timer = threading.Timer(0.3, lambda: os.kill(os.getpid(), signal.SIGINT))
+    started = time.monotonic()
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            loop.run_until_complete(notebook_cell())
+    finally:
+        timer.cancel()
+        loop.close()
+    assert time.monotonic() - started < 10
+    assert ended == [True]  # cancelled in its thread: its finally ran before the interrupt
+
+
+def test_run_sync_in_a_running_loop_returns_the_result() -> None:
+    async def cell() -> int:
+        return run_sync(asyncio.sleep(0.01, result=7))
+
+    assert asyncio.run(cell()) == 7
