@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import os
 import time
 from collections.abc import Iterable
@@ -352,40 +353,42 @@ class Journal:
         every task it names must be one of ``task_ids`` (the plan's) when given
         (``JournalCorrupt``). Nothing is written to a journal that is refused.
         """
-        state = read_journal(path)
-        if task_ids is not None:
-            foreign = (state.sent | state.confirmed | set(state.failed)) - task_ids
-            if foreign:
-                raise JournalCorrupt(
-                    f"journal {path} names {len(foreign)} task(s) that are not in this plan "
-                    f"(e.g. {sorted(foreign)[0]!r}): it holds records of another plan; refusing "
-                    "to use it"
-                )
-        fresh = not state.sent  # nothing was ever sent: the journal holds no promise yet
-        if state.sent and not resume:
-            total = len(task_ids) if task_ids is not None else None
-            raise journal_exists(header.job_id, path, state, total)
-        if fresh:
-            state = JournalState()
-        if state.header is not None:
-            mine = (header.plan_sha256, header.job_id, normalize_endpoint(header.endpoint))
-            theirs = (state.header.plan_sha256, state.header.job_id, state.header.endpoint)
-            names = ("plan (sha256 of plan.json)", "job id", "endpoint")
-            diffs = [n for n, a, b in zip(names, mine, theirs, strict=True) if a != b]
-            if diffs:
-                raise JournalMismatch(
-                    f"journal {path} belongs to another submission (different "
-                    f"{', '.join(diffs)}); refusing to resume it"
-                )
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             fh = open(path, "ab", buffering=0)  # noqa: SIM115 - closed by Journal.close
         except OSError as exc:
             raise JournalWriteError(f"cannot write the journal {path}: {exc}") from exc
         try:
+            # Locked before it is read: a submission running now holds it, and is named as
+            # one, not taken for one that was started before and stopped (JournalExists).
+            # Opening it appends nothing: a refused journal is left as it was.
             if not try_lock(fh):  # two submits must not share a journal
-                fh.close()
                 raise ConfigError(f"journal {path} is in use by another dagbatch submit")
+            state = read_journal(path)
+            if task_ids is not None:
+                foreign = (state.sent | state.confirmed | set(state.failed)) - task_ids
+                if foreign:
+                    raise JournalCorrupt(
+                        f"journal {path} names {len(foreign)} task(s) that are not in this "
+                        f"plan (e.g. {sorted(foreign)[0]!r}): it holds records of another "
+                        "plan; refusing to use it"
+                    )
+            fresh = not state.sent  # nothing was ever sent: the journal holds no promise yet
+            if state.sent and not resume:
+                total = len(task_ids) if task_ids is not None else None
+                raise journal_exists(header.job_id, path, state, total)
+            if fresh:
+                state = JournalState()
+            if state.header is not None:
+                mine = (header.plan_sha256, header.job_id, normalize_endpoint(header.endpoint))
+                theirs = (state.header.plan_sha256, state.header.job_id, state.header.endpoint)
+                names = ("plan (sha256 of plan.json)", "job id", "endpoint")
+                diffs = [n for n, a, b in zip(names, mine, theirs, strict=True) if a != b]
+                if diffs:
+                    raise JournalMismatch(
+                        f"journal {path} belongs to another submission (different "
+                        f"{', '.join(diffs)}); refusing to resume it"
+                    )
             journal = cls(path, fh)
             journal._promised = not fresh
             if fresh:
@@ -408,8 +411,18 @@ class Journal:
     def _write(self, record: dict[str, Any]) -> None:
         # One unbuffered write() per record: the line reaches the OS whole or (on a crash in
         # the middle of the syscall) torn, never interleaved with another record.
+        line = orjson.dumps(record) + b"\n"
         try:
-            self._fh.write(orjson.dumps(record) + b"\n")
+            done = self._fh.write(line)
+            # A write may take part of the line (a disk that fills, a file size limit): the
+            # rest is written, or the error that stops it is raised, before the caller acts on
+            # the record (sends its request). Taken as whole, a cut record had its request
+            # sent, and the next --resume read its tasks as another submission's.
+            while done is not None and done < len(line):
+                more = self._fh.write(line[done:])
+                if not more:
+                    raise OSError(errno.ENOSPC, "the record was written in part only")
+                done += more
         except OSError as exc:
             raise self._write_error(exc) from exc
         self._written += 1

@@ -3,7 +3,10 @@ lock."""
 
 from __future__ import annotations
 
+import errno
+import io
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -143,6 +146,21 @@ def test_second_writer_is_refused_while_the_journal_is_open(tmp_path: Path) -> N
         journal.close()
 
 
+def test_a_second_submit_while_the_first_runs_is_told_it_is_in_use(tmp_path: Path) -> None:
+    """Without --resume, the second was told the first 'was started before ... pass
+    --resume', as if it had stopped: the journal was read before its lock was asked for."""
+    path = tmp_path / "j.jsonl"
+    journal, _ = Journal.open(path, HEADER, resume=False)
+    journal.sending(1, ["a"])
+    before = path.read_bytes()
+    try:
+        with pytest.raises(ConfigError, match="in use by another dagbatch submit"):
+            Journal.open(path, HEADER, resume=False)
+    finally:
+        journal.close()
+    assert path.read_bytes() == before
+
+
 def test_records_of_the_wrong_shape_name_their_line(tmp_path: Path) -> None:
     path = tmp_path / "j.jsonl"
     journal, _ = Journal.open(path, HEADER, resume=False)
@@ -202,3 +220,37 @@ def test_a_header_cut_short_by_a_crash_is_still_a_journal_started_afresh(tmp_pat
     journal.close()
 
     assert state.header is None and read_journal(path).sent == {"a"}
+
+
+class _ShortWrites(io.FileIO):
+    """A journal file whose every write takes at most 7 bytes, as a write can when the disk
+    fills or a file size limit is near; from the ``fail_after``-th write on, none is taken
+    (ENOSPC)."""
+
+    fail_after = 10**9
+
+    def write(self, data: Any) -> int:
+        self.fail_after -= 1
+        if self.fail_after < 0:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return super().write(bytes(data)[:7])
+
+
+def test_a_record_written_in_part_is_written_whole_or_stops_the_submission(
+    tmp_path: Path,
+) -> None:
+    """A short write was taken as the whole record: the request went out with its record
+    cut, and the next --resume read its landed tasks as another submission's."""
+    path = tmp_path / "j.jsonl"
+    journal, _ = Journal.open(path, HEADER, resume=False)
+    journal._fh.close()
+    journal._fh = _ShortWrites(path, "ab")
+    journal.sending(1, ["a", "b"])
+    journal.confirmed(["a", "b"])
+    lines = path.read_bytes().splitlines()
+    assert [orjson.loads(line)["t"] for line in lines[-2:]] == ["send", "ok"]
+
+    journal._fh.fail_after = 2  # the record's first 7 bytes, then the disk is full
+    with pytest.raises(JournalWriteError, match="No space left on device"):
+        journal.sending(2, ["c"])
+    journal.close()
