@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from dagbatch.errors import BatchServiceError, ConfigError, JobMismatch, JobReplaced
 from dagbatch.submit.client import BatchClient, ServiceAnswer
@@ -28,8 +28,19 @@ def _same_setting(existing: Any, wanted: Any, default: Any) -> bool:
     return bool(a == b)
 
 
-def job_mismatch(existing: dict[str, Any], wanted: dict[str, Any]) -> list[str]:
-    """The settings that make ``existing`` unfit for the plan's job.json ``wanted``."""
+#: Settings of job.json a job that ``--create-job`` finds already made must share with it
+#: (beside the two the tasks need), each with the service's default: the pool the tasks run
+#: on and how they are scheduled. The rest (constraints, environment) the service answers in
+#: forms of its own, not compared.
+_SAME_JOB_SETTINGS: Final = (("poolInfo.poolId", None), ("priority", 0), ("maxParallelTasks", -1))
+
+
+def job_mismatch(
+    existing: dict[str, Any], wanted: dict[str, Any], *, all_settings: bool = False
+) -> list[str]:
+    """The settings that make ``existing`` unfit for the plan's job.json ``wanted``: those
+    its tasks need; with ``all_settings``, also ``_SAME_JOB_SETTINGS`` (a job ``--create-job``
+    would have made otherwise)."""
     out = []
     if not _same_setting(
         existing.get("usesTaskDependencies"), wanted.get("usesTaskDependencies"), False
@@ -37,7 +48,19 @@ def job_mismatch(existing: dict[str, Any], wanted: dict[str, Any]) -> list[str]:
         out.append("usesTaskDependencies")
     if not _same_setting(existing.get("onTaskFailure"), wanted.get("onTaskFailure"), "noaction"):
         out.append("onTaskFailure")
+    if all_settings:
+        for name, default in _SAME_JOB_SETTINGS:
+            if not _same_setting(_setting(existing, name), _setting(wanted, name), default):
+                out.append(name)
     return out
+
+
+def _setting(body: dict[str, Any], dotted: str) -> Any:
+    """A job body's setting by its dotted name (``poolInfo.poolId``), None when absent."""
+    value: Any = body
+    for key in dotted.split("."):
+        value = value.get(key) if isinstance(value, dict) else None
+    return value
 
 
 def job_task_total(counts: dict[str, int]) -> int:
@@ -224,12 +247,22 @@ async def prepare_job(
             "jobAction, a user or a time limit ended it; `dagbatch status` says which). "
             f"Submit the plan into a new job: --job-id {job_id}-2 --create-job",
         )
-    diffs = job_mismatch(existing, wanted)
+    diffs = job_mismatch(existing, wanted, all_settings=create_job)
     if diffs:
         if create_job:
             raise JobMismatch(
                 f"job {job_id!r} already exists with different settings ({', '.join(diffs)}); "
                 "use another --job-id"
+            )
+        if (
+            "onTaskFailure" in diffs
+            and str(wanted.get("onTaskFailure")).lower() == "performexitoptionsjobaction"
+        ):
+            raise JobMismatch(
+                f"job {job_id!r} was created with onTaskFailure {existing.get('onTaskFailure')!r}, "
+                "and the plan's tasks set a jobAction (job_action, or an exit condition's "
+                "jobAction): Batch refuses every such task under it; create a new job "
+                "(--create-job) for this plan"
             )
         if "usesTaskDependencies" in diffs and wanted.get("usesTaskDependencies"):
             raise JobMismatch(

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Final
 
 from dagbatch.asyncrun import run_sync
-from dagbatch.errors import ConfigError, PlanError
+from dagbatch.errors import ConfigError, PlanError, TransientError
 from dagbatch.gcpause import gc_frozen, gc_paused
 from dagbatch.plan import (
     LoadedPlan,
@@ -239,17 +239,32 @@ async def _submit_loaded(
             and not sub.failures
             and plan.manifest.onAllTasksComplete == "terminatejob"
         ):
-            if "terminatejob" not in state.job_events:
-                await set_terminate(client, job_id, api=api, journal=journal)
-            terminate_set = True
+            # The service gone quiet here (retries spent) costs the report nothing: a note
+            # says what was not done, and --resume does it.
+            try:
+                if "terminatejob" not in state.job_events:
+                    await set_terminate(client, job_id, api=api, journal=journal)
+                terminate_set = True
+            except TransientError as exc:
+                notes.append(
+                    f"onAllTasksComplete: terminatejob was not set ({exc}); run the same "
+                    "command with --resume to set it"
+                )
         # The job, not only the journal, must hold every task that was confirmed.
-        held, missing = await missing_tasks(client, job_id, plan_order, api=api)
-        if held is None:
-            notes.append("the service did not answer task counts: the job's tasks were not counted")
-        elif held > plan.total_tasks:
-            notes.append(
-                f"the job holds {held} tasks, {held - plan.total_tasks} more than the plan"
-            )
+        try:
+            held, missing = await missing_tasks(client, job_id, plan_order, api=api)
+        except TransientError as exc:
+            held, missing = None, []
+            notes.append(f"the job's tasks were not counted: {exc}")
+        else:
+            if held is None:
+                notes.append(
+                    "the service did not answer task counts: the job's tasks were not counted"
+                )
+            elif held > plan.total_tasks:
+                notes.append(
+                    f"the job holds {held} tasks, {held - plan.total_tasks} more than the plan"
+                )
         for task_id in missing:
             if task_id in sub.confirmed and task_id not in sub.failures:
                 sub.failures[task_id] = SubmitFailure(

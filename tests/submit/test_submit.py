@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -89,6 +90,34 @@ def test_existing_job_with_other_settings_is_refused(
     plan = layered_plan(tmp_path / "plan", tasks=10, waves=2, pool_id="p")
     with pytest.raises(JobMismatch, match="usesTaskDependencies"):
         submit_plan(plan, job_id="job", client=make_client(emulator), create_job=True)
+    assert emulator.store.task_count("job") == 0
+
+
+def test_create_job_refuses_an_existing_job_on_another_pool_or_priority(
+    emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    """'An existing job with the same settings is used': one on another pool, of another
+    priority, was used all the same, and said nothing."""
+    create_job(emulator, "other-pool", poolInfo={"poolId": "elsewhere"})
+    create_job(emulator, "other-priority", priority=-500)
+    plan = layered_plan(tmp_path / "plan", tasks=10, waves=2, pool_id="p")
+    for job_id, setting in (("other-pool", "poolInfo.poolId"), ("other-priority", "priority")):
+        with pytest.raises(JobMismatch, match=rf"different settings \({re.escape(setting)}\)"):
+            submit_plan(plan, job_id=job_id, client=make_client(emulator), create_job=True)
+        assert emulator.store.task_count(job_id) == 0
+
+
+def test_a_job_without_job_actions_is_refused_for_a_plan_that_sets_them(
+    emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    """Without --create-job, every task of such a plan failed (Batch refuses a jobAction
+    under onTaskFailure noaction), with a --resume hint that could never work."""
+    create_job(emulator, onTaskFailure="noaction")
+    plan = layered_plan(
+        tmp_path / "plan", tasks=10, waves=2, on_task_failure="performexitoptionsjobaction"
+    )
+    with pytest.raises(JobMismatch, match="refuses every such task"):
+        submit_plan(plan, job_id="job", client=make_client(emulator))
     assert emulator.store.task_count("job") == 0
 
 

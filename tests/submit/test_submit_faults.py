@@ -145,3 +145,37 @@ def test_retries_are_counted_only_when_they_are_made(
         journal_path=tmp_path / "j2.jsonl",
     )
     assert again.retries == 2 and again.requests == 3
+
+
+def test_a_service_gone_quiet_at_the_end_still_gives_the_report(
+    emulator_factory: EmulatorFactory, tmp_path: Path
+) -> None:
+    """The job's update to terminatejob and the task counts that end a submission failing
+    past their retries (the service gone, or silent) ended it with one error line: no
+    report of what landed, no word of terminatejob left unset."""
+    server: EmulatorServer = emulator_factory(
+        internal=1.0, operations=frozenset({"gettaskcounts", "updatejob"}), retry_after=0
+    )
+    plan = layered_plan(
+        tmp_path / "plan",
+        tasks=300,
+        waves=2,
+        parents=1,
+        pool_id="p",
+        seed=1,
+        on_all_tasks_complete="terminatejob",
+    )
+    client = BatchClient(
+        server.endpoint,
+        SharedKeyAuth(DEV_ACCOUNT, DEV_KEY),
+        retry=RetryPolicy(max_retries=1, base_delay=0.01, max_delay=0.01),
+    )
+    report = submit_plan(plan, job_id="job", client=client, create_job=True)
+
+    assert report.confirmed == report.total == 300
+    assert len(server.store.task_ids("job")) == 300
+    assert any(note.startswith("the job's tasks were not counted: ") for note in report.notes)
+    assert any(
+        note.startswith("onAllTasksComplete: terminatejob was not set (") for note in report.notes
+    )
+    assert not report.job_terminate_set
