@@ -466,55 +466,64 @@ def _files_error(task: Mapping[str, Any]) -> dict[str, Any] | None:
     directory (for example by using '..')"); an output file has a ``filePattern``, a
     ``destination.container.containerUrl`` and an ``uploadOptions.uploadCondition`` of the
     enum. What the service names in its answer is not documented: the property's path."""
-    resource_files = task.get("resourceFiles")
-    if resource_files is not None:
-        if not isinstance(resource_files, list):
-            return _invalid("resourceFiles", why="resourceFiles must be a list.")
-        for k, entry in enumerate(resource_files):
-            where = f"resourceFiles[{k}]"
-            if not isinstance(entry, dict):
-                return _invalid(where, why=f"{where} must be an object.")
-            given = [name for name in _RESOURCE_SOURCES if entry.get(name) is not None]
-            if len(given) != 1:
-                return _invalid(
-                    where,
-                    why=f"{where} must name exactly one of "
-                    + ", ".join(_RESOURCE_SOURCES[:3])
-                    + " (blobSource in api-version 2017-09-01.6.0).",
-                )
-            file_path = entry.get("filePath")
-            if given in _ONE_FILE_SOURCES and file_path is None:
-                return _missing(f"{where}.filePath")
-            if file_path is not None and (
-                not isinstance(file_path, str)
-                or file_path.startswith(("/", "\\"))
-                or ".." in file_path.replace("\\", "/").split("/")
-            ):
-                return _invalid(
-                    f"{where}.filePath",
-                    file_path,
-                    "filePath must be relative and must not break out of the task's working "
-                    "directory (for example by using '..').",
-                )
-    output_files = task.get("outputFiles")
-    if output_files is not None:
-        if not isinstance(output_files, list):
-            return _invalid("outputFiles", why="outputFiles must be a list.")
-        for k, entry in enumerate(output_files):
-            where = f"outputFiles[{k}]"
-            if not isinstance(entry, dict):
-                return _invalid(where, why=f"{where} must be an object.")
-            if not isinstance(entry.get("filePattern"), str):
-                return _missing(f"{where}.filePattern")
-            container = (entry.get("destination") or {}).get("container")
-            if not isinstance(container, dict) or not container.get("containerUrl"):
-                return _missing(f"{where}.destination.container.containerUrl")
-            condition = (entry.get("uploadOptions") or {}).get("uploadCondition")
-            if condition is None:
-                return _missing(f"{where}.uploadOptions.uploadCondition")
-            if str(condition).lower() not in _UPLOAD_CONDITIONS:
-                return _invalid(f"{where}.uploadOptions.uploadCondition", condition)
+    resource_files, error = _list_of_objects(task, "resourceFiles")
+    if error is not None:
+        return error
+    for where, entry in resource_files:
+        given = [name for name in _RESOURCE_SOURCES if entry.get(name) is not None]
+        if len(given) != 1:
+            return _invalid(
+                where,
+                why=f"{where} must name exactly one of "
+                + ", ".join(_RESOURCE_SOURCES[:3])
+                + " (blobSource in api-version 2017-09-01.6.0).",
+            )
+        file_path = entry.get("filePath")
+        if given in _ONE_FILE_SOURCES and file_path is None:
+            return _missing(f"{where}.filePath")
+        if file_path is not None and (
+            not isinstance(file_path, str)
+            or file_path.startswith(("/", "\\"))
+            or ".." in file_path.replace("\\", "/").split("/")
+        ):
+            return _invalid(
+                f"{where}.filePath",
+                file_path,
+                "filePath must be relative and must not break out of the task's working "
+                "directory (for example by using '..').",
+            )
+    output_files, error = _list_of_objects(task, "outputFiles")
+    if error is not None:
+        return error
+    for where, entry in output_files:
+        if not isinstance(entry.get("filePattern"), str):
+            return _missing(f"{where}.filePattern")
+        container = (entry.get("destination") or {}).get("container")
+        if not isinstance(container, dict) or not container.get("containerUrl"):
+            return _missing(f"{where}.destination.container.containerUrl")
+        condition = (entry.get("uploadOptions") or {}).get("uploadCondition")
+        if condition is None:
+            return _missing(f"{where}.uploadOptions.uploadCondition")
+        if str(condition).lower() not in _UPLOAD_CONDITIONS:
+            return _invalid(f"{where}.uploadOptions.uploadCondition", condition)
     return None
+
+
+def _list_of_objects(
+    task: Mapping[str, Any], name: str
+) -> tuple[list[tuple[str, dict[str, Any]]], dict[str, Any] | None]:
+    """A task's list property as (path, entry) pairs (``resourceFiles[0]``), or the error
+    of one that is no list of objects (an absent one: no entries)."""
+    value = task.get(name)
+    if value is None:
+        return [], None
+    if not isinstance(value, list):
+        return [], _invalid(name, why=f"{name} must be a list.")
+    entries = [(f"{name}[{k}]", entry) for k, entry in enumerate(value)]
+    for where, entry in entries:
+        if not isinstance(entry, dict):
+            return [], _invalid(where, why=f"{where} must be an object.")
+    return entries, None
 
 
 def _slots_problem(task: Mapping[str, Any]) -> Problem | None:
