@@ -422,9 +422,9 @@ class RealRunner:
         code = exit_status(process.returncode)
         # Also after a task killed at its maxWallClockTime: taskCompletion uploads "after the
         # Task process exits, no matter what the exit code was" [spec-2025
-        # OutputFileUploadCondition],
-        # and its stdout and stderr are what the user needs most then. The kill stays the
-        # task's failure; an upload failure is then in fileuploaderr.txt only.
+        # OutputFileUploadCondition], and its stdout and stderr are what the user needs most
+        # then. The kill stays the task's failure; an upload failure is then in
+        # fileuploaderr.txt only.
         if kind in ("exit", "timeout") and task.get("outputFiles"):
             try:
                 blobstore.upload_output_files(

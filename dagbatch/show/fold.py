@@ -262,13 +262,12 @@ def _partition(
     chained = fold_chains(classes, view.parents, _class_flags(classes, plain))
     chained_count = max(chained) + 1
     # The seed's groups: by level (and failure intent), or the user's named ones.
-    kind = (
-        "named groups"
-        if all(frozen)
-        else "groups by level"
-        if not any(frozen)
-        else ("groups by level and named groups")
-    )
+    if all(frozen):
+        kind = "named groups"
+    elif any(frozen):
+        kind = "groups by level and named groups"
+    else:
+        kind = "groups by level"
     if chained_count < count:
         notes.append(
             f"{count:,} {kind}, over the cap of {max_nodes}: chains folded into one "
@@ -340,8 +339,9 @@ def split_largest(
             total += 1 - emptied
             for c, n in spread.items():
                 left[c] -= n
-            # (a part that is all of its one coarse class is not "apart" from anything)
-            apart += spread != {c: whole_class[c] for c in spread} or len(spread) > 1
+            # A part that is all of its one coarse class is not "apart" from anything.
+            (c, n), *others = spread.items()
+            apart += bool(others) or n != whole_class[c]
     split = _renumber([u if u in keep else ("rest", c) for u, c in zip(units, coarse, strict=True)])
     return split, apart
 

@@ -117,7 +117,7 @@ async def submit_plan_async(
         if not isinstance(value, str | None):
             raise ConfigError(f"{name} is a str, not {type(value).__name__}")
     check_concurrency(concurrency)
-    journal = None if journal_path is None else Path(journal_path)
+    journal_given = None if journal_path is None else Path(journal_path)
     # The plan lives as long as the submission: kept out of its collections (dagbatch.gcpause).
     if plan is not None and Path(plan.directory).resolve() != Path(plan_dir).resolve():
         raise ConfigError(f"the loaded plan is of {plan.directory}, not of {plan_dir}")
@@ -130,7 +130,7 @@ async def submit_plan_async(
     try:
         if plan is None:
             plan, creating = await _load_creating(
-                Path(plan_dir), client, job_id, create_job, pool_id, resume, journal
+                Path(plan_dir), client, job_id, create_job, pool_id, resume, journal_given
             )
         loaded = plan
         with gc_frozen(lambda: loaded) as plan:
@@ -141,7 +141,7 @@ async def submit_plan_async(
                 client=client,
                 concurrency=concurrency,
                 resume=resume,
-                journal_path=journal,
+                journal_path=journal_given,
                 create_job=create_job,
                 pool_id=pool_id,
                 progress=progress or NullProgress(),
