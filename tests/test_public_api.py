@@ -52,6 +52,8 @@ def test_arguments_of_the_wrong_type_are_a_config_error_that_names_them(tmp_path
     with pytest.raises(ConfigError, match="a str or a Path, not NoneType"):
         dagbatch.write_plan(dagbatch.compile_graph(g), None)  # type: ignore[arg-type]
     assert not (tmp_path / "p").exists()
+    with pytest.raises(ConfigError, match="cannot write /proc/no-such-dir/plan: "):
+        dagbatch.write_plan(dagbatch.compile_graph(g), "/proc/no-such-dir/plan")
     written = dagbatch.write_plan(dagbatch.compile_graph(g), str(tmp_path / "q"))
     assert (written / "plan.json").is_file()
 

@@ -212,10 +212,8 @@ def compile_cmd(out: Path, fmt: str, quiet: bool, show_all: bool, **kw: Any) -> 
     try:
         with sigterm_as_exit():  # `kill` while writing: the half-written copy is removed
             written = write_plan(plan, out)
-    except ConfigError as exc:
+    except ConfigError as exc:  # an OSError of the writing too (write_plan names it)
         fail(exc)
-    except OSError as exc:
-        fail(ConfigError(f"cannot write {out}: {exc}"))
     if not quiet:
         click.echo(summary(plan, written), err=True)
         click.echo(

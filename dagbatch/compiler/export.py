@@ -32,7 +32,8 @@ def manifest(plan: CompiledPlan) -> dict[str, Any]:
 
 def write_plan(plan: CompiledPlan, out: str | Path) -> Path:
     """Write the plan directory at ``out`` (a str or a Path; replacing a previous plan
-    there). ``ConfigError`` when ``plan`` is no ``CompiledPlan`` (``compile_graph``'s)."""
+    there). ``ConfigError`` when ``plan`` is no ``CompiledPlan`` (``compile_graph``'s), or
+    when the plan cannot be written there (the system's reason said)."""
     if not isinstance(plan, CompiledPlan):
         raise ConfigError(
             "write_plan writes the CompiledPlan that compile_graph returns, not "
@@ -40,7 +41,10 @@ def write_plan(plan: CompiledPlan, out: str | Path) -> Path:
         )
     if not isinstance(out, str | os.PathLike):
         raise ConfigError(f"the plan directory is a str or a Path, not {type(out).__name__}")
-    return write_plan_dir(Path(out), manifest(plan), dict(plan.job), plan.batches)
+    try:
+        return write_plan_dir(Path(out), manifest(plan), dict(plan.job), plan.batches)
+    except OSError as exc:  # a folder that cannot be made, a full disk: named, as a DagbatchError
+        raise ConfigError(f"cannot write {out}: {exc}") from exc
 
 
 def iter_jsonl(plan: CompiledPlan) -> Iterator[bytes]:
