@@ -204,8 +204,9 @@ class GroupNode:
         if self.batch_ids:
             out.append(f"Batch id{'s' * (self.count > 1)} {self.batch_ids}")
         first = self.levels[0]
-        if self.last_level > first:
-            out.append(f"levels {first}..{self.last_level}")
+        levels = f"levels {first}..{self.last_level}"
+        if self.last_level > first and levels not in self.title:  # the title may say it
+            out.append(levels)
         if self.barrier and self.serves:
             out.append(f"gates {self.serves}")
         if self.states:

@@ -422,3 +422,25 @@ def test_a_plan_with_barriers_folds_under_any_cap_without_a_cycle(
     assert sum(n.count for n in picture.nodes) == len(view)
     drawn = nx.DiGraph([(e.source, e.target) for e in picture.links])
     assert nx.is_directed_acyclic_graph(drawn)
+
+
+def test_a_node_titled_by_its_levels_does_not_say_them_again() -> None:
+    """Banded nodes that shared a title were told apart by their levels, and then said the
+    same levels again on a line of their own."""
+    g = nx.DiGraph()
+    for k in range(3):  # three chains of 30 levels, one deep graph in all
+        prev = None
+        for lv in range(30):
+            tid = f"c{k}-{lv:02d}"
+            g.add_node(tid, command_line="x")
+            if prev is not None:
+                g.add_edge(prev, tid)
+            if lv % 7 == 3:  # a second task beside it: no chain to fold
+                g.add_node(f"{tid}-b", command_line="y")
+                g.add_edge(prev or tid, f"{tid}-b")
+            prev = tid
+    picture = picture_of(g, max_nodes=4)
+    titled = [n for n in picture.nodes if "(levels " in n.title]
+    assert titled, [n.title for n in picture.nodes]
+    for node in titled:
+        assert not any(line.startswith("levels ") for line in node.lines[1:]), node.lines
