@@ -54,6 +54,13 @@ def batch_file(index: int) -> str:
     return f"{BATCH_DIR}/{index:06d}.json"
 
 
+def check_plan_dir_type(plan_dir: object) -> None:
+    """``ConfigError`` for a plan directory given as anything but a str or a Path (the
+    library's entry points check it before any file is read or written)."""
+    if not isinstance(plan_dir, str | os.PathLike):
+        raise ConfigError(f"the plan directory is a str or a Path, not {type(plan_dir).__name__}")
+
+
 def journal_file(job_id: str) -> str:
     """The name of the submission journal of ``job_id`` inside a plan directory."""
     return f"journal-{job_id}.jsonl"

@@ -3,7 +3,6 @@ lines, or as a summary for the terminal."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -11,7 +10,13 @@ from typing import Any
 from dagbatch.compiler.pipeline import CompiledPlan
 from dagbatch.compiler.validate import NEVER_COMPLETES
 from dagbatch.errors import ConfigError
-from dagbatch.plan import PLAN_FORMAT, batch_entry, job_entry, write_plan_dir
+from dagbatch.plan import (
+    PLAN_FORMAT,
+    batch_entry,
+    check_plan_dir_type,
+    job_entry,
+    write_plan_dir,
+)
 
 
 def manifest(plan: CompiledPlan) -> dict[str, Any]:
@@ -39,8 +44,7 @@ def write_plan(plan: CompiledPlan, out: str | Path) -> Path:
             "write_plan writes the CompiledPlan that compile_graph returns, not "
             f"{type(plan).__name__}"
         )
-    if not isinstance(out, str | os.PathLike):
-        raise ConfigError(f"the plan directory is a str or a Path, not {type(out).__name__}")
+    check_plan_dir_type(out)
     try:
         return write_plan_dir(Path(out), manifest(plan), dict(plan.job), plan.batches)
     except OSError as exc:  # a folder that cannot be made, a full disk: named, as a DagbatchError

@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, cast
 
 import networkx as nx
 import orjson
@@ -188,9 +188,8 @@ def _compile(graph: nx.DiGraph, opts: CompileOptions) -> CompiledPlan:
     """The passes of ``PASSES``, in that order. Each takes frozen values and returns new ones;
     diagnostics are collected along the way and errors stop the compile between passes."""
     api = opts.api_version
-    overrides = (
-        opts.job if isinstance(opts.job, Mapping) else opts.job.model_dump(exclude_unset=True)
-    )
+    # __post_init__ made a JobSettings the mapping of its settings: opts.job is one here.
+    overrides = cast(Mapping[str, Any], opts.job)
     spec, diags = normalize(graph, api_version=api, job_overrides=overrides)
     # A node key that is no str or int is reported once, by normalize, not again for the
     # characters of the stand-in id it gets.

@@ -53,6 +53,7 @@ from dagbatch.observe.status import (
     read_snapshot,
 )
 from dagbatch.observe.steer import FinishProgress
+from dagbatch.plan import check_plan_dir_type
 from dagbatch.submit.client import BatchClient, check_client, connect
 from dagbatch.submit.concurrency import check_concurrency
 
@@ -104,8 +105,8 @@ async def _with_client(
 def _check_target(plan_dir: PlanDir, job_id: str | None) -> None:
     """``ConfigError`` for a plan directory or job id of the wrong type, before anything is
     read or a client made."""
-    if not isinstance(plan_dir, str | os.PathLike | None):
-        raise ConfigError(f"the plan directory is a str or a Path, not {type(plan_dir).__name__}")
+    if plan_dir is not None:
+        check_plan_dir_type(plan_dir)
     if plan_dir is not None and not os.fspath(plan_dir):
         # Path("") is the working directory: an empty name (a variable that expanded to
         # nothing) is refused, as the commands refuse it, rather than read as ".".

@@ -29,7 +29,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 from pathlib import Path
 from typing import Final
@@ -40,6 +39,7 @@ from dagbatch.gcpause import gc_frozen, gc_paused
 from dagbatch.plan import (
     LoadedPlan,
     PlanFiles,
+    check_plan_dir_type,
     journal_file,
     load_plan,
     next_step,
@@ -111,8 +111,7 @@ async def submit_plan_async(
     install_log_redaction()
     started = time.monotonic()
     check_client(client)
-    if not isinstance(plan_dir, str | os.PathLike):
-        raise ConfigError(f"the plan directory is a str or a Path, not {type(plan_dir).__name__}")
+    check_plan_dir_type(plan_dir)
     for name, value in (("job_id", job_id), ("pool_id", pool_id)):
         if not isinstance(value, str | None):
             raise ConfigError(f"{name} is a str, not {type(value).__name__}")
