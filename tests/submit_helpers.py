@@ -42,6 +42,15 @@ def add_task_directly(server: EmulatorServer, job_id: str, task: dict[str, Any])
     asyncio.run(run())
 
 
+def delete_task_directly(server: EmulatorServer, job_id: str, task_id: str) -> None:
+    async def run() -> None:
+        async with make_client(server) as client:
+            answer = await client.call("DELETE", f"/jobs/{job_id}/tasks/{task_id}")
+            assert answer.status == 200
+
+    asyncio.run(run())
+
+
 def create_job(server: EmulatorServer, job_id: str = "job", **settings: Any) -> None:
     async def run() -> None:
         async with make_client(server) as client:

@@ -206,7 +206,8 @@ def print_report(report: SubmitReport, report_file: Path | None) -> None:
         f"submission of job {report.job_id!r} {verdict}: {report.confirmed}/{report.total} "
         f"tasks confirmed in {report.elapsed:.1f} s",
         f"  added {report.added}, already there (verified) {report.verified_existing}, "
-        f"confirmed by an earlier run {report.previously_confirmed}; "
+        + (f"adopted {report.adopted}, " if report.adopted else "")
+        + f"confirmed by an earlier run {report.previously_confirmed}; "
         f"{report.requests} request(s), {report.retries} retries",
     ]
     if report.job_created:
@@ -268,6 +269,12 @@ def print_report(report: SubmitReport, report_file: Path | None) -> None:
 @concurrency_option
 @click.option("--resume", is_flag=True, help="Continue a submission from its journal.")
 @click.option(
+    "--adopt-existing",
+    is_flag=True,
+    help="Count a task the job already holds, the same as the plan's but not added by this "
+    "submission (a lost journal), as landed instead of a conflict.",
+)
+@click.option(
     "--journal",
     "journal_path",
     type=GivenPath(dir_okay=False, path_type=Path),
@@ -321,6 +328,7 @@ def submit_cmd(
     pool_id: str | None,
     concurrency: int | None,
     resume: bool,
+    adopt_existing: bool,
     journal_path: Path | None,
     max_retries: int,
     backoff: float,
@@ -369,6 +377,7 @@ def submit_cmd(
             create_job=create_job,
             pool_id=pool_id,
             progress=make_progress(quiet=quiet),
+            adopt_existing=adopt_existing,
         )
     except DagbatchError as exc:
         fail(exc)

@@ -21,7 +21,9 @@ before a task that depends on confirmed tasks is sent, before a new wave starts,
 On resume, ``ok`` tasks are skipped and ``send``-but-not-``ok`` tasks are "possibly landed":
 their ``TaskExists`` is accepted after a GET and compare. ``fail`` records are informative: a
 resumed run tries those tasks again (a transient give-up may succeed now; a client error fails
-again and is reported again).
+again and is reported again). One ``fail`` record also decides: a task whose last one is a
+``TaskExists`` conflict existed before this submission first sent it, so its ``send`` records
+do not make it "possibly landed" (``JournalState.conflicts``).
 
 A torn last line (the process died in the middle of a write) is ignored on reading; the next
 writer first terminates it with a newline so later records stay whole. Anything else that is
@@ -127,6 +129,13 @@ class JournalState:
     def unconfirmed_sent(self) -> frozenset[str]:
         """Tasks sent at some point but never confirmed: they may or may not exist."""
         return self.sent - self.confirmed
+
+    @property
+    def conflicts(self) -> frozenset[str]:
+        """Tasks whose last failure was a ``TaskExists`` conflict: the job held a task of
+        that id that was not this submission's (``dagbatch.submit.waves``), so no send
+        recorded here made it."""
+        return frozenset(i for i, (code, _) in self.failed.items() if code == "TaskExists")
 
 
 def normalize_endpoint(endpoint: str) -> str:

@@ -12,6 +12,7 @@ import orjson
 #: Why a task is not confirmed in the job:
 #: ``clienterror`` the service refused the task (its code says why); ``conflict`` another task
 #: with its id exists; ``rejected`` the whole request was refused (400, 413 for one task);
+#: (or one the job held before this submission sent it, ``adopt_existing`` aside);
 #: ``gaveup`` the retries ran out on answers that say the task was not added (429, 503,
 #: per-task servererror); ``unconfirmed`` the retries ran out after answers that leave it open
 #: (timeouts, dropped connections, 500): the task may have landed, ``--resume`` checks;
@@ -65,6 +66,9 @@ class SubmitReport:
     job_terminate_set: bool = False
     job_task_count: int | None = None  # tasks the job holds at the end (GET taskcounts)
     notes: tuple[str, ...] = ()
+    #: Tasks the job held before this submission sent them, the same as the plan's, counted
+    #: as landed (``adopt_existing``).
+    adopted: int = 0
 
     @property
     def ok(self) -> bool:
@@ -84,6 +88,7 @@ class SubmitReport:
             "previouslyConfirmed": self.previously_confirmed,
             "added": self.added,
             "verifiedExisting": self.verified_existing,
+            "adopted": self.adopted,
             "retries": self.retries,
             "requests": self.requests,
             "elapsedSeconds": round(self.elapsed, 3),

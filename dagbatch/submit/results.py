@@ -18,10 +18,17 @@ from dagbatch.submit.report import FailureKind
 _status = attrgetter("status")
 _task_id = attrgetter("task_id")
 
-#: The message for a ``TaskExists`` on a task this submission never sent.
+#: The message for a ``TaskExists`` on a task this submission never sent, when the existing
+#: task could not be read to compare it with the plan's.
 FOREIGN_TASK = (
     "conflict: a task with this id already exists in the job and was not added by this "
     "submission; it was left unchanged"
+)
+
+#: ... when the existing task is the same as the plan's (see ``WaveScheduler.adopt``).
+FOREIGN_SAME_TASK = (
+    "conflict: a task with this id, the same as the plan's, already exists in the job but was "
+    "not added by this submission; it was left unchanged"
 )
 
 
@@ -31,13 +38,16 @@ class Classified:
 
     ``added``: landed now. ``resend``: not added (``servererror``, an unknown status, or
     absent from the answer); send again unchanged. ``exists``: ``TaskExists`` for a task this
-    submission sent before; a GET decides whether it is ours. ``failed``: (task id, code,
-    message, kind) of tasks refused for good.
+    submission sent before; a GET decides whether it is ours. ``foreign``: ``TaskExists`` for
+    a task this submission never sent: not ours, though a GET tells whether it is the same as
+    the plan's (a submission whose journal was lost). ``failed``: (task id, code, message,
+    kind) of tasks refused for good.
     """
 
     added: list[str] = field(default_factory=list)
     resend: list[str] = field(default_factory=list)
     exists: list[str] = field(default_factory=list)
+    foreign: list[str] = field(default_factory=list)
     failed: list[tuple[str, str, str, FailureKind]] = field(default_factory=list)
 
 
@@ -72,10 +82,7 @@ def classify_results(
         if r.status == "success":
             out.added.append(r.task_id)
         elif r.status == "clienterror" and r.code == "TaskExists":
-            if r.task_id in sent_before:
-                out.exists.append(r.task_id)
-            else:
-                out.failed.append((r.task_id, "TaskExists", FOREIGN_TASK, "conflict"))
+            (out.exists if r.task_id in sent_before else out.foreign).append(r.task_id)
         elif r.status == "clienterror":
             out.failed.append((r.task_id, r.code or "ClientError", r.message or "", "clienterror"))
         else:  # servererror (or a status we do not know): not added, send again unchanged

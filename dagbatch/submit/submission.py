@@ -98,8 +98,13 @@ async def submit_plan_async(
     pool_id: str | None = None,
     progress: Progress | None = None,
     plan: LoadedPlan | None = None,
+    adopt_existing: bool = False,
 ) -> SubmitReport:
     """Submit a plan directory; see the module docstring. Closes ``client`` when done.
+
+    ``adopt_existing``: a task the job already holds that this submission did not add (an
+    earlier submission of the plan whose journal was lost), and that is the same as the
+    plan's, counts as landed (``SubmitReport.adopted``) instead of a conflict.
 
     ``plan``: ``load_plan(plan_dir)`` when the caller already holds it (`dagbatch run` reads
     the plan for its own report), so it is not read and checked a second time.
@@ -115,6 +120,13 @@ async def submit_plan_async(
     for name, value in (("job_id", job_id), ("pool_id", pool_id)):
         if not isinstance(value, str | None):
             raise ConfigError(f"{name} is a str, not {type(value).__name__}")
+    for name, flag in (
+        ("resume", resume),
+        ("create_job", create_job),
+        ("adopt_existing", adopt_existing),
+    ):
+        if not isinstance(flag, bool):
+            raise ConfigError(f"{name} is a bool, not {type(flag).__name__}")
     check_concurrency(concurrency)
     journal_given = None if journal_path is None else Path(journal_path)
     # The plan lives as long as the submission: kept out of its collections (dagbatch.gcpause).
@@ -147,6 +159,7 @@ async def submit_plan_async(
                 creating=creating,
                 started=started,
                 owned=owned,
+                adopt=adopt_existing,
             )
     except BaseException:
         # Stopped before prepare_job took the early creation: it is left as it is (another
@@ -173,6 +186,7 @@ async def _submit_loaded(
     creating: EarlyCreation | None,
     started: float,
     owned: bool,
+    adopt: bool,
 ) -> SubmitReport:
     """Steps 2-6 of the module docstring, on a loaded plan. ``creating``: see
     ``_load_creating``; ``prepare_job`` takes it (``EarlyCreation.taken``)."""
@@ -202,7 +216,15 @@ async def _submit_loaded(
     creation_record: asyncio.Task[None] | None = None
     try:
         sub = WaveScheduler(
-            plan, job_id, client, journal, state, progress, concurrency, forget_sent=owned
+            plan,
+            job_id,
+            client,
+            journal,
+            state,
+            progress,
+            concurrency,
+            forget_sent=owned,
+            adopt=adopt,
         )
         # Only plan tasks are ever confirmed: the journal's are checked against the plan
         # (Journal.open), and an answer's ids outside the request are dropped
@@ -264,6 +286,13 @@ async def _submit_loaded(
                 notes.append(
                     f"the job holds {held} tasks, {held - plan.total_tasks} more than the plan"
                 )
+        if sub.same_conflicts:
+            notes.append(
+                f"{sub.same_conflicts:,} task(s) already in the job are the same as the "
+                "plan's but were not added by this submission (an earlier submission of the "
+                "plan whose journal was lost?); if they are yours, run the same command with "
+                "--resume --adopt-existing to count them as landed"
+            )
         for task_id in missing:
             if task_id in sub.confirmed and task_id not in sub.failures:
                 sub.failures[task_id] = SubmitFailure(
@@ -287,6 +316,7 @@ async def _submit_loaded(
         previously_confirmed=previously,
         added=sub.added,
         verified_existing=sub.verified,
+        adopted=sub.adopted,
         retries=sub.retries,
         requests=sub.requests,
         elapsed=time.monotonic() - started,
@@ -382,6 +412,7 @@ def submit_plan(
     pool_id: str | None = None,
     progress: Progress | None = None,
     plan: LoadedPlan | None = None,
+    adopt_existing: bool = False,
 ) -> SubmitReport:
     """Synchronous ``submit_plan_async``.
 
@@ -401,6 +432,7 @@ def submit_plan(
             pool_id=pool_id,
             progress=progress,
             plan=plan,
+            adopt_existing=adopt_existing,
         ),
         thread_name="dagbatch-submit",
     )

@@ -18,7 +18,10 @@ Per request (``_send_request``), until each task is confirmed or failed:
   after a backoff, in a body holding only those tasks;
 - ``TaskExists`` -> confirmed only if this submission sent that task before (an earlier
   attempt, or a journal ``send`` record of an interrupted run) and a GET of the existing task
-  matches what we sent; otherwise a conflict, and nothing is overwritten;
+  matches what we sent; otherwise a conflict, and nothing is overwritten. A task this
+  submission never sent (or one an earlier run found to be a conflict: it existed before the
+  first send) is not ours; a GET still compares it with the plan's, so the report can say
+  "the same" (``adopt``: then it counts as landed, ``adopted``) or name what differs;
 - other client errors -> failed, reported;
 - 429/500/503, timeouts and dropped connections -> backoff (``Retry-After`` honoured) and the
   same unconfirmed tasks sent again with the same ids;
@@ -56,7 +59,7 @@ from dagbatch.submit.concurrency import (
 from dagbatch.submit.journal import Journal, JournalState
 from dagbatch.submit.progress import Progress
 from dagbatch.submit.report import FailureKind, SubmitFailure
-from dagbatch.submit.results import classify_results
+from dagbatch.submit.results import FOREIGN_SAME_TASK, FOREIGN_TASK, classify_results
 from dagbatch.submit.retry import RetryState
 
 log = logging.getLogger("dagbatch.submit.submission")
@@ -76,7 +79,8 @@ class WaveScheduler:
     """One submission's sending state: what is sent, confirmed and failed, and the counters.
 
     ``run_waves`` is the entry point; it returns the ids held back. ``failures``, ``added``,
-    ``verified``, ``retries`` and ``requests`` are read for the report afterwards.
+    ``verified``, ``adopted``, ``same_conflicts``, ``retries`` and ``requests`` are read for
+    the report afterwards.
     """
 
     def __init__(
@@ -90,23 +94,32 @@ class WaveScheduler:
         concurrency: int | None,
         *,
         forget_sent: bool = False,
+        adopt: bool = False,
     ):
         """``concurrency``: requests in flight, fixed; None: adaptive
         (``dagbatch.submit.concurrency.AdaptiveConcurrency``). ``forget_sent``: drop each
         batch's parsed task bodies once its requests are done (``Batch.forget_tasks``), for
-        a plan nothing else reads afterwards."""
+        a plan nothing else reads afterwards. ``adopt``: a task already in the job that this
+        submission did not add, and that is the same as the plan's, counts as landed (an
+        earlier submission of the plan whose journal was lost)."""
         self.plan = plan
         self.forget_sent = forget_sent
+        self.adopt = adopt
         self.job_id = job_id
         self.client = client
         self.journal = journal
         self.progress = progress
         self.api_version: str = plan.manifest.apiVersion
-        self.sent: set[str] = set(state.sent)  # ever sent, by this run or a journaled one
+        # Ever sent, by this run or a journaled one; less the tasks found to be conflicts:
+        # they existed before this submission first sent them, so no send of ours made them.
+        self.sent: set[str] = set(state.sent).difference(state.conflicts)
         self.confirmed: set[str] = set(state.confirmed)
         self.failures: dict[str, SubmitFailure] = {}
         self.added = 0
         self.verified = 0
+        self.adopted = 0
+        #: Conflicts with a task the same as the plan's (``adopt`` would have taken them).
+        self.same_conflicts = 0
         self.retries = 0
         self.requests = 0
         self.gate = ConcurrencyGate(concurrency or DEFAULT_CONCURRENCY)
@@ -240,26 +253,25 @@ class WaveScheduler:
                 self._fail(task_id, code, message, kind, batch.index)
             again = set(result.resend)
             verified: list[str] = []
-            if result.exists:
+            adopted: list[str] = []
+            if result.exists or result.foreign:
                 by_id = _tasks_by_id(batch)
-                checks = await asyncio.gather(*(self._verify_one(by_id[i]) for i in result.exists))
-                for task_id, (verdict, diffs) in zip(result.exists, checks, strict=True):
-                    if verdict == "same":
-                        verified.append(task_id)
-                    elif verdict == "differs":
-                        self._fail(
-                            task_id,
-                            "TaskExists",
-                            "conflict: the existing task differs from the one in the plan "
-                            f"({', '.join(diffs or [])}); it was left unchanged",
-                            "conflict",
-                            batch.index,
-                        )
-                    else:
+                looked_at = result.exists + result.foreign
+                checks = await asyncio.gather(*(self._verify_one(by_id[i]) for i in looked_at))
+                ours = set(result.exists)
+                for task_id, (verdict, diffs) in zip(looked_at, checks, strict=True):
+                    if verdict == "absent":  # deleted since: ours to add
                         again.add(task_id)
+                    elif verdict == "unknown" and (task_id in ours or self.adopt):
+                        again.add(task_id)  # asked again with the next attempt
+                    elif verdict == "same" and (task_id in ours or self.adopt):
+                        (verified if task_id in ours else adopted).append(task_id)
+                    else:
+                        self._conflict(task_id, verdict, diffs, batch.index)
             self.added += len(result.added)
             self.verified += len(verified)
-            await self._confirm(result.added + verified)
+            self.adopted += len(adopted)
+            await self._confirm(result.added + verified + adopted)
 
             remaining = [i for i in remaining if i in again]
             if remaining:
@@ -278,6 +290,22 @@ class WaveScheduler:
                 await retry.policy.sleep(wait)
                 body = _body_of(batch, remaining)
         return []
+
+    def _conflict(self, task_id: str, verdict: str, diffs: list[str] | None, batch: int) -> None:
+        """Report a ``TaskExists`` that is not ours to count as landed, saying how the
+        existing task compares with the plan's (``verdict`` of ``_verify_one``)."""
+        if verdict == "differs":
+            message = (
+                "conflict: the existing task differs from the one in the plan "
+                f"({', '.join(diffs or [])}); it was left unchanged"
+            )
+        elif verdict == "same":
+            self.same_conflicts += 1
+            message = FOREIGN_SAME_TASK
+        else:
+            message = FOREIGN_TASK
+        self.sent.discard(task_id)  # not ours, whatever a later attempt of this run says
+        self._fail(task_id, "TaskExists", message, "conflict", batch)
 
     def _give_up(
         self, batch: int, ids: list[str], retries: int, why: str, code: str, uncertain: bool

@@ -43,6 +43,31 @@ def test_cli_conflict_exits_3_and_lists_it(emulator: EmulatorServer, tmp_path: P
     assert [f["taskId"] for f in report["failures"]] == ["t1-0"]
 
 
+def test_cli_adopt_existing_takes_the_tasks_of_a_lost_journal(
+    emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    plan = layered_plan(tmp_path / "plan", tasks=50, waves=2, pool_id="p")
+    args = ["submit", str(plan), "--job-id", "job", "--quiet"]
+    first = CliRunner().invoke(main, [*args, "--create-job"], env=env_for(emulator))
+    assert first.exit_code == 0, first.output
+    (plan / "journal-job.jsonl").unlink()  # the journal is lost
+    again = CliRunner().invoke(main, args, env=env_for(emulator))
+    assert again.exit_code == 3, again.output
+    assert "TaskExists (conflict): conflict: a task with this id, the same as the plan's" in (
+        again.output
+    )
+    assert "run the same command with --resume --adopt-existing" in again.output
+    adopted = CliRunner().invoke(
+        main, [*args, "--resume", "--adopt-existing"], env=env_for(emulator)
+    )
+    assert adopted.exit_code == 0, adopted.output
+    assert "50/50 tasks confirmed" in adopted.output
+    assert "added 0, already there (verified) 0, adopted 50," in adopted.output
+    report = orjson.loads((plan / "journal-job.report.json").read_bytes())
+    assert report["ok"] is True and report["adopted"] == 50
+    assert emulator.store.task_count("job") == 50
+
+
 def test_cli_wrong_key_exits_3_with_a_clear_message(
     emulator: EmulatorServer, tmp_path: Path
 ) -> None:

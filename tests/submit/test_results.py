@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dagbatch.submit.client import TaskAddResult
-from dagbatch.submit.results import FOREIGN_TASK, classify_results
+from dagbatch.submit.results import classify_results
 
 
 def test_each_status_goes_where_it_belongs() -> None:
@@ -25,18 +25,17 @@ def test_each_status_goes_where_it_belongs() -> None:
     ]
     out = classify_results(sent, results, sent_before={"c"})
     assert out.added == ["g", "a"]
-    assert out.exists == ["c"]  # sent before: a GET decides
-    assert out.failed == [
-        ("d", "TaskExists", FOREIGN_TASK, "conflict"),
-        ("e", "InvalidPropertyValue", "bad", "clienterror"),
-    ]
+    assert out.exists == ["c"]  # sent before: a GET decides whether it is ours
+    assert out.foreign == ["d"]  # never sent: not ours (a GET compares it for the report)
+    assert out.failed == [("e", "InvalidPropertyValue", "bad", "clienterror")]
     # servererror and the task the answer left out, in request order.
     assert out.resend == ["b", "f"]
 
 
 def test_an_empty_answer_resends_everything_in_order() -> None:
     out = classify_results(["x", "y"], [], sent_before=set())
-    assert out.resend == ["x", "y"] and not out.added and not out.failed and not out.exists
+    assert out.resend == ["x", "y"]
+    assert not out.added and not out.failed and not out.exists and not out.foreign
 
 
 _IDS = st.sampled_from(["a", "b", "c", "d", "zz"])
@@ -57,22 +56,18 @@ def _reference(sent: list[str], results: list[TaskAddResult], before: set[str]) 
         if r.task_id in sent and r.task_id not in first:
             first[r.task_id] = r
     added = [r.task_id for r in first.values() if r.status == "success"]
-    exists = [
-        r.task_id
-        for r in first.values()
-        if r.status == "clienterror" and r.code == "TaskExists" and r.task_id in before
-    ]
+    taken = [r for r in first.values() if r.status == "clienterror" and r.code == "TaskExists"]
+    exists = [r.task_id for r in taken if r.task_id in before]
+    foreign = [r.task_id for r in taken if r.task_id not in before]
     failed = [
-        (r.task_id, "TaskExists", FOREIGN_TASK, "conflict")
-        if r.code == "TaskExists" and r.task_id not in before
-        else (r.task_id, r.code or "ClientError", r.message or "", "clienterror")
+        (r.task_id, r.code or "ClientError", r.message or "", "clienterror")
         for r in first.values()
-        if r.status == "clienterror" and not (r.code == "TaskExists" and r.task_id in before)
+        if r.status == "clienterror" and r.code != "TaskExists"
     ]
     resend = [
         i for i in sent if i not in first or first[i].status not in ("success", "clienterror")
     ]
-    return added, exists, failed, resend
+    return added, exists, foreign, failed, resend
 
 
 @settings(max_examples=400, deadline=None)
@@ -90,4 +85,5 @@ def test_every_answer_is_classified_as_written_out(
     if all_success:  # the common answer, in some order: the quick path
         results = [TaskAddResult(i, "success") for i in reversed(sent)]
     out = classify_results(sent, results, sent_before=before)
-    assert (out.added, out.exists, out.failed, out.resend) == _reference(sent, results, before)
+    got = (out.added, out.exists, out.foreign, out.failed, out.resend)
+    assert got == _reference(sent, results, before)

@@ -23,7 +23,13 @@ from dagbatch.submit.submission import (
     submit_plan,
 )
 from tests.plan_factory import layered_plan, plan_tasks, write_plan
-from tests.submit_helpers import add_task_directly, create_job, make_client, no_sleep
+from tests.submit_helpers import (
+    add_task_directly,
+    create_job,
+    delete_task_directly,
+    make_client,
+    no_sleep,
+)
 
 # --- the happy path ----------------------------------------------------------------------------
 
@@ -259,9 +265,69 @@ def test_colliding_task_not_sent_by_us_is_a_conflict(
         ("t1-3", "TaskExists", "conflict"),
         ("t1-5", "TaskExists", "conflict"),
     }
+    message = {f.task_id: f.message for f in report.failures}
+    # Each says how the task in the job compares with the plan's.
+    assert message["t1-3"].startswith("conflict: a task with this id, the same as the plan's,")
+    assert "differs from the one in the plan (commandLine" in message["t1-5"]
     assert emulator.store.task("job", "t1-5") == {"id": "t1-5", "commandLine": "somebody else's"}
     assert len(report.not_submitted) == 10  # wave 2 waits until wave 1 fully landed
     assert emulator.store.task_count("job") == 10
+    # The task the same as the plan's is named in a note, with the way to take it as ours.
+    assert any(
+        note.startswith("1 task(s) already in the job are the same as the plan's")
+        and "--resume --adopt-existing" in note
+        for note in report.notes
+    )
+    assert report.adopted == 0
+
+
+def test_a_lost_journal_is_a_conflict_until_adopt_existing_takes_the_same_tasks(
+    emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    """The plan went to the job whole, then its journal was lost: a new submission finds
+    every task there. Without --adopt-existing each of them stays a conflict, also on
+    --resume (the sends of the run that found them are not what made them); with it, one
+    run takes them all, and a task that differs from the plan's is still a conflict."""
+    plan = layered_plan(tmp_path / "plan", tasks=300, waves=3, pool_id="p")
+    first = submit_plan(
+        plan,
+        job_id="job",
+        client=make_client(emulator),
+        create_job=True,
+        journal_path=tmp_path / "lost.jsonl",
+    )
+    assert first.ok
+    journal = tmp_path / "new.jsonl"
+    again = submit_plan(plan, job_id="job", client=make_client(emulator), journal_path=journal)
+    assert not again.ok and again.added == 0
+    assert {f.kind for f in again.failures} == {"conflict"}
+    assert len(again.failures) + len(again.not_submitted) == 300
+    resumed = submit_plan(
+        plan, job_id="job", client=make_client(emulator), resume=True, journal_path=journal
+    )
+    assert not resumed.ok and resumed.confirmed == 0 and resumed.verified_existing == 0
+    assert {f.kind for f in resumed.failures} == {"conflict"}
+
+    # One task of the last wave was changed in the job meanwhile (deleted, added anew).
+    changed = next(t for w, t in plan_tasks(plan) if w == 3)
+    delete_task_directly(emulator, "job", changed["id"])
+    add_task_directly(emulator, "job", {**changed, "commandLine": "changed by hand"})
+    adopted = submit_plan(
+        plan,
+        job_id="job",
+        client=make_client(emulator),
+        resume=True,
+        adopt_existing=True,
+        journal_path=journal,
+    )
+    assert [(f.task_id, f.kind) for f in adopted.failures] == [(changed["id"], "conflict")]
+    assert "differs from the one in the plan (commandLine" in adopted.failures[0].message
+    assert adopted.adopted == 299 and adopted.confirmed == 299 and adopted.added == 0
+    assert emulator.store.task("job", changed["id"])["commandLine"] == "changed by hand"
+    assert emulator.store.task_count("job") == 300
+    assert read_journal(journal).confirmed == {t["id"] for _, t in plan_tasks(plan)} - {
+        changed["id"]
+    }
 
 
 def _journal_with_sends(plan: Path, job_id: str, endpoint: str, path: Path) -> None:
