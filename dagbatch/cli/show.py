@@ -97,12 +97,25 @@ def _live_states(
 
 def _unused_shape_options(ctx: click.Context, plan_dir: str) -> None:
     """Warn of plan-shaping options given with a compiled plan: they are not used, and the
-    picture is the plan as compiled, which may not be the one the user asked for."""
+    picture is the plan as compiled, which may not be the one the user asked for. An
+    ``--api-version`` the plan was compiled for (plan.json says it) is not warned of."""
     given = [
-        f"--{name.replace('_', '-')}"
+        name
         for name in ("api_version", "over_limit", "taskids_margin")
         if ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT
     ]
+    if "api_version" in given:
+        import orjson
+
+        from dagbatch.plan import PLAN_FILE
+
+        try:
+            compiled_for = orjson.loads((Path(plan_dir) / PLAN_FILE).read_bytes())["apiVersion"]
+        except (OSError, orjson.JSONDecodeError, KeyError, TypeError):
+            compiled_for = None  # the plan's own checks say what is wrong with it
+        if compiled_for == ctx.params["api_version"]:
+            given.remove("api_version")
+    given = [f"--{name.replace('_', '-')}" for name in given]
     if given:
         verb, them = ("is", "it") if len(given) == 1 else ("are", "them")
         _err(
@@ -192,9 +205,6 @@ def show_cmd(
         text = render(picture, fmt)
     except DagbatchError as exc:
         fail(exc)
-    except ValueError as exc:
-        _err(f"error: {exc}")
-        sys.exit(ExitCode.USAGE)
     if out is None:
         write_stdout(text)  # a reader that stops early ends the command with 141
         return

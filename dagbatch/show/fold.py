@@ -35,6 +35,7 @@ from collections.abc import Mapping, Sequence
 
 import orjson
 
+from dagbatch.errors import ConfigError
 from dagbatch.gcpause import gc_paused
 from dagbatch.redact import redact
 from dagbatch.show.model import SPAN_SEP, GroupEdge, GroupNode, Intent, Picture, PlanView, TaskState
@@ -698,13 +699,14 @@ def fold_plan(
     states: Mapping[str, TaskState] | None = None,
 ) -> Picture:
     """The picture of a plan: folded (at most ``max_nodes`` nodes) or, with ``fold=False``,
-    one node per task (at most ``NO_FOLD_LIMIT`` tasks; ``ValueError`` beyond). ``states``
+    one node per task (at most ``NO_FOLD_LIMIT`` tasks; ``ConfigError`` beyond). ``states``
     (task id -> ``TaskState``) adds live state."""
-    if max_nodes < 2:
-        raise ValueError("max_nodes must be at least 2")
+    if isinstance(max_nodes, bool) or not isinstance(max_nodes, int) or max_nodes < 2:
+        raise ConfigError(f"max_nodes is an int of at least 2, not {max_nodes!r}")
     if not fold and len(view) > NO_FOLD_LIMIT:
-        raise ValueError(
-            f"--no-fold draws at most {NO_FOLD_LIMIT} tasks; this plan has {len(view):,}"
+        raise ConfigError(
+            f"a picture without folding (--no-fold) draws at most {NO_FOLD_LIMIT} tasks; this "
+            f"plan has {len(view):,}"
         )
     with gc_paused():  # per-task lists and keys, none in a cycle (dagbatch.gcpause)
         levels = task_levels(view)

@@ -6,6 +6,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Final
 
+from dagbatch.errors import ConfigError
 from dagbatch.show.fold import DEFAULT_MAX_NODES, fold_plan
 from dagbatch.show.model import Picture, PlanView, TaskState
 from dagbatch.show.render_dot import render_dot
@@ -25,11 +26,13 @@ FORMATS: Final = tuple(RENDERERS)
 
 
 def render(picture: Picture, fmt: str) -> str:
-    """The picture in one of ``FORMATS``."""
+    """The picture in one of ``FORMATS`` (``ConfigError`` for any other)."""
     try:
         renderer = RENDERERS[fmt]
-    except KeyError:
-        raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}") from None
+    except (KeyError, TypeError):
+        raise ConfigError(
+            f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)} (dagbatch draws no images)"
+        ) from None
     return renderer(picture)
 
 

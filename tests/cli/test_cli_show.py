@@ -87,7 +87,7 @@ def test_renumber_option_reaches_the_compile() -> None:
 
 def test_max_nodes_and_no_fold() -> None:
     code, _, err = run("show", MAPREDUCE, "--no-fold")
-    assert code == 2 and "--no-fold draws at most 500 tasks" in err
+    assert code == 2 and "without folding (--no-fold) draws at most 500 tasks" in err
     pipeline = str(ROOT / "examples" / "pipeline.py")
     code, out, _ = run("show", pipeline, "--no-fold")
     assert code == 0 and "[n8]" in out and "clean-amer" in out

@@ -76,8 +76,12 @@ def test_plan_shaping_options_with_a_compiled_plan_are_said_to_be_unused(tmp_pat
     code, out, err = run("show", str(plan), "--over-limit", "error")
     assert code == 0 and out.startswith("job ")
     assert f"warning: --over-limit is not used: {plan} is a compiled plan" in err, err
-    code, _, err = run("show", str(plan), "--api-version", "2025-06-01", "--taskids-margin", "9")
+    args = ("--api-version", "2017-09-01.6.0", "--taskids-margin", "9")
+    code, _, err = run("show", str(plan), *args)
     assert code == 0 and "--api-version and --taskids-margin are not used" in err, err
+    # The api-version the plan was compiled for (plan.json says it) is not warned of.
+    code, _, err = run("show", str(plan), "--api-version", "2025-06-01")
+    assert code == 0 and "warning" not in err, err
     for args in ((PIPELINE, "--over-limit", "error"), (str(plan),)):
         code, out, err = run("show", *args)
         assert code == 0 and out.startswith("job ") and "not used" not in err, (args, err)

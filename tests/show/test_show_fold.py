@@ -11,8 +11,10 @@ from show_helpers import example_graph, example_picture, picture_of, shape, view
 
 from bench import workloads
 from dagbatch.compiler.pipeline import CompileOptions
+from dagbatch.errors import ConfigError
 from dagbatch.show.fold import MAX_ROUNDS, NO_FOLD_LIMIT, fold_plan, name_group
 from dagbatch.show.model import GroupNode
+from dagbatch.show.render import render
 from dagbatch.show.source import read_intent
 from tests.gc_watch import collections_made
 
@@ -234,8 +236,17 @@ def test_no_fold_draws_every_task_and_refuses_big_plans() -> None:
     picture = fold_plan(view_of(per_sample_chains(3)), fold=False)
     assert len(picture.nodes) == 11 and len(picture.links) == 12
     assert all(n.count == 1 for n in picture.nodes)
-    with pytest.raises(ValueError, match=f"at most {NO_FOLD_LIMIT}"):
+    with pytest.raises(ConfigError, match=f"at most {NO_FOLD_LIMIT}"):
         fold_plan(view_of(per_sample_chains(200)), fold=False)
+
+
+def test_a_python_caller_gets_a_dagbatch_error_for_a_bad_argument() -> None:
+    view = view_of(per_sample_chains(3))
+    for bad in (1, 2.5, True):
+        with pytest.raises(ConfigError, match="max_nodes is an int of at least 2"):
+            fold_plan(view, max_nodes=bad)  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="unknown format 'png'; choose one of text, mermaid"):
+        render(fold_plan(view), "png")
 
 
 def test_folding_is_deterministic() -> None:
