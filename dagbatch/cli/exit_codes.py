@@ -37,6 +37,9 @@ class ExitCode(enum.IntEnum):
     TERMINATED = 7  # the job was terminated (by a task's jobAction, a user or a time limit)
     REFUSED = 8  # Batch cannot do what was asked to this job as it is (the fix is printed)
     INTERRUPTED = 130  # Ctrl-C; run again (with --resume) to continue
+    #: SIGHUP (the terminal or the ssh session closed): `run` and `emulator` stop as on
+    #: ``kill``, their tasks' processes killed first (128 + 1, what a shell reports).
+    HANGUP = 129
     #: Standard output was closed by its reader before the command had written it all
     #: (``dagbatch status --json | head``): the code a shell gives any tool ended by SIGPIPE
     #: (128 + 13).

@@ -1,6 +1,6 @@
 """What the commands that run tasks on this machine (`run`, `emulator`) share besides their
 options (``dagbatch.cli.options.local_node_options``): the extra they need, and how they
-stop on Ctrl-C or `kill`."""
+stop on Ctrl-C, `kill` or a hangup."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
+from typing import Final
 
 import click
 
@@ -33,12 +34,20 @@ def require_emulator_extra(command: str) -> None:
         raise SystemExit(ExitCode.USAGE) from exc
 
 
+#: The signals ``stop_once`` stops on (SIGHUP where the system has it).
+STOP_SIGNALS: Final = tuple(
+    getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
+)
+
+
 @contextmanager
 def stop_once() -> Iterator[None]:
-    """Inside the block, the first Ctrl-C (SIGINT) raises ``KeyboardInterrupt`` and the first
-    `kill` (SIGTERM) ``SystemExit(ExitCode.KILLED)`` (143), so the ``finally`` blocks and
-    context managers around the engine run: they kill the tasks' processes (and remove a
-    temporary work directory). Any later SIGINT or SIGTERM in the block is ignored, so an
+    """Inside the block, the first Ctrl-C (SIGINT) raises ``KeyboardInterrupt``, the first
+    `kill` (SIGTERM) ``SystemExit(ExitCode.KILLED)`` (143) and the first hangup (SIGHUP: the
+    terminal or the ssh session closed) ``SystemExit(ExitCode.HANGUP)`` (129), so the
+    ``finally`` blocks and context managers around the engine run: they kill the tasks'
+    processes (which, each in a session of its own, hear no hangup themselves) and remove a
+    temporary work directory. Any later one of these signals in the block is ignored, so an
     impatient second Ctrl-C cannot cut that cleanup short and leave processes behind.
 
     Only in the main thread, where signals are handled; a signal ignored when the block
@@ -59,10 +68,10 @@ def stop_once() -> Iterator[None]:
         fired = True
         if signum == signal.SIGINT:
             raise KeyboardInterrupt
-        raise Killed(ExitCode.KILLED)
+        raise Killed(ExitCode.HANGUP if signum == signal.SIGHUP else ExitCode.KILLED)
 
     previous = {}
-    for signum in (signal.SIGINT, signal.SIGTERM):
+    for signum in STOP_SIGNALS:
         if signal.getsignal(signum) is not signal.SIG_IGN:
             previous[signum] = signal.signal(signum, stop)
     try:

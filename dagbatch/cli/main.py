@@ -71,10 +71,22 @@ def main() -> None:
 
     install_log_redaction()  # no secret reaches a log record from here on
     _keep_credential_log_off_screen()
+    _no_encoding_errors()
     # A command holds a workflow's graph, its plan or a job's listing of up to millions of
     # small objects, and each full collection walks them all: ten times rarer for the whole
     # command (dagbatch.gcpause), restored when it ends.
     click.get_current_context().with_resource(gc_fewer_full())
+
+
+def _no_encoding_errors() -> None:
+    """A character standard output's encoding lacks (``PYTHONIOENCODING=ascii``, a C locale)
+    is written as an escape (``\u2192``) rather than ending the command with a
+    ``UnicodeEncodeError`` after its work is done; standard error does so already."""
+    stream = sys.stdout
+    if stream is not None and getattr(stream, "errors", None) == "strict":
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors="backslashreplace")
 
 
 #: Loggers of libraries whose failures the commands report themselves, in their own words.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import stat
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
@@ -98,20 +100,33 @@ def _root(reason: Reason) -> tuple[Reason, bool]:
 
 def _last_stderr_line(directory: Path) -> str | None:
     """The last non-blank line of a task's ``stderr.txt`` (its end only is read; secrets
-    masked), or None."""
-    from dagbatch.redact import redact
+    masked, control characters shown escaped), or None.
 
+    The task could have put anything in its place: only a regular file is read, never
+    through a symbolic link (``/dev/zero`` would be read for ever, a FIFO would block, a link
+    to another file would print it), and at most ``STDERR_TAIL_BYTES`` of it."""
+    from dagbatch.redact import redact
+    from dagbatch.visible import visible
+
+    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
     try:
-        with (directory / "stderr.txt").open("rb") as f:
-            f.seek(0, 2)
-            f.seek(max(0, f.tell() - STDERR_TAIL_BYTES))
-            tail = f.read().decode("utf-8", "replace")
+        fd = os.open(directory / "stderr.txt", flags)
     except OSError:
         return None
-    lines = [line.strip() for line in tail.splitlines() if line.strip()]
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            return None
+        tail = os.pread(fd, STDERR_TAIL_BYTES, max(0, info.st_size - STDERR_TAIL_BYTES))
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    text = tail.decode("utf-8", "replace")
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
     if not lines:
         return None
-    line = redact(lines[-1])
+    line = visible(redact(lines[-1]))
     return line if len(line) <= STDERR_LINE_CHARS else line[: STDERR_LINE_CHARS - 3] + "..."
 
 
@@ -153,6 +168,13 @@ def _row(report: RunReport, o: TaskOutcome, width: int) -> list[str]:
         detail = f"cut off by the --timeout ({st.failure_code})"
     elif st.failure_code and st.failure_code != "FailureExitCode":
         detail = f"{st.failure_code}: {st.failure_message}"
+        out = report.output_dir(o.task_id)
+        if o.failed and out is not None and st.ran and st.exit_code is not None:
+            # Its process ran (killed at its maxWallClockTime, say): what it wrote, under.
+            below.append(f"  stderr: {_shown(out / 'stderr.txt')}")
+            last = _last_stderr_line(out)
+            if last is not None:
+                below.append(f"  last line of its stderr: {last}")
     else:
         out = report.output_dir(o.task_id)
         detail = _shown(out) if out is not None and st.ran else ""

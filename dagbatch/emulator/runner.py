@@ -39,6 +39,7 @@ from dagbatch.emulator import blobstore
 from dagbatch.emulator.scheduler import DEFAULT_SPEC, Engine, failure_info
 from dagbatch.emulator.storage_account import StorageAccount
 from dagbatch.emulator.store import Job
+from dagbatch.emulator.strays import MARKER, kill_strays
 from dagbatch.errors import TaskFileFailure
 
 PASSED_THROUGH: Final = ("PATH", "HOME", "LANG", "TMPDIR", "USER")
@@ -125,13 +126,15 @@ class _Run:
     process: subprocess.Popen[bytes] | None = None
     cancelled: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock)
+    #: The task's directory: its processes' ``strays.MARKER`` (set with ``process``).
+    task_dir: str = ""
 
     def kill(self) -> None:
         with self.lock:
             self.cancelled = True
             if self.process is not None and self.process.poll() is None:
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.killpg(self.process.pid, signal.SIGKILL)
+                # The group, and the task's processes that left it (dagbatch.emulator.strays).
+                kill_strays(self.process.pid, self.task_dir.__eq__)
 
 
 class RealRunner:
@@ -256,6 +259,7 @@ class RealRunner:
             for item in settings or ():
                 if isinstance(item, dict) and isinstance(item.get("name"), str):
                     env[item["name"]] = str(item.get("value", ""))
+        env[MARKER] = task_dir  # last: how its processes are found (dagbatch.emulator.strays)
         return env
 
     def _run(
@@ -364,6 +368,7 @@ class RealRunner:
             with run.lock:
                 if run.cancelled:
                     return "exit", None, None
+                run.task_dir = task_dir
                 try:
                     run.process = subprocess.Popen(
                         argv,
@@ -409,11 +414,13 @@ class RealRunner:
             try:
                 if not ends_within(process, wall):
                     kind = "timeout"
-                    with contextlib.suppress(ProcessLookupError, PermissionError):
-                        os.killpg(process.pid, signal.SIGKILL)
+                    kill_strays(process.pid, task_dir.__eq__)  # those that left the group too
                     process.wait()
             finally:
                 # Leave nothing of the group behind, even children that outlive the leader.
+                # (Processes that left the group are looked for only when the task is killed
+                # and when the node closes: a scan of /proc per task would cost more than
+                # the spawn.)
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.killpg(process.pid, signal.SIGKILL)
         finally:
@@ -464,6 +471,9 @@ class RealRunner:
             runs = list(self._runs.values())
         for run in runs:
             run.kill()
+        # Processes of tasks that ended, or of a task killed before, that left their group.
+        inside = f"{self._workitems}/"
+        kill_strays(None, lambda task_dir: task_dir.startswith(inside))
         # Killed processes end at once, so their threads return promptly.
         self._pool.shutdown(wait=True, cancel_futures=True)
         if self._devnull >= 0:

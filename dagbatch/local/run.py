@@ -372,8 +372,16 @@ def _check_dir(workdir: Path) -> None:
 NOT_EMULATED: Final = (
     ("containerSettings", "run here as plain processes, not in their container"),
     ("userIdentity", "run as the user running dagbatch, not as their user identity"),
-    ("multiInstanceSettings", "run once, on one node, without their coordination command"),
+    (
+        "multiInstanceSettings",
+        "run once, on one node, without their coordination command or its variables "
+        "(AZ_BATCH_HOST_LIST, AZ_BATCH_TASK_SHARED_DIR, ...)",
+    ),
     ("applicationPackageReferences", "get no application packages"),
+    (
+        "constraints.retentionTime",
+        "keep their directories until the next run in the same directory, whatever the time",
+    ),
 )
 
 
@@ -383,11 +391,33 @@ def not_emulated(tasks: Sequence[Mapping[str, Any]]) -> tuple[str, ...]:
     pool's."""
     lines = []
     for key, instead in NOT_EMULATED:
-        holders = [str(t["id"]) for t in tasks if t.get(key)]
+        *outer, name = key.split(".")  # a property of a property: "constraints.retentionTime"
+        holders = [str(t["id"]) for t in tasks if _inner(t, outer).get(name)]
         if holders:
             shown = ", ".join(holders[:3]) + (", ..." if len(holders) > 3 else "")
             lines.append(f"{len(holders):,} task(s) set {key} ({shown}): they {instead}")
     return tuple(lines)
+
+
+def _spaced_path(node_root: Path | None) -> tuple[str, ...]:
+    """A line for ``not_emulated`` when the node's directory holds whitespace, which no path
+    of a Batch node does: a task's shell that uses an ``AZ_BATCH_*`` path unquoted splits it
+    here, and only here."""
+    if node_root is None or not any(c.isspace() for c in str(node_root)):
+        return ()
+    return (
+        f"the tasks' directories are under {str(node_root)!r}, which holds a space, as no "
+        "Batch node's path does: a command line that uses an AZ_BATCH_* path unquoted in a "
+        "shell splits it here, and only here (give --workdir a path without spaces)",
+    )
+
+
+def _inner(task: Mapping[str, Any], path: Sequence[str]) -> Mapping[str, Any]:
+    """The mapping at ``path`` in ``task`` ({} where there is none)."""
+    for key in path:
+        value = task.get(key)
+        task = value if isinstance(value, Mapping) else {}
+    return task
 
 
 def _prepare_dir(workdir: Path) -> BinaryIO:
@@ -783,7 +813,7 @@ def _run_plan(
         on_all_tasks_complete=on_all_tasks_complete,
         barriers=frozenset(plan.manifest.barriers),
         prepared_after=prepared_after,
-        not_emulated=not_emulated(plan_tasks),
+        not_emulated=not_emulated(plan_tasks) + _spaced_path(node_root),
         names=dict(plan.manifest.idMap),
     )
 

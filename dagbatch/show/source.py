@@ -9,13 +9,13 @@ renumber`) come from the plan's id map in both cases.
 from __future__ import annotations
 
 import bisect
-import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dagbatch.gcpause import gc_paused
 from dagbatch.show.model import EdgeKind, Intent, PlanView
+from dagbatch.visible import visible
 from dagbatch.wireshape import exit_actions
 
 if TYPE_CHECKING:  # annotations only: `dagbatch --help` imports this without the compiler
@@ -154,25 +154,13 @@ def build_view(
         return view
 
 
-#: Control characters (C0 but tab and line feed, DEL, C1): in a terminal they move the
-#: cursor, erase or change colours.
-_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-
-
-def visible_name(name: str) -> str:
-    """A group name with each control character but tab and line feed written as a visible
-    escape (``\\x1b``): printed as it is, ``"\\x1b[2J"`` in a name would clear the reader's
-    terminal."""
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", name)
-
-
 def _graph_groups(graph: nx.DiGraph | None, id_map: Mapping[str, str]) -> dict[str, str]:
     """Task id -> the ``_group`` attribute of its workflow node (ids renumbered by the
     compiler are mapped back through ``id_map``: new id -> original id)."""
     if graph is None:
         return {}
     named = {
-        str(node): visible_name(str(data[GROUP_ATTRIBUTE]))
+        str(node): visible(str(data[GROUP_ATTRIBUTE]))
         for node, data in graph.nodes(data=True)
         if data.get(GROUP_ATTRIBUTE) is not None
     }

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -690,9 +691,14 @@ def test_the_picture_of_the_outcome(tmp_path: Path) -> None:
     assert "state: 1 failed · 3 never runs" in drawn, drawn
 
 
-def test_kill_ends_a_run_with_its_tasks(tmp_path: Path) -> None:
-    # `kill` (SIGTERM) of `dagbatch run`, e.g. a CI job's timeout: the tasks' processes go
-    # with it, as on Ctrl-C, instead of running on without a parent.
+@pytest.mark.parametrize(
+    ("signum", "code"), [(signal.SIGTERM, 128 + 15), (signal.SIGHUP, 128 + 1)], ids=["kill", "hup"]
+)
+def test_kill_ends_a_run_with_its_tasks(tmp_path: Path, signum: int, code: int) -> None:
+    # `kill` (SIGTERM) of `dagbatch run`, e.g. a CI job's timeout, and a hangup (SIGHUP: the
+    # terminal or the ssh session closed; the tasks, each in a session of its own, hear none
+    # themselves): the tasks' processes go with it, as on Ctrl-C, instead of running on
+    # without a parent.
     pidfile = tmp_path / "pid"
     wf = write_workflow(
         tmp_path,
@@ -705,6 +711,9 @@ def test_kill_ends_a_run_with_its_tasks(tmp_path: Path) -> None:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         env=env,
+        # As a terminal starts it: a hangup heard, also when the tests run under nohup (a
+        # run that starts with SIGHUP ignored keeps ignoring it, as nohup asks).
+        preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_DFL),
     )
     try:
         deadline = time.monotonic() + 30
@@ -712,8 +721,8 @@ def test_kill_ends_a_run_with_its_tasks(tmp_path: Path) -> None:
             assert time.monotonic() < deadline, "the task did not start"
             assert proc.poll() is None, "the run ended before its task started"
             time.sleep(0.05)
-        proc.terminate()
-        assert proc.wait(30) == 128 + 15
+        proc.send_signal(signum)
+        assert proc.wait(30) == code
         assert proc.stderr is not None and b"Traceback" not in proc.stderr.read()
         pid = int(pidfile.read_text())
         deadline = time.monotonic() + 10
@@ -776,6 +785,8 @@ def test_what_a_local_run_does_not_do_is_said(tmp_path: Path) -> None:
         "graph.add_node('c', command_line='/bin/true', "
         "container_settings={'image_name': 'ubuntu:22.04'})\n"
         "graph.add_node('u', command_line='/bin/true', user_identity={'username': 'x'})\n"
+        "graph.add_node('kept', command_line='/bin/true', "
+        "constraints={'retention_time': 'PT1S'})\n"
         "graph.add_node('plain', command_line='/bin/true')\n"
     )
     report = tmp_path / "r.json"
@@ -783,8 +794,9 @@ def test_what_a_local_run_does_not_do_is_said(tmp_path: Path) -> None:
     assert code == 0
     assert "note: 1 task(s) set containerSettings (c): they run here as plain processes" in stderr
     assert "note: 1 task(s) set userIdentity (u): they run as the user running dagbatch" in stderr
-    assert stderr.count("note: ") == 2 and "(plain)" not in stderr
-    assert len(json.loads(report.read_text())["notEmulated"]) == 2
+    assert "note: 1 task(s) set constraints.retentionTime (kept): they keep their" in stderr
+    assert stderr.count("note: ") == 3 and "(plain)" not in stderr
+    assert len(json.loads(report.read_text())["notEmulated"]) == 3
 
 
 def test_a_renumbered_plan_runs_in_the_workflows_names(tmp_path: Path) -> None:
@@ -811,3 +823,30 @@ def test_a_renumbered_plan_runs_in_the_workflows_names(tmp_path: Path) -> None:
         assert rows[2].startswith("assemble (3001)".ljust(width) + "completed      - ")
     code, _, stderr = run(str(plan), "--simulate", "--fail", "render-frame-9")
     assert code == 2 and "render-frame-9" in stderr
+
+
+def test_an_ascii_terminal_gets_escapes_not_a_traceback(tmp_path: Path) -> None:
+    """With PYTHONIOENCODING=ascii the report's "→" ended the run with a UnicodeEncodeError
+    (exit 1, the code of an invalid workflow) after every task had run."""
+    workflow = str(ROOT / "examples" / "pipeline.py")
+    args = ["run", workflow, "--simulate", "-q", "--workdir", str(tmp_path / "w")]
+    done = subprocess.run(
+        [sys.executable, "-m", "dagbatch", *args],
+        capture_output=True,
+        env={**os.environ, "PYTHONIOENCODING": "ascii", "PYTHONPATH": str(ROOT)},
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert b"Traceback" not in done.stderr
+    assert b"exited 0 \\u2192 dependencyAction: block" in done.stdout
+
+
+def test_a_run_directory_with_a_space_is_said(tmp_path: Path) -> None:
+    """`touch $AZ_BATCH_NODE_SHARED_DIR/x` in a shell split a path with a space (and made a
+    stray file): it failed here and would not on Batch, whose paths hold none."""
+    wf = write_workflow(tmp_path, 'graph.add_node("t", command_line="/bin/true")\n')
+    code, _, stderr = run(str(wf), "-q", "--workdir", str(tmp_path / "with space"))
+    assert code == 0
+    assert "which holds a space, as no Batch node's path does" in stderr
+    code, _, stderr = run(str(wf), "-q", "--workdir", str(tmp_path / "w"))
+    assert code == 0 and "holds a space" not in stderr

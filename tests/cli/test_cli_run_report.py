@@ -83,6 +83,56 @@ def test_a_failed_task_that_ran_says_where_its_stderr_is(tmp_path: Path) -> None
     assert [r.split()[0] for r in rows[3:]] == ["ok", "alone"]
 
 
+def test_what_a_task_puts_in_place_of_its_stderr_is_not_followed(tmp_path: Path) -> None:
+    """A task that made its stderr.txt a FIFO hung the report for ever; a link to
+    /dev/zero read without end, one to another file printed that file; escape sequences in
+    the last line reached the terminal raw (clearing it, changing its colours)."""
+    secret = tmp_path / "secret.txt"
+    secret.write_text("not for the report\n", encoding="utf-8")
+    replace = "/bin/sh -c 'rm -f ../stderr.txt; {}; exit 1'"
+    commands = {
+        "fifo": replace.format("mkfifo ../stderr.txt"),
+        "zero": replace.format("ln -s /dev/zero ../stderr.txt"),
+        "link": replace.format(f"ln -s {secret} ../stderr.txt"),
+        # ESC[2J clears the screen, ESC[31m turns it red, BEL rings, U+202E reverses.
+        "esc": "/bin/sh -c 'printf \"\\033[2J\\033[31mRED\\007 \\342\\200\\256X\\n\" >&2; exit 1'",
+    }
+    wf = tmp_path / "wf.py"
+    wf.write_text(
+        "import networkx as nx\n"
+        "graph = nx.DiGraph()\n"
+        'graph.graph["job"] = {"id": "odd", "pool_id": "p"}\n'
+        + "".join(f"graph.add_node({k!r}, command_line={v!r})\n" for k, v in commands.items())
+    )
+    code, stdout, _ = run(str(wf), "--workdir", str(tmp_path / "w"), "-q", "--timeout", "60")
+    assert code == 4, stdout
+    rows = table(stdout)
+    assert "not for the report" not in stdout
+    assert "\x1b" not in stdout and "\x07" not in stdout and "\u202e" not in stdout
+    last = [r for r in rows if r.startswith("  last line of its stderr:")]
+    assert last == ["  last line of its stderr: \\x1b[2J\\x1b[31mRED\\x07 \\u202eX"], rows
+
+
+def test_a_task_killed_at_its_wall_clock_limit_shows_its_stderr(tmp_path: Path) -> None:
+    """Its row said only "TaskEnded: ...": where it wrote and its last words were missing,
+    as they are not for a task that failed by its exit code."""
+    wf = tmp_path / "wf.py"
+    wf.write_text(
+        "import networkx as nx\n"
+        "graph = nx.DiGraph()\n"
+        'graph.graph["job"] = {"id": "walls", "pool_id": "p"}\n'
+        "graph.add_node('slow', command_line=\"/bin/sh -c 'echo stuck on step 3 >&2; "
+        "sleep 60'\", constraints={'max_wall_clock_time': 'PT1S'})\n"
+    )
+    work = tmp_path / "w"
+    code, stdout, _ = run(str(wf), "--workdir", str(work), "-q")
+    assert code == 4, stdout
+    rows = table(stdout)
+    assert rows[0].startswith("slow ") and "TaskEnded: " in rows[0], rows
+    stderr_file = work.resolve() / "node/workitems/walls/job-1/slow/stderr.txt"
+    assert rows[1:3] == [f"  stderr: {stderr_file}", "  last line of its stderr: stuck on step 3"]
+
+
 def test_three_tasks_stranded_by_one_failure_keep_a_row_each(tmp_path: Path) -> None:
     wf = tmp_path / "wf.py"
     wf.write_text(

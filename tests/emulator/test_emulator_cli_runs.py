@@ -148,10 +148,12 @@ def test_simulated_emulator_uses_what_if_codes(tmp_path: Path) -> None:
 
 
 #: Runs `python -m dagbatch ARGS...` as a terminal would start it: Ctrl-C raising
-#: KeyboardInterrupt even when the test runs where SIGINT is ignored (a background job).
+#: KeyboardInterrupt and a hangup heard even when the test runs where SIGINT is ignored (a
+#: background job) or SIGHUP is (under nohup).
 LAUNCH = (
     "import runpy, signal, sys\n"
     "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
+    "signal.signal(signal.SIGHUP, signal.SIG_DFL)\n"
     "sys.argv = ['dagbatch', *sys.argv[1:]]\n"
     "runpy.run_module('dagbatch', run_name='__main__')\n"
 )
@@ -161,13 +163,14 @@ LAUNCH = (
     ("signum", "code", "said"),
     [
         (signal.SIGTERM, 128 + 15, ""),
+        (signal.SIGHUP, 128 + 1, ""),  # the terminal or the ssh session closed
         (
             signal.SIGINT,
             130,
             "interrupted: the emulator stopped; no task process is left running\n",
         ),
     ],
-    ids=["kill", "ctrl-c"],
+    ids=["kill", "hup", "ctrl-c"],
 )
 def test_a_stop_kills_running_tasks_and_removes_the_temporary_workdir(
     tmp_path: Path, signum: int, code: int, said: str

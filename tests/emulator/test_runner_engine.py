@@ -21,6 +21,7 @@ from dagbatch.emulator.runner import PASSED_THROUGH, RealRunner, ends_within, sp
 from dagbatch.emulator.scheduler import Engine
 from dagbatch.emulator.simulate import WhatIfRunner
 from dagbatch.emulator.store import EmulatorStore, Job
+from dagbatch.emulator.strays import MARKER
 from tests.engine_pool import WAIT, Pool
 
 
@@ -165,6 +166,7 @@ def test_the_environment_is_the_node_s_and_follows_the_account_url(node: Node) -
             "AZ_BATCH_TASK_ID": "e1",
             "A": "job",
             "B": "task",
+            MARKER: str(task_dir),  # how the task's processes are found (emulator.strays)
         }
     )
     seen = dict(line.split("=", 1) for line in node.stdout(job, "e1").splitlines())

@@ -1,0 +1,136 @@
+"""A task's processes that left its process group (``dagbatch.emulator.strays``): killed with
+the task at its maxWallClockTime and on terminate, and when the node closes."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from dagbatch.emulator.runner import RealRunner
+from dagbatch.emulator.strays import MARKER, find_strays, kill_strays
+from tests.engine_pool import WAIT, Pool
+
+pytestmark = pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="needs /proc")
+
+
+class Node(Pool):
+    def __init__(self, root: Path) -> None:
+        self.runner = RealRunner(root)
+        super().__init__(self.runner, slots=3)  # the three tasks below at once
+
+
+@pytest.fixture
+def node(tmp_path: Path) -> Iterator[Node]:
+    n = Node(tmp_path / "node")
+    yield n
+    n.engine.stop()
+    n.runner.close()
+
+
+def _alive(pid: int) -> bool:
+    """Running (not a zombie waiting to be reaped)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_bytes()
+    except OSError:
+        return False
+    return stat[stat.rfind(b")") + 2 :][:1] not in (b"Z", b"X")
+
+
+def _pids_written(directory: Path, names: tuple[str, ...]) -> dict[str, int]:
+    """The pid each escaping process wrote to ``directory/NAME`` (waited for)."""
+    deadline = time.monotonic() + WAIT
+    while time.monotonic() < deadline:
+        texts = {n: (directory / n).read_text() if (directory / n).exists() else "" for n in names}
+        if all(t.strip() for t in texts.values()):
+            return {n: int(t) for n, t in texts.items()}
+        time.sleep(0.02)
+    raise AssertionError(f"no pid written in {directory}")
+
+
+def _gone(pids: dict[str, int]) -> dict[str, bool]:
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and any(map(_alive, pids.values())):
+        time.sleep(0.02)
+    return {name: not _alive(pid) for name, pid in pids.items()}
+
+
+#: Writes its pid to session.pid in a session of its own, its parent gone at once: only the
+#: marker ties it to the task.
+ORPHAN = """(setsid /bin/sh -c "echo \\$\\$ > session.pid; exec sleep 300" &)"""
+#: Three ways out of the task's process group, each writing its pid to a file of the working
+#: directory: the orphan above (the task then sleeps), job control in a shell, and a child in
+#: a process group of its own under a parent that waits for it.
+ESCAPES = (
+    f"/bin/sh -c '{ORPHAN}; sleep 300'",
+    """/bin/bash -c 'set -m; /bin/sh -c "echo \\$\\$ > jobctl.pid; exec sleep 300" & wait'""",
+    'python3 -c \'import subprocess; subprocess.run(["/bin/sh", "-c", '
+    '"echo $$ > group.pid; exec sleep 300"], process_group=0)\'',
+)
+
+
+def test_the_wall_clock_kill_takes_the_processes_that_left_the_group(node: Node) -> None:
+    job = node.job("walls")
+    limit = {"maxWallClockTime": "PT2S"}
+    node.add(
+        job,
+        *({"id": f"t{n}", "commandLine": c, "constraints": limit} for n, c in enumerate(ESCAPES)),
+    )
+    wd = node.runner.root / "workitems" / "walls" / "job-1"
+    pids = {
+        **_pids_written(wd / "t0" / "wd", ("session.pid",)),
+        **_pids_written(wd / "t1" / "wd", ("jobctl.pid",)),
+        **_pids_written(wd / "t2" / "wd", ("group.pid",)),
+    }
+    assert all(map(_alive, pids.values()))
+    node.wait(job)
+    assert _gone(pids) == {"session.pid": True, "jobctl.pid": True, "group.pid": True}
+
+
+def test_terminate_takes_them_and_close_takes_those_of_tasks_that_ended(node: Node) -> None:
+    job = node.job("ends")
+    node.add(
+        job,
+        # Ends (a success) once the orphan wrote its pid.
+        {
+            "id": "ended",
+            "commandLine": f"/bin/sh -c '{ORPHAN}; until [ -s session.pid ]; do sleep 0.05; done'",
+        },
+        {"id": "running", "commandLine": ESCAPES[2]},
+    )
+    wd = node.runner.root / "workitems" / "ends" / "job-1"
+    ended = _pids_written(wd / "ended" / "wd", ("session.pid",))
+    running = _pids_written(wd / "running" / "wd", ("group.pid",))
+    with node.store.lock:
+        node.engine.terminate_task(job, job.task_ids.index("running"))
+    node.wait(job)
+    assert _gone(running) == {"group.pid": True}
+    # A task that ended by itself leaves its strays to the node's end (no scan per task).
+    assert _alive(ended["session.pid"])
+    node.engine.stop()
+    node.runner.close()
+    assert _gone(ended) == {"session.pid": True}
+
+
+def test_find_strays_reads_the_marker_and_the_parents(tmp_path: Path) -> None:
+    import subprocess
+
+    marked = subprocess.Popen(
+        ["sleep", "300"], env={**os.environ, MARKER: str(tmp_path / "a")}, start_new_session=True
+    )
+    other = subprocess.Popen(["sleep", "300"], env={**os.environ, MARKER: str(tmp_path / "b")})
+    try:
+        found = find_strays(None, str(tmp_path / "a").__eq__)
+        assert marked.pid in found and other.pid not in found and os.getpid() not in found
+        # By parent: this process's children, whatever their marker; never itself.
+        below = find_strays(os.getpid(), lambda _: False)
+        assert {marked.pid, other.pid} <= below and os.getpid() not in below
+        assert kill_strays(None, str(tmp_path / "a").__eq__) == 1
+        assert marked.wait(timeout=WAIT) == -9 and other.poll() is None
+    finally:
+        for p in (marked, other):
+            p.kill()
+            p.wait()
