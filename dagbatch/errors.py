@@ -34,7 +34,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from dagbatch.redact import redact
 
@@ -62,7 +62,7 @@ class Diagnostic:
     def format(self) -> str:
         where = []
         if self.task_id is not None:
-            where.append(f"task {self.task_id!r}")
+            where.append(f"task {shortened(self.task_id)}")
         if self.field:
             where.append(f"field {self.field!r}")
         loc = f" ({', '.join(where)})" if where else ""
@@ -70,6 +70,19 @@ class Diagnostic:
         if self.hint:
             text += f"\n    hint: {self.hint}"
         return text
+
+
+#: Past this many characters a task id is shown cut in the middle (``shortened``).
+SHOWN_ID_CHARS: Final = 80
+
+
+def shortened(task_id: str) -> str:
+    """``repr(task_id)``, or for an id of more than ``SHOWN_ID_CHARS`` characters (one
+    Batch refuses: at most 64) its start and end with the length between: a line, not a
+    screenful of digits."""
+    if len(task_id) <= SHOWN_ID_CHARS:
+        return repr(task_id)
+    return f"{task_id[:40]!r}...{task_id[-10:]!r} ({len(task_id):,} characters)"
 
 
 def safe_repr(value: Any) -> str:

@@ -102,6 +102,7 @@ def plan_exit_conditions(
         )
     )
     exits: dict[int, dict[str, Any]] = {}
+    success_said = {u for (u, _), w in planned.when.items() if w == "success"}
     for i in special:
         ec = derive_exit_conditions(
             intents[i],
@@ -110,6 +111,7 @@ def plan_exit_conditions(
             task_id=ids[i],
             diags=diags,
             failure_action="none" if i in barriers else unnamed,
+            success_said=i in success_said,
         )
         if ec is not None:
             exits[i] = ec
@@ -124,8 +126,10 @@ def derive_exit_conditions(
     task_id: str,
     diags: list[Diagnostic],
     failure_action: str = "none",
+    success_said: bool = False,
 ) -> dict[str, Any] | None:
     """The task's ``exitConditions`` wire dict, or None when Batch's defaults are meant.
+    ``success_said``: an edge from the task says ``when="success"`` (``_wants``).
 
     ``mode`` is what the task's dependents want (``success``/``failure``/``always``), None for
     a task without dependents; ``job_actions`` says the job uses performexitoptionsjobaction,
@@ -168,7 +172,9 @@ def derive_exit_conditions(
         return None
     out: dict[str, Any] = {}
     if raw is not None:
-        out = _checked_raw(raw, intent, mode, job_actions, task_id, diags, failure_action)
+        out = _checked_raw(
+            raw, intent, mode, job_actions, task_id, diags, failure_action, success_said
+        )
 
     # Derived entries go where the raw ones leave room: a raw entry for the same code or
     # span already carries the derived actions (``_checked_raw`` filled or checked them).
@@ -327,12 +333,19 @@ def _classes(lo: int, hi: int, intent: Intent) -> set[str]:
 
 
 def _wants(
-    intent: Intent, mode: str | None, job_actions: bool, cls: str, failure_action: str = "none"
+    intent: Intent,
+    mode: str | None,
+    job_actions: bool,
+    cls: str,
+    failure_action: str = "none",
+    success_said: bool = False,
 ) -> dict[str, tuple[str, bool]]:
     """What the failure intent wants of an entry covering outcomes of class ``cls``: per
     action, (value, strong). Strong wishes come from something the user said (an edge
     ``when``, ``on_failure``, ``satisfy_exit_codes``, ``job_action``); a raw entry that
-    contradicts one is a clash. Weak ones are Batch's defaults, which raw entries may change.
+    contradicts one is a clash. Weak ones are Batch's defaults, which raw entries may change:
+    exit code 0 satisfying the dependents is one, unless an edge says ``when="success"``
+    (``success_said``).
     """
     out: dict[str, tuple[str, bool]] = {}
     if mode == "always":
@@ -343,7 +356,7 @@ def _wants(
         if cls == _SATISFY:
             out["dependencyAction"] = ("satisfy", True)
         elif cls == _ZERO:
-            out["dependencyAction"] = ("satisfy", False)
+            out["dependencyAction"] = ("satisfy", success_said)
         elif intent.on_failure == "satisfy":
             out["dependencyAction"] = ("satisfy", True)
         else:
@@ -365,9 +378,10 @@ def _checked_raw(
     task_id: str,
     diags: list[Diagnostic],
     failure_action: str = "none",
+    success_said: bool = False,
 ) -> dict[str, Any]:
     """The raw ``exit_conditions`` with every entry checked against the failure intent and
-    completed by it.
+    completed by it (``success_said``: see ``_wants``).
 
     Each raw entry covers some outcomes (its codes, or failures for ``default``,
     ``preProcessingError`` and ``fileUploadError``). An action the entry names must agree with
@@ -380,7 +394,8 @@ def _checked_raw(
         merged = dict(opts or {})
         wishes: dict[str, set[tuple[str, bool]]] = {}
         for cls in classes:
-            for key, wish in _wants(intent, mode, job_actions, cls, failure_action).items():
+            wanted = _wants(intent, mode, job_actions, cls, failure_action, success_said)
+            for key, wish in wanted.items():
                 wishes.setdefault(key, set()).add(wish)
         for key, found in wishes.items():
             strong = {v for v, is_strong in found if is_strong}

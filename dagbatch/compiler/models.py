@@ -45,6 +45,7 @@ from pydantic import (
     Field,
     PlainValidator,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -1272,27 +1273,30 @@ class JobSettings(WireModel):
     #: The pool's node OS: picks the barrier tasks' command line. Not sent to Batch.
     pool_os: PoolOs | None = None
 
-    @field_validator("id")
+    @field_validator("id", "pool_id")
     @classmethod
-    def _batch_id(cls, value: str | None) -> str | None:
-        """A job id Batch takes, worded as a task id's problems are (the codes included)."""
+    def _batch_id(cls, value: str | None, info: ValidationInfo) -> str | None:
+        """A job or pool id Batch takes (the same rule for both: letters, digits, '-' and
+        '_', at most 64), worded as a task id's problems are (the codes included), as
+        ``--job-id`` and ``--pool-id`` are checked."""
         if value is None:
             return None
+        what = "job id" if info.field_name == "id" else "pool id"
         if len(value) > MAX_ID_LENGTH:
             raise PydanticCustomError(
                 "id-too-long",
-                "job id is {n} characters; Batch allows at most {limit}",
-                {"n": len(value), "limit": MAX_ID_LENGTH},
+                "{what} is {n} characters; Batch allows at most {limit}",
+                {"what": what, "n": len(value), "limit": MAX_ID_LENGTH},
             )
         bad = limits.refused_id_chars(value)
         if not value:
-            raise PydanticCustomError("invalid-id", "job id is empty")
+            raise PydanticCustomError("invalid-id", "{what} is empty", {"what": what})
         if bad:
             raise PydanticCustomError(
                 "invalid-id",
-                "job id has characters Batch does not allow: {bad}; ids may use letters, "
+                "{what} has characters Batch does not allow: {bad}; ids may use letters, "
                 "digits, '-' and '_' only",
-                {"bad": ", ".join(map(repr, bad))},
+                {"what": what, "bad": ", ".join(map(repr, bad))},
             )
         return value
 

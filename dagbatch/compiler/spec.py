@@ -13,7 +13,9 @@ Edge attribute ``when``: ``"success"`` (default), ``"failure"`` or ``"always"``.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Iterable, Mapping, Sequence
+import sys
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from difflib import get_close_matches
 from functools import cached_property
@@ -299,8 +301,15 @@ def pydantic_diagnostics(
                 hint = f"keep one of {other!r} and {name!r} (both name one property)"
             elif known is not None:
                 hint = suggest(name, known)
-            if hint is None:
-                hint = "check the spelling; attributes starting with '_' are ignored"
+            if hint is None and len(err["loc"]) == 1 and model is models.Task:
+                hint = "check the spelling; node attributes starting with '_' are ignored"
+            elif hint is None:
+                hint = "check the spelling" + (
+                    "; only a node's own attributes starting with '_' are ignored, not "
+                    "names inside a setting"
+                    if name.startswith("_")
+                    else ""
+                )
         elif etype == "missing":
             message = f"required property {field!r} is missing"
         else:
@@ -369,8 +378,15 @@ _ELSEWHERE: Final[Mapping[str, str]] = {
         ("dependson", "dependencies", "upstream", "parents", "after"),
         "an edge: graph.add_edge(parent, task)",
     ),
-    "triggerrule": "the edge attribute when='success', 'failure' or 'always'",
-    **dict.fromkeys(("pool", "poolid", "queue"), "pool_id in graph.graph['job']"),
+    **dict.fromkeys(
+        ("triggerrule", "when"),
+        "the edge attribute when ('success', 'failure' or 'always'), "
+        "graph.add_edge(parent, task, when='failure')",
+    ),
+    **dict.fromkeys(
+        ("id", "taskid"), "the node's key (graph.add_node('my-task', ...) makes task 'my-task')"
+    ),
+    **dict.fromkeys(("pool", "poolid", "poolinfo", "queue"), "pool_id in graph.graph['job']"),
     **dict.fromkeys(("jobid", "jobname"), "id in graph.graph['job']"),
     **dict.fromkeys(("outputs", "output"), "output_files"),
     **dict.fromkeys(("inputs", "input", "files"), "resource_files"),
@@ -420,6 +436,19 @@ def _unknown_edge_attribute(name: Any, parent: str, child: str) -> Diagnostic:
     )
 
 
+@contextmanager
+def _any_int_digits() -> Iterator[None]:
+    """Inside the block, an int of any length can be written out. A node key of thousands
+    of digits is a task id too long for Batch (``id-too-long``), not a traceback: Python
+    refuses to write out an int of more than 4,300 digits unless told otherwise."""
+    limit = sys.get_int_max_str_digits()
+    sys.set_int_max_str_digits(0)
+    try:
+        yield
+    finally:
+        sys.set_int_max_str_digits(limit)
+
+
 def _node_id(key: Any) -> str | None:
     """The task id of a node key of a subclass of int or str, as a plain str (the int's
     decimal digits, the string's characters): the subclass's own ``__str__`` and
@@ -427,7 +456,8 @@ def _node_id(key: Any) -> str | None:
     if isinstance(key, bool):
         return None
     if isinstance(key, int):
-        return int.__repr__(key)
+        with _any_int_digits():
+            return int.__repr__(key)
     if isinstance(key, str):
         return str.__str__(key)
     return None
@@ -462,12 +492,11 @@ _JOB_ONLY_KEYS: Final = frozenset(
 def _misplaced_job_settings(attributes: Mapping[Any, Any]) -> list[Diagnostic]:
     """A warning for job settings under a key that is not ``job`` (``graph.graph["Job"]``,
     ``["job_settings"]``, or the settings themselves at the top, ``["pool_id"]``): they are
-    not read, and the job would be made without them. Other graph attributes are the user's
-    own and are left alone."""
-    if "job" in attributes:
-        return []
+    not read, and the job would be made without them; each one is said, also beside a
+    ``job`` key. Other graph attributes are the user's own and are left alone."""
+    found = []
     for key in attributes:
-        if not isinstance(key, str):
+        if not isinstance(key, str) or key == "job":
             continue
         folded = key.lower()
         if folded == "job" or folded in _JOB_KEY_MISSES:
@@ -476,7 +505,7 @@ def _misplaced_job_settings(attributes: Mapping[Any, Any]) -> list[Diagnostic]:
             what = f"graph.graph[{safe_repr(key)}] is a job setting"
         else:
             continue
-        return [
+        found.append(
             Diagnostic(
                 code="unknown-property",
                 severity="warning",
@@ -485,8 +514,8 @@ def _misplaced_job_settings(attributes: Mapping[Any, Any]) -> list[Diagnostic]:
                 field=f"graph.graph[{safe_repr(key)}]",
                 hint='graph.graph["job"] = {"id": "nightly", "pool_id": "my-pool"}',
             )
-        ]
-    return []
+        )
+    return found
 
 
 def _simple_props(attrs: Mapping[str, Any]) -> Props | None:
@@ -662,12 +691,17 @@ def normalize(
     elif plain_keys:
         # An f-string formats an int without the call of str() (a third quicker); a str
         # key is itself.
-        ids = [f"{k}" for k in node_keys]
+        try:
+            ids = [f"{k}" for k in node_keys]
+        except ValueError:  # an int beyond Python's limit for writing one out (4,300 digits)
+            with _any_int_digits():
+                ids = [f"{k}" for k in node_keys]
     else:
-        ids = [
-            k if type(k) is str else str(k) if type(k) is int else _node_id(k) or safe_repr(k)
-            for k in node_keys
-        ]
+        with _any_int_digits():  # as above: no traceback for an int of thousands of digits
+            ids = [
+                k if type(k) is str else str(k) if type(k) is int else _node_id(k) or safe_repr(k)
+                for k in node_keys
+            ]
     odd_keys = () if plain_keys else (k for k in node_keys if type(k) not in (str, int))
     for key in odd_keys:
         if _node_id(key) is None:

@@ -401,6 +401,15 @@ _REDIRECT: Final = re.compile(r"(?:[12]?>>?|&>)[^>&\s]")
 _SHELL_CHARS: Final = "|&;<>'\""
 
 
+#: A command line that hands the rest of itself to Windows' shell, which then reads its
+#: operators (``cmd /c dir > x.txt``, ``powershell -Command "a; b"``): not warned.
+_WINDOWS_SHELL: Final = re.compile(
+    r"""^\s*"?(?:[^\s"]*[\\/])?(?:cmd(?:\.exe)?"?\s+(?:/[a-z]\s+)*/[ck]\b"""
+    r"""|(?:powershell|pwsh)(?:\.exe)?"?\s+(?:-\S+\s+)*?-c(?:ommand)?\b)""",
+    re.IGNORECASE,
+)
+
+
 def _operator(words: list[str]) -> str | None:
     """The first shell operator among ``words`` (a command line's, quotes taken out): a word
     that is one, a redirection against its file, or a ``;`` ending a word another follows."""
@@ -426,7 +435,9 @@ def check_command_lines(spec: WorkflowSpec) -> list[Diagnostic]:
 
     All lines are read at once: quoted parts taken out of their joined text in one pass,
     and only when what is left holds an operator's or a quote's character are the lines
-    read one by one (a workflow of 100,000 ``/bin/sh -c '...'`` lines: a few ms)."""
+    read one by one (a workflow of 100,000 ``/bin/sh -c '...'`` lines: a few ms). A line
+    that hands itself to Windows' shell (``cmd /c``) is not warned, and on a Windows pool
+    (``pool_os``) the hint is ``cmd /c``."""
     props = spec.props
     try:
         joined = "\x00".join(props)  # type: ignore[arg-type]  # the common case: bare lines
@@ -440,19 +451,25 @@ def check_command_lines(spec: WorkflowSpec) -> list[Diagnostic]:
     if not any(c in bare_all for c in _SHELL_CHARS):  # every operator inside quotes
         return []
     diags: list[Diagnostic] = []
+    windows = spec.job.pool_os == "windows"
     for i, line in enumerate(lines):
         if not isinstance(line, str) or not any(c in line for c in _SHELL_CHARS):
             continue
+        if _WINDOWS_SHELL.match(line):
+            continue  # cmd /c (or PowerShell's -Command) reads the rest as its own
         bare = _QUOTED.sub("_", line)
         quote = next((q for q in ("'", '"') if q in bare), None)
         operator = _operator(bare.split())
         if operator:
-            wrapped = line.replace("'", "'\\''")
             message = (
                 f"the command line uses the shell operator {operator!r}, but Batch runs a "
                 "command line without a shell: the program gets it as an argument"
             )
-            hint = f"run it under a shell: \"/bin/sh -c '{wrapped}'\" (on Windows: cmd /c ...)"
+            if windows:
+                hint = f'run it under a shell: "cmd /c {line}"'
+            else:
+                wrapped = line.replace("'", "'\\''")
+                hint = f"run it under a shell: \"/bin/sh -c '{wrapped}'\" (on Windows: cmd /c ...)"
         elif quote:
             message = (
                 f"the command line opens a quote ({quote}) it never closes: it cannot be split "

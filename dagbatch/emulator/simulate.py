@@ -9,15 +9,29 @@ task that ends at once goes on the engine's due queue, a later one on its timer 
 
 from __future__ import annotations
 
+import difflib
 import json
+import math
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from dagbatch.emulator.scheduler import DEFAULT_SPEC, KILLED_EXIT_CODE, Engine
 from dagbatch.emulator.store import Job, now
 from dagbatch.errors import ConfigError
 from dagbatch.limits import INT32_MAX, INT32_MIN
+
+#: The keys of a what-if entry given as an object.
+ENTRY_KEYS: Final = ("exitCode", "duration")
+
+
+def _did_you_mean(key: object) -> str:
+    """`` (did you mean 'exitCode'?)`` for a key close to one of ``ENTRY_KEYS``, else ``""``."""
+    if not isinstance(key, str):
+        return ""
+    folded = {k.lower(): k for k in ENTRY_KEYS}
+    close = difflib.get_close_matches(key.lower(), list(folded), n=1, cutoff=0.6)
+    return f" (did you mean {folded[close[0]]!r}?)" if close else ""
 
 
 def load_exit_codes(path: Path) -> dict[str, tuple[int, float | None]]:
@@ -41,6 +55,16 @@ def parse_exit_codes(data: Any, where: str = "exit codes") -> dict[str, tuple[in
         duration: Any = None
         code: Any = value
         if isinstance(value, dict):
+            # A key mistyped ("exitcode") would leave the task succeeding at once: the run
+            # would answer a question nobody asked.
+            unknown = [key for key in value if key not in ENTRY_KEYS]
+            if unknown:
+                problems.extend(
+                    f"task {task_id!r}: unknown key {key!r}{_did_you_mean(key)}; an entry "
+                    'is {"exitCode": CODE, "duration": SECONDS}'
+                    for key in unknown
+                )
+                continue
             code = value.get("exitCode", 0)
             duration = value.get("duration")
         elif isinstance(value, tuple) and len(value) == 2:
@@ -52,7 +76,10 @@ def parse_exit_codes(data: Any, where: str = "exit codes") -> dict[str, tuple[in
             # a workflow's satisfy_exit_codes are checked.
             problems.append(f"task {task_id!r}: the exit code {code} is not an int32")
         elif duration is not None and (
-            isinstance(duration, bool) or not isinstance(duration, int | float) or duration < 0
+            isinstance(duration, bool)
+            or not isinstance(duration, int | float)
+            or not math.isfinite(duration)  # NaN never compares: the task would never end
+            or duration < 0
         ):
             problems.append(f"task {task_id!r}: duration must be seconds >= 0, not {duration!r}")
         else:

@@ -517,7 +517,8 @@ def test_all_succeeded_exits_0_and_usage_errors_exit_2(tmp_path: Path) -> None:
     assert (busy / "keep.txt").read_text() == "mine"
     bad = tmp_path / "codes.json"
     bad.write_text(
-        '{"a": "one", "b": {"exitCode": 1.5}, "c": {"duration": -1}, "d": 0, "e": 2147483648}'
+        '{"a": "one", "b": {"exitCode": 1.5}, "c": {"duration": -1}, "d": 0, "e": 2147483648,'
+        ' "f": {"exitcode": 3}, "g": {"duration": NaN}, "h": {"duration": Infinity}}'
     )
     code, _, stderr = run(
         str(wf), "--simulate", "--exit-codes", str(bad), "--workdir", str(tmp_path / "x")
@@ -529,6 +530,11 @@ def test_all_succeeded_exits_0_and_usage_errors_exit_2(tmp_path: Path) -> None:
     assert "'d'" not in stderr
     # Batch records an int32: a code beyond it was taken and reported as it was given.
     assert "task 'e': the exit code 2147483648 is not an int32" in stderr
+    # A mistyped key left the task succeeding: the run rehearsed another question.
+    assert "task 'f': unknown key 'exitcode' (did you mean 'exitCode'?)" in stderr
+    # A NaN or infinite duration: a task that would never end.
+    assert "task 'g': duration must be seconds >= 0, not nan" in stderr
+    assert "task 'h': duration must be seconds >= 0, not inf" in stderr
     code, _, _ = run(str(wf), "--fail", "a=x")
     assert code == 2
     code, _, stderr = run(str(wf), "--fail", "a=-2147483649")

@@ -274,6 +274,27 @@ def test_compile_reports_the_clash() -> None:
     assert [(d.code, d.task_id) for d in info.value.errors] == [("exit-conditions-clash", "a")]
 
 
+def test_blocking_on_exit_0_clashes_with_an_edge_that_says_success() -> None:
+    """A raw entry blocking the dependents on exit code 0 passed beside when="success" (the
+    dependent could never run). Without a `when`, it is the raw entry's own meaning (run b
+    only on the codes it satisfies): kept, as Batch's default it changes."""
+    block_on_0 = {"exit_codes": [{"code": 0, "exit_options": {"dependency_action": "block"}}]}
+    g = nx.DiGraph()
+    g.add_node("a", command_line="x", exit_conditions=block_on_0)
+    g.add_node("b", command_line="y")
+    g.add_edge("a", "b", when="success")
+    with pytest.raises(InvalidWorkflow) as info:
+        compile_graph(g)
+    ((code, task, field),) = [(d.code, d.task_id, d.field) for d in info.value.errors]
+    assert (code, task) == ("exit-conditions-clash", "a")
+    assert field == "exitConditions.exitCodes[0].exitOptions.dependencyAction"
+    g.edges["a", "b"].pop("when")
+    tasks = {t["id"]: t for r in compile_graph(g).batches for t in orjson.loads(r.body)["value"]}
+    assert tasks["a"]["exitConditions"]["exitCodes"] == [
+        {"code": 0, "exitOptions": {"dependencyAction": "block"}}
+    ]
+
+
 def test_compiled_job_uses_exit_option_job_actions_only_when_asked() -> None:
     g = nx.DiGraph()
     g.add_node("a", command_line="x", job_action="terminate")

@@ -356,15 +356,22 @@ def test_what_no_process_can_be_given_is_refused_before_the_run() -> None:
 )
 def test_job_settings_under_another_key_are_said_to_be_unread(key: str, said: str) -> None:
     """graph.graph["Job"] (or the settings at the top) passed validate without a word, and
-    the job was made without them. A graph's own attributes are left alone."""
+    the job was made without them, also beside graph.graph["job"]. A graph's own
+    attributes are left alone."""
     g = nx.DiGraph()
     g.graph[key] = {"id": "nightly"} if "job" in key.lower() else "terminatejob"
     g.add_node("a", command_line="x")
     (d,) = check_graph(g)
     assert (d.code, d.severity, d.field) == ("unknown-property", "warning", f"graph.graph[{key!r}]")
     assert said in d.message and "graph.graph['job'] only" in d.message
-    g.graph = {"name": "mine", "id": 3, "job": {"id": "nightly"}, "pool_id": "p"}
-    assert check_graph(g) == []  # with "job" given, the rest is the user's own
+    g.graph = {"name": "mine", "id": 3, "job": {"id": "nightly"}}
+    assert check_graph(g) == []  # a graph's own attributes
+    # Beside graph.graph["job"] too, each misplaced one is said (they were all silent).
+    g.graph = {"job": {"id": "nightly"}, "Job": {"priority": 100}, "pool_id": "q", "id": 3}
+    assert sorted(str(d.field) for d in check_graph(g)) == [
+        "graph.graph['Job']",
+        "graph.graph['pool_id']",
+    ]
 
 
 def test_resource_files_that_fail_only_at_run_time_are_refused_at_compile() -> None:
@@ -410,6 +417,57 @@ def test_a_value_without_its_name_and_wrong_types_read_in_the_files_words() -> N
     assert d.message == "Input should be a list, not 'fetch.py'"
     (d,) = node_diagnostics(constraints="PT1H")
     assert d.message == "Input should be a dict of its properties, not 'PT1H'"
+
+
+def test_an_int_key_of_thousands_of_digits_is_an_id_too_long_not_a_traceback() -> None:
+    """10**5000 as a node key stopped the compile with Python's ValueError (an int of more
+    than 4,300 digits is not written out by default); the diagnostic shows the id cut."""
+    huge = 10**5000
+    for keys in ((huge, "a"), (huge, 1), (huge, 1.5)):  # str beside it, int, an odd key
+        g = nx.DiGraph()
+        for key in keys:
+            g.add_node(key, command_line="x")
+        found = {d.code: d for d in check_graph(g) if d.task_id and d.task_id.startswith("1000")}
+        assert found["id-too-long"].message == (
+            "task id is 5001 characters; Batch allows at most 64"
+        ), keys
+        shown = found["id-too-long"].format()
+        assert "...'0000000000' (5,001 characters)" in shown and len(shown) < 300
+    with pytest.raises(ValueError):  # the process's own limit is as it was
+        str(huge)
+
+
+def test_a_pool_id_in_the_job_settings_is_checked_as_pool_id_is() -> None:
+    """`--pool-id 'bad pool!'` was refused, the same value in graph.graph["job"] written into
+    job.json (and refused by Batch at job creation)."""
+    for pool, code in (("bad pool!", "invalid-id"), ("p" * 65, "id-too-long"), ("", "invalid-id")):
+        g = nx.DiGraph()
+        g.graph["job"] = {"id": "x", "pool_id": pool}
+        g.add_node("a", command_line="x")
+        (d,) = check_graph(g)
+        assert (d.code, d.field, d.severity) == (code, "job.pool_id", "error")
+        assert d.message.startswith("pool id ")
+
+
+def test_hints_point_where_a_misplaced_name_goes() -> None:
+    """`when` on a node and `id` got "check the spelling"; a '_' name inside a setting was
+    refused with the hint that '_' names are ignored."""
+    g = nx.DiGraph()
+    g.graph["job"] = {"id": "t", "_mine": 1, "pool_info": {"pool_id": "x"}}
+    g.add_node("a", command_line="x", when="failure", constraints={"_note": 1})
+    g.add_node("b", command_line="x", id="b", _own=3)  # _own: a node's own, ignored
+    hints = {(d.task_id, d.field): d.hint for d in check_graph(g)}
+    assert hints == {
+        ("a", "when"): "did you mean the edge attribute when ('success', 'failure' or "
+        "'always'), graph.add_edge(parent, task, when='failure')?",
+        ("b", "id"): "did you mean the node's key (graph.add_node('my-task', ...) makes task "
+        "'my-task')?",
+        ("a", "constraints._note"): "check the spelling; only a node's own attributes "
+        "starting with '_' are ignored, not names inside a setting",
+        (None, "job._mine"): "check the spelling; only a node's own attributes starting "
+        "with '_' are ignored, not names inside a setting",
+        (None, "job.pool_info"): "did you mean pool_id in graph.graph['job']?",
+    }
 
 
 def test_a_bad_id_gets_every_problem_and_a_free_spelling() -> None:

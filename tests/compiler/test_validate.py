@@ -387,6 +387,11 @@ def test_a_shell_operator_outside_quotes_is_warned_of(line: str, operator: str) 
         'python filter.py --expr "a>b" --name "it\'s"',
         "grep a\\|b file.txt",
         "python shard.py 17",
+        # Windows' shell reads the rest of the line as its own.
+        "cmd /c dir > x.txt",
+        'CMD.EXE /S /C "build && test"',
+        "C:\\Windows\\System32\\cmd.exe /c a & b",
+        'powershell -NoProfile -Command "a; b"',
     ],
 )
 def test_operators_a_program_gets_as_they_are_written_are_not_warned_of(line: str) -> None:
@@ -394,6 +399,15 @@ def test_operators_a_program_gets_as_they_are_written_are_not_warned_of(line: st
     g.add_node("t", command_line=line)
     g.add_node("u", command_line="/bin/true")
     assert [d for d in check_graph(g) if d.code == "shell-syntax"] == []
+
+
+def test_on_a_windows_pool_the_hint_is_cmd() -> None:
+    """A pool declared Windows was told to wrap the line in /bin/sh."""
+    g = nx.DiGraph()
+    g.graph["job"] = {"id": "w", "pool_os": "windows"}
+    g.add_node("t", command_line="dir > x.txt")
+    (d,) = [d for d in check_graph(g) if d.code == "shell-syntax"]
+    assert d.hint == 'run it under a shell: "cmd /c dir > x.txt"'
 
 
 def test_an_unclosed_quote_is_warned_of_and_a_blank_line_refused() -> None:
