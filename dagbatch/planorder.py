@@ -32,7 +32,7 @@ from dagbatch.errors import PlanError
 if TYPE_CHECKING:
     from dagbatch.plan import Batch
 
-__all__ = ["Segment", "order_segments", "sequential_rounds"]
+__all__ = ["Segment", "order_segments", "sequential_rounds", "whole_batches"]
 
 #: A task names parents only under this key: a batch whose bytes lack it (and any ``\\u``
 #: escape that could spell it) has no parent to look at and is one segment without parsing.
@@ -49,6 +49,16 @@ class Segment:
     start: int
     stop: int
     after: int
+
+
+def whole_batches(batches: Sequence[Batch]) -> tuple[Segment, ...]:
+    """Each batch as one segment that waits for none: for a job whose pool starts no task
+    until every task is added (``dagbatch run``'s local pool), where a child sent before its
+    parent only waits for it, the plan's exact requests all go out at once."""
+    return tuple(
+        Segment(number=n, batch=b.index, start=0, stop=len(b.task_ids), after=-1)
+        for n, b in enumerate(batches)
+    )
 
 
 def _names_parents(body: bytes) -> bool:

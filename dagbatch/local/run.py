@@ -702,6 +702,7 @@ def _run_plan(
             journal_path=run_dir / "journal.jsonl",
             progress=NullProgress(),
             plan=plan,
+            pool_held=True,  # held above: no task starts before every one is added
         )
         if not submitted.ok:
             raise SubmitError(

@@ -99,8 +99,13 @@ async def submit_plan_async(
     progress: Progress | None = None,
     plan: LoadedPlan | None = None,
     adopt_existing: bool = False,
+    pool_held: bool = False,
 ) -> SubmitReport:
     """Submit a plan directory; see the module docstring. Closes ``client`` when done.
+
+    ``pool_held``: the job's pool starts no task before the submission is done (`dagbatch
+    run`'s local pool): the plan's requests go out whole and at once, not parents first
+    (``WaveScheduler``).
 
     ``adopt_existing``: a task the job already holds that this submission did not add (an
     earlier submission of the plan whose journal was lost), and that is the same as the
@@ -124,6 +129,7 @@ async def submit_plan_async(
         ("resume", resume),
         ("create_job", create_job),
         ("adopt_existing", adopt_existing),
+        ("pool_held", pool_held),
     ):
         if not isinstance(flag, bool):
             raise ConfigError(f"{name} is a bool, not {type(flag).__name__}")
@@ -160,6 +166,7 @@ async def submit_plan_async(
                 started=started,
                 owned=owned,
                 adopt=adopt_existing,
+                pool_held=pool_held,
             )
     except BaseException:
         # Stopped before prepare_job took the early creation: it is left as it is (another
@@ -187,6 +194,7 @@ async def _submit_loaded(
     started: float,
     owned: bool,
     adopt: bool,
+    pool_held: bool,
 ) -> SubmitReport:
     """Steps 2-6 of the module docstring, on a loaded plan. ``creating``: see
     ``_load_creating``; ``prepare_job`` takes it (``EarlyCreation.taken``)."""
@@ -225,6 +233,7 @@ async def _submit_loaded(
             concurrency,
             forget_sent=owned,
             adopt=adopt,
+            pool_held=pool_held,
         )
         # Only plan tasks are ever confirmed: the journal's are checked against the plan
         # (Journal.open), and an answer's ids outside the request are dropped
@@ -248,7 +257,7 @@ async def _submit_loaded(
         )
         sub.before_first_ok = creation_record
         progress.start(plan.total_tasks, previously, len(plan.waves()))
-        if not previously:
+        if not previously and not pool_held:
             _note_sequential_rounds(plan, progress)
         progress.concurrency(sub.gate.level, adaptive=concurrency is None)
         not_submitted = await sub.run_waves()
@@ -413,6 +422,7 @@ def submit_plan(
     progress: Progress | None = None,
     plan: LoadedPlan | None = None,
     adopt_existing: bool = False,
+    pool_held: bool = False,
 ) -> SubmitReport:
     """Synchronous ``submit_plan_async``.
 
@@ -433,6 +443,7 @@ def submit_plan(
             progress=progress,
             plan=plan,
             adopt_existing=adopt_existing,
+            pool_held=pool_held,
         ),
         thread_name="dagbatch-submit",
     )

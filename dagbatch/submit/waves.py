@@ -46,7 +46,7 @@ import orjson
 from dagbatch.errors import BatchServiceError, RequestBodyTooLarge, TransientError
 from dagbatch.gcpause import gc_paused
 from dagbatch.plan import Batch, LoadedPlan
-from dagbatch.planorder import Segment
+from dagbatch.planorder import Segment, whole_batches
 from dagbatch.redact import redact
 from dagbatch.submit.client import BatchClient
 from dagbatch.submit.compare import task_differences
@@ -95,14 +95,19 @@ class WaveScheduler:
         *,
         forget_sent: bool = False,
         adopt: bool = False,
+        pool_held: bool = False,
     ):
         """``concurrency``: requests in flight, fixed; None: adaptive
         (``dagbatch.submit.concurrency.AdaptiveConcurrency``). ``forget_sent``: drop each
         batch's parsed task bodies once its requests are done (``Batch.forget_tasks``), for
         a plan nothing else reads afterwards. ``adopt``: a task already in the job that this
         submission did not add, and that is the same as the plan's, counts as landed (an
-        earlier submission of the plan whose journal was lost)."""
+        earlier submission of the plan whose journal was lost). ``pool_held``: the job's pool
+        starts no task until the submission is done (``dagbatch run``'s local pool), so a
+        child may be added before its parent: the plan's batches go out whole, all at once
+        (``planorder.whole_batches``), not a parents-first part after another."""
         self.plan = plan
+        self.segments = whole_batches(plan.batches) if pool_held else plan.segments
         self.forget_sent = forget_sent
         self.adopt = adopt
         self.job_id = job_id
@@ -369,7 +374,7 @@ class WaveScheduler:
         and the tasks of the others are reported as held back. A wave is announced when its
         first segment starts and done when its last one is.
         """
-        segments = self.plan.segments
+        segments = self.segments
         # Per-segment state as long as the plan, for the whole submission: frozen with the
         # plan, not walked by the young collections as the first requests go (gcpause).
         with gc_paused():

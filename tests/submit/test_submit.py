@@ -196,6 +196,35 @@ def test_a_plan_already_loaded_is_sent_as_loaded_and_must_be_of_the_directory(
     assert all("tasks" in b.__dict__ for b in loaded.batches)
 
 
+def test_a_held_pool_takes_a_chain_in_the_plans_requests(
+    emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    """A chain packed 100 links to a request goes a link a request (parents first); to a
+    pool that starts nothing before the submission ends (`dagbatch run`'s), the plan's own
+    requests go out whole: a 200,000-link chain took minutes to rehearse."""
+
+    def link(n: int) -> dict[str, Any]:
+        task: dict[str, Any] = {"id": f"c{n}", "commandLine": "x"}
+        if n:
+            task["dependsOn"] = {"taskIds": [f"c{n - 1}"]}
+        return task
+
+    links = [link(n) for n in range(250)]
+    batches = [(1, links[:100]), (2, links[100:200]), (3, links[200:])]
+    for held, requests in ((False, 250), (True, 3)):
+        plan = write_plan(tmp_path / f"plan-{held}", batches, pool_id="p")
+        report = submit_plan(
+            plan,
+            job_id=f"job-{held}".lower(),
+            client=make_client(emulator),
+            create_job=True,
+            pool_held=held,
+        )
+        assert report.ok and report.confirmed == 250 and report.requests == requests
+        stored = {t["id"]: t for t in emulator.store.tasks(f"job-{held}".lower())}
+        assert [stored[t["id"]] for t in links] == links
+
+
 def test_parsed_bodies_go_once_their_batch_is_confirmed(
     emulator: EmulatorServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
