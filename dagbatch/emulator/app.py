@@ -317,8 +317,10 @@ class BatchEmulatorApp:
     @staticmethod
     def _decorate(request: Request, response: Response) -> None:
         response.headers["request-id"] = str(uuid.uuid4())
+        # Echoed only when asked: "return-client-request-id: Whether the server should return
+        # the client-request-id in the response" [spec-2025, every operation].
         client_id = request.headers.get("client-request-id")
-        if client_id:
+        if client_id and request.headers.get("return-client-request-id", "").lower() == "true":
             response.headers["client-request-id"] = client_id
         response.headers["DataServiceVersion"] = "3.0"
 

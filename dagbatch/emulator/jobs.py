@@ -62,6 +62,7 @@ def maybe_complete(ctx: Ctx, job: Job) -> None:
 
 async def create_job(ctx: Ctx) -> Response:
     body = rules.parse_object(ctx)
+    rules.only_properties(ctx, body, rules.JOB_CREATE_PROPS[ctx.api_version])
     job_id = rules.check_job_id(ctx, body)
     rules.require_pool_info(ctx, body)
     rules.check_job_enums(ctx, body)

@@ -36,6 +36,33 @@ EXIT_OPTION_ENUMS: Final[dict[str, frozenset[str]]] = {
 #: The ISO 8601 durations of BatchTaskConstraints and BatchJobConstraints ("format":
 #: "duration" [spec-2025]; BATCH_FACTS "Other schema points").
 DURATION_CONSTRAINTS: Final = ("maxWallClockTime", "retentionTime")
+#: Properties of the Add Job body, by api-version [spec-2025 BatchJobCreateOptions;
+#: spec-2017 JobAddParameter]: anything else (a misspelling, a read-only ``state`` or
+#: ``stats``) is refused as add task refuses it, not stored and echoed back.
+JOB_CREATE_PROPS: Final[dict[str, frozenset[str]]] = {
+    "2017-09-01.6.0": frozenset(
+        {
+            "id",
+            "displayName",
+            "priority",
+            "constraints",
+            "jobManagerTask",
+            "jobPreparationTask",
+            "jobReleaseTask",
+            "commonEnvironmentSettings",
+            "poolInfo",
+            "onAllTasksComplete",
+            "onTaskFailure",
+            "metadata",
+            "usesTaskDependencies",
+        }
+    ),
+}
+JOB_CREATE_PROPS["2025-06-01"] = JOB_CREATE_PROPS["2017-09-01.6.0"] | {
+    "maxParallelTasks",
+    "allowTaskPreemption",
+    "networkConfiguration",
+}
 #: Properties of BatchJobUpdateOptions (PATCH) [spec-2025].
 JOB_UPDATE_PROPS: Final = frozenset(
     {
@@ -161,6 +188,9 @@ def job_problem(body: Mapping[str, Any]) -> Problem | None:
     """The first value of a job body outside its bounds [spec-2025 BatchJobCreateOptions,
     BatchJobUpdateOptions, BatchJob], or None:
 
+    - ``displayName``: at most 1024 characters; ``commonEnvironmentSettings``: each with a
+      string ``name`` (``_environment_problem``);
+
     - ``priority``: int32, "Priority values can range from -1000 to 1000";
     - ``maxParallelTasks``: int32, "must be -1 or greater than 0 if specified";
     - ``constraints`` (BatchJobConstraints): ``constraints_problem``;
@@ -170,6 +200,18 @@ def job_problem(body: Mapping[str, Any]) -> Problem | None:
       a timeout longer than 15 minutes ... 400 (Bad Request)") and ``retentionTime``
       (durations).
     """
+    if "displayName" in body and _display_name_error(body["displayName"]) is not None:
+        return (
+            "displayName",
+            body["displayName"],
+            f"displayName is at most {limits.MAX_DISPLAY_NAME_LENGTH} characters.",
+        )
+    if "commonEnvironmentSettings" in body:
+        problem = _environment_problem(
+            body["commonEnvironmentSettings"], "commonEnvironmentSettings"
+        )
+        if problem is not None:
+            return problem
     priority = body.get("priority")
     if priority is not None and not (
         is_int32(priority) and limits.MIN_JOB_PRIORITY <= priority <= limits.MAX_JOB_PRIORITY
@@ -398,8 +440,10 @@ def task_errors(tasks: list[dict[str, Any]], job: Job) -> list[dict[str, Any] | 
     """The per-task client error of each task (None: none), apart from TaskExists.
 
     The checks, in the order the service reports them: the id [BATCH_FACTS "Task ids"],
-    ``commandLine`` present and a string, ``dependsOn`` only on a job that uses task
-    dependencies and within the id-list length limit [BATCH_FACTS "Dependencies"], then the
+    ``commandLine`` present and a string that is not empty, ``displayName`` and
+    ``environmentSettings`` (``_display_name_error``, ``_environment_problem``),
+    ``dependsOn`` only on a job that uses task dependencies and within the id-list length
+    limit [BATCH_FACTS "Dependencies"], then the
     exit options (exit codes and range bounds int32, actions within their enums and allowed
     by the job, ranges with start <= end) [BATCH_FACTS "Exit conditions"], then the
     constraints (``constraints_problem``), then the slots (``_slots_problem``). Each is the
@@ -419,10 +463,19 @@ def task_errors(tasks: list[dict[str, Any]], job: Job) -> list[dict[str, Any] | 
         if command_line is None:
             errors.append(_missing("commandLine"))
             continue
-        if not isinstance(command_line, str):
-            errors.append(_invalid("commandLine"))
+        if not isinstance(command_line, str) or not command_line:
+            errors.append(_invalid("commandLine"))  # required: an empty one runs nothing
             continue
         error = None
+        if "displayName" in task:
+            error = _display_name_error(task["displayName"])
+        if error is None and "environmentSettings" in task:
+            problem = _environment_problem(task["environmentSettings"], "environmentSettings")
+            if problem is not None:
+                error = _invalid(*problem)
+        if error is not None:
+            errors.append(error)
+            continue
         depends_on = task.get("dependsOn")
         if depends_on is not None:
             error = _dependency_error(depends_on, uses_dependencies)
@@ -506,6 +559,29 @@ def _files_error(task: Mapping[str, Any]) -> dict[str, Any] | None:
             return _missing(f"{where}.uploadOptions.uploadCondition")
         if str(condition).lower() not in _UPLOAD_CONDITIONS:
             return _invalid(f"{where}.uploadOptions.uploadCondition", condition)
+    return None
+
+
+def _display_name_error(value: Any) -> dict[str, Any] | None:
+    """``displayName``: "any Unicode characters up to a maximum length of 1024" [spec-2025
+    BatchTaskCreateOptions.displayName]."""
+    if value is None or (isinstance(value, str) and len(value) <= limits.MAX_DISPLAY_NAME_LENGTH):
+        return None
+    return _invalid("displayName", why=f"at most {limits.MAX_DISPLAY_NAME_LENGTH} characters")
+
+
+def _environment_problem(settings: Any, where: str) -> Problem | None:
+    """A list of ``EnvironmentSetting`` objects, each with its required ``name`` a string
+    [spec-2025 EnvironmentSetting: "required": ["name"]] and a string ``value`` if any."""
+    if not isinstance(settings, list):
+        return (where, settings, f"{where} is a list of {{name, value}} objects.")
+    for n, item in enumerate(settings):
+        if not isinstance(item, dict) or not isinstance(item.get("name"), str):
+            name = item.get("name") if isinstance(item, dict) else item
+            return (f"{where}[{n}].name", name, "an environment setting needs a string name.")
+        if not isinstance(item.get("value", ""), str):
+            value = item["value"]
+            return (f"{where}[{n}].value", value, "an environment setting's value is a string.")
     return None
 
 

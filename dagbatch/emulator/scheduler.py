@@ -821,7 +821,7 @@ class Engine:
         job.previous_state = job.state
         job.previous_state_time = job.state_time
         job.state = "disabled"
-        job.state_time = now()
+        job.state_time = job.modified = now()  # the job's own data changed [BatchJob]
         job.serial = self.store.next_serial()
         # ``terminate`` may have completed the last tasks: the job completes [BF 6].
         self.check_all_complete(job)
@@ -832,7 +832,7 @@ class Engine:
         job.previous_state = job.state
         job.previous_state_time = job.state_time
         job.state = "active"
-        job.state_time = now()
+        job.state_time = job.modified = now()
         job.serial = self.store.next_serial()
         self.check_all_complete(job)
         self.wake()

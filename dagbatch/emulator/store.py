@@ -192,7 +192,8 @@ class EmulatorStore:
         job.task_retry.extend(counts)
         job.task_requeue.extend(counts)
         job.live_tasks += n
-        job.modified = now
+        # The job's lastModified stays: "It does not factor in task-level changes such as
+        # adding new Tasks" [spec-2025 BatchJob.lastModified].
         self.counters.tasks_added += n
 
     # --- for tests and tools ---

@@ -55,6 +55,12 @@ TASK_FILTER_FIELDS: Final = frozenset(
 )
 
 
+def file_mode(mode: int) -> str:
+    """A file's mode as Batch writes it, octal with a leading 0 (``0770``: the spec's own
+    example of ``fileMode``), not Python's ``0o770``."""
+    return f"0{mode & 0o777:o}"
+
+
 def add_tasks(
     ctx: Ctx, job: Job, tasks: list[dict[str, Any]], with_faults: bool
 ) -> list[dict[str, Any]]:
@@ -482,7 +488,7 @@ def _file_entry(ctx: Ctx, url_base: str, root: Path, path: Path) -> dict[str, An
             "lastModified": service_time(st.st_mtime),
             "contentLength": str(st.st_size),
             "contentType": "application/octet-stream",
-            "fileMode": oct(st.st_mode & 0o777),
+            "fileMode": file_mode(st.st_mode),
         }
     return entry
 
@@ -594,7 +600,7 @@ async def get_task_file(ctx: Ctx) -> Response:
         "ocp-creation-time": http_time(st.st_ctime),
         "ocp-batch-file-isdirectory": "false",
         "ocp-batch-file-url": _file_url(f"{ctx.base}/jobs/{job.id}/tasks/{task_id}/files", rel),
-        "ocp-batch-file-mode": oct(st.st_mode & 0o777),
+        "ocp-batch-file-mode": file_mode(st.st_mode),
         "Last-Modified": http_time(st.st_mtime),
     }
     content = b""

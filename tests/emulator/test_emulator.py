@@ -54,11 +54,13 @@ class Batch:
         params: dict[str, str] | None = None,
         date: str | None = "now",
         sign: bool = True,
+        headers: dict[str, str] | None = None,
     ) -> httpx.Response:
         query = dict(params or {})
+        extra = headers or {}
         if self.api_version is not None and "api-version=" not in url:
             query.setdefault("api-version", self.api_version)
-        headers: dict[str, str] = {}
+        headers = dict(extra)
         if date is not None:
             headers["ocp-date"] = signing.rfc1123_now() if date == "now" else date
         if body is not None:
@@ -532,6 +534,62 @@ def test_unknown_properties_per_api_version(emulator: EmulatorServer, make_batch
     assert by_id(new.add("job1", new_style))["t2"]["status"] == "success"
 
 
+def test_create_job_refuses_what_the_add_job_body_does_not_hold(
+    emulator: EmulatorServer, make_batch: Any
+) -> None:
+    """A misspelt setting, or a read-only one, was stored and echoed back by GET (a job
+    with previousState in its first state); add task refused the same mistakes."""
+    new = make_batch(emulator, api_version=V2025)
+    for extra in ({"usesTaskDependancies": True}, {"previousState": "disabled"}, {"stats": {}}):
+        body = assert_error(new.create_job("j", **extra), 400, "InvalidRequestBody")
+        (name,) = extra
+        assert {"key": "PropertyName", "value": name} in body["values"]
+    assert new.request("GET", "/jobs/j").status_code == 404
+    # A property of the newer api-version only is unknown to the older one.
+    old = make_batch(emulator, api_version=V2017)
+    body = assert_error(old.create_job("j", maxParallelTasks=2), 400, "InvalidRequestBody")
+    assert {"key": "PropertyName", "value": "maxParallelTasks"} in body["values"]
+    assert new.create_job("j", maxParallelTasks=2, displayName="fine").status_code == 201
+    long_name = assert_error(
+        new.create_job("k", displayName="d" * 1025), 400, "InvalidPropertyValue"
+    )
+    assert {"key": "PropertyName", "value": "displayName"} in long_name["values"]
+    nameless = [{"value": "v"}]
+    bad_env = assert_error(
+        new.create_job("k", commonEnvironmentSettings=nameless), 400, "InvalidPropertyValue"
+    )
+    assert {"key": "PropertyName", "value": "commonEnvironmentSettings[0].name"} in bad_env[
+        "values"
+    ]
+
+
+def test_the_jobs_last_modified_follows_the_job_not_its_tasks(batch: Batch) -> None:
+    """Adding tasks moved the job's lastModified (not its eTag); disabling it did not."""
+    assert batch.create_job("j").status_code == 201
+    first = batch.request("GET", "/jobs/j").json()
+    sleep(1.1)  # lastModified is to the second in the Last-Modified header
+    assert batch.add("j", [{"id": "t", "commandLine": "x"}]).status_code == 200
+    after_add = batch.request("GET", "/jobs/j")
+    assert after_add.json()["lastModified"] == first["lastModified"]
+    assert (
+        after_add.headers["Last-Modified"]
+        == batch.request("GET", "/jobs/j").headers["Last-Modified"]
+    )
+    assert after_add.json()["eTag"] == first["eTag"]
+    disable = batch.request("POST", "/jobs/j/disable", body={"disableTasks": "requeue"})
+    assert disable.status_code == 202
+    disabled = batch.request("GET", "/jobs/j").json()
+    assert disabled["lastModified"] == disabled["stateTransitionTime"] != first["lastModified"]
+
+
+def test_the_client_request_id_comes_back_when_asked(batch: Batch) -> None:
+    asked = {"client-request-id": "0c9d2b5e-0000-4000-8000-000000000001"}
+    plain = batch.request("GET", "/jobs", headers=asked)
+    assert "client-request-id" not in plain.headers
+    echoed = batch.request("GET", "/jobs", headers={**asked, "return-client-request-id": "true"})
+    assert echoed.headers["client-request-id"] == asked["client-request-id"]
+
+
 def test_per_task_rules(batch: Batch, emulator: EmulatorServer) -> None:
     assert batch.create_job("plain").status_code == 201
     assert batch.create_job("deps", usesTaskDependencies=True).status_code == 201
@@ -550,6 +608,9 @@ def test_per_task_rules(batch: Batch, emulator: EmulatorServer) -> None:
         {"id": "x" * 65, "commandLine": "x"},
         {"id": "nocmd"},
         {"id": "numcmd", "commandLine": 7},
+        {"id": "emptycmd", "commandLine": ""},
+        {"id": "longname", "commandLine": "x", "displayName": "d" * 1025},
+        {"id": "noname", "commandLine": "x", "environmentSettings": [{"value": "v"}]},
         {"id": "dep", "commandLine": "x", "dependsOn": {"taskIds": ["ok"]}},
         {
             "id": "act",
@@ -570,6 +631,9 @@ def test_per_task_rules(batch: Batch, emulator: EmulatorServer) -> None:
         "x" * 65: "InvalidPropertyValue",
         "nocmd": "MissingRequiredProperty",
         "numcmd": "InvalidPropertyValue",
+        "emptycmd": "InvalidPropertyValue",
+        "longname": "InvalidPropertyValue",
+        "noname": "InvalidPropertyValue",
         "dep": "TaskDependenciesNotSpecifiedOnJob",
         "act": "InvalidPropertyValue",
         "depact": "InvalidPropertyValue",
@@ -584,6 +648,12 @@ def test_per_task_rules(batch: Batch, emulator: EmulatorServer) -> None:
     assert values["x" * 65] == {"PropertyName": "id", "PropertyValue": "x" * 65}
     assert values["nocmd"] == {"PropertyName": "commandLine"}
     assert values["numcmd"] == {"PropertyName": "commandLine"}
+    assert values["emptycmd"] == {"PropertyName": "commandLine"}
+    assert values["longname"] == {"PropertyName": "displayName"}
+    assert values["noname"] == {
+        "PropertyName": "environmentSettings[0].name",
+        "PropertyValue": "None",
+    }
     assert emulator.store.task_ids("plain") == ["ok"]
 
     deps_tasks = [

@@ -605,6 +605,11 @@ def test_sdk_list_task_files_pages_by_max_results(emulator_factory: Any, tmp_pat
     assert {"stdout.txt", "stderr.txt", "wd/a", "wd/b", "wd/d/c"} <= set(whole)
     assert paged == whole
     assert pages == (len(whole) + 1) // 2
+    # A file's mode is written as the spec writes it ("0770"), not as Python does ("0o644").
+    with sdk_client(server) as client:
+        listed = client.list_task_files("job", "t", recursive=True)
+        modes = {f.name: f.properties.file_mode for f in listed if f.properties is not None}
+    assert modes["stdout.txt"] == "0644"
 
 
 # --- what a review found: long numbers, pages of a changing list, echoed annotations ---
