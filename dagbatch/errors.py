@@ -72,6 +72,12 @@ class Diagnostic:
         return text
 
 
+def a_type(value: Any) -> str:
+    """``value``'s type with its article, for a message: ``a str``, ``an int``."""
+    name = type(value).__name__
+    return f"{'an' if name[:1].lower() in 'aeiou' else 'a'} {name}"
+
+
 #: Past this many characters a task id is shown cut in the middle (``shortened``).
 SHOWN_ID_CHARS: Final = 80
 

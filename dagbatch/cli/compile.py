@@ -85,7 +85,7 @@ def compile_options(fn: F) -> F:
         click.option("--pool-id", callback=batch_id, help="Pool for job.json's poolInfo."),
         click.option(
             "--pool-os",
-            type=click.Choice(sorted(BARRIER_COMMANDS)),
+            type=click.Choice(sorted(BARRIER_COMMANDS), case_sensitive=False),
             help="The pool's node OS (overrides graph.graph['job']['pool_os']); picks the "
             "barrier tasks' command line.",
         ),

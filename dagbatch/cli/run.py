@@ -45,11 +45,17 @@ def parse_fail(values: tuple[str, ...]) -> dict[str, tuple[int, float | None]]:
         if not task_id:
             raise click.BadParameter(f"{value!r}: expected ID or ID=CODE", param_hint="--fail")
         try:
-            table[task_id] = (int(code) if sep else 1, None)
+            entry = (int(code) if sep else 1, None)
         except ValueError as exc:
             raise click.BadParameter(
                 f"{value!r}: the exit code must be an integer", param_hint="--fail"
             ) from exc
+        if table.setdefault(task_id, entry) != entry:
+            raise click.BadParameter(
+                f"{task_id!r} is given twice, with exit codes {table[task_id][0]} and "
+                f"{entry[0]}: which one is meant?",
+                param_hint="--fail",
+            )
     from dagbatch.emulator.simulate import parse_exit_codes
     from dagbatch.errors import ConfigError
 

@@ -45,6 +45,7 @@ from dagbatch.errors import (
     Killed,
     TimedOut,
     WorkflowLoadError,
+    a_type,
     safe_repr,
     safe_str,
 )
@@ -157,7 +158,7 @@ def load_workflow(target: str | Path) -> LoadedWorkflow:
             f"{what} a multigraph; use a networkx.DiGraph (one edge per pair)", path=str(path)
         )
     if not isinstance(value, nx.DiGraph):
-        shown = "None (a missing return?)" if value is None else f"a {type(value).__name__}"
+        shown = "None (a missing return?)" if value is None else a_type(value)
         raise WorkflowLoadError(f"{what} {shown}, not a networkx.DiGraph", path=str(path))
     others: tuple[str, ...] = ()
     if not len(value):  # the wrong graph, most likely: name those that hold tasks
@@ -276,7 +277,13 @@ def _find_graph(
                 and (isinstance(value, nx.Graph) or inspect.isfunction(value))
             ]
             close = difflib.get_close_matches(attr, candidates, n=1)
-            hint = f"; did you mean {path}:{close[0]}?" if close else ""
+            if close:
+                hint = f"; did you mean {path}:{close[0]}?"
+            elif candidates:
+                shown = ", ".join(candidates[:10]) + (", ..." if len(candidates) > 10 else "")
+                hint = f"; it defines these graphs and functions: {shown}"
+            else:
+                hint = "; it defines no graph or function at the top level"
             raise WorkflowLoadError(f"the workflow defines no {attr!r}{hint}", path=str(path))
         return getattr(module, attr), attr, ()
     defined: dict[int, str] = {}  # by the object: `workflow = graph` is one graph, not two
@@ -311,7 +318,7 @@ def _find_graph(
                 f"(`{name} = nx.{value.__name__}()`)"
             )
         else:
-            what = f"a {type(value).__name__}, not a networkx.DiGraph"
+            what = f"{a_type(value)}, not a networkx.DiGraph"
         raise WorkflowLoadError(f"{name!r} is {what}", path=str(path))
     found = ""
     functions = [name for name in DEFAULT_NAMES if inspect.isfunction(getattr(module, name, None))]

@@ -371,7 +371,10 @@ def _duration(value: object) -> object:
     if isinstance(value, timedelta):
         if value < timedelta(0):
             raise PydanticCustomError(
-                "invalid-duration", "duration {value} is negative", {"value": str(value)}
+                "invalid-duration",
+                "duration {value} is negative",
+                # "-5 s", not timedelta's "-1 day, 23:59:55"
+                {"value": f"{value.total_seconds():g} s"},
             )
         return format_duration(value)
     if isinstance(value, str) and _DURATION_RE.fullmatch(value):
@@ -429,8 +432,8 @@ def _check_relative_path(path: str) -> str:
     if ".." in re.split(r"[\\/]", path):
         raise PydanticCustomError(
             "path-escapes-task-dir",
-            "filePath '{path}' contains a '..' component and would leave the task working "
-            "directory",
+            "filePath '{path}' contains a '..' component, which Batch refuses in a file "
+            "path (it could lead out of the task working directory)",
             {"path": path},
         )
     return path
@@ -967,9 +970,14 @@ ExitCodeItem = Annotated[int | ExitCodeSpan, PlainValidator(_exit_code_item)]
 
 def _exit_code_list(value: object) -> tuple[object, ...]:
     """``satisfy_exit_codes`` as given -> its entries (one code or range alone is a list of
-    one); each entry is checked by ``_exit_code_item``."""
+    one, and a Python ``range`` is the span it covers); each entry is checked by
+    ``_exit_code_item``."""
     if isinstance(value, int | str | bytes | Mapping):
         return (value,)
+    if isinstance(value, range):  # range(3, 6): codes 3 to 5, one span (not a million ints)
+        if value.step == 1:
+            return ((value.start, value.stop - 1),) if len(value) else ()
+        return tuple(value)
     if isinstance(value, list | tuple | set | frozenset):
         return tuple(value)
     raise PydanticCustomError(

@@ -29,7 +29,7 @@ from pydantic.alias_generators import to_camel, to_snake
 
 from dagbatch.compiler import graphs, models
 from dagbatch.compiler.ranges import integer_like_ids
-from dagbatch.errors import ConfigError, Diagnostic, safe_repr
+from dagbatch.errors import ConfigError, Diagnostic, a_type, safe_repr
 from dagbatch.limits import MAX_BODY_BYTES, MAX_DISPLAY_NAME_LENGTH, ApiVersion
 
 WHEN_VALUES = ("success", "failure", "always")
@@ -613,7 +613,7 @@ def _task_from_attrs(
             diags.append(
                 Diagnostic(
                     code="invalid-type",
-                    message=f"node attribute 'task' is a {type(given).__name__}, "
+                    message=f"node attribute 'task' is {a_type(given)}, "
                     "not a dagbatch.Task or a mapping",
                     task_id=task_id,
                     field="task",
@@ -709,7 +709,7 @@ def normalize(
             diags.append(
                 Diagnostic(
                     code="invalid-id",
-                    message=f"node key {tid} is a {type(key).__name__}; task ids are str or int",
+                    message=f"node key {tid} is {a_type(key)}; task ids are str or int",
                     task_id=tid,
                     field="id",
                     hint="use a string id of letters, digits, '-' and '_', or an int",
@@ -880,8 +880,7 @@ def normalize(
         diags.append(
             Diagnostic(
                 code="invalid-type",
-                message=f'graph.graph["job"] is a {type(given_job).__name__}, not a mapping of '
-                "job settings",
+                message=f'graph.graph["job"] is {a_type(given_job)}, not a mapping of job settings',
                 field="job",
                 hint='graph.graph["job"] = {"id": "nightly", "pool_id": "my-pool"}',
             )

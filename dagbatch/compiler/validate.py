@@ -13,9 +13,9 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from itertools import compress, repeat
-from typing import Final
+from typing import Any, Final
 
 from dagbatch.compiler import exits, graphs
 from dagbatch.compiler.ranges import may_start_with
@@ -294,6 +294,20 @@ def check_completion(spec: WorkflowSpec) -> list[Diagnostic]:
         satisfies_failure = (
             bool(on_failure) or u in always_parents or (intent.on_failure == "satisfy")
         )
+        if terminates and _blocks_on_zero(intent.exit_conditions):
+            diags.append(
+                Diagnostic(
+                    code=NEVER_COMPLETES,
+                    severity="warning",
+                    message=f"if {spec.ids[u]!r} exits 0, its exit_conditions block "
+                    f"{_names(spec, list(children))}, which then "
+                    + ("stays" if len(children) == 1 else "stay")
+                    + " active, so the job never reaches on_all_tasks_complete='terminatejob'",
+                    task_id=spec.ids[u],
+                    field="exit_conditions",
+                    hint=finish_hint,
+                )
+            )
         if terminates and on_failure:
             diags.append(
                 Diagnostic(
@@ -365,6 +379,21 @@ def check_completion(spec: WorkflowSpec) -> list[Diagnostic]:
             )
         )
     return diags
+
+
+def _blocks_on_zero(raw: Mapping[str, Any] | None) -> bool:
+    """Whether raw ``exit_conditions`` (wire form) block the dependents on exit code 0: an
+    ``exitCodes`` entry for 0, or an ``exitCodeRanges`` entry over it, says
+    ``dependencyAction: block``."""
+    if not raw:
+        return False
+    for entry in raw.get("exitCodes") or ():
+        if entry.get("code") == 0:
+            return (entry.get("exitOptions") or {}).get("dependencyAction") == "block"
+    for entry in raw.get("exitCodeRanges") or ():
+        if entry.get("start", 1) <= 0 <= entry.get("end", -1):
+            return (entry.get("exitOptions") or {}).get("dependencyAction") == "block"
+    return False
 
 
 def validate(spec: WorkflowSpec) -> list[Diagnostic]:

@@ -467,17 +467,26 @@ def _what_if_by_id(
     known = {t.lower(): t for t in task_ids}
     by_name = {name.lower(): task_id for task_id, name in names.items()}
     by_id: dict[str, Any] = {}
+    named_as: dict[str, str] = {}  # task id (lower case) -> the key that named it
     unknown = []
+    twice = []
     for key, value in exit_codes.items():
-        if key.lower() in known:
-            by_id[key] = value
-        elif (task_id := by_name.get(key.lower())) is not None:
-            by_id[task_id] = value
-        else:
+        task_id = key if key.lower() in known else by_name.get(key.lower())
+        if task_id is None:
             unknown.append(key)
+            continue
+        if (first := named_as.setdefault(task_id.lower(), key)) != key:
+            # Two entries for one task ("a" and "A", a name and its id): one would be lost.
+            twice.append(f"{first!r} and {key!r}")
+        by_id[task_id] = value
     if unknown:
         known.update((name.lower(), name) for name in names.values())
         raise unknown_tasks("--fail / --exit-codes", unknown, known, "the plan")
+    if twice:
+        raise ConfigError(
+            "--fail / --exit-codes name one task twice (ids are compared ignoring case, and "
+            "a renumbered task's name is its id): " + "; ".join(twice)
+        )
     return by_id
 
 

@@ -537,6 +537,13 @@ def test_all_succeeded_exits_0_and_usage_errors_exit_2(tmp_path: Path) -> None:
     assert "task 'h': duration must be seconds >= 0, not inf" in stderr
     code, _, _ = run(str(wf), "--fail", "a=x")
     assert code == 2
+    # One task named twice: one of the two would be dropped without a word.
+    code, _, stderr = run(str(wf), "--simulate", "--fail", "a=2", "--fail", "a=0")
+    assert code == 2 and "'a' is given twice, with exit codes 2 and 0" in stderr
+    twice = tmp_path / "twice.json"
+    twice.write_text('{"a": 1, "A": 0}')
+    code, _, stderr = run(str(wf), "--simulate", "--exit-codes", str(twice))
+    assert code == 2 and "name one task twice" in stderr and "'a' and 'A'" in stderr
     code, _, stderr = run(str(wf), "--fail", "a=-2147483649")
     assert code == 2 and "task 'a': the exit code -2147483649 is not an int32" in stderr
     good = tmp_path / "good.json"

@@ -38,8 +38,10 @@ def test_named_attribute_graph_and_callable() -> None:
 
 
 def test_missing_named_attribute() -> None:
-    with pytest.raises(WorkflowLoadError, match="defines no 'nope'"):
+    with pytest.raises(WorkflowLoadError, match="defines no 'nope'") as info:
         load_workflow(f"{FIX / 'named.py'}:nope")
+    # Nothing close to 'nope': what it does define is listed.
+    assert str(info.value).endswith("it defines these graphs and functions: small, make_pair")
 
 
 def test_no_graph_found_explains_the_contract() -> None:
@@ -192,6 +194,10 @@ def test_not_a_digraph(tmp_path: Path) -> None:
         load_workflow(f)
     # What the name holds is said: it read "found no graph: define a module-level `graph`".
     assert str(info.value) == f"{f}: 'graph' is a list, not a networkx.DiGraph"
+    f.write_text("graph = 3\n")
+    with pytest.raises(WorkflowLoadError) as info:
+        load_workflow(f)
+    assert str(info.value) == f"{f}: 'graph' is an int, not a networkx.DiGraph"  # not "a int"
     f.write_text("import networkx as nx\ngraph = nx.DiGraph\n")
     with pytest.raises(WorkflowLoadError) as info:
         load_workflow(f)

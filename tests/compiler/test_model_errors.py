@@ -470,6 +470,30 @@ def test_hints_point_where_a_misplaced_name_goes() -> None:
     }
 
 
+def test_values_are_said_as_the_user_wrote_them() -> None:
+    """A negative timedelta read "-1 day, 23:59:55"; a '..' in a file path "would leave the
+    task working directory" (a/../b does not); a range of exit codes was refused."""
+    from datetime import timedelta
+
+    g = nx.DiGraph()
+    g.add_node("a", command_line="x", constraints={"max_wall_clock_time": timedelta(seconds=-5)})
+    g.add_node(
+        "b", command_line="x", resource_files=[{"http_url": "https://h/f", "file_path": "a/../b"}]
+    )
+    g.add_node("c", command_line="x", satisfy_exit_codes=range(3, 6))
+    messages = {d.task_id: d.message for d in check_graph(g)}
+    assert messages["a"] == "duration -5 s is negative"
+    assert "contains a '..' component, which Batch refuses in a file path" in messages["b"]
+    assert "c" not in messages  # range(3, 6): codes 3 to 5
+    plan = compile_graph(g.subgraph(["c"]).copy())
+    (task,) = orjson.loads(plan.batches[0].body)["value"]
+    assert task["exitConditions"]["exitCodeRanges"][0] == {
+        "start": 3,
+        "end": 5,
+        "exitOptions": {"dependencyAction": "satisfy"},
+    }
+
+
 def test_a_bad_id_gets_every_problem_and_a_free_spelling() -> None:
     """'a b' beside 'a-b' was offered 'a-b', a duplicate; 'ünï' was offered 'n'; an id too
     long with a '.' was said to be too long only, the '.' found on the next run."""

@@ -287,6 +287,24 @@ def test_a_failure_handler_in_a_terminatejob_job_warns_that_it_never_completes()
     assert check_graph(g) == []
 
 
+def test_raw_exit_conditions_that_block_on_exit_0_warn_too() -> None:
+    """A raw entry blocking the dependents on exit code 0 strands them on success: the
+    warning spoke of failure only."""
+    g = graph("a", "b", edges=[("a", "b", {})])
+    g.graph["job"] = {"on_all_tasks_complete": "terminatejob"}
+    block = {"dependency_action": "block"}
+    for raw in (
+        {"exit_codes": [{"code": 0, "exit_options": block}]},
+        {"exit_code_ranges": [{"start": -1, "end": 2, "exit_options": block}]},
+    ):
+        g.nodes["a"]["exit_conditions"] = raw
+        found = [d for d in check_graph(g) if d.field == "exit_conditions"]
+        assert [(d.code, d.task_id) for d in found] == [("never-completes", "a")], raw
+        assert found[0].message.startswith("if 'a' exits 0, its exit_conditions block 'b'")
+    g.nodes["a"]["exit_conditions"] = {"exit_codes": [{"code": 3, "exit_options": block}]}
+    assert [d for d in check_graph(g) if d.field == "exit_conditions"] == []
+
+
 def test_a_blocking_failure_in_a_terminatejob_job_warns_too() -> None:
     g = graph("a", "b", "c", edges=[("a", "b", {}), ("b", "c", {})])
     g.graph["job"] = {"on_all_tasks_complete": "terminatejob"}
