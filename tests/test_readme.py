@@ -4,11 +4,13 @@ must stay true."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import tomllib
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner, Result
 
 from dagbatch.cli.main import main
@@ -29,7 +31,8 @@ def test_the_example_workflow_compiles(tmp_path: Path) -> None:
 
 
 def test_the_quick_start_prints_what_the_readme_shows(tmp_path: Path) -> None:
-    shown = README.split("It prints:", 1)[1].split("```", 2)[1].strip().splitlines()
+    shown = README.split("It prints this summary on stderr", 1)[1].split("```", 2)[1]
+    shown = shown.strip().splitlines()
     result = CliRunner().invoke(
         main, ["compile", str(ROOT / "examples" / "mapreduce.py"), "--out", str(tmp_path / "plan")]
     )
@@ -38,6 +41,28 @@ def test_the_quick_start_prints_what_the_readme_shows(tmp_path: Path) -> None:
     # all but the last line, which names the output directory
     assert printed[: len(shown) - 1] == shown[:-1]
     assert printed[len(shown) - 1].endswith("(plan.json, job.json, 101 batch file(s))")
+
+
+def test_the_first_run_prints_what_the_readme_shows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The quick start's `dagbatch run examples/pipeline.py`: its report as the README shows
+    it, times aside and the rows its '...' stands for."""
+    block = README.split("ends with a report (times vary):", 1)[1].split("```", 2)[1]
+    shown = block.strip().splitlines()
+    monkeypatch.chdir(tmp_path)  # the run directory is .dagbatch/... under the working dir
+    result = CliRunner().invoke(main, ["run", str(ROOT / "examples" / "pipeline.py"), "-q"])
+    assert result.exit_code == 0, result.output
+    printed = result.stdout.strip().splitlines()
+    timeless = re.compile(r"\d+\.\d+ ?s\b")
+    cut = shown.index("...")
+    assert [timeless.sub("T", line) for line in printed[:cut]] == [
+        timeless.sub("T", line) for line in shown[:cut]
+    ]
+    tail = len(shown) - cut - 1
+    assert [timeless.sub("T", line) for line in printed[-tail:]] == [
+        timeless.sub("T", line) for line in shown[-tail:]
+    ]
 
 
 def test_the_readme_lists_the_compiler_passes_in_code_order() -> None:

@@ -423,8 +423,8 @@ def run_cmd(
 
     Exit codes: 0 every task ran and succeeded (or was skipped); 4 some task failed; 5 no task
     failed but some never ran; 6 the --timeout was reached; 1 invalid workflow; 2 usage; 3 the
-    emulator refused the plan, or its scheduler stopped on an error; 130 Ctrl-C, 143 kill (the
-    tasks' processes are killed first).
+    emulator refused the plan, or its scheduler stopped on an error; 130 Ctrl-C, 143 kill, 129
+    a hangup (the tasks' processes are killed first).
     """
     require_emulator_extra("run")
     from dagbatch.emulator.simulate import load_exit_codes
