@@ -78,6 +78,8 @@ NO_PARALLEL_TASKS_LIMIT: Final = -1
 #: a job's or task's ``constraints.maxWallClockTime`` when none was given [spec-2025
 #: examples Jobs_GetJob, Tasks_GetTask].
 UNLIMITED_DURATION: Final = "P10675199DT2H48M5.4775807S"
+#: Default task retention: 7 days [BATCH_FACTS 3; spec-2025 BatchTaskConstraints].
+DEFAULT_RETENTION: Final = "P7D"
 
 #: [spec-2025] BatchJobReleaseTask.maxWallClockTime: "You may not specify a timeout longer
 #: than 15 minutes. If you do, the Batch service rejects it with an error; if you are calling

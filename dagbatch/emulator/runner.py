@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import secrets
 import select
 import shlex
 import signal
@@ -126,15 +127,24 @@ class _Run:
     process: subprocess.Popen[bytes] | None = None
     cancelled: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock)
-    #: The task's directory: its processes' ``strays.MARKER`` (set with ``process``).
-    task_dir: str = ""
+    #: Its processes' ``strays.MARKER`` value (set with ``process``).
+    marker: str = ""
 
-    def kill(self) -> None:
-        with self.lock:
-            self.cancelled = True
-            if self.process is not None and self.process.poll() is None:
-                # The group, and the task's processes that left it (dagbatch.emulator.strays).
-                kill_strays(self.process.pid, self.task_dir.__eq__)
+
+def kill_runs(runs: list[_Run]) -> None:
+    """Kill the processes of ``runs`` (each one's group, and those that left it:
+    ``dagbatch.emulator.strays``), all with one scan of ``/proc``: a job's terminate kills
+    every task it runs, under the engine's lock."""
+    leaders: list[int] = []
+    markers: set[str] = set()
+    for run in runs:
+        with run.lock:
+            run.cancelled = True
+            if run.process is not None and run.process.poll() is None:
+                leaders.append(run.process.pid)
+                markers.add(run.marker)
+    if leaders:
+        kill_strays(leaders, markers.__contains__)
 
 
 class RealRunner:
@@ -172,6 +182,8 @@ class RealRunner:
         # Every task's stdin, opened once: what ``stdin=subprocess.DEVNULL`` opens per spawn.
         self._devnull = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
         self._node_env_key: tuple[str, str, str, Path] | None = None
+        #: This node among others, in its tasks' ``strays.MARKER``.
+        self._token = f"{os.getpid()}-{secrets.token_hex(4)}"
         self._node_env: tuple[tuple[str, str], ...] = ()
 
     def task_dir(self, job_id: str, task_id: str) -> Path | None:
@@ -259,7 +271,9 @@ class RealRunner:
             for item in settings or ():
                 if isinstance(item, dict) and isinstance(item.get("name"), str):
                     env[item["name"]] = str(item.get("value", ""))
-        env[MARKER] = task_dir  # last: how its processes are found (dagbatch.emulator.strays)
+        # Last: how its processes are found (dagbatch.emulator.strays); this node's own, so
+        # another emulator's close (on the same --workdir) leaves them alone.
+        env[MARKER] = f"{self._token}:{task_dir}"
         return env
 
     def _run(
@@ -368,7 +382,7 @@ class RealRunner:
             with run.lock:
                 if run.cancelled:
                     return "exit", None, None
-                run.task_dir = task_dir
+                run.marker = env[MARKER]
                 try:
                     run.process = subprocess.Popen(
                         argv,
@@ -414,7 +428,7 @@ class RealRunner:
             try:
                 if not ends_within(process, wall):
                     kind = "timeout"
-                    kill_strays(process.pid, task_dir.__eq__)  # those that left the group too
+                    kill_strays([process.pid], run.marker.__eq__)  # and those that left it
                     process.wait()
             finally:
                 # Leave nothing of the group behind, even children that outlive the leader.
@@ -459,21 +473,23 @@ class RealRunner:
         return kind, code, None
 
     def kill(self, job: Job, pos: int) -> None:
+        self.kill_many(job, [pos])
+
+    def kill_many(self, job: Job, positions: list[int]) -> None:
+        """Kill the tasks ``positions`` of ``job`` at once (one ``/proc`` scan for all)."""
         with self._lock:
-            run = self._runs.pop((id(job), pos), None)
-        if run is not None:
-            run.kill()
+            runs = [self._runs.pop((id(job), pos), None) for pos in positions]
+        kill_runs([run for run in runs if run is not None])
 
     def close(self) -> None:
         """Kill every process still running and wait (bounded) for their threads."""
         self._closed = True
         with self._lock:
             runs = list(self._runs.values())
-        for run in runs:
-            run.kill()
+        kill_runs(runs)
         # Processes of tasks that ended, or of a task killed before, that left their group.
-        inside = f"{self._workitems}/"
-        kill_strays(None, lambda task_dir: task_dir.startswith(inside))
+        ours = f"{self._token}:"
+        kill_strays((), lambda marker: marker.startswith(ours))
         # Killed processes end at once, so their threads return promptly.
         self._pool.shutdown(wait=True, cancel_futures=True)
         if self._devnull >= 0:

@@ -252,8 +252,7 @@ class Engine:
             self._stop = True
             for job in list(self.store.jobs.values()):
                 if job.graph is not None:
-                    for pos in list(job.graph.running):
-                        self._kill(job, pos)
+                    self._kill_all(job, sorted(job.graph.running))
             self.cond.notify_all()
         if self._thread is not None:
             self._thread.join(10)
@@ -606,6 +605,17 @@ class Engine:
         if self.runner is not None:
             self.runner.kill(job, pos)
 
+    def _kill_all(self, job: Job, positions: list[int]) -> None:
+        """Kill several running tasks of ``job`` (a job's terminate, disable or delete): at
+        once where the runner can (``RealRunner.kill_many``: one scan of ``/proc`` for all of
+        them, under this lock), else one by one."""
+        kill_many = getattr(self.runner, "kill_many", None)
+        if kill_many is not None:
+            kill_many(job, positions)
+        else:
+            for pos in positions:
+                self._kill(job, pos)
+
     def _set_state(self, job: Job, pos: int, state: int, t: float) -> None:
         """Move a task to ``state`` at ``t``: its previous state and when it entered that
         are kept, and it gets a new ETag ("you can use it to detect whether the Task has
@@ -782,8 +792,9 @@ class Engine:
         g = job.graph
         if g is None:
             return
-        for pos in sorted(g.running):
-            self._kill(job, pos)
+        running = sorted(g.running)
+        self._kill_all(job, running)
+        for pos in running:
             self._release(job, pos)
             g.attempt[pos] += 1  # the runner's report of this attempt is now stale
             if requeue:

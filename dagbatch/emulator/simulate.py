@@ -146,6 +146,9 @@ class WhatIfRunner:
     def kill(self, job: Job, pos: int) -> None:
         self.real.kill(job, pos)
 
+    def kill_many(self, job: Job, positions: list[int]) -> None:
+        self.real.kill_many(job, positions)
+
     def close(self) -> None:
         self.real.close()
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Final
 
@@ -58,9 +58,10 @@ def _marker_of(pid: str) -> str | None:
     return environ[start : end if end >= 0 else len(environ)].decode("utf-8", "surrogateescape")
 
 
-def find_strays(leader: int | None, belongs: Callable[[str], bool]) -> set[int]:
-    """The pids of the processes below ``leader`` (by parent pid) and of those whose
-    ``MARKER`` value ``belongs``; never this process. One pass over ``/proc``."""
+def find_strays(leaders: Collection[int], belongs: Callable[[str], bool]) -> set[int]:
+    """The pids of the processes below any of ``leaders`` (by parent pid) and of those whose
+    ``MARKER`` value ``belongs``; never this process. One pass over ``/proc``, however many
+    tasks are looked for (a job's terminate kills all its running tasks at once)."""
     try:
         pids = [name for name in os.listdir(_PROC) if name.isdigit()]
     except OSError:
@@ -72,33 +73,35 @@ def find_strays(leader: int | None, belongs: Callable[[str], bool]) -> set[int]:
         number = int(pid)
         if number == me:
             continue
-        if leader is not None and (parent := _parent_of(pid)) is not None:
+        if leaders and (parent := _parent_of(pid)) is not None:
             children.setdefault(parent, []).append(number)
         marker = _marker_of(pid)
         if marker is not None and belongs(marker):
             found.add(number)
-    if leader is not None:
-        below = list(children.get(leader, []))
-        while below:
-            child = below.pop()
-            if child not in found:
-                found.add(child)
-                below.extend(children.get(child, []))
+    below = [child for leader in leaders for child in children.get(leader, [])]
+    while below:
+        child = below.pop()
+        if child not in found:
+            found.add(child)
+            below.extend(children.get(child, []))
     return found
 
 
-def kill_strays(leader: int | None, belongs: Callable[[str], bool]) -> int:
-    """SIGKILL ``leader``'s group and every live process ``find_strays`` finds, scanning
-    again until a scan finds none (at most ``MAX_ROUNDS`` scans: a process may fork while it
-    is killed); the number of processes killed."""
+def kill_strays(leaders: Collection[int], belongs: Callable[[str], bool]) -> int:
+    """SIGKILL the groups of ``leaders`` and every live process ``find_strays`` finds,
+    scanning again until a scan finds none (at most ``MAX_ROUNDS`` scans: a process may fork
+    while it is killed); the number of processes killed. Only the first scan looks below the
+    leaders: their groups are dead after it, and a pid of theirs may be another's by then."""
     killed: set[int] = set()
+    below = leaders
     for _ in range(MAX_ROUNDS):
         # Found before anything is killed: a leader's death would cut its children loose.
-        found = find_strays(leader, belongs)
+        found = find_strays(below, belongs)
         found -= _zombies(found)
-        if leader is not None:
+        for leader in below:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(leader, signal.SIGKILL)
+        below = ()
         if not found:
             break
         for pid in found:

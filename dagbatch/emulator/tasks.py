@@ -35,8 +35,6 @@ from dagbatch.emulator.scheduler import COMPLETED, DELETED, NO_PREVIOUS, RUNNING
 from dagbatch.emulator.store import NO_EXIT, Job, http_time, make_etag, now, task_modified
 from dagbatch.servicetime import service_time
 
-#: Default task retention: 7 days [BATCH_FACTS 3].
-DEFAULT_RETENTION: Final = "P7D"
 #: The properties a task list ``$filter`` may name.
 TASK_FILTER_FIELDS: Final = frozenset(
     {
@@ -219,7 +217,7 @@ def task_doc(ctx: Ctx, job: Job, pos: int, keys: AbstractSet[str] | None = None)
         doc = orjson.loads(job.task_raw[pos])
         constraints = {
             "maxWallClockTime": limits.UNLIMITED_DURATION,
-            "retentionTime": DEFAULT_RETENTION,
+            "retentionTime": limits.DEFAULT_RETENTION,
             "maxTaskRetryCount": int(
                 (job.spec.get("constraints") or {}).get("maxTaskRetryCount", 0) or 0
             ),

@@ -15,6 +15,7 @@ from dagbatch.observe.model import (
     Strand,
 )
 from dagbatch.observe.stranded import TASK_ENDED
+from dagbatch.visible import visible
 
 #: Entries shown of each list (running, failed, stranded); ``--json`` has all of them.
 SHOWN = 20
@@ -199,10 +200,11 @@ def render_status(status: JobStatus, *, target: str = "PLAN_DIR", shown: int = S
                         if status.verdict == "terminated"
                         else " (terminated while it ran)"
                     )
-            lines.append(f"  {f.name}  {code}{info}")
+            lines.append(f"  {f.name}  {code}{visible(info)}")
             if f.stderr_tail:
+                # The task's own bytes: escape sequences shown, not sent to the terminal.
                 tail = f.stderr_tail.rstrip("\n").splitlines()[-5:]
-                lines.extend(f"    stderr | {t}" for t in tail)
+                lines.extend(f"    stderr | {visible(t)}" for t in tail)
         _more(lines, len(status.failed), shown)
     if status.stranded:
         lines.append(f"can never run ({len(status.stranded):,}):")

@@ -6,7 +6,8 @@ One record a line, compact JSON (orjson), key ``t`` says what it is::
      "at":"2025-01-01T00:00:00Z","resume":false}         a run (re)starts
     {"t":"send","b":3,"ids":["a","b"]}                     an attempt is about to go out
     {"t":"ok","ids":["a"]}                                  these tasks are confirmed added
-    {"t":"fail","id":"b","code":"InvalidPropertyValue","msg":"..."}   terminal, this run
+    {"t":"fail","id":"b","code":"InvalidPropertyValue","msg":"...","kind":"clienterror"}
+                                                            terminal, this run
     {"t":"job","event":"created","creationTime":"..."}    the job was created (and when)
     {"t":"job","event":"terminatejob"}                      onAllTasksComplete was set
 
@@ -21,9 +22,13 @@ before a task that depends on confirmed tasks is sent, before a new wave starts,
 On resume, ``ok`` tasks are skipped and ``send``-but-not-``ok`` tasks are "possibly landed":
 their ``TaskExists`` is accepted after a GET and compare. ``fail`` records are informative: a
 resumed run tries those tasks again (a transient give-up may succeed now; a client error fails
-again and is reported again). One ``fail`` record also decides: a task whose last one is a
-``TaskExists`` conflict existed before this submission first sent it, so its ``send`` records
-do not make it "possibly landed" (``JournalState.conflicts``).
+again and is reported again). They also say what the sends before them did
+(``JournalState.maybe_ours``): a ``TaskExists`` conflict means the job held a task of that id
+that was not ours, so no send before it made it; a ``gaveup``, ``clienterror`` or ``rejected``
+failure means those sends added nothing; an ``unconfirmed`` one (or a record without a
+``kind``, written before there was one) leaves them possibly landed. A send after the last
+such record (an interrupted run) is possibly landed too: the user may have deleted the other
+task meanwhile.
 
 A torn last line (the process died in the middle of a write) is ignored on reading; the next
 writer first terminates it with a newline so later records stay whole. Anything else that is
@@ -60,6 +65,8 @@ from dagbatch.errors import (
 from dagbatch.locks import try_lock
 
 JOURNAL_VERSION = 1
+#: ``fail`` kinds after which the sends before added nothing: the service said so.
+NOT_ADDED: Final = frozenset({"gaveup", "clienterror", "rejected"})
 
 #: fdatasync where the system has it: appended data and the file size it needs reach the
 #: disk, without the inode's times that fsync would also write.
@@ -130,12 +137,9 @@ class JournalState:
         """Tasks sent at some point but never confirmed: they may or may not exist."""
         return self.sent - self.confirmed
 
-    @property
-    def conflicts(self) -> frozenset[str]:
-        """Tasks whose last failure was a ``TaskExists`` conflict: the job held a task of
-        that id that was not this submission's (``dagbatch.submit.waves``), so no send
-        recorded here made it."""
-        return frozenset(i for i, (code, _) in self.failed.items() if code == "TaskExists")
+    #: Tasks a send of this submission may have added (see the module docstring): only for
+    #: them is a ``TaskExists`` possibly ours.
+    maybe_ours: frozenset[str] = frozenset()
 
 
 def normalize_endpoint(endpoint: str) -> str:
@@ -232,6 +236,10 @@ def read_journal(path: Path) -> JournalState:
     sent: set[str] = set()
     confirmed: set[str] = set()
     failed: dict[str, tuple[str, str]] = {}
+    # What the sends did (module docstring): ``pending``, sent with no failure after;
+    # ``landed``, a failure after them left them possibly landed.
+    pending: set[str] = set()
+    landed: set[str] = set()
     events: set[str] = set()
     created_at: str | None = None
     torn = 0
@@ -289,13 +297,21 @@ def read_journal(path: Path) -> JournalState:
                 )
         elif kind == "send":
             sent.update(record["ids"])
+            pending.update(record["ids"])
         elif kind == "ok":
             ids = record["ids"]
             confirmed.update(ids)
             for task_id in ids:
                 failed.pop(task_id, None)
         elif kind == "fail":
-            failed[record["id"]] = (record["code"], str(record.get("msg", "")))
+            task_id = record["id"]
+            failed[task_id] = (record["code"], str(record.get("msg", "")))
+            outcome = record.get("kind")
+            if record["code"] == "TaskExists":  # another's task: no send of ours made it
+                landed.discard(task_id)
+            elif outcome not in NOT_ADDED and task_id in pending:  # they may have landed
+                landed.add(task_id)
+            pending.discard(task_id)
         elif kind == "job":
             events.add(record["event"])
             if record["event"] == "created" and isinstance(record.get("creationTime"), str):
@@ -306,6 +322,7 @@ def read_journal(path: Path) -> JournalState:
         sent=frozenset(sent),
         confirmed=frozenset(confirmed),
         failed=failed,
+        maybe_ours=frozenset(landed | pending),
         job_events=frozenset(events),
         job_created_at=created_at,
         torn_lines=torn,
@@ -455,8 +472,10 @@ class Journal:
         if ids:
             self._write({"t": "ok", "ids": ids})
 
-    def failed(self, task_id: str, code: str, message: str) -> None:
-        self._write({"t": "fail", "id": task_id, "code": code, "msg": message})
+    def failed(self, task_id: str, code: str, message: str, kind: str) -> None:
+        """Record a task that did not land; ``kind`` (``report.FailureKind``) says whether
+        the sends before it may have added it (``JournalState.maybe_ours``)."""
+        self._write({"t": "fail", "id": task_id, "code": code, "msg": message, "kind": kind})
 
     def job_event(self, event: str, **details: str) -> None:
         """Record a job-level step (``created`` with its ``creationTime``, ``terminatejob``)."""

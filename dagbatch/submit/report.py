@@ -11,9 +11,9 @@ import orjson
 
 #: Why a task is not confirmed in the job:
 #: ``clienterror`` the service refused the task (its code says why); ``conflict`` another task
-#: with its id exists; ``rejected`` the whole request was refused (400, 413 for one task);
-#: (or one the job held before this submission sent it, ``adopt_existing`` aside);
-#: ``gaveup`` the retries ran out on answers that say the task was not added (429, 503,
+#: with its id exists (or one the job held before this submission sent it,
+#: ``adopt_existing`` aside); ``rejected`` the whole request was refused (400, 413 for one
+#: task); ``gaveup`` the retries ran out on answers that say the task was not added (429, 503,
 #: per-task servererror); ``unconfirmed`` the retries ran out after answers that leave it open
 #: (timeouts, dropped connections, 500): the task may have landed, ``--resume`` checks;
 #: ``missing`` confirmed earlier, but the job does not hold it now.

@@ -22,7 +22,7 @@ _task_id = attrgetter("task_id")
 #: task could not be read to compare it with the plan's.
 FOREIGN_TASK = (
     "conflict: a task with this id already exists in the job and was not added by this "
-    "submission; it was left unchanged"
+    "submission (it could not be read to compare it with the plan's); it was left unchanged"
 )
 
 #: ... when the existing task is the same as the plan's (see ``WaveScheduler.adopt``).

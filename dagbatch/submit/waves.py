@@ -115,9 +115,12 @@ class WaveScheduler:
         self.journal = journal
         self.progress = progress
         self.api_version: str = plan.manifest.apiVersion
-        # Ever sent, by this run or a journaled one; less the tasks found to be conflicts:
-        # they existed before this submission first sent them, so no send of ours made them.
-        self.sent: set[str] = set(state.sent).difference(state.conflicts)
+        # What a send of this submission may have added, by this run or a journaled one
+        # (``JournalState.maybe_ours``): only for these is a TaskExists possibly ours.
+        self.sent: set[str] = set(state.maybe_ours)
+        #: Tasks this run met as another's (a TaskExists not ours): a later attempt of the
+        #: run does not make them ours, unless the other task is gone meanwhile.
+        self.foreign: set[str] = set()
         self.confirmed: set[str] = set(state.confirmed)
         self.failures: dict[str, SubmitFailure] = {}
         self.added = 0
@@ -143,7 +146,7 @@ class WaveScheduler:
     def _fail(self, task_id: str, code: str, message: str, kind: FailureKind, batch: int) -> None:
         message = redact(message)
         self.failures[task_id] = SubmitFailure(task_id, code, message, kind, batch)
-        self.journal.failed(task_id, code, message)
+        self.journal.failed(task_id, code, message, kind)
 
     def _retry(self, what: str) -> None:
         self.retries += 1
@@ -175,8 +178,10 @@ class WaveScheduler:
 
     # -- verifying TaskExists ----------------------------------------------------------
 
-    async def _verify_one(self, task: Task) -> tuple[str, list[str] | None]:
-        """("same" | "differs" | "absent" | "unknown", the differing fields)."""
+    async def _verify_one(self, task: Task, *, foreign: bool) -> tuple[str, list[str] | None]:
+        """("same" | "differs" | "absent" | "unknown", the differing fields). ``foreign``: a
+        task this submission did not add, compared with the service's defaults too
+        (``task_differences``): made by another, it could hold any of them."""
         async with self.verify_sem:
             try:
                 answer = await self.client.get_task(
@@ -186,7 +191,8 @@ class WaveScheduler:
                 return "unknown", None
         if answer.status == 404 or not isinstance(answer.body, dict):
             return "absent", None
-        diffs = task_differences(task, answer.body)
+        retries = (self.plan.job.get("constraints") or {}).get("maxTaskRetryCount")
+        diffs = task_differences(task, answer.body, defaults=foreign, job_retries=retries)
         return ("same" if not diffs else "differs"), diffs
 
     # -- one request, with its retries --------------------------------------------------
@@ -207,7 +213,7 @@ class WaveScheduler:
         uncertain = False  # an attempt ended in a way that may have added tasks
         while remaining:
             ids = remaining
-            sent_before = self.sent.intersection(ids)
+            sent_before = self.sent.intersection(ids).difference(self.foreign)
             try:
                 async with self.gate:
                     if first and self.failures:
@@ -262,12 +268,15 @@ class WaveScheduler:
             if result.exists or result.foreign:
                 by_id = _tasks_by_id(batch)
                 looked_at = result.exists + result.foreign
-                checks = await asyncio.gather(*(self._verify_one(by_id[i]) for i in looked_at))
                 ours = set(result.exists)
+                checks = await asyncio.gather(
+                    *(self._verify_one(by_id[i], foreign=i not in ours) for i in looked_at)
+                )
                 for task_id, (verdict, diffs) in zip(looked_at, checks, strict=True):
                     if verdict == "absent":  # deleted since: ours to add
+                        self.foreign.discard(task_id)
                         again.add(task_id)
-                    elif verdict == "unknown" and (task_id in ours or self.adopt):
+                    elif verdict == "unknown" and task_id in ours:
                         again.add(task_id)  # asked again with the next attempt
                     elif verdict == "same" and (task_id in ours or self.adopt):
                         (verified if task_id in ours else adopted).append(task_id)
@@ -309,7 +318,7 @@ class WaveScheduler:
             message = FOREIGN_SAME_TASK
         else:
             message = FOREIGN_TASK
-        self.sent.discard(task_id)  # not ours, whatever a later attempt of this run says
+        self.foreign.add(task_id)  # not ours, whatever a later attempt of this run says
         self._fail(task_id, "TaskExists", message, "conflict", batch)
 
     def _give_up(

@@ -166,10 +166,12 @@ def test_the_environment_is_the_node_s_and_follows_the_account_url(node: Node) -
             "AZ_BATCH_TASK_ID": "e1",
             "A": "job",
             "B": "task",
-            MARKER: str(task_dir),  # how the task's processes are found (emulator.strays)
         }
     )
     seen = dict(line.split("=", 1) for line in node.stdout(job, "e1").splitlines())
+    # How the task's processes are found (emulator.strays): this node's, then the directory.
+    node_mark, _, marked_dir = seen.pop(MARKER).partition(":")
+    assert marked_dir == str(task_dir) and node_mark.startswith(f"{os.getpid()}-")
     assert seen == expected
     second = dict(line.split("=", 1) for line in node.stdout(job, "e2").splitlines())
     assert second["AZ_BATCH_ACCOUNT_URL"] == "http://127.0.0.1:1234"

@@ -123,14 +123,60 @@ def test_find_strays_reads_the_marker_and_the_parents(tmp_path: Path) -> None:
     )
     other = subprocess.Popen(["sleep", "300"], env={**os.environ, MARKER: str(tmp_path / "b")})
     try:
-        found = find_strays(None, str(tmp_path / "a").__eq__)
+        found = find_strays((), str(tmp_path / "a").__eq__)
         assert marked.pid in found and other.pid not in found and os.getpid() not in found
         # By parent: this process's children, whatever their marker; never itself.
-        below = find_strays(os.getpid(), lambda _: False)
+        below = find_strays([os.getpid()], lambda _: False)
         assert {marked.pid, other.pid} <= below and os.getpid() not in below
-        assert kill_strays(None, str(tmp_path / "a").__eq__) == 1
+        assert kill_strays((), str(tmp_path / "a").__eq__) == 1
         assert marked.wait(timeout=WAIT) == -9 and other.poll() is None
     finally:
         for p in (marked, other):
             p.kill()
             p.wait()
+
+
+def test_a_node_closing_leaves_another_nodes_processes(tmp_path: Path) -> None:
+    """Two emulators on one --workdir: stopping one killed the other's tasks (the marker was
+    the task's directory alone, the same for both)."""
+    first, second = Node(tmp_path / "shared"), Node(tmp_path / "shared")
+    try:
+        for n, node in enumerate((first, second)):
+            job = node.job(f"j{n}")
+            node.add(job, {"id": "t", "commandLine": f"/bin/sh -c '{ORPHAN}; sleep 300'"})
+        wd = tmp_path / "shared" / "workitems"
+        pids = {
+            n: _pids_written(wd / f"j{n}" / "job-1" / "t" / "wd", ("session.pid",))["session.pid"]
+            for n in (0, 1)
+        }
+        first.engine.stop()
+        first.runner.close()
+        assert _gone({"first": pids[0]}) == {"first": True}
+        assert _alive(pids[1])  # the other node's task is still its own
+    finally:
+        for node in (first, second):
+            node.engine.stop()
+            node.runner.close()
+    assert _gone({"second": pids[1]}) == {"second": True}
+
+
+def test_a_job_terminate_scans_proc_once_for_all_its_tasks(
+    node: Node, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each running task was looked for with scans of its own, under the engine's lock: a
+    terminate of 100 running tasks held it for seconds."""
+    from dagbatch.emulator import strays
+
+    job = node.job("many")
+    node.add(job, *({"id": f"t{n}", "commandLine": "sleep 300"} for n in range(3)))
+    deadline = time.monotonic() + WAIT
+    while len(job.graph.running) < 3:
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    scans = []
+    real = strays.find_strays
+    monkeypatch.setattr(strays, "find_strays", lambda *a: scans.append(len(a[0])) or real(*a))
+    with node.store.lock:
+        node.engine.terminate_job(job, "UserTerminate")
+    assert scans[0] == 3 and len(scans) <= 2, scans  # the three leaders in one scan
+    node.wait(job)

@@ -665,3 +665,29 @@ def test_a_failed_tasks_retries_are_said_in_the_text_too() -> None:
     text = render_status(build_status(v, snap(records))[0])
     assert "  r  exit 7 (tried 3 times)  usererror FailureExitCode: exited\n" in text
     assert "  once  exit 1  usererror" in text
+
+
+def test_a_failed_tasks_stderr_reaches_the_screen_escaped() -> None:
+    """`dagbatch status` printed a task's stderr as it was: ESC[2J cleared the reader's
+    screen, an OSC sequence set the terminal's title."""
+    import dataclasses
+
+    from dagbatch.observe.render import render_status
+
+    v = view(MAPREDUCE, names=NAMES, waves=WAVES)
+    s, _ = build_status(
+        v,
+        snap(
+            [
+                rec("1", "completed", 0, start=0),
+                rec("2", "completed", 3, start=0),
+                rec("3", "active"),
+                rec("4", "active"),
+            ]
+        ),
+    )
+    tail = "\x1b[2J\x1b]0;pwned\x07boom\n"
+    s = dataclasses.replace(s, failed=[dataclasses.replace(s.failed[0], stderr_tail=tail)])
+    text = render_status(s)
+    assert "\x1b" not in text and "\x07" not in text
+    assert "stderr | \\x1b[2J\\x1b]0;pwned\\x07boom" in text

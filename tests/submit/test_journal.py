@@ -31,7 +31,7 @@ def test_records_fold_into_state(tmp_path: Path) -> None:
     assert state.runs == 0
     journal.sending(1, ["a", "b", "c"])
     journal.confirmed(["a"])
-    journal.failed("c", "InvalidPropertyValue", "bad")
+    journal.failed("c", "InvalidPropertyValue", "bad", "clienterror")
     journal.sync()
     journal.job_event("created")
     journal.close()
@@ -43,9 +43,28 @@ def test_records_fold_into_state(tmp_path: Path) -> None:
     assert state.confirmed == {"a"}
     assert state.unconfirmed_sent == {"b", "c"}
     assert state.failed == {"c": ("InvalidPropertyValue", "bad")}
+    assert state.maybe_ours == {"a", "b"}  # c's send added nothing: the service refused it
     assert state.job_events == {"created"}
     lines = path.read_bytes().splitlines()
     assert all(isinstance(orjson.loads(line), dict) for line in lines)
+
+
+def test_what_the_sends_may_have_added(tmp_path: Path) -> None:
+    """A TaskExists conflict says no send before it added the task; a later send, with no
+    answer recorded (an interrupted run), may have (the other task deleted meanwhile); a
+    failure the service answered 'not added' leaves it as it was; an unconfirmed one, or a
+    record of before there were kinds, may have landed."""
+    path = tmp_path / "j.jsonl"
+    journal, _ = Journal.open(path, HEADER, resume=False)
+    journal.sending(1, ["x", "y", "z", "old", "lost"])
+    for task_id in ("x", "y", "z"):
+        journal.failed(task_id, "TaskExists", "conflict: ...", "conflict")
+    journal.failed("lost", "Timeout", "not confirmed", "unconfirmed")
+    journal._write({"t": "fail", "id": "old", "code": "ServerBusy", "msg": "..."})  # no kind
+    journal.sending(2, ["y", "z"])  # y: interrupted; z: given up on busy answers
+    journal.failed("z", "ServerBusy", "gave up", "gaveup")
+    journal.close()
+    assert read_journal(path).maybe_ours == {"y", "lost", "old"}
 
 
 def test_journal_of_a_run_that_sent_nothing_is_removed_or_started_afresh(tmp_path: Path) -> None:
@@ -184,7 +203,9 @@ def test_the_creation_time_of_the_job_is_kept(tmp_path: Path) -> None:
 def test_a_write_error_is_a_journal_write_error(tmp_path: Path) -> None:
     path = tmp_path / "j.jsonl"
     journal, _ = Journal.open(path, HEADER, resume=False)
-    journal.failed("x", "InvalidPropertyValue", "")  # a record: the file stays at close
+    journal.failed(
+        "x", "InvalidPropertyValue", "", "clienterror"
+    )  # a record: the file stays at close
     journal.close()
     with path.open("rb", buffering=0) as read_only:  # every write to it fails (an OSError)
         journal._fh = read_only

@@ -10,7 +10,7 @@ import httpx
 import orjson
 import pytest
 
-from dagbatch.emulator import DEV_KEY
+from dagbatch.emulator import DEV_KEY, FaultConfig
 from dagbatch.emulator.server import EmulatorServer
 from dagbatch.errors import BatchServiceError, ConfigError, JobMismatch, PlanError
 from dagbatch.plan import Batch, load_plan
@@ -357,6 +357,106 @@ def test_a_lost_journal_is_a_conflict_until_adopt_existing_takes_the_same_tasks(
     assert read_journal(journal).confirmed == {t["id"] for _, t in plan_tasks(plan)} - {
         changed["id"]
     }
+
+
+def test_a_conflict_deleted_then_sent_by_an_interrupted_resume_is_ours(
+    emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    """Another task held t1-3; the user deleted it and resumed; that run added the plan's
+    t1-3 and was killed before the answer. The next --resume called our own task foreign
+    (the conflict record outweighed the later send)."""
+    create_job(emulator)
+    add_task_directly(emulator, "job", {"id": "t1-3", "commandLine": "someone else's"})
+    plan = layered_plan(tmp_path / "plan", tasks=20, waves=2)
+    journal = tmp_path / "j.jsonl"
+    first = submit_plan(plan, job_id="job", client=make_client(emulator), journal_path=journal)
+    assert [(f.task_id, f.kind) for f in first.failures] == [("t1-3", "conflict")]
+    delete_task_directly(emulator, "job", "t1-3")
+    mine = next(t for _, t in plan_tasks(plan) if t["id"] == "t1-3")
+    add_task_directly(emulator, "job", mine)  # what the interrupted run's request did
+    loaded = load_plan(plan)
+    batch = next(b for b in loaded.batches if "t1-3" in b.task_ids)
+    with journal.open("ab") as f:  # its run header and send record, then the kill
+        header = {"t": "run", "plan": loaded.sha256, "job": "job", "endpoint": emulator.endpoint}
+        f.write(orjson.dumps(header) + b"\n")
+        f.write(orjson.dumps({"t": "send", "b": batch.index, "ids": ["t1-3"]}) + b"\n")
+    report = submit_plan(
+        plan, job_id="job", client=make_client(emulator), resume=True, journal_path=journal
+    )
+    assert report.ok and report.verified_existing == 1 and report.adopted == 0
+
+
+def test_a_conflict_stays_one_after_a_resume_that_gave_up(
+    emulator_factory: Any, tmp_path: Path
+) -> None:
+    """A foreign t1-3 (the same as the plan's), then a resume whose requests were all
+    answered 503: its 'gave up' record replaced the conflict, and the next resume counted
+    the foreign task as ours."""
+    busy = emulator_factory()
+    create_job(busy)
+    mine = {"id": "t1-3", "commandLine": "/bin/sh -c 'echo 1 3'"}
+    add_task_directly(busy, "job", mine)
+    plan = layered_plan(tmp_path / "plan", tasks=20, waves=2)
+    journal = tmp_path / "j.jsonl"
+    first = submit_plan(plan, job_id="job", client=make_client(busy), journal_path=journal)
+    assert [(f.task_id, f.kind) for f in first.failures] == [("t1-3", "conflict")]
+    busy.set_faults(FaultConfig(busy=1.0))
+    gave_up = submit_plan(
+        plan,
+        job_id="job",
+        client=make_client(busy, max_retries=1),
+        resume=True,
+        journal_path=journal,
+    )
+    assert {f.kind for f in gave_up.failures} == {"gaveup"}
+    busy.set_faults(FaultConfig())
+    again = submit_plan(
+        plan, job_id="job", client=make_client(busy), resume=True, journal_path=journal
+    )
+    assert [(f.task_id, f.kind) for f in again.failures] == [("t1-3", "conflict")]
+    assert again.verified_existing == 0
+
+
+def test_adopt_existing_takes_only_a_task_made_as_the_plans_would_be(
+    emulator_factory: Any, tmp_path: Path
+) -> None:
+    """A foreign task with the plan's command line but an admin identity, a container, no
+    retry limit and two slots was adopted as 'the same as the plan's'; one that could not
+    be read was counted as verified (ours) after a re-send, or said to be given up on."""
+    server = emulator_factory()
+    create_job(server)
+    extra = {
+        "userIdentity": {"autoUser": {"scope": "pool", "elevationLevel": "admin"}},
+        "containerSettings": {"imageName": "other:latest"},
+        "constraints": {"maxTaskRetryCount": -1},
+        "requiredSlots": 2,
+    }
+    plan = layered_plan(tmp_path / "plan", tasks=20, waves=1)
+    tasks = {t["id"]: t for _, t in plan_tasks(plan)}
+    add_task_directly(server, "job", {**tasks["t1-3"], **extra})
+    add_task_directly(server, "job", tasks["t1-5"])  # made as the plan's: adopted
+    report = submit_plan(plan, job_id="job", client=make_client(server), adopt_existing=True)
+    assert [(f.task_id, f.kind) for f in report.failures] == [("t1-3", "conflict")]
+    for name in ("userIdentity", "containerSettings", "constraints.maxTaskRetryCount"):
+        assert name in report.failures[0].message
+    assert "requiredSlots" in report.failures[0].message
+    assert report.adopted == 1 and report.added == 18
+
+    # A foreign task that cannot be read (every GET 500) is a conflict saying so: not
+    # re-sent until it passes for ours, nor 'given up'.
+    unread = emulator_factory(internal=1.0, operations=frozenset({"gettask"}))
+    create_job(unread)
+    add_task_directly(unread, "job", tasks["t1-5"])
+    report = submit_plan(
+        plan,
+        job_id="job",
+        client=make_client(unread, max_retries=1),
+        adopt_existing=True,
+        journal_path=tmp_path / "unread.jsonl",
+    )
+    assert [(f.task_id, f.kind) for f in report.failures] == [("t1-5", "conflict")]
+    assert "could not be read to compare it" in report.failures[0].message
+    assert report.verified_existing == 0 and report.adopted == 0
 
 
 def _journal_with_sends(plan: Path, job_id: str, endpoint: str, path: Path) -> None:
