@@ -17,6 +17,7 @@ from dagbatch.cli.local_node import require_emulator_extra, stop_once
 from dagbatch.cli.options import GivenPath, check_writable, given_source, local_node_options
 from dagbatch.cli.output import write_stdout
 from dagbatch.errors import DagbatchError
+from dagbatch.paths import write_whole
 
 if TYPE_CHECKING:
     from dagbatch.local.run import RunReport
@@ -494,7 +495,7 @@ def run_cmd(
     warnings = [f"note: {line}" for line in report.not_emulated]
     if report_file is not None:
         try:
-            report_file.write_bytes(report_json(report))
+            write_whole(report_file, report_json(report))
         except OSError as exc:
             warnings.append(f"warning: could not write {report_file}: {exc.strerror or exc}")
         else:

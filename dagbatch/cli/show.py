@@ -28,6 +28,7 @@ from dagbatch.cli.options import (
 )
 from dagbatch.cli.output import write_stdout
 from dagbatch.errors import ConfigError, DagbatchError
+from dagbatch.paths import write_whole
 from dagbatch.redact import redact
 from dagbatch.show.fold import DEFAULT_MAX_NODES, fold_plan
 from dagbatch.show.render import FORMATS, format_for_path, image_refusal, render
@@ -209,7 +210,7 @@ def show_cmd(
         write_stdout(text)  # a reader that stops early ends the command with 141
         return
     try:
-        out.write_text(text, encoding="utf-8")
+        write_whole(out, text.encode("utf-8"))
     except OSError as exc:
         _err(f"error: cannot write {out}: {exc}")
         sys.exit(ExitCode.USAGE)

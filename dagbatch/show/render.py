@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Final
 
 from dagbatch.errors import ConfigError
+from dagbatch.paths import write_whole
 from dagbatch.show.fold import DEFAULT_MAX_NODES, fold_plan
 from dagbatch.show.model import Picture, PlanView, TaskState
 from dagbatch.show.render_dot import render_dot
@@ -82,5 +83,6 @@ def write_picture(
     or the format the file name asks for. For commands that end with a picture of their
     outcome (e.g. a run)."""
     picture = fold_plan(view, max_nodes=max_nodes, states=states)
-    Path(path).write_text(render(picture, fmt or format_for_path(Path(path))), encoding="utf-8")
+    text = render(picture, fmt or format_for_path(Path(path)))
+    write_whole(Path(path), text.encode("utf-8"))
     return picture

@@ -9,6 +9,8 @@ from typing import Any, Literal
 
 import orjson
 
+from dagbatch.paths import write_whole
+
 #: Why a task is not confirmed in the job:
 #: ``clienterror`` the service refused the task (its code says why); ``conflict`` another task
 #: with its id exists (or one the job held before this submission sent it,
@@ -110,4 +112,4 @@ def report_path_for(journal_path: Path) -> Path:
 def write_report(report: SubmitReport, path: Path) -> None:
     """Write the full report (every failure) as JSON; messages are already redacted."""
     data = orjson.dumps(report.to_dict(), option=orjson.OPT_INDENT_2)
-    path.write_bytes(data + b"\n")
+    write_whole(path, data + b"\n")
