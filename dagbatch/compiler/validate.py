@@ -426,8 +426,20 @@ _OPERATOR_WORDS: Final = frozenset(
 )
 #: A redirection written against its file (``>out.txt``, ``2>err.txt``).
 _REDIRECT: Final = re.compile(r"(?:[12]?>>?|&>)[^>&\s]")
-#: The characters without which a command line has neither (one search over all of them).
-_SHELL_CHARS: Final = "|&;<>'\""
+#: The characters without which a command line has none of these (one search over all).
+_SHELL_CHARS: Final = "|&;<>'\"$\n"
+#: A shell variable, which only a shell expands (``$HOME``, ``${AZ_BATCH_TASK_DIR}``).
+_VARIABLE: Final = re.compile(r"\$(?:\{[A-Za-z_][A-Za-z0-9_]*\}|[A-Za-z_][A-Za-z0-9_]*)")
+#: A variable set for the command, as a shell reads a first word ``NAME=value``.
+_ASSIGNMENT: Final = re.compile(r"\s*[A-Za-z_][A-Za-z0-9_]*=")
+#: The same after the NUL that joins the lines, for one search over all of them (a literal
+#: first character: a tenth of the time of "at the start or after a NUL").
+_JOINED_ASSIGNMENT: Final = re.compile(r"\x00\s*[A-Za-z_][A-Za-z0-9_]*=")
+
+
+def _assigns(joined: str) -> bool:
+    """Whether a line of ``joined`` (lines joined by NUL) starts by setting a variable."""
+    return "=" in joined and bool(_ASSIGNMENT.match(joined) or _JOINED_ASSIGNMENT.search(joined))
 
 
 #: A command line that hands the rest of itself to Windows' shell, which then reads its
@@ -447,16 +459,18 @@ def _operator(words: list[str]) -> str | None:
             return word
         if (redirect := _REDIRECT.match(word)) is not None:
             return redirect.group()[:-1]
-        if word.endswith(";") and n + 1 < len(words):
-            return ";"
+        if word.endswith(";") and (n + 1 < len(words) or len(word) > 1):
+            return ";"  # "a; b", or a line ending "make;" (the program gets "make;")
     return None
 
 
 def check_command_lines(spec: WorkflowSpec) -> list[Diagnostic]:
     """``shell-syntax`` (a warning) for a command line with a shell operator as a word of its
-    own outside quotes (``&&``, ``|``, ``>``, ``;``, ``2>err.txt``, ...) or a quote it never
-    closes. (An ``&`` or ``;`` inside a word, as in a URL's query or a classpath, is no
-    operator to a program run without a shell, and is left alone.) Batch runs a command line
+    own outside quotes (``&&``, ``|``, ``>``, ``;``, ``2>err.txt``, ...), a line break, a
+    first word that sets a variable (``FOO=1 run.py``), a shell variable (``$HOME``; not on a
+    Windows pool), or a quote it never closes. (An ``&`` or ``;`` inside a word, as in a
+    URL's query or a classpath, is no operator to a program run without a shell, and is
+    left alone.) Batch runs a command line
     "not under a shell" [BATCH_FACTS 2]: the operator reaches the program as one more
     argument (``echo hi > out.txt`` prints ``hi > out.txt``), and a line with an open quote
     cannot be split into words (the local emulator does not start it). A line that starts a
@@ -474,31 +488,55 @@ def check_command_lines(spec: WorkflowSpec) -> list[Diagnostic]:
     except TypeError:
         lines = [p if isinstance(p, str) else p.get("commandLine") for p in props]
         joined = "\x00".join(line if isinstance(line, str) else "" for line in lines)
-    if not any(c in joined for c in _SHELL_CHARS):  # the common case: nothing to read
-        return []
+    if not any(c in joined for c in _SHELL_CHARS) and not _assigns(joined):
+        return []  # the common case: nothing to read
     bare_all = _QUOTED.sub("_", joined)
-    if not any(c in bare_all for c in _SHELL_CHARS):  # every operator inside quotes
-        return []
+    if not any(c in bare_all for c in _SHELL_CHARS) and not _assigns(bare_all):
+        return []  # every operator inside quotes
     diags: list[Diagnostic] = []
     windows = spec.job.pool_os == "windows"
     for i, line in enumerate(lines):
-        if not isinstance(line, str) or not any(c in line for c in _SHELL_CHARS):
+        if not isinstance(line, str) or (
+            not any(c in line for c in _SHELL_CHARS) and not _ASSIGNMENT.match(line)
+        ):
             continue
         if _WINDOWS_SHELL.match(line):
             continue  # cmd /c (or PowerShell's -Command) reads the rest as its own
         bare = _QUOTED.sub("_", line)
         quote = next((q for q in ("'", '"') if q in bare), None)
-        operator = _operator(bare.split())
+        words = bare.split()
+        operator = _operator(words)
+        variable = None if windows else _VARIABLE.search(bare)
+        if windows:
+            shell_hint = f'run it under a shell: "cmd /c {line}"'
+        else:
+            wrapped = line.replace("'", "'\\''")
+            shell_hint = (
+                f"run it under a shell: \"/bin/sh -c '{wrapped}'\" (on Windows: cmd /c ...)"
+            )
+        hint = shell_hint
         if operator:
             message = (
                 f"the command line uses the shell operator {operator!r}, but Batch runs a "
                 "command line without a shell: the program gets it as an argument"
             )
-            if windows:
-                hint = f'run it under a shell: "cmd /c {line}"'
-            else:
-                wrapped = line.replace("'", "'\\''")
-                hint = f"run it under a shell: \"/bin/sh -c '{wrapped}'\" (on Windows: cmd /c ...)"
+        elif "\n" in bare:
+            message = (
+                "the command line holds a line break, but Batch runs a command line without "
+                "a shell: the words after it are more arguments of the first program"
+            )
+        elif words and _ASSIGNMENT.match(words[0]):
+            name = words[0].split("=", 1)[0]
+            message = (
+                f"the command line starts by setting {name}, as a shell would, but Batch runs "
+                f"a command line without a shell: {words[0]!r} is taken as the program"
+            )
+            hint = f"environment_settings={{{name!r}: ...}}, or {shell_hint}"
+        elif variable is not None:
+            message = (
+                f"the command line uses the shell variable {variable.group()}, but Batch runs "
+                "a command line without a shell: the program gets it as it is written"
+            )
         elif quote:
             message = (
                 f"the command line opens a quote ({quote}) it never closes: it cannot be split "

@@ -419,6 +419,50 @@ def test_operators_a_program_gets_as_they_are_written_are_not_warned_of(line: st
     assert [d for d in check_graph(g) if d.code == "shell-syntax"] == []
 
 
+@pytest.mark.parametrize(
+    ("line", "said"),
+    [
+        ("python3 $AZ_BATCH_TASK_DIR/run.py", "uses the shell variable $AZ_BATCH_TASK_DIR"),
+        ("echo ${HOME}", "uses the shell variable ${HOME}"),
+        ("FOO=1 python3 run.py", "starts by setting FOO, as a shell would"),
+        ("make;", "uses the shell operator ';'"),
+        ("echo a\necho b", "holds a line break"),
+    ],
+)
+def test_more_of_what_only_a_shell_does_is_warned_of(line: str, said: str) -> None:
+    """A variable, a first word that sets one, a line ending in ';' and a line break all
+    reached the program as they were written, without a word at compile."""
+    g = nx.DiGraph()
+    g.add_node("t", command_line=line)
+    (d,) = [d for d in check_graph(g) if d.code == "shell-syntax"]
+    assert said in d.message and d.hint is not None and "/bin/sh -c" in d.hint
+    if line.startswith("FOO="):
+        assert d.hint.startswith("environment_settings={'FOO': ...}, or run it under a shell")
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "python3 run.py --shard=3",  # '=' inside a later word: an argument
+        "/bin/sh -c 'echo $HOME'",
+        "python3 -c \"import os; print(os.environ['HOME'])\"",
+        "find . -name x -exec rm {} \\;",
+        "price \\$5",
+    ],
+)
+def test_what_a_program_takes_as_written_is_not_warned_of(line: str) -> None:
+    g = nx.DiGraph()
+    g.add_node("t", command_line=line)
+    assert [d for d in check_graph(g) if d.code == "shell-syntax"] == []
+
+
+def test_on_a_windows_pool_a_dollar_is_no_variable() -> None:
+    g = nx.DiGraph()
+    g.graph["job"] = {"id": "w", "pool_os": "windows"}
+    g.add_node("t", command_line="app.exe $5")
+    assert [d for d in check_graph(g) if d.code == "shell-syntax"] == []
+
+
 def test_on_a_windows_pool_the_hint_is_cmd() -> None:
     """A pool declared Windows was told to wrap the line in /bin/sh."""
     g = nx.DiGraph()
