@@ -15,7 +15,7 @@ from dagbatch.cli.exit_codes import ExitCode, fail
 from dagbatch.cli.local_node import require_emulator_extra, stop_once
 from dagbatch.cli.options import GivenPath, local_node_options
 from dagbatch.emulator import DEV_ACCOUNT, DEV_KEY, OPERATIONS, FaultConfig
-from dagbatch.errors import EmulatorError
+from dagbatch.errors import DagbatchError, EmulatorError
 from dagbatch.redact import redact
 
 if TYPE_CHECKING:
@@ -217,6 +217,8 @@ def emulator_cmd(
     except KeyboardInterrupt:
         click.echo("interrupted: the emulator stopped; no task process is left running", err=True)
         raise SystemExit(ExitCode.INTERRUPTED) from None
+    except DagbatchError as exc:  # its --workdir taken by another emulator
+        fail(exc)
 
 
 def _start_and_serve(

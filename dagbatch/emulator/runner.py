@@ -41,9 +41,12 @@ from dagbatch.emulator.scheduler import DEFAULT_SPEC, Engine, failure_info
 from dagbatch.emulator.storage_account import StorageAccount
 from dagbatch.emulator.store import Job
 from dagbatch.emulator.strays import MARKER, kill_strays
-from dagbatch.errors import TaskFileFailure
+from dagbatch.errors import ConfigError, TaskFileFailure
+from dagbatch.locks import try_lock
 
 PASSED_THROUGH: Final = ("PATH", "HOME", "LANG", "TMPDIR", "USER")
+#: The file a node holds locked in its directory while it runs tasks there.
+NODE_LOCK: Final = ".dagbatch-node.lock"
 
 
 #: A run of characters a POSIX shell keeps in one word when the line holds no quote or
@@ -178,6 +181,14 @@ class RealRunner:
         self._closed = False
         for sub in ("shared", "startup", "fsmounts", "certs", "workitems"):
             (self.root / sub).mkdir(parents=True, exist_ok=True)
+        # One node a directory: two would run tasks of the same ids in the same directories.
+        self._held = open(self.root / NODE_LOCK, "a+b")  # noqa: SIM115 - close() closes it
+        if not try_lock(self._held):
+            self._held.close()
+            raise ConfigError(
+                f"another dagbatch emulator (or run) uses {self.root} for its tasks: give "
+                "this one a directory of its own (--workdir DIR)"
+            )
         self._workitems = str(self.root / "workitems")
         # Every task's stdin, opened once: what ``stdin=subprocess.DEVNULL`` opens per spawn.
         self._devnull = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
@@ -495,3 +506,4 @@ class RealRunner:
         if self._devnull >= 0:
             os.close(self._devnull)
             self._devnull = -1
+        self._held.close()  # the directory is free for another node

@@ -293,3 +293,19 @@ def test_a_scheduler_that_stops_on_an_error_stops_the_emulator(tmp_path: Path) -
         "stopped (no task it holds could start or end any more): TypeError: a defect in a "
         "runner"
     )
+
+
+def test_a_second_emulator_on_the_same_workdir_is_refused(tmp_path: Path) -> None:
+    """Two emulators on one --workdir ran tasks of the same ids in the same directories."""
+    shared = tmp_path / "shared"
+    with emulator_process(LAUNCH, "emulator", "--port", "0", "--workdir", str(shared)) as first:
+        assert first.stdout is not None
+        assert "listening on" in first.stdout.readline()
+        with emulator_process(
+            LAUNCH, "emulator", "--port", "0", "--workdir", str(shared)
+        ) as second:
+            assert second.wait(30) == 2
+            assert second.stderr is not None
+            said = second.stderr.read()
+        assert "another dagbatch emulator (or run) uses" in said and "--workdir" in said
+        assert first.poll() is None  # the first goes on

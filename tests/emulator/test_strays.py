@@ -12,6 +12,7 @@ import pytest
 
 from dagbatch.emulator.runner import RealRunner
 from dagbatch.emulator.strays import MARKER, find_strays, kill_strays
+from dagbatch.errors import ConfigError
 from tests.engine_pool import WAIT, Pool
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="needs /proc")
@@ -136,28 +137,23 @@ def test_find_strays_reads_the_marker_and_the_parents(tmp_path: Path) -> None:
             p.wait()
 
 
-def test_a_node_closing_leaves_another_nodes_processes(tmp_path: Path) -> None:
-    """Two emulators on one --workdir: stopping one killed the other's tasks (the marker was
-    the task's directory alone, the same for both)."""
-    first, second = Node(tmp_path / "shared"), Node(tmp_path / "shared")
+def test_one_node_a_directory(tmp_path: Path) -> None:
+    """Two emulators on one --workdir ran tasks of the same ids in the same directories, and
+    stopping one killed the other's tasks (their processes carried the same marker): the
+    second is refused while the first runs."""
+    first = Node(tmp_path / "shared")
     try:
-        for n, node in enumerate((first, second)):
-            job = node.job(f"j{n}")
-            node.add(job, {"id": "t", "commandLine": f"/bin/sh -c '{ORPHAN}; sleep 300'"})
-        wd = tmp_path / "shared" / "workitems"
-        pids = {
-            n: _pids_written(wd / f"j{n}" / "job-1" / "t" / "wd", ("session.pid",))["session.pid"]
-            for n in (0, 1)
-        }
+        with pytest.raises(ConfigError, match=r"another dagbatch emulator \(or run\) uses"):
+            RealRunner(tmp_path / "shared")
+        job = first.job("j")
+        first.add(job, {"id": "t", "commandLine": f"/bin/sh -c '{ORPHAN}; sleep 300'"})
+        wd = tmp_path / "shared" / "workitems" / "j" / "job-1" / "t" / "wd"
+        pid = _pids_written(wd, ("session.pid",))["session.pid"]
+    finally:
         first.engine.stop()
         first.runner.close()
-        assert _gone({"first": pids[0]}) == {"first": True}
-        assert _alive(pids[1])  # the other node's task is still its own
-    finally:
-        for node in (first, second):
-            node.engine.stop()
-            node.runner.close()
-    assert _gone({"second": pids[1]}) == {"second": True}
+    assert _gone({"orphan": pid}) == {"orphan": True}
+    RealRunner(tmp_path / "shared").close()  # free again once the first has closed
 
 
 def test_a_job_terminate_scans_proc_once_for_all_its_tasks(
@@ -168,11 +164,11 @@ def test_a_job_terminate_scans_proc_once_for_all_its_tasks(
     from dagbatch.emulator import strays
 
     job = node.job("many")
-    node.add(job, *({"id": f"t{n}", "commandLine": "sleep 300"} for n in range(3)))
-    deadline = time.monotonic() + WAIT
-    while len(job.graph.running) < 3:
-        assert time.monotonic() < deadline
-        time.sleep(0.02)
+    started = "/bin/sh -c 'echo $$ > started.pid; exec sleep 300'"
+    node.add(job, *({"id": f"t{n}", "commandLine": started} for n in range(3)))
+    wd = node.runner.root / "workitems" / "many" / "job-1"
+    for n in range(3):  # each task's process is there (not only marked running)
+        _pids_written(wd / f"t{n}" / "wd", ("started.pid",))
     scans = []
     real = strays.find_strays
     monkeypatch.setattr(strays, "find_strays", lambda *a: scans.append(len(a[0])) or real(*a))
