@@ -137,6 +137,17 @@ def _last_stderr_line(directory: Path) -> str | None:
     return line if len(line) <= STDERR_LINE_CHARS else line[: STDERR_LINE_CHARS - 3] + "..."
 
 
+def _stderr_file(directory: Path) -> str:
+    """Where a failed task said why: ``stderr: PATH``."""
+    return f"stderr: {_shown(directory / 'stderr.txt')}"
+
+
+def _last_words(directory: Path) -> list[str]:
+    """The row under a failed task's: the last line of its stderr, if there is one."""
+    last = _last_stderr_line(directory)
+    return [] if last is None else [f"  last line of its stderr: {last}"]
+
+
 #: The TASK column's width: at least this; more for longer labels, up to the maximum.
 TASK_WIDTH: Final = 24
 TASK_WIDTH_MAX: Final = 72
@@ -178,10 +189,8 @@ def _row(report: RunReport, o: TaskOutcome, width: int) -> list[str]:
         out = report.output_dir(o.task_id)
         if o.failed and out is not None and st.ran and st.exit_code is not None:
             # Its process ran (killed at its maxWallClockTime, say): what it wrote, under.
-            below.append(f"  stderr: {_shown(out / 'stderr.txt')}")
-            last = _last_stderr_line(out)
-            if last is not None:
-                below.append(f"  last line of its stderr: {last}")
+            below.append(f"  {_stderr_file(out)}")
+            below.extend(_last_words(out))
     else:
         out = report.output_dir(o.task_id)
         detail = _shown(out) if out is not None and st.ran else ""
@@ -191,10 +200,8 @@ def _row(report: RunReport, o: TaskOutcome, width: int) -> list[str]:
             )
         elif o.failed and out is not None and st.ran:
             # The cause a reader looks for: where the task said why, and its last words.
-            detail = f"stderr: {_shown(out / 'stderr.txt')}"
-            last = _last_stderr_line(out)
-            if last is not None:
-                below.append(f"  last line of its stderr: {last}")
+            detail = _stderr_file(out)
+            below.extend(_last_words(out))
     label = _label(report, o.task_id)
     row = f"{label:<{width}} {st.state:<10} {code:>5} {_duration(st.start, st.end):>8}  {detail}"
     return [row.rstrip(), *below]

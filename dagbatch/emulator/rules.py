@@ -189,7 +189,7 @@ def job_problem(body: Mapping[str, Any]) -> Problem | None:
     BatchJobUpdateOptions, BatchJob], or None:
 
     - ``displayName``: at most 1024 characters; ``commonEnvironmentSettings``: each with a
-      string ``name`` (``_environment_problem``);
+      string ``name`` (``_display_name_problem``, ``_environment_problem``);
 
     - ``priority``: int32, "Priority values can range from -1000 to 1000";
     - ``maxParallelTasks``: int32, "must be -1 or greater than 0 if specified";
@@ -200,12 +200,8 @@ def job_problem(body: Mapping[str, Any]) -> Problem | None:
       a timeout longer than 15 minutes ... 400 (Bad Request)") and ``retentionTime``
       (durations).
     """
-    if "displayName" in body and _display_name_error(body["displayName"]) is not None:
-        return (
-            "displayName",
-            body["displayName"],
-            f"displayName is at most {limits.MAX_DISPLAY_NAME_LENGTH} characters.",
-        )
+    if "displayName" in body and (problem := _display_name_problem(body["displayName"])):
+        return problem
     if "commonEnvironmentSettings" in body:
         problem = _environment_problem(
             body["commonEnvironmentSettings"], "commonEnvironmentSettings"
@@ -441,7 +437,7 @@ def task_errors(tasks: list[dict[str, Any]], job: Job) -> list[dict[str, Any] | 
 
     The checks, in the order the service reports them: the id [BATCH_FACTS "Task ids"],
     ``commandLine`` present and a string that is not empty, ``displayName`` and
-    ``environmentSettings`` (``_display_name_error``, ``_environment_problem``),
+    ``environmentSettings`` (``_display_name_problem``, ``_environment_problem``),
     ``dependsOn`` only on a job that uses task dependencies and within the id-list length
     limit [BATCH_FACTS "Dependencies"], then the
     exit options (exit codes and range bounds int32, actions within their enums and allowed
@@ -467,9 +463,9 @@ def task_errors(tasks: list[dict[str, Any]], job: Job) -> list[dict[str, Any] | 
             errors.append(_invalid("commandLine"))  # required: an empty one runs nothing
             continue
         error = None
-        if "displayName" in task:
-            error = _display_name_error(task["displayName"])
-        if error is None and "environmentSettings" in task:
+        if "displayName" in task and (problem := _display_name_problem(task["displayName"])):
+            error = _invalid("displayName", why=problem[2])  # 1,025+ characters not echoed
+        elif "environmentSettings" in task:
             problem = _environment_problem(task["environmentSettings"], "environmentSettings")
             if problem is not None:
                 error = _invalid(*problem)
@@ -562,12 +558,16 @@ def _files_error(task: Mapping[str, Any]) -> dict[str, Any] | None:
     return None
 
 
-def _display_name_error(value: Any) -> dict[str, Any] | None:
-    """``displayName``: "any Unicode characters up to a maximum length of 1024" [spec-2025
-    BatchTaskCreateOptions.displayName]."""
+def _display_name_problem(value: Any) -> Problem | None:
+    """``displayName`` (a task's or a job's): "any Unicode characters up to a maximum length
+    of 1024" [spec-2025 BatchTaskCreateOptions.displayName, BatchJobCreateOptions]."""
     if value is None or (isinstance(value, str) and len(value) <= limits.MAX_DISPLAY_NAME_LENGTH):
         return None
-    return _invalid("displayName", why=f"at most {limits.MAX_DISPLAY_NAME_LENGTH} characters")
+    return (
+        "displayName",
+        value,
+        f"displayName is at most {limits.MAX_DISPLAY_NAME_LENGTH} characters.",
+    )
 
 
 def _environment_problem(settings: Any, where: str) -> Problem | None:

@@ -18,10 +18,11 @@ Per request (``_send_request``), until each task is confirmed or failed:
   after a backoff, in a body holding only those tasks;
 - ``TaskExists`` -> confirmed only if this submission sent that task before (an earlier
   attempt, or a journal ``send`` record of an interrupted run) and a GET of the existing task
-  matches what we sent; otherwise a conflict, and nothing is overwritten. A task this
-  submission never sent (or one an earlier run found to be a conflict: it existed before the
-  first send) is not ours; a GET still compares it with the plan's, so the report can say
-  "the same" (``adopt``: then it counts as landed, ``adopted``) or name what differs;
+  matches what we sent; otherwise a conflict, and nothing is overwritten. A task no send of
+  this submission may have added (``JournalState.maybe_ours``; one this run met as another's,
+  ``foreign``) is not ours; a GET still compares it with the plan's, and the service's
+  defaults, so the report can say "the same" (``adopt``: then it counts as landed,
+  ``adopted``) or name what differs;
 - other client errors -> failed, reported;
 - 429/500/503, timeouts and dropped connections -> backoff (``Retry-After`` honoured) and the
   same unconfirmed tasks sent again with the same ids;
@@ -110,6 +111,8 @@ class WaveScheduler:
         self.segments = whole_batches(plan.batches) if pool_held else plan.segments
         self.forget_sent = forget_sent
         self.adopt = adopt
+        #: The job's retry count: a task's own when it names none (``task_differences``).
+        self.job_retries = (plan.job.get("constraints") or {}).get("maxTaskRetryCount")
         self.job_id = job_id
         self.client = client
         self.journal = journal
@@ -191,8 +194,7 @@ class WaveScheduler:
                 return "unknown", None
         if answer.status == 404 or not isinstance(answer.body, dict):
             return "absent", None
-        retries = (self.plan.job.get("constraints") or {}).get("maxTaskRetryCount")
-        diffs = task_differences(task, answer.body, defaults=foreign, job_retries=retries)
+        diffs = task_differences(task, answer.body, defaults=foreign, job_retries=self.job_retries)
         return ("same" if not diffs else "differs"), diffs
 
     # -- one request, with its retries --------------------------------------------------
